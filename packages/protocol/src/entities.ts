@@ -1,0 +1,225 @@
+/**
+ * Entity shapes of the iModels API v2 as the official clients read them
+ * (see shared/docs/imodels-api.md §4). Both the server and @modelhub/backend-access use these.
+ */
+
+export interface Link {
+  href: string;
+}
+
+/** Upload/download links also say which storage protocol speaks at the URL. */
+export interface StorageLink extends Link {
+  storageType: "azure" | "google";
+}
+
+export interface PagingLinks {
+  self: Link | null;
+  prev: Link | null;
+  next: Link | null;
+}
+
+export interface Application {
+  id: string;
+  name: string;
+}
+
+export type IModelState = "initialized" | "notInitialized";
+
+export interface GeoPoint {
+  latitude: number;
+  longitude: number;
+}
+
+export interface IModelExtent {
+  southWest: GeoPoint;
+  northEast: GeoPoint;
+}
+
+export interface MinimalIModel {
+  id: string;
+  displayName: string;
+}
+
+export interface IModel extends MinimalIModel {
+  name: string;
+  description: string | null;
+  state: IModelState;
+  createdDateTime: string;
+  iTwinId: string;
+  extent: IModelExtent | null;
+  containersEnabled: number;
+  dataCenterLocation: string;
+  _links: {
+    creator: Link | null;
+    changesets: Link | null;
+    namedVersions: Link | null;
+    upload?: StorageLink;
+    complete?: Link;
+  };
+}
+
+export type BaselineFileState =
+  | "initialized"
+  | "waitingForFile"
+  | "initializationScheduled"
+  | "initializationFailed"
+  | "fileIsBriefcase";
+
+export interface BaselineFile {
+  id: string;
+  displayName: string;
+  fileSize: number;
+  state: BaselineFileState;
+  _links: { creator: Link | null; download: StorageLink | null };
+}
+
+export type CreateOperationState = "successful" | "waitingForFile" | "scheduled" | "failed";
+
+export interface CreateIModelOperationDetails {
+  state: CreateOperationState;
+  clonedFrom: null;
+  forkedFrom: null;
+}
+
+export interface MinimalBriefcase {
+  id: string;
+  displayName: string;
+}
+
+export interface Briefcase extends MinimalBriefcase {
+  briefcaseId: number;
+  ownerId: string;
+  acquiredDateTime: string;
+  fileSize: number;
+  deviceName: string | null;
+  application: Application | null;
+  _links: { owner: Link | null; checkpoint: Link };
+}
+
+export type ChangesetState = "waitingForFile" | "fileUploaded";
+
+export interface SynchronizationInfo {
+  taskId: string;
+  changedFiles: string[] | null;
+}
+
+export interface MinimalChangeset {
+  id: string;
+  displayName: string;
+  description: string | null;
+  index: number;
+  parentId: string;
+  creatorId: string;
+  pushDateTime: string;
+  state: ChangesetState;
+  containingChanges: number;
+  fileSize: number;
+  briefcaseId: number;
+  groupId: string | null;
+  _links: { self: Link; creator: Link | null };
+}
+
+export interface Changeset extends Omit<MinimalChangeset, "_links"> {
+  application: Application | null;
+  synchronizationInfo: SynchronizationInfo | null;
+  _links: {
+    self: Link;
+    creator: Link | null;
+    namedVersion: Link | null;
+    currentOrPrecedingCheckpoint: Link | null;
+    download: StorageLink | null;
+    upload?: StorageLink;
+    complete?: Link;
+  };
+}
+
+export type ChangesetGroupState = "inProgress" | "completed" | "timedOut" | "forciblyClosed";
+
+export interface ChangesetGroup {
+  id: string;
+  description: string | null;
+  state: ChangesetGroupState;
+  creatorId: string;
+  createdDateTime: string;
+  _links: { creator: Link | null };
+}
+
+export interface ChangesetExtendedData {
+  changesetId: string;
+  changesetIndex: number;
+  /** Base64 of the JSON text the client sent. */
+  data: string;
+}
+
+export type NamedVersionState = "visible" | "hidden";
+
+export interface MinimalNamedVersion {
+  id: string;
+  displayName: string;
+  changesetId: string | null;
+  changesetIndex: number;
+}
+
+export interface NamedVersion extends MinimalNamedVersion {
+  name: string;
+  description: string | null;
+  createdDateTime: string;
+  state: NamedVersionState;
+  application: Application | null;
+  _links: { creator: Link | null; changeset: Link | null };
+}
+
+export type CheckpointState = "successful" | "scheduled" | "failed" | "notGenerated";
+
+export interface Checkpoint {
+  changesetId: string;
+  changesetIndex: number;
+  state: CheckpointState;
+  /** Set when the state is "failed": why the hub could not make the checkpoint. */
+  failureReason?: string;
+  dbName: string | null;
+  size: number;
+  directoryAccessInfo: null;
+  _links: { download: StorageLink | null };
+}
+
+export type LockLevel = "none" | "shared" | "exclusive";
+
+export interface LockedObjects {
+  lockLevel: LockLevel;
+  objectIds: string[];
+}
+
+export interface Lock {
+  briefcaseId: number;
+  lockedObjects: LockedObjects[];
+}
+
+export interface ConflictingLock {
+  objectId: string;
+  lockLevel: LockLevel;
+  briefcaseIds: number[];
+}
+
+export interface UserStatistics {
+  pushedChangesetsCount: number;
+  lastChangesetPushDate: string | null;
+  createdVersionsCount: number;
+  briefcasesCount: number;
+}
+
+export interface User {
+  id: string;
+  displayName: string;
+  givenName: string;
+  surname: string;
+  email: string;
+  statistics: UserStatistics;
+  _links: { self: Link };
+}
+
+export interface MinimalUser {
+  id: string;
+  displayName: string;
+  _links: { self: Link };
+}

@@ -1,0 +1,56 @@
+import type { Readable } from "node:stream";
+
+/** What the store knows about one stored blob. */
+export interface BlobInfo {
+  size: number;
+  /** Changes whenever the content changes; quoted as an HTTP entity tag by the storage routes. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+/**
+ * Where changeset, baseline and checkpoint files live. Keys are `/`-separated relative paths made by the hub
+ * (never by a client), e.g. `files/<iModelId>/changesets/<changesetId>.cs`.
+ *
+ * Contract (test/contract/blob-store.contract.ts runs it against every adapter):
+ * - `put` and `commitBlocks` MUST be atomic: a reader sees the old content or the whole new content, never a part.
+ *   A write that fails or is aborted MUST leave no blob (or the previous blob) behind.
+ * - `get` of a missing key MUST resolve to `undefined`, not throw.
+ * - `stat` of a missing key MUST resolve to `undefined`.
+ * - `delete` of a missing key MUST succeed.
+ * - Staged blocks are invisible until `commitBlocks`; committing with an unknown block id MUST throw
+ *   `BlobStoreError("InvalidBlockList")` and change nothing.
+ */
+export interface BlobStore {
+  put(key: string, data: Readable, options?: { signal?: AbortSignal }): Promise<BlobInfo>;
+  stageBlock(key: string, blockId: string, data: Readable, options?: { signal?: AbortSignal }): Promise<void>;
+  commitBlocks(key: string, blockIds: readonly string[]): Promise<BlobInfo>;
+  get(key: string, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable } | undefined>;
+  stat(key: string): Promise<BlobInfo | undefined>;
+  delete(key: string): Promise<void>;
+  /** Deletes every blob whose key starts with `prefix` (e.g. all files of a deleted iModel). */
+  deletePrefix(prefix: string): Promise<void>;
+  /** Copies a blob to a local file (workers open iModels from local files). */
+  downloadToFile(key: string, localPath: string): Promise<void>;
+  /** Stores a local file as a blob, atomically. */
+  uploadFromFile(key: string, localPath: string): Promise<BlobInfo>;
+}
+
+export type BlobStoreErrorCode = "InvalidBlockList" | "InvalidBlockId" | "Aborted";
+
+export class BlobStoreError extends Error {
+  constructor(
+    readonly code: BlobStoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "BlobStoreError";
+  }
+}

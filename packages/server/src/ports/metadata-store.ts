@@ -1,0 +1,246 @@
+import type {
+  BaselineFileState,
+  ChangesetGroupState,
+  ChangesetState,
+  CheckpointState,
+  IModelExtent,
+  NamedVersionState,
+} from "@modelhub/protocol";
+
+/**
+ * Hub metadata: iModels, changesets, briefcases, locks, named versions, checkpoints.
+ *
+ * Every read-modify-write goes through `transaction(fn)`: the adapter runs `fn` in a serializable transaction
+ * (SQLite: one writer at a time; PostgreSQL: SERIALIZABLE or row locks) and commits only if `fn` resolves.
+ * If `fn` throws, nothing it wrote is kept. `read(fn)` runs `fn` against a consistent committed snapshot.
+ *
+ * Contract (test/contract/metadata-store.contract.ts runs it against every adapter):
+ * - lookups of missing rows resolve to `undefined`; inserts of an existing key throw `UniqueViolation`.
+ * - list methods return rows in the documented order and honour `limit`/`offset` exactly.
+ */
+export interface MetadataStore {
+  transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
+  read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export class UniqueViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UniqueViolation";
+  }
+}
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+export type SortDirection = "asc" | "desc";
+
+export interface IModelRecord {
+  id: string;
+  iTwinId: string;
+  name: string;
+  description: string | null;
+  extent: IModelExtent | null;
+  containersEnabled: number;
+  creatorId: string;
+  createdAt: string;
+  /** `initialized` once its baseline (checkpoint 0) is in place. */
+  state: "initialized" | "notInitialized";
+  /** How it is being created; `empty` iModels get a generated baseline. */
+  creationMode: "empty" | "fromBaseline";
+  baselineState: BaselineFileState;
+  baselineSize: number | null;
+  /** Why initialization failed, when `baselineState` is `initializationFailed`. */
+  baselineFailure: string | null;
+  /** The next briefcase id to hand out: ids are never reused. */
+  nextBriefcaseId: number;
+}
+
+export interface ChangesetRecord {
+  iModelId: string;
+  index: number;
+  id: string;
+  parentId: string;
+  description: string | null;
+  briefcaseId: number;
+  containingChanges: number;
+  fileSize: number;
+  creatorId: string;
+  /** When the create (POST) arrived; the push time once completed. */
+  pushedAt: string;
+  state: ChangesetState;
+  groupId: string | null;
+  synchronizationInfo: { taskId: string; changedFiles: string[] | null } | null;
+}
+
+export interface BriefcaseRecord {
+  iModelId: string;
+  briefcaseId: number;
+  ownerId: string;
+  acquiredAt: string;
+  deviceName: string | null;
+}
+
+export interface NamedVersionRecord {
+  iModelId: string;
+  id: string;
+  name: string;
+  description: string | null;
+  changesetIndex: number;
+  changesetId: string | null;
+  state: NamedVersionState;
+  creatorId: string;
+  createdAt: string;
+}
+
+export interface ChangesetGroupRecord {
+  iModelId: string;
+  id: string;
+  description: string | null;
+  state: ChangesetGroupState;
+  creatorId: string;
+  createdAt: string;
+}
+
+export interface CheckpointRecord {
+  iModelId: string;
+  changesetIndex: number;
+  changesetId: string;
+  state: CheckpointState;
+  /** Blob key of the file when `successful`. */
+  blobKey: string | null;
+  size: number;
+  failureReason: string | null;
+  updatedAt: string;
+}
+
+/** The lock state of one object, as stored. */
+export interface ObjectLockRecord {
+  objectId: string;
+  exclusiveBriefcaseId: number | null;
+  sharedBriefcaseIds: number[];
+  /** Index of the changeset the last exclusive holder released the object with (pull-required rule). */
+  lastExclusiveReleaseIndex: number | null;
+}
+
+export interface BriefcaseLocks {
+  briefcaseId: number;
+  exclusive: string[];
+  shared: string[];
+}
+
+export interface IModelFilter {
+  iTwinId: string;
+  name?: string;
+  search?: string;
+  state?: "initialized" | "notInitialized";
+  orderBy?: { field: "name" | "createdDateTime"; direction: SortDirection };
+}
+
+export interface ChangesetFilter {
+  afterIndex?: number;
+  lastIndex?: number;
+  direction: SortDirection;
+  /** Only changesets whose file is confirmed (the default for lists). */
+  onlyUploaded: boolean;
+}
+
+export interface NamedVersionFilter {
+  name?: string;
+  search?: string;
+  state?: NamedVersionState;
+  orderBy?: { field: "changesetIndex" | "createdDateTime"; direction: SortDirection };
+}
+
+export interface MetadataReader {
+  getIModel(id: string): Promise<IModelRecord | undefined>;
+  listIModels(filter: IModelFilter, page: Page): Promise<IModelRecord[]>;
+  /** An iModel in this iTwin with exactly this name, failed creations excluded. */
+  findIModelByName(iTwinId: string, name: string): Promise<IModelRecord | undefined>;
+
+  getChangesetByIndex(iModelId: string, index: number): Promise<ChangesetRecord | undefined>;
+  getChangesetById(iModelId: string, id: string): Promise<ChangesetRecord | undefined>;
+  /** The uploaded changeset with the highest index. */
+  getLatestChangeset(iModelId: string): Promise<ChangesetRecord | undefined>;
+  /** The changeset still waiting for its file, if any (at most one: history is linear). */
+  getPendingChangeset(iModelId: string): Promise<ChangesetRecord | undefined>;
+  listChangesets(iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]>;
+
+  getBriefcase(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord | undefined>;
+  listBriefcases(
+    iModelId: string,
+    filter: { ownerId?: string; direction: SortDirection },
+    page: Page,
+  ): Promise<BriefcaseRecord[]>;
+  countBriefcases(iModelId: string, ownerId?: string): Promise<number>;
+
+  getNamedVersion(iModelId: string, id: string): Promise<NamedVersionRecord | undefined>;
+  getNamedVersionByName(iModelId: string, name: string): Promise<NamedVersionRecord | undefined>;
+  getNamedVersionByChangeset(iModelId: string, changesetIndex: number): Promise<NamedVersionRecord | undefined>;
+  listNamedVersions(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]>;
+
+  getChangesetGroup(iModelId: string, id: string): Promise<ChangesetGroupRecord | undefined>;
+  listChangesetGroups(iModelId: string, page: Page): Promise<ChangesetGroupRecord[]>;
+
+  getExtendedData(iModelId: string, changesetIndex: number): Promise<string | undefined>;
+  listExtendedData(iModelId: string, page: Page): Promise<{ changesetIndex: number; data: string }[]>;
+
+  getCheckpoint(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined>;
+  /** The newest `successful` checkpoint at or before `changesetIndex`. */
+  getPrecedingCheckpoint(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined>;
+  /** The newest `successful` checkpoint of the iModel. */
+  getLatestCheckpoint(iModelId: string): Promise<CheckpointRecord | undefined>;
+
+  /** Lock rows for these objects; objects never locked are absent from the map. */
+  getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>>;
+  /** Locks grouped per briefcase, ordered by briefcase id; `offset`/`limit` count object ids, not entities. */
+  listLocks(
+    iModelId: string,
+    filter: { briefcaseId?: number; level?: "shared" | "exclusive" },
+    page: Page,
+  ): Promise<BriefcaseLocks[]>;
+
+  /** Users that appear in this iModel (creators, owners), for `/users`. */
+  listUserIds(iModelId: string): Promise<string[]>;
+  userStatistics(
+    iModelId: string,
+    userId: string,
+  ): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }>;
+}
+
+export interface MetadataTx extends MetadataReader {
+  insertIModel(record: IModelRecord): Promise<void>;
+  updateIModel(record: IModelRecord): Promise<void>;
+  /** Removes the iModel and every row that belongs to it. */
+  deleteIModel(id: string): Promise<void>;
+
+  insertChangeset(record: ChangesetRecord): Promise<void>;
+  updateChangeset(record: ChangesetRecord): Promise<void>;
+  deleteChangeset(iModelId: string, index: number): Promise<void>;
+
+  insertBriefcase(record: BriefcaseRecord): Promise<void>;
+  deleteBriefcase(iModelId: string, briefcaseId: number): Promise<void>;
+
+  insertNamedVersion(record: NamedVersionRecord): Promise<void>;
+  updateNamedVersion(record: NamedVersionRecord): Promise<void>;
+
+  insertChangesetGroup(record: ChangesetGroupRecord): Promise<void>;
+  updateChangesetGroup(record: ChangesetGroupRecord): Promise<void>;
+
+  putExtendedData(iModelId: string, changesetIndex: number, data: string): Promise<void>;
+
+  upsertCheckpoint(record: CheckpointRecord): Promise<void>;
+
+  /** Grants `level` on each object to the briefcase (exclusive replaces the briefcase's own shared lock). */
+  grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void>;
+  /**
+   * Removes the briefcase's locks on these objects. Exclusive ones released with `releaseIndex` > 0 remember it
+   * (pull-required rule). Returns how many object locks were removed.
+   */
+  releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number>;
+  /** Releases up to `limit` locks of the briefcase (all when omitted). Returns how many were released. */
+  releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number>;
+}
