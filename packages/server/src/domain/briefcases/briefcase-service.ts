@@ -1,0 +1,63 @@
+import { LAST_BRIEFCASE_ID } from "@modelhub/protocol";
+import type { BriefcaseRecord, MetadataStore, Page, SortDirection } from "../../ports/metadata-store.js";
+import type { Actor, Clock } from "../context.js";
+import { invalidRequest } from "../errors.js";
+import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+
+/** Briefcase ids: handed out from 2 upwards, never reused, owned by the user who acquired them. */
+export class BriefcaseService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async acquire(actor: Actor, iModelId: string, deviceName: string | null): Promise<BriefcaseRecord> {
+    return this.store.transaction(async (tx) => {
+      const iModel = await requireInitializedIModel(tx, iModelId);
+      const briefcaseId = iModel.nextBriefcaseId;
+      if (briefcaseId > LAST_BRIEFCASE_ID) {
+        throw invalidRequest("Cannot acquire Briefcase.", [
+          {
+            code: "ResourceQuotaExceeded",
+            message: `All ${LAST_BRIEFCASE_ID - 1} briefcase ids of this iModel have been used.`,
+            innerError: { code: "MaximumNumberOfBriefcasesPerIModel" },
+          },
+        ]);
+      }
+      const record: BriefcaseRecord = {
+        iModelId,
+        briefcaseId,
+        ownerId: actor.userId,
+        acquiredAt: this.clock.now().toISOString(),
+        deviceName,
+      };
+      await tx.insertBriefcase(record);
+      await tx.updateIModel({ ...iModel, nextBriefcaseId: briefcaseId + 1 });
+      return record;
+    });
+  }
+
+  /** Releasing a briefcase frees its locks; its id is never handed out again. */
+  async release(iModelId: string, briefcaseId: number): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await requireIModel(tx, iModelId);
+      await requireBriefcase(tx, iModelId, briefcaseId);
+      await tx.releaseAllLocks(iModelId, briefcaseId, 0);
+      await tx.deleteBriefcase(iModelId, briefcaseId);
+    });
+  }
+
+  async get(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return requireBriefcase(tx, iModelId, briefcaseId);
+    });
+  }
+
+  async list(iModelId: string, filter: { ownerId?: string; direction: SortDirection }, page: Page): Promise<BriefcaseRecord[]> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.listBriefcases(iModelId, filter, page);
+    });
+  }
+}

@@ -1,0 +1,207 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BlobStore } from "../../ports/blob-store.js";
+import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
+import { FileRejected } from "../../ports/imodel-file-worker.js";
+import type { ChangesetFilter, ChangesetRecord, MetadataStore, Page } from "../../ports/metadata-store.js";
+import { blobKeys } from "../blob-keys.js";
+import type { Actor, Clock } from "../context.js";
+import { HubError, invalidRequest, invalidValue, notFound } from "../errors.js";
+import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+
+export interface CreateChangesetInput {
+  id: string;
+  parentId: string;
+  briefcaseId: number;
+  description: string | null;
+  containingChanges: number;
+  fileSize: number;
+  groupId: string | null;
+  synchronizationInfo: { taskId: string; changedFiles: string[] | null } | null;
+}
+
+export interface ChangesetServiceOptions {
+  /**
+   * How long a changeset may wait for its file before another briefcase may push over it. Until then every other
+   * push gets `ConflictWithAnotherUser`, so a crashed client blocks the iModel at most this long.
+   */
+  pendingPushTimeoutMs: number;
+  /** Recompute each changeset's id from its file and parent with iTwin.js and refuse a mismatch. */
+  verifyChangesetIds: boolean;
+}
+
+/**
+ * Linear changeset history. A push is create (reserves the next index, `waitingForFile`) → file upload →
+ * complete (`fileUploaded`). Only one push per iModel is in flight at a time; its parent must be the tip.
+ */
+export class ChangesetService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobStore,
+    private readonly worker: IModelFileWorker | undefined,
+    private readonly clock: Clock,
+    private readonly options: ChangesetServiceOptions,
+  ) {}
+
+  async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
+    let replacedBlob: string | undefined;
+    const result = await this.store.transaction(async (tx) => {
+      await requireInitializedIModel(tx, iModelId);
+      await requireBriefcase(tx, iModelId, input.briefcaseId);
+      if (input.groupId !== null) {
+        const group = await tx.getChangesetGroup(iModelId, input.groupId);
+        if (!group) throw notFound.changesetGroup();
+        if (group.state !== "inProgress") {
+          throw invalidRequest("Cannot create Changeset.", [
+            { code: "InvalidChange", message: `Changeset Group '${group.id}' is ${group.state}: it accepts no more changesets.`, target: "groupId" },
+          ]);
+        }
+      }
+
+      const existing = await tx.getChangesetById(iModelId, input.id);
+      if (existing) {
+        if (existing.state === "fileUploaded") {
+          throw new HubError("ChangesetExists", `Changeset '${input.id}' already exists.`);
+        }
+        if (existing.briefcaseId === input.briefcaseId && existing.parentId === input.parentId) {
+          // A retried create (the first answer was lost): hand back the same reservation, with a fresh lease.
+          const renewed: ChangesetRecord = { ...existing, fileSize: input.fileSize, pushedAt: this.clock.now().toISOString() };
+          await tx.updateChangeset(renewed);
+          return { record: renewed, created: false };
+        }
+      }
+
+      const pending = await tx.getPendingChangeset(iModelId);
+      if (pending) {
+        const sameBriefcase = pending.briefcaseId === input.briefcaseId;
+        const expired = this.clock.now().getTime() - Date.parse(pending.pushedAt) > this.options.pendingPushTimeoutMs;
+        if (!sameBriefcase && !expired) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+        // The same briefcase gave up on its previous push (or the other push was abandoned): drop it.
+        await tx.deleteChangeset(iModelId, pending.index);
+        replacedBlob = blobKeys.changeset(iModelId, pending.id);
+      }
+
+      const tip = await tx.getLatestChangeset(iModelId);
+      const tipId = tip?.id ?? "";
+      if (input.parentId !== tipId) {
+        const parentKnown = input.parentId === "" || (await tx.getChangesetById(iModelId, input.parentId))?.state === "fileUploaded";
+        if (!parentKnown) {
+          throw invalidValue("Cannot create Changeset.", "parentId", `Provided 'parentId' value is not valid: changeset '${input.parentId}' does not exist in this iModel.`);
+        }
+        throw new HubError(
+          "PullIsRequired",
+          `Changeset parent is not the latest changeset: the iModel is at changeset ${tip?.index ?? 0} ('${tipId}'). Pull and merge, then push again.`,
+        );
+      }
+
+      const record: ChangesetRecord = {
+        iModelId,
+        index: (tip?.index ?? 0) + 1,
+        id: input.id,
+        parentId: input.parentId,
+        description: input.description,
+        briefcaseId: input.briefcaseId,
+        containingChanges: input.containingChanges,
+        fileSize: input.fileSize,
+        creatorId: actor.userId,
+        pushedAt: this.clock.now().toISOString(),
+        state: "waitingForFile",
+        groupId: input.groupId,
+        synchronizationInfo: input.synchronizationInfo,
+      };
+      await tx.insertChangeset(record);
+      return { record, created: true };
+    });
+    if (replacedBlob) await this.blobs.delete(replacedBlob);
+    return result;
+  }
+
+  /**
+   * The file is uploaded: check its size (and id, when a worker can compute it), then make the changeset part of
+   * history. Completing a changeset that is already complete returns it unchanged.
+   */
+  async complete(actor: Actor, iModelId: string, changesetId: string, briefcaseId: number): Promise<ChangesetRecord> {
+    const current = await this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.getChangesetById(iModelId, changesetId);
+    });
+    if (!current) throw notFound.changeset();
+    if (current.creatorId !== actor.userId) {
+      // Only the user who started a push may finish it.
+      throw new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+    }
+    if (current.briefcaseId !== briefcaseId) {
+      throw invalidValue("Cannot update Changeset.", "briefcaseId", `Provided 'briefcaseId' value is not valid: the Changeset was created by briefcase ${current.briefcaseId}.`);
+    }
+    if (current.state === "fileUploaded") return current;
+
+    const key = blobKeys.changeset(iModelId, changesetId);
+    const info = await this.blobs.stat(key);
+    if (!info) throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
+    if (info.size !== current.fileSize) {
+      throw new HubError(
+        "DataConflict",
+        `File size provided during Changeset creation does not match actual file size: declared ${current.fileSize} bytes, uploaded ${info.size} bytes.`,
+      );
+    }
+    if (this.options.verifyChangesetIds && this.worker) await this.verifyId(current, key);
+
+    return this.store.transaction(async (tx) => {
+      const latest = await tx.getChangesetById(iModelId, changesetId);
+      if (!latest) {
+        // Our reservation expired and another briefcase pushed meanwhile.
+        throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+      }
+      if (latest.state === "fileUploaded") return latest;
+      const done: ChangesetRecord = { ...latest, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
+      await tx.updateChangeset(done);
+      return done;
+    });
+  }
+
+  private async verifyId(changeset: ChangesetRecord, key: string): Promise<void> {
+    const worker = this.worker!;
+    const dir = await mkdtemp(join(tmpdir(), "modelhub-verify-"));
+    try {
+      const local = join(dir, `${changeset.id}.cs`);
+      await this.blobs.downloadToFile(key, local);
+      let computed: string;
+      try {
+        computed = (await worker.computeChangesetId({ parentId: changeset.parentId, pathname: local })).id;
+      } catch (err) {
+        if (err instanceof FileRejected) {
+          throw invalidRequest("Cannot update Changeset.", [{ code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` }]);
+        }
+        throw err;
+      }
+      if (computed.toLowerCase() !== changeset.id) {
+        throw invalidRequest("Cannot update Changeset.", [
+          {
+            code: "InvalidChange",
+            message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
+          },
+        ]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** A changeset by id or index; ones still waiting for their file are found too (their state says so). */
+  async get(iModelId: string, ref: { index: number } | { id: string }): Promise<ChangesetRecord> {
+    const record = await this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return "index" in ref ? tx.getChangesetByIndex(iModelId, ref.index) : tx.getChangesetById(iModelId, ref.id);
+    });
+    if (!record) throw notFound.changeset();
+    return record;
+  }
+
+  async list(iModelId: string, filter: Omit<ChangesetFilter, "onlyUploaded">, page: Page): Promise<ChangesetRecord[]> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.listChangesets(iModelId, { ...filter, onlyUploaded: true }, page);
+    });
+  }
+}

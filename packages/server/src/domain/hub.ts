@@ -1,0 +1,47 @@
+import type { BlobStore } from "../ports/blob-store.js";
+import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
+import type { JobQueue } from "../ports/job-queue.js";
+import type { MetadataStore } from "../ports/metadata-store.js";
+import { BriefcaseService } from "./briefcases/briefcase-service.js";
+import { ChangesetGroupService } from "./changesets/changeset-group-service.js";
+import type { ChangesetServiceOptions } from "./changesets/changeset-service.js";
+import { ChangesetService } from "./changesets/changeset-service.js";
+import { CheckpointService } from "./checkpoints/checkpoint-service.js";
+import type { Clock } from "./context.js";
+import { IModelService } from "./imodels/imodel-service.js";
+import { LockService } from "./locks/lock-service.js";
+import { NamedVersionService } from "./named-versions/named-version-service.js";
+import { UserService } from "./users/user-service.js";
+
+/** Every hub rule, wired to the ports the composition root chose. */
+export interface Hub {
+  iModels: IModelService;
+  changesets: ChangesetService;
+  changesetGroups: ChangesetGroupService;
+  briefcases: BriefcaseService;
+  locks: LockService;
+  namedVersions: NamedVersionService;
+  checkpoints: CheckpointService;
+  users: UserService;
+}
+
+export function createHub(deps: {
+  store: MetadataStore;
+  blobs: BlobStore;
+  jobs: JobQueue;
+  worker: IModelFileWorker | undefined;
+  clock: Clock;
+  changesets: ChangesetServiceOptions;
+}): Hub {
+  const { store, blobs, jobs, worker, clock } = deps;
+  return {
+    iModels: new IModelService(store, blobs, jobs, clock),
+    changesets: new ChangesetService(store, blobs, worker, clock, deps.changesets),
+    changesetGroups: new ChangesetGroupService(store, clock),
+    briefcases: new BriefcaseService(store, clock),
+    locks: new LockService(store),
+    namedVersions: new NamedVersionService(store, clock),
+    checkpoints: new CheckpointService(store),
+    users: new UserService(store),
+  };
+}

@@ -1,0 +1,114 @@
+import type { ConflictingLock, LockLevel } from "@modelhub/protocol";
+import type { BriefcaseLocks, MetadataStore, MetadataTx, Page } from "../../ports/metadata-store.js";
+import { HubError, notFound } from "../errors.js";
+import { requireBriefcase, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
+
+export interface LockRequest {
+  briefcaseId: number;
+  /** The changeset the briefcase is at ("" = the baseline). */
+  changesetId: string;
+  /** Object id → requested level; ids are normalized, each appears once. */
+  objects: Map<string, LockLevel>;
+}
+
+/** How many locks one `release-chunk` call frees. */
+export const RELEASE_CHUNK_SIZE = 1000;
+
+/**
+ * Shared/exclusive object locks (hub-semantics.md §1.6):
+ * - shared: granted unless another briefcase holds the object exclusively;
+ * - exclusive: granted unless another briefcase holds it at all, and only if the requester is at or after the
+ *   changeset with which the last exclusive holder released it (otherwise `NewerChangesExist`: pull first);
+ * - none: releases the requester's lock (`LockNotFound` if it holds none).
+ * A request is all-or-nothing: one refusal and nothing in it is granted.
+ */
+export class LockService {
+  constructor(private readonly store: MetadataStore) {}
+
+  async update(iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
+    return this.store.transaction(async (tx) => {
+      await requireInitializedIModel(tx, iModelId);
+      await requireBriefcase(tx, iModelId, request.briefcaseId);
+      const { index: requesterIndex } = await resolveChangesetIndex(tx, iModelId, { id: request.changesetId });
+      const me = request.briefcaseId;
+      const current = await tx.getObjectLocks(iModelId, [...request.objects.keys()]);
+
+      const conflicts: ConflictingLock[] = [];
+      const newer: string[] = [];
+      const missing: string[] = [];
+      const toShare: string[] = [];
+      const toExclusive: string[] = [];
+      const toRelease: string[] = [];
+
+      for (const [objectId, level] of request.objects) {
+        const row = current.get(objectId);
+        const exclusiveOther = row?.exclusiveBriefcaseId != null && row.exclusiveBriefcaseId !== me ? row.exclusiveBriefcaseId : undefined;
+        const sharedOthers = row ? row.sharedBriefcaseIds.filter((id) => id !== me) : [];
+        const mineExclusive = row?.exclusiveBriefcaseId === me;
+        const mineShared = row ? row.sharedBriefcaseIds.includes(me) : false;
+
+        if (level === "none") {
+          if (mineExclusive || mineShared) toRelease.push(objectId);
+          else missing.push(objectId);
+          continue;
+        }
+        if (exclusiveOther !== undefined) {
+          conflicts.push({ objectId, lockLevel: "exclusive", briefcaseIds: [exclusiveOther] });
+          continue;
+        }
+        if (level === "shared") {
+          // An exclusive lock already covers a shared request (no downgrade).
+          if (!mineExclusive && !mineShared) toShare.push(objectId);
+          continue;
+        }
+        if (mineExclusive) continue;
+        if (sharedOthers.length > 0) {
+          conflicts.push({ objectId, lockLevel: "shared", briefcaseIds: [...sharedOthers].sort((a, b) => a - b) });
+          continue;
+        }
+        if (row?.lastExclusiveReleaseIndex != null && row.lastExclusiveReleaseIndex > requesterIndex) {
+          newer.push(objectId);
+          continue;
+        }
+        toExclusive.push(objectId);
+      }
+
+      if (conflicts.length > 0) {
+        throw new HubError("ConflictWithAnotherUser", "Lock(s) is owned by another Briefcase.", { conflictingLocks: conflicts });
+      }
+      if (newer.length > 0) {
+        throw new HubError("NewerChangesExist", "One or more objects have been locked in a newer Changeset.", { objectIds: newer });
+      }
+      if (missing.length > 0) throw notFound.lock();
+
+      if (toRelease.length > 0) await tx.releaseLocks(iModelId, me, toRelease, requesterIndex);
+      if (toShare.length > 0) await tx.grantLocks(iModelId, me, "shared", toShare);
+      if (toExclusive.length > 0) await tx.grantLocks(iModelId, me, "exclusive", toExclusive);
+      return this.locksOf(tx, iModelId, me);
+    });
+  }
+
+  /** Releases up to one chunk of the briefcase's locks; `isLastChunk` once none are left. */
+  async releaseChunk(iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
+    return this.store.transaction(async (tx) => {
+      await requireIModel(tx, iModelId);
+      await requireBriefcase(tx, iModelId, briefcaseId);
+      const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
+      await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
+      const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
+      return { isLastChunk: left.length === 0 };
+    });
+  }
+
+  async list(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.listLocks(iModelId, filter, page);
+    });
+  }
+
+  private async locksOf(tx: MetadataTx, iModelId: string, briefcaseId: number): Promise<BriefcaseLocks> {
+    const pages = await tx.listLocks(iModelId, { briefcaseId }, { limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+    return pages[0] ?? { briefcaseId, exclusive: [], shared: [] };
+  }
+}

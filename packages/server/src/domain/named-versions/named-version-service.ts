@@ -1,0 +1,89 @@
+import type { NamedVersionState } from "@modelhub/protocol";
+import type { MetadataStore, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
+import type { Actor, Clock } from "../context.js";
+import { HubError, notFound } from "../errors.js";
+import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
+import { newId } from "../ids.js";
+
+export interface CreateNamedVersionInput {
+  name: string;
+  description: string | null;
+  /** Omitted or "" names the baseline. */
+  changesetId?: string;
+  changesetIndex?: number;
+}
+
+/** Named versions: unique names, at most one per changeset. */
+export class NamedVersionService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
+    return this.store.transaction(async (tx) => {
+      await requireInitializedIModel(tx, iModelId);
+      const ref = input.changesetId !== undefined && input.changesetId !== "" ? { id: input.changesetId } : { index: input.changesetIndex ?? 0 };
+      const changeset = await resolveChangesetIndex(tx, iModelId, ref);
+      if (await tx.getNamedVersionByName(iModelId, input.name)) throw exists(input.name);
+      if (await tx.getNamedVersionByChangeset(iModelId, changeset.index)) {
+        throw new HubError("NamedVersionOnChangesetExists", `Named Version for Changeset ${changeset.index} already exists.`);
+      }
+      const record: NamedVersionRecord = {
+        iModelId,
+        id: newId(),
+        name: input.name,
+        description: input.description,
+        changesetIndex: changeset.index,
+        changesetId: changeset.index === 0 ? null : changeset.id,
+        state: "visible",
+        creatorId: actor.userId,
+        createdAt: this.clock.now().toISOString(),
+      };
+      await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
+      return record;
+    });
+  }
+
+  async update(iModelId: string, id: string, input: { name?: string; description?: string | null; state?: NamedVersionState }): Promise<NamedVersionRecord> {
+    return this.store.transaction(async (tx) => {
+      await requireIModel(tx, iModelId);
+      const record = await tx.getNamedVersion(iModelId, id);
+      if (!record) throw notFound.namedVersion();
+      const updated: NamedVersionRecord = { ...record };
+      if (input.name !== undefined && input.name !== record.name) {
+        if (await tx.getNamedVersionByName(iModelId, input.name)) throw exists(input.name);
+        updated.name = input.name;
+      }
+      if (input.description !== undefined) updated.description = input.description;
+      if (input.state !== undefined) updated.state = input.state;
+      await tx.updateNamedVersion(updated);
+      return updated;
+    });
+  }
+
+  async get(iModelId: string, id: string): Promise<NamedVersionRecord> {
+    const record = await this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.getNamedVersion(iModelId, id);
+    });
+    if (!record) throw notFound.namedVersion();
+    return record;
+  }
+
+  /** The named version on a changeset, if any (at most one). */
+  async forChangeset(iModelId: string, changesetIndex: number): Promise<NamedVersionRecord | undefined> {
+    return this.store.read((tx) => tx.getNamedVersionByChangeset(iModelId, changesetIndex));
+  }
+
+  async list(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.listNamedVersions(iModelId, filter, page);
+    });
+  }
+}
+
+function exists(name: string): HubError {
+  return new HubError("NamedVersionExists", `Named Version with the name '${name}' already exists.`);
+}

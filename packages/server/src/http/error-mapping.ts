@@ -1,0 +1,80 @@
+import type { ErrorBody, HubErrorCode } from "@modelhub/protocol";
+import { HubError } from "../domain/errors.js";
+
+/** The one place that knows which HTTP status each API error code has. */
+export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
+  HeaderNotFound: 401,
+  InvalidAccessToken: 401,
+  InsufficientPermissions: 403,
+  iModelNotFound: 404,
+  ChangesetNotFound: 404,
+  BriefcaseNotFound: 404,
+  NamedVersionNotFound: 404,
+  CheckpointNotFound: 404,
+  LockNotFound: 404,
+  ChangesetGroupNotFound: 404,
+  ChangesetExtendedDataNotFound: 404,
+  BaselineFileNotFound: 404,
+  UserNotFound: 404,
+  FileNotFound: 404,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  iModelExists: 409,
+  ChangesetExists: 409,
+  NamedVersionExists: 409,
+  NamedVersionOnChangesetExists: 409,
+  ConflictWithAnotherUser: 409,
+  NewerChangesExist: 409,
+  PullIsRequired: 409,
+  iModelNotInitialized: 409,
+  DataConflict: 409,
+  RequestTooLarge: 413,
+  UnsupportedMediaType: 415,
+  InvalidiModelsRequest: 422,
+  TooManyRequests: 429,
+  Unknown: 500,
+  ServiceUnavailable: 503,
+};
+
+export function errorBody(err: HubError): ErrorBody {
+  const body: ErrorBody = { error: { code: err.code, message: err.message } };
+  if (err.details) body.error.details = err.details;
+  if (err.conflictingLocks) body.error.conflictingLocks = err.conflictingLocks;
+  if (err.objectIds) body.error.objectIds = err.objectIds;
+  return body;
+}
+
+interface FrameworkError {
+  code?: string;
+  statusCode?: number;
+  message?: string;
+}
+
+/**
+ * Errors raised by the HTTP framework before a handler runs (body parsing, content type, size) become the API's
+ * errors, so a client never sees a framework-specific body and bad input never becomes a 5xx.
+ */
+export function fromFrameworkError(err: FrameworkError): HubError | undefined {
+  switch (err.code) {
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new HubError("UnsupportedMediaType", "Media Type is not supported.");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new HubError("RequestTooLarge", "The request body is too large.");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return invalidBody();
+  }
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message ?? ""))) return invalidBody();
+  if (err.statusCode === 413) return new HubError("RequestTooLarge", "The request body is too large.");
+  if (err.statusCode === 415) return new HubError("UnsupportedMediaType", "Media Type is not supported.");
+  return undefined;
+}
+
+function invalidBody(): HubError {
+  return new HubError("InvalidiModelsRequest", "Cannot process the request.", {
+    details: [{ code: "InvalidRequestBody", message: "Failed to parse request body. Make sure it is a valid JSON." }],
+  });
+}
+
+export { HubError };

@@ -1,0 +1,57 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { notFound } from "../../domain/errors.js";
+import type { ApiRouteContext } from "../app.js";
+import { offsetPagingLinks, readPage } from "../paging.js";
+import { parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
+import { parseBody } from "../validation.js";
+
+const acquireBody = z.object({
+  deviceName: z.string().max(255, { error: "The value exceeds allowed 255 characters." }).nullable().optional(),
+});
+
+function parseBriefcaseId(raw: string): number {
+  // Anything but a whole number in range names no briefcase.
+  if (!/^\d{1,9}$/.test(raw)) throw notFound.briefcase();
+  return Number(raw);
+}
+
+export async function briefcaseRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
+  api.post<{ Params: { id: string } }>("/:id/briefcases", async (request, reply) => {
+    const body = parseBody(acquireBody, request.body ?? {}, "Cannot acquire Briefcase.");
+    const record = await hub.briefcases.acquire(request.actor, request.params.id, body.deviceName ?? null);
+    return reply.code(201).send({ briefcase: request.presenter.briefcase(record) });
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/briefcases", async (request) => {
+    const q = request.params_;
+    const operation = "Cannot get Briefcases.";
+    const page = parsePage(q, operation);
+    const orderBy = parseOrderBy(q, operation, ["acquiredDateTime"] as const);
+    const owner = parseStringParam(q, "ownerId", operation);
+    const ownerId = owner === "me" ? request.actor.userId : owner;
+    const { rows, hasMore } = await readPage(page, (p) =>
+      hub.briefcases.list(request.params.id, { ...(ownerId !== undefined ? { ownerId } : {}), direction: orderBy?.direction ?? "asc" }, p),
+    );
+    const full = prefersRepresentation(request.headers.prefer);
+    return {
+      briefcases: rows.map((r) => (full ? request.presenter.briefcase(r) : request.presenter.minimalBriefcase(r))),
+      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/briefcases`, q, page, hasMore),
+    };
+  });
+
+  // The iModel's latest checkpoint: a static path, so before `/:briefcaseId`.
+  api.get<{ Params: { id: string } }>("/:id/briefcases/checkpoint", async (request) => {
+    return { checkpoint: request.presenter.checkpoint(await hub.checkpoints.latest(request.params.id)) };
+  });
+
+  api.get<{ Params: { id: string; briefcaseId: string } }>("/:id/briefcases/:briefcaseId", async (request) => {
+    const record = await hub.briefcases.get(request.params.id, parseBriefcaseId(request.params.briefcaseId));
+    return { briefcase: request.presenter.briefcase(record) };
+  });
+
+  api.delete<{ Params: { id: string; briefcaseId: string } }>("/:id/briefcases/:briefcaseId", async (request, reply) => {
+    await hub.briefcases.release(request.params.id, parseBriefcaseId(request.params.briefcaseId));
+    return reply.code(204).send();
+  });
+}

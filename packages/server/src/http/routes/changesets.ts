@@ -1,0 +1,160 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { Hub } from "../../domain/hub.js";
+import { invalidValue } from "../../domain/errors.js";
+import { normalizeChangesetId, parseChangesetIdOrIndex } from "../../domain/ids.js";
+import type { ChangesetRecord } from "../../ports/metadata-store.js";
+import type { ApiRouteContext } from "../app.js";
+import { keysetPagingLinks, offsetPagingLinks, readPage } from "../paging.js";
+import type { Presenter } from "../presenters.js";
+import { parseIndexParam, parseOrderBy, parsePage, prefersRepresentation } from "../query.js";
+import { parseBody } from "../validation.js";
+
+const changesetId = z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." });
+
+const createBody = z.object({
+  id: changesetId,
+  description: z.string().max(255, { error: "The value exceeds allowed 255 characters." }).nullable().optional(),
+  parentId: z.union([changesetId, z.literal("")]).nullable().optional(),
+  briefcaseId: z.number().int().min(2).max(16777205),
+  containingChanges: z.number().int().min(0).max(127).optional(),
+  fileSize: z.number().int().positive({ error: "The value must be a positive number of bytes." }),
+  synchronizationInfo: z
+    .object({ taskId: z.string().max(255), changedFiles: z.array(z.string()).nullable().optional() })
+    .nullable()
+    .optional(),
+  groupId: z.string().min(1).nullable().optional(),
+});
+
+// Seed 001: the exact details for a bad or missing `state`.
+const completeBody = z.object({
+  state: z.literal("fileUploaded", { error: "Should be set to 'fileUploaded'." }),
+  briefcaseId: z.number().int().min(0),
+});
+
+const groupBody = z.object({ description: z.string().max(255, { error: "The value exceeds allowed 255 characters." }).nullable().optional() });
+const groupUpdateBody = z.object({ state: z.enum(["inProgress", "completed", "timedOut", "forciblyClosed"]) });
+const extendedDataBody = z.object({ data: z.string().min(1).max(1_000_000) });
+
+/** Links of a changeset that need lookups: its named version and the nearest checkpoint at or before it. */
+async function related(hub: Hub, r: ChangesetRecord): Promise<{ namedVersionId?: string; precedingCheckpointIndex?: number }> {
+  const [version, checkpoint] = await Promise.all([
+    hub.namedVersions.forChangeset(r.iModelId, r.index),
+    hub.checkpoints.preceding(r.iModelId, r.index),
+  ]);
+  return {
+    ...(version ? { namedVersionId: version.id } : {}),
+    ...(checkpoint ? { precedingCheckpointIndex: checkpoint.changesetIndex } : {}),
+  };
+}
+
+async function present(hub: Hub, presenter: Presenter, r: ChangesetRecord, mode: "create" | "complete" | "read") {
+  return presenter.changeset(r, await related(hub, r), mode);
+}
+
+export async function changesetRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
+  api.post<{ Params: { id: string } }>("/:id/changesets", async (request, reply) => {
+    const body = parseBody(createBody, request.body, "Cannot create Changeset.");
+    const { record, created } = await hub.changesets.create(request.actor, request.params.id, {
+      id: normalizeChangesetId(body.id)!,
+      parentId: body.parentId ? normalizeChangesetId(body.parentId)! : "",
+      briefcaseId: body.briefcaseId,
+      description: body.description ?? null,
+      containingChanges: body.containingChanges ?? 0,
+      fileSize: body.fileSize,
+      groupId: body.groupId ?? null,
+      synchronizationInfo: body.synchronizationInfo ? { taskId: body.synchronizationInfo.taskId, changedFiles: body.synchronizationInfo.changedFiles ?? null } : null,
+    });
+    return reply.code(created ? 201 : 200).send({ changeset: await present(hub, request.presenter, record, "create") });
+  });
+
+  api.patch<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId", async (request) => {
+    const body = parseBody(completeBody, request.body, "Cannot update Changeset.");
+    const id = normalizeChangesetId(request.params.changesetId);
+    if (!id) throw invalidValue("Cannot update Changeset.", "changesetId", "A Changeset id is 40 hexadecimal characters.");
+    const record = await hub.changesets.complete(request.actor, request.params.id, id, body.briefcaseId);
+    return { changeset: await present(hub, request.presenter, record, "complete") };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/changesets", async (request) => {
+    const q = request.params_;
+    const operation = "Cannot get Changesets.";
+    const page = parsePage(q, operation);
+    const afterIndex = parseIndexParam(q, "afterIndex", operation);
+    const lastIndex = parseIndexParam(q, "lastIndex", operation);
+    const direction = parseOrderBy(q, operation, ["index"] as const)?.direction ?? "asc";
+    const { rows, hasMore } = await readPage(page, (p) =>
+      hub.changesets.list(request.params.id, { ...(afterIndex !== undefined ? { afterIndex } : {}), ...(lastIndex !== undefined ? { lastIndex } : {}), direction }, p),
+    );
+    const full = prefersRepresentation(request.headers.prefer);
+    const last = rows.at(-1);
+    const continueWith = hasMore && last ? (direction === "asc" ? { afterIndex: String(last.index) } : { lastIndex: String(last.index - 1) }) : undefined;
+    const url = `${request.presenter.apiBase}/${request.params.id}/changesets`;
+    return {
+      changesets: full ? await Promise.all(rows.map((r) => present(hub, request.presenter, r, "read"))) : rows.map((r) => request.presenter.minimalChangeset(r)),
+      _links: page.offset > 0 && !continueWith ? offsetPagingLinks(url, q, page, false) : keysetPagingLinks(url, q, page, continueWith),
+    };
+  });
+
+  // Static paths before `/:changesetId` (extended data list).
+  api.get<{ Params: { id: string } }>("/:id/changesets/extendeddata", async (request) => {
+    const q = request.params_;
+    const page = parsePage(q, "Cannot get Changeset Extended Data.");
+    const { rows, hasMore } = await readPage(page, (p) => hub.changesetGroups.listExtendedData(request.params.id, p));
+    return { extendedData: rows, _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/changesets/extendeddata`, q, page, hasMore) };
+  });
+
+  api.get<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId", async (request) => {
+    const record = await hub.changesets.get(request.params.id, parseChangesetIdOrIndex(request.params.changesetId));
+    return { changeset: await present(hub, request.presenter, record, "read") };
+  });
+
+  api.post<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId/extendeddata", async (request, reply) => {
+    const body = parseBody(extendedDataBody, request.body, "Cannot create Changeset Extended Data.");
+    if (!isBase64Json(body.data)) {
+      throw invalidValue("Cannot create Changeset Extended Data.", "data", "Provided 'data' value is not valid. It must be a base64 encoded JSON object.");
+    }
+    const result = await hub.changesetGroups.putExtendedData(request.params.id, parseChangesetIdOrIndex(request.params.changesetId), body.data);
+    return reply.code(201).send({ extendedData: result });
+  });
+
+  api.get<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId/extendeddata", async (request) => {
+    return { extendedData: await hub.changesetGroups.getExtendedData(request.params.id, parseChangesetIdOrIndex(request.params.changesetId)) };
+  });
+
+  api.post<{ Params: { id: string } }>("/:id/changesetgroups", async (request, reply) => {
+    const body = parseBody(groupBody, request.body, "Cannot create Changeset Group.");
+    const record = await hub.changesetGroups.createGroup(request.actor, request.params.id, body.description ?? null);
+    return reply.code(201).send({ changesetGroup: request.presenter.changesetGroup(record) });
+  });
+
+  api.patch<{ Params: { id: string; groupId: string } }>("/:id/changesetgroups/:groupId", async (request) => {
+    const body = parseBody(groupUpdateBody, request.body, "Cannot update Changeset Group.");
+    const record = await hub.changesetGroups.updateGroup(request.params.id, request.params.groupId, body.state);
+    return { changesetGroup: request.presenter.changesetGroup(record) };
+  });
+
+  api.get<{ Params: { id: string; groupId: string } }>("/:id/changesetgroups/:groupId", async (request) => {
+    return { changesetGroup: request.presenter.changesetGroup(await hub.changesetGroups.getGroup(request.params.id, request.params.groupId)) };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/changesetgroups", async (request) => {
+    const q = request.params_;
+    const page = parsePage(q, "Cannot get Changeset Groups.");
+    const { rows, hasMore } = await readPage(page, (p) => hub.changesetGroups.listGroups(request.params.id, p));
+    return {
+      changesetGroups: rows.map((r) => request.presenter.changesetGroup(r)),
+      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/changesetgroups`, q, page, hasMore),
+    };
+  });
+}
+
+function isBase64Json(data: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return false;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(data, "base64").toString("utf8"));
+    return value !== null && typeof value === "object";
+  } catch {
+    return false;
+  }
+}

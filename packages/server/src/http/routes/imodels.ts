@@ -1,0 +1,141 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { HubError, invalidRequest } from "../../domain/errors.js";
+import type { ApiRouteContext } from "../app.js";
+import { offsetPagingLinks, readPage } from "../paging.js";
+import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
+import { parseBody } from "../validation.js";
+
+const text255 = (what: string) => z.string().max(255, { error: `The value exceeds allowed 255 characters.` }).describe(what);
+const geoPoint = z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) });
+const extent = z.object({ southWest: geoPoint, northEast: geoPoint }).nullable();
+
+const createBody = z.object({
+  iTwinId: z.string().trim().min(1, { error: "The value must not be empty." }).max(255),
+  name: text255("name").trim().min(1, { error: "The value must not be empty." }),
+  description: text255("description").nullable().optional(),
+  extent: extent.optional(),
+  containersEnabled: z.number().int().min(0).max(7).optional(),
+  creationMode: z.enum(["empty", "fromBaseline", "fromIModelVersion"]).optional(),
+  baselineFile: z.object({ size: z.number().int().positive({ error: "The value must be a positive number of bytes." }) }).optional(),
+  template: z.unknown().optional(),
+  geographicCoordinateSystem: z.unknown().optional(),
+});
+
+const updateBody = z
+  .object({
+    name: text255("name").trim().min(1, { error: "The value must not be empty." }).optional(),
+    description: text255("description").nullable().optional(),
+    extent: extent.optional(),
+  })
+  .refine((b) => b.name !== undefined || b.description !== undefined || b.extent !== undefined, {
+    error: "At least one of 'name', 'description', 'extent' must be provided.",
+  });
+
+export async function iModelRoutes(api: FastifyInstance, { hub, onJobQueued }: ApiRouteContext): Promise<void> {
+  api.post("/", async (request, reply) => {
+    const body = parseBody(createBody, request.body, "Cannot create iModel.");
+    if (body.template !== undefined || body.creationMode === "fromIModelVersion") {
+      throw invalidRequest("Cannot create iModel.", [
+        { code: "InvalidValue", message: "Creating an iModel from a template or another iModel's version is not supported by modelhub.", target: body.template !== undefined ? "template" : "creationMode" },
+      ]);
+    }
+    if (body.creationMode === "fromBaseline" && body.baselineFile === undefined) {
+      throw invalidRequest("Cannot create iModel.", [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "baselineFile" }]);
+    }
+    if (body.geographicCoordinateSystem !== undefined) {
+      throw invalidRequest("Cannot create iModel.", [
+        { code: "InvalidValue", message: "Setting a geographic coordinate system at creation is not supported by modelhub.", target: "geographicCoordinateSystem" },
+      ]);
+    }
+    const record = await hub.iModels.create(request.actor, {
+      iTwinId: body.iTwinId,
+      name: body.name,
+      description: body.description ?? null,
+      extent: body.extent ?? null,
+      containersEnabled: body.containersEnabled ?? 0,
+      ...(body.baselineFile ? { baselineFileSize: body.baselineFile.size } : {}),
+    });
+    if (!body.baselineFile) onJobQueued();
+    return reply.code(201).send({ iModel: request.presenter.iModel(record, { upload: body.baselineFile !== undefined }) });
+  });
+
+  api.get("/", async (request) => {
+    const q = request.params_;
+    const operation = "Cannot get iModels.";
+    const iTwinId = parseStringParam(q, "iTwinId", operation);
+    if (iTwinId === undefined) {
+      throw invalidRequest(operation, [{ code: "MissingRequiredParameter", message: "Required parameter is missing.", target: "iTwinId" }]);
+    }
+    const page = parsePage(q, operation);
+    const name = parseStringParam(q, "name", operation);
+    const search = parseStringParam(q, "$search", operation);
+    const state = parseEnumParam(q, "state", operation, ["initialized", "notInitialized"] as const);
+    const orderBy = parseOrderBy(q, operation, ["name", "createdDateTime"] as const);
+    const { rows, hasMore } = await readPage(page, (p) =>
+      hub.iModels.list({ iTwinId, ...(name ? { name } : {}), ...(search ? { search } : {}), ...(state ? { state } : {}), ...(orderBy ? { orderBy } : {}) }, p),
+    );
+    const full = prefersRepresentation(request.headers.prefer);
+    return {
+      iModels: rows.map((r) => (full ? request.presenter.iModel(r) : request.presenter.minimalIModel(r))),
+      _links: offsetPagingLinks(request.presenter.apiBase, q, page, hasMore),
+    };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id", async (request) => {
+    return { iModel: request.presenter.iModel(await hub.iModels.get(request.params.id)) };
+  });
+
+  api.patch<{ Params: { id: string } }>("/:id", async (request) => {
+    const body = parseBody(updateBody, request.body, "Cannot update iModel.");
+    const record = await hub.iModels.update(request.params.id, {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.extent !== undefined ? { extent: body.extent } : {}),
+    });
+    return { iModel: request.presenter.iModel(record) };
+  });
+
+  api.delete<{ Params: { id: string } }>("/:id", async (request, reply) => {
+    await hub.iModels.delete(request.params.id);
+    return reply.code(204).send();
+  });
+
+  // Baseline upload: the client uploads to `_links.upload`, then POSTs here (`_links.complete`).
+  api.post<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
+    const record = await hub.iModels.completeBaselineUpload(request.params.id);
+    onJobQueued();
+    const checkpoint = record.state === "initialized" ? await hub.checkpoints.latest(record.id).catch(() => undefined) : undefined;
+    return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
+    const record = await hub.iModels.get(request.params.id);
+    if (record.creationMode !== "fromBaseline") {
+      throw new HubError("BaselineFileNotFound", "Requested Baseline File is not available: the iModel was created empty.");
+    }
+    const checkpoint = record.state === "initialized" ? await hub.checkpoints.forChangeset(record.id, { index: 0 }).catch(() => undefined) : undefined;
+    return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/operations/create", async (request) => {
+    const record = await hub.iModels.get(request.params.id);
+    const state =
+      record.state === "initialized"
+        ? "successful"
+        : record.baselineState === "initializationFailed"
+          ? "failed"
+          : record.baselineState === "waitingForFile"
+            ? "waitingForFile"
+            : "scheduled";
+    return {
+      createOperation: { state, clonedFrom: null, forkedFrom: null, ...(record.baselineFailure ? { failureReason: record.baselineFailure } : {}) },
+    };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/permissions", async (request) => {
+    await hub.iModels.get(request.params.id);
+    // Open mode grants everything to everyone.
+    return { permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels-delete"] };
+  });
+}

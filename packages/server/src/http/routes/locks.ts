@@ -1,0 +1,82 @@
+import type { LockLevel } from "@modelhub/protocol";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { invalidRequest } from "../../domain/errors.js";
+import { normalizeId64 } from "../../domain/ids.js";
+import type { ApiRouteContext } from "../app.js";
+import { offsetPagingLinks } from "../paging.js";
+import { parseEnumParam, parseIndexParam, parsePage } from "../query.js";
+import { parseBody } from "../validation.js";
+
+const changesetRef = z.union([z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." }), z.literal("")]).nullable().optional();
+
+const updateBody = z.object({
+  briefcaseId: z.number().int().min(0),
+  // BackendIModelsAccess sends "" for a briefcase at the baseline.
+  changesetId: changesetRef,
+  lockedObjects: z.array(
+    z.object({
+      lockLevel: z.enum(["none", "shared", "exclusive"], { error: "Should be one of 'none', 'shared', 'exclusive'." }),
+      objectIds: z.array(z.string()),
+    }),
+  ),
+});
+
+const releaseChunkBody = z.object({ briefcaseId: z.number().int().min(0), changesetId: changesetRef });
+
+export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
+  api.patch<{ Params: { id: string } }>("/:id/locks", async (request) => {
+    const operation = "Cannot update Locks.";
+    const body = parseBody(updateBody, request.body, operation);
+    const objects = new Map<string, LockLevel>();
+    body.lockedObjects.forEach((group, g) => {
+      group.objectIds.forEach((raw, i) => {
+        const id = normalizeId64(raw);
+        const target = `lockedObjects[${g}].objectIds[${i}]`;
+        if (!id) throw invalidRequest(operation, [{ code: "InvalidValue", message: `Provided '${target}' value is not valid. '${raw}' is not an Id64 string such as '0x1a'.`, target }]);
+        if (objects.has(id) && objects.get(id) !== group.lockLevel) {
+          throw invalidRequest(operation, [{ code: "InvalidValue", message: `Object '${raw}' is requested with two different lock levels.`, target }]);
+        }
+        objects.set(id, group.lockLevel);
+      });
+    });
+    const locks = await hub.locks.update(request.params.id, {
+      briefcaseId: body.briefcaseId,
+      changesetId: (body.changesetId ?? "").toLowerCase(),
+      objects,
+    });
+    return { lock: request.presenter.lock(locks) };
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/locks", async (request) => {
+    const q = request.params_;
+    const operation = "Cannot get Locks.";
+    const page = parsePage(q, operation);
+    const briefcaseId = parseIndexParam(q, "briefcaseId", operation);
+    const level = parseEnumParam(q, "lockLevel", operation, ["shared", "exclusive"] as const);
+    // Pages count object ids, not entities; one extra id tells whether another page exists.
+    const filter = { ...(briefcaseId !== undefined ? { briefcaseId } : {}), ...(level ? { level } : {}) };
+    const groups = await hub.locks.list(request.params.id, filter, { limit: page.limit + 1, offset: page.offset });
+    let count = 0;
+    for (const g of groups) count += g.exclusive.length + g.shared.length;
+    const hasMore = count > page.limit;
+    if (hasMore) trimLastId(groups);
+    return {
+      locks: groups.filter((g) => g.exclusive.length + g.shared.length > 0).map((g) => request.presenter.lock(g)),
+      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/locks`, q, page, hasMore),
+    };
+  });
+
+  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", async (request) => {
+    const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
+    return hub.locks.releaseChunk(request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
+  });
+}
+
+/** Drops the one object id read past the page (the last one in store order: shared after exclusive). */
+function trimLastId(groups: { exclusive: string[]; shared: string[] }[]): void {
+  const last = groups.at(-1);
+  if (!last) return;
+  if (last.shared.length > 0) last.shared.pop();
+  else last.exclusive.pop();
+}

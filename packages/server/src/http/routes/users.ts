@@ -1,0 +1,24 @@
+import type { FastifyInstance } from "fastify";
+import type { ApiRouteContext } from "../app.js";
+import { offsetPagingLinks, readPage } from "../paging.js";
+import { parseOrderBy, parsePage, prefersRepresentation } from "../query.js";
+
+export async function userRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
+  api.get<{ Params: { id: string } }>("/:id/users", async (request) => {
+    const q = request.params_;
+    const operation = "Cannot get Users.";
+    const page = parsePage(q, operation);
+    parseOrderBy(q, operation, ["givenName", "surname"] as const);
+    const { rows, hasMore } = await readPage(page, (p) => hub.users.list(request.params.id, p));
+    const full = prefersRepresentation(request.headers.prefer);
+    return {
+      users: rows.map((u) => (full ? request.presenter.user(request.params.id, u) : request.presenter.minimalUser(request.params.id, u))),
+      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/users`, q, page, hasMore),
+    };
+  });
+
+  api.get<{ Params: { id: string; userId: string } }>("/:id/users/:userId", async (request) => {
+    const user = await hub.users.get(request.actor, request.params.id, request.params.userId);
+    return { user: request.presenter.user(request.params.id, user) };
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * The work that needs iTwin.js's native library (opening iModel files). The server runs it in a separate
+ * process so a slow or crashing native call never blocks or takes down the HTTP server.
+ *
+ * Contract: a request that fails because of its input (not an iModel, wrong changeset id…) rejects with
+ * `FileRejected` and a message a user can act on; any other rejection means the worker itself failed (crash,
+ * timeout) and the same request may succeed when retried.
+ */
+export interface IModelFileWorker {
+  /** Copies `inputPath` to `outputPath` as a baseline: iModel and iTwin ids stamped, briefcase id 0, no txns. */
+  initializeBaseline(args: {
+    inputPath: string;
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+  }): Promise<{ fileSize: number; changesetId: string }>;
+  /** Writes a new empty iModel to `outputPath`, stamped the same way. */
+  createEmptyBaseline(args: {
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+    rootSubjectName: string;
+    rootSubjectDescription?: string;
+  }): Promise<{ fileSize: number }>;
+  /** The id iTwin.js computes for a changeset file with this parent (40 hex digits). */
+  computeChangesetId(args: { parentId: string; pathname: string }): Promise<{ id: string }>;
+}
+
+export class FileRejected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FileRejected";
+  }
+}
