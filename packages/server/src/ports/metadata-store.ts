@@ -193,6 +193,8 @@ export interface MetadataReader {
   getPrecedingCheckpoint(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined>;
   /** The newest `successful` checkpoint of the iModel. */
   getLatestCheckpoint(iModelId: string): Promise<CheckpointRecord | undefined>;
+  /** Every checkpoint row of the iModel, any state, by changeset index. */
+  listCheckpoints(iModelId: string): Promise<CheckpointRecord[]>;
 
   /** Lock rows for these objects; objects never locked are absent from the map. */
   getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>>;
@@ -233,6 +235,7 @@ export interface MetadataTx extends MetadataReader {
   putExtendedData(iModelId: string, changesetIndex: number, data: string): Promise<void>;
 
   upsertCheckpoint(record: CheckpointRecord): Promise<void>;
+  deleteCheckpoint(iModelId: string, changesetIndex: number): Promise<void>;
 
   /** Grants `level` on each object to the briefcase (exclusive replaces the briefcase's own shared lock). */
   grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void>;

@@ -1,0 +1,140 @@
+/** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "hub metadata and job queue",
+    sql: `
+      CREATE TABLE imodels (
+        id TEXT PRIMARY KEY,
+        itwin_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        extent TEXT,
+        containers_enabled INTEGER NOT NULL DEFAULT 0,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        creation_mode TEXT NOT NULL,
+        baseline_state TEXT NOT NULL,
+        baseline_size INTEGER,
+        baseline_failure TEXT,
+        next_briefcase_id INTEGER NOT NULL
+      );
+      CREATE INDEX imodels_by_itwin ON imodels(itwin_id, created_at, id);
+      CREATE INDEX imodels_by_name ON imodels(itwin_id, name);
+
+      CREATE TABLE changesets (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        parent_id TEXT NOT NULL,
+        description TEXT,
+        briefcase_id INTEGER NOT NULL,
+        containing_changes INTEGER NOT NULL,
+        file_size INTEGER NOT NULL,
+        creator_id TEXT NOT NULL,
+        pushed_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        group_id TEXT,
+        synchronization_info TEXT,
+        PRIMARY KEY (imodel_id, idx)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX changesets_by_id ON changesets(imodel_id, id);
+      CREATE INDEX changesets_pending ON changesets(imodel_id, state) WHERE state = 'waitingForFile';
+
+      CREATE TABLE briefcases (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        briefcase_id INTEGER NOT NULL,
+        owner_id TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        device_name TEXT,
+        PRIMARY KEY (imodel_id, briefcase_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX briefcases_by_owner ON briefcases(imodel_id, owner_id);
+
+      CREATE TABLE named_versions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        changeset_index INTEGER NOT NULL,
+        changeset_id TEXT,
+        state TEXT NOT NULL,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, id)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX named_versions_by_name ON named_versions(imodel_id, name);
+      CREATE UNIQUE INDEX named_versions_by_changeset ON named_versions(imodel_id, changeset_index);
+
+      CREATE TABLE changeset_groups (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        description TEXT,
+        state TEXT NOT NULL,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE extended_data (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        changeset_index INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, changeset_index)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE checkpoints (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        changeset_index INTEGER NOT NULL,
+        changeset_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        blob_key TEXT,
+        size INTEGER NOT NULL,
+        failure_reason TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, changeset_index)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE locks (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        object_id TEXT NOT NULL,
+        exclusive_briefcase_id INTEGER,
+        last_exclusive_release_index INTEGER,
+        PRIMARY KEY (imodel_id, object_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX locks_exclusive ON locks(imodel_id, exclusive_briefcase_id, object_id) WHERE exclusive_briefcase_id IS NOT NULL;
+
+      CREATE TABLE shared_locks (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        briefcase_id INTEGER NOT NULL,
+        object_id TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, briefcase_id, object_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX shared_locks_by_object ON shared_locks(imodel_id, object_id);
+
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        last_error TEXT,
+        dedupe_key TEXT,
+        worker_id TEXT,
+        lease_until INTEGER,
+        run_after INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX jobs_dedupe ON jobs(dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running');
+      CREATE INDEX jobs_ready ON jobs(state, run_after);
+    `,
+  },
+];

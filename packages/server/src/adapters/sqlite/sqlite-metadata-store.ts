@@ -1,0 +1,622 @@
+import type { Statement } from "better-sqlite3";
+import type {
+  BriefcaseLocks,
+  BriefcaseRecord,
+  ChangesetFilter,
+  ChangesetGroupRecord,
+  ChangesetRecord,
+  CheckpointRecord,
+  IModelFilter,
+  IModelRecord,
+  MetadataReader,
+  MetadataStore,
+  MetadataTx,
+  NamedVersionFilter,
+  NamedVersionRecord,
+  ObjectLockRecord,
+  Page,
+  SortDirection,
+} from "../../ports/metadata-store.js";
+import { UniqueViolation } from "../../ports/metadata-store.js";
+import type { SqliteDatabase } from "./sqlite-database.js";
+import { AsyncMutex, openSqliteDatabase } from "./sqlite-database.js";
+
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded metadata store. One write connection, used by one transaction at a time (`BEGIN IMMEDIATE`), and
+ * one read connection that sees the last committed state (WAL), so reads never wait for a push or a lock batch.
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #writer: SqliteDatabase;
+  readonly #reader: SqliteDatabase;
+  readonly #writeMutex = new AsyncMutex();
+  readonly #readMutex = new AsyncMutex();
+  readonly #writeTx: SqliteTx;
+  readonly #readTx: SqliteTx;
+
+  private constructor(path: string) {
+    this.#writer = openSqliteDatabase(path);
+    this.#reader = openSqliteDatabase(path, { readonly: true });
+    this.#writeTx = new SqliteTx(this.#writer);
+    this.#readTx = new SqliteTx(this.#reader);
+  }
+
+  static open(path: string): SqliteMetadataStore {
+    return new SqliteMetadataStore(path);
+  }
+
+  transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T> {
+    return this.#writeMutex.run(async () => {
+      this.#writer.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(this.#writeTx);
+        this.#writer.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (this.#writer.inTransaction) this.#writer.exec("ROLLBACK");
+        throw err;
+      }
+    });
+  }
+
+  read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
+    return this.#readMutex.run(async () => {
+      this.#reader.exec("BEGIN");
+      try {
+        return await fn(this.#readTx);
+      } finally {
+        if (this.#reader.inTransaction) this.#reader.exec("COMMIT");
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#writeMutex.run(async () => undefined);
+    await this.#readMutex.run(async () => undefined);
+    this.#reader.close();
+    this.#writer.close();
+  }
+}
+
+export async function openSqliteMetadataStore(path: string): Promise<SqliteMetadataStore> {
+  return SqliteMetadataStore.open(path);
+}
+
+const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+const parseJson = <T>(value: unknown): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : null);
+const dir = (d: SortDirection) => (d === "desc" ? "DESC" : "ASC");
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
+/** All statements of the store, prepared once per connection. */
+class SqliteTx implements MetadataTx {
+  readonly #cache = new Map<string, Statement>();
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  private stmt(sql: string): Statement {
+    let s = this.#cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.#cache.set(sql, s);
+    }
+    return s;
+  }
+
+  private get<T>(sql: string, ...params: unknown[]): T | undefined {
+    return this.stmt(sql).get(...params) as T | undefined;
+  }
+
+  private all<T>(sql: string, ...params: unknown[]): T[] {
+    return this.stmt(sql).all(...params) as T[];
+  }
+
+  private run(sql: string, ...params: unknown[]): number {
+    try {
+      return this.stmt(sql).run(...params).changes;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
+      throw err;
+    }
+  }
+
+  // ---- iModels
+
+  async getIModel(id: string): Promise<IModelRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM imodels WHERE id = ?", id);
+    return row ? toIModel(row) : undefined;
+  }
+
+  async listIModels(filter: IModelFilter, page: Page): Promise<IModelRecord[]> {
+    const where = ["itwin_id = ?", "baseline_state <> 'initializationFailed'"];
+    const params: unknown[] = [filter.iTwinId];
+    if (filter.name !== undefined) {
+      where.push("name = ?");
+      params.push(filter.name);
+    }
+    if (filter.search !== undefined) {
+      where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
+      params.push(filter.search, filter.search);
+    }
+    if (filter.state !== undefined) {
+      where.push("state = ?");
+      params.push(filter.state);
+    }
+    const order = filter.orderBy
+      ? `${filter.orderBy.field === "name" ? "name" : "created_at"} ${dir(filter.orderBy.direction)}, id ${dir(filter.orderBy.direction)}`
+      : "created_at ASC, id ASC";
+    return this.all<Row>(`SELECT * FROM imodels WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset).map(toIModel);
+  }
+
+  async findIModelByName(iTwinId: string, name: string): Promise<IModelRecord | undefined> {
+    const row = this.get<Row>(
+      "SELECT * FROM imodels WHERE itwin_id = ? AND name = ? AND baseline_state <> 'initializationFailed' ORDER BY created_at LIMIT 1",
+      iTwinId,
+      name,
+    );
+    return row ? toIModel(row) : undefined;
+  }
+
+  async insertIModel(r: IModelRecord): Promise<void> {
+    this.run(
+      `INSERT INTO imodels (id, itwin_id, name, description, extent, containers_enabled, creator_id, created_at, state, creation_mode,
+        baseline_state, baseline_size, baseline_failure, next_briefcase_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      r.id, r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
+      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId,
+    );
+  }
+
+  async updateIModel(r: IModelRecord): Promise<void> {
+    this.run(
+      `UPDATE imodels SET itwin_id = ?, name = ?, description = ?, extent = ?, containers_enabled = ?, state = ?, baseline_state = ?,
+        baseline_size = ?, baseline_failure = ?, next_briefcase_id = ? WHERE id = ?`,
+      r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.state, r.baselineState, r.baselineSize, r.baselineFailure,
+      r.nextBriefcaseId, r.id,
+    );
+  }
+
+  async deleteIModel(id: string): Promise<void> {
+    // Rows of other tables go with it (ON DELETE CASCADE).
+    this.run("DELETE FROM imodels WHERE id = ?", id);
+  }
+
+  // ---- changesets
+
+  async getChangesetByIndex(iModelId: string, index: number): Promise<ChangesetRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND idx = ?", iModelId, index);
+    return row ? toChangeset(row) : undefined;
+  }
+
+  async getChangesetById(iModelId: string, id: string): Promise<ChangesetRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND id = ?", iModelId, id);
+    return row ? toChangeset(row) : undefined;
+  }
+
+  async getLatestChangeset(iModelId: string): Promise<ChangesetRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded' ORDER BY idx DESC LIMIT 1", iModelId);
+    return row ? toChangeset(row) : undefined;
+  }
+
+  async getPendingChangeset(iModelId: string): Promise<ChangesetRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND state = 'waitingForFile' ORDER BY idx DESC LIMIT 1", iModelId);
+    return row ? toChangeset(row) : undefined;
+  }
+
+  async listChangesets(iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]> {
+    const sql = `SELECT * FROM changesets WHERE imodel_id = ? AND idx > ? AND idx <= ?${filter.onlyUploaded ? " AND state = 'fileUploaded'" : ""}
+      ORDER BY idx ${dir(filter.direction)} LIMIT ? OFFSET ?`;
+    return this.all<Row>(sql, iModelId, filter.afterIndex ?? -1, filter.lastIndex ?? Number.MAX_SAFE_INTEGER, page.limit, page.offset).map(toChangeset);
+  }
+
+  async insertChangeset(r: ChangesetRecord): Promise<void> {
+    this.run(
+      `INSERT INTO changesets (imodel_id, idx, id, parent_id, description, briefcase_id, containing_changes, file_size, creator_id, pushed_at,
+        state, group_id, synchronization_info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      r.iModelId, r.index, r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt,
+      r.state, r.groupId, json(r.synchronizationInfo),
+    );
+  }
+
+  async updateChangeset(r: ChangesetRecord): Promise<void> {
+    this.run(
+      `UPDATE changesets SET id = ?, parent_id = ?, description = ?, briefcase_id = ?, containing_changes = ?, file_size = ?, creator_id = ?,
+        pushed_at = ?, state = ?, group_id = ?, synchronization_info = ? WHERE imodel_id = ? AND idx = ?`,
+      r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt, r.state, r.groupId,
+      json(r.synchronizationInfo), r.iModelId, r.index,
+    );
+  }
+
+  async deleteChangeset(iModelId: string, index: number): Promise<void> {
+    this.run("DELETE FROM changesets WHERE imodel_id = ? AND idx = ?", iModelId, index);
+  }
+
+  // ---- briefcases
+
+  async getBriefcase(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM briefcases WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId);
+    return row ? toBriefcase(row) : undefined;
+  }
+
+  async listBriefcases(iModelId: string, filter: { ownerId?: string; direction: SortDirection }, page: Page): Promise<BriefcaseRecord[]> {
+    const d = dir(filter.direction);
+    const sql = `SELECT * FROM briefcases WHERE imodel_id = ?${filter.ownerId !== undefined ? " AND owner_id = ?" : ""}
+      ORDER BY acquired_at ${d}, briefcase_id ${d} LIMIT ? OFFSET ?`;
+    const params: unknown[] = [iModelId];
+    if (filter.ownerId !== undefined) params.push(filter.ownerId);
+    return this.all<Row>(sql, ...params, page.limit, page.offset).map(toBriefcase);
+  }
+
+  async countBriefcases(iModelId: string, ownerId?: string): Promise<number> {
+    const row =
+      ownerId === undefined
+        ? this.get<{ n: number }>("SELECT COUNT(*) AS n FROM briefcases WHERE imodel_id = ?", iModelId)
+        : this.get<{ n: number }>("SELECT COUNT(*) AS n FROM briefcases WHERE imodel_id = ? AND owner_id = ?", iModelId, ownerId);
+    return row?.n ?? 0;
+  }
+
+  async insertBriefcase(r: BriefcaseRecord): Promise<void> {
+    this.run(
+      "INSERT INTO briefcases (imodel_id, briefcase_id, owner_id, acquired_at, device_name) VALUES (?,?,?,?,?)",
+      r.iModelId, r.briefcaseId, r.ownerId, r.acquiredAt, r.deviceName,
+    );
+  }
+
+  async deleteBriefcase(iModelId: string, briefcaseId: number): Promise<void> {
+    this.run("DELETE FROM briefcases WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId);
+  }
+
+  // ---- named versions
+
+  async getNamedVersion(iModelId: string, id: string): Promise<NamedVersionRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM named_versions WHERE imodel_id = ? AND id = ?", iModelId, id);
+    return row ? toNamedVersion(row) : undefined;
+  }
+
+  async getNamedVersionByName(iModelId: string, name: string): Promise<NamedVersionRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM named_versions WHERE imodel_id = ? AND name = ?", iModelId, name);
+    return row ? toNamedVersion(row) : undefined;
+  }
+
+  async getNamedVersionByChangeset(iModelId: string, changesetIndex: number): Promise<NamedVersionRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM named_versions WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex);
+    return row ? toNamedVersion(row) : undefined;
+  }
+
+  async listNamedVersions(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]> {
+    const where = ["imodel_id = ?"];
+    const params: unknown[] = [iModelId];
+    if (filter.name !== undefined) {
+      where.push("name = ?");
+      params.push(filter.name);
+    }
+    if (filter.search !== undefined) {
+      where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
+      params.push(filter.search, filter.search);
+    }
+    if (filter.state !== undefined) {
+      where.push("state = ?");
+      params.push(filter.state);
+    }
+    const order = filter.orderBy
+      ? `${filter.orderBy.field === "changesetIndex" ? "changeset_index" : "created_at"} ${dir(filter.orderBy.direction)}, id`
+      : "changeset_index ASC, id";
+    return this.all<Row>(`SELECT * FROM named_versions WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset).map(toNamedVersion);
+  }
+
+  async insertNamedVersion(r: NamedVersionRecord): Promise<void> {
+    this.run(
+      `INSERT INTO named_versions (imodel_id, id, name, description, changeset_index, changeset_id, state, creator_id, created_at)
+        VALUES (?,?,?,?,?,?,?,?,?)`,
+      r.iModelId, r.id, r.name, r.description, r.changesetIndex, r.changesetId, r.state, r.creatorId, r.createdAt,
+    );
+  }
+
+  async updateNamedVersion(r: NamedVersionRecord): Promise<void> {
+    this.run(
+      "UPDATE named_versions SET name = ?, description = ?, state = ? WHERE imodel_id = ? AND id = ?",
+      r.name, r.description, r.state, r.iModelId, r.id,
+    );
+  }
+
+  // ---- changeset groups and extended data
+
+  async getChangesetGroup(iModelId: string, id: string): Promise<ChangesetGroupRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM changeset_groups WHERE imodel_id = ? AND id = ?", iModelId, id);
+    return row ? toGroup(row) : undefined;
+  }
+
+  async listChangesetGroups(iModelId: string, page: Page): Promise<ChangesetGroupRecord[]> {
+    return this.all<Row>("SELECT * FROM changeset_groups WHERE imodel_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?", iModelId, page.limit, page.offset).map(toGroup);
+  }
+
+  async insertChangesetGroup(r: ChangesetGroupRecord): Promise<void> {
+    this.run(
+      "INSERT INTO changeset_groups (imodel_id, id, description, state, creator_id, created_at) VALUES (?,?,?,?,?,?)",
+      r.iModelId, r.id, r.description, r.state, r.creatorId, r.createdAt,
+    );
+  }
+
+  async updateChangesetGroup(r: ChangesetGroupRecord): Promise<void> {
+    this.run("UPDATE changeset_groups SET description = ?, state = ? WHERE imodel_id = ? AND id = ?", r.description, r.state, r.iModelId, r.id);
+  }
+
+  async getExtendedData(iModelId: string, changesetIndex: number): Promise<string | undefined> {
+    return this.get<{ data: string }>("SELECT data FROM extended_data WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex)?.data;
+  }
+
+  async listExtendedData(iModelId: string, page: Page): Promise<{ changesetIndex: number; data: string }[]> {
+    return this.all<{ changeset_index: number; data: string }>(
+      "SELECT changeset_index, data FROM extended_data WHERE imodel_id = ? ORDER BY changeset_index LIMIT ? OFFSET ?",
+      iModelId, page.limit, page.offset,
+    ).map((r) => ({ changesetIndex: r.changeset_index, data: r.data }));
+  }
+
+  async putExtendedData(iModelId: string, changesetIndex: number, data: string): Promise<void> {
+    this.run(
+      "INSERT INTO extended_data (imodel_id, changeset_index, data) VALUES (?,?,?) ON CONFLICT (imodel_id, changeset_index) DO UPDATE SET data = excluded.data",
+      iModelId, changesetIndex, data,
+    );
+  }
+
+  // ---- checkpoints
+
+  async getCheckpoint(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  async getPrecedingCheckpoint(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
+    const row = this.get<Row>(
+      "SELECT * FROM checkpoints WHERE imodel_id = ? AND changeset_index <= ? AND state = 'successful' ORDER BY changeset_index DESC LIMIT 1",
+      iModelId, changesetIndex,
+    );
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  async getLatestCheckpoint(iModelId: string): Promise<CheckpointRecord | undefined> {
+    const row = this.get<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? AND state = 'successful' ORDER BY changeset_index DESC LIMIT 1", iModelId);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  async listCheckpoints(iModelId: string): Promise<CheckpointRecord[]> {
+    return this.all<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? ORDER BY changeset_index", iModelId).map(toCheckpoint);
+  }
+
+  async upsertCheckpoint(r: CheckpointRecord): Promise<void> {
+    this.run(
+      `INSERT INTO checkpoints (imodel_id, changeset_index, changeset_id, state, blob_key, size, failure_reason, updated_at) VALUES (?,?,?,?,?,?,?,?)
+        ON CONFLICT (imodel_id, changeset_index) DO UPDATE SET changeset_id = excluded.changeset_id, state = excluded.state,
+        blob_key = excluded.blob_key, size = excluded.size, failure_reason = excluded.failure_reason, updated_at = excluded.updated_at`,
+      r.iModelId, r.changesetIndex, r.changesetId, r.state, r.blobKey, r.size, r.failureReason, r.updatedAt,
+    );
+  }
+
+  async deleteCheckpoint(iModelId: string, changesetIndex: number): Promise<void> {
+    this.run("DELETE FROM checkpoints WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex);
+  }
+
+  // ---- locks (object id batches travel as one JSON array parameter: one statement per batch, not per id)
+
+  async getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>> {
+    const ids = JSON.stringify(objectIds);
+    const result = new Map<string, ObjectLockRecord>();
+    for (const row of this.all<{ object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null }>(
+      "SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index FROM json_each(?) j CROSS JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value",
+      ids, iModelId,
+    )) {
+      result.set(row.object_id, {
+        objectId: row.object_id,
+        exclusiveBriefcaseId: row.exclusive_briefcase_id,
+        sharedBriefcaseIds: [],
+        lastExclusiveReleaseIndex: row.last_exclusive_release_index,
+      });
+    }
+    for (const row of this.all<{ object_id: string; briefcase_id: number }>(
+      "SELECT s.object_id, s.briefcase_id FROM json_each(?) j CROSS JOIN shared_locks s ON s.imodel_id = ? AND s.object_id = j.value ORDER BY s.briefcase_id",
+      ids, iModelId,
+    )) {
+      let record = result.get(row.object_id);
+      if (!record) {
+        record = { objectId: row.object_id, exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null };
+        result.set(row.object_id, record);
+      }
+      record.sharedBriefcaseIds.push(row.briefcase_id);
+    }
+    return result;
+  }
+
+  async listLocks(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    const byBriefcase = filter.briefcaseId !== undefined;
+    if (filter.level !== "shared") {
+      parts.push(
+        `SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
+          WHERE imodel_id = ? AND exclusive_briefcase_id ${byBriefcase ? "= ?" : "IS NOT NULL"}`,
+      );
+      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []));
+    }
+    if (filter.level !== "exclusive") {
+      parts.push(`SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ?${byBriefcase ? " AND briefcase_id = ?" : ""}`);
+      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []));
+    }
+    const rows = this.all<{ briefcase_id: number; level: number; object_id: string }>(
+      `SELECT briefcase_id, level, object_id FROM (${parts.join(" UNION ALL ")}) ORDER BY briefcase_id, level, object_id LIMIT ? OFFSET ?`,
+      ...params, Math.min(page.limit, Number.MAX_SAFE_INTEGER), page.offset,
+    );
+    const groups: BriefcaseLocks[] = [];
+    for (const row of rows) {
+      let group = groups.at(-1);
+      if (!group || group.briefcaseId !== row.briefcase_id) {
+        group = { briefcaseId: row.briefcase_id, exclusive: [], shared: [] };
+        groups.push(group);
+      }
+      (row.level === 0 ? group.exclusive : group.shared).push(row.object_id);
+    }
+    return groups;
+  }
+
+  async grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
+    const ids = JSON.stringify(objectIds);
+    if (level === "exclusive") {
+      this.run(
+        `INSERT INTO locks (imodel_id, object_id, exclusive_briefcase_id) SELECT ?, value, ? FROM json_each(?) WHERE true
+          ON CONFLICT (imodel_id, object_id) DO UPDATE SET exclusive_briefcase_id = excluded.exclusive_briefcase_id`,
+        iModelId, briefcaseId, ids,
+      );
+      this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))", iModelId, briefcaseId, ids);
+    } else {
+      this.run("INSERT OR IGNORE INTO shared_locks (imodel_id, briefcase_id, object_id) SELECT ?, ?, value FROM json_each(?)", iModelId, briefcaseId, ids);
+    }
+  }
+
+  async releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number> {
+    const ids = JSON.stringify(objectIds);
+    let released = this.run(
+      `UPDATE locks SET exclusive_briefcase_id = NULL,
+          last_exclusive_release_index = CASE WHEN ? > 0 THEN ? ELSE last_exclusive_release_index END
+        WHERE imodel_id = ? AND exclusive_briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))`,
+      releaseIndex, releaseIndex, iModelId, briefcaseId, ids,
+    );
+    released += this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))", iModelId, briefcaseId, ids);
+    // Rows that remember nothing are dead weight.
+    this.run(
+      "DELETE FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id IS NULL AND last_exclusive_release_index IS NULL AND object_id IN (SELECT value FROM json_each(?))",
+      iModelId, ids,
+    );
+    return released;
+  }
+
+  async releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number> {
+    if (limit !== undefined) {
+      const [group] = await this.listLocks(iModelId, { briefcaseId }, { limit, offset: 0 });
+      if (!group) return 0;
+      return this.releaseLocks(iModelId, briefcaseId, [...group.exclusive, ...group.shared], releaseIndex);
+    }
+    let released = this.run(
+      `UPDATE locks SET exclusive_briefcase_id = NULL,
+          last_exclusive_release_index = CASE WHEN ? > 0 THEN ? ELSE last_exclusive_release_index END
+        WHERE imodel_id = ? AND exclusive_briefcase_id = ?`,
+      releaseIndex, releaseIndex, iModelId, briefcaseId,
+    );
+    released += this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId);
+    this.run("DELETE FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id IS NULL AND last_exclusive_release_index IS NULL", iModelId);
+    return released;
+  }
+
+  // ---- users
+
+  async listUserIds(iModelId: string): Promise<string[]> {
+    return this.all<{ id: string }>(
+      `SELECT creator_id AS id FROM imodels WHERE id = ?
+        UNION SELECT creator_id FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded'
+        UNION SELECT owner_id FROM briefcases WHERE imodel_id = ?
+        UNION SELECT creator_id FROM named_versions WHERE imodel_id = ?
+        ORDER BY 1`,
+      iModelId, iModelId, iModelId, iModelId,
+    ).map((r) => r.id);
+  }
+
+  async userStatistics(iModelId: string, userId: string) {
+    const pushed = this.get<{ n: number; last: string | null }>(
+      "SELECT COUNT(*) AS n, MAX(pushed_at) AS last FROM changesets WHERE imodel_id = ? AND creator_id = ? AND state = 'fileUploaded'",
+      iModelId, userId,
+    );
+    const versions = this.get<{ n: number }>("SELECT COUNT(*) AS n FROM named_versions WHERE imodel_id = ? AND creator_id = ?", iModelId, userId);
+    return {
+      pushedChangesetsCount: pushed?.n ?? 0,
+      lastChangesetPushDate: pushed?.last ?? null,
+      createdVersionsCount: versions?.n ?? 0,
+      briefcasesCount: await this.countBriefcases(iModelId, userId),
+    };
+  }
+}
+
+function toIModel(r: Row): IModelRecord {
+  return {
+    id: r.id as string,
+    iTwinId: r.itwin_id as string,
+    name: r.name as string,
+    description: (r.description as string | null) ?? null,
+    extent: parseJson(r.extent),
+    containersEnabled: r.containers_enabled as number,
+    creatorId: r.creator_id as string,
+    createdAt: r.created_at as string,
+    state: r.state as IModelRecord["state"],
+    creationMode: r.creation_mode as IModelRecord["creationMode"],
+    baselineState: r.baseline_state as IModelRecord["baselineState"],
+    baselineSize: (r.baseline_size as number | null) ?? null,
+    baselineFailure: (r.baseline_failure as string | null) ?? null,
+    nextBriefcaseId: r.next_briefcase_id as number,
+  };
+}
+
+function toChangeset(r: Row): ChangesetRecord {
+  return {
+    iModelId: r.imodel_id as string,
+    index: r.idx as number,
+    id: r.id as string,
+    parentId: r.parent_id as string,
+    description: (r.description as string | null) ?? null,
+    briefcaseId: r.briefcase_id as number,
+    containingChanges: r.containing_changes as number,
+    fileSize: r.file_size as number,
+    creatorId: r.creator_id as string,
+    pushedAt: r.pushed_at as string,
+    state: r.state as ChangesetRecord["state"],
+    groupId: (r.group_id as string | null) ?? null,
+    synchronizationInfo: parseJson(r.synchronization_info),
+  };
+}
+
+function toBriefcase(r: Row): BriefcaseRecord {
+  return {
+    iModelId: r.imodel_id as string,
+    briefcaseId: r.briefcase_id as number,
+    ownerId: r.owner_id as string,
+    acquiredAt: r.acquired_at as string,
+    deviceName: (r.device_name as string | null) ?? null,
+  };
+}
+
+function toNamedVersion(r: Row): NamedVersionRecord {
+  return {
+    iModelId: r.imodel_id as string,
+    id: r.id as string,
+    name: r.name as string,
+    description: (r.description as string | null) ?? null,
+    changesetIndex: r.changeset_index as number,
+    changesetId: (r.changeset_id as string | null) ?? null,
+    state: r.state as NamedVersionRecord["state"],
+    creatorId: r.creator_id as string,
+    createdAt: r.created_at as string,
+  };
+}
+
+function toGroup(r: Row): ChangesetGroupRecord {
+  return {
+    iModelId: r.imodel_id as string,
+    id: r.id as string,
+    description: (r.description as string | null) ?? null,
+    state: r.state as ChangesetGroupRecord["state"],
+    creatorId: r.creator_id as string,
+    createdAt: r.created_at as string,
+  };
+}
+
+function toCheckpoint(r: Row): CheckpointRecord {
+  return {
+    iModelId: r.imodel_id as string,
+    changesetIndex: r.changeset_index as number,
+    changesetId: r.changeset_id as string,
+    state: r.state as CheckpointRecord["state"],
+    blobKey: (r.blob_key as string | null) ?? null,
+    size: r.size as number,
+    failureReason: (r.failure_reason as string | null) ?? null,
+    updatedAt: r.updated_at as string,
+  };
+}
