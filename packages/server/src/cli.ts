@@ -23,8 +23,11 @@ program
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
   .option("--rate-limit <perMinute>", "requests per minute per access token (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
+  .option("--checkpoint-every <changesets>", "make a checkpoint after this many changesets (0 = only for named versions)", integer, DEFAULTS.checkpoints.everyChangesets)
+  .option("--checkpoint-every-mb <megabytes>", "…or after this many MB of changesets (0 = off)", integer, DEFAULTS.checkpoints.everyBytes / (1024 * 1024))
+  .option("--keep-checkpoints <n>", "automatic checkpoints kept (the baseline and named versions' are always kept)", integer, DEFAULTS.checkpoints.keepAutomatic)
   .option("--no-verify-changeset-ids", "do not recompute changeset ids from their files")
-  .action(async (opts: { port: number; host: string; data: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; verifyChangesetIds: boolean }) => {
+  .action(async (opts: { port: number; host: string; data: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean }) => {
     let config;
     try {
       config = makeConfig({
@@ -36,6 +39,7 @@ program
         pendingPushTimeoutMs: opts.pushTimeout * 1000,
         verifyChangesetIds: opts.verifyChangesetIds,
         rateLimitPerMinute: opts.rateLimit,
+        checkpoints: { everyChangesets: opts.checkpointEvery, everyBytes: opts.checkpointEveryMb * 1024 * 1024, keepAutomatic: opts.keepCheckpoints },
       });
     } catch (err) {
       if (err instanceof ConfigError) {

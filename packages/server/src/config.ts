@@ -1,4 +1,6 @@
 import { resolve } from "node:path";
+import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
+import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 
 export interface ServerConfig {
   readonly port: number;
@@ -12,6 +14,8 @@ export interface ServerConfig {
   /** Recompute changeset ids from their files with iTwin.js at completion. */
   readonly verifyChangesetIds: boolean;
   readonly linkTtlSeconds: number;
+  /** When the hub makes checkpoints by itself, and how many automatic ones it keeps. */
+  readonly checkpoints: CheckpointPolicy;
   /** Requests per minute per access token; 0 = no limit. */
   readonly rateLimitPerMinute: number;
   /** Max time a running job (e.g. a baseline) may take before its lease lapses and it is retried. */
@@ -28,6 +32,7 @@ export const DEFAULTS = {
   linkTtlSeconds: 6 * 3600,
   jobLeaseMs: 60_000,
   rateLimitPerMinute: 0,
+  checkpoints: DEFAULT_CHECKPOINT_POLICY,
 } as const;
 
 export class ConfigError extends Error {}
@@ -51,6 +56,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     linkTtlSeconds: input.linkTtlSeconds ?? DEFAULTS.linkTtlSeconds,
     jobLeaseMs: input.jobLeaseMs ?? DEFAULTS.jobLeaseMs,
     rateLimitPerMinute: input.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute,
+    checkpoints: Object.freeze({ ...DEFAULTS.checkpoints, ...input.checkpoints }),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);

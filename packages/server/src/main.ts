@@ -10,6 +10,8 @@ import { systemClock } from "./domain/context.js";
 import { createHub } from "./domain/hub.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
+import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
+import { CHECKPOINT_JOB } from "./domain/checkpoints/checkpoint-service.js";
 import { buildApp } from "./http/app.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
 import { ITwinWorker } from "./worker/itwin-worker.js";
@@ -34,15 +36,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const signer = new UrlSigner(await loadOrCreateSecret(config.dataDir));
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
 
-  const app = await buildApp({
-    hub: createHub({
+  const hub = createHub({
       store,
       blobs,
       jobs,
       worker,
       clock: systemClock,
-      changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
-    }),
+    changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
+    checkpoints: config.checkpoints,
+    onJobQueued: () => runner.nudge(),
+  });
+  const app = await buildApp({
+    hub,
     blobs,
     signer,
     publicUrl: config.publicUrl,
@@ -54,6 +59,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
 
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratchDir);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -62,6 +68,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         {
           run: (job) => baselineJob.run(String(job.payload.iModelId)),
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
+        },
+      ],
+      [
+        CHECKPOINT_JOB,
+        {
+          run: (job) => checkpointJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)),
+          abandon: (job, reason) => checkpointJob.abandon(String(job.payload.iModelId), Number(job.payload.changesetIndex), reason),
         },
       ],
     ]),

@@ -6,6 +6,7 @@ import { BriefcaseService } from "./briefcases/briefcase-service.js";
 import { ChangesetGroupService } from "./changesets/changeset-group-service.js";
 import type { ChangesetServiceOptions } from "./changesets/changeset-service.js";
 import { ChangesetService } from "./changesets/changeset-service.js";
+import type { CheckpointPolicy } from "./checkpoints/checkpoint-service.js";
 import { CheckpointService } from "./checkpoints/checkpoint-service.js";
 import type { Clock } from "./context.js";
 import { IModelService } from "./imodels/imodel-service.js";
@@ -32,16 +33,27 @@ export function createHub(deps: {
   worker: IModelFileWorker | undefined;
   clock: Clock;
   changesets: ChangesetServiceOptions;
+  checkpoints: CheckpointPolicy;
+  /** Told whenever background work was queued, so a runner can pick it up at once. */
+  onJobQueued?: () => void;
 }): Hub {
   const { store, blobs, jobs, worker, clock } = deps;
+  const nudge = deps.onJobQueued ?? (() => undefined);
+  const checkpoints = new CheckpointService(store, jobs, clock, deps.checkpoints);
   return {
     iModels: new IModelService(store, blobs, jobs, clock),
-    changesets: new ChangesetService(store, blobs, worker, clock, deps.changesets),
+    changesets: new ChangesetService(store, blobs, worker, clock, deps.changesets, async (c) => {
+      await checkpoints.onChangesetPushed(c.iModelId, c.index, c.id);
+      nudge();
+    }),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock),
     locks: new LockService(store),
-    namedVersions: new NamedVersionService(store, clock),
-    checkpoints: new CheckpointService(store),
+    namedVersions: new NamedVersionService(store, clock, async (v) => {
+      await checkpoints.onNamedVersion(v.iModelId, v.changesetIndex, v.changesetId ?? "");
+      nudge();
+    }),
+    checkpoints,
     users: new UserService(store),
   };
 }

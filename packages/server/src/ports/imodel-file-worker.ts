@@ -22,6 +22,15 @@ export interface IModelFileWorker {
     rootSubjectName: string;
     rootSubjectDescription?: string;
   }): Promise<{ fileSize: number }>;
+  /**
+   * Writes to `outputPath` the file at `basePath` with `changesets` applied in order (a checkpoint). Rejects with
+   * `FileRejected` naming the changeset when one cannot be applied.
+   */
+  makeCheckpoint(args: {
+    basePath: string;
+    outputPath: string;
+    changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[];
+  }): Promise<{ fileSize: number; changesetId: string }>;
   /** The id iTwin.js computes for a changeset file with this parent (40 hex digits). */
   computeChangesetId(args: { parentId: string; pathname: string }): Promise<{ id: string }>;
 }

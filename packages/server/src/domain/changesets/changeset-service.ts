@@ -42,6 +42,8 @@ export class ChangesetService {
     private readonly worker: IModelFileWorker | undefined,
     private readonly clock: Clock,
     private readonly options: ChangesetServiceOptions,
+    /** Runs after a changeset joined the history (e.g. to schedule a checkpoint); its failure fails nothing. */
+    private readonly onCompleted: (changeset: ChangesetRecord) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
@@ -147,17 +149,19 @@ export class ChangesetService {
     }
     if (this.options.verifyChangesetIds && this.worker) await this.verifyId(current, key);
 
-    return this.store.transaction(async (tx) => {
+    const { record, completedNow } = await this.store.transaction(async (tx) => {
       const latest = await tx.getChangesetById(iModelId, changesetId);
       if (!latest) {
         // Our reservation expired and another briefcase pushed meanwhile.
         throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
       }
-      if (latest.state === "fileUploaded") return latest;
+      if (latest.state === "fileUploaded") return { record: latest, completedNow: false };
       const done: ChangesetRecord = { ...latest, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
       await tx.updateChangeset(done);
-      return done;
+      return { record: done, completedNow: true };
     });
+    if (completedNow) await this.onCompleted(record).catch(() => undefined);
+    return record;
   }
 
   private async verifyId(changeset: ChangesetRecord, key: string): Promise<void> {

@@ -1,14 +1,34 @@
-import type { CheckpointRecord, MetadataStore } from "../../ports/metadata-store.js";
+import type { JobQueue } from "../../ports/job-queue.js";
+import type { CheckpointRecord, MetadataStore, MetadataTx } from "../../ports/metadata-store.js";
+import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
 import { requireIModel, resolveChangesetIndex } from "../guards.js";
 
+export const CHECKPOINT_JOB = "checkpoint.create";
+
+export interface CheckpointPolicy {
+  /** Make a checkpoint automatically once this many changesets were pushed since the last one (0 = never). */
+  everyChangesets: number;
+  /** …or once the changesets since the last one add up to this many bytes (0 = never). */
+  everyBytes: number;
+  /** Automatic checkpoints kept besides the baseline and named versions' ones; older ones are pruned. */
+  keepAutomatic: number;
+}
+
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { everyChangesets: 100, everyBytes: 256 * 1024 * 1024, keepAutomatic: 3 };
+
 /**
- * Checkpoints: the iModel file as of a changeset. Today the hub makes the baseline checkpoint (index 0) when an
- * iModel is initialized; generating later ones is the job of a checkpoint worker (a later addition), which will
- * write rows through the same store.
+ * Checkpoints: the iModel file as of a changeset, so a new briefcase starts near the tip instead of replaying
+ * history. The baseline (index 0) is made when the iModel is initialized; later ones are made by `CheckpointJob`
+ * when a named version is created and when the policy says enough changed since the last one.
  */
 export class CheckpointService {
-  constructor(private readonly store: MetadataStore) {}
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly jobs: JobQueue,
+    private readonly clock: Clock,
+    private readonly policy: CheckpointPolicy,
+  ) {}
 
   async forChangeset(iModelId: string, ref: { index: number } | { id: string }): Promise<CheckpointRecord> {
     const record = await this.store.read(async (tx) => {
@@ -31,6 +51,18 @@ export class CheckpointService {
     return record;
   }
 
+  /** Asks again for a named version's checkpoint: schedules it unless it exists or is already on its way. */
+  async rescheduleForNamedVersion(iModelId: string, namedVersionId: string): Promise<CheckpointRecord> {
+    const record = await this.store.transaction(async (tx) => {
+      await requireIModel(tx, iModelId);
+      const version = await tx.getNamedVersion(iModelId, namedVersionId);
+      if (!version) throw notFound.namedVersion();
+      return this.scheduleIn(tx, iModelId, version.changesetIndex, version.changesetId ?? "");
+    });
+    await this.enqueueIfScheduled(record);
+    return record;
+  }
+
   /** The newest successful checkpoint (what `GET /briefcases/checkpoint` answers). */
   async latest(iModelId: string): Promise<CheckpointRecord> {
     const record = await this.store.read(async (tx) => {
@@ -44,5 +76,63 @@ export class CheckpointService {
   /** The newest successful checkpoint at or before a changeset index (for `currentOrPrecedingCheckpoint`). */
   async preceding(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
     return this.store.read((tx) => tx.getPrecedingCheckpoint(iModelId, changesetIndex));
+  }
+
+  async list(iModelId: string): Promise<CheckpointRecord[]> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      return tx.listCheckpoints(iModelId);
+    });
+  }
+
+  /** A named version was created on this changeset: its checkpoint is made (and kept). */
+  async onNamedVersion(iModelId: string, changesetIndex: number, changesetId: string): Promise<void> {
+    if (changesetIndex === 0) return; // the baseline is checkpoint 0 already
+    const record = await this.store.transaction((tx) => this.scheduleIn(tx, iModelId, changesetIndex, changesetId));
+    await this.enqueueIfScheduled(record);
+  }
+
+  /** A changeset was completed: schedule an automatic checkpoint if enough changed since the last one. */
+  async onChangesetPushed(iModelId: string, changesetIndex: number, changesetId: string): Promise<void> {
+    const { everyChangesets, everyBytes } = this.policy;
+    if (everyChangesets <= 0 && everyBytes <= 0) return;
+    const record = await this.store.transaction(async (tx) => {
+      const checkpoints = await tx.listCheckpoints(iModelId);
+      const last = checkpoints.filter((c) => c.state !== "failed").at(-1)?.changesetIndex ?? 0;
+      const since = changesetIndex - last;
+      let due = everyChangesets > 0 && since >= everyChangesets;
+      if (!due && everyBytes > 0) {
+        const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
+        due = changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
+      }
+      return due ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined;
+    });
+    if (record) await this.enqueueIfScheduled(record);
+  }
+
+  private async scheduleIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord> {
+    const existing = await tx.getCheckpoint(iModelId, changesetIndex);
+    if (existing && existing.state !== "failed") return existing;
+    const record: CheckpointRecord = {
+      iModelId,
+      changesetIndex,
+      changesetId,
+      state: "scheduled",
+      blobKey: null,
+      size: 0,
+      failureReason: null,
+      updatedAt: this.clock.now().toISOString(),
+    };
+    await tx.upsertCheckpoint(record);
+    return record;
+  }
+
+  private async enqueueIfScheduled(record: CheckpointRecord): Promise<void> {
+    if (record.state !== "scheduled") return;
+    await this.jobs.enqueue({
+      kind: CHECKPOINT_JOB,
+      payload: { iModelId: record.iModelId, changesetIndex: record.changesetIndex },
+      dedupeKey: `checkpoint:${record.iModelId}:${record.changesetIndex}`,
+    });
   }
 }

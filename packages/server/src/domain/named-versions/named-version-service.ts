@@ -18,10 +18,12 @@ export class NamedVersionService {
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
+    /** Runs after a named version was created (its checkpoint gets scheduled). */
+    private readonly onCreated: (version: NamedVersionRecord) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
-    return this.store.transaction(async (tx) => {
+    const created = await this.store.transaction(async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const ref = input.changesetId !== undefined && input.changesetId !== "" ? { id: input.changesetId } : { index: input.changesetIndex ?? 0 };
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
@@ -43,6 +45,9 @@ export class NamedVersionService {
       await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
       return record;
     });
+    // The version exists either way; a failed scheduling is retried by PUT …/namedversions/{id}/checkpoint.
+    await this.onCreated(created).catch(() => undefined);
+    return created;
   }
 
   async update(iModelId: string, id: string, input: { name?: string; description?: string | null; state?: NamedVersionState }): Promise<NamedVersionRecord> {
