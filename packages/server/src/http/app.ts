@@ -58,12 +58,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: typeof options.logger === "object" ? options.logger : undefined,
     logger: typeof options.logger === "boolean" ? options.logger : undefined,
-    querystringParser: parseQueryString,
+    routerOptions: { querystringParser: parseQueryString },
     bodyLimit: options.jsonBodyLimit,
     // Big uploads may take long; keep-alive connections are reused by the clients.
     requestTimeout: 0,
     return503OnClosing: true,
-    disableRequestLogging: false,
   });
 
   app.get("/health", async () => ({ status: "ok" }));
