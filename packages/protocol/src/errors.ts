@@ -1,3 +1,5 @@
+import type { ConflictingLock } from "./entities.js";
+
 /**
  * Error codes and bodies of the iModels API v2. The strings are the cloud service's exact codes: the official
  * clients look them up by name (imodels-api.md §3.5), so spelling matters.
@@ -65,7 +67,7 @@ export interface ErrorBody {
     message: string;
     details?: ErrorDetail[];
     /** Only on `ConflictWithAnotherUser` answers to lock requests. */
-    conflictingLocks?: import("./entities.js").ConflictingLock[];
+    conflictingLocks?: ConflictingLock[];
     /** Only on `NewerChangesExist`. */
     objectIds?: string[];
   };

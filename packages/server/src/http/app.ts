@@ -20,7 +20,8 @@ import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
 import { storageRoutes } from "./storage/storage-routes.js";
-import { UrlSigner, storageUrl } from "./storage/url-signer.js";
+import type { UrlSigner } from "./storage/url-signer.js";
+import { storageUrl } from "./storage/url-signer.js";
 
 declare module "fastify" {
   interface FastifyRequest {

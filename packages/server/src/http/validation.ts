@@ -16,7 +16,7 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, operati
   const details: ErrorDetail[] = [];
   for (const issue of result.error.issues) {
     const target = issue.path.map(String).join(".");
-    if (issue.code === "invalid_type" && valueAt(body, issue.path) === undefined) {
+    if (issue.code !== "unrecognized_keys" && issue.code !== "custom" && issue.path.length > 0 && valueAt(body, issue.path) === undefined) {
       details.push({ code: "MissingRequiredProperty", message: "Required property is missing.", target });
     } else if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {

@@ -3,12 +3,14 @@
 import { copyFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreBentley from "@itwin/core-bentley";
 import type { WorkerRequest, WorkerResponse } from "./protocol.js";
 
 const require = createRequire(import.meta.url);
-type Backend = typeof import("@itwin/core-backend");
+type Backend = typeof CoreBackend;
 const backend = require("@itwin/core-backend") as Backend;
-const bentley = require("@itwin/core-bentley") as typeof import("@itwin/core-bentley");
+const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
 const { IModelNative } = require("@itwin/core-backend/lib/cjs/internal/NativePlatform.js") as {
   IModelNative: { platform: { DgnDb: { computeChangesetId(args: { parentId: string; pathname: string }): string } } };
 };

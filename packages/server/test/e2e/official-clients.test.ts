@@ -7,16 +7,22 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import * as authoring from "@itwin/imodels-client-authoring";
-import * as access from "@itwin/imodels-access-backend";
-import * as coreCommon from "@itwin/core-common";
+import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
+import type * as ManagementTypes from "@itwin/imodels-client-management";
+import type * as AccessTypes from "@itwin/imodels-access-backend";
+import type * as CoreCommonTypes from "@itwin/core-common";
 import { makeChangesets } from "../support/fixtures.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
 
 const require = createRequire(import.meta.url);
+// CommonJS packages that re-export other packages: require() sees every export, ESM named imports may not.
+const authoring = require("@itwin/imodels-client-authoring") as typeof AuthoringTypes;
+const management = require("@itwin/imodels-client-management") as typeof ManagementTypes;
+const access = require("@itwin/imodels-access-backend") as typeof AccessTypes;
+const coreCommon = require("@itwin/core-common") as typeof CoreCommonTypes;
 const { createDefaultClientStorage } = require("@itwin/imodels-access-backend/lib/cjs/DefaultClientStorage.js") as {
-  createDefaultClientStorage: () => authoring.IModelsClientOptions["cloudStorage"];
+  createDefaultClientStorage: () => AuthoringTypes.IModelsClientOptions["cloudStorage"];
 };
 
 const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
@@ -24,7 +30,7 @@ const auth = (user: string) => async () => ({ scheme: "Bearer", token: user });
 
 describe("official iModels clients against modelhub", () => {
   let hub: TestHub;
-  let client: authoring.IModelsClient;
+  let client: AuthoringTypes.IModelsClient;
   let fixture: Awaited<ReturnType<typeof makeChangesets>>;
   let work: string;
   let iModelId: string;
@@ -56,7 +62,7 @@ describe("official iModels clients against modelhub", () => {
   it("a duplicate name is iModelExists", async () => {
     await assert.rejects(
       client.iModels.createEmpty({ authorization: auth("alice"), iModelProperties: { iTwinId, name: "Official client model" } }),
-      (err: authoring.IModelsError) => err.code === authoring.IModelsErrorCode.IModelExists,
+      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.IModelExists,
     );
   });
 
@@ -76,11 +82,11 @@ describe("official iModels clients against modelhub", () => {
   });
 
   it("lists changesets with ranges and descending order, and downloads them byte-identical", async () => {
-    const range = await authoring.toArray(
-      client.changesets.getRepresentationList({ authorization: auth("alice"), iModelId, urlParams: { afterIndex: 1, lastIndex: 3, $orderBy: { property: authoring.ChangesetOrderByProperty.Index, operator: authoring.OrderByOperator.Descending } } }),
+    const range = await management.toArray(
+      client.changesets.getRepresentationList({ authorization: auth("alice"), iModelId, urlParams: { afterIndex: 1, lastIndex: 3, $orderBy: { property: management.ChangesetOrderByProperty.Index, operator: management.OrderByOperator.Descending } } }),
     );
     assert.deepEqual(range.map((c) => c.index), [3, 2]);
-    const latest = await authoring.take(client.changesets.getMinimalList({ authorization: auth("alice"), iModelId, urlParams: { $top: 1, $orderBy: { property: authoring.ChangesetOrderByProperty.Index, operator: authoring.OrderByOperator.Descending } } }), 1);
+    const latest = await management.take(client.changesets.getMinimalList({ authorization: auth("alice"), iModelId, urlParams: { $top: 1, $orderBy: { property: management.ChangesetOrderByProperty.Index, operator: management.OrderByOperator.Descending } } }), 1);
     assert.equal(latest[0]!.index, 3);
 
     const downloaded = await client.changesets.downloadList({ authorization: auth("alice"), iModelId, targetDirectoryPath: join(work, "cs") });
@@ -96,7 +102,7 @@ describe("official iModels clients against modelhub", () => {
   it("names a version and finds its changeset; the baseline checkpoint downloads", async () => {
     const version = await client.namedVersions.create({ authorization: auth("alice"), iModelId, namedVersionProperties: { name: "v1", changesetId: fixture.changesets[1]!.id } });
     assert.equal(version.changesetIndex, 2);
-    const byName = await authoring.toArray(client.namedVersions.getMinimalList({ authorization: auth("alice"), iModelId, urlParams: { name: "v1" } }));
+    const byName = await management.toArray(client.namedVersions.getMinimalList({ authorization: auth("alice"), iModelId, urlParams: { name: "v1" } }));
     assert.deepEqual(byName.map((v) => v.id), [version.id]);
     const changeset = await version.getChangeset();
     assert.equal(changeset?.index, 2);
@@ -126,8 +132,8 @@ describe("official iModels clients against modelhub", () => {
     ]);
     await assert.rejects(
       client.locks.update({ authorization: auth("bob"), iModelId, briefcaseId: other, changesetId: fixture.changesets[2]!.id, lockedObjects: [{ lockLevel: authoring.LockLevel.Exclusive, objectIds: ["0xa"] }] }),
-      (err: authoring.ConflictingLocksError) => {
-        assert.equal(err.code, authoring.IModelsErrorCode.ConflictWithAnotherUser);
+      (err: AuthoringTypes.ConflictingLocksError) => {
+        assert.equal(err.code, management.IModelsErrorCode.ConflictWithAnotherUser);
         assert.deepEqual(err.conflictingLocks, [{ objectId: "0xa", lockLevel: "exclusive", briefcaseIds: [briefcaseId] }]);
         return true;
       },
@@ -136,13 +142,13 @@ describe("official iModels clients against modelhub", () => {
     await client.locks.update({ authorization: auth("alice"), iModelId, briefcaseId, changesetId: fixture.changesets[2]!.id, lockedObjects: [{ lockLevel: authoring.LockLevel.None, objectIds: ["0x1"] }] });
     await assert.rejects(
       client.locks.update({ authorization: auth("bob"), iModelId, briefcaseId: other, changesetId: fixture.changesets[1]!.id, lockedObjects: [{ lockLevel: authoring.LockLevel.Exclusive, objectIds: ["0x1"] }] }),
-      (err: authoring.NewerChangesExistError) => {
-        assert.equal(err.code, authoring.IModelsErrorCode.NewerChangesExist);
+      (err: ManagementTypes.IModelsError & { objectIds?: string[] }) => {
+        assert.equal(err.code, management.IModelsErrorCode.NewerChangesExist);
         assert.deepEqual(err.objectIds, ["0x1"]);
         return true;
       },
     );
-    const list = await authoring.toArray(client.locks.getList({ authorization: auth("alice"), iModelId, urlParams: { briefcaseId } }));
+    const list = await management.toArray(client.locks.getList({ authorization: auth("alice"), iModelId, urlParams: { briefcaseId } }));
     assert.deepEqual(list, [{ briefcaseId, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0xa"] }, { lockLevel: "shared", objectIds: ["0x2", "0xb"] }] }]);
   });
 

@@ -5,10 +5,14 @@ import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
+import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreCommon from "@itwin/core-common";
+import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
+
 const require = createRequire(import.meta.url);
-const backend = require("@itwin/core-backend") as typeof import("@itwin/core-backend");
-const common = require("@itwin/core-common") as typeof import("@itwin/core-common");
-const { HubMock } = require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as { HubMock: typeof import("@itwin/core-backend/lib/cjs/internal/HubMock.js").HubMock };
+const backend = require("@itwin/core-backend") as typeof CoreBackend;
+const common = require("@itwin/core-common") as typeof CoreCommon;
+const { HubMock } = require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule;
 
 const [outDir, countText, perText] = process.argv.slice(2);
 const count = Number(countText);
