@@ -20,6 +20,8 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 */
   readonly url: string;
   readonly app: FastifyInstance;
+  /** The iTwin.js worker process (exposed for diagnostics and fault tests). */
+  readonly worker: ITwinWorker;
   /** Stops accepting, finishes requests and the job in flight, closes the stores. */
   close(): Promise<void>;
 }
@@ -96,6 +98,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     url: `http://${host}:${port}`,
     app,
+    worker,
     close: () =>
       (closing ??= (async () => {
         await app.close();

@@ -97,3 +97,46 @@ describe("server-made checkpoints", () => {
     assert.equal(ok.changesetIndex, 2);
   });
 });
+
+describe("checkpoint job and a crashing worker", () => {
+  it("the worker killed in the middle of a job: the job is retried and completes; nothing partial is ever served", async () => {
+    const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 30, 20);
+    const hub = await startTestHub({ checkpoints: { everyChangesets: 0, everyBytes: 0, keepAutomatic: 1 } });
+    try {
+      const iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id;
+      const briefcaseId = await acquireBriefcase(hub, iModelId);
+      for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);
+      await hub.api("POST", `/${iModelId}/namedversions`, { body: { name: "v30", changesetId: fixture.changesets.at(-1)!.id } });
+
+      // Kill the worker as soon as the job has it busy, then watch the checkpoint until it is done.
+      const pid = await eventually(async () => hub.server.worker.pid, 30_000, "worker start");
+      process.kill(pid, "SIGKILL");
+      const seen = new Set<string>();
+      const done = await eventually(async () => {
+        const r = await hub.api<Json>("GET", `/${iModelId}/changesets/30/checkpoint`);
+        const cp = r.body.checkpoint;
+        seen.add(cp.state);
+        if (cp.state !== "successful") assert.equal(cp._links.download, null, "a checkpoint that is not successful has no download link");
+        return cp.state === "successful" ? cp : undefined;
+      }, 120_000, "checkpoint after the crash");
+      assert.notEqual(hub.server.worker.pid, pid, "a new worker process did the work");
+      assert.ok(seen.has("scheduled"));
+
+      const file = join(tmpdir(), `cp30-${process.pid}.bim`);
+      const bytes = Buffer.from(await (await fetch(done._links.download.href)).arrayBuffer());
+      assert.equal(bytes.length, done.size);
+      await writeFile(file, bytes);
+      const worker = new ITwinWorker({ workDir: join(tmpdir(), `modelhub-inspect2-${process.pid}`) });
+      try {
+        const info = await worker.inspect({ path: file });
+        assert.equal(info.changesetId, fixture.changesets.at(-1)!.id);
+        assert.equal(info.iModelId, iModelId);
+      } finally {
+        await worker.close();
+        await rm(file, { force: true });
+      }
+    } finally {
+      await hub.close();
+    }
+  });
+});
