@@ -30,6 +30,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ["**/*.mjs", "**/*.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly" } },
+  },
+  {
     files: ["**/test/**/*.ts"],
     rules: { "@typescript-eslint/no-non-null-assertion": "off" },
   },

@@ -181,6 +181,8 @@ export interface MetadataReader {
   getNamedVersionByName(iModelId: string, name: string): Promise<NamedVersionRecord | undefined>;
   getNamedVersionByChangeset(iModelId: string, changesetIndex: number): Promise<NamedVersionRecord | undefined>;
   listNamedVersions(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]>;
+  /** Named versions on changesets `fromIndex..toIndex` (inclusive), for the links of a changeset page. */
+  listNamedVersionsInRange(iModelId: string, fromIndex: number, toIndex: number): Promise<NamedVersionRecord[]>;
 
   getChangesetGroup(iModelId: string, id: string): Promise<ChangesetGroupRecord | undefined>;
   listChangesetGroups(iModelId: string, page: Page): Promise<ChangesetGroupRecord[]>;

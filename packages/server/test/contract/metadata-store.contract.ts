@@ -149,6 +149,7 @@ export function metadataStoreContract(name: string, factory: MetadataStoreFactor
       assert.deepEqual(await names({ orderBy: { field: "changesetIndex", direction: "desc" } }), ["second", "first"]);
       assert.deepEqual(await names({ name: "second" }), ["second"]);
       assert.equal((await store.read((tx) => tx.getNamedVersionByChangeset("m1", 1)))?.id, "b");
+      assert.deepEqual((await store.read((tx) => tx.listNamedVersionsInRange("m1", 2, 5))).map((v) => v.id), ["a"]);
     });
 
     it("checkpoints: preceding and latest successful ones only", async () => {

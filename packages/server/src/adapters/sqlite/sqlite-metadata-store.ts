@@ -307,6 +307,13 @@ class SqliteTx implements MetadataTx {
     return this.all<Row>(`SELECT * FROM named_versions WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset).map(toNamedVersion);
   }
 
+  async listNamedVersionsInRange(iModelId: string, fromIndex: number, toIndex: number): Promise<NamedVersionRecord[]> {
+    return this.all<Row>(
+      "SELECT * FROM named_versions WHERE imodel_id = ? AND changeset_index BETWEEN ? AND ? ORDER BY changeset_index",
+      iModelId, fromIndex, toIndex,
+    ).map(toNamedVersion);
+  }
+
   async insertNamedVersion(r: NamedVersionRecord): Promise<void> {
     this.run(
       `INSERT INTO named_versions (imodel_id, id, name, description, changeset_index, changeset_id, state, creator_id, created_at)

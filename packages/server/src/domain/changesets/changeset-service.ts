@@ -4,11 +4,41 @@ import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
-import type { ChangesetFilter, ChangesetRecord, MetadataStore, Page } from "../../ports/metadata-store.js";
+import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, Page } from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+
+/** What a changeset's links point at. */
+export interface ChangesetRelated {
+  namedVersionId?: string;
+  precedingCheckpointIndex?: number;
+}
+
+async function relatedOf(tx: MetadataReader, record: ChangesetRecord): Promise<ChangesetRelated> {
+  const related: ChangesetRelated = {};
+  const version = await tx.getNamedVersionByChangeset(record.iModelId, record.index);
+  if (version) related.namedVersionId = version.id;
+  const checkpoint = await tx.getPrecedingCheckpoint(record.iModelId, record.index);
+  if (checkpoint) related.precedingCheckpointIndex = checkpoint.changesetIndex;
+  return related;
+}
+
+/** The largest of the sorted `indexes` that is ≤ `index`. */
+function precedingIndex(sorted: number[], index: number): number | undefined {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= index) {
+      found = sorted[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
 
 export interface CreateChangesetInput {
   id: string;
@@ -203,9 +233,48 @@ export class ChangesetService {
   }
 
   async list(iModelId: string, filter: Omit<ChangesetFilter, "onlyUploaded">, page: Page): Promise<ChangesetRecord[]> {
+    return (await this.listWithRelated(iModelId, filter, page, false)).map((r) => r.record);
+  }
+
+  /**
+   * A page of changesets and what their links point at (named version, nearest earlier checkpoint), read in one
+   * snapshot with two extra queries per page rather than two per changeset.
+   */
+  async listWithRelated(
+    iModelId: string,
+    filter: Omit<ChangesetFilter, "onlyUploaded">,
+    page: Page,
+    withRelated = true,
+  ): Promise<{ record: ChangesetRecord; related: ChangesetRelated }[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
-      return tx.listChangesets(iModelId, { ...filter, onlyUploaded: true }, page);
+      const records = await tx.listChangesets(iModelId, { ...filter, onlyUploaded: true }, page);
+      if (!withRelated || records.length === 0) return records.map((record) => ({ record, related: {} }));
+      const indexes = records.map((r) => r.index);
+      const versions = new Map((await tx.listNamedVersionsInRange(iModelId, Math.min(...indexes), Math.max(...indexes))).map((v) => [v.changesetIndex, v.id]));
+      const checkpoints = (await tx.listCheckpoints(iModelId)).filter((c) => c.state === "successful").map((c) => c.changesetIndex);
+      return records.map((record) => {
+        const related: ChangesetRelated = {};
+        const version = versions.get(record.index);
+        if (version) related.namedVersionId = version;
+        const preceding = precedingIndex(checkpoints, record.index);
+        if (preceding !== undefined) related.precedingCheckpointIndex = preceding;
+        return { record, related };
+      });
     });
+  }
+
+  /** One changeset and what its links point at. */
+  async getWithRelated(iModelId: string, ref: { index: number } | { id: string }): Promise<{ record: ChangesetRecord; related: ChangesetRelated }> {
+    return this.store.read(async (tx) => {
+      await requireIModel(tx, iModelId);
+      const record = "index" in ref ? await tx.getChangesetByIndex(iModelId, ref.index) : await tx.getChangesetById(iModelId, ref.id);
+      if (!record) throw notFound.changeset();
+      return { record, related: await relatedOf(tx, record) };
+    });
+  }
+
+  async related(record: ChangesetRecord): Promise<ChangesetRelated> {
+    return this.store.read((tx) => relatedOf(tx, record));
   }
 }

@@ -36,20 +36,8 @@ const groupBody = z.object({ description: z.string().max(255, { error: "The valu
 const groupUpdateBody = z.object({ state: z.enum(["inProgress", "completed", "timedOut", "forciblyClosed"]) });
 const extendedDataBody = z.object({ data: z.string().min(1).max(1_000_000) });
 
-/** Links of a changeset that need lookups: its named version and the nearest checkpoint at or before it. */
-async function related(hub: Hub, r: ChangesetRecord): Promise<{ namedVersionId?: string; precedingCheckpointIndex?: number }> {
-  const [version, checkpoint] = await Promise.all([
-    hub.namedVersions.forChangeset(r.iModelId, r.index),
-    hub.checkpoints.preceding(r.iModelId, r.index),
-  ]);
-  return {
-    ...(version ? { namedVersionId: version.id } : {}),
-    ...(checkpoint ? { precedingCheckpointIndex: checkpoint.changesetIndex } : {}),
-  };
-}
-
 async function present(hub: Hub, presenter: Presenter, r: ChangesetRecord, mode: "create" | "complete" | "read") {
-  return presenter.changeset(r, await related(hub, r), mode);
+  return presenter.changeset(r, await hub.changesets.related(r), mode);
 }
 
 export async function changesetRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
@@ -83,15 +71,16 @@ export async function changesetRoutes(api: FastifyInstance, { hub }: ApiRouteCon
     const afterIndex = parseIndexParam(q, "afterIndex", operation);
     const lastIndex = parseIndexParam(q, "lastIndex", operation);
     const direction = parseOrderBy(q, operation, ["index"] as const)?.direction ?? "asc";
-    const { rows, hasMore } = await readPage(page, (p) =>
-      hub.changesets.list(request.params.id, { ...(afterIndex !== undefined ? { afterIndex } : {}), ...(lastIndex !== undefined ? { lastIndex } : {}), direction }, p),
-    );
     const full = prefersRepresentation(request.headers.prefer);
+    const { rows: entries, hasMore } = await readPage(page, (p) =>
+      hub.changesets.listWithRelated(request.params.id, { ...(afterIndex !== undefined ? { afterIndex } : {}), ...(lastIndex !== undefined ? { lastIndex } : {}), direction }, p, full),
+    );
+    const rows = entries.map((e) => e.record);
     const last = rows.at(-1);
     const continueWith = hasMore && last ? (direction === "asc" ? { afterIndex: String(last.index) } : { lastIndex: String(last.index - 1) }) : undefined;
     const url = `${request.presenter.apiBase}/${request.params.id}/changesets`;
     return {
-      changesets: full ? await Promise.all(rows.map((r) => present(hub, request.presenter, r, "read"))) : rows.map((r) => request.presenter.minimalChangeset(r)),
+      changesets: full ? entries.map((e) => request.presenter.changeset(e.record, e.related, "read")) : rows.map((r) => request.presenter.minimalChangeset(r)),
       _links: page.offset > 0 && !continueWith ? offsetPagingLinks(url, q, page, false) : keysetPagingLinks(url, q, page, continueWith),
     };
   });
@@ -105,8 +94,8 @@ export async function changesetRoutes(api: FastifyInstance, { hub }: ApiRouteCon
   });
 
   api.get<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId", async (request) => {
-    const record = await hub.changesets.get(request.params.id, parseChangesetIdOrIndex(request.params.changesetId));
-    return { changeset: await present(hub, request.presenter, record, "read") };
+    const { record, related } = await hub.changesets.getWithRelated(request.params.id, parseChangesetIdOrIndex(request.params.changesetId));
+    return { changeset: request.presenter.changeset(record, related, "read") };
   });
 
   api.post<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId/extendeddata", async (request, reply) => {
