@@ -56,7 +56,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     linkTtlSeconds: config.linkTtlSeconds,
     jsonBodyLimit: 32 * 1024 * 1024,
     rateLimitPerMinute: config.rateLimitPerMinute,
-    logger: config.logLevel === "silent" ? false : { level: config.logLevel } as never,
+    logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     onJobQueued: () => runner.nudge(),
   });
 

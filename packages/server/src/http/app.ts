@@ -1,6 +1,6 @@
 import rateLimit from "@fastify/rate-limit";
 import Fastify from "fastify";
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import type { Actor } from "../domain/context.js";
 import { HubError } from "../domain/errors.js";
@@ -42,7 +42,8 @@ export interface AppOptions {
   linkTtlSeconds: number;
   /** Largest JSON body accepted (lock requests with many ids are the biggest). */
   jsonBodyLimit: number;
-  logger: FastifyBaseLogger | boolean;
+  /** `false` for silence, or pino options such as `{ level: "info" }`. */
+  logger: false | { level: string };
   /** Requests per minute and user (token); 0 turns the limit off. */
   rateLimitPerMinute: number;
   /** Called after something was queued for the background runner. */
@@ -57,8 +58,7 @@ export interface ApiRouteContext {
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: typeof options.logger === "object" ? options.logger : undefined,
-    logger: typeof options.logger === "boolean" ? options.logger : undefined,
+    logger: options.logger,
     routerOptions: { querystringParser: parseQueryString },
     bodyLimit: options.jsonBodyLimit,
     // Big uploads may take long; keep-alive connections are reused by the clients.

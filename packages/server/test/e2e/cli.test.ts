@@ -22,7 +22,8 @@ function run(args: string[]) {
 describe("modelhub serve", () => {
   it("prints its URL, answers /health without a token, requires one elsewhere, and exits 0 on SIGTERM", async () => {
     const data = await mkdtemp(join(tmpdir(), "modelhub-cli-"));
-    const p = run(["serve", "--port", "0", "--data", data, "--log-level", "silent"]);
+    // Default log level, as `npm start` runs it.
+    const p = run(["serve", "--port", "0", "--data", data]);
     try {
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setInterval(() => {
