@@ -1,0 +1,17 @@
+import { createRequire } from "node:module";
+import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreBentley from "@itwin/core-bentley";
+import type * as CoreCommon from "@itwin/core-common";
+
+/**
+ * The host's own iTwin.js packages. Errors must be instances of the host's classes (core-backend tests
+ * `instanceof IModelError` and reads `errorNumber`), so they are resolved like the host resolves them, at run time.
+ */
+const require = createRequire(import.meta.url);
+
+export const backend = require("@itwin/core-backend") as typeof CoreBackend;
+export const common = require("@itwin/core-common") as typeof CoreCommon;
+export const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+
+/** "5.1.9" etc.: the host's core-backend version, for messages. */
+export const hostVersion: string = (require("@itwin/core-backend/package.json") as { version: string }).version;

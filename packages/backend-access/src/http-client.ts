@@ -1,0 +1,104 @@
+import type { ErrorBody } from "@modelhub/protocol";
+
+export const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
+
+export interface RetryPolicy {
+  /** Attempts after the first one, for network errors, 5xx and 429. */
+  maxRetries: number;
+  /** First backoff delay; doubles each retry, capped at `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 8000 };
+
+/** An API answer that was not 2xx, with the hub's error body. */
+export class HubHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody["error"] | undefined,
+    readonly operation: string,
+  ) {
+    super(`${operation}: ${status} ${body?.code ?? ""} ${body?.message ?? ""}`.trim());
+    this.name = "HubHttpError";
+  }
+
+  get code(): string | undefined {
+    return this.body?.code;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits before retry `attempt` (1-based): `retry-after` when the hub gave one, else exponential backoff with jitter. */
+export function backoff(policy: RetryPolicy, attempt: number, retryAfter?: string | null): Promise<void> {
+  const seconds = retryAfter ? Number(retryAfter) : NaN;
+  const delay = Number.isFinite(seconds) && seconds >= 0
+    ? Math.min(seconds * 1000, 60_000)
+    : Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+  return sleep(delay);
+}
+
+function retryable(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+/**
+ * JSON calls to the iModels API. Every method is retried on network errors, 5xx and 429: the hub treats re-sent
+ * creates and completes of the same changeset as the same request, so a retried POST/PATCH cannot create twice.
+ */
+export class HubHttpClient {
+  constructor(
+    readonly apiBase: string,
+    private readonly retry: RetryPolicy,
+  ) {}
+
+  async request<T>(
+    operation: string,
+    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
+    pathOrUrl: string,
+    authorization: string,
+    options: { body?: unknown; prefer?: "minimal" | "representation" } = {},
+  ): Promise<T> {
+    const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${this.apiBase}${pathOrUrl}`;
+    const headers: Record<string, string> = { accept: ACCEPT, authorization };
+    if (options.prefer) headers.prefer = `return=${options.prefer}`;
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+      } catch (err) {
+        if (attempt >= this.retry.maxRetries) throw new Error(`${operation}: cannot reach the hub at ${url}: ${(err as Error).message}`);
+        await backoff(this.retry, attempt + 1);
+        continue;
+      }
+      if (response.ok) {
+        const text = await response.text();
+        return (text ? JSON.parse(text) : undefined) as T;
+      }
+      const text = await response.text();
+      if (retryable(response.status) && attempt < this.retry.maxRetries) {
+        await backoff(this.retry, attempt + 1, response.headers.get("retry-after"));
+        continue;
+      }
+      let body: ErrorBody | undefined;
+      try {
+        body = JSON.parse(text) as ErrorBody;
+      } catch {
+        body = undefined;
+      }
+      throw new HubHttpError(response.status, body?.error ?? { code: "Unknown", message: text.slice(0, 500) } as ErrorBody["error"], operation);
+    }
+  }
+
+  /** Follows `_links.next` until the last page. */
+  async *pages<T>(operation: string, path: string, authorization: string, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
+    let next: string | undefined = path;
+    while (next) {
+      const page: Record<string, unknown> & { _links?: { next?: { href: string } | null } } = await this.request(operation, "GET", next, authorization, prefer ? { prefer } : {});
+      yield (page[key] as T[] | undefined) ?? [];
+      next = page._links?.next?.href ?? undefined;
+    }
+  }
+}

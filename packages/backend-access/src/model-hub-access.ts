@@ -1,0 +1,463 @@
+import { copyFile, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import type {
+  AcquireNewBriefcaseIdArg,
+  BackendHubAccess,
+  BriefcaseDbArg,
+  BriefcaseIdArg,
+  ChangesetArg,
+  ChangesetRangeArg,
+  CheckpointProps,
+  CreateNewIModelProps,
+  DownloadChangesetArg,
+  DownloadChangesetRangeArg,
+  IModelIdArg,
+  IModelNameArg,
+  ITwinIdArg,
+  LockMap,
+  LockProps,
+  V2CheckpointAccessProps,
+} from "@itwin/core-backend";
+import type { ChangesetFileProps, ChangesetIndexAndId, ChangesetProps, IModelVersion } from "@itwin/core-common";
+import type { BaselineFile, Briefcase, Changeset, ConflictingLock, IModel, Lock, MinimalIModel, NamedVersion } from "@modelhub/protocol";
+import type { CheckpointSource } from "./checkpoint-download.js";
+import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
+import type { RetryPolicy } from "./http-client.js";
+import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
+import { backend, bentley, common } from "./host.js";
+import { downloadFile, runLimited, TransferAborted, uploadFile } from "./transfers.js";
+
+export interface ModelHubAccessOptions {
+  /** The hub's root URL, e.g. "http://127.0.0.1:3000" (the client adds `/imodels`). */
+  baseUrl: string;
+  /**
+   * Token used when neither the call nor `IModelHost.getAccessToken()` has one, e.g. "Bearer alice" for an
+   * open-mode hub. Defaults to "Bearer <OS user name>".
+   */
+  accessToken?: string;
+  /** Changeset files downloaded at once. */
+  downloadConcurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Install the checkpoint download that `BriefcaseManager.downloadBriefcase` needs on iTwin.js 5.x (default true). */
+  installCheckpointDownload?: boolean;
+  /** How long `createNewIModel` waits for the hub to initialize the baseline. */
+  createTimeoutMs?: number;
+}
+
+const BASELINE: ChangesetProps = {
+  id: "",
+  index: 0,
+  parentId: "",
+  description: "version0",
+  changesType: 0,
+  briefcaseId: 0,
+  pushDate: "",
+  userCreated: "",
+  size: 0,
+} as ChangesetProps;
+
+/**
+ * `BackendHubAccess` for a modelhub server: pass it to `IModelHost.startup({ hubAccess })` and unmodified iTwin.js
+ * code (downloadBriefcase, pushChanges, pullChanges, locks) works against the hub. Errors are the host's own
+ * `IModelError`/`LockConflict`, with the numbers core-backend acts on (a stale push becomes `PullIsRequired`, which
+ * makes iTwin.js pull, merge and push again by itself).
+ */
+export class ModelHubAccess implements BackendHubAccess {
+  readonly #client: HubHttpClient;
+  readonly #retry: RetryPolicy;
+  readonly #fallbackToken: string;
+  readonly #concurrency: number;
+  readonly #createTimeoutMs: number;
+  readonly #uninstall: (() => void) | undefined;
+
+  constructor(options: ModelHubAccessOptions) {
+    const root = options.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#client = new HubHttpClient(`${root}/imodels`, this.#retry);
+    this.#fallbackToken = options.accessToken ?? `Bearer ${safeUserName()}`;
+    this.#concurrency = options.downloadConcurrency ?? 4;
+    this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
+    const hasV2Manager = typeof (backend as unknown as { V2CheckpointManager?: { downloadCheckpoint?: unknown } }).V2CheckpointManager?.downloadCheckpoint === "function";
+    const isV4 = typeof (this as { downloadV1Checkpoint?: unknown }).downloadV1Checkpoint === "function" && !hasV2Manager;
+    this.#uninstall = (options.installCheckpointDownload ?? true) && !isV4 && hasV2Manager ? installCheckpointDownload(this.#checkpointSource()) : undefined;
+  }
+
+  /** Restores iTwin.js's own checkpoint download (tests that switch between hubs call this). */
+  dispose(): void {
+    this.#uninstall?.();
+  }
+
+  // ---- tokens
+
+  async #auth(accessToken?: string): Promise<string> {
+    let token = accessToken;
+    if (!token) {
+      try {
+        token = await backend.IModelHost.getAccessToken();
+      } catch {
+        token = undefined;
+      }
+    }
+    token ||= this.#fallbackToken;
+    return token.includes(" ") ? token : `Bearer ${token}`;
+  }
+
+  #checkpointSource(): CheckpointSource {
+    return { client: this.#client, retry: this.#retry, authorization: (token) => this.#auth(token) };
+  }
+
+  // ---- iModels
+
+  async createNewIModel(arg: CreateNewIModelProps): Promise<string> {
+    const auth = await this.#auth(arg.accessToken);
+    const work = await mkdtemp(join(tmpdir(), "modelhub-create-"));
+    try {
+      // The hub stamps ids and resets the briefcase; the client only adds what the hub cannot know.
+      const baseline = join(work, "baseline.bim");
+      if (arg.version0) {
+        await copyFile(arg.version0, baseline);
+      } else {
+        backend.SnapshotDb.createEmpty(baseline, { rootSubject: { name: arg.description ?? arg.iModelName } }).close();
+      }
+      if (arg.noLocks) {
+        const db = backend.IModelDb.openDgnDb({ path: baseline }, bentley.OpenMode.ReadWrite);
+        try {
+          db.saveLocalValue("NoLocking", "true");
+          db.saveChanges();
+        } finally {
+          db.closeFile();
+        }
+      }
+      const size = (await stat(baseline)).size;
+      const created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, {
+        body: { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}), baselineFile: { size } },
+      });
+      const iModelId = created.iModel.id;
+      await uploadFile(created.iModel._links.upload!.href, baseline, this.#retry);
+      await this.#call("completeBaseline", "POST", created.iModel._links.complete!.href, auth, { body: {} });
+      const deadline = Date.now() + this.#createTimeoutMs;
+      for (;;) {
+        const { baselineFile } = await this.#call<{ baselineFile: BaselineFile & { failureReason?: string } }>("getBaseline", "GET", `/${iModelId}/baselinefile`, auth);
+        if (baselineFile.state === "initialized") return iModelId;
+        if (baselineFile.state === "initializationFailed") {
+          throw new common.IModelError(bentley.IModelStatus.BadRequest, `modelhub could not initialize the iModel: ${baselineFile.failureReason ?? "no reason given"}`);
+        }
+        if (Date.now() > deadline) throw new common.IModelError(bentley.IModelHubStatus.OperationFailed, `modelhub did not initialize iModel ${iModelId} in time.`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  async deleteIModel(arg: IModelIdArg & ITwinIdArg): Promise<void> {
+    await this.#call("deleteIModel", "DELETE", `/${arg.iModelId}`, await this.#auth(arg.accessToken));
+  }
+
+  async queryIModelByName(arg: IModelNameArg): Promise<string | undefined> {
+    const auth = await this.#auth(arg.accessToken);
+    const path = `?iTwinId=${encodeURIComponent(arg.iTwinId)}&name=${encodeURIComponent(arg.iModelName)}`;
+    for await (const page of this.#client.pages<MinimalIModel>("queryIModelByName", path, auth, "iModels", "minimal")) {
+      if (page.length > 0) return page[0]!.id;
+    }
+    return undefined;
+  }
+
+  // ---- briefcases
+
+  async acquireNewBriefcaseId(arg: AcquireNewBriefcaseIdArg): Promise<number> {
+    const deviceName = (arg as { deviceName?: string }).deviceName ?? arg.briefcaseAlias;
+    const result = await this.#call<{ briefcase: Briefcase }>("acquireBriefcase", "POST", `/${arg.iModelId}/briefcases`, await this.#auth(arg.accessToken), {
+      body: deviceName ? { deviceName: deviceName.slice(0, 255) } : {},
+    });
+    return result.briefcase.briefcaseId;
+  }
+
+  async releaseBriefcase(arg: BriefcaseIdArg): Promise<void> {
+    await this.#call("releaseBriefcase", "DELETE", `/${arg.iModelId}/briefcases/${arg.briefcaseId}`, await this.#auth(arg.accessToken));
+  }
+
+  async getMyBriefcaseIds(arg: IModelIdArg): Promise<number[]> {
+    const ids: number[] = [];
+    const auth = await this.#auth(arg.accessToken);
+    for await (const page of this.#client.pages<Briefcase>("getMyBriefcaseIds", `/${arg.iModelId}/briefcases?ownerId=me&$top=1000`, auth, "briefcases", "representation")) {
+      ids.push(...page.map((b) => b.briefcaseId));
+    }
+    return ids;
+  }
+
+  // ---- changesets
+
+  async pushChangeset(arg: IModelIdArg & { changesetProps: ChangesetFileProps }): Promise<number> {
+    const props = arg.changesetProps;
+    const auth = await this.#auth(arg.accessToken);
+    const fileSize = (await stat(props.pathname)).size;
+    const description = props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
+    let created: { changeset: Changeset };
+    try {
+      created = await this.#call("pushChangeset", "POST", `/${arg.iModelId}/changesets`, auth, {
+        body: { id: props.id, parentId: props.parentId, briefcaseId: props.briefcaseId, description, containingChanges: props.changesType, fileSize },
+      });
+    } catch (err) {
+      // The hub already has it (a retry whose first answer was lost): that push succeeded.
+      if (err instanceof common.IModelError && err.errorNumber === bentley.IModelHubStatus.ChangeSetAlreadyExists) {
+        const existing = await this.#call<{ changeset: Changeset }>("queryChangeset", "GET", `/${arg.iModelId}/changesets/${props.id}`, auth);
+        if (existing.changeset.parentId === props.parentId && existing.changeset.state === "fileUploaded") return existing.changeset.index;
+      }
+      throw err;
+    }
+    await uploadFile(created.changeset._links.upload!.href, props.pathname, this.#retry);
+    const done = await this.#call<{ changeset: Changeset }>("pushChangeset", "PATCH", created.changeset._links.complete!.href, auth, {
+      body: { state: "fileUploaded", briefcaseId: props.briefcaseId },
+    });
+    return done.changeset.index;
+  }
+
+  async queryChangeset(arg: ChangesetArg): Promise<ChangesetProps> {
+    const { index, id } = arg.changeset;
+    if (index === 0 || (index === undefined && id === "")) return { ...BASELINE };
+    const ref = index !== undefined ? String(index) : id!;
+    const result = await this.#call<{ changeset: Changeset }>("queryChangeset", "GET", `/${arg.iModelId}/changesets/${ref}`, await this.#auth(arg.accessToken));
+    if (result.changeset.state !== "fileUploaded") throw new common.IModelError(bentley.IModelHubStatus.ChangeSetDoesNotExist, `changeset ${ref} not found`);
+    return toChangesetProps(result.changeset);
+  }
+
+  async queryChangesets(arg: ChangesetRangeArg): Promise<ChangesetProps[]> {
+    return (await this.#list(arg.iModelId, arg.range, await this.#auth(arg.accessToken))).map(toChangesetProps);
+  }
+
+  async getLatestChangeset(arg: IModelIdArg): Promise<ChangesetProps> {
+    const page = await this.#call<{ changesets: Changeset[] }>("getLatestChangeset", "GET", `/${arg.iModelId}/changesets?$top=1&$orderBy=index%20desc`, await this.#auth(arg.accessToken), {
+      prefer: "representation",
+    });
+    return page.changesets[0] ? toChangesetProps(page.changesets[0]) : { ...BASELINE };
+  }
+
+  async getChangesetFromVersion(arg: IModelIdArg & { version: IModelVersion }): Promise<ChangesetProps> {
+    const version = arg.version;
+    if (version.isFirst) return { ...BASELINE };
+    const asOf = version.getAsOfChangeSet();
+    if (asOf !== undefined) return this.queryChangeset({ ...arg, changeset: { id: asOf } });
+    const name = version.getName();
+    if (name !== undefined) return this.getChangesetFromNamedVersion({ ...arg, versionName: name });
+    return this.getLatestChangeset(arg);
+  }
+
+  async getChangesetFromNamedVersion(arg: IModelIdArg & { versionName: string }): Promise<ChangesetProps> {
+    const auth = await this.#auth(arg.accessToken);
+    const page = await this.#call<{ namedVersions: NamedVersion[] }>("getNamedVersion", "GET", `/${arg.iModelId}/namedversions?name=${encodeURIComponent(arg.versionName)}`, auth);
+    const version = page.namedVersions[0];
+    if (!version) throw new common.IModelError(bentley.IModelStatus.NotFound, `Named version ${arg.versionName} not found`);
+    return this.queryChangeset({ ...arg, changeset: { index: version.changesetIndex } });
+  }
+
+  async downloadChangeset(arg: DownloadChangesetArg): Promise<ChangesetFileProps> {
+    const props = await this.queryChangeset(arg);
+    const [file] = await this.#download(arg.iModelId, [props], arg.targetDir, await this.#auth(arg.accessToken), arg.progressCallback);
+    return file!;
+  }
+
+  async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
+    const auth = await this.#auth(arg.accessToken);
+    const changesets = (await this.#list(arg.iModelId, arg.range, auth)).map(toChangesetProps);
+    return this.#download(arg.iModelId, changesets, arg.targetDir, auth, arg.progressCallback);
+  }
+
+  async #list(iModelId: string, range: { first: number; end?: number } | undefined, auth: string): Promise<Changeset[]> {
+    const first = range?.first ?? 0;
+    const end = range?.end;
+    if (end !== undefined && end < first) return [];
+    let path = `/${iModelId}/changesets?$top=1000&afterIndex=${Math.max(0, first - 1)}`;
+    if (end !== undefined) path += `&lastIndex=${end}`;
+    const all: Changeset[] = [];
+    for await (const page of this.#client.pages<Changeset>("queryChangesets", path, auth, "changesets", "representation")) all.push(...page);
+    return all;
+  }
+
+  async #download(
+    iModelId: string,
+    changesets: ChangesetProps[],
+    targetDir: string,
+    auth: string,
+    progress?: (downloaded: number, total: number) => number,
+  ): Promise<ChangesetFileProps[]> {
+    const total = changesets.reduce((sum, c) => sum + (c.size ?? 0), 0);
+    let downloaded = 0;
+    let cancelled = false;
+    const files = changesets.map((c) => ({ ...c, pathname: join(targetDir, `${c.id}.cs`) }) as ChangesetFileProps);
+    try {
+      await runLimited(this.#concurrency, files, async (file) => {
+        // Links are signed and expire: ask for a fresh one right before each download.
+        const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
+        if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
+        await downloadFile(changeset._links.download.href, file.pathname, changeset.fileSize, this.#retry, (bytes) => {
+          downloaded += bytes;
+          if (progress && progress(downloaded, total) !== 0) cancelled = true;
+          return cancelled;
+        });
+      });
+    } catch (err) {
+      if (err instanceof TransferAborted || cancelled) throw new common.IModelError(bentley.BentleyStatus.ERROR, "AbortError: changeset download cancelled");
+      throw err;
+    }
+    return files;
+  }
+
+  // ---- checkpoints
+
+  /** iTwin.js 5.x reaches checkpoints through `installCheckpointDownload`; there are no V2 containers. */
+  async queryV2Checkpoint(_arg: CheckpointProps): Promise<V2CheckpointAccessProps | undefined> {
+    return undefined;
+  }
+
+  /** iTwin.js 4.x downloads briefcases through this: the nearest checkpoint; iTwin.js applies the rest. */
+  async downloadV1Checkpoint(arg: { localFile: string; checkpoint: CheckpointProps; onProgress?: (loaded: number, total: number) => number }): Promise<ChangesetIndexAndId> {
+    const got = await downloadNearestCheckpoint(this.#checkpointSource(), arg.checkpoint, arg.localFile, arg.onProgress);
+    return { index: got.index, id: got.id };
+  }
+
+  // ---- locks
+
+  async acquireLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
+    const groups = new Map<string, string[]>();
+    for (const [id, state] of locks) {
+      const level = state === common.LockState.Exclusive ? "exclusive" : state === common.LockState.Shared ? "shared" : "none";
+      let ids = groups.get(level);
+      if (!ids) groups.set(level, (ids = []));
+      ids.push(id);
+    }
+    if (groups.size === 0) return;
+    const auth = await this.#auth(arg.accessToken);
+    await this.#call<{ lock: Lock }>("acquireLocks", "PATCH", `/${arg.iModelId}/locks`, auth, {
+      body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects: [...groups].map(([lockLevel, objectIds]) => ({ lockLevel, objectIds })) },
+      iModelId: arg.iModelId,
+    });
+  }
+
+  async queryAllLocks(arg: BriefcaseDbArg): Promise<LockProps[]> {
+    const result: LockProps[] = [];
+    const path = `/${arg.iModelId}/locks?briefcaseId=${arg.briefcaseId}&$top=1000`;
+    for await (const page of this.#client.pages<Lock>("queryAllLocks", path, await this.#auth(arg.accessToken), "locks")) {
+      for (const lock of page) {
+        for (const group of lock.lockedObjects) {
+          const state = group.lockLevel === "exclusive" ? common.LockState.Exclusive : group.lockLevel === "shared" ? common.LockState.Shared : common.LockState.None;
+          for (const id of group.objectIds) result.push({ id, state });
+        }
+      }
+    }
+    return result;
+  }
+
+  async releaseAllLocks(arg: BriefcaseDbArg): Promise<void> {
+    const auth = await this.#auth(arg.accessToken);
+    for (;;) {
+      const { isLastChunk } = await this.#call<{ isLastChunk: boolean }>("releaseAllLocks", "POST", `/${arg.iModelId}/locks/release-chunk`, auth, {
+        body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id },
+      });
+      if (isLastChunk) return;
+    }
+  }
+
+  /** Releases the given locks (newer iTwin.js calls this when local changes are abandoned). */
+  async abandonLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
+    const release = new Map([...locks.keys()].map((id) => [id, common.LockState.None] as const));
+    await this.acquireLocks(arg, release);
+  }
+
+  async abandonAllLocks(arg: BriefcaseDbArg): Promise<void> {
+    await this.releaseAllLocks(arg);
+  }
+
+  // ---- errors
+
+  async #call<T>(
+    operation: string,
+    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
+    path: string,
+    auth: string,
+    options: { body?: unknown; prefer?: "minimal" | "representation"; iModelId?: string } = {},
+  ): Promise<T> {
+    try {
+      return await this.#client.request<T>(operation, method, path, auth, options);
+    } catch (err) {
+      if (err instanceof HubHttpError) throw await this.#toHostError(err, operation, auth, options.iModelId);
+      throw err;
+    }
+  }
+
+  /** The hub's error codes as the errors core-backend knows how to act on. */
+  async #toHostError(err: HubHttpError, operation: string, auth: string, iModelId?: string): Promise<Error> {
+    const message = err.body?.message ?? err.message;
+    const hub = bentley.IModelHubStatus;
+    switch (err.code) {
+      case "ConflictWithAnotherUser":
+        if (operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], auth, iModelId);
+        // Another briefcase is pushing: pull what it pushed, then try again.
+        return new common.IModelError(hub.PullIsRequired, `pull is required: ${message}`);
+      case "PullIsRequired":
+        return new common.IModelError(hub.PullIsRequired, `pull is required: ${message}`);
+      case "NewerChangesExist":
+        return new common.IModelError(hub.PullIsRequired, "pull is required to obtain lock");
+      case "iModelNotFound":
+        return new common.IModelError(hub.iModelDoesNotExist, message);
+      case "ChangesetNotFound":
+        return new common.IModelError(hub.ChangeSetDoesNotExist, message);
+      case "BriefcaseNotFound":
+        return new common.IModelError(hub.BriefcaseDoesNotExist, message);
+      case "NamedVersionNotFound":
+        return new common.IModelError(bentley.IModelStatus.NotFound, message);
+      case "CheckpointNotFound":
+        return new common.IModelError(hub.CheckpointDoesNotExist, message);
+      case "LockNotFound":
+        return new common.IModelError(hub.LockDoesNotExist, message);
+      case "ChangesetExists":
+        return new common.IModelError(hub.ChangeSetAlreadyExists, message);
+      case "iModelExists":
+        return new common.IModelError(hub.iModelAlreadyExists, message);
+      case "FileNotFound":
+        return new common.IModelError(hub.FileDoesNotExist, message);
+      default: {
+        const details = err.body?.details?.map((d) => `${d.code}: ${d.message}`).join("; ");
+        return new common.IModelError(err.status >= 500 ? hub.OperationFailed : bentley.IModelStatus.BadRequest, `${operation} failed (${err.code ?? err.status}): ${message}${details ? ` (${details})` : ""}`);
+      }
+    }
+  }
+
+  async #lockConflict(conflicts: ConflictingLock[], auth: string, iModelId?: string): Promise<Error> {
+    const first = conflicts[0];
+    const holder = first?.briefcaseIds[0] ?? 0;
+    let alias = `briefcase ${holder}`;
+    if (iModelId && holder) {
+      try {
+        const { briefcase } = await this.#client.request<{ briefcase: Briefcase }>("getBriefcase", "GET", `/${iModelId}/briefcases/${holder}`, auth);
+        alias = briefcase.deviceName ? `${briefcase.ownerId} (${briefcase.deviceName})` : `${briefcase.ownerId} (${holder})`;
+      } catch {
+        // the holder was released meanwhile: keep the id
+      }
+    }
+    return new backend.LockConflict(holder, alias, first?.lockLevel === "shared" ? "shared lock is held" : "exclusive lock is already held");
+  }
+}
+
+function toChangesetProps(c: Changeset): ChangesetProps {
+  return {
+    id: c.id,
+    index: c.index,
+    parentId: c.parentId,
+    changesType: c.containingChanges === 1 || c.containingChanges === 65 ? c.containingChanges : 0,
+    description: c.description ?? "",
+    briefcaseId: c.briefcaseId,
+    pushDate: c.pushDateTime,
+    userCreated: c.creatorId,
+    size: c.fileSize,
+  } as ChangesetProps;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username || "modelhub-user";
+  } catch {
+    return "modelhub-user";
+  }
+}

@@ -1,0 +1,176 @@
+// A child process that plays iTwin.js users against a hub, driven over IPC by a test.
+//   node --import tsx agent-host.ts hubmock            → HubMock (all users in this process, as HubMock requires)
+//   node --import tsx agent-host.ts <hubUrl> <user>    → @modelhub/backend-access against a modelhub server
+// Every command answers { ok, result } or { ok: false, error: { name, errorNumber, message, briefcaseId } }.
+import { mkdtemp } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreCommon from "@itwin/core-common";
+import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
+import { ModelHubAccess } from "../../src/index.js";
+
+const require = createRequire(import.meta.url);
+const backend = require("@itwin/core-backend") as typeof CoreBackend;
+const common = require("@itwin/core-common") as typeof CoreCommon;
+
+const [mode, defaultUser] = process.argv.slice(2) as [string, string | undefined];
+const useHubMock = mode === "hubmock";
+let access: ModelHubAccess | undefined;
+let hubMock: typeof HubMockModule.HubMock | undefined;
+
+type Db = CoreBackend.BriefcaseDb;
+const briefcases = new Map<string, Db>();
+
+function hub(): CoreBackend.BackendHubAccess {
+  return useHubMock ? (hubMock as unknown as CoreBackend.BackendHubAccess) : access!;
+}
+
+function firstId(db: Db, ecsql: string): string {
+  return db.withPreparedStatement(ecsql, (stmt) => {
+    stmt.step();
+    return stmt.getValue(0).getId();
+  });
+}
+
+function countObjects(db: Db): number {
+  return db.withPreparedStatement("SELECT COUNT(*) FROM Generic.PhysicalObject", (stmt) => {
+    stmt.step();
+    return stmt.getValue(0).getInteger();
+  });
+}
+
+const commands: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {
+  async createIModel(a) {
+    return hub().createNewIModel({ iTwinId: String(a.iTwinId), iModelName: String(a.name), version0: a.version0 as string | undefined, accessToken: token(a) });
+  },
+
+  async download(a) {
+    const props = await backend.BriefcaseManager.downloadBriefcase({
+      accessToken: token(a),
+      iTwinId: String(a.iTwinId),
+      iModelId: String(a.iModelId),
+      fileName: join(String(a.dir), `${a.key}.bim`),
+      ...(a.asOf !== undefined ? { asOf: { afterChangeSetId: String(a.asOf) } } : {}),
+    });
+    const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
+    briefcases.set(String(a.key), db);
+    return { briefcaseId: db.briefcaseId, changesetIndex: db.changeset.index, count: countObjects(db) };
+  },
+
+  async insert(a) {
+    const db = briefcases.get(String(a.key))!;
+    const model = firstId(db, "SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
+    const category = firstId(db, "SELECT ECInstanceId FROM bis.SpatialCategory");
+    await db.locks.acquireLocks({ shared: model });
+    const ids: string[] = [];
+    for (let i = 0; i < Number(a.count); i++) {
+      ids.push(db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${a.key} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never));
+    }
+    db.saveChanges(`insert ${a.count}`);
+    return ids;
+  },
+
+  async lock(a) {
+    const db = briefcases.get(String(a.key))!;
+    await db.locks.acquireLocks(a.level === "exclusive" ? { exclusive: a.ids as string[] } : { shared: a.ids as string[] });
+    return true;
+  },
+
+  async update(a) {
+    const db = briefcases.get(String(a.key))!;
+    const element = db.elements.getElementProps(String(a.id));
+    db.elements.updateElement({ ...element, userLabel: String(a.label) });
+    db.saveChanges(`update ${a.id}`);
+    return true;
+  },
+
+  async push(a) {
+    const db = briefcases.get(String(a.key))!;
+    await db.pushChanges({ description: String(a.description ?? "push"), accessToken: token(a) });
+    return db.changeset.index;
+  },
+
+  async pull(a) {
+    const db = briefcases.get(String(a.key))!;
+    await db.pullChanges({ accessToken: token(a) });
+    return { changesetIndex: db.changeset.index, count: countObjects(db) };
+  },
+
+  async state(a) {
+    const db = briefcases.get(String(a.key))!;
+    return { changesetIndex: db.changeset.index, count: countObjects(db) };
+  },
+
+  async close(a) {
+    const db = briefcases.get(String(a.key))!;
+    const { iModelId, briefcaseId } = db;
+    const fileName = db.pathName;
+    db.close();
+    briefcases.delete(String(a.key));
+    if (a.release) await backend.BriefcaseManager.deleteBriefcaseFiles(fileName, token(a));
+    return { iModelId, briefcaseId };
+  },
+
+  async nameVersion(a) {
+    if (useHubMock) {
+      hubMock!.findLocalHub(String(a.iModelId)).addNamedVersion({ versionName: String(a.name), csIndex: Number(a.index) });
+      return true;
+    }
+    const response = await fetch(`${mode}/imodels/${a.iModelId}/namedversions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${defaultUser}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: a.name, changesetIndex: a.index }),
+    });
+    if (response.status !== 201) throw new Error(`named version: ${response.status} ${await response.text()}`);
+    return true;
+  },
+
+  /** Calls a BackendHubAccess method directly; IModelVersion arguments are given as {first|asOf|named|latest}. */
+  async hubCall(a) {
+    const args: Record<string, unknown> = { ...(a.args as Record<string, unknown>), accessToken: token(a) };
+    const v = args.version as { first?: true; asOf?: string; named?: string } | undefined;
+    if (v) {
+      args.version = v.first ? common.IModelVersion.first() : v.asOf ? common.IModelVersion.asOfChangeSet(v.asOf) : v.named ? common.IModelVersion.named(v.named) : common.IModelVersion.latest();
+    }
+    if (args.targetDir === "") args.targetDir = await mkdtemp(join(tmpdir(), "agent-cs-"));
+    const method = (hub() as unknown as Record<string, (arg: unknown) => Promise<unknown>>)[String(a.method)]!;
+    return method.call(hub(), args);
+  },
+};
+
+function token(a: Record<string, unknown>): string {
+  return String(a.user ?? defaultUser ?? "");
+}
+
+async function main(): Promise<void> {
+  const cacheDir = await mkdtemp(join(tmpdir(), "agent-cache-"));
+  if (useHubMock) {
+    await backend.IModelHost.startup({ cacheDir });
+    hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
+    hubMock.startup("scenario", join(cacheDir, "hubmock"));
+  } else {
+    access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry: { baseDelayMs: 100 } });
+    await backend.IModelHost.startup({ cacheDir, hubAccess: access });
+  }
+  process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
+    void (async () => {
+      try {
+        const result = await commands[message.command]!(message.args);
+        process.send!({ id: message.id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+      } catch (err) {
+        const e = err as { name?: string; errorNumber?: number; message?: string; briefcaseId?: number };
+        process.send!({ id: message.id, ok: false, error: { name: e.name, errorNumber: e.errorNumber, message: e.message, briefcaseId: e.briefcaseId } });
+      }
+    })();
+  });
+  process.on("disconnect", () => {
+    for (const db of briefcases.values()) db.close();
+    if (useHubMock) hubMock!.shutdown();
+    void backend.IModelHost.shutdown().finally(() => process.exit(0));
+  });
+  process.send!({ ready: true });
+}
+
+void main();
