@@ -31,7 +31,7 @@ describe("hub rules over HTTP", () => {
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
     hub = await startTestHub();
-    iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "itwin-rules", name: "rules + more" })).id;
+    iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "22222222-2222-4222-8222-222222222222", name: "rules + more" })).id;
     b1 = await acquireBriefcase(hub, iModelId, "alice");
     b2 = await acquireBriefcase(hub, iModelId, "bob");
   });
@@ -166,10 +166,13 @@ describe("hub rules over HTTP", () => {
   });
 
   it("query values are not percent-decoded as forms: '+' stays a plus, %20 is a space", async () => {
-    const r = await hub.api<Json>("GET", `?iTwinId=itwin-rules&name=rules%20+%20more`);
+    const r = await hub.api<Json>("GET", `?iTwinId=22222222-2222-4222-8222-222222222222&name=rules%20+%20more`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.body.iModels.map((m: Json) => m.id), [iModelId]);
     assert.equal((await hub.api("GET", `?name=x`)).status, 422);
+    const notGuid = await hub.api<Json>("POST", "", { body: { iTwinId: "my-project", name: "x" } });
+    assert.equal(notGuid.status, 422);
+    assert.equal(notGuid.body.error.details[0].target, "iTwinId");
   });
 
   it("locks: changesetId '' is the baseline, conflicts name every holder, empty lists are [], release-chunk ends", async () => {
@@ -222,7 +225,7 @@ describe("hub rules over HTTP", () => {
   it("a file that is not an iModel ends in initializationFailed with a reason, and is never listed", async () => {
     const bogus = join(tmpdir(), `not-an-imodel-${process.pid}.bim`);
     await (await import("node:fs/promises")).writeFile(bogus, "this is not an iModel".repeat(100));
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "itwin-bad", name: "bad", baselineFile: { size: (await stat(bogus)).size } } });
+    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "33333333-3333-4333-8333-333333333333", name: "bad", baselineFile: { size: (await stat(bogus)).size } } });
     await putFile(created.body.iModel._links.upload.href, bogus);
     await hub.api("POST", `/${created.body.iModel.id}/baselinefile`, { body: {} });
     let state = "";
@@ -233,8 +236,8 @@ describe("hub rules over HTTP", () => {
       if (state === "initializationFailed") assert.match(b.baselineFile.failureReason, /not an iModel/i);
     }
     assert.equal(state, "initializationFailed");
-    assert.deepEqual((await hub.api<Json>("GET", `?iTwinId=itwin-bad`)).body.iModels, []);
+    assert.deepEqual((await hub.api<Json>("GET", `?iTwinId=33333333-3333-4333-8333-333333333333`)).body.iModels, []);
     // the name is free again
-    assert.equal((await hub.api("POST", "", { body: { iTwinId: "itwin-bad", name: "bad" } })).status, 201);
+    assert.equal((await hub.api("POST", "", { body: { iTwinId: "33333333-3333-4333-8333-333333333333", name: "bad" } })).status, 201);
   });
 });

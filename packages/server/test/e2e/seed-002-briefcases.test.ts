@@ -12,7 +12,7 @@ describe("seed 002: list briefcases", () => {
 
   before(async () => {
     hub = await startTestHub({ rateLimitPerMinute: 0 });
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "itwin-seed-002", name: "briefcases" } });
+    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: "briefcases" } });
     assert.equal(created.status, 201);
     iModelId = created.body.iModel.id;
     await eventually(async () => ((await hub.api<Json>("GET", `/${iModelId}`)).body.iModel.state === "initialized" ? true : undefined), 60_000, "empty iModel");

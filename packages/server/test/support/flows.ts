@@ -22,7 +22,7 @@ export async function createIModelFromFile(hub: TestHub, path: string, options: 
   const size = (await stat(path)).size;
   const created = await hub.api<Json>("POST", "", {
     user: options.user ?? "alice",
-    body: { iTwinId: options.iTwinId ?? "itwin-1", name: options.name ?? `model-${Math.random().toString(36).slice(2)}`, baselineFile: { size } },
+    body: { iTwinId: options.iTwinId ?? "11111111-1111-4111-8111-111111111111", name: options.name ?? `model-${Math.random().toString(36).slice(2)}`, baselineFile: { size } },
   });
   if (created.status !== 201) throw new Error(`create failed: ${created.status} ${created.text}`);
   const iModel = created.body.iModel;
