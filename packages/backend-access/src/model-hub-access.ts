@@ -25,7 +25,7 @@ import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
 import type { RetryPolicy } from "./http-client.js";
 import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
-import { backend, bentley, common } from "./host.js";
+import { backend, bentley, common, hostVersion } from "./host.js";
 import { downloadFile, runLimited, TransferAborted, uploadFile } from "./transfers.js";
 
 export interface ModelHubAccessOptions {
@@ -78,9 +78,9 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#fallbackToken = options.accessToken ?? `Bearer ${safeUserName()}`;
     this.#concurrency = options.downloadConcurrency ?? 4;
     this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
-    const hasV2Manager = typeof (backend as unknown as { V2CheckpointManager?: { downloadCheckpoint?: unknown } }).V2CheckpointManager?.downloadCheckpoint === "function";
-    const isV4 = typeof (this as { downloadV1Checkpoint?: unknown }).downloadV1Checkpoint === "function" && !hasV2Manager;
-    this.#uninstall = (options.installCheckpointDownload ?? true) && !isV4 && hasV2Manager ? installCheckpointDownload(this.#checkpointSource()) : undefined;
+    // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
+    const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
+    this.#uninstall = (options.installCheckpointDownload ?? true) && needsInstall ? installCheckpointDownload(this.#checkpointSource()) : undefined;
   }
 
   /** Restores iTwin.js's own checkpoint download (tests that switch between hubs call this). */

@@ -57,7 +57,7 @@ describe("briefcase download from server-made checkpoints", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  async function download(key: string, asOf: { versionName?: string; latest?: true }) {
+  async function download(key: string, asOf: { versionName: string } | { latest: true }) {
     access.ranges.length = 0;
     const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: "Bearer alice", iTwinId: "55555555-5555-4555-8555-555555555555", iModelId, fileName: join(work, `${key}.bim`), asOf });
     const db = await backend.BriefcaseDb.open({ fileName: props.fileName });

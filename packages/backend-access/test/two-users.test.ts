@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { makeVersion0 } from "../../server/test/support/fixtures.js";
 import type { Agent, AgentError } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
@@ -145,9 +146,25 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
     }
   });
 
+  it("runs against modelhub from iTwin.js 4.11.7 hosts (downloadV1Checkpoint), each user in a separate process", async () => {
+    const host4x = fileURLToPath(new URL("./host4x", import.meta.url));
+    const hub = await startHubProcess();
+    const alice = await AgentClass.start(hub.url, "alice", host4x);
+    const bob = await AgentClass.start(hub.url, "bob", host4x);
+    try {
+      assert.equal(await alice.do("hostVersion"), "4.11.7");
+      records.modelhub4x = await scenario(alice, bob, join(work, "modelhub4x"), version0);
+    } finally {
+      await alice.stop();
+      await bob.stop();
+      await hub.stop();
+    }
+  });
+
   it("the two records are identical, and say what iTwin.js users expect", () => {
     const r = records.modelhub!;
     assert.deepEqual(r, records.hubmock, "modelhub differs from HubMock");
+    assert.deepEqual(records.modelhub4x, records.hubmock, "modelhub from an iTwin.js 4.x host differs from HubMock");
     assert.deepEqual(r.download.map((d: Json) => d.briefcaseId), [2, 3]);
     assert.deepEqual(r.lockConflict, { errorNumber: 102428, message: "exclusive lock is already held", briefcaseId: 2 });
     assert.deepEqual(r.pullRequired, { errorNumber: 102416, message: "pull is required to obtain lock" });

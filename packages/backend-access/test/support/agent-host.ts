@@ -9,15 +9,21 @@ import { join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
-import { ModelHubAccess } from "../../src/index.js";
+import type { ModelHubAccess as LocalModelHubAccess } from "../../src/index.js";
 
-const require = createRequire(import.meta.url);
+// MODELHUB_AGENT_ROOT runs the agent as an app installed in that folder (e.g. the iTwin.js 4.x host): iTwin.js and
+// @modelhub/backend-access are then that folder's copies.
+const agentRoot = process.env.MODELHUB_AGENT_ROOT;
+const require = createRequire(agentRoot ? `${agentRoot}/package.json` : import.meta.url);
+const ModelHubAccess: typeof LocalModelHubAccess = agentRoot
+  ? (require("@modelhub/backend-access") as { ModelHubAccess: typeof LocalModelHubAccess }).ModelHubAccess
+  : (await import("../../src/index.js")).ModelHubAccess;
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
 
 const [mode, defaultUser] = process.argv.slice(2) as [string, string | undefined];
 const useHubMock = mode === "hubmock";
-let access: ModelHubAccess | undefined;
+let access: LocalModelHubAccess | undefined;
 let hubMock: typeof HubMockModule.HubMock | undefined;
 
 type Db = CoreBackend.BriefcaseDb;
@@ -42,6 +48,10 @@ function countObjects(db: Db): number {
 }
 
 const commands: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {
+  async hostVersion() {
+    return (require("@itwin/core-backend/package.json") as { version: string }).version;
+  },
+
   async createIModel(a) {
     return hub().createNewIModel({ iTwinId: String(a.iTwinId), iModelName: String(a.name), version0: a.version0 as string | undefined, accessToken: token(a) });
   },

@@ -26,9 +26,13 @@ export class Agent {
     });
   }
 
-  static async start(mode: string, user?: string): Promise<Agent> {
+  static async start(mode: string, user?: string, appRoot?: string): Promise<Agent> {
     const script = fileURLToPath(new URL("./agent-host.ts", import.meta.url));
-    const child = fork(script, user ? [mode, user] : [mode], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    const child = fork(script, user ? [mode, user] : [mode], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      env: appRoot ? { ...process.env, MODELHUB_AGENT_ROOT: appRoot } : process.env,
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("message", () => resolve());
       child.once("exit", (code) => reject(new Error(`agent exited with ${code}`)));
