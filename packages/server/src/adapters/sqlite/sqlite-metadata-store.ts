@@ -134,18 +134,7 @@ class SqliteTx implements MetadataTx {
   async listIModels(filter: IModelFilter, page: Page): Promise<IModelRecord[]> {
     const where = ["itwin_id = ?", "baseline_state <> 'initializationFailed'"];
     const params: unknown[] = [filter.iTwinId];
-    if (filter.name !== undefined) {
-      where.push("name = ?");
-      params.push(filter.name);
-    }
-    if (filter.search !== undefined) {
-      where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
-      params.push(filter.search, filter.search);
-    }
-    if (filter.state !== undefined) {
-      where.push("state = ?");
-      params.push(filter.state);
-    }
+    addNameSearchState(filter, where, params);
     const order = filter.orderBy
       ? `${filter.orderBy.field === "name" ? "name" : "created_at"} ${dir(filter.orderBy.direction)}, id ${dir(filter.orderBy.direction)}`
       : "created_at ASC, id ASC";
@@ -289,18 +278,7 @@ class SqliteTx implements MetadataTx {
   async listNamedVersions(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]> {
     const where = ["imodel_id = ?"];
     const params: unknown[] = [iModelId];
-    if (filter.name !== undefined) {
-      where.push("name = ?");
-      params.push(filter.name);
-    }
-    if (filter.search !== undefined) {
-      where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
-      params.push(filter.search, filter.search);
-    }
-    if (filter.state !== undefined) {
-      where.push("state = ?");
-      params.push(filter.state);
-    }
+    addNameSearchState(filter, where, params);
     const order = filter.orderBy
       ? `${filter.orderBy.field === "changesetIndex" ? "changeset_index" : "created_at"} ${dir(filter.orderBy.direction)}, id`
       : "changeset_index ASC, id";
@@ -540,6 +518,22 @@ class SqliteTx implements MetadataTx {
       createdVersionsCount: versions?.n ?? 0,
       briefcasesCount: await this.countBriefcases(iModelId, userId),
     };
+  }
+}
+
+/** The `name` (exact), `$search` (name or description contains) and `state` filters iModels and versions share. */
+function addNameSearchState(filter: { name?: string; search?: string; state?: string }, where: string[], params: unknown[]): void {
+  if (filter.name !== undefined) {
+    where.push("name = ?");
+    params.push(filter.name);
+  }
+  if (filter.search !== undefined) {
+    where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
+    params.push(filter.search, filter.search);
+  }
+  if (filter.state !== undefined) {
+    where.push("state = ?");
+    params.push(filter.state);
   }
 }
 
