@@ -1,0 +1,145 @@
+// Hub-only figures against a `modelhub serve` process on loopback, each with its physical reference.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import autocannon from "autocannon";
+import Database from "better-sqlite3";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const AUTH = { authorization: "Bearer bench", accept: "application/vnd.bentley.itwin-platform.v2+json" };
+const ITWIN = "88888888-8888-4888-8888-888888888888";
+
+async function startHub(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--data", dataDir, "--log-level", "error", "--no-verify-changeset-ids", "--checkpoint-every", "0", "--checkpoint-every-mb", "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /modelhub listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`hub exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function api(url: string, method: string, path: string, body?: unknown): Promise<Json> {
+  const response = await fetch(`${url}/imodels${path}`, { method, headers: { ...AUTH, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? (JSON.parse(text) as Json) : {};
+}
+
+async function emptyIModel(url: string, name: string): Promise<string> {
+  const id = (await api(url, "POST", "", { iTwinId: ITWIN, name })).iModel.id as string;
+  for (;;) {
+    if ((await api(url, "GET", `/${id}`)).iModel.state === "initialized") return id;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+export interface HubOnlyFigures {
+  pages: { changesets: number; p50: number; p99: number }[];
+  getsPerSecond: number;
+  download: { sizeMb: number; hubMBps: number; diskMBps: number };
+}
+
+export async function benchHubOnly(sizes: number[], downloadMb: number): Promise<HubOnlyFigures> {
+  const dataDir = await mkdtemp(join(tmpdir(), "modelhub-bench-hub-"));
+  try {
+    // Synthetic history: rows written straight into the metadata database while the hub is stopped.
+    let hub = await startHub(dataDir);
+    const iModels: { id: string; count: number }[] = [];
+    for (const count of sizes) iModels.push({ id: await emptyIModel(hub.url, `history ${count}`), count });
+    await hub.stop();
+    const db = new Database(join(dataDir, "metadata.db"));
+    const insert = db.prepare(
+      `INSERT INTO changesets (imodel_id, idx, id, parent_id, description, briefcase_id, containing_changes, file_size, creator_id, pushed_at, state, group_id, synchronization_info)
+       VALUES (?, ?, ?, ?, ?, 2, 0, 1000, 'bench', '2026-01-01T00:00:00.000Z', 'fileUploaded', NULL, NULL)`,
+    );
+    const hex = (i: number) => (i === 0 ? "" : i.toString(16).padStart(40, "0"));
+    for (const m of iModels) {
+      db.transaction(() => {
+        for (let i = 1; i <= m.count; i++) insert.run(m.id, i, hex(i), hex(i - 1), `changeset ${i}`);
+      })();
+    }
+    db.close();
+    hub = await startHub(dataDir);
+    try {
+      const pages: HubOnlyFigures["pages"] = [];
+      for (const m of iModels) {
+        const times: number[] = [];
+        for (let r = 0; r < 60; r++) {
+          const after = Math.floor(Math.random() * Math.max(1, m.count - 1000));
+          const start = performance.now();
+          const page = await api(hub.url, "GET", `/${m.id}/changesets?afterIndex=${after}&$top=1000`);
+          times.push(performance.now() - start);
+          if (page.changesets.length !== Math.min(1000, m.count - after)) throw new Error("short page");
+        }
+        pages.push({ changesets: m.count, p50: percentile(times.slice(10), 50), p99: percentile(times.slice(10), 99) });
+      }
+
+      // Small GETs from 20 connections for 8 s.
+      const small = await autocannon({ url: `${hub.url}/imodels/${iModels[0]!.id}/changesets/1`, connections: 20, duration: 8, headers: AUTH });
+      if (small.non2xx > 0) throw new Error(`${small.non2xx} small GETs failed`);
+
+      // A large changeset file: download through the hub vs reading it from disk.
+      const file = join(dataDir, "big.cs");
+      const handle = await open(file, "w");
+      for (let i = 0; i < downloadMb; i++) await handle.write(randomBytes(1024 * 1024));
+      await handle.close();
+      const size = (await stat(file)).size;
+      const iModelId = iModels[0]!.id;
+      const briefcaseId = (await api(hub.url, "POST", `/${iModelId}/briefcases`, {})).briefcase.briefcaseId as number;
+      const id = "f".repeat(40);
+      const created = await api(hub.url, "POST", `/${iModelId}/changesets`, { id, parentId: hex(iModels[0]!.count), briefcaseId, fileSize: size });
+      const put = await fetch(created.changeset._links.upload.href, {
+        method: "PUT",
+        headers: { "x-ms-blob-type": "BlockBlob", "content-length": String(size) },
+        body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+        duplex: "half",
+      } as RequestInit);
+      if (put.status !== 201) throw new Error(`upload: ${put.status}`);
+      await api(hub.url, "PATCH", `/${iModelId}/changesets/${id}`, { state: "fileUploaded", briefcaseId });
+      const link = (await api(hub.url, "GET", `/${iModelId}/changesets/${id}`)).changeset._links.download.href as string;
+
+      const drain = async (stream: AsyncIterable<Uint8Array>) => {
+        let n = 0;
+        for await (const chunk of stream) n += chunk.length;
+        return n;
+      };
+      const best = async (run: () => Promise<number>) => {
+        let fastest = Infinity;
+        for (let i = 0; i < 3; i++) {
+          const start = performance.now();
+          if ((await run()) !== size) throw new Error("size mismatch");
+          fastest = Math.min(fastest, performance.now() - start);
+        }
+        return fastest;
+      };
+      const diskMs = await best(() => drain(createReadStream(file, { highWaterMark: 1024 * 1024 })));
+      const hubMs = await best(async () => drain((await fetch(link)).body as unknown as AsyncIterable<Uint8Array>));
+      const mb = size / (1024 * 1024);
+      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: mb, hubMBps: mb / (hubMs / 1000), diskMBps: mb / (diskMs / 1000) } };
+    } finally {
+      await hub.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
