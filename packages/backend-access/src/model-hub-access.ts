@@ -260,8 +260,10 @@ export class ModelHubAccess implements BackendHubAccess {
 
   async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
     const auth = await this.#auth(arg.accessToken);
-    const changesets = (await this.#list(arg.iModelId, arg.range, auth)).map(toChangesetProps);
-    return this.#download(arg.iModelId, changesets, arg.targetDir, auth, arg.progressCallback);
+    const listed = await this.#list(arg.iModelId, arg.range, auth);
+    // The list already carries fresh download links; a file whose link fails is retried with a new one.
+    const links = new Map(listed.map((c) => [c.index, c._links.download?.href]));
+    return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, auth, arg.progressCallback, links);
   }
 
   async #list(iModelId: string, range: { first: number; end?: number } | undefined, auth: string): Promise<Changeset[]> {
@@ -281,6 +283,7 @@ export class ModelHubAccess implements BackendHubAccess {
     targetDir: string,
     auth: string,
     progress?: (downloaded: number, total: number) => number,
+    links?: Map<number, string | undefined>,
   ): Promise<ChangesetFileProps[]> {
     const total = changesets.reduce((sum, c) => sum + (c.size ?? 0), 0);
     let downloaded = 0;
@@ -288,14 +291,24 @@ export class ModelHubAccess implements BackendHubAccess {
     const files = changesets.map((c) => ({ ...c, pathname: join(targetDir, `${c.id}.cs`) }) as ChangesetFileProps);
     try {
       await runLimited(this.#concurrency, files, async (file) => {
-        // Links are signed and expire: ask for a fresh one right before each download.
-        const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
-        if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
-        await downloadFile(changeset._links.download.href, file.pathname, changeset.fileSize, this.#retry, (bytes) => {
+        const onBytes = (bytes: number) => {
           downloaded += bytes;
           if (progress && progress(downloaded, total) !== 0) cancelled = true;
           return cancelled;
-        });
+        };
+        const listed = links?.get(file.index);
+        if (listed) {
+          try {
+            await downloadFile(listed, file.pathname, file.size, { ...this.#retry, maxRetries: 0 }, onBytes);
+            return;
+          } catch (err) {
+            if (err instanceof TransferAborted) throw err;
+            // e.g. the signed link expired: ask for a fresh one below
+          }
+        }
+        const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
+        if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
+        await downloadFile(changeset._links.download.href, file.pathname, changeset.fileSize, this.#retry, onBytes);
       });
     } catch (err) {
       if (err instanceof TransferAborted || cancelled) throw new common.IModelError(bentley.BentleyStatus.ERROR, "AbortError: changeset download cancelled");

@@ -39,6 +39,11 @@ export interface BlobStore {
   deletePrefix(prefix: string): Promise<void>;
   /** Copies a blob to a local file (workers open iModels from local files). */
   downloadToFile(key: string, localPath: string): Promise<void>;
+  /**
+   * Where the blob already is a local file, if the store keeps blobs as files (saves a copy before a worker reads
+   * it). The caller MUST only read it, and only while no one can replace the blob.
+   */
+  localPath?(key: string): string | undefined;
   /** Stores a local file as a blob, atomically. */
   uploadFromFile(key: string, localPath: string): Promise<BlobInfo>;
 }

@@ -103,6 +103,10 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  localPath(key: string): string {
+    return this.#path(key);
+  }
+
   async uploadFromFile(key: string, localPath: string): Promise<BlobInfo> {
     const temp = join(this.#tmp, randomUUID());
     try {

@@ -196,10 +196,12 @@ export class ChangesetService {
 
   private async verifyId(changeset: ChangesetRecord, key: string): Promise<void> {
     const worker = this.worker!;
-    const dir = await mkdtemp(join(tmpdir(), "modelhub-verify-"));
+    // A file store lets the worker read the blob in place; others get a temporary copy.
+    const inPlace = this.blobs.localPath?.(key);
+    const dir = inPlace ? undefined : await mkdtemp(join(tmpdir(), "modelhub-verify-"));
     try {
-      const local = join(dir, `${changeset.id}.cs`);
-      await this.blobs.downloadToFile(key, local);
+      const local = inPlace ?? join(dir!, `${changeset.id}.cs`);
+      if (!inPlace) await this.blobs.downloadToFile(key, local);
       let computed: string;
       try {
         computed = (await worker.computeChangesetId({ parentId: changeset.parentId, pathname: local })).id;
@@ -218,7 +220,7 @@ export class ChangesetService {
         ]);
       }
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      if (dir) await rm(dir, { recursive: true, force: true });
     }
   }
 
