@@ -127,6 +127,12 @@ const ops = {
         if (nativeDb.hasPendingTxns()) nativeDb.deleteAllTxns();
         if (nativeDb.getBriefcaseId() !== 0) nativeDb.resetBriefcaseId(0);
         for (const cs of args.changesets) {
+          // The native apply does not check that the changeset continues the file's timeline (it applied changeset 2
+          // onto version0 in a test), so check it here.
+          const at = nativeDb.getCurrentChangeset().id;
+          if (cs.parentId !== at) {
+            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: its parent is '${cs.parentId}' but the file is at '${at}'.`);
+          }
           if (cs.changesType === 1 || cs.changesType === 65) db.clearCaches();
           try {
             nativeDb.applyChangeset({ ...cs, changesType: cs.changesType } as never, true);
@@ -162,6 +168,13 @@ async function main(): Promise<void> {
   const workDir = process.env.MODELHUB_WORKER_DIR ?? join(process.cwd(), ".modelhub-worker");
   await mkdir(workDir, { recursive: true });
   await backend.IModelHost.startup({ cacheDir: join(workDir, "cache") });
+  // Opening an IModelDb loads the geographic coordinate system data from a public cloud container
+  // (geocoord-workspace.itwinjs.org). The worker never reprojects, and a self-hosted server must not depend on
+  // that site: without network access the first open stalls ~15 s on DNS before giving up.
+  backend.IModelHost.appWorkspace.settings.addDictionary(
+    { name: "modelhub-worker", priority: backend.SettingsPriority.application },
+    { "itwin/core/gcs/disableWorkspaces": true },
+  );
 
   let queue = Promise.resolve();
   process.on("message", (message: WorkerRequest) => {

@@ -9,6 +9,8 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** The child the request was sent to: only its exit rejects the request. */
+  child: ChildProcess;
 }
 
 export interface ITwinWorkerOptions {
@@ -62,7 +64,9 @@ export class ITwinWorker implements IModelFileWorker {
     const child = this.#child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.disconnect();
+    // The child exits when its IPC channel closes (after shutting IModelHost down); a stuck one is killed.
+    if (child.connected) child.disconnect();
+    else child.kill("SIGKILL");
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
@@ -77,19 +81,45 @@ export class ITwinWorker implements IModelFileWorker {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new Error(`iTwin.js worker did not answer '${op}' within ${timeoutMs} ms; it was restarted.`));
+        // Detach it first so the next request starts a fresh child instead of queueing behind the dying one.
+        this.#detach(child);
         child.kill("SIGKILL");
       }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      child.send({ id, op, args: args as Record<string, unknown> } satisfies WorkerRequest);
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, child });
+      if (!child.connected) {
+        // It is dying: its exit handler rejects this request, unless it already ran.
+        if (child.exitCode !== null || child.signalCode !== null) this.#failPending(child, exitError(child.exitCode, child.signalCode, ""));
+        return;
+      }
+      child.send({ id, op, args: args as Record<string, unknown> } satisfies WorkerRequest, (err) => {
+        // The channel closed under us (the child is dying); the exit handler rejects the request.
+        if (err) child.kill("SIGKILL");
+      });
     });
+  }
+
+  #detach(child: ChildProcess): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    this.#ready = undefined;
+  }
+
+  #failPending(child: ChildProcess, reason: Error): void {
+    for (const [id, pending] of this.#pending) {
+      if (pending.child !== child) continue;
+      clearTimeout(pending.timer);
+      this.#pending.delete(id);
+      pending.reject(reason);
+    }
   }
 
   #start(): Promise<ChildProcess> {
     if (this.#ready) return this.#ready;
     const ready = new Promise<ChildProcess>((resolve, reject) => {
-      const entry = new URL(import.meta.url.endsWith(".ts") ? "./itwin-worker-main.ts" : "./itwin-worker-main.js", import.meta.url);
+      const runningTs = import.meta.url.endsWith(".ts");
+      const entry = new URL(runningTs ? "./itwin-worker-main.ts" : "./itwin-worker-main.js", import.meta.url);
       const child = fork(fileURLToPath(entry), [], {
-        execArgv: import.meta.url.endsWith(".ts") ? ["--import", "tsx"] : [],
+        execArgv: runningTs ? ["--import", "tsx"] : [],
         env: { ...process.env, MODELHUB_WORKER_DIR: this.options.workDir },
         stdio: ["ignore", "ignore", "pipe", "ipc"],
       });
@@ -98,6 +128,8 @@ export class ITwinWorker implements IModelFileWorker {
         stderr = (stderr + d.toString()).slice(-4000);
       });
       this.#child = child;
+      // A failed send or kill surfaces here; the 'exit' handler does the bookkeeping.
+      child.on("error", () => undefined);
       child.on("message", (message: WorkerResponse | { ready: true }) => {
         if ("ready" in message) return resolve(child);
         const pending = this.#pending.get(message.id);
@@ -108,21 +140,19 @@ export class ITwinWorker implements IModelFileWorker {
         else pending.reject(message.error.rejected ? new FileRejected(message.error.message) : new Error(message.error.message));
       });
       child.once("exit", (code, signal) => {
-        if (this.#child === child) {
-          this.#child = undefined;
-          this.#ready = undefined;
-        }
-        const reason = new Error(`iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`);
+        this.#detach(child);
+        const reason = exitError(code, signal, stderr);
         reject(reason);
-        for (const [id, pending] of this.#pending) {
-          clearTimeout(pending.timer);
-          this.#pending.delete(id);
-          pending.reject(reason);
-        }
+        this.#failPending(child, reason);
       });
     });
     this.#ready = ready;
     ready.catch(() => undefined);
     return ready;
   }
+}
+
+function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
+  const last = stderr.trim().split("\n").at(-1);
+  return new Error(`iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${last ? `: ${last}` : ""}`);
 }

@@ -22,6 +22,11 @@ async function main(): Promise<void> {
   const scratch = join(outDir!, "scratch");
   await mkdir(join(outDir!, "changesets"), { recursive: true });
   await backend.IModelHost.startup({ cacheDir: join(scratch, "cache") });
+  // No geographic coordinate data from the public cloud (offline it costs a ~15 s DNS stall per process).
+  backend.IModelHost.appWorkspace.settings.addDictionary(
+    { name: "modelhub-fixtures", priority: backend.SettingsPriority.application },
+    { "itwin/core/gcs/disableWorkspaces": true },
+  );
   HubMock.startup("fixtures", join(scratch, "hub"));
   try {
     // version0: an empty iModel with a physical model and a category, so changesets can add elements.
