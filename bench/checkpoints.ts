@@ -25,6 +25,8 @@ export async function benchCheckpoints(count: number): Promise<{ replayMs: numbe
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-cp-"));
   const access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer bench" });
   await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
+  // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+  backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
   try {
     const iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, user: "bench" })).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId, "bench");

@@ -33,11 +33,15 @@ async function main(): Promise<void> {
   let access: ModelHubAccess | undefined;
   if (mode === "hubmock") {
     await backend.IModelHost.startup({ cacheDir: join(work, "cache") });
+    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("bench", join(work, "hub"));
   } else {
     access = new ModelHubAccess({ baseUrl: mode, accessToken: "Bearer bench" });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
+    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
   }
   const hub = (hubMock ?? access) as unknown as CoreBackend.BackendHubAccess;
   try {

@@ -41,6 +41,8 @@ describe("briefcase download from server-made checkpoints", () => {
     work = await mkdtemp(join(tmpdir(), "modelhub-bcdl-"));
     access = new CountingAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
+    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
     iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "55555555-5555-4555-8555-555555555555" })).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId);
     for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);

@@ -158,11 +158,15 @@ async function main(): Promise<void> {
   const cacheDir = await mkdtemp(join(tmpdir(), "agent-cache-"));
   if (useHubMock) {
     await backend.IModelHost.startup({ cacheDir });
+    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("scenario", join(cacheDir, "hubmock"));
   } else {
     access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry: { baseDelayMs: 100 } });
     await backend.IModelHost.startup({ cacheDir, hubAccess: access });
+    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
+    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
   }
   process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
     void (async () => {
