@@ -47,13 +47,14 @@ export class FsBlobStore implements BlobStore {
       if (!(await exists(part))) throw new BlobStoreError("InvalidBlockList", `Block '${blockIds[i]}' was not staged for this blob.`);
     }
     const temp = join(this.#tmp, randomUUID());
+    const out = createWriteStream(temp);
     try {
-      const out = createWriteStream(temp);
       for (const part of parts) await pipeline(createReadStream(part), out, { end: false });
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       await fsync(temp);
       await this.#promote(temp, this.#path(key));
     } catch (err) {
+      out.destroy();
       await rm(temp, { force: true });
       throw err;
     }
@@ -150,14 +151,23 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  /** Temp files older than an hour are left-overs of a crash. */
+  /**
+   * Temp files older than an hour are left-overs of a crash. Staged blocks never committed within a week are
+   * dropped too (Azure discards uncommitted blocks after a week), e.g. of an upload given up or a deleted iModel.
+   */
   async #sweepTemp(): Promise<void> {
     try {
-      const cutoff = Date.now() - 3600_000;
+      const tempCutoff = Date.now() - 3600_000;
       for (const name of await readdir(this.#tmp)) {
         const path = join(this.#tmp, name);
         const s = await stat(path).catch(() => undefined);
-        if (s && s.mtimeMs < cutoff) await unlink(path).catch(() => undefined);
+        if (s && s.mtimeMs < tempCutoff) await unlink(path).catch(() => undefined);
+      }
+      const blockCutoff = Date.now() - 7 * 24 * 3600_000;
+      for (const name of await readdir(this.#blocks)) {
+        const path = join(this.#blocks, name);
+        const s = await stat(path).catch(() => undefined);
+        if (s && s.mtimeMs < blockCutoff) await rm(path, { recursive: true, force: true }).catch(() => undefined);
       }
     } catch {
       // best effort

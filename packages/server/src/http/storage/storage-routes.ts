@@ -48,8 +48,9 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
       const info = await blobStore.put(key, request.raw, { signal: abort.signal });
       return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
     } catch (err) {
+      // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
+      if (abort.signal.aborted || (!request.raw.complete && request.raw.destroyed)) return reply;
       if (err instanceof BlobStoreError) {
-        if (err.code === "Aborted") return reply;
         return sendXmlError(reply, 400, err.code, err.message);
       }
       if (err instanceof BodyTooLarge) return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
@@ -90,12 +91,14 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
     if (head || info.size === 0) return reply.send();
     const blob = await blobStore.get(key, range);
     if (!blob) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
-    request.raw.on("close", () => blob.stream.destroy());
+    // Fastify ends the file stream when the response finishes; a client that goes away must not keep the file open.
+    reply.raw.on("close", () => blob.stream.destroy());
     return reply.send(blob.stream);
   };
 
-  app.get("/modelhub/*", (request, reply) => read(request, reply, request.method === "HEAD"));
-  // HEAD comes from fastify's automatic HEAD route for GET (the body is dropped).
+  // An explicit HEAD route: fastify's automatic one would answer a body-less reply with `Content-Length: 0`, and
+  // @azure/storage-blob sizes parallel downloads from HEAD (getProperties).
+  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", handler: (request, reply) => read(request, reply, request.method === "HEAD") });
 };
 
 function keyOf(request: FastifyRequest): string | undefined {

@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { BlobStore } from "../../src/ports/blob-store.js";
+import { BlobStoreError } from "../../src/ports/blob-store.js";
+
+export type BlobStoreFactory = () => Promise<{ store: BlobStore; cleanup(): Promise<void> }>;
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function content(store: BlobStore, key: string): Promise<Buffer | undefined> {
+  const blob = await store.get(key);
+  return blob ? readAll(blob.stream) : undefined;
+}
+
+/** A stream that yields `first` and then fails, like a client whose connection broke mid-upload. */
+function failingStream(first: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(first);
+      } else {
+        setImmediate(() => this.destroy(new Error("connection reset")));
+      }
+    },
+  });
+}
+
+/** A stream that yields `first` and then never ends (until destroyed). */
+function stallingStream(first: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(first);
+      }
+    },
+  });
+}
+
+export function blobStoreContract(name: string, makeStore: BlobStoreFactory): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    let store: BlobStore;
+    let cleanup: () => Promise<void>;
+    let scratch: string;
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+      scratch = await mkdtemp(join(tmpdir(), "modelhub-blob-scratch-"));
+    });
+    afterEach(async () => {
+      await cleanup();
+      await rm(scratch, { recursive: true, force: true });
+    });
+
+    it("puts, stats and gets a blob; missing keys are undefined; delete is idempotent", async () => {
+      const data = randomBytes(1000);
+      const info = await store.put("files/a/b.cs", Readable.from([data]));
+      assert.equal(info.size, 1000);
+      assert.ok(info.etag.length > 0);
+      assert.ok(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
+      assert.deepEqual(await store.stat("files/a/b.cs"), info);
+      assert.deepEqual(await content(store, "files/a/b.cs"), data);
+      assert.equal(await store.get("files/a/missing"), undefined);
+      assert.equal(await store.stat("files/a/missing"), undefined);
+      await store.delete("files/a/b.cs");
+      assert.equal(await store.stat("files/a/b.cs"), undefined);
+      await store.delete("files/a/b.cs");
+      await store.delete("files/never/was");
+    });
+
+    it("stores an empty blob", async () => {
+      const info = await store.put("files/empty", Readable.from([]));
+      assert.equal(info.size, 0);
+      assert.deepEqual(await content(store, "files/empty"), Buffer.alloc(0));
+    });
+
+    it("replaces a blob whole and changes its etag", async () => {
+      const first = await store.put("files/x", Readable.from([Buffer.from("old content")]));
+      const second = await store.put("files/x", Readable.from([Buffer.from("new, longer content")]));
+      assert.notEqual(first.etag, second.etag);
+      assert.equal((await content(store, "files/x"))!.toString(), "new, longer content");
+    });
+
+    it("a reader that opened the old blob reads it whole while a new one is put", async () => {
+      const old = randomBytes(256 * 1024);
+      await store.put("files/r", Readable.from([old]));
+      const reading = await store.get("files/r");
+      await store.put("files/r", Readable.from([randomBytes(300 * 1024)]));
+      assert.equal(sha256(await readAll(reading!.stream)), sha256(old));
+    });
+
+    it("a put whose source stream fails leaves no blob, and the previous blob untouched", async () => {
+      await assert.rejects(store.put("files/fail/new", failingStream(randomBytes(64 * 1024))));
+      assert.equal(await store.stat("files/fail/new"), undefined);
+      const before = Buffer.from("previous");
+      await store.put("files/fail/old", Readable.from([before]));
+      await assert.rejects(store.put("files/fail/old", failingStream(randomBytes(64 * 1024))));
+      assert.deepEqual(await content(store, "files/fail/old"), before);
+    });
+
+    it("an aborted put rejects with BlobStoreError('Aborted') and leaves the previous blob", async () => {
+      await store.put("files/ab", Readable.from([Buffer.from("keep me")]));
+      const controller = new AbortController();
+      const source = stallingStream(randomBytes(128 * 1024));
+      const putting = store.put("files/ab", source, { signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      await assert.rejects(putting, (err: unknown) => err instanceof BlobStoreError && err.code === "Aborted");
+      assert.equal((await content(store, "files/ab"))!.toString(), "keep me");
+      await assert.rejects(
+        store.put("files/ab2", stallingStream(randomBytes(10)), { signal: AbortSignal.abort() }),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "Aborted",
+      );
+      assert.equal(await store.stat("files/ab2"), undefined);
+    });
+
+    it("staged blocks are invisible until committed, then concatenate in the listed order", async () => {
+      const a = randomBytes(5000);
+      const b = randomBytes(7000);
+      const c = randomBytes(3);
+      await store.stageBlock("files/blk", "YQ==", Readable.from([a]));
+      await store.stageBlock("files/blk", "Yg==", Readable.from([b]));
+      await store.stageBlock("files/blk", "Yw==", Readable.from([c]));
+      assert.equal(await store.stat("files/blk"), undefined);
+      const info = await store.commitBlocks("files/blk", ["Yw==", "YQ==", "Yg=="]);
+      assert.equal(info.size, a.length + b.length + c.length);
+      assert.deepEqual(await content(store, "files/blk"), Buffer.concat([c, a, b]));
+      // The staged blocks were consumed by the commit.
+      await assert.rejects(store.commitBlocks("files/blk", ["YQ=="]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      assert.deepEqual(await content(store, "files/blk"), Buffer.concat([c, a, b]));
+    });
+
+    it("re-staging a block id replaces its data; blocks of other keys are separate", async () => {
+      await store.stageBlock("files/k1", "id", Readable.from([Buffer.from("first")]));
+      await store.stageBlock("files/k1", "id", Readable.from([Buffer.from("second")]));
+      await store.stageBlock("files/k2", "id", Readable.from([Buffer.from("other")]));
+      await store.commitBlocks("files/k1", ["id"]);
+      await store.commitBlocks("files/k2", ["id"]);
+      assert.equal((await content(store, "files/k1"))!.toString(), "second");
+      assert.equal((await content(store, "files/k2"))!.toString(), "other");
+    });
+
+    it("committing an unknown block id throws InvalidBlockList and changes nothing", async () => {
+      await store.put("files/u", Readable.from([Buffer.from("before")]));
+      await store.stageBlock("files/u", "known", Readable.from([Buffer.from("block")]));
+      await assert.rejects(store.commitBlocks("files/u", ["known", "unknown"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      assert.equal((await content(store, "files/u"))!.toString(), "before");
+      // The known block is still staged and can be committed afterwards.
+      await store.commitBlocks("files/u", ["known"]);
+      assert.equal((await content(store, "files/u"))!.toString(), "block");
+    });
+
+    it("a failed stageBlock stages nothing", async () => {
+      await assert.rejects(store.stageBlock("files/sf", "b1", failingStream(randomBytes(1000))));
+      await assert.rejects(store.commitBlocks("files/sf", ["b1"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      assert.equal(await store.stat("files/sf"), undefined);
+    });
+
+    it("reads byte ranges (inclusive ends)", async () => {
+      const data = randomBytes(10_000);
+      await store.put("files/range", Readable.from([data]));
+      const mid = await store.get("files/range", { start: 100, end: 199 });
+      assert.equal(mid!.info.size, 10_000);
+      assert.deepEqual(await readAll(mid!.stream), data.subarray(100, 200));
+      const one = await store.get("files/range", { start: 0, end: 0 });
+      assert.deepEqual(await readAll(one!.stream), data.subarray(0, 1));
+      const tail = await store.get("files/range", { start: 9_990, end: 9_999 });
+      assert.deepEqual(await readAll(tail!.stream), data.subarray(9_990));
+    });
+
+    it("deletePrefix removes every blob under the prefix and nothing else", async () => {
+      const put = (key: string) => store.put(key, Readable.from([Buffer.from(key)]));
+      await put("files/m1/baseline.bim");
+      await put("files/m1/changesets/a.cs");
+      await put("files/m1/changesets/b.cs");
+      await put("files/m10/changesets/a.cs");
+      await put("files/m2/changesets/a.cs");
+      await store.deletePrefix("files/m1/");
+      assert.equal(await store.stat("files/m1/baseline.bim"), undefined);
+      assert.equal(await store.stat("files/m1/changesets/a.cs"), undefined);
+      assert.equal(await store.stat("files/m1/changesets/b.cs"), undefined);
+      assert.ok(await store.stat("files/m10/changesets/a.cs"));
+      assert.ok(await store.stat("files/m2/changesets/a.cs"));
+      await store.deletePrefix("files/nothing-here/");
+      // The blob can be written again after its prefix was deleted.
+      await put("files/m1/changesets/a.cs");
+      assert.equal((await content(store, "files/m1/changesets/a.cs"))!.toString(), "files/m1/changesets/a.cs");
+    });
+
+    it("copies blobs to and from local files", async () => {
+      const data = randomBytes(300 * 1024);
+      const source = join(scratch, "in.bin");
+      await writeFile(source, data);
+      const info = await store.uploadFromFile("files/f/up.bim", source);
+      assert.equal(info.size, data.length);
+      const target = join(scratch, "out.bin");
+      await store.downloadToFile("files/f/up.bim", target);
+      assert.equal(sha256(await readFile(target)), sha256(data));
+      await assert.rejects(store.downloadToFile("files/f/missing", join(scratch, "none.bin")));
+      const local = store.localPath?.("files/f/up.bim");
+      if (local !== undefined) assert.equal(sha256(await readFile(local)), sha256(data));
+    });
+
+    it("rejects keys that could escape the store", async () => {
+      for (const key of ["", "../x", "files/../../x", "/etc/passwd", "files\\x", "files//x", "files/./x"]) {
+        await assert.rejects(store.put(key, Readable.from([Buffer.from("x")])), Error, `key ${JSON.stringify(key)}`);
+        await assert.rejects(store.stat(key), Error, `key ${JSON.stringify(key)}`);
+      }
+    });
+
+    it("streams a 20 MB blob in and out without loss", async () => {
+      const chunk = 64 * 1024;
+      const total = 20 * 1024 * 1024;
+      const hash = createHash("sha256");
+      let produced = 0;
+      let seed = 1;
+      const source = new Readable({
+        read() {
+          if (produced >= total) return this.push(null);
+          const buf = Buffer.alloc(chunk);
+          for (let i = 0; i < chunk; i += 4) buf.writeUInt32LE((seed = (seed * 1103515245 + 12345) >>> 0), i);
+          produced += chunk;
+          hash.update(buf);
+          this.push(buf);
+        },
+      });
+      const info = await store.put("files/big/20mb.bin", source);
+      assert.equal(info.size, total);
+      const blob = await store.get("files/big/20mb.bin");
+      const readHash = createHash("sha256");
+      for await (const part of blob!.stream) readHash.update(part as Buffer);
+      assert.equal(readHash.digest("hex"), hash.digest("hex"));
+    });
+  });
+}
