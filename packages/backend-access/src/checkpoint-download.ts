@@ -1,9 +1,19 @@
 import { join } from "node:path";
 import type { Checkpoint } from "@modelhub/protocol";
-import type { HubHttpClient, RetryPolicy } from "./http-client.js";
-import { HubHttpError } from "./http-client.js";
+import { hostErrors } from "./errors.js";
+import type { RetryPolicy } from "./http-client.js";
+import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
 import { backend, bentley, common, hostVersion } from "./host.js";
 import { downloadFile } from "./transfers.js";
+
+/** Where checkpoints come from when `installCheckpointDownload` is used on its own. */
+export interface CheckpointHub {
+  /** The hub's root URL, e.g. "http://127.0.0.1:3000". */
+  baseUrl: string;
+  /** Used when a request has no token and `IModelHost.getAccessToken()` has none either, e.g. "Bearer alice". */
+  accessToken?: string;
+  retry?: Partial<RetryPolicy>;
+}
 
 export interface CheckpointSource {
   client: HubHttpClient;
@@ -28,36 +38,46 @@ export async function downloadNearestCheckpoint(
   localFile: string,
   onProgress?: (loaded: number, total: number) => number,
 ): Promise<{ id: string; index: number }> {
-  const auth = await source.authorization(request.accessToken);
-  const { client } = source;
-  let index = request.changeset.index;
-  if (index === undefined) {
-    index = request.changeset.id === "" ? 0 : (await client.request<{ changeset: { index: number } }>("queryChangeset", "GET", `/${request.iModelId}/changesets/${request.changeset.id}`, auth)).changeset.index;
-  }
-  let checkpoint: Checkpoint | undefined;
-  try {
-    checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", `/${request.iModelId}/changesets/${index}/checkpoint`, auth)).checkpoint;
-  } catch (err) {
-    if (!(err instanceof HubHttpError) || err.code !== "CheckpointNotFound") throw err;
-  }
-  if (checkpoint?.state !== "successful" && index > 0) {
-    // The changeset's own checkpoint is missing or not ready: use the nearest earlier one.
-    const changeset = await client.request<{ changeset: { _links: { currentOrPrecedingCheckpoint: { href: string } | null } } }>(
-      "queryChangeset", "GET", `/${request.iModelId}/changesets/${index}`, auth,
-    );
-    const link = changeset.changeset._links.currentOrPrecedingCheckpoint?.href ?? `${client.apiBase}/${request.iModelId}/changesets/0/checkpoint`;
-    checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
-  }
-  if (!checkpoint || checkpoint.state !== "successful" || !checkpoint._links.download) {
-    throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `modelhub has no checkpoint at or before changeset ${index} of iModel ${request.iModelId}.`);
-  }
-  const total = checkpoint.size;
-  let loaded = 0;
-  await downloadFile(checkpoint._links.download.href, localFile, total > 0 ? total : undefined, source.retry, (bytes) => {
-    loaded += bytes;
-    return onProgress ? onProgress(loaded, total) !== 0 : false;
+  return hostErrors("checkpoint download", async () => {
+    const auth = await source.authorization(request.accessToken);
+    const { client } = source;
+    const iModel = `${client.apiBase}/${request.iModelId}`;
+    let index = request.changeset.index;
+    if (index === undefined) {
+      index = request.changeset.id === "" ? 0 : (await client.request<{ changeset: { index: number } }>("queryChangeset", "GET", `${iModel}/changesets/${request.changeset.id}`, auth)).changeset.index;
+    }
+    let link = `${iModel}/changesets/${index}/checkpoint`;
+    let checkpoint: Checkpoint | undefined;
+    try {
+      checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+    } catch (err) {
+      if (!(err instanceof HubHttpError) || err.code !== "CheckpointNotFound") throw err;
+    }
+    if (checkpoint?.state !== "successful" && index > 0) {
+      // The changeset's own checkpoint is missing or not ready: use the nearest earlier one.
+      const changeset = await client.request<{ changeset: { _links: { currentOrPrecedingCheckpoint: { href: string } | null } } }>(
+        "queryChangeset", "GET", `${iModel}/changesets/${index}`, auth,
+      );
+      link = changeset.changeset._links.currentOrPrecedingCheckpoint?.href ?? `${iModel}/changesets/0/checkpoint`;
+      checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+    }
+    if (!checkpoint || checkpoint.state !== "successful" || !checkpoint._links.download) {
+      throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `modelhub has no checkpoint at or before changeset ${index} of iModel ${request.iModelId}.`);
+    }
+    // Signed links expire: a failed attempt asks the checkpoint for a new one and resumes.
+    const refresh = async (): Promise<string> => {
+      const again = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+      if (!again._links.download) throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `the checkpoint of changeset ${again.changesetIndex} is no longer available.`);
+      return again._links.download.href;
+    };
+    const total = checkpoint.size;
+    let loaded = 0;
+    await downloadFile(checkpoint._links.download.href, localFile, total > 0 ? total : undefined, source.retry, (bytes) => {
+      loaded += bytes;
+      return onProgress ? onProgress(loaded, total) !== 0 : false;
+    }, refresh);
+    return { id: checkpoint.changesetId, index: checkpoint.changesetIndex };
   });
-  return { id: checkpoint.changesetId, index: checkpoint.changesetIndex };
 }
 
 type V2Manager = {
@@ -76,7 +96,8 @@ const installed = new WeakMap<object, { downloadCheckpoint: unknown; attach: unk
  * iTwin.js, so this fails with a clear message on a host that lacks them. Returns a function that restores them.
  * Usable on its own, e.g. next to the official `BackendIModelsAccess`.
  */
-export function installCheckpointDownload(source: CheckpointSource): () => void {
+export function installCheckpointDownload(hub: CheckpointSource | CheckpointHub): () => void {
+  const source = "client" in hub ? hub : checkpointSource(hub);
   const manager = (backend as unknown as { V2CheckpointManager?: V2Manager }).V2CheckpointManager;
   if (!manager || typeof manager.downloadCheckpoint !== "function" || typeof manager.attach !== "function") {
     throw new Error(
@@ -102,5 +123,20 @@ export function installCheckpointDownload(source: CheckpointSource): () => void 
     manager.downloadCheckpoint = original.downloadCheckpoint as V2Manager["downloadCheckpoint"];
     manager.attach = original.attach as V2Manager["attach"];
     installed.delete(manager);
+  };
+}
+
+function checkpointSource(hub: CheckpointHub): CheckpointSource {
+  const retry = { ...DEFAULT_RETRY, ...hub.retry };
+  const root = hub.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
+  return {
+    client: new HubHttpClient(`${root}/imodels`, retry),
+    retry,
+    async authorization(accessToken) {
+      let token = accessToken || (await backend.IModelHost.getAccessToken().catch(() => "")) || hub.accessToken || "";
+      if (!token) throw new Error("@modelhub/backend-access: no access token for the checkpoint download (set IModelHost.authorizationClient or pass accessToken).");
+      if (!token.includes(" ")) token = `Bearer ${token}`;
+      return token;
+    },
   };
 }

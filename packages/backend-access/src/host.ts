@@ -15,3 +15,21 @@ export const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
 
 /** "5.1.9" etc.: the host's core-backend version, for messages. */
 export const hostVersion: string = (require("@itwin/core-backend/package.json") as { version: string }).version;
+
+type ComputeChangesetId = (props: { parentId: string; pathname: string }) => string;
+
+/**
+ * iTwin.js's own changeset id rule (the native `DgnDb.computeChangesetId` of iTwin.js 5.x, the hash iTwin.js checks
+ * before it pushes), or undefined when the host has none (iTwin.js 4.x) or has not started yet.
+ */
+export function changesetIdRule(): ComputeChangesetId | undefined {
+  if (!backend.IModelHost.isValid) return undefined;
+  try {
+    const hostRequire = createRequire(require.resolve("@itwin/core-backend"));
+    const native = hostRequire("@bentley/imodeljs-native") as { NativeLibrary: { nativeLib: { DgnDb: { computeChangesetId?: ComputeChangesetId } } } };
+    const dgnDb = native.NativeLibrary.nativeLib.DgnDb;
+    return typeof dgnDb.computeChangesetId === "function" ? (props) => dgnDb.computeChangesetId!(props) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,4 +1,5 @@
 import type { ErrorBody } from "@modelhub/protocol";
+import { bentley } from "./host.js";
 
 export const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
 
@@ -30,13 +31,27 @@ export class HubHttpError extends Error {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Waits before retry `attempt` (1-based): `retry-after` when the hub gave one, else exponential backoff with jitter. */
-export function backoff(policy: RetryPolicy, attempt: number, retryAfter?: string | null): Promise<void> {
+/** iTwin.js `Logger` category of this package's messages. */
+export const LOGGER_CATEGORY = "ModelHubAccess";
+
+/**
+ * Waits before retry `attempt` (1-based): `retry-after` when the hub gave one, else exponential backoff with jitter.
+ * Logs `reason` as a warning through the host's iTwin.js `Logger`.
+ */
+export function backoff(policy: RetryPolicy, attempt: number, reason: string, retryAfter?: string | null): Promise<void> {
   const seconds = retryAfter ? Number(retryAfter) : NaN;
   const delay = Number.isFinite(seconds) && seconds >= 0
     ? Math.min(seconds * 1000, 60_000)
     : Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+  bentley.Logger.logWarning(LOGGER_CATEGORY, `${reason}; retry ${attempt} of ${policy.maxRetries} in ${Math.round(delay)} ms`);
   return sleep(delay);
+}
+
+/** fetch says "fetch failed"; the reason (ECONNREFUSED, "other side closed"…) is in its cause. */
+function describeNetworkError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message;
+  return reason ? `${(err as Error).message} (${reason})` : (err as Error).message;
 }
 
 function retryable(status: number): boolean {
@@ -58,7 +73,7 @@ export class HubHttpClient {
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
     pathOrUrl: string,
     authorization: string,
-    options: { body?: unknown; prefer?: "minimal" | "representation" } = {},
+    options: { body?: unknown; prefer?: "minimal" | "representation"; onRetry?: () => void } = {},
   ): Promise<T> {
     const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${this.apiBase}${pathOrUrl}`;
     const headers: Record<string, string> = { accept: ACCEPT, authorization };
@@ -69,8 +84,9 @@ export class HubHttpClient {
       try {
         response = await fetch(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
       } catch (err) {
-        if (attempt >= this.retry.maxRetries) throw new Error(`${operation}: cannot reach the hub at ${url}: ${(err as Error).message}`);
-        await backoff(this.retry, attempt + 1);
+        if (attempt >= this.retry.maxRetries) throw new Error(`${operation}: cannot reach the hub at ${url}: ${describeNetworkError(err)}`);
+        options.onRetry?.();
+        await backoff(this.retry, attempt + 1, `${operation}: ${describeNetworkError(err)}`);
         continue;
       }
       if (response.ok) {
@@ -79,7 +95,8 @@ export class HubHttpClient {
       }
       const text = await response.text();
       if (retryable(response.status) && attempt < this.retry.maxRetries) {
-        await backoff(this.retry, attempt + 1, response.headers.get("retry-after"));
+        options.onRetry?.();
+        await backoff(this.retry, attempt + 1, `${operation}: HTTP ${response.status}`, response.headers.get("retry-after"));
         continue;
       }
       let body: ErrorBody | undefined;

@@ -1,6 +1,6 @@
 export { ModelHubAccess } from "./model-hub-access.js";
 export type { ModelHubAccessOptions } from "./model-hub-access.js";
 export { installCheckpointDownload, downloadNearestCheckpoint } from "./checkpoint-download.js";
-export type { CheckpointSource } from "./checkpoint-download.js";
-export { HubHttpClient, HubHttpError, DEFAULT_RETRY } from "./http-client.js";
+export type { CheckpointHub, CheckpointSource } from "./checkpoint-download.js";
+export { HubHttpClient, HubHttpError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./http-client.js";
 export type { RetryPolicy } from "./http-client.js";

@@ -25,7 +25,8 @@ import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
 import type { RetryPolicy } from "./http-client.js";
 import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
-import { backend, bentley, common, hostVersion } from "./host.js";
+import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
+import { cancelled as cancelledError, toHostError } from "./errors.js";
 import { downloadFile, runLimited, TransferAborted, uploadFile } from "./transfers.js";
 
 export interface ModelHubAccessOptions {
@@ -43,6 +44,8 @@ export interface ModelHubAccessOptions {
   installCheckpointDownload?: boolean;
   /** How long `createNewIModel` waits for the hub to initialize the baseline. */
   createTimeoutMs?: number;
+  /** Check each downloaded changeset against its id with iTwin.js's own rule, where the host has it (default true). */
+  verifyChangesetIds?: boolean;
 }
 
 const BASELINE: ChangesetProps = {
@@ -70,6 +73,7 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #concurrency: number;
   readonly #createTimeoutMs: number;
   readonly #uninstall: (() => void) | undefined;
+  readonly #verifyIds: boolean;
 
   constructor(options: ModelHubAccessOptions) {
     const root = options.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
@@ -78,6 +82,7 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#fallbackToken = options.accessToken ?? `Bearer ${safeUserName()}`;
     this.#concurrency = options.downloadConcurrency ?? 4;
     this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
+    this.#verifyIds = options.verifyChangesetIds ?? true;
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
     this.#uninstall = (options.installCheckpointDownload ?? true) && needsInstall ? installCheckpointDownload(this.#checkpointSource()) : undefined;
@@ -130,9 +135,18 @@ export class ModelHubAccess implements BackendHubAccess {
         }
       }
       const size = (await stat(baseline)).size;
-      const created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, {
-        body: { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}), baselineFile: { size } },
-      });
+      const body = { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}), baselineFile: { size } };
+      let retried = false;
+      let created: { iModel: IModel };
+      try {
+        created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, { body, onRetry: () => (retried = true) });
+      } catch (err) {
+        // The first answer was lost after the hub had created the iModel, so the re-sent create met our own iModel.
+        // Its upload link was in that lost answer: remove it (it has no content yet) and create it again.
+        if (!retried || !(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.iModelAlreadyExists) throw err;
+        if (!(await this.#dropUnfinishedIModel(arg.iTwinId, arg.iModelName, auth))) throw err;
+        created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, { body });
+      }
       const iModelId = created.iModel.id;
       await uploadFile(created.iModel._links.upload!.href, baseline, this.#retry);
       await this.#call("completeBaseline", "POST", created.iModel._links.complete!.href, auth, { body: {} });
@@ -151,6 +165,21 @@ export class ModelHubAccess implements BackendHubAccess {
     }
   }
 
+  /** Deletes the iModel of that name if it still waits for its baseline file; says whether it did. */
+  async #dropUnfinishedIModel(iTwinId: string, name: string, auth: string): Promise<boolean> {
+    const path = `?iTwinId=${encodeURIComponent(iTwinId)}&name=${encodeURIComponent(name)}`;
+    for await (const page of this.#pages<IModel>("createIModel", path, auth, "iModels", "representation")) {
+      for (const iModel of page) {
+        if (iModel.name !== name || iModel.state !== "notInitialized") continue;
+        const { baselineFile } = await this.#call<{ baselineFile: BaselineFile }>("createIModel", "GET", `/${iModel.id}/baselinefile`, auth);
+        if (baselineFile.state !== "waitingForFile") continue;
+        await this.#call("createIModel", "DELETE", `/${iModel.id}`, auth);
+        return true;
+      }
+    }
+    return false;
+  }
+
   async deleteIModel(arg: IModelIdArg & ITwinIdArg): Promise<void> {
     await this.#call("deleteIModel", "DELETE", `/${arg.iModelId}`, await this.#auth(arg.accessToken));
   }
@@ -158,7 +187,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async queryIModelByName(arg: IModelNameArg): Promise<string | undefined> {
     const auth = await this.#auth(arg.accessToken);
     const path = `?iTwinId=${encodeURIComponent(arg.iTwinId)}&name=${encodeURIComponent(arg.iModelName)}`;
-    for await (const page of this.#client.pages<MinimalIModel>("queryIModelByName", path, auth, "iModels", "minimal")) {
+    for await (const page of this.#pages<MinimalIModel>("queryIModelByName", path, auth, "iModels", "minimal")) {
       if (page.length > 0) return page[0]!.id;
     }
     return undefined;
@@ -181,7 +210,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async getMyBriefcaseIds(arg: IModelIdArg): Promise<number[]> {
     const ids: number[] = [];
     const auth = await this.#auth(arg.accessToken);
-    for await (const page of this.#client.pages<Briefcase>("getMyBriefcaseIds", `/${arg.iModelId}/briefcases?ownerId=me&$top=1000`, auth, "briefcases", "representation")) {
+    for await (const page of this.#pages<Briefcase>("getMyBriefcaseIds", `/${arg.iModelId}/briefcases?ownerId=me&$top=1000`, auth, "briefcases", "representation")) {
       ids.push(...page.map((b) => b.briefcaseId));
     }
     return ids;
@@ -273,7 +302,7 @@ export class ModelHubAccess implements BackendHubAccess {
     let path = `/${iModelId}/changesets?$top=1000&afterIndex=${Math.max(0, first - 1)}`;
     if (end !== undefined) path += `&lastIndex=${end}`;
     const all: Changeset[] = [];
-    for await (const page of this.#client.pages<Changeset>("queryChangesets", path, auth, "changesets", "representation")) all.push(...page);
+    for await (const page of this.#pages<Changeset>("queryChangesets", path, auth, "changesets", "representation")) all.push(...page);
     return all;
   }
 
@@ -289,6 +318,8 @@ export class ModelHubAccess implements BackendHubAccess {
     let downloaded = 0;
     let cancelled = false;
     const files = changesets.map((c) => ({ ...c, pathname: join(targetDir, `${c.id}.cs`) }) as ChangesetFileProps);
+    // Each file is checked against its id where the host knows iTwin.js's id rule (5.x), also a file already present.
+    const computeId = this.#verifyIds ? changesetIdRule() : undefined;
     try {
       await runLimited(this.#concurrency, files, async (file) => {
         const onBytes = (bytes: number) => {
@@ -296,22 +327,26 @@ export class ModelHubAccess implements BackendHubAccess {
           if (progress && progress(downloaded, total) !== 0) cancelled = true;
           return cancelled;
         };
-        const listed = links?.get(file.index);
-        if (listed) {
-          try {
-            await downloadFile(listed, file.pathname, file.size, { ...this.#retry, maxRetries: 0 }, onBytes);
-            return;
-          } catch (err) {
-            if (err instanceof TransferAborted) throw err;
-            // e.g. the signed link expired: ask for a fresh one below
+        const fresh = async (): Promise<string> => {
+          const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
+          if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
+          return changeset._links.download.href;
+        };
+        // A list page already carries download links; a fresh one is asked for only when it is missing or failed
+        // (signed links expire). A broken download resumes where it stopped, on whichever link.
+        await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh);
+        if (computeId && !hasId(computeId, file)) {
+          // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
+          await rm(file.pathname, { force: true });
+          await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh);
+          if (!hasId(computeId, file)) {
+            await rm(file.pathname, { force: true });
+            throw new common.IModelError(bentley.ChangeSetStatus.CorruptedChangeStream, `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`);
           }
         }
-        const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
-        if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
-        await downloadFile(changeset._links.download.href, file.pathname, changeset.fileSize, this.#retry, onBytes);
       });
     } catch (err) {
-      if (err instanceof TransferAborted || cancelled) throw new common.IModelError(bentley.BentleyStatus.ERROR, "AbortError: changeset download cancelled");
+      if (err instanceof TransferAborted || cancelled) throw cancelledError("changeset download");
       throw err;
     }
     return files;
@@ -351,7 +386,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async queryAllLocks(arg: BriefcaseDbArg): Promise<LockProps[]> {
     const result: LockProps[] = [];
     const path = `/${arg.iModelId}/locks?briefcaseId=${arg.briefcaseId}&$top=1000`;
-    for await (const page of this.#client.pages<Lock>("queryAllLocks", path, await this.#auth(arg.accessToken), "locks")) {
+    for await (const page of this.#pages<Lock>("queryAllLocks", path, await this.#auth(arg.accessToken), "locks")) {
       for (const lock of page) {
         for (const group of lock.lockedObjects) {
           const state = group.lockLevel === "exclusive" ? common.LockState.Exclusive : group.lockLevel === "shared" ? common.LockState.Shared : common.LockState.None;
@@ -384,12 +419,22 @@ export class ModelHubAccess implements BackendHubAccess {
 
   // ---- errors
 
+  /** `_links.next` pages of a list, with the hub's errors as the host's. */
+  async *#pages<T>(operation: string, path: string, auth: string, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
+    try {
+      yield* this.#client.pages<T>(operation, path, auth, key, prefer);
+    } catch (err) {
+      if (err instanceof HubHttpError) throw toHostError(err, operation);
+      throw err;
+    }
+  }
+
   async #call<T>(
     operation: string,
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
     path: string,
     auth: string,
-    options: { body?: unknown; prefer?: "minimal" | "representation"; iModelId?: string } = {},
+    options: { body?: unknown; prefer?: "minimal" | "representation"; iModelId?: string; onRetry?: () => void } = {},
   ): Promise<T> {
     try {
       return await this.#client.request<T>(operation, method, path, auth, options);
@@ -399,42 +444,10 @@ export class ModelHubAccess implements BackendHubAccess {
     }
   }
 
-  /** The hub's error codes as the errors core-backend knows how to act on. */
+  /** The hub's error codes as the errors core-backend knows how to act on; a lock conflict names the holder. */
   async #toHostError(err: HubHttpError, operation: string, auth: string, iModelId?: string): Promise<Error> {
-    const message = err.body?.message ?? err.message;
-    const hub = bentley.IModelHubStatus;
-    switch (err.code) {
-      case "ConflictWithAnotherUser":
-        if (operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], auth, iModelId);
-        // Another briefcase is pushing: pull what it pushed, then try again.
-        return new common.IModelError(hub.PullIsRequired, `pull is required: ${message}`);
-      case "PullIsRequired":
-        return new common.IModelError(hub.PullIsRequired, `pull is required: ${message}`);
-      case "NewerChangesExist":
-        return new common.IModelError(hub.PullIsRequired, "pull is required to obtain lock");
-      case "iModelNotFound":
-        return new common.IModelError(hub.iModelDoesNotExist, message);
-      case "ChangesetNotFound":
-        return new common.IModelError(hub.ChangeSetDoesNotExist, message);
-      case "BriefcaseNotFound":
-        return new common.IModelError(hub.BriefcaseDoesNotExist, message);
-      case "NamedVersionNotFound":
-        return new common.IModelError(bentley.IModelStatus.NotFound, message);
-      case "CheckpointNotFound":
-        return new common.IModelError(hub.CheckpointDoesNotExist, message);
-      case "LockNotFound":
-        return new common.IModelError(hub.LockDoesNotExist, message);
-      case "ChangesetExists":
-        return new common.IModelError(hub.ChangeSetAlreadyExists, message);
-      case "iModelExists":
-        return new common.IModelError(hub.iModelAlreadyExists, message);
-      case "FileNotFound":
-        return new common.IModelError(hub.FileDoesNotExist, message);
-      default: {
-        const details = err.body?.details?.map((d) => `${d.code}: ${d.message}`).join("; ");
-        return new common.IModelError(err.status >= 500 ? hub.OperationFailed : bentley.IModelStatus.BadRequest, `${operation} failed (${err.code ?? err.status}): ${message}${details ? ` (${details})` : ""}`);
-      }
-    }
+    if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], auth, iModelId);
+    return toHostError(err, operation);
   }
 
   async #lockConflict(conflicts: ConflictingLock[], auth: string, iModelId?: string): Promise<Error> {
@@ -465,6 +478,14 @@ function toChangesetProps(c: Changeset): ChangesetProps {
     userCreated: c.creatorId,
     size: c.fileSize,
   } as ChangesetProps;
+}
+
+function hasId(computeId: (props: { parentId: string; pathname: string }) => string, file: ChangesetFileProps): boolean {
+  try {
+    return computeId({ parentId: file.parentId, pathname: file.pathname }) === file.id;
+  } catch {
+    return false; // not a changeset file at all
+  }
 }
 
 function safeUserName(): string {

@@ -29,10 +29,10 @@ export async function uploadFile(url: string, path: string, retry: RetryPolicy):
       if (response.status === 201 || response.status === 200) return;
       if (response.status < 500 && response.status !== 429) throw new Error(`upload refused: HTTP ${response.status}`);
       if (attempt >= retry.maxRetries) throw new Error(`upload failed: HTTP ${response.status}`);
-      await backoff(retry, attempt + 1, response.headers.get("retry-after"));
+      await backoff(retry, attempt + 1, `upload: HTTP ${response.status}`, response.headers.get("retry-after"));
     } catch (err) {
       if (attempt >= retry.maxRetries || (err as Error).message.startsWith("upload refused")) throw err;
-      await backoff(retry, attempt + 1);
+      await backoff(retry, attempt + 1, `upload: ${(err as Error).message}`);
     }
   }
 }
@@ -40,7 +40,9 @@ export async function uploadFile(url: string, path: string, retry: RetryPolicy):
 /**
  * Downloads a storage link to `path`: streamed to `path.part`, resumed with a range request after a broken
  * connection, checked against `expectedSize`, then renamed. A file already at `path` with that size is kept.
- * `onBytes` sees every chunk; returning true from it aborts.
+ * `onBytes` sees the newly downloaded bytes (never the same byte twice, so progress stays monotonic across
+ * resumes and restarts); returning true from it aborts with `TransferAborted`. After a failed attempt,
+ * `refresh` (if given) supplies a new link for the same file, e.g. because signed links expire.
  */
 export async function downloadFile(
   url: string,
@@ -48,11 +50,12 @@ export async function downloadFile(
   expectedSize: number | undefined,
   retry: RetryPolicy,
   onBytes?: (bytes: number) => boolean,
+  refresh?: () => Promise<string>,
 ): Promise<void> {
   if (expectedSize !== undefined) {
     const existing = await stat(path).catch(() => undefined);
     if (existing?.size === expectedSize) {
-      onBytes?.(expectedSize);
+      if (onBytes?.(expectedSize)) throw new TransferAborted();
       return;
     }
   }
@@ -60,29 +63,47 @@ export async function downloadFile(
   const part = `${path}.part`;
   await rm(part, { force: true });
   let aborted = false;
+  let reported = 0;
+  const report = (position: number): boolean => {
+    if (position <= reported) return false;
+    const fresh = position - reported;
+    reported = position;
+    return onBytes?.(fresh) ?? false;
+  };
   for (let attempt = 0; ; attempt++) {
-    const have = (await stat(part).catch(() => undefined))?.size ?? 0;
+    let have = (await stat(part).catch(() => undefined))?.size ?? 0;
+    if (expectedSize !== undefined && have > expectedSize) {
+      await rm(part, { force: true });
+      have = 0;
+    }
     try {
-      const response = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} });
-      if (!response.ok || !response.body) {
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.status < 500 && response.status !== 429) throw new Error(`download refused: HTTP ${response.status}`);
-        throw new Error(`download failed: HTTP ${response.status}`);
+      if (expectedSize === undefined || have < expectedSize) {
+        const response = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} });
+        if (!response.ok || !response.body) {
+          await response.arrayBuffer().catch(() => undefined);
+          if (response.status < 500 && response.status !== 429) throw new Error(`download refused: HTTP ${response.status}`);
+          throw new Error(`download failed: HTTP ${response.status}`);
+        }
+        let position = have > 0 && response.status === 206 ? have : 0;
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            position += chunk.length;
+            if (report(position)) {
+              aborted = true;
+              done(new TransferAborted());
+              return;
+            }
+            done(null, chunk);
+          },
+        });
+        await pipeline(Readable.fromWeb(response.body as never), counter, createWriteStream(part, { flags: position > 0 ? "a" : "w" }));
       }
-      const append = have > 0 && response.status === 206;
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          if (onBytes?.(chunk.length)) {
-            aborted = true;
-            done(new TransferAborted());
-            return;
-          }
-          done(null, chunk);
-        },
-      });
-      await pipeline(Readable.fromWeb(response.body as never), counter, createWriteStream(part, { flags: append ? "a" : "w" }));
       const size = (await stat(part)).size;
-      if (expectedSize !== undefined && size !== expectedSize) throw new Error(`downloaded ${size} bytes, expected ${expectedSize}`);
+      if (expectedSize !== undefined && size !== expectedSize) {
+        // The answer ended normally with the wrong length: its bytes cannot be trusted, start again.
+        await rm(part, { force: true });
+        throw new Error(`downloaded ${size} bytes, expected ${expectedSize}`);
+      }
       await rename(part, path);
       return;
     } catch (err) {
@@ -90,11 +111,20 @@ export async function downloadFile(
         await rm(part, { force: true });
         throw new TransferAborted();
       }
-      if (attempt >= retry.maxRetries || (err as Error).message.startsWith("download refused")) {
+      const refused = (err as Error).message.startsWith("download refused");
+      if (attempt >= retry.maxRetries || (refused && !refresh)) {
         await rm(part, { force: true });
         throw new Error(`Cannot download ${url.split("?")[0]}: ${(err as Error).message}`);
       }
-      await backoff(retry, attempt + 1);
+      await backoff(retry, attempt + 1, `download of ${url.split("?")[0]}: ${(err as Error).message}`);
+      if (refresh) {
+        try {
+          url = await refresh();
+        } catch (refreshError) {
+          await rm(part, { force: true });
+          throw refreshError;
+        }
+      }
     }
   }
 }

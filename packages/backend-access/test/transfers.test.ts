@@ -1,0 +1,293 @@
+// ModelHubAccess against a real hub behind a proxy that loses answers, breaks connections, shortens bodies and
+// answers 429/5xx: nothing is created twice, downloads resume and are verified, retries honour retry-after and stop
+// at a cap, progress is monotonic and can abort, and errors are the host's IModelError numbers.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm, mkdtemp, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreBentley from "@itwin/core-bentley";
+import type * as CoreCommon from "@itwin/core-common";
+import type { ChangesetFileProps } from "@itwin/core-common";
+import type { ModelHubAccessOptions } from "../src/index.js";
+import { ModelHubAccess } from "../src/index.js";
+import type { Fixture } from "../../server/test/support/fixtures.js";
+import { makeChangesets } from "../../server/test/support/fixtures.js";
+import type { TestHub } from "../../server/test/support/hub.js";
+import { startTestHub } from "../../server/test/support/hub.js";
+import { FaultProxy } from "./support/fault-proxy.js";
+
+const require = createRequire(import.meta.url);
+const common = require("@itwin/core-common") as typeof CoreCommon;
+const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+const backend = require("@itwin/core-backend") as typeof CoreBackend;
+
+const ITWIN = "7a1d3e5f-2b4c-4d6e-8f01-23456789abcd";
+const TOKEN = "Bearer alice";
+const STORAGE = /^\/storage\//;
+
+/** Offline, iTwin.js's geographic-data workspace stalls the first open ~15 s on DNS; these tests need no GCS data. */
+async function startIModelHost(options: CoreBackend.IModelHostOptions): Promise<void> {
+  await backend.IModelHost.startup(options);
+  backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+}
+
+const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+
+/** Runs `work` and returns what it threw (fails if it did not throw). */
+async function failure(work: Promise<unknown>): Promise<Error & { errorNumber?: number }> {
+  try {
+    await work;
+  } catch (err) {
+    return err as Error & { errorNumber?: number };
+  }
+  assert.fail("expected a failure");
+}
+
+describe("ModelHubAccess over a faulty network, against a real hub", () => {
+  let hub: TestHub;
+  let proxy: FaultProxy;
+  let fixture: Fixture;
+  let work: string;
+  let iModelId: string;
+  let briefcaseId: number;
+  const clients: ModelHubAccess[] = [];
+
+  const access = (options: Partial<ModelHubAccessOptions> = {}) => {
+    const client = new ModelHubAccess({ baseUrl: proxy.url, accessToken: TOKEN, installCheckpointDownload: false, retry: { baseDelayMs: 20, maxDelayMs: 100 }, ...options });
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
+    work = await mkdtemp(join(tmpdir(), "modelhub-transfers-"));
+    proxy = await FaultProxy.start();
+    hub = await startTestHub();
+    proxy.forwardTo(hub.url);
+  });
+  after(async () => {
+    for (const client of clients) client.dispose();
+    await proxy.close();
+    await hub.close();
+    await rm(work, { recursive: true, force: true });
+  });
+  beforeEach(() => proxy.reset());
+
+  it("creates an iModel and pushes through lost answers and 5xx without creating anything twice", async () => {
+    const client = access();
+    // Every step of the create flow loses its first answer or is refused once.
+    proxy.add({ method: "POST", path: /^\/imodels$/, times: 1, kind: { dropResponse: true } });
+    proxy.add({ method: "PUT", path: STORAGE, times: 1, kind: { reply: 503 } });
+    proxy.add({ method: "POST", path: /\/baselinefile$/, times: 1, kind: { dropResponse: true } });
+    iModelId = await client.createNewIModel({ iTwinId: ITWIN, iModelName: "faults", version0: fixture.version0Path, accessToken: TOKEN });
+    const listed = await hub.api<{ iModels: { id: string }[] }>("GET", `?iTwinId=${ITWIN}`);
+    assert.deepEqual(listed.body.iModels.map((m) => m.id), [iModelId], "exactly one iModel");
+    // Sent, lost, re-sent (the hub has it: iModelExists), then the unfinished one is removed and created again.
+    assert.equal(proxy.count("POST", /^\/imodels$/), 3);
+    assert.equal(proxy.count("DELETE", /^\/imodels\/[^/]+$/), 1);
+
+    briefcaseId = await client.acquireNewBriefcaseId({ iModelId, accessToken: TOKEN });
+    proxy.reset();
+    // Each push: the create's answer is lost once, the upload refused once, the complete's answer lost once.
+    const indexes: number[] = [];
+    for (const cs of fixture.changesets) {
+      proxy.add({ method: "POST", path: /\/changesets$/, times: 1, kind: { dropResponse: true } });
+      proxy.add({ method: "PUT", path: STORAGE, times: 1, kind: { reply: 500 } });
+      proxy.add({ method: "PATCH", path: /\/changesets\/[0-9a-f]{40}$/, times: 1, kind: { dropResponse: true } });
+      const props = { ...cs, index: 0, briefcaseId, pushDate: "", userCreated: "" } as ChangesetFileProps;
+      indexes.push(await client.pushChangeset({ iModelId, changesetProps: props, accessToken: TOKEN }));
+    }
+    assert.deepEqual(indexes, [1, 2, 3]);
+    assert.equal(proxy.count("POST", /\/changesets$/), 6);
+    assert.equal(proxy.count("PATCH", /\/changesets\//), 6);
+    const onHub = await client.queryChangesets({ iModelId, accessToken: TOKEN });
+    assert.deepEqual(onHub.map((c) => [c.index, c.id, c.parentId, c.size]), fixture.changesets.map((c, i) => [i + 1, c.id, c.parentId, c.size]));
+  });
+
+  it("re-pushing a changeset the hub already has answers its index (the first answer was lost)", async () => {
+    const cs = fixture.changesets[2]!;
+    const props = { ...cs, index: 0, briefcaseId, pushDate: "", userCreated: "" } as ChangesetFileProps;
+    assert.equal(await access().pushChangeset({ iModelId, changesetProps: props, accessToken: TOKEN }), 3);
+    assert.equal((await access().getLatestChangeset({ iModelId, accessToken: TOKEN })).index, 3);
+  });
+
+  it("honours retry-after on 429, retries 5xx, and gives up at the cap", async () => {
+    const client = access({ retry: { maxRetries: 2, baseDelayMs: 20, maxDelayMs: 100 } });
+    const path = /\/changesets\/1$/;
+    proxy.add({ method: "GET", path, times: 1, kind: { reply: 429, headers: { "retry-after": "1" }, body: JSON.stringify({ error: { code: "TooManyRequests", message: "slow down" } }) } });
+    const started = Date.now();
+    assert.equal((await client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN })).id, fixture.changesets[0]!.id);
+    assert.ok(Date.now() - started >= 950, `waited ${Date.now() - started} ms, retry-after said 1 s`);
+
+    proxy.reset();
+    proxy.add({ method: "GET", path, times: 2, kind: { reply: 503 } });
+    assert.equal((await client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN })).index, 1);
+    assert.equal(proxy.count("GET", path), 3);
+
+    proxy.reset();
+    proxy.add({ method: "GET", path, times: 100, kind: { reply: 503 } });
+    const err = await failure(client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN }));
+    assert.ok(err instanceof common.IModelError, String(err));
+    assert.equal(err.errorNumber, bentley.IModelHubStatus.Unknown, "not a number core-backend's pushChanges retries on");
+    assert.equal(proxy.count("GET", path), 3, "one request and two retries");
+
+    const unreachable = access({ baseUrl: "http://127.0.0.1:1", retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
+    assert.match((await failure(unreachable.getLatestChangeset({ iModelId, accessToken: TOKEN }))).message, /cannot reach the hub/);
+  });
+
+  it("downloads resume after a broken connection, run at most `downloadConcurrency` at once, and are byte-exact", async () => {
+    const dir = join(work, "resume");
+    proxy.track = STORAGE;
+    proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 100 } });
+    proxy.add({ method: "GET", path: STORAGE, times: 3, kind: { delayMs: 150 } });
+    const files = await access({ downloadConcurrency: 2 }).downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    assert.deepEqual(files.map((f) => f.index), [1, 2, 3]);
+    for (const [i, file] of files.entries()) {
+      assert.equal(file.pathname, join(dir, `${fixture.changesets[i]!.id}.cs`));
+      assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
+    }
+    assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
+    assert.deepEqual(proxy.seen.filter((s) => s.range).map((s) => s.range), ["bytes=100-"], "the broken download resumed where it stopped");
+    assert.equal(proxy.maxInFlight, 2);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
+  });
+
+  it("files already present with the right size are not downloaded again; a wrong size is replaced", async () => {
+    const dir = join(work, "present");
+    const client = access();
+    await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    proxy.reset();
+    const damaged = join(dir, `${fixture.changesets[1]!.id}.cs`);
+    await writeFile(damaged, "not a changeset");
+    const files = await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    assert.equal(proxy.count("GET", STORAGE), 1, "only the damaged file was fetched");
+    assert.equal(await sha256(damaged), await sha256(fixture.changesets[1]!.pathname));
+    assert.equal(files.length, 3);
+  });
+
+  it("a body shorter than the changeset's size is refused after the retries, and nothing is left behind", async () => {
+    const dir = join(work, "short");
+    proxy.add({ method: "GET", path: STORAGE, times: 100, kind: { dropLastBytes: 7 } });
+    const client = access({ retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
+    const err = await failure(client.downloadChangeset({ iModelId, changeset: { index: 2 }, targetDir: dir, accessToken: TOKEN }));
+    assert.match(err.message, new RegExp(`expected ${fixture.changesets[1]!.size}`));
+    assert.deepEqual(await readdir(dir).catch(() => []), []);
+  });
+
+  it("progress is monotonic up to the total and survives a resumed download; a non-zero return aborts", async () => {
+    const total = fixture.changesets.reduce((sum, c) => sum + c.size, 0);
+    const seen: [number, number][] = [];
+    proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 200 } });
+    await access({ downloadConcurrency: 1 }).downloadChangesets({
+      iModelId, range: { first: 1 }, targetDir: join(work, "progress"), accessToken: TOKEN,
+      progressCallback: (downloaded, all) => {
+        seen.push([downloaded, all]);
+        return 0;
+      },
+    });
+    assert.ok(seen.length >= 3);
+    assert.ok(seen.every(([d, t], i) => t === total && d <= total && (i === 0 || d >= seen[i - 1]![0])), JSON.stringify(seen));
+    assert.equal(seen.at(-1)![0], total);
+
+    const dir = join(work, "abort");
+    const err = await failure(access().downloadChangesets({ iModelId, range: { first: 1 }, targetDir: dir, accessToken: TOKEN, progressCallback: () => 1 }));
+    assert.ok(err instanceof common.IModelError);
+    assert.equal(err.errorNumber, bentley.BriefcaseStatus.DownloadCancelled);
+    assert.match(err.message, /AbortError/);
+    assert.deepEqual((await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".part")), []);
+
+    const checkpoint = join(work, "abort-checkpoint.bim");
+    const cpErr = await failure(access().downloadV1Checkpoint({ localFile: checkpoint, checkpoint: { iModelId, iTwinId: ITWIN, changeset: { id: "", index: 0 }, accessToken: TOKEN }, onProgress: () => 1 }));
+    assert.equal(cpErr.errorNumber, bentley.BriefcaseStatus.DownloadCancelled, String(cpErr));
+    await assert.rejects(stat(checkpoint));
+  });
+
+  it("with iTwin.js started, a changeset whose bytes do not hash to its id is fetched again, then refused", async () => {
+    await startIModelHost({ cacheDir: join(work, "host-cache") });
+    try {
+      const client = access();
+      proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { flipByteAt: 60 } });
+      const [file] = await client.downloadChangesets({ iModelId, range: { first: 2, end: 2 }, targetDir: join(work, "verify"), accessToken: TOKEN });
+      assert.equal(await sha256(file!.pathname), await sha256(fixture.changesets[1]!.pathname));
+      assert.equal(proxy.count("GET", STORAGE), 2);
+
+      proxy.reset();
+      proxy.add({ method: "GET", path: STORAGE, times: 100, kind: { flipByteAt: 60 } });
+      const dir = join(work, "corrupt");
+      const err = await failure(client.downloadChangeset({ iModelId, changeset: { index: 3 }, targetDir: dir, accessToken: TOKEN }));
+      assert.equal(err.errorNumber, bentley.ChangeSetStatus.CorruptedChangeStream, err.message);
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await backend.IModelHost.shutdown();
+    }
+  });
+
+  it("hub errors become the host's IModelError with the numbers iTwin.js knows", async () => {
+    const client = access();
+    const unknownIModel = "00000000-0000-4000-8000-000000000000";
+    const cases: [() => Promise<unknown>, number][] = [
+      [() => client.getLatestChangeset({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
+      [() => client.queryChangesets({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
+      [() => client.getMyBriefcaseIds({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
+      [() => client.downloadV1Checkpoint({ localFile: join(work, "none.bim"), checkpoint: { iModelId: unknownIModel, iTwinId: ITWIN, changeset: { id: "", index: 0 }, accessToken: TOKEN } }), bentley.IModelHubStatus.iModelDoesNotExist],
+      [() => client.deleteIModel({ iModelId: unknownIModel, iTwinId: ITWIN, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
+      [() => client.queryChangeset({ iModelId, changeset: { index: 99 }, accessToken: TOKEN }), bentley.IModelHubStatus.ChangeSetDoesNotExist],
+      [() => client.queryChangeset({ iModelId, changeset: { id: "ab".repeat(20) }, accessToken: TOKEN }), bentley.IModelHubStatus.ChangeSetDoesNotExist],
+      [() => client.getChangesetFromNamedVersion({ iModelId, versionName: "no such version", accessToken: TOKEN }), bentley.IModelStatus.NotFound],
+      [() => client.releaseBriefcase({ iModelId, briefcaseId: 999, accessToken: TOKEN }), bentley.IModelHubStatus.BriefcaseDoesNotExist],
+    ];
+    for (const [call, errorNumber] of cases) {
+      const err = await failure(call());
+      assert.ok(err instanceof common.IModelError, String(err));
+      assert.equal(err.errorNumber, errorNumber, err.message);
+    }
+  });
+
+  it("a push the hub keeps failing surfaces the hub's error (not ENOENT), and the next push succeeds", async () => {
+    const client = access({ installCheckpointDownload: true, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
+    await startIModelHost({ cacheDir: join(work, "push-cache"), hubAccess: client });
+    try {
+      const props = await backend.BriefcaseManager.downloadBriefcase({ iTwinId: ITWIN, iModelId, fileName: join(work, "push.bim"), accessToken: TOKEN });
+      const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
+      try {
+        assert.equal(db.changeset.index, 3);
+        const firstId = (ecsql: string) => db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
+        const model = firstId("SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
+        const category = firstId("SELECT ECInstanceId FROM bis.SpatialCategory");
+        await db.locks.acquireLocks({ shared: model });
+        db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), placement: { origin: [0, 0, 0], angles: {} } } as never);
+        db.saveChanges("one element");
+
+        proxy.add({ method: "PATCH", path: /\/changesets\/[0-9a-f]{40}$/, times: 100, kind: { reply: 503 } });
+        const err = await failure(db.pushChanges({ description: "one element", accessToken: TOKEN }));
+        assert.match(err.message, /pushChangeset failed \(Unknown\)/);
+        assert.equal(proxy.count("PATCH", /\/changesets\//), 2, "one request and one retry, by the client; none by core-backend");
+        assert.ok(db.txns.hasPendingTxns, "the local changes are kept");
+
+        proxy.reset();
+        await db.pushChanges({ description: "one element", accessToken: TOKEN });
+        assert.equal(db.changeset.index, 4);
+        assert.equal((await client.getLatestChangeset({ iModelId, accessToken: TOKEN })).id, db.changeset.id);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await backend.IModelHost.shutdown();
+    }
+  });
+
+  it("loads with require() from CommonJS (Node 20.19+ require(esm))", async () => {
+    const root = fileURLToPath(new URL("../../..", import.meta.url));
+    const script = `const m = require("@modelhub/backend-access"); const a = new m.ModelHubAccess({ baseUrl: "http://127.0.0.1:1", installCheckpointDownload: false });
+      console.log(JSON.stringify({ cls: typeof m.ModelHubAccess, install: typeof m.installCheckpointDownload, method: typeof a.pushChangeset }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { cwd: root });
+    assert.deepEqual(JSON.parse(stdout), { cls: "function", install: "function", method: "function" });
+  });
+});
