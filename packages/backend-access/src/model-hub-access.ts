@@ -407,10 +407,20 @@ export class ModelHubAccess implements BackendHubAccess {
     }
   }
 
-  /** Releases the given locks (newer iTwin.js calls this when local changes are abandoned). */
+  /**
+   * Releases the given locks (newer iTwin.js calls this when local changes are abandoned). Ids the briefcase does not
+   * hold are skipped: the hub refuses a whole release that names one (404 LockNotFound), so then only the held ones
+   * are released.
+   */
   async abandonLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
     const release = new Map([...locks.keys()].map((id) => [id, common.LockState.None] as const));
-    await this.acquireLocks(arg, release);
+    try {
+      await this.acquireLocks(arg, release);
+    } catch (err) {
+      if (!(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.LockDoesNotExist) throw err;
+      const held = new Set((await this.queryAllLocks(arg)).map((l) => l.id));
+      await this.acquireLocks(arg, new Map([...release].filter(([id]) => held.has(id))));
+    }
   }
 
   async abandonAllLocks(arg: BriefcaseDbArg): Promise<void> {

@@ -229,6 +229,19 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     }
   });
 
+  it("abandonLocks releases the held locks among the ids it is given, and tolerates ids not held", async () => {
+    const client = access();
+    const arg = { iModelId, briefcaseId, changeset: { id: "", index: 0 }, accessToken: TOKEN } as CoreBackend.BriefcaseDbArg;
+    const { Exclusive, Shared } = common.LockState;
+    await client.acquireLocks(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x20000000003", Exclusive]]));
+    const plain = await failure(client.acquireLocks(arg, new Map([["0x20000000001", common.LockState.None], ["0x2000000ffff", common.LockState.None]])));
+    assert.equal(plain.errorNumber, bentley.IModelHubStatus.LockDoesNotExist, "the hub refuses a release naming a lock not held");
+    await client.abandonLocks!(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x2000000ffff", Exclusive]]));
+    assert.deepEqual(await client.queryAllLocks(arg), [{ id: "0x20000000003", state: Exclusive }]);
+    await client.abandonAllLocks!(arg);
+    assert.deepEqual(await client.queryAllLocks(arg), []);
+  });
+
   it("hub errors become the host's IModelError with the numbers iTwin.js knows", async () => {
     const client = access();
     const unknownIModel = "00000000-0000-4000-8000-000000000000";
