@@ -94,11 +94,20 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.equal((await content(store, "files/x"))!.toString(), "new, longer content");
     });
 
-    it("a reader that opened the old blob reads it whole while a new one is put", async () => {
+    it("a replacement of the same size still changes the etag", async () => {
+      const first = await store.put("files/same", Readable.from([Buffer.from("aaaa")]));
+      const second = await store.put("files/same", Readable.from([Buffer.from("bbbb")]));
+      assert.notEqual(first.etag, second.etag);
+      assert.equal((await store.stat("files/same"))!.etag, second.etag);
+    });
+
+    it("a reader that opened the old blob reads it whole, as described, while a new one is put", async () => {
       const old = randomBytes(256 * 1024);
-      await store.put("files/r", Readable.from([old]));
+      const oldInfo = await store.put("files/r", Readable.from([old]));
       const reading = await store.get("files/r");
-      await store.put("files/r", Readable.from([randomBytes(300 * 1024)]));
+      const newInfo = await store.put("files/r", Readable.from([randomBytes(300 * 1024)]));
+      assert.deepEqual(reading!.info, oldInfo);
+      assert.notEqual(newInfo.etag, oldInfo.etag);
       assert.equal(sha256(await readAll(reading!.stream)), sha256(old));
     });
 
@@ -162,6 +171,12 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.equal((await content(store, "files/u"))!.toString(), "block");
     });
 
+    it("committing an empty block list makes an empty blob", async () => {
+      const info = await store.commitBlocks("files/none", []);
+      assert.equal(info.size, 0);
+      assert.deepEqual(await content(store, "files/none"), Buffer.alloc(0));
+    });
+
     it("a failed stageBlock stages nothing", async () => {
       await assert.rejects(store.stageBlock("files/sf", "b1", failingStream(randomBytes(1000))));
       await assert.rejects(store.commitBlocks("files/sf", ["b1"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
@@ -194,9 +209,24 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.ok(await store.stat("files/m10/changesets/a.cs"));
       assert.ok(await store.stat("files/m2/changesets/a.cs"));
       await store.deletePrefix("files/nothing-here/");
+      await store.deletePrefix("files/nothing-here");
+      await store.deletePrefix("nothing-at-all/");
       // The blob can be written again after its prefix was deleted.
       await put("files/m1/changesets/a.cs");
       assert.equal((await content(store, "files/m1/changesets/a.cs"))!.toString(), "files/m1/changesets/a.cs");
+    });
+
+    it("deletePrefix without a trailing slash is a plain starts-with", async () => {
+      const put = (key: string) => store.put(key, Readable.from([Buffer.from(key)]));
+      await put("files/m1/a.cs");
+      await put("files/m10/a.cs");
+      await put("files/m1.bim");
+      await put("files/m2/a.cs");
+      await store.deletePrefix("files/m1");
+      assert.equal(await store.stat("files/m1/a.cs"), undefined);
+      assert.equal(await store.stat("files/m10/a.cs"), undefined);
+      assert.equal(await store.stat("files/m1.bim"), undefined);
+      assert.ok(await store.stat("files/m2/a.cs"));
     });
 
     it("copies blobs to and from local files", async () => {
@@ -214,7 +244,7 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
     });
 
     it("rejects keys that could escape the store", async () => {
-      for (const key of ["", "../x", "files/../../x", "/etc/passwd", "files\\x", "files//x", "files/./x"]) {
+      for (const key of ["", "../x", "files/../../x", "/etc/passwd", "files\\x", "files//x", "files/./x", "files/x/", "files/\0x"]) {
         await assert.rejects(store.put(key, Readable.from([Buffer.from("x")])), Error, `key ${JSON.stringify(key)}`);
         await assert.rejects(store.stat(key), Error, `key ${JSON.stringify(key)}`);
       }

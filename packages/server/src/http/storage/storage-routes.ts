@@ -1,12 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 import type { Permission, UrlSigner } from "./url-signer.js";
 
+export { storageUrl } from "./url-signer.js";
+
 const API_VERSION = "2024-08-04";
-const MAX_BLOCK_LIST_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest Put Block List body. Azure allows 50,000 blocks with ids up to 64 bytes (88 base64 characters); wrapped in
+ * `<Uncommitted>…</Uncommitted>` that is about 5.6 MB, so 8 MiB fits every legal list.
+ */
+const MAX_BLOCK_LIST_BYTES = 8 * 1024 * 1024;
 
 type Query = Record<string, string | undefined>;
 
@@ -16,8 +23,20 @@ type Query = Record<string, string | undefined>;
  * Bodies are streamed straight to the blob store, never parsed or buffered.
  */
 export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: UrlSigner }> = async (app, { blobStore, signer }) => {
+  // Bodies (hundreds of MB, any content type or none) are never parsed here: the handlers stream `request.raw`.
+  // A catch-all parser that does not touch the payload also keeps fastify's bodyLimit out of the way.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_request, _payload, done) => done(null));
+
+  // Azure-style XML errors for whatever else goes wrong here (storage clients only look at the status).
+  app.setErrorHandler((err: { statusCode?: number; message?: string }, request, reply) => {
+    if (reply.sent || reply.raw.headersSent) return;
+    const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, "storage request failed");
+    return status === 500
+      ? sendXmlError(reply, 500, "InternalError", "The server encountered an internal error. Please retry the request.")
+      : sendXmlError(reply, status, "InvalidInput", err.message ?? "The request is not valid.");
+  });
 
   const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): boolean => {
     const verdict = signer.verify(key, request.query as Query, permission);
@@ -45,6 +64,10 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
         return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
       }
       if (query.comp !== undefined) return sendXmlError(reply, 400, "InvalidQueryParameterValue", `comp=${query.comp} is not supported.`);
+      const blobType = request.headers["x-ms-blob-type"];
+      if (blobType !== undefined && blobType !== "BlockBlob") {
+        return sendXmlError(reply, 400, "InvalidHeaderValue", `Only block blobs are stored here, not '${String(blobType)}'.`);
+      }
       const info = await blobStore.put(key, request.raw, { signal: abort.signal });
       return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
     } catch (err) {
@@ -64,36 +87,54 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     if (!authorize(request, reply, key, "r")) return reply;
-    const info = await blobStore.stat(key);
-    if (!info) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
-    const ifMatch = request.headers["if-match"];
-    if (ifMatch && ifMatch !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(quote(info.etag))) {
-      return sendXmlError(reply, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
-    }
-    const rangeHeader = (request.headers["x-ms-range"] as string | undefined) ?? request.headers.range;
-    let range: ByteRange | undefined;
-    if (rangeHeader) {
-      range = parseRange(rangeHeader, info.size);
-      if (!range) {
+    // The blob may be replaced between looking at it and opening it; the answer must describe the bytes it sends.
+    for (let attempt = 0; ; attempt++) {
+      const info = await blobStore.stat(key);
+      if (!info) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
+      const ifMatch = request.headers["if-match"];
+      if (ifMatch && ifMatch.trim() !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(quote(info.etag))) {
+        return sendXmlError(reply, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+      }
+      const msRange = request.headers["x-ms-range"];
+      const rangeHeader = typeof msRange === "string" ? msRange : request.headers.range;
+      const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, info.size);
+      if (range === "malformed" && typeof msRange === "string") {
+        return sendXmlError(reply, 400, "InvalidHeaderValue", "The value for x-ms-range is not in the correct format.");
+      }
+      if (range === "unsatisfiable") {
         void reply.header("content-range", `bytes */${info.size}`);
         return sendXmlError(reply, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
       }
+      // A malformed `Range` is ignored (RFC 9110 §14.2): the whole blob is sent.
+      const byteRange = range === "malformed" ? undefined : range;
+      let blob: { info: BlobInfo; stream: Readable } | undefined;
+      if (!head && info.size > 0) {
+        blob = await blobStore.get(key, byteRange);
+        if (!blob) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
+        if (blob.info.etag !== info.etag) {
+          blob.stream.destroy();
+          if (attempt < 3) continue;
+          return sendXmlError(reply, 503, "ServerBusy", "The blob is being replaced; retry the request.");
+        }
+      }
+      withBlobHeaders(azureHeaders(reply), info)
+        .header("accept-ranges", "bytes")
+        .header("content-type", "application/octet-stream")
+        .header("x-ms-blob-type", "BlockBlob");
+      if (byteRange) {
+        void reply
+          .code(206)
+          .header("content-range", `bytes ${byteRange.start}-${byteRange.end}/${info.size}`)
+          .header("content-length", String(byteRange.end - byteRange.start + 1));
+      } else {
+        void reply.code(200).header("content-length", String(info.size));
+      }
+      if (!blob) return reply.send();
+      const stream = blob.stream;
+      // A client that goes away mid-download must not keep the file open.
+      reply.raw.on("close", () => stream.destroy());
+      return reply.send(stream);
     }
-    withBlobHeaders(azureHeaders(reply), info)
-      .header("accept-ranges", "bytes")
-      .header("content-type", "application/octet-stream")
-      .header("x-ms-blob-type", "BlockBlob");
-    if (range) {
-      void reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${info.size}`).header("content-length", String(range.end - range.start + 1));
-    } else {
-      void reply.code(200).header("content-length", String(info.size));
-    }
-    if (head || info.size === 0) return reply.send();
-    const blob = await blobStore.get(key, range);
-    if (!blob) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
-    // Fastify ends the file stream when the response finishes; a client that goes away must not keep the file open.
-    reply.raw.on("close", () => blob.stream.destroy());
-    return reply.send(blob.stream);
   };
 
   // An explicit HEAD route: fastify's automatic one would answer a body-less reply with `Content-Length: 0`, and
@@ -109,7 +150,7 @@ function keyOf(request: FastifyRequest): string | undefined {
   } catch {
     return undefined;
   }
-  if (!key.startsWith("files/") || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
+  if (!key.startsWith("files/") || /[\\\0]/.test(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
   return key;
 }
 
@@ -137,51 +178,70 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
 }
 
-/** `bytes=a-b`, `bytes=a-`, `bytes=-n` → an inclusive range within the blob, or undefined if unsatisfiable. */
-export function parseRange(header: string, size: number): ByteRange | undefined {
+/**
+ * `bytes=a-b`, `bytes=a-`, `bytes=-n` → an inclusive range within the blob (an end past the blob is cut to it);
+ * "unsatisfiable" when it starts past the end; "malformed" for anything else (including several ranges).
+ */
+export function parseRange(header: string, size: number): ByteRange | "unsatisfiable" | "malformed" {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === "" && m[2] === "")) return undefined;
-  let start: number;
-  let end: number;
+  if (!m || (m[1] === "" && m[2] === "")) return "malformed";
   if (m[1] === "") {
     const suffix = Number(m[2]);
-    if (suffix === 0) return undefined;
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
   }
-  if (start >= size || end < start) return undefined;
-  return { start, end };
+  const start = Number(m[1]);
+  if (m[2] !== "" && Number(m[2]) < start) return "malformed";
+  if (start >= size) return "unsatisfiable";
+  const end = m[2] === "" ? size - 1 : Number(m[2]);
+  return { start, end: Math.min(end, size - 1) };
 }
 
 class BodyTooLarge extends Error {}
 
-async function readSmallBody(stream: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_BLOCK_LIST_BYTES) throw new BodyTooLarge(`A block list may be at most ${MAX_BLOCK_LIST_BYTES} bytes.`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+/**
+ * Reads a body of at most MAX_BLOCK_LIST_BYTES. A longer one is refused without destroying the request, so node
+ * discards the rest and the client still reads the answer.
+ */
+function readSmallBody(stream: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total <= MAX_BLOCK_LIST_BYTES) return void chunks.push(chunk);
+      stream.off("data", onData).off("end", onEnd).off("error", reject);
+      reject(new BodyTooLarge(`A block list may be at most ${MAX_BLOCK_LIST_BYTES} bytes.`));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString("utf8"));
+    stream.on("data", onData).once("end", onEnd).once("error", reject);
+  });
 }
 
-/** The ids of `<BlockList><Latest|Committed|Uncommitted>id</…>…</BlockList>`, in order. */
+const XML_ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", apos: "'", quot: '"' };
+
+/**
+ * The ids of `<BlockList><Latest|Committed|Uncommitted>id</…>…</BlockList>` in order (an empty list is allowed,
+ * as in Azure), or undefined if the body is anything else. One linear pass; no general XML parser needed.
+ */
 export function parseBlockList(xml: string): string[] | undefined {
-  const body = /<BlockList>([\s\S]*)<\/BlockList>/.exec(xml)?.[1];
-  if (body === undefined) return undefined;
+  const body = /^\uFEFF?\s*(?:<\?xml[^?]*\?>)?\s*(?:<BlockList\s*\/>|<BlockList>([\s\S]*)<\/BlockList>)\s*$/.exec(xml);
+  if (!body) return undefined;
+  const inner = body[1] ?? "";
+  const item = /\s*<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/y;
   const ids: string[] = [];
-  const pattern = /<(Latest|Committed|Uncommitted)>([^<]*)<\/\1>/g;
-  let rest = body;
-  for (const m of body.matchAll(pattern)) {
-    ids.push(m[2]!.trim());
-    rest = rest.replace(m[0], "");
+  let at = 0;
+  for (;;) {
+    item.lastIndex = at;
+    const m = item.exec(inner);
+    if (!m) break;
+    const raw = m[2]!.trim();
+    if (raw === "" || /&(?!(?:lt|gt|amp|apos|quot);)/.test(raw)) return undefined;
+    const id = raw.replace(/&(lt|gt|amp|apos|quot);/g, (_, name: string) => XML_ENTITIES[name]!);
+    ids.push(id);
+    at = item.lastIndex;
   }
-  if (rest.trim() !== "" || ids.length === 0) return undefined;
-  return ids;
+  return inner.slice(at).trim() === "" ? ids : undefined;
 }
 
 /** An AbortSignal that fires when the client goes away before the body ended. */

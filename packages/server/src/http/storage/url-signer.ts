@@ -1,8 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 export type Permission = "r" | "w";
+
+const SECRET_BYTES = 32;
 
 /**
  * Signs storage URLs: storage clients send no Authorization header (imodels-api.md §7.7), so the right to read
@@ -13,10 +15,14 @@ export class UrlSigner {
 
   /** Query string (without "?") granting `permission` on `key` for `ttlSeconds`. */
   sign(key: string, permission: Permission, ttlSeconds: number): string {
-    const expiry = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const expiry = Math.floor(Date.now() / 1000 + ttlSeconds);
     return `se=${expiry}&sp=${permission}&sig=${this.#mac(key, permission, String(expiry))}`;
   }
 
+  /**
+   * Whether `query` (the parsed query string of a request for `key`) carries a valid, unexpired signature granting
+   * `needed`. The signature is checked before anything else is believed, in constant time.
+   */
   verify(key: string, query: Record<string, string | undefined>, needed: Permission): { ok: true } | { ok: false; reason: string } {
     const { se, sp, sig } = query;
     if (!se || !sp || !sig) return { ok: false, reason: "The URL carries no signature." };
@@ -33,18 +39,51 @@ export class UrlSigner {
   }
 }
 
-/** The signing secret lives in the data directory, so links survive a restart. */
+/**
+ * The signing secret lives in the data directory (`secret.key`, 32 random bytes, mode 0600), so links survive a
+ * restart. Made atomically: two processes starting at once end up with the same secret, and a crash never leaves
+ * a half-written file behind.
+ */
 export async function loadOrCreateSecret(dataDir: string): Promise<Buffer> {
   const path = join(dataDir, "secret.key");
+  const existing = await readSecret(path);
+  if (existing) return existing;
+  await mkdir(dataDir, { recursive: true });
+  const temp = join(dataDir, `.secret.key.${process.pid}.${randomBytes(6).toString("hex")}`);
+  const handle = await open(temp, "wx", 0o600);
   try {
-    const secret = await readFile(path);
-    if (secret.length >= 32) return secret;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    await handle.writeFile(randomBytes(SECRET_BYTES));
+    await handle.chmod(0o600); // whatever the umask
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
-  const secret = randomBytes(32);
-  await writeFile(path, secret, { mode: 0o600 });
-  await chmod(path, 0o600);
+  try {
+    await link(temp, path); // fails if another process was first; then its secret wins
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") {
+      await rename(temp, path); // a filesystem without hard links: still never a half-written file
+    } else if (code !== "EEXIST") {
+      await unlink(temp);
+      throw err;
+    }
+  }
+  await unlink(temp).catch(() => undefined);
+  const secret = await readSecret(path);
+  if (!secret) throw new Error(`${path} vanished while it was being created.`);
+  return secret;
+}
+
+async function readSecret(path: string): Promise<Buffer | undefined> {
+  let secret: Buffer;
+  try {
+    secret = await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  if (secret.length < SECRET_BYTES) throw new Error(`${path} holds ${secret.length} bytes; a signing secret needs at least ${SECRET_BYTES}. Remove the file to make a new one (links handed out so far stop working).`);
   return secret;
 }
 
