@@ -2,69 +2,166 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { JobQueue } from "../../src/ports/job-queue.js";
 
+/** A fresh, empty queue; `cleanup` closes it and removes what it left behind. */
 export type JobQueueFactory = () => Promise<{ queue: JobQueue; cleanup(): Promise<void> }>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const LONG = 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The JobQueue contract: every adapter must pass it unchanged. */
 export function jobQueueContract(name: string, factory: JobQueueFactory): void {
   describe(`JobQueue contract: ${name}`, () => {
     let queue: JobQueue;
     let cleanup: () => Promise<void>;
-    beforeEach(async () => ({ queue, cleanup } = await factory()));
+    beforeEach(async () => {
+      ({ queue, cleanup } = await factory());
+    });
     afterEach(() => cleanup());
 
-    it("dedupes by key while a job is queued or running, not after it ended", async () => {
+    it("enqueue returns the stored job: random UUID id, queued, no attempts yet, payload as given", async () => {
+      const before = Date.now();
+      const job = await queue.enqueue({ kind: "k", payload: { n: 1, nested: { list: [1, "two"] } }, maxAttempts: 4 });
+      assert.match(job.id, UUID);
+      assert.deepEqual({ ...job, id: "", createdAt: "" }, {
+        id: "",
+        kind: "k",
+        payload: { n: 1, nested: { list: [1, "two"] } },
+        state: "queued",
+        attempts: 0,
+        maxAttempts: 4,
+        lastError: null,
+        dedupeKey: null,
+        createdAt: "",
+      });
+      const created = Date.parse(job.createdAt);
+      assert.ok(created >= before - 1000 && created <= Date.now() + 1000, `createdAt ${job.createdAt} is an ISO time of now`);
+      assert.deepEqual(await queue.get(job.id), job);
+      const other = await queue.enqueue({ kind: "k", payload: {} });
+      assert.notEqual(other.id, job.id);
+      assert.ok(other.maxAttempts >= 1, "a default maxAttempts");
+      assert.equal(await queue.get("00000000-0000-0000-0000-000000000000"), undefined);
+    });
+
+    it("dedupes by key while a job is queued or running, not once it ended", async () => {
       const a = await queue.enqueue({ kind: "k", payload: { n: 1 }, dedupeKey: "x" });
       const b = await queue.enqueue({ kind: "k", payload: { n: 2 }, dedupeKey: "x" });
-      assert.equal(a.id, b.id);
-      const claimed = await queue.claim(["k"], "w1", 10_000);
+      assert.equal(b.id, a.id);
+      assert.deepEqual(b.payload, { n: 1 });
+      assert.equal(b.dedupeKey, "x");
+      const other = await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "y" });
+      assert.notEqual(other.id, a.id);
+
+      const claimed = await queue.claim(["k"], "w1", LONG);
       assert.equal(claimed?.id, a.id);
-      assert.deepEqual(claimed?.payload, { n: 1 });
-      assert.equal(claimed?.attempts, 1);
-      assert.equal((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id, a.id);
+      assert.equal((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id, a.id, "running still dedupes");
       assert.equal(await queue.complete(a.id, "w1"), true);
-      assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id, a.id);
+      const c = await queue.enqueue({ kind: "k", payload: { n: 3 }, dedupeKey: "x" });
+      assert.notEqual(c.id, a.id, "a succeeded job no longer dedupes");
+
+      assert.equal((await queue.claim(["k"], "w1", LONG))?.id, other.id);
+      assert.equal((await queue.claim(["k"], "w1", LONG))?.id, c.id);
+      assert.equal(await queue.fail(c.id, "w1", "broken"), true);
+      assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id, c.id, "a failed job no longer dedupes");
     });
 
-    it("hands a job to one claimer at a time, only of the asked kinds", async () => {
-      await queue.enqueue({ kind: "k", payload: {} });
-      assert.equal(await queue.claim(["other"], "w1", 10_000), undefined);
-      assert.ok(await queue.claim(["k"], "w1", 10_000));
-      assert.equal(await queue.claim(["k"], "w2", 10_000), undefined);
+    it("claims only the asked kinds, oldest first, counting attempts", async () => {
+      const first = await queue.enqueue({ kind: "a", payload: { n: 1 } });
+      const second = await queue.enqueue({ kind: "b", payload: { n: 2 } });
+      const third = await queue.enqueue({ kind: "a", payload: { n: 3 } });
+      assert.equal(await queue.claim(["other"], "w", LONG), undefined);
+      assert.equal(await queue.claim([], "w", LONG), undefined);
+      const got = await queue.claim(["b"], "w", LONG);
+      assert.equal(got?.id, second.id);
+      assert.deepEqual([got?.state, got?.attempts, got?.kind], ["running", 1, "b"]);
+      assert.equal((await queue.claim(["a", "b"], "w", LONG))?.id, first.id);
+      assert.equal((await queue.claim(["a", "b"], "w", LONG))?.id, third.id);
+      assert.equal(await queue.claim(["a", "b"], "w", LONG), undefined);
+      assert.equal((await queue.get(first.id))?.state, "running");
     });
 
-    it("re-hands a job whose lease expired; the old claimer can no longer complete it", async () => {
+    it("hands each job to one claimer at a time, even when claims race", async () => {
+      const jobs = await Promise.all([1, 2, 3].map((n) => queue.enqueue({ kind: "k", payload: { n } })));
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => queue.claim(["k"], `w${i}`, LONG)));
+      const got = claims.filter((c) => c !== undefined).map((c) => c.id);
+      assert.equal(got.length, 3);
+      assert.deepEqual([...got].sort(), jobs.map((j) => j.id).sort());
+    });
+
+    it("a job whose lease expired is handed out again; the old claimer can no longer heartbeat, complete or fail it", async () => {
       const job = await queue.enqueue({ kind: "k", payload: {} });
-      await queue.claim(["k"], "w1", 50);
-      await sleep(80);
-      const again = await queue.claim(["k"], "w2", 10_000);
+      assert.equal((await queue.claim(["k"], "w1", 100))?.id, job.id);
+      assert.equal(await queue.claim(["k"], "w2", LONG), undefined, "not while the lease runs");
+      await sleep(140);
+      const again = await queue.claim(["k"], "w2", LONG);
       assert.equal(again?.id, job.id);
       assert.equal(again?.attempts, 2);
+      assert.equal(await queue.heartbeat(job.id, "w1", LONG), false);
       assert.equal(await queue.complete(job.id, "w1"), false);
-      assert.equal(await queue.heartbeat(job.id, "w1", 1000), false);
-      assert.equal(await queue.heartbeat(job.id, "w2", 1000), true);
+      assert.equal(await queue.fail(job.id, "w1", "late", new Date()), false);
+      assert.equal((await queue.get(job.id))?.state, "running");
+      assert.equal(await queue.heartbeat(job.id, "w2", LONG), true);
       assert.equal(await queue.complete(job.id, "w2"), true);
-      assert.equal((await queue.get(job.id))?.state, "succeeded");
+      const done = await queue.get(job.id);
+      assert.deepEqual([done?.state, done?.attempts, done?.lastError], ["succeeded", 2, null]);
+      assert.equal(await queue.complete(job.id, "w2"), false, "an ended job cannot end again");
+      assert.equal(await queue.heartbeat(job.id, "w2", LONG), false);
     });
 
-    it("fail with retryAt requeues after that time; without it the job ends failed", async () => {
+    it("heartbeat keeps the lease alive", async () => {
       const job = await queue.enqueue({ kind: "k", payload: {} });
-      await queue.claim(["k"], "w1", 10_000);
-      await queue.fail(job.id, "w1", "flaky", new Date(Date.now() + 100));
-      assert.equal(await queue.claim(["k"], "w1", 10_000), undefined);
-      await sleep(130);
-      assert.equal((await queue.claim(["k"], "w1", 10_000))?.id, job.id);
-      await queue.fail(job.id, "w1", "broken");
-      const ended = await queue.get(job.id);
-      assert.equal(ended?.state, "failed");
-      assert.equal(ended?.lastError, "broken");
+      await queue.claim(["k"], "w1", 200);
+      for (let i = 0; i < 6; i++) {
+        await sleep(50);
+        assert.equal(await queue.heartbeat(job.id, "w1", 200), true);
+      }
+      assert.equal(await queue.claim(["k"], "w2", LONG), undefined, "300 ms later, the renewed 200 ms lease still holds");
+      assert.equal(await queue.complete(job.id, "w1"), true);
     });
 
-    it("a job past maxAttempts whose lease lapses ends failed instead of running again", async () => {
-      const job = await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1 });
-      await queue.claim(["k"], "w1", 30);
-      await sleep(60);
-      assert.equal(await queue.claim(["k"], "w2", 10_000), undefined);
-      assert.equal((await queue.get(job.id))?.state, "failed");
+    it("fail without retryAt ends the job; with retryAt it is queued again from then on", async () => {
+      const job = await queue.enqueue({ kind: "k", payload: {} });
+      await queue.claim(["k"], "w1", LONG);
+      assert.equal(await queue.fail(job.id, "w2", "not mine"), false);
+      assert.equal(await queue.fail(job.id, "w1", "flaky", new Date(Date.now() + 200)), true);
+      const waiting = await queue.get(job.id);
+      assert.deepEqual([waiting?.state, waiting?.lastError, waiting?.attempts], ["queued", "flaky", 1]);
+      assert.equal(await queue.claim(["k"], "w1", LONG), undefined, "not before retryAt");
+      await sleep(240);
+      const retried = await queue.claim(["k"], "w1", LONG);
+      assert.deepEqual([retried?.id, retried?.attempts, retried?.state], [job.id, 2, "running"]);
+      assert.equal(await queue.fail(job.id, "w1", "broken"), true);
+      const ended = await queue.get(job.id);
+      assert.deepEqual([ended?.state, ended?.lastError, ended?.attempts], ["failed", "broken", 2]);
+      assert.equal(await queue.claim(["k"], "w1", LONG), undefined);
+      assert.equal(await queue.fail(job.id, "w1", "again"), false);
+    });
+
+    it("a job whose lease lapses on its last allowed attempt ends failed instead of running again", async () => {
+      const job = await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 2 });
+      await queue.claim(["k"], "w1", 40);
+      await sleep(70);
+      assert.equal((await queue.claim(["k"], "w2", 40))?.attempts, 2, "attempt 2 of 2 is still handed out");
+      await sleep(70);
+      assert.equal(await queue.claim(["k"], "w3", LONG), undefined);
+      const ended = await queue.get(job.id);
+      assert.deepEqual([ended?.state, ended?.attempts, ended?.lastError], ["failed", 2, "lease expired after 2 attempts"]);
+      assert.equal(await queue.complete(job.id, "w2"), false);
+      // Its dedupe key is free again once it failed.
+      const next = await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1, dedupeKey: "d" });
+      await queue.claim(["k"], "w1", 40);
+      await sleep(70);
+      assert.equal(await queue.claim(["k"], "w2", LONG), undefined);
+      assert.equal((await queue.get(next.id))?.lastError, "lease expired after 1 attempts");
+      assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "d" })).id, next.id);
+    });
+
+    it("an expired job of another kind is not handed to a claimer of this kind", async () => {
+      const other = await queue.enqueue({ kind: "b", payload: {} });
+      await queue.claim(["b"], "w1", 40);
+      await sleep(70);
+      assert.equal(await queue.claim(["a"], "w2", LONG), undefined);
+      assert.equal((await queue.claim(["b"], "w2", LONG))?.id, other.id);
     });
   });
 }

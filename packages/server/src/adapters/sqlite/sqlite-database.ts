@@ -1,41 +1,101 @@
 import Database from "better-sqlite3";
+import type { Migration } from "./migrations.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export type SqliteDatabase = Database.Database;
 
-/**
- * Opens the metadata database: WAL (readers never block the writer), foreign keys on, and the schema brought to
- * the newest migration, each migration in its own transaction. A database written by a newer modelhub is refused.
- */
-export function openSqliteDatabase(path: string, options: { readonly?: boolean } = {}): SqliteDatabase {
-  const db = new Database(path, { readonly: options.readonly ?? false });
-  db.pragma("busy_timeout = 10000");
-  if (!options.readonly) {
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    migrate(db);
-  }
-  db.pragma("foreign_keys = ON");
-  return db;
+export interface OpenSqliteOptions {
+  /** A read-only connection: no migration, no writes (the file must already exist). */
+  readonly?: boolean;
+  /**
+   * How long SQLite itself waits (blocking the thread) for a lock held by another connection. Connections that
+   * take the write lock from async code use 0 and wait with {@link withBusyRetry} instead, so the event loop
+   * keeps running meanwhile. Defaults to 10 s. Migrations always run with the 10 s wait.
+   */
+  busyTimeoutMs?: number;
+  /** The schema to bring the file to (tests only). */
+  migrations?: readonly Migration[];
 }
 
-export function migrate(db: SqliteDatabase): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
-  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
-  const current = row.v ?? 0;
-  const newest = MIGRATIONS.at(-1)?.version ?? 0;
-  if (current > newest) {
-    throw new Error(
-      `The metadata database is at schema version ${current}, but this modelhub knows versions up to ${newest}. Run a newer modelhub, or restore a backup.`,
+const MIGRATION_BUSY_TIMEOUT_MS = 10_000;
+
+/** The file was written by a newer modelhub: opening it would risk misreading or damaging it. */
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly path: string,
+    readonly fileVersion: number,
+    readonly knownVersion: number,
+  ) {
+    super(
+      `The metadata database ${path} is at schema version ${fileVersion}, but this modelhub only knows versions up to ${knownVersion}. ` +
+        "It was written by a newer modelhub: run that version (or newer), or restore a backup made with this one.",
     );
+    this.name = "SchemaTooNewError";
   }
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= current) continue;
+}
+
+/**
+ * Opens a connection to the metadata database: WAL (readers never block the writer nor each other),
+ * `synchronous = NORMAL` (durable at checkpoints, never corrupt), foreign keys on, and — for a writable
+ * connection — the schema brought to the newest migration. A database written by a newer modelhub is refused.
+ */
+export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}): SqliteDatabase {
+  const readonly = options.readonly ?? false;
+  const migrations = options.migrations ?? MIGRATIONS;
+  const db = new Database(path, { readonly, fileMustExist: readonly });
+  try {
+    db.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
+    if (!readonly) {
+      db.pragma("journal_mode = WAL");
+      migrate(db, path, migrations);
+    } else {
+      refuseNewerSchema(db, path, migrations);
+    }
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? MIGRATION_BUSY_TIMEOUT_MS))}`);
+    // Case-insensitive matching beyond ASCII (SQLite's own lower() only folds A-Z).
+    db.function("mh_lower", { deterministic: true }, (value: unknown) => (typeof value === "string" ? value.toLowerCase() : value));
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** The schema version recorded in the file (0 for a new file). */
+export function schemaVersion(db: SqliteDatabase): number {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!table) return 0;
+  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/**
+ * Applies the migrations the file lacks, in order, each in its own `BEGIN IMMEDIATE` transaction that re-reads
+ * the version first (two processes opening a new file at once apply each migration once).
+ */
+export function migrate(db: SqliteDatabase, path: string, migrations: readonly Migration[] = MIGRATIONS): void {
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version <= migrations[i - 1]!.version) throw new Error(`Migrations are out of order at version ${migrations[i]!.version}.`);
+  }
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  refuseNewerSchema(db, path, migrations);
+  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+  for (const migration of migrations) {
     db.transaction(() => {
+      if (schemaVersion(db) >= migration.version) return;
       db.exec(migration.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(migration.version, migration.name, new Date().toISOString());
+      record.run(migration.version, migration.name, new Date().toISOString());
     }).immediate();
   }
+  refuseNewerSchema(db, path, migrations);
+}
+
+function refuseNewerSchema(db: SqliteDatabase, path: string, migrations: readonly Migration[]): void {
+  const current = schemaVersion(db);
+  const newest = migrations.at(-1)?.version ?? 0;
+  if (current > newest) throw new SchemaTooNewError(path, current, newest);
 }
 
 /** Serializes async work: each task starts when the previous one settled. */
@@ -46,5 +106,30 @@ export class AsyncMutex {
     const result = this.#tail.then(task, task);
     this.#tail = result.catch(() => undefined);
     return result;
+  }
+}
+
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_"));
+}
+
+/**
+ * Runs `fn` (a synchronous SQLite step that needs the write lock) and, while another connection holds that lock,
+ * tries again after a short async pause, for up to `timeoutMs`. Unlike SQLite's busy handler this never blocks
+ * the event loop — which matters when the lock holder is a transaction of this same process waiting on a
+ * promise.
+ */
+export async function withBusyRetry<T>(fn: () => T, timeoutMs = MIGRATION_BUSY_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let pauseMs = 1;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    pauseMs = Math.min(pauseMs * 2, 25);
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
+import type { Statement } from "better-sqlite3";
 import type { Job, JobQueue, NewJob } from "../../ports/job-queue.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { openSqliteDatabase } from "./sqlite-database.js";
+import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
 interface JobRow {
   id: string;
@@ -15,92 +16,140 @@ interface JobRow {
   created_at: string;
 }
 
+const DEFAULT_MAX_ATTEMPTS = 3;
+
 /**
- * A durable job queue in the metadata database file (its own connection, table `jobs`). Claims are single
- * `BEGIN IMMEDIATE` transactions, so two runners never get the same job; a lease that runs out makes the job
- * claimable again.
+ * A durable job queue in table `jobs` of the metadata database file (created by the same migrations), so the
+ * hub's state and its pending work are backed up and restored together.
+ *
+ * Why its own connection: its operations are short synchronous statements that never wait on a promise, so they
+ * need no queue of their own — but the metadata store's write transaction may be open across awaits. This
+ * connection therefore waits for the write lock asynchronously (busy timeout 0 plus {@link withBusyRetry})
+ * instead of blocking the event loop, which would stall that very transaction. Each change is one
+ * `BEGIN IMMEDIATE` transaction, so two claimers — in this process or another — never get the same job.
  */
 export class SqliteJobQueue implements JobQueue {
-  private constructor(private readonly db: SqliteDatabase) {}
+  readonly #db: SqliteDatabase;
+  readonly #select: Statement;
+  readonly #findDedupe: Statement;
+  readonly #insert: Statement;
+  readonly #expire: Statement;
+  readonly #candidate: Statement;
+  readonly #take: Statement;
+  readonly #heartbeat: Statement;
+  readonly #complete: Statement;
+  readonly #failForGood: Statement;
+  readonly #requeue: Statement;
+  #closed = false;
 
+  private constructor(path: string) {
+    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    const db = this.#db;
+    this.#select = db.prepare("SELECT * FROM jobs WHERE id = ?");
+    this.#findDedupe = db.prepare("SELECT * FROM jobs WHERE dedupe_key = ? AND state IN ('queued', 'running')");
+    this.#insert = db.prepare(
+      `INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, dedupe_key, run_after, created_at)
+        VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) RETURNING *`,
+    );
+    // A lease that ran out after the last allowed attempt ends the job instead of handing it out again.
+    this.#expire = db.prepare(
+      `UPDATE jobs SET state = 'failed', last_error = 'lease expired after ' || attempts || ' attempts', worker_id = NULL, lease_until = NULL
+        WHERE state = 'running' AND lease_until <= ? AND attempts >= max_attempts`,
+    );
+    // The oldest (first enqueued) job that is ready, or whose claimer's lease ran out. Each arm reads index jobs_ready.
+    this.#candidate = db.prepare(
+      `SELECT rowid AS seq, id FROM jobs WHERE state = 'queued' AND run_after <= @now AND kind IN (SELECT value FROM json_each(@kinds))
+       UNION ALL
+       SELECT rowid AS seq, id FROM jobs WHERE state = 'running' AND lease_until <= @now AND kind IN (SELECT value FROM json_each(@kinds))
+       ORDER BY seq LIMIT 1`,
+    );
+    this.#take = db.prepare(
+      "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = ?, lease_until = ? WHERE id = ? RETURNING *",
+    );
+    this.#heartbeat = db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'");
+    this.#complete = db.prepare(
+      "UPDATE jobs SET state = 'succeeded', worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'",
+    );
+    this.#failForGood = db.prepare(
+      "UPDATE jobs SET state = 'failed', last_error = ?, worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'",
+    );
+    this.#requeue = db.prepare(
+      `UPDATE jobs SET state = 'queued', last_error = ?, worker_id = NULL, lease_until = NULL, run_after = ?
+        WHERE id = ? AND worker_id = ? AND state = 'running'`,
+    );
+  }
+
+  /** Opens the queue on the database file at `path` (the metadata store's file, or a file of its own). */
   static open(path: string): SqliteJobQueue {
-    return new SqliteJobQueue(openSqliteDatabase(path));
+    return new SqliteJobQueue(path);
   }
 
   async enqueue(job: NewJob): Promise<Job> {
-    return this.db.transaction(() => {
+    const maxAttempts = job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}.`);
+    const payload = JSON.stringify(job.payload);
+    return this.#write(() => {
       if (job.dedupeKey !== undefined) {
-        const existing = this.db
-          .prepare("SELECT * FROM jobs WHERE dedupe_key = ? AND state IN ('queued', 'running')")
-          .get(job.dedupeKey) as JobRow | undefined;
+        const existing = this.#findDedupe.get(job.dedupeKey) as JobRow | undefined;
         if (existing) return toJob(existing);
       }
-      const id = randomUUID();
-      this.db
-        .prepare(
-          "INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, dedupe_key, run_after, created_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
-        )
-        .run(id, job.kind, JSON.stringify(job.payload), job.maxAttempts ?? 3, job.dedupeKey ?? null, Date.now(), new Date().toISOString());
-      return toJob(this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow);
-    }).immediate();
+      const now = new Date();
+      return toJob(this.#insert.get(randomUUID(), job.kind, payload, maxAttempts, job.dedupeKey ?? null, now.getTime(), now.toISOString()) as JobRow);
+    });
   }
 
   async claim(kinds: readonly string[], workerId: string, leaseMs: number): Promise<Job | undefined> {
     if (kinds.length === 0) return undefined;
-    const now = Date.now();
-    return this.db.transaction(() => {
-      // Jobs whose lease lapsed after their last allowed attempt are given up, not claimed again.
-      this.db
-        .prepare(
-          "UPDATE jobs SET state = 'failed', last_error = 'lease expired after ' || attempts || ' attempts', worker_id = NULL, lease_until = NULL WHERE state = 'running' AND lease_until < ? AND attempts >= max_attempts",
-        )
-        .run(now);
-      const row = this.db
-        .prepare(
-          `SELECT * FROM jobs WHERE kind IN (SELECT value FROM json_each(?))
-             AND ((state = 'queued' AND run_after <= ?) OR (state = 'running' AND lease_until < ?))
-           ORDER BY run_after, created_at LIMIT 1`,
-        )
-        .get(JSON.stringify(kinds), now, now) as JobRow | undefined;
-      if (!row) return undefined;
-      this.db
-        .prepare("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = ?, lease_until = ? WHERE id = ?")
-        .run(workerId, now + leaseMs, row.id);
-      return toJob(this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(row.id) as JobRow);
-    }).immediate();
+    const kindList = JSON.stringify(kinds);
+    return this.#write(() => {
+      const now = Date.now();
+      this.#expire.run(now);
+      const candidate = this.#candidate.get({ now, kinds: kindList }) as { id: string } | undefined;
+      if (!candidate) return undefined;
+      return toJob(this.#take.get(workerId, now + leaseMs, candidate.id) as JobRow);
+    });
   }
 
   async heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
-    return (
-      this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'").run(Date.now() + leaseMs, jobId, workerId)
-        .changes === 1
-    );
+    return this.#write(() => this.#heartbeat.run(Date.now() + leaseMs, jobId, workerId).changes === 1);
   }
 
   async complete(jobId: string, workerId: string): Promise<boolean> {
-    return (
-      this.db
-        .prepare("UPDATE jobs SET state = 'succeeded', worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'")
-        .run(jobId, workerId).changes === 1
-    );
+    return this.#write(() => this.#complete.run(jobId, workerId).changes === 1);
   }
 
   async fail(jobId: string, workerId: string, reason: string, retryAt?: Date): Promise<boolean> {
-    const sql =
+    return this.#write(() =>
       retryAt === undefined
-        ? "UPDATE jobs SET state = 'failed', last_error = ?, worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'"
-        : "UPDATE jobs SET state = 'queued', last_error = ?, worker_id = NULL, lease_until = NULL, run_after = ? WHERE id = ? AND worker_id = ? AND state = 'running'";
-    const params = retryAt === undefined ? [reason, jobId, workerId] : [reason, retryAt.getTime(), jobId, workerId];
-    return this.db.prepare(sql).run(...params).changes === 1;
+        ? this.#failForGood.run(reason, jobId, workerId).changes === 1
+        : this.#requeue.run(reason, retryAt.getTime(), jobId, workerId).changes === 1,
+    );
   }
 
   async get(jobId: string): Promise<Job | undefined> {
-    const row = this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRow | undefined;
+    this.#assertOpen();
+    const row = this.#select.get(jobId) as JobRow | undefined;
     return row ? toJob(row) : undefined;
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /** One `BEGIN IMMEDIATE` transaction, retried without blocking while another connection writes. */
+  async #write<T>(step: () => T): Promise<T> {
+    this.#assertOpen();
+    const tx = this.#db.transaction(step);
+    return withBusyRetry(() => {
+      this.#assertOpen();
+      return tx.immediate();
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("The job queue is closed.");
   }
 }
 

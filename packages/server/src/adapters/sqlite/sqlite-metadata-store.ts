@@ -19,13 +19,20 @@ import type {
 } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { AsyncMutex, openSqliteDatabase } from "./sqlite-database.js";
+import { AsyncMutex, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
 type Row = Record<string, unknown>;
 
 /**
- * The embedded metadata store. One write connection, used by one transaction at a time (`BEGIN IMMEDIATE`), and
- * one read connection that sees the last committed state (WAL), so reads never wait for a push or a lock batch.
+ * The embedded metadata store (one SQLite file, WAL).
+ *
+ * Why two connections: SQLite has one writer at a time, so every `transaction(fn)` runs on the single write
+ * connection, one after the other (an async mutex), inside `BEGIN IMMEDIATE … COMMIT` — `fn` may await, since
+ * nothing else uses that connection meanwhile. `read(fn)` runs on a separate read-only connection inside a
+ * deferred transaction: WAL gives it the last committed snapshot, so reads never wait for a push or a large lock
+ * batch, and never see a transaction that has not committed.
+ *
+ * Do not call `transaction` from inside a transaction's `fn`: it would wait for itself.
  */
 export class SqliteMetadataStore implements MetadataStore {
   readonly #writer: SqliteDatabase;
@@ -34,26 +41,38 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #readMutex = new AsyncMutex();
   readonly #writeTx: SqliteTx;
   readonly #readTx: SqliteTx;
+  #closed = false;
 
   private constructor(path: string) {
-    this.#writer = openSqliteDatabase(path);
-    this.#reader = openSqliteDatabase(path, { readonly: true });
+    // The writer waits for other processes' write locks with async retries (see withBusyRetry), not by blocking.
+    this.#writer = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    try {
+      this.#reader = openSqliteDatabase(path, { readonly: true });
+    } catch (err) {
+      this.#writer.close();
+      throw err;
+    }
     this.#writeTx = new SqliteTx(this.#writer);
     this.#readTx = new SqliteTx(this.#reader);
   }
 
+  /** Opens (creating and migrating if needed) the database file at `path`. */
   static open(path: string): SqliteMetadataStore {
     return new SqliteMetadataStore(path);
   }
 
   transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T> {
     return this.#writeMutex.run(async () => {
-      this.#writer.exec("BEGIN IMMEDIATE");
+      this.#assertOpen();
+      await withBusyRetry(() => this.#writer.exec("BEGIN IMMEDIATE"));
+      this.#writeTx.active = true;
       try {
         const result = await fn(this.#writeTx);
+        this.#writeTx.active = false;
         this.#writer.exec("COMMIT");
         return result;
       } catch (err) {
+        this.#writeTx.active = false;
         if (this.#writer.inTransaction) this.#writer.exec("ROLLBACK");
         throw err;
       }
@@ -62,23 +81,33 @@ export class SqliteMetadataStore implements MetadataStore {
 
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
     return this.#readMutex.run(async () => {
+      this.#assertOpen();
       this.#reader.exec("BEGIN");
+      this.#readTx.active = true;
       try {
         return await fn(this.#readTx);
       } finally {
+        this.#readTx.active = false;
         if (this.#reader.inTransaction) this.#reader.exec("COMMIT");
       }
     });
   }
 
+  /** Waits for the transaction and read in progress, then closes both connections. */
   async close(): Promise<void> {
-    await this.#writeMutex.run(async () => undefined);
-    await this.#readMutex.run(async () => undefined);
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([this.#writeMutex.run(async () => undefined), this.#readMutex.run(async () => undefined)]);
     this.#reader.close();
     this.#writer.close();
   }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("The metadata store is closed.");
+  }
 }
 
+/** Opens the SQLite metadata store at `path` (see {@link SqliteMetadataStore}). */
 export async function openSqliteMetadataStore(path: string): Promise<SqliteMetadataStore> {
   return SqliteMetadataStore.open(path);
 }
@@ -86,19 +115,28 @@ export async function openSqliteMetadataStore(path: string): Promise<SqliteMetad
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 const parseJson = <T>(value: unknown): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : null);
 const dir = (d: SortDirection) => (d === "desc" ? "DESC" : "ASC");
+/** SQLite reads a negative LIMIT as "no limit": clamp, so a page is never larger than asked. */
+const limitOf = (page: Page) => Math.max(0, Math.floor(page.limit));
+const offsetOf = (page: Page) => Math.max(0, Math.floor(page.offset));
 
 function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
-/** All statements of the store, prepared once per connection. */
+/**
+ * The queries of one connection, each prepared once and reused. Batches of object ids travel as one JSON array
+ * parameter (`json_each`), so a 10,000-lock request is a handful of statements, not 10,000.
+ */
 class SqliteTx implements MetadataTx {
   readonly #cache = new Map<string, Statement>();
+  /** Set by the store while a transaction/read is open: a tx kept past its callback must not write outside it. */
+  active = false;
 
   constructor(private readonly db: SqliteDatabase) {}
 
   private stmt(sql: string): Statement {
+    if (!this.active) throw new Error("This metadata transaction has ended; use the tx only inside its callback.");
     let s = this.#cache.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
@@ -116,8 +154,9 @@ class SqliteTx implements MetadataTx {
   }
 
   private run(sql: string, ...params: unknown[]): number {
+    const statement = this.stmt(sql);
     try {
-      return this.stmt(sql).run(...params).changes;
+      return statement.run(...params).changes;
     } catch (err) {
       if (isUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
       throw err;
@@ -135,15 +174,19 @@ class SqliteTx implements MetadataTx {
     const where = ["itwin_id = ?", "baseline_state <> 'initializationFailed'"];
     const params: unknown[] = [filter.iTwinId];
     addNameSearchState(filter, where, params);
-    const order = filter.orderBy
-      ? `${filter.orderBy.field === "name" ? "name" : "created_at"} ${dir(filter.orderBy.direction)}, id ${dir(filter.orderBy.direction)}`
-      : "created_at ASC, id ASC";
-    return this.all<Row>(`SELECT * FROM imodels WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset).map(toIModel);
+    const d = dir(filter.orderBy?.direction ?? "asc");
+    const order = filter.orderBy?.field === "name" ? `name ${d}, id ${d}` : `created_at ${d}, id ${d}`;
+    return this.all<Row>(
+      `SELECT * FROM imodels WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`,
+      ...params,
+      limitOf(page),
+      offsetOf(page),
+    ).map(toIModel);
   }
 
   async findIModelByName(iTwinId: string, name: string): Promise<IModelRecord | undefined> {
     const row = this.get<Row>(
-      "SELECT * FROM imodels WHERE itwin_id = ? AND name = ? AND baseline_state <> 'initializationFailed' ORDER BY created_at LIMIT 1",
+      "SELECT * FROM imodels WHERE itwin_id = ? AND name = ? AND baseline_state <> 'initializationFailed' ORDER BY created_at, id LIMIT 1",
       iTwinId,
       name,
     );
@@ -161,19 +204,19 @@ class SqliteTx implements MetadataTx {
 
   async updateIModel(r: IModelRecord): Promise<void> {
     this.run(
-      `UPDATE imodels SET itwin_id = ?, name = ?, description = ?, extent = ?, containers_enabled = ?, state = ?, baseline_state = ?,
-        baseline_size = ?, baseline_failure = ?, next_briefcase_id = ? WHERE id = ?`,
-      r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.state, r.baselineState, r.baselineSize, r.baselineFailure,
-      r.nextBriefcaseId, r.id,
+      `UPDATE imodels SET itwin_id = ?, name = ?, description = ?, extent = ?, containers_enabled = ?, creator_id = ?, created_at = ?,
+        state = ?, creation_mode = ?, baseline_state = ?, baseline_size = ?, baseline_failure = ?, next_briefcase_id = ? WHERE id = ?`,
+      r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
+      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, r.id,
     );
   }
 
   async deleteIModel(id: string): Promise<void> {
-    // Rows of other tables go with it (ON DELETE CASCADE).
+    // Every other table references imodels(id) ON DELETE CASCADE (foreign_keys is on for every connection).
     this.run("DELETE FROM imodels WHERE id = ?", id);
   }
 
-  // ---- changesets
+  // ---- changesets (primary key (imodel_id, idx): every lookup and page below is an index range)
 
   async getChangesetByIndex(iModelId: string, index: number): Promise<ChangesetRecord | undefined> {
     const row = this.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND idx = ?", iModelId, index);
@@ -198,7 +241,14 @@ class SqliteTx implements MetadataTx {
   async listChangesets(iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]> {
     const sql = `SELECT * FROM changesets WHERE imodel_id = ? AND idx > ? AND idx <= ?${filter.onlyUploaded ? " AND state = 'fileUploaded'" : ""}
       ORDER BY idx ${dir(filter.direction)} LIMIT ? OFFSET ?`;
-    return this.all<Row>(sql, iModelId, filter.afterIndex ?? -1, filter.lastIndex ?? Number.MAX_SAFE_INTEGER, page.limit, page.offset).map(toChangeset);
+    return this.all<Row>(
+      sql,
+      iModelId,
+      filter.afterIndex ?? Number.MIN_SAFE_INTEGER,
+      filter.lastIndex ?? Number.MAX_SAFE_INTEGER,
+      limitOf(page),
+      offsetOf(page),
+    ).map(toChangeset);
   }
 
   async insertChangeset(r: ChangesetRecord): Promise<void> {
@@ -232,11 +282,11 @@ class SqliteTx implements MetadataTx {
 
   async listBriefcases(iModelId: string, filter: { ownerId?: string; direction: SortDirection }, page: Page): Promise<BriefcaseRecord[]> {
     const d = dir(filter.direction);
-    const sql = `SELECT * FROM briefcases WHERE imodel_id = ?${filter.ownerId !== undefined ? " AND owner_id = ?" : ""}
+    const byOwner = filter.ownerId !== undefined;
+    const sql = `SELECT * FROM briefcases WHERE imodel_id = ?${byOwner ? " AND owner_id = ?" : ""}
       ORDER BY acquired_at ${d}, briefcase_id ${d} LIMIT ? OFFSET ?`;
-    const params: unknown[] = [iModelId];
-    if (filter.ownerId !== undefined) params.push(filter.ownerId);
-    return this.all<Row>(sql, ...params, page.limit, page.offset).map(toBriefcase);
+    const params: unknown[] = byOwner ? [iModelId, filter.ownerId] : [iModelId];
+    return this.all<Row>(sql, ...params, limitOf(page), offsetOf(page)).map(toBriefcase);
   }
 
   async countBriefcases(iModelId: string, ownerId?: string): Promise<number> {
@@ -279,10 +329,14 @@ class SqliteTx implements MetadataTx {
     const where = ["imodel_id = ?"];
     const params: unknown[] = [iModelId];
     addNameSearchState(filter, where, params);
-    const order = filter.orderBy
-      ? `${filter.orderBy.field === "changesetIndex" ? "changeset_index" : "created_at"} ${dir(filter.orderBy.direction)}, id`
-      : "changeset_index ASC, id";
-    return this.all<Row>(`SELECT * FROM named_versions WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`, ...params, page.limit, page.offset).map(toNamedVersion);
+    const d = dir(filter.orderBy?.direction ?? "asc");
+    const order = filter.orderBy?.field === "createdDateTime" ? `created_at ${d}, id ${d}` : `changeset_index ${d}, id ${d}`;
+    return this.all<Row>(
+      `SELECT * FROM named_versions WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`,
+      ...params,
+      limitOf(page),
+      offsetOf(page),
+    ).map(toNamedVersion);
   }
 
   async listNamedVersionsInRange(iModelId: string, fromIndex: number, toIndex: number): Promise<NamedVersionRecord[]> {
@@ -302,8 +356,9 @@ class SqliteTx implements MetadataTx {
 
   async updateNamedVersion(r: NamedVersionRecord): Promise<void> {
     this.run(
-      "UPDATE named_versions SET name = ?, description = ?, state = ? WHERE imodel_id = ? AND id = ?",
-      r.name, r.description, r.state, r.iModelId, r.id,
+      `UPDATE named_versions SET name = ?, description = ?, changeset_index = ?, changeset_id = ?, state = ?, creator_id = ?, created_at = ?
+        WHERE imodel_id = ? AND id = ?`,
+      r.name, r.description, r.changesetIndex, r.changesetId, r.state, r.creatorId, r.createdAt, r.iModelId, r.id,
     );
   }
 
@@ -315,7 +370,10 @@ class SqliteTx implements MetadataTx {
   }
 
   async listChangesetGroups(iModelId: string, page: Page): Promise<ChangesetGroupRecord[]> {
-    return this.all<Row>("SELECT * FROM changeset_groups WHERE imodel_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?", iModelId, page.limit, page.offset).map(toGroup);
+    return this.all<Row>(
+      "SELECT * FROM changeset_groups WHERE imodel_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+      iModelId, limitOf(page), offsetOf(page),
+    ).map(toGroup);
   }
 
   async insertChangesetGroup(r: ChangesetGroupRecord): Promise<void> {
@@ -326,7 +384,10 @@ class SqliteTx implements MetadataTx {
   }
 
   async updateChangesetGroup(r: ChangesetGroupRecord): Promise<void> {
-    this.run("UPDATE changeset_groups SET description = ?, state = ? WHERE imodel_id = ? AND id = ?", r.description, r.state, r.iModelId, r.id);
+    this.run(
+      "UPDATE changeset_groups SET description = ?, state = ?, creator_id = ?, created_at = ? WHERE imodel_id = ? AND id = ?",
+      r.description, r.state, r.creatorId, r.createdAt, r.iModelId, r.id,
+    );
   }
 
   async getExtendedData(iModelId: string, changesetIndex: number): Promise<string | undefined> {
@@ -336,7 +397,7 @@ class SqliteTx implements MetadataTx {
   async listExtendedData(iModelId: string, page: Page): Promise<{ changesetIndex: number; data: string }[]> {
     return this.all<{ changeset_index: number; data: string }>(
       "SELECT changeset_index, data FROM extended_data WHERE imodel_id = ? ORDER BY changeset_index LIMIT ? OFFSET ?",
-      iModelId, page.limit, page.offset,
+      iModelId, limitOf(page), offsetOf(page),
     ).map((r) => ({ changesetIndex: r.changeset_index, data: r.data }));
   }
 
@@ -384,14 +445,18 @@ class SqliteTx implements MetadataTx {
     this.run("DELETE FROM checkpoints WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex);
   }
 
-  // ---- locks (object id batches travel as one JSON array parameter: one statement per batch, not per id)
+  // ---- locks
+  // locks(imodel_id, object_id) holds the exclusive holder and the pull-required index; shared_locks holds one row
+  // per (briefcase, object). A `locks` row that remembers nothing (no holder, no release index) is deleted.
 
   async getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>> {
-    const ids = JSON.stringify(objectIds);
     const result = new Map<string, ObjectLockRecord>();
+    if (objectIds.length === 0) return result;
+    const ids = JSON.stringify(objectIds);
     for (const row of this.all<{ object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null }>(
-      "SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index FROM json_each(?) j CROSS JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value",
-      ids, iModelId,
+      `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
+        FROM locks l WHERE l.imodel_id = ? AND l.object_id IN (SELECT value FROM json_each(?))`,
+      iModelId, ids,
     )) {
       result.set(row.object_id, {
         objectId: row.object_id,
@@ -401,8 +466,9 @@ class SqliteTx implements MetadataTx {
       });
     }
     for (const row of this.all<{ object_id: string; briefcase_id: number }>(
-      "SELECT s.object_id, s.briefcase_id FROM json_each(?) j CROSS JOIN shared_locks s ON s.imodel_id = ? AND s.object_id = j.value ORDER BY s.briefcase_id",
-      ids, iModelId,
+      `SELECT s.object_id, s.briefcase_id
+        FROM shared_locks s WHERE s.imodel_id = ? AND s.object_id IN (SELECT value FROM json_each(?)) ORDER BY s.object_id, s.briefcase_id`,
+      iModelId, ids,
     )) {
       let record = result.get(row.object_id);
       if (!record) {
@@ -415,28 +481,43 @@ class SqliteTx implements MetadataTx {
   }
 
   async listLocks(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
-    const parts: string[] = [];
-    const params: unknown[] = [];
+    // One stream of (briefcase, level, object) rows — exclusive (0) before shared (1) — paged by row, so offset and
+    // limit count object ids. Each arm is read in index order and cut at offset + limit rows (the page can only
+    // come from those), so a page sorts at most 2 × (offset + limit) rows, however many locks there are.
+    const limit = limitOf(page);
+    const offset = offsetOf(page);
+    const head = Math.min(offset + limit, Number.MAX_SAFE_INTEGER);
     const byBriefcase = filter.briefcaseId !== undefined;
+    const arms: string[] = [];
+    const params: unknown[] = [];
     if (filter.level !== "shared") {
-      parts.push(
-        `SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
-          WHERE imodel_id = ? AND exclusive_briefcase_id ${byBriefcase ? "= ?" : "IS NOT NULL"}`,
+      arms.push(
+        byBriefcase
+          ? `SELECT * FROM (SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
+              WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?)`
+          : `SELECT * FROM (SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
+              WHERE imodel_id = ? AND exclusive_briefcase_id IS NOT NULL ORDER BY exclusive_briefcase_id, object_id LIMIT ?)`,
       );
-      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []));
+      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []), head);
     }
     if (filter.level !== "exclusive") {
-      parts.push(`SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ?${byBriefcase ? " AND briefcase_id = ?" : ""}`);
-      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []));
+      arms.push(
+        byBriefcase
+          ? "SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?)"
+          : "SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? ORDER BY briefcase_id, object_id LIMIT ?)",
+      );
+      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []), head);
     }
     const rows = this.all<{ briefcase_id: number; level: number; object_id: string }>(
-      `SELECT briefcase_id, level, object_id FROM (${parts.join(" UNION ALL ")}) ORDER BY briefcase_id, level, object_id LIMIT ? OFFSET ?`,
-      ...params, Math.min(page.limit, Number.MAX_SAFE_INTEGER), page.offset,
+      `SELECT briefcase_id, level, object_id FROM (${arms.join(" UNION ALL ")}) ORDER BY briefcase_id, level, object_id LIMIT ? OFFSET ?`,
+      ...params,
+      limit,
+      offset,
     );
     const groups: BriefcaseLocks[] = [];
+    let group: BriefcaseLocks | undefined;
     for (const row of rows) {
-      let group = groups.at(-1);
-      if (!group || group.briefcaseId !== row.briefcase_id) {
+      if (group?.briefcaseId !== row.briefcase_id) {
         group = { briefcaseId: row.briefcase_id, exclusive: [], shared: [] };
         groups.push(group);
       }
@@ -446,6 +527,7 @@ class SqliteTx implements MetadataTx {
   }
 
   async grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
+    if (objectIds.length === 0) return;
     const ids = JSON.stringify(objectIds);
     if (level === "exclusive") {
       this.run(
@@ -453,44 +535,81 @@ class SqliteTx implements MetadataTx {
           ON CONFLICT (imodel_id, object_id) DO UPDATE SET exclusive_briefcase_id = excluded.exclusive_briefcase_id`,
         iModelId, briefcaseId, ids,
       );
-      this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))", iModelId, briefcaseId, ids);
+      // The exclusive lock replaces the briefcase's own shared one (an upgrade).
+      this.run(
+        "DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))",
+        iModelId, briefcaseId, ids,
+      );
     } else {
-      this.run("INSERT OR IGNORE INTO shared_locks (imodel_id, briefcase_id, object_id) SELECT ?, ?, value FROM json_each(?)", iModelId, briefcaseId, ids);
+      this.run(
+        "INSERT INTO shared_locks (imodel_id, briefcase_id, object_id) SELECT ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+        iModelId, briefcaseId, ids,
+      );
     }
   }
 
   async releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number> {
+    if (objectIds.length === 0) return 0;
     const ids = JSON.stringify(objectIds);
-    let released = this.run(
-      `UPDATE locks SET exclusive_briefcase_id = NULL,
-          last_exclusive_release_index = CASE WHEN ? > 0 THEN ? ELSE last_exclusive_release_index END
-        WHERE imodel_id = ? AND exclusive_briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))`,
-      releaseIndex, releaseIndex, iModelId, briefcaseId, ids,
+    return (
+      this.#releaseExclusive(iModelId, briefcaseId, ids, releaseIndex) +
+      this.run(
+        "DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))",
+        iModelId, briefcaseId, ids,
+      )
     );
-    released += this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))", iModelId, briefcaseId, ids);
-    // Rows that remember nothing are dead weight.
-    this.run(
-      "DELETE FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id IS NULL AND last_exclusive_release_index IS NULL AND object_id IN (SELECT value FROM json_each(?))",
-      iModelId, ids,
-    );
-    return released;
   }
 
   async releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number> {
-    if (limit !== undefined) {
-      const [group] = await this.listLocks(iModelId, { briefcaseId }, { limit, offset: 0 });
-      if (!group) return 0;
-      return this.releaseLocks(iModelId, briefcaseId, [...group.exclusive, ...group.shared], releaseIndex);
+    if (limit === undefined) {
+      return (
+        this.#releaseExclusive(iModelId, briefcaseId, undefined, releaseIndex) +
+        this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId)
+      );
     }
-    let released = this.run(
-      `UPDATE locks SET exclusive_briefcase_id = NULL,
-          last_exclusive_release_index = CASE WHEN ? > 0 THEN ? ELSE last_exclusive_release_index END
-        WHERE imodel_id = ? AND exclusive_briefcase_id = ?`,
-      releaseIndex, releaseIndex, iModelId, briefcaseId,
-    );
-    released += this.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId);
-    this.run("DELETE FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id IS NULL AND last_exclusive_release_index IS NULL", iModelId);
+    // The first `limit` locks in listLocks order: exclusive ones by object id, then shared ones.
+    let left = Math.max(0, Math.floor(limit));
+    let released = 0;
+    if (left > 0) {
+      const exclusive = this.all<{ object_id: string }>(
+        "SELECT object_id FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?",
+        iModelId, briefcaseId, left,
+      );
+      if (exclusive.length > 0) {
+        released += this.#releaseExclusive(iModelId, briefcaseId, JSON.stringify(exclusive.map((r) => r.object_id)), releaseIndex);
+        left -= exclusive.length;
+      }
+    }
+    if (left > 0) {
+      released += this.run(
+        `DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN
+          (SELECT object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?)`,
+        iModelId, briefcaseId, iModelId, briefcaseId, left,
+      );
+    }
     return released;
+  }
+
+  /**
+   * Drops the briefcase's exclusive locks (on `ids`, a JSON array, or all of them). With `releaseIndex` > 0 the
+   * rows keep it as the pull-required index; otherwise a row keeps the index it had, and goes if it had none.
+   */
+  #releaseExclusive(iModelId: string, briefcaseId: number, ids: string | undefined, releaseIndex: number): number {
+    const only = ids === undefined ? "" : " AND object_id IN (SELECT value FROM json_each(?))";
+    const idParam = ids === undefined ? [] : [ids];
+    if (releaseIndex > 0) {
+      return this.run(
+        `UPDATE locks SET exclusive_briefcase_id = NULL, last_exclusive_release_index = ? WHERE imodel_id = ? AND exclusive_briefcase_id = ?${only}`,
+        releaseIndex, iModelId, briefcaseId, ...idParam,
+      );
+    }
+    return (
+      this.run(
+        `DELETE FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? AND last_exclusive_release_index IS NULL${only}`,
+        iModelId, briefcaseId, ...idParam,
+      ) +
+      this.run(`UPDATE locks SET exclusive_briefcase_id = NULL WHERE imodel_id = ? AND exclusive_briefcase_id = ?${only}`, iModelId, briefcaseId, ...idParam)
+    );
   }
 
   // ---- users
@@ -506,30 +625,32 @@ class SqliteTx implements MetadataTx {
     ).map((r) => r.id);
   }
 
-  async userStatistics(iModelId: string, userId: string) {
-    const pushed = this.get<{ n: number; last: string | null }>(
-      "SELECT COUNT(*) AS n, MAX(pushed_at) AS last FROM changesets WHERE imodel_id = ? AND creator_id = ? AND state = 'fileUploaded'",
-      iModelId, userId,
-    );
-    const versions = this.get<{ n: number }>("SELECT COUNT(*) AS n FROM named_versions WHERE imodel_id = ? AND creator_id = ?", iModelId, userId);
-    return {
-      pushedChangesetsCount: pushed?.n ?? 0,
-      lastChangesetPushDate: pushed?.last ?? null,
-      createdVersionsCount: versions?.n ?? 0,
-      briefcasesCount: await this.countBriefcases(iModelId, userId),
-    };
+  async userStatistics(
+    iModelId: string,
+    userId: string,
+  ): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }> {
+    const row = this.get<{ pushed: number; last: string | null; versions: number; briefcases: number }>(
+      `SELECT
+        (SELECT COUNT(*) FROM changesets WHERE imodel_id = @iModelId AND creator_id = @userId AND state = 'fileUploaded') AS pushed,
+        (SELECT MAX(pushed_at) FROM changesets WHERE imodel_id = @iModelId AND creator_id = @userId AND state = 'fileUploaded') AS last,
+        (SELECT COUNT(*) FROM named_versions WHERE imodel_id = @iModelId AND creator_id = @userId) AS versions,
+        (SELECT COUNT(*) FROM briefcases WHERE imodel_id = @iModelId AND owner_id = @userId) AS briefcases`,
+      { iModelId, userId },
+    )!;
+    return { pushedChangesetsCount: row.pushed, lastChangesetPushDate: row.last, createdVersionsCount: row.versions, briefcasesCount: row.briefcases };
   }
 }
 
-/** The `name` (exact), `$search` (name or description contains) and `state` filters iModels and versions share. */
+/** The `name` (exact), `search` (name or description contains, any case) and `state` filters iModels and versions share. */
 function addNameSearchState(filter: { name?: string; search?: string; state?: string }, where: string[], params: unknown[]): void {
   if (filter.name !== undefined) {
     where.push("name = ?");
     params.push(filter.name);
   }
   if (filter.search !== undefined) {
-    where.push("(instr(lower(name), lower(?)) > 0 OR instr(lower(coalesce(description, '')), lower(?)) > 0)");
-    params.push(filter.search, filter.search);
+    where.push("(instr(mh_lower(name), ?) > 0 OR instr(mh_lower(coalesce(description, '')), ?) > 0)");
+    const needle = filter.search.toLowerCase();
+    params.push(needle, needle);
   }
   if (filter.state !== undefined) {
     where.push("state = ?");
