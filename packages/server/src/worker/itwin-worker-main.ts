@@ -1,20 +1,22 @@
 // The iTwin.js worker process: everything that needs the native iModel library runs here, one request at a time,
 // so the server's event loop never blocks on it and a native crash only costs a respawn.
+// Started by ITwinWorker (itwin-worker.ts) with Node IPC; MODELHUB_WORKER_DIR is its scratch directory.
+import { randomUUID } from "node:crypto";
 import { copyFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
-import type { WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 const require = createRequire(import.meta.url);
 type Backend = typeof CoreBackend;
 const backend = require("@itwin/core-backend") as Backend;
 const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+// Not in the barrel of 5.1.9; the package has no exports map, so the deep path resolves.
 const { IModelNative } = require("@itwin/core-backend/lib/cjs/internal/NativePlatform.js") as {
   IModelNative: { platform: { DgnDb: { computeChangesetId(args: { parentId: string; pathname: string }): string } } };
 };
-
 const { _nativeDb } = require("@itwin/core-backend/lib/cjs/internal/Symbols.js") as { _nativeDb: symbol };
 
 /** Raised for bad input: the parent turns it into FileRejected. */
@@ -22,37 +24,67 @@ class Rejected extends Error {}
 
 type NativeDb = ReturnType<Backend["IModelDb"]["openDgnDb"]>;
 
+/** The local value iTwin.js reads to turn the lock server off for every briefcase of an iModel. */
+const NO_LOCKING = "NoLocking";
+
 function openNative(path: string, mode: "read" | "write"): NativeDb {
   return backend.IModelDb.openDgnDb({ path }, mode === "write" ? bentley.OpenMode.ReadWrite : bentley.OpenMode.Readonly);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function isSqlite(path: string): Promise<boolean> {
   const handle = await open(path, "r");
   try {
     const header = Buffer.alloc(16);
-    await handle.read(header, 0, 16, 0);
-    return header.toString("latin1") === "SQLite format 3\u0000";
+    const { bytesRead } = await handle.read(header, 0, 16, 0);
+    return bytesRead === 16 && header.toString("latin1") === "SQLite format 3\u0000";
   } finally {
     await handle.close();
   }
 }
 
-/** Stamps ids, clears txns and the briefcase id, and folds any WAL into the file (LocalHub does the same). */
-function stamp(path: string, iModelId: string, iTwinId: string): void {
-  const db = openNative(path, "write");
-  try {
-    db.setITwinId(iTwinId);
-    db.setIModelId(iModelId);
-    db.saveChanges();
-    db.deleteAllTxns();
-    db.resetBriefcaseId(0);
-    db.saveChanges();
-    db.performCheckpoint();
-  } finally {
-    db.closeFile();
-  }
+/**
+ * The native message without our scratch paths (a user reads it as the reason an upload failed):
+ * "error opening iModel [/x/y.tmp]: rc=11, … (BE_SQLITE_CORRUPT), /x/y.tmp" → "error opening iModel: rc=11, … (BE_SQLITE_CORRUPT)".
+ */
+function nativeMessage(err: unknown, ...paths: string[]): string {
+  const mark = "\u0000";
+  let message = err instanceof Error ? err.message : String(err);
+  for (const path of paths) message = message.split(path).join(mark);
+  return message
+    .replaceAll(` [${mark}]`, "")
+    .replace(new RegExp(`,? *${mark}$`), "")
+    .replaceAll(mark, "the file")
+    .trim();
 }
 
+/**
+ * Makes an open file a baseline, the way LocalHub makes checkpoint 0: ids stamped, no txns, briefcase id 0 (which
+ * BriefcaseManager requires of a checkpoint), NoLocking set/cleared when asked (kept otherwise: the official
+ * client sets it in the file it uploads for `noLocks`).
+ */
+function stamp(db: NativeDb, args: { iModelId: string; iTwinId: string; noLocks?: boolean }): void {
+  db.setITwinId(args.iTwinId);
+  db.setIModelId(args.iModelId);
+  db.saveChanges();
+  db.deleteAllTxns(); // must precede resetBriefcaseId
+  db.resetBriefcaseId(0);
+  if (args.noLocks !== undefined) db.saveLocalValue(NO_LOCKING, args.noLocks ? "true" : undefined);
+  db.saveChanges();
+  db.performCheckpoint(3 /* WalCheckpointMode.Truncate */);
+}
+
+function tempPath(outputPath: string): string {
+  return `${outputPath}.${randomUUID()}.tmp`;
+}
+
+/** Renames the finished temp file into place (closing the only connection has already folded the WAL in). */
 async function finish(temp: string, outputPath: string): Promise<number> {
   await rm(`${temp}-wal`, { force: true });
   await rm(`${temp}-shm`, { force: true });
@@ -60,67 +92,107 @@ async function finish(temp: string, outputPath: string): Promise<number> {
   return (await stat(outputPath)).size;
 }
 
+async function discard(temp: string): Promise<void> {
+  for (const path of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) await rm(path, { force: true });
+}
+
 const ops = {
-  async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string }) {
+  async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean }) {
     if (!(await isSqlite(args.inputPath))) throw new Rejected("The uploaded file is not an iModel: it is not an SQLite database.");
-    const temp = `${args.outputPath}.${process.pid}.tmp`;
     await mkdir(dirname(args.outputPath), { recursive: true });
-    await copyFile(args.inputPath, temp);
+    const temp = tempPath(args.outputPath);
     try {
-      let changesetId: string;
+      await copyFile(args.inputPath, temp);
+      let db: NativeDb;
       try {
-        const probe = openNative(temp, "write");
-        try {
-          changesetId = probe.getCurrentChangeset().id;
-        } finally {
-          probe.closeFile();
-        }
+        db = openNative(temp, "write");
       } catch (err) {
-        throw new Rejected(`The uploaded file is not an iModel: ${(err as Error).message}`);
+        throw new Rejected(`The uploaded file is not an iModel: ${nativeMessage(err, temp)}`);
       }
-      stamp(temp, args.iModelId, args.iTwinId);
+      let changeset: { id: string; index?: number };
+      try {
+        // Where the file is on its own timeline: "" for a version 0 (a snapshot, or a file never pushed).
+        changeset = db.getCurrentChangeset();
+        stamp(db, args);
+      } finally {
+        db.closeFile();
+      }
       const fileSize = await finish(temp, args.outputPath);
-      return { fileSize, changesetId };
+      return { fileSize, changesetId: changeset.id, ...(changeset.index !== undefined ? { changesetIndex: changeset.index } : {}) };
     } catch (err) {
-      await rm(temp, { force: true });
+      await discard(temp);
       throw err;
     }
   },
 
-  async createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string }) {
-    const temp = `${args.outputPath}.${process.pid}.tmp`;
+  async createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string; noLocks?: boolean }) {
     await mkdir(dirname(args.outputPath), { recursive: true });
-    await rm(temp, { force: true });
-    backend.SnapshotDb.createEmpty(temp, {
-      rootSubject: { name: args.rootSubjectName, ...(args.rootSubjectDescription ? { description: args.rootSubjectDescription } : {}) },
-    }).close();
-    stamp(temp, args.iModelId, args.iTwinId);
-    return { fileSize: await finish(temp, args.outputPath) };
+    const temp = tempPath(args.outputPath);
+    try {
+      backend.SnapshotDb.createEmpty(temp, {
+        rootSubject: { name: args.rootSubjectName, ...(args.rootSubjectDescription ? { description: args.rootSubjectDescription } : {}) },
+      }).close();
+      const db = openNative(temp, "write");
+      try {
+        stamp(db, args);
+      } finally {
+        db.closeFile();
+      }
+      return { fileSize: await finish(temp, args.outputPath) };
+    } catch (err) {
+      await discard(temp);
+      throw err;
+    }
   },
 
   async computeChangesetId(args: { parentId: string; pathname: string }) {
+    // A missing file is the server's fault, not the uploader's: a plain failure.
+    if (!(await exists(args.pathname))) throw new Error(`No changeset file at '${args.pathname}'.`);
+    if (!/^([0-9a-fA-F]{40})?$/.test(args.parentId)) {
+      throw new Rejected(`Invalid parent changeset id '${args.parentId}': expected "" or 40 hexadecimal digits.`);
+    }
     try {
       return { id: IModelNative.platform.DgnDb.computeChangesetId({ parentId: args.parentId, pathname: args.pathname }) };
     } catch (err) {
-      throw new Rejected(`The file is not a changeset: ${(err as Error).message}`);
+      throw new Rejected(nativeMessage(err, args.pathname));
     }
   },
 
   async inspect(args: { path: string }) {
-    const db = openNative(args.path, "read");
+    // A read-only open of a WAL-mode file (every iTwin.js file is) creates empty -wal/-shm files that SQLite cannot
+    // delete from a read-only connection: remove the ones this call made, so hub-owned files stay single files.
+    const wal = `${args.path}-wal`;
+    const shm = `${args.path}-shm`;
+    const hadWal = await exists(wal);
+    const hadShm = await exists(shm);
     try {
-      const changeset = db.getCurrentChangeset();
-      return { iModelId: db.getIModelId(), iTwinId: db.getITwinId(), changesetId: changeset.id, changesetIndex: changeset.index, briefcaseId: db.getBriefcaseId() };
+      const db = openNative(args.path, "read");
+      try {
+        const changeset = db.getCurrentChangeset();
+        return {
+          iModelId: db.getIModelId(),
+          iTwinId: db.getITwinId(),
+          changesetId: changeset.id,
+          ...(changeset.index !== undefined ? { changesetIndex: changeset.index } : {}),
+          briefcaseId: db.getBriefcaseId(),
+          noLocks: db.queryLocalValue(NO_LOCKING) === "true",
+        };
+      } finally {
+        db.closeFile();
+      }
     } finally {
-      db.closeFile();
+      if (!hadWal && !hadShm && (await stat(wal).then((s) => s.size === 0, () => true))) {
+        await rm(wal, { force: true });
+        await rm(shm, { force: true });
+      }
     }
   },
 
   async makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
-    const temp = `${args.outputPath}.${process.pid}.tmp`;
     await mkdir(dirname(args.outputPath), { recursive: true });
-    await copyFile(args.basePath, temp);
+    const temp = tempPath(args.outputPath);
     try {
+      await copyFile(args.basePath, temp);
       const db = backend.SnapshotDb.openForApplyChangesets(temp);
       const nativeDb = (db as unknown as Record<symbol, NativeDb | undefined>)[_nativeDb] ?? nativeDbOf(db);
       try {
@@ -137,7 +209,7 @@ const ops = {
           try {
             nativeDb.applyChangeset({ ...cs, changesType: cs.changesType } as never, true);
           } catch (err) {
-            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${(err as Error).message}`);
+            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${nativeMessage(err, temp, cs.pathname)}`);
           }
         }
         db.saveChanges();
@@ -150,7 +222,7 @@ const ops = {
         throw err;
       }
     } catch (err) {
-      await rm(temp, { force: true });
+      await discard(temp);
       throw err;
     }
   },
@@ -165,6 +237,7 @@ function nativeDbOf(db: object): NativeDb {
 }
 
 async function main(): Promise<void> {
+  if (!process.send) throw new Error("The iTwin.js worker must be started by ITwinWorker (it talks over Node IPC).");
   const workDir = process.env.MODELHUB_WORKER_DIR ?? join(process.cwd(), ".modelhub-worker");
   await mkdir(workDir, { recursive: true });
   await backend.IModelHost.startup({ cacheDir: join(workDir, "cache") });
@@ -181,22 +254,26 @@ async function main(): Promise<void> {
     queue = queue.then(async () => {
       let response: WorkerResponse;
       try {
-        const op = ops[message.op] as (args: unknown) => Promise<unknown>;
+        const op = (ops as Record<string, ((args: unknown) => Promise<unknown>) | undefined>)[message.op];
         if (!op) throw new Error(`Unknown operation '${message.op}'.`);
         response = { id: message.id, ok: true, result: await op(message.args) };
       } catch (err) {
-        response = { id: message.id, ok: false, error: { message: err instanceof Error ? err.message : String(err), rejected: err instanceof Rejected } };
+        const kind = err instanceof Rejected ? "rejected" : "failed";
+        response = { id: message.id, ok: false, error: { message: err instanceof Error ? err.message : String(err), kind } };
       }
-      process.send?.(response);
+      if (process.connected) process.send!(response);
     });
   });
-  process.on("disconnect", () => {
-    void backend.IModelHost.shutdown().finally(() => process.exit(0));
+  // The parent closed the channel (close(), or it died): finish the current request, shut down, exit.
+  process.once("disconnect", () => {
+    void queue
+      .then(() => backend.IModelHost.shutdown())
+      .finally(() => process.exit(0));
   });
-  process.send?.({ ready: true });
+  process.send({ ready: true } satisfies WorkerReady);
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`iTwin.js worker failed to start: ${String(err)}\n`);
+  process.stderr.write(`iTwin.js worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

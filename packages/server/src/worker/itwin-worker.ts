@@ -3,33 +3,57 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import { FileRejected } from "../ports/imodel-file-worker.js";
-import type { WorkerRequest, WorkerResponse } from "./protocol.js";
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-  /** The child the request was sent to: only its exit rejects the request. */
-  child: ChildProcess;
-}
+import type { WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 export interface ITwinWorkerOptions {
   /** Scratch directory of the child (its iTwin.js cache). */
   workDir: string;
-  /** A request that takes longer kills the child (it is respawned for the next one). */
+  /** Longest a request may run once sent (not counting its wait in the queue); then the child is killed and
+   * replaced, and the request rejected. Default 10 minutes. */
   requestTimeoutMs?: number;
+  /** Longest the child may take to get IModelHost up (normally 1-2 s). Default 2 minutes. */
+  startTimeoutMs?: number;
+  /** How long close() lets the child shut IModelHost down before killing it. Default 10 s. */
+  closeGraceMs?: number;
+}
+
+export interface InspectResult {
+  iModelId: string;
+  iTwinId: string;
+  changesetId: string;
+  changesetIndex?: number;
+  briefcaseId: number;
+  /** The file carries the NoLocking local value (its briefcases use no lock server). */
+  noLocks: boolean;
+}
+
+interface Job {
+  op: WorkerRequest["op"];
+  args: object;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+interface InFlight {
+  id: number;
+  child: ChildProcess;
+  timer: NodeJS.Timeout;
+  settle(err: Error | undefined, value?: unknown): void;
 }
 
 /**
- * The server side of the iTwin.js worker process. Starts the child on first use, sends one request at a time
- * (the child queues too), rejects pending requests if the child dies, and starts a fresh child for the next request.
- * This process never loads the native iModel library itself.
+ * The server side of the iTwin.js worker process. The child starts on first use (or on start()); requests are
+ * queued here and sent one at a time, each with its own time limit. If the child dies, the request it was running
+ * is rejected ("iTwin.js worker exited with …") and the next request starts a fresh child. This process never loads
+ * @itwin/core-backend or the native library.
  */
 export class ITwinWorker implements IModelFileWorker {
   #child: ChildProcess | undefined;
   #ready: Promise<ChildProcess> | undefined;
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
+  readonly #queue: Job[] = [];
+  #inFlight: InFlight | undefined;
+  #pumping = false;
   #closed = false;
 
   constructor(private readonly options: ITwinWorkerOptions) {}
@@ -39,16 +63,22 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#child?.pid;
   }
 
-  initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string }) {
-    return this.#call<{ fileSize: number; changesetId: string }>("initializeBaseline", args);
+  /** Starts the child now (IModelHost takes a second or two) instead of on the first request. */
+  async start(): Promise<void> {
+    if (this.#closed) throw closedError();
+    await this.#start();
   }
 
-  createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string }) {
+  initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean }) {
+    return this.#call<{ fileSize: number; changesetId: string; changesetIndex?: number }>("initializeBaseline", args);
+  }
+
+  createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string; noLocks?: boolean }) {
     return this.#call<{ fileSize: number }>("createEmptyBaseline", args);
   }
 
   computeChangesetId(args: { parentId: string; pathname: string }) {
-    return this.#call<{ id: string }>("computeChangesetId", args);
+    return this.#call<{ id: string }>("computeChangesetId", { parentId: args.parentId, pathname: args.pathname });
   }
 
   makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
@@ -56,43 +86,80 @@ export class ITwinWorker implements IModelFileWorker {
   }
 
   inspect(args: { path: string }) {
-    return this.#call<{ iModelId: string; iTwinId: string; changesetId: string; changesetIndex?: number; briefcaseId: number }>("inspect", args);
+    return this.#call<InspectResult>("inspect", args);
   }
 
+  /** Rejects queued requests, lets the child finish the running one and shut down (killed after the grace time). */
   async close(): Promise<void> {
-    this.#closed = true;
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const job of this.#queue.splice(0)) job.reject(closedError());
+    }
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    // The child exits when its IPC channel closes (after shutting IModelHost down); a stuck one is killed.
     if (child.connected) child.disconnect();
     else child.kill("SIGKILL");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), this.options.closeGraceMs ?? 10_000);
     await exited;
     clearTimeout(timer);
   }
 
-  async #call<T>(op: WorkerRequest["op"], args: object): Promise<T> {
-    if (this.#closed) throw new Error("The iTwin.js worker is closed.");
+  #call<T>(op: WorkerRequest["op"], args: object): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ op, args, resolve: resolve as (value: unknown) => void, reject });
+      void this.#pump();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (let job = this.#queue.shift(); job; job = this.#queue.shift()) {
+        try {
+          job.resolve(await this.#run(job));
+        } catch (err) {
+          job.reject(err as Error);
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #run(job: Job): Promise<unknown> {
+    if (this.#closed) throw closedError();
     const child = await this.#start();
     const id = this.#nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timeoutMs = this.options.requestTimeoutMs ?? 10 * 60_000;
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`iTwin.js worker did not answer '${op}' within ${timeoutMs} ms; it was restarted.`));
-        // Detach it first so the next request starts a fresh child instead of queueing behind the dying one.
-        this.#detach(child);
-        child.kill("SIGKILL");
-      }, timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, child });
+    const timeoutMs = this.options.requestTimeoutMs ?? 10 * 60_000;
+    return new Promise<unknown>((resolve, reject) => {
+      const inFlight: InFlight = {
+        id,
+        child,
+        timer: setTimeout(() => {
+          inFlight.settle(new Error(`iTwin.js worker did not answer '${job.op}' within ${timeoutMs} ms; it was restarted.`));
+          // Detach it first so the next request starts a fresh child instead of waiting for this one to die.
+          this.#detach(child);
+          child.kill("SIGKILL");
+        }, timeoutMs),
+        settle: (err, value) => {
+          if (this.#inFlight !== inFlight) return;
+          this.#inFlight = undefined;
+          clearTimeout(inFlight.timer);
+          if (err) reject(err);
+          else resolve(value);
+        },
+      };
+      this.#inFlight = inFlight;
       if (!child.connected) {
-        // It is dying: its exit handler rejects this request, unless it already ran.
-        if (child.exitCode !== null || child.signalCode !== null) this.#failPending(child, exitError(child.exitCode, child.signalCode, ""));
+        // Dying between start and send: the exit handler settles this request, unless it already ran.
+        if (child.exitCode !== null || child.signalCode !== null) inFlight.settle(exitError(child.exitCode, child.signalCode, ""));
         return;
       }
-      child.send({ id, op, args: args as Record<string, unknown> } satisfies WorkerRequest, (err) => {
-        // The channel closed under us (the child is dying); the exit handler rejects the request.
+      child.send({ id, op: job.op, args: job.args as Record<string, unknown> } satisfies WorkerRequest, (err) => {
+        // The channel closed under us (the child is dying); its exit handler settles the request.
         if (err) child.kill("SIGKILL");
       });
     });
@@ -104,22 +171,14 @@ export class ITwinWorker implements IModelFileWorker {
     this.#ready = undefined;
   }
 
-  #failPending(child: ChildProcess, reason: Error): void {
-    for (const [id, pending] of this.#pending) {
-      if (pending.child !== child) continue;
-      clearTimeout(pending.timer);
-      this.#pending.delete(id);
-      pending.reject(reason);
-    }
-  }
-
   #start(): Promise<ChildProcess> {
     if (this.#ready) return this.#ready;
     const ready = new Promise<ChildProcess>((resolve, reject) => {
+      // Under tests the server runs from its .ts sources (tsx); the child then must too.
       const runningTs = import.meta.url.endsWith(".ts");
       const entry = new URL(runningTs ? "./itwin-worker-main.ts" : "./itwin-worker-main.js", import.meta.url);
       const child = fork(fileURLToPath(entry), [], {
-        execArgv: runningTs ? ["--import", "tsx"] : [],
+        execArgv: runningTs ? ["--import", import.meta.resolve("tsx")] : [],
         env: { ...process.env, MODELHUB_WORKER_DIR: this.options.workDir },
         stdio: ["ignore", "ignore", "pipe", "ipc"],
       });
@@ -128,28 +187,36 @@ export class ITwinWorker implements IModelFileWorker {
         stderr = (stderr + d.toString()).slice(-4000);
       });
       this.#child = child;
+      // A child that never gets IModelHost up is killed (its exit rejects the request waiting for it).
+      const startTimer = setTimeout(() => child.kill("SIGKILL"), this.options.startTimeoutMs ?? 2 * 60_000);
       // A failed send or kill surfaces here; the 'exit' handler does the bookkeeping.
       child.on("error", () => undefined);
-      child.on("message", (message: WorkerResponse | { ready: true }) => {
-        if ("ready" in message) return resolve(child);
-        const pending = this.#pending.get(message.id);
-        if (!pending) return;
-        this.#pending.delete(message.id);
-        clearTimeout(pending.timer);
-        if (message.ok) pending.resolve(message.result);
-        else pending.reject(message.error.rejected ? new FileRejected(message.error.message) : new Error(message.error.message));
+      child.on("message", (message: WorkerResponse | WorkerReady) => {
+        if ("ready" in message) {
+          clearTimeout(startTimer);
+          return resolve(child);
+        }
+        const inFlight = this.#inFlight;
+        if (!inFlight || inFlight.id !== message.id || inFlight.child !== child) return;
+        if (message.ok) inFlight.settle(undefined, message.result);
+        else inFlight.settle(message.error.kind === "rejected" ? new FileRejected(message.error.message) : new Error(message.error.message));
       });
       child.once("exit", (code, signal) => {
+        clearTimeout(startTimer);
         this.#detach(child);
-        const reason = exitError(code, signal, stderr);
+        const reason = this.#closed ? closedError() : exitError(code, signal, stderr);
         reject(reason);
-        this.#failPending(child, reason);
+        if (this.#inFlight?.child === child) this.#inFlight.settle(reason);
       });
     });
     this.#ready = ready;
     ready.catch(() => undefined);
     return ready;
   }
+}
+
+function closedError(): Error {
+  return new Error("The iTwin.js worker is closed.");
 }
 
 function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {

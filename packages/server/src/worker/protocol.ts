@@ -5,7 +5,15 @@ export interface WorkerRequest {
   args: Record<string, unknown>;
 }
 
+/**
+ * `kind: "rejected"`: the input is bad (not an iModel, not a changeset, changesets that do not apply…) and the same
+ * request will fail again; `kind: "failed"`: anything else (the worker or the host failed; a retry may succeed).
+ */
 export type WorkerResponse =
   | { id: number; ok: true; result: unknown }
-  /** `rejected`: the input is bad (not an iModel, corrupt changeset…); otherwise the worker itself failed. */
-  | { id: number; ok: false; error: { message: string; rejected: boolean } };
+  | { id: number; ok: false; error: { message: string; kind: "rejected" | "failed" } };
+
+/** The first message of a child: IModelHost is up and requests can be sent. */
+export interface WorkerReady {
+  ready: true;
+}

@@ -1,11 +1,16 @@
+// Real iModel files and changesets made by iTwin.js 5.1.9, for any test. They are made once by make-fixtures.ts in
+// a child process (HubMock and IModelHost are process singletons) and cached under the directory the caller gives
+// (by convention join(os.tmpdir(), "modelhub-fixtures")), keyed by their parameters. Treat them as read-only: many
+// tests share them.
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-/** Bump when make-fixtures.ts changes what it makes. */
+/** Bump when make-fixtures.ts changes what it makes for the same parameters. */
 const FIXTURE_VERSION = 1;
 
 export interface FixtureChangeset {
@@ -24,36 +29,86 @@ export interface Fixture {
   changesets: FixtureChangeset[];
 }
 
+export interface ChangesetFixtureOptions {
+  /** Generic:PhysicalObject elements each changeset inserts (default 5). */
+  elementsPerChangeset?: number;
+}
+
+export interface BriefcaseFixture extends Fixture {
+  /** A briefcase of the iModel after `changesets` were pushed, with saved but unpushed changes (txns). */
+  briefcasePath: string;
+  briefcaseId: number;
+  /** The changeset the briefcase is at: the last of `changesets`. */
+  changesetId: string;
+  changesetIndex: number;
+  /** Elements inserted by the unpushed changes. */
+  pendingElements: number;
+}
+
+interface Manifest {
+  changesets: (Omit<FixtureChangeset, "pathname"> & { file: string })[];
+  briefcase?: { file: string; briefcaseId: number; changesetId: string; changesetIndex: number; pendingElements: number };
+}
+
 /**
- * Real changesets made by iTwin.js 5.1.9 (HubMock in a child process): `count` changesets of
- * `elementsPerChangeset` inserted elements each, on top of `version0Path`. Cached in `cacheDir`, race-safe.
+ * Real changesets made by iTwin.js: `count` changesets, each inserting `elementsPerChangeset` physical elements,
+ * pushed to HubMock from a briefcase of `version0Path`. They apply in order to `version0Path` and to any copy of it
+ * stamped with other iModel/iTwin ids (the hub's baseline).
  */
-export async function makeChangesets(cacheDir: string, count: number, elementsPerChangeset = 5): Promise<Fixture> {
-  const dir = join(cacheDir, `v${FIXTURE_VERSION}-cs${count}-e${elementsPerChangeset}`);
-  if (!(await exists(join(dir, "manifest.json")))) {
-    await mkdir(cacheDir, { recursive: true });
-    const temp = `${dir}.${process.pid}.${Date.now()}.tmp`;
-    const script = fileURLToPath(new URL("./make-fixtures.ts", import.meta.url));
-    try {
-      await run(process.execPath, ["--import", "tsx", script, temp, String(count), String(elementsPerChangeset)], { maxBuffer: 16 * 1024 * 1024 });
-      await rename(temp, dir).catch(async (err: NodeJS.ErrnoException) => {
-        // Another process made the same fixture first: use theirs.
-        if (!(await exists(join(dir, "manifest.json")))) throw err;
-      });
-    } finally {
-      await rm(temp, { recursive: true, force: true });
-    }
+export async function makeChangesets(cacheDir: string, count: number, options: number | ChangesetFixtureOptions = {}): Promise<Fixture> {
+  const perChangeset = (typeof options === "number" ? options : options.elementsPerChangeset) ?? 5;
+  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e${perChangeset}`, [String(count), String(perChangeset)]);
+  return fixtureOf(dir, manifest);
+}
+
+/**
+ * A real version 0 made by iTwin.js (a snapshot with one physical model and one spatial category, no elements).
+ * `name` is its root subject (default "modelhub fixture").
+ */
+export async function makeVersion0(cacheDir: string, options: { name?: string } = {}): Promise<string> {
+  const args = ["0", "0"];
+  let key = "v0";
+  if (options.name !== undefined) {
+    args.push("--name", options.name);
+    key += `-${createHash("sha256").update(options.name).digest("hex").slice(0, 16)}`;
   }
-  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as { changesets: (Omit<FixtureChangeset, "pathname"> & { file: string })[] };
+  const { dir } = await ensure(cacheDir, key, args);
+  return join(dir, "version0.bim");
+}
+
+/** A real briefcase (briefcase id ≥ 2, at changeset `count`, with unpushed txns) and the changesets before it. */
+export async function makeBriefcase(cacheDir: string, count = 2, pendingElements = 3): Promise<BriefcaseFixture> {
+  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e5-bc${pendingElements}`, [String(count), "5", "--briefcase", String(pendingElements)]);
+  const { file, ...briefcase } = manifest.briefcase!;
+  return { ...fixtureOf(dir, manifest), briefcasePath: join(dir, file), ...briefcase };
+}
+
+function fixtureOf(dir: string, manifest: Manifest): Fixture {
   return {
     version0Path: join(dir, "version0.bim"),
     changesets: manifest.changesets.map(({ file, ...c }) => ({ ...c, pathname: join(dir, "changesets", file) })),
   };
 }
 
-/** A real version0 .bim (cached like the changesets). */
-export async function makeVersion0(cacheDir: string): Promise<string> {
-  return (await makeChangesets(cacheDir, 1)).version0Path;
+/** Makes the fixture `key` unless cached. Safe when processes race: each makes its own, the first rename wins. */
+async function ensure(cacheDir: string, key: string, scriptArgs: string[]): Promise<{ dir: string; manifest: Manifest }> {
+  const dir = join(cacheDir, `v${FIXTURE_VERSION}-${key}`);
+  const manifestPath = join(dir, "manifest.json");
+  if (!(await exists(manifestPath))) {
+    await mkdir(cacheDir, { recursive: true });
+    const temp = `${dir}.${process.pid}.${Date.now()}.tmp`;
+    const script = fileURLToPath(new URL("./make-fixtures.ts", import.meta.url));
+    try {
+      await run(process.execPath, ["--import", import.meta.resolve("tsx"), script, temp, ...scriptArgs], { maxBuffer: 16 * 1024 * 1024 });
+      await rename(temp, dir).catch(async (err: NodeJS.ErrnoException) => {
+        // Another process made the same fixture first: use theirs.
+        if (!(await exists(manifestPath))) throw err;
+      });
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+  }
+  return { dir, manifest: JSON.parse(await readFile(manifestPath, "utf8")) as Manifest };
 }
 
 async function exists(path: string): Promise<boolean> {

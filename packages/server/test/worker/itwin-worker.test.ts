@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { FileRejected } from "../../src/ports/imodel-file-worker.js";
 import { ITwinWorker } from "../../src/worker/itwin-worker.js";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
+import type { BriefcaseFixture, Fixture } from "../support/fixtures.js";
+import { makeBriefcase, makeChangesets, makeVersion0 } from "../support/fixtures.js";
 
 const CHANGESETS = 3;
 const ELEMENTS_PER_CHANGESET = 5;
@@ -48,11 +49,14 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
   let dir: string;
   let worker: ITwinWorker;
   let fixture: Fixture;
+  let briefcase: BriefcaseFixture;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "modelhub-worker-test-"));
     worker = new ITwinWorker({ workDir: join(dir, "work") });
-    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), CHANGESETS);
+    const cache = join(tmpdir(), "modelhub-fixtures");
+    // The child starts while the fixtures are made (or read from the cache).
+    [, fixture, briefcase] = await Promise.all([worker.start(), makeChangesets(cache, CHANGESETS), makeBriefcase(cache)]);
   });
 
   after(async () => {
@@ -74,6 +78,9 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     assert.equal(info.iTwinId, iTwinId);
     assert.equal(info.briefcaseId, 0);
     assert.equal(info.changesetId, "");
+    assert.equal(info.noLocks, false);
+    // inspect's read-only open left no -wal/-shm behind either.
+    assert.deepEqual(await readdir(join(dir, "baseline-a")), ["baseline.bim"]);
     assert.equal(physicalObjectCount(outputPath), 0);
     // The input is not modified (the fixture is shared by other tests).
     assert.equal(await sha256(fixture.version0Path), inputHash);
@@ -86,6 +93,50 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     const outputPath = join(dir, "baseline-b", "baseline.bim");
     const result = await worker.initializeBaseline({ inputPath: checkpoint, outputPath, iModelId: randomUUID(), iTwinId: randomUUID() });
     assert.equal(result.changesetId, fixture.changesets[1]!.id);
+    assert.equal(result.changesetIndex, 2);
+    // Stamping a new iModel id clears the file's changeset (native setIModelId does): the output claims version 0
+    // while holding the data of changesets 1 and 2.
+    const info = await worker.inspect({ path: outputPath });
+    assert.deepEqual({ id: info.changesetId, index: info.changesetIndex }, { id: "", index: 0 });
+    assert.equal(physicalObjectCount(outputPath), 2 * ELEMENTS_PER_CHANGESET);
+  });
+
+  it("initializeBaseline of a real briefcase clears its txns and briefcase id and keeps its NoLocking unless told", async () => {
+    // The fixture briefcase: id 2, at changeset 2, with saved but unpushed inserts; HubMock made it with noLocks.
+    // Work on a copy: plain SQLite reads of a WAL file leave -wal/-shm files next to it, not wanted in the shared cache.
+    const input = join(dir, "briefcase.bim");
+    await copyFile(briefcase.briefcasePath, input);
+    assert.ok(briefcase.briefcaseId >= 2);
+    assert.ok(query<{ n: number }>(input, "SELECT count(*) AS n FROM dgn_Txns")[0]!.n > 0);
+    const before = await worker.inspect({ path: input });
+    assert.deepEqual(
+      { briefcaseId: before.briefcaseId, changesetId: before.changesetId, noLocks: before.noLocks },
+      { briefcaseId: briefcase.briefcaseId, changesetId: briefcase.changesetId, noLocks: true },
+    );
+    const inputHash = await sha256(input);
+
+    const kept = join(dir, "baseline-bc", "kept.bim");
+    const iModelId = randomUUID();
+    const iTwinId = randomUUID();
+    const result = await worker.initializeBaseline({ inputPath: input, outputPath: kept, iModelId, iTwinId });
+    // The result names where the input was; the output is at version 0 (see the previous test).
+    assert.deepEqual({ changesetId: result.changesetId, changesetIndex: result.changesetIndex }, { changesetId: briefcase.changesetId, changesetIndex: briefcase.changesetIndex });
+    assert.deepEqual(await worker.inspect({ path: kept }), { iModelId, iTwinId, changesetId: "", changesetIndex: 0, briefcaseId: 0, noLocks: true });
+
+    const cleared = join(dir, "baseline-bc", "cleared.bim");
+    await worker.initializeBaseline({ inputPath: input, outputPath: cleared, iModelId, iTwinId, noLocks: false });
+    assert.equal((await worker.inspect({ path: cleared })).noLocks, false);
+    const set = join(dir, "baseline-bc", "set.bim");
+    await worker.initializeBaseline({ inputPath: fixture.version0Path, outputPath: set, iModelId, iTwinId, noLocks: true });
+    assert.equal((await worker.inspect({ path: set })).noLocks, true);
+
+    assert.equal(await sha256(input), inputHash);
+    assert.deepEqual((await readdir(join(dir, "baseline-bc"))).sort(), ["cleared.bim", "kept.bim", "set.bim"]);
+
+    // (Plain SQLite reads last: they leave -wal/-shm files.)
+    assert.equal(query<{ n: number }>(kept, "SELECT count(*) AS n FROM dgn_Txns")[0]!.n, 0);
+    // Deleting txns forgets the changes, not the data: the unpushed elements are still in the file.
+    assert.equal(physicalObjectCount(kept), briefcase.changesets.length * ELEMENTS_PER_CHANGESET + briefcase.pendingElements);
   });
 
   it("initializeBaseline rejects a file that is not SQLite, leaving nothing behind", async () => {
@@ -108,7 +159,8 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     const outDir = join(dir, "baseline-d");
     await assert.rejects(worker.initializeBaseline({ inputPath, outputPath: join(outDir, "baseline.bim"), iModelId: randomUUID(), iTwinId: randomUUID() }), (err: Error) => {
       assert.ok(err instanceof FileRejected, String(err));
-      assert.match(err.message, /^The uploaded file is not an iModel: ./);
+      assert.match(err.message, /^The uploaded file is not an iModel: .*BE_SQLITE_ERROR_NoPropertyTable/);
+      assert.ok(!err.message.includes(dir), `the message names no server path: ${err.message}`);
       return true;
     });
     assert.deepEqual(await readdir(outDir).catch(() => []), []);
@@ -125,7 +177,17 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     assert.equal(root!.CodeValue, "Site Alpha");
     assert.ok((await readFile(outputPath)).includes("made by the test"));
     const info = await worker.inspect({ path: outputPath });
-    assert.deepEqual({ ...info, changesetIndex: undefined }, { iModelId, iTwinId, changesetId: "", briefcaseId: 0, changesetIndex: undefined });
+    assert.deepEqual({ ...info, changesetIndex: undefined }, { iModelId, iTwinId, changesetId: "", briefcaseId: 0, changesetIndex: undefined, noLocks: false });
+  });
+
+  it("makeVersion0 makes a real iModel with the root subject asked for, which becomes a baseline", async () => {
+    const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"), { name: "Bridge 7" });
+    const [root] = query<{ CodeValue: string }>(version0, "SELECT CodeValue FROM bis_Element WHERE Id = 1");
+    assert.equal(root!.CodeValue, "Bridge 7");
+    const outputPath = join(dir, "from-v0", "baseline.bim");
+    const iModelId = randomUUID();
+    assert.equal((await worker.initializeBaseline({ inputPath: version0, outputPath, iModelId, iTwinId: randomUUID() })).changesetId, "");
+    assert.equal((await worker.inspect({ path: outputPath })).iModelId, iModelId);
   });
 
   it("computeChangesetId reproduces the ids iTwin.js gave the fixture changesets; the parent is part of the id", async () => {
@@ -140,13 +202,40 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     assert.notEqual(other, second.id);
   });
 
-  it("computeChangesetId rejects a file that is not a changeset", async () => {
+  it("computeChangesetId rejects a file that is not a changeset and a malformed parent id", async () => {
+    const first = fixture.changesets[0]!;
+    const second = fixture.changesets[1]!;
     const pathname = join(dir, "not-a-changeset");
     await writeFile(pathname, "garbage ".repeat(1000));
-    await assert.rejects(worker.computeChangesetId({ parentId: "", pathname }), FileRejected);
-    await assert.rejects(worker.computeChangesetId({ parentId: "", pathname: join(dir, "missing") }), FileRejected);
-    // The worker survived.
-    const first = fixture.changesets[0]!;
+    await assert.rejects(worker.computeChangesetId({ parentId: "", pathname }), (err: Error) => {
+      assert.ok(err instanceof FileRejected, String(err));
+      assert.equal(err.message, "Unsupported changeset persistence file version");
+      return true;
+    });
+    // A version0 is not a changeset either.
+    await assert.rejects(worker.computeChangesetId({ parentId: "", pathname: fixture.version0Path }), FileRejected);
+    // One flipped byte inside the compressed stream is detected.
+    const flipped = join(dir, "flipped.cs");
+    const bytes = await readFile(second.pathname);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(flipped, bytes);
+    await assert.rejects(worker.computeChangesetId({ parentId: second.parentId, pathname: flipped }), /Corrupted changeset file/);
+    // A truncated file is not detected as such: it just gets another id (so the hub must compare ids).
+    const truncated = join(dir, "truncated.cs");
+    await writeFile(truncated, (await readFile(second.pathname)).subarray(0, 200));
+    const { id: truncatedId } = await worker.computeChangesetId({ parentId: second.parentId, pathname: truncated });
+    assert.match(truncatedId, /^[0-9a-f]{40}$/);
+    assert.notEqual(truncatedId, second.id);
+    // The parent must be "" or 40 hex digits (either case).
+    await assert.rejects(worker.computeChangesetId({ parentId: "abc", pathname: second.pathname }), FileRejected);
+    assert.equal((await worker.computeChangesetId({ parentId: second.parentId.toUpperCase(), pathname: second.pathname })).id, second.id);
+    // A missing file is the server's problem, not the uploader's.
+    await assert.rejects(worker.computeChangesetId({ parentId: "", pathname: join(dir, "missing") }), (err: Error) => {
+      assert.ok(!(err instanceof FileRejected), String(err));
+      assert.match(err.message, /No changeset file/);
+      return true;
+    });
+    // The worker survived all of it.
     assert.equal((await worker.computeChangesetId({ parentId: first.parentId, pathname: first.pathname })).id, first.id);
   });
 
@@ -226,6 +315,8 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     await worker.initializeBaseline({ inputPath: fixture.version0Path, outputPath: baseline, iModelId: randomUUID(), iTwinId: randomUUID() }); // the child is up
     const pid = worker.pid!;
     const pending = worker.makeCheckpoint({ basePath: fifo, outputPath: join(dir, "never.bim"), changesets: [] });
+    // Queued behind it: not sent yet, so the crash does not concern it.
+    const queued = worker.inspect({ path: baseline });
     await new Promise((resolve) => setTimeout(resolve, 200));
     process.kill(pid, "SIGKILL");
     await assert.rejects(pending, (err: Error) => {
@@ -233,9 +324,11 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
       assert.match(err.message, /^iTwin\.js worker exited with signal SIGKILL/);
       return true;
     });
-    const info = await worker.inspect({ path: baseline });
-    assert.equal(info.briefcaseId, 0);
+    assert.equal((await queued).briefcaseId, 0);
     assert.notEqual(worker.pid, pid);
+    const first = fixture.changesets[0]!;
+    assert.equal((await worker.computeChangesetId(first)).id, first.id);
+    assert.deepEqual(await readdir(dir).then((names) => names.filter((n) => n.startsWith("never"))), []);
   });
 
   it("a request over the time limit is rejected and the child is replaced", async () => {
@@ -255,4 +348,20 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
     await assert.rejects(slow.computeChangesetId(fixture.changesets[0]!), /closed/);
   });
 
+  it("close() rejects what is still queued and ends the child; the server process never loads the native library", async () => {
+    const fifo = join(dir, "blocked-3.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const other = new ITwinWorker({ workDir: join(dir, "work-3"), closeGraceMs: 500 });
+    await other.start();
+    const pid = other.pid!;
+    const running = other.makeCheckpoint({ basePath: fifo, outputPath: join(dir, "never-3.bim"), changesets: [] });
+    const queued = other.inspect({ path: fixture.version0Path });
+    const outcomes = Promise.all([assert.rejects(running, /closed/), assert.rejects(queued, /closed/)]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await other.close(); // the running request never ends by itself: the child is killed after the grace time
+    await outcomes;
+    assert.throws(() => process.kill(pid, 0), { code: "ESRCH" });
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    assert.ok(!loaded.some((path) => path.includes("imodeljs-native") || path.includes("core-backend")), "no iTwin.js backend in this process");
+  });
 });
