@@ -1,6 +1,8 @@
 // One iTwin.js workload against one hub, in its own process (HubMock and IModelHost are process singletons):
-//   node --import tsx bench/itwin-workload.ts hubmock <version0> <pushes>
-//   node --import tsx bench/itwin-workload.ts <hubUrl> <version0> <pushes>
+//   node --import tsx bench/itwin-workload.ts hubmock <version0> <pushes> [warmup] [rounds]
+//   node --import tsx bench/itwin-workload.ts <hubUrl> <version0> <pushes> [warmup] [rounds]
+// Both hubs get the same steps: `warmup` unmeasured pushes first (a server is measured warm, as it runs), then
+// `pushes` measured ones; pull, locks and the briefcase at the tip are each measured `rounds` times (median).
 // Prints one JSON line with the figures.
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -14,8 +16,10 @@ import { ModelHubAccess } from "../packages/backend-access/src/index.js";
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
-const [mode, version0, pushesText] = process.argv.slice(2) as [string, string, string];
+const [mode, version0, pushesText, warmupText, roundsText] = process.argv.slice(2) as [string, string, string, string?, string?];
 const pushes = Number(pushesText);
+const warmup = Number(warmupText ?? 10);
+const rounds = Number(roundsText ?? 3);
 const ITWIN = "77777777-7777-4777-8777-777777777777";
 
 function firstId(db: CoreBackend.BriefcaseDb, ecsql: string): string {
@@ -23,6 +27,19 @@ function firstId(db: CoreBackend.BriefcaseDb, ecsql: string): string {
     stmt.step();
     return stmt.getValue(0).getId();
   });
+}
+
+/** What one run prints (milliseconds; each a median). */
+export interface WorkloadFigures {
+  pushMedianMs: number;
+  pullMs: number;
+  /** Changesets each pull applied. */
+  pulled: number;
+  /** `db.locks.acquireLocks` of 10,000 elements, iTwin.js's local lock bookkeeping included. */
+  locksMs: number;
+  /** The hub's part of it: the one `BackendHubAccess.acquireLocks` call. */
+  lockCallMs: number;
+  usableMs: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -44,6 +61,15 @@ async function main(): Promise<void> {
     backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
   }
   const hub = (hubMock ?? access) as unknown as CoreBackend.BackendHubAccess;
+  // The hub's own share of a lock request: the one BackendHubAccess.acquireLocks call, without iTwin.js's local
+  // lock bookkeeping around it (identical for both hubs).
+  const bigLockCallMs: number[] = [];
+  const acquire = hub.acquireLocks.bind(hub);
+  (hub as { acquireLocks: typeof hub.acquireLocks }).acquireLocks = async (arg, locks) => {
+    const start = performance.now();
+    await acquire(arg, locks);
+    if (locks.size >= 10_000) bigLockCallMs.push(performance.now() - start);
+  };
   try {
     const iModelId = await hub.createNewIModel({ iTwinId: ITWIN, iModelName: "bench", version0, accessToken: "bench" });
     const open = async (name: string, asOf?: CoreCommon.IModelVersionProps) => {
@@ -64,39 +90,58 @@ async function main(): Promise<void> {
 
     // Push latency: small changesets of 20 inserted elements.
     const pushMs: number[] = [];
-    for (let p = 0; p < pushes; p++) {
+    for (let p = 0; p < warmup + pushes; p++) {
       await db.locks.acquireLocks({ shared: model });
       insert(20, `push ${p}`);
       const start = performance.now();
       await db.pushChanges({ description: `push ${p}`, accessToken: "bench" });
-      pushMs.push(performance.now() - start);
+      if (p >= warmup) pushMs.push(performance.now() - start);
     }
+    const pulled = warmup + pushes;
 
     // Pull of every changeset into a fresh briefcase at version 0.
-    const reader = await open("reader", { first: true });
-    let start = performance.now();
-    await reader.pullChanges({ accessToken: "bench" });
-    const pullMs = performance.now() - start;
-    if (reader.changeset.index !== pushes) throw new Error(`pulled to ${reader.changeset.index}, expected ${pushes}`);
-    reader.close();
+    const pullMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const reader = await open(`reader${r}`, { first: true });
+      const start = performance.now();
+      await reader.pullChanges({ accessToken: "bench" });
+      pullMs.push(performance.now() - start);
+      if (reader.changeset.index !== pulled) throw new Error(`pulled to ${reader.changeset.index}, expected ${pulled}`);
+      reader.close();
+    }
 
-    // 10,000 exclusive element locks in one call.
+    // 10,000 exclusive element locks in one call: the same elements each round, released in between.
     await db.locks.acquireLocks({ shared: model });
     const many = insert(10_000, "locks");
     await db.pushChanges({ description: "10k elements", accessToken: "bench" });
-    start = performance.now();
-    await db.locks.acquireLocks({ exclusive: many });
-    const locksMs = performance.now() - start;
-    await db.locks.releaseAllLocks();
+    const locksMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      await db.locks.acquireLocks({ exclusive: many });
+      locksMs.push(performance.now() - start);
+      await db.locks.releaseAllLocks();
+    }
+    if (bigLockCallMs.length !== rounds) throw new Error(`expected ${rounds} hub calls with 10,000 locks, saw ${bigLockCallMs.length}`);
     db.close();
 
     // A usable briefcase at the tip.
-    start = performance.now();
-    const tip = await open("tip");
-    const usableMs = performance.now() - start;
-    tip.close();
+    const usableMs: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      const tip = await open(`tip${r}`);
+      usableMs.push(performance.now() - start);
+      tip.close();
+    }
 
-    process.stdout.write(`${JSON.stringify({ pushMedianMs: median(pushMs), pullMs, pulled: pushes, locksMs, usableMs })}\n`);
+    const figures: WorkloadFigures = {
+      pushMedianMs: median(pushMs),
+      pullMs: median(pullMs),
+      pulled,
+      locksMs: median(locksMs),
+      lockCallMs: median(bigLockCallMs),
+      usableMs: median(usableMs),
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
     if (hubMock) hubMock.shutdown();
     access?.dispose();
