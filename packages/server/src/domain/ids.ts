@@ -4,6 +4,8 @@ export const newId = (): string => randomUUID();
 
 const CHANGESET_ID = /^[0-9a-f]{40}$/;
 const ID64 = /^0x[0-9a-f]{1,16}$/;
+/** Already in normal form: lowercase, no leading zeros (what iTwin.js sends). */
+const NORMAL_ID64 = /^0x[1-9a-f][0-9a-f]{0,15}$/;
 
 /** Changeset ids are 40 hex digits (SHA-1); stored lowercase. */
 export function normalizeChangesetId(value: string): string | undefined {
@@ -13,6 +15,7 @@ export function normalizeChangesetId(value: string): string | undefined {
 
 /** Element ids are Id64 strings; "0x00a" and "0xA" name the same object as "0xa". */
 export function normalizeId64(value: string): string | undefined {
+  if (NORMAL_ID64.test(value)) return value;
   const lower = value.toLowerCase();
   if (!ID64.test(lower)) return undefined;
   const digits = lower.slice(2).replace(/^0+/, "");

@@ -198,8 +198,12 @@ export interface MetadataReader {
   /** Every checkpoint row of the iModel, any state, by changeset index. */
   listCheckpoints(iModelId: string): Promise<CheckpointRecord[]>;
 
-  /** Lock rows for these objects; objects never locked are absent from the map. */
-  getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>>;
+  /**
+   * Lock rows for these objects; objects never locked are absent from the map. With `releasedAfter`, so are objects
+   * nobody holds whose last exclusive release is at or before that changeset index (they cannot refuse a request
+   * from a briefcase at that index — and a briefcase that took and released 10,000 locks leaves 10,000 such rows).
+   */
+  getObjectLocks(iModelId: string, objectIds: readonly string[], options?: { releasedAfter?: number }): Promise<Map<string, ObjectLockRecord>>;
   /** Locks grouped per briefcase, ordered by briefcase id; `offset`/`limit` count object ids, not entities. */
   listLocks(
     iModelId: string,

@@ -668,6 +668,16 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.equal((await locks(["0x3"])).get("0x3")?.lastExclusiveReleaseIndex, 7, "nothing held, nothing stamped");
       });
 
+      it("releasedAfter leaves out objects nobody holds that were released at or before that index", async () => {
+        await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0x3"], 7));
+        const at = (index: number) => read((tx) => tx.getObjectLocks("m1", ["0x1", "0x3", "0x5", "0x99"], { releasedAfter: index }));
+        assert.deepEqual([...(await at(7)).keys()].sort(), ["0x1", "0x5"], "released at 7: nothing to tell a briefcase at 7");
+        assert.deepEqual((await at(6)).get("0x3"), { objectId: "0x3", exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 7 });
+        assert.deepEqual((await at(7)).get("0x1")?.sharedBriefcaseIds, [2, 3], "shared holders are always there");
+        await store.transaction((tx) => tx.grantLocks("m1", 4, "exclusive", ["0x3"]));
+        assert.equal((await at(9)).get("0x3")?.exclusiveBriefcaseId, 4, "held objects are always there");
+      });
+
       it("an exclusive release with index 0 keeps the earlier index; a new holder does not erase it", async () => {
         await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0x3"], 4));
         await store.transaction((tx) => tx.grantLocks("m1", 3, "exclusive", ["0x3"]));

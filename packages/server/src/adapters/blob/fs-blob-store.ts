@@ -178,8 +178,8 @@ export class FsBlobStore implements BlobStore {
     const temp = join(this.#tmp, randomUUID());
     try {
       if (signal?.aborted) throw signal.reason;
-      await pipeline(data, createWriteStream(temp), signal ? { signal } : {});
-      await fsync(temp);
+      // flush: the stream fsyncs its own descriptor before closing it (no second open just to sync).
+      await pipeline(data, createWriteStream(temp, { flush: true }), signal ? { signal } : {});
       return temp;
     } catch (err) {
       await rm(temp, { force: true });

@@ -22,6 +22,7 @@ import type { SqliteDatabase } from "./sqlite-database.js";
 import { AsyncMutex, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
 type Row = Record<string, unknown>;
+type LockRow = { object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null };
 
 /**
  * The embedded metadata store (one SQLite file, WAL).
@@ -135,12 +136,13 @@ class SqliteTx implements MetadataTx {
 
   constructor(private readonly db: SqliteDatabase) {}
 
-  private stmt(sql: string): Statement {
+  private stmt(sql: string, pluck = false): Statement {
     if (!this.active) throw new Error("This metadata transaction has ended; use the tx only inside its callback.");
-    let s = this.#cache.get(sql);
+    const key = pluck ? `pluck\u0000${sql}` : sql;
+    let s = this.#cache.get(key);
     if (!s) {
-      s = this.db.prepare(sql);
-      this.#cache.set(sql, s);
+      s = pluck ? this.db.prepare(sql).pluck() : this.db.prepare(sql);
+      this.#cache.set(key, s);
     }
     return s;
   }
@@ -151,6 +153,12 @@ class SqliteTx implements MetadataTx {
 
   private all<T>(sql: string, ...params: unknown[]): T[] {
     return this.stmt(sql).all(...params) as T[];
+  }
+
+  /** The first column of every row, without building row objects. */
+  private column<T>(sql: string, ...params: unknown[]): T[] {
+    // Its own cache entry: pluck mode sticks to a statement, and `all` of the same SQL must keep returning rows.
+    return this.stmt(sql, true).all(...params) as T[];
   }
 
   private run(sql: string, ...params: unknown[]): number {
@@ -449,15 +457,24 @@ class SqliteTx implements MetadataTx {
   // locks(imodel_id, object_id) holds the exclusive holder and the pull-required index; shared_locks holds one row
   // per (briefcase, object). A `locks` row that remembers nothing (no holder, no release index) is deleted.
 
-  async getObjectLocks(iModelId: string, objectIds: readonly string[]): Promise<Map<string, ObjectLockRecord>> {
+  async getObjectLocks(iModelId: string, objectIds: readonly string[], options: { releasedAfter?: number } = {}): Promise<Map<string, ObjectLockRecord>> {
     const result = new Map<string, ObjectLockRecord>();
     if (objectIds.length === 0) return result;
     const ids = JSON.stringify(objectIds);
-    for (const row of this.all<{ object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null }>(
-      `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
-        FROM locks l WHERE l.imodel_id = ? AND l.object_id IN (SELECT value FROM json_each(?))`,
-      iModelId, ids,
-    )) {
+    const rows =
+      options.releasedAfter === undefined
+        ? this.all<LockRow>(
+            `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
+              FROM json_each(?) j JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value`,
+            ids, iModelId,
+          )
+        : this.all<LockRow>(
+            `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
+              FROM json_each(?) j JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value
+              WHERE l.exclusive_briefcase_id IS NOT NULL OR l.last_exclusive_release_index > ?`,
+            ids, iModelId, options.releasedAfter,
+          );
+    for (const row of rows) {
       result.set(row.object_id, {
         objectId: row.object_id,
         exclusiveBriefcaseId: row.exclusive_briefcase_id,
@@ -466,9 +483,8 @@ class SqliteTx implements MetadataTx {
       });
     }
     for (const row of this.all<{ object_id: string; briefcase_id: number }>(
-      `SELECT s.object_id, s.briefcase_id
-        FROM shared_locks s WHERE s.imodel_id = ? AND s.object_id IN (SELECT value FROM json_each(?)) ORDER BY s.object_id, s.briefcase_id`,
-      iModelId, ids,
+      "SELECT s.object_id, s.briefcase_id FROM json_each(?) j JOIN shared_locks s ON s.imodel_id = ? AND s.object_id = j.value",
+      ids, iModelId,
     )) {
       let record = result.get(row.object_id);
       if (!record) {
@@ -477,6 +493,7 @@ class SqliteTx implements MetadataTx {
       }
       record.sharedBriefcaseIds.push(row.briefcase_id);
     }
+    for (const record of result.values()) if (record.sharedBriefcaseIds.length > 1) record.sharedBriefcaseIds.sort((a, b) => a - b);
     return result;
   }
 
@@ -487,26 +504,19 @@ class SqliteTx implements MetadataTx {
     const limit = limitOf(page);
     const offset = offsetOf(page);
     const head = Math.min(offset + limit, Number.MAX_SAFE_INTEGER);
-    const byBriefcase = filter.briefcaseId !== undefined;
+    if (filter.briefcaseId !== undefined) return this.#briefcaseLocks(iModelId, filter.briefcaseId, filter.level, offset, limit, head);
     const arms: string[] = [];
     const params: unknown[] = [];
     if (filter.level !== "shared") {
       arms.push(
-        byBriefcase
-          ? `SELECT * FROM (SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
-              WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?)`
-          : `SELECT * FROM (SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
-              WHERE imodel_id = ? AND exclusive_briefcase_id IS NOT NULL ORDER BY exclusive_briefcase_id, object_id LIMIT ?)`,
+        `SELECT * FROM (SELECT exclusive_briefcase_id AS briefcase_id, 0 AS level, object_id FROM locks
+          WHERE imodel_id = ? AND exclusive_briefcase_id IS NOT NULL ORDER BY exclusive_briefcase_id, object_id LIMIT ?)`,
       );
-      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []), head);
+      params.push(iModelId, head);
     }
     if (filter.level !== "exclusive") {
-      arms.push(
-        byBriefcase
-          ? "SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?)"
-          : "SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? ORDER BY briefcase_id, object_id LIMIT ?)",
-      );
-      params.push(iModelId, ...(byBriefcase ? [filter.briefcaseId] : []), head);
+      arms.push("SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? ORDER BY briefcase_id, object_id LIMIT ?)");
+      params.push(iModelId, head);
     }
     const rows = this.all<{ briefcase_id: number; level: number; object_id: string }>(
       `SELECT briefcase_id, level, object_id FROM (${arms.join(" UNION ALL ")}) ORDER BY briefcase_id, level, object_id LIMIT ? OFFSET ?`,
@@ -526,6 +536,27 @@ class SqliteTx implements MetadataTx {
     return groups;
   }
 
+  /**
+   * One briefcase's locks: each level is one index-ordered read of just the object ids (exclusive ones first, as in
+   * the general order), cut to the page in memory: no sort, no row objects — the whole set of a briefcase holding
+   * 10,000 locks is read this way after every lock request.
+   */
+  #briefcaseLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive" | undefined, offset: number, limit: number, head: number): BriefcaseLocks[] {
+    const exclusive =
+      level === "shared"
+        ? []
+        : this.column<string>("SELECT object_id FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?", iModelId, briefcaseId, head);
+    const sharedHead = Math.max(0, head - exclusive.length);
+    const shared =
+      level === "exclusive" || sharedHead === 0
+        ? []
+        : this.column<string>("SELECT object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?", iModelId, briefcaseId, sharedHead);
+    const pageExclusive = exclusive.slice(offset, offset + limit);
+    const sharedOffset = Math.max(0, offset - exclusive.length);
+    const pageShared = shared.slice(sharedOffset, sharedOffset + (limit - pageExclusive.length));
+    return pageExclusive.length + pageShared.length > 0 ? [{ briefcaseId, exclusive: pageExclusive, shared: pageShared }] : [];
+  }
+
   async grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
     if (objectIds.length === 0) return;
     const ids = JSON.stringify(objectIds);
@@ -535,11 +566,18 @@ class SqliteTx implements MetadataTx {
           ON CONFLICT (imodel_id, object_id) DO UPDATE SET exclusive_briefcase_id = excluded.exclusive_briefcase_id`,
         iModelId, briefcaseId, ids,
       );
-      // The exclusive lock replaces the briefcase's own shared one (an upgrade).
-      this.run(
-        "DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))",
-        iModelId, briefcaseId, ids,
+      // The exclusive lock replaces the briefcase's own shared one (an upgrade). Found by a join first (index
+      // lookups per id), so that the usual case — no upgrades — deletes nothing.
+      const upgraded = this.column<string>(
+        "SELECT s.object_id FROM json_each(?) j JOIN shared_locks s ON s.imodel_id = ? AND s.briefcase_id = ? AND s.object_id = j.value",
+        ids, iModelId, briefcaseId,
       );
+      if (upgraded.length > 0) {
+        this.run(
+          "DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN (SELECT value FROM json_each(?))",
+          iModelId, briefcaseId, JSON.stringify(upgraded),
+        );
+      }
     } else {
       this.run(
         "INSERT INTO shared_locks (imodel_id, briefcase_id, object_id) SELECT ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
@@ -571,12 +609,12 @@ class SqliteTx implements MetadataTx {
     let left = Math.max(0, Math.floor(limit));
     let released = 0;
     if (left > 0) {
-      const exclusive = this.all<{ object_id: string }>(
+      const exclusive = this.column<string>(
         "SELECT object_id FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?",
         iModelId, briefcaseId, left,
       );
       if (exclusive.length > 0) {
-        released += this.#releaseExclusive(iModelId, briefcaseId, JSON.stringify(exclusive.map((r) => r.object_id)), releaseIndex);
+        released += this.#releaseExclusive(iModelId, briefcaseId, JSON.stringify(exclusive), releaseIndex);
         left -= exclusive.length;
       }
     }

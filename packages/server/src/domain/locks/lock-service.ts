@@ -31,7 +31,7 @@ export class LockService {
       await requireBriefcase(tx, iModelId, request.briefcaseId);
       const { index: requesterIndex } = await resolveChangesetIndex(tx, iModelId, { id: request.changesetId });
       const me = request.briefcaseId;
-      const current = await tx.getObjectLocks(iModelId, [...request.objects.keys()]);
+      const current = await tx.getObjectLocks(iModelId, [...request.objects.keys()], { releasedAfter: requesterIndex });
 
       const conflicts: ConflictingLock[] = [];
       const newer: string[] = [];

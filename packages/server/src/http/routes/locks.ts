@@ -29,17 +29,24 @@ export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
     const operation = "Cannot update Locks.";
     const body = parseBody(updateBody, request.body, operation);
     const objects = new Map<string, LockLevel>();
-    body.lockedObjects.forEach((group, g) => {
-      group.objectIds.forEach((raw, i) => {
+    // A plain loop, and the error target built only on error: a request may name 10,000 ids.
+    for (let g = 0; g < body.lockedObjects.length; g++) {
+      const { lockLevel, objectIds } = body.lockedObjects[g]!;
+      for (let i = 0; i < objectIds.length; i++) {
+        const raw = objectIds[i]!;
         const id = normalizeId64(raw);
-        const target = `lockedObjects[${g}].objectIds[${i}]`;
-        if (!id) throw invalidRequest(operation, [{ code: "InvalidValue", message: `Provided '${target}' value is not valid. '${raw}' is not an Id64 string such as '0x1a'.`, target }]);
-        if (objects.has(id) && objects.get(id) !== group.lockLevel) {
+        if (!id) {
+          const target = `lockedObjects[${g}].objectIds[${i}]`;
+          throw invalidRequest(operation, [{ code: "InvalidValue", message: `Provided '${target}' value is not valid. '${raw}' is not an Id64 string such as '0x1a'.`, target }]);
+        }
+        const earlier = objects.get(id);
+        if (earlier !== undefined && earlier !== lockLevel) {
+          const target = `lockedObjects[${g}].objectIds[${i}]`;
           throw invalidRequest(operation, [{ code: "InvalidValue", message: `Object '${raw}' is requested with two different lock levels.`, target }]);
         }
-        objects.set(id, group.lockLevel);
-      });
-    });
+        objects.set(id, lockLevel);
+      }
+    }
     const locks = await hub.locks.update(request.params.id, {
       briefcaseId: body.briefcaseId,
       changesetId: (body.changesetId ?? "").toLowerCase(),
