@@ -18,17 +18,21 @@ export const hostVersion: string = (require("@itwin/core-backend/package.json") 
 
 type ComputeChangesetId = (props: { parentId: string; pathname: string }) => string;
 
+let idRule: ComputeChangesetId | undefined;
+
 /**
  * iTwin.js's own changeset id rule (the native `DgnDb.computeChangesetId` of iTwin.js 5.x, the hash iTwin.js checks
- * before it pushes), or undefined when the host has none (iTwin.js 4.x) or has not started yet.
+ * before it pushes), or undefined when the host has none (iTwin.js 4.x) or has not started yet. Found once.
  */
 export function changesetIdRule(): ComputeChangesetId | undefined {
+  if (idRule) return idRule;
   if (!backend.IModelHost.isValid) return undefined;
   try {
     const hostRequire = createRequire(require.resolve("@itwin/core-backend"));
     const native = hostRequire("@bentley/imodeljs-native") as { NativeLibrary: { nativeLib: { DgnDb: { computeChangesetId?: ComputeChangesetId } } } };
     const dgnDb = native.NativeLibrary.nativeLib.DgnDb;
-    return typeof dgnDb.computeChangesetId === "function" ? (props) => dgnDb.computeChangesetId!(props) : undefined;
+    if (typeof dgnDb.computeChangesetId === "function") idRule = (props) => dgnDb.computeChangesetId!(props);
+    return idRule;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import type { ErrorBody } from "@modelhub/protocol";
 import { bentley } from "./host.js";
+import { header, isOk, readBody, send } from "./http-transport.js";
 
 export const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
 
@@ -47,11 +48,11 @@ export function backoff(policy: RetryPolicy, attempt: number, reason: string, re
   return sleep(delay);
 }
 
-/** fetch says "fetch failed"; the reason (ECONNREFUSED, "other side closed"…) is in its cause. */
+/** A socket error says what failed in its code (ECONNREFUSED, ECONNRESET…). */
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const reason = cause?.code ?? cause?.message;
-  return reason ? `${(err as Error).message} (${reason})` : (err as Error).message;
+  const code = (err as { code?: string }).code;
+  const message = (err as Error).message;
+  return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 function retryable(status: number): boolean {
@@ -79,24 +80,27 @@ export class HubHttpClient {
     const headers: Record<string, string> = { accept: ACCEPT, authorization };
     if (options.prefer) headers.prefer = `return=${options.prefer}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     for (let attempt = 0; ; attempt++) {
-      let response: Response;
+      let status: number;
+      let text: string;
+      let retryAfter: string | null;
       try {
-        response = await fetch(url, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+        const response = await send(url, { method, headers, ...(payload ? { body: payload } : {}) });
+        text = (await readBody(response)).toString("utf8");
+        status = response.statusCode ?? 0;
+        retryAfter = header(response, "retry-after");
+        if (isOk(response)) return (text ? JSON.parse(text) : undefined) as T;
       } catch (err) {
+        if (err instanceof SyntaxError) throw new Error(`${operation}: the hub answered with invalid JSON`);
         if (attempt >= this.retry.maxRetries) throw new Error(`${operation}: cannot reach the hub at ${url}: ${describeNetworkError(err)}`);
         options.onRetry?.();
         await backoff(this.retry, attempt + 1, `${operation}: ${describeNetworkError(err)}`);
         continue;
       }
-      if (response.ok) {
-        const text = await response.text();
-        return (text ? JSON.parse(text) : undefined) as T;
-      }
-      const text = await response.text();
-      if (retryable(response.status) && attempt < this.retry.maxRetries) {
+      if (retryable(status) && attempt < this.retry.maxRetries) {
         options.onRetry?.();
-        await backoff(this.retry, attempt + 1, `${operation}: HTTP ${response.status}`, response.headers.get("retry-after"));
+        await backoff(this.retry, attempt + 1, `${operation}: HTTP ${status}`, retryAfter);
         continue;
       }
       let body: ErrorBody | undefined;
@@ -105,7 +109,7 @@ export class HubHttpClient {
       } catch {
         body = undefined;
       }
-      throw new HubHttpError(response.status, body?.error ?? { code: "Unknown", message: text.slice(0, 500) } as ErrorBody["error"], operation);
+      throw new HubHttpError(status, body?.error ?? { code: "Unknown", message: text.slice(0, 500) } as ErrorBody["error"], operation);
     }
   }
 

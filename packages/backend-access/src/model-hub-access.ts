@@ -27,7 +27,7 @@ import type { RetryPolicy } from "./http-client.js";
 import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
 import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
-import { downloadFile, runLimited, TransferAborted, uploadFile } from "./transfers.js";
+import { downloadFile, runLimited, SMALL_FILE_BYTES, TransferAborted, uploadFile } from "./transfers.js";
 
 export interface ModelHubAccessOptions {
   /** The hub's root URL, e.g. "http://127.0.0.1:3000" (the client adds `/imodels`). */
@@ -37,7 +37,7 @@ export interface ModelHubAccessOptions {
    * open-mode hub. Defaults to "Bearer <OS user name>".
    */
   accessToken?: string;
-  /** Changeset files downloaded at once. */
+  /** Changeset files downloaded at once (default 8: most changesets are small, so a pull is bound by per-file latency). */
   downloadConcurrency?: number;
   retry?: Partial<RetryPolicy>;
   /** Install the checkpoint download that `BriefcaseManager.downloadBriefcase` needs on iTwin.js 5.x (default true). */
@@ -46,6 +46,11 @@ export interface ModelHubAccessOptions {
   createTimeoutMs?: number;
   /** Check each downloaded changeset against its id with iTwin.js's own rule, where the host has it (default true). */
   verifyChangesetIds?: boolean;
+  /**
+   * Changeset files up to this size move as one buffer (default 1 MiB): a failed transfer starts over. Larger ones
+   * are streamed, and a broken download resumes with a range request.
+   */
+  wholeFileLimitBytes?: number;
 }
 
 const BASELINE: ChangesetProps = {
@@ -71,6 +76,7 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #retry: RetryPolicy;
   readonly #fallbackToken: string;
   readonly #concurrency: number;
+  readonly #wholeFileLimit: number;
   readonly #createTimeoutMs: number;
   readonly #uninstall: (() => void) | undefined;
   readonly #verifyIds: boolean;
@@ -80,7 +86,8 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#client = new HubHttpClient(`${root}/imodels`, this.#retry);
     this.#fallbackToken = options.accessToken ?? `Bearer ${safeUserName()}`;
-    this.#concurrency = options.downloadConcurrency ?? 4;
+    this.#concurrency = options.downloadConcurrency ?? 8;
+    this.#wholeFileLimit = options.wholeFileLimitBytes ?? SMALL_FILE_BYTES;
     this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
     this.#verifyIds = options.verifyChangesetIds ?? true;
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
@@ -236,7 +243,7 @@ export class ModelHubAccess implements BackendHubAccess {
       }
       throw err;
     }
-    await uploadFile(created.changeset._links.upload!.href, props.pathname, this.#retry);
+    await uploadFile(created.changeset._links.upload!.href, props.pathname, this.#retry, this.#wholeFileLimit);
     const done = await this.#call<{ changeset: Changeset }>("pushChangeset", "PATCH", created.changeset._links.complete!.href, auth, {
       body: { state: "fileUploaded", briefcaseId: props.briefcaseId },
     });
@@ -290,6 +297,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
     const auth = await this.#auth(arg.accessToken);
     const listed = await this.#list(arg.iModelId, arg.range, auth);
+    if (listed.length === 0) return []; // the usual answer when a push first pulls
     // The list already carries fresh download links; a file whose link fails is retried with a new one.
     const links = new Map(listed.map((c) => [c.index, c._links.download?.href]));
     return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, auth, arg.progressCallback, links);
@@ -334,11 +342,11 @@ export class ModelHubAccess implements BackendHubAccess {
         };
         // A list page already carries download links; a fresh one is asked for only when it is missing or failed
         // (signed links expire). A broken download resumes where it stopped, on whichever link.
-        await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh);
+        await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh, this.#wholeFileLimit);
         if (computeId && !hasId(computeId, file)) {
           // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
           await rm(file.pathname, { force: true });
-          await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh);
+          await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh, this.#wholeFileLimit);
           if (!hasId(computeId, file)) {
             await rm(file.pathname, { force: true });
             throw new common.IModelError(bentley.ChangeSetStatus.CorruptedChangeStream, `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`);

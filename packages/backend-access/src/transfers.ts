@@ -1,10 +1,11 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { RetryPolicy } from "./http-client.js";
 import { backoff } from "./http-client.js";
+import { header, readBody, send } from "./http-transport.js";
 
 /** Thrown when a progress callback asked to stop. */
 export class TransferAborted extends Error {
@@ -14,22 +15,29 @@ export class TransferAborted extends Error {
   }
 }
 
+/**
+ * Files up to this size travel as one buffer instead of a stream: most changesets are small, and a push or pull
+ * of many of them is bound by the per-file cost, not by bytes.
+ */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+
 /** Uploads a local file to a storage link (Azure Put Blob), streamed; retried from the start on failure. */
-export async function uploadFile(url: string, path: string, retry: RetryPolicy): Promise<void> {
+export async function uploadFile(url: string, path: string, retry: RetryPolicy, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
   const size = (await stat(path)).size;
+  const whole = size <= wholeFileLimit ? await readFile(path) : undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      const response = await fetch(url, {
+      const response = await send(url, {
         method: "PUT",
         headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) },
-        body: Readable.toWeb(createReadStream(path)) as ReadableStream,
-        duplex: "half",
-      } as RequestInit);
-      await response.arrayBuffer();
-      if (response.status === 201 || response.status === 200) return;
-      if (response.status < 500 && response.status !== 429) throw new Error(`upload refused: HTTP ${response.status}`);
-      if (attempt >= retry.maxRetries) throw new Error(`upload failed: HTTP ${response.status}`);
-      await backoff(retry, attempt + 1, `upload: HTTP ${response.status}`, response.headers.get("retry-after"));
+        body: whole ?? createReadStream(path),
+      });
+      await readBody(response);
+      const status = response.statusCode ?? 0;
+      if (status === 201 || status === 200) return;
+      if (status < 500 && status !== 429) throw new Error(`upload refused: HTTP ${status}`);
+      if (attempt >= retry.maxRetries) throw new Error(`upload failed: HTTP ${status}`);
+      await backoff(retry, attempt + 1, `upload: HTTP ${status}`, header(response, "retry-after"));
     } catch (err) {
       if (attempt >= retry.maxRetries || (err as Error).message.startsWith("upload refused")) throw err;
       await backoff(retry, attempt + 1, `upload: ${(err as Error).message}`);
@@ -42,7 +50,9 @@ export async function uploadFile(url: string, path: string, retry: RetryPolicy):
  * connection, checked against `expectedSize`, then renamed. A file already at `path` with that size is kept.
  * `onBytes` sees the newly downloaded bytes (never the same byte twice, so progress stays monotonic across
  * resumes and restarts); returning true from it aborts with `TransferAborted`. After a failed attempt,
- * `refresh` (if given) supplies a new link for the same file, e.g. because signed links expire.
+ * `refresh` (if given) supplies a new link for the same file, e.g. because signed links expire. A file of at most
+ * `wholeFileLimit` bytes is received in one piece and fetched again from the start if that fails (cheaper than a
+ * resume for small files).
  */
 export async function downloadFile(
   url: string,
@@ -51,6 +61,7 @@ export async function downloadFile(
   retry: RetryPolicy,
   onBytes?: (bytes: number) => boolean,
   refresh?: () => Promise<string>,
+  wholeFileLimit = SMALL_FILE_BYTES,
 ): Promise<void> {
   if (expectedSize !== undefined) {
     const existing = await stat(path).catch(() => undefined);
@@ -61,7 +72,6 @@ export async function downloadFile(
   }
   await mkdir(dirname(path), { recursive: true });
   const part = `${path}.part`;
-  await rm(part, { force: true });
   let aborted = false;
   let reported = 0;
   const report = (position: number): boolean => {
@@ -71,34 +81,51 @@ export async function downloadFile(
     return onBytes?.(fresh) ?? false;
   };
   for (let attempt = 0; ; attempt++) {
-    let have = (await stat(part).catch(() => undefined))?.size ?? 0;
-    if (expectedSize !== undefined && have > expectedSize) {
-      await rm(part, { force: true });
-      have = 0;
+    // The first attempt writes the part file from scratch (whatever an older run left is truncated); a retry
+    // resumes from what the failed attempt wrote.
+    let have = 0;
+    if (attempt > 0) {
+      have = (await stat(part).catch(() => undefined))?.size ?? 0;
+      if (expectedSize !== undefined && have > expectedSize) {
+        await rm(part, { force: true });
+        have = 0;
+      }
     }
     try {
+      let size = have;
       if (expectedSize === undefined || have < expectedSize) {
-        const response = await fetch(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} });
-        if (!response.ok || !response.body) {
-          await response.arrayBuffer().catch(() => undefined);
-          if (response.status < 500 && response.status !== 429) throw new Error(`download refused: HTTP ${response.status}`);
-          throw new Error(`download failed: HTTP ${response.status}`);
+        const response = await send(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} });
+        const status = response.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          response.resume();
+          if (status < 500 && status !== 429) throw new Error(`download refused: HTTP ${status}`);
+          throw new Error(`download failed: HTTP ${status}`);
         }
-        let position = have > 0 && response.status === 206 ? have : 0;
-        const counter = new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            position += chunk.length;
-            if (report(position)) {
-              aborted = true;
-              done(new TransferAborted());
-              return;
-            }
-            done(null, chunk);
-          },
-        });
-        await pipeline(Readable.fromWeb(response.body as never), counter, createWriteStream(part, { flags: position > 0 ? "a" : "w" }));
+        let position = have > 0 && status === 206 ? have : 0;
+        if (position === 0 && expectedSize !== undefined && expectedSize <= wholeFileLimit) {
+          const bytes = await readBody(response);
+          position = bytes.length;
+          if (report(position)) {
+            aborted = true;
+            throw new TransferAborted();
+          }
+          await writeFile(part, bytes);
+        } else {
+          const counter = new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              position += chunk.length;
+              if (report(position)) {
+                aborted = true;
+                done(new TransferAborted());
+                return;
+              }
+              done(null, chunk);
+            },
+          });
+          await pipeline(response, counter, createWriteStream(part, { flags: position > 0 ? "a" : "w" }));
+        }
+        size = position;
       }
-      const size = (await stat(part)).size;
       if (expectedSize !== undefined && size !== expectedSize) {
         // The answer ended normally with the wrong length: its bytes cannot be trusted, start again.
         await rm(part, { force: true });

@@ -142,12 +142,13 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     assert.match((await failure(unreachable.getLatestChangeset({ iModelId, accessToken: TOKEN }))).message, /cannot reach the hub/);
   });
 
-  it("downloads resume after a broken connection, run at most `downloadConcurrency` at once, and are byte-exact", async () => {
+  it("streamed downloads resume after a broken connection, run at most `downloadConcurrency` at once, and are byte-exact", async () => {
     const dir = join(work, "resume");
     proxy.track = STORAGE;
     proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 100 } });
     proxy.add({ method: "GET", path: STORAGE, times: 3, kind: { delayMs: 150 } });
-    const files = await access({ downloadConcurrency: 2 }).downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    // Limit 0: every file is streamed, as files over 1 MiB are by default.
+    const files = await access({ downloadConcurrency: 2, wholeFileLimitBytes: 0 }).downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
     assert.deepEqual(files.map((f) => f.index), [1, 2, 3]);
     for (const [i, file] of files.entries()) {
       assert.equal(file.pathname, join(dir, `${fixture.changesets[i]!.id}.cs`));
@@ -156,6 +157,17 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
     assert.deepEqual(proxy.seen.filter((s) => s.range).map((s) => s.range), ["bytes=100-"], "the broken download resumed where it stopped");
     assert.equal(proxy.maxInFlight, 2);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
+  });
+
+  it("a small file received in one piece starts over after a broken connection", async () => {
+    const dir = join(work, "restart");
+    proxy.track = STORAGE;
+    proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 100 } });
+    const file = await access().downloadChangeset({ iModelId, changeset: { index: 2 }, targetDir: dir, accessToken: TOKEN });
+    assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[1]!.pathname));
+    assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
+    assert.deepEqual(proxy.seen.filter((s) => s.range), [], "fetched again from the start");
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
   });
 
