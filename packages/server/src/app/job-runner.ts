@@ -17,7 +17,8 @@ export interface JobRunnerOptions {
 
 /**
  * Claims jobs from the queue and runs them one at a time, renewing the lease while a job runs. A crash mid-job
- * leaves the lease to expire; the job is then claimed again (here or on another node).
+ * leaves the lease to expire; the job is then claimed again (here or on another node), or, if that was its last
+ * attempt, abandoned like a job that failed its last attempt.
  */
 export class JobRunner {
   readonly #workerId = `runner-${randomUUID()}`;
@@ -52,6 +53,7 @@ export class JobRunner {
     while (!this.#stopped) {
       let job: Job | undefined;
       try {
+        await this.#abandonLapsed(kinds);
         job = await this.queue.claim(kinds, this.#workerId, this.options.leaseMs);
       } catch (err) {
         this.options.log("error", "job claim failed", { err: String(err) });
@@ -68,6 +70,15 @@ export class JobRunner {
         };
       });
       this.#wake = undefined;
+    }
+  }
+
+  /** Jobs whose runner died during their last attempt (a crash, a kill): failed for good, and their owners told. */
+  async #abandonLapsed(kinds: readonly string[]): Promise<void> {
+    for (const job of await this.queue.expireLapsed(kinds)) {
+      const reason = `Gave up after ${job.attempts} attempts: the hub stopped while running it (its lease expired).`;
+      this.options.log("error", "job failed", { jobId: job.id, kind: job.kind, attempt: job.attempts, reason });
+      await this.handlers.get(job.kind)?.abandon?.(job, reason).catch(() => undefined);
     }
   }
 

@@ -10,7 +10,16 @@
  */
 export interface JobQueue {
   enqueue(job: NewJob): Promise<Job>;
+  /**
+   * The oldest ready job of these kinds, or one whose claimer's lease ran out (a crashed runner) while it still has
+   * attempts left. A job whose lease ran out on its last attempt is not handed out: see `expireLapsed`.
+   */
   claim(kinds: readonly string[], workerId: string, leaseMs: number): Promise<Job | undefined>;
+  /**
+   * Ends as failed the jobs of these kinds whose lease ran out on their last allowed attempt, and returns them, so
+   * that whoever runs that kind of job can record the failure where users see it (e.g. the iModel's state).
+   */
+  expireLapsed(kinds: readonly string[]): Promise<Job[]>;
   /** Extends the lease of a running job. Returns false if the worker no longer owns it. */
   heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean>;
   complete(jobId: string, workerId: string): Promise<boolean>;

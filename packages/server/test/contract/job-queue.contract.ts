@@ -137,23 +137,30 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.equal(await queue.fail(job.id, "w1", "again"), false);
     });
 
-    it("a job whose lease lapses on its last allowed attempt ends failed instead of running again", async () => {
+    it("a job whose lease lapses on its last allowed attempt is not run again; expireLapsed ends it and returns it once", async () => {
       const job = await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 2 });
       await queue.claim(["k"], "w1", 40);
       await sleep(70);
       assert.equal((await queue.claim(["k"], "w2", 40))?.attempts, 2, "attempt 2 of 2 is still handed out");
       await sleep(70);
       assert.equal(await queue.claim(["k"], "w3", LONG), undefined);
-      const ended = await queue.get(job.id);
-      assert.deepEqual([ended?.state, ended?.attempts, ended?.lastError], ["failed", 2, "lease expired after 2 attempts"]);
+      assert.deepEqual(await queue.expireLapsed(["other"]), [], "only the kinds asked for");
+      const lapsed = await queue.expireLapsed(["k"]);
+      assert.deepEqual(lapsed.map((j) => [j.id, j.state, j.attempts, j.lastError]), [[job.id, "failed", 2, "lease expired after 2 attempts"]]);
+      assert.deepEqual(await queue.expireLapsed(["k"]), [], "reported once");
+      assert.equal((await queue.get(job.id))?.state, "failed");
       assert.equal(await queue.complete(job.id, "w2"), false);
       // Its dedupe key is free again once it failed.
       const next = await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1, dedupeKey: "d" });
       await queue.claim(["k"], "w1", 40);
       await sleep(70);
       assert.equal(await queue.claim(["k"], "w2", LONG), undefined);
-      assert.equal((await queue.get(next.id))?.lastError, "lease expired after 1 attempts");
+      assert.deepEqual((await queue.expireLapsed(["k"])).map((j) => j.lastError), ["lease expired after 1 attempts"]);
       assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "d" })).id, next.id);
+      // A running job whose lease is still good is left alone.
+      await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1 });
+      await queue.claim(["k"], "w1", LONG);
+      assert.deepEqual(await queue.expireLapsed(["k"]), []);
     });
 
     it("an expired job of another kind is not handed to a claimer of this kind", async () => {

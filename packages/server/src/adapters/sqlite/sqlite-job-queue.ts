@@ -51,16 +51,17 @@ export class SqliteJobQueue implements JobQueue {
       `INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, dedupe_key, run_after, created_at)
         VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) RETURNING *`,
     );
-    // A lease that ran out after the last allowed attempt ends the job instead of handing it out again.
+    // A lease that ran out on the last allowed attempt ends the job (expireLapsed) instead of handing it out again.
     this.#expire = db.prepare(
       `UPDATE jobs SET state = 'failed', last_error = 'lease expired after ' || attempts || ' attempts', worker_id = NULL, lease_until = NULL
-        WHERE state = 'running' AND lease_until <= ? AND attempts >= max_attempts`,
+        WHERE state = 'running' AND lease_until <= @now AND attempts >= max_attempts AND kind IN (SELECT value FROM json_each(@kinds))
+        RETURNING *`,
     );
     // The oldest (first enqueued) job that is ready, or whose claimer's lease ran out. Each arm reads index jobs_ready.
     this.#candidate = db.prepare(
       `SELECT rowid AS seq, id FROM jobs WHERE state = 'queued' AND run_after <= @now AND kind IN (SELECT value FROM json_each(@kinds))
        UNION ALL
-       SELECT rowid AS seq, id FROM jobs WHERE state = 'running' AND lease_until <= @now AND kind IN (SELECT value FROM json_each(@kinds))
+       SELECT rowid AS seq, id FROM jobs WHERE state = 'running' AND lease_until <= @now AND attempts < max_attempts AND kind IN (SELECT value FROM json_each(@kinds))
        ORDER BY seq LIMIT 1`,
     );
     this.#take = db.prepare(
@@ -103,11 +104,16 @@ export class SqliteJobQueue implements JobQueue {
     const kindList = JSON.stringify(kinds);
     return this.#write(() => {
       const now = Date.now();
-      this.#expire.run(now);
       const candidate = this.#candidate.get({ now, kinds: kindList }) as { id: string } | undefined;
       if (!candidate) return undefined;
       return toJob(this.#take.get(workerId, now + leaseMs, candidate.id) as JobRow);
     });
+  }
+
+  async expireLapsed(kinds: readonly string[]): Promise<Job[]> {
+    if (kinds.length === 0) return [];
+    const kindList = JSON.stringify(kinds);
+    return this.#write(() => (this.#expire.all({ now: Date.now(), kinds: kindList }) as JobRow[]).map(toJob));
   }
 
   async heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
