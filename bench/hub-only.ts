@@ -1,5 +1,4 @@
 // Hub-only figures against a `modelhub serve` process on loopback, each with its physical reference.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm, stat } from "node:fs/promises";
@@ -8,33 +7,15 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import autocannon from "autocannon";
 import Database from "better-sqlite3";
+import { startHubProcess } from "../packages/server/test/support/hub-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const AUTH = { authorization: "Bearer bench", accept: "application/vnd.bentley.itwin-platform.v2+json" };
 const ITWIN = "88888888-8888-4888-8888-888888888888";
 
-async function startHub(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--data", dataDir, "--log-level", "error", "--no-verify-changeset-ids", "--checkpoint-every", "0", "--checkpoint-every-mb", "0"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /modelhub listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`hub exited with ${code}`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
+/** The hub with nothing running in the background: no id checks (synthetic files), no automatic checkpoints. */
+const startHub = (dataDir: string) =>
+  startHubProcess({ dataDir, logLevel: "error", args: ["--no-verify-changeset-ids", "--checkpoint-every", "0", "--checkpoint-every-mb", "0"] });
 
 async function api(url: string, method: string, path: string, body?: unknown): Promise<Json> {
   const response = await fetch(`${url}/imodels${path}`, { method, headers: { ...AUTH, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });

@@ -1,11 +1,11 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
 //   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { makeVersion0 } from "../packages/server/test/support/fixtures.js";
+import { startHubProcess } from "../packages/server/test/support/hub-process.js";
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
 import type { WorkloadFigures } from "./itwin-workload.js";
@@ -40,24 +40,11 @@ function medianFigures(runs: WorkloadFigures[]): WorkloadFigures {
 }
 
 async function withHubProcess<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const data = await mkdtemp(join(tmpdir(), "modelhub-bench-proc-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/server/src/cli.ts", "serve", "--port", "0", "--data", data, "--log-level", "error"], { stdio: ["ignore", "pipe", "inherit"] });
+  const hub = await startHubProcess({ logLevel: "error" });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /modelhub listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`hub exited with ${code}`)));
-    });
-    return await fn(url);
+    return await fn(hub.url);
   } finally {
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    await exited;
-    await rm(data, { recursive: true, force: true });
+    await hub.stop();
   }
 }
 

@@ -1,8 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { fork, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export interface AgentError {
@@ -66,27 +63,5 @@ export class Agent {
   }
 }
 
-/** A real `modelhub serve` process on a free loopback port. */
-export async function startHubProcess(): Promise<{ url: string; stop(): Promise<void> }> {
-  const data = await mkdtemp(join(tmpdir(), "modelhub-hubproc-"));
-  const cli = fileURLToPath(new URL("../../../server/src/cli.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--port", "0", "--data", data, "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /modelhub listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`hub exited with ${code}`)));
-  });
-  return {
-    url,
-    async stop() {
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.kill("SIGTERM");
-      await exited;
-      await rm(data, { recursive: true, force: true });
-    },
-  };
-}
+/** A real `modelhub serve` process on a free loopback port (the shared helper of the server's test support). */
+export { startHubProcess } from "../../../server/test/support/hub-process.js";

@@ -73,11 +73,6 @@ export class CheckpointService {
     return record;
   }
 
-  /** The newest successful checkpoint at or before a changeset index (for `currentOrPrecedingCheckpoint`). */
-  async preceding(iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
-    return this.store.read((tx) => tx.getPrecedingCheckpoint(iModelId, changesetIndex));
-  }
-
   async list(iModelId: string): Promise<CheckpointRecord[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);

@@ -76,11 +76,6 @@ export class NamedVersionService {
     return record;
   }
 
-  /** The named version on a changeset, if any (at most one). */
-  async forChangeset(iModelId: string, changesetIndex: number): Promise<NamedVersionRecord | undefined> {
-    return this.store.read((tx) => tx.getNamedVersionByChangeset(iModelId, changesetIndex));
-  }
-
   async list(iModelId: string, filter: NamedVersionFilter, page: Page): Promise<NamedVersionRecord[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
