@@ -3,7 +3,7 @@ import type { BigIntStats } from "node:fs";
 import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { copyFile, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
@@ -98,8 +98,16 @@ export class FsBlobStore implements BlobStore {
         await handle.close();
         return undefined;
       }
-      // 1 MiB reads: large files stream at disk speed instead of paying per-64-KiB-chunk overhead.
-      const stream = handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
+      const size = Number(s.size);
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (end < start) {
+        await handle.close();
+        return { info: infoOf(s), stream: Readable.from([]) };
+      }
+      // Reads of up to 1 MiB, bounded by the bytes wanted: a large file streams at disk speed instead of paying a
+      // per-64-KiB-chunk cost, and a small one is read in one go into a buffer of its own size.
+      const stream = handle.createReadStream({ start, end, highWaterMark: Math.min(READ_CHUNK_BYTES, end - start + 1) });
       return { info: infoOf(s), stream };
     } catch (err) {
       await handle.close();

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
@@ -9,6 +8,8 @@ import type { Permission, UrlSigner } from "./url-signer.js";
 export { storageUrl } from "./url-signer.js";
 
 const API_VERSION = "2024-08-04";
+/** Blobs up to this size are read whole and sent in one write. */
+const SMALL_BLOB_BYTES = 256 * 1024;
 /**
  * Largest Put Block List body. Azure allows 50,000 blocks with ids up to 64 bytes (88 base64 characters); wrapped in
  * `<Uncommitted>…</Uncommitted>` that is about 5.6 MB, so 8 MiB fits every legal list.
@@ -87,28 +88,33 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     if (!authorize(request, reply, key, "r")) return reply;
-    // The blob may be replaced between looking at it and opening it; the answer must describe the bytes it sends.
+    // The answer must describe the bytes it sends, though the blob may be replaced at any time: a GET opens the
+    // blob first and describes what it opened; only a ranged GET opens it again (and starts over if it changed).
     for (let attempt = 0; ; attempt++) {
-      const info = await blobStore.stat(key);
+      let blob = head ? undefined : await blobStore.get(key);
+      const info = head ? await blobStore.stat(key) : blob?.info;
       if (!info) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
       const ifMatch = request.headers["if-match"];
       if (ifMatch && ifMatch.trim() !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(quote(info.etag))) {
+        blob?.stream.destroy();
         return sendXmlError(reply, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
       }
       const msRange = request.headers["x-ms-range"];
       const rangeHeader = typeof msRange === "string" ? msRange : request.headers.range;
       const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, info.size);
       if (range === "malformed" && typeof msRange === "string") {
+        blob?.stream.destroy();
         return sendXmlError(reply, 400, "InvalidHeaderValue", "The value for x-ms-range is not in the correct format.");
       }
       if (range === "unsatisfiable") {
+        blob?.stream.destroy();
         void reply.header("content-range", `bytes */${info.size}`);
         return sendXmlError(reply, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
       }
       // A malformed `Range` is ignored (RFC 9110 §14.2): the whole blob is sent.
       const byteRange = range === "malformed" ? undefined : range;
-      let blob: { info: BlobInfo; stream: Readable } | undefined;
-      if (!head && info.size > 0) {
+      if (blob && byteRange) {
+        blob.stream.destroy();
         blob = await blobStore.get(key, byteRange);
         if (!blob) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
         if (blob.info.etag !== info.etag) {
@@ -121,16 +127,20 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
         .header("accept-ranges", "bytes")
         .header("content-type", "application/octet-stream")
         .header("x-ms-blob-type", "BlockBlob");
+      const length = byteRange ? byteRange.end - byteRange.start + 1 : info.size;
       if (byteRange) {
-        void reply
-          .code(206)
-          .header("content-range", `bytes ${byteRange.start}-${byteRange.end}/${info.size}`)
-          .header("content-length", String(byteRange.end - byteRange.start + 1));
+        void reply.code(206).header("content-range", `bytes ${byteRange.start}-${byteRange.end}/${info.size}`);
       } else {
-        void reply.code(200).header("content-length", String(info.size));
+        void reply.code(200);
       }
-      if (!blob) return reply.send();
+      void reply.header("content-length", String(length));
+      if (!blob || length === 0) {
+        blob?.stream.destroy();
+        return reply.send();
+      }
       const stream = blob.stream;
+      // Most changesets are a few KiB: sent with the headers in one write instead of piped chunk by chunk.
+      if (length <= SMALL_BLOB_BYTES) return reply.send(await readAll(stream));
       // A client that goes away mid-download must not keep the file open.
       reply.raw.on("close", () => stream.destroy());
       return reply.send(stream);
@@ -141,6 +151,13 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
   // @azure/storage-blob sizes parallel downloads from HEAD (getProperties).
   app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", handler: (request, reply) => read(request, reply, request.method === "HEAD") });
 };
+
+/** A small stream's bytes (stream/consumers' buffer() goes through a Blob: slower for this). */
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
 
 function keyOf(request: FastifyRequest): string | undefined {
   const rest = (request.params as { "*": string })["*"];
