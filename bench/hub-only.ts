@@ -1,5 +1,5 @@
 // Hub-only figures against a `modelhub serve` process on loopback, each with its physical reference.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm, stat, writeFile } from "node:fs/promises";
@@ -58,7 +58,7 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 export interface HubOnlyFigures {
   pages: { changesets: number; p50: number; p99: number }[];
   getsPerSecond: number;
-  download: { sizeMb: number; /** Both reads from the page cache. */ cached: DownloadFigures; /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures };
+  download: { sizeMb: number; /** Both reads from the page cache. */ cached: DownloadFigures; /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures; /** A bare node:http server sending the same cached file: what HTTP on this machine allows. */ bareNode: { bareMBps: number; hubMBps: number; pairedRatio: number } };
 }
 
 export async function benchHubOnly(sizes: number[], downloadMb: number): Promise<HubOnlyFigures> {
@@ -153,7 +153,39 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
       };
       const cached = await pairs(false);
       const cold = (await dropPageCache()) ? await pairs(true) : undefined;
-      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: size / (1024 * 1024), cached, ...(cold ? { cold } : {}) } };
+      // The platform's floor: the same file from a bare node:http server in a process of its own (as the hub is),
+      // received by the same client.
+      const bare = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const fs = require("node:fs"); const size = fs.statSync(process.argv[1]).size;
+           const server = require("node:http").createServer((req, res) => {
+             res.writeHead(200, { "content-length": String(size) });
+             fs.createReadStream(process.argv[1], { highWaterMark: 1 << 20 }).pipe(res);
+           });
+           server.listen(0, "127.0.0.1", () => console.log(server.address().port));`,
+          file,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const barePort = await new Promise<string>((resolve, reject) => {
+        bare.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
+        bare.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
+      });
+      const bareUrl = `http://127.0.0.1:${barePort}/`;
+      const bareRuns: number[] = [];
+      const hubAgain: number[] = [];
+      try {
+        for (let i = 0; i < 5; i++) {
+          bareRuns.push(await timed(async () => drain(await send(bareUrl))));
+          hubAgain.push(await timed(async () => drain(await send(link))));
+        }
+      } finally {
+        bare.kill();
+      }
+      const bareNode = { bareMBps: size / (1024 * 1024) / (median(bareRuns) / 1000), hubMBps: size / (1024 * 1024) / (median(hubAgain) / 1000), pairedRatio: median(bareRuns.map((b, i) => b / hubAgain[i]!)) };
+      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: size / (1024 * 1024), cached, ...(cold ? { cold } : {}), bareNode } };
     } finally {
       await hub.stop();
     }

@@ -94,6 +94,15 @@ async function main(): Promise<void> {
         d.pairedRatio >= 0.8,
       );
     }
+    const bare = h.download.bareNode;
+    row(
+      `download of the same changeset vs a bare node:http server process sending the cached file (medians of 5 pairs)`,
+      `${bare.hubMBps.toFixed(0)} MB/s`,
+      `${bare.bareMBps.toFixed(0)} MB/s bare node:http`,
+      `${(100 * bare.pairedRatio).toFixed(0)}% (paired)`,
+      "(no target: the platform's floor)",
+      true,
+    );
   }
   if (want("checkpoints")) {
     const count = Number(only === "checkpoints" && arg ? arg : 1000);
