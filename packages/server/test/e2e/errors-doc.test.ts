@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { HUB_ERROR_CODES, HUB_ERROR_DETAIL_CODES } from "@modelhub/protocol";
 import { STATUS_BY_CODE } from "../../src/http/error-mapping.js";
+import type { BlobStoreErrorCode } from "../../src/ports/blob-store.js";
 
 const doc = await readFile(new URL("../../../../docs/errors.md", import.meta.url), "utf8");
 const documented = (section: string) =>
@@ -18,5 +19,15 @@ describe("docs/errors.md", () => {
 
   it("lists every detail code", () => {
     assert.deepEqual(documented("## Detail codes").map((r) => r.code).sort(), [...HUB_ERROR_DETAIL_CODES].sort());
+  });
+
+  it("lists every Azure error code the storage routes send, with its status", async () => {
+    const source = await readFile(new URL("../../src/http/storage/storage-routes.ts", import.meta.url), "utf8");
+    const sent = new Map([...source.matchAll(/sendXmlError\(reply, (\d{3}|status), "([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]));
+    // Blob store errors are passed through with their own code (sendXmlError(reply, 400, err.code, …)).
+    for (const code of ["InvalidBlockList", "InvalidBlockId"] satisfies BlobStoreErrorCode[]) sent.set(code, "400");
+    const rows = documented("## Storage errors");
+    assert.deepEqual(rows.map((r) => r.code).sort(), [...sent.keys()].sort());
+    for (const row of rows) if (sent.get(row.code) !== "status") assert.equal(row.status, sent.get(row.code), row.code);
   });
 });
