@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { copyFile, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -228,7 +229,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async pushChangeset(arg: IModelIdArg & { changesetProps: ChangesetFileProps }): Promise<number> {
     const props = arg.changesetProps;
     const auth = await this.#auth(arg.accessToken);
-    const fileSize = (await stat(props.pathname)).size;
+    const fileSize = statSync(props.pathname).size; // sync: see uploadFile
     const description = props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
     let created: { changeset: Changeset };
     try {

@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, readFileSync, statSync } from "node:fs";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -23,8 +23,10 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Uploads a local file to a storage link (Azure Put Blob), streamed; retried from the start on failure. */
 export async function uploadFile(url: string, path: string, retry: RetryPolicy, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
-  const size = (await stat(path)).size;
-  const whole = size <= wholeFileLimit ? await readFile(path) : undefined;
+  // Synchronous on purpose: a stat and a small read take microseconds, and the async versions wait in libuv's thread
+  // pool behind whatever iTwin.js's native code queued there.
+  const size = statSync(path).size;
+  const whole = size <= wholeFileLimit ? readFileSync(path) : undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       const response = await send(url, {

@@ -190,7 +190,8 @@ export class ChangesetService {
       await tx.updateChangeset(done);
       return { record: done, completedNow: true };
     });
-    if (completedNow) await this.onCompleted(record).catch(() => undefined);
+    // After the answer, not before it: scheduling a checkpoint is not part of the push (the next push looks again).
+    if (completedNow) void this.onCompleted(record).catch(() => undefined);
     return record;
   }
 

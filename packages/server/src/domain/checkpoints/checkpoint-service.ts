@@ -1,5 +1,5 @@
 import type { JobQueue } from "../../ports/job-queue.js";
-import type { CheckpointRecord, MetadataStore, MetadataTx } from "../../ports/metadata-store.js";
+import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
 import { requireIModel, resolveChangesetIndex } from "../guards.js";
@@ -91,17 +91,18 @@ export class CheckpointService {
   async onChangesetPushed(iModelId: string, changesetIndex: number, changesetId: string): Promise<void> {
     const { everyChangesets, everyBytes } = this.policy;
     if (everyChangesets <= 0 && everyBytes <= 0) return;
-    const record = await this.store.transaction(async (tx) => {
+    const isDue = async (tx: MetadataReader): Promise<boolean> => {
       const checkpoints = await tx.listCheckpoints(iModelId);
       const last = checkpoints.filter((c) => c.state !== "failed").at(-1)?.changesetIndex ?? 0;
       const since = changesetIndex - last;
-      let due = everyChangesets > 0 && since >= everyChangesets;
-      if (!due && everyBytes > 0) {
-        const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
-        due = changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
-      }
-      return due ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined;
-    });
+      if (everyChangesets > 0 && since >= everyChangesets) return true;
+      if (everyBytes <= 0) return false;
+      const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
+      return changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
+    };
+    // Most pushes make no checkpoint: decided on the read connection, so they take no write lock for it.
+    if (!(await this.store.read(isDue))) return;
+    const record = await this.store.transaction(async (tx) => ((await isDue(tx)) ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined));
     if (record) await this.enqueueIfScheduled(record);
   }
 
