@@ -68,7 +68,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get("/health", async () => ({ status: "ok" }));
 
-  await app.register(storageRoutes, { prefix: "/storage", blobStore: options.blobs, signer: options.signer });
+  await app.register(storageRoutes, {
+    prefix: "/storage",
+    blobStore: options.blobs,
+    signer: options.signer,
+    // A changeset file starts its id check as soon as it is stored, while the answer travels to the client.
+    onStored: (key, info) => options.hub.changesets.checkIdEarly(key, info.etag),
+  });
 
   const context: ApiRouteContext = { hub: options.hub, onJobQueued: options.onJobQueued ?? (() => undefined) };
   await app.register(

@@ -1,6 +1,6 @@
 // Hub rules (hub-semantics.md) and the official clients' wire rules (imodels-api.md §1), over real HTTP with real files.
 import assert from "node:assert/strict";
-import { stat } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -98,6 +98,25 @@ describe("hub rules over HTTP", () => {
     assert.match(r.body.error.details[0].message, /does not match the Changeset id/);
   });
 
+  it("a file replaced after its upload is checked as it is at completion, not as it was uploaded", async () => {
+    const cs = fixture.changesets[0]!;
+    const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
+    // The right file first (its id check starts as soon as it is stored), then a damaged copy of the same size.
+    await putFile(created.body.changeset._links.upload.href, cs.pathname);
+    const damaged = join(tmpdir(), `modelhub-damaged-${process.pid}-${cs.id}.cs`);
+    const bytes = await readFile(cs.pathname);
+    for (let i = Math.floor(bytes.length / 2); i < bytes.length; i++) bytes[i] = bytes[i]! ^ 0xff;
+    await writeFile(damaged, bytes);
+    try {
+      assert.equal((await putFile(created.body.changeset._links.upload.href, damaged)).status, 201);
+      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.body.error.details[0].code, "InvalidChange");
+    } finally {
+      await rm(damaged, { force: true });
+    }
+  });
+
   it("one push at a time: another briefcase gets ConflictWithAnotherUser, then the push completes", async () => {
     const cs = fixture.changesets[0]!;
     const blocked = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "bob", body: await createBody(fixture.changesets[0]!, b2) });
@@ -105,10 +124,23 @@ describe("hub rules over HTTP", () => {
     assert.equal(blocked.body.error.code, "ConflictWithAnotherUser");
     // alice re-creates with the right size and uploads the right file
     const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
-    await putFile(created.body.changeset._links.upload.href, cs.pathname);
-    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
-    assert.equal(done.status, 200, done.text);
-    assert.equal(done.body.changeset.index, 1);
+    // The id is recomputed once, starting when the upload is stored; the completion uses that result.
+    const worker = hub.server.worker;
+    const compute = worker.computeChangesetId.bind(worker);
+    let computed = 0;
+    worker.computeChangesetId = async (args) => {
+      computed++;
+      return compute(args);
+    };
+    try {
+      await putFile(created.body.changeset._links.upload.href, cs.pathname);
+      const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+      assert.equal(done.status, 200, done.text);
+      assert.equal(done.body.changeset.index, 1);
+      assert.equal(computed, 1);
+    } finally {
+      worker.computeChangesetId = compute;
+    }
   });
 
   it("a stale parent gets PullIsRequired; an unknown parent is invalid; a completed id is ChangesetExists", async () => {

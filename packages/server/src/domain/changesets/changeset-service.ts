@@ -5,7 +5,7 @@ import type { BlobStore } from "../../ports/blob-store.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, Page } from "../../ports/metadata-store.js";
-import { blobKeys } from "../blob-keys.js";
+import { blobKeys, parseChangesetKey } from "../blob-keys.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
@@ -75,6 +75,8 @@ export class ChangesetService {
     /** Runs after a changeset joined the history (e.g. to schedule a checkpoint); its failure fails nothing. */
     private readonly onCompleted: (changeset: ChangesetRecord) => Promise<void> = async () => undefined,
   ) {}
+
+  readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
 
   async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
     let replacedBlob: string | undefined;
@@ -177,7 +179,7 @@ export class ChangesetService {
         `File size provided during Changeset creation does not match actual file size: declared ${current.fileSize} bytes, uploaded ${info.size} bytes.`,
       );
     }
-    if (this.options.verifyChangesetIds && this.worker) await this.verifyId(current, key);
+    if (this.options.verifyChangesetIds && this.worker) await this.verifyId(current, key, info.etag);
 
     const { record, completedNow } = await this.store.transaction(async (tx) => {
       const latest = await tx.getChangesetById(iModelId, changesetId);
@@ -195,7 +197,56 @@ export class ChangesetService {
     return record;
   }
 
-  private async verifyId(changeset: ChangesetRecord, key: string): Promise<void> {
+  /**
+   * Starts recomputing the id of a changeset file that was just stored (read in place on a file store), so that
+   * completing the push finds it done instead of waiting for the worker. Only for a push in flight; `complete` uses
+   * the result only if the file is still the one checked (same etag) and the parent is the same.
+   */
+  checkIdEarly(key: string, etag: string): void {
+    const worker = this.worker;
+    const ref = parseChangesetKey(key);
+    const local = ref ? this.blobs.localPath?.(key) : undefined;
+    if (!this.options.verifyChangesetIds || !worker || !ref || !local) return;
+    const computed = (async () => {
+      const record = await this.store.read((tx) => tx.getChangesetById(ref.iModelId, ref.changesetId));
+      if (!record || record.state !== "waitingForFile") throw new Error("not a push in flight");
+      return { parentId: record.parentId, id: (await worker.computeChangesetId({ parentId: record.parentId, pathname: local })).id };
+    })();
+    computed.catch(() => undefined); // read by complete(), or dropped
+    this.#earlyIdChecks.delete(key);
+    this.#earlyIdChecks.set(key, { etag, computed });
+    // Pushes that are never completed leave entries behind: keep the newest few hundred.
+    for (const oldest of this.#earlyIdChecks.keys()) {
+      if (this.#earlyIdChecks.size <= MAX_EARLY_ID_CHECKS) break;
+      this.#earlyIdChecks.delete(oldest);
+    }
+  }
+
+  private async verifyId(changeset: ChangesetRecord, key: string, etag: string): Promise<void> {
+    const early = this.#earlyIdChecks.get(key);
+    this.#earlyIdChecks.delete(key);
+    let computed: string | undefined;
+    if (early?.etag === etag) {
+      computed = await early.computed.then(
+        (r) => (r.parentId === changeset.parentId ? r.id : undefined),
+        (err: unknown) => {
+          if (err instanceof FileRejected) throw notAChangeset(err);
+          return undefined; // checked too early or failed: check now
+        },
+      );
+    }
+    computed ??= await this.computeId(changeset, key);
+    if (computed.toLowerCase() !== changeset.id) {
+      throw invalidRequest("Cannot update Changeset.", [
+        {
+          code: "InvalidChange",
+          message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
+        },
+      ]);
+    }
+  }
+
+  private async computeId(changeset: ChangesetRecord, key: string): Promise<string> {
     const worker = this.worker!;
     // A file store lets the worker read the blob in place; others get a temporary copy.
     const inPlace = this.blobs.localPath?.(key);
@@ -203,22 +254,11 @@ export class ChangesetService {
     try {
       const local = inPlace ?? join(dir!, `${changeset.id}.cs`);
       if (!inPlace) await this.blobs.downloadToFile(key, local);
-      let computed: string;
       try {
-        computed = (await worker.computeChangesetId({ parentId: changeset.parentId, pathname: local })).id;
+        return (await worker.computeChangesetId({ parentId: changeset.parentId, pathname: local })).id;
       } catch (err) {
-        if (err instanceof FileRejected) {
-          throw invalidRequest("Cannot update Changeset.", [{ code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` }]);
-        }
+        if (err instanceof FileRejected) throw notAChangeset(err);
         throw err;
-      }
-      if (computed.toLowerCase() !== changeset.id) {
-        throw invalidRequest("Cannot update Changeset.", [
-          {
-            code: "InvalidChange",
-            message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
-          },
-        ]);
       }
     } finally {
       if (dir) await rm(dir, { recursive: true, force: true });
@@ -280,4 +320,10 @@ export class ChangesetService {
   async related(record: ChangesetRecord): Promise<ChangesetRelated> {
     return this.store.read((tx) => relatedOf(tx, record));
   }
+}
+
+const MAX_EARLY_ID_CHECKS = 256;
+
+function notAChangeset(err: FileRejected): HubError {
+  return invalidRequest("Cannot update Changeset.", [{ code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` }]);
 }

@@ -23,7 +23,10 @@ type Query = Record<string, string | undefined>;
  * Put Blob, Put Block, Put Block List, and GET/HEAD with `x-ms-range`/`Range`. Plain HTTP PUT/GET works too.
  * Bodies are streamed straight to the blob store, never parsed or buffered.
  */
-export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: UrlSigner }> = async (app, { blobStore, signer }) => {
+export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: UrlSigner; onStored?: (key: string, info: BlobInfo) => void }> = async (
+  app,
+  { blobStore, signer, onStored },
+) => {
   // Bodies (hundreds of MB, any content type or none) are never parsed here: the handlers stream `request.raw`.
   // A catch-all parser that does not touch the payload also keeps fastify's bodyLimit out of the way.
   app.removeAllContentTypeParsers();
@@ -62,6 +65,7 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
         const ids = parseBlockList(await readSmallBody(request.raw));
         if (!ids) return sendXmlError(reply, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
         const info = await blobStore.commitBlocks(key, ids);
+        onStored?.(key, info);
         return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
       }
       if (query.comp !== undefined) return sendXmlError(reply, 400, "InvalidQueryParameterValue", `comp=${query.comp} is not supported.`);
@@ -70,6 +74,7 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
         return sendXmlError(reply, 400, "InvalidHeaderValue", `Only block blobs are stored here, not '${String(blobType)}'.`);
       }
       const info = await blobStore.put(key, request.raw, { signal: abort.signal });
+      onStored?.(key, info);
       return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
     } catch (err) {
       // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
