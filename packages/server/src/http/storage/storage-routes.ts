@@ -93,33 +93,32 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     if (!authorize(request, reply, key, "r")) return reply;
-    // The answer must describe the bytes it sends, though the blob may be replaced at any time: a GET opens the
-    // blob first and describes what it opened; only a ranged GET opens it again (and starts over if it changed).
+    const msRange = request.headers["x-ms-range"];
+    const rangeHeader = typeof msRange === "string" ? msRange : request.headers.range;
+    // The answer must describe the bytes it sends, though the blob may be replaced at any time. A plain GET opens
+    // the blob once and describes what it opened; a HEAD or a ranged GET looks first (a range needs the size), and a
+    // ranged GET then opens its bytes and starts over if the blob changed in between.
+    const openWhole = !head && rangeHeader === undefined;
     for (let attempt = 0; ; attempt++) {
-      let blob = head ? undefined : await blobStore.get(key);
-      const info = head ? await blobStore.stat(key) : blob?.info;
+      let blob = openWhole ? await blobStore.get(key) : undefined;
+      const info = openWhole ? blob?.info : await blobStore.stat(key);
       if (!info) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
       const ifMatch = request.headers["if-match"];
       if (ifMatch && ifMatch.trim() !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(quote(info.etag))) {
         blob?.stream.destroy();
         return sendXmlError(reply, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
       }
-      const msRange = request.headers["x-ms-range"];
-      const rangeHeader = typeof msRange === "string" ? msRange : request.headers.range;
       const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, info.size);
       if (range === "malformed" && typeof msRange === "string") {
-        blob?.stream.destroy();
         return sendXmlError(reply, 400, "InvalidHeaderValue", "The value for x-ms-range is not in the correct format.");
       }
       if (range === "unsatisfiable") {
-        blob?.stream.destroy();
         void reply.header("content-range", `bytes */${info.size}`);
         return sendXmlError(reply, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
       }
       // A malformed `Range` is ignored (RFC 9110 §14.2): the whole blob is sent.
       const byteRange = range === "malformed" ? undefined : range;
-      if (blob && byteRange) {
-        blob.stream.destroy();
+      if (!head && !blob) {
         blob = await blobStore.get(key, byteRange);
         if (!blob) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
         if (blob.info.etag !== info.etag) {
