@@ -156,7 +156,7 @@ export class ModelHubAccess implements BackendHubAccess {
         created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, { body });
       }
       const iModelId = created.iModel.id;
-      await uploadFile(created.iModel._links.upload!.href, baseline, this.#retry);
+      await uploadFile(created.iModel._links.upload!.href, baseline, size, this.#retry);
       await this.#call("completeBaseline", "POST", created.iModel._links.complete!.href, auth, { body: {} });
       const deadline = Date.now() + this.#createTimeoutMs;
       for (;;) {
@@ -229,7 +229,7 @@ export class ModelHubAccess implements BackendHubAccess {
   async pushChangeset(arg: IModelIdArg & { changesetProps: ChangesetFileProps }): Promise<number> {
     const props = arg.changesetProps;
     const auth = await this.#auth(arg.accessToken);
-    const fileSize = statSync(props.pathname).size; // sync: see uploadFile
+    const fileSize = statSync(props.pathname).size; // sync, as uploadFile's read: it would wait behind iTwin.js's native work
     const description = props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
     let created: { changeset: Changeset };
     try {
@@ -244,7 +244,7 @@ export class ModelHubAccess implements BackendHubAccess {
       }
       throw err;
     }
-    await uploadFile(created.changeset._links.upload!.href, props.pathname, this.#retry, this.#wholeFileLimit);
+    await uploadFile(created.changeset._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
     const done = await this.#call<{ changeset: Changeset }>("pushChangeset", "PATCH", created.changeset._links.complete!.href, auth, {
       body: { state: "fileUploaded", briefcaseId: props.briefcaseId },
     });

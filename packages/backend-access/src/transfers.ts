@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Transform } from "node:stream";
@@ -21,11 +21,10 @@ export class TransferAborted extends Error {
  */
 export const SMALL_FILE_BYTES = 1024 * 1024;
 
-/** Uploads a local file to a storage link (Azure Put Blob), streamed; retried from the start on failure. */
-export async function uploadFile(url: string, path: string, retry: RetryPolicy, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
-  // Synchronous on purpose: a stat and a small read take microseconds, and the async versions wait in libuv's thread
-  // pool behind whatever iTwin.js's native code queued there.
-  const size = statSync(path).size;
+/** Uploads a local file of `size` bytes (the size the hub was told) to a storage link (Azure Put Blob); retried from the start on failure. */
+export async function uploadFile(url: string, path: string, size: number, retry: RetryPolicy, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
+  // Synchronous on purpose: a small read takes microseconds, and the async version waits in libuv's thread pool
+  // behind whatever iTwin.js's native code queued there.
   const whole = size <= wholeFileLimit ? readFileSync(path) : undefined;
   for (let attempt = 0; ; attempt++) {
     try {

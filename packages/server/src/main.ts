@@ -7,7 +7,7 @@ import { openSqliteMetadataStore } from "./adapters/sqlite/sqlite-metadata-store
 import { JobRunner } from "./app/job-runner.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
-import { createHub, type Hub } from "./domain/hub.js";
+import { createHub } from "./domain/hub.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
@@ -22,8 +22,6 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   /** The iTwin.js worker process (exposed for diagnostics and fault tests). */
   readonly worker: ITwinWorker;
-  /** The domain services (for in-process tools and benchmarks). */
-  readonly hub: Hub;
   /** Stops accepting, finishes requests and the job in flight, closes the stores. */
   close(): Promise<void>;
 }
@@ -100,7 +98,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     url: `http://${host}:${port}`,
     app,
-    hub,
     worker,
     close: () =>
       (closing ??= (async () => {
