@@ -11,6 +11,7 @@ import autocannon from "autocannon";
 import Database from "better-sqlite3";
 import { send } from "../packages/backend-access/src/http-transport.js";
 import { startHubProcess } from "../packages/server/test/support/hub-process.js";
+import { median, percentile } from "./stats.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const AUTH = { authorization: "Bearer bench", accept: "application/vnd.bentley.itwin-platform.v2+json" };
@@ -22,8 +23,9 @@ const startHub = (dataDir: string) =>
 
 export interface DownloadFigures {
   hubMBps: number;
-  diskMBps: number;
-  /** Median over the five back-to-back pairs of hub speed / file-read speed. */
+  /** The reference's speed: a file read, or a bare node:http server. */
+  referenceMBps: number;
+  /** Median over the five back-to-back pairs of hub speed / reference speed. */
   pairedRatio: number;
 }
 
@@ -53,12 +55,11 @@ async function emptyIModel(url: string, name: string): Promise<string> {
   }
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 export interface HubOnlyFigures {
   pages: { changesets: number; p50: number; p99: number }[];
   getsPerSecond: number;
-  download: { sizeMb: number; /** Both reads from the page cache. */ cached: DownloadFigures; /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures; /** A bare node:http server sending the same cached file: what HTTP on this machine allows. */ bareNode: { bareMBps: number; hubMBps: number; pairedRatio: number } };
+  download: { sizeMb: number; /** Both reads from the page cache. */ cached: DownloadFigures; /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures; /** Against a bare node:http server sending the same cached file: what HTTP on this machine allows. */ bareNode: DownloadFigures };
 }
 
 export async function benchHubOnly(sizes: number[], downloadMb: number): Promise<HubOnlyFigures> {
@@ -125,34 +126,34 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
         for await (const chunk of stream) n += chunk.length;
         return n;
       };
-      // Five pairs, disk then hub, each pair back to back: the hub's speed is compared with the disk's of the same
-      // moment (this VM's disk speed varies twofold between minutes). Each read starts from the disk when the page
-      // cache can be dropped (root on Linux), as the target says "raw disk read"; otherwise both read from memory.
+      // Five pairs, reference then hub, each pair back to back: the hub's speed is compared with the reference's of
+      // the same moment (this VM's disk speed varies twofold between minutes). With `fromDisk`, each read starts from
+      // the disk (page cache dropped: root on Linux), as the target says "raw disk read".
       const timed = async (run: () => Promise<number>) => {
         const start = performance.now();
         if ((await run()) !== size) throw new Error("size mismatch");
         return performance.now() - start;
       };
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-      const pairs = async (fromDisk: boolean) => {
-        const diskRuns: number[] = [];
+      const mb = size / (1024 * 1024);
+      const paired = async (reference: () => Promise<number>, fromDisk: boolean): Promise<DownloadFigures> => {
+        const referenceRuns: number[] = [];
         const hubRuns: number[] = [];
         for (let i = 0; i < 5; i++) {
           if (fromDisk) await dropPageCache();
-          diskRuns.push(await timed(() => drain(createReadStream(file, { highWaterMark: 1024 * 1024 }))));
+          referenceRuns.push(await timed(reference));
           if (fromDisk) await dropPageCache();
           // Received the way @modelhub/backend-access receives files (node:http), each chunk counted and dropped.
           hubRuns.push(await timed(async () => drain(await send(link))));
         }
-        const mb = size / (1024 * 1024);
         return {
           hubMBps: mb / (median(hubRuns) / 1000),
-          diskMBps: mb / (median(diskRuns) / 1000),
-          pairedRatio: median(diskRuns.map((d, i) => d / hubRuns[i]!)),
+          referenceMBps: mb / (median(referenceRuns) / 1000),
+          pairedRatio: median(referenceRuns.map((r, i) => r / hubRuns[i]!)),
         };
       };
-      const cached = await pairs(false);
-      const cold = (await dropPageCache()) ? await pairs(true) : undefined;
+      const fileRead = () => drain(createReadStream(file, { highWaterMark: 1024 * 1024 }));
+      const cached = await paired(fileRead, false);
+      const cold = (await dropPageCache()) ? await paired(fileRead, true) : undefined;
       // The platform's floor: the same file from a bare node:http server in a process of its own (as the hub is),
       // received by the same client.
       const bare = spawn(
@@ -169,23 +170,17 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
         ],
         { stdio: ["ignore", "pipe", "inherit"] },
       );
-      const barePort = await new Promise<string>((resolve, reject) => {
-        bare.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
-        bare.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
-      });
-      const bareUrl = `http://127.0.0.1:${barePort}/`;
-      const bareRuns: number[] = [];
-      const hubAgain: number[] = [];
+      let bareNode: DownloadFigures;
       try {
-        for (let i = 0; i < 5; i++) {
-          bareRuns.push(await timed(async () => drain(await send(bareUrl))));
-          hubAgain.push(await timed(async () => drain(await send(link))));
-        }
+        const barePort = await new Promise<string>((resolve, reject) => {
+          bare.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()));
+          bare.once("exit", (code) => reject(new Error(`bare server exited with ${code}`)));
+        });
+        bareNode = await paired(async () => drain(await send(`http://127.0.0.1:${barePort}/`)), false);
       } finally {
         bare.kill();
       }
-      const bareNode = { bareMBps: size / (1024 * 1024) / (median(bareRuns) / 1000), hubMBps: size / (1024 * 1024) / (median(hubAgain) / 1000), pairedRatio: median(bareRuns.map((b, i) => b / hubAgain[i]!)) };
-      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: size / (1024 * 1024), cached, ...(cold ? { cold } : {}), bareNode } };
+      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: mb, cached, ...(cold ? { cold } : {}), bareNode } };
     } finally {
       await hub.stop();
     }

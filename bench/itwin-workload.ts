@@ -12,6 +12,7 @@ import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
 import { ModelHubAccess } from "../packages/backend-access/src/index.js";
+import { median } from "./stats.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -42,7 +43,6 @@ export interface WorkloadFigures {
   usableMs: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-"));

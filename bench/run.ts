@@ -9,6 +9,7 @@ import { startHubProcess } from "../packages/server/test/support/hub-process.js"
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
 import type { WorkloadFigures } from "./itwin-workload.js";
+import { median } from "./stats.js";
 
 const run = promisify(execFile);
 const [only, arg] = process.argv.slice(2);
@@ -31,12 +32,11 @@ async function itwinWorkload(mode: string, version0: string, pushes: number): Pr
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as WorkloadFigures;
 }
 
-const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Each figure's median over the runs. */
 function medianFigures(runs: WorkloadFigures[]): WorkloadFigures {
   const keys = Object.keys(runs[0]!) as (keyof WorkloadFigures)[];
-  return Object.fromEntries(keys.map((k) => [k, medianOf(runs.map((r) => r[k]))])) as unknown as WorkloadFigures;
+  return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k]))])) as unknown as WorkloadFigures;
 }
 
 async function withHubProcess<T>(fn: (url: string) => Promise<T>): Promise<T> {
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     // The ratio is the median of each run's modelhub/HubMock ratio: the two runs of a pair ran one after the other,
     // so a slow spell of the machine weighs on both sides of a ratio instead of on one side of the medians.
     const compare = (figure: string, key: keyof WorkloadFigures, target: number | undefined) => {
-      const r = medianOf(hubRuns.map((h, i) => h[key] / mockRuns[i]![key]));
+      const r = median(hubRuns.map((h, i) => h[key] / mockRuns[i]![key]));
       const spread = hubRuns.map((h, i) => (h[key] / mockRuns[i]![key]).toFixed(2)).join(", ");
       row(figure, ms(hub[key]), ms(mock[key]), `${r.toFixed(2)}× (runs: ${spread})`, target === undefined ? "(no target)" : `≤ ${target}×`, target === undefined || r <= target);
     };
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       row(
         `download of a ${h.download.sizeMb.toFixed(0)} MB changeset vs reading the file (${how}; medians of 5 pairs)`,
         `${d.hubMBps.toFixed(0)} MB/s`,
-        `${d.diskMBps.toFixed(0)} MB/s file read`,
+        `${d.referenceMBps.toFixed(0)} MB/s file read`,
         `${(100 * d.pairedRatio).toFixed(0)}% (paired)`,
         "≥ 80% of the file read",
         d.pairedRatio >= 0.8,
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     row(
       `download of the same changeset vs a bare node:http server process sending the cached file (medians of 5 pairs)`,
       `${bare.hubMBps.toFixed(0)} MB/s`,
-      `${bare.bareMBps.toFixed(0)} MB/s bare node:http`,
+      `${bare.referenceMBps.toFixed(0)} MB/s bare node:http`,
       `${(100 * bare.pairedRatio).toFixed(0)}% (paired)`,
       "(no target: the platform's floor)",
       true,
