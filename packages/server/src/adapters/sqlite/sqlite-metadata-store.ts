@@ -461,20 +461,13 @@ class SqliteTx implements MetadataTx {
     const result = new Map<string, ObjectLockRecord>();
     if (objectIds.length === 0) return result;
     const ids = JSON.stringify(objectIds);
-    const rows =
-      options.releasedAfter === undefined
-        ? this.all<LockRow>(
-            `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
-              FROM json_each(?) j JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value`,
-            ids, iModelId,
-          )
-        : this.all<LockRow>(
-            `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
-              FROM json_each(?) j JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value
-              WHERE l.exclusive_briefcase_id IS NOT NULL OR l.last_exclusive_release_index > ?`,
-            ids, iModelId, options.releasedAfter,
-          );
-    for (const row of rows) {
+    const releasedAfter = options.releasedAfter ?? null;
+    for (const row of this.all<LockRow>(
+      `SELECT l.object_id, l.exclusive_briefcase_id, l.last_exclusive_release_index
+        FROM json_each(?) j JOIN locks l ON l.imodel_id = ? AND l.object_id = j.value
+        WHERE ? IS NULL OR l.exclusive_briefcase_id IS NOT NULL OR l.last_exclusive_release_index > ?`,
+      ids, iModelId, releasedAfter, releasedAfter,
+    )) {
       result.set(row.object_id, {
         objectId: row.object_id,
         exclusiveBriefcaseId: row.exclusive_briefcase_id,
