@@ -55,7 +55,8 @@ function describeNetworkError(err: unknown): string {
   return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
-function retryable(status: number): boolean {
+/** Statuses worth asking again for: 429 and 5xx. */
+export function retryable(status: number): boolean {
   return status === 429 || status >= 500;
 }
 

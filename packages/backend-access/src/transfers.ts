@@ -4,8 +4,8 @@ import { dirname } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { RetryPolicy } from "./http-client.js";
-import { backoff } from "./http-client.js";
-import { header, readBody, send } from "./http-transport.js";
+import { backoff, retryable } from "./http-client.js";
+import { header, isOk, readBody, send } from "./http-transport.js";
 
 /** Thrown when a progress callback asked to stop. */
 export class TransferAborted extends Error {
@@ -36,7 +36,7 @@ export async function uploadFile(url: string, path: string, size: number, retry:
       await readBody(response);
       const status = response.statusCode ?? 0;
       if (status === 201 || status === 200) return;
-      if (status < 500 && status !== 429) throw new Error(`upload refused: HTTP ${status}`);
+      if (!retryable(status)) throw new Error(`upload refused: HTTP ${status}`);
       if (attempt >= retry.maxRetries) throw new Error(`upload failed: HTTP ${status}`);
       await backoff(retry, attempt + 1, `upload: HTTP ${status}`, header(response, "retry-after"));
     } catch (err) {
@@ -97,9 +97,9 @@ export async function downloadFile(
       if (expectedSize === undefined || have < expectedSize) {
         const response = await send(url, { headers: have > 0 ? { range: `bytes=${have}-` } : {} });
         const status = response.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
+        if (!isOk(response)) {
           response.resume();
-          if (status < 500 && status !== 429) throw new Error(`download refused: HTTP ${status}`);
+          if (!retryable(status)) throw new Error(`download refused: HTTP ${status}`);
           throw new Error(`download failed: HTTP ${status}`);
         }
         let position = have > 0 && status === 206 ? have : 0;
