@@ -11,7 +11,9 @@ import { CheckpointService } from "./checkpoints/checkpoint-service.js";
 import type { Clock } from "./context.js";
 import { IModelService } from "./imodels/imodel-service.js";
 import { LockService } from "./locks/lock-service.js";
+import { BlobJanitor } from "./maintenance/blob-janitor.js";
 import { NamedVersionService } from "./named-versions/named-version-service.js";
+import { UploadService } from "./uploads/upload-service.js";
 import { UserService } from "./users/user-service.js";
 
 /** Every hub rule, wired to the ports the composition root chose. */
@@ -24,6 +26,9 @@ export interface Hub {
   namedVersions: NamedVersionService;
   checkpoints: CheckpointService;
   users: UserService;
+  uploads: UploadService;
+  /** Deletes files nothing refers to (the deletion outbox, orphans). */
+  janitor: BlobJanitor;
 }
 
 export function createHub(deps: {
@@ -40,8 +45,10 @@ export function createHub(deps: {
   const { store, blobs, jobs, worker, clock } = deps;
   const nudge = deps.onJobQueued ?? (() => undefined);
   const checkpoints = new CheckpointService(store, jobs, clock, deps.checkpoints);
+  const janitor = new BlobJanitor(store, blobs, clock);
+  const drain = () => void janitor.drain().catch(() => undefined); // the periodic sweep tries again
   return {
-    iModels: new IModelService(store, blobs, jobs, clock),
+    iModels: new IModelService(store, blobs, jobs, clock, drain),
     changesets: new ChangesetService(store, blobs, worker, clock, deps.changesets, async (c) => {
       await checkpoints.onChangesetPushed(c.iModelId, c.index, c.id);
       nudge();
@@ -55,5 +62,7 @@ export function createHub(deps: {
     }),
     checkpoints,
     users: new UserService(store),
+    uploads: new UploadService(store),
+    janitor,
   };
 }

@@ -166,7 +166,7 @@ export class Presenter {
       },
     };
     if (mode === "create") {
-      entity._links.upload = this.storage.upload(blobKeys.changeset(r.iModelId, r.id));
+      entity._links.upload = this.storage.upload(blobKeys.changesetUpload(r.iModelId, r.id, r.briefcaseId));
       entity._links.complete = this.link(`/${r.iModelId}/changesets/${r.id}`);
     }
     return entity;

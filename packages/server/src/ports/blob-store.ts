@@ -27,6 +27,9 @@ export interface ByteRange {
  * - `delete` of a missing key MUST succeed.
  * - Staged blocks are invisible until `commitBlocks`; committing with an unknown block id MUST throw
  *   `BlobStoreError("InvalidBlockList")` and change nothing.
+ * - `move` MUST be atomic: afterwards `to` holds exactly the bytes `from` held when it was moved (a write to `from`
+ *   that finishes later lands in a new `from`, never in `to`), and `from` is gone.
+ * - `list` yields every blob under a prefix, each once, never a temporary or staged part.
  */
 export interface BlobStore {
   put(key: string, data: Readable, options?: { signal?: AbortSignal }): Promise<BlobInfo>;
@@ -46,6 +49,18 @@ export interface BlobStore {
   localPath?(key: string): string | undefined;
   /** Stores a local file as a blob, atomically. */
   uploadFromFile(key: string, localPath: string): Promise<BlobInfo>;
+  /**
+   * Renames a blob, replacing `to` if it exists: how an upload is frozen once verified. Resolves to the moved blob's
+   * info, or `undefined` (and changes nothing) when `from` does not exist.
+   */
+  move(from: string, to: string): Promise<BlobInfo | undefined>;
+  /** Every blob whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }>;
+  /**
+   * Removes what interrupted writes left behind (temporary files of writers that are gone, blocks staged but never
+   * committed for too long) and says how much; `dryRun` only counts. Stores without left-overs need not implement it.
+   */
+  sweepLeftovers?(options?: { dryRun?: boolean }): Promise<{ files: number; bytes: number }>;
 }
 
 export type BlobStoreErrorCode = "InvalidBlockList" | "InvalidBlockId" | "Aborted";

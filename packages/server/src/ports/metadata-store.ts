@@ -211,6 +211,11 @@ export interface MetadataReader {
     page: Page,
   ): Promise<BriefcaseLocks[]>;
 
+  /** Blob deletions waiting in the outbox (keys, or prefixes ending in `/`), oldest first. */
+  listBlobDeletions(limit: number): Promise<string[]>;
+  /** Whether some holder (a backup in progress) has asked that no blob be deleted until after `nowMs`. */
+  hasLiveDeletionHold(nowMs: number): Promise<boolean>;
+
   /** Users that appear in this iModel (creators, owners), for `/users`. */
   listUserIds(iModelId: string): Promise<string[]>;
   userStatistics(
@@ -242,6 +247,17 @@ export interface MetadataTx extends MetadataReader {
 
   upsertCheckpoint(record: CheckpointRecord): Promise<void>;
   deleteCheckpoint(iModelId: string, changesetIndex: number): Promise<void>;
+
+  /**
+   * Puts a blob (or every blob under a prefix ending in `/`) in the deletion outbox, in the same transaction as the
+   * change that stops referring to it; the janitor deletes it later (never while a deletion hold is live).
+   */
+  requestBlobDeletion(keyOrPrefix: string, atMs: number): Promise<void>;
+  /** Takes an entry out of the outbox once its blobs are gone. */
+  forgetBlobDeletion(keyOrPrefix: string): Promise<void>;
+  /** Asks that no blob be deleted until `expiresAtMs` (inserted or renewed); a backup holds this while it copies. */
+  putDeletionHold(holder: string, expiresAtMs: number): Promise<void>;
+  removeDeletionHold(holder: string): Promise<void>;
 
   /** Grants `level` on each object to the briefcase (exclusive replaces the briefcase's own shared lock). */
   grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void>;

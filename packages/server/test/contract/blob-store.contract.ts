@@ -229,6 +229,42 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.ok(await store.stat("files/m2/a.cs"));
     });
 
+    it("move renames a blob whole (replacing the target), keeps its etag; moving a missing blob changes nothing", async () => {
+      const put = async (key: string, text: string) => store.put(key, Readable.from([Buffer.from(text)]));
+      const uploaded = await put("files/m/uploads/a.cs", "verified bytes");
+      await put("files/m/changesets/a.cs", "an older attempt");
+      const moved = await store.move("files/m/uploads/a.cs", "files/m/changesets/a.cs");
+      assert.equal(moved?.etag, uploaded.etag);
+      assert.equal(moved?.size, uploaded.size);
+      assert.equal((await content(store, "files/m/changesets/a.cs"))?.toString(), "verified bytes");
+      assert.equal(await store.stat("files/m/uploads/a.cs"), undefined);
+      assert.equal(await store.move("files/m/uploads/a.cs", "files/m/changesets/a.cs"), undefined);
+      assert.equal((await content(store, "files/m/changesets/a.cs"))?.toString(), "verified bytes");
+      // A write to the old key afterwards makes a new blob there; the moved one is untouched.
+      await put("files/m/uploads/a.cs", "late garbage");
+      assert.equal((await content(store, "files/m/changesets/a.cs"))?.toString(), "verified bytes");
+      assert.equal((await store.move("files/m/uploads/a.cs", "files/n/new/folder/a.cs"))?.size, "late garbage".length);
+    });
+
+    it("lists every blob under a prefix once, with its info, and nothing staged", async () => {
+      const keys = ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x", "files/ab/y", "files/b/z"];
+      for (const key of keys) await store.put(key, Readable.from([Buffer.from(key)]));
+      await store.stageBlock("files/a/staged", "b1", Readable.from([Buffer.from("x")]));
+      const list = async (prefix: string) => {
+        const seen: string[] = [];
+        for await (const { key, info } of store.list(prefix)) {
+          assert.equal(info.size, key.length);
+          seen.push(key);
+        }
+        return seen.sort();
+      };
+      assert.deepEqual(await list("files/a/"), ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x"]);
+      assert.deepEqual(await list("files/a"), ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x", "files/ab/y"]);
+      assert.deepEqual(await list("files/"), [...keys].sort());
+      assert.deepEqual(await list("files/a/check"), ["files/a/checkpoints/0.bim"]);
+      assert.deepEqual(await list("files/none/"), []);
+    });
+
     it("copies blobs to and from local files", async () => {
       const data = randomBytes(300 * 1024);
       const source = join(scratch, "in.bin");

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,25 +52,48 @@ describe("FsBlobStore specifics", () => {
     }
   });
 
-  it("removes crash left-overs when it starts: temp files older than an hour, blocks staged over a week ago", async () => {
+  it("removes left-overs of writers that are gone, stale temp files, and blocks staged over a week ago", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
     try {
       const root = join(dir, "blobs");
       new FsBlobStore(root);
       const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000);
-      await writeFile(join(root, ".tmp", "stale"), "x");
-      await utimes(join(root, ".tmp", "stale"), hoursAgo(2), hoursAgo(2));
-      await writeFile(join(root, ".tmp", "fresh"), "x");
-      await utimes(join(root, ".tmp", "fresh"), hoursAgo(0.5), hoursAgo(0.5));
+      // A process that has exited: its temp files go at once, however fresh.
+      const exited = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+      const deadPid = Number(exited.stdout);
+      const temp = async (name: string, ageHours: number) => {
+        await writeFile(join(root, ".tmp", name), "x");
+        await utimes(join(root, ".tmp", name), hoursAgo(ageHours), hoursAgo(ageHours));
+      };
+      await temp(`${deadPid}-crashed`, 0);
+      await temp(`${process.ppid}-live-writer`, 0.5); // a live process (our parent) may still be writing it
+      await temp(`${process.ppid}-live-but-stale`, 2);
+      await temp("no-pid-old-format", 0);
       for (const [name, age] of [["old", 8 * 24], ["recent", 6 * 24]] as const) {
         await mkdir(join(root, ".blocks", name));
         await writeFile(join(root, ".blocks", name, "b"), "x");
         await utimes(join(root, ".blocks", name), hoursAgo(age), hoursAgo(age));
       }
       const store = new FsBlobStore(root);
-      assert.deepEqual(await readdir(join(root, ".tmp")), ["fresh"]);
+      assert.deepEqual(await readdir(join(root, ".tmp")), [`${process.ppid}-live-writer`]);
       assert.deepEqual(await readdir(join(root, ".blocks")), ["recent"]);
       assert.equal(await store.stat("files/anything"), undefined);
+
+      // This process's own temp files: kept while being written, removed by the next sweep once the write is dead.
+      const stalled = new Readable({ read() {} });
+      stalled.push(Buffer.alloc(1024));
+      const controller = new AbortController();
+      const writing = store.put("files/slow", stalled, { signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      await temp(`${process.pid}-left-by-an-earlier-write`, 0);
+      const swept = await store.sweepLeftovers();
+      assert.equal(swept.files, 1);
+      const remaining = (await readdir(join(root, ".tmp"))).sort();
+      assert.equal(remaining.length, 2);
+      assert.ok(remaining.some((n) => n.startsWith(`${process.pid}-`) && n !== `${process.pid}-left-by-an-earlier-write`), "the write in progress keeps its temp file");
+      controller.abort();
+      await assert.rejects(writing);
+      assert.deepEqual(await readdir(join(root, ".tmp")), [`${process.ppid}-live-writer`]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -724,6 +724,100 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual(flatten(await list({ briefcaseId: 7 })), []);
         assert.equal((await locks([ids[9_999]!])).get(ids[9_999]!)?.lastExclusiveReleaseIndex, 2);
       });
+
+      it("one briefcase takes 3 × 10,000 exclusive and 10,000 shared locks in successive transactions, beside another's", async () => {
+        const range = (from: number, n = 10_000) => Array.from({ length: n }, (_, i) => `0x${(from + i).toString(16)}`);
+        const sorted = (ids: Iterable<string>) => [...ids].sort();
+        // Briefcase 8 holds 10,000 exclusive locks of its own, and shares the last 100 ids of each of 7's shared batches.
+        const others = range(0x900000);
+        await store.transaction((tx) => tx.grantLocks("m1", 8, "exclusive", others));
+        const exclusive: string[] = [];
+        const shared = new Set<string>();
+        const sharedWith8 = new Set<string>();
+        for (let round = 0; round < 3; round++) {
+          const x = range(0x100000 + round * 0x10000);
+          const s = range(0x500000 + round * 0x10000);
+          // From the second round on, 1,000 of the previous round's shared locks (none of them shared by 8) are upgraded.
+          const upgrades = round === 0 ? [] : range(0x500000 + (round - 1) * 0x10000, 1000);
+          await store.transaction(async (tx) => {
+            await tx.grantLocks("m1", 8, "shared", s.slice(-100));
+            await tx.grantLocks("m1", 7, "exclusive", [...x, ...upgrades]);
+            await tx.grantLocks("m1", 7, "shared", s);
+          });
+          exclusive.push(...x, ...upgrades);
+          for (const id of upgrades) shared.delete(id);
+          for (const id of s) shared.add(id);
+          for (const id of s.slice(-100)) sharedWith8.add(id);
+
+          assert.deepEqual(await list({ briefcaseId: 7 }), [{ briefcaseId: 7, exclusive: sorted(exclusive), shared: sorted(shared) }], `round ${round}`);
+          const all = [...exclusive, ...shared, ...others];
+          const map = await locks(all);
+          assert.equal(map.size, all.length, `round ${round}: every object held has a record`);
+          for (const id of exclusive) assert.deepEqual(map.get(id), { objectId: id, exclusiveBriefcaseId: 7, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null });
+          for (const id of shared) {
+            const record = map.get(id);
+            assert.equal(record?.exclusiveBriefcaseId ?? null, null, id);
+            assert.deepEqual(record?.sharedBriefcaseIds, sharedWith8.has(id) ? [7, 8] : [7], id);
+          }
+          for (const id of others) assert.equal(map.get(id)?.exclusiveBriefcaseId, 8);
+        }
+        assert.equal(exclusive.length, 32_000);
+        assert.equal(shared.size, 28_000);
+
+        // Releasing by id the first round's locks, then all the rest, touches only briefcase 7's.
+        const firstRound = [...range(0x100000), ...range(0x500000 + 1000, 9_000)];
+        assert.equal(await store.transaction((tx) => tx.releaseLocks("m1", 7, firstRound, 3)), 19_000);
+        const released = await locks(firstRound);
+        assert.deepEqual(released.get("0x100000"), { objectId: "0x100000", exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 3 });
+        assert.equal(released.has("0x501000"), false, "a released shared lock leaves nothing");
+        assert.deepEqual(released.get(firstRound.at(-1)!)?.sharedBriefcaseIds, [8]);
+        assert.equal(await store.transaction((tx) => tx.releaseAllLocks("m1", 7, 4)), 41_000);
+        assert.deepEqual(await list({ briefcaseId: 7 }), []);
+        assert.equal((await locks(["0x110000"])).get("0x110000")?.lastExclusiveReleaseIndex, 4);
+        assert.deepEqual(
+          (await list({ briefcaseId: 8 })).map((g) => [g.exclusive.length, g.shared.length]),
+          [[10_000, 300]],
+          "the other briefcase keeps all of its locks",
+        );
+      });
+    });
+
+    describe("blob deletion outbox", () => {
+      it("requests are kept once each, oldest first, survive the iModel's deletion, and are forgotten one by one", async () => {
+        await store.transaction(async (tx) => {
+          await tx.requestBlobDeletion("files/m1/", 20);
+          await tx.requestBlobDeletion("files/m2/checkpoints/3.bim", 10);
+          await tx.requestBlobDeletion("files/m1/", 30); // again: still one entry, still the first time
+          await tx.deleteIModel("m1");
+        });
+        assert.deepEqual(await read((tx) => tx.listBlobDeletions(10)), ["files/m2/checkpoints/3.bim", "files/m1/"]);
+        assert.deepEqual(await read((tx) => tx.listBlobDeletions(1)), ["files/m2/checkpoints/3.bim"]);
+        await store.transaction((tx) => tx.forgetBlobDeletion("files/m2/checkpoints/3.bim"));
+        assert.deepEqual(await read((tx) => tx.listBlobDeletions(10)), ["files/m1/"]);
+      });
+
+      it("a request made in a failed transaction is not kept", async () => {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.requestBlobDeletion("files/m1/", 1);
+            throw new Error("boom");
+          }),
+        );
+        assert.deepEqual(await read((tx) => tx.listBlobDeletions(10)), []);
+      });
+
+      it("holds are live until they expire or are removed; renewing moves the expiry", async () => {
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(1_000)), false);
+        await store.transaction((tx) => tx.putDeletionHold("backup:a", 2_000));
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(1_000)), true);
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(2_000)), false);
+        await store.transaction((tx) => tx.putDeletionHold("backup:a", 5_000));
+        await store.transaction((tx) => tx.putDeletionHold("backup:b", 3_000));
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(4_000)), true);
+        await store.transaction((tx) => tx.removeDeletionHold("backup:a"));
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(4_000)), false);
+        assert.equal(await read((tx) => tx.hasLiveDeletionHold(2_500)), true);
+      });
     });
 
     it("deleting an iModel removes every row that belongs to it, and only those", async () => {

@@ -70,29 +70,51 @@ describe("hub rules over HTTP", () => {
     assert.deepEqual(latest.body.changesets, []);
   });
 
-  it("the declared size must match the uploaded file (DataConflict)", async () => {
+  it("a retried create is honoured only for the same user and the same declared file", async () => {
+    const cs = fixture.changesets[0]!;
+    const body = await createBody(cs, b1);
+    const other = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "mallory", body });
+    assert.equal(other.status, 403, other.text);
+    assert.deepEqual(other.body, { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } });
+    const resized = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { ...body, fileSize: body.fileSize + 1 } });
+    assert.equal(resized.status, 422, resized.text);
+    assert.equal(resized.body.error.details[0].target, "fileSize");
+    const same = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body });
+    assert.equal(same.status, 200);
+    assert.equal(same.body.changeset.fileSize, body.fileSize);
+  });
+
+  it("the declared size must match the uploaded file: smaller is a DataConflict at completion, larger is refused at upload", async () => {
     const cs = fixture.changesets[0]!;
     const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
-    // Upload the wrong bytes: another changeset's file.
-    await putFile(created.body.changeset._links.upload.href, fixture.changesets[1]!.pathname);
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
-    if ((await stat(cs.pathname)).size !== (await stat(fixture.changesets[1]!.pathname)).size) {
+    const bytes = await readFile(cs.pathname);
+    const short = join(tmpdir(), `modelhub-short-${process.pid}.cs`);
+    const long = join(tmpdir(), `modelhub-long-${process.pid}.cs`);
+    await writeFile(short, bytes.subarray(0, bytes.length - 10));
+    await writeFile(long, Buffer.concat([bytes, Buffer.alloc(10)]));
+    try {
+      const tooLong = await putFile(created.body.changeset._links.upload.href, long);
+      assert.equal(tooLong.status, 413);
+      assert.match(await tooLong.text(), /<Code>RequestBodyTooLarge<\/Code>/);
+      assert.equal((await putFile(created.body.changeset._links.upload.href, short)).status, 201);
+      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
       assert.equal(r.status, 409);
       assert.equal(r.body.error.code, "DataConflict");
-    } else {
-      assert.equal(r.status, 422);
-      assert.equal(r.body.error.details[0].code, "InvalidChange");
+    } finally {
+      await rm(short, { force: true });
+      await rm(long, { force: true });
     }
   });
 
   it("a file that does not match its changeset id is refused (ids are recomputed with iTwin.js)", async () => {
-    const cs = fixture.changesets[0]!;
     const wrong = fixture.changesets[1]!;
-    // Declare the wrong file's size so only the id check can catch it.
-    const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1, (await stat(wrong.pathname)).size) });
-    assert.equal(created.status, 200);
+    // A push declaring an id that the file (another changeset's, whose size is declared) cannot have: only the id
+    // check can catch it. The same briefcase starting another push drops its earlier reservation.
+    const fakeId = "ab".repeat(20);
+    const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { ...(await createBody(wrong, b1)), id: fakeId, parentId: "" } });
+    assert.equal(created.status, 201, created.text);
     await putFile(created.body.changeset._links.upload.href, wrong.pathname);
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${fakeId}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
     assert.equal(r.status, 422, r.text);
     assert.equal(r.body.error.details[0].code, "InvalidChange");
     assert.match(r.body.error.details[0].message, /does not match the Changeset id/);

@@ -1,16 +1,21 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { BigIntStats } from "node:fs";
+import type { BigIntStats, Dirent } from "node:fs";
 import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
-import { copyFile, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { copyFile, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
+import { isProcessAlive } from "../../util/process-alive.js";
+import { exists } from "../../util/fs.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
-/** A temp file this old is a left-over of a crash (no single write takes an hour without touching it). */
+/**
+ * A temp file of a writer that is still alive but has not touched it for this long is a left-over too (no upload
+ * stays idle that long: the HTTP layer ends idle uploads much sooner).
+ */
 const STALE_TEMP_MS = 3600_000;
 /** Blocks staged but never committed are dropped after a week, as Azure does with uncommitted blocks. */
 const STALE_BLOCKS_MS = 7 * 24 * 3600_000;
@@ -30,13 +35,23 @@ const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === "ENO
 export class FsBlobStore implements BlobStore {
   readonly #tmp: string;
   readonly #blocks: string;
+  /** Names of this process's temp files still being written (the sweep leaves those alone). */
+  readonly #activeTemps = new Set<string>();
 
-  constructor(private readonly root: string) {
+  /** `sweepOnOpen: false` leaves left-overs for an explicit `sweepLeftovers` (e.g. a report that changes nothing). */
+  constructor(
+    private readonly root: string,
+    options: { sweepOnOpen?: boolean } = {},
+  ) {
     this.#tmp = join(root, ".tmp");
     this.#blocks = join(root, ".blocks");
     mkdirSync(this.#tmp, { recursive: true });
     mkdirSync(this.#blocks, { recursive: true });
-    this.#sweep();
+    if (options.sweepOnOpen !== false) this.#sweep(false);
+  }
+
+  async sweepLeftovers(options: { dryRun?: boolean } = {}): Promise<{ files: number; bytes: number }> {
+    return this.#sweep(options.dryRun ?? false);
   }
 
   async put(key: string, data: Readable, options: { signal?: AbortSignal } = {}): Promise<BlobInfo> {
@@ -66,7 +81,9 @@ export class FsBlobStore implements BlobStore {
     for (const [i, part] of parts.entries()) {
       if (!(await isFile(part))) throw new BlobStoreError("InvalidBlockList", `Block '${blockIds[i]}' was not staged for this blob.`);
     }
-    const temp = join(this.#tmp, randomUUID());
+    const name = this.#tempName();
+    const temp = join(this.#tmp, name);
+    this.#activeTemps.add(name);
     let info: BlobInfo;
     const out = createWriteStream(temp);
     try {
@@ -78,6 +95,8 @@ export class FsBlobStore implements BlobStore {
       out.destroy();
       await rm(temp, { force: true });
       throw err;
+    } finally {
+      this.#activeTemps.delete(name);
     }
     await rm(dir, { recursive: true, force: true });
     return info;
@@ -142,8 +161,25 @@ export class FsBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     const path = this.#path(key);
-    if (await isFile(path)) await rm(path, { force: true });
+    if (await isFile(path)) {
+      await rm(path, { force: true });
+      await this.#removeEmptyParents(path);
+    }
     await rm(join(this.#blocks, sha(key)), { recursive: true, force: true });
+  }
+
+  /**
+   * Folders left empty by a delete go too (an iModel's last file gone, its folder gone). A writer racing with this
+   * makes the folder again: #promote and move retry when their folder vanished.
+   */
+  async #removeEmptyParents(path: string): Promise<void> {
+    for (let dir = dirname(path); dir.startsWith(this.root + sep) && dir !== this.root; dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty (or gone): its parents are not empty either
+      }
+    }
   }
 
   /**
@@ -189,7 +225,9 @@ export class FsBlobStore implements BlobStore {
 
   async uploadFromFile(key: string, localPath: string): Promise<BlobInfo> {
     const path = this.#path(key);
-    const temp = join(this.#tmp, randomUUID());
+    const name = this.#tempName();
+    const temp = join(this.#tmp, name);
+    this.#activeTemps.add(name);
     try {
       await copyFile(localPath, temp);
       await fsync(temp);
@@ -197,11 +235,62 @@ export class FsBlobStore implements BlobStore {
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
+    } finally {
+      this.#activeTemps.delete(name);
     }
   }
 
+  async move(from: string, to: string): Promise<BlobInfo | undefined> {
+    const source = this.#path(from);
+    const target = this.#path(to);
+    for (let attempt = 0; ; attempt++) {
+      mkdirSync(dirname(target), { recursive: true });
+      try {
+        await rename(source, target);
+        break;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        if (!(await exists(source))) return undefined;
+        if (attempt >= 2) throw err; // the target folder keeps vanishing (a deletePrefix racing): give up
+      }
+    }
+    // A rename keeps the inode and modification time: the etag stays what it was under `from`.
+    return infoOf(await stat(target, { bigint: true }));
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }> {
+    const slash = prefix.lastIndexOf("/");
+    const folder = slash >= 0 ? prefix.slice(0, slash) : "";
+    if (folder !== "") this.#validate(folder);
+    const walk = async function* (this: FsBlobStore, relative: string): AsyncGenerator<{ key: string; info: BlobInfo }> {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(join(this.root, relative), { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err) || (err as NodeJS.ErrnoException).code === "ENOTDIR") return;
+        throw err;
+      }
+      for (const entry of entries) {
+        if (relative === "" && isReserved(entry.name)) continue;
+        const key = relative === "" ? entry.name : `${relative}/${entry.name}`;
+        if (entry.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* walk.call(this, key);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          try {
+            yield { key, info: infoOf(await stat(join(this.root, key), { bigint: true })) };
+          } catch (err) {
+            if (!isMissing(err)) throw err; // deleted meanwhile: not listed
+          }
+        }
+      }
+    };
+    yield* walk.call(this, folder);
+  }
+
   async #writeTemp(data: Readable, signal: AbortSignal | undefined): Promise<string> {
-    const temp = join(this.#tmp, randomUUID());
+    const name = this.#tempName();
+    const temp = join(this.#tmp, name);
+    this.#activeTemps.add(name);
     try {
       if (signal?.aborted) throw signal.reason;
       // flush: the stream fsyncs its own descriptor before closing it (no second open just to sync).
@@ -214,7 +303,15 @@ export class FsBlobStore implements BlobStore {
         throw new BlobStoreError("Aborted", "The write was aborted.");
       }
       throw err;
+    } finally {
+      // Once written, the temp is renamed at once by the caller (or removed): the sweep may no longer find it.
+      this.#activeTemps.delete(name);
     }
+  }
+
+  /** `<pid>-<uuid>`: the sweep can tell a temp file of a process that is gone from one still being written. */
+  #tempName(): string {
+    return `${process.pid}-${randomUUID()}`;
   }
 
   /** Renames a finished temp file over the blob and describes the result (the temp is gone afterwards). */
@@ -246,22 +343,38 @@ export class FsBlobStore implements BlobStore {
     if (segments.some((s) => s === "" || s === "." || s === "..") || isReserved(segments[0]!)) throw new Error(`Invalid blob key '${key}'.`);
   }
 
-  /** Removes left-overs of crashes: temp files older than an hour, staged blocks never committed within a week. */
-  #sweep(): void {
+  /**
+   * Removes left-overs of crashes and aborted writes: temp files whose writer is gone (a process that no longer
+   * runs, or this process when it no longer writes them), or that nobody touched for an hour; staged blocks never
+   * committed within a week (as Azure drops uncommitted blocks).
+   */
+  #sweep(dryRun: boolean): { files: number; bytes: number } {
     const now = Date.now();
-    for (const [dir, age] of [
-      [this.#tmp, STALE_TEMP_MS],
-      [this.#blocks, STALE_BLOCKS_MS],
-    ] as const) {
-      for (const name of readdirSync(dir)) {
-        const path = join(dir, name);
-        try {
-          if (statSync(path).mtimeMs < now - age) rmSync(path, { recursive: true, force: true });
-        } catch {
-          // Gone meanwhile, or not ours to remove: not worth failing the start for.
-        }
+    const removed = { files: 0, bytes: 0 };
+    const remove = (path: string, size: number) => {
+      if (!dryRun) rmSync(path, { recursive: true, force: true });
+      removed.files++;
+      removed.bytes += size;
+    };
+    for (const name of readdirSync(this.#tmp)) {
+      try {
+        const s = statSync(join(this.#tmp, name));
+        const pid = /^(\d+)-/.exec(name)?.[1];
+        const writerGone = pid === undefined || (Number(pid) === process.pid ? !this.#activeTemps.has(name) : !isProcessAlive(Number(pid)));
+        if (writerGone || s.mtimeMs < now - STALE_TEMP_MS) remove(join(this.#tmp, name), s.size);
+      } catch {
+        // Gone meanwhile, or not ours to remove: not worth failing for.
       }
     }
+    for (const name of readdirSync(this.#blocks)) {
+      const path = join(this.#blocks, name);
+      try {
+        if (statSync(path).mtimeMs < now - STALE_BLOCKS_MS) remove(path, 0);
+      } catch {
+        // as above
+      }
+    }
+    return removed;
   }
 }
 
@@ -286,6 +399,7 @@ async function fsync(path: string): Promise<void> {
     await handle.close();
   }
 }
+
 
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then(

@@ -137,4 +137,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_ready ON jobs(state, run_after);
     `,
   },
+  {
+    version: 2,
+    name: "blob deletion outbox and backup holds",
+    sql: `
+      -- Blobs (exact keys, or prefixes ending in '/') to delete, written in the same transaction as the metadata
+      -- change that stops referring to them: a crash between the two can no longer leave files nothing deletes.
+      CREATE TABLE blob_deletions (
+        key TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      -- While a hold is live (expires_at, ms since epoch, in the future) no blob is deleted: a backup that copied
+      -- the metadata first can then never refer to a file deleted before it was copied.
+      CREATE TABLE blob_deletion_holds (
+        holder TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -5,7 +5,8 @@ import type { BlobStore } from "../../ports/blob-store.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, Page } from "../../ports/metadata-store.js";
-import { blobKeys, parseChangesetKey } from "../blob-keys.js";
+import { blobKeys, parseBlobKey } from "../blob-keys.js";
+import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
@@ -77,9 +78,10 @@ export class ChangesetService {
   ) {}
 
   readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
+  readonly #completing = new KeyedMutex();
 
   async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
-    let replacedBlob: string | undefined;
+    let replaced: ChangesetRecord | undefined;
     const result = await this.store.transaction(async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       await requireBriefcase(tx, iModelId, input.briefcaseId);
@@ -99,8 +101,19 @@ export class ChangesetService {
           throw new HubError("ChangesetExists", `Changeset '${input.id}' already exists.`);
         }
         if (existing.briefcaseId === input.briefcaseId && existing.parentId === input.parentId) {
-          // A retried create (the first answer was lost): hand back the same reservation, with a fresh lease.
-          const renewed: ChangesetRecord = { ...existing, fileSize: input.fileSize, pushedAt: this.clock.now().toISOString() };
+          // A retried create (the first answer was lost) gets the same reservation with a fresh lease, but only when
+          // it comes from the user who made it and describes the same file: the answer carries the upload link.
+          if (existing.creatorId !== actor.userId) {
+            throw new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+          }
+          if (existing.fileSize !== input.fileSize) {
+            throw invalidValue(
+              "Cannot create Changeset.",
+              "fileSize",
+              `Provided 'fileSize' value is not valid: this push was created for a file of ${existing.fileSize} bytes, not ${input.fileSize}.`,
+            );
+          }
+          const renewed: ChangesetRecord = { ...existing, pushedAt: this.clock.now().toISOString() };
           await tx.updateChangeset(renewed);
           return { record: renewed, created: false };
         }
@@ -113,7 +126,7 @@ export class ChangesetService {
         if (!sameBriefcase && !expired) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
         // The same briefcase gave up on its previous push (or the other push was abandoned): drop it.
         await tx.deleteChangeset(iModelId, pending.index);
-        replacedBlob = blobKeys.changeset(iModelId, pending.id);
+        replaced = pending;
       }
 
       const tip = await tx.getLatestChangeset(iModelId);
@@ -147,13 +160,19 @@ export class ChangesetService {
       await tx.insertChangeset(record);
       return { record, created: true };
     });
-    if (replacedBlob) await this.blobs.delete(replacedBlob);
+    if (replaced) {
+      // Its upload (no link can write it any more) and what an interrupted completion may have left; a new push of
+      // the same changeset id replaces that file itself when it completes.
+      await this.blobs.delete(blobKeys.changesetUpload(iModelId, replaced.id, replaced.briefcaseId));
+      if (replaced.id !== result.record.id) await this.blobs.delete(blobKeys.changeset(iModelId, replaced.id));
+    }
     return result;
   }
 
   /**
-   * The file is uploaded: check its size (and id, when a worker can compute it), then make the changeset part of
-   * history. Completing a changeset that is already complete returns it unchanged.
+   * The file is uploaded: freeze it (move it where no link can write), check its size and id on the frozen bytes,
+   * then make the changeset part of history. What was verified is what is kept. Completing a changeset that is
+   * already complete returns it unchanged.
    */
   async complete(actor: Actor, iModelId: string, changesetId: string, briefcaseId: number): Promise<ChangesetRecord> {
     const current = await this.store.read(async (tx) => {
@@ -170,46 +189,61 @@ export class ChangesetService {
     }
     if (current.state === "fileUploaded") return current;
 
-    const key = blobKeys.changeset(iModelId, changesetId);
-    const info = await this.blobs.stat(key);
-    if (!info) throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
-    if (info.size !== current.fileSize) {
-      throw new HubError(
-        "DataConflict",
-        `File size provided during Changeset creation does not match actual file size: declared ${current.fileSize} bytes, uploaded ${info.size} bytes.`,
-      );
-    }
-    if (this.options.verifyChangesetIds && this.worker) await this.verifyId(current, key, info.etag);
-
-    const { record, completedNow } = await this.store.transaction(async (tx) => {
-      const latest = await tx.getChangesetById(iModelId, changesetId);
-      if (!latest) {
-        // Our reservation expired and another briefcase pushed meanwhile.
-        throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
-      }
-      if (latest.state === "fileUploaded") return { record: latest, completedNow: false };
-      const done: ChangesetRecord = { ...latest, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
-      await tx.updateChangeset(done);
-      return { record: done, completedNow: true };
-    });
+    // Two completions of one push (a client retrying while the first is still verifying) run one after the other.
+    const { record, completedNow } = await this.#completing.run(`${iModelId}/${changesetId}`, () => this.freezeVerifyCommit(current));
     // After the answer, not before it: scheduling a checkpoint is not part of the push (the next push looks again).
     if (completedNow) void this.onCompleted(record).catch(() => undefined);
     return record;
   }
 
+  private async freezeVerifyCommit(reserved: ChangesetRecord): Promise<{ record: ChangesetRecord; completedNow: boolean }> {
+    const { iModelId, id } = reserved;
+    const latest = await this.store.read((tx) => tx.getChangesetById(iModelId, id));
+    if (latest?.state === "fileUploaded") return { record: latest, completedNow: false };
+    if (!latest || latest.briefcaseId !== reserved.briefcaseId) {
+      // Our reservation expired and another briefcase pushed meanwhile.
+      throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+    }
+    const uploadKey = blobKeys.changesetUpload(iModelId, id, reserved.briefcaseId);
+    const finalKey = blobKeys.changeset(iModelId, id);
+    const uploaded = await this.blobs.stat(uploadKey);
+    if (uploaded && uploaded.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, uploaded.size);
+    // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
+    // left by a completion that was interrupted (crash, lost connection) is checked again.
+    const frozen = (uploaded && (await this.blobs.move(uploadKey, finalKey))) || (await this.blobs.stat(finalKey));
+    if (!frozen) throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
+    try {
+      if (frozen.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, frozen.size);
+      if (this.options.verifyChangesetIds && this.worker) await this.verifyId(reserved, finalKey, uploadKey, frozen.etag);
+    } catch (err) {
+      // Not accepted: the client uploads again to the same link (the frozen copy is of no use to anyone).
+      if (err instanceof HubError) await this.blobs.delete(finalKey);
+      throw err;
+    }
+    return this.store.transaction(async (tx) => {
+      const now = await tx.getChangesetById(iModelId, id);
+      if (now?.state === "fileUploaded") return { record: now, completedNow: false };
+      if (!now || now.briefcaseId !== reserved.briefcaseId) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+      const done: ChangesetRecord = { ...now, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
+      await tx.updateChangeset(done);
+      return { record: done, completedNow: true };
+    });
+  }
+
   /**
-   * Starts recomputing the id of a changeset file that was just stored (read in place on a file store), so that
+   * Starts recomputing the id of a changeset file that was just uploaded (read in place on a file store), so that
    * completing the push finds it done instead of waiting for the worker. Only for a push in flight; `complete` uses
-   * the result only if the file is still the one checked (same etag) and the parent is the same.
+   * the result only if the frozen file is still the one checked (same etag) and the parent is the same.
    */
   checkIdEarly(key: string, etag: string): void {
     const worker = this.worker;
-    const ref = parseChangesetKey(key);
-    const local = ref ? this.blobs.localPath?.(key) : undefined;
-    if (!this.options.verifyChangesetIds || !worker || !ref || !local) return;
+    const ref = parseBlobKey(key);
+    if (!this.options.verifyChangesetIds || !worker || ref?.kind !== "changesetUpload") return;
+    const local = this.blobs.localPath?.(key);
+    if (!local) return;
     const computed = (async () => {
       const record = await this.store.read((tx) => tx.getChangesetById(ref.iModelId, ref.changesetId));
-      if (!record || record.state !== "waitingForFile") throw new Error("not a push in flight");
+      if (!record || record.state !== "waitingForFile" || record.briefcaseId !== ref.briefcaseId) throw new Error("not a push in flight");
       return { parentId: record.parentId, id: (await worker.computeChangesetId({ parentId: record.parentId, pathname: local })).id };
     })();
     computed.catch(() => undefined); // read by complete(), or dropped
@@ -222,17 +256,17 @@ export class ChangesetService {
     }
   }
 
-  private async verifyId(changeset: ChangesetRecord, key: string, etag: string): Promise<void> {
-    const early = this.#earlyIdChecks.get(key);
-    this.#earlyIdChecks.delete(key);
+  /** Checks the id of the frozen file at `key`; an early check of the upload counts if it read the same bytes. */
+  private async verifyId(changeset: ChangesetRecord, key: string, uploadKey: string, etag: string): Promise<void> {
+    const early = this.#earlyIdChecks.get(uploadKey);
+    this.#earlyIdChecks.delete(uploadKey);
     let computed: string | undefined;
     if (early?.etag === etag) {
+      // Any failure of the early check (the file was frozen away while the worker opened it, checked too early…)
+      // only means checking the frozen file now.
       computed = await early.computed.then(
         (r) => (r.parentId === changeset.parentId ? r.id : undefined),
-        (err: unknown) => {
-          if (err instanceof FileRejected) throw notAChangeset(err);
-          return undefined; // checked too early or failed: check now
-        },
+        () => undefined,
       );
     }
     computed ??= await this.computeId(changeset, key);
@@ -323,6 +357,13 @@ export class ChangesetService {
 }
 
 const MAX_EARLY_ID_CHECKS = 256;
+
+function sizeConflict(declared: number, uploaded: number): HubError {
+  return new HubError(
+    "DataConflict",
+    `File size provided during Changeset creation does not match actual file size: declared ${declared} bytes, uploaded ${uploaded} bytes.`,
+  );
+}
 
 function notAChangeset(err: FileRejected): HubError {
   return invalidRequest("Cannot update Changeset.", [{ code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` }]);

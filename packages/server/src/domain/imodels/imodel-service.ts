@@ -33,6 +33,8 @@ export class IModelService {
     private readonly blobs: BlobStore,
     private readonly jobs: JobQueue,
     private readonly clock: Clock,
+    /** Told when files were put in the deletion outbox, so they can go at once. */
+    private readonly onBlobDeletionRequested: () => void = () => undefined,
   ) {}
 
   async create(actor: Actor, input: CreateIModelInput): Promise<IModelRecord> {
@@ -88,18 +90,22 @@ export class IModelService {
     });
   }
 
-  /** Deletes the metadata first (the iModel disappears at once), then its files. */
+  /**
+   * Deletes the metadata (the iModel disappears at once, and its links stop working) and, in the same transaction,
+   * asks for its files to be deleted: the janitor removes them right after, and after a crash too.
+   */
   async delete(id: string): Promise<void> {
     await this.store.transaction(async (tx) => {
       if (!(await tx.getIModel(id))) throw notFound.iModel();
       await tx.deleteIModel(id);
+      await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
     });
-    await this.blobs.deletePrefix(blobKeys.iModelPrefix(id));
+    this.onBlobDeletionRequested();
   }
 
   /**
-   * The client says the baseline upload is done: check the file is there with the declared size, then schedule
-   * its initialization. Re-sending the request once it succeeded is harmless.
+   * The client says the baseline upload is done: freeze the file (move it where no link can write), check it has
+   * the declared size, then schedule its initialization. Re-sending the request once it succeeded is harmless.
    */
   async completeBaselineUpload(id: string): Promise<IModelRecord> {
     const current = await this.get(id);
@@ -109,13 +115,15 @@ export class IModelService {
       ]);
     }
     if (current.baselineState !== "waitingForFile") return current;
-    const info = await this.blobs.stat(blobKeys.baselineUpload(id));
+    const uploaded = await this.blobs.stat(blobKeys.baselineUpload(id));
+    if (uploaded && uploaded.size !== current.baselineSize) throw baselineSizeConflict(current.baselineSize, uploaded.size);
+    // Without an upload, a file frozen by a completion that was interrupted is used.
+    const info =
+      (uploaded && (await this.blobs.move(blobKeys.baselineUpload(id), blobKeys.baselineReceived(id)))) || (await this.blobs.stat(blobKeys.baselineReceived(id)));
     if (!info) throw new HubError("FileNotFound", "The baseline file was not uploaded. Upload it to the upload link first.");
     if (info.size !== current.baselineSize) {
-      throw new HubError(
-        "DataConflict",
-        `File size provided during iModel creation does not match actual file size: declared ${current.baselineSize} bytes, uploaded ${info.size} bytes.`,
-      );
+      await this.blobs.delete(blobKeys.baselineReceived(id));
+      throw baselineSizeConflict(current.baselineSize, info.size);
     }
     const updated = await this.store.transaction(async (tx) => {
       const record = await tx.getIModel(id);
@@ -136,3 +144,9 @@ export class IModelService {
   }
 }
 
+function baselineSizeConflict(declared: number | null, uploaded: number): HubError {
+  return new HubError(
+    "DataConflict",
+    `File size provided during iModel creation does not match actual file size: declared ${declared} bytes, uploaded ${uploaded} bytes.`,
+  );
+}

@@ -26,13 +26,13 @@ export class BaselineJob {
     const iModel = await this.store.read((tx) => tx.getIModel(iModelId));
     if (!iModel || iModel.baselineState !== "initializationScheduled") return; // deleted, or already done
 
-    const dir = await mkdtemp(join(this.scratchDir, "baseline-"));
+    const dir = await mkdtemp(join(this.scratchDir, `baseline-${process.pid}-`));
     try {
       const output = join(dir, "baseline.bim");
       try {
         if (iModel.creationMode === "fromBaseline") {
           const input = join(dir, "upload.bim");
-          await this.blobs.downloadToFile(blobKeys.baselineUpload(iModelId), input);
+          await this.blobs.downloadToFile(blobKeys.baselineReceived(iModelId), input);
           const result = await this.worker.initializeBaseline({ inputPath: input, outputPath: output, iModelId, iTwinId: iModel.iTwinId });
           if (result.changesetId !== "") {
             throw new FileRejected(
@@ -72,7 +72,13 @@ export class BaselineJob {
         await tx.updateIModel({ ...current, state: "initialized", baselineState: "initialized" });
         return true;
       });
-      if (stillWanted && iModel.creationMode === "fromBaseline") await this.blobs.delete(blobKeys.baselineUpload(iModelId));
+      if (!stillWanted) {
+        // Deleted (or failed) meanwhile: the file just stored belongs to nothing. Unless another run of this job
+        // finished first, in which case it is that run's baseline.
+        const kept = await this.store.read((tx) => tx.getCheckpoint(iModelId, 0));
+        if (kept?.state !== "successful") await this.blobs.delete(blobKeys.checkpoint(iModelId, 0));
+      }
+      if (iModel.creationMode === "fromBaseline") await this.blobs.delete(blobKeys.baselineReceived(iModelId));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
@@ -22,6 +23,8 @@ export class CheckpointJob {
     private readonly clock: Clock,
     private readonly scratchDir: string,
     private readonly policy: CheckpointPolicy,
+    /** Told when pruned files were put in the deletion outbox. */
+    private readonly onBlobDeletionRequested: () => void = () => undefined,
   ) {}
 
   async run(iModelId: string, changesetIndex: number): Promise<void> {
@@ -39,7 +42,7 @@ export class CheckpointJob {
     });
     if (!plan) return;
 
-    const dir = await mkdtemp(join(this.scratchDir, "checkpoint-"));
+    const dir = await mkdtemp(join(this.scratchDir, `checkpoint-${process.pid}-`));
     try {
       const basePath = join(dir, "base.bim");
       await this.blobs.downloadToFile(plan.base.blobKey!, basePath);
@@ -63,13 +66,17 @@ export class CheckpointJob {
         }
         throw err;
       }
-      const key = blobKeys.checkpoint(iModelId, changesetIndex);
+      const key = blobKeys.checkpoint(iModelId, changesetIndex, randomBytes(8).toString("hex"));
       const info = await this.blobs.uploadFromFile(key, outputPath);
-      await this.store.transaction(async (tx) => {
+      const kept = await this.store.transaction(async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
-        if (!current || current.state !== "scheduled") return;
+        if (current?.state !== "scheduled") return false;
         await tx.upsertCheckpoint({ ...current, state: "successful", blobKey: key, size: info.size, failureReason: null, updatedAt: this.clock.now().toISOString() });
+        return true;
       });
+      // The iModel (or this checkpoint) was deleted while the job ran, or another run finished first: the file just
+      // stored belongs to nothing.
+      if (!kept) await this.blobs.delete(key);
       await this.prune(iModelId);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -91,10 +98,14 @@ export class CheckpointJob {
         automatic.push(c);
       }
       const excess = automatic.slice(0, Math.max(0, automatic.length - this.policy.keepAutomatic));
-      for (const c of excess) await tx.deleteCheckpoint(iModelId, c.changesetIndex);
-      return excess;
+      const now = this.clock.now().getTime();
+      for (const c of excess) {
+        await tx.deleteCheckpoint(iModelId, c.changesetIndex);
+        if (c.blobKey) await tx.requestBlobDeletion(c.blobKey, now);
+      }
+      return excess.length;
     });
-    for (const c of doomed) if (c.blobKey) await this.blobs.delete(c.blobKey);
+    if (doomed > 0) this.onBlobDeletionRequested();
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {

@@ -1,13 +1,16 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import { Transform } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
+import type { WriteVerdict } from "../../domain/uploads/upload-service.js";
+import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "../out-of-space.js";
+import { sendAzureError, withAzureHeaders } from "./azure-xml.js";
 import type { Permission, UrlSigner } from "./url-signer.js";
 
 export { storageUrl } from "./url-signer.js";
 
-const API_VERSION = "2024-08-04";
 /** Blobs up to this size are read whole and sent in one write. */
 const SMALL_BLOB_BYTES = 256 * 1024;
 /**
@@ -23,10 +26,15 @@ type Query = Record<string, string | undefined>;
  * Put Blob, Put Block, Put Block List, and GET/HEAD with `x-ms-range`/`Range`. Plain HTTP PUT/GET works too.
  * Bodies are streamed straight to the blob store, never parsed or buffered.
  */
-export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: UrlSigner; onStored?: (key: string, info: BlobInfo) => void }> = async (
-  app,
-  { blobStore, signer, onStored },
-) => {
+export interface StorageRouteOptions {
+  blobStore: BlobStore;
+  signer: UrlSigner;
+  /** Whether a link may (still) write this blob; asked before a write and again once it is stored. */
+  checkWrite?: (key: string) => Promise<WriteVerdict>;
+  onStored?: (key: string, info: BlobInfo) => void;
+}
+
+export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app, { blobStore, signer, checkWrite, onStored }) => {
   // Bodies (hundreds of MB, any content type or none) are never parsed here: the handlers stream `request.raw`.
   // A catch-all parser that does not touch the payload also keeps fastify's bodyLimit out of the way.
   app.removeAllContentTypeParsers();
@@ -42,6 +50,13 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
       : sendXmlError(reply, status, "InvalidInput", err.message ?? "The request is not valid.");
   });
 
+  // Other methods (POST, DELETE, PATCH, OPTIONS…) and paths under /storage: Azure's answer, not the API's JSON.
+  app.setNotFoundHandler((request, reply) =>
+    ["GET", "HEAD", "PUT"].includes(request.method)
+      ? sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.")
+      : sendXmlError(reply, 405, "UnsupportedHttpVerb", `The resource doesn't support the HTTP verb ${request.method}.`),
+  );
+
   const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): boolean => {
     const verdict = signer.verify(key, request.query as Query, permission);
     if (verdict.ok) return true;
@@ -53,18 +68,34 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     if (!authorize(request, reply, key, "w")) return reply;
+    // A valid signature is not enough: the object must still be waiting for this upload (a completed changeset,
+    // a received baseline or a checkpoint is never written through a link), and no larger than declared.
+    const verdict = checkWrite ? await checkWrite(key) : ({ ok: true, maxBytes: Number.POSITIVE_INFINITY } as const);
+    if (!verdict.ok) return refuseWrite(reply, verdict);
+    const declaredLength = Number(request.headers["content-length"] ?? "0");
+    if (declaredLength > verdict.maxBytes) return refuseTooLarge(reply, verdict.maxBytes);
+    // Still stored after the write? The object may have been completed (or deleted) while the body arrived.
+    const stillWritable = async (info: BlobInfo): Promise<FastifyReply | undefined> => {
+      const after = checkWrite ? await checkWrite(key) : verdict;
+      if (after.ok && info.size <= after.maxBytes) return undefined;
+      await blobStore.delete(key);
+      return after.ok ? refuseTooLarge(reply, after.maxBytes) : refuseWrite(reply, after);
+    };
     const query = request.query as Query;
     const abort = abortOnClose(request.raw);
+    const body = capped(request.raw, verdict.maxBytes);
     try {
       if (query.comp === "block") {
         if (!query.blockid) return sendXmlError(reply, 400, "InvalidQueryParameterValue", "blockid is required.");
-        await blobStore.stageBlock(key, query.blockid, request.raw, { signal: abort.signal });
+        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal });
         return azureHeaders(reply.code(201)).send();
       }
       if (query.comp === "blocklist") {
         const ids = parseBlockList(await readSmallBody(request.raw));
         if (!ids) return sendXmlError(reply, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
         const info = await blobStore.commitBlocks(key, ids);
+        const refused = await stillWritable(info);
+        if (refused) return refused;
         onStored?.(key, info);
         return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
       }
@@ -73,10 +104,22 @@ export const storageRoutes: FastifyPluginAsync<{ blobStore: BlobStore; signer: U
       if (blobType !== undefined && blobType !== "BlockBlob") {
         return sendXmlError(reply, 400, "InvalidHeaderValue", `Only block blobs are stored here, not '${String(blobType)}'.`);
       }
-      const info = await blobStore.put(key, request.raw, { signal: abort.signal });
+      const info = await blobStore.put(key, body, { signal: abort.signal });
+      const refused = await stillWritable(info);
+      if (refused) return refused;
       onStored?.(key, info);
       return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
     } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        // The rest of the body is not read: close the connection after the answer.
+        void reply.header("connection", "close");
+        return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
+      }
+      if (isOutOfSpace(err)) {
+        // The store removed the partial file; the rest of the body is not read. Retryable once space is freed.
+        void reply.header("connection", "close").header("retry-after", String(OUT_OF_SPACE_RETRY_AFTER_SECONDS));
+        return sendXmlError(reply, 503, "ServerBusy", "The server is out of disk space. Please retry the request later.");
+      }
       // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
       if (abort.signal.aborted || (!request.raw.complete && request.raw.destroyed)) return reply;
       if (err instanceof BlobStoreError) {
@@ -179,9 +222,7 @@ function quote(etag: string): string {
   return `"${etag}"`;
 }
 
-function azureHeaders(reply: FastifyReply): FastifyReply {
-  return reply.header("x-ms-request-id", randomUUID()).header("x-ms-version", API_VERSION).header("date", new Date().toUTCString());
-}
+const azureHeaders = withAzureHeaders;
 
 function withBlobHeaders(reply: FastifyReply, info: BlobInfo): FastifyReply {
   return reply
@@ -190,13 +231,9 @@ function withBlobHeaders(reply: FastifyReply, info: BlobInfo): FastifyReply {
     .header("x-ms-request-server-encrypted", "false");
 }
 
+/** Every storage error goes through here (docs/errors.md lists the codes, kept in sync by errors-doc.test.ts). */
 function sendXmlError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  const body = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`;
-  return azureHeaders(reply.code(status)).header("x-ms-error-code", code).header("content-type", "application/xml").send(body);
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
+  return sendAzureError(reply, status, code, message);
 }
 
 /**
@@ -219,6 +256,38 @@ export function parseRange(header: string, size: number): ByteRange | "unsatisfi
 }
 
 class BodyTooLarge extends Error {}
+
+/** Azure's answers for a link that may no longer write (see WriteVerdict). */
+function refuseWrite(reply: FastifyReply, verdict: Extract<WriteVerdict, { ok: false }>): FastifyReply {
+  switch (verdict.reason) {
+    case "completed":
+      return sendXmlError(reply, 409, "BlobImmutableDueToPolicy", `This operation is not permitted as the blob is immutable. ${verdict.message}`);
+    case "gone":
+      return sendXmlError(reply, 403, "AuthorizationFailure", `This request is not authorized to perform this operation. ${verdict.message}`);
+    case "notUploadable":
+      return sendXmlError(reply, 403, "AuthorizationPermissionMismatch", `This request is not authorized to perform this operation using this permission. ${verdict.message}`);
+  }
+}
+
+function refuseTooLarge(reply: FastifyReply, maxBytes: number): FastifyReply {
+  void reply.header("connection", "close");
+  return sendXmlError(reply, 413, "RequestBodyTooLarge", `The request body is larger than the ${maxBytes} bytes declared for this file.`);
+}
+
+/** The request body, failing with BodyTooLarge as soon as more than `maxBytes` arrive. */
+function capped(body: IncomingMessage, maxBytes: number): Readable {
+  if (!Number.isFinite(maxBytes)) return body;
+  let seen = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) return done(new BodyTooLarge(`The request body is larger than the ${maxBytes} bytes declared for this file.`));
+      done(null, chunk);
+    },
+  });
+  body.on("error", (err) => limiter.destroy(err));
+  return body.pipe(limiter);
+}
 
 /**
  * Reads a body of at most MAX_BLOCK_LIST_BYTES. A longer one is refused without destroying the request, so node

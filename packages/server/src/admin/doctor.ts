@@ -1,0 +1,68 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { FsBlobStore } from "../adapters/blob/fs-blob-store.js";
+import { openSqliteMetadataStore } from "../adapters/sqlite/sqlite-metadata-store.js";
+import { sweepScratch } from "../app/maintenance.js";
+import { systemClock } from "../domain/context.js";
+import type { Orphan } from "../domain/maintenance/blob-janitor.js";
+import { BlobJanitor } from "../domain/maintenance/blob-janitor.js";
+
+export interface DoctorReport {
+  dataDir: string;
+  repaired: boolean;
+  /** Temp files of writers that are gone (interrupted uploads). */
+  leftovers: { files: number; bytes: number };
+  /** Jobs' scratch folders of processes that are gone. */
+  scratchFolders: number;
+  /** Deletions waiting in the outbox (done by a running hub within its sweep interval). */
+  pendingDeletions: number;
+  /** Whether a backup currently holds deletions. */
+  deletionsHeld: boolean;
+  blobsScanned: number;
+  orphans: Orphan[];
+  orphansDeleted: number;
+  orphanBytesDeleted: number;
+  /** Orphans younger than the grace period, left alone. */
+  orphansTooRecent: number;
+}
+
+/**
+ * Looks for what nothing will use again in a data directory — interrupted uploads, scratch folders of dead
+ * processes, files no record refers to — and with `repair` removes it. Safe while a hub serves the same data: it
+ * only removes temp files of dead writers, and orphans older than `graceMs` (checked again right before each delete).
+ */
+export async function runDoctor(options: { dataDir: string; repair: boolean; graceMs: number }): Promise<DoctorReport> {
+  const dbPath = join(options.dataDir, "metadata.db");
+  if (!existsSync(dbPath)) throw new Error(`${options.dataDir} holds no modelhub data (no metadata.db).`);
+  const store = await openSqliteMetadataStore(dbPath);
+  try {
+    const blobs = new FsBlobStore(join(options.dataDir, "blobs"), { sweepOnOpen: false });
+    const janitor = new BlobJanitor(store, blobs, systemClock);
+    const leftovers = await blobs.sweepLeftovers({ dryRun: !options.repair });
+    const scratchFolders = await sweepScratch(join(options.dataDir, "tmp"), !options.repair);
+    if (options.repair) await janitor.drain();
+    const [pendingDeletions, deletionsHeld] = await store.read(async (tx) => [(await tx.listBlobDeletions(1_000_000)).length, await tx.hasLiveDeletionHold(Date.now())] as const);
+    const scan = await janitor.findOrphans({ olderThan: new Date(Date.now() - options.graceMs), repair: options.repair });
+    return {
+      dataDir: options.dataDir,
+      repaired: options.repair,
+      leftovers,
+      scratchFolders,
+      pendingDeletions,
+      deletionsHeld,
+      blobsScanned: scan.scanned,
+      orphans: scan.orphans,
+      orphansDeleted: scan.deleted,
+      orphanBytesDeleted: scan.deletedBytes,
+      orphansTooRecent: scan.tooRecent,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Whether the data directory has something a repair would remove. */
+export function needsRepair(report: DoctorReport): boolean {
+  if (report.repaired) return report.orphans.length - report.orphansDeleted - report.orphansTooRecent > 0;
+  return report.leftovers.files > 0 || report.scratchFolders > 0 || report.orphans.length - report.orphansTooRecent > 0;
+}
