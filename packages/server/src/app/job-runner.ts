@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { Job, JobQueue } from "../ports/job-queue.js";
+import { isProcessAlive } from "../util/process-alive.js";
 
 export interface JobHandler {
   run(job: Job): Promise<void>;
@@ -13,6 +15,14 @@ export interface JobRunnerOptions {
   /** Delay before retrying a failed attempt. */
   retryDelayMs: number;
   log: (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * This machine's name among the nodes sharing the queue (default: the host name). Claims are recorded as
+   * `<nodeId>/<pid>/<random>`, so a restarted runner takes back at once the jobs of dead processes of its node
+   * instead of waiting for their leases to run out.
+   */
+  nodeId?: string;
+  /** Whether a process of this node runs (replaceable in tests). */
+  isProcessAlive?: (pid: number) => boolean;
 }
 
 /**
@@ -21,7 +31,8 @@ export interface JobRunnerOptions {
  * attempt, abandoned like a job that failed its last attempt.
  */
 export class JobRunner {
-  readonly #workerId = `runner-${randomUUID()}`;
+  readonly #nodeId: string;
+  readonly #workerId: string;
   #stopped = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
@@ -30,7 +41,10 @@ export class JobRunner {
     private readonly queue: JobQueue,
     private readonly handlers: ReadonlyMap<string, JobHandler>,
     private readonly options: JobRunnerOptions,
-  ) {}
+  ) {
+    this.#nodeId = (options.nodeId ?? hostname()).replaceAll("/", "_");
+    this.#workerId = `${this.#nodeId}/${process.pid}/${randomUUID()}`;
+  }
 
   start(): void {
     this.#loop ??= this.#run();
@@ -50,6 +64,7 @@ export class JobRunner {
 
   async #run(): Promise<void> {
     const kinds = [...this.handlers.keys()];
+    await this.#reclaimFromDeadProcesses(kinds).catch((err: unknown) => this.options.log("error", "job reclaim failed", { err: String(err) }));
     while (!this.#stopped) {
       let job: Job | undefined;
       try {
@@ -70,6 +85,18 @@ export class JobRunner {
         };
       });
       this.#wake = undefined;
+    }
+  }
+
+  /** Jobs claimed by processes of this node that no longer run (a crash, a kill -9): claimable again now. */
+  async #reclaimFromDeadProcesses(kinds: readonly string[]): Promise<void> {
+    const alive = this.options.isProcessAlive ?? isProcessAlive;
+    for (const job of await this.queue.listRunning(kinds)) {
+      const [node, pid] = job.workerId.split("/");
+      if (node !== this.#nodeId || job.workerId === this.#workerId || !/^\d+$/.test(pid ?? "") || alive(Number(pid))) continue;
+      if (await this.queue.releaseLease(job.id, job.workerId)) {
+        this.options.log("info", "job taken back from a process that died", { jobId: job.id, kind: job.kind, previousClaimer: job.workerId });
+      }
     }
   }
 
@@ -106,3 +133,4 @@ export class JobRunner {
     }
   }
 }
+

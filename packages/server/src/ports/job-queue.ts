@@ -26,6 +26,22 @@ export interface JobQueue {
   /** Ends a job as failed for good (`retryAt` undefined) or puts it back to be retried at `retryAt`. */
   fail(jobId: string, workerId: string, reason: string, retryAt?: Date): Promise<boolean>;
   get(jobId: string): Promise<Job | undefined>;
+  /** Running jobs of these kinds with the claimer that holds each, e.g. to find those of a claimer that died. */
+  listRunning(kinds: readonly string[]): Promise<{ id: string; kind: string; workerId: string }[]>;
+  /**
+   * Ends the lease at once, if `workerId` still holds it: for a claimer known to be dead (its process is gone),
+   * instead of waiting for the lease to run out. The attempt it was on is not counted — the job did not fail, the
+   * process running it was killed — so a job interrupted by hub restarts is not given up for that.
+   */
+  releaseLease(jobId: string, workerId: string): Promise<boolean>;
+  /** How many jobs there are of each kind in each state (only pairs with at least one job), e.g. for metrics. */
+  countByKindAndState(): Promise<JobCount[]>;
+}
+
+export interface JobCount {
+  kind: string;
+  state: JobState;
+  count: number;
 }
 
 export type JobState = "queued" | "running" | "succeeded" | "failed";

@@ -80,4 +80,34 @@ describe("JobRunner over the SQLite job queue", () => {
     assert.deepEqual(failing.abandoned, [{ id: lapsed.id, reason: "Gave up after 2 attempts: worker broke" }]);
     assert.equal((await queue.get(lapsed.id))?.state, "failed");
   });
+
+  it("takes back at once the jobs of dead processes of its own node, not those of live processes or other nodes", async () => {
+    const lease = 10 * 60_000; // far longer than the test: only an explicit release can free these
+    const dead = await queue.enqueue({ kind: "reclaim", payload: { n: 1 } });
+    await queue.claim(["reclaim"], "node-a/999999/old", lease);
+    const live = await queue.enqueue({ kind: "reclaim", payload: { n: 2 } });
+    await queue.claim(["reclaim"], `node-a/${process.pid}/busy`, lease);
+    const elsewhere = await queue.enqueue({ kind: "reclaim", payload: { n: 3 } });
+    await queue.claim(["reclaim"], "node-b/999999/old", lease);
+    const { handler, runs } = recordingHandler(async () => undefined);
+    const runner = new JobRunner(queue, new Map([["reclaim", handler]]), {
+      pollIntervalMs: 20,
+      leaseMs: 1000,
+      retryDelayMs: 10,
+      log: () => undefined,
+      nodeId: "node-a",
+      isProcessAlive: (pid) => pid === process.pid,
+    });
+    runner.start();
+    try {
+      await eventually(async () => (runs.length > 0 ? true : undefined), 5000, "the dead process's job to run");
+      await sleep(200);
+    } finally {
+      await runner.stop();
+    }
+    assert.deepEqual(runs, [dead.id]);
+    assert.equal((await queue.get(dead.id))?.state, "succeeded");
+    assert.equal((await queue.get(live.id))?.state, "running");
+    assert.equal((await queue.get(elsewhere.id))?.state, "running");
+  });
 });

@@ -43,6 +43,22 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.equal(await queue.get("00000000-0000-0000-0000-000000000000"), undefined);
     });
 
+    it("countByKindAndState counts the jobs of each kind in each state, and nothing else", async () => {
+      assert.deepEqual(await queue.countByKindAndState(), []);
+      await queue.enqueue({ kind: "a", payload: {} });
+      await queue.enqueue({ kind: "a", payload: {} });
+      await queue.enqueue({ kind: "a", payload: {} });
+      await queue.enqueue({ kind: "b", payload: {} });
+      const running = await queue.claim(["a"], "w1", LONG);
+      const done = await queue.claim(["b"], "w1", LONG);
+      assert.equal(await queue.complete(done!.id, "w1"), true);
+      const failed = await queue.claim(["a"], "w2", LONG);
+      assert.equal(await queue.fail(failed!.id, "w2", "broken"), true);
+      assert.ok(running);
+      const byKey = (counts: { kind: string; state: string; count: number }[]) => counts.map((c) => `${c.kind}/${c.state}=${c.count}`).sort();
+      assert.deepEqual(byKey(await queue.countByKindAndState()), ["a/failed=1", "a/queued=1", "a/running=1", "b/succeeded=1"]);
+    });
+
     it("dedupes by key while a job is queued or running, not once it ended", async () => {
       const a = await queue.enqueue({ kind: "k", payload: { n: 1 }, dedupeKey: "x" });
       const b = await queue.enqueue({ kind: "k", payload: { n: 2 }, dedupeKey: "x" });
@@ -106,6 +122,27 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.deepEqual([done?.state, done?.attempts, done?.lastError], ["succeeded", 2, null]);
       assert.equal(await queue.complete(job.id, "w2"), false, "an ended job cannot end again");
       assert.equal(await queue.heartbeat(job.id, "w2", LONG), false);
+    });
+
+    it("listRunning names each running job's claimer; releaseLease by that claimer makes the job claimable at once, not counting the attempt", async () => {
+      const job = await queue.enqueue({ kind: "k", payload: {} });
+      await queue.enqueue({ kind: "other", payload: {} });
+      assert.deepEqual(await queue.listRunning(["k"]), []);
+      await queue.claim(["k"], "node-a/123/x", LONG);
+      assert.deepEqual(await queue.listRunning(["k"]), [{ id: job.id, kind: "k", workerId: "node-a/123/x" }]);
+      assert.deepEqual(await queue.listRunning(["other"]), []);
+      assert.equal(await queue.releaseLease(job.id, "someone-else"), false, "only for the claimer that holds it");
+      assert.equal(await queue.claim(["k"], "w2", LONG), undefined, "still leased");
+      assert.equal(await queue.releaseLease(job.id, "node-a/123/x"), true);
+      const again = await queue.claim(["k"], "w2", LONG);
+      assert.deepEqual([again?.id, again?.attempts], [job.id, 1], "the interrupted attempt does not count");
+      assert.equal(await queue.complete(job.id, "node-a/123/x"), false, "the old claimer lost it");
+      // Interrupted on its last attempt: still run again, not given up.
+      const last = await queue.enqueue({ kind: "last", payload: {}, maxAttempts: 1 });
+      await queue.claim(["last"], "node-a/124/x", LONG);
+      assert.equal(await queue.releaseLease(last.id, "node-a/124/x"), true);
+      assert.deepEqual(await queue.expireLapsed(["last"]), []);
+      assert.equal((await queue.claim(["last"], "w3", LONG))?.id, last.id);
     });
 
     it("heartbeat keeps the lease alive", async () => {

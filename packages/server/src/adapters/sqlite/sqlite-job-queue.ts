@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
-import type { Job, JobQueue, NewJob } from "../../ports/job-queue.js";
+import type { Job, JobCount, JobQueue, NewJob } from "../../ports/job-queue.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
@@ -40,6 +40,9 @@ export class SqliteJobQueue implements JobQueue {
   readonly #complete: Statement;
   readonly #failForGood: Statement;
   readonly #requeue: Statement;
+  readonly #counts: Statement;
+  readonly #runningOf: Statement;
+  readonly #releaseLease: Statement;
   #closed = false;
 
   private constructor(path: string) {
@@ -78,6 +81,13 @@ export class SqliteJobQueue implements JobQueue {
       `UPDATE jobs SET state = 'queued', last_error = ?, worker_id = NULL, lease_until = NULL, run_after = ?
         WHERE id = ? AND worker_id = ? AND state = 'running'`,
     );
+    this.#runningOf = db.prepare(
+      "SELECT id, kind, worker_id AS workerId FROM jobs WHERE state = 'running' AND kind IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+    );
+    this.#releaseLease = db.prepare(
+      "UPDATE jobs SET lease_until = ?, attempts = MAX(attempts - 1, 0) WHERE id = ? AND worker_id = ? AND state = 'running'",
+    );
+    this.#counts = db.prepare("SELECT kind, state, COUNT(*) AS count FROM jobs GROUP BY kind, state ORDER BY kind, state");
   }
 
   /** Opens the queue on the database file at `path` (the metadata store's file, or a file of its own). */
@@ -136,6 +146,20 @@ export class SqliteJobQueue implements JobQueue {
     this.#assertOpen();
     const row = this.#select.get(jobId) as JobRow | undefined;
     return row ? toJob(row) : undefined;
+  }
+
+  async countByKindAndState(): Promise<JobCount[]> {
+    this.#assertOpen();
+    return this.#counts.all() as JobCount[];
+  }
+
+  async listRunning(kinds: readonly string[]): Promise<{ id: string; kind: string; workerId: string }[]> {
+    this.#assertOpen();
+    return this.#runningOf.all(JSON.stringify(kinds)) as { id: string; kind: string; workerId: string }[];
+  }
+
+  async releaseLease(jobId: string, workerId: string): Promise<boolean> {
+    return this.#write(() => this.#releaseLease.run(Date.now(), jobId, workerId).changes === 1);
   }
 
   async close(): Promise<void> {
