@@ -66,6 +66,9 @@ const BASELINE: ChangesetProps = {
   size: 0,
 } as ChangesetProps;
 
+/** Most object ids the hub takes in one lock request (MAX_LOCK_OBJECT_IDS in the server's http/routes/locks.ts). */
+const MAX_LOCK_IDS_PER_REQUEST = 10_000;
+
 /**
  * `BackendHubAccess` for a modelhub server: pass it to `IModelHost.startup({ hubAccess })` and unmodified iTwin.js
  * code (downloadBriefcase, pushChanges, pullChanges, locks) works against the hub. Errors are the host's own
@@ -376,20 +379,27 @@ export class ModelHubAccess implements BackendHubAccess {
 
   // ---- locks
 
+  /**
+   * One PATCH per MAX_LOCK_IDS_PER_REQUEST ids (the hub refuses larger requests). Each request is all-or-nothing;
+   * when a later one is refused, the locks of the earlier ones stay held until the briefcase releases its locks.
+   */
   async acquireLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
-    const groups = new Map<string, string[]>();
-    for (const [id, state] of locks) {
-      const level = state === common.LockState.Exclusive ? "exclusive" : state === common.LockState.Shared ? "shared" : "none";
-      let ids = groups.get(level);
-      if (!ids) groups.set(level, (ids = []));
-      ids.push(id);
-    }
-    if (groups.size === 0) return;
+    if (locks.size === 0) return;
     const auth = await this.#auth(arg.accessToken);
-    await this.#call<{ lock: Lock }>("acquireLocks", "PATCH", `/${arg.iModelId}/locks`, auth, {
-      body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects: [...groups].map(([lockLevel, objectIds]) => ({ lockLevel, objectIds })) },
-      iModelId: arg.iModelId,
-    });
+    const entries = [...locks];
+    for (let start = 0; start < entries.length; start += MAX_LOCK_IDS_PER_REQUEST) {
+      const groups = new Map<string, string[]>();
+      for (const [id, state] of entries.slice(start, start + MAX_LOCK_IDS_PER_REQUEST)) {
+        const level = state === common.LockState.Exclusive ? "exclusive" : state === common.LockState.Shared ? "shared" : "none";
+        let ids = groups.get(level);
+        if (!ids) groups.set(level, (ids = []));
+        ids.push(id);
+      }
+      await this.#call<{ lock: Lock }>("acquireLocks", "PATCH", `/${arg.iModelId}/locks`, auth, {
+        body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects: [...groups].map(([lockLevel, objectIds]) => ({ lockLevel, objectIds })) },
+        iModelId: arg.iModelId,
+      });
+    }
   }
 
   async queryAllLocks(arg: BriefcaseDbArg): Promise<LockProps[]> {

@@ -254,6 +254,20 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     assert.deepEqual(await client.queryAllLocks(arg), []);
   });
 
+  it("acquireLocks with more ids than the hub takes in one request sends several, and every lock is held", async () => {
+    const client = access();
+    const arg = { iModelId, briefcaseId, changeset: { id: "", index: 0 }, accessToken: TOKEN } as CoreBackend.BriefcaseDbArg;
+    const { Exclusive, Shared } = common.LockState;
+    // 25,000 ids: three PATCHes of at most 10,000 (the hub answers 422 to a single one this large).
+    const ids = Array.from({ length: 25_000 }, (_, i) => `0x${(0x30000000000 + i).toString(16)}`);
+    await client.acquireLocks(arg, new Map(ids.map((id, i) => [id, i % 5 === 0 ? Shared : Exclusive])));
+    const held = await client.queryAllLocks(arg);
+    assert.equal(held.length, ids.length);
+    assert.equal(held.filter((l) => l.state === Shared).length, ids.length / 5);
+    await client.abandonAllLocks!(arg);
+    assert.deepEqual(await client.queryAllLocks(arg), []);
+  });
+
   it("hub errors become the host's IModelError with the numbers iTwin.js knows", async () => {
     const client = access();
     const unknownIModel = "00000000-0000-4000-8000-000000000000";

@@ -20,6 +20,26 @@ export interface ServerConfig {
   readonly rateLimitPerMinute: number;
   /** Max time a running job (e.g. a baseline) may take before its lease lapses and it is retried. */
   readonly jobLeaseMs: number;
+  /** This machine's name among hub processes sharing the job queue: a restart takes back its dead processes' jobs at once. */
+  readonly nodeId: string | undefined;
+  /** How often left-over temp files, scratch folders of dead processes and the deletion outbox are swept. */
+  readonly sweepIntervalMs: number;
+  /** How often the blob store is scanned for files nothing refers to (0 = never). */
+  readonly orphanScanIntervalMs: number;
+  /** Files nothing refers to are deleted only once they are this old. */
+  readonly orphanGraceMs: number;
+  /** Storage uploads running at once; more are answered 503 ServerBusy without reading their body. */
+  readonly maxUploads: number;
+  /** Open connections at once; undefined = derived from the process's file-descriptor limit. */
+  readonly maxConnections: number | undefined;
+  /** An upload that sends less than 64 KiB in this time (a stalled or trickling client) is cut off. */
+  readonly uploadStallTimeoutMs: number;
+  /** Time for a request's headers to arrive. */
+  readonly headersTimeoutMs: number;
+  /** Time for a whole API (JSON) request body to arrive; API bodies are small. */
+  readonly apiBodyTimeoutMs: number;
+  /** Host names (or host:port) accepted in the `Host` header besides loopback ones and the --public-url host. */
+  readonly allowedHosts: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -31,8 +51,15 @@ export const DEFAULTS = {
   verifyChangesetIds: true,
   linkTtlSeconds: 6 * 3600,
   jobLeaseMs: 60_000,
+  sweepIntervalMs: 60_000,
+  orphanScanIntervalMs: 3600_000,
+  orphanGraceMs: 15 * 60_000,
   rateLimitPerMinute: 0,
   checkpoints: DEFAULT_CHECKPOINT_POLICY,
+  maxUploads: 64,
+  uploadStallTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  apiBodyTimeoutMs: 10_000,
 } as const;
 
 export class ConfigError extends Error {}
@@ -55,8 +82,18 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     verifyChangesetIds: input.verifyChangesetIds ?? DEFAULTS.verifyChangesetIds,
     linkTtlSeconds: input.linkTtlSeconds ?? DEFAULTS.linkTtlSeconds,
     jobLeaseMs: input.jobLeaseMs ?? DEFAULTS.jobLeaseMs,
+    nodeId: input.nodeId,
+    sweepIntervalMs: input.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs,
+    orphanScanIntervalMs: input.orphanScanIntervalMs ?? DEFAULTS.orphanScanIntervalMs,
+    orphanGraceMs: input.orphanGraceMs ?? DEFAULTS.orphanGraceMs,
     rateLimitPerMinute: input.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute,
     checkpoints: Object.freeze({ ...DEFAULTS.checkpoints, ...input.checkpoints }),
+    maxUploads: input.maxUploads ?? DEFAULTS.maxUploads,
+    maxConnections: input.maxConnections,
+    uploadStallTimeoutMs: input.uploadStallTimeoutMs ?? DEFAULTS.uploadStallTimeoutMs,
+    headersTimeoutMs: input.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
+    apiBodyTimeoutMs: input.apiBodyTimeoutMs ?? DEFAULTS.apiBodyTimeoutMs,
+    allowedHosts: Object.freeze([...(input.allowedHosts ?? [])]),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);
@@ -68,6 +105,29 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(config.publicUrl)) {
     throw new ConfigError(`--public-url must be an origin such as http://hub.example.com:3000, not '${config.publicUrl}'.`);
+  }
+  if (!Number.isInteger(config.maxUploads) || config.maxUploads < 1) {
+    throw new ConfigError(`--max-uploads must be a whole number of at least 1, not '${input.maxUploads}'.`);
+  }
+  if (config.maxConnections !== undefined && (!Number.isInteger(config.maxConnections) || config.maxConnections < 1)) {
+    throw new ConfigError(`--max-connections must be a whole number of at least 1, not '${input.maxConnections}'.`);
+  }
+  for (const [name, ms] of [["--upload-stall-timeout", config.uploadStallTimeoutMs], ["headersTimeoutMs", config.headersTimeoutMs], ["apiBodyTimeoutMs", config.apiBodyTimeoutMs]] as const) {
+    if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError(`${name} must be a positive time, not '${ms}'.`);
+  }
+  for (const host of config.allowedHosts) {
+    if (!/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.test(host)) {
+      throw new ConfigError(`--allowed-host must be a host name or address, optionally with :port (e.g. hub.example.com), not '${host}'.`);
+    }
+  }
+  if (!Number.isFinite(config.sweepIntervalMs) || config.sweepIntervalMs < 1000) {
+    throw new ConfigError(`--sweep-interval must be at least 1 second, not '${config.sweepIntervalMs / 1000}'.`);
+  }
+  if (!Number.isFinite(config.orphanScanIntervalMs) || config.orphanScanIntervalMs < 0) {
+    throw new ConfigError(`--orphan-scan-interval must be 0 (never) or a positive time, not '${config.orphanScanIntervalMs}'.`);
+  }
+  if (config.nodeId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.nodeId)) {
+    throw new ConfigError(`--node-id must be 1 to 64 letters, digits, '.', '_' or '-', not '${config.nodeId}'.`);
   }
   return Object.freeze(config);
 }

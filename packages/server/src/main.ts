@@ -5,6 +5,7 @@ import { FsBlobStore } from "./adapters/blob/fs-blob-store.js";
 import { SqliteJobQueue } from "./adapters/sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./adapters/sqlite/sqlite-metadata-store.js";
 import { JobRunner } from "./app/job-runner.js";
+import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
 import { createHub } from "./domain/hub.js";
@@ -13,6 +14,7 @@ import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
 import { CHECKPOINT_JOB } from "./domain/checkpoints/checkpoint-service.js";
 import { buildApp } from "./http/app.js";
+import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
 import { ITwinWorker } from "./worker/itwin-worker.js";
 
@@ -26,8 +28,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Serve Prometheus metrics on `GET /metrics` (default true; `modelhub serve --no-metrics` turns it off). */
+  metrics?: boolean;
+}
+
 /** The composition root: the only place that picks concrete adapters. */
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, startOptions: StartOptions = {}): Promise<RunningServer> {
   await mkdir(config.dataDir, { recursive: true });
   const scratchDir = join(config.dataDir, "tmp");
   await mkdir(scratchDir, { recursive: true });
@@ -54,14 +61,35 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     signer,
     publicUrl: config.publicUrl,
     linkTtlSeconds: config.linkTtlSeconds,
-    jsonBodyLimit: 32 * 1024 * 1024,
+    // The largest API bodies: changeset extended data (up to 1,000,000 characters) and a lock request's 10,000 ids.
+    jsonBodyLimit: 2 * 1024 * 1024,
+    maxUploads: config.maxUploads,
+    maxConnections: config.maxConnections,
+    headersTimeoutMs: config.headersTimeoutMs,
+    apiBodyTimeoutMs: config.apiBodyTimeoutMs,
+    uploadStallTimeoutMs: config.uploadStallTimeoutMs,
+    allowedHosts: config.allowedHosts,
     rateLimitPerMinute: config.rateLimitPerMinute,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     onJobQueued: () => runner.nudge(),
+    metrics:
+      startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts }),
+    readiness: {
+      // A read of a missing row and a stat of a missing blob: each answers only if its store can be read.
+      metadata: async () => {
+        await store.read((tx) => tx.getIModel("00000000-0000-0000-0000-000000000000"));
+        return { ok: true };
+      },
+      blobs: async () => {
+        await blobs.stat("files/.ready-probe");
+        return { ok: true };
+      },
+      worker: () => worker.health(2000),
+    },
   });
 
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratchDir);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined));
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -85,14 +113,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       leaseMs: config.jobLeaseMs,
       retryDelayMs: 2000,
       log: (level, message, fields) => app.log[level](fields ?? {}, message),
+      ...(config.nodeId !== undefined ? { nodeId: config.nodeId } : {}),
     },
   );
+  const maintenance = new Maintenance(blobs, hub.janitor, {
+    sweepIntervalMs: config.sweepIntervalMs,
+    orphanScanIntervalMs: config.orphanScanIntervalMs,
+    orphanGraceMs: config.orphanGraceMs,
+    scratchDir,
+    log: (level, message, fields) => app.log[level](fields ?? {}, message),
+  });
 
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
+  maintenance.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -102,6 +139,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     close: () =>
       (closing ??= (async () => {
         await app.close();
+        await maintenance.stop();
         await runner.stop();
         await worker.close();
         await jobs.close();

@@ -7,7 +7,13 @@ import { HubError } from "../domain/errors.js";
 import type { Hub } from "../domain/hub.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import { actorFromAuthorization } from "./auth.js";
-import { STATUS_BY_CODE, errorBody, fromFrameworkError } from "./error-mapping.js";
+import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";
+import { HostAllowList } from "./host-allow-list.js";
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from "./json-depth.js";
+import type { HubMetrics } from "./metrics.js";
+import type { ReadinessCheck } from "./readiness.js";
+import { registerReadiness } from "./readiness.js";
+import { REQUEST_ID_HEADER, requestIdOf } from "./request-id.js";
 import type { StorageLinks } from "./presenters.js";
 import { Presenter } from "./presenters.js";
 import { parseQueryString } from "./query.js";
@@ -19,7 +25,11 @@ import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
+import { BodyWatch, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, requestLineOfRawPacket, statusOfClientError } from "./slow-clients.js";
+import { azureErrorXml, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
+import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "./out-of-space.js";
 import { storageRoutes } from "./storage/storage-routes.js";
+import { UPLOAD_RETRY_AFTER_SECONDS, UploadSlots } from "./storage/upload-slots.js";
 import type { UrlSigner } from "./storage/url-signer.js";
 import { storageUrl } from "./storage/url-signer.js";
 
@@ -48,7 +58,26 @@ export interface AppOptions {
   rateLimitPerMinute: number;
   /** Called after something was queued for the background runner. */
   onJobQueued?: () => void;
+  /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
+  readiness?: Readonly<Record<string, ReadinessCheck>>;
+  /** Serves `GET /metrics` and counts requests when given. */
+  metrics?: HubMetrics;
+  /** Storage uploads at once (default 64); more are answered 503 ServerBusy without reading their body. */
+  maxUploads?: number;
+  /** Open connections at once; by default what the process's file-descriptor limit allows (see slow-clients.ts). */
+  maxConnections?: number;
+  /** Time for request headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Time for a whole API (JSON) body (default 10 s). */
+  apiBodyTimeoutMs?: number;
+  /** An upload moving less than 64 KiB in this time is cut off (default 30 s). */
+  uploadStallTimeoutMs?: number;
+  /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
+  allowedHosts?: readonly string[];
 }
+
+/** Path segments (ids) up to this length; Node's 16 KiB header limit bounds the URL anyway. */
+const MAX_PARAM_LENGTH = 8 * 1024;
 
 export interface ApiRouteContext {
   hub: Hub;
@@ -57,14 +86,92 @@ export interface ApiRouteContext {
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
   const app = Fastify({
     logger: options.logger,
-    routerOptions: { querystringParser: parseQueryString },
+    routerOptions: { querystringParser: parseQueryString, maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: options.jsonBodyLimit,
-    // Big uploads may take long; keep-alive connections are reused by the clients.
+    // Node's whole-request timeout would cut big uploads on slow links: bodies are bounded by BodyWatch instead (a
+    // deadline for API bodies, progress for uploads). Headers get a deadline of their own, checked every second.
     requestTimeout: 0,
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))) },
+    // Idle keep-alive connections are closed after this (fastify's default, longer than the clients' own).
+    keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Bad percent-encoding and over-long ids, found before any route: answered in the API's or storage's shape.
+    frameworkErrors: (err, request, reply) => {
+      const hubError = fromRouterError(err, MAX_PARAM_LENGTH);
+      if (isStoragePath(request.url)) void sendAzureError(reply, 400, "InvalidUri", hubError.message);
+      else sendApiError(reply, hubError);
+    },
+    // Requests Node's parser refused (headers too large or too slow, malformed HTTP): no request object exists, so
+    // the answer goes straight to the socket, in the storage shape if the request line read shows a storage path.
+    clientErrorHandler: (err, socket) => {
+      if (err.code === "ECONNRESET" || socket.destroyed) return;
+      const status = statusOfClientError(err.code);
+      const hubError = fromClientError(status);
+      app.log.debug({ code: err.code, status }, "malformed or slow request refused");
+      const line = requestLineOfRawPacket((err as { rawPacket?: unknown }).rawPacket);
+      const head = line?.method === "HEAD";
+      answerOnSocket(
+        socket,
+        isStoragePath(line?.path)
+          ? { status, contentType: "application/xml", body: azureErrorXml("InvalidInput", hubError.message), headers: { "x-ms-error-code": "InvalidInput" }, head }
+          : { status, contentType: API_CONTENT_TYPE, body: JSON.stringify(errorBody(hubError)), head },
+        err,
+      );
+    },
+    // Our own request ids (see request-id.ts): in every log line as reqId and in every answer's x-request-id.
+    genReqId: requestIdOf,
+    requestIdHeader: false,
   });
+
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  // Each connection may hold a descriptor for its socket and one for a file: capped so that the database, the
+  // worker and /health always find one (past the cap Node closes new connections at once).
+  const maxConnections = options.maxConnections ?? connectionsForDescriptors(descriptorLimit(), openDescriptors() ?? 32);
+  if (maxConnections !== undefined) app.server.maxConnections = maxConnections;
+  const hosts = new HostAllowList(options.allowedHosts, options.publicUrl);
+  const uploads = new UploadSlots(options.maxUploads ?? 64);
+  const bodies = new BodyWatch({
+    apiBodyTimeoutMs: options.apiBodyTimeoutMs ?? 10_000,
+    uploadStallTimeoutMs: options.uploadStallTimeoutMs ?? 30_000,
+    warn: (fields, message) => app.log.warn(fields, message),
+  });
+  app.addHook("onClose", async () => bodies.close());
+  // Guards for every route (API, storage, health), before anything reads a body.
+  app.addHook("onRequest", (request, reply, done) => {
+    const storage = isStoragePath(request.url);
+    if (!hosts.allows(request.headers.host)) {
+      const message = `The hub does not answer for host '${request.headers.host ?? ""}': use a loopback address or the --public-url host, or add it with --allowed-host.`;
+      if (storage) void sendAzureError(reply, 421, "InvalidInput", message);
+      else sendApiError(reply, new HubError("HostNotAllowed", message));
+      return;
+    }
+    const upload = storage && request.method === "PUT";
+    // Refused before its body is read; `connection: close`, or Node would read the whole body to reuse the socket.
+    if (upload && !uploads.tryTake(reply)) {
+      void sendAzureError(
+        reply.header("retry-after", String(UPLOAD_RETRY_AFTER_SECONDS)).header("connection", "close"),
+        503,
+        "ServerBusy",
+        `The hub is already receiving ${uploads.limit} uploads (--max-uploads); retry after ${UPLOAD_RETRY_AFTER_SECONDS} s.`,
+      );
+      return;
+    }
+    bodies.watch(request.raw, reply.raw, upload ? "upload" : "api", (res) => {
+      const hubError = new HubError("RequestTimeout", "The request body did not arrive in time; the connection is closed.");
+      const body = storage ? azureErrorXml("InvalidInput", hubError.message, request.id) : JSON.stringify(errorBody(hubError));
+      const headers = storage ? { "content-type": "application/xml", "x-ms-error-code": "InvalidInput" } : { "content-type": API_CONTENT_TYPE };
+      res.writeHead(408, { ...headers, "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
+    });
+    done();
+  });
+  options.metrics?.register(app);
+  registerReadiness(app, { checks: options.readiness ?? {} });
 
   app.get("/health", async () => ({ status: "ok" }));
 
@@ -72,8 +179,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     prefix: "/storage",
     blobStore: options.blobs,
     signer: options.signer,
+    checkWrite: (key) => options.hub.uploads.checkWrite(key),
     // A changeset file starts its id check as soon as it is stored, while the answer travels to the client.
-    onStored: (key, info) => options.hub.changesets.checkIdEarly(key, info.etag),
+    onStored: (key, info) => {
+      options.metrics?.blobUploaded(info.size);
+      options.hub.changesets.checkIdEarly(key, info.etag);
+    },
   });
 
   const context: ApiRouteContext = { hub: options.hub, onJobQueued: options.onJobQueued ?? (() => undefined) };
@@ -88,6 +199,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
         const text = typeof body === "string" ? body : body.toString("utf8");
         if (text.trim() === "") return done(null, {});
+        if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
         try {
           done(null, JSON.parse(text));
         } catch {
@@ -100,7 +212,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           global: true,
           max: options.rateLimitPerMinute,
           timeWindow: 60_000,
-          keyGenerator: (request) => request.headers.authorization ?? request.ip,
+          // One bucket per user, however the header spells the token; requests without a valid one share the IP's.
+          keyGenerator: (request) => {
+            try {
+              return `user:${actorFromAuthorization(request.headers.authorization).userId}`;
+            } catch {
+              return `ip:${request.ip}`;
+            }
+          },
           errorResponseBuilder: (_request, context) =>
             new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
               retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
@@ -122,7 +241,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
       api.setErrorHandler((err, request, reply) => sendError(err, request, reply));
       api.setNotFoundHandler((request, reply) => {
-        void reply.code(404).send(errorBody(new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`)));
+        sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
       });
 
       await iModelRoutes(api, context);
@@ -137,21 +256,50 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorBody(new HubError("NotFound", `No route matches ${request.method} ${request.url.split("?")[0]}.`)));
+    const path = request.url.split("?")[0];
+    // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.
+    if (isStoragePath(request.url)) {
+      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${path}.`);
+      return;
+    }
+    sendApiError(reply, new HubError("NotFound", `No route matches ${request.method} ${path}.`));
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   return app;
 }
 
+const API_CONTENT_TYPE = `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`;
+
+/** An API error answered outside the API plugin (whose onSend hook sets the media type). */
+function sendApiError(reply: FastifyReply, hubError: HubError): void {
+  void reply.code(STATUS_BY_CODE[hubError.code]).header("content-type", API_CONTENT_TYPE).send(JSON.stringify(errorBody(hubError)));
+}
+
+function invalidBody(message: string): HubError {
+  return new HubError("InvalidiModelsRequest", "Cannot process the request.", { details: [{ code: "InvalidRequestBody", message }] });
+}
+
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const hubError = err instanceof HubError ? err : fromFrameworkError(err as { code?: string; statusCode?: number; message?: string });
+  // Already answered (a 408 for a too-slow body), or the client went away mid-body: nobody would read an answer.
+  if (reply.raw.headersSent) return;
+  if (!request.raw.complete && (request.raw.destroyed || (err as { code?: string }).code === "ECONNRESET")) {
+    request.log.warn({ method: request.method, url: request.url.split("?")[0] }, "client went away before its request body ended");
+    return;
+  }
+  const hubError =
+    err instanceof HubError
+      ? err
+      : isOutOfSpace(err)
+        ? // The write failed as a whole (SQLite rolled back, temp files were removed): retry once space is freed.
+          new HubError("ServiceUnavailable", "The hub is out of disk space; nothing was changed. Retry later.", { retryAfterSeconds: OUT_OF_SPACE_RETRY_AFTER_SECONDS })
+        : fromFrameworkError(err as { code?: string; statusCode?: number; message?: string });
   if (hubError) {
     if (hubError.retryAfterSeconds !== undefined) void reply.header("retry-after", String(hubError.retryAfterSeconds));
-    void reply.code(STATUS_BY_CODE[hubError.code]).send(errorBody(hubError));
+    void reply.code(STATUS_BY_CODE[hubError.code]).send(errorBody(hubError, request.id));
     return;
   }
   request.log.error({ err }, "unexpected error");
-  void reply.code(500).send(errorBody(new HubError("Unknown", "The hub failed to process the request. Nothing was changed by it; it is safe to retry.")));
+  void reply.code(500).send(errorBody(new HubError("Unknown", "The hub failed to process the request. Nothing was changed by it; it is safe to retry."), request.id));
 }
 
 function originOf(request: FastifyRequest, publicUrl: string | undefined): string {

@@ -19,6 +19,10 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   FileNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
+  BadRequest: 400,
+  RequestTimeout: 408,
+  HostNotAllowed: 421,
+  RequestHeadersTooLarge: 431,
   iModelExists: 409,
   ChangesetExists: 409,
   NamedVersionExists: 409,
@@ -36,11 +40,16 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   ServiceUnavailable: 503,
 };
 
-export function errorBody(err: HubError): ErrorBody {
-  const body: ErrorBody = { error: { code: err.code, message: err.message } };
+/**
+ * The API's error body. `requestId` is added to 5xx bodies only (a user quotes it when reporting the failure;
+ * 4xx bodies stay exactly the cloud's). Every answer carries it in `x-request-id` anyway.
+ */
+export function errorBody(err: HubError, requestId?: string): ErrorBody & { error: { requestId?: string } } {
+  const body: ErrorBody & { error: { requestId?: string } } = { error: { code: err.code, message: err.message } };
   if (err.details) body.error.details = err.details;
   if (err.conflictingLocks) body.error.conflictingLocks = err.conflictingLocks;
   if (err.objectIds) body.error.objectIds = err.objectIds;
+  if (requestId !== undefined && STATUS_BY_CODE[err.code] >= 500) body.error.requestId = requestId;
   return body;
 }
 
@@ -69,6 +78,26 @@ export function fromFrameworkError(err: FrameworkError): HubError | undefined {
   if (err.statusCode === 413) return new HubError("RequestTooLarge", "The request body is too large.");
   if (err.statusCode === 415) return new HubError("UnsupportedMediaType", "Media Type is not supported.");
   return undefined;
+}
+
+/** Errors of the router, before any route or hook runs (fastify's `frameworkErrors`). */
+export function fromRouterError(err: FrameworkError, maxParamLength: number): HubError {
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return new HubError("BadRequest", `A path segment of the request URL is longer than ${maxParamLength} characters.`);
+  }
+  return new HubError("BadRequest", "The request URL is not valid: a percent-encoded part of its path is not UTF-8.");
+}
+
+/** Errors of Node's HTTP parser, before fastify sees a request (the server's 'clientError' event). */
+export function fromClientError(status: number): HubError {
+  switch (status) {
+    case 408:
+      return new HubError("RequestTimeout", "The request did not arrive in time; the connection is closed.");
+    case 431:
+      return new HubError("RequestHeadersTooLarge", "The request's headers (with its URL) are larger than the hub accepts.");
+    default:
+      return new HubError("BadRequest", "The request is not valid HTTP.");
+  }
 }
 
 function invalidBody(): HubError {
