@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
-import type { WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 const require = createRequire(import.meta.url);
 type Backend = typeof CoreBackend;
@@ -250,7 +250,12 @@ async function main(): Promise<void> {
   );
 
   let queue = Promise.resolve();
-  process.on("message", (message: WorkerRequest) => {
+  process.on("message", (message: WorkerRequest | WorkerPing) => {
+    // Pings skip the queue: they show the process and its event loop are alive, even behind a long request.
+    if ("ping" in message) {
+      if (process.connected) process.send!({ pong: message.ping } satisfies WorkerPong);
+      return;
+    }
     queue = queue.then(async () => {
       let response: WorkerResponse;
       try {

@@ -3,7 +3,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import { FileRejected } from "../ports/imodel-file-worker.js";
-import type { WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 export interface ITwinWorkerOptions {
   /** Scratch directory of the child (its iTwin.js cache). */
@@ -26,6 +26,15 @@ export interface InspectResult {
   /** The file carries the NoLocking local value (its briefcases use no lock server). */
   noLocks: boolean;
 }
+
+/**
+ * What `/ready` reports of the worker. `starting`: no child is up (never started, or it died and is being
+ * replaced); `unresponsive`: the child did not answer a ping in time; `busy`: a request is running (it has its own
+ * time limit, after which the child is killed and replaced).
+ */
+export type WorkerHealth =
+  | { ok: true; state: "idle" | "busy"; pid: number | undefined }
+  | { ok: false; state: "starting" | "unresponsive" | "closed"; reason: string };
 
 interface Job {
   op: WorkerRequest["op"];
@@ -55,8 +64,41 @@ export class ITwinWorker implements IModelFileWorker {
   #inFlight: InFlight | undefined;
   #pumping = false;
   #closed = false;
+  /** The child once its IModelHost is up (until it exits). */
+  #up: ChildProcess | undefined;
+  #starts = 0;
+  #nextPing = 1;
+  readonly #pongs = new Map<number, () => void>();
 
   constructor(private readonly options: ITwinWorkerOptions) {}
+
+  /** Children started to replace one that exited or was killed (a metric: each is a crash, a kill or a timeout). */
+  get restarts(): number {
+    return Math.max(0, this.#starts - 1);
+  }
+
+  /**
+   * Whether the worker can take a request now. The child starts on demand, so a probe is such a demand: with no
+   * child up, one is started and the answer is `starting` until its IModelHost is up. An idle child must answer a
+   * ping (handled outside its request queue) within `timeoutMs`.
+   */
+  async health(timeoutMs = 5000): Promise<WorkerHealth> {
+    if (this.#closed) return { ok: false, state: "closed", reason: closedError().message };
+    const child = this.#up;
+    if (!child) {
+      this.#start().catch(() => undefined);
+      return { ok: false, state: "starting", reason: "The iTwin.js worker process is starting." };
+    }
+    if (this.#inFlight?.child === child) return { ok: true, state: "busy", pid: child.pid };
+    try {
+      await this.#ping(child, timeoutMs);
+      return { ok: true, state: "idle", pid: child.pid };
+    } catch (err) {
+      // A request that started meanwhile may hold the child's event loop (native calls are synchronous).
+      if (this.#inFlight?.child === child && this.#up === child) return { ok: true, state: "busy", pid: child.pid };
+      return { ok: false, state: "unresponsive", reason: (err as Error).message };
+    }
+  }
 
   /** Process id of the running child, if any (for diagnostics and fault tests). */
   get pid(): number | undefined {
@@ -103,6 +145,23 @@ export class ITwinWorker implements IModelFileWorker {
     const timer = setTimeout(() => child.kill("SIGKILL"), this.options.closeGraceMs ?? 10_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  #ping(child: ChildProcess, timeoutMs: number): Promise<void> {
+    const id = this.#nextPing++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pongs.delete(id);
+        reject(new Error(`The iTwin.js worker did not answer a ping within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      this.#pongs.set(id, () => {
+        this.#pongs.delete(id);
+        clearTimeout(timer);
+        resolve();
+      });
+      // A channel that is closing fails the send; the timeout then reports it.
+      if (child.connected) child.send({ ping: id } satisfies WorkerPing, () => undefined);
+    });
   }
 
   #call<T>(op: WorkerRequest["op"], args: object): Promise<T> {
@@ -169,6 +228,7 @@ export class ITwinWorker implements IModelFileWorker {
     if (this.#child !== child) return;
     this.#child = undefined;
     this.#ready = undefined;
+    this.#up = undefined;
   }
 
   #start(): Promise<ChildProcess> {
@@ -187,15 +247,18 @@ export class ITwinWorker implements IModelFileWorker {
         stderr = (stderr + d.toString()).slice(-4000);
       });
       this.#child = child;
+      this.#starts++;
       // A child that never gets IModelHost up is killed (its exit rejects the request waiting for it).
       const startTimer = setTimeout(() => child.kill("SIGKILL"), this.options.startTimeoutMs ?? 2 * 60_000);
       // A failed send or kill surfaces here; the 'exit' handler does the bookkeeping.
       child.on("error", () => undefined);
-      child.on("message", (message: WorkerResponse | WorkerReady) => {
+      child.on("message", (message: WorkerResponse | WorkerReady | WorkerPong) => {
         if ("ready" in message) {
           clearTimeout(startTimer);
+          if (this.#child === child) this.#up = child;
           return resolve(child);
         }
+        if ("pong" in message) return this.#pongs.get(message.pong)?.();
         const inFlight = this.#inFlight;
         if (!inFlight || inFlight.id !== message.id || inFlight.child !== child) return;
         if (message.ok) inFlight.settle(undefined, message.result);

@@ -17,3 +17,12 @@ export type WorkerResponse =
 export interface WorkerReady {
   ready: true;
 }
+
+/** A liveness probe, answered at once (outside the request queue) with the same number: see ITwinWorker.health(). */
+export interface WorkerPing {
+  ping: number;
+}
+
+export interface WorkerPong {
+  pong: number;
+}

@@ -1,0 +1,50 @@
+// The command-line side of backup/restore: progress lines (or one JSON object) and exit codes.
+import type { Step } from "./backup.js";
+import { AdminRefusal, backup, restore } from "./backup.js";
+
+/** Exit codes: 0 done, 1 failed (nothing left behind), 2 refused (bad target or backup; nothing changed). */
+function fail(command: string, err: unknown, json: boolean): never {
+  const refused = err instanceof AdminRefusal;
+  const message = err instanceof Error ? err.message : String(err);
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, refused, error: message })}\n`);
+  process.stderr.write(`modelhub ${command}: ${refused ? "refused" : "failed"}: ${message}\n`);
+  process.exit(refused ? 2 : 1);
+}
+
+const line = (command: string, json: boolean) => (s: Step) => {
+  if (!json) process.stdout.write(`modelhub ${command}: ${s.message} (${s.ms} ms)\n`);
+};
+
+export async function runBackupCommand(options: { to: string; dataDir: string; json: boolean }): Promise<void> {
+  try {
+    const result = await backup({ dataDir: options.dataDir, to: options.to, onStep: line("backup", options.json) });
+    const { manifest } = result;
+    if (options.json) {
+      const { blobs, ...rest } = manifest;
+      process.stdout.write(`${JSON.stringify({ ok: true, to: result.to, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } })}\n`);
+    } else {
+      process.stdout.write(
+        `modelhub backup: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files (${manifest.blobs.bytes} bytes) in ${result.to}\n`,
+      );
+    }
+  } catch (err) {
+    fail("backup", err, options.json);
+  }
+}
+
+export async function runRestoreCommand(options: { from: string; dataDir: string; json: boolean }): Promise<void> {
+  try {
+    const result = await restore({ from: options.from, dataDir: options.dataDir, onStep: line("restore", options.json) });
+    const { manifest } = result;
+    if (options.json) {
+      const { blobs, ...rest } = manifest;
+      process.stdout.write(`${JSON.stringify({ ok: true, dataDir: result.dataDir, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } })}\n`);
+    } else {
+      process.stdout.write(
+        `modelhub restore: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files in ${result.dataDir}; start it with: modelhub serve --data ${result.dataDir}\n`,
+      );
+    }
+  } catch (err) {
+    fail("restore", err, options.json);
+  }
+}
