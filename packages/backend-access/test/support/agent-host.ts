@@ -2,11 +2,14 @@
 //   node --import tsx agent-host.ts hubmock            → HubMock (all users in this process, as HubMock requires)
 //   node --import tsx agent-host.ts <hubUrl> <user>    → @modelhub/backend-access against a modelhub server
 // Every command answers { ok, result } or { ok: false, error: { name, errorNumber, message, briefcaseId } }.
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreBentley from "@itwin/core-bentley";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
 import type { ModelHubAccess as LocalModelHubAccess } from "../../src/index.js";
@@ -20,6 +23,7 @@ const ModelHubAccess: typeof LocalModelHubAccess = agentRoot
   : (await import("../../src/index.js")).ModelHubAccess;
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
+const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
 
 const [mode, defaultUser] = process.argv.slice(2) as [string, string | undefined];
 const useHubMock = mode === "hubmock";
@@ -28,6 +32,18 @@ let hubMock: typeof HubMockModule.HubMock | undefined;
 
 type Db = CoreBackend.BriefcaseDb;
 const briefcases = new Map<string, Db>();
+
+/** A push the hub acknowledged (pushChangeset resolved), with the digest of the exact file that was sent. */
+interface AckedPush {
+  id: string;
+  parentId: string;
+  index: number;
+  briefcaseId: number;
+  size: number;
+  sha256: string;
+  at: number;
+}
+const acked: AckedPush[] = [];
 
 function hub(): CoreBackend.BackendHubAccess {
   return useHubMock ? (hubMock as unknown as CoreBackend.BackendHubAccess) : access!;
@@ -75,11 +91,60 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const category = firstId(db, "SELECT ECInstanceId FROM bis.SpatialCategory");
     await db.locks.acquireLocks({ shared: model });
     const ids: string[] = [];
+    const prefix = String(a.labelPrefix ?? a.key);
     for (let i = 0; i < Number(a.count); i++) {
-      ids.push(db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${a.key} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never));
+      ids.push(db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${prefix} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never));
     }
     db.saveChanges(`insert ${a.count}`);
     return ids;
+  },
+
+  /** Inserts elements carrying `bytes` of random (incompressible) data in all, for a changeset of about that size. */
+  async insertLarge(a) {
+    const db = briefcases.get(String(a.key))!;
+    const model = firstId(db, "SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
+    const category = firstId(db, "SELECT ECInstanceId FROM bis.SpatialCategory");
+    await db.locks.acquireLocks({ shared: model });
+    const perElement = 1024 * 1024;
+    const count = Math.max(1, Math.ceil(Number(a.bytes) / perElement));
+    const prefix = String(a.labelPrefix ?? a.key);
+    for (let i = 0; i < count; i++) {
+      const payload = randomBytes((perElement * 3) / 4).toString("base64");
+      db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${prefix} ${i}`, jsonProperties: { payload }, placement: { origin: [i, 1, 0], angles: {} } } as never);
+    }
+    db.saveChanges(`insert ${count} large`);
+    return count;
+  },
+
+  /** A version 0 of about `bytes` (random element data): a snapshot with a physical model and a category. */
+  async makeLargeVersion0(a) {
+    const snapshot = backend.SnapshotDb.createEmpty(String(a.path), { rootSubject: { name: "large" } });
+    const model = backend.PhysicalModel.insert(snapshot, common.IModel.rootSubjectId, "Physical");
+    const category = backend.SpatialCategory.insert(snapshot, common.IModel.dictionaryId, "Things", new common.SubCategoryAppearance());
+    const perElement = 1024 * 1024;
+    for (let i = 0; i < Math.ceil(Number(a.bytes) / perElement); i++) {
+      const payload = randomBytes((perElement * 3) / 4).toString("base64");
+      snapshot.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `v0 ${i}`, jsonProperties: { payload }, placement: { origin: [i, 2, 0], angles: {} } } as never);
+    }
+    snapshot.saveChanges();
+    snapshot.close();
+    return true;
+  },
+
+  /** Pushes the hub acknowledged, from the `from`th on. */
+  async acked(a) {
+    return acked.slice(Number(a.from ?? 0));
+  },
+
+  /** Element count and the labels found more than once (a changeset applied twice would show here). */
+  async labels(a) {
+    const db = briefcases.get(String(a.key))!;
+    const duplicates = db.withPreparedStatement("SELECT UserLabel, COUNT(*) FROM Generic.PhysicalObject GROUP BY UserLabel HAVING COUNT(*) > 1", (stmt) => {
+      const out: { label: string; count: number }[] = [];
+      while (stmt.step() === bentley.DbResult.BE_SQLITE_ROW) out.push({ label: stmt.getValue(0).getString(), count: stmt.getValue(1).getInteger() });
+      return out;
+    });
+    return { total: countObjects(db), duplicates };
   },
 
   async lock(a) {
@@ -98,7 +163,13 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
 
   async push(a) {
     const db = briefcases.get(String(a.key))!;
-    await db.pushChanges({ description: String(a.description ?? "push"), accessToken: token(a) });
+    await db.pushChanges({
+      description: String(a.description ?? "push"),
+      accessToken: token(a),
+      // The crash and soak runs shorten iTwin.js's 3 s wait before merging again after PullIsRequired.
+      ...(a.mergeRetryDelayMs !== undefined ? { mergeRetryDelay: bentley.BeDuration.fromMilliseconds(Number(a.mergeRetryDelayMs)) } : {}),
+      ...(a.mergeRetryCount !== undefined ? { mergeRetryCount: Number(a.mergeRetryCount) } : {}),
+    });
     return db.changeset.index;
   },
 
@@ -150,6 +221,19 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   },
 };
 
+/** Records each push the hub acknowledged, hashing the file before it is sent (iTwin.js deletes it afterwards). */
+function recordAcks(hubAccess: LocalModelHubAccess): void {
+  const push = hubAccess.pushChangeset.bind(hubAccess);
+  hubAccess.pushChangeset = async (arg) => {
+    const bytes = readFileSync(arg.changesetProps.pathname);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const index = await push(arg);
+    const p = arg.changesetProps;
+    acked.push({ id: p.id, parentId: p.parentId, index, briefcaseId: p.briefcaseId, size: bytes.length, sha256, at: Date.now() });
+    return index;
+  };
+}
+
 function token(a: Record<string, unknown>): string {
   return String(a.user ?? defaultUser ?? "");
 }
@@ -163,7 +247,10 @@ async function main(): Promise<void> {
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("scenario", join(cacheDir, "hubmock"));
   } else {
-    access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry: { baseDelayMs: 100 } });
+    // MODELHUB_AGENT_RETRY: a JSON retry policy, e.g. long enough to ride out a hub restart.
+    const retry = process.env.MODELHUB_AGENT_RETRY ? (JSON.parse(process.env.MODELHUB_AGENT_RETRY) as Record<string, number>) : { baseDelayMs: 100 };
+    access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry });
+    recordAcks(access);
     await backend.IModelHost.startup({ cacheDir, hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
     backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });

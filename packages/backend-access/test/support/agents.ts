@@ -21,20 +21,30 @@ export class Agent {
       this.#pending.get(m.id)?.(m);
       this.#pending.delete(m.id);
     });
+    // A dead agent answers nothing: fail what waits on it instead of hanging the test.
+    child.once("exit", (code, signal) => {
+      for (const settle of this.#pending.values()) settle({ ok: false, error: { name: "AgentExited", message: `agent exited with ${signal ?? code}` } });
+      this.#pending.clear();
+    });
   }
 
-  static async start(mode: string, user?: string, appRoot?: string): Promise<Agent> {
+  /** `env` adds variables, e.g. MODELHUB_AGENT_RETRY (a JSON RetryPolicy for the agent's ModelHubAccess). */
+  static async start(mode: string, user?: string, appRoot?: string, env: Record<string, string> = {}): Promise<Agent> {
     const script = fileURLToPath(new URL("./agent-host.ts", import.meta.url));
     const child = fork(script, user ? [mode, user] : [mode], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-      env: appRoot ? { ...process.env, MODELHUB_AGENT_ROOT: appRoot } : process.env,
+      env: { ...process.env, ...(appRoot ? { MODELHUB_AGENT_ROOT: appRoot } : {}), ...env },
     });
     await new Promise<void>((resolve, reject) => {
       child.once("message", () => resolve());
       child.once("exit", (code) => reject(new Error(`agent exited with ${code}`)));
     });
     return new Agent(child);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** Runs a command; resolves with its outcome (errors included, as data). */

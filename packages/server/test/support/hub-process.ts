@@ -7,35 +7,63 @@ import { fileURLToPath } from "node:url";
 export interface HubProcess {
   url: string;
   dataDir: string;
+  /** The `modelhub serve` process id (for /proc readings and kill -9). */
+  pid: number;
+  /** Resolves when the process has exited (however it ended). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, wait for the exit; removes the data directory if this helper made it. */
   stop(): Promise<void>;
+  /** SIGKILL (a crash: nothing is flushed or closed), wait for the exit; the data directory is kept. */
+  kill(): Promise<void>;
+}
+
+export interface HubProcessOptions {
+  dataDir?: string;
+  args?: readonly string[];
+  logLevel?: string;
+  /** A fixed port (default 0: a free one), e.g. to restart a hub where its clients expect it. */
+  port?: number;
+  /** Called with each chunk the process writes to stdout (its log lines). */
+  onStdout?: (text: string) => void;
 }
 
 /**
  * A real `modelhub serve` process (from source, through tsx) on a free loopback port, ready once it printed
  * `modelhub listening on …`. Used by tests and benchmarks that need the hub in a process of its own.
  */
-export async function startHubProcess(options: { dataDir?: string; args?: readonly string[]; logLevel?: string } = {}): Promise<HubProcess> {
+export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "modelhub-hubproc-")));
   const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, "serve", "--port", "0", "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
+    ["--import", "tsx", cli, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
+      options.onStdout?.(d.toString());
+      if (listening) return; // keep draining the pipe, stop collecting
       out += d.toString();
       const m = /modelhub listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      if (m) {
+        listening = true;
+        resolve(m[1]!);
+      }
     });
-    void exited.then((code) => reject(new Error(`modelhub serve exited with ${code} before listening`)));
+    void exited.then(({ code, signal }) => reject(new Error(`modelhub serve exited with ${signal ?? code} before listening`)));
   });
   return {
     url,
     dataDir,
+    pid: child.pid!,
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;

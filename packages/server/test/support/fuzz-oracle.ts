@@ -1,0 +1,216 @@
+// What the fuzzer checks on each answer (no 5xx, the documented error shapes) and whether the hub's data changed
+// (metadata digest and blob listing). See fuzz.test.ts.
+import { createHash } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { HUB_ERROR_CODES } from "@modelhub/protocol";
+import type { FuzzRequest } from "./fuzz-routes.js";
+
+const MEDIA_TYPE = "application/vnd.bentley.itwin-platform.v2+json";
+const KNOWN_CODES = new Set<string>(HUB_ERROR_CODES);
+
+export interface FuzzAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Sends `request` verbatim (its target is not re-encoded or normalized, unlike fetch). */
+export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeoutMs: number): Promise<FuzzAnswer> {
+  return new Promise((resolve, reject) => {
+    const body = request.body === undefined ? undefined : "text" in request.body ? Buffer.from(request.body.text, "utf8") : Buffer.from(request.body.base64, "base64");
+    const headers: Record<string, string> = { ...request.headers };
+    if (body) headers["content-length"] = String(body.length);
+    const req = http.request({ host: base.hostname, port: base.port, method: request.method, path: request.path, headers, agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Where a request went: the API's JSON errors, storage's XML errors, or the health probe. */
+export function areaOfPath(path: string): "api" | "storage" | "health" | "other" {
+  const p = path.split("?")[0]!;
+  if (p === "/imodels" || p.startsWith("/imodels/")) return "api";
+  if (p.startsWith("/storage/")) return "storage";
+  if (p === "/health" || p === "/ready" || p === "/metrics") return "health";
+  return "other";
+}
+
+/** A short description of what is wrong with the answer, or undefined if it is in its documented shape. */
+export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefined {
+  const { status, headers, body } = answer;
+  if (status >= 500) return `5xx: ${status}`;
+  if (status < 200 || (status >= 300 && status < 400)) return `unexpected status ${status}`;
+  const area = areaOfPath(request.path);
+  const type = String(headers["content-type"] ?? "");
+  const head = request.method === "HEAD";
+  const text = body.toString("utf8");
+  if ((status === 429 || status === 503) && headers["retry-after"] === undefined) return `${status} without retry-after`;
+
+  if (area === "storage") {
+    if (status < 400) return undefined;
+    const code = headers["x-ms-error-code"];
+    if (typeof code !== "string" || code === "") return `storage error ${status} without x-ms-error-code (content-type '${type}')`;
+    if (!type.startsWith("application/xml")) return `storage error ${status} with content-type '${type}'`;
+    if (head) return undefined;
+    const m = /^<\?xml[^>]*\?><Error><Code>([^<]+)<\/Code><Message>[^<]*<\/Message>.*<\/Error>$/s.exec(text);
+    if (!m) return `storage error ${status} body is not Azure XML`;
+    if (m[1] !== code) return `storage error code ${m[1]} differs from x-ms-error-code ${code}`;
+    return undefined;
+  }
+
+  if (area === "health" && (request.method === "GET" || head)) {
+    const probe = request.path.split("?")[0];
+    // A request that is not valid HTTP (e.g. raw non-ASCII bytes in its target) or too big may be refused as such.
+    if (status === 400 || status === 414 || status === 431) return jsonError(text, head);
+    if (status !== 200) return `${probe} answered ${status}`;
+    if (head) return undefined;
+    if (probe === "/metrics") return type.startsWith("text/plain") && /^# (HELP|TYPE) /m.test(text) ? undefined : `/metrics is not Prometheus text (${type})`;
+    const expected = probe === "/health" ? "ok" : "ready";
+    return (JSON.parse(text) as { status?: unknown }).status === expected ? undefined : `${probe} body ${text.slice(0, 80)}`;
+  }
+
+  // API and everything else: JSON, the API's media type on API paths.
+  const mediaOk = area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
+  if (status === 204) return body.length === 0 ? undefined : "204 with a body";
+  if (!mediaOk) return `${status} with content-type '${type}'`;
+  if (head) return undefined;
+  if (status < 400) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return parsed !== null && typeof parsed === "object" ? undefined : `${status} body is not a JSON object`;
+    } catch {
+      return `${status} body is not JSON`;
+    }
+  }
+  return jsonError(text, head, status);
+}
+
+/** What is wrong with an API error body, if anything. */
+function jsonError(text: string, head: boolean, status = 400): string | undefined {
+  if (head) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return `${status} body is not JSON`;
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } }).error;
+  if (!error || typeof error.code !== "string" || typeof error.message !== "string") return `${status} error body is not {"error":{"code","message"}}`;
+  if (!KNOWN_CODES.has(error.code)) return `${status} error code '${error.code}' is not one of the API's codes`;
+  return undefined;
+}
+
+/**
+ * Watches the hub's data: the metadata database through a read-only connection (`PRAGMA data_version` moves when
+ * any other connection commits, which is free to ask; a digest of every table's rows ordered by primary key, for
+ * the record) and the blob files (path, size, inode, mtime).
+ */
+export class DataWatch {
+  readonly #db: Database.Database;
+  #version = 0;
+  #digest: Map<string, string> = new Map();
+  #listing = "";
+
+  constructor(
+    dataDir: string,
+    private readonly blobsDir = join(dataDir, "blobs"),
+  ) {
+    this.#db = new Database(join(dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
+    this.rebaseline();
+  }
+
+  /** Takes the current state as the one later checks compare with. */
+  rebaseline(): void {
+    this.#version = this.#dataVersion();
+    this.#digest = this.digest();
+    this.#listing = this.listing();
+  }
+
+  /** What changed since the baseline (cheap: data_version and the blob listing); `full` also compares the digest. */
+  changes(full: boolean): string[] {
+    const changes: string[] = [];
+    const version = this.#dataVersion();
+    if (version !== this.#version || full) {
+      const now = this.digest();
+      for (const [table, hash] of now) if (this.#digest.get(table) !== hash) changes.push(`table ${table}`);
+      for (const table of this.#digest.keys()) if (!now.has(table)) changes.push(`table ${table} gone`);
+      // A commit that left every row as it was (e.g. an UPDATE to the same values) still says something wrote.
+      if (version !== this.#version && changes.length === 0) changes.push("a commit with no visible change");
+    }
+    const listing = this.listing();
+    if (listing !== this.#listing) changes.push(`blobs: ${diffLines(this.#listing, listing)}`);
+    return changes;
+  }
+
+  /** The metadata's commit counter and the blob listing: equal snapshots mean nothing was written in between. */
+  snapshot(): string {
+    return `${this.#dataVersion()}\n${this.listing()}`;
+  }
+
+  /** Jobs still queued or running (their writes are expected, so checks wait for them). */
+  busyJobs(): number {
+    return (this.#db.prepare("SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running')").get() as { n: number }).n;
+  }
+
+  /** sha256 of each table's rows, ordered by primary key. */
+  digest(): Map<string, string> {
+    const result = new Map<string, string>();
+    const tables = this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+    for (const { name } of tables) {
+      const info = this.#db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string; pk: number }[];
+      const pk = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => `"${c.name}"`);
+      const rows = this.#db.prepare(`SELECT * FROM "${name}" ORDER BY ${pk.length > 0 ? pk.join(", ") : "rowid"}`).raw().all();
+      result.set(name, createHash("sha256").update(JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("base64") : v))).digest("hex"));
+    }
+    return result;
+  }
+
+  /** Every file under the blob directory (temp files and staged blocks included) with size, inode and mtime. */
+  listing(): string {
+    const lines: string[] = [];
+    const walk = (dir: string) => {
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) walk(path);
+        else {
+          const s = statSync(path, { throwIfNoEntry: false });
+          if (s) lines.push(`${path.slice(this.blobsDir.length)} ${s.size} ${s.ino} ${s.mtimeMs}`);
+        }
+      }
+    };
+    walk(this.blobsDir);
+    return lines.sort().join("\n");
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #dataVersion(): number {
+    return this.#db.pragma("data_version", { simple: true }) as number;
+  }
+}
+
+function diffLines(before: string, after: string): string {
+  const a = new Set(before.split("\n"));
+  const b = new Set(after.split("\n"));
+  const gone = [...a].filter((l) => l && !b.has(l)).map((l) => `-${l}`);
+  const added = [...b].filter((l) => l && !a.has(l)).map((l) => `+${l}`);
+  return [...gone, ...added].slice(0, 6).join(", ");
+}
