@@ -1,6 +1,15 @@
-/** Who is asking: the user id comes from the access token (its `sub` claim, or the token text in open mode). */
+/**
+ * Who is asking, as established by the hub's authenticator (open mode: the token's `sub` claim or text; `oidc`: a
+ * verified JWT; `tokens`: a hub-issued token). Profile fields come from the token's claims when it has them.
+ */
 export interface Actor {
   userId: string;
+  displayName?: string;
+  givenName?: string;
+  surname?: string;
+  email?: string;
+  /** The calling application (the token's client id, `azp`/`client_id`), when known. */
+  applicationId?: string;
 }
 
 /** Time source, replaceable in tests. */

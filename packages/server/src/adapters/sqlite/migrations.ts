@@ -155,4 +155,87 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: "identities, permissions and audit log",
+    sql: `
+      -- Hub-issued access tokens (auth mode 'tokens'): only a hash of the secret is kept.
+      CREATE TABLE access_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        description TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        last_used_at TEXT
+      );
+      CREATE INDEX access_tokens_by_user ON access_tokens(user_id);
+
+      -- What verified tokens say about their users (names, email), for the users endpoints.
+      CREATE TABLE user_profiles (
+        user_id TEXT PRIMARY KEY,
+        display_name TEXT,
+        given_name TEXT,
+        surname TEXT,
+        email TEXT,
+        updated_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+
+      -- Roles (named sets of permissions) defined on an iTwin, and the iTwin's members with their roles.
+      CREATE TABLE itwin_roles (
+        itwin_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (itwin_id, id)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX itwin_roles_by_name ON itwin_roles(itwin_id, display_name);
+      CREATE TABLE itwin_members (
+        itwin_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role_id TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (itwin_id, user_id, role_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX itwin_members_by_user ON itwin_members(user_id, itwin_id);
+
+      -- iModel-level permissions; when an iModel has any, they take precedence over the iTwin's.
+      CREATE TABLE imodel_role_permissions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        role_id TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, role_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE imodel_user_permissions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX imodel_user_permissions_by_user ON imodel_user_permissions(user_id);
+
+      -- Every write: who, what, where, from which address, and how it ended.
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user_id TEXT,
+        action TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        itwin_id TEXT,
+        imodel_id TEXT,
+        target TEXT,
+        address TEXT,
+        status INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        request_id TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_log_by_imodel ON audit_log(imodel_id, seq);
+      CREATE INDEX audit_log_by_itwin ON audit_log(itwin_id, seq);
+      CREATE INDEX audit_log_by_user ON audit_log(user_id, seq);
+    `,
+  },
 ];
