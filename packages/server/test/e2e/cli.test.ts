@@ -54,4 +54,17 @@ describe("modelhub serve", () => {
     assert.equal(await p.exited, 2);
     assert.match(p.err(), /open mode/);
   });
+
+  it("`npx modelhub` works in the repository after npm ci (the command is linked at install time)", async () => {
+    const root = fileURLToPath(new URL("../../../../", import.meta.url));
+    const child = spawn("npx", ["--no-install", "modelhub", "--help"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0, err);
+    assert.match(out, /^Usage: modelhub /m);
+    assert.match(out, /serve \[options\]/);
+  });
 });
