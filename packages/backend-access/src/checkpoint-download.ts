@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Checkpoint } from "@modelhub/protocol";
 import { hostErrors } from "./errors.js";
-import type { RetryPolicy } from "./http-client.js";
+import type { AuthorizationSource, RetryPolicy } from "./http-client.js";
 import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
 import { backend, bentley, common, hostVersion } from "./host.js";
 import { downloadFile } from "./transfers.js";
@@ -18,8 +18,8 @@ export interface CheckpointHub {
 export interface CheckpointSource {
   client: HubHttpClient;
   retry: RetryPolicy;
-  /** `Authorization` header value for a request made on behalf of `accessToken` (may be empty). */
-  authorization(accessToken?: string): Promise<string>;
+  /** `Authorization` header of each request made on behalf of `accessToken` (may be empty), read anew per request. */
+  authorization(accessToken?: string): Promise<AuthorizationSource>;
 }
 
 interface CheckpointRequest {
@@ -133,10 +133,13 @@ function checkpointSource(hub: CheckpointHub): CheckpointSource {
     client: new HubHttpClient(`${root}/imodels`, retry),
     retry,
     async authorization(accessToken) {
-      let token = accessToken || (await backend.IModelHost.getAccessToken().catch(() => "")) || hub.accessToken || "";
-      if (!token) throw new Error("@modelhub/backend-access: no access token for the checkpoint download (set IModelHost.authorizationClient or pass accessToken).");
-      if (!token.includes(" ")) token = `Bearer ${token}`;
-      return token;
+      // Each request asks the host again (a refreshed token), unless the caller gave one of its own.
+      return async () => {
+        let token = accessToken || (await backend.IModelHost.getAccessToken().catch(() => "")) || hub.accessToken || "";
+        if (!token) throw new Error("@modelhub/backend-access: no access token for the checkpoint download (set IModelHost.authorizationClient or pass accessToken).");
+        if (!token.includes(" ")) token = `Bearer ${token}`;
+        return token;
+      };
     },
   };
 }

@@ -14,6 +14,16 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 4, baseDelayMs: 250, maxDelayMs: 8000 };
 
+/**
+ * The `Authorization` header of one attempt (0 = the first). Asked anew for every attempt, so a retry after a token
+ * expired — or a long download's link refresh — carries the token the host's authorization client has now.
+ */
+export type AuthorizationSource = string | ((attempt: number) => Promise<string>);
+
+export function authorizationOf(source: AuthorizationSource, attempt: number): Promise<string> {
+  return typeof source === "string" ? Promise.resolve(source) : source(attempt);
+}
+
 /** An API answer that was not 2xx, with the hub's error body. */
 export class HubHttpError extends Error {
   constructor(
@@ -74,11 +84,11 @@ export class HubHttpClient {
     operation: string,
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
     pathOrUrl: string,
-    authorization: string,
+    authorization: AuthorizationSource,
     options: { body?: unknown; prefer?: "minimal" | "representation"; onRetry?: () => void } = {},
   ): Promise<T> {
     const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${this.apiBase}${pathOrUrl}`;
-    const headers: Record<string, string> = { accept: ACCEPT, authorization };
+    const headers: Record<string, string> = { accept: ACCEPT };
     if (options.prefer) headers.prefer = `return=${options.prefer}`;
     if (options.body !== undefined) headers["content-type"] = "application/json";
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
@@ -86,6 +96,8 @@ export class HubHttpClient {
       let status: number;
       let text: string;
       let retryAfter: string | null;
+      // Outside the try: a host that has no token is not a network error worth retrying.
+      headers.authorization = await authorizationOf(authorization, attempt);
       try {
         const response = await send(url, { method, headers, ...(payload ? { body: payload } : {}) });
         text = (await readBody(response)).toString("utf8");
@@ -115,7 +127,7 @@ export class HubHttpClient {
   }
 
   /** Follows `_links.next` until the last page. */
-  async *pages<T>(operation: string, path: string, authorization: string, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
+  async *pages<T>(operation: string, path: string, authorization: AuthorizationSource, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
     let next: string | undefined = path;
     while (next) {
       const page: Record<string, unknown> & { _links?: { next?: { href: string } | null } } = await this.request(operation, "GET", next, authorization, prefer ? { prefer } : {});

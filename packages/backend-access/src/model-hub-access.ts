@@ -24,7 +24,7 @@ import type { ChangesetFileProps, ChangesetIndexAndId, ChangesetProps, IModelVer
 import type { BaselineFile, Briefcase, Changeset, ConflictingLock, IModel, Lock, MinimalIModel, NamedVersion } from "@modelhub/protocol";
 import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
-import type { RetryPolicy } from "./http-client.js";
+import type { AuthorizationSource, RetryPolicy } from "./http-client.js";
 import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
 import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
@@ -106,17 +106,19 @@ export class ModelHubAccess implements BackendHubAccess {
 
   // ---- tokens
 
-  async #auth(accessToken?: string): Promise<string> {
-    let token = accessToken;
-    if (!token) {
-      try {
-        token = await backend.IModelHost.getAccessToken();
-      } catch {
-        token = undefined;
-      }
-    }
-    token ||= this.#fallbackToken;
-    return token.includes(" ") ? token : `Bearer ${token}`;
+  /**
+   * The authorization of one operation, read anew for each of its requests and retries (see AuthorizationSource).
+   * The token iTwin.js passed (`accessToken`) is used first; when it is the host's own token, later attempts ask
+   * `IModelHost.authorizationClient` again, so a token that expired during a retry or a long transfer is refreshed.
+   */
+  async #auth(accessToken?: string): Promise<AuthorizationSource> {
+    const first = (accessToken || (await hostToken()) || this.#fallbackToken);
+    const followsHost = !accessToken || accessToken === (await hostToken());
+    let attempts = 0;
+    return async () => {
+      const token = attempts++ === 0 || !followsHost ? first : (await hostToken()) || first;
+      return token.includes(" ") ? token : `Bearer ${token}`;
+    };
   }
 
   #checkpointSource(): CheckpointSource {
@@ -177,7 +179,7 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   /** Deletes the iModel of that name if it still waits for its baseline file; says whether it did. */
-  async #dropUnfinishedIModel(iTwinId: string, name: string, auth: string): Promise<boolean> {
+  async #dropUnfinishedIModel(iTwinId: string, name: string, auth: AuthorizationSource): Promise<boolean> {
     const path = `?iTwinId=${encodeURIComponent(iTwinId)}&name=${encodeURIComponent(name)}`;
     for await (const page of this.#pages<IModel>("createIModel", path, auth, "iModels", "representation")) {
       for (const iModel of page) {
@@ -307,7 +309,7 @@ export class ModelHubAccess implements BackendHubAccess {
     return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, auth, arg.progressCallback, links);
   }
 
-  async #list(iModelId: string, range: { first: number; end?: number } | undefined, auth: string): Promise<Changeset[]> {
+  async #list(iModelId: string, range: { first: number; end?: number } | undefined, auth: AuthorizationSource): Promise<Changeset[]> {
     const first = range?.first ?? 0;
     const end = range?.end;
     if (end !== undefined && end < first) return [];
@@ -322,7 +324,7 @@ export class ModelHubAccess implements BackendHubAccess {
     iModelId: string,
     changesets: ChangesetProps[],
     targetDir: string,
-    auth: string,
+    auth: AuthorizationSource,
     progress?: (downloaded: number, total: number) => number,
     links?: Map<number, string | undefined>,
   ): Promise<ChangesetFileProps[]> {
@@ -449,7 +451,7 @@ export class ModelHubAccess implements BackendHubAccess {
   // ---- errors
 
   /** `_links.next` pages of a list, with the hub's errors as the host's. */
-  async *#pages<T>(operation: string, path: string, auth: string, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
+  async *#pages<T>(operation: string, path: string, auth: AuthorizationSource, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
     try {
       yield* this.#client.pages<T>(operation, path, auth, key, prefer);
     } catch (err) {
@@ -462,7 +464,7 @@ export class ModelHubAccess implements BackendHubAccess {
     operation: string,
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
     path: string,
-    auth: string,
+    auth: AuthorizationSource,
     options: { body?: unknown; prefer?: "minimal" | "representation"; iModelId?: string; onRetry?: () => void } = {},
   ): Promise<T> {
     try {
@@ -474,12 +476,12 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   /** The hub's error codes as the errors core-backend knows how to act on; a lock conflict names the holder. */
-  async #toHostError(err: HubHttpError, operation: string, auth: string, iModelId?: string): Promise<Error> {
+  async #toHostError(err: HubHttpError, operation: string, auth: AuthorizationSource, iModelId?: string): Promise<Error> {
     if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], auth, iModelId);
     return toHostError(err, operation);
   }
 
-  async #lockConflict(conflicts: ConflictingLock[], auth: string, iModelId?: string): Promise<Error> {
+  async #lockConflict(conflicts: ConflictingLock[], auth: AuthorizationSource, iModelId?: string): Promise<Error> {
     const first = conflicts[0];
     const holder = first?.briefcaseIds[0] ?? 0;
     let alias = `briefcase ${holder}`;
@@ -522,5 +524,14 @@ function safeUserName(): string {
     return userInfo().username || "modelhub-user";
   } catch {
     return "modelhub-user";
+  }
+}
+
+/** The host's current token (`IModelHost.authorizationClient`), or "" when it has none. */
+async function hostToken(): Promise<string> {
+  try {
+    return (await backend.IModelHost.getAccessToken()) || "";
+  } catch {
+    return "";
   }
 }

@@ -1,0 +1,141 @@
+// `modelhub tokens create|list|revoke`: hub-issued access tokens (auth mode `tokens`), managed on the hub machine
+// directly in the data directory's metadata database. Safe while the hub serves it (SQLite WAL; the hub reads
+// tokens on every request, so a revocation applies to the next one).
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { SqliteIdentityStore } from "../adapters/sqlite/sqlite-identity-store.js";
+import { hashHubToken, newHubTokenSecret, parseLifetime } from "../http/authn/hub-tokens.js";
+import type { AccessTokenRecord } from "../ports/identity-store.js";
+
+/** A refusal the administrator can fix (bad argument, unknown token): exit code 2. */
+export class TokenCommandError extends Error {}
+
+export const DEFAULT_TOKEN_LIFETIME = "90d";
+
+export interface CreatedToken extends AccessTokenRecord {
+  /** The secret: shown once, never stored. */
+  token: string;
+}
+
+export async function createToken(options: { dataDir: string; userId: string; description?: string; expires?: string; now?: Date }): Promise<CreatedToken> {
+  const userId = options.userId.trim();
+  if (userId === "" || userId.length > 1024 || [...userId].some((c) => c.charCodeAt(0) < 0x20)) throw new TokenCommandError("--user must be a user id (what the API shows as the user, e.g. alice or alice@example.com).");
+  let lifetime: number | undefined;
+  try {
+    lifetime = parseLifetime(options.expires ?? DEFAULT_TOKEN_LIFETIME);
+  } catch (err) {
+    throw new TokenCommandError(`--expires: ${(err as Error).message}`);
+  }
+  if (options.description !== undefined && options.description.length > 1000) throw new TokenCommandError("--description is limited to 1000 characters.");
+  const now = options.now ?? new Date();
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true }); // a token may be made before the hub first starts
+  const store = SqliteIdentityStore.open(join(dataDir, "metadata.db"));
+  try {
+    const secret = newHubTokenSecret();
+    const record = await store.createToken({
+      userId,
+      tokenHash: hashHubToken(secret),
+      createdAt: now,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(lifetime !== undefined ? { expiresAt: new Date(now.getTime() + lifetime) } : {}),
+    });
+    return { ...record, token: secret };
+  } finally {
+    await store.close();
+  }
+}
+
+export async function listTokens(options: { dataDir: string; userId?: string }): Promise<AccessTokenRecord[]> {
+  return withExistingStore(options.dataDir, (store) => store.listTokens(options.userId !== undefined ? { userId: options.userId } : {}));
+}
+
+export async function revokeToken(options: { dataDir: string; id: string; now?: Date }): Promise<AccessTokenRecord> {
+  const revoked = await withExistingStore(options.dataDir, (store) => store.revokeToken(options.id, options.now));
+  if (!revoked) throw new TokenCommandError(`There is no token with id '${options.id}' (see modelhub tokens list).`);
+  return revoked;
+}
+
+async function withExistingStore<T>(dataDir: string, task: (store: SqliteIdentityStore) => Promise<T>): Promise<T> {
+  const path = join(resolve(dataDir), "metadata.db");
+  if (!existsSync(path)) throw new TokenCommandError(`${resolve(dataDir)} holds no modelhub data (no metadata.db); pass the hub's --data directory.`);
+  const store = SqliteIdentityStore.open(path);
+  try {
+    return await task(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A token's state at `now`, for listings. */
+export function tokenState(token: AccessTokenRecord, now: Date = new Date()): "active" | "revoked" | "expired" {
+  if (token.revokedAt !== null) return "revoked";
+  if (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime()) return "expired";
+  return "active";
+}
+
+// ---- the command line: text or JSON on stdout, errors on stderr, exit 0 / 1 (failed) / 2 (refused)
+
+async function run(command: string, json: boolean, task: () => Promise<void>): Promise<void> {
+  try {
+    await task();
+  } catch (err) {
+    const refused = err instanceof TokenCommandError;
+    const message = err instanceof Error ? err.message : String(err);
+    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
+    process.stderr.write(`modelhub tokens ${command}: ${message}\n`);
+    process.exitCode = refused ? 2 : 1;
+  }
+}
+
+export function runTokensCreate(options: { dataDir: string; user: string; description?: string; expires?: string; json: boolean }): Promise<void> {
+  return run("create", options.json, async () => {
+    const created = await createToken({
+      dataDir: options.dataDir,
+      userId: options.user,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(options.expires !== undefined ? { expires: options.expires } : {}),
+    });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(created)}\n`);
+      return;
+    }
+    process.stdout.write(
+      [
+        created.token,
+        "",
+        `token ${created.id} for user ${created.userId}${created.description ? ` (${created.description})` : ""}, expires ${created.expiresAt ?? "never"}.`,
+        "This is the only time the token is shown: modelhub keeps only its hash. Send it as 'Authorization: Bearer <token>'.",
+      ].join("\n") + "\n",
+    );
+  });
+}
+
+export function runTokensList(options: { dataDir: string; user?: string; json: boolean }): Promise<void> {
+  return run("list", options.json, async () => {
+    const tokens = await listTokens({ dataDir: options.dataDir, ...(options.user !== undefined ? { userId: options.user } : {}) });
+    const now = new Date();
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(tokens.map((t) => ({ ...t, state: tokenState(t, now) })))}\n`);
+      return;
+    }
+    if (tokens.length === 0) {
+      process.stdout.write("no tokens\n");
+      return;
+    }
+    const rows = tokens.map((t) => [t.id, t.userId, tokenState(t, now), t.createdAt, t.expiresAt ?? "never", t.lastUsedAt ?? "never", t.revokedAt ?? "", t.description ?? ""]);
+    const head = ["ID", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED", "REVOKED", "DESCRIPTION"];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const format = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    process.stdout.write(`${[format(head), ...rows.map(format)].join("\n")}\n`);
+  });
+}
+
+export function runTokensRevoke(options: { dataDir: string; id: string; json: boolean }): Promise<void> {
+  return run("revoke", options.json, async () => {
+    const revoked = await revokeToken({ dataDir: options.dataDir, id: options.id });
+    if (options.json) process.stdout.write(`${JSON.stringify(revoked)}\n`);
+    else process.stdout.write(`token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.\n`);
+  });
+}
