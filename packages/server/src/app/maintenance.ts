@@ -13,6 +13,8 @@ export interface MaintenanceOptions {
   orphanGraceMs: number;
   /** The jobs' scratch folder: entries named `<kind>-<pid>-…` whose process is gone are removed. */
   scratchDir: string;
+  /** Removes audit entries past their retention; returns how many (see --audit-retention-days). */
+  pruneAudit?: () => Promise<number>;
   log: (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -72,6 +74,13 @@ export class Maintenance {
       const done = await this.janitor.drain();
       return done > 0 ? { outboxEntries: done } : undefined;
     });
+    const pruneAudit = this.options.pruneAudit;
+    if (pruneAudit) {
+      await step("audit entries past their retention removed", async () => {
+        const removed = await pruneAudit();
+        return removed > 0 ? { entries: removed } : undefined;
+      });
+    }
     const now = Date.now();
     if (this.options.orphanScanIntervalMs > 0 && now - this.#lastOrphanScan >= this.options.orphanScanIntervalMs) {
       this.#lastOrphanScan = now;

@@ -1,0 +1,134 @@
+import type { Statement } from "better-sqlite3";
+import type { AuditEntry, AuditLog, AuditOutcome, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { SqliteDatabase } from "./sqlite-database.js";
+import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+
+interface AuditRow {
+  seq: number;
+  at: string;
+  user_id: string | null;
+  action: string;
+  method: string;
+  path: string;
+  itwin_id: string | null;
+  imodel_id: string | null;
+  target: string | null;
+  address: string | null;
+  status: number;
+  outcome: AuditOutcome;
+  request_id: string | null;
+  details: string | null;
+}
+
+/** Rows removed per prune statement: short write transactions, so requests never wait long behind a prune. */
+const PRUNE_CHUNK = 2000;
+
+/**
+ * The audit log in table `audit_log` of the metadata database (migration 3), on a connection of its own that waits
+ * for the write lock asynchronously (busy timeout 0 plus {@link withBusyRetry}), like SqliteJobQueue: a batch of
+ * entries must never block the event loop while the metadata store's transaction is open across awaits.
+ */
+export class SqliteAuditLog implements AuditLog {
+  readonly #db: SqliteDatabase;
+  readonly #insert: Statement;
+  readonly #prune: Statement;
+  #closed = false;
+
+  private constructor(path: string) {
+    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.#insert = this.#db.prepare(
+      `INSERT INTO audit_log (at, user_id, action, method, path, itwin_id, imodel_id, target, address, status, outcome, request_id, details)
+        VALUES (@at, @userId, @action, @method, @path, @iTwinId, @iModelId, @target, @address, @status, @outcome, @requestId, @details)`,
+    );
+    // Entries are appended in time order, so the old ones are the first rows by seq: each chunk reads only the
+    // front of the table (no index on `at` needed), and the loop stops at the first chunk that is not all old.
+    this.#prune = this.#db.prepare(
+      `DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log ORDER BY seq LIMIT ${PRUNE_CHUNK}) AND at < ?`,
+    );
+  }
+
+  /** Opens the log on the database file at `path` (the metadata store's file). */
+  static open(path: string): SqliteAuditLog {
+    return new SqliteAuditLog(path);
+  }
+
+  async append(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const rows = entries.map((e) => ({ ...e, details: e.details === null ? null : JSON.stringify(e.details) }));
+    const tx = this.#db.transaction(() => {
+      for (const row of rows) this.#insert.run(row);
+    });
+    this.#assertOpen();
+    await withBusyRetry(() => {
+      this.#assertOpen();
+      tx.immediate();
+    });
+  }
+
+  async query(query: AuditQuery): Promise<AuditRecord[]> {
+    this.#assertOpen();
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    const add = (clause: string, name: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      where.push(clause);
+      params[name] = value;
+    };
+    add("imodel_id = @iModelId", "iModelId", query.iModelId);
+    add("itwin_id = @iTwinId", "iTwinId", query.iTwinId);
+    add("user_id = @userId", "userId", query.userId);
+    add("action = @action", "action", query.action);
+    add("at >= @since", "since", query.since?.toISOString());
+    add("at < @until", "until", query.until?.toISOString());
+    add("seq > @afterSeq", "afterSeq", query.afterSeq);
+    add("seq < @beforeSeq", "beforeSeq", query.beforeSeq);
+    params.limit = Math.max(0, Math.floor(query.limit));
+    const sql = `SELECT * FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${query.newestFirst ? "DESC" : "ASC"} LIMIT @limit`;
+    return (this.#db.prepare(sql).all(params) as AuditRow[]).map(toRecord);
+  }
+
+  async prune(olderThan: Date): Promise<number> {
+    const cutoff = olderThan.toISOString();
+    let removed = 0;
+    for (;;) {
+      this.#assertOpen();
+      const changes = await withBusyRetry(() => {
+        this.#assertOpen();
+        return this.#prune.run(cutoff).changes;
+      });
+      removed += changes;
+      if (changes < PRUNE_CHUNK) return removed;
+      // Let requests in between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("The audit log is closed.");
+  }
+}
+
+function toRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    userId: row.user_id,
+    action: row.action,
+    method: row.method,
+    path: row.path,
+    iTwinId: row.itwin_id,
+    iModelId: row.imodel_id,
+    target: row.target,
+    address: row.address,
+    status: row.status,
+    outcome: row.outcome,
+    requestId: row.request_id,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  };
+}

@@ -1,0 +1,272 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
+import type { AuditRecorder } from "../../app/audit-recorder.js";
+import { iModelOfKey } from "../../domain/blob-keys.js";
+import type { AuditEntry, AuditOutcome } from "../../ports/audit-log.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every write route and the audit action it is recorded under (for tests: no write goes unnamed). */
+    auditedRoutes: { method: string; url: string; action: string; named: boolean }[];
+  }
+}
+
+type Params = Record<string, string | undefined>;
+type Json = Record<string, unknown>;
+
+interface ActionRule {
+  action: string;
+  /** What the operation acted on, from the route's parameters, the request body, or the answer (2xx JSON). */
+  target?: (params: Params, body: Json, answer: Json | undefined) => unknown;
+}
+
+const objectAt = (value: unknown, key: string): Json => {
+  const inner = value && typeof value === "object" ? (value as Json)[key] : undefined;
+  return inner && typeof inner === "object" ? (inner as Json) : {};
+};
+
+/**
+ * THE table of audited operations: `METHOD route-pattern` → a stable action name (what `modelhub audit --action`
+ * and the API filter on) and where its target comes from. Write routes missing here are still recorded, under
+ * `<method> <pattern>` (test/e2e/audit-log.test.ts fails until they are named).
+ */
+const ACTIONS: Readonly<Record<string, ActionRule>> = {
+  "POST /imodels": { action: "imodel.create", target: (_p, body, answer) => objectAt(answer, "iModel").id ?? body.name },
+  "PATCH /imodels/:id": { action: "imodel.update" },
+  "DELETE /imodels/:id": { action: "imodel.delete" },
+  "POST /imodels/:id/baselinefile": { action: "imodel.baseline.complete" },
+  "POST /imodels/:id/changesets": { action: "changeset.create", target: (_p, body) => body.id },
+  "PATCH /imodels/:id/changesets/:changesetId": { action: "changeset.complete", target: (p) => p.changesetId },
+  "POST /imodels/:id/changesets/:changesetId/extendeddata": { action: "changeset.extendeddata.create", target: (p) => p.changesetId },
+  "POST /imodels/:id/changesetgroups": { action: "changesetgroup.create", target: (_p, _b, answer) => objectAt(answer, "changesetGroup").id },
+  "PATCH /imodels/:id/changesetgroups/:groupId": { action: "changesetgroup.update", target: (p) => p.groupId },
+  "POST /imodels/:id/namedversions": { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name },
+  "PATCH /imodels/:id/namedversions/:versionId": { action: "namedversion.update", target: (p) => p.versionId },
+  "PUT /imodels/:id/namedversions/:versionId/checkpoint": { action: "checkpoint.reschedule", target: (p) => p.versionId },
+  "POST /imodels/:id/briefcases": { action: "briefcase.acquire", target: (_p, _b, answer) => objectAt(answer, "briefcase").briefcaseId },
+  "DELETE /imodels/:id/briefcases/:briefcaseId": { action: "briefcase.release", target: (p) => p.briefcaseId },
+  "PATCH /imodels/:id/locks": { action: "locks.update", target: (_p, body) => body.briefcaseId },
+  "POST /imodels/:id/locks/release-chunk": { action: "locks.release", target: (_p, body) => body.briefcaseId },
+  "PUT /storage/modelhub/*": { action: "storage.upload", target: (p) => storageKey(p["*"]) },
+  // iModel-level grants (details keep the body: what was granted).
+  "PATCH /imodels/:id/permissions/roles/:roleId": { action: "imodel.permissions.role.set", target: (p) => p.roleId },
+  "DELETE /imodels/:id/permissions/roles/:roleId": { action: "imodel.permissions.role.delete", target: (p) => p.roleId },
+  "PATCH /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.set", target: (p) => p.userId },
+  "DELETE /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.delete", target: (p) => p.userId },
+  // iTwin roles and members.
+  "POST /accesscontrol/itwins/:iTwinId/roles": { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName },
+  "PATCH /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.update", target: (p) => p.roleId },
+  "DELETE /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.delete", target: (p) => p.roleId },
+  "POST /accesscontrol/itwins/:iTwinId/members/users": { action: "access.member.add", target: (_p, body) => memberIds(body) },
+  "PATCH /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.update", target: (p) => p.userId },
+  "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.remove", target: (p) => p.userId },
+};
+
+/** The users a member request names (the cloud's `{ members: [{ email | userId, roleIds }] }`), comma-separated. */
+function memberIds(body: Json): string | undefined {
+  const members = Array.isArray(body.members) ? (body.members as unknown[]) : [];
+  const ids = members.map((m) => (m && typeof m === "object" ? ((m as Json).userId ?? (m as Json).email) : undefined)).filter((id) => typeof id === "string");
+  return ids.length > 0 ? ids.join(",") : undefined;
+}
+
+const VERBS: Readonly<Record<string, string>> = { POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
+
+/** The rule for a route: from the table, else a derived name for access control routes, else the raw method and pattern. */
+function ruleFor(method: string, url: string): { rule: ActionRule; named: boolean } {
+  const pattern = url.length > 1 ? url.replace(/\/+$/, "") : url;
+  const rule = ACTIONS[`${method} ${pattern}`];
+  if (rule) return { rule, named: true };
+  // `/accesscontrol/…` (roles, members, iModel permissions): `access.<last fixed segment>.<create|update|delete>`.
+  if (pattern.startsWith("/accesscontrol/")) {
+    const noun = pattern.split("/").filter((s) => s && !s.startsWith(":")).at(-1) ?? "accesscontrol";
+    return { rule: { action: `access.${noun}.${VERBS[method] ?? method.toLowerCase()}` }, named: true };
+  }
+  return { rule: { action: `${method} ${pattern}` }, named: false };
+}
+
+function storageKey(rest: string | undefined): string | null {
+  if (rest === undefined) return null;
+  try {
+    return rest.split("/").map(decodeURIComponent).join("/");
+  } catch {
+    return rest;
+  }
+}
+
+const isWrite = (method: string, url: string) =>
+  url.startsWith("/storage/") ? method === "PUT" : !["GET", "HEAD", "OPTIONS"].includes(method);
+
+export interface AuditHookOptions {
+  recorder: AuditRecorder;
+  /** The iTwin of an iModel (cached: it never changes), or null when the iModel does not exist. */
+  iTwinOf: (iModelId: string) => Promise<string | null>;
+}
+
+interface Captured {
+  rule: ActionRule;
+  iTwinId?: string | null;
+  answer?: Json;
+  errorCode?: string;
+}
+
+/**
+ * Records every write in the audit log, once answered (onResponse: never delays nor fails the request). Must be
+ * registered before the routes so its hooks apply to all of them.
+ */
+export function registerAuditHook(app: FastifyInstance, options: AuditHookOptions): void {
+  const captured = new WeakMap<FastifyRequest, Captured>();
+  const iTwins = new ITwinCache(options.iTwinOf);
+
+  app.decorate("auditedRoutes", []);
+  app.addHook("onRoute", (route: RouteOptions) => {
+    for (const method of [route.method].flat()) {
+      if (!isWrite(method, route.url)) continue;
+      const { rule, named } = ruleFor(method, route.url);
+      app.auditedRoutes.push({ method, url: route.url, action: rule.action, named });
+    }
+  });
+
+  app.addHook("onRequest", async (request) => {
+    const url = request.routeOptions.url;
+    if (url === undefined || !isWrite(request.method, url)) return;
+    captured.set(request, { rule: ruleFor(request.method, url).rule });
+  });
+
+  // The iModel's iTwin before a delete removes it (every other write can look it up afterwards).
+  app.addHook("preHandler", async (request) => {
+    const entry = captured.get(request);
+    if (entry?.rule.action !== "imodel.delete") return;
+    entry.iTwinId = await iTwins.get(paramsOf(request).id).catch(() => null);
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    const entry = captured.get(request);
+    if (!entry) return payload;
+    if (reply.statusCode >= 400) {
+      const azureCode = reply.getHeader("x-ms-error-code");
+      if (typeof azureCode === "string") entry.errorCode = azureCode;
+      else entry.errorCode = (objectAt(parseSmallJson(payload), "error").code as string | undefined) ?? undefined;
+    } else {
+      entry.answer = parseSmallJson(payload);
+    }
+    return payload;
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const entry = captured.get(request);
+    if (!entry) return;
+    captured.delete(request);
+    try {
+      options.recorder.record(await toAuditEntry(request, reply.statusCode, entry, iTwins));
+    } catch (err) {
+      request.log.error({ err }, "audit entry could not be made");
+    }
+  });
+}
+
+async function toAuditEntry(request: FastifyRequest, status: number, entry: Captured, iTwins: ITwinCache): Promise<AuditEntry> {
+  const params = paramsOf(request);
+  const body = request.body && typeof request.body === "object" && !Array.isArray(request.body) ? (request.body as Json) : {};
+  const path = request.url.split("?")[0] ?? request.url;
+  const storage = path.startsWith("/storage/");
+  const target = safeTarget(entry.rule, params, body, entry.answer);
+  let iModelId: string | null = params.id ?? params.iModelId ?? null;
+  if (storage && typeof target === "string") iModelId = iModelOfKey(target) ?? null;
+  if (entry.rule.action === "imodel.create") iModelId = status < 400 ? (objectAt(entry.answer, "iModel").id as string | undefined) ?? null : null;
+  const iTwinId = await resolveITwin(request, entry, iModelId, body, iTwins);
+  const details: Json = {};
+  if (entry.errorCode) details.errorCode = entry.errorCode;
+  if (storage) {
+    const length = Number(request.headers["content-length"]);
+    if (Number.isFinite(length)) details.size = length;
+    const comp = (request.query as Params | undefined)?.comp;
+    if (comp) details.comp = comp;
+  }
+  // Access control changes: what was granted or taken (small JSON bodies).
+  if (isAccessControl(path) && Object.keys(body).length > 0) details.body = truncateJson(body);
+  return {
+    at: new Date().toISOString(),
+    userId: (request as { actor?: { userId?: string } | null }).actor?.userId ?? null,
+    action: entry.rule.action,
+    method: request.method,
+    path,
+    iTwinId,
+    iModelId,
+    target: target === undefined || target === null ? null : String(target).slice(0, 1024),
+    address: request.ip ?? null,
+    status,
+    outcome: outcomeOf(status),
+    requestId: request.id,
+    details: Object.keys(details).length > 0 ? details : null,
+  };
+}
+
+async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: string | null, body: Json, iTwins: ITwinCache): Promise<string | null> {
+  // Resolved by the authorization seam (http/authz), or given by the route (access control, iModel creation).
+  const fromSeam = (request as { authz?: { iTwinId?: unknown } }).authz?.iTwinId;
+  if (typeof fromSeam === "string") return fromSeam;
+  const params = paramsOf(request);
+  if (params.iTwinId) return params.iTwinId;
+  if (entry.iTwinId !== undefined) return entry.iTwinId;
+  if (entry.rule.action === "imodel.create") {
+    const iTwinId = typeof body.iTwinId === "string" ? body.iTwinId : null;
+    if (iTwinId && iModelId) iTwins.remember(iModelId, iTwinId);
+    return iTwinId;
+  }
+  if (!iModelId) return null;
+  return iTwins.get(iModelId).catch(() => null);
+}
+
+const isAccessControl = (path: string) => path.startsWith("/accesscontrol/") || /^\/imodels\/[^/]+\/permissions\//.test(path);
+
+function safeTarget(rule: ActionRule, params: Params, body: Json, answer: Json | undefined): unknown {
+  try {
+    const value = rule.target?.(params, body, answer);
+    return typeof value === "string" || typeof value === "number" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function paramsOf(request: FastifyRequest): Params {
+  return (request.params ?? {}) as Params;
+}
+
+export function outcomeOf(status: number): AuditOutcome {
+  return status >= 500 ? "failed" : status >= 400 ? "refused" : "success";
+}
+
+/** Answers up to 64 KiB are parsed for ids and error codes; bigger ones (never an id-bearing answer) are skipped. */
+function parseSmallJson(payload: unknown): Json | undefined {
+  const text = typeof payload === "string" ? payload : Buffer.isBuffer(payload) ? payload.toString("utf8") : undefined;
+  if (text === undefined || text.length > 64 * 1024 || !text.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return undefined;
+  }
+}
+
+function truncateJson(value: Json): Json | string {
+  const text = JSON.stringify(value);
+  return text.length <= 4096 ? value : `${text.slice(0, 4096)}…`;
+}
+
+/** iModel → iTwin, remembered (an iModel never moves between iTwins); bounded, oldest forgotten first. */
+class ITwinCache {
+  readonly #known = new Map<string, string>();
+  constructor(private readonly lookup: (iModelId: string) => Promise<string | null>) {}
+
+  remember(iModelId: string, iTwinId: string): void {
+    this.#known.set(iModelId, iTwinId);
+    if (this.#known.size > 10_000) this.#known.delete(this.#known.keys().next().value!);
+  }
+
+  async get(iModelId: string | undefined): Promise<string | null> {
+    if (!iModelId) return null;
+    const known = this.#known.get(iModelId);
+    if (known !== undefined) return known;
+    const iTwinId = await this.lookup(iModelId);
+    if (iTwinId !== null) this.remember(iModelId, iTwinId);
+    return iTwinId;
+  }
+}

@@ -1,0 +1,87 @@
+// The recorder between requests and the audit log: batches, never throws into a request, keeps entries while the
+// store fails and writes them once it works again.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AuditRecorder } from "../../src/app/audit-recorder.js";
+import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../src/ports/audit-log.js";
+
+/** An in-memory log that records each append call and fails while `failing` is set. */
+class MemoryLog implements AuditLog {
+  readonly batches: AuditEntry[][] = [];
+  failing = false;
+  async append(entries: readonly AuditEntry[]): Promise<void> {
+    if (this.failing) throw new Error("disk full");
+    this.batches.push([...entries]);
+  }
+  async query(_query: AuditQuery): Promise<AuditRecord[]> {
+    return [];
+  }
+  async prune(): Promise<number> {
+    return 0;
+  }
+  async close(): Promise<void> {}
+  get written(): string[] {
+    return this.batches.flat().map((e) => e.requestId!);
+  }
+}
+
+const entry = (requestId: string): AuditEntry => ({
+  at: new Date().toISOString(),
+  userId: "alice",
+  action: "locks.update",
+  method: "PATCH",
+  path: "/imodels/x/locks",
+  iTwinId: null,
+  iModelId: "x",
+  target: "2",
+  address: "127.0.0.1",
+  status: 200,
+  outcome: "success",
+  requestId,
+  details: null,
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("AuditRecorder", () => {
+  it("writes a batch when 100 entries wait, and the rest after the flush interval, in order", async () => {
+    const log = new MemoryLog();
+    const recorder = new AuditRecorder(log, { flushIntervalMs: 50, flushEntries: 100, log: () => undefined });
+    for (let i = 0; i < 130; i++) recorder.record(entry(String(i)));
+    await sleep(0);
+    assert.deepEqual(log.batches.map((b) => b.length), [100], "the full batch went at once");
+    await sleep(120);
+    assert.deepEqual(log.batches.map((b) => b.length), [100, 30], "the rest after the interval");
+    assert.deepEqual(log.written, Array.from({ length: 130 }, (_, i) => String(i)));
+    await recorder.close();
+  });
+
+  it("keeps entries while the store fails (record never throws) and writes them once it works, in order", async () => {
+    const log = new MemoryLog();
+    const messages: string[] = [];
+    const recorder = new AuditRecorder(log, { flushIntervalMs: 10, log: (_level, message) => messages.push(message) });
+    log.failing = true;
+    recorder.record(entry("a"));
+    recorder.record(entry("b"));
+    await recorder.flush();
+    assert.deepEqual(log.written, []);
+    assert.match(messages[0] ?? "", /could not be written; retrying/);
+    recorder.record(entry("c"));
+    log.failing = false;
+    await recorder.flush();
+    assert.deepEqual(log.written, ["a", "b", "c"]);
+    await recorder.close();
+  });
+
+  it("bounds what it keeps for a broken store, counting what it dropped; close writes what is left", async () => {
+    const log = new MemoryLog();
+    const recorder = new AuditRecorder(log, { flushIntervalMs: 10_000, flushEntries: 1000, maxBuffered: 3, log: () => undefined });
+    for (const id of ["1", "2", "3", "4", "5"]) recorder.record(entry(id));
+    assert.equal(recorder.dropped, 2);
+    await recorder.close();
+    assert.deepEqual(log.written, ["3", "4", "5"], "the newest are kept");
+    recorder.record(entry("after-close"));
+    await recorder.flush();
+    assert.deepEqual(log.written, ["3", "4", "5"], "nothing is taken after close");
+  });
+});
