@@ -4,6 +4,11 @@ import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULTS, makeConfig } from "./config.js";
 import { startServer } from "./main.js";
 import { runBackupCommand, runRestoreCommand } from "./admin/commands.js";
+import { DEFAULT_TOKEN_LIFETIME, runTokensCreate, runTokensList, runTokensRevoke } from "./admin/tokens.js";
+import type { AuthFlags } from "./config-sources.js";
+// Types only: the `modelhub access` commands are loaded when one runs.
+import type * as AccessCommands from "./admin/access.js";
+import { applyConfigSources, authConfigOf } from "./config-sources.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -53,11 +58,25 @@ program
   .option("--no-metrics", "do not serve Prometheus metrics on /metrics")
   .option("--sweep-interval <seconds>", "how often left-over temp files and deleted iModels' files are removed", integer, DEFAULTS.sweepIntervalMs / 1000)
   .option("--orphan-scan-interval <minutes>", "how often files nothing refers to are looked for and removed (0 = never)", integer, DEFAULTS.orphanScanIntervalMs / 60_000)
+  .option("--audit-retention-days <days>", "how long audit log entries are kept", integer, DEFAULTS.auditRetentionDays)
   .option("--node-id <name>", "this machine's name among hub processes sharing the data (default: the host name)")
-  .action(async (opts: { port: number; host: string; data: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean } & HardeningOptions & MaintenanceFlags) => {
+  .option("--auth <mode>", "who may call: open (tokens not verified, loopback only), oidc (JWTs of --issuer) or tokens (modelhub tokens create)", "open")
+  .option("--issuer <url>", "oidc: the identity provider's issuer URL (keys from its discovery document)")
+  .option("--audience <aud>", "oidc: the audience (aud) tokens must carry")
+  .option("--jwks <file|url>", "oidc: the issuer's keys (JWKS) instead of discovery")
+  .option("--user-claim <claim>", "oidc: the claim that names the user", "sub")
+  .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
+  .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
+  .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
+  .option("--no-claim-itwins", "only administrators start iTwins (by default whoever creates the first iModel of an iTwin nobody is a member of becomes its Owner)")
+  .option("--config <file>", "JSON file with any of these options (keys in camelCase, e.g. publicUrl); command line > environment (MODELHUB_…) > file")
+  .action(async (opts: { port: number; host: string; data: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
     let config;
     try {
+      const sources = applyConfigSources(command, process.env);
       config = makeConfig({
+        auth: authConfigOf(opts),
+        linkSecret: sources.linkSecret,
         port: opts.port,
         host: opts.host,
         dataDir: opts.data,
@@ -74,6 +93,9 @@ program
         sweepIntervalMs: opts.sweepInterval * 1000,
         orphanScanIntervalMs: opts.orphanScanInterval * 60_000,
         nodeId: opts.nodeId,
+        auditRetentionDays: opts.auditRetentionDays,
+        admins: opts.admin,
+        claimITwins: opts.claimItwins,
       });
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -146,6 +168,205 @@ program
     }
     process.exitCode = needsRepair(report) ? 1 : 0;
   });
+
+const tokens = program
+  .command("tokens")
+  .description("Hub-issued access tokens for --auth tokens (works on the data directory; safe while the hub runs).");
+
+tokens
+  .command("create")
+  .description("Make a token for a user and print it once (only its hash is kept).")
+  .requiredOption("--user <id>", "the user the token stands for")
+  .option("--description <text>", "what the token is for, e.g. the machine it is used on")
+  .option("--expires <lifetime>", "lifetime: 90d, 12h, 2w, 1y… or never", DEFAULT_TOKEN_LIFETIME)
+  .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--json", "print the token and its record as JSON")
+  .action((opts: { user: string; description?: string; expires: string; data: string; json?: boolean }) =>
+    runTokensCreate({ dataDir: opts.data, user: opts.user, expires: opts.expires, json: opts.json === true, ...(opts.description !== undefined ? { description: opts.description } : {}) }),
+  );
+
+tokens
+  .command("list")
+  .description("List tokens: id, user, state, created, expires, last used, revoked (never the secret).")
+  .option("--user <id>", "only this user's")
+  .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--json", "print JSON")
+  .action((opts: { user?: string; data: string; json?: boolean }) =>
+    runTokensList({ dataDir: opts.data, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) }),
+  );
+
+tokens
+  .command("revoke")
+  .description("Revoke a token: the hub refuses it from the next request on.")
+  .argument("<id>", "the token's id (from modelhub tokens list)")
+  .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--json", "print JSON")
+  .action((id: string, opts: { data: string; json?: boolean }) => runTokensRevoke({ dataDir: opts.data, id, json: opts.json === true }));
+
+/** `--url`/`MODELHUB_URL` and `--token`/`MODELHUB_TOKEN` of the commands that call a running hub. */
+interface HubFlags {
+  url?: string;
+  token?: string;
+}
+
+function withHubOptions(command: Command): Command {
+  return command
+    .option("--url <origin>", "the hub (default: $MODELHUB_URL or http://127.0.0.1:3000)")
+    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN; prefer the variable: a command line is visible to other users)");
+}
+
+/** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` with exit code 1 (2: bad arguments). */
+async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { url: string; token: string }) => Promise<unknown>): Promise<void> {
+  const { HubCommandError } = await import("./admin/hub-client.js");
+  const token = flags.token ?? process.env.MODELHUB_TOKEN;
+  if (!token) {
+    process.stderr.write(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.\n`);
+    process.exit(2);
+  }
+  try {
+    await run({ url: flags.url ?? process.env.MODELHUB_URL ?? `http://127.0.0.1:${DEFAULTS.port}`, token });
+  } catch (err) {
+    if (!(err instanceof HubCommandError)) throw err;
+    process.stderr.write(`modelhub ${name}: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+}
+
+withHubOptions(
+  program
+    .command("audit")
+    .description("Print the audit log (every write: who, what, where, outcome), one line per entry, oldest first. Needs imodels_manage, or an administrator for the whole hub.")
+    .option("--imodel <id>", "one iModel's entries")
+    .option("--itwin <id>", "one iTwin's entries (all of the hub's without --imodel or --itwin: administrators only)")
+    .option("--user <id>", "only this user's writes")
+    .option("--action <name>", "only this action, e.g. briefcase.release, changeset.complete, locks.update")
+    .option("--since <time>", "from this time on: ISO (2026-01-31T12:00:00Z) or an age (30m, 24h, 7d, 2w)")
+    .option("--until <time>", "before this time (same forms)")
+    .option("--limit <n>", "at most this many entries", integer)
+    .option("--newest-first", "newest entries first")
+    .option("--json", "one JSON object per line"),
+).action((opts: HubFlags & { imodel?: string; itwin?: string; user?: string; action?: string; since?: string; until?: string; limit?: number; newestFirst?: boolean; json?: boolean }) =>
+  runAgainstHub("audit", opts, async (connection) => {
+    const { runAudit } = await import("./admin/audit.js");
+    await runAudit({
+      ...connection,
+      json: opts.json === true,
+      newestFirst: opts.newestFirst === true,
+      ...(opts.imodel !== undefined ? { iModelId: opts.imodel } : {}),
+      ...(opts.itwin !== undefined ? { iTwinId: opts.itwin } : {}),
+      ...(opts.user !== undefined ? { user: opts.user } : {}),
+      ...(opts.action !== undefined ? { action: opts.action } : {}),
+      ...(opts.since !== undefined ? { since: opts.since } : {}),
+      ...(opts.until !== undefined ? { until: opts.until } : {}),
+      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    });
+  }),
+);
+
+const briefcases = program.command("briefcases").description("An iModel's briefcases over HTTP; release a lost one (and its locks) with imodels_manage.");
+
+withHubOptions(
+  briefcases
+    .command("list")
+    .description("List the iModel's briefcases: id, owner, device, acquired, number of locks.")
+    .argument("<iModelId>", "the iModel")
+    .option("--user <id>", "only this user's briefcases")
+    .option("--json", "one JSON object per line"),
+).action((iModelId: string, opts: HubFlags & { user?: string; json?: boolean }) =>
+  runAgainstHub("briefcases list", opts, async (connection) => {
+    const { runBriefcasesList } = await import("./admin/briefcases.js");
+    await runBriefcasesList({ ...connection, iModelId, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) });
+  }),
+);
+
+withHubOptions(
+  briefcases
+    .command("release")
+    .description("Release a briefcase and all its locks, e.g. a colleague's lost laptop's (needs imodels_manage unless it is your own). Its owner can no longer lock or push with it.")
+    .argument("<iModelId>", "the iModel")
+    .argument("<briefcaseId>", "the briefcase (see modelhub briefcases list)", integer)
+    .option("--json", "print JSON"),
+).action((iModelId: string, briefcaseId: number, opts: HubFlags & { json?: boolean }) =>
+  runAgainstHub("briefcases release", opts, async (connection) => {
+    const { runBriefcaseRelease } = await import("./admin/briefcases.js");
+    await runBriefcaseRelease({ ...connection, iModelId, briefcaseId, json: opts.json === true });
+  }),
+);
+
+const access = program
+  .command("access")
+  .description("Roles, members and iModel permissions of a running hub (over HTTP; changing them needs imodels_manage).");
+const accessCommand = (parent: Command, name: string, description: string) => withHubOptions(parent.command(name).description(description)).option("--json", "print JSON, one object per line");
+const runAccess = (name: string, opts: HubFlags, run: (connection: { url: string; token: string }, admin: typeof AccessCommands) => Promise<void>) =>
+  runAgainstHub(`access ${name}`, opts, async (connection) => run(connection, await import("./admin/access.js")));
+
+const accessRoles = access.command("roles").description("An iTwin's roles: named sets of permissions given to members.");
+accessCommand(accessRoles, "list", "List the iTwin's roles and their permissions.")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .action((opts: HubFlags & { itwin: string; json?: boolean }) => runAccess("roles list", opts, (c, a) => a.runRolesList({ ...c, iTwinId: opts.itwin, json: opts.json === true })));
+accessCommand(accessRoles, "create", "Create a role.")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--name <name>", "its display name, unique in the iTwin")
+  .requiredOption("--permissions <list>", "comma-separated: webview, read, write, manage, delete")
+  .option("--description <text>", "what the role is for")
+  .action((opts: HubFlags & { itwin: string; name: string; permissions: string; description?: string; json?: boolean }) =>
+    runAccess("roles create", opts, (c, a) =>
+      a.runRolesCreate({ ...c, iTwinId: opts.itwin, name: opts.name, permissions: opts.permissions, json: opts.json === true, ...(opts.description !== undefined ? { description: opts.description } : {}) }),
+    ),
+  );
+accessCommand(accessRoles, "delete", "Delete a role (its members lose it, iModel grants to it go too).")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--role <name>", "the role's name or id")
+  .action((opts: HubFlags & { itwin: string; role: string; json?: boolean }) => runAccess("roles delete", opts, (c, a) => a.runRolesDelete({ ...c, iTwinId: opts.itwin, role: opts.role, json: opts.json === true })));
+
+const accessMembers = access.command("members").description("An iTwin's members and their roles.");
+accessCommand(accessMembers, "list", "List the iTwin's members and their roles.")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .action((opts: HubFlags & { itwin: string; json?: boolean }) => runAccess("members list", opts, (c, a) => a.runMembersList({ ...c, iTwinId: opts.itwin, json: opts.json === true })));
+accessCommand(accessMembers, "add", "Give a user roles on the iTwin (making them a member).")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--user <id>", "the user (the id their tokens carry)")
+  .option("--role <name>", "a role's name or id (repeatable)", collect, [] as string[])
+  .action((opts: HubFlags & { itwin: string; user: string; role: string[]; json?: boolean }) =>
+    runAccess("members add", opts, (c, a) => a.runMembersAdd({ ...c, iTwinId: opts.itwin, user: opts.user, roles: opts.role, json: opts.json === true })),
+  );
+accessCommand(accessMembers, "remove", "Take roles from a user, or (without --role) remove them from the iTwin.")
+  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--user <id>", "the user")
+  .option("--role <name>", "only this role (repeatable)", collect, [] as string[])
+  .action((opts: HubFlags & { itwin: string; user: string; role: string[]; json?: boolean }) =>
+    runAccess("members remove", opts, (c, a) => a.runMembersRemove({ ...c, iTwinId: opts.itwin, user: opts.user, roles: opts.role, json: opts.json === true })),
+  );
+
+const accessIModel = access.command("imodel").description("One iModel's own permissions: once it has any, they replace the iTwin's for it.");
+/** Exactly one of --user and --role. */
+function grantTarget(opts: { user?: string; role?: string }): { user: string } | { role: string } {
+  if ((opts.user === undefined) === (opts.role === undefined)) {
+    process.stderr.write("modelhub access imodel: give exactly one of --user <id> and --role <name>.\n");
+    process.exit(2);
+  }
+  return opts.user !== undefined ? { user: opts.user } : { role: opts.role! };
+}
+accessCommand(accessIModel, "grant", "Give a user (or an iTwin role) permissions on one iModel.")
+  .argument("<iModelId>", "the iModel")
+  .option("--user <id>", "the user")
+  .option("--role <name>", "an iTwin role instead of a user")
+  .requiredOption("--permissions <list>", "comma-separated: webview, read, write, manage")
+  .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; permissions: string; json?: boolean }) => {
+    const target = grantTarget(opts);
+    return runAccess("imodel grant", opts, (c, a) => a.runIModelGrant({ ...c, iModelId, target, permissions: opts.permissions, json: opts.json === true }));
+  });
+accessCommand(accessIModel, "revoke", "Remove a user's (or a role's) own permissions on one iModel.")
+  .argument("<iModelId>", "the iModel")
+  .option("--user <id>", "the user")
+  .option("--role <name>", "an iTwin role instead of a user")
+  .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; json?: boolean }) => {
+    const target = grantTarget(opts);
+    return runAccess("imodel revoke", opts, (c, a) => a.runIModelRevoke({ ...c, iModelId, target, json: opts.json === true }));
+  });
+accessCommand(access, "show", "Your effective permissions on an iModel.")
+  .argument("<iModelId>", "the iModel")
+  .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, (c, a) => a.runAccessShow({ ...c, iModelId, json: opts.json === true })));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelhub: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,6 +1,9 @@
 import { resolve } from "node:path";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
+import type { AuthConfig } from "./http/authn/create-authenticator.js";
+
+export type { AuthConfig };
 
 export interface ServerConfig {
   readonly port: number;
@@ -40,6 +43,16 @@ export interface ServerConfig {
   readonly apiBodyTimeoutMs: number;
   /** Host names (or host:port) accepted in the `Host` header besides loopback ones and the --public-url host. */
   readonly allowedHosts: readonly string[];
+  /** How callers are identified (`--auth open|oidc|tokens`); only `open` is confined to loopback. */
+  readonly auth: AuthConfig;
+  /** Key that signs storage links (≥ 32 bytes), shared by several nodes; undefined = `<data>/secret.key`. */
+  readonly linkSecret: Buffer | undefined;
+  /** Organization administrators (`--admin`, repeatable): every permission on every iTwin and iModel. */
+  readonly admins: readonly string[];
+  /** Whoever creates the first iModel of an iTwin nobody is a member of becomes its Owner (`--no-claim-itwins`: off). */
+  readonly claimITwins: boolean;
+  /** Audit log entries older than this many days are removed by housekeeping. */
+  readonly auditRetentionDays: number;
 }
 
 export const DEFAULTS = {
@@ -60,6 +73,7 @@ export const DEFAULTS = {
   uploadStallTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   apiBodyTimeoutMs: 10_000,
+  auditRetentionDays: 365,
 } as const;
 
 export class ConfigError extends Error {}
@@ -94,13 +108,22 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     headersTimeoutMs: input.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     apiBodyTimeoutMs: input.apiBodyTimeoutMs ?? DEFAULTS.apiBodyTimeoutMs,
     allowedHosts: Object.freeze([...(input.allowedHosts ?? [])]),
+    auth: Object.freeze({ ...(input.auth ?? { mode: "open" }) }),
+    linkSecret: input.linkSecret,
+    admins: Object.freeze([...new Set(input.admins ?? [])]),
+    claimITwins: input.claimITwins ?? true,
+    auditRetentionDays: input.auditRetentionDays ?? DEFAULTS.auditRetentionDays,
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);
   }
-  if (!isLoopbackHost(config.host)) {
+  checkAuth(config.auth);
+  if (config.linkSecret !== undefined && config.linkSecret.length < LINK_SECRET_BYTES) {
+    throw new ConfigError(`The storage link secret must be at least ${LINK_SECRET_BYTES} bytes (base64 in MODELHUB_LINK_SECRET or the --link-secret-file), not ${config.linkSecret.length}.`);
+  }
+  if (config.auth.mode === "open" && !isLoopbackHost(config.host)) {
     throw new ConfigError(
-      `Refusing to listen on '${config.host}': modelhub runs in open mode (tokens are not verified), which is only safe on a loopback address such as 127.0.0.1.`,
+      `Refusing to listen on '${config.host}': modelhub runs in open mode (tokens are not verified), which is only safe on a loopback address such as 127.0.0.1. Use --auth oidc or --auth tokens to serve a network.`,
     );
   }
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(config.publicUrl)) {
@@ -115,6 +138,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   for (const [name, ms] of [["--upload-stall-timeout", config.uploadStallTimeoutMs], ["headersTimeoutMs", config.headersTimeoutMs], ["apiBodyTimeoutMs", config.apiBodyTimeoutMs]] as const) {
     if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError(`${name} must be a positive time, not '${ms}'.`);
   }
+  for (const admin of config.admins) {
+    if (admin.trim() === "" || admin.length > 255) throw new ConfigError(`--admin must be a user id of 1 to 255 characters, not '${admin}'.`);
+  }
   for (const host of config.allowedHosts) {
     if (!/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.test(host)) {
       throw new ConfigError(`--allowed-host must be a host name or address, optionally with :port (e.g. hub.example.com), not '${host}'.`);
@@ -126,8 +152,27 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   if (!Number.isFinite(config.orphanScanIntervalMs) || config.orphanScanIntervalMs < 0) {
     throw new ConfigError(`--orphan-scan-interval must be 0 (never) or a positive time, not '${config.orphanScanIntervalMs}'.`);
   }
+  if (!Number.isInteger(config.auditRetentionDays) || config.auditRetentionDays < 1) {
+    throw new ConfigError(`--audit-retention-days must be a whole number of at least 1, not '${input.auditRetentionDays}'.`);
+  }
   if (config.nodeId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.nodeId)) {
     throw new ConfigError(`--node-id must be 1 to 64 letters, digits, '.', '_' or '-', not '${config.nodeId}'.`);
   }
   return Object.freeze(config);
+}
+
+/** Smallest storage link signing key accepted. */
+export const LINK_SECRET_BYTES = 32;
+
+function checkAuth(auth: AuthConfig): void {
+  const mode: string = auth.mode;
+  if (mode !== "open" && mode !== "oidc" && mode !== "tokens") throw new ConfigError(`--auth must be open, oidc or tokens, not '${mode}'.`);
+  if (auth.mode !== "oidc") return;
+  if (typeof auth.issuer !== "string" || !/^https?:\/\/[^\s]+$/i.test(auth.issuer)) {
+    throw new ConfigError(`--auth oidc needs --issuer, the identity provider's URL (e.g. https://login.example.com/realms/team), not '${auth.issuer ?? ""}'.`);
+  }
+  if (auth.audience !== undefined && auth.audience.trim() === "") throw new ConfigError("--audience must not be empty.");
+  if (auth.userClaim !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(auth.userClaim)) throw new ConfigError(`--user-claim must be a claim name such as sub or oid, not '${auth.userClaim}'.`);
+  if (auth.jwks !== undefined && auth.jwks.trim() === "") throw new ConfigError("--jwks must be a URL or a file.");
+  if (auth.jwksCooldownMs !== undefined && (!Number.isFinite(auth.jwksCooldownMs) || auth.jwksCooldownMs < 0)) throw new ConfigError(`--jwks-cooldown must be 0 or more seconds.`);
 }

@@ -2,7 +2,12 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { FsBlobStore } from "./adapters/blob/fs-blob-store.js";
+import { SqliteAccessStore } from "./adapters/sqlite/sqlite-access-store.js";
+import { SqliteIdentityStore } from "./adapters/sqlite/sqlite-identity-store.js";
+import { AccessService } from "./domain/access/access-service.js";
 import { SqliteJobQueue } from "./adapters/sqlite/sqlite-job-queue.js";
+import { SqliteAuditLog } from "./adapters/sqlite/sqlite-audit-log.js";
+import { AuditRecorder } from "./app/audit-recorder.js";
 import { openSqliteMetadataStore } from "./adapters/sqlite/sqlite-metadata-store.js";
 import { JobRunner } from "./app/job-runner.js";
 import { Maintenance } from "./app/maintenance.js";
@@ -14,6 +19,7 @@ import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
 import { CHECKPOINT_JOB } from "./domain/checkpoints/checkpoint-service.js";
 import { buildApp } from "./http/app.js";
+import { createAuthenticator } from "./http/authn/create-authenticator.js";
 import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
 import { ITwinWorker } from "./worker/itwin-worker.js";
@@ -41,8 +47,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
 
   const store = await openSqliteMetadataStore(join(config.dataDir, "metadata.db"));
   const jobs = SqliteJobQueue.open(join(config.dataDir, "metadata.db"));
+  const auditLog = SqliteAuditLog.open(join(config.dataDir, "metadata.db"));
+  // Its log lines go to the app's logger once the app exists.
+  let auditLogLine: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void = () => undefined;
+  const auditRecorder = new AuditRecorder(auditLog, { log: (level, message, fields) => auditLogLine(level, message, fields) });
   const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
-  const signer = new UrlSigner(await loadOrCreateSecret(config.dataDir));
+  const identities = SqliteIdentityStore.open(join(config.dataDir, "metadata.db"));
+  // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
+  const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
 
   const hub = createHub({
@@ -51,11 +63,23 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       jobs,
       worker,
       clock: systemClock,
+    profiles: identities,
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
     onJobQueued: () => runner.nudge(),
   });
+  let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
+  const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
+  const accessStore = SqliteAccessStore.open(join(config.dataDir, "metadata.db"));
+  const access = new AccessService(accessStore, systemClock, {
+    // Open mode cannot tell users apart reliably (tokens are not verified): permissions would protect nothing.
+    everyoneMayDoEverything: config.auth.mode === "open",
+    admins: config.admins,
+    claimITwins: config.claimITwins,
+  });
   const app = await buildApp({
+    access,
+    authenticator,
     hub,
     blobs,
     signer,
@@ -72,6 +96,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     rateLimitPerMinute: config.rateLimitPerMinute,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     onJobQueued: () => runner.nudge(),
+    audit: { recorder: auditRecorder, log: auditLog },
     metrics:
       startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts }),
     readiness: {
@@ -88,6 +113,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     },
   });
 
+  authWarn = (message, fields) => app.log.warn(fields, message);
+  if (config.auth.mode === "oidc" && config.auth.audience === undefined) {
+    app.log.warn("--auth oidc without --audience: any token of this issuer is accepted, also one issued for another API");
+  }
+
+  auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratchDir);
   const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined));
   const runner = new JobRunner(
@@ -121,6 +152,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     orphanScanIntervalMs: config.orphanScanIntervalMs,
     orphanGraceMs: config.orphanGraceMs,
     scratchDir,
+    pruneAudit: () => auditLog.prune(new Date(Date.now() - config.auditRetentionDays * 86_400_000)),
     log: (level, message, fields) => app.log[level](fields ?? {}, message),
   });
 
@@ -139,10 +171,15 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     close: () =>
       (closing ??= (async () => {
         await app.close();
+        await auditRecorder.close();
         await maintenance.stop();
         await runner.stop();
         await worker.close();
         await jobs.close();
+        await auditLog.close();
+        await authenticator.close?.();
+        await identities.close();
+        await accessStore.close();
         await store.close();
       })()),
   };

@@ -32,6 +32,11 @@ export class HubError extends Error {
   }
 }
 
+/** 403 with the seed's exact body. */
+export function insufficientPermissions(): HubError {
+  return new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+}
+
 /** 422 `InvalidiModelsRequest` with one or more details, the shape of the seed pages. */
 export function invalidRequest(message: string, details: ErrorDetail[]): HubError {
   return new HubError("InvalidiModelsRequest", message, { details });

@@ -14,6 +14,7 @@ import { LockService } from "./locks/lock-service.js";
 import { BlobJanitor } from "./maintenance/blob-janitor.js";
 import { NamedVersionService } from "./named-versions/named-version-service.js";
 import { UploadService } from "./uploads/upload-service.js";
+import type { UserProfiles } from "./users/user-service.js";
 import { UserService } from "./users/user-service.js";
 
 /** Every hub rule, wired to the ports the composition root chose. */
@@ -41,6 +42,8 @@ export function createHub(deps: {
   checkpoints: CheckpointPolicy;
   /** Told whenever background work was queued, so a runner can pick it up at once. */
   onJobQueued?: () => void;
+  /** User profiles (names, email) from verified tokens, for the users endpoints. */
+  profiles?: UserProfiles;
 }): Hub {
   const { store, blobs, jobs, worker, clock } = deps;
   const nudge = deps.onJobQueued ?? (() => undefined);
@@ -61,7 +64,7 @@ export function createHub(deps: {
       nudge();
     }),
     checkpoints,
-    users: new UserService(store),
+    users: new UserService(store, deps.profiles),
     uploads: new UploadService(store),
     janitor,
   };

@@ -5,8 +5,19 @@ import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import type { Actor } from "../domain/context.js";
 import { HubError } from "../domain/errors.js";
 import type { Hub } from "../domain/hub.js";
+import type { AuditRecorder } from "../app/audit-recorder.js";
+import type { AuditLog } from "../ports/audit-log.js";
+import { registerAuditHook } from "./audit/audit-hook.js";
+import type { AuditRouteOptions } from "./routes/auditlog.js";
+import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import type { BlobStore } from "../ports/blob-store.js";
-import { actorFromAuthorization } from "./auth.js";
+import type { Authenticator } from "./authn/authenticator.js";
+import type { AccessService } from "../domain/access/access-service.js";
+import { registerAuthorization, requireRouteRules } from "./authz/authorize.js";
+import type { AuthorizationDeps } from "./authz/authorize.js";
+import { accessControlRoutes } from "./routes/access-control.js";
+import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
+import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";
 import { HostAllowList } from "./host-allow-list.js";
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from "./json-depth.js";
@@ -54,8 +65,12 @@ export interface AppOptions {
   jsonBodyLimit: number;
   /** `false` for silence, or pino options such as `{ level: "info" }`. */
   logger: false | { level: string };
-  /** Requests per minute and user (token); 0 turns the limit off. */
+  /** Requests per minute and verified user; 0 turns the limit off. */
   rateLimitPerMinute: number;
+  /** Who is asking (`--auth`); open mode (tokens not verified) when not given. */
+  authenticator?: Authenticator;
+  /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
+  access: AccessService;
   /** Called after something was queued for the background runner. */
   onJobQueued?: () => void;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
@@ -74,6 +89,14 @@ export interface AppOptions {
   uploadStallTimeoutMs?: number;
   /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
   allowedHosts?: readonly string[];
+  /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
+  audit?: {
+    recorder: AuditRecorder;
+    log: AuditLog;
+    /** Who may read an iModel's log / an iTwin's (or, without one, the whole hub's); by default anyone who can see the iModel. */
+    authorizeIModel?: AuditRouteOptions["authorizeIModel"];
+    authorizeITwin?: AuditRouteOptions["authorizeITwin"];
+  };
 }
 
 /** Path segments (ids) up to this length; Node's 16 KiB header limit bounds the URL anyway. */
@@ -81,6 +104,7 @@ const MAX_PARAM_LENGTH = 8 * 1024;
 
 export interface ApiRouteContext {
   hub: Hub;
+  access: AccessService;
   onJobQueued: () => void;
 }
 
@@ -129,6 +153,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onRequest", async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
+  // Before any route: each must have an authorization rule (http/authz/rules.ts) or the app does not start.
+  requireRouteRules(app);
 
   // Each connection may hold a descriptor for its socket and one for a file: capped so that the database, the
   // worker and /health always find one (past the cap Node closes new connections at once).
@@ -170,6 +196,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     done();
   });
+  // Before any route, so that its hooks see every write (API, storage uploads, access control).
+  if (options.audit) {
+    registerAuditHook(app, {
+      recorder: options.audit.recorder,
+      iTwinOf: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId ?? null,
+    });
+  }
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
@@ -187,7 +220,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  const context: ApiRouteContext = { hub: options.hub, onJobQueued: options.onJobQueued ?? (() => undefined) };
+  const context: ApiRouteContext = { hub: options.hub, access: options.access, onJobQueued: options.onJobQueued ?? (() => undefined) };
+  const authorization: AuthorizationDeps = {
+    access: options.access,
+    iTwinOfIModel: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId,
+  };
+  const audit: AuditRouteOptions | undefined = options.audit && {
+    auditLog: options.audit.log,
+    recorder: options.audit.recorder,
+    authorizeIModel: options.audit.authorizeIModel ?? (async (_request, iModelId) => void (await options.hub.iModels.get(iModelId))),
+    authorizeITwin: options.audit.authorizeITwin ?? (async () => undefined),
+    originOf: (request) => originOf(request, options.publicUrl),
+  };
+  const authenticator = options.authenticator ?? new OpenAuthenticator();
   await app.register(
     async (api) => {
       api.decorateRequest("actor", null as unknown as Actor);
@@ -212,14 +257,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           global: true,
           max: options.rateLimitPerMinute,
           timeWindow: 60_000,
-          // One bucket per user, however the header spells the token; requests without a valid one share the IP's.
-          keyGenerator: (request) => {
-            try {
-              return `user:${actorFromAuthorization(request.headers.authorization).userId}`;
-            } catch {
-              return `ip:${request.ip}`;
-            }
-          },
+          // After authentication (onRequest): one bucket per verified user, whichever of their tokens they use.
+          hook: "preHandler",
+          keyGenerator: (request) => `user:${request.actor.userId}`,
           errorResponseBuilder: (_request, context) =>
             new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
               retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
@@ -228,10 +268,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
 
       api.addHook("onRequest", async (request) => {
-        request.actor = actorFromAuthorization(request.headers.authorization);
-        request.presenter = new Presenter(`${originOf(request, options.publicUrl)}/imodels`, storageLinks(request, options));
+        request.actor = await authenticator.authenticate(request.headers.authorization);
+        request.presenter = new Presenter(`${originOf(request, options.publicUrl)}/imodels`, storageLinks(request, options), () => request.authz?.grants.has("imodels_read") ?? false);
         request.params_ = request.query as Query;
       });
+      registerAuthorization(api, authorization);
       api.addHook("onSend", async (_request, reply, payload) => {
         if (reply.getHeader("content-type")?.toString().startsWith("application/json")) {
           reply.header("content-type", `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`);
@@ -251,8 +292,53 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await namedVersionRoutes(api, context);
       await checkpointRoutes(api, context);
       await userRoutes(api, context);
+      await iModelPermissionRoutes(api, context);
+      if (audit) await iModelAuditRoutes(api, audit);
     },
     { prefix: "/imodels" },
+  );
+
+  // The hub-wide / per-iTwin audit log: authenticated and answered like the API.
+  if (audit) {
+    await app.register(
+      async (scope) => {
+        scope.decorateRequest("actor", null as unknown as Actor);
+        scope.addHook("onRequest", async (request) => {
+          request.actor = await authenticator.authenticate(request.headers.authorization);
+        });
+        registerAuthorization(scope, authorization);
+        scope.addHook("onSend", async (_request, reply, payload) => {
+          if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
+          return payload;
+        });
+        scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+        await auditLogRoutes(scope, audit);
+      },
+      { prefix: "/auditlog" },
+    );
+  }
+
+  // Roles and members of iTwins (the cloud's Access Control API shapes): authenticated and answered like the API.
+  await app.register(
+    async (scope) => {
+      scope.decorateRequest("actor", null as unknown as Actor);
+      scope.addHook("onRequest", async (request) => {
+        request.actor = await authenticator.authenticate(request.headers.authorization);
+      });
+      registerAuthorization(scope, authorization);
+      // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
+      scope.removeContentTypeParser("text/plain");
+      scope.addHook("onSend", async (_request, reply, payload) => {
+        if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
+        return payload;
+      });
+      scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+      scope.setNotFoundHandler((request, reply) => {
+        sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
+      });
+      await accessControlRoutes(scope, { access: options.access });
+    },
+    { prefix: "/accesscontrol" },
   );
 
   app.setNotFoundHandler((request, reply) => {

@@ -43,7 +43,13 @@ export class Presenter {
   constructor(
     readonly apiBase: string,
     private readonly storage: StorageLinks,
+    /** Download links go only to callers with `imodels_read` (webview-only callers see metadata, get `null`). */
+    private readonly mayDownload: () => boolean = () => true,
   ) {}
+
+  private downloadLink(key: string): StorageLink | null {
+    return this.mayDownload() ? this.storage.download(key) : null;
+  }
 
   link(path: string): Link {
     return { href: `${this.apiBase}${path}` };
@@ -90,7 +96,7 @@ export class Presenter {
       state: r.baselineState,
       _links: {
         creator: this.userLink(r.id, r.creatorId),
-        download: checkpoint?.blobKey ? this.storage.download(checkpoint.blobKey) : null,
+        download: checkpoint?.blobKey ? this.downloadLink(checkpoint.blobKey) : null,
       },
     };
     if (r.baselineFailure) entity.failureReason = r.baselineFailure;
@@ -162,7 +168,7 @@ export class Presenter {
           related.precedingCheckpointIndex !== undefined
             ? this.link(`/${r.iModelId}/changesets/${related.precedingCheckpointIndex}/checkpoint`)
             : null,
-        download: mode === "read" && r.state === "fileUploaded" ? this.storage.download(blobKeys.changeset(r.iModelId, r.id)) : null,
+        download: mode === "read" && r.state === "fileUploaded" ? this.downloadLink(blobKeys.changeset(r.iModelId, r.id)) : null,
       },
     };
     if (mode === "create") {
@@ -211,7 +217,7 @@ export class Presenter {
       size: r.state === "successful" ? r.size : 0,
       // Self-hosted checkpoints are whole files behind `_links.download`, not CloudSqlite containers.
       directoryAccessInfo: null,
-      _links: { download: r.state === "successful" && r.blobKey ? this.storage.download(r.blobKey) : null },
+      _links: { download: r.state === "successful" && r.blobKey ? this.downloadLink(r.blobKey) : null },
     };
     if (r.failureReason) entity.failureReason = r.failureReason;
     return entity;
@@ -225,16 +231,16 @@ export class Presenter {
   }
 
   minimalUser(iModelId: string, u: UserView): MinimalUser {
-    return { id: u.id, displayName: u.id, _links: { self: this.userLink(iModelId, u.id) } };
+    return { id: u.id, displayName: u.profile?.displayName ?? u.id, _links: { self: this.userLink(iModelId, u.id) } };
   }
 
   user(iModelId: string, u: UserView): User {
     return {
       id: u.id,
-      displayName: u.id,
-      givenName: "",
-      surname: "",
-      email: u.id.includes("@") ? u.id : "",
+      displayName: u.profile?.displayName ?? u.id,
+      givenName: u.profile?.givenName ?? "",
+      surname: u.profile?.surname ?? "",
+      email: u.profile?.email ?? (u.id.includes("@") ? u.id : ""),
       statistics: u.statistics,
       _links: { self: this.userLink(iModelId, u.id) },
     };

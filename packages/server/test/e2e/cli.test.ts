@@ -67,4 +67,46 @@ describe("modelhub serve", () => {
     assert.match(out, /^Usage: modelhub /m);
     assert.match(out, /serve \[options\]/);
   });
+
+  it("--auth tokens --admin --no-claim-itwins from the command line (and MODELHUB_AUTH from the environment): an admin starts an iTwin, others may not", async () => {
+    const data = await mkdtemp(join(tmpdir(), "modelhub-cli-auth-"));
+    const token = async (user: string) => {
+      const made = run(["tokens", "create", "--user", user, "--data", data, "--json"]);
+      assert.equal(await made.exited, 0, made.err());
+      return (JSON.parse(made.out()) as { token: string }).token;
+    };
+    const [root, carol] = [await token("root"), await token("carol")];
+    const p = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--port", "0", "--data", data, "--host", "0.0.0.0", "--admin", "root", "--no-claim-itwins", "--log-level", "silent"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, MODELHUB_AUTH: "tokens" },
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on("exit", resolve));
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        const timer = setInterval(() => {
+          const m = /modelhub listening on http:\/\/[^:]+:(\d+)/.exec(out);
+          if (m) {
+            clearInterval(timer);
+            resolve(m[1]!);
+          }
+        }, 50);
+        void exited.then((code) => reject(new Error(`exited ${code}`)));
+      });
+      const create = (bearer: string, iTwinId: string) =>
+        fetch(`http://127.0.0.1:${port}/imodels`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+          body: JSON.stringify({ iTwinId, name: "m" }),
+        });
+      assert.equal((await create("alice", "11111111-1111-4111-8111-111111111111")).status, 401, "tokens mode: an unknown token is refused");
+      assert.equal((await create(carol, "22222222-2222-4222-8222-222222222222")).status, 403, "no claiming of new iTwins");
+      assert.equal((await create(root, "33333333-3333-4333-8333-333333333333")).status, 201, "an administrator may");
+    } finally {
+      p.kill("SIGTERM");
+      await exited;
+      await rm(data, { recursive: true, force: true });
+    }
+  });
 });

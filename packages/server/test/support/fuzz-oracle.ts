@@ -110,6 +110,9 @@ function jsonError(text: string, head: boolean, status = 400): string | undefine
   return undefined;
 }
 
+/** Tables whose rows record requests (the audit log), which rejected requests are expected to add to. */
+const RECORD_TABLES = new Set(["audit_log", "sqlite_sequence"]);
+
 /**
  * Watches the hub's data: the metadata database through a read-only connection (`PRAGMA data_version` moves when
  * any other connection commits, which is free to ask; a digest of every table's rows ordered by primary key, for
@@ -136,16 +139,24 @@ export class DataWatch {
     this.#listing = this.listing();
   }
 
-  /** What changed since the baseline (cheap: data_version and the blob listing); `full` also compares the digest. */
+  /**
+   * What changed since the baseline (cheap: data_version and the blob listing); `full` also compares the digest.
+   * The audit log is left out: recording refused requests is its job.
+   */
   changes(full: boolean): string[] {
     const changes: string[] = [];
     const version = this.#dataVersion();
     if (version !== this.#version || full) {
       const now = this.digest();
-      for (const [table, hash] of now) if (this.#digest.get(table) !== hash) changes.push(`table ${table}`);
+      let recorded = false;
+      for (const [table, hash] of now) {
+        if (this.#digest.get(table) === hash) continue;
+        if (RECORD_TABLES.has(table)) recorded = true;
+        else changes.push(`table ${table}`);
+      }
       for (const table of this.#digest.keys()) if (!now.has(table)) changes.push(`table ${table} gone`);
       // A commit that left every row as it was (e.g. an UPDATE to the same values) still says something wrote.
-      if (version !== this.#version && changes.length === 0) changes.push("a commit with no visible change");
+      if (version !== this.#version && changes.length === 0 && !recorded) changes.push("a commit with no visible change");
     }
     const listing = this.listing();
     if (listing !== this.#listing) changes.push(`blobs: ${diffLines(this.#listing, listing)}`);
@@ -167,6 +178,12 @@ export class DataWatch {
     const result = new Map<string, string>();
     const tables = this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
     for (const { name } of tables) {
+      if (RECORD_TABLES.has(name)) {
+        // Append-only and growing with every request: its newest row says whether something was added.
+        const newest = name === "audit_log" ? this.#db.prepare("SELECT max(seq) AS seq FROM audit_log").get() : this.#db.prepare(`SELECT * FROM "${name}"`).all();
+        result.set(name, JSON.stringify(newest));
+        continue;
+      }
       const info = this.#db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string; pk: number }[];
       const pk = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => `"${c.name}"`);
       const rows = this.#db.prepare(`SELECT * FROM "${name}" ORDER BY ${pk.length > 0 ? pk.join(", ") : "rowid"}`).raw().all();

@@ -179,6 +179,43 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "PUT", url: "/imodels/:id/namedversions/:versionId/checkpoint", area: "api", body: () => fc.constant({}) },
   { method: "GET", url: "/imodels/:id/users", area: "api", query: ["$orderBy", ...PAGE] },
   { method: "GET", url: "/imodels/:id/users/:userId", area: "api" },
+  // iModel-level grants and the iTwins' access control (roles, members).
+  ...["roles/:roleId", "users/:userId"].flatMap((tail): RouteSpec[] => [
+    { method: "PATCH", url: `/imodels/:id/permissions/${tail}`, area: "api", body: () => fc.record({ permissions: fc.constantFrom([], ["imodels_read"], ["imodels_webview", "imodels_write"], ["imodels-delete"], ["fly"]) }, { requiredKeys: [] }) },
+    { method: "DELETE", url: `/imodels/:id/permissions/${tail}`, area: "api" },
+  ]),
+  { method: "GET", url: "/imodels/:id/permissions/roles", area: "api" },
+  { method: "GET", url: "/imodels/:id/permissions/users", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/permissions", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/roles", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/roles/:roleId", area: "api" },
+  {
+    method: "POST",
+    url: "/accesscontrol/itwins/:iTwinId/roles",
+    area: "api",
+    body: () => fc.record({ displayName: fc.constantFrom("Readers", "", "x".repeat(300)), description: fc.constantFrom("d", null), permissions: fc.constantFrom(["imodels_read"], ["nope"], []) }, { requiredKeys: [] }),
+  },
+  {
+    method: "PATCH",
+    url: "/accesscontrol/itwins/:iTwinId/roles/:roleId",
+    area: "api",
+    body: () => fc.record({ displayName: fc.constantFrom("Renamed", ""), permissions: fc.constantFrom(["imodels_manage"], ["nope"]) }, { requiredKeys: [] }),
+  },
+  { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/roles/:roleId", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members/users", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api" },
+  {
+    method: "POST",
+    url: "/accesscontrol/itwins/:iTwinId/members/users",
+    area: "api",
+    body: (p) => fc.record({ members: fc.constantFrom([], [{ userId: p.userIds[0] ?? "alice", roleIds: ["no-such-role"] }], [{ userId: "", roleIds: [] }]) }, { requiredKeys: [] }),
+  },
+  { method: "PATCH", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api", body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }) },
+  { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api" },
+  { method: "GET", url: "/imodels/:id/auditlog", area: "api", query: ["userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
+  { method: "GET", url: "/auditlog", area: "api", query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
+  // Registered as the "/" of the /auditlog scope: fastify answers both with and without the slash.
+  { method: "GET", url: "/auditlog/", area: "api", query: ["iTwinId", "$top"] },
 ];
 
 /** The fuzzer's routes as fastify would register them (HEAD is added for each GET, as fastify does by default). */
@@ -285,6 +322,7 @@ function paramValues(name: string, route: RouteSpec, p: FuzzPools): fc.Arbitrary
     versionId: p.versionIds,
     groupId: p.groupIds,
     userId: p.userIds,
+    iTwinId: p.iTwinIds,
   };
   const pool = real[name] ?? [];
   const realArb = pool.length > 0 ? fc.constantFrom(...pool) : junkText;

@@ -1,7 +1,8 @@
 import { LAST_BRIEFCASE_ID } from "@modelhub/protocol";
 import type { BriefcaseRecord, MetadataStore, Page, SortDirection } from "../../ports/metadata-store.js";
 import type { Actor, Clock } from "../context.js";
-import { invalidRequest } from "../errors.js";
+import type { Grants } from "../access/permissions.js";
+import { insufficientPermissions, invalidRequest } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
 /** Briefcase ids: handed out from 2 upwards, never reused, owned by the user who acquired them. */
@@ -37,11 +38,15 @@ export class BriefcaseService {
     });
   }
 
-  /** Releasing a briefcase frees its locks; its id is never handed out again. */
-  async release(iModelId: string, briefcaseId: number): Promise<void> {
+  /**
+   * Releasing a briefcase frees its locks; its id is never handed out again. Only its owner may, or someone with
+   * `imodels_manage` (a colleague's lost laptop: github itwinjs-core #7784).
+   */
+  async release(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number): Promise<void> {
     await this.store.transaction(async (tx) => {
       await requireIModel(tx, iModelId);
-      await requireBriefcase(tx, iModelId, briefcaseId);
+      const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
+      if (briefcase.ownerId !== actor.userId && !grants.has("imodels_manage")) throw insufficientPermissions();
       await tx.releaseAllLocks(iModelId, briefcaseId, 0);
       await tx.deleteBriefcase(iModelId, briefcaseId);
     });

@@ -8,7 +8,7 @@ import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, P
 import { blobKeys, parseBlobKey } from "../blob-keys.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
-import { HubError, invalidRequest, invalidValue, notFound } from "../errors.js";
+import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
 /** What a changeset's links point at. */
@@ -84,7 +84,9 @@ export class ChangesetService {
     let replaced: ChangesetRecord | undefined;
     const result = await this.store.transaction(async (tx) => {
       await requireInitializedIModel(tx, iModelId);
-      await requireBriefcase(tx, iModelId, input.briefcaseId);
+      const briefcase = await requireBriefcase(tx, iModelId, input.briefcaseId);
+      // One pushes from one's own briefcase only, whatever one's permissions (a manager included).
+      if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
       if (input.groupId !== null) {
         const group = await tx.getChangesetGroup(iModelId, input.groupId);
         if (!group) throw notFound.changesetGroup();
@@ -188,6 +190,10 @@ export class ChangesetService {
       throw invalidValue("Cannot update Changeset.", "briefcaseId", `Provided 'briefcaseId' value is not valid: the Changeset was created by briefcase ${current.briefcaseId}.`);
     }
     if (current.state === "fileUploaded") return current;
+    // The briefcase may have been released meanwhile (by a manager: the lost-laptop case): the push ends there.
+    const briefcase = await this.store.read((tx) => tx.getBriefcase(iModelId, briefcaseId));
+    if (!briefcase) throw notFound.briefcase();
+    if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
 
     // Two completions of one push (a client retrying while the first is still verifying) run one after the other.
     const { record, completedNow } = await this.#completing.run(`${iModelId}/${changesetId}`, () => this.freezeVerifyCommit(current));

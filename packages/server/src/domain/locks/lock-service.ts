@@ -1,6 +1,8 @@
 import type { ConflictingLock, LockLevel } from "@modelhub/protocol";
 import type { BriefcaseLocks, MetadataStore, MetadataTx, Page } from "../../ports/metadata-store.js";
-import { HubError, notFound } from "../errors.js";
+import type { Grants } from "../access/permissions.js";
+import type { Actor } from "../context.js";
+import { HubError, insufficientPermissions, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 
 export interface LockRequest {
@@ -21,14 +23,20 @@ export const RELEASE_CHUNK_SIZE = 1000;
  *   changeset with which the last exclusive holder released it (otherwise `NewerChangesExist`: pull first);
  * - none: releases the requester's lock (`LockNotFound` if it holds none).
  * A request is all-or-nothing: one refusal and nothing in it is granted.
+ *
+ * Ownership: locks are taken only for one's own briefcase (with `imodels_write`), whoever asks; releasing them is
+ * also allowed to `imodels_manage` (a colleague's lost briefcase).
  */
 export class LockService {
   constructor(private readonly store: MetadataStore) {}
 
-  async update(iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
+  async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
     return this.store.transaction(async (tx) => {
       await requireInitializedIModel(tx, iModelId);
-      await requireBriefcase(tx, iModelId, request.briefcaseId);
+      const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
+      let acquires = false;
+      for (const level of request.objects.values()) if (level !== "none") acquires = true;
+      mayChangeLocks(actor, grants, briefcase.ownerId, acquires);
       const { index: requesterIndex } = await resolveChangesetIndex(tx, iModelId, { id: request.changesetId });
       const me = request.briefcaseId;
       const current = await tx.getObjectLocks(iModelId, [...request.objects.keys()], { releasedAfter: requesterIndex });
@@ -89,10 +97,11 @@ export class LockService {
   }
 
   /** Releases up to one chunk of the briefcase's locks; `isLastChunk` once none are left. */
-  async releaseChunk(iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
+  async releaseChunk(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
     return this.store.transaction(async (tx) => {
       await requireIModel(tx, iModelId);
-      await requireBriefcase(tx, iModelId, briefcaseId);
+      const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
+      mayChangeLocks(actor, grants, briefcase.ownerId, false);
       const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
       await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
       const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
@@ -111,4 +120,12 @@ export class LockService {
     const pages = await tx.listLocks(iModelId, { briefcaseId }, { limit: Number.MAX_SAFE_INTEGER, offset: 0 });
     return pages[0] ?? { briefcaseId, exclusive: [], shared: [] };
   }
+}
+
+/** Acquiring: own briefcase and `imodels_write`. Releasing: the same, or `imodels_manage` for anyone's briefcase. */
+function mayChangeLocks(actor: Actor, grants: Grants, ownerId: string, acquires: boolean): void {
+  const own = ownerId === actor.userId;
+  if (own && grants.has("imodels_write")) return;
+  if (!acquires && grants.has("imodels_manage")) return;
+  throw insufficientPermissions();
 }

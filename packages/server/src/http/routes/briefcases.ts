@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { notFound } from "../../domain/errors.js";
 import type { ApiRouteContext } from "../app.js";
+import { grantsOfRequest } from "../authz/authorize.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
@@ -51,7 +52,7 @@ export async function briefcaseRoutes(api: FastifyInstance, { hub }: ApiRouteCon
   });
 
   api.delete<{ Params: { id: string; briefcaseId: string } }>("/:id/briefcases/:briefcaseId", async (request, reply) => {
-    await hub.briefcases.release(request.params.id, parseBriefcaseId(request.params.briefcaseId));
+    await hub.briefcases.release(request.actor, grantsOfRequest(request), request.params.id, parseBriefcaseId(request.params.briefcaseId));
     return reply.code(204).send();
   });
 }

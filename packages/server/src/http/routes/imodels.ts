@@ -1,7 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { HubError, invalidRequest } from "../../domain/errors.js";
+import { wirePermissions } from "../../domain/access/permissions.js";
 import type { ApiRouteContext } from "../app.js";
+import { grantsOfRequest } from "../authz/authorize.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
@@ -33,7 +35,7 @@ const updateBody = z
     error: "At least one of 'name', 'description', 'extent' must be provided.",
   });
 
-export async function iModelRoutes(api: FastifyInstance, { hub, onJobQueued }: ApiRouteContext): Promise<void> {
+export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQueued }: ApiRouteContext): Promise<void> {
   api.post("/", async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iModel.");
     if (body.template !== undefined || body.creationMode === "fromIModelVersion") {
@@ -73,8 +75,13 @@ export async function iModelRoutes(api: FastifyInstance, { hub, onJobQueued }: A
     const search = parseStringParam(q, "$search", operation);
     const state = parseEnumParam(q, "state", operation, ["initialized", "notInitialized"] as const);
     const orderBy = parseOrderBy(q, operation, ["name", "createdDateTime"] as const);
-    const { rows, hasMore } = await readPage(page, (p) =>
-      hub.iModels.list({ iTwinId, ...(name ? { name } : {}), ...(search ? { search } : {}), ...(state ? { state } : {}), ...(orderBy ? { orderBy } : {}) }, p),
+    const filter = { iTwinId, ...(name ? { name } : {}), ...(search ? { search } : {}), ...(state ? { state } : {}), ...(orderBy ? { orderBy } : {}) };
+    // Only what the caller can see; when something is hidden, the iTwin's (few) iModels are filtered, then paged.
+    const visible = await access.visibility(request.actor, iTwinId);
+    const { rows, hasMore } = await readPage(page, async (p) =>
+      visible === "all"
+        ? hub.iModels.list(filter, p)
+        : (await hub.iModels.list(filter, { limit: Number.MAX_SAFE_INTEGER, offset: 0 })).filter((r) => visible(r.id)).slice(p.offset, p.offset + p.limit),
     );
     const full = prefersRepresentation(request.headers.prefer);
     return {
@@ -134,9 +141,9 @@ export async function iModelRoutes(api: FastifyInstance, { hub, onJobQueued }: A
     };
   });
 
+  // The caller's effective permissions (open mode: all of them), in the cloud's spelling (`imodels-delete`).
   api.get<{ Params: { id: string } }>("/:id/permissions", async (request) => {
     await hub.iModels.get(request.params.id);
-    // Open mode grants everything to everyone.
-    return { permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels-delete"] };
+    return { permissions: wirePermissions(grantsOfRequest(request).permissions) };
   });
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
 import { normalizeId64 } from "../../domain/ids.js";
 import type { ApiRouteContext } from "../app.js";
+import { grantsOfRequest } from "../authz/authorize.js";
 import { offsetPagingLinks } from "../paging.js";
 import { parseEnumParam, parseIndexParam, parsePage } from "../query.js";
 import { parseBody } from "../validation.js";
@@ -66,7 +67,7 @@ export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
         objects.set(id, lockLevel);
       }
     }
-    const locks = await hub.locks.update(request.params.id, {
+    const locks = await hub.locks.update(request.actor, grantsOfRequest(request), request.params.id, {
       briefcaseId: body.briefcaseId,
       changesetId: (body.changesetId ?? "").toLowerCase(),
       objects,
@@ -95,7 +96,7 @@ export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
 
   api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", async (request) => {
     const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
-    return hub.locks.releaseChunk(request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
+    return hub.locks.releaseChunk(request.actor, grantsOfRequest(request), request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
   });
 }
 

@@ -1,0 +1,241 @@
+import type { Permission } from "../../domain/access/permissions.js";
+import { canonical, parsePermission } from "../../domain/access/permissions.js";
+import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { SqliteDatabase } from "./sqlite-database.js";
+import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+
+interface RoleRow {
+  itwin_id: string;
+  id: string;
+  display_name: string;
+  description: string | null;
+  permissions: string;
+}
+
+interface MemberRow {
+  itwin_id: string;
+  user_id: string;
+  role_id: string;
+  added_at: string;
+}
+
+function permissionsOf(json: string): Permission[] {
+  const parsed: unknown = JSON.parse(json);
+  if (!Array.isArray(parsed)) return [];
+  // Unknown names (written by a newer modelhub) grant nothing.
+  return canonical(parsed.flatMap((p) => (typeof p === "string" ? (parsePermission(p) ?? []) : [])));
+}
+
+function roleOf(row: RoleRow): RoleRecord {
+  return { iTwinId: row.itwin_id, id: row.id, displayName: row.display_name, description: row.description, permissions: permissionsOf(row.permissions) };
+}
+
+function membersOf(rows: MemberRow[]): MemberRecord[] {
+  const byUser = new Map<string, MemberRecord>();
+  for (const row of rows) {
+    const member = byUser.get(row.user_id);
+    if (member) {
+      member.roleIds.push(row.role_id);
+      if (row.added_at < member.addedAt) member.addedAt = row.added_at;
+    } else byUser.set(row.user_id, { iTwinId: row.itwin_id, userId: row.user_id, roleIds: [row.role_id], addedAt: row.added_at });
+  }
+  return [...byUser.values()];
+}
+
+/**
+ * The access tables in the metadata database file, on a connection of its own (like SqliteJobQueue): every method
+ * is a few synchronous statements, writes are one `BEGIN IMMEDIATE` transaction each and wait for the write lock
+ * asynchronously ({@link withBusyRetry}), so they never stall the metadata store's transaction in flight.
+ */
+export class SqliteAccessStore implements AccessStore {
+  readonly #db: SqliteDatabase;
+  #closed = false;
+
+  private constructor(path: string) {
+    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+  }
+
+  static open(path: string): SqliteAccessStore {
+    return new SqliteAccessStore(path);
+  }
+
+  async listRoles(iTwinId: string): Promise<RoleRecord[]> {
+    return this.#read(() =>
+      (this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name, id").all(iTwinId) as RoleRow[]).map(roleOf),
+    );
+  }
+
+  async getRole(iTwinId: string, roleId: string): Promise<RoleRecord | undefined> {
+    return this.#read(() => {
+      const row = this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? AND id = ?").get(iTwinId, roleId) as RoleRow | undefined;
+      return row ? roleOf(row) : undefined;
+    });
+  }
+
+  async createRole(role: RoleRecord): Promise<boolean> {
+    return this.#write(() => {
+      const result = this.#db
+        .prepare("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        .run(role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions)));
+      return result.changes === 1;
+    });
+  }
+
+  async updateRole(role: RoleRecord): Promise<boolean | "nameTaken"> {
+    return this.#write(() => {
+      const clash = this.#db
+        .prepare("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?")
+        .get(role.iTwinId, role.displayName, role.id);
+      if (clash) return "nameTaken";
+      const result = this.#db
+        .prepare("UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?")
+        .run(role.displayName, role.description, JSON.stringify(canonical(role.permissions)), role.iTwinId, role.id);
+      return result.changes === 1;
+    });
+  }
+
+  async deleteRole(iTwinId: string, roleId: string): Promise<boolean> {
+    return this.#write(() => {
+      const result = this.#db.prepare("DELETE FROM itwin_roles WHERE itwin_id = ? AND id = ?").run(iTwinId, roleId);
+      if (result.changes === 0) return false;
+      this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND role_id = ?").run(iTwinId, roleId);
+      // Role ids are random UUIDs: one names one role of one iTwin.
+      this.#db
+        .prepare("DELETE FROM imodel_role_permissions WHERE role_id = ? AND imodel_id IN (SELECT id FROM imodels WHERE itwin_id = ?)")
+        .run(roleId, iTwinId);
+      return true;
+    });
+  }
+
+  async listMembers(iTwinId: string): Promise<MemberRecord[]> {
+    return this.#read(() =>
+      membersOf(this.#db.prepare("SELECT * FROM itwin_members WHERE itwin_id = ? ORDER BY user_id, added_at, role_id").all(iTwinId) as MemberRow[]),
+    );
+  }
+
+  async getMember(iTwinId: string, userId: string): Promise<MemberRecord | undefined> {
+    return this.#read(
+      () => membersOf(this.#db.prepare("SELECT * FROM itwin_members WHERE itwin_id = ? AND user_id = ? ORDER BY added_at, role_id").all(iTwinId, userId) as MemberRow[])[0],
+    );
+  }
+
+  async rolesOf(iTwinId: string, userId: string): Promise<RoleRecord[]> {
+    return this.#read(() =>
+      (
+        this.#db
+          .prepare(
+            `SELECT r.* FROM itwin_members m JOIN itwin_roles r ON r.itwin_id = m.itwin_id AND r.id = m.role_id
+              WHERE m.itwin_id = ? AND m.user_id = ? ORDER BY r.display_name, r.id`,
+          )
+          .all(iTwinId, userId) as RoleRow[]
+      ).map(roleOf),
+    );
+  }
+
+  async addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void> {
+    await this.#write(() => {
+      const known = this.#db.prepare("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?");
+      const insert = this.#db.prepare("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+      for (const roleId of roleIds) {
+        if (!known.get(iTwinId, roleId)) throw new Error(`role '${roleId}' does not exist on iTwin '${iTwinId}'`);
+        insert.run(iTwinId, userId, roleId, at);
+      }
+    });
+  }
+
+  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number> {
+    return this.#write(() => {
+      if (roleIds === undefined) return this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?").run(iTwinId, userId).changes;
+      const remove = this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id = ?");
+      let removed = 0;
+      for (const roleId of roleIds) removed += remove.run(iTwinId, userId, roleId).changes;
+      return removed;
+    });
+  }
+
+  async hasMembers(iTwinId: string): Promise<boolean> {
+    return this.#read(() => this.#db.prepare("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId) !== undefined);
+  }
+
+  async claimITwin(iTwinId: string, userId: string, ownerRole: RoleRecord, at: string): Promise<boolean> {
+    return this.#write(() => {
+      if (this.#db.prepare("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId)) return false;
+      let role = this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? AND display_name = ?").get(iTwinId, ownerRole.displayName) as RoleRow | undefined;
+      if (!role) {
+        this.#db
+          .prepare("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?)")
+          .run(iTwinId, ownerRole.id, ownerRole.displayName, ownerRole.description, JSON.stringify(canonical(ownerRole.permissions)));
+        role = { itwin_id: iTwinId, id: ownerRole.id, display_name: ownerRole.displayName, description: ownerRole.description, permissions: "[]" };
+      }
+      this.#db.prepare("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)").run(iTwinId, userId, role.id, at);
+      return true;
+    });
+  }
+
+  async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
+    return this.#read(() => ({
+      roles: (this.#db.prepare("SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = ? ORDER BY role_id").all(iModelId) as { role_id: string; permissions: string }[]).map(
+        (r) => ({ iModelId, roleId: r.role_id, permissions: permissionsOf(r.permissions) }),
+      ),
+      users: (this.#db.prepare("SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = ? ORDER BY user_id").all(iModelId) as { user_id: string; permissions: string }[]).map(
+        (r) => ({ iModelId, userId: r.user_id, permissions: permissionsOf(r.permissions) }),
+      ),
+    }));
+  }
+
+  async iModelOverridesInITwin(iTwinId: string): Promise<Map<string, IModelOverrides>> {
+    return this.#read(() => {
+      const result = new Map<string, IModelOverrides>();
+      const entry = (id: string) => {
+        let o = result.get(id);
+        if (!o) result.set(id, (o = { roles: [], users: [] }));
+        return o;
+      };
+      const roles = this.#db
+        .prepare("SELECT p.imodel_id, p.role_id, p.permissions FROM imodel_role_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
+        .all(iTwinId) as { imodel_id: string; role_id: string; permissions: string }[];
+      for (const r of roles) entry(r.imodel_id).roles.push({ iModelId: r.imodel_id, roleId: r.role_id, permissions: permissionsOf(r.permissions) });
+      const users = this.#db
+        .prepare("SELECT p.imodel_id, p.user_id, p.permissions FROM imodel_user_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
+        .all(iTwinId) as { imodel_id: string; user_id: string; permissions: string }[];
+      for (const u of users) entry(u.imodel_id).users.push({ iModelId: u.imodel_id, userId: u.user_id, permissions: permissionsOf(u.permissions) });
+      return result;
+    });
+  }
+
+  async setIModelRolePermissions(iModelId: string, roleId: string, permissions: readonly Permission[]): Promise<void> {
+    await this.#write(() => {
+      if (permissions.length === 0) this.#db.prepare("DELETE FROM imodel_role_permissions WHERE imodel_id = ? AND role_id = ?").run(iModelId, roleId);
+      else
+        this.#db
+          .prepare("INSERT INTO imodel_role_permissions (imodel_id, role_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
+          .run(iModelId, roleId, JSON.stringify(canonical(permissions)));
+    });
+  }
+
+  async setIModelUserPermissions(iModelId: string, userId: string, permissions: readonly Permission[]): Promise<void> {
+    await this.#write(() => {
+      if (permissions.length === 0) this.#db.prepare("DELETE FROM imodel_user_permissions WHERE imodel_id = ? AND user_id = ?").run(iModelId, userId);
+      else
+        this.#db
+          .prepare("INSERT INTO imodel_user_permissions (imodel_id, user_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
+          .run(iModelId, userId, JSON.stringify(canonical(permissions)));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #read<T>(fn: () => T): Promise<T> {
+    return withBusyRetry(fn);
+  }
+
+  /** One `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the checks inside cannot go stale. */
+  #write<T>(fn: () => T): Promise<T> {
+    const tx = this.#db.transaction(fn);
+    return withBusyRetry(() => tx.immediate());
+  }
+}

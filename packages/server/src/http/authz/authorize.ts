@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AccessService } from "../../domain/access/access-service.js";
+import type { Grants } from "../../domain/access/permissions.js";
+import { ALL_PERMISSIONS, NO_PERMISSIONS, grantsOf } from "../../domain/access/permissions.js";
+import { HubError, insufficientPermissions } from "../../domain/errors.js";
+import type { AuthzRule } from "./rules.js";
+import { ruleOf } from "./rules.js";
+
+/** What the authorization seam established for this request (also read by the audit log and the presenters). */
+export interface RequestAuthz {
+  rule: AuthzRule;
+  /** The iTwin the request acts in, when it has one (an iModel's is resolved once, here). */
+  iTwinId?: string;
+  iModelId?: string;
+  /** The caller's effective permissions in that scope. */
+  grants: Grants;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by the authorization hook on every API route; undefined on probes and storage routes. */
+    authz: RequestAuthz | undefined;
+  }
+}
+
+export interface AuthorizationDeps {
+  access: AccessService;
+  /** The iTwin of an iModel, or undefined when there is no such iModel. */
+  iTwinOfIModel(iModelId: string): Promise<string | undefined>;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NONE: Grants = grantsOf(NO_PERMISSIONS);
+const ALL: Grants = grantsOf(ALL_PERMISSIONS);
+
+/**
+ * Makes every route declare its rule: call on the root app before any route is registered; a route without a
+ * rule in rules.ts makes `buildApp` throw.
+ */
+export function requireRouteRules(app: FastifyInstance): void {
+  app.decorateRequest("authz", undefined);
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (!ruleOf(method, route.url)) {
+        throw new Error(`Route ${method} ${route.url} has no authorization rule: add one to packages/server/src/http/authz/rules.ts.`);
+      }
+    }
+  });
+}
+
+/**
+ * The one authorization seam of an authenticated scope (`/imodels`, `/accesscontrol`, `/auditlog`): register it
+ * right after the authentication hook. Rules that need the body (creating an iModel names its iTwin there) are
+ * checked once the body is parsed, all others before it is read.
+ */
+export function registerAuthorization(scope: FastifyInstance, deps: AuthorizationDeps): void {
+  scope.addHook("onRequest", async (request) => {
+    const rule = ruleOfRequest(request);
+    if (rule.kind === "iTwin" && rule.from === "body") return;
+    request.authz = await authorize(request, rule, deps);
+  });
+  scope.addHook("preValidation", async (request) => {
+    const rule = ruleOfRequest(request);
+    if (rule.kind === "iTwin" && rule.from === "body") request.authz = await authorize(request, rule, deps);
+  });
+}
+
+function ruleOfRequest(request: FastifyRequest): AuthzRule {
+  const url = request.routeOptions.url;
+  const rule = url === undefined ? undefined : ruleOf(request.method, url);
+  // Unrouted requests (404 handler) have no rule and need none: they answer NotFound and do nothing.
+  return rule ?? { kind: "authenticated", why: "no route" };
+}
+
+async function authorize(request: FastifyRequest, rule: AuthzRule, deps: AuthorizationDeps): Promise<RequestAuthz> {
+  const { access } = deps;
+  const actor = request.actor;
+  switch (rule.kind) {
+    case "public":
+    case "signedLink":
+    case "authenticated":
+      return { rule, grants: NONE };
+    case "iModel": {
+      const iModelId = (request.params as { id?: string }).id ?? "";
+      const iTwinId = await deps.iTwinOfIModel(iModelId);
+      if (iTwinId === undefined) {
+        // Open mode keeps its answers exactly as before (the route says iModelNotFound itself, after validation).
+        if (access.policy.everyoneMayDoEverything) return { rule, iModelId, grants: ALL };
+        throw new HubError("iModelNotFound", "Requested iModel is not available.");
+      }
+      const grants = await access.require(actor, rule.anyOf, { iTwinId, iModelId });
+      return { rule, iTwinId, iModelId, grants };
+    }
+    case "iTwin": {
+      const iTwinId = iTwinIdOf(request, rule.from);
+      if (iTwinId === undefined) {
+        if (rule.from === "body") return { rule, grants: NONE }; // the route refuses the body (422) and writes nothing
+        if (rule.adminsWithout && (access.isAdmin(actor) || access.policy.everyoneMayDoEverything)) return { rule, grants: ALL };
+        if (rule.adminsWithout) throw insufficientPermissions();
+        return { rule, grants: NONE };
+      }
+      if (rule.claim && GUID.test(iTwinId)) return { rule, iTwinId, grants: await access.requireCreate(actor, iTwinId) };
+      return { rule, iTwinId, grants: await access.require(actor, rule.anyOf, { iTwinId }) };
+    }
+  }
+}
+
+function iTwinIdOf(request: FastifyRequest, from: "path" | "body" | "query"): string | undefined {
+  const source =
+    from === "path" ? (request.params as Record<string, unknown> | undefined) : from === "query" ? (request.query as Record<string, unknown> | undefined) : (request.body as Record<string, unknown> | undefined);
+  const value = source && typeof source === "object" ? source.iTwinId : undefined;
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** The grants the seam computed for this request; a route reached without them is a wiring bug (500, nothing done). */
+export function grantsOfRequest(request: FastifyRequest): Grants {
+  if (!request.authz) throw new Error(`${request.method} ${request.routeOptions.url ?? request.url} was not authorized`);
+  return request.authz.grants;
+}

@@ -1,0 +1,29 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteAccessStore } from "../../src/adapters/sqlite/sqlite-access-store.js";
+import { openSqliteDatabase } from "../../src/adapters/sqlite/sqlite-database.js";
+import { accessStoreContract } from "./access-store.contract.js";
+
+accessStoreContract("sqlite", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "modelhub-access-"));
+  const path = join(dir, "metadata.db");
+  const store = SqliteAccessStore.open(path);
+  // iModels are the metadata store's rows; a bare row is all the access tables' foreign keys need.
+  const db = openSqliteDatabase(path);
+  return {
+    store,
+    second: async () => SqliteAccessStore.open(path),
+    addIModel: async (iModelId, iTwinId) => {
+      db.prepare(
+        `INSERT INTO imodels (id, itwin_id, name, creator_id, created_at, state, creation_mode, baseline_state, next_briefcase_id)
+          VALUES (?, ?, ?, 'test', '2026-01-01T00:00:00.000Z', 'initialized', 'empty', 'initialized', 2)`,
+      ).run(iModelId, iTwinId, iModelId);
+    },
+    cleanup: async () => {
+      await store.close();
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});

@@ -1,0 +1,402 @@
+// Every API route, called by a user of each role, in `tokens` mode (real hub-issued tokens, permissions enforced):
+// the status and body of each answer — success, 403 InsufficientPermissions, or 404 iModelNotFound when the caller
+// cannot see the iModel at all. The route list is the app's own (through rules.ts, which buildApp enforces): a new
+// route without an entry here fails this test.
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Permission } from "../../src/domain/access/permissions.js";
+import { grantsOf } from "../../src/domain/access/permissions.js";
+import { AUTHZ_RULES } from "../../src/http/authz/rules.js";
+import type { SecuredHub } from "../support/access.js";
+import { accessControl, startSecuredHub } from "../support/access.js";
+import { makeChangesets } from "../support/fixtures.js";
+import type { Fixture } from "../support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "../support/flows.js";
+import type { ApiResponse } from "../support/hub.js";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const T = "7a0c3a5e-1b7e-4c1f-9d55-3f1b2a9e6c01";
+const OWNER = "alice";
+/** Role → user; "none" is authenticated but no member, "administrator" is an organization admin (--admin). */
+const ROLES = {
+  none: { user: "nobody", permissions: [] },
+  webview: { user: "viewer", permissions: ["imodels_webview"] },
+  read: { user: "reader", permissions: ["imodels_read"] },
+  write: { user: "writer", permissions: ["imodels_write"] },
+  manage: { user: "manager", permissions: ["imodels_manage"] },
+  delete: { user: "deleter", permissions: ["imodels_delete"] },
+  administrator: { user: "root", permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"] },
+} as const satisfies Record<string, { user: string; permissions: readonly Permission[] }>;
+type Role = keyof typeof ROLES;
+const ROLE_NAMES = Object.keys(ROLES) as Role[];
+
+const FORBIDDEN = { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } };
+const HIDDEN = { error: { code: "iModelNotFound", message: "Requested iModel is not available." } };
+
+/** Who may call a route, written down independently of rules.ts (the documented permission table). */
+type Need = { scope: "any" } | { scope: "iModel" | "iTwin"; anyOf: readonly Permission[] };
+const ANY: Need = { scope: "any" };
+const WV: Need = { scope: "iModel", anyOf: ["imodels_webview"] };
+const RD: Need = { scope: "iModel", anyOf: ["imodels_read"] };
+const WR: Need = { scope: "iModel", anyOf: ["imodels_write"] };
+const MG: Need = { scope: "iModel", anyOf: ["imodels_manage"] };
+const DEL: Need = { scope: "iModel", anyOf: ["imodels_delete"] };
+const WR_MG: Need = { scope: "iModel", anyOf: ["imodels_write", "imodels_manage"] };
+const TW_WV: Need = { scope: "iTwin", anyOf: ["imodels_webview"] };
+const TW_MANAGE: Need = { scope: "iTwin", anyOf: ["imodels_manage"] };
+
+interface Entry {
+  need: Need;
+  /** The answer a permitted caller gets. */
+  ok: number;
+  run(role: Role, user: string): Promise<ApiResponse<Json>>;
+  /** Extra checks of a permitted answer. */
+  check?(role: Role, response: ApiResponse<Json>): void;
+}
+
+describe("permission matrix (tokens mode): every route × every role", () => {
+  let s: SecuredHub;
+  let fixture: Fixture;
+  let iModelId: string;
+  let aliceBriefcase: number;
+  let tip = 1; // changesets of the fixture in the history
+  const roleIds: Record<string, string> = {};
+  let versionId: string;
+  let groupId: string;
+  let unique = 0;
+  const next = () => `${++unique}`;
+
+  const api = (user: string) => s.as(user).api;
+  const ac = (user: string) => accessControl(s.as(user));
+  const alice = () => api(OWNER);
+  async function ok(r: Promise<ApiResponse<Json>>, status: number): Promise<ApiResponse<Json>> {
+    const done = await r;
+    assert.equal(done.status, status, done.text);
+    return done;
+  }
+  /** A fresh iModel of the iTwin waiting for its baseline (no job, nothing shared with other entries). */
+  const freshIModel = async () => (await ok(alice()("POST", "", { body: { iTwinId: T, name: `fresh-${next()}`, baselineFile: { size: 1000 } } }), 201)).body.iModel.id as string;
+  const ownBriefcase = (user: string) => acquireBriefcase(s.as(user), iModelId, user);
+  const tipId = () => fixture.changesets[tip - 1]!.id;
+
+  before(async () => {
+    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 4);
+    s = await startSecuredHub([OWNER, ...ROLE_NAMES.map((r) => ROLES[r].user)], { admins: ["root"], pendingPushTimeoutMs: 1 });
+    // alice claims the iTwin by creating its first iModel, then defines one role per permission.
+    const model = await createIModelFromFile(s.as(OWNER), fixture.version0Path, { iTwinId: T, user: OWNER, name: "matrix" });
+    iModelId = model.id;
+    aliceBriefcase = await acquireBriefcase(s.as(OWNER), iModelId, OWNER);
+    await pushChangeset(s.as(OWNER), iModelId, aliceBriefcase, fixture.changesets[0]!, OWNER);
+    versionId = (await ok(alice()("POST", `/${iModelId}/namedversions`, { body: { name: "v1", changesetId: fixture.changesets[0]!.id } }), 201)).body.namedVersion.id;
+    groupId = (await ok(alice()("POST", `/${iModelId}/changesetgroups`, { body: { description: "g" } }), 201)).body.changesetGroup.id;
+    const data = Buffer.from(JSON.stringify({ a: 1 })).toString("base64");
+    await ok(alice()("POST", `/${iModelId}/changesets/1/extendeddata`, { body: { data } }), 201);
+    for (const role of ROLE_NAMES) {
+      if (role === "none" || role === "administrator") continue;
+      const created = await ok(ac(OWNER)("POST", `/itwins/${T}/roles`, { displayName: role, permissions: ROLES[role].permissions }), 201);
+      roleIds[role] = created.body.role.id;
+      await ok(ac(OWNER)("POST", `/itwins/${T}/members/users`, { members: [{ userId: ROLES[role].user, roleIds: [roleIds[role]] }] }), 201);
+    }
+  });
+  after(() => s?.close());
+
+  const entries: Record<string, Entry> = {
+    "GET /imodels/": {
+      need: ANY,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `?iTwinId=${T}`),
+      check: (role, r) => {
+        const ids = (r.body.iModels as Json[]).map((m) => m.id);
+        // Nobody sees nothing of the iTwin; every member and the admin see the iModel.
+        assert.equal(ids.includes(iModelId), role !== "none", `${role}: ${r.text}`);
+      },
+    },
+    "POST /imodels/": {
+      need: TW_MANAGE, ok: 201, run: (_r, u) => api(u)("POST", "", { body: { iTwinId: T, name: `made-${next()}`, baselineFile: { size: 1000 } } }) },
+    "GET /imodels/:id": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}`) },
+    "PATCH /imodels/:id": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("PATCH", `/${iModelId}`, { body: { description: `by ${u}` } }) },
+    "DELETE /imodels/:id": {
+      need: DEL, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}`) },
+    "POST /imodels/:id/baselinefile": {
+      need: MG,
+      ok: 200,
+      run: async (_r, u) => {
+        const created = await ok(alice()("POST", "", { body: { iTwinId: T, name: `baseline-${next()}`, baselineFile: { size: (await import("node:fs")).statSync(fixture.version0Path).size } } }), 201);
+        assert.equal((await putFile(created.body.iModel._links.upload.href, fixture.version0Path)).status, 201);
+        return api(u)("POST", `/${created.body.iModel.id}/baselinefile`, { body: {} });
+      },
+    },
+    "GET /imodels/:id/baselinefile": {
+      need: WV,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `/${iModelId}/baselinefile`),
+      // The baseline checkpoint's file only for imodels_read: webview callers get metadata, no link.
+      check: (role, r) => assert.equal(r.body.baselineFile._links.download === null, role === "webview", r.text),
+    },
+    "GET /imodels/:id/operations/create": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/operations/create`) },
+    "GET /imodels/:id/permissions": {
+      need: WV,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `/${iModelId}/permissions`),
+      check: (role, r) => {
+        const expected = [...grantsOf(ROLES[role].permissions).permissions];
+        const order = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"];
+        assert.deepEqual(r.body, { permissions: order.filter((p) => expected.includes(p as Permission)).map((p) => p.replace("imodels_delete", "imodels-delete")) });
+      },
+    },
+    "GET /imodels/:id/permissions/roles": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/permissions/roles`) },
+    "PATCH /imodels/:id/permissions/roles/:roleId": {
+      need: MG,
+      ok: 200,
+      run: async (_r, u) => api(u)("PATCH", `/${await freshIModel()}/permissions/roles/${roleIds.read}`, { body: { permissions: ["imodels_read"] } }),
+    },
+    "DELETE /imodels/:id/permissions/roles/:roleId": {
+      need: MG, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}/permissions/roles/${roleIds.read}`) },
+    "GET /imodels/:id/permissions/users": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/permissions/users`) },
+    "PATCH /imodels/:id/permissions/users/:userId": {
+      need: MG,
+      ok: 200,
+      run: async (_r, u) => api(u)("PATCH", `/${await freshIModel()}/permissions/users/someone`, { body: { permissions: ["imodels_webview"] } }),
+    },
+    "DELETE /imodels/:id/permissions/users/:userId": {
+      need: MG, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}/permissions/users/someone`) },
+
+    "POST /imodels/:id/changesets": {
+      need: WR,
+      ok: 201,
+      run: async (role, u) => {
+        const briefcaseId = ROLES[role].permissions.length > 0 && role !== "webview" ? await ownBriefcase(u) : aliceBriefcase;
+        const cs = fixture.changesets[tip]!;
+        // Only reserved (never completed): the next push replaces it (pendingPushTimeoutMs 1 ms).
+        return api(u)("POST", `/${iModelId}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size, containingChanges: 0 } });
+      },
+    },
+    "PATCH /imodels/:id/changesets/:changesetId": {
+      need: WR,
+      ok: 200,
+      run: async (role, u) => {
+        const cs = fixture.changesets[tip]!;
+        const allowed = role === "write" || role === "administrator";
+        if (!allowed) return api(u)("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: aliceBriefcase } });
+        const briefcaseId = await ownBriefcase(u);
+        const created = await ok(api(u)("POST", `/${iModelId}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size, containingChanges: 0 } }), 201);
+        assert.equal((await putFile(created.body.changeset._links.upload.href, cs.pathname)).status, 201);
+        const done = await api(u)("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+        if (done.status === 200) tip++;
+        return done;
+      },
+    },
+    "GET /imodels/:id/changesets": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets`) },
+    "GET /imodels/:id/changesets/extendeddata": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/extendeddata`) },
+    "GET /imodels/:id/changesets/:changesetId": {
+      need: WV,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/1`),
+      check: (role, r) => assert.equal(r.body.changeset._links.download === null, role === "webview", r.text),
+    },
+    "POST /imodels/:id/changesets/:changesetId/extendeddata": {
+      need: WR,
+      ok: 201,
+      run: (_r, u) => api(u)("POST", `/${iModelId}/changesets/1/extendeddata`, { body: { data: Buffer.from(JSON.stringify({ by: u })).toString("base64") } }),
+    },
+    "GET /imodels/:id/changesets/:changesetId/extendeddata": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/1/extendeddata`) },
+    "POST /imodels/:id/changesetgroups": {
+      need: WR, ok: 201, run: (_r, u) => api(u)("POST", `/${iModelId}/changesetgroups`, { body: { description: u } }) },
+    "PATCH /imodels/:id/changesetgroups/:groupId": {
+      need: WR,
+      ok: 200,
+      run: async (_r, u) => {
+        const group = await ok(alice()("POST", `/${iModelId}/changesetgroups`, { body: { description: "to close" } }), 201);
+        return api(u)("PATCH", `/${iModelId}/changesetgroups/${group.body.changesetGroup.id}`, { body: { state: "completed" } });
+      },
+    },
+    "GET /imodels/:id/changesetgroups/:groupId": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesetgroups/${groupId}`) },
+    "GET /imodels/:id/changesetgroups": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesetgroups`) },
+
+    "POST /imodels/:id/briefcases": {
+      need: RD, ok: 201, run: (_r, u) => api(u)("POST", `/${iModelId}/briefcases`, { body: {} }) },
+    "GET /imodels/:id/briefcases": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/briefcases`) },
+    "GET /imodels/:id/briefcases/checkpoint": {
+      need: WV,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `/${iModelId}/briefcases/checkpoint`),
+      check: (role, r) => assert.equal(r.body.checkpoint._links.download === null, role === "webview", r.text),
+    },
+    "GET /imodels/:id/briefcases/:briefcaseId": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/briefcases/${aliceBriefcase}`) },
+    "DELETE /imodels/:id/briefcases/:briefcaseId": {
+      need: RD,
+      ok: 204,
+      run: async (role, u) => {
+        // Managers release someone else's (the lost laptop); everyone else their own, if they may have one.
+        const mayOwn = !["none", "webview", "manage"].includes(role);
+        const briefcaseId = mayOwn ? await ownBriefcase(u) : await acquireBriefcase(s.as(OWNER), iModelId, OWNER);
+        return api(u)("DELETE", `/${iModelId}/briefcases/${briefcaseId}`);
+      },
+    },
+
+    "PATCH /imodels/:id/locks": {
+      need: WR_MG,
+      ok: 200,
+      run: async (role, u) => {
+        if (role === "manage") {
+          // A manager releases a lock of alice's briefcase.
+          const b = await acquireBriefcase(s.as(OWNER), iModelId, OWNER);
+          await ok(alice()("PATCH", `/${iModelId}/locks`, { body: { briefcaseId: b, changesetId: tipId(), lockedObjects: [{ lockLevel: "shared", objectIds: ["0x20"] }] } }), 200);
+          return api(u)("PATCH", `/${iModelId}/locks`, { body: { briefcaseId: b, changesetId: tipId(), lockedObjects: [{ lockLevel: "none", objectIds: ["0x20"] }] } });
+        }
+        const own = role === "write" || role === "administrator";
+        const briefcaseId = own ? await ownBriefcase(u) : aliceBriefcase;
+        return api(u)("PATCH", `/${iModelId}/locks`, { body: { briefcaseId, changesetId: tipId(), lockedObjects: [{ lockLevel: "shared", objectIds: ["0x1"] }] } });
+      },
+    },
+    "GET /imodels/:id/locks": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/locks`) },
+    "POST /imodels/:id/locks/release-chunk": {
+      need: WR_MG,
+      ok: 200,
+      run: async (role, u) => {
+        const own = role === "write" || role === "administrator";
+        const briefcaseId = own ? await ownBriefcase(u) : await acquireBriefcase(s.as(OWNER), iModelId, OWNER);
+        return api(u)("POST", `/${iModelId}/locks/release-chunk`, { body: { briefcaseId, changesetId: tipId() } });
+      },
+    },
+
+    "POST /imodels/:id/namedversions": {
+      need: WR,
+      ok: 201,
+      // One named version per changeset: each permitted role names the changeset it just pushed (see below).
+      run: (role, u) => {
+        const changeset = role === "write" || role === "administrator" ? fixture.changesets[namedNext++]! : fixture.changesets[0]!;
+        return api(u)("POST", `/${iModelId}/namedversions`, { body: { name: `v-${u}-${next()}`, changesetId: changeset.id } });
+      },
+    },
+    "GET /imodels/:id/namedversions": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/namedversions`) },
+    "GET /imodels/:id/namedversions/:versionId": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/namedversions/${versionId}`) },
+    "PATCH /imodels/:id/namedversions/:versionId": {
+      need: WR, ok: 200, run: (_r, u) => api(u)("PATCH", `/${iModelId}/namedversions/${versionId}`, { body: { description: u } }) },
+    "GET /imodels/:id/changesets/:changesetId/checkpoint": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/0/checkpoint`) },
+    "GET /imodels/:id/namedversions/:versionId/checkpoint": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/namedversions/${versionId}/checkpoint`) },
+    "PUT /imodels/:id/namedversions/:versionId/checkpoint": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("PUT", `/${iModelId}/namedversions/${versionId}/checkpoint`) },
+    "GET /imodels/:id/checkpoints": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/checkpoints`) },
+    "GET /imodels/:id/users": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/users`) },
+    "GET /imodels/:id/users/:userId": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/users/${OWNER}`) },
+
+    "GET /imodels/:id/auditlog": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/auditlog`) },
+    "GET /auditlog/": {
+      need: TW_MANAGE, ok: 200, run: (_r, u) => api(u)("GET", `${s.hub.url}/auditlog?iTwinId=${T}`) },
+
+    "GET /accesscontrol/itwins/:iTwinId/permissions": {
+      need: ANY,
+      ok: 200,
+      run: (_r, u) => ac(u)("GET", `/itwins/${T}/permissions`),
+      check: (role, r) => assert.deepEqual(r.body, { permissions: [...grantsOf(ROLES[role].permissions).permissions].sort(byCanonical) }),
+    },
+    "GET /accesscontrol/itwins/:iTwinId/roles": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/roles`) },
+    "GET /accesscontrol/itwins/:iTwinId/roles/:roleId": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/roles/${roleIds.read}`) },
+    "POST /accesscontrol/itwins/:iTwinId/roles": {
+      need: TW_MANAGE, ok: 201, run: (_r, u) => ac(u)("POST", `/itwins/${T}/roles`, { displayName: `r-${next()}`, permissions: ["imodels_read"] }) },
+    "PATCH /accesscontrol/itwins/:iTwinId/roles/:roleId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: async (_r, u) => ac(u)("PATCH", `/itwins/${T}/roles/${await freshRole()}`, { description: `by ${u}` }),
+    },
+    "DELETE /accesscontrol/itwins/:iTwinId/roles/:roleId": {
+      need: TW_MANAGE, ok: 204, run: async (_r, u) => ac(u)("DELETE", `/itwins/${T}/roles/${await freshRole()}`) },
+    "GET /accesscontrol/itwins/:iTwinId/members/users": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/members/users`) },
+    "GET /accesscontrol/itwins/:iTwinId/members/users/:userId": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/members/users/${OWNER}`) },
+    "POST /accesscontrol/itwins/:iTwinId/members/users": {
+      need: TW_MANAGE,
+      ok: 201,
+      run: (_r, u) => ac(u)("POST", `/itwins/${T}/members/users`, { members: [{ userId: `guest-${next()}`, roleIds: [roleIds.webview] }] }),
+    },
+    "PATCH /accesscontrol/itwins/:iTwinId/members/users/:userId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: async (_r, u) => ac(u)("PATCH", `/itwins/${T}/members/users/${await freshMember()}`, { roleIds: [roleIds.read] }),
+    },
+    "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": {
+      need: TW_MANAGE, ok: 204, run: async (_r, u) => ac(u)("DELETE", `/itwins/${T}/members/users/${await freshMember()}`) },
+  };
+  let namedNext = 1;
+  const byCanonical = (a: string, b: string) => ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"].indexOf(a) - ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"].indexOf(b);
+  const freshRole = async () => (await ok(ac(OWNER)("POST", `/itwins/${T}/roles`, { displayName: `tmp-${next()}`, permissions: [] }), 201)).body.role.id as string;
+  const freshMember = async () => {
+    const userId = `member-${next()}`;
+    await ok(ac(OWNER)("POST", `/itwins/${T}/members/users`, { members: [{ userId, roleIds: [roleIds.webview] }] }), 201);
+    return userId;
+  };
+
+  /** What a caller of `role` gets: "ok", 403, or 404 on an iModel they cannot see at all. */
+  function expected(need: Need, role: Role): "ok" | 403 | 404 {
+    const grants = grantsOf(ROLES[role].permissions);
+    if (need.scope === "any" || need.anyOf.some((p) => grants.has(p))) return "ok";
+    return need.scope === "iModel" && grants.permissions.size === 0 ? 404 : 403;
+  }
+
+  it("every route of the app has a matrix entry (and every entry a route)", () => {
+    const app = s.hub.server.app;
+    const routed = Object.entries(AUTHZ_RULES).filter(([key, rule]) => {
+      if (rule.kind === "public" || rule.kind === "signedLink") return false;
+      const [method, url] = key.split(" ") as [string, string];
+      return app.hasRoute({ method: method as "GET", url });
+    });
+    assert.ok(routed.length >= 50, `only ${routed.length} routes found`);
+    assert.deepEqual(routed.map(([k]) => k).filter((k) => !entries[k]), [], "routes without a matrix entry");
+    const unknown = Object.keys(entries).filter((k) => !routed.some(([r]) => r === k) && !k.includes("auditlog"));
+    assert.deepEqual(unknown, [], "entries without a route");
+  });
+
+  // Roles run in this order so that pushes and named versions line up (write, then administrator).
+  for (const [key, rule] of Object.entries(AUTHZ_RULES)) {
+    if (rule.kind === "public" || rule.kind === "signedLink") continue;
+    it(key, async (t) => {
+      const entry = entries[key];
+      assert.ok(entry, `no matrix entry for ${key}`);
+      const [method, url] = key.split(" ") as [string, string];
+      if (!s.hub.server.app.hasRoute({ method: method as "GET", url })) return t.skip("route not registered in this build");
+      const seen: string[] = [];
+      for (const role of ROLE_NAMES) {
+        const want = expected(entry.need, role);
+        const r = await entry.run(role, ROLES[role].user);
+        seen.push(`${role}:${r.status}`);
+        if (want === "ok") {
+          assert.equal(r.status, entry.ok, `${key} as ${role}: ${r.text}`);
+          entry.check?.(role, r);
+        } else {
+          assert.equal(r.status, want, `${key} as ${role}: ${r.text}`);
+          assert.deepEqual(r.body, want === 403 ? FORBIDDEN : HIDDEN, `${key} as ${role}`);
+        }
+      }
+      // The loop ran for every role (a test that cannot silently skip them).
+      assert.equal(seen.length, ROLE_NAMES.length);
+    });
+  }
+});
