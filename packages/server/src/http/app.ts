@@ -396,7 +396,7 @@ function originOf(request: FastifyRequest, publicUrl: string | undefined): strin
 function storageLinks(request: FastifyRequest, options: AppOptions): StorageLinks {
   const origin = originOf(request, options.publicUrl);
   return {
-    upload: (key) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds), storageType: "azure" }),
+    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes), storageType: "azure" }),
     download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds), storageType: "azure" }),
   };
 }

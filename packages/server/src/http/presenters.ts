@@ -31,7 +31,8 @@ import type {
 
 /** Signed storage links for the hub's own file routes. */
 export interface StorageLinks {
-  upload(key: string): StorageLink;
+  /** A link that may write `key` (at most `maxBytes`, when given: the size the client declared). */
+  upload(key: string, maxBytes?: number): StorageLink;
   download(key: string): StorageLink;
 }
 
@@ -82,7 +83,7 @@ export class Presenter {
       },
     };
     if (extra.upload) {
-      entity._links.upload = this.storage.upload(blobKeys.baselineUpload(r.id));
+      entity._links.upload = this.storage.upload(blobKeys.baselineUpload(r.id), r.baselineSize ?? undefined);
       entity._links.complete = this.link(`/${r.id}/baselinefile`);
     }
     return entity;
@@ -172,7 +173,7 @@ export class Presenter {
       },
     };
     if (mode === "create") {
-      entity._links.upload = this.storage.upload(blobKeys.changesetUpload(r.iModelId, r.id, r.briefcaseId));
+      entity._links.upload = this.storage.upload(blobKeys.changesetUpload(r.iModelId, r.id, r.briefcaseId), r.fileSize);
       entity._links.complete = this.link(`/${r.iModelId}/changesets/${r.id}`);
     }
     return entity;

@@ -320,6 +320,24 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     await assert.rejects(new BlockBlobClient(url(key, "w")).downloadToBuffer(), (err: { statusCode?: number }) => err.statusCode === 403);
   });
 
+  it("an upload link names its size: a larger upload is refused (413, nothing kept), a changed size is a bad signature", async () => {
+    const key = "files/m4b/sized.bin";
+    const sized = storageUrl(origin, key, signer, "w", 600, 10);
+    assert.match(sized, /[?&]sz=10&/);
+    const tooLarge = await fetch(sized, { method: "PUT", body: Buffer.alloc(11, 1) });
+    assert.equal(tooLarge.status, 413);
+    assert.equal(tooLarge.headers.get("x-ms-error-code"), "RequestBodyTooLarge");
+    assert.equal(await blobStore.stat(key), undefined);
+    const widened = await fetch(sized.replace("sz=10", "sz=11"), { method: "PUT", body: Buffer.alloc(11, 1) });
+    assert.equal(widened.status, 403);
+    assert.equal(widened.headers.get("x-ms-error-code"), "AuthenticationFailed");
+    const dropped = await fetch(sized.replace("sz=10&", ""), { method: "PUT", body: Buffer.alloc(11, 1) });
+    assert.equal(dropped.status, 403, "the size cannot be removed from the link either");
+    assert.equal(await blobStore.stat(key), undefined);
+    assert.equal((await fetch(sized, { method: "PUT", body: Buffer.alloc(10, 1) })).status, 201);
+    assert.equal((await blobStore.stat(key))?.size, 10);
+  });
+
   it("answers a missing blob with 404 BlobNotFound, bad paths and block lists with 400", async () => {
     const missing = await fetch(url("files/m5/none.bin", "r"));
     assert.equal(missing.status, 404);

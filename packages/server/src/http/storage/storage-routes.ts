@@ -57,9 +57,10 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       : sendXmlError(reply, 405, "UnsupportedHttpVerb", `The resource doesn't support the HTTP verb ${request.method}.`),
   );
 
-  const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): boolean => {
+  /** The link's verdict: false (answered 403), or the size limit it signed (infinite without one). */
+  const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): false | { maxBytes: number } => {
     const verdict = signer.verify(key, request.query as Query, permission);
-    if (verdict.ok) return true;
+    if (verdict.ok) return { maxBytes: verdict.maxBytes ?? Number.POSITIVE_INFINITY };
     sendXmlError(reply, 403, "AuthenticationFailed", `Server failed to authenticate the request. ${verdict.reason}`);
     return false;
   };
@@ -67,19 +68,22 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   app.put("/modelhub/*", async (request, reply) => {
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
-    if (!authorize(request, reply, key, "w")) return reply;
+    const link = authorize(request, reply, key, "w");
+    if (!link) return reply;
     // A valid signature is not enough: the object must still be waiting for this upload (a completed changeset,
-    // a received baseline or a checkpoint is never written through a link), and no larger than declared.
-    const verdict = checkWrite ? await checkWrite(key) : ({ ok: true, maxBytes: Number.POSITIVE_INFINITY } as const);
-    if (!verdict.ok) return refuseWrite(reply, verdict);
+    // a received baseline or a checkpoint is never written through a link), and no larger than declared — in the
+    // link itself and where the hub keeps what the client declared.
+    const checked = checkWrite ? await checkWrite(key) : ({ ok: true, maxBytes: Number.POSITIVE_INFINITY } as const);
+    if (!checked.ok) return refuseWrite(reply, checked);
+    const verdict = { ok: true, maxBytes: Math.min(checked.maxBytes, link.maxBytes) } as const;
     const declaredLength = Number(request.headers["content-length"] ?? "0");
     if (declaredLength > verdict.maxBytes) return refuseTooLarge(reply, verdict.maxBytes);
     // Still stored after the write? The object may have been completed (or deleted) while the body arrived.
     const stillWritable = async (info: BlobInfo): Promise<FastifyReply | undefined> => {
       const after = checkWrite ? await checkWrite(key) : verdict;
-      if (after.ok && info.size <= after.maxBytes) return undefined;
+      if (after.ok && info.size <= Math.min(after.maxBytes, link.maxBytes)) return undefined;
       await blobStore.delete(key);
-      return after.ok ? refuseTooLarge(reply, after.maxBytes) : refuseWrite(reply, after);
+      return after.ok ? refuseTooLarge(reply, Math.min(after.maxBytes, link.maxBytes)) : refuseWrite(reply, after);
     };
     const query = request.query as Query;
     const abort = abortOnClose(request.raw);

@@ -13,29 +13,37 @@ const SECRET_BYTES = 32;
 export class UrlSigner {
   constructor(private readonly secret: Buffer) {}
 
-  /** Query string (without "?") granting `permission` on `key` for `ttlSeconds`. */
-  sign(key: string, permission: Permission, ttlSeconds: number): string {
-    const expiry = Math.floor(Date.now() / 1000 + ttlSeconds);
-    return `se=${expiry}&sp=${permission}&sig=${this.#mac(key, permission, String(expiry))}`;
+  /**
+   * Query string (without "?") granting `permission` on `key` for `ttlSeconds`; an upload link may also name the
+   * most bytes it may write (`sz`, signed with the rest).
+   */
+  sign(key: string, permission: Permission, ttlSeconds: number, maxBytes?: number): string {
+    const expiry = String(Math.floor(Date.now() / 1000 + ttlSeconds));
+    const size = maxBytes === undefined ? undefined : String(maxBytes);
+    return `se=${expiry}&sp=${permission}${size === undefined ? "" : `&sz=${size}`}&sig=${this.#mac(key, permission, expiry, size)}`;
   }
 
   /**
    * Whether `query` (the parsed query string of a request for `key`) carries a valid, unexpired signature granting
-   * `needed`. The signature is checked before anything else is believed, in constant time.
+   * `needed`, and the size limit it signed, if any. The signature is checked before anything else is believed, in
+   * constant time.
    */
-  verify(key: string, query: Record<string, string | undefined>, needed: Permission): { ok: true } | { ok: false; reason: string } {
-    const { se, sp, sig } = query;
+  verify(key: string, query: Record<string, string | undefined>, needed: Permission): { ok: true; maxBytes?: number } | { ok: false; reason: string } {
+    const { se, sp, sz, sig } = query;
     if (!se || !sp || !sig) return { ok: false, reason: "The URL carries no signature." };
-    const expected = Buffer.from(this.#mac(key, sp, se));
+    const expected = Buffer.from(this.#mac(key, sp, se, sz));
     const given = Buffer.from(sig);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: "The signature does not match." };
     if (!/^\d+$/.test(se) || Number(se) * 1000 < Date.now()) return { ok: false, reason: "The URL has expired." };
     if (sp !== needed) return { ok: false, reason: `The URL grants '${sp}', not '${needed}'.` };
-    return { ok: true };
+    if (sz !== undefined && !/^\d{1,15}$/.test(sz)) return { ok: false, reason: "The URL's size limit is not a number." };
+    return sz === undefined ? { ok: true } : { ok: true, maxBytes: Number(sz) };
   }
 
-  #mac(key: string, permission: string, expiry: string): string {
-    return createHmac("sha256", this.secret).update(`${permission}\n${expiry}\n${key}`).digest("base64url");
+  /** Links without a size keep the MAC they always had (links handed out before an upgrade keep working). */
+  #mac(key: string, permission: string, expiry: string, size?: string): string {
+    const signed = `${permission}\n${expiry}\n${key}${size === undefined ? "" : `\nsz=${size}`}`;
+    return createHmac("sha256", this.secret).update(signed).digest("base64url");
   }
 }
 
@@ -88,7 +96,7 @@ async function readSecret(path: string): Promise<Buffer | undefined> {
 }
 
 /** Absolute storage URL for a blob key (keys start with `files/`). */
-export function storageUrl(origin: string, key: string, signer: UrlSigner, permission: Permission, ttlSeconds: number): string {
+export function storageUrl(origin: string, key: string, signer: UrlSigner, permission: Permission, ttlSeconds: number, maxBytes?: number): string {
   const path = key.split("/").map(encodeURIComponent).join("/");
-  return `${origin}/storage/modelhub/${path}?${signer.sign(key, permission, ttlSeconds)}`;
+  return `${origin}/storage/modelhub/${path}?${signer.sign(key, permission, ttlSeconds, maxBytes)}`;
 }
