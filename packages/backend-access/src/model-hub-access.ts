@@ -239,7 +239,16 @@ export class ModelHubAccess implements BackendHubAccess {
     let created: { changeset: Changeset };
     try {
       created = await this.#call("pushChangeset", "POST", `/${arg.iModelId}/changesets`, auth, {
-        body: { id: props.id, parentId: props.parentId, briefcaseId: props.briefcaseId, description, containingChanges: props.changesType, fileSize },
+        body: {
+          id: props.id,
+          parentId: props.parentId,
+          briefcaseId: props.briefcaseId,
+          description,
+          containingChanges: props.changesType,
+          fileSize,
+          // A modelhub extension of the API: iTwin.js's changeset health statistics use it (HubMock keeps it too).
+          ...(props.uncompressedSize !== undefined ? { uncompressedSize: props.uncompressedSize } : {}),
+        },
       });
     } catch (err) {
       // The hub already has it (a retry whose first answer was lost): that push succeeded.
@@ -508,6 +517,8 @@ function toChangesetProps(c: Changeset): ChangesetProps {
     pushDate: c.pushDateTime,
     userCreated: c.creatorId,
     size: c.fileSize,
+    // Absent when the pusher did not declare it (HubMock says 0 then).
+    ...(c.uncompressedSize != null ? { uncompressedSize: c.uncompressedSize } : {}),
   } as ChangesetProps;
 }
 

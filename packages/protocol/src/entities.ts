@@ -121,6 +121,11 @@ export interface MinimalChangeset {
 
 export interface Changeset extends Omit<MinimalChangeset, "_links"> {
   application: Application | null;
+  /**
+   * modelhub extension (the API has no such field): iTwin.js's `ChangesetProps.uncompressedSize` as the pushing
+   * client declared it on create; null when it did not.
+   */
+  uncompressedSize: number | null;
   synchronizationInfo: SynchronizationInfo | null;
   _links: {
     self: Link;
@@ -206,6 +211,17 @@ export interface UserStatistics {
   lastChangesetPushDate: string | null;
   createdVersionsCount: number;
   briefcasesCount: number;
+  /** Per application that acquired the user's briefcases (id/name null: not known). */
+  applications: UserApplicationStatistics[];
+}
+
+export interface UserApplicationStatistics {
+  id: string | null;
+  name: string | null;
+  /** Some briefcase of the user acquired by this application holds a lock. */
+  ownsLocks: boolean;
+  /** One of them holds the exclusive lock on the root element (0x1). */
+  ownsExclusiveRootElementLock: boolean;
 }
 
 export interface User {

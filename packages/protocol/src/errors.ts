@@ -35,6 +35,7 @@ export const HUB_ERROR_CODES = [
   "iModelNotInitialized",
   "DataConflict",
   "InvalidiModelsRequest",
+  "InvalidThumbnailFormat",
   "UnsupportedMediaType",
   "MethodNotAllowed",
   "BadRequest",

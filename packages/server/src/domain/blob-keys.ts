@@ -21,6 +21,8 @@ export const blobKeys = {
   changeset: (iModelId: string, changesetId: string) => `files/${iModelId}/changesets/${changesetId}.cs`,
   /** Where one push (changeset id + briefcase) uploads its file before completing. */
   changesetUpload: (iModelId: string, changesetId: string, briefcaseId: number) => `files/${iModelId}/uploads/${changesetId}.${briefcaseId}.cs`,
+  /** The iModel's uploaded thumbnail (PNG or JPEG, as uploaded; served for both sizes). */
+  thumbnail: (iModelId: string) => `files/${iModelId}/thumbnail/custom.img`,
 } as const;
 
 export type BlobKeyRef =
@@ -28,7 +30,8 @@ export type BlobKeyRef =
   | { kind: "changesetUpload"; iModelId: string; changesetId: string; briefcaseId: number }
   | { kind: "baselineUpload"; iModelId: string }
   | { kind: "baselineReceived"; iModelId: string }
-  | { kind: "checkpoint"; iModelId: string; changesetIndex: number };
+  | { kind: "checkpoint"; iModelId: string; changesetIndex: number }
+  | { kind: "thumbnail"; iModelId: string };
 
 const PATTERNS: [RegExp, (m: RegExpExecArray) => BlobKeyRef][] = [
   [/^files\/([^/]+)\/changesets\/([0-9a-f]{40})\.cs$/, (m) => ({ kind: "changeset", iModelId: m[1]!, changesetId: m[2]! })],
@@ -39,6 +42,7 @@ const PATTERNS: [RegExp, (m: RegExpExecArray) => BlobKeyRef][] = [
   [/^files\/([^/]+)\/baseline\/upload\.bim$/, (m) => ({ kind: "baselineUpload", iModelId: m[1]! })],
   [/^files\/([^/]+)\/baseline\/received\.bim$/, (m) => ({ kind: "baselineReceived", iModelId: m[1]! })],
   [/^files\/([^/]+)\/checkpoints\/(\d{1,15})(?:-[0-9a-z]{1,64})?\.bim$/, (m) => ({ kind: "checkpoint", iModelId: m[1]!, changesetIndex: Number(m[2]) })],
+  [/^files\/([^/]+)\/thumbnail\/custom\.img$/, (m) => ({ kind: "thumbnail", iModelId: m[1]! })],
 ];
 
 /** What a key names, or undefined for a key the hub never makes. */

@@ -10,6 +10,13 @@ export interface Actor {
   email?: string;
   /** The calling application (the token's client id, `azp`/`client_id`), when known. */
   applicationId?: string;
+  /** Its display name, when the caller said one (see http/application.ts); the id stands in otherwise. */
+  applicationName?: string;
+}
+
+/** The application recorded on what the actor creates (briefcases, changesets, named versions); null if unknown. */
+export function applicationOf(actor: Actor): { id: string; name: string } | null {
+  return actor.applicationId === undefined ? null : { id: actor.applicationId, name: actor.applicationName ?? actor.applicationId };
 }
 
 /** Time source, replaceable in tests. */

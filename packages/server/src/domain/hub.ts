@@ -13,6 +13,7 @@ import { IModelService } from "./imodels/imodel-service.js";
 import { LockService } from "./locks/lock-service.js";
 import { BlobJanitor } from "./maintenance/blob-janitor.js";
 import { NamedVersionService } from "./named-versions/named-version-service.js";
+import { ThumbnailService } from "./thumbnails/thumbnail-service.js";
 import { UploadService } from "./uploads/upload-service.js";
 import type { UserProfiles } from "./users/user-service.js";
 import { UserService } from "./users/user-service.js";
@@ -28,6 +29,7 @@ export interface Hub {
   checkpoints: CheckpointService;
   users: UserService;
   uploads: UploadService;
+  thumbnails: ThumbnailService;
   /** Deletes files nothing refers to (the deletion outbox, orphans). */
   janitor: BlobJanitor;
 }
@@ -66,6 +68,7 @@ export function createHub(deps: {
     checkpoints,
     users: new UserService(store, deps.profiles),
     uploads: new UploadService(store),
+    thumbnails: new ThumbnailService(store, blobs),
     janitor,
   };
 }

@@ -38,6 +38,7 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   RequestTooLarge: 413,
   UnsupportedMediaType: 415,
   InvalidiModelsRequest: 422,
+  InvalidThumbnailFormat: 422,
   TooManyRequests: 429,
   Unknown: 500,
   ServiceUnavailable: 503,

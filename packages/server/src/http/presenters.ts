@@ -118,7 +118,7 @@ export class Presenter {
       // Deprecated by the API; the hub does not know local file sizes. The cloud's tests expect a positive number.
       fileSize: 1,
       deviceName: r.deviceName,
-      application: null,
+      application: r.application ?? null,
       _links: {
         owner: this.userLink(r.iModelId, r.ownerId),
         checkpoint: this.link(`/${r.iModelId}/briefcases/checkpoint`),
@@ -159,7 +159,8 @@ export class Presenter {
     const minimal = this.minimalChangeset(r);
     const entity: Changeset = {
       ...minimal,
-      application: null,
+      application: r.application ?? null,
+      uncompressedSize: r.uncompressedSize ?? null,
       synchronizationInfo: r.synchronizationInfo,
       _links: {
         self: minimal._links.self,
@@ -201,7 +202,7 @@ export class Presenter {
       description: r.description,
       createdDateTime: r.createdAt,
       state: r.state,
-      application: null,
+      application: r.application ?? null,
       _links: {
         creator: this.userLink(r.iModelId, r.creatorId),
         changeset: r.changesetIndex > 0 ? this.link(`/${r.iModelId}/changesets/${r.changesetIndex}`) : null,

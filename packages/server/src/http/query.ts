@@ -69,6 +69,21 @@ export function parseOrderBy<F extends string>(
   return { field, direction: (match[2]?.toLowerCase() as SortDirection | undefined) ?? "asc" };
 }
 
+/** `$orderBy=<field>[ asc|desc][,<field>[ asc|desc]…]`: several allowed fields, each at most once, in precedence order. */
+export function parseOrderByKeys<F extends string>(query: Query, operation: string, allowed: readonly F[]): { field: F; direction: SortDirection }[] {
+  const raw = query["$orderBy"];
+  if (raw === undefined) return [];
+  const keys: { field: F; direction: SortDirection }[] = [];
+  for (const part of raw.split(",")) {
+    const key = parseOrderBy({ $orderBy: part }, operation, allowed);
+    if (!key || keys.some((k) => k.field === key.field)) {
+      throw invalidValue(operation, "$orderBy", `'${raw}' is not a valid '$orderBy' value. Supported: ${allowed.map((f) => `'${f}'`).join(", ")}, each at most once, optionally followed by 'asc' or 'desc', separated by ','.`);
+    }
+    keys.push(key);
+  }
+  return keys;
+}
+
 /** A non-negative integer query parameter. */
 export function parseIndexParam(query: Query, name: string, operation: string): number | undefined {
   const raw = query[name];

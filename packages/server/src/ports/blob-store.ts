@@ -29,6 +29,8 @@ export interface ByteRange {
  *   `BlobStoreError("InvalidBlockList")` and change nothing.
  * - `move` MUST be atomic: afterwards `to` holds exactly the bytes `from` held when it was moved (a write to `from`
  *   that finishes later lands in a new `from`, never in `to`), and `from` is gone.
+ * - `copy` MUST be atomic like `put`: afterwards `to` holds exactly the bytes `from` held, `from` is unchanged, and
+ *   later writes to either key never show through the other.
  * - `list` yields every blob under a prefix, each once, never a temporary or staged part.
  */
 export interface BlobStore {
@@ -54,6 +56,12 @@ export interface BlobStore {
    * info, or `undefined` (and changes nothing) when `from` does not exist.
    */
   move(from: string, to: string): Promise<BlobInfo | undefined>;
+  /**
+   * Copies a blob, replacing `to` if it exists (clone and fork copy an iModel's history this way). Stores should avoid
+   * copying bytes where they can (a hard link, a server-side copy): completed blobs are never changed in place.
+   * Resolves to the copy's info, or `undefined` (and changes nothing) when `from` does not exist.
+   */
+  copy(from: string, to: string): Promise<BlobInfo | undefined>;
   /** Every blob whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }>;
   /**

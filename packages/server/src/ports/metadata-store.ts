@@ -59,6 +59,12 @@ export interface IModelRecord {
   nextBriefcaseId: number;
 }
 
+/** The application that made a record (the token's client id, or what the caller's headers said). */
+export interface ApplicationRef {
+  id: string;
+  name: string;
+}
+
 export interface ChangesetRecord {
   iModelId: string;
   index: number;
@@ -74,6 +80,10 @@ export interface ChangesetRecord {
   state: ChangesetState;
   groupId: string | null;
   synchronizationInfo: { taskId: string; changedFiles: string[] | null } | null;
+  /** The application that created (pushed) it; absent or null when not known. */
+  application?: ApplicationRef | null;
+  /** iTwin.js's `ChangesetProps.uncompressedSize` as the client declared it; absent or null when not declared. */
+  uncompressedSize?: number | null;
 }
 
 export interface BriefcaseRecord {
@@ -82,6 +92,8 @@ export interface BriefcaseRecord {
   ownerId: string;
   acquiredAt: string;
   deviceName: string | null;
+  /** The application that acquired it; absent or null when not known. */
+  application?: ApplicationRef | null;
 }
 
 export interface NamedVersionRecord {
@@ -94,6 +106,8 @@ export interface NamedVersionRecord {
   state: NamedVersionState;
   creatorId: string;
   createdAt: string;
+  /** The application that created it; absent or null when not known. */
+  application?: ApplicationRef | null;
 }
 
 export interface ChangesetGroupRecord {
@@ -222,6 +236,19 @@ export interface MetadataReader {
     iModelId: string,
     userId: string,
   ): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }>;
+  /**
+   * The user's briefcases in this iModel grouped by the application that acquired them (id and name null for
+   * briefcases whose application is not known): whether any of them holds a lock, and whether one holds the
+   * exclusive lock on the root element (`0x1`, the root subject / repository model). Ordered by application id.
+   */
+  userApplications(iModelId: string, userId: string): Promise<UserApplicationStatistics[]>;
+}
+
+export interface UserApplicationStatistics {
+  id: string | null;
+  name: string | null;
+  ownsLocks: boolean;
+  ownsExclusiveRootElementLock: boolean;
 }
 
 export interface MetadataTx extends MetadataReader {

@@ -246,6 +246,26 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.equal((await store.move("files/m/uploads/a.cs", "files/n/new/folder/a.cs"))?.size, "late garbage".length);
     });
 
+    it("copy makes an independent copy (replacing the target); copying a missing blob changes nothing", async () => {
+      const put = async (key: string, text: string) => store.put(key, Readable.from([Buffer.from(text)]));
+      await put("files/src/changesets/a.cs", "history");
+      await put("files/dst/changesets/a.cs", "an older attempt");
+      const copied = await store.copy("files/src/changesets/a.cs", "files/dst/changesets/a.cs");
+      assert.equal(copied?.size, "history".length);
+      assert.equal((await content(store, "files/dst/changesets/a.cs"))?.toString(), "history");
+      assert.equal((await content(store, "files/src/changesets/a.cs"))?.toString(), "history");
+      assert.equal((await store.copy("files/src/changesets/a.cs", "files/new/folder/a.cs"))?.size, "history".length);
+      // Writes to either key afterwards never show through the other.
+      await put("files/src/changesets/a.cs", "rewritten source");
+      await put("files/new/folder/a.cs", "rewritten copy");
+      assert.equal((await content(store, "files/dst/changesets/a.cs"))?.toString(), "history");
+      assert.equal((await content(store, "files/src/changesets/a.cs"))?.toString(), "rewritten source");
+      await store.delete("files/src/changesets/a.cs");
+      assert.equal((await content(store, "files/dst/changesets/a.cs"))?.toString(), "history");
+      assert.equal(await store.copy("files/src/changesets/a.cs", "files/dst/changesets/a.cs"), undefined);
+      assert.equal((await content(store, "files/dst/changesets/a.cs"))?.toString(), "history");
+    });
+
     it("lists every blob under a prefix once, with its info, and nothing staged", async () => {
       const keys = ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x", "files/ab/y", "files/b/z"];
       for (const key of keys) await store.put(key, Readable.from([Buffer.from(key)]));

@@ -14,6 +14,24 @@ blobStoreContract("fs", async () => {
 });
 
 describe("FsBlobStore specifics", () => {
+  it("copy hard-links: the copy is the same file (no bytes copied), and a later put replaces only its own key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
+    try {
+      const root = join(dir, "blobs");
+      const store = new FsBlobStore(root);
+      await store.put("files/a/changesets/x.cs", Readable.from([Buffer.from("immutable")]));
+      await store.copy("files/a/changesets/x.cs", "files/b/changesets/x.cs");
+      const [a, b] = await Promise.all([stat(join(root, "files/a/changesets/x.cs")), stat(join(root, "files/b/changesets/x.cs"))]);
+      assert.equal(a.ino, b.ino);
+      assert.equal(b.nlink, 2);
+      await store.put("files/a/changesets/x.cs", Readable.from([Buffer.from("new")]));
+      assert.equal((await stat(join(root, "files/b/changesets/x.cs"))).nlink, 1);
+      assert.deepEqual(await readdir(join(root, ".tmp")), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("leaves no temp files or staged blocks behind after failures, aborts and commits", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
     try {

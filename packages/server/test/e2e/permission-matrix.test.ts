@@ -140,6 +140,23 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     },
     "GET /imodels/:id/operations/create": {
       need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/operations/create`) },
+    "GET /imodels/:id/thumbnail": {
+      need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/thumbnail?size=small`) },
+    "PUT /imodels/:id/thumbnail": {
+      need: MG,
+      ok: 201,
+      // An image body (the api helper sends text): a PNG's signature and a few bytes.
+      run: async (_r, u) => {
+        const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
+        const response = await fetch(`${s.hub.baseUrl}/${iModelId}/thumbnail`, {
+          method: "PUT",
+          headers: { authorization: `Bearer ${s.token(u)}`, "content-type": "image/png", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+          body: png,
+        });
+        const text = await response.text();
+        return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as Json, text };
+      },
+    },
     "GET /imodels/:id/permissions": {
       need: WV,
       ok: 200,

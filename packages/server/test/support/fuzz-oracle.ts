@@ -79,6 +79,12 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
     return (JSON.parse(text) as { status?: unknown }).status === expected ? undefined : `${probe} body ${text.slice(0, 80)}`;
   }
 
+  // Thumbnails are images, and an upload answers 201 without a body (as the cloud does).
+  if (area === "api" && status < 400 && /^\/imodels\/[^/]+\/thumbnail$/.test(request.path.split("?")[0]!)) {
+    if (request.method === "PUT") return body.length === 0 ? undefined : "thumbnail upload answered with a body";
+    return /^image\/(png|jpeg)$/.test(type) ? undefined : `thumbnail with content-type '${type}'`;
+  }
+
   // API and everything else: JSON, the API's media type on API paths.
   const mediaOk = area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
   if (status === 204) return body.length === 0 ? undefined : "204 with a body";

@@ -81,6 +81,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/imodels/:id/briefcases/:briefcaseId", area: "api" },
   { method: "DELETE", url: "/imodels/:id/briefcases/:briefcaseId", area: "api" },
   { method: "GET", url: "/imodels/:id/operations/create", area: "api" },
+  { method: "GET", url: "/imodels/:id/thumbnail", area: "api", query: ["size"] },
+  // JSON bodies: never an image, so always refused (415); the image path is thumbnails.test.ts's.
+  { method: "PUT", url: "/imodels/:id/thumbnail", area: "api", body: () => fc.constant({}) },
   { method: "GET", url: "/imodels/:id/permissions", area: "api" },
   {
     method: "POST",

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { BigIntStats, Dirent } from "node:fs";
 import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
-import { copyFile, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { copyFile, link, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -256,6 +256,41 @@ export class FsBlobStore implements BlobStore {
     }
     // A rename keeps the inode and modification time: the etag stays what it was under `from`.
     return infoOf(await stat(target, { bigint: true }));
+  }
+
+  /**
+   * A hard link under a temp name, renamed over `to`: no bytes copied, and safe because every write here makes a new
+   * file and renames it over the name (a blob's file is never changed in place). Where links are not possible (another
+   * filesystem, a filesystem without them), the bytes are copied.
+   */
+  async copy(from: string, to: string): Promise<BlobInfo | undefined> {
+    const source = this.#path(from);
+    const target = this.#path(to);
+    const name = this.#tempName();
+    const temp = join(this.#tmp, name);
+    this.#activeTemps.add(name);
+    try {
+      try {
+        await link(source, temp);
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "EXDEV" && code !== "EPERM" && code !== "ENOTSUP" && code !== "EMLINK") throw err;
+        try {
+          await copyFile(source, temp);
+        } catch (copyErr) {
+          if (isMissing(copyErr)) return undefined;
+          throw copyErr;
+        }
+        await fsync(temp);
+      }
+      return await this.#promote(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    } finally {
+      this.#activeTemps.delete(name);
+    }
   }
 
   async *list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }> {

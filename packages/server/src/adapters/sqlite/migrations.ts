@@ -238,4 +238,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_by_user ON audit_log(user_id, seq);
     `,
   },
+  {
+    version: 4,
+    name: "calling application of briefcases, changesets and named versions; changesets' uncompressed size",
+    sql: `
+      -- The application (token client id, or the x-modelhub-application-* headers) that made each record.
+      ALTER TABLE briefcases ADD COLUMN application_id TEXT;
+      ALTER TABLE briefcases ADD COLUMN application_name TEXT;
+      ALTER TABLE changesets ADD COLUMN application_id TEXT;
+      ALTER TABLE changesets ADD COLUMN application_name TEXT;
+      ALTER TABLE named_versions ADD COLUMN application_id TEXT;
+      ALTER TABLE named_versions ADD COLUMN application_name TEXT;
+      -- iTwin.js's ChangesetProps.uncompressedSize, as the pushing client declared it (NULL: not declared).
+      ALTER TABLE changesets ADD COLUMN uncompressed_size INTEGER;
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type {
+  ApplicationRef,
   BriefcaseLocks,
   BriefcaseRecord,
   ChangesetFilter,
@@ -16,6 +17,7 @@ import type {
   ObjectLockRecord,
   Page,
   SortDirection,
+  UserApplicationStatistics,
 } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
@@ -262,18 +264,19 @@ class SqliteTx implements MetadataTx {
   async insertChangeset(r: ChangesetRecord): Promise<void> {
     this.run(
       `INSERT INTO changesets (imodel_id, idx, id, parent_id, description, briefcase_id, containing_changes, file_size, creator_id, pushed_at,
-        state, group_id, synchronization_info) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        state, group_id, synchronization_info, application_id, application_name, uncompressed_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       r.iModelId, r.index, r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt,
-      r.state, r.groupId, json(r.synchronizationInfo),
+      r.state, r.groupId, json(r.synchronizationInfo), r.application?.id ?? null, r.application?.name ?? null, r.uncompressedSize ?? null,
     );
   }
 
   async updateChangeset(r: ChangesetRecord): Promise<void> {
     this.run(
       `UPDATE changesets SET id = ?, parent_id = ?, description = ?, briefcase_id = ?, containing_changes = ?, file_size = ?, creator_id = ?,
-        pushed_at = ?, state = ?, group_id = ?, synchronization_info = ? WHERE imodel_id = ? AND idx = ?`,
+        pushed_at = ?, state = ?, group_id = ?, synchronization_info = ?, application_id = ?, application_name = ?, uncompressed_size = ?
+        WHERE imodel_id = ? AND idx = ?`,
       r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt, r.state, r.groupId,
-      json(r.synchronizationInfo), r.iModelId, r.index,
+      json(r.synchronizationInfo), r.application?.id ?? null, r.application?.name ?? null, r.uncompressedSize ?? null, r.iModelId, r.index,
     );
   }
 
@@ -307,8 +310,8 @@ class SqliteTx implements MetadataTx {
 
   async insertBriefcase(r: BriefcaseRecord): Promise<void> {
     this.run(
-      "INSERT INTO briefcases (imodel_id, briefcase_id, owner_id, acquired_at, device_name) VALUES (?,?,?,?,?)",
-      r.iModelId, r.briefcaseId, r.ownerId, r.acquiredAt, r.deviceName,
+      "INSERT INTO briefcases (imodel_id, briefcase_id, owner_id, acquired_at, device_name, application_id, application_name) VALUES (?,?,?,?,?,?,?)",
+      r.iModelId, r.briefcaseId, r.ownerId, r.acquiredAt, r.deviceName, r.application?.id ?? null, r.application?.name ?? null,
     );
   }
 
@@ -356,9 +359,10 @@ class SqliteTx implements MetadataTx {
 
   async insertNamedVersion(r: NamedVersionRecord): Promise<void> {
     this.run(
-      `INSERT INTO named_versions (imodel_id, id, name, description, changeset_index, changeset_id, state, creator_id, created_at)
-        VALUES (?,?,?,?,?,?,?,?,?)`,
+      `INSERT INTO named_versions (imodel_id, id, name, description, changeset_index, changeset_id, state, creator_id, created_at,
+        application_id, application_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
       r.iModelId, r.id, r.name, r.description, r.changesetIndex, r.changesetId, r.state, r.creatorId, r.createdAt,
+      r.application?.id ?? null, r.application?.name ?? null,
     );
   }
 
@@ -703,6 +707,27 @@ class SqliteTx implements MetadataTx {
     )!;
     return { pushedChangesetsCount: row.pushed, lastChangesetPushDate: row.last, createdVersionsCount: row.versions, briefcasesCount: row.briefcases };
   }
+
+  async userApplications(iModelId: string, userId: string): Promise<UserApplicationStatistics[]> {
+    // One row per briefcase of the user (index briefcases_by_owner); each lock test is one index probe.
+    const rows = this.all<{ id: string | null; name: string | null; owns: number; root: number }>(
+      `SELECT b.application_id AS id, b.application_name AS name,
+          (EXISTS (SELECT 1 FROM locks WHERE imodel_id = b.imodel_id AND exclusive_briefcase_id = b.briefcase_id)
+            OR EXISTS (SELECT 1 FROM shared_locks WHERE imodel_id = b.imodel_id AND briefcase_id = b.briefcase_id)) AS owns,
+          EXISTS (SELECT 1 FROM locks WHERE imodel_id = b.imodel_id AND object_id = '0x1' AND exclusive_briefcase_id = b.briefcase_id) AS root
+        FROM briefcases b WHERE b.imodel_id = ? AND b.owner_id = ?
+        ORDER BY b.application_id, b.briefcase_id`,
+      iModelId, userId,
+    );
+    const byApplication = new Map<string | null, UserApplicationStatistics>();
+    for (const row of rows) {
+      const entry = byApplication.get(row.id) ?? { id: row.id, name: row.id === null ? null : (row.name ?? row.id), ownsLocks: false, ownsExclusiveRootElementLock: false };
+      entry.ownsLocks ||= row.owns === 1;
+      entry.ownsExclusiveRootElementLock ||= row.root === 1;
+      byApplication.set(row.id, entry);
+    }
+    return [...byApplication.values()];
+  }
 }
 
 /** The `name` (exact), `search` (name or description contains, any case) and `state` filters iModels and versions share. */
@@ -756,7 +781,14 @@ function toChangeset(r: Row): ChangesetRecord {
     state: r.state as ChangesetRecord["state"],
     groupId: (r.group_id as string | null) ?? null,
     synchronizationInfo: parseJson(r.synchronization_info),
+    ...applicationOf(r),
+    ...(r.uncompressed_size != null ? { uncompressedSize: r.uncompressed_size as number } : {}),
   };
+}
+
+/** Present only when stored, so records written without one read back as they were written. */
+function applicationOf(r: Row): { application?: ApplicationRef } {
+  return r.application_id != null ? { application: { id: r.application_id as string, name: (r.application_name as string | null) ?? (r.application_id as string) } } : {};
 }
 
 function toBriefcase(r: Row): BriefcaseRecord {
@@ -766,6 +798,7 @@ function toBriefcase(r: Row): BriefcaseRecord {
     ownerId: r.owner_id as string,
     acquiredAt: r.acquired_at as string,
     deviceName: (r.device_name as string | null) ?? null,
+    ...applicationOf(r),
   };
 }
 
@@ -780,6 +813,7 @@ function toNamedVersion(r: Row): NamedVersionRecord {
     state: r.state as NamedVersionRecord["state"],
     creatorId: r.creator_id as string,
     createdAt: r.created_at as string,
+    ...applicationOf(r),
   };
 }
 

@@ -1,6 +1,7 @@
 import { LAST_BRIEFCASE_ID } from "@modelhub/protocol";
 import type { BriefcaseRecord, MetadataStore, Page, SortDirection } from "../../ports/metadata-store.js";
 import type { Actor, Clock } from "../context.js";
+import { applicationOf } from "../context.js";
 import type { Grants } from "../access/permissions.js";
 import { insufficientPermissions, invalidRequest } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
@@ -31,6 +32,7 @@ export class BriefcaseService {
         ownerId: actor.userId,
         acquiredAt: this.clock.now().toISOString(),
         deviceName,
+        application: applicationOf(actor),
       };
       await tx.insertBriefcase(record);
       await tx.updateIModel({ ...iModel, nextBriefcaseId: briefcaseId + 1 });

@@ -8,6 +8,7 @@ import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, P
 import { blobKeys, parseBlobKey } from "../blob-keys.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
+import { applicationOf } from "../context.js";
 import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
@@ -50,6 +51,8 @@ export interface CreateChangesetInput {
   fileSize: number;
   groupId: string | null;
   synchronizationInfo: { taskId: string; changedFiles: string[] | null } | null;
+  /** iTwin.js's `ChangesetProps.uncompressedSize` (a modelhub extension of the API), when the client sends it. */
+  uncompressedSize?: number | null;
 }
 
 export interface ChangesetServiceOptions {
@@ -158,6 +161,8 @@ export class ChangesetService {
         state: "waitingForFile",
         groupId: input.groupId,
         synchronizationInfo: input.synchronizationInfo,
+        application: applicationOf(actor),
+        uncompressedSize: input.uncompressedSize ?? null,
       };
       await tx.insertChangeset(record);
       return { record, created: true };

@@ -19,8 +19,9 @@ export const RELEASE_CHUNK_SIZE = 1000;
 /**
  * Shared/exclusive object locks (hub-semantics.md §1.6):
  * - shared: granted unless another briefcase holds the object exclusively;
- * - exclusive: granted unless another briefcase holds it at all, and only if the requester is at or after the
- *   changeset with which the last exclusive holder released it (otherwise `NewerChangesExist`: pull first);
+ * - exclusive: granted unless another briefcase holds it at all;
+ * - both (the cloud's "Update iModel Locks" rule): only if the requester is at or after the changeset with which
+ *   the last exclusive holder released the object (otherwise `NewerChangesExist` with the object ids: pull first);
  * - none: releases the requester's lock (`LockNotFound` if it holds none).
  * A request is all-or-nothing: one refusal and nothing in it is granted.
  *
@@ -64,21 +65,20 @@ export class LockService {
           conflicts.push({ objectId, lockLevel: "exclusive", briefcaseIds: [exclusiveOther] });
           continue;
         }
-        if (level === "shared") {
-          // An exclusive lock already covers a shared request (no downgrade).
-          if (!mineExclusive && !mineShared) toShare.push(objectId);
-          continue;
-        }
-        if (mineExclusive) continue;
-        if (sharedOthers.length > 0) {
+        // Any level already held at least as strongly is kept as is (an exclusive lock covers a shared request:
+        // no downgrade, as in LocalHub).
+        if (mineExclusive || (level === "shared" && mineShared)) continue;
+        if (level === "exclusive" && sharedOthers.length > 0) {
           conflicts.push({ objectId, lockLevel: "shared", briefcaseIds: [...sharedOthers].sort((a, b) => a - b) });
           continue;
         }
+        // The cloud's rule for every acquiring level: a requester older than the changeset the object was last
+        // released with (by its exclusive holder, the only one who could change it) must pull first.
         if (row?.lastExclusiveReleaseIndex != null && row.lastExclusiveReleaseIndex > requesterIndex) {
           newer.push(objectId);
           continue;
         }
-        toExclusive.push(objectId);
+        (level === "shared" ? toShare : toExclusive).push(objectId);
       }
 
       if (conflicts.length > 0) {

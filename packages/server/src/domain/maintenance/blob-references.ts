@@ -33,5 +33,7 @@ export async function whyUnreferenced(tx: MetadataReader, key: string): Promise<
       // A checkpoint job stores its file just before the record points to it.
       return checkpoint?.state === "scheduled" ? undefined : "no checkpoint record points to it";
     }
+    case "thumbnail":
+      return undefined; // the iModel's thumbnail for as long as the iModel exists
   }
 }

@@ -1,6 +1,7 @@
 import type { NamedVersionState } from "@modelhub/protocol";
 import type { MetadataStore, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
 import type { Actor, Clock } from "../context.js";
+import { applicationOf } from "../context.js";
 import { HubError, notFound } from "../errors.js";
 import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
@@ -41,6 +42,7 @@ export class NamedVersionService {
         state: "visible",
         creatorId: actor.userId,
         createdAt: this.clock.now().toISOString(),
+        application: applicationOf(actor),
       };
       await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
       return record;

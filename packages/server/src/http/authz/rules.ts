@@ -52,6 +52,8 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "GET /imodels/:id/baselinefile": iModel(WEBVIEW),
   "GET /imodels/:id/operations/create": iModel(WEBVIEW),
   "GET /imodels/:id/permissions": iModel(PERMISSIONS),
+  "GET /imodels/:id/thumbnail": iModel(WEBVIEW),
+  "PUT /imodels/:id/thumbnail": iModel(MANAGE),
 
   // iModel-level grants (the iModels API's iModel permission operations).
   "GET /imodels/:id/permissions/roles": iModel(MANAGE),

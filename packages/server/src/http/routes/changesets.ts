@@ -24,6 +24,8 @@ const createBody = z.object({
     .nullable()
     .optional(),
   groupId: z.string().min(1).nullable().optional(),
+  // modelhub extension: iTwin.js's ChangesetProps.uncompressedSize (@modelhub/backend-access sends it).
+  uncompressedSize: z.number().int().min(0).nullable().optional(),
 });
 
 // Seed 001: the exact details for a bad or missing `state`.
@@ -52,6 +54,7 @@ export async function changesetRoutes(api: FastifyInstance, { hub }: ApiRouteCon
       fileSize: body.fileSize,
       groupId: body.groupId ?? null,
       synchronizationInfo: body.synchronizationInfo ? { taskId: body.synchronizationInfo.taskId, changedFiles: body.synchronizationInfo.changedFiles ?? null } : null,
+      uncompressedSize: body.uncompressedSize ?? null,
     });
     return reply.code(created ? 201 : 200).send({ changeset: await present(hub, request.presenter, record, "create") });
   });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { HubError, invalidRequest } from "../../domain/errors.js";
+import { invalidRequest } from "../../domain/errors.js";
 import { wirePermissions } from "../../domain/access/permissions.js";
 import type { ApiRouteContext } from "../app.js";
 import { grantsOfRequest } from "../authz/authorize.js";
@@ -48,7 +48,14 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
     }
     if (body.geographicCoordinateSystem !== undefined) {
       throw invalidRequest("Cannot create iModel.", [
-        { code: "InvalidValue", message: "Setting a geographic coordinate system at creation is not supported by modelhub.", target: "geographicCoordinateSystem" },
+        // iTwin.js 5.1.9 resolves CRS ids only from Bentley's online GCS workspace, which the worker disables: offline,
+        // its dictionary is empty and a GCS given at creation is silently not stored (docs/compatibility.md).
+        {
+          code: "InvalidValue",
+          message:
+            "modelhub cannot set a geographic coordinate system at creation: it resolves no coordinate reference system ids offline. Create the iModel without it, then set it with iTwin.js (IModelDb.setGeographicCoordinateSystem) and push.",
+          target: "geographicCoordinateSystem",
+        },
       ]);
     }
     const record = await hub.iModels.create(request.actor, {
@@ -119,9 +126,7 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
 
   api.get<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
     const record = await hub.iModels.get(request.params.id);
-    if (record.creationMode !== "fromBaseline") {
-      throw new HubError("BaselineFileNotFound", "Requested Baseline File is not available: the iModel was created empty.");
-    }
+    // An iModel created empty has a baseline too (the one the hub generated): it is described the same way.
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.forChangeset(record.id, { index: 0 }).catch(() => undefined) : undefined;
     return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
   });

@@ -1,15 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiRouteContext } from "../app.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
-import { parseOrderBy, parsePage, prefersRepresentation } from "../query.js";
+import { parseOrderByKeys, parsePage, prefersRepresentation } from "../query.js";
 
 export async function userRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
   api.get<{ Params: { id: string } }>("/:id/users", async (request) => {
     const q = request.params_;
     const operation = "Cannot get Users.";
     const page = parsePage(q, operation);
-    parseOrderBy(q, operation, ["givenName", "surname"] as const);
-    const { rows, hasMore } = await readPage(page, (p) => hub.users.list(request.params.id, p));
+    const order = parseOrderByKeys(q, operation, ["givenName", "surname"] as const);
+    const { rows, hasMore } = await readPage(page, (p) => hub.users.list(request.params.id, p, order));
     const full = prefersRepresentation(request.headers.prefer);
     return {
       users: rows.map((u) => (full ? request.presenter.user(request.params.id, u) : request.presenter.minimalUser(request.params.id, u))),

@@ -20,7 +20,10 @@ export class UrlSigner {
   sign(key: string, permission: Permission, ttlSeconds: number, maxBytes?: number): string {
     const expiry = String(Math.floor(Date.now() / 1000 + ttlSeconds));
     const size = maxBytes === undefined ? undefined : String(maxBytes);
-    return `se=${expiry}&sp=${permission}${size === undefined ? "" : `&sz=${size}`}&sig=${this.#mac(key, permission, expiry, size)}`;
+    // A signed nonce makes every link a new URL, as the cloud's are: clients retry an expired download by asking
+    // for a link again and would otherwise get the very same one back within the same second.
+    const nonce = randomBytes(9).toString("base64url");
+    return `se=${expiry}&sp=${permission}${size === undefined ? "" : `&sz=${size}`}&sn=${nonce}&sig=${this.#mac(key, permission, expiry, size, nonce)}`;
   }
 
   /**
@@ -29,9 +32,9 @@ export class UrlSigner {
    * constant time.
    */
   verify(key: string, query: Record<string, string | undefined>, needed: Permission): { ok: true; maxBytes?: number } | { ok: false; reason: string } {
-    const { se, sp, sz, sig } = query;
+    const { se, sp, sz, sn, sig } = query;
     if (!se || !sp || !sig) return { ok: false, reason: "The URL carries no signature." };
-    const expected = Buffer.from(this.#mac(key, sp, se, sz));
+    const expected = Buffer.from(this.#mac(key, sp, se, sz, sn));
     const given = Buffer.from(sig);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: "The signature does not match." };
     if (!/^\d+$/.test(se) || Number(se) * 1000 < Date.now()) return { ok: false, reason: "The URL has expired." };
@@ -40,9 +43,9 @@ export class UrlSigner {
     return sz === undefined ? { ok: true } : { ok: true, maxBytes: Number(sz) };
   }
 
-  /** Links without a size keep the MAC they always had (links handed out before an upgrade keep working). */
-  #mac(key: string, permission: string, expiry: string, size?: string): string {
-    const signed = `${permission}\n${expiry}\n${key}${size === undefined ? "" : `\nsz=${size}`}`;
+  /** Links without a size or nonce keep the MAC they always had (links handed out before an upgrade keep working). */
+  #mac(key: string, permission: string, expiry: string, size?: string, nonce?: string): string {
+    const signed = `${permission}\n${expiry}\n${key}${size === undefined ? "" : `\nsz=${size}`}${nonce === undefined ? "" : `\nsn=${nonce}`}`;
     return createHmac("sha256", this.secret).update(signed).digest("base64url");
   }
 }
