@@ -9,6 +9,7 @@ import type { AuthFlags } from "./config-sources.js";
 // Types only: the `modelhub access` commands are loaded when one runs.
 import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
+import { registerApiCommands } from "./admin/commands-api.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -367,6 +368,9 @@ accessCommand(accessIModel, "revoke", "Remove a user's (or a role's) own permiss
 accessCommand(access, "show", "Your effective permissions on an iModel.")
   .argument("<iModelId>", "the iModel")
   .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, (c, a) => a.runAccessShow({ ...c, iModelId, json: opts.json === true })));
+
+// imodel, changesets, changeset, versions, locks, checkpoints: the iModels API through @modelhub/client.
+registerApiCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`modelhub: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,334 @@
+// `modelhub imodel|changesets|changeset|versions|locks|checkpoints …`: the iModels API for people, over HTTP through
+// @modelhub/client. Exit codes: 0 done, 1 the hub refused or failed (one line: its error code and message), 2 usage.
+import { basename, resolve } from "node:path";
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import type { Changeset, ChangesetRef, Checkpoint, IModel, Lock, NamedVersion } from "@modelhub/client";
+import { ModelHubClient, ModelHubError } from "@modelhub/client";
+import { megabytes, transferProgress } from "./progress.js";
+
+const DEFAULT_URL = "http://127.0.0.1:3000";
+
+interface HubFlags {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** A usage mistake found after parsing (exit code 2). */
+class UsageError extends Error {}
+
+const write = (text: string) => void process.stdout.write(text);
+const json = (value: unknown) => write(`${JSON.stringify(value)}\n`);
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
+  return Number(value);
+}
+
+/** A changeset as the user names it: a number is its index, 40 hex characters its id. */
+function changesetRef(value: string): ChangesetRef {
+  if (/^\d+$/.test(value)) return Number(value);
+  if (/^[0-9a-fA-F]{40}$/.test(value)) return value.toLowerCase();
+  throw new InvalidArgumentError("Give a changeset index (a number) or id (40 hexadecimal characters).");
+}
+
+function hubCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .option("--url <origin>", `the hub (default: $MODELHUB_URL or ${DEFAULT_URL})`)
+    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN; prefer the variable: a command line is visible to other users)")
+    .option("--json", "print JSON (lists: one object per line)");
+}
+
+/** Runs a command against the hub: refusals become one line on stderr and exit code 1, usage mistakes exit code 2. */
+async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
+  const token = flags.token ?? process.env.MODELHUB_TOKEN;
+  const fail = (message: string, code: 1 | 2) => {
+    process.stderr.write(`modelhub ${name}: ${message}\n`);
+    process.exit(code);
+  };
+  if (!token) return fail("give a token with --token or MODELHUB_TOKEN (in open mode: your user name).", 2);
+  let client: ModelHubClient;
+  try {
+    client = new ModelHubClient({ url: flags.url ?? process.env.MODELHUB_URL ?? DEFAULT_URL, accessToken: token, retry: { baseDelayMs: 250 } });
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err), 2);
+  }
+  try {
+    await body(client);
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message, 2);
+    if (err instanceof ModelHubError) return fail(err.describe(), 1);
+    // A local failure (a file that cannot be read or written…): still one line.
+    return fail(err instanceof Error ? err.message : String(err), 1);
+  }
+}
+
+/** Usage errors of these commands exit with 2 (commander's default is 1, which here means "the hub refused"). */
+function usageExitCode2(command: Command): Command {
+  // One line: the error, without the whole help after it.
+  return command.showHelpAfterError(false).exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n") + "\n";
+}
+
+const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
+
+export function registerApiCommands(program: Command): void {
+  registerIModel(program);
+  registerChangesets(program);
+  registerVersions(program);
+  registerLocks(program);
+  registerCheckpoints(program);
+}
+
+function registerIModel(program: Command): void {
+  const imodel = usageExitCode2(program.command("imodel").description("iModels of an iTwin: create (from a .bim file), list, show, delete."));
+
+  hubCommand(imodel, "create", "Create an iModel, empty or from a .bim file (uploaded with progress), and wait until the hub initialized it.")
+    .requiredOption("--itwin <id>", "the iTwin (a GUID)")
+    .requiredOption("--name <name>", "the iModel's name, unique in the iTwin")
+    .option("--description <text>", "what it is")
+    .option("--from <file.bim>", "the baseline: a .bim file (a snapshot or a standalone iModel)")
+    .option("--timeout <seconds>", "how long to wait for the initialization", integer, 600)
+    .action((opts: HubFlags & { itwin: string; name: string; description?: string; from?: string; timeout: number }) =>
+      run("imodel create", opts, async (client) => {
+        const input = { iTwinId: opts.itwin, name: opts.name, ...(opts.description !== undefined ? { description: opts.description } : {}) };
+        let iModel: IModel;
+        if (opts.from !== undefined) {
+          const path = resolve(opts.from);
+          const progress = transferProgress(`uploading ${basename(path)}`);
+          try {
+            iModel = await client.createIModelFromFile({
+              ...input,
+              path,
+              onProgress: progress.onProgress,
+              timeoutMs: opts.timeout * 1000,
+              onCreated: (created) => {
+                if (!opts.json) process.stderr.write(`created iModel ${created.id}; uploading its baseline…\n`);
+              },
+            });
+          } finally {
+            progress.stop();
+          }
+        } else {
+          const created = await client.createIModel(input);
+          await client.waitForInitialization(created.id, opts.timeout * 1000);
+          iModel = await client.getIModel(created.id);
+        }
+        if (opts.json) json(iModel);
+        else write(`iModel ${iModel.id} '${iModel.name}' in iTwin ${iModel.iTwinId}: ${iModel.state}\n`);
+      }),
+    );
+
+  hubCommand(imodel, "list", "List an iTwin's iModels: id, name, state, created.")
+    .requiredOption("--itwin <id>", "the iTwin")
+    .option("--search <text>", "only those whose name contains this")
+    .action((opts: HubFlags & { itwin: string; search?: string }) =>
+      run("imodel list", opts, async (client) => {
+        const rows = [["ID", "NAME", "STATE", "CREATED"]];
+        for await (const m of client.iModels(opts.itwin, opts.search !== undefined ? { search: opts.search } : {})) {
+          if (opts.json) json(m);
+          else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
+        }
+        if (!opts.json) write(rows.length > 1 ? table(rows) : "no iModels\n");
+      }),
+    );
+
+  hubCommand(imodel, "show", "Show an iModel: name, state, iTwin, created, its newest changeset and its checkpoints' disk use.")
+    .argument("<imodel>", "the iModel's id")
+    .action((iModelId: string, opts: HubFlags) =>
+      run("imodel show", opts, async (client) => {
+        const iModel = await client.getIModel(iModelId);
+        const latest = await client.latestChangeset(iModelId);
+        const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null };
+        if (opts.json) return json(shown);
+        write(
+          [
+            `id:          ${iModel.id}`,
+            `name:        ${iModel.name}`,
+            `description: ${iModel.description ?? "-"}`,
+            `iTwin:       ${iModel.iTwinId}`,
+            `state:       ${iModel.state}`,
+            `created:     ${when(iModel.createdDateTime)}`,
+            `changesets:  ${latest ? `${latest.index} (newest ${latest.id}, ${when(latest.pushDateTime)} by ${latest.creatorId})` : "0"}`,
+          ].join("\n") + "\n",
+        );
+      }),
+    );
+
+  hubCommand(imodel, "delete", "Delete an iModel with its changesets, versions and files (needs imodels_delete).")
+    .argument("<imodel>", "the iModel's id")
+    .action((iModelId: string, opts: HubFlags) =>
+      run("imodel delete", opts, async (client) => {
+        await client.deleteIModel(iModelId);
+        if (opts.json) json({ deleted: true, iModelId });
+        else write(`deleted iModel ${iModelId}\n`);
+      }),
+    );
+}
+
+function changesetRow(c: Changeset): string[] {
+  return [String(c.index), c.id, c.description ?? "", c.creatorId, when(c.pushDateTime), megabytes(c.fileSize)];
+}
+
+function registerChangesets(program: Command): void {
+  usageExitCode2(
+    hubCommand(program, "changesets", "An iModel's history: index, id, description, who, when, size (oldest first; all pages).")
+      .argument("<imodel>", "the iModel's id")
+      .option("--after <index>", "only changesets after this index", integer)
+      .option("--last <index>", "only changesets up to this index (inclusive)", integer)
+      .option("--top <n>", "at most this many", integer)
+      .option("--newest-first", "newest first")
+      .option("--page-size <n>", "changesets per request (1–1000)", integer, 100),
+  ).action((iModelId: string, opts: HubFlags & { after?: number; last?: number; top?: number; newestFirst?: boolean; pageSize: number }) =>
+    run("changesets", opts, async (client) => {
+      if (opts.pageSize < 1 || opts.pageSize > 1000) throw new UsageError("--page-size must be 1 to 1000.");
+      const rows = [["INDEX", "ID", "DESCRIPTION", "WHO", "WHEN", "SIZE"]];
+      let count = 0;
+      const query = {
+        pageSize: opts.top !== undefined ? Math.min(opts.pageSize, Math.max(1, opts.top)) : opts.pageSize,
+        ...(opts.after !== undefined ? { afterIndex: opts.after } : {}),
+        ...(opts.last !== undefined ? { lastIndex: opts.last } : {}),
+        ...(opts.newestFirst ? { descending: true } : {}),
+      };
+      if (opts.top !== 0) {
+        for await (const c of client.changesets(iModelId, query)) {
+          if (opts.json) json(c);
+          else rows.push(changesetRow(c));
+          if (++count === opts.top) break;
+        }
+      }
+      if (!opts.json) write(rows.length > 1 ? table(rows) : "no changesets\n");
+    }),
+  );
+
+  const changeset = usageExitCode2(program.command("changeset").description("One changeset: download its file."));
+  hubCommand(changeset, "download", "Download a changeset's file (with progress).")
+    .argument("<imodel>", "the iModel's id")
+    .argument("<changeset>", "its index or id", changesetRef)
+    .option("--to <file>", "where to write it (default: <changeset id>.cs here)")
+    .action((iModelId: string, ref: ChangesetRef, opts: HubFlags & { to?: string }) =>
+      run("changeset download", opts, async (client) => {
+        const record = await client.getChangeset(iModelId, ref);
+        const path = resolve(opts.to ?? `${record.id}.cs`);
+        const progress = transferProgress(`changeset ${record.index}`);
+        try {
+          await client.downloadChangeset(iModelId, record.id, path, progress.onProgress);
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) json({ iModelId, index: record.index, id: record.id, path, size: record.fileSize });
+        else write(`changeset ${record.index} (${record.id}) → ${path} (${megabytes(record.fileSize)})\n`);
+      }),
+    );
+}
+
+function registerVersions(program: Command): void {
+  const versions = usageExitCode2(program.command("versions").description("Named versions: names given to changesets."));
+  hubCommand(versions, "list", "List an iModel's named versions: name, changeset index and id, created.")
+    .argument("<imodel>", "the iModel's id")
+    .action((iModelId: string, opts: HubFlags) =>
+      run("versions list", opts, async (client) => {
+        const rows = [["NAME", "CHANGESET", "CHANGESET ID", "CREATED", "ID"]];
+        for await (const v of client.namedVersions(iModelId)) {
+          if (opts.json) json(v);
+          else rows.push([v.name, String(v.changesetIndex), v.changesetId ?? "(baseline)", when(v.createdDateTime), v.id]);
+        }
+        if (!opts.json) write(rows.length > 1 ? table(rows) : "no named versions\n");
+      }),
+    );
+  hubCommand(versions, "create", "Name a changeset (by default the newest).")
+    .argument("<imodel>", "the iModel's id")
+    .requiredOption("--name <name>", "the version's name, unique in the iModel")
+    .option("--changeset <index|id>", "the changeset (0: the baseline; default: the newest)", changesetRef)
+    .option("--description <text>", "what it is")
+    .action((iModelId: string, opts: HubFlags & { name: string; changeset?: ChangesetRef; description?: string }) =>
+      run("versions create", opts, async (client) => {
+        const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
+        const v: NamedVersion = await client.createNamedVersion(iModelId, { name: opts.name, changeset, ...(opts.description !== undefined ? { description: opts.description } : {}) });
+        if (opts.json) json(v);
+        else write(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}\n`);
+      }),
+    );
+}
+
+function lockCount(lock: Lock): number {
+  return lock.lockedObjects.reduce((n, g) => n + g.objectIds.length, 0);
+}
+
+function registerLocks(program: Command): void {
+  const locks = usageExitCode2(program.command("locks").description("Who holds which locks; release a lost briefcase's locks (imodels_manage)."));
+  hubCommand(locks, "list", "List the locks held: briefcase, owner, level, object ids.")
+    .argument("<imodel>", "the iModel's id")
+    .option("--briefcase <id>", "only this briefcase's", integer)
+    .action((iModelId: string, opts: HubFlags & { briefcase?: number }) =>
+      run("locks list", opts, async (client) => {
+        const held = await client.locks(iModelId, opts.briefcase !== undefined ? { briefcaseId: opts.briefcase } : {});
+        const owners = new Map<number, string>();
+        for await (const b of client.briefcases(iModelId)) owners.set(b.briefcaseId, b.ownerId);
+        if (opts.json) {
+          for (const l of held) json({ ...l, ownerId: owners.get(l.briefcaseId) ?? null });
+          return;
+        }
+        const rows = [["BRIEFCASE", "OWNER", "LEVEL", "OBJECTS"]];
+        for (const l of held) for (const g of l.lockedObjects) rows.push([String(l.briefcaseId), owners.get(l.briefcaseId) ?? "-", g.lockLevel, g.objectIds.join(" ")]);
+        write(rows.length > 1 ? table(rows) : "no locks held\n");
+      }),
+    );
+  hubCommand(locks, "release", "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.")
+    .argument("<imodel>", "the iModel's id")
+    .requiredOption("--briefcase <id>", "the briefcase (see modelhub locks list)", integer)
+    .action((iModelId: string, opts: HubFlags & { briefcase: number }) =>
+      run("locks release", opts, async (client) => {
+        const briefcase = await client.getBriefcase(iModelId, opts.briefcase);
+        const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce((n, l) => n + lockCount(l), 0);
+        await client.releaseLocks(iModelId, opts.briefcase);
+        if (opts.json) json({ released: true, iModelId, briefcaseId: opts.briefcase, ownerId: briefcase.ownerId, locksReleased: before });
+        else write(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})\n`);
+      }),
+    );
+}
+
+function registerCheckpoints(program: Command): void {
+  const checkpoints = usageExitCode2(program.command("checkpoints").description("Checkpoints: an iModel's state at a changeset as a .bim file."));
+  hubCommand(checkpoints, "list", "List an iModel's checkpoints: changeset, state, size; and the disk they use.")
+    .argument("<imodel>", "the iModel's id")
+    .action((iModelId: string, opts: HubFlags) =>
+      run("checkpoints list", opts, async (client) => {
+        const list = await client.checkpoints(iModelId);
+        if (opts.json) return json(list);
+        const rows = [["CHANGESET", "CHANGESET ID", "STATE", "SIZE", "NOTE"]];
+        for (const c of list.checkpoints) rows.push([String(c.changesetIndex), c.changesetId || "(baseline)", c.state, c.state === "successful" ? megabytes(c.size) : "-", c.failureReason ?? ""]);
+        write(`${rows.length > 1 ? table(rows) : "no checkpoints\n"}disk used: ${megabytes(list.totalSize)}\n`);
+      }),
+    );
+  hubCommand(checkpoints, "download", "Download the checkpoint at a changeset (or the nearest before it), or a named version's, as a .bim file.")
+    .argument("<imodel>", "the iModel's id")
+    .option("--changeset <index|id>", "the changeset (default: the newest)", changesetRef)
+    .option("--version <id>", "a named version's id instead")
+    .option("--to <file>", "where to write it (default: <imodel>-<changeset index>.bim here)")
+    .action((iModelId: string, opts: HubFlags & { changeset?: ChangesetRef; version?: string; to?: string }) =>
+      run("checkpoints download", opts, async (client) => {
+        if (opts.changeset !== undefined && opts.version !== undefined) throw new UsageError("give --changeset or --version, not both.");
+        let checkpoint: Checkpoint;
+        if (opts.version !== undefined) checkpoint = await client.checkpointOfNamedVersion(iModelId, opts.version);
+        else checkpoint = await client.nearestCheckpoint(iModelId, opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0);
+        const path = resolve(opts.to ?? `${iModelId}-${checkpoint.changesetIndex}.bim`);
+        const progress = transferProgress(`checkpoint ${checkpoint.changesetIndex}`);
+        let size: number;
+        try {
+          size = await client.downloadCheckpoint(checkpoint, path, progress.onProgress);
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) json({ iModelId, changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId, path, size });
+        else write(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})\n`);
+      }),
+    );
+}
