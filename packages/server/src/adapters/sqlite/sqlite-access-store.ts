@@ -2,7 +2,7 @@ import type { Permission } from "../../domain/access/permissions.js";
 import { canonical, parsePermission } from "../../domain/access/permissions.js";
 import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { SideConnection, withBusyRetry } from "./sqlite-database.js";
 
 interface RoleRow {
   itwin_id: string;
@@ -48,11 +48,12 @@ function membersOf(rows: MemberRow[]): MemberRecord[] {
  * asynchronously ({@link withBusyRetry}), so they never stall the metadata store's transaction in flight.
  */
 export class SqliteAccessStore implements AccessStore {
+  readonly #connection: SideConnection;
   readonly #db: SqliteDatabase;
-  #closed = false;
 
   private constructor(path: string) {
-    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.#connection = new SideConnection(path, "access store");
+    this.#db = this.#connection.db;
   }
 
   static open(path: string): SqliteAccessStore {
@@ -224,18 +225,16 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    this.#connection.close();
   }
 
   #read<T>(fn: () => T): Promise<T> {
+    this.#connection.assertOpen();
     return withBusyRetry(fn);
   }
 
   /** One `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so the checks inside cannot go stale. */
   #write<T>(fn: () => T): Promise<T> {
-    const tx = this.#db.transaction(fn);
-    return withBusyRetry(() => tx.immediate());
+    return this.#connection.write(fn);
   }
 }

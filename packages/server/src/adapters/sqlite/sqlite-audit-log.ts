@@ -1,7 +1,7 @@
 import type { Statement } from "better-sqlite3";
 import type { AuditEntry, AuditLog, AuditOutcome, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { SideConnection } from "./sqlite-database.js";
 
 interface AuditRow {
   seq: number;
@@ -25,17 +25,18 @@ const PRUNE_CHUNK = 2000;
 
 /**
  * The audit log in table `audit_log` of the metadata database (migration 3), on a connection of its own that waits
- * for the write lock asynchronously (busy timeout 0 plus {@link withBusyRetry}), like SqliteJobQueue: a batch of
+ * for the write lock asynchronously (a {@link SideConnection}), like SqliteJobQueue: a batch of
  * entries must never block the event loop while the metadata store's transaction is open across awaits.
  */
 export class SqliteAuditLog implements AuditLog {
+  readonly #connection: SideConnection;
   readonly #db: SqliteDatabase;
   readonly #insert: Statement;
   readonly #prune: Statement;
-  #closed = false;
 
   private constructor(path: string) {
-    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.#connection = new SideConnection(path, "audit log");
+    this.#db = this.#connection.db;
     this.#insert = this.#db.prepare(
       `INSERT INTO audit_log (at, user_id, action, method, path, itwin_id, imodel_id, target, address, status, outcome, request_id, details)
         VALUES (@at, @userId, @action, @method, @path, @iTwinId, @iModelId, @target, @address, @status, @outcome, @requestId, @details)`,
@@ -55,13 +56,8 @@ export class SqliteAuditLog implements AuditLog {
   async append(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const rows = entries.map((e) => ({ ...e, details: e.details === null ? null : JSON.stringify(e.details) }));
-    const tx = this.#db.transaction(() => {
+    await this.#connection.write(() => {
       for (const row of rows) this.#insert.run(row);
-    });
-    this.#assertOpen();
-    await withBusyRetry(() => {
-      this.#assertOpen();
-      tx.immediate();
     });
   }
 
@@ -91,11 +87,8 @@ export class SqliteAuditLog implements AuditLog {
     const cutoff = olderThan.toISOString();
     let removed = 0;
     for (;;) {
-      this.#assertOpen();
-      const changes = await withBusyRetry(() => {
-        this.#assertOpen();
-        return this.#prune.run(cutoff).changes;
-      });
+      // One chunk per transaction: the hub's own writes get the lock in between.
+      const changes = await this.#connection.write(() => this.#prune.run(cutoff).changes);
       removed += changes;
       if (changes < PRUNE_CHUNK) return removed;
       // Let requests in between chunks.
@@ -104,13 +97,11 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    this.#connection.close();
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new Error("The audit log is closed.");
+    this.#connection.assertOpen();
   }
 }
 

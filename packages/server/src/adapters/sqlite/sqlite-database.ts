@@ -133,3 +133,41 @@ export async function withBusyRetry<T>(fn: () => T, timeoutMs = MIGRATION_BUSY_T
     pauseMs = Math.min(pauseMs * 2, 25);
   }
 }
+
+/**
+ * A connection of its own on the hub's database file, for an adapter beside the metadata store (job queue, audit
+ * log, identities, access): writes are single `BEGIN IMMEDIATE` transactions that wait for the write lock with
+ * async retries (busy timeout 0), so they never stall the metadata store's transaction in flight.
+ */
+export class SideConnection {
+  readonly db: SqliteDatabase;
+  #closed = false;
+
+  /** `what` names the adapter in the error a closed one throws ("the job queue is closed"). */
+  constructor(
+    path: string,
+    private readonly what: string,
+  ) {
+    this.db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+  }
+
+  /** Runs `step` in one `BEGIN IMMEDIATE` transaction, retried without blocking while another connection writes. */
+  async write<T>(step: () => T): Promise<T> {
+    this.assertOpen();
+    const tx = this.db.transaction(step);
+    return withBusyRetry(() => {
+      this.assertOpen();
+      return tx.immediate();
+    });
+  }
+
+  assertOpen(): void {
+    if (this.#closed) throw new Error(`The ${this.what} is closed.`);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.db.close();
+  }
+}

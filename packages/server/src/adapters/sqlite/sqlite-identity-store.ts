@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { AccessTokenRecord, IdentityStore, NewAccessToken, NewUserProfile, UserProfile } from "../../ports/identity-store.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { SideConnection } from "./sqlite-database.js";
 
 interface TokenRow {
   id: string;
@@ -33,6 +33,7 @@ const TOKEN_COLUMNS = "id, user_id, description, created_at, expires_at, revoked
  * `modelhub tokens revoke` runs in another process.
  */
 export class SqliteIdentityStore implements IdentityStore {
+  readonly #connection: SideConnection;
   readonly #db: SqliteDatabase;
   readonly #insertToken: Statement;
   readonly #tokenById: Statement;
@@ -44,10 +45,10 @@ export class SqliteIdentityStore implements IdentityStore {
   readonly #upsertProfile: Statement;
   readonly #profile: Statement;
   readonly #profiles: Statement;
-  #closed = false;
 
   private constructor(path: string) {
-    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.#connection = new SideConnection(path, "identity store");
+    this.#db = this.#connection.db;
     const db = this.#db;
     this.#insertToken = db.prepare(
       `INSERT INTO access_tokens (id, user_id, description, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${TOKEN_COLUMNS}`,
@@ -138,23 +139,15 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    this.#connection.close();
   }
 
-  /** One `BEGIN IMMEDIATE` transaction, retried without blocking while another connection writes. */
   async #write<T>(step: () => T): Promise<T> {
-    this.#assertOpen();
-    const tx = this.#db.transaction(step);
-    return withBusyRetry(() => {
-      this.#assertOpen();
-      return tx.immediate();
-    });
+    return this.#connection.write(step);
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new Error("The identity store is closed.");
+    this.#connection.assertOpen();
   }
 }
 

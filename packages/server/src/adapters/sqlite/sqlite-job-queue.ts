@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { Job, JobCount, JobQueue, NewJob } from "../../ports/job-queue.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { SideConnection } from "./sqlite-database.js";
 
 interface JobRow {
   id: string;
@@ -29,6 +29,7 @@ const DEFAULT_MAX_ATTEMPTS = 3;
  * `BEGIN IMMEDIATE` transaction, so two claimers — in this process or another — never get the same job.
  */
 export class SqliteJobQueue implements JobQueue {
+  readonly #connection: SideConnection;
   readonly #db: SqliteDatabase;
   readonly #select: Statement;
   readonly #findDedupe: Statement;
@@ -43,10 +44,10 @@ export class SqliteJobQueue implements JobQueue {
   readonly #counts: Statement;
   readonly #runningOf: Statement;
   readonly #releaseLease: Statement;
-  #closed = false;
 
   private constructor(path: string) {
-    this.#db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.#connection = new SideConnection(path, "job queue");
+    this.#db = this.#connection.db;
     const db = this.#db;
     this.#select = db.prepare("SELECT * FROM jobs WHERE id = ?");
     this.#findDedupe = db.prepare("SELECT * FROM jobs WHERE dedupe_key = ? AND state IN ('queued', 'running')");
@@ -163,23 +164,15 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#db.close();
+    this.#connection.close();
   }
 
-  /** One `BEGIN IMMEDIATE` transaction, retried without blocking while another connection writes. */
   async #write<T>(step: () => T): Promise<T> {
-    this.#assertOpen();
-    const tx = this.#db.transaction(step);
-    return withBusyRetry(() => {
-      this.#assertOpen();
-      return tx.immediate();
-    });
+    return this.#connection.write(step);
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new Error("The job queue is closed.");
+    this.#connection.assertOpen();
   }
 }
 
