@@ -77,8 +77,9 @@ export type CreateOperationState = "successful" | "waitingForFile" | "scheduled"
 
 export interface CreateIModelOperationDetails {
   state: CreateOperationState;
-  clonedFrom: null;
-  forkedFrom: null;
+  /** The source of a clone: the last changeset copied ("" for the baseline only). */
+  clonedFrom: { iModelId: string; changesetId: string } | null;
+  forkedFrom: { iModelId: string; changesetId: string; relationshipId: string } | null;
 }
 
 export interface MinimalBriefcase {

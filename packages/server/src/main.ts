@@ -14,6 +14,7 @@ import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
 import { createHub } from "./domain/hub.js";
+import { InProcessEventBus } from "./adapters/events/in-process-event-bus.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
@@ -37,6 +38,10 @@ export interface RunningServer {
 export interface StartOptions {
   /** Serve Prometheus metrics on `GET /metrics` (default true; `modelhub serve --no-metrics` turns it off). */
   metrics?: boolean;
+  /** Change-feed subscribers at once (default 1000); more are answered 503. */
+  maxEventSubscribers?: number;
+  /** Heartbeat comments on change feeds this often (default 15 s). */
+  eventHeartbeatMs?: number;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
@@ -56,6 +61,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
+  // The change feed is per process: several nodes would need it in the shared store (issue 11).
+  const events = new InProcessEventBus({ maxSubscribers: startOptions.maxEventSubscribers });
 
   const hub = createHub({
       store,
@@ -67,6 +74,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
     onJobQueued: () => runner.nudge(),
+    events,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -97,8 +105,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     onJobQueued: () => runner.nudge(),
     audit: { recorder: auditRecorder, log: auditLog },
+    events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs },
     metrics:
-      startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts }),
+      startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),
     readiness: {
       // A read of a missing row and a stat of a missing blob: each answers only if its store can be read.
       metadata: async () => {
@@ -120,7 +129,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
 
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratchDir);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined));
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
   const runner = new JobRunner(
     jobs,
     new Map([

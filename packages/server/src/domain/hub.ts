@@ -9,6 +9,8 @@ import { ChangesetService } from "./changesets/changeset-service.js";
 import type { CheckpointPolicy } from "./checkpoints/checkpoint-service.js";
 import { CheckpointService } from "./checkpoints/checkpoint-service.js";
 import type { Clock } from "./context.js";
+import type { EventPublisher } from "./events/hub-events.js";
+import { noEvents } from "./events/hub-events.js";
 import { IModelService } from "./imodels/imodel-service.js";
 import { LockService } from "./locks/lock-service.js";
 import { BlobJanitor } from "./maintenance/blob-janitor.js";
@@ -46,22 +48,30 @@ export function createHub(deps: {
   onJobQueued?: () => void;
   /** User profiles (names, email) from verified tokens, for the users endpoints. */
   profiles?: UserProfiles;
+  /** Told what changed, after each commit (the change feed). */
+  events?: EventPublisher;
 }): Hub {
   const { store, blobs, jobs, worker, clock } = deps;
   const nudge = deps.onJobQueued ?? (() => undefined);
-  const checkpoints = new CheckpointService(store, jobs, clock, deps.checkpoints);
+  const events = deps.events ?? noEvents;
+  const checkpoints = new CheckpointService(store, jobs, clock, deps.checkpoints, events);
   const janitor = new BlobJanitor(store, blobs, clock);
   const drain = () => void janitor.drain().catch(() => undefined); // the periodic sweep tries again
   return {
     iModels: new IModelService(store, blobs, jobs, clock, drain),
     changesets: new ChangesetService(store, blobs, worker, clock, deps.changesets, async (c) => {
+      events.publish(c.iModelId, {
+        type: "changeset",
+        data: { index: c.index, id: c.id, briefcaseId: c.briefcaseId, creatorId: c.creatorId, description: c.description, pushDateTime: c.pushedAt },
+      });
       await checkpoints.onChangesetPushed(c.iModelId, c.index, c.id);
       nudge();
     }),
     changesetGroups: new ChangesetGroupService(store, clock),
-    briefcases: new BriefcaseService(store, clock),
-    locks: new LockService(store),
+    briefcases: new BriefcaseService(store, clock, events),
+    locks: new LockService(store, events),
     namedVersions: new NamedVersionService(store, clock, async (v) => {
+      events.publish(v.iModelId, { type: "namedVersion", data: { id: v.id, name: v.name, changesetIndex: v.changesetIndex } });
       await checkpoints.onNamedVersion(v.iModelId, v.changesetIndex, v.changesetId ?? "");
       nudge();
     }),

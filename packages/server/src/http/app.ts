@@ -18,6 +18,8 @@ import type { AuthorizationDeps } from "./authz/authorize.js";
 import { accessControlRoutes } from "./routes/access-control.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
+import { eventRoutes } from "./routes/events.js";
+import type { EventFeed } from "../domain/events/hub-events.js";
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
 import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";
@@ -91,6 +93,8 @@ export interface AppOptions {
   uploadStallTimeoutMs?: number;
   /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
   allowedHosts?: readonly string[];
+  /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s. */
+  events?: { feed: EventFeed; heartbeatMs?: number };
   /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
   audit?: {
     recorder: AuditRecorder;
@@ -304,6 +308,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await userRoutes(api, context);
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);
+      if (options.events) await eventRoutes(api, { hub: options.hub, ...options.events });
       if (audit) await iModelAuditRoutes(api, audit);
     },
     { prefix: "/imodels" },

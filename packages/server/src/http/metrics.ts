@@ -7,6 +7,8 @@ export interface MetricsSources {
   jobCounts(): Promise<JobCount[]>;
   /** iTwin.js worker processes started to replace one that died or was killed. */
   workerRestarts(): number;
+  /** Clients following a change feed (`GET /imodels/{id}/events`) right now. */
+  eventSubscribers?(): number;
 }
 
 /** The route of the changeset PATCH that completes a push. */
@@ -70,6 +72,17 @@ export class HubMetrics {
         this.inc(sources.workerRestarts());
       },
     });
+    if (sources.eventSubscribers) {
+      const subscribers = sources.eventSubscribers.bind(sources);
+      new Gauge({
+        name: "modelhub_event_subscribers",
+        help: "Clients following a change feed (GET /imodels/{id}/events) in this process.",
+        registers,
+        collect() {
+          this.set(subscribers());
+        },
+      });
+    }
   }
 
   /** Bytes of a blob stored through /storage. */

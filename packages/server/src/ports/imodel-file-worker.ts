@@ -7,12 +7,17 @@
  * timeout) and the same request may succeed when retried.
  */
 export interface IModelFileWorker {
-  /** Copies `inputPath` to `outputPath` as a baseline: iModel and iTwin ids stamped, briefcase id 0, no txns. */
+  /**
+   * Copies `inputPath` to `outputPath` as a baseline: iModel and iTwin ids stamped, briefcase id 0, no txns.
+   * `resetParentChangeset`: the file's parent changeset is cleared first (a checkpoint becomes a version 0), and
+   * the `changesetId` returned is then "".
+   */
   initializeBaseline(args: {
     inputPath: string;
     outputPath: string;
     iModelId: string;
     iTwinId: string;
+    resetParentChangeset?: boolean;
   }): Promise<{ fileSize: number; changesetId: string }>;
   /** Writes a new empty iModel to `outputPath`, stamped the same way. */
   createEmptyBaseline(args: {

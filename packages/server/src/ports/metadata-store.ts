@@ -50,13 +50,30 @@ export interface IModelRecord {
   /** `initialized` once its baseline (checkpoint 0) is in place. */
   state: "initialized" | "notInitialized";
   /** How it is being created; `empty` iModels get a generated baseline. */
-  creationMode: "empty" | "fromBaseline";
+  creationMode: "empty" | "fromBaseline" | "clone" | "fork" | "template";
+  /** The iModel and changeset a clone, fork or template copies; absent or null for the other modes. */
+  creationSource?: CreationSource | null;
   baselineState: BaselineFileState;
   baselineSize: number | null;
   /** Why initialization failed, when `baselineState` is `initializationFailed`. */
   baselineFailure: string | null;
   /** The next briefcase id to hand out: ids are never reused. */
   nextBriefcaseId: number;
+}
+
+/**
+ * What a clone, fork or template copies: the source up to and including `changesetIndex` (0: its baseline only),
+ * changeset by changeset (`preserveHistory`) or squashed into the copy's baseline.
+ */
+export interface CreationSource {
+  kind: "clone" | "fork" | "template";
+  iModelId: string;
+  changesetId: string;
+  changesetIndex: number;
+  /** The history is copied changeset by changeset (clones always; forks when asked; templates never). */
+  preserveHistory: boolean;
+  /** Fork only: the id of the main–fork relationship the cloud reports in `forkedFrom`. */
+  relationshipId?: string;
 }
 
 /** The application that made a record (the token's client id, or what the caller's headers said). */

@@ -24,6 +24,9 @@ class Rejected extends Error {}
 
 type NativeDb = ReturnType<Backend["IModelDb"]["openDgnDb"]>;
 
+/** Where iTwin.js keeps a file's parent changeset (be_Local): the legacy id and the {id, index} JSON. */
+const PARENT_CHANGESET_VALUES = ["ParentChangeSetId", "parentChangeset"] as const;
+
 /** The local value iTwin.js reads to turn the lock server off for every briefcase of an iModel. */
 const NO_LOCKING = "NoLocking";
 
@@ -97,7 +100,7 @@ async function discard(temp: string): Promise<void> {
 }
 
 const ops = {
-  async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean }) {
+  async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean; resetParentChangeset?: boolean }) {
     if (!(await isSqlite(args.inputPath))) throw new Rejected("The uploaded file is not an iModel: it is not an SQLite database.");
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
@@ -113,6 +116,13 @@ const ops = {
       try {
         // Where the file is on its own timeline: "" for a version 0 (a snapshot, or a file never pushed).
         changeset = db.getCurrentChangeset();
+        if (args.resetParentChangeset) {
+          // A squashed copy (fork without history, template): the content at changeset N becomes a version 0.
+          // iTwin.js 5.1.9 keeps the parent changeset only in these two local values (checked by reopening).
+          for (const name of PARENT_CHANGESET_VALUES) db.saveLocalValue(name, undefined);
+          db.saveChanges();
+          changeset = db.getCurrentChangeset();
+        }
         stamp(db, args);
       } finally {
         db.closeFile();

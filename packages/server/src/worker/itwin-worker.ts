@@ -111,7 +111,7 @@ export class ITwinWorker implements IModelFileWorker {
     await this.#start();
   }
 
-  initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean }) {
+  initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean; resetParentChangeset?: boolean }) {
     return this.#call<{ fileSize: number; changesetId: string; changesetIndex?: number }>("initializeBaseline", args);
   }
 

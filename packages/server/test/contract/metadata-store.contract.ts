@@ -225,6 +225,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         await assert.rejects(store.transaction((tx) => tx.insertIModel(iModel("m3", { name: "other" }))), UniqueViolation);
       });
 
+      it("round-trips a fork's creation source (JSON) and an update that keeps it", async () => {
+        const creationSource = { kind: "fork" as const, iModelId: "m1", changesetId: "a".repeat(40), changesetIndex: 2, preserveHistory: true, relationshipId: "r1" };
+        const record = iModel("m-fork", { creationMode: "fork", baselineState: "initializationScheduled", state: "notInitialized", creationSource });
+        await store.transaction((tx) => tx.insertIModel(record));
+        assert.deepEqual(await read((tx) => tx.getIModel("m-fork")), record);
+        await store.transaction((tx) => tx.updateIModel({ ...record, state: "initialized", baselineState: "initialized" }));
+        assert.deepEqual((await read((tx) => tx.getIModel("m-fork")))?.creationSource, creationSource);
+      });
+
       it("update rewrites every field but the id", async () => {
         const updated = iModel("m1", {
           name: "new name",

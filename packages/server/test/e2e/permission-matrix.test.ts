@@ -140,8 +140,26 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     },
     "GET /imodels/:id/operations/create": {
       need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/operations/create`) },
+    // Read on the source, and creating iModels in the target iTwin (here the same one): manage, in effect.
+    "POST /imodels/:id/clone": {
+      need: MG, ok: 202, run: (_r, u) => api(u)("POST", `/${iModelId}/clone`, { body: { iTwinId: T, name: `clone-${next()}`, changesetIndex: 0 } }) },
+    "POST /imodels/:id/fork": {
+      need: MG, ok: 202, run: (_r, u) => api(u)("POST", `/${iModelId}/fork`, { body: { iTwinId: T, name: `fork-${next()}`, changesetIndex: 0 } }) },
     "GET /imodels/:id/thumbnail": {
       need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/thumbnail?size=small`) },
+    "GET /imodels/:id/events": {
+      need: WV,
+      ok: 200,
+      // A stream never ends: the status and headers are the answer; the connection is dropped once they are read.
+      run: async (_r, u) => {
+        const abort = new AbortController();
+        const response = await fetch(`${s.hub.baseUrl}/${iModelId}/events`, { headers: { authorization: `Bearer ${s.token(u)}`, accept: "text/event-stream" }, signal: abort.signal });
+        const text = response.status === 200 ? "" : await response.text();
+        abort.abort();
+        return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Json) : {}, text };
+      },
+      check: (_role, r) => assert.match(r.headers.get("content-type") ?? "", /^text\/event-stream/),
+    },
     "PUT /imodels/:id/thumbnail": {
       need: MG,
       ok: 201,

@@ -81,6 +81,24 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/imodels/:id/briefcases/:briefcaseId", area: "api" },
   { method: "DELETE", url: "/imodels/:id/briefcases/:briefcaseId", area: "api" },
   { method: "GET", url: "/imodels/:id/operations/create", area: "api" },
+  // The change feed: the fuzzer never asks for text/event-stream, so it gets 400 instead of a stream that never ends.
+  { method: "GET", url: "/imodels/:id/events", area: "api", query: ["lastEventId"] },
+  ...(["clone", "fork"] as const).map((kind): RouteSpec => ({
+    method: "POST",
+    url: `/imodels/:id/${kind}`,
+    area: "api",
+    body: () =>
+      fc.record(
+        {
+          iTwinId: fc.constantFrom("11111111-1111-4111-8111-111111111111", "not-a-guid"),
+          name: fc.constantFrom(`fuzz ${kind}`, ""),
+          changesetIndex: fc.constantFrom(0, 1, -1),
+          changesetId: fc.constantFrom("", "0".repeat(40), "zz"),
+          preserveHistory: fc.boolean(),
+        },
+        { requiredKeys: ["iTwinId"] },
+      ),
+  })),
   { method: "GET", url: "/imodels/:id/thumbnail", area: "api", query: ["size"] },
   // JSON bodies: never an image, so always refused (415); the image path is thumbnails.test.ts's.
   { method: "PUT", url: "/imodels/:id/thumbnail", area: "api", body: () => fc.constant({}) },

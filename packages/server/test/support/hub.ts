@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerConfig } from "../../src/config.js";
 import { makeConfig } from "../../src/config.js";
-import type { RunningServer } from "../../src/main.js";
+import type { RunningServer, StartOptions } from "../../src/main.js";
 import { startServer } from "../../src/main.js";
 
 export const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
@@ -32,9 +32,9 @@ export interface TestHub {
 }
 
 /** A real hub on a loopback port over a fresh data directory. */
-export async function startTestHub(overrides: Partial<ServerConfig> = {}): Promise<TestHub> {
+export async function startTestHub(overrides: Partial<ServerConfig> = {}, startOptions: StartOptions = {}): Promise<TestHub> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "modelhub-test-")));
-  const server = await startServer(makeConfig({ port: 0, logLevel: "silent", ...overrides, dataDir }));
+  const server = await startServer(makeConfig({ port: 0, logLevel: "silent", ...overrides, dataDir }), startOptions);
   const baseUrl = `${server.url}/imodels`;
   return {
     server,

@@ -253,4 +253,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE changesets ADD COLUMN uncompressed_size INTEGER;
     `,
   },
+  {
+    version: 5,
+    name: "where a cloned or forked iModel comes from",
+    sql: `
+      -- JSON {kind, iModelId, changesetId, changesetIndex, preserveHistory}; NULL for iModels created empty or from a file.
+      ALTER TABLE imodels ADD COLUMN creation_source TEXT;
+    `,
+  },
 ];

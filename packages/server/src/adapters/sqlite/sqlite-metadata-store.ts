@@ -7,6 +7,7 @@ import type {
   ChangesetGroupRecord,
   ChangesetRecord,
   CheckpointRecord,
+  CreationSource,
   IModelFilter,
   IModelRecord,
   MetadataReader,
@@ -206,18 +207,18 @@ class SqliteTx implements MetadataTx {
   async insertIModel(r: IModelRecord): Promise<void> {
     this.run(
       `INSERT INTO imodels (id, itwin_id, name, description, extent, containers_enabled, creator_id, created_at, state, creation_mode,
-        baseline_state, baseline_size, baseline_failure, next_briefcase_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        baseline_state, baseline_size, baseline_failure, next_briefcase_id, creation_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       r.id, r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
-      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId,
+      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, json(r.creationSource ?? null),
     );
   }
 
   async updateIModel(r: IModelRecord): Promise<void> {
     this.run(
       `UPDATE imodels SET itwin_id = ?, name = ?, description = ?, extent = ?, containers_enabled = ?, creator_id = ?, created_at = ?,
-        state = ?, creation_mode = ?, baseline_state = ?, baseline_size = ?, baseline_failure = ?, next_briefcase_id = ? WHERE id = ?`,
+        state = ?, creation_mode = ?, baseline_state = ?, baseline_size = ?, baseline_failure = ?, next_briefcase_id = ?, creation_source = ? WHERE id = ?`,
       r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
-      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, r.id,
+      r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, json(r.creationSource ?? null), r.id,
     );
   }
 
@@ -763,6 +764,8 @@ function toIModel(r: Row): IModelRecord {
     baselineSize: (r.baseline_size as number | null) ?? null,
     baselineFailure: (r.baseline_failure as string | null) ?? null,
     nextBriefcaseId: r.next_briefcase_id as number,
+    // Only clones, forks and templates have one: other records read back as they were written.
+    ...(r.creation_source ? { creationSource: parseJson<CreationSource>(r.creation_source) } : {}),
   };
 }
 

@@ -4,6 +4,8 @@ import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import type { Grants } from "../access/permissions.js";
 import { insufficientPermissions, invalidRequest } from "../errors.js";
+import type { EventPublisher } from "../events/hub-events.js";
+import { noEvents } from "../events/hub-events.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
 /** Briefcase ids: handed out from 2 upwards, never reused, owned by the user who acquired them. */
@@ -11,10 +13,11 @@ export class BriefcaseService {
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
+    private readonly events: EventPublisher = noEvents,
   ) {}
 
   async acquire(actor: Actor, iModelId: string, deviceName: string | null): Promise<BriefcaseRecord> {
-    return this.store.transaction(async (tx) => {
+    const acquired = await this.store.transaction(async (tx) => {
       const iModel = await requireInitializedIModel(tx, iModelId);
       const briefcaseId = iModel.nextBriefcaseId;
       if (briefcaseId > LAST_BRIEFCASE_ID) {
@@ -38,6 +41,8 @@ export class BriefcaseService {
       await tx.updateIModel({ ...iModel, nextBriefcaseId: briefcaseId + 1 });
       return record;
     });
+    this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId: acquired.briefcaseId, action: "acquired", ownerId: acquired.ownerId } });
+    return acquired;
   }
 
   /**
@@ -45,13 +50,16 @@ export class BriefcaseService {
    * `imodels_manage` (a colleague's lost laptop: github itwinjs-core #7784).
    */
   async release(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number): Promise<void> {
-    await this.store.transaction(async (tx) => {
+    const { ownerId, locks } = await this.store.transaction(async (tx) => {
       await requireIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
       if (briefcase.ownerId !== actor.userId && !grants.has("imodels_manage")) throw insufficientPermissions();
-      await tx.releaseAllLocks(iModelId, briefcaseId, 0);
+      const released = await tx.releaseAllLocks(iModelId, briefcaseId, 0);
       await tx.deleteBriefcase(iModelId, briefcaseId);
+      return { ownerId: briefcase.ownerId, locks: released };
     });
+    if (locks > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: locks } });
+    this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "released", ownerId } });
   }
 
   async get(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord> {

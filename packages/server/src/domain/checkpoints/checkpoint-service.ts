@@ -2,6 +2,8 @@ import type { JobQueue } from "../../ports/job-queue.js";
 import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
+import type { EventPublisher } from "../events/hub-events.js";
+import { noEvents } from "../events/hub-events.js";
 import { requireIModel, resolveChangesetIndex } from "../guards.js";
 
 export const CHECKPOINT_JOB = "checkpoint.create";
@@ -28,7 +30,11 @@ export class CheckpointService {
     private readonly jobs: JobQueue,
     private readonly clock: Clock,
     private readonly policy: CheckpointPolicy,
+    private readonly events: EventPublisher = noEvents,
   ) {}
+
+  /** Records scheduleIn made (not found already on their way): only those are told to the change feed. */
+  readonly #scheduledNow = new WeakSet<CheckpointRecord>();
 
   async forChangeset(iModelId: string, ref: { index: number } | { id: string }): Promise<CheckpointRecord> {
     const record = await this.store.read(async (tx) => {
@@ -120,11 +126,14 @@ export class CheckpointService {
       updatedAt: this.clock.now().toISOString(),
     };
     await tx.upsertCheckpoint(record);
+    this.#scheduledNow.add(record);
     return record;
   }
 
   private async enqueueIfScheduled(record: CheckpointRecord): Promise<void> {
     if (record.state !== "scheduled") return;
+    // Called after the scheduling transaction committed.
+    if (this.#scheduledNow.has(record)) this.events.publish(record.iModelId, { type: "checkpoint", data: { changesetIndex: record.changesetIndex, state: "scheduled" } });
     await this.jobs.enqueue({
       kind: CHECKPOINT_JOB,
       payload: { iModelId: record.iModelId, changesetIndex: record.changesetIndex },

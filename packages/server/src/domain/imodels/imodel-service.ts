@@ -20,6 +20,22 @@ export interface CreateIModelInput {
   baselineFileSize?: number;
 }
 
+/** A clone, fork or template copy of an existing iModel (Clone iModel, Fork iModel, Create iModel with `template`). */
+export interface CopyIModelInput {
+  kind: "clone" | "fork" | "template";
+  iTwinId: string;
+  /** Default: the source's. */
+  name?: string;
+  description?: string | null;
+  containersEnabled?: number;
+  /** The last source changeset to copy (id, or index; "" or 0: the baseline only). Default: the latest. */
+  changesetId?: string;
+  changesetIndex?: number;
+  preserveHistory?: boolean;
+  /** Templates only (clones and forks keep the source's). */
+  extent?: IModelExtent | null;
+}
+
 export interface UpdateIModelInput {
   name?: string;
   description?: string | null;
@@ -61,6 +77,50 @@ export class IModelService {
     });
     // An empty iModel needs no upload: its baseline is generated right away.
     if (!fromBaseline) await this.jobs.enqueue({ kind: BASELINE_JOB, payload: { iModelId: record.id }, dedupeKey: `baseline:${record.id}` });
+    return record;
+  }
+
+  /**
+   * Creates the copy and schedules the job that fills it (BaselineJob: re-stamped baseline, then the changesets up
+   * to the requested one, in one transaction). Only an initialized source with completed changesets can be copied.
+   */
+  async copy(actor: Actor, sourceId: string, input: CopyIModelInput): Promise<IModelRecord> {
+    const operation = input.kind === "clone" ? "Cannot clone iModel." : input.kind === "fork" ? "Cannot fork iModel." : "Cannot create iModel.";
+    const record = await this.store.transaction(async (tx) => {
+      const source = await tx.getIModel(sourceId);
+      if (!source) throw notFound.iModel();
+      if (source.state !== "initialized") throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
+      const upTo = await resolveCopyPoint(tx, sourceId, input, operation);
+      const copy: IModelRecord = {
+        id: newId(),
+        iTwinId: input.iTwinId,
+        name: input.name ?? source.name,
+        description: input.description !== undefined ? input.description : source.description,
+        // Clones and forks always take the extent from the source (the cloud's rule); a template's creator may set one.
+        extent: input.extent !== undefined ? input.extent : source.extent,
+        containersEnabled: input.containersEnabled ?? source.containersEnabled,
+        creatorId: actor.userId,
+        createdAt: this.clock.now().toISOString(),
+        state: "notInitialized",
+        creationMode: input.kind,
+        creationSource: {
+          kind: input.kind,
+          iModelId: sourceId,
+          changesetId: upTo.id,
+          changesetIndex: upTo.index,
+          preserveHistory: input.kind === "clone" || input.preserveHistory === true,
+          ...(input.kind === "fork" ? { relationshipId: newId() } : {}),
+        },
+        baselineState: "initializationScheduled",
+        baselineSize: null,
+        baselineFailure: null,
+        nextBriefcaseId: FIRST_BRIEFCASE_ID,
+      };
+      await this.assertNameFree(tx, copy.iTwinId, copy.name);
+      await tx.insertIModel(copy);
+      return copy;
+    });
+    await this.jobs.enqueue({ kind: BASELINE_JOB, payload: { iModelId: record.id }, dedupeKey: `baseline:${record.id}` });
     return record;
   }
 
@@ -142,6 +202,25 @@ export class IModelService {
       throw new HubError("iModelExists", `iModel with the name '${name}' already exists within the iTwin.`);
     }
   }
+}
+
+/** The source changeset a copy ends at: the one named (it must be completed), or the latest; index 0 for the baseline. */
+async function resolveCopyPoint(tx: MetadataTx, sourceId: string, input: CopyIModelInput, operation: string): Promise<{ id: string; index: number }> {
+  if (input.changesetId !== undefined && input.changesetIndex !== undefined) {
+    throw invalidRequest(operation, [
+      { code: "InvalidValue", message: "Provide either 'changesetId' or 'changesetIndex', not both.", target: "changesetId" },
+    ]);
+  }
+  if (input.changesetId === "" || input.changesetIndex === 0) return { id: "", index: 0 };
+  const changeset =
+    input.changesetId !== undefined
+      ? await tx.getChangesetById(sourceId, input.changesetId)
+      : input.changesetIndex !== undefined
+        ? await tx.getChangesetByIndex(sourceId, input.changesetIndex)
+        : await tx.getLatestChangeset(sourceId);
+  if (input.changesetId === undefined && input.changesetIndex === undefined && !changeset) return { id: "", index: 0 };
+  if (!changeset || changeset.state !== "fileUploaded") throw notFound.changeset();
+  return { id: changeset.id, index: changeset.index };
 }
 
 function baselineSizeConflict(declared: number | null, uploaded: number): HubError {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
-import type { IModelRecord, MetadataStore } from "../../ports/metadata-store.js";
+import type { ChangesetRecord, IModelRecord, MetadataStore } from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Clock } from "../context.js";
 
@@ -30,7 +30,9 @@ export class BaselineJob {
     try {
       const output = join(dir, "baseline.bim");
       try {
-        if (iModel.creationMode === "fromBaseline") {
+        if (iModel.creationSource) {
+          await this.copyFromSource(iModel, dir, output);
+        } else if (iModel.creationMode === "fromBaseline") {
           const input = join(dir, "upload.bim");
           await this.blobs.downloadToFile(blobKeys.baselineReceived(iModelId), input);
           const result = await this.worker.initializeBaseline({ inputPath: input, outputPath: output, iModelId, iTwinId: iModel.iTwinId });
@@ -56,9 +58,14 @@ export class BaselineJob {
       }
 
       const info = await this.blobs.uploadFromFile(blobKeys.checkpoint(iModelId, 0), output);
+      // A copy's history: each file copied (hard-linked where the store can) ahead of its row; blob-references.ts
+      // keeps them while the creation is scheduled, so a crash here leaves nothing the janitor would wrongly remove.
+      const history = await this.copyHistory(iModel);
+      if (history === undefined) return;
       const stillWanted = await this.store.transaction(async (tx) => {
         const current = await tx.getIModel(iModelId);
         if (!current || current.baselineState !== "initializationScheduled") return false;
+        for (const changeset of history) await tx.insertChangeset(changeset);
         await tx.upsertCheckpoint({
           iModelId,
           changesetIndex: 0,
@@ -82,6 +89,85 @@ export class BaselineJob {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A copy's baseline: with history, the source's baseline re-stamped with the copy's ids; without (a template, a
+   * fork with `preserveHistory` false), the source's content at the changeset made a version 0 (parent changeset
+   * cleared) and stamped the same way.
+   */
+  private async copyFromSource(iModel: IModelRecord, dir: string, output: string): Promise<void> {
+    const source = iModel.creationSource;
+    if (!source) throw new FileRejected("The iModel's creation source is missing.");
+    const squash = !source.preserveHistory && source.changesetIndex > 0;
+    const plan = await this.store.read(async (tx) => {
+      const base = squash ? await tx.getPrecedingCheckpoint(source.iModelId, source.changesetIndex) : await tx.getCheckpoint(source.iModelId, 0);
+      if (base?.state !== "successful" || !base.blobKey) return undefined;
+      const changesets = squash
+        ? await tx.listChangesets(
+            source.iModelId,
+            { afterIndex: base.changesetIndex, lastIndex: source.changesetIndex, direction: "asc", onlyUploaded: true },
+            { limit: source.changesetIndex - base.changesetIndex, offset: 0 },
+          )
+        : [];
+      return { base, changesets };
+    });
+    if (!plan || plan.changesets.length !== (squash ? source.changesetIndex - plan.base.changesetIndex : 0)) {
+      throw new FileRejected("The source iModel was deleted, or lost its files, before it could be copied.");
+    }
+    const basePath = join(dir, "source.bim");
+    // A file gone while the source exists (an automatic checkpoint pruned meanwhile) is worth a retry; a deleted
+    // source is not.
+    const download = async (key: string, path: string) => {
+      try {
+        await this.blobs.downloadToFile(key, path);
+      } catch (err) {
+        if (!(await this.store.read((tx) => tx.getIModel(source.iModelId)))) throw new FileRejected("The source iModel was deleted before it could be copied.");
+        throw err;
+      }
+    };
+    await download(plan.base.blobKey!, basePath);
+    let input = basePath;
+    if (plan.changesets.length > 0) {
+      const files = [];
+      for (const c of plan.changesets) {
+        const pathname = join(dir, `${c.id}.cs`);
+        await download(blobKeys.changeset(source.iModelId, c.id), pathname);
+        files.push({ id: c.id, index: c.index, parentId: c.parentId, pathname, changesType: c.containingChanges });
+      }
+      input = join(dir, "squashed.bim");
+      const made = await this.worker.makeCheckpoint({ basePath, outputPath: input, changesets: files });
+      if (made.changesetId !== source.changesetId) throw new FileRejected(`The source's changesets ended at '${made.changesetId}', not '${source.changesetId}'.`);
+    }
+    const result = await this.worker.initializeBaseline({ inputPath: input, outputPath: output, iModelId: iModel.id, iTwinId: iModel.iTwinId, resetParentChangeset: squash });
+    if (result.changesetId !== "") throw new FileRejected(`The copied baseline is at changeset '${result.changesetId}', not at the start of a history.`);
+  }
+
+  /**
+   * For a clone or fork: the source's changesets 1..N with their files copied under the copy's keys, as rows of the
+   * copy (ids, indexes, parents and sizes kept: the files are the same bytes); [] for other modes; undefined when
+   * the source lost a file (the iModel is marked failed).
+   */
+  private async copyHistory(iModel: IModelRecord): Promise<ChangesetRecord[] | undefined> {
+    const source = iModel.creationSource;
+    if (!source || source.changesetIndex === 0 || !source.preserveHistory) return [];
+    const rows = await this.store.read((tx) =>
+      tx.listChangesets(source.iModelId, { lastIndex: source.changesetIndex, direction: "asc", onlyUploaded: true }, { limit: source.changesetIndex, offset: 0 }),
+    );
+    if (rows.length !== source.changesetIndex) {
+      await this.markFailed(iModel, "The source iModel was deleted, or lost changesets, before they could be copied.");
+      return undefined;
+    }
+    const copies: ChangesetRecord[] = [];
+    for (const row of rows) {
+      const copied = await this.blobs.copy(blobKeys.changeset(source.iModelId, row.id), blobKeys.changeset(iModel.id, row.id));
+      if (!copied) {
+        await this.markFailed(iModel, `The source iModel was deleted before changeset ${row.index} could be copied.`);
+        return undefined;
+      }
+      copies.push({ ...row, iModelId: iModel.id, groupId: null });
+    }
+    return copies;
   }
 
   /** Gives up for good (the worker kept failing): the iModel says why. */

@@ -8,6 +8,8 @@ import type { CheckpointRecord, MetadataStore } from "../../ports/metadata-store
 import { blobKeys } from "../blob-keys.js";
 import type { CheckpointPolicy } from "../checkpoints/checkpoint-service.js";
 import type { Clock } from "../context.js";
+import type { EventPublisher } from "../events/hub-events.js";
+import { noEvents } from "../events/hub-events.js";
 
 /**
  * Makes the checkpoint at one changeset: the nearest earlier checkpoint with the changesets since applied by
@@ -25,6 +27,7 @@ export class CheckpointJob {
     private readonly policy: CheckpointPolicy,
     /** Told when pruned files were put in the deletion outbox. */
     private readonly onBlobDeletionRequested: () => void = () => undefined,
+    private readonly events: EventPublisher = noEvents,
   ) {}
 
   async run(iModelId: string, changesetIndex: number): Promise<void> {
@@ -77,6 +80,7 @@ export class CheckpointJob {
       // The iModel (or this checkpoint) was deleted while the job ran, or another run finished first: the file just
       // stored belongs to nothing.
       if (!kept) await this.blobs.delete(key);
+      else this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } });
       await this.prune(iModelId);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -109,10 +113,12 @@ export class CheckpointJob {
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
+    const failed = await this.store.transaction(async (tx) => {
       const current = await tx.getCheckpoint(iModelId, changesetIndex);
-      if (!current || current.state !== "scheduled") return;
+      if (!current || current.state !== "scheduled") return false;
       await tx.upsertCheckpoint({ ...current, state: "failed", failureReason: reason, updatedAt: this.clock.now().toISOString() });
+      return true;
     });
+    if (failed) this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "failed" } });
   }
 }

@@ -3,6 +3,8 @@ import type { BriefcaseLocks, MetadataStore, MetadataTx, Page } from "../../port
 import type { Grants } from "../access/permissions.js";
 import type { Actor } from "../context.js";
 import { HubError, insufficientPermissions, notFound } from "../errors.js";
+import type { EventPublisher } from "../events/hub-events.js";
+import { noEvents } from "../events/hub-events.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 
 export interface LockRequest {
@@ -29,10 +31,14 @@ export const RELEASE_CHUNK_SIZE = 1000;
  * also allowed to `imodels_manage` (a colleague's lost briefcase).
  */
 export class LockService {
-  constructor(private readonly store: MetadataStore) {}
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly events: EventPublisher = noEvents,
+  ) {}
 
   async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
-    return this.store.transaction(async (tx) => {
+    let counts = { acquired: 0, released: 0 };
+    const locks = await this.store.transaction(async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
       let acquires = false;
@@ -92,21 +98,27 @@ export class LockService {
       if (toRelease.length > 0) await tx.releaseLocks(iModelId, me, toRelease, requesterIndex);
       if (toShare.length > 0) await tx.grantLocks(iModelId, me, "shared", toShare);
       if (toExclusive.length > 0) await tx.grantLocks(iModelId, me, "exclusive", toExclusive);
+      counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length };
       return this.locksOf(tx, iModelId, me);
     });
+    // Committed: counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
+    if (counts.acquired + counts.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId: request.briefcaseId, ...counts } });
+    return locks;
   }
 
   /** Releases up to one chunk of the briefcase's locks; `isLastChunk` once none are left. */
   async releaseChunk(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
-    return this.store.transaction(async (tx) => {
+    const result = await this.store.transaction(async (tx) => {
       await requireIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
       mayChangeLocks(actor, grants, briefcase.ownerId, false);
       const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
-      await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
+      const released = await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
       const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
-      return { isLastChunk: left.length === 0 };
+      return { isLastChunk: left.length === 0, released };
     });
+    if (result.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: result.released } });
+    return { isLastChunk: result.isLastChunk };
   }
 
   async list(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {

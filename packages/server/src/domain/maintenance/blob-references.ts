@@ -16,8 +16,10 @@ export async function whyUnreferenced(tx: MetadataReader, key: string): Promise<
       return "not a file the hub makes";
     case "changeset": {
       const record = await tx.getChangesetById(iModelId, ref.changesetId);
-      // A push being completed has its file frozen here just before the record says so.
-      return record ? undefined : "no changeset has this id";
+      // A push being completed has its file frozen here just before the record says so; a clone or fork being made
+      // copies all its files before it writes their records.
+      if (record || (iModel.baselineState === "initializationScheduled" && iModel.creationSource)) return undefined;
+      return "no changeset has this id";
     }
     case "changesetUpload": {
       const record = await tx.getChangesetById(iModelId, ref.changesetId);

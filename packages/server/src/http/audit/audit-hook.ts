@@ -35,6 +35,8 @@ const ACTIONS: Readonly<Record<string, ActionRule>> = {
   "DELETE /imodels/:id": { action: "imodel.delete" },
   "POST /imodels/:id/baselinefile": { action: "imodel.baseline.complete" },
   "PUT /imodels/:id/thumbnail": { action: "imodel.thumbnail.upload" },
+  "POST /imodels/:id/clone": { action: "imodel.clone" },
+  "POST /imodels/:id/fork": { action: "imodel.fork" },
   "POST /imodels/:id/changesets": { action: "changeset.create", target: (_p, body) => body.id },
   "PATCH /imodels/:id/changesets/:changesetId": { action: "changeset.complete", target: (p) => p.changesetId },
   "POST /imodels/:id/changesets/:changesetId/extendeddata": { action: "changeset.extendeddata.create", target: (p) => p.changesetId },

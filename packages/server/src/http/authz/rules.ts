@@ -51,8 +51,13 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "POST /imodels/:id/baselinefile": iModel(MANAGE),
   "GET /imodels/:id/baselinefile": iModel(WEBVIEW),
   "GET /imodels/:id/operations/create": iModel(WEBVIEW),
+  // Clone and fork read the source; the route also requires creating iModels in the target iTwin (body).
+  "POST /imodels/:id/clone": iModel(READ),
+  "POST /imodels/:id/fork": iModel(READ),
   "GET /imodels/:id/permissions": iModel(PERMISSIONS),
   "GET /imodels/:id/thumbnail": iModel(WEBVIEW),
+  // The change feed tells what the webview routes show (pushes, versions, lock counts, checkpoints).
+  "GET /imodels/:id/events": iModel(WEBVIEW),
   "PUT /imodels/:id/thumbnail": iModel(MANAGE),
 
   // iModel-level grants (the iModels API's iModel permission operations).

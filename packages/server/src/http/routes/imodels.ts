@@ -21,8 +21,25 @@ const createBody = z.object({
   containersEnabled: z.number().int().min(0).max(7).optional(),
   creationMode: z.enum(["empty", "fromBaseline", "fromIModelVersion"]).optional(),
   baselineFile: z.object({ size: z.number().int().positive({ error: "The value must be a positive number of bytes." }) }).optional(),
-  template: z.unknown().optional(),
+  // The source's content at `changesetId` (default: its latest; "": its baseline) becomes the new iModel's baseline.
+  template: z
+    .object({
+      iModelId: z.string().trim().min(1, { error: "The value must not be empty." }),
+      changesetId: z.string().regex(/^([0-9a-f]{40})?$/, { error: "A changeset id is 40 lowercase hex digits, or '' for the baseline." }).optional(),
+    })
+    .optional(),
   geographicCoordinateSystem: z.unknown().optional(),
+});
+
+// Clone iModel / Fork iModel: the target iTwin, optional name/description/containers, the last changeset to copy.
+const copyBody = z.object({
+  iTwinId: createBody.shape.iTwinId,
+  name: createBody.shape.name.optional(),
+  description: text255("description").nullable().optional(),
+  containersEnabled: z.number().int().min(0).max(7).optional(),
+  changesetId: z.string().regex(/^([0-9a-f]{40})?$/, { error: "A changeset id is 40 lowercase hex digits, or '' for the baseline." }).optional(),
+  changesetIndex: z.number().int().min(0).optional(),
+  preserveHistory: z.boolean().optional(),
 });
 
 const updateBody = z
@@ -38,10 +55,13 @@ const updateBody = z
 export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQueued }: ApiRouteContext): Promise<void> {
   api.post("/", async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iModel.");
-    if (body.template !== undefined || body.creationMode === "fromIModelVersion") {
+    if (body.creationMode === "fromIModelVersion") {
       throw invalidRequest("Cannot create iModel.", [
-        { code: "InvalidValue", message: "Creating an iModel from a template or another iModel's version is not supported by modelhub.", target: body.template !== undefined ? "template" : "creationMode" },
+        { code: "InvalidValue", message: "Creating an iModel from another iModel's version is not supported by modelhub.", target: "creationMode" },
       ]);
+    }
+    if (body.template !== undefined && (body.baselineFile !== undefined || (body.creationMode !== undefined && body.creationMode !== "empty"))) {
+      throw invalidRequest("Cannot create iModel.", [{ code: "InvalidValue", message: "A template cannot be combined with a baseline file.", target: "template" }]);
     }
     if (body.creationMode === "fromBaseline" && body.baselineFile === undefined) {
       throw invalidRequest("Cannot create iModel.", [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "baselineFile" }]);
@@ -57,6 +77,22 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
           target: "geographicCoordinateSystem",
         },
       ]);
+    }
+    if (body.template !== undefined) {
+      // The route's rule checked creating in the iTwin; the template must also be readable by the caller.
+      const source = await hub.iModels.get(body.template.iModelId);
+      await access.require(request.actor, ["imodels_read"], { iTwinId: source.iTwinId, iModelId: source.id });
+      const record = await hub.iModels.copy(request.actor, source.id, {
+        kind: "template",
+        iTwinId: body.iTwinId,
+        name: body.name,
+        description: body.description ?? null,
+        containersEnabled: body.containersEnabled ?? 0,
+        ...(body.extent !== undefined ? { extent: body.extent } : {}),
+        ...(body.template.changesetId !== undefined ? { changesetId: body.template.changesetId } : {}),
+      });
+      onJobQueued();
+      return reply.code(201).send({ iModel: request.presenter.iModel(record) });
     }
     const record = await hub.iModels.create(request.actor, {
       iTwinId: body.iTwinId,
@@ -131,6 +167,32 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
     return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
   });
 
+  // Clone and fork: read on the source (the route's rule) and create on the target iTwin (checked here: the body
+  // names it). 202 with the new iModel in Location, which the official client reads, as the cloud does.
+  for (const kind of ["clone", "fork"] as const) {
+    api.post<{ Params: { id: string } }>(`/:id/${kind}`, async (request, reply) => {
+      const operation = kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
+      const body = parseBody(copyBody, request.body, operation);
+      if (kind === "clone" && body.preserveHistory !== undefined) {
+        throw invalidRequest(operation, [{ code: "InvalidValue", message: "'preserveHistory' is a Fork iModel property.", target: "preserveHistory" }]);
+      }
+      await access.requireCreate(request.actor, body.iTwinId);
+      const record = await hub.iModels.copy(request.actor, request.params.id, {
+        kind,
+        iTwinId: body.iTwinId,
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.description !== undefined ? { description: body.description } : {}),
+        ...(body.containersEnabled !== undefined ? { containersEnabled: body.containersEnabled } : {}),
+        ...(body.changesetId !== undefined ? { changesetId: body.changesetId } : {}),
+        ...(body.changesetIndex !== undefined ? { changesetIndex: body.changesetIndex } : {}),
+        ...(body.preserveHistory !== undefined ? { preserveHistory: body.preserveHistory } : {}),
+      });
+      onJobQueued();
+      const location = `${request.presenter.apiBase}/${record.id}`;
+      return reply.code(202).header("location", location).header("create-imodel-operation", `${location}/operations/create`).send();
+    });
+  }
+
   api.get<{ Params: { id: string } }>("/:id/operations/create", async (request) => {
     const record = await hub.iModels.get(request.params.id);
     const state =
@@ -141,8 +203,15 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
           : record.baselineState === "waitingForFile"
             ? "waitingForFile"
             : "scheduled";
+    const source = record.creationSource;
     return {
-      createOperation: { state, clonedFrom: null, forkedFrom: null, ...(record.baselineFailure ? { failureReason: record.baselineFailure } : {}) },
+      createOperation: {
+        state,
+        clonedFrom: source?.kind === "clone" ? { iModelId: source.iModelId, changesetId: source.changesetId } : null,
+        forkedFrom:
+          source?.kind === "fork" ? { iModelId: source.iModelId, changesetId: source.changesetId, relationshipId: source.relationshipId ?? record.id } : null,
+        ...(record.baselineFailure ? { failureReason: record.baselineFailure } : {}),
+      },
     };
   });
 

@@ -1,0 +1,103 @@
+import type { FastifyInstance } from "fastify";
+import type { EventFeed, SequencedEvent } from "../../domain/events/hub-events.js";
+import { HubError } from "../../domain/errors.js";
+import type { Hub } from "../../domain/hub.js";
+
+export interface EventRouteOptions {
+  hub: Hub;
+  feed: EventFeed;
+  /** Comment lines this often keep proxies and clients from timing the stream out (default 15 s). */
+  heartbeatMs?: number;
+}
+
+/** A subscriber that lets this much pile up unread is cut off (it reconnects with Last-Event-ID, or gets `reset`). */
+const MAX_UNREAD_BYTES = 1024 * 1024;
+/** What EventSource waits before reconnecting after the stream ended. */
+const RETRY_MS = 5000;
+/** Subscribers past the limit are told to come back after this. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * `GET /imodels/{id}/events`: the iModel's change feed as server-sent events (see HubEvent). This only formats:
+ * what happened, its order and the replay buffer are the event bus's (domain/events).
+ */
+export async function eventRoutes(api: FastifyInstance, options: EventRouteOptions): Promise<void> {
+  const { hub, feed } = options;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const open = new Set<() => void>();
+  // Streams never end by themselves: without this, closing the app would wait for every subscriber to leave.
+  api.addHook("preClose", async () => {
+    for (const end of [...open]) end();
+  });
+
+  api.get<{ Params: { id: string } }>("/:id/events", async (request, reply) => {
+    // Only clients that ask for a stream get one: a JSON client (or `*/*`) would otherwise wait forever for a body.
+    if (!/\btext\/event-stream\b/i.test(request.headers.accept ?? "")) {
+      throw new HubError("BadRequest", "This route answers server-sent events: send 'Accept: text/event-stream'.");
+    }
+    const iModelId = request.params.id;
+    await hub.iModels.get(iModelId); // iModelNotFound as a normal API error, before the stream starts
+    // HEAD (fastify adds it for GET): the headers of a stream, without one that would never end.
+    if (request.method === "HEAD") return reply.header("content-type", "text/event-stream; charset=utf-8").header("cache-control", "no-cache").send();
+    const lastEventId = request.headers["last-event-id"] ?? request.params_.lastEventId;
+    const after = parseEventId(typeof lastEventId === "string" ? lastEventId : undefined, feed.epoch);
+    const res = reply.raw;
+    const queue: string[] = [];
+    let ready = false;
+    const write = (text: string) => {
+      if (!ready) return void queue.push(text);
+      if (res.writableLength > MAX_UNREAD_BYTES) return end();
+      res.write(text);
+    };
+    const subscription = feed.subscribe(iModelId, after, (e) => write(formatEvent(feed.epoch, e)));
+    if (!subscription) {
+      throw new HubError("ServiceUnavailable", `The hub already serves ${feed.maxSubscribers} event streams; retry later.`, { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+    }
+    let ended = false;
+    const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
+    heartbeat.unref();
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearInterval(heartbeat);
+      subscription.close();
+      open.delete(end);
+      if (!res.writableEnded) res.end();
+    };
+    open.add(end);
+    // Whoever leaves first (client, network, server), the subscription and the timer go with the connection.
+    request.raw.socket.once("close", end);
+    res.once("close", end);
+    res.once("error", end);
+
+    reply.hijack();
+    res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no", // nginx: pass events on at once
+      connection: "keep-alive",
+    });
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    const missed = subscription.missed;
+    if ("reason" in missed) {
+      res.write(`id: ${feed.epoch}-${subscription.tip}\nevent: reset\ndata: ${JSON.stringify({ reason: missed.reason })}\n\n`);
+    } else {
+      for (const e of missed) res.write(formatEvent(feed.epoch, e));
+    }
+    ready = true;
+    for (const text of queue.splice(0)) write(text);
+  });
+}
+
+function formatEvent(epoch: string, { seq, event }: SequencedEvent): string {
+  return `id: ${epoch}-${seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
+}
+
+/** `<epoch>-<seq>` as this feed writes it; anything else is an id of unknown origin (the client gets `reset`). */
+function parseEventId(text: string | undefined, currentEpoch: string): { epoch: string; seq: number } | undefined {
+  if (text === undefined || text === "") return undefined;
+  const match = /^([0-9a-f]+)-(\d{1,15})$/.exec(text.trim());
+  if (!match) return { epoch: `not ${currentEpoch}`, seq: 0 };
+  return { epoch: match[1]!, seq: Number(match[2]) };
+}
