@@ -318,16 +318,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (audit) {
     await app.register(
       async (scope) => {
-        scope.decorateRequest("actor", null as unknown as Actor);
-        scope.addHook("onRequest", async (request) => {
-          request.actor = await authenticator.authenticate(request.headers.authorization);
-        });
-        registerAuthorization(scope, authorization);
-        scope.addHook("onSend", async (_request, reply, payload) => {
-          if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
-          return payload;
-        });
-        scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+        authenticatedScope(scope, authenticator, authorization);
         await auditLogRoutes(scope, audit);
       },
       { prefix: "/auditlog" },
@@ -337,18 +328,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Roles and members of iTwins (the cloud's Access Control API shapes): authenticated and answered like the API.
   await app.register(
     async (scope) => {
-      scope.decorateRequest("actor", null as unknown as Actor);
-      scope.addHook("onRequest", async (request) => {
-        request.actor = await authenticator.authenticate(request.headers.authorization);
-      });
-      registerAuthorization(scope, authorization);
+      authenticatedScope(scope, authenticator, authorization);
       // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
       scope.removeContentTypeParser("text/plain");
-      scope.addHook("onSend", async (_request, reply, payload) => {
-        if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
-        return payload;
-      });
-      scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
       scope.setNotFoundHandler((request, reply) => {
         sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
       });
@@ -379,6 +361,23 @@ function sendApiError(reply: FastifyReply, hubError: HubError): void {
 
 function invalidBody(message: string): HubError {
   return new HubError("InvalidiModelsRequest", "Cannot process the request.", { details: [{ code: "InvalidRequestBody", message }] });
+}
+
+/**
+ * What an authenticated scope beside `/imodels` (`/auditlog`, `/accesscontrol`) shares with the API: the verified
+ * actor, the authorization seam, the API's media type and its error bodies.
+ */
+function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator, authorization: AuthorizationDeps): void {
+  scope.decorateRequest("actor", null as unknown as Actor);
+  scope.addHook("onRequest", async (request) => {
+    request.actor = await authenticator.authenticate(request.headers.authorization);
+  });
+  registerAuthorization(scope, authorization);
+  scope.addHook("onSend", async (_request, reply, payload) => {
+    if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
+    return payload;
+  });
+  scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
 }
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
