@@ -240,3 +240,30 @@ export interface MinimalUser {
   displayName: string;
   _links: { self: Link };
 }
+
+/** One entry of the audit log (`GET /imodels/{id}/auditlog`, `GET /auditlog`): a modelhub extension. */
+export interface AuditLogEntry {
+  seq: number;
+  /** ISO time the request was answered. */
+  at: string;
+  /** The verified user; null when the request carried no valid identity, and for storage uploads. */
+  userId: string | null;
+  /** A stable name for the operation, e.g. `changeset.create`. */
+  action: string;
+  method: string;
+  path: string;
+  iTwinId: string | null;
+  iModelId: string | null;
+  target: string | null;
+  address: string | null;
+  status: number;
+  outcome: "success" | "refused" | "failed";
+  requestId: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** A page of the audit log. */
+export interface AuditLogPage {
+  auditEntries: AuditLogEntry[];
+  _links: { self: { href: string }; prev: null; next: { href: string } | null };
+}

@@ -13,6 +13,7 @@ import type * as CoreBentley from "@itwin/core-bentley";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
 import type { ModelHubAccess as LocalModelHubAccess } from "../../src/index.js";
+import type { AckedPush } from "./crash-hub.js";
 
 // MODELHUB_AGENT_ROOT runs the agent as an app installed in that folder (e.g. the iTwin.js 4.x host): iTwin.js and
 // @modelhub/backend-access are then that folder's copies.
@@ -33,16 +34,6 @@ let hubMock: typeof HubMockModule.HubMock | undefined;
 type Db = CoreBackend.BriefcaseDb;
 const briefcases = new Map<string, Db>();
 
-/** A push the hub acknowledged (pushChangeset resolved), with the digest of the exact file that was sent. */
-interface AckedPush {
-  id: string;
-  parentId: string;
-  index: number;
-  briefcaseId: number;
-  size: number;
-  sha256: string;
-  at: number;
-}
 const acked: AckedPush[] = [];
 
 function hub(): CoreBackend.BackendHubAccess {

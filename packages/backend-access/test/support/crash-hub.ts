@@ -235,6 +235,7 @@ export class CrashableHub {
   }
 }
 
+/** A push the hub acknowledged (pushChangeset resolved), with the digest of the exact file that was sent. */
 export interface AckedPush {
   id: string;
   parentId: string;

@@ -1,6 +1,7 @@
 // `modelhub audit`: reads the audit log over HTTP (a manager's or an administrator's token), one line per entry.
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, callHub, originOf } from "./hub-client.js";
+import type { AuditLogEntry, AuditLogPage } from "@modelhub/protocol";
 
 export interface AuditCommandOptions extends HubConnection {
   iModelId?: string;
@@ -17,28 +18,6 @@ export interface AuditCommandOptions extends HubConnection {
   json: boolean;
   /** Where lines go (tests); stdout by default. */
   write?: (text: string) => void;
-}
-
-interface AuditPage {
-  auditEntries: AuditEntryJson[];
-  _links: { next: { href: string } | null };
-}
-
-interface AuditEntryJson {
-  seq: number;
-  at: string;
-  userId: string | null;
-  action: string;
-  method: string;
-  path: string;
-  iTwinId: string | null;
-  iModelId: string | null;
-  target: string | null;
-  address: string | null;
-  status: number;
-  outcome: string;
-  requestId: string | null;
-  details: Record<string, unknown> | null;
 }
 
 const UNITS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
@@ -73,7 +52,7 @@ export async function runAudit(options: AuditCommandOptions): Promise<number> {
   let next: string | null = `${origin}${path}?${search}`;
   let printed = 0;
   while (next && (options.limit === undefined || printed < options.limit)) {
-    const body: AuditPage = await callHub<AuditPage>(options, "GET", next);
+    const body: AuditLogPage = await callHub<AuditLogPage>(options, "GET", next);
     for (const entry of body.auditEntries) {
       if (options.limit !== undefined && printed >= options.limit) break;
       write(`${options.json ? JSON.stringify(entry) : formatEntry(entry)}\n`);
@@ -85,7 +64,7 @@ export async function runAudit(options: AuditCommandOptions): Promise<number> {
 }
 
 /** One line: time, user, action, status/outcome, then where and what. */
-export function formatEntry(e: AuditEntryJson): string {
+export function formatEntry(e: AuditLogEntry): string {
   const parts = [e.at, e.userId ?? "-", e.action, `${e.status} ${e.outcome}`];
   if (e.iModelId) parts.push(`imodel=${e.iModelId}`);
   if (e.iTwinId) parts.push(`itwin=${e.iTwinId}`);

@@ -5,6 +5,7 @@ import type { AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js
 import { keysetPagingLinks } from "../paging.js";
 import type { Query } from "../query.js";
 import { parseIndexParam, parseOrderBy, parsePage, parseStringParam } from "../query.js";
+import type { AuditLogEntry } from "@modelhub/protocol";
 
 export interface AuditRouteOptions {
   auditLog: AuditLog;
@@ -94,7 +95,7 @@ async function answer(options: AuditRouteOptions, url: string, query: Query, fil
   return { auditEntries: rows.map(present), _links: keysetPagingLinks(url, query, { limit: filter.limit, offset: 0 }, continueWith) };
 }
 
-function present(r: AuditRecord) {
+function present(r: AuditRecord): AuditLogEntry {
   return {
     seq: r.seq,
     at: r.at,
