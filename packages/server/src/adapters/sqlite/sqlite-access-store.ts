@@ -1,7 +1,6 @@
 import type { Permission } from "../../domain/access/permissions.js";
 import { canonical, parsePermission } from "../../domain/access/permissions.js";
 import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
-import type { SqliteDatabase } from "./sqlite-database.js";
 import { SideConnection, withBusyRetry } from "./sqlite-database.js";
 
 interface RoleRow {
@@ -49,11 +48,9 @@ function membersOf(rows: MemberRow[]): MemberRecord[] {
  */
 export class SqliteAccessStore implements AccessStore {
   readonly #connection: SideConnection;
-  readonly #db: SqliteDatabase;
 
   private constructor(path: string) {
     this.#connection = new SideConnection(path, "access store");
-    this.#db = this.#connection.db;
   }
 
   static open(path: string): SqliteAccessStore {
@@ -62,21 +59,21 @@ export class SqliteAccessStore implements AccessStore {
 
   async listRoles(iTwinId: string): Promise<RoleRecord[]> {
     return this.#read(() =>
-      (this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name, id").all(iTwinId) as RoleRow[]).map(roleOf),
+      (this.#connection.statement("SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name, id").all(iTwinId) as RoleRow[]).map(roleOf),
     );
   }
 
   async getRole(iTwinId: string, roleId: string): Promise<RoleRecord | undefined> {
     return this.#read(() => {
-      const row = this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? AND id = ?").get(iTwinId, roleId) as RoleRow | undefined;
+      const row = this.#connection.statement("SELECT * FROM itwin_roles WHERE itwin_id = ? AND id = ?").get(iTwinId, roleId) as RoleRow | undefined;
       return row ? roleOf(row) : undefined;
     });
   }
 
   async createRole(role: RoleRecord): Promise<boolean> {
     return this.#write(() => {
-      const result = this.#db
-        .prepare("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+      const result = this.#connection
+        .statement("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         .run(role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions)));
       return result.changes === 1;
     });
@@ -84,12 +81,12 @@ export class SqliteAccessStore implements AccessStore {
 
   async updateRole(role: RoleRecord): Promise<boolean | "nameTaken"> {
     return this.#write(() => {
-      const clash = this.#db
-        .prepare("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?")
+      const clash = this.#connection
+        .statement("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?")
         .get(role.iTwinId, role.displayName, role.id);
       if (clash) return "nameTaken";
-      const result = this.#db
-        .prepare("UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?")
+      const result = this.#connection
+        .statement("UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?")
         .run(role.displayName, role.description, JSON.stringify(canonical(role.permissions)), role.iTwinId, role.id);
       return result.changes === 1;
     });
@@ -97,12 +94,12 @@ export class SqliteAccessStore implements AccessStore {
 
   async deleteRole(iTwinId: string, roleId: string): Promise<boolean> {
     return this.#write(() => {
-      const result = this.#db.prepare("DELETE FROM itwin_roles WHERE itwin_id = ? AND id = ?").run(iTwinId, roleId);
+      const result = this.#connection.statement("DELETE FROM itwin_roles WHERE itwin_id = ? AND id = ?").run(iTwinId, roleId);
       if (result.changes === 0) return false;
-      this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND role_id = ?").run(iTwinId, roleId);
+      this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND role_id = ?").run(iTwinId, roleId);
       // Role ids are random UUIDs: one names one role of one iTwin.
-      this.#db
-        .prepare("DELETE FROM imodel_role_permissions WHERE role_id = ? AND imodel_id IN (SELECT id FROM imodels WHERE itwin_id = ?)")
+      this.#connection
+        .statement("DELETE FROM imodel_role_permissions WHERE role_id = ? AND imodel_id IN (SELECT id FROM imodels WHERE itwin_id = ?)")
         .run(roleId, iTwinId);
       return true;
     });
@@ -110,21 +107,21 @@ export class SqliteAccessStore implements AccessStore {
 
   async listMembers(iTwinId: string): Promise<MemberRecord[]> {
     return this.#read(() =>
-      membersOf(this.#db.prepare("SELECT * FROM itwin_members WHERE itwin_id = ? ORDER BY user_id, added_at, role_id").all(iTwinId) as MemberRow[]),
+      membersOf(this.#connection.statement("SELECT * FROM itwin_members WHERE itwin_id = ? ORDER BY user_id, added_at, role_id").all(iTwinId) as MemberRow[]),
     );
   }
 
   async getMember(iTwinId: string, userId: string): Promise<MemberRecord | undefined> {
     return this.#read(
-      () => membersOf(this.#db.prepare("SELECT * FROM itwin_members WHERE itwin_id = ? AND user_id = ? ORDER BY added_at, role_id").all(iTwinId, userId) as MemberRow[])[0],
+      () => membersOf(this.#connection.statement("SELECT * FROM itwin_members WHERE itwin_id = ? AND user_id = ? ORDER BY added_at, role_id").all(iTwinId, userId) as MemberRow[])[0],
     );
   }
 
   async rolesOf(iTwinId: string, userId: string): Promise<RoleRecord[]> {
     return this.#read(() =>
       (
-        this.#db
-          .prepare(
+        this.#connection
+          .statement(
             `SELECT r.* FROM itwin_members m JOIN itwin_roles r ON r.itwin_id = m.itwin_id AND r.id = m.role_id
               WHERE m.itwin_id = ? AND m.user_id = ? ORDER BY r.display_name, r.id`,
           )
@@ -135,8 +132,8 @@ export class SqliteAccessStore implements AccessStore {
 
   async addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void> {
     await this.#write(() => {
-      const known = this.#db.prepare("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?");
-      const insert = this.#db.prepare("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+      const known = this.#connection.statement("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?");
+      const insert = this.#connection.statement("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
       for (const roleId of roleIds) {
         if (!known.get(iTwinId, roleId)) throw new Error(`role '${roleId}' does not exist on iTwin '${iTwinId}'`);
         insert.run(iTwinId, userId, roleId, at);
@@ -146,8 +143,8 @@ export class SqliteAccessStore implements AccessStore {
 
   async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number> {
     return this.#write(() => {
-      if (roleIds === undefined) return this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?").run(iTwinId, userId).changes;
-      const remove = this.#db.prepare("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id = ?");
+      if (roleIds === undefined) return this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?").run(iTwinId, userId).changes;
+      const remove = this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id = ?");
       let removed = 0;
       for (const roleId of roleIds) removed += remove.run(iTwinId, userId, roleId).changes;
       return removed;
@@ -155,30 +152,30 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async hasMembers(iTwinId: string): Promise<boolean> {
-    return this.#read(() => this.#db.prepare("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId) !== undefined);
+    return this.#read(() => this.#connection.statement("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId) !== undefined);
   }
 
   async claimITwin(iTwinId: string, userId: string, ownerRole: RoleRecord, at: string): Promise<boolean> {
     return this.#write(() => {
-      if (this.#db.prepare("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId)) return false;
-      let role = this.#db.prepare("SELECT * FROM itwin_roles WHERE itwin_id = ? AND display_name = ?").get(iTwinId, ownerRole.displayName) as RoleRow | undefined;
+      if (this.#connection.statement("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId)) return false;
+      let role = this.#connection.statement("SELECT * FROM itwin_roles WHERE itwin_id = ? AND display_name = ?").get(iTwinId, ownerRole.displayName) as RoleRow | undefined;
       if (!role) {
-        this.#db
-          .prepare("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?)")
+        this.#connection
+          .statement("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?)")
           .run(iTwinId, ownerRole.id, ownerRole.displayName, ownerRole.description, JSON.stringify(canonical(ownerRole.permissions)));
         role = { itwin_id: iTwinId, id: ownerRole.id, display_name: ownerRole.displayName, description: ownerRole.description, permissions: "[]" };
       }
-      this.#db.prepare("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)").run(iTwinId, userId, role.id, at);
+      this.#connection.statement("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)").run(iTwinId, userId, role.id, at);
       return true;
     });
   }
 
   async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
     return this.#read(() => ({
-      roles: (this.#db.prepare("SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = ? ORDER BY role_id").all(iModelId) as { role_id: string; permissions: string }[]).map(
+      roles: (this.#connection.statement("SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = ? ORDER BY role_id").all(iModelId) as { role_id: string; permissions: string }[]).map(
         (r) => ({ iModelId, roleId: r.role_id, permissions: permissionsOf(r.permissions) }),
       ),
-      users: (this.#db.prepare("SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = ? ORDER BY user_id").all(iModelId) as { user_id: string; permissions: string }[]).map(
+      users: (this.#connection.statement("SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = ? ORDER BY user_id").all(iModelId) as { user_id: string; permissions: string }[]).map(
         (r) => ({ iModelId, userId: r.user_id, permissions: permissionsOf(r.permissions) }),
       ),
     }));
@@ -192,12 +189,12 @@ export class SqliteAccessStore implements AccessStore {
         if (!o) result.set(id, (o = { roles: [], users: [] }));
         return o;
       };
-      const roles = this.#db
-        .prepare("SELECT p.imodel_id, p.role_id, p.permissions FROM imodel_role_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
+      const roles = this.#connection
+        .statement("SELECT p.imodel_id, p.role_id, p.permissions FROM imodel_role_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
         .all(iTwinId) as { imodel_id: string; role_id: string; permissions: string }[];
       for (const r of roles) entry(r.imodel_id).roles.push({ iModelId: r.imodel_id, roleId: r.role_id, permissions: permissionsOf(r.permissions) });
-      const users = this.#db
-        .prepare("SELECT p.imodel_id, p.user_id, p.permissions FROM imodel_user_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
+      const users = this.#connection
+        .statement("SELECT p.imodel_id, p.user_id, p.permissions FROM imodel_user_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
         .all(iTwinId) as { imodel_id: string; user_id: string; permissions: string }[];
       for (const u of users) entry(u.imodel_id).users.push({ iModelId: u.imodel_id, userId: u.user_id, permissions: permissionsOf(u.permissions) });
       return result;
@@ -206,20 +203,20 @@ export class SqliteAccessStore implements AccessStore {
 
   async setIModelRolePermissions(iModelId: string, roleId: string, permissions: readonly Permission[]): Promise<void> {
     await this.#write(() => {
-      if (permissions.length === 0) this.#db.prepare("DELETE FROM imodel_role_permissions WHERE imodel_id = ? AND role_id = ?").run(iModelId, roleId);
+      if (permissions.length === 0) this.#connection.statement("DELETE FROM imodel_role_permissions WHERE imodel_id = ? AND role_id = ?").run(iModelId, roleId);
       else
-        this.#db
-          .prepare("INSERT INTO imodel_role_permissions (imodel_id, role_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
+        this.#connection
+          .statement("INSERT INTO imodel_role_permissions (imodel_id, role_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
           .run(iModelId, roleId, JSON.stringify(canonical(permissions)));
     });
   }
 
   async setIModelUserPermissions(iModelId: string, userId: string, permissions: readonly Permission[]): Promise<void> {
     await this.#write(() => {
-      if (permissions.length === 0) this.#db.prepare("DELETE FROM imodel_user_permissions WHERE imodel_id = ? AND user_id = ?").run(iModelId, userId);
+      if (permissions.length === 0) this.#connection.statement("DELETE FROM imodel_user_permissions WHERE imodel_id = ? AND user_id = ?").run(iModelId, userId);
       else
-        this.#db
-          .prepare("INSERT INTO imodel_user_permissions (imodel_id, user_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
+        this.#connection
+          .statement("INSERT INTO imodel_user_permissions (imodel_id, user_id, permissions) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET permissions = excluded.permissions")
           .run(iModelId, userId, JSON.stringify(canonical(permissions)));
     });
   }

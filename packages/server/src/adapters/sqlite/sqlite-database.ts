@@ -1,3 +1,4 @@
+import type { Statement } from "better-sqlite3";
 import Database from "better-sqlite3";
 import type { Migration } from "./migrations.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -141,6 +142,7 @@ export async function withBusyRetry<T>(fn: () => T, timeoutMs = MIGRATION_BUSY_T
  */
 export class SideConnection {
   readonly db: SqliteDatabase;
+  readonly #statements = new Map<string, Statement>();
   #closed = false;
 
   /** `what` names the adapter in the error a closed one throws ("the job queue is closed"). */
@@ -163,6 +165,13 @@ export class SideConnection {
 
   assertOpen(): void {
     if (this.#closed) throw new Error(`The ${this.what} is closed.`);
+  }
+
+  /** The statement for a constant SQL text, prepared on first use (better-sqlite3 compiles on every prepare). */
+  statement(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
   }
 
   close(): void {
