@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { JobQueue } from "../../src/ports/job-queue.js";
 
-/** A fresh, empty queue; `cleanup` closes it and removes what it left behind. */
-export type JobQueueFactory = () => Promise<{ queue: JobQueue; cleanup(): Promise<void> }>;
+/**
+ * A fresh, empty queue; `second` opens another handle on the same jobs as a second hub node would (its own
+ * connection or pool); `cleanup` closes both and removes what they left behind.
+ */
+export type JobQueueFactory = () => Promise<{ queue: JobQueue; second(): Promise<JobQueue>; cleanup(): Promise<void> }>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG = 60_000;
@@ -13,9 +16,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function jobQueueContract(name: string, factory: JobQueueFactory): void {
   describe(`JobQueue contract: ${name}`, () => {
     let queue: JobQueue;
+    let second: () => Promise<JobQueue>;
     let cleanup: () => Promise<void>;
     beforeEach(async () => {
-      ({ queue, cleanup } = await factory());
+      ({ queue, second, cleanup } = await factory());
     });
     afterEach(() => cleanup());
 
@@ -198,6 +202,32 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1 });
       await queue.claim(["k"], "w1", LONG);
       assert.deepEqual(await queue.expireLapsed(["k"]), []);
+    });
+
+    it("two nodes racing claims on the same jobs: each job is claimed once; a lapsed lease is taken by the other node", async () => {
+      const other = await second();
+      const jobs = await Promise.all(Array.from({ length: 12 }, (_, n) => (n % 2 ? queue : other).enqueue({ kind: "k", payload: { n } })));
+      const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? queue : other).claim(["k"], `node-${i % 2}/w${i}`, LONG)));
+      const got = claims.filter((c) => c !== undefined);
+      assert.equal(got.length, 12, "every job claimed, none twice");
+      assert.deepEqual(got.map((c) => c.id).sort(), jobs.map((j) => j.id).sort());
+      assert.ok(got.every((c) => c.attempts === 1));
+      assert.deepEqual((await other.listRunning(["k"])).length, 12, "the other node sees every claim");
+
+      const lapsing = await queue.enqueue({ kind: "lapse", payload: {} });
+      assert.equal((await queue.claim(["lapse"], "node-0/dies", 150))?.id, lapsing.id);
+      assert.equal(await other.claim(["lapse"], "node-1/w", LONG), undefined, "not while the lease runs");
+      await sleep(250);
+      const retakes = await Promise.all(["node-1/w", "node-1/v", "node-1/u"].map((w) => other.claim(["lapse"], w, LONG)));
+      const taken = retakes.filter((c) => c !== undefined);
+      assert.deepEqual(taken.map((c) => [c.id, c.attempts]), [[lapsing.id, 2]], "taken over once");
+      const winner = ["node-1/w", "node-1/v", "node-1/u"][retakes.findIndex((c) => c !== undefined)]!;
+      assert.equal(await queue.complete(lapsing.id, "node-0/dies"), false, "the first node lost it");
+      assert.equal(await other.complete(lapsing.id, winner), true);
+      assert.equal((await queue.get(lapsing.id))?.state, "succeeded");
+
+      const dedupe = await Promise.all([queue, other, queue, other].map((q) => q.enqueue({ kind: "d", payload: {}, dedupeKey: "same" })));
+      assert.equal(new Set(dedupe.map((j) => j.id)).size, 1, "one job per dedupe key across nodes");
     });
 
     it("an expired job of another kind is not handed to a claimer of this kind", async () => {

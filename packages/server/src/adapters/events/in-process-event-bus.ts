@@ -8,6 +8,8 @@ export interface InProcessEventBusOptions {
   maxSubscribers?: number;
   /** iModels whose buffer is kept; the least recently published-to are forgotten beyond it (default 10,000). */
   maxIModels?: number;
+  /** The feed's epoch (default: random, one per process); nodes that share sequences share an epoch. */
+  epoch?: string;
 }
 
 interface Channel {
@@ -23,7 +25,7 @@ interface Channel {
  * move to the shared store (issue 11). A restart starts a new epoch, so reconnecting clients are told to reload.
  */
 export class InProcessEventBus implements EventPublisher, EventFeed {
-  readonly epoch = randomBytes(4).toString("hex");
+  readonly epoch: string;
   readonly bufferSize: number;
   readonly maxSubscribers: number;
   readonly #maxIModels: number;
@@ -35,11 +37,28 @@ export class InProcessEventBus implements EventPublisher, EventFeed {
     this.bufferSize = options.bufferSize ?? 1000;
     this.maxSubscribers = options.maxSubscribers ?? 1000;
     this.#maxIModels = options.maxIModels ?? 10_000;
+    this.epoch = options.epoch ?? randomBytes(4).toString("hex");
   }
 
   publish(iModelId: string, event: HubEvent): void {
+    this.deliver(iModelId, { seq: (this.#channels.get(iModelId)?.seq ?? 0) + 1, event });
+  }
+
+  /** The iModel's latest seq known here (0: none). */
+  tipOf(iModelId: string): number {
+    return this.#channels.get(iModelId)?.seq ?? 0;
+  }
+
+  /**
+   * Buffers and fans out an event sequenced elsewhere (a shared store), e.g. PgEventBus's. A seq not above the
+   * iModel's tip is ignored (a duplicate); a jump (events this process never saw) empties the buffer first, so a
+   * client asking for the skipped ones gets `behind` instead of a feed with a hole.
+   */
+  deliver(iModelId: string, sequenced: SequencedEvent): void {
     const channel = this.#channel(iModelId);
-    const sequenced: SequencedEvent = { seq: ++channel.seq, event };
+    if (sequenced.seq <= channel.seq) return;
+    if (sequenced.seq > channel.seq + 1) channel.buffer = [];
+    channel.seq = sequenced.seq;
     channel.buffer.push(sequenced);
     if (channel.buffer.length > this.bufferSize) channel.buffer.shift();
     this.#channels.delete(iModelId);

@@ -1,0 +1,126 @@
+import type { AuditEntry, AuditLog, AuditOutcome, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { PgPool } from "./pg-database.js";
+import { PgSide } from "./pg-side.js";
+
+interface AuditRow {
+  seq: number;
+  at: string;
+  user_id: string | null;
+  action: string;
+  method: string;
+  path: string;
+  itwin_id: string | null;
+  imodel_id: string | null;
+  target: string | null;
+  address: string | null;
+  status: number;
+  outcome: AuditOutcome;
+  request_id: string | null;
+  details: string | null;
+}
+
+const COLUMNS = ["at", "user_id", "action", "method", "path", "itwin_id", "imodel_id", "target", "address", "status", "outcome", "request_id", "details"];
+/** Rows per INSERT statement: 13 parameters each stays far below PostgreSQL's 65,535 per statement. */
+const INSERT_CHUNK = 1000;
+/** Rows removed per prune statement: short transactions, so appends never wait long behind a prune. */
+const PRUNE_CHUNK = 2000;
+/** The advisory lock appends hold until they commit (see {@link PgAuditLog}). */
+const APPEND_LOCK = "modelhub audit_log append";
+
+/**
+ * The audit log in table `audit_log` of the hub's PostgreSQL database.
+ *
+ * Why appends are serialized: `seq` comes from an identity sequence, and two transactions that draw numbers and
+ * commit in the other order would let a reader paging with `afterSeq` pass the lower number before it became
+ * visible and never see that entry. Appends therefore hold a transaction-scoped advisory lock (one at a time across
+ * all nodes; each is one short INSERT), so seq order is commit order, as on SQLite's single writer.
+ */
+export class PgAuditLog implements AuditLog {
+  readonly #side: PgSide;
+
+  private constructor(pool: PgPool) {
+    this.#side = new PgSide(pool, "audit log");
+  }
+
+  /** A log on `pool` (migrated by migratePg). Closing the log leaves the pool open. */
+  static open(pool: PgPool): PgAuditLog {
+    return new PgAuditLog(pool);
+  }
+
+  async append(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#side.transaction(async (client) => {
+      for (let start = 0; start < entries.length; start += INSERT_CHUNK) {
+        const chunk = entries.slice(start, start + INSERT_CHUNK);
+        const params: unknown[] = [];
+        const rows = chunk.map((e) => {
+          params.push(e.at, e.userId, e.action, e.method, e.path, e.iTwinId, e.iModelId, e.target, e.address, e.status, e.outcome, e.requestId);
+          params.push(e.details === null ? null : JSON.stringify(e.details));
+          const first = params.length - COLUMNS.length;
+          return `(${COLUMNS.map((_, i) => `$${first + i + 1}`).join(", ")})`;
+        });
+        await client.query(`INSERT INTO audit_log (${COLUMNS.join(", ")}) VALUES ${rows.join(", ")}`, params);
+      }
+    }, [APPEND_LOCK]);
+  }
+
+  async query(query: AuditQuery): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (column: string, operator: string, value: string | number | undefined) => {
+      if (value === undefined) return;
+      params.push(value);
+      where.push(`${column} ${operator} $${params.length}`);
+    };
+    add("imodel_id", "=", query.iModelId);
+    add("itwin_id", "=", query.iTwinId);
+    add("user_id", "=", query.userId);
+    add("action", "=", query.action);
+    add("at", ">=", query.since?.toISOString());
+    add("at", "<", query.until?.toISOString());
+    add("seq", ">", query.afterSeq);
+    add("seq", "<", query.beforeSeq);
+    params.push(Math.max(0, Math.floor(query.limit)));
+    const sql = `SELECT * FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${query.newestFirst ? "DESC" : "ASC"} LIMIT $${params.length}`;
+    return (await this.#side.query<AuditRow>(sql, params)).rows.map(toRecord);
+  }
+
+  async prune(olderThan: Date): Promise<number> {
+    const cutoff = olderThan.toISOString();
+    let removed = 0;
+    for (;;) {
+      // Entries are appended in time order, so the old ones are the first by seq: each chunk reads the front of the
+      // table only, and the loop stops at the first chunk that is not all old.
+      const result = await this.#side.query(
+        `DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log ORDER BY seq LIMIT ${PRUNE_CHUNK}) AND at < $1`,
+        [cutoff],
+      );
+      const changes = result.rowCount ?? 0;
+      removed += changes;
+      if (changes < PRUNE_CHUNK) return removed;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#side.close();
+  }
+}
+
+function toRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    userId: row.user_id,
+    action: row.action,
+    method: row.method,
+    path: row.path,
+    iTwinId: row.itwin_id,
+    iModelId: row.imodel_id,
+    target: row.target,
+    address: row.address,
+    status: row.status,
+    outcome: row.outcome,
+    requestId: row.request_id,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  };
+}

@@ -1,0 +1,277 @@
+/**
+ * Versioned schema of the PostgreSQL metadata database. Append only: never edit a migration that shipped.
+ *
+ * Migration 1 is the schema SQLite reaches after its migrations 1–5 (src/adapters/sqlite/migrations.ts) with the same
+ * table and column names, so the metadata store's SQL text runs on both. Types: BIGINT for every integer (sizes,
+ * indexes, counters, ms-since-epoch times); TEXT for ISO timestamps and JSON, exactly as SQLite stores them.
+ * A later SQLite migration needs its PostgreSQL twin here.
+ */
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: "hub metadata, job queue, blob deletions, identities, permissions and audit log (SQLite schema 5)",
+    sql: `
+      -- SQLite's mh_lower (a JavaScript toLowerCase): case-insensitive matching beyond ASCII. PostgreSQL's lower()
+      -- folds non-ASCII letters too in a UTF-8 database with a UTF-8 ctype.
+      CREATE FUNCTION mh_lower(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT lower($1)';
+
+      CREATE TABLE imodels (
+        id TEXT PRIMARY KEY,
+        itwin_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        extent TEXT,
+        containers_enabled BIGINT NOT NULL DEFAULT 0,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        creation_mode TEXT NOT NULL,
+        baseline_state TEXT NOT NULL,
+        baseline_size BIGINT,
+        baseline_failure TEXT,
+        next_briefcase_id BIGINT NOT NULL,
+        creation_source TEXT
+      );
+      CREATE INDEX imodels_by_itwin ON imodels(itwin_id, created_at, id);
+      CREATE INDEX imodels_by_name ON imodels(itwin_id, name);
+
+      CREATE TABLE changesets (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        idx BIGINT NOT NULL,
+        id TEXT NOT NULL,
+        parent_id TEXT NOT NULL,
+        description TEXT,
+        briefcase_id BIGINT NOT NULL,
+        containing_changes BIGINT NOT NULL,
+        file_size BIGINT NOT NULL,
+        creator_id TEXT NOT NULL,
+        pushed_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        group_id TEXT,
+        synchronization_info TEXT,
+        application_id TEXT,
+        application_name TEXT,
+        uncompressed_size BIGINT,
+        PRIMARY KEY (imodel_id, idx)
+      );
+      CREATE UNIQUE INDEX changesets_by_id ON changesets(imodel_id, id);
+      CREATE INDEX changesets_pending ON changesets(imodel_id, state) WHERE state = 'waitingForFile';
+
+      CREATE TABLE briefcases (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        briefcase_id BIGINT NOT NULL,
+        owner_id TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        device_name TEXT,
+        application_id TEXT,
+        application_name TEXT,
+        PRIMARY KEY (imodel_id, briefcase_id)
+      );
+      CREATE INDEX briefcases_by_owner ON briefcases(imodel_id, owner_id);
+
+      CREATE TABLE named_versions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        changeset_index BIGINT NOT NULL,
+        changeset_id TEXT,
+        state TEXT NOT NULL,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        application_id TEXT,
+        application_name TEXT,
+        PRIMARY KEY (imodel_id, id)
+      );
+      CREATE UNIQUE INDEX named_versions_by_name ON named_versions(imodel_id, name);
+      CREATE UNIQUE INDEX named_versions_by_changeset ON named_versions(imodel_id, changeset_index);
+
+      CREATE TABLE changeset_groups (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        description TEXT,
+        state TEXT NOT NULL,
+        creator_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, id)
+      );
+
+      CREATE TABLE extended_data (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        changeset_index BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, changeset_index)
+      );
+
+      CREATE TABLE checkpoints (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        changeset_index BIGINT NOT NULL,
+        changeset_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        blob_key TEXT,
+        size BIGINT NOT NULL,
+        failure_reason TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, changeset_index)
+      );
+
+      CREATE TABLE locks (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        object_id TEXT NOT NULL,
+        exclusive_briefcase_id BIGINT,
+        last_exclusive_release_index BIGINT,
+        PRIMARY KEY (imodel_id, object_id)
+      );
+      CREATE INDEX locks_exclusive ON locks(imodel_id, exclusive_briefcase_id, object_id) WHERE exclusive_briefcase_id IS NOT NULL;
+
+      CREATE TABLE shared_locks (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        briefcase_id BIGINT NOT NULL,
+        object_id TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, briefcase_id, object_id)
+      );
+      CREATE INDEX shared_locks_by_object ON shared_locks(imodel_id, object_id);
+
+      -- seq stands in for SQLite's rowid (enqueue order, which claim follows); inserts never name it.
+      -- run_after and lease_until are ms since the epoch on the enqueuing / claiming node's clock.
+      CREATE TABLE jobs (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        max_attempts BIGINT NOT NULL,
+        last_error TEXT,
+        dedupe_key TEXT,
+        worker_id TEXT,
+        lease_until BIGINT,
+        run_after BIGINT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX jobs_dedupe ON jobs(dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running');
+      CREATE INDEX jobs_ready ON jobs(state, run_after);
+
+      -- Blobs (exact keys, or prefixes ending in '/') to delete, written in the same transaction as the metadata
+      -- change that stops referring to them.
+      CREATE TABLE blob_deletions (
+        key TEXT PRIMARY KEY,
+        requested_at BIGINT NOT NULL
+      );
+      -- While a hold is live (expires_at, ms since epoch, in the future) no blob is deleted.
+      CREATE TABLE blob_deletion_holds (
+        holder TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+      );
+
+      -- Hub-issued access tokens (auth mode 'tokens'): only a hash of the secret is kept. seq stands in for SQLite's
+      -- rowid (creation order among tokens made in the same millisecond); inserts never name it.
+      CREATE TABLE access_tokens (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        description TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT,
+        last_used_at TEXT
+      );
+      CREATE INDEX access_tokens_by_user ON access_tokens(user_id);
+
+      CREATE TABLE user_profiles (
+        user_id TEXT PRIMARY KEY,
+        display_name TEXT,
+        given_name TEXT,
+        surname TEXT,
+        email TEXT,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE itwin_roles (
+        itwin_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        description TEXT,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (itwin_id, id)
+      );
+      CREATE UNIQUE INDEX itwin_roles_by_name ON itwin_roles(itwin_id, display_name);
+      CREATE TABLE itwin_members (
+        itwin_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role_id TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (itwin_id, user_id, role_id)
+      );
+      CREATE INDEX itwin_members_by_user ON itwin_members(user_id, itwin_id);
+
+      CREATE TABLE imodel_role_permissions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        role_id TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, role_id)
+      );
+      CREATE TABLE imodel_user_permissions (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, user_id)
+      );
+      CREATE INDEX imodel_user_permissions_by_user ON imodel_user_permissions(user_id);
+
+      -- Every write: who, what, where, from which address, and how it ended. seq plays SQLite's AUTOINCREMENT
+      -- (never reused); BY DEFAULT so a restore may carry the original numbers.
+      CREATE TABLE audit_log (
+        seq BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_id TEXT,
+        action TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        itwin_id TEXT,
+        imodel_id TEXT,
+        target TEXT,
+        address TEXT,
+        status BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        request_id TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_log_by_imodel ON audit_log(imodel_id, seq);
+      CREATE INDEX audit_log_by_itwin ON audit_log(itwin_id, seq);
+      CREATE INDEX audit_log_by_user ON audit_log(user_id, seq);
+    `,
+  },
+  {
+    version: 2,
+    name: "change feed shared by the nodes (PostgreSQL only)",
+    sql: `
+      -- The feed's epoch, one for the database: a client that reconnects to another node resumes where it was.
+      CREATE TABLE event_feed (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        epoch TEXT NOT NULL
+      );
+      -- Each iModel's latest event seq; its row lock orders the events of one iModel by commit.
+      CREATE TABLE event_seqs (
+        imodel_id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL
+      );
+      -- The latest events of each iModel (the publisher trims older ones): read when a NOTIFY payload was too large
+      -- to carry the event, or when a node's listening connection missed some.
+      CREATE TABLE hub_events (
+        imodel_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, seq)
+      );
+    `,
+  },
+];

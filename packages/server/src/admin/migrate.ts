@@ -1,0 +1,80 @@
+// `modelhub migrate --metadata postgres://…`: bring a PostgreSQL metadata database to this modelhub's schema.
+import { InvalidPgSchemaNameError, migratePg, openPgPool, PgSchemaTooNewError } from "../adapters/postgres/pg-database.js";
+import { PG_MIGRATIONS } from "../adapters/postgres/pg-migrations.js";
+
+export interface MigrateOptions {
+  /** `postgres://user@host:port/db`, optionally `?schema=<name>`. */
+  metadata: string;
+  json: boolean;
+}
+
+/** What `--json` prints on success. */
+export interface MigrateReport {
+  ok: true;
+  database: string;
+  from: number;
+  to: number;
+  applied: { version: number; name: string }[];
+}
+
+/** The URL as it may be printed: without its password. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+/**
+ * Exit codes: 0 migrated (or already current); 2 refused, nothing changed (not a postgres:// URL, a bad schema name,
+ * or a database migrated by a newer modelhub); 1 failed (cannot connect, a migration failed: that migration was
+ * rolled back, the ones before it stay applied).
+ */
+export async function runMigrateCommand(options: MigrateOptions): Promise<void> {
+  const database = redactedUrl(options.metadata);
+  if (!/^postgres(ql)?:\/\//.test(options.metadata)) {
+    return finish(options, 2, `--metadata must be a postgres:// URL (the embedded SQLite database migrates itself when modelhub serve opens it); got ${database}`);
+  }
+  let pool;
+  try {
+    pool = openPgPool(options.metadata, { max: 1, applicationName: "modelhub migrate" });
+  } catch (err) {
+    return finish(options, err instanceof InvalidPgSchemaNameError ? 2 : 1, messageOf(err));
+  }
+  try {
+    const result = await migratePg(pool);
+    const report: MigrateReport = {
+      ok: true,
+      database,
+      from: result.from,
+      to: result.to,
+      applied: result.applied.map((version) => ({ version, name: PG_MIGRATIONS.find((m) => m.version === version)!.name })),
+    };
+    if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else {
+      for (const m of report.applied) process.stdout.write(`modelhub migrate: applied ${m.version} ${m.name}\n`);
+      process.stdout.write(
+        `modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}\n`,
+      );
+    }
+  } catch (err) {
+    return finish(options, err instanceof PgSchemaTooNewError ? 2 : 1, messageOf(err));
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+function messageOf(err: unknown): string {
+  // pg's connection errors can be an AggregateError with an empty message (one per address tried).
+  if (err instanceof AggregateError && !err.message) return err.errors.map(messageOf).join("; ");
+  return err instanceof Error ? err.message || String(err) : String(err);
+}
+
+function finish(options: MigrateOptions, exitCode: 1 | 2, message: string): void {
+  if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, refused: exitCode === 2, error: message })}\n`);
+  process.stderr.write(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}\n`);
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,69 @@
+// `modelhub migrate --metadata postgres://…` as an operator runs it: a separate process over the real PostgreSQL.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { after, describe, it } from "node:test";
+import { openPgPool } from "../../src/adapters/postgres/pg-database.js";
+import { PG_MIGRATIONS } from "../../src/adapters/postgres/pg-migrations.js";
+import { privateSchema } from "../support/postgres.js";
+
+const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
+}
+
+const schema = await privateSchema("cli");
+after(() => schema.drop());
+const newest = PG_MIGRATIONS.at(-1)!;
+
+describe("modelhub migrate", () => {
+  it("migrates a new PostgreSQL schema, then reports it current; --json prints one object", async () => {
+    const first = await run(["migrate", "--metadata", schema.url]);
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, new RegExp(`applied ${newest.version} `));
+    assert.match(first.out, new RegExp(`is at schema version ${newest.version} \\(was 0\\)`));
+
+    const again = await run(["migrate", "--metadata", schema.url, "--json"]);
+    assert.equal(again.code, 0, again.err);
+    const lines = again.out.trim().split("\n");
+    assert.equal(lines.length, 1);
+    assert.deepEqual(JSON.parse(lines[0]!), { ok: true, database: schema.url, from: newest.version, to: newest.version, applied: [] });
+
+    const pool = openPgPool(schema.url, { max: 1 });
+    try {
+      const tables = await pool.query<{ n: number }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'jobs'");
+      assert.equal(tables.rows[0]!.n, 1, "the schema holds the hub's tables");
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("refuses (exit 2) a database migrated by a newer modelhub, naming its newest migration", async () => {
+    const pool = openPgPool(schema.url, { max: 1 });
+    try {
+      await pool.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'sharded changesets', $2)", [newest.version + 5, new Date().toISOString()]);
+    } finally {
+      await pool.end();
+    }
+    const refused = await run(["migrate", "--metadata", schema.url, "--json"]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /refused: .*schema version \d+ \("sharded changesets"\)/);
+    const body = JSON.parse(refused.out) as { ok: boolean; refused: boolean; error: string };
+    assert.deepEqual([body.ok, body.refused], [false, true]);
+    assert.match(body.error, /sharded changesets/);
+  });
+
+  // Each run starts the whole CLI (seconds under load): one run covers the failure path and the password's redaction.
+  it("fails (exit 1) when the server cannot be reached, without printing the password", async () => {
+    const unreachable = await run(["migrate", "--metadata", "postgres://postgres:secret@127.0.0.1:1/test", "--json"]);
+    assert.equal(unreachable.code, 1);
+    assert.match(JSON.parse(unreachable.out).error as string, /ECONNREFUSED/);
+    assert.doesNotMatch(unreachable.out + unreachable.err, /secret/, "the password is never printed");
+  });
+});
