@@ -2,6 +2,8 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULTS, makeConfig } from "./config.js";
+import { parseBlobSpec } from "./adapters/blob/blob-spec.js";
+import { parseMetadataSpec } from "./adapters/registry.js";
 import { startServer } from "./main.js";
 import { runBackupCommand, runRestoreCommand } from "./admin/commands.js";
 import { DEFAULT_TOKEN_LIFETIME, runTokensCreate, runTokensList, runTokensRevoke } from "./admin/tokens.js";
@@ -21,6 +23,7 @@ interface MaintenanceFlags {
   sweepInterval: number;
   orphanScanInterval: number;
   nodeId?: string;
+  jobLease: number;
 }
 
 /** The serve options of HTTP hardening (see config.ts). */
@@ -44,6 +47,8 @@ program
   .option("-p, --port <port>", "TCP port (0 picks a free one)", integer, DEFAULTS.port)
   .option("-H, --host <host>", "address to listen on (open mode allows loopback only)", DEFAULTS.host)
   .option("-d, --data <dir>", "where metadata and files are kept", DEFAULTS.dataDir)
+  .option("--metadata <spec>", "where records are kept: sqlite (a file under --data) or postgres://user@host:port/db (several nodes may share it; ?schema=<name> for another schema)", "sqlite")
+  .option("--blobs <spec>", "where files are kept: fs (under --data) or azure:<container> (account from AZURE_STORAGE_CONNECTION_STRING; clients then move bytes straight to and from Azure)", "fs")
   .option("--public-url <origin>", "origin to use in links when behind a proxy")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
@@ -61,6 +66,7 @@ program
   .option("--orphan-scan-interval <minutes>", "how often files nothing refers to are looked for and removed (0 = never)", integer, DEFAULTS.orphanScanIntervalMs / 60_000)
   .option("--audit-retention-days <days>", "how long audit log entries are kept", integer, DEFAULTS.auditRetentionDays)
   .option("--node-id <name>", "this machine's name among hub processes sharing the data (default: the host name)")
+  .option("--job-lease <seconds>", "a job whose node stops renewing its lease (e.g. was killed) is run again by another node after this long", integer, DEFAULTS.jobLeaseMs / 1000)
   .option("--auth <mode>", "who may call: open (tokens not verified, loopback only), oidc (JWTs of --issuer) or tokens (modelhub tokens create)", "open")
   .option("--issuer <url>", "oidc: the identity provider's issuer URL (keys from its discovery document)")
   .option("--audience <aud>", "oidc: the audience (aud) tokens must carry")
@@ -71,7 +77,7 @@ program
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators start iTwins (by default whoever creates the first iModel of an iTwin nobody is a member of becomes its Owner)")
   .option("--config <file>", "JSON file with any of these options (keys in camelCase, e.g. publicUrl); command line > environment (MODELHUB_…) > file")
-  .action(async (opts: { port: number; host: string; data: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
+  .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
     let config;
     try {
       const sources = applyConfigSources(command, process.env);
@@ -81,6 +87,8 @@ program
         port: opts.port,
         host: opts.host,
         dataDir: opts.data,
+        blobs: parseBlobSpec(opts.blobs),
+        metadata: parseMetadataSpec(opts.metadata),
         publicUrl: opts.publicUrl,
         logLevel: opts.logLevel as never,
         pendingPushTimeoutMs: opts.pushTimeout * 1000,
@@ -94,6 +102,7 @@ program
         sweepIntervalMs: opts.sweepInterval * 1000,
         orphanScanIntervalMs: opts.orphanScanInterval * 60_000,
         nodeId: opts.nodeId,
+        jobLeaseMs: opts.jobLease * 1000,
         auditRetentionDays: opts.auditRetentionDays,
         admins: opts.admin,
         claimITwins: opts.claimItwins,
@@ -107,7 +116,7 @@ program
     }
     const server = await startServer(config, { metrics: opts.metrics });
     process.stdout.write(`modelhub listening on ${server.url}\n`);
-    process.stdout.write(`  API base URL for the iModels clients: ${server.url}/imodels\n  data: ${config.dataDir}\n`);
+    process.stdout.write(`  web UI: ${server.url}/\n  API base URL for the iModels clients: ${server.url}/imodels\n  data: ${config.dataDir}\n`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -140,6 +149,16 @@ program
   .requiredOption("-d, --data <dir>", "the data directory to create (must not exist, or be empty)")
   .option("--json", "print one JSON result instead of progress lines")
   .action((opts: { from: string; data: string; json?: boolean }) => runRestoreCommand({ from: opts.from, dataDir: opts.data, json: opts.json === true }));
+
+program
+  .command("migrate")
+  .description("Bring a PostgreSQL metadata database to this modelhub's schema (under an advisory lock: safe while other nodes start) and print its version. A database migrated by a newer modelhub is refused.")
+  .requiredOption("--metadata <url>", "postgres://user@host:port/db (?schema=<name> for a schema other than the default search_path)")
+  .option("--json", "print one JSON result")
+  .action(async (opts: { metadata: string; json?: boolean }) => {
+    const { runMigrateCommand } = await import("./admin/migrate.js");
+    await runMigrateCommand({ metadata: opts.metadata, json: opts.json === true });
+  });
 
 program
   .command("doctor")
@@ -181,9 +200,10 @@ tokens
   .option("--description <text>", "what the token is for, e.g. the machine it is used on")
   .option("--expires <lifetime>", "lifetime: 90d, 12h, 2w, 1y… or never", DEFAULT_TOKEN_LIFETIME)
   .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata (sqlite: the data directory's file; or postgres://…)", process.env.MODELHUB_METADATA ?? "sqlite")
   .option("--json", "print the token and its record as JSON")
-  .action((opts: { user: string; description?: string; expires: string; data: string; json?: boolean }) =>
-    runTokensCreate({ dataDir: opts.data, user: opts.user, expires: opts.expires, json: opts.json === true, ...(opts.description !== undefined ? { description: opts.description } : {}) }),
+  .action((opts: { user: string; description?: string; expires: string; data: string; metadata: string; json?: boolean }) =>
+    runTokensCreate({ dataDir: opts.data, metadata: opts.metadata, user: opts.user, expires: opts.expires, json: opts.json === true, ...(opts.description !== undefined ? { description: opts.description } : {}) }),
   );
 
 tokens
@@ -191,9 +211,10 @@ tokens
   .description("List tokens: id, user, state, created, expires, last used, revoked (never the secret).")
   .option("--user <id>", "only this user's")
   .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata (sqlite: the data directory's file; or postgres://…)", process.env.MODELHUB_METADATA ?? "sqlite")
   .option("--json", "print JSON")
-  .action((opts: { user?: string; data: string; json?: boolean }) =>
-    runTokensList({ dataDir: opts.data, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) }),
+  .action((opts: { user?: string; data: string; metadata: string; json?: boolean }) =>
+    runTokensList({ dataDir: opts.data, metadata: opts.metadata, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) }),
   );
 
 tokens
@@ -201,8 +222,9 @@ tokens
   .description("Revoke a token: the hub refuses it from the next request on.")
   .argument("<id>", "the token's id (from modelhub tokens list)")
   .option("-d, --data <dir>", "the hub's data directory", process.env.MODELHUB_DATA ?? DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata (sqlite: the data directory's file; or postgres://…)", process.env.MODELHUB_METADATA ?? "sqlite")
   .option("--json", "print JSON")
-  .action((id: string, opts: { data: string; json?: boolean }) => runTokensRevoke({ dataDir: opts.data, id, json: opts.json === true }));
+  .action((id: string, opts: { data: string; metadata: string; json?: boolean }) => runTokensRevoke({ dataDir: opts.data, metadata: opts.metadata, id, json: opts.json === true }));
 
 /** `--url`/`MODELHUB_URL` and `--token`/`MODELHUB_TOKEN` of the commands that call a running hub. */
 interface HubFlags {

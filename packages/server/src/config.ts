@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
+import type { BlobSpec } from "./adapters/blob/blob-spec.js";
+import type { MetadataSpec } from "./adapters/registry.js";
 
 export type { AuthConfig };
 
@@ -9,6 +11,10 @@ export interface ServerConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** Where blobs are kept (`--blobs`): files under the data directory (default) or an Azure container. */
+  readonly blobs: BlobSpec;
+  /** Where records are kept (`--metadata`): the SQLite file in the data directory (default) or PostgreSQL. */
+  readonly metadata: MetadataSpec;
   /** Origin for links when the hub sits behind a proxy; by default each request's own origin. */
   readonly publicUrl: string | undefined;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -90,6 +96,8 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     port: input.port ?? DEFAULTS.port,
     host: input.host ?? DEFAULTS.host,
     dataDir: resolve(input.dataDir ?? DEFAULTS.dataDir),
+    blobs: input.blobs ?? { kind: "fs" },
+    metadata: input.metadata ?? { kind: "sqlite" },
     publicUrl: input.publicUrl,
     logLevel: input.logLevel ?? DEFAULTS.logLevel,
     pendingPushTimeoutMs: input.pendingPushTimeoutMs ?? DEFAULTS.pendingPushTimeoutMs,
@@ -154,6 +162,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   if (!Number.isInteger(config.auditRetentionDays) || config.auditRetentionDays < 1) {
     throw new ConfigError(`--audit-retention-days must be a whole number of at least 1, not '${input.auditRetentionDays}'.`);
+  }
+  if (!Number.isFinite(config.jobLeaseMs) || config.jobLeaseMs < 1000) {
+    throw new ConfigError(`--job-lease must be at least 1 second, not '${config.jobLeaseMs / 1000}'.`);
   }
   if (config.nodeId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.nodeId)) {
     throw new ConfigError(`--node-id must be 1 to 64 letters, digits, '.', '_' or '-', not '${config.nodeId}'.`);

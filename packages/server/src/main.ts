@@ -1,20 +1,16 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { FsBlobStore } from "./adapters/blob/fs-blob-store.js";
-import { SqliteAccessStore } from "./adapters/sqlite/sqlite-access-store.js";
-import { SqliteIdentityStore } from "./adapters/sqlite/sqlite-identity-store.js";
+import { openBlobStore } from "./adapters/blob/open-blob-store.js";
 import { AccessService } from "./domain/access/access-service.js";
-import { SqliteJobQueue } from "./adapters/sqlite/sqlite-job-queue.js";
-import { SqliteAuditLog } from "./adapters/sqlite/sqlite-audit-log.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
-import { openSqliteMetadataStore } from "./adapters/sqlite/sqlite-metadata-store.js";
+import { openMetadataBackend } from "./adapters/registry.js";
+import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { JobRunner } from "./app/job-runner.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
 import { createHub } from "./domain/hub.js";
-import { InProcessEventBus } from "./adapters/events/in-process-event-bus.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
@@ -49,26 +45,28 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   await mkdir(config.dataDir, { recursive: true });
   const scratchDir = join(config.dataDir, "tmp");
   await mkdir(scratchDir, { recursive: true });
+  const scratch = new LocalScratchSpace(scratchDir);
 
-  const store = await openSqliteMetadataStore(join(config.dataDir, "metadata.db"));
-  const jobs = SqliteJobQueue.open(join(config.dataDir, "metadata.db"));
-  const auditLog = SqliteAuditLog.open(join(config.dataDir, "metadata.db"));
+  // Its problems go to the app's logger once the app exists.
+  let eventFeedError: (err: Error) => void = () => undefined;
+  const backend = await openMetadataBackend(config.metadata, config.dataDir, {
+    maxEventSubscribers: startOptions.maxEventSubscribers,
+    onEventFeedError: (err) => eventFeedError(err),
+  });
+  const { store, jobs, auditLog, identities, events } = backend;
   // Its log lines go to the app's logger once the app exists.
   let auditLogLine: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void = () => undefined;
   const auditRecorder = new AuditRecorder(auditLog, { log: (level, message, fields) => auditLogLine(level, message, fields) });
-  const blobs = new FsBlobStore(join(config.dataDir, "blobs"));
-  const identities = SqliteIdentityStore.open(join(config.dataDir, "metadata.db"));
+  const blobs = await openBlobStore(config.blobs, config.dataDir);
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
-  // The change feed is per process: several nodes would need it in the shared store (issue 11).
-  const events = new InProcessEventBus({ maxSubscribers: startOptions.maxEventSubscribers });
 
   const hub = createHub({
       store,
       blobs,
-      jobs,
       worker,
+      scratch,
       clock: systemClock,
     profiles: identities,
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
@@ -78,8 +76,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
-  const accessStore = SqliteAccessStore.open(join(config.dataDir, "metadata.db"));
-  const access = new AccessService(accessStore, systemClock, {
+  const access = new AccessService(backend.access, systemClock, {
     // Open mode cannot tell users apart reliably (tokens are not verified): permissions would protect nothing.
     everyoneMayDoEverything: config.auth.mode === "open",
     admins: config.admins,
@@ -103,7 +100,6 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     allowedHosts: config.allowedHosts,
     rateLimitPerMinute: config.rateLimitPerMinute,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
-    onJobQueued: () => runner.nudge(),
     audit: { recorder: auditRecorder, log: auditLog },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs },
     metrics:
@@ -128,8 +124,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   }
 
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
-  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratchDir);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratchDir, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
+  eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
+  if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
+    app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
+  }
+  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -184,12 +184,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await maintenance.stop();
         await runner.stop();
         await worker.close();
-        await jobs.close();
-        await auditLog.close();
         await authenticator.close?.();
-        await identities.close();
-        await accessStore.close();
-        await store.close();
+        await backend.close();
       })()),
   };
 }

@@ -1,12 +1,14 @@
-// `modelhub tokens create|list|revoke`: hub-issued access tokens (auth mode `tokens`), managed on the hub machine
-// directly in the data directory's metadata database. Safe while the hub serves it (SQLite WAL; the hub reads
+// `modelhub tokens create|list|revoke`: hub-issued access tokens (auth mode `tokens`), managed directly in the hub's
+// metadata database: the data directory's SQLite file, or the PostgreSQL database nodes share (`--metadata`). Safe while the hub serves it (SQLite WAL; the hub reads
 // tokens on every request, so a revocation applies to the next one).
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { SqliteIdentityStore } from "../adapters/sqlite/sqlite-identity-store.js";
+import { openPostgresIdentityStore, parseMetadataSpec } from "../adapters/registry.js";
+import { ConfigError } from "../config.js";
 import { hashHubToken, newHubTokenSecret, parseLifetime } from "../http/authn/hub-tokens.js";
-import type { AccessTokenRecord } from "../ports/identity-store.js";
+import type { AccessTokenRecord, IdentityStore } from "../ports/identity-store.js";
 
 /** A refusal the administrator can fix (bad argument, unknown token): exit code 2. */
 export class TokenCommandError extends Error {}
@@ -18,7 +20,14 @@ export interface CreatedToken extends AccessTokenRecord {
   token: string;
 }
 
-export async function createToken(options: { dataDir: string; userId: string; description?: string; expires?: string; now?: Date }): Promise<CreatedToken> {
+/** Where the tokens are: the data directory's SQLite file, or the PostgreSQL database of `--metadata` (several nodes). */
+export interface TokenStoreLocation {
+  dataDir: string;
+  /** `--metadata`: sqlite (default) or a postgres:// URL. */
+  metadata?: string;
+}
+
+export async function createToken(options: TokenStoreLocation & { userId: string; description?: string; expires?: string; now?: Date }): Promise<CreatedToken> {
   const userId = options.userId.trim();
   if (userId === "" || userId.length > 1024 || [...userId].some((c) => c.charCodeAt(0) < 0x20)) throw new TokenCommandError("--user must be a user id (what the API shows as the user, e.g. alice or alice@example.com).");
   let lifetime: number | undefined;
@@ -29,9 +38,7 @@ export async function createToken(options: { dataDir: string; userId: string; de
   }
   if (options.description !== undefined && options.description.length > 1000) throw new TokenCommandError("--description is limited to 1000 characters.");
   const now = options.now ?? new Date();
-  const dataDir = resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true }); // a token may be made before the hub first starts
-  const store = SqliteIdentityStore.open(join(dataDir, "metadata.db"));
+  const { store, close } = await openTokenStore(options, { create: true });
   try {
     const secret = newHubTokenSecret();
     const record = await store.createToken({
@@ -43,28 +50,43 @@ export async function createToken(options: { dataDir: string; userId: string; de
     });
     return { ...record, token: secret };
   } finally {
-    await store.close();
+    await close();
   }
 }
 
-export async function listTokens(options: { dataDir: string; userId?: string }): Promise<AccessTokenRecord[]> {
-  return withExistingStore(options.dataDir, (store) => store.listTokens(options.userId !== undefined ? { userId: options.userId } : {}));
+export async function listTokens(options: TokenStoreLocation & { userId?: string }): Promise<AccessTokenRecord[]> {
+  return withExistingStore(options, (store) => store.listTokens(options.userId !== undefined ? { userId: options.userId } : {}));
 }
 
-export async function revokeToken(options: { dataDir: string; id: string; now?: Date }): Promise<AccessTokenRecord> {
-  const revoked = await withExistingStore(options.dataDir, (store) => store.revokeToken(options.id, options.now));
+export async function revokeToken(options: TokenStoreLocation & { id: string; now?: Date }): Promise<AccessTokenRecord> {
+  const revoked = await withExistingStore(options, (store) => store.revokeToken(options.id, options.now));
   if (!revoked) throw new TokenCommandError(`There is no token with id '${options.id}' (see modelhub tokens list).`);
   return revoked;
 }
 
-async function withExistingStore<T>(dataDir: string, task: (store: SqliteIdentityStore) => Promise<T>): Promise<T> {
-  const path = join(resolve(dataDir), "metadata.db");
-  if (!existsSync(path)) throw new TokenCommandError(`${resolve(dataDir)} holds no modelhub data (no metadata.db); pass the hub's --data directory.`);
+async function openTokenStore(location: TokenStoreLocation, { create }: { create: boolean }): Promise<{ store: IdentityStore; close(): Promise<void> }> {
+  let spec;
+  try {
+    spec = parseMetadataSpec(location.metadata ?? "sqlite");
+  } catch (err) {
+    if (err instanceof ConfigError) throw new TokenCommandError(err.message);
+    throw err;
+  }
+  if (spec.kind === "postgres") return openPostgresIdentityStore(spec);
+  const dataDir = resolve(location.dataDir);
+  const path = join(dataDir, "metadata.db");
+  if (create) await mkdir(dataDir, { recursive: true }); // a token may be made before the hub first starts
+  else if (!existsSync(path)) throw new TokenCommandError(`${dataDir} holds no modelhub data (no metadata.db); pass the hub's --data directory.`);
   const store = SqliteIdentityStore.open(path);
+  return { store, close: () => store.close() };
+}
+
+async function withExistingStore<T>(location: TokenStoreLocation, task: (store: IdentityStore) => Promise<T>): Promise<T> {
+  const { store, close } = await openTokenStore(location, { create: false });
   try {
     return await task(store);
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -89,10 +111,11 @@ async function run(command: string, json: boolean, task: () => Promise<void>): P
   }
 }
 
-export function runTokensCreate(options: { dataDir: string; user: string; description?: string; expires?: string; json: boolean }): Promise<void> {
+export function runTokensCreate(options: TokenStoreLocation & { user: string; description?: string; expires?: string; json: boolean }): Promise<void> {
   return run("create", options.json, async () => {
     const created = await createToken({
       dataDir: options.dataDir,
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
       userId: options.user,
       ...(options.description !== undefined ? { description: options.description } : {}),
       ...(options.expires !== undefined ? { expires: options.expires } : {}),
@@ -112,9 +135,9 @@ export function runTokensCreate(options: { dataDir: string; user: string; descri
   });
 }
 
-export function runTokensList(options: { dataDir: string; user?: string; json: boolean }): Promise<void> {
+export function runTokensList(options: TokenStoreLocation & { user?: string; json: boolean }): Promise<void> {
   return run("list", options.json, async () => {
-    const tokens = await listTokens({ dataDir: options.dataDir, ...(options.user !== undefined ? { userId: options.user } : {}) });
+    const tokens = await listTokens({ dataDir: options.dataDir, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}), ...(options.user !== undefined ? { userId: options.user } : {}) });
     const now = new Date();
     if (options.json) {
       process.stdout.write(`${JSON.stringify(tokens.map((t) => ({ ...t, state: tokenState(t, now) })))}\n`);
@@ -132,9 +155,9 @@ export function runTokensList(options: { dataDir: string; user?: string; json: b
   });
 }
 
-export function runTokensRevoke(options: { dataDir: string; id: string; json: boolean }): Promise<void> {
+export function runTokensRevoke(options: TokenStoreLocation & { id: string; json: boolean }): Promise<void> {
   return run("revoke", options.json, async () => {
-    const revoked = await revokeToken({ dataDir: options.dataDir, id: options.id });
+    const revoked = await revokeToken({ dataDir: options.dataDir, id: options.id, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}) });
     if (options.json) process.stdout.write(`${JSON.stringify(revoked)}\n`);
     else process.stdout.write(`token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.\n`);
   });

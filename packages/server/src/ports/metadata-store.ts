@@ -10,18 +10,47 @@ import type {
 /**
  * Hub metadata: iModels, changesets, briefcases, locks, named versions, checkpoints.
  *
- * Every read-modify-write goes through `transaction(fn)`: the adapter runs `fn` in a serializable transaction
- * (SQLite: one writer at a time; PostgreSQL: SERIALIZABLE or row locks) and commits only if `fn` resolves.
- * If `fn` throws, nothing it wrote is kept. `read(fn)` runs `fn` against a consistent committed snapshot.
+ * Every read-modify-write goes through `transaction(scope, fn)`; `read(fn)` runs `fn` against a consistent committed
+ * snapshot. If `fn` throws, nothing it wrote is kept.
  *
- * Contract (test/contract/metadata-store.contract.ts runs it against every adapter):
+ * Concurrency — what every adapter guarantees (test/contract/metadata-store.contract.ts races two handles on one
+ * backend to check it):
+ * - Transactions with an overlapping `scope` (same iModel, or same iTwin) run one after the other: the second one's
+ *   reads see everything the first committed. This is what keeps "a new changeset's parent is the tip", "briefcase
+ *   ids are handed out once" and "an exclusive lock is granted once" true when several hub nodes share the store.
+ *   SQLite has one writer at a time, so there every transaction is serialized and the scope is a no-op; PostgreSQL
+ *   takes transaction-scoped advisory locks on the scope's keys (iTwin before iModel) before `fn` runs.
+ * - `fn` runs exactly once per call (no automatic retry), so it may build values it returns, but it must not have
+ *   effects outside the transaction (no blob writes, no events, no job runner nudges): do those after commit.
+ *   Background work that must follow a write is queued with `tx.enqueueJob` in the same transaction (an outbox).
+ * - Transactions without a scope may only write rows nobody reads-then-writes concurrently (an outbox entry, a hold).
+ *
+ * Other contract points:
  * - lookups of missing rows resolve to `undefined`; inserts of an existing key throw `UniqueViolation`.
  * - list methods return rows in the documented order and honour `limit`/`offset` exactly.
  */
 export interface MetadataStore {
+  transaction<T>(scope: TxScope, fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** What a transaction's reads-then-writes are about: transactions on the same iTwin or iModel never interleave. */
+export interface TxScope {
+  /** iModel names are unique within an iTwin: creating or renaming one is scoped to its iTwin. */
+  iTwinId?: string;
+  /** Everything inside one iModel: changesets, briefcase ids, locks, named versions, checkpoints. */
+  iModelId?: string;
+}
+
+/** A job queued by `MetadataTx.enqueueJob`, run after the transaction commits by whichever node claims it. */
+export interface OutboxJob {
+  kind: string;
+  payload: Record<string, unknown>;
+  /** While a job with this key is queued or running, queuing another is a no-op. */
+  dedupeKey: string;
+  maxAttempts?: number;
 }
 
 export class UniqueViolation extends Error {
@@ -269,6 +298,12 @@ export interface UserApplicationStatistics {
 }
 
 export interface MetadataTx extends MetadataReader {
+  /**
+   * Queues background work in this transaction (the job queue's table): the job exists if and only if the write
+   * that needs it commits, so a crash between the two cannot strand, e.g., an iModel in `initializationScheduled`.
+   */
+  enqueueJob(job: OutboxJob): Promise<void>;
+
   insertIModel(record: IModelRecord): Promise<void>;
   updateIModel(record: IModelRecord): Promise<void>;
   /** Removes the iModel and every row that belongs to it. */

@@ -17,7 +17,21 @@ import type {
 } from "../../src/ports/metadata-store.js";
 import { UniqueViolation } from "../../src/ports/metadata-store.js";
 
-export type MetadataStoreFactory = () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>;
+export interface MetadataStoreHandles {
+  store: MetadataStore;
+  /**
+   * Opens another handle on the same backend (its own connections), as a second hub node would: the concurrency
+   * cases race transactions through both. The suite closes what it opens.
+   */
+  openAnother(): Promise<MetadataStore>;
+  /** Jobs queued in the backend's job table by `tx.enqueueJob`: kind and dedupe key of each, in any order. */
+  queuedJobs(): Promise<{ kind: string; dedupeKey: string | null }[]>;
+  /** The backend runs one write transaction at a time whatever the scope (SQLite): scopes cannot run side by side. */
+  serializesAllWriters?: boolean;
+  cleanup(): Promise<void>;
+}
+
+export type MetadataStoreFactory = () => Promise<MetadataStoreHandles>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000).toISOString();
@@ -112,10 +126,12 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
   describe(`MetadataStore contract: ${name}`, () => {
     let store: MetadataStore;
     let cleanup: () => Promise<void>;
+    let handles: MetadataStoreHandles;
     const read = <T>(fn: (tx: MetadataReader) => Promise<T>) => store.read(fn);
 
     beforeEach(async () => {
-      ({ store, cleanup } = await makeStore());
+      handles = await makeStore();
+      ({ store, cleanup } = handles);
       await store.transaction(async (tx) => {
         await tx.insertIModel(iModel("m1"));
         await tx.insertIModel(iModel("m2"));
@@ -194,10 +210,10 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.equal((await read((r) => r.getIModel("m1")))?.name, "renamed");
       });
 
-      it("runs transactions one at a time (read-modify-write across awaits loses no update)", async () => {
+      it("runs transactions of one scope one at a time (read-modify-write across awaits loses no update)", async () => {
         await Promise.all(
-          Array.from({ length: 8 }, () =>
-            store.transaction(async (tx) => {
+          Array.from({ length: 8 }, (_, i) =>
+            store.transaction(i % 2 === 0 ? { iModelId: "m1" } : { iTwinId: "tw", iModelId: "m1" }, async (tx) => {
               const record = (await tx.getIModel("m1"))!;
               await sleep(2);
               await tx.updateIModel({ ...record, nextBriefcaseId: record.nextBriefcaseId + 1 });
@@ -911,6 +927,108 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           createdVersionsCount: 0,
           briefcasesCount: 1,
         });
+      });
+    });
+
+    describe("concurrency (two handles on one backend, as two hub nodes)", () => {
+      let other: MetadataStore;
+      beforeEach(async () => {
+        other = await handles.openAnother();
+        // Connections are opened ahead (reads held open side by side), so that the racers below start together
+        // instead of one by one as each new connection is set up.
+        await Promise.all(Array.from({ length: 16 }, (_, i) => via(i).read(async (tx) => void (await tx.getIModel("m1"), await sleep(50)))));
+      });
+      afterEach(async () => {
+        await other.close();
+      });
+      /** Alternates between the two handles, so every race crosses "nodes". */
+      const via = (i: number) => (i % 2 === 0 ? store : other);
+
+      it("briefcase ids handed out by racing scoped transactions are distinct and none is skipped", async () => {
+        const ids = await Promise.all(
+          Array.from({ length: 24 }, (_, i) =>
+            via(i).transaction({ iModelId: "m1" }, async (tx) => {
+              const m = (await tx.getIModel("m1"))!;
+              await sleep(2); // read, wait, write: what interleaves if the scope does not serialize
+              await tx.updateIModel({ ...m, nextBriefcaseId: m.nextBriefcaseId + 1 });
+              await tx.insertBriefcase(briefcase("m1", m.nextBriefcaseId));
+              return m.nextBriefcaseId;
+            }),
+          ),
+        );
+        assert.deepEqual([...ids].sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i + 2));
+        assert.equal((await read((tx) => tx.getIModel("m1")))!.nextBriefcaseId, 26);
+      });
+
+      it("racing pushes on the same parent: exactly one becomes the tip, history stays linear", async () => {
+        for (let round = 1; round <= 3; round++) {
+          const results = await Promise.all(
+            Array.from({ length: 8 }, (_, i) =>
+              via(i).transaction({ iModelId: "m1" }, async (tx) => {
+                const tip = (await tx.getLatestChangeset("m1"))?.index ?? 0;
+                await sleep(1);
+                if (tip !== round - 1) return false; // "parent must be the tip": this pusher lost
+                await tx.insertChangeset(changeset("m1", round, { briefcaseId: 2 + i, description: `winner ${i}` }));
+                return true;
+              }),
+            ),
+          );
+          assert.equal(results.filter(Boolean).length, 1, `round ${round}: exactly one winner`);
+        }
+        const history = await read((tx) => tx.listChangesets("m1", { direction: "asc", onlyUploaded: true }, ALL));
+        assert.deepEqual(history.map((c) => c.index), [1, 2, 3]);
+      });
+
+      it("an exclusive lock requested by racing briefcases is granted once", async () => {
+        const granted = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            via(i).transaction({ iModelId: "m1" }, async (tx) => {
+              const held = (await tx.getObjectLocks("m1", ["0x20"])).get("0x20");
+              await sleep(20); // long enough for every racer to have read before the first one writes
+              if (held?.exclusiveBriefcaseId != null || (held?.sharedBriefcaseIds.length ?? 0) > 0) return false;
+              await tx.grantLocks("m1", 100 + i, "exclusive", ["0x20"]);
+              return true;
+            }),
+          ),
+        );
+        assert.equal(granted.filter(Boolean).length, 1);
+        const locks = await read((tx) => tx.listLocks("m1", { level: "exclusive" }, ALL));
+        assert.equal(locks.length, 1);
+        assert.deepEqual(locks[0]!.exclusive, ["0x20"]);
+      });
+
+      it("transactions on different iModels do not wait for each other's scope", async () => {
+        let releaseFirst!: () => void;
+        const firstHolds = new Promise<void>((resolve) => (releaseFirst = resolve));
+        let firstStarted!: () => void;
+        const started = new Promise<void>((resolve) => (firstStarted = resolve));
+        const first = store.transaction({ iModelId: "m1" }, async (tx) => {
+          await tx.putExtendedData("m1", 1, "a");
+          firstStarted();
+          await firstHolds;
+        });
+        await started;
+        // SQLite serializes every writer (documented): only where the backend allows concurrent writers is this checked.
+        const secondDone = other.transaction({ iModelId: "m2" }, async (tx) => tx.putExtendedData("m2", 1, "b")).then(() => true);
+        const finishedWhileFirstHeld = await Promise.race([secondDone, sleep(1500).then(() => false)]);
+        releaseFirst();
+        await first;
+        await secondDone;
+        if (!handles.serializesAllWriters) assert.equal(finishedWhileFirstHeld, true, "m2's transaction waited for m1's scope");
+      });
+
+      it("jobs queued in a transaction exist only if it commits, once per dedupe key while queued", async () => {
+        await assert.rejects(
+          store.transaction({ iModelId: "m1" }, async (tx) => {
+            await tx.enqueueJob({ kind: "k", payload: { iModelId: "m1" }, dedupeKey: "k:rolled-back" });
+            throw new Error("roll back");
+          }),
+        );
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) => via(i).transaction({ iModelId: "m1" }, (tx) => tx.enqueueJob({ kind: "k", payload: { n: i }, dedupeKey: "k:once" }))),
+        );
+        const jobs = await handles.queuedJobs();
+        assert.deepEqual(jobs, [{ kind: "k", dedupeKey: "k:once" }]);
       });
     });
   });

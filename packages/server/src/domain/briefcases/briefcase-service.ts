@@ -17,7 +17,7 @@ export class BriefcaseService {
   ) {}
 
   async acquire(actor: Actor, iModelId: string, deviceName: string | null): Promise<BriefcaseRecord> {
-    const acquired = await this.store.transaction(async (tx) => {
+    const acquired = await this.store.transaction({ iModelId }, async (tx) => {
       const iModel = await requireInitializedIModel(tx, iModelId);
       const briefcaseId = iModel.nextBriefcaseId;
       if (briefcaseId > LAST_BRIEFCASE_ID) {
@@ -50,7 +50,7 @@ export class BriefcaseService {
    * `imodels_manage` (a colleague's lost laptop: github itwinjs-core #7784).
    */
   async release(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number): Promise<void> {
-    const { ownerId, locks } = await this.store.transaction(async (tx) => {
+    const { ownerId, locks } = await this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
       if (briefcase.ownerId !== actor.userId && !grants.has("imodels_manage")) throw insufficientPermissions();

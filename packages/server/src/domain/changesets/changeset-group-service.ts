@@ -13,7 +13,7 @@ export class ChangesetGroupService {
   ) {}
 
   async createGroup(actor: Actor, iModelId: string, description: string | null): Promise<ChangesetGroupRecord> {
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const record: ChangesetGroupRecord = {
         iModelId,
@@ -30,7 +30,7 @@ export class ChangesetGroupService {
 
   /** Clients may only close a group (`completed`); the other states are the hub's. */
   async updateGroup(iModelId: string, id: string, state: ChangesetGroupState): Promise<ChangesetGroupRecord> {
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const record = await tx.getChangesetGroup(iModelId, id);
       if (!record) throw notFound.changesetGroup();
@@ -67,7 +67,7 @@ export class ChangesetGroupService {
   }
 
   async putExtendedData(iModelId: string, ref: { index: number } | { id: string }, data: string): Promise<{ changesetId: string; changesetIndex: number; data: string }> {
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
       if (changeset.index === 0) throw notFound.changeset();

@@ -1,7 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
+import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, Page } from "../../ports/metadata-store.js";
@@ -74,6 +73,7 @@ export class ChangesetService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly worker: IModelFileWorker | undefined,
+    private readonly scratch: ScratchSpace,
     private readonly clock: Clock,
     private readonly options: ChangesetServiceOptions,
     /** Runs after a changeset joined the history (e.g. to schedule a checkpoint); its failure fails nothing. */
@@ -85,7 +85,7 @@ export class ChangesetService {
 
   async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
     let replaced: ChangesetRecord | undefined;
-    const result = await this.store.transaction(async (tx) => {
+    const result = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, input.briefcaseId);
       // One pushes from one's own briefcase only, whatever one's permissions (a manager included).
@@ -231,7 +231,7 @@ export class ChangesetService {
       if (err instanceof HubError) await this.blobs.delete(finalKey);
       throw err;
     }
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
       if (now?.state === "fileUploaded") return { record: now, completedNow: false };
       if (!now || now.briefcaseId !== reserved.briefcaseId) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
@@ -294,20 +294,21 @@ export class ChangesetService {
   private async computeId(changeset: ChangesetRecord, key: string): Promise<string> {
     const worker = this.worker!;
     // A file store lets the worker read the blob in place; others get a temporary copy.
-    const inPlace = this.blobs.localPath?.(key);
-    const dir = inPlace ? undefined : await mkdtemp(join(tmpdir(), "modelhub-verify-"));
-    try {
-      const local = inPlace ?? join(dir!, `${changeset.id}.cs`);
-      if (!inPlace) await this.blobs.downloadToFile(key, local);
+    const compute = async (pathname: string) => {
       try {
-        return (await worker.computeChangesetId({ parentId: changeset.parentId, pathname: local })).id;
+        return (await worker.computeChangesetId({ parentId: changeset.parentId, pathname })).id;
       } catch (err) {
         if (err instanceof FileRejected) throw notAChangeset(err);
         throw err;
       }
-    } finally {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    }
+    };
+    const inPlace = this.blobs.localPath?.(key);
+    if (inPlace) return compute(inPlace);
+    return this.scratch.withDirectory("verify", async (dir) => {
+      const local = join(dir, `${changeset.id}.cs`);
+      await this.blobs.downloadToFile(key, local);
+      return compute(local);
+    });
   }
 
   /** A changeset by id or index; ones still waiting for their file are found too (their state says so). */

@@ -1,5 +1,4 @@
-import type { JobQueue } from "../../ports/job-queue.js";
-import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx } from "../../ports/metadata-store.js";
+import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx, OutboxJob } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
 import type { EventPublisher } from "../events/hub-events.js";
@@ -7,6 +6,12 @@ import { noEvents } from "../events/hub-events.js";
 import { requireIModel, resolveChangesetIndex } from "../guards.js";
 
 export const CHECKPOINT_JOB = "checkpoint.create";
+
+const checkpointJob = (record: CheckpointRecord): OutboxJob => ({
+  kind: CHECKPOINT_JOB,
+  payload: { iModelId: record.iModelId, changesetIndex: record.changesetIndex },
+  dedupeKey: `checkpoint:${record.iModelId}:${record.changesetIndex}`,
+});
 
 export interface CheckpointPolicy {
   /** Make a checkpoint automatically once this many changesets were pushed since the last one (0 = never). */
@@ -27,10 +32,11 @@ export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { everyChangesets: 10
 export class CheckpointService {
   constructor(
     private readonly store: MetadataStore,
-    private readonly jobs: JobQueue,
     private readonly clock: Clock,
     private readonly policy: CheckpointPolicy,
     private readonly events: EventPublisher = noEvents,
+    /** Told after a commit that queued a checkpoint job, so a runner of this node can start it at once. */
+    private readonly onJobQueued: () => void = () => undefined,
   ) {}
 
   /** Records scheduleIn made (not found already on their way): only those are told to the change feed. */
@@ -59,13 +65,13 @@ export class CheckpointService {
 
   /** Asks again for a named version's checkpoint: schedules it unless it exists or is already on its way. */
   async rescheduleForNamedVersion(iModelId: string, namedVersionId: string): Promise<CheckpointRecord> {
-    const record = await this.store.transaction(async (tx) => {
+    const record = await this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const version = await tx.getNamedVersion(iModelId, namedVersionId);
       if (!version) throw notFound.namedVersion();
       return this.scheduleIn(tx, iModelId, version.changesetIndex, version.changesetId ?? "");
     });
-    await this.enqueueIfScheduled(record);
+    this.afterScheduling(record);
     return record;
   }
 
@@ -86,11 +92,13 @@ export class CheckpointService {
     });
   }
 
-  /** A named version was created on this changeset: its checkpoint is made (and kept). */
-  async onNamedVersion(iModelId: string, changesetIndex: number, changesetId: string): Promise<void> {
-    if (changesetIndex === 0) return; // the baseline is checkpoint 0 already
-    const record = await this.store.transaction((tx) => this.scheduleIn(tx, iModelId, changesetIndex, changesetId));
-    await this.enqueueIfScheduled(record);
+  /**
+   * In the transaction creating a named version on this changeset: its checkpoint is scheduled (and kept). Call
+   * {@link afterScheduling} with the result once committed.
+   */
+  async scheduleForNamedVersionIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord | undefined> {
+    if (changesetIndex === 0) return undefined; // the baseline is checkpoint 0 already
+    return this.scheduleIn(tx, iModelId, changesetIndex, changesetId);
   }
 
   /** A changeset was completed: schedule an automatic checkpoint if enough changed since the last one. */
@@ -108,12 +116,15 @@ export class CheckpointService {
     };
     // Most pushes make no checkpoint: decided on the read connection, so they take no write lock for it.
     if (!(await this.store.read(isDue))) return;
-    const record = await this.store.transaction(async (tx) => ((await isDue(tx)) ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined));
-    if (record) await this.enqueueIfScheduled(record);
+    const record = await this.store.transaction({ iModelId }, async (tx) => ((await isDue(tx)) ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined));
+    if (record) this.afterScheduling(record);
   }
 
+  /** Schedules the checkpoint unless it exists or is on its way, and queues its job in the same transaction. */
   private async scheduleIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord> {
     const existing = await tx.getCheckpoint(iModelId, changesetIndex);
+    // A scheduled row gets its job (again: a no-op while it is queued), so none stays scheduled without one.
+    if (existing?.state === "scheduled") await tx.enqueueJob(checkpointJob(existing));
     if (existing && existing.state !== "failed") return existing;
     const record: CheckpointRecord = {
       iModelId,
@@ -126,18 +137,15 @@ export class CheckpointService {
       updatedAt: this.clock.now().toISOString(),
     };
     await tx.upsertCheckpoint(record);
+    await tx.enqueueJob(checkpointJob(record));
     this.#scheduledNow.add(record);
     return record;
   }
 
-  private async enqueueIfScheduled(record: CheckpointRecord): Promise<void> {
-    if (record.state !== "scheduled") return;
-    // Called after the scheduling transaction committed.
+  /** After the scheduling transaction committed: tell the change feed (if this call scheduled it) and this node's runner. */
+  afterScheduling(record: CheckpointRecord | undefined): void {
+    if (record?.state !== "scheduled") return;
     if (this.#scheduledNow.has(record)) this.events.publish(record.iModelId, { type: "checkpoint", data: { changesetIndex: record.changesetIndex, state: "scheduled" } });
-    await this.jobs.enqueue({
-      kind: CHECKPOINT_JOB,
-      payload: { iModelId: record.iModelId, changesetIndex: record.changesetIndex },
-      dedupeKey: `checkpoint:${record.iModelId}:${record.changesetIndex}`,
-    });
+    this.onJobQueued();
   }
 }

@@ -1,7 +1,6 @@
 import type { IModelExtent } from "@modelhub/protocol";
 import type { BlobStore } from "../../ports/blob-store.js";
-import type { JobQueue } from "../../ports/job-queue.js";
-import type { IModelFilter, IModelRecord, MetadataStore, MetadataTx, Page } from "../../ports/metadata-store.js";
+import type { IModelFilter, IModelRecord, MetadataStore, MetadataTx, OutboxJob, Page } from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
@@ -9,6 +8,9 @@ import { newId } from "../ids.js";
 import { FIRST_BRIEFCASE_ID } from "@modelhub/protocol";
 
 export const BASELINE_JOB = "baseline.initialize";
+
+/** The job that fills a new iModel (generated, uploaded or copied baseline), queued with the write that needs it. */
+const baselineJob = (iModelId: string): OutboxJob => ({ kind: BASELINE_JOB, payload: { iModelId }, dedupeKey: `baseline:${iModelId}` });
 
 export interface CreateIModelInput {
   iTwinId: string;
@@ -47,10 +49,11 @@ export class IModelService {
   constructor(
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
-    private readonly jobs: JobQueue,
     private readonly clock: Clock,
     /** Told when files were put in the deletion outbox, so they can go at once. */
     private readonly onBlobDeletionRequested: () => void = () => undefined,
+    /** Told after a commit that queued a job, so a runner of this node can start it at once (others poll). */
+    private readonly onJobQueued: () => void = () => undefined,
   ) {}
 
   async create(actor: Actor, input: CreateIModelInput): Promise<IModelRecord> {
@@ -71,12 +74,13 @@ export class IModelService {
       baselineFailure: null,
       nextBriefcaseId: FIRST_BRIEFCASE_ID,
     };
-    await this.store.transaction(async (tx) => {
+    await this.store.transaction({ iTwinId: record.iTwinId }, async (tx) => {
       await this.assertNameFree(tx, record.iTwinId, record.name);
       await tx.insertIModel(record);
+      // An empty iModel needs no upload: its baseline is generated right away.
+      if (!fromBaseline) await tx.enqueueJob(baselineJob(record.id));
     });
-    // An empty iModel needs no upload: its baseline is generated right away.
-    if (!fromBaseline) await this.jobs.enqueue({ kind: BASELINE_JOB, payload: { iModelId: record.id }, dedupeKey: `baseline:${record.id}` });
+    if (!fromBaseline) this.onJobQueued();
     return record;
   }
 
@@ -86,7 +90,7 @@ export class IModelService {
    */
   async copy(actor: Actor, sourceId: string, input: CopyIModelInput): Promise<IModelRecord> {
     const operation = input.kind === "clone" ? "Cannot clone iModel." : input.kind === "fork" ? "Cannot fork iModel." : "Cannot create iModel.";
-    const record = await this.store.transaction(async (tx) => {
+    const record = await this.store.transaction({ iTwinId: input.iTwinId }, async (tx) => {
       const source = await tx.getIModel(sourceId);
       if (!source) throw notFound.iModel();
       if (source.state !== "initialized") throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
@@ -118,9 +122,10 @@ export class IModelService {
       };
       await this.assertNameFree(tx, copy.iTwinId, copy.name);
       await tx.insertIModel(copy);
+      await tx.enqueueJob(baselineJob(copy.id));
       return copy;
     });
-    await this.jobs.enqueue({ kind: BASELINE_JOB, payload: { iModelId: record.id }, dedupeKey: `baseline:${record.id}` });
+    this.onJobQueued();
     return record;
   }
 
@@ -135,7 +140,9 @@ export class IModelService {
   }
 
   async update(id: string, input: UpdateIModelInput): Promise<IModelRecord> {
-    return this.store.transaction(async (tx) => {
+    // A rename must not race another creation or rename in the same iTwin: scoped to the iTwin as well.
+    const iTwinId = (await this.get(id)).iTwinId;
+    return this.store.transaction({ iTwinId, iModelId: id }, async (tx) => {
       const record = await tx.getIModel(id);
       if (!record) throw notFound.iModel();
       const updated: IModelRecord = { ...record };
@@ -155,7 +162,7 @@ export class IModelService {
    * asks for its files to be deleted: the janitor removes them right after, and after a crash too.
    */
   async delete(id: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
+    await this.store.transaction({ iModelId: id }, async (tx) => {
       if (!(await tx.getIModel(id))) throw notFound.iModel();
       await tx.deleteIModel(id);
       await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
@@ -185,15 +192,16 @@ export class IModelService {
       await this.blobs.delete(blobKeys.baselineReceived(id));
       throw baselineSizeConflict(current.baselineSize, info.size);
     }
-    const updated = await this.store.transaction(async (tx) => {
+    const updated = await this.store.transaction({ iModelId: id }, async (tx) => {
       const record = await tx.getIModel(id);
       if (!record) throw notFound.iModel();
       if (record.baselineState !== "waitingForFile") return record;
       const next: IModelRecord = { ...record, baselineState: "initializationScheduled" };
       await tx.updateIModel(next);
+      await tx.enqueueJob(baselineJob(id));
       return next;
     });
-    await this.jobs.enqueue({ kind: BASELINE_JOB, payload: { iModelId: id }, dedupeKey: `baseline:${id}` });
+    this.onJobQueued();
     return updated;
   }
 

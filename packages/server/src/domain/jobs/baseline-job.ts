@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
+import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { ChangesetRecord, IModelRecord, MetadataStore } from "../../ports/metadata-store.js";
@@ -19,15 +19,14 @@ export class BaselineJob {
     private readonly blobs: BlobStore,
     private readonly worker: IModelFileWorker,
     private readonly clock: Clock,
-    private readonly scratchDir: string,
+    private readonly scratch: ScratchSpace,
   ) {}
 
   async run(iModelId: string): Promise<void> {
     const iModel = await this.store.read((tx) => tx.getIModel(iModelId));
     if (!iModel || iModel.baselineState !== "initializationScheduled") return; // deleted, or already done
 
-    const dir = await mkdtemp(join(this.scratchDir, `baseline-${process.pid}-`));
-    try {
+    await this.scratch.withDirectory("baseline", async (dir) => {
       const output = join(dir, "baseline.bim");
       try {
         if (iModel.creationSource) {
@@ -62,7 +61,7 @@ export class BaselineJob {
       // keeps them while the creation is scheduled, so a crash here leaves nothing the janitor would wrongly remove.
       const history = await this.copyHistory(iModel);
       if (history === undefined) return;
-      const stillWanted = await this.store.transaction(async (tx) => {
+      const stillWanted = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getIModel(iModelId);
         if (!current || current.baselineState !== "initializationScheduled") return false;
         for (const changeset of history) await tx.insertChangeset(changeset);
@@ -86,9 +85,7 @@ export class BaselineJob {
         if (kept?.state !== "successful") await this.blobs.delete(blobKeys.checkpoint(iModelId, 0));
       }
       if (iModel.creationMode === "fromBaseline") await this.blobs.delete(blobKeys.baselineReceived(iModelId));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   /**
@@ -177,7 +174,7 @@ export class BaselineJob {
   }
 
   private async markFailed(iModel: IModelRecord, reason: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
+    await this.store.transaction({ iModelId: iModel.id }, async (tx) => {
       const current = await tx.getIModel(iModel.id);
       if (!current || current.baselineState !== "initializationScheduled") return;
       await tx.updateIModel({ ...current, baselineState: "initializationFailed", baselineFailure: reason });

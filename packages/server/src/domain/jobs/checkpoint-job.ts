@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
+import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { CheckpointRecord, MetadataStore } from "../../ports/metadata-store.js";
@@ -23,7 +23,7 @@ export class CheckpointJob {
     private readonly blobs: BlobStore,
     private readonly worker: IModelFileWorker,
     private readonly clock: Clock,
-    private readonly scratchDir: string,
+    private readonly scratch: ScratchSpace,
     private readonly policy: CheckpointPolicy,
     /** Told when pruned files were put in the deletion outbox. */
     private readonly onBlobDeletionRequested: () => void = () => undefined,
@@ -45,8 +45,7 @@ export class CheckpointJob {
     });
     if (!plan) return;
 
-    const dir = await mkdtemp(join(this.scratchDir, `checkpoint-${process.pid}-`));
-    try {
+    await this.scratch.withDirectory("checkpoint", async (dir) => {
       const basePath = join(dir, "base.bim");
       await this.blobs.downloadToFile(plan.base.blobKey!, basePath);
       const files = [];
@@ -71,7 +70,7 @@ export class CheckpointJob {
       }
       const key = blobKeys.checkpoint(iModelId, changesetIndex, randomBytes(8).toString("hex"));
       const info = await this.blobs.uploadFromFile(key, outputPath);
-      const kept = await this.store.transaction(async (tx) => {
+      const kept = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
         if (current?.state !== "scheduled") return false;
         await tx.upsertCheckpoint({ ...current, state: "successful", blobKey: key, size: info.size, failureReason: null, updatedAt: this.clock.now().toISOString() });
@@ -82,9 +81,7 @@ export class CheckpointJob {
       if (!kept) await this.blobs.delete(key);
       else this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } });
       await this.prune(iModelId);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   async abandon(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
@@ -93,7 +90,7 @@ export class CheckpointJob {
 
   /** Keeps the baseline, named versions' checkpoints and the newest `keepAutomatic` others. */
   private async prune(iModelId: string): Promise<void> {
-    const doomed = await this.store.transaction(async (tx) => {
+    const doomed = await this.store.transaction({ iModelId }, async (tx) => {
       const checkpoints = await tx.listCheckpoints(iModelId);
       const automatic: CheckpointRecord[] = [];
       for (const c of checkpoints) {
@@ -113,7 +110,7 @@ export class CheckpointJob {
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
-    const failed = await this.store.transaction(async (tx) => {
+    const failed = await this.store.transaction({ iModelId }, async (tx) => {
       const current = await tx.getCheckpoint(iModelId, changesetIndex);
       if (!current || current.state !== "scheduled") return false;
       await tx.upsertCheckpoint({ ...current, state: "failed", failureReason: reason, updatedAt: this.clock.now().toISOString() });

@@ -38,7 +38,7 @@ export class LockService {
 
   async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
     let counts = { acquired: 0, released: 0 };
-    const locks = await this.store.transaction(async (tx) => {
+    const locks = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
       let acquires = false;
@@ -108,7 +108,7 @@ export class LockService {
 
   /** Releases up to one chunk of the briefcase's locks; `isLastChunk` once none are left. */
   async releaseChunk(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
-    const result = await this.store.transaction(async (tx) => {
+    const result = await this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
       mayChangeLocks(actor, grants, briefcase.ownerId, false);

@@ -1,5 +1,5 @@
 import type { NamedVersionState } from "@modelhub/protocol";
-import type { MetadataStore, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
+import type { MetadataStore, MetadataTx, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
 import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import { HubError, notFound } from "../errors.js";
@@ -19,12 +19,14 @@ export class NamedVersionService {
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
-    /** Runs after a named version was created (its checkpoint gets scheduled). */
+    /** Runs after a named version was created and committed (the change feed). */
     private readonly onCreated: (version: NamedVersionRecord) => Promise<void> = async () => undefined,
+    /** Runs in the creating transaction: the version's checkpoint is scheduled (and its job queued) with it, or not at all. */
+    private readonly scheduleCheckpointIn: (tx: MetadataTx, version: NamedVersionRecord) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
-    const created = await this.store.transaction(async (tx) => {
+    const created = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const ref = input.changesetId !== undefined && input.changesetId !== "" ? { id: input.changesetId } : { index: input.changesetIndex ?? 0 };
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
@@ -45,15 +47,15 @@ export class NamedVersionService {
         application: applicationOf(actor),
       };
       await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
+      await this.scheduleCheckpointIn(tx, record);
       return record;
     });
-    // The version exists either way; a failed scheduling is retried by PUT …/namedversions/{id}/checkpoint.
     await this.onCreated(created).catch(() => undefined);
     return created;
   }
 
   async update(iModelId: string, id: string, input: { name?: string; description?: string | null; state?: NamedVersionState }): Promise<NamedVersionRecord> {
-    return this.store.transaction(async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const record = await tx.getNamedVersion(iModelId, id);
       if (!record) throw notFound.namedVersion();

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { parseChangesetIdOrIndex } from "../../domain/ids.js";
 import type { ApiRouteContext } from "../app.js";
 
-export async function checkpointRoutes(api: FastifyInstance, { hub, onJobQueued }: ApiRouteContext): Promise<void> {
+export async function checkpointRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
   api.get<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId/checkpoint", async (request) => {
     const record = await hub.checkpoints.forChangeset(request.params.id, parseChangesetIdOrIndex(request.params.changesetId));
     return { checkpoint: request.presenter.checkpoint(record) };
@@ -16,7 +16,6 @@ export async function checkpointRoutes(api: FastifyInstance, { hub, onJobQueued 
   // Asks for a named version's checkpoint again (after a failure): `scheduled`, or the existing one.
   api.put<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId/checkpoint", async (request) => {
     const record = await hub.checkpoints.rescheduleForNamedVersion(request.params.id, request.params.versionId);
-    onJobQueued();
     return { checkpoint: request.presenter.checkpoint(record) };
   });
 

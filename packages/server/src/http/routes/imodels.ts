@@ -52,7 +52,7 @@ const updateBody = z
     error: "At least one of 'name', 'description', 'extent' must be provided.",
   });
 
-export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQueued }: ApiRouteContext): Promise<void> {
+export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRouteContext): Promise<void> {
   api.post("/", async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iModel.");
     if (body.creationMode === "fromIModelVersion") {
@@ -91,7 +91,6 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
         ...(body.extent !== undefined ? { extent: body.extent } : {}),
         ...(body.template.changesetId !== undefined ? { changesetId: body.template.changesetId } : {}),
       });
-      onJobQueued();
       return reply.code(201).send({ iModel: request.presenter.iModel(record) });
     }
     const record = await hub.iModels.create(request.actor, {
@@ -102,7 +101,6 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
       containersEnabled: body.containersEnabled ?? 0,
       ...(body.baselineFile ? { baselineFileSize: body.baselineFile.size } : {}),
     });
-    if (!body.baselineFile) onJobQueued();
     return reply.code(201).send({ iModel: request.presenter.iModel(record, { upload: body.baselineFile !== undefined }) });
   });
 
@@ -155,7 +153,6 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
   // Baseline upload: the client uploads to `_links.upload`, then POSTs here (`_links.complete`).
   api.post<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
     const record = await hub.iModels.completeBaselineUpload(request.params.id);
-    onJobQueued();
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.latest(record.id).catch(() => undefined) : undefined;
     return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
   });
@@ -187,7 +184,6 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access, onJobQue
         ...(body.changesetIndex !== undefined ? { changesetIndex: body.changesetIndex } : {}),
         ...(body.preserveHistory !== undefined ? { preserveHistory: body.preserveHistory } : {}),
       });
-      onJobQueued();
       const location = `${request.presenter.apiBase}/${record.id}`;
       return reply.code(202).header("location", location).header("create-imodel-operation", `${location}/operations/create`).send();
     });

@@ -1,0 +1,127 @@
+import { randomUUID } from "node:crypto";
+import type { Pool, PoolClient, QueryConfig } from "pg";
+import type pg from "pg";
+import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
+import { UniqueViolation } from "../../ports/metadata-store.js";
+import type { SqlSession } from "../sql/sql-metadata-tx.js";
+import { POSTGRES_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
+
+/**
+ * The metadata store on PostgreSQL, shared by every hub node (on a pool from `openPgPool`, which makes BIGINT
+ * columns and counts come back as numbers). The queries are the SQLite adapter's
+ * ({@link SqlMetadataTx}); what differs is how transactions are made safe against other nodes:
+ *
+ * - `transaction(scope, fn)` runs at READ COMMITTED and, before `fn`, takes a transaction-scoped advisory lock on
+ *   each key of the scope (iTwin first, then iModel, so two scopes never wait on each other in a cycle). Every
+ *   statement after the lock sees what the previous holder committed, so read-then-write rules ("the parent is the
+ *   tip", the briefcase id counter, lock grants) hold across nodes. `fn` runs once: nothing is retried.
+ * - `read(fn)` runs in a REPEATABLE READ, READ ONLY transaction: one consistent snapshot for all of `fn`'s reads.
+ */
+export class PgMetadataStore implements MetadataStore {
+  #closed = false;
+
+  /** `ownsPool`: `close()` ends the pool too (when the store opened it). */
+  constructor(
+    private readonly pool: Pool,
+    private readonly ownsPool = false,
+  ) {}
+
+  transaction<T>(scope: TxScope, fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
+  transaction<T>(scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>), maybeFn?: (tx: MetadataTx) => Promise<T>): Promise<T> {
+    const scope = typeof scopeOrFn === "function" ? {} : scopeOrFn;
+    const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
+    return this.#inTransaction("BEGIN", async (session, client) => {
+      for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
+      return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID));
+    });
+  }
+
+  read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
+    return this.#inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (session) => fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new Error("The metadata store is closed.");
+    const client = await this.pool.connect();
+    const session = new PgSession(client);
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      session.active = true;
+      const result = await body(session, client);
+      session.active = false;
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      session.active = false;
+      // A connection that cannot even roll back is dropped from the pool instead of being reused.
+      await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+/** The advisory-lock keys of a scope, in the one order every transaction takes them. */
+function scopeKeys(scope: TxScope): string[] {
+  const keys: string[] = [];
+  if (scope.iTwinId !== undefined) keys.push(`modelhub:itwin:${scope.iTwinId}`);
+  if (scope.iModelId !== undefined) keys.push(`modelhub:imodel:${scope.iModelId}`);
+  return keys;
+}
+
+/** One pooled connection inside a transaction; `?` placeholders become `$1…$n` (converted once per SQL text). */
+class PgSession implements SqlSession {
+  static readonly #converted = new Map<string, string>();
+  active = false;
+
+  constructor(private readonly client: PoolClient) {}
+
+  async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return (await this.#query(sql, params)).rows[0] as T | undefined;
+  }
+
+  async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return (await this.#query(sql, params)).rows as T[];
+  }
+
+  async column<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return ((await this.#query(sql, params, "array")).rows as unknown[][]).map((row) => row[0] as T);
+  }
+
+  async run(sql: string, ...params: unknown[]): Promise<number> {
+    return (await this.#query(sql, params)).rowCount ?? 0;
+  }
+
+  async #query(sql: string, params: unknown[], rowMode?: "array"): Promise<pg.QueryResult> {
+    if (!this.active) throw new Error("This metadata transaction has ended; use the tx only inside its callback.");
+    const text = PgSession.#placeholders(sql);
+    try {
+      if (rowMode) return await this.client.query({ text, values: params, rowMode });
+      const config: QueryConfig = { text, values: params };
+      return await this.client.query(config);
+    } catch (err) {
+      if ((err as { code?: string }).code === "23505") throw new UniqueViolation((err as Error).message);
+      throw err;
+    }
+  }
+
+  static #placeholders(sql: string): string {
+    let text = PgSession.#converted.get(sql);
+    if (text === undefined) {
+      let n = 0;
+      // The hub's SQL has no `?` inside string literals, so every `?` is a parameter.
+      text = sql.replace(/\?/g, () => `$${++n}`);
+      PgSession.#converted.set(sql, text);
+    }
+    return text;
+  }
+}
