@@ -28,7 +28,9 @@ export interface ByteRange {
  * - Staged blocks are invisible until `commitBlocks`; committing with an unknown block id MUST throw
  *   `BlobStoreError("InvalidBlockList")` and change nothing.
  * - `move` MUST be atomic: afterwards `to` holds exactly the bytes `from` held when it was moved (a write to `from`
- *   that finishes later lands in a new `from`, never in `to`), and `from` is gone.
+ *   that finishes later lands in a new `from`, never in `to`), and `from` is gone. The moved blob's etag is `to`'s
+ *   current one: a store that renames keeps `from`'s, one that copies gives a new one (so an etag equal to `from`'s
+ *   still proves the same bytes, and a new one only costs a second look).
  * - `copy` MUST be atomic like `put`: afterwards `to` holds exactly the bytes `from` held, `from` is unchanged, and
  *   later writes to either key never show through the other.
  * - `list` yields every blob under a prefix, each once, never a temporary or staged part.
@@ -69,6 +71,18 @@ export interface BlobStore {
    * committed for too long) and says how much; `dryRun` only counts. Stores without left-overs need not implement it.
    */
   sweepLeftovers?(options?: { dryRun?: boolean }): Promise<{ files: number; bytes: number }>;
+  /**
+   * A URL that lets its holder read (`r`) or write (`w`) the one blob `key` directly in the store until `expiresOn`,
+   * for stores that clients can reach themselves (Azure: a blob SAS). When present, the hub hands this URL out
+   * instead of its own signed `/storage` link, and file bytes no longer pass through the hub. Synchronous on purpose:
+   * links are made while entities are presented, and signing with the account key is a local HMAC.
+   *
+   * Such a link cannot be refused at write time, so the hub MUST only ask for a write link to an upload key
+   * (`blobKeys`: `uploads/…`, `baseline/upload.bim`), never to a key it keeps: completion moves an upload to a key no
+   * link names, and what was verified there is what is kept. A write link MUST NOT allow anything but writing that
+   * one blob (no reads, no listing, no other key).
+   */
+  directLink?(key: string, permission: "r" | "w", expiresOn: Date): string;
 }
 
 export type BlobStoreErrorCode = "InvalidBlockList" | "InvalidBlockId" | "Aborted";

@@ -229,12 +229,14 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.ok(await store.stat("files/m2/a.cs"));
     });
 
-    it("move renames a blob whole (replacing the target), keeps its etag; moving a missing blob changes nothing", async () => {
+    it("move renames a blob whole (replacing the target), describes it as it now is; moving a missing blob changes nothing", async () => {
       const put = async (key: string, text: string) => store.put(key, Readable.from([Buffer.from(text)]));
       const uploaded = await put("files/m/uploads/a.cs", "verified bytes");
-      await put("files/m/changesets/a.cs", "an older attempt");
+      const older = await put("files/m/changesets/a.cs", "an older attempt");
       const moved = await store.move("files/m/uploads/a.cs", "files/m/changesets/a.cs");
-      assert.equal(moved?.etag, uploaded.etag);
+      // A renaming store keeps the etag, a copying one makes a new one; either way it is `to`'s now, not the old `to`'s.
+      assert.deepEqual(moved, await store.stat("files/m/changesets/a.cs"));
+      assert.notEqual(moved?.etag, older.etag);
       assert.equal(moved?.size, uploaded.size);
       assert.equal((await content(store, "files/m/changesets/a.cs"))?.toString(), "verified bytes");
       assert.equal(await store.stat("files/m/uploads/a.cs"), undefined);

@@ -4,13 +4,31 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
+import { AzureBlobStore } from "../../src/adapters/blob/azure-blob-store.js";
 import { FsBlobStore } from "../../src/adapters/blob/fs-blob-store.js";
+import type { Azurite } from "../support/azurite.js";
+import { startAzurite } from "../support/azurite.js";
 import { blobStoreContract } from "./blob-store.contract.js";
 
 blobStoreContract("fs", async () => {
   const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
   return { store: new FsBlobStore(join(dir, "blobs")), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+// Azure Blob storage, on Azurite started for this file; each test gets a container of its own.
+describe("Azure (Azurite)", () => {
+  let azurite: Azurite;
+  let containers = 0;
+  before(async () => {
+    azurite = await startAzurite();
+  });
+  after(() => azurite.stop());
+  blobStoreContract("azure", async () => {
+    const name = `contract-${process.pid}-${++containers}`;
+    const store = await AzureBlobStore.open(azurite.connectionString, name);
+    return { store, cleanup: async () => undefined };
+  });
 });
 
 describe("FsBlobStore specifics", () => {

@@ -25,6 +25,8 @@ export interface HubProcessOptions {
   port?: number;
   /** Called with each chunk the process writes to stdout (its log lines). */
   onStdout?: (text: string) => void;
+  /** Variables added to this process's environment (e.g. AZURE_STORAGE_CONNECTION_STRING). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   const child = spawn(
     process.execPath,
     ["--import", "tsx", cli, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...options.env } },
   );
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let listening = false;
