@@ -10,9 +10,12 @@ import type {
   Lock,
   NamedVersion,
   PagingLinks,
+  SequencedIModelEvent,
+  User,
 } from "@modelhub/protocol";
 import { IMODELS_API_MEDIA_TYPE, MAX_PAGE_SIZE } from "@modelhub/protocol";
 import { ModelHubError, errorOfResponse } from "./errors.js";
+import { iModelEventsOf } from "./events.js";
 import type { FetchLike, RetryOptions } from "./http.js";
 import { fetchWithRetry, sleep } from "./http.js";
 import type { ProgressCallback } from "./transfers.js";
@@ -275,6 +278,29 @@ export class ModelHubClient {
       const { isLastChunk } = await this.request<{ isLastChunk: boolean }>("POST", `/${encodeURIComponent(iModelId)}/locks/release-chunk`, { briefcaseId, changesetId });
       if (isLastChunk) return;
     }
+  }
+
+  // Users and the change feed
+
+  /** The users who did something in the iModel (pushed, named a version, hold a briefcase), with their names. */
+  users(iModelId: string, query: { pageSize?: number } = {}): AsyncGenerator<User> {
+    return this.paged<User>(`/${encodeURIComponent(iModelId)}/users?$top=${pageSize(query.pageSize)}`, "users");
+  }
+
+  /**
+   * Follows the iModel's change feed (`GET /imodels/{id}/events`, docs/events.md) until the stream ends or `signal`
+   * aborts. Read through fetch so that the token travels in the Authorization header; pass the last event's `id`
+   * as `lastEventId` to resume after a disconnection (the hub answers `reset` when it cannot). `onOpen` is called
+   * once the hub accepted the stream: from then on no change is missed (reload what you show then).
+   */
+  async *events(iModelId: string, options: { lastEventId?: string; signal?: AbortSignal; onOpen?: () => void } = {}): AsyncGenerator<SequencedIModelEvent> {
+    const url = `${this.apiBase}/${encodeURIComponent(iModelId)}/events`;
+    const headers: Record<string, string> = { accept: "text/event-stream", authorization: await this.token() };
+    if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
+    const response = await fetchWithRetry(this.fetchImpl, url, () => ({ method: "GET", headers, ...(options.signal ? { signal: options.signal } : {}) }), this.options.retry);
+    if (response.status !== 200 || !response.body) throw errorOfResponse(response.status, await response.text(), `GET ${new URL(url).pathname} answered ${response.status}.`);
+    options.onOpen?.();
+    yield* iModelEventsOf(response.body);
   }
 
   // Checkpoints

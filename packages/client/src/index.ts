@@ -1,5 +1,6 @@
 export * from "./client.js";
 export * from "./errors.js";
+export * from "./events.js";
 export type { FetchLike, RetryOptions } from "./http.js";
 export { fetchWithRetry } from "./http.js";
 export * from "./transfers.js";

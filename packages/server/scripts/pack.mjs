@@ -24,6 +24,10 @@ try {
     if (!existsSync(join(serverDir, dir))) throw new Error(`packages/server/${dir} is missing: run \`npm run build\` first.`);
     cpSync(join(serverDir, dir), join(stage, dir), { recursive: true, filter: skipBuildInfo });
   }
+  // The web UI the hub serves at `/` (http/web-ui.ts looks for it in web-ui/ beside dist/).
+  const webDist = join(packagesDir, "web", "dist");
+  if (!existsSync(join(webDist, "index.html"))) throw new Error("packages/web/dist is missing: run `npm run build` first.");
+  cpSync(webDist, join(stage, "web-ui"), { recursive: true });
   // Installers need no dev tools, nor the repository's scripts.
   const { devDependencies: _dev, scripts: _scripts, ...published } = pkg;
   writeFileSync(join(stage, "package.json"), `${JSON.stringify(published, null, 2)}\n`);

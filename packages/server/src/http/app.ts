@@ -19,6 +19,7 @@ import { accessControlRoutes } from "./routes/access-control.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
+import { DEFAULT_WEB_UI_ROOT, webUiRoutes } from "./web-ui.js";
 import type { EventFeed } from "../domain/events/hub-events.js";
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
@@ -47,6 +48,7 @@ import { storageRoutes } from "./storage/storage-routes.js";
 import { UPLOAD_RETRY_AFTER_SECONDS, UploadSlots } from "./storage/upload-slots.js";
 import type { UrlSigner } from "./storage/url-signer.js";
 import { storageUrl } from "./storage/url-signer.js";
+import { directStorageLinks } from "./storage/direct-links.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -75,8 +77,6 @@ export interface AppOptions {
   authenticator?: Authenticator;
   /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
   access: AccessService;
-  /** Called after something was queued for the background runner. */
-  onJobQueued?: () => void;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */
@@ -93,6 +93,8 @@ export interface AppOptions {
   uploadStallTimeoutMs?: number;
   /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
   allowedHosts?: readonly string[];
+  /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
+  webUiRoot?: string | false;
   /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s. */
   events?: { feed: EventFeed; heartbeatMs?: number };
   /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
@@ -111,7 +113,6 @@ const MAX_PARAM_LENGTH = 8 * 1024;
 export interface ApiRouteContext {
   hub: Hub;
   access: AccessService;
-  onJobQueued: () => void;
 }
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
@@ -213,6 +214,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerReadiness(app, { checks: options.readiness ?? {} });
 
   app.get("/health", async () => ({ status: "ok" }));
+  if (options.webUiRoot !== false) {
+    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
+  }
 
   await app.register(storageRoutes, {
     prefix: "/storage",
@@ -226,7 +230,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  const context: ApiRouteContext = { hub: options.hub, access: options.access, onJobQueued: options.onJobQueued ?? (() => undefined) };
+  const context: ApiRouteContext = { hub: options.hub, access: options.access };
   const authorization: AuthorizationDeps = {
     access: options.access,
     iTwinOfIModel: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId,
@@ -409,6 +413,9 @@ function originOf(request: FastifyRequest, publicUrl: string | undefined): strin
 }
 
 function storageLinks(request: FastifyRequest, options: AppOptions): StorageLinks {
+  // A store clients can reach themselves (Azure) hands out its own links: bytes then bypass the hub.
+  const direct = directStorageLinks(options.blobs, options.linkTtlSeconds);
+  if (direct) return direct;
   const origin = originOf(request, options.publicUrl);
   return {
     upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes), storageType: "azure" }),

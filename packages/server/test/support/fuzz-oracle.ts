@@ -37,8 +37,9 @@ export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeout
 }
 
 /** Where a request went: the API's JSON errors, storage's XML errors, or the health probe. */
-export function areaOfPath(path: string): "api" | "storage" | "health" | "other" {
+export function areaOfPath(path: string): "api" | "storage" | "health" | "web" | "other" {
   const p = path.split("?")[0]!;
+  if (p === "/" || p === "/ui/config" || p.startsWith("/assets/")) return "web";
   if (p === "/imodels" || p.startsWith("/imodels/")) return "api";
   if (p.startsWith("/storage/")) return "storage";
   if (p === "/health" || p === "/ready" || p === "/metrics") return "health";
@@ -78,6 +79,16 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
     const expected = probe === "/health" ? "ok" : "ready";
     return (JSON.parse(text) as { status?: unknown }).status === expected ? undefined : `${probe} body ${text.slice(0, 80)}`;
   }
+
+  // The web UI: its page (HTML, or a plain 404 saying how to build it), its configuration (JSON) and its files; a
+  // missing file is the API's JSON 404.
+  if (area === "web" && (request.method === "GET" || head) && status < 400) {
+    const path = request.path.split("?")[0]!;
+    if (path === "/") return type.startsWith("text/html") ? undefined : `the UI page with content-type '${type}'`;
+    if (path === "/ui/config") return head || /^\{"authMode":"(open|tokens|oidc)"\}$/.test(text) ? undefined : `/ui/config body ${text.slice(0, 80)}`;
+    return undefined;
+  }
+  if (area === "web" && request.method === "GET" && status === 404 && request.path.split("?")[0] === "/" && type.startsWith("text/plain")) return undefined;
 
   // Thumbnails are images, and an upload answers 201 without a body (as the cloud does).
   if (area === "api" && status < 400 && /^\/imodels\/[^/]+\/thumbnail$/.test(request.path.split("?")[0]!)) {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import Fastify from "fastify";
 import type { FastifyInstance } from "fastify";
 
-export type Area = "api" | "storage" | "health";
+export type Area = "api" | "storage" | "health" | "web";
 
 /** One route of the hub as the fuzzer knows it. `body` builds a valid-ish JSON body from the seeded ids. */
 export interface RouteSpec {
@@ -42,6 +42,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/health", area: "health" },
   { method: "GET", url: "/ready", area: "health" },
   { method: "GET", url: "/metrics", area: "health" },
+  // The web UI: its page, its built files, its sign-in configuration.
+  { method: "GET", url: "/", area: "web" },
+  { method: "GET", url: "/assets/*", area: "web" },
+  { method: "GET", url: "/ui/config", area: "web" },
   { method: "PUT", url: "/storage/modelhub/*", area: "storage" },
   { method: "GET", url: "/storage/modelhub/*", area: "storage" },
   { method: "HEAD", url: "/storage/modelhub/*", area: "storage" },
@@ -484,6 +488,17 @@ function healthRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest
     .map((r) => ({ route: `${route.method} ${route.url}`, area: "health" as const, method: r.method, path: `${route.url}${r.slash ? "/" : ""}${r.query}`, headers: r.headers }));
 }
 
+/** The UI's paths, with asset names that exist, do not, or try to leave the assets folder. */
+function webRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
+  const asset = fc.constantFrom("missing.js", "index.html", "..%2f..%2fpackage.json", "../index.html", "a/b/c.css", "%00", ".hidden", "");
+  return fc
+    .record({ method: fc.constantFrom("GET", "GET", "GET", "HEAD", "POST", "DELETE", "OPTIONS"), query: queryArb([], p), headers: headersArb("health", "GET"), asset })
+    .map((r) => {
+      const path = route.url === "/assets/*" ? `/assets/${r.asset}` : route.url;
+      return { route: `${route.method} ${route.url}`, area: "web" as const, method: r.method, path: `${path}${r.query}`, headers: r.headers };
+    });
+}
+
 type Tamper = (link: { path: string; params: [string, string][] }) => void;
 
 const setParam = (params: [string, string][], key: string, value: string | undefined) => {
@@ -585,8 +600,8 @@ export function requestArb(p: FuzzPools): fc.Arbitrary<FuzzRequest> {
   return fc
     .oneof(
     ...ROUTES.map((route) => ({
-      weight: route.area === "storage" ? 8 : route.area === "health" ? 1 : 2,
-      arbitrary: route.area === "api" ? apiRequest(route, p) : route.area === "storage" ? storageRequest(route, p) : healthRequest(route, p),
+      weight: route.area === "storage" ? 8 : route.area === "health" || route.area === "web" ? 1 : 2,
+      arbitrary: route.area === "api" ? apiRequest(route, p) : route.area === "storage" ? storageRequest(route, p) : route.area === "web" ? webRequest(route, p) : healthRequest(route, p),
     })),
     )
     .map((request) => Object.defineProperty(request, fc.toStringMethod, { value: () => describeRequest(request), enumerable: false }));

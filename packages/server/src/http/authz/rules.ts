@@ -38,6 +38,10 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "GET /health": { kind: "public", why: "liveness: answers {status:'ok'} only" },
   "GET /ready": { kind: "public", why: "readiness: which stores answer, no data" },
   "GET /metrics": { kind: "public", why: "Prometheus counters, no ids or names; restrict it at the proxy or with --no-metrics" },
+  // The web UI's static files and what its sign-in page asks for first: no data (the page calls the API with a token).
+  "GET /": { kind: "public", why: "the web UI's page (static, no data)" },
+  "GET /assets/*": { kind: "public", why: "the web UI's scripts and styles (static, no data)" },
+  "GET /ui/config": { kind: "public", why: "the auth mode, which the sign-in page needs before it has a token" },
   "PUT /storage/modelhub/*": { kind: "signedLink" },
   "GET /storage/modelhub/*": { kind: "signedLink" },
   "HEAD /storage/modelhub/*": { kind: "signedLink" },

@@ -1,0 +1,102 @@
+// The web UI (packages/web, built by `npm ci`) served by the hub: `GET /` is its page, `GET /assets/*` its files,
+// `GET /ui/config` what it needs to know before signing in. Only these paths: any other path stays the API's or a
+// 404, so the UI can never shadow a route. The page reads the API with the user's token like any other client.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { AuthMode } from "./authn/authenticator.js";
+
+export interface WebUiOptions {
+  /** The built UI (index.html and assets/); by default packages/web/dist of this repository. */
+  root: string;
+  /** Tells the sign-in page what to ask for: a user name (open) or a token. */
+  authMode: AuthMode;
+}
+
+/** What `GET /ui/config` answers. */
+export interface WebUiConfig {
+  authMode: AuthMode;
+}
+
+/**
+ * The built UI: `web-ui/` inside an installed @modelhub/server (what `npm run pack:server` puts there), else the
+ * repository's packages/web/dist — both seen from this file (src/http or dist/http of packages/server).
+ */
+export const DEFAULT_WEB_UI_ROOT = [new URL("../../web-ui/", import.meta.url), new URL("../../../web/dist/", import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../../web/dist/", import.meta.url));
+
+/**
+ * Same-origin scripts only, and API calls to this origin only: a script injected elsewhere cannot run here, and the
+ * page cannot send its token anywhere else. Inline styles: iTwinUI positions popovers with style attributes.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+function withPageHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header("content-security-policy", CONTENT_SECURITY_POLICY)
+    .header("x-content-type-options", "nosniff")
+    .header("referrer-policy", "no-referrer")
+    .header("x-frame-options", "DENY");
+}
+
+export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
+  const config: WebUiConfig = { authMode: options.authMode };
+  app.get("/ui/config", async (_request, reply) => {
+    void reply.header("cache-control", "no-store");
+    return config;
+  });
+
+  app.get("/", async (_request, reply) => {
+    let page: string;
+    try {
+      // Read per request (a small file): a rebuilt UI is served without restarting the hub.
+      page = await readFile(join(options.root, "index.html"), "utf8");
+    } catch {
+      return withPageHeaders(reply)
+        .code(404)
+        .type("text/plain; charset=utf-8")
+        .send(`The web UI is not built (no ${join(options.root, "index.html")}): run 'npm run build -w @modelhub/web' in the repository. The API is at /imodels.\n`);
+    }
+    return withPageHeaders(reply).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
+  });
+
+  await app.register(async (assets) => {
+    // What `send` refuses (the folder itself, a dotfile, a path leaving the folder) is a missing file to the caller.
+    assets.setErrorHandler((err: { statusCode?: number }, _request, reply) => {
+      if (err.statusCode !== undefined && err.statusCode < 500) return reply.callNotFound();
+      throw err;
+    });
+    await registerAssets(assets, options.root);
+  });
+}
+
+async function registerAssets(app: FastifyInstance, root: string): Promise<void> {
+  // Vite names assets by content hash: a name always means the same bytes.
+  await app.register(fastifyStatic, {
+    root: join(root, "assets"),
+    prefix: "/assets/",
+    wildcard: true,
+    index: false,
+    decorateReply: false,
+    immutable: true,
+    maxAge: "365d",
+    setHeaders: (reply) => {
+      void reply.header("x-content-type-options", "nosniff");
+    },
+  });
+}

@@ -1,0 +1,148 @@
+import type { Briefcase, Lock } from "@modelhub/client";
+import { Alert, Button, Modal, ModalButtonBar, ModalContent, ProgressRadial, Text } from "@itwin/itwinui-react";
+import { useState } from "react";
+import { describeError, formatDate } from "./format.js";
+import { useLoaded } from "./hooks.js";
+import type { TabProps } from "./IModelPage.js";
+
+/** Object ids listed per briefcase and level; the counts say how many there are. */
+const IDS_SHOWN = 50;
+
+function countOf(lock: Lock | undefined, level: "shared" | "exclusive"): number {
+  return lock?.lockedObjects.filter((g) => g.lockLevel === level).reduce((n, g) => n + g.objectIds.length, 0) ?? 0;
+}
+
+export function BriefcasesTab({ client, iModelId, revisions, userName, onUnauthorized, onChanged }: TabProps) {
+  const [releasing, setReleasing] = useState<Briefcase>();
+  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
+  const loaded = useLoaded(
+    async () => {
+      const briefcases: Briefcase[] = [];
+      for await (const briefcase of client.briefcases(iModelId)) briefcases.push(briefcase);
+      const locks = new Map((await client.locks(iModelId)).map((l) => [l.briefcaseId, l]));
+      return { briefcases: briefcases.sort((a, b) => a.briefcaseId - b.briefcaseId), locks };
+    },
+    [client, iModelId, revisions.briefcases],
+    onUnauthorized,
+  );
+
+  if (!loaded.data) return loaded.error ? <Alert type="negative">{loaded.error}</Alert> : <ProgressRadial indeterminate aria-label="Loading briefcases" />;
+  const { briefcases, locks } = loaded.data;
+  return (
+    <div className="mh-stack">
+      {loaded.error && <Alert type="negative">{loaded.error}</Alert>}
+      {outcome && (
+        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)} data-testid="release-outcome">
+          {outcome.text}
+        </Alert>
+      )}
+      {briefcases.length === 0 ? (
+        <Text className="mh-muted">Nobody holds a briefcase of this iModel.</Text>
+      ) : (
+        <div className="mh-table-wrap">
+          <table className="mh-table" aria-label="Briefcases and their locks" data-testid="briefcases">
+            <thead>
+              <tr>
+                <th className="mh-num" scope="col">
+                  Briefcase
+                </th>
+                <th scope="col">Owner</th>
+                <th scope="col" className="mh-hide-narrow">
+                  Device / application
+                </th>
+                <th scope="col" className="mh-hide-narrow">
+                  Acquired
+                </th>
+                <th scope="col">Locks</th>
+                <th scope="col">
+                  <span className="mh-hide-narrow">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {briefcases.map((b) => {
+                const lock = locks.get(b.briefcaseId);
+                const exclusive = countOf(lock, "exclusive");
+                const shared = countOf(lock, "shared");
+                return (
+                  <tr key={b.briefcaseId} data-briefcase={b.briefcaseId}>
+                    <td className="mh-num">{b.briefcaseId}</td>
+                    <td>{userName(b.ownerId)}</td>
+                    <td className="mh-hide-narrow">{[b.deviceName, b.application?.name].filter(Boolean).join(" · ") || "—"}</td>
+                    <td className="mh-hide-narrow">{formatDate(b.acquiredDateTime)}</td>
+                    <td data-testid="lock-counts" data-exclusive={exclusive} data-shared={shared}>
+                      {exclusive === 0 && shared === 0 ? (
+                        <span className="mh-muted">none</span>
+                      ) : (
+                        <details>
+                          <summary>
+                            {exclusive} exclusive, {shared} shared
+                          </summary>
+                          {lock?.lockedObjects.map((g) => (
+                            <div key={g.lockLevel}>
+                              <Text variant="small" as="span">
+                                {g.lockLevel}:
+                              </Text>
+                              <ul className="mh-ids mh-mono">
+                                {g.objectIds.slice(0, IDS_SHOWN).map((id) => (
+                                  <li key={id}>{id}</li>
+                                ))}
+                                {g.objectIds.length > IDS_SHOWN && <li>… {g.objectIds.length - IDS_SHOWN} more</li>}
+                              </ul>
+                            </div>
+                          ))}
+                        </details>
+                      )}
+                    </td>
+                    <td>
+                      <Button size="small" disabled={exclusive + shared === 0} onClick={() => setReleasing(b)}>
+                        Release locks
+                      </Button>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {releasing && (
+        <ReleaseLocksDialog
+          briefcase={releasing}
+          owner={userName(releasing.ownerId)}
+          onClose={() => setReleasing(undefined)}
+          onConfirm={async () => {
+            const briefcaseId = releasing.briefcaseId;
+            setReleasing(undefined);
+            try {
+              await client.releaseLocks(iModelId, briefcaseId);
+              setOutcome({ ok: true, text: `Released the locks of briefcase ${briefcaseId}.` });
+            } catch (err) {
+              setOutcome({ ok: false, text: `The locks of briefcase ${briefcaseId} were not released: ${describeError(err)}` });
+            }
+            onChanged(["briefcases"]);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+function ReleaseLocksDialog({ briefcase, owner, onClose, onConfirm }: { briefcase: Briefcase; owner: string; onClose: () => void; onConfirm: () => void }) {
+  return (
+    <Modal isOpen title={`Release the locks of briefcase ${briefcase.briefcaseId}?`} onClose={onClose} closeOnEsc>
+      <ModalContent>
+        <Text>
+          {owner}'s briefcase keeps its local changes, but others may then lock and change the same elements: do this when its owner cannot (a lost
+          laptop, someone who left). The briefcase itself stays.
+        </Text>
+      </ModalContent>
+      <ModalButtonBar>
+        <Button styleType="high-visibility" onClick={onConfirm}>
+          Release locks
+        </Button>
+        <Button onClick={onClose}>Cancel</Button>
+      </ModalButtonBar>
+    </Modal>
+  );
+}

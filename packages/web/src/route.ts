@@ -1,0 +1,36 @@
+// Hash routes (`#/…`): the hub serves one page at `/`, and no UI path can collide with an API path.
+import { useEffect, useState } from "react";
+
+export type IModelTab = "changesets" | "versions" | "briefcases" | "checkpoints";
+export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "versions", "briefcases", "checkpoints"];
+
+export type Route = { page: "home"; iTwinId?: string } | { page: "iModel"; iModelId: string; tab: IModelTab };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === "imodels" && parts[1]) {
+    const tab = IMODEL_TABS.find((t) => t === parts[2]) ?? "changesets";
+    return { page: "iModel", iModelId: parts[1], tab };
+  }
+  if (parts[0] === "itwins" && parts[1]) return { page: "home", iTwinId: parts[1] };
+  return { page: "home" };
+}
+
+export function hrefOf(route: Route): string {
+  if (route.page === "iModel") return `#/imodels/${encodeURIComponent(route.iModelId)}/${route.tab}`;
+  return route.iTwinId ? `#/itwins/${encodeURIComponent(route.iTwinId)}` : "#/";
+}
+
+export function navigate(route: Route): void {
+  window.location.hash = hrefOf(route);
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener("hashchange", onChange);
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}
