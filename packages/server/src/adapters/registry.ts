@@ -77,28 +77,15 @@ export interface OpenBackendOptions {
 export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, options: OpenBackendOptions = {}): Promise<MetadataBackend> {
   if (spec.kind === "sqlite") {
     const path = join(dataDir, "metadata.db");
-    const store = await openSqliteMetadataStore(path);
-    const jobs = SqliteJobQueue.open(path);
-    const auditLog = SqliteAuditLog.open(path);
-    const identities = SqliteIdentityStore.open(path);
-    const access = SqliteAccessStore.open(path);
-    const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
-    return {
-      store,
-      jobs,
-      auditLog,
-      identities,
-      access,
-      events,
-      shared: false,
-      close: async () => {
-        await jobs.close();
-        await auditLog.close();
-        await identities.close();
-        await access.close();
-        await store.close();
-      },
+    const stores: MetadataStores = {
+      store: await openSqliteMetadataStore(path),
+      jobs: SqliteJobQueue.open(path),
+      auditLog: SqliteAuditLog.open(path),
+      identities: SqliteIdentityStore.open(path),
+      access: SqliteAccessStore.open(path),
     };
+    const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
+    return { ...stores, events, shared: false, close: () => closeStores(stores) };
   }
   const pool = openPgPool(spec.url, { max: 20, applicationName: "modelhub" });
   try {
@@ -107,26 +94,20 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
       ...(options.maxEventSubscribers !== undefined ? { maxSubscribers: options.maxEventSubscribers } : {}),
       ...(options.onEventFeedError ? { onError: options.onEventFeedError } : {}),
     });
-    const store = new PgMetadataStore(pool);
-    const jobs = PgJobQueue.open(pool);
-    const auditLog = PgAuditLog.open(pool);
-    const identities = PgIdentityStore.open(pool);
-    const access = PgAccessStore.open(pool);
+    const stores: MetadataStores = {
+      store: new PgMetadataStore(pool),
+      jobs: PgJobQueue.open(pool),
+      auditLog: PgAuditLog.open(pool),
+      identities: PgIdentityStore.open(pool),
+      access: PgAccessStore.open(pool),
+    };
     return {
-      store,
-      jobs,
-      auditLog,
-      identities,
-      access,
+      ...stores,
       events,
       shared: true,
       close: async () => {
         await events.close();
-        await jobs.close();
-        await auditLog.close();
-        await identities.close();
-        await access.close();
-        await store.close();
+        await closeStores(stores);
         await pool.end();
       },
     };
@@ -134,6 +115,18 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
     await pool.end().catch(() => undefined);
     throw err;
   }
+}
+
+/** The stores of one backend; the job queue port has no `close`, its adapters do. */
+type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & { readonly jobs: JobQueue & { close(): Promise<void> } };
+
+/** Closes the stores one after another, the metadata store last: the side stores share its database (file or pool). */
+async function closeStores(stores: MetadataStores): Promise<void> {
+  await stores.jobs.close();
+  await stores.auditLog.close();
+  await stores.identities.close();
+  await stores.access.close();
+  await stores.store.close();
 }
 
 /**

@@ -2,7 +2,7 @@
 // prunes checkpoints on the same data directory; `modelhub restore` into a new one; a hub on the restored data has
 // every acknowledged changeset byte for byte, and unmodified iTwin.js downloads a briefcase and pulls it to the tip.
 import assert from "node:assert/strict";
-import { fork, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
+import { startITwinAgent } from "../support/itwin-agent.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const ITWIN = "5a5b5c5d-1111-4222-8333-444455556666";
@@ -26,38 +27,6 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
-}
-
-/** An iTwin.js user in a process of its own (backend-access's agent host: unmodified BriefcaseDb code). */
-async function startAgent(hubUrl: string, user: string) {
-  const script = fileURLToPath(new URL("../../../backend-access/test/support/agent-host.ts", import.meta.url));
-  const child = fork(script, [hubUrl, user], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
-  await new Promise<void>((resolve, reject) => {
-    child.once("message", () => resolve());
-    child.once("exit", (code) => reject(new Error(`agent exited with ${code}`)));
-  });
-  let nextId = 1;
-  const pending = new Map<number, (m: Json) => void>();
-  child.on("message", (m: Json) => pending.get(m.id as number)?.(m));
-  return {
-    async do<T>(command: string, args: Record<string, unknown>): Promise<T> {
-      const id = nextId++;
-      const answer = await new Promise<Json>((resolve) => {
-        pending.set(id, resolve);
-        child.send({ id, command, args });
-      });
-      if (!answer.ok) throw new Error(`${command} failed: ${JSON.stringify(answer.error)}`);
-      return answer.result as T;
-    },
-    async stop(): Promise<void> {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      child.disconnect();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 describe("modelhub backup / restore", () => {
@@ -154,7 +123,7 @@ describe("modelhub backup / restore", () => {
     assert.match(restored.stdout, /modelhub restore: done in/);
 
     const hub2: TestHub = await startTestHub({ dataDir: restoredDir });
-    const agent = await startAgent(hub2.url, "alice");
+    const agent = await startITwinAgent(hub2.url, "alice");
     try {
       const list = await hub2.api<Json>("GET", `/${iModelId}/changesets?$top=1000`, { headers: { prefer: "return=representation" } });
       assert.equal(list.status, 200);

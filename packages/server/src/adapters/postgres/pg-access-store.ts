@@ -1,47 +1,11 @@
 import type { Permission } from "../../domain/access/permissions.js";
-import { canonical, parsePermission } from "../../domain/access/permissions.js";
+import { canonical } from "../../domain/access/permissions.js";
 import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
+import { membersOf, overridesByIModel, overridesOf, roleOf } from "../sql/access-rows.js";
 import type { PgPool } from "./pg-database.js";
 import type { PgQueryable } from "./pg-side.js";
 import { PgSide } from "./pg-side.js";
-
-interface RoleRow {
-  itwin_id: string;
-  id: string;
-  display_name: string;
-  description: string | null;
-  permissions: string;
-}
-
-interface MemberRow {
-  itwin_id: string;
-  user_id: string;
-  role_id: string;
-  added_at: string;
-}
-
-function permissionsOf(json: string): Permission[] {
-  const parsed: unknown = JSON.parse(json);
-  if (!Array.isArray(parsed)) return [];
-  // Unknown names (written by a newer modelhub) grant nothing.
-  return canonical(parsed.flatMap((p) => (typeof p === "string" ? (parsePermission(p) ?? []) : [])));
-}
-
-function roleOf(row: RoleRow): RoleRecord {
-  return { iTwinId: row.itwin_id, id: row.id, displayName: row.display_name, description: row.description, permissions: permissionsOf(row.permissions) };
-}
-
-function membersOf(rows: MemberRow[]): MemberRecord[] {
-  const byUser = new Map<string, MemberRecord>();
-  for (const row of rows) {
-    const member = byUser.get(row.user_id);
-    if (member) {
-      member.roleIds.push(row.role_id);
-      if (row.added_at < member.addedAt) member.addedAt = row.added_at;
-    } else byUser.set(row.user_id, { iTwinId: row.itwin_id, userId: row.user_id, roleIds: [row.role_id], addedAt: row.added_at });
-  }
-  return [...byUser.values()];
-}
 
 /** The advisory-lock key that serializes an iTwin's read-then-write steps (claim, role rename, member grants). */
 const iTwinKey = (iTwinId: string) => `modelhub access ${iTwinId}`;
@@ -175,41 +139,30 @@ export class PgAccessStore implements AccessStore {
 
   async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
     const [roles, users] = await Promise.all([
-      this.#side.query<{ role_id: string; permissions: string }>(
+      this.#side.query<Omit<RoleOverrideRow, "imodel_id">>(
         'SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = $1 ORDER BY role_id COLLATE "C"',
         [iModelId],
       ),
-      this.#side.query<{ user_id: string; permissions: string }>(
+      this.#side.query<Omit<UserOverrideRow, "imodel_id">>(
         'SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = $1 ORDER BY user_id COLLATE "C"',
         [iModelId],
       ),
     ]);
-    return {
-      roles: roles.rows.map((r) => ({ iModelId, roleId: r.role_id, permissions: permissionsOf(r.permissions) })),
-      users: users.rows.map((r) => ({ iModelId, userId: r.user_id, permissions: permissionsOf(r.permissions) })),
-    };
+    return overridesOf(iModelId, roles.rows, users.rows);
   }
 
   async iModelOverridesInITwin(iTwinId: string): Promise<Map<string, IModelOverrides>> {
     const [roles, users] = await Promise.all([
-      this.#side.query<{ imodel_id: string; role_id: string; permissions: string }>(
+      this.#side.query<RoleOverrideRow>(
         "SELECT p.imodel_id, p.role_id, p.permissions FROM imodel_role_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = $1",
         [iTwinId],
       ),
-      this.#side.query<{ imodel_id: string; user_id: string; permissions: string }>(
+      this.#side.query<UserOverrideRow>(
         "SELECT p.imodel_id, p.user_id, p.permissions FROM imodel_user_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = $1",
         [iTwinId],
       ),
     ]);
-    const result = new Map<string, IModelOverrides>();
-    const entry = (id: string) => {
-      let o = result.get(id);
-      if (!o) result.set(id, (o = { roles: [], users: [] }));
-      return o;
-    };
-    for (const r of roles.rows) entry(r.imodel_id).roles.push({ iModelId: r.imodel_id, roleId: r.role_id, permissions: permissionsOf(r.permissions) });
-    for (const u of users.rows) entry(u.imodel_id).users.push({ iModelId: u.imodel_id, userId: u.user_id, permissions: permissionsOf(u.permissions) });
-    return result;
+    return overridesByIModel(roles.rows, users.rows);
   }
 
   async setIModelRolePermissions(iModelId: string, roleId: string, permissions: readonly Permission[]): Promise<void> {

@@ -1,29 +1,12 @@
-import type { AuditEntry, AuditLog, AuditOutcome, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { AuditRow } from "../sql/audit-rows.js";
+import { auditSelectOf, PRUNE_CHUNK, toAuditRecord } from "../sql/audit-rows.js";
 import type { PgPool } from "./pg-database.js";
 import { PgSide } from "./pg-side.js";
-
-interface AuditRow {
-  seq: number;
-  at: string;
-  user_id: string | null;
-  action: string;
-  method: string;
-  path: string;
-  itwin_id: string | null;
-  imodel_id: string | null;
-  target: string | null;
-  address: string | null;
-  status: number;
-  outcome: AuditOutcome;
-  request_id: string | null;
-  details: string | null;
-}
 
 const COLUMNS = ["at", "user_id", "action", "method", "path", "itwin_id", "imodel_id", "target", "address", "status", "outcome", "request_id", "details"];
 /** Rows per INSERT statement: 13 parameters each stays far below PostgreSQL's 65,535 per statement. */
 const INSERT_CHUNK = 1000;
-/** Rows removed per prune statement: short transactions, so appends never wait long behind a prune. */
-const PRUNE_CHUNK = 2000;
 /** The advisory lock appends hold until they commit (see {@link PgAuditLog}). */
 const APPEND_LOCK = "modelhub audit_log append";
 
@@ -65,24 +48,8 @@ export class PgAuditLog implements AuditLog {
   }
 
   async query(query: AuditQuery): Promise<AuditRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (column: string, operator: string, value: string | number | undefined) => {
-      if (value === undefined) return;
-      params.push(value);
-      where.push(`${column} ${operator} $${params.length}`);
-    };
-    add("imodel_id", "=", query.iModelId);
-    add("itwin_id", "=", query.iTwinId);
-    add("user_id", "=", query.userId);
-    add("action", "=", query.action);
-    add("at", ">=", query.since?.toISOString());
-    add("at", "<", query.until?.toISOString());
-    add("seq", ">", query.afterSeq);
-    add("seq", "<", query.beforeSeq);
-    params.push(Math.max(0, Math.floor(query.limit)));
-    const sql = `SELECT * FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${query.newestFirst ? "DESC" : "ASC"} LIMIT $${params.length}`;
-    return (await this.#side.query<AuditRow>(sql, params)).rows.map(toRecord);
+    const { sql, params } = auditSelectOf(query, (_name, position) => `$${position}`);
+    return (await this.#side.query<AuditRow>(sql, params.map((p) => p.value))).rows.map(toAuditRecord);
   }
 
   async prune(olderThan: Date): Promise<number> {
@@ -104,23 +71,4 @@ export class PgAuditLog implements AuditLog {
   async close(): Promise<void> {
     this.#side.close();
   }
-}
-
-function toRecord(row: AuditRow): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    userId: row.user_id,
-    action: row.action,
-    method: row.method,
-    path: row.path,
-    iTwinId: row.itwin_id,
-    iModelId: row.imodel_id,
-    target: row.target,
-    address: row.address,
-    status: row.status,
-    outcome: row.outcome,
-    requestId: row.request_id,
-    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
-  };
 }

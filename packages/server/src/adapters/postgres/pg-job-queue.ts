@@ -1,21 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Job, JobCount, JobQueue, NewJob } from "../../ports/job-queue.js";
+import type { JobRow } from "../sql/job-rows.js";
+import { maxAttemptsOf, toJob } from "../sql/job-rows.js";
 import type { PgPool } from "./pg-database.js";
 import { PgSide } from "./pg-side.js";
 
-interface JobRow {
-  id: string;
-  kind: string;
-  payload: string;
-  state: Job["state"];
-  attempts: number;
-  max_attempts: number;
-  last_error: string | null;
-  dedupe_key: string | null;
-  created_at: string;
-}
-
-const DEFAULT_MAX_ATTEMPTS = 3;
 /** enqueue with a dedupe key retries when the twin it collided with ended before it could be read back. */
 const DEDUPE_RETRIES = 5;
 
@@ -59,8 +48,7 @@ export class PgJobQueue implements JobQueue {
   }
 
   async enqueue(job: NewJob): Promise<Job> {
-    const maxAttempts = job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}.`);
+    const maxAttempts = maxAttemptsOf(job);
     const payload = JSON.stringify(job.payload);
     for (let attempt = 0; attempt < DEDUPE_RETRIES; attempt++) {
       const now = new Date();
@@ -156,18 +144,4 @@ export class PgJobQueue implements JobQueue {
   async #changedOne(sql: string, params: unknown[]): Promise<boolean> {
     return (await this.#side.query(sql, params)).rowCount === 1;
   }
-}
-
-function toJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    kind: row.kind,
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    state: row.state,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    lastError: row.last_error,
-    dedupeKey: row.dedupe_key,
-    createdAt: row.created_at,
-  };
 }

@@ -1,45 +1,9 @@
 import type { Permission } from "../../domain/access/permissions.js";
-import { canonical, parsePermission } from "../../domain/access/permissions.js";
+import { canonical } from "../../domain/access/permissions.js";
 import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
+import { membersOf, overridesByIModel, overridesOf, roleOf } from "../sql/access-rows.js";
 import { SideConnection, withBusyRetry } from "./sqlite-database.js";
-
-interface RoleRow {
-  itwin_id: string;
-  id: string;
-  display_name: string;
-  description: string | null;
-  permissions: string;
-}
-
-interface MemberRow {
-  itwin_id: string;
-  user_id: string;
-  role_id: string;
-  added_at: string;
-}
-
-function permissionsOf(json: string): Permission[] {
-  const parsed: unknown = JSON.parse(json);
-  if (!Array.isArray(parsed)) return [];
-  // Unknown names (written by a newer modelhub) grant nothing.
-  return canonical(parsed.flatMap((p) => (typeof p === "string" ? (parsePermission(p) ?? []) : [])));
-}
-
-function roleOf(row: RoleRow): RoleRecord {
-  return { iTwinId: row.itwin_id, id: row.id, displayName: row.display_name, description: row.description, permissions: permissionsOf(row.permissions) };
-}
-
-function membersOf(rows: MemberRow[]): MemberRecord[] {
-  const byUser = new Map<string, MemberRecord>();
-  for (const row of rows) {
-    const member = byUser.get(row.user_id);
-    if (member) {
-      member.roleIds.push(row.role_id);
-      if (row.added_at < member.addedAt) member.addedAt = row.added_at;
-    } else byUser.set(row.user_id, { iTwinId: row.itwin_id, userId: row.user_id, roleIds: [row.role_id], addedAt: row.added_at });
-  }
-  return [...byUser.values()];
-}
 
 /**
  * The access tables in the metadata database file, on a connection of its own (like SqliteJobQueue): every method
@@ -171,33 +135,26 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
-    return this.#read(() => ({
-      roles: (this.#connection.statement("SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = ? ORDER BY role_id").all(iModelId) as { role_id: string; permissions: string }[]).map(
-        (r) => ({ iModelId, roleId: r.role_id, permissions: permissionsOf(r.permissions) }),
-      ),
-      users: (this.#connection.statement("SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = ? ORDER BY user_id").all(iModelId) as { user_id: string; permissions: string }[]).map(
-        (r) => ({ iModelId, userId: r.user_id, permissions: permissionsOf(r.permissions) }),
-      ),
-    }));
+    return this.#read(() => {
+      const roles = this.#connection
+        .statement("SELECT role_id, permissions FROM imodel_role_permissions WHERE imodel_id = ? ORDER BY role_id")
+        .all(iModelId) as Omit<RoleOverrideRow, "imodel_id">[];
+      const users = this.#connection
+        .statement("SELECT user_id, permissions FROM imodel_user_permissions WHERE imodel_id = ? ORDER BY user_id")
+        .all(iModelId) as Omit<UserOverrideRow, "imodel_id">[];
+      return overridesOf(iModelId, roles, users);
+    });
   }
 
   async iModelOverridesInITwin(iTwinId: string): Promise<Map<string, IModelOverrides>> {
     return this.#read(() => {
-      const result = new Map<string, IModelOverrides>();
-      const entry = (id: string) => {
-        let o = result.get(id);
-        if (!o) result.set(id, (o = { roles: [], users: [] }));
-        return o;
-      };
       const roles = this.#connection
         .statement("SELECT p.imodel_id, p.role_id, p.permissions FROM imodel_role_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
-        .all(iTwinId) as { imodel_id: string; role_id: string; permissions: string }[];
-      for (const r of roles) entry(r.imodel_id).roles.push({ iModelId: r.imodel_id, roleId: r.role_id, permissions: permissionsOf(r.permissions) });
+        .all(iTwinId) as RoleOverrideRow[];
       const users = this.#connection
         .statement("SELECT p.imodel_id, p.user_id, p.permissions FROM imodel_user_permissions p JOIN imodels i ON i.id = p.imodel_id WHERE i.itwin_id = ?")
-        .all(iTwinId) as { imodel_id: string; user_id: string; permissions: string }[];
-      for (const u of users) entry(u.imodel_id).users.push({ iModelId: u.imodel_id, userId: u.user_id, permissions: permissionsOf(u.permissions) });
-      return result;
+        .all(iTwinId) as UserOverrideRow[];
+      return overridesByIModel(roles, users);
     });
   }
 

@@ -1,27 +1,9 @@
 import type { Statement } from "better-sqlite3";
-import type { AuditEntry, AuditLog, AuditOutcome, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { AuditRow } from "../sql/audit-rows.js";
+import { auditSelectOf, PRUNE_CHUNK, toAuditRecord } from "../sql/audit-rows.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 import { SideConnection } from "./sqlite-database.js";
-
-interface AuditRow {
-  seq: number;
-  at: string;
-  user_id: string | null;
-  action: string;
-  method: string;
-  path: string;
-  itwin_id: string | null;
-  imodel_id: string | null;
-  target: string | null;
-  address: string | null;
-  status: number;
-  outcome: AuditOutcome;
-  request_id: string | null;
-  details: string | null;
-}
-
-/** Rows removed per prune statement: short write transactions, so requests never wait long behind a prune. */
-const PRUNE_CHUNK = 2000;
 
 /**
  * The audit log in table `audit_log` of the metadata database (migration 3), on a connection of its own that waits
@@ -63,24 +45,8 @@ export class SqliteAuditLog implements AuditLog {
 
   async query(query: AuditQuery): Promise<AuditRecord[]> {
     this.#assertOpen();
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    const add = (clause: string, name: string, value: string | number | undefined) => {
-      if (value === undefined) return;
-      where.push(clause);
-      params[name] = value;
-    };
-    add("imodel_id = @iModelId", "iModelId", query.iModelId);
-    add("itwin_id = @iTwinId", "iTwinId", query.iTwinId);
-    add("user_id = @userId", "userId", query.userId);
-    add("action = @action", "action", query.action);
-    add("at >= @since", "since", query.since?.toISOString());
-    add("at < @until", "until", query.until?.toISOString());
-    add("seq > @afterSeq", "afterSeq", query.afterSeq);
-    add("seq < @beforeSeq", "beforeSeq", query.beforeSeq);
-    params.limit = Math.max(0, Math.floor(query.limit));
-    const sql = `SELECT * FROM audit_log ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${query.newestFirst ? "DESC" : "ASC"} LIMIT @limit`;
-    return (this.#db.prepare(sql).all(params) as AuditRow[]).map(toRecord);
+    const { sql, params } = auditSelectOf(query, (name) => `@${name}`);
+    return (this.#db.prepare(sql).all(Object.fromEntries(params.map((p) => [p.name, p.value]))) as AuditRow[]).map(toAuditRecord);
   }
 
   async prune(olderThan: Date): Promise<number> {
@@ -103,23 +69,4 @@ export class SqliteAuditLog implements AuditLog {
   #assertOpen(): void {
     this.#connection.assertOpen();
   }
-}
-
-function toRecord(row: AuditRow): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    userId: row.user_id,
-    action: row.action,
-    method: row.method,
-    path: row.path,
-    iTwinId: row.itwin_id,
-    iModelId: row.imodel_id,
-    target: row.target,
-    address: row.address,
-    status: row.status,
-    outcome: row.outcome,
-    requestId: row.request_id,
-    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
-  };
 }

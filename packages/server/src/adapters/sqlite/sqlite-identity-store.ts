@@ -1,29 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { AccessTokenRecord, IdentityStore, NewAccessToken, NewUserProfile, UserProfile } from "../../ports/identity-store.js";
+import type { ProfileRow, TokenRow } from "../sql/identity-rows.js";
+import { TOKEN_COLUMNS, toProfile, toToken } from "../sql/identity-rows.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 import { SideConnection } from "./sqlite-database.js";
-
-interface TokenRow {
-  id: string;
-  user_id: string;
-  description: string | null;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-}
-
-interface ProfileRow {
-  user_id: string;
-  display_name: string | null;
-  given_name: string | null;
-  surname: string | null;
-  email: string | null;
-  updated_at: string;
-}
-
-const TOKEN_COLUMNS = "id, user_id, description, created_at, expires_at, revoked_at, last_used_at";
 
 /**
  * Tables `access_tokens` and `user_profiles` of the metadata database (migration 3). Its own connection, like the
@@ -149,25 +130,4 @@ export class SqliteIdentityStore implements IdentityStore {
   #assertOpen(): void {
     this.#connection.assertOpen();
   }
-}
-
-function toToken(row: TokenRow): AccessTokenRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    description: row.description,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
-    lastUsedAt: row.last_used_at,
-  };
-}
-
-function toProfile(row: ProfileRow): UserProfile {
-  const profile: UserProfile = { userId: row.user_id, updatedAt: row.updated_at };
-  if (row.display_name !== null) profile.displayName = row.display_name;
-  if (row.given_name !== null) profile.givenName = row.given_name;
-  if (row.surname !== null) profile.surname = row.surname;
-  if (row.email !== null) profile.email = row.email;
-  return profile;
 }

@@ -1,22 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { Job, JobCount, JobQueue, NewJob } from "../../ports/job-queue.js";
+import type { JobRow } from "../sql/job-rows.js";
+import { maxAttemptsOf, toJob } from "../sql/job-rows.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 import { SideConnection } from "./sqlite-database.js";
 
-interface JobRow {
-  id: string;
-  kind: string;
-  payload: string;
-  state: Job["state"];
-  attempts: number;
-  max_attempts: number;
-  last_error: string | null;
-  dedupe_key: string | null;
-  created_at: string;
-}
-
-const DEFAULT_MAX_ATTEMPTS = 3;
 
 /**
  * A durable job queue in table `jobs` of the metadata database file (created by the same migrations), so the
@@ -97,8 +86,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async enqueue(job: NewJob): Promise<Job> {
-    const maxAttempts = job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}.`);
+    const maxAttempts = maxAttemptsOf(job);
     const payload = JSON.stringify(job.payload);
     return this.#write(() => {
       if (job.dedupeKey !== undefined) {
@@ -174,18 +162,4 @@ export class SqliteJobQueue implements JobQueue {
   #assertOpen(): void {
     this.#connection.assertOpen();
   }
-}
-
-function toJob(row: JobRow): Job {
-  return {
-    id: row.id,
-    kind: row.kind,
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    state: row.state,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    lastError: row.last_error,
-    dedupeKey: row.dedupe_key,
-    createdAt: row.created_at,
-  };
 }
