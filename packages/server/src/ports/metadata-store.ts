@@ -276,7 +276,10 @@ export interface MetadataReader {
   /** Whether some holder (a backup in progress) has asked that no blob be deleted until after `nowMs`. */
   hasLiveDeletionHold(nowMs: number): Promise<boolean>;
 
-  /** Users that appear in this iModel (creators, owners), for `/users`. */
+  /**
+   * Users that appear in this iModel, for `/users`: its creator, pushers, named versions' creators, and everyone who
+   * ever acquired a briefcase (remembered by `insertBriefcase`, also after the briefcase is released).
+   */
   listUserIds(iModelId: string): Promise<string[]>;
   userStatistics(
     iModelId: string,

@@ -908,6 +908,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual((await read((tx) => tx.listUserIds("m2"))).sort(), ["alice", "bob", "zed"]);
       });
 
+      it("keeps listing a user whose only briefcase was released (users who ever connected, as the cloud lists them)", async () => {
+        await store.transaction({ iModelId: "m1" }, async (tx) => {
+          await tx.insertBriefcase(briefcase("m1", 9, { ownerId: "erin" }));
+          await tx.deleteBriefcase("m1", 9);
+        });
+        assert.deepEqual((await read((tx) => tx.listUserIds("m1"))).sort(), ["alice", "bob", "carol", "dave", "erin"]);
+        assert.deepEqual((await read((tx) => tx.listUserIds("m2"))).sort(), ["alice", "bob", "zed"]);
+      });
+
       it("statistics count the user's uploaded changesets, last push, versions and briefcases in this iModel", async () => {
         assert.deepEqual(await read((tx) => tx.userStatistics("m1", "bob")), {
           pushedChangesetsCount: 2,

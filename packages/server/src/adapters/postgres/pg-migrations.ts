@@ -274,4 +274,18 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "users who ever connected to an iModel (SQLite migration 6)",
+    sql: `
+      CREATE TABLE imodel_users (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, user_id)
+      );
+      INSERT INTO imodel_users (imodel_id, user_id, first_seen_at)
+        SELECT imodel_id, owner_id, MIN(acquired_at) FROM briefcases GROUP BY imodel_id, owner_id;
+    `,
+  },
 ];

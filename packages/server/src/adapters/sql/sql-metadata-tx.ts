@@ -237,6 +237,10 @@ export class SqlMetadataTx implements MetadataTx {
       "INSERT INTO briefcases (imodel_id, briefcase_id, owner_id, acquired_at, device_name, application_id, application_name) VALUES (?,?,?,?,?,?,?)",
       r.iModelId, r.briefcaseId, r.ownerId, r.acquiredAt, r.deviceName, r.application?.id ?? null, r.application?.name ?? null,
     );
+    await this.s.run(
+      "INSERT INTO imodel_users (imodel_id, user_id, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (imodel_id, user_id) DO NOTHING",
+      r.iModelId, r.ownerId, r.acquiredAt,
+    );
   }
 
   async deleteBriefcase(iModelId: string, briefcaseId: number): Promise<void> {
@@ -611,7 +615,7 @@ export class SqlMetadataTx implements MetadataTx {
     return (await this.s.all<{ id: string }>(
       `SELECT creator_id AS id FROM imodels WHERE id = ?
         UNION SELECT creator_id FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded'
-        UNION SELECT owner_id FROM briefcases WHERE imodel_id = ?
+        UNION SELECT user_id FROM imodel_users WHERE imodel_id = ?
         UNION SELECT creator_id FROM named_versions WHERE imodel_id = ?
         ORDER BY 1`,
       iModelId, iModelId, iModelId, iModelId,

@@ -261,4 +261,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE imodels ADD COLUMN creation_source TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "users who ever connected to an iModel",
+    sql: `
+      -- Everyone who acquired a briefcase, kept after the briefcase is released: the users endpoints list "users who
+      -- have ever been connected to the iModel", as the cloud does.
+      CREATE TABLE imodel_users (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, user_id)
+      ) WITHOUT ROWID;
+      INSERT INTO imodel_users (imodel_id, user_id, first_seen_at)
+        SELECT imodel_id, owner_id, MIN(acquired_at) FROM briefcases GROUP BY imodel_id, owner_id;
+    `,
+  },
 ];
