@@ -1,6 +1,6 @@
 // The packed @modelhub/server as a new user installs it: `npm run pack:server` → a tarball that carries the
 // unpublished @modelhub/protocol and @modelhub/client, `npm install -g` of it (into a temporary prefix, from the npm
-// cache that `npm ci` filled) → a `modelhub` command that prints its help and talks to a hub with the bundled client.
+// cache that `npm ci` filled, where it can) → a `modelhub` command that prints its help and talks to a hub with the bundled client.
 // Needs the build (`npm run build`; `npm test` runs it first).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -32,10 +32,11 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
     assert.equal(packed.code, 0, packed.err);
     tarball = packed.out.trim().split("\n").at(-1)!;
     assert.match(tarball, /modelhub-server-\d+\.\d+\.\d+\.tgz$/);
-    // From the npm cache only (--offline): what `npm ci` fetched. Install scripts (native builds) are not needed for
-    // the command line itself and would make this take minutes.
+    // From the npm cache where it can (--prefer-offline: what `npm ci` fetched; npm ci caches tarballs but not always
+    // the package documents a range needs, so --offline alone failed with ENOTCACHED). Install scripts (native
+    // builds) are not needed for the command line itself and would make this take minutes.
     const prefix = join(work, "prefix");
-    const installed = await run("npm", ["install", "-g", "--prefix", prefix, "--offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball], { cwd: work });
+    const installed = await run("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball], { cwd: work });
     assert.equal(installed.code, 0, installed.err);
     bin = join(prefix, "bin", "modelhub");
   });

@@ -590,9 +590,11 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
 
   it("users.getMinimalList / getRepresentationList / getSingle, userPermissions.get", async () => {
     const minimal = await management.toArray(managementClient.users.getMinimalList({ authorization: alice, iModelId }));
-    // bob only acquired and released a briefcase: modelhub lists the users with a trace that is still there
-    // (created, pushed, named a version, holds a briefcase); the cloud lists everyone ever connected.
-    assert.deepEqual(minimal.map(data), [{ id: "alice", displayName: "alice", _links: { self: { href: `${base}/${iModelId}/users/alice` } } }]);
+    // bob only acquired and released a briefcase: listed all the same, as the cloud lists everyone ever connected.
+    assert.deepEqual(minimal.map(data), [
+      { id: "alice", displayName: "alice", _links: { self: { href: `${base}/${iModelId}/users/alice` } } },
+      { id: "bob", displayName: "bob", _links: { self: { href: `${base}/${iModelId}/users/bob` } } },
+    ]);
     const expectedAlice = {
       id: "alice",
       displayName: "alice",
