@@ -7,13 +7,7 @@ import type { IdentityStore } from "../ports/identity-store.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
 import { InProcessEventBus } from "./events/in-process-event-bus.js";
-import { PgAccessStore } from "./postgres/pg-access-store.js";
-import { PgAuditLog } from "./postgres/pg-audit-log.js";
-import { migratePg, openPgPool, parsePgUrl } from "./postgres/pg-database.js";
-import { PgEventBus } from "./postgres/pg-event-bus.js";
-import { PgIdentityStore } from "./postgres/pg-identity-store.js";
-import { PgJobQueue } from "./postgres/pg-job-queue.js";
-import { PgMetadataStore } from "./postgres/pg-metadata-store.js";
+import { parsePgUrl } from "./postgres/pg-url.js";
 import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
 import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
@@ -87,41 +81,16 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
     const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
     return { ...stores, events, shared: false, close: () => closeStores(stores) };
   }
-  const pool = openPgPool(spec.url, { max: 20, applicationName: "modelhub" });
-  try {
-    await migratePg(pool);
-    const events = await PgEventBus.open(pool, {
-      ...(options.maxEventSubscribers !== undefined ? { maxSubscribers: options.maxEventSubscribers } : {}),
-      ...(options.onEventFeedError ? { onError: options.onEventFeedError } : {}),
-    });
-    const stores: MetadataStores = {
-      store: new PgMetadataStore(pool),
-      jobs: PgJobQueue.open(pool),
-      auditLog: PgAuditLog.open(pool),
-      identities: PgIdentityStore.open(pool),
-      access: PgAccessStore.open(pool),
-    };
-    return {
-      ...stores,
-      events,
-      shared: true,
-      close: async () => {
-        await events.close();
-        await closeStores(stores);
-        await pool.end();
-      },
-    };
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
+  // Loaded only when asked for: an embedded hub never loads the PostgreSQL driver.
+  const { openPostgresBackend } = await import("./postgres/pg-backend.js");
+  return openPostgresBackend(spec.url, options);
 }
 
 /** The stores of one backend; the job queue port has no `close`, its adapters do. */
-type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & { readonly jobs: JobQueue & { close(): Promise<void> } };
+export type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & { readonly jobs: JobQueue & { close(): Promise<void> } };
 
 /** Closes the stores one after another, the metadata store last: the side stores share its database (file or pool). */
-async function closeStores(stores: MetadataStores): Promise<void> {
+export async function closeStores(stores: MetadataStores): Promise<void> {
   await stores.jobs.close();
   await stores.auditLog.close();
   await stores.identities.close();
@@ -134,19 +103,6 @@ async function closeStores(stores: MetadataStores): Promise<void> {
  * migrated first (a token may be made before any node starts). `close` closes it and ends its own pool.
  */
 export async function openPostgresIdentityStore(spec: Extract<MetadataSpec, { kind: "postgres" }>): Promise<{ store: IdentityStore; close(): Promise<void> }> {
-  const pool = openPgPool(spec.url, { max: 2, applicationName: "modelhub tokens" });
-  try {
-    await migratePg(pool);
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
-  const store = PgIdentityStore.open(pool);
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      await pool.end();
-    },
-  };
+  const { openPostgresIdentityStore: open } = await import("./postgres/pg-backend.js");
+  return open(spec.url);
 }

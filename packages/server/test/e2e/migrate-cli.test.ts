@@ -67,3 +67,35 @@ describe("modelhub migrate", () => {
     assert.doesNotMatch(unreachable.out + unreachable.err, /secret/, "the password is never printed");
   });
 });
+
+describe("modelhub tokens --metadata postgres://…", () => {
+  it("creates, lists and revokes tokens in the shared database (a new schema is migrated first), as the nodes read them", async () => {
+    const own = await privateSchema("tokens");
+    try {
+      const created = await run(["tokens", "create", "--user", "carol", "--description", "ci runner", "--metadata", own.url, "--json"]);
+      assert.equal(created.code, 0, created.err);
+      const token = JSON.parse(created.out) as { id: string; token: string; userId: string };
+      assert.equal(token.userId, "carol");
+      const listed = await run(["tokens", "list", "--metadata", own.url, "--json"]);
+      assert.equal(listed.code, 0, listed.err);
+      assert.deepEqual((JSON.parse(listed.out) as { id: string; state: string }[]).map((t) => [t.id, t.state]), [[token.id, "active"]]);
+      const revoked = await run(["tokens", "revoke", token.id, "--metadata", own.url, "--json"]);
+      assert.equal(revoked.code, 0, revoked.err);
+      const pool = openPgPool(own.url, { max: 1 });
+      try {
+        const row = await pool.query<{ revoked: boolean; secretStored: boolean }>(
+          "SELECT revoked_at IS NOT NULL AS revoked, token_hash = $2 AS \"secretStored\" FROM access_tokens WHERE id = $1",
+          [token.id, token.token],
+        );
+        assert.deepEqual(row.rows, [{ revoked: true, secretStored: false }], "revoked in the database, and only a hash of the secret kept");
+      } finally {
+        await pool.end();
+      }
+      const bad = await run(["tokens", "list", "--metadata", "postgres://postgres@127.0.0.1:5432/test?schema=Not-A-Name"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.err, /schema name "Not-A-Name"/);
+    } finally {
+      await own.drop();
+    }
+  });
+});

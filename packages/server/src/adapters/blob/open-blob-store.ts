@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
-import { AzureBlobStore } from "./azure-blob-store.js";
 import type { BlobSpec } from "./blob-spec.js";
 import { FsBlobStore } from "./fs-blob-store.js";
 
@@ -19,6 +18,8 @@ export async function openBlobStore(spec: BlobSpec, dataDir: string, env: NodeJS
       `--blobs azure:${spec.container} needs the storage account in ${AZURE_CONNECTION_STRING_VARIABLE} (e.g. DefaultEndpointsProtocol=https;AccountName=…;AccountKey=…;EndpointSuffix=core.windows.net).`,
     );
   }
+  // Loaded only when asked for: a hub on local files never loads the Azure SDK.
+  const { AzureBlobStore } = await import("./azure-blob-store.js");
   try {
     return await AzureBlobStore.open(connectionString, spec.container);
   } catch (err) {
