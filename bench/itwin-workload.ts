@@ -4,7 +4,7 @@
 // Both hubs get the same steps: `warmup` unmeasured pushes first (a server is measured warm, as it runs), then
 // `pushes` measured ones; pull, locks and the briefcase at the tip are each measured `rounds` times (median).
 // Prints one JSON line with the figures.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,11 @@ export interface WorkloadFigures {
   pullMs: number;
   /** Changesets each pull applied. */
   pulled: number;
+  /**
+   * The same pull into a fresh briefcase once the prefetcher (ModelHubAccessOptions.prefetch) has put every file in
+   * the changeset cache; HubMock has no prefetch, so its figure is its plain pull.
+   */
+  prefetchedPullMs: number;
   /** `db.locks.acquireLocks` of 10,000 elements, iTwin.js's local lock bookkeeping included. */
   locksMs: number;
   /** The hub's part of it: the one `BackendHubAccess.acquireLocks` call. */
@@ -110,6 +115,26 @@ async function main(): Promise<void> {
       reader.close();
     }
 
+    // The same pull after prefetch: the files are fetched in the background while the briefcase is open, then pulled.
+    const prefetchedPullMs: number[] = [];
+    if (access) {
+      const prefetcher = access.enablePrefetch();
+      for (let r = 0; r < rounds; r++) {
+        const reader = await open(`prefetched${r}`, { first: true });
+        await prefetcher.settled(iModelId);
+        const cached = (await readdir(backend.BriefcaseManager.getChangeSetsPath(iModelId))).filter((name) => name.endsWith(".cs"));
+        if (cached.length !== pulled) throw new Error(`prefetch left ${cached.length} changeset files in the cache, expected ${pulled}`);
+        const downloadedBefore = prefetcher.stats.downloaded;
+        const start = performance.now();
+        await reader.pullChanges({ accessToken: "bench" });
+        prefetchedPullMs.push(performance.now() - start);
+        if (reader.changeset.index !== pulled) throw new Error(`pulled to ${reader.changeset.index}, expected ${pulled}`);
+        if (prefetcher.stats.downloaded !== downloadedBefore) throw new Error("the prefetcher was still downloading during the pull");
+        reader.close();
+      }
+      await access.disablePrefetch(); // the figures below are measured without it
+    }
+
     // 10,000 exclusive element locks in one call: the same elements each round, released in between.
     await db.locks.acquireLocks({ shared: model });
     const many = insert(10_000, "locks");
@@ -137,6 +162,7 @@ async function main(): Promise<void> {
       pushMedianMs: median(pushMs),
       pullMs: median(pullMs),
       pulled,
+      prefetchedPullMs: access ? median(prefetchedPullMs) : median(pullMs),
       locksMs: median(locksMs),
       lockCallMs: median(bigLockCallMs),
       usableMs: median(usableMs),

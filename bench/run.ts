@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     };
     compare(`push latency, 20 elements (median of ${pushes})`, "pushMedianMs", 1.2);
     compare(`pull of ${hub.pulled} changesets into a fresh briefcase`, "pullMs", 1.0);
+    compare(`pull of ${hub.pulled} changesets after prefetch (HubMock: its plain pull)`, "prefetchedPullMs", 1.0);
     compare("10,000 exclusive locks: the hub call (BackendHubAccess.acquireLocks)", "lockCallMs", 0.5);
     compare("10,000 exclusive locks: db.locks.acquireLocks (with iTwin.js's local bookkeeping)", "locksMs", undefined);
     compare(`usable briefcase at the tip (${hub.pulled + 1} changesets, no checkpoint)`, "usableMs", undefined);

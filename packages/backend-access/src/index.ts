@@ -1,5 +1,7 @@
 export { ModelHubAccess } from "./model-hub-access.js";
 export type { ModelHubAccessOptions } from "./model-hub-access.js";
+export { ChangesetPrefetcher } from "./prefetch.js";
+export type { PrefetchOptions, PrefetchStats } from "./prefetch.js";
 export { installCheckpointDownload, downloadNearestCheckpoint } from "./checkpoint-download.js";
 export type { CheckpointHub, CheckpointSource } from "./checkpoint-download.js";
 export { HubHttpClient, HubHttpError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./http-client.js";

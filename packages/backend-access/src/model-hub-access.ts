@@ -29,6 +29,9 @@ import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
 import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
 import { downloadFile, runLimited, SMALL_FILE_BYTES, TransferAborted, uploadFile } from "./transfers.js";
+import { changesetCache } from "./changeset-cache.js";
+import type { PrefetchOptions } from "./prefetch.js";
+import { ChangesetPrefetcher } from "./prefetch.js";
 
 export interface ModelHubAccessOptions {
   /** The hub's root URL, e.g. "http://127.0.0.1:3000" (the client adds `/imodels`). */
@@ -52,6 +55,13 @@ export interface ModelHubAccessOptions {
    * are streamed, and a broken download resumes with a range request.
    */
   wholeFileLimitBytes?: number;
+  /**
+   * Download newly pushed changesets into iTwin.js's changeset cache in the background, for the iModels that have a
+   * briefcase open in this process, so that `pullChanges` only applies them (default off: it spends bandwidth and
+   * disk on changesets that may never be pulled, and holds one change-feed stream per iModel). `true` takes the
+   * defaults of PrefetchOptions. See the package README, "Prefetch".
+   */
+  prefetch?: boolean | PrefetchOptions;
 }
 
 const BASELINE: ChangesetProps = {
@@ -84,6 +94,7 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #createTimeoutMs: number;
   readonly #uninstall: (() => void) | undefined;
   readonly #verifyIds: boolean;
+  #prefetcher: ChangesetPrefetcher | undefined;
 
   constructor(options: ModelHubAccessOptions) {
     const root = options.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
@@ -97,11 +108,46 @@ export class ModelHubAccess implements BackendHubAccess {
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
     this.#uninstall = (options.installCheckpointDownload ?? true) && needsInstall ? installCheckpointDownload(this.#checkpointSource()) : undefined;
+    if (options.prefetch) this.enablePrefetch(options.prefetch === true ? {} : options.prefetch);
   }
 
-  /** Restores iTwin.js's own checkpoint download (tests that switch between hubs call this). */
+  /** Restores iTwin.js's own checkpoint download (tests that switch between hubs call this) and stops prefetching. */
   dispose(): void {
     this.#uninstall?.();
+    void this.disablePrefetch();
+  }
+
+  // ---- prefetch
+
+  /** The background changeset download (see `ModelHubAccessOptions.prefetch`), when enabled. */
+  get prefetcher(): ChangesetPrefetcher | undefined {
+    return this.#prefetcher;
+  }
+
+  /**
+   * Starts prefetching (what the `prefetch` option does at construction) for the briefcases opened from now on;
+   * returns the running prefetcher if there is one.
+   */
+  enablePrefetch(options: PrefetchOptions = {}): ChangesetPrefetcher {
+    this.#prefetcher ??= new ChangesetPrefetcher(
+      {
+        client: this.#client,
+        retry: this.#retry,
+        authorization: () => this.#auth(),
+        verifyIds: this.#verifyIds,
+        cache: changesetCache,
+        wholeFileLimit: this.#wholeFileLimit,
+      },
+      options,
+    );
+    return this.#prefetcher;
+  }
+
+  /** Stops prefetching and waits for its downloads under way to end. */
+  async disablePrefetch(): Promise<void> {
+    const prefetcher = this.#prefetcher;
+    this.#prefetcher = undefined;
+    await prefetcher?.stop();
   }
 
   // ---- tokens
@@ -341,6 +387,8 @@ export class ModelHubAccess implements BackendHubAccess {
     let downloaded = 0;
     let cancelled = false;
     const files = changesets.map((c) => ({ ...c, pathname: join(targetDir, `${c.id}.cs`) }) as ChangesetFileProps);
+    // Each file ends up under a name of this call's own (changesetCache.handOut): iTwin.js deletes what it applied.
+    const handedOut = new Map<ChangesetFileProps, string>();
     // Each file is checked against its id where the host knows iTwin.js's id rule (5.x), also a file already present.
     const computeId = this.#verifyIds ? changesetIdRule() : undefined;
     try {
@@ -355,24 +403,38 @@ export class ModelHubAccess implements BackendHubAccess {
           if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
           return changeset._links.download.href;
         };
-        // A list page already carries download links; a fresh one is asked for only when it is missing or failed
-        // (signed links expire). A broken download resumes where it stopped, on whichever link.
-        await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh, this.#wholeFileLimit);
-        if (computeId && !hasId(computeId, file)) {
-          // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
-          await rm(file.pathname, { force: true });
-          await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh, this.#wholeFileLimit);
-          if (!hasId(computeId, file)) {
-            await rm(file.pathname, { force: true });
-            throw new common.IModelError(bentley.ChangeSetStatus.CorruptedChangeStream, `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`);
+        // One writer per file in this process: the prefetcher may be fetching this very file (then it is waited for).
+        await changesetCache.exclusive(file.pathname, async () => {
+          // A file checked when it was written (by the prefetcher) and not touched since is taken as it is.
+          if (computeId && changesetCache.isVerified(file.pathname, await stat(file.pathname).catch(() => undefined))) {
+            if (onBytes(file.size ?? 0)) throw new TransferAborted();
+            handedOut.set(file, await changesetCache.handOut(file.pathname));
+            return;
           }
-        }
+          // A list page already carries download links; a fresh one is asked for only when it is missing or failed
+          // (signed links expire). A broken download resumes where it stopped, on whichever link. A file already
+          // there with the right size (e.g. prefetched) is kept.
+          await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh, this.#wholeFileLimit);
+          if (computeId && !hasId(computeId, file)) {
+            // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
+            changesetCache.forget(file.pathname);
+            await rm(file.pathname, { force: true });
+            await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh, this.#wholeFileLimit);
+            if (!hasId(computeId, file)) {
+              await rm(file.pathname, { force: true });
+              throw new common.IModelError(bentley.ChangeSetStatus.CorruptedChangeStream, `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`);
+            }
+          }
+          handedOut.set(file, await changesetCache.handOut(file.pathname));
+        });
       });
     } catch (err) {
+      // Nobody will apply (and so delete) the files already handed out to this call.
+      await Promise.all([...handedOut.values()].map((path) => rm(path, { force: true })));
       if (err instanceof TransferAborted || cancelled) throw cancelledError("changeset download");
       throw err;
     }
-    return files;
+    return files.map((file) => ({ ...file, pathname: handedOut.get(file) ?? file.pathname }));
   }
 
   // ---- checkpoints

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm, mkdtemp, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,7 +151,8 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const files = await access({ downloadConcurrency: 2, wholeFileLimitBytes: 0 }).downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
     assert.deepEqual(files.map((f) => f.index), [1, 2, 3]);
     for (const [i, file] of files.entries()) {
-      assert.equal(file.pathname, join(dir, `${fixture.changesets[i]!.id}.cs`));
+      // In iTwin.js's folder, under a name of this call's own (iTwin.js deletes each file it applied).
+      assert.match(file.pathname, new RegExp(`^${dir}/${fixture.changesets[i]!.id}\\.\\d+-\\d+\\.cs$`));
       assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
     }
     assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
@@ -171,17 +172,25 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
   });
 
-  it("files already present with the right size are not downloaded again; a wrong size is replaced", async () => {
+  it("files already present with the right size (e.g. prefetched) are not downloaded again; a wrong size is replaced; each call gets files of its own", async () => {
     const dir = join(work, "present");
     const client = access();
-    await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    await mkdir(dir, { recursive: true });
+    for (const c of fixture.changesets.slice(0, 3)) await copyFile(c.pathname, join(dir, `${c.id}.cs`));
+    await writeFile(join(dir, `${fixture.changesets[1]!.id}.cs`), "not a changeset");
     proxy.reset();
-    const damaged = join(dir, `${fixture.changesets[1]!.id}.cs`);
-    await writeFile(damaged, "not a changeset");
     const files = await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
     assert.equal(proxy.count("GET", STORAGE), 1, "only the damaged file was fetched");
-    assert.equal(await sha256(damaged), await sha256(fixture.changesets[1]!.pathname));
     assert.equal(files.length, 3);
+    for (const [i, file] of files.entries()) assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
+    // The files were handed to that call: a second call (another briefcase of the iModel) gets its own copies, so
+    // neither deletes what the other is about to apply.
+    const again = await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    assert.equal(proxy.count("GET", STORAGE), 4);
+    for (const [i, file] of again.entries()) {
+      assert.notEqual(file.pathname, files[i]!.pathname);
+      assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
+    }
   });
 
   it("a body shorter than the changeset's size is refused after the retries, and nothing is left behind", async () => {

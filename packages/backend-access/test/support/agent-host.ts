@@ -4,7 +4,7 @@
 // Every command answers { ok, result } or { ok: false, error: { name, errorNumber, message, briefcaseId } }.
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,6 +168,12 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const db = briefcases.get(String(a.key))!;
     await db.pullChanges({ accessToken: token(a) });
     return { changesetIndex: db.changeset.index, count: countObjects(db) };
+  },
+
+  /** Changeset files left in iTwin.js's cache folder of the iModel (it deletes each one it applied). */
+  async changesetFiles(a) {
+    const names = await readdir(backend.BriefcaseManager.getChangeSetsPath(String(a.iModelId))).catch(() => [] as string[]);
+    return names.filter((name) => name.endsWith(".cs"));
   },
 
   async state(a) {

@@ -1,0 +1,493 @@
+import type { IncomingMessage } from "node:http";
+import http from "node:http";
+import https from "node:https";
+import { readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { BriefcaseDb } from "@itwin/core-backend";
+import type { Changeset, ChangesetEventData } from "@modelhub/protocol";
+import { createParser } from "eventsource-parser";
+import type { ChangesetCache } from "./changeset-cache.js";
+import type { AuthorizationSource, HubHttpClient, RetryPolicy } from "./http-client.js";
+import { authorizationOf, LOGGER_CATEGORY } from "./http-client.js";
+import { backend, bentley, changesetIdRule } from "./host.js";
+import { downloadFile, runLimited, TransferAborted } from "./transfers.js";
+
+export interface PrefetchOptions {
+  /**
+   * Most bytes of changeset files one iModel's cache folder may hold (default 1 GiB). Prefetching stops there and
+   * goes on once a pull has applied (and iTwin.js has deleted) some of them.
+   */
+  maxCacheBytes?: number;
+  /** Changeset files downloaded at once by the prefetcher, for all iModels together (default 2). */
+  concurrency?: number;
+  /** Wait before the first reconnect of a dropped feed (default 500 ms); doubles up to 30 s while it keeps failing. */
+  reconnectDelayMs?: number;
+  /** A feed that sends nothing for this long is taken for dead and reconnected (default 45 s; the hub sends a heartbeat every 15 s). */
+  silenceTimeoutMs?: number;
+}
+
+/** Counters, for logs and tests. */
+export interface PrefetchStats {
+  /** Changeset files the prefetcher put into the cache. */
+  downloaded: number;
+  downloadedBytes: number;
+  /** Files refused because their bytes did not match their size or id; none was left in the cache. */
+  rejected: number;
+  /** Downloads that failed otherwise (network, hub). */
+  failed: number;
+  /** Feed connections that were answered with a stream. */
+  connections: number;
+  /** Feed events read (heartbeats not counted). */
+  events: number;
+  /** Feed messages that were not well-formed events of the hub; ignored. */
+  malformed: number;
+}
+
+/** What the prefetcher borrows from its ModelHubAccess. */
+export interface PrefetchSource {
+  client: HubHttpClient;
+  retry: RetryPolicy;
+  /** The authorization of the prefetcher's requests (the host's token, else the access's fallback). */
+  authorization(): Promise<AuthorizationSource>;
+  /** Check files against their id with iTwin.js's rule (when the host has it). */
+  verifyIds: boolean;
+  cache: ChangesetCache;
+  wholeFileLimit: number;
+}
+
+/** Suffix of the prefetcher's files while they are not yet checked; iTwin.js only opens `<id>.cs`. */
+const UNCHECKED_SUFFIX = ".prefetching";
+const MAX_RECONNECT_DELAY_MS = 30_000;
+/** Largest feed message taken (the hub's are a few hundred bytes): a peer that sends more is cut off. */
+const MAX_EVENT_BYTES = 64 * 1024;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+/**
+ * Downloads newly pushed changesets into iTwin.js's changeset cache (`BriefcaseManager.getChangeSetsPath`, files
+ * named `<id>.cs` as the access's `downloadChangesets` names them) before anyone pulls, so that a later
+ * `pullChanges` finds them there and only applies them.
+ *
+ * It follows the change feed (`GET /imodels/{id}/events`) of each iModel that has a `BriefcaseDb` open in this
+ * process, from the moment the first one opens until the last one closes. A feed event only says "look again": what
+ * to fetch is always read from the hub's changeset list (after the lowest changeset index of the open briefcases),
+ * so a missed, repeated or forged event costs at most one list request, never a wrong file. Each file is written
+ * under a temporary name, checked (size, and id where the host has iTwin.js's id rule), then renamed; changesets that
+ * only the briefcase that pushed them lacks are skipped, and each iModel's folder is kept under `maxCacheBytes`.
+ * A dropped feed reconnects with `Last-Event-ID`, and catches up by listing again. Stops on `IModelHost` shutdown.
+ */
+export class ChangesetPrefetcher {
+  readonly stats: PrefetchStats = { downloaded: 0, downloadedBytes: 0, rejected: 0, failed: 0, connections: 0, events: 0, malformed: 0 };
+  readonly #source: PrefetchSource;
+  readonly #options: Required<PrefetchOptions>;
+  readonly #followers = new Map<string, IModelFollower>();
+  readonly #detach: (() => void)[] = [];
+  readonly #downloadSlots: Slots;
+  #stopped = false;
+
+  constructor(source: PrefetchSource, options: PrefetchOptions = {}) {
+    this.#source = source;
+    this.#options = {
+      maxCacheBytes: options.maxCacheBytes ?? 1024 ** 3,
+      concurrency: Math.max(1, options.concurrency ?? 2),
+      reconnectDelayMs: options.reconnectDelayMs ?? 500,
+      silenceTimeoutMs: options.silenceTimeoutMs ?? 45_000,
+    };
+    this.#downloadSlots = new Slots(this.#options.concurrency);
+    this.#detach.push(backend.BriefcaseDb.onOpened.addListener((db) => this.#opened(db)));
+    // onBeforeShutdown does not wait for promises: the feeds are cut at once, downloads stop at their next chunk.
+    this.#detach.push(backend.IModelHost.onBeforeShutdown.addListener(() => void this.stop()));
+  }
+
+  /** iModels whose feed is followed now. */
+  get following(): string[] {
+    return [...this.#followers.keys()];
+  }
+
+  /**
+   * Resolves once the feed of `iModelId` (or of every followed iModel) is connected and nothing is left to fetch
+   * for what it has announced so far. For tests and benchmarks; an application just pulls.
+   */
+  async settled(iModelId?: string): Promise<void> {
+    const followers = iModelId ? [this.#followers.get(iModelId)].filter((f) => f !== undefined) : [...this.#followers.values()];
+    await Promise.all(followers.map((f) => f.settled()));
+  }
+
+  /** Stops following every feed and waits for the downloads under way to end (their unfinished files are removed). */
+  async stop(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      for (const detach of this.#detach.splice(0)) detach();
+    }
+    const followers = [...this.#followers.values()];
+    this.#followers.clear();
+    await Promise.all(followers.map((f) => f.stop()));
+  }
+
+  #opened(db: BriefcaseDb): void {
+    if (this.#stopped) return;
+    const iModelId = db.iModelId;
+    let follower = this.#followers.get(iModelId);
+    if (!follower) {
+      follower = new IModelFollower(iModelId, backend.BriefcaseManager.getChangeSetsPath(iModelId), this.#source, this.#options, this.stats, this.#downloadSlots);
+      this.#followers.set(iModelId, follower);
+      follower.start();
+    }
+    const current = follower;
+    current.briefcases.add(db);
+    // After a pull the cache has room again and the lowest index moved: look again. (Guarded: older hosts may lack it.)
+    const applied = (db as Partial<Pick<BriefcaseDb, "onChangesetApplied">>).onChangesetApplied;
+    const unsubscribe = applied ? applied.addListener(() => current.kick()) : () => undefined;
+    db.onBeforeClose.addOnce(() => {
+      unsubscribe();
+      current.briefcases.delete(db);
+      if (current.briefcases.size > 0 || this.#followers.get(iModelId) !== current) return;
+      this.#followers.delete(iModelId);
+      void current.stop();
+    });
+    current.kick();
+  }
+}
+
+/** A counting semaphore: the prefetcher's downloads, all iModels together, stay at `limit` at once. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+/** The feed and the downloads of one iModel. */
+class IModelFollower {
+  readonly briefcases = new Set<BriefcaseDb>();
+  readonly #abort = new AbortController();
+  #lastEventId: string | undefined;
+  #loop: Promise<void> | undefined;
+  #sync: Promise<void> | undefined;
+  #again = false;
+  #cleaned = false;
+  #connected = false;
+  #onConnected: (() => void)[] = [];
+  /** Files this prefetcher wrote, by changeset index: the ones nobody will apply any more are removed. */
+  readonly #written = new Map<number, string>();
+  /** Changesets whose downloaded bytes did not match their id: left to the pull, which fails loudly if they still do not. */
+  readonly #refused = new Set<string>();
+
+  constructor(
+    readonly iModelId: string,
+    readonly folder: string,
+    readonly source: PrefetchSource,
+    readonly options: Required<PrefetchOptions>,
+    readonly stats: PrefetchStats,
+    readonly slots: Slots,
+  ) {}
+
+  start(): void {
+    this.#loop = this.#follow();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    for (const resolve of this.#onConnected.splice(0)) resolve();
+    await this.#loop;
+    await this.#sync;
+    await this.#removeUnchecked();
+  }
+
+  async settled(): Promise<void> {
+    if (!this.#connected && !this.#abort.signal.aborted) await new Promise<void>((resolve) => this.#onConnected.push(resolve));
+    while (this.#sync) await this.#sync;
+  }
+
+  /** Look at the hub's list again (now, or right after the look under way). */
+  kick(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#sync) {
+      this.#again = true;
+      return;
+    }
+    this.#sync = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#fetchMissing();
+        } catch (err) {
+          if (!this.#abort.signal.aborted) bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch of iModel ${this.iModelId}: ${(err as Error).message}`);
+        }
+      } while (this.#again && !this.#abort.signal.aborted);
+      this.#sync = undefined;
+    })();
+  }
+
+  // ---- the feed
+
+  async #follow(): Promise<void> {
+    try {
+      await this.#followUntilStopped();
+    } finally {
+      this.#connected = false;
+      for (const resolve of this.#onConnected.splice(0)) resolve(); // nobody waits for a feed that is gone
+    }
+  }
+
+  async #followUntilStopped(): Promise<void> {
+    let delay = this.options.reconnectDelayMs;
+    while (!this.#abort.signal.aborted) {
+      let wait = delay;
+      try {
+        const outcome = await this.#readFeed();
+        if (outcome === "gone") {
+          bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: the hub has no change feed for iModel ${this.iModelId} (or no access to it); not following it`);
+          return;
+        }
+        if (outcome === "streamed") delay = this.options.reconnectDelayMs; // it worked for a while: start over from the short delay
+        else if (typeof outcome === "number") wait = outcome;
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: change feed of iModel ${this.iModelId}: ${(err as Error).message}`);
+      }
+      this.#connected = false;
+      await sleep(wait * (0.75 + Math.random() / 2), this.#abort.signal);
+      delay = Math.min(MAX_RECONNECT_DELAY_MS, delay * 2);
+    }
+  }
+
+  /**
+   * One connection: "streamed" once it was answered with a stream that later ended, "gone" for 404, the hub's
+   * `retry-after` in ms for 429/503, else throws.
+   */
+  async #readFeed(): Promise<"streamed" | "gone" | number | undefined> {
+    const url = `${this.source.client.apiBase}/${this.iModelId}/events`;
+    const headers: Record<string, string> = {
+      accept: "text/event-stream",
+      authorization: await authorizationOf(await this.source.authorization(), 0),
+    };
+    if (this.#lastEventId) headers["last-event-id"] = this.#lastEventId;
+    const response = await openStream(url, headers, this.#abort.signal);
+    const status = response.statusCode ?? 0;
+    if (status !== 200) {
+      response.resume();
+      if (status === 404) return "gone";
+      const retryAfter = Number(response.headers["retry-after"]);
+      if ((status === 429 || status === 503) && Number.isFinite(retryAfter)) return Math.min(retryAfter * 1000, MAX_RECONNECT_DELAY_MS);
+      throw new Error(`HTTP ${status}`);
+    }
+    if (!/^text\/event-stream\b/i.test(String(response.headers["content-type"] ?? ""))) {
+      response.destroy();
+      throw new Error(`the feed answered ${String(response.headers["content-type"])}, not text/event-stream`);
+    }
+    this.stats.connections++;
+    this.#connected = true;
+    // Whatever happened while it was not connected is in the list: look once now (a reconnect replays too, but
+    // only the last 1,000 events, and a restarted hub replays nothing).
+    this.kick();
+    for (const resolve of this.#onConnected.splice(0)) resolve();
+
+    const parser = createParser({
+      onEvent: (message) => {
+        // Ids are echoed back in a header: only the hub's form (<epoch>-<seq>) is kept.
+        if (message.id !== undefined && /^[0-9a-z]{1,40}-\d{1,15}$/i.test(message.id)) this.#lastEventId = message.id;
+        this.#onEvent(message.event, message.data);
+      },
+      onError: (error) => {
+        this.stats.malformed++;
+        // The parser takes nothing more after an over-long message: this connection is not worth keeping.
+        if (error.type === "max-buffer-size-exceeded") response.destroy();
+      },
+      maxBufferSize: MAX_EVENT_BYTES,
+    });
+    await new Promise<void>((resolve) => {
+      let silence = setTimeout(() => response.destroy(), this.options.silenceTimeoutMs);
+      response.on("error", () => undefined); // a cut connection (also our own abort): "close" follows
+      response.setEncoding("utf8");
+      response.on("data", (text: string) => {
+        clearTimeout(silence);
+        silence = setTimeout(() => response.destroy(), this.options.silenceTimeoutMs);
+        try {
+          parser.feed(text);
+        } catch {
+          response.destroy(); // the parser was terminated by an over-long message (counted in onError)
+        }
+      });
+      response.once("close", () => {
+        clearTimeout(silence);
+        resolve();
+      });
+    });
+    return "streamed";
+  }
+
+  #onEvent(name: string | undefined, data: string): void {
+    this.stats.events++;
+    if (name === "reset") return this.kick();
+    if (name !== "changeset") return;
+    let pushed: Partial<Record<keyof ChangesetEventData, unknown>> | null;
+    try {
+      pushed = JSON.parse(data) as typeof pushed;
+    } catch {
+      pushed = null;
+    }
+    const { index, briefcaseId } = pushed ?? {};
+    if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 1 || typeof briefcaseId !== "number" || !Number.isSafeInteger(briefcaseId)) {
+      this.stats.malformed++;
+      return;
+    }
+    // Nothing to do when every open briefcase has it, or it is the push of the only briefcase that lacks it.
+    if (this.#needed(index, briefcaseId)) this.kick();
+  }
+
+  // ---- the downloads
+
+  /** Whether some open briefcase other than the one that pushed it still has to apply this changeset. */
+  #needed(index: number, pushedBy: number): boolean {
+    for (const db of this.briefcases) {
+      if (db.isOpen && db.briefcaseId !== pushedBy && (db.changeset.index ?? 0) < index) return true;
+    }
+    return false;
+  }
+
+  #lowestIndex(): number | undefined {
+    let lowest: number | undefined;
+    for (const db of this.briefcases) if (db.isOpen) lowest = Math.min(lowest ?? Infinity, db.changeset.index ?? 0);
+    return lowest;
+  }
+
+  async #fetchMissing(): Promise<void> {
+    const lowest = this.#lowestIndex();
+    if (lowest === undefined) return;
+    if (!this.#cleaned) {
+      await this.#removeUnchecked(); // what a previous process left half done
+      this.#cleaned = true;
+    }
+    await this.#pruneApplied(lowest);
+    const auth = await this.source.authorization();
+    const listed: Changeset[] = [];
+    const path = `/${this.iModelId}/changesets?$top=1000&afterIndex=${lowest}`;
+    for await (const page of this.source.client.pages<Changeset>("prefetchChangesets", path, auth, "changesets", "representation")) {
+      listed.push(...page);
+      if (this.#abort.signal.aborted) return;
+    }
+    let used = await this.#bytesInFolder();
+    const wanted: Changeset[] = [];
+    for (const c of listed.sort((a, b) => a.index - b.index)) {
+      if (!this.#needed(c.index, c.briefcaseId) || this.#refused.has(c.id)) continue;
+      const target = join(this.folder, `${c.id}.cs`);
+      if ((await stat(target).catch(() => undefined))?.size === c.fileSize) continue;
+      if (used + c.fileSize > this.options.maxCacheBytes) {
+        bentley.Logger.logInfo(LOGGER_CATEGORY, `prefetch of iModel ${this.iModelId}: the cache folder is full (${used} bytes); the rest waits for a pull`);
+        break;
+      }
+      used += c.fileSize;
+      wanted.push(c);
+    }
+    // In index order, so that what a pull needs first is there first.
+    await runLimited(this.options.concurrency, wanted, (c) => this.slots.run(() => this.#fetchOne(c, auth)));
+  }
+
+  async #fetchOne(c: Changeset, auth: AuthorizationSource): Promise<void> {
+    const target = join(this.folder, `${c.id}.cs`);
+    // A pull may be fetching it right now, or have applied it since the list was read.
+    if (this.#abort.signal.aborted || this.source.cache.isBusy(target) || !this.#needed(c.index, c.briefcaseId)) return;
+    await this.source.cache.exclusive(target, async () => {
+      if ((await stat(target).catch(() => undefined))?.size === c.fileSize || !this.#needed(c.index, c.briefcaseId)) return;
+      const unchecked = `${target}${UNCHECKED_SUFFIX}`;
+      const fresh = async (): Promise<string> => {
+        const { changeset } = await this.source.client.request<{ changeset: Changeset }>("prefetchChangeset", "GET", `/${this.iModelId}/changesets/${c.index}`, auth);
+        if (!changeset._links.download) throw new Error(`changeset ${c.index} has no file to download`);
+        return changeset._links.download.href;
+      };
+      try {
+        // downloadFile writes `<unchecked>.part`, checks the size, renames to <unchecked>; the id is checked here.
+        await downloadFile(c._links.download?.href ?? (await fresh()), unchecked, c.fileSize, this.source.retry, () => this.#abort.signal.aborted, fresh, this.source.wholeFileLimit);
+        const computeId = this.source.verifyIds ? changesetIdRule() : undefined;
+        if (computeId && !hasId(computeId, c.parentId, unchecked, c.id)) {
+          this.stats.rejected++;
+          this.#refused.add(c.id);
+          bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: changeset ${c.index} of iModel ${this.iModelId} does not have its id ${c.id}; not kept`);
+          return;
+        }
+        await rename(unchecked, target);
+        const written = await stat(target);
+        if (computeId) this.source.cache.markVerified(target, written);
+        this.#written.set(c.index, target);
+        this.stats.downloaded++;
+        this.stats.downloadedBytes += written.size;
+      } catch (err) {
+        if (err instanceof TransferAborted || this.#abort.signal.aborted) return;
+        const sizeMismatch = /downloaded \d+ bytes, expected/.test((err as Error).message);
+        if (sizeMismatch) this.stats.rejected++;
+        else this.stats.failed++;
+        bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: changeset ${c.index} of iModel ${this.iModelId}: ${(err as Error).message}`);
+      } finally {
+        await rm(unchecked, { force: true });
+        await rm(`${unchecked}.part`, { force: true });
+      }
+    });
+  }
+
+  /** Files this prefetcher wrote for changesets every open briefcase has now (iTwin.js deletes the ones it applied). */
+  async #pruneApplied(lowest: number): Promise<void> {
+    for (const [index, path] of this.#written) {
+      if (index > lowest) continue;
+      this.#written.delete(index);
+      if (this.source.cache.isBusy(path)) continue;
+      this.source.cache.forget(path);
+      await rm(path, { force: true });
+    }
+  }
+
+  async #bytesInFolder(): Promise<number> {
+    const names = await readdir(this.folder).catch(() => [] as string[]);
+    let total = 0;
+    for (const name of names) total += (await stat(join(this.folder, name)).catch(() => undefined))?.size ?? 0;
+    return total;
+  }
+
+  async #removeUnchecked(): Promise<void> {
+    const names = await readdir(this.folder).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.endsWith(UNCHECKED_SUFFIX) || name.endsWith(`${UNCHECKED_SUFFIX}.part`)) await rm(join(this.folder, name), { force: true });
+    }
+  }
+}
+
+function hasId(computeId: (props: { parentId: string; pathname: string }) => string, parentId: string, pathname: string, id: string): boolean {
+  try {
+    return computeId({ parentId, pathname }) === id;
+  } catch {
+    return false; // not a changeset file at all
+  }
+}
+
+/** A GET whose answer is a stream that never ends: its own connection (not the keep-alive pool), cut by `signal`. */
+function openStream(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const transport = target.protocol === "https:" ? https : http;
+    const request = transport.request(target, { method: "GET", headers, agent: false, signal }, resolve);
+    request.on("error", reject);
+    request.end();
+  });
+}
