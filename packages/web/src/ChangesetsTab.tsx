@@ -71,9 +71,12 @@ export function ChangesetsTab({ client, iModelId, revisions, userName, onUnautho
                           {v.name}
                         </Badge>
                       ))}
-                      <Button size="small" styleType="borderless" onClick={() => setNaming(c.index)} aria-label={`Name changeset ${c.index} as a version`}>
-                        Name…
-                      </Button>
+                      {/* One named version per changeset (the hub refuses a second): offered only where there is none. */}
+                      {!versions.has(c.index) && (
+                        <Button size="small" styleType="borderless" onClick={() => setNaming(c.index)} aria-label={`Name changeset ${c.index} as a version`}>
+                          Name…
+                        </Button>
+                      )}
                     </span>
                   </td>
                 </tr>
