@@ -276,14 +276,16 @@ describe("abuse: a modelhub serve process under attack", () => {
   });
 
   it("memory returns near its baseline afterwards", async () => {
-    // V8 keeps part of a grown heap, and freed pages return to the OS lazily: 60 MB over the baseline (taken after a
-    // warm-up with a 10,000-lock request) is generous; the unbounded behaviour this guards against grew by ~470 MB.
+    // V8 keeps part of a grown heap, and freed pages return to the OS lazily. The unbounded behaviour this guards
+    // against grew by ~470 MB. Measured growth: 18–21 MB while the SQLite statements of a lock request ran without an
+    // await between them, 35–75 MB since every metadata query is awaited (one query layer for SQLite and PostgreSQL:
+    // concurrent giant lock requests now interleave, holding more at once); 100 MB tells the two apart.
     let rss = rssMb(hub.pid);
-    for (let i = 0; i < 20 && rss > baselineRss + 60; i++) {
+    for (let i = 0; i < 20 && rss > baselineRss + 100; i++) {
       await new Promise((r) => setTimeout(r, 250));
       rss = rssMb(hub.pid);
     }
-    assert.ok(rss < baselineRss + 60, `RSS ${rss.toFixed(0)} MB, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`);
+    assert.ok(rss < baselineRss + 100, `RSS ${rss.toFixed(0)} MB, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`);
     assert.ok((await healthOnce(port)) < HEALTH_BUDGET_MS);
   });
 
