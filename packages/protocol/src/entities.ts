@@ -243,23 +243,29 @@ export interface MinimalUser {
 
 /** One entry of the audit log (`GET /imodels/{id}/auditlog`, `GET /auditlog`): a modelhub extension. */
 export interface AuditLogEntry {
+  /** Position in the log: increases with every entry; the paging key. */
   seq: number;
   /** ISO time the request was answered. */
   at: string;
   /** The verified user; null when the request carried no valid identity, and for storage uploads. */
   userId: string | null;
-  /** A stable name for the operation, e.g. `changeset.create`. */
+  /** A stable name for the operation, e.g. `changeset.create`, `briefcase.release`, `storage.upload`. */
   action: string;
   method: string;
+  /** The request path without its query string (storage links' signatures are never kept). */
   path: string;
   iTwinId: string | null;
   iModelId: string | null;
+  /** What the operation acted on within the iModel: a changeset, briefcase, named version, blob key… */
   target: string | null;
+  /** The client's address as the hub saw it. */
   address: string | null;
   status: number;
+  /** 2xx/3xx `success`, 4xx `refused` (by a rule or bad input), 5xx `failed`. */
   outcome: "success" | "refused" | "failed";
   requestId: string | null;
-  details: Record<string, unknown> | null;
+  /** Small operation-specific facts (e.g. an upload's size, the error code of a refusal). */
+  details: Readonly<Record<string, unknown>> | null;
 }
 
 /** A page of the audit log. */

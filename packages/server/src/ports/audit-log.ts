@@ -1,3 +1,5 @@
+import type { AuditLogEntry } from "@modelhub/protocol";
+
 /**
  * The audit log: one entry per write (API requests other than GET/HEAD, storage uploads, access-control changes),
  * kept in the metadata store and read by managers. Entries are never changed, only pruned by age.
@@ -17,35 +19,13 @@ export interface AuditLog {
 }
 
 /** How a recorded request ended: 2xx/3xx `success`, 4xx `refused` (by a rule or bad input), 5xx `failed`. */
-export type AuditOutcome = "success" | "refused" | "failed";
+export type AuditOutcome = AuditLogEntry["outcome"];
 
-export interface AuditEntry {
-  /** ISO time the request was answered. */
-  at: string;
-  /** The verified user; null when the request carried no valid identity (it was refused with 401). */
-  userId: string | null;
-  /** A stable name for the operation, e.g. `changeset.create`, `briefcase.release`, `storage.upload`. */
-  action: string;
-  method: string;
-  /** The request path without its query string (storage links' signatures are never kept). */
-  path: string;
-  iTwinId: string | null;
-  iModelId: string | null;
-  /** What the operation acted on within the iModel: a changeset, briefcase, named version, blob key… */
-  target: string | null;
-  /** The client's address as the hub saw it. */
-  address: string | null;
-  status: number;
-  outcome: AuditOutcome;
-  requestId: string | null;
-  /** Small operation-specific facts (e.g. an upload's size, the error code of a refusal). */
-  details: Readonly<Record<string, unknown>> | null;
-}
+/** One recorded request: the wire entry of `GET …/auditlog` (one type for both) before the log gives it a position. */
+export type AuditEntry = Omit<AuditLogEntry, "seq">;
 
-export interface AuditRecord extends AuditEntry {
-  /** Position in the log: increases with every entry; the paging key. */
-  seq: number;
-}
+/** An entry with its position in the log (`seq`: increases with every entry; the paging key). */
+export type AuditRecord = AuditLogEntry;
 
 export interface AuditQuery {
   iTwinId?: string;

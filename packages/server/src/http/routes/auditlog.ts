@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AuditRecorder } from "../../app/audit-recorder.js";
 import { invalidRequest, invalidValue } from "../../domain/errors.js";
-import type { AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import { keysetPagingLinks } from "../paging.js";
 import type { Query } from "../query.js";
 import { parseIndexParam, parseOrderBy, parsePage, parseStringParam } from "../query.js";
-import type { AuditLogEntry } from "@modelhub/protocol";
 
 export interface AuditRouteOptions {
   auditLog: AuditLog;
@@ -92,24 +91,5 @@ async function answer(options: AuditRouteOptions, url: string, query: Query, fil
   if (hasMore) rows.length = filter.limit;
   const last = rows.at(-1);
   const continueWith = hasMore && last ? (filter.newestFirst ? { beforeSeq: String(last.seq) } : { afterSeq: String(last.seq) }) : undefined;
-  return { auditEntries: rows.map(present), _links: keysetPagingLinks(url, query, { limit: filter.limit, offset: 0 }, continueWith) };
-}
-
-function present(r: AuditRecord): AuditLogEntry {
-  return {
-    seq: r.seq,
-    at: r.at,
-    userId: r.userId,
-    action: r.action,
-    method: r.method,
-    path: r.path,
-    iTwinId: r.iTwinId,
-    iModelId: r.iModelId,
-    target: r.target,
-    address: r.address,
-    status: r.status,
-    outcome: r.outcome,
-    requestId: r.requestId,
-    details: r.details,
-  };
+  return { auditEntries: rows, _links: keysetPagingLinks(url, query, { limit: filter.limit, offset: 0 }, continueWith) };
 }
