@@ -4,7 +4,9 @@ import type {
   Briefcase,
   Changeset,
   Checkpoint,
+  CreateITwinInput,
   CreateIModelOperationDetails,
+  ITwin,
   IModel,
   IModelExtent,
   Lock,
@@ -29,6 +31,8 @@ export interface ModelHubClientOptions {
   retry?: RetryOptions;
   /** Another fetch (tests, proxies). */
   fetch?: FetchLike;
+  /** Told the text of an answer's `Warning` header (e.g. that roles are recorded but not enforced in open mode). */
+  onWarning?: (warning: string) => void;
 }
 
 /** A baseline file as the hub describes it, with why its initialization failed when it did. */
@@ -55,6 +59,21 @@ export interface ChangesetQuery {
 /** A changeset by its index (a number) or id (40 hex characters). */
 export type ChangesetRef = number | string;
 
+/** Which iTwins {@link ModelHubClient.iTwins} lists. */
+export interface ITwinQuery {
+  /** Part of the display name or number (any case). */
+  search?: string;
+  /** Exactly this display name (any case). */
+  displayName?: string;
+  /** e.g. `Project`, `Asset`; several comma-separated. */
+  subClass?: string;
+  /** Inactive iTwins too. */
+  includeInactive?: boolean;
+  /** Every iTwin of the hub, not only the caller's (administrators; others get their own). */
+  all?: boolean;
+  pageSize?: number;
+}
+
 export interface CreateIModelInput {
   iTwinId: string;
   name: string;
@@ -63,6 +82,7 @@ export interface CreateIModelInput {
 }
 
 const ref = (changeset: ChangesetRef) => encodeURIComponent(String(changeset));
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A query string with `%20` for spaces: the API reads `+` literally (`$orderBy=index+desc` is refused). */
 function query(params: Record<string, string | number | undefined>): string {
@@ -80,6 +100,8 @@ function query(params: Record<string, string | number | undefined>): string {
 export class ModelHubClient {
   /** `…/imodels`, the base the official clients take. */
   readonly apiBase: string;
+  /** `…/itwins`, the iTwins API. */
+  readonly iTwinsBase: string;
   private readonly fetchImpl: FetchLike;
 
   constructor(private readonly options: ModelHubClientOptions) {
@@ -92,11 +114,12 @@ export class ModelHubClient {
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new ModelHubError(0, "InvalidUrl", `'${options.url}' is not an http(s) URL`);
     const path = url.pathname.replace(/\/+$/, "");
     this.apiBase = `${url.origin}${path.endsWith("/imodels") ? path : `${path}/imodels`}`;
+    this.iTwinsBase = `${this.apiBase.slice(0, -"/imodels".length)}/itwins`;
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
   /** One API call. `path` is relative to the API base (`/{id}/changesets`) or an absolute link from the hub. */
-  async request<T>(method: string, path: string, body?: unknown, expected: readonly number[] = [200]): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, expected: readonly number[] = [200], headers: Record<string, string> = {}): Promise<T> {
     const url = /^https?:\/\//.test(path) ? path : `${this.apiBase}${path}`;
     const token = await this.token();
     const response = await fetchWithRetry(
@@ -109,26 +132,71 @@ export class ModelHubClient {
           authorization: token,
           prefer: "return=representation",
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...headers,
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       }),
       this.options.retry,
     );
+    const warning = response.headers.get("warning");
+    if (warning && this.options.onWarning) this.options.onWarning(warning.replace(/^\d{3} \S+ "(.*)"$/, "$1"));
     const text = await response.text();
     if (!expected.includes(response.status)) throw errorOfResponse(response.status, text, `${method} ${new URL(url).pathname} answered ${response.status}.`);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /** Every item of a collection, page after page (`_links.next`). */
-  async *paged<T>(path: string, key: string): AsyncGenerator<T> {
+  async *paged<T>(path: string, key: string, headers: Record<string, string> = {}): AsyncGenerator<T> {
     let next: string | null = path;
     while (next) {
-      const page: Record<string, unknown> & { _links?: PagingLinks } = await this.request("GET", next);
+      const page: Record<string, unknown> & { _links?: PagingLinks } = await this.request("GET", next, undefined, [200], headers);
       const items = page[key];
       if (!Array.isArray(items)) throw new ModelHubError(200, "UnexpectedResponse", `The answer has no '${key}' list.`);
       for (const item of items as T[]) yield item;
       next = page._links?.next?.href ?? null;
     }
+  }
+
+  // iTwins
+
+  /** The caller's iTwins (with `all`, every iTwin for administrators), by display name, all pages. */
+  iTwins(filter: ITwinQuery = {}): AsyncGenerator<ITwin> {
+    const q = query({
+      $top: pageSize(filter.pageSize),
+      $search: filter.search,
+      displayName: filter.displayName,
+      subClass: filter.subClass,
+      includeInactive: filter.includeInactive ? "true" : undefined,
+    });
+    return this.paged<ITwin>(`${this.iTwinsBase}?${q}`, "iTwins", filter.all ? { "x-itwin-query-scope": "all" } : {});
+  }
+
+  async getITwin(iTwinId: string): Promise<ITwin> {
+    return (await this.request<{ iTwin: ITwin }>("GET", `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}`)).iTwin;
+  }
+
+  /** A new iTwin; the caller becomes its Owner. */
+  async createITwin(input: CreateITwinInput): Promise<ITwin> {
+    return (await this.request<{ iTwin: ITwin }>("POST", this.iTwinsBase, input, [201])).iTwin;
+  }
+
+  async updateITwin(iTwinId: string, input: Partial<CreateITwinInput>): Promise<ITwin> {
+    return (await this.request<{ iTwin: ITwin }>("PATCH", `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}`, input)).iTwin;
+  }
+
+  /** Deletes an iTwin that holds no iModels (its Owners, or an administrator). */
+  async deleteITwin(iTwinId: string): Promise<void> {
+    await this.request("DELETE", `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}`, undefined, [204]);
+  }
+
+  /**
+   * One of the caller's iTwins named by its id (a GUID) or its display name (any case; names are unique on the
+   * hub). An unknown name throws `iTwinNotFound` (404) like an unknown id.
+   */
+  async findITwin(idOrName: string): Promise<ITwin> {
+    if (GUID.test(idOrName.trim())) return this.getITwin(idOrName.trim());
+    for await (const iTwin of this.iTwins({ displayName: idOrName.trim(), includeInactive: true, pageSize: 2 })) return iTwin;
+    throw new ModelHubError(404, "iTwinNotFound", `You are a member of no iTwin named '${idOrName.trim()}' (modelhub itwin list shows yours).`);
   }
 
   // iModels

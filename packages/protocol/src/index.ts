@@ -1,4 +1,5 @@
 export * from "./entities.js";
 export * from "./errors.js";
 export * from "./events.js";
+export * from "./itwins.js";
 export * from "./media.js";

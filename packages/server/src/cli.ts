@@ -75,7 +75,7 @@ program
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
-  .option("--no-claim-itwins", "only administrators start iTwins (by default whoever creates the first iModel of an iTwin nobody is a member of becomes its Owner)")
+  .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")
   .option("--config <file>", "JSON file with any of these options (keys in camelCase, e.g. publicUrl); command line > environment (MODELHUB_…) > file")
   .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
     let config;
@@ -325,10 +325,10 @@ const runAccess = (name: string, opts: HubFlags, run: (connection: { url: string
 
 const accessRoles = access.command("roles").description("An iTwin's roles: named sets of permissions given to members.");
 accessCommand(accessRoles, "list", "List the iTwin's roles and their permissions.")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .action((opts: HubFlags & { itwin: string; json?: boolean }) => runAccess("roles list", opts, (c, a) => a.runRolesList({ ...c, iTwinId: opts.itwin, json: opts.json === true })));
 accessCommand(accessRoles, "create", "Create a role.")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .requiredOption("--name <name>", "its display name, unique in the iTwin")
   .requiredOption("--permissions <list>", "comma-separated: webview, read, write, manage, delete")
   .option("--description <text>", "what the role is for")
@@ -338,23 +338,23 @@ accessCommand(accessRoles, "create", "Create a role.")
     ),
   );
 accessCommand(accessRoles, "delete", "Delete a role (its members lose it, iModel grants to it go too).")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .requiredOption("--role <name>", "the role's name or id")
   .action((opts: HubFlags & { itwin: string; role: string; json?: boolean }) => runAccess("roles delete", opts, (c, a) => a.runRolesDelete({ ...c, iTwinId: opts.itwin, role: opts.role, json: opts.json === true })));
 
 const accessMembers = access.command("members").description("An iTwin's members and their roles.");
 accessCommand(accessMembers, "list", "List the iTwin's members and their roles.")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .action((opts: HubFlags & { itwin: string; json?: boolean }) => runAccess("members list", opts, (c, a) => a.runMembersList({ ...c, iTwinId: opts.itwin, json: opts.json === true })));
 accessCommand(accessMembers, "add", "Give a user roles on the iTwin (making them a member).")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .requiredOption("--user <id>", "the user (the id their tokens carry)")
   .option("--role <name>", "a role's name or id (repeatable)", collect, [] as string[])
   .action((opts: HubFlags & { itwin: string; user: string; role: string[]; json?: boolean }) =>
     runAccess("members add", opts, (c, a) => a.runMembersAdd({ ...c, iTwinId: opts.itwin, user: opts.user, roles: opts.role, json: opts.json === true })),
   );
 accessCommand(accessMembers, "remove", "Take roles from a user, or (without --role) remove them from the iTwin.")
-  .requiredOption("--itwin <id>", "the iTwin")
+  .requiredOption("--itwin <name|id>", "the iTwin (one of yours by name, or its id)")
   .requiredOption("--user <id>", "the user")
   .option("--role <name>", "only this role (repeatable)", collect, [] as string[])
   .action((opts: HubFlags & { itwin: string; user: string; role: string[]; json?: boolean }) =>

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { openBlobStore } from "./adapters/blob/open-blob-store.js";
 import { AccessService } from "./domain/access/access-service.js";
+import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
 import { openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
@@ -84,6 +85,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
   const app = await buildApp({
     access,
+    iTwins: new ITwinService(backend.access, access, systemClock),
     authenticator,
     hub,
     blobs,

@@ -53,6 +53,9 @@ async function send<T>(o: HubConnection, method: string, path: string, body: unk
   } catch (err) {
     throw new HubCommandError(`cannot reach the hub at ${originOf(o.url)}: ${(err as { cause?: { code?: string } }).cause?.code ?? String(err)}`, 1);
   }
+  // Open mode answers changes with a Warning: roles are recorded, not enforced.
+  const warning = response.headers.get("warning");
+  if (warning) process.stderr.write(`modelhub access: warning: ${warning.replace(/^\d{3} \S+ "(.*)"$/, "$1")}\n`);
   const text = await response.text();
   if (!expected.includes(response.status)) {
     let reason = text.slice(0, 500);
@@ -68,6 +71,15 @@ async function send<T>(o: HubConnection, method: string, path: string, body: unk
 }
 
 const iTwinBase = (iTwinId: string) => `/accesscontrol/itwins/${enc(iTwinId)}`;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `--itwin`: an id as it is, else one of the caller's iTwins by display name (any case). */
+async function iTwinIdOf(o: HubConnection, idOrName: string): Promise<string> {
+  if (GUID.test(idOrName.trim())) return idOrName.trim();
+  const { iTwins } = await send<{ iTwins: { id: string }[] }>(o, "GET", `/itwins?displayName=${enc(idOrName.trim())}&includeInactive=true&$top=1`, undefined, [200]);
+  if (!iTwins[0]) throw new HubCommandError(`the hub answered 404: iTwinNotFound: You are a member of no iTwin named '${idOrName.trim()}' (modelhub itwin list shows yours).`, 1);
+  return iTwins[0].id;
+}
 
 async function roles(o: HubConnection, iTwinId: string): Promise<RoleJson[]> {
   return (await send<{ roles: RoleJson[] }>(o, "GET", `${iTwinBase(iTwinId)}/roles`, undefined, [200])).roles;
@@ -85,29 +97,34 @@ const roleLine = (r: RoleJson) => `${r.displayName}  ${r.permissions.join(",") |
 const memberLine = (m: MemberJson) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${m.addedDateTime}\n`;
 
 export async function runRolesList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const write = out(o);
   for (const r of await roles(o, o.iTwinId)) write(o.json ? `${JSON.stringify(r)}\n` : roleLine(r));
 }
 
 export async function runRolesCreate(o: AccessCommandOptions & { iTwinId: string; name: string; permissions: string; description?: string }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const body = { displayName: o.name, permissions: parsePermissionList(o.permissions), ...(o.description !== undefined ? { description: o.description } : {}) };
   const { role } = await send<{ role: RoleJson }>(o, "POST", `${iTwinBase(o.iTwinId)}/roles`, body, [201]);
   out(o)(o.json ? `${JSON.stringify(role)}\n` : `created role ${roleLine(role)}`);
 }
 
 export async function runRolesDelete(o: AccessCommandOptions & { iTwinId: string; role: string }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const role = await findRole(o, o.iTwinId, o.role);
   await send(o, "DELETE", `${iTwinBase(o.iTwinId)}/roles/${enc(role.id)}`, undefined, [204]);
   out(o)(o.json ? `${JSON.stringify({ deleted: true, role })}\n` : `deleted role ${role.displayName} (its members lost it)\n`);
 }
 
 export async function runMembersList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const { members } = await send<{ members: MemberJson[] }>(o, "GET", `${iTwinBase(o.iTwinId)}/members/users`, undefined, [200]);
   const write = out(o);
   for (const m of members) write(o.json ? `${JSON.stringify(m)}\n` : memberLine(m));
 }
 
 export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string; user: string; roles: string[] }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   if (o.roles.length === 0) throw new HubCommandError("members add needs --role <name>.", 2);
   const roleIds = [];
   for (const name of o.roles) roleIds.push((await findRole(o, o.iTwinId, name)).id);
@@ -118,6 +135,7 @@ export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string;
 
 /** Without roles: the user is no member any more; with roles: only those are taken away. */
 export async function runMembersRemove(o: AccessCommandOptions & { iTwinId: string; user: string; roles: string[] }): Promise<void> {
+  o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const path = `${iTwinBase(o.iTwinId)}/members/users/${enc(o.user)}`;
   if (o.roles.length === 0) {
     await send(o, "DELETE", path, undefined, [204]);

@@ -1,9 +1,10 @@
-// `modelhub imodel|changesets|changeset|versions|locks|checkpoints …`: the iModels API for people, over HTTP through
-// @modelhub/client. Exit codes: 0 done, 1 the hub refused or failed (one line: its error code and message), 2 usage.
+// `modelhub itwin|imodel|changesets|changeset|versions|locks|checkpoints …`: the iTwins and iModels APIs for people,
+// over HTTP through @modelhub/client. Exit codes: 0 done, 1 the hub refused or failed (one line: its error code and
+// message), 2 usage.
 import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import type { Changeset, ChangesetRef, Checkpoint, IModel, Lock, NamedVersion } from "@modelhub/client";
+import type { Changeset, ChangesetRef, Checkpoint, IModel, ITwin, Lock, NamedVersion } from "@modelhub/client";
 import { ModelHubClient, ModelHubError } from "@modelhub/client";
 import { megabytes, transferProgress } from "./progress.js";
 
@@ -52,7 +53,12 @@ async function run(name: string, flags: HubFlags, body: (client: ModelHubClient)
   if (!token) return fail("give a token with --token or MODELHUB_TOKEN (in open mode: your user name).", 2);
   let client: ModelHubClient;
   try {
-    client = new ModelHubClient({ url: flags.url ?? process.env.MODELHUB_URL ?? DEFAULT_URL, accessToken: token, retry: { baseDelayMs: 250 } });
+    client = new ModelHubClient({
+      url: flags.url ?? process.env.MODELHUB_URL ?? DEFAULT_URL,
+      accessToken: token,
+      retry: { baseDelayMs: 250 },
+      onWarning: (warning) => void process.stderr.write(`modelhub ${name}: warning: ${warning}\n`),
+    });
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err), 2);
   }
@@ -80,6 +86,7 @@ function table(rows: string[][]): string {
 const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
 
 export function registerApiCommands(program: Command): void {
+  registerITwin(program);
   registerIModel(program);
   registerChangesets(program);
   registerVersions(program);
@@ -87,18 +94,125 @@ export function registerApiCommands(program: Command): void {
   registerCheckpoints(program);
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The iTwin an `--itwin` option names: a GUID is taken as it is (an iModel created under an id the hub has never
+ * seen creates that iTwin, as the official clients expect), anything else is one of the caller's iTwins by name.
+ */
+async function iTwinIdOf(client: ModelHubClient, idOrName: string): Promise<string> {
+  if (idOrName.trim() === "") throw new UsageError("--itwin needs an iTwin's name or id.");
+  return GUID.test(idOrName.trim()) ? idOrName.trim() : (await client.findITwin(idOrName)).id;
+}
+
+const SUBCLASSES = ["Project", "Program", "WorkPackage", "Asset", "Portfolio"];
+
+function subClass(value: string): string {
+  const found = SUBCLASSES.find((s) => s.toLowerCase() === value.toLowerCase());
+  if (!found) throw new InvalidArgumentError(`One of ${SUBCLASSES.join(", ")}.`);
+  return found;
+}
+
+function registerITwin(program: Command): void {
+  // `itwins` too: the plural the other nouns (changesets, versions, locks…) use.
+  const itwin = usageExitCode2(program.command("itwin").alias("itwins").description("iTwins: create one (you become its Owner), list yours, show one by name or id."));
+
+  hubCommand(itwin, "create", "Create an iTwin; you become its Owner (every permission, and who may give it to others).")
+    .requiredOption("--name <name>", "its display name, unique on the hub")
+    .option("--number <number>", "a number or code, unique on the hub (default: its id)")
+    .option("--subclass <subClass>", `what it is: ${SUBCLASSES.join(", ")} (default Project)`, subClass)
+    .action((opts: HubFlags & { name: string; number?: string; subclass?: string }) =>
+      run("itwin create", opts, async (client) => {
+        const created = await client.createITwin({
+          displayName: opts.name,
+          ...(opts.number !== undefined ? { number: opts.number } : {}),
+          ...(opts.subclass !== undefined ? { subClass: opts.subclass as ITwin["subClass"] } : {}),
+        });
+        if (opts.json) json(created);
+        else write(`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner\nnext: modelhub imodel create --itwin '${created.displayName}' --name <name> [--from file.bim]\n`);
+      }),
+    );
+
+  hubCommand(itwin, "list", "List your iTwins (administrators: --all for every one): id, name, number, kind, status, created.")
+    .option("--search <text>", "only those whose name or number contains this")
+    .option("--all", "every iTwin of the hub (administrators; others still see theirs)")
+    .option("--include-inactive", "also iTwins whose status is Inactive")
+    .action((opts: HubFlags & { search?: string; all?: boolean; includeInactive?: boolean }) =>
+      run("itwin list", opts, async (client) => {
+        const rows = [["ID", "NAME", "NUMBER", "KIND", "STATUS", "CREATED"]];
+        const filter = { ...(opts.search !== undefined ? { search: opts.search } : {}), ...(opts.all ? { all: true } : {}), ...(opts.includeInactive ? { includeInactive: true } : {}) };
+        for await (const t of client.iTwins(filter)) {
+          if (opts.json) json(t);
+          else rows.push([t.id, t.displayName, t.number === t.id ? "-" : t.number, t.subClass, t.status, when(t.createdDateTime)]);
+        }
+        if (!opts.json) write(rows.length > 1 ? table(rows) : "no iTwins (create one: modelhub itwin create --name <name>)\n");
+      }),
+    );
+
+  hubCommand(itwin, "show", "Show an iTwin: its fields, your permissions, its Owners and its iModels.")
+    .argument("<itwin>", "the iTwin's name or id")
+    .action((idOrName: string, opts: HubFlags) =>
+      run("itwin show", opts, async (client) => {
+        const iTwin = await client.findITwin(idOrName);
+        const base = client.apiBase.slice(0, -"/imodels".length);
+        const { permissions } = await client.request<{ permissions: string[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/permissions`);
+        const { members } = await client.request<{ members: { id: string; roles: { displayName: string }[] }[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/members/users`).catch(() => ({ members: [] }));
+        const owners = members.filter((m) => m.roles.some((r) => r.displayName === "Owner")).map((m) => m.id);
+        const iModels: IModel[] = [];
+        for await (const m of client.iModels(iTwin.id)) iModels.push(m);
+        if (opts.json) return json({ ...iTwin, permissions, owners, iModels: iModels.map((m) => ({ id: m.id, name: m.name, state: m.state })) });
+        write(
+          [
+            `id:          ${iTwin.id}`,
+            `name:        ${iTwin.displayName}`,
+            `number:      ${iTwin.number}`,
+            `kind:        ${iTwin.class} / ${iTwin.subClass}`,
+            `status:      ${iTwin.status}`,
+            `created:     ${when(iTwin.createdDateTime)} by ${iTwin.createdBy}`,
+            `owners:      ${owners.join(", ") || "-"}`,
+            `you may:     ${permissions.map((p) => p.replace("imodels_", "")).join(", ") || "nothing"}`,
+            `iModels:     ${iModels.length}`,
+            ...iModels.map((m) => `  ${m.id}  ${m.name}${m.state === "initialized" ? "" : `  (${m.state})`}`),
+          ].join("\n") + "\n",
+        );
+      }),
+    );
+
+  hubCommand(itwin, "rename", "Give an iTwin another display name (imodels_manage on it).")
+    .argument("<itwin>", "the iTwin's name or id")
+    .requiredOption("--name <name>", "the new display name, unique on the hub")
+    .action((idOrName: string, opts: HubFlags & { name: string }) =>
+      run("itwin rename", opts, async (client) => {
+        const renamed = await client.updateITwin((await client.findITwin(idOrName)).id, { displayName: opts.name });
+        if (opts.json) json(renamed);
+        else write(`iTwin ${renamed.id} is now '${renamed.displayName}'\n`);
+      }),
+    );
+
+  hubCommand(itwin, "delete", "Delete an iTwin that holds no iModels (its Owners); its id is never used again.")
+    .argument("<itwin>", "the iTwin's name or id")
+    .action((idOrName: string, opts: HubFlags) =>
+      run("itwin delete", opts, async (client) => {
+        const iTwin = await client.findITwin(idOrName);
+        await client.deleteITwin(iTwin.id);
+        if (opts.json) json({ deleted: true, iTwinId: iTwin.id });
+        else write(`deleted iTwin ${iTwin.id} '${iTwin.displayName}'\n`);
+      }),
+    );
+}
+
 function registerIModel(program: Command): void {
   const imodel = usageExitCode2(program.command("imodel").description("iModels of an iTwin: create (from a .bim file), list, show, delete."));
 
   hubCommand(imodel, "create", "Create an iModel, empty or from a .bim file (uploaded with progress), and wait until the hub initialized it.")
-    .requiredOption("--itwin <id>", "the iTwin (a GUID)")
+    .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id (an id the hub never saw creates that iTwin, yours)")
     .requiredOption("--name <name>", "the iModel's name, unique in the iTwin")
     .option("--description <text>", "what it is")
     .option("--from <file.bim>", "the baseline: a .bim file (a snapshot or a standalone iModel)")
     .option("--timeout <seconds>", "how long to wait for the initialization", integer, 600)
     .action((opts: HubFlags & { itwin: string; name: string; description?: string; from?: string; timeout: number }) =>
       run("imodel create", opts, async (client) => {
-        const input = { iTwinId: opts.itwin, name: opts.name, ...(opts.description !== undefined ? { description: opts.description } : {}) };
+        const input = { iTwinId: await iTwinIdOf(client, opts.itwin), name: opts.name, ...(opts.description !== undefined ? { description: opts.description } : {}) };
         let iModel: IModel;
         if (opts.from !== undefined) {
           const path = resolve(opts.from);
@@ -127,12 +241,12 @@ function registerIModel(program: Command): void {
     );
 
   hubCommand(imodel, "list", "List an iTwin's iModels: id, name, state, created.")
-    .requiredOption("--itwin <id>", "the iTwin")
+    .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id")
     .option("--search <text>", "only those whose name contains this")
     .action((opts: HubFlags & { itwin: string; search?: string }) =>
       run("imodel list", opts, async (client) => {
         const rows = [["ID", "NAME", "STATE", "CREATED"]];
-        for await (const m of client.iModels(opts.itwin, opts.search !== undefined ? { search: opts.search } : {})) {
+        for await (const m of client.iModels(await iTwinIdOf(client, opts.itwin), opts.search !== undefined ? { search: opts.search } : {})) {
           if (opts.json) json(m);
           else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
         }

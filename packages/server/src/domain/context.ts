@@ -12,6 +12,8 @@ export interface Actor {
   applicationId?: string;
   /** Its display name, when the caller said one (see http/application.ts); the id stands in otherwise. */
   applicationName?: string;
+  /** When the token stops being valid (ms since the epoch), when it says: streams that outlive it are ended then. */
+  expiresAt?: number;
 }
 
 /** The application recorded on what the actor creates (briefcases, changesets, named versions); null if unknown. */

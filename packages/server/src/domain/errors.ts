@@ -59,4 +59,5 @@ export const notFound = {
     new HubError("ChangesetExtendedDataNotFound", "Requested Changeset Extended Data is not available."),
   baselineFile: () => new HubError("BaselineFileNotFound", "Requested Baseline File is not available."),
   user: () => new HubError("UserNotFound", "Requested User is not available."),
+  iTwin: () => new HubError("iTwinNotFound", "Requested iTwin is not available."),
 } as const;

@@ -13,9 +13,11 @@ import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Authenticator } from "./authn/authenticator.js";
 import type { AccessService } from "../domain/access/access-service.js";
-import { registerAuthorization, requireRouteRules } from "./authz/authorize.js";
+import { registerAuthorization, requireRouteRules, stillAuthorized } from "./authz/authorize.js";
 import type { AuthorizationDeps } from "./authz/authorize.js";
 import { accessControlRoutes } from "./routes/access-control.js";
+import type { ITwinService } from "../domain/itwins/itwin-service.js";
+import { iTwinRoutes } from "./routes/itwins.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
@@ -77,6 +79,8 @@ export interface AppOptions {
   authenticator?: Authenticator;
   /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
   access: AccessService;
+  /** iTwins people create and own (`/itwins`). */
+  iTwins: ITwinService;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */
@@ -95,8 +99,8 @@ export interface AppOptions {
   allowedHosts?: readonly string[];
   /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
   webUiRoot?: string | false;
-  /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s. */
-  events?: { feed: EventFeed; heartbeatMs?: number };
+  /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s, `accessRecheckMs` 2 s. */
+  events?: { feed: EventFeed; heartbeatMs?: number; accessRecheckMs?: number };
   /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
   audit?: {
     recorder: AuditRecorder;
@@ -312,7 +316,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await userRoutes(api, context);
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);
-      if (options.events) await eventRoutes(api, { hub: options.hub, ...options.events });
+      if (options.events) {
+        const authenticate = (header: string | undefined) => authenticator.authenticate(header);
+        await eventRoutes(api, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, authenticate, authorization) });
+      }
       if (audit) await iModelAuditRoutes(api, audit);
     },
     { prefix: "/imodels" },
@@ -329,19 +336,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  // Roles and members of iTwins (the cloud's Access Control API shapes): authenticated and answered like the API.
-  await app.register(
-    async (scope) => {
-      authenticatedScope(scope, authenticator, authorization);
-      // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
-      scope.removeContentTypeParser("text/plain");
-      scope.setNotFoundHandler((request, reply) => {
-        sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
-      });
-      await accessControlRoutes(scope, { access: options.access });
-    },
-    { prefix: "/accesscontrol" },
-  );
+  // Roles and members of iTwins (the cloud's Access Control API shapes), and iTwins themselves (the iTwins API's):
+  // authenticated and answered like the API.
+  const jsonScopes: [string, (scope: FastifyInstance) => Promise<void>][] = [
+    ["/accesscontrol", (scope) => accessControlRoutes(scope, { access: options.access, iTwins: options.iTwins })],
+    ["/itwins", (scope) => iTwinRoutes(scope, { iTwins: options.iTwins, publicUrl: options.publicUrl })],
+  ];
+  for (const [prefix, routes] of jsonScopes) {
+    await app.register(
+      async (scope) => {
+        authenticatedScope(scope, authenticator, authorization);
+        // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
+        scope.removeContentTypeParser("text/plain");
+        emptyJsonIsNoBody(scope);
+        scope.setNotFoundHandler((request, reply) => {
+          sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
+        });
+        await routes(scope);
+      },
+      { prefix },
+    );
+  }
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0];
@@ -382,6 +397,20 @@ function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator
     return payload;
   });
   scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+}
+
+/**
+ * fastify's JSON parser, except that an empty body is no body: the cloud's clients (axios) label a DELETE without
+ * data `application/json` with `content-length: 0`, which fastify's own parser refuses.
+ */
+function emptyJsonIsNoBody(scope: FastifyInstance): void {
+  const json = scope.getDefaultJsonParser("error", "error");
+  scope.removeContentTypeParser("application/json");
+  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text === "") done(null, undefined);
+    else json(request, text, done);
+  });
 }
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {

@@ -1,3 +1,4 @@
+import type { ITwinClass, ITwinStatus, ITwinSubClass } from "@modelhub/protocol";
 import type { Permission } from "../domain/access/permissions.js";
 
 /** A named set of permissions defined on one iTwin. */
@@ -7,7 +8,47 @@ export interface RoleRecord {
   displayName: string;
   description: string | null;
   permissions: Permission[];
+  /** The iTwin's built-in Owner role (every permission; exactly one per iTwin). */
+  owner: boolean;
 }
+
+/** An iTwin as stored (table `itwins`). A deleted one keeps its row (`deletedAt`): its id is never reused. */
+export interface ITwinRecord {
+  id: string;
+  class: ITwinClass;
+  subClass: ITwinSubClass;
+  type: string | null;
+  /** Unique among live iTwins (case-insensitively), like `displayName`. */
+  number: string;
+  displayName: string;
+  status: ITwinStatus;
+  geographicLocation: string | null;
+  ianaTimeZone: string | null;
+  createdAt: string;
+  createdBy: string;
+  modifiedAt: string;
+  modifiedBy: string;
+  deletedAt: string | null;
+}
+
+/** Which live iTwins `listITwins` answers; every filter is optional. */
+export interface ITwinQuery {
+  /** Only those this user is a member of (any role); all live iTwins when absent. */
+  memberId?: string;
+  subClasses?: readonly ITwinSubClass[];
+  /** Exactly these statuses (by default every status but `Inactive`). */
+  statuses?: readonly ITwinStatus[];
+  type?: string;
+  /** Exact, case-insensitive. */
+  displayName?: string;
+  number?: string;
+  /** Part of the display name or number, case-insensitive. */
+  search?: string;
+  offset: number;
+  limit: number;
+}
+
+export type ITwinWrite = "done" | "nameTaken" | "numberTaken";
 
 /** One user's roles on one iTwin. */
 export interface MemberRecord {
@@ -38,10 +79,33 @@ export interface IModelOverrides {
 }
 
 /**
- * Roles, members and iModel-level grants (tables `itwin_roles`, `itwin_members`, `imodel_role_permissions`,
- * `imodel_user_permissions`). Each method is atomic on its own; none spans another.
+ * iTwins with their roles, members and iModel-level grants (tables `itwins`, `itwin_roles`, `itwin_members`,
+ * `imodel_role_permissions`, `imodel_user_permissions`). Each method is atomic on its own; none spans another.
  */
 export interface AccessStore {
+  /**
+   * Creates the iTwin and makes its creator (`iTwin.createdBy`) its Owner — `ownerRole` (marked `owner`) created,
+   * the creator its member — atomically. `"exists"` when an iTwin with that id exists or ever existed (nothing
+   * written: two users creating the same id at once, exactly one gets `"done"`).
+   */
+  createITwin(iTwin: ITwinRecord, ownerRole: RoleRecord): Promise<ITwinWrite | "exists">;
+  /** The iTwin, deleted ones included (`deletedAt` set). */
+  getITwin(iTwinId: string): Promise<ITwinRecord | undefined>;
+  /** Live iTwins matching `query`, ordered by display name (case-insensitively), then id. */
+  listITwins(query: ITwinQuery): Promise<ITwinRecord[]>;
+  /** Writes the changeable fields of a live iTwin; `"notFound"` when there is none. */
+  updateITwin(iTwin: ITwinRecord): Promise<ITwinWrite | "notFound">;
+  /**
+   * Marks a live iTwin deleted (its id stays taken) and drops its roles and members — unless it still holds
+   * iModels: then nothing changes and their number is answered. Serialized with iModel creation in that iTwin.
+   */
+  deleteITwin(iTwinId: string, at: string): Promise<"done" | "notFound" | { iModels: number }>;
+  /**
+   * Undoes a `createITwin` whose purpose failed: removes the iTwin created by `createdBy` with its roles and members
+   * as if it never existed — only while it holds no iModels and is not deleted. `true` when it was removed.
+   */
+  discardITwin(iTwinId: string, createdBy: string): Promise<boolean>;
+
   listRoles(iTwinId: string): Promise<RoleRecord[]>;
   getRole(iTwinId: string, roleId: string): Promise<RoleRecord | undefined>;
   /** `false` when the iTwin already has a role of that display name (names are unique per iTwin). */
@@ -57,15 +121,14 @@ export interface AccessStore {
   rolesOf(iTwinId: string, userId: string): Promise<RoleRecord[]>;
   /** Gives roles (that must exist on the iTwin) to a user; roles the user already has are kept once. */
   addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void>;
-  /** Takes the given roles (all when omitted) away; returns how many were taken. */
-  removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number>;
-  hasMembers(iTwinId: string): Promise<boolean>;
   /**
-   * Bootstrapping, atomically: when the iTwin has no member at all, creates `ownerRole` (or reuses the iTwin's role
-   * of that display name) and makes `userId` its member; `true` then. `false` when the iTwin already had a member
-   * (two users claiming at once: exactly one gets `true`).
+   * Takes the given roles (all when omitted) away; returns how many were taken — unless that would leave the iTwin
+   * without an Owner: then nothing changes and `"lastOwner"` is answered (checked and written in one step, so two
+   * Owners removing each other at once cannot both succeed).
    */
-  claimITwin(iTwinId: string, userId: string, ownerRole: RoleRecord, at: string): Promise<boolean>;
+  removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner">;
+  /** The members holding the iTwin's Owner role. */
+  owners(iTwinId: string): Promise<string[]>;
 
   iModelOverrides(iModelId: string): Promise<IModelOverrides>;
   /** The overrides of every iModel of the iTwin that has any (iModels without are absent). */

@@ -220,6 +220,11 @@ export interface MetadataReader {
   listIModels(filter: IModelFilter, page: Page): Promise<IModelRecord[]>;
   /** An iModel in this iTwin with exactly this name, failed creations excluded. */
   findIModelByName(iTwinId: string, name: string): Promise<IModelRecord | undefined>;
+  /**
+   * The iTwin was deleted (the access store's `itwins` row says so): no iModel may be created in it. Read inside a
+   * transaction scoped to the iTwin, it cannot go stale before the commit (AccessStore.deleteITwin serializes with it).
+   */
+  iTwinDeleted(iTwinId: string): Promise<boolean>;
 
   getChangesetByIndex(iModelId: string, index: number): Promise<ChangesetRecord | undefined>;
   getChangesetById(iModelId: string, id: string): Promise<ChangesetRecord | undefined>;

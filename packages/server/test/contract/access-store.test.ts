@@ -24,6 +24,7 @@ accessStoreContract("sqlite", async () => {
           VALUES (?, ?, ?, 'test', '2026-01-01T00:00:00.000Z', 'initialized', 'empty', 'initialized', 2)`,
       ).run(iModelId, iTwinId, iModelId);
     },
+    deleteIModel: async (iModelId) => void db.prepare("DELETE FROM imodels WHERE id = ?").run(iModelId),
     cleanup: async () => {
       await store.close();
       db.close();
@@ -54,6 +55,7 @@ accessStoreContract("postgres", async () => {
         [iModelId, iTwinId],
       );
     },
+    deleteIModel: async (iModelId) => void (await pool.query("DELETE FROM imodels WHERE id = $1", [iModelId])),
     cleanup: async () => {
       await store.close();
       await Promise.all(pools.map((p) => p.end()));

@@ -318,7 +318,7 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
     const missingOption = await modelhub(["imodel", "create", "--name", "x"]);
     assert.equal(missingOption.code, 2);
-    assert.match(missingOption.err, /required option '--itwin <id>'/);
+    assert.match(missingOption.err, /required option '--itwin <name|id>'/);
 
     const badUrl = await modelhub(["imodel", "list", "--itwin", ITWIN, "--url", "not a url"]);
     assert.equal(badUrl.code, 2);

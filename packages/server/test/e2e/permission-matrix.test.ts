@@ -1,7 +1,7 @@
 // Every API route, called by a user of each role, in `tokens` mode (real hub-issued tokens, permissions enforced):
 // the status and body of each answer — success, 403 InsufficientPermissions, or 404 iModelNotFound when the caller
 // cannot see the iModel at all. The route list is the app's own (through rules.ts, which buildApp enforces): a new
-// route without an entry here fails this test.
+// route without an entry here fails this test. Then the no-escalation rules, each as the attempt a user would make.
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,9 +35,13 @@ const ROLE_NAMES = Object.keys(ROLES) as Role[];
 
 const FORBIDDEN = { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } };
 const HIDDEN = { error: { code: "iModelNotFound", message: "Requested iModel is not available." } };
+const NO_ITWIN = { error: { code: "iTwinNotFound", message: "Requested iTwin is not available." } };
 
-/** Who may call a route, written down independently of rules.ts (the documented permission table). */
-type Need = { scope: "any" } | { scope: "iModel" | "iTwin"; anyOf: readonly Permission[] };
+/**
+ * Who may call a route, written down independently of rules.ts (the documented permission table). `member`: any
+ * member of the iTwin or an administrator (others: 404 iTwinNotFound); `owner`: the iTwin's Owners and administrators.
+ */
+type Need = { scope: "any" | "member" | "owner" } | { scope: "iModel" | "iTwin"; anyOf: readonly Permission[] };
 const ANY: Need = { scope: "any" };
 const WV: Need = { scope: "iModel", anyOf: ["imodels_webview"] };
 const RD: Need = { scope: "iModel", anyOf: ["imodels_read"] };
@@ -203,6 +207,24 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     },
     "DELETE /imodels/:id/permissions/users/:userId": {
       need: MG, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}/permissions/users/someone`) },
+    "GET /imodels/:id/rolepermissions": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/rolepermissions`) },
+    "PATCH /imodels/:id/rolepermissions": {
+      need: MG,
+      ok: 200,
+      run: async (_r, u) => api(u)("PATCH", `/${await freshIModel()}/rolepermissions`, { body: { roleId: roleIds.read, permissions: ["imodels_read"] } }),
+    },
+    "DELETE /imodels/:id/rolepermissions/:roleId": {
+      need: MG, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}/rolepermissions/${roleIds.read}`) },
+    "GET /imodels/:id/userpermissions": {
+      need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/userpermissions`) },
+    "PATCH /imodels/:id/userpermissions": {
+      need: MG,
+      ok: 200,
+      run: async (_r, u) => api(u)("PATCH", `/${await freshIModel()}/userpermissions`, { body: { userId: "someone", permissions: ["imodels_webview"] } }),
+    },
+    "DELETE /imodels/:id/userpermissions/:userId": {
+      need: MG, ok: 204, run: async (_r, u) => api(u)("DELETE", `/${await freshIModel()}/userpermissions/someone`) },
 
     "POST /imodels/:id/changesets": {
       need: WR,
@@ -379,6 +401,54 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     },
     "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": {
       need: TW_MANAGE, ok: 204, run: async (_r, u) => ac(u)("DELETE", `/itwins/${T}/members/users/${await freshMember()}`) },
+    "GET /accesscontrol/itwins/:iTwinId/members": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/members`) },
+    "GET /accesscontrol/itwins/:iTwinId/members/:userId": {
+      need: TW_WV, ok: 200, run: (_r, u) => ac(u)("GET", `/itwins/${T}/members/${OWNER}`) },
+    "POST /accesscontrol/itwins/:iTwinId/members": {
+      need: TW_MANAGE,
+      ok: 201,
+      run: (_r, u) => ac(u)("POST", `/itwins/${T}/members`, { members: [{ email: `guest-${next()}`, roleId: roleIds.webview }] }),
+    },
+    "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: async (_r, u) => ac(u)("PATCH", `/itwins/${T}/members/${await freshMember()}`, { roleIds: [roleIds.read] }),
+    },
+    "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": {
+      need: TW_MANAGE, ok: 204, run: async (_r, u) => ac(u)("DELETE", `/itwins/${T}/members/${await freshMember()}`) },
+
+    "GET /itwins/": {
+      need: ANY,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `${s.hub.url}/itwins`),
+      // Mine: every member sees the iTwin; a non-member does not, nor an administrator who is no member.
+      check: (role, r) => assert.equal((r.body.iTwins as Json[]).some((t) => t.id === T), role !== "none" && role !== "administrator", `${role}: ${r.text}`),
+    },
+    "POST /itwins/": {
+      need: ANY,
+      ok: 201,
+      run: (_r, u) => api(u)("POST", `${s.hub.url}/itwins`, { body: { displayName: `made by ${u} ${next()}` } }),
+      check: (_role, r) => assert.equal(r.body.iTwin.createdBy !== undefined, true),
+    },
+    "GET /itwins/:iTwinId": {
+      need: { scope: "member" }, ok: 200, run: (_r, u) => api(u)("GET", `${s.hub.url}/itwins/${T}`) },
+    "PATCH /itwins/:iTwinId": {
+      need: TW_MANAGE, ok: 200, run: (_r, u) => api(u)("PATCH", `${s.hub.url}/itwins/${T}`, { body: { displayName: `matrix ${next()}` } }) },
+    "DELETE /itwins/:iTwinId": {
+      need: { scope: "owner" },
+      ok: 204,
+      // An empty iTwin of alice's where the caller holds the same role as in the matrix iTwin.
+      run: async (role, u) => {
+        const made = await ok(alice()("POST", `${s.hub.url}/itwins`, { body: { displayName: `doomed ${next()}` } }), 201);
+        const id = made.body.iTwin.id as string;
+        if (role !== "none" && role !== "administrator") {
+          const r = await ok(ac(OWNER)("POST", `/itwins/${id}/roles`, { displayName: role, permissions: ROLES[role].permissions }), 201);
+          await ok(ac(OWNER)("POST", `/itwins/${id}/members/users`, { members: [{ userId: u, roleIds: [r.body.role.id] }] }), 201);
+        }
+        return api(u)("DELETE", `${s.hub.url}/itwins/${id}`);
+      },
+    },
   };
   let namedNext = 1;
   const byCanonical = (a: string, b: string) => ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"].indexOf(a) - ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"].indexOf(b);
@@ -389,10 +459,11 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     return userId;
   };
 
-  /** What a caller of `role` gets: "ok", 403, or 404 on an iModel they cannot see at all. */
+  /** What a caller of `role` gets: "ok", 403, or 404 on an iModel (or iTwin) they cannot see at all. */
   function expected(need: Need, role: Role): "ok" | 403 | 404 {
     const grants = grantsOf(ROLES[role].permissions);
-    if (need.scope === "any" || need.anyOf.some((p) => grants.has(p))) return "ok";
+    if (!("anyOf" in need)) return need.scope === "member" ? (role === "none" ? 404 : "ok") : need.scope === "owner" ? (role === "administrator" ? "ok" : 403) : "ok";
+    if (need.anyOf.some((p) => grants.has(p))) return "ok";
     return need.scope === "iModel" && grants.permissions.size === 0 ? 404 : 403;
   }
 
@@ -407,6 +478,65 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     assert.deepEqual(routed.map(([k]) => k).filter((k) => !entries[k]), [], "routes without a matrix entry");
     const unknown = Object.keys(entries).filter((k) => !routed.some(([r]) => r === k) && !k.includes("auditlog"));
     assert.deepEqual(unknown, [], "entries without a route");
+  });
+
+  // No escalation: each attempt below succeeded before iTwins had Owners (the hub's issue 17).
+  describe("no escalation", () => {
+    const ownerRoleId = async () => ((await ac(OWNER)("GET", `/itwins/${T}/roles`)).body.roles as Json[]).find((r) => r.displayName === "Owner")!.id as string;
+    const refused = async (r: Promise<ApiResponse<Json>>, status = 403, code = "InsufficientPermissions") => {
+      const done = await r;
+      assert.equal(done.status, status, done.text);
+      assert.equal(done.body.error.code, code, done.text);
+      return done;
+    };
+
+    it("nobody creates a role holding a permission they lack, widens one to it, or gives themselves one", async () => {
+      await refused(ac("manager")("POST", `/itwins/${T}/roles`, { displayName: "Deleters", permissions: ["imodels_delete"] }));
+      await refused(ac("manager")("PATCH", `/itwins/${T}/roles/${roleIds.read}`, { permissions: ["imodels_read", "imodels_delete"] }));
+      await refused(ac("manager")("POST", `/itwins/${T}/members/users`, { members: [{ userId: "manager", roleIds: [roleIds.delete] }] }));
+      await refused(ac("manager")("PATCH", `/itwins/${T}/members/users/manager`, { roleIds: [roleIds.manage, roleIds.delete] }));
+      const roles = (await ac(OWNER)("GET", `/itwins/${T}/roles`)).body.roles as Json[];
+      assert.ok(!roles.some((r) => r.displayName === "Deleters"), "nothing was created");
+      assert.deepEqual((await ac(OWNER)("GET", `/itwins/${T}/members/users/manager`)).body.member.roles.map((r: Json) => r.id), [roleIds.manage]);
+    });
+
+    it("only an Owner (or an administrator) gives the Owner role, or removes or demotes an Owner", async () => {
+      const owner = await ownerRoleId();
+      await refused(ac("manager")("POST", `/itwins/${T}/members/users`, { members: [{ userId: "manager", roleIds: [owner] }] }));
+      await refused(ac("manager")("DELETE", `/itwins/${T}/members/users/${OWNER}`));
+      await refused(ac("manager")("PATCH", `/itwins/${T}/members/users/${OWNER}`, { roleIds: [roleIds.webview] }));
+      await refused(ac("manager")("DELETE", `/itwins/${T}/members/${OWNER}`));
+      // The Owner still sees and manages everything.
+      assert.equal((await api(OWNER)("GET", `/${iModelId}`)).status, 200);
+      assert.deepEqual((await ac(OWNER)("GET", `/itwins/${T}/members/users/${OWNER}`)).body.member.roles.map((r: Json) => r.id), [owner]);
+    });
+
+    it("the Owner role is built in (not changed, not deleted) and the last Owner stays, even for administrators", async () => {
+      const owner = await ownerRoleId();
+      await refused(ac("root")("PATCH", `/itwins/${T}/roles/${owner}`, { permissions: ["imodels_webview"] }));
+      await refused(ac("root")("DELETE", `/itwins/${T}/roles/${owner}`));
+      await refused(ac(OWNER)("DELETE", `/itwins/${T}/members/users/${OWNER}`), 409, "LastOwner");
+      await refused(ac("root")("PATCH", `/itwins/${T}/members/users/${OWNER}`, { roleIds: [roleIds.read] }), 409, "LastOwner");
+      assert.deepEqual((await ac(OWNER)("GET", `/itwins/${T}/roles/${owner}`)).body.role.permissions.length, 5);
+    });
+
+    it("an iModel grant is not removed, nor narrowed, by someone holding less on the iTwin than its holder; nobody grants what they lack", async () => {
+      const id = await freshIModel();
+      // The iTwin's manager has a grant on this iModel; 'nobody' (no iTwin role at all) manages this iModel only.
+      await ok(alice()("PATCH", `/${id}/permissions/users/manager`, { body: { permissions: ["imodels_manage"] } }), 200);
+      await ok(alice()("PATCH", `/${id}/permissions/users/nobody`, { body: { permissions: ["imodels_manage"] } }), 200);
+      await refused(api("nobody")("DELETE", `/${id}/permissions/users/manager`));
+      await refused(api("nobody")("DELETE", `/${id}/userpermissions/manager`));
+      await refused(api("nobody")("PATCH", `/${id}/userpermissions`, { body: { userId: "manager", permissions: ["imodels_webview"] } }));
+      // A role's grant likewise: the Manager role holds manage on the iTwin, which 'nobody' does not.
+      await refused(api("nobody")("PATCH", `/${id}/permissions/users/writer`, { body: { permissions: ["imodels_write"] } }));
+      await ok(alice()("PATCH", `/${id}/rolepermissions`, { body: { roleId: roleIds.manage, permissions: ["imodels_read"] } }), 200);
+      await refused(api("nobody")("DELETE", `/${id}/rolepermissions/${roleIds.manage}`));
+      // The manager keeps the iModel (and could not restore it if the grant had gone: nobody-with-less cannot take it).
+      assert.equal(((await api("manager")("GET", `/${id}/permissions`)).body.permissions as string[]).includes("imodels_manage"), true);
+      // Within what they hold, the iModel's own manager still grants.
+      await ok(api("nobody")("PATCH", `/${id}/userpermissions`, { body: { userId: "writer", permissions: ["imodels_read"] } }), 200);
+    });
   });
 
   // Roles run in this order so that pushes and named versions line up (write, then administrator).
@@ -427,7 +557,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
           entry.check?.(role, r);
         } else {
           assert.equal(r.status, want, `${key} as ${role}: ${r.text}`);
-          assert.deepEqual(r.body, want === 403 ? FORBIDDEN : HIDDEN, `${key} as ${role}`);
+          assert.deepEqual(r.body, want === 403 ? FORBIDDEN : entry.need.scope === "member" ? NO_ITWIN : HIDDEN, `${key} as ${role}`);
         }
       }
       // The loop ran for every role (a test that cannot silently skip them).

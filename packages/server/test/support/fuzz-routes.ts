@@ -211,6 +211,13 @@ export const ROUTES: readonly RouteSpec[] = [
   ]),
   { method: "GET", url: "/imodels/:id/permissions/roles", area: "api" },
   { method: "GET", url: "/imodels/:id/permissions/users", area: "api" },
+  // The same grants at the iModels API's own paths.
+  { method: "GET", url: "/imodels/:id/rolepermissions", area: "api" },
+  { method: "GET", url: "/imodels/:id/userpermissions", area: "api" },
+  { method: "PATCH", url: "/imodels/:id/rolepermissions", area: "api", body: () => fc.record({ roleId: fc.constantFrom("no-such-role", ""), permissions: fc.constantFrom([], ["imodels_read"], ["fly"]) }, { requiredKeys: [] }) },
+  { method: "PATCH", url: "/imodels/:id/userpermissions", area: "api", body: (p) => fc.record({ userId: fc.constantFrom(p.userIds[0] ?? "alice", ""), permissions: fc.constantFrom([], ["imodels_read"], ["imodels-delete"]) }, { requiredKeys: [] }) },
+  { method: "DELETE", url: "/imodels/:id/rolepermissions/:roleId", area: "api" },
+  { method: "DELETE", url: "/imodels/:id/userpermissions/:userId", area: "api" },
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/permissions", area: "api" },
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/roles", area: "api" },
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/roles/:roleId", area: "api" },
@@ -237,6 +244,35 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   { method: "PATCH", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api", body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }) },
   { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api" },
+  // The Access Control API v1's member paths.
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members", area: "api" },
+  { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members/:userId", area: "api" },
+  {
+    method: "POST",
+    url: "/accesscontrol/itwins/:iTwinId/members",
+    area: "api",
+    body: (p) => fc.record({ members: fc.constantFrom([], [{ email: p.userIds[0] ?? "alice", roleId: "no-such-role" }], [{ roleIds: [] }]) }, { requiredKeys: [] }),
+  },
+  { method: "PATCH", url: "/accesscontrol/itwins/:iTwinId/members/:userId", area: "api", body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }) },
+  { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/members/:userId", area: "api" },
+  // iTwins.
+  { method: "GET", url: "/itwins", area: "api", query: ["subClass", "status", "includeInactive", "type", "displayName", "number", "$search", ...PAGE] },
+  // Registered as the "/" of the /itwins scope: fastify answers both with and without the slash.
+  { method: "GET", url: "/itwins/", area: "api", query: ["$search", "$top"] },
+  {
+    method: "POST",
+    url: "/itwins",
+    area: "api",
+    body: () =>
+      fc.record(
+        { displayName: fc.constantFrom("Fuzzed", "", "x".repeat(300), "5e19bee0-3aea-4355-a9f0-c6df9989ee7d"), subClass: fc.constantFrom("Project", "Asset", "Nope"), number: fc.constantFrom("N-1", "") },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "POST", url: "/itwins/", area: "api", body: () => fc.constant({ displayName: "Slash" }) },
+  { method: "GET", url: "/itwins/:iTwinId", area: "api" },
+  { method: "PATCH", url: "/itwins/:iTwinId", area: "api", body: () => fc.record({ displayName: fc.constantFrom("Renamed", ""), status: fc.constantFrom("Inactive", "Gone"), ianaTimeZone: fc.constantFrom("Europe/Vilnius", "Mars/Base") }, { requiredKeys: [] }) },
+  { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
   { method: "GET", url: "/imodels/:id/auditlog", area: "api", query: ["userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
   { method: "GET", url: "/auditlog", area: "api", query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
   // Registered as the "/" of the /auditlog scope: fastify answers both with and without the slash.

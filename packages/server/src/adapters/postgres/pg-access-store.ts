@@ -1,18 +1,36 @@
 import type { Permission } from "../../domain/access/permissions.js";
 import { canonical } from "../../domain/access/permissions.js";
-import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
-import type { MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
-import { membersOf, overridesByIModel, overridesOf, roleOf } from "../sql/access-rows.js";
+import type { AccessStore, IModelOverrides, ITwinQuery, ITwinRecord, ITwinWrite, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { ITwinRow, MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
+import {
+  INSERT_ITWIN,
+  ITWIN_CLASH,
+  UPDATE_ITWIN,
+  clashOf,
+  iTwinClashParams,
+  iTwinOf,
+  insertITwinParams,
+  listITwinsSql,
+  membersOf,
+  numbered,
+  overridesByIModel,
+  overridesOf,
+  roleOf,
+  updateITwinParams,
+} from "../sql/access-rows.js";
 import type { PgPool } from "./pg-database.js";
 import type { PgQueryable } from "./pg-side.js";
 import { PgSide } from "./pg-side.js";
 
-/** The advisory-lock key that serializes an iTwin's read-then-write steps (claim, role rename, member grants). */
+/** The advisory-lock key that serializes an iTwin's read-then-write steps (creation, role rename, member grants). */
 const iTwinKey = (iTwinId: string) => `modelhub access ${iTwinId}`;
+/** Serializes every creation, rename and deletion of iTwins (their names and numbers are unique hub-wide). */
+const ITWIN_NAMES_KEY = "modelhub access itwin names";
 
 /**
- * The access tables in the hub's PostgreSQL database. The steps that read before they write (claimITwin's "no
- * member yet", updateRole's name check, addMemberRoles's "the role exists", deleteRole's cascade) hold a
+ * The access tables in the hub's PostgreSQL database. The steps that read before they write (createITwin's "no such
+ * id, name or number yet", updateRole's name check, addMemberRoles's "the role exists", deleteRole's cascade, the
+ * last-Owner check of removeMemberRoles) hold a
  * transaction-scoped advisory lock on the iTwin, so they run one at a time per iTwin across every node — what
  * SQLite's single writer gives the SQLite adapter. Single-statement writes need no lock.
  */
@@ -28,6 +46,68 @@ export class PgAccessStore implements AccessStore {
     return new PgAccessStore(pool);
   }
 
+  async createITwin(iTwin: ITwinRecord, ownerRole: RoleRecord): Promise<ITwinWrite | "exists"> {
+    return this.#side.transaction(async (db) => {
+      if ((await db.query("SELECT 1 FROM itwins WHERE id = $1", [iTwin.id])).rowCount) return "exists";
+      const clash = clashOf((await db.query<{ name: unknown }>(numbered(ITWIN_CLASH), iTwinClashParams(iTwin))).rows[0]);
+      if (clash) return clash;
+      await db.query(numbered(INSERT_ITWIN), insertITwinParams(iTwin));
+      await insertRole(db, { ...ownerRole, owner: true });
+      await db.query("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES ($1, $2, $3, $4)", [iTwin.id, iTwin.createdBy, ownerRole.id, iTwin.createdAt]);
+      return "done";
+    }, [iTwinKey(iTwin.id), ITWIN_NAMES_KEY]);
+  }
+
+  async getITwin(iTwinId: string): Promise<ITwinRecord | undefined> {
+    const row = (await this.#side.query<ITwinRow>("SELECT * FROM itwins WHERE id = $1", [iTwinId])).rows[0];
+    return row && iTwinOf(row);
+  }
+
+  async listITwins(query: ITwinQuery): Promise<ITwinRecord[]> {
+    const { sql, params } = listITwinsSql(query);
+    // COLLATE "C": the same byte order as SQLite's, whatever the database's default collation.
+    const ordered = numbered(sql).replace("ORDER BY t.display_name_key,", 'ORDER BY t.display_name_key COLLATE "C",');
+    return (await this.#side.query<ITwinRow>(ordered, params)).rows.map(iTwinOf);
+  }
+
+  async updateITwin(iTwin: ITwinRecord): Promise<ITwinWrite | "notFound"> {
+    return this.#side.transaction(async (db) => {
+      const clash = clashOf((await db.query<{ name: unknown }>(numbered(ITWIN_CLASH), iTwinClashParams(iTwin))).rows[0]);
+      if (clash) return clash;
+      return (await db.query(numbered(UPDATE_ITWIN), updateITwinParams(iTwin))).rowCount === 1 ? "done" : "notFound";
+    }, [iTwinKey(iTwin.id), ITWIN_NAMES_KEY]);
+  }
+
+  async deleteITwin(iTwinId: string, at: string): Promise<"done" | "notFound" | { iModels: number }> {
+    return this.#side.transaction(async (db) => {
+      // The metadata store's lock for iModel creation in this iTwin (PgMetadataStore scopeKeys): an iModel created
+      // meanwhile commits either before the count below, or after the iTwin is marked deleted, and is then refused.
+      await db.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [`modelhub:itwin:${iTwinId}`]);
+      if (!(await db.query("SELECT 1 FROM itwins WHERE id = $1 AND deleted_at IS NULL", [iTwinId])).rowCount) return "notFound";
+      const n = Number((await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM imodels WHERE itwin_id = $1", [iTwinId])).rows[0]!.n);
+      if (n > 0) return { iModels: n };
+      await db.query("UPDATE itwins SET deleted_at = $1 WHERE id = $2", [at, iTwinId]);
+      await db.query("DELETE FROM itwin_members WHERE itwin_id = $1", [iTwinId]);
+      await db.query("DELETE FROM itwin_roles WHERE itwin_id = $1", [iTwinId]);
+      return "done";
+    }, [iTwinKey(iTwinId), ITWIN_NAMES_KEY]);
+  }
+
+  async discardITwin(iTwinId: string, createdBy: string): Promise<boolean> {
+    return this.#side.transaction(async (db) => {
+      // As deleteITwin: serialized with iModel creation in this iTwin.
+      await db.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [`modelhub:itwin:${iTwinId}`]);
+      const removed = await db.query(
+        "DELETE FROM itwins WHERE id = $1 AND created_by = $2 AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM imodels WHERE itwin_id = $1)",
+        [iTwinId, createdBy],
+      );
+      if (!removed.rowCount) return false;
+      await db.query("DELETE FROM itwin_members WHERE itwin_id = $1", [iTwinId]);
+      await db.query("DELETE FROM itwin_roles WHERE itwin_id = $1", [iTwinId]);
+      return true;
+    }, [iTwinKey(iTwinId), ITWIN_NAMES_KEY]);
+  }
+
   async listRoles(iTwinId: string): Promise<RoleRecord[]> {
     // COLLATE "C": the same byte order as SQLite's, whatever the database's default collation.
     const rows = await this.#side.query<RoleRow>('SELECT * FROM itwin_roles WHERE itwin_id = $1 ORDER BY display_name COLLATE "C", id', [iTwinId]);
@@ -40,13 +120,10 @@ export class PgAccessStore implements AccessStore {
   }
 
   async createRole(role: RoleRecord): Promise<boolean> {
-    // Under the iTwin's lock too: claimITwin reads "no role of that name" before inserting one.
     return this.#side.transaction(async (db) => {
-      const result = await db.query(
-        "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        [role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions))],
-      );
-      return result.rowCount === 1;
+      if ((await db.query("SELECT 1 FROM itwin_roles WHERE itwin_id = $1 AND display_name = $2", [role.iTwinId, role.displayName])).rowCount) return false;
+      await insertRole(db, role);
+      return true;
     }, [iTwinKey(role.iTwinId)]);
   }
 
@@ -105,36 +182,31 @@ export class PgAccessStore implements AccessStore {
     }, [iTwinKey(iTwinId)]);
   }
 
-  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number> {
-    const result =
-      roleIds === undefined
-        ? await this.#side.query("DELETE FROM itwin_members WHERE itwin_id = $1 AND user_id = $2", [iTwinId, userId])
-        : await this.#side.query("DELETE FROM itwin_members WHERE itwin_id = $1 AND user_id = $2 AND role_id = ANY($3::text[])", [iTwinId, userId, roleIds]);
-    return result.rowCount ?? 0;
+  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner"> {
+    // Under the iTwin's lock: two Owners removing each other at once must not both see "another Owner is left".
+    return this.#side
+      .transaction(async (db) => {
+        const result =
+          roleIds === undefined
+            ? await db.query("DELETE FROM itwin_members WHERE itwin_id = $1 AND user_id = $2", [iTwinId, userId])
+            : await db.query("DELETE FROM itwin_members WHERE itwin_id = $1 AND user_id = $2 AND role_id = ANY($3::text[])", [iTwinId, userId, roleIds]);
+        const removed = result.rowCount ?? 0;
+        // Rolled back by throwing: the iTwin had an Owner before and must keep one.
+        if (removed > 0 && (await ownerless(db, iTwinId))) throw new LastOwner();
+        return removed;
+      }, [iTwinKey(iTwinId)])
+      .catch((err: unknown) => {
+        if (err instanceof LastOwner) return "lastOwner" as const;
+        throw err;
+      });
   }
 
-  async hasMembers(iTwinId: string): Promise<boolean> {
-    return hasMember(this.#side, iTwinId);
-  }
-
-  async claimITwin(iTwinId: string, userId: string, ownerRole: RoleRecord, at: string): Promise<boolean> {
-    return this.#side.transaction(async (db) => {
-      if (await hasMember(db, iTwinId)) return false;
-      const existing = await db.query<RoleRow>("SELECT * FROM itwin_roles WHERE itwin_id = $1 AND display_name = $2", [iTwinId, ownerRole.displayName]);
-      let roleId = existing.rows[0]?.id;
-      if (roleId === undefined) {
-        await db.query("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES ($1, $2, $3, $4, $5)", [
-          iTwinId,
-          ownerRole.id,
-          ownerRole.displayName,
-          ownerRole.description,
-          JSON.stringify(canonical(ownerRole.permissions)),
-        ]);
-        roleId = ownerRole.id;
-      }
-      await db.query("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES ($1, $2, $3, $4)", [iTwinId, userId, roleId, at]);
-      return true;
-    }, [iTwinKey(iTwinId)]);
+  async owners(iTwinId: string): Promise<string[]> {
+    const rows = await this.#side.query<{ user_id: string }>(
+      'SELECT m.user_id FROM itwin_members m JOIN itwin_roles r ON r.itwin_id = m.itwin_id AND r.id = m.role_id WHERE m.itwin_id = $1 AND r.owner = 1 ORDER BY m.user_id COLLATE "C"',
+      [iTwinId],
+    );
+    return rows.rows.map((r) => r.user_id);
   }
 
   async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
@@ -188,6 +260,26 @@ export class PgAccessStore implements AccessStore {
   }
 }
 
-async function hasMember(db: PgQueryable, iTwinId: string): Promise<boolean> {
-  return ((await db.query("SELECT 1 FROM itwin_members WHERE itwin_id = $1 LIMIT 1", [iTwinId])).rowCount ?? 0) > 0;
+async function insertRole(db: PgQueryable, role: RoleRecord): Promise<void> {
+  await db.query("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions, owner) VALUES ($1, $2, $3, $4, $5, $6)", [
+    role.iTwinId,
+    role.id,
+    role.displayName,
+    role.description,
+    JSON.stringify(canonical(role.permissions)),
+    role.owner ? 1 : 0,
+  ]);
 }
+
+/** True when the iTwin has an Owner role but nobody holds it. */
+async function ownerless(db: PgQueryable, iTwinId: string): Promise<boolean> {
+  const rows = await db.query(
+    `SELECT 1 FROM itwin_roles r WHERE r.itwin_id = $1 AND r.owner = 1
+      AND NOT EXISTS (SELECT 1 FROM itwin_members m WHERE m.itwin_id = r.itwin_id AND m.role_id = r.id)`,
+    [iTwinId],
+  );
+  return (rows.rowCount ?? 0) > 0;
+}
+
+/** Thrown inside a transaction to roll it back: it would have left the iTwin without an Owner. */
+class LastOwner extends Error {}

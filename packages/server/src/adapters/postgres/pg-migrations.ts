@@ -288,4 +288,63 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         SELECT imodel_id, owner_id, MIN(acquired_at) FROM briefcases GROUP BY imodel_id, owner_id;
     `,
   },
+  {
+    version: 4,
+    name: "iTwins people create and own; every iTwin has an Owner role (SQLite migration 7)",
+    sql: `
+      CREATE TABLE itwins (
+        id TEXT PRIMARY KEY,
+        class TEXT NOT NULL,
+        sub_class TEXT NOT NULL,
+        type TEXT,
+        number TEXT NOT NULL,
+        number_key TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        display_name_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        geographic_location TEXT,
+        iana_time_zone TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        modified_by TEXT NOT NULL,
+        deleted_at TEXT
+      );
+      CREATE UNIQUE INDEX itwins_by_name ON itwins(display_name_key) WHERE deleted_at IS NULL;
+      CREATE UNIQUE INDEX itwins_by_number ON itwins(number_key) WHERE deleted_at IS NULL;
+
+      ALTER TABLE itwin_roles ADD COLUMN owner BIGINT NOT NULL DEFAULT 0;
+      CREATE UNIQUE INDEX itwin_roles_owner ON itwin_roles(itwin_id) WHERE owner = 1;
+
+      INSERT INTO itwins (id, class, sub_class, type, number, number_key, display_name, display_name_key, status,
+                          geographic_location, iana_time_zone, created_at, created_by, modified_at, modified_by, deleted_at)
+        SELECT t.id, 'Endeavor', 'Project', NULL, t.id, t.id, t.id, t.id, 'Active', NULL, NULL,
+               COALESCE(f.created_at, m.added_at, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+               COALESCE(f.creator_id, m.user_id, ''),
+               COALESCE(f.created_at, m.added_at, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+               COALESCE(f.creator_id, m.user_id, ''),
+               NULL
+          FROM (SELECT itwin_id AS id FROM imodels UNION SELECT itwin_id FROM itwin_roles UNION SELECT itwin_id FROM itwin_members) t
+          LEFT JOIN imodels f ON f.itwin_id = t.id AND NOT EXISTS (
+            SELECT 1 FROM imodels e WHERE e.itwin_id = f.itwin_id AND (e.created_at < f.created_at OR (e.created_at = f.created_at AND e.id < f.id)))
+          LEFT JOIN itwin_members m ON f.id IS NULL AND m.itwin_id = t.id AND NOT EXISTS (
+            SELECT 1 FROM itwin_members e WHERE e.itwin_id = m.itwin_id
+              AND (e.added_at < m.added_at OR (e.added_at = m.added_at AND (e.user_id < m.user_id OR (e.user_id = m.user_id AND e.role_id < m.role_id)))));
+
+      UPDATE itwin_roles SET owner = 1
+        WHERE display_name = 'Owner' AND permissions = '["imodels_webview","imodels_read","imodels_write","imodels_manage","imodels_delete"]';
+      UPDATE itwin_roles SET display_name = 'Owner (' || id || ')' WHERE display_name = 'Owner' AND owner = 0;
+      INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions, owner)
+        SELECT t.id, gen_random_uuid()::text, 'Owner', 'Every permission on the iTwin and all its iModels; only Owners give or take it.',
+               '["imodels_webview","imodels_read","imodels_write","imodels_manage","imodels_delete"]', 1
+          FROM itwins t WHERE NOT EXISTS (SELECT 1 FROM itwin_roles r WHERE r.itwin_id = t.id AND r.owner = 1);
+
+      INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at)
+        SELECT f.itwin_id, f.creator_id, r.id, f.created_at
+          FROM imodels f JOIN itwin_roles r ON r.itwin_id = f.itwin_id AND r.owner = 1
+          WHERE NOT EXISTS (
+            SELECT 1 FROM imodels e WHERE e.itwin_id = f.itwin_id AND (e.created_at < f.created_at OR (e.created_at = f.created_at AND e.id < f.id)))
+        ON CONFLICT DO NOTHING;
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Permission } from "../../domain/access/permissions.js";
 import { canonical, parsePermission } from "../../domain/access/permissions.js";
-import type { IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { ITwinClass, ITwinStatus, ITwinSubClass } from "@modelhub/protocol";
+import type { IModelOverrides, ITwinQuery, ITwinRecord, MemberRecord, RoleRecord } from "../../ports/access-store.js";
 
 /** A row of table `itwin_roles`; `permissions` is a JSON array of permission names. */
 export interface RoleRow {
@@ -9,6 +10,116 @@ export interface RoleRow {
   display_name: string;
   description: string | null;
   permissions: string;
+  /** 1 for the iTwin's built-in Owner role (PostgreSQL answers BIGINT as a string). */
+  owner: number | string;
+}
+
+/** A row of table `itwins`. */
+export interface ITwinRow {
+  id: string;
+  class: string;
+  sub_class: string;
+  type: string | null;
+  number: string;
+  display_name: string;
+  status: string;
+  geographic_location: string | null;
+  iana_time_zone: string | null;
+  created_at: string;
+  created_by: string;
+  modified_at: string;
+  modified_by: string;
+  deleted_at: string | null;
+}
+
+export function iTwinOf(row: ITwinRow): ITwinRecord {
+  return {
+    id: row.id,
+    class: row.class as ITwinClass,
+    subClass: row.sub_class as ITwinSubClass,
+    type: row.type,
+    number: row.number,
+    displayName: row.display_name,
+    status: row.status as ITwinStatus,
+    geographicLocation: row.geographic_location,
+    ianaTimeZone: row.iana_time_zone,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+    modifiedAt: row.modified_at,
+    modifiedBy: row.modified_by,
+    deletedAt: row.deleted_at,
+  };
+}
+
+/** How names and numbers are compared (unique, searched): case-insensitively, beyond ASCII. */
+export const nameKey = (text: string) => text.toLowerCase();
+
+/** `INSERT INTO itwins …` with `?` placeholders, and its parameters in order. */
+export const INSERT_ITWIN = `INSERT INTO itwins (id, class, sub_class, type, number, number_key, display_name, display_name_key, status,
+  geographic_location, iana_time_zone, created_at, created_by, modified_at, modified_by, deleted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`;
+export function insertITwinParams(t: ITwinRecord): unknown[] {
+  return [t.id, t.class, t.subClass, t.type, t.number, nameKey(t.number), t.displayName, nameKey(t.displayName), t.status,
+    t.geographicLocation, t.ianaTimeZone, t.createdAt, t.createdBy, t.modifiedAt, t.modifiedBy, t.deletedAt];
+}
+
+/** `UPDATE itwins …` of the changeable fields of a live iTwin (`?` placeholders), and its parameters. */
+export const UPDATE_ITWIN = `UPDATE itwins SET class = ?, sub_class = ?, type = ?, number = ?, number_key = ?, display_name = ?, display_name_key = ?,
+  status = ?, geographic_location = ?, iana_time_zone = ?, modified_at = ?, modified_by = ? WHERE id = ? AND deleted_at IS NULL`;
+export function updateITwinParams(t: ITwinRecord): unknown[] {
+  return [t.class, t.subClass, t.type, t.number, nameKey(t.number), t.displayName, nameKey(t.displayName), t.status,
+    t.geographicLocation, t.ianaTimeZone, t.modifiedAt, t.modifiedBy, t.id];
+}
+
+/** Which unique name a live iTwin other than `id` already has, if any (one query: `?` placeholders). */
+export const ITWIN_CLASH = "SELECT display_name_key = ? AS name FROM itwins WHERE deleted_at IS NULL AND id <> ? AND (display_name_key = ? OR number_key = ?) LIMIT 1";
+export function iTwinClashParams(t: ITwinRecord): unknown[] {
+  return [nameKey(t.displayName), t.id, nameKey(t.displayName), nameKey(t.number)];
+}
+export function clashOf(row: { name: unknown } | undefined): "nameTaken" | "numberTaken" | undefined {
+  if (!row) return undefined;
+  return row.name === true || row.name === 1 ? "nameTaken" : "numberTaken";
+}
+
+/** `SELECT … FROM itwins` for a query, with `?` placeholders (LIKE patterns escape `\`, `%`, `_`). */
+export function listITwinsSql(q: ITwinQuery): { sql: string; params: unknown[] } {
+  const where = ["t.deleted_at IS NULL"];
+  const params: unknown[] = [];
+  if (q.memberId !== undefined) {
+    where.push("EXISTS (SELECT 1 FROM itwin_members m WHERE m.itwin_id = t.id AND m.user_id = ?)");
+    params.push(q.memberId);
+  }
+  const anyOf = (column: string, values: readonly string[]) => {
+    where.push(`${column} IN (${values.map(() => "?").join(", ")})`);
+    params.push(...values);
+  };
+  if (q.subClasses && q.subClasses.length > 0) anyOf("t.sub_class", q.subClasses);
+  if (q.statuses && q.statuses.length > 0) anyOf("t.status", q.statuses);
+  else where.push("t.status <> 'Inactive'");
+  if (q.type !== undefined) {
+    where.push("t.type = ?");
+    params.push(q.type);
+  }
+  if (q.displayName !== undefined) {
+    where.push("t.display_name_key = ?");
+    params.push(nameKey(q.displayName));
+  }
+  if (q.number !== undefined) {
+    where.push("t.number_key = ?");
+    params.push(nameKey(q.number));
+  }
+  if (q.search !== undefined) {
+    const pattern = `%${nameKey(q.search).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push("(t.display_name_key LIKE ? ESCAPE '\\' OR t.number_key LIKE ? ESCAPE '\\')");
+    params.push(pattern, pattern);
+  }
+  params.push(q.limit, q.offset);
+  return { sql: `SELECT t.* FROM itwins t WHERE ${where.join(" AND ")} ORDER BY t.display_name_key, t.id LIMIT ? OFFSET ?`, params };
+}
+
+/** `?` placeholders → PostgreSQL's `$1…$n`. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 /** A row of table `itwin_members`: one role of one member. */
@@ -28,7 +139,14 @@ export function permissionsOf(json: string): Permission[] {
 }
 
 export function roleOf(row: RoleRow): RoleRecord {
-  return { iTwinId: row.itwin_id, id: row.id, displayName: row.display_name, description: row.description, permissions: permissionsOf(row.permissions) };
+  return {
+    iTwinId: row.itwin_id,
+    id: row.id,
+    displayName: row.display_name,
+    description: row.description,
+    permissions: permissionsOf(row.permissions),
+    owner: Number(row.owner) === 1,
+  };
 }
 
 /** One record per member, in the order of the rows' first appearance; a member's `addedAt` is that of its oldest role. */

@@ -147,6 +147,10 @@ export class SqlMetadataTx implements MetadataTx {
     return row ? toIModel(row) : undefined;
   }
 
+  async iTwinDeleted(iTwinId: string): Promise<boolean> {
+    return (await this.s.get("SELECT 1 AS deleted FROM itwins WHERE id = ? AND deleted_at IS NOT NULL", iTwinId)) !== undefined;
+  }
+
   async insertIModel(r: IModelRecord): Promise<void> {
     await this.s.run(
       `INSERT INTO imodels (id, itwin_id, name, description, extent, containers_enabled, creator_id, created_at, state, creation_mode,

@@ -1,8 +1,22 @@
 import type { Permission } from "../../domain/access/permissions.js";
 import { canonical } from "../../domain/access/permissions.js";
-import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
-import type { MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
-import { membersOf, overridesByIModel, overridesOf, roleOf } from "../sql/access-rows.js";
+import type { AccessStore, IModelOverrides, ITwinQuery, ITwinRecord, ITwinWrite, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type { ITwinRow, MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "../sql/access-rows.js";
+import {
+  INSERT_ITWIN,
+  ITWIN_CLASH,
+  UPDATE_ITWIN,
+  clashOf,
+  iTwinClashParams,
+  iTwinOf,
+  insertITwinParams,
+  listITwinsSql,
+  membersOf,
+  overridesByIModel,
+  overridesOf,
+  roleOf,
+  updateITwinParams,
+} from "../sql/access-rows.js";
 import { SideConnection, withBusyRetry } from "./sqlite-database.js";
 
 /**
@@ -21,6 +35,71 @@ export class SqliteAccessStore implements AccessStore {
     return new SqliteAccessStore(path);
   }
 
+  async createITwin(iTwin: ITwinRecord, ownerRole: RoleRecord): Promise<ITwinWrite | "exists"> {
+    return this.#write(() => {
+      if (this.#connection.statement("SELECT 1 FROM itwins WHERE id = ?").get(iTwin.id)) return "exists";
+      const clash = clashOf(this.#connection.statement(ITWIN_CLASH).get(...iTwinClashParams(iTwin)) as { name: unknown } | undefined);
+      if (clash) return clash;
+      this.#connection.statement(INSERT_ITWIN).run(...insertITwinParams(iTwin));
+      this.#insertRole({ ...ownerRole, owner: true });
+      this.#connection.statement("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)").run(iTwin.id, iTwin.createdBy, ownerRole.id, iTwin.createdAt);
+      return "done";
+    });
+  }
+
+  async getITwin(iTwinId: string): Promise<ITwinRecord | undefined> {
+    return this.#read(() => {
+      const row = this.#connection.statement("SELECT * FROM itwins WHERE id = ?").get(iTwinId) as ITwinRow | undefined;
+      return row ? iTwinOf(row) : undefined;
+    });
+  }
+
+  async listITwins(query: ITwinQuery): Promise<ITwinRecord[]> {
+    const { sql, params } = listITwinsSql(query);
+    // Each filter combination is its own SQL text: prepared once and kept, like every other statement here.
+    return this.#read(() => (this.#connection.statement(sql).all(...params) as ITwinRow[]).map(iTwinOf));
+  }
+
+  async updateITwin(iTwin: ITwinRecord): Promise<ITwinWrite | "notFound"> {
+    return this.#write(() => {
+      const clash = clashOf(this.#connection.statement(ITWIN_CLASH).get(...iTwinClashParams(iTwin)) as { name: unknown } | undefined);
+      if (clash) return clash;
+      return this.#connection.statement(UPDATE_ITWIN).run(...updateITwinParams(iTwin)).changes === 1 ? "done" : "notFound";
+    });
+  }
+
+  async deleteITwin(iTwinId: string, at: string): Promise<"done" | "notFound" | { iModels: number }> {
+    // One write transaction: an iModel created in this iTwin commits either before (counted here) or after (and
+    // then finds the iTwin deleted, see the metadata store's iTwinDeleted).
+    return this.#write(() => {
+      if (!this.#connection.statement("SELECT 1 FROM itwins WHERE id = ? AND deleted_at IS NULL").get(iTwinId)) return "notFound";
+      const { n } = this.#connection.statement("SELECT COUNT(*) AS n FROM imodels WHERE itwin_id = ?").get(iTwinId) as { n: number };
+      if (n > 0) return { iModels: n };
+      this.#connection.statement("UPDATE itwins SET deleted_at = ? WHERE id = ?").run(at, iTwinId);
+      this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ?").run(iTwinId);
+      this.#connection.statement("DELETE FROM itwin_roles WHERE itwin_id = ?").run(iTwinId);
+      return "done";
+    });
+  }
+
+  async discardITwin(iTwinId: string, createdBy: string): Promise<boolean> {
+    return this.#write(() => {
+      const removed = this.#connection
+        .statement("DELETE FROM itwins WHERE id = ? AND created_by = ? AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM imodels WHERE itwin_id = ?)")
+        .run(iTwinId, createdBy, iTwinId).changes;
+      if (removed === 0) return false;
+      this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ?").run(iTwinId);
+      this.#connection.statement("DELETE FROM itwin_roles WHERE itwin_id = ?").run(iTwinId);
+      return true;
+    });
+  }
+
+  #insertRole(role: RoleRecord): void {
+    this.#connection
+      .statement("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions, owner) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions)), role.owner ? 1 : 0);
+  }
+
   async listRoles(iTwinId: string): Promise<RoleRecord[]> {
     return this.#read(() =>
       (this.#connection.statement("SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name, id").all(iTwinId) as RoleRow[]).map(roleOf),
@@ -36,10 +115,9 @@ export class SqliteAccessStore implements AccessStore {
 
   async createRole(role: RoleRecord): Promise<boolean> {
     return this.#write(() => {
-      const result = this.#connection
-        .statement("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .run(role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions)));
-      return result.changes === 1;
+      if (this.#connection.statement("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ?").get(role.iTwinId, role.displayName)) return false;
+      this.#insertRole(role);
+      return true;
     });
   }
 
@@ -105,33 +183,44 @@ export class SqliteAccessStore implements AccessStore {
     });
   }
 
-  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number> {
+  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner"> {
     return this.#write(() => {
-      if (roleIds === undefined) return this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?").run(iTwinId, userId).changes;
-      const remove = this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id = ?");
-      let removed = 0;
-      for (const roleId of roleIds) removed += remove.run(iTwinId, userId, roleId).changes;
-      return removed;
-    });
-  }
-
-  async hasMembers(iTwinId: string): Promise<boolean> {
-    return this.#read(() => this.#connection.statement("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId) !== undefined);
-  }
-
-  async claimITwin(iTwinId: string, userId: string, ownerRole: RoleRecord, at: string): Promise<boolean> {
-    return this.#write(() => {
-      if (this.#connection.statement("SELECT 1 FROM itwin_members WHERE itwin_id = ? LIMIT 1").get(iTwinId)) return false;
-      let role = this.#connection.statement("SELECT * FROM itwin_roles WHERE itwin_id = ? AND display_name = ?").get(iTwinId, ownerRole.displayName) as RoleRow | undefined;
-      if (!role) {
-        this.#connection
-          .statement("INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, ?, ?, ?)")
-          .run(iTwinId, ownerRole.id, ownerRole.displayName, ownerRole.description, JSON.stringify(canonical(ownerRole.permissions)));
-        role = { itwin_id: iTwinId, id: ownerRole.id, display_name: ownerRole.displayName, description: ownerRole.description, permissions: "[]" };
+      let removed: number;
+      if (roleIds === undefined) removed = this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?").run(iTwinId, userId).changes;
+      else {
+        const remove = this.#connection.statement("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id = ?");
+        removed = 0;
+        for (const roleId of roleIds) removed += remove.run(iTwinId, userId, roleId).changes;
       }
-      this.#connection.statement("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)").run(iTwinId, userId, role.id, at);
-      return true;
+      // Undone by throwing out of the transaction: the iTwin had an Owner before and must keep one.
+      if (removed > 0 && this.#ownerless(iTwinId)) throw new LastOwner();
+      return removed;
+    }).catch((err: unknown) => {
+      if (err instanceof LastOwner) return "lastOwner" as const;
+      throw err;
     });
+  }
+
+  /** True when the iTwin has an Owner role but nobody holds it. */
+  #ownerless(iTwinId: string): boolean {
+    return (
+      this.#connection
+        .statement(
+          `SELECT 1 FROM itwin_roles r WHERE r.itwin_id = ? AND r.owner = 1
+            AND NOT EXISTS (SELECT 1 FROM itwin_members m WHERE m.itwin_id = r.itwin_id AND m.role_id = r.id)`,
+        )
+        .get(iTwinId) !== undefined
+    );
+  }
+
+  async owners(iTwinId: string): Promise<string[]> {
+    return this.#read(() =>
+      (
+        this.#connection
+          .statement("SELECT m.user_id FROM itwin_members m JOIN itwin_roles r ON r.itwin_id = m.itwin_id AND r.id = m.role_id WHERE m.itwin_id = ? AND r.owner = 1 ORDER BY m.user_id")
+          .all(iTwinId) as { user_id: string }[]
+      ).map((r) => r.user_id),
+    );
   }
 
   async iModelOverrides(iModelId: string): Promise<IModelOverrides> {
@@ -192,3 +281,6 @@ export class SqliteAccessStore implements AccessStore {
     return this.#connection.write(fn);
   }
 }
+
+/** Thrown inside a write transaction to roll it back: it would have left the iTwin without an Owner. */
+class LastOwner extends Error {}

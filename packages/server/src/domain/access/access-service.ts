@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../../ports/access-store.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
+import { ITWIN_DEFAULTS, iTwinExists } from "../itwins/itwin-record.js";
 import type { Grants, Permission } from "./permissions.js";
 import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, PERMISSIONS, canonical, grantsOf, parsePermission } from "./permissions.js";
 
@@ -11,11 +12,14 @@ export interface AccessPolicy {
   everyoneMayDoEverything: boolean;
   /** Organization administrators (`--admin`): every permission everywhere. */
   admins: readonly string[];
-  /** Whoever creates the first iModel of an iTwin nobody is a member of becomes its "Owner" (`--no-claim-itwins` turns it off). */
+  /**
+   * Any user may start an iTwin (`POST /itwins`, or an iModel under an iTwin id the hub has never seen); with
+   * `false` (`--no-claim-itwins`) only administrators may.
+   */
   claimITwins: boolean;
 }
 
-/** The built-in role given to whoever claims an iTwin: every permission. */
+/** The built-in role of whoever creates an iTwin: every permission, on the iTwin and all its iModels. */
 export const OWNER_ROLE_NAME = "Owner";
 
 /** Where a permission is asked for: an iTwin, or one iModel of it. */
@@ -24,7 +28,7 @@ export interface AccessScope {
   iModelId?: string;
 }
 
-const insufficient = () => new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+const insufficient = (message = "The user has insufficient permissions for the requested operation.") => new HubError("InsufficientPermissions", message);
 
 export const accessNotFound = {
   role: () => new HubError("RoleNotFound", "Requested Role is not available."),
@@ -36,7 +40,11 @@ const ALL: Grants = grantsOf(ALL_PERMISSIONS);
 /**
  * Who may do what (the cloud's model): iTwin roles given to members, iModel-level role and user grants that replace
  * the iTwin's for that iModel when it has any (except `imodels_delete`, iTwin-level only), organization admins who
- * may do everything, and the bootstrap rule for unclaimed iTwins.
+ * may do everything, and each iTwin's Owners, who may do everything in it.
+ *
+ * No escalation: nobody grants a permission they do not hold (nor a role that holds one), only Owners give or take
+ * the Owner role, the last Owner stays, and an iModel grant is changed or removed only by someone holding at least
+ * what its holder holds on the iTwin. In open mode everyone holds everything, so only the last-Owner rule bites.
  */
 export class AccessService {
   readonly #admins: ReadonlySet<string>;
@@ -54,10 +62,17 @@ export class AccessService {
     return this.#admins.has(actor.userId);
   }
 
+  /** Open mode or an administrator: every permission everywhere, and the powers of an Owner on every iTwin. */
+  #unrestricted(actor: Actor): boolean {
+    return this.policy.everyoneMayDoEverything || this.isAdmin(actor);
+  }
+
   /** Everything the actor may do in the scope, implications included. */
   async effective(actor: Actor, scope: AccessScope): Promise<Grants> {
-    if (this.policy.everyoneMayDoEverything || this.isAdmin(actor)) return ALL;
+    if (this.#unrestricted(actor)) return ALL;
     const roles = await this.store.rolesOf(scope.iTwinId, actor.userId);
+    // Owners are never locked out of their iTwin's iModels: iModel grants do not apply to them.
+    if (roles.some((r) => r.owner)) return ALL;
     const iTwinLevel = roles.flatMap((r) => r.permissions);
     if (scope.iModelId === undefined) return grantsOf(iTwinLevel);
     return grantsOf(this.#iModelLevel(actor, roles, iTwinLevel, await this.store.iModelOverrides(scope.iModelId)));
@@ -86,24 +101,66 @@ export class AccessService {
     throw insufficient();
   }
 
-  /**
-   * Creating an iModel needs `imodels_manage` on the iTwin. An iTwin nobody is a member of is claimed by the first
-   * user who creates an iModel in it (they become its member with the built-in "Owner" role), unless turned off.
-   */
-  async requireCreate(actor: Actor, iTwinId: string): Promise<Grants> {
-    const grants = await this.effective(actor, { iTwinId });
-    if (grants.has("imodels_manage")) return grants;
-    if (this.policy.claimITwins && !(await this.store.hasMembers(iTwinId))) {
-      await this.store.claimITwin(iTwinId, actor.userId, this.#ownerRole(iTwinId), this.clock.now().toISOString());
-      // Whoever won the race is the owner; everyone else is checked like any non-member.
-      const after = await this.effective(actor, { iTwinId });
-      if (after.has("imodels_manage")) return after;
-    }
-    throw insufficient();
+  /** The actor holds the iTwin's Owner role (administrators and open mode count as Owners). */
+  async isOwner(actor: Actor, iTwinId: string): Promise<boolean> {
+    if (this.#unrestricted(actor)) return true;
+    return (await this.store.rolesOf(iTwinId, actor.userId)).some((r) => r.owner);
   }
 
-  #ownerRole(iTwinId: string): RoleRecord {
-    return { iTwinId, id: this.newId(), displayName: OWNER_ROLE_NAME, description: "Every iModels permission (given to whoever claimed the iTwin).", permissions: [...PERMISSIONS] };
+  /** Whether the actor may start iTwins at all (`--no-claim-itwins`: administrators only; open mode: everyone). */
+  mayCreateITwins(actor: Actor): boolean {
+    return this.policy.claimITwins || this.#unrestricted(actor);
+  }
+
+  /**
+   * Whether the actor may create an iModel in the iTwin, writing nothing: `imodels_manage` on it; for an iTwin id
+   * the hub has never seen, whether they may start iTwins (they would become its Owner: every permission). An iTwin
+   * that exists, or existed, is never taken over this way: a deleted one answers `iTwinNotFound`.
+   */
+  async checkCreate(actor: Actor, iTwinId: string): Promise<Grants> {
+    const existing = await this.store.getITwin(iTwinId);
+    if (existing?.deletedAt) throw notFound.iTwin();
+    if (existing) return this.require(actor, ["imodels_manage"], { iTwinId });
+    if (!this.mayCreateITwins(actor)) throw insufficient();
+    return ALL;
+  }
+
+  /**
+   * Runs `create` (an iModel's creation) in the iTwin, after {@link checkCreate}. An iTwin id the hub has never seen
+   * is created first — named after its id (renameable), the actor its Owner — since the official clients and
+   * existing scripts invent iTwin ids; if `create` then fails, that iTwin is discarded again (unless an iModel got
+   * into it meanwhile): a refused request leaves nothing behind.
+   */
+  async createIn<T>(actor: Actor, iTwinId: string, create: () => Promise<T>): Promise<T> {
+    await this.checkCreate(actor, iTwinId);
+    if (await this.store.getITwin(iTwinId)) return create();
+    const now = this.clock.now().toISOString();
+    const record = { ...ITWIN_DEFAULTS, id: iTwinId, number: iTwinId, displayName: iTwinId, createdAt: now, createdBy: actor.userId, modifiedAt: now, modifiedBy: actor.userId };
+    const created = await this.store.createITwin(record, this.ownerRole(iTwinId));
+    if (created === "nameTaken" || created === "numberTaken") throw iTwinExists(created, record);
+    if (created === "exists") {
+      // Another request created it first: it is theirs, checked like any iTwin.
+      await this.require(actor, ["imodels_manage"], { iTwinId });
+      return create();
+    }
+    try {
+      return await create();
+    } catch (err) {
+      await this.store.discardITwin(iTwinId, actor.userId);
+      throw err;
+    }
+  }
+
+  /** A new iTwin's Owner role (the store marks it and gives it to the creator). */
+  ownerRole(iTwinId: string): RoleRecord {
+    return {
+      iTwinId,
+      id: this.newId(),
+      displayName: OWNER_ROLE_NAME,
+      description: "Every permission on the iTwin and all its iModels; only Owners give or take it.",
+      permissions: [...PERMISSIONS],
+      owner: true,
+    };
   }
 
   /**
@@ -111,8 +168,9 @@ export class AccessService {
    * them, else a test by iModel id. One read of the iTwin's grants, whatever the number of iModels.
    */
   async visibility(actor: Actor, iTwinId: string): Promise<"all" | ((iModelId: string) => boolean)> {
-    if (this.policy.everyoneMayDoEverything || this.isAdmin(actor)) return "all";
+    if (this.#unrestricted(actor)) return "all";
     const roles = await this.store.rolesOf(iTwinId, actor.userId);
+    if (roles.some((r) => r.owner)) return "all";
     const iTwinLevel = roles.flatMap((r) => r.permissions);
     const overrides = await this.store.iModelOverridesInITwin(iTwinId);
     const seesByDefault = grantsOf(iTwinLevel).has("imodels_webview");
@@ -122,6 +180,25 @@ export class AccessService {
       if (!own) return seesByDefault;
       return grantsOf(this.#iModelLevel(actor, roles, iTwinLevel, own)).has("imodels_webview");
     };
+  }
+
+  // ---- No escalation --------------------------------------------------------------------------------------------
+
+  /** `by` must hold every one of `permissions` where it acts (nobody hands out what they do not have). */
+  async #mayGrant(by: Actor, scope: AccessScope, permissions: readonly Permission[], what: string): Promise<void> {
+    if (this.#unrestricted(by) || permissions.length === 0) return;
+    const held = await this.effective(by, scope);
+    const lacking = permissions.filter((p) => !held.has(p));
+    if (lacking.length > 0) throw insufficient(`You cannot ${what}: it holds ${lacking.join(", ")}, which you do not hold${scope.iModelId ? " on this iModel" : " on this iTwin"}.`);
+  }
+
+  /** Giving or taking a role: the Owner role by Owners only, any other by someone holding all it holds. */
+  async #mayHandOut(by: Actor, role: RoleRecord, verb: "give" | "take away" | "change" | "delete"): Promise<void> {
+    if (role.owner) {
+      if (!(await this.isOwner(by, role.iTwinId))) throw insufficient(`Only an Owner of the iTwin (or an administrator) may ${verb} the Owner role.`);
+      return;
+    }
+    await this.#mayGrant(by, { iTwinId: role.iTwinId }, role.permissions, `${verb} role '${role.displayName}'`);
   }
 
   // ---- Roles ----------------------------------------------------------------------------------------------------
@@ -136,33 +213,41 @@ export class AccessService {
     return role;
   }
 
-  async createRole(iTwinId: string, input: { displayName: string; description: string | null; permissions: readonly string[] }): Promise<RoleRecord> {
+  async createRole(by: Actor, iTwinId: string, input: { displayName: string; description: string | null; permissions: readonly string[] }): Promise<RoleRecord> {
     const role: RoleRecord = {
       iTwinId,
       id: this.newId(),
       displayName: checkName(input.displayName, "Cannot create Role."),
       description: input.description,
       permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot create Role."),
+      owner: false,
     };
+    await this.#mayHandOut(by, role, "give");
     if (!(await this.store.createRole(role))) throw roleExists(role.displayName);
     return role;
   }
 
-  async updateRole(iTwinId: string, roleId: string, input: { displayName?: string; description?: string | null; permissions?: readonly string[] }): Promise<RoleRecord> {
+  async updateRole(by: Actor, iTwinId: string, roleId: string, input: { displayName?: string; description?: string | null; permissions?: readonly string[] }): Promise<RoleRecord> {
     const current = await this.getRole(iTwinId, roleId);
+    if (current.owner) throw ownerRoleFixed();
     const role: RoleRecord = {
       ...current,
       ...(input.displayName !== undefined ? { displayName: checkName(input.displayName, "Cannot update Role.") } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.permissions !== undefined ? { permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot update Role.") } : {}),
     };
+    // What the role holds now is taken from its members, what it will hold is given to them: both must be the caller's.
+    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonical([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
     const result = await this.store.updateRole(role);
     if (result === "nameTaken") throw roleExists(role.displayName);
     if (!result) throw accessNotFound.role();
     return role;
   }
 
-  async deleteRole(iTwinId: string, roleId: string): Promise<void> {
+  async deleteRole(by: Actor, iTwinId: string, roleId: string): Promise<void> {
+    const role = await this.getRole(iTwinId, roleId);
+    if (role.owner) throw ownerRoleFixed();
+    await this.#mayHandOut(by, role, "delete");
     if (!(await this.store.deleteRole(iTwinId, roleId))) throw accessNotFound.role();
   }
 
@@ -178,9 +263,13 @@ export class AccessService {
     return member;
   }
 
+  owners(iTwinId: string): Promise<string[]> {
+    return this.store.owners(iTwinId);
+  }
+
   /** Gives roles to users (roles they already hold are kept once); every role must exist on the iTwin. */
-  async addMembers(iTwinId: string, members: readonly { userId: string; roleIds: readonly string[] }[]): Promise<MemberRecord[]> {
-    const roles = new Set((await this.store.listRoles(iTwinId)).map((r) => r.id));
+  async addMembers(by: Actor, iTwinId: string, members: readonly { userId: string; roleIds: readonly string[] }[]): Promise<MemberRecord[]> {
+    const roles = new Map((await this.store.listRoles(iTwinId)).map((r) => [r.id, r]));
     members.forEach((m, i) => {
       if (m.userId.trim() === "" || m.userId.length > 255) {
         throw invalidRequest("Cannot add members.", [{ code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: `members[${i}].userId` }]);
@@ -191,27 +280,42 @@ export class AccessService {
       const unknown = m.roleIds.find((id) => !roles.has(id));
       if (unknown !== undefined) throw accessNotFound.role();
     });
+    for (const roleId of new Set(members.flatMap((m) => m.roleIds))) await this.#mayHandOut(by, roles.get(roleId)!, "give");
     const at = this.clock.now().toISOString();
     for (const m of members) await this.store.addMemberRoles(iTwinId, m.userId, m.roleIds, at);
     return Promise.all(members.map((m) => this.getMember(iTwinId, m.userId)));
   }
 
   /** Replaces a member's roles with exactly `roleIds`. */
-  async setMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[]): Promise<MemberRecord> {
+  async setMemberRoles(by: Actor, iTwinId: string, userId: string, roleIds: readonly string[]): Promise<MemberRecord> {
     const current = await this.getMember(iTwinId, userId);
     if (roleIds.length === 0) {
       throw invalidRequest("Cannot update member.", [{ code: "InvalidValue", message: "A member needs at least one role; remove the member instead.", target: "roleIds" }]);
     }
-    const roles = new Set((await this.store.listRoles(iTwinId)).map((r) => r.id));
+    const roles = new Map((await this.store.listRoles(iTwinId)).map((r) => [r.id, r]));
     if (roleIds.some((id) => !roles.has(id))) throw accessNotFound.role();
-    await this.store.addMemberRoles(iTwinId, userId, roleIds, this.clock.now().toISOString());
+    const added = roleIds.filter((id) => !current.roleIds.includes(id));
     const dropped = current.roleIds.filter((id) => !roleIds.includes(id));
-    if (dropped.length > 0) await this.store.removeMemberRoles(iTwinId, userId, dropped);
+    for (const id of added) await this.#mayHandOut(by, roles.get(id)!, "give");
+    for (const id of dropped) {
+      const role = roles.get(id);
+      if (role) await this.#mayHandOut(by, role, "take away");
+    }
+    if (dropped.length > 0 && (await this.store.removeMemberRoles(iTwinId, userId, dropped)) === "lastOwner") throw lastOwner(userId);
+    await this.store.addMemberRoles(iTwinId, userId, roleIds, this.clock.now().toISOString());
     return this.getMember(iTwinId, userId);
   }
 
-  async removeMember(iTwinId: string, userId: string): Promise<void> {
-    if ((await this.store.removeMemberRoles(iTwinId, userId)) === 0) throw accessNotFound.member();
+  async removeMember(by: Actor, iTwinId: string, userId: string): Promise<void> {
+    const current = await this.getMember(iTwinId, userId);
+    const roles = new Map((await this.store.listRoles(iTwinId)).map((r) => [r.id, r]));
+    for (const id of current.roleIds) {
+      const role = roles.get(id);
+      if (role) await this.#mayHandOut(by, role, "take away");
+    }
+    const removed = await this.store.removeMemberRoles(iTwinId, userId);
+    if (removed === "lastOwner") throw lastOwner(userId);
+    if (removed === 0) throw accessNotFound.member();
   }
 
   // ---- iModel-level grants --------------------------------------------------------------------------------------
@@ -222,33 +326,59 @@ export class AccessService {
 
   /**
    * Sets a role's permissions on one iModel (an empty list removes the grant); the role must be the iTwin's. `by`:
-   * who does it (see {@link #keepGranter}).
+   * who does it — they must hold what they grant here, and hold on the iTwin all the role holds to change or remove
+   * an existing grant of it (see {@link #keepGranter} for the first grant of an iModel).
    */
   async setIModelRolePermissions(by: Actor, scope: Required<AccessScope>, roleId: string, permissions: readonly string[]): Promise<Permission[]> {
-    await this.getRole(scope.iTwinId, roleId);
+    const role = await this.getRole(scope.iTwinId, roleId);
     const checked = checkPermissions(permissions, IMODEL_LEVEL_PERMISSIONS, "Cannot update iModel role permissions.");
+    if (role.owner && checked.length > 0) {
+      throw invalidRequest("Cannot update iModel role permissions.", [
+        { code: "InvalidValue", message: "Owners have every permission on every iModel of their iTwin: the Owner role takes no iModel grant.", target: "roleId" },
+      ]);
+    }
+    await this.#mayGrant(by, scope, checked, "grant this");
+    const existing = (await this.store.iModelOverrides(scope.iModelId)).roles.find((r) => r.roleId === roleId);
+    if (existing && !sameSet(existing.permissions, checked)) await this.#mayChangeGrantOf(by, scope.iTwinId, role.permissions, `role '${role.displayName}'`);
     if (checked.length > 0) await this.#keepGranter(by, scope);
     await this.store.setIModelRolePermissions(scope.iModelId, roleId, checked);
     return checked;
   }
 
-  /** Sets a user's permissions on one iModel (an empty list removes the grant). */
+  /** Sets a user's permissions on one iModel (an empty list removes the grant), under the same rules. */
   async setIModelUserPermissions(by: Actor, scope: Required<AccessScope>, userId: string, permissions: readonly string[]): Promise<Permission[]> {
     if (userId.trim() === "" || userId.length > 255) {
       throw invalidRequest("Cannot update iModel user permissions.", [{ code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: "userId" }]);
     }
     const checked = checkPermissions(permissions, IMODEL_LEVEL_PERMISSIONS, "Cannot update iModel user permissions.");
+    await this.#mayGrant(by, scope, checked, "grant this");
+    const existing = (await this.store.iModelOverrides(scope.iModelId)).users.find((u) => u.userId === userId);
+    if (existing && userId !== by.userId && !sameSet(existing.permissions, checked)) {
+      const holder = await this.effective({ userId }, { iTwinId: scope.iTwinId });
+      await this.#mayChangeGrantOf(by, scope.iTwinId, [...holder.permissions], `user '${userId}'`);
+    }
     if (checked.length > 0 && userId !== by.userId) await this.#keepGranter(by, scope);
     await this.store.setIModelUserPermissions(scope.iModelId, userId, checked);
     return checked;
   }
 
+  /** Changing or removing a grant needs, on the iTwin, at least what its holder has there (else they could not restore it). */
+  async #mayChangeGrantOf(by: Actor, iTwinId: string, holderHolds: readonly Permission[], holder: string): Promise<void> {
+    if (this.#unrestricted(by)) return;
+    const mine = await this.effective(by, { iTwinId });
+    const more = grantsOf(holderHolds);
+    const lacking = [...more.permissions].filter((p) => !mine.has(p));
+    if (lacking.length > 0) {
+      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonical(lacking).join(", ")} on the iTwin, which you do not.`);
+    }
+  }
+
   /**
    * The first grant of an iModel replaces the iTwin's permissions for it, which would lock out the very manager who
-   * makes it: they keep what they had, as a user grant of their own (admins need none; they can revoke it later).
+   * makes it: they keep what they had, as a user grant of their own (admins and Owners need none; they can revoke it).
    */
   async #keepGranter(by: Actor, scope: Required<AccessScope>): Promise<void> {
-    if (this.policy.everyoneMayDoEverything || this.isAdmin(by)) return;
+    if (await this.isOwner(by, scope.iTwinId)) return;
     const current = await this.store.iModelOverrides(scope.iModelId);
     if (current.roles.length + current.users.length > 0) return;
     const had = (await this.effective(by, scope)).permissions;
@@ -257,8 +387,20 @@ export class AccessService {
   }
 }
 
+function sameSet(a: readonly Permission[], b: readonly Permission[]): boolean {
+  return a.length === b.length && a.every((p) => b.includes(p));
+}
+
 function roleExists(name: string): HubError {
   return new HubError("RoleExists", `A Role named '${name}' already exists on this iTwin.`);
+}
+
+function ownerRoleFixed(): HubError {
+  return insufficient("The Owner role is built in: it cannot be changed or deleted. Give it to members or take it from them instead.");
+}
+
+function lastOwner(userId: string): HubError {
+  return new HubError("LastOwner", `'${userId}' is the iTwin's last Owner: give the Owner role to another member first.`);
 }
 
 function checkName(name: string, operation: string): string {

@@ -75,6 +75,7 @@ export class IModelService {
       nextBriefcaseId: FIRST_BRIEFCASE_ID,
     };
     await this.store.transaction({ iTwinId: record.iTwinId }, async (tx) => {
+      await this.assertITwinLive(tx, record.iTwinId);
       await this.assertNameFree(tx, record.iTwinId, record.name);
       await tx.insertIModel(record);
       // An empty iModel needs no upload: its baseline is generated right away.
@@ -120,6 +121,7 @@ export class IModelService {
         baselineFailure: null,
         nextBriefcaseId: FIRST_BRIEFCASE_ID,
       };
+      await this.assertITwinLive(tx, copy.iTwinId);
       await this.assertNameFree(tx, copy.iTwinId, copy.name);
       await tx.insertIModel(copy);
       await tx.enqueueJob(baselineJob(copy.id));
@@ -203,6 +205,11 @@ export class IModelService {
     });
     this.onJobQueued();
     return updated;
+  }
+
+  /** A deleted iTwin holds no iModels: its deletion and this creation are serialized (same iTwin scope). */
+  private async assertITwinLive(tx: MetadataTx, iTwinId: string): Promise<void> {
+    if (await tx.iTwinDeleted(iTwinId)) throw notFound.iTwin();
   }
 
   private async assertNameFree(tx: MetadataTx, iTwinId: string, name: string): Promise<void> {

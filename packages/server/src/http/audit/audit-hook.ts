@@ -55,6 +55,14 @@ const ACTIONS: Readonly<Record<string, ActionRule>> = {
   "DELETE /imodels/:id/permissions/roles/:roleId": { action: "imodel.permissions.role.delete", target: (p) => p.roleId },
   "PATCH /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.set", target: (p) => p.userId },
   "DELETE /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.delete", target: (p) => p.userId },
+  "PATCH /imodels/:id/rolepermissions": { action: "imodel.permissions.role.set", target: (_p, body) => body.roleId },
+  "DELETE /imodels/:id/rolepermissions/:roleId": { action: "imodel.permissions.role.delete", target: (p) => p.roleId },
+  "PATCH /imodels/:id/userpermissions": { action: "imodel.permissions.user.set", target: (_p, body) => body.userId },
+  "DELETE /imodels/:id/userpermissions/:userId": { action: "imodel.permissions.user.delete", target: (p) => p.userId },
+  // iTwins.
+  "POST /itwins": { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName },
+  "PATCH /itwins/:iTwinId": { action: "itwin.update", target: (p) => p.iTwinId },
+  "DELETE /itwins/:iTwinId": { action: "itwin.delete", target: (p) => p.iTwinId },
   // iTwin roles and members.
   "POST /accesscontrol/itwins/:iTwinId/roles": { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName },
   "PATCH /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.update", target: (p) => p.roleId },
@@ -62,6 +70,9 @@ const ACTIONS: Readonly<Record<string, ActionRule>> = {
   "POST /accesscontrol/itwins/:iTwinId/members/users": { action: "access.member.add", target: (_p, body) => memberIds(body) },
   "PATCH /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.update", target: (p) => p.userId },
   "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.remove", target: (p) => p.userId },
+  "POST /accesscontrol/itwins/:iTwinId/members": { action: "access.member.add", target: (_p, body) => memberIds(body) },
+  "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": { action: "access.member.update", target: (p) => p.userId },
+  "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": { action: "access.member.remove", target: (p) => p.userId },
 };
 
 /** The users a member request names (the cloud's `{ members: [{ email | userId, roleIds }] }`), comma-separated. */
@@ -210,6 +221,7 @@ async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: 
   const params = paramsOf(request);
   if (params.iTwinId) return params.iTwinId;
   if (entry.iTwinId !== undefined) return entry.iTwinId;
+  if (entry.rule.action === "itwin.create") return (objectAt(entry.answer, "iTwin").id as string | undefined) ?? null;
   if (entry.rule.action === "imodel.create") {
     const iTwinId = typeof body.iTwinId === "string" ? body.iTwinId : null;
     if (iTwinId && iModelId) iTwins.remember(iModelId, iTwinId);
@@ -219,7 +231,7 @@ async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: 
   return iTwins.get(iModelId).catch(() => null);
 }
 
-const isAccessControl = (path: string) => path.startsWith("/accesscontrol/") || /^\/imodels\/[^/]+\/permissions\//.test(path);
+const isAccessControl = (path: string) => path.startsWith("/accesscontrol/") || /^\/imodels\/[^/]+\/(permissions\/|rolepermissions|userpermissions)/.test(path);
 
 function safeTarget(rule: ActionRule, params: Params, body: Json, answer: Json | undefined): unknown {
   try {

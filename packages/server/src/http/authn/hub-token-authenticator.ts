@@ -39,7 +39,7 @@ export class HubTokenAuthenticator implements Authenticator {
     const now = this.#clock.now();
     if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime())) throw invalidToken();
     this.#touch(token.id, now);
-    return { userId: token.userId };
+    return token.expiresAt === null ? { userId: token.userId } : { userId: token.userId, expiresAt: Date.parse(token.expiresAt) };
   }
 
   #touch(id: string, now: Date): void {

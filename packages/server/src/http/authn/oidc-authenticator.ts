@@ -174,6 +174,7 @@ export function actorOfClaims(userId: string, claims: JWTPayload): Actor {
   if (surname !== undefined) actor.surname = surname;
   if (email !== undefined) actor.email = email;
   if (applicationId !== undefined) actor.applicationId = applicationId;
+  if (typeof claims.exp === "number") actor.expiresAt = claims.exp * 1000;
   return actor;
 }
 

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AccessService } from "../../domain/access/access-service.js";
 import type { Grants } from "../../domain/access/permissions.js";
 import { ALL_PERMISSIONS, NO_PERMISSIONS, grantsOf } from "../../domain/access/permissions.js";
+import type { Actor } from "../../domain/context.js";
 import { HubError, insufficientPermissions } from "../../domain/errors.js";
+import { STATUS_BY_CODE } from "../error-mapping.js";
 import type { AuthzRule } from "./rules.js";
 import { ruleOf } from "./rules.js";
 
@@ -50,7 +52,7 @@ export function requireRouteRules(app: FastifyInstance): void {
 }
 
 /**
- * The one authorization seam of an authenticated scope (`/imodels`, `/accesscontrol`, `/auditlog`): register it
+ * The one authorization seam of an authenticated scope (`/imodels`, `/itwins`, `/accesscontrol`, `/auditlog`): register it
  * right after the authentication hook. Rules that need the body (creating an iModel names its iTwin there) are
  * checked once the body is parsed, all others before it is read.
  */
@@ -58,12 +60,29 @@ export function registerAuthorization(scope: FastifyInstance, deps: Authorizatio
   scope.addHook("onRequest", async (request) => {
     const rule = ruleOfRequest(request);
     if (rule.kind === "iTwin" && rule.from === "body") return;
-    request.authz = await authorize(request, rule, deps);
+    request.authz = await authorize(request, request.actor, rule, deps);
   });
   scope.addHook("preValidation", async (request) => {
     const rule = ruleOfRequest(request);
-    if (rule.kind === "iTwin" && rule.from === "body") request.authz = await authorize(request, rule, deps);
+    if (rule.kind === "iTwin" && rule.from === "body") request.authz = await authorize(request, request.actor, rule, deps);
   });
+}
+
+/**
+ * Whether a request that was let through would still be now: its token verified again (not revoked, not past its
+ * own `exp`) and its route's rule checked again. For answers that last (the change feed). Only a refusal (401, 403,
+ * 404) answers false: a hub that cannot verify right now (identity provider unreachable, 503) keeps the stream.
+ */
+export async function stillAuthorized(request: FastifyRequest, authenticate: (authorization: string | undefined) => Promise<Actor>, deps: AuthorizationDeps): Promise<boolean> {
+  try {
+    const actor = await authenticate(request.headers.authorization);
+    if (actor.expiresAt !== undefined && actor.expiresAt <= Date.now()) return false;
+    await authorize(request, actor, ruleOfRequest(request), deps);
+    return true;
+  } catch (err) {
+    if (err instanceof HubError && STATUS_BY_CODE[err.code] >= 401 && STATUS_BY_CODE[err.code] <= 404) return false;
+    return true;
+  }
 }
 
 function ruleOfRequest(request: FastifyRequest): AuthzRule {
@@ -73,9 +92,8 @@ function ruleOfRequest(request: FastifyRequest): AuthzRule {
   return rule ?? { kind: "authenticated", why: "no route" };
 }
 
-async function authorize(request: FastifyRequest, rule: AuthzRule, deps: AuthorizationDeps): Promise<RequestAuthz> {
+async function authorize(request: FastifyRequest, actor: Actor, rule: AuthzRule, deps: AuthorizationDeps): Promise<RequestAuthz> {
   const { access } = deps;
-  const actor = request.actor;
   switch (rule.kind) {
     case "public":
     case "signedLink":
@@ -100,8 +118,11 @@ async function authorize(request: FastifyRequest, rule: AuthzRule, deps: Authori
         if (rule.adminsWithout) throw insufficientPermissions();
         return { rule, grants: NONE };
       }
-      if (rule.claim && GUID.test(iTwinId)) return { rule, iTwinId, grants: await access.requireCreate(actor, iTwinId) };
-      return { rule, iTwinId, grants: await access.require(actor, rule.anyOf, { iTwinId }) };
+      // Creating an iModel: checked here, written by the route once the body is valid (AccessService.createIn).
+      if (rule.claim && GUID.test(iTwinId)) return { rule, iTwinId, grants: await access.checkCreate(actor, iTwinId) };
+      const grants = await access.require(actor, rule.anyOf, { iTwinId });
+      if (rule.owner && !(await access.isOwner(actor, iTwinId))) throw insufficientPermissions();
+      return { rule, iTwinId, grants };
     }
   }
 }

@@ -16,9 +16,10 @@ export type AuthzRule =
   | { kind: "iModel"; anyOf: readonly Permission[] }
   /**
    * On an iTwin named by the path (`:iTwinId`), the body or the query (`iTwinId`). `claim`: creating an iModel,
-   * which may claim an unclaimed iTwin. `adminsWithout`: without an iTwin id only organization administrators may.
+   * which may create an iTwin id the hub has never seen (the caller its Owner; AccessService.checkCreate). `adminsWithout`: without an iTwin id
+   * only organization administrators may. `owner`: only the iTwin's Owners (and administrators).
    */
-  | { kind: "iTwin"; anyOf: readonly Permission[]; from: "path" | "body" | "query"; claim?: boolean; adminsWithout?: boolean };
+  | { kind: "iTwin"; anyOf: readonly Permission[]; from: "path" | "body" | "query"; claim?: boolean; adminsWithout?: boolean; owner?: boolean };
 
 const WEBVIEW = ["imodels_webview"] as const satisfies readonly Permission[];
 const READ = ["imodels_read"] as const satisfies readonly Permission[];
@@ -71,6 +72,13 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "GET /imodels/:id/permissions/users": iModel(MANAGE),
   "PATCH /imodels/:id/permissions/users/:userId": iModel(MANAGE),
   "DELETE /imodels/:id/permissions/users/:userId": iModel(MANAGE),
+  // The same at the iModels API's own paths (the role or user in the body of a PATCH).
+  "GET /imodels/:id/rolepermissions": iModel(MANAGE),
+  "PATCH /imodels/:id/rolepermissions": iModel(MANAGE),
+  "DELETE /imodels/:id/rolepermissions/:roleId": iModel(MANAGE),
+  "GET /imodels/:id/userpermissions": iModel(MANAGE),
+  "PATCH /imodels/:id/userpermissions": iModel(MANAGE),
+  "DELETE /imodels/:id/userpermissions/:userId": iModel(MANAGE),
 
   // Changesets and groups (download links only with imodels_read: see Presenter).
   "POST /imodels/:id/changesets": iModel(WRITE),
@@ -127,6 +135,19 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "POST /accesscontrol/itwins/:iTwinId/members/users": { kind: "iTwin", anyOf: MANAGE, from: "path" },
   "PATCH /accesscontrol/itwins/:iTwinId/members/users/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
   "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+  // The Access Control API v1's member paths (a member's id is the user id).
+  "GET /accesscontrol/itwins/:iTwinId/members": { kind: "iTwin", anyOf: WEBVIEW, from: "path" },
+  "GET /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: WEBVIEW, from: "path" },
+  "POST /accesscontrol/itwins/:iTwinId/members": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+  "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+  "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+
+  // iTwins (the cloud's iTwins API v1).
+  "GET /itwins/": { kind: "authenticated", why: "lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)" },
+  "POST /itwins/": { kind: "authenticated", why: "any user starts an iTwin and becomes its Owner (administrators only with --no-claim-itwins: ITwinService)" },
+  "GET /itwins/:iTwinId": { kind: "authenticated", why: "members and administrators; anyone else gets 404 iTwinNotFound (ITwinService.get)" },
+  "PATCH /itwins/:iTwinId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+  "DELETE /itwins/:iTwinId": { kind: "iTwin", anyOf: PERMISSIONS, from: "path", owner: true },
 };
 
 /** A prefixed plugin's `/` route is registered both with and without the trailing slash: one rule covers both. */

@@ -1,8 +1,11 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { AccessService } from "../../domain/access/access-service.js";
 import { canonical } from "../../domain/access/permissions.js";
+import type { ITwinService } from "../../domain/itwins/itwin-service.js";
+import type { Actor } from "../../domain/context.js";
 import type { MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import { invalidRequest } from "../../domain/errors.js";
 import { parseBody } from "../validation.js";
 
 const text = (max: number) => z.string().max(max, { error: `The value exceeds allowed ${max} characters.` });
@@ -21,6 +24,30 @@ const addMembersBody = z.object({
     .max(100),
 });
 const updateMemberBody = z.object({ roleIds });
+// The Access Control API v1's "add members": one role per entry (`roleId`), the user named by `email`; modelhub
+// identifies users by their user id, so `userId` (or `email`, taken as the user id) names them, and `roleIds` is
+// accepted too.
+const addMembersV1Body = z.object({
+  members: z
+    .array(z.object({ userId: text(255).optional(), email: text(255).optional(), roleId: text(64).optional(), roleIds: roleIds.optional() }))
+    .min(1, { error: "At least one member is needed." })
+    .max(100),
+});
+
+/** `Warning` of every change in open mode: roles are recorded (they apply once the hub verifies tokens), not enforced. */
+export const OPEN_MODE_WARNING =
+  '299 modelhub "Open mode: roles and permissions are recorded but not enforced (everyone may do everything) until the hub runs with --auth tokens or --auth oidc."';
+
+/** Adds {@link OPEN_MODE_WARNING} to an answer that changed roles, members or grants, in open mode. */
+export function warnWhenNotEnforced(access: AccessService, reply: FastifyReply): void {
+  if (access.policy.everyoneMayDoEverything) void reply.header("warning", OPEN_MODE_WARNING);
+}
+
+/** What the handlers below need of a request on one iTwin. */
+interface ITwinRequest {
+  actor: Actor;
+  params: { iTwinId: string };
+}
 
 function presentRole(r: RoleRecord) {
   return { id: r.id, displayName: r.displayName, description: r.description, permissions: r.permissions };
@@ -28,10 +55,17 @@ function presentRole(r: RoleRecord) {
 
 /**
  * Access control of one iTwin, in the shapes of the cloud's Access Control API (`/accesscontrol/itwins/{id}/…`):
- * roles (named sets of permissions), user members with their roles, and the caller's own permissions. Who may call
- * what is in rules.ts (reading: any permission on the iTwin; changing: `imodels_manage`).
+ * roles (named sets of permissions), user members with their roles (v2's `/members/users` and v1's `/members`), and
+ * the caller's own permissions. Who may call what is in rules.ts (reading: any permission on the iTwin; changing:
+ * `imodels_manage`, and AccessService's no-escalation rules). Changes need a live iTwin (404 `iTwinNotFound`).
  */
-export async function accessControlRoutes(api: FastifyInstance, { access }: { access: AccessService }): Promise<void> {
+export async function accessControlRoutes(api: FastifyInstance, { access, iTwins }: { access: AccessService; iTwins: ITwinService }): Promise<void> {
+  const live = (request: ITwinRequest) => iTwins.get(request.actor, request.params.iTwinId);
+  const changed = (reply: FastifyReply) => {
+    warnWhenNotEnforced(access, reply);
+    return reply;
+  };
+
   const presentMember = async (iTwinId: string, m: MemberRecord, roles?: Map<string, RoleRecord>) => {
     const byId = roles ?? new Map((await access.listRoles(iTwinId)).map((r) => [r.id, r]));
     return {
@@ -60,51 +94,75 @@ export async function accessControlRoutes(api: FastifyInstance, { access }: { ac
 
   api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", async (request, reply) => {
     const body = parseBody(createRoleBody, request.body, "Cannot create Role.");
-    const role = await access.createRole(request.params.iTwinId, { displayName: body.displayName, description: body.description ?? null, permissions: body.permissions ?? [] });
-    return reply.code(201).send({ role: presentRole(role) });
+    await live(request);
+    const role = await access.createRole(request.actor, request.params.iTwinId, { displayName: body.displayName, description: body.description ?? null, permissions: body.permissions ?? [] });
+    return changed(reply).code(201).send({ role: presentRole(role) });
   });
 
-  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request) => {
+  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request, reply) => {
     const body = parseBody(updateRoleBody, request.body, "Cannot update Role.");
-    const role = await access.updateRole(request.params.iTwinId, request.params.roleId, {
+    const role = await access.updateRole(request.actor, request.params.iTwinId, request.params.roleId, {
       ...(body.displayName !== undefined ? { displayName: body.displayName } : {}),
       ...(body.description !== undefined ? { description: body.description } : {}),
       ...(body.permissions !== undefined ? { permissions: body.permissions } : {}),
     });
-    return { role: presentRole(role) };
+    return changed(reply).send({ role: presentRole(role) });
   });
 
   api.delete<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request, reply) => {
-    await access.deleteRole(request.params.iTwinId, request.params.roleId);
-    return reply.code(204).send();
+    await access.deleteRole(request.actor, request.params.iTwinId, request.params.roleId);
+    return changed(reply).code(204).send();
   });
 
-  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", async (request) => {
+  // The members: v2's `/members/users` and v1's `/members` (a member's id is their user id).
+  for (const path of ["/itwins/:iTwinId/members/users", "/itwins/:iTwinId/members"]) {
+    api.get<{ Params: { iTwinId: string } }>(path, async (request) => {
+      const { iTwinId } = request.params;
+      const roles = new Map((await access.listRoles(iTwinId)).map((r) => [r.id, r]));
+      return { members: await Promise.all((await access.listMembers(iTwinId)).map((m) => presentMember(iTwinId, m, roles))) };
+    });
+  }
+
+  const addMembers = async (request: ITwinRequest, members: { userId: string; roleIds: readonly string[] }[]) => {
+    await live(request);
     const { iTwinId } = request.params;
-    const roles = new Map((await access.listRoles(iTwinId)).map((r) => [r.id, r]));
-    return { members: await Promise.all((await access.listMembers(iTwinId)).map((m) => presentMember(iTwinId, m, roles))) };
-  });
-
-  api.get<{ Params: { iTwinId: string; userId: string } }>("/itwins/:iTwinId/members/users/:userId", async (request) => {
-    const { iTwinId, userId } = request.params;
-    return { member: await presentMember(iTwinId, await access.getMember(iTwinId, userId)) };
-  });
+    const added = await access.addMembers(request.actor, iTwinId, members);
+    return { members: await Promise.all(added.map((m) => presentMember(iTwinId, m))) };
+  };
 
   api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", async (request, reply) => {
     const body = parseBody(addMembersBody, request.body, "Cannot add members.");
-    const { iTwinId } = request.params;
-    const members = await access.addMembers(iTwinId, body.members);
-    return reply.code(201).send({ members: await Promise.all(members.map((m) => presentMember(iTwinId, m))) });
+    return changed(reply).code(201).send(await addMembers(request, body.members));
   });
 
-  api.patch<{ Params: { iTwinId: string; userId: string } }>("/itwins/:iTwinId/members/users/:userId", async (request) => {
-    const body = parseBody(updateMemberBody, request.body, "Cannot update member.");
-    const { iTwinId, userId } = request.params;
-    return { member: await presentMember(iTwinId, await access.setMemberRoles(iTwinId, userId, body.roleIds)) };
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members", async (request, reply) => {
+    const body = parseBody(addMembersV1Body, request.body, "Cannot add members.");
+    const members = body.members.map((m, i) => {
+      const userId = m.userId ?? m.email;
+      const ids = m.roleIds ?? (m.roleId !== undefined ? [m.roleId] : []);
+      if (userId === undefined) throw invalidRequest("Cannot add members.", [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: `members[${i}].userId` }]);
+      if (ids.length === 0) throw invalidRequest("Cannot add members.", [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: `members[${i}].roleId` }]);
+      return { userId, roleIds: ids };
+    });
+    return changed(reply).code(201).send(await addMembers(request, members));
   });
 
-  api.delete<{ Params: { iTwinId: string; userId: string } }>("/itwins/:iTwinId/members/users/:userId", async (request, reply) => {
-    await access.removeMember(request.params.iTwinId, request.params.userId);
-    return reply.code(204).send();
-  });
+  // One member: v2's `/members/users/{userId}` and v1's `/members/{memberId}`.
+  for (const path of ["/itwins/:iTwinId/members/users/:userId", "/itwins/:iTwinId/members/:userId"]) {
+    api.get<{ Params: { iTwinId: string; userId: string } }>(path, async (request) => {
+      const { iTwinId, userId } = request.params;
+      return { member: await presentMember(iTwinId, await access.getMember(iTwinId, userId)) };
+    });
+
+    api.patch<{ Params: { iTwinId: string; userId: string } }>(path, async (request, reply) => {
+      const body = parseBody(updateMemberBody, request.body, "Cannot update member.");
+      const { iTwinId, userId } = request.params;
+      return changed(reply).send({ member: await presentMember(iTwinId, await access.setMemberRoles(request.actor, iTwinId, userId, body.roleIds)) });
+    });
+
+    api.delete<{ Params: { iTwinId: string; userId: string } }>(path, async (request, reply) => {
+      await access.removeMember(request.actor, request.params.iTwinId, request.params.userId);
+      return changed(reply).code(204).send();
+    });
+  }
 }

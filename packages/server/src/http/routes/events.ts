@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { EventFeed, SequencedEvent } from "../../domain/events/hub-events.js";
 import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
@@ -8,6 +8,9 @@ export interface EventRouteOptions {
   feed: EventFeed;
   /** Comment lines this often keep proxies and clients from timing the stream out (default 15 s). */
   heartbeatMs?: number;
+  /** Asked every `accessRecheckMs` (default 2 s) whether the caller may still read the stream; `false` ends it. */
+  stillAllowed?: (request: FastifyRequest) => Promise<boolean>;
+  accessRecheckMs?: number;
 }
 
 /** A subscriber that lets this much pile up unread is cut off (it reconnects with Last-Event-ID, or gets `reset`). */
@@ -56,10 +59,15 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     let ended = false;
     const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
     heartbeat.unref();
+    // Access can end while the stream is open (token revoked or expired, role taken away, iModel deleted).
+    const { stillAllowed } = options;
+    const recheck = stillAllowed && setInterval(() => void stillAllowed(request).then((ok) => ok || end()), options.accessRecheckMs ?? 2000);
+    if (recheck) recheck.unref();
     const end = () => {
       if (ended) return;
       ended = true;
       clearInterval(heartbeat);
+      if (recheck) clearInterval(recheck);
       subscription.close();
       open.delete(end);
       if (!res.writableEnded) res.end();

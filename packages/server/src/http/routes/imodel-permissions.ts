@@ -1,58 +1,83 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { AccessService } from "../../domain/access/access-service.js";
-import type { Hub } from "../../domain/hub.js";
 import type { ApiRouteContext } from "../app.js";
 import { parseBody } from "../validation.js";
+import { warnWhenNotEnforced } from "./access-control.js";
 
-const permissionsBody = z.object({ permissions: z.array(z.string().max(64)).max(16) });
+const permissions = z.array(z.string().max(64)).max(16);
+const permissionsBody = z.object({ permissions });
+// The iModels API's `PATCH /imodels/{id}/rolepermissions` and `…/userpermissions` name the role or user in the body.
+const rolePermissionsBody = z.object({ roleId: z.string().min(1).max(64), permissions });
+const userPermissionsBody = z.object({ userId: z.string().min(1).max(255), permissions });
 
 /**
- * The iModels API's iModel permission operations: grants of one iModel to iTwin roles or single users. When an
- * iModel has any, they replace the iTwin's permissions for it (`imodels_delete` stays iTwin-level). All need
- * `imodels_manage` on the iModel (rules.ts).
+ * The iModels API's iModel permission operations: grants of one iModel to iTwin roles or single users, at the
+ * cloud's paths (`/rolepermissions`, `/userpermissions`) and modelhub's first ones (`/permissions/roles|users`).
+ * When an iModel has any, they replace the iTwin's permissions for it (`imodels_delete` stays iTwin-level; Owners
+ * keep everything). All need `imodels_manage` on the iModel (rules.ts) and follow AccessService's no-escalation rules.
  */
 export async function iModelPermissionRoutes(api: FastifyInstance, { hub, access }: ApiRouteContext): Promise<void> {
-  api.get<{ Params: { id: string } }>("/:id/permissions/roles", async (request) => {
-    const { iModel, grants } = await grantsOfIModel(hub, access, request.params.id);
-    const names = new Map((await access.listRoles(iModel.iTwinId)).map((r) => [r.id, r.displayName]));
+  const scopeOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const iModel = await hub.iModels.get(request.params.id);
+    return { iTwinId: iModel.iTwinId, iModelId: iModel.id };
+  };
+
+  const listRoles = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const scope = await scopeOf(request);
+    const names = new Map((await access.listRoles(scope.iTwinId)).map((r) => [r.id, r.displayName]));
+    const grants = await access.iModelGrants(scope.iModelId);
     return { rolePermissions: grants.roles.map((r) => ({ roleId: r.roleId, displayName: names.get(r.roleId) ?? null, permissions: r.permissions })) };
-  });
-
-  api.patch<{ Params: { id: string; roleId: string } }>("/:id/permissions/roles/:roleId", async (request) => {
-    const body = parseBody(permissionsBody, request.body, "Cannot update iModel role permissions.");
-    const iModel = await hub.iModels.get(request.params.id);
-    const permissions = await access.setIModelRolePermissions(request.actor, { iTwinId: iModel.iTwinId, iModelId: iModel.id }, request.params.roleId, body.permissions);
-    const role = await access.getRole(iModel.iTwinId, request.params.roleId);
-    return { rolePermission: { roleId: role.id, displayName: role.displayName, permissions } };
-  });
-
-  api.delete<{ Params: { id: string; roleId: string } }>("/:id/permissions/roles/:roleId", async (request, reply) => {
-    const iModel = await hub.iModels.get(request.params.id);
-    await access.setIModelRolePermissions(request.actor, { iTwinId: iModel.iTwinId, iModelId: iModel.id }, request.params.roleId, []);
-    return reply.code(204).send();
-  });
-
-  api.get<{ Params: { id: string } }>("/:id/permissions/users", async (request) => {
-    const { grants } = await grantsOfIModel(hub, access, request.params.id);
+  };
+  const setRole = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, roleId: string, wanted: readonly string[]) => {
+    const scope = await scopeOf(request);
+    const granted = await access.setIModelRolePermissions(request.actor, scope, roleId, wanted);
+    const role = await access.getRole(scope.iTwinId, roleId);
+    warnWhenNotEnforced(access, reply);
+    return { rolePermission: { roleId: role.id, displayName: role.displayName, permissions: granted } };
+  };
+  const listUsers = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const grants = await access.iModelGrants((await scopeOf(request)).iModelId);
     return { userPermissions: grants.users.map((u) => ({ userId: u.userId, permissions: u.permissions })) };
+  };
+  const setUser = async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, userId: string, wanted: readonly string[]) => {
+    const granted = await access.setIModelUserPermissions(request.actor, await scopeOf(request), userId, wanted);
+    warnWhenNotEnforced(access, reply);
+    return { userPermission: { userId, permissions: granted } };
+  };
+
+  // modelhub's paths: the role or user in the path.
+  api.get<{ Params: { id: string } }>("/:id/permissions/roles", listRoles);
+  api.patch<{ Params: { id: string; roleId: string } }>("/:id/permissions/roles/:roleId", async (request, reply) =>
+    setRole(request, reply, request.params.roleId, parseBody(permissionsBody, request.body, "Cannot update iModel role permissions.").permissions),
+  );
+  api.get<{ Params: { id: string } }>("/:id/permissions/users", listUsers);
+  api.patch<{ Params: { id: string; userId: string } }>("/:id/permissions/users/:userId", async (request, reply) =>
+    setUser(request, reply, request.params.userId, parseBody(permissionsBody, request.body, "Cannot update iModel user permissions.").permissions),
+  );
+
+  // The cloud's paths: the role or user in the body of a PATCH.
+  api.get<{ Params: { id: string } }>("/:id/rolepermissions", listRoles);
+  api.patch<{ Params: { id: string } }>("/:id/rolepermissions", async (request, reply) => {
+    const body = parseBody(rolePermissionsBody, request.body, "Cannot update iModel role permissions.");
+    return setRole(request, reply, body.roleId, body.permissions);
+  });
+  api.get<{ Params: { id: string } }>("/:id/userpermissions", listUsers);
+  api.patch<{ Params: { id: string } }>("/:id/userpermissions", async (request, reply) => {
+    const body = parseBody(userPermissionsBody, request.body, "Cannot update iModel user permissions.");
+    return setUser(request, reply, body.userId, body.permissions);
   });
 
-  api.patch<{ Params: { id: string; userId: string } }>("/:id/permissions/users/:userId", async (request) => {
-    const body = parseBody(permissionsBody, request.body, "Cannot update iModel user permissions.");
-    const iModel = await hub.iModels.get(request.params.id);
-    const permissions = await access.setIModelUserPermissions(request.actor, { iTwinId: iModel.iTwinId, iModelId: iModel.id }, request.params.userId, body.permissions);
-    return { userPermission: { userId: request.params.userId, permissions } };
-  });
-
-  api.delete<{ Params: { id: string; userId: string } }>("/:id/permissions/users/:userId", async (request, reply) => {
-    const iModel = await hub.iModels.get(request.params.id);
-    await access.setIModelUserPermissions(request.actor, { iTwinId: iModel.iTwinId, iModelId: iModel.id }, request.params.userId, []);
-    return reply.code(204).send();
-  });
-}
-
-async function grantsOfIModel(hub: Hub, access: AccessService, iModelId: string) {
-  const iModel = await hub.iModels.get(iModelId);
-  return { iModel, grants: await access.iModelGrants(iModel.id) };
+  // Removing a grant, at both paths.
+  for (const path of ["/:id/permissions/roles/:roleId", "/:id/rolepermissions/:roleId"]) {
+    api.delete<{ Params: { id: string; roleId: string } }>(path, async (request, reply) => {
+      await setRole(request, reply, request.params.roleId, []);
+      return reply.code(204).send();
+    });
+  }
+  for (const path of ["/:id/permissions/users/:userId", "/:id/userpermissions/:userId"]) {
+    api.delete<{ Params: { id: string; userId: string } }>(path, async (request, reply) => {
+      await setUser(request, reply, request.params.userId, []);
+      return reply.code(204).send();
+    });
+  }
 }

@@ -78,29 +78,32 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
         },
       ]);
     }
-    if (body.template !== undefined) {
+    const template = body.template;
+    if (template !== undefined) {
       // The route's rule checked creating in the iTwin; the template must also be readable by the caller.
-      const source = await hub.iModels.get(body.template.iModelId);
+      const source = await hub.iModels.get(template.iModelId);
       await access.require(request.actor, ["imodels_read"], { iTwinId: source.iTwinId, iModelId: source.id });
-      const record = await hub.iModels.copy(request.actor, source.id, {
+      const record = await access.createIn(request.actor, body.iTwinId, () => hub.iModels.copy(request.actor, source.id, {
         kind: "template",
         iTwinId: body.iTwinId,
         name: body.name,
         description: body.description ?? null,
         containersEnabled: body.containersEnabled ?? 0,
         ...(body.extent !== undefined ? { extent: body.extent } : {}),
-        ...(body.template.changesetId !== undefined ? { changesetId: body.template.changesetId } : {}),
-      });
+        ...(template.changesetId !== undefined ? { changesetId: template.changesetId } : {}),
+      }));
       return reply.code(201).send({ iModel: request.presenter.iModel(record) });
     }
-    const record = await hub.iModels.create(request.actor, {
-      iTwinId: body.iTwinId,
-      name: body.name,
-      description: body.description ?? null,
-      extent: body.extent ?? null,
-      containersEnabled: body.containersEnabled ?? 0,
-      ...(body.baselineFile ? { baselineFileSize: body.baselineFile.size } : {}),
-    });
+    const record = await access.createIn(request.actor, body.iTwinId, () =>
+      hub.iModels.create(request.actor, {
+        iTwinId: body.iTwinId,
+        name: body.name,
+        description: body.description ?? null,
+        extent: body.extent ?? null,
+        containersEnabled: body.containersEnabled ?? 0,
+        ...(body.baselineFile ? { baselineFileSize: body.baselineFile.size } : {}),
+      }),
+    );
     return reply.code(201).send({ iModel: request.presenter.iModel(record, { upload: body.baselineFile !== undefined }) });
   });
 
@@ -173,8 +176,7 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
       if (kind === "clone" && body.preserveHistory !== undefined) {
         throw invalidRequest(operation, [{ code: "InvalidValue", message: "'preserveHistory' is a Fork iModel property.", target: "preserveHistory" }]);
       }
-      await access.requireCreate(request.actor, body.iTwinId);
-      const record = await hub.iModels.copy(request.actor, request.params.id, {
+      const record = await access.createIn(request.actor, body.iTwinId, () => hub.iModels.copy(request.actor, request.params.id, {
         kind,
         iTwinId: body.iTwinId,
         ...(body.name !== undefined ? { name: body.name } : {}),
@@ -183,7 +185,7 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
         ...(body.changesetId !== undefined ? { changesetId: body.changesetId } : {}),
         ...(body.changesetIndex !== undefined ? { changesetIndex: body.changesetIndex } : {}),
         ...(body.preserveHistory !== undefined ? { preserveHistory: body.preserveHistory } : {}),
-      });
+      }));
       const location = `${request.presenter.apiBase}/${record.id}`;
       return reply.code(202).header("location", location).header("create-imodel-operation", `${location}/operations/create`).send();
     });
