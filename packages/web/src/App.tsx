@@ -2,6 +2,7 @@ import { Button, ProgressRadial, SkipToContentLink, Text } from "@itwin/itwinui-
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { describeError } from "./format.js";
 import { IModelList } from "./IModelList.js";
+import { ITwinList } from "./ITwinList.js";
 import { IModelPage } from "./IModelPage.js";
 import { useRoute } from "./route.js";
 import type { AuthMode, Session } from "./session.js";
@@ -62,8 +63,10 @@ export function App() {
           <SignIn mode={mode} onSignIn={signIn} reason={signOutReason} />
         ) : route.page === "iModel" ? (
           <IModelPage key={route.iModelId} client={client} iModelId={route.iModelId} tab={route.tab} onUnauthorized={onUnauthorized} />
+        ) : route.iTwinId ? (
+          <IModelList key={route.iTwinId} client={client} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
         ) : (
-          <IModelList client={client} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
+          <ITwinList client={client} openMode={mode === "open"} onUnauthorized={onUnauthorized} />
         )}
       </main>
     </>

@@ -1,40 +1,33 @@
 import type { IModel, ModelHubClient } from "@modelhub/client";
-import { Alert, Badge, Button, LabeledInput, ProgressRadial, Text } from "@itwin/itwinui-react";
+import { Alert, Anchor, Badge, LabeledInput, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
 import { formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
-import { hrefOf, navigate } from "./route.js";
-import { lastITwin, rememberITwin } from "./session.js";
+import { hrefOf } from "./route.js";
 
 /** iModels listed at most: the name search narrows a bigger iTwin. */
 const MAX_LISTED = 500;
 
-export function IModelList({ client, iTwinId, onUnauthorized }: { client: ModelHubClient; iTwinId: string | undefined; onUnauthorized: () => void }) {
-  const [iTwinInput, setITwinInput] = useState(iTwinId ?? lastITwin());
+/** One iTwin's page: its name and its iModels, searched by name. */
+export function IModelList({ client, iTwinId, onUnauthorized }: { client: ModelHubClient; iTwinId: string; onUnauthorized: () => void }) {
   const [search, setSearch] = useState("");
-  useEffect(() => {
-    if (iTwinId) rememberITwin(iTwinId);
-  }, [iTwinId]);
+  const iTwin = useLoaded(() => client.getITwin(iTwinId), [client, iTwinId], onUnauthorized);
 
   return (
     <div className="mh-stack">
+      <Anchor href={hrefOf({ page: "home" })}>← All iTwins</Anchor>
       <Text variant="headline" as="h1">
-        iModels
+        {iTwin.data?.displayName ?? "iTwin"}
       </Text>
-      <form
-        className="mh-row"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (iTwinInput.trim()) navigate({ page: "home", iTwinId: iTwinInput.trim() });
-        }}
-      >
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="iTwin id" value={iTwinInput} onChange={(e) => setITwinInput(e.target.value)} placeholder="e.g. 3c4b5a19-7d0e-4f5a-9a7e-2b1c0d9e8f70" />
-        <Button type="submit" styleType="high-visibility">
-          Show iModels
-        </Button>
-      </form>
-      {iTwinId && (
+      {iTwin.error ? (
+        <Alert type="negative">{iTwin.error}</Alert>
+      ) : (
         <>
+          {iTwin.data && (
+            <Text className="mh-muted">
+              {iTwin.data.subClass} · created {formatDate(iTwin.data.createdDateTime)} by {iTwin.data.createdBy} · id <span className="mh-mono">{iTwin.data.id}</span>
+            </Text>
+          )}
           <LabeledInput label="Search by name" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
           <IModelsOfITwin client={client} iTwinId={iTwinId} search={search.trim()} onUnauthorized={onUnauthorized} />
         </>

@@ -13,7 +13,6 @@ export interface Session {
 }
 
 const SESSION_KEY = "modelhub.session";
-const ITWIN_KEY = "modelhub.lastITwin";
 
 export function loadSession(): Session | undefined {
   try {
@@ -30,14 +29,6 @@ export function loadSession(): Session | undefined {
 export function saveSession(session: Session | undefined): void {
   if (session) sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   else sessionStorage.removeItem(SESSION_KEY);
-}
-
-export function lastITwin(): string {
-  return sessionStorage.getItem(ITWIN_KEY) ?? "";
-}
-
-export function rememberITwin(iTwinId: string): void {
-  sessionStorage.setItem(ITWIN_KEY, iTwinId);
 }
 
 /** The API client of this page: the hub that served it, the signed-in user's token. */

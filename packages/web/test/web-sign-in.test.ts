@@ -7,7 +7,7 @@ import type { Browser } from "playwright-core";
 import { createToken } from "../../server/src/admin/tokens.js";
 import type { HubProcess } from "../../server/test/support/hub-process.js";
 import { startHubProcess } from "../../server/test/support/hub-process.js";
-import { ITWIN_ID, assertPrerequisites, collectConsoleErrors, launchChromium } from "./support/demo-hub.js";
+import { assertPrerequisites, collectConsoleErrors, launchChromium } from "./support/demo-hub.js";
 
 describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 120_000 }, () => {
   let hub: HubProcess;
@@ -30,7 +30,7 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 120_000 },
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
 
-    await page.goto(`${hub.url}/#/itwins/${ITWIN_ID}`);
+    await page.goto(`${hub.url}/`);
     const tokenField = page.getByLabel("Token");
     await tokenField.waitFor();
     assert.equal(await tokenField.getAttribute("type"), "password");
@@ -44,13 +44,13 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 120_000 },
     const { token } = await createToken({ dataDir: hub.dataDir, userId: "root", description: "web UI test" });
     await page.getByLabel("Token").fill(token);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByText("This iTwin has no iModels you can see.").waitFor();
+    await page.getByText("You are a member of no iTwin yet: create one above, or ask an iTwin's Owner to add you.").waitFor();
     const stored = await page.evaluate(() => ({ local: localStorage.length, cookies: document.cookie, session: sessionStorage.getItem("modelhub.session") }));
     assert.deepEqual({ local: stored.local, cookies: stored.cookies }, { local: 0, cookies: "" });
     assert.match(stored.session ?? "", new RegExp(token));
 
     // The refused token's 401 is Chromium's one console line; nothing else.
-    assert.deepEqual(errors.filter((e) => !/status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/imodels\?/.test(e)), []);
+    assert.deepEqual(errors.filter((e) => !/status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/itwins\?/.test(e)), []);
     assert.equal(errors.length, 1, errors.join("\n"));
     await context.close();
   });

@@ -1,12 +1,12 @@
-// The web UI in a real Chromium against a real hub process that a real iTwin.js backend pushed to: the timeline
-// shows the pushes, a new push appears live, a named version made in the page is visible to the API, a briefcase's
+// The web UI in a real Chromium against a real hub process that a real iTwin.js backend pushed to: the home lists
+// iTwins by name with their iModels and creates one, the timeline shows the pushes, a new push appears live, a named version made in the page is visible to the API, a briefcase's
 // locks are released from the page, API errors are shown readably, a phone-sized window renders, and nothing is
 // written to the console as an error.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
-import { ITWIN_ID, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
+import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
 
 describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { timeout: 300_000 }, () => {
   let demo: DemoHub;
@@ -41,10 +41,39 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     stepsRun.push("served");
   });
 
-  it("signs in by keyboard and finds the iModel by name among the iTwin's", async () => {
+  it("signs in by keyboard; the home lists the iTwins by name with their iModels (no id to type)", async () => {
     await signInOpenMode(page, demo.hub.url, "manager");
-    await page.getByLabel("iTwin id").fill(ITWIN_ID);
-    await page.getByRole("button", { name: "Show iModels" }).click();
+    const card = page.locator(`li[data-itwin='${ITWIN_ID}']`);
+    await card.getByRole("link", { name: new RegExp(ITWIN_NAME) }).waitFor();
+    await card.getByRole("list", { name: `iModels of ${ITWIN_NAME}` }).getByRole("link", { name: "Plant West" }).waitFor();
+    assert.equal(await page.getByLabel("iTwin id").count(), 0, "no box for a GUID any more");
+    stepsRun.push("home");
+  });
+
+  it("creates an iTwin (its creator its Owner); a name already taken is refused readably", async () => {
+    await page.getByLabel("New iTwin name").fill("East site");
+    await page.getByRole("button", { name: "Create iTwin" }).click();
+    await page.getByRole("status").filter({ hasText: "Created iTwin 'East site': you are its Owner." }).waitFor();
+    const card = page.locator("li[data-itwin]").filter({ hasText: "East site" });
+    await card.getByText("No iModels yet.").waitFor();
+    const made = [];
+    for await (const t of demo.apiAs("manager").iTwins({ search: "east" })) made.push({ name: t.displayName, createdBy: t.createdBy });
+    assert.deepEqual(made, [{ name: "East site", createdBy: "manager" }]);
+    const members = await demo.apiAs("manager").request<{ members: { id: string; roles: { displayName: string }[] }[] }>(
+      "GET",
+      `${demo.hub.url}/accesscontrol/itwins/${await card.getAttribute("data-itwin")}/members/users`,
+    );
+    assert.deepEqual(members.members.map((m) => [m.id, m.roles.map((r) => r.displayName)]), [["manager", ["Owner"]]]);
+
+    await page.getByLabel("New iTwin name").fill("west SITE");
+    await page.getByRole("button", { name: "Create iTwin" }).click();
+    await page.getByText(/^iTwinExists: An iTwin named 'west SITE' already exists.+\(409\)$/).waitFor();
+    stepsRun.push("iTwin created");
+  });
+
+  it("opens an iTwin and finds the iModel by name among its iModels", async () => {
+    await page.locator(`li[data-itwin='${ITWIN_ID}']`).getByRole("link", { name: new RegExp(ITWIN_NAME) }).click();
+    await page.getByRole("heading", { name: ITWIN_NAME }).waitFor();
     const link = page.getByRole("link", { name: /Plant West/ });
     await link.waitFor();
     await page.getByLabel("Search by name").fill("no such model");
@@ -169,11 +198,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     stepsRun.push("signed out");
   });
 
-  it("wrote no console errors (but Chromium's own line for the 409 provoked above), and every step above ran", () => {
-    // Chromium logs every refused fetch as "Failed to load resource"; the duplicate name was refused on purpose.
-    const provoked = /^console: Failed to load resource: the server responded with a status of 409 \(Conflict\) \(http:\/\/127\.0\.0\.1:\d+\/imodels\/[^/]+\/namedversions\)$/;
-    assert.equal(consoleErrors.filter((e) => provoked.test(e)).length, 1, consoleErrors.join("\n"));
+  it("wrote no console errors (but Chromium's own lines for the 409s provoked above), and every step above ran", () => {
+    // Chromium logs every refused fetch as "Failed to load resource"; the duplicate names were refused on purpose.
+    const provoked = /^console: Failed to load resource: the server responded with a status of 409 \(Conflict\) \(http:\/\/127\.0\.0\.1:\d+\/(imodels\/[^/]+\/namedversions|itwins)\)$/;
+    assert.equal(consoleErrors.filter((e) => provoked.test(e)).length, 2, consoleErrors.join("\n"));
     assert.deepEqual(consoleErrors.filter((e) => !provoked.test(e)), []);
-    assert.deepEqual(stepsRun, ["served", "signed in", "timeline", "live push", "named version", "locks released", "checkpoints", "phone", "signed out"]);
+    assert.deepEqual(stepsRun, ["served", "home", "iTwin created", "signed in", "timeline", "live push", "named version", "locks released", "checkpoints", "phone", "signed out"]);
   });
 });

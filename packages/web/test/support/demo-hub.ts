@@ -17,6 +17,8 @@ import { startHubProcess } from "../../../server/test/support/hub-process.js";
 export const CHROMIUM_PATH = process.env.MODELHUB_CHROMIUM ?? "/usr/bin/chromium";
 export const WEB_DIST = fileURLToPath(new URL("../../dist/", import.meta.url));
 export const ITWIN_ID = "5b0f6d7e-2c1a-4e8b-9f3d-7a6c5b4e3d21";
+/** What alice named the iTwin her first iModel created (an iTwin made that way is named after its id). */
+export const ITWIN_NAME = "West site";
 
 export interface DemoHub {
   hub: HubProcess;
@@ -41,7 +43,7 @@ export function assertPrerequisites(): void {
   }
 }
 
-/** Hub + iModel "Plant West" with two changesets pushed by alice's iTwin.js backend. */
+/** Hub + iTwin "West site" (alice its Owner) + iModel "Plant West" with two changesets pushed by alice's iTwin.js backend. */
 export async function startDemoHub(args: readonly string[] = []): Promise<DemoHub> {
   const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
   const hub = await startHubProcess({ args });
@@ -50,6 +52,7 @@ export async function startDemoHub(args: readonly string[] = []): Promise<DemoHu
   try {
     alice = await Agent.start(hub.url, "alice");
     const iModelId = await alice.do<string>("createIModel", { iTwinId: ITWIN_ID, name: "Plant West", version0 });
+    await new ModelHubClient({ url: hub.url, accessToken: "alice" }).updateITwin(ITWIN_ID, { displayName: ITWIN_NAME });
     const { briefcaseId } = await alice.do<{ briefcaseId: number }>("download", { iModelId, iTwinId: ITWIN_ID, dir: work, key: "a" });
     const firstElements = await alice.do<string[]>("insert", { key: "a", count: 3, labelPrefix: "pump" });
     await alice.do("push", { key: "a", description: "Three pumps in the west hall" });
