@@ -417,8 +417,10 @@ function storageLinks(request: FastifyRequest, options: AppOptions): StorageLink
   const direct = directStorageLinks(options.blobs, options.linkTtlSeconds);
   if (direct) return direct;
   const origin = originOf(request, options.publicUrl);
+  // Links name the user they are issued to: uploads share slots per user, and the audit log says who wrote.
+  const user = request.actor?.userId;
   return {
-    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes), storageType: "azure" }),
-    download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds), storageType: "azure" }),
+    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes, user), storageType: "azure" }),
+    download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds, undefined, user), storageType: "azure" }),
   };
 }
