@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError, DEFAULTS, makeConfig } from "./config.js";
+import { ConfigError, DEFAULTS, MAX_CLOCK_SKEW_SECONDS, makeConfig } from "./config.js";
+import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-authenticator.js";
 import { parseBlobSpec } from "./adapters/blob/blob-spec.js";
 import { parseMetadataSpec } from "./adapters/registry.js";
 import { startServer } from "./main.js";
@@ -73,6 +74,8 @@ program
   .option("--jwks <file|url>", "oidc: the issuer's keys (JWKS) instead of discovery")
   .option("--user-claim <claim>", "oidc: the claim that names the user", "sub")
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
+  .option("--clock-skew <seconds>", `oidc: clock difference allowed with the identity provider on exp, nbf and iat (at most ${MAX_CLOCK_SKEW_SECONDS})`, integer, OIDC_CLOCK_TOLERANCE_SECONDS)
+  .option("--max-token-lifetime <seconds>", "oidc: refuse tokens meant to live longer than this (exp - iat)", integer, OIDC_MAX_TOKEN_LIFETIME_SECONDS)
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators start iTwins (by default whoever creates the first iModel of an iTwin nobody is a member of becomes its Owner)")

@@ -172,6 +172,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   return Object.freeze(config);
 }
 
+/** The most clock skew `--clock-skew` accepts between the identity provider and the hub. */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+
 /** Smallest storage link signing key accepted. */
 export const LINK_SECRET_BYTES = 32;
 
@@ -186,4 +189,10 @@ function checkAuth(auth: AuthConfig): void {
   if (auth.userClaim !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(auth.userClaim)) throw new ConfigError(`--user-claim must be a claim name such as sub or oid, not '${auth.userClaim}'.`);
   if (auth.jwks !== undefined && auth.jwks.trim() === "") throw new ConfigError("--jwks must be a URL or a file.");
   if (auth.jwksCooldownMs !== undefined && (!Number.isFinite(auth.jwksCooldownMs) || auth.jwksCooldownMs < 0)) throw new ConfigError(`--jwks-cooldown must be 0 or more seconds.`);
+  if (auth.clockSkewSeconds !== undefined && (!Number.isInteger(auth.clockSkewSeconds) || auth.clockSkewSeconds < 0 || auth.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS)) {
+    throw new ConfigError(`--clock-skew must be 0 to ${MAX_CLOCK_SKEW_SECONDS} seconds (a larger skew means a clock to fix, not to tolerate), not '${auth.clockSkewSeconds}'.`);
+  }
+  if (auth.maxTokenLifetimeSeconds !== undefined && (!Number.isInteger(auth.maxTokenLifetimeSeconds) || auth.maxTokenLifetimeSeconds < 60)) {
+    throw new ConfigError(`--max-token-lifetime must be at least 60 seconds, not '${auth.maxTokenLifetimeSeconds}'.`);
+  }
 }
