@@ -30,6 +30,7 @@ interface MaintenanceFlags {
 /** The serve options of HTTP hardening (see config.ts). */
 interface HardeningOptions {
   maxUploads: number;
+  maxStreamsPerUser: number;
   maxConnections?: number;
   uploadStallTimeout: number;
   allowedHost: string[];
@@ -61,6 +62,7 @@ program
   .option("--max-uploads <n>", "storage uploads at once; more are answered 503 ServerBusy (retry-after)", integer, DEFAULTS.maxUploads)
   .option("--max-connections <n>", "open connections at once (default: what the file-descriptor limit allows)", integer)
   .option("--upload-stall-timeout <seconds>", "cut off an upload that sends less than 64 KiB in this time", integer, DEFAULTS.uploadStallTimeoutMs / 1000)
+  .option("--max-streams-per-user <n>", "change feed streams one user may hold open at once (the process serves 1000 in all)", integer, DEFAULTS.maxStreamsPerUser)
   .option("--allowed-host <host>", "also answer for this Host header (name or name:port; repeatable); loopback names always work", collect, [])
   .option("--no-metrics", "do not serve Prometheus metrics on /metrics")
   .option("--sweep-interval <seconds>", "how often left-over temp files and deleted iModels' files are removed", integer, DEFAULTS.sweepIntervalMs / 1000)
@@ -102,6 +104,7 @@ program
         maxConnections: opts.maxConnections,
         uploadStallTimeoutMs: opts.uploadStallTimeout * 1000,
         allowedHosts: opts.allowedHost,
+        maxStreamsPerUser: opts.maxStreamsPerUser,
         sweepIntervalMs: opts.sweepInterval * 1000,
         orphanScanIntervalMs: opts.orphanScanInterval * 60_000,
         nodeId: opts.nodeId,

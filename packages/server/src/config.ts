@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
+import { DEFAULT_MAX_STREAMS_PER_USER } from "./http/routes/events.js";
 import type { BlobSpec } from "./adapters/blob/blob-spec.js";
 import type { MetadataSpec } from "./adapters/registry.js";
 
@@ -59,6 +60,8 @@ export interface ServerConfig {
   readonly claimITwins: boolean;
   /** Audit log entries older than this many days are removed by housekeeping. */
   readonly auditRetentionDays: number;
+  /** Change feed streams (`GET /imodels/{id}/events`) one user may hold open at once, per process. */
+  readonly maxStreamsPerUser: number;
 }
 
 export const DEFAULTS = {
@@ -80,6 +83,7 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   apiBodyTimeoutMs: 10_000,
   auditRetentionDays: 365,
+  maxStreamsPerUser: DEFAULT_MAX_STREAMS_PER_USER,
 } as const;
 
 export class ConfigError extends Error {}
@@ -121,6 +125,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     admins: Object.freeze([...new Set(input.admins ?? [])]),
     claimITwins: input.claimITwins ?? true,
     auditRetentionDays: input.auditRetentionDays ?? DEFAULTS.auditRetentionDays,
+    maxStreamsPerUser: input.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser,
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);
@@ -139,6 +144,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   if (!Number.isInteger(config.maxUploads) || config.maxUploads < 1) {
     throw new ConfigError(`--max-uploads must be a whole number of at least 1, not '${input.maxUploads}'.`);
+  }
+  if (!Number.isInteger(config.maxStreamsPerUser) || config.maxStreamsPerUser < 1) {
+    throw new ConfigError(`--max-streams-per-user must be a whole number of at least 1, not '${input.maxStreamsPerUser}'.`);
   }
   if (config.maxConnections !== undefined && (!Number.isInteger(config.maxConnections) || config.maxConnections < 1)) {
     throw new ConfigError(`--max-connections must be a whole number of at least 1, not '${input.maxConnections}'.`);

@@ -101,7 +101,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     rateLimitPerMinute: config.rateLimitPerMinute,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     audit: { recorder: auditRecorder, log: auditLog },
-    events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs },
+    events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
       startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),
     readiness: {

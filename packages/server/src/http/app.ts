@@ -96,7 +96,7 @@ export interface AppOptions {
   /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
   webUiRoot?: string | false;
   /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s. */
-  events?: { feed: EventFeed; heartbeatMs?: number };
+  events?: { feed: EventFeed; heartbeatMs?: number; maxStreamsPerUser?: number };
   /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
   audit?: {
     recorder: AuditRecorder;

@@ -8,7 +8,12 @@ export interface EventRouteOptions {
   feed: EventFeed;
   /** Comment lines this often keep proxies and clients from timing the stream out (default 15 s). */
   heartbeatMs?: number;
+  /** Streams one user may hold open at once in this process (default {@link DEFAULT_MAX_STREAMS_PER_USER}). */
+  maxStreamsPerUser?: number;
 }
+
+/** A tenth of the process's 1,000 stream slots: no user can take them all. */
+export const DEFAULT_MAX_STREAMS_PER_USER = 100;
 
 /** A subscriber that lets this much pile up unread is cut off (it reconnects with Last-Event-ID, or gets `reset`). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -24,7 +29,10 @@ const BUSY_RETRY_AFTER_SECONDS = 5;
 export async function eventRoutes(api: FastifyInstance, options: EventRouteOptions): Promise<void> {
   const { hub, feed } = options;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const maxPerUser = options.maxStreamsPerUser ?? DEFAULT_MAX_STREAMS_PER_USER;
   const open = new Set<() => void>();
+  /** Open streams per user (only users with at least one). */
+  const perUser = new Map<string, number>();
   // Streams never end by themselves: without this, closing the app would wait for every subscriber to leave.
   api.addHook("preClose", async () => {
     for (const end of [...open]) end();
@@ -41,6 +49,12 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     if (request.method === "HEAD") return reply.header("content-type", "text/event-stream; charset=utf-8").header("cache-control", "no-cache").send();
     const lastEventId = request.headers["last-event-id"] ?? request.params_.lastEventId;
     const after = parseEventId(typeof lastEventId === "string" ? lastEventId : undefined, feed.epoch);
+    const user = request.actor.userId;
+    if ((perUser.get(user) ?? 0) >= maxPerUser) {
+      throw new HubError("TooManyRequests", `You already follow ${maxPerUser} change feeds on this hub (--max-streams-per-user); close one or retry later.`, {
+        retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+      });
+    }
     const res = reply.raw;
     const queue: string[] = [];
     let ready = false;
@@ -53,6 +67,7 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     if (!subscription) {
       throw new HubError("ServiceUnavailable", `The hub already serves ${feed.maxSubscribers} event streams; retry later.`, { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
     }
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
     let ended = false;
     const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
     heartbeat.unref();
@@ -61,6 +76,9 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
       ended = true;
       clearInterval(heartbeat);
       subscription.close();
+      const left = (perUser.get(user) ?? 1) - 1;
+      if (left > 0) perUser.set(user, left);
+      else perUser.delete(user);
       open.delete(end);
       if (!res.writableEnded) res.end();
     };
