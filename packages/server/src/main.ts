@@ -6,6 +6,7 @@ import { AccessService } from "./domain/access/access-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
 import { openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
+import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
@@ -42,7 +43,8 @@ export interface StartOptions {
 
 /** The composition root: the only place that picks concrete adapters. */
 export async function startServer(config: ServerConfig, startOptions: StartOptions = {}): Promise<RunningServer> {
-  await mkdir(config.dataDir, { recursive: true });
+  // Before anything is written: this process's files are its user's alone (see privateDataDir).
+  const tightened = await privateDataDir(config.dataDir);
   const scratchDir = join(config.dataDir, "tmp");
   await mkdir(scratchDir, { recursive: true });
   const scratch = new LocalScratchSpace(scratchDir);
@@ -119,6 +121,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
 
   authWarn = (message, fields) => app.log.warn(fields, message);
+  if (tightened.length > 0) {
+    app.log.warn(
+      { dataDir: config.dataDir, tightened },
+      "the data directory was readable by other users (made under a lax umask): its folders are now 0700 and its files 0600",
+    );
+  }
   if (config.auth.mode === "oidc" && config.auth.audience === undefined) {
     app.log.warn("--auth oidc without --audience: any token of this issuer is accepted, also one issued for another API");
   }
