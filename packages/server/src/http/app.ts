@@ -41,7 +41,7 @@ import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
-import { BodyWatch, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, requestLineOfRawPacket, statusOfClientError } from "./slow-clients.js";
+import { BodyWatch, RequestLines, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, statusOfClientError } from "./slow-clients.js";
 import { azureErrorXml, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "./out-of-space.js";
 import { storageRoutes } from "./storage/storage-routes.js";
@@ -118,6 +118,7 @@ export interface ApiRouteContext {
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestLines = new RequestLines();
   const app = Fastify({
     logger: options.logger,
     routerOptions: { querystringParser: parseQueryString, maxParamLength: MAX_PARAM_LENGTH },
@@ -125,7 +126,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Node's whole-request timeout would cut big uploads on slow links: bodies are bounded by BodyWatch instead (a
     // deadline for API bodies, progress for uploads). Headers get a deadline of their own, checked every second.
     requestTimeout: 0,
-    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))) },
+    // A missing Host is answered below in the API's shape, not by Node with an empty 400.
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))), requireHostHeader: false },
     // Idle keep-alive connections are closed after this (fastify's default, longer than the clients' own).
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -142,7 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const status = statusOfClientError(err.code);
       const hubError = fromClientError(status);
       app.log.debug({ code: err.code, status }, "malformed or slow request refused");
-      const line = requestLineOfRawPacket((err as { rawPacket?: unknown }).rawPacket);
+      const line = requestLines.of(socket, (err as { rawPacket?: unknown }).rawPacket);
       const head = line?.method === "HEAD";
       answerOnSocket(
         socket,
@@ -157,6 +159,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
 
+  requestLines.follow(app.server);
   app.addHook("onRequest", async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
@@ -175,9 +178,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     warn: (fields, message) => app.log.warn(fields, message),
   });
   app.addHook("onClose", async () => bodies.close());
+  // No route outside the API scopes (which parse JSON) and storage (which streams) reads a body: a request with one
+  // for a path that does not exist is a 404 whatever its body, never a parse error.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null));
   // Guards for every route (API, storage, health), before anything reads a body.
   app.addHook("onRequest", (request, reply, done) => {
     const storage = isStoragePath(request.url);
+    const hostProblem = hostHeaderProblem(request);
+    if (hostProblem) {
+      if (storage) void sendAzureError(reply, 400, "InvalidHeaderValue", hostProblem);
+      else sendApiError(reply, new HubError("BadRequest", hostProblem));
+      return;
+    }
     if (!hosts.allows(request.headers.host)) {
       const message = `The hub does not answer for host '${request.headers.host ?? ""}': use a loopback address or the --public-url host, or add it with --allowed-host.`;
       if (storage) void sendAzureError(reply, 421, "InvalidInput", message);
@@ -249,26 +262,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.decorateRequest("presenter", null as unknown as Presenter);
       api.decorateRequest("params_", null as unknown as Query);
 
-      // Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler).
-      api.removeAllContentTypeParsers();
-      api.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
-        const text = typeof body === "string" ? body : body.toString("utf8");
-        if (text.trim() === "") return done(null, {});
-        if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
-        try {
-          done(null, JSON.parse(text));
-        } catch {
-          done(new SyntaxError("invalid JSON body"));
-        }
-      });
-      // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
-      // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
-      // A form that says something is still not a body the API reads: 415.
-      api.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
-        const text = typeof body === "string" ? body : body.toString("utf8");
-        if (text.trim() === "") return done(null, {});
-        done(new HubError("UnsupportedMediaType", "Media Type is not supported."));
-      });
+      apiBodyParsers(api);
 
       if (options.rateLimitPerMinute > 0) {
         await api.register(rateLimit, {
@@ -333,8 +327,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (scope) => {
       authenticatedScope(scope, authenticator, authorization);
-      // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
-      scope.removeContentTypeParser("text/plain");
+      // JSON bodies only, parsed as on the API: anything else is 415.
+      apiBodyParsers(scope);
       scope.setNotFoundHandler((request, reply) => {
         sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
       });
@@ -361,6 +355,42 @@ const API_CONTENT_TYPE = `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`;
 /** An API error answered outside the API plugin (whose onSend hook sets the media type). */
 function sendApiError(reply: FastifyReply, hubError: HubError): void {
   void reply.code(STATUS_BY_CODE[hubError.code]).header("content-type", API_CONTENT_TYPE).send(JSON.stringify(errorBody(hubError)));
+}
+
+/**
+ * RFC 9112 §3.2: a request with more than one `Host` line, or an HTTP/1.1 request with none, is a 400 (Node keeps
+ * the first of several and would answer a missing one with an empty 400 of its own).
+ */
+function hostHeaderProblem(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") hosts++;
+  if (hosts > 1) return `The request has ${hosts} Host headers; HTTP allows one.`;
+  if (hosts === 0 && request.raw.httpVersion === "1.1") return "The request has no Host header; HTTP/1.1 requires one.";
+  return undefined;
+}
+
+/** Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler). */
+function apiBodyParsers(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, {});
+    if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new SyntaxError("invalid JSON body"));
+    }
+  });
+  // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
+  // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
+  // A form that says something is still not a body the API reads: 415.
+  scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, {});
+    done(new HubError("UnsupportedMediaType", "Media Type is not supported."));
+  });
 }
 
 function invalidBody(message: string): HubError {
@@ -398,6 +428,8 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
         ? // The write failed as a whole (SQLite rolled back, temp files were removed): retry once space is freed.
           new HubError("ServiceUnavailable", "The hub is out of disk space; nothing was changed. Retry later.", { retryAfterSeconds: OUT_OF_SPACE_RETRY_AFTER_SECONDS })
         : fromFrameworkError(err as { code?: string; statusCode?: number; message?: string });
+  // The API's media type also outside the API scopes (probes, web UI), whose answers no onSend hook relabels.
+  void reply.header("content-type", API_CONTENT_TYPE);
   if (hubError) {
     if (hubError.retryAfterSeconds !== undefined) void reply.header("retry-after", String(hubError.retryAfterSeconds));
     void reply.code(STATUS_BY_CODE[hubError.code]).send(errorBody(hubError, request.id));

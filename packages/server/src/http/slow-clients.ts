@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 
@@ -186,9 +186,42 @@ export function statusOfClientError(code: string | undefined): number {
   return 400;
 }
 
+export interface RequestLine {
+  method: string;
+  path: string;
+}
+
 /** The request line's method and path, when the bytes the parser choked on still hold them. */
-export function requestLineOfRawPacket(rawPacket: unknown): { method: string; path: string } | undefined {
-  if (!Buffer.isBuffer(rawPacket)) return undefined;
+export function requestLineOfRawPacket(rawPacket: unknown): RequestLine | undefined {
+  if (!Buffer.isBuffer(rawPacket) || rawPacket.length === 0) return undefined;
+  const first = rawPacket[0]! | 0x20; // a letter, in either case: most body chunks are skipped here
+  if (first < 0x61 || first > 0x7a) return undefined;
   const m = /^([A-Za-z]+) (\/\S*)/.exec(rawPacket.subarray(0, 256).toString("latin1"));
   return m ? { method: m[1]!.toUpperCase(), path: m[2]! } : undefined;
+}
+
+/**
+ * The request line each connection sent last, so that a request the parser refuses in a later packet than its
+ * first (a bad or oversized header arriving after the request line) is still answered in its area's shape: the
+ * parser's error only holds the packet it choked on. Listening to a socket's data makes Node parse it in JavaScript
+ * instead of C++ (`unconsume`): about 10–20 % more CPU on the receiving side of an upload, whose speed the disk
+ * bounds anyway (measured: same MB/s).
+ */
+export class RequestLines {
+  readonly #lines = new WeakMap<Socket, RequestLine>();
+
+  /** Follows every connection `server` accepts from now on. */
+  follow(server: Server): void {
+    server.on("connection", (socket: Socket) => {
+      socket.on("data", (chunk: Buffer) => {
+        const line = requestLineOfRawPacket(chunk);
+        if (line) this.#lines.set(socket, line);
+      });
+    });
+  }
+
+  /** The request line of the packet the parser refused, else the one `socket` sent last. */
+  of(socket: Socket, rawPacket: unknown): RequestLine | undefined {
+    return requestLineOfRawPacket(rawPacket) ?? this.#lines.get(socket);
+  }
 }

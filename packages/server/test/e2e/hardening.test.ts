@@ -318,6 +318,42 @@ describe("HTTP hardening", () => {
     });
   });
 
+  describe("issue 18, finding 9: error shapes the fuzzer still found", () => {
+    const storagePath = "/storage/modelhub/files/x";
+    it("a request refused in a later packet than its request line is answered in its area's shape", async () => {
+      const big = `X-Big: ${"a".repeat(20_000)}\r\n\r\n`;
+      // The request line (and a good header) first; the bad or oversized header 100 ms later, in its own packet.
+      assertAzureError(await rawExchange(port, [`GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, "Bad Header\r\n\r\n"]), 400, "InvalidInput");
+      assertAzureError(await rawExchange(port, [`PUT ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, big]), 431, "InvalidInput");
+      assertApiError(await rawExchange(port, ["GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n", 100, "Bad Header\r\n\r\n"]), 400, "BadRequest");
+      // On a kept-alive connection: the second request is judged by its own line, not by the first one's.
+      const health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      const second = await rawExchange(port, [health, 100, `GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, "Bad Header\r\n\r\n"]);
+      const refused = second.body.slice(second.body.indexOf("HTTP/1.1 400"));
+      assert.match(refused, /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/xml\r\n[\s\S]*x-ms-error-code: InvalidInput\r\n/, second.body);
+    });
+
+    it("a body sent to a path without a route is a 404 in the API's error shape, whatever the body", async () => {
+      for (const path of ["/health/x", "/assets/x", "/ui/config", "/", "/health"]) {
+        for (const [type, body] of [["application/json", "{bad"], ["application/json", ""], ["text/plain", "x"]] as const) {
+          const r = await fetch(`${hub.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
+          assertApiError({ status: r.status, headers: r.headers, body: await r.text() }, 404, "NotFound");
+        }
+      }
+    });
+
+    it("two Host headers (or none in HTTP/1.1) are a 400 in the API's or storage's shape (RFC 9112 §3.2)", async () => {
+      const twice = (path: string, second = "127.0.0.1") => rawExchange(port, [`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: ${second}\r\nAuthorization: Bearer alice\r\nConnection: close\r\n\r\n`]);
+      assert.match(assertApiError(await twice("/imodels?iTwinId=x"), 400, "BadRequest").error.message, /2 Host headers/);
+      assertApiError(await twice("/health", "evil.example"), 400, "BadRequest");
+      assertAzureError(await twice(storagePath), 400, "InvalidHeaderValue");
+      assertApiError(await rawExchange(port, ["GET /health HTTP/1.1\r\nConnection: close\r\n\r\n"]), 400, "BadRequest");
+      assertAzureError(await rawExchange(port, [`GET ${storagePath} HTTP/1.1\r\nConnection: close\r\n\r\n`]), 400, "InvalidHeaderValue");
+      // HTTP/1.0 needs no Host; without one the hub still does not know it is being asked (421, as before).
+      assertApiError(await rawExchange(port, ["GET /health HTTP/1.0\r\n\r\n"]), 421, "HostNotAllowed");
+    });
+  });
+
   describe("finding 7: identity and hosts", () => {
     it("`Bearer` without a token, a header without the scheme and other schemes are 401 InvalidAccessToken", async () => {
       for (const authorization of ["Bearer", "Bearer   ", "alice", "Basic YWxpY2U6eA==", "Bearer alice bob"]) {
