@@ -29,7 +29,11 @@ interface MaintenanceFlags {
 
 /** The serve options of HTTP hardening (see config.ts). */
 interface HardeningOptions {
+  authFailureLimit: number;
+  trustedProxy: string[];
   maxUploads: number;
+  maxUploadsPerUser?: number;
+  uploadMinRate: number;
   maxStreamsPerUser: number;
   maxConnections?: number;
   uploadStallTimeout: number;
@@ -54,14 +58,18 @@ program
   .option("--public-url <origin>", "origin to use in links when behind a proxy")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
-  .option("--rate-limit <perMinute>", "requests per minute per access token (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
+  .option("--rate-limit <perMinute>", "requests per minute per verified user on the API, access control and audit log (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
+  .option("--auth-failure-limit <perMinute>", "failed authentications per client address and minute, after which its requests are refused (429) before authentication until the minute ends (0 = no limit)", integer, DEFAULTS.authFailureLimit)
+  .option("--trusted-proxy <address>", "a reverse proxy (address or network, repeatable) whose X-Forwarded-For names the client's address", collect, [])
   .option("--checkpoint-every <changesets>", "make a checkpoint after this many changesets (0 = only for named versions)", integer, DEFAULTS.checkpoints.everyChangesets)
   .option("--checkpoint-every-mb <megabytes>", "…or after this many MB of changesets (0 = off)", integer, DEFAULTS.checkpoints.everyBytes / (1024 * 1024))
   .option("--keep-checkpoints <n>", "automatic checkpoints kept (the baseline and named versions' are always kept)", integer, DEFAULTS.checkpoints.keepAutomatic)
   .option("--no-verify-changeset-ids", "do not recompute changeset ids from their files")
   .option("--max-uploads <n>", "storage uploads at once; more are answered 503 ServerBusy (retry-after)", integer, DEFAULTS.maxUploads)
+  .option("--max-uploads-per-user <n>", "storage uploads one user (the one a link was issued to) may run at once (default: a quarter of --max-uploads)", integer)
   .option("--max-connections <n>", "open connections at once (default: what the file-descriptor limit allows)", integer)
   .option("--upload-stall-timeout <seconds>", "cut off an upload that sends less than 64 KiB in this time", integer, DEFAULTS.uploadStallTimeoutMs / 1000)
+  .option("--upload-min-rate <KiB/s>", "cut off an upload slower than this on average: one of n KiB must end within --upload-stall-timeout + n / rate seconds (0 = no bound)", integer, DEFAULTS.uploadMinBytesPerSecond / 1024)
   .option("--max-streams-per-user <n>", "change feed streams one user may hold open at once (the process serves 1000 in all)", integer, DEFAULTS.maxStreamsPerUser)
   .option("--allowed-host <host>", "also answer for this Host header (name or name:port; repeatable); loopback names always work", collect, [])
   .option("--no-metrics", "do not serve Prometheus metrics on /metrics")
@@ -99,10 +107,14 @@ program
         pendingPushTimeoutMs: opts.pushTimeout * 1000,
         verifyChangesetIds: opts.verifyChangesetIds,
         rateLimitPerMinute: opts.rateLimit,
+        authFailureLimit: opts.authFailureLimit,
+        trustedProxies: opts.trustedProxy,
         checkpoints: { everyChangesets: opts.checkpointEvery, everyBytes: opts.checkpointEveryMb * 1024 * 1024, keepAutomatic: opts.keepCheckpoints },
         maxUploads: opts.maxUploads,
         maxConnections: opts.maxConnections,
         uploadStallTimeoutMs: opts.uploadStallTimeout * 1000,
+        maxUploadsPerUser: opts.maxUploadsPerUser,
+        uploadMinBytesPerSecond: opts.uploadMinRate * 1024,
         allowedHosts: opts.allowedHost,
         maxStreamsPerUser: opts.maxStreamsPerUser,
         sweepIntervalMs: opts.sweepInterval * 1000,

@@ -3,6 +3,9 @@ import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.j
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
 import { DEFAULT_MAX_STREAMS_PER_USER } from "./http/routes/events.js";
+import { DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND } from "./http/slow-clients.js";
+import { DEFAULT_AUTH_FAILURE_LIMIT } from "./http/auth-failures.js";
+import { isTrustedProxySpec } from "./http/client-address.js";
 import type { BlobSpec } from "./adapters/blob/blob-spec.js";
 import type { MetadataSpec } from "./adapters/registry.js";
 
@@ -26,8 +29,12 @@ export interface ServerConfig {
   readonly linkTtlSeconds: number;
   /** When the hub makes checkpoints by itself, and how many automatic ones it keeps. */
   readonly checkpoints: CheckpointPolicy;
-  /** Requests per minute per access token; 0 = no limit. */
+  /** Requests per minute per verified user (API, access control, audit log); 0 = no limit. */
   readonly rateLimitPerMinute: number;
+  /** Failed authentications per client address and minute before its requests are refused ahead of authentication; 0 = no limit. */
+  readonly authFailureLimit: number;
+  /** Proxies (addresses or networks) whose `X-Forwarded-For` names the client. */
+  readonly trustedProxies: readonly string[];
   /** Max time a running job (e.g. a baseline) may take before its lease lapses and it is retried. */
   readonly jobLeaseMs: number;
   /** This machine's name among hub processes sharing the job queue: a restart takes back its dead processes' jobs at once. */
@@ -42,8 +49,12 @@ export interface ServerConfig {
   readonly maxUploads: number;
   /** Open connections at once; undefined = derived from the process's file-descriptor limit. */
   readonly maxConnections: number | undefined;
+  /** Storage uploads one user (the one a link was issued to) may run at once; undefined = a quarter of maxUploads. */
+  readonly maxUploadsPerUser: number | undefined;
   /** An upload that sends less than 64 KiB in this time (a stalled or trickling client) is cut off. */
   readonly uploadStallTimeoutMs: number;
+  /** Slowest average an upload may keep after the stall timeout, in bytes per second (0 = its total time is not bounded). */
+  readonly uploadMinBytesPerSecond: number;
   /** Time for a request's headers to arrive. */
   readonly headersTimeoutMs: number;
   /** Time for a whole API (JSON) request body to arrive; API bodies are small. */
@@ -77,9 +88,11 @@ export const DEFAULTS = {
   orphanScanIntervalMs: 3600_000,
   orphanGraceMs: 15 * 60_000,
   rateLimitPerMinute: 0,
+  authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
   checkpoints: DEFAULT_CHECKPOINT_POLICY,
   maxUploads: 64,
   uploadStallTimeoutMs: 30_000,
+  uploadMinBytesPerSecond: DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND,
   headersTimeoutMs: 10_000,
   apiBodyTimeoutMs: 10_000,
   auditRetentionDays: 365,
@@ -113,10 +126,14 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     orphanScanIntervalMs: input.orphanScanIntervalMs ?? DEFAULTS.orphanScanIntervalMs,
     orphanGraceMs: input.orphanGraceMs ?? DEFAULTS.orphanGraceMs,
     rateLimitPerMinute: input.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute,
+    authFailureLimit: input.authFailureLimit ?? DEFAULTS.authFailureLimit,
+    trustedProxies: Object.freeze([...(input.trustedProxies ?? [])]),
     checkpoints: Object.freeze({ ...DEFAULTS.checkpoints, ...input.checkpoints }),
     maxUploads: input.maxUploads ?? DEFAULTS.maxUploads,
     maxConnections: input.maxConnections,
+    maxUploadsPerUser: input.maxUploadsPerUser,
     uploadStallTimeoutMs: input.uploadStallTimeoutMs ?? DEFAULTS.uploadStallTimeoutMs,
+    uploadMinBytesPerSecond: input.uploadMinBytesPerSecond ?? DEFAULTS.uploadMinBytesPerSecond,
     headersTimeoutMs: input.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     apiBodyTimeoutMs: input.apiBodyTimeoutMs ?? DEFAULTS.apiBodyTimeoutMs,
     allowedHosts: Object.freeze([...(input.allowedHosts ?? [])]),
@@ -148,6 +165,12 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   if (!Number.isInteger(config.maxStreamsPerUser) || config.maxStreamsPerUser < 1) {
     throw new ConfigError(`--max-streams-per-user must be a whole number of at least 1, not '${input.maxStreamsPerUser}'.`);
   }
+  if (config.maxUploadsPerUser !== undefined && (!Number.isInteger(config.maxUploadsPerUser) || config.maxUploadsPerUser < 1)) {
+    throw new ConfigError(`--max-uploads-per-user must be a whole number of at least 1, not '${input.maxUploadsPerUser}'.`);
+  }
+  if (!Number.isFinite(config.uploadMinBytesPerSecond) || config.uploadMinBytesPerSecond < 0) {
+    throw new ConfigError(`--upload-min-rate must be 0 (no bound) or more KiB/s, not '${config.uploadMinBytesPerSecond / 1024}'.`);
+  }
   if (config.maxConnections !== undefined && (!Number.isInteger(config.maxConnections) || config.maxConnections < 1)) {
     throw new ConfigError(`--max-connections must be a whole number of at least 1, not '${input.maxConnections}'.`);
   }
@@ -156,6 +179,12 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   for (const admin of config.admins) {
     if (admin.trim() === "" || admin.length > 255) throw new ConfigError(`--admin must be a user id of 1 to 255 characters, not '${admin}'.`);
+  }
+  if (!Number.isInteger(config.authFailureLimit) || config.authFailureLimit < 0) {
+    throw new ConfigError(`--auth-failure-limit must be 0 (no limit) or a whole number, not '${input.authFailureLimit}'.`);
+  }
+  for (const proxy of config.trustedProxies) {
+    if (!isTrustedProxySpec(proxy)) throw new ConfigError(`--trusted-proxy must be an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8), not '${proxy}'.`);
   }
   for (const host of config.allowedHosts) {
     if (!/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.test(host)) {

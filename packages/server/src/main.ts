@@ -39,6 +39,8 @@ export interface StartOptions {
   maxEventSubscribers?: number;
   /** Heartbeat comments on change feeds this often (default 15 s). */
   eventHeartbeatMs?: number;
+  /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
+  auditRefusalWindowMs?: number;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
@@ -95,14 +97,18 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     // The largest API bodies: changeset extended data (up to 1,000,000 characters) and a lock request's 10,000 ids.
     jsonBodyLimit: 2 * 1024 * 1024,
     maxUploads: config.maxUploads,
+    maxUploadsPerUser: config.maxUploadsPerUser,
+    uploadMinBytesPerSecond: config.uploadMinBytesPerSecond,
     maxConnections: config.maxConnections,
     headersTimeoutMs: config.headersTimeoutMs,
     apiBodyTimeoutMs: config.apiBodyTimeoutMs,
     uploadStallTimeoutMs: config.uploadStallTimeoutMs,
     allowedHosts: config.allowedHosts,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    authFailureLimit: config.authFailureLimit,
+    trustedProxies: config.trustedProxies,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
-    audit: { recorder: auditRecorder, log: auditLog },
+    audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
       startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),

@@ -8,6 +8,9 @@ import type { Hub } from "../domain/hub.js";
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
+import { RefusalDigest } from "./audit/refusal-digest.js";
+import { AuthFailureGate, DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failures.js";
+import { ClientAddresses } from "./client-address.js";
 import type { AuditRouteOptions } from "./routes/auditlog.js";
 import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import type { BlobStore } from "../ports/blob-store.js";
@@ -41,11 +44,11 @@ import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
-import { BodyWatch, RequestLines, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, statusOfClientError } from "./slow-clients.js";
-import { azureErrorXml, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
+import { BodyWatch, DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND, RequestLines, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, statusOfClientError } from "./slow-clients.js";
+import { azureErrorXml, closeIfBodyUnread, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "./out-of-space.js";
 import { storageRoutes } from "./storage/storage-routes.js";
-import { UPLOAD_RETRY_AFTER_SECONDS, UploadSlots } from "./storage/upload-slots.js";
+import { UploadSlots } from "./storage/upload-slots.js";
 import type { UrlSigner } from "./storage/url-signer.js";
 import { storageUrl } from "./storage/url-signer.js";
 import { directStorageLinks } from "./storage/direct-links.js";
@@ -71,8 +74,15 @@ export interface AppOptions {
   jsonBodyLimit: number;
   /** `false` for silence, or pino options such as `{ level: "info" }`. */
   logger: false | { level: string };
-  /** Requests per minute and verified user; 0 turns the limit off. */
+  /** Requests per minute and verified user (API, access control, audit log); 0 turns the limit off. */
   rateLimitPerMinute: number;
+  /**
+   * Failed authentications per client address and minute after which the address's requests are refused before
+   * authentication until the minute ends (default {@link DEFAULT_AUTH_FAILURE_LIMIT}; 0: no limit).
+   */
+  authFailureLimit?: number;
+  /** Proxies (addresses or networks) whose `X-Forwarded-For` names the client's address. */
+  trustedProxies?: readonly string[];
   /** Who is asking (`--auth`); open mode (tokens not verified) when not given. */
   authenticator?: Authenticator;
   /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
@@ -83,6 +93,10 @@ export interface AppOptions {
   metrics?: HubMetrics;
   /** Storage uploads at once (default 64); more are answered 503 ServerBusy without reading their body. */
   maxUploads?: number;
+  /** Storage uploads one user (the one a link was issued to) may run at once (default a quarter of maxUploads). */
+  maxUploadsPerUser?: number;
+  /** An upload must average at least this many bytes per second after the stall timeout (default 16 KiB/s; 0: no bound). */
+  uploadMinBytesPerSecond?: number;
   /** Open connections at once; by default what the process's file-descriptor limit allows (see slow-clients.ts). */
   maxConnections?: number;
   /** Time for request headers (default 10 s). */
@@ -104,6 +118,8 @@ export interface AppOptions {
     /** Who may read an iModel's log / an iTwin's (or, without one, the whole hub's); by default anyone who can see the iModel. */
     authorizeIModel?: AuditRouteOptions["authorizeIModel"];
     authorizeITwin?: AuditRouteOptions["authorizeITwin"];
+    /** Window of the refusal digest (default a minute; tests shorten it). */
+    refusalWindowMs?: number;
   };
 }
 
@@ -171,10 +187,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const maxConnections = options.maxConnections ?? connectionsForDescriptors(descriptorLimit(), openDescriptors() ?? 32);
   if (maxConnections !== undefined) app.server.maxConnections = maxConnections;
   const hosts = new HostAllowList(options.allowedHosts, options.publicUrl);
-  const uploads = new UploadSlots(options.maxUploads ?? 64);
+  const addresses = new ClientAddresses(options.trustedProxies);
+  const failures = new AuthFailureGate(options.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT, addresses);
+  // Taken by the storage routes once the link is verified: slots are shared per user the link was issued to.
+  const uploads = new UploadSlots(options.maxUploads ?? 64, options.maxUploadsPerUser);
   const bodies = new BodyWatch({
     apiBodyTimeoutMs: options.apiBodyTimeoutMs ?? 10_000,
     uploadStallTimeoutMs: options.uploadStallTimeoutMs ?? 30_000,
+    uploadMinBytesPerSecond: options.uploadMinBytesPerSecond ?? DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND,
     warn: (fields, message) => app.log.warn(fields, message),
   });
   app.addHook("onClose", async () => bodies.close());
@@ -198,16 +218,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return;
     }
     const upload = storage && request.method === "PUT";
-    // Refused before its body is read; `connection: close`, or Node would read the whole body to reuse the socket.
-    if (upload && !uploads.tryTake(reply)) {
-      void sendAzureError(
-        reply.header("retry-after", String(UPLOAD_RETRY_AFTER_SECONDS)).header("connection", "close"),
-        503,
-        "ServerBusy",
-        `The hub is already receiving ${uploads.limit} uploads (--max-uploads); retry after ${UPLOAD_RETRY_AFTER_SECONDS} s.`,
-      );
-      return;
-    }
     bodies.watch(request.raw, reply.raw, upload ? "upload" : "api", (res) => {
       const hubError = new HubError("RequestTimeout", "The request body did not arrive in time; the connection is closed.");
       const body = storage ? azureErrorXml("InvalidInput", hubError.message, request.id) : JSON.stringify(errorBody(hubError));
@@ -218,9 +228,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Before any route, so that its hooks see every write (API, storage uploads, access control).
   if (options.audit) {
+    const { recorder } = options.audit;
+    const refusals = new RefusalDigest((entry) => recorder.record(entry), options.audit.refusalWindowMs);
+    app.addHook("onClose", async () => refusals.close());
     registerAuditHook(app, {
-      recorder: options.audit.recorder,
+      recorder,
       iTwinOf: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId ?? null,
+      addressOf: (request) => addresses.of(request.raw),
+      refusals,
+    });
+  }
+  // Before any route: one bucket per verified user, whichever of their tokens they use, across every authenticated
+  // scope (API, access control, audit log). After authentication (onRequest), so requests without an actor (storage,
+  // probes, the web UI) are not counted.
+  if (options.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: "preHandler",
+      allowList: (request) => !actorOf(request),
+      keyGenerator: (request) => `user:${actorOf(request)?.userId}`,
+      errorResponseBuilder: (_request, context) =>
+        new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
+          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+        }),
     });
   }
   options.metrics?.register(app);
@@ -235,6 +267,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     prefix: "/storage",
     blobStore: options.blobs,
     signer: options.signer,
+    uploads,
+    failures,
     checkWrite: (key) => options.hub.uploads.checkWrite(key),
     // A changeset file starts its id check as soon as it is stored, while the answer travels to the client.
     onStored: (key, info) => {
@@ -256,6 +290,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     originOf: (request) => originOf(request, options.publicUrl),
   };
   const authenticator = options.authenticator ?? new OpenAuthenticator();
+  /** Who is asking, unless their address failed too often this minute: then 429 before any token is looked at. */
+  const authenticate = async (request: FastifyRequest): Promise<Actor> => {
+    const retryAfterSeconds = failures.blockedFor(request.raw);
+    if (retryAfterSeconds !== undefined) {
+      throw new HubError("TooManyRequests", "Too many requests without valid credentials came from this address; retry later.", { retryAfterSeconds });
+    }
+    try {
+      return await authenticator.authenticate(request.headers.authorization);
+    } catch (err) {
+      if (err instanceof HubError && STATUS_BY_CODE[err.code] === 401) failures.failed(request.raw);
+      throw err;
+    }
+  };
   await app.register(
     async (api) => {
       api.decorateRequest("actor", null as unknown as Actor);
@@ -264,23 +311,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
       apiBodyParsers(api);
 
-      if (options.rateLimitPerMinute > 0) {
-        await api.register(rateLimit, {
-          global: true,
-          max: options.rateLimitPerMinute,
-          timeWindow: 60_000,
-          // After authentication (onRequest): one bucket per verified user, whichever of their tokens they use.
-          hook: "preHandler",
-          keyGenerator: (request) => `user:${request.actor.userId}`,
-          errorResponseBuilder: (_request, context) =>
-            new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
-              retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-            }),
-        });
-      }
-
       api.addHook("onRequest", async (request) => {
-        request.actor = withApplication(await authenticator.authenticate(request.headers.authorization), request.headers);
+        request.actor = withApplication(await authenticate(request), request.headers);
         request.presenter = new Presenter(`${originOf(request, options.publicUrl)}/imodels`, storageLinks(request, options), () => request.authz?.grants.has("imodels_read") ?? false);
         request.params_ = request.query as Query;
       });
@@ -316,7 +348,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (audit) {
     await app.register(
       async (scope) => {
-        authenticatedScope(scope, authenticator, authorization);
+        authenticatedScope(scope, authenticate, authorization);
         await auditLogRoutes(scope, audit);
       },
       { prefix: "/auditlog" },
@@ -326,7 +358,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Roles and members of iTwins (the cloud's Access Control API shapes): authenticated and answered like the API.
   await app.register(
     async (scope) => {
-      authenticatedScope(scope, authenticator, authorization);
+      authenticatedScope(scope, authenticate, authorization);
       // JSON bodies only, parsed as on the API: anything else is 415.
       apiBodyParsers(scope);
       scope.setNotFoundHandler((request, reply) => {
@@ -354,6 +386,7 @@ const API_CONTENT_TYPE = `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`;
 
 /** An API error answered outside the API plugin (whose onSend hook sets the media type). */
 function sendApiError(reply: FastifyReply, hubError: HubError): void {
+  closeIfBodyUnread(reply);
   void reply.code(STATUS_BY_CODE[hubError.code]).header("content-type", API_CONTENT_TYPE).send(JSON.stringify(errorBody(hubError)));
 }
 
@@ -401,10 +434,10 @@ function invalidBody(message: string): HubError {
  * What an authenticated scope beside `/imodels` (`/auditlog`, `/accesscontrol`) shares with the API: the verified
  * actor, the authorization seam, the API's media type and its error bodies.
  */
-function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator, authorization: AuthorizationDeps): void {
+function authenticatedScope(scope: FastifyInstance, authenticate: (request: FastifyRequest) => Promise<Actor>, authorization: AuthorizationDeps): void {
   scope.decorateRequest("actor", null as unknown as Actor);
   scope.addHook("onRequest", async (request) => {
-    request.actor = await authenticator.authenticate(request.headers.authorization);
+    request.actor = await authenticate(request);
   });
   registerAuthorization(scope, authorization);
   scope.addHook("onSend", async (_request, reply, payload) => {
@@ -412,6 +445,11 @@ function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator
     return payload;
   });
   scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+}
+
+/** The verified caller, on requests of the authenticated scopes (null or absent elsewhere). */
+function actorOf(request: FastifyRequest): Actor | null | undefined {
+  return (request as { actor?: Actor | null }).actor;
 }
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
@@ -430,6 +468,7 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
         : fromFrameworkError(err as { code?: string; statusCode?: number; message?: string });
   // The API's media type also outside the API scopes (probes, web UI), whose answers no onSend hook relabels.
   void reply.header("content-type", API_CONTENT_TYPE);
+  closeIfBodyUnread(reply);
   if (hubError) {
     if (hubError.retryAfterSeconds !== undefined) void reply.header("retry-after", String(hubError.retryAfterSeconds));
     void reply.code(STATUS_BY_CODE[hubError.code]).send(errorBody(hubError, request.id));
