@@ -2,7 +2,6 @@ import { resolve } from "node:path";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
-import { DEFAULT_MAX_STREAMS_PER_USER } from "./http/routes/events.js";
 import { DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND } from "./http/slow-clients.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "./http/auth-failures.js";
 import { isTrustedProxySpec } from "./http/client-address.js";
@@ -96,7 +95,8 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   apiBodyTimeoutMs: 10_000,
   auditRetentionDays: 365,
-  maxStreamsPerUser: DEFAULT_MAX_STREAMS_PER_USER,
+  // A tenth of the process's 1,000 change feed streams: no user can take them all.
+  maxStreamsPerUser: 100,
 } as const;
 
 export class ConfigError extends Error {}

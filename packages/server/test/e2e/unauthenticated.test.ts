@@ -4,6 +4,8 @@
 // per client and window, with a count), and --rate-limit covers every authenticated scope.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import type { AuditLogEntry } from "@modelhub/protocol";
+import { formatEntry } from "../../src/admin/audit.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 
@@ -138,6 +140,8 @@ describe("unauthenticated noise (issue 18, finding 7)", () => {
     assert.equal(mallory[0]!.action, "imodel.create");
     assert.equal(mallory[0]!.details.errorCode, "HeaderNotFound");
     const summaries = mallory.filter((e) => e.action === "auth.refused");
+    // `modelhub audit` prints the count with the row.
+    assert.match(formatEntry(summaries[0] as AuditLogEntry), new RegExp(`auth\\.refused  401 refused  count=${summaries[0]!.details.count}  until=\\S+  from=203\\.0\\.113\\.7`));
     assert.deepEqual([...new Set(summaries.flatMap((e) => Object.keys(e.details.errorCodes)))].sort(), ["HeaderNotFound", "InvalidAccessToken"]);
     assert.deepEqual([...new Set(summaries.flatMap((e) => Object.keys(e.details.actions)))], ["imodel.create"]);
     assert.equal(rows.filter((e) => e.address === "127.0.0.1").find((e) => e.action === "auth.refused")!.details.errorCodes.AuthenticationFailed >= 1, true);

@@ -2,18 +2,16 @@ import type { FastifyInstance } from "fastify";
 import type { EventFeed, SequencedEvent } from "../../domain/events/hub-events.js";
 import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
+import { DEFAULTS } from "../../config.js";
 
 export interface EventRouteOptions {
   hub: Hub;
   feed: EventFeed;
   /** Comment lines this often keep proxies and clients from timing the stream out (default 15 s). */
   heartbeatMs?: number;
-  /** Streams one user may hold open at once in this process (default {@link DEFAULT_MAX_STREAMS_PER_USER}). */
+  /** Streams one user may hold open at once in this process (default `--max-streams-per-user`'s, see config.ts). */
   maxStreamsPerUser?: number;
 }
-
-/** A tenth of the process's 1,000 stream slots: no user can take them all. */
-export const DEFAULT_MAX_STREAMS_PER_USER = 100;
 
 /** A subscriber that lets this much pile up unread is cut off (it reconnects with Last-Event-ID, or gets `reset`). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
@@ -29,7 +27,7 @@ const BUSY_RETRY_AFTER_SECONDS = 5;
 export async function eventRoutes(api: FastifyInstance, options: EventRouteOptions): Promise<void> {
   const { hub, feed } = options;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const maxPerUser = options.maxStreamsPerUser ?? DEFAULT_MAX_STREAMS_PER_USER;
+  const maxPerUser = options.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser;
   const open = new Set<() => void>();
   /** Open streams per user (only users with at least one). */
   const perUser = new Map<string, number>();
