@@ -160,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const status = statusOfClientError(err.code);
       const hubError = fromClientError(status);
       app.log.debug({ code: err.code, status }, "malformed or slow request refused");
-      const line = requestLines.of(socket, (err as { rawPacket?: unknown }).rawPacket);
+      const line = requestLines.of(socket, err as { rawPacket?: unknown; bytesParsed?: unknown });
       const head = line?.method === "HEAD";
       answerOnSocket(
         socket,
@@ -175,8 +175,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
 
-  requestLines.follow(app.server);
+  requestLines.peekFirstPackets(app.server, headersTimeoutMs, (socket) => {
+    answerOnSocket(socket, { status: 408, contentType: API_CONTENT_TYPE, body: JSON.stringify(errorBody(fromClientError(408))) });
+  });
+  app.addHook("preClose", async () => requestLines.closeWaiting());
   app.addHook("onRequest", async (request, reply) => {
+    requestLines.parsed(request.raw.socket, { method: request.method, path: request.url });
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
   // Before any route: each must have an authorization rule (http/authz/rules.ts) or the app does not start.

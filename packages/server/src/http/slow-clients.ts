@@ -196,7 +196,7 @@ export interface RawErrorAnswer {
  * Writes an answer straight to a socket whose request could not be parsed (no request or reply objects exist),
  * then closes it.
  */
-export function answerOnSocket(socket: Socket, answer: RawErrorAnswer, err: Error): void {
+export function answerOnSocket(socket: Socket, answer: RawErrorAnswer, err?: Error): void {
   if (socket.writable) {
     const length = Buffer.byteLength(answer.body);
     const extra = Object.entries(answer.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join("");
@@ -219,39 +219,91 @@ export interface RequestLine {
   path: string;
 }
 
-/** The request line's method and path, when the bytes the parser choked on still hold them. */
-export function requestLineOfRawPacket(rawPacket: unknown): RequestLine | undefined {
+const LINE_AT_START = /^([A-Za-z]+) (\/\S*)/;
+const FULL_LINES = /(?:^|\r\n)([A-Za-z]+) (\/\S*) HTTP\/1\.[01]\r\n/g;
+const AZURE_HEADER = /\r\nx-ms-[A-Za-z0-9-]+:/i;
+
+/**
+ * The request line in a packet the parser choked on: the last complete one before the place it failed (a pipelined
+ * request after another), else one the packet starts with (even cut short).
+ */
+export function requestLineOfRawPacket(rawPacket: unknown, bytesParsed?: unknown): RequestLine | undefined {
   if (!Buffer.isBuffer(rawPacket) || rawPacket.length === 0) return undefined;
-  const first = rawPacket[0]! | 0x20; // a letter, in either case: most body chunks are skipped here
-  if (first < 0x61 || first > 0x7a) return undefined;
-  const m = /^([A-Za-z]+) (\/\S*)/.exec(rawPacket.subarray(0, 256).toString("latin1"));
+  const end = typeof bytesParsed === "number" && bytesParsed > 0 ? Math.min(rawPacket.length, bytesParsed + 256) : rawPacket.length;
+  const text = rawPacket.subarray(0, end).toString("latin1");
+  let last: RegExpExecArray | undefined;
+  for (const m of text.matchAll(FULL_LINES)) last = m;
+  const m = last ?? LINE_AT_START.exec(text) ?? undefined;
   return m ? { method: m[1]!.toUpperCase(), path: m[2]! } : undefined;
 }
 
 /**
- * The request line each connection sent last, so that a request the parser refuses in a later packet than its
- * first (a bad or oversized header arriving after the request line, as over any real network once headers pass one
- * TCP segment) is still answered in its area's shape: the parser's error only holds the packet it choked on, and
- * Node exposes no other way to see a request's first bytes. The price: listening to a socket's data makes Node parse
- * it in JavaScript instead of C++ (`unconsume`). Measured on the project's 2-core VM, one 200 MB upload over
- * loopback: about 0.9 s of hub CPU instead of 0.6, 150–160 MB/s instead of 220–230 (still above a 1 Gbit/s link);
- * the few-KB changesets of ordinary pushes do not show it. `follow` is the one line to remove to trade back.
+ * What a request the HTTP parser refused had asked for, as far as can be told, so that it is answered in its area's
+ * shape: the parser's error only holds the packet it choked on, which need not hold the request line (a bad or
+ * oversized header sent after it, as over any real network once a head passes one TCP segment). In order:
+ * 1. a request line in that packet;
+ * 2. for a connection's first request, its first packet, which the hub reads itself before Node's parser takes the
+ *    socket over (it then parses in C++ as before: reading every packet in JavaScript instead costs large uploads
+ *    about 40 % more CPU and API requests about 10 % more time, measured);
+ * 3. for a later request of a kept-alive connection: `x-ms-` headers in the refused packet (every Azure client sends
+ *    them) mean storage; else the area of the connection's previous request (a connection serves one client library).
  */
 export class RequestLines {
-  readonly #lines = new WeakMap<Socket, RequestLine>();
+  readonly #first = new WeakMap<Socket, RequestLine>();
+  readonly #previous = new WeakMap<Socket, RequestLine>();
+  /** Connections whose first packet has not come yet. */
+  readonly #waiting = new Set<Socket>();
 
-  /** Follows every connection `server` accepts from now on. */
-  follow(server: Server): void {
+  /**
+   * Reads each new connection's first packet, then hands the socket (with the packet put back) to `server`'s own
+   * HTTP handling. A connection that sends nothing within `timeoutMs` is given to `silent` (as Node's headers timeout
+   * would have): it answers and closes it.
+   */
+  peekFirstPackets(server: Server, timeoutMs: number, silent: (socket: Socket) => void): void {
+    const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
+    server.removeAllListeners("connection");
     server.on("connection", (socket: Socket) => {
-      socket.on("data", (chunk: Buffer) => {
+      const onError = () => socket.destroy();
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(socket);
+        socket.off("error", onError).off("close", done);
+      };
+      const timer = setTimeout(() => {
+        done();
+        silent(socket);
+      }, timeoutMs).unref();
+      this.#waiting.add(socket);
+      socket.on("error", onError).once("close", done);
+      socket.once("data", (chunk: Buffer) => {
+        done();
+        socket.pause();
         const line = requestLineOfRawPacket(chunk);
-        if (line) this.#lines.set(socket, line);
+        if (line) this.#first.set(socket, line);
+        socket.unshift(chunk);
+        for (const handler of handlers) handler.call(server, socket);
+        socket.resume();
       });
     });
   }
 
-  /** The request line of the packet the parser refused, else the one `socket` sent last. */
-  of(socket: Socket, rawPacket: unknown): RequestLine | undefined {
-    return requestLineOfRawPacket(rawPacket) ?? this.#lines.get(socket);
+  /** Closes the connections that have not sent anything yet (the server is closing). */
+  closeWaiting(): void {
+    for (const socket of this.#waiting) socket.destroy();
+    this.#waiting.clear();
+  }
+
+  /** A request whose head was parsed on `socket`: the connection's previous one for the next. */
+  parsed(socket: Socket, line: RequestLine): void {
+    this.#previous.set(socket, line);
+  }
+
+  of(socket: Socket, err: { rawPacket?: unknown; bytesParsed?: unknown }): RequestLine | undefined {
+    const inPacket = requestLineOfRawPacket(err.rawPacket, err.bytesParsed);
+    if (inPacket) return inPacket;
+    const previous = this.#previous.get(socket);
+    if (!previous) return this.#first.get(socket);
+    if (Buffer.isBuffer(err.rawPacket) && AZURE_HEADER.test(`\r\n${err.rawPacket.subarray(0, 16 * 1024).toString("latin1")}`)) return { method: "GET", path: "/storage/" };
+    return previous;
   }
 }

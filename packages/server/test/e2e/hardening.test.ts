@@ -327,11 +327,29 @@ describe("HTTP hardening", () => {
       assertAzureError(await rawExchange(port, [`GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, "Bad Header\r\n\r\n"]), 400, "InvalidInput");
       assertAzureError(await rawExchange(port, [`PUT ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, big]), 431, "InvalidInput");
       assertApiError(await rawExchange(port, ["GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n", 100, "Bad Header\r\n\r\n"]), 400, "BadRequest");
-      // On a kept-alive connection: the second request is judged by its own line, not by the first one's.
+      // A kept-alive connection's later request: its `x-ms-` headers (every Azure client sends them), or else the
+      // area of the connection's previous request, tell.
+      const refusedOf = (answer: { body: string }) => answer.body.slice(answer.body.indexOf("HTTP/1.1 400"));
+      const xml = /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/xml\r\n[\s\S]*x-ms-error-code: InvalidInput\r\n/;
+      const json = /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/vnd\.bentley\.itwin-platform\.v2\+json/;
+      const storageGet = `GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
       const health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-      const second = await rawExchange(port, [health, 100, `GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, "Bad Header\r\n\r\n"]);
-      const refused = second.body.slice(second.body.indexOf("HTTP/1.1 400"));
-      assert.match(refused, /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/xml\r\n[\s\S]*x-ms-error-code: InvalidInput\r\n/, second.body);
+      const splitStorage = [`GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100] as const;
+      const azure = await rawExchange(port, [health, 100, ...splitStorage, "x-ms-version: 2024-08-04\r\nBad Header\r\n\r\n"]);
+      assert.match(refusedOf(azure), xml, azure.body);
+      const sameArea = await rawExchange(port, [storageGet, 100, ...splitStorage, "Bad Header\r\n\r\n"]);
+      assert.match(refusedOf(sameArea), xml, sameArea.body);
+      const api = await rawExchange(port, [health, 100, "GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n", 100, "Bad Header\r\n\r\n"]);
+      assert.match(refusedOf(api), json, api.body);
+      // Pipelined in one packet: the request the parser failed in, not the one the packet starts with.
+      // (The parser refuses the second before the first is answered: the refusal is the connection's only answer.)
+      assertAzureError(await rawExchange(port, [`${health}GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n`]), 400, "InvalidInput");
+    });
+
+    it("a connection that sends nothing is answered 408 in the API's shape after the headers timeout", async () => {
+      const silent = await rawExchange(port, [], 3000);
+      assertApiError(silent, 408, "RequestTimeout");
+      assert.ok(silent.closedAfterMs !== undefined && silent.closedAfterMs < 2500, `closed after ${silent.closedAfterMs} ms`);
     });
 
     it("a body sent to a path without a route is a 404 in the API's error shape, whatever the body", async () => {

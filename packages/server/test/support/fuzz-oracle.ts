@@ -104,6 +104,8 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   if (status >= 400) return apiError(type, text, head, status);
   const mediaOk = area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
   if (status === 204) return body.length === 0 ? undefined : "204 with a body";
+  // Clone and fork: 202 Accepted with the new iModel in Location and no body, as the cloud answers.
+  if (status === 202 && body.length === 0) return headers.location ? undefined : "202 without a location";
   if (!mediaOk) return `${status} with content-type '${type}'`;
   if (head) return undefined;
   try {
