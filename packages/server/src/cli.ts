@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError, DEFAULTS, makeConfig } from "./config.js";
+import { ConfigError, DEFAULTS, MAX_CLOCK_SKEW_SECONDS, makeConfig } from "./config.js";
+import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-authenticator.js";
 import { parseBlobSpec } from "./adapters/blob/blob-spec.js";
 import { parseMetadataSpec } from "./adapters/registry.js";
 import { startServer } from "./main.js";
@@ -28,7 +29,12 @@ interface MaintenanceFlags {
 
 /** The serve options of HTTP hardening (see config.ts). */
 interface HardeningOptions {
+  authFailureLimit: number;
+  trustedProxy: string[];
   maxUploads: number;
+  maxUploadsPerUser?: number;
+  uploadMinRate: number;
+  maxStreamsPerUser: number;
   maxConnections?: number;
   uploadStallTimeout: number;
   allowedHost: string[];
@@ -52,14 +58,19 @@ program
   .option("--public-url <origin>", "origin to use in links when behind a proxy")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
-  .option("--rate-limit <perMinute>", "requests per minute per access token (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
+  .option("--rate-limit <perMinute>", "requests per minute per verified user on the API, access control and audit log (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
+  .option("--auth-failure-limit <perMinute>", "failed authentications per client address and minute, after which its requests are refused (429) before authentication until the minute ends (0 = no limit)", integer, DEFAULTS.authFailureLimit)
+  .option("--trusted-proxy <address>", "a reverse proxy (address or network, repeatable) whose X-Forwarded-For names the client's address", collect, [])
   .option("--checkpoint-every <changesets>", "make a checkpoint after this many changesets (0 = only for named versions)", integer, DEFAULTS.checkpoints.everyChangesets)
   .option("--checkpoint-every-mb <megabytes>", "…or after this many MB of changesets (0 = off)", integer, DEFAULTS.checkpoints.everyBytes / (1024 * 1024))
   .option("--keep-checkpoints <n>", "automatic checkpoints kept (the baseline and named versions' are always kept)", integer, DEFAULTS.checkpoints.keepAutomatic)
   .option("--no-verify-changeset-ids", "do not recompute changeset ids from their files")
   .option("--max-uploads <n>", "storage uploads at once; more are answered 503 ServerBusy (retry-after)", integer, DEFAULTS.maxUploads)
+  .option("--max-uploads-per-user <n>", "storage uploads one user (the one a link was issued to) may run at once (default: a quarter of --max-uploads)", integer)
   .option("--max-connections <n>", "open connections at once (default: what the file-descriptor limit allows)", integer)
   .option("--upload-stall-timeout <seconds>", "cut off an upload that sends less than 64 KiB in this time", integer, DEFAULTS.uploadStallTimeoutMs / 1000)
+  .option("--upload-min-rate <KiB/s>", "cut off an upload slower than this on average: one of n KiB must end within --upload-stall-timeout + n / rate seconds (0 = no bound)", integer, DEFAULTS.uploadMinBytesPerSecond / 1024)
+  .option("--max-streams-per-user <n>", "change feed streams one user may hold open at once (the process serves 1000 in all)", integer, DEFAULTS.maxStreamsPerUser)
   .option("--allowed-host <host>", "also answer for this Host header (name or name:port; repeatable); loopback names always work", collect, [])
   .option("--no-metrics", "do not serve Prometheus metrics on /metrics")
   .option("--sweep-interval <seconds>", "how often left-over temp files and deleted iModels' files are removed", integer, DEFAULTS.sweepIntervalMs / 1000)
@@ -73,6 +84,8 @@ program
   .option("--jwks <file|url>", "oidc: the issuer's keys (JWKS) instead of discovery")
   .option("--user-claim <claim>", "oidc: the claim that names the user", "sub")
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
+  .option("--clock-skew <seconds>", `oidc: clock difference allowed with the identity provider on exp, nbf and iat (at most ${MAX_CLOCK_SKEW_SECONDS})`, integer, OIDC_CLOCK_TOLERANCE_SECONDS)
+  .option("--max-token-lifetime <seconds>", "oidc: refuse tokens meant to live longer than this (exp - iat)", integer, OIDC_MAX_TOKEN_LIFETIME_SECONDS)
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")
@@ -94,11 +107,16 @@ program
         pendingPushTimeoutMs: opts.pushTimeout * 1000,
         verifyChangesetIds: opts.verifyChangesetIds,
         rateLimitPerMinute: opts.rateLimit,
+        authFailureLimit: opts.authFailureLimit,
+        trustedProxies: opts.trustedProxy,
         checkpoints: { everyChangesets: opts.checkpointEvery, everyBytes: opts.checkpointEveryMb * 1024 * 1024, keepAutomatic: opts.keepCheckpoints },
         maxUploads: opts.maxUploads,
         maxConnections: opts.maxConnections,
         uploadStallTimeoutMs: opts.uploadStallTimeout * 1000,
+        maxUploadsPerUser: opts.maxUploadsPerUser,
+        uploadMinBytesPerSecond: opts.uploadMinRate * 1024,
         allowedHosts: opts.allowedHost,
+        maxStreamsPerUser: opts.maxStreamsPerUser,
         sweepIntervalMs: opts.sweepInterval * 1000,
         orphanScanIntervalMs: opts.orphanScanInterval * 60_000,
         nodeId: opts.nodeId,

@@ -22,6 +22,8 @@ export const ENV_NAMES: Readonly<Record<string, string>> = {
   jwks: "MODELHUB_OIDC_JWKS",
   userClaim: "MODELHUB_OIDC_USER_CLAIM",
   jwksCooldown: "MODELHUB_OIDC_JWKS_COOLDOWN",
+  clockSkew: "MODELHUB_OIDC_CLOCK_SKEW",
+  maxTokenLifetime: "MODELHUB_OIDC_MAX_TOKEN_LIFETIME",
 };
 
 /** Config file keys that are not options. */
@@ -158,6 +160,8 @@ export interface AuthFlags {
   jwks?: string;
   userClaim: string;
   jwksCooldown: number;
+  clockSkew: number;
+  maxTokenLifetime: number;
   linkSecretFile?: string;
   config?: string;
 }
@@ -170,6 +174,8 @@ export function authConfigOf(flags: AuthFlags): AuthConfig {
       issuer: flags.issuer ?? "",
       userClaim: flags.userClaim,
       jwksCooldownMs: flags.jwksCooldown * 1000,
+      clockSkewSeconds: flags.clockSkew,
+      maxTokenLifetimeSeconds: flags.maxTokenLifetime,
       ...(flags.audience !== undefined ? { audience: flags.audience } : {}),
       ...(flags.jwks !== undefined ? { jwks: flags.jwks } : {}),
     };

@@ -2,6 +2,9 @@ import { resolve } from "node:path";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
+import { DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND } from "./http/slow-clients.js";
+import { DEFAULT_AUTH_FAILURE_LIMIT } from "./http/auth-failures.js";
+import { isTrustedProxySpec } from "./http/client-address.js";
 import type { BlobSpec } from "./adapters/blob/blob-spec.js";
 import type { MetadataSpec } from "./adapters/registry.js";
 
@@ -25,8 +28,12 @@ export interface ServerConfig {
   readonly linkTtlSeconds: number;
   /** When the hub makes checkpoints by itself, and how many automatic ones it keeps. */
   readonly checkpoints: CheckpointPolicy;
-  /** Requests per minute per access token; 0 = no limit. */
+  /** Requests per minute per verified user (API, access control, audit log); 0 = no limit. */
   readonly rateLimitPerMinute: number;
+  /** Failed authentications per client address and minute before its requests are refused ahead of authentication; 0 = no limit. */
+  readonly authFailureLimit: number;
+  /** Proxies (addresses or networks) whose `X-Forwarded-For` names the client. */
+  readonly trustedProxies: readonly string[];
   /** Max time a running job (e.g. a baseline) may take before its lease lapses and it is retried. */
   readonly jobLeaseMs: number;
   /** This machine's name among hub processes sharing the job queue: a restart takes back its dead processes' jobs at once. */
@@ -41,8 +48,12 @@ export interface ServerConfig {
   readonly maxUploads: number;
   /** Open connections at once; undefined = derived from the process's file-descriptor limit. */
   readonly maxConnections: number | undefined;
+  /** Storage uploads one user (the one a link was issued to) may run at once; undefined = a quarter of maxUploads. */
+  readonly maxUploadsPerUser: number | undefined;
   /** An upload that sends less than 64 KiB in this time (a stalled or trickling client) is cut off. */
   readonly uploadStallTimeoutMs: number;
+  /** Slowest average an upload may keep after the stall timeout, in bytes per second (0 = its total time is not bounded). */
+  readonly uploadMinBytesPerSecond: number;
   /** Time for a request's headers to arrive. */
   readonly headersTimeoutMs: number;
   /** Time for a whole API (JSON) request body to arrive; API bodies are small. */
@@ -59,6 +70,8 @@ export interface ServerConfig {
   readonly claimITwins: boolean;
   /** Audit log entries older than this many days are removed by housekeeping. */
   readonly auditRetentionDays: number;
+  /** Change feed streams (`GET /imodels/{id}/events`) one user may hold open at once, per process. */
+  readonly maxStreamsPerUser: number;
 }
 
 export const DEFAULTS = {
@@ -74,12 +87,16 @@ export const DEFAULTS = {
   orphanScanIntervalMs: 3600_000,
   orphanGraceMs: 15 * 60_000,
   rateLimitPerMinute: 0,
+  authFailureLimit: DEFAULT_AUTH_FAILURE_LIMIT,
   checkpoints: DEFAULT_CHECKPOINT_POLICY,
   maxUploads: 64,
   uploadStallTimeoutMs: 30_000,
+  uploadMinBytesPerSecond: DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND,
   headersTimeoutMs: 10_000,
   apiBodyTimeoutMs: 10_000,
   auditRetentionDays: 365,
+  // A tenth of the process's 1,000 change feed streams: no user can take them all.
+  maxStreamsPerUser: 100,
 } as const;
 
 export class ConfigError extends Error {}
@@ -109,10 +126,14 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     orphanScanIntervalMs: input.orphanScanIntervalMs ?? DEFAULTS.orphanScanIntervalMs,
     orphanGraceMs: input.orphanGraceMs ?? DEFAULTS.orphanGraceMs,
     rateLimitPerMinute: input.rateLimitPerMinute ?? DEFAULTS.rateLimitPerMinute,
+    authFailureLimit: input.authFailureLimit ?? DEFAULTS.authFailureLimit,
+    trustedProxies: Object.freeze([...(input.trustedProxies ?? [])]),
     checkpoints: Object.freeze({ ...DEFAULTS.checkpoints, ...input.checkpoints }),
     maxUploads: input.maxUploads ?? DEFAULTS.maxUploads,
     maxConnections: input.maxConnections,
+    maxUploadsPerUser: input.maxUploadsPerUser,
     uploadStallTimeoutMs: input.uploadStallTimeoutMs ?? DEFAULTS.uploadStallTimeoutMs,
+    uploadMinBytesPerSecond: input.uploadMinBytesPerSecond ?? DEFAULTS.uploadMinBytesPerSecond,
     headersTimeoutMs: input.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     apiBodyTimeoutMs: input.apiBodyTimeoutMs ?? DEFAULTS.apiBodyTimeoutMs,
     allowedHosts: Object.freeze([...(input.allowedHosts ?? [])]),
@@ -121,6 +142,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     admins: Object.freeze([...new Set(input.admins ?? [])]),
     claimITwins: input.claimITwins ?? true,
     auditRetentionDays: input.auditRetentionDays ?? DEFAULTS.auditRetentionDays,
+    maxStreamsPerUser: input.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser,
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);
@@ -140,6 +162,15 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   if (!Number.isInteger(config.maxUploads) || config.maxUploads < 1) {
     throw new ConfigError(`--max-uploads must be a whole number of at least 1, not '${input.maxUploads}'.`);
   }
+  if (!Number.isInteger(config.maxStreamsPerUser) || config.maxStreamsPerUser < 1) {
+    throw new ConfigError(`--max-streams-per-user must be a whole number of at least 1, not '${input.maxStreamsPerUser}'.`);
+  }
+  if (config.maxUploadsPerUser !== undefined && (!Number.isInteger(config.maxUploadsPerUser) || config.maxUploadsPerUser < 1)) {
+    throw new ConfigError(`--max-uploads-per-user must be a whole number of at least 1, not '${input.maxUploadsPerUser}'.`);
+  }
+  if (!Number.isFinite(config.uploadMinBytesPerSecond) || config.uploadMinBytesPerSecond < 0) {
+    throw new ConfigError(`--upload-min-rate must be 0 (no bound) or more KiB/s, not '${config.uploadMinBytesPerSecond / 1024}'.`);
+  }
   if (config.maxConnections !== undefined && (!Number.isInteger(config.maxConnections) || config.maxConnections < 1)) {
     throw new ConfigError(`--max-connections must be a whole number of at least 1, not '${input.maxConnections}'.`);
   }
@@ -148,6 +179,12 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   for (const admin of config.admins) {
     if (admin.trim() === "" || admin.length > 255) throw new ConfigError(`--admin must be a user id of 1 to 255 characters, not '${admin}'.`);
+  }
+  if (!Number.isInteger(config.authFailureLimit) || config.authFailureLimit < 0) {
+    throw new ConfigError(`--auth-failure-limit must be 0 (no limit) or a whole number, not '${input.authFailureLimit}'.`);
+  }
+  for (const proxy of config.trustedProxies) {
+    if (!isTrustedProxySpec(proxy)) throw new ConfigError(`--trusted-proxy must be an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8), not '${proxy}'.`);
   }
   for (const host of config.allowedHosts) {
     if (!/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.test(host)) {
@@ -172,6 +209,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   return Object.freeze(config);
 }
 
+/** The most clock skew `--clock-skew` accepts between the identity provider and the hub. */
+export const MAX_CLOCK_SKEW_SECONDS = 300;
+
 /** Smallest storage link signing key accepted. */
 export const LINK_SECRET_BYTES = 32;
 
@@ -186,4 +226,10 @@ function checkAuth(auth: AuthConfig): void {
   if (auth.userClaim !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(auth.userClaim)) throw new ConfigError(`--user-claim must be a claim name such as sub or oid, not '${auth.userClaim}'.`);
   if (auth.jwks !== undefined && auth.jwks.trim() === "") throw new ConfigError("--jwks must be a URL or a file.");
   if (auth.jwksCooldownMs !== undefined && (!Number.isFinite(auth.jwksCooldownMs) || auth.jwksCooldownMs < 0)) throw new ConfigError(`--jwks-cooldown must be 0 or more seconds.`);
+  if (auth.clockSkewSeconds !== undefined && (!Number.isInteger(auth.clockSkewSeconds) || auth.clockSkewSeconds < 0 || auth.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS)) {
+    throw new ConfigError(`--clock-skew must be 0 to ${MAX_CLOCK_SKEW_SECONDS} seconds (a larger skew means a clock to fix, not to tolerate), not '${auth.clockSkewSeconds}'.`);
+  }
+  if (auth.maxTokenLifetimeSeconds !== undefined && (!Number.isInteger(auth.maxTokenLifetimeSeconds) || auth.maxTokenLifetimeSeconds < 60)) {
+    throw new ConfigError(`--max-token-lifetime must be at least 60 seconds, not '${auth.maxTokenLifetimeSeconds}'.`);
+  }
 }

@@ -7,6 +7,7 @@ import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
 import { openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
+import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
@@ -39,11 +40,14 @@ export interface StartOptions {
   maxEventSubscribers?: number;
   /** Heartbeat comments on change feeds this often (default 15 s). */
   eventHeartbeatMs?: number;
+  /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
+  auditRefusalWindowMs?: number;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
 export async function startServer(config: ServerConfig, startOptions: StartOptions = {}): Promise<RunningServer> {
-  await mkdir(config.dataDir, { recursive: true });
+  // Before anything is written: this process's files are its user's alone (see privateDataDir).
+  const tightened = await privateDataDir(config.dataDir);
   const scratchDir = join(config.dataDir, "tmp");
   await mkdir(scratchDir, { recursive: true });
   const scratch = new LocalScratchSpace(scratchDir);
@@ -95,15 +99,19 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     // The largest API bodies: changeset extended data (up to 1,000,000 characters) and a lock request's 10,000 ids.
     jsonBodyLimit: 2 * 1024 * 1024,
     maxUploads: config.maxUploads,
+    maxUploadsPerUser: config.maxUploadsPerUser,
+    uploadMinBytesPerSecond: config.uploadMinBytesPerSecond,
     maxConnections: config.maxConnections,
     headersTimeoutMs: config.headersTimeoutMs,
     apiBodyTimeoutMs: config.apiBodyTimeoutMs,
     uploadStallTimeoutMs: config.uploadStallTimeoutMs,
     allowedHosts: config.allowedHosts,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    authFailureLimit: config.authFailureLimit,
+    trustedProxies: config.trustedProxies,
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
-    audit: { recorder: auditRecorder, log: auditLog },
-    events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs },
+    audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
+    events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
       startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),
     readiness: {
@@ -121,6 +129,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
 
   authWarn = (message, fields) => app.log.warn(fields, message);
+  if (tightened.length > 0) {
+    app.log.warn(
+      { dataDir: config.dataDir, tightened },
+      "the data directory was readable by other users (made under a lax umask): its folders are now 0700 and its files 0600",
+    );
+  }
   if (config.auth.mode === "oidc" && config.auth.audience === undefined) {
     app.log.warn("--auth oidc without --audience: any token of this issuer is accepted, also one issued for another API");
   }

@@ -70,6 +70,8 @@ export function formatEntry(e: AuditLogEntry): string {
   if (e.iTwinId) parts.push(`itwin=${e.iTwinId}`);
   if (e.target) parts.push(`target=${e.target}`);
   if (e.details?.errorCode) parts.push(`error=${String(e.details.errorCode)}`);
+  // A row summing up a client's repeated refusals (auth.refused): how many, until when.
+  if (typeof e.details?.count === "number") parts.push(`count=${e.details.count}`, `until=${String(e.details.until)}`);
   if (e.address) parts.push(`from=${e.address}`);
   if (e.requestId) parts.push(`request=${e.requestId}`);
   return parts.join("  ");

@@ -3,7 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,6 +11,10 @@ import type { MetadataCopyContents } from "../adapters/sqlite/backup.js";
 import { SqliteBackupSource, newestSchemaVersion, readMetadataCopy } from "../adapters/sqlite/backup.js";
 import { blobKeys } from "../domain/blob-keys.js";
 import { exists } from "../util/fs.js";
+
+/** A backup holds what the data directory holds (token hashes, the audit log, the link key): its user's alone. */
+const PRIVATE_DIR = { recursive: true, mode: 0o700 } as const;
+const PRIVATE_FILE_MODE = 0o600;
 
 export const MANIFEST_FILE = "manifest.json";
 const METADATA_FILE = "metadata.db";
@@ -104,9 +108,10 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     }, options.holdRenewMs ?? 30_000);
     step("hold", `blob deletions held (${holder}, ${Math.round(holdTtlMs / 1000)} s, renewed while copying)`, t);
 
-    await mkdir(join(partial, BLOB_FILES_DIR), { recursive: true });
+    await mkdir(join(partial, BLOB_FILES_DIR), PRIVATE_DIR);
     t = performance.now();
     const copied = await source.copyTo(join(partial, METADATA_FILE));
+    await chmod(join(partial, METADATA_FILE), PRIVATE_FILE_MODE);
     const contents = readMetadataCopy(join(partial, METADATA_FILE));
     const metadata = await describe(partial, METADATA_FILE);
     step(
@@ -121,7 +126,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     step("blobs", `blobs: ${files.length} files, ${mb(blobBytes)} copied`, t);
 
     t = performance.now();
-    const secretKey = (await exists(join(dataDir, SECRET_FILE))) ? await copyFileHashed(join(dataDir, SECRET_FILE), join(partial, SECRET_FILE), SECRET_FILE, 0o600) : null;
+    const secretKey = (await exists(join(dataDir, SECRET_FILE))) ? await copyFileHashed(join(dataDir, SECRET_FILE), join(partial, SECRET_FILE), SECRET_FILE) : null;
     step("secret", secretKey ? "secret.key copied (signed links stay valid after a restore)" : "no secret.key (a restored hub makes a new one)", t);
 
     t = performance.now();
@@ -202,7 +207,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const partial = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomUUID()}`);
   try {
     t = performance.now();
-    await mkdir(partial, { recursive: true });
+    await mkdir(partial, PRIVATE_DIR);
     await copyChecked(from, partial, manifest.metadata);
     const contents = readMetadataCopy(join(partial, METADATA_FILE));
     if (contents.schemaVersion !== manifest.schemaVersion) {
@@ -213,7 +218,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     t = performance.now();
     for (const file of manifest.blobs.files) await copyChecked(from, partial, file);
     step("blobs", `blobs: ${manifest.blobs.count} files, ${mb(manifest.blobs.bytes)} restored (checksums verified)`, t);
-    if (manifest.secretKey) await copyChecked(from, partial, manifest.secretKey, 0o600);
+    if (manifest.secretKey) await copyChecked(from, partial, manifest.secretKey);
 
     t = performance.now();
     const missing = missingReferences(contents, manifest.blobs.files);
@@ -294,7 +299,7 @@ async function copyTree(source: string, target: string, prefix: string): Promise
     const to = join(target, entry.name);
     const path = `${prefix.split(sep).join("/")}/${entry.name}`;
     if (entry.isDirectory()) {
-      await mkdir(to, { recursive: true });
+      await mkdir(to, PRIVATE_DIR);
       out.push(...(await copyTree(from, to, path)));
     } else if (entry.isFile()) {
       try {
@@ -308,7 +313,7 @@ async function copyTree(source: string, target: string, prefix: string): Promise
 }
 
 /** Streams a file to a new file (flushed to disk), hashing on the way; never a hard link (see README). */
-async function copyFileHashed(from: string, to: string, path: string, mode?: number): Promise<FileEntry> {
+async function copyFileHashed(from: string, to: string, path: string): Promise<FileEntry> {
   const hash = createHash("sha256");
   let bytes = 0;
   const tap = new Transform({
@@ -318,17 +323,17 @@ async function copyFileHashed(from: string, to: string, path: string, mode?: num
       done(null, chunk);
     },
   });
-  await pipeline(createReadStream(from), tap, createWriteStream(to, { flags: "wx", flush: true, ...(mode === undefined ? {} : { mode }) }));
+  await pipeline(createReadStream(from), tap, createWriteStream(to, { flags: "wx", flush: true, mode: PRIVATE_FILE_MODE }));
   return { path, bytes, sha256: hash.digest("hex") };
 }
 
 /** Copies one file of a backup into the restore folder and checks its size and checksum against the manifest. */
-async function copyChecked(from: string, target: string, entry: FileEntry, mode?: number): Promise<void> {
+async function copyChecked(from: string, target: string, entry: FileEntry): Promise<void> {
   const to = join(target, ...entry.path.split("/"));
-  await mkdir(dirname(to), { recursive: true });
+  await mkdir(dirname(to), PRIVATE_DIR);
   let copied: FileEntry;
   try {
-    copied = await copyFileHashed(join(from, ...entry.path.split("/")), to, entry.path, mode);
+    copied = await copyFileHashed(join(from, ...entry.path.split("/")), to, entry.path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AdminRefusal(`The backup lacks ${entry.path}, listed in its manifest.`);
     throw err;
@@ -349,7 +354,7 @@ async function describe(dir: string, path: string): Promise<FileEntry> {
 }
 
 async function writeDurably(path: string, text: string): Promise<void> {
-  const handle = await open(path, "wx");
+  const handle = await open(path, "wx", PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(text);
     await handle.sync();

@@ -2,7 +2,7 @@
 // metadata database: the data directory's SQLite file, or the PostgreSQL database nodes share (`--metadata`). Safe while the hub serves it (SQLite WAL; the hub reads
 // tokens on every request, so a revocation applies to the next one).
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { privateDataDir } from "../adapters/fs/private-data-dir.js";
 import { join, resolve } from "node:path";
 import { SqliteIdentityStore } from "../adapters/sqlite/sqlite-identity-store.js";
 import { openPostgresIdentityStore, parseMetadataSpec } from "../adapters/registry.js";
@@ -75,7 +75,7 @@ async function openTokenStore(location: TokenStoreLocation, { create }: { create
   if (spec.kind === "postgres") return openPostgresIdentityStore(spec);
   const dataDir = resolve(location.dataDir);
   const path = join(dataDir, "metadata.db");
-  if (create) await mkdir(dataDir, { recursive: true }); // a token may be made before the hub first starts
+  if (create) await privateDataDir(dataDir); // a token may be made before the hub first starts; the file holds its hash
   else if (!existsSync(path)) throw new TokenCommandError(`${dataDir} holds no modelhub data (no metadata.db); pass the hub's --data directory.`);
   const store = SqliteIdentityStore.open(path);
   return { store, close: () => store.close() };

@@ -8,6 +8,9 @@ import type { Hub } from "../domain/hub.js";
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
+import { RefusalDigest } from "./audit/refusal-digest.js";
+import { AuthFailureGate, DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failures.js";
+import { ClientAddresses } from "./client-address.js";
 import type { AuditRouteOptions } from "./routes/auditlog.js";
 import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import type { BlobStore } from "../ports/blob-store.js";
@@ -43,11 +46,11 @@ import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
-import { BodyWatch, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, requestLineOfRawPacket, statusOfClientError } from "./slow-clients.js";
-import { azureErrorXml, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
+import { BodyWatch, DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND, RequestLines, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, statusOfClientError } from "./slow-clients.js";
+import { azureErrorXml, closeIfBodyUnread, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "./out-of-space.js";
 import { storageRoutes } from "./storage/storage-routes.js";
-import { UPLOAD_RETRY_AFTER_SECONDS, UploadSlots } from "./storage/upload-slots.js";
+import { UploadSlots } from "./storage/upload-slots.js";
 import type { UrlSigner } from "./storage/url-signer.js";
 import { storageUrl } from "./storage/url-signer.js";
 import { directStorageLinks } from "./storage/direct-links.js";
@@ -73,8 +76,15 @@ export interface AppOptions {
   jsonBodyLimit: number;
   /** `false` for silence, or pino options such as `{ level: "info" }`. */
   logger: false | { level: string };
-  /** Requests per minute and verified user; 0 turns the limit off. */
+  /** Requests per minute and verified user (API, access control, audit log); 0 turns the limit off. */
   rateLimitPerMinute: number;
+  /**
+   * Failed authentications per client address and minute after which the address's requests are refused before
+   * authentication until the minute ends (default {@link DEFAULT_AUTH_FAILURE_LIMIT}; 0: no limit).
+   */
+  authFailureLimit?: number;
+  /** Proxies (addresses or networks) whose `X-Forwarded-For` names the client's address. */
+  trustedProxies?: readonly string[];
   /** Who is asking (`--auth`); open mode (tokens not verified) when not given. */
   authenticator?: Authenticator;
   /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
@@ -87,6 +97,10 @@ export interface AppOptions {
   metrics?: HubMetrics;
   /** Storage uploads at once (default 64); more are answered 503 ServerBusy without reading their body. */
   maxUploads?: number;
+  /** Storage uploads one user (the one a link was issued to) may run at once (default a quarter of maxUploads). */
+  maxUploadsPerUser?: number;
+  /** An upload must average at least this many bytes per second after the stall timeout (default 16 KiB/s; 0: no bound). */
+  uploadMinBytesPerSecond?: number;
   /** Open connections at once; by default what the process's file-descriptor limit allows (see slow-clients.ts). */
   maxConnections?: number;
   /** Time for request headers (default 10 s). */
@@ -99,8 +113,11 @@ export interface AppOptions {
   allowedHosts?: readonly string[];
   /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
   webUiRoot?: string | false;
-  /** Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s, `accessRecheckMs` 2 s. */
-  events?: { feed: EventFeed; heartbeatMs?: number; accessRecheckMs?: number };
+  /**
+   * Serves `GET /imodels/{id}/events` (the change feed) when given; `heartbeatMs` defaults to 15 s, `accessRecheckMs`
+   * 2 s, `maxStreamsPerUser` to `--max-streams-per-user`'s default.
+   */
+  events?: { feed: EventFeed; heartbeatMs?: number; accessRecheckMs?: number; maxStreamsPerUser?: number };
   /** Records every write (see audit/audit-hook.ts) and serves `GET /imodels/{id}/auditlog` and `GET /auditlog`. */
   audit?: {
     recorder: AuditRecorder;
@@ -108,6 +125,8 @@ export interface AppOptions {
     /** Who may read an iModel's log / an iTwin's (or, without one, the whole hub's); by default anyone who can see the iModel. */
     authorizeIModel?: AuditRouteOptions["authorizeIModel"];
     authorizeITwin?: AuditRouteOptions["authorizeITwin"];
+    /** Window of the refusal digest (default a minute; tests shorten it). */
+    refusalWindowMs?: number;
   };
 }
 
@@ -122,6 +141,7 @@ export interface ApiRouteContext {
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestLines = new RequestLines();
   const app = Fastify({
     logger: options.logger,
     routerOptions: { querystringParser: parseQueryString, maxParamLength: MAX_PARAM_LENGTH },
@@ -129,7 +149,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Node's whole-request timeout would cut big uploads on slow links: bodies are bounded by BodyWatch instead (a
     // deadline for API bodies, progress for uploads). Headers get a deadline of their own, checked every second.
     requestTimeout: 0,
-    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))) },
+    // A missing Host is answered below in the API's shape, not by Node with an empty 400.
+    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))), requireHostHeader: false },
     // Idle keep-alive connections are closed after this (fastify's default, longer than the clients' own).
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -146,7 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const status = statusOfClientError(err.code);
       const hubError = fromClientError(status);
       app.log.debug({ code: err.code, status }, "malformed or slow request refused");
-      const line = requestLineOfRawPacket((err as { rawPacket?: unknown }).rawPacket);
+      const line = requestLines.of(socket, err as { rawPacket?: unknown; bytesParsed?: unknown });
       const head = line?.method === "HEAD";
       answerOnSocket(
         socket,
@@ -161,7 +182,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
   });
 
+  requestLines.peekFirstPackets(app.server, headersTimeoutMs, (socket) => {
+    answerOnSocket(socket, { status: 408, contentType: API_CONTENT_TYPE, body: JSON.stringify(errorBody(fromClientError(408))) });
+  });
+  app.addHook("preClose", async () => requestLines.closeWaiting());
   app.addHook("onRequest", async (request, reply) => {
+    requestLines.parsed(request.raw.socket, { method: request.method, path: request.url });
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
   // Before any route: each must have an authorization rule (http/authz/rules.ts) or the app does not start.
@@ -172,16 +198,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const maxConnections = options.maxConnections ?? connectionsForDescriptors(descriptorLimit(), openDescriptors() ?? 32);
   if (maxConnections !== undefined) app.server.maxConnections = maxConnections;
   const hosts = new HostAllowList(options.allowedHosts, options.publicUrl);
-  const uploads = new UploadSlots(options.maxUploads ?? 64);
+  const addresses = new ClientAddresses(options.trustedProxies);
+  const failures = new AuthFailureGate(options.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT, addresses);
+  // Taken by the storage routes once the link is verified: slots are shared per user the link was issued to.
+  const uploads = new UploadSlots(options.maxUploads ?? 64, options.maxUploadsPerUser);
   const bodies = new BodyWatch({
     apiBodyTimeoutMs: options.apiBodyTimeoutMs ?? 10_000,
     uploadStallTimeoutMs: options.uploadStallTimeoutMs ?? 30_000,
+    uploadMinBytesPerSecond: options.uploadMinBytesPerSecond ?? DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND,
     warn: (fields, message) => app.log.warn(fields, message),
   });
   app.addHook("onClose", async () => bodies.close());
+  // No route outside the API scopes (which parse JSON) and storage (which streams) reads a body: a request with one
+  // for a path that does not exist is a 404 whatever its body, never a parse error.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null));
   // Guards for every route (API, storage, health), before anything reads a body.
   app.addHook("onRequest", (request, reply, done) => {
     const storage = isStoragePath(request.url);
+    const hostProblem = hostHeaderProblem(request);
+    if (hostProblem) {
+      if (storage) void sendAzureError(reply, 400, "InvalidHeaderValue", hostProblem);
+      else sendApiError(reply, new HubError("BadRequest", hostProblem));
+      return;
+    }
     if (!hosts.allows(request.headers.host)) {
       const message = `The hub does not answer for host '${request.headers.host ?? ""}': use a loopback address or the --public-url host, or add it with --allowed-host.`;
       if (storage) void sendAzureError(reply, 421, "InvalidInput", message);
@@ -189,16 +229,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return;
     }
     const upload = storage && request.method === "PUT";
-    // Refused before its body is read; `connection: close`, or Node would read the whole body to reuse the socket.
-    if (upload && !uploads.tryTake(reply)) {
-      void sendAzureError(
-        reply.header("retry-after", String(UPLOAD_RETRY_AFTER_SECONDS)).header("connection", "close"),
-        503,
-        "ServerBusy",
-        `The hub is already receiving ${uploads.limit} uploads (--max-uploads); retry after ${UPLOAD_RETRY_AFTER_SECONDS} s.`,
-      );
-      return;
-    }
     bodies.watch(request.raw, reply.raw, upload ? "upload" : "api", (res) => {
       const hubError = new HubError("RequestTimeout", "The request body did not arrive in time; the connection is closed.");
       const body = storage ? azureErrorXml("InvalidInput", hubError.message, request.id) : JSON.stringify(errorBody(hubError));
@@ -209,9 +239,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Before any route, so that its hooks see every write (API, storage uploads, access control).
   if (options.audit) {
+    const { recorder } = options.audit;
+    const refusals = new RefusalDigest((entry) => recorder.record(entry), options.audit.refusalWindowMs);
+    app.addHook("onClose", async () => refusals.close());
     registerAuditHook(app, {
-      recorder: options.audit.recorder,
+      recorder,
       iTwinOf: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId ?? null,
+      addressOf: (request) => addresses.of(request.raw),
+      refusals,
+    });
+  }
+  // Before any route: one bucket per verified user, whichever of their tokens they use, across every authenticated
+  // scope (API, access control, audit log). After authentication (onRequest), so requests without an actor (storage,
+  // probes, the web UI) are not counted.
+  if (options.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: "preHandler",
+      allowList: (request) => !actorOf(request),
+      keyGenerator: (request) => `user:${actorOf(request)?.userId}`,
+      errorResponseBuilder: (_request, context) =>
+        new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
+          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+        }),
     });
   }
   options.metrics?.register(app);
@@ -226,6 +278,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     prefix: "/storage",
     blobStore: options.blobs,
     signer: options.signer,
+    uploads,
+    failures,
     checkWrite: (key) => options.hub.uploads.checkWrite(key),
     // A changeset file starts its id check as soon as it is stored, while the answer travels to the client.
     onStored: (key, info) => {
@@ -247,50 +301,29 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     originOf: (request) => originOf(request, options.publicUrl),
   };
   const authenticator = options.authenticator ?? new OpenAuthenticator();
+  /** Who is asking, unless their address failed too often this minute: then 429 before any token is looked at. */
+  const authenticate = async (request: FastifyRequest): Promise<Actor> => {
+    const retryAfterSeconds = failures.blockedFor(request.raw);
+    if (retryAfterSeconds !== undefined) {
+      throw new HubError("TooManyRequests", "Too many requests without valid credentials came from this address; retry later.", { retryAfterSeconds });
+    }
+    try {
+      return await authenticator.authenticate(request.headers.authorization);
+    } catch (err) {
+      if (err instanceof HubError && STATUS_BY_CODE[err.code] === 401) failures.failed(request.raw);
+      throw err;
+    }
+  };
   await app.register(
     async (api) => {
       api.decorateRequest("actor", null as unknown as Actor);
       api.decorateRequest("presenter", null as unknown as Presenter);
       api.decorateRequest("params_", null as unknown as Query);
 
-      // Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler).
-      api.removeAllContentTypeParsers();
-      api.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
-        const text = typeof body === "string" ? body : body.toString("utf8");
-        if (text.trim() === "") return done(null, {});
-        if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
-        try {
-          done(null, JSON.parse(text));
-        } catch {
-          done(new SyntaxError("invalid JSON body"));
-        }
-      });
-      // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
-      // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
-      // A form that says something is still not a body the API reads: 415.
-      api.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
-        const text = typeof body === "string" ? body : body.toString("utf8");
-        if (text.trim() === "") return done(null, {});
-        done(new HubError("UnsupportedMediaType", "Media Type is not supported."));
-      });
-
-      if (options.rateLimitPerMinute > 0) {
-        await api.register(rateLimit, {
-          global: true,
-          max: options.rateLimitPerMinute,
-          timeWindow: 60_000,
-          // After authentication (onRequest): one bucket per verified user, whichever of their tokens they use.
-          hook: "preHandler",
-          keyGenerator: (request) => `user:${request.actor.userId}`,
-          errorResponseBuilder: (_request, context) =>
-            new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
-              retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-            }),
-        });
-      }
+      apiBodyParsers(api);
 
       api.addHook("onRequest", async (request) => {
-        request.actor = withApplication(await authenticator.authenticate(request.headers.authorization), request.headers);
+        request.actor = withApplication(await authenticate(request), request.headers);
         request.presenter = new Presenter(`${originOf(request, options.publicUrl)}/imodels`, storageLinks(request, options), () => request.authz?.grants.has("imodels_read") ?? false);
         request.params_ = request.query as Query;
       });
@@ -317,8 +350,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);
       if (options.events) {
-        const authenticate = (header: string | undefined) => authenticator.authenticate(header);
-        await eventRoutes(api, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, authenticate, authorization) });
+        const verify = (header: string | undefined) => authenticator.authenticate(header);
+        await eventRoutes(api, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, verify, authorization) });
       }
       if (audit) await iModelAuditRoutes(api, audit);
     },
@@ -329,7 +362,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (audit) {
     await app.register(
       async (scope) => {
-        authenticatedScope(scope, authenticator, authorization);
+        authenticatedScope(scope, authenticate, authorization);
         await auditLogRoutes(scope, audit);
       },
       { prefix: "/auditlog" },
@@ -345,10 +378,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const [prefix, routes] of jsonScopes) {
     await app.register(
       async (scope) => {
-        authenticatedScope(scope, authenticator, authorization);
-        // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
-        scope.removeContentTypeParser("text/plain");
-        emptyJsonIsNoBody(scope);
+        authenticatedScope(scope, authenticate, authorization);
+        // JSON bodies only, parsed as on the API (an empty body is none): anything else is 415.
+        apiBodyParsers(scope);
         scope.setNotFoundHandler((request, reply) => {
           sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
         });
@@ -375,7 +407,44 @@ const API_CONTENT_TYPE = `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`;
 
 /** An API error answered outside the API plugin (whose onSend hook sets the media type). */
 function sendApiError(reply: FastifyReply, hubError: HubError): void {
+  closeIfBodyUnread(reply);
   void reply.code(STATUS_BY_CODE[hubError.code]).header("content-type", API_CONTENT_TYPE).send(JSON.stringify(errorBody(hubError)));
+}
+
+/**
+ * RFC 9112 §3.2: a request with more than one `Host` line, or an HTTP/1.1 request with none, is a 400 (Node keeps
+ * the first of several and would answer a missing one with an empty 400 of its own).
+ */
+function hostHeaderProblem(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") hosts++;
+  if (hosts > 1) return `The request has ${hosts} Host headers; HTTP allows one.`;
+  if (hosts === 0 && request.raw.httpVersion === "1.1") return "The request has no Host header; HTTP/1.1 requires one.";
+  return undefined;
+}
+
+/** Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler). */
+function apiBodyParsers(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, {});
+    if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new SyntaxError("invalid JSON body"));
+    }
+  });
+  // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
+  // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
+  // A form that says something is still not a body the API reads: 415.
+  scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") return done(null, {});
+    done(new HubError("UnsupportedMediaType", "Media Type is not supported."));
+  });
 }
 
 function invalidBody(message: string): HubError {
@@ -386,10 +455,10 @@ function invalidBody(message: string): HubError {
  * What an authenticated scope beside `/imodels` (`/auditlog`, `/accesscontrol`) shares with the API: the verified
  * actor, the authorization seam, the API's media type and its error bodies.
  */
-function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator, authorization: AuthorizationDeps): void {
+function authenticatedScope(scope: FastifyInstance, authenticate: (request: FastifyRequest) => Promise<Actor>, authorization: AuthorizationDeps): void {
   scope.decorateRequest("actor", null as unknown as Actor);
   scope.addHook("onRequest", async (request) => {
-    request.actor = await authenticator.authenticate(request.headers.authorization);
+    request.actor = await authenticate(request);
   });
   registerAuthorization(scope, authorization);
   scope.addHook("onSend", async (_request, reply, payload) => {
@@ -399,18 +468,9 @@ function authenticatedScope(scope: FastifyInstance, authenticator: Authenticator
   scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
 }
 
-/**
- * fastify's JSON parser, except that an empty body is no body: the cloud's clients (axios) label a DELETE without
- * data `application/json` with `content-length: 0`, which fastify's own parser refuses.
- */
-function emptyJsonIsNoBody(scope: FastifyInstance): void {
-  const json = scope.getDefaultJsonParser("error", "error");
-  scope.removeContentTypeParser("application/json");
-  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text === "") done(null, undefined);
-    else json(request, text, done);
-  });
+/** The verified caller, on requests of the authenticated scopes (null or absent elsewhere). */
+function actorOf(request: FastifyRequest): Actor | null | undefined {
+  return (request as { actor?: Actor | null }).actor;
 }
 
 function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
@@ -427,6 +487,9 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): 
         ? // The write failed as a whole (SQLite rolled back, temp files were removed): retry once space is freed.
           new HubError("ServiceUnavailable", "The hub is out of disk space; nothing was changed. Retry later.", { retryAfterSeconds: OUT_OF_SPACE_RETRY_AFTER_SECONDS })
         : fromFrameworkError(err as { code?: string; statusCode?: number; message?: string });
+  // The API's media type also outside the API scopes (probes, web UI), whose answers no onSend hook relabels.
+  void reply.header("content-type", API_CONTENT_TYPE);
+  closeIfBodyUnread(reply);
   if (hubError) {
     if (hubError.retryAfterSeconds !== undefined) void reply.header("retry-after", String(hubError.retryAfterSeconds));
     void reply.code(STATUS_BY_CODE[hubError.code]).send(errorBody(hubError, request.id));
@@ -446,8 +509,10 @@ function storageLinks(request: FastifyRequest, options: AppOptions): StorageLink
   const direct = directStorageLinks(options.blobs, options.linkTtlSeconds);
   if (direct) return direct;
   const origin = originOf(request, options.publicUrl);
+  // Links name the user they are issued to: uploads share slots per user, and the audit log says who wrote.
+  const user = request.actor?.userId;
   return {
-    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes), storageType: "azure" }),
-    download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds), storageType: "azure" }),
+    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes, user), storageType: "azure" }),
+    download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds, undefined, user), storageType: "azure" }),
   };
 }

@@ -88,8 +88,8 @@ describe("audit log", () => {
       assert.ok(Date.now() - Date.parse(e.at) < 10 * 60_000, `${e.action}: at ${e.at}`);
       assert.equal(typeof e.requestId, "string");
       assert.ok(Number.isInteger(e.seq));
-      // Storage links carry no identity: the upload is recorded without a user, API writes with the caller.
-      assert.equal(e.userId, e.action === "storage.upload" ? null : "alice", `${e.action}: user`);
+      // API writes with the caller; storage uploads with the user their (signed) link was issued to.
+      assert.equal(e.userId, "alice", `${e.action}: user`);
     }
     const byAction = (action: string) => entries.filter((e) => e.action === action);
     assert.equal(byAction("imodel.create")[0]!.target, iModelId);

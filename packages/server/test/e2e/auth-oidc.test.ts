@@ -2,9 +2,12 @@
 // tokens), and against a JWKS served over HTTP for key rotation. Every bad token gets the seed's 401 body and
 // changes nothing. The flows need no roles: each user works in an iTwin of its own (or one it created).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import { SignJWT, exportJWK, generateKeyPair, importJWK } from "jose";
@@ -12,6 +15,7 @@ import type { CryptoKey, JWK, JWTPayload } from "jose";
 import { makeChangesets } from "../support/fixtures.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
+import { startHubProcess } from "../support/hub-process.js";
 import type { JwksServer, LocalIdentityProvider } from "../support/identity-provider.js";
 import { startIdentityProvider, startJwksServer } from "../support/identity-provider.js";
 
@@ -26,6 +30,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const INVALID = { error: { code: "InvalidAccessToken", message: "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted." } };
 const NO_HEADER = { error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." } };
 const now = () => Math.floor(Date.now() / 1000);
+const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const iTwinOf = (n: number) => `0000000${n}-aaaa-4aaa-8aaa-${String(n).padStart(12, "0")}`;
 
 function call(hub: TestHub, token: string | null, method: string, path: string, body?: unknown): Promise<ApiResponse<Json>> {
@@ -124,6 +129,55 @@ describe("--auth oidc with a real identity provider", () => {
     const skewed = await call(hub, await forged({ iat: now() - 600, exp: now() - 10 }), "GET", `?iTwinId=${iTwinId}`);
     assert.equal(skewed.status, 200, skewed.text);
     assert.deepEqual(await namesIn(hub, alice, iTwinId), ["Alice's model"], "none of the refused requests created anything");
+  });
+
+  it("refuses tokens issued in the future or meant to live too long (default: 30 s of skew, a day of lifetime)", async () => {
+    const noIat = (exp: number) => new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "RS256", kid: idp.privateJwk.kid }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime(exp).sign(signKey);
+    const refused: [string, () => Promise<string>][] = [
+      ["issued an hour from now", () => forged({ iat: now() + 3600, exp: now() + 4200 })],
+      ["issued a minute from now (beyond the skew)", () => forged({ iat: now() + 60, exp: now() + 600 })],
+      ["valid for ten years", () => forged({ iat: now(), exp: now() + 10 * 365 * 86_400 })],
+      ["valid for 25 hours", () => forged({ iat: now() - 60, exp: now() + 25 * 3600 - 60 })],
+      ["no iat, expiring in a year", () => noIat(now() + 365 * 86_400)],
+    ];
+    for (const [what, make] of refused) {
+      const r = await call(hub, await make(), "POST", "", { iTwinId, name: `forged: ${what}` });
+      assert.equal(r.status, 401, `${what}: ${r.text}`);
+      assert.deepEqual(r.body, INVALID, what);
+    }
+    // The controls: within the skew, within a day, and without iat expiring within a day.
+    for (const make of [() => forged({ iat: now() + 20 }), () => forged({ iat: now(), exp: now() + 23 * 3600 }), () => noIat(now() + 3600)]) {
+      const r = await call(hub, await make(), "GET", `?iTwinId=${iTwinId}`);
+      assert.equal(r.status, 200, r.text);
+    }
+    assert.deepEqual(await namesIn(hub, alice, iTwinId), ["Alice's model"], "none of the refused requests created anything");
+  });
+
+  it("--clock-skew and --max-token-lifetime come from the environment and the config file of `modelhub serve`", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelhub-oidc-config-"));
+    const config = join(dir, "modelhub.json");
+    await writeFile(config, JSON.stringify({ auth: "oidc", issuer: idp.issuer, audience: idp.audience, maxTokenLifetime: 600 }));
+    const served = await startHubProcess({ args: ["--config", config], env: { MODELHUB_OIDC_CLOCK_SKEW: "5" } });
+    try {
+      const hubCall = async (token: string) => (await fetch(`${served.url}/imodels?iTwinId=${iTwinId}`, { headers: { authorization: `Bearer ${token}` } })).status;
+      assert.equal(await hubCall(await forged({ iat: now(), exp: now() + 300 })), 200);
+      assert.equal(await hubCall(await forged({ iat: now() + 20, exp: now() + 300 })), 401, "20 s ahead is beyond a 5 s skew");
+      assert.equal(await hubCall(await forged({ iat: now(), exp: now() + 900 })), 401, "15 minutes is longer than 600 s");
+      assert.equal(await hubCall(alice), 401, "the provider's own tokens live an hour");
+    } finally {
+      await served.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+    // Out of bounds: refused at start with exit code 2, naming the option.
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", "--port", "0", "--auth", "oidc", "--issuer", idp.issuer], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, MODELHUB_OIDC_CLOCK_SKEW: "3600" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--clock-skew must be 0 to 300 seconds/);
   });
 
   it("the official clients work with the provider's tokens: create from a baseline, push a changeset, list", async () => {

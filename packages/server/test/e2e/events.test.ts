@@ -104,7 +104,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
 
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
-    hub = await startTestHub({}, { maxEventSubscribers: 2, eventHeartbeatMs: 200 });
+    hub = await startTestHub({ maxStreamsPerUser: 2 }, { maxEventSubscribers: 3, eventHeartbeatMs: 200 });
     iModelId = (await createIModelFromFile(hub, fixture.version0Path, { name: "events" })).id as string;
   });
   after(() => hub?.close());
@@ -197,7 +197,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
     }
   });
 
-  it("refuses non-stream clients, unknown iModels and subscribers past the limit in the API's error shape", async () => {
+  it("refuses non-stream clients, unknown iModels and subscribers past the limits (per user, in all) in the API's error shape", async () => {
     const json = await hub.api("GET", `/${iModelId}/events`);
     assert.equal(json.status, 400);
     assert.deepEqual(json.body, { error: { code: "BadRequest", message: "This route answers server-sent events: send 'Accept: text/event-stream'." } });
@@ -208,19 +208,36 @@ describe("change feed: GET /imodels/{id}/events", () => {
 
     const first = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
     const second = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
+    let bobs: Stream | undefined;
     try {
       assert.equal(first.status, 200);
       assert.equal(second.status, 200);
+      // alice holds her 2 (--max-streams-per-user): a third of hers is refused, while bob still finds a slot.
       const third = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
-      assert.equal(third.status, 503);
+      assert.equal(third.status, 429);
       assert.equal(third.headers.get("retry-after"), "5");
-      const { code, message } = third.events[0]!.data.error as Json;
-      assert.deepEqual({ code, message }, { code: "ServiceUnavailable", message: "The hub already serves 2 event streams; retry later." });
-      assert.equal(await subscriberGauge(hub), 2);
+      assert.deepEqual(third.events[0]!.data, {
+        error: { code: "TooManyRequests", message: "You already follow 2 change feeds on this hub (--max-streams-per-user); close one or retry later." },
+      });
+      bobs = await Stream.open(`${hub.baseUrl}/${iModelId}/events`, { authorization: "Bearer bob" });
+      assert.equal(bobs.status, 200);
+      // The process's 3 slots are all taken now: carol is refused by the hub-wide limit.
+      const carols = await Stream.open(`${hub.baseUrl}/${iModelId}/events`, { authorization: "Bearer carol" });
+      assert.equal(carols.status, 503);
+      assert.equal(carols.headers.get("retry-after"), "5");
+      const { code, message } = carols.events[0]!.data.error as Json;
+      assert.deepEqual({ code, message }, { code: "ServiceUnavailable", message: "The hub already serves 3 event streams; retry later." });
+      assert.equal(await subscriberGauge(hub), 3);
     } finally {
       await first.close();
       await second.close();
+      await bobs?.close();
     }
+    // alice's streams are counted down as they close: she may follow again.
+    await eventually(async () => ((await subscriberGauge(hub)) === 0 ? true : undefined), 10_000, "no subscribers left");
+    const again = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
+    assert.equal(again.status, 200);
+    await again.close();
   });
 
   it("forgets clients that went away (the subscriber gauge in /metrics returns to 0)", async () => {

@@ -111,6 +111,7 @@ describe("HTTP hardening", () => {
       apiBodyTimeoutMs: 800,
       uploadStallTimeoutMs: 800,
       maxUploads: 2,
+      maxUploadsPerUser: 2,
       maxConnections: 60,
       allowedHosts: ["hub.example", "pinned.example:8443"],
     });
@@ -318,6 +319,60 @@ describe("HTTP hardening", () => {
     });
   });
 
+  describe("issue 18, finding 9: error shapes the fuzzer still found", () => {
+    const storagePath = "/storage/modelhub/files/x";
+    it("a request refused in a later packet than its request line is answered in its area's shape", async () => {
+      const big = `X-Big: ${"a".repeat(20_000)}\r\n\r\n`;
+      // The request line (and a good header) first; the bad or oversized header 100 ms later, in its own packet.
+      assertAzureError(await rawExchange(port, [`GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, "Bad Header\r\n\r\n"]), 400, "InvalidInput");
+      assertAzureError(await rawExchange(port, [`PUT ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100, big]), 431, "InvalidInput");
+      assertApiError(await rawExchange(port, ["GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n", 100, "Bad Header\r\n\r\n"]), 400, "BadRequest");
+      // A kept-alive connection's later request: its `x-ms-` headers (every Azure client sends them), or else the
+      // area of the connection's previous request, tell.
+      const refusedOf = (answer: { body: string }) => answer.body.slice(answer.body.indexOf("HTTP/1.1 400"));
+      const xml = /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/xml\r\n[\s\S]*x-ms-error-code: InvalidInput\r\n/;
+      const json = /^HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/vnd\.bentley\.itwin-platform\.v2\+json/;
+      const storageGet = `GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+      const health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      const splitStorage = [`GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\n`, 100] as const;
+      const azure = await rawExchange(port, [health, 100, ...splitStorage, "x-ms-version: 2024-08-04\r\nBad Header\r\n\r\n"]);
+      assert.match(refusedOf(azure), xml, azure.body);
+      const sameArea = await rawExchange(port, [storageGet, 100, ...splitStorage, "Bad Header\r\n\r\n"]);
+      assert.match(refusedOf(sameArea), xml, sameArea.body);
+      const api = await rawExchange(port, [health, 100, "GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n", 100, "Bad Header\r\n\r\n"]);
+      assert.match(refusedOf(api), json, api.body);
+      // Pipelined in one packet: the request the parser failed in, not the one the packet starts with.
+      // (The parser refuses the second before the first is answered: the refusal is the connection's only answer.)
+      assertAzureError(await rawExchange(port, [`${health}GET ${storagePath} HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n`]), 400, "InvalidInput");
+    });
+
+    it("a connection that sends nothing is answered 408 in the API's shape after the headers timeout", async () => {
+      const silent = await rawExchange(port, [], 3000);
+      assertApiError(silent, 408, "RequestTimeout");
+      assert.ok(silent.closedAfterMs !== undefined && silent.closedAfterMs < 2500, `closed after ${silent.closedAfterMs} ms`);
+    });
+
+    it("a body sent to a path without a route is a 404 in the API's error shape, whatever the body", async () => {
+      for (const path of ["/health/x", "/assets/x", "/ui/config", "/", "/health"]) {
+        for (const [type, body] of [["application/json", "{bad"], ["application/json", ""], ["text/plain", "x"]] as const) {
+          const r = await fetch(`${hub.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
+          assertApiError({ status: r.status, headers: r.headers, body: await r.text() }, 404, "NotFound");
+        }
+      }
+    });
+
+    it("two Host headers (or none in HTTP/1.1) are a 400 in the API's or storage's shape (RFC 9112 §3.2)", async () => {
+      const twice = (path: string, second = "127.0.0.1") => rawExchange(port, [`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: ${second}\r\nAuthorization: Bearer alice\r\nConnection: close\r\n\r\n`]);
+      assert.match(assertApiError(await twice("/imodels?iTwinId=x"), 400, "BadRequest").error.message, /2 Host headers/);
+      assertApiError(await twice("/health", "evil.example"), 400, "BadRequest");
+      assertAzureError(await twice(storagePath), 400, "InvalidHeaderValue");
+      assertApiError(await rawExchange(port, ["GET /health HTTP/1.1\r\nConnection: close\r\n\r\n"]), 400, "BadRequest");
+      assertAzureError(await rawExchange(port, [`GET ${storagePath} HTTP/1.1\r\nConnection: close\r\n\r\n`]), 400, "InvalidHeaderValue");
+      // HTTP/1.0 needs no Host; without one the hub still does not know it is being asked (421, as before).
+      assertApiError(await rawExchange(port, ["GET /health HTTP/1.0\r\n\r\n"]), 421, "HostNotAllowed");
+    });
+  });
+
   describe("finding 7: identity and hosts", () => {
     it("`Bearer` without a token, a header without the scheme and other schemes are 401 InvalidAccessToken", async () => {
       for (const authorization of ["Bearer", "Bearer   ", "alice", "Basic YWxpY2U6eA==", "Bearer alice bob"]) {
@@ -343,6 +398,94 @@ describe("HTTP hardening", () => {
       const linked = await get("hub.example:8080", `/imodels/${iModelId}`);
       assert.match(linked.body, /"href":"http:\/\/hub\.example:8080\/imodels\//);
     });
+  });
+});
+
+describe("HTTP hardening: uploads that hold their slot (issue 18, finding 5)", () => {
+  let fair: TestHub;
+  let paced: TestHub;
+  before(async () => {
+    // Slots: three in all, two per user; timeouts long enough that the holders below are never cut.
+    fair = await startTestHub({ maxUploads: 3, maxUploadsPerUser: 2, uploadStallTimeoutMs: 30_000 });
+    // Pace: 1 s without 64 KiB is a stall; an upload must average 400 KiB/s after that second.
+    paced = await startTestHub({ uploadStallTimeoutMs: 1000, uploadMinBytesPerSecond: 400 * 1024 });
+  });
+  after(async () => {
+    await fair?.close();
+    await paced?.close();
+  });
+
+  const linkOf = async (hub: TestHub, size: number, user = "alice"): Promise<URL> => {
+    const created = await hub.api<Json>("POST", "", { user, body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: `up-${Math.random()}`, baselineFile: { size } } });
+    assert.equal(created.status, 201, created.text);
+    return new URL(created.body.iModel._links.upload.href);
+  };
+  const head = (link: URL, length: number) =>
+    `PUT ${link.pathname}${link.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+  /** An upload that sends its headers and 10 KB, then holds its slot until closed. */
+  const hold = async (link: URL): Promise<Socket> => {
+    const socket = connect(Number(link.port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.on("error", () => undefined);
+    socket.write(head(link, 5_000_000));
+    socket.write(Buffer.alloc(10_000));
+    return socket;
+  };
+  /** 70 KiB every 300 ms (never a stall, 233 KB/s on average) for `ms`. */
+  const trickle = (ms: number) => Array.from({ length: Math.ceil(ms / 300) }, () => [Buffer.alloc(70 * 1024, 5), 300] as const).flat();
+
+  it("slots are shared per user (the one the link was issued to): past --max-uploads-per-user a user waits, others still upload", async () => {
+    const port = Number(new URL(fair.url).port);
+    const aliceLink = await linkOf(fair, 5_000_000);
+    const holders = [await hold(aliceLink), await hold(aliceLink)];
+    try {
+      await eventually(async () => ((await readdir(join(fair.dataDir, "blobs", ".tmp"))).length === 2 ? true : undefined), 5000, "alice's two uploads to start");
+      const third = await rawExchange(port, [head(aliceLink, 5_000_000)], 3000);
+      assertAzureError(third, 503, "ServerBusy");
+      assert.match(third.body, /already has 2 uploads running \(--max-uploads-per-user\)/);
+      assert.equal(third.headers["retry-after"], "1");
+      assert.ok(third.closedAfterMs !== undefined && third.closedAfterMs < 1000, `closed after ${third.closedAfterMs} ms`);
+      // bob is not held back by alice's uploads: his whole file goes through.
+      const bobLink = await linkOf(fair, 200_000, "bob");
+      const bobs = await rawExchange(port, [head(bobLink, 200_000), Buffer.alloc(200_000, 1)], 5000);
+      assert.equal(bobs.status, 201, bobs.body);
+      // With bob holding the hub's third slot, carol waits for the hub, not for a user.
+      holders.push(await hold(await linkOf(fair, 5_000_000, "bob")));
+      await eventually(async () => ((await readdir(join(fair.dataDir, "blobs", ".tmp"))).length === 3 ? true : undefined), 5000, "bob's upload to start");
+      const carols = await rawExchange(port, [head(await linkOf(fair, 1000, "carol"), 1000)], 3000);
+      assertAzureError(carols, 503, "ServerBusy");
+      assert.match(carols.body, /already receiving 3 uploads \(--max-uploads\)/);
+    } finally {
+      for (const socket of holders) socket.destroy();
+    }
+    // The slots come back with the connections: alice uploads again.
+    await eventually(async () => ((await readdir(join(fair.dataDir, "blobs", ".tmp"))).length === 0 ? true : undefined), 5000, "the held uploads to go");
+    const again = await rawExchange(port, [head(aliceLink, 5_000_000), Buffer.alloc(5_000_000, 3)], 8000);
+    assert.equal(again.status, 201, again.body);
+  });
+
+  it("an upload slower than --upload-min-rate on average is cut, though it never stalls: its total time is bounded by its size", async () => {
+    const port = Number(new URL(paced.url).port);
+    const link = await linkOf(paced, 5_000_000);
+    // 233 KB/s against 400 KiB/s: behind the pace after 1 s + received / 400 KiB/s, i.e. at about 2.3 s.
+    const slow = await rawExchange(port, [head(link, 5_000_000), ...trickle(8000)], 8000);
+    assertAzureError(slow, 408, "InvalidInput");
+    assert.ok(slow.closedAfterMs !== undefined && slow.closedAfterMs > 1500 && slow.closedAfterMs < 6000, `closed after ${slow.closedAfterMs} ms`);
+    await eventually(async () => ((await readdir(join(paced.dataDir, "blobs", ".tmp"))).length === 0 ? true : undefined), 2000, "the partial upload's temp file to go");
+    // One above the pace takes as long as it needs: 1,000,000 bytes at 500 KB/s.
+    const parts = Array.from({ length: 10 }, () => [Buffer.alloc(100_000, 6), 200] as const).flat();
+    const steady = await rawExchange(port, [head(link, 1_000_000), ...parts], 8000);
+    assert.equal(steady.status, 201, steady.body);
+  });
+
+  it("a refused upload is answered and its connection closed at once, however slowly its body keeps coming", async () => {
+    const port = Number(new URL(paced.url).port);
+    const link = await linkOf(paced, 5_000_000);
+    const forged = new URL(link.href.replace(/sig=[^&]+/, "sig=AAAA"));
+    const refused = await rawExchange(port, [head(forged, 5_000_000).replace("Connection: close\r\n", ""), ...trickle(3000)], 3000);
+    assertAzureError(refused, 403, "AuthenticationFailed");
+    assert.equal(refused.headers["connection"], "close");
+    assert.ok(refused.closedAfterMs !== undefined && refused.closedAfterMs < 1000, `closed after ${refused.closedAfterMs} ms`);
   });
 });
 

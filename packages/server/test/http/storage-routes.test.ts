@@ -130,7 +130,7 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const href = storageUrl("http://127.0.0.1:3000", "files/m/a b+c#.cs", signer, "r", 60);
     const parsed = new URL(href);
     assert.equal(parsed.pathname, "/storage/modelhub/files/m/a%20b%2Bc%23.cs");
-    assert.deepEqual(Object.keys(parseQuery(parsed.search.slice(1))), ["se", "sp", "sn", "sig"]);
+    assert.deepEqual(Object.keys(parseQuery(parsed.search.slice(1))), ["sgv", "se", "sp", "sn", "sig"]);
   });
 
   it("@azure/storage-blob: single-shot uploadFile and downloadToFile round-trip the bytes", async () => {

@@ -22,8 +22,10 @@ export interface FuzzAnswer {
 export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeoutMs: number): Promise<FuzzAnswer> {
   return new Promise((resolve, reject) => {
     const body = request.body === undefined ? undefined : "text" in request.body ? Buffer.from(request.body.text, "utf8") : Buffer.from(request.body.base64, "base64");
-    const headers: Record<string, string> = { ...request.headers };
-    if (body) headers["content-length"] = String(body.length);
+    const named: Record<string, string> = { ...request.headers };
+    if (body) named["content-length"] = String(body.length);
+    // Two Host lines (RFC 9112 §3.2 says 400) can only be written as raw header pairs.
+    const headers = request.duplicateHost ? ["Host", base.host, "Host", base.host, ...Object.entries(named).flat()] : named;
     const req = http.request({ host: base.hostname, port: base.port, method: request.method, path: request.path, headers, agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -56,6 +58,8 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   const head = request.method === "HEAD";
   const text = body.toString("utf8");
   if ((status === 429 || status === 503) && headers["retry-after"] === undefined) return `${status} without retry-after`;
+  // Parser refusals (e.g. a header over 16 KiB: 431) may come first; otherwise two Host lines are a 400.
+  if (request.duplicateHost && status !== 400 && status !== 431) return `two Host headers answered ${status}`;
 
   if (area === "storage") {
     if (status < 400) return undefined;
@@ -72,7 +76,7 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   if (area === "health" && (request.method === "GET" || head)) {
     const probe = request.path.split("?")[0];
     // A request that is not valid HTTP (e.g. raw non-ASCII bytes in its target) or too big may be refused as such.
-    if (status === 400 || status === 414 || status === 431) return jsonError(text, head);
+    if (status === 400 || status === 414 || status === 431) return apiError(type, text, head, status);
     if (status !== 200) return `${probe} answered ${status}`;
     if (head) return undefined;
     if (probe === "/metrics") return type.startsWith("text/plain") && /^# (HELP|TYPE) /m.test(text) ? undefined : `/metrics is not Prometheus text (${type})`;
@@ -96,24 +100,25 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
     return /^image\/(png|jpeg)$/.test(type) ? undefined : `thumbnail with content-type '${type}'`;
   }
 
-  // API and everything else: JSON, the API's media type on API paths.
+  // API and everything else: JSON, the API's media type on API paths and on every error (the API's error body).
+  if (status >= 400) return apiError(type, text, head, status);
   const mediaOk = area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
   if (status === 204) return body.length === 0 ? undefined : "204 with a body";
+  // Clone and fork: 202 Accepted with the new iModel in Location and no body, as the cloud answers.
+  if (status === 202 && body.length === 0) return headers.location ? undefined : "202 without a location";
   if (!mediaOk) return `${status} with content-type '${type}'`;
   if (head) return undefined;
-  if (status < 400) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      return parsed !== null && typeof parsed === "object" ? undefined : `${status} body is not a JSON object`;
-    } catch {
-      return `${status} body is not JSON`;
-    }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed !== null && typeof parsed === "object" ? undefined : `${status} body is not a JSON object`;
+  } catch {
+    return `${status} body is not JSON`;
   }
-  return jsonError(text, head, status);
 }
 
-/** What is wrong with an API error body, if anything. */
-function jsonError(text: string, head: boolean, status = 400): string | undefined {
+/** What is wrong with an API error answer (media type and body), if anything; wherever it came from. */
+function apiError(type: string, text: string, head: boolean, status: number): string | undefined {
+  if (!type.startsWith(MEDIA_TYPE)) return `${status} error with content-type '${type}', not the API's`;
   if (head) return undefined;
   let parsed: unknown;
   try {

@@ -333,6 +333,8 @@ export interface FuzzRequest {
   headers: Record<string, string>;
   /** The body as text, or bytes as base64 (storage uploads). */
   body?: { text: string } | { base64: string };
+  /** Sent with two `Host` lines (the hub's own address twice): RFC 9112 §3.2 says 400. */
+  duplicateHost?: true;
 }
 
 const HUGE_LENGTHS = [99, 100, 101, 255, 256, 1000, 4000, 9000, 17_000] as const;
@@ -631,14 +633,17 @@ export function describeRequest(request: FuzzRequest): string {
   return JSON.stringify(request).replace(/(.)\1{39,}/g, (run, c: string) => `${c}…(${run.length} times)`);
 }
 
-/** Any request to any route of the hub. */
+/** Any request to any route of the hub; one in 50 with two `Host` lines. */
 export function requestArb(p: FuzzPools): fc.Arbitrary<FuzzRequest> {
-  return fc
-    .oneof(
+  const any = fc.oneof(
     ...ROUTES.map((route) => ({
       weight: route.area === "storage" ? 8 : route.area === "health" || route.area === "web" ? 1 : 2,
       arbitrary: route.area === "api" ? apiRequest(route, p) : route.area === "storage" ? storageRequest(route, p) : route.area === "web" ? webRequest(route, p) : healthRequest(route, p),
     })),
-    )
+  );
+  return fc
+    .tuple(any, fc.nat({ max: 49 }))
+    // A new object each time: shrinking maps the same inner request again, and its printer is defined once per object.
+    .map(([request, n]): FuzzRequest => (n === 0 ? { ...request, duplicateHost: true } : { ...request }))
     .map((request) => Object.defineProperty(request, fc.toStringMethod, { value: () => describeRequest(request), enumerable: false }));
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
 import type { AuditRecorder } from "../../app/audit-recorder.js";
 import { iModelOfKey } from "../../domain/blob-keys.js";
 import type { AuditEntry, AuditOutcome } from "../../ports/audit-log.js";
+import { RefusalDigest } from "./refusal-digest.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -113,6 +114,10 @@ export interface AuditHookOptions {
   recorder: AuditRecorder;
   /** The iTwin of an iModel (cached: it never changes), or null when the iModel does not exist. */
   iTwinOf: (iModelId: string) => Promise<string | null>;
+  /** The client's address (`--trusted-proxy` aware); the connection's by default. */
+  addressOf?: (request: FastifyRequest) => string;
+  /** Sums up refusals of requests without an identity instead of recording each (see RefusalDigest). */
+  refusals?: RefusalDigest;
 }
 
 interface Captured {
@@ -170,14 +175,16 @@ export function registerAuditHook(app: FastifyInstance, options: AuditHookOption
     if (!entry) return;
     captured.delete(request);
     try {
-      options.recorder.record(await toAuditEntry(request, reply.statusCode, entry, iTwins));
+      const audited = await toAuditEntry(request, reply.statusCode, entry, iTwins, options.addressOf);
+      if (options.refusals && RefusalDigest.covers(audited)) options.refusals.add(audited);
+      else options.recorder.record(audited);
     } catch (err) {
       request.log.error({ err }, "audit entry could not be made");
     }
   });
 }
 
-async function toAuditEntry(request: FastifyRequest, status: number, entry: Captured, iTwins: ITwinCache): Promise<AuditEntry> {
+async function toAuditEntry(request: FastifyRequest, status: number, entry: Captured, iTwins: ITwinCache, addressOf?: (request: FastifyRequest) => string): Promise<AuditEntry> {
   const params = paramsOf(request);
   const body = request.body && typeof request.body === "object" && !Array.isArray(request.body) ? (request.body as Json) : {};
   const path = request.url.split("?")[0] ?? request.url;
@@ -206,7 +213,7 @@ async function toAuditEntry(request: FastifyRequest, status: number, entry: Capt
     iTwinId,
     iModelId,
     target: target === undefined || target === null ? null : String(target).slice(0, 1024),
-    address: request.ip ?? null,
+    address: (addressOf ? addressOf(request) : request.ip) ?? null,
     status,
     outcome: outcomeOf(status),
     requestId: request.id,

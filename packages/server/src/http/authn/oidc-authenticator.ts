@@ -14,8 +14,10 @@ import { bearerToken, invalidToken } from "./bearer.js";
  */
 export const OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
-/** Clock skew allowed on `exp`/`nbf`/`iat` between the identity provider and the hub. */
+/** Clock skew allowed on `exp`/`nbf`/`iat` between the identity provider and the hub (`--clock-skew`). */
 export const OIDC_CLOCK_TOLERANCE_SECONDS = 30;
+/** Longest lifetime (`exp` − `iat`) a token may claim (`--max-token-lifetime`): a day, what the longest-lived providers' defaults stay within. */
+export const OIDC_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 /** A user's profile is written to the store at most this often per process (it rarely changes; tokens arrive constantly). */
 const PROFILE_REFRESH_MS = 60_000;
@@ -34,6 +36,10 @@ export interface OidcSettings {
    * cooldown, default 30 s): rotation is picked up without a restart, a flood of random `kid`s cannot hammer the provider.
    */
   jwksCooldownMs?: number;
+  /** Clock skew allowed between the provider and the hub on `exp`, `nbf` and `iat` (default 30 s). */
+  clockSkewSeconds?: number;
+  /** Tokens claiming a longer lifetime (`exp` − `iat`, or `exp` − now without `iat`) are refused (default a day). */
+  maxTokenLifetimeSeconds?: number;
 }
 
 export interface OidcAuthenticatorOptions {
@@ -48,8 +54,10 @@ export interface OidcAuthenticatorOptions {
 /**
  * Auth mode `oidc`: bearer JWTs issued by an OpenID Connect provider, verified with `jose` — signature against
  * the issuer's JWKS (cached by jose, refetched on an unknown `kid`), `iss`, `aud` (when configured), `exp` (required)
- * and `nbf` with {@link OIDC_CLOCK_TOLERANCE_SECONDS}, and the algorithm allow-list {@link OIDC_ALGORITHMS}. Every
- * failure is the same 401 `InvalidAccessToken`; only an identity provider that cannot be reached is a 503.
+ * and `nbf` with the clock skew ({@link OIDC_CLOCK_TOLERANCE_SECONDS} by default), `iat` not in the future beyond it,
+ * a lifetime of at most {@link OIDC_MAX_TOKEN_LIFETIME_SECONDS} by default, and the algorithm allow-list
+ * {@link OIDC_ALGORITHMS}. Every failure is the same 401 `InvalidAccessToken`; only an identity provider that cannot
+ * be reached is a 503.
  */
 export class OidcAuthenticator implements Authenticator {
   readonly mode = "oidc" as const;
@@ -76,18 +84,21 @@ export class OidcAuthenticator implements Authenticator {
     const token = bearerToken(authorization);
     const keys = await this.#keySet();
     let payload: JWTPayload;
+    const now = this.#clock.now();
+    const skew = this.#settings.clockSkewSeconds ?? OIDC_CLOCK_TOLERANCE_SECONDS;
     try {
       ({ payload } = await jwtVerify(token, keys, {
         issuer: this.#settings.issuer,
         ...(this.#settings.audience !== undefined ? { audience: this.#settings.audience } : {}),
         algorithms: [...OIDC_ALGORITHMS],
-        clockTolerance: OIDC_CLOCK_TOLERANCE_SECONDS,
+        clockTolerance: skew,
         requiredClaims: ["exp"],
-        currentDate: this.#clock.now(),
+        currentDate: now,
       }));
     } catch (err) {
       throw this.#failure(err);
     }
+    if (!plausibleTimes(payload, now.getTime() / 1000, skew, this.#settings.maxTokenLifetimeSeconds ?? OIDC_MAX_TOKEN_LIFETIME_SECONDS)) throw invalidToken();
     const userId = payload[this.#userClaim];
     if (typeof userId !== "string" || userId.length === 0 || userId.length > 1024) throw invalidToken();
     const actor = actorOfClaims(userId, payload);
@@ -154,6 +165,17 @@ export class OidcAuthenticator implements Authenticator {
     if (actor.email !== undefined) profile.email = actor.email;
     profiles.upsertProfile(profile).catch((err: unknown) => this.#options.warn?.("could not store a user profile", { userId: actor.userId, err: String(err) }));
   }
+}
+
+/**
+ * Whether a verified token's times make sense: issued no later than `now` plus the skew (a token "issued" in the
+ * future was made with a wrong clock or to outlive its keys), and meant to live no longer than `maxLifetime` — from
+ * `iat`, or from now when the token has none. jose has checked `exp` and `nbf` already.
+ */
+export function plausibleTimes(payload: JWTPayload, now: number, skew: number, maxLifetime: number): boolean {
+  const exp = payload.exp!;
+  if (typeof payload.iat === "number") return payload.iat <= now + skew && exp - payload.iat <= maxLifetime;
+  return exp - now <= maxLifetime + skew;
 }
 
 /** Profile fields from the standard OpenID Connect claims, bounded so a token cannot fill the database. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { EventFeed, SequencedEvent } from "../../domain/events/hub-events.js";
 import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
+import { DEFAULTS } from "../../config.js";
 
 export interface EventRouteOptions {
   hub: Hub;
@@ -11,6 +12,8 @@ export interface EventRouteOptions {
   /** Asked every `accessRecheckMs` (default 2 s) whether the caller may still read the stream; `false` ends it. */
   stillAllowed?: (request: FastifyRequest) => Promise<boolean>;
   accessRecheckMs?: number;
+  /** Streams one user may hold open at once in this process (default `--max-streams-per-user`'s, see config.ts). */
+  maxStreamsPerUser?: number;
 }
 
 /** A subscriber that lets this much pile up unread is cut off (it reconnects with Last-Event-ID, or gets `reset`). */
@@ -27,7 +30,10 @@ const BUSY_RETRY_AFTER_SECONDS = 5;
 export async function eventRoutes(api: FastifyInstance, options: EventRouteOptions): Promise<void> {
   const { hub, feed } = options;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const maxPerUser = options.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser;
   const open = new Set<() => void>();
+  /** Open streams per user (only users with at least one). */
+  const perUser = new Map<string, number>();
   // Streams never end by themselves: without this, closing the app would wait for every subscriber to leave.
   api.addHook("preClose", async () => {
     for (const end of [...open]) end();
@@ -44,6 +50,12 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     if (request.method === "HEAD") return reply.header("content-type", "text/event-stream; charset=utf-8").header("cache-control", "no-cache").send();
     const lastEventId = request.headers["last-event-id"] ?? request.params_.lastEventId;
     const after = parseEventId(typeof lastEventId === "string" ? lastEventId : undefined, feed.epoch);
+    const user = request.actor.userId;
+    if ((perUser.get(user) ?? 0) >= maxPerUser) {
+      throw new HubError("TooManyRequests", `You already follow ${maxPerUser} change feeds on this hub (--max-streams-per-user); close one or retry later.`, {
+        retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+      });
+    }
     const res = reply.raw;
     const queue: string[] = [];
     let ready = false;
@@ -56,6 +68,7 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     if (!subscription) {
       throw new HubError("ServiceUnavailable", `The hub already serves ${feed.maxSubscribers} event streams; retry later.`, { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
     }
+    perUser.set(user, (perUser.get(user) ?? 0) + 1);
     let ended = false;
     const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
     heartbeat.unref();
@@ -69,6 +82,9 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
       clearInterval(heartbeat);
       if (recheck) clearInterval(recheck);
       subscription.close();
+      const left = (perUser.get(user) ?? 1) - 1;
+      if (left > 0) perUser.set(user, left);
+      else perUser.delete(user);
       open.delete(end);
       if (!res.writableEnded) res.end();
     };

@@ -19,6 +19,7 @@ export function withAzureHeaders(reply: FastifyReply): FastifyReply {
 
 /** An Azure-style error answer, the code also in `x-ms-error-code` (storage clients read that). */
 export function sendAzureError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  closeIfBodyUnread(reply);
   return withAzureHeaders(reply.code(status))
     .header("x-ms-error-code", code)
     .header("content-type", "application/xml")
@@ -32,4 +33,12 @@ export function escapeXml(text: string): string {
 /** Whether a request path (with or without its query) is under the storage routes. */
 export function isStoragePath(url: string | undefined): boolean {
   return url !== undefined && (url === "/storage" || url.startsWith("/storage/") || url.startsWith("/storage?"));
+}
+
+/**
+ * An answer given before the request's body has arrived (a refused upload) closes the connection: otherwise Node
+ * would read and throw away the rest of the body to keep the connection, for as long as the client takes to send it.
+ */
+export function closeIfBodyUnread(reply: FastifyReply): void {
+  if (!reply.request.raw.complete) void reply.header("connection", "close");
 }

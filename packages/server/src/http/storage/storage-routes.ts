@@ -8,6 +8,10 @@ import type { WriteVerdict } from "../../domain/uploads/upload-service.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "../out-of-space.js";
 import { sendAzureError, withAzureHeaders } from "./azure-xml.js";
 import type { Permission, UrlSigner } from "./url-signer.js";
+import type { SlotRefusal, UploadSlots } from "./upload-slots.js";
+import { UPLOAD_RETRY_AFTER_SECONDS } from "./upload-slots.js";
+import type { Actor } from "../../domain/context.js";
+import type { AuthFailureGate } from "../auth-failures.js";
 
 export { storageUrl } from "./url-signer.js";
 
@@ -32,9 +36,15 @@ export interface StorageRouteOptions {
   /** Whether a link may (still) write this blob; asked before a write and again once it is stored. */
   checkWrite?: (key: string) => Promise<WriteVerdict>;
   onStored?: (key: string, info: BlobInfo) => void;
+  /** Slots every upload takes once its link is verified, per user the link was issued to (none: no limit). */
+  uploads?: UploadSlots;
+  /** Links failing their signature count against their client's address (see AuthFailureGate). */
+  failures?: AuthFailureGate;
 }
 
-export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app, { blobStore, signer, checkWrite, onStored }) => {
+export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app, { blobStore, signer, checkWrite, onStored, uploads, failures }) => {
+  // The user a verified link was issued to: the audit log records it as the upload's user.
+  app.decorateRequest("actor", null as unknown as Actor);
   // Bodies (hundreds of MB, any content type or none) are never parsed here: the handlers stream `request.raw`.
   // A catch-all parser that does not touch the payload also keeps fastify's bodyLimit out of the way.
   app.removeAllContentTypeParsers();
@@ -57,10 +67,20 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       : sendXmlError(reply, 405, "UnsupportedHttpVerb", `The resource doesn't support the HTTP verb ${request.method}.`),
   );
 
-  /** The link's verdict: false (answered 403), or the size limit it signed (infinite without one). */
-  const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): false | { maxBytes: number } => {
+  /** The link's verdict: false (answered 403), or the size limit (infinite without one) and user it signed. */
+  const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): false | { maxBytes: number; user: string } => {
+    const retryAfterSeconds = failures?.blockedFor(request.raw);
+    if (retryAfterSeconds !== undefined) {
+      void reply.header("retry-after", String(retryAfterSeconds));
+      sendXmlError(reply, 503, "ServerBusy", "Too many requests with invalid links came from this address; retry later.");
+      return false;
+    }
     const verdict = signer.verify(key, request.query as Query, permission);
-    if (verdict.ok) return { maxBytes: verdict.maxBytes ?? Number.POSITIVE_INFINITY };
+    if (verdict.ok) {
+      if (verdict.user !== undefined) request.actor = { userId: verdict.user };
+      return { maxBytes: verdict.maxBytes ?? Number.POSITIVE_INFINITY, user: verdict.user ?? "" };
+    }
+    failures?.failed(request.raw);
     sendXmlError(reply, 403, "AuthenticationFailed", `Server failed to authenticate the request. ${verdict.reason}`);
     return false;
   };
@@ -70,6 +90,8 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     const link = authorize(request, reply, key, "w");
     if (!link) return reply;
+    const busy = uploads?.tryTake(reply, link.user);
+    if (busy) return refuseBusy(reply, busy, uploads!);
     // A valid signature is not enough: the object must still be waiting for this upload (a completed changeset,
     // a received baseline or a checkpoint is never written through a link), and no larger than declared — in the
     // link itself and where the hub keeps what the client declared.
@@ -271,6 +293,16 @@ function refuseWrite(reply: FastifyReply, verdict: Extract<WriteVerdict, { ok: f
     case "notUploadable":
       return sendXmlError(reply, 403, "AuthorizationPermissionMismatch", `This request is not authorized to perform this operation using this permission. ${verdict.message}`);
   }
+}
+
+/** All upload slots of the hub, or of the link's user, are taken: answered before the body is read. */
+function refuseBusy(reply: FastifyReply, why: SlotRefusal, slots: UploadSlots): FastifyReply {
+  const message =
+    why === "hub"
+      ? `The hub is already receiving ${slots.limit} uploads (--max-uploads); retry after ${UPLOAD_RETRY_AFTER_SECONDS} s.`
+      : `This link's user already has ${slots.perUser} uploads running (--max-uploads-per-user); retry after ${UPLOAD_RETRY_AFTER_SECONDS} s.`;
+  void reply.header("retry-after", String(UPLOAD_RETRY_AFTER_SECONDS)).header("connection", "close");
+  return sendXmlError(reply, 503, "ServerBusy", message);
 }
 
 function refuseTooLarge(reply: FastifyReply, maxBytes: number): FastifyReply {
