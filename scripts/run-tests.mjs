@@ -1,7 +1,8 @@
 // Runs every *.test.ts under packages/*/test with node's test runner (Node 20's --test takes no globs). Test files
 // use free ports, data directories of their own, private PostgreSQL schemas and Azurite processes of their own, so
 // most can share the machine. A marker in a file's first lines places it:
-//   // run-tests: heavy (why)   many processes for minutes: one heavy file at a time, beside the others;
+//   // run-tests: heavy (why)   many processes for minutes: one heavy file at a time, in a lane beside the others
+//                               (the long files are split between the two lanes so that they end together);
 //   // run-tests: alone (why)   measures latency or memory, or has sub-second deadlines: run after everything else,
 //                               one at a time, with nothing beside it.
 // Lanes: the heavy files one after the other, and beside them the other files MODELHUB_TEST_CONCURRENCY at a time

@@ -8,6 +8,7 @@
 // - dave (manage) releases bob's "lost" briefcases and their locks, once through the API and once with
 //   `modelhub briefcases release`; bob's next lock and push with them are refused; the audit log shows who did it;
 // - bob (write) may not delete the iModel, alice (Owner) does.
+// run-tests: heavy (two hub processes, an identity provider and six iTwin.js processes for two minutes)
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

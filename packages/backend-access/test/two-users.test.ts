@@ -1,6 +1,7 @@
 // Two iTwin.js users, unmodified BriefcaseDb code, against HubMock and against a real modelhub process over
 // loopback (each user in its own process there). The scenario records what each step observed; both hubs must
 // give the same record.
+// run-tests: heavy (a hub and six iTwin.js processes for two minutes)
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
