@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { keepArtifacts } from "../../server/test/support/artifacts.js";
 import { makeVersion0 } from "../../server/test/support/fixtures.js";
 import type { TestHub } from "../../server/test/support/hub.js";
 import { startTestHub } from "../../server/test/support/hub.js";
@@ -27,6 +28,7 @@ describe("a push whose completion answer is lost, then an outage longer than the
   let agent: Agent;
   let work: string;
   let iModelId: string;
+  let finished = false;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "modelhub-lost-push-"));
@@ -41,6 +43,8 @@ describe("a push whose completion answer is lost, then an outage longer than the
     await agent?.stop();
     await proxy?.close();
     await hub?.close();
+    // The agent's log says what iTwin.js and the client did (retries, changeset application, conflicts).
+    if (work && (!finished || process.env.MODELHUB_TEST_KEEP_LOGS === "1")) await keepArtifacts("lost-push-answer", [join(work, "agent.log")]);
     await rm(work, { recursive: true, force: true });
   });
 
@@ -77,5 +81,6 @@ describe("a push whose completion answer is lost, then an outage longer than the
     assert.equal(await agent.do<number>("push", { key: "a", description: "second" }), 2);
     assert.deepEqual(await agent.do("pull", { key: "a" }), { changesetIndex: 2, count: 5 });
     assert.deepEqual((await agent.do<{ duplicates: unknown[] }>("labels", { key: "a" })).duplicates, []);
+    finished = true;
   });
 });
