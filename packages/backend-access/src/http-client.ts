@@ -40,7 +40,15 @@ export class HubHttpError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** No answer from the hub after every retry (refused or broken connections): what the hub did is not known. */
+export class HubUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "HubUnreachableError";
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** iTwin.js `Logger` category of this package's messages. */
 export const LOGGER_CATEGORY = "ModelHubAccess";
@@ -106,7 +114,7 @@ export class HubHttpClient {
         if (isOk(response)) return (text ? JSON.parse(text) : undefined) as T;
       } catch (err) {
         if (err instanceof SyntaxError) throw new Error(`${operation}: the hub answered with invalid JSON`);
-        if (attempt >= this.retry.maxRetries) throw new Error(`${operation}: cannot reach the hub at ${url}: ${describeNetworkError(err)}`);
+        if (attempt >= this.retry.maxRetries) throw new HubUnreachableError(`${operation}: cannot reach the hub at ${url}: ${describeNetworkError(err)}`);
         options.onRetry?.();
         await backoff(this.retry, attempt + 1, `${operation}: ${describeNetworkError(err)}`);
         continue;

@@ -25,7 +25,7 @@ import type { BaselineFile, Briefcase, Changeset, ConflictingLock, IModel, Lock,
 import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
 import type { AuthorizationSource, RetryPolicy } from "./http-client.js";
-import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
+import { DEFAULT_RETRY, HubHttpClient, HubHttpError, HubUnreachableError, LOGGER_CATEGORY, retryable, sleep } from "./http-client.js";
 import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
 import { downloadFile, runLimited, SMALL_FILE_BYTES, TransferAborted, uploadFile } from "./transfers.js";
@@ -48,6 +48,12 @@ export interface ModelHubAccessOptions {
   installCheckpointDownload?: boolean;
   /** How long `createNewIModel` waits for the hub to initialize the baseline. */
   createTimeoutMs?: number;
+  /**
+   * How long a push whose completion was sent keeps asking the hub for the answer while the hub cannot be reached
+   * (default 15 minutes, the hub's default `--push-timeout`). A push reported as failed keeps its edits as local
+   * changes; if the hub had committed it all the same, the briefcase could not pull its own changeset any more.
+   */
+  pushOutcomeTimeoutMs?: number;
   /** Check each downloaded changeset against its id with iTwin.js's own rule, where the host has it (default true). */
   verifyChangesetIds?: boolean;
   /**
@@ -92,6 +98,7 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #concurrency: number;
   readonly #wholeFileLimit: number;
   readonly #createTimeoutMs: number;
+  readonly #pushOutcomeTimeoutMs: number;
   readonly #uninstall: (() => void) | undefined;
   readonly #verifyIds: boolean;
   #prefetcher: ChangesetPrefetcher | undefined;
@@ -104,6 +111,7 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#concurrency = options.downloadConcurrency ?? 8;
     this.#wholeFileLimit = options.wholeFileLimitBytes ?? SMALL_FILE_BYTES;
     this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
+    this.#pushOutcomeTimeoutMs = options.pushOutcomeTimeoutMs ?? 15 * 60_000;
     this.#verifyIds = options.verifyChangesetIds ?? true;
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
@@ -305,10 +313,42 @@ export class ModelHubAccess implements BackendHubAccess {
       throw err;
     }
     await uploadFile(created.changeset._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
-    const done = await this.#call<{ changeset: Changeset }>("pushChangeset", "PATCH", created.changeset._links.complete!.href, auth, {
-      body: { state: "fileUploaded", briefcaseId: props.briefcaseId },
-    });
-    return done.changeset.index;
+    return (await this.#completePush(created.changeset, props.briefcaseId, auth)).index;
+  }
+
+  /**
+   * Sends a push's completion until the hub answers it. What the client answers iTwin.js decides the fate of the
+   * edits: a failed push leaves them as pending local changes, a successful one marks them pushed. A completion
+   * whose answer was lost may have been committed, so "cannot reach the hub" is no answer: were it reported as a
+   * failure while the hub has the changeset, the briefcase would apply its own changeset onto its own pending
+   * changes at every later pull and fail ("PRIMARY KEY INSERT CONFLICT - rejecting this changeset") for good. The
+   * hub treats a repeated completion as the same request, so it is sent again until the hub answers (a success, or
+   * a refusal that says it was not committed) or `pushOutcomeTimeoutMs` has passed.
+   */
+  async #completePush(changeset: Changeset, briefcaseId: number, auth: AuthorizationSource): Promise<Changeset> {
+    const deadline = Date.now() + this.#pushOutcomeTimeoutMs;
+    for (let round = 1; ; round++) {
+      try {
+        const done = await this.#client.request<{ changeset: Changeset }>("pushChangeset", "PATCH", changeset._links.complete!.href, auth, {
+          body: { state: "fileUploaded", briefcaseId },
+        });
+        return done.changeset;
+      } catch (err) {
+        const unanswered = err instanceof HubUnreachableError || (err instanceof HubHttpError && retryable(err.status));
+        if (err instanceof HubHttpError && !unanswered) throw await this.#toHostError(err, "pushChangeset", auth);
+        if (!unanswered) throw err;
+        if (Date.now() >= deadline) {
+          throw new common.IModelError(
+            bentley.IModelHubStatus.Unknown,
+            `pushChangeset: the hub did not answer the completion of changeset ${changeset.id} within ${+(this.#pushOutcomeTimeoutMs / 1000).toFixed(1)} s (${(err as Error).message}); ` +
+              "if it has the changeset, this briefcase's local changes are that changeset and it cannot pull it: download a new briefcase",
+          );
+        }
+        const delay = Math.min(this.#retry.maxDelayMs, deadline - Date.now()) * (0.75 + Math.random() / 2);
+        bentley.Logger.logWarning(LOGGER_CATEGORY, `pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`);
+        await sleep(delay);
+      }
+    }
   }
 
   async queryChangeset(arg: ChangesetArg): Promise<ChangesetProps> {

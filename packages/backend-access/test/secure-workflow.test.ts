@@ -8,6 +8,7 @@
 // - dave (manage) releases bob's "lost" briefcases and their locks, once through the API and once with
 //   `modelhub briefcases release`; bob's next lock and push with them are refused; the audit log shows who did it;
 // - bob (write) may not delete the iModel, alice (Owner) does.
+// run-tests: heavy (two hub processes, an identity provider and six iTwin.js processes for two minutes)
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,11 +16,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { makeVersion0 } from "../../server/test/support/fixtures.js";
 import { startIdentityProvider } from "../../server/test/support/identity-provider.js";
 import type { Agent, AgentError } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
+import { MODELHUB } from "../../server/test/support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type User = "alice" | "bob" | "carol" | "dave" | "eve";
@@ -27,11 +28,10 @@ type Tokens = Record<User, string>;
 
 const USERS: readonly User[] = ["alice", "bob", "carol", "dave", "eve"];
 const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
-const cli = fileURLToPath(new URL("../../server/src/cli.ts", import.meta.url));
 
 function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -65,9 +65,7 @@ async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, d
   const record: Json = {};
   const as = Object.fromEntries(USERS.map((u) => [u, client(hubUrl, tokens[u])])) as Record<User, ReturnType<typeof client>>;
   // Each user's iTwin.js process holds that user's token (the agents' default token for every call).
-  const alice = await AgentClass.start(hubUrl, tokens.alice);
-  const bob = await AgentClass.start(hubUrl, tokens.bob);
-  const carol = await AgentClass.start(hubUrl, tokens.carol);
+  const [alice, bob, carol] = await Promise.all([AgentClass.start(hubUrl, tokens.alice), AgentClass.start(hubUrl, tokens.bob), AgentClass.start(hubUrl, tokens.carol)]);
   try {
     // alice creates the first iModel of an iTwin nobody is a member of: she becomes its Owner.
     const iModelId = await alice.do<string>("createIModel", { iTwinId, name: "secure", version0 });

@@ -298,8 +298,9 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     }
   });
 
-  it("a push the hub keeps failing surfaces the hub's error (not ENOENT), and the next push succeeds", async () => {
-    const client = access({ installCheckpointDownload: true, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
+  it("a push whose completion the hub never answers fails with the hub's error once its outcome time is up (not ENOENT), and the next push succeeds", async () => {
+    // The completion is sent again until the hub answers or pushOutcomeTimeoutMs ends (lost-push-answer.test.ts).
+    const client = access({ installCheckpointDownload: true, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 }, pushOutcomeTimeoutMs: 300 });
     await startIModelHost({ cacheDir: join(work, "push-cache"), hubAccess: client });
     try {
       const props = await backend.BriefcaseManager.downloadBriefcase({ iTwinId: ITWIN, iModelId, fileName: join(work, "push.bim"), accessToken: TOKEN });
@@ -313,10 +314,12 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
         db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), placement: { origin: [0, 0, 0], angles: {} } } as never);
         db.saveChanges("one element");
 
-        proxy.add({ method: "PATCH", path: /\/changesets\/[0-9a-f]{40}$/, times: 100, kind: { reply: 503 } });
+        proxy.add({ method: "PATCH", path: /\/changesets\/[0-9a-f]{40}$/, times: Number.MAX_SAFE_INTEGER, kind: { reply: 503 } });
         const err = await failure(db.pushChanges({ description: "one element", accessToken: TOKEN }));
-        assert.match(err.message, /pushChangeset failed \(Unknown\)/);
-        assert.equal(proxy.count("PATCH", /\/changesets\//), 2, "one request and one retry, by the client; none by core-backend");
+        assert.match(err.message, /the hub did not answer the completion of changeset [0-9a-f]{40} within 0\.3 s \(pushChangeset: 503 Unknown injected by the test proxy\)/);
+        assert.equal(err.errorNumber, bentley.IModelHubStatus.Unknown, "not a number core-backend's pushChanges retries on");
+        const completions = proxy.count("PATCH", /\/changesets\//);
+        assert.ok(completions >= 4 && completions % 2 === 0, `rounds of one request and one retry, by the client; none by core-backend: ${completions}`);
         assert.ok(db.txns.hasPendingTxns, "the local changes are kept");
 
         proxy.reset();

@@ -1,6 +1,7 @@
 // Two iTwin.js users, unmodified BriefcaseDb code, against HubMock and against a real modelhub process over
 // loopback (each user in its own process there). The scenario records what each step observed; both hubs must
 // give the same record.
+// run-tests: heavy (a hub and six iTwin.js processes for two minutes)
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { makeVersion0 } from "../../server/test/support/fixtures.js";
+import type { HubProcess } from "../../server/test/support/hub-process.js";
 import type { Agent, AgentError } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
 
@@ -93,11 +95,18 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
   let work: string;
   const records: Record<string, Json> = {};
 
+  /** One hub process for the modelhub tests (each works on iModels of its own); it starts while HubMock runs. */
+  let hubStarting: Promise<HubProcess>;
   before(async () => {
+    hubStarting = startHubProcess();
+    hubStarting.catch(() => undefined); // awaited (and reported) by the tests that use it
     version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     work = await mkdtemp(join(tmpdir(), "modelhub-scenario-"));
   });
-  after(() => rm(work, { recursive: true, force: true }));
+  after(async () => {
+    await (await hubStarting.catch(() => undefined))?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
 
   it("runs against HubMock (both users in one process, as HubMock requires)", async () => {
     const agent = await AgentClass.start("hubmock");
@@ -109,22 +118,19 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
   });
 
   it("runs against a modelhub process on loopback, each user in a separate process", async () => {
-    const hub = await startHubProcess();
-    const alice = await AgentClass.start(hub.url, "alice");
-    const bob = await AgentClass.start(hub.url, "bob");
+    const hub = await hubStarting;
+    const [alice, bob] = await Promise.all([AgentClass.start(hub.url, "alice"), AgentClass.start(hub.url, "bob")]);
     try {
       records.modelhub = await scenario(alice, bob, join(work, "modelhub"), version0);
     } finally {
       await alice.stop();
       await bob.stop();
-      await hub.stop();
     }
   });
 
   it("two writers pushing at the same moment, in two processes: the second pulls, merges and pushes by itself", async () => {
-    const hub = await startHubProcess();
-    const alice = await AgentClass.start(hub.url, "alice");
-    const bob = await AgentClass.start(hub.url, "bob");
+    const hub = await hubStarting;
+    const [alice, bob] = await Promise.all([AgentClass.start(hub.url, "alice"), AgentClass.start(hub.url, "bob")]);
     try {
       const iModelId = await alice.do<string>("createIModel", { user: "alice", iTwinId: ITWIN, name: "race", version0 });
       const common = { iModelId, iTwinId: ITWIN, dir: join(work, "race") };
@@ -142,22 +148,19 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
     } finally {
       await alice.stop();
       await bob.stop();
-      await hub.stop();
     }
   });
 
   it("runs against modelhub from iTwin.js 4.11.7 hosts (downloadV1Checkpoint), each user in a separate process", async () => {
     const host4x = fileURLToPath(new URL("./host4x", import.meta.url));
-    const hub = await startHubProcess();
-    const alice = await AgentClass.start(hub.url, "alice", host4x);
-    const bob = await AgentClass.start(hub.url, "bob", host4x);
+    const hub = await hubStarting;
+    const [alice, bob] = await Promise.all([AgentClass.start(hub.url, "alice", host4x), AgentClass.start(hub.url, "bob", host4x)]);
     try {
       assert.equal(await alice.do("hostVersion"), "4.11.7");
       records.modelhub4x = await scenario(alice, bob, join(work, "modelhub4x"), version0);
     } finally {
       await alice.stop();
       await bob.stop();
-      await hub.stop();
     }
   });
 

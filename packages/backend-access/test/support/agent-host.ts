@@ -2,8 +2,10 @@
 //   node --import tsx agent-host.ts hubmock            → HubMock (all users in this process, as HubMock requires)
 //   node --import tsx agent-host.ts <hubUrl> <user>    → @modelhub/backend-access against a modelhub server
 // Every command answers { ok, result } or { ok: false, error: { name, errorNumber, message, briefcaseId } }.
+// MODELHUB_AGENT_LOG=<file>: every command and its outcome, and iTwin.js's log (the client's retries, changeset
+// application, native conflict messages), are appended to that file — what a failed long run leaves to be read.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -231,11 +233,37 @@ function recordAcks(hubAccess: LocalModelHubAccess): void {
   };
 }
 
+const logFile = process.env.MODELHUB_AGENT_LOG;
+
+function log(line: string): void {
+  if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+}
+
+/** Sends iTwin.js's log to the agent's log file: warnings and errors of every category, the hub client's and briefcase work's info too. */
+function logITwinJs(): void {
+  const to = (level: string) => (category: string, message: string, metaData?: CoreBentley.LoggingMetaData) => {
+    const meta = bentley.Logger.stringifyMetaData(metaData);
+    log(`${level} ${category}: ${message}${meta === "{}" || meta === "" ? "" : ` ${meta}`}`);
+  };
+  bentley.Logger.initialize(to("error"), to("warning"), to("info"), to("trace"));
+  bentley.Logger.setLevelDefault(bentley.LogLevel.Warning);
+  for (const category of ["ModelHubAccess", "core-backend.BriefcaseManager", "core-backend.IModelDb"]) bentley.Logger.setLevel(category, bentley.LogLevel.Info);
+}
+
+const brief = (value: unknown) => {
+  const text = JSON.stringify(value) ?? "";
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+};
+
 function token(a: Record<string, unknown>): string {
   return String(a.user ?? defaultUser ?? "");
 }
 
 async function main(): Promise<void> {
+  if (logFile) {
+    logITwinJs();
+    log(`agent ${process.pid}: ${mode} ${defaultUser ?? ""}, iTwin.js ${(require("@itwin/core-backend/package.json") as { version: string }).version}`);
+  }
   const cacheDir = await mkdtemp(join(tmpdir(), "agent-cache-"));
   if (useHubMock) {
     await backend.IModelHost.startup({ cacheDir });
@@ -254,11 +282,14 @@ async function main(): Promise<void> {
   }
   process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
     void (async () => {
+      log(`→ #${message.id} ${message.command} ${brief(message.args)}`);
       try {
         const result = await commands[message.command]!(message.args);
+        log(`← #${message.id} ${message.command} ok ${brief(result)}`);
         process.send!({ id: message.id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
       } catch (err) {
         const e = err as { name?: string; errorNumber?: number; message?: string; briefcaseId?: number };
+        log(`✗ #${message.id} ${message.command} failed: ${e.name ?? ""} ${e.errorNumber ?? ""} ${e.message ?? String(err)}`);
         process.send!({ id: message.id, ok: false, error: { name: e.name, errorNumber: e.errorNumber, message: e.message, briefcaseId: e.briefcaseId } });
       }
     })();

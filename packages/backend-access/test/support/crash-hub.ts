@@ -1,13 +1,10 @@
 // A `modelhub serve` process that can be killed with SIGKILL and restarted on the same data directory and port, and
 // the checks a crash run makes after each restart: history, acknowledged pushes, half-done states, left-over files,
 // orphaned worker processes. Used by crash.test.ts and bench/soak.ts.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import type { HubProcess } from "../../../server/test/support/hub-process.js";
 import { startHubProcess } from "../../../server/test/support/hub-process.js";
 
@@ -21,19 +18,6 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/** `modelhub serve --help`, to see which options this build of the server has. */
-export async function serveHelp(): Promise<string> {
-  const cli = fileURLToPath(new URL("../../../server/src/cli.ts", import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", cli, "serve", "--help"]);
-  return stdout;
-}
-
-/** The periodic temp-file sweep option, if the server has one: its flag and the value placeholder (`<seconds>`…). */
-export function sweepOption(help: string): { flag: string; unit: string } | undefined {
-  const m = /(--[\w-]*sweep[\w-]*)\s+<(\w+)>/i.exec(help);
-  return m ? { flag: m[1]!, unit: m[2]!.toLowerCase() } : undefined;
 }
 
 /** Processes whose parent is `pid` (from /proc). */

@@ -27,6 +27,8 @@ export interface Fault {
   /** How many matching requests get the fault; later ones pass through. */
   times: number;
   kind: FaultKind;
+  /** Called once the fault was applied (e.g. to start an outage right after an answer was lost). */
+  then?: () => void;
 }
 
 export interface SeenRequest {
@@ -88,11 +90,10 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  #take(req: IncomingMessage): FaultKind | undefined {
+  #take(req: IncomingMessage): Fault | undefined {
     const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === req.method) && f.path.test(req.url ?? ""));
-    if (!fault) return undefined;
-    fault.times--;
-    return fault.kind;
+    if (fault) fault.times--;
+    return fault;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -102,9 +103,11 @@ export class FaultProxy {
     this.seen.push(seen);
     const tracked = this.track?.test(seen.path) && seen.method === "GET";
     if (tracked) this.maxInFlight = Math.max(this.maxInFlight, ++this.#inFlight);
+    let taken: Fault | undefined;
     try {
       const body = await readAll(req);
-      const fault = this.#take(req);
+      taken = this.#take(req);
+      const fault = taken?.kind;
       if (fault && "reply" in fault) {
         seen.outcome = fault.reply;
         res.writeHead(fault.reply, { "content-type": "application/json", ...fault.headers });
@@ -142,6 +145,7 @@ export class FaultProxy {
       res.end(String(err));
     } finally {
       if (tracked) this.#inFlight--;
+      taken?.then?.();
     }
   }
 

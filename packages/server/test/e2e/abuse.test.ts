@@ -2,6 +2,7 @@
 // giant lock requests, deep JSON and huge headers keeps answering /health within 100 ms (sampled all through each
 // attack on fresh connections), and its memory returns near its baseline afterwards. Every attack is bounded in count
 // and time and targets only 127.0.0.1.
+// run-tests: alone (it measures /health latency and the hub's memory: other tests beside it would be measured too)
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";

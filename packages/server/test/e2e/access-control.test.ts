@@ -6,7 +6,6 @@ import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
 import type { Fixture } from "../support/fixtures.js";
@@ -14,6 +13,7 @@ import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
 import type { ApiResponse } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
+import { MODELHUB } from "../support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -21,11 +21,10 @@ const T = "3c6f0a1e-2b4d-4e8f-9a1b-5c7d9e0f1a2b";
 const OTHER = "9e8d7c6b-5a49-4382-8170-6f5e4d3c2b1a";
 const FORBIDDEN = { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } };
 const BRIEFCASE_GONE = { error: { code: "BriefcaseNotFound", message: "Requested Briefcase is not available." } };
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 
 function modelhub(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -3,16 +3,15 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile } from "../support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
+import { MODELHUB } from "../support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const ITWIN = "66666666-6666-4666-8666-666666666666";
 
 function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -20,7 +19,7 @@ function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ c
     const clean = { ...process.env };
     delete clean.MODELHUB_URL;
     delete clean.MODELHUB_TOKEN;
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...clean, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...clean, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

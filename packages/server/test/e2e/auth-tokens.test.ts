@@ -3,24 +3,23 @@
 // 401 body, and nothing is written (checked by an organization administrator, `admins`, who sees every iModel).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { createToken, listTokens } from "../../src/admin/tokens.js";
 import { ConfigError, makeConfig } from "../../src/config.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
+import { MODELHUB } from "../support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const INVALID = { error: { code: "InvalidAccessToken", message: "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted." } };
 const iTwinId = "00000007-bbbb-4bbb-8bbb-000000000007";
 
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", CLI, ...args], { timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, [...MODELHUB, ...args], { timeout: 60_000 });
     return { stdout, stderr, code: 0 };
   } catch (err) {
     const e = err as { stdout: string; stderr: string; code: number };

@@ -11,14 +11,13 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { Fixture } from "../support/fixtures.js";
 import { makeChangesets } from "../support/fixtures.js";
 import type { HubProcess } from "../support/hub-process.js";
 import { startHubProcess } from "../support/hub-process.js";
+import { MODELHUB } from "../support/cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
 const ITWIN = "c1c1c1c1-1111-4111-8111-111111111111";
 
@@ -35,7 +34,7 @@ function modelhub(args: string[], env: Record<string, string | undefined> = {}):
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", cli, ...args],
+      [...MODELHUB, ...args],
       { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", ...env }, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
@@ -205,7 +204,7 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
   it("on a terminal the progress is a cli-progress bar that redraws in place (run under `script`, a pseudo-terminal)", async () => {
     const target = join(work, "tty.cs");
-    const command = [process.execPath, "--import", "tsx", cli, "changeset", "download", iModelId, "1", "--to", target].map((a) => `'${a}'`).join(" ");
+    const command = [process.execPath, ...MODELHUB, "changeset", "download", iModelId, "1", "--to", target].map((a) => `'${a}'`).join(" ");
     const r = await new Promise<Ran>((resolve) =>
       execFile("script", ["-qec", command, "/dev/null"], { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", MODELHUB_PROGRESS_AFTER_MS: "0" } }, (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),

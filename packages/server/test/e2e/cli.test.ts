@@ -6,11 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
+import { MODELHUB } from "../support/cli.js";
 
 function run(args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -76,7 +75,7 @@ describe("modelhub serve", () => {
       return (JSON.parse(made.out()) as { token: string }).token;
     };
     const [root, carol] = [await token("root"), await token("carol")];
-    const p = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--port", "0", "--data", data, "--host", "0.0.0.0", "--admin", "root", "--no-claim-itwins", "--log-level", "silent"], {
+    const p = spawn(process.execPath, [...MODELHUB, "serve", "--port", "0", "--data", data, "--host", "0.0.0.0", "--admin", "root", "--no-claim-itwins", "--log-level", "silent"], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, MODELHUB_AUTH: "tokens" },
     });

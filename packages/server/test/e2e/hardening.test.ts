@@ -1,5 +1,6 @@
 // HTTP hardening (issue "Reliability", findings 3, 4, 6, 7): each test reproduces one probe finding against a real
 // hub on loopback and checks the hub's answer now. Timeouts are configured short so the slow-client cases run fast.
+// run-tests: alone (its slow-client cases have sub-second deadlines, and the hub runs in the test's own process)
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { connect } from "node:net";

@@ -8,7 +8,6 @@ import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/p
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { UrlSigner, loadOrCreateSecret, storageUrl } from "../../src/http/storage/url-signer.js";
 import { makeChangesets } from "../support/fixtures.js";
@@ -16,12 +15,12 @@ import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "
 import { startHubProcess } from "../support/hub-process.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
+import { MODELHUB } from "../support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 const ITWIN = "33333333-3333-4333-8333-333333333333";
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 
 async function download(hub: TestHub, iModelId: string, index: number): Promise<Buffer> {
   const got = await hub.api<Json>("GET", `/${iModelId}/changesets/${index}`);
@@ -37,7 +36,7 @@ async function putBytes(href: string, bytes: Buffer, query = ""): Promise<{ stat
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -1,16 +1,14 @@
 // `modelhub migrate --metadata postgres://…` as an operator runs it: a separate process over the real PostgreSQL.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 import { openPgPool } from "../../src/adapters/postgres/pg-database.js";
 import { PG_MIGRATIONS } from "../../src/adapters/postgres/pg-migrations.js";
 import { privateSchema } from "../support/postgres.js";
-
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
+import { MODELHUB } from "../support/cli.js";
 
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));

@@ -6,7 +6,6 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { makeConfig } from "../../src/config.js";
 import { startServer } from "../../src/main.js";
@@ -14,6 +13,7 @@ import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
+import { MODELHUB } from "../support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -162,8 +162,7 @@ describe("operability: /ready, /metrics, request ids", () => {
 describe("request ids in a `modelhub serve` process's log lines and 5xx bodies", () => {
   it("a 5xx body has error.requestId, and the log lines of that request carry it as reqId", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "modelhub-reqid-"));
-    const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--port", "0", "--data", dataDir, "--log-level", "info"], {
+    const child = spawn(process.execPath, [...MODELHUB, "serve", "--port", "0", "--data", dataDir, "--log-level", "info"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { MODELHUB } from "./cli.js";
 
 export interface HubProcess {
   url: string;
@@ -30,15 +30,14 @@ export interface HubProcessOptions {
 }
 
 /**
- * A real `modelhub serve` process (from source, through tsx) on a free loopback port, ready once it printed
- * `modelhub listening on …`. Used by tests and benchmarks that need the hub in a process of its own.
+ * A real `modelhub serve` process (built, or from source when the build is behind: see ./cli.ts) on a free loopback
+ * port, ready once it printed `modelhub listening on …`. Used by tests and benchmarks that need the hub in a process of its own.
  */
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "modelhub-hubproc-")));
-  const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
+    [...MODELHUB, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...options.env } },
   );
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
