@@ -103,7 +103,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     audit: { recorder: auditRecorder, log: auditLog },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs },
     metrics:
-      startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),
+      startOptions.metrics === false
+        ? undefined
+        : new HubMetrics({
+            jobCounts: () => jobs.countByKindAndState(),
+            workerRestarts: () => worker.restarts,
+            eventSubscribers: () => events.subscriberCount(),
+            auditEntriesLost: () => ({ refused: auditRecorder.refused, dropped: auditRecorder.dropped }),
+          }),
     readiness: {
       // A read of a missing row and a stat of a missing blob: each answers only if its store can be read.
       metadata: async () => {

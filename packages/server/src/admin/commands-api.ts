@@ -6,6 +6,7 @@ import { InvalidArgumentError } from "commander";
 import type { Changeset, ChangesetRef, Checkpoint, IModel, Lock, NamedVersion } from "@modelhub/client";
 import { ModelHubClient, ModelHubError } from "@modelhub/client";
 import { megabytes, transferProgress } from "./progress.js";
+import { stderr, stdout, tableLines } from "./terminal.js";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
@@ -18,8 +19,8 @@ interface HubFlags {
 /** A usage mistake found after parsing (exit code 2). */
 class UsageError extends Error {}
 
-const write = (text: string) => void process.stdout.write(text);
-const json = (value: unknown) => write(`${JSON.stringify(value)}\n`);
+const out = stdout;
+const json = (value: unknown) => out.json(value);
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -46,7 +47,7 @@ function hubCommand(parent: Command, name: string, description: string): Command
 async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   const fail = (message: string, code: 1 | 2) => {
-    process.stderr.write(`modelhub ${name}: ${message}\n`);
+    stderr.line(`modelhub ${name}: ${message}`);
     process.exit(code);
   };
   if (!token) return fail("give a token with --token or MODELHUB_TOKEN (in open mode: your user name).", 2);
@@ -72,9 +73,10 @@ function usageExitCode2(command: Command): Command {
   return command.showHelpAfterError(false).exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n") + "\n";
+/** A table, or `empty` when it has no rows under its head. */
+function printTable(rows: string[][], empty: string): void {
+  if (rows.length > 1) out.lines(tableLines(rows));
+  else out.line(empty);
 }
 
 const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
@@ -110,7 +112,7 @@ function registerIModel(program: Command): void {
               onProgress: progress.onProgress,
               timeoutMs: opts.timeout * 1000,
               onCreated: (created) => {
-                if (!opts.json) process.stderr.write(`created iModel ${created.id}; uploading its baseline…\n`);
+                if (!opts.json) stderr.line(`created iModel ${created.id}; uploading its baseline…`);
               },
             });
           } finally {
@@ -122,7 +124,7 @@ function registerIModel(program: Command): void {
           iModel = await client.getIModel(created.id);
         }
         if (opts.json) json(iModel);
-        else write(`iModel ${iModel.id} '${iModel.name}' in iTwin ${iModel.iTwinId}: ${iModel.state}\n`);
+        else out.line(`iModel ${iModel.id} '${iModel.name}' in iTwin ${iModel.iTwinId}: ${iModel.state}`);
       }),
     );
 
@@ -136,7 +138,7 @@ function registerIModel(program: Command): void {
           if (opts.json) json(m);
           else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
         }
-        if (!opts.json) write(rows.length > 1 ? table(rows) : "no iModels\n");
+        if (!opts.json) printTable(rows, "no iModels");
       }),
     );
 
@@ -148,7 +150,7 @@ function registerIModel(program: Command): void {
         const latest = await client.latestChangeset(iModelId);
         const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null };
         if (opts.json) return json(shown);
-        write(
+        out.lines(
           [
             `id:          ${iModel.id}`,
             `name:        ${iModel.name}`,
@@ -157,7 +159,7 @@ function registerIModel(program: Command): void {
             `state:       ${iModel.state}`,
             `created:     ${when(iModel.createdDateTime)}`,
             `changesets:  ${latest ? `${latest.index} (newest ${latest.id}, ${when(latest.pushDateTime)} by ${latest.creatorId})` : "0"}`,
-          ].join("\n") + "\n",
+          ],
         );
       }),
     );
@@ -168,7 +170,7 @@ function registerIModel(program: Command): void {
       run("imodel delete", opts, async (client) => {
         await client.deleteIModel(iModelId);
         if (opts.json) json({ deleted: true, iModelId });
-        else write(`deleted iModel ${iModelId}\n`);
+        else out.line(`deleted iModel ${iModelId}`);
       }),
     );
 }
@@ -204,7 +206,7 @@ function registerChangesets(program: Command): void {
           if (++count === opts.top) break;
         }
       }
-      if (!opts.json) write(rows.length > 1 ? table(rows) : "no changesets\n");
+      if (!opts.json) printTable(rows, "no changesets");
     }),
   );
 
@@ -224,7 +226,7 @@ function registerChangesets(program: Command): void {
           progress.stop();
         }
         if (opts.json) json({ iModelId, index: record.index, id: record.id, path, size: record.fileSize });
-        else write(`changeset ${record.index} (${record.id}) → ${path} (${megabytes(record.fileSize)})\n`);
+        else out.line(`changeset ${record.index} (${record.id}) → ${path} (${megabytes(record.fileSize)})`);
       }),
     );
 }
@@ -240,7 +242,7 @@ function registerVersions(program: Command): void {
           if (opts.json) json(v);
           else rows.push([v.name, String(v.changesetIndex), v.changesetId ?? "(baseline)", when(v.createdDateTime), v.id]);
         }
-        if (!opts.json) write(rows.length > 1 ? table(rows) : "no named versions\n");
+        if (!opts.json) printTable(rows, "no named versions");
       }),
     );
   hubCommand(versions, "create", "Name a changeset (by default the newest).")
@@ -253,7 +255,7 @@ function registerVersions(program: Command): void {
         const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
         const v: NamedVersion = await client.createNamedVersion(iModelId, { name: opts.name, changeset, ...(opts.description !== undefined ? { description: opts.description } : {}) });
         if (opts.json) json(v);
-        else write(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}\n`);
+        else out.line(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}`);
       }),
     );
 }
@@ -278,7 +280,7 @@ function registerLocks(program: Command): void {
         }
         const rows = [["BRIEFCASE", "OWNER", "LEVEL", "OBJECTS"]];
         for (const l of held) for (const g of l.lockedObjects) rows.push([String(l.briefcaseId), owners.get(l.briefcaseId) ?? "-", g.lockLevel, g.objectIds.join(" ")]);
-        write(rows.length > 1 ? table(rows) : "no locks held\n");
+        printTable(rows, "no locks held");
       }),
     );
   hubCommand(locks, "release", "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.")
@@ -290,7 +292,7 @@ function registerLocks(program: Command): void {
         const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce((n, l) => n + lockCount(l), 0);
         await client.releaseLocks(iModelId, opts.briefcase);
         if (opts.json) json({ released: true, iModelId, briefcaseId: opts.briefcase, ownerId: briefcase.ownerId, locksReleased: before });
-        else write(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})\n`);
+        else out.line(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})`);
       }),
     );
 }
@@ -305,7 +307,8 @@ function registerCheckpoints(program: Command): void {
         if (opts.json) return json(list);
         const rows = [["CHANGESET", "CHANGESET ID", "STATE", "SIZE", "NOTE"]];
         for (const c of list.checkpoints) rows.push([String(c.changesetIndex), c.changesetId || "(baseline)", c.state, c.state === "successful" ? megabytes(c.size) : "-", c.failureReason ?? ""]);
-        write(`${rows.length > 1 ? table(rows) : "no checkpoints\n"}disk used: ${megabytes(list.totalSize)}\n`);
+        printTable(rows, "no checkpoints");
+        out.line(`disk used: ${megabytes(list.totalSize)}`);
       }),
     );
   hubCommand(checkpoints, "download", "Download the checkpoint at a changeset (or the nearest before it), or a named version's, as a .bim file.")
@@ -328,7 +331,7 @@ function registerCheckpoints(program: Command): void {
           progress.stop();
         }
         if (opts.json) json({ iModelId, changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId, path, size });
-        else write(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})\n`);
+        else out.line(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})`);
       }),
     );
 }

@@ -25,6 +25,7 @@ import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
 import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";
 import { HostAllowList } from "./host-allow-list.js";
+import { unstorableBody, urlProblem, withStorableIdentities } from "./input-guard.js";
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from "./json-depth.js";
 import type { HubMetrics } from "./metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
@@ -184,6 +185,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       else sendApiError(reply, new HubError("HostNotAllowed", message));
       return;
     }
+    // A NUL or a lone surrogate in the path or query (nothing can store it), a control character in a blob name.
+    const badUrl = urlProblem(request);
+    if (badUrl !== undefined) {
+      if (storage) void sendAzureError(reply, 400, "InvalidUri", badUrl);
+      else sendApiError(reply, new HubError("BadRequest", badUrl));
+      return;
+    }
     const upload = storage && request.method === "PUT";
     // Refused before its body is read; `connection: close`, or Node would read the whole body to reuse the socket.
     if (upload && !uploads.tryTake(reply)) {
@@ -242,7 +250,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authorizeITwin: options.audit.authorizeITwin ?? (async () => undefined),
     originOf: (request) => originOf(request, options.publicUrl),
   };
-  const authenticator = options.authenticator ?? new OpenAuthenticator();
+  const authenticator = withStorableIdentities(options.authenticator ?? new OpenAuthenticator());
   await app.register(
     async (api) => {
       api.decorateRequest("actor", null as unknown as Actor);
@@ -251,16 +259,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
       // Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler).
       api.removeAllContentTypeParsers();
-      api.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
-        const text = typeof body === "string" ? body : body.toString("utf8");
-        if (text.trim() === "") return done(null, {});
-        if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
-        try {
-          done(null, JSON.parse(text));
-        } catch {
-          done(new SyntaxError("invalid JSON body"));
-        }
-      });
+      api.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: "string" }, parseJsonBody);
       // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
       // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
       // A form that says something is still not a body the API reads: 415.
@@ -333,8 +332,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (scope) => {
       authenticatedScope(scope, authenticator, authorization);
-      // JSON bodies only (fastify's own parser): anything else is 415, as on the API.
-      scope.removeContentTypeParser("text/plain");
+      // JSON bodies only (the API's parser): anything else is 415, as on the API.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: "string" }, parseJsonBody);
       scope.setNotFoundHandler((request, reply) => {
         sendApiError(reply, new HubError("NotFound", `No API route matches ${request.method} ${request.url.split("?")[0]}.`));
       });
@@ -361,6 +361,24 @@ const API_CONTENT_TYPE = `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`;
 /** An API error answered outside the API plugin (whose onSend hook sets the media type). */
 function sendApiError(reply: FastifyReply, hubError: HubError): void {
   void reply.code(STATUS_BY_CODE[hubError.code]).header("content-type", API_CONTENT_TYPE).send(JSON.stringify(errorBody(hubError)));
+}
+
+const JSON_MEDIA_TYPES = /^application\/(.+\+)?json$/;
+
+/** The JSON body parser of the API and the scopes beside it: depth-limited, and only text every store can keep. */
+function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  const text = typeof body === "string" ? body : body.toString("utf8");
+  if (text.trim() === "") return done(null, {});
+  if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return done(new SyntaxError("invalid JSON body"));
+  }
+  const unstorable = unstorableBody(text, parsed);
+  if (unstorable) return done(unstorable);
+  done(null, parsed);
 }
 
 function invalidBody(message: string): HubError {

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 import type { WriteVerdict } from "../../domain/uploads/upload-service.js";
+import { hasControls } from "../../util/text.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "../out-of-space.js";
 import { sendAzureError, withAzureHeaders } from "./azure-xml.js";
 import type { Permission, UrlSigner } from "./url-signer.js";
@@ -218,7 +219,8 @@ function keyOf(request: FastifyRequest): string | undefined {
   } catch {
     return undefined;
   }
-  if (!key.startsWith("files/") || /[\\\0]/.test(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
+  // No control characters either: a blob name is printed (the audit log, doctor) and names a file.
+  if (!key.startsWith("files/") || key.includes("\\") || hasControls(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
   return key;
 }
 
