@@ -162,28 +162,18 @@ program
 
 program
   .command("doctor")
-  .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to. Safe while the hub runs.")
+  .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to, blocks staged that nothing will commit. Safe while the hub runs.")
   .option("-d, --data <dir>", "the hub's data directory", DEFAULTS.dataDir)
   .option("--repair", "remove what is found (orphans only once older than --grace)")
   .option("--grace <minutes>", "leave files younger than this alone (an operation may still be using them)", integer, DEFAULTS.orphanGraceMs / 60_000)
   .option("--json", "print the report as JSON")
   .action(async (opts: { data: string; repair?: boolean; grace: number; json?: boolean }) => {
-    const { needsRepair, runDoctor } = await import("./admin/doctor.js");
+    const { doctorLines, needsRepair, runDoctor } = await import("./admin/doctor.js");
     const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000 });
     if (opts.json) {
       stdout.json(report, 2);
     } else {
-      const verb = report.repaired ? "removed" : "found";
-      const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-      const lines = [
-        `data: ${report.dataDir}`,
-        `interrupted uploads (temp files of writers that are gone): ${report.leftovers.files} ${verb} (${mb(report.leftovers.bytes)})`,
-        `scratch folders of processes that are gone: ${report.scratchFolders} ${verb}`,
-        `files scanned: ${report.blobsScanned}; nothing refers to: ${report.orphans.length}${report.repaired ? `, ${report.orphansDeleted} removed (${mb(report.orphanBytesDeleted)})` : ""}${report.orphansTooRecent ? `, ${report.orphansTooRecent} younger than ${opts.grace} min left alone` : ""}`,
-        ...report.orphans.map((o) => `  ${o.key} (${o.size} bytes, ${o.lastModified.toISOString()}): ${o.reason}`),
-        `deletions waiting (a running hub does them within its sweep interval): ${report.pendingDeletions}${report.deletionsHeld ? " — held by a backup in progress" : ""}`,
-      ];
-      stdout.lines(lines);
+      stdout.lines(doctorLines(report, opts.grace));
       if (!report.repaired && needsRepair(report)) stdout.line("Run again with --repair to remove them.");
     }
     process.exitCode = needsRepair(report) ? 1 : 0;

@@ -92,7 +92,8 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
     try {
       if (query.comp === "block") {
         if (!query.blockid) return sendXmlError(reply, 400, "InvalidQueryParameterValue", "blockid is required.");
-        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal });
+        // All the blocks staged for the key together, not only this one, stay within the declared size.
+        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal, maxStagedBytes: verdict.maxBytes });
         return azureHeaders(reply.code(201)).send();
       }
       if (query.comp === "blocklist") {
@@ -128,6 +129,11 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
       if (abort.signal.aborted || (!request.raw.complete && request.raw.destroyed)) return reply;
       if (err instanceof BlobStoreError) {
+        if (err.code === "TooLarge") {
+          void reply.header("connection", "close");
+          return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
+        }
+        if (err.code === "TooManyBlocks") return sendXmlError(reply, 409, "BlockCountExceedsLimit", err.message);
         return sendXmlError(reply, 400, err.code, err.message);
       }
       if (err instanceof BodyTooLarge) return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
