@@ -30,6 +30,21 @@ export default tseslint.config(
     },
   },
   {
+    // The command line prints through admin/terminal.ts, which escapes control characters in what it prints.
+    files: ["packages/server/src/admin/**/*.ts", "packages/server/src/cli.ts"],
+    ignores: ["packages/server/src/admin/terminal.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "MemberExpression[object.object.name='process'][object.property.name=/^std(out|err)$/][property.name='write']",
+          message: "Print through admin/terminal.ts (stdout/stderr/printer): it escapes control characters.",
+        },
+        { selector: "MemberExpression[object.name='console']", message: "Print through admin/terminal.ts: it escapes control characters." },
+      ],
+    },
+  },
+  {
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly" } },
   },

@@ -40,14 +40,14 @@ async function dropPageCache(): Promise<boolean> {
   }
 }
 
-async function api(url: string, method: string, path: string, body?: unknown): Promise<Json> {
+export async function api(url: string, method: string, path: string, body?: unknown): Promise<Json> {
   const response = await fetch(`${url}/imodels${path}`, { method, headers: { ...AUTH, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text ? (JSON.parse(text) as Json) : {};
 }
 
-async function emptyIModel(url: string, name: string): Promise<string> {
+export async function emptyIModel(url: string, name: string): Promise<string> {
   const id = (await api(url, "POST", "", { iTwinId: ITWIN, name })).iModel.id as string;
   for (;;) {
     if ((await api(url, "GET", `/${id}`)).iModel.state === "initialized") return id;

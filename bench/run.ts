@@ -1,5 +1,6 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
-//   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints
+//   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints,
+//   locks (/health during 20 concurrent 10,000-id lock requests vs idle)
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { makeVersion0 } from "../packages/server/test/support/fixtures.js";
 import { startHubProcess } from "../packages/server/test/support/hub-process.js";
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
+import { benchLockStorm } from "./lock-storm.js";
 import type { WorkloadFigures } from "./itwin-workload.js";
 import { median } from "./stats.js";
 
@@ -114,6 +116,13 @@ async function main(): Promise<void> {
     console.log(`checkpoints: usable briefcase at the tip of ${count} changesets`);
     const c = await benchCheckpoints(count);
     row(`usable briefcase at tip, ${count} changesets: checkpoint vs replay`, ms(c.checkpointMs), `${ms(c.replayMs)} replay`, `${c.speedup.toFixed(1)}× faster`, "≥ 5× faster", c.speedup >= 5);
+  }
+  if (want("locks")) {
+    console.log("locks: /health while one user sends 20 lock requests of 10,000 ids at once, vs /health idle");
+    const l = await benchLockStorm();
+    const p = (f: { p50: number; p99: number; netP99: number }) => `p50 ${ms(f.p50)} / p99 ${ms(f.p99)} (net ${ms(f.netP99)})`;
+    console.log(`  20 requests answered in ${ms(l.stormMs)} (median of 5 rounds); samples: ${l.idle.samples} idle, ${l.storm.samples} during`);
+    row("/health during 20 × 10,000-id lock requests of one user (net: without CPU waits)", p(l.storm), `${p(l.idle)} idle`, `${(l.storm.netP99 / Math.max(1, l.idle.netP99)).toFixed(1)}× (net p99)`, "net p99 ≤ 100 ms", l.storm.netP99 <= 100);
   }
   console.log("\n| figure | modelhub | reference | ratio | target |\n|---|---|---|---|---|");
   for (const line of rows) console.log(line);

@@ -13,6 +13,7 @@ import type { AuthFlags } from "./config-sources.js";
 import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
+import { stderr, stdout } from "./admin/terminal.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -127,23 +128,22 @@ program
       });
     } catch (err) {
       if (err instanceof ConfigError) {
-        process.stderr.write(`modelhub: ${err.message}\n`);
+        stderr.line(`modelhub: ${err.message}`);
         process.exit(2);
       }
       throw err;
     }
     const server = await startServer(config, { metrics: opts.metrics });
-    process.stdout.write(`modelhub listening on ${server.url}\n`);
-    process.stdout.write(`  web UI: ${server.url}/\n  API base URL for the iModels clients: ${server.url}/imodels\n  data: ${config.dataDir}\n`);
+    stdout.lines([`modelhub listening on ${server.url}`, `  web UI: ${server.url}/`, `  API base URL for the iModels clients: ${server.url}/imodels`, `  data: ${config.dataDir}`]);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      process.stdout.write(`modelhub: ${signal} received, finishing requests in flight…\n`);
+      stdout.line(`modelhub: ${signal} received, finishing requests in flight…`);
       server.close().then(
         () => process.exit(0),
         (err: unknown) => {
-          process.stderr.write(`modelhub: shutdown failed: ${String(err)}\n`);
+          stderr.line(`modelhub: shutdown failed: ${String(err)}`);
           process.exit(1);
         },
       );
@@ -180,29 +180,19 @@ program
 
 program
   .command("doctor")
-  .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to. Safe while the hub runs.")
+  .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to, blocks staged that nothing will commit. Safe while the hub runs.")
   .option("-d, --data <dir>", "the hub's data directory", DEFAULTS.dataDir)
   .option("--repair", "remove what is found (orphans only once older than --grace)")
   .option("--grace <minutes>", "leave files younger than this alone (an operation may still be using them)", integer, DEFAULTS.orphanGraceMs / 60_000)
   .option("--json", "print the report as JSON")
   .action(async (opts: { data: string; repair?: boolean; grace: number; json?: boolean }) => {
-    const { needsRepair, runDoctor } = await import("./admin/doctor.js");
+    const { doctorLines, needsRepair, runDoctor } = await import("./admin/doctor.js");
     const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000 });
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      stdout.json(report, 2);
     } else {
-      const verb = report.repaired ? "removed" : "found";
-      const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-      const lines = [
-        `data: ${report.dataDir}`,
-        `interrupted uploads (temp files of writers that are gone): ${report.leftovers.files} ${verb} (${mb(report.leftovers.bytes)})`,
-        `scratch folders of processes that are gone: ${report.scratchFolders} ${verb}`,
-        `files scanned: ${report.blobsScanned}; nothing refers to: ${report.orphans.length}${report.repaired ? `, ${report.orphansDeleted} removed (${mb(report.orphanBytesDeleted)})` : ""}${report.orphansTooRecent ? `, ${report.orphansTooRecent} younger than ${opts.grace} min left alone` : ""}`,
-        ...report.orphans.map((o) => `  ${o.key} (${o.size} bytes, ${o.lastModified.toISOString()}): ${o.reason}`),
-        `deletions waiting (a running hub does them within its sweep interval): ${report.pendingDeletions}${report.deletionsHeld ? " — held by a backup in progress" : ""}`,
-      ];
-      process.stdout.write(`${lines.join("\n")}\n`);
-      if (!report.repaired && needsRepair(report)) process.stdout.write("Run again with --repair to remove them.\n");
+      stdout.lines(doctorLines(report, opts.grace));
+      if (!report.repaired && needsRepair(report)) stdout.line("Run again with --repair to remove them.");
     }
     process.exitCode = needsRepair(report) ? 1 : 0;
   });
@@ -261,14 +251,14 @@ async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { 
   const { HubCommandError } = await import("./admin/hub-client.js");
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   if (!token) {
-    process.stderr.write(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.\n`);
+    stderr.line(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.`);
     process.exit(2);
   }
   try {
     await run({ url: flags.url ?? process.env.MODELHUB_URL ?? `http://127.0.0.1:${DEFAULTS.port}`, token });
   } catch (err) {
     if (!(err instanceof HubCommandError)) throw err;
-    process.stderr.write(`modelhub ${name}: ${err.message}\n`);
+    stderr.line(`modelhub ${name}: ${err.message}`);
     process.exit(err.exitCode);
   }
 }
@@ -383,7 +373,7 @@ const accessIModel = access.command("imodel").description("One iModel's own perm
 /** Exactly one of --user and --role. */
 function grantTarget(opts: { user?: string; role?: string }): { user: string } | { role: string } {
   if ((opts.user === undefined) === (opts.role === undefined)) {
-    process.stderr.write("modelhub access imodel: give exactly one of --user <id> and --role <name>.\n");
+    stderr.line("modelhub access imodel: give exactly one of --user <id> and --role <name>.");
     process.exit(2);
   }
   return opts.user !== undefined ? { user: opts.user } : { role: opts.role! };
@@ -413,6 +403,6 @@ accessCommand(access, "show", "Your effective permissions on an iModel.")
 registerApiCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`modelhub: ${err instanceof Error ? err.message : String(err)}\n`);
+  stderr.line(`modelhub: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -54,9 +54,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
 
   // Its problems go to the app's logger once the app exists.
   let eventFeedError: (err: Error) => void = () => undefined;
+  let backendWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const backend = await openMetadataBackend(config.metadata, config.dataDir, {
     maxEventSubscribers: startOptions.maxEventSubscribers,
     onEventFeedError: (err) => eventFeedError(err),
+    warn: (message, fields) => backendWarn(message, fields),
   });
   const { store, jobs, auditLog, identities, events } = backend;
   // Its log lines go to the app's logger once the app exists.
@@ -113,7 +115,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
-      startOptions.metrics === false ? undefined : new HubMetrics({ jobCounts: () => jobs.countByKindAndState(), workerRestarts: () => worker.restarts, eventSubscribers: () => events.subscriberCount() }),
+      startOptions.metrics === false
+        ? undefined
+        : new HubMetrics({
+            jobCounts: () => jobs.countByKindAndState(),
+            workerRestarts: () => worker.restarts,
+            eventSubscribers: () => events.subscriberCount(),
+            auditEntriesLost: () => ({ refused: auditRecorder.refused, dropped: auditRecorder.dropped }),
+          }),
     readiness: {
       // A read of a missing row and a stat of a missing blob: each answers only if its store can be read.
       metadata: async () => {
@@ -141,6 +150,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
 
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
+  backendWarn = (message, fields) => app.log.warn(fields, message);
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }

@@ -13,6 +13,7 @@ import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
 import { SqliteJobQueue } from "./sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./sqlite/sqlite-metadata-store.js";
+import { WalCheckpointer } from "./sqlite/wal-checkpointer.js";
 
 /** Where the hub's records live (`--metadata`): the embedded SQLite file in the data directory, or PostgreSQL. */
 export type MetadataSpec = { readonly kind: "sqlite" } | { readonly kind: "postgres"; readonly url: string };
@@ -61,6 +62,8 @@ export interface OpenBackendOptions {
   maxEventSubscribers?: number;
   /** Problems of the shared change feed's listener connection (it reconnects by itself). */
   onEventFeedError?: (err: Error) => void;
+  /** Problems the backend works around by itself (a checkpoint thread restarted). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 /**
@@ -79,7 +82,12 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
       access: SqliteAccessStore.open(path),
     };
     const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
-    return { ...stores, events, shared: false, close: () => closeStores(stores) };
+    const checkpointer = new WalCheckpointer(path, options.warn);
+    const close = async () => {
+      await checkpointer.close();
+      await closeStores(stores);
+    };
+    return { ...stores, events, shared: false, close };
   }
   // Loaded only when asked for: an embedded hub never loads the PostgreSQL driver.
   const { openPostgresBackend } = await import("./postgres/pg-backend.js");

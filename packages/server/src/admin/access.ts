@@ -4,6 +4,7 @@ import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import { PERMISSIONS, parsePermission } from "../domain/access/permissions.js";
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, originOf } from "./hub-client.js";
+import { printer, stderr, stdout } from "./terminal.js";
 
 export interface AccessCommandOptions extends HubConnection {
   json: boolean;
@@ -23,7 +24,9 @@ interface MemberJson {
   roles: { id: string; displayName: string }[];
 }
 
-const out = (o: AccessCommandOptions) => o.write ?? ((text: string) => void process.stdout.write(text));
+const out = (o: AccessCommandOptions) => (o.write ? printer(o.write) : stdout);
+/** The answer: `value` as JSON with --json, else one line of text. */
+const show = (o: AccessCommandOptions, value: unknown, text: string) => (o.json ? out(o).json(value) : out(o).line(text));
 const enc = encodeURIComponent;
 
 /** `read,write` or `imodels_read imodels-write` → the permissions' names; a usage error (exit 2) for anything else. */
@@ -55,7 +58,7 @@ async function send<T>(o: HubConnection, method: string, path: string, body: unk
   }
   // Open mode answers changes with a Warning: roles are recorded, not enforced.
   const warning = response.headers.get("warning");
-  if (warning) process.stderr.write(`modelhub access: warning: ${warning.replace(/^\d{3} \S+ "(.*)"$/, "$1")}\n`);
+  if (warning) stderr.line(`modelhub access: warning: ${warning.replace(/^\d{3} \S+ "(.*)"$/, "$1")}`);
   const text = await response.text();
   if (!expected.includes(response.status)) {
     let reason = text.slice(0, 500);
@@ -93,34 +96,32 @@ async function findRole(o: HubConnection, iTwinId: string, nameOrId: string): Pr
   return role;
 }
 
-const roleLine = (r: RoleJson) => `${r.displayName}  ${r.permissions.join(",") || "-"}  ${r.id}${r.description ? `  ${r.description}` : ""}\n`;
-const memberLine = (m: MemberJson) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${m.addedDateTime}\n`;
+const roleLine = (r: RoleJson) => `${r.displayName}  ${r.permissions.join(",") || "-"}  ${r.id}${r.description ? `  ${r.description}` : ""}`;
+const memberLine = (m: MemberJson) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${m.addedDateTime}`;
 
 export async function runRolesList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
-  const write = out(o);
-  for (const r of await roles(o, o.iTwinId)) write(o.json ? `${JSON.stringify(r)}\n` : roleLine(r));
+  for (const r of await roles(o, o.iTwinId)) show(o, r, roleLine(r));
 }
 
 export async function runRolesCreate(o: AccessCommandOptions & { iTwinId: string; name: string; permissions: string; description?: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const body = { displayName: o.name, permissions: parsePermissionList(o.permissions), ...(o.description !== undefined ? { description: o.description } : {}) };
   const { role } = await send<{ role: RoleJson }>(o, "POST", `${iTwinBase(o.iTwinId)}/roles`, body, [201]);
-  out(o)(o.json ? `${JSON.stringify(role)}\n` : `created role ${roleLine(role)}`);
+  show(o, role, `created role ${roleLine(role)}`);
 }
 
 export async function runRolesDelete(o: AccessCommandOptions & { iTwinId: string; role: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const role = await findRole(o, o.iTwinId, o.role);
   await send(o, "DELETE", `${iTwinBase(o.iTwinId)}/roles/${enc(role.id)}`, undefined, [204]);
-  out(o)(o.json ? `${JSON.stringify({ deleted: true, role })}\n` : `deleted role ${role.displayName} (its members lost it)\n`);
+  show(o, { deleted: true, role }, `deleted role ${role.displayName} (its members lost it)`);
 }
 
 export async function runMembersList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const { members } = await send<{ members: MemberJson[] }>(o, "GET", `${iTwinBase(o.iTwinId)}/members/users`, undefined, [200]);
-  const write = out(o);
-  for (const m of members) write(o.json ? `${JSON.stringify(m)}\n` : memberLine(m));
+  for (const m of members) show(o, m, memberLine(m));
 }
 
 export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string; user: string; roles: string[] }): Promise<void> {
@@ -130,7 +131,7 @@ export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string;
   for (const name of o.roles) roleIds.push((await findRole(o, o.iTwinId, name)).id);
   const { members } = await send<{ members: MemberJson[] }>(o, "POST", `${iTwinBase(o.iTwinId)}/members/users`, { members: [{ userId: o.user, roleIds }] }, [201]);
   const m = members[0]!;
-  out(o)(o.json ? `${JSON.stringify(m)}\n` : `member ${memberLine(m)}`);
+  show(o, m, `member ${memberLine(m)}`);
 }
 
 /** Without roles: the user is no member any more; with roles: only those are taken away. */
@@ -139,7 +140,7 @@ export async function runMembersRemove(o: AccessCommandOptions & { iTwinId: stri
   const path = `${iTwinBase(o.iTwinId)}/members/users/${enc(o.user)}`;
   if (o.roles.length === 0) {
     await send(o, "DELETE", path, undefined, [204]);
-    out(o)(o.json ? `${JSON.stringify({ removed: true, userId: o.user })}\n` : `removed ${o.user} from iTwin ${o.iTwinId}\n`);
+    show(o, { removed: true, userId: o.user }, `removed ${o.user} from iTwin ${o.iTwinId}`);
     return;
   }
   const drop = new Set<string>();
@@ -148,11 +149,11 @@ export async function runMembersRemove(o: AccessCommandOptions & { iTwinId: stri
   const keep = member.roles.map((r) => r.id).filter((id) => !drop.has(id));
   if (keep.length === 0) {
     await send(o, "DELETE", path, undefined, [204]);
-    out(o)(o.json ? `${JSON.stringify({ removed: true, userId: o.user })}\n` : `removed ${o.user} from iTwin ${o.iTwinId} (no role left)\n`);
+    show(o, { removed: true, userId: o.user }, `removed ${o.user} from iTwin ${o.iTwinId} (no role left)`);
     return;
   }
   const updated = await send<{ member: MemberJson }>(o, "PATCH", path, { roleIds: keep }, [200]);
-  out(o)(o.json ? `${JSON.stringify(updated.member)}\n` : `member ${memberLine(updated.member)}`);
+  show(o, updated.member, `member ${memberLine(updated.member)}`);
 }
 
 type GrantTarget = { user: string; role?: undefined } | { role: string; user?: undefined };
@@ -171,17 +172,18 @@ export async function runIModelGrant(o: AccessCommandOptions & { iModelId: strin
   const { path, label } = await grantPath(o, o.iModelId, o.target);
   const answer = await send<Record<string, { permissions: string[] }>>(o, "PATCH", path, { permissions }, [200]);
   const granted = Object.values(answer)[0]?.permissions ?? permissions;
-  out(o)(o.json ? `${JSON.stringify({ iModelId: o.iModelId, ...answer })}\n` : `${label} has ${granted.join(",")} on iModel ${o.iModelId}\n`);
+  show(o, { iModelId: o.iModelId, ...answer }, `${label} has ${granted.join(",")} on iModel ${o.iModelId}`);
 }
 
 export async function runIModelRevoke(o: AccessCommandOptions & { iModelId: string; target: GrantTarget }): Promise<void> {
   const { path, label } = await grantPath(o, o.iModelId, o.target);
   await send(o, "DELETE", path, undefined, [204]);
-  out(o)(o.json ? `${JSON.stringify({ revoked: true, iModelId: o.iModelId, target: label })}\n` : `${label} has no own permissions on iModel ${o.iModelId} any more\n`);
+  show(o, { revoked: true, iModelId: o.iModelId, target: label }, `${label} has no own permissions on iModel ${o.iModelId} any more`);
 }
 
 /** The caller's effective permissions on an iModel. */
 export async function runAccessShow(o: AccessCommandOptions & { iModelId: string }): Promise<void> {
   const { permissions } = await send<{ permissions: string[] }>(o, "GET", `/imodels/${enc(o.iModelId)}/permissions`, undefined, [200]);
-  out(o)(o.json ? `${JSON.stringify({ iModelId: o.iModelId, permissions })}\n` : `${permissions.join("\n") || "(none)"}\n`);
+  if (o.json) out(o).json({ iModelId: o.iModelId, permissions });
+  else out(o).lines(permissions.length > 0 ? permissions : ["(none)"]);
 }

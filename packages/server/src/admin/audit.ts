@@ -2,6 +2,7 @@
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, callHub, originOf } from "./hub-client.js";
 import type { AuditLogEntry, AuditLogPage } from "@modelhub/protocol";
+import { printer, stdout } from "./terminal.js";
 
 export interface AuditCommandOptions extends HubConnection {
   iModelId?: string;
@@ -34,7 +35,7 @@ export function parseSince(value: string, now = Date.now()): string {
 }
 
 export async function runAudit(options: AuditCommandOptions): Promise<number> {
-  const write = options.write ?? ((text: string) => void process.stdout.write(text));
+  const out = options.write ? printer(options.write) : stdout;
   if (options.iModelId !== undefined && options.iTwinId !== undefined) throw new HubCommandError("Give --imodel or --itwin, not both.", 2);
   const origin = originOf(options.url);
   const query = new URLSearchParams();
@@ -55,7 +56,8 @@ export async function runAudit(options: AuditCommandOptions): Promise<number> {
     const body: AuditLogPage = await callHub<AuditLogPage>(options, "GET", next);
     for (const entry of body.auditEntries) {
       if (options.limit !== undefined && printed >= options.limit) break;
-      write(`${options.json ? JSON.stringify(entry) : formatEntry(entry)}\n`);
+      if (options.json) out.json(entry);
+      else out.line(formatEntry(entry));
       printed++;
     }
     next = body._links.next?.href ?? null;
@@ -63,7 +65,7 @@ export async function runAudit(options: AuditCommandOptions): Promise<number> {
   return printed;
 }
 
-/** One line: time, user, action, status/outcome, then where and what. */
+/** One line: time, user, action, status/outcome, then where and what (printed escaped: see terminal.ts). */
 export function formatEntry(e: AuditLogEntry): string {
   const parts = [e.at, e.userId ?? "-", e.action, `${e.status} ${e.outcome}`];
   if (e.iModelId) parts.push(`imodel=${e.iModelId}`);

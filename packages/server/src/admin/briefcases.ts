@@ -4,6 +4,7 @@ import type { ModelHubClient } from "@modelhub/client";
 import { withClient } from "./api-client.js";
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError } from "./hub-client.js";
+import { printer, stdout } from "./terminal.js";
 
 export interface BriefcaseCommandOptions extends HubConnection {
   iModelId: string;
@@ -11,19 +12,16 @@ export interface BriefcaseCommandOptions extends HubConnection {
   write?: (text: string) => void;
 }
 
-const out = (options: BriefcaseCommandOptions) => options.write ?? ((text: string) => void process.stdout.write(text));
+const out = (options: BriefcaseCommandOptions) => (options.write ? printer(options.write) : stdout);
 
 /** Every briefcase of the iModel (optionally one user's) with its number of locks. */
 export async function runBriefcasesList(options: BriefcaseCommandOptions & { user?: string }): Promise<void> {
-  const write = out(options);
+  const print = out(options);
   await withClient(options, async (client) => {
     for await (const b of client.briefcases(options.iModelId, { pageSize: 1000, ...(options.user !== undefined ? { ownerId: options.user } : {}) })) {
       const locks = await countLocks(client, options.iModelId, b.briefcaseId);
-      write(
-        options.json
-          ? `${JSON.stringify({ briefcaseId: b.briefcaseId, ownerId: b.ownerId, deviceName: b.deviceName, acquiredDateTime: b.acquiredDateTime, locks })}\n`
-          : `${b.briefcaseId}  ${b.ownerId}  ${b.deviceName ?? "-"}  acquired ${b.acquiredDateTime}  ${locks} locks\n`,
-      );
+      if (options.json) print.json({ briefcaseId: b.briefcaseId, ownerId: b.ownerId, deviceName: b.deviceName, acquiredDateTime: b.acquiredDateTime, locks });
+      else print.line(`${b.briefcaseId}  ${b.ownerId}  ${b.deviceName ?? "-"}  acquired ${b.acquiredDateTime}  ${locks} locks`);
     }
   });
 }
@@ -37,11 +35,8 @@ export async function runBriefcaseRelease(options: BriefcaseCommandOptions & { b
     await client.releaseBriefcase(options.iModelId, options.briefcaseId);
     return { b: briefcase, locks: count };
   });
-  out(options)(
-    options.json
-      ? `${JSON.stringify({ released: true, iModelId: options.iModelId, briefcaseId: b.briefcaseId, ownerId: b.ownerId, deviceName: b.deviceName, locksReleased: locks })}\n`
-      : `released briefcase ${b.briefcaseId} of ${b.ownerId}${b.deviceName ? ` (${b.deviceName})` : ""} and its ${locks} locks\n`,
-  );
+  if (options.json) out(options).json({ released: true, iModelId: options.iModelId, briefcaseId: b.briefcaseId, ownerId: b.ownerId, deviceName: b.deviceName, locksReleased: locks });
+  else out(options).line(`released briefcase ${b.briefcaseId} of ${b.ownerId}${b.deviceName ? ` (${b.deviceName})` : ""} and its ${locks} locks`);
 }
 
 async function countLocks(client: ModelHubClient, iModelId: string, briefcaseId: number): Promise<number> {

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from "commander";
 import type { Changeset, ChangesetRef, Checkpoint, IModel, ITwin, Lock, NamedVersion } from "@modelhub/client";
 import { ModelHubClient, ModelHubError } from "@modelhub/client";
 import { megabytes, transferProgress } from "./progress.js";
+import { stderr, stdout, tableLines } from "./terminal.js";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
@@ -19,8 +20,8 @@ interface HubFlags {
 /** A usage mistake found after parsing (exit code 2). */
 class UsageError extends Error {}
 
-const write = (text: string) => void process.stdout.write(text);
-const json = (value: unknown) => write(`${JSON.stringify(value)}\n`);
+const out = stdout;
+const json = (value: unknown) => out.json(value);
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -47,7 +48,7 @@ function hubCommand(parent: Command, name: string, description: string): Command
 async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   const fail = (message: string, code: 1 | 2) => {
-    process.stderr.write(`modelhub ${name}: ${message}\n`);
+    stderr.line(`modelhub ${name}: ${message}`);
     process.exit(code);
   };
   if (!token) return fail("give a token with --token or MODELHUB_TOKEN (in open mode: your user name).", 2);
@@ -57,7 +58,7 @@ async function run(name: string, flags: HubFlags, body: (client: ModelHubClient)
       url: flags.url ?? process.env.MODELHUB_URL ?? DEFAULT_URL,
       accessToken: token,
       retry: { baseDelayMs: 250 },
-      onWarning: (warning) => void process.stderr.write(`modelhub ${name}: warning: ${warning}\n`),
+      onWarning: (warning) => stderr.line(`modelhub ${name}: warning: ${warning}`),
     });
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err), 2);
@@ -78,9 +79,10 @@ function usageExitCode2(command: Command): Command {
   return command.showHelpAfterError(false).exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n") + "\n";
+/** A table, or `empty` when it has no rows under its head. */
+function printTable(rows: string[][], empty: string): void {
+  if (rows.length > 1) out.lines(tableLines(rows));
+  else out.line(empty);
 }
 
 const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
@@ -129,7 +131,7 @@ function registerITwin(program: Command): void {
           ...(opts.subclass !== undefined ? { subClass: opts.subclass as ITwin["subClass"] } : {}),
         });
         if (opts.json) json(created);
-        else write(`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner\nnext: modelhub imodel create --itwin '${created.displayName}' --name <name> [--from file.bim]\n`);
+        else out.lines([`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner`, `next: modelhub imodel create --itwin '${created.displayName}' --name <name> [--from file.bim]`]);
       }),
     );
 
@@ -145,7 +147,7 @@ function registerITwin(program: Command): void {
           if (opts.json) json(t);
           else rows.push([t.id, t.displayName, t.number === t.id ? "-" : t.number, t.subClass, t.status, when(t.createdDateTime)]);
         }
-        if (!opts.json) write(rows.length > 1 ? table(rows) : "no iTwins (create one: modelhub itwin create --name <name>)\n");
+        if (!opts.json) out.lines(rows.length > 1 ? tableLines(rows) : ["no iTwins (create one: modelhub itwin create --name <name>)"]);
       }),
     );
 
@@ -161,8 +163,7 @@ function registerITwin(program: Command): void {
         const iModels: IModel[] = [];
         for await (const m of client.iModels(iTwin.id)) iModels.push(m);
         if (opts.json) return json({ ...iTwin, permissions, owners, iModels: iModels.map((m) => ({ id: m.id, name: m.name, state: m.state })) });
-        write(
-          [
+        out.lines([
             `id:          ${iTwin.id}`,
             `name:        ${iTwin.displayName}`,
             `number:      ${iTwin.number}`,
@@ -173,8 +174,7 @@ function registerITwin(program: Command): void {
             `you may:     ${permissions.map((p) => p.replace("imodels_", "")).join(", ") || "nothing"}`,
             `iModels:     ${iModels.length}`,
             ...iModels.map((m) => `  ${m.id}  ${m.name}${m.state === "initialized" ? "" : `  (${m.state})`}`),
-          ].join("\n") + "\n",
-        );
+        ]);
       }),
     );
 
@@ -185,7 +185,7 @@ function registerITwin(program: Command): void {
       run("itwin rename", opts, async (client) => {
         const renamed = await client.updateITwin((await client.findITwin(idOrName)).id, { displayName: opts.name });
         if (opts.json) json(renamed);
-        else write(`iTwin ${renamed.id} is now '${renamed.displayName}'\n`);
+        else out.line(`iTwin ${renamed.id} is now '${renamed.displayName}'`);
       }),
     );
 
@@ -196,7 +196,7 @@ function registerITwin(program: Command): void {
         const iTwin = await client.findITwin(idOrName);
         await client.deleteITwin(iTwin.id);
         if (opts.json) json({ deleted: true, iTwinId: iTwin.id });
-        else write(`deleted iTwin ${iTwin.id} '${iTwin.displayName}'\n`);
+        else out.line(`deleted iTwin ${iTwin.id} '${iTwin.displayName}'`);
       }),
     );
 }
@@ -224,7 +224,7 @@ function registerIModel(program: Command): void {
               onProgress: progress.onProgress,
               timeoutMs: opts.timeout * 1000,
               onCreated: (created) => {
-                if (!opts.json) process.stderr.write(`created iModel ${created.id}; uploading its baseline…\n`);
+                if (!opts.json) stderr.line(`created iModel ${created.id}; uploading its baseline…`);
               },
             });
           } finally {
@@ -236,7 +236,7 @@ function registerIModel(program: Command): void {
           iModel = await client.getIModel(created.id);
         }
         if (opts.json) json(iModel);
-        else write(`iModel ${iModel.id} '${iModel.name}' in iTwin ${iModel.iTwinId}: ${iModel.state}\n`);
+        else out.line(`iModel ${iModel.id} '${iModel.name}' in iTwin ${iModel.iTwinId}: ${iModel.state}`);
       }),
     );
 
@@ -250,7 +250,7 @@ function registerIModel(program: Command): void {
           if (opts.json) json(m);
           else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
         }
-        if (!opts.json) write(rows.length > 1 ? table(rows) : "no iModels\n");
+        if (!opts.json) printTable(rows, "no iModels");
       }),
     );
 
@@ -262,7 +262,7 @@ function registerIModel(program: Command): void {
         const latest = await client.latestChangeset(iModelId);
         const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null };
         if (opts.json) return json(shown);
-        write(
+        out.lines(
           [
             `id:          ${iModel.id}`,
             `name:        ${iModel.name}`,
@@ -271,7 +271,7 @@ function registerIModel(program: Command): void {
             `state:       ${iModel.state}`,
             `created:     ${when(iModel.createdDateTime)}`,
             `changesets:  ${latest ? `${latest.index} (newest ${latest.id}, ${when(latest.pushDateTime)} by ${latest.creatorId})` : "0"}`,
-          ].join("\n") + "\n",
+          ],
         );
       }),
     );
@@ -282,7 +282,7 @@ function registerIModel(program: Command): void {
       run("imodel delete", opts, async (client) => {
         await client.deleteIModel(iModelId);
         if (opts.json) json({ deleted: true, iModelId });
-        else write(`deleted iModel ${iModelId}\n`);
+        else out.line(`deleted iModel ${iModelId}`);
       }),
     );
 }
@@ -318,7 +318,7 @@ function registerChangesets(program: Command): void {
           if (++count === opts.top) break;
         }
       }
-      if (!opts.json) write(rows.length > 1 ? table(rows) : "no changesets\n");
+      if (!opts.json) printTable(rows, "no changesets");
     }),
   );
 
@@ -338,7 +338,7 @@ function registerChangesets(program: Command): void {
           progress.stop();
         }
         if (opts.json) json({ iModelId, index: record.index, id: record.id, path, size: record.fileSize });
-        else write(`changeset ${record.index} (${record.id}) → ${path} (${megabytes(record.fileSize)})\n`);
+        else out.line(`changeset ${record.index} (${record.id}) → ${path} (${megabytes(record.fileSize)})`);
       }),
     );
 }
@@ -354,7 +354,7 @@ function registerVersions(program: Command): void {
           if (opts.json) json(v);
           else rows.push([v.name, String(v.changesetIndex), v.changesetId ?? "(baseline)", when(v.createdDateTime), v.id]);
         }
-        if (!opts.json) write(rows.length > 1 ? table(rows) : "no named versions\n");
+        if (!opts.json) printTable(rows, "no named versions");
       }),
     );
   hubCommand(versions, "create", "Name a changeset (by default the newest).")
@@ -367,7 +367,7 @@ function registerVersions(program: Command): void {
         const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
         const v: NamedVersion = await client.createNamedVersion(iModelId, { name: opts.name, changeset, ...(opts.description !== undefined ? { description: opts.description } : {}) });
         if (opts.json) json(v);
-        else write(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}\n`);
+        else out.line(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}`);
       }),
     );
 }
@@ -392,7 +392,7 @@ function registerLocks(program: Command): void {
         }
         const rows = [["BRIEFCASE", "OWNER", "LEVEL", "OBJECTS"]];
         for (const l of held) for (const g of l.lockedObjects) rows.push([String(l.briefcaseId), owners.get(l.briefcaseId) ?? "-", g.lockLevel, g.objectIds.join(" ")]);
-        write(rows.length > 1 ? table(rows) : "no locks held\n");
+        printTable(rows, "no locks held");
       }),
     );
   hubCommand(locks, "release", "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.")
@@ -404,7 +404,7 @@ function registerLocks(program: Command): void {
         const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce((n, l) => n + lockCount(l), 0);
         await client.releaseLocks(iModelId, opts.briefcase);
         if (opts.json) json({ released: true, iModelId, briefcaseId: opts.briefcase, ownerId: briefcase.ownerId, locksReleased: before });
-        else write(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})\n`);
+        else out.line(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})`);
       }),
     );
 }
@@ -419,7 +419,8 @@ function registerCheckpoints(program: Command): void {
         if (opts.json) return json(list);
         const rows = [["CHANGESET", "CHANGESET ID", "STATE", "SIZE", "NOTE"]];
         for (const c of list.checkpoints) rows.push([String(c.changesetIndex), c.changesetId || "(baseline)", c.state, c.state === "successful" ? megabytes(c.size) : "-", c.failureReason ?? ""]);
-        write(`${rows.length > 1 ? table(rows) : "no checkpoints\n"}disk used: ${megabytes(list.totalSize)}\n`);
+        printTable(rows, "no checkpoints");
+        out.line(`disk used: ${megabytes(list.totalSize)}`);
       }),
     );
   hubCommand(checkpoints, "download", "Download the checkpoint at a changeset (or the nearest before it), or a named version's, as a .bim file.")
@@ -442,7 +443,7 @@ function registerCheckpoints(program: Command): void {
           progress.stop();
         }
         if (opts.json) json({ iModelId, changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId, path, size });
-        else write(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})\n`);
+        else out.line(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})`);
       }),
     );
 }

@@ -1,18 +1,19 @@
 // The command-line side of backup/restore: progress lines (or one JSON object) and exit codes.
 import type { Step } from "./backup.js";
 import { AdminRefusal, backup, restore } from "./backup.js";
+import { stderr, stdout } from "./terminal.js";
 
 /** Exit codes: 0 done, 1 failed (nothing left behind), 2 refused (bad target or backup; nothing changed). */
 function fail(command: string, err: unknown, json: boolean): never {
   const refused = err instanceof AdminRefusal;
   const message = err instanceof Error ? err.message : String(err);
-  if (json) process.stdout.write(`${JSON.stringify({ ok: false, refused, error: message })}\n`);
-  process.stderr.write(`modelhub ${command}: ${refused ? "refused" : "failed"}: ${message}\n`);
+  if (json) stdout.json({ ok: false, refused, error: message });
+  stderr.line(`modelhub ${command}: ${refused ? "refused" : "failed"}: ${message}`);
   process.exit(refused ? 2 : 1);
 }
 
 const line = (command: string, json: boolean) => (s: Step) => {
-  if (!json) process.stdout.write(`modelhub ${command}: ${s.message} (${s.ms} ms)\n`);
+  if (!json) stdout.line(`modelhub ${command}: ${s.message} (${s.ms} ms)`);
 };
 
 export async function runBackupCommand(options: { to: string; dataDir: string; json: boolean }): Promise<void> {
@@ -21,10 +22,10 @@ export async function runBackupCommand(options: { to: string; dataDir: string; j
     const { manifest } = result;
     if (options.json) {
       const { blobs, ...rest } = manifest;
-      process.stdout.write(`${JSON.stringify({ ok: true, to: result.to, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } })}\n`);
+      stdout.json({ ok: true, to: result.to, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } });
     } else {
-      process.stdout.write(
-        `modelhub backup: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files (${manifest.blobs.bytes} bytes) in ${result.to}\n`,
+      stdout.line(
+        `modelhub backup: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files (${manifest.blobs.bytes} bytes) in ${result.to}`,
       );
     }
   } catch (err) {
@@ -38,10 +39,10 @@ export async function runRestoreCommand(options: { from: string; dataDir: string
     const { manifest } = result;
     if (options.json) {
       const { blobs, ...rest } = manifest;
-      process.stdout.write(`${JSON.stringify({ ok: true, dataDir: result.dataDir, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } })}\n`);
+      stdout.json({ ok: true, dataDir: result.dataDir, durationMs: result.durationMs, steps: result.steps, manifest: { ...rest, blobs: { count: blobs.count, bytes: blobs.bytes } } });
     } else {
-      process.stdout.write(
-        `modelhub restore: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files in ${result.dataDir}; start it with: modelhub serve --data ${result.dataDir}\n`,
+      stdout.line(
+        `modelhub restore: done in ${(result.durationMs / 1000).toFixed(1)} s: ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files in ${result.dataDir}; start it with: modelhub serve --data ${result.dataDir}`,
       );
     }
   } catch (err) {

@@ -4,7 +4,7 @@ import { FsBlobStore } from "../adapters/blob/fs-blob-store.js";
 import { openSqliteMetadataStore } from "../adapters/sqlite/sqlite-metadata-store.js";
 import { sweepScratch } from "../app/maintenance.js";
 import { systemClock } from "../domain/context.js";
-import type { Orphan } from "../domain/maintenance/blob-janitor.js";
+import type { Orphan, StagedOrphan } from "../domain/maintenance/blob-janitor.js";
 import { BlobJanitor } from "../domain/maintenance/blob-janitor.js";
 
 export interface DoctorReport {
@@ -24,6 +24,12 @@ export interface DoctorReport {
   orphanBytesDeleted: number;
   /** Orphans younger than the grace period, left alone. */
   orphansTooRecent: number;
+  /** Sets of staged, never committed blocks looked at; those nothing will commit (with why), and what was removed. */
+  stagedScanned: number;
+  staged: StagedOrphan[];
+  stagedDeleted: number;
+  stagedBytesDeleted: number;
+  stagedTooRecent: number;
 }
 
 /**
@@ -55,6 +61,11 @@ export async function runDoctor(options: { dataDir: string; repair: boolean; gra
       orphansDeleted: scan.deleted,
       orphanBytesDeleted: scan.deletedBytes,
       orphansTooRecent: scan.tooRecent,
+      stagedScanned: scan.stagedScanned,
+      staged: scan.staged,
+      stagedDeleted: scan.stagedDeleted,
+      stagedBytesDeleted: scan.stagedBytesDeleted,
+      stagedTooRecent: scan.stagedTooRecent,
     };
   } finally {
     await store.close();
@@ -63,6 +74,25 @@ export async function runDoctor(options: { dataDir: string; repair: boolean; gra
 
 /** Whether the data directory has something a repair would remove. */
 export function needsRepair(report: DoctorReport): boolean {
-  if (report.repaired) return report.orphans.length - report.orphansDeleted - report.orphansTooRecent > 0;
-  return report.leftovers.files > 0 || report.scratchFolders > 0 || report.orphans.length - report.orphansTooRecent > 0;
+  const staged = report.staged.length - report.stagedTooRecent - (report.repaired ? report.stagedDeleted : 0);
+  if (report.repaired) return report.orphans.length - report.orphansDeleted - report.orphansTooRecent > 0 || staged > 0;
+  return report.leftovers.files > 0 || report.scratchFolders > 0 || report.orphans.length - report.orphansTooRecent > 0 || staged > 0;
+}
+
+/** The report as lines of text (printed escaped: names come from the disk). */
+export function doctorLines(report: DoctorReport, graceMinutes: number): string[] {
+  const verb = report.repaired ? "removed" : "found";
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const young = (count: number) => (count ? `, ${count} younger than ${graceMinutes} min left alone` : "");
+  const stagedBytes = report.staged.reduce((n, s) => n + s.bytes, 0);
+  return [
+    `data: ${report.dataDir}`,
+    `interrupted uploads (temp files of writers that are gone): ${report.leftovers.files} ${verb} (${mb(report.leftovers.bytes)})`,
+    `scratch folders of processes that are gone: ${report.scratchFolders} ${verb}`,
+    `files scanned: ${report.blobsScanned}; nothing refers to: ${report.orphans.length}${report.repaired ? `, ${report.orphansDeleted} removed (${mb(report.orphanBytesDeleted)})` : ""}${young(report.orphansTooRecent)}`,
+    ...report.orphans.map((o) => `  ${o.key} (${o.size} bytes, ${o.lastModified.toISOString()}): ${o.reason}`),
+    `staged blocks (never committed): ${report.stagedScanned} sets; nothing will commit: ${report.staged.length} (${mb(stagedBytes)})${report.repaired ? `, ${report.stagedDeleted} removed (${mb(report.stagedBytesDeleted)})` : ""}${young(report.stagedTooRecent)}`,
+    ...report.staged.map((s) => `  ${s.key ?? "(unknown file)"}: ${s.blocks} blocks, ${s.bytes} bytes, last ${s.lastModified.toISOString()}: ${s.reason}`),
+    `deletions waiting (a running hub does them within its sweep interval): ${report.pendingDeletions}${report.deletionsHeld ? " — held by a backup in progress" : ""}`,
+  ];
 }

@@ -1,6 +1,7 @@
 // `modelhub migrate --metadata postgres://…`: bring a PostgreSQL metadata database to this modelhub's schema.
 import { InvalidPgSchemaNameError, migratePg, openPgPool, PgSchemaTooNewError } from "../adapters/postgres/pg-database.js";
 import { PG_MIGRATIONS } from "../adapters/postgres/pg-migrations.js";
+import { stderr, stdout } from "./terminal.js";
 
 export interface MigrateOptions {
   /** `postgres://user@host:port/db`, optionally `?schema=<name>`. */
@@ -53,12 +54,10 @@ export async function runMigrateCommand(options: MigrateOptions): Promise<void> 
       to: result.to,
       applied: result.applied.map((version) => ({ version, name: PG_MIGRATIONS.find((m) => m.version === version)!.name })),
     };
-    if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (options.json) stdout.json(report);
     else {
-      for (const m of report.applied) process.stdout.write(`modelhub migrate: applied ${m.version} ${m.name}\n`);
-      process.stdout.write(
-        `modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}\n`,
-      );
+      for (const m of report.applied) stdout.line(`modelhub migrate: applied ${m.version} ${m.name}`);
+      stdout.line(`modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}`);
     }
   } catch (err) {
     return finish(options, err instanceof PgSchemaTooNewError ? 2 : 1, messageOf(err));
@@ -74,7 +73,7 @@ function messageOf(err: unknown): string {
 }
 
 function finish(options: MigrateOptions, exitCode: 1 | 2, message: string): void {
-  if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, refused: exitCode === 2, error: message })}\n`);
-  process.stderr.write(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}\n`);
+  if (options.json) stdout.json({ ok: false, refused: exitCode === 2, error: message });
+  stderr.line(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}`);
   process.exitCode = exitCode;
 }

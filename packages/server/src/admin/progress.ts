@@ -2,6 +2,7 @@
 // Nothing at all for transfers that end within `MODELHUB_PROGRESS_AFTER_MS` (default 1 s): short ones need no bar.
 import cliProgress from "cli-progress";
 import type { ProgressCallback } from "@modelhub/client";
+import { escapeControls } from "../util/text.js";
 
 export interface TransferProgress {
   onProgress: ProgressCallback;
@@ -26,7 +27,7 @@ export function transferProgress(label: string, stream: NodeJS.WriteStream = pro
             noTTYOutput: true,
             notTTYSchedule: 1000,
             hideCursor: stream.isTTY === true,
-            format: `${label} [{bar}] {percentage}% | {done} of {size}`,
+            format: `${escapeControls(label)} [{bar}] {percentage}% | {done} of {size}`,
           },
           cliProgress.Presets.shades_classic,
         );

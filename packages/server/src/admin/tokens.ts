@@ -9,6 +9,7 @@ import { openPostgresIdentityStore, parseMetadataSpec } from "../adapters/regist
 import { ConfigError } from "../config.js";
 import { hashHubToken, newHubTokenSecret, parseLifetime } from "../http/authn/hub-tokens.js";
 import type { AccessTokenRecord, IdentityStore } from "../ports/identity-store.js";
+import { stderr, stdout, tableLines } from "./terminal.js";
 
 /** A refusal the administrator can fix (bad argument, unknown token): exit code 2. */
 export class TokenCommandError extends Error {}
@@ -105,8 +106,8 @@ async function run(command: string, json: boolean, task: () => Promise<void>): P
   } catch (err) {
     const refused = err instanceof TokenCommandError;
     const message = err instanceof Error ? err.message : String(err);
-    if (json) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
-    process.stderr.write(`modelhub tokens ${command}: ${message}\n`);
+    if (json) stdout.json({ ok: false, error: message });
+    stderr.line(`modelhub tokens ${command}: ${message}`);
     process.exitCode = refused ? 2 : 1;
   }
 }
@@ -121,17 +122,15 @@ export function runTokensCreate(options: TokenStoreLocation & { user: string; de
       ...(options.expires !== undefined ? { expires: options.expires } : {}),
     });
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(created)}\n`);
+      stdout.json(created);
       return;
     }
-    process.stdout.write(
-      [
-        created.token,
-        "",
-        `token ${created.id} for user ${created.userId}${created.description ? ` (${created.description})` : ""}, expires ${created.expiresAt ?? "never"}.`,
-        "This is the only time the token is shown: modelhub keeps only its hash. Send it as 'Authorization: Bearer <token>'.",
-      ].join("\n") + "\n",
-    );
+    stdout.lines([
+      created.token,
+      "",
+      `token ${created.id} for user ${created.userId}${created.description ? ` (${created.description})` : ""}, expires ${created.expiresAt ?? "never"}.`,
+      "This is the only time the token is shown: modelhub keeps only its hash. Send it as 'Authorization: Bearer <token>'.",
+    ]);
   });
 }
 
@@ -140,25 +139,23 @@ export function runTokensList(options: TokenStoreLocation & { user?: string; jso
     const tokens = await listTokens({ dataDir: options.dataDir, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}), ...(options.user !== undefined ? { userId: options.user } : {}) });
     const now = new Date();
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(tokens.map((t) => ({ ...t, state: tokenState(t, now) })))}\n`);
+      stdout.json(tokens.map((t) => ({ ...t, state: tokenState(t, now) })));
       return;
     }
     if (tokens.length === 0) {
-      process.stdout.write("no tokens\n");
+      stdout.line("no tokens");
       return;
     }
     const rows = tokens.map((t) => [t.id, t.userId, tokenState(t, now), t.createdAt, t.expiresAt ?? "never", t.lastUsedAt ?? "never", t.revokedAt ?? "", t.description ?? ""]);
     const head = ["ID", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED", "REVOKED", "DESCRIPTION"];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const format = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-    process.stdout.write(`${[format(head), ...rows.map(format)].join("\n")}\n`);
+    stdout.lines(tableLines([head, ...rows]).map((line) => line.trimEnd()));
   });
 }
 
 export function runTokensRevoke(options: TokenStoreLocation & { id: string; json: boolean }): Promise<void> {
   return run("revoke", options.json, async () => {
     const revoked = await revokeToken({ dataDir: options.dataDir, id: options.id, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}) });
-    if (options.json) process.stdout.write(`${JSON.stringify(revoked)}\n`);
-    else process.stdout.write(`token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.\n`);
+    if (options.json) stdout.json(revoked);
+    else stdout.line(`token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.`);
   });
 }

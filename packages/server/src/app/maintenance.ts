@@ -86,7 +86,9 @@ export class Maintenance {
       this.#lastOrphanScan = now;
       await step("orphans deleted", async () => {
         const report = await this.janitor.findOrphans({ olderThan: new Date(now - this.options.orphanGraceMs), repair: true });
-        return report.deleted > 0 ? { scanned: report.scanned, deleted: report.deleted, bytes: report.deletedBytes } : undefined;
+        return report.deleted + report.stagedDeleted > 0
+          ? { scanned: report.scanned, deleted: report.deleted, bytes: report.deletedBytes, stagedSetsDeleted: report.stagedDeleted, stagedBytes: report.stagedBytesDeleted }
+          : undefined;
       });
     }
   }

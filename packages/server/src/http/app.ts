@@ -30,7 +30,9 @@ import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
 import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";
 import { HostAllowList } from "./host-allow-list.js";
-import { MAX_JSON_DEPTH, jsonDepthExceeds } from "./json-depth.js";
+import { unstorableBody, urlProblem, withStorableIdentities } from "./input-guard.js";
+import { jsonShapeProblem } from "./json-depth.js";
+import { yieldIfBusy } from "../util/event-loop.js";
 import type { HubMetrics } from "./metrics.js";
 import type { ReadinessCheck } from "./readiness.js";
 import { registerReadiness } from "./readiness.js";
@@ -228,6 +230,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       else sendApiError(reply, new HubError("HostNotAllowed", message));
       return;
     }
+    // A NUL or a lone surrogate in the path or query (nothing can store it), a control character in a blob name.
+    const badUrl = urlProblem(request);
+    if (badUrl !== undefined) {
+      if (storage) void sendAzureError(reply, 400, "InvalidUri", badUrl);
+      else sendApiError(reply, new HubError("BadRequest", badUrl));
+      return;
+    }
     const upload = storage && request.method === "PUT";
     bodies.watch(request.raw, reply.raw, upload ? "upload" : "api", (res) => {
       const hubError = new HubError("RequestTimeout", "The request body did not arrive in time; the connection is closed.");
@@ -300,7 +309,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authorizeITwin: options.audit.authorizeITwin ?? (async () => undefined),
     originOf: (request) => originOf(request, options.publicUrl),
   };
-  const authenticator = options.authenticator ?? new OpenAuthenticator();
+  const authenticator = withStorableIdentities(options.authenticator ?? new OpenAuthenticator());
   /** Who is asking, unless their address failed too often this minute: then 429 before any token is looked at. */
   const authenticate = async (request: FastifyRequest): Promise<Actor> => {
     const retryAfterSeconds = failures.blockedFor(request.raw);
@@ -424,19 +433,10 @@ function hostHeaderProblem(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** Only JSON bodies on the API (and empty forms, below); anything else is 415 (see the error handler). */
+/** Only JSON bodies on the API and the scopes beside it (and empty forms, below); anything else is 415 (see the error handler). */
 function apiBodyParsers(scope: FastifyInstance): void {
   scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser(/^application\/(.+\+)?json$/, { parseAs: "string" }, (_req, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") return done(null, {});
-    if (jsonDepthExceeds(text)) return done(invalidBody(`The body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels.`));
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new SyntaxError("invalid JSON body"));
-    }
-  });
+  scope.addContentTypeParser(JSON_MEDIA_TYPES, { parseAs: "string" }, parseJsonBody);
   // axios (the official clients) labels a request without data `application/x-www-form-urlencoded`, e.g. the
   // empty body of PUT …/namedversions/{id}/checkpoint: the cloud accepts it, so an empty one means "no body".
   // A form that says something is still not a body the API reads: 415.
@@ -445,6 +445,30 @@ function apiBodyParsers(scope: FastifyInstance): void {
     if (text.trim() === "") return done(null, {});
     done(new HubError("UnsupportedMediaType", "Media Type is not supported."));
   });
+}
+
+const JSON_MEDIA_TYPES = /^application\/(.+\+)?json$/;
+
+/**
+ * The JSON body parser of the API and the scopes beside it: depth- and size-limited, and only text every store can
+ * keep. Bodies that arrive together are parsed one per turn of the event loop once parsing gets long (20 lock
+ * requests of 200 KB each at once held `/health` for 200 ms).
+ */
+async function parseJsonBody(_request: FastifyRequest, body: string | Buffer): Promise<unknown> {
+  const text = typeof body === "string" ? body : body.toString("utf8");
+  if (text.trim() === "") return {};
+  await yieldIfBusy();
+  const shape = jsonShapeProblem(text);
+  if (shape !== undefined) throw invalidBody(shape);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new SyntaxError("invalid JSON body");
+  }
+  const unstorable = unstorableBody(text, parsed);
+  if (unstorable) throw unstorable;
+  return parsed;
 }
 
 function invalidBody(message: string): HubError {

@@ -9,6 +9,8 @@ export interface MetricsSources {
   workerRestarts(): number;
   /** Clients following a change feed (`GET /imodels/{id}/events`) right now. */
   eventSubscribers?(): number;
+  /** Audit entries lost: refused by the store for what they held, or dropped while it could not be written. */
+  auditEntriesLost?(): { refused: number; dropped: number };
 }
 
 /** The route of the changeset PATCH that completes a push. */
@@ -80,6 +82,21 @@ export class HubMetrics {
         registers,
         collect() {
           this.set(subscribers());
+        },
+      });
+    }
+    if (sources.auditEntriesLost) {
+      const lost = sources.auditEntriesLost.bind(sources);
+      new Counter({
+        name: "modelhub_audit_entries_lost_total",
+        help: "Audit entries not kept: reason=refused (the store refused what the entry held; it was skipped), reason=dropped (the store could not be written for too long).",
+        labelNames: ["reason"],
+        registers,
+        collect() {
+          this.reset();
+          const counts = lost();
+          this.inc({ reason: "refused" }, counts.refused);
+          this.inc({ reason: "dropped" }, counts.dropped);
         },
       });
     }

@@ -9,6 +9,8 @@ import type { AuditLogEntry } from "@modelhub/protocol";
  * - `query` MUST return entries matching every given filter, ordered by `seq` (ascending unless `newestFirst`),
  *   starting strictly after `afterSeq` (or before `beforeSeq` when newest first), at most `limit` of them.
  * - `prune` MUST remove entries older than the cutoff and nothing newer.
+ * - `append` MUST throw {@link AuditEntriesRefused} (and store none of the call's entries) when the store refuses what
+ *   an entry holds — trying again cannot help — and any other error when it cannot write now (retrying may help).
  */
 export interface AuditLog {
   append(entries: readonly AuditEntry[]): Promise<void>;
@@ -42,4 +44,15 @@ export interface AuditQuery {
   beforeSeq?: number;
   newestFirst?: boolean;
   limit: number;
+}
+
+/**
+ * The store refused the entries for what one of them holds (PostgreSQL: a data exception such as a NUL in text;
+ * SQLite: a value too big), not for its own state: writing the same entries again fails the same way.
+ */
+export class AuditEntriesRefused extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AuditEntriesRefused";
+  }
 }

@@ -26,7 +26,10 @@ export interface ByteRange {
  * - `stat` of a missing key MUST resolve to `undefined`.
  * - `delete` of a missing key MUST succeed.
  * - Staged blocks are invisible until `commitBlocks`; committing with an unknown block id MUST throw
- *   `BlobStoreError("InvalidBlockList")` and change nothing.
+ *   `BlobStoreError("InvalidBlockList")` and change nothing. `stageBlock` with `maxStagedBytes` MUST refuse
+ *   (`BlobStoreError("TooLarge")`, keeping nothing of that block) a block that would bring the bytes staged for the
+ *   key over it, counting blocks still arriving; a block staged again under its id replaces the old one. Committing,
+ *   moving or deleting a key drops what was staged for it, and so does deleting its prefix.
  * - `move` MUST be atomic: afterwards `to` holds exactly the bytes `from` held when it was moved (a write to `from`
  *   that finishes later lands in a new `from`, never in `to`), and `from` is gone. The moved blob's etag is `to`'s
  *   current one: a store that renames keeps `from`'s, one that copies gives a new one (so an etag equal to `from`'s
@@ -37,7 +40,7 @@ export interface ByteRange {
  */
 export interface BlobStore {
   put(key: string, data: Readable, options?: { signal?: AbortSignal }): Promise<BlobInfo>;
-  stageBlock(key: string, blockId: string, data: Readable, options?: { signal?: AbortSignal }): Promise<void>;
+  stageBlock(key: string, blockId: string, data: Readable, options?: { signal?: AbortSignal; maxStagedBytes?: number }): Promise<void>;
   commitBlocks(key: string, blockIds: readonly string[]): Promise<BlobInfo>;
   get(key: string, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable } | undefined>;
   stat(key: string): Promise<BlobInfo | undefined>;
@@ -72,6 +75,13 @@ export interface BlobStore {
    */
   sweepLeftovers?(options?: { dryRun?: boolean }): Promise<{ files: number; bytes: number }>;
   /**
+   * Every set of blocks staged and not committed whose key starts with `prefix`, for stores that keep them where the
+   * hub can see them (the fs store; Azure keeps uncommitted blocks itself and drops them after a week).
+   */
+  listStaged?(prefix: string): AsyncIterable<StagedBlocks>;
+  /** Drops one set listed by listStaged. */
+  deleteStaged?(staged: Pick<StagedBlocks, "id">): Promise<void>;
+  /**
    * A URL that lets its holder read (`r`) or write (`w`) the one blob `key` directly in the store until `expiresOn`,
    * for stores that clients can reach themselves (Azure: a blob SAS). When present, the hub hands this URL out
    * instead of its own signed `/storage` link, and file bytes no longer pass through the hub. Synchronous on purpose:
@@ -85,7 +95,19 @@ export interface BlobStore {
   directLink?(key: string, permission: "r" | "w", expiresOn: Date): string;
 }
 
-export type BlobStoreErrorCode = "InvalidBlockList" | "InvalidBlockId" | "Aborted";
+/** Blocks staged for one key and not committed. */
+export interface StagedBlocks {
+  /** The store's name for the set (deleteStaged takes it). */
+  id: string;
+  /** The key they are for; undefined for blocks staged by a hub that did not record it. */
+  key: string | undefined;
+  blocks: number;
+  bytes: number;
+  /** When the last block arrived. */
+  lastModified: Date;
+}
+
+export type BlobStoreErrorCode = "InvalidBlockList" | "InvalidBlockId" | "Aborted" | "TooLarge" | "TooManyBlocks";
 
 export class BlobStoreError extends Error {
   constructor(

@@ -1,9 +1,11 @@
 // The recorder between requests and the audit log: batches, never throws into a request, keeps entries while the
 // store fails and writes them once it works again.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { PgAuditLog } from "../../src/adapters/postgres/pg-audit-log.js";
 import { AuditRecorder } from "../../src/app/audit-recorder.js";
 import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../src/ports/audit-log.js";
+import { reusablePgSchema } from "../support/pg-schema.js";
 
 /** An in-memory log that records each append call and fails while `failing` is set. */
 class MemoryLog implements AuditLog {
@@ -84,4 +86,35 @@ describe("AuditRecorder", () => {
     await recorder.flush();
     assert.deepEqual(log.written, ["3", "4", "5"], "nothing is taken after close");
   });
+
+  describe("on real PostgreSQL", () => {
+    const schema = reusablePgSchema("audit_recorder");
+    after(() => schema.drop());
+
+    it("skips and counts an entry the store refuses (a NUL), writing every other entry in order, also those after it", async () => {
+      const pool = await schema.fresh();
+      const log = PgAuditLog.open(pool);
+      const messages: string[] = [];
+      const recorder = new AuditRecorder(log, { flushIntervalMs: 10_000, flushEntries: 1000, log: (_level, message) => messages.push(message) });
+      try {
+        const ids = Array.from({ length: 40 }, (_, i) => String(i));
+        for (const id of ids) recorder.record(id === "17" || id === "30" ? { ...entry(id), userId: "\u0000", iModelId: "%00" } : entry(id));
+        await recorder.flush();
+        const kept = (await log.query({ limit: 100 })).map((r) => r.requestId);
+        assert.deepEqual(kept, ids.filter((id) => id !== "17" && id !== "30"), "every other entry, in order");
+        assert.equal(recorder.refused, 2);
+        assert.equal(messages.filter((m) => /refused an entry/.test(m)).length, 2);
+        // The log goes on: nothing is retried, later entries are written.
+        recorder.record(entry("later"));
+        await recorder.flush();
+        assert.equal((await log.query({ limit: 100 })).at(-1)?.requestId, "later");
+        assert.ok(!messages.some((m) => /retrying/.test(m)), "a refused entry is not retried");
+      } finally {
+        await recorder.close();
+        await log.close();
+        await pool.end();
+      }
+    });
+  });
 });
+

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { AuditEntry, AuditLog } from "../../src/ports/audit-log.js";
+import { AuditEntriesRefused } from "../../src/ports/audit-log.js";
 
-/** A fresh, empty log; `cleanup` closes it and removes what it left behind. */
-export type AuditLogFactory = () => Promise<{ log: AuditLog; cleanup(): Promise<void> }>;
+/**
+ * A fresh, empty log; `cleanup` closes it and removes what it left behind. `refusedValue`: a user id this store
+ * refuses for what it is (PostgreSQL: one holding a NUL), where there is one.
+ */
+export type AuditLogFactory = () => Promise<{ log: AuditLog; cleanup(): Promise<void>; refusedValue?: string }>;
 
 const IMODEL_A = "11111111-1111-4111-8111-111111111111";
 const IMODEL_B = "22222222-2222-4222-8222-222222222222";
@@ -32,8 +36,9 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
   describe(`AuditLog contract: ${name}`, () => {
     let log: AuditLog;
     let cleanup: () => Promise<void>;
+    let refusedValue: string | undefined;
     beforeEach(async () => {
-      ({ log, cleanup } = await factory());
+      ({ log, cleanup, refusedValue } = await factory());
     });
     afterEach(() => cleanup());
 
@@ -52,6 +57,14 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
       const third = (await log.query({ limit: 10 })).at(-1)!;
       assert.equal(third.requestId, "req-3");
       assert.ok(third.seq > b.seq, "a later append gets a larger seq");
+    });
+
+    it("an entry the store refuses for what it holds fails the append with AuditEntriesRefused, and none of the call is kept", async (t) => {
+      if (refusedValue === undefined) return t.skip("this store keeps every value");
+      await assert.rejects(log.append([entry({ requestId: "good" }), entry({ userId: refusedValue, requestId: "bad" })]), AuditEntriesRefused);
+      assert.deepEqual(await log.query({ limit: 10 }), []);
+      await log.append([entry({ requestId: "next" })]);
+      assert.deepEqual((await log.query({ limit: 10 })).map((r) => r.requestId), ["next"], "the log works on");
     });
 
     it("append of nothing is a no-op", async () => {

@@ -27,6 +27,8 @@ auditLogContract("postgres", async () => {
   const log = PgAuditLog.open(pool);
   return {
     log,
+    // PostgreSQL's TEXT cannot hold U+0000 (the edge refuses it; the store must still fail cleanly).
+    refusedValue: "mallory\u0000",
     cleanup: async () => {
       await log.close();
       await pool.end();

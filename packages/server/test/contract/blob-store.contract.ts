@@ -177,6 +177,22 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.deepEqual(await content(store, "files/none"), Buffer.alloc(0));
     });
 
+    it("maxStagedBytes bounds all the blocks staged for a key together: one that would pass it is refused (TooLarge) and kept nowhere", async () => {
+      const tooLarge = (err: unknown) => err instanceof BlobStoreError && err.code === "TooLarge";
+      const stage = (id: string, bytes: number) => store.stageBlock("files/capped", id, Readable.from([Buffer.alloc(bytes, id.charCodeAt(0))]), { maxStagedBytes: 100 });
+      await stage("a", 60);
+      await assert.rejects(stage("b", 41), tooLarge);
+      await stage("b", 40);
+      await assert.rejects(stage("c", 1), tooLarge);
+      // Staging an id again replaces its block: 60 → 10 frees room for 50 more.
+      await stage("a", 10);
+      await stage("c", 50);
+      await assert.rejects(store.commitBlocks("files/capped", ["a", "b", "c", "x"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      assert.equal((await store.commitBlocks("files/capped", ["a", "b", "c"])).size, 100);
+      // Another key has its own budget.
+      await store.stageBlock("files/other", "a", Readable.from([Buffer.alloc(100)]), { maxStagedBytes: 100 });
+    });
+
     it("a failed stageBlock stages nothing", async () => {
       await assert.rejects(store.stageBlock("files/sf", "b1", failingStream(randomBytes(1000))));
       await assert.rejects(store.commitBlocks("files/sf", ["b1"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");

@@ -32,6 +32,53 @@ describe("Azure (Azurite)", () => {
 });
 
 describe("FsBlobStore specifics", () => {
+  it("staged blocks: counted across a restart and while arriving; dropped by a move, a delete and a prefix delete; listed with their key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
+    try {
+      const root = join(dir, "blobs");
+      const store = new FsBlobStore(root);
+      const stage = (s: FsBlobStore, key: string, id: string, bytes: number) => s.stageBlock(key, id, Readable.from([Buffer.alloc(bytes)]), { maxStagedBytes: 100 });
+      await stage(store, "files/i1/uploads/a.cs", "a", 60);
+      // A new process on the same data counts what was staged before it started.
+      const restarted = new FsBlobStore(root);
+      await assert.rejects(stage(restarted, "files/i1/uploads/a.cs", "b", 41), /would be larger than the 100 bytes/);
+      // Two blocks arriving at once are counted together: only one fits.
+      const slow = (bytes: number) => Readable.from((async function* () {
+        for (let i = 0; i < bytes; i += 10) {
+          await new Promise((r) => setTimeout(r, 5));
+          yield Buffer.alloc(10);
+        }
+      })());
+      const racing = await Promise.allSettled([
+        restarted.stageBlock("files/i1/uploads/b.cs", "x", slow(60), { maxStagedBytes: 100 }),
+        restarted.stageBlock("files/i1/uploads/b.cs", "y", slow(60), { maxStagedBytes: 100 }),
+      ]);
+      assert.deepEqual(racing.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+      await stage(restarted, "files/i2/uploads/c.cs", "a", 10);
+      const listed = async () => {
+        const sets: { key?: string; blocks: number; bytes: number }[] = [];
+        for await (const set of restarted.listStaged("files/")) sets.push({ key: set.key, blocks: set.blocks, bytes: set.bytes });
+        return sets.sort((p, q) => (p.key ?? "").localeCompare(q.key ?? ""));
+      };
+      assert.deepEqual(await listed(), [
+        { key: "files/i1/uploads/a.cs", blocks: 1, bytes: 60 },
+        { key: "files/i1/uploads/b.cs", blocks: 1, bytes: 60 },
+        { key: "files/i2/uploads/c.cs", blocks: 1, bytes: 10 },
+      ]);
+      // A move (a completion) drops the blocks of its source; deleting a prefix drops those of its keys.
+      await restarted.put("files/i1/uploads/a.cs", Readable.from([Buffer.from("file")]));
+      await restarted.move("files/i1/uploads/a.cs", "files/i1/changesets/a.cs");
+      await restarted.deletePrefix("files/i2/");
+      assert.deepEqual((await listed()).map((s) => s.key), ["files/i1/uploads/b.cs"]);
+      await restarted.delete("files/i1/uploads/b.cs");
+      assert.deepEqual(await listed(), []);
+      // And what was dropped no longer counts: the whole budget is there again.
+      await stage(restarted, "files/i1/uploads/a.cs", "a", 100);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("copy hard-links: the copy is the same file (no bytes copied), and a later put replaces only its own key", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelhub-blobs-"));
     try {

@@ -1,12 +1,12 @@
 // The "Abuse" proof of issue "Reliability": a real `modelhub serve` process under slow bodies, many connections,
-// giant lock requests, deep JSON and huge headers keeps answering /health within 100 ms (sampled all through each
-// attack on fresh connections), and its memory returns near its baseline afterwards. Every attack is bounded in count
-// and time and targets only 127.0.0.1.
+// giant lock requests, deep JSON, huge headers and a storm of allowed lock requests keeps answering /health within
+// 100 ms at p99 (sampled all through each attack on fresh connections, net of the time the machine made the hub and
+// the sampler wait for a CPU: see support/health-sampler.ts), and what it keeps in memory returns near its baseline
+// afterwards. Every attack is bounded in count and time and targets only 127.0.0.1.
 // run-tests: alone (it measures /health latency and the hub's memory: other tests beside it would be measured too)
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
@@ -16,13 +16,19 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { makeVersion0 } from "../support/fixtures.js";
+import { assertHealthy, sampleHealthDuring } from "../support/health-sampler.js";
 import type { HubProcess } from "../support/hub-process.js";
 import { startHubProcess } from "../support/hub-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const HEALTH_BUDGET_MS = 100;
-const HEALTH_BLIP_MS = 300;
+/**
+ * What the hub may keep after the attacks (measured after a full GC, like the baseline): 5–30 MB measured, SQLite page
+ * caches (bounded: 2 × 16 + 4 × 2 + 1 MB) and malloc arenas. Right after the attacks RSS is 80–140 MB higher, but that is garbage V8 has not
+ * collected yet (bodies, 300 × 64 KB header packets, the storm's answers): V8's memory reducer collects it about 30 s
+ * later by itself, and a full GC at once. The unbounded behaviour this guards against kept ~470 MB.
+ */
+const MEMORY_BUDGET_MB = 50;
 
 /** Resident memory of a process, in MB. */
 function rssMb(pid: number): number {
@@ -42,69 +48,6 @@ function healthOnce(port: number): Promise<number> {
     req.on("error", reject);
     req.end();
   });
-}
-
-/**
- * Samples /health every 25 ms while `attack` runs, from a process of its own (so the attack's own client work in
- * this process does not count against the hub); returns the latencies in ms (at least `min` samples).
- */
-async function healthDuring(port: number, attack: () => Promise<void>, min = 10): Promise<number[]> {
-  const script = `
-    const http = require("node:http");
-    const samples = [];
-    let stop = false;
-    process.stdin.on("data", () => (stop = true));
-    const once = () => new Promise((resolve, reject) => {
-      const started = performance.now();
-      const req = http.request({ host: "127.0.0.1", port: ${port}, path: "/health", agent: false, timeout: 5000 }, (res) => {
-        res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error("status " + res.statusCode))));
-      });
-      req.on("timeout", () => req.destroy(new Error("/health timed out")));
-      req.on("error", reject);
-      req.end();
-    });
-    (async () => {
-      try {
-        while (!stop || samples.length < ${min}) {
-          samples.push(await once());
-          await new Promise((r) => setTimeout(r, 25));
-        }
-        process.stdout.write(JSON.stringify({ samples }));
-      } catch (err) {
-        process.stdout.write(JSON.stringify({ samples, error: String(err) }));
-      }
-      process.exit(0);
-    })();`;
-  const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  // Let the sampler start before the attack does.
-  await new Promise((r) => setTimeout(r, 100));
-  try {
-    await attack();
-  } finally {
-    child.stdin.end("stop\n");
-    await exited;
-  }
-  const result = JSON.parse(out) as { samples: number[]; error?: string };
-  if (result.error) throw new Error(`${result.error} after ${result.samples.length} samples`);
-  return result.samples;
-}
-
-/**
- * Every sample within HEALTH_BUDGET_MS, except a lone one (the next sample, 25 ms later, is fast again) under
- * HEALTH_BLIP_MS: this machine's two cores are shared by three processes here (hub, attacker, sampler) and other
- * work, so one late sample can be the scheduler's; a hub that stalls shows in consecutive samples.
- */
-function assertHealthy(samples: number[], what: string): void {
-  const slowest = [...samples].sort((a, b) => b - a).slice(0, 5).map((ms) => ms.toFixed(1));
-  const detail = `${what}: ${samples.length} samples of /health, slowest ${slowest.join(", ")} ms`;
-  assert.ok(Math.max(...samples) < HEALTH_BLIP_MS, detail);
-  for (let i = 1; i < samples.length; i++) {
-    assert.ok(samples[i - 1]! < HEALTH_BUDGET_MS || samples[i]! < HEALTH_BUDGET_MS, `${detail}: two in a row over ${HEALTH_BUDGET_MS} ms`);
-  }
 }
 
 /** Opens a connection and writes `text`; the socket is left to the caller (errors are ignored: the hub may cut it). */
@@ -148,8 +91,8 @@ describe("abuse: a modelhub serve process under attack", () => {
   let baselineRss: number;
   const auth = { authorization: "Bearer mallory", accept: "application/vnd.bentley.itwin-platform.v2+json" };
   const json = { ...auth, "content-type": "application/json" };
-  const lockBody = (ids: number, from = 0x100000) =>
-    JSON.stringify({ briefcaseId, changesetId: "", lockedObjects: [{ lockLevel: "exclusive", objectIds: Array.from({ length: ids }, (_, i) => `0x${(from + i).toString(16)}`) }] });
+  const lockBody = (ids: number, from = 0x100000, briefcase = briefcaseId) =>
+    JSON.stringify({ briefcaseId: briefcase, changesetId: "", lockedObjects: [{ lockLevel: "exclusive", objectIds: Array.from({ length: ids }, (_, i) => `0x${(from + i).toString(16)}`) }] });
   const releaseAll = async () => {
     for (;;) {
       const r = await fetch(`${hub.url}/imodels/${iModelId}/locks/release-chunk`, { method: "POST", headers: json, body: JSON.stringify({ briefcaseId, changesetId: "" }) });
@@ -160,7 +103,7 @@ describe("abuse: a modelhub serve process under attack", () => {
   before(async () => {
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     // Short body deadlines so that slow clients are cut within the attack, not after the test.
-    hub = await startHubProcess({ logLevel: "warn", args: ["--upload-stall-timeout", "2"], onStdout: (text) => (log += text) });
+    hub = await startHubProcess({ logLevel: "warn", args: ["--upload-stall-timeout", "2"], onStdout: (text) => (log += text), inspect: true });
     port = Number(new URL(hub.url).port);
     // One initialized iModel and a briefcase, for real lock requests.
     const size = (await stat(version0)).size;
@@ -184,6 +127,7 @@ describe("abuse: a modelhub serve process under attack", () => {
     assert.equal((await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000) })).status, 200);
     await releaseAll();
     await healthOnce(port);
+    await hub.collectGarbage();
     baselineRss = rssMb(hub.pid);
   });
   after(() => hub?.stop());
@@ -195,7 +139,7 @@ describe("abuse: a modelhub serve process under attack", () => {
 
   it("slow bodies: 150 API bodies and 50 uploads that trickle, then go away", async () => {
     const sockets: Socket[] = [];
-    const samples = await healthDuring(port, async () => {
+    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       const apiHead = "POST /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
       const uploadHead = "PUT /storage/modelhub/files/abuse/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n";
       for (let i = 0; i < 150; i++) sockets.push(await openWith(port, apiHead));
@@ -217,7 +161,7 @@ describe("abuse: a modelhub serve process under attack", () => {
   it("many connections: 600 idle connections held for a second", async () => {
     const sockets: Socket[] = [];
     try {
-      const samples = await healthDuring(port, async () => {
+      const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
         for (let i = 0; i < 600; i++) sockets.push(await openWith(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
         await new Promise((r) => setTimeout(r, 1000));
       });
@@ -229,7 +173,7 @@ describe("abuse: a modelhub serve process under attack", () => {
 
   it("giant lock requests: 20 MB declared, 2 MiB of tiny ids, and 10,000-id requests that are served", async () => {
     const statuses: number[] = [];
-    const samples = await healthDuring(port, async () => {
+    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       const head = (length: number) =>
         `PATCH /imodels/${iModelId}/locks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
       for (let i = 0; i < 10; i++) statuses.push(await sendRaw(port, [head(20_000_000)]));
@@ -253,7 +197,7 @@ describe("abuse: a modelhub serve process under attack", () => {
   it("deep JSON: 30 bodies of 100,000 nested arrays", async () => {
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
     const statuses: number[] = [];
-    const samples = await healthDuring(port, async () => {
+    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       for (let i = 0; i < 30; i++) {
         const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: deep });
         statuses.push(r.status);
@@ -266,7 +210,7 @@ describe("abuse: a modelhub serve process under attack", () => {
 
   it("huge headers: 300 requests with 60 KB of headers", async () => {
     const statuses: number[] = [];
-    const samples = await healthDuring(port, async () => {
+    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       const huge = `GET /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\n${Array.from({ length: 60 }, (_, i) => `X-Pad-${i}: ${"a".repeat(1000)}\r\n`).join("")}\r\n`;
       const batch = Array.from({ length: 300 }, () => sendRaw(port, [huge]));
       statuses.push(...(await Promise.all(batch)));
@@ -276,25 +220,62 @@ describe("abuse: a modelhub serve process under attack", () => {
     assertHealthy(samples, "huge headers");
   });
 
+  // Issue 18, finding 2: twenty 10,000-id requests of one user at once (each within the documented limits) stalled
+  // /health for 2.8–12 s: every transaction ran as one chain of microtasks, and each answer (the briefcase's whole
+  // lock set, 200,000 ids at the end) was read in one statement. Now: two per user at a time, the rest waiting in
+  // line; statements, the lock decisions and the reading of the answer share the event loop in slices.
+  it("lock storm: 20 requests of 10,000 ids each, at once, by one user on one briefcase", async () => {
+    const storm = (((await (await fetch(`${hub.url}/imodels/${iModelId}/briefcases`, { method: "POST", headers: json, body: "{}" })).json()) as Json).briefcase as Json).briefcaseId as number;
+    const bodies = Array.from({ length: 20 }, (_, i) => lockBody(10_000, 0x1000000 + i * 10_000, storm));
+    const answers: { status: number; held: number }[] = [];
+    let phases = "";
+    let storm0 = 0;
+    const started = performance.now();
+    const samples = await sampleHealthDuring(
+      { port, pid: hub.pid },
+      async () => {
+        const t0 = Date.now();
+        answers.push(
+          ...(await Promise.all(
+            bodies.map(async (body) => {
+              const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body });
+              const answer = (await r.json()) as Json;
+              return { status: r.status, held: r.status === 200 ? (answer.lock.lockedObjects as Json[]).reduce((n, o) => n + (o.objectIds as string[]).length, 0) : 0 };
+            }),
+          )),
+        );
+        const t1 = Date.now();
+        // Releasing the briefcase drops its 200,000 locks (in chunks, too).
+        assert.equal((await fetch(`${hub.url}/imodels/${iModelId}/briefcases/${storm}`, { method: "DELETE", headers: auth })).status, 204);
+        phases = `requests 0–${t1 - t0} ms, release ${t1 - t0}–${Date.now() - t0} ms`;
+        storm0 = t0;
+      },
+      20,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200));
+    // Every request was granted on top of the others: the last answer lists all 200,000.
+    assert.equal(Math.max(...answers.map((a) => a.held)), 200_000);
+    const slowest = [...samples].sort((a, b) => b.netMs - a.netMs).slice(0, 3);
+    console.log(`lock storm: ${phases}; slowest /health samples, net (measured, hub on CPU) at: ${slowest.map((s) => `${s.netMs.toFixed(0)} (${s.ms.toFixed(0)}, ${s.hubCpuMs.toFixed(0)}) at ${s.at - storm0}`).join(", ")} ms`);
+    const figures = assertHealthy(samples, "lock storm");
+    console.log(`lock storm: 20 × 10,000 ids in ${seconds.toFixed(1)} s; /health p50 ${figures.p50.toFixed(0)} ms, p99 ${figures.p99.toFixed(0)} ms (net of CPU waits: p99 ${figures.netP99.toFixed(0)} ms, max ${figures.netMax.toFixed(0)} ms) over ${figures.samples} samples`);
+  });
+
   it("memory returns near its baseline afterwards", async () => {
-    // V8 keeps part of a grown heap, and freed pages return to the OS lazily. The unbounded behaviour this guards
-    // against grew by ~470 MB. Measured growth: 18–21 MB while the SQLite statements of a lock request ran without an
-    // await between them, 35–75 MB since every metadata query is awaited (one query layer for SQLite and PostgreSQL:
-    // concurrent giant lock requests now interleave, holding more at once); 100 MB tells the two apart.
-    let rss = rssMb(hub.pid);
-    for (let i = 0; i < 20 && rss > baselineRss + 100; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      rss = rssMb(hub.pid);
-    }
-    assert.ok(rss < baselineRss + 100, `RSS ${rss.toFixed(0)} MB, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`);
-    assert.ok((await healthOnce(port)) < HEALTH_BUDGET_MS);
+    const before = rssMb(hub.pid);
+    await hub.collectGarbage();
+    const rss = rssMb(hub.pid);
+    console.log(`memory: baseline ${baselineRss.toFixed(0)} MB, after the attacks ${before.toFixed(0)} MB, after a full GC ${rss.toFixed(0)} MB`);
+    assert.ok(rss < baselineRss + MEMORY_BUDGET_MB, `RSS ${rss.toFixed(0)} MB after a full GC, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`);
+    assertHealthy(await sampleHealthDuring({ port, pid: hub.pid }, () => new Promise((r) => setTimeout(r, 300))), "after the attacks");
   });
 
   // Last: it leaves the briefcase holding 30,000 locks. The store's lock statements once cost O(held × requested)
   // (json_each joined the wrong way round): these three requests took 35 ms, 5.9 s and 11.7 s, blocking the hub.
   it("lock requests stay bounded while the briefcase already holds many locks", async () => {
     let held = 0;
-    const samples = await healthDuring(port, async () => {
+    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       for (let i = 0; i < 3; i++) {
         const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000, 0x400000 + i * 10_000) });
         assert.equal(r.status, 200);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { after, before, describe, it } from "node:test";
 import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile } from "../support/flows.js";
@@ -13,6 +14,9 @@ import { MODELHUB } from "../support/cli.js";
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ITWIN = "66666666-6666-4666-8666-666666666666";
+/** A control character other than the line feeds that end lines. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -105,5 +109,61 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     const missing = await modelhub(["audit", "--imodel", "00000000-0000-4000-8000-000000000000"], { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /the hub answered 404: iModelNotFound/);
+  });
+
+  // Issue 18, finding 4: a storage path with %0D%0A and escape sequences made `modelhub audit` print a forged entry
+  // and raw terminal escapes.
+  it("a blob name with a line break and escapes is refused unrecorded, and whatever the log holds prints as one escaped line per entry", async () => {
+    const forged = "2026-01-01T00:00:00.000Z  root  imodel.delete  200 success";
+    const put = await fetch(`${hub.url}/storage/modelhub/files/${iModelId}/x%0D%0A${encodeURIComponent(forged)}%1B%5B2J%C2%9B31m/y?sig=x`, { method: "PUT", body: "data" });
+    assert.equal(put.status, 400);
+    assert.match(await put.text(), /InvalidUri/);
+    // What a hub recorded before this fix (raw control characters), written as it would have been.
+    const db = new Database(join(hub.dataDir, "metadata.db"));
+    try {
+      db.prepare(
+        `INSERT INTO audit_log (at, user_id, action, method, path, itwin_id, imodel_id, target, address, status, outcome, request_id, details)
+          VALUES (?, NULL, 'storage.upload', 'PUT', ?, ?, ?, ?, '127.0.0.1', 403, 'refused', ?, ?)`,
+      ).run(new Date().toISOString(), `/storage/modelhub/files/${iModelId}/y`, ITWIN, iModelId, `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`, "old\u001b]0;title\u0007", JSON.stringify({ errorCode: "Auth\nFailed" }));
+    } finally {
+      db.close();
+    }
+    const env = { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" };
+    const all = await modelhub(["audit", "--imodel", iModelId], env);
+    assert.equal(all.code, 0, all.stderr);
+    const count = (await hub.api<Json>("GET", `/${iModelId}/auditlog?$top=1000`, { user: "carol" })).body.auditEntries.length as number;
+    const lines = all.stdout.trim().split("\n");
+    assert.equal(lines.length, count, "one line per entry: none forged");
+    assert.ok(!lines.some((l) => l.startsWith(forged)), "no line starts with the forged entry");
+    assert.doesNotMatch(all.stdout, RAW_CONTROL, "no control character reaches the terminal raw");
+    const old = lines.find((l) => l.includes("old"))!;
+    assert.match(old, /target=files\/[^ ]+\/x\\r\\n2026-01-01T00:00:00\.000Z {2}root/);
+    assert.match(old, /\\u001b\[2J\\u009b31m/);
+    assert.match(old, /error=Auth\\nFailed/);
+    assert.match(old, /request=old\\u001b\]0;title\\u0007/);
+    // --json: one parseable object per entry, the same text (JSON escapes), nothing raw either.
+    const json = await modelhub(["audit", "--imodel", iModelId, "--json"], env);
+    assert.equal(json.code, 0, json.stderr);
+    assert.doesNotMatch(json.stdout, RAW_CONTROL);
+    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as Json);
+    assert.equal(entries.length, count);
+    assert.equal(entries.find((e) => e.requestId?.startsWith("old"))?.target, `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`);
+  });
+
+  it("other commands print names and messages from the hub escaped too (imodel list/show, a refusal quoting input)", async () => {
+    const name = "evil\r\nid: 00000000  name: forged\u001b[2J";
+    const created = await hub.api<Json>("POST", "", { body: { iTwinId: ITWIN, name } });
+    assert.equal(created.status, 201, created.text);
+    const env = { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" };
+    const list = await modelhub(["imodel", "list", "--itwin", ITWIN], env);
+    assert.equal(list.code, 0, list.stderr);
+    const show = await modelhub(["imodel", "show", created.body.iModel.id], env);
+    assert.equal(show.code, 0, show.stderr);
+    const refused = await modelhub(["imodel", "show", "no\u001b[2Jsuch\r\nid"], env);
+    assert.equal(refused.code, 1);
+    for (const out of [list.stdout, show.stdout, refused.stderr]) assert.doesNotMatch(out, RAW_CONTROL);
+    assert.equal(list.stdout.trim().split("\n").length, 3, "head, cli-audited, the evil one: one line each");
+    assert.match(show.stdout, /^name: +evil\\r\\nid: 00000000 {2}name: forged\\u001b\[2J$/m);
+    assert.equal(show.stdout.trim().split("\n").length, 7);
   });
 });

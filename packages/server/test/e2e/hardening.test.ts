@@ -275,6 +275,17 @@ describe("HTTP hardening", () => {
       assert.match(body.error.details[0].message, /deeper than 64 levels/);
     });
 
+    // Issue 18, finding 12: 2 MiB of tiny ids (330,000 strings) were parsed before the lock route refused them.
+    it("a body listing more than 25,000 values is a 422 before it is parsed; commas in strings do not count", async () => {
+      const r = await hub.api("PATCH", `/${iModelId}/locks`, { rawBody: JSON.stringify({ briefcaseId, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: Array(25_001).fill("0x1") }] }), headers: { "content-type": "application/json" } });
+      const body = assertApiError({ status: r.status, headers: r.headers, body: r.text }, 422, "InvalidiModelsRequest");
+      assert.equal(body.error.details[0].code, "InvalidRequestBody");
+      assert.match(body.error.details[0].message, /more than 25000 values/);
+      // Parsed, so the route itself judges the value.
+      const commas = await hub.api<Json>("POST", `/${iModelId}/changesets/1/extendeddata`, { body: { data: ",".repeat(30_000) } });
+      assert.equal(commas.body.error.details[0].target, "data", commas.text);
+    });
+
     it("a 1,000,000-character extended data body still fits the JSON limit", async () => {
       const data = Buffer.from(JSON.stringify({ x: "a".repeat(749_980) })).toString("base64");
       assert.ok(data.length > 999_000 && data.length <= 1_000_000);

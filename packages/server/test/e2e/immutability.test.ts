@@ -297,3 +297,105 @@ describe("nothing is left that nothing will delete", () => {
     }
   });
 });
+
+// Issue 18, finding 3: one upload link staged 200 blocks (20 MB) for a 100 KB changeset; blocks stayed 7 days after
+// completion; doctor did not see them.
+describe("staged blocks", () => {
+  let hub: TestHub;
+  let fixture: Awaited<ReturnType<typeof makeChangesets>>;
+  let iModelId: string;
+  let briefcaseId: number;
+  const blocks = () => join(hub.dataDir, "blobs", ".blocks");
+  const block = (upload: string, id: string, bytes: Buffer) => putBytes(upload, bytes, `&comp=block&blockid=${encodeURIComponent(Buffer.from(id).toString("base64"))}`);
+  const blockList = async (upload: string, ids: string[]) =>
+    (await fetch(`${upload}&comp=blocklist`, { method: "PUT", body: `<BlockList>${ids.map((id) => `<Latest>${Buffer.from(id).toString("base64")}</Latest>`).join("")}</BlockList>` })).status;
+  const startPush = async (cs: { id: string; parentId: string; size: number }) =>
+    (await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size } })).body.changeset._links.upload.href as string;
+
+  before(async () => {
+    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
+    hub = await startTestHub();
+    iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "staged" })).id;
+    briefcaseId = await acquireBriefcase(hub, iModelId);
+  });
+  after(() => hub.close());
+
+  it("the blocks staged through one link stay within the declared size, counted together; completion drops the ones not committed", async () => {
+    const cs = fixture.changesets[0]!;
+    const bytes = await readFile(cs.pathname);
+    const upload = await startPush(cs);
+    const half = Math.ceil(bytes.length / 2);
+    // The file in two blocks, each under the declared size; then one more block would pass the total: refused.
+    assert.equal((await block(upload, "a", bytes.subarray(0, half))).status, 201);
+    assert.equal((await block(upload, "b", bytes.subarray(half))).status, 201);
+    const over = await block(upload, "c", Buffer.alloc(1));
+    assert.equal(over.status, 413, over.text);
+    assert.match(over.text, /<Code>RequestBodyTooLarge<\/Code>/);
+    // 200 blocks of the whole size each (the probe's 20 MB): every one refused, nothing kept.
+    for (let i = 0; i < 200; i++) assert.equal((await block(upload, `x${i}`, Buffer.alloc(Math.min(bytes.length, 100_000)))).status, 413);
+    // Staging a block again under its id replaces it: within the size again.
+    assert.equal((await block(upload, "b", Buffer.alloc(1))).status, 201);
+    assert.equal((await block(upload, "b", bytes.subarray(half))).status, 201);
+    const staged = await filesUnder(blocks());
+    assert.equal(staged.filter((f) => !f.endsWith("/key")).length, 2, "only the two blocks are kept");
+    assert.equal((await Promise.all(staged.filter((f) => !f.endsWith("/key")).map(async (f) => (await stat(f)).size))).reduce((a, b) => a + b, 0), bytes.length);
+    // A block staged and never committed is dropped with the completion (not 7 days later).
+    assert.equal((await blockList(upload, ["a", "b"])), 201);
+    assert.equal((await block(upload, "late", Buffer.alloc(10))).status, 201);
+    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    assert.equal(done.status, 200, done.text);
+    assert.deepEqual(await filesUnder(blocks()), [], "no staged block is left");
+    assert.equal(sha256(await download(hub, iModelId, 1)), sha256(bytes));
+  });
+
+  it("staged blocks die with their iModel", async () => {
+    const other = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "staged-then-deleted" })).id;
+    const bc = await acquireBriefcase(hub, other);
+    const cs = fixture.changesets[0]!;
+    const created = await hub.api<Json>("POST", `/${other}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId: bc, fileSize: cs.size } });
+    const upload = created.body.changeset._links.upload.href as string;
+    assert.equal((await block(upload, "a", Buffer.alloc(100))).status, 201);
+    assert.notDeepEqual(await filesUnder(blocks()), []);
+    assert.equal((await hub.api("DELETE", `/${other}`)).status, 204);
+    await eventually(async () => ((await filesUnder(blocks())).length === 0 ? true : undefined), 10_000, "staged blocks removed with the iModel");
+  });
+
+  it("`modelhub doctor` reports blocks nothing will commit, and --repair removes them (not those of a push in progress)", async () => {
+    const [first, second] = [fixture.changesets[1]!, fixture.changesets[2]!];
+    // A push in progress with a staged block: kept.
+    const live = await startPush(first);
+    assert.equal((await block(live, "a", Buffer.alloc(100))).status, 201);
+    // Blocks a crash left for an upload key whose push is gone, and blocks an older hub staged (no key recorded).
+    const root = blocks();
+    const hourAgo = new Date(Date.now() - 3600_000);
+    const leftover = async (folder: string, key?: string) => {
+      await mkdir(join(root, folder), { recursive: true });
+      await writeFile(join(root, folder, "b".repeat(64)), Buffer.alloc(1000));
+      if (key !== undefined) await writeFile(join(root, folder, "key"), key);
+      await utimes(join(root, folder, "b".repeat(64)), hourAgo, hourAgo);
+    };
+    const goneKey = `files/${iModelId}/uploads/${second.id}.${briefcaseId + 1000}.cs`;
+    await leftover(sha256(Buffer.from(goneKey)), goneKey);
+    await leftover("c".repeat(64));
+
+    const report = await runCli(["doctor", "--data", hub.dataDir, "--json"]);
+    assert.equal(report.code, 1, report.stderr);
+    const json = JSON.parse(report.stdout) as { staged: { key?: string; blocks: number; bytes: number; reason: string }[]; stagedScanned: number };
+    assert.equal(json.stagedScanned, 3);
+    assert.deepEqual(
+      json.staged.map((s) => [s.key ?? null, s.blocks, s.bytes, s.reason]).sort(),
+      [
+        [goneKey, 1, 1000, "the upload of a push that is no longer in progress"],
+        [null, 1, 1000, "blocks staged by an earlier hub, for a file it did not record"],
+      ].sort(),
+    );
+    const text = await runCli(["doctor", "--data", hub.dataDir]);
+    assert.match(text.stdout, /staged blocks \(never committed\): 3 sets; nothing will commit: 2/);
+    const repair = await runCli(["doctor", "--data", hub.dataDir, "--repair"]);
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    assert.match(repair.stdout, /nothing will commit: 2 \(0\.0 MB\), 2 removed/);
+    const left = await readdir(root);
+    assert.deepEqual(left, [sha256(Buffer.from(`files/${iModelId}/uploads/${first.id}.${briefcaseId}.cs`))], "the push in progress keeps its block");
+  });
+});
+

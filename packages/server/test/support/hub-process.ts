@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +17,11 @@ export interface HubProcess {
   stop(): Promise<void>;
   /** SIGKILL (a crash: nothing is flushed or closed), wait for the exit; the data directory is kept. */
   kill(): Promise<void>;
+  /**
+   * A full garbage collection in the hub, through its inspector (`inspect: true`): memory figures then count what
+   * the hub keeps, not garbage V8 has not collected yet (it does so on its own schedule, up to half a minute later).
+   */
+  collectGarbage(): Promise<void>;
 }
 
 export interface HubProcessOptions {
@@ -27,6 +34,8 @@ export interface HubProcessOptions {
   onStdout?: (text: string) => void;
   /** Variables added to this process's environment (e.g. AZURE_STORAGE_CONNECTION_STRING). */
   env?: Readonly<Record<string, string>>;
+  /** Opens the hub's inspector on a free loopback port, for `collectGarbage`. */
+  inspect?: boolean;
 }
 
 /**
@@ -35,9 +44,10 @@ export interface HubProcessOptions {
  */
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "modelhub-hubproc-")));
+  const inspectPort = options.inspect ? await freePort() : undefined;
   const child = spawn(
     process.execPath,
-    [...MODELHUB, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
+    [...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : []), ...MODELHUB, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...options.env } },
   );
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
@@ -65,10 +75,43 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
     },
+    async collectGarbage() {
+      if (inspectPort === undefined) throw new Error("start the hub with inspect: true");
+      const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+      // Node 20 has WebSocket behind a flag: a short helper process speaks the inspector protocol.
+      const helper = spawn(
+        process.execPath,
+        [
+          "--experimental-websocket",
+          "--no-warnings",
+          "-e",
+          `const ws = new WebSocket(process.argv[1]);
+           ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.collectGarbage" }));
+           ws.onmessage = (m) => { if (JSON.parse(m.data).id === 1) { ws.close(); process.exit(0); } };
+           ws.onerror = () => process.exit(1);`,
+          target!.webSocketDebuggerUrl,
+        ],
+        { stdio: "inherit" },
+      );
+      const code = await new Promise<number | null>((resolve) => helper.once("exit", resolve));
+      if (code !== 0) throw new Error("the hub's garbage collection through its inspector failed");
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A TCP port free right now on loopback. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { BigIntStats, Dirent } from "node:fs";
 import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
-import { copyFile, link, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { copyFile, link, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
+import type { BlobInfo, BlobStore, ByteRange, StagedBlocks } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 import { isProcessAlive } from "../../util/process-alive.js";
 import { exists } from "../../util/fs.js";
@@ -19,6 +19,17 @@ const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const STALE_TEMP_MS = 3600_000;
 /** Blocks staged but never committed are dropped after a week, as Azure does with uncommitted blocks. */
 const STALE_BLOCKS_MS = 7 * 24 * 3600_000;
+/** Most blocks staged for one key: Azure's most blocks per committed blob (more could never be committed). */
+const MAX_STAGED_BLOCKS = 50_000;
+/** In each staged-blocks folder, the key the blocks are for (the folder's name is its hash). */
+const KEY_FILE = "key";
+
+/** The blocks staged for one key, as this process knows them: their sizes, and bytes arriving right now. */
+interface StagedTally {
+  blocks: Map<string, number>;
+  bytes: number;
+  inFlight: number;
+}
 /** Read size of blob downloads. */
 const READ_CHUNK_BYTES = 1024 * 1024;
 /** Blobs up to this size are read whole, synchronously, when opened. */
@@ -37,6 +48,8 @@ export class FsBlobStore implements BlobStore {
   readonly #blocks: string;
   /** Names of this process's temp files still being written (the sweep leaves those alone). */
   readonly #activeTemps = new Set<string>();
+  /** Staged blocks per key folder, read from disk on first use (blocks staged before a restart count too). */
+  readonly #staged = new Map<string, Promise<StagedTally>>();
 
   /** `sweepOnOpen: false` leaves left-overs for an explicit `sweepLeftovers` (e.g. a report that changes nothing). */
   constructor(
@@ -60,18 +73,97 @@ export class FsBlobStore implements BlobStore {
     return this.#promote(temp, path);
   }
 
-  async stageBlock(key: string, blockId: string, data: Readable, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async stageBlock(key: string, blockId: string, data: Readable, options: { signal?: AbortSignal; maxStagedBytes?: number } = {}): Promise<void> {
     this.#validate(key);
     if (blockId.length === 0 || blockId.length > 1024) throw new BlobStoreError("InvalidBlockId", "A block id must be 1 to 1024 characters.");
-    const dir = join(this.#blocks, sha(key));
-    const temp = await this.#writeTemp(data, options.signal);
+    const folder = sha(key);
+    const dir = join(this.#blocks, folder);
+    const name = sha(blockId);
+    const tally = await this.#tally(folder);
+    if (!tally.blocks.has(name) && tally.blocks.size >= MAX_STAGED_BLOCKS) {
+      throw new BlobStoreError("TooManyBlocks", `${MAX_STAGED_BLOCKS} blocks are staged for this blob already: commit them or start over.`);
+    }
+    // Every byte of every block staged for the key counts, those still arriving too (blocks come in parallel); a
+    // block staged again under its id replaces the old one, which counts until then.
+    const max = options.maxStagedBytes ?? Number.POSITIVE_INFINITY;
+    let arrived = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        arrived += chunk.length;
+        tally.inFlight += chunk.length;
+        if (tally.bytes - (tally.blocks.get(name) ?? 0) + tally.inFlight > max) {
+          // Refused: its bytes no longer count against the blocks still arriving beside it.
+          tally.inFlight -= arrived;
+          arrived = 0;
+          return done(new BlobStoreError("TooLarge", `The blocks staged for this blob would be larger than the ${max} bytes declared for it.`));
+        }
+        done(null, chunk);
+      },
+    });
+    let temp: string;
+    try {
+      temp = await this.#writeTemp(data, options.signal, counter);
+    } finally {
+      tally.inFlight -= arrived;
+    }
     try {
       mkdirSync(dir, { recursive: true });
-      await rename(temp, join(dir, sha(blockId)));
+      // The key beside its blocks: doctor and the orphan scan tell whose they are, deletePrefix finds them.
+      await writeFile(join(dir, KEY_FILE), key, { flag: "wx" }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST") throw err;
+      });
+      await rename(temp, join(dir, name));
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
     }
+    tally.bytes += arrived - (tally.blocks.get(name) ?? 0);
+    tally.blocks.set(name, arrived);
+  }
+
+  /** What is staged for the key folder `folder`: from this process's tally, or from disk the first time. */
+  #tally(folder: string): Promise<StagedTally> {
+    let tally = this.#staged.get(folder);
+    if (!tally) {
+      tally = (async () => {
+        const known: StagedTally = { blocks: new Map(), bytes: 0, inFlight: 0 };
+        for (const block of await blockFiles(join(this.#blocks, folder))) {
+          known.blocks.set(block.name, block.size);
+          known.bytes += block.size;
+        }
+        return known;
+      })();
+      this.#staged.set(folder, tally);
+      tally.catch(() => this.#staged.delete(folder));
+    }
+    return tally;
+  }
+
+  /** Drops the blocks staged for one key (committed, moved, deleted: nothing can use them any more). */
+  async #dropStaged(folder: string): Promise<void> {
+    this.#staged.delete(folder);
+    await rm(join(this.#blocks, folder), { recursive: true, force: true });
+  }
+
+  /**
+   * Every set of blocks staged and not committed whose key starts with `prefix`; a set staged by a hub that did not
+   * yet record keys beside blocks has `key` undefined (listed whatever the prefix).
+   */
+  async *listStaged(prefix: string): AsyncIterable<StagedBlocks> {
+    for (const folder of await readdir(this.#blocks).catch(() => [] as string[])) {
+      const dir = join(this.#blocks, folder);
+      const key = await readFile(join(dir, KEY_FILE), "utf8").catch(() => undefined);
+      if (key !== undefined && !key.startsWith(prefix)) continue;
+      const blocks = await blockFiles(dir);
+      if (blocks.length === 0 && key === undefined) continue;
+      const lastModified = new Date(Math.max(0, ...blocks.map((b) => b.mtimeMs)));
+      yield { key, blocks: blocks.length, bytes: blocks.reduce((n, b) => n + b.size, 0), lastModified, id: folder };
+    }
+  }
+
+  async deleteStaged(staged: Pick<StagedBlocks, "id">): Promise<void> {
+    if (!/^[0-9a-f]{64}$/.test(staged.id)) throw new Error(`Invalid staged-blocks id '${staged.id}'.`);
+    await this.#dropStaged(staged.id);
   }
 
   async commitBlocks(key: string, blockIds: readonly string[]): Promise<BlobInfo> {
@@ -98,7 +190,7 @@ export class FsBlobStore implements BlobStore {
     } finally {
       this.#activeTemps.delete(name);
     }
-    await rm(dir, { recursive: true, force: true });
+    await this.#dropStaged(sha(key));
     return info;
   }
 
@@ -165,7 +257,7 @@ export class FsBlobStore implements BlobStore {
       await rm(path, { force: true });
       await this.#removeEmptyParents(path);
     }
-    await rm(join(this.#blocks, sha(key)), { recursive: true, force: true });
+    await this.#dropStaged(sha(key));
   }
 
   /**
@@ -184,9 +276,10 @@ export class FsBlobStore implements BlobStore {
 
   /**
    * Every blob whose key starts with `prefix`: `files/a/` removes the folder `files/a`; `files/a` also removes
-   * `files/ab/…` and `files/a.bim`. Blocks staged for such keys are left to the stale-block sweep.
+   * `files/ab/…` and `files/a.bim`. Blocks staged for such keys go too (an iModel's uploads die with it).
    */
   async deletePrefix(prefix: string): Promise<void> {
+    for await (const staged of this.listStaged(prefix)) if (staged.key !== undefined) await this.#dropStaged(staged.id);
     if (prefix.endsWith("/")) {
       const folder = prefix.replace(/\/+$/, "");
       this.#validate(folder);
@@ -254,6 +347,8 @@ export class FsBlobStore implements BlobStore {
         if (attempt >= 2) throw err; // the target folder keeps vanishing (a deletePrefix racing): give up
       }
     }
+    // Blocks staged for `from` could only ever be committed to it: an upload frozen by its completion needs none.
+    await this.#dropStaged(sha(from));
     // A rename keeps the inode and modification time: the etag stays what it was under `from`.
     return infoOf(await stat(target, { bigint: true }));
   }
@@ -322,14 +417,15 @@ export class FsBlobStore implements BlobStore {
     yield* walk.call(this, folder);
   }
 
-  async #writeTemp(data: Readable, signal: AbortSignal | undefined): Promise<string> {
+  async #writeTemp(data: Readable, signal: AbortSignal | undefined, through?: Transform): Promise<string> {
     const name = this.#tempName();
     const temp = join(this.#tmp, name);
     this.#activeTemps.add(name);
     try {
       if (signal?.aborted) throw signal.reason;
       // flush: the stream fsyncs its own descriptor before closing it (no second open just to sync).
-      await pipeline(data, createWriteStream(temp, { flush: true }), signal ? { signal } : {});
+      const file = createWriteStream(temp, { flush: true });
+      await (through ? pipeline(data, through, file, signal ? { signal } : {}) : pipeline(data, file, signal ? { signal } : {}));
       return temp;
     } catch (err) {
       await rm(temp, { force: true });
@@ -404,7 +500,10 @@ export class FsBlobStore implements BlobStore {
     for (const name of readdirSync(this.#blocks)) {
       const path = join(this.#blocks, name);
       try {
-        if (statSync(path).mtimeMs < now - STALE_BLOCKS_MS) remove(path, 0);
+        if (statSync(path).mtimeMs < now - STALE_BLOCKS_MS) {
+          if (!dryRun) this.#staged.delete(name);
+          remove(path, 0);
+        }
       } catch {
         // as above
       }
@@ -441,4 +540,26 @@ async function isFile(path: string): Promise<boolean> {
     (s) => s.isFile(),
     () => false,
   );
+}
+
+/** The block files of a staged-blocks folder (none when it does not exist). */
+async function blockFiles(dir: string): Promise<{ name: string; size: number; mtimeMs: number }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+  const blocks: { name: string; size: number; mtimeMs: number }[] = [];
+  for (const name of names) {
+    if (name === KEY_FILE) continue;
+    try {
+      const s = await stat(join(dir, name));
+      if (s.isFile()) blocks.push({ name, size: s.size, mtimeMs: s.mtimeMs });
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+  return blocks;
 }

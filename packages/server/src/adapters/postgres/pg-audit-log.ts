@@ -1,7 +1,9 @@
 import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import { AuditEntriesRefused } from "../../ports/audit-log.js";
 import type { AuditRow } from "../sql/audit-rows.js";
 import { auditSelectOf, PRUNE_CHUNK, toAuditRecord } from "../sql/audit-rows.js";
 import type { PgPool } from "./pg-database.js";
+import type { PgQueryable } from "./pg-side.js";
 import { PgSide } from "./pg-side.js";
 
 const COLUMNS = ["at", "user_id", "action", "method", "path", "itwin_id", "imodel_id", "target", "address", "status", "outcome", "request_id", "details"];
@@ -33,19 +35,17 @@ export class PgAuditLog implements AuditLog {
   async append(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#side.transaction(async (client) => {
-      for (let start = 0; start < entries.length; start += INSERT_CHUNK) {
-        const chunk = entries.slice(start, start + INSERT_CHUNK);
-        const params: unknown[] = [];
-        const rows = chunk.map((e) => {
-          params.push(e.at, e.userId, e.action, e.method, e.path, e.iTwinId, e.iModelId, e.target, e.address, e.status, e.outcome, e.requestId);
-          params.push(e.details === null ? null : JSON.stringify(e.details));
-          const first = params.length - COLUMNS.length;
-          return `(${COLUMNS.map((_, i) => `$${first + i + 1}`).join(", ")})`;
-        });
-        await client.query(`INSERT INTO audit_log (${COLUMNS.join(", ")}) VALUES ${rows.join(", ")}`, params);
+      try {
+        await insert(client, entries);
+      } catch (err) {
+        // Data exceptions (a NUL in text: 22021), integrity and size limits (an index row too big: 54000) come from
+        // what an entry holds, not from the database's state: the same entries would be refused again.
+        if (/^(22|23|54)/.test(String((err as { code?: unknown }).code))) throw new AuditEntriesRefused(`PostgreSQL refused an audit entry: ${(err as Error).message}`, { cause: err });
+        throw err;
       }
     }, [APPEND_LOCK]);
   }
+
 
   async query(query: AuditQuery): Promise<AuditRecord[]> {
     const { sql, params } = auditSelectOf(query, (_name, position) => `$${position}`);
@@ -70,5 +70,19 @@ export class PgAuditLog implements AuditLog {
 
   async close(): Promise<void> {
     this.#side.close();
+  }
+}
+
+async function insert(client: PgQueryable, entries: readonly AuditEntry[]): Promise<void> {
+  for (let start = 0; start < entries.length; start += INSERT_CHUNK) {
+    const chunk = entries.slice(start, start + INSERT_CHUNK);
+    const params: unknown[] = [];
+    const rows = chunk.map((e) => {
+      params.push(e.at, e.userId, e.action, e.method, e.path, e.iTwinId, e.iModelId, e.target, e.address, e.status, e.outcome, e.requestId);
+      params.push(e.details === null ? null : JSON.stringify(e.details));
+      const first = params.length - COLUMNS.length;
+      return `(${COLUMNS.map((_, i) => `$${first + i + 1}`).join(", ")})`;
+    });
+    await client.query(`INSERT INTO audit_log (${COLUMNS.join(", ")}) VALUES ${rows.join(", ")}`, params);
   }
 }

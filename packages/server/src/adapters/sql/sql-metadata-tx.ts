@@ -42,8 +42,6 @@ export interface SqlDialect {
    * column `value` (batches of object ids travel as one parameter, so a 10,000-lock request is a few statements).
    */
   stringList(alias: string): string;
-  /** How a statement names the exclusive-holder index of `locks` when it must not scan the iModel's locks. */
-  locksByExclusiveHolder: string;
   /**
    * A join (with ON) that keeps its left side outermost: SQLite's CROSS JOIN does (its planner would otherwise loop
    * over all of an iModel's locks for each requested id); PostgreSQL's planner chooses well with a plain JOIN.
@@ -59,8 +57,6 @@ export interface SqlDialect {
 
 export const SQLITE_DIALECT: SqlDialect = {
   stringList: (alias) => `json_each(?) ${alias}`,
-  // SQLite's planner never picks the partial index for this UPDATE/DELETE by itself.
-  locksByExclusiveHolder: "locks INDEXED BY locks_exclusive",
   orderedJoin: "CROSS JOIN",
   byObjectIds: (table, set, where) => ({
     sql: `${set === undefined ? `DELETE FROM ${table}` : `UPDATE ${table} SET ${set}`} WHERE ${where} AND object_id IN (SELECT value FROM json_each(?))`,
@@ -70,7 +66,6 @@ export const SQLITE_DIALECT: SqlDialect = {
 
 export const POSTGRES_DIALECT: SqlDialect = {
   stringList: (alias) => `json_array_elements_text(CAST(? AS json)) AS ${alias}(value)`,
-  locksByExclusiveHolder: "locks",
   orderedJoin: "JOIN",
   // A join with the id list: PostgreSQL then probes the primary key once per id. `object_id IN (SELECT … FROM
   // json_array_elements_text …)` ran the function again for every row (32 s to release 10,000 locks by id), and
@@ -85,6 +80,18 @@ export const POSTGRES_DIALECT: SqlDialect = {
 };
 
 const DEFAULT_JOB_ATTEMPTS = 3;
+/** Object ids read per statement when a briefcase's whole lock set is read. */
+const LIST_CHUNK = 5_000;
+/**
+ * Object ids per statement that looks up, grants or releases locks by id. On SQLite each statement runs on the event
+ * loop: one over 10,000 ids (an upsert, a join) took 10–30 ms, and every other request waited that long.
+ */
+const ID_CHUNK = 2_500;
+
+/** `objectIds` as JSON arrays of at most ID_CHUNK ids, one per statement. */
+function* idChunks(objectIds: readonly string[]): Generator<string> {
+  for (let start = 0; start < objectIds.length; start += ID_CHUNK) yield JSON.stringify(objectIds.slice(start, start + ID_CHUNK));
+}
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 const parseJson = <T>(value: unknown): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : null);
@@ -441,9 +448,13 @@ export class SqlMetadataTx implements MetadataTx {
 
   async getObjectLocks(iModelId: string, objectIds: readonly string[], options: { releasedAfter?: number } = {}): Promise<Map<string, ObjectLockRecord>> {
     const result = new Map<string, ObjectLockRecord>();
-    if (objectIds.length === 0) return result;
-    const ids = JSON.stringify(objectIds);
-    const releasedAfter = options.releasedAfter ?? null;
+    for (const ids of idChunks(objectIds)) await this.#readObjectLocks(iModelId, ids, options.releasedAfter ?? null, result);
+    for (const record of result.values()) if (record.sharedBriefcaseIds.length > 1) record.sharedBriefcaseIds.sort((a, b) => a - b);
+    return result;
+  }
+
+  /** getObjectLocks for one chunk of ids (a JSON array), into `result`. */
+  async #readObjectLocks(iModelId: string, ids: string, releasedAfter: number | null, result: Map<string, ObjectLockRecord>): Promise<void> {
     // CROSS JOIN: SQLite always loops over its left table outermost, so each requested id is one primary-key lookup.
     // With a plain JOIN the planner (json_each tells it a scan costs 1) looped over all the iModel's locks and, for
     // each, scanned the whole id list: O(held × requested), 5 s for 10,000 ids on top of 10,000 held.
@@ -472,8 +483,6 @@ export class SqlMetadataTx implements MetadataTx {
       }
       record.sharedBriefcaseIds.push(row.briefcase_id);
     }
-    for (const record of result.values()) if (record.sharedBriefcaseIds.length > 1) record.sharedBriefcaseIds.sort((a, b) => a - b);
-    return result;
   }
 
   async listLocks(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
@@ -521,24 +530,42 @@ export class SqlMetadataTx implements MetadataTx {
    * 10,000 locks is read this way after every lock request.
    */
   async #briefcaseLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive" | undefined, offset: number, limit: number, head: number): Promise<BriefcaseLocks[]> {
-    const exclusive =
-      level === "shared"
-        ? []
-        : await this.s.column<string>("SELECT object_id FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?", iModelId, briefcaseId, head);
+    const exclusive = level === "shared" ? [] : await this.#heldObjectIds("locks", "exclusive_briefcase_id", iModelId, briefcaseId, head);
     const sharedHead = Math.max(0, head - exclusive.length);
-    const shared =
-      level === "exclusive" || sharedHead === 0
-        ? []
-        : await this.s.column<string>("SELECT object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?", iModelId, briefcaseId, sharedHead);
+    const shared = level === "exclusive" || sharedHead === 0 ? [] : await this.#heldObjectIds("shared_locks", "briefcase_id", iModelId, briefcaseId, sharedHead);
     const pageExclusive = exclusive.slice(offset, offset + limit);
     const sharedOffset = Math.max(0, offset - exclusive.length);
     const pageShared = shared.slice(sharedOffset, sharedOffset + (limit - pageExclusive.length));
     return pageExclusive.length + pageShared.length > 0 ? [{ briefcaseId, exclusive: pageExclusive, shared: pageShared }] : [];
   }
 
+  /**
+   * The first `head` object ids of one level of a briefcase's locks, in object id order, read LIST_CHUNK at a time
+   * (keyset on the index): after every lock request the whole set is read, and a briefcase may hold 200,000 locks —
+   * one statement for all of them held SQLite, and so the event loop, for 40 ms.
+   */
+  async #heldObjectIds(table: "locks" | "shared_locks", holder: string, iModelId: string, briefcaseId: number, head: number): Promise<string[]> {
+    const ids: string[] = [];
+    const first = `SELECT object_id FROM ${table} WHERE imodel_id = ? AND ${holder} = ? ORDER BY object_id LIMIT ?`;
+    const next = `SELECT object_id FROM ${table} WHERE imodel_id = ? AND ${holder} = ? AND object_id > ? ORDER BY object_id LIMIT ?`;
+    for (;;) {
+      const wanted = Math.min(LIST_CHUNK, head - ids.length);
+      if (wanted <= 0) return ids;
+      const chunk =
+        ids.length === 0
+          ? await this.s.column<string>(first, iModelId, briefcaseId, wanted)
+          : await this.s.column<string>(next, iModelId, briefcaseId, ids[ids.length - 1], wanted);
+      for (const id of chunk) ids.push(id);
+      if (chunk.length < wanted) return ids;
+    }
+  }
+
   async grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
-    if (objectIds.length === 0) return;
-    const ids = JSON.stringify(objectIds);
+    for (const ids of idChunks(objectIds)) await this.#grantLocks(iModelId, briefcaseId, level, ids);
+  }
+
+  /** grantLocks for one chunk of ids (a JSON array). */
+  async #grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", ids: string): Promise<void> {
     if (level === "exclusive") {
       await this.s.run(
         `INSERT INTO locks (imodel_id, object_id, exclusive_briefcase_id) SELECT ?, value, CAST(? AS BIGINT) FROM ${this.dialect.stringList("j")} WHERE true
@@ -564,20 +591,23 @@ export class SqlMetadataTx implements MetadataTx {
   }
 
   async releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number> {
-    if (objectIds.length === 0) return 0;
-    const ids = JSON.stringify(objectIds);
-    return (
-      await this.#releaseExclusive(iModelId, briefcaseId, ids, releaseIndex) +
-      await this.#byObjectIds("shared_locks", undefined, { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] }, ids)
-    );
+    let released = 0;
+    for (const ids of idChunks(objectIds)) {
+      released += await this.#releaseExclusive(iModelId, briefcaseId, ids, releaseIndex);
+      released += await this.#byObjectIds("shared_locks", undefined, { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] }, ids);
+    }
+    return released;
   }
 
   async releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number> {
     if (limit === undefined) {
-      return (
-        await this.#releaseExclusive(iModelId, briefcaseId, undefined, releaseIndex) +
-        await this.s.run("DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ?", iModelId, briefcaseId)
-      );
+      // In chunks: one statement over a briefcase's 200,000 locks would hold SQLite (and the event loop) for long.
+      let released = 0;
+      for (;;) {
+        const chunk = await this.releaseAllLocks(iModelId, briefcaseId, releaseIndex, LIST_CHUNK);
+        released += chunk;
+        if (chunk < LIST_CHUNK) return released;
+      }
     }
     // The first `limit` locks in listLocks order: exclusive ones by object id, then shared ones.
     let left = Math.max(0, Math.floor(limit));
@@ -603,29 +633,16 @@ export class SqlMetadataTx implements MetadataTx {
   }
 
   /**
-   * Drops the briefcase's exclusive locks (on `ids`, a JSON array, or all of them). With `releaseIndex` > 0 the
-   * rows keep it as the pull-required index; otherwise a row keeps the index it had, and goes if it had none.
+   * Drops the briefcase's exclusive locks on `ids` (a JSON array; each a primary-key lookup). With `releaseIndex` > 0
+   * the rows keep it as the pull-required index; otherwise a row keeps the index it had, and goes if it had none.
    */
-  async #releaseExclusive(iModelId: string, briefcaseId: number, ids: string | undefined, releaseIndex: number): Promise<number> {
+  async #releaseExclusive(iModelId: string, briefcaseId: number, ids: string, releaseIndex: number): Promise<number> {
     const holder = { sql: "imodel_id = ? AND exclusive_briefcase_id = ?", params: [iModelId, briefcaseId] };
+    if (releaseIndex > 0) return this.#byObjectIds("locks", { sql: "exclusive_briefcase_id = NULL, last_exclusive_release_index = ?", params: [releaseIndex] }, holder, ids);
     const unremembered = { sql: `${holder.sql} AND last_exclusive_release_index IS NULL`, params: holder.params };
-    if (ids !== undefined) {
-      // Given ids, each is a primary-key lookup.
-      if (releaseIndex > 0) return this.#byObjectIds("locks", { sql: "exclusive_briefcase_id = NULL, last_exclusive_release_index = ?", params: [releaseIndex] }, holder, ids);
-      return (
-        (await this.#byObjectIds("locks", undefined, unremembered, ids)) +
-        (await this.#byObjectIds("locks", { sql: "exclusive_briefcase_id = NULL", params: [] }, holder, ids))
-      );
-    }
-    // Without, the planner would scan every lock of the iModel (SQLite never picks the partial index for an
-    // UPDATE/DELETE here), so the briefcase's own entries in locks_exclusive are named.
-    const table = this.dialect.locksByExclusiveHolder;
-    if (releaseIndex > 0) {
-      return this.s.run(`UPDATE ${table} SET exclusive_briefcase_id = NULL, last_exclusive_release_index = ? WHERE ${holder.sql}`, releaseIndex, ...holder.params);
-    }
     return (
-      (await this.s.run(`DELETE FROM ${table} WHERE ${unremembered.sql}`, ...unremembered.params)) +
-      (await this.s.run(`UPDATE ${table} SET exclusive_briefcase_id = NULL WHERE ${holder.sql}`, ...holder.params))
+      (await this.#byObjectIds("locks", undefined, unremembered, ids)) +
+      (await this.#byObjectIds("locks", { sql: "exclusive_briefcase_id = NULL", params: [] }, holder, ids))
     );
   }
 

@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../ports/audit-log.js";
+import { AuditEntriesRefused } from "../../ports/audit-log.js";
 import type { AuditRow } from "../sql/audit-rows.js";
 import { auditSelectOf, PRUNE_CHUNK, toAuditRecord } from "../sql/audit-rows.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
@@ -38,9 +39,18 @@ export class SqliteAuditLog implements AuditLog {
   async append(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const rows = entries.map((e) => ({ ...e, details: e.details === null ? null : JSON.stringify(e.details) }));
-    await this.#connection.write(() => {
-      for (const row of rows) this.#insert.run(row);
-    });
+    try {
+      await this.#connection.write(() => {
+        for (const row of rows) this.#insert.run(row);
+      });
+    } catch (err) {
+      // What an entry holds (a value over SQLite's size limit, a constraint), not the database's state (busy, full).
+      const code = String((err as { code?: unknown }).code);
+      if (code === "SQLITE_TOOBIG" || code === "SQLITE_MISMATCH" || code.startsWith("SQLITE_CONSTRAINT")) {
+        throw new AuditEntriesRefused(`SQLite refused an audit entry: ${(err as Error).message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   async query(query: AuditQuery): Promise<AuditRecord[]> {

@@ -16,7 +16,17 @@ export interface OpenSqliteOptions {
   busyTimeoutMs?: number;
   /** The schema to bring the file to (tests only). */
   migrations?: readonly Migration[];
+  /**
+   * The connection's page cache (default 16 MiB, better-sqlite3's own default, for the metadata store's connections
+   * that read and write the large tables: locks, changesets). It fills under load and is kept, so every connection's
+   * is a bound on the hub's memory.
+   */
+  cacheKiB?: number;
 }
+
+const DEFAULT_CACHE_KIB = 16_000;
+/** The page cache of a connection to the small tables beside the metadata (jobs, audit appends, identities, access). */
+const SIDE_CACHE_KIB = 2_000;
 
 const MIGRATION_BUSY_TIMEOUT_MS = 10_000;
 
@@ -54,6 +64,12 @@ export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}
     }
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
+    db.pragma(`cache_size = -${options.cacheKiB ?? DEFAULT_CACHE_KIB}`);
+    // Checkpoints run on a thread of their own (WalCheckpointer), never inside a COMMIT on the event loop; a process
+    // without one (a command of a few seconds) checkpoints when its last connection closes.
+    if (!readonly) db.pragma("wal_autocheckpoint = 0");
+    // A WAL grown by a burst of writes is cut back to this when it starts over (after a complete checkpoint).
+    if (!readonly) db.pragma("journal_size_limit = 67108864");
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? MIGRATION_BUSY_TIMEOUT_MS))}`);
     // Case-insensitive matching beyond ASCII (SQLite's own lower() only folds A-Z).
     db.function("mh_lower", { deterministic: true }, (value: unknown) => (typeof value === "string" ? value.toLowerCase() : value));
@@ -150,7 +166,7 @@ export class SideConnection {
     path: string,
     private readonly what: string,
   ) {
-    this.db = openSqliteDatabase(path, { busyTimeoutMs: 0 });
+    this.db = openSqliteDatabase(path, { busyTimeoutMs: 0, cacheKiB: SIDE_CACHE_KIB });
   }
 
   /** Runs `step` in one `BEGIN IMMEDIATE` transaction, retried without blocking while another connection writes. */

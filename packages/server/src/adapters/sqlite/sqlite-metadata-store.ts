@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Statement } from "better-sqlite3";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
+import { yieldIfBusy } from "../../util/event-loop.js";
 import type { SqlSession } from "../sql/sql-metadata-tx.js";
 import { SQLITE_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
@@ -124,20 +125,27 @@ class SqliteSession implements SqlSession {
     return s;
   }
 
+  // Each statement runs on this thread: between statements, other callbacks get their turn once the current
+  // stretch of work is long (see util/event-loop.ts), also inside a transaction (this connection is its own meanwhile).
+
   async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    await yieldIfBusy();
     return this.#stmt(sql).get(...params) as T | undefined;
   }
 
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    await yieldIfBusy();
     return this.#stmt(sql).all(...params) as T[];
   }
 
   async column<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    await yieldIfBusy();
     // Its own cache entry: pluck mode sticks to a statement, and `all` of the same SQL must keep returning rows.
     return this.#stmt(sql, true).all(...params) as T[];
   }
 
   async run(sql: string, ...params: unknown[]): Promise<number> {
+    await yieldIfBusy();
     const statement = this.#stmt(sql);
     try {
       return statement.run(...params).changes;

@@ -219,6 +219,10 @@ export class ChangesetService {
     const finalKey = blobKeys.changeset(iModelId, id);
     const uploaded = await this.blobs.stat(uploadKey);
     if (uploaded && uploaded.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, uploaded.size);
+    // An id check of these very bytes in progress reads the upload where it is: let it finish before the file moves
+    // (the verification below waits for its result anyway), or it fails and the id is computed a second time.
+    const early = this.#earlyIdChecks.get(uploadKey);
+    if (uploaded && early?.etag === uploaded.etag) await early.computed.catch(() => undefined);
     // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
     // left by a completion that was interrupted (crash, lost connection) is checked again.
     const frozen = (uploaded && (await this.blobs.move(uploadKey, finalKey))) || (await this.blobs.stat(finalKey));

@@ -6,6 +6,7 @@ import { HubError, insufficientPermissions, notFound } from "../errors.js";
 import type { EventPublisher } from "../events/hub-events.js";
 import { noEvents } from "../events/hub-events.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
+import { yieldIfBusy } from "../../util/event-loop.js";
 
 export interface LockRequest {
   briefcaseId: number;
@@ -55,7 +56,10 @@ export class LockService {
       const toExclusive: string[] = [];
       const toRelease: string[] = [];
 
+      let seen = 0;
       for (const [objectId, level] of request.objects) {
+        // 10,000 objects: other callbacks get their turn now and then (see util/event-loop.ts).
+        if (++seen % 1000 === 0) await yieldIfBusy();
         const row = current.get(objectId);
         const exclusiveOther = row?.exclusiveBriefcaseId != null && row.exclusiveBriefcaseId !== me ? row.exclusiveBriefcaseId : undefined;
         const sharedOthers = row ? row.sharedBriefcaseIds.filter((id) => id !== me) : [];

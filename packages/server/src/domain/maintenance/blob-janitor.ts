@@ -1,6 +1,7 @@
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { MetadataStore } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
+import { parseBlobKey } from "../blob-keys.js";
 import { whyUnreferenced } from "./blob-references.js";
 
 export interface Orphan {
@@ -8,6 +9,16 @@ export interface Orphan {
   size: number;
   lastModified: Date;
   /** Why nothing needs it. */
+  reason: string;
+}
+
+/** Blocks staged for a key and never committed that nothing will commit any more. */
+export interface StagedOrphan {
+  /** The file they were staged for (undefined: staged by a hub that did not record it). */
+  key: string | undefined;
+  blocks: number;
+  bytes: number;
+  lastModified: Date;
   reason: string;
 }
 
@@ -20,6 +31,12 @@ export interface OrphanReport {
   deletedBytes: number;
   /** Orphans left because they are younger than the grace period (an operation may still be using them). */
   tooRecent: number;
+  /** Sets of staged blocks looked at, those nothing will commit, and how many of those were deleted (with `repair`). */
+  stagedScanned: number;
+  staged: StagedOrphan[];
+  stagedDeleted: number;
+  stagedBytesDeleted: number;
+  stagedTooRecent: number;
 }
 
 /**
@@ -83,7 +100,8 @@ export class BlobJanitor {
    * live, in which case nothing is deleted.
    */
   async findOrphans(options: { prefix?: string; olderThan: Date; repair: boolean }): Promise<OrphanReport> {
-    const report: OrphanReport = { scanned: 0, orphans: [], deleted: 0, deletedBytes: 0, tooRecent: 0 };
+    const report: OrphanReport = { scanned: 0, orphans: [], deleted: 0, deletedBytes: 0, tooRecent: 0, stagedScanned: 0, staged: [], stagedDeleted: 0, stagedBytesDeleted: 0, stagedTooRecent: 0 };
+    await this.#findStagedOrphans(options, report);
     for await (const { key, info } of this.blobs.list(options.prefix ?? "files/")) {
       report.scanned++;
       const reason = await this.store.read((tx) => whyUnreferenced(tx, key));
@@ -103,5 +121,39 @@ export class BlobJanitor {
       report.deletedBytes += info.size;
     }
     return report;
+  }
+
+  /**
+   * Blocks staged and never committed (stores that keep them: fs) are left-overs unless they belong to an upload
+   * still waiting for its file: an upload link can stage them only then, and a completion, a deletion or the iModel's
+   * deletion drops them. These are the ones a crash, a client that gave up, or an older hub left.
+   */
+  async #findStagedOrphans(options: { prefix?: string; olderThan: Date; repair: boolean }, report: OrphanReport): Promise<void> {
+    if (!this.blobs.listStaged || !this.blobs.deleteStaged) return;
+    for await (const staged of this.blobs.listStaged(options.prefix ?? "files/")) {
+      report.stagedScanned++;
+      const reason = await this.#whyStagedUnused(staged.key);
+      if (!reason) continue;
+      report.staged.push({ key: staged.key, blocks: staged.blocks, bytes: staged.bytes, lastModified: staged.lastModified, reason });
+      if (staged.lastModified >= options.olderThan) {
+        report.stagedTooRecent++;
+        continue;
+      }
+      if (!options.repair) continue;
+      if (await this.store.read((tx) => tx.hasLiveDeletionHold(this.clock.now().getTime()))) continue;
+      // Looked at again right before deleting: a push may have been started again meanwhile.
+      if (!(await this.#whyStagedUnused(staged.key))) continue;
+      await this.blobs.deleteStaged(staged);
+      report.stagedDeleted++;
+      report.stagedBytesDeleted += staged.bytes;
+    }
+  }
+
+  async #whyStagedUnused(key: string | undefined): Promise<string | undefined> {
+    if (key === undefined) return "blocks staged by an earlier hub, for a file it did not record";
+    const kind = parseBlobKey(key)?.kind;
+    const unreferenced = await this.store.read((tx) => whyUnreferenced(tx, key));
+    if (unreferenced) return unreferenced;
+    return kind === "changesetUpload" || kind === "baselineUpload" ? undefined : "blocks staged for a file no link writes";
   }
 }

@@ -3,6 +3,7 @@ import type { AuditRecorder } from "../../app/audit-recorder.js";
 import { iModelOfKey } from "../../domain/blob-keys.js";
 import type { AuditEntry, AuditOutcome } from "../../ports/audit-log.js";
 import { RefusalDigest } from "./refusal-digest.js";
+import { escapeControls } from "../../util/text.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -206,19 +207,27 @@ async function toAuditEntry(request: FastifyRequest, status: number, entry: Capt
   if (isAccessControl(path) && Object.keys(body).length > 0) details.body = truncateJson(body);
   return {
     at: new Date().toISOString(),
-    userId: (request as { actor?: { userId?: string } | null }).actor?.userId ?? null,
+    userId: recordable((request as { actor?: { userId?: string } | null }).actor?.userId),
     action: entry.rule.action,
     method: request.method,
-    path,
-    iTwinId,
-    iModelId,
-    target: target === undefined || target === null ? null : String(target).slice(0, 1024),
-    address: (addressOf ? addressOf(request) : request.ip) ?? null,
+    path: recordable(path)!,
+    iTwinId: recordable(iTwinId),
+    iModelId: recordable(iModelId),
+    target: target === undefined || target === null ? null : recordable(String(target).slice(0, 1024)),
+    address: recordable((addressOf ? addressOf(request) : request.ip) ?? undefined),
     status,
     outcome: outcomeOf(status),
-    requestId: request.id,
+    requestId: recordable(request.id),
     details: Object.keys(details).length > 0 ? details : null,
   };
+}
+
+/**
+ * Text as the log keeps it: control characters escaped. Input the hub refuses (a NUL, a blob name with a line break)
+ * is still recorded, as a refusal, and must neither break the store nor forge lines where the log is printed.
+ */
+function recordable(text: string | null | undefined): string | null {
+  return text === undefined || text === null ? null : escapeControls(text);
 }
 
 async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: string | null, body: Json, iTwins: ITwinCache): Promise<string | null> {

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 import type { WriteVerdict } from "../../domain/uploads/upload-service.js";
+import { hasControls } from "../../util/text.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "../out-of-space.js";
 import { sendAzureError, withAzureHeaders } from "./azure-xml.js";
 import type { Permission, UrlSigner } from "./url-signer.js";
@@ -113,7 +114,8 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
     try {
       if (query.comp === "block") {
         if (!query.blockid) return sendXmlError(reply, 400, "InvalidQueryParameterValue", "blockid is required.");
-        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal });
+        // All the blocks staged for the key together, not only this one, stay within the declared size.
+        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal, maxStagedBytes: verdict.maxBytes });
         return azureHeaders(reply.code(201)).send();
       }
       if (query.comp === "blocklist") {
@@ -149,6 +151,11 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
       if (abort.signal.aborted || (!request.raw.complete && request.raw.destroyed)) return reply;
       if (err instanceof BlobStoreError) {
+        if (err.code === "TooLarge") {
+          void reply.header("connection", "close");
+          return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
+        }
+        if (err.code === "TooManyBlocks") return sendXmlError(reply, 409, "BlockCountExceedsLimit", err.message);
         return sendXmlError(reply, 400, err.code, err.message);
       }
       if (err instanceof BodyTooLarge) return sendXmlError(reply, 413, "RequestBodyTooLarge", err.message);
@@ -240,7 +247,8 @@ function keyOf(request: FastifyRequest): string | undefined {
   } catch {
     return undefined;
   }
-  if (!key.startsWith("files/") || /[\\\0]/.test(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
+  // No control characters either: a blob name is printed (the audit log, doctor) and names a file.
+  if (!key.startsWith("files/") || key.includes("\\") || hasControls(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
   return key;
 }
 

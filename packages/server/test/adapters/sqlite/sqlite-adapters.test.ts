@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../../src/adapters/sqlite/migrations.js";
 import type { Migration } from "../../../src/adapters/sqlite/migrations.js";
-import { SchemaTooNewError, openSqliteDatabase, schemaVersion } from "../../../src/adapters/sqlite/sqlite-database.js";
+import { SchemaTooNewError, SideConnection, openSqliteDatabase, schemaVersion } from "../../../src/adapters/sqlite/sqlite-database.js";
 import { SqliteJobQueue } from "../../../src/adapters/sqlite/sqlite-job-queue.js";
 import { SqliteMetadataStore, openSqliteMetadataStore } from "../../../src/adapters/sqlite/sqlite-metadata-store.js";
 import type { MetadataTx } from "../../../src/ports/metadata-store.js";
@@ -49,6 +49,16 @@ describe("SQLite adapters", () => {
       const reader = track(openSqliteDatabase(path, { readonly: true }));
       assert.equal(reader.pragma("foreign_keys", { simple: true }), 1);
       assert.throws(() => reader.exec("DELETE FROM imodels"), /readonly/i);
+    });
+
+    // Issue 18, finding 12: every connection's page cache is a bound on the hub's memory (it fills and is kept).
+    it("page caches: 16 MB for the metadata store's connections, 2 MB beside them; no connection checkpoints in a COMMIT", () => {
+      const db = track(openSqliteDatabase(path));
+      assert.equal(db.pragma("cache_size", { simple: true }), -16_000);
+      assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), 0);
+      const side = track(new SideConnection(path, "test"));
+      assert.equal(side.db.pragma("cache_size", { simple: true }), -2_000);
+      assert.equal(side.db.pragma("wal_autocheckpoint", { simple: true }), 0);
     });
 
     it("applies only the migrations the file lacks, in order, each in one transaction", () => {
