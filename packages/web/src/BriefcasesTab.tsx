@@ -3,7 +3,7 @@ import { Alert, Button, Modal, ModalButtonBar, ModalContent, ProgressRadial, Tex
 import { useState } from "react";
 import { describeError, formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
-import type { TabProps } from "./IModelPage.js";
+import type { TabProps } from "./tab-props.js";
 
 /** Object ids listed per briefcase and level; the counts say how many there are. */
 const IDS_SHOWN = 50;

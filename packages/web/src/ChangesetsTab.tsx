@@ -3,7 +3,7 @@ import { Alert, Badge, Button, ProgressRadial, Text } from "@itwin/itwinui-react
 import { useState } from "react";
 import { formatBytes, formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
-import type { TabProps } from "./IModelPage.js";
+import type { TabProps } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
 
 /** Newest changesets shown; older ones are a CLI query away (`modelhub changesets`). */

@@ -2,7 +2,7 @@ import type { CheckpointState } from "@modelhub/client";
 import { Alert, Badge, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { formatBytes } from "./format.js";
 import { useLoaded } from "./hooks.js";
-import type { TabProps } from "./IModelPage.js";
+import type { TabProps } from "./tab-props.js";
 
 const STATE_COLOR: Record<CheckpointState, "positive" | "negative" | "warning" | "informational"> = {
   successful: "positive",

@@ -10,29 +10,11 @@ import { useIModelEvents, useLoaded } from "./hooks.js";
 import type { IModelTab } from "./route.js";
 import { IMODEL_TABS, hrefOf, navigate } from "./route.js";
 import { VersionsTab } from "./VersionsTab.js";
-
-/** What each live event makes stale. */
-export interface Revisions {
-  changesets: number;
-  versions: number;
-  briefcases: number;
-  checkpoints: number;
-}
+import type { Revisions, TabProps } from "./tab-props.js";
 
 const TAB_LABELS: Record<IModelTab, string> = { changesets: "Changesets", versions: "Named versions", briefcases: "Briefcases and locks", checkpoints: "Checkpoints" };
 
 const LIVE_TEXT: Record<LiveState, string> = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Not live" };
-
-export interface TabProps {
-  client: ModelHubClient;
-  iModelId: string;
-  revisions: Revisions;
-  /** User id → display name, as far as known. */
-  userName: (id: string | null | undefined) => string;
-  onUnauthorized: () => void;
-  /** Something changed through this page: reload what it affects at once. */
-  onChanged: (kinds: readonly (keyof Revisions)[]) => void;
-}
 
 export function IModelPage({ client, iModelId, tab, onUnauthorized }: { client: ModelHubClient; iModelId: string; tab: IModelTab; onUnauthorized: () => void }) {
   const [revisions, setRevisions] = useState<Revisions>({ changesets: 0, versions: 0, briefcases: 0, checkpoints: 0 });

@@ -3,7 +3,7 @@ import { Alert, Badge, Button, ProgressRadial, Text } from "@itwin/itwinui-react
 import { useState } from "react";
 import { formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
-import type { TabProps } from "./IModelPage.js";
+import type { TabProps } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
 
 export function VersionsTab({ client, iModelId, revisions, userName, onUnauthorized, onChanged }: TabProps) {
