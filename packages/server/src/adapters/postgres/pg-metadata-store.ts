@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import type { SqlSession } from "../sql/sql-metadata-tx.js";
+import { AfterCommitEffects } from "../sql/after-commit.js";
 import { POSTGRES_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 
 /**
@@ -31,10 +32,15 @@ export class PgMetadataStore implements MetadataStore {
   transaction<T>(scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>), maybeFn?: (tx: MetadataTx) => Promise<T>): Promise<T> {
     const scope = typeof scopeOrFn === "function" ? {} : scopeOrFn;
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
-    return this.#inTransaction("BEGIN", async (session, client) => {
-      for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
-      return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID));
-    });
+    const effects = new AfterCommitEffects();
+    return this.#inTransaction(
+      "BEGIN",
+      async (session, client) => {
+        for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
+        return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID, effects));
+      },
+      effects,
+    );
   }
 
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
@@ -47,26 +53,30 @@ export class PgMetadataStore implements MetadataStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>): Promise<T> {
+  /** `effects`: run once COMMIT succeeded (after the connection went back to the pool), dropped otherwise. */
+  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>, effects?: AfterCommitEffects): Promise<T> {
     if (this.#closed) throw new Error("The metadata store is closed.");
     const client = await this.pool.connect();
     const session = new PgSession(client);
     let broken: Error | undefined;
+    let result: T;
     try {
       await client.query(begin);
       session.active = true;
-      const result = await body(session, client);
+      result = await body(session, client);
       session.active = false;
       await client.query("COMMIT");
-      return result;
     } catch (err) {
       session.active = false;
+      effects?.drop();
       // A connection that cannot even roll back is dropped from the pool instead of being reused.
       await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       throw err;
     } finally {
       client.release(broken);
     }
+    effects?.runAll();
+    return result;
   }
 }
 

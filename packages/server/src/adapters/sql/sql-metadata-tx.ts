@@ -18,6 +18,7 @@ import type {
   SortDirection,
   UserApplicationStatistics,
 } from "../../ports/metadata-store.js";
+import type { AfterCommitEffects } from "./after-commit.js";
 
 type Row = Record<string, unknown>;
 type LockRow = { object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null };
@@ -112,7 +113,14 @@ export class SqlMetadataTx implements MetadataTx {
     private readonly s: SqlSession,
     private readonly dialect: SqlDialect,
     private readonly newJobId: () => string,
+    /** The write transaction's after-commit effects; absent for reads (MetadataReader has no afterCommit). */
+    private readonly effects?: AfterCommitEffects,
   ) {}
+
+  afterCommit(effect: () => void): void {
+    if (!this.effects) throw new Error("afterCommit is only for write transactions.");
+    this.effects.add(effect);
+  }
 
   async enqueueJob(job: OutboxJob): Promise<void> {
     // The partial unique index jobs_dedupe (queued or running jobs) turns a second request for the same work into a

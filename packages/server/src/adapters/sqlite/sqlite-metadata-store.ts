@@ -4,6 +4,7 @@ import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../p
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
 import type { SqlSession } from "../sql/sql-metadata-tx.js";
+import { AfterCommitEffects } from "../sql/after-commit.js";
 import { SQLITE_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
 import { AsyncMutex, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
@@ -27,7 +28,6 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #readMutex = new AsyncMutex();
   readonly #writeSession: SqliteSession;
   readonly #readSession: SqliteSession;
-  readonly #writeTx: SqlMetadataTx;
   readonly #readTx: SqlMetadataTx;
   #closed = false;
 
@@ -42,7 +42,6 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     this.#writeSession = new SqliteSession(this.#writer);
     this.#readSession = new SqliteSession(this.#reader);
-    this.#writeTx = new SqlMetadataTx(this.#writeSession, SQLITE_DIALECT, randomUUID);
     this.#readTx = new SqlMetadataTx(this.#readSession, SQLITE_DIALECT, randomUUID);
   }
 
@@ -59,16 +58,21 @@ export class SqliteMetadataStore implements MetadataStore {
       this.#assertOpen();
       await withBusyRetry(() => this.#writer.exec("BEGIN IMMEDIATE"));
       this.#writeSession.active = true;
+      const effects = new AfterCommitEffects();
+      let result: T;
       try {
-        const result = await fn(this.#writeTx);
+        result = await fn(new SqlMetadataTx(this.#writeSession, SQLITE_DIALECT, randomUUID, effects));
         this.#writeSession.active = false;
         this.#writer.exec("COMMIT");
-        return result;
       } catch (err) {
         this.#writeSession.active = false;
+        effects.drop();
         if (this.#writer.inTransaction) this.#writer.exec("ROLLBACK");
         throw err;
       }
+      // Still holding the write mutex: effects (events above all) come out in commit order.
+      effects.runAll();
+      return result;
     });
   }
 
