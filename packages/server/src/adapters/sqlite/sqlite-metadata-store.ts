@@ -3,11 +3,12 @@ import type { Statement } from "better-sqlite3";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
-import type { SqlSession } from "../sql/sql-metadata-tx.js";
+import type { SqlSession } from "../sql/sql-session.js";
 import { AfterCommitEffects } from "../sql/after-commit.js";
-import { SQLITE_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
+import { SQLITE_DIALECT } from "../sql/sql-session.js";
+import { SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { AsyncMutex, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { AsyncMutex, isSqliteUniqueViolation, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
 /**
  * The embedded metadata store (one SQLite file, WAL).
@@ -154,13 +155,8 @@ class SqliteSession implements SqlSession {
     try {
       return statement.run(...params).changes;
     } catch (err) {
-      if (isUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
+      if (isSqliteUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
       throw err;
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
