@@ -1,6 +1,6 @@
 import { SqlAuditLog } from "../sql/sql-audit-log.js";
 import type { PgPool } from "./pg-database.js";
-import { PgSideDatabase } from "./pg-side.js";
+import { PgSideDatabase } from "./pg-side-database.js";
 
 /** The audit log in the hub's PostgreSQL database, shared by every node (see {@link SqlAuditLog}). */
 export class PgAuditLog extends SqlAuditLog {

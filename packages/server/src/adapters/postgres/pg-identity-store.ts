@@ -1,6 +1,6 @@
 import { SqlIdentityStore } from "../sql/sql-identity-store.js";
 import type { PgPool } from "./pg-database.js";
-import { PgSideDatabase } from "./pg-side.js";
+import { PgSideDatabase } from "./pg-side-database.js";
 
 /** The identity store in the hub's PostgreSQL database, shared by every node (see {@link SqlIdentityStore}). */
 export class PgIdentityStore extends SqlIdentityStore {

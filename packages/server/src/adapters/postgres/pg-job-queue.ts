@@ -2,7 +2,7 @@ import type { JobRow } from "../sql/job-rows.js";
 import type { ClaimJob } from "../sql/sql-job-queue.js";
 import { SqlJobQueue } from "../sql/sql-job-queue.js";
 import type { PgPool } from "./pg-database.js";
-import { PgSideDatabase } from "./pg-side.js";
+import { PgSideDatabase } from "./pg-side-database.js";
 
 /**
  * PostgreSQL's claim, in one statement. `FOR UPDATE SKIP LOCKED` makes concurrent claimers (on any node) pass over a

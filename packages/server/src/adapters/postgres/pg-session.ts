@@ -48,12 +48,13 @@ export class PgSession implements SqlSession {
 
   static #placeholders(sql: string): string {
     let text = PgSession.#converted.get(sql);
-    if (text === undefined) {
-      let n = 0;
-      // The hub's SQL has no `?` inside string literals, so every `?` is a parameter.
-      text = sql.replace(/\?/g, () => `$${++n}`);
-      PgSession.#converted.set(sql, text);
-    }
+    if (text === undefined) PgSession.#converted.set(sql, (text = numbered(sql)));
     return text;
   }
+}
+
+/** `?` placeholders → PostgreSQL's `$1…$n`. The hub's SQL has no `?` inside string literals, so every `?` is a parameter. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }

@@ -4,7 +4,7 @@ import type { SqlDialect, SqlSession } from "./sql-session.js";
  * What a store beside the metadata store (job queue, audit log, identities, access) needs of the database it shares
  * with it: statements one at a time, short write transactions, and the dialect to spell them in. The stores are
  * written once over it (sql-*-store.ts); SQLite's adapter is a connection of its own on the file
- * (sqlite/sqlite-side-database.ts), PostgreSQL's the hub's pool (postgres/pg-side.ts).
+ * (sqlite/sqlite-side-database.ts), PostgreSQL's the hub's pool (postgres/pg-side-database.ts).
  */
 export interface SideDatabase {
   readonly dialect: SqlDialect;
