@@ -78,7 +78,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     profiles: identities,
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
-    onJobQueued: () => runner.nudge(),
+    // The runner is made once the app exists (it logs there); nothing is queued before the app listens.
+    jobs: { jobQueued: () => runner.nudge() },
     events,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
@@ -155,7 +156,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events);
   const runner = new JobRunner(
     jobs,
     new Map([

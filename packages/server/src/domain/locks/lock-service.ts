@@ -38,7 +38,6 @@ export class LockService {
   ) {}
 
   async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
-    let counts = { acquired: 0, released: 0 };
     const locks = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
@@ -102,11 +101,11 @@ export class LockService {
       if (toRelease.length > 0) await tx.releaseLocks(iModelId, me, toRelease, requesterIndex);
       if (toShare.length > 0) await tx.grantLocks(iModelId, me, "shared", toShare);
       if (toExclusive.length > 0) await tx.grantLocks(iModelId, me, "exclusive", toExclusive);
-      counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length };
+      const counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length };
+      // Counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
+      if (counts.acquired + counts.released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId: me, ...counts } }));
       return this.locksOf(tx, iModelId, me);
     });
-    // Committed: counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
-    if (counts.acquired + counts.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId: request.briefcaseId, ...counts } });
     return locks;
   }
 
@@ -118,11 +117,11 @@ export class LockService {
       mayChangeLocks(actor, grants, briefcase.ownerId, false);
       const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
       const released = await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
+      if (released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released } }));
       const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
-      return { isLastChunk: left.length === 0, released };
+      return { isLastChunk: left.length === 0 };
     });
-    if (result.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: result.released } });
-    return { isLastChunk: result.isLastChunk };
+    return result;
   }
 
   async list(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
