@@ -46,7 +46,7 @@ async function present(hub: Hub, presenter: Presenter, r: ChangesetRecord, mode:
 
 /** Changesets, their extended data and changeset groups (download links only with imodels_read: see Presenter). */
 export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
-  api.post<{ Params: { id: string } }>("/:id/changesets", { config: { summary: "Create a changeset (push, step 1)", authz: iModel(WRITE), audit: { action: "changeset.create", target: (_p, body) => body.id } } }, async (request, reply) => {
+  api.post<{ Params: { id: string } }>("/:id/changesets", { config: { summary: "Create a changeset (push, step 1; with one's own briefcase)", authz: iModel(WRITE), audit: { action: "changeset.create", target: (_p, body) => body.id } } }, async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create Changeset.");
     const { record, created } = await hub.changesets.create(request.actor, request.params.id, {
       id: normalizeChangesetId(body.id)!,
@@ -62,7 +62,7 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
     return reply.code(created ? 201 : 200).send({ changeset: await present(hub, request.presenter, record, "create") });
   });
 
-  api.patch<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId", { config: { summary: "Complete a changeset upload (push, step 2)", authz: iModel(WRITE), audit: { action: "changeset.complete", target: (p) => p.changesetId } } }, async (request) => {
+  api.patch<{ Params: { id: string; changesetId: string } }>("/:id/changesets/:changesetId", { config: { summary: "Complete a changeset upload (push, step 2; with one's own briefcase)", authz: iModel(WRITE), audit: { action: "changeset.complete", target: (p) => p.changesetId } } }, async (request) => {
     const body = parseBody(completeBody, request.body, "Cannot update Changeset.");
     const id = normalizeChangesetId(request.params.changesetId);
     if (!id) throw invalidValue("Cannot update Changeset.", "changesetId", "A Changeset id is 40 hexadecimal characters.");

@@ -192,7 +192,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     api.post<{ Params: { id: string } }>(
       `/:id/${kind}`,
       // Reads the source; the handler also requires creating iModels in the target iTwin (AccessService.createIn).
-      { config: { summary: kind === "clone" ? "Clone an iModel" : "Fork an iModel", authz: iModel(READ), audit: { action: `imodel.${kind}` } } },
+      { config: { summary: `${kind === "clone" ? "Clone" : "Fork"} an iModel (also needs imodels_manage on the target iTwin)`, authz: iModel(READ), audit: { action: `imodel.${kind}` } } },
       async (request, reply) => {
       const operation = kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
       const body = parseBody(copyBody, request.body, operation);

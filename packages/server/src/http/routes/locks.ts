@@ -51,7 +51,7 @@ const LOCK_UPDATES_WAITING = 64;
 /** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
 export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
   const updates = new PerUserLimit(LOCK_UPDATES_RUNNING, LOCK_UPDATES_WAITING, "lock requests");
-  api.patch<{ Params: { id: string } }>("/:id/locks", { config: { summary: "Acquire or release locks", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
+  api.patch<{ Params: { id: string } }>("/:id/locks", { config: { summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
 
   async function updateLocks(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
     const operation = "Cannot update Locks.";
@@ -115,7 +115,7 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
     };
   });
 
-  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { config: { summary: "Release a briefcase's locks, one chunk at a time", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
+  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { config: { summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
     const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
     return hub.locks.releaseChunk(request.actor, grantsOfRequest(request), request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
   });
