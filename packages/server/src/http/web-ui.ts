@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { AuthMode } from "./authn/authenticator.js";
+import { publicRoute } from "./authz/rules.js";
 
 export interface WebUiOptions {
   /** The built UI (index.html and assets/); by default packages/web/dist of this repository. */
@@ -56,12 +57,12 @@ function withPageHeaders(reply: FastifyReply): FastifyReply {
 
 export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
   const config: WebUiConfig = { authMode: options.authMode };
-  app.get("/ui/config", async (_request, reply) => {
+  app.get("/ui/config", { config: { summary: "What the web UI's sign-in page needs (the auth mode)", authz: publicRoute("the auth mode, which the sign-in page needs before it has a token") } }, async (_request, reply) => {
     void reply.header("cache-control", "no-store");
     return config;
   });
 
-  app.get("/", async (_request, reply) => {
+  app.get("/", { config: { summary: "The web UI", authz: publicRoute("the web UI's page (static, no data)") } }, async (_request, reply) => {
     let page: string;
     try {
       // Read per request (a small file): a rebuilt UI is served without restarting the hub.
@@ -80,6 +81,10 @@ export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): 
     assets.setErrorHandler((err: { statusCode?: number }, _request, reply) => {
       if (err.statusCode !== undefined && err.statusCode < 500) return reply.callNotFound();
       throw err;
+    });
+    // @fastify/static makes the route itself: its rule is given here (checked when the app is ready).
+    assets.addHook("onRoute", (route) => {
+      route.config = { ...route.config, summary: "The web UI's scripts and styles", authz: publicRoute("the web UI's scripts and styles (static, no data)") };
     });
     await registerAssets(assets, options.root);
   });

@@ -1,14 +1,15 @@
 // Every API route, called by a user of each role, in `tokens` mode (real hub-issued tokens, permissions enforced):
 // the status and body of each answer — success, 403 InsufficientPermissions, or 404 iModelNotFound when the caller
-// cannot see the iModel at all. The route list is the app's own (through rules.ts, which buildApp enforces): a new
-// route without an entry here fails this test. Then the no-escalation rules, each as the attempt a user would make.
+// cannot see the iModel at all. The route list is the app's own (each route's `config.authz`, which buildApp
+// enforces): a new route without an entry here fails this test. Then the no-escalation rules, each as the attempt a user would make.
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Permission } from "../../src/domain/access/permissions.js";
 import { grantsOf } from "../../src/domain/access/permissions.js";
-import { AUTHZ_RULES } from "../../src/http/authz/rules.js";
+import type { AuthzRule } from "../../src/http/authz/rules.js";
+import { allRoutes } from "../../src/http/route-catalog.js";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
 import { makeChangesets } from "../support/fixtures.js";
@@ -17,6 +18,9 @@ import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "
 import type { ApiResponse } from "../support/hub.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** `METHOD url` → the rule the route carries, for every route the app can serve. */
+const AUTHZ_RULES: Record<string, AuthzRule> = Object.fromEntries((await allRoutes()).map((r) => [`${r.method} ${r.url}`, r.facts.authz!]));
 
 const T = "7a0c3a5e-1b7e-4c1f-9d55-3f1b2a9e6c01";
 const OWNER = "alice";
@@ -108,7 +112,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
   after(() => s?.close());
 
   const entries: Record<string, Entry> = {
-    "GET /imodels/": {
+    "GET /imodels": {
       need: ANY,
       ok: 200,
       run: (_r, u) => api(u)("GET", `?iTwinId=${T}`),
@@ -118,7 +122,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
         assert.equal(ids.includes(iModelId), role !== "none", `${role}: ${r.text}`);
       },
     },
-    "POST /imodels/": {
+    "POST /imodels": {
       need: TW_MANAGE, ok: 201, run: (_r, u) => api(u)("POST", "", { body: { iTwinId: T, name: `made-${next()}`, baselineFile: { size: 1000 } } }) },
     "GET /imodels/:id": {
       need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}`) },
@@ -363,7 +367,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
 
     "GET /imodels/:id/auditlog": {
       need: MG, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/auditlog`) },
-    "GET /auditlog/": {
+    "GET /auditlog": {
       need: TW_MANAGE, ok: 200, run: (_r, u) => api(u)("GET", `${s.hub.url}/auditlog?iTwinId=${T}`) },
 
     "GET /accesscontrol/itwins/:iTwinId/permissions": {
@@ -418,14 +422,14 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": {
       need: TW_MANAGE, ok: 204, run: async (_r, u) => ac(u)("DELETE", `/itwins/${T}/members/${await freshMember()}`) },
 
-    "GET /itwins/": {
+    "GET /itwins": {
       need: ANY,
       ok: 200,
       run: (_r, u) => api(u)("GET", `${s.hub.url}/itwins`),
       // Mine: every member sees the iTwin; a non-member does not, nor an administrator who is no member.
       check: (role, r) => assert.equal((r.body.iTwins as Json[]).some((t) => t.id === T), role !== "none" && role !== "administrator", `${role}: ${r.text}`),
     },
-    "POST /itwins/": {
+    "POST /itwins": {
       need: ANY,
       ok: 201,
       run: (_r, u) => api(u)("POST", `${s.hub.url}/itwins`, { body: { displayName: `made by ${u} ${next()}` } }),

@@ -37,7 +37,7 @@ function isTimeZone(id: string): boolean {
 /**
  * iTwins as people create, name, find and own them (the iTwins API): whoever creates one is its Owner, in every
  * auth mode; names and numbers are unique on the hub; a deleted iTwin's id is never used again. Who may call what
- * is in http/authz/rules.ts; this checks what depends on the iTwin itself (membership, ownership, its iModels).
+ * is on each route (http/routes/itwins.ts); this checks what depends on the iTwin itself (membership, ownership, its iModels).
  */
 export class ITwinService {
   constructor(
