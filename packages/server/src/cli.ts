@@ -248,7 +248,7 @@ function withHubOptions(command: Command): Command {
 
 /** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` with exit code 1 (2: bad arguments). */
 async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { url: string; token: string }) => Promise<unknown>): Promise<void> {
-  const { HubCommandError } = await import("./admin/hub-client.js");
+  const { HubCommandError } = await import("./admin/hub-connection.js");
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   if (!token) {
     stderr.line(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.`);
