@@ -11,7 +11,7 @@ if (!existsSync(join(host, "node_modules", "@itwin", "core-backend", "package.js
   const result = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: host, stdio: "inherit" });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
-for (const name of ["protocol", "backend-access"]) {
+for (const name of ["protocol", "client", "backend-access"]) {
   const target = join(host, "node_modules", "@modelhub", name);
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });

@@ -4,5 +4,5 @@ export { ChangesetPrefetcher } from "./prefetch.js";
 export type { PrefetchOptions, PrefetchStats } from "./prefetch.js";
 export { installCheckpointDownload, downloadNearestCheckpoint } from "./checkpoint-download.js";
 export type { CheckpointHub, CheckpointSource } from "./checkpoint-download.js";
-export { HubHttpClient, HubHttpError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./http-client.js";
-export type { RetryPolicy } from "./http-client.js";
+export { HubHttpError, HubUnreachableError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./hub-calls.js";
+export type { AccessLogger, RetryPolicy } from "./hub-calls.js";

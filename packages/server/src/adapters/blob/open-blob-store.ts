@@ -10,8 +10,8 @@ export const AZURE_CONNECTION_STRING_VARIABLE = "AZURE_STORAGE_CONNECTION_STRING
  * Opens the blob store `spec` names: `fs` keeps files under `<dataDir>/blobs`; `azure:<container>` uses that container
  * of the account in AZURE_STORAGE_CONNECTION_STRING, creating it if missing. Errors are one line that says what to fix.
  */
-export async function openBlobStore(spec: BlobSpec, dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<BlobStore> {
-  if (spec.kind === "fs") return new FsBlobStore(join(dataDir, "blobs"));
+export async function openBlobStore(spec: BlobSpec, dataDir: string, env: NodeJS.ProcessEnv = process.env, options: { sweepOnOpen?: boolean } = {}): Promise<BlobStore> {
+  if (spec.kind === "fs") return new FsBlobStore(join(dataDir, "blobs"), options.sweepOnOpen !== undefined ? { sweepOnOpen: options.sweepOnOpen } : {});
   const connectionString = env[AZURE_CONNECTION_STRING_VARIABLE]?.trim();
   if (!connectionString) {
     throw new Error(
