@@ -2,6 +2,7 @@
 // iTwin.js users in separate processes against a real modelhub process, from every iTwin.js host the project tests.
 // A host whose LockControl has `abandonAllLocks` discards through it; older hosts call the hub access's methods the
 // way iTwin.js ≥ 5.9 calls them (a BriefcaseIdArg, no changeset; each lock's previous state).
+// run-tests: heavy (a hub and six iTwin.js processes, one host after the other, for about 45 s)
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

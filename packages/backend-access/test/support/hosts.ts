@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 export interface TestedHost {
-  /** e.g. "5.1.9 (workspace)" or "4.11.7". */
+  /** e.g. "5.7.3 (workspace)" or "4.11.7". */
   label: string;
   /** The app folder agents run in; undefined for the workspace. */
   root?: string;
@@ -15,11 +15,16 @@ export interface TestedHost {
 }
 
 /** Folders under test/ holding a separate iTwin.js host, with the version each pins. */
-export const HOST_FOLDERS = ["host4x"] as const;
+export const HOST_FOLDERS = ["host4x", "host51"] as const;
 
 function pinnedVersion(folder: string): string {
   const pkg = JSON.parse(readFileSync(new URL(`../${folder}/package.json`, import.meta.url), "utf8")) as { dependencies: Record<string, string> };
   return pkg.dependencies["@itwin/core-backend"]!;
+}
+
+/** The separate hosts only (not the workspace). */
+export function separateHosts(): Required<TestedHost>[] {
+  return HOST_FOLDERS.map((folder) => ({ label: pinnedVersion(folder), root: fileURLToPath(new URL(`../${folder}`, import.meta.url)), version: pinnedVersion(folder) }));
 }
 
 export function testedHosts(): TestedHost[] {
@@ -27,6 +32,6 @@ export function testedHosts(): TestedHost[] {
   const workspace = (require("@itwin/core-backend/package.json") as { version: string }).version;
   return [
     { label: `${workspace} (workspace)`, version: workspace },
-    ...HOST_FOLDERS.map((folder) => ({ label: pinnedVersion(folder), root: fileURLToPath(new URL(`../${folder}`, import.meta.url)), version: pinnedVersion(folder) })),
+    ...separateHosts(),
   ];
 }
