@@ -542,28 +542,37 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   async releaseAllLocks(arg: BriefcaseDbArg): Promise<void> {
-    const hub = await this.#hub(arg.accessToken);
-    while (!(await this.#call("releaseAllLocks", () => hub.releaseLocksChunk(arg.iModelId, arg.briefcaseId, arg.changeset.id))));
+    await this.#releaseAll(arg, arg.changeset.id);
   }
 
   /**
-   * Releases the given locks (newer iTwin.js calls this when local changes are abandoned). Ids the briefcase does not
-   * hold are skipped: the hub refuses a whole release that names one (404 LockNotFound), so then only the held ones
-   * are released.
+   * iTwin.js ≥ 5.9 (`BackendHubAccess.abandonLocks`, also `LockControl`'s fallback through `acquireLocks` with
+   * changeset ""): gives back locks whose objects were not changed (abandoned transactions). Each lock goes to the
+   * state iTwin.js passes — `None`, or `Shared` for an exclusive lock that was an upgrade of a shared one — and the
+   * changeset id sent is "", so the hub keeps each object's last release index: nobody else is told to pull for
+   * changes that were never pushed. Ids the briefcase no longer holds are skipped (the hub refuses a whole release
+   * that names one, `404 LockNotFound`; then only the held ones are sent).
    */
-  async abandonLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
-    const release = new Map([...locks.keys()].map((id) => [id, common.LockState.None] as const));
+  async abandonLocks(arg: BriefcaseIdArg, locks: LockMap): Promise<void> {
+    const abandoned: BriefcaseDbArg = { ...arg, changeset: { id: "", index: 0 } };
     try {
-      await this.acquireLocks(arg, release);
+      await this.acquireLocks(abandoned, locks);
     } catch (err) {
       if (!(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.LockDoesNotExist) throw err;
-      const held = new Set((await this.queryAllLocks(arg)).map((l) => l.id));
-      await this.acquireLocks(arg, new Map([...release].filter(([id]) => held.has(id))));
+      const held = new Set((await this.queryAllLocks(abandoned)).map((l) => l.id));
+      await this.acquireLocks(abandoned, new Map([...locks].filter(([id]) => held.has(id))));
     }
   }
 
-  async abandonAllLocks(arg: BriefcaseDbArg): Promise<void> {
-    await this.releaseAllLocks(arg);
+  /** iTwin.js ≥ 5.9: releases every lock of the briefcase without marking its objects changed (see `abandonLocks`). */
+  async abandonAllLocks(arg: BriefcaseIdArg): Promise<void> {
+    await this.#releaseAll(arg, "");
+  }
+
+  /** `release-chunk` until the hub says it was the last; `changesetId` "" keeps each object's last release index. */
+  async #releaseAll(arg: BriefcaseIdArg, changesetId: string): Promise<void> {
+    const hub = await this.#hub(arg.accessToken);
+    while (!(await this.#call("releaseAllLocks", () => hub.releaseLocksChunk(arg.iModelId, arg.briefcaseId, changesetId))));
   }
 
   // ---- errors

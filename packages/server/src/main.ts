@@ -21,6 +21,7 @@ import { createAuthenticator } from "./http/authn/create-authenticator.js";
 import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
 import { ITwinWorker } from "./worker/itwin-worker.js";
+import type { WorkerITwin } from "./worker/protocol.js";
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 */
@@ -66,7 +67,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const blobs = await openBlobStore(config.blobs, config.dataDir);
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
-  const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
+  // Its start is logged once the app (and its logger) exists.
+  let workerStarted: (itwin: WorkerITwin) => void = () => undefined;
+  const worker = new ITwinWorker({ workDir: join(scratchDir, "worker"), onStart: (itwin) => workerStarted(itwin) });
 
   const hub = createHub({
       store,
@@ -151,6 +154,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
   backendWarn = (message, fields) => app.log.warn(fields, message);
+  workerStarted = (itwin) =>
+    app.log.info({ itwin }, `iTwin.js worker up: @itwin/core-backend ${itwin.coreBackend}, native ${itwin.native}${itwin.root ? ` (from MODELHUB_ITWIN_ROOT ${itwin.root})` : ""}`);
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
