@@ -6,3 +6,5 @@ export { installCheckpointDownload, downloadNearestCheckpoint } from "./checkpoi
 export type { CheckpointHub, CheckpointSource } from "./checkpoint-download.js";
 export { HubHttpClient, HubHttpError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./http-client.js";
 export type { RetryPolicy } from "./http-client.js";
+export { ModelHubContainerService, installContainerService } from "./container-service.js";
+export type { ContainerServiceOptions } from "./container-service.js";

@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { openBlobStore } from "./adapters/blob/open-blob-store.js";
+import { openBlobStore, openCloudContainers } from "./adapters/blob/open-blob-store.js";
+import { BlobContainerService } from "./domain/blob-containers/blob-container-service.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
@@ -68,6 +69,18 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
+  // iTwin.js's blob containers (workspaces, SchemaSync): containers of the Azure account, none on local files.
+  const cloudContainers = await openCloudContainers(config.blobs);
+  // Blob containers go with their iModel or iTwin; a failure is logged and the periodic sweep finishes the job.
+  let containerLog: (err: unknown, message: string) => void = () => undefined;
+  const deleteContainersOf = (what: "iModel" | "iTwin") => async (id: string) => {
+    try {
+      if (what === "iModel") await blobContainers.deleteAllOfIModel(id);
+      else await blobContainers.deleteAllOfITwin(id);
+    } catch (err) {
+      containerLog(err, `the blob containers of a deleted ${what} could not all be deleted; the orphan sweep retries`);
+    }
+  };
 
   const hub = createHub({
       store,
@@ -80,6 +93,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     checkpoints: config.checkpoints,
     onJobQueued: () => runner.nudge(),
     events,
+    onIModelDeleted: deleteContainersOf("iModel"),
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -89,9 +103,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     admins: config.admins,
     claimITwins: config.claimITwins,
   });
+  const blobContainers = new BlobContainerService(cloudContainers, blobs, store, access, systemClock);
   const app = await buildApp({
     access,
-    iTwins: new ITwinService(backend.access, access, systemClock),
+    iTwins: new ITwinService(backend.access, access, systemClock, undefined, deleteContainersOf("iTwin")),
+    blobContainers,
     authenticator,
     hub,
     blobs,
@@ -138,6 +154,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
 
   authWarn = (message, fields) => app.log.warn(fields, message);
+  containerLog = (err, message) => app.log.warn({ err }, message);
   if (tightened.length > 0) {
     app.log.warn(
       { dataDir: config.dataDir, tightened },
@@ -197,6 +214,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
   maintenance.start();
+  // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
+  const sweepContainers = () =>
+    void blobContainers
+      .removeOrphans()
+      .then((n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"))
+      .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
+  if (cloudContainers) sweepContainers();
+  const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
 
   let closing: Promise<void> | undefined;
   return {
@@ -205,6 +230,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     worker,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(containerSweep);
         await app.close();
         await auditRecorder.close();
         await maintenance.stop();

@@ -51,6 +51,8 @@ export function createHub(deps: {
   profiles?: UserProfiles;
   /** Told what changed, after each commit (the change feed). */
   events?: EventPublisher;
+  /** Told after an iModel was deleted (its blob containers go with it); must not throw. */
+  onIModelDeleted?: (iModelId: string) => Promise<void>;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
   const nudge = deps.onJobQueued ?? (() => undefined);
@@ -61,7 +63,7 @@ export function createHub(deps: {
   const janitor = new BlobJanitor(store, blobs, clock);
   const drain = () => void janitor.drain().catch(() => undefined); // the periodic sweep tries again
   return {
-    iModels: new IModelService(store, blobs, clock, drain, nudge),
+    iModels: new IModelService(store, blobs, clock, drain, nudge, deps.onIModelDeleted),
     changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, async (c) => {
       events.publish(c.iModelId, {
         type: "changeset",

@@ -21,6 +21,8 @@ import type { AuthorizationDeps } from "./authz/authorize.js";
 import { accessControlRoutes } from "./routes/access-control.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
+import { blobContainerRoutes } from "./routes/blob-containers.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
@@ -93,6 +95,8 @@ export interface AppOptions {
   access: AccessService;
   /** iTwins people create and own (`/itwins`). */
   iTwins: ITwinService;
+  /** iTwin.js's BlobContainer service (`/blobcontainers`: workspaces, SchemaSync); not served when absent. */
+  blobContainers?: BlobContainerService;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */
@@ -384,6 +388,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ["/accesscontrol", (scope) => accessControlRoutes(scope, { access: options.access, iTwins: options.iTwins })],
     ["/itwins", (scope) => iTwinRoutes(scope, { iTwins: options.iTwins, publicUrl: options.publicUrl })],
   ];
+  const { blobContainers } = options;
+  if (blobContainers) jsonScopes.push(["/blobcontainers", (scope) => blobContainerRoutes(scope, { containers: blobContainers, publicUrl: options.publicUrl })]);
   for (const [prefix, routes] of jsonScopes) {
     await app.register(
       async (scope) => {

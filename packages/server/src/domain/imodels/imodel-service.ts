@@ -54,6 +54,8 @@ export class IModelService {
     private readonly onBlobDeletionRequested: () => void = () => undefined,
     /** Told after a commit that queued a job, so a runner of this node can start it at once (others poll). */
     private readonly onJobQueued: () => void = () => undefined,
+    /** Told after an iModel was deleted, for what lives outside the metadata store (its blob containers). */
+    private readonly onDeleted: (iModelId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, input: CreateIModelInput): Promise<IModelRecord> {
@@ -170,6 +172,7 @@ export class IModelService {
       await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
     });
     this.onBlobDeletionRequested();
+    await this.onDeleted(id);
   }
 
   /**

@@ -65,6 +65,11 @@ const ACTIONS: Readonly<Record<string, ActionRule>> = {
   "POST /itwins": { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName },
   "PATCH /itwins/:iTwinId": { action: "itwin.update", target: (p) => p.iTwinId },
   "DELETE /itwins/:iTwinId": { action: "itwin.delete", target: (p) => p.iTwinId },
+  // Blob containers.
+  "POST /blobcontainers": { action: "blobcontainer.create", target: (_p, body, answer) => objectAt(answer, "container").containerId ?? body.containerId },
+  "PATCH /blobcontainers/:containerId": { action: "blobcontainer.update", target: (p) => p.containerId },
+  "DELETE /blobcontainers/:containerId": { action: "blobcontainer.delete", target: (p) => p.containerId },
+  "POST /blobcontainers/:containerId/token": { action: "blobcontainer.token", target: (p) => p.containerId },
   // iTwin roles and members.
   "POST /accesscontrol/itwins/:iTwinId/roles": { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName },
   "PATCH /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.update", target: (p) => p.roleId },

@@ -142,6 +142,15 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
   "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
 
+  // Blob containers (iTwin.js's BlobContainer service: workspaces, SchemaSync): the container's iTwin is in its record,
+  // so BlobContainerService checks the roles (read: see it, read token; write: write token; manage: the rest).
+  "POST /blobcontainers/": { kind: "authenticated", why: "BlobContainerService.create requires imodels_manage on the scope's iTwin (or iModel)" },
+  "GET /blobcontainers/": { kind: "authenticated", why: "lists only the containers the caller may read (BlobContainerService.list)" },
+  "GET /blobcontainers/:containerId": { kind: "authenticated", why: "BlobContainerService.get requires imodels_read on the container's iTwin (or iModel)" },
+  "PATCH /blobcontainers/:containerId": { kind: "authenticated", why: "BlobContainerService.updateJson requires imodels_manage on the container's iTwin (or iModel)" },
+  "DELETE /blobcontainers/:containerId": { kind: "authenticated", why: "BlobContainerService.delete requires imodels_manage on the container's iTwin (or iModel)" },
+  "POST /blobcontainers/:containerId/token": { kind: "authenticated", why: "BlobContainerService.requestToken: imodels_read for read, imodels_write for write, imodels_manage for admin" },
+
   // iTwins (the cloud's iTwins API v1).
   "GET /itwins/": { kind: "authenticated", why: "lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)" },
   "POST /itwins/": { kind: "authenticated", why: "any user starts an iTwin and becomes its Owner (administrators only with --no-claim-itwins: ITwinService)" },
