@@ -2,8 +2,10 @@
 // two processes that each installed @modelhub/backend-access's ContainerService with one call:
 // - a workspace container made with WorkspaceEditor by one process is read by the other through the app workspace,
 //   and a later edit is seen there too;
-// - SchemaSync: one briefcase enables it (a container scoped to the iModel), another imports a schema without the
-//   schema lock, and a third picks the schema up from the container without pulling that changeset.
+// - SchemaSync: one briefcase enables it (a container scoped to the iModel) and imports a schema without the schema
+//   lock; another picks the schema up from the container without pulling that changeset;
+// - V2 checkpoints: the checkpoint of a named version answers directoryAccessInfo, which opens with iTwin.js's
+//   CloudSqlite against Azurite (4 MB blocks, the checkpoint's database at the named changeset).
 // run-tests: heavy (Azurite, a hub process and two iTwin.js processes)
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
@@ -71,6 +73,8 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
   let work: string;
   let writer: ContainerAgent;
   let reader: ContainerAgent;
+  /** The iModel the SchemaSync test made (and its tip), for the V2 checkpoint test. */
+  let schemaSyncIModel: { iModelId: string; changesetIndex: number } | undefined;
 
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
     const response = await fetch(`${hub.url}${path}`, {
@@ -143,6 +147,42 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     assert.equal(await reader.do("hasSchema", { key: "b", name: "SyncedThings" }), "1.0.0");
     // And pulling the import's changeset on top of it goes through.
     assert.deepEqual(await reader.do("pull", { key: "b" }), { changesetIndex: imported.changesetIndex, schemaSync: true });
+    schemaSyncIModel = { iModelId, changesetIndex: imported.changesetIndex };
+  });
+
+  it("V2 checkpoints: a checkpoint's directoryAccessInfo opens as a CloudSqlite container of 4 MB blocks on Azurite", async () => {
+    assert.ok(schemaSyncIModel, "the SchemaSync test made the iModel");
+    const { iModelId, changesetIndex } = schemaSyncIModel;
+    const version = await api("POST", `/imodels/${iModelId}/namedversions`, { name: "v2 checkpoint", changesetIndex });
+    assert.equal(version.status, 201);
+    let checkpoint: Json | undefined;
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      checkpoint = (await api("GET", `/imodels/${iModelId}/changesets/${changesetIndex}/checkpoint`)).body.checkpoint;
+      if (checkpoint?.state === "successful" || checkpoint?.state === "failed") break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(checkpoint?.state, "successful", JSON.stringify(checkpoint));
+    const info = checkpoint!.directoryAccessInfo;
+    assert.ok(info, "directoryAccessInfo is filled in");
+    // The cloud's shape: the account's URL and name, the container, a read-only SAS token.
+    assert.equal(info.baseUrl, azurite.blobEndpoint);
+    assert.equal(info.storage, "devstoreaccount1");
+    assert.equal(info.baseDirectory, `imodelblocks-${iModelId}`);
+    assert.equal(info.storageType, "azure");
+    assert.match(info.azure.sasToken, /(^|&)sp=rl(&|$)/);
+    assert.match(info.azure.sasToken, /(^|&)sig=/);
+    assert.match(checkpoint!.dbName, new RegExp(`^${changesetIndex}-v2[0-9a-f]+$`));
+    // The whole file is still there for clients that download files.
+    assert.ok(checkpoint!._links.download?.href);
+
+    const opened = await reader.do<Json>("openV2Checkpoint", { directoryAccessInfo: info, dbName: checkpoint!.dbName, localFile: join(work, "v2.bim") });
+    assert.equal(opened.blockSize, 4 * 1024 * 1024);
+    assert.deepEqual(opened.databases, [checkpoint!.dbName]);
+    assert.ok(opened.totalBlocks >= 1, JSON.stringify(opened));
+    assert.equal(opened.iModelId, iModelId);
+    assert.equal(opened.changeset.id, checkpoint!.changesetId);
+    assert.equal(opened.changeset.index, changesetIndex);
   });
 });
 

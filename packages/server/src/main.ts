@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { openBlobStore, openCloudContainers } from "./adapters/blob/open-blob-store.js";
 import { BlobContainerService } from "./domain/blob-containers/blob-container-service.js";
+import { CheckpointBlocks } from "./domain/blob-containers/checkpoint-blocks.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
@@ -73,10 +74,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const cloudContainers = await openCloudContainers(config.blobs);
   // Blob containers go with their iModel or iTwin; a failure is logged and the periodic sweep finishes the job.
   let containerLog: (err: unknown, message: string) => void = () => undefined;
+  // V2 checkpoints: checkpoint files also published as CloudSqlite databases (one container per iModel).
+  const checkpointBlocks = cloudContainers && new CheckpointBlocks(cloudContainers, worker, blobs, systemClock, (err, message) => containerLog(err, message));
   const deleteContainersOf = (what: "iModel" | "iTwin") => async (id: string) => {
     try {
-      if (what === "iModel") await blobContainers.deleteAllOfIModel(id);
-      else await blobContainers.deleteAllOfITwin(id);
+      if (what === "iModel") {
+        await blobContainers.deleteAllOfIModel(id);
+        await checkpointBlocks?.deleteOf(id);
+      } else await blobContainers.deleteAllOfITwin(id);
     } catch (err) {
       containerLog(err, `the blob containers of a deleted ${what} could not all be deleted; the orphan sweep retries`);
     }
@@ -108,6 +113,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     access,
     iTwins: new ITwinService(backend.access, access, systemClock, undefined, deleteContainersOf("iTwin")),
     blobContainers,
+    checkpointBlocks,
     authenticator,
     hub,
     blobs,
@@ -172,7 +178,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events, checkpointBlocks);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -215,9 +221,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   runner.start();
   maintenance.start();
   // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
+  const iModelExists = async (iModelId: string) => (await store.read((tx) => tx.getIModel(iModelId))) !== undefined;
   const sweepContainers = () =>
-    void blobContainers
-      .removeOrphans()
+    void (async () => (await blobContainers.removeOrphans()) + ((await checkpointBlocks?.removeOrphans(iModelExists)) ?? 0))()
       .then((n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"))
       .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
   if (cloudContainers) sweepContainers();

@@ -116,6 +116,29 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     return { changesetIndex: db.changeset.index };
   },
 
+  /**
+   * Opens a checkpoint's `directoryAccessInfo` as iTwin.js's CloudSqlite does for V2 checkpoints (with the account's
+   * real base URL: 5.x itself would build https://<account>.blob.core.windows.net), and downloads its database.
+   */
+  async openV2Checkpoint(a) {
+    const info = a.directoryAccessInfo as { baseUrl: string; baseDirectory: string; azure: { sasToken: string } };
+    const container = backend.CloudSqlite.createCloudContainer({ baseUri: info.baseUrl, containerId: info.baseDirectory, accessToken: info.azure.sasToken, storageType: "azure", tokenRefreshSeconds: -1 });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "v2-checkpoints" }));
+    try {
+      const stats = container.queryDatabase(String(a.dbName));
+      const localFileName = String(a.localFile);
+      await backend.CloudSqlite.transferDb("download", container, { dbName: String(a.dbName), localFileName });
+      const db = backend.SnapshotDb.openFile(localFileName);
+      try {
+        return { blockSize: container.blockSize, databases: container.queryDatabases(), totalBlocks: stats?.totalBlocks ?? null, changeset: db.changeset, iModelId: db.iModelId };
+      } finally {
+        db.close();
+      }
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
+
   async hasSchema(a) {
     const db = briefcases.get(String(a.key))!;
     return db.querySchemaVersion(String(a.name)) ?? null;

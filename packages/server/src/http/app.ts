@@ -23,6 +23,7 @@ import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import { iTwinRoutes } from "./routes/itwins.js";
 import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
 import { blobContainerRoutes } from "./routes/blob-containers.js";
+import type { CheckpointBlocks } from "../domain/blob-containers/checkpoint-blocks.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
@@ -97,6 +98,8 @@ export interface AppOptions {
   iTwins: ITwinService;
   /** iTwin.js's BlobContainer service (`/blobcontainers`: workspaces, SchemaSync); not served when absent. */
   blobContainers?: BlobContainerService;
+  /** V2 checkpoints (`--blobs azure:`): checkpoints answer `directoryAccessInfo` when they have a V2 copy. */
+  checkpointBlocks?: CheckpointBlocks;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */
@@ -302,6 +305,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const context: ApiRouteContext = { hub: options.hub, access: options.access };
+  const { checkpointBlocks } = options;
   const authorization: AuthorizationDeps = {
     access: options.access,
     iTwinOfIModel: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId,
@@ -337,7 +341,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
       api.addHook("onRequest", async (request) => {
         request.actor = withApplication(await authenticate(request), request.headers);
-        request.presenter = new Presenter(`${originOf(request, options.publicUrl)}/imodels`, storageLinks(request, options), () => request.authz?.grants.has("imodels_read") ?? false);
+        request.presenter = new Presenter(
+          `${originOf(request, options.publicUrl)}/imodels`,
+          storageLinks(request, options),
+          () => request.authz?.grants.has("imodels_read") ?? false,
+          checkpointBlocks && ((blobKey) => checkpointBlocks.accessInfo(blobKey, options.linkTtlSeconds)),
+        );
         request.params_ = request.query as Query;
       });
       registerAuthorization(api, authorization);

@@ -127,6 +127,10 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#call<{ fileSize: number; changesetId: string }>("makeCheckpoint", args);
   }
 
+  uploadCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["uploadCheckpointBlocks"]>>[0]) {
+    return this.#call<{ blockSize: number }>("uploadCheckpointBlocks", args);
+  }
+
   inspect(args: { path: string }) {
     return this.#call<InspectResult>("inspect", args);
   }

@@ -10,6 +10,7 @@ import type { CheckpointPolicy } from "../checkpoints/checkpoint-service.js";
 import type { Clock } from "../context.js";
 import type { EventPublisher } from "../events/hub-events.js";
 import { noEvents } from "../events/hub-events.js";
+import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
 
 /**
  * Makes the checkpoint at one changeset: the nearest earlier checkpoint with the changesets since applied by
@@ -28,6 +29,8 @@ export class CheckpointJob {
     /** Told when pruned files were put in the deletion outbox. */
     private readonly onBlobDeletionRequested: () => void = () => undefined,
     private readonly events: EventPublisher = noEvents,
+    /** With `--blobs azure:`: each checkpoint is also published as a V2 checkpoint (CloudSqlite blocks). */
+    private readonly blocks?: CheckpointBlocks,
   ) {}
 
   async run(iModelId: string, changesetIndex: number): Promise<void> {
@@ -68,7 +71,10 @@ export class CheckpointJob {
         }
         throw err;
       }
-      const key = blobKeys.checkpoint(iModelId, changesetIndex, randomBytes(8).toString("hex"));
+      // The key says whether the file was also published as a V2 checkpoint (CheckpointBlocks), before it is kept.
+      const nonce = randomBytes(8).toString("hex");
+      const published = this.blocks ? await this.blocks.publish(iModelId, changesetIndex, outputPath, nonce) : undefined;
+      const key = blobKeys.checkpoint(iModelId, changesetIndex, published ?? nonce);
       const info = await this.blobs.uploadFromFile(key, outputPath);
       const kept = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
