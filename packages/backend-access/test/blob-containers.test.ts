@@ -6,6 +6,8 @@
 //   lock; another picks the schema up from the container without pulling that changeset;
 // - V2 checkpoints: the checkpoint of a named version answers directoryAccessInfo, which opens with iTwin.js's
 //   CloudSqlite against Azurite (4 MB blocks, the checkpoint's database at the named changeset).
+// MODELHUB_AGENT_ROOT=<folder of an app with iTwin.js 5.7.3 and the built @modelhub packages> runs the two processes
+// on that iTwin.js (passed here with 5.7.3 as well as with the workspace's 5.1.9).
 // run-tests: heavy (Azurite, a hub process and two iTwin.js processes)
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
@@ -99,7 +101,9 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     await rm(work, { recursive: true, force: true });
   });
 
-  it("a workspace container written by one process is read by another, and its later edits too", async () => {
+  it("a workspace container written by one process is read by another, and its later edits too", async (t) => {
+    // MODELHUB_AGENT_ROOT=<an app folder> runs the two processes on that folder's iTwin.js (e.g. 5.7.3).
+    t.diagnostic(`iTwin.js ${await writer.do<string>("hostVersion")} in the agents`);
     const made = await writer.do<{ containerId: string; baseUri: string; dbName: string }>("createWorkspace", {
       iTwinId: ITWIN,
       label: "Team settings",

@@ -7,9 +7,13 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
-import { ModelHubAccess, installContainerService } from "../../src/index.js";
+import type * as BackendAccess from "../../src/index.js";
 
-const require = createRequire(import.meta.url);
+// MODELHUB_AGENT_ROOT runs the agent as an app installed in that folder (e.g. an iTwin.js 5.7.3 host): iTwin.js and
+// @modelhub/backend-access are then that folder's copies.
+const agentRoot = process.env.MODELHUB_AGENT_ROOT;
+const require = createRequire(agentRoot ? `${agentRoot}/package.json` : import.meta.url);
+const { ModelHubAccess, installContainerService } = agentRoot ? (require("@modelhub/backend-access") as typeof BackendAccess) : await import("../../src/index.js");
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 
 const [hubUrl, user] = process.argv.slice(2) as [string, string];
