@@ -10,6 +10,8 @@ export type ContainerAccess = "read" | "write";
  * - `create` of a name that exists answers `"exists"` and changes nothing; two creates of one name: one `"created"`.
  * - `delete` removes the container with every blob in it; deleting a missing one succeeds.
  * - `token` is local (signed with the account key) and grants exactly `access` on that one container until `expiresOn`.
+ * - `list` yields each container whose name starts with the prefix once, and no other.
+ * (test/contract/cloud-containers.contract.ts runs this against every adapter.)
  */
 export interface CloudContainers {
   /** The provider name iTwin.js expects (`BlobContainer.Provider`). */
@@ -21,5 +23,9 @@ export interface CloudContainers {
   create(containerName: string): Promise<"created" | "exists">;
   delete(containerName: string): Promise<void>;
   exists(containerName: string): Promise<boolean>;
+  /** Whether the container holds no blob (a missing container is empty). */
+  isEmpty(containerName: string): Promise<boolean>;
+  /** The names of the account's containers that start with `prefix`. */
+  list(prefix: string): AsyncIterable<string>;
   token(containerName: string, access: ContainerAccess, expiresOn: Date): string;
 }

@@ -50,6 +50,23 @@ export class AzureCloudContainers implements CloudContainers {
     return this.#container(containerName).exists();
   }
 
+  async isEmpty(containerName: string): Promise<boolean> {
+    const container = this.#container(containerName);
+    try {
+      for await (const page of container.listBlobsFlat().byPage({ maxPageSize: 1 })) {
+        if (page.segment.blobItems.length > 0) return false;
+      }
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return true;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    for await (const container of this.#service.listContainers({ prefix })) yield container.name;
+  }
+
   token(containerName: string, access: ContainerAccess, expiresOn: Date): string {
     // A few minutes back: a client whose clock is slightly behind the account's can use the token at once.
     const startsOn = new Date(Date.now() - 5 * 60_000);

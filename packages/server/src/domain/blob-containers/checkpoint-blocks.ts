@@ -10,8 +10,11 @@ export const CHECKPOINT_BLOCK_BYTES = 4 * 1024 * 1024;
 const V2_NONCE = "v2";
 const V2_KEY = /^files\/([^/]+)\/checkpoints\/(\d{1,15})-(v2[0-9a-z]{1,62})\.bim$/;
 const CONTAINER_PREFIX = "imodelblocks-";
-/** Records (in the hub's blob store) of the iModels whose container was laid out for CloudSqlite. */
-const INITIALIZED = "checkpointblocks/";
+/**
+ * The iModels whose checkpoint container this hub made, recorded in its own blob store before the container is
+ * created: the orphan sweep deletes only those (another hub may share the storage account).
+ */
+const OWNED = "checkpointblocks/";
 
 /** `directoryAccessInfo` of a checkpoint, in the cloud's shape. */
 export interface DirectoryAccessInfo {
@@ -57,12 +60,15 @@ export class CheckpointBlocks {
     const v2Nonce = `${V2_NONCE}${nonce}`;
     const containerId = containerOf(iModelId);
     try {
+      const owned = `${OWNED}${iModelId}`;
+      if (!(await this.records.stat(owned))) await this.records.put(owned, Readable.from([Buffer.from(containerId)]));
       await this.containers.create(containerId);
-      const marker = `${INITIALIZED}${iModelId}`;
-      const initialize = !(await this.records.stat(marker));
+      // CloudSqlite's layout is one manifest blob, written at once by initializing: an empty container has none yet.
+      // (Two first checkpoints of one iModel on two nodes in the same instant could both initialize; the second
+      // would drop the first's database, whose checkpoint would then fail to open as V2 and keep its whole file.)
+      const initialize = await this.containers.isEmpty(containerId);
       const accessToken = this.containers.token(containerId, "write", new Date(this.clock.now().getTime() + 6 * 3600_000));
       await upload({ localPath, baseUri: this.containers.baseUri, containerId, accessToken, dbName: dbNameOf(changesetIndex, v2Nonce), initialize, blockSize: CHECKPOINT_BLOCK_BYTES });
-      if (initialize) await this.records.put(marker, Readable.from([Buffer.from(this.clock.now().toISOString())]));
       return v2Nonce;
     } catch (err) {
       this.log(err, `the checkpoint of changeset ${changesetIndex} of iModel ${iModelId} could not be published as a V2 checkpoint; it is served as a whole file only`);
@@ -85,19 +91,18 @@ export class CheckpointBlocks {
   /** Deletes the iModel's checkpoint container (called once the iModel is deleted). */
   async deleteOf(iModelId: string): Promise<void> {
     await this.containers.delete(containerOf(iModelId));
-    await this.records.delete(`${INITIALIZED}${iModelId}`);
+    await this.records.delete(`${OWNED}${iModelId}`);
   }
 
-  /** Deletes the containers of iModels that are gone (their deletion failed, or the hub stopped in between). */
+  /** Deletes this hub's containers of iModels that are gone (their deletion failed, or the hub stopped in between). */
   async removeOrphans(iModelExists: (iModelId: string) => Promise<boolean>): Promise<number> {
-    let removed = 0;
-    for await (const { key } of this.records.list(INITIALIZED)) {
-      const iModelId = key.slice(INITIALIZED.length);
-      if (await iModelExists(iModelId)) continue;
-      await this.deleteOf(iModelId);
-      removed++;
+    const doomed: string[] = [];
+    for await (const { key } of this.records.list(OWNED)) {
+      const iModelId = key.slice(OWNED.length);
+      if (!(await iModelExists(iModelId))) doomed.push(iModelId);
     }
-    return removed;
+    for (const iModelId of doomed) await this.deleteOf(iModelId);
+    return doomed.length;
   }
 }
 
