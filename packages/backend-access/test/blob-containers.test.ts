@@ -188,7 +188,11 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
 
     const opened = await reader.do<Json>("openV2Checkpoint", { directoryAccessInfo: info, dbName: checkpoint!.dbName, localFile: join(work, "v2.bim") });
     assert.equal(opened.blockSize, 4 * 1024 * 1024);
-    assert.deepEqual([...opened.databases].sort(), [earlier.dbName, checkpoint!.dbName].sort());
+    // The baseline (made when the iModel was created) was published too.
+    const baseline = (await api("GET", `/imodels/${iModelId}/changesets/0/checkpoint`)).body.checkpoint;
+    assert.equal(baseline.directoryAccessInfo?.baseDirectory, `imodelblocks-${iModelId}`);
+    assert.match(baseline.dbName, /^0-v2[0-9a-f]+$/);
+    assert.deepEqual([...opened.databases].sort(), [baseline.dbName, earlier.dbName, checkpoint!.dbName].sort());
     assert.ok(opened.totalBlocks >= 1, JSON.stringify(opened));
     assert.equal(opened.iModelId, iModelId);
     assert.equal(opened.changeset.id, checkpoint!.changesetId);

@@ -177,7 +177,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
-  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
+  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch, checkpointBlocks);
   const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events, checkpointBlocks);
   const runner = new JobRunner(
     jobs,
