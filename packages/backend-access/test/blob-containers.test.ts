@@ -91,7 +91,11 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "modelhub-blob-containers-"));
     azurite = await startAzurite();
-    hub = await startHubProcess({ args: ["--blobs", "azure:hub-files"], env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } });
+    // A checkpoint after every changeset, one automatic one kept: pruning runs too (its V2 copies must go).
+    hub = await startHubProcess({
+      args: ["--blobs", "azure:hub-files", "--checkpoint-every", "1", "--keep-checkpoints", "1"],
+      env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+    });
     [writer, reader] = await Promise.all([startAgent(hub.url, "alice"), startAgent(hub.url, "bob")]);
   });
   after(async () => {
@@ -192,7 +196,22 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     const baseline = (await api("GET", `/imodels/${iModelId}/changesets/0/checkpoint`)).body.checkpoint;
     assert.equal(baseline.directoryAccessInfo?.baseDirectory, `imodelblocks-${iModelId}`);
     assert.match(baseline.dbName, /^0-v2[0-9a-f]+$/);
-    assert.deepEqual([...opened.databases].sort(), [baseline.dbName, earlier.dbName, checkpoint!.dbName].sort());
+    assert.ok(opened.databases.includes(baseline.dbName) && opened.databases.includes(earlier.dbName) && opened.databases.includes(checkpoint!.dbName), JSON.stringify(opened.databases));
+
+    // The container holds exactly the live checkpoints' databases once no job runs: pruned automatic ones are gone.
+    await writer.do("insertAndPush", { key: "a", count: 2 });
+    await writer.do("insertAndPush", { key: "a", count: 2 });
+    let live: Json[] = [];
+    const settled = Date.now() + 120_000;
+    while (Date.now() < settled) {
+      live = (await api("GET", `/imodels/${iModelId}/checkpoints`)).body.checkpoints;
+      if (live.length > 0 && live.every((c) => c.state !== "scheduled") && live.some((c) => c.changesetIndex === changesetIndex + 2)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.ok(live.every((c) => c.state === "successful" && c.directoryAccessInfo), JSON.stringify(live));
+    const after = await reader.do<Json>("openV2Checkpoint", { directoryAccessInfo: info, dbName: checkpoint!.dbName, localFile: join(work, "v2-again.bim") });
+    assert.deepEqual([...after.databases].sort(), live.map((c) => c.dbName as string).sort());
+    assert.ok(live.length < 3 + 2, `automatic checkpoints were pruned: ${live.map((c) => c.changesetIndex).join()}`);
     assert.ok(opened.totalBlocks >= 1, JSON.stringify(opened));
     assert.equal(opened.iModelId, iModelId);
     assert.equal(opened.changeset.id, checkpoint!.changesetId);

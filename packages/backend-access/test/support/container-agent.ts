@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
+import type * as CoreCommon from "@itwin/core-common";
 import type * as BackendAccess from "../../src/index.js";
 
 // MODELHUB_AGENT_ROOT runs the agent as an app installed in that folder (e.g. an iTwin.js 5.7.3 host): iTwin.js and
@@ -15,6 +16,7 @@ const agentRoot = process.env.MODELHUB_AGENT_ROOT;
 const require = createRequire(agentRoot ? `${agentRoot}/package.json` : import.meta.url);
 const { ModelHubAccess, installContainerService } = agentRoot ? (require("@modelhub/backend-access") as typeof BackendAccess) : await import("../../src/index.js");
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
+const common = require("@itwin/core-common") as typeof CoreCommon;
 
 const [hubUrl, user] = process.argv.slice(2) as [string, string];
 const bearer = `Bearer ${user}`;
@@ -105,6 +107,21 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     db.saveChanges("schema imported");
     await db.pushChanges({ description: "schema imported through SchemaSync" });
     return { heldSchemaLock, changesetIndex: db.changeset.index };
+  },
+
+  /** Inserts `count` elements (locks from the hub) and pushes them. */
+  async insertAndPush(a) {
+    const db = briefcases.get(String(a.key))!;
+    const firstId = (ecsql: string) => db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
+    const model = firstId("SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
+    const category = firstId("SELECT ECInstanceId FROM bis.SpatialCategory");
+    await db.locks.acquireLocks({ shared: model });
+    for (let i = 0; i < Number(a.count); i++) {
+      db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${user} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never);
+    }
+    db.saveChanges(`insert ${a.count}`);
+    await db.pushChanges({ description: `insert ${a.count}` });
+    return { changesetIndex: db.changeset.index };
   },
 
   async pull(a) {

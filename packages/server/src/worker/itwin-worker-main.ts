@@ -263,6 +263,37 @@ const ops = {
       container.disconnect({ detach: true });
     }
   },
+
+  /**
+   * Deletes databases of a CloudSqlite container (pruned V2 checkpoints) under its write lock, and the blocks that
+   * earlier deletions left unused for over an hour (readers that attached a database keep theirs meanwhile).
+   */
+  async deleteCheckpointBlocks(args: { baseUri: string; containerId: string; accessToken: string; dbNames: string[] }) {
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: args.baseUri,
+      containerId: args.containerId,
+      storageType: "azure",
+      accessToken: args.accessToken,
+      writeable: true,
+      tokenRefreshSeconds: -1,
+    });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
+    try {
+      const present = new Set(container.queryDatabases());
+      const deleted: string[] = [];
+      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+        for (const dbName of args.dbNames) {
+          if (!present.has(dbName)) continue;
+          await container.deleteDatabase(dbName);
+          deleted.push(dbName);
+        }
+      });
+      await backend.CloudSqlite.cleanDeletedBlocks(container, { findOrphanedBlocks: false });
+      return { deleted };
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
 };
 
 function nativeDbOf(db: object): NativeDb {

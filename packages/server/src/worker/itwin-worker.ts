@@ -131,6 +131,10 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#call<{ blockSize: number }>("uploadCheckpointBlocks", args);
   }
 
+  deleteCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["deleteCheckpointBlocks"]>>[0]) {
+    return this.#call<{ deleted: string[] }>("deleteCheckpointBlocks", args);
+  }
+
   inspect(args: { path: string }) {
     return this.#call<InspectResult>("inspect", args);
   }

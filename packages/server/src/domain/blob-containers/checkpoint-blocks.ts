@@ -88,6 +88,26 @@ export class CheckpointBlocks {
     };
   }
 
+  /**
+   * Deletes the V2 copies of pruned checkpoints (by their blob keys); keys without one are skipped. A failure is
+   * logged: the copies then stay until the iModel is deleted.
+   */
+  async deletePublished(iModelId: string, blobKeys: readonly (string | null)[]): Promise<void> {
+    const dbNames = blobKeys.flatMap((key) => {
+      const m = key ? V2_KEY.exec(key) : null;
+      return m && m[1] === iModelId ? [dbNameOf(Number(m[2]), m[3]!)] : [];
+    });
+    const remove = this.worker.deleteCheckpointBlocks?.bind(this.worker);
+    if (dbNames.length === 0 || !remove) return;
+    const containerId = containerOf(iModelId);
+    try {
+      const accessToken = this.containers.token(containerId, "write", new Date(this.clock.now().getTime() + 3600_000));
+      await remove({ baseUri: this.containers.baseUri, containerId, accessToken, dbNames });
+    } catch (err) {
+      this.log(err, `the V2 copies of ${dbNames.length} pruned checkpoint(s) of iModel ${iModelId} could not be deleted; they stay until the iModel is deleted`);
+    }
+  }
+
   /** Deletes the iModel's checkpoint container (called once the iModel is deleted). */
   async deleteOf(iModelId: string): Promise<void> {
     await this.containers.delete(containerOf(iModelId));

@@ -96,7 +96,7 @@ export class CheckpointJob {
 
   /** Keeps the baseline, named versions' checkpoints and the newest `keepAutomatic` others. */
   private async prune(iModelId: string): Promise<void> {
-    const doomed = await this.store.transaction({ iModelId }, async (tx) => {
+    const doomed = await this.store.transaction({ iModelId }, async (tx): Promise<CheckpointRecord[]> => {
       const checkpoints = await tx.listCheckpoints(iModelId);
       const automatic: CheckpointRecord[] = [];
       for (const c of checkpoints) {
@@ -110,9 +110,12 @@ export class CheckpointJob {
         await tx.deleteCheckpoint(iModelId, c.changesetIndex);
         if (c.blobKey) await tx.requestBlobDeletion(c.blobKey, now);
       }
-      return excess.length;
+      return excess;
     });
-    if (doomed > 0) this.onBlobDeletionRequested();
+    if (doomed.length > 0) {
+      this.onBlobDeletionRequested();
+      await this.blocks?.deletePublished(iModelId, doomed.map((c) => c.blobKey));
+    }
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
