@@ -6,3 +6,5 @@ export { installCheckpointDownload, downloadNearestCheckpoint } from "./checkpoi
 export type { CheckpointHub, CheckpointSource } from "./checkpoint-download.js";
 export { HubHttpError, HubUnreachableError, DEFAULT_RETRY, LOGGER_CATEGORY } from "./hub-calls.js";
 export type { AccessLogger, RetryPolicy } from "./hub-calls.js";
+export { ModelHubContainerService, installContainerService } from "./container-service.js";
+export type { ContainerServiceOptions } from "./container-service.js";

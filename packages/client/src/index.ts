@@ -1,4 +1,5 @@
 export * from "./client.js";
+export * from "./blob-containers.js";
 export * from "./errors.js";
 export * from "./events.js";
 export type { FetchLike, RetryEvent, RetryOptions, RetryPolicy, SendOptions, Transport, TransportRequest, TransportResponse } from "./http.js";

@@ -1,10 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import { BlobContainerService } from "./domain/blob-containers/blob-container-service.js";
+import { CheckpointBlocks } from "./domain/blob-containers/checkpoint-blocks.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
-import { openBlobStore, openMetadataBackend } from "./adapters/registry.js";
+import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
@@ -70,6 +72,22 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   // Its start is logged once the app (and its logger) exists.
   let workerStarted: (itwin: WorkerITwin) => void = () => undefined;
   const worker = new ITwinWorker({ workDir: join(scratchDir, "worker"), onStart: (itwin) => workerStarted(itwin) });
+  // iTwin.js's blob containers (workspaces, SchemaSync): containers of the Azure account, none on local files.
+  const cloudContainers = await openCloudContainers(config.blobs);
+  // Blob containers go with their iModel or iTwin; a failure is logged and the periodic sweep finishes the job.
+  let containerLog: (err: unknown, message: string) => void = () => undefined;
+  // V2 checkpoints: checkpoint files also published as CloudSqlite databases (one container per iModel).
+  const checkpointBlocks = cloudContainers && new CheckpointBlocks(cloudContainers, worker, blobs, systemClock, (err, message) => containerLog(err, message));
+  const deleteContainersOf = (what: "iModel" | "iTwin") => async (id: string) => {
+    try {
+      if (what === "iModel") {
+        await blobContainers.deleteAllOfIModel(id);
+        await checkpointBlocks?.deleteOf(id);
+      } else await blobContainers.deleteAllOfITwin(id);
+    } catch (err) {
+      containerLog(err, `the blob containers of a deleted ${what} could not all be deleted; the orphan sweep retries`);
+    }
+  };
 
   const hub = createHub({
       store,
@@ -83,6 +101,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     // The runner is made once the app exists (it logs there); nothing is queued before the app listens.
     jobs: { jobQueued: () => runner.nudge() },
     events,
+    onIModelDeleted: deleteContainersOf("iModel"),
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -92,9 +111,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     admins: config.admins,
     claimITwins: config.claimITwins,
   });
+  const blobContainers = new BlobContainerService(cloudContainers, blobs, store, access, systemClock);
   const app = await buildApp({
     access,
-    iTwins: new ITwinService(backend.access, access, systemClock),
+    iTwins: new ITwinService(backend.access, access, systemClock, undefined, deleteContainersOf("iTwin")),
+    blobContainers,
+    checkpointBlocks,
     authenticator,
     hub,
     blobs,
@@ -141,6 +163,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
 
   authWarn = (message, fields) => app.log.warn(fields, message);
+  containerLog = (err, message) => app.log.warn({ err }, message);
   if (tightened.length > 0) {
     app.log.warn(
       { dataDir: config.dataDir, tightened },
@@ -159,8 +182,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
-  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events);
+  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch, checkpointBlocks);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events, checkpointBlocks);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -202,6 +225,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
   maintenance.start();
+  // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
+  const iModelExists = async (iModelId: string) => (await store.read((tx) => tx.getIModel(iModelId))) !== undefined;
+  const sweepContainers = () =>
+    void (async () => (await blobContainers.removeOrphans()) + ((await checkpointBlocks?.removeOrphans(iModelExists)) ?? 0))()
+      .then((n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"))
+      .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
+  if (cloudContainers) sweepContainers();
+  const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
 
   let closing: Promise<void> | undefined;
   return {
@@ -210,6 +241,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     worker,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(containerSweep);
         await app.close();
         await auditRecorder.close();
         await maintenance.stop();

@@ -27,7 +27,7 @@ import { WalCheckpointer } from "./sqlite/wal-checkpointer.js";
 
 export type { BlobSpec } from "./blob/blob-spec.js";
 export { DEFAULT_BLOB_SPEC, formatBlobSpec, parseBlobSpec } from "./blob/blob-spec.js";
-export { AZURE_CONNECTION_STRING_VARIABLE } from "./blob/open-blob-store.js";
+export { AZURE_CONNECTION_STRING_VARIABLE, openCloudContainers } from "./blob/open-blob-store.js";
 export type { MetadataBackend, MetadataStores, OpenBackendOptions } from "./metadata-backend.js";
 export { closeStores } from "./metadata-backend.js";
 export type { MetadataCopyContents } from "./sqlite/backup.js";

@@ -3,6 +3,8 @@ import type { AccessService } from "../domain/access/access-service.js";
 import type { EventFeed } from "../domain/events/hub-events.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
+import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
+import type { CheckpointBlocks } from "../domain/blob-containers/checkpoint-blocks.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Authenticator } from "./authn/authenticator.js";
@@ -39,6 +41,10 @@ export interface AppOptions {
   access: AccessService;
   /** iTwins people create and own (`/itwins`). */
   iTwins: ITwinService;
+  /** iTwin.js's BlobContainer service (`/blobcontainers`: workspaces, SchemaSync); not served when absent. */
+  blobContainers?: BlobContainerService;
+  /** V2 checkpoints (`--blobs azure:`): checkpoints answer `directoryAccessInfo` when they have a V2 copy. */
+  checkpointBlocks?: CheckpointBlocks;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */

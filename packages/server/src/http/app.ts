@@ -28,6 +28,7 @@ import { eventRoutes } from "./routes/events.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import { blobContainerRoutes } from "./routes/blob-containers.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
@@ -149,6 +150,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticatedScope(scope, deps, { json: true });
     await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
   }, { prefix: "/itwins" });
+  const { blobContainers } = options;
+  if (blobContainers) {
+    await app.register(async (scope) => {
+      authenticatedScope(scope, deps, { json: true });
+      await scope.register(blobContainerRoutes, { containers: blobContainers, publicUrl: options.publicUrl });
+    }, { prefix: "/blobcontainers" });
+  }
 
   app.setNotFoundHandler((request, reply) => {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.

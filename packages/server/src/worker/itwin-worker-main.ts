@@ -278,6 +278,64 @@ const ops = {
       throw err;
     }
   },
+
+  /**
+   * Publishes a checkpoint file as database `dbName` of a CloudSqlite container (a V2 checkpoint: what iTwin.js's
+   * V2CheckpointManager attaches or downloads), uploaded block by block under the container's write lock.
+   * `initialize`: the container is new (or was never set up): it gets CloudSqlite's layout first, with 4 MB blocks.
+   */
+  async uploadCheckpointBlocks(args: { localPath: string; baseUri: string; containerId: string; accessToken: string; dbName: string; initialize: boolean; blockSize: number }) {
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: args.baseUri,
+      containerId: args.containerId,
+      storageType: "azure",
+      accessToken: args.accessToken,
+      writeable: true,
+      // A token good for this one upload: never refreshed through a BlobContainer service the worker has none of.
+      tokenRefreshSeconds: -1,
+    });
+    if (args.initialize) container.initializeContainer({ blockSize: args.blockSize });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
+    try {
+      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+        await backend.CloudSqlite.transferDb("upload", container, { dbName: args.dbName, localFileName: args.localPath });
+      });
+      return { blockSize: container.blockSize };
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
+
+  /**
+   * Deletes databases of a CloudSqlite container (pruned V2 checkpoints) under its write lock, and the blocks that
+   * earlier deletions left unused for over an hour (readers that attached a database keep theirs meanwhile).
+   */
+  async deleteCheckpointBlocks(args: { baseUri: string; containerId: string; accessToken: string; dbNames: string[] }) {
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: args.baseUri,
+      containerId: args.containerId,
+      storageType: "azure",
+      accessToken: args.accessToken,
+      writeable: true,
+      tokenRefreshSeconds: -1,
+    });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
+    try {
+      const present = new Set(container.queryDatabases());
+      const deleted: string[] = [];
+      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+        for (const dbName of args.dbNames) {
+          if (!present.has(dbName)) continue;
+          await container.deleteDatabase(dbName);
+          deleted.push(dbName);
+        }
+      });
+      await backend.CloudSqlite.cleanDeletedBlocks(container, { findOrphanedBlocks: false });
+      return { deleted };
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
 };
 
 function nativeDbOf(db: object): NativeDb {

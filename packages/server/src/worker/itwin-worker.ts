@@ -135,6 +135,14 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#call<{ fileSize: number; changesetId: string }>("makeCheckpoint", args);
   }
 
+  uploadCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["uploadCheckpointBlocks"]>>[0]) {
+    return this.#call<{ blockSize: number }>("uploadCheckpointBlocks", args);
+  }
+
+  deleteCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["deleteCheckpointBlocks"]>>[0]) {
+    return this.#call<{ deleted: string[] }>("deleteCheckpointBlocks", args);
+  }
+
   inspect(args: { path: string }) {
     return this.#call<InspectResult>("inspect", args);
   }

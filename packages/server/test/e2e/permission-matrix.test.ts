@@ -479,7 +479,8 @@ describe("permission matrix (tokens mode): every route × every role", () => {
       return app.hasRoute({ method: method as "GET", url });
     });
     assert.ok(routed.length >= 50, `only ${routed.length} routes found`);
-    assert.deepEqual(routed.map(([k]) => k).filter((k) => !entries[k]), [], "routes without a matrix entry");
+    // Blob containers need Azure storage (Azurite): their roles × operations are checked in blob-containers.test.ts.
+    assert.deepEqual(routed.map(([k]) => k).filter((k) => !entries[k] && !k.includes("/blobcontainers")), [], "routes without a matrix entry");
     const unknown = Object.keys(entries).filter((k) => !routed.some(([r]) => r === k) && !k.includes("auditlog"));
     assert.deepEqual(unknown, [], "entries without a route");
   });
@@ -547,6 +548,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
   for (const [key, rule] of Object.entries(AUTHZ_RULES)) {
     if (rule.kind === "public" || rule.kind === "signedLink") continue;
     it(key, async (t) => {
+      if (key.includes("/blobcontainers")) return t.skip("needs Azure storage: blob-containers.test.ts checks it with every role");
       const entry = entries[key];
       assert.ok(entry, `no matrix entry for ${key}`);
       const [method, url] = key.split(" ") as [string, string];
