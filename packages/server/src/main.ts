@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { openBlobStore } from "./adapters/blob/open-blob-store.js";
@@ -93,6 +93,16 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     access,
     iTwins: new ITwinService(backend.access, access, systemClock),
     authenticator,
+    profiles: identities,
+    admin: {
+      identities,
+      jobs,
+      iModelOf: async (iModelId) => {
+        const iModel = await hub.iModels.get(iModelId).catch(() => undefined);
+        return iModel && { name: iModel.name, iTwinId: iModel.iTwinId };
+      },
+      about: { version: await serverVersion(), metadata: config.metadata.kind, blobs: config.blobs.kind },
+    },
     hub,
     blobs,
     signer,
@@ -214,4 +224,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await backend.close();
       })()),
   };
+}
+
+/** This package's version (package.json next to dist/ or src/). */
+async function serverVersion(): Promise<string> {
+  try {
+    const text = await readFile(new URL("../package.json", import.meta.url), "utf8");
+    return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
 }

@@ -1,13 +1,20 @@
-import { Button, ProgressRadial, SkipToContentLink, Text } from "@itwin/itwinui-react";
+import { Badge, Button, ProgressRadial, SkipToContentLink, Text } from "@itwin/itwinui-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { describeError } from "./format.js";
 import { IModelList } from "./IModelList.js";
 import { ITwinList } from "./ITwinList.js";
 import { IModelPage } from "./IModelPage.js";
+import { AdminPage } from "./Admin.js";
 import { useRoute } from "./route.js";
 import type { AuthMode, Session } from "./session.js";
 import { clientOf, fetchAuthMode, loadSession, saveSession } from "./session.js";
 import { SignIn } from "./SignIn.js";
+
+function whoTitle(session: Session): string {
+  const { user, authMode, expiresAt } = session.me;
+  const how = authMode === "open" ? "open mode: the name is trusted" : authMode === "tokens" ? "a hub token" : "the identity provider's token";
+  return [`${user.displayName} (${user.id})`, user.email, `signed in with ${how}`, expiresAt ? `until ${new Date(expiresAt).toLocaleString()}` : undefined].filter(Boolean).join(" · ");
+}
 
 export function App() {
   const [mode, setMode] = useState<AuthMode>();
@@ -44,10 +51,17 @@ export function App() {
           <a href="#/">modelhub</a>
         </Text>
         {usable && (
-          <span className="mh-row" style={{ alignItems: "center" }}>
-            <Text as="span" className="mh-muted" data-testid="signed-in-as">
-              {usable.label}
+          <span className="mh-row mh-who" style={{ alignItems: "center" }}>
+            <Text as="span" data-testid="signed-in-as" data-user-id={usable.me.user.id} title={whoTitle(usable)}>
+              {usable.me.user.displayName}
+              {usable.me.user.displayName !== usable.me.user.id && <span className="mh-muted mh-hide-narrow"> ({usable.me.user.id})</span>}
             </Text>
+            {usable.me.administrator && mode !== "open" && <Badge backgroundColor="informational">administrator</Badge>}
+            {usable.me.administrator && (
+              <a href="#/admin/members" className="mh-header-link">
+                Administration
+              </a>
+            )}
             <Button size="small" onClick={() => signOut()}>
               Sign out
             </Button>
@@ -61,12 +75,18 @@ export function App() {
           <ProgressRadial indeterminate aria-label="Loading" />
         ) : !usable || !client ? (
           <SignIn mode={mode} onSignIn={signIn} reason={signOutReason} />
+        ) : route.page === "admin" ? (
+          usable.me.administrator ? (
+            <AdminPage section={route.section} client={client} mode={mode} onUnauthorized={onUnauthorized} />
+          ) : (
+            <Text role="alert">The administration pages are for the hub's administrators (modelhub serve --admin).</Text>
+          )
         ) : route.page === "iModel" ? (
-          <IModelPage key={route.iModelId} client={client} iModelId={route.iModelId} tab={route.tab} onUnauthorized={onUnauthorized} />
+          <IModelPage key={route.iModelId} client={client} userId={usable.me.user.id} iModelId={route.iModelId} tab={route.tab} onUnauthorized={onUnauthorized} />
         ) : route.iTwinId ? (
           <IModelList key={route.iTwinId} client={client} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
         ) : (
-          <ITwinList client={client} openMode={mode === "open"} onUnauthorized={onUnauthorized} />
+          <ITwinList client={client} openMode={mode === "open"} administrator={usable.me.administrator} onUnauthorized={onUnauthorized} />
         )}
       </main>
     </>

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { describeError, formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
 import type { TabProps } from "./tab-props.js";
+import { lacking } from "./tab-props.js";
 
 /** Object ids listed per briefcase and level; the counts say how many there are. */
 const IDS_SHOWN = 50;
@@ -12,7 +13,10 @@ function countOf(lock: Lock | undefined, level: "shared" | "exclusive"): number 
   return lock?.lockedObjects.filter((g) => g.lockLevel === level).reduce((n, g) => n + g.objectIds.length, 0) ?? 0;
 }
 
-export function BriefcasesTab({ client, iModelId, revisions, userName, onUnauthorized, onChanged }: TabProps) {
+export function BriefcasesTab({ client, userId, iModelId, can, revisions, userName, onUnauthorized, onChanged }: TabProps) {
+  /** Releasing a briefcase's locks: one's own with imodels_write, anyone's with imodels_manage (the hub's rule). */
+  const cannotRelease = (ownerId: string | null | undefined): string | undefined =>
+    can.manage ? undefined : ownerId === userId ? lacking(can, "write") : `${lacking(can, "manage") ?? ""} Only the owner (with imodels_write) or a manager may release them.`.trim();
   const [releasing, setReleasing] = useState<Briefcase>();
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
   const loaded = useLoaded(
@@ -40,7 +44,7 @@ export function BriefcasesTab({ client, iModelId, revisions, userName, onUnautho
         <Text className="mh-muted">Nobody holds a briefcase of this iModel.</Text>
       ) : (
         <div className="mh-table-wrap">
-          <table className="mh-table" aria-label="Briefcases and their locks" data-testid="briefcases">
+          <table className="mh-table mh-cards-narrow" aria-label="Briefcases and their locks" data-testid="briefcases">
             <thead>
               <tr>
                 <th className="mh-num" scope="col">
@@ -66,11 +70,13 @@ export function BriefcasesTab({ client, iModelId, revisions, userName, onUnautho
                 const shared = countOf(lock, "shared");
                 return (
                   <tr key={b.briefcaseId} data-briefcase={b.briefcaseId}>
-                    <td className="mh-num">{b.briefcaseId}</td>
-                    <td>{userName(b.ownerId)}</td>
+                    <td className="mh-num" data-label="Briefcase">
+                      {b.briefcaseId}
+                    </td>
+                    <td data-label="Owner">{userName(b.ownerId)}</td>
                     <td className="mh-hide-narrow">{[b.deviceName, b.application?.name].filter(Boolean).join(" · ") || "—"}</td>
                     <td className="mh-hide-narrow">{formatDate(b.acquiredDateTime)}</td>
-                    <td data-testid="lock-counts" data-exclusive={exclusive} data-shared={shared}>
+                    <td data-label="Locks" data-testid="lock-counts" data-exclusive={exclusive} data-shared={shared}>
                       {exclusive === 0 && shared === 0 ? (
                         <span className="mh-muted">none</span>
                       ) : (
@@ -94,10 +100,15 @@ export function BriefcasesTab({ client, iModelId, revisions, userName, onUnautho
                         </details>
                       )}
                     </td>
-                    <td>
-                      <Button size="small" disabled={exclusive + shared === 0} onClick={() => setReleasing(b)}>
-                        Release locks
-                      </Button>
+                    <td data-label="Actions">
+                      {(() => {
+                        const why = cannotRelease(b.ownerId);
+                        return (
+                          <Button size="small" disabled={exclusive + shared === 0 || why !== undefined} title={why} onClick={() => setReleasing(b)}>
+                            Release locks
+                          </Button>
+                        );
+                      })()}
                     </td>
                   </tr>
                 );

@@ -23,7 +23,7 @@ export function CheckpointsTab({ client, iModelId, revisions, onUnauthorized }: 
       </Text>
       {checkpoints.length > 0 && (
         <div className="mh-table-wrap">
-          <table className="mh-table" aria-label="Checkpoints" data-testid="checkpoints">
+          <table className="mh-table mh-cards-narrow" aria-label="Checkpoints" data-testid="checkpoints">
             <thead>
               <tr>
                 <th className="mh-num" scope="col">
@@ -39,12 +39,16 @@ export function CheckpointsTab({ client, iModelId, revisions, onUnauthorized }: 
             <tbody>
               {checkpoints.map((c) => (
                 <tr key={c.changesetIndex} data-index={c.changesetIndex}>
-                  <td className="mh-num">{c.changesetIndex === 0 ? "0 (baseline)" : c.changesetIndex}</td>
-                  <td>
+                  <td className="mh-num" data-label="Changeset">
+                    {c.changesetIndex === 0 ? "0 (baseline)" : c.changesetIndex}
+                  </td>
+                  <td data-label="State">
                     <Badge backgroundColor={STATE_COLOR[c.state]}>{c.state}</Badge>
                   </td>
-                  <td className="mh-num">{c.state === "successful" ? formatBytes(c.size) : "—"}</td>
-                  <td>{c.failureReason ?? ""}</td>
+                  <td className="mh-num" data-label="Size">
+                    {c.state === "successful" ? formatBytes(c.size) : "—"}
+                  </td>
+                  <td data-label="Note">{c.failureReason ?? ""}</td>
                 </tr>
               ))}
             </tbody>

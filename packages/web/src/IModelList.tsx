@@ -1,8 +1,8 @@
 import type { IModel, ModelHubClient } from "@modelhub/client";
 import { Alert, Anchor, Badge, LabeledInput, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
-import { formatDate } from "./format.js";
-import { useLoaded } from "./hooks.js";
+import { formatBytes, formatDate } from "./format.js";
+import { useLoaded, useTitle } from "./hooks.js";
 import { hrefOf } from "./route.js";
 
 /** iModels listed at most: the name search narrows a bigger iTwin. */
@@ -12,6 +12,7 @@ const MAX_LISTED = 500;
 export function IModelList({ client, iTwinId, onUnauthorized }: { client: ModelHubClient; iTwinId: string; onUnauthorized: () => void }) {
   const [search, setSearch] = useState("");
   const iTwin = useLoaded(() => client.getITwin(iTwinId), [client, iTwinId], onUnauthorized);
+  useTitle(iTwin.data ? `${iTwin.data.displayName} (iTwin)` : "iTwin");
 
   return (
     <div className="mh-stack">
@@ -69,9 +70,47 @@ function IModelsOfITwin({ client, iTwinId, search, onUnauthorized }: { client: M
             <Text as="div" className="mh-muted">
               {iModel.description ? `${iModel.description} · ` : ""}created {formatDate(iModel.createdDateTime)}
             </Text>
+            <IModelFacts client={client} iModel={iModel} />
           </a>
         </li>
       ))}
     </ul>
+  );
+}
+
+/**
+ * What a BIM manager looks for first on an iModel's card: how much history it has, who pushed last and when, and
+ * how big the model is (its newest checkpoint's .bim).
+ */
+function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IModel }) {
+  const facts = useLoaded(
+    async () => {
+      const [latest, checkpoints] = await Promise.all([client.latestChangeset(iModel.id), client.checkpoints(iModel.id)]);
+      const newest = checkpoints.checkpoints.filter((c) => c.state === "successful").sort((a, b) => b.changesetIndex - a.changesetIndex)[0];
+      let pusher = latest?.creatorId;
+      if (latest) pusher = await client.request<{ user: { displayName?: string } }>("GET", `/${encodeURIComponent(iModel.id)}/users/${encodeURIComponent(latest.creatorId)}`).then((u) => u.user.displayName || latest.creatorId, () => latest.creatorId);
+      return { count: latest?.index ?? 0, lastPush: latest ? { who: pusher, when: latest.pushDateTime } : undefined, size: newest?.size, sizeAt: newest?.changesetIndex };
+    },
+    [client, iModel.id],
+    () => undefined,
+  );
+  if (iModel.state !== "initialized") return null;
+  if (!facts.data) return facts.error ? null : <Text as="div" className="mh-muted">…</Text>;
+  const { count, lastPush, size, sizeAt } = facts.data;
+  return (
+    <dl className="mh-facts" data-testid="imodel-facts" data-changesets={count}>
+      <div>
+        <dt>Changesets</dt>
+        <dd>{count}</dd>
+      </div>
+      <div>
+        <dt>Last push</dt>
+        <dd>{lastPush ? `${formatDate(lastPush.when)} by ${lastPush.who}` : "none yet"}</dd>
+      </div>
+      <div>
+        <dt>Size</dt>
+        <dd title={sizeAt === undefined ? undefined : `The .bim as of changeset ${sizeAt} (its newest checkpoint)`}>{formatBytes(size)}</dd>
+      </div>
+    </dl>
   );
 }

@@ -4,12 +4,21 @@ import { ModelHubClient } from "@modelhub/client";
 
 export type AuthMode = "open" | "tokens" | "oidc";
 
+/** What `GET /me` answers: who the hub takes the token's bearer to be. */
+export interface Me {
+  user: { id: string; displayName: string; givenName: string | null; surname: string | null; email: string | null };
+  authMode: AuthMode;
+  administrator: boolean;
+  expiresAt: string | null;
+  application: { id: string; name: string } | null;
+}
+
 export interface Session {
   mode: AuthMode;
   /** What goes after `Bearer `: the user name in open mode, the pasted token otherwise. */
   credential: string;
-  /** Shown in the header. */
-  label: string;
+  /** Who the hub said the credential's bearer is, at sign-in. */
+  me: Me;
 }
 
 const SESSION_KEY = "modelhub.session";
@@ -19,7 +28,7 @@ export function loadSession(): Session | undefined {
     const raw = sessionStorage.getItem(SESSION_KEY);
     if (!raw) return undefined;
     const parsed = JSON.parse(raw) as Partial<Session>;
-    if (typeof parsed.credential !== "string" || typeof parsed.mode !== "string" || typeof parsed.label !== "string") return undefined;
+    if (typeof parsed.credential !== "string" || typeof parsed.mode !== "string" || typeof parsed.me?.user?.id !== "string") return undefined;
     return parsed as Session;
   } catch {
     return undefined;
@@ -34,6 +43,15 @@ export function saveSession(session: Session | undefined): void {
 /** The API client of this page: the hub that served it, the signed-in user's token. */
 export function clientOf(session: Session): ModelHubClient {
   return new ModelHubClient({ url: window.location.origin, accessToken: session.credential, retry: { attempts: 3, maxDelayMs: 5000 } });
+}
+
+/**
+ * Asks the hub who `credential` belongs to (`GET /me`): a token it refuses throws the API's 401 here, at sign-in,
+ * instead of being kept and failing on the first page.
+ */
+export async function whoAmI(credential: string): Promise<Me> {
+  const client = new ModelHubClient({ url: window.location.origin, accessToken: credential, retry: { attempts: 2, maxDelayMs: 2000 } });
+  return client.request<Me>("GET", `${window.location.origin}/me`);
 }
 
 /** What the hub says about itself before anyone signs in (`GET /ui/config`). */

@@ -21,6 +21,10 @@ import type { AuthorizationDeps } from "./authz/authorize.js";
 import { accessControlRoutes } from "./routes/access-control.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import type { ProfileSource } from "./routes/me.js";
+import { meRoutes } from "./routes/me.js";
+import type { AdminRouteOptions } from "./routes/admin.js";
+import { adminRoutes } from "./routes/admin.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
@@ -44,6 +48,7 @@ import type { Query } from "./query.js";
 import { briefcaseRoutes } from "./routes/briefcases.js";
 import { changesetRoutes } from "./routes/changesets.js";
 import { checkpointRoutes } from "./routes/checkpoints.js";
+import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
@@ -93,6 +98,10 @@ export interface AppOptions {
   access: AccessService;
   /** iTwins people create and own (`/itwins`). */
   iTwins: ITwinService;
+  /** Serves `/admin/…` (tokens, storage use, jobs, about) to organization administrators when given. */
+  admin?: Omit<AdminRouteOptions, "access" | "authMode" | "blobs">;
+  /** Stored user profiles (names, email), shown by `GET /me` when the token carries none. */
+  profiles?: ProfileSource;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */
@@ -355,6 +364,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await lockRoutes(api, context);
       await namedVersionRoutes(api, context);
       await checkpointRoutes(api, context);
+      await checkpointRequestRoutes(api, context);
       await userRoutes(api, context);
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);
@@ -383,7 +393,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const jsonScopes: [string, (scope: FastifyInstance) => Promise<void>][] = [
     ["/accesscontrol", (scope) => accessControlRoutes(scope, { access: options.access, iTwins: options.iTwins })],
     ["/itwins", (scope) => iTwinRoutes(scope, { iTwins: options.iTwins, publicUrl: options.publicUrl })],
+    // Who the caller is (the web UI's sign-in and header).
+    ["/me", (scope) => meRoutes(scope, { access: options.access, authMode: (options.authenticator ?? new OpenAuthenticator()).mode, ...(options.profiles ? { profiles: options.profiles } : {}) })],
   ];
+  const admin = options.admin;
+  if (admin) {
+    jsonScopes.push(["/admin", (scope) => adminRoutes(scope, { ...admin, access: options.access, authMode: (options.authenticator ?? new OpenAuthenticator()).mode, blobs: options.blobs })]);
+  }
   for (const [prefix, routes] of jsonScopes) {
     await app.register(
       async (scope) => {

@@ -47,6 +47,10 @@ const ACTIONS: Readonly<Record<string, ActionRule>> = {
   "POST /imodels/:id/namedversions": { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name },
   "PATCH /imodels/:id/namedversions/:versionId": { action: "namedversion.update", target: (p) => p.versionId },
   "PUT /imodels/:id/namedversions/:versionId/checkpoint": { action: "checkpoint.reschedule", target: (p) => p.versionId },
+  "PUT /imodels/:id/changesets/:changesetId/checkpoint": { action: "checkpoint.request", target: (p) => p.changesetId },
+  // Hub tokens made and revoked over HTTP (routes/admin.ts); the secret is in no body the log keeps.
+  "POST /admin/tokens": { action: "token.create", target: (_p, body, answer) => objectAt(answer, "token").id ?? body.userId },
+  "DELETE /admin/tokens/:tokenId": { action: "token.revoke", target: (p) => p.tokenId },
   "POST /imodels/:id/briefcases": { action: "briefcase.acquire", target: (_p, _b, answer) => objectAt(answer, "briefcase").briefcaseId },
   "DELETE /imodels/:id/briefcases/:briefcaseId": { action: "briefcase.release", target: (p) => p.briefcaseId },
   "PATCH /imodels/:id/locks": { action: "locks.update", target: (_p, body) => body.briefcaseId },

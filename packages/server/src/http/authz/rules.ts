@@ -114,6 +114,8 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "GET /imodels/:id/namedversions/:versionId/checkpoint": iModel(WEBVIEW),
   "PUT /imodels/:id/namedversions/:versionId/checkpoint": iModel(MANAGE),
   "GET /imodels/:id/checkpoints": iModel(WEBVIEW),
+  // Any changeset's checkpoint on request (a .bim to download): who may read the files may ask (routes/checkpoint-requests.ts).
+  "PUT /imodels/:id/changesets/:changesetId/checkpoint": iModel(READ),
 
   // Users.
   "GET /imodels/:id/users": iModel(WEBVIEW),
@@ -141,6 +143,16 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "POST /accesscontrol/itwins/:iTwinId/members": { kind: "iTwin", anyOf: MANAGE, from: "path" },
   "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
   "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": { kind: "iTwin", anyOf: MANAGE, from: "path" },
+
+  // Who the caller is (modelhub's own; the web UI's sign-in and header).
+  "GET /me/": { kind: "authenticated", why: "the caller's own identity, permissions-free" },
+  // The hub's administration (routes/admin.ts): organization administrators only, checked by the routes themselves.
+  "GET /admin/about": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
+  "GET /admin/tokens": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
+  "POST /admin/tokens": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
+  "DELETE /admin/tokens/:tokenId": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
+  "GET /admin/storage": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
+  "GET /admin/jobs": { kind: "authenticated", why: "administrators only (routes/admin.ts checks AccessService.isAdmin)" },
 
   // iTwins (the cloud's iTwins API v1).
   "GET /itwins/": { kind: "authenticated", why: "lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)" },
