@@ -94,6 +94,16 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     iTwins: new ITwinService(backend.access, access, systemClock),
     authenticator,
     profiles: identities,
+    ...(config.auth.mode === "oidc" && config.auth.uiClientId
+      ? {
+          webUiSignIn: {
+            issuer: config.auth.issuer,
+            clientId: config.auth.uiClientId,
+            scope: config.auth.uiScope ?? "openid profile email",
+            ...(config.auth.audience !== undefined ? { resource: config.auth.audience } : {}),
+          },
+        }
+      : {}),
     admin: {
       identities,
       jobs,

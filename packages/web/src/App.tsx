@@ -6,8 +6,9 @@ import { ITwinList } from "./ITwinList.js";
 import { IModelPage } from "./IModelPage.js";
 import { AdminPage } from "./Admin.js";
 import { useRoute } from "./route.js";
-import type { AuthMode, Session } from "./session.js";
-import { clientOf, fetchAuthMode, loadSession, saveSession } from "./session.js";
+import type { Session, UiConfig } from "./session.js";
+import { clientOf, fetchUiConfig, loadSession, saveSession, whoAmI } from "./session.js";
+import { completeSignIn, isSignInReturn } from "./oidc.js";
 import { SignIn } from "./SignIn.js";
 
 function whoTitle(session: Session): string {
@@ -17,14 +18,15 @@ function whoTitle(session: Session): string {
 }
 
 export function App() {
-  const [mode, setMode] = useState<AuthMode>();
+  const [config, setConfig] = useState<UiConfig>();
+  const mode = config?.authMode;
   const [modeError, setModeError] = useState<string>();
   const [session, setSession] = useState<Session | undefined>(loadSession);
   const [signOutReason, setSignOutReason] = useState<string>();
   const route = useRoute();
 
   useEffect(() => {
-    fetchAuthMode().then(setMode, (err: unknown) => setModeError(describeError(err)));
+    fetchUiConfig().then(setConfig, (err: unknown) => setModeError(describeError(err)));
   }, []);
 
   const signIn = useCallback((next: Session) => {
@@ -37,6 +39,24 @@ export function App() {
     setSignOutReason(reason);
     setSession(undefined);
   }, []);
+  // Back from the identity provider (`/?code=…&state=…`): redeem the code, ask the hub who that is, sign in.
+  const [returning, setReturning] = useState(isSignInReturn);
+  useEffect(() => {
+    if (!returning || !config) return;
+    if (config.authMode !== "oidc" || !config.oidc) return setReturning(false);
+    const oidc = config.oidc;
+    void (async () => {
+      try {
+        const { accessToken } = await completeSignIn(oidc);
+        signIn({ mode: "oidc", credential: accessToken, me: await whoAmI(accessToken) });
+      } catch (err) {
+        setSignOutReason(describeError(err));
+      } finally {
+        setReturning(false);
+      }
+    })();
+  }, [returning, config, signIn]);
+
   const onUnauthorized = useCallback(() => signOut("The hub refused your token (401): sign in again."), [signOut]);
   const client = useMemo(() => (session ? clientOf(session) : undefined), [session]);
 
@@ -71,10 +91,10 @@ export function App() {
       <main id="main" className="mh-main" tabIndex={-1}>
         {modeError ? (
           <Text role="alert">Cannot reach the hub: {modeError}</Text>
-        ) : !mode ? (
-          <ProgressRadial indeterminate aria-label="Loading" />
+        ) : !mode || !config || returning ? (
+          <ProgressRadial indeterminate aria-label={returning ? "Signing in" : "Loading"} />
         ) : !usable || !client ? (
-          <SignIn mode={mode} onSignIn={signIn} reason={signOutReason} />
+          <SignIn mode={mode} oidc={config.oidc} onSignIn={signIn} reason={signOutReason} />
         ) : route.page === "admin" ? (
           usable.me.administrator ? (
             <AdminPage section={route.section} client={client} mode={mode} onUnauthorized={onUnauthorized} />

@@ -1,6 +1,8 @@
 import { Alert, Button, LabeledInput, Surface, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
 import { describeError, isUnauthorized } from "./format.js";
+import type { OidcSignIn } from "./oidc.js";
+import { beginSignIn } from "./oidc.js";
 import type { AuthMode, Session } from "./session.js";
 import { whoAmI } from "./session.js";
 import { useTitle } from "./hooks.js";
@@ -8,10 +10,10 @@ import { useTitle } from "./hooks.js";
 const HELP: Record<AuthMode, string> = {
   open: "This hub runs in open mode (loopback only): it trusts the name you give.",
   tokens: "Paste a hub token (made on the hub machine with 'modelhub tokens create').",
-  oidc: "Paste an access token from the hub's identity provider.",
+  oidc: "This hub trusts an identity provider: sign in there, or paste an access token it issued.",
 };
 
-export function SignIn({ mode, onSignIn, reason }: { mode: AuthMode; onSignIn: (session: Session) => void; reason: string | undefined }) {
+export function SignIn({ mode, oidc, onSignIn, reason }: { mode: AuthMode; oidc: OidcSignIn | undefined; onSignIn: (session: Session) => void; reason: string | undefined }) {
   const [value, setValue] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -48,6 +50,26 @@ export function SignIn({ mode, onSignIn, reason }: { mode: AuthMode; onSignIn: (
             {reason}
           </Alert>
         )}
+        {oidc && (
+          <>
+            <Button
+              styleType="high-visibility"
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                setBusy(true);
+                setError(undefined);
+                beginSignIn(oidc).catch((err: unknown) => {
+                  setBusy(false);
+                  setError(`Could not reach the identity provider: ${describeError(err)}`);
+                });
+              }}
+            >
+              Continue with {new URL(oidc.issuer).host}
+            </Button>
+            <Text className="mh-muted">Or paste an access token of that provider:</Text>
+          </>
+        )}
         <LabeledInput
           label={open ? "User name" : "Token"}
           name={open ? "username" : "token"}
@@ -59,7 +81,7 @@ export function SignIn({ mode, onSignIn, reason }: { mode: AuthMode; onSignIn: (
           status={error ? "negative" : undefined}
           message={error}
         />
-        <Button styleType="high-visibility" type="submit" disabled={busy}>
+        <Button styleType={oidc ? "default" : "high-visibility"} type="submit" disabled={busy}>
           Sign in
         </Button>
       </form>

@@ -1,6 +1,7 @@
 // Who is signed in. Kept in this tab's sessionStorage (this origin only, gone when the tab closes), never in
 // localStorage or a cookie: another origin's script cannot read it, and it does not outlive the session.
 import { ModelHubClient } from "@modelhub/client";
+import type { OidcSignIn } from "./oidc.js";
 
 export type AuthMode = "open" | "tokens" | "oidc";
 
@@ -54,11 +55,19 @@ export async function whoAmI(credential: string): Promise<Me> {
   return client.request<Me>("GET", `${window.location.origin}/me`);
 }
 
+export interface UiConfig {
+  authMode: AuthMode;
+  /** oidc with a client for this page: sign in at the provider instead of pasting a token. */
+  oidc?: OidcSignIn;
+}
+
 /** What the hub says about itself before anyone signs in (`GET /ui/config`). */
-export async function fetchAuthMode(): Promise<AuthMode> {
+export async function fetchUiConfig(): Promise<UiConfig> {
   const response = await fetch("/ui/config", { headers: { accept: "application/json" } });
   if (!response.ok) throw new Error(`The hub answered ${response.status} to GET /ui/config.`);
-  const config = (await response.json()) as { authMode?: unknown };
-  if (config.authMode === "open" || config.authMode === "tokens" || config.authMode === "oidc") return config.authMode;
+  const config = (await response.json()) as { authMode?: unknown; oidc?: OidcSignIn };
+  if (config.authMode === "open" || config.authMode === "tokens" || config.authMode === "oidc") {
+    return { authMode: config.authMode, ...(config.authMode === "oidc" && config.oidc ? { oidc: config.oidc } : {}) };
+  }
   throw new Error(`The hub named an auth mode this page does not know: ${String(config.authMode)}.`);
 }

@@ -29,6 +29,7 @@ import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
 import { DEFAULT_WEB_UI_ROOT, webUiRoutes } from "./web-ui.js";
+import type { OidcSignIn } from "./web-ui.js";
 import type { EventFeed } from "../domain/events/hub-events.js";
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
@@ -122,6 +123,8 @@ export interface AppOptions {
   uploadStallTimeoutMs?: number;
   /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
   allowedHosts?: readonly string[];
+  /** oidc: how the web UI signs people in at the identity provider (`--ui-client-id`). */
+  webUiSignIn?: OidcSignIn;
   /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
   webUiRoot?: string | false;
   /**
@@ -289,7 +292,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get("/health", async () => ({ status: "ok" }));
   if (options.webUiRoot !== false) {
-    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
+    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
 
   await app.register(storageRoutes, {
