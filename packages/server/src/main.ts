@@ -5,6 +5,7 @@ import { openBlobStore } from "./adapters/blob/open-blob-store.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
+import { ElementLabels } from "./app/element-labels.js";
 import { openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
@@ -94,6 +95,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     iTwins: new ITwinService(backend.access, access, systemClock),
     authenticator,
     profiles: identities,
+    elementLabels: new ElementLabels({
+      blobs,
+      reader: worker,
+      latestCheckpoint: (iModelId) => hub.checkpoints.latest(iModelId).catch(() => undefined),
+      cacheDir: join(scratchDir, `labels-${process.pid}-cache`),
+    }),
     ...(config.auth.mode === "oidc" && config.auth.uiClientId
       ? {
           webUiSignIn: {

@@ -226,6 +226,13 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const counts = row.getByTestId("lock-counts");
     await row.locator("[data-testid='lock-counts'][data-exclusive='2']").waitFor();
     assert.notEqual(await counts.getAttribute("data-shared"), "0");
+    // Opened, the list names the locked elements as people know them: label, class, model (read by the hub's worker
+    // from the newest checkpoint), not only their hex ids.
+    await counts.locator("summary").click();
+    const pump = counts.getByTestId("locked-exclusive").locator(`li[data-object='${demo.firstElements[0]}']`);
+    await pump.filter({ hasText: "pump 0" }).waitFor();
+    assert.match((await pump.textContent()) ?? "", /^pump 0 Generic:PhysicalObject in .+ 0x[0-9a-f]+$/);
+    await counts.getByTestId("labels-as-of").filter({ hasText: /Names as of changeset \d+/ }).waitFor();
     const before = await demo.apiAs("manager").locks(demo.iModelId, { briefcaseId: demo.aliceBriefcase });
     assert.equal(before.length, 1, "the API shows alice's locks before the release");
 

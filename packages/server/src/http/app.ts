@@ -50,6 +50,8 @@ import { briefcaseRoutes } from "./routes/briefcases.js";
 import { changesetRoutes } from "./routes/changesets.js";
 import { checkpointRoutes } from "./routes/checkpoints.js";
 import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
+import { elementLabelRoutes } from "./routes/element-labels.js";
+import type { ElementLabels } from "../app/element-labels.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
@@ -123,6 +125,8 @@ export interface AppOptions {
   uploadStallTimeoutMs?: number;
   /** `Host` values accepted besides loopback names and the publicUrl's host: `name` (any port) or `name:port`. */
   allowedHosts?: readonly string[];
+  /** Serves `GET /imodels/{id}/elementlabels` (labels of locked elements, read by the worker) when given. */
+  elementLabels?: ElementLabels;
   /** oidc: how the web UI signs people in at the identity provider (`--ui-client-id`). */
   webUiSignIn?: OidcSignIn;
   /** The built web UI served at `/` (packages/web/dist by default); `false`: no UI. */
@@ -368,6 +372,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await namedVersionRoutes(api, context);
       await checkpointRoutes(api, context);
       await checkpointRequestRoutes(api, context);
+      if (options.elementLabels) {
+        await elementLabelRoutes(api, { labels: options.elementLabels, iModelExists: async (iModelId) => void (await options.hub.iModels.get(iModelId)) });
+      }
       await userRoutes(api, context);
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);

@@ -371,6 +371,12 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     "PUT /imodels/:id/changesets/:changesetId/checkpoint": {
       need: RD, ok: 200, run: (_r, u) => api(u)("PUT", `/${iModelId}/changesets/1/checkpoint`) },
 
+    "GET /imodels/:id/elementlabels": {
+      need: RD,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `/${iModelId}/elementlabels?ids=0x1`),
+      check: (_role, r) => assert.deepEqual(r.body.elements.map((e: Json) => [e.id, e.className]), [["0x1", "BisCore:Subject"]]),
+    },
     "GET /me/": {
       need: ANY,
       ok: 200,

@@ -279,6 +279,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/auditlog/", area: "api", query: ["iTwinId", "$top"] },
   // Any changeset's checkpoint on request (routes/checkpoint-requests.ts).
   { method: "PUT", url: "/imodels/:id/changesets/:changesetId/checkpoint", area: "api", body: () => fc.constant({}) },
+  // Labels of locked elements (routes/element-labels.ts).
+  { method: "GET", url: "/imodels/:id/elementlabels", area: "api", query: ["ids"] },
   // Who the caller is (routes/me.ts): the "/" of the /me scope, with and without the slash.
   { method: "GET", url: "/me", area: "api" },
   { method: "GET", url: "/me/", area: "api" },

@@ -102,6 +102,8 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
 
   // Locks: acquiring needs write and one's own briefcase; releasing also manage (domain).
   "PATCH /imodels/:id/locks": iModel(WRITE_OR_MANAGE),
+  // Labels, classes and models of locked elements, read from the newest checkpoint (model content: read, like the files).
+  "GET /imodels/:id/elementlabels": iModel(READ),
   "GET /imodels/:id/locks": iModel(WEBVIEW),
   "POST /imodels/:id/locks/release-chunk": iModel(WRITE_OR_MANAGE),
 
