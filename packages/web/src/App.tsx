@@ -104,7 +104,7 @@ export function App() {
         ) : route.page === "iModel" ? (
           <IModelPage key={route.iModelId} client={client} userId={usable.me.user.id} iModelId={route.iModelId} tab={route.tab} onUnauthorized={onUnauthorized} />
         ) : route.iTwinId ? (
-          <IModelList key={route.iTwinId} client={client} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
+          <IModelList key={route.iTwinId} client={client} credential={usable.credential} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
         ) : (
           <ITwinList client={client} openMode={mode === "open"} administrator={usable.me.administrator} onUnauthorized={onUnauthorized} />
         )}

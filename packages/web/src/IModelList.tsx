@@ -9,7 +9,7 @@ import { hrefOf } from "./route.js";
 const MAX_LISTED = 500;
 
 /** One iTwin's page: its name and its iModels, searched by name. */
-export function IModelList({ client, iTwinId, onUnauthorized }: { client: ModelHubClient; iTwinId: string; onUnauthorized: () => void }) {
+export function IModelList({ client, credential, iTwinId, onUnauthorized }: { client: ModelHubClient; credential: string; iTwinId: string; onUnauthorized: () => void }) {
   const [search, setSearch] = useState("");
   const iTwin = useLoaded(() => client.getITwin(iTwinId), [client, iTwinId], onUnauthorized);
   useTitle(iTwin.data ? `${iTwin.data.displayName} (iTwin)` : "iTwin");
@@ -30,14 +30,14 @@ export function IModelList({ client, iTwinId, onUnauthorized }: { client: ModelH
             </Text>
           )}
           <LabeledInput label="Search by name" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
-          <IModelsOfITwin client={client} iTwinId={iTwinId} search={search.trim()} onUnauthorized={onUnauthorized} />
+          <IModelsOfITwin client={client} credential={credential} iTwinId={iTwinId} search={search.trim()} onUnauthorized={onUnauthorized} />
         </>
       )}
     </div>
   );
 }
 
-function IModelsOfITwin({ client, iTwinId, search, onUnauthorized }: { client: ModelHubClient; iTwinId: string; search: string; onUnauthorized: () => void }) {
+function IModelsOfITwin({ client, credential, iTwinId, search, onUnauthorized }: { client: ModelHubClient; credential: string; iTwinId: string; search: string; onUnauthorized: () => void }) {
   const [debounced, setDebounced] = useState(search);
   useEffect(() => {
     const timer = setTimeout(() => setDebounced(search), 250);
@@ -62,15 +62,18 @@ function IModelsOfITwin({ client, iTwinId, search, onUnauthorized }: { client: M
     <ul className="mh-card-list" aria-label="iModels of the iTwin">
       {loaded.data.map((iModel) => (
         <li key={iModel.id}>
-          <a href={hrefOf({ page: "iModel", iModelId: iModel.id, tab: "changesets" })}>
-            <Text variant="leading" as="span">
-              {iModel.name}
-            </Text>{" "}
-            {iModel.state !== "initialized" && <Badge backgroundColor="warning">{iModel.state}</Badge>}
-            <Text as="div" className="mh-muted">
-              {iModel.description ? `${iModel.description} · ` : ""}created {formatDate(iModel.createdDateTime)}
-            </Text>
-            <IModelFacts client={client} iModel={iModel} />
+          <a href={hrefOf({ page: "iModel", iModelId: iModel.id, tab: "changesets" })} className="mh-imodel-card">
+            <Thumbnail credential={credential} iModelId={iModel.id} />
+            <div className="mh-imodel-card-text">
+              <Text variant="leading" as="span">
+                {iModel.name}
+              </Text>{" "}
+              {iModel.state !== "initialized" && <Badge backgroundColor="warning">{iModel.state}</Badge>}
+              <Text as="div" className="mh-muted">
+                {iModel.description ? `${iModel.description} · ` : ""}created {formatDate(iModel.createdDateTime)}
+              </Text>
+              <IModelFacts client={client} iModel={iModel} />
+            </div>
           </a>
         </li>
       ))}
@@ -113,4 +116,28 @@ function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IMode
       </div>
     </dl>
   );
+}
+
+/**
+ * The iModel's thumbnail (`GET /imodels/{id}/thumbnail`: its uploaded image, or the hub's default). Read with the
+ * token in the Authorization header, as every API call, and shown as a data: URL (the page's policy allows no other
+ * image source than the hub itself and data:).
+ */
+function Thumbnail({ credential, iModelId }: { credential: string; iModelId: string }) {
+  const [src, setSrc] = useState<string>();
+  useEffect(() => {
+    let stale = false;
+    void (async () => {
+      const response = await fetch(`/imodels/${encodeURIComponent(iModelId)}/thumbnail?size=small`, { headers: { authorization: `Bearer ${credential}` } });
+      if (!response.ok) return;
+      const blob = await response.blob();
+      const reader = new FileReader();
+      reader.onload = () => !stale && typeof reader.result === "string" && setSrc(reader.result);
+      reader.readAsDataURL(blob);
+    })().catch(() => undefined);
+    return () => {
+      stale = true;
+    };
+  }, [credential, iModelId]);
+  return <span className="mh-thumb">{src && <img src={src} alt="" data-testid="imodel-thumbnail" />}</span>;
 }

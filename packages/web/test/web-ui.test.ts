@@ -4,13 +4,10 @@
 // written to the console as an error.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
-import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
-
-const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, pageProblems, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
 
 describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { timeout: 300_000 }, () => {
   let demo: DemoHub;
@@ -97,6 +94,8 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await facts.filter({ hasText: "by alice" }).waitFor();
     assert.equal(await facts.getAttribute("data-changesets"), "2");
     assert.match((await facts.textContent()) ?? "", /Changesets2Last push.+ by aliceSize[\d.]+ (KB|MB)/);
+    // Its thumbnail (the hub's default until one is uploaded), read with the token and shown as a data: URL.
+    assert.match((await page.getByTestId("imodel-thumbnail").getAttribute("src")) ?? "", /^data:image\/png;base64,/);
     await link.click();
     await page.getByRole("heading", { name: "Plant West" }).waitFor();
     await page.waitForFunction(() => document.title === "Changesets · Plant West · modelhub");
@@ -250,6 +249,12 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await baseline.waitFor();
     assert.match((await baseline.textContent()) ?? "", /successful/);
     assert.match((await page.getByTestId("checkpoints-total").textContent()) ?? "", /checkpoints?, [\d.]+ (B|KB|MB) on disk/);
+    // The baseline's .bim, from the list.
+    const download = page.waitForEvent("download");
+    await baseline.getByRole("button", { name: "Download .bim of changeset 0" }).click();
+    const file = await download;
+    assert.equal(file.suggestedFilename(), "Plant West-changeset-0.bim");
+    assert.equal((await readFile((await file.path())!)).subarray(0, 16).toString("latin1"), "SQLite format 3\0");
     stepsRun.push("checkpoints");
   });
 
@@ -300,21 +305,7 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
           await tab.goto(`${demo.hub.url}/${target.hash}`);
           await tab.locator(target.ready).first().waitFor();
           await tab.locator("[role='progressbar']").first().waitFor({ state: "detached" }).catch(() => undefined);
-          const where = `${target.name} at ${size.width}px`;
-          const widths = await tab.evaluate(() => ({
-            page: document.documentElement.scrollWidth,
-            viewport: window.innerWidth,
-            clipped: [...document.querySelectorAll(".mh-table-wrap")].filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.querySelector("table")?.getAttribute("aria-label")),
-          }));
-          if (widths.page > widths.viewport) problems.push(`${where}: the page is ${widths.page}px wide in a ${widths.viewport}px window`);
-          if (widths.clipped.length > 0) problems.push(`${where}: tables wider than their box: ${widths.clipped.join(", ")}`);
-          await tab.addScriptTag({ path: AXE_PATH });
-          const violations = await tab.evaluate(async () => {
-            const axe = (window as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-            const result = await axe.run(document, { resultTypes: ["violations"] });
-            return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-          });
-          for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) problems.push(`${where}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(" | ")}`);
+          problems.push(...(await pageProblems(tab, `${target.name} at ${size.width}px`)));
           audited++;
         }
         assert.deepEqual(errors, []);
