@@ -86,6 +86,8 @@ program
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
   .option("--clock-skew <seconds>", `oidc: clock difference allowed with the identity provider on exp, nbf and iat (at most ${MAX_CLOCK_SKEW_SECONDS})`, integer, OIDC_CLOCK_TOLERANCE_SECONDS)
   .option("--max-token-lifetime <seconds>", "oidc: refuse tokens meant to live longer than this (exp - iat)", integer, OIDC_MAX_TOKEN_LIFETIME_SECONDS)
+  .option("--ui-client-id <id>", "oidc: the web UI signs in at the provider as this public client (authorization code + PKCE; its redirect URI: the hub's URL with '/')")
+  .option("--ui-scope <scopes>", "oidc: scopes the web UI asks for", "openid profile email")
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { BlobContainerService } from "./domain/blob-containers/blob-container-service.js";
@@ -7,6 +7,7 @@ import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
 import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
+import { ElementLabels } from "./app/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
@@ -118,6 +119,32 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     blobContainers,
     checkpointBlocks,
     authenticator,
+    profiles: identities,
+    elementLabels: new ElementLabels({
+      blobs,
+      reader: worker,
+      latestCheckpoint: (iModelId) => hub.checkpoints.latest(iModelId).catch(() => undefined),
+      cacheDir: join(scratchDir, `labels-${process.pid}-cache`),
+    }),
+    ...(config.auth.mode === "oidc" && config.auth.uiClientId
+      ? {
+          webUiSignIn: {
+            issuer: config.auth.issuer,
+            clientId: config.auth.uiClientId,
+            scope: config.auth.uiScope ?? "openid profile email",
+            ...(config.auth.audience !== undefined ? { resource: config.auth.audience } : {}),
+          },
+        }
+      : {}),
+    admin: {
+      identities,
+      jobs,
+      iModelOf: async (iModelId) => {
+        const iModel = await hub.iModels.get(iModelId).catch(() => undefined);
+        return iModel && { name: iModel.name, iTwinId: iModel.iTwinId };
+      },
+      about: { version: await serverVersion(), metadata: config.metadata.kind, blobs: config.blobs.kind },
+    },
     hub,
     blobs,
     signer,
@@ -251,4 +278,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await backend.close();
       })()),
   };
+}
+
+/** This package's version (package.json next to dist/ or src/). */
+async function serverVersion(): Promise<string> {
+  try {
+    const text = await readFile(new URL("../package.json", import.meta.url), "utf8");
+    return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
 }

@@ -28,6 +28,10 @@ import { eventRoutes } from "./routes/events.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import { adminRoutes } from "./routes/admin.js";
+import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
+import { elementLabelRoutes } from "./routes/element-labels.js";
+import { meRoutes } from "./routes/me.js";
 import { blobContainerRoutes } from "./routes/blob-containers.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
@@ -45,7 +49,7 @@ export type { AppOptions } from "./app-options.js";
 export type { ApiRouteContext } from "./routes/context.js";
 
 /** The route plugins of the iModels API scope (`/imodels`), each a file under routes/. */
-const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
+const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, checkpointRequestRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -84,12 +88,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         }),
     });
   }
+  const authMode = (options.authenticator ?? new OpenAuthenticator()).mode;
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
   app.get("/health", { config: { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") } }, async () => ({ status: "ok" }));
   if (options.webUiRoot !== false) {
-    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
+    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
 
   await app.register(storageRoutes, {
@@ -126,6 +131,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       apiScope(api, deps, options);
       for (const routes of API_ROUTES) await api.register(routes, context);
+      const { elementLabels } = options;
+      if (elementLabels) await api.register(elementLabelRoutes, { labels: elementLabels, iModelExists: async (iModelId: string) => void (await options.hub.iModels.get(iModelId)) });
       if (options.events) {
         const verify = (header: string | undefined) => authenticator.authenticate(header);
         await api.register(eventRoutes, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, verify, authorization) });
@@ -150,6 +157,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticatedScope(scope, deps, { json: true });
     await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
   }, { prefix: "/itwins" });
+  // Who the caller is (the web UI's sign-in and header), and the hub's administration (administrators only).
+  await app.register(async (scope) => {
+    authenticatedScope(scope, deps, { json: true });
+    await scope.register(meRoutes, { access: options.access, authMode, ...(options.profiles ? { profiles: options.profiles } : {}) });
+  }, { prefix: "/me" });
+  const { admin } = options;
+  if (admin) {
+    await app.register(async (scope) => {
+      authenticatedScope(scope, deps, { json: true });
+      await scope.register(adminRoutes, { ...admin, access: options.access, authMode, blobs: options.blobs });
+    }, { prefix: "/admin" });
+  }
   const { blobContainers } = options;
   if (blobContainers) {
     await app.register(async (scope) => {

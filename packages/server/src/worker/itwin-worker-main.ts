@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
+import type * as CoreCommon from "@itwin/core-common";
 import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
@@ -18,6 +19,7 @@ const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : impo
 type Backend = typeof CoreBackend;
 const backend = require("@itwin/core-backend") as Backend;
 const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+const common = require("@itwin/core-common") as typeof CoreCommon;
 // Not in the barrel of 5.x; the package has no exports map, so the deep path resolves.
 const { IModelNative } = require("@itwin/core-backend/lib/cjs/internal/NativePlatform.js") as {
   IModelNative: { platform: { DgnDb: { computeChangesetId(args: { parentId: string; pathname: string }): string } } };
@@ -234,6 +236,30 @@ const ops = {
     }
   },
 
+  /**
+   * What people call the elements (or models) of `ids` in the file at `path` (a checkpoint): label, class and model,
+   * for the web UI's lock list. Ids the file does not have (created later, or never pushed) are not in the answer.
+   */
+  async describeElements(args: { path: string; ids: string[] }) {
+    const db = backend.SnapshotDb.openFile(args.path);
+    try {
+      const reader = db.createQueryReader(DESCRIBE_ECSQL, new common.QueryBinder().bindIdSet(1, args.ids), { rowFormat: common.QueryRowFormat.UseECSqlPropertyIndexes });
+      const elements: ElementDescription[] = [];
+      for await (const row of reader) {
+        const [id, className, code, label, modelId, modelClass, modelCode, modelLabel] = row.toArray() as (string | undefined)[];
+        elements.push({
+          id: String(id),
+          className: String(className ?? ""),
+          label: label || code || null,
+          model: modelId ? { id: String(modelId), className: modelClass ?? null, label: modelLabel || modelCode || null } : null,
+        });
+      }
+      return { elements, changesetId: db.changeset.id };
+    } finally {
+      db.close();
+    }
+  },
+
   async makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
@@ -337,6 +363,19 @@ const ops = {
     }
   },
 };
+
+interface ElementDescription {
+  id: string;
+  className: string;
+  label: string | null;
+  model: { id: string; className: string | null; label: string | null } | null;
+}
+
+/** Elements by id with their class, label (user label, else code) and their model's (its modeled element's). */
+const DESCRIBE_ECSQL = `SELECT e.ECInstanceId, ec_classname(e.ECClassId, 's:c'), e.CodeValue, e.UserLabel, e.Model.Id,
+  ec_classname(m.ECClassId, 's:c'), m.CodeValue, m.UserLabel
+  FROM bis.Element e LEFT JOIN bis.Element m ON m.ECInstanceId = e.Model.Id
+  WHERE InVirtualSet(?, e.ECInstanceId)`;
 
 function nativeDbOf(db: object): NativeDb {
   for (const sym of Object.getOwnPropertySymbols(db)) {

@@ -143,6 +143,11 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#call<{ deleted: string[] }>("deleteCheckpointBlocks", args);
   }
 
+  /** Labels, classes and models of elements of a checkpoint (the web UI's lock list). */
+  describeElements(args: { path: string; ids: readonly string[] }) {
+    return this.#call<DescribedElements>("describeElements", { path: args.path, ids: [...args.ids] });
+  }
+
   inspect(args: { path: string }) {
     return this.#call<InspectResult>("inspect", args);
   }
@@ -303,4 +308,10 @@ function closedError(): Error {
 function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
   const last = stderr.trim().split("\n").at(-1);
   return new Error(`iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${last ? `: ${last}` : ""}`);
+}
+
+/** What `describeElements` answers: the ids the file has (others are left out), and the changeset it is at. */
+export interface DescribedElements {
+  elements: { id: string; className: string; label: string | null; model: { id: string; className: string | null; label: string | null } | null }[];
+  changesetId: string;
 }
