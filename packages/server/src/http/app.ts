@@ -49,6 +49,8 @@ import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { userRoutes } from "./routes/users.js";
 import { BodyWatch, DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND, RequestLines, answerOnSocket, connectionsForDescriptors, descriptorLimit, openDescriptors, statusOfClientError } from "./slow-clients.js";
+import { OneLinePerRequest } from "./request-log.js";
+import { VERSION } from "../version.js";
 import { azureErrorXml, closeIfBodyUnread, isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { OUT_OF_SPACE_RETRY_AFTER_SECONDS, isOutOfSpace } from "./out-of-space.js";
 import { storageRoutes } from "./storage/storage-routes.js";
@@ -76,8 +78,8 @@ export interface AppOptions {
   linkTtlSeconds: number;
   /** Largest JSON body accepted (lock requests with many ids are the biggest). */
   jsonBodyLimit: number;
-  /** `false` for silence, or pino options such as `{ level: "info" }`. */
-  logger: false | { level: string };
+  /** `false` for silence, or pino options such as `{ level: "info" }` (and a `stream` for the human format, app/log-format.ts). */
+  logger: false | { level: string; stream?: { write(line: string): void } };
   /** Requests per minute and verified user (API, access control, audit log); 0 turns the limit off. */
   rateLimitPerMinute: number;
   /**
@@ -146,6 +148,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const requestLines = new RequestLines();
   const app = Fastify({
     logger: options.logger,
+    // One line per request, when it is answered (request-log.ts).
+    logController: new OneLinePerRequest(actorOf),
     routerOptions: { querystringParser: parseQueryString, maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: options.jsonBodyLimit,
     // Node's whole-request timeout would cut big uploads on slow links: bodies are bounded by BodyWatch instead (a
@@ -278,7 +282,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
-  app.get("/health", async () => ({ status: "ok" }));
+  app.get("/health", async () => ({ status: "ok", version: VERSION }));
   if (options.webUiRoot !== false) {
     await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
   }
