@@ -13,6 +13,10 @@ import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
 import { stderr, stdout } from "./admin/terminal.js";
+import { bannerLines } from "./admin/banner.js";
+import type { LogFormat } from "./app/log-format.js";
+import { LOG_FORMATS, defaultLogFormat } from "./app/log-format.js";
+import { VERSION } from "./version.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -45,7 +49,18 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 const program = new Command()
   .name("modelhub")
   .description("A self-hosted iModelHub for iTwin.js.")
-  .showHelpAfterError();
+  .version(VERSION, "-V, --version", "print modelhub's version")
+  // `modelhub --version` only before a command: after one, `--version` is that command's (checkpoints download).
+  .enablePositionalOptions()
+  // A usage mistake is one short message and a hint, never the whole help; its exit code is 2 (1 means a failure).
+  // Set before the subcommands are added: they inherit both.
+  .showHelpAfterError("(add --help for usage)")
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+function logFormat(value: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`One of ${LOG_FORMATS.join(", ")}.`);
+  return value as LogFormat;
+}
 
 program
   .command("serve")
@@ -57,6 +72,7 @@ program
   .option("--blobs <spec>", "where files are kept: fs (under --data) or azure:<container> (account from AZURE_STORAGE_CONNECTION_STRING; clients then move bytes straight to and from Azure)", "fs")
   .option("--public-url <origin>", "origin to use in links when behind a proxy")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
+  .option("--log-format <format>", "human (one line per request: time, user, method, path, status, duration) or json (pino's JSON lines); default: human on a terminal, json otherwise", logFormat)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
   .option("--rate-limit <perMinute>", "requests per minute per verified user on the API, access control and audit log (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
   .option("--auth-failure-limit <perMinute>", "failed authentications per client address and minute, after which its requests are refused (429) before authentication until the minute ends (0 = no limit)", integer, DEFAULTS.authFailureLimit)
@@ -92,7 +108,7 @@ program
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")
   .option("--config <file>", "JSON file with any of these options (keys in camelCase, e.g. publicUrl); command line > environment (MODELHUB_…) > file")
-  .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
+  .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean; logFormat?: LogFormat } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
     let config;
     try {
       const sources = applyConfigSources(command, process.env);
@@ -134,8 +150,9 @@ program
       }
       throw err;
     }
-    const server = await startServer(config, { metrics: opts.metrics });
-    stdout.lines([`modelhub listening on ${server.url}`, `  web UI: ${server.url}/`, `  API base URL for the iModels clients: ${server.url}/imodels`, `  data: ${config.dataDir}`]);
+    const format = opts.logFormat ?? defaultLogFormat(process.stdout.isTTY);
+    const server = await startServer(config, { metrics: opts.metrics, logFormat: format });
+    stdout.lines(bannerLines(server.url, config, format));
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

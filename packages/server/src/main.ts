@@ -11,6 +11,8 @@ import { ElementLabels } from "./app/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
+import type { LogFormat } from "./app/log-format.js";
+import { humanLogStream } from "./app/log-format.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
@@ -45,6 +47,8 @@ export interface StartOptions {
   eventHeartbeatMs?: number;
   /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
   auditRefusalWindowMs?: number;
+  /** `json` (pino's lines, the default) or `human` (one readable line per event, for a terminal; app/log-format.ts). */
+  logFormat?: LogFormat;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
@@ -163,7 +167,10 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailureLimit: config.authFailureLimit,
     trustedProxies: config.trustedProxies,
-    logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === "silent"
+        ? false
+        : { level: config.logLevel, ...(startOptions.logFormat === "human" ? { stream: humanLogStream((text) => void process.stdout.write(text)) } : {}) },
     audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
@@ -217,7 +224,15 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       [
         BASELINE_JOB,
         {
-          run: (job) => baselineJob.run(String(job.payload.iModelId)),
+          run: async (job) => {
+            const iModelId = String(job.payload.iModelId);
+            await baselineJob.run(iModelId);
+            // The job ran to its end, but the file was refused and the iModel failed for good: say why, not only "job done".
+            const after = await store.read((tx) => tx.getIModel(iModelId));
+            if (after?.baselineState === "initializationFailed") {
+              app.log.warn({ iModelId, name: after.name, reason: after.baselineFailure }, `the baseline of iModel '${after.name}' failed: ${after.baselineFailure ?? "no reason given"}`);
+            }
+          },
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
         },
       ],

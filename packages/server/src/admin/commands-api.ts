@@ -94,6 +94,22 @@ export function registerApiCommands(program: Command): void {
   registerVersions(program);
   registerLocks(program);
   registerCheckpoints(program);
+  registerDemo(program);
+}
+
+function registerDemo(program: Command): void {
+  usageExitCode2(
+    hubCommand(program, "demo", "Put a sample iModel on the hub: an iTwin (yours, created or reused by name), an iModel from the sample baseline shipped with modelhub, three changesets pushed through a briefcase, and two named versions; then open the printed link in the web UI.")
+      .option("--itwin-name <name>", "the iTwin to put it in (created when you have none of that name)", "modelhub demo")
+      .option("--imodel-name <name>", "the iModel's name (must not exist in that iTwin yet)", "Sample plant"),
+  ).action((opts: HubFlags & { itwinName: string; imodelName: string }) =>
+    run("demo", opts, async (client) => {
+      const { runDemo } = await import("./demo.js");
+      const result = await runDemo(client, { iTwinName: opts.itwinName, iModelName: opts.imodelName, progress: (line) => (opts.json ? undefined : out.line(line)) });
+      if (opts.json) json(result);
+      else out.lines([`done: iModel '${result.iModel.name}' (${result.iModel.id}) with ${result.changesets} changesets and ${result.namedVersions.length} named versions.`, `open it in the web UI: ${result.webUrl}`]);
+    }),
+  );
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -28,8 +28,8 @@ export interface AppOptions {
   linkTtlSeconds: number;
   /** Largest JSON body accepted (lock requests with many ids are the biggest). */
   jsonBodyLimit: number;
-  /** `false` for silence, or pino options such as `{ level: "info" }`. */
-  logger: false | { level: string };
+  /** `false` for silence, or pino options such as `{ level: "info" }` (and a `stream` for the human format, app/log-format.ts). */
+  logger: false | { level: string; stream?: { write(line: string): void } };
   /** Requests per minute and verified user (API, access control, audit log); 0 turns the limit off. */
   rateLimitPerMinute: number;
   /**

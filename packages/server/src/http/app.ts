@@ -44,6 +44,7 @@ import { isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { storageRoutes } from "./storage/storage-routes.js";
 import { UploadSlots } from "./storage/upload-slots.js";
 import { DEFAULT_WEB_UI_ROOT, webUiRoutes } from "./web-ui.js";
+import { VERSION } from "../version.js";
 
 export type { AppOptions } from "./app-options.js";
 export type { ApiRouteContext } from "./routes/context.js";
@@ -92,7 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
-  app.get("/health", { config: { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") } }, async () => ({ status: "ok" }));
+  app.get("/health", { config: { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") } }, async () => ({ status: "ok", version: VERSION }));
   if (options.webUiRoot !== false) {
     await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
