@@ -9,6 +9,7 @@ import { openMetadataBackend } from "./adapters/registry.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
+import { ChangeBackfill } from "./app/change-backfill.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
@@ -16,6 +17,7 @@ import { createHub } from "./domain/hub.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
+import { CHANGE_SUMMARY_JOB, ChangeSummaryJob } from "./domain/changes/change-summary-job.js";
 import { CHECKPOINT_JOB } from "./domain/checkpoints/checkpoint-service.js";
 import { buildApp } from "./http/app.js";
 import { createAuthenticator } from "./http/authn/create-authenticator.js";
@@ -80,6 +82,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     checkpoints: config.checkpoints,
     onJobQueued: () => runner.nudge(),
     events,
+    changeSummaries: backend.changes,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -156,6 +159,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
   const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
+  const changeSummaryJob = new ChangeSummaryJob(store, backend.changes, blobs, worker, scratch, systemClock, { cacheDir: join(config.dataDir, "change-briefcases") }, events);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -166,6 +170,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
         },
       ],
+      [CHANGE_SUMMARY_JOB, { run: (job) => changeSummaryJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)) }],
       [
         CHECKPOINT_JOB,
         {
@@ -197,6 +202,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
   maintenance.start();
+  const changeBackfill = new ChangeBackfill(backend.changes, jobs, { log: (level, message, fields) => app.log[level](fields ?? {}, message), onQueued: () => runner.nudge() });
+  changeBackfill.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -208,6 +215,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await app.close();
         await auditRecorder.close();
         await maintenance.stop();
+        await changeBackfill.stop();
         await runner.stop();
         await worker.close();
         await authenticator.close?.();

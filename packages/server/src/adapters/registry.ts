@@ -3,6 +3,7 @@ import { ConfigError } from "../config.js";
 import type { EventFeed, EventPublisher } from "../domain/events/hub-events.js";
 import type { AccessStore } from "../ports/access-store.js";
 import type { AuditLog } from "../ports/audit-log.js";
+import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { IdentityStore } from "../ports/identity-store.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
@@ -10,6 +11,7 @@ import { InProcessEventBus } from "./events/in-process-event-bus.js";
 import { parsePgUrl } from "./postgres/pg-url.js";
 import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
 import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
+import { openSqliteChangeSummaryStore } from "./sqlite/sqlite-change-summary-store.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
 import { SqliteJobQueue } from "./sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./sqlite/sqlite-metadata-store.js";
@@ -50,6 +52,8 @@ export interface MetadataBackend {
   readonly auditLog: AuditLog;
   readonly identities: IdentityStore;
   readonly access: AccessStore;
+  /** Element-level change summaries (issue 20). */
+  readonly changes: ChangeSummaryStore;
   /** The change feed: per process on SQLite, shared by every node through the database on PostgreSQL. */
   readonly events: EventPublisher & EventFeed & { subscriberCount(): number };
   /** Whether several hub nodes may share this backend (PostgreSQL); the embedded file serves one machine. */
@@ -81,13 +85,15 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
       identities: SqliteIdentityStore.open(path),
       access: SqliteAccessStore.open(path),
     };
+    const changes = openSqliteChangeSummaryStore(path);
     const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
     const checkpointer = new WalCheckpointer(path, options.warn);
     const close = async () => {
       await checkpointer.close();
+      await changes.close();
       await closeStores(stores);
     };
-    return { ...stores, events, shared: false, close };
+    return { ...stores, changes, events, shared: false, close };
   }
   // Loaded only when asked for: an embedded hub never loads the PostgreSQL driver.
   const { openPostgresBackend } = await import("./postgres/pg-backend.js");

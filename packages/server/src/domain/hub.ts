@@ -1,8 +1,10 @@
 import type { BlobStore } from "../ports/blob-store.js";
+import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import type { ScratchSpace } from "../ports/scratch-space.js";
 import type { CheckpointRecord, MetadataStore, NamedVersionRecord } from "../ports/metadata-store.js";
 import { BriefcaseService } from "./briefcases/briefcase-service.js";
+import { ChangeService } from "./changes/change-service.js";
 import { ChangesetGroupService } from "./changesets/changeset-group-service.js";
 import type { ChangesetServiceOptions } from "./changesets/changeset-service.js";
 import { ChangesetService } from "./changesets/changeset-service.js";
@@ -34,6 +36,8 @@ export interface Hub {
   thumbnails: ThumbnailService;
   /** Deletes files nothing refers to (the deletion outbox, orphans). */
   janitor: BlobJanitor;
+  /** Element-level changes and version compare (issue 20); absent when no summary store is wired. */
+  changes?: ChangeService;
 }
 
 export function createHub(deps: {
@@ -51,6 +55,8 @@ export function createHub(deps: {
   profiles?: UserProfiles;
   /** Told what changed, after each commit (the change feed). */
   events?: EventPublisher;
+  /** Element-level change summaries (issue 20). */
+  changeSummaries?: ChangeSummaryStore;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
   const nudge = deps.onJobQueued ?? (() => undefined);
@@ -67,6 +73,7 @@ export function createHub(deps: {
         type: "changeset",
         data: { index: c.index, id: c.id, briefcaseId: c.briefcaseId, creatorId: c.creatorId, description: c.description, pushDateTime: c.pushedAt },
       });
+      nudge(); // the summary job queued with the push
       await checkpoints.onChangesetPushed(c.iModelId, c.index, c.id);
     }),
     changesetGroups: new ChangesetGroupService(store, clock),
@@ -89,5 +96,6 @@ export function createHub(deps: {
     uploads: new UploadService(store),
     thumbnails: new ThumbnailService(store, blobs),
     janitor,
+    ...(deps.changeSummaries ? { changes: new ChangeService(store, deps.changeSummaries) } : {}),
   };
 }

@@ -8,6 +8,7 @@ import type { Hub } from "../domain/hub.js";
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
+import { changeRoutes } from "./routes/changes.js";
 import { RefusalDigest } from "./audit/refusal-digest.js";
 import { AuthFailureGate, DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failures.js";
 import { ClientAddresses } from "./client-address.js";
@@ -358,6 +359,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await userRoutes(api, context);
       await iModelPermissionRoutes(api, context);
       await thumbnailRoutes(api, context);
+      await changeRoutes(api, context);
       if (options.events) {
         const verify = (header: string | undefined) => authenticator.authenticate(header);
         await eventRoutes(api, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, verify, authorization) });

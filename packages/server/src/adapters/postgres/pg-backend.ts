@@ -3,6 +3,7 @@ import type { MetadataBackend, MetadataStores, OpenBackendOptions } from "../reg
 import { closeStores } from "../registry.js";
 import { PgAccessStore } from "./pg-access-store.js";
 import { PgAuditLog } from "./pg-audit-log.js";
+import { openPgChangeSummaryStore } from "./pg-change-summary-store.js";
 import { migratePg, openPgPool } from "./pg-database.js";
 import { PgEventBus } from "./pg-event-bus.js";
 import { PgIdentityStore } from "./pg-identity-store.js";
@@ -29,12 +30,15 @@ export async function openPostgresBackend(url: string, options: OpenBackendOptio
       identities: PgIdentityStore.open(pool),
       access: PgAccessStore.open(pool),
     };
+    const changes = openPgChangeSummaryStore(pool);
     return {
       ...stores,
+      changes,
       events,
       shared: true,
       close: async () => {
         await events.close();
+        await changes.close();
         await closeStores(stores);
         await pool.end();
       },

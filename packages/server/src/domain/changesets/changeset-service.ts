@@ -10,6 +10,7 @@ import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+import { changeSummaryJob } from "../changes/change-summary-job.js";
 
 /** What a changeset's links point at. */
 export interface ChangesetRelated {
@@ -241,6 +242,8 @@ export class ChangesetService {
       if (!now || now.briefcaseId !== reserved.briefcaseId) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
       const done: ChangesetRecord = { ...now, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
       await tx.updateChangeset(done);
+      // Its element-level summary, queued with the push itself: a crash after this commit cannot lose it.
+      await tx.enqueueJob(changeSummaryJob(iModelId, done.index));
       return { record: done, completedNow: true };
     });
   }

@@ -88,6 +88,9 @@ export const AUTHZ_RULES: Readonly<Record<string, AuthzRule>> = {
   "GET /imodels/:id/changesets/:changesetId": iModel(WEBVIEW),
   "POST /imodels/:id/changesets/:changesetId/extendeddata": iModel(WRITE),
   "GET /imodels/:id/changesets/:changesetId/extendeddata": iModel(WEBVIEW),
+  // modelhub extension (issue 20): element-level changes read element contents (labels, classes).
+  "GET /imodels/:id/changesets/:changesetId/changes": iModel(READ),
+  "GET /imodels/:id/changes": iModel(READ),
   "POST /imodels/:id/changesetgroups": iModel(WRITE),
   "PATCH /imodels/:id/changesetgroups/:groupId": iModel(WRITE),
   "GET /imodels/:id/changesetgroups/:groupId": iModel(WEBVIEW),
