@@ -48,7 +48,7 @@ export async function* parseServerSentEvents(body: ReadableStream<Uint8Array>): 
   }
 }
 
-const EVENT_TYPES = new Set<string>(["changeset", "namedVersion", "locks", "checkpoint", "briefcase", "reset"]);
+const EVENT_TYPES = new Set<string>(["changeset", "namedVersion", "locks", "checkpoint", "briefcase", "changes", "reset"]);
 
 /** The change feed's events; names this client does not know (a newer hub) are skipped. */
 export async function* iModelEventsOf(body: ReadableStream<Uint8Array>): AsyncGenerator<SequencedIModelEvent> {
