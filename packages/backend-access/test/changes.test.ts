@@ -3,6 +3,7 @@
 // deletes, a move between models, a schema import, an element inserted and deleted across two changesets) and the
 // hub's answer compared element by element, for each changeset and for compares of two points of history.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { createIModelFromFile } from "../../server/test/support/flows.js";
 import type { TestHub } from "../../server/test/support/hub.js";
 import { eventually, startTestHub } from "../../server/test/support/hub.js";
 import { privateSchema } from "../../server/test/support/postgres.js";
+import { MODELHUB } from "../../server/test/support/cli.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -24,6 +26,15 @@ const common = require("@itwin/core-common") as typeof CoreCommon;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const ITWIN = "7d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+
+/** Runs `modelhub …` as a user would (alice's token, the hub's address in the environment). */
+function cli(hubUrl: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [...MODELHUB, ...args], { env: { ...process.env, MODELHUB_URL: hubUrl, MODELHUB_TOKEN: "alice" } }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 const SCHEMA = `<?xml version="1.0" encoding="UTF-8"?>
 <ECSchema schemaName="ChangeTest" alias="ct" version="01.00.00" xmlns="http://www.bentley.com/schemas/Bentley.ECXML.3.2">
@@ -257,6 +268,55 @@ for (const metadata of ["sqlite", "postgres"] as const) {
       assert.equal(page.body.comparison.elements.length, 2);
       assert.ok(page.body._links.prev);
       assert.equal(page.body._links.next, null);
+    });
+
+    it("a clone with history has the same summaries; deleting an iModel deletes its summaries", async () => {
+      const r = await hub.api<Json>("POST", `/${iModelId}/clone`, { body: { iTwinId: ITWIN, name: `clone ${metadata}`, changesetIndex: 4 } });
+      assert.equal(r.status, 202, r.text);
+      const cloneId = (r.headers.get("location") ?? "").split("/").pop()!;
+      for (let index = 1; index <= 4; index++) {
+        const source = await changesOf(index);
+        const copy = await eventually(async () => {
+          const answer = await hub.api<Json>("GET", `/${cloneId}/changesets/${index}/changes?$top=1000`);
+          return answer.status === 200 && answer.body.changes.state === "ready" ? answer.body.changes : undefined;
+        }, 120_000, `the clone's summary of changeset ${index}`);
+        assert.deepEqual(copy, source, `changeset ${index}`);
+      }
+      const compare = await hub.api<Json>("GET", `/${cloneId}/changes?from=0&to=4`);
+      assert.equal(compare.body.comparison.state, "ready");
+      assert.equal((await hub.api("DELETE", `/${cloneId}`)).status, 204);
+      const rows = await hub.server.app.inject({ method: "GET", url: `/imodels/${cloneId}/changes?from=0&to=4`, headers: { authorization: "Bearer alice" } });
+      assert.equal(rows.statusCode, 404);
+    });
+
+    it("the command line: modelhub changes and modelhub diff (--json), exit codes", { skip: metadata === "postgres" && "the same API; run once" }, async () => {
+      const diff = await cli(hub.url, ["diff", iModelId, "--from", "after moves", "--to", "5", "--json"]);
+      assert.equal(diff.code, 0, diff.stderr);
+      const answer = JSON.parse(diff.stdout) as Json;
+      assert.deepEqual({ from: answer.from, to: answer.to, inserted: answer.inserted, updated: answer.updated, deleted: answer.deleted }, { from: 2, to: 5, inserted: 1, updated: 2, deleted: 1 });
+      assert.deepEqual((answer.elements as Json[]).find((e) => e.id === ids.A), { id: ids.A, op: "updated", classFullName: "Generic:PhysicalObject", modelId: physicalModel, label: "A3", properties: ["UserLabel"] });
+      assert.equal((answer.elements as Json[]).length, 4);
+
+      const human = await cli(hub.url, ["diff", iModelId, "--from", "0", "--to", "5"]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^from 0 to 5: \+5 ~0 -0 in 3 models$/m);
+      assert.match(human.stdout, /ChangeTest:Widget/);
+
+      const one = await cli(hub.url, ["changes", iModelId, "3"]);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /^changeset 3 \([0-9a-f]{40}\): \+0 ~0 -0 in 0 models; schema changes: ChangeTest inserted$/m);
+      const oneJson = await cli(hub.url, ["changes", iModelId, "2", "--json"]);
+      assert.equal(JSON.parse(oneJson.stdout).elements.length, 4);
+
+      const unknown = await cli(hub.url, ["diff", iModelId, "--from", "no such version", "--to", "5"]);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /NamedVersionNotFound/);
+      const backwards = await cli(hub.url, ["diff", iModelId, "--from", "5", "--to", "2"]);
+      assert.equal(backwards.code, 1);
+      const usage = await cli(hub.url, ["diff", iModelId, "--to", "5"]);
+      assert.equal(usage.code, 2);
+      const badOp = await cli(hub.url, ["changes", iModelId, "2", "--op", "moved"]);
+      assert.equal(badOp.code, 2);
     });
 
     it("bad input: unknown iModel, changeset or version, from after to, huge pages", async () => {

@@ -14,6 +14,7 @@ import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
 import { stderr, stdout } from "./admin/terminal.js";
+import { registerChangeCommands } from "./admin/commands-changes.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -401,6 +402,8 @@ accessCommand(access, "show", "Your effective permissions on an iModel.")
 
 // imodel, changesets, changeset, versions, locks, checkpoints: the iModels API through @modelhub/client.
 registerApiCommands(program);
+// changes, diff: element-level changes (docs/changes.md).
+registerChangeCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   stderr.line(`modelhub: ${err instanceof Error ? err.message : String(err)}`);
