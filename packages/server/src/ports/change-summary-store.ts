@@ -105,9 +105,13 @@ export interface SummarizeArgs {
   basePath?: string;
   /** The changeset the briefcase is already at, when it too must be summarized (read without applying). */
   current?: SummaryChangeset;
-  /** Applied in order; each one with `index >= summarizeFromIndex` is summarized after it is applied. */
-  changesets: SummaryChangeset[];
-  summarizeFromIndex: number;
+  /**
+   * In order: each is applied; one with `summarize` is read too — before it is applied (against its parent, which
+   * holds every element it updates or deletes), or after for a schema changeset (its new classes must be known).
+   */
+  changesets: (SummaryChangeset & { summarize: boolean })[];
+  /** Whether to apply the last changeset (false: the summaries come back sooner; a later call applies it). */
+  applyLast?: boolean;
   /** Changeset files larger than this are unified in a SQLite-backed cache instead of memory (default 16 MiB). */
   spillAboveBytes?: number;
 }

@@ -61,9 +61,17 @@ function readSchemaChanges(db: IModelDb, pathname: string): { name: string; op: 
   return schemas;
 }
 
-/** Model, parent, label and class of elements as they are in the file now (after the changeset). */
-function currentElements(db: IModelDb, ids: string[]): Map<string, { modelId: string; parentId: string | null; label: string | null; classFullName: string }> {
-  const found = new Map<string, { modelId: string; parentId: string | null; label: string | null; classFullName: string }>();
+interface ElementState {
+  modelId: string;
+  parentId: string | null;
+  userLabel: string | null;
+  codeValue: string | null;
+  classFullName: string;
+}
+
+/** Model, parent, label and class of elements as they are in the file now. */
+function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState> {
+  const found = new Map<string, ElementState>();
   if (ids.length === 0) return found;
   db.withSqliteStatement(
     `SELECT e.ModelId, e.ParentId, e.UserLabel, e.CodeValue, s.Name || ':' || c.Name
@@ -77,7 +85,8 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, { modelId: st
         found.set(id, {
           modelId: stmt.getValueId(0),
           parentId: stmt.isValueNull(1) ? null : stmt.getValueId(1),
-          label: (stmt.isValueNull(2) ? null : text(stmt.getValueString(2))) ?? (stmt.isValueNull(3) ? null : text(stmt.getValueString(3))),
+          userLabel: stmt.isValueNull(2) ? null : text(stmt.getValueString(2)),
+          codeValue: stmt.isValueNull(3) ? null : text(stmt.getValueString(3)),
           classFullName: stmt.getValueString(4),
         });
       }
@@ -86,77 +95,118 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, { modelId: st
   return found;
 }
 
-/** Reads one changeset against `db` (which must be at that changeset): one entry per changed element. */
-export function summarizeChangeset(db: IModelDb, cs: SummaryChangeset, spillAboveBytes: number, fileSize: number): RawChangesetSummary {
-  const schemaChanged = isSchemaChangeset(cs.changesType);
-  const schemas = schemaChanged ? readSchemaChanges(db, cs.pathname) : [];
+/** `Schema:Class` of class ids, looked up once each. */
+function classNames(db: IModelDb): (classId: string) => string {
+  const cache = new Map<string, string>();
+  return (classId) => {
+    let name = cache.get(classId);
+    if (name === undefined) {
+      name = db.withSqliteStatement("SELECT s.Name || ':' || c.Name FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE c.Id = ?", (stmt) => {
+        stmt.bindId(1, classId);
+        return stmt.step() === bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : "";
+      });
+      cache.set(classId, name);
+    }
+    return name;
+  };
+}
 
-  const byId = new Map<string, { op: ChangeOp; old?: ChangedECInstance; new?: ChangedECInstance; classFullName?: string }>();
-  const reader = backend.SqliteChangesetReader.openFile({ fileName: cs.pathname, db, disableSchemaCheck: true });
+type Element = RawChangesetSummary["elements"][number];
+
+/**
+ * Inserted and deleted elements straight from the changeset's `bis_Element` rows (every element has one, with its
+ * class, model, parent, code value and user label): a native pass, far faster than mapping every table's rows to EC
+ * instances, and the bulk of large changesets.
+ */
+function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
+  const className = classNames(db);
+  const elements: Element[] = [];
+  const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
+  let columns: Record<string, number> | undefined;
+  try {
+    while (reader.step()) {
+      if (reader.tableName !== "bis_Element" || reader.op === "Updated") continue;
+      if (!columns) {
+        const names = reader.getColumnNames("bis_Element");
+        columns = Object.fromEntries(["Id", "ECClassId", "ModelId", "ParentId", "UserLabel", "CodeValue"].map((n) => [n, names.indexOf(n)]));
+        for (const [n, i] of Object.entries(columns)) if (i < 0) throw new Error(`bis_Element has no column ${n} in this changeset.`);
+      }
+      const stage = reader.op === "Inserted" ? "New" : "Old";
+      const id = (n: string) => (reader.isColumnValueNull(columns![n]!, stage) ? null : reader.getChangeValueId(columns![n]!, stage) ?? null);
+      const str = (n: string) => (reader.isColumnValueNull(columns![n]!, stage) ? null : text(reader.getChangeValueText(columns![n]!, stage)));
+      elements.push({
+        id: id("Id")!,
+        op: reader.op === "Inserted" ? "inserted" : "deleted",
+        classFullName: className(id("ECClassId") ?? ""),
+        modelId: id("ModelId") ?? "",
+        previousModelId: null,
+        parentId: id("ParentId"),
+        label: str("UserLabel") ?? str("CodeValue"),
+        properties: null,
+      });
+    }
+  } finally {
+    reader.close();
+  }
+  return elements;
+}
+
+/**
+ * Updated elements through iTwin.js's EC mapping (`ChangesetECAdaptor` → `PartialECChangeUnifier`), which turns
+ * changed columns of every table an element spans into property names. Read against the changeset's parent or the
+ * changeset itself: the values after the change are the changed ones, else the file's.
+ */
+function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
+  const byId = new Map<string, { old?: ChangedECInstance; new?: ChangedECInstance }>();
+  const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
   const adaptor = new backend.ChangesetECAdaptor(reader);
-  const cache = fileSize > spillAboveBytes ? backend.ECChangeUnifierCache.createSqliteBackedCache(db) : backend.ECChangeUnifierCache.createInMemoryCache();
+  const cache = spill ? backend.ECChangeUnifierCache.createSqliteBackedCache(db) : backend.ECChangeUnifierCache.createInMemoryCache();
   const unifier = new backend.PartialECChangeUnifier(db, cache);
   try {
-    adaptor.acceptClass("BisCore.Element");
+    adaptor.acceptOp("Updated").acceptClass("BisCore.Element");
     while (adaptor.step()) unifier.appendFrom(adaptor);
     for (const instance of unifier.instances) {
-      const meta = instance.$meta;
-      if (!meta) continue;
-      const id = instance.ECInstanceId;
-      const entry = byId.get(id) ?? { op: OPS[meta.op]! };
-      if (meta.stage === "New") entry.new = instance;
+      if (!instance.$meta) continue;
+      const entry = byId.get(instance.ECInstanceId) ?? {};
+      if (instance.$meta.stage === "New") entry.new = instance;
       else entry.old = instance;
-      entry.classFullName ??= meta.classFullName;
-      byId.set(id, entry);
+      byId.set(instance.ECInstanceId, entry);
     }
   } finally {
     unifier[Symbol.dispose]();
     adaptor.close();
     reader.close();
   }
-
-  const present = currentElements(
-    db,
-    [...byId].filter(([, e]) => e.op !== "deleted").map(([id]) => id),
-  );
-  const elements: RawChangesetSummary["elements"] = [];
+  const present = currentElements(db, [...byId.keys()]);
+  const elements: Element[] = [];
   for (const [id, entry] of byId) {
-    if (entry.op === "deleted") {
-      const old: Record<string, unknown> = entry.old ?? {};
-      elements.push({
-        id,
-        op: "deleted",
-        classFullName: entry.classFullName ?? "",
-        modelId: navId(old.Model) ?? "",
-        previousModelId: null,
-        parentId: navId(old.Parent),
-        label: text(old.UserLabel) ?? text(old.CodeValue),
-        properties: null,
-      });
-      continue;
-    }
-    const now = present.get(id);
-    const fromChange: Record<string, unknown> = entry.new ?? {};
-    const modelId = now?.modelId ?? navId(fromChange.Model) ?? "";
-    const element: RawChangesetSummary["elements"][number] = {
+    const now: Record<string, unknown> = entry.new ?? {};
+    const before: Record<string, unknown> = entry.old ?? {};
+    const file = present.get(id);
+    // A property the update changed has its new value in `now`, or was set to null (only in `before`).
+    const after = <T>(name: string, fromFile: T | null | undefined, convert: (v: unknown) => T | null): T | null =>
+      name in now ? convert(now[name]) : name in before ? null : (fromFile ?? null);
+    const modelId = after("Model", file?.modelId, navId) ?? "";
+    const previous = navId(before.Model);
+    elements.push({
       id,
-      op: entry.op,
-      classFullName: now?.classFullName ?? entry.classFullName ?? "",
+      op: "updated",
+      classFullName: file?.classFullName ?? "",
       modelId,
-      previousModelId: null,
-      parentId: now ? now.parentId : navId(fromChange.Parent),
-      label: now ? now.label : (text(fromChange.UserLabel) ?? text(fromChange.CodeValue)),
-      properties: null,
-    };
-    if (entry.op === "updated") {
-      element.properties = Object.keys(fromChange)
-        .filter((name) => !IGNORED_PROPERTIES.has(name))
-        .sort();
-      const before = navId(entry.old?.Model);
-      if ("Model" in fromChange && before && before !== modelId) element.previousModelId = before;
-    }
-    elements.push(element);
+      previousModelId: "Model" in now && previous && previous !== modelId ? previous : null,
+      parentId: after("Parent", file?.parentId, navId),
+      label: after("UserLabel", file?.userLabel, text) ?? after("CodeValue", file?.codeValue, text),
+      properties: [...new Set([...Object.keys(now), ...Object.keys(before)])].filter((name) => !IGNORED_PROPERTIES.has(name)).sort(),
+    });
   }
+  return elements;
+}
+
+/** Reads one changeset against `db` (at the changeset's parent, or at the changeset): one entry per changed element. */
+export function summarizeChangeset(db: IModelDb, cs: SummaryChangeset, spillAboveBytes: number, fileSize: number): RawChangesetSummary {
+  const schemaChanged = isSchemaChangeset(cs.changesType);
+  const schemas = schemaChanged ? readSchemaChanges(db, cs.pathname) : [];
+  const elements = [...insertsAndDeletes(db, cs.pathname), ...updates(db, cs.pathname, fileSize > spillAboveBytes)];
   elements.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { index: cs.index, id: cs.id, schemaChanged, schemas, elements };
 }
@@ -201,17 +251,23 @@ export async function summarizeChangesets(args: SummarizeArgs, rejected: (messag
       if (at !== args.current.id) throw new Error(`The summary briefcase is at '${at}', not at changeset ${args.current.index} ('${args.current.id}').`);
       await read(args.current);
     }
+    const last = args.changesets.at(-1);
     for (const cs of args.changesets) {
+      const schema = isSchemaChangeset(cs.changesType);
+      // A data changeset is read against its parent, before it is applied: its summary does not wait for the apply.
+      if (cs.summarize && !schema) await read(cs);
+      if (cs === last && args.applyLast === false) break;
       const at = nativeDb.getCurrentChangeset().id;
       if (cs.parentId !== at) throw new Error(`Changeset ${cs.index} ('${cs.id}') does not follow the summary briefcase's changeset '${at}'.`);
-      if (isSchemaChangeset(cs.changesType)) db.clearCaches();
+      if (schema) db.clearCaches();
       try {
-        nativeDb.applyChangeset({ ...cs }, true);
+        const { summarize: _summarize, ...props } = cs;
+        nativeDb.applyChangeset(props, true);
       } catch (err) {
         throw rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (isSchemaChangeset(cs.changesType)) db.clearCaches();
-      if (cs.index >= args.summarizeFromIndex) await read(cs);
+      if (schema) db.clearCaches();
+      if (cs.summarize && schema) await read(cs);
     }
     db.saveChanges();
     return { summaries, changesetId: nativeDb.getCurrentChangeset().id };

@@ -7,6 +7,7 @@ import type {
   ChangeSummaryWorker,
   ChangesetSummary,
   RawChangesetSummary,
+  SummarizeArgs,
   SummaryChangeset,
 } from "../../ports/change-summary-store.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
@@ -105,24 +106,27 @@ export class ChangeSummaryJob {
       const records = await this.store.read((tx) =>
         tx.listChangesets(iModelId, { afterIndex: Math.max(0, startIndex - 1), lastIndex: last, direction: "asc", onlyUploaded: true }, { limit: last - startIndex + 2, offset: 0 }),
       );
-      const files: SummaryChangeset[] = [];
+      const files: (SummaryChangeset & { summarize: boolean })[] = [];
       for (const c of records) {
         const pathname = join(dir, `${c.index}.cs`);
         if (c.index < startIndex || (c.index === startIndex && !wanted.has(c.index))) continue;
         await this.blobs.downloadToFile(blobKeys.changeset(iModelId, c.id), pathname);
-        files.push({ id: c.id, index: c.index, parentId: c.parentId, pathname, changesType: c.containingChanges });
+        files.push({ id: c.id, index: c.index, parentId: c.parentId, pathname, changesType: c.containingChanges, summarize: wanted.has(c.index) });
       }
-      const current = files[0]?.index === startIndex && startIndex > 0 ? files.shift() : undefined;
-      let result: { summaries: RawChangesetSummary[] };
-      try {
-        result = await this.worker.summarizeChangesets({
+      const atStart = files[0]?.index === startIndex && startIndex > 0 ? files.shift() : undefined;
+      const current = atStart ? { id: atStart.id, index: atStart.index, parentId: atStart.parentId, pathname: atStart.pathname, changesType: atStart.changesType } : undefined;
+      const final = files.at(-1);
+      // A data changeset is read before it is applied: its summary is stored first, the briefcase brought to it after.
+      const applyLater = final !== undefined && (final.changesType & 1) === 0;
+      const call = (args: Omit<SummarizeArgs, "briefcasePath">) =>
+        this.worker.summarizeChangesets({
           briefcasePath,
-          ...(basePath ? { basePath } : {}),
-          ...(current ? { current } : {}),
-          changesets: files,
-          summarizeFromIndex: first,
+          ...args,
           ...(this.options.spillAboveBytes !== undefined ? { spillAboveBytes: this.options.spillAboveBytes } : {}),
         });
+      let result: { summaries: RawChangesetSummary[] };
+      try {
+        result = await call({ ...(basePath ? { basePath } : {}), ...(current ? { current } : {}), changesets: files, applyLast: !applyLater });
       } catch (err) {
         // The briefcase may be half way (a crash, a kill): the next attempt starts it again from a checkpoint.
         if (!(err instanceof FileRejected)) await this.dropBriefcase(briefcasePath);
@@ -131,6 +135,13 @@ export class ChangeSummaryJob {
       for (const raw of result.summaries) {
         if (!wanted.has(raw.index)) continue;
         await this.store_(iModelId, raw);
+      }
+      if (final && applyLater) {
+        await call({ changesets: [{ ...final, summarize: false }] }).catch(async (err: unknown) => {
+          // Stored already; the next job starts the briefcase again from a checkpoint.
+          await this.dropBriefcase(briefcasePath);
+          if (!(err instanceof FileRejected)) throw err;
+        });
       }
     });
   }
