@@ -159,7 +159,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
   const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
-  const changeSummaryJob = new ChangeSummaryJob(store, backend.changes, blobs, worker, scratch, systemClock, { cacheDir: join(config.dataDir, "change-briefcases") }, events);
+  // Summaries have a worker process of their own: reading a large changeset never delays a push's id check.
+  const summaryWorker = new ITwinWorker({ workDir: join(scratchDir, "summary-worker") });
+  const changeSummaryJob = new ChangeSummaryJob(store, backend.changes, blobs, summaryWorker, scratch, systemClock, { cacheDir: join(config.dataDir, "change-briefcases") }, events);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -218,6 +220,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await changeBackfill.stop();
         await runner.stop();
         await worker.close();
+        await summaryWorker.close();
         await authenticator.close?.();
         await backend.close();
       })()),
