@@ -1,12 +1,13 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
 //   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints,
-//   locks (/health during 20 concurrent 10,000-id lock requests vs idle)
+//   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare)
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { makeVersion0 } from "../packages/server/test/support/fixtures.js";
 import { startHubProcess } from "../packages/server/test/support/hub-process.js";
+import { benchChanges } from "./changes.js";
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
 import { benchLockStorm } from "./lock-storm.js";
@@ -123,6 +124,23 @@ async function main(): Promise<void> {
     const p = (f: { p50: number; p99: number; netP99: number }) => `p50 ${ms(f.p50)} / p99 ${ms(f.p99)} (net ${ms(f.netP99)})`;
     console.log(`  20 requests answered in ${ms(l.stormMs)} (median of 5 rounds); samples: ${l.idle.samples} idle, ${l.storm.samples} during`);
     row("/health during 20 × 10,000-id lock requests of one user (net: without CPU waits)", p(l.storm), `${p(l.idle)} idle`, `${(l.storm.netP99 / Math.max(1, l.idle.netP99)).toFixed(1)}× (net p99)`, "net p99 ≤ 100 ms", l.storm.netP99 <= 100);
+  }
+  if (want("changes")) {
+    const per = Number(only === "changes" && arg ? arg : 10_000);
+    console.log(`changes: summaries of 5 pushes of ${per.toLocaleString("en")} inserted elements; compares over 100 changesets of 100 elements`);
+    const c = await benchChanges(per);
+    console.log(`  push: ${c.pushMs.map((x) => x.toFixed(0)).join(", ")} ms; summary after push: ${c.summaryMs.map((x) => x.toFixed(0)).join(", ")} ms (first push, cold worker: ${c.firstSummaryMs.toFixed(0)} ms)`);
+    console.log(`  compare first page: ${c.compareFirstPageMs.map((x) => x.toFixed(0)).join(", ")} ms; counts only: ${c.compareCountsMs.map((x) => x.toFixed(0)).join(", ")} ms`);
+    const summary = median(c.summaryMs);
+    const push = median(c.pushMs);
+    row(`summary stored after a push of ${per.toLocaleString("en")} element changes (p50 of 4, pushes 5 s apart)`, ms(summary), `${ms(push)} the push itself`, `${(summary / push).toFixed(1)}×`, "≤ 5 s", summary <= 5000);
+    const list = median(c.listChangesetsMs);
+    const first = median(c.compareFirstPageMs);
+    row(`compare 100 changesets apart, ${c.compareElements.toLocaleString("en")} changed elements: first page of 100, cold (p50 of 4)`, ms(first), `${ms(list)} a 100-changeset page`, `${(first / list).toFixed(1)}×`, "≤ 2 s (cloud: 13 s to 20 min)", first <= 2000);
+    const counts = median(c.compareCountsMs);
+    row("compare counts only ($top=1), cold (p50 of 4)", ms(counts), `${ms(list)} a 100-changeset page`, `${(counts / list).toFixed(1)}×`, "≤ 500 ms", counts <= 500);
+    const share = c.summaryBytes / c.changesetBytes;
+    row("summaries on disk vs the changesets' own bytes", `${(c.summaryBytes / 1e6).toFixed(1)} MB`, `${(c.changesetBytes / 1e6).toFixed(1)} MB changesets`, `${(100 * share).toFixed(0)}%`, "≤ 10%", share <= 0.1);
   }
   console.log("\n| figure | modelhub | reference | ratio | target |\n|---|---|---|---|---|");
   for (const line of rows) console.log(line);

@@ -1,3 +1,4 @@
+export * from "./changes.js";
 export * from "./client.js";
 export * from "./blob-containers.js";
 export * from "./errors.js";

@@ -33,6 +33,16 @@ export interface BriefcaseEventData {
   ownerId: string;
 }
 
+/** A changeset's element-level summary is stored (docs/changes.md): counts only. */
+export interface ChangesEventData {
+  changesetIndex: number;
+  changesetId: string;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  schemaChanged: boolean;
+}
+
 /** The client missed events (it fell behind, or the hub restarted): reload what it shows. */
 export interface ResetEventData {
   reason: "behind" | "unknownEpoch";
@@ -44,6 +54,7 @@ export type IModelEvent =
   | { type: "locks"; data: LocksEventData }
   | { type: "checkpoint"; data: CheckpointEventData }
   | { type: "briefcase"; data: BriefcaseEventData }
+  | { type: "changes"; data: ChangesEventData }
   | { type: "reset"; data: ResetEventData };
 
 /** An event with the id to resume after (`Last-Event-ID`). */

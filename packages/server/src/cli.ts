@@ -17,6 +17,7 @@ import { bannerLines } from "./admin/banner.js";
 import type { LogFormat } from "./app/log-format.js";
 import { LOG_FORMATS, defaultLogFormat } from "./app/log-format.js";
 import { VERSION } from "./version.js";
+import { registerChangeCommands } from "./admin/commands-changes.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -433,6 +434,8 @@ accessCommand(access, "show", "Your effective permissions on an iModel.")
 
 // imodel, changesets, changeset, versions, locks, checkpoints: the iModels API through @modelhub/client.
 registerApiCommands(program);
+// changes, diff: element-level changes (docs/changes.md).
+registerChangeCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   stderr.line(`modelhub: ${err instanceof Error ? err.message : String(err)}`);

@@ -13,6 +13,7 @@ import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
 import type { LogFormat } from "./app/log-format.js";
 import { humanLogStream } from "./app/log-format.js";
+import { ChangeBackfill } from "./app/change-backfill.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
@@ -20,6 +21,7 @@ import { createHub } from "./domain/hub.js";
 import { BASELINE_JOB } from "./domain/imodels/imodel-service.js";
 import { BaselineJob } from "./domain/jobs/baseline-job.js";
 import { CheckpointJob } from "./domain/jobs/checkpoint-job.js";
+import { CHANGE_SUMMARY_JOB, ChangeSummaryJob } from "./domain/changes/change-summary-job.js";
 import { CHECKPOINT_JOB } from "./domain/checkpoints/checkpoint-service.js";
 import { buildApp } from "./http/app.js";
 import { createAuthenticator } from "./http/authn/create-authenticator.js";
@@ -107,6 +109,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     jobs: { jobQueued: () => runner.nudge() },
     events,
     onIModelDeleted: deleteContainersOf("iModel"),
+    changeSummaries: backend.changes,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -218,6 +221,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch, checkpointBlocks);
   const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events, checkpointBlocks);
+  // Summaries have a worker process of their own: reading a large changeset never delays a push's id check.
+  const summaryWorker = new ITwinWorker({ workDir: join(scratchDir, "summary-worker") });
+  const changeSummaryJob = new ChangeSummaryJob(store, backend.changes, blobs, summaryWorker, scratch, systemClock, { cacheDir: join(config.dataDir, "change-briefcases") }, events);
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -236,6 +242,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
         },
       ],
+      [CHANGE_SUMMARY_JOB, { run: (job) => changeSummaryJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)) }],
       [
         CHECKPOINT_JOB,
         {
@@ -275,6 +282,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
   if (cloudContainers) sweepContainers();
   const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
+  const changeBackfill = new ChangeBackfill(backend.changes, jobs, { log: (level, message, fields) => app.log[level](fields ?? {}, message), onQueued: () => runner.nudge() });
+  changeBackfill.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -287,8 +296,10 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await app.close();
         await auditRecorder.close();
         await maintenance.stop();
+        await changeBackfill.stop();
         await runner.stop();
         await worker.close();
+        await summaryWorker.close();
         await authenticator.close?.();
         await backend.close();
       })()),

@@ -2,6 +2,7 @@
 // that the registry (which chooses the backend) and each backend's opener (pg-backend.ts) do not import each other.
 import type { EventFeed, EventPublisher } from "../domain/events/hub-events.js";
 import type { AccessStore } from "../ports/access-store.js";
+import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { IdentityStore } from "../ports/identity-store.js";
 import type { JobQueue } from "../ports/job-queue.js";
@@ -14,6 +15,8 @@ export interface MetadataBackend {
   readonly auditLog: AuditLog;
   readonly identities: IdentityStore;
   readonly access: AccessStore;
+  /** Element-level change summaries (issue 20). */
+  readonly changes: ChangeSummaryStore;
   /** The change feed: per process on SQLite, shared by every node through the database on PostgreSQL. */
   readonly events: EventPublisher & EventFeed & { subscriberCount(): number };
   /** Whether several hub nodes may share this backend (PostgreSQL); the embedded file serves one machine. */

@@ -20,6 +20,7 @@ import type { MetadataCopyContents } from "./sqlite/backup.js";
 import { newestSchemaVersion, readMetadataCopy, SqliteBackupSource } from "./sqlite/backup.js";
 import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
 import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
+import { openSqliteChangeSummaryStore } from "./sqlite/sqlite-change-summary-store.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
 import { SqliteJobQueue } from "./sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./sqlite/sqlite-metadata-store.js";
@@ -86,13 +87,15 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
       identities: SqliteIdentityStore.open(path),
       access: SqliteAccessStore.open(path),
     };
+    const changes = openSqliteChangeSummaryStore(path);
     const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
     const checkpointer = new WalCheckpointer(path, options.warn);
     const close = async () => {
       await checkpointer.close();
+      await changes.close();
       await closeStores(stores);
     };
-    return { ...stores, events, shared: false, close };
+    return { ...stores, changes, events, shared: false, close };
   }
   // Loaded only when asked for: an embedded hub never loads the PostgreSQL driver.
   const { openPostgresBackend } = await import("./postgres/pg-backend.js");

@@ -11,14 +11,14 @@ import { stderr, stdout, tableLines } from "./terminal.js";
 
 const DEFAULT_URL = "http://127.0.0.1:3000";
 
-interface HubFlags {
+export interface HubFlags {
   url?: string;
   token?: string;
   json?: boolean;
 }
 
 /** A usage mistake found after parsing (exit code 2). */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const out = stdout;
 const json = (value: unknown) => out.json(value);
@@ -35,7 +35,7 @@ function changesetRef(value: string): ChangesetRef {
   throw new InvalidArgumentError("Give a changeset index (a number) or id (40 hexadecimal characters).");
 }
 
-function hubCommand(parent: Command, name: string, description: string): Command {
+export function hubCommand(parent: Command, name: string, description: string): Command {
   return parent
     .command(name)
     .description(description)
@@ -45,7 +45,7 @@ function hubCommand(parent: Command, name: string, description: string): Command
 }
 
 /** Runs a command against the hub: refusals become one line on stderr and exit code 1, usage mistakes exit code 2. */
-async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
+export async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   const fail = (message: string, code: 1 | 2) => {
     stderr.line(`modelhub ${name}: ${message}`);
@@ -74,13 +74,13 @@ async function run(name: string, flags: HubFlags, body: (client: ModelHubClient)
 }
 
 /** Usage errors of these commands exit with 2 (commander's default is 1, which here means "the hub refused"). */
-function usageExitCode2(command: Command): Command {
+export function usageExitCode2(command: Command): Command {
   // One line: the error, without the whole help after it.
   return command.showHelpAfterError(false).exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 }
 
 /** A table, or `empty` when it has no rows under its head. */
-function printTable(rows: string[][], empty: string): void {
+export function printTable(rows: string[][], empty: string): void {
   if (rows.length > 1) out.lines(tableLines(rows));
   else out.line(empty);
 }

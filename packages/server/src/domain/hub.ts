@@ -1,10 +1,12 @@
 import type { BlobStore } from "../ports/blob-store.js";
+import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import type { JobWakeup } from "../ports/job-wakeup.js";
 import { noJobWakeup } from "../ports/job-wakeup.js";
 import type { ScratchSpace } from "../ports/scratch-space.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
 import { BriefcaseService } from "./briefcases/briefcase-service.js";
+import { ChangeService } from "./changes/change-service.js";
 import { ChangesetGroupService } from "./changesets/changeset-group-service.js";
 import type { ChangesetServiceOptions } from "./changesets/changeset-service.js";
 import { ChangesetService } from "./changesets/changeset-service.js";
@@ -36,6 +38,8 @@ export interface Hub {
   thumbnails: ThumbnailService;
   /** Deletes files nothing refers to (the deletion outbox, orphans). */
   janitor: BlobJanitor;
+  /** Element-level changes and version compare (issue 20); absent when no summary store is wired. */
+  changes?: ChangeService;
 }
 
 /**
@@ -59,6 +63,8 @@ export function createHub(deps: {
   events?: EventPublisher;
   /** Told after an iModel was deleted (its blob containers go with it); must not throw. */
   onIModelDeleted?: (iModelId: string) => Promise<void>;
+  /** Element-level change summaries (issue 20). */
+  changeSummaries?: ChangeSummaryStore;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
   const jobs = deps.jobs ?? noJobWakeup;
@@ -67,7 +73,7 @@ export function createHub(deps: {
   const janitor = new BlobJanitor(store, blobs, clock);
   return {
     iModels: new IModelService(store, blobs, clock, janitor, jobs, deps.onIModelDeleted),
-    changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, events, checkpoints),
+    changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, events, checkpoints, jobs),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock, events),
     locks: new LockService(store, events),
@@ -77,5 +83,6 @@ export function createHub(deps: {
     uploads: new UploadService(store),
     thumbnails: new ThumbnailService(store, blobs),
     janitor,
+    ...(deps.changeSummaries ? { changes: new ChangeService(store, deps.changeSummaries) } : {}),
   };
 }

@@ -21,6 +21,7 @@ import { accessControlRoutes } from "./routes/access-control.js";
 import type { AuditRouteOptions } from "./routes/auditlog.js";
 import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import { briefcaseRoutes } from "./routes/briefcases.js";
+import { changeRoutes } from "./routes/changes.js";
 import { changesetRoutes } from "./routes/changesets.js";
 import { checkpointRoutes } from "./routes/checkpoints.js";
 import type { ApiRouteContext } from "./routes/context.js";
@@ -50,7 +51,7 @@ export type { AppOptions } from "./app-options.js";
 export type { ApiRouteContext } from "./routes/context.js";
 
 /** The route plugins of the iModels API scope (`/imodels`), each a file under routes/. */
-const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, checkpointRequestRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
+const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, checkpointRequestRoutes, changeRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {

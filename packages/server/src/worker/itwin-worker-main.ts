@@ -13,6 +13,8 @@ import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
 import type * as CoreCommon from "@itwin/core-common";
 import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { SummarizeArgs } from "../ports/change-summary-store.js";
+import { summarizeChangesets } from "./change-summarizer.js";
 
 const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
 const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : import.meta.url);
@@ -137,6 +139,8 @@ async function discard(temp: string): Promise<void> {
 }
 
 const ops = {
+  summarizeChangesets: (args: SummarizeArgs) => summarizeChangesets(args, (message) => new Rejected(message)),
+
   async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean; resetParentChangeset?: boolean }) {
     if (!(await isSqlite(args.inputPath))) throw new Rejected("The uploaded file is not an iModel: it is not an SQLite database.");
     await mkdir(dirname(args.outputPath), { recursive: true });

@@ -3,6 +3,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import { FileRejected } from "../ports/imodel-file-worker.js";
+import type { RawChangesetSummary, SummarizeArgs } from "../ports/change-summary-store.js";
 import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 export interface ITwinWorkerOptions {
@@ -150,6 +151,11 @@ export class ITwinWorker implements IModelFileWorker {
 
   inspect(args: { path: string }) {
     return this.#call<InspectResult>("inspect", args);
+  }
+
+  /** Element-level summaries of changesets (see change-summarizer.ts). */
+  summarizeChangesets(args: SummarizeArgs) {
+    return this.#call<{ summaries: RawChangesetSummary[]; changesetId: string }>("summarizeChangesets", args);
   }
 
   /** Rejects queued requests, lets the child finish the running one and shut down (killed after the grace time). */

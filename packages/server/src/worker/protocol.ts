@@ -1,7 +1,7 @@
 /** Messages between the server and its iTwin.js worker process (Node IPC). */
 export interface WorkerRequest {
   id: number;
-  op: "initializeBaseline" | "createEmptyBaseline" | "computeChangesetId" | "inspect" | "makeCheckpoint" | "uploadCheckpointBlocks" | "deleteCheckpointBlocks" | "describeElements";
+  op: "initializeBaseline" | "createEmptyBaseline" | "computeChangesetId" | "inspect" | "makeCheckpoint" | "uploadCheckpointBlocks" | "deleteCheckpointBlocks" | "describeElements" | "summarizeChangesets";
   args: Record<string, unknown>;
 }
 

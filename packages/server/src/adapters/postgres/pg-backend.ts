@@ -4,6 +4,7 @@ import type { MetadataBackend, MetadataStores, OpenBackendOptions } from "../met
 import { closeStores } from "../metadata-backend.js";
 import { PgAccessStore } from "./pg-access-store.js";
 import { PgAuditLog } from "./pg-audit-log.js";
+import { openPgChangeSummaryStore } from "./pg-change-summary-store.js";
 import { InvalidPgSchemaNameError, migratePg, openPgPool, pgSchemaVersion, PgSchemaTooNewError } from "./pg-database.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import { PgEventBus } from "./pg-event-bus.js";
@@ -31,12 +32,15 @@ export async function openPostgresBackend(url: string, options: OpenBackendOptio
       identities: PgIdentityStore.open(pool),
       access: PgAccessStore.open(pool),
     };
+    const changes = openPgChangeSummaryStore(pool);
     return {
       ...stores,
+      changes,
       events,
       shared: true,
       close: async () => {
         await events.close();
+        await changes.close();
         await closeStores(stores);
         await pool.end();
       },

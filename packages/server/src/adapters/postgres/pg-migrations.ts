@@ -347,4 +347,39 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         ON CONFLICT DO NOTHING;
     `,
   },
+  {
+    version: 7,
+    name: "element-level change summaries of changesets (SQLite migration 10)",
+    sql: `
+      CREATE TABLE change_summaries (
+        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
+        changeset_index BIGINT NOT NULL,
+        changeset_id TEXT NOT NULL,
+        inserted BIGINT NOT NULL,
+        updated BIGINT NOT NULL,
+        deleted BIGINT NOT NULL,
+        schema_changed BIGINT NOT NULL,
+        schemas TEXT NOT NULL,
+        counts TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (imodel_id, changeset_index)
+      );
+      CREATE TABLE changed_elements (
+        imodel_id TEXT NOT NULL,
+        changeset_index BIGINT NOT NULL,
+        element_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        class_name TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        previous_model_id TEXT,
+        parent_id TEXT,
+        label TEXT,
+        properties TEXT,
+        PRIMARY KEY (imodel_id, changeset_index, element_id),
+        FOREIGN KEY (imodel_id, changeset_index) REFERENCES change_summaries(imodel_id, changeset_index) ON DELETE CASCADE
+      );
+      -- No second index: a compare reads a range of the primary key (its changesets) and sorts it by element, which
+      -- costs less than an index repeating every row would on disk.
+    `,
+  },
 ];

@@ -12,6 +12,9 @@ import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFou
 import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
 import type { EventPublisher } from "../events/hub-events.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+import { changeSummaryJob } from "../changes/change-summary-job.js";
+import type { JobWakeup } from "../../ports/job-wakeup.js";
+import { noJobWakeup } from "../../ports/job-wakeup.js";
 
 /** What a changeset's links point at. */
 export interface ChangesetRelated {
@@ -82,6 +85,8 @@ export class ChangesetService {
     private readonly events: EventPublisher,
     /** Schedules the automatic checkpoint a push may call for, in the push's own transaction. */
     private readonly checkpoints: Pick<CheckpointService, "scheduleAutomaticIn">,
+    /** Woken after a push committed: its change summary job is queued. */
+    private readonly jobs: JobWakeup = noJobWakeup,
   ) {}
 
   readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
@@ -250,6 +255,9 @@ export class ChangesetService {
       );
       // Committed with the push, or not at all (its event follows the changeset's).
       await this.checkpoints.scheduleAutomaticIn(tx, iModelId, done.index, done.id);
+      // Its element-level summary, queued with the push itself: a crash after this commit cannot lose it.
+      await tx.enqueueJob(changeSummaryJob(iModelId, done.index));
+      tx.afterCommit(() => this.jobs.jobQueued());
       return done;
     });
   }

@@ -11,7 +11,9 @@ export type HubEvent =
   | { type: "namedVersion"; data: { id: string; name: string; changesetIndex: number } }
   | { type: "locks"; data: { briefcaseId: number; acquired: number; released: number } }
   | { type: "checkpoint"; data: { changesetIndex: number; state: "scheduled" | "successful" | "failed" } }
-  | { type: "briefcase"; data: { briefcaseId: number; action: "acquired" | "released"; ownerId: string } };
+  | { type: "briefcase"; data: { briefcaseId: number; action: "acquired" | "released"; ownerId: string } }
+  /** A changeset's element-level summary was stored ("changes ready", issue 20). */
+  | { type: "changes"; data: { changesetIndex: number; changesetId: string; inserted: number; updated: number; deleted: number; schemaChanged: boolean } };
 
 export type HubEventType = HubEvent["type"];
 

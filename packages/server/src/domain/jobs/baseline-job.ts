@@ -8,6 +8,7 @@ import type { ChangesetRecord, IModelRecord, MetadataStore } from "../../ports/m
 import { blobKeys } from "../blob-keys.js";
 import type { Clock } from "../context.js";
 import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
+import { changeSummaryJob } from "../changes/change-summary-job.js";
 
 /**
  * Turns an uploaded file (or nothing, for an empty iModel) into the iModel's baseline, checkpoint 0: iModel and
@@ -72,6 +73,8 @@ export class BaselineJob {
         const current = await tx.getIModel(iModelId);
         if (!current || current.baselineState !== "initializationScheduled") return false;
         for (const changeset of history) await tx.insertChangeset(changeset);
+        // The copied history's summaries: copied from the source's by the summary job (computed where it has none).
+        if (history.length > 0) await tx.enqueueJob(changeSummaryJob(iModelId, history.at(-1)!.index));
         await tx.upsertCheckpoint({
           iModelId,
           changesetIndex: 0,
