@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { ConfigError } from "../config.js";
-import type { EventFeed, EventPublisher } from "../domain/events/hub-events.js";
+import type { EventFeed, EventPublisher } from "../ports/event-bus.js";
 import type { AccessStore } from "../ports/access-store.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { IdentityStore } from "../ports/identity-store.js";

@@ -1,7 +1,7 @@
 // `modelhub access …`: roles, members and iModel grants of a running hub, over its HTTP API (the same calls any
 // client makes, so the hub checks the caller's permissions and records each change in the audit log).
 import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
-import { PERMISSIONS, parsePermission } from "../domain/access/permissions.js";
+import { PERMISSIONS, parsePermission } from "@modelhub/protocol";
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, originOf } from "./hub-client.js";
 import { printer, stderr, stdout } from "./terminal.js";

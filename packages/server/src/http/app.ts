@@ -25,7 +25,7 @@ import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { eventRoutes } from "./routes/events.js";
 import { DEFAULT_WEB_UI_ROOT, webUiRoutes } from "./web-ui.js";
-import type { EventFeed } from "../domain/events/hub-events.js";
+import type { EventFeed } from "../ports/event-bus.js";
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import { withApplication } from "./application.js";
 import { STATUS_BY_CODE, errorBody, fromClientError, fromFrameworkError, fromRouterError } from "./error-mapping.js";

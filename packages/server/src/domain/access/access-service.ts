@@ -3,8 +3,10 @@ import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
 import { ITWIN_DEFAULTS, iTwinExists } from "../itwins/itwin-record.js";
-import type { Grants, Permission } from "./permissions.js";
-import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, PERMISSIONS, canonical, grantsOf, parsePermission } from "./permissions.js";
+import type { Permission } from "@modelhub/protocol";
+import { PERMISSIONS, canonicalPermissions, parsePermission } from "@modelhub/protocol";
+import type { Grants } from "./permissions.js";
+import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, grantsOf } from "./permissions.js";
 
 /** How the hub grants permissions (from the configuration). */
 export interface AccessPolicy {
@@ -237,7 +239,7 @@ export class AccessService {
       ...(input.permissions !== undefined ? { permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot update Role.") } : {}),
     };
     // What the role holds now is taken from its members, what it will hold is given to them: both must be the caller's.
-    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonical([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
+    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonicalPermissions([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
     const result = await this.store.updateRole(role);
     if (result === "nameTaken") throw roleExists(role.displayName);
     if (!result) throw accessNotFound.role();
@@ -369,7 +371,7 @@ export class AccessService {
     const more = grantsOf(holderHolds);
     const lacking = [...more.permissions].filter((p) => !mine.has(p));
     if (lacking.length > 0) {
-      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonical(lacking).join(", ")} on the iTwin, which you do not.`);
+      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonicalPermissions(lacking).join(", ")} on the iTwin, which you do not.`);
     }
   }
 
@@ -422,5 +424,5 @@ function checkPermissions(names: readonly string[], allowed: readonly Permission
     }
     result.push(p);
   });
-  return canonical(result);
+  return canonicalPermissions(result);
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { AccessService } from "../../domain/access/access-service.js";
-import { canonical } from "../../domain/access/permissions.js";
+import { canonicalPermissions } from "@modelhub/protocol";
 import type { ITwinService } from "../../domain/itwins/itwin-service.js";
 import type { Actor } from "../../domain/context.js";
 import type { MemberRecord, RoleRecord } from "../../ports/access-store.js";
@@ -81,7 +81,7 @@ export async function accessControlRoutes(api: FastifyInstance, { access, iTwins
   api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", async (request) => {
     // The caller's iTwin-level permissions (the Access Control API spells imodels_delete with an underscore).
     const grants = await access.effective(request.actor, { iTwinId: request.params.iTwinId });
-    return { permissions: canonical(grants.permissions) };
+    return { permissions: canonicalPermissions(grants.permissions) };
   });
 
   api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", async (request) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
-import { wirePermissions } from "../../domain/access/permissions.js";
+import { wirePermissions } from "@modelhub/protocol";
 import type { ApiRouteContext } from "../app.js";
 import { grantsOfRequest } from "../authz/authorize.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
