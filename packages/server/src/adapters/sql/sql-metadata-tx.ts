@@ -239,7 +239,7 @@ export class SqlMetadataTx implements MetadataTx {
   listUserIds(iModelId: string): Promise<string[]> {
     return users.listUserIds(this.#q, iModelId);
   }
-  userStatistics(iModelId: string, userId: string,): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }> {
+  userStatistics(iModelId: string, userId: string): ReturnType<MetadataTx["userStatistics"]> {
     return users.userStatistics(this.#q, iModelId, userId);
   }
   userApplications(iModelId: string, userId: string): Promise<UserApplicationStatistics[]> {

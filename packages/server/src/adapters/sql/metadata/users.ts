@@ -1,6 +1,6 @@
 // Users of an iModel and their statistics: queries of the metadata port (see ../sql-metadata-tx.ts), written once for
 // SQLite and PostgreSQL.
-import type { UserApplicationStatistics } from "../../../ports/metadata-store.js";
+import type { MetadataReader, UserApplicationStatistics } from "../../../ports/metadata-store.js";
 import type { SqlContext } from "./common.js";
 
 export async function listUserIds(q: SqlContext, iModelId: string): Promise<string[]> {
@@ -14,11 +14,7 @@ export async function listUserIds(q: SqlContext, iModelId: string): Promise<stri
   )).map((r) => r.id);
 }
 
-export async function userStatistics(
-  q: SqlContext,
-    iModelId: string,
-    userId: string,
-  ): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }> {
+export async function userStatistics(q: SqlContext, iModelId: string, userId: string): ReturnType<MetadataReader["userStatistics"]> {
   const row = (await q.s.get<{ pushed: number; last: string | null; versions: number; briefcases: number }>(
     `SELECT
       (SELECT COUNT(*) FROM changesets WHERE imodel_id = ? AND creator_id = ? AND state = 'fileUploaded') AS pushed,
