@@ -4,9 +4,10 @@ import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
 import { ITWIN_DEFAULTS, iTwinExists } from "../itwins/itwin-record.js";
 import type { Permission } from "@modelhub/protocol";
-import { PERMISSIONS, canonicalPermissions, parsePermission } from "@modelhub/protocol";
+import { PERMISSIONS, canonicalPermissions } from "@modelhub/protocol";
 import type { Grants } from "./permissions.js";
 import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, grantsOf } from "./permissions.js";
+import { checkName, checkPermissions, insufficient, lastOwner, ownerRoleFixed, roleExists, sameSet } from "./access-checks.js";
 
 /** How the hub grants permissions (from the configuration). */
 export interface AccessPolicy {
@@ -30,7 +31,6 @@ export interface AccessScope {
   iModelId?: string;
 }
 
-const insufficient = (message = "The user has insufficient permissions for the requested operation.") => new HubError("InsufficientPermissions", message);
 
 export const accessNotFound = {
   role: () => new HubError("RoleNotFound", "Requested Role is not available."),
@@ -387,42 +387,4 @@ export class AccessService {
     const kept = IMODEL_LEVEL_PERMISSIONS.filter((p) => had.has(p));
     if (kept.length > 0) await this.store.setIModelUserPermissions(scope.iModelId, by.userId, kept);
   }
-}
-
-function sameSet(a: readonly Permission[], b: readonly Permission[]): boolean {
-  return a.length === b.length && a.every((p) => b.includes(p));
-}
-
-function roleExists(name: string): HubError {
-  return new HubError("RoleExists", `A Role named '${name}' already exists on this iTwin.`);
-}
-
-function ownerRoleFixed(): HubError {
-  return insufficient("The Owner role is built in: it cannot be changed or deleted. Give it to members or take it from them instead.");
-}
-
-function lastOwner(userId: string): HubError {
-  return new HubError("LastOwner", `'${userId}' is the iTwin's last Owner: give the Owner role to another member first.`);
-}
-
-function checkName(name: string, operation: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length === 0 || trimmed.length > 255) {
-    throw invalidRequest(operation, [{ code: "InvalidValue", message: "A role's displayName is 1 to 255 characters.", target: "displayName" }]);
-  }
-  return trimmed;
-}
-
-function checkPermissions(names: readonly string[], allowed: readonly Permission[], operation: string): Permission[] {
-  const result: Permission[] = [];
-  names.forEach((name, i) => {
-    const p = parsePermission(name);
-    if (p === undefined || !allowed.includes(p)) {
-      throw invalidRequest(operation, [
-        { code: "InvalidValue", message: `'${name}' is not one of the permissions that can be granted here: ${allowed.join(", ")}.`, target: `permissions[${i}]` },
-      ]);
-    }
-    result.push(p);
-  });
-  return canonicalPermissions(result);
 }
