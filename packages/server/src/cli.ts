@@ -3,8 +3,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULTS, MAX_CLOCK_SKEW_SECONDS, makeConfig } from "./config.js";
 import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-authenticator.js";
-import { parseBlobSpec } from "./adapters/blob/blob-spec.js";
-import { parseMetadataSpec } from "./adapters/registry.js";
+import { parseBlobSpec, parseMetadataSpec } from "./adapters/registry.js";
 import { startServer } from "./main.js";
 import { runBackupCommand, runRestoreCommand } from "./admin/commands.js";
 import { DEFAULT_TOKEN_LIFETIME, runTokensCreate, runTokensList, runTokensRevoke } from "./admin/tokens.js";
@@ -87,6 +86,8 @@ program
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
   .option("--clock-skew <seconds>", `oidc: clock difference allowed with the identity provider on exp, nbf and iat (at most ${MAX_CLOCK_SKEW_SECONDS})`, integer, OIDC_CLOCK_TOLERANCE_SECONDS)
   .option("--max-token-lifetime <seconds>", "oidc: refuse tokens meant to live longer than this (exp - iat)", integer, OIDC_MAX_TOKEN_LIFETIME_SECONDS)
+  .option("--ui-client-id <id>", "oidc: the web UI signs in at the provider as this public client (authorization code + PKCE; its redirect URI: the hub's URL with '/')")
+  .option("--ui-scope <scopes>", "oidc: scopes the web UI asks for", "openid profile email")
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")
@@ -157,8 +158,12 @@ program
   .description("Copy a data directory (consistently, also while a hub serves it) into a new folder.")
   .requiredOption("--to <dir>", "the backup folder to create (must not exist, or be empty)")
   .option("-d, --data <dir>", "the data directory to back up", DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata: backup copies the embedded sqlite file (postgres:// is refused: use PostgreSQL's own tools)", process.env.MODELHUB_METADATA ?? "sqlite")
+  .option("--blobs <spec>", "the hub's --blobs: backup copies fs files (azure: is refused: use the storage account's own means)", process.env.MODELHUB_BLOBS ?? "fs")
   .option("--json", "print one JSON result instead of progress lines")
-  .action((opts: { to: string; data: string; json?: boolean }) => runBackupCommand({ to: opts.to, dataDir: opts.data, json: opts.json === true }));
+  .action((opts: { to: string; data: string; metadata: string; blobs: string; json?: boolean }) =>
+    runBackupCommand({ to: opts.to, dataDir: opts.data, metadata: opts.metadata, blobs: opts.blobs, json: opts.json === true }),
+  );
 
 program
   .command("restore")
@@ -182,12 +187,22 @@ program
   .command("doctor")
   .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to, blocks staged that nothing will commit. Safe while the hub runs.")
   .option("-d, --data <dir>", "the hub's data directory", DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata (sqlite: the data directory's file; or postgres://…)", process.env.MODELHUB_METADATA ?? "sqlite")
+  .option("--blobs <spec>", "the hub's --blobs (fs: under the data directory; or azure:<container>)", process.env.MODELHUB_BLOBS ?? "fs")
   .option("--repair", "remove what is found (orphans only once older than --grace)")
   .option("--grace <minutes>", "leave files younger than this alone (an operation may still be using them)", integer, DEFAULTS.orphanGraceMs / 60_000)
   .option("--json", "print the report as JSON")
-  .action(async (opts: { data: string; repair?: boolean; grace: number; json?: boolean }) => {
+  .action(async (opts: { data: string; metadata: string; blobs: string; repair?: boolean; grace: number; json?: boolean }) => {
     const { doctorLines, needsRepair, runDoctor } = await import("./admin/doctor.js");
-    const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000 });
+    let backends;
+    try {
+      backends = { metadata: parseMetadataSpec(opts.metadata), blobs: parseBlobSpec(opts.blobs) };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      stderr.line(`modelhub doctor: ${err.message}`);
+      process.exit(2);
+    }
+    const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000, ...backends });
     if (opts.json) {
       stdout.json(report, 2);
     } else {
@@ -248,7 +263,7 @@ function withHubOptions(command: Command): Command {
 
 /** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` with exit code 1 (2: bad arguments). */
 async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { url: string; token: string }) => Promise<unknown>): Promise<void> {
-  const { HubCommandError } = await import("./admin/hub-client.js");
+  const { HubCommandError } = await import("./admin/hub-connection.js");
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   if (!token) {
     stderr.line(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.`);

@@ -156,9 +156,8 @@ function registerITwin(program: Command): void {
     .action((idOrName: string, opts: HubFlags) =>
       run("itwin show", opts, async (client) => {
         const iTwin = await client.findITwin(idOrName);
-        const base = client.apiBase.slice(0, -"/imodels".length);
-        const { permissions } = await client.request<{ permissions: string[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/permissions`);
-        const { members } = await client.request<{ members: { id: string; roles: { displayName: string }[] }[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/members/users`).catch(() => ({ members: [] }));
+        const permissions = await client.iTwinPermissions(iTwin.id);
+        const members = await client.members(iTwin.id).catch(() => []);
         const owners = members.filter((m) => m.roles.some((r) => r.displayName === "Owner")).map((m) => m.id);
         const iModels: IModel[] = [];
         for await (const m of client.iModels(iTwin.id)) iModels.push(m);

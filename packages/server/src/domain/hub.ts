@@ -57,6 +57,8 @@ export function createHub(deps: {
   profiles?: UserProfiles;
   /** Told what changed, after each commit (the change feed). */
   events?: EventPublisher;
+  /** Told after an iModel was deleted (its blob containers go with it); must not throw. */
+  onIModelDeleted?: (iModelId: string) => Promise<void>;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
   const jobs = deps.jobs ?? noJobWakeup;
@@ -64,7 +66,7 @@ export function createHub(deps: {
   const checkpoints = new CheckpointService(store, clock, deps.checkpoints, events, jobs);
   const janitor = new BlobJanitor(store, blobs, clock);
   return {
-    iModels: new IModelService(store, blobs, clock, janitor, jobs),
+    iModels: new IModelService(store, blobs, clock, janitor, jobs, deps.onIModelDeleted),
     changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, events, checkpoints),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock, events),

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { JobCount } from "../ports/job-queue.js";
+import { publicRoute } from "./authz/rules.js";
 
 /** Where the numbers that are not counted per request come from, read when Prometheus scrapes. */
 export interface MetricsSources {
@@ -110,7 +111,11 @@ export class HubMetrics {
   /** Hooks that count every answer, and `GET /metrics` (no authorization, like /health: see README). */
   register(app: FastifyInstance): void {
     app.addHook("onResponse", async (request, reply) => this.#observe(request, reply));
-    app.get("/metrics", async (_request, reply) => {
+    const config = {
+      summary: "Prometheus metrics",
+      authz: publicRoute("Prometheus counters, no ids or names; restrict it at the proxy or with --no-metrics"),
+    };
+    app.get("/metrics", { config }, async (_request, reply) => {
       const text = await this.registry.metrics();
       return reply.type(this.registry.contentType).send(text);
     });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { publicRoute } from "./authz/rules.js";
 
 /** One dependency the hub needs to serve: resolves with what it found, or throws/returns `ok: false` with why not. */
 export type ReadinessCheck = () => Promise<{ ok: boolean; [detail: string]: unknown }>;
@@ -18,7 +19,8 @@ type CheckResult = { status: "ok" | "failed"; [detail: string]: unknown };
  */
 export function registerReadiness(app: FastifyInstance, options: ReadinessOptions): void {
   const timeoutMs = options.timeoutMs ?? 3000;
-  app.get("/ready", async (_request, reply) => {
+  const config = { summary: "Readiness: whether every store the hub needs answers", authz: publicRoute("readiness: which stores answer, no data") };
+  app.get("/ready", { config }, async (_request, reply) => {
     const entries = await Promise.all(Object.entries(options.checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const));
     const checks = Object.fromEntries(entries);
     const failing = entries.filter(([, result]) => result.status !== "ok").map(([name]) => name);

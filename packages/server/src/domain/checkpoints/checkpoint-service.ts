@@ -73,6 +73,25 @@ export class CheckpointService {
     return record;
   }
 
+  /**
+   * Asks for the checkpoint of any completed changeset (someone wants the iModel as of it, as a .bim): schedules it
+   * unless it exists or is on its way. It is kept like an automatic one (pruned once newer ones are made).
+   */
+  async requestForChangeset(iModelId: string, ref: { index: number } | { id: string }): Promise<CheckpointRecord> {
+    const record = await this.store.transaction({ iModelId }, async (tx) => {
+      await requireIModel(tx, iModelId);
+      const { index, id } = await resolveChangesetIndex(tx, iModelId, ref);
+      const existing = await tx.getCheckpoint(iModelId, index);
+      // The baseline's checkpoint is the iModel's initialization, not a job of this service.
+      if (index === 0) {
+        if (!existing) throw notFound.checkpoint();
+        return existing;
+      }
+      return this.scheduleIn(tx, iModelId, index, id);
+    });
+    return record;
+  }
+
   /** The newest successful checkpoint (what `GET /briefcases/checkpoint` answers). */
   async latest(iModelId: string): Promise<CheckpointRecord> {
     const record = await this.store.read(async (tx) => {

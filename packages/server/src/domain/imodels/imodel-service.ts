@@ -56,6 +56,8 @@ export class IModelService {
     /** Woken after a commit that put files in the deletion outbox, so they go at once (else at the next sweep). */
     private readonly janitor: Pick<BlobJanitor, "drainSoon"> | undefined = undefined,
     private readonly jobs: JobWakeup = noJobWakeup,
+    /** Told after an iModel was deleted, for what lives outside the metadata store (its blob containers). */
+    private readonly onDeleted: (iModelId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, input: CreateIModelInput): Promise<IModelRecord> {
@@ -170,6 +172,7 @@ export class IModelService {
       await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
       tx.afterCommit(() => this.janitor?.drainSoon());
     });
+    await this.onDeleted(id);
   }
 
   /**

@@ -37,7 +37,7 @@ function isTimeZone(id: string): boolean {
 /**
  * iTwins as people create, name, find and own them (the iTwins API): whoever creates one is its Owner, in every
  * auth mode; names and numbers are unique on the hub; a deleted iTwin's id is never used again. Who may call what
- * is in http/authz/rules.ts; this checks what depends on the iTwin itself (membership, ownership, its iModels).
+ * is on each route (http/routes/itwins.ts); this checks what depends on the iTwin itself (membership, ownership, its iModels).
  */
 export class ITwinService {
   constructor(
@@ -45,6 +45,8 @@ export class ITwinService {
     private readonly access: AccessService,
     private readonly clock: Clock,
     private readonly newId: () => string = randomUUID,
+    /** Told after an iTwin was deleted, for what lives outside the access store (its blob containers). */
+    private readonly onDeleted: (iTwinId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, input: ITwinInput): Promise<ITwinRecord> {
@@ -102,6 +104,7 @@ export class ITwinService {
     if (typeof result === "object") {
       throw new HubError("iTwinNotEmpty", `iTwin '${iTwin.displayName}' still holds ${result.iModels} iModel${result.iModels === 1 ? "" : "s"}: delete ${result.iModels === 1 ? "it" : "them"} first.`);
     }
+    await this.onDeleted(iTwinId);
   }
 }
 

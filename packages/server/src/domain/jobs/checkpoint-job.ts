@@ -11,6 +11,7 @@ import type { Clock } from "../context.js";
 import type { EventPublisher } from "../../ports/event-bus.js";
 import { noEvents } from "../../ports/event-bus.js";
 import type { BlobJanitor } from "../maintenance/blob-janitor.js";
+import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
 
 /**
  * Makes the checkpoint at one changeset: the nearest earlier checkpoint with the changesets since applied by
@@ -29,6 +30,8 @@ export class CheckpointJob {
     /** Woken after a commit that put pruned files in the deletion outbox. */
     private readonly janitor: Pick<BlobJanitor, "drainSoon"> | undefined = undefined,
     private readonly events: EventPublisher = noEvents,
+    /** With `--blobs azure:`: each checkpoint is also published as a V2 checkpoint (CloudSqlite blocks). */
+    private readonly blocks?: CheckpointBlocks,
   ) {}
 
   async run(iModelId: string, changesetIndex: number): Promise<void> {
@@ -69,7 +72,10 @@ export class CheckpointJob {
         }
         throw err;
       }
-      const key = blobKeys.checkpoint(iModelId, changesetIndex, randomBytes(8).toString("hex"));
+      // The key says whether the file was also published as a V2 checkpoint (CheckpointBlocks), before it is kept.
+      const nonce = randomBytes(8).toString("hex");
+      const published = this.blocks ? await this.blocks.publish(iModelId, changesetIndex, outputPath, nonce) : undefined;
+      const key = blobKeys.checkpoint(iModelId, changesetIndex, published ?? nonce);
       const info = await this.blobs.uploadFromFile(key, outputPath);
       const kept = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
@@ -91,7 +97,7 @@ export class CheckpointJob {
 
   /** Keeps the baseline, named versions' checkpoints and the newest `keepAutomatic` others. */
   private async prune(iModelId: string): Promise<void> {
-    await this.store.transaction({ iModelId }, async (tx) => {
+    const doomed = await this.store.transaction({ iModelId }, async (tx): Promise<CheckpointRecord[]> => {
       const checkpoints = await tx.listCheckpoints(iModelId);
       const automatic: CheckpointRecord[] = [];
       for (const c of checkpoints) {
@@ -106,7 +112,9 @@ export class CheckpointJob {
         if (c.blobKey) await tx.requestBlobDeletion(c.blobKey, now);
       }
       if (excess.length > 0) tx.afterCommit(() => this.janitor?.drainSoon());
+      return excess;
     });
+    if (doomed.length > 0) await this.blocks?.deletePublished(iModelId, doomed.map((c) => c.blobKey));
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
 import type { AuditRecorder } from "../../app/audit-recorder.js";
 import { iModelOfKey } from "../../domain/blob-keys.js";
 import type { AuditEntry, AuditOutcome } from "../../ports/audit-log.js";
+import type { AuditAction as ActionRule } from "../route-config.js";
+import { objectAt } from "../route-config.js";
 import { RefusalDigest } from "./refusal-digest.js";
 import { escapeControls } from "../../util/text.js";
 
@@ -15,97 +17,21 @@ declare module "fastify" {
 type Params = Record<string, string | undefined>;
 type Json = Record<string, unknown>;
 
-interface ActionRule {
-  action: string;
-  /** What the operation acted on, from the route's parameters, the request body, or the answer (2xx JSON). */
-  target?: (params: Params, body: Json, answer: Json | undefined) => unknown;
-}
-
-const objectAt = (value: unknown, key: string): Json => {
-  const inner = value && typeof value === "object" ? (value as Json)[key] : undefined;
-  return inner && typeof inner === "object" ? (inner as Json) : {};
-};
-
-/**
- * THE table of audited operations: `METHOD route-pattern` → a stable action name (what `modelhub audit --action`
- * and the API filter on) and where its target comes from. Write routes missing here are still recorded, under
- * `<method> <pattern>` (test/e2e/audit-log.test.ts fails until they are named).
- */
-const ACTIONS: Readonly<Record<string, ActionRule>> = {
-  "POST /imodels": { action: "imodel.create", target: (_p, body, answer) => objectAt(answer, "iModel").id ?? body.name },
-  "PATCH /imodels/:id": { action: "imodel.update" },
-  "DELETE /imodels/:id": { action: "imodel.delete" },
-  "POST /imodels/:id/baselinefile": { action: "imodel.baseline.complete" },
-  "PUT /imodels/:id/thumbnail": { action: "imodel.thumbnail.upload" },
-  "POST /imodels/:id/clone": { action: "imodel.clone" },
-  "POST /imodels/:id/fork": { action: "imodel.fork" },
-  "POST /imodels/:id/changesets": { action: "changeset.create", target: (_p, body) => body.id },
-  "PATCH /imodels/:id/changesets/:changesetId": { action: "changeset.complete", target: (p) => p.changesetId },
-  "POST /imodels/:id/changesets/:changesetId/extendeddata": { action: "changeset.extendeddata.create", target: (p) => p.changesetId },
-  "POST /imodels/:id/changesetgroups": { action: "changesetgroup.create", target: (_p, _b, answer) => objectAt(answer, "changesetGroup").id },
-  "PATCH /imodels/:id/changesetgroups/:groupId": { action: "changesetgroup.update", target: (p) => p.groupId },
-  "POST /imodels/:id/namedversions": { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name },
-  "PATCH /imodels/:id/namedversions/:versionId": { action: "namedversion.update", target: (p) => p.versionId },
-  "PUT /imodels/:id/namedversions/:versionId/checkpoint": { action: "checkpoint.reschedule", target: (p) => p.versionId },
-  "POST /imodels/:id/briefcases": { action: "briefcase.acquire", target: (_p, _b, answer) => objectAt(answer, "briefcase").briefcaseId },
-  "DELETE /imodels/:id/briefcases/:briefcaseId": { action: "briefcase.release", target: (p) => p.briefcaseId },
-  "PATCH /imodels/:id/locks": { action: "locks.update", target: (_p, body) => body.briefcaseId },
-  "POST /imodels/:id/locks/release-chunk": { action: "locks.release", target: (_p, body) => body.briefcaseId },
-  "PUT /storage/modelhub/*": { action: "storage.upload", target: (p) => storageKey(p["*"]) },
-  // iModel-level grants (details keep the body: what was granted).
-  "PATCH /imodels/:id/permissions/roles/:roleId": { action: "imodel.permissions.role.set", target: (p) => p.roleId },
-  "DELETE /imodels/:id/permissions/roles/:roleId": { action: "imodel.permissions.role.delete", target: (p) => p.roleId },
-  "PATCH /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.set", target: (p) => p.userId },
-  "DELETE /imodels/:id/permissions/users/:userId": { action: "imodel.permissions.user.delete", target: (p) => p.userId },
-  "PATCH /imodels/:id/rolepermissions": { action: "imodel.permissions.role.set", target: (_p, body) => body.roleId },
-  "DELETE /imodels/:id/rolepermissions/:roleId": { action: "imodel.permissions.role.delete", target: (p) => p.roleId },
-  "PATCH /imodels/:id/userpermissions": { action: "imodel.permissions.user.set", target: (_p, body) => body.userId },
-  "DELETE /imodels/:id/userpermissions/:userId": { action: "imodel.permissions.user.delete", target: (p) => p.userId },
-  // iTwins.
-  "POST /itwins": { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName },
-  "PATCH /itwins/:iTwinId": { action: "itwin.update", target: (p) => p.iTwinId },
-  "DELETE /itwins/:iTwinId": { action: "itwin.delete", target: (p) => p.iTwinId },
-  // iTwin roles and members.
-  "POST /accesscontrol/itwins/:iTwinId/roles": { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName },
-  "PATCH /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.update", target: (p) => p.roleId },
-  "DELETE /accesscontrol/itwins/:iTwinId/roles/:roleId": { action: "access.role.delete", target: (p) => p.roleId },
-  "POST /accesscontrol/itwins/:iTwinId/members/users": { action: "access.member.add", target: (_p, body) => memberIds(body) },
-  "PATCH /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.update", target: (p) => p.userId },
-  "DELETE /accesscontrol/itwins/:iTwinId/members/users/:userId": { action: "access.member.remove", target: (p) => p.userId },
-  "POST /accesscontrol/itwins/:iTwinId/members": { action: "access.member.add", target: (_p, body) => memberIds(body) },
-  "PATCH /accesscontrol/itwins/:iTwinId/members/:userId": { action: "access.member.update", target: (p) => p.userId },
-  "DELETE /accesscontrol/itwins/:iTwinId/members/:userId": { action: "access.member.remove", target: (p) => p.userId },
-};
-
-/** The users a member request names (the cloud's `{ members: [{ email | userId, roleIds }] }`), comma-separated. */
-function memberIds(body: Json): string | undefined {
-  const members = Array.isArray(body.members) ? (body.members as unknown[]) : [];
-  const ids = members.map((m) => (m && typeof m === "object" ? ((m as Json).userId ?? (m as Json).email) : undefined)).filter((id) => typeof id === "string");
-  return ids.length > 0 ? ids.join(",") : undefined;
-}
-
 const VERBS: Readonly<Record<string, string>> = { POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
 
-/** The rule for a route: from the table, else a derived name for access control routes, else the raw method and pattern. */
-function ruleFor(method: string, url: string): { rule: ActionRule; named: boolean } {
+/**
+ * The action of a write: the route's own (`config.audit`, next to its handler), else a derived name for access
+ * control routes, else the raw method and pattern (test/e2e/audit-log.test.ts fails until the route names one).
+ */
+function ruleFor(method: string, url: string, audit: ActionRule | undefined): { rule: ActionRule; named: boolean } {
   const pattern = url.length > 1 ? url.replace(/\/+$/, "") : url;
-  const rule = ACTIONS[`${method} ${pattern}`];
-  if (rule) return { rule, named: true };
+  if (audit) return { rule: audit, named: true };
   // `/accesscontrol/…` (roles, members, iModel permissions): `access.<last fixed segment>.<create|update|delete>`.
   if (pattern.startsWith("/accesscontrol/")) {
     const noun = pattern.split("/").filter((s) => s && !s.startsWith(":")).at(-1) ?? "accesscontrol";
     return { rule: { action: `access.${noun}.${VERBS[method] ?? method.toLowerCase()}` }, named: true };
   }
   return { rule: { action: `${method} ${pattern}` }, named: false };
-}
-
-function storageKey(rest: string | undefined): string | null {
-  if (rest === undefined) return null;
-  try {
-    return rest.split("/").map(decodeURIComponent).join("/");
-  } catch {
-    return rest;
-  }
 }
 
 const isWrite = (method: string, url: string) =>
@@ -140,7 +66,7 @@ export function registerAuditHook(app: FastifyInstance, options: AuditHookOption
   app.addHook("onRoute", (route: RouteOptions) => {
     for (const method of [route.method].flat()) {
       if (!isWrite(method, route.url)) continue;
-      const { rule, named } = ruleFor(method, route.url);
+      const { rule, named } = ruleFor(method, route.url, route.config?.audit);
       app.auditedRoutes.push({ method, url: route.url, action: rule.action, named });
     }
   });
@@ -148,7 +74,7 @@ export function registerAuditHook(app: FastifyInstance, options: AuditHookOption
   app.addHook("onRequest", async (request) => {
     const url = request.routeOptions.url;
     if (url === undefined || !isWrite(request.method, url)) return;
-    captured.set(request, { rule: ruleFor(request.method, url).rule });
+    captured.set(request, { rule: ruleFor(request.method, url, request.routeOptions.config.audit).rule });
   });
 
   // The iModel's iTwin before a delete removes it (every other write can look it up afterwards).

@@ -5,8 +5,8 @@ import { ALL_PERMISSIONS, NO_PERMISSIONS, grantsOf } from "../../domain/access/p
 import type { Actor } from "../../domain/context.js";
 import { HubError, insufficientPermissions } from "../../domain/errors.js";
 import { STATUS_BY_CODE } from "../error-mapping.js";
+import type { RouteFacts } from "../route-config.js";
 import type { AuthzRule } from "./rules.js";
-import { ruleOf } from "./rules.js";
 
 /** What the authorization seam established for this request (also read by the audit log and the presenters). */
 export interface RequestAuthz {
@@ -35,17 +35,37 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NONE: Grants = grantsOf(NO_PERMISSIONS);
 const ALL: Grants = grantsOf(ALL_PERMISSIONS);
 
+/** A route as registered, with the facts it carries (the source of docs/security.md and /openapi.json). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** The route's options as fastify holds them (`config`, `schema`); read after start-up. */
+  options: { config?: RouteFacts; schema?: unknown };
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route of the app in registration order (HEAD routes fastify adds for GET ones included). */
+    registeredRoutes: RegisteredRoute[];
+  }
+}
+
 /**
- * Makes every route declare its rule: call on the root app before any route is registered; a route without a
- * rule in rules.ts makes `buildApp` throw.
+ * Makes every route declare its rule: call on the root app before any route is registered. A route without
+ * `config.authz` makes the app refuse to start (`ready()`/`listen()` reject). Checked once the app is ready rather
+ * than when the route is added, so that a plugin's own scope may give the routes of a library it registers their
+ * rule (web-ui.ts does for @fastify/static's).
  */
 export function requireRouteRules(app: FastifyInstance): void {
   app.decorateRequest("authz", undefined);
+  app.decorate("registeredRoutes", []);
   app.addHook("onRoute", (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) {
-      if (!ruleOf(method, route.url)) {
-        throw new Error(`Route ${method} ${route.url} has no authorization rule: add one to packages/server/src/http/authz/rules.ts.`);
+    for (const method of [route.method].flat()) app.registeredRoutes.push({ method, url: route.url, options: route });
+  });
+  app.addHook("onReady", async () => {
+    for (const route of app.registeredRoutes) {
+      if (!route.options.config?.authz) {
+        throw new Error(`Route ${route.method} ${route.url} has no authorization rule: give it config: { authz } (packages/server/src/http/authz/rules.ts).`);
       }
     }
   });
@@ -86,8 +106,7 @@ export async function stillAuthorized(request: FastifyRequest, authenticate: (au
 }
 
 function ruleOfRequest(request: FastifyRequest): AuthzRule {
-  const url = request.routeOptions.url;
-  const rule = url === undefined ? undefined : ruleOf(request.method, url);
+  const rule = request.routeOptions.url === undefined ? undefined : request.routeOptions.config.authz;
   // Unrouted requests (404 handler) have no rule and need none: they answer NotFound and do nothing.
   return rule ?? { kind: "authenticated", why: "no route" };
 }

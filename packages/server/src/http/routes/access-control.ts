@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { AccessService } from "../../domain/access/access-service.js";
 import { canonicalPermissions } from "@modelhub/protocol";
@@ -6,6 +6,8 @@ import type { ITwinService } from "../../domain/itwins/itwin-service.js";
 import type { Actor } from "../../domain/context.js";
 import type { MemberRecord, RoleRecord } from "../../ports/access-store.js";
 import { invalidRequest } from "../../domain/errors.js";
+import { MANAGE, WEBVIEW, authenticated, iTwinInPath } from "../authz/rules.js";
+import { objectAt } from "../route-config.js";
 import { parseBody } from "../validation.js";
 
 const text = (max: number) => z.string().max(max, { error: `The value exceeds allowed ${max} characters.` });
@@ -43,6 +45,17 @@ export function warnWhenNotEnforced(access: AccessService, reply: FastifyReply):
   if (access.policy.everyoneMayDoEverything) void reply.header("warning", OPEN_MODE_WARNING);
 }
 
+type Params = Record<string, string | undefined>;
+
+/** The users a member request names (the cloud's `{ members: [{ email | userId, roleIds }] }`), comma-separated (the audit log's target). */
+function memberIds(body: Record<string, unknown>): string | undefined {
+  const members = Array.isArray(body.members) ? (body.members as unknown[]) : [];
+  const ids = members
+    .map((m) => (m && typeof m === "object" ? ((m as Record<string, unknown>).userId ?? (m as Record<string, unknown>).email) : undefined))
+    .filter((id) => typeof id === "string");
+  return ids.length > 0 ? ids.join(",") : undefined;
+}
+
 /** What the handlers below need of a request on one iTwin. */
 interface ITwinRequest {
   actor: Actor;
@@ -56,10 +69,10 @@ function presentRole(r: RoleRecord) {
 /**
  * Access control of one iTwin, in the shapes of the cloud's Access Control API (`/accesscontrol/itwins/{id}/…`):
  * roles (named sets of permissions), user members with their roles (v2's `/members/users` and v1's `/members`), and
- * the caller's own permissions. Who may call what is in rules.ts (reading: any permission on the iTwin; changing:
+ * the caller's own permissions. Who may call what is on each route (reading: any permission on the iTwin; changing:
  * `imodels_manage`, and AccessService's no-escalation rules). Changes need a live iTwin (404 `iTwinNotFound`).
  */
-export async function accessControlRoutes(api: FastifyInstance, { access, iTwins }: { access: AccessService; iTwins: ITwinService }): Promise<void> {
+export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iTwins: ITwinService }> = async (api, { access, iTwins }) => {
   const live = (request: ITwinRequest) => iTwins.get(request.actor, request.params.iTwinId);
   const changed = (reply: FastifyReply) => {
     warnWhenNotEnforced(access, reply);
@@ -78,28 +91,28 @@ export async function accessControlRoutes(api: FastifyInstance, { access, iTwins
     };
   };
 
-  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", { config: { summary: "Get the caller's permissions on an iTwin", authz: authenticated("the caller's own permissions on the iTwin") } }, async (request) => {
     // The caller's iTwin-level permissions (the Access Control API spells imodels_delete with an underscore).
     const grants = await access.effective(request.actor, { iTwinId: request.params.iTwinId });
     return { permissions: canonicalPermissions(grants.permissions) };
   });
 
-  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { config: { summary: "List an iTwin's roles", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
     return { roles: (await access.listRoles(request.params.iTwinId)).map(presentRole) };
   });
 
-  api.get<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request) => {
+  api.get<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Get a role", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
     return { role: presentRole(await access.getRole(request.params.iTwinId, request.params.roleId)) };
   });
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { config: { summary: "Create a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName } } }, async (request, reply) => {
     const body = parseBody(createRoleBody, request.body, "Cannot create Role.");
     await live(request);
     const role = await access.createRole(request.actor, request.params.iTwinId, { displayName: body.displayName, description: body.description ?? null, permissions: body.permissions ?? [] });
     return changed(reply).code(201).send({ role: presentRole(role) });
   });
 
-  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request, reply) => {
+  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Update a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.update", target: (p) => p.roleId } } }, async (request, reply) => {
     const body = parseBody(updateRoleBody, request.body, "Cannot update Role.");
     const role = await access.updateRole(request.actor, request.params.iTwinId, request.params.roleId, {
       ...(body.displayName !== undefined ? { displayName: body.displayName } : {}),
@@ -109,14 +122,14 @@ export async function accessControlRoutes(api: FastifyInstance, { access, iTwins
     return changed(reply).send({ role: presentRole(role) });
   });
 
-  api.delete<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", async (request, reply) => {
+  api.delete<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Delete a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.delete", target: (p) => p.roleId } } }, async (request, reply) => {
     await access.deleteRole(request.actor, request.params.iTwinId, request.params.roleId);
     return changed(reply).code(204).send();
   });
 
   // The members: v2's `/members/users` and v1's `/members` (a member's id is their user id).
   for (const path of ["/itwins/:iTwinId/members/users", "/itwins/:iTwinId/members"]) {
-    api.get<{ Params: { iTwinId: string } }>(path, async (request) => {
+    api.get<{ Params: { iTwinId: string } }>(path, { config: { summary: "List an iTwin's members", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
       const { iTwinId } = request.params;
       const roles = new Map((await access.listRoles(iTwinId)).map((r) => [r.id, r]));
       return { members: await Promise.all((await access.listMembers(iTwinId)).map((m) => presentMember(iTwinId, m, roles))) };
@@ -130,12 +143,12 @@ export async function accessControlRoutes(api: FastifyInstance, { access, iTwins
     return { members: await Promise.all(added.map((m) => presentMember(iTwinId, m))) };
   };
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", { config: { summary: "Add members (with their roles)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
     const body = parseBody(addMembersBody, request.body, "Cannot add members.");
     return changed(reply).code(201).send(await addMembers(request, body.members));
   });
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members", async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members", { config: { summary: "Add members (Access Control API v1)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
     const body = parseBody(addMembersV1Body, request.body, "Cannot add members.");
     const members = body.members.map((m, i) => {
       const userId = m.userId ?? m.email;
@@ -149,20 +162,22 @@ export async function accessControlRoutes(api: FastifyInstance, { access, iTwins
 
   // One member: v2's `/members/users/{userId}` and v1's `/members/{memberId}`.
   for (const path of ["/itwins/:iTwinId/members/users/:userId", "/itwins/:iTwinId/members/:userId"]) {
-    api.get<{ Params: { iTwinId: string; userId: string } }>(path, async (request) => {
+    api.get<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Get a member", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
       const { iTwinId, userId } = request.params;
       return { member: await presentMember(iTwinId, await access.getMember(iTwinId, userId)) };
     });
 
-    api.patch<{ Params: { iTwinId: string; userId: string } }>(path, async (request, reply) => {
+    const update = { action: "access.member.update", target: (p: Params) => p.userId };
+    api.patch<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Change a member's roles", authz: iTwinInPath(MANAGE), audit: update } }, async (request, reply) => {
       const body = parseBody(updateMemberBody, request.body, "Cannot update member.");
       const { iTwinId, userId } = request.params;
       return changed(reply).send({ member: await presentMember(iTwinId, await access.setMemberRoles(request.actor, iTwinId, userId, body.roleIds)) });
     });
 
-    api.delete<{ Params: { iTwinId: string; userId: string } }>(path, async (request, reply) => {
+    const remove = { action: "access.member.remove", target: (p: Params) => p.userId };
+    api.delete<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Remove a member", authz: iTwinInPath(MANAGE), audit: remove } }, async (request, reply) => {
       await access.removeMember(request.actor, request.params.iTwinId, request.params.userId);
       return changed(reply).code(204).send();
     });
   }
-}
+};

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { AuditRecorder } from "../../app/audit-recorder.js";
 import { invalidRequest, invalidValue } from "../../domain/errors.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
+import { MANAGE, iModel } from "../authz/rules.js";
 import { keysetPagingLinks } from "../paging.js";
 import type { Query } from "../query.js";
 import { parseIndexParam, parseOrderBy, parsePage, parseStringParam } from "../query.js";
@@ -19,19 +20,23 @@ export interface AuditRouteOptions {
 }
 
 /** `GET /imodels/{id}/auditlog`: registered inside the `/imodels` API scope. */
-export async function iModelAuditRoutes(api: FastifyInstance, options: AuditRouteOptions): Promise<void> {
-  api.get<{ Params: { id: string } }>("/:id/auditlog", async (request) => {
+export const iModelAuditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (api, options) => {
+  api.get<{ Params: { id: string } }>("/:id/auditlog", { config: { summary: "Read an iModel's audit log (modelhub)", authz: iModel(MANAGE) } }, async (request) => {
     const operation = "Cannot get the audit log.";
     const query = request.query as Query;
     const filter = parseFilter(query, operation);
     await options.authorizeIModel(request, request.params.id);
     return answer(options, `${options.originOf(request)}/imodels/${request.params.id}/auditlog`, query, { ...filter, iModelId: request.params.id });
   });
-}
+};
 
 /** `GET /auditlog[?iTwinId=…]`: registered in a scope of its own at `/auditlog` that authenticates like the API. */
-export async function auditLogRoutes(app: FastifyInstance, options: AuditRouteOptions): Promise<void> {
-  app.get("/", async (request) => {
+export const auditLogRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app, options) => {
+  const config = {
+    summary: "Read the audit log of an iTwin, or of the whole hub (modelhub)",
+    authz: { kind: "iTwin", anyOf: MANAGE, from: "query", adminsWithout: true },
+  } as const;
+  app.get("/", { config }, async (request) => {
     const operation = "Cannot get the audit log.";
     const query = request.query as Query;
     const filter = parseFilter(query, operation);
@@ -44,7 +49,7 @@ export async function auditLogRoutes(app: FastifyInstance, options: AuditRouteOp
       ...(iModelId !== undefined ? { iModelId } : {}),
     });
   });
-}
+};
 
 type Filter = Omit<AuditQuery, "iTwinId" | "iModelId">;
 

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { EventFeed, SequencedEvent } from "../../ports/event-bus.js";
 import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
 import { DEFAULTS } from "../../config.js";
+import { WEBVIEW, iModel } from "../authz/rules.js";
 
 export interface EventRouteOptions {
   hub: Hub;
@@ -27,7 +28,7 @@ const BUSY_RETRY_AFTER_SECONDS = 5;
  * `GET /imodels/{id}/events`: the iModel's change feed as server-sent events (see HubEvent). This only formats:
  * what happened, its order and the replay buffer are the event bus's (domain/events).
  */
-export async function eventRoutes(api: FastifyInstance, options: EventRouteOptions): Promise<void> {
+export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (api, options) => {
   const { hub, feed } = options;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const maxPerUser = options.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser;
@@ -39,7 +40,8 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     for (const end of [...open]) end();
   });
 
-  api.get<{ Params: { id: string } }>("/:id/events", async (request, reply) => {
+  // The change feed tells what the webview routes show (pushes, versions, lock counts, checkpoints).
+  api.get<{ Params: { id: string } }>("/:id/events", { config: { summary: "Follow an iModel's change feed (server-sent events; modelhub)", authz: iModel(WEBVIEW) } }, async (request, reply) => {
     // Only clients that ask for a stream get one: a JSON client (or `*/*`) would otherwise wait forever for a body.
     if (!/\btext\/event-stream\b/i.test(request.headers.accept ?? "")) {
       throw new HubError("BadRequest", "This route answers server-sent events: send 'Accept: text/event-stream'.");
@@ -112,7 +114,7 @@ export async function eventRoutes(api: FastifyInstance, options: EventRouteOptio
     ready = true;
     for (const text of queue.splice(0)) write(text);
   });
-}
+};
 
 function formatEvent(epoch: string, { seq, event }: SequencedEvent): string {
   return `id: ${epoch}-${seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;

@@ -1,8 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { ApiRouteContext } from "../app.js";
+import type { ApiRouteContext } from "./context.js";
+import { MANAGE, iModel } from "../authz/rules.js";
 import { parseBody } from "../validation.js";
 import { warnWhenNotEnforced } from "./access-control.js";
+
+type Params = Record<string, string | undefined>;
 
 const permissions = z.array(z.string().max(64)).max(16);
 const permissionsBody = z.object({ permissions });
@@ -14,9 +17,9 @@ const userPermissionsBody = z.object({ userId: z.string().min(1).max(255), permi
  * The iModels API's iModel permission operations: grants of one iModel to iTwin roles or single users, at the
  * cloud's paths (`/rolepermissions`, `/userpermissions`) and modelhub's first ones (`/permissions/roles|users`).
  * When an iModel has any, they replace the iTwin's permissions for it (`imodels_delete` stays iTwin-level; Owners
- * keep everything). All need `imodels_manage` on the iModel (rules.ts) and follow AccessService's no-escalation rules.
+ * keep everything). All need `imodels_manage` on the iModel (each route's config) and follow AccessService's no-escalation rules.
  */
-export async function iModelPermissionRoutes(api: FastifyInstance, { hub, access }: ApiRouteContext): Promise<void> {
+export const iModelPermissionRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub, access }) => {
   const scopeOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const iModel = await hub.iModels.get(request.params.id);
     return { iTwinId: iModel.iTwinId, iModelId: iModel.id };
@@ -46,38 +49,40 @@ export async function iModelPermissionRoutes(api: FastifyInstance, { hub, access
   };
 
   // modelhub's paths: the role or user in the path.
-  api.get<{ Params: { id: string } }>("/:id/permissions/roles", listRoles);
-  api.patch<{ Params: { id: string; roleId: string } }>("/:id/permissions/roles/:roleId", async (request, reply) =>
+  api.get<{ Params: { id: string } }>("/:id/permissions/roles", { config: { summary: "List an iModel's role grants", authz: iModel(MANAGE) } }, listRoles);
+  api.patch<{ Params: { id: string; roleId: string } }>("/:id/permissions/roles/:roleId", { config: { summary: "Grant a role permissions on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.role.set", target: (p) => p.roleId } } }, async (request, reply) =>
     setRole(request, reply, request.params.roleId, parseBody(permissionsBody, request.body, "Cannot update iModel role permissions.").permissions),
   );
-  api.get<{ Params: { id: string } }>("/:id/permissions/users", listUsers);
-  api.patch<{ Params: { id: string; userId: string } }>("/:id/permissions/users/:userId", async (request, reply) =>
+  api.get<{ Params: { id: string } }>("/:id/permissions/users", { config: { summary: "List an iModel's user grants", authz: iModel(MANAGE) } }, listUsers);
+  api.patch<{ Params: { id: string; userId: string } }>("/:id/permissions/users/:userId", { config: { summary: "Grant a user permissions on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.user.set", target: (p) => p.userId } } }, async (request, reply) =>
     setUser(request, reply, request.params.userId, parseBody(permissionsBody, request.body, "Cannot update iModel user permissions.").permissions),
   );
 
   // The cloud's paths: the role or user in the body of a PATCH.
-  api.get<{ Params: { id: string } }>("/:id/rolepermissions", listRoles);
-  api.patch<{ Params: { id: string } }>("/:id/rolepermissions", async (request, reply) => {
+  api.get<{ Params: { id: string } }>("/:id/rolepermissions", { config: { summary: "List an iModel's role permissions", authz: iModel(MANAGE) } }, listRoles);
+  api.patch<{ Params: { id: string } }>("/:id/rolepermissions", { config: { summary: "Set a role's permissions on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.role.set", target: (_p, body) => body.roleId } } }, async (request, reply) => {
     const body = parseBody(rolePermissionsBody, request.body, "Cannot update iModel role permissions.");
     return setRole(request, reply, body.roleId, body.permissions);
   });
-  api.get<{ Params: { id: string } }>("/:id/userpermissions", listUsers);
-  api.patch<{ Params: { id: string } }>("/:id/userpermissions", async (request, reply) => {
+  api.get<{ Params: { id: string } }>("/:id/userpermissions", { config: { summary: "List an iModel's user permissions", authz: iModel(MANAGE) } }, listUsers);
+  api.patch<{ Params: { id: string } }>("/:id/userpermissions", { config: { summary: "Set a user's permissions on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.user.set", target: (_p, body) => body.userId } } }, async (request, reply) => {
     const body = parseBody(userPermissionsBody, request.body, "Cannot update iModel user permissions.");
     return setUser(request, reply, body.userId, body.permissions);
   });
 
   // Removing a grant, at both paths.
   for (const path of ["/:id/permissions/roles/:roleId", "/:id/rolepermissions/:roleId"]) {
-    api.delete<{ Params: { id: string; roleId: string } }>(path, async (request, reply) => {
+    const config = { summary: "Remove a role's grant on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.role.delete", target: (p: Params) => p.roleId } };
+    api.delete<{ Params: { id: string; roleId: string } }>(path, { config }, async (request, reply) => {
       await setRole(request, reply, request.params.roleId, []);
       return reply.code(204).send();
     });
   }
   for (const path of ["/:id/permissions/users/:userId", "/:id/userpermissions/:userId"]) {
-    api.delete<{ Params: { id: string; userId: string } }>(path, async (request, reply) => {
+    const config = { summary: "Remove a user's grant on an iModel", authz: iModel(MANAGE), audit: { action: "imodel.permissions.user.delete", target: (p: Params) => p.userId } };
+    api.delete<{ Params: { id: string; userId: string } }>(path, { config }, async (request, reply) => {
       await setUser(request, reply, request.params.userId, []);
       return reply.code(204).send();
     });
   }
-}
+};

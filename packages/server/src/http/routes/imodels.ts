@@ -1,12 +1,14 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
 import { wirePermissions } from "@modelhub/protocol";
-import type { ApiRouteContext } from "../app.js";
 import { grantsOfRequest } from "../authz/authorize.js";
+import { ANY, DELETE, MANAGE, READ, WEBVIEW, authenticated, iModel } from "../authz/rules.js";
+import { objectAt } from "../route-config.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
+import type { ApiRouteContext } from "./context.js";
 
 const text255 = (what: string) => z.string().max(255, { error: `The value exceeds allowed 255 characters.` }).describe(what);
 const geoPoint = z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) });
@@ -52,8 +54,19 @@ const updateBody = z
     error: "At least one of 'name', 'description', 'extent' must be provided.",
   });
 
-export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRouteContext): Promise<void> {
-  api.post("/", async (request, reply) => {
+/** iModels (`/imodels`, `/imodels/{id}` and what belongs to the iModel itself): the iModels API's iModel operations. */
+export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub, access }) => {
+  api.post(
+    "/",
+    {
+      config: {
+        summary: "Create an iModel (empty, from a baseline file, or from a template)",
+        // Creating in an iTwin needs manage there; an iTwin id the hub has never seen is created, the caller its Owner.
+        authz: { kind: "iTwin", anyOf: MANAGE, from: "body", claim: true },
+        audit: { action: "imodel.create", target: (_p, body, answer) => objectAt(answer, "iModel").id ?? body.name },
+      },
+    },
+    async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iModel.");
     if (body.creationMode === "fromIModelVersion") {
       throw invalidRequest("Cannot create iModel.", [
@@ -107,7 +120,10 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
     return reply.code(201).send({ iModel: request.presenter.iModel(record, { upload: body.baselineFile !== undefined }) });
   });
 
-  api.get("/", async (request) => {
+  api.get(
+    "/",
+    { config: { summary: "List an iTwin's iModels", authz: authenticated("lists only the iModels the caller can see (AccessService.visibility)") } },
+    async (request) => {
     const q = request.params_;
     const operation = "Cannot get iModels.";
     const iTwinId = parseStringParam(q, "iTwinId", operation);
@@ -134,11 +150,11 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
     };
   });
 
-  api.get<{ Params: { id: string } }>("/:id", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id", { config: { summary: "Get an iModel", authz: iModel(WEBVIEW) } }, async (request) => {
     return { iModel: request.presenter.iModel(await hub.iModels.get(request.params.id)) };
   });
 
-  api.patch<{ Params: { id: string } }>("/:id", async (request) => {
+  api.patch<{ Params: { id: string } }>("/:id", { config: { summary: "Update an iModel", authz: iModel(MANAGE), audit: { action: "imodel.update" } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update iModel.");
     const record = await hub.iModels.update(request.params.id, {
       ...(body.name !== undefined ? { name: body.name } : {}),
@@ -148,19 +164,22 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
     return { iModel: request.presenter.iModel(record) };
   });
 
-  api.delete<{ Params: { id: string } }>("/:id", async (request, reply) => {
+  api.delete<{ Params: { id: string } }>("/:id", { config: { summary: "Delete an iModel", authz: iModel(DELETE), audit: { action: "imodel.delete" } } }, async (request, reply) => {
     await hub.iModels.delete(request.params.id);
     return reply.code(204).send();
   });
 
   // Baseline upload: the client uploads to `_links.upload`, then POSTs here (`_links.complete`).
-  api.post<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
+  api.post<{ Params: { id: string } }>(
+    "/:id/baselinefile",
+    { config: { summary: "Complete a baseline file upload", authz: iModel(MANAGE), audit: { action: "imodel.baseline.complete" } } },
+    async (request) => {
     const record = await hub.iModels.completeBaselineUpload(request.params.id);
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.latest(record.id).catch(() => undefined) : undefined;
     return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
   });
 
-  api.get<{ Params: { id: string } }>("/:id/baselinefile", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/baselinefile", { config: { summary: "Get an iModel's baseline file", authz: iModel(WEBVIEW) } }, async (request) => {
     const record = await hub.iModels.get(request.params.id);
     // An iModel created empty has a baseline too (the one the hub generated): it is described the same way.
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.forChangeset(record.id, { index: 0 }).catch(() => undefined) : undefined;
@@ -170,7 +189,11 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
   // Clone and fork: read on the source (the route's rule) and create on the target iTwin (checked here: the body
   // names it). 202 with the new iModel in Location, which the official client reads, as the cloud does.
   for (const kind of ["clone", "fork"] as const) {
-    api.post<{ Params: { id: string } }>(`/:id/${kind}`, async (request, reply) => {
+    api.post<{ Params: { id: string } }>(
+      `/:id/${kind}`,
+      // Reads the source; the handler also requires creating iModels in the target iTwin (AccessService.createIn).
+      { config: { summary: `${kind === "clone" ? "Clone" : "Fork"} an iModel (also needs imodels_manage on the target iTwin)`, authz: iModel(READ), audit: { action: `imodel.${kind}` } } },
+      async (request, reply) => {
       const operation = kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
       const body = parseBody(copyBody, request.body, operation);
       if (kind === "clone" && body.preserveHistory !== undefined) {
@@ -191,7 +214,7 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
     });
   }
 
-  api.get<{ Params: { id: string } }>("/:id/operations/create", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/operations/create", { config: { summary: "Get an iModel's creation state", authz: iModel(WEBVIEW) } }, async (request) => {
     const record = await hub.iModels.get(request.params.id);
     const state =
       record.state === "initialized"
@@ -214,8 +237,8 @@ export async function iModelRoutes(api: FastifyInstance, { hub, access }: ApiRou
   });
 
   // The caller's effective permissions (open mode: all of them), in the cloud's spelling (`imodels-delete`).
-  api.get<{ Params: { id: string } }>("/:id/permissions", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/permissions", { config: { summary: "Get the caller's permissions on an iModel", authz: iModel(ANY) } }, async (request) => {
     await hub.iModels.get(request.params.id);
     return { permissions: wirePermissions(grantsOfRequest(request).permissions) };
   });
-}
+};

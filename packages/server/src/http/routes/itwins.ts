@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ITwin, MinimalITwin } from "@modelhub/protocol";
 import { ITWIN_STATUSES, ITWIN_SUBCLASSES } from "@modelhub/protocol";
@@ -8,6 +8,8 @@ import { invalidValue } from "../../domain/errors.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import type { Query } from "../query.js";
 import { parseEnumParam, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
+import { ANY, MANAGE, authenticated, iTwinInPath } from "../authz/rules.js";
+import { objectAt } from "../route-config.js";
 import { parseBody } from "../validation.js";
 
 const text = (max: number) => z.string().max(max, { error: `The value exceeds allowed ${max} characters.` });
@@ -74,18 +76,18 @@ function inputOf(body: z.infer<typeof updateBody>) {
  * The iTwins API v1 in the cloud's shapes (`/itwins`): create (the caller becomes the iTwin's Owner), list mine
  * (`subClass`, `status`, `includeInactive`, `type`, `displayName`, `number`, `$search`, `$top`, `$skip`,
  * `Prefer: return=representation`, `X-iTwin-Query-Scope: all` for administrators), get, update, delete (an empty
- * iTwin). Who may call what is in rules.ts.
+ * iTwin). Who may call what is on each route (`config.authz`).
  */
-export async function iTwinRoutes(api: FastifyInstance, { iTwins, publicUrl }: { iTwins: ITwinService; publicUrl: string | undefined }): Promise<void> {
+export const iTwinRoutes: FastifyPluginAsync<{ iTwins: ITwinService; publicUrl: string | undefined }> = async (api, { iTwins, publicUrl }) => {
   const base = (request: FastifyRequest) => `${publicUrl ? publicUrl.replace(/\/+$/, "") : `${request.protocol}://${request.host}`}/itwins`;
 
-  api.post("/", async (request, reply) => {
+  api.post("/", { config: { summary: "Create an iTwin", authz: authenticated("any user starts an iTwin and becomes its Owner (administrators only with --no-claim-itwins: ITwinService)"), audit: { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName } } }, async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iTwin.");
     const record = await iTwins.create(request.actor, inputOf(body));
     return reply.code(201).send({ iTwin: presentITwin(record, true) });
   });
 
-  api.get("/", async (request) => {
+  api.get("/", { config: { summary: "List the caller's iTwins", authz: authenticated("lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)") } }, async (request) => {
     const q = request.query as Query;
     const operation = "Cannot get iTwins.";
     const page = parsePage(q, operation);
@@ -119,16 +121,16 @@ export async function iTwinRoutes(api: FastifyInstance, { iTwins, publicUrl }: {
     return { iTwins: rows.map((r) => presentITwin(r, full)), _links: offsetPagingLinks(base(request), q, page, hasMore) };
   });
 
-  api.get<{ Params: { iTwinId: string } }>("/:iTwinId", async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Get an iTwin", authz: authenticated("members and administrators; anyone else gets 404 iTwinNotFound (ITwinService.get)") } }, async (request) => {
     return { iTwin: presentITwin(await iTwins.get(request.actor, request.params.iTwinId), true) };
   });
 
-  api.patch<{ Params: { iTwinId: string } }>("/:iTwinId", async (request) => {
+  api.patch<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Update an iTwin", authz: iTwinInPath(MANAGE), audit: { action: "itwin.update", target: (p) => p.iTwinId } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update iTwin.");
     return { iTwin: presentITwin(await iTwins.update(request.actor, request.params.iTwinId, inputOf(body)), true) };
   });
 
-  api.delete<{ Params: { iTwinId: string } }>("/:iTwinId", async (request, reply) => {
+  api.delete<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Delete an empty iTwin", authz: { kind: "iTwin", anyOf: ANY, from: "path", owner: true }, audit: { action: "itwin.delete", target: (p) => p.iTwinId } } }, async (request, reply) => {
     await iTwins.delete(request.actor, request.params.iTwinId);
     return reply.code(204).send();
   });
@@ -143,4 +145,4 @@ function parseList<T extends string>(q: Query, name: string, allowed: readonly T
     if (!value) throw invalidValue(operation, name, `'${part}' is not a valid '${name}' value. Supported values: ${allowed.map((a) => `'${a}'`).join(", ")}.`);
     return value;
   });
-}
+};

@@ -1,10 +1,11 @@
 import type { LockLevel } from "@modelhub/protocol";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
 import { normalizeId64 } from "../../domain/ids.js";
-import type { ApiRouteContext } from "../app.js";
+import type { ApiRouteContext } from "./context.js";
 import { grantsOfRequest } from "../authz/authorize.js";
+import { WEBVIEW, WRITE_OR_MANAGE, iModel } from "../authz/rules.js";
 import { offsetPagingLinks } from "../paging.js";
 import { parseEnumParam, parseIndexParam, parsePage } from "../query.js";
 import { parseBody } from "../validation.js";
@@ -47,9 +48,10 @@ const LOCK_UPDATES_RUNNING = 2;
 const STREAMED_ANSWER_IDS = 20_000;
 const LOCK_UPDATES_WAITING = 64;
 
-export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
+/** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
+export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
   const updates = new PerUserLimit(LOCK_UPDATES_RUNNING, LOCK_UPDATES_WAITING, "lock requests");
-  api.patch<{ Params: { id: string } }>("/:id/locks", (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
+  api.patch<{ Params: { id: string } }>("/:id/locks", { config: { summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
 
   async function updateLocks(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
     const operation = "Cannot update Locks.";
@@ -94,7 +96,7 @@ export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
     return locks.exclusive.length + locks.shared.length > STREAMED_ANSWER_IDS ? sendJsonInPieces(reply, answer) : answer;
   }
 
-  api.get<{ Params: { id: string } }>("/:id/locks", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/locks", { config: { summary: "List locks", authz: iModel(WEBVIEW) } }, async (request) => {
     const q = request.params_;
     const operation = "Cannot get Locks.";
     const page = parsePage(q, operation);
@@ -113,7 +115,7 @@ export async function lockRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
     };
   });
 
-  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", async (request) => {
+  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { config: { summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
     const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
     return hub.locks.releaseChunk(request.actor, grantsOfRequest(request), request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
   });
@@ -137,4 +139,4 @@ function trimLastId(groups: { exclusive: string[]; shared: string[] }[]): void {
   if (!last) return;
   if (last.shared.length > 0) last.shared.pop();
   else last.exclusive.pop();
-}
+};

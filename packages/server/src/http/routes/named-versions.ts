@@ -1,9 +1,11 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
-import type { ApiRouteContext } from "../app.js";
+import type { ApiRouteContext } from "./context.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
+import { WEBVIEW, WRITE, iModel } from "../authz/rules.js";
+import { objectAt } from "../route-config.js";
 
 const name = z.string().trim().min(1, { error: "The value must not be empty." }).max(255, { error: "The value exceeds allowed 255 characters." });
 const description = z.string().max(255, { error: "The value exceeds allowed 255 characters." }).nullable().optional();
@@ -21,8 +23,8 @@ const updateBody = z
     error: "At least one of 'name', 'description', 'state' must be provided.",
   });
 
-export async function namedVersionRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
-  api.post<{ Params: { id: string } }>("/:id/namedversions", async (request, reply) => {
+export const namedVersionRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
+  api.post<{ Params: { id: string } }>("/:id/namedversions", { config: { summary: "Create a named version", authz: iModel(WRITE), audit: { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name } } }, async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create Named Version.");
     const record = await hub.namedVersions.create(request.actor, request.params.id, {
       name: body.name,
@@ -33,7 +35,7 @@ export async function namedVersionRoutes(api: FastifyInstance, { hub }: ApiRoute
     return reply.code(201).send({ namedVersion: request.presenter.namedVersion(record) });
   });
 
-  api.get<{ Params: { id: string } }>("/:id/namedversions", async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/namedversions", { config: { summary: "List named versions", authz: iModel(WEBVIEW) } }, async (request) => {
     const q = request.params_;
     const operation = "Cannot get Named Versions.";
     const page = parsePage(q, operation);
@@ -51,11 +53,11 @@ export async function namedVersionRoutes(api: FastifyInstance, { hub }: ApiRoute
     };
   });
 
-  api.get<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", async (request) => {
+  api.get<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { config: { summary: "Get a named version", authz: iModel(WEBVIEW) } }, async (request) => {
     return { namedVersion: request.presenter.namedVersion(await hub.namedVersions.get(request.params.id, request.params.versionId)) };
   });
 
-  api.patch<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", async (request) => {
+  api.patch<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { config: { summary: "Update a named version (name, description, state)", authz: iModel(WRITE), audit: { action: "namedversion.update", target: (p) => p.versionId } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update Named Version.");
     const record = await hub.namedVersions.update(request.params.id, request.params.versionId, {
       ...(body.name !== undefined ? { name: body.name } : {}),
@@ -64,4 +66,4 @@ export async function namedVersionRoutes(api: FastifyInstance, { hub }: ApiRoute
     });
     return { namedVersion: request.presenter.namedVersion(record) };
   });
-}
+};

@@ -1,10 +1,11 @@
-import type { FastifyInstance } from "fastify";
-import type { ApiRouteContext } from "../app.js";
+import type { FastifyPluginAsync } from "fastify";
+import type { ApiRouteContext } from "./context.js";
+import { WEBVIEW, iModel } from "../authz/rules.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseOrderByKeys, parsePage, prefersRepresentation } from "../query.js";
 
-export async function userRoutes(api: FastifyInstance, { hub }: ApiRouteContext): Promise<void> {
-  api.get<{ Params: { id: string } }>("/:id/users", async (request) => {
+export const userRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
+  api.get<{ Params: { id: string } }>("/:id/users", { config: { summary: "List the users of an iModel", authz: iModel(WEBVIEW) } }, async (request) => {
     const q = request.params_;
     const operation = "Cannot get Users.";
     const page = parsePage(q, operation);
@@ -17,8 +18,8 @@ export async function userRoutes(api: FastifyInstance, { hub }: ApiRouteContext)
     };
   });
 
-  api.get<{ Params: { id: string; userId: string } }>("/:id/users/:userId", async (request) => {
+  api.get<{ Params: { id: string; userId: string } }>("/:id/users/:userId", { config: { summary: "Get a user of an iModel", authz: iModel(WEBVIEW) } }, async (request) => {
     const user = await hub.users.get(request.actor, request.params.id, request.params.userId);
     return { user: request.presenter.user(request.params.id, user) };
   });
-}
+};

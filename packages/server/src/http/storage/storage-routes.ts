@@ -13,6 +13,7 @@ import type { SlotRefusal, UploadSlots } from "./upload-slots.js";
 import { UPLOAD_RETRY_AFTER_SECONDS } from "./upload-slots.js";
 import type { Actor } from "../../domain/context.js";
 import type { AuthFailureGate } from "../auth-failures.js";
+import { SIGNED_LINK } from "../authz/rules.js";
 
 export { storageUrl } from "./url-signer.js";
 
@@ -86,7 +87,9 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
     return false;
   };
 
-  app.put("/modelhub/*", async (request, reply) => {
+  // The signed link (one object, one verb, an expiry) is the authorization: API routes that checked permissions hand them out.
+  const upload = { summary: "Upload a file or a block through a signed link (Azure Blob subset)", authz: SIGNED_LINK, audit: { action: "storage.upload", target: (p: Query) => storageKey(p["*"]) } };
+  app.put("/modelhub/*", { config: upload }, async (request, reply) => {
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     const link = authorize(request, reply, key, "w");
@@ -229,8 +232,19 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
 
   // An explicit HEAD route: fastify's automatic one would answer a body-less reply with `Content-Length: 0`, and
   // @azure/storage-blob sizes parallel downloads from HEAD (getProperties).
-  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", handler: (request, reply) => read(request, reply, request.method === "HEAD") });
+  const download = { summary: "Download a file (or a range of it) through a signed link", authz: SIGNED_LINK };
+  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", config: download, handler: (request, reply) => read(request, reply, request.method === "HEAD") });
 };
+
+/** The blob key of a storage path (the audit log's target of an upload). */
+function storageKey(rest: string | undefined): string | null {
+  if (rest === undefined) return null;
+  try {
+    return rest.split("/").map(decodeURIComponent).join("/");
+  } catch {
+    return rest;
+  }
+}
 
 /** A small stream's bytes (stream/consumers' buffer() goes through a Blob: slower for this). */
 async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
