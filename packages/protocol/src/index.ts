@@ -3,3 +3,4 @@ export * from "./errors.js";
 export * from "./events.js";
 export * from "./itwins.js";
 export * from "./media.js";
+export * from "./permissions.js";

@@ -1,6 +1,6 @@
 // What opening a metadata backend gives: every store of the metadata database, opened together. Its own module so
 // that the registry (which chooses the backend) and each backend's opener (pg-backend.ts) do not import each other.
-import type { EventFeed, EventPublisher } from "../domain/events/hub-events.js";
+import type { EventFeed, EventPublisher } from "../ports/event-bus.js";
 import type { AccessStore } from "../ports/access-store.js";
 import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { AuditLog } from "../ports/audit-log.js";

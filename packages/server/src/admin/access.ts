@@ -1,7 +1,7 @@
 // `modelhub access …`: roles, members and iModel grants of a running hub, over its HTTP API (the same calls any
 // client makes, so the hub checks the caller's permissions and records each change in the audit log).
 import type { ITwinMember, ITwinRole, ModelHubClient } from "@modelhub/client";
-import { PERMISSIONS, parsePermission } from "../domain/access/permissions.js";
+import { PERMISSIONS, parsePermission } from "@modelhub/protocol";
 import type { HubConnection } from "./hub-connection.js";
 import { HubCommandError, withClient } from "./hub-connection.js";
 import { printer, stderr, stdout } from "./terminal.js";

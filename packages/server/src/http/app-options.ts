@@ -1,6 +1,6 @@
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AccessService } from "../domain/access/access-service.js";
-import type { EventFeed } from "../domain/events/hub-events.js";
+import type { EventFeed } from "../ports/event-bus.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import type { ElementLabels } from "../app/element-labels.js";

@@ -2,7 +2,7 @@
 // while routes are registered) with every optional part on (metrics, audit log, change feed, web UI). Used by
 // `npm run docs:permissions` (docs/security.md's table) and by tests that walk every route.
 import type { AccessService } from "../domain/access/access-service.js";
-import type { EventFeed } from "../domain/events/hub-events.js";
+import type { EventFeed } from "../ports/event-bus.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";

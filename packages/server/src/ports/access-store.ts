@@ -1,5 +1,5 @@
 import type { ITwinClass, ITwinStatus, ITwinSubClass } from "@modelhub/protocol";
-import type { Permission } from "../domain/access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
 
 /** A named set of permissions defined on one iTwin. */
 export interface RoleRecord {

@@ -67,6 +67,10 @@ describe("server-made checkpoints", () => {
   it("automatic checkpoints follow the policy, the latest is served by /briefcases/checkpoint, old automatic ones are pruned", async () => {
     await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[1]!);
     await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[2]!); // 2 since checkpoint 1 → checkpoint 3
+    // Scheduled in the push's own transaction: there as soon as the push is answered, not some time after.
+    const atOnce = await checkpointAt(3);
+    assert.equal(atOnce.status, 200, "the automatic checkpoint exists when the push completes");
+    assert.ok(["scheduled", "successful"].includes(atOnce.body.checkpoint.state));
     const cp3 = await waitFor(`/${iModelId}/changesets/3/checkpoint`, ["successful"]);
     assert.equal(cp3.changesetIndex, 3);
     const latest = await hub.api<Json>("GET", `/${iModelId}/briefcases/checkpoint`);

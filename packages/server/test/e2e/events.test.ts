@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InProcessEventBus } from "../../src/adapters/events/in-process-event-bus.js";
-import type { SequencedEvent } from "../../src/domain/events/hub-events.js";
+import type { SequencedEvent } from "../../src/ports/event-bus.js";
 import { makeChangesets } from "../support/fixtures.js";
 import type { Fixture } from "../support/fixtures.js";
 import { startSecuredHub } from "../support/access.js";

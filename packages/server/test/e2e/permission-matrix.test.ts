@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Permission } from "../../src/domain/access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
 import { grantsOf } from "../../src/domain/access/permissions.js";
 import type { AuthzRule } from "../../src/http/authz/rules.js";
 import { allRoutes } from "../../src/http/route-catalog.js";

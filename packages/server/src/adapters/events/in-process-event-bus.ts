@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { EventFeed, EventPublisher, HubEvent, SequencedEvent, Subscription } from "../../domain/events/hub-events.js";
+import type { EventFeed, EventPublisher, HubEvent, SequencedEvent, Subscription } from "../../ports/event-bus.js";
 
 export interface InProcessEventBusOptions {
   /** Events kept per iModel for clients that reconnect (default 1000). */

@@ -3,7 +3,9 @@ import { parsePgUrl, SCHEMA_NAME } from "./pg-url.js";
 
 export { InvalidPgSchemaNameError, parsePgUrl } from "./pg-url.js";
 import { SchemaTooNewError } from "../sqlite/sqlite-database.js";
+import { RECORD_MIGRATION } from "../sql/sql-session.js";
 import type { PgMigration } from "./pg-migrations.js";
+import { numbered } from "./pg-session.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 
 export type PgPool = pg.Pool;
@@ -117,7 +119,7 @@ export async function migratePg(pool: PgPool, migrations: readonly PgMigration[]
       await client.query("BEGIN");
       try {
         await client.query(migration.sql);
-        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
+        await client.query(numbered(RECORD_MIGRATION), [
           migration.version,
           migration.name,
           new Date().toISOString(),

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
-import type { EventFeed, EventPublisher, HubEvent, SequencedEvent, Subscription } from "../../domain/events/hub-events.js";
+import type { EventFeed, EventPublisher, HubEvent, SequencedEvent, Subscription } from "../../ports/event-bus.js";
 import type { InProcessEventBusOptions } from "../events/in-process-event-bus.js";
 import { InProcessEventBus } from "../events/in-process-event-bus.js";
 import type { PgPool } from "./pg-database.js";

@@ -1,5 +1,5 @@
-import type { Permission } from "../../domain/access/permissions.js";
-import { canonical, parsePermission } from "../../domain/access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
+import { canonicalPermissions, parsePermission } from "@modelhub/protocol";
 import type { ITwinClass, ITwinStatus, ITwinSubClass } from "@modelhub/protocol";
 import type { IModelOverrides, ITwinQuery, ITwinRecord, MemberRecord, RoleRecord } from "../../ports/access-store.js";
 
@@ -132,7 +132,7 @@ export function permissionsOf(json: string): Permission[] {
   const parsed: unknown = JSON.parse(json);
   if (!Array.isArray(parsed)) return [];
   // Unknown names (written by a newer modelhub) grant nothing.
-  return canonical(parsed.flatMap((p) => (typeof p === "string" ? (parsePermission(p) ?? []) : [])));
+  return canonicalPermissions(parsed.flatMap((p) => (typeof p === "string" ? (parsePermission(p) ?? []) : [])));
 }
 
 export function roleOf(row: RoleRow): RoleRecord {

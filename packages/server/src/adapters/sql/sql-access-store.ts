@@ -1,5 +1,5 @@
-import type { Permission } from "../../domain/access/permissions.js";
-import { canonical } from "../../domain/access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
+import { canonicalPermissions } from "@modelhub/protocol";
 import type { AccessStore, IModelOverrides, ITwinQuery, ITwinRecord, ITwinWrite, MemberRecord, RoleRecord } from "../../ports/access-store.js";
 import type { ITwinRow, MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "./access-rows.js";
 import {
@@ -116,7 +116,7 @@ export class SqlAccessStore implements AccessStore {
       if (await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?", role.iTwinId, role.displayName, role.id)) return "nameTaken";
       const changed = await tx.run(
         "UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?",
-        role.displayName, role.description, JSON.stringify(canonical(role.permissions)), role.iTwinId, role.id,
+        role.displayName, role.description, JSON.stringify(canonicalPermissions(role.permissions)), role.iTwinId, role.id,
       );
       return changed === 1;
     }, { keys: [iTwinKey(role.iTwinId)] });
@@ -222,7 +222,7 @@ export class SqlAccessStore implements AccessStore {
     else
       await this.db.session.run(
         "INSERT INTO imodel_role_permissions (imodel_id, role_id, permissions) VALUES (?, ?, ?) ON CONFLICT (imodel_id, role_id) DO UPDATE SET permissions = excluded.permissions",
-        iModelId, roleId, JSON.stringify(canonical(permissions)),
+        iModelId, roleId, JSON.stringify(canonicalPermissions(permissions)),
       );
   }
 
@@ -231,7 +231,7 @@ export class SqlAccessStore implements AccessStore {
     else
       await this.db.session.run(
         "INSERT INTO imodel_user_permissions (imodel_id, user_id, permissions) VALUES (?, ?, ?) ON CONFLICT (imodel_id, user_id) DO UPDATE SET permissions = excluded.permissions",
-        iModelId, userId, JSON.stringify(canonical(permissions)),
+        iModelId, userId, JSON.stringify(canonicalPermissions(permissions)),
       );
   }
 
@@ -248,7 +248,7 @@ function namesOf(iTwinId: string): SideSerialization {
 async function insertRole(tx: SqlSession, role: RoleRecord): Promise<void> {
   await tx.run(
     "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions, owner) VALUES (?, ?, ?, ?, ?, ?)",
-    role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonical(role.permissions)), role.owner ? 1 : 0,
+    role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonicalPermissions(role.permissions)), role.owner ? 1 : 0,
   );
 }
 

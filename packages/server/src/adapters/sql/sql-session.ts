@@ -72,3 +72,6 @@ export const POSTGRES_DIALECT: SqlDialect = {
     idsFirst: true,
   }),
 };
+
+/** Records a migration as applied (each backend's migrator runs it in the migration's own transaction). */
+export const RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";

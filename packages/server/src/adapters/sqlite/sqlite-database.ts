@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import Database from "better-sqlite3";
+import { RECORD_MIGRATION } from "../sql/sql-session.js";
 import type { Migration } from "./migrations.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -98,7 +99,7 @@ export function migrate(db: SqliteDatabase, path: string, migrations: readonly M
   }
   db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
   refuseNewerSchema(db, path, migrations);
-  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+  const record = db.prepare(RECORD_MIGRATION);
   for (const migration of migrations) {
     db.transaction(() => {
       if (schemaVersion(db) >= migration.version) return;

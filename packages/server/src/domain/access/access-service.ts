@@ -3,8 +3,11 @@ import type { AccessStore, IModelOverrides, MemberRecord, RoleRecord } from "../
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
 import { ITWIN_DEFAULTS, iTwinExists } from "../itwins/itwin-record.js";
-import type { Grants, Permission } from "./permissions.js";
-import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, PERMISSIONS, canonical, grantsOf, parsePermission } from "./permissions.js";
+import type { Permission } from "@modelhub/protocol";
+import { PERMISSIONS, canonicalPermissions } from "@modelhub/protocol";
+import type { Grants } from "./permissions.js";
+import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, grantsOf } from "./permissions.js";
+import { checkName, checkPermissions, insufficient, lastOwner, ownerRoleFixed, roleExists, sameSet } from "./access-checks.js";
 
 /** How the hub grants permissions (from the configuration). */
 export interface AccessPolicy {
@@ -28,7 +31,6 @@ export interface AccessScope {
   iModelId?: string;
 }
 
-const insufficient = (message = "The user has insufficient permissions for the requested operation.") => new HubError("InsufficientPermissions", message);
 
 export const accessNotFound = {
   role: () => new HubError("RoleNotFound", "Requested Role is not available."),
@@ -237,7 +239,7 @@ export class AccessService {
       ...(input.permissions !== undefined ? { permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot update Role.") } : {}),
     };
     // What the role holds now is taken from its members, what it will hold is given to them: both must be the caller's.
-    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonical([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
+    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonicalPermissions([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
     const result = await this.store.updateRole(role);
     if (result === "nameTaken") throw roleExists(role.displayName);
     if (!result) throw accessNotFound.role();
@@ -369,7 +371,7 @@ export class AccessService {
     const more = grantsOf(holderHolds);
     const lacking = [...more.permissions].filter((p) => !mine.has(p));
     if (lacking.length > 0) {
-      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonical(lacking).join(", ")} on the iTwin, which you do not.`);
+      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonicalPermissions(lacking).join(", ")} on the iTwin, which you do not.`);
     }
   }
 
@@ -385,42 +387,4 @@ export class AccessService {
     const kept = IMODEL_LEVEL_PERMISSIONS.filter((p) => had.has(p));
     if (kept.length > 0) await this.store.setIModelUserPermissions(scope.iModelId, by.userId, kept);
   }
-}
-
-function sameSet(a: readonly Permission[], b: readonly Permission[]): boolean {
-  return a.length === b.length && a.every((p) => b.includes(p));
-}
-
-function roleExists(name: string): HubError {
-  return new HubError("RoleExists", `A Role named '${name}' already exists on this iTwin.`);
-}
-
-function ownerRoleFixed(): HubError {
-  return insufficient("The Owner role is built in: it cannot be changed or deleted. Give it to members or take it from them instead.");
-}
-
-function lastOwner(userId: string): HubError {
-  return new HubError("LastOwner", `'${userId}' is the iTwin's last Owner: give the Owner role to another member first.`);
-}
-
-function checkName(name: string, operation: string): string {
-  const trimmed = name.trim();
-  if (trimmed.length === 0 || trimmed.length > 255) {
-    throw invalidRequest(operation, [{ code: "InvalidValue", message: "A role's displayName is 1 to 255 characters.", target: "displayName" }]);
-  }
-  return trimmed;
-}
-
-function checkPermissions(names: readonly string[], allowed: readonly Permission[], operation: string): Permission[] {
-  const result: Permission[] = [];
-  names.forEach((name, i) => {
-    const p = parsePermission(name);
-    if (p === undefined || !allowed.includes(p)) {
-      throw invalidRequest(operation, [
-        { code: "InvalidValue", message: `'${name}' is not one of the permissions that can be granted here: ${allowed.join(", ")}.`, target: `permissions[${i}]` },
-      ]);
-    }
-    result.push(p);
-  });
-  return canonical(result);
 }

@@ -1,9 +1,5 @@
-/**
- * The iModels permissions (the cloud's names). `imodels_delete` is spelled `imodels-delete` only in the answer of
- * `GET /imodels/{id}/permissions`, as the cloud does (imodels-api.md "UserPermissions").
- */
-export const PERMISSIONS = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+import type { Permission } from "@modelhub/protocol";
+import { PERMISSIONS } from "@modelhub/protocol";
 
 /** What may be granted on one iModel: delete stays an iTwin-level permission (cloud rule). */
 export const IMODEL_LEVEL_PERMISSIONS: readonly Permission[] = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage"];
@@ -17,23 +13,6 @@ export function withImplied(granted: Iterable<Permission>): Set<Permission> {
   if (set.has("imodels_write") || set.has("imodels_manage") || set.has("imodels_delete")) set.add("imodels_read");
   if (set.has("imodels_read")) set.add("imodels_webview");
   return set;
-}
-
-/** Accepts the cloud's spellings (and `imodels-delete`); undefined for anything else. */
-export function parsePermission(name: string): Permission | undefined {
-  const normalized = name.trim().toLowerCase().replace(/-/g, "_");
-  return (PERMISSIONS as readonly string[]).includes(normalized) ? (normalized as Permission) : undefined;
-}
-
-/** The cloud's order and wire spelling, for `GET /imodels/{id}/permissions`. */
-export function wirePermissions(set: ReadonlySet<Permission>): string[] {
-  return PERMISSIONS.filter((p) => set.has(p)).map((p) => (p === "imodels_delete" ? "imodels-delete" : p));
-}
-
-/** Sorted in the canonical order, without duplicates (what is stored and answered for roles and grants). */
-export function canonical(permissions: Iterable<Permission>): Permission[] {
-  const set = new Set(permissions);
-  return PERMISSIONS.filter((p) => set.has(p));
 }
 
 /** What a caller may do in one scope, as computed once per request. */

@@ -4,7 +4,7 @@ import type { BlobStore } from "../../ports/blob-store.js";
 import type { CloudContainers, ContainerAccess } from "../../ports/cloud-containers.js";
 import type { MetadataStore } from "../../ports/metadata-store.js";
 import type { AccessService } from "../access/access-service.js";
-import type { Permission } from "../access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
 import type { Actor, Clock } from "../context.js";
 import { HubError, insufficientPermissions, invalidValue, notFound } from "../errors.js";
 

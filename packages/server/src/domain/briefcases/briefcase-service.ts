@@ -4,8 +4,8 @@ import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import type { Grants } from "../access/permissions.js";
 import { insufficientPermissions, invalidRequest } from "../errors.js";
-import type { EventPublisher } from "../events/hub-events.js";
-import { noEvents } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
+import { noEvents } from "../../ports/event-bus.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
 /** Locks a briefcase release frees per transaction. */

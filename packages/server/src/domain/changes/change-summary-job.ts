@@ -15,8 +15,8 @@ import type { MetadataStore, OutboxJob } from "../../ports/metadata-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Clock } from "../context.js";
-import type { EventPublisher } from "../events/hub-events.js";
-import { noEvents } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
+import { noEvents } from "../../ports/event-bus.js";
 
 export const CHANGE_SUMMARY_JOB = "changes.summarize";
 

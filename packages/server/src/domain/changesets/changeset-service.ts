@@ -10,7 +10,7 @@ import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
 import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
-import type { EventPublisher } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 import { changeSummaryJob } from "../changes/change-summary-job.js";
 import type { JobWakeup } from "../../ports/job-wakeup.js";

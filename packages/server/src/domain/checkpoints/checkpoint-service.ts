@@ -3,8 +3,8 @@ import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx, OutboxJob } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
-import type { EventPublisher } from "../events/hub-events.js";
-import { noEvents } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
+import { noEvents } from "../../ports/event-bus.js";
 import { requireIModel, resolveChangesetIndex } from "../guards.js";
 
 export const CHECKPOINT_JOB = "checkpoint.create";

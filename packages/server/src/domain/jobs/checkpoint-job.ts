@@ -8,8 +8,8 @@ import type { CheckpointRecord, MetadataStore } from "../../ports/metadata-store
 import { blobKeys } from "../blob-keys.js";
 import type { CheckpointPolicy } from "../checkpoints/checkpoint-service.js";
 import type { Clock } from "../context.js";
-import type { EventPublisher } from "../events/hub-events.js";
-import { noEvents } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
+import { noEvents } from "../../ports/event-bus.js";
 import type { BlobJanitor } from "../maintenance/blob-janitor.js";
 import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
 

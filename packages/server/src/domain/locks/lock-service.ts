@@ -3,8 +3,8 @@ import type { BriefcaseLocks, MetadataStore, MetadataTx, Page } from "../../port
 import type { Grants } from "../access/permissions.js";
 import type { Actor } from "../context.js";
 import { HubError, insufficientPermissions, notFound } from "../errors.js";
-import type { EventPublisher } from "../events/hub-events.js";
-import { noEvents } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
+import { noEvents } from "../../ports/event-bus.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
 

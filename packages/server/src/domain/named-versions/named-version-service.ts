@@ -4,7 +4,7 @@ import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
 import { HubError, notFound } from "../errors.js";
-import type { EventPublisher } from "../events/hub-events.js";
+import type { EventPublisher } from "../../ports/event-bus.js";
 import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
 

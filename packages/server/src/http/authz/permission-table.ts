@@ -1,6 +1,6 @@
 // docs/security.md's table of every route and who may call it, made from the routes' own facts
 // (`npm run docs:permissions` writes it; test/http/permission-table.test.ts fails when the doc is out of date).
-import { PERMISSIONS } from "../../domain/access/permissions.js";
+import { PERMISSIONS } from "@modelhub/protocol";
 import type { RouteEntry } from "../route-config.js";
 import type { AuthzRule } from "./rules.js";
 

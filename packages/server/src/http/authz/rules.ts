@@ -1,5 +1,5 @@
-import type { Permission } from "../../domain/access/permissions.js";
-import { PERMISSIONS } from "../../domain/access/permissions.js";
+import type { Permission } from "@modelhub/protocol";
+import { PERMISSIONS } from "@modelhub/protocol";
 
 /**
  * How one route is authorized. Every route carries its rule next to its handler (`config: { authz }`, see

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
 import type { AccessService } from "../../domain/access/access-service.js";
-import { canonical } from "../../domain/access/permissions.js";
+import { canonicalPermissions } from "@modelhub/protocol";
 import type { ITwinService } from "../../domain/itwins/itwin-service.js";
 import type { Actor } from "../../domain/context.js";
 import type { MemberRecord, RoleRecord } from "../../ports/access-store.js";
@@ -94,7 +94,7 @@ export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iT
   api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", { config: { summary: "Get the caller's permissions on an iTwin", authz: authenticated("the caller's own permissions on the iTwin") } }, async (request) => {
     // The caller's iTwin-level permissions (the Access Control API spells imodels_delete with an underscore).
     const grants = await access.effective(request.actor, { iTwinId: request.params.iTwinId });
-    return { permissions: canonical(grants.permissions) };
+    return { permissions: canonicalPermissions(grants.permissions) };
   });
 
   api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { config: { summary: "List an iTwin's roles", authz: iTwinInPath(WEBVIEW) } }, async (request) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import type { EventFeed, SequencedEvent } from "../../domain/events/hub-events.js";
+import type { EventFeed, SequencedEvent } from "../../ports/event-bus.js";
 import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
 import { DEFAULTS } from "../../config.js";

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
-import { wirePermissions } from "../../domain/access/permissions.js";
+import { wirePermissions } from "@modelhub/protocol";
 import { grantsOfRequest } from "../authz/authorize.js";
 import { ANY, DELETE, MANAGE, READ, WEBVIEW, authenticated, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";

@@ -1,7 +1,7 @@
 // The change feed across two "nodes": two pools on one PostgreSQL schema, each with its own PgEventBus.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { HubEvent, SequencedEvent } from "../../../src/domain/events/hub-events.js";
+import type { HubEvent, SequencedEvent } from "../../../src/ports/event-bus.js";
 import type { PgPool } from "../../../src/adapters/postgres/pg-database.js";
 import { openPgPool } from "../../../src/adapters/postgres/pg-database.js";
 import { PgEventBus } from "../../../src/adapters/postgres/pg-event-bus.js";

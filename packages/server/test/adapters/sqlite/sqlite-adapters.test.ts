@@ -1,4 +1,4 @@
-// SQLite-specific behaviour of the metadata store and job queue that the port contracts do not cover: the file
+// SQLite-specific behaviour of the metadata store, job queue and side database that the port contracts do not cover: the file
 // format (pragmas, versioned migrations), sharing one file between connections, and never blocking the event loop.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -10,8 +10,10 @@ import { MIGRATIONS } from "../../../src/adapters/sqlite/migrations.js";
 import type { Migration } from "../../../src/adapters/sqlite/migrations.js";
 import { SchemaTooNewError, SideConnection, openSqliteDatabase, schemaVersion } from "../../../src/adapters/sqlite/sqlite-database.js";
 import { SqliteJobQueue } from "../../../src/adapters/sqlite/sqlite-job-queue.js";
+import { SqliteSideDatabase } from "../../../src/adapters/sqlite/sqlite-side-database.js";
 import { SqliteMetadataStore, openSqliteMetadataStore } from "../../../src/adapters/sqlite/sqlite-metadata-store.js";
 import type { MetadataTx } from "../../../src/ports/metadata-store.js";
+import { UniqueViolation } from "../../../src/ports/metadata-store.js";
 import { iModel } from "../../contract/metadata-store.contract.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,6 +105,48 @@ describe("SQLite adapters", () => {
       await store.close();
       const again = track(await openSqliteMetadataStore(path));
       assert.deepEqual(await again.read((tx) => tx.getIModel("m1")), iModel("m1"));
+    });
+  });
+
+  describe("side database (the connection of the job queue, audit log, identities, access)", () => {
+    const profile = "INSERT INTO user_profiles (user_id, display_name, given_name, surname, email, updated_at) VALUES (?, NULL, NULL, NULL, NULL, 'now')";
+    const users = (side: SqliteSideDatabase) => side.session.column<string>("SELECT user_id FROM user_profiles ORDER BY user_id");
+
+    it("a statement arriving while a transaction is open waits for its end instead of joining it (and its rollback)", async () => {
+      const side = track(new SqliteSideDatabase(path, "test store"));
+      const order: string[] = [];
+      let outside: Promise<number> | undefined;
+      await assert.rejects(
+        side.transaction(async (tx) => {
+          await tx.run(profile, "in-tx");
+          // Same connection, transaction still open across a macrotask: this statement must not become part of it.
+          outside = side.session.run(profile, "outside").then((n) => (order.push("outside ran"), n));
+          await new Promise((resolve) => setImmediate(resolve));
+          order.push("tx ends");
+          throw new Error("roll back");
+        }),
+        /roll back/,
+      );
+      assert.equal(await outside, 1);
+      assert.deepEqual(order, ["tx ends", "outside ran"]);
+      assert.deepEqual(await users(side), ["outside"], "the rollback took only the transaction's own row");
+    });
+
+    it("transactions on one connection run one after the other; a duplicate key is a UniqueViolation that undoes the step", async () => {
+      const side = track(new SqliteSideDatabase(path, "test store"));
+      await Promise.all(["a", "b", "c"].map((id) => side.transaction(async (tx) => {
+        await tx.run(profile, id);
+        await new Promise((resolve) => setImmediate(resolve));
+        await tx.run(profile, `${id}2`);
+      })));
+      assert.deepEqual(await users(side), ["a", "a2", "b", "b2", "c", "c2"]);
+      await assert.rejects(side.transaction(async (tx) => {
+        await tx.run(profile, "d");
+        await tx.run(profile, "a");
+      }), UniqueViolation);
+      assert.deepEqual(await users(side), ["a", "a2", "b", "b2", "c", "c2"]);
+      side.close();
+      await assert.rejects(side.session.get("SELECT 1"), /The test store is closed/);
     });
   });
 

@@ -1,21 +1,16 @@
-/**
- * What happened to an iModel, told to whoever follows its change feed (`GET /imodels/{id}/events`). Published by
- * the domain services after their transaction committed, so a subscriber never sees something that was rolled back.
- * Payloads are small on purpose: a lock request of 10,000 ids is told as counts, the details are in the API.
- */
-export type HubEvent =
-  | {
-      type: "changeset";
-      data: { index: number; id: string; briefcaseId: number; creatorId: string; description: string | null; pushDateTime: string };
-    }
-  | { type: "namedVersion"; data: { id: string; name: string; changesetIndex: number } }
-  | { type: "locks"; data: { briefcaseId: number; acquired: number; released: number } }
-  | { type: "checkpoint"; data: { changesetIndex: number; state: "scheduled" | "successful" | "failed" } }
-  | { type: "briefcase"; data: { briefcaseId: number; action: "acquired" | "released"; ownerId: string } }
-  /** A changeset's element-level summary was stored ("changes ready", issue 20). */
-  | { type: "changes"; data: { changesetIndex: number; changesetId: string; inserted: number; updated: number; deleted: number; schemaChanged: boolean } };
+import type { IModelEvent } from "@modelhub/protocol";
 
-export type HubEventType = HubEvent["type"];
+/**
+ * The change feed's port: domain services publish what happened to an iModel (`GET /imodels/{id}/events`), the HTTP
+ * feed subscribes. Adapters: adapters/events/in-process-event-bus.ts (one process, SQLite) and
+ * adapters/postgres/pg-event-bus.ts (every node, through the database).
+ *
+ * An event is what a client receives, minus `reset` (which only the feed itself sends to a subscriber that fell
+ * behind): the protocol's type is the one definition, so server and clients cannot drift apart. Services publish
+ * through `MetadataTx.afterCommit`, so a subscriber never sees something that was rolled back. Payloads are small on
+ * purpose: a lock request of 10,000 ids is told as counts, the details are in the API.
+ */
+export type HubEvent = Exclude<IModelEvent, { type: "reset" }>;
 
 /** The port domain services publish to. Never throws and never waits: publishing must not fail a committed write. */
 export interface EventPublisher {
@@ -29,9 +24,7 @@ export interface SequencedEvent {
 }
 
 /** Delivered to a subscriber instead of events it can no longer get: it should reload what it shows. */
-export interface FeedReset {
-  reason: "behind" | "unknownEpoch";
-}
+export type FeedReset = Extract<IModelEvent, { type: "reset" }>["data"];
 
 export interface Subscription {
   /** Events missed since `Last-Event-ID`, or a reset when they are no longer in the buffer. */
