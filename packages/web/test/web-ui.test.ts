@@ -39,6 +39,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self'/);
     assert.match(await response.text(), /<div id="root">/);
     assert.deepEqual(await (await fetch(`${demo.hub.url}/ui/config`)).json(), { authMode: "open" });
+    // Hub tokens are refused by a hub that does not use them: creating one here would mislead.
+    const token = await fetch(`${demo.hub.url}/admin/tokens`, { method: "POST", headers: { authorization: "Bearer manager", "content-type": "application/json" }, body: JSON.stringify({ userId: "bob" }) });
+    assert.equal(token.status, 400);
+    assert.match(((await token.json()) as { error: { message: string } }).error.message, /^This hub runs with --auth open: hub tokens would not be accepted by it/);
     stepsRun.push("served");
   });
 
