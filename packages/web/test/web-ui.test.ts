@@ -304,6 +304,9 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
       try {
         const tab = await context.newPage();
         tab.setDefaultTimeout(30_000);
+        await tab.goto(`${demo.hub.url}/`);
+        await tab.getByLabel("User name").waitFor();
+        problems.push(...(await pageProblems(tab, `sign-in at ${size.width}px`)));
         await signInOpenMode(tab, demo.hub.url, "manager");
         for (const target of pages) {
           await tab.goto(`${demo.hub.url}/${target.hash}`);
