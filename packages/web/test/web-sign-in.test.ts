@@ -147,6 +147,8 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.goto(`${hub.url}/`);
     await page.getByLabel("Token").fill(rootToken);
     await page.getByRole("button", { name: "Sign in" }).click();
+    const root = new ModelHubClient({ url: hub.url, accessToken: rootToken });
+    const iTwinId = (await root.findITwin("Reading room")).id;
     await page.getByRole("link", { name: "Administration" }).click();
     await page.getByRole("heading", { name: "Administration" }).waitFor();
     await page.waitForFunction(() => document.title === "Members and roles · Administration · modelhub");
@@ -162,6 +164,20 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await sam.getByRole("button", { name: "Remove sam" }).click();
     await page.getByTestId("members-outcome").filter({ hasText: "Removed sam from the iTwin." }).waitFor();
     await sam.waitFor({ state: "detached" });
+    // A role made in the page, with the permissions ticked, as the API then shows it; and deleted again.
+    const roleForm = page.getByRole("form", { name: "Create a role" });
+    await roleForm.getByLabel("New role").fill("Checkers");
+    await roleForm.getByLabel("imodels_write").check();
+    await roleForm.getByRole("button", { name: "Create role" }).click();
+    await page.getByTestId("members-outcome").filter({ hasText: "Created the role Checkers." }).waitFor();
+    await page.getByTestId("roles").locator("tr[data-role='Checkers']").waitFor();
+    const rolesNow = async () =>
+      (await root.request<{ roles: { displayName: string; permissions: string[] }[] }>("GET", `${hub.url}/accesscontrol/itwins/${iTwinId}/roles`)).roles.map((r) => [r.displayName, r.permissions.join(" ")]);
+    assert.deepEqual((await rolesNow()).find(([name]) => name === "Checkers"), ["Checkers", "imodels_webview imodels_read imodels_write"]);
+    await page.getByTestId("roles").locator("tr[data-role='Checkers']").getByRole("button", { name: "Delete Checkers" }).click();
+    await page.getByTestId("members-outcome").filter({ hasText: "Deleted the role Checkers." }).waitFor();
+    assert.equal((await rolesNow()).some(([name]) => name === "Checkers"), false);
+    assert.equal(await page.getByTestId("roles").locator("tr[data-role='Owner']").getByRole("button").count(), 0, "the built-in Owner role offers no delete");
 
     await page.getByRole("tab", { name: "Tokens" }).click();
     const form = page.getByRole("form", { name: "Create a token" });
