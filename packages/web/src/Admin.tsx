@@ -1,5 +1,5 @@
 import type { ITwin, ModelHubClient } from "@modelhub/client";
-import { Alert, Badge, Button, LabeledInput, LabeledSelect, ProgressRadial, Tabs, Text } from "@itwin/itwinui-react";
+import { Alert, Badge, Button, Checkbox, LabeledInput, LabeledSelect, ProgressRadial, Tabs, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
 import { describeError, formatBytes, formatDate } from "./format.js";
 import { useLoaded, useTitle } from "./hooks.js";
@@ -113,12 +113,13 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
   const { roles, members } = loaded.data;
   const chosenRole = roleId ?? roles.find((r) => r.displayName !== "Owner")?.id ?? roles[0]?.id;
 
-  async function act(what: string, call: () => Promise<unknown>) {
+  /** Runs a change and says how it went: `done` on success, `failed` and the hub's reason otherwise. */
+  async function act(done: string, failed: string, call: () => Promise<unknown>) {
     try {
       await call();
-      setOutcome({ ok: true, text: what });
+      setOutcome({ ok: true, text: done });
     } catch (err) {
-      setOutcome({ ok: false, text: `${what.replace(/\.$/, "")} failed: ${describeError(err)}` });
+      setOutcome({ ok: false, text: `${failed}: ${describeError(err)}` });
     }
     setRevision((n) => n + 1);
   }
@@ -148,7 +149,7 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
                 <td data-label="User">{m.id}</td>
                 <td data-label="Roles">{m.roles.map((r) => r.displayName).join(", ")}</td>
                 <td data-label="Actions">
-                  <Button size="small" onClick={() => void act(`Removed ${m.id} from the iTwin.`, () => hubCall(client, "DELETE", `${base}/members/users/${encodeURIComponent(m.id)}`, undefined, [204]))}>
+                  <Button size="small" onClick={() => void act(`Removed ${m.id} from the iTwin.`, `${m.id} was not removed`, () => hubCall(client, "DELETE", `${base}/members/users/${encodeURIComponent(m.id)}`, undefined, [204]))}>
                     Remove {m.id}
                   </Button>
                 </td>
@@ -164,7 +165,7 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
           e.preventDefault();
           const user = userId.trim();
           if (!user || !chosenRole) return setOutcome({ ok: false, text: "Give a user id and a role." });
-          void act(`Added ${user} as ${roles.find((r) => r.id === chosenRole)?.displayName ?? "member"}.`, () =>
+          void act(`Added ${user} as ${roles.find((r) => r.id === chosenRole)?.displayName ?? "member"}.`, `${user} was not added`, () =>
             hubCall(client, "POST", `${base}/members/users`, { members: [{ userId: user, roleIds: [chosenRole] }] }, [201]),
           ).then(() => setUserId(""));
         }}
@@ -184,19 +185,70 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
             <tr>
               <th scope="col">Role</th>
               <th scope="col">Permissions</th>
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
             {roles.map((r) => (
-              <tr key={r.id}>
+              <tr key={r.id} data-role={r.displayName}>
                 <td data-label="Role">{r.displayName}</td>
                 <td data-label="Permissions">{r.permissions.join(", ") || <span className="mh-muted">none</span>}</td>
+                <td data-label="Actions">
+                  {/* The Owner role is built in: the hub refuses to change or delete it. */}
+                  {r.displayName !== "Owner" && (
+                    <Button size="small" onClick={() => void act(`Deleted the role ${r.displayName}.`, `The role ${r.displayName} was not deleted`, () => hubCall(client, "DELETE", `${base}/roles/${encodeURIComponent(r.id)}`, undefined, [204]))}>
+                      Delete {r.displayName}
+                    </Button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      <NewRoleForm onCreate={(displayName, permissions) => act(`Created the role ${displayName}.`, `The role ${displayName} was not created`, () => hubCall(client, "POST", `${base}/roles`, { displayName, permissions }, [201]))} />
     </div>
+  );
+}
+
+const PERMISSIONS = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"] as const;
+
+function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions: string[]) => Promise<void> }) {
+  const [name, setName] = useState("");
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set(["imodels_webview", "imodels_read"]));
+  return (
+    <form
+      className="mh-stack"
+      aria-label="Create a role"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!name.trim()) return;
+        void onCreate(name.trim(), PERMISSIONS.filter((p) => chosen.has(p))).then(() => setName(""));
+      }}
+    >
+      <div className="mh-row">
+        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="New role" value={name} onChange={(e) => setName(e.target.value)} required />
+        <Button type="submit" styleType="high-visibility">
+          Create role
+        </Button>
+      </div>
+      <fieldset className="mh-row mh-permissions">
+        <legend>Its permissions</legend>
+        {PERMISSIONS.map((p) => (
+          <Checkbox
+            key={p}
+            label={p}
+            checked={chosen.has(p)}
+            onChange={(e) => {
+              const next = new Set(chosen);
+              if (e.target.checked) next.add(p);
+              else next.delete(p);
+              setChosen(next);
+            }}
+          />
+        ))}
+      </fieldset>
+    </form>
   );
 }
 

@@ -36,6 +36,19 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     const refused = await fetch(`${hub.url}/me`, { headers: { authorization: "Bearer mh_not-a-real-token" } });
     assert.equal(refused.status, 401);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "InvalidAccessToken");
+
+    // The administration routes refuse bad input in the API's error body and change nothing.
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${hub.url}/admin${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const before = ((await (await admin("GET", "/tokens")).json()) as { tokens: unknown[] }).tokens.length;
+    const badLifetime = await admin("POST", "/tokens", { userId: "carol", expires: "soon" });
+    assert.equal(badLifetime.status, 422);
+    assert.match(JSON.stringify(await badLifetime.json()), /'soon' is not a lifetime/);
+    assert.equal((await admin("POST", "/tokens", { expires: "1d" })).status, 422, "a token names its user");
+    const unknown = await admin("DELETE", "/tokens/no-such-token");
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "NotFound");
+    assert.equal(((await (await admin("GET", "/tokens")).json()) as { tokens: unknown[] }).tokens.length, before);
     stepsRun.push("me");
   });
 
@@ -134,6 +147,8 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.goto(`${hub.url}/`);
     await page.getByLabel("Token").fill(rootToken);
     await page.getByRole("button", { name: "Sign in" }).click();
+    const root = new ModelHubClient({ url: hub.url, accessToken: rootToken });
+    const iTwinId = (await root.findITwin("Reading room")).id;
     await page.getByRole("link", { name: "Administration" }).click();
     await page.getByRole("heading", { name: "Administration" }).waitFor();
     await page.waitForFunction(() => document.title === "Members and roles · Administration · modelhub");
@@ -149,6 +164,20 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await sam.getByRole("button", { name: "Remove sam" }).click();
     await page.getByTestId("members-outcome").filter({ hasText: "Removed sam from the iTwin." }).waitFor();
     await sam.waitFor({ state: "detached" });
+    // A role made in the page, with the permissions ticked, as the API then shows it; and deleted again.
+    const roleForm = page.getByRole("form", { name: "Create a role" });
+    await roleForm.getByLabel("New role").fill("Checkers");
+    await roleForm.getByLabel("imodels_write").check();
+    await roleForm.getByRole("button", { name: "Create role" }).click();
+    await page.getByTestId("members-outcome").filter({ hasText: "Created the role Checkers." }).waitFor();
+    await page.getByTestId("roles").locator("tr[data-role='Checkers']").waitFor();
+    const rolesNow = async () =>
+      (await root.request<{ roles: { displayName: string; permissions: string[] }[] }>("GET", `${hub.url}/accesscontrol/itwins/${iTwinId}/roles`)).roles.map((r) => [r.displayName, r.permissions.join(" ")]);
+    assert.deepEqual((await rolesNow()).find(([name]) => name === "Checkers"), ["Checkers", "imodels_webview imodels_read imodels_write"]);
+    await page.getByTestId("roles").locator("tr[data-role='Checkers']").getByRole("button", { name: "Delete Checkers" }).click();
+    await page.getByTestId("members-outcome").filter({ hasText: "Deleted the role Checkers." }).waitFor();
+    assert.equal((await rolesNow()).some(([name]) => name === "Checkers"), false);
+    assert.equal(await page.getByTestId("roles").locator("tr[data-role='Owner']").getByRole("button").count(), 0, "the built-in Owner role offers no delete");
 
     await page.getByRole("tab", { name: "Tokens" }).click();
     const form = page.getByRole("form", { name: "Create a token" });
@@ -178,9 +207,11 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.getByTestId("audit").locator("tr[data-action]").first().waitFor();
     await page.getByLabel("Action").fill("token.revoke");
     await page.getByRole("button", { name: "Filter" }).click();
-    await page.getByTestId("audit").locator("tr[data-action='token.revoke']").waitFor();
+    // Only revocations: carol's (a success) and the unknown token's of the first step (refused, 404).
+    await page.getByTestId("audit").locator("tr[data-action='token.revoke']").filter({ hasText: "refused" }).waitFor();
     await page.waitForFunction(() => [...document.querySelectorAll("[data-testid='audit'] tr[data-action]")].every((tr) => tr.getAttribute("data-action") === "token.revoke"));
-    assert.equal(await page.getByTestId("audit").locator("tr[data-action]").count(), 1);
+    const outcomes = await page.getByTestId("audit").locator("tr[data-action] td[data-label='Outcome']").allTextContents();
+    assert.deepEqual(outcomes.map((o) => o.trim()).sort(), ["refused 404", "success 200"]);
 
     await page.getByRole("tab", { name: "Storage" }).click();
     const storageRow = page.getByTestId("storage").locator("tr").filter({ hasText: "Read only model" });

@@ -39,6 +39,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self'/);
     assert.match(await response.text(), /<div id="root">/);
     assert.deepEqual(await (await fetch(`${demo.hub.url}/ui/config`)).json(), { authMode: "open" });
+    // Hub tokens are refused by a hub that does not use them: creating one here would mislead.
+    const token = await fetch(`${demo.hub.url}/admin/tokens`, { method: "POST", headers: { authorization: "Bearer manager", "content-type": "application/json" }, body: JSON.stringify({ userId: "bob" }) });
+    assert.equal(token.status, 400);
+    assert.match(((await token.json()) as { error: { message: string } }).error.message, /^This hub runs with --auth open: hub tokens would not be accepted by it/);
     stepsRun.push("served");
   });
 
@@ -277,7 +281,7 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     stepsRun.push("phone");
   });
 
-  it("every page, at 1440×900 and at 390×844: no sideways scrolling, no clipped table, no serious accessibility violation (axe-core)", async () => {
+  it("every page, at 1440×900, at 390×844 and in dark mode: no sideways scrolling, no clipped table, no serious accessibility violation (axe-core)", async () => {
     const pages: { name: string; hash: string; ready: string }[] = [
       { name: "iTwins", hash: "#/", ready: `li[data-itwin='${ITWIN_ID}'] [data-testid='imodel-facts'], li[data-itwin='${ITWIN_ID}'] ul a` },
       { name: "iModels", hash: `#/itwins/${ITWIN_ID}`, ready: "[data-testid='imodel-facts']" },
@@ -293,19 +297,28 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     ];
     const problems: string[] = [];
     let audited = 0;
-    for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+    const sizes: { width: number; height: number; dark?: boolean }[] = [{ width: 1440, height: 900 }, { width: 390, height: 844 }, { width: 1440, height: 900, dark: true }];
+    for (const { dark, ...size } of sizes) {
       // axe-core is injected as an inline script, which the page's content security policy refuses: bypassed here only.
-      const context = await browser.newContext({ viewport: size, bypassCSP: true, ...(size.width < 600 ? { isMobile: true, hasTouch: true } : {}) });
+      const context = await browser.newContext({
+        viewport: size,
+        bypassCSP: true,
+        colorScheme: dark ? "dark" : "light",
+        ...(size.width < 600 ? { isMobile: true, hasTouch: true } : {}),
+      });
       const errors = collectConsoleErrors(context);
       try {
         const tab = await context.newPage();
         tab.setDefaultTimeout(30_000);
+        await tab.goto(`${demo.hub.url}/`);
+        await tab.getByLabel("User name").waitFor();
+        problems.push(...(await pageProblems(tab, `sign-in at ${size.width}px${dark ? " (dark)" : ""}`)));
         await signInOpenMode(tab, demo.hub.url, "manager");
         for (const target of pages) {
           await tab.goto(`${demo.hub.url}/${target.hash}`);
           await tab.locator(target.ready).first().waitFor();
           await tab.locator("[role='progressbar']").first().waitFor({ state: "detached" }).catch(() => undefined);
-          problems.push(...(await pageProblems(tab, `${target.name} at ${size.width}px`)));
+          problems.push(...(await pageProblems(tab, `${target.name} at ${size.width}px${dark ? " (dark)" : ""}`)));
           audited++;
         }
         assert.deepEqual(errors, []);
@@ -314,7 +327,7 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
       }
     }
     assert.deepEqual(problems, []);
-    assert.equal(audited, pages.length * 2);
+    assert.equal(audited, pages.length * sizes.length);
     stepsRun.push("layout and accessibility");
   });
 

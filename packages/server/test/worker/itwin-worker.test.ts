@@ -286,6 +286,32 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     for (const cs of fixture.changesets) assert.ok(await exists(cs.pathname));
   });
 
+  it("describeElements names elements by label, class and model (the web UI's lock list), and leaves out ids the file lacks", async () => {
+    const path = join(dir, "labels", "cp.bim");
+    await worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath: path, changesets: fixture.changesets });
+    // The expected answer read with plain SQLite: two physical objects, their labels and models.
+    const rows = query<{ id: number; label: string | null; model: number }>(
+      path,
+      `SELECT e.Id AS id, e.UserLabel AS label, e.ModelId AS model FROM bis_Element e JOIN ec_Class c ON c.Id = e.ECClassId
+       WHERE c.Name = 'PhysicalObject' ORDER BY e.Id LIMIT 2`,
+    );
+    assert.equal(rows.length, 2);
+    const hex = (n: number) => `0x${BigInt(n).toString(16)}`;
+    const ids = [...rows.map((r) => hex(r.id)), "0xfffffffff0", "0x1"];
+    const { elements } = await worker.describeElements({ path, ids });
+    const byId = new Map(elements.map((e) => [e.id, e]));
+    for (const row of rows) {
+      const element = byId.get(hex(row.id));
+      assert.ok(element, `element ${hex(row.id)} described`);
+      assert.equal(element.className, "Generic:PhysicalObject");
+      assert.equal(element.model?.id, hex(row.model));
+      if (row.label !== null) assert.equal(element.label, row.label);
+    }
+    assert.equal(byId.get("0x1")?.className, "BisCore:Subject", "the root subject");
+    assert.equal(byId.has("0xfffffffff0"), false, "an id the file does not have is left out");
+    assert.equal(elements.length, 3);
+  });
+
   it("the fixture changesets apply to a baseline re-stamped with other ids (what the hub does on upload)", async () => {
     const baseline = join(dir, "restamped", "baseline.bim");
     const iModelId = randomUUID();
