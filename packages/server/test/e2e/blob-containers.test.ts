@@ -24,13 +24,13 @@ describe("blob containers on a hub with --blobs fs", () => {
   });
   after(async () => hub?.close());
 
-  it("are refused with 501 ContainerServiceNotAvailable, naming what to change", async () => {
+  it("are refused with 409 ContainerServiceNotAvailable, naming what to change", async () => {
     const r = await hub.api<Json>("POST", `${hub.url}/blobcontainers`, { body: { scope: { iTwinId: "a1b2c3d4-0000-4000-8000-000000000001" }, metadata: { containerType: "workspace", label: "x" } } });
-    assert.equal(r.status, 501, r.text);
+    assert.equal(r.status, 409, r.text);
     assert.equal(r.body.error.code, "ContainerServiceNotAvailable");
     assert.match(r.body.error.message, /--blobs azure:/);
     const token = await hub.api<Json>("POST", `${hub.url}/blobcontainers/abc/token`, { body: {} });
-    assert.equal(token.status, 501, token.text);
+    assert.equal(token.status, 409, token.text);
   });
 });
 
