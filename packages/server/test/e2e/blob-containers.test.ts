@@ -86,6 +86,12 @@ describe("blob containers on Azurite (--auth tokens)", () => {
     // A chosen id (iTwin.js's tests name theirs) that is taken is refused, and one Azure would refuse is a 422.
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label: "again" }, containerId: container.containerId }), 409, "ContainerExists");
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label: "bad" }, containerId: "Not_Valid" }), 422, "InvalidiModelsRequest");
+    // Two creates of one chosen id at once: exactly one gets it, and the container keeps the winner's record.
+    const racing = await Promise.all(["one", "two", "three"].map((label) => api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label }, containerId: "raced-container" })));
+    assert.deepEqual(racing.map((r) => r.status).sort(), [201, 409, 409], racing.map((r) => r.text).join("\n"));
+    const winner = racing.find((r) => r.status === 201)!.body.container.metadata.label;
+    assert.equal((await expectStatus(api("manager")("GET", "/raced-container"), 200)).body.container.metadata.label, winner);
+    await expectStatus(api("manager")("DELETE", "/raced-container"), 204);
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { label: "no type" } }), 422, "InvalidiModelsRequest");
   });
 
