@@ -87,8 +87,9 @@ export class ModelHubContainerService implements BlobContainer.ContainerService 
 }
 
 /**
- * Makes the hub the host's `BlobContainer.service` (workspaces, SchemaSync, `CloudSqlite.requestToken`). Call after
- * `IModelHost.startup` (which may set its own service); returns a function that puts the previous service back.
+ * Makes the hub the host's `BlobContainer.service` (workspaces, SchemaSync, `CloudSqlite.requestToken`), before or
+ * after `IModelHost.startup` (which leaves the service alone in 5.1.9 and 5.7.3); returns a function that puts the
+ * previous service back.
  */
 export function installContainerService(options: ContainerServiceOptions): () => void {
   const namespace = (backend as unknown as { BlobContainer?: { service: BlobContainer.ContainerService | undefined } }).BlobContainer;

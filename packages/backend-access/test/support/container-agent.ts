@@ -171,7 +171,6 @@ async function main(): Promise<void> {
   // Workspace containers are created with the host's user token (CloudSqlite.createBlobContainer asks the authorization client).
   await backend.IModelHost.startup({ cacheDir, hubAccess: access, authorizationClient: { getAccessToken: async () => bearer } });
   backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
-  // After startup: IModelHost.startup leaves BlobContainer.service as it finds it, and this replaces it.
   installContainerService({ baseUrl: hubUrl, accessToken: bearer });
   process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
     void (async () => {

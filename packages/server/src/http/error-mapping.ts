@@ -48,7 +48,8 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   TooManyRequests: 429,
   Unknown: 500,
   ServiceUnavailable: 503,
-  ContainerServiceNotAvailable: 501,
+  // The hub's configuration, not a failure: a 4xx, so that a misconfigured client does not page whoever watches 5xx.
+  ContainerServiceNotAvailable: 409,
 };
 
 /**

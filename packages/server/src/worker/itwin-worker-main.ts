@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { copyFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
@@ -327,7 +328,7 @@ const ops = {
     if (args.initialize) container.initializeContainer({ blockSize: args.blockSize });
     container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
     try {
-      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+      await backend.CloudSqlite.withWriteLock({ user: WRITER, container, busyHandler: waitForWriteLock() }, async () => {
         await backend.CloudSqlite.transferDb("upload", container, { dbName: args.dbName, localFileName: args.localPath });
       });
       return { blockSize: container.blockSize };
@@ -353,7 +354,7 @@ const ops = {
     try {
       const present = new Set(container.queryDatabases());
       const deleted: string[] = [];
-      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+      await backend.CloudSqlite.withWriteLock({ user: WRITER, container, busyHandler: waitForWriteLock() }, async () => {
         for (const dbName of args.dbNames) {
           if (!present.has(dbName)) continue;
           await container.deleteDatabase(dbName);
@@ -380,6 +381,22 @@ const DESCRIBE_ECSQL = `SELECT e.ECInstanceId, ec_classname(e.ECClassId, 's:c'),
   ec_classname(m.ECClassId, 's:c'), m.CodeValue, m.UserLabel
   FROM bis.Element e LEFT JOIN bis.Element m ON m.ECInstanceId = e.Model.Id
   WHERE InVirtualSet(?, e.ECInstanceId)`;
+
+/** Who holds a container's write lock: this worker, by name (two nodes must never look like the same writer). */
+const WRITER = `modelhub ${hostname()} ${process.pid}`;
+
+/**
+ * Another node's checkpoint job may hold a container's write lock (one upload at a time per container): wait for it,
+ * up to 5 minutes (a writer that died keeps it until it expires, an hour: the publish then fails and is logged).
+ */
+function waitForWriteLock(): () => Promise<"stop" | undefined> {
+  const deadline = Date.now() + 5 * 60_000;
+  return async () => {
+    if (Date.now() > deadline) return "stop";
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return undefined;
+  };
+}
 
 function nativeDbOf(db: object): NativeDb {
   for (const sym of Object.getOwnPropertySymbols(db)) {

@@ -24,13 +24,13 @@ describe("blob containers on a hub with --blobs fs", () => {
   });
   after(async () => hub?.close());
 
-  it("are refused with 501 ContainerServiceNotAvailable, naming what to change", async () => {
+  it("are refused with 409 ContainerServiceNotAvailable, naming what to change", async () => {
     const r = await hub.api<Json>("POST", `${hub.url}/blobcontainers`, { body: { scope: { iTwinId: "a1b2c3d4-0000-4000-8000-000000000001" }, metadata: { containerType: "workspace", label: "x" } } });
-    assert.equal(r.status, 501, r.text);
+    assert.equal(r.status, 409, r.text);
     assert.equal(r.body.error.code, "ContainerServiceNotAvailable");
     assert.match(r.body.error.message, /--blobs azure:/);
     const token = await hub.api<Json>("POST", `${hub.url}/blobcontainers/abc/token`, { body: {} });
-    assert.equal(token.status, 501, token.text);
+    assert.equal(token.status, 409, token.text);
   });
 });
 
@@ -86,6 +86,12 @@ describe("blob containers on Azurite (--auth tokens)", () => {
     // A chosen id (iTwin.js's tests name theirs) that is taken is refused, and one Azure would refuse is a 422.
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label: "again" }, containerId: container.containerId }), 409, "ContainerExists");
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label: "bad" }, containerId: "Not_Valid" }), 422, "InvalidiModelsRequest");
+    // Two creates of one chosen id at once: exactly one gets it, and the container keeps the winner's record.
+    const racing = await Promise.all(["one", "two", "three"].map((label) => api("manager")("POST", "", { scope: { iTwinId }, metadata: { containerType: "workspace", label }, containerId: "raced-container" })));
+    assert.deepEqual(racing.map((r) => r.status).sort(), [201, 409, 409], racing.map((r) => r.text).join("\n"));
+    const winner = racing.find((r) => r.status === 201)!.body.container.metadata.label;
+    assert.equal((await expectStatus(api("manager")("GET", "/raced-container"), 200)).body.container.metadata.label, winner);
+    await expectStatus(api("manager")("DELETE", "/raced-container"), 204);
     await expectStatus(api("manager")("POST", "", { scope: { iTwinId }, metadata: { label: "no type" } }), 422, "InvalidiModelsRequest");
   });
 

@@ -273,6 +273,26 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/itwins/:iTwinId", area: "api" },
   { method: "PATCH", url: "/itwins/:iTwinId", area: "api", body: () => fc.record({ displayName: fc.constantFrom("Renamed", ""), status: fc.constantFrom("Inactive", "Gone"), ianaTimeZone: fc.constantFrom("Europe/Vilnius", "Mars/Base") }, { requiredKeys: [] }) },
   { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
+  // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
+  {
+    method: "POST",
+    url: "/blobcontainers/",
+    area: "api",
+    body: (p) => fc.record({ scope: fc.constantFrom({ iTwinId: p.iTwinIds[0] ?? "t" }, { iTwinId: p.iTwinIds[0] ?? "t", iModelId: p.iModelIds[0] ?? "m" }, {}), metadata: fc.constantFrom({ containerType: "workspace", label: "fuzz" }, { label: 1 }), containerId: fc.constantFrom("fuzz-container", "Bad_Id") }, { requiredKeys: [] }),
+  },
+  { method: "GET", url: "/blobcontainers/", area: "api", query: ["iTwinId", "iModelId", "containerType", "label"] },
+  // The scope's "/" route answers without the slash too.
+  { method: "GET", url: "/blobcontainers", area: "api", query: ["iTwinId", "label"] },
+  { method: "POST", url: "/blobcontainers", area: "api", body: (p) => fc.constant({ scope: { iTwinId: p.iTwinIds[0] ?? "t" }, metadata: { containerType: "workspace", label: "no slash" } }) },
+  { method: "GET", url: "/blobcontainers/:containerId", area: "api" },
+  { method: "PATCH", url: "/blobcontainers/:containerId", area: "api", body: () => fc.record({ json: fc.constantFrom({ a: 1 }, null, "x") }, { requiredKeys: [] }) },
+  { method: "DELETE", url: "/blobcontainers/:containerId", area: "api" },
+  {
+    method: "POST",
+    url: "/blobcontainers/:containerId/token",
+    area: "api",
+    body: () => fc.record({ accessLevel: fc.constantFrom("read", "write", "admin", "writeIfPossible", "root"), durationSeconds: fc.constantFrom(1, 3600, -5, 1e12) }, { requiredKeys: [] }),
+  },
   { method: "GET", url: "/imodels/:id/auditlog", area: "api", query: ["userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
   { method: "GET", url: "/auditlog", area: "api", query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
   // Registered as the "/" of the /auditlog scope: fastify answers both with and without the slash.

@@ -69,8 +69,10 @@ const NEEDS = {
  * container and its metadata needs `imodels_read`, a write token `imodels_write`, creating, deleting, updating the
  * metadata and an admin token `imodels_manage`. Someone with no permission at all is told the container does not exist.
  *
- * The records are kept beside the containers, in the hub's blob store: a container is created after its record and
- * deleted before it, so a container without a record never exists for long (and {@link removeOrphans} ends those).
+ * The records are kept in the hub's own blob store (`blobcontainers/<id>.json`): a record is written once its storage
+ * container was created by this request, and removed after the container is deleted, so a record always names a
+ * container this hub made (a crash between creating a container and writing its record leaves an unnamed, empty
+ * container in the account; {@link removeOrphans} ends containers whose iModel or iTwin is gone).
  */
 export class BlobContainerService {
   constructor(
@@ -109,19 +111,15 @@ export class BlobContainerService {
       throw invalidValue(operation, "containerId", "A container id is 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
     }
     if (await this.records.stat(recordKey(containerId))) throw containerExists(containerId);
+    // Whoever creates the storage container owns the id (two creates of one id at once: exactly one wins); one that
+    // exists already belongs to someone else (another hub on the account, another request) and is not handed out.
+    if ((await containers.create(containerId)) === "exists") throw containerExists(containerId);
     const record: ContainerRecord = { containerId, scope: definedScope(scope), metadata: input.metadata, createdBy: actor.userId, createdAt: this.clock.now().toISOString() };
-    await this.#write(record);
-    let created: "created" | "exists";
     try {
-      created = await containers.create(containerId);
+      await this.#write(record);
     } catch (err) {
-      await this.records.delete(recordKey(containerId));
+      await containers.delete(containerId).catch(() => undefined);
       throw err;
-    }
-    if (created === "exists") {
-      // Another hub (or a crash's leftover) already has a container of that name: it is not this one to hand out.
-      await this.records.delete(recordKey(containerId));
-      throw containerExists(containerId);
     }
     return record;
   }

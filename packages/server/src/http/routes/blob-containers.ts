@@ -49,7 +49,7 @@ export interface BlobContainerRouteOptions {
 /**
  * The `BlobContainer` service of iTwin.js over HTTP (`/blobcontainers`): what `@modelhub/backend-access`'s
  * `ContainerService` calls, so workspaces (`IModelHost.getITwinWorkspace`, `WorkspaceEditor`) and SchemaSync work
- * against the hub. Containers live in the storage account of `--blobs azure:`; a hub on local files answers 501
+ * against the hub. Containers live in the storage account of `--blobs azure:`; a hub on local files answers 409
  * `ContainerServiceNotAvailable`.
  *
  * - `POST /blobcontainers` `{scope, metadata, containerId?}` → 201 `{container}`
