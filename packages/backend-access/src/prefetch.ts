@@ -1,6 +1,3 @@
-import type { IncomingMessage } from "node:http";
-import http from "node:http";
-import https from "node:https";
 import { readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { BriefcaseDb } from "@itwin/core-backend";
@@ -282,24 +279,23 @@ class IModelFollower {
    * `retry-after` in ms for 429/503, else throws.
    */
   async #readFeed(): Promise<"streamed" | "gone" | number | undefined> {
-    const url = `${this.source.client.apiBase}/${this.iModelId}/events`;
-    const headers: Record<string, string> = {
-      accept: "text/event-stream",
-      authorization: await firstAuthorization(await this.source.authorization()),
-    };
-    if (this.#lastEventId) headers["last-event-id"] = this.#lastEventId;
-    const response = await openStream(url, headers, this.#abort.signal);
-    const status = response.statusCode ?? 0;
+    // One connection of its own: the silence timer and an over-long message cut it without stopping the follower.
+    const connection = new AbortController();
+    const signal = AbortSignal.any([this.#abort.signal, connection.signal]);
+    const hub = this.source.client.with({ authorization: await this.source.authorization() });
+    // Sent once: the reconnection rules are this follower's (backoff, the hub's retry-after).
+    const response = await hub.openEventStream(this.iModelId, { ...(this.#lastEventId ? { lastEventId: this.#lastEventId } : {}), signal, once: true });
+    const status = response.status;
     if (status !== 200) {
-      response.resume();
+      connection.abort();
       if (status === 404) return "gone";
-      const retryAfter = Number(response.headers["retry-after"]);
+      const retryAfter = Number(response.header("retry-after") ?? NaN);
       if ((status === 429 || status === 503) && Number.isFinite(retryAfter)) return Math.min(retryAfter * 1000, MAX_RECONNECT_DELAY_MS);
       throw new Error(`HTTP ${status}`);
     }
-    if (!/^text\/event-stream\b/i.test(String(response.headers["content-type"] ?? ""))) {
-      response.destroy();
-      throw new Error(`the feed answered ${String(response.headers["content-type"])}, not text/event-stream`);
+    if (!/^text\/event-stream\b/i.test(response.header("content-type") ?? "")) {
+      connection.abort();
+      throw new Error(`the feed answered ${String(response.header("content-type"))}, not text/event-stream`);
     }
     this.stats.connections++;
     this.#connected = true;
@@ -317,28 +313,29 @@ class IModelFollower {
       onError: (error) => {
         this.stats.malformed++;
         // The parser takes nothing more after an over-long message: this connection is not worth keeping.
-        if (error.type === "max-buffer-size-exceeded") response.destroy();
+        if (error.type === "max-buffer-size-exceeded") connection.abort();
       },
       maxBufferSize: MAX_EVENT_BYTES,
     });
-    await new Promise<void>((resolve) => {
-      let silence = setTimeout(() => response.destroy(), this.options.silenceTimeoutMs);
-      response.on("error", () => undefined); // a cut connection (also our own abort): "close" follows
-      response.setEncoding("utf8");
-      response.on("data", (text: string) => {
+    const decoder = new TextDecoder();
+    let silence = setTimeout(() => connection.abort(), this.options.silenceTimeoutMs);
+    try {
+      for await (const chunk of response.stream()) {
         clearTimeout(silence);
-        silence = setTimeout(() => response.destroy(), this.options.silenceTimeoutMs);
+        silence = setTimeout(() => connection.abort(), this.options.silenceTimeoutMs);
         try {
-          parser.feed(text);
+          parser.feed(decoder.decode(chunk, { stream: true }));
         } catch {
-          response.destroy(); // the parser was terminated by an over-long message (counted in onError)
+          connection.abort(); // the parser was terminated by an over-long message (counted in onError)
         }
-      });
-      response.once("close", () => {
-        clearTimeout(silence);
-        resolve();
-      });
-    });
+        if (signal.aborted) break;
+      }
+    } catch {
+      // a cut connection (also our own abort): the stream ended
+    } finally {
+      clearTimeout(silence);
+      connection.abort();
+    }
     return "streamed";
   }
 
@@ -486,20 +483,4 @@ function hasId(computeId: (props: { parentId: string; pathname: string }) => str
   } catch {
     return false; // not a changeset file at all
   }
-}
-
-/** The `Authorization` header of a request's first try. */
-async function firstAuthorization(source: AuthorizationSource): Promise<string> {
-  return typeof source === "string" ? source : source(0);
-}
-
-/** A GET whose answer is a stream that never ends: its own connection (not the keep-alive pool), cut by `signal`. */
-function openStream(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const transport = target.protocol === "https:" ? https : http;
-    const request = transport.request(target, { method: "GET", headers, agent: false, signal }, resolve);
-    request.on("error", reject);
-    request.end();
-  });
 }

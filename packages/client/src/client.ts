@@ -272,7 +272,7 @@ export class ModelHubClient {
   }
 
   /** Sends a request with this client's token, transport and retry policy; the answer's body is the caller's. */
-  private async exchange(method: string, url: string, options: RequestOptions & { payload?: string; headers: Record<string, string> }): Promise<TransportResponse> {
+  private async exchange(method: string, url: string, options: RequestOptions & { payload?: string; headers: Record<string, string>; once?: boolean }): Promise<TransportResponse> {
     return sendWithRetry(
       this.transport,
       async (attempt): Promise<TransportRequest> => ({
@@ -283,7 +283,7 @@ export class ModelHubClient {
         ...(options.signal ? { signal: options.signal } : {}),
       }),
       {
-        policy: this.retryPolicy,
+        policy: options.once ? { ...this.retryPolicy, attempts: 1 } : this.retryPolicy,
         ...(options.idempotent !== undefined ? { idempotent: options.idempotent } : {}),
         onRetry: (event) => {
           options.onRetry?.(event);
@@ -646,13 +646,25 @@ export class ModelHubClient {
    * once the hub accepted the stream: from then on no change is missed (reload what you show then).
    */
   async *events(iModelId: string, options: { lastEventId?: string; signal?: AbortSignal; onOpen?: () => void } = {}): AsyncGenerator<SequencedIModelEvent> {
-    const url = `${this.apiBase}/${encodeURIComponent(iModelId)}/events`;
-    const headers: Record<string, string> = { accept: "text/event-stream" };
-    if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
-    const response = await this.exchange("GET", url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
-    if (response.status !== 200) throw errorOfResponse(response.status, await response.text(), `GET ${pathOf(url)} answered ${response.status}.`);
+    const response = await this.openEventStream(iModelId, options);
+    if (response.status !== 200) throw errorOfResponse(response.status, await response.text(), `GET ${pathOf(this.eventsUrl(iModelId))} answered ${response.status}.`);
     options.onOpen?.();
     yield* iModelEventsOf(response.stream());
+  }
+
+  /**
+   * Opens the change feed and hands back the answer as it came, whatever its status (the body is the caller's to
+   * read): for callers with their own reading and reconnection rules (backend-access's prefetch). `once` sends it a
+   * single time, without the retry policy.
+   */
+  async openEventStream(iModelId: string, options: { lastEventId?: string; signal?: AbortSignal; once?: boolean } = {}): Promise<TransportResponse> {
+    const headers: Record<string, string> = { accept: "text/event-stream" };
+    if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
+    return this.exchange("GET", this.eventsUrl(iModelId), { headers, ...(options.signal ? { signal: options.signal } : {}), ...(options.once ? { once: true } : {}) });
+  }
+
+  private eventsUrl(iModelId: string): string {
+    return `${this.apiBase}/${encodeURIComponent(iModelId)}/events`;
   }
 
   // Checkpoints
