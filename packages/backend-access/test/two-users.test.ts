@@ -1,7 +1,8 @@
 // Two iTwin.js users, unmodified BriefcaseDb code, against HubMock and against a real modelhub process over
-// loopback (each user in its own process there). The scenario records what each step observed; both hubs must
-// give the same record.
-// run-tests: heavy (a hub and six iTwin.js processes for two minutes)
+// loopback (each user in its own process there), from the workspace's iTwin.js and from each separate host
+// (test/support/hosts.ts: 4.11.7, 5.1.9). The scenario records what each step observed; every run must give
+// HubMock's record.
+// run-tests: heavy (a hub and nine iTwin.js processes, two or three at a time, for about a minute and a half)
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Packs @modelhub/server into an installable tarball: `npm run pack:server [-- <destination dir>]` (default: the
-// current directory) → modelhub-server-<version>.tgz, then `npm install -g ./modelhub-server-<version>.tgz`.
+// current directory) → modelhub-server-<version>.tgz, then `npm install -g --legacy-peer-deps ./modelhub-server-<version>.tgz`
+// (README: iTwin.js 5.7.3 asks for an @itwin/core-quantity 5.7.3 this registry does not have).
 //
 // @modelhub/protocol and @modelhub/client are not published, so the tarball carries them (bundleDependencies).
 // npm does not bundle workspace packages (they are symlinks in the repository's node_modules: `npm pack -w

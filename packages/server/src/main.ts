@@ -214,8 +214,15 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
   backendWarn = (message, fields) => app.log.warn(fields, message);
-  workerStarted = (itwin) =>
+  workerStarted = (itwin) => {
     app.log.info({ itwin }, `iTwin.js worker up: @itwin/core-backend ${itwin.coreBackend}, native ${itwin.native}${itwin.root ? ` (from MODELHUB_ITWIN_ROOT ${itwin.root})` : ""}`);
+    if (itwin.behind) {
+      app.log.warn(
+        { itwin },
+        `the iTwin.js worker runs ${itwin.coreBackend}, older than the hub's own ${itwin.behind}: files and changesets pushed by newer clients may not open, and their checkpoints would fail (MODELHUB_ITWIN_ROOT, docs/deploy.md)`,
+      );
+    }
+  };
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }

@@ -19,6 +19,41 @@ import { summarizeChangesets } from "./change-summarizer.js";
 
 const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
 const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : import.meta.url);
+
+/**
+ * Which iTwin.js this worker runs: named in /ready, in the hub's start-up log and in every error it cannot help.
+ * Checked before anything is loaded: another iTwin.js must be a 5.x (the worker reaches 5.x internals), and one older
+ * than the hub's own is reported (`behind`): what the hub's supported clients push may be beyond it.
+ */
+const itwin: WorkerITwin = (() => {
+  const version = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+  let backendPackage: string;
+  try {
+    backendPackage = require.resolve("@itwin/core-backend/package.json");
+  } catch {
+    return fail(`MODELHUB_ITWIN_ROOT: no @itwin/core-backend is installed in ${itwinRoot} (npm install @itwin/core-backend@5 there).`);
+  }
+  const coreBackend = version(backendPackage);
+  const native = version(createRequire(backendPackage).resolve("@bentley/imodeljs-native/package.json"));
+  if (!itwinRoot) return { coreBackend, native };
+  if (Number(coreBackend.split(".")[0]) !== 5) return fail(`MODELHUB_ITWIN_ROOT: ${itwinRoot} has iTwin.js ${coreBackend}; the hub's worker runs iTwin.js 5.x.`);
+  const own = version(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"));
+  return { coreBackend, native, root: itwinRoot, ...(compareVersions(coreBackend, own) < 0 ? { behind: own } : {}) };
+})();
+
+/** Ends the process with one line on stderr: ITwinWorker reports the last line as why the worker could not start. */
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map(Number);
+  const pb = b.split(/[.-]/).map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
 type Backend = typeof CoreBackend;
 const backend = require("@itwin/core-backend") as Backend;
 const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
@@ -28,14 +63,6 @@ const { IModelNative } = require("@itwin/core-backend/lib/cjs/internal/NativePla
   IModelNative: { platform: { DgnDb: { computeChangesetId(args: { parentId: string; pathname: string }): string } } };
 };
 const { _nativeDb } = require("@itwin/core-backend/lib/cjs/internal/Symbols.js") as { _nativeDb: symbol };
-
-/** Which iTwin.js this worker runs: named in /ready, in the hub's start-up log and in every error it cannot help. */
-const itwin: WorkerITwin = (() => {
-  const backendPackage = require.resolve("@itwin/core-backend/package.json");
-  const version = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
-  const native = createRequire(backendPackage).resolve("@bentley/imodeljs-native/package.json");
-  return { coreBackend: version(backendPackage), native: version(native), ...(itwinRoot ? { root: itwinRoot } : {}) };
-})();
 const itwinName = `iTwin.js ${itwin.coreBackend} (native ${itwin.native})`;
 
 /** Said after a native error: which iTwin.js failed, and (isTooNew) what to do if a newer one wrote the input. */

@@ -21,6 +21,11 @@ export interface WorkerITwin {
   native: string;
   /** The folder it was loaded from (MODELHUB_ITWIN_ROOT), when not the hub's own. */
   root?: string;
+  /**
+   * The hub's own iTwin.js version, when the worker's is older: files and changesets pushed by clients on the
+   * versions the hub supports may be beyond it (the hub warns at start-up).
+   */
+  behind?: string;
 }
 
 /** The first message of a child: IModelHost is up and requests can be sent. */

@@ -18,6 +18,7 @@ const CHANGESETS = 3;
 // Read, not required: this process must never load iTwin.js (a test below checks its module cache).
 const WORKSPACE_ITWIN = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as { version: string }).version;
 const HOST51 = fileURLToPath(new URL("../../../backend-access/test/host51", import.meta.url));
+const HOST4X = fileURLToPath(new URL("../../../backend-access/test/host4x", import.meta.url));
 const ELEMENTS_PER_CHANGESET = 5;
 
 async function exists(path: string): Promise<boolean> {
@@ -86,13 +87,30 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
       delete process.env.MODELHUB_ITWIN_ROOT;
     }
     try {
-      assert.deepEqual(started, [{ coreBackend: "5.1.9", native: "5.1.72", root: HOST51 }]);
+      // Older than the hub's own: said at start-up (the hub logs a warning).
+      assert.deepEqual(started, [{ coreBackend: "5.1.9", native: "5.1.72", root: HOST51, behind: WORKSPACE_ITWIN }]);
       const outputPath = join(dir, "cp-5.1.9", "cp.bim");
       const result = await other.makeCheckpoint({ basePath: fixture.version0Path, outputPath, changesets: fixture.changesets });
       assert.equal(result.changesetId, fixture.changesets.at(-1)!.id);
       assert.equal(physicalObjectCount(outputPath), CHANGESETS * ELEMENTS_PER_CHANGESET);
     } finally {
       await other.close();
+    }
+  });
+
+  it("MODELHUB_ITWIN_ROOT on an iTwin.js 4.x or on a folder without iTwin.js: the worker does not start, and says why", async () => {
+    for (const [root, why] of [
+      [HOST4X, /iTwin\.js worker exited with code 1: MODELHUB_ITWIN_ROOT: .*host4x has iTwin\.js 4\.11\.7; the hub's worker runs iTwin\.js 5\.x\.$/],
+      [dir, /iTwin\.js worker exited with code 1: MODELHUB_ITWIN_ROOT: no @itwin\/core-backend is installed in /],
+    ] as const) {
+      process.env.MODELHUB_ITWIN_ROOT = root;
+      const other = new ITwinWorker({ workDir: join(dir, "work-refused") });
+      try {
+        await assert.rejects(other.start(), why);
+      } finally {
+        delete process.env.MODELHUB_ITWIN_ROOT;
+        await other.close();
+      }
     }
   });
 
