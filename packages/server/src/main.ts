@@ -204,7 +204,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
   maintenance.start();
-  const changeBackfill = new ChangeBackfill(backend.changes, jobs, { log: (level, message, fields) => app.log[level](fields ?? {}, message), onQueued: () => runner.nudge() });
+  const changeBackfill = new ChangeBackfill(backend.changes, jobs, {
+    log: (level, message, fields) => app.log[level](fields ?? {}, message),
+    onQueued: () => runner.nudge(),
+    alsoOnSweep: () => changeSummaryJob.pruneBriefcases(),
+  });
   changeBackfill.start();
 
   let closing: Promise<void> | undefined;
