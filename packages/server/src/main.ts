@@ -289,7 +289,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
   if (cloudContainers) sweepContainers();
   const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
-  const changeBackfill = new ChangeBackfill(backend.changes, jobs, { log: (level, message, fields) => app.log[level](fields ?? {}, message), onQueued: () => runner.nudge() });
+  const changeBackfill = new ChangeBackfill(backend.changes, jobs, {
+    log: (level, message, fields) => app.log[level](fields ?? {}, message),
+    onQueued: () => runner.nudge(),
+    alsoOnSweep: () => changeSummaryJob.pruneBriefcases(),
+  });
   changeBackfill.start();
 
   let closing: Promise<void> | undefined;

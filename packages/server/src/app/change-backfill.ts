@@ -8,6 +8,8 @@ export interface ChangeBackfillOptions {
   log: (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
   /** Told after jobs were queued (this node's runner picks them up at once). */
   onQueued?: () => void;
+  /** Also run at each sweep: e.g. removing this node's cached briefcases of deleted iModels. */
+  alsoOnSweep?: () => Promise<unknown>;
 }
 
 /** iModels looked at per sweep; the next sweep takes the rest. */
@@ -47,6 +49,7 @@ export class ChangeBackfill {
           await this.jobs.enqueue(changeSummaryJob(iModelId, lastIndex));
           queued++;
         }
+        await this.options.alsoOnSweep?.();
         if (queued > 0) {
           this.options.log("info", "change summaries queued for history without them", { iModels: queued });
           this.options.onQueued?.();

@@ -1,6 +1,7 @@
 // History without summaries (pushed before modelhub made them, or whose jobs were lost) is summarized by the
 // backfill when the hub starts (issue 20).
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +53,14 @@ describe("change summary backfill", { timeout: 240_000 }, () => {
     assert.equal(pending.status, 200);
     const backfilled = await eventually(compare, 120_000, "the backfilled summaries");
     assert.deepEqual(backfilled, atPush);
+
+    // The node's cached briefcase of a deleted iModel goes at the next sweep (here: the next start).
+    const cached = join(dataDir, "change-briefcases", `${iModelId}.bim`);
+    assert.ok(existsSync(cached), "the summary briefcase is cached");
+    assert.equal((await hub.api("DELETE", `/${iModelId}`)).status, 204);
+    await hub.close();
+    hub = await startTestHub({ dataDir });
+    await eventually(async () => (existsSync(cached) ? undefined : true), 30_000, "the cached briefcase removed");
     finished = true;
   });
 });

@@ -118,6 +118,8 @@ describe("change feed: GET /imodels/{id}/events", () => {
       briefcaseId = await acquireBriefcase(hub, iModelId);
       const cs = fixture.changesets[0]!;
       await pushChangeset(hub, iModelId, briefcaseId, cs);
+      // The push's element-level summary (docs/changes.md) comes from a background job: waited for, so the order is fixed.
+      await feed.next("changes");
       const locked = await hub.api("PATCH", `/${iModelId}/locks`, {
         body: { briefcaseId, changesetId: cs.id, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] }] },
       });
@@ -135,6 +137,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
             "changeset",
             { index: 1, id: cs.id, briefcaseId, creatorId: "alice", description: cs.description, pushDateTime: (await hub.api<Json>("GET", `/${iModelId}/changesets/1`)).body.changeset.pushDateTime },
           ],
+          ["changes", { changesetIndex: 1, changesetId: cs.id, inserted: 5, updated: 0, deleted: 0, schemaChanged: false }],
           ["locks", { briefcaseId, acquired: 2, released: 0 }],
           ["namedVersion", { id: version.body.namedVersion.id, name: "v1", changesetIndex: 1 }],
           ["checkpoint", { changesetIndex: 1, state: "scheduled" }],
@@ -144,7 +147,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
       // One sequence per iModel, in the order of the events, all of one epoch.
       const ids = feed.events.map((e) => e.id!.split("-"));
       assert.equal(new Set(ids.map(([epoch]) => epoch)).size, 1);
-      assert.deepEqual(ids.map(([, seq]) => Number(seq)), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(ids.map(([, seq]) => Number(seq)), [1, 2, 3, 4, 5, 6, 7]);
       // Heartbeats (every 200 ms in this hub, 15 s by default) arrive while nothing happens.
       const comments = feed.comments;
       await eventually(async () => (feed.comments >= comments + 2 ? true : undefined), 10_000, "heartbeats");
@@ -159,6 +162,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
     // While nobody listens: a push and a release of the locks.
     const cs = fixture.changesets[1]!;
     await pushChangeset(hub, iModelId, briefcaseId, cs);
+    await eventually(async () => ((await hub.api<Json>("GET", `/${iModelId}/changesets/2/changes`)).body.changes.state === "ready" ? true : undefined), 60_000, "summary of 2");
     const released = await hub.api("PATCH", `/${iModelId}/locks`, {
       body: { briefcaseId, changesetId: cs.id, lockedObjects: [{ lockLevel: "none", objectIds: ["0x20000000001", "0x20000000002"] }] },
     });
@@ -168,17 +172,20 @@ describe("change feed: GET /imodels/{id}/events", () => {
     try {
       await feed.next("locks");
       assert.deepEqual(
-        feed.events.map((e) => [e.event, e.data.index ?? e.data.released]),
+        feed.events.map((e) => [e.event, e.data.index ?? e.data.changesetIndex ?? e.data.released]),
         [
           ["changeset", 2],
+          ["changes", 2],
           ["locks", 2],
         ],
       );
       // Then live: a third push arrives on the same stream.
       await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[2]!);
-      const live = await feed.next("changeset", 2);
+      const live = await feed.next("changeset", 3);
       assert.equal(live.data.index, 3);
-      assert.equal(Number(live.id!.split("-")[1]), Number(resumeFrom.split("-")[1]) + 3);
+      assert.equal(Number(live.id!.split("-")[1]), Number(resumeFrom.split("-")[1]) + 4);
+      const summarized = await feed.next("changes", 4);
+      assert.equal(summarized.data.changesetIndex, 3);
     } finally {
       await feed.close();
     }
@@ -191,7 +198,7 @@ describe("change feed: GET /imodels/{id}/events", () => {
       assert.deepEqual(reset.data, { reason: "unknownEpoch" });
       assert.equal(feed.events.length, 1);
       // Its id is the iModel's latest, so reconnecting after the reload misses nothing either.
-      assert.equal(Number(reset.id!.split("-")[1]), Number(resumeFrom.split("-")[1]) + 3);
+      assert.equal(Number(reset.id!.split("-")[1]), Number(resumeFrom.split("-")[1]) + 5);
     } finally {
       await feed.close();
     }

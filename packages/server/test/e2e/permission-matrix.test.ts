@@ -274,6 +274,11 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     },
     "GET /imodels/:id/changesets/:changesetId/extendeddata": {
       need: WV, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/1/extendeddata`) },
+    // Element-level changes (docs/changes.md): element contents, so imodels_read.
+    "GET /imodels/:id/changesets/:changesetId/changes": {
+      need: RD, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changesets/1/changes`) },
+    "GET /imodels/:id/changes": {
+      need: RD, ok: 200, run: (_r, u) => api(u)("GET", `/${iModelId}/changes?from=0&to=1`) },
     "POST /imodels/:id/changesetgroups": {
       need: WR, ok: 201, run: (_r, u) => api(u)("POST", `/${iModelId}/changesetgroups`, { body: { description: u } }) },
     "PATCH /imodels/:id/changesetgroups/:groupId": {

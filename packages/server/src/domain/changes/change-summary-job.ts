@@ -1,4 +1,4 @@
-import { access, mkdir, rm } from "node:fs/promises";
+import { access, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type {
@@ -69,7 +69,7 @@ export class ChangeSummaryJob {
 
   async run(iModelId: string, upToIndex: number): Promise<void> {
     const iModel = await this.store.read((tx) => tx.getIModel(iModelId));
-    if (!iModel) return;
+    if (!iModel) return this.dropBriefcase(this.briefcasePath(iModelId));
     // A clone or a fork with history has its source's changesets: their summaries are copied, not recomputed.
     const source = iModel.creationSource;
     if (source?.preserveHistory) {
@@ -190,8 +190,16 @@ export class ChangeSummaryJob {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) await rm(`${path}${suffix}`, { force: true });
   }
 
-  /** The cached briefcase of a deleted iModel is of no use. */
-  async forget(iModelId: string): Promise<void> {
-    await this.dropBriefcase(this.briefcasePath(iModelId));
+  /** Removes this node's cached briefcases of iModels that no longer exist; returns how many. */
+  async pruneBriefcases(): Promise<number> {
+    const names = await readdir(this.options.cacheDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const id = /^(.+)\.bim$/.exec(name)?.[1];
+      if (!id || (await this.store.read((tx) => tx.getIModel(id)))) continue;
+      await this.dropBriefcase(this.briefcasePath(id));
+      removed++;
+    }
+    return removed;
   }
 }
