@@ -4,7 +4,7 @@ import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import { PERMISSIONS, parsePermission } from "../domain/access/permissions.js";
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, originOf } from "./hub-client.js";
-import { printer, stderr, stdout } from "./terminal.js";
+import { printer, stderr, stdout, tableLines, timestamp } from "./terminal.js";
 
 export interface AccessCommandOptions extends HubConnection {
   json: boolean;
@@ -97,11 +97,14 @@ async function findRole(o: HubConnection, iTwinId: string, nameOrId: string): Pr
 }
 
 const roleLine = (r: RoleJson) => `${r.displayName}  ${r.permissions.join(",") || "-"}  ${r.id}${r.description ? `  ${r.description}` : ""}`;
-const memberLine = (m: MemberJson) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${m.addedDateTime}`;
+const memberLine = (m: MemberJson) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${timestamp(m.addedDateTime)}`;
 
 export async function runRolesList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
-  for (const r of await roles(o, o.iTwinId)) show(o, r, roleLine(r));
+  const all = await roles(o, o.iTwinId);
+  if (o.json) return all.forEach((r) => out(o).json(r));
+  if (all.length === 0) return out(o).line("no roles");
+  out(o).lines(tableLines([["ROLE", "PERMISSIONS", "ID", "DESCRIPTION"], ...all.map((r) => [r.displayName, r.permissions.join(",") || "-", r.id, r.description ?? ""])]).map((l) => l.trimEnd()));
 }
 
 export async function runRolesCreate(o: AccessCommandOptions & { iTwinId: string; name: string; permissions: string; description?: string }): Promise<void> {
@@ -121,7 +124,9 @@ export async function runRolesDelete(o: AccessCommandOptions & { iTwinId: string
 export async function runMembersList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
   o = { ...o, iTwinId: await iTwinIdOf(o, o.iTwinId) };
   const { members } = await send<{ members: MemberJson[] }>(o, "GET", `${iTwinBase(o.iTwinId)}/members/users`, undefined, [200]);
-  for (const m of members) show(o, m, memberLine(m));
+  if (o.json) return members.forEach((m) => out(o).json(m));
+  if (members.length === 0) return out(o).line("no members");
+  out(o).lines(tableLines([["USER", "ROLES", "ADDED"], ...members.map((m) => [m.id, m.roles.map((r) => r.displayName).join(","), timestamp(m.addedDateTime)])]));
 }
 
 export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string; user: string; roles: string[] }): Promise<void> {

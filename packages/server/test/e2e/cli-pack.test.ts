@@ -50,6 +50,8 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
       const pkg = JSON.parse(await readFile(join(installedAt, "node_modules", "@modelhub", name, "package.json"), "utf8")) as { name: string };
       assert.equal(pkg.name, `@modelhub/${name}`);
     }
+    // The sample iModel `modelhub demo` pushes (sample/ beside dist/).
+    assert.match(await readFile(join(installedAt, "sample", "manifest.json"), "utf8"), /"namedVersions"/);
     // The web UI the installed hub serves at `/` (http/web-ui.ts finds it in web-ui/ beside dist/).
     assert.match(await readFile(join(installedAt, "web-ui", "index.html"), "utf8"), /<script[^>]+src="\.?\/?assets\//);
     const help = await run(bin, ["--help"], { cwd: work });
