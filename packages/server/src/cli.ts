@@ -275,10 +275,25 @@ function withHubOptions(command: Command): Command {
     .option("--profile <name>", "a connection saved by modelhub login (default: $MODELHUB_PROFILE, or the last one logged in to)");
 }
 
+/** An `<imodel>` argument of the over-HTTP admin commands: an id as it is, a name looked up among the caller's iTwins. */
+async function iModelIdFor(connection: { url: string; token: string }, ref: string): Promise<string> {
+  const { isGuid, findIModel, AmbiguousIModel } = await import("./admin/imodel-ref.js");
+  if (isGuid(ref)) return ref.trim().toLowerCase();
+  const { ModelHubClient, ModelHubError } = await import("@modelhub/client");
+  const { HubCommandError } = await import("./admin/hub-client.js");
+  try {
+    return (await findIModel(new ModelHubClient({ url: connection.url, accessToken: connection.token, retry: { baseDelayMs: 250 } }), ref)).id;
+  } catch (err) {
+    if (err instanceof AmbiguousIModel) throw new HubCommandError(err.message, 2);
+    if (err instanceof ModelHubError) throw new HubCommandError(err.status === 0 ? err.message : `the hub answered ${err.status}: ${err.code}: ${err.message}`, 1);
+    throw err;
+  }
+}
+
 /** The code of a HubCommandError for --json: the API's (from "the hub answered 404: iModelNotFound: …"), NetworkError, or UsageError/Failed. */
 function errorCodeOf(err: { message: string; exitCode: 1 | 2 }): string {
   if (err.exitCode === 2) return "UsageError";
-  if (/^cannot reach the hub/.test(err.message)) return "NetworkError";
+  if (/^cannot reach /.test(err.message)) return "NetworkError";
   return /^the hub answered \d+: (\w+):/.exec(err.message)?.[1] ?? "Failed";
 }
 
@@ -334,13 +349,13 @@ withHubOptions(
   briefcases
     .command("list")
     .description("List the iModel's briefcases: id, owner, device, acquired, number of locks.")
-    .argument("<iModelId>", "the iModel")
+    .argument("<imodel>", "the iModel's name or id")
     .option("--user <id>", "only this user's briefcases")
     .option("--json", "one JSON object per line"),
-).action((iModelId: string, opts: HubFlags & { user?: string; json?: boolean }) =>
+).action((ref: string, opts: HubFlags & { user?: string; json?: boolean }) =>
   runAgainstHub("briefcases list", opts, async (connection) => {
     const { runBriefcasesList } = await import("./admin/briefcases.js");
-    await runBriefcasesList({ ...connection, iModelId, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) });
+    await runBriefcasesList({ ...connection, iModelId: await iModelIdFor(connection, ref), json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) });
   }),
 );
 
@@ -348,13 +363,13 @@ withHubOptions(
   briefcases
     .command("release")
     .description("Release a briefcase and all its locks, e.g. a colleague's lost laptop's (needs imodels_manage unless it is your own). Its owner can no longer lock or push with it.")
-    .argument("<iModelId>", "the iModel")
+    .argument("<imodel>", "the iModel's name or id")
     .argument("<briefcaseId>", "the briefcase (see modelhub briefcases list)", integer)
     .option("--json", "print JSON"),
-).action((iModelId: string, briefcaseId: number, opts: HubFlags & { json?: boolean }) =>
+).action((ref: string, briefcaseId: number, opts: HubFlags & { json?: boolean }) =>
   runAgainstHub("briefcases release", opts, async (connection) => {
     const { runBriefcaseRelease } = await import("./admin/briefcases.js");
-    await runBriefcaseRelease({ ...connection, iModelId, briefcaseId, json: opts.json === true });
+    await runBriefcaseRelease({ ...connection, iModelId: await iModelIdFor(connection, ref), briefcaseId, json: opts.json === true });
   }),
 );
 
@@ -412,25 +427,25 @@ function grantTarget(opts: { user?: string; role?: string }): { user: string } |
   return opts.user !== undefined ? { user: opts.user } : { role: opts.role! };
 }
 accessCommand(accessIModel, "grant", "Give a user (or an iTwin role) permissions on one iModel.")
-  .argument("<iModelId>", "the iModel")
+  .argument("<imodel>", "the iModel's name or id")
   .option("--user <id>", "the user")
   .option("--role <name>", "an iTwin role instead of a user")
   .requiredOption("--permissions <list>", "comma-separated: webview, read, write, manage")
   .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; permissions: string; json?: boolean }) => {
     const target = grantTarget(opts);
-    return runAccess("imodel grant", opts, (c, a) => a.runIModelGrant({ ...c, iModelId, target, permissions: opts.permissions, json: opts.json === true }));
+    return runAccess("imodel grant", opts, async (c, a) => a.runIModelGrant({ ...c, iModelId: await iModelIdFor(c, iModelId), target, permissions: opts.permissions, json: opts.json === true }));
   });
 accessCommand(accessIModel, "revoke", "Remove a user's (or a role's) own permissions on one iModel.")
-  .argument("<iModelId>", "the iModel")
+  .argument("<imodel>", "the iModel's name or id")
   .option("--user <id>", "the user")
   .option("--role <name>", "an iTwin role instead of a user")
   .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; json?: boolean }) => {
     const target = grantTarget(opts);
-    return runAccess("imodel revoke", opts, (c, a) => a.runIModelRevoke({ ...c, iModelId, target, json: opts.json === true }));
+    return runAccess("imodel revoke", opts, async (c, a) => a.runIModelRevoke({ ...c, iModelId: await iModelIdFor(c, iModelId), target, json: opts.json === true }));
   });
 accessCommand(access, "show", "Your effective permissions on an iModel.")
-  .argument("<iModelId>", "the iModel")
-  .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, (c, a) => a.runAccessShow({ ...c, iModelId, json: opts.json === true })));
+  .argument("<imodel>", "the iModel's name or id")
+  .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, async (c, a) => a.runAccessShow({ ...c, iModelId: await iModelIdFor(c, iModelId), json: opts.json === true })));
 
 // itwins, imodels, changesets, versions, locks, checkpoints, demo: the iModels API through @modelhub/client.
 registerApiCommands(program);

@@ -4,7 +4,7 @@ import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import { PERMISSIONS, parsePermission } from "../domain/access/permissions.js";
 import type { HubConnection } from "./hub-client.js";
 import { HubCommandError, originOf } from "./hub-client.js";
-import { printer, stderr, stdout, tableLines, timestamp } from "./terminal.js";
+import { jsonRequested, printer, stderr, stdout, tableLines, timestamp } from "./terminal.js";
 
 export interface AccessCommandOptions extends HubConnection {
   json: boolean;
@@ -58,7 +58,12 @@ async function send<T>(o: HubConnection, method: string, path: string, body: unk
   }
   // Open mode answers changes with a Warning: roles are recorded, not enforced.
   const warning = response.headers.get("warning");
-  if (warning) stderr.line(`modelhub access: warning: ${warning.replace(/^\d{3} \S+ "(.*)"$/, "$1")}`);
+  if (warning) {
+    const message = warning.replace(/^\d{3} \S+ "(.*)"$/, "$1");
+    // Under --json stderr carries JSON only.
+    if (jsonRequested()) stderr.json({ warning: { command: "modelhub access", message } });
+    else stderr.line(`modelhub access: warning: ${message}`);
+  }
   const text = await response.text();
   if (!expected.includes(response.status)) {
     let reason = text.slice(0, 500);

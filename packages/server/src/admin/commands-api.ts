@@ -14,6 +14,7 @@ function quietUnder(json: boolean | undefined, label: string): TransferProgress 
   return json ? { onProgress: () => undefined, stop: () => undefined } : transferProgress(label);
 }
 import { DEFAULT_URL, resolveConnection } from "./profiles.js";
+import { AmbiguousIModel, findIModel as findIModelByRef, isGuid } from "./imodel-ref.js";
 import { confirmDelete, fail, stderr, stdout, tableLines, timestamp } from "./terminal.js";
 
 interface HubFlags {
@@ -129,24 +130,16 @@ async function iTwinIdOf(client: ModelHubClient, idOrName: string): Promise<stri
 const IMODEL_ARG = "the iModel's name or id (a name is looked up in --itwin, or in all your iTwins)";
 
 /**
- * The iModel a `<imodel>` argument names: a GUID is its id; anything else is a name, looked up in `--itwin` (a name or
- * id) or, without it, in every iTwin the caller is a member of. A name found in several iTwins is a usage error that
- * lists them.
+ * The iModel a `<imodel>` argument names (imodel-ref.ts): its id, or its name in `--itwin` (a name or id) or in every
+ * iTwin of the caller's; a name found in several iTwins is a usage error that lists them.
  */
 async function findIModel(client: ModelHubClient, ref: string, iTwin?: string): Promise<IModel> {
-  const text = ref.trim();
-  if (text === "") throw new UsageError("give the iModel's name or id.");
-  if (GUID.test(text)) return client.getIModel(text.toLowerCase());
-  const iTwinIds = iTwin !== undefined ? [await iTwinIdOf(client, iTwin)] : await (async () => {
-    const ids: string[] = [];
-    for await (const t of client.iTwins()) ids.push(t.id);
-    return ids;
-  })();
-  const found: IModel[] = [];
-  for (const id of iTwinIds) for await (const m of client.iModels(id, { name: text })) if (m.name === text) found.push(m);
-  if (found.length === 1) return found[0]!;
-  if (found.length === 0) throw new ModelHubError(404, "iModelNotFound", `No iModel named '${text}' in ${iTwin !== undefined ? `iTwin '${iTwin}'` : "your iTwins"}.`);
-  throw new UsageError(`${found.length} iModels are named '${text}' (in iTwins ${found.map((m) => m.iTwinId).join(", ")}): give --itwin or the id.`);
+  try {
+    return await findIModelByRef(client, ref, iTwin !== undefined && !isGuid(ref) ? await iTwinIdOf(client, iTwin) : undefined, iTwin);
+  } catch (err) {
+    if (err instanceof AmbiguousIModel) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** The id of the iModel a command's `<imodel>` argument names (see findIModel); an id is used as it is. */
