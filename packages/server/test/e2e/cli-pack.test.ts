@@ -57,7 +57,8 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
     const help = await run(bin, ["--help"], { cwd: work });
     assert.equal(help.code, 0, help.err);
     assert.match(help.out, /^Usage: modelhub /m);
-    for (const command of ["serve", "imodel", "changesets", "changeset", "versions", "briefcases", "locks", "checkpoints"]) assert.match(help.out, new RegExp(`^  ${command} `, "m"));
+    // Plural nouns, listed with their singular alias (`imodels|imodel`).
+    for (const command of ["serve", "demo", "imodels|imodel", "changesets|changeset", "versions|version", "briefcases|briefcase", "locks|lock", "checkpoints|checkpoint"]) assert.match(help.out, new RegExp(`^  ${command.replace("|", "\\|")} `, "m"));
   });
 
   it("the installed command lists a hub's iModels through the bundled client", async () => {
