@@ -12,12 +12,13 @@ import type { AuthFlags } from "./config-sources.js";
 import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
-import { stderr, stdout } from "./admin/terminal.js";
+import { fail, jsonRequested, stderr, stdout } from "./admin/terminal.js";
 import { bannerLines } from "./admin/banner.js";
 import type { LogFormat } from "./app/log-format.js";
 import { LOG_FORMATS, defaultLogFormat } from "./app/log-format.js";
 import { VERSION } from "./version.js";
 import { registerChangeCommands } from "./admin/commands-changes.js";
+import { writeServeRecord } from "./admin/serve-record.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -53,9 +54,14 @@ const program = new Command()
   .version(VERSION, "-V, --version", "print modelhub's version")
   // `modelhub --version` only before a command: after one, `--version` is that command's (checkpoints download).
   .enablePositionalOptions()
-  // A usage mistake is one short message and a hint, never the whole help; its exit code is 2 (1 means a failure).
+  // A usage mistake is one short line (commander adds "Did you mean …?"), never the whole help; its exit code is 2
+  // (1 means a failure).
   // Set before the subcommands are added: they inherit both.
-  .showHelpAfterError("(add --help for usage)")
+  .showHelpAfterError(false)
+  .configureOutput({
+    // Under --json a usage mistake is one JSON object on stderr too, like every other error.
+    outputError: (message, write) => (jsonRequested() ? stderr.json({ error: { code: "UsageError", message: message.replace(/^error: /, "").trim(), exitCode: 2 } }) : write(message)),
+  })
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 function logFormat(value: string): LogFormat {
@@ -154,6 +160,8 @@ program
     const format = opts.logFormat ?? defaultLogFormat(process.stdout.isTTY);
     const server = await startServer(config, { metrics: opts.metrics, logFormat: format });
     stdout.lines(bannerLines(server.url, config, format));
+    // What `modelhub tokens create` reads to warn when the hub that uses this data directory does not check tokens.
+    await writeServeRecord(config.dataDir, { version: VERSION, authMode: config.auth.mode, url: server.url, pid: process.pid, startedAt: new Date().toISOString() }).catch(() => undefined);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -222,7 +230,7 @@ program
     }
     const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000, ...backends });
     if (opts.json) {
-      stdout.json(report, 2);
+      stdout.json(report);
     } else {
       stdout.lines(doctorLines(report, opts.grace));
       if (!report.repaired && needsRepair(report)) stdout.line("Run again with --repair to remove them.");
@@ -232,6 +240,7 @@ program
 
 const tokens = program
   .command("tokens")
+  .alias("token")
   .description("Hub-issued access tokens for --auth tokens (works on the data directory; safe while the hub runs).");
 
 tokens
@@ -267,32 +276,55 @@ tokens
   .option("--json", "print JSON")
   .action((id: string, opts: { data: string; metadata: string; json?: boolean }) => runTokensRevoke({ dataDir: opts.data, metadata: opts.metadata, id, json: opts.json === true }));
 
-/** `--url`/`MODELHUB_URL` and `--token`/`MODELHUB_TOKEN` of the commands that call a running hub. */
+/** `--url`/`MODELHUB_URL`, `--token`/`MODELHUB_TOKEN` and `--profile` of the commands that call a running hub. */
 interface HubFlags {
   url?: string;
   token?: string;
+  profile?: string;
+  json?: boolean;
 }
 
 function withHubOptions(command: Command): Command {
   return command
-    .option("--url <origin>", "the hub (default: $MODELHUB_URL or http://127.0.0.1:3000)")
-    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN; prefer the variable: a command line is visible to other users)");
+    .option("--url <origin>", "the hub (default: $MODELHUB_URL, the profile's, or http://127.0.0.1:3000)")
+    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN or the profile's; prefer those: a command line is visible to other users)")
+    .option("--profile <name>", "a connection saved by modelhub login (default: $MODELHUB_PROFILE, or the last one logged in to)");
 }
 
-/** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` with exit code 1 (2: bad arguments). */
+/** An `<imodel>` argument of the over-HTTP admin commands: an id as it is, a name looked up among the caller's iTwins. */
+async function iModelIdFor(connection: { url: string; token: string }, ref: string): Promise<string> {
+  const { isGuid, findIModel, AmbiguousIModel } = await import("./admin/imodel-ref.js");
+  if (isGuid(ref)) return ref.trim().toLowerCase();
+  const { ModelHubClient, ModelHubError } = await import("@modelhub/client");
+  const { HubCommandError } = await import("./admin/hub-connection.js");
+  try {
+    return (await findIModel(new ModelHubClient({ url: connection.url, accessToken: connection.token, retry: { baseDelayMs: 250 } }), ref)).id;
+  } catch (err) {
+    if (err instanceof AmbiguousIModel) throw new HubCommandError(err.message, 2);
+    if (err instanceof ModelHubError) throw new HubCommandError(err.status === 0 ? err.message : `the hub answered ${err.status}: ${err.code}: ${err.message}`, 1);
+    throw err;
+  }
+}
+
+/** The code of a HubCommandError for --json: the API's (from "the hub answered 404: iModelNotFound: …"), NetworkError, or UsageError/Failed. */
+function errorCodeOf(err: { message: string; exitCode: 1 | 2 }): string {
+  if (err.exitCode === 2) return "UsageError";
+  if (/^cannot reach /.test(err.message)) return "NetworkError";
+  return /^the hub answered \d+: (\w+):/.exec(err.message)?.[1] ?? "Failed";
+}
+
+/** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` (or one JSON object under --json) with exit code 1 (2: bad arguments). */
 async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { url: string; token: string }) => Promise<unknown>): Promise<void> {
   const { HubCommandError } = await import("./admin/hub-connection.js");
-  const token = flags.token ?? process.env.MODELHUB_TOKEN;
-  if (!token) {
-    stderr.line(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.`);
-    process.exit(2);
-  }
+  const { resolveConnection } = await import("./admin/profiles.js");
+  const json = flags.json === true;
+  const connection = await resolveConnection(flags).catch((err: unknown) => fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json));
+  if (!connection.token) fail(name, "give a token with --token or MODELHUB_TOKEN, or save one with modelhub login.", 2, "UsageError", json);
   try {
-    await run({ url: flags.url ?? process.env.MODELHUB_URL ?? `http://127.0.0.1:${DEFAULTS.port}`, token });
+    await run({ url: connection.url, token: connection.token });
   } catch (err) {
     if (!(err instanceof HubCommandError)) throw err;
-    stderr.line(`modelhub ${name}: ${err.message}`);
-    process.exit(err.exitCode);
+    fail(name, err.message, err.exitCode, errorCodeOf(err), json);
   }
 }
 
@@ -327,19 +359,19 @@ withHubOptions(
   }),
 );
 
-const briefcases = program.command("briefcases").description("An iModel's briefcases over HTTP; release a lost one (and its locks) with imodels_manage.");
+const briefcases = program.command("briefcases").alias("briefcase").description("An iModel's briefcases over HTTP; release a lost one (and its locks) with imodels_manage.");
 
 withHubOptions(
   briefcases
     .command("list")
     .description("List the iModel's briefcases: id, owner, device, acquired, number of locks.")
-    .argument("<iModelId>", "the iModel")
+    .argument("<imodel>", "the iModel's name or id")
     .option("--user <id>", "only this user's briefcases")
     .option("--json", "one JSON object per line"),
-).action((iModelId: string, opts: HubFlags & { user?: string; json?: boolean }) =>
+).action((ref: string, opts: HubFlags & { user?: string; json?: boolean }) =>
   runAgainstHub("briefcases list", opts, async (connection) => {
     const { runBriefcasesList } = await import("./admin/briefcases.js");
-    await runBriefcasesList({ ...connection, iModelId, json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) });
+    await runBriefcasesList({ ...connection, iModelId: await iModelIdFor(connection, ref), json: opts.json === true, ...(opts.user !== undefined ? { user: opts.user } : {}) });
   }),
 );
 
@@ -347,13 +379,13 @@ withHubOptions(
   briefcases
     .command("release")
     .description("Release a briefcase and all its locks, e.g. a colleague's lost laptop's (needs imodels_manage unless it is your own). Its owner can no longer lock or push with it.")
-    .argument("<iModelId>", "the iModel")
+    .argument("<imodel>", "the iModel's name or id")
     .argument("<briefcaseId>", "the briefcase (see modelhub briefcases list)", integer)
     .option("--json", "print JSON"),
-).action((iModelId: string, briefcaseId: number, opts: HubFlags & { json?: boolean }) =>
+).action((ref: string, briefcaseId: number, opts: HubFlags & { json?: boolean }) =>
   runAgainstHub("briefcases release", opts, async (connection) => {
     const { runBriefcaseRelease } = await import("./admin/briefcases.js");
-    await runBriefcaseRelease({ ...connection, iModelId, briefcaseId, json: opts.json === true });
+    await runBriefcaseRelease({ ...connection, iModelId: await iModelIdFor(connection, ref), briefcaseId, json: opts.json === true });
   }),
 );
 
@@ -406,38 +438,121 @@ const accessIModel = access.command("imodel").description("One iModel's own perm
 /** Exactly one of --user and --role. */
 function grantTarget(opts: { user?: string; role?: string }): { user: string } | { role: string } {
   if ((opts.user === undefined) === (opts.role === undefined)) {
-    stderr.line("modelhub access imodel: give exactly one of --user <id> and --role <name>.");
-    process.exit(2);
+    fail("access imodel", "give exactly one of --user <id> and --role <name>.", 2);
   }
   return opts.user !== undefined ? { user: opts.user } : { role: opts.role! };
 }
 accessCommand(accessIModel, "grant", "Give a user (or an iTwin role) permissions on one iModel.")
-  .argument("<iModelId>", "the iModel")
+  .argument("<imodel>", "the iModel's name or id")
   .option("--user <id>", "the user")
   .option("--role <name>", "an iTwin role instead of a user")
   .requiredOption("--permissions <list>", "comma-separated: webview, read, write, manage")
   .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; permissions: string; json?: boolean }) => {
     const target = grantTarget(opts);
-    return runAccess("imodel grant", opts, (c, a) => a.runIModelGrant({ ...c, iModelId, target, permissions: opts.permissions, json: opts.json === true }));
+    return runAccess("imodel grant", opts, async (c, a) => a.runIModelGrant({ ...c, iModelId: await iModelIdFor(c, iModelId), target, permissions: opts.permissions, json: opts.json === true }));
   });
 accessCommand(accessIModel, "revoke", "Remove a user's (or a role's) own permissions on one iModel.")
-  .argument("<iModelId>", "the iModel")
+  .argument("<imodel>", "the iModel's name or id")
   .option("--user <id>", "the user")
   .option("--role <name>", "an iTwin role instead of a user")
   .action((iModelId: string, opts: HubFlags & { user?: string; role?: string; json?: boolean }) => {
     const target = grantTarget(opts);
-    return runAccess("imodel revoke", opts, (c, a) => a.runIModelRevoke({ ...c, iModelId, target, json: opts.json === true }));
+    return runAccess("imodel revoke", opts, async (c, a) => a.runIModelRevoke({ ...c, iModelId: await iModelIdFor(c, iModelId), target, json: opts.json === true }));
   });
 accessCommand(access, "show", "Your effective permissions on an iModel.")
-  .argument("<iModelId>", "the iModel")
-  .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, (c, a) => a.runAccessShow({ ...c, iModelId, json: opts.json === true })));
+  .argument("<imodel>", "the iModel's name or id")
+  .action((iModelId: string, opts: HubFlags & { json?: boolean }) => runAccess("show", opts, async (c, a) => a.runAccessShow({ ...c, iModelId: await iModelIdFor(c, iModelId), json: opts.json === true })));
 
-// imodel, changesets, changeset, versions, locks, checkpoints: the iModels API through @modelhub/client.
+// itwins, imodels, changesets, versions, locks, checkpoints, demo: the iModels API through @modelhub/client.
 registerApiCommands(program);
 // changes, diff: element-level changes (docs/changes.md).
 registerChangeCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  stderr.line(`modelhub: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+program
+  .command("login")
+  .description("Save a hub's URL and a token as a profile (in ~/.config/modelhub/profiles.json, readable by you only), after checking that the hub accepts the token; the commands that call a hub then need no --url or --token.")
+  .argument("<url>", "the hub, e.g. https://hub.example.com")
+  .option("--token <token>", "the token (default: $MODELHUB_TOKEN; or --token-stdin)")
+  .option("--token-stdin", "read the token from standard input (keeps it out of the command line and the shell history)")
+  .option("--profile <name>", "the profile's name", "default")
+  .option("--default", "make it the default profile (the first one saved is)")
+  .option("--json", "print the saved profile (without the token) as JSON")
+  .action(async (url: string, opts: { token?: string; tokenStdin?: boolean; profile: string; default?: boolean; json?: boolean }) => {
+    const { readProfiles, validProfileName, writeProfiles, profilesPath } = await import("./admin/profiles.js");
+    const json = opts.json === true;
+    if (!validProfileName(opts.profile)) fail("login", "--profile must be a name of letters, digits, '.', '_' or '-'.", 2, "UsageError", json);
+    let token = opts.token ?? process.env.MODELHUB_TOKEN;
+    if (opts.tokenStdin) token = (await readStdin()).trim();
+    if (!token) fail("login", "give the token with --token-stdin, --token or MODELHUB_TOKEN.", 2, "UsageError", json);
+    const { ModelHubClient, ModelHubError } = await import("@modelhub/client");
+    let origin: string;
+    try {
+      const client = new ModelHubClient({ url, accessToken: token, retry: { baseDelayMs: 250 } });
+      origin = client.apiBase.slice(0, -"/imodels".length);
+      // Any authenticated read proves the token: the first page of the caller's iTwins.
+      await client.request("GET", `${client.iTwinsBase}?$top=1`);
+    } catch (err) {
+      if (err instanceof ModelHubError) fail("login", json ? err.message : err.describe(), err.status === 0 && err.code === "InvalidUrl" ? 2 : 1, err.code, json);
+      throw err;
+    }
+    const file = await readProfiles();
+    file.profiles[opts.profile] = { url: origin, token, savedAt: new Date().toISOString() };
+    // The first profile saved becomes the default; another one only with --default.
+    const makeDefault = file.default === undefined || file.default === opts.profile || opts.default === true;
+    if (makeDefault) file.default = opts.profile;
+    await writeProfiles(file);
+    if (json) stdout.json({ profile: opts.profile, url: origin, default: makeDefault, path: profilesPath() });
+    else stdout.line(`logged in to ${origin} as profile '${opts.profile}'${makeDefault ? " (the default)" : ` (use it with --profile ${opts.profile})`}; saved in ${profilesPath()}`);
+  });
+
+program
+  .command("logout")
+  .description("Forget a saved profile (its token is removed from the profiles file).")
+  .option("--profile <name>", "the profile (default: the default one)")
+  .option("--json", "print JSON")
+  .action(async (opts: { profile?: string; json?: boolean }) => {
+    const { readProfiles, writeProfiles } = await import("./admin/profiles.js");
+    const file = await readProfiles();
+    const name = opts.profile ?? file.default;
+    if (name === undefined || !file.profiles[name]) fail("logout", name === undefined ? "there is no saved profile." : `there is no profile '${name}'.`, 1, "ProfileNotFound", opts.json === true);
+    delete file.profiles[name];
+    if (file.default === name) delete file.default;
+    await writeProfiles(file);
+    if (opts.json) stdout.json({ profile: name, removed: true });
+    else stdout.line(`forgot profile '${name}'`);
+  });
+
+program
+  .command("profiles")
+  .description("List the saved profiles: name, hub URL, saved (never the token).")
+  .option("--json", "one JSON object per line")
+  .action(async (opts: { json?: boolean }) => {
+    const { readProfiles } = await import("./admin/profiles.js");
+    const { tableLines, timestamp } = await import("./admin/terminal.js");
+    const file = await readProfiles();
+    const entries = Object.entries(file.profiles);
+    if (opts.json) {
+      for (const [name, p] of entries) stdout.json({ profile: name, url: p.url, savedAt: p.savedAt, default: name === file.default });
+      return;
+    }
+    if (entries.length === 0) return stdout.line("no profiles (save one: modelhub login <url>)");
+    stdout.lines(tableLines([["PROFILE", "URL", "SAVED", "DEFAULT"], ...entries.map(([name, p]) => [name, p.url, timestamp(p.savedAt), name === file.default ? "yes" : ""])]));
+  });
+
+program
+  .command("completion")
+  .description("Print a shell completion script: eval \"$(modelhub completion bash)\" in ~/.bashrc, or zsh in ~/.zshrc.")
+  .argument("<shell>", "bash or zsh")
+  .action(async (shell: string) => {
+    const { bashCompletion, zshCompletion } = await import("./admin/completion.js");
+    if (shell !== "bash" && shell !== "zsh") fail("completion", `'${shell}' is not a shell this knows: bash or zsh.`, 2);
+    stdout.lines((shell === "bash" ? bashCompletion(program) : zshCompletion(program)).trimEnd().split("\n"));
+  });
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => fail("", err instanceof Error ? err.message : String(err), 1));

@@ -4,7 +4,7 @@ import type { ITwinMember, ITwinRole, ModelHubClient } from "@modelhub/client";
 import { PERMISSIONS, parsePermission } from "@modelhub/protocol";
 import type { HubConnection } from "./hub-connection.js";
 import { HubCommandError, withClient } from "./hub-connection.js";
-import { printer, stderr, stdout } from "./terminal.js";
+import { jsonRequested, printer, stderr, stdout, tableLines, timestamp } from "./terminal.js";
 
 export interface AccessCommandOptions extends HubConnection {
   json: boolean;
@@ -31,7 +31,7 @@ export function parsePermissionList(text: string): string[] {
  * mode's Warning (roles are recorded, not enforced) goes to stderr.
  */
 function hub<T>(o: HubConnection, body: (client: ModelHubClient) => Promise<T>): Promise<T> {
-  return withClient(o, body, { withDetail: true, onWarning: (warning) => stderr.line(`modelhub access: warning: ${warning}`) });
+  return withClient(o, body, { withDetail: true, onWarning: (warning) => (jsonRequested() ? stderr.json({ warning: { command: "modelhub access", message: warning } }) : stderr.line(`modelhub access: warning: ${warning}`)) });
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -52,11 +52,13 @@ async function findRole(client: ModelHubClient, iTwinId: string, nameOrId: strin
 }
 
 const roleLine = (r: ITwinRole) => `${r.displayName}  ${r.permissions.join(",") || "-"}  ${r.id}${r.description ? `  ${r.description}` : ""}`;
-const memberLine = (m: ITwinMember) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${m.addedDateTime}`;
+const memberLine = (m: ITwinMember) => `${m.id}  ${m.roles.map((r) => r.displayName).join(",")}  added ${timestamp(m.addedDateTime)}`;
 
 export async function runRolesList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
-  const roles = await hub(o, async (client) => client.roles(await iTwinIdOf(client, o.iTwinId)));
-  for (const r of roles) show(o, r, roleLine(r));
+  const all = await hub(o, async (client) => client.roles(await iTwinIdOf(client, o.iTwinId)));
+  if (o.json) return all.forEach((r) => out(o).json(r));
+  if (all.length === 0) return out(o).line("no roles");
+  out(o).lines(tableLines([["ROLE", "PERMISSIONS", "ID", "DESCRIPTION"], ...all.map((r) => [r.displayName, r.permissions.join(",") || "-", r.id, r.description ?? ""])]).map((l) => l.trimEnd()));
 }
 
 export async function runRolesCreate(o: AccessCommandOptions & { iTwinId: string; name: string; permissions: string; description?: string }): Promise<void> {
@@ -77,7 +79,9 @@ export async function runRolesDelete(o: AccessCommandOptions & { iTwinId: string
 
 export async function runMembersList(o: AccessCommandOptions & { iTwinId: string }): Promise<void> {
   const members = await hub(o, async (client) => client.members(await iTwinIdOf(client, o.iTwinId)));
-  for (const m of members) show(o, m, memberLine(m));
+  if (o.json) return members.forEach((m) => out(o).json(m));
+  if (members.length === 0) return out(o).line("no members");
+  out(o).lines(tableLines([["USER", "ROLES", "ADDED"], ...members.map((m) => [m.id, m.roles.map((r) => r.displayName).join(","), timestamp(m.addedDateTime)])]));
 }
 
 export async function runMembersAdd(o: AccessCommandOptions & { iTwinId: string; user: string; roles: string[] }): Promise<void> {

@@ -3,7 +3,7 @@
 import type { ModelHubClient } from "@modelhub/client";
 import type { HubConnection } from "./hub-connection.js";
 import { HubCommandError, withClient } from "./hub-connection.js";
-import { printer, stdout } from "./terminal.js";
+import { printer, stdout, tableLines, timestamp } from "./terminal.js";
 
 export interface BriefcaseCommandOptions extends HubConnection {
   iModelId: string;
@@ -16,13 +16,15 @@ const out = (options: BriefcaseCommandOptions) => (options.write ? printer(optio
 /** Every briefcase of the iModel (optionally one user's) with its number of locks. */
 export async function runBriefcasesList(options: BriefcaseCommandOptions & { user?: string }): Promise<void> {
   const print = out(options);
+  const rows = [["BRIEFCASE", "OWNER", "DEVICE", "ACQUIRED", "LOCKS"]];
   await withClient(options, async (client) => {
     for await (const b of client.briefcases(options.iModelId, { pageSize: 1000, ...(options.user !== undefined ? { ownerId: options.user } : {}) })) {
       const locks = await countLocks(client, options.iModelId, b.briefcaseId);
       if (options.json) print.json({ briefcaseId: b.briefcaseId, ownerId: b.ownerId, deviceName: b.deviceName, acquiredDateTime: b.acquiredDateTime, locks });
-      else print.line(`${b.briefcaseId}  ${b.ownerId}  ${b.deviceName ?? "-"}  acquired ${b.acquiredDateTime}  ${locks} locks`);
+      else rows.push([String(b.briefcaseId), b.ownerId, b.deviceName ?? "-", timestamp(b.acquiredDateTime), String(locks)]);
     }
   });
+  if (!options.json) print.lines(rows.length > 1 ? tableLines(rows) : ["no briefcases"]);
 }
 
 /** Releases the briefcase and all its locks (one request: the hub does both in one transaction). */

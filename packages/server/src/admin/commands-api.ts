@@ -1,4 +1,4 @@
-// `modelhub itwin|imodel|changesets|changeset|versions|locks|checkpoints …`: the iTwins and iModels APIs for people,
+// `modelhub itwins|imodels|changesets|versions|locks|checkpoints|demo …` (singular aliases too): the iTwins and iModels APIs for people,
 // over HTTP through @modelhub/client. Exit codes: 0 done, 1 the hub refused or failed (one line: its error code and
 // message), 2 usage.
 import { basename, resolve } from "node:path";
@@ -7,13 +7,20 @@ import { InvalidArgumentError } from "commander";
 import type { Changeset, ChangesetRef, Checkpoint, IModel, ITwin, Lock, NamedVersion } from "@modelhub/client";
 import { ModelHubClient, ModelHubError } from "@modelhub/client";
 import { megabytes, transferProgress } from "./progress.js";
-import { stderr, stdout, tableLines } from "./terminal.js";
+import type { TransferProgress } from "./progress.js";
 
-const DEFAULT_URL = "http://127.0.0.1:3000";
+/** Progress on stderr, except under --json: there stderr carries JSON only (an error, a warning). */
+function quietUnder(json: boolean | undefined, label: string): TransferProgress {
+  return json ? { onProgress: () => undefined, stop: () => undefined } : transferProgress(label);
+}
+import { DEFAULT_URL, resolveConnection } from "./profiles.js";
+import { AmbiguousIModel, findIModel as findIModelByRef, isGuid } from "./imodel-ref.js";
+import { confirmDelete, fail, stderr, stdout, tableLines, timestamp } from "./terminal.js";
 
 export interface HubFlags {
   url?: string;
   token?: string;
+  profile?: string;
   json?: boolean;
 }
 
@@ -35,48 +42,45 @@ function changesetRef(value: string): ChangesetRef {
   throw new InvalidArgumentError("Give a changeset index (a number) or id (40 hexadecimal characters).");
 }
 
-export function hubCommand(parent: Command, name: string, description: string): Command {
+export function hubCommand(parent: Command, name: string, description: string, options: { isDefault?: boolean } = {}): Command {
   return parent
-    .command(name)
+    .command(name, options)
     .description(description)
-    .option("--url <origin>", `the hub (default: $MODELHUB_URL or ${DEFAULT_URL})`)
-    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN; prefer the variable: a command line is visible to other users)")
+    .option("--url <origin>", `the hub (default: $MODELHUB_URL, the profile's, or ${DEFAULT_URL})`)
+    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN or the profile's; prefer those: a command line is visible to other users)")
+    .option("--profile <name>", "a connection saved by modelhub login (default: $MODELHUB_PROFILE, or the last one logged in to)")
     .option("--json", "print JSON (lists: one object per line)");
 }
 
-/** Runs a command against the hub: refusals become one line on stderr and exit code 1, usage mistakes exit code 2. */
+/** Runs a command against the hub: refusals become one error (a line, or a JSON object under --json) on stderr and exit code 1, usage mistakes exit code 2. */
 export async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
-  const token = flags.token ?? process.env.MODELHUB_TOKEN;
-  const fail = (message: string, code: 1 | 2) => {
-    stderr.line(`modelhub ${name}: ${message}`);
-    process.exit(code);
-  };
-  if (!token) return fail("give a token with --token or MODELHUB_TOKEN (in open mode: your user name).", 2);
+  const json = flags.json === true;
+  const connection = await resolveConnection(flags).catch((err: unknown) => fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json));
+  if (!connection.token) return fail(name, "give a token with --token or MODELHUB_TOKEN (in open mode: your user name), or save one with modelhub login.", 2, "UsageError", json);
   let client: ModelHubClient;
   try {
     client = new ModelHubClient({
-      url: flags.url ?? process.env.MODELHUB_URL ?? DEFAULT_URL,
-      accessToken: token,
+      url: connection.url,
+      accessToken: connection.token,
       retry: { baseDelayMs: 250 },
-      onWarning: (warning) => stderr.line(`modelhub ${name}: warning: ${warning}`),
+      onWarning: (warning) => (json ? stderr.json({ warning: { command: `modelhub ${name}`, message: warning } }) : stderr.line(`modelhub ${name}: warning: ${warning}`)),
     });
   } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err), 2);
+    return fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json);
   }
   try {
     await body(client);
   } catch (err) {
-    if (err instanceof UsageError) return fail(err.message, 2);
-    if (err instanceof ModelHubError) return fail(err.describe(), 1);
+    if (err instanceof UsageError) return fail(name, err.message, 2, "UsageError", json);
+    if (err instanceof ModelHubError) return fail(name, json ? err.message : err.describe(), 1, err.code, json);
     // A local failure (a file that cannot be read or written…): still one line.
-    return fail(err instanceof Error ? err.message : String(err), 1);
+    return fail(name, err instanceof Error ? err.message : String(err), 1, "Failed", json);
   }
 }
 
-/** Usage errors of these commands exit with 2 (commander's default is 1, which here means "the hub refused"). */
+/** Usage errors exit with 2 (set on the whole program in cli.ts); kept as a marker of the groups defined here. */
 export function usageExitCode2(command: Command): Command {
-  // One line: the error, without the whole help after it.
-  return command.showHelpAfterError(false).exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  return command;
 }
 
 /** A table, or `empty` when it has no rows under its head. */
@@ -85,7 +89,7 @@ export function printTable(rows: string[][], empty: string): void {
   else out.line(empty);
 }
 
-const when = (iso: string | null | undefined) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "-");
+const when = timestamp;
 
 export function registerApiCommands(program: Command): void {
   registerITwin(program);
@@ -123,6 +127,26 @@ async function iTwinIdOf(client: ModelHubClient, idOrName: string): Promise<stri
   return GUID.test(idOrName.trim()) ? idOrName.trim() : (await client.findITwin(idOrName)).id;
 }
 
+const IMODEL_ARG = "the iModel's name or id (a name is looked up in --itwin, or in all your iTwins)";
+
+/**
+ * The iModel a `<imodel>` argument names (imodel-ref.ts): its id, or its name in `--itwin` (a name or id) or in every
+ * iTwin of the caller's; a name found in several iTwins is a usage error that lists them.
+ */
+async function findIModel(client: ModelHubClient, ref: string, iTwin?: string): Promise<IModel> {
+  try {
+    return await findIModelByRef(client, ref, iTwin !== undefined && !isGuid(ref) ? await iTwinIdOf(client, iTwin) : undefined, iTwin);
+  } catch (err) {
+    if (err instanceof AmbiguousIModel) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** The id of the iModel a command's `<imodel>` argument names (see findIModel); an id is used as it is. */
+async function iModelIdOf(client: ModelHubClient, ref: string, iTwin?: string): Promise<string> {
+  return GUID.test(ref.trim()) ? ref.trim().toLowerCase() : (await findIModel(client, ref, iTwin)).id;
+}
+
 const SUBCLASSES = ["Project", "Program", "WorkPackage", "Asset", "Portfolio"];
 
 function subClass(value: string): string {
@@ -132,22 +156,22 @@ function subClass(value: string): string {
 }
 
 function registerITwin(program: Command): void {
-  // `itwins` too: the plural the other nouns (changesets, versions, locks…) use.
-  const itwin = usageExitCode2(program.command("itwin").alias("itwins").description("iTwins: create one (you become its Owner), list yours, show one by name or id."));
+  // Plural nouns everywhere (itwins, imodels, changesets…); the singular still works.
+  const itwin = usageExitCode2(program.command("itwins").alias("itwin").description("iTwins: create one (you become its Owner), list yours, show one by name or id."));
 
   hubCommand(itwin, "create", "Create an iTwin; you become its Owner (every permission, and who may give it to others).")
     .requiredOption("--name <name>", "its display name, unique on the hub")
     .option("--number <number>", "a number or code, unique on the hub (default: its id)")
     .option("--subclass <subClass>", `what it is: ${SUBCLASSES.join(", ")} (default Project)`, subClass)
     .action((opts: HubFlags & { name: string; number?: string; subclass?: string }) =>
-      run("itwin create", opts, async (client) => {
+      run("itwins create", opts, async (client) => {
         const created = await client.createITwin({
           displayName: opts.name,
           ...(opts.number !== undefined ? { number: opts.number } : {}),
           ...(opts.subclass !== undefined ? { subClass: opts.subclass as ITwin["subClass"] } : {}),
         });
         if (opts.json) json(created);
-        else out.lines([`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner`, `next: modelhub imodel create --itwin '${created.displayName}' --name <name> [--from file.bim]`]);
+        else out.lines([`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner`, `next: modelhub imodels create --itwin '${created.displayName}' --name <name> [--from file.bim]`]);
       }),
     );
 
@@ -156,21 +180,21 @@ function registerITwin(program: Command): void {
     .option("--all", "every iTwin of the hub (administrators; others still see theirs)")
     .option("--include-inactive", "also iTwins whose status is Inactive")
     .action((opts: HubFlags & { search?: string; all?: boolean; includeInactive?: boolean }) =>
-      run("itwin list", opts, async (client) => {
+      run("itwins list", opts, async (client) => {
         const rows = [["ID", "NAME", "NUMBER", "KIND", "STATUS", "CREATED"]];
         const filter = { ...(opts.search !== undefined ? { search: opts.search } : {}), ...(opts.all ? { all: true } : {}), ...(opts.includeInactive ? { includeInactive: true } : {}) };
         for await (const t of client.iTwins(filter)) {
           if (opts.json) json(t);
           else rows.push([t.id, t.displayName, t.number === t.id ? "-" : t.number, t.subClass, t.status, when(t.createdDateTime)]);
         }
-        if (!opts.json) out.lines(rows.length > 1 ? tableLines(rows) : ["no iTwins (create one: modelhub itwin create --name <name>)"]);
+        if (!opts.json) out.lines(rows.length > 1 ? tableLines(rows) : ["no iTwins (create one: modelhub itwins create --name <name>)"]);
       }),
     );
 
   hubCommand(itwin, "show", "Show an iTwin: its fields, your permissions, its Owners and its iModels.")
     .argument("<itwin>", "the iTwin's name or id")
     .action((idOrName: string, opts: HubFlags) =>
-      run("itwin show", opts, async (client) => {
+      run("itwins show", opts, async (client) => {
         const iTwin = await client.findITwin(idOrName);
         const permissions = await client.iTwinPermissions(iTwin.id);
         const members = await client.members(iTwin.id).catch(() => []);
@@ -197,7 +221,7 @@ function registerITwin(program: Command): void {
     .argument("<itwin>", "the iTwin's name or id")
     .requiredOption("--name <name>", "the new display name, unique on the hub")
     .action((idOrName: string, opts: HubFlags & { name: string }) =>
-      run("itwin rename", opts, async (client) => {
+      run("itwins rename", opts, async (client) => {
         const renamed = await client.updateITwin((await client.findITwin(idOrName)).id, { displayName: opts.name });
         if (opts.json) json(renamed);
         else out.line(`iTwin ${renamed.id} is now '${renamed.displayName}'`);
@@ -206,9 +230,11 @@ function registerITwin(program: Command): void {
 
   hubCommand(itwin, "delete", "Delete an iTwin that holds no iModels (its Owners); its id is never used again.")
     .argument("<itwin>", "the iTwin's name or id")
-    .action((idOrName: string, opts: HubFlags) =>
-      run("itwin delete", opts, async (client) => {
+    .option("-y, --yes", "do not ask (needed without a terminal)")
+    .action((idOrName: string, opts: HubFlags & { yes?: boolean }) =>
+      run("itwins delete", opts, async (client) => {
         const iTwin = await client.findITwin(idOrName);
+        await confirmDelete("itwins delete", `iTwin '${iTwin.displayName}' (${iTwin.id})`, opts.yes, opts.json === true);
         await client.deleteITwin(iTwin.id);
         if (opts.json) json({ deleted: true, iTwinId: iTwin.id });
         else out.line(`deleted iTwin ${iTwin.id} '${iTwin.displayName}'`);
@@ -217,7 +243,7 @@ function registerITwin(program: Command): void {
 }
 
 function registerIModel(program: Command): void {
-  const imodel = usageExitCode2(program.command("imodel").description("iModels of an iTwin: create (from a .bim file), list, show, delete."));
+  const imodel = usageExitCode2(program.command("imodels").alias("imodel").description("iModels of an iTwin: create (from a .bim file), list, show, delete."));
 
   hubCommand(imodel, "create", "Create an iModel, empty or from a .bim file (uploaded with progress), and wait until the hub initialized it.")
     .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id (an id the hub never saw creates that iTwin, yours)")
@@ -226,12 +252,12 @@ function registerIModel(program: Command): void {
     .option("--from <file.bim>", "the baseline: a .bim file (a snapshot or a standalone iModel)")
     .option("--timeout <seconds>", "how long to wait for the initialization", integer, 600)
     .action((opts: HubFlags & { itwin: string; name: string; description?: string; from?: string; timeout: number }) =>
-      run("imodel create", opts, async (client) => {
+      run("imodels create", opts, async (client) => {
         const input = { iTwinId: await iTwinIdOf(client, opts.itwin), name: opts.name, ...(opts.description !== undefined ? { description: opts.description } : {}) };
         let iModel: IModel;
         if (opts.from !== undefined) {
           const path = resolve(opts.from);
-          const progress = transferProgress(`uploading ${basename(path)}`);
+          const progress = quietUnder(opts.json, `uploading ${basename(path)}`);
           try {
             iModel = await client.createIModelFromFile({
               ...input,
@@ -259,7 +285,7 @@ function registerIModel(program: Command): void {
     .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id")
     .option("--search <text>", "only those whose name contains this")
     .action((opts: HubFlags & { itwin: string; search?: string }) =>
-      run("imodel list", opts, async (client) => {
+      run("imodels list", opts, async (client) => {
         const rows = [["ID", "NAME", "STATE", "CREATED"]];
         for await (const m of client.iModels(await iTwinIdOf(client, opts.itwin), opts.search !== undefined ? { search: opts.search } : {})) {
           if (opts.json) json(m);
@@ -270,31 +296,47 @@ function registerIModel(program: Command): void {
     );
 
   hubCommand(imodel, "show", "Show an iModel: name, state, iTwin, created, its newest changeset and its checkpoints' disk use.")
-    .argument("<imodel>", "the iModel's id")
-    .action((iModelId: string, opts: HubFlags) =>
-      run("imodel show", opts, async (client) => {
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string }) =>
+      run("imodels show", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const iModel = await client.getIModel(iModelId);
         const latest = await client.latestChangeset(iModelId);
-        const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null };
+        // Disk use: every changeset file plus every checkpoint file (the baseline is checkpoint 0).
+        let changesetBytes = 0;
+        let changesetCount = 0;
+        for await (const c of client.changesets(iModelId, { pageSize: 1000 })) {
+          changesetBytes += c.fileSize;
+          changesetCount++;
+        }
+        const checkpoints = await client.checkpoints(iModelId);
+        const diskUse = { changesets: changesetBytes, checkpoints: checkpoints.totalSize, total: changesetBytes + checkpoints.totalSize };
+        const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null, diskUse };
         if (opts.json) return json(shown);
-        out.lines(
-          [
-            `id:          ${iModel.id}`,
-            `name:        ${iModel.name}`,
-            `description: ${iModel.description ?? "-"}`,
-            `iTwin:       ${iModel.iTwinId}`,
-            `state:       ${iModel.state}`,
-            `created:     ${when(iModel.createdDateTime)}`,
-            `changesets:  ${latest ? `${latest.index} (newest ${latest.id}, ${when(latest.pushDateTime)} by ${latest.creatorId})` : "0"}`,
-          ],
-        );
+        const successful = checkpoints.checkpoints.filter((c) => c.state === "successful").length;
+        out.lines([
+          `id:          ${iModel.id}`,
+          `name:        ${iModel.name}`,
+          `description: ${iModel.description ?? "-"}`,
+          `iTwin:       ${iModel.iTwinId}`,
+          `state:       ${iModel.state}`,
+          `created:     ${when(iModel.createdDateTime)}`,
+          `changesets:  ${latest ? `${latest.index} (newest ${latest.id}, ${when(latest.pushDateTime)} by ${latest.creatorId})` : "0"}`,
+          `disk use:    ${megabytes(diskUse.total)} (${changesetCount} changeset files ${megabytes(changesetBytes)}, ${successful} checkpoints ${megabytes(checkpoints.totalSize)})`,
+        ]);
       }),
     );
 
   hubCommand(imodel, "delete", "Delete an iModel with its changesets, versions and files (needs imodels_delete).")
-    .argument("<imodel>", "the iModel's id")
-    .action((iModelId: string, opts: HubFlags) =>
-      run("imodel delete", opts, async (client) => {
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+    .option("-y, --yes", "do not ask (needed without a terminal)")
+    .action((ref: string, opts: HubFlags & { itwin?: string; yes?: boolean }) =>
+      run("imodels delete", opts, async (client) => {
+        const iModel = await findIModel(client, ref, opts.itwin);
+        const iModelId = iModel.id;
+        await confirmDelete("imodels delete", `iModel '${iModel.name}' (${iModel.id}) with its changesets, named versions and files`, opts.yes, opts.json === true);
         await client.deleteIModel(iModelId);
         if (opts.json) json({ deleted: true, iModelId });
         else out.line(`deleted iModel ${iModelId}`);
@@ -307,16 +349,19 @@ function changesetRow(c: Changeset): string[] {
 }
 
 function registerChangesets(program: Command): void {
+  const changesets = usageExitCode2(program.command("changesets").alias("changeset").description("An iModel's history: list it (the default: modelhub changesets <imodel>), download a changeset's file."));
   usageExitCode2(
-    hubCommand(program, "changesets", "An iModel's history: index, id, description, who, when, size (oldest first; all pages).")
-      .argument("<imodel>", "the iModel's id")
+    hubCommand(changesets, "list", "List an iModel's changesets: index, id, description, who, when, size (oldest first; all pages).", { isDefault: true })
+      .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
       .option("--after <index>", "only changesets after this index", integer)
       .option("--last <index>", "only changesets up to this index (inclusive)", integer)
       .option("--top <n>", "at most this many", integer)
       .option("--newest-first", "newest first")
       .option("--page-size <n>", "changesets per request (1–1000)", integer, 100),
-  ).action((iModelId: string, opts: HubFlags & { after?: number; last?: number; top?: number; newestFirst?: boolean; pageSize: number }) =>
-    run("changesets", opts, async (client) => {
+  ).action((imodelRef: string, opts: HubFlags & { itwin?: string } & { after?: number; last?: number; top?: number; newestFirst?: boolean; pageSize: number }) =>
+    run("changesets list", opts, async (client) => {
+      const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
       if (opts.pageSize < 1 || opts.pageSize > 1000) throw new UsageError("--page-size must be 1 to 1000.");
       const rows = [["INDEX", "ID", "DESCRIPTION", "WHO", "WHEN", "SIZE"]];
       let count = 0;
@@ -337,16 +382,17 @@ function registerChangesets(program: Command): void {
     }),
   );
 
-  const changeset = usageExitCode2(program.command("changeset").description("One changeset: download its file."));
-  hubCommand(changeset, "download", "Download a changeset's file (with progress).")
-    .argument("<imodel>", "the iModel's id")
+  hubCommand(changesets, "download", "Download a changeset's file (with progress).")
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .argument("<changeset>", "its index or id", changesetRef)
     .option("--to <file>", "where to write it (default: <changeset id>.cs here)")
-    .action((iModelId: string, ref: ChangesetRef, opts: HubFlags & { to?: string }) =>
-      run("changeset download", opts, async (client) => {
+    .action((imodelRef: string, ref: ChangesetRef, opts: HubFlags & { itwin?: string } & { to?: string }) =>
+      run("changesets download", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const record = await client.getChangeset(iModelId, ref);
         const path = resolve(opts.to ?? `${record.id}.cs`);
-        const progress = transferProgress(`changeset ${record.index}`);
+        const progress = quietUnder(opts.json, `changeset ${record.index}`);
         try {
           await client.downloadChangeset(iModelId, record.id, path, progress.onProgress);
         } finally {
@@ -359,11 +405,13 @@ function registerChangesets(program: Command): void {
 }
 
 function registerVersions(program: Command): void {
-  const versions = usageExitCode2(program.command("versions").description("Named versions: names given to changesets."));
+  const versions = usageExitCode2(program.command("versions").alias("version").description("Named versions: names given to changesets."));
   hubCommand(versions, "list", "List an iModel's named versions: name, changeset index and id, created.")
-    .argument("<imodel>", "the iModel's id")
-    .action((iModelId: string, opts: HubFlags) =>
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string }) =>
       run("versions list", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const rows = [["NAME", "CHANGESET", "CHANGESET ID", "CREATED", "ID"]];
         for await (const v of client.namedVersions(iModelId)) {
           if (opts.json) json(v);
@@ -373,12 +421,14 @@ function registerVersions(program: Command): void {
       }),
     );
   hubCommand(versions, "create", "Name a changeset (by default the newest).")
-    .argument("<imodel>", "the iModel's id")
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .requiredOption("--name <name>", "the version's name, unique in the iModel")
     .option("--changeset <index|id>", "the changeset (0: the baseline; default: the newest)", changesetRef)
     .option("--description <text>", "what it is")
-    .action((iModelId: string, opts: HubFlags & { name: string; changeset?: ChangesetRef; description?: string }) =>
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { name: string; changeset?: ChangesetRef; description?: string }) =>
       run("versions create", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
         const v: NamedVersion = await client.createNamedVersion(iModelId, { name: opts.name, changeset, ...(opts.description !== undefined ? { description: opts.description } : {}) });
         if (opts.json) json(v);
@@ -392,12 +442,14 @@ function lockCount(lock: Lock): number {
 }
 
 function registerLocks(program: Command): void {
-  const locks = usageExitCode2(program.command("locks").description("Who holds which locks; release a lost briefcase's locks (imodels_manage)."));
+  const locks = usageExitCode2(program.command("locks").alias("lock").description("Who holds which locks; release a lost briefcase's locks (imodels_manage)."));
   hubCommand(locks, "list", "List the locks held: briefcase, owner, level, object ids.")
-    .argument("<imodel>", "the iModel's id")
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .option("--briefcase <id>", "only this briefcase's", integer)
-    .action((iModelId: string, opts: HubFlags & { briefcase?: number }) =>
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { briefcase?: number }) =>
       run("locks list", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const held = await client.locks(iModelId, opts.briefcase !== undefined ? { briefcaseId: opts.briefcase } : {});
         const owners = new Map<number, string>();
         for await (const b of client.briefcases(iModelId)) owners.set(b.briefcaseId, b.ownerId);
@@ -411,10 +463,12 @@ function registerLocks(program: Command): void {
       }),
     );
   hubCommand(locks, "release", "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.")
-    .argument("<imodel>", "the iModel's id")
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .requiredOption("--briefcase <id>", "the briefcase (see modelhub locks list)", integer)
-    .action((iModelId: string, opts: HubFlags & { briefcase: number }) =>
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { briefcase: number }) =>
       run("locks release", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const briefcase = await client.getBriefcase(iModelId, opts.briefcase);
         const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce((n, l) => n + lockCount(l), 0);
         await client.releaseLocks(iModelId, opts.briefcase);
@@ -425,32 +479,55 @@ function registerLocks(program: Command): void {
 }
 
 function registerCheckpoints(program: Command): void {
-  const checkpoints = usageExitCode2(program.command("checkpoints").description("Checkpoints: an iModel's state at a changeset as a .bim file."));
+  const checkpoints = usageExitCode2(program.command("checkpoints").alias("checkpoint").description("Checkpoints: an iModel's state at a changeset as a .bim file."));
   hubCommand(checkpoints, "list", "List an iModel's checkpoints: changeset, state, size; and the disk they use.")
-    .argument("<imodel>", "the iModel's id")
-    .action((iModelId: string, opts: HubFlags) =>
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string }) =>
       run("checkpoints list", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const list = await client.checkpoints(iModelId);
-        if (opts.json) return json(list);
+        // A list: one object per line (the total is their sizes' sum).
+        if (opts.json) return list.checkpoints.forEach((c) => json(c));
         const rows = [["CHANGESET", "CHANGESET ID", "STATE", "SIZE", "NOTE"]];
         for (const c of list.checkpoints) rows.push([String(c.changesetIndex), c.changesetId || "(baseline)", c.state, c.state === "successful" ? megabytes(c.size) : "-", c.failureReason ?? ""]);
         printTable(rows, "no checkpoints");
         out.line(`disk used: ${megabytes(list.totalSize)}`);
       }),
     );
-  hubCommand(checkpoints, "download", "Download the checkpoint at a changeset (or the nearest before it), or a named version's, as a .bim file.")
-    .argument("<imodel>", "the iModel's id")
-    .option("--changeset <index|id>", "the changeset (default: the newest)", changesetRef)
-    .option("--version <id>", "a named version's id instead")
+  hubCommand(checkpoints, "download", "Download an iModel's state as a .bim file: the checkpoint at a changeset, or a named version's. The hub keeps checkpoints at some changesets only: a changeset without one is refused unless --nearest takes the nearest before it (the file is named for the changeset it really holds).")
+    .argument("<imodel>", IMODEL_ARG)
+    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+    .option("--changeset <index|id>", "the changeset (default: the newest that has a checkpoint)", changesetRef)
+    .option("--version <name|id>", "a named version (its name or id) instead")
+    .option("--nearest", "with --changeset: take the nearest checkpoint before it when it has none")
     .option("--to <file>", "where to write it (default: <imodel>-<changeset index>.bim here)")
-    .action((iModelId: string, opts: HubFlags & { changeset?: ChangesetRef; version?: string; to?: string }) =>
+    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { changeset?: ChangesetRef; version?: string; nearest?: boolean; to?: string }) =>
       run("checkpoints download", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         if (opts.changeset !== undefined && opts.version !== undefined) throw new UsageError("give --changeset or --version, not both.");
         let checkpoint: Checkpoint;
-        if (opts.version !== undefined) checkpoint = await client.checkpointOfNamedVersion(iModelId, opts.version);
-        else checkpoint = await client.nearestCheckpoint(iModelId, opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0);
+        if (opts.version !== undefined) {
+          checkpoint = await client.checkpointOfNamedVersion(iModelId, await namedVersionIdOf(client, iModelId, opts.version));
+        } else if (opts.changeset !== undefined) {
+          const wanted = await client.getChangeset(iModelId, opts.changeset).then((c) => c.index, (err: unknown) => {
+            // Changeset 0 is the baseline, which is no changeset record.
+            if (opts.changeset === 0) return 0;
+            throw err;
+          });
+          checkpoint = await client.nearestCheckpoint(iModelId, wanted);
+          if (checkpoint.changesetIndex !== wanted && !opts.nearest) {
+            throw new ModelHubError(
+              404,
+              "CheckpointNotFound",
+              `The hub has no checkpoint at changeset ${wanted}; the nearest before it is at changeset ${checkpoint.changesetIndex}. Download that one with --nearest (the file then holds changeset ${checkpoint.changesetIndex}, not ${wanted}) and apply the changesets after it with iTwin.js, or name changeset ${wanted} as a version (modelhub versions create) so the hub makes its checkpoint.`,
+            );
+          }
+        } else {
+          checkpoint = await client.nearestCheckpoint(iModelId, (await client.latestChangeset(iModelId))?.index ?? 0);
+        }
         const path = resolve(opts.to ?? `${iModelId}-${checkpoint.changesetIndex}.bim`);
-        const progress = transferProgress(`checkpoint ${checkpoint.changesetIndex}`);
+        const progress = quietUnder(opts.json, `checkpoint ${checkpoint.changesetIndex}`);
         let size: number;
         try {
           size = await client.downloadCheckpoint(checkpoint, path, progress.onProgress);
@@ -461,4 +538,11 @@ function registerCheckpoints(program: Command): void {
         else out.line(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})`);
       }),
     );
+}
+
+/** A named version given by its id (a GUID) or its name (exact). */
+async function namedVersionIdOf(client: ModelHubClient, iModelId: string, ref: string): Promise<string> {
+  if (GUID.test(ref.trim())) return ref.trim().toLowerCase();
+  for await (const v of client.namedVersions(iModelId)) if (v.name === ref) return v.id;
+  throw new ModelHubError(404, "NamedVersionNotFound", `The iModel has no named version '${ref}' (modelhub versions list shows them).`);
 }

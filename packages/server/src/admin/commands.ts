@@ -3,15 +3,13 @@ import { parseBlobSpec, parseMetadataSpec } from "../adapters/registry.js";
 import { ConfigError } from "../config-error.js";
 import type { Step } from "./backup.js";
 import { AdminRefusal, backup, restore } from "./backup.js";
-import { stderr, stdout } from "./terminal.js";
+import { fail as failWith, stdout } from "./terminal.js";
 
 /** Exit codes: 0 done, 1 failed (nothing left behind), 2 refused (bad target or backup; nothing changed). */
 function fail(command: string, err: unknown, json: boolean): never {
   const refused = err instanceof AdminRefusal || err instanceof ConfigError;
   const message = err instanceof Error ? err.message : String(err);
-  if (json) stdout.json({ ok: false, refused, error: message });
-  stderr.line(`modelhub ${command}: ${refused ? "refused" : "failed"}: ${message}`);
-  process.exit(refused ? 2 : 1);
+  failWith(command, json ? message : `${refused ? "refused" : "failed"}: ${message}`, refused ? 2 : 1, refused ? "Refused" : "Failed", json);
 }
 
 const line = (command: string, json: boolean) => (s: Step) => {

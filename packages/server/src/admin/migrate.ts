@@ -58,7 +58,7 @@ function messageOf(err: unknown): string {
 }
 
 function finish(options: MigrateOptions, exitCode: 1 | 2, message: string): void {
-  if (options.json) stdout.json({ ok: false, refused: exitCode === 2, error: message });
-  stderr.line(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}`);
+  if (options.json) stderr.json({ error: { code: exitCode === 2 ? "Refused" : "Failed", message, command: "modelhub migrate", exitCode } });
+  else stderr.line(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}`);
   process.exitCode = exitCode;
 }

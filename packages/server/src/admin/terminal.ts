@@ -42,3 +42,63 @@ export function tableLines(rows: readonly (readonly string[])[]): string[] {
   const widths = cells[0]!.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
   return cells.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  "));
 }
+
+// ---- the command line's contract (see docs/cli.md): exit codes, errors, times, broken pipes
+
+/** 0 done, 1 the hub (or the machine) refused or failed, 2 a usage mistake (nothing was done). */
+export type ExitCode = 0 | 1 | 2;
+
+/** Whether this run asked for JSON (`--json` anywhere on the command line): its errors are then JSON too. */
+export function jsonRequested(argv: readonly string[] = process.argv): boolean {
+  return argv.slice(2).includes("--json");
+}
+
+/**
+ * Reports why a command did not do its work and ends the process with `exitCode`: one line on stderr
+ * (`modelhub <command>: <message>`), or under `--json` one JSON object on stderr shaped like the API's error body
+ * (`{"error":{"code","message","command","exitCode"}}`). Nothing is written to stdout, so a consumer of stdout never
+ * mistakes an error for a result.
+ */
+export function fail(command: string, message: string, exitCode: 1 | 2, code = exitCode === 2 ? "UsageError" : "Failed", json = jsonRequested()): never {
+  if (json) stderr.json({ error: { code, message, command: `modelhub ${command}`.trim(), exitCode } });
+  else stderr.line(`modelhub${command ? ` ${command}` : ""}: ${message}`);
+  process.exit(exitCode);
+}
+
+/** The command line's one timestamp style: UTC to the second, `2026-12-07 03:55:01Z` (`-` for none). */
+export function timestamp(iso: string | null | undefined): string {
+  if (!iso) return "-";
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? iso : new Date(time).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/**
+ * `modelhub … | head` closes the pipe after a few lines: the next write fails with EPIPE, which would end the process
+ * with a stack trace. A reader that stopped reading wanted no more: end quietly, as success.
+ */
+function quietOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+}
+quietOnBrokenPipe(process.stdout);
+quietOnBrokenPipe(process.stderr);
+
+/**
+ * Whether a delete may go ahead: `--yes` says so; on a terminal the user is asked (the answer must be "y" or "yes");
+ * without a terminal to ask and without `--yes`, the command refuses (usage error, exit 2) rather than delete
+ * unasked from a script.
+ */
+export async function confirmDelete(command: string, what: string, yes: boolean | undefined, json = jsonRequested()): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) fail(command, `refusing to delete ${what} without --yes (there is no terminal to ask).`, 2, "UsageError", json);
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${escapeControls(`Delete ${what}? This cannot be undone. [y/N] `)}`);
+    if (!/^y(es)?$/i.test(answer.trim())) fail(command, "nothing deleted.", 1, "Cancelled", json);
+  } finally {
+    rl.close();
+  }
+}

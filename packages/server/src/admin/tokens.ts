@@ -1,11 +1,13 @@
 // `modelhub tokens create|list|revoke`: hub-issued access tokens (auth mode `tokens`), managed directly in the hub's
 // metadata database: the data directory's SQLite file, or the PostgreSQL database nodes share (`--metadata`). Safe while the hub serves it (SQLite WAL; the hub reads
 // tokens on every request, so a revocation applies to the next one).
+import { resolve } from "node:path";
 import { BackendRefusal, openIdentityStore, parseMetadataSpec } from "../adapters/registry.js";
 import { ConfigError } from "../config-error.js";
 import { hashHubToken, newHubTokenSecret, parseLifetime } from "../http/authn/hub-tokens.js";
 import type { AccessTokenRecord, IdentityStore } from "../ports/identity-store.js";
-import { stderr, stdout, tableLines } from "./terminal.js";
+import { fail, stderr, stdout, tableLines, timestamp } from "./terminal.js";
+import { tokensModeWarning } from "./serve-record.js";
 
 /** A refusal the administrator can fix (bad argument, unknown token): exit code 2. */
 export class TokenCommandError extends Error {}
@@ -94,9 +96,7 @@ async function run(command: string, json: boolean, task: () => Promise<void>): P
   } catch (err) {
     const refused = err instanceof TokenCommandError;
     const message = err instanceof Error ? err.message : String(err);
-    if (json) stdout.json({ ok: false, error: message });
-    stderr.line(`modelhub tokens ${command}: ${message}`);
-    process.exitCode = refused ? 2 : 1;
+    fail(`tokens ${command}`, message, refused ? 2 : 1, refused ? "UsageError" : "Failed", json);
   }
 }
 
@@ -109,6 +109,12 @@ export function runTokensCreate(options: TokenStoreLocation & { user: string; de
       ...(options.description !== undefined ? { description: options.description } : {}),
       ...(options.expires !== undefined ? { expires: options.expires } : {}),
     });
+    // Sqlite metadata: the data directory's hub says how it runs (PostgreSQL nodes each have their own directory).
+    const warning = (options.metadata ?? "sqlite") === "sqlite" ? await tokensModeWarning(resolve(options.dataDir)) : undefined;
+    if (warning !== undefined) {
+      if (options.json) stderr.json({ warning: { command: "modelhub tokens create", message: warning } });
+      else stderr.line(`modelhub tokens create: warning: ${warning}`);
+    }
     if (options.json) {
       stdout.json(created);
       return;
@@ -127,14 +133,15 @@ export function runTokensList(options: TokenStoreLocation & { user?: string; jso
     const tokens = await listTokens({ dataDir: options.dataDir, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}), ...(options.user !== undefined ? { userId: options.user } : {}) });
     const now = new Date();
     if (options.json) {
-      stdout.json(tokens.map((t) => ({ ...t, state: tokenState(t, now) })));
+      // A list: one object per line, like every other list.
+      for (const t of tokens) stdout.json({ ...t, state: tokenState(t, now) });
       return;
     }
     if (tokens.length === 0) {
       stdout.line("no tokens");
       return;
     }
-    const rows = tokens.map((t) => [t.id, t.userId, tokenState(t, now), t.createdAt, t.expiresAt ?? "never", t.lastUsedAt ?? "never", t.revokedAt ?? "", t.description ?? ""]);
+    const rows = tokens.map((t) => [t.id, t.userId, tokenState(t, now), timestamp(t.createdAt), t.expiresAt ? timestamp(t.expiresAt) : "never", t.lastUsedAt ? timestamp(t.lastUsedAt) : "never", t.revokedAt ? timestamp(t.revokedAt) : "-", t.description ?? ""]);
     const head = ["ID", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED", "REVOKED", "DESCRIPTION"];
     stdout.lines(tableLines([head, ...rows]).map((line) => line.trimEnd()));
   });

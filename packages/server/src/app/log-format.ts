@@ -73,8 +73,9 @@ export function humanLines(line: string): string[] {
     fields.push(`${key}=${value(v)}`);
   }
   const head = escapeControls(`${time} ${level} ${String(record.msg ?? "")}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}`);
-  // The stack's first line repeats the message; its frames follow, indented, each line escaped on its own.
-  const frames = stack?.split("\n").slice(1).map((l) => `    ${escapeControls(l.trim())}`) ?? [];
+  // The stack repeats the message (which may span lines: it is in err=… already); only its frames follow, indented,
+  // each escaped on its own, so nothing in a message can start a line of the log.
+  const frames = stack?.split("\n").filter((l) => /^\s+at /.test(l)).map((l) => `    ${escapeControls(l.trim())}`) ?? [];
   return [head, ...frames];
 }
 

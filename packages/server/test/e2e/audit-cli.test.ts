@@ -164,6 +164,6 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     for (const out of [list.stdout, show.stdout, refused.stderr]) assert.doesNotMatch(out, RAW_CONTROL);
     assert.equal(list.stdout.trim().split("\n").length, 3, "head, cli-audited, the evil one: one line each");
     assert.match(show.stdout, /^name: +evil\\r\\nid: 00000000 {2}name: forged\\u001b\[2J$/m);
-    assert.equal(show.stdout.trim().split("\n").length, 7);
+    assert.equal(show.stdout.trim().split("\n").length, 8);
   });
 });

@@ -167,8 +167,11 @@ describe("modelhub backup / restore", () => {
     await writeFile(join(newer, "manifest.json"), JSON.stringify({ ...manifest, schemaVersion: 999 }));
     const r2 = await runCli(["restore", "--from", newer, "--data", join(work, "r2"), "--json"]);
     assert.equal(r2.code, 2);
-    assert.equal(JSON.parse(r2.stdout).refused, true);
-    assert.match(r2.stderr, /schema version 999/);
+    // Under --json the refusal is one JSON object on stderr, nothing on stdout.
+    assert.equal(r2.stdout, "");
+    const refusal = JSON.parse(r2.stderr) as Json;
+    assert.deepEqual([refusal.error.code, refusal.error.exitCode], ["Refused", 2]);
+    assert.match(refusal.error.message, /schema version 999/);
 
     const tampered = join(work, "tampered-backup");
     await cp(backupDir, tampered, { recursive: true });

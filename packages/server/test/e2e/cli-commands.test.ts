@@ -106,16 +106,15 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("imodel create --from uploads the .bim with progress lines (no TTY), waits for initialization, and prints the iModel (--json)", async () => {
+  it("imodel create --from uploads the .bim with progress lines (no TTY), waits for initialization, and prints the iModel", async () => {
     // Progress from the first byte (not after 1 s) so that this small file shows it too.
-    const r = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "tower", "--description", "a tower", "--from", fixture.version0Path, "--json"], { MODELHUB_PROGRESS_AFTER_MS: "0" });
-    const iModel = JSON.parse(r.out) as Json;
-    assert.equal(lines(r.out).length, 1);
-    assert.equal(iModel.name, "tower");
+    const r = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "tower", "--description", "a tower", "--from", fixture.version0Path], { MODELHUB_PROGRESS_AFTER_MS: "0" });
+    const m = /^iModel ([0-9a-f-]{36}) 'tower' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized$/m.exec(r.out);
+    assert.ok(m, r.out);
+    iModelId = m[1]!;
+    const iModel = (await api("GET", `/${iModelId}`)).body.iModel as Json;
     assert.equal(iModel.description, "a tower");
-    assert.equal(iModel.iTwinId, ITWIN);
     assert.equal(iModel.state, "initialized");
-    iModelId = iModel.id as string;
     // Plain lines, no terminal control codes, the last at 100%.
     assert.match(r.err, /uploading version0\.bim \[.*\] 100% \|/);
     assert.ok(!r.err.includes("\u001b["), "no terminal control codes");
@@ -128,13 +127,26 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
   it("imodel create without --from makes an empty iModel; with a file that is no iModel it exits 1 with the hub's reason", async () => {
     const empty = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "empty one"]);
     assert.match(empty.out, /^iModel [0-9a-f-]{36} 'empty one' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized\n$/);
+    // --json: the iModel, one object; stderr stays empty (no progress under --json: it carries JSON only).
+    const asJson = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "copy via json", "--from", fixture.version0Path, "--json"], { MODELHUB_PROGRESS_AFTER_MS: "0" });
+    assert.equal(lines(asJson.out).length, 1);
+    assert.deepEqual([(JSON.parse(asJson.out) as Json).name, (JSON.parse(asJson.out) as Json).state], ["copy via json", "initialized"]);
+    assert.equal(asJson.err, "");
 
     const junk = join(work, "junk.bim");
     await writeFile(junk, Buffer.alloc(70_000, 7));
     const failed = await modelhub(["imodel", "create", "--itwin", ITWIN, "--name", "junk", "--from", junk, "--json"]);
     assert.equal(failed.code, 1);
-    oneLineError(failed, "imodel create", /iModelInitializationFailed: .*not an iModel/);
+    // Under --json the error is one JSON object on stderr (the API's error shape, with the command and exit code).
+    assert.equal(lines(failed.err).length, 1);
+    const error = (JSON.parse(failed.err) as Json).error as Json;
+    assert.deepEqual([error.code, error.command, error.exitCode], ["iModelInitializationFailed", "modelhub imodels create", 1]);
+    assert.match(error.message, /not an iModel/);
     assert.equal(failed.out, "");
+    // Without --json: the error is the last line on stderr (after "created iModel …; uploading its baseline…"), naming the command.
+    const text = await modelhub(["imodel", "create", "--itwin", ITWIN, "--name", "junk 2", "--from", junk]);
+    assert.equal(text.code, 1);
+    assert.match(lines(text.err).at(-1)!, /^modelhub imodels create: iModelInitializationFailed: .*not an iModel/);
   });
 
   it("imodel list: a table, and --json one iModel per line", async () => {
@@ -143,7 +155,7 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     assert.ok(lines(table.out).some((l) => l.startsWith(iModelId) && / tower /.test(l) && /initialized/.test(l)));
     const listed = jsonLines((await ok(["imodel", "list", "--itwin", ITWIN, "--json"])).out);
     // (The junk one's initialization failed: the API may leave it out.)
-    assert.deepEqual(listed.map((m) => m.name).filter((n) => n !== "junk").sort(), ["empty one", "tower"]);
+    assert.deepEqual(listed.map((m) => m.name).filter((n) => !n.startsWith("junk")).sort(), ["copy via json", "empty one", "tower"]);
     for (const m of listed) assert.equal(m.iTwinId, ITWIN);
     const searched = jsonLines((await ok(["imodel", "list", "--itwin", ITWIN, "--search", "tow", "--json"])).out);
     assert.deepEqual(searched.map((m) => m.id), [iModelId]);
@@ -177,9 +189,17 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     assert.equal(shown.id, iModelId);
     assert.equal(shown.name, "tower");
     assert.deepEqual({ index: shown.latestChangeset.index, id: shown.latestChangeset.id, creatorId: shown.latestChangeset.creatorId }, { index: 3, id: fixture.changesets[2]!.id, creatorId: "alice" });
+    // Disk use: the changeset files (sizes from the fixture) plus the checkpoints (at least the baseline's).
+    const changesetBytes = fixture.changesets.reduce((n, c) => n + (c.size ?? 0), 0);
+    assert.equal(shown.diskUse.changesets, changesetBytes);
+    assert.ok(shown.diskUse.checkpoints > 0);
+    assert.equal(shown.diskUse.total, shown.diskUse.changesets + shown.diskUse.checkpoints);
     const text = (await ok(["imodel", "show", iModelId])).out;
     assert.match(text, /^name:\s+tower$/m);
     assert.match(text, new RegExp(`^changesets:\\s+3 \\(newest ${fixture.changesets[2]!.id}`, "m"));
+    assert.match(text, /^disk use: +[\d.]+ [KM]B \(3 changeset files [\d.]+ [KM]B, \d+ checkpoints [\d.]+ [KM]B\)$/m);
+    // By name as well as by id.
+    assert.equal(JSON.parse((await ok(["imodels", "show", "tower", "--json"])).out).id, iModelId);
   });
 
   it("changeset download by index and by id writes the changeset's exact bytes (--json: index, id, path, size)", async () => {
@@ -198,7 +218,7 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     }
     const missing = await modelhub(["changeset", "download", iModelId, "9", "--to", join(work, "nine.cs")]);
     assert.equal(missing.code, 1);
-    oneLineError(missing, "changeset download", /ChangesetNotFound/);
+    oneLineError(missing, "changesets download", /ChangesetNotFound/);
     await assert.rejects(stat(join(work, "nine.cs")), "nothing written for a refused download");
   });
 
@@ -274,16 +294,16 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     // The named version v1 (changeset 1) gets a checkpoint: wait until the hub made it.
     const v1 = (await api("GET", `/${iModelId}/namedversions?name=v1`)).body.namedVersions[0] as Json;
     const deadline = Date.now() + 120_000;
-    let list: Json;
+    let list: Json[];
     for (;;) {
-      list = JSON.parse((await ok(["checkpoints", "list", iModelId, "--json"])).out) as Json;
-      if ((list.checkpoints as Json[]).some((c) => c.changesetIndex === 1 && c.state === "successful")) break;
+      // A list under --json: one checkpoint per line.
+      list = jsonLines((await ok(["checkpoints", "list", iModelId, "--json"])).out);
+      if (list.some((c) => c.changesetIndex === 1 && c.state === "successful")) break;
       assert.ok(Date.now() < deadline, `no checkpoint at changeset 1: ${JSON.stringify(list)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
-    const successful = (list.checkpoints as Json[]).filter((c) => c.state === "successful");
+    const successful = list.filter((c) => c.state === "successful");
     assert.ok(successful.some((c) => c.changesetIndex === 0), "the baseline's");
-    assert.equal(list.totalSize, successful.reduce((n, c) => n + (c.size as number), 0));
     const table = await ok(["checkpoints", "list", iModelId]);
     assert.match(lines(table.out)[0]!, /^CHANGESET\s+CHANGESET ID\s+STATE\s+SIZE\s+NOTE$/);
     assert.match(table.out, /^disk used: [\d.]+ [KM]B$/m);
@@ -292,10 +312,18 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     const target = join(work, "v1.bim");
     const byVersion = JSON.parse((await ok(["checkpoints", "download", iModelId, "--version", v1.id as string, "--to", target, "--json"])).out) as Json;
     assert.deepEqual(byVersion, { iModelId, changesetIndex: 1, changesetId: fixture.changesets[0]!.id, path: target, size: one.size });
+    // A named version by its name as well as its id.
+    const byName = JSON.parse((await ok(["checkpoints", "download", iModelId, "--version", "v1", "--to", join(work, "v1-by-name.bim"), "--json"])).out) as Json;
+    assert.equal(byName.changesetIndex, 1);
     assert.equal((await stat(target)).size, one.size);
     assert.equal((await readFile(target)).subarray(0, 15).toString(), "SQLite format 3");
-    // By changeset: 2 has none of its own, so the nearest before it (1) comes.
-    const near = await ok(["checkpoints", "download", iModelId, "--changeset", "2", "--to", join(work, "near.bim")]);
+    // By changeset: 2 has none of its own. Asked for 2, the command refuses (it would not hold 2) and names the nearest…
+    const refused = await modelhub(["checkpoints", "download", iModelId, "--changeset", "2", "--to", join(work, "two.bim")]);
+    assert.equal(refused.code, 1);
+    oneLineError(refused, "checkpoints download", /CheckpointNotFound: The hub has no checkpoint at changeset 2; the nearest before it is at changeset 1\. .*--nearest/);
+    await assert.rejects(stat(join(work, "two.bim")), "nothing written");
+    // …which --nearest takes, saying which changeset the file holds.
+    const near = await ok(["checkpoints", "download", iModelId, "--changeset", "2", "--nearest", "--to", join(work, "near.bim")]);
     assert.match(near.out, /^checkpoint at changeset 1 → .*near\.bim/);
     assert.equal(await sha256(join(work, "near.bim")), await sha256(target));
   });
@@ -303,12 +331,12 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
   it("errors: the hub's refusal exits 1 in one line; usage mistakes exit 2; an unreachable hub exits 1", async () => {
     const unknown = await modelhub(["imodel", "show", "00000000-0000-4000-8000-000000000000"]);
     assert.equal(unknown.code, 1);
-    oneLineError(unknown, "imodel show", /^modelhub imodel show: iModelNotFound: .*\(404\)$/m);
+    oneLineError(unknown, "imodels show", /^modelhub imodels show: iModelNotFound: .*\(404\)$/m);
     assert.equal(unknown.out, "");
 
     const noToken = await modelhub(["changesets", iModelId], { MODELHUB_TOKEN: undefined });
     assert.equal(noToken.code, 2);
-    oneLineError(noToken, "changesets", /--token or MODELHUB_TOKEN/);
+    oneLineError(noToken, "changesets list", /--token or MODELHUB_TOKEN/);
 
     const badRef = await modelhub(["changeset", "download", iModelId, "abc"]);
     assert.equal(badRef.code, 2);
@@ -331,18 +359,18 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     });
     const unreachable = await modelhub(["imodel", "list", "--itwin", ITWIN], { MODELHUB_URL: `http://127.0.0.1:${closed}` });
     assert.equal(unreachable.code, 1);
-    oneLineError(unreachable, "imodel list", new RegExp(`NetworkError: cannot reach http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
+    oneLineError(unreachable, "imodels list", new RegExp(`NetworkError: cannot reach http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
 
     const tooBig = await modelhub(["changesets", iModelId, "--page-size", "5000"]);
     assert.equal(tooBig.code, 2);
   });
 
   it("imodel delete removes it (--json); deleting it again exits 1 iModelNotFound", async () => {
-    const deleted = JSON.parse((await ok(["imodel", "delete", iModelId, "--json"])).out) as Json;
+    const deleted = JSON.parse((await ok(["imodel", "delete", iModelId, "--json", "--yes"])).out) as Json;
     assert.deepEqual(deleted, { deleted: true, iModelId });
     assert.equal((await api("GET", `/${iModelId}`)).status, 404);
-    const again = await modelhub(["imodel", "delete", iModelId]);
+    const again = await modelhub(["imodel", "delete", iModelId, "--yes"]);
     assert.equal(again.code, 1);
-    oneLineError(again, "imodel delete", /iModelNotFound/);
+    oneLineError(again, "imodels delete", /iModelNotFound/);
   });
 });

@@ -52,12 +52,15 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
       const pkg = JSON.parse(await readFile(join(installedAt, "node_modules", "@modelhub", name, "package.json"), "utf8")) as { name: string };
       assert.equal(pkg.name, `@modelhub/${name}`);
     }
+    // The sample iModel `modelhub demo` pushes (sample/ beside dist/).
+    assert.match(await readFile(join(installedAt, "sample", "manifest.json"), "utf8"), /"namedVersions"/);
     // The web UI the installed hub serves at `/` (http/web-ui.ts finds it in web-ui/ beside dist/).
     assert.match(await readFile(join(installedAt, "web-ui", "index.html"), "utf8"), /<script[^>]+src="\.?\/?assets\//);
     const help = await run(bin, ["--help"], { cwd: work });
     assert.equal(help.code, 0, help.err);
     assert.match(help.out, /^Usage: modelhub /m);
-    for (const command of ["serve", "imodel", "changesets", "changeset", "versions", "briefcases", "locks", "checkpoints"]) assert.match(help.out, new RegExp(`^  ${command} `, "m"));
+    // Plural nouns, listed with their singular alias (`imodels|imodel`).
+    for (const command of ["serve", "demo", "imodels|imodel", "changesets|changeset", "versions|version", "briefcases|briefcase", "locks|lock", "checkpoints|checkpoint"]) assert.match(help.out, new RegExp(`^  ${command.replace("|", "\\|")} `, "m"));
   });
 
   it("the installed command lists a hub's iModels through the bundled client", async () => {

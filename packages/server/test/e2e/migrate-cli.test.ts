@@ -51,17 +51,19 @@ describe("modelhub migrate", () => {
     }
     const refused = await run(["migrate", "--metadata", schema.url, "--json"]);
     assert.equal(refused.code, 2);
-    assert.match(refused.err, /refused: .*schema version \d+ \("sharded changesets"\)/);
-    const body = JSON.parse(refused.out) as { ok: boolean; refused: boolean; error: string };
-    assert.deepEqual([body.ok, body.refused], [false, true]);
-    assert.match(body.error, /sharded changesets/);
+    // Under --json the refusal is one JSON object on stderr, nothing on stdout.
+    assert.equal(refused.out, "");
+    const body = JSON.parse(refused.err) as { error: { code: string; message: string; exitCode: number } };
+    assert.deepEqual([body.error.code, body.error.exitCode], ["Refused", 2]);
+    assert.match(body.error.message, /schema version \d+ \("sharded changesets"\)/);
   });
 
   // Each run starts the whole CLI (seconds under load): one run covers the failure path and the password's redaction.
   it("fails (exit 1) when the server cannot be reached, without printing the password", async () => {
     const unreachable = await run(["migrate", "--metadata", "postgres://postgres:secret@127.0.0.1:1/test", "--json"]);
     assert.equal(unreachable.code, 1);
-    assert.match(JSON.parse(unreachable.out).error as string, /ECONNREFUSED/);
+    assert.equal(unreachable.out, "");
+    assert.match((JSON.parse(unreachable.err) as { error: { message: string } }).error.message, /ECONNREFUSED/);
     assert.doesNotMatch(unreachable.out + unreachable.err, /secret/, "the password is never printed");
   });
 });
@@ -76,7 +78,9 @@ describe("modelhub tokens --metadata postgres://…", () => {
       assert.equal(token.userId, "carol");
       const listed = await run(["tokens", "list", "--metadata", own.url, "--json"]);
       assert.equal(listed.code, 0, listed.err);
-      assert.deepEqual((JSON.parse(listed.out) as { id: string; state: string }[]).map((t) => [t.id, t.state]), [[token.id, "active"]]);
+      // A list under --json: one token per line.
+      const tokens = listed.out.trim().split("\n").map((l) => JSON.parse(l) as { id: string; state: string });
+      assert.deepEqual(tokens.map((t) => [t.id, t.state]), [[token.id, "active"]]);
       const revoked = await run(["tokens", "revoke", token.id, "--metadata", own.url, "--json"]);
       assert.equal(revoked.code, 0, revoked.err);
       const pool = openPgPool(own.url, { max: 1 });
