@@ -15,6 +15,7 @@ import { requireRouteRules, stillAuthorized } from "./authz/authorize.js";
 import { publicRoute } from "./authz/rules.js";
 import { ClientAddresses } from "./client-address.js";
 import { withStorableIdentities } from "./input-guard.js";
+import { registerApiReference } from "./openapi.js";
 import { registerReadiness } from "./readiness.js";
 import { originOf, sendError, sendNoRoute } from "./replies.js";
 import { accessControlRoutes } from "./routes/access-control.js";
@@ -32,6 +33,7 @@ import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { userRoutes } from "./routes/users.js";
+import { documentOnly } from "./schemas.js";
 import { apiScope, authenticateWith, authenticatedScope } from "./scopes.js";
 import type { ScopeDeps } from "./scopes.js";
 import { createServer, registerRequestGuards } from "./server.js";
@@ -51,6 +53,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = createServer(options);
   // Before any route: each must carry an authorization rule (`config.authz`) or the app does not start.
   requireRouteRules(app);
+  // The routes' JSON schemas describe them (/openapi.json, /docs); each handler validates with zod (schemas.ts).
+  documentOnly(app);
   registerRequestGuards(app, options);
   const addresses = new ClientAddresses(options.trustedProxies);
   const failures = new AuthFailureGate(options.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT, addresses);
@@ -86,7 +90,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
-  app.get("/health", { config: { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") } }, async () => ({ status: "ok" }));
+  registerApiReference(app, { publicUrl: options.publicUrl });
+  const health = { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") };
+  app.get("/health", { schema: { response: { 200: { type: "object", properties: { status: { const: "ok" } } } } }, config: health }, async () => ({ status: "ok" }));
   if (options.webUiRoot !== false) {
     await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
   }

@@ -115,7 +115,8 @@ export class HubMetrics {
       summary: "Prometheus metrics",
       authz: publicRoute("Prometheus counters, no ids or names; restrict it at the proxy or with --no-metrics"),
     };
-    app.get("/metrics", { config }, async (_request, reply) => {
+    const schema = { response: { 200: { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } } } };
+    app.get("/metrics", { schema, config }, async (_request, reply) => {
       const text = await this.registry.metrics();
       return reply.type(this.registry.contentType).send(text);
     });

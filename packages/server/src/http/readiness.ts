@@ -20,7 +20,8 @@ type CheckResult = { status: "ok" | "failed"; [detail: string]: unknown };
 export function registerReadiness(app: FastifyInstance, options: ReadinessOptions): void {
   const timeoutMs = options.timeoutMs ?? 3000;
   const config = { summary: "Readiness: whether every store the hub needs answers", authz: publicRoute("readiness: which stores answer, no data") };
-  app.get("/ready", { config }, async (_request, reply) => {
+  const response = { 200: { type: "object", description: "Every check passed" }, 503: { type: "object", description: "Some check failed: `failing` names them" } };
+  app.get("/ready", { schema: { response }, config }, async (_request, reply) => {
     const entries = await Promise.all(Object.entries(options.checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const));
     const checks = Object.fromEntries(entries);
     const failing = entries.filter(([, result]) => result.status !== "ok").map(([name]) => name);

@@ -57,12 +57,12 @@ function withPageHeaders(reply: FastifyReply): FastifyReply {
 
 export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
   const config: WebUiConfig = { authMode: options.authMode };
-  app.get("/ui/config", { config: { summary: "What the web UI's sign-in page needs (the auth mode)", authz: publicRoute("the auth mode, which the sign-in page needs before it has a token") } }, async (_request, reply) => {
+  app.get("/ui/config", { schema: { response: { 200: { type: "object", properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] } } } } }, config: { summary: "What the web UI's sign-in page needs (the auth mode)", authz: publicRoute("the auth mode, which the sign-in page needs before it has a token") } }, async (_request, reply) => {
     void reply.header("cache-control", "no-store");
     return config;
   });
 
-  app.get("/", { config: { summary: "The web UI", authz: publicRoute("the web UI's page (static, no data)") } }, async (_request, reply) => {
+  app.get("/", { schema: { response: { 200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } } } }, config: { summary: "The web UI", authz: publicRoute("the web UI's page (static, no data)") } }, async (_request, reply) => {
     let page: string;
     try {
       // Read per request (a small file): a rebuilt UI is served without restarting the hub.

@@ -9,6 +9,7 @@ import { invalidRequest } from "../../domain/errors.js";
 import { MANAGE, WEBVIEW, authenticated, iTwinInPath } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
 import { parseBody } from "../validation.js";
+import { MEMBER, PERMISSION_LIST, ROLE, bodyOf, one } from "../schemas.js";
 
 const text = (max: number) => z.string().max(max, { error: `The value exceeds allowed ${max} characters.` });
 const permissionList = z.array(text(64)).max(16);
@@ -46,6 +47,8 @@ export function warnWhenNotEnforced(access: AccessService, reply: FastifyReply):
 }
 
 type Params = Record<string, string | undefined>;
+
+const MEMBER_LIST = { response: { 200: { type: "object", properties: { members: { type: "array", items: MEMBER } } } } };
 
 /** The users a member request names (the cloud's `{ members: [{ email | userId, roleIds }] }`), comma-separated (the audit log's target). */
 function memberIds(body: Record<string, unknown>): string | undefined {
@@ -91,28 +94,28 @@ export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iT
     };
   };
 
-  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", { config: { summary: "Get the caller's permissions on an iTwin", authz: authenticated("the caller's own permissions on the iTwin") } }, async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/permissions", { schema: { response: { 200: PERMISSION_LIST } }, config: { summary: "Get the caller's permissions on an iTwin", authz: authenticated("the caller's own permissions on the iTwin") } }, async (request) => {
     // The caller's iTwin-level permissions (the Access Control API spells imodels_delete with an underscore).
     const grants = await access.effective(request.actor, { iTwinId: request.params.iTwinId });
     return { permissions: canonical(grants.permissions) };
   });
 
-  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { config: { summary: "List an iTwin's roles", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { schema: { response: { 200: { type: "object", properties: { roles: { type: "array", items: ROLE } } } } }, config: { summary: "List an iTwin's roles", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
     return { roles: (await access.listRoles(request.params.iTwinId)).map(presentRole) };
   });
 
-  api.get<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Get a role", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { schema: { response: { 200: one("role", ROLE) } }, config: { summary: "Get a role", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
     return { role: presentRole(await access.getRole(request.params.iTwinId, request.params.roleId)) };
   });
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { config: { summary: "Create a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName } } }, async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/roles", { schema: { body: bodyOf(createRoleBody), response: { 201: one("role", ROLE) } }, config: { summary: "Create a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.create", target: (_p, body, answer) => objectAt(answer, "role").id ?? body.displayName } } }, async (request, reply) => {
     const body = parseBody(createRoleBody, request.body, "Cannot create Role.");
     await live(request);
     const role = await access.createRole(request.actor, request.params.iTwinId, { displayName: body.displayName, description: body.description ?? null, permissions: body.permissions ?? [] });
     return changed(reply).code(201).send({ role: presentRole(role) });
   });
 
-  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Update a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.update", target: (p) => p.roleId } } }, async (request, reply) => {
+  api.patch<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { schema: { body: bodyOf(updateRoleBody), response: { 200: one("role", ROLE) } }, config: { summary: "Update a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.update", target: (p) => p.roleId } } }, async (request, reply) => {
     const body = parseBody(updateRoleBody, request.body, "Cannot update Role.");
     const role = await access.updateRole(request.actor, request.params.iTwinId, request.params.roleId, {
       ...(body.displayName !== undefined ? { displayName: body.displayName } : {}),
@@ -122,14 +125,14 @@ export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iT
     return changed(reply).send({ role: presentRole(role) });
   });
 
-  api.delete<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { config: { summary: "Delete a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.delete", target: (p) => p.roleId } } }, async (request, reply) => {
+  api.delete<{ Params: { iTwinId: string; roleId: string } }>("/itwins/:iTwinId/roles/:roleId", { schema: { response: { 204: {} } }, config: { summary: "Delete a role", authz: iTwinInPath(MANAGE), audit: { action: "access.role.delete", target: (p) => p.roleId } } }, async (request, reply) => {
     await access.deleteRole(request.actor, request.params.iTwinId, request.params.roleId);
     return changed(reply).code(204).send();
   });
 
   // The members: v2's `/members/users` and v1's `/members` (a member's id is their user id).
   for (const path of ["/itwins/:iTwinId/members/users", "/itwins/:iTwinId/members"]) {
-    api.get<{ Params: { iTwinId: string } }>(path, { config: { summary: "List an iTwin's members", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
+    api.get<{ Params: { iTwinId: string } }>(path, { schema: MEMBER_LIST, config: { summary: "List an iTwin's members", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
       const { iTwinId } = request.params;
       const roles = new Map((await access.listRoles(iTwinId)).map((r) => [r.id, r]));
       return { members: await Promise.all((await access.listMembers(iTwinId)).map((m) => presentMember(iTwinId, m, roles))) };
@@ -143,12 +146,12 @@ export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iT
     return { members: await Promise.all(added.map((m) => presentMember(iTwinId, m))) };
   };
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", { config: { summary: "Add members (with their roles)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members/users", { schema: { body: bodyOf(addMembersBody), response: { 201: MEMBER_LIST.response[200] } }, config: { summary: "Add members (with their roles)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
     const body = parseBody(addMembersBody, request.body, "Cannot add members.");
     return changed(reply).code(201).send(await addMembers(request, body.members));
   });
 
-  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members", { config: { summary: "Add members (Access Control API v1)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
+  api.post<{ Params: { iTwinId: string } }>("/itwins/:iTwinId/members", { schema: { body: bodyOf(addMembersV1Body), response: { 201: MEMBER_LIST.response[200] } }, config: { summary: "Add members (Access Control API v1)", authz: iTwinInPath(MANAGE), audit: { action: "access.member.add", target: (_p, body) => memberIds(body) } } }, async (request, reply) => {
     const body = parseBody(addMembersV1Body, request.body, "Cannot add members.");
     const members = body.members.map((m, i) => {
       const userId = m.userId ?? m.email;
@@ -162,20 +165,20 @@ export const accessControlRoutes: FastifyPluginAsync<{ access: AccessService; iT
 
   // One member: v2's `/members/users/{userId}` and v1's `/members/{memberId}`.
   for (const path of ["/itwins/:iTwinId/members/users/:userId", "/itwins/:iTwinId/members/:userId"]) {
-    api.get<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Get a member", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
+    api.get<{ Params: { iTwinId: string; userId: string } }>(path, { schema: { response: { 200: one("member", MEMBER) } }, config: { summary: "Get a member", authz: iTwinInPath(WEBVIEW) } }, async (request) => {
       const { iTwinId, userId } = request.params;
       return { member: await presentMember(iTwinId, await access.getMember(iTwinId, userId)) };
     });
 
     const update = { action: "access.member.update", target: (p: Params) => p.userId };
-    api.patch<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Change a member's roles", authz: iTwinInPath(MANAGE), audit: update } }, async (request, reply) => {
+    api.patch<{ Params: { iTwinId: string; userId: string } }>(path, { schema: { body: bodyOf(updateMemberBody), response: { 200: one("member", MEMBER) } }, config: { summary: "Change a member's roles", authz: iTwinInPath(MANAGE), audit: update } }, async (request, reply) => {
       const body = parseBody(updateMemberBody, request.body, "Cannot update member.");
       const { iTwinId, userId } = request.params;
       return changed(reply).send({ member: await presentMember(iTwinId, await access.setMemberRoles(request.actor, iTwinId, userId, body.roleIds)) });
     });
 
     const remove = { action: "access.member.remove", target: (p: Params) => p.userId };
-    api.delete<{ Params: { iTwinId: string; userId: string } }>(path, { config: { summary: "Remove a member", authz: iTwinInPath(MANAGE), audit: remove } }, async (request, reply) => {
+    api.delete<{ Params: { iTwinId: string; userId: string } }>(path, { schema: { response: { 204: {} } }, config: { summary: "Remove a member", authz: iTwinInPath(MANAGE), audit: remove } }, async (request, reply) => {
       await access.removeMember(request.actor, request.params.iTwinId, request.params.userId);
       return changed(reply).code(204).send();
     });

@@ -4,6 +4,7 @@ import { invalidRequest, invalidValue } from "../../domain/errors.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import { MANAGE, iModel } from "../authz/rules.js";
 import { keysetPagingLinks } from "../paging.js";
+import { AUDIT_ENTRY, ORDER_BY, PAGING, page, query } from "../schemas.js";
 import type { Query } from "../query.js";
 import { parseIndexParam, parseOrderBy, parsePage, parseStringParam } from "../query.js";
 
@@ -19,9 +20,21 @@ export interface AuditRouteOptions {
   originOf(request: FastifyRequest): string;
 }
 
+const FILTER = {
+  userId: "Only this user's",
+  action: "Only this action (e.g. changeset.create)",
+  since: "From this ISO 8601 time",
+  until: "Up to this ISO 8601 time",
+  afterSeq: "Entries after this one (the next page's link)",
+  beforeSeq: "Entries before this one (newest first)",
+  $orderBy: ORDER_BY("at"),
+  $top: PAGING.$top,
+};
+const LOG = { response: { 200: page("auditEntries", AUDIT_ENTRY) } };
+
 /** `GET /imodels/{id}/auditlog`: registered inside the `/imodels` API scope. */
 export const iModelAuditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (api, options) => {
-  api.get<{ Params: { id: string } }>("/:id/auditlog", { config: { summary: "Read an iModel's audit log (modelhub)", authz: iModel(MANAGE) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/auditlog", { schema: { querystring: query(FILTER), ...LOG }, config: { summary: "Read an iModel's audit log (modelhub)", authz: iModel(MANAGE) } }, async (request) => {
     const operation = "Cannot get the audit log.";
     const query = request.query as Query;
     const filter = parseFilter(query, operation);
@@ -36,7 +49,8 @@ export const auditLogRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app,
     summary: "Read the audit log of an iTwin, or of the whole hub (modelhub)",
     authz: { kind: "iTwin", anyOf: MANAGE, from: "query", adminsWithout: true },
   } as const;
-  app.get("/", { config }, async (request) => {
+  const schema = { querystring: query({ iTwinId: "The iTwin (none: the whole hub, administrators)", iModelId: "Only this iModel's", ...FILTER }), ...LOG };
+  app.get("/", { schema, config }, async (request) => {
     const operation = "Cannot get the audit log.";
     const query = request.query as Query;
     const filter = parseFilter(query, operation);

@@ -4,6 +4,7 @@ import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
 import { DEFAULTS } from "../../config.js";
 import { WEBVIEW, iModel } from "../authz/rules.js";
+import { query } from "../schemas.js";
 
 export interface EventRouteOptions {
   hub: Hub;
@@ -41,7 +42,7 @@ export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (api, op
   });
 
   // The change feed tells what the webview routes show (pushes, versions, lock counts, checkpoints).
-  api.get<{ Params: { id: string } }>("/:id/events", { config: { summary: "Follow an iModel's change feed (server-sent events; modelhub)", authz: iModel(WEBVIEW) } }, async (request, reply) => {
+  api.get<{ Params: { id: string } }>("/:id/events", { schema: { querystring: query({ lastEventId: "Resume after this event (as the Last-Event-ID header)" }), headers: query({ accept: "Must include text/event-stream", "last-event-id": "Resume after this event" }), response: { 200: { description: "Server-sent events: changeset, namedVersion, locks, checkpoint, briefcase, reset", content: { "text/event-stream": { schema: { type: "string" } } } } } }, config: { summary: "Follow an iModel's change feed (server-sent events; modelhub)", authz: iModel(WEBVIEW) } }, async (request, reply) => {
     // Only clients that ask for a stream get one: a JSON client (or `*/*`) would otherwise wait forever for a body.
     if (!/\btext\/event-stream\b/i.test(request.headers.accept ?? "")) {
       throw new HubError("BadRequest", "This route answers server-sent events: send 'Accept: text/event-stream'.");

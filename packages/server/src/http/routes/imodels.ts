@@ -8,6 +8,7 @@ import { objectAt } from "../route-config.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
+import { IMODEL, ORDER_BY, PAGING, PERMISSION_LIST, PREFER, bodyOf, one, page, query } from "../schemas.js";
 import type { ApiRouteContext } from "./context.js";
 
 const text255 = (what: string) => z.string().max(255, { error: `The value exceeds allowed 255 characters.` }).describe(what);
@@ -59,7 +60,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
   api.post(
     "/",
     {
-      config: {
+      schema: { body: bodyOf(createBody), response: { 201: one("iModel", IMODEL) } }, config: {
         summary: "Create an iModel (empty, from a baseline file, or from a template)",
         // Creating in an iTwin needs manage there; an iTwin id the hub has never seen is created, the caller its Owner.
         authz: { kind: "iTwin", anyOf: MANAGE, from: "body", claim: true },
@@ -122,7 +123,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
 
   api.get(
     "/",
-    { config: { summary: "List an iTwin's iModels", authz: authenticated("lists only the iModels the caller can see (AccessService.visibility)") } },
+    { schema: { querystring: query({ iTwinId: "The iTwin (required)", name: "Exact name", $search: "Part of the name", state: { type: "string", enum: ["initialized", "notInitialized"] }, $orderBy: ORDER_BY("name", "createdDateTime"), ...PAGING }, ["iTwinId"]), headers: PREFER, response: { 200: page("iModels", IMODEL) } }, config: { summary: "List an iTwin's iModels", authz: authenticated("lists only the iModels the caller can see (AccessService.visibility)") } },
     async (request) => {
     const q = request.params_;
     const operation = "Cannot get iModels.";
@@ -150,11 +151,11 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     };
   });
 
-  api.get<{ Params: { id: string } }>("/:id", { config: { summary: "Get an iModel", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id", { schema: { response: { 200: one("iModel", IMODEL) } }, config: { summary: "Get an iModel", authz: iModel(WEBVIEW) } }, async (request) => {
     return { iModel: request.presenter.iModel(await hub.iModels.get(request.params.id)) };
   });
 
-  api.patch<{ Params: { id: string } }>("/:id", { config: { summary: "Update an iModel", authz: iModel(MANAGE), audit: { action: "imodel.update" } } }, async (request) => {
+  api.patch<{ Params: { id: string } }>("/:id", { schema: { body: bodyOf(updateBody), response: { 200: one("iModel", IMODEL) } }, config: { summary: "Update an iModel", authz: iModel(MANAGE), audit: { action: "imodel.update" } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update iModel.");
     const record = await hub.iModels.update(request.params.id, {
       ...(body.name !== undefined ? { name: body.name } : {}),
@@ -164,7 +165,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     return { iModel: request.presenter.iModel(record) };
   });
 
-  api.delete<{ Params: { id: string } }>("/:id", { config: { summary: "Delete an iModel", authz: iModel(DELETE), audit: { action: "imodel.delete" } } }, async (request, reply) => {
+  api.delete<{ Params: { id: string } }>("/:id", { schema: { response: { 204: {} } }, config: { summary: "Delete an iModel", authz: iModel(DELETE), audit: { action: "imodel.delete" } } }, async (request, reply) => {
     await hub.iModels.delete(request.params.id);
     return reply.code(204).send();
   });
@@ -172,14 +173,14 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
   // Baseline upload: the client uploads to `_links.upload`, then POSTs here (`_links.complete`).
   api.post<{ Params: { id: string } }>(
     "/:id/baselinefile",
-    { config: { summary: "Complete a baseline file upload", authz: iModel(MANAGE), audit: { action: "imodel.baseline.complete" } } },
+    { schema: { response: { 200: { type: "object" } } }, config: { summary: "Complete a baseline file upload", authz: iModel(MANAGE), audit: { action: "imodel.baseline.complete" } } },
     async (request) => {
     const record = await hub.iModels.completeBaselineUpload(request.params.id);
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.latest(record.id).catch(() => undefined) : undefined;
     return { baselineFile: request.presenter.baselineFile(record, checkpoint) };
   });
 
-  api.get<{ Params: { id: string } }>("/:id/baselinefile", { config: { summary: "Get an iModel's baseline file", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/baselinefile", { schema: { response: { 200: { type: "object" } } }, config: { summary: "Get an iModel's baseline file", authz: iModel(WEBVIEW) } }, async (request) => {
     const record = await hub.iModels.get(request.params.id);
     // An iModel created empty has a baseline too (the one the hub generated): it is described the same way.
     const checkpoint = record.state === "initialized" ? await hub.checkpoints.forChangeset(record.id, { index: 0 }).catch(() => undefined) : undefined;
@@ -192,7 +193,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     api.post<{ Params: { id: string } }>(
       `/:id/${kind}`,
       // Reads the source; the handler also requires creating iModels in the target iTwin (AccessService.createIn).
-      { config: { summary: `${kind === "clone" ? "Clone" : "Fork"} an iModel (also needs imodels_manage on the target iTwin)`, authz: iModel(READ), audit: { action: `imodel.${kind}` } } },
+      { schema: { body: bodyOf(copyBody), response: { 202: { description: "Accepted: the new iModel is in `Location`, its creation in `create-imodel-operation`" } } }, config: { summary: `${kind === "clone" ? "Clone" : "Fork"} an iModel (also needs imodels_manage on the target iTwin)`, authz: iModel(READ), audit: { action: `imodel.${kind}` } } },
       async (request, reply) => {
       const operation = kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
       const body = parseBody(copyBody, request.body, operation);
@@ -214,7 +215,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     });
   }
 
-  api.get<{ Params: { id: string } }>("/:id/operations/create", { config: { summary: "Get an iModel's creation state", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/operations/create", { schema: { response: { 200: { type: "object" } } }, config: { summary: "Get an iModel's creation state", authz: iModel(WEBVIEW) } }, async (request) => {
     const record = await hub.iModels.get(request.params.id);
     const state =
       record.state === "initialized"
@@ -237,7 +238,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
   });
 
   // The caller's effective permissions (open mode: all of them), in the cloud's spelling (`imodels-delete`).
-  api.get<{ Params: { id: string } }>("/:id/permissions", { config: { summary: "Get the caller's permissions on an iModel", authz: iModel(ANY) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/permissions", { schema: { response: { 200: PERMISSION_LIST } }, config: { summary: "Get the caller's permissions on an iModel", authz: iModel(ANY) } }, async (request) => {
     await hub.iModels.get(request.params.id);
     return { permissions: wirePermissions(grantsOfRequest(request).permissions) };
   });

@@ -11,6 +11,7 @@ import { parseEnumParam, parsePage, parseStringParam, prefersRepresentation } fr
 import { ANY, MANAGE, authenticated, iTwinInPath } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
 import { parseBody } from "../validation.js";
+import { ITWIN, PAGING, PREFER_PROPERTY, bodyOf, one, page, query } from "../schemas.js";
 
 const text = (max: number) => z.string().max(max, { error: `The value exceeds allowed ${max} characters.` });
 const fields = {
@@ -81,13 +82,13 @@ function inputOf(body: z.infer<typeof updateBody>) {
 export const iTwinRoutes: FastifyPluginAsync<{ iTwins: ITwinService; publicUrl: string | undefined }> = async (api, { iTwins, publicUrl }) => {
   const base = (request: FastifyRequest) => `${publicUrl ? publicUrl.replace(/\/+$/, "") : `${request.protocol}://${request.host}`}/itwins`;
 
-  api.post("/", { config: { summary: "Create an iTwin", authz: authenticated("any user starts an iTwin and becomes its Owner (administrators only with --no-claim-itwins: ITwinService)"), audit: { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName } } }, async (request, reply) => {
+  api.post("/", { schema: { body: bodyOf(createBody), response: { 201: one("iTwin", ITWIN) } }, config: { summary: "Create an iTwin", authz: authenticated("any user starts an iTwin and becomes its Owner (administrators only with --no-claim-itwins: ITwinService)"), audit: { action: "itwin.create", target: (_p, body, answer) => objectAt(answer, "iTwin").id ?? body.displayName } } }, async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create iTwin.");
     const record = await iTwins.create(request.actor, inputOf(body));
     return reply.code(201).send({ iTwin: presentITwin(record, true) });
   });
 
-  api.get("/", { config: { summary: "List the caller's iTwins", authz: authenticated("lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)") } }, async (request) => {
+  api.get("/", { schema: { querystring: query({ subClass: "Only iTwins of this sub-class", status: "Only iTwins of this status", includeInactive: { type: "string", enum: ["true", "false"] }, type: "Only iTwins of this type", displayName: "Exact display name", number: "Exact number", $search: "Part of the name or number", ...PAGING }), headers: { type: "object", properties: { ...PREFER_PROPERTY, "x-itwin-query-scope": { type: "string", enum: ["memberOfItwin", "all"], description: "`all`: every iTwin (administrators)" } } }, response: { 200: page("iTwins", ITWIN) } }, config: { summary: "List the caller's iTwins", authz: authenticated("lists only the iTwins the caller is a member of (all of them for administrators asking for scope all)") } }, async (request) => {
     const q = request.query as Query;
     const operation = "Cannot get iTwins.";
     const page = parsePage(q, operation);
@@ -121,16 +122,16 @@ export const iTwinRoutes: FastifyPluginAsync<{ iTwins: ITwinService; publicUrl: 
     return { iTwins: rows.map((r) => presentITwin(r, full)), _links: offsetPagingLinks(base(request), q, page, hasMore) };
   });
 
-  api.get<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Get an iTwin", authz: authenticated("members and administrators; anyone else gets 404 iTwinNotFound (ITwinService.get)") } }, async (request) => {
+  api.get<{ Params: { iTwinId: string } }>("/:iTwinId", { schema: { response: { 200: one("iTwin", ITWIN) } }, config: { summary: "Get an iTwin", authz: authenticated("members and administrators; anyone else gets 404 iTwinNotFound (ITwinService.get)") } }, async (request) => {
     return { iTwin: presentITwin(await iTwins.get(request.actor, request.params.iTwinId), true) };
   });
 
-  api.patch<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Update an iTwin", authz: iTwinInPath(MANAGE), audit: { action: "itwin.update", target: (p) => p.iTwinId } } }, async (request) => {
+  api.patch<{ Params: { iTwinId: string } }>("/:iTwinId", { schema: { body: bodyOf(updateBody), response: { 200: one("iTwin", ITWIN) } }, config: { summary: "Update an iTwin", authz: iTwinInPath(MANAGE), audit: { action: "itwin.update", target: (p) => p.iTwinId } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update iTwin.");
     return { iTwin: presentITwin(await iTwins.update(request.actor, request.params.iTwinId, inputOf(body)), true) };
   });
 
-  api.delete<{ Params: { iTwinId: string } }>("/:iTwinId", { config: { summary: "Delete an empty iTwin", authz: { kind: "iTwin", anyOf: ANY, from: "path", owner: true }, audit: { action: "itwin.delete", target: (p) => p.iTwinId } } }, async (request, reply) => {
+  api.delete<{ Params: { iTwinId: string } }>("/:iTwinId", { schema: { response: { 204: {} } }, config: { summary: "Delete an empty iTwin", authz: { kind: "iTwin", anyOf: ANY, from: "path", owner: true }, audit: { action: "itwin.delete", target: (p) => p.iTwinId } } }, async (request, reply) => {
     await iTwins.delete(request.actor, request.params.iTwinId);
     return reply.code(204).send();
   });

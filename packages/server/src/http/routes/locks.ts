@@ -9,6 +9,7 @@ import { WEBVIEW, WRITE_OR_MANAGE, iModel } from "../authz/rules.js";
 import { offsetPagingLinks } from "../paging.js";
 import { parseEnumParam, parseIndexParam, parsePage } from "../query.js";
 import { parseBody } from "../validation.js";
+import { LOCK, PAGING, bodyOf, one, page, query } from "../schemas.js";
 import { PerUserLimit } from "../per-user-limit.js";
 import { sendJsonInPieces } from "../json-pieces.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
@@ -51,7 +52,7 @@ const LOCK_UPDATES_WAITING = 64;
 /** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
 export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
   const updates = new PerUserLimit(LOCK_UPDATES_RUNNING, LOCK_UPDATES_WAITING, "lock requests");
-  api.patch<{ Params: { id: string } }>("/:id/locks", { config: { summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
+  api.patch<{ Params: { id: string } }>("/:id/locks", { schema: { body: bodyOf(updateBody), response: { 200: one("lock", LOCK) } }, config: { summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
 
   async function updateLocks(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
     const operation = "Cannot update Locks.";
@@ -96,7 +97,7 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
     return locks.exclusive.length + locks.shared.length > STREAMED_ANSWER_IDS ? sendJsonInPieces(reply, answer) : answer;
   }
 
-  api.get<{ Params: { id: string } }>("/:id/locks", { config: { summary: "List locks", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/locks", { schema: { querystring: query({ briefcaseId: "Only this briefcase's", lockLevel: { type: "string", enum: ["shared", "exclusive"] }, ...PAGING }), response: { 200: page("locks", LOCK) } }, config: { summary: "List locks", authz: iModel(WEBVIEW) } }, async (request) => {
     const q = request.params_;
     const operation = "Cannot get Locks.";
     const page = parsePage(q, operation);
@@ -115,7 +116,7 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
     };
   });
 
-  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { config: { summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
+  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { schema: { body: bodyOf(releaseChunkBody), response: { 200: { type: "object", properties: { isLastChunk: { type: "boolean" } } } } }, config: { summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
     const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
     return hub.locks.releaseChunk(request.actor, grantsOfRequest(request), request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
   });

@@ -4,6 +4,7 @@ import type { ApiRouteContext } from "./context.js";
 import { offsetPagingLinks, readPage } from "../paging.js";
 import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepresentation } from "../query.js";
 import { parseBody } from "../validation.js";
+import { NAMED_VERSION, ORDER_BY, PAGING, PREFER, bodyOf, one, page, query } from "../schemas.js";
 import { WEBVIEW, WRITE, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
 
@@ -24,7 +25,7 @@ const updateBody = z
   });
 
 export const namedVersionRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
-  api.post<{ Params: { id: string } }>("/:id/namedversions", { config: { summary: "Create a named version", authz: iModel(WRITE), audit: { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name } } }, async (request, reply) => {
+  api.post<{ Params: { id: string } }>("/:id/namedversions", { schema: { body: bodyOf(createBody), response: { 201: one("namedVersion", NAMED_VERSION) } }, config: { summary: "Create a named version", authz: iModel(WRITE), audit: { action: "namedversion.create", target: (_p, body, answer) => objectAt(answer, "namedVersion").id ?? body.name } } }, async (request, reply) => {
     const body = parseBody(createBody, request.body, "Cannot create Named Version.");
     const record = await hub.namedVersions.create(request.actor, request.params.id, {
       name: body.name,
@@ -35,7 +36,7 @@ export const namedVersionRoutes: FastifyPluginAsync<ApiRouteContext> = async (ap
     return reply.code(201).send({ namedVersion: request.presenter.namedVersion(record) });
   });
 
-  api.get<{ Params: { id: string } }>("/:id/namedversions", { config: { summary: "List named versions", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string } }>("/:id/namedversions", { schema: { querystring: query({ name: "Exact name", $search: "Part of the name", state: { type: "string", enum: ["visible", "hidden"] }, $orderBy: ORDER_BY("changesetIndex", "createdDateTime"), ...PAGING }), headers: PREFER, response: { 200: page("namedVersions", NAMED_VERSION) } }, config: { summary: "List named versions", authz: iModel(WEBVIEW) } }, async (request) => {
     const q = request.params_;
     const operation = "Cannot get Named Versions.";
     const page = parsePage(q, operation);
@@ -53,11 +54,11 @@ export const namedVersionRoutes: FastifyPluginAsync<ApiRouteContext> = async (ap
     };
   });
 
-  api.get<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { config: { summary: "Get a named version", authz: iModel(WEBVIEW) } }, async (request) => {
+  api.get<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { schema: { response: { 200: one("namedVersion", NAMED_VERSION) } }, config: { summary: "Get a named version", authz: iModel(WEBVIEW) } }, async (request) => {
     return { namedVersion: request.presenter.namedVersion(await hub.namedVersions.get(request.params.id, request.params.versionId)) };
   });
 
-  api.patch<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { config: { summary: "Update a named version (name, description, state)", authz: iModel(WRITE), audit: { action: "namedversion.update", target: (p) => p.versionId } } }, async (request) => {
+  api.patch<{ Params: { id: string; versionId: string } }>("/:id/namedversions/:versionId", { schema: { body: bodyOf(updateBody), response: { 200: one("namedVersion", NAMED_VERSION) } }, config: { summary: "Update a named version (name, description, state)", authz: iModel(WRITE), audit: { action: "namedversion.update", target: (p) => p.versionId } } }, async (request) => {
     const body = parseBody(updateBody, request.body, "Cannot update Named Version.");
     const record = await hub.namedVersions.update(request.params.id, request.params.versionId, {
       ...(body.name !== undefined ? { name: body.name } : {}),

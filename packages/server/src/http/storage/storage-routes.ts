@@ -14,6 +14,7 @@ import { UPLOAD_RETRY_AFTER_SECONDS } from "./upload-slots.js";
 import type { Actor } from "../../domain/context.js";
 import type { AuthFailureGate } from "../auth-failures.js";
 import { SIGNED_LINK } from "../authz/rules.js";
+import { query } from "../schemas.js";
 
 export { storageUrl } from "./url-signer.js";
 
@@ -89,7 +90,13 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
 
   // The signed link (one object, one verb, an expiry) is the authorization: API routes that checked permissions hand them out.
   const upload = { summary: "Upload a file or a block through a signed link (Azure Blob subset)", authz: SIGNED_LINK, audit: { action: "storage.upload", target: (p: Query) => storageKey(p["*"]) } };
-  app.put("/modelhub/*", { config: upload }, async (request, reply) => {
+  const bytes = { "application/octet-stream": { schema: { type: "string", format: "binary" } } };
+  const uploadSchema = {
+    querystring: query({ comp: { type: "string", enum: ["block", "blocklist"], description: "Put Block / Put Block List (Azure); none: the whole file" }, blockid: "The block's id (comp=block)" }),
+    body: { content: bytes },
+    response: { 201: { description: "Stored (ETag and Last-Modified of the blob)" } },
+  };
+  app.put("/modelhub/*", { schema: uploadSchema, config: upload }, async (request, reply) => {
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     const link = authorize(request, reply, key, "w");
@@ -233,7 +240,11 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   // An explicit HEAD route: fastify's automatic one would answer a body-less reply with `Content-Length: 0`, and
   // @azure/storage-blob sizes parallel downloads from HEAD (getProperties).
   const download = { summary: "Download a file (or a range of it) through a signed link", authz: SIGNED_LINK };
-  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", config: download, handler: (request, reply) => read(request, reply, request.method === "HEAD") });
+  const downloadSchema = {
+    headers: query({ range: "bytes=a-b", "x-ms-range": "bytes=a-b (Azure)", "if-match": "The ETag the blob must still have" }),
+    response: { 200: { description: "The file", content: bytes }, 206: { description: "The range asked for", content: bytes } },
+  };
+  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", schema: downloadSchema, config: download, handler: (request, reply) => read(request, reply, request.method === "HEAD") });
 };
 
 /** The blob key of a storage path (the audit log's target of an upload). */
