@@ -1,10 +1,7 @@
 // The whole HTTP app, assembled: the server and its guards, the audit hook and rate limit every route passes, then
 // the route plugins in their scopes. Each route carries its own facts (`config: { authz, audit, summary }`, see
 // route-config.ts); the app refuses to start when one has no authorization rule.
-import rateLimit from "@fastify/rate-limit";
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Actor } from "../domain/context.js";
-import { HubError } from "../domain/errors.js";
+import type { FastifyInstance } from "fastify";
 import type { AppOptions } from "./app-options.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
 import { RefusalDigest } from "./audit/refusal-digest.js";
@@ -12,11 +9,10 @@ import { AuthFailureGate, DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failures.js"
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import type { AuthorizationDeps } from "./authz/authorize.js";
 import { requireRouteRules, stillAuthorized } from "./authz/authorize.js";
-import { publicRoute } from "./authz/rules.js";
 import { ClientAddresses } from "./client-address.js";
 import { withStorableIdentities } from "./input-guard.js";
 import { registerApiReference } from "./openapi.js";
-import { registerReadiness } from "./readiness.js";
+import { registerHealth, registerReadiness } from "./readiness.js";
 import { originOf, sendError, sendNoRoute } from "./replies.js";
 import { accessControlRoutes } from "./routes/access-control.js";
 import type { AuditRouteOptions } from "./routes/auditlog.js";
@@ -34,7 +30,7 @@ import { namedVersionRoutes } from "./routes/named-versions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { userRoutes } from "./routes/users.js";
 import { documentOnly } from "./schemas.js";
-import { apiScope, authenticateWith, authenticatedScope } from "./scopes.js";
+import { apiScope, authenticateWith, authenticatedScope, registerUserRateLimit } from "./scopes.js";
 import type { ScopeDeps } from "./scopes.js";
 import { createServer, registerRequestGuards } from "./server.js";
 import { isStoragePath, sendAzureError } from "./storage/azure-xml.js";
@@ -46,7 +42,17 @@ export type { AppOptions } from "./app-options.js";
 export type { ApiRouteContext } from "./routes/context.js";
 
 /** The route plugins of the iModels API scope (`/imodels`), each a file under routes/. */
-const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
+const API_ROUTES = [
+  iModelRoutes,
+  changesetRoutes,
+  briefcaseRoutes,
+  lockRoutes,
+  namedVersionRoutes,
+  checkpointRoutes,
+  userRoutes,
+  iModelPermissionRoutes,
+  thumbnailRoutes,
+];
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -70,31 +76,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       refusals,
     });
   }
-  // Before any route: one bucket per verified user, whichever of their tokens they use, across every authenticated
-  // scope (API, access control, audit log). After authentication (onRequest), so requests without an actor (storage,
-  // probes, the web UI) are not counted.
-  if (options.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: options.rateLimitPerMinute,
-      timeWindow: 60_000,
-      hook: "preHandler",
-      allowList: (request) => !actorOf(request),
-      keyGenerator: (request) => `user:${actorOf(request)?.userId}`,
-      errorResponseBuilder: (_request, context) =>
-        new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
-          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-        }),
-    });
-  }
+  // Before any route: one request bucket per verified user (scopes.ts).
+  if (options.rateLimitPerMinute > 0) await registerUserRateLimit(app, options.rateLimitPerMinute);
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
 
   registerApiReference(app, { publicUrl: options.publicUrl });
-  const health = { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") };
-  app.get("/health", { schema: { response: { 200: { type: "object", properties: { status: { const: "ok" } } } } }, config: health }, async () => ({ status: "ok" }));
+  registerHealth(app);
   if (options.webUiRoot !== false) {
-    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode: (options.authenticator ?? new OpenAuthenticator()).mode });
+    await webUiRoutes(app, {
+      root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT,
+      authMode: (options.authenticator ?? new OpenAuthenticator()).mode,
+    });
   }
 
   await app.register(storageRoutes, {
@@ -121,7 +114,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const audit: AuditRouteOptions | undefined = options.audit && {
     auditLog: options.audit.log,
     recorder: options.audit.recorder,
-    authorizeIModel: options.audit.authorizeIModel ?? (async (_request, iModelId) => void (await options.hub.iModels.get(iModelId))),
+    authorizeIModel:
+      options.audit.authorizeIModel ?? (async (_request, iModelId) => void (await options.hub.iModels.get(iModelId))),
     authorizeITwin: options.audit.authorizeITwin ?? (async () => undefined),
     originOf: (request) => originOf(request, options.publicUrl),
   };
@@ -133,7 +127,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       for (const routes of API_ROUTES) await api.register(routes, context);
       if (options.events) {
         const verify = (header: string | undefined) => authenticator.authenticate(header);
-        await api.register(eventRoutes, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, verify, authorization) });
+        await api.register(eventRoutes, {
+          hub: options.hub,
+          ...options.events,
+          stillAllowed: (request) => stillAuthorized(request, verify, authorization),
+        });
       }
       if (audit) await api.register(iModelAuditRoutes, audit);
     },
@@ -142,33 +140,42 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The hub-wide / per-iTwin audit log; roles and members of iTwins (the cloud's Access Control API shapes), and
   // iTwins themselves (the iTwins API's): authenticated and answered like the API.
   if (audit) {
-    await app.register(async (scope) => {
-      authenticatedScope(scope, deps, { json: false });
-      await scope.register(auditLogRoutes, audit);
-    }, { prefix: "/auditlog" });
+    await app.register(
+      async (scope) => {
+        authenticatedScope(scope, deps, { json: false });
+        await scope.register(auditLogRoutes, audit);
+      },
+      { prefix: "/auditlog" },
+    );
   }
-  await app.register(async (scope) => {
-    authenticatedScope(scope, deps, { json: true });
-    await scope.register(accessControlRoutes, { access: options.access, iTwins: options.iTwins });
-  }, { prefix: "/accesscontrol" });
-  await app.register(async (scope) => {
-    authenticatedScope(scope, deps, { json: true });
-    await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
-  }, { prefix: "/itwins" });
+  await app.register(
+    async (scope) => {
+      authenticatedScope(scope, deps, { json: true });
+      await scope.register(accessControlRoutes, { access: options.access, iTwins: options.iTwins });
+    },
+    { prefix: "/accesscontrol" },
+  );
+  await app.register(
+    async (scope) => {
+      authenticatedScope(scope, deps, { json: true });
+      await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
+    },
+    { prefix: "/itwins" },
+  );
 
   app.setNotFoundHandler((request, reply) => {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.
     if (isStoragePath(request.url)) {
-      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${request.url.split("?")[0]}.`);
+      void sendAzureError(
+        reply,
+        405,
+        "InvalidInput",
+        `The resource doesn't support the HTTP verb ${request.method} at ${request.url.split("?")[0]}.`,
+      );
       return;
     }
     sendNoRoute(request, reply, "route");
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   return app;
-}
-
-/** The verified caller, on requests of the authenticated scopes (null or absent elsewhere). */
-function actorOf(request: FastifyRequest): Actor | null | undefined {
-  return (request as { actor?: Actor | null }).actor;
 }

@@ -36,23 +36,35 @@ export function docsPage(doc: Json): string {
       byTag.get(tag)!.push({ method, path, op });
     }
   }
-  const toc = [...byTag.keys()].map((tag) => `<li><a href="#${anchor(tag)}">${escape(tag)}</a> (${byTag.get(tag)!.length})</li>`).join("");
+  const toc = [...byTag.keys()]
+    .map((tag) => `<li><a href="#${anchor(tag)}">${escape(tag)}</a> (${byTag.get(tag)!.length})</li>`)
+    .join("");
   const sections = [...byTag].map(([tag, ops]) => {
     const items = ops.map(({ method, path, op }) => {
       const parameters = (op.parameters as Json[] | undefined) ?? [];
       const params = parameters.length
         ? `<table><tr><th>parameter</th><th>in</th><th>description</th></tr>${parameters
-            .map((p) => `<tr><td><code>${escape(String(p.name))}</code>${p.required ? " *" : ""}</td><td>${escape(String(p.in))}</td><td>${inline(String(p.description ?? ""))}</td></tr>`)
+            .map(
+              (p) =>
+                `<tr><td><code>${escape(String(p.name))}</code>${p.required ? " *" : ""}</td><td>${escape(String(p.in))}</td><td>${inline(String(p.description ?? ""))}</td></tr>`,
+            )
             .join("")}</table>`
         : "";
       const body = op.requestBody as { content: Record<string, { schema: unknown }> } | undefined;
       const bodyHtml = body
-        ? Object.entries(body.content).map(([type, c]) => `<details><summary>Body (${escape(type)})</summary><pre>${schemaText(c.schema)}</pre></details>`).join("")
+        ? Object.entries(body.content)
+            .map(
+              ([type, c]) =>
+                `<details><summary>Body (${escape(type)})</summary><pre>${schemaText(c.schema)}</pre></details>`,
+            )
+            .join("")
         : "";
       const responses = Object.entries(op.responses as Record<string, Json>)
         .map(([status, r]) => {
           const ref = typeof r.$ref === "string" ? r.$ref.split("/").at(-1)! : undefined;
-          const description = ref ? (((doc.components as Json).responses as Record<string, Json>)[ref]?.description as string) : String(r.description ?? "");
+          const description = ref
+            ? (((doc.components as Json).responses as Record<string, Json>)[ref]?.description as string)
+            : String(r.description ?? "");
           const content = r.content as Record<string, { schema: unknown }> | undefined;
           const shape = content ? Object.values(content)[0]?.schema : undefined;
           return `<li><code>${escape(status)}</code> ${inline(description)}${shape ? `<details><summary>shape</summary><pre>${schemaText(shape)}</pre></details>` : ""}</li>`;
@@ -64,7 +76,10 @@ export function docsPage(doc: Json): string {
     return `<h2 id="${anchor(tag)}">${escape(tag)}</h2>${items.join("")}`;
   });
   const schemas = Object.entries(((doc.components as Json).schemas ?? {}) as Record<string, unknown>)
-    .map(([name, s]) => `<details id="schema-${anchor(name)}"><summary>${escape(name)}</summary><pre>${schemaText(s)}</pre></details>`)
+    .map(
+      ([name, s]) =>
+        `<details id="schema-${anchor(name)}"><summary>${escape(name)}</summary><pre>${schemaText(s)}</pre></details>`,
+    )
     .join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

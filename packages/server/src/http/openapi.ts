@@ -14,7 +14,9 @@ import { docsPage } from "./openapi-page.js";
 
 type Json = Record<string, unknown>;
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 /** Tag of a route: the collection it belongs to, from its path. */
 function tagOf(url: string): string {
@@ -49,10 +51,19 @@ function tagOf(url: string): string {
 const ERROR_RESPONSES: Record<string, { status: string; description: string }> = {
   Unauthorized: { status: "401", description: "No valid token: `HeaderNotFound`, `InvalidToken`, `Unauthorized`…" },
   Forbidden: { status: "403", description: "`InsufficientPermissions`: some permission on it, not the one needed" },
-  NotFound: { status: "404", description: "Not found, or no permission at all on the iModel (`iModelNotFound`, `ChangesetNotFound`…)" },
-  Conflict: { status: "409", description: "The hub's rules refuse it now (`iModelNotInitialized`, `ConflictWithAnotherUser`…)" },
+  NotFound: {
+    status: "404",
+    description: "Not found, or no permission at all on the iModel (`iModelNotFound`, `ChangesetNotFound`…)",
+  },
+  Conflict: {
+    status: "409",
+    description: "The hub's rules refuse it now (`iModelNotInitialized`, `ConflictWithAnotherUser`…)",
+  },
   UnsupportedMediaType: { status: "415", description: "`UnsupportedMediaType`: the body is not JSON" },
-  InvalidRequest: { status: "422", description: "`InvalidiModelsRequest`: `details[]` names each bad property or parameter" },
+  InvalidRequest: {
+    status: "422",
+    description: "`InvalidiModelsRequest`: `details[]` names each bad property or parameter",
+  },
   TooManyRequests: { status: "429", description: "`TooManyRequests`, with `Retry-After`" },
 };
 
@@ -63,7 +74,9 @@ export function openApiDocument(routes: readonly RouteEntry[], server?: string):
     const path = openApiPath(route.url);
     (paths[path] ??= {})[route.method.toLowerCase()] = operation(route);
   }
-  const schemas = Object.fromEntries([...NAMED_SCHEMAS].map(([schema, name]) => [name, refs(schema as JsonSchema, schema)]));
+  const schemas = Object.fromEntries(
+    [...NAMED_SCHEMAS].map(([schema, name]) => [name, refs(schema as JsonSchema, schema)]),
+  );
   const errorJson = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
   return {
     openapi: "3.1.0",
@@ -78,12 +91,15 @@ export function openApiDocument(routes: readonly RouteEntry[], server?: string):
     paths,
     components: {
       schemas,
-      responses: Object.fromEntries(Object.entries(ERROR_RESPONSES).map(([name, r]) => [name, { description: r.description, content: errorJson }])),
+      responses: Object.fromEntries(
+        Object.entries(ERROR_RESPONSES).map(([name, r]) => [name, { description: r.description, content: errorJson }]),
+      ),
       securitySchemes: {
         bearer: {
           type: "http",
           scheme: "bearer",
-          description: "`--auth open`: the token is the user name (not verified); `--auth tokens`: a token from `modelhub tokens create`; `--auth oidc`: a JWT of the configured issuer.",
+          description:
+            "`--auth open`: the token is the user name (not verified); `--auth tokens`: a token from `modelhub tokens create`; `--auth oidc`: a JWT of the configured issuer.",
         },
       },
     },
@@ -95,18 +111,38 @@ function operation(route: RouteEntry): Json {
   const schema: RouteSchema = route.schema ?? {};
   const rule = facts.authz;
   const parameters: Json[] = [];
-  for (const match of url.matchAll(/:([A-Za-z0-9_]+)/g)) parameters.push({ name: match[1], in: "path", required: true, schema: { type: "string" } });
-  if (url.endsWith("*")) parameters.push({ name: "path", in: "path", required: true, description: "The rest of the path (may contain `/`)", schema: { type: "string" } });
+  for (const match of url.matchAll(/:([A-Za-z0-9_]+)/g))
+    parameters.push({ name: match[1], in: "path", required: true, schema: { type: "string" } });
+  if (url.endsWith("*"))
+    parameters.push({
+      name: "path",
+      in: "path",
+      required: true,
+      description: "The rest of the path (may contain `/`)",
+      schema: { type: "string" },
+    });
   const queryProps = ((schema.querystring as Json | undefined)?.properties ?? {}) as Record<string, JsonSchema>;
   const requiredQuery = new Set(((schema.querystring as Json | undefined)?.required ?? []) as string[]);
   for (const [name, s] of Object.entries(queryProps)) {
     const { description, ...rest } = s;
-    parameters.push({ name, in: "query", required: requiredQuery.has(name), ...(description ? { description } : {}), schema: refs(rest) });
+    parameters.push({
+      name,
+      in: "query",
+      required: requiredQuery.has(name),
+      ...(description ? { description } : {}),
+      schema: refs(rest),
+    });
   }
   const headerProps = ((schema.headers as Json | undefined)?.properties ?? {}) as Record<string, JsonSchema>;
   for (const [name, s] of Object.entries(headerProps)) {
     const { description, ...rest } = s;
-    parameters.push({ name, in: "header", required: false, ...(description ? { description } : {}), schema: refs(rest) });
+    parameters.push({
+      name,
+      in: "header",
+      required: false,
+      ...(description ? { description } : {}),
+      schema: refs(rest),
+    });
   }
 
   const responses: Record<string, Json> = {};
@@ -115,8 +151,15 @@ function operation(route: RouteEntry): Json {
     const { description, ...rest } = s;
     const noBody = Object.keys(rest).length === 0;
     // fastify's `content` form names the media type (images, event streams); anything else is JSON.
-    const content = rest.content ? refs(rest.content as JsonSchema) : noBody ? undefined : { "application/json": { schema: refs(rest) } };
-    responses[status] = { description: (description as string | undefined) ?? (noBody ? "Done" : "OK"), ...(content ? { content } : {}) };
+    const content = rest.content
+      ? refs(rest.content as JsonSchema)
+      : noBody
+        ? undefined
+        : { "application/json": { schema: refs(rest) } };
+    responses[status] = {
+      description: (description as string | undefined) ?? (noBody ? "Done" : "OK"),
+      ...(content ? { content } : {}),
+    };
   }
   if (Object.keys(responses).length === 0) responses["200"] = { description: "OK" };
   const authenticated = rule !== undefined && rule.kind !== "public" && rule.kind !== "signedLink";
@@ -130,12 +173,30 @@ function operation(route: RouteEntry): Json {
   if (authenticated) errors.push("TooManyRequests");
   for (const name of errors) responses[ERROR_RESPONSES[name]!.status] ??= { $ref: `#/components/responses/${name}` };
   if (rule?.kind === "signedLink") {
-    responses["403"] = { description: "`AuthenticationFailed`: no valid signature, or past its expiry (Azure's XML error body)", content: { "application/xml": { schema: { type: "string" } } } };
-    responses["404"] ??= { description: "`BlobNotFound` (Azure's XML error body)", content: { "application/xml": { schema: { type: "string" } } } };
+    responses["403"] = {
+      description: "`AuthenticationFailed`: no valid signature, or past its expiry (Azure's XML error body)",
+      content: { "application/xml": { schema: { type: "string" } } },
+    };
+    responses["404"] ??= {
+      description: "`BlobNotFound` (Azure's XML error body)",
+      content: { "application/xml": { schema: { type: "string" } } },
+    };
     parameters.push(
       { name: "se", in: "query", required: true, description: "Expiry of the signed link", schema: { type: "string" } },
-      { name: "sp", in: "query", required: true, description: "What the link allows: r (read) or w (write)", schema: { type: "string" } },
-      { name: "sig", in: "query", required: true, description: "The link's signature (the hub's key)", schema: { type: "string" } },
+      {
+        name: "sp",
+        in: "query",
+        required: true,
+        description: "What the link allows: r (read) or w (write)",
+        schema: { type: "string" },
+      },
+      {
+        name: "sig",
+        in: "query",
+        required: true,
+        description: "The link's signature (the hub's key)",
+        schema: { type: "string" },
+      },
     );
   }
 
@@ -145,9 +206,18 @@ function operation(route: RouteEntry): Json {
     openApiPath(url)
       .split("/")
       .filter(Boolean)
-      .map((part) => (part.startsWith("{") ? `By${capital(part.slice(1, -1))}` : capital(part.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : "")))))
+      .map((part) =>
+        part.startsWith("{")
+          ? `By${capital(part.slice(1, -1))}`
+          : capital(part.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))),
+      )
       .join("");
-  const description = [`**Who may call it:** ${describeRule(rule)}.`, facts.audit ? `**Audit log:** recorded as \`${facts.audit.action}\`.` : ""].filter(Boolean).join("\n\n");
+  const description = [
+    `**Who may call it:** ${describeRule(rule)}.`,
+    facts.audit ? `**Audit log:** recorded as \`${facts.audit.action}\`.` : "",
+  ]
+    .filter(Boolean)
+    .join("\n\n");
   return {
     operationId,
     summary: facts.summary ?? `${method} ${openApiPath(url)}`,
@@ -189,20 +259,42 @@ export function registerApiReference(app: FastifyInstance, options: { publicUrl?
   let document: Json | undefined;
   let page: string | undefined;
   const current = () => (document ??= openApiDocument(routeEntries(app.registeredRoutes)));
-  const reference = { summary: "This API's OpenAPI 3.1 document", authz: publicRoute("the API's description: paths, rules and shapes, no data") };
-  app.get("/openapi.json", { schema: { response: { 200: { description: "This document", type: "object" } } }, config: reference }, async (request, reply) => {
-    void reply.header("cache-control", "no-cache");
-    return { ...current(), servers: [{ url: originOf(request, options.publicUrl) }] };
-  });
-  const docs = { summary: "This API's reference as a page", authz: publicRoute("the API reference page (static, no data)") };
-  app.get("/docs", { schema: { response: { 200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } } } }, config: docs }, async (_request, reply) => {
-    page ??= docsPage(current());
-    return reply
-      .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-      .header("x-content-type-options", "nosniff")
-      .header("referrer-policy", "no-referrer")
-      .header("cache-control", "no-cache")
-      .type("text/html; charset=utf-8")
-      .send(page);
-  });
+  const reference = {
+    summary: "This API's OpenAPI 3.1 document",
+    authz: publicRoute("the API's description: paths, rules and shapes, no data"),
+  };
+  app.get(
+    "/openapi.json",
+    { schema: { response: { 200: { description: "This document", type: "object" } } }, config: reference },
+    async (request, reply) => {
+      void reply.header("cache-control", "no-cache");
+      return { ...current(), servers: [{ url: originOf(request, options.publicUrl) }] };
+    },
+  );
+  const docs = {
+    summary: "This API's reference as a page",
+    authz: publicRoute("the API reference page (static, no data)"),
+  };
+  app.get(
+    "/docs",
+    {
+      schema: {
+        response: { 200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } } },
+      },
+      config: docs,
+    },
+    async (_request, reply) => {
+      page ??= docsPage(current());
+      return reply
+        .header(
+          "content-security-policy",
+          "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        )
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .header("cache-control", "no-cache")
+        .type("text/html; charset=utf-8")
+        .send(page);
+    },
+  );
 }

@@ -59,7 +59,12 @@ export const ERROR = named(
   }),
 );
 
-const extent = nullable(object({ southWest: object({ latitude: { type: "number" }, longitude: { type: "number" } }), northEast: object({ latitude: { type: "number" }, longitude: { type: "number" } }) }));
+const extent = nullable(
+  object({
+    southWest: object({ latitude: { type: "number" }, longitude: { type: "number" } }),
+    northEast: object({ latitude: { type: "number" }, longitude: { type: "number" } }),
+  }),
+);
 export const IMODEL = named(
   "IModel",
   object({
@@ -73,7 +78,16 @@ export const IMODEL = named(
     extent,
     containersEnabled: int,
     dataCenterLocation: str,
-    _links: object({ creator: nullable(link), changesets: nullable(link), namedVersions: nullable(link), upload: storageLink, complete: link }, ["upload", "complete"]),
+    _links: object(
+      {
+        creator: nullable(link),
+        changesets: nullable(link),
+        namedVersions: nullable(link),
+        upload: storageLink,
+        complete: link,
+      },
+      ["upload", "complete"],
+    ),
   }),
 );
 export const CHANGESET = named(
@@ -92,15 +106,38 @@ export const CHANGESET = named(
     briefcaseId: int,
     groupId: nullable(str),
     application,
-    uncompressedSize: { ...nullable(int), description: "modelhub extension: iTwin.js's ChangesetProps.uncompressedSize as pushed" },
+    uncompressedSize: {
+      ...nullable(int),
+      description: "modelhub extension: iTwin.js's ChangesetProps.uncompressedSize as pushed",
+    },
     synchronizationInfo: nullable(object({ taskId: str, changedFiles: nullable(array(str)) })),
     _links: object(
-      { self: link, creator: nullable(link), namedVersion: nullable(link), currentOrPrecedingCheckpoint: nullable(link), download: nullable(storageLink), upload: storageLink, complete: link },
+      {
+        self: link,
+        creator: nullable(link),
+        namedVersion: nullable(link),
+        currentOrPrecedingCheckpoint: nullable(link),
+        download: nullable(storageLink),
+        upload: storageLink,
+        complete: link,
+      },
       ["upload", "complete"],
     ),
   }),
 );
-export const CHANGESET_GROUP = named("ChangesetGroup", object({ id: str, description: nullable(str), state: enumOf("inProgress", "completed", "timedOut", "forciblyClosed"), creatorId: str, createdDateTime: time }, ["creatorId", "createdDateTime"]));
+export const CHANGESET_GROUP = named(
+  "ChangesetGroup",
+  object(
+    {
+      id: str,
+      description: nullable(str),
+      state: enumOf("inProgress", "completed", "timedOut", "forciblyClosed"),
+      creatorId: str,
+      createdDateTime: time,
+    },
+    ["creatorId", "createdDateTime"],
+  ),
+);
 export const BRIEFCASE = named(
   "Briefcase",
   object({
@@ -115,7 +152,13 @@ export const BRIEFCASE = named(
     _links: object({ owner: nullable(link), checkpoint: link }),
   }),
 );
-export const LOCK = named("Lock", object({ briefcaseId: int, lockedObjects: array(object({ lockLevel: enumOf("none", "shared", "exclusive"), objectIds: array(str) })) }));
+export const LOCK = named(
+  "Lock",
+  object({
+    briefcaseId: int,
+    lockedObjects: array(object({ lockLevel: enumOf("none", "shared", "exclusive"), objectIds: array(str) })),
+  }),
+);
 export const NAMED_VERSION = named(
   "NamedVersion",
   object({
@@ -147,16 +190,51 @@ export const CHECKPOINT = named(
     ["failureReason"],
   ),
 );
-export const USER = named("User", object({ id: str, displayName: str, givenName: str, surname: str, email: str, statistics: { type: "object" }, _links: object({ self: link }) }, ["givenName", "surname", "email", "statistics"]));
+export const USER = named(
+  "User",
+  object(
+    {
+      id: str,
+      displayName: str,
+      givenName: str,
+      surname: str,
+      email: str,
+      statistics: { type: "object" },
+      _links: object({ self: link }),
+    },
+    ["givenName", "surname", "email", "statistics"],
+  ),
+);
 export const ITWIN = named(
   "ITwin",
   object(
-    { id: str, class: str, subClass: str, type: nullable(str), number: str, displayName: str, status: str, dataCenterLocation: str, createdDateTime: time, createdBy: str },
+    {
+      id: str,
+      class: str,
+      subClass: str,
+      type: nullable(str),
+      number: str,
+      displayName: str,
+      status: str,
+      dataCenterLocation: str,
+      createdDateTime: time,
+      createdBy: str,
+    },
     ["status", "dataCenterLocation", "createdDateTime", "createdBy"],
   ),
 );
-export const ROLE = named("Role", object({ id: str, displayName: str, description: nullable(str), permissions: array(str) }));
-export const MEMBER = named("Member", object({ id: str, addedDateTime: time, roles: array(object({ id: str, displayName: str, description: nullable(str) })) }));
+export const ROLE = named(
+  "Role",
+  object({ id: str, displayName: str, description: nullable(str), permissions: array(str) }),
+);
+export const MEMBER = named(
+  "Member",
+  object({
+    id: str,
+    addedDateTime: time,
+    roles: array(object({ id: str, displayName: str, description: nullable(str) })),
+  }),
+);
 export const AUDIT_ENTRY = named(
   "AuditEntry",
   object({
@@ -181,16 +259,34 @@ export const PERMISSION_LIST = object({ permissions: array(str) });
 /** `{ [key]: entity }`: the API's single-entity answer. */
 export const one = (key: string, entity: JsonSchema): JsonSchema => object({ [key]: entity });
 /** `{ [key]: entity[], _links }`: a page. */
-export const page = (key: string, entity: JsonSchema): JsonSchema => object({ [key]: array(entity), _links: pagingLinks });
+export const page = (key: string, entity: JsonSchema): JsonSchema =>
+  object({ [key]: array(entity), _links: pagingLinks });
 
 /** Query parameters (all optional unless `required`), each a string as it arrives. */
 export function query(parameters: Record<string, string | JsonSchema>, required: readonly string[] = []): JsonSchema {
-  const properties = Object.fromEntries(Object.entries(parameters).map(([name, p]) => [name, typeof p === "string" ? { type: "string", description: p } : p]));
+  const properties = Object.fromEntries(
+    Object.entries(parameters).map(([name, p]) => [
+      name,
+      typeof p === "string" ? { type: "string", description: p } : p,
+    ]),
+  );
   return { type: "object", properties, ...(required.length > 0 ? { required: [...required] } : {}) };
 }
 /** The iModels API's paging: `$top` (1–1000, default 100) and `$skip`. */
-export const PAGING = { $top: { type: "integer", minimum: 1, maximum: 1000, description: "Page size (default 100)" }, $skip: { type: "integer", minimum: 0, description: "Entries to skip" } };
-export const ORDER_BY = (...keys: string[]) => ({ type: "string", description: `\`<key> asc|desc\`; keys: ${keys.join(", ")}` });
+export const PAGING = {
+  $top: { type: "integer", minimum: 1, maximum: 1000, description: "Page size (default 100)" },
+  $skip: { type: "integer", minimum: 0, description: "Entries to skip" },
+};
+export const ORDER_BY = (...keys: string[]) => ({
+  type: "string",
+  description: `\`<key> asc|desc\`; keys: ${keys.join(", ")}`,
+});
 /** `Prefer: return=minimal` (default) or `return=representation`: how much of each entity a list answers. */
-export const PREFER_PROPERTY = { prefer: { type: "string", enum: ["return=minimal", "return=representation"], description: "How much of each entity a list answers" } };
+export const PREFER_PROPERTY = {
+  prefer: {
+    type: "string",
+    enum: ["return=minimal", "return=representation"],
+    description: "How much of each entity a list answers",
+  },
+};
 export const PREFER = query(PREFER_PROPERTY);

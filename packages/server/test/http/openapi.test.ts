@@ -31,9 +31,13 @@ describe("the API reference", () => {
     const routes = await allRoutes();
     const doc = openApiDocument(routes) as Json;
     assert.equal(doc.openapi, "3.1.0");
-    const missing = routes.filter((r) => !doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()]).map((r) => `${r.method} ${r.url}`);
+    const missing = routes
+      .filter((r) => !doc.paths[openApiPath(r.url)]?.[r.method.toLowerCase()])
+      .map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(missing, [], "routes missing from the OpenAPI document");
-    const operations = Object.values(doc.paths as Record<string, Record<string, Json>>).flatMap((ops) => Object.values(ops));
+    const operations = Object.values(doc.paths as Record<string, Record<string, Json>>).flatMap((ops) =>
+      Object.values(ops),
+    );
     assert.equal(operations.length, routes.length);
     assert.equal(new Set(operations.map((o) => o.operationId)).size, operations.length, "operation ids are unique");
     for (const r of routes) {
@@ -50,7 +54,10 @@ describe("the API reference", () => {
       if (kind === "iModel") assert.ok(op.responses["403"] && op.responses["404"], `${what}: 403 and 404`);
       if (kind === "signedLink") assert.match(op.responses["403"].description, /AuthenticationFailed/, what);
       if (r.facts.audit) assert.equal(op["x-modelhub-audit-action"], r.facts.audit.action, what);
-      assert.ok(Object.keys(op.responses).some((status) => /^2/.test(status)), `${what}: a success answer`);
+      assert.ok(
+        Object.keys(op.responses).some((status) => /^2/.test(status)),
+        `${what}: a success answer`,
+      );
     }
     // Bodies are the handlers' own zod schemas: the seeds' required properties are there.
     const createChangeset = doc.paths["/imodels/{id}/changesets"].post.requestBody.content["application/json"].schema;
@@ -73,7 +80,10 @@ describe("the API reference", () => {
     const doc = JSON.parse(r.body) as Json;
     assert.deepEqual(doc.servers, [{ url: "http://127.0.0.1:3000" }]);
     const mine = routeEntries(h.app.registeredRoutes);
-    assert.deepEqual(mine.filter((e) => !doc.paths[openApiPath(e.url)]?.[e.method.toLowerCase()]), []);
+    assert.deepEqual(
+      mine.filter((e) => !doc.paths[openApiPath(e.url)]?.[e.method.toLowerCase()]),
+      [],
+    );
     assert.ok(doc.paths["/openapi.json"].get && doc.paths["/docs"].get && doc.paths["/storage/modelhub/{path}"].put);
 
     const page = await h.app.inject({ method: "GET", url: "/docs", headers: { host: "127.0.0.1" } });
@@ -81,14 +91,18 @@ describe("the API reference", () => {
     assert.match(String(page.headers["content-type"]), /^text\/html/);
     assert.match(String(page.headers["content-security-policy"]), /default-src 'none'/);
     assert.doesNotMatch(page.body, /<script|https?:\/\/(?!127\.0\.0\.1)/i);
-    for (const e of mine) assert.ok(page.body.includes(`<code>${openApiPath(e.url)}</code>`), `${e.method} ${e.url} on /docs`);
+    for (const e of mine)
+      assert.ok(page.body.includes(`<code>${openApiPath(e.url)}</code>`), `${e.method} ${e.url} on /docs`);
   });
 
   it("documents without validating: bad input still gets the handlers' (the seeds') error bodies", async () => {
     const wrongType = await h.call("POST", "/imodels", { body: { iTwinId: ITWIN, name: 5 } });
     assert.equal(wrongType.status, 422);
     assert.equal(wrongType.body.error.code, "InvalidiModelsRequest");
-    assert.deepEqual(wrongType.body.error.details.map((d: Json) => [d.code, d.target]), [["InvalidValue", "name"]]);
+    assert.deepEqual(
+      wrongType.body.error.details.map((d: Json) => [d.code, d.target]),
+      [["InvalidValue", "name"]],
+    );
     const extra = await h.call("POST", "/imodels", { body: { iTwinId: ITWIN, name: "kept", unknownField: true } });
     assert.equal(extra.status, 201, extra.text);
     // Answers are not cut to their documented shape: `{type: "object"}` names no property, the answer keeps its own.

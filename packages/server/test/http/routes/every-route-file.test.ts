@@ -5,9 +5,14 @@ import { describe, it } from "node:test";
 
 describe("route files", () => {
   it("each packages/server/src/http/routes/*.ts (but context.ts) has test/http/routes/<same name>.test.ts", () => {
-    const sources = readdirSync(new URL("../../../src/http/routes/", import.meta.url)).filter((f) => f.endsWith(".ts") && f !== "context.ts");
+    const sources = readdirSync(new URL("../../../src/http/routes/", import.meta.url)).filter(
+      (f) => f.endsWith(".ts") && f !== "context.ts",
+    );
     const tests = new Set(readdirSync(new URL(".", import.meta.url)));
     assert.ok(sources.length >= 13, `only ${sources.length} route files found`);
-    assert.deepEqual(sources.filter((f) => !tests.has(f.replace(/\.ts$/, ".test.ts"))), []);
+    assert.deepEqual(
+      sources.filter((f) => !tests.has(f.replace(/\.ts$/, ".test.ts"))),
+      [],
+    );
   });
 });
