@@ -30,6 +30,37 @@ export default tseslint.config(
     },
   },
   {
+    // One composition root: only main.ts, the registry and the adapters themselves name an adapter. Everything else
+    // (the admin commands, cli.ts, config.ts) opens stores and parses backend specs through adapters/registry.ts, so
+    // each command serves every backend a hub can run on, or refuses it by name. (domain/ and ports/ have their
+    // stricter rule above.)
+    files: ["packages/server/src/**/*.ts"],
+    ignores: ["packages/server/src/adapters/**", "packages/server/src/main.ts", "packages/server/src/domain/**", "packages/server/src/ports/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/adapters/**", "!**/adapters/registry.js"],
+              message: "Open stores through adapters/registry.ts (the one composition root besides main.ts).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // backend-access's HTTP code runs without iTwin.js: the host's classes are reached through host.ts only.
+    files: ["packages/backend-access/src/hub-calls.ts", "packages/backend-access/src/http-transport.ts", "packages/backend-access/src/transfers.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["@itwin/*", "**/host.js"], message: "The HTTP code imports no iTwin.js; take a logger (AccessLogger) instead." }] },
+      ],
+    },
+  },
+  {
     // The command line prints through admin/terminal.ts, which escapes control characters in what it prints.
     files: ["packages/server/src/admin/**/*.ts", "packages/server/src/cli.ts"],
     ignores: ["packages/server/src/admin/terminal.ts"],

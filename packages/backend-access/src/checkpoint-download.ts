@@ -1,9 +1,11 @@
 import { join } from "node:path";
 import type { Checkpoint } from "@modelhub/protocol";
+import type { AuthorizationSource, ModelHubClient } from "@modelhub/client";
 import { hostErrors } from "./errors.js";
-import type { AuthorizationSource, RetryPolicy } from "./http-client.js";
-import { DEFAULT_RETRY, HubHttpClient, HubHttpError } from "./http-client.js";
-import { backend, bentley, common, hostVersion } from "./host.js";
+import type { AccessLogger, RetryPolicy } from "./hub-calls.js";
+import { DEFAULT_RETRY, hubCall, HubHttpError, hubClientOf } from "./hub-calls.js";
+import { backend, bentley, common, hostLogger, hostVersion } from "./host.js";
+import type { Retrying } from "./transfers.js";
 import { downloadFile } from "./transfers.js";
 
 /** Where checkpoints come from when `installCheckpointDownload` is used on its own. */
@@ -13,11 +15,13 @@ export interface CheckpointHub {
   /** Used when a request has no token and `IModelHost.getAccessToken()` has none either, e.g. "Bearer alice". */
   accessToken?: string;
   retry?: Partial<RetryPolicy>;
+  /** Where retries are logged (default: the host's iTwin.js Logger). */
+  logger?: AccessLogger;
 }
 
 export interface CheckpointSource {
-  client: HubHttpClient;
-  retry: RetryPolicy;
+  client: ModelHubClient;
+  retry: Retrying;
   /** `Authorization` header of each request made on behalf of `accessToken` (may be empty), read anew per request. */
   authorization(accessToken?: string): Promise<AuthorizationSource>;
 }
@@ -40,33 +44,34 @@ export async function downloadNearestCheckpoint(
 ): Promise<{ id: string; index: number }> {
   return hostErrors("checkpoint download", async () => {
     const auth = await source.authorization(request.accessToken);
-    const { client } = source;
-    const iModel = `${client.apiBase}/${request.iModelId}`;
+    const hub = source.client.with({ authorization: auth });
+    const iModelId = request.iModelId;
     let index = request.changeset.index;
     if (index === undefined) {
-      index = request.changeset.id === "" ? 0 : (await client.request<{ changeset: { index: number } }>("queryChangeset", "GET", `${iModel}/changesets/${request.changeset.id}`, auth)).changeset.index;
+      const id = request.changeset.id;
+      index = id === "" ? 0 : (await hubCall("queryChangeset", () => hub.getChangeset(iModelId, id))).index;
     }
-    let link = `${iModel}/changesets/${index}/checkpoint`;
+    const at = index;
+    // Which checkpoint: the changeset's own, else (missing or not ready) the nearest earlier one. Kept as a link so
+    // that a refresh asks the same checkpoint again.
+    let link = `${hub.apiBase}/${encodeURIComponent(iModelId)}/changesets/${at}/checkpoint`;
     let checkpoint: Checkpoint | undefined;
     try {
-      checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+      checkpoint = await hubCall("getCheckpoint", () => hub.checkpointAt(link));
     } catch (err) {
       if (!(err instanceof HubHttpError) || err.code !== "CheckpointNotFound") throw err;
     }
-    if (checkpoint?.state !== "successful" && index > 0) {
-      // The changeset's own checkpoint is missing or not ready: use the nearest earlier one.
-      const changeset = await client.request<{ changeset: { _links: { currentOrPrecedingCheckpoint: { href: string } | null } } }>(
-        "queryChangeset", "GET", `${iModel}/changesets/${index}`, auth,
-      );
-      link = changeset.changeset._links.currentOrPrecedingCheckpoint?.href ?? `${iModel}/changesets/0/checkpoint`;
-      checkpoint = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+    if (checkpoint?.state !== "successful" && at > 0) {
+      const changeset = await hubCall("queryChangeset", () => hub.getChangeset(iModelId, at));
+      link = changeset._links.currentOrPrecedingCheckpoint?.href ?? `${hub.apiBase}/${encodeURIComponent(iModelId)}/changesets/0/checkpoint`;
+      checkpoint = await hubCall("getCheckpoint", () => hub.checkpointAt(link));
     }
     if (!checkpoint || checkpoint.state !== "successful" || !checkpoint._links.download) {
       throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `modelhub has no checkpoint at or before changeset ${index} of iModel ${request.iModelId}.`);
     }
     // Signed links expire: a failed attempt asks the checkpoint for a new one and resumes.
     const refresh = async (): Promise<string> => {
-      const again = (await client.request<{ checkpoint: Checkpoint }>("getCheckpoint", "GET", link, auth)).checkpoint;
+      const again = await hubCall("getCheckpoint", () => hub.checkpointAt(link));
       if (!again._links.download) throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `the checkpoint of changeset ${again.changesetIndex} is no longer available.`);
       return again._links.download.href;
     };
@@ -127,11 +132,11 @@ export function installCheckpointDownload(hub: CheckpointSource | CheckpointHub)
 }
 
 function checkpointSource(hub: CheckpointHub): CheckpointSource {
-  const retry = { ...DEFAULT_RETRY, ...hub.retry };
-  const root = hub.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
+  const policy = { ...DEFAULT_RETRY, ...hub.retry };
+  const logger = hub.logger ?? hostLogger;
   return {
-    client: new HubHttpClient(`${root}/imodels`, retry),
-    retry,
+    client: hubClientOf(hub.baseUrl, policy, logger),
+    retry: { policy, logger },
     async authorization(accessToken) {
       // Each request asks the host again (a refreshed token), unless the caller gave one of its own.
       return async () => {

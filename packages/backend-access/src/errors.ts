@@ -1,4 +1,4 @@
-import { HubHttpError } from "./http-client.js";
+import { HubHttpError } from "./hub-calls.js";
 import { bentley, common } from "./host.js";
 import { TransferAborted } from "./transfers.js";
 

@@ -2,6 +2,8 @@ import { createRequire } from "node:module";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
 import type * as CoreCommon from "@itwin/core-common";
+import type { AccessLogger } from "./hub-calls.js";
+import { LOGGER_CATEGORY } from "./hub-calls.js";
 
 /**
  * The host's own iTwin.js packages. Errors must be instances of the host's classes (core-backend tests
@@ -12,6 +14,12 @@ const require = createRequire(import.meta.url);
 export const backend = require("@itwin/core-backend") as typeof CoreBackend;
 export const common = require("@itwin/core-common") as typeof CoreCommon;
 export const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+
+/** The default logger: the host's iTwin.js `Logger`, category `ModelHubAccess`. */
+export const hostLogger: AccessLogger = {
+  warn: (message) => bentley.Logger.logWarning(LOGGER_CATEGORY, message),
+  info: (message) => bentley.Logger.logInfo(LOGGER_CATEGORY, message),
+};
 
 /** "5.1.9" etc.: the host's core-backend version, for messages. */
 export const hostVersion: string = (require("@itwin/core-backend/package.json") as { version: string }).version;

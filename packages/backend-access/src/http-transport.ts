@@ -1,7 +1,8 @@
 import http from "node:http";
 import type { IncomingMessage } from "node:http";
 import https from "node:https";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import type { Transport, TransportResponse } from "@modelhub/client";
 
 // node:http on keep-alive agents rather than fetch: a push is five small requests in a row, and fetch's
 // WHATWG layers (Request/Response/Headers objects, web streams) cost about as much as the hub's own work on them.
@@ -15,6 +16,7 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** A whole body, or a stream (then give `content-length` in the headers). */
   body?: Buffer | Readable;
+  signal?: AbortSignal;
 }
 
 /**
@@ -31,7 +33,7 @@ export function send(url: string, request: HttpRequest = {}): Promise<IncomingMe
     }
     const headers = { ...request.headers };
     if (Buffer.isBuffer(request.body)) headers["content-length"] = String(request.body.length);
-    const req = (target.protocol === "https:" ? https : http).request(target, { method: request.method ?? "GET", agent, headers }, resolve);
+    const req = (target.protocol === "https:" ? https : http).request(target, { method: request.method ?? "GET", agent, headers, ...(request.signal ? { signal: request.signal } : {}) }, resolve);
     req.on("error", reject);
     const body = request.body;
     if (body === undefined || Buffer.isBuffer(body)) {
@@ -66,4 +68,32 @@ export function header(response: IncomingMessage, name: string): string | null {
 export function isOk(response: IncomingMessage): boolean {
   const status = response.statusCode ?? 0;
   return status >= 200 && status < 300;
+}
+
+/**
+ * @modelhub/client's Transport on the keep-alive agents above: the client's requests (and its retry policy) with
+ * this package's connection reuse.
+ */
+export const keepAliveTransport: Transport = async (request) => {
+  const body = request.body;
+  const response = await send(request.url, {
+    method: request.method,
+    headers: request.headers,
+    ...(body === undefined ? {} : { body: typeof body === "string" ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Readable.from(body) }),
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  return answerOf(response);
+};
+
+function answerOf(response: IncomingMessage): TransportResponse {
+  return {
+    status: response.statusCode ?? 0,
+    header: (name) => header(response, name),
+    text: async () => (await readBody(response)).toString("utf8"),
+    bytes: () => readBody(response),
+    stream: () => response,
+    discard: async () => {
+      await readBody(response).catch(() => undefined);
+    },
+  };
 }

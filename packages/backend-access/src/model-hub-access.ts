@@ -21,13 +21,15 @@ import type {
   V2CheckpointAccessProps,
 } from "@itwin/core-backend";
 import type { ChangesetFileProps, ChangesetIndexAndId, ChangesetProps, IModelVersion } from "@itwin/core-common";
-import type { BaselineFile, Briefcase, Changeset, ConflictingLock, IModel, Lock, MinimalIModel, NamedVersion } from "@modelhub/protocol";
+import type { AuthorizationSource, ModelHubClient } from "@modelhub/client";
+import type { Changeset, ConflictingLock, IModel } from "@modelhub/protocol";
 import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
-import type { AuthorizationSource, RetryPolicy } from "./http-client.js";
-import { DEFAULT_RETRY, HubHttpClient, HubHttpError, HubUnreachableError, LOGGER_CATEGORY, retryable, sleep } from "./http-client.js";
-import { backend, bentley, changesetIdRule, common, hostVersion } from "./host.js";
+import type { AccessLogger, RetryPolicy } from "./hub-calls.js";
+import { DEFAULT_RETRY, hubClientOf, hubErrorOf, HubHttpError, HubUnreachableError, isTransient, sleep } from "./hub-calls.js";
+import { backend, bentley, changesetIdRule, common, hostLogger, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
+import type { Retrying } from "./transfers.js";
 import { downloadFile, runLimited, SMALL_FILE_BYTES, TransferAborted, uploadFile } from "./transfers.js";
 import { changesetCache } from "./changeset-cache.js";
 import type { PrefetchOptions } from "./prefetch.js";
@@ -43,7 +45,10 @@ export interface ModelHubAccessOptions {
   accessToken?: string;
   /** Changeset files downloaded at once (default 8: most changesets are small, so a pull is bound by per-file latency). */
   downloadConcurrency?: number;
+  /** The numbers of @modelhub/client's retry policy (default 4 retries, 250 ms doubling up to 8 s). */
   retry?: Partial<RetryPolicy>;
+  /** Where retries and prefetch problems are reported (default: the host's iTwin.js `Logger`, category `ModelHubAccess`). */
+  logger?: AccessLogger;
   /** Install the checkpoint download that `BriefcaseManager.downloadBriefcase` needs on iTwin.js 5.x (default true). */
   installCheckpointDownload?: boolean;
   /** How long `createNewIModel` waits for the hub to initialize the baseline. */
@@ -92,8 +97,9 @@ const MAX_LOCK_IDS_PER_REQUEST = 10_000;
  * makes iTwin.js pull, merge and push again by itself).
  */
 export class ModelHubAccess implements BackendHubAccess {
-  readonly #client: HubHttpClient;
-  readonly #retry: RetryPolicy;
+  /** The one API client (keep-alive transport); each operation uses it with its caller's authorization. */
+  readonly #client: ModelHubClient;
+  readonly #retry: Retrying;
   readonly #fallbackToken: string;
   readonly #concurrency: number;
   readonly #wholeFileLimit: number;
@@ -104,9 +110,10 @@ export class ModelHubAccess implements BackendHubAccess {
   #prefetcher: ChangesetPrefetcher | undefined;
 
   constructor(options: ModelHubAccessOptions) {
-    const root = options.baseUrl.replace(/\/+$/, "").replace(/\/imodels$/i, "");
-    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#client = new HubHttpClient(`${root}/imodels`, this.#retry);
+    const policy = { ...DEFAULT_RETRY, ...options.retry };
+    const logger = options.logger ?? hostLogger;
+    this.#retry = { policy, logger };
+    this.#client = hubClientOf(options.baseUrl, policy, logger);
     this.#fallbackToken = options.accessToken ?? `Bearer ${safeUserName()}`;
     this.#concurrency = options.downloadConcurrency ?? 8;
     this.#wholeFileLimit = options.wholeFileLimitBytes ?? SMALL_FILE_BYTES;
@@ -141,6 +148,7 @@ export class ModelHubAccess implements BackendHubAccess {
       {
         client: this.#client,
         retry: this.#retry,
+        logger: this.#retry.logger,
         authorization: () => this.#auth(),
         verifyIds: this.#verifyIds,
         cache: changesetCache,
@@ -175,6 +183,11 @@ export class ModelHubAccess implements BackendHubAccess {
     };
   }
 
+  /** The client for one operation, its requests and retries authorized by `accessToken` (see #auth). */
+  async #hub(accessToken?: string): Promise<ModelHubClient> {
+    return this.#client.with({ authorization: await this.#auth(accessToken) });
+  }
+
   #checkpointSource(): CheckpointSource {
     return { client: this.#client, retry: this.#retry, authorization: (token) => this.#auth(token) };
   }
@@ -182,7 +195,7 @@ export class ModelHubAccess implements BackendHubAccess {
   // ---- iModels
 
   async createNewIModel(arg: CreateNewIModelProps): Promise<string> {
-    const auth = await this.#auth(arg.accessToken);
+    const hub = await this.#hub(arg.accessToken);
     const work = await mkdtemp(join(tmpdir(), "modelhub-create-"));
     try {
       // The hub stamps ids and resets the briefcase; the client only adds what the hub cannot know.
@@ -202,24 +215,26 @@ export class ModelHubAccess implements BackendHubAccess {
         }
       }
       const size = (await stat(baseline)).size;
-      const body = { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}), baselineFile: { size } };
+      const input = { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}) };
       let retried = false;
-      let created: { iModel: IModel };
+      let created: IModel;
       try {
-        created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, { body, onRetry: () => (retried = true) });
+        // Sent again like the hub's idempotent requests: a repeat of a create that was done answers iModelExists,
+        // which is handled here.
+        created = await this.#call("createIModel", () => hub.createIModel(input, size, { idempotent: true, onRetry: () => (retried = true) }));
       } catch (err) {
         // The first answer was lost after the hub had created the iModel, so the re-sent create met our own iModel.
         // Its upload link was in that lost answer: remove it (it has no content yet) and create it again.
         if (!retried || !(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.iModelAlreadyExists) throw err;
-        if (!(await this.#dropUnfinishedIModel(arg.iTwinId, arg.iModelName, auth))) throw err;
-        created = await this.#call<{ iModel: IModel }>("createIModel", "POST", "", auth, { body });
+        if (!(await this.#dropUnfinishedIModel(arg.iTwinId, arg.iModelName, hub))) throw err;
+        created = await this.#call("createIModel", () => hub.createIModel(input, size, { idempotent: true }));
       }
-      const iModelId = created.iModel.id;
-      await uploadFile(created.iModel._links.upload!.href, baseline, size, this.#retry);
-      await this.#call("completeBaseline", "POST", created.iModel._links.complete!.href, auth, { body: {} });
+      const iModelId = created.id;
+      await uploadFile(created._links.upload!.href, baseline, size, this.#retry);
+      await this.#call("completeBaseline", () => hub.completeBaselineFile(created));
       const deadline = Date.now() + this.#createTimeoutMs;
       for (;;) {
-        const { baselineFile } = await this.#call<{ baselineFile: BaselineFile & { failureReason?: string } }>("getBaseline", "GET", `/${iModelId}/baselinefile`, auth);
+        const baselineFile = await this.#call("getBaseline", () => hub.getBaselineFile(iModelId));
         if (baselineFile.state === "initialized") return iModelId;
         if (baselineFile.state === "initializationFailed") {
           throw new common.IModelError(bentley.IModelStatus.BadRequest, `modelhub could not initialize the iModel: ${baselineFile.failureReason ?? "no reason given"}`);
@@ -233,87 +248,88 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   /** Deletes the iModel of that name if it still waits for its baseline file; says whether it did. */
-  async #dropUnfinishedIModel(iTwinId: string, name: string, auth: AuthorizationSource): Promise<boolean> {
-    const path = `?iTwinId=${encodeURIComponent(iTwinId)}&name=${encodeURIComponent(name)}`;
-    for await (const page of this.#pages<IModel>("createIModel", path, auth, "iModels", "representation")) {
-      for (const iModel of page) {
+  async #dropUnfinishedIModel(iTwinId: string, name: string, hub: ModelHubClient): Promise<boolean> {
+    return this.#call("createIModel", async () => {
+      for await (const iModel of hub.iModels(iTwinId, { name })) {
         if (iModel.name !== name || iModel.state !== "notInitialized") continue;
-        const { baselineFile } = await this.#call<{ baselineFile: BaselineFile }>("createIModel", "GET", `/${iModel.id}/baselinefile`, auth);
-        if (baselineFile.state !== "waitingForFile") continue;
-        await this.#call("createIModel", "DELETE", `/${iModel.id}`, auth);
+        if ((await hub.getBaselineFile(iModel.id)).state !== "waitingForFile") continue;
+        await hub.deleteIModel(iModel.id);
         return true;
       }
-    }
-    return false;
+      return false;
+    });
   }
 
   async deleteIModel(arg: IModelIdArg & ITwinIdArg): Promise<void> {
-    await this.#call("deleteIModel", "DELETE", `/${arg.iModelId}`, await this.#auth(arg.accessToken));
+    const hub = await this.#hub(arg.accessToken);
+    await this.#call("deleteIModel", () => hub.deleteIModel(arg.iModelId));
   }
 
   async queryIModelByName(arg: IModelNameArg): Promise<string | undefined> {
-    const auth = await this.#auth(arg.accessToken);
-    const path = `?iTwinId=${encodeURIComponent(arg.iTwinId)}&name=${encodeURIComponent(arg.iModelName)}`;
-    for await (const page of this.#pages<MinimalIModel>("queryIModelByName", path, auth, "iModels", "minimal")) {
-      if (page.length > 0) return page[0]!.id;
-    }
-    return undefined;
+    const hub = await this.#hub(arg.accessToken);
+    return this.#call("queryIModelByName", async () => {
+      for await (const iModel of hub.iModels(arg.iTwinId, { name: arg.iModelName, pageSize: 1 })) return iModel.id;
+      return undefined;
+    });
   }
 
   // ---- briefcases
 
   async acquireNewBriefcaseId(arg: AcquireNewBriefcaseIdArg): Promise<number> {
     const deviceName = (arg as { deviceName?: string }).deviceName ?? arg.briefcaseAlias;
-    const result = await this.#call<{ briefcase: Briefcase }>("acquireBriefcase", "POST", `/${arg.iModelId}/briefcases`, await this.#auth(arg.accessToken), {
-      body: deviceName ? { deviceName: deviceName.slice(0, 255) } : {},
-    });
-    return result.briefcase.briefcaseId;
+    const hub = await this.#hub(arg.accessToken);
+    const input = deviceName ? { deviceName: deviceName.slice(0, 255) } : {};
+    // Sent again after a lost answer like every request of this package: at worst the repeat leaves one unused
+    // briefcase id behind (`modelhub briefcases release` frees it), where a failure would stop the host's download.
+    const briefcase = await this.#call("acquireBriefcase", () => hub.acquireBriefcase(arg.iModelId, input, { idempotent: true }));
+    return briefcase.briefcaseId;
   }
 
   async releaseBriefcase(arg: BriefcaseIdArg): Promise<void> {
-    await this.#call("releaseBriefcase", "DELETE", `/${arg.iModelId}/briefcases/${arg.briefcaseId}`, await this.#auth(arg.accessToken));
+    const hub = await this.#hub(arg.accessToken);
+    await this.#call("releaseBriefcase", () => hub.releaseBriefcase(arg.iModelId, arg.briefcaseId));
   }
 
   async getMyBriefcaseIds(arg: IModelIdArg): Promise<number[]> {
-    const ids: number[] = [];
-    const auth = await this.#auth(arg.accessToken);
-    for await (const page of this.#pages<Briefcase>("getMyBriefcaseIds", `/${arg.iModelId}/briefcases?ownerId=me&$top=1000`, auth, "briefcases", "representation")) {
-      ids.push(...page.map((b) => b.briefcaseId));
-    }
-    return ids;
+    const hub = await this.#hub(arg.accessToken);
+    return this.#call("getMyBriefcaseIds", async () => {
+      const ids: number[] = [];
+      for await (const b of hub.briefcases(arg.iModelId, { ownerId: "me", pageSize: 1000 })) ids.push(b.briefcaseId);
+      return ids;
+    });
   }
 
   // ---- changesets
 
   async pushChangeset(arg: IModelIdArg & { changesetProps: ChangesetFileProps }): Promise<number> {
     const props = arg.changesetProps;
-    const auth = await this.#auth(arg.accessToken);
+    const hub = await this.#hub(arg.accessToken);
     const fileSize = statSync(props.pathname).size; // sync, as uploadFile's read: it would wait behind iTwin.js's native work
     const description = props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
-    let created: { changeset: Changeset };
+    let created: Changeset;
     try {
-      created = await this.#call("pushChangeset", "POST", `/${arg.iModelId}/changesets`, auth, {
-        body: {
+      created = await this.#call("pushChangeset", () =>
+        hub.createChangeset(arg.iModelId, {
           id: props.id,
           parentId: props.parentId,
           briefcaseId: props.briefcaseId,
-          description,
+          ...(description !== undefined ? { description } : {}),
           containingChanges: props.changesType,
           fileSize,
           // A modelhub extension of the API: iTwin.js's changeset health statistics use it (HubMock keeps it too).
           ...(props.uncompressedSize !== undefined ? { uncompressedSize: props.uncompressedSize } : {}),
-        },
-      });
+        }),
+      );
     } catch (err) {
       // The hub already has it (a retry whose first answer was lost): that push succeeded.
       if (err instanceof common.IModelError && err.errorNumber === bentley.IModelHubStatus.ChangeSetAlreadyExists) {
-        const existing = await this.#call<{ changeset: Changeset }>("queryChangeset", "GET", `/${arg.iModelId}/changesets/${props.id}`, auth);
-        if (existing.changeset.parentId === props.parentId && existing.changeset.state === "fileUploaded") return existing.changeset.index;
+        const existing = await this.#call("queryChangeset", () => hub.getChangeset(arg.iModelId, props.id));
+        if (existing.parentId === props.parentId && existing.state === "fileUploaded") return existing.index;
       }
       throw err;
     }
-    await uploadFile(created.changeset._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
-    return (await this.#completePush(created.changeset, props.briefcaseId, auth)).index;
+    await uploadFile(created._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
+    return (await this.#completePush(arg.iModelId, created, props.briefcaseId, hub)).index;
   }
 
   /**
@@ -325,17 +341,15 @@ export class ModelHubAccess implements BackendHubAccess {
    * hub treats a repeated completion as the same request, so it is sent again until the hub answers (a success, or
    * a refusal that says it was not committed) or `pushOutcomeTimeoutMs` has passed.
    */
-  async #completePush(changeset: Changeset, briefcaseId: number, auth: AuthorizationSource): Promise<Changeset> {
+  async #completePush(iModelId: string, changeset: Changeset, briefcaseId: number, hub: ModelHubClient): Promise<Changeset> {
     const deadline = Date.now() + this.#pushOutcomeTimeoutMs;
     for (let round = 1; ; round++) {
       try {
-        const done = await this.#client.request<{ changeset: Changeset }>("pushChangeset", "PATCH", changeset._links.complete!.href, auth, {
-          body: { state: "fileUploaded", briefcaseId },
-        });
-        return done.changeset;
-      } catch (err) {
-        const unanswered = err instanceof HubUnreachableError || (err instanceof HubHttpError && retryable(err.status));
-        if (err instanceof HubHttpError && !unanswered) throw await this.#toHostError(err, "pushChangeset", auth);
+        return await hub.completeChangeset(iModelId, changeset, briefcaseId);
+      } catch (thrown) {
+        const err = hubErrorOf(thrown, "pushChangeset");
+        const unanswered = err instanceof HubUnreachableError || (err instanceof HubHttpError && isTransient(err.status));
+        if (err instanceof HubHttpError && !unanswered) throw await this.#toHostError(err, "pushChangeset", hub);
         if (!unanswered) throw err;
         if (Date.now() >= deadline) {
           throw new common.IModelError(
@@ -344,8 +358,8 @@ export class ModelHubAccess implements BackendHubAccess {
               "if it has the changeset, this briefcase's local changes are that changeset and it cannot pull it: download a new briefcase",
           );
         }
-        const delay = Math.min(this.#retry.maxDelayMs, deadline - Date.now()) * (0.75 + Math.random() / 2);
-        bentley.Logger.logWarning(LOGGER_CATEGORY, `pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`);
+        const delay = Math.min(this.#retry.policy.maxDelayMs, deadline - Date.now()) * (0.75 + Math.random() / 2);
+        this.#retry.logger.warn(`pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`);
         await sleep(delay);
       }
     }
@@ -354,21 +368,21 @@ export class ModelHubAccess implements BackendHubAccess {
   async queryChangeset(arg: ChangesetArg): Promise<ChangesetProps> {
     const { index, id } = arg.changeset;
     if (index === 0 || (index === undefined && id === "")) return { ...BASELINE };
-    const ref = index !== undefined ? String(index) : id!;
-    const result = await this.#call<{ changeset: Changeset }>("queryChangeset", "GET", `/${arg.iModelId}/changesets/${ref}`, await this.#auth(arg.accessToken));
-    if (result.changeset.state !== "fileUploaded") throw new common.IModelError(bentley.IModelHubStatus.ChangeSetDoesNotExist, `changeset ${ref} not found`);
-    return toChangesetProps(result.changeset);
+    const ref = index !== undefined ? index : id!;
+    const hub = await this.#hub(arg.accessToken);
+    const changeset = await this.#call("queryChangeset", () => hub.getChangeset(arg.iModelId, ref));
+    if (changeset.state !== "fileUploaded") throw new common.IModelError(bentley.IModelHubStatus.ChangeSetDoesNotExist, `changeset ${ref} not found`);
+    return toChangesetProps(changeset);
   }
 
   async queryChangesets(arg: ChangesetRangeArg): Promise<ChangesetProps[]> {
-    return (await this.#list(arg.iModelId, arg.range, await this.#auth(arg.accessToken))).map(toChangesetProps);
+    return (await this.#list(arg.iModelId, arg.range, await this.#hub(arg.accessToken))).map(toChangesetProps);
   }
 
   async getLatestChangeset(arg: IModelIdArg): Promise<ChangesetProps> {
-    const page = await this.#call<{ changesets: Changeset[] }>("getLatestChangeset", "GET", `/${arg.iModelId}/changesets?$top=1&$orderBy=index%20desc`, await this.#auth(arg.accessToken), {
-      prefer: "representation",
-    });
-    return page.changesets[0] ? toChangesetProps(page.changesets[0]) : { ...BASELINE };
+    const hub = await this.#hub(arg.accessToken);
+    const latest = await this.#call("getLatestChangeset", () => hub.latestChangeset(arg.iModelId));
+    return latest ? toChangesetProps(latest) : { ...BASELINE };
   }
 
   async getChangesetFromVersion(arg: IModelIdArg & { version: IModelVersion }): Promise<ChangesetProps> {
@@ -382,44 +396,46 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   async getChangesetFromNamedVersion(arg: IModelIdArg & { versionName: string }): Promise<ChangesetProps> {
-    const auth = await this.#auth(arg.accessToken);
-    const page = await this.#call<{ namedVersions: NamedVersion[] }>("getNamedVersion", "GET", `/${arg.iModelId}/namedversions?name=${encodeURIComponent(arg.versionName)}`, auth);
-    const version = page.namedVersions[0];
+    const hub = await this.#hub(arg.accessToken);
+    const version = await this.#call("getNamedVersion", async () => {
+      for await (const named of hub.namedVersions(arg.iModelId, { name: arg.versionName, pageSize: 1 })) return named;
+      return undefined;
+    });
     if (!version) throw new common.IModelError(bentley.IModelStatus.NotFound, `Named version ${arg.versionName} not found`);
     return this.queryChangeset({ ...arg, changeset: { index: version.changesetIndex } });
   }
 
   async downloadChangeset(arg: DownloadChangesetArg): Promise<ChangesetFileProps> {
     const props = await this.queryChangeset(arg);
-    const [file] = await this.#download(arg.iModelId, [props], arg.targetDir, await this.#auth(arg.accessToken), arg.progressCallback);
+    const [file] = await this.#download(arg.iModelId, [props], arg.targetDir, await this.#hub(arg.accessToken), arg.progressCallback);
     return file!;
   }
 
   async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
-    const auth = await this.#auth(arg.accessToken);
-    const listed = await this.#list(arg.iModelId, arg.range, auth);
+    const hub = await this.#hub(arg.accessToken);
+    const listed = await this.#list(arg.iModelId, arg.range, hub);
     if (listed.length === 0) return []; // the usual answer when a push first pulls
     // The list already carries fresh download links; a file whose link fails is retried with a new one.
     const links = new Map(listed.map((c) => [c.index, c._links.download?.href]));
-    return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, auth, arg.progressCallback, links);
+    return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, hub, arg.progressCallback, links);
   }
 
-  async #list(iModelId: string, range: { first: number; end?: number } | undefined, auth: AuthorizationSource): Promise<Changeset[]> {
+  async #list(iModelId: string, range: { first: number; end?: number } | undefined, hub: ModelHubClient): Promise<Changeset[]> {
     const first = range?.first ?? 0;
     const end = range?.end;
     if (end !== undefined && end < first) return [];
-    let path = `/${iModelId}/changesets?$top=1000&afterIndex=${Math.max(0, first - 1)}`;
-    if (end !== undefined) path += `&lastIndex=${end}`;
-    const all: Changeset[] = [];
-    for await (const page of this.#pages<Changeset>("queryChangesets", path, auth, "changesets", "representation")) all.push(...page);
-    return all;
+    return this.#call("queryChangesets", async () => {
+      const all: Changeset[] = [];
+      for await (const c of hub.changesets(iModelId, { afterIndex: Math.max(0, first - 1), ...(end !== undefined ? { lastIndex: end } : {}), pageSize: 1000 })) all.push(c);
+      return all;
+    });
   }
 
   async #download(
     iModelId: string,
     changesets: ChangesetProps[],
     targetDir: string,
-    auth: AuthorizationSource,
+    hub: ModelHubClient,
     progress?: (downloaded: number, total: number) => number,
     links?: Map<number, string | undefined>,
   ): Promise<ChangesetFileProps[]> {
@@ -439,7 +455,7 @@ export class ModelHubAccess implements BackendHubAccess {
           return cancelled;
         };
         const fresh = async (): Promise<string> => {
-          const { changeset } = await this.#call<{ changeset: Changeset }>("downloadChangeset", "GET", `/${iModelId}/changesets/${file.index}`, auth);
+          const changeset = await this.#call("downloadChangeset", () => hub.getChangeset(iModelId, file.index));
           if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
           return changeset._links.download.href;
         };
@@ -498,7 +514,7 @@ export class ModelHubAccess implements BackendHubAccess {
    */
   async acquireLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
     if (locks.size === 0) return;
-    const auth = await this.#auth(arg.accessToken);
+    const hub = await this.#hub(arg.accessToken);
     const entries = [...locks];
     for (let start = 0; start < entries.length; start += MAX_LOCK_IDS_PER_REQUEST) {
       const groups = new Map<string, string[]>();
@@ -508,97 +524,86 @@ export class ModelHubAccess implements BackendHubAccess {
         if (!ids) groups.set(level, (ids = []));
         ids.push(id);
       }
-      await this.#call<{ lock: Lock }>("acquireLocks", "PATCH", `/${arg.iModelId}/locks`, auth, {
-        body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects: [...groups].map(([lockLevel, objectIds]) => ({ lockLevel, objectIds })) },
-        iModelId: arg.iModelId,
-      });
+      const lockedObjects = [...groups].map(([lockLevel, objectIds]) => ({ lockLevel: lockLevel as "none" | "shared" | "exclusive", objectIds }));
+      await this.#call("acquireLocks", () => hub.updateLocks(arg.iModelId, { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects }), { hub, iModelId: arg.iModelId });
     }
   }
 
   async queryAllLocks(arg: BriefcaseDbArg): Promise<LockProps[]> {
     const result: LockProps[] = [];
-    const path = `/${arg.iModelId}/locks?briefcaseId=${arg.briefcaseId}&$top=1000`;
-    for await (const page of this.#pages<Lock>("queryAllLocks", path, await this.#auth(arg.accessToken), "locks")) {
-      for (const lock of page) {
-        for (const group of lock.lockedObjects) {
-          const state = group.lockLevel === "exclusive" ? common.LockState.Exclusive : group.lockLevel === "shared" ? common.LockState.Shared : common.LockState.None;
-          for (const id of group.objectIds) result.push({ id, state });
-        }
+    const hub = await this.#hub(arg.accessToken);
+    for (const lock of await this.#call("queryAllLocks", () => hub.locks(arg.iModelId, { briefcaseId: arg.briefcaseId, pageSize: 1000 }))) {
+      for (const group of lock.lockedObjects) {
+        const state = group.lockLevel === "exclusive" ? common.LockState.Exclusive : group.lockLevel === "shared" ? common.LockState.Shared : common.LockState.None;
+        for (const id of group.objectIds) result.push({ id, state });
       }
     }
     return result;
   }
 
   async releaseAllLocks(arg: BriefcaseDbArg): Promise<void> {
-    const auth = await this.#auth(arg.accessToken);
-    for (;;) {
-      const { isLastChunk } = await this.#call<{ isLastChunk: boolean }>("releaseAllLocks", "POST", `/${arg.iModelId}/locks/release-chunk`, auth, {
-        body: { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id },
-      });
-      if (isLastChunk) return;
-    }
+    await this.#releaseAll(arg, arg.changeset.id);
   }
 
   /**
-   * Releases the given locks (newer iTwin.js calls this when local changes are abandoned). Ids the briefcase does not
-   * hold are skipped: the hub refuses a whole release that names one (404 LockNotFound), so then only the held ones
-   * are released.
+   * iTwin.js ≥ 5.9 (`BackendHubAccess.abandonLocks`, also `LockControl`'s fallback through `acquireLocks` with
+   * changeset ""): gives back locks whose objects were not changed (abandoned transactions). Each lock goes to the
+   * state iTwin.js passes — `None`, or `Shared` for an exclusive lock that was an upgrade of a shared one — and the
+   * changeset id sent is "", so the hub keeps each object's last release index: nobody else is told to pull for
+   * changes that were never pushed. Ids the briefcase no longer holds are skipped (the hub refuses a whole release
+   * that names one, `404 LockNotFound`; then only the held ones are sent).
    */
-  async abandonLocks(arg: BriefcaseDbArg, locks: LockMap): Promise<void> {
-    const release = new Map([...locks.keys()].map((id) => [id, common.LockState.None] as const));
+  async abandonLocks(arg: BriefcaseIdArg, locks: LockMap): Promise<void> {
+    const abandoned: BriefcaseDbArg = { ...arg, changeset: { id: "", index: 0 } };
     try {
-      await this.acquireLocks(arg, release);
+      await this.acquireLocks(abandoned, locks);
     } catch (err) {
       if (!(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.LockDoesNotExist) throw err;
-      const held = new Set((await this.queryAllLocks(arg)).map((l) => l.id));
-      await this.acquireLocks(arg, new Map([...release].filter(([id]) => held.has(id))));
+      const held = new Set((await this.queryAllLocks(abandoned)).map((l) => l.id));
+      await this.acquireLocks(abandoned, new Map([...locks].filter(([id]) => held.has(id))));
     }
   }
 
-  async abandonAllLocks(arg: BriefcaseDbArg): Promise<void> {
-    await this.releaseAllLocks(arg);
+  /** iTwin.js ≥ 5.9: releases every lock of the briefcase without marking its objects changed (see `abandonLocks`). */
+  async abandonAllLocks(arg: BriefcaseIdArg): Promise<void> {
+    await this.#releaseAll(arg, "");
+  }
+
+  /** `release-chunk` until the hub says it was the last; `changesetId` "" keeps each object's last release index. */
+  async #releaseAll(arg: BriefcaseIdArg, changesetId: string): Promise<void> {
+    const hub = await this.#hub(arg.accessToken);
+    while (!(await this.#call("releaseAllLocks", () => hub.releaseLocksChunk(arg.iModelId, arg.briefcaseId, changesetId))));
   }
 
   // ---- errors
 
-  /** `_links.next` pages of a list, with the hub's errors as the host's. */
-  async *#pages<T>(operation: string, path: string, auth: AuthorizationSource, key: string, prefer?: "minimal" | "representation"): AsyncGenerator<T[]> {
+  /**
+   * Runs one operation's client calls, with the hub's refusals as the host's errors (toHostError); a lock conflict
+   * names the holder, read through `conflict.hub`. No answer at all stays a HubUnreachableError.
+   */
+  async #call<T>(operation: string, work: () => Promise<T>, conflict?: { hub: ModelHubClient; iModelId: string }): Promise<T> {
     try {
-      yield* this.#client.pages<T>(operation, path, auth, key, prefer);
-    } catch (err) {
-      if (err instanceof HubHttpError) throw toHostError(err, operation);
-      throw err;
-    }
-  }
-
-  async #call<T>(
-    operation: string,
-    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
-    path: string,
-    auth: AuthorizationSource,
-    options: { body?: unknown; prefer?: "minimal" | "representation"; iModelId?: string; onRetry?: () => void } = {},
-  ): Promise<T> {
-    try {
-      return await this.#client.request<T>(operation, method, path, auth, options);
-    } catch (err) {
-      if (err instanceof HubHttpError) throw await this.#toHostError(err, operation, auth, options.iModelId);
+      return await work();
+    } catch (thrown) {
+      const err = hubErrorOf(thrown, operation);
+      if (err instanceof HubHttpError) throw await this.#toHostError(err, operation, conflict?.hub, conflict?.iModelId);
       throw err;
     }
   }
 
   /** The hub's error codes as the errors core-backend knows how to act on; a lock conflict names the holder. */
-  async #toHostError(err: HubHttpError, operation: string, auth: AuthorizationSource, iModelId?: string): Promise<Error> {
-    if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], auth, iModelId);
+  async #toHostError(err: HubHttpError, operation: string, hub?: ModelHubClient, iModelId?: string): Promise<Error> {
+    if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], hub, iModelId);
     return toHostError(err, operation);
   }
 
-  async #lockConflict(conflicts: ConflictingLock[], auth: AuthorizationSource, iModelId?: string): Promise<Error> {
+  async #lockConflict(conflicts: ConflictingLock[], hub?: ModelHubClient, iModelId?: string): Promise<Error> {
     const first = conflicts[0];
     const holder = first?.briefcaseIds[0] ?? 0;
     let alias = `briefcase ${holder}`;
-    if (iModelId && holder) {
+    if (hub && iModelId && holder) {
       try {
-        const { briefcase } = await this.#client.request<{ briefcase: Briefcase }>("getBriefcase", "GET", `/${iModelId}/briefcases/${holder}`, auth);
+        const briefcase = await hub.getBriefcase(iModelId, holder);
         alias = briefcase.deviceName ? `${briefcase.ownerId} (${briefcase.deviceName})` : `${briefcase.ownerId} (${holder})`;
       } catch {
         // the holder was released meanwhile: keep the id

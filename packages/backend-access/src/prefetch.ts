@@ -7,9 +7,11 @@ import type { BriefcaseDb } from "@itwin/core-backend";
 import type { Changeset, ChangesetEventData } from "@modelhub/protocol";
 import { createParser } from "eventsource-parser";
 import type { ChangesetCache } from "./changeset-cache.js";
-import type { AuthorizationSource, HubHttpClient, RetryPolicy } from "./http-client.js";
-import { authorizationOf, LOGGER_CATEGORY } from "./http-client.js";
-import { backend, bentley, changesetIdRule } from "./host.js";
+import type { AuthorizationSource, ModelHubClient } from "@modelhub/client";
+import type { AccessLogger } from "./hub-calls.js";
+import { hubCall } from "./hub-calls.js";
+import { backend, changesetIdRule } from "./host.js";
+import type { Retrying } from "./transfers.js";
 import { downloadFile, runLimited, TransferAborted } from "./transfers.js";
 
 export interface PrefetchOptions {
@@ -45,8 +47,9 @@ export interface PrefetchStats {
 
 /** What the prefetcher borrows from its ModelHubAccess. */
 export interface PrefetchSource {
-  client: HubHttpClient;
-  retry: RetryPolicy;
+  client: ModelHubClient;
+  retry: Retrying;
+  logger: AccessLogger;
   /** The authorization of the prefetcher's requests (the host's token, else the access's fallback). */
   authorization(): Promise<AuthorizationSource>;
   /** Check files against their id with iTwin.js's rule (when the host has it). */
@@ -234,7 +237,7 @@ class IModelFollower {
         try {
           await this.#fetchMissing();
         } catch (err) {
-          if (!this.#abort.signal.aborted) bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch of iModel ${this.iModelId}: ${(err as Error).message}`);
+          if (!this.#abort.signal.aborted) this.source.logger.warn(`prefetch of iModel ${this.iModelId}: ${(err as Error).message}`);
         }
       } while (this.#again && !this.#abort.signal.aborted);
       this.#sync = undefined;
@@ -259,14 +262,14 @@ class IModelFollower {
       try {
         const outcome = await this.#readFeed();
         if (outcome === "gone") {
-          bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: the hub has no change feed for iModel ${this.iModelId} (or no access to it); not following it`);
+          this.source.logger.warn(`prefetch: the hub has no change feed for iModel ${this.iModelId} (or no access to it); not following it`);
           return;
         }
         if (outcome === "streamed") delay = this.options.reconnectDelayMs; // it worked for a while: start over from the short delay
         else if (typeof outcome === "number") wait = outcome;
       } catch (err) {
         if (this.#abort.signal.aborted) return;
-        bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: change feed of iModel ${this.iModelId}: ${(err as Error).message}`);
+        this.source.logger.warn(`prefetch: change feed of iModel ${this.iModelId}: ${(err as Error).message}`);
       }
       this.#connected = false;
       await sleep(wait * (0.75 + Math.random() / 2), this.#abort.signal);
@@ -282,7 +285,7 @@ class IModelFollower {
     const url = `${this.source.client.apiBase}/${this.iModelId}/events`;
     const headers: Record<string, string> = {
       accept: "text/event-stream",
-      authorization: await authorizationOf(await this.source.authorization(), 0),
+      authorization: await firstAuthorization(await this.source.authorization()),
     };
     if (this.#lastEventId) headers["last-event-id"] = this.#lastEventId;
     const response = await openStream(url, headers, this.#abort.signal);
@@ -383,12 +386,16 @@ class IModelFollower {
     }
     await this.#pruneApplied(lowest);
     const auth = await this.source.authorization();
+    const hub = this.source.client.with({ authorization: auth });
     const listed: Changeset[] = [];
-    const path = `/${this.iModelId}/changesets?$top=1000&afterIndex=${lowest}`;
-    for await (const page of this.source.client.pages<Changeset>("prefetchChangesets", path, auth, "changesets", "representation")) {
-      listed.push(...page);
-      if (this.#abort.signal.aborted) return;
-    }
+    const aborted = await hubCall("prefetchChangesets", async () => {
+      for await (const c of hub.changesets(this.iModelId, { afterIndex: lowest, pageSize: 1000 })) {
+        listed.push(c);
+        if (this.#abort.signal.aborted) return true;
+      }
+      return false;
+    });
+    if (aborted) return;
     let used = await this.#bytesInFolder();
     const wanted: Changeset[] = [];
     for (const c of listed.sort((a, b) => a.index - b.index)) {
@@ -396,7 +403,7 @@ class IModelFollower {
       const target = join(this.folder, `${c.id}.cs`);
       if ((await stat(target).catch(() => undefined))?.size === c.fileSize) continue;
       if (used + c.fileSize > this.options.maxCacheBytes) {
-        bentley.Logger.logInfo(LOGGER_CATEGORY, `prefetch of iModel ${this.iModelId}: the cache folder is full (${used} bytes); the rest waits for a pull`);
+        this.source.logger.info(`prefetch of iModel ${this.iModelId}: the cache folder is full (${used} bytes); the rest waits for a pull`);
         break;
       }
       used += c.fileSize;
@@ -414,7 +421,7 @@ class IModelFollower {
       if ((await stat(target).catch(() => undefined))?.size === c.fileSize || !this.#needed(c.index, c.briefcaseId)) return;
       const unchecked = `${target}${UNCHECKED_SUFFIX}`;
       const fresh = async (): Promise<string> => {
-        const { changeset } = await this.source.client.request<{ changeset: Changeset }>("prefetchChangeset", "GET", `/${this.iModelId}/changesets/${c.index}`, auth);
+        const changeset = await hubCall("prefetchChangeset", () => this.source.client.with({ authorization: auth }).getChangeset(this.iModelId, c.index));
         if (!changeset._links.download) throw new Error(`changeset ${c.index} has no file to download`);
         return changeset._links.download.href;
       };
@@ -425,7 +432,7 @@ class IModelFollower {
         if (computeId && !hasId(computeId, c.parentId, unchecked, c.id)) {
           this.stats.rejected++;
           this.#refused.add(c.id);
-          bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: changeset ${c.index} of iModel ${this.iModelId} does not have its id ${c.id}; not kept`);
+          this.source.logger.warn(`prefetch: changeset ${c.index} of iModel ${this.iModelId} does not have its id ${c.id}; not kept`);
           return;
         }
         await rename(unchecked, target);
@@ -439,7 +446,7 @@ class IModelFollower {
         const sizeMismatch = /downloaded \d+ bytes, expected/.test((err as Error).message);
         if (sizeMismatch) this.stats.rejected++;
         else this.stats.failed++;
-        bentley.Logger.logWarning(LOGGER_CATEGORY, `prefetch: changeset ${c.index} of iModel ${this.iModelId}: ${(err as Error).message}`);
+        this.source.logger.warn(`prefetch: changeset ${c.index} of iModel ${this.iModelId}: ${(err as Error).message}`);
       } finally {
         await rm(unchecked, { force: true });
         await rm(`${unchecked}.part`, { force: true });
@@ -479,6 +486,11 @@ function hasId(computeId: (props: { parentId: string; pathname: string }) => str
   } catch {
     return false; // not a changeset file at all
   }
+}
+
+/** The `Authorization` header of a request's first try. */
+async function firstAuthorization(source: AuthorizationSource): Promise<string> {
+  return typeof source === "string" ? source : source(0);
 }
 
 /** A GET whose answer is a stream that never ends: its own connection (not the keep-alive pool), cut by `signal`. */

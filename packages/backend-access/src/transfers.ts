@@ -3,9 +3,23 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { RetryPolicy } from "./http-client.js";
-import { backoff, retryable } from "./http-client.js";
+import { retryDelayMs } from "@modelhub/client";
+import type { AccessLogger, RetryPolicy } from "./hub-calls.js";
+import { clientPolicyOf, isTransient, retryLine, sleep } from "./hub-calls.js";
 import { header, isOk, readBody, send } from "./http-transport.js";
+
+/** How transfers are retried: the one policy's numbers, and where their retries are logged. */
+export interface Retrying {
+  policy: RetryPolicy;
+  logger: AccessLogger;
+}
+
+/** Waits before retry `attempt` (1-based) by the client's policy (`retry-after` when given), logging `reason`. */
+async function backoff(retry: Retrying, attempt: number, reason: string, retryAfter: string | null = null): Promise<void> {
+  const delayMs = retryDelayMs(clientPolicyOf(retry.policy), attempt, retryAfter);
+  retry.logger.warn(retryLine(reason, attempt, retry.policy.maxRetries, delayMs));
+  await sleep(delayMs);
+}
 
 /** Thrown when a progress callback asked to stop. */
 export class TransferAborted extends Error {
@@ -22,7 +36,7 @@ export class TransferAborted extends Error {
 export const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Uploads a local file of `size` bytes (the size the hub was told) to a storage link (Azure Put Blob); retried from the start on failure. */
-export async function uploadFile(url: string, path: string, size: number, retry: RetryPolicy, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
+export async function uploadFile(url: string, path: string, size: number, retry: Retrying, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
   // Synchronous on purpose: a small read takes microseconds, and the async version waits in libuv's thread pool
   // behind whatever iTwin.js's native code queued there.
   const whole = size <= wholeFileLimit ? readFileSync(path) : undefined;
@@ -36,11 +50,11 @@ export async function uploadFile(url: string, path: string, size: number, retry:
       await readBody(response);
       const status = response.statusCode ?? 0;
       if (status === 201 || status === 200) return;
-      if (!retryable(status)) throw new Error(`upload refused: HTTP ${status}`);
-      if (attempt >= retry.maxRetries) throw new Error(`upload failed: HTTP ${status}`);
+      if (!isTransient(status)) throw new Error(`upload refused: HTTP ${status}`);
+      if (attempt >= retry.policy.maxRetries) throw new Error(`upload failed: HTTP ${status}`);
       await backoff(retry, attempt + 1, `upload: HTTP ${status}`, header(response, "retry-after"));
     } catch (err) {
-      if (attempt >= retry.maxRetries || (err as Error).message.startsWith("upload refused")) throw err;
+      if (attempt >= retry.policy.maxRetries || (err as Error).message.startsWith("upload refused")) throw err;
       await backoff(retry, attempt + 1, `upload: ${(err as Error).message}`);
     }
   }
@@ -59,7 +73,7 @@ export async function downloadFile(
   url: string,
   path: string,
   expectedSize: number | undefined,
-  retry: RetryPolicy,
+  retry: Retrying,
   onBytes?: (bytes: number) => boolean,
   refresh?: () => Promise<string>,
   wholeFileLimit = SMALL_FILE_BYTES,
@@ -99,7 +113,7 @@ export async function downloadFile(
         const status = response.statusCode ?? 0;
         if (!isOk(response)) {
           response.resume();
-          if (!retryable(status)) throw new Error(`download refused: HTTP ${status}`);
+          if (!isTransient(status)) throw new Error(`download refused: HTTP ${status}`);
           throw new Error(`download failed: HTTP ${status}`);
         }
         let position = have > 0 && status === 206 ? have : 0;
@@ -140,7 +154,7 @@ export async function downloadFile(
         throw new TransferAborted();
       }
       const refused = (err as Error).message.startsWith("download refused");
-      if (attempt >= retry.maxRetries || (refused && !refresh)) {
+      if (attempt >= retry.policy.maxRetries || (refused && !refresh)) {
         await rm(part, { force: true });
         throw new Error(`Cannot download ${url.split("?")[0]}: ${(err as Error).message}`);
       }

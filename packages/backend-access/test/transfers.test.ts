@@ -250,16 +250,18 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     }
   });
 
-  it("abandonLocks releases the held locks among the ids it is given, and tolerates ids not held", async () => {
+  it("abandonLocks takes a BriefcaseIdArg and each lock's previous state: releases, steps back to shared, tolerates ids not held", async () => {
     const client = access();
     const arg = { iModelId, briefcaseId, changeset: { id: "", index: 0 }, accessToken: TOKEN } as CoreBackend.BriefcaseDbArg;
-    const { Exclusive, Shared } = common.LockState;
-    await client.acquireLocks(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x20000000003", Exclusive]]));
-    const plain = await failure(client.acquireLocks(arg, new Map([["0x20000000001", common.LockState.None], ["0x2000000ffff", common.LockState.None]])));
+    const { Exclusive, Shared, None } = common.LockState;
+    await client.acquireLocks(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x20000000003", Exclusive], ["0x20000000004", Exclusive]]));
+    const plain = await failure(client.acquireLocks(arg, new Map([["0x20000000001", None], ["0x2000000ffff", None]])));
     assert.equal(plain.errorNumber, bentley.IModelHubStatus.LockDoesNotExist, "the hub refuses a release naming a lock not held");
-    await client.abandonLocks!(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x2000000ffff", Exclusive]]));
-    assert.deepEqual(await client.queryAllLocks(arg), [{ id: "0x20000000003", state: Exclusive }]);
-    await client.abandonAllLocks!(arg);
+    // iTwin.js ≥ 5.9 passes no changeset (BriefcaseIdArg).
+    const idArg: CoreBackend.BriefcaseIdArg = { iModelId, briefcaseId, accessToken: TOKEN };
+    await client.abandonLocks!(idArg, new Map([["0x20000000001", None], ["0x20000000002", None], ["0x20000000004", Shared], ["0x2000000ffff", None]]));
+    assert.deepEqual(await client.queryAllLocks(arg), [{ id: "0x20000000003", state: Exclusive }, { id: "0x20000000004", state: Shared }]);
+    await client.abandonAllLocks!(idArg);
     assert.deepEqual(await client.queryAllLocks(arg), []);
   });
 
@@ -273,7 +275,7 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const held = await client.queryAllLocks(arg);
     assert.equal(held.length, ids.length);
     assert.equal(held.filter((l) => l.state === Shared).length, ids.length / 5);
-    await client.abandonAllLocks!(arg);
+    await client.abandonAllLocks!({ iModelId, briefcaseId, accessToken: TOKEN });
     assert.deepEqual(await client.queryAllLocks(arg), []);
   });
 

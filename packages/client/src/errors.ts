@@ -9,6 +9,8 @@ export class ModelHubError extends Error {
     message: string,
     /** The API's `error.details`, when it gave any. */
     readonly details?: readonly { code?: string; message?: string; target?: string }[],
+    /** The API's whole `error` object, with fields beyond code and message (e.g. `conflictingLocks`). */
+    readonly body?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
   }
@@ -27,7 +29,7 @@ export function errorOfResponse(status: number, text: string, fallback: string):
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (body.error && typeof body.error.code === "string") {
       const details = Array.isArray(body.error.details) ? (body.error.details as { code?: string; message?: string; target?: string }[]) : undefined;
-      return new ModelHubError(status, body.error.code, typeof body.error.message === "string" ? body.error.message : fallback, details);
+      return new ModelHubError(status, body.error.code, typeof body.error.message === "string" ? body.error.message : fallback, details, body.error);
     }
   } catch {
     // not JSON: maybe the storage's XML

@@ -3,8 +3,8 @@
 import { createReadStream } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { errorOfResponse } from "./errors.js";
-import type { FetchLike, RetryOptions } from "./http.js";
-import { fetchWithRetry } from "./http.js";
+import type { FetchLike, RetryEvent, RetryOptions, Transport } from "./http.js";
+import { fetchTransport, retryPolicyOf, sendWithRetry } from "./http.js";
 
 /** Called as bytes go: `total` is undefined until the size is known. */
 export type ProgressCallback = (transferred: number, total: number | undefined) => void;
@@ -12,23 +12,34 @@ export type ProgressCallback = (transferred: number, total: number | undefined) 
 export interface TransferOptions {
   onProgress?: ProgressCallback;
   retry?: RetryOptions;
+  onRetry?: (event: RetryEvent) => void;
+  /** How requests are sent (default: fetch). */
+  transport?: Transport;
+  /** Another fetch for the default transport; ignored when `transport` is given. */
   fetch?: FetchLike;
+}
+
+function sending(options: TransferOptions) {
+  return {
+    transport: options.transport ?? fetchTransport(options.fetch),
+    policy: retryPolicyOf(options.retry),
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+  };
 }
 
 /** Uploads a file in one Put Blob request; a retry (503 ServerBusy, 429) sends the file again from its start. */
 export async function uploadFile(href: string, path: string, options: TransferOptions = {}): Promise<void> {
   const size = (await stat(path)).size;
-  const fetchImpl = options.fetch ?? fetch;
-  const response = await fetchWithRetry(
-    fetchImpl,
-    href,
+  const { transport, ...send } = sending(options);
+  const response = await sendWithRetry(
+    transport,
     () => ({
       method: "PUT",
+      url: href,
       headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) },
-      body: countingStream(path, size, options.onProgress) as unknown as ReadableStream,
-      duplex: "half",
-    }) as RequestInit,
-    options.retry,
+      body: countingStream(path, size, options.onProgress),
+    }),
+    send,
   );
   const text = await response.text();
   if (response.status !== 201 && response.status !== 200) throw errorOfResponse(response.status, text, "The upload was refused.");
@@ -53,7 +64,7 @@ export const DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
  * half-downloaded file never carries the final name. Returns the size. `expectedSize`, when given, must match.
  */
 export async function downloadFile(href: string, path: string, options: TransferOptions & { expectedSize?: number; chunkBytes?: number } = {}): Promise<number> {
-  const fetchImpl = options.fetch ?? fetch;
+  const { transport, ...send } = sending(options);
   const chunk = options.chunkBytes ?? DOWNLOAD_CHUNK_BYTES;
   const partial = `${path}.part`;
   const file = await open(partial, "w");
@@ -63,11 +74,11 @@ export async function downloadFile(href: string, path: string, options: Transfer
     options.onProgress?.(0, total);
     while (total === undefined || done < total) {
       const end = done + chunk - 1;
-      const response = await fetchWithRetry(fetchImpl, href, () => ({ method: "GET", headers: { "x-ms-range": `bytes=${done}-${end}`, range: `bytes=${done}-${end}` } }), options.retry);
+      const response = await sendWithRetry(transport, () => ({ method: "GET", url: href, headers: { "x-ms-range": `bytes=${done}-${end}`, range: `bytes=${done}-${end}` } }), send);
       if (response.status === 416 && done === 0) {
         // An empty blob has no byte 0.
         total = 0;
-        await response.arrayBuffer();
+        await response.discard();
         break;
       }
       if (response.status !== 206 && response.status !== 200) throw errorOfResponse(response.status, await response.text(), "The download was refused.");
@@ -75,18 +86,17 @@ export async function downloadFile(href: string, path: string, options: Transfer
       if (whole) {
         // The server ignored the range: this answer is the whole file.
         if (done > 0) throw new Error(`${href} stopped honouring ranges at byte ${done}`);
-        const length = response.headers.get("content-length");
+        const length = response.header("content-length");
         if (length !== null) total = Number(length);
       } else {
-        const size = /\/(\d+)\s*$/.exec(response.headers.get("content-range") ?? "")?.[1];
+        const size = /\/(\d+)\s*$/.exec(response.header("content-range") ?? "")?.[1];
         if (size === undefined) throw new Error(`${href} answered 206 without a content-range`);
         if (options.expectedSize !== undefined && Number(size) !== options.expectedSize) {
           throw new Error(`the file is ${size} bytes, not the ${options.expectedSize} the hub's record says`);
         }
         total = Number(size);
       }
-      if (!response.body) throw new Error(`${href} answered without a body`);
-      for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const bytes of response.stream()) {
         await file.write(bytes, 0, bytes.length, done);
         done += bytes.length;
         options.onProgress?.(done, total);

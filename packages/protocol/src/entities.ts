@@ -185,8 +185,19 @@ export interface Checkpoint {
   failureReason?: string;
   dbName: string | null;
   size: number;
-  directoryAccessInfo: null;
+  /** Where the checkpoint is as a V2 checkpoint (CloudSqlite blocks): hubs on Azure storage only, else null. */
+  directoryAccessInfo: DirectoryAccessInfo | null;
   _links: { download: StorageLink | null };
+}
+
+/** The cloud's `directoryAccessInfo`: a CloudSqlite container (`baseDirectory`) of a storage account, with a read token. */
+export interface DirectoryAccessInfo {
+  baseUrl: string;
+  storage: string;
+  baseDirectory: string;
+  storageType: "azure" | "google";
+  azure: { sasToken: string } | null;
+  google: { authorization: string } | null;
 }
 
 export type LockLevel = "none" | "shared" | "exclusive";

@@ -23,6 +23,7 @@ export const HUB_ERROR_CODES = [
   "RoleNotFound",
   "MemberNotFound",
   "iTwinNotFound",
+  "ContainerNotFound",
   "FileNotFound",
   "NotFound",
   "iModelExists",
@@ -30,6 +31,7 @@ export const HUB_ERROR_CODES = [
   "RoleExists",
   "iTwinExists",
   "iTwinNotEmpty",
+  "ContainerExists",
   "LastOwner",
   "NamedVersionExists",
   "NamedVersionOnChangesetExists",
@@ -49,6 +51,7 @@ export const HUB_ERROR_CODES = [
   "RequestHeadersTooLarge",
   "TooManyRequests",
   "ServiceUnavailable",
+  "ContainerServiceNotAvailable",
   "Unknown",
 ] as const;
 

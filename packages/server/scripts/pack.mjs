@@ -20,7 +20,8 @@ const pkg = JSON.parse(readFileSync(join(serverDir, "package.json"), "utf8"));
 const skipBuildInfo = (src) => !src.endsWith(".tsbuildinfo");
 const stage = mkdtempSync(join(tmpdir(), "modelhub-pack-"));
 try {
-  for (const dir of ["dist", "bin"]) {
+  // sample/: the iModel `modelhub demo` pushes.
+  for (const dir of ["dist", "bin", "sample"]) {
     if (!existsSync(join(serverDir, dir))) throw new Error(`packages/server/${dir} is missing: run \`npm run build\` first.`);
     cpSync(join(serverDir, dir), join(stage, dir), { recursive: true, filter: skipBuildInfo });
   }

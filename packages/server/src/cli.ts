@@ -3,8 +3,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULTS, MAX_CLOCK_SKEW_SECONDS, makeConfig } from "./config.js";
 import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-authenticator.js";
-import { parseBlobSpec } from "./adapters/blob/blob-spec.js";
-import { parseMetadataSpec } from "./adapters/registry.js";
+import { parseBlobSpec, parseMetadataSpec } from "./adapters/registry.js";
 import { startServer } from "./main.js";
 import { runBackupCommand, runRestoreCommand } from "./admin/commands.js";
 import { DEFAULT_TOKEN_LIFETIME, runTokensCreate, runTokensList, runTokensRevoke } from "./admin/tokens.js";
@@ -14,6 +13,10 @@ import type * as AccessCommands from "./admin/access.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
 import { stderr, stdout } from "./admin/terminal.js";
+import { bannerLines } from "./admin/banner.js";
+import type { LogFormat } from "./app/log-format.js";
+import { LOG_FORMATS, defaultLogFormat } from "./app/log-format.js";
+import { VERSION } from "./version.js";
 
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Not a whole number.");
@@ -46,7 +49,18 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 const program = new Command()
   .name("modelhub")
   .description("A self-hosted iModelHub for iTwin.js.")
-  .showHelpAfterError();
+  .version(VERSION, "-V, --version", "print modelhub's version")
+  // `modelhub --version` only before a command: after one, `--version` is that command's (checkpoints download).
+  .enablePositionalOptions()
+  // A usage mistake is one short message and a hint, never the whole help; its exit code is 2 (1 means a failure).
+  // Set before the subcommands are added: they inherit both.
+  .showHelpAfterError("(add --help for usage)")
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+function logFormat(value: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new InvalidArgumentError(`One of ${LOG_FORMATS.join(", ")}.`);
+  return value as LogFormat;
+}
 
 program
   .command("serve")
@@ -58,6 +72,7 @@ program
   .option("--blobs <spec>", "where files are kept: fs (under --data) or azure:<container> (account from AZURE_STORAGE_CONNECTION_STRING; clients then move bytes straight to and from Azure)", "fs")
   .option("--public-url <origin>", "origin to use in links when behind a proxy")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent", DEFAULTS.logLevel)
+  .option("--log-format <format>", "human (one line per request: time, user, method, path, status, duration) or json (pino's JSON lines); default: human on a terminal, json otherwise", logFormat)
   .option("--push-timeout <seconds>", "how long an unfinished push blocks other briefcases", integer, DEFAULTS.pendingPushTimeoutMs / 1000)
   .option("--rate-limit <perMinute>", "requests per minute per verified user on the API, access control and audit log (0 = unlimited)", integer, DEFAULTS.rateLimitPerMinute)
   .option("--auth-failure-limit <perMinute>", "failed authentications per client address and minute, after which its requests are refused (429) before authentication until the minute ends (0 = no limit)", integer, DEFAULTS.authFailureLimit)
@@ -87,11 +102,13 @@ program
   .option("--jwks-cooldown <seconds>", "oidc: an unknown key id refetches the keys at most this often", integer, 30)
   .option("--clock-skew <seconds>", `oidc: clock difference allowed with the identity provider on exp, nbf and iat (at most ${MAX_CLOCK_SKEW_SECONDS})`, integer, OIDC_CLOCK_TOLERANCE_SECONDS)
   .option("--max-token-lifetime <seconds>", "oidc: refuse tokens meant to live longer than this (exp - iat)", integer, OIDC_MAX_TOKEN_LIFETIME_SECONDS)
+  .option("--ui-client-id <id>", "oidc: the web UI signs in at the provider as this public client (authorization code + PKCE; its redirect URI: the hub's URL with '/')")
+  .option("--ui-scope <scopes>", "oidc: scopes the web UI asks for", "openid profile email")
   .option("--link-secret-file <path>", "key that signs storage links (base64 or raw, >= 32 bytes), shared by several nodes (or MODELHUB_LINK_SECRET); default <data>/secret.key")
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option("--no-claim-itwins", "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)")
   .option("--config <file>", "JSON file with any of these options (keys in camelCase, e.g. publicUrl); command line > environment (MODELHUB_…) > file")
-  .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
+  .action(async (opts: { port: number; host: string; data: string; metadata: string; blobs: string; publicUrl?: string; logLevel: string; pushTimeout: number; rateLimit: number; checkpointEvery: number; checkpointEveryMb: number; keepCheckpoints: number; verifyChangesetIds: boolean; metrics: boolean; auditRetentionDays: number; admin: string[]; claimItwins: boolean; logFormat?: LogFormat } & HardeningOptions & MaintenanceFlags & AuthFlags, command: Command) => {
     let config;
     try {
       const sources = applyConfigSources(command, process.env);
@@ -133,8 +150,9 @@ program
       }
       throw err;
     }
-    const server = await startServer(config, { metrics: opts.metrics });
-    stdout.lines([`modelhub listening on ${server.url}`, `  web UI: ${server.url}/`, `  API base URL for the iModels clients: ${server.url}/imodels`, `  data: ${config.dataDir}`]);
+    const format = opts.logFormat ?? defaultLogFormat(process.stdout.isTTY);
+    const server = await startServer(config, { metrics: opts.metrics, logFormat: format });
+    stdout.lines(bannerLines(server.url, config, format));
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -157,8 +175,12 @@ program
   .description("Copy a data directory (consistently, also while a hub serves it) into a new folder.")
   .requiredOption("--to <dir>", "the backup folder to create (must not exist, or be empty)")
   .option("-d, --data <dir>", "the data directory to back up", DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata: backup copies the embedded sqlite file (postgres:// is refused: use PostgreSQL's own tools)", process.env.MODELHUB_METADATA ?? "sqlite")
+  .option("--blobs <spec>", "the hub's --blobs: backup copies fs files (azure: is refused: use the storage account's own means)", process.env.MODELHUB_BLOBS ?? "fs")
   .option("--json", "print one JSON result instead of progress lines")
-  .action((opts: { to: string; data: string; json?: boolean }) => runBackupCommand({ to: opts.to, dataDir: opts.data, json: opts.json === true }));
+  .action((opts: { to: string; data: string; metadata: string; blobs: string; json?: boolean }) =>
+    runBackupCommand({ to: opts.to, dataDir: opts.data, metadata: opts.metadata, blobs: opts.blobs, json: opts.json === true }),
+  );
 
 program
   .command("restore")
@@ -182,12 +204,22 @@ program
   .command("doctor")
   .description("Report (and with --repair remove) what nothing will use again: interrupted uploads, scratch folders of dead processes, files no record refers to, blocks staged that nothing will commit. Safe while the hub runs.")
   .option("-d, --data <dir>", "the hub's data directory", DEFAULTS.dataDir)
+  .option("--metadata <spec>", "the hub's --metadata (sqlite: the data directory's file; or postgres://…)", process.env.MODELHUB_METADATA ?? "sqlite")
+  .option("--blobs <spec>", "the hub's --blobs (fs: under the data directory; or azure:<container>)", process.env.MODELHUB_BLOBS ?? "fs")
   .option("--repair", "remove what is found (orphans only once older than --grace)")
   .option("--grace <minutes>", "leave files younger than this alone (an operation may still be using them)", integer, DEFAULTS.orphanGraceMs / 60_000)
   .option("--json", "print the report as JSON")
-  .action(async (opts: { data: string; repair?: boolean; grace: number; json?: boolean }) => {
+  .action(async (opts: { data: string; metadata: string; blobs: string; repair?: boolean; grace: number; json?: boolean }) => {
     const { doctorLines, needsRepair, runDoctor } = await import("./admin/doctor.js");
-    const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000 });
+    let backends;
+    try {
+      backends = { metadata: parseMetadataSpec(opts.metadata), blobs: parseBlobSpec(opts.blobs) };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      stderr.line(`modelhub doctor: ${err.message}`);
+      process.exit(2);
+    }
+    const report = await runDoctor({ dataDir: resolve(opts.data), repair: opts.repair === true, graceMs: opts.grace * 60_000, ...backends });
     if (opts.json) {
       stdout.json(report, 2);
     } else {
@@ -248,7 +280,7 @@ function withHubOptions(command: Command): Command {
 
 /** Runs a command that calls the hub: its refusals are printed as `modelhub <name>: …` with exit code 1 (2: bad arguments). */
 async function runAgainstHub(name: string, flags: HubFlags, run: (connection: { url: string; token: string }) => Promise<unknown>): Promise<void> {
-  const { HubCommandError } = await import("./admin/hub-client.js");
+  const { HubCommandError } = await import("./admin/hub-connection.js");
   const token = flags.token ?? process.env.MODELHUB_TOKEN;
   if (!token) {
     stderr.line(`modelhub ${name}: give a token with --token or MODELHUB_TOKEN.`);

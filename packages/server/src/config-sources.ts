@@ -24,6 +24,8 @@ export const ENV_NAMES: Readonly<Record<string, string>> = {
   jwksCooldown: "MODELHUB_OIDC_JWKS_COOLDOWN",
   clockSkew: "MODELHUB_OIDC_CLOCK_SKEW",
   maxTokenLifetime: "MODELHUB_OIDC_MAX_TOKEN_LIFETIME",
+  uiClientId: "MODELHUB_OIDC_UI_CLIENT_ID",
+  uiScope: "MODELHUB_OIDC_UI_SCOPE",
 };
 
 /** Config file keys that are not options. */
@@ -162,6 +164,8 @@ export interface AuthFlags {
   jwksCooldown: number;
   clockSkew: number;
   maxTokenLifetime: number;
+  uiClientId?: string;
+  uiScope?: string;
   linkSecretFile?: string;
   config?: string;
 }
@@ -178,6 +182,8 @@ export function authConfigOf(flags: AuthFlags): AuthConfig {
       maxTokenLifetimeSeconds: flags.maxTokenLifetime,
       ...(flags.audience !== undefined ? { audience: flags.audience } : {}),
       ...(flags.jwks !== undefined ? { jwks: flags.jwks } : {}),
+      ...(nonEmpty(flags.uiClientId) !== undefined ? { uiClientId: flags.uiClientId!.trim() } : {}),
+      ...(nonEmpty(flags.uiScope) !== undefined ? { uiScope: flags.uiScope!.trim() } : {}),
     };
   }
   if (flags.auth === "open" || flags.auth === "tokens") return { mode: flags.auth };

@@ -1,12 +1,12 @@
 import { resolve } from "node:path";
+import { ConfigError } from "./config-error.js";
 import type { CheckpointPolicy } from "./domain/checkpoints/checkpoint-service.js";
 import { DEFAULT_CHECKPOINT_POLICY } from "./domain/checkpoints/checkpoint-service.js";
 import type { AuthConfig } from "./http/authn/create-authenticator.js";
 import { DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND } from "./http/slow-clients.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "./http/auth-failures.js";
 import { isTrustedProxySpec } from "./http/client-address.js";
-import type { BlobSpec } from "./adapters/blob/blob-spec.js";
-import type { MetadataSpec } from "./adapters/registry.js";
+import type { BlobSpec, MetadataSpec } from "./adapters/registry.js";
 
 export type { AuthConfig };
 
@@ -99,7 +99,7 @@ export const DEFAULTS = {
   maxStreamsPerUser: 100,
 } as const;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i;
 

@@ -1,14 +1,18 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { openBlobStore } from "./adapters/blob/open-blob-store.js";
+import { BlobContainerService } from "./domain/blob-containers/blob-container-service.js";
+import { CheckpointBlocks } from "./domain/blob-containers/checkpoint-blocks.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./app/audit-recorder.js";
-import { openMetadataBackend } from "./adapters/registry.js";
+import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
+import { ElementLabels } from "./app/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./app/job-runner.js";
+import type { LogFormat } from "./app/log-format.js";
+import { humanLogStream } from "./app/log-format.js";
 import { Maintenance } from "./app/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
@@ -22,6 +26,7 @@ import { createAuthenticator } from "./http/authn/create-authenticator.js";
 import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
 import { ITwinWorker } from "./worker/itwin-worker.js";
+import type { WorkerITwin } from "./worker/protocol.js";
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 */
@@ -42,6 +47,8 @@ export interface StartOptions {
   eventHeartbeatMs?: number;
   /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
   auditRefusalWindowMs?: number;
+  /** `json` (pino's lines, the default) or `human` (one readable line per event, for a terminal; app/log-format.ts). */
+  logFormat?: LogFormat;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
@@ -67,7 +74,25 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const blobs = await openBlobStore(config.blobs, config.dataDir);
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
-  const worker = new ITwinWorker({ workDir: join(scratchDir, "worker") });
+  // Its start is logged once the app (and its logger) exists.
+  let workerStarted: (itwin: WorkerITwin) => void = () => undefined;
+  const worker = new ITwinWorker({ workDir: join(scratchDir, "worker"), onStart: (itwin) => workerStarted(itwin) });
+  // iTwin.js's blob containers (workspaces, SchemaSync): containers of the Azure account, none on local files.
+  const cloudContainers = await openCloudContainers(config.blobs);
+  // Blob containers go with their iModel or iTwin; a failure is logged and the periodic sweep finishes the job.
+  let containerLog: (err: unknown, message: string) => void = () => undefined;
+  // V2 checkpoints: checkpoint files also published as CloudSqlite databases (one container per iModel).
+  const checkpointBlocks = cloudContainers && new CheckpointBlocks(cloudContainers, worker, blobs, systemClock, (err, message) => containerLog(err, message));
+  const deleteContainersOf = (what: "iModel" | "iTwin") => async (id: string) => {
+    try {
+      if (what === "iModel") {
+        await blobContainers.deleteAllOfIModel(id);
+        await checkpointBlocks?.deleteOf(id);
+      } else await blobContainers.deleteAllOfITwin(id);
+    } catch (err) {
+      containerLog(err, `the blob containers of a deleted ${what} could not all be deleted; the orphan sweep retries`);
+    }
+  };
 
   const hub = createHub({
       store,
@@ -78,8 +103,10 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     profiles: identities,
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
-    onJobQueued: () => runner.nudge(),
+    // The runner is made once the app exists (it logs there); nothing is queued before the app listens.
+    jobs: { jobQueued: () => runner.nudge() },
     events,
+    onIModelDeleted: deleteContainersOf("iModel"),
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
@@ -89,10 +116,39 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     admins: config.admins,
     claimITwins: config.claimITwins,
   });
+  const blobContainers = new BlobContainerService(cloudContainers, blobs, store, access, systemClock);
   const app = await buildApp({
     access,
-    iTwins: new ITwinService(backend.access, access, systemClock),
+    iTwins: new ITwinService(backend.access, access, systemClock, undefined, deleteContainersOf("iTwin")),
+    blobContainers,
+    checkpointBlocks,
     authenticator,
+    profiles: identities,
+    elementLabels: new ElementLabels({
+      blobs,
+      reader: worker,
+      latestCheckpoint: (iModelId) => hub.checkpoints.latest(iModelId).catch(() => undefined),
+      cacheDir: join(scratchDir, `labels-${process.pid}-cache`),
+    }),
+    ...(config.auth.mode === "oidc" && config.auth.uiClientId
+      ? {
+          webUiSignIn: {
+            issuer: config.auth.issuer,
+            clientId: config.auth.uiClientId,
+            scope: config.auth.uiScope ?? "openid profile email",
+            ...(config.auth.audience !== undefined ? { resource: config.auth.audience } : {}),
+          },
+        }
+      : {}),
+    admin: {
+      identities,
+      jobs,
+      iModelOf: async (iModelId) => {
+        const iModel = await hub.iModels.get(iModelId).catch(() => undefined);
+        return iModel && { name: iModel.name, iTwinId: iModel.iTwinId };
+      },
+      about: { version: await serverVersion(), metadata: config.metadata.kind, blobs: config.blobs.kind },
+    },
     hub,
     blobs,
     signer,
@@ -111,7 +167,10 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailureLimit: config.authFailureLimit,
     trustedProxies: config.trustedProxies,
-    logger: config.logLevel === "silent" ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === "silent"
+        ? false
+        : { level: config.logLevel, ...(startOptions.logFormat === "human" ? { stream: humanLogStream((text) => void process.stdout.write(text)) } : {}) },
     audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
@@ -138,6 +197,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
 
   authWarn = (message, fields) => app.log.warn(fields, message);
+  containerLog = (err, message) => app.log.warn({ err }, message);
   if (tightened.length > 0) {
     app.log.warn(
       { dataDir: config.dataDir, tightened },
@@ -151,18 +211,28 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
   backendWarn = (message, fields) => app.log.warn(fields, message);
+  workerStarted = (itwin) =>
+    app.log.info({ itwin }, `iTwin.js worker up: @itwin/core-backend ${itwin.coreBackend}, native ${itwin.native}${itwin.root ? ` (from MODELHUB_ITWIN_ROOT ${itwin.root})` : ""}`);
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
     app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
   }
-  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, () => void hub.janitor.drain().catch(() => undefined), events);
+  const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch, checkpointBlocks);
+  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events, checkpointBlocks);
   const runner = new JobRunner(
     jobs,
     new Map([
       [
         BASELINE_JOB,
         {
-          run: (job) => baselineJob.run(String(job.payload.iModelId)),
+          run: async (job) => {
+            const iModelId = String(job.payload.iModelId);
+            await baselineJob.run(iModelId);
+            // The job ran to its end, but the file was refused and the iModel failed for good: say why, not only "job done".
+            const after = await store.read((tx) => tx.getIModel(iModelId));
+            if (after?.baselineState === "initializationFailed") {
+              app.log.warn({ iModelId, name: after.name, reason: after.baselineFailure }, `the baseline of iModel '${after.name}' failed: ${after.baselineFailure ?? "no reason given"}`);
+            }
+          },
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
         },
       ],
@@ -197,6 +267,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
   maintenance.start();
+  // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
+  const iModelExists = async (iModelId: string) => (await store.read((tx) => tx.getIModel(iModelId))) !== undefined;
+  const sweepContainers = () =>
+    void (async () => (await blobContainers.removeOrphans()) + ((await checkpointBlocks?.removeOrphans(iModelExists)) ?? 0))()
+      .then((n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"))
+      .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
+  if (cloudContainers) sweepContainers();
+  const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
 
   let closing: Promise<void> | undefined;
   return {
@@ -205,6 +283,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     worker,
     close: () =>
       (closing ??= (async () => {
+        clearInterval(containerSweep);
         await app.close();
         await auditRecorder.close();
         await maintenance.stop();
@@ -214,4 +293,14 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await backend.close();
       })()),
   };
+}
+
+/** This package's version (package.json next to dist/ or src/). */
+async function serverVersion(): Promise<string> {
+  try {
+    const text = await readFile(new URL("../package.json", import.meta.url), "utf8");
+    return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
 }

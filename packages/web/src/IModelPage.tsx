@@ -6,17 +6,17 @@ import { ChangesetsTab } from "./ChangesetsTab.js";
 import { CheckpointsTab } from "./CheckpointsTab.js";
 import { formatDate } from "./format.js";
 import type { LiveState } from "./hooks.js";
-import { useIModelEvents, useLoaded } from "./hooks.js";
+import { useIModelEvents, useLoaded, useTitle } from "./hooks.js";
 import type { IModelTab } from "./route.js";
 import { IMODEL_TABS, hrefOf, navigate } from "./route.js";
 import { VersionsTab } from "./VersionsTab.js";
-import type { Revisions, TabProps } from "./tab-props.js";
+import type { IModelPermissions, Revisions, TabProps } from "./tab-props.js";
 
 const TAB_LABELS: Record<IModelTab, string> = { changesets: "Changesets", versions: "Named versions", briefcases: "Briefcases and locks", checkpoints: "Checkpoints" };
 
 const LIVE_TEXT: Record<LiveState, string> = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Not live" };
 
-export function IModelPage({ client, iModelId, tab, onUnauthorized }: { client: ModelHubClient; iModelId: string; tab: IModelTab; onUnauthorized: () => void }) {
+export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { client: ModelHubClient; userId: string; iModelId: string; tab: IModelTab; onUnauthorized: () => void }) {
   const [revisions, setRevisions] = useState<Revisions>({ changesets: 0, versions: 0, briefcases: 0, checkpoints: 0 });
   const [announcement, setAnnouncement] = useState("");
   const freshChangesets = useRef(new Set<number>());
@@ -66,6 +66,16 @@ export function IModelPage({ client, iModelId, tab, onUnauthorized }: { client: 
     [client, iModelId, revisions.changesets, revisions.briefcases, revisions.versions],
     onUnauthorized,
   );
+  const permissions = useLoaded(
+    async (): Promise<IModelPermissions> => {
+      const { permissions: granted } = await client.request<{ permissions: string[] }>("GET", `/${encodeURIComponent(iModelId)}/permissions`);
+      const has = new Set(granted.map((p) => p.replace(/-/g, "_")));
+      return { read: has.has("imodels_read"), write: has.has("imodels_write"), manage: has.has("imodels_manage"), granted };
+    },
+    [client, iModelId],
+    onUnauthorized,
+  );
+  useTitle(iModel.data ? `${TAB_LABELS[tab]} · ${iModel.data.name}` : "iModel");
   const userName = useCallback((id: string | null | undefined) => (id ? (users.data?.get(id) ?? id) : "—"), [users.data]);
 
   if (iModel.error && !iModel.data) {
@@ -76,9 +86,11 @@ export function IModelPage({ client, iModelId, tab, onUnauthorized }: { client: 
       </div>
     );
   }
-  if (!iModel.data) return <ProgressRadial indeterminate aria-label="Loading the iModel" />;
+  if (!iModel.data || (!permissions.data && !permissions.error)) return <ProgressRadial indeterminate aria-label="Loading the iModel" />;
 
-  const props: TabProps = { client, iModelId, revisions, userName, onUnauthorized, onChanged: bump };
+  // Unknown permissions (the hub did not say): the controls stay on and the hub's answer decides.
+  const can: IModelPermissions = permissions.data ?? { read: true, write: true, manage: true, granted: [] };
+  const props: TabProps = { client, userId, iModelId, iModelName: iModel.data.name, can, revisions, userName, onUnauthorized, onChanged: bump };
   return (
     <div className="mh-stack">
       <nav aria-label="Breadcrumb">
@@ -95,6 +107,11 @@ export function IModelPage({ client, iModelId, tab, onUnauthorized }: { client: 
       <Text className="mh-muted">
         {iModel.data.description ? `${iModel.data.description} · ` : ""}created {formatDate(iModel.data.createdDateTime)} · <span className="mh-mono">{iModel.data.id}</span>
       </Text>
+      {permissions.data && (
+        <Text className="mh-muted" data-testid="my-permissions">
+          Your permissions here: {permissions.data.granted.length ? permissions.data.granted.map((p) => p.replace(/^imodels[-_]/, "")).join(", ") : "none"}
+        </Text>
+      )}
       {live.state === "stopped" && live.error && <Alert type="warning">Live updates stopped: {live.error}</Alert>}
       <div aria-live="polite" className="mh-muted" data-testid="announcement">
         {announcement}

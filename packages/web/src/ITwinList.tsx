@@ -2,7 +2,7 @@ import type { IModel, ITwin, ModelHubClient } from "@modelhub/client";
 import { Alert, Badge, Button, Checkbox, LabeledInput, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
 import { describeError, formatDate } from "./format.js";
-import { useLoaded } from "./hooks.js";
+import { useLoaded, useTitle } from "./hooks.js";
 import { hrefOf } from "./route.js";
 
 /** iTwins listed at most (the search narrows more), and iModels shown under each. */
@@ -13,11 +13,12 @@ const IMODELS_PER_ITWIN = 10;
  * The home page: the signed-in user's iTwins by name, each with its iModels, and a form to create one (its
  * creator becomes its Owner). Administrators, and everyone in open mode, may list every iTwin of the hub.
  */
-export function ITwinList({ client, openMode, onUnauthorized }: { client: ModelHubClient; openMode: boolean; onUnauthorized: () => void }) {
+export function ITwinList({ client, openMode, administrator, onUnauthorized }: { client: ModelHubClient; openMode: boolean; administrator: boolean; onUnauthorized: () => void }) {
   const [search, setSearch] = useState("");
   const [debounced, setDebounced] = useState("");
   const [all, setAll] = useState(openMode);
   const [created, setCreated] = useState<ITwin>();
+  useTitle("iTwins");
   useEffect(() => {
     const timer = setTimeout(() => setDebounced(search.trim()), 250);
     return () => clearTimeout(timer);
@@ -48,7 +49,8 @@ export function ITwinList({ client, openMode, onUnauthorized }: { client: ModelH
       )}
       <div className="mh-row" style={{ alignItems: "center" }}>
         <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="Search iTwins" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
-        <Checkbox label="Every iTwin of the hub (administrators)" checked={all} onChange={(e) => setAll(e.target.checked)} />
+        {/* Only administrators may list every iTwin (others would get 403): offered to them alone. */}
+        {administrator && !openMode && <Checkbox label="Every iTwin of the hub" checked={all} onChange={(e) => setAll(e.target.checked)} />}
       </div>
       {loaded.error ? (
         <Alert type="negative">{loaded.error}</Alert>

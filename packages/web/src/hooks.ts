@@ -92,3 +92,10 @@ export function useIModelEvents(
   }, [client, iModelId]);
   return { state, error };
 }
+
+/** The window's title while the page shows: its own name first (what a tab strip or a screen reader says), then the product. */
+export function useTitle(page: string | undefined): void {
+  useEffect(() => {
+    document.title = page ? `${page} · modelhub` : "modelhub";
+  }, [page]);
+}

@@ -4,7 +4,10 @@ import { useEffect, useState } from "react";
 export type IModelTab = "changesets" | "versions" | "briefcases" | "checkpoints";
 export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "versions", "briefcases", "checkpoints"];
 
-export type Route = { page: "home"; iTwinId?: string } | { page: "iModel"; iModelId: string; tab: IModelTab };
+export type AdminSection = "members" | "tokens" | "audit" | "storage" | "system";
+export const ADMIN_SECTIONS: readonly AdminSection[] = ["members", "tokens", "audit", "storage", "system"];
+
+export type Route = { page: "home"; iTwinId?: string } | { page: "iModel"; iModelId: string; tab: IModelTab } | { page: "admin"; section: AdminSection };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
@@ -13,11 +16,13 @@ export function parseRoute(hash: string): Route {
     return { page: "iModel", iModelId: parts[1], tab };
   }
   if (parts[0] === "itwins" && parts[1]) return { page: "home", iTwinId: parts[1] };
+  if (parts[0] === "admin") return { page: "admin", section: ADMIN_SECTIONS.find((s) => s === parts[1]) ?? "members" };
   return { page: "home" };
 }
 
 export function hrefOf(route: Route): string {
   if (route.page === "iModel") return `#/imodels/${encodeURIComponent(route.iModelId)}/${route.tab}`;
+  if (route.page === "admin") return `#/admin/${route.section}`;
   return route.iTwinId ? `#/itwins/${encodeURIComponent(route.iTwinId)}` : "#/";
 }
 

@@ -10,9 +10,33 @@ export interface Revisions {
   checkpoints: number;
 }
 
+/** The caller's permissions on the iModel (`GET /imodels/{id}/permissions`), as the controls need them. */
+export interface IModelPermissions {
+  /** Download files (changesets, checkpoints). */
+  read: boolean;
+  /** Name versions, rename or hide them, push. */
+  write: boolean;
+  /** Release anyone's locks, retry a failed checkpoint. */
+  manage: boolean;
+  /** What the hub granted, as it spells them. */
+  granted: readonly string[];
+}
+
+/** Why a control is disabled when the caller lacks `permission`, or undefined when they have it. */
+export function lacking(can: IModelPermissions, permission: "read" | "write" | "manage"): string | undefined {
+  if (can[permission]) return undefined;
+  const has = can.granted.length ? can.granted.join(", ") : "none";
+  return `Needs the imodels_${permission} permission on this iModel (yours: ${has}).`;
+}
+
 export interface TabProps {
   client: ModelHubClient;
   iModelId: string;
+  /** The signed-in user (GET /me). */
+  userId: string;
+  /** For file names of downloads. */
+  iModelName: string;
+  can: IModelPermissions;
   revisions: Revisions;
   /** User id → display name, as far as known. */
   userName: (id: string | null | undefined) => string;

@@ -3,10 +3,11 @@
 // locks are released from the page, API errors are shown readably, a phone-sized window renders, and nothing is
 // written to the console as an error.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
-import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
+import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, pageProblems, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
 
 describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { timeout: 300_000 }, () => {
   let demo: DemoHub;
@@ -47,6 +48,14 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await card.getByRole("link", { name: new RegExp(ITWIN_NAME) }).waitFor();
     await card.getByRole("list", { name: `iModels of ${ITWIN_NAME}` }).getByRole("link", { name: "Plant West" }).waitFor();
     assert.equal(await page.getByLabel("iTwin id").count(), 0, "no box for a GUID any more");
+    // Every page has a title of its own, and the page a favicon (an SVG the hub serves or the page carries).
+    assert.equal(await page.title(), "iTwins · modelhub");
+    const icon = await page.locator("link[rel='icon']").getAttribute("href");
+    assert.ok(icon && icon !== "data:,", `favicon: ${icon}`);
+    const iconBody = icon.startsWith("data:") ? decodeURIComponent(icon.replace(/^data:image\/svg\+xml(;base64)?,/, "")) : await (await fetch(new URL(icon, `${demo.hub.url}/`))).text();
+    assert.match(icon.includes(";base64,") ? Buffer.from(iconBody, "base64").toString() : iconBody, /<svg/);
+    // Who am I: the hub's answer to GET /me, in the header.
+    assert.equal(await page.getByTestId("signed-in-as").getAttribute("data-user-id"), "manager");
     stepsRun.push("home");
   });
 
@@ -79,8 +88,17 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await page.getByLabel("Search by name").fill("no such model");
     await page.getByText("No iModel of this iTwin matches 'no such model'.").waitFor();
     await page.getByLabel("Search by name").fill("plant");
+    assert.equal(await page.title(), `${ITWIN_NAME} (iTwin) · modelhub`);
+    // The card tells how much history the iModel has, who pushed last, and how big it is.
+    const facts = page.getByTestId("imodel-facts");
+    await facts.filter({ hasText: "by alice" }).waitFor();
+    assert.equal(await facts.getAttribute("data-changesets"), "2");
+    assert.match((await facts.textContent()) ?? "", /Changesets2Last push.+ by aliceSize[\d.]+ (KB|MB)/);
+    // Its thumbnail (the hub's default until one is uploaded), read with the token and shown as a data: URL.
+    assert.match((await page.getByTestId("imodel-thumbnail").getAttribute("src")) ?? "", /^data:image\/png;base64,/);
     await link.click();
     await page.getByRole("heading", { name: "Plant West" }).waitFor();
+    await page.waitForFunction(() => document.title === "Changesets · Plant West · modelhub");
     stepsRun.push("signed in");
   });
 
@@ -132,6 +150,65 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     stepsRun.push("named version");
   });
 
+  it("downloads a changeset's file, and the iModel as of a changeset that had no checkpoint (the hub makes it)", async () => {
+    const api = demo.apiAs("manager");
+    const cs1 = await api.getChangeset(demo.iModelId, 1);
+    assert.equal((await api.checkpoints(demo.iModelId)).checkpoints.some((c) => c.changesetIndex === 1), false, "changeset 1 has no checkpoint yet");
+
+    await page.getByRole("button", { name: "Download changeset 1" }).click();
+    const fileDownload = page.waitForEvent("download");
+    await page.getByRole("menuitem", { name: /Changeset file/ }).click();
+    const csFile = await fileDownload;
+    assert.equal(csFile.suggestedFilename(), "Plant West-changeset-1.cs");
+    assert.equal((await readFile((await csFile.path())!)).length, cs1.fileSize);
+
+    await page.getByRole("button", { name: "Download changeset 1" }).click();
+    await page.getByRole("menuitem", { name: /iModel \(\.bim\)/ }).click();
+    await page.getByTestId("download-outcome").filter({ hasText: "The hub is making the .bim of changeset 1" }).waitFor();
+    const ready = page.getByTestId("download-outcome").getByRole("button", { name: "Download the .bim of changeset 1" });
+    await ready.waitFor({ timeout: 60_000 });
+    const bimDownload = page.waitForEvent("download");
+    await ready.click();
+    const bim = await bimDownload;
+    assert.equal(bim.suggestedFilename(), "Plant West-changeset-1.bim");
+    const bytes = await readFile((await bim.path())!);
+    assert.equal(bytes.subarray(0, 16).toString("latin1"), "SQLite format 3\0");
+    const made = (await api.checkpoints(demo.iModelId)).checkpoints.find((c) => c.changesetIndex === 1);
+    assert.equal(made?.state, "successful");
+    assert.equal(bytes.length, made.size);
+    stepsRun.push("changeset downloads");
+  });
+
+  it("downloads a named version's .bim, renames it and hides it", async () => {
+    await page.getByRole("tab", { name: "Named versions" }).click();
+    await page.waitForFunction(() => document.title === "Named versions · Plant West · modelhub");
+    const row = page.getByTestId("versions").locator("tr[data-version='Milestone A']");
+    await row.waitFor();
+    // Its checkpoint was scheduled when it was named: wait for the hub to finish it (state, not time).
+    const api = demo.apiAs("manager");
+    const version = (await collect(api.namedVersions(demo.iModelId))).find((v) => v.name === "Milestone A")!;
+    await waitUntil(async () => (await api.checkpointOfNamedVersion(demo.iModelId, version.id)).state === "successful", "the checkpoint of Milestone A");
+    const download = page.waitForEvent("download");
+    await row.getByRole("button", { name: "Download .bim of Milestone A" }).click();
+    const bim = await download;
+    assert.equal(bim.suggestedFilename(), "Plant West-Milestone A.bim");
+    const bytes = await readFile((await bim.path())!);
+    assert.equal(bytes.subarray(0, 16).toString("latin1"), "SQLite format 3\0");
+    assert.equal(bytes.length, (await api.checkpointOfNamedVersion(demo.iModelId, version.id)).size);
+
+    await row.getByRole("button", { name: "Edit Milestone A" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Name").fill("Milestone A (valves)");
+    await dialog.getByLabel(/^Hidden/).check();
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("version-outcome").filter({ hasText: "Named version 'Milestone A (valves)' saved (hidden)." }).waitFor();
+    await page.getByTestId("versions").locator("tr[data-version='Milestone A (valves)']").getByText("hidden").waitFor();
+    const after = (await collect(api.namedVersions(demo.iModelId))).map((v) => ({ name: v.name, state: v.state }));
+    assert.deepEqual(after, [{ name: "Milestone A (valves)", state: "hidden" }]);
+    await page.getByRole("tab", { name: "Changesets" }).click();
+    stepsRun.push("version downloaded and edited");
+  });
+
   it("shows who holds which locks, live, and releases a briefcase's locks", async () => {
     // Tabs are keyboard widgets: arrows move between them.
     await page.getByRole("tab", { name: "Changesets" }).focus();
@@ -148,6 +225,13 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const counts = row.getByTestId("lock-counts");
     await row.locator("[data-testid='lock-counts'][data-exclusive='2']").waitFor();
     assert.notEqual(await counts.getAttribute("data-shared"), "0");
+    // Opened, the list names the locked elements as people know them: label, class, model (read by the hub's worker
+    // from the newest checkpoint), not only their hex ids.
+    await counts.locator("summary").click();
+    const pump = counts.getByTestId("locked-exclusive").locator(`li[data-object='${demo.firstElements[0]}']`);
+    await pump.filter({ hasText: "pump 0" }).waitFor();
+    assert.match((await pump.textContent()) ?? "", /^pump 0 Generic:PhysicalObject in .+ 0x[0-9a-f]+$/);
+    await counts.getByTestId("labels-as-of").filter({ hasText: /Names as of changeset \d+/ }).waitFor();
     const before = await demo.apiAs("manager").locks(demo.iModelId, { briefcaseId: demo.aliceBriefcase });
     assert.equal(before.length, 1, "the API shows alice's locks before the release");
 
@@ -165,6 +249,12 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await baseline.waitFor();
     assert.match((await baseline.textContent()) ?? "", /successful/);
     assert.match((await page.getByTestId("checkpoints-total").textContent()) ?? "", /checkpoints?, [\d.]+ (B|KB|MB) on disk/);
+    // The baseline's .bim, from the list.
+    const download = page.waitForEvent("download");
+    await baseline.getByRole("button", { name: "Download .bim of changeset 0" }).click();
+    const file = await download;
+    assert.equal(file.suggestedFilename(), "Plant West-changeset-0.bim");
+    assert.equal((await readFile((await file.path())!)).subarray(0, 16).toString("latin1"), "SQLite format 3\0");
     stepsRun.push("checkpoints");
   });
 
@@ -187,6 +277,47 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     stepsRun.push("phone");
   });
 
+  it("every page, at 1440×900 and at 390×844: no sideways scrolling, no clipped table, no serious accessibility violation (axe-core)", async () => {
+    const pages: { name: string; hash: string; ready: string }[] = [
+      { name: "iTwins", hash: "#/", ready: `li[data-itwin='${ITWIN_ID}'] [data-testid='imodel-facts'], li[data-itwin='${ITWIN_ID}'] ul a` },
+      { name: "iModels", hash: `#/itwins/${ITWIN_ID}`, ready: "[data-testid='imodel-facts']" },
+      { name: "changesets", hash: `#/imodels/${demo.iModelId}/changesets`, ready: "[data-testid='changesets'] tr[data-index='3']" },
+      { name: "versions", hash: `#/imodels/${demo.iModelId}/versions`, ready: "[data-testid='versions'] tr[data-version]" },
+      { name: "briefcases", hash: `#/imodels/${demo.iModelId}/briefcases`, ready: "[data-testid='briefcases'] tr[data-briefcase]" },
+      { name: "checkpoints", hash: `#/imodels/${demo.iModelId}/checkpoints`, ready: "[data-testid='checkpoints'] tr[data-index='0']" },
+      { name: "admin members", hash: "#/admin/members", ready: "[data-testid='members'] tr[data-member]" },
+      { name: "admin tokens", hash: "#/admin/tokens", ready: "form[aria-label='Create a token']" },
+      { name: "admin audit", hash: "#/admin/audit", ready: "[data-testid='audit'] tr[data-action]" },
+      { name: "admin storage", hash: "#/admin/storage", ready: "[data-testid='storage'] tr[data-imodel]" },
+      { name: "admin jobs and health", hash: "#/admin/system", ready: "[data-testid='readiness']" },
+    ];
+    const problems: string[] = [];
+    let audited = 0;
+    for (const size of [{ width: 1440, height: 900 }, { width: 390, height: 844 }]) {
+      // axe-core is injected as an inline script, which the page's content security policy refuses: bypassed here only.
+      const context = await browser.newContext({ viewport: size, bypassCSP: true, ...(size.width < 600 ? { isMobile: true, hasTouch: true } : {}) });
+      const errors = collectConsoleErrors(context);
+      try {
+        const tab = await context.newPage();
+        tab.setDefaultTimeout(30_000);
+        await signInOpenMode(tab, demo.hub.url, "manager");
+        for (const target of pages) {
+          await tab.goto(`${demo.hub.url}/${target.hash}`);
+          await tab.locator(target.ready).first().waitFor();
+          await tab.locator("[role='progressbar']").first().waitFor({ state: "detached" }).catch(() => undefined);
+          problems.push(...(await pageProblems(tab, `${target.name} at ${size.width}px`)));
+          audited++;
+        }
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.equal(audited, pages.length * 2);
+    stepsRun.push("layout and accessibility");
+  });
+
   it("signing out forgets the session; a tab's session never reaches localStorage", async () => {
     const stored = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage), cookies: document.cookie }));
     assert.deepEqual(stored.local, []);
@@ -203,6 +334,36 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const provoked = /^console: Failed to load resource: the server responded with a status of 409 \(Conflict\) \(http:\/\/127\.0\.0\.1:\d+\/(imodels\/[^/]+\/namedversions|itwins)\)$/;
     assert.equal(consoleErrors.filter((e) => provoked.test(e)).length, 2, consoleErrors.join("\n"));
     assert.deepEqual(consoleErrors.filter((e) => !provoked.test(e)), []);
-    assert.deepEqual(stepsRun, ["served", "home", "iTwin created", "signed in", "timeline", "live push", "named version", "locks released", "checkpoints", "phone", "signed out"]);
+    assert.deepEqual(stepsRun, [
+      "served",
+      "home",
+      "iTwin created",
+      "signed in",
+      "timeline",
+      "live push",
+      "named version",
+      "changeset downloads",
+      "version downloaded and edited",
+      "locks released",
+      "checkpoints",
+      "phone",
+      "layout and accessibility",
+      "signed out",
+    ]);
   });
 });
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const list: T[] = [];
+  for await (const item of items) list.push(item);
+  return list;
+}
+
+/** Polls `check` until it holds (a state the hub reaches in the background), failing with `what` after a minute. */
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

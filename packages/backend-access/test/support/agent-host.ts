@@ -42,6 +42,16 @@ function hub(): CoreBackend.BackendHubAccess {
   return useHubMock ? (hubMock as unknown as CoreBackend.BackendHubAccess) : access!;
 }
 
+/** The hub access with the two methods iTwin.js 5.9 added to BackendHubAccess (older typings lack them). */
+function abandoning(): {
+  abandonAllLocks(arg: CoreBackend.BriefcaseIdArg): Promise<void>;
+  abandonLocks(arg: CoreBackend.BriefcaseIdArg, locks: CoreBackend.LockMap): Promise<void>;
+} {
+  const h = hub() as unknown as Partial<ReturnType<typeof abandoning>>;
+  if (!h.abandonAllLocks || !h.abandonLocks) throw new Error("this hub access has no abandonLocks/abandonAllLocks");
+  return h as ReturnType<typeof abandoning>;
+}
+
 function firstId(db: Db, ecsql: string): string {
   return db.withPreparedStatement(ecsql, (stmt) => {
     stmt.step();
@@ -144,6 +154,42 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const db = briefcases.get(String(a.key))!;
     await db.locks.acquireLocks(a.level === "exclusive" ? { exclusive: a.ids as string[] } : { shared: a.ids as string[] });
     return true;
+  },
+
+  /**
+   * Takes the exclusive lock on `id`, edits it without saving, throws the edit away, then gives the locks back the
+   * way discarding does: `LockControl.abandonAllLocks` where iTwin.js has it (≥ 5.9), else the hub access's
+   * `abandonAllLocks` called as iTwin.js ≥ 5.9 calls it (a `BriefcaseIdArg`: no changeset).
+   */
+  async editAndDiscard(a) {
+    const db = briefcases.get(String(a.key))!;
+    await db.locks.acquireLocks({ exclusive: String(a.id) });
+    const element = db.elements.getElementProps(String(a.id));
+    db.elements.updateElement({ ...element, userLabel: "never pushed" });
+    db.abandonChanges();
+    const locks = db.locks as unknown as { abandonAllLocks?: () => Promise<void> };
+    if (typeof locks.abandonAllLocks === "function") {
+      await locks.abandonAllLocks();
+      return "LockControl.abandonAllLocks";
+    }
+    await abandoning().abandonAllLocks({ iModelId: db.iModelId, briefcaseId: db.briefcaseId, accessToken: token(a) });
+    return "BackendHubAccess.abandonAllLocks";
+  },
+
+  /** Calls the hub access's `abandonLocks` as iTwin.js ≥ 5.9 does: a `BriefcaseIdArg` and each lock's previous state. */
+  async abandonLocks(a) {
+    const db = briefcases.get(String(a.key))!;
+    const states = { none: common.LockState.None, shared: common.LockState.Shared } as const;
+    const locks = new Map(Object.entries(a.previous as Record<string, keyof typeof states>).map(([id, state]) => [id, states[state]]));
+    await abandoning().abandonLocks({ iModelId: db.iModelId, briefcaseId: db.briefcaseId, accessToken: token(a) }, locks);
+    return true;
+  },
+
+  /** The briefcase's locks as the hub has them. */
+  async heldLocks(a) {
+    const db = briefcases.get(String(a.key))!;
+    const held = await hub().queryAllLocks({ iModelId: db.iModelId, briefcaseId: db.briefcaseId, changeset: db.changeset, accessToken: token(a) });
+    return held.map((l) => ({ id: l.id, state: l.state })).sort((x, y) => x.id.localeCompare(y.id));
   },
 
   async update(a) {

@@ -1,19 +1,47 @@
-import { join } from "node:path";
-import { ConfigError } from "../config.js";
-import type { EventFeed, EventPublisher } from "../domain/events/hub-events.js";
-import type { AccessStore } from "../ports/access-store.js";
-import type { AuditLog } from "../ports/audit-log.js";
+// The one place that names adapters for the rest of the server: `main.ts` (the hub) and the admin commands (doctor,
+// backup, restore, tokens, migrate) open stores through it, so every backend a hub can run on is served by each of
+// them, or refused by name (BackendRefusal). ESLint (eslint.config.js) lets no other file outside adapters/ import
+// an adapter. Drivers are loaded only when their backend is asked for.
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError } from "../config-error.js";
+import type { BlobStore } from "../ports/blob-store.js";
 import type { IdentityStore } from "../ports/identity-store.js";
-import type { JobQueue } from "../ports/job-queue.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
+import type { BlobSpec } from "./blob/blob-spec.js";
+import { formatBlobSpec } from "./blob/blob-spec.js";
+import { openBlobStore as openBlobStoreOf } from "./blob/open-blob-store.js";
 import { InProcessEventBus } from "./events/in-process-event-bus.js";
+import { privateDataDir } from "./fs/private-data-dir.js";
+import type { MetadataBackend, MetadataStores, OpenBackendOptions } from "./metadata-backend.js";
+import { closeStores } from "./metadata-backend.js";
 import { parsePgUrl } from "./postgres/pg-url.js";
+import type { MetadataCopyContents } from "./sqlite/backup.js";
+import { newestSchemaVersion, readMetadataCopy, SqliteBackupSource } from "./sqlite/backup.js";
 import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
 import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
 import { SqliteJobQueue } from "./sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./sqlite/sqlite-metadata-store.js";
 import { WalCheckpointer } from "./sqlite/wal-checkpointer.js";
+
+export type { BlobSpec } from "./blob/blob-spec.js";
+export { DEFAULT_BLOB_SPEC, formatBlobSpec, parseBlobSpec } from "./blob/blob-spec.js";
+export { AZURE_CONNECTION_STRING_VARIABLE, openCloudContainers } from "./blob/open-blob-store.js";
+export type { MetadataBackend, MetadataStores, OpenBackendOptions } from "./metadata-backend.js";
+export { closeStores } from "./metadata-backend.js";
+export type { MetadataCopyContents } from "./sqlite/backup.js";
+
+/** What a backend cannot do, refused by name before anything was changed (the admin commands' exit code 2). */
+export class BackendRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendRefusal";
+  }
+}
+
+/** The metadata file of the embedded backend, in the data directory. */
+const SQLITE_FILE = "metadata.db";
 
 /** Where the hub's records live (`--metadata`): the embedded SQLite file in the data directory, or PostgreSQL. */
 export type MetadataSpec = { readonly kind: "sqlite" } | { readonly kind: "postgres"; readonly url: string };
@@ -43,29 +71,6 @@ export function formatMetadataSpec(spec: MetadataSpec): string {
   return url.toString();
 }
 
-/** Every store that lives in the metadata database, opened together on one backend. */
-export interface MetadataBackend {
-  readonly store: MetadataStore;
-  readonly jobs: JobQueue;
-  readonly auditLog: AuditLog;
-  readonly identities: IdentityStore;
-  readonly access: AccessStore;
-  /** The change feed: per process on SQLite, shared by every node through the database on PostgreSQL. */
-  readonly events: EventPublisher & EventFeed & { subscriberCount(): number };
-  /** Whether several hub nodes may share this backend (PostgreSQL); the embedded file serves one machine. */
-  readonly shared: boolean;
-  /** Closes every store (and the connection pool). */
-  close(): Promise<void>;
-}
-
-export interface OpenBackendOptions {
-  maxEventSubscribers?: number;
-  /** Problems of the shared change feed's listener connection (it reconnects by itself). */
-  onEventFeedError?: (err: Error) => void;
-  /** Problems the backend works around by itself (a checkpoint thread restarted). */
-  warn?: (message: string, fields: Record<string, unknown>) => void;
-}
-
 /**
  * The one place that turns `--metadata` into adapters (the composition root asks it; nothing else names an adapter).
  * PostgreSQL: one pool for all stores, migrated first (under an advisory lock, so nodes may start together; a
@@ -73,7 +78,7 @@ export interface OpenBackendOptions {
  */
 export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, options: OpenBackendOptions = {}): Promise<MetadataBackend> {
   if (spec.kind === "sqlite") {
-    const path = join(dataDir, "metadata.db");
+    const path = join(dataDir, SQLITE_FILE);
     const stores: MetadataStores = {
       store: await openSqliteMetadataStore(path),
       jobs: SqliteJobQueue.open(path),
@@ -94,23 +99,94 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
   return openPostgresBackend(spec.url, options);
 }
 
-/** The stores of one backend; the job queue port has no `close`, its adapters do. */
-export type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & { readonly jobs: JobQueue & { close(): Promise<void> } };
-
-/** Closes the stores one after another, the metadata store last: the side stores share its database (file or pool). */
-export async function closeStores(stores: MetadataStores): Promise<void> {
-  await stores.jobs.close();
-  await stores.auditLog.close();
-  await stores.identities.close();
-  await stores.access.close();
-  await stores.store.close();
+/**
+ * Opens the blob store `spec` names (`fs`: `<dataDir>/blobs`; `azure:<container>`: the account in
+ * AZURE_STORAGE_CONNECTION_STRING). `sweepOnOpen: false` leaves an fs store's left-overs for an explicit
+ * `sweepLeftovers` (a report that changes nothing).
+ */
+export function openBlobStore(spec: BlobSpec, dataDir: string, options: { sweepOnOpen?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<BlobStore> {
+  return openBlobStoreOf(spec, dataDir, options.env ?? process.env, options.sweepOnOpen !== undefined ? { sweepOnOpen: options.sweepOnOpen } : {});
 }
 
 /**
- * The identity store alone, for the token commands run on an administrator's machine against the shared database:
- * migrated first (a token may be made before any node starts). `close` closes it and ends its own pool.
+ * The metadata store alone (`modelhub doctor`): the data directory's file, which must exist, or the PostgreSQL
+ * database, which must be at this modelhub's schema (it is not migrated: a report changes nothing).
  */
-export async function openPostgresIdentityStore(spec: Extract<MetadataSpec, { kind: "postgres" }>): Promise<{ store: IdentityStore; close(): Promise<void> }> {
-  const { openPostgresIdentityStore: open } = await import("./postgres/pg-backend.js");
-  return open(spec.url);
+export async function openMetadataStore(spec: MetadataSpec, dataDir: string): Promise<{ store: MetadataStore; close(): Promise<void> }> {
+  if (spec.kind === "postgres") {
+    const { openPostgresMetadataStore } = await import("./postgres/pg-backend.js");
+    return openPostgresMetadataStore(spec.url);
+  }
+  const path = join(dataDir, SQLITE_FILE);
+  if (!existsSync(path)) throw new BackendRefusal(`${dataDir} holds no modelhub data (no ${SQLITE_FILE}).`);
+  const store = await openSqliteMetadataStore(path);
+  return { store, close: () => store.close() };
+}
+
+/**
+ * The identity store alone, for the token commands run on an administrator's machine: the data directory's file
+ * (with `create`, made if missing: a token may be made before the hub first starts; it holds only the token's hash),
+ * or the shared PostgreSQL database, migrated first (a token may be made before any node starts). `close` closes it
+ * (and its own pool).
+ */
+export async function openIdentityStore(spec: MetadataSpec, dataDir: string, options: { create: boolean }): Promise<{ store: IdentityStore; close(): Promise<void> }> {
+  if (spec.kind === "postgres") {
+    const { openPostgresIdentityStore } = await import("./postgres/pg-backend.js");
+    return openPostgresIdentityStore(spec.url);
+  }
+  const dir = resolve(dataDir);
+  const path = join(dir, SQLITE_FILE);
+  if (options.create) await privateDataDir(dir);
+  else if (!existsSync(path)) throw new BackendRefusal(`${dir} holds no modelhub data (no ${SQLITE_FILE}); pass the hub's --data directory.`);
+  const store = SqliteIdentityStore.open(path);
+  return { store, close: () => store.close() };
+}
+
+/** What `modelhub migrate` did. */
+export interface MigrationReport {
+  from: number;
+  to: number;
+  applied: { version: number; name: string }[];
+}
+
+/**
+ * Brings a PostgreSQL metadata database to this modelhub's schema (`modelhub migrate`; the embedded SQLite file
+ * migrates itself when a hub opens it). A bad schema name or a database migrated by a newer modelhub is a
+ * BackendRefusal; nothing was changed then.
+ */
+export async function migrateMetadataDatabase(url: string): Promise<MigrationReport> {
+  const { migratePostgresDatabase } = await import("./postgres/pg-backend.js");
+  return migratePostgresDatabase(url, (message) => new BackendRefusal(message));
+}
+
+/** What `modelhub backup` and `modelhub restore` use of the embedded backend: its SQLite file and files under --data. */
+export interface EmbeddedBackup {
+  /** A live metadata file, opened without migrating it, to hold deletions and copy it online. */
+  openSource(metadataPath: string): SqliteBackupSource;
+  /** What a copy of the metadata file holds and refers to. */
+  readCopy(path: string): MetadataCopyContents;
+  /** The newest metadata schema this modelhub knows. */
+  newestSchemaVersion(): number;
+  /** The metadata file's name in a data directory (and in a backup). */
+  readonly metadataFile: string;
+}
+
+/**
+ * The backup of a hub on these backends. `modelhub backup` copies the embedded backend (the SQLite file and the
+ * files under --data); a hub on PostgreSQL or Azure Blob Storage is refused by name, with what to use instead.
+ */
+export function embeddedBackup(backends: { metadata: MetadataSpec; blobs: BlobSpec } = { metadata: DEFAULT_METADATA_SPEC, blobs: { kind: "fs" } }): EmbeddedBackup {
+  if (backends.metadata.kind === "postgres") {
+    throw new BackendRefusal(
+      `the hub's metadata is in PostgreSQL (${formatMetadataSpec(backends.metadata)}); modelhub backup copies the embedded SQLite file. ` +
+        "Back it up with PostgreSQL's own tools (pg_dump, or point-in-time recovery) and the files with their store's (see docs/deploy.md).",
+    );
+  }
+  if (backends.blobs.kind === "azure") {
+    throw new BackendRefusal(
+      `the hub's files are in Azure Blob Storage (--blobs ${formatBlobSpec(backends.blobs)}); modelhub backup copies files under --data. ` +
+        "Protect the container with the storage account's own means (soft delete, versioning, object replication; see docs/deploy.md).",
+    );
+  }
+  return { openSource: (path) => SqliteBackupSource.open(path), readCopy: readMetadataCopy, newestSchemaVersion, metadataFile: SQLITE_FILE };
 }

@@ -1,7 +1,7 @@
 // `modelhub audit`: reads the audit log over HTTP (a manager's or an administrator's token), one line per entry.
-import type { HubConnection } from "./hub-client.js";
-import { HubCommandError, callHub, originOf } from "./hub-client.js";
-import type { AuditLogEntry, AuditLogPage } from "@modelhub/protocol";
+import type { AuditLogEntry } from "@modelhub/client";
+import type { HubConnection } from "./hub-connection.js";
+import { HubCommandError, withClient } from "./hub-connection.js";
 import { printer, stdout } from "./terminal.js";
 
 export interface AuditCommandOptions extends HubConnection {
@@ -37,31 +37,29 @@ export function parseSince(value: string, now = Date.now()): string {
 export async function runAudit(options: AuditCommandOptions): Promise<number> {
   const out = options.write ? printer(options.write) : stdout;
   if (options.iModelId !== undefined && options.iTwinId !== undefined) throw new HubCommandError("Give --imodel or --itwin, not both.", 2);
-  const origin = originOf(options.url);
-  const query = new URLSearchParams();
-  if (options.iTwinId !== undefined) query.set("iTwinId", options.iTwinId);
-  if (options.user !== undefined) query.set("userId", options.user);
-  if (options.action !== undefined) query.set("action", options.action);
-  if (options.since !== undefined) query.set("since", parseSince(options.since));
-  if (options.until !== undefined) query.set("until", parseSince(options.until));
-  if (options.newestFirst) query.set("$orderBy", "at desc");
-  const pageSize = Math.min(1000, options.limit ?? 1000);
-  query.set("$top", String(pageSize));
-  const path = options.iModelId !== undefined ? `/imodels/${encodeURIComponent(options.iModelId)}/auditlog` : "/auditlog";
-  // encodeURIComponent, not URLSearchParams: the hub (like the cloud) reads `+` as a plus, not a space.
-  const search = [...query.entries()].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
-  let next: string | null = `${origin}${path}?${search}`;
+  const since = options.since !== undefined ? parseSince(options.since) : undefined;
+  const until = options.until !== undefined ? parseSince(options.until) : undefined;
   let printed = 0;
-  while (next && (options.limit === undefined || printed < options.limit)) {
-    const body: AuditLogPage = await callHub<AuditLogPage>(options, "GET", next);
-    for (const entry of body.auditEntries) {
-      if (options.limit !== undefined && printed >= options.limit) break;
+  if (options.limit !== undefined && options.limit <= 0) return printed;
+  await withClient(options, async (client) => {
+    const entries = client.auditLog({
+      ...(options.iModelId !== undefined ? { iModelId: options.iModelId } : {}),
+      ...(options.iTwinId !== undefined ? { iTwinId: options.iTwinId } : {}),
+      ...(options.user !== undefined ? { userId: options.user } : {}),
+      ...(options.action !== undefined ? { action: options.action } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(options.newestFirst ? { newestFirst: true } : {}),
+      pageSize: Math.min(1000, options.limit ?? 1000),
+    });
+    for await (const entry of entries) {
       if (options.json) out.json(entry);
       else out.line(formatEntry(entry));
       printed++;
+      // Leaving the loop stops the paging: no page after the last one printed is asked for.
+      if (options.limit !== undefined && printed >= options.limit) break;
     }
-    next = body._links.next?.href ?? null;
-  }
+  });
   return printed;
 }
 

@@ -1,5 +1,6 @@
 // `modelhub backup` and `modelhub restore`: a consistent copy of a data directory while a hub serves it, and its
-// restore into an empty directory. The SQLite-specific steps are in adapters/sqlite/backup.ts.
+// restore into an empty directory. The backend's own steps come from the registry (embeddedBackup: the SQLite file's
+// online copy and deletion hold); a hub on PostgreSQL or Azure Blob Storage is refused by name.
 import { createHash, randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -7,8 +8,8 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { MetadataCopyContents } from "../adapters/sqlite/backup.js";
-import { SqliteBackupSource, newestSchemaVersion, readMetadataCopy } from "../adapters/sqlite/backup.js";
+import type { BlobSpec, EmbeddedBackup, MetadataCopyContents, MetadataSpec } from "../adapters/registry.js";
+import { BackendRefusal, embeddedBackup } from "../adapters/registry.js";
 import { blobKeys } from "../domain/blob-keys.js";
 import { exists } from "../util/fs.js";
 
@@ -50,6 +51,15 @@ export interface Step {
   ms: number;
 }
 
+/** The embedded backend's backup steps; a hub on another backend is refused by name (nothing was changed). */
+function backendOf(backends: { metadata?: MetadataSpec; blobs?: BlobSpec }): EmbeddedBackup {
+  try {
+    return embeddedBackup({ metadata: backends.metadata ?? { kind: "sqlite" }, blobs: backends.blobs ?? { kind: "fs" } });
+  } catch (err) {
+    throw err instanceof BackendRefusal ? new AdminRefusal(err.message) : err;
+  }
+}
+
 /** A refusal (bad target, bad backup, too new schema): nothing was changed. */
 export class AdminRefusal extends Error {
   constructor(message: string) {
@@ -60,6 +70,9 @@ export class AdminRefusal extends Error {
 
 export interface BackupOptions {
   dataDir: string;
+  /** The hub's `--metadata` and `--blobs` (default: the embedded file and folder); other backends are refused by name. */
+  metadata?: MetadataSpec;
+  blobs?: BlobSpec;
   to: string;
   /** Lifetime of the deletion hold; renewed every `holdRenewMs` while copying. Defaults 120 s / 30 s. */
   holdTtlMs?: number;
@@ -88,6 +101,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const { steps, step } = stepRecorder(options.onStep);
   const dataDir = resolve(options.dataDir);
   const to = resolve(options.to);
+  const backend = backendOf({ ...(options.metadata ? { metadata: options.metadata } : {}), ...(options.blobs ? { blobs: options.blobs } : {}) });
   const dbPath = join(dataDir, METADATA_FILE);
   if (!(await exists(dbPath))) throw new AdminRefusal(`${dataDir} is not a modelhub data directory (no ${METADATA_FILE}).`);
   if (await isNonEmptyDir(to)) throw new AdminRefusal(`${to} exists and is not empty: a backup goes to a new (or empty) folder.`);
@@ -98,7 +112,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const holdTtlMs = options.holdTtlMs ?? 120_000;
   const holder = `backup:${randomUUID()}`;
   let t = performance.now();
-  const source = SqliteBackupSource.open(dbPath);
+  const source = backend.openSource(dbPath);
   let renewal: NodeJS.Timeout | undefined;
   let renewalError: unknown;
   try {
@@ -112,7 +126,7 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     t = performance.now();
     const copied = await source.copyTo(join(partial, METADATA_FILE));
     await chmod(join(partial, METADATA_FILE), PRIVATE_FILE_MODE);
-    const contents = readMetadataCopy(join(partial, METADATA_FILE));
+    const contents = backend.readCopy(join(partial, METADATA_FILE));
     const metadata = await describe(partial, METADATA_FILE);
     step(
       "metadata",
@@ -194,10 +208,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const from = resolve(options.from);
   const dataDir = resolve(options.dataDir);
   let t = performance.now();
+  const backend = backendOf({});
   const manifest = await readManifest(from);
-  if (manifest.schemaVersion > newestSchemaVersion()) {
+  if (manifest.schemaVersion > backend.newestSchemaVersion()) {
     throw new AdminRefusal(
-      `The backup's metadata is at schema version ${manifest.schemaVersion}; this modelhub knows versions up to ${newestSchemaVersion()}. Restore it with a newer modelhub.`,
+      `The backup's metadata is at schema version ${manifest.schemaVersion}; this modelhub knows versions up to ${backend.newestSchemaVersion()}. Restore it with a newer modelhub.`,
     );
   }
   if (await isNonEmptyDir(dataDir)) throw new AdminRefusal(`${dataDir} exists and is not empty: restore goes to a new (or empty) folder.`);
@@ -209,7 +224,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     t = performance.now();
     await mkdir(partial, PRIVATE_DIR);
     await copyChecked(from, partial, manifest.metadata);
-    const contents = readMetadataCopy(join(partial, METADATA_FILE));
+    const contents = backend.readCopy(join(partial, METADATA_FILE));
     if (contents.schemaVersion !== manifest.schemaVersion) {
       throw new AdminRefusal(`metadata.db is at schema version ${contents.schemaVersion}, the manifest says ${manifest.schemaVersion}.`);
     }

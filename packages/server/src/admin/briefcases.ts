@@ -1,9 +1,8 @@
 // `modelhub briefcases list|release`: the lost-laptop case over HTTP. A manager (imodels_manage) releases another
 // user's briefcase and with it all its locks; that user's next lock or push with it is refused.
 import type { ModelHubClient } from "@modelhub/client";
-import { withClient } from "./api-client.js";
-import type { HubConnection } from "./hub-client.js";
-import { HubCommandError } from "./hub-client.js";
+import type { HubConnection } from "./hub-connection.js";
+import { HubCommandError, withClient } from "./hub-connection.js";
 import { printer, stdout } from "./terminal.js";
 
 export interface BriefcaseCommandOptions extends HubConnection {

@@ -94,6 +94,22 @@ export function registerApiCommands(program: Command): void {
   registerVersions(program);
   registerLocks(program);
   registerCheckpoints(program);
+  registerDemo(program);
+}
+
+function registerDemo(program: Command): void {
+  usageExitCode2(
+    hubCommand(program, "demo", "Put a sample iModel on the hub: an iTwin (yours, created or reused by name), an iModel from the sample baseline shipped with modelhub, three changesets pushed through a briefcase, and two named versions; then open the printed link in the web UI.")
+      .option("--itwin-name <name>", "the iTwin to put it in (created when you have none of that name)", "modelhub demo")
+      .option("--imodel-name <name>", "the iModel's name (must not exist in that iTwin yet)", "Sample plant"),
+  ).action((opts: HubFlags & { itwinName: string; imodelName: string }) =>
+    run("demo", opts, async (client) => {
+      const { runDemo } = await import("./demo.js");
+      const result = await runDemo(client, { iTwinName: opts.itwinName, iModelName: opts.imodelName, progress: (line) => (opts.json ? undefined : out.line(line)) });
+      if (opts.json) json(result);
+      else out.lines([`done: iModel '${result.iModel.name}' (${result.iModel.id}) with ${result.changesets} changesets and ${result.namedVersions.length} named versions.`, `open it in the web UI: ${result.webUrl}`]);
+    }),
+  );
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -156,9 +172,8 @@ function registerITwin(program: Command): void {
     .action((idOrName: string, opts: HubFlags) =>
       run("itwin show", opts, async (client) => {
         const iTwin = await client.findITwin(idOrName);
-        const base = client.apiBase.slice(0, -"/imodels".length);
-        const { permissions } = await client.request<{ permissions: string[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/permissions`);
-        const { members } = await client.request<{ members: { id: string; roles: { displayName: string }[] }[] }>("GET", `${base}/accesscontrol/itwins/${iTwin.id}/members/users`).catch(() => ({ members: [] }));
+        const permissions = await client.iTwinPermissions(iTwin.id);
+        const members = await client.members(iTwin.id).catch(() => []);
         const owners = members.filter((m) => m.roles.some((r) => r.displayName === "Owner")).map((m) => m.id);
         const iModels: IModel[] = [];
         for await (const m of client.iModels(iTwin.id)) iModels.push(m);

@@ -1,11 +1,13 @@
 // The command-line side of backup/restore: progress lines (or one JSON object) and exit codes.
+import { parseBlobSpec, parseMetadataSpec } from "../adapters/registry.js";
+import { ConfigError } from "../config-error.js";
 import type { Step } from "./backup.js";
 import { AdminRefusal, backup, restore } from "./backup.js";
 import { stderr, stdout } from "./terminal.js";
 
 /** Exit codes: 0 done, 1 failed (nothing left behind), 2 refused (bad target or backup; nothing changed). */
 function fail(command: string, err: unknown, json: boolean): never {
-  const refused = err instanceof AdminRefusal;
+  const refused = err instanceof AdminRefusal || err instanceof ConfigError;
   const message = err instanceof Error ? err.message : String(err);
   if (json) stdout.json({ ok: false, refused, error: message });
   stderr.line(`modelhub ${command}: ${refused ? "refused" : "failed"}: ${message}`);
@@ -16,9 +18,13 @@ const line = (command: string, json: boolean) => (s: Step) => {
   if (!json) stdout.line(`modelhub ${command}: ${s.message} (${s.ms} ms)`);
 };
 
-export async function runBackupCommand(options: { to: string; dataDir: string; json: boolean }): Promise<void> {
+export async function runBackupCommand(options: { to: string; dataDir: string; metadata?: string; blobs?: string; json: boolean }): Promise<void> {
   try {
-    const result = await backup({ dataDir: options.dataDir, to: options.to, onStep: line("backup", options.json) });
+    const backends = {
+      ...(options.metadata !== undefined ? { metadata: parseMetadataSpec(options.metadata) } : {}),
+      ...(options.blobs !== undefined ? { blobs: parseBlobSpec(options.blobs) } : {}),
+    };
+    const result = await backup({ dataDir: options.dataDir, to: options.to, onStep: line("backup", options.json), ...backends });
     const { manifest } = result;
     if (options.json) {
       const { blobs, ...rest } = manifest;

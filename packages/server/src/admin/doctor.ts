@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { FsBlobStore } from "../adapters/blob/fs-blob-store.js";
-import { openSqliteMetadataStore } from "../adapters/sqlite/sqlite-metadata-store.js";
+import type { BlobSpec, MetadataSpec } from "../adapters/registry.js";
+import { DEFAULT_BLOB_SPEC, DEFAULT_METADATA_SPEC, openBlobStore, openMetadataStore } from "../adapters/registry.js";
 import { sweepScratch } from "../app/maintenance.js";
 import { systemClock } from "../domain/context.js";
 import type { Orphan, StagedOrphan } from "../domain/maintenance/blob-janitor.js";
@@ -37,14 +36,14 @@ export interface DoctorReport {
  * processes, files no record refers to — and with `repair` removes it. Safe while a hub serves the same data: it
  * only removes temp files of dead writers, and orphans older than `graceMs` (checked again right before each delete).
  */
-export async function runDoctor(options: { dataDir: string; repair: boolean; graceMs: number }): Promise<DoctorReport> {
-  const dbPath = join(options.dataDir, "metadata.db");
-  if (!existsSync(dbPath)) throw new Error(`${options.dataDir} holds no modelhub data (no metadata.db).`);
-  const store = await openSqliteMetadataStore(dbPath);
+export async function runDoctor(options: { dataDir: string; repair: boolean; graceMs: number; metadata?: MetadataSpec; blobs?: BlobSpec }): Promise<DoctorReport> {
+  // The hub's own backends, opened by the registry: the embedded file and folder, PostgreSQL, Azure Blob Storage.
+  const { store, close } = await openMetadataStore(options.metadata ?? DEFAULT_METADATA_SPEC, options.dataDir);
   try {
-    const blobs = new FsBlobStore(join(options.dataDir, "blobs"), { sweepOnOpen: false });
+    const blobs = await openBlobStore(options.blobs ?? DEFAULT_BLOB_SPEC, options.dataDir, { sweepOnOpen: false });
     const janitor = new BlobJanitor(store, blobs, systemClock);
-    const leftovers = await blobs.sweepLeftovers({ dryRun: !options.repair });
+    // Stores that keep no temp files of their own (Azure) have none to report.
+    const leftovers = (await blobs.sweepLeftovers?.({ dryRun: !options.repair })) ?? { files: 0, bytes: 0 };
     const scratchFolders = await sweepScratch(join(options.dataDir, "tmp"), !options.repair);
     if (options.repair) await janitor.drain();
     const [pendingDeletions, deletionsHeld] = await store.read(async (tx) => [(await tx.listBlobDeletions(1_000_000)).length, await tx.hasLiveDeletionHold(Date.now())] as const);
@@ -68,7 +67,7 @@ export async function runDoctor(options: { dataDir: string; repair: boolean; gra
       stagedTooRecent: scan.stagedTooRecent,
     };
   } finally {
-    await store.close();
+    await close();
   }
 }
 

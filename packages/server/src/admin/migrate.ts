@@ -1,6 +1,5 @@
 // `modelhub migrate --metadata postgres://…`: bring a PostgreSQL metadata database to this modelhub's schema.
-import { InvalidPgSchemaNameError, migratePg, openPgPool, PgSchemaTooNewError } from "../adapters/postgres/pg-database.js";
-import { PG_MIGRATIONS } from "../adapters/postgres/pg-migrations.js";
+import { BackendRefusal, migrateMetadataDatabase } from "../adapters/registry.js";
 import { stderr, stdout } from "./terminal.js";
 
 export interface MigrateOptions {
@@ -39,30 +38,16 @@ export async function runMigrateCommand(options: MigrateOptions): Promise<void> 
   if (!/^postgres(ql)?:\/\//.test(options.metadata)) {
     return finish(options, 2, `--metadata must be a postgres:// URL (the embedded SQLite database migrates itself when modelhub serve opens it); got ${database}`);
   }
-  let pool;
   try {
-    pool = openPgPool(options.metadata, { max: 1, applicationName: "modelhub migrate" });
-  } catch (err) {
-    return finish(options, err instanceof InvalidPgSchemaNameError ? 2 : 1, messageOf(err));
-  }
-  try {
-    const result = await migratePg(pool);
-    const report: MigrateReport = {
-      ok: true,
-      database,
-      from: result.from,
-      to: result.to,
-      applied: result.applied.map((version) => ({ version, name: PG_MIGRATIONS.find((m) => m.version === version)!.name })),
-    };
+    const result = await migrateMetadataDatabase(options.metadata);
+    const report: MigrateReport = { ok: true, database, ...result };
     if (options.json) stdout.json(report);
     else {
       for (const m of report.applied) stdout.line(`modelhub migrate: applied ${m.version} ${m.name}`);
       stdout.line(`modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}`);
     }
   } catch (err) {
-    return finish(options, err instanceof PgSchemaTooNewError ? 2 : 1, messageOf(err));
-  } finally {
-    await pool.end().catch(() => undefined);
+    return finish(options, err instanceof BackendRefusal ? 2 : 1, messageOf(err));
   }
 }
 

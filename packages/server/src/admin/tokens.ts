@@ -1,12 +1,8 @@
 // `modelhub tokens create|list|revoke`: hub-issued access tokens (auth mode `tokens`), managed directly in the hub's
 // metadata database: the data directory's SQLite file, or the PostgreSQL database nodes share (`--metadata`). Safe while the hub serves it (SQLite WAL; the hub reads
 // tokens on every request, so a revocation applies to the next one).
-import { existsSync } from "node:fs";
-import { privateDataDir } from "../adapters/fs/private-data-dir.js";
-import { join, resolve } from "node:path";
-import { SqliteIdentityStore } from "../adapters/sqlite/sqlite-identity-store.js";
-import { openPostgresIdentityStore, parseMetadataSpec } from "../adapters/registry.js";
-import { ConfigError } from "../config.js";
+import { BackendRefusal, openIdentityStore, parseMetadataSpec } from "../adapters/registry.js";
+import { ConfigError } from "../config-error.js";
 import { hashHubToken, newHubTokenSecret, parseLifetime } from "../http/authn/hub-tokens.js";
 import type { AccessTokenRecord, IdentityStore } from "../ports/identity-store.js";
 import { stderr, stdout, tableLines } from "./terminal.js";
@@ -66,20 +62,12 @@ export async function revokeToken(options: TokenStoreLocation & { id: string; no
 }
 
 async function openTokenStore(location: TokenStoreLocation, { create }: { create: boolean }): Promise<{ store: IdentityStore; close(): Promise<void> }> {
-  let spec;
   try {
-    spec = parseMetadataSpec(location.metadata ?? "sqlite");
+    return await openIdentityStore(parseMetadataSpec(location.metadata ?? "sqlite"), location.dataDir, { create });
   } catch (err) {
-    if (err instanceof ConfigError) throw new TokenCommandError(err.message);
+    if (err instanceof ConfigError || err instanceof BackendRefusal) throw new TokenCommandError(err.message);
     throw err;
   }
-  if (spec.kind === "postgres") return openPostgresIdentityStore(spec);
-  const dataDir = resolve(location.dataDir);
-  const path = join(dataDir, "metadata.db");
-  if (create) await privateDataDir(dataDir); // a token may be made before the hub first starts; the file holds its hash
-  else if (!existsSync(path)) throw new TokenCommandError(`${dataDir} holds no modelhub data (no metadata.db); pass the hub's --data directory.`);
-  const store = SqliteIdentityStore.open(path);
-  return { store, close: () => store.close() };
 }
 
 async function withExistingStore<T>(location: TokenStoreLocation, task: (store: IdentityStore) => Promise<T>): Promise<T> {

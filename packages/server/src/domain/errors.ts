@@ -60,4 +60,5 @@ export const notFound = {
   baselineFile: () => new HubError("BaselineFileNotFound", "Requested Baseline File is not available."),
   user: () => new HubError("UserNotFound", "Requested User is not available."),
   iTwin: () => new HubError("iTwinNotFound", "Requested iTwin is not available."),
+  container: () => new HubError("ContainerNotFound", "Requested Container is not available."),
 } as const;

@@ -1,7 +1,9 @@
 import type { BlobStore } from "../ports/blob-store.js";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
+import type { JobWakeup } from "../ports/job-wakeup.js";
+import { noJobWakeup } from "../ports/job-wakeup.js";
 import type { ScratchSpace } from "../ports/scratch-space.js";
-import type { CheckpointRecord, MetadataStore, NamedVersionRecord } from "../ports/metadata-store.js";
+import type { MetadataStore } from "../ports/metadata-store.js";
 import { BriefcaseService } from "./briefcases/briefcase-service.js";
 import { ChangesetGroupService } from "./changesets/changeset-group-service.js";
 import type { ChangesetServiceOptions } from "./changesets/changeset-service.js";
@@ -36,6 +38,10 @@ export interface Hub {
   janitor: BlobJanitor;
 }
 
+/**
+ * Builds the services. What follows a commit (change-feed events, waking the job runner or the janitor) each service
+ * registers itself with `MetadataTx.afterCommit` in the transaction that calls for it, so nothing is wired here.
+ */
 export function createHub(deps: {
   store: MetadataStore;
   blobs: BlobStore;
@@ -45,45 +51,27 @@ export function createHub(deps: {
   clock: Clock;
   changesets: ChangesetServiceOptions;
   checkpoints: CheckpointPolicy;
-  /** Told after a commit that queued background work, so this node's runner can pick it up at once (others poll). */
-  onJobQueued?: () => void;
+  /** This node's job runner, woken after a commit that queued background work (others poll). */
+  jobs?: JobWakeup;
   /** User profiles (names, email) from verified tokens, for the users endpoints. */
   profiles?: UserProfiles;
   /** Told what changed, after each commit (the change feed). */
   events?: EventPublisher;
+  /** Told after an iModel was deleted (its blob containers go with it); must not throw. */
+  onIModelDeleted?: (iModelId: string) => Promise<void>;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
-  const nudge = deps.onJobQueued ?? (() => undefined);
+  const jobs = deps.jobs ?? noJobWakeup;
   const events = deps.events ?? noEvents;
-  const checkpoints = new CheckpointService(store, clock, deps.checkpoints, events, nudge);
-  // The checkpoint a named version's creation scheduled, for what follows its commit.
-  const versionCheckpoints = new WeakMap<NamedVersionRecord, CheckpointRecord>();
+  const checkpoints = new CheckpointService(store, clock, deps.checkpoints, events, jobs);
   const janitor = new BlobJanitor(store, blobs, clock);
-  const drain = () => void janitor.drain().catch(() => undefined); // the periodic sweep tries again
   return {
-    iModels: new IModelService(store, blobs, clock, drain, nudge),
-    changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, async (c) => {
-      events.publish(c.iModelId, {
-        type: "changeset",
-        data: { index: c.index, id: c.id, briefcaseId: c.briefcaseId, creatorId: c.creatorId, description: c.description, pushDateTime: c.pushedAt },
-      });
-      await checkpoints.onChangesetPushed(c.iModelId, c.index, c.id);
-    }),
+    iModels: new IModelService(store, blobs, clock, janitor, jobs, deps.onIModelDeleted),
+    changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, events, checkpoints),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock, events),
     locks: new LockService(store, events),
-    namedVersions: new NamedVersionService(
-      store,
-      clock,
-      async (v) => {
-        events.publish(v.iModelId, { type: "namedVersion", data: { id: v.id, name: v.name, changesetIndex: v.changesetIndex } });
-        checkpoints.afterScheduling(versionCheckpoints.get(v));
-      },
-      async (tx, v) => {
-        const checkpoint = await checkpoints.scheduleForNamedVersionIn(tx, v.iModelId, v.changesetIndex, v.changesetId ?? "");
-        if (checkpoint) versionCheckpoints.set(v, checkpoint);
-      },
-    ),
+    namedVersions: new NamedVersionService(store, clock, events, checkpoints),
     checkpoints,
     users: new UserService(store, deps.profiles),
     uploads: new UploadService(store),

@@ -3,6 +3,12 @@ import type { AccessService } from "../domain/access/access-service.js";
 import type { EventFeed } from "../domain/events/hub-events.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
+import type { ElementLabels } from "../app/element-labels.js";
+import type { AdminRouteOptions } from "./routes/admin.js";
+import type { ProfileSource } from "./routes/me.js";
+import type { OidcSignIn } from "./web-ui.js";
+import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
+import type { CheckpointBlocks } from "../domain/blob-containers/checkpoint-blocks.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { Authenticator } from "./authn/authenticator.js";
@@ -22,8 +28,8 @@ export interface AppOptions {
   linkTtlSeconds: number;
   /** Largest JSON body accepted (lock requests with many ids are the biggest). */
   jsonBodyLimit: number;
-  /** `false` for silence, or pino options such as `{ level: "info" }`. */
-  logger: false | { level: string };
+  /** `false` for silence, or pino options such as `{ level: "info" }` (and a `stream` for the human format, app/log-format.ts). */
+  logger: false | { level: string; stream?: { write(line: string): void } };
   /** Requests per minute and verified user (API, access control, audit log); 0 turns the limit off. */
   rateLimitPerMinute: number;
   /**
@@ -39,6 +45,18 @@ export interface AppOptions {
   access: AccessService;
   /** iTwins people create and own (`/itwins`). */
   iTwins: ITwinService;
+  /** iTwin.js's BlobContainer service (`/blobcontainers`: workspaces, SchemaSync); not served when absent. */
+  blobContainers?: BlobContainerService;
+  /** V2 checkpoints (`--blobs azure:`): checkpoints answer `directoryAccessInfo` when they have a V2 copy. */
+  checkpointBlocks?: CheckpointBlocks;
+  /** Serves `/admin/…` (tokens, storage use, jobs, about) to organization administrators when given. */
+  admin?: Omit<AdminRouteOptions, "access" | "authMode" | "blobs">;
+  /** Stored user profiles (names, email), shown by `GET /me` when the token carries none. */
+  profiles?: ProfileSource;
+  /** Serves `GET /imodels/{id}/elementlabels` (labels of locked elements, read by the worker) when given. */
+  elementLabels?: ElementLabels;
+  /** oidc: how the web UI signs people in at the identity provider (`--ui-client-id`). */
+  webUiSignIn?: OidcSignIn;
   /** What `GET /ready` checks (metadata store, blob store, worker…); without it /ready checks nothing. */
   readiness?: Readonly<Record<string, ReadinessCheck>>;
   /** Serves `GET /metrics` and counts requests when given. */

@@ -1,7 +1,7 @@
 // The whole HTTP app, assembled: the server and its guards, the audit hook and rate limit every route passes, then
 // the route plugins in their scopes. Each route carries its own facts (`config: { authz, audit, summary }`, see
 // route-config.ts); the app refuses to start when one has no authorization rule.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AppOptions } from "./app-options.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
 import { RefusalDigest } from "./audit/refusal-digest.js";
@@ -25,6 +25,11 @@ import { eventRoutes } from "./routes/events.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import { adminRoutes } from "./routes/admin.js";
+import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
+import { elementLabelRoutes } from "./routes/element-labels.js";
+import { meRoutes } from "./routes/me.js";
+import { blobContainerRoutes } from "./routes/blob-containers.js";
 import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
@@ -49,6 +54,7 @@ const API_ROUTES = [
   lockRoutes,
   namedVersionRoutes,
   checkpointRoutes,
+  checkpointRequestRoutes,
   userRoutes,
   iModelPermissionRoutes,
   thumbnailRoutes,
@@ -78,16 +84,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   // Before any route: one request bucket per verified user (scopes.ts).
   if (options.rateLimitPerMinute > 0) await registerUserRateLimit(app, options.rateLimitPerMinute);
+  const authMode = (options.authenticator ?? new OpenAuthenticator()).mode;
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
-
-  registerApiReference(app, { publicUrl: options.publicUrl });
   registerHealth(app);
+  registerApiReference(app, { publicUrl: options.publicUrl });
   if (options.webUiRoot !== false) {
-    await webUiRoutes(app, {
-      root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT,
-      authMode: (options.authenticator ?? new OpenAuthenticator()).mode,
-    });
+    const root = options.webUiRoot ?? DEFAULT_WEB_UI_ROOT;
+    await webUiRoutes(app, { root, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
 
   await app.register(storageRoutes, {
@@ -121,61 +125,66 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   const context: ApiRouteContext = { hub: options.hub, access: options.access };
+  const iModelExists = async (iModelId: string) => void (await options.hub.iModels.get(iModelId));
   await app.register(
     async (api) => {
       apiScope(api, deps, options);
       for (const routes of API_ROUTES) await api.register(routes, context);
+      const { elementLabels } = options;
+      if (elementLabels) await api.register(elementLabelRoutes, { labels: elementLabels, iModelExists });
       if (options.events) {
         const verify = (header: string | undefined) => authenticator.authenticate(header);
-        await api.register(eventRoutes, {
-          hub: options.hub,
-          ...options.events,
-          stillAllowed: (request) => stillAuthorized(request, verify, authorization),
-        });
+        const stillAllowed = (request: FastifyRequest) => stillAuthorized(request, verify, authorization);
+        await api.register(eventRoutes, { hub: options.hub, ...options.events, stillAllowed });
       }
       if (audit) await api.register(iModelAuditRoutes, audit);
     },
     { prefix: "/imodels" },
   );
-  // The hub-wide / per-iTwin audit log; roles and members of iTwins (the cloud's Access Control API shapes), and
-  // iTwins themselves (the iTwins API's): authenticated and answered like the API.
-  if (audit) {
-    await app.register(
-      async (scope) => {
-        authenticatedScope(scope, deps, { json: false });
-        await scope.register(auditLogRoutes, audit);
-      },
-      { prefix: "/auditlog" },
-    );
+  // Scopes beside the API, authenticated and answered like it: the hub-wide / per-iTwin audit log; roles and members
+  // of iTwins (the cloud's Access Control API shapes) and iTwins (the iTwins API's); who the caller is (the web UI's
+  // sign-in and header); the hub's administration (administrators only); blob containers.
+  if (audit) await scoped(app, "/auditlog", deps, false, (scope) => scope.register(auditLogRoutes, audit));
+  const { access, iTwins, admin, blobContainers, publicUrl } = options;
+  await scoped(app, "/accesscontrol", deps, true, (scope) => scope.register(accessControlRoutes, { access, iTwins }));
+  await scoped(app, "/itwins", deps, true, (scope) => scope.register(iTwinRoutes, { iTwins, publicUrl }));
+  const profiles = options.profiles ? { profiles: options.profiles } : {};
+  await scoped(app, "/me", deps, true, (scope) => scope.register(meRoutes, { access, authMode, ...profiles }));
+  if (admin) {
+    const adminOptions = { ...admin, access, authMode, blobs: options.blobs };
+    await scoped(app, "/admin", deps, true, (scope) => scope.register(adminRoutes, adminOptions));
   }
-  await app.register(
-    async (scope) => {
-      authenticatedScope(scope, deps, { json: true });
-      await scope.register(accessControlRoutes, { access: options.access, iTwins: options.iTwins });
-    },
-    { prefix: "/accesscontrol" },
-  );
-  await app.register(
-    async (scope) => {
-      authenticatedScope(scope, deps, { json: true });
-      await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
-    },
-    { prefix: "/itwins" },
-  );
+  if (blobContainers) {
+    const containerOptions = { containers: blobContainers, publicUrl };
+    await scoped(app, "/blobcontainers", deps, true, (scope) => scope.register(blobContainerRoutes, containerOptions));
+  }
 
   app.setNotFoundHandler((request, reply) => {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.
     if (isStoragePath(request.url)) {
-      void sendAzureError(
-        reply,
-        405,
-        "InvalidInput",
-        `The resource doesn't support the HTTP verb ${request.method} at ${request.url.split("?")[0]}.`,
-      );
+      const path = request.url.split("?")[0];
+      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${path}.`);
       return;
     }
     sendNoRoute(request, reply, "route");
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   return app;
+}
+
+/** Registers `routes` in an authenticated scope at `prefix` (`json`: JSON bodies and the API's 404, see scopes.ts). */
+async function scoped(
+  app: FastifyInstance,
+  prefix: string,
+  deps: ScopeDeps,
+  json: boolean,
+  routes: (scope: FastifyInstance) => unknown,
+): Promise<void> {
+  await app.register(
+    async (scope) => {
+      authenticatedScope(scope, deps, { json });
+      await routes(scope);
+    },
+    { prefix },
+  );
 }

@@ -19,6 +19,7 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   RoleNotFound: 404,
   MemberNotFound: 404,
   iTwinNotFound: 404,
+  ContainerNotFound: 404,
   FileNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
@@ -31,6 +32,7 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   RoleExists: 409,
   iTwinExists: 409,
   iTwinNotEmpty: 409,
+  ContainerExists: 409,
   LastOwner: 409,
   NamedVersionExists: 409,
   NamedVersionOnChangesetExists: 409,
@@ -46,6 +48,7 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   TooManyRequests: 429,
   Unknown: 500,
   ServiceUnavailable: 503,
+  ContainerServiceNotAvailable: 501,
 };
 
 /**

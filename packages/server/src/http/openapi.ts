@@ -1,7 +1,6 @@
 // `GET /openapi.json` (OpenAPI 3.1) and `GET /docs` (the same as a page), made from the routes the app registered:
 // their path, `config` (summary, authorization rule, audit action) and `schema` (query, body, answers; schemas.ts).
 // Nothing is written by hand per route here, so a new route is in the reference as soon as it exists.
-import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { describeRule, openApiPath } from "./authz/permission-table.js";
 import { publicRoute } from "./authz/rules.js";
@@ -11,12 +10,10 @@ import { routeEntries } from "./route-config.js";
 import type { JsonSchema } from "./schemas.js";
 import { NAMED_SCHEMAS } from "./schemas.js";
 import { docsPage } from "./openapi-page.js";
+import { VERSION } from "../version.js";
 
 type Json = Record<string, unknown>;
 
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
 
 /** Tag of a route: the collection it belongs to, from its path. */
 function tagOf(url: string): string {
@@ -27,6 +24,9 @@ function tagOf(url: string): string {
   if (first === "accesscontrol") return "Access control";
   if (first === "auditlog") return "Audit log";
   if (first === "openapi.json" || first === "docs") return "API reference";
+  if (first === "me") return "Me";
+  if (first === "admin") return "Administration";
+  if (first === "blobcontainers") return "Blob containers";
   if (first !== "imodels") return ["health", "ready", "metrics"].includes(first ?? "") ? "Probes" : "Web UI";
   const TAGS: Record<string, string> = {
     changesets: "Changesets",
@@ -42,6 +42,7 @@ function tagOf(url: string): string {
     thumbnail: "Thumbnails",
     events: "Change feed",
     auditlog: "Audit log",
+    elementlabels: "Locks",
   };
   if (second === "changesets" && (third === "checkpoint" || url.endsWith("/checkpoint"))) return "Checkpoints";
   if (second === "namedversions" && url.endsWith("/checkpoint")) return "Checkpoints";

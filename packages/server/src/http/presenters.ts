@@ -4,6 +4,7 @@ import type {
   Changeset,
   ChangesetGroup,
   Checkpoint,
+  DirectoryAccessInfo,
   IModel,
   Link,
   Lock,
@@ -46,6 +47,8 @@ export class Presenter {
     private readonly storage: StorageLinks,
     /** Download links go only to callers with `imodels_read` (webview-only callers see metadata, get `null`). */
     private readonly mayDownload: () => boolean = () => true,
+    /** A checkpoint's V2 location (with a read token) by its blob key, when the hub publishes V2 checkpoints. */
+    private readonly checkpointBlocks?: (blobKey: string | null) => { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined,
   ) {}
 
   private downloadLink(key: string): StorageLink | null {
@@ -211,14 +214,15 @@ export class Presenter {
   }
 
   checkpoint(r: CheckpointRecord): Checkpoint {
+    // A V2 copy (CloudSqlite blocks, `--blobs azure:`) carries a read token: only for those who may download.
+    const v2 = r.state === "successful" && this.mayDownload() ? this.checkpointBlocks?.(r.blobKey) : undefined;
     const entity: Checkpoint = {
       changesetId: r.changesetId,
       changesetIndex: r.changesetIndex,
       state: r.state,
-      dbName: r.state === "successful" ? `${r.iModelId}-${r.changesetIndex}.bim` : null,
+      dbName: r.state === "successful" ? (v2?.dbName ?? `${r.iModelId}-${r.changesetIndex}.bim`) : null,
       size: r.state === "successful" ? r.size : 0,
-      // Self-hosted checkpoints are whole files behind `_links.download`, not CloudSqlite containers.
-      directoryAccessInfo: null,
+      directoryAccessInfo: v2?.directoryAccessInfo ?? null,
       _links: { download: r.state === "successful" && r.blobKey ? this.downloadLink(r.blobKey) : null },
     };
     if (r.failureReason) entity.failureReason = r.failureReason;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { VERSION } from "../version.js";
 import { publicRoute } from "./authz/rules.js";
 
 /** One dependency the hub needs to serve: resolves with what it found, or throws/returns `ok: false` with why not. */
@@ -12,11 +13,11 @@ export interface ReadinessOptions {
 
 type CheckResult = { status: "ok" | "failed"; [detail: string]: unknown };
 
-/** `GET /health`: the process is up (no authorization; it answers nothing else). */
+/** `GET /health`: the process is up, and which modelhub it is (no authorization; it answers nothing else). */
 export function registerHealth(app: FastifyInstance): void {
-  const config = { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") };
-  const schema = { response: { 200: { type: "object", properties: { status: { const: "ok" } } } } };
-  app.get("/health", { schema, config }, async () => ({ status: "ok" }));
+  const config = { summary: "Liveness (and the hub's version)", authz: publicRoute("liveness: answers {status:'ok'} and the version only") };
+  const schema = { response: { 200: { type: "object", properties: { status: { const: "ok" }, version: { type: "string" } } } } };
+  app.get("/health", { schema, config }, async () => ({ status: "ok", version: VERSION }));
 }
 
 /**

@@ -5,9 +5,11 @@ import type { AccessService } from "../domain/access/access-service.js";
 import type { EventFeed } from "../domain/events/hub-events.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
+import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { BlobStore } from "../ports/blob-store.js";
+import type { AppOptions } from "./app-options.js";
 import { buildApp } from "./app.js";
 import { HubMetrics } from "./metrics.js";
 import type { RouteEntry } from "./route-config.js";
@@ -27,6 +29,9 @@ export async function allRoutes(): Promise<RouteEntry[]> {
     maxConnections: 1,
     access: unused as AccessService,
     iTwins: unused as ITwinService,
+    blobContainers: unused as BlobContainerService,
+    admin: unused as NonNullable<AppOptions["admin"]>,
+    elementLabels: unused as NonNullable<AppOptions["elementLabels"]>,
     metrics: new HubMetrics({ jobCounts: async () => [], workerRestarts: () => 0 }),
     events: { feed: unused as EventFeed },
     audit: { recorder: unused as AuditRecorder, log: unused as AuditLog },

@@ -15,6 +15,7 @@ import { STATUS_BY_CODE } from "./error-mapping.js";
 import { apiBodyParsers } from "./json-body.js";
 import type { StorageLinks } from "./presenters.js";
 import { Presenter } from "./presenters.js";
+import type { CheckpointBlocks } from "../domain/blob-containers/checkpoint-blocks.js";
 import type { Query } from "./query.js";
 import { API_CONTENT_TYPE, originOf, sendError, sendNoRoute } from "./replies.js";
 import { directStorageLinks } from "./storage/direct-links.js";
@@ -84,6 +85,8 @@ export interface ApiScopeOptions {
   signer: UrlSigner;
   publicUrl?: string;
   linkTtlSeconds: number;
+  /** V2 checkpoints: a checkpoint's CloudSqlite location by its blob key (see AppOptions.checkpointBlocks). */
+  checkpointBlocks?: CheckpointBlocks;
 }
 
 /** The iModels API scope (`/imodels`): also the caller's application, the presenter (links) and the parsed query. */
@@ -93,6 +96,7 @@ export function apiScope(api: FastifyInstance, deps: ScopeDeps, options: ApiScop
   api.decorateRequest("params_", null as unknown as Query);
 
   apiBodyParsers(api);
+  const { checkpointBlocks } = options;
 
   api.addHook("onRequest", async (request) => {
     request.actor = withApplication(await deps.authenticate(request), request.headers);
@@ -100,6 +104,7 @@ export function apiScope(api: FastifyInstance, deps: ScopeDeps, options: ApiScop
       `${originOf(request, options.publicUrl)}/imodels`,
       storageLinks(request, options),
       () => request.authz?.grants.has("imodels_read") ?? false,
+      checkpointBlocks && ((blobKey) => checkpointBlocks.accessInfo(blobKey, options.linkTtlSeconds)),
     );
     request.params_ = request.query as Query;
   });

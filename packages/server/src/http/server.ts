@@ -1,6 +1,7 @@
 // The fastify instance under the whole app: Node's HTTP settings, answers for requests no route sees (malformed,
 // too slow, bad percent-encoding), request ids, the connection cap and the guards every request passes first.
 import Fastify from "fastify";
+import { OneLinePerRequest } from "./request-log.js";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HubError } from "../domain/errors.js";
 import type { AppOptions } from "./app-options.js";
@@ -30,6 +31,8 @@ export function createServer(options: AppOptions): FastifyInstance {
   const requestLines = new RequestLines();
   const app = Fastify({
     logger: options.logger,
+    // One line per request, when it is answered (request-log.ts).
+    logController: new OneLinePerRequest((request) => (request as { actor?: { userId: string } | null }).actor),
     routerOptions: { querystringParser: parseQueryString, maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: options.jsonBodyLimit,
     // Node's whole-request timeout would cut big uploads on slow links: bodies are bounded by BodyWatch instead (a

@@ -15,11 +15,23 @@ export interface WebUiOptions {
   root: string;
   /** Tells the sign-in page what to ask for: a user name (open) or a token. */
   authMode: AuthMode;
+  /** oidc with `--ui-client-id`: the page signs people in at the provider (authorization code + PKCE). */
+  signIn?: OidcSignIn;
+}
+
+/** What the sign-in page needs to send people to the identity provider and redeem the code it returns. */
+export interface OidcSignIn {
+  issuer: string;
+  clientId: string;
+  scope: string;
+  /** The hub's audience, asked for as the RFC 8707 `resource` so the access token is issued for the hub. */
+  resource?: string;
 }
 
 /** What `GET /ui/config` answers. */
 export interface WebUiConfig {
   authMode: AuthMode;
+  oidc?: OidcSignIn;
 }
 
 /**
@@ -35,40 +47,42 @@ export const DEFAULT_WEB_UI_ROOT =
  * Same-origin scripts only, and API calls to this origin only: a script injected elsewhere cannot run here, and the
  * page cannot send its token anywhere else. Inline styles: iTwinUI positions popovers with style attributes.
  */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+function contentSecurityPolicy(signIn: OidcSignIn | undefined): string {
+  // Signing in at the provider: the page reads its discovery document and redeems the code at its token endpoint.
+  const provider = signIn ? ` ${new URL(signIn.issuer).origin}` : "";
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    `connect-src 'self'${provider}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
-function withPageHeaders(reply: FastifyReply): FastifyReply {
+function withPageHeaders(reply: FastifyReply, policy: string): FastifyReply {
   return reply
-    .header("content-security-policy", CONTENT_SECURITY_POLICY)
+    .header("content-security-policy", policy)
     .header("x-content-type-options", "nosniff")
     .header("referrer-policy", "no-referrer")
     .header("x-frame-options", "DENY");
 }
 
 export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
-  const config: WebUiConfig = { authMode: options.authMode };
+  const config: WebUiConfig = { authMode: options.authMode, ...(options.signIn ? { oidc: options.signIn } : {}) };
+  const policy = contentSecurityPolicy(options.signIn);
+  const configSchema = { response: { 200: { type: "object", properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] }, oidc: { type: "object" } } } } };
   app.get(
     "/ui/config",
     {
-      schema: {
-        response: {
-          200: { type: "object", properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] } } },
-        },
-      },
+      schema: configSchema,
       config: {
-        summary: "What the web UI's sign-in page needs (the auth mode)",
-        authz: publicRoute("the auth mode, which the sign-in page needs before it has a token"),
+        summary: "What the web UI's sign-in page needs (auth mode, OIDC client)",
+        authz: publicRoute("the auth mode and OIDC sign-in settings, which the sign-in page needs before it has a token"),
       },
     },
     async (_request, reply) => {
@@ -91,14 +105,14 @@ export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): 
         // Read per request (a small file): a rebuilt UI is served without restarting the hub.
         page = await readFile(join(options.root, "index.html"), "utf8");
       } catch {
-        return withPageHeaders(reply)
+        return withPageHeaders(reply, policy)
           .code(404)
           .type("text/plain; charset=utf-8")
           .send(
             `The web UI is not built (no ${join(options.root, "index.html")}): run 'npm run build -w @modelhub/web' in the repository. The API is at /imodels.\n`,
           );
       }
-      return withPageHeaders(reply).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
+      return withPageHeaders(reply, policy).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
     },
   );
 

@@ -21,8 +21,9 @@ import type {
  *   SQLite has one writer at a time, so there every transaction is serialized and the scope is a no-op; PostgreSQL
  *   takes transaction-scoped advisory locks on the scope's keys (iTwin before iModel) before `fn` runs.
  * - `fn` runs exactly once per call (no automatic retry), so it may build values it returns, but it must not have
- *   effects outside the transaction (no blob writes, no events, no job runner nudges): do those after commit.
- *   Background work that must follow a write is queued with `tx.enqueueJob` in the same transaction (an outbox).
+ *   effects outside the transaction (no blob writes, no events, no job runner nudges): it registers them with
+ *   `tx.afterCommit`, which runs them after COMMIT and never after a rollback. Background work that must follow a
+ *   write is queued with `tx.enqueueJob` in the same transaction (an outbox).
  * - Transactions without a scope may only write rows nobody reads-then-writes concurrently (an outbox entry, a hold).
  *
  * Other contract points:
@@ -306,6 +307,15 @@ export interface UserApplicationStatistics {
 }
 
 export interface MetadataTx extends MetadataReader {
+  /**
+   * Runs `effect` once this transaction has committed, before `transaction()` resolves; if it rolls back (`fn`
+   * throws, COMMIT fails) the effect MUST NOT run. Effects run in the order registered, each exactly once. They are
+   * notifications (an event for the change feed, a nudge to this node's job runner or blob janitor): they MUST
+   * return at once and never throw — one that throws anyway neither stops the others nor fails the committed write.
+   * MUST throw when called after `fn` returned (a tx kept past its callback).
+   */
+  afterCommit(effect: () => void): void;
+
   /**
    * Queues background work in this transaction (the job queue's table): the job exists if and only if the write
    * that needs it commits, so a crash between the two cannot strand, e.g., an iModel in `initializationScheduled`.

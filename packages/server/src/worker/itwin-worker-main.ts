@@ -1,23 +1,60 @@
 // The iTwin.js worker process: everything that needs the native iModel library runs here, one request at a time,
 // so the server's event loop never blocks on it and a native crash only costs a respawn.
 // Started by ITwinWorker (itwin-worker.ts) with Node IPC; MODELHUB_WORKER_DIR is its scratch directory.
+// MODELHUB_ITWIN_ROOT (optional) is a folder where another iTwin.js 5.x is installed (`npm install
+// @itwin/core-backend@5.x` there): the worker then runs on that one instead of the hub's own, so a hub can make
+// checkpoints of files pushed by a newer iTwin.js without being rebuilt.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
-import type { WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type * as CoreCommon from "@itwin/core-common";
+import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
-const require = createRequire(import.meta.url);
+const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
+const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : import.meta.url);
 type Backend = typeof CoreBackend;
 const backend = require("@itwin/core-backend") as Backend;
 const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
-// Not in the barrel of 5.1.9; the package has no exports map, so the deep path resolves.
+const common = require("@itwin/core-common") as typeof CoreCommon;
+// Not in the barrel of 5.x; the package has no exports map, so the deep path resolves.
 const { IModelNative } = require("@itwin/core-backend/lib/cjs/internal/NativePlatform.js") as {
   IModelNative: { platform: { DgnDb: { computeChangesetId(args: { parentId: string; pathname: string }): string } } };
 };
 const { _nativeDb } = require("@itwin/core-backend/lib/cjs/internal/Symbols.js") as { _nativeDb: symbol };
+
+/** Which iTwin.js this worker runs: named in /ready, in the hub's start-up log and in every error it cannot help. */
+const itwin: WorkerITwin = (() => {
+  const backendPackage = require.resolve("@itwin/core-backend/package.json");
+  const version = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+  const native = createRequire(backendPackage).resolve("@bentley/imodeljs-native/package.json");
+  return { coreBackend: version(backendPackage), native: version(native), ...(itwinRoot ? { root: itwinRoot } : {}) };
+})();
+const itwinName = `iTwin.js ${itwin.coreBackend} (native ${itwin.native})`;
+
+/** Said after a native error: which iTwin.js failed, and (isTooNew) what to do if a newer one wrote the input. */
+function workerNote(tooNew: boolean): string {
+  const runs = `The hub's worker runs ${itwinName}`;
+  return tooNew ? `${runs}; if a newer iTwin.js wrote it, run the worker on that version (MODELHUB_ITWIN_ROOT, see docs/deploy.md) and schedule the checkpoint again.` : `${runs}.`;
+}
+
+/** "message." — native messages come with and without a final period. */
+function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+/**
+ * Native open/apply errors that can mean "written by a newer iTwin.js": a newer file profile, or a changeset format
+ * this native does not know (a corrupt changeset reads the same way, hence the "if" of the hint).
+ */
+function isTooNew(err: unknown): boolean {
+  const n = (err as { errorNumber?: number }).errorNumber;
+  const tooNew = [bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNew, bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNewForReadWrite, bentley.DbResult.BE_SQLITE_ERROR_InvalidProfileVersion];
+  return (n !== undefined && tooNew.includes(n)) || /too new|newer version|ProfileTooNew|unsupported.*version/i.test(err instanceof Error ? err.message : String(err));
+}
 
 /** Raised for bad input: the parent turns it into FileRejected. */
 class Rejected extends Error {}
@@ -110,6 +147,7 @@ const ops = {
       try {
         db = openNative(temp, "write");
       } catch (err) {
+        if (isTooNew(err)) throw new Rejected(`The uploaded iModel cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`);
         throw new Rejected(`The uploaded file is not an iModel: ${nativeMessage(err, temp)}`);
       }
       let changeset: { id: string; index?: number };
@@ -198,12 +236,42 @@ const ops = {
     }
   },
 
+  /**
+   * What people call the elements (or models) of `ids` in the file at `path` (a checkpoint): label, class and model,
+   * for the web UI's lock list. Ids the file does not have (created later, or never pushed) are not in the answer.
+   */
+  async describeElements(args: { path: string; ids: string[] }) {
+    const db = backend.SnapshotDb.openFile(args.path);
+    try {
+      const reader = db.createQueryReader(DESCRIBE_ECSQL, new common.QueryBinder().bindIdSet(1, args.ids), { rowFormat: common.QueryRowFormat.UseECSqlPropertyIndexes });
+      const elements: ElementDescription[] = [];
+      for await (const row of reader) {
+        const [id, className, code, label, modelId, modelClass, modelCode, modelLabel] = row.toArray() as (string | undefined)[];
+        elements.push({
+          id: String(id),
+          className: String(className ?? ""),
+          label: label || code || null,
+          model: modelId ? { id: String(modelId), className: modelClass ?? null, label: modelLabel || modelCode || null } : null,
+        });
+      }
+      return { elements, changesetId: db.changeset.id };
+    } finally {
+      db.close();
+    }
+  },
+
   async makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
     try {
       await copyFile(args.basePath, temp);
-      const db = backend.SnapshotDb.openForApplyChangesets(temp);
+      let db: CoreBackend.SnapshotDb;
+      try {
+        db = backend.SnapshotDb.openForApplyChangesets(temp);
+      } catch (err) {
+        if (isTooNew(err)) throw new Rejected(`The checkpoint this one starts from cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`);
+        throw err;
+      }
       const nativeDb = (db as unknown as Record<symbol, NativeDb | undefined>)[_nativeDb] ?? nativeDbOf(db);
       try {
         if (nativeDb.hasPendingTxns()) nativeDb.deleteAllTxns();
@@ -219,7 +287,7 @@ const ops = {
           try {
             nativeDb.applyChangeset({ ...cs, changesType: cs.changesType } as never, true);
           } catch (err) {
-            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${nativeMessage(err, temp, cs.pathname)}`);
+            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${sentence(nativeMessage(err, temp, cs.pathname))} ${workerNote(isTooNew(err))}`);
           }
         }
         db.saveChanges();
@@ -236,7 +304,78 @@ const ops = {
       throw err;
     }
   },
+
+  /**
+   * Publishes a checkpoint file as database `dbName` of a CloudSqlite container (a V2 checkpoint: what iTwin.js's
+   * V2CheckpointManager attaches or downloads), uploaded block by block under the container's write lock.
+   * `initialize`: the container is new (or was never set up): it gets CloudSqlite's layout first, with 4 MB blocks.
+   */
+  async uploadCheckpointBlocks(args: { localPath: string; baseUri: string; containerId: string; accessToken: string; dbName: string; initialize: boolean; blockSize: number }) {
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: args.baseUri,
+      containerId: args.containerId,
+      storageType: "azure",
+      accessToken: args.accessToken,
+      writeable: true,
+      // A token good for this one upload: never refreshed through a BlobContainer service the worker has none of.
+      tokenRefreshSeconds: -1,
+    });
+    if (args.initialize) container.initializeContainer({ blockSize: args.blockSize });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
+    try {
+      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+        await backend.CloudSqlite.transferDb("upload", container, { dbName: args.dbName, localFileName: args.localPath });
+      });
+      return { blockSize: container.blockSize };
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
+
+  /**
+   * Deletes databases of a CloudSqlite container (pruned V2 checkpoints) under its write lock, and the blocks that
+   * earlier deletions left unused for over an hour (readers that attached a database keep theirs meanwhile).
+   */
+  async deleteCheckpointBlocks(args: { baseUri: string; containerId: string; accessToken: string; dbNames: string[] }) {
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: args.baseUri,
+      containerId: args.containerId,
+      storageType: "azure",
+      accessToken: args.accessToken,
+      writeable: true,
+      tokenRefreshSeconds: -1,
+    });
+    container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
+    try {
+      const present = new Set(container.queryDatabases());
+      const deleted: string[] = [];
+      await backend.CloudSqlite.withWriteLock({ user: "modelhub", container }, async () => {
+        for (const dbName of args.dbNames) {
+          if (!present.has(dbName)) continue;
+          await container.deleteDatabase(dbName);
+          deleted.push(dbName);
+        }
+      });
+      await backend.CloudSqlite.cleanDeletedBlocks(container, { findOrphanedBlocks: false });
+      return { deleted };
+    } finally {
+      container.disconnect({ detach: true });
+    }
+  },
 };
+
+interface ElementDescription {
+  id: string;
+  className: string;
+  label: string | null;
+  model: { id: string; className: string | null; label: string | null } | null;
+}
+
+/** Elements by id with their class, label (user label, else code) and their model's (its modeled element's). */
+const DESCRIBE_ECSQL = `SELECT e.ECInstanceId, ec_classname(e.ECClassId, 's:c'), e.CodeValue, e.UserLabel, e.Model.Id,
+  ec_classname(m.ECClassId, 's:c'), m.CodeValue, m.UserLabel
+  FROM bis.Element e LEFT JOIN bis.Element m ON m.ECInstanceId = e.Model.Id
+  WHERE InVirtualSet(?, e.ECInstanceId)`;
 
 function nativeDbOf(db: object): NativeDb {
   for (const sym of Object.getOwnPropertySymbols(db)) {
@@ -285,10 +424,10 @@ async function main(): Promise<void> {
       .then(() => backend.IModelHost.shutdown())
       .finally(() => process.exit(0));
   });
-  process.send({ ready: true } satisfies WorkerReady);
+  process.send({ ready: true, itwin } satisfies WorkerReady);
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`iTwin.js worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`iTwin.js worker (${itwinName}) failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

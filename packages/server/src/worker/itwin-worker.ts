@@ -3,7 +3,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
 import { FileRejected } from "../ports/imodel-file-worker.js";
-import type { WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
 
 export interface ITwinWorkerOptions {
   /** Scratch directory of the child (its iTwin.js cache). */
@@ -15,6 +15,8 @@ export interface ITwinWorkerOptions {
   startTimeoutMs?: number;
   /** How long close() lets the child shut IModelHost down before killing it. Default 10 s. */
   closeGraceMs?: number;
+  /** Told each time a child is up, with the iTwin.js it runs (the hub logs it). */
+  onStart?: (itwin: WorkerITwin) => void;
 }
 
 export interface InspectResult {
@@ -33,7 +35,7 @@ export interface InspectResult {
  * time limit, after which the child is killed and replaced).
  */
 export type WorkerHealth =
-  | { ok: true; state: "idle" | "busy"; pid: number | undefined }
+  | { ok: true; state: "idle" | "busy"; pid: number | undefined; itwin: WorkerITwin | undefined }
   | { ok: false; state: "starting" | "unresponsive" | "closed"; reason: string };
 
 interface Job {
@@ -67,6 +69,7 @@ export class ITwinWorker implements IModelFileWorker {
   /** The child once its IModelHost is up (until it exits). */
   #up: ChildProcess | undefined;
   #starts = 0;
+  #itwin: WorkerITwin | undefined;
   #nextPing = 1;
   readonly #pongs = new Map<number, () => void>();
 
@@ -89,15 +92,20 @@ export class ITwinWorker implements IModelFileWorker {
       this.#start().catch(() => undefined);
       return { ok: false, state: "starting", reason: "The iTwin.js worker process is starting." };
     }
-    if (this.#inFlight?.child === child) return { ok: true, state: "busy", pid: child.pid };
+    if (this.#inFlight?.child === child) return { ok: true, state: "busy", pid: child.pid, itwin: this.#itwin };
     try {
       await this.#ping(child, timeoutMs);
-      return { ok: true, state: "idle", pid: child.pid };
+      return { ok: true, state: "idle", pid: child.pid, itwin: this.#itwin };
     } catch (err) {
       // A request that started meanwhile may hold the child's event loop (native calls are synchronous).
-      if (this.#inFlight?.child === child && this.#up === child) return { ok: true, state: "busy", pid: child.pid };
+      if (this.#inFlight?.child === child && this.#up === child) return { ok: true, state: "busy", pid: child.pid, itwin: this.#itwin };
       return { ok: false, state: "unresponsive", reason: (err as Error).message };
     }
+  }
+
+  /** The iTwin.js the worker runs (known once a child has started). */
+  get itwin(): WorkerITwin | undefined {
+    return this.#itwin;
   }
 
   /** Process id of the running child, if any (for diagnostics and fault tests). */
@@ -125,6 +133,19 @@ export class ITwinWorker implements IModelFileWorker {
 
   makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
     return this.#call<{ fileSize: number; changesetId: string }>("makeCheckpoint", args);
+  }
+
+  uploadCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["uploadCheckpointBlocks"]>>[0]) {
+    return this.#call<{ blockSize: number }>("uploadCheckpointBlocks", args);
+  }
+
+  deleteCheckpointBlocks(args: Parameters<NonNullable<IModelFileWorker["deleteCheckpointBlocks"]>>[0]) {
+    return this.#call<{ deleted: string[] }>("deleteCheckpointBlocks", args);
+  }
+
+  /** Labels, classes and models of elements of a checkpoint (the web UI's lock list). */
+  describeElements(args: { path: string; ids: readonly string[] }) {
+    return this.#call<DescribedElements>("describeElements", { path: args.path, ids: [...args.ids] });
   }
 
   inspect(args: { path: string }) {
@@ -255,6 +276,8 @@ export class ITwinWorker implements IModelFileWorker {
       child.on("message", (message: WorkerResponse | WorkerReady | WorkerPong) => {
         if ("ready" in message) {
           clearTimeout(startTimer);
+          this.#itwin = message.itwin;
+          this.options.onStart?.(message.itwin);
           if (this.#child === child) this.#up = child;
           return resolve(child);
         }
@@ -285,4 +308,10 @@ function closedError(): Error {
 function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
   const last = stderr.trim().split("\n").at(-1);
   return new Error(`iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${last ? `: ${last}` : ""}`);
+}
+
+/** What `describeElements` answers: the ids the file has (others are left out), and the changeset it is at. */
+export interface DescribedElements {
+  elements: { id: string; className: string; label: string | null; model: { id: string; className: string | null; label: string | null } | null }[];
+  changesetId: string;
 }

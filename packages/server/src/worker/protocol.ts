@@ -1,7 +1,7 @@
 /** Messages between the server and its iTwin.js worker process (Node IPC). */
 export interface WorkerRequest {
   id: number;
-  op: "initializeBaseline" | "createEmptyBaseline" | "computeChangesetId" | "inspect" | "makeCheckpoint";
+  op: "initializeBaseline" | "createEmptyBaseline" | "computeChangesetId" | "inspect" | "makeCheckpoint" | "uploadCheckpointBlocks" | "deleteCheckpointBlocks" | "describeElements";
   args: Record<string, unknown>;
 }
 
@@ -13,9 +13,20 @@ export type WorkerResponse =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: { message: string; kind: "rejected" | "failed" } };
 
+/** The iTwin.js a worker runs. */
+export interface WorkerITwin {
+  /** `@itwin/core-backend` version, e.g. "5.7.3". */
+  coreBackend: string;
+  /** `@bentley/imodeljs-native` version, e.g. "5.7.13". */
+  native: string;
+  /** The folder it was loaded from (MODELHUB_ITWIN_ROOT), when not the hub's own. */
+  root?: string;
+}
+
 /** The first message of a child: IModelHost is up and requests can be sent. */
 export interface WorkerReady {
   ready: true;
+  itwin: WorkerITwin;
 }
 
 /** A liveness probe, answered at once (outside the request queue) with the same number: see ITwinWorker.health(). */

@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import { PgAccessStore } from "../../src/adapters/postgres/pg-access-store.js";
 import { migratePg, openPgPool } from "../../src/adapters/postgres/pg-database.js";
 import { PG_MIGRATIONS } from "../../src/adapters/postgres/pg-migrations.js";
-import { numbered } from "../../src/adapters/sql/access-rows.js";
+import { numbered } from "../../src/adapters/postgres/pg-session.js";
 import { SqliteAccessStore } from "../../src/adapters/sqlite/sqlite-access-store.js";
 import { openSqliteDatabase } from "../../src/adapters/sqlite/sqlite-database.js";
 import { MIGRATIONS } from "../../src/adapters/sqlite/migrations.js";

@@ -11,6 +11,7 @@ import type {
   IModelRecord,
   MetadataReader,
   MetadataStore,
+  MetadataTx,
   NamedVersionFilter,
   NamedVersionRecord,
   Page,
@@ -208,6 +209,76 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
         assert.deepEqual(seen, { before: "name-m1", after: "name-m1", changesets: 0 });
         assert.equal((await read((r) => r.getIModel("m1")))?.name, "renamed");
+      });
+
+      it("after-commit effects run after COMMIT, in order, once each; never after a rollback", async () => {
+        const ran: string[] = [];
+        // What a read started by the effect sees: the transaction's write is committed by the time the effect runs.
+        let seenByEffect: Promise<string | undefined> | undefined;
+        const value = await store.transaction({ iModelId: "m1" }, async (tx) => {
+          await tx.updateIModel({ ...iModel("m1"), name: "committed" });
+          tx.afterCommit(() => {
+            ran.push("first");
+            seenByEffect = read(async (r) => (await r.getIModel("m1"))?.name);
+          });
+          tx.afterCommit(() => ran.push("second"));
+          await sleep(5);
+          assert.deepEqual(ran, [], "no effect runs while fn is still running");
+          return "value";
+        });
+        assert.equal(value, "value");
+        assert.deepEqual(ran, ["first", "second"], "effects ran before transaction() resolved, in registration order");
+        assert.equal(await seenByEffect, "committed");
+
+        ran.length = 0;
+        await assert.rejects(
+          store.transaction({ iModelId: "m1" }, async (tx) => {
+            await tx.updateIModel({ ...iModel("m1"), name: "rolled back" });
+            tx.afterCommit(() => ran.push("rolled back"));
+            throw new Error("boom");
+          }),
+          /boom/,
+        );
+        // A failed statement after the registration rolls back too.
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            tx.afterCommit(() => ran.push("unique violation"));
+            await tx.insertIModel(iModel("m1"));
+          }),
+          UniqueViolation,
+        );
+        // The next transaction does not inherit the dropped effects.
+        await store.transaction(async (tx) => tx.afterCommit(() => ran.push("next")));
+        assert.deepEqual(ran, ["next"]);
+        assert.equal((await read((r) => r.getIModel("m1")))?.name, "committed");
+      });
+
+      it("an effect that throws fails neither the commit nor the effects after it; a tx kept past its callback refuses effects", async () => {
+        const ran: string[] = [];
+        const warnings: Error[] = [];
+        const onWarning = (w: Error) => warnings.push(w);
+        process.on("warning", onWarning);
+        let kept: MetadataTx | undefined;
+        try {
+          const result = await store.transaction(async (tx) => {
+            kept = tx;
+            await tx.insertIModel(iModel("m3"));
+            tx.afterCommit(() => {
+              throw new Error("effect bug");
+            });
+            tx.afterCommit(() => ran.push("after the bug"));
+            return 3;
+          });
+          assert.equal(result, 3);
+          await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+        } finally {
+          process.off("warning", onWarning);
+        }
+        assert.deepEqual(ran, ["after the bug"]);
+        assert.ok(await read((r) => r.getIModel("m3")), "the write committed");
+        assert.ok(warnings.some((w) => /effect bug/.test(w.message)), "the throwing effect is reported as a process warning");
+        assert.throws(() => kept!.afterCommit(() => ran.push("late")));
+        assert.deepEqual(ran, ["after the bug"]);
       });
 
       it("runs transactions of one scope one at a time (read-modify-write across awaits loses no update)", async () => {

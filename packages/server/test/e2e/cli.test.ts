@@ -1,7 +1,7 @@
 // `modelhub serve` as a user runs it: a separate process, its printed URL, /health, and a clean SIGTERM.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,7 @@ describe("modelhub serve", () => {
       });
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: "ok" });
+      assert.deepEqual(await health.json(), { status: "ok", version: (JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version });
       assert.equal((await fetch(`${url}/imodels?iTwinId=x`)).status, 401);
       assert.equal((await fetch(`${url}/imodels?iTwinId=x`, { headers: { authorization: "Bearer me" } })).status, 200);
       p.child.kill("SIGTERM");

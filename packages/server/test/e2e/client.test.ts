@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ModelHubClient, ModelHubError, downloadFile, uploadFile } from "@modelhub/client";
+import type { Transport } from "@modelhub/client";
+import { ModelHubClient, ModelHubError, downloadFile, fetchTransport, uploadFile } from "@modelhub/client";
 import { makeVersion0 } from "../support/fixtures.js";
 import { createIModelFromFile } from "../support/flows.js";
 import type { TestHub } from "../support/hub.js";
@@ -88,6 +89,68 @@ describe("@modelhub/client", () => {
       assert.equal(limited.requests(), 3);
     } finally {
       await Promise.all([busy.close(), failing.close(), limited.close()]);
+    }
+  });
+
+  it("the one retry policy: a GET is sent again on 500/502/504 and on no answer; a POST only when the caller marks it idempotent", async () => {
+    const statuses = [500, 502, 504];
+    const flaky = await fakeServer((_req, _body, res, n) => {
+      if (n <= statuses.length) return apiError(res, statuses[n - 1]!, "Flaky");
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(iModelJson));
+    });
+    const broken = await fakeServer((_req, _body, res) => apiError(res, 502, "BadGateway"));
+    const closed = await fakeServer(() => undefined);
+    await closed.close();
+    try {
+      const retries: string[] = [];
+      const client = new ModelHubClient({ url: flaky.url, accessToken: "alice", retry: { baseDelayMs: 1 }, onRetry: (e) => retries.push(`${e.method} ${e.reason} ${e.retry}/${e.maxRetries}`) });
+      assert.deepEqual(await client.getIModel("m1"), iModelJson.iModel);
+      assert.equal(flaky.requests(), 4);
+      assert.deepEqual(retries, ["GET HTTP 500 1/4", "GET HTTP 502 2/4", "GET HTTP 504 3/4"]);
+
+      const post = new ModelHubClient({ url: broken.url, accessToken: "alice", retry: { baseDelayMs: 1, attempts: 3 } });
+      await assert.rejects(post.send("POST", "", { body: {} }), (err: unknown) => err instanceof ModelHubError && err.status === 502);
+      assert.equal(broken.requests(), 1, "a POST that may have been done is not sent again");
+      await assert.rejects(post.send("POST", "", { body: {}, idempotent: true }), (err: unknown) => err instanceof ModelHubError && err.status === 502);
+      assert.equal(broken.requests(), 1 + 3, "one the caller marks idempotent is, `attempts` times in all");
+
+      const unreachable = new ModelHubClient({ url: closed.url, accessToken: "alice", retry: { baseDelayMs: 1, attempts: 2 } });
+      let tries = 0;
+      await assert.rejects(unreachable.send("GET", "/m1", { onRetry: () => tries++ }), (err: unknown) => err instanceof ModelHubError && err.status === 0 && err.code === "NetworkError");
+      assert.equal(tries, 1, "a GET without an answer is tried again");
+      tries = 0;
+      await assert.rejects(unreachable.send("POST", "", { body: {}, onRetry: () => tries++ }), (err: unknown) => err instanceof ModelHubError && err.code === "NetworkError");
+      assert.equal(tries, 0, "a POST without an answer is not");
+    } finally {
+      await Promise.all([flaky.close(), broken.close()]);
+    }
+  });
+
+  it("sends every request through a pluggable transport, with a token asked anew for each try", async () => {
+    const seen: string[] = [];
+    const server = await fakeServer((req, _body, res, n) => {
+      seen.push(String(req.headers.authorization));
+      if (n === 1) return apiError(res, 503, "ServerBusy", { "retry-after": "0" });
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(iModelJson));
+    });
+    try {
+      const sent: string[] = [];
+      const inner = fetchTransport();
+      const transport: Transport = (request) => {
+        sent.push(`${request.method} ${new URL(request.url).pathname}`);
+        return inner(request);
+      };
+      let token = 0;
+      const client = new ModelHubClient({ url: server.url, accessToken: () => `t${++token}`, transport });
+      assert.deepEqual(await client.getIModel("m1"), iModelJson.iModel);
+      assert.deepEqual(sent, ["GET /imodels/m1", "GET /imodels/m1"]);
+      assert.deepEqual(seen, ["Bearer t1", "Bearer t2"]);
+      // A derived client carries its own authorization on the same transport.
+      assert.deepEqual(await client.with({ authorization: (attempt) => `Bearer scoped${attempt}` }).getIModel("m1"), iModelJson.iModel);
+      assert.equal(seen.at(-1), "Bearer scoped0");
+      assert.equal(sent.length, 3);
+    } finally {
+      await server.close();
     }
   });
 
@@ -174,7 +237,8 @@ describe("@modelhub/client", () => {
       });
       try {
         const target = join(work, "cut.bin");
-        await assert.rejects(downloadFile(`${storage.url}/blob`, target, { chunkBytes: 10 }), (err: unknown) => err instanceof ModelHubError && err.code === "InternalError");
+        await assert.rejects(downloadFile(`${storage.url}/blob`, target, { chunkBytes: 10, retry: { baseDelayMs: 1 } }), (err: unknown) => err instanceof ModelHubError && err.code === "InternalError");
+        assert.equal(storage.requests(), 1 + 5, "the failed range was asked again under the policy (5 tries), the first one not");
         await assert.rejects(stat(target));
         await assert.rejects(stat(`${target}.part`));
       } finally {

@@ -1,8 +1,11 @@
-// Real iModel files and changesets made by iTwin.js 5.1.9, for any test. They are made once by make-fixtures.ts in
-// a child process (HubMock and IModelHost are process singletons) and cached under the directory the caller gives
-// (by convention join(os.tmpdir(), "modelhub-fixtures")), keyed by their parameters. Treat them as read-only: many
-// tests share them.
+// Real iModel files and changesets made by the workspace's iTwin.js, for any test. They are made once by
+// make-fixtures.ts in a child process (HubMock and IModelHost are process singletons) and cached under the directory
+// the caller gives (by convention join(os.tmpdir(), "modelhub-fixtures")), keyed by their parameters and the iTwin.js
+// version that made them (checkouts on other versions share the folder). Treat them as read-only: many tests share
+// them.
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +15,8 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 /** Bump when make-fixtures.ts changes what it makes for the same parameters. */
 const FIXTURE_VERSION = 1;
+/** The iTwin.js that makes the fixtures (make-fixtures.ts runs the workspace's). */
+const ITWIN_VERSION = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as { version: string }).version;
 
 export interface FixtureChangeset {
   id: string;
@@ -92,7 +97,7 @@ function fixtureOf(dir: string, manifest: Manifest): Fixture {
 
 /** Makes the fixture `key` unless cached. Safe when processes race: each makes its own, the first rename wins. */
 async function ensure(cacheDir: string, key: string, scriptArgs: string[]): Promise<{ dir: string; manifest: Manifest }> {
-  const dir = join(cacheDir, `v${FIXTURE_VERSION}-${key}`);
+  const dir = join(cacheDir, `v${FIXTURE_VERSION}-itwin${ITWIN_VERSION}-${key}`);
   const manifestPath = join(dir, "manifest.json");
   if (!(await exists(manifestPath))) {
     await mkdir(cacheDir, { recursive: true });

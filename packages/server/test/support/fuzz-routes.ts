@@ -280,6 +280,25 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/auditlog", area: "api", query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
   // Registered as the "/" of the /auditlog scope: fastify answers both with and without the slash.
   { method: "GET", url: "/auditlog/", area: "api", query: ["iTwinId", "$top"] },
+  // Any changeset's checkpoint on request (routes/checkpoint-requests.ts).
+  { method: "PUT", url: "/imodels/:id/changesets/:changesetId/checkpoint", area: "api", body: () => fc.constant({}) },
+  // Labels of locked elements (routes/element-labels.ts).
+  { method: "GET", url: "/imodels/:id/elementlabels", area: "api", query: ["ids"] },
+  // Who the caller is (routes/me.ts): the "/" of the /me scope, with and without the slash.
+  { method: "GET", url: "/me", area: "api" },
+  { method: "GET", url: "/me/", area: "api" },
+  // The hub's administration (routes/admin.ts).
+  { method: "GET", url: "/admin/about", area: "api" },
+  { method: "GET", url: "/admin/tokens", area: "api", query: ["userId"] },
+  {
+    method: "POST",
+    url: "/admin/tokens",
+    area: "api",
+    body: () => fc.record({ userId: fc.constantFrom("carol", "", " "), description: fc.constantFrom("laptop", "x".repeat(1200)), expires: fc.constantFrom("30d", "never", "0d", "soon") }, { requiredKeys: [] }),
+  },
+  { method: "DELETE", url: "/admin/tokens/:tokenId", area: "api" },
+  { method: "GET", url: "/admin/storage", area: "api" },
+  { method: "GET", url: "/admin/jobs", area: "api" },
 ];
 
 /** The fuzzer's routes as fastify would register them (HEAD is added for each GET, as fastify does by default). */

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createHash, randomUUID } from "node:crypto";
 import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { FileRejected } from "../../src/ports/imodel-file-worker.js";
 import { ITwinWorker } from "../../src/worker/itwin-worker.js";
@@ -13,6 +15,9 @@ import type { BriefcaseFixture, Fixture } from "../support/fixtures.js";
 import { makeBriefcase, makeChangesets, makeVersion0 } from "../support/fixtures.js";
 
 const CHANGESETS = 3;
+// Read, not required: this process must never load iTwin.js (a test below checks its module cache).
+const WORKSPACE_ITWIN = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as { version: string }).version;
+const HOST51 = fileURLToPath(new URL("../../../backend-access/test/host51", import.meta.url));
 const ELEMENTS_PER_CHANGESET = 5;
 
 async function exists(path: string): Promise<boolean> {
@@ -45,7 +50,7 @@ function physicalObjectCount(path: string): number {
   return row!.n;
 }
 
-describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
+describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
   let dir: string;
   let worker: ITwinWorker;
   let fixture: Fixture;
@@ -62,6 +67,33 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
   after(async () => {
     await worker.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("says which iTwin.js it runs (in /ready); MODELHUB_ITWIN_ROOT runs another installed one, which makes checkpoints too", async () => {
+    const health = await worker.health(5000);
+    assert.ok(health.ok, JSON.stringify(health));
+    assert.equal(health.itwin?.coreBackend, WORKSPACE_ITWIN);
+    assert.match(health.itwin?.native ?? "", /^\d+\.\d+\.\d+$/);
+    assert.equal(health.itwin?.root, undefined);
+
+    // The iTwin.js 5.1.9 host of @modelhub/backend-access's tests (scripts/install-hosts.mjs installs it).
+    const started: unknown[] = [];
+    process.env.MODELHUB_ITWIN_ROOT = HOST51;
+    const other = new ITwinWorker({ workDir: join(dir, "work-5.1.9"), onStart: (itwin) => started.push(itwin) });
+    try {
+      await other.start();
+    } finally {
+      delete process.env.MODELHUB_ITWIN_ROOT;
+    }
+    try {
+      assert.deepEqual(started, [{ coreBackend: "5.1.9", native: "5.1.72", root: HOST51 }]);
+      const outputPath = join(dir, "cp-5.1.9", "cp.bim");
+      const result = await other.makeCheckpoint({ basePath: fixture.version0Path, outputPath, changesets: fixture.changesets });
+      assert.equal(result.changesetId, fixture.changesets.at(-1)!.id);
+      assert.equal(physicalObjectCount(outputPath), CHANGESETS * ELEMENTS_PER_CHANGESET);
+    } finally {
+      await other.close();
+    }
   });
 
   it("initializeBaseline stamps the ids, resets the briefcase id and leaves one self-contained file", async () => {
@@ -290,6 +322,9 @@ describe("ITwinWorker (iTwin.js 5.1.9 in a child process)", () => {
       (err: Error) => {
         assert.ok(err instanceof FileRejected, String(err));
         assert.match(err.message, new RegExp(`^Changeset ${second!.index} \\('${second!.id}'\\) could not be applied: `));
+        // An unknown changeset format (what a newer iTwin.js would write reads the same) names the worker's iTwin.js
+        // and what to do.
+        assert.match(err.message, new RegExp(`: Unsupported changeset persistence file version\\. The hub's worker runs iTwin\\.js ${WORKSPACE_ITWIN.replaceAll(".", "\\.")} \\(native [0-9.]+\\); if a newer iTwin\\.js wrote it, run the worker on that version \\(MODELHUB_ITWIN_ROOT`));
         return true;
       },
     );

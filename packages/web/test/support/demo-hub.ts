@@ -2,6 +2,7 @@
 // @modelhub/backend-access) pushed to, and a headless Chromium to look at it: shared by the browser tests and
 // `npm run screenshots`.
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,4 +115,30 @@ export async function signInOpenMode(page: Page, hubUrl: string, user: string): 
 
 export function iModelUrl(hubUrl: string, iModelId: string, tab = "changesets"): string {
   return `${hubUrl}/#/imodels/${iModelId}/${tab}`;
+}
+
+const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/**
+ * What is wrong with the page as shown, in words: sideways scrolling, a table wider than its box (clipped), and
+ * axe-core's serious or critical violations. The page's context must bypass the content security policy (axe is
+ * injected as an inline script): `browser.newContext({ bypassCSP: true })`.
+ */
+export async function pageProblems(page: Page, where: string): Promise<string[]> {
+  const problems: string[] = [];
+  const widths = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    clipped: [...document.querySelectorAll(".mh-table-wrap")].filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.querySelector("table")?.getAttribute("aria-label")),
+  }));
+  if (widths.page > widths.viewport) problems.push(`${where}: the page is ${widths.page}px wide in a ${widths.viewport}px window`);
+  if (widths.clipped.length > 0) problems.push(`${where}: tables wider than their box: ${widths.clipped.join(", ")}`);
+  await page.addScriptTag({ path: AXE_PATH });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+  });
+  for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) problems.push(`${where}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(" | ")}`);
+  return problems;
 }

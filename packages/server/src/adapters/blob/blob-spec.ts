@@ -1,4 +1,4 @@
-import { ConfigError } from "../../config.js";
+import { ConfigError } from "../../config-error.js";
 
 /** Where blobs are kept (`--blobs`): files under the data directory, or one Azure Blob Storage container. */
 export type BlobSpec = { readonly kind: "fs" } | { readonly kind: "azure"; readonly container: string };

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { Pool, PoolClient, QueryConfig } from "pg";
-import type pg from "pg";
+import type { Pool, PoolClient } from "pg";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
-import { UniqueViolation } from "../../ports/metadata-store.js";
-import type { SqlSession } from "../sql/sql-metadata-tx.js";
-import { POSTGRES_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
+import { PgSession } from "./pg-session.js";
+import { AfterCommitEffects } from "../sql/after-commit.js";
+import { POSTGRES_DIALECT } from "../sql/sql-session.js";
+import { SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 
 /**
  * The metadata store on PostgreSQL, shared by every hub node (on a pool from `openPgPool`, which makes BIGINT
@@ -31,10 +31,15 @@ export class PgMetadataStore implements MetadataStore {
   transaction<T>(scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>), maybeFn?: (tx: MetadataTx) => Promise<T>): Promise<T> {
     const scope = typeof scopeOrFn === "function" ? {} : scopeOrFn;
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
-    return this.#inTransaction("BEGIN", async (session, client) => {
-      for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
-      return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID));
-    });
+    const effects = new AfterCommitEffects();
+    return this.#inTransaction(
+      "BEGIN",
+      async (session, client) => {
+        await lockScope(client, scope);
+        return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID, effects));
+      },
+      effects,
+    );
   }
 
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
@@ -47,27 +52,39 @@ export class PgMetadataStore implements MetadataStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>): Promise<T> {
+  /** `effects`: run once COMMIT succeeded (after the connection went back to the pool), dropped otherwise. */
+  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>, effects?: AfterCommitEffects): Promise<T> {
     if (this.#closed) throw new Error("The metadata store is closed.");
     const client = await this.pool.connect();
-    const session = new PgSession(client);
+    const session = new PgSession(client, false);
     let broken: Error | undefined;
+    let result: T;
     try {
       await client.query(begin);
       session.active = true;
-      const result = await body(session, client);
+      result = await body(session, client);
       session.active = false;
       await client.query("COMMIT");
-      return result;
     } catch (err) {
       session.active = false;
+      effects?.drop();
       // A connection that cannot even roll back is dropped from the pool instead of being reused.
       await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       throw err;
     } finally {
       client.release(broken);
     }
+    effects?.runAll();
+    return result;
   }
+}
+
+/**
+ * Takes the transaction-scoped advisory locks of a scope, as every metadata transaction does before its `fn`: also
+ * for a side store's step that must not interleave with them (deleting an iTwin while an iModel is created in it).
+ */
+export async function lockScope(client: PoolClient, scope: TxScope): Promise<void> {
+  for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
 }
 
 /** The advisory-lock keys of a scope, in the one order every transaction takes them. */
@@ -76,52 +93,4 @@ function scopeKeys(scope: TxScope): string[] {
   if (scope.iTwinId !== undefined) keys.push(`modelhub:itwin:${scope.iTwinId}`);
   if (scope.iModelId !== undefined) keys.push(`modelhub:imodel:${scope.iModelId}`);
   return keys;
-}
-
-/** One pooled connection inside a transaction; `?` placeholders become `$1…$n` (converted once per SQL text). */
-class PgSession implements SqlSession {
-  static readonly #converted = new Map<string, string>();
-  active = false;
-
-  constructor(private readonly client: PoolClient) {}
-
-  async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return (await this.#query(sql, params)).rows[0] as T | undefined;
-  }
-
-  async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return (await this.#query(sql, params)).rows as T[];
-  }
-
-  async column<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return ((await this.#query(sql, params, "array")).rows as unknown[][]).map((row) => row[0] as T);
-  }
-
-  async run(sql: string, ...params: unknown[]): Promise<number> {
-    return (await this.#query(sql, params)).rowCount ?? 0;
-  }
-
-  async #query(sql: string, params: unknown[], rowMode?: "array"): Promise<pg.QueryResult> {
-    if (!this.active) throw new Error("This metadata transaction has ended; use the tx only inside its callback.");
-    const text = PgSession.#placeholders(sql);
-    try {
-      if (rowMode) return await this.client.query({ text, values: params, rowMode });
-      const config: QueryConfig = { text, values: params };
-      return await this.client.query(config);
-    } catch (err) {
-      if ((err as { code?: string }).code === "23505") throw new UniqueViolation((err as Error).message);
-      throw err;
-    }
-  }
-
-  static #placeholders(sql: string): string {
-    let text = PgSession.#converted.get(sql);
-    if (text === undefined) {
-      let n = 0;
-      // The hub's SQL has no `?` inside string literals, so every `?` is a parameter.
-      text = sql.replace(/\?/g, () => `$${++n}`);
-      PgSession.#converted.set(sql, text);
-    }
-    return text;
-  }
 }

@@ -80,8 +80,11 @@ export function clashOf(row: { name: unknown } | undefined): "nameTaken" | "numb
   return row.name === true || row.name === 1 ? "nameTaken" : "numberTaken";
 }
 
-/** `SELECT … FROM itwins` for a query, with `?` placeholders (LIKE patterns escape `\`, `%`, `_`). */
-export function listITwinsSql(q: ITwinQuery): { sql: string; params: unknown[] } {
+/**
+ * `SELECT … FROM itwins` for a query, with `?` placeholders (LIKE patterns escape `\`, `%`, `_`); `byteOrder` is the
+ * dialect's (names sort by bytes on both databases).
+ */
+export function listITwinsSql(q: ITwinQuery, byteOrder: string): { sql: string; params: unknown[] } {
   const where = ["t.deleted_at IS NULL"];
   const params: unknown[] = [];
   if (q.memberId !== undefined) {
@@ -113,13 +116,7 @@ export function listITwinsSql(q: ITwinQuery): { sql: string; params: unknown[] }
     params.push(pattern, pattern);
   }
   params.push(q.limit, q.offset);
-  return { sql: `SELECT t.* FROM itwins t WHERE ${where.join(" AND ")} ORDER BY t.display_name_key, t.id LIMIT ? OFFSET ?`, params };
-}
-
-/** `?` placeholders → PostgreSQL's `$1…$n`. */
-export function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
+  return { sql: `SELECT t.* FROM itwins t WHERE ${where.join(" AND ")} ORDER BY t.display_name_key${byteOrder}, t.id LIMIT ? OFFSET ?`, params };
 }
 
 /** A row of table `itwin_members`: one role of one member. */

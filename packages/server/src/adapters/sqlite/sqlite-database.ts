@@ -183,10 +183,14 @@ export class SideConnection {
     if (this.#closed) throw new Error(`The ${this.what} is closed.`);
   }
 
-  /** The statement for a constant SQL text, prepared on first use (better-sqlite3 compiles on every prepare). */
-  statement(sql: string): Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) this.#statements.set(sql, (statement = this.db.prepare(sql)));
+  /**
+   * The statement for a constant SQL text, prepared on first use (better-sqlite3 compiles on every prepare). `pluck`:
+   * a statement of its own that returns each row's first column (the mode sticks to a statement).
+   */
+  statement(sql: string, pluck = false): Statement {
+    const key = pluck ? `pluck\u0000${sql}` : sql;
+    let statement = this.#statements.get(key);
+    if (!statement) this.#statements.set(key, (statement = pluck ? this.db.prepare(sql).pluck() : this.db.prepare(sql)));
     return statement;
   }
 
@@ -195,4 +199,10 @@ export class SideConnection {
     this.#closed = true;
     this.db.close();
   }
+}
+
+/** A duplicate primary or unique key. */
+export function isSqliteUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }

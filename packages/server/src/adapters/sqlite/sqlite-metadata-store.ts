@@ -3,10 +3,12 @@ import type { Statement } from "better-sqlite3";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
-import type { SqlSession } from "../sql/sql-metadata-tx.js";
-import { SQLITE_DIALECT, SqlMetadataTx } from "../sql/sql-metadata-tx.js";
+import type { SqlSession } from "../sql/sql-session.js";
+import { AfterCommitEffects } from "../sql/after-commit.js";
+import { SQLITE_DIALECT } from "../sql/sql-session.js";
+import { SqlMetadataTx } from "../sql/sql-metadata-tx.js";
 import type { SqliteDatabase } from "./sqlite-database.js";
-import { AsyncMutex, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
+import { AsyncMutex, isSqliteUniqueViolation, openSqliteDatabase, withBusyRetry } from "./sqlite-database.js";
 
 /**
  * The embedded metadata store (one SQLite file, WAL).
@@ -27,7 +29,6 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #readMutex = new AsyncMutex();
   readonly #writeSession: SqliteSession;
   readonly #readSession: SqliteSession;
-  readonly #writeTx: SqlMetadataTx;
   readonly #readTx: SqlMetadataTx;
   #closed = false;
 
@@ -42,7 +43,6 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     this.#writeSession = new SqliteSession(this.#writer);
     this.#readSession = new SqliteSession(this.#reader);
-    this.#writeTx = new SqlMetadataTx(this.#writeSession, SQLITE_DIALECT, randomUUID);
     this.#readTx = new SqlMetadataTx(this.#readSession, SQLITE_DIALECT, randomUUID);
   }
 
@@ -59,16 +59,21 @@ export class SqliteMetadataStore implements MetadataStore {
       this.#assertOpen();
       await withBusyRetry(() => this.#writer.exec("BEGIN IMMEDIATE"));
       this.#writeSession.active = true;
+      const effects = new AfterCommitEffects();
+      let result: T;
       try {
-        const result = await fn(this.#writeTx);
+        result = await fn(new SqlMetadataTx(this.#writeSession, SQLITE_DIALECT, randomUUID, effects));
         this.#writeSession.active = false;
         this.#writer.exec("COMMIT");
-        return result;
       } catch (err) {
         this.#writeSession.active = false;
+        effects.drop();
         if (this.#writer.inTransaction) this.#writer.exec("ROLLBACK");
         throw err;
       }
+      // Still holding the write mutex: effects (events above all) come out in commit order.
+      effects.runAll();
+      return result;
     });
   }
 
@@ -150,13 +155,8 @@ class SqliteSession implements SqlSession {
     try {
       return statement.run(...params).changes;
     } catch (err) {
-      if (isUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
+      if (isSqliteUniqueViolation(err)) throw new UniqueViolation((err as Error).message);
       throw err;
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }

@@ -42,9 +42,9 @@ export class BriefcaseService {
       };
       await tx.insertBriefcase(record);
       await tx.updateIModel({ ...iModel, nextBriefcaseId: briefcaseId + 1 });
+      tx.afterCommit(() => this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "acquired", ownerId: record.ownerId } }));
       return record;
     });
-    this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId: acquired.briefcaseId, action: "acquired", ownerId: acquired.ownerId } });
     return acquired;
   }
 
@@ -56,24 +56,26 @@ export class BriefcaseService {
     // Locks go RELEASE_STEP at a time, each step its own transaction, and the briefcase with the last one: one
     // transaction for 200,000 locks wrote all their pages at COMMIT, holding the event loop for 150–250 ms. A
     // release cut short leaves a briefcase with fewer locks, as if its owner had released some; asking again ends it.
-    let locks = 0;
+    // The change feed hears of it once, with every step's locks, when the step that deletes the briefcase commits.
+    let releasedBefore = 0;
     for (;;) {
       const step = await this.store.transaction({ iModelId }, async (tx) => {
         await requireIModel(tx, iModelId);
         const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
         if (briefcase.ownerId !== actor.userId && !grants.has("imodels_manage")) throw insufficientPermissions();
         const released = await tx.releaseAllLocks(iModelId, briefcaseId, 0, RELEASE_STEP);
-        if (released < RELEASE_STEP) await tx.deleteBriefcase(iModelId, briefcaseId);
-        return { ownerId: briefcase.ownerId, released, done: released < RELEASE_STEP };
+        if (released >= RELEASE_STEP) return { done: false, released };
+        await tx.deleteBriefcase(iModelId, briefcaseId);
+        const locks = releasedBefore + released;
+        tx.afterCommit(() => {
+          if (locks > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: locks } });
+          this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "released", ownerId: briefcase.ownerId } });
+        });
+        return { done: true, released };
       });
-      locks += step.released;
-      if (step.done) return this.#released(iModelId, briefcaseId, step.ownerId, locks);
+      if (step.done) return;
+      releasedBefore += step.released;
     }
-  }
-
-  #released(iModelId: string, briefcaseId: number, ownerId: string, locks: number): void {
-    if (locks > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: locks } });
-    this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "released", ownerId } });
   }
 
   async get(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord> {

@@ -9,6 +9,8 @@ import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
 import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
+import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
+import type { EventPublisher } from "../events/hub-events.js";
 import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
 
 /** What a changeset's links point at. */
@@ -76,8 +78,10 @@ export class ChangesetService {
     private readonly scratch: ScratchSpace,
     private readonly clock: Clock,
     private readonly options: ChangesetServiceOptions,
-    /** Runs after a changeset joined the history (e.g. to schedule a checkpoint); its failure fails nothing. */
-    private readonly onCompleted: (changeset: ChangesetRecord) => Promise<void> = async () => undefined,
+    /** Told of each changeset that joined the history, once its push committed. */
+    private readonly events: EventPublisher,
+    /** Schedules the automatic checkpoint a push may call for, in the push's own transaction. */
+    private readonly checkpoints: Pick<CheckpointService, "scheduleAutomaticIn">,
   ) {}
 
   readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
@@ -201,16 +205,13 @@ export class ChangesetService {
     if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
 
     // Two completions of one push (a client retrying while the first is still verifying) run one after the other.
-    const { record, completedNow } = await this.#completing.run(`${iModelId}/${changesetId}`, () => this.freezeVerifyCommit(current));
-    // After the answer, not before it: scheduling a checkpoint is not part of the push (the next push looks again).
-    if (completedNow) void this.onCompleted(record).catch(() => undefined);
-    return record;
+    return this.#completing.run(`${iModelId}/${changesetId}`, () => this.freezeVerifyCommit(current));
   }
 
-  private async freezeVerifyCommit(reserved: ChangesetRecord): Promise<{ record: ChangesetRecord; completedNow: boolean }> {
+  private async freezeVerifyCommit(reserved: ChangesetRecord): Promise<ChangesetRecord> {
     const { iModelId, id } = reserved;
     const latest = await this.store.read((tx) => tx.getChangesetById(iModelId, id));
-    if (latest?.state === "fileUploaded") return { record: latest, completedNow: false };
+    if (latest?.state === "fileUploaded") return latest;
     if (!latest || latest.briefcaseId !== reserved.briefcaseId) {
       // Our reservation expired and another briefcase pushed meanwhile.
       throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
@@ -237,11 +238,19 @@ export class ChangesetService {
     }
     return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
-      if (now?.state === "fileUploaded") return { record: now, completedNow: false };
+      if (now?.state === "fileUploaded") return now;
       if (!now || now.briefcaseId !== reserved.briefcaseId) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
       const done: ChangesetRecord = { ...now, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
       await tx.updateChangeset(done);
-      return { record: done, completedNow: true };
+      tx.afterCommit(() =>
+        this.events.publish(iModelId, {
+          type: "changeset",
+          data: { index: done.index, id: done.id, briefcaseId: done.briefcaseId, creatorId: done.creatorId, description: done.description, pushDateTime: done.pushedAt },
+        }),
+      );
+      // Committed with the push, or not at all (its event follows the changeset's).
+      await this.checkpoints.scheduleAutomaticIn(tx, iModelId, done.index, done.id);
+      return done;
     });
   }
 

@@ -1,3 +1,5 @@
+import type { JobWakeup } from "../../ports/job-wakeup.js";
+import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx, OutboxJob } from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
@@ -27,7 +29,8 @@ export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { everyChangesets: 10
 /**
  * Checkpoints: the iModel file as of a changeset, so a new briefcase starts near the tip instead of replaying
  * history. The baseline (index 0) is made when the iModel is initialized; later ones are made by `CheckpointJob`
- * when a named version is created and when the policy says enough changed since the last one.
+ * when a named version is created and when the policy says enough changed since the last one — each scheduled in
+ * the transaction that creates the version or completes the push, so the job exists if and only if that commits.
  */
 export class CheckpointService {
   constructor(
@@ -35,12 +38,8 @@ export class CheckpointService {
     private readonly clock: Clock,
     private readonly policy: CheckpointPolicy,
     private readonly events: EventPublisher = noEvents,
-    /** Told after a commit that queued a checkpoint job, so a runner of this node can start it at once. */
-    private readonly onJobQueued: () => void = () => undefined,
+    private readonly jobs: JobWakeup = noJobWakeup,
   ) {}
-
-  /** Records scheduleIn made (not found already on their way): only those are told to the change feed. */
-  readonly #scheduledNow = new WeakSet<CheckpointRecord>();
 
   async forChangeset(iModelId: string, ref: { index: number } | { id: string }): Promise<CheckpointRecord> {
     const record = await this.store.read(async (tx) => {
@@ -71,7 +70,25 @@ export class CheckpointService {
       if (!version) throw notFound.namedVersion();
       return this.scheduleIn(tx, iModelId, version.changesetIndex, version.changesetId ?? "");
     });
-    this.afterScheduling(record);
+    return record;
+  }
+
+  /**
+   * Asks for the checkpoint of any completed changeset (someone wants the iModel as of it, as a .bim): schedules it
+   * unless it exists or is on its way. It is kept like an automatic one (pruned once newer ones are made).
+   */
+  async requestForChangeset(iModelId: string, ref: { index: number } | { id: string }): Promise<CheckpointRecord> {
+    const record = await this.store.transaction({ iModelId }, async (tx) => {
+      await requireIModel(tx, iModelId);
+      const { index, id } = await resolveChangesetIndex(tx, iModelId, ref);
+      const existing = await tx.getCheckpoint(iModelId, index);
+      // The baseline's checkpoint is the iModel's initialization, not a job of this service.
+      if (index === 0) {
+        if (!existing) throw notFound.checkpoint();
+        return existing;
+      }
+      return this.scheduleIn(tx, iModelId, index, id);
+    });
     return record;
   }
 
@@ -92,39 +109,44 @@ export class CheckpointService {
     });
   }
 
-  /**
-   * In the transaction creating a named version on this changeset: its checkpoint is scheduled (and kept). Call
-   * {@link afterScheduling} with the result once committed.
-   */
+  /** In the transaction creating a named version on this changeset: its checkpoint is scheduled (and kept). */
   async scheduleForNamedVersionIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord | undefined> {
     if (changesetIndex === 0) return undefined; // the baseline is checkpoint 0 already
     return this.scheduleIn(tx, iModelId, changesetIndex, changesetId);
   }
 
-  /** A changeset was completed: schedule an automatic checkpoint if enough changed since the last one. */
-  async onChangesetPushed(iModelId: string, changesetIndex: number, changesetId: string): Promise<void> {
-    const { everyChangesets, everyBytes } = this.policy;
-    if (everyChangesets <= 0 && everyBytes <= 0) return;
-    const isDue = async (tx: MetadataReader): Promise<boolean> => {
-      const checkpoints = await tx.listCheckpoints(iModelId);
-      const last = checkpoints.filter((c) => c.state !== "failed").at(-1)?.changesetIndex ?? 0;
-      const since = changesetIndex - last;
-      if (everyChangesets > 0 && since >= everyChangesets) return true;
-      if (everyBytes <= 0) return false;
-      const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
-      return changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
-    };
-    // Most pushes make no checkpoint: decided on the read connection, so they take no write lock for it.
-    if (!(await this.store.read(isDue))) return;
-    const record = await this.store.transaction({ iModelId }, async (tx) => ((await isDue(tx)) ? this.scheduleIn(tx, iModelId, changesetIndex, changesetId) : undefined));
-    if (record) this.afterScheduling(record);
+  /**
+   * In the transaction completing the push of this changeset: schedules an automatic checkpoint if enough changed
+   * since the last one (policy). The push and its checkpoint commit together, so a crash cannot lose the checkpoint.
+   */
+  async scheduleAutomaticIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord | undefined> {
+    if (!(await this.#isDue(tx, iModelId, changesetIndex))) return undefined;
+    return this.scheduleIn(tx, iModelId, changesetIndex, changesetId);
   }
 
-  /** Schedules the checkpoint unless it exists or is on its way, and queues its job in the same transaction. */
+  async #isDue(tx: MetadataReader, iModelId: string, changesetIndex: number): Promise<boolean> {
+    const { everyChangesets, everyBytes } = this.policy;
+    if (everyChangesets <= 0 && everyBytes <= 0) return false;
+    const checkpoints = await tx.listCheckpoints(iModelId);
+    const last = checkpoints.filter((c) => c.state !== "failed").at(-1)?.changesetIndex ?? 0;
+    const since = changesetIndex - last;
+    if (everyChangesets > 0 && since >= everyChangesets) return true;
+    if (everyBytes <= 0) return false;
+    const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
+    return changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
+  }
+
+  /**
+   * Schedules the checkpoint unless it exists or is on its way, and queues its job in the same transaction. Once it
+   * commits, this node's runner is woken, and the change feed is told of a checkpoint this call scheduled.
+   */
   private async scheduleIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord> {
     const existing = await tx.getCheckpoint(iModelId, changesetIndex);
     // A scheduled row gets its job (again: a no-op while it is queued), so none stays scheduled without one.
-    if (existing?.state === "scheduled") await tx.enqueueJob(checkpointJob(existing));
+    if (existing?.state === "scheduled") {
+      await tx.enqueueJob(checkpointJob(existing));
+      tx.afterCommit(() => this.jobs.jobQueued());
+    }
     if (existing && existing.state !== "failed") return existing;
     const record: CheckpointRecord = {
       iModelId,
@@ -138,14 +160,10 @@ export class CheckpointService {
     };
     await tx.upsertCheckpoint(record);
     await tx.enqueueJob(checkpointJob(record));
-    this.#scheduledNow.add(record);
+    tx.afterCommit(() => {
+      this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "scheduled" } });
+      this.jobs.jobQueued();
+    });
     return record;
-  }
-
-  /** After the scheduling transaction committed: tell the change feed (if this call scheduled it) and this node's runner. */
-  afterScheduling(record: CheckpointRecord | undefined): void {
-    if (record?.state !== "scheduled") return;
-    if (this.#scheduledNow.has(record)) this.events.publish(record.iModelId, { type: "checkpoint", data: { changesetIndex: record.changesetIndex, state: "scheduled" } });
-    this.onJobQueued();
   }
 }

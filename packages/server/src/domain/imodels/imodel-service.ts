@@ -1,10 +1,13 @@
 import type { IModelExtent } from "@modelhub/protocol";
 import type { BlobStore } from "../../ports/blob-store.js";
+import type { JobWakeup } from "../../ports/job-wakeup.js";
+import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type { IModelFilter, IModelRecord, MetadataStore, MetadataTx, OutboxJob, Page } from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
 import { newId } from "../ids.js";
+import type { BlobJanitor } from "../maintenance/blob-janitor.js";
 import { FIRST_BRIEFCASE_ID } from "@modelhub/protocol";
 
 export const BASELINE_JOB = "baseline.initialize";
@@ -50,10 +53,11 @@ export class IModelService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
-    /** Told when files were put in the deletion outbox, so they can go at once. */
-    private readonly onBlobDeletionRequested: () => void = () => undefined,
-    /** Told after a commit that queued a job, so a runner of this node can start it at once (others poll). */
-    private readonly onJobQueued: () => void = () => undefined,
+    /** Woken after a commit that put files in the deletion outbox, so they go at once (else at the next sweep). */
+    private readonly janitor: Pick<BlobJanitor, "drainSoon"> | undefined = undefined,
+    private readonly jobs: JobWakeup = noJobWakeup,
+    /** Told after an iModel was deleted, for what lives outside the metadata store (its blob containers). */
+    private readonly onDeleted: (iModelId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, input: CreateIModelInput): Promise<IModelRecord> {
@@ -79,9 +83,8 @@ export class IModelService {
       await this.assertNameFree(tx, record.iTwinId, record.name);
       await tx.insertIModel(record);
       // An empty iModel needs no upload: its baseline is generated right away.
-      if (!fromBaseline) await tx.enqueueJob(baselineJob(record.id));
+      if (!fromBaseline) await this.#queueBaselineJob(tx, record.id);
     });
-    if (!fromBaseline) this.onJobQueued();
     return record;
   }
 
@@ -124,10 +127,9 @@ export class IModelService {
       await this.assertITwinLive(tx, copy.iTwinId);
       await this.assertNameFree(tx, copy.iTwinId, copy.name);
       await tx.insertIModel(copy);
-      await tx.enqueueJob(baselineJob(copy.id));
+      await this.#queueBaselineJob(tx, copy.id);
       return copy;
     });
-    this.onJobQueued();
     return record;
   }
 
@@ -168,8 +170,9 @@ export class IModelService {
       if (!(await tx.getIModel(id))) throw notFound.iModel();
       await tx.deleteIModel(id);
       await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
+      tx.afterCommit(() => this.janitor?.drainSoon());
     });
-    this.onBlobDeletionRequested();
+    await this.onDeleted(id);
   }
 
   /**
@@ -200,11 +203,16 @@ export class IModelService {
       if (record.baselineState !== "waitingForFile") return record;
       const next: IModelRecord = { ...record, baselineState: "initializationScheduled" };
       await tx.updateIModel(next);
-      await tx.enqueueJob(baselineJob(id));
+      await this.#queueBaselineJob(tx, id);
       return next;
     });
-    this.onJobQueued();
     return updated;
+  }
+
+  /** Queues the job that fills the iModel, and wakes this node's runner once the transaction committed. */
+  async #queueBaselineJob(tx: MetadataTx, iModelId: string): Promise<void> {
+    await tx.enqueueJob(baselineJob(iModelId));
+    tx.afterCommit(() => this.jobs.jobQueued());
   }
 
   /** A deleted iTwin holds no iModels: its deletion and this creation are serialized (same iTwin scope). */

@@ -45,6 +45,8 @@ export class ITwinService {
     private readonly access: AccessService,
     private readonly clock: Clock,
     private readonly newId: () => string = randomUUID,
+    /** Told after an iTwin was deleted, for what lives outside the access store (its blob containers). */
+    private readonly onDeleted: (iTwinId: string) => Promise<void> = async () => undefined,
   ) {}
 
   async create(actor: Actor, input: ITwinInput): Promise<ITwinRecord> {
@@ -102,6 +104,7 @@ export class ITwinService {
     if (typeof result === "object") {
       throw new HubError("iTwinNotEmpty", `iTwin '${iTwin.displayName}' still holds ${result.iModels} iModel${result.iModels === 1 ? "" : "s"}: delete ${result.iModels === 1 ? "it" : "them"} first.`);
     }
+    await this.onDeleted(iTwinId);
   }
 }
 

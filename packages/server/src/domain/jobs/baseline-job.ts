@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
@@ -6,6 +7,7 @@ import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type { ChangesetRecord, IModelRecord, MetadataStore } from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Clock } from "../context.js";
+import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
 
 /**
  * Turns an uploaded file (or nothing, for an empty iModel) into the iModel's baseline, checkpoint 0: iModel and
@@ -20,6 +22,8 @@ export class BaselineJob {
     private readonly worker: IModelFileWorker,
     private readonly clock: Clock,
     private readonly scratch: ScratchSpace,
+    /** With `--blobs azure:`: the baseline is also published as a V2 checkpoint (CloudSqlite blocks). */
+    private readonly blocks?: CheckpointBlocks,
   ) {}
 
   async run(iModelId: string): Promise<void> {
@@ -56,7 +60,10 @@ export class BaselineJob {
         throw err; // the worker failed, not the file: let the queue retry
       }
 
-      const info = await this.blobs.uploadFromFile(blobKeys.checkpoint(iModelId, 0), output);
+      // Published as a V2 checkpoint too, the key says so (see CheckpointBlocks); otherwise the usual baseline key.
+      const published = this.blocks ? await this.blocks.publish(iModelId, 0, output, randomBytes(8).toString("hex")) : undefined;
+      const key = blobKeys.checkpoint(iModelId, 0, published);
+      const info = await this.blobs.uploadFromFile(key, output);
       // A copy's history: each file copied (hard-linked where the store can) ahead of its row; blob-references.ts
       // keeps them while the creation is scheduled, so a crash here leaves nothing the janitor would wrongly remove.
       const history = await this.copyHistory(iModel);
@@ -70,7 +77,7 @@ export class BaselineJob {
           changesetIndex: 0,
           changesetId: "",
           state: "successful",
-          blobKey: blobKeys.checkpoint(iModelId, 0),
+          blobKey: key,
           size: info.size,
           failureReason: null,
           updatedAt: this.clock.now().toISOString(),
@@ -82,7 +89,7 @@ export class BaselineJob {
         // Deleted (or failed) meanwhile: the file just stored belongs to nothing. Unless another run of this job
         // finished first, in which case it is that run's baseline.
         const kept = await this.store.read((tx) => tx.getCheckpoint(iModelId, 0));
-        if (kept?.state !== "successful") await this.blobs.delete(blobKeys.checkpoint(iModelId, 0));
+        if (kept?.state !== "successful" || kept.blobKey !== key) await this.blobs.delete(key);
       }
       if (iModel.creationMode === "fromBaseline") await this.blobs.delete(blobKeys.baselineReceived(iModelId));
     });

@@ -10,6 +10,8 @@ import type { CheckpointPolicy } from "../checkpoints/checkpoint-service.js";
 import type { Clock } from "../context.js";
 import type { EventPublisher } from "../events/hub-events.js";
 import { noEvents } from "../events/hub-events.js";
+import type { BlobJanitor } from "../maintenance/blob-janitor.js";
+import type { CheckpointBlocks } from "../blob-containers/checkpoint-blocks.js";
 
 /**
  * Makes the checkpoint at one changeset: the nearest earlier checkpoint with the changesets since applied by
@@ -25,9 +27,11 @@ export class CheckpointJob {
     private readonly clock: Clock,
     private readonly scratch: ScratchSpace,
     private readonly policy: CheckpointPolicy,
-    /** Told when pruned files were put in the deletion outbox. */
-    private readonly onBlobDeletionRequested: () => void = () => undefined,
+    /** Woken after a commit that put pruned files in the deletion outbox. */
+    private readonly janitor: Pick<BlobJanitor, "drainSoon"> | undefined = undefined,
     private readonly events: EventPublisher = noEvents,
+    /** With `--blobs azure:`: each checkpoint is also published as a V2 checkpoint (CloudSqlite blocks). */
+    private readonly blocks?: CheckpointBlocks,
   ) {}
 
   async run(iModelId: string, changesetIndex: number): Promise<void> {
@@ -68,18 +72,21 @@ export class CheckpointJob {
         }
         throw err;
       }
-      const key = blobKeys.checkpoint(iModelId, changesetIndex, randomBytes(8).toString("hex"));
+      // The key says whether the file was also published as a V2 checkpoint (CheckpointBlocks), before it is kept.
+      const nonce = randomBytes(8).toString("hex");
+      const published = this.blocks ? await this.blocks.publish(iModelId, changesetIndex, outputPath, nonce) : undefined;
+      const key = blobKeys.checkpoint(iModelId, changesetIndex, published ?? nonce);
       const info = await this.blobs.uploadFromFile(key, outputPath);
       const kept = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
         if (current?.state !== "scheduled") return false;
         await tx.upsertCheckpoint({ ...current, state: "successful", blobKey: key, size: info.size, failureReason: null, updatedAt: this.clock.now().toISOString() });
+        tx.afterCommit(() => this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } }));
         return true;
       });
       // The iModel (or this checkpoint) was deleted while the job ran, or another run finished first: the file just
       // stored belongs to nothing.
       if (!kept) await this.blobs.delete(key);
-      else this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } });
       await this.prune(iModelId);
     });
   }
@@ -90,7 +97,7 @@ export class CheckpointJob {
 
   /** Keeps the baseline, named versions' checkpoints and the newest `keepAutomatic` others. */
   private async prune(iModelId: string): Promise<void> {
-    const doomed = await this.store.transaction({ iModelId }, async (tx) => {
+    const doomed = await this.store.transaction({ iModelId }, async (tx): Promise<CheckpointRecord[]> => {
       const checkpoints = await tx.listCheckpoints(iModelId);
       const automatic: CheckpointRecord[] = [];
       for (const c of checkpoints) {
@@ -104,18 +111,18 @@ export class CheckpointJob {
         await tx.deleteCheckpoint(iModelId, c.changesetIndex);
         if (c.blobKey) await tx.requestBlobDeletion(c.blobKey, now);
       }
-      return excess.length;
+      if (excess.length > 0) tx.afterCommit(() => this.janitor?.drainSoon());
+      return excess;
     });
-    if (doomed > 0) this.onBlobDeletionRequested();
+    if (doomed.length > 0) await this.blocks?.deletePublished(iModelId, doomed.map((c) => c.blobKey));
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
-    const failed = await this.store.transaction({ iModelId }, async (tx) => {
+    await this.store.transaction({ iModelId }, async (tx) => {
       const current = await tx.getCheckpoint(iModelId, changesetIndex);
-      if (!current || current.state !== "scheduled") return false;
+      if (!current || current.state !== "scheduled") return;
       await tx.upsertCheckpoint({ ...current, state: "failed", failureReason: reason, updatedAt: this.clock.now().toISOString() });
-      return true;
+      tx.afterCommit(() => this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "failed" } }));
     });
-    if (failed) this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "failed" } });
   }
 }

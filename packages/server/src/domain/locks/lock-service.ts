@@ -25,7 +25,11 @@ export const RELEASE_CHUNK_SIZE = 1000;
  * - exclusive: granted unless another briefcase holds it at all;
  * - both (the cloud's "Update iModel Locks" rule): only if the requester is at or after the changeset with which
  *   the last exclusive holder released the object (otherwise `NewerChangesExist` with the object ids: pull first);
- * - none: releases the requester's lock (`LockNotFound` if it holds none).
+ * - none: releases the requester's lock (`LockNotFound` if it holds none);
+ * - shared on an object the requester holds exclusively: steps the lock back to shared (as the cloud, whose released
+ *   locks leave out "objects that were demoted from exclusive to shared"); iTwin.js ≥ 5.9 does this when it abandons
+ *   the changes of a transaction that upgraded a shared lock. Like a release, it remembers the changeset it was sent
+ *   with as the object's last exclusive release, unless that is "" (abandoned: nothing of it was pushed).
  * A request is all-or-nothing: one refusal and nothing in it is granted.
  *
  * Ownership: locks are taken only for one's own briefcase (with `imodels_write`), whoever asks; releasing them is
@@ -38,7 +42,6 @@ export class LockService {
   ) {}
 
   async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
-    let counts = { acquired: 0, released: 0 };
     const locks = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
@@ -55,6 +58,7 @@ export class LockService {
       const toShare: string[] = [];
       const toExclusive: string[] = [];
       const toRelease: string[] = [];
+      const toDemote: string[] = [];
 
       let seen = 0;
       for (const [objectId, level] of request.objects) {
@@ -75,8 +79,11 @@ export class LockService {
           conflicts.push({ objectId, lockLevel: "exclusive", briefcaseIds: [exclusiveOther] });
           continue;
         }
-        // Any level already held at least as strongly is kept as is (an exclusive lock covers a shared request:
-        // no downgrade, as in LocalHub).
+        if (mineExclusive && level === "shared") {
+          toDemote.push(objectId);
+          continue;
+        }
+        // A level already held is kept as is.
         if (mineExclusive || (level === "shared" && mineShared)) continue;
         if (level === "exclusive" && sharedOthers.length > 0) {
           conflicts.push({ objectId, lockLevel: "shared", briefcaseIds: [...sharedOthers].sort((a, b) => a - b) });
@@ -100,13 +107,17 @@ export class LockService {
       if (missing.length > 0) throw notFound.lock();
 
       if (toRelease.length > 0) await tx.releaseLocks(iModelId, me, toRelease, requesterIndex);
+      if (toDemote.length > 0) {
+        await tx.releaseLocks(iModelId, me, toDemote, requesterIndex);
+        await tx.grantLocks(iModelId, me, "shared", toDemote);
+      }
       if (toShare.length > 0) await tx.grantLocks(iModelId, me, "shared", toShare);
       if (toExclusive.length > 0) await tx.grantLocks(iModelId, me, "exclusive", toExclusive);
-      counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length };
+      const counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length + toDemote.length };
+      // Counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
+      if (counts.acquired + counts.released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId: me, ...counts } }));
       return this.locksOf(tx, iModelId, me);
     });
-    // Committed: counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
-    if (counts.acquired + counts.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId: request.briefcaseId, ...counts } });
     return locks;
   }
 
@@ -118,11 +129,11 @@ export class LockService {
       mayChangeLocks(actor, grants, briefcase.ownerId, false);
       const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
       const released = await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
+      if (released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released } }));
       const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
-      return { isLastChunk: left.length === 0, released };
+      return { isLastChunk: left.length === 0 };
     });
-    if (result.released > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: result.released } });
-    return { isLastChunk: result.isLastChunk };
+    return result;
   }
 
   async list(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {

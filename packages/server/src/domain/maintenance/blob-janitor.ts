@@ -55,6 +55,14 @@ export class BlobJanitor {
   ) {}
 
   /**
+   * Starts a drain without waiting for it, e.g. after a commit that put files in the outbox. A failure leaves the
+   * entries in the outbox: the periodic sweep tries again.
+   */
+  drainSoon(): void {
+    this.drain().catch(() => undefined);
+  }
+
+  /**
    * Deletes what the outbox names; returns how many entries were done. Calls made while one runs are folded into
    * one more pass after it, so a burst of deletes costs at most two.
    */

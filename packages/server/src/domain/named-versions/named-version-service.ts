@@ -1,8 +1,10 @@
 import type { NamedVersionState } from "@modelhub/protocol";
-import type { MetadataStore, MetadataTx, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
+import type { MetadataStore, NamedVersionFilter, NamedVersionRecord, Page } from "../../ports/metadata-store.js";
 import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
+import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
 import { HubError, notFound } from "../errors.js";
+import type { EventPublisher } from "../events/hub-events.js";
 import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
 
@@ -19,14 +21,14 @@ export class NamedVersionService {
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
-    /** Runs after a named version was created and committed (the change feed). */
-    private readonly onCreated: (version: NamedVersionRecord) => Promise<void> = async () => undefined,
-    /** Runs in the creating transaction: the version's checkpoint is scheduled (and its job queued) with it, or not at all. */
-    private readonly scheduleCheckpointIn: (tx: MetadataTx, version: NamedVersionRecord) => Promise<void> = async () => undefined,
+    /** Told of each named version created, once it committed. */
+    private readonly events: EventPublisher,
+    /** Schedules the version's checkpoint (and queues its job) in the creating transaction: with it, or not at all. */
+    private readonly checkpoints: Pick<CheckpointService, "scheduleForNamedVersionIn">,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
-    const created = await this.store.transaction({ iModelId }, async (tx) => {
+    return this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const ref = input.changesetId !== undefined && input.changesetId !== "" ? { id: input.changesetId } : { index: input.changesetIndex ?? 0 };
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
@@ -47,11 +49,10 @@ export class NamedVersionService {
         application: applicationOf(actor),
       };
       await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
-      await this.scheduleCheckpointIn(tx, record);
+      tx.afterCommit(() => this.events.publish(iModelId, { type: "namedVersion", data: { id: record.id, name: record.name, changesetIndex: record.changesetIndex } }));
+      await this.checkpoints.scheduleForNamedVersionIn(tx, iModelId, record.changesetIndex, record.changesetId ?? "");
       return record;
     });
-    await this.onCreated(created).catch(() => undefined);
-    return created;
   }
 
   async update(iModelId: string, id: string, input: { name?: string; description?: string | null; state?: NamedVersionState }): Promise<NamedVersionRecord> {

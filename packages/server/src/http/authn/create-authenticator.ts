@@ -6,7 +6,15 @@ import { OidcAuthenticator } from "./oidc-authenticator.js";
 import { OpenAuthenticator } from "./open-authenticator.js";
 
 /** `modelhub serve --auth …` and its settings. */
-export type AuthConfig = { mode: "open" } | ({ mode: "oidc" } & OidcSettings) | { mode: "tokens" };
+export type AuthConfig = { mode: "open" } | ({ mode: "oidc" } & OidcSettings & WebUiSignIn) | { mode: "tokens" };
+
+/** oidc: how the web UI signs people in at the provider (authorization code + PKCE); without it the UI asks for a pasted token. */
+export interface WebUiSignIn {
+  /** The public client (no secret) registered at the provider for the web UI, its redirect URI the hub's own `/`. */
+  uiClientId?: string;
+  /** Scopes the UI asks for (default `openid profile email`). */
+  uiScope?: string;
+}
 
 export interface AuthenticatorDeps {
   /** Hub tokens (mode `tokens`) and user profiles (mode `oidc`). */

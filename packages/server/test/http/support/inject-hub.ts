@@ -83,6 +83,15 @@ export async function injectHub(): Promise<InjectHub> {
     webUiRoot: false,
     audit: { recorder, log: backend.auditLog },
     events: { feed: backend.events },
+    admin: {
+      identities: backend.identities,
+      jobs: backend.jobs,
+      iModelOf: async (id) => {
+        const record = await hub.iModels.get(id).catch(() => undefined);
+        return record && { name: record.name, iTwinId: record.iTwinId };
+      },
+      about: { version: "inject", metadata: "sqlite", blobs: "fs" },
+    },
   });
   await app.ready();
   const call: InjectHub["call"] = async (method, path, options = {}) => {
