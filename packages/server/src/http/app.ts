@@ -1,10 +1,7 @@
 // The whole HTTP app, assembled: the server and its guards, the audit hook and rate limit every route passes, then
 // the route plugins in their scopes. Each route carries its own facts (`config: { authz, audit, summary }`, see
 // route-config.ts); the app refuses to start when one has no authorization rule.
-import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Actor } from "../domain/context.js";
-import { HubError } from "../domain/errors.js";
 import type { AppOptions } from "./app-options.js";
 import { registerAuditHook } from "./audit/audit-hook.js";
 import { RefusalDigest } from "./audit/refusal-digest.js";
@@ -12,10 +9,10 @@ import { AuthFailureGate, DEFAULT_AUTH_FAILURE_LIMIT } from "./auth-failures.js"
 import { OpenAuthenticator } from "./authn/open-authenticator.js";
 import type { AuthorizationDeps } from "./authz/authorize.js";
 import { requireRouteRules, stillAuthorized } from "./authz/authorize.js";
-import { publicRoute } from "./authz/rules.js";
 import { ClientAddresses } from "./client-address.js";
 import { withStorableIdentities } from "./input-guard.js";
-import { registerReadiness } from "./readiness.js";
+import { registerApiReference } from "./openapi.js";
+import { registerHealth, registerReadiness } from "./readiness.js";
 import { originOf, sendError, sendNoRoute } from "./replies.js";
 import { accessControlRoutes } from "./routes/access-control.js";
 import type { AuditRouteOptions } from "./routes/auditlog.js";
@@ -38,26 +35,40 @@ import { lockRoutes } from "./routes/locks.js";
 import { namedVersionRoutes } from "./routes/named-versions.js";
 import { thumbnailRoutes } from "./routes/thumbnails.js";
 import { userRoutes } from "./routes/users.js";
-import { apiScope, authenticateWith, authenticatedScope } from "./scopes.js";
+import { documentOnly } from "./schemas.js";
+import { apiScope, authenticateWith, authenticatedScope, registerUserRateLimit } from "./scopes.js";
 import type { ScopeDeps } from "./scopes.js";
 import { createServer, registerRequestGuards } from "./server.js";
 import { isStoragePath, sendAzureError } from "./storage/azure-xml.js";
 import { storageRoutes } from "./storage/storage-routes.js";
 import { UploadSlots } from "./storage/upload-slots.js";
 import { DEFAULT_WEB_UI_ROOT, webUiRoutes } from "./web-ui.js";
-import { VERSION } from "../version.js";
 
 export type { AppOptions } from "./app-options.js";
 export type { ApiRouteContext } from "./routes/context.js";
 
 /** The route plugins of the iModels API scope (`/imodels`), each a file under routes/. */
-const API_ROUTES = [iModelRoutes, changesetRoutes, briefcaseRoutes, lockRoutes, namedVersionRoutes, checkpointRoutes, checkpointRequestRoutes, changeRoutes, userRoutes, iModelPermissionRoutes, thumbnailRoutes];
+const API_ROUTES = [
+  iModelRoutes,
+  changesetRoutes,
+  briefcaseRoutes,
+  lockRoutes,
+  namedVersionRoutes,
+  checkpointRoutes,
+  checkpointRequestRoutes,
+  changeRoutes,
+  userRoutes,
+  iModelPermissionRoutes,
+  thumbnailRoutes,
+];
 
 /** Builds the whole HTTP app (API, storage, health) without listening, so tests can run it on any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = createServer(options);
   // Before any route: each must carry an authorization rule (`config.authz`) or the app does not start.
   requireRouteRules(app);
+  // The routes' JSON schemas describe them (/openapi.json, /docs); each handler validates with zod (schemas.ts).
+  documentOnly(app);
   registerRequestGuards(app, options);
   const addresses = new ClientAddresses(options.trustedProxies);
   const failures = new AuthFailureGate(options.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT, addresses);
@@ -73,30 +84,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       refusals,
     });
   }
-  // Before any route: one bucket per verified user, whichever of their tokens they use, across every authenticated
-  // scope (API, access control, audit log). After authentication (onRequest), so requests without an actor (storage,
-  // probes, the web UI) are not counted.
-  if (options.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: options.rateLimitPerMinute,
-      timeWindow: 60_000,
-      hook: "preHandler",
-      allowList: (request) => !actorOf(request),
-      keyGenerator: (request) => `user:${actorOf(request)?.userId}`,
-      errorResponseBuilder: (_request, context) =>
-        new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
-          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-        }),
-    });
-  }
+  // Before any route: one request bucket per verified user (scopes.ts).
+  if (options.rateLimitPerMinute > 0) await registerUserRateLimit(app, options.rateLimitPerMinute);
   const authMode = (options.authenticator ?? new OpenAuthenticator()).mode;
   options.metrics?.register(app);
   registerReadiness(app, { checks: options.readiness ?? {} });
-
-  app.get("/health", { config: { summary: "Liveness", authz: publicRoute("liveness: answers {status:'ok'} only") } }, async () => ({ status: "ok", version: VERSION }));
+  registerHealth(app);
+  registerApiReference(app, { publicUrl: options.publicUrl });
   if (options.webUiRoot !== false) {
-    await webUiRoutes(app, { root: options.webUiRoot ?? DEFAULT_WEB_UI_ROOT, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
+    const root = options.webUiRoot ?? DEFAULT_WEB_UI_ROOT;
+    await webUiRoutes(app, { root, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
 
   await app.register(storageRoutes, {
@@ -123,66 +120,52 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const audit: AuditRouteOptions | undefined = options.audit && {
     auditLog: options.audit.log,
     recorder: options.audit.recorder,
-    authorizeIModel: options.audit.authorizeIModel ?? (async (_request, iModelId) => void (await options.hub.iModels.get(iModelId))),
+    authorizeIModel:
+      options.audit.authorizeIModel ?? (async (_request, iModelId) => void (await options.hub.iModels.get(iModelId))),
     authorizeITwin: options.audit.authorizeITwin ?? (async () => undefined),
     originOf: (request) => originOf(request, options.publicUrl),
   };
 
   const context: ApiRouteContext = { hub: options.hub, access: options.access };
+  const iModelExists = async (iModelId: string) => void (await options.hub.iModels.get(iModelId));
   await app.register(
     async (api) => {
       apiScope(api, deps, options);
       for (const routes of API_ROUTES) await api.register(routes, context);
       const { elementLabels } = options;
-      if (elementLabels) await api.register(elementLabelRoutes, { labels: elementLabels, iModelExists: async (iModelId: string) => void (await options.hub.iModels.get(iModelId)) });
+      if (elementLabels) await api.register(elementLabelRoutes, { labels: elementLabels, iModelExists });
       if (options.events) {
         const verify = (header: string | undefined) => authenticator.authenticate(header);
-        await api.register(eventRoutes, { hub: options.hub, ...options.events, stillAllowed: (request) => stillAuthorized(request, verify, authorization) });
+        const stillAllowed = (request: FastifyRequest) => stillAuthorized(request, verify, authorization);
+        await api.register(eventRoutes, { hub: options.hub, ...options.events, stillAllowed });
       }
       if (audit) await api.register(iModelAuditRoutes, audit);
     },
     { prefix: "/imodels" },
   );
-  // The hub-wide / per-iTwin audit log; roles and members of iTwins (the cloud's Access Control API shapes), and
-  // iTwins themselves (the iTwins API's): authenticated and answered like the API.
-  if (audit) {
-    await app.register(async (scope) => {
-      authenticatedScope(scope, deps, { json: false });
-      await scope.register(auditLogRoutes, audit);
-    }, { prefix: "/auditlog" });
-  }
-  await app.register(async (scope) => {
-    authenticatedScope(scope, deps, { json: true });
-    await scope.register(accessControlRoutes, { access: options.access, iTwins: options.iTwins });
-  }, { prefix: "/accesscontrol" });
-  await app.register(async (scope) => {
-    authenticatedScope(scope, deps, { json: true });
-    await scope.register(iTwinRoutes, { iTwins: options.iTwins, publicUrl: options.publicUrl });
-  }, { prefix: "/itwins" });
-  // Who the caller is (the web UI's sign-in and header), and the hub's administration (administrators only).
-  await app.register(async (scope) => {
-    authenticatedScope(scope, deps, { json: true });
-    await scope.register(meRoutes, { access: options.access, authMode, ...(options.profiles ? { profiles: options.profiles } : {}) });
-  }, { prefix: "/me" });
-  const { admin } = options;
+  // Scopes beside the API, authenticated and answered like it: the hub-wide / per-iTwin audit log; roles and members
+  // of iTwins (the cloud's Access Control API shapes) and iTwins (the iTwins API's); who the caller is (the web UI's
+  // sign-in and header); the hub's administration (administrators only); blob containers.
+  if (audit) await scoped(app, "/auditlog", deps, false, (scope) => scope.register(auditLogRoutes, audit));
+  const { access, iTwins, admin, blobContainers, publicUrl } = options;
+  await scoped(app, "/accesscontrol", deps, true, (scope) => scope.register(accessControlRoutes, { access, iTwins }));
+  await scoped(app, "/itwins", deps, true, (scope) => scope.register(iTwinRoutes, { iTwins, publicUrl }));
+  const profiles = options.profiles ? { profiles: options.profiles } : {};
+  await scoped(app, "/me", deps, true, (scope) => scope.register(meRoutes, { access, authMode, ...profiles }));
   if (admin) {
-    await app.register(async (scope) => {
-      authenticatedScope(scope, deps, { json: true });
-      await scope.register(adminRoutes, { ...admin, access: options.access, authMode, blobs: options.blobs });
-    }, { prefix: "/admin" });
+    const adminOptions = { ...admin, access, authMode, blobs: options.blobs };
+    await scoped(app, "/admin", deps, true, (scope) => scope.register(adminRoutes, adminOptions));
   }
-  const { blobContainers } = options;
   if (blobContainers) {
-    await app.register(async (scope) => {
-      authenticatedScope(scope, deps, { json: true });
-      await scope.register(blobContainerRoutes, { containers: blobContainers, publicUrl: options.publicUrl });
-    }, { prefix: "/blobcontainers" });
+    const containerOptions = { containers: blobContainers, publicUrl };
+    await scoped(app, "/blobcontainers", deps, true, (scope) => scope.register(blobContainerRoutes, containerOptions));
   }
 
   app.setNotFoundHandler((request, reply) => {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.
     if (isStoragePath(request.url)) {
-      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${request.url.split("?")[0]}.`);
+      const path = request.url.split("?")[0];
+      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${path}.`);
       return;
     }
     sendNoRoute(request, reply, "route");
@@ -191,7 +174,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** The verified caller, on requests of the authenticated scopes (null or absent elsewhere). */
-function actorOf(request: FastifyRequest): Actor | null | undefined {
-  return (request as { actor?: Actor | null }).actor;
+/** Registers `routes` in an authenticated scope at `prefix` (`json`: JSON bodies and the API's 404, see scopes.ts). */
+async function scoped(
+  app: FastifyInstance,
+  prefix: string,
+  deps: ScopeDeps,
+  json: boolean,
+  routes: (scope: FastifyInstance) => unknown,
+): Promise<void> {
+  await app.register(
+    async (scope) => {
+      authenticatedScope(scope, deps, { json });
+      await routes(scope);
+    },
+    { prefix },
+  );
 }

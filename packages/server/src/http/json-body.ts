@@ -43,5 +43,7 @@ async function parseJsonBody(_request: FastifyRequest, body: string | Buffer): P
 }
 
 function invalidBody(message: string): HubError {
-  return new HubError("InvalidiModelsRequest", "Cannot process the request.", { details: [{ code: "InvalidRequestBody", message }] });
+  return new HubError("InvalidiModelsRequest", "Cannot process the request.", {
+    details: [{ code: "InvalidRequestBody", message }],
+  });
 }

@@ -115,7 +115,12 @@ export class HubMetrics {
       summary: "Prometheus metrics",
       authz: publicRoute("Prometheus counters, no ids or names; restrict it at the proxy or with --no-metrics"),
     };
-    app.get("/metrics", { config }, async (_request, reply) => {
+    const schema = {
+      response: {
+        200: { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } },
+      },
+    };
+    app.get("/metrics", { schema, config }, async (_request, reply) => {
       const text = await this.registry.metrics();
       return reply.type(this.registry.contentType).send(text);
     });
@@ -129,7 +134,12 @@ export class HubMetrics {
     if (request.method === "PATCH" && route === COMPLETE_PUSH_ROUTE && reply.statusCode === 200) {
       if ((request.body as { state?: unknown } | undefined)?.state === "fileUploaded") this.#pushes.inc();
     }
-    if (request.method === "GET" && route.startsWith("/storage/") && (reply.statusCode === 200 || reply.statusCode === 206) && reply.raw.writableFinished) {
+    if (
+      request.method === "GET" &&
+      route.startsWith("/storage/") &&
+      (reply.statusCode === 200 || reply.statusCode === 206) &&
+      reply.raw.writableFinished
+    ) {
       const length = Number(reply.getHeader("content-length"));
       if (Number.isFinite(length) && length > 0) this.#blobBytes.inc({ direction: "download" }, length);
     }

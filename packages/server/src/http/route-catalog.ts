@@ -9,6 +9,7 @@ import type { BlobContainerService } from "../domain/blob-containers/blob-contai
 import type { AuditRecorder } from "../app/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { BlobStore } from "../ports/blob-store.js";
+import type { AppOptions } from "./app-options.js";
 import { buildApp } from "./app.js";
 import { HubMetrics } from "./metrics.js";
 import type { RouteEntry } from "./route-config.js";
@@ -29,6 +30,8 @@ export async function allRoutes(): Promise<RouteEntry[]> {
     access: unused as AccessService,
     iTwins: unused as ITwinService,
     blobContainers: unused as BlobContainerService,
+    admin: unused as NonNullable<AppOptions["admin"]>,
+    elementLabels: unused as NonNullable<AppOptions["elementLabels"]>,
     metrics: new HubMetrics({ jobCounts: async () => [], workerRestarts: () => 0 }),
     events: { feed: unused as EventFeed },
     audit: { recorder: unused as AuditRecorder, log: unused as AuditLog },

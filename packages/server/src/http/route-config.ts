@@ -63,7 +63,9 @@ export interface RouteSchema {
  * The routes of an app in registration order: one entry per method and path, without the HEAD routes fastify adds
  * for GET ones and without the trailing-slash twin of a prefix's root (`/imodels/` beside `/imodels`).
  */
-export function routeEntries(routes: readonly { method: string; url: string; options: { config?: RouteFacts; schema?: unknown } }[]): RouteEntry[] {
+export function routeEntries(
+  routes: readonly { method: string; url: string; options: { config?: RouteFacts; schema?: unknown } }[],
+): RouteEntry[] {
   const entries = new Map<string, RouteEntry>();
   const gets = new Set(routes.filter((r) => r.method === "GET").map((r) => normalize(r.url)));
   for (const route of routes) {

@@ -1,5 +1,6 @@
 // What the authenticated scopes (`/imodels`, `/itwins`, `/accesscontrol`, `/auditlog`) share: who is asking, the
 // authorization seam, the API's media type and error bodies. Route plugins are registered inside them (app.ts).
+import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { IMODELS_API_MEDIA_TYPE } from "@modelhub/protocol";
 import type { Actor } from "../domain/context.js";
@@ -41,7 +42,11 @@ export function authenticateWith(authenticator: Authenticator, failures: AuthFai
   return async (request) => {
     const retryAfterSeconds = failures.blockedFor(request.raw);
     if (retryAfterSeconds !== undefined) {
-      throw new HubError("TooManyRequests", "Too many requests without valid credentials came from this address; retry later.", { retryAfterSeconds });
+      throw new HubError(
+        "TooManyRequests",
+        "Too many requests without valid credentials came from this address; retry later.",
+        { retryAfterSeconds },
+      );
     }
     try {
       return await authenticator.authenticate(request.headers.authorization);
@@ -64,7 +69,8 @@ export function authenticatedScope(scope: FastifyInstance, deps: ScopeDeps, { js
   });
   registerAuthorization(scope, deps.authorization);
   scope.addHook("onSend", async (_request, reply, payload) => {
-    if (reply.getHeader("content-type")?.toString().startsWith("application/json")) reply.header("content-type", API_CONTENT_TYPE);
+    if (reply.getHeader("content-type")?.toString().startsWith("application/json"))
+      reply.header("content-type", API_CONTENT_TYPE);
     return payload;
   });
   scope.setErrorHandler((err, request, reply) => sendError(err, request, reply));
@@ -122,7 +128,38 @@ function storageLinks(request: FastifyRequest, options: ApiScopeOptions): Storag
   // Links name the user they are issued to: uploads share slots per user, and the audit log says who wrote.
   const user = request.actor?.userId;
   return {
-    upload: (key, maxBytes) => ({ href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes, user), storageType: "azure" }),
-    download: (key) => ({ href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds, undefined, user), storageType: "azure" }),
+    upload: (key, maxBytes) => ({
+      href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes, user),
+      storageType: "azure",
+    }),
+    download: (key) => ({
+      href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds, undefined, user),
+      storageType: "azure",
+    }),
   };
+}
+
+/**
+ * One request bucket per verified user, whichever of their tokens they use, across every authenticated scope (API,
+ * access control, audit log): register on the root before any route. Counted after authentication (onRequest), so
+ * requests without an actor (storage, probes, the web UI) are not.
+ */
+export async function registerUserRateLimit(app: FastifyInstance, perMinute: number): Promise<void> {
+  await app.register(rateLimit, {
+    global: true,
+    max: perMinute,
+    timeWindow: 60_000,
+    hook: "preHandler",
+    allowList: (request) => !actorOf(request),
+    keyGenerator: (request) => `user:${actorOf(request)?.userId}`,
+    errorResponseBuilder: (_request, context) =>
+      new HubError("TooManyRequests", "More requests were received than the subscription rate-limit allows.", {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
+  });
+}
+
+/** The verified caller, on requests of the authenticated scopes (null or absent elsewhere). */
+function actorOf(request: FastifyRequest): Actor | null | undefined {
+  return (request as { actor?: Actor | null }).actor;
 }

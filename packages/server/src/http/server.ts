@@ -39,7 +39,11 @@ export function createServer(options: AppOptions): FastifyInstance {
     // deadline for API bodies, progress for uploads). Headers get a deadline of their own, checked every second.
     requestTimeout: 0,
     // A missing Host is answered below in the API's shape, not by Node with an empty 400.
-    http: { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))), requireHostHeader: false },
+    http: {
+      headersTimeout: headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+      requireHostHeader: false,
+    },
     // Idle keep-alive connections are closed after this (fastify's default, longer than the clients' own).
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -61,7 +65,13 @@ export function createServer(options: AppOptions): FastifyInstance {
       answerOnSocket(
         socket,
         isStoragePath(line?.path)
-          ? { status, contentType: "application/xml", body: azureErrorXml("InvalidInput", hubError.message), headers: { "x-ms-error-code": "InvalidInput" }, head }
+          ? {
+              status,
+              contentType: "application/xml",
+              body: azureErrorXml("InvalidInput", hubError.message),
+              headers: { "x-ms-error-code": "InvalidInput" },
+              head,
+            }
           : { status, contentType: API_CONTENT_TYPE, body: JSON.stringify(errorBody(hubError)), head },
         err,
       );
@@ -72,7 +82,11 @@ export function createServer(options: AppOptions): FastifyInstance {
   });
 
   requestLines.peekFirstPackets(app.server, headersTimeoutMs, (socket) => {
-    answerOnSocket(socket, { status: 408, contentType: API_CONTENT_TYPE, body: JSON.stringify(errorBody(fromClientError(408))) });
+    answerOnSocket(socket, {
+      status: 408,
+      contentType: API_CONTENT_TYPE,
+      body: JSON.stringify(errorBody(fromClientError(408))),
+    });
   });
   app.addHook("preClose", async () => requestLines.closeWaiting());
   app.addHook("onRequest", async (request, reply) => {
@@ -82,7 +96,8 @@ export function createServer(options: AppOptions): FastifyInstance {
 
   // Each connection may hold a descriptor for its socket and one for a file: capped so that the database, the
   // worker and /health always find one (past the cap Node closes new connections at once).
-  const maxConnections = options.maxConnections ?? connectionsForDescriptors(descriptorLimit(), openDescriptors() ?? 32);
+  const maxConnections =
+    options.maxConnections ?? connectionsForDescriptors(descriptorLimit(), openDescriptors() ?? 32);
   if (maxConnections !== undefined) app.server.maxConnections = maxConnections;
   // No route outside the API scopes (which parse JSON) and storage (which streams) reads a body: a request with one
   // for a path that does not exist is a 404 whatever its body, never a parse error.
@@ -124,9 +139,16 @@ export function registerRequestGuards(app: FastifyInstance, options: AppOptions)
     }
     const upload = storage && request.method === "PUT";
     bodies.watch(request.raw, reply.raw, upload ? "upload" : "api", (res) => {
-      const hubError = new HubError("RequestTimeout", "The request body did not arrive in time; the connection is closed.");
-      const body = storage ? azureErrorXml("InvalidInput", hubError.message, request.id) : JSON.stringify(errorBody(hubError));
-      const headers = storage ? { "content-type": "application/xml", "x-ms-error-code": "InvalidInput" } : { "content-type": API_CONTENT_TYPE };
+      const hubError = new HubError(
+        "RequestTimeout",
+        "The request body did not arrive in time; the connection is closed.",
+      );
+      const body = storage
+        ? azureErrorXml("InvalidInput", hubError.message, request.id)
+        : JSON.stringify(errorBody(hubError));
+      const headers = storage
+        ? { "content-type": "application/xml", "x-ms-error-code": "InvalidInput" }
+        : { "content-type": API_CONTENT_TYPE };
       res.writeHead(408, { ...headers, "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
     });
     done();

@@ -38,9 +38,10 @@ export interface WebUiConfig {
  * The built UI: `web-ui/` inside an installed @modelhub/server (what `npm run pack:server` puts there), else the
  * repository's packages/web/dist — both seen from this file (src/http or dist/http of packages/server).
  */
-export const DEFAULT_WEB_UI_ROOT = [new URL("../../web-ui/", import.meta.url), new URL("../../../web/dist/", import.meta.url)]
-  .map((url) => fileURLToPath(url))
-  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../../web/dist/", import.meta.url));
+export const DEFAULT_WEB_UI_ROOT =
+  [new URL("../../web-ui/", import.meta.url), new URL("../../../web/dist/", import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL("../../../web/dist/", import.meta.url));
 
 /**
  * Same-origin scripts only, and API calls to this origin only: a script injected elsewhere cannot run here, and the
@@ -74,24 +75,46 @@ function withPageHeaders(reply: FastifyReply, policy: string): FastifyReply {
 export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
   const config: WebUiConfig = { authMode: options.authMode, ...(options.signIn ? { oidc: options.signIn } : {}) };
   const policy = contentSecurityPolicy(options.signIn);
-  app.get("/ui/config", { config: { summary: "What the web UI's sign-in page needs (auth mode, OIDC client)", authz: publicRoute("the auth mode and OIDC sign-in settings, which the sign-in page needs before it has a token") } }, async (_request, reply) => {
-    void reply.header("cache-control", "no-store");
-    return config;
-  });
+  const configSchema = { response: { 200: { type: "object", properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] }, oidc: { type: "object" } } } } };
+  app.get(
+    "/ui/config",
+    {
+      schema: configSchema,
+      config: {
+        summary: "What the web UI's sign-in page needs (auth mode, OIDC client)",
+        authz: publicRoute("the auth mode and OIDC sign-in settings, which the sign-in page needs before it has a token"),
+      },
+    },
+    async (_request, reply) => {
+      void reply.header("cache-control", "no-store");
+      return config;
+    },
+  );
 
-  app.get("/", { config: { summary: "The web UI", authz: publicRoute("the web UI's page (static, no data)") } }, async (_request, reply) => {
-    let page: string;
-    try {
-      // Read per request (a small file): a rebuilt UI is served without restarting the hub.
-      page = await readFile(join(options.root, "index.html"), "utf8");
-    } catch {
-      return withPageHeaders(reply, policy)
-        .code(404)
-        .type("text/plain; charset=utf-8")
-        .send(`The web UI is not built (no ${join(options.root, "index.html")}): run 'npm run build -w @modelhub/web' in the repository. The API is at /imodels.\n`);
-    }
-    return withPageHeaders(reply, policy).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
-  });
+  app.get(
+    "/",
+    {
+      schema: {
+        response: { 200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } } },
+      },
+      config: { summary: "The web UI", authz: publicRoute("the web UI's page (static, no data)") },
+    },
+    async (_request, reply) => {
+      let page: string;
+      try {
+        // Read per request (a small file): a rebuilt UI is served without restarting the hub.
+        page = await readFile(join(options.root, "index.html"), "utf8");
+      } catch {
+        return withPageHeaders(reply, policy)
+          .code(404)
+          .type("text/plain; charset=utf-8")
+          .send(
+            `The web UI is not built (no ${join(options.root, "index.html")}): run 'npm run build -w @modelhub/web' in the repository. The API is at /imodels.\n`,
+          );
+      }
+      return withPageHeaders(reply, policy).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
+    },
+  );
 
   await app.register(async (assets) => {
     // What `send` refuses (the folder itself, a dotfile, a path leaving the folder) is a missing file to the caller.
@@ -101,7 +124,11 @@ export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): 
     });
     // @fastify/static makes the route itself: its rule is given here (checked when the app is ready).
     assets.addHook("onRoute", (route) => {
-      route.config = { ...route.config, summary: "The web UI's scripts and styles", authz: publicRoute("the web UI's scripts and styles (static, no data)") };
+      route.config = {
+        ...route.config,
+        summary: "The web UI's scripts and styles",
+        authz: publicRoute("the web UI's scripts and styles (static, no data)"),
+      };
     });
     await registerAssets(assets, options.root);
   });

@@ -23,7 +23,7 @@ describe("docs/errors.md", () => {
 
   it("lists every Azure error code the storage routes send, with its status", async () => {
     const source = await readFile(new URL("../../src/http/storage/storage-routes.ts", import.meta.url), "utf8");
-    const sent = new Map([...source.matchAll(/sendXmlError\(reply, (\d{3}|status), "([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]));
+    const sent = new Map([...source.matchAll(/sendXmlError\(\s*reply,\s*(\d{3}|status),\s*"([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]));
     // Blob store errors are passed through with their own code (sendXmlError(reply, 400, err.code, …)).
     for (const code of ["InvalidBlockList", "InvalidBlockId"] satisfies BlobStoreErrorCode[]) sent.set(code, "400");
     const rows = documented("## Storage errors");

@@ -386,7 +386,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
       run: (_r, u) => api(u)("GET", `/${iModelId}/elementlabels?ids=0x1`),
       check: (_role, r) => assert.deepEqual(r.body.elements.map((e: Json) => [e.id, e.className]), [["0x1", "BisCore:Subject"]]),
     },
-    "GET /me/": {
+    "GET /me": {
       need: ANY,
       ok: 200,
       run: (_r, u) => api(u)("GET", `${s.hub.url}/me`),

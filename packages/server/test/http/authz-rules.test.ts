@@ -13,9 +13,12 @@ describe("authorization rules", () => {
     app.get("/health", { config: { authz: publicRoute("liveness") } }, async () => ({ status: "ok" }));
     await assert.rejects(
       (async () => {
-        await app.register(async (scope) => {
-          scope.get("/:id/brand-new", async () => ({}));
-        }, { prefix: "/imodels" });
+        await app.register(
+          async (scope) => {
+            scope.get("/:id/brand-new", async () => ({}));
+          },
+          { prefix: "/imodels" },
+        );
         await app.ready();
       })(),
       /Route GET \/imodels\/:id\/brand-new has no authorization rule/,
@@ -39,11 +42,16 @@ describe("authorization rules", () => {
   it("every route of the full app carries a rule; a prefix's root is listed once; HEAD follows GET", async () => {
     const routes = await allRoutes();
     assert.ok(routes.length >= 80, `only ${routes.length} routes`);
-    assert.deepEqual(routes.filter((r) => !r.facts.authz).map((r) => `${r.method} ${r.url}`), []);
+    assert.deepEqual(
+      routes.filter((r) => !r.facts.authz).map((r) => `${r.method} ${r.url}`),
+      [],
+    );
     assert.equal(routes.filter((r) => r.url === "/imodels" && r.method === "GET").length, 1);
     assert.ok(!routes.some((r) => r.url.endsWith("/") && r.url !== "/"), "no trailing-slash twins");
     assert.ok(!routes.some((r) => r.method === "HEAD" && routes.some((g) => g.method === "GET" && g.url === r.url)));
-    assert.ok(routes.some((r) => r.method === "PUT" && r.url === "/storage/modelhub/*" && r.facts.authz?.kind === "signedLink"));
+    assert.ok(
+      routes.some((r) => r.method === "PUT" && r.url === "/storage/modelhub/*" && r.facts.authz?.kind === "signedLink"),
+    );
     assert.ok(routes.some((r) => r.method === "GET" && r.url === "/assets/*" && r.facts.authz?.kind === "public"));
   });
 
@@ -52,7 +60,8 @@ describe("authorization rules", () => {
       const rule = facts.authz!;
       if (rule.kind === "iModel" || rule.kind === "iTwin") {
         assert.ok(rule.anyOf.length > 0, `${method} ${url}`);
-        if (rule.anyOf.includes("imodels_delete") && rule.anyOf.length > 1) assert.equal(rule.anyOf.length, 5, `${method} ${url}: delete among others`);
+        if (rule.anyOf.includes("imodels_delete") && rule.anyOf.length > 1)
+          assert.equal(rule.anyOf.length, 5, `${method} ${url}: delete among others`);
       }
     }
   });

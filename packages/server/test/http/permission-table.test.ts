@@ -11,10 +11,22 @@ describe("docs/security.md permission table", () => {
     const doc = readFileSync(new URL("../../../../docs/security.md", import.meta.url), "utf8");
     const routes = await allRoutes();
     const table = permissionTable(routes);
-    assert.equal(withTable(doc, table), doc, "docs/security.md's permission table is out of date: run npm run docs:permissions");
+    assert.equal(
+      withTable(doc, table),
+      doc,
+      "docs/security.md's permission table is out of date: run npm run docs:permissions",
+    );
     // Each route is a row of its own (the check above would pass on an empty table in an empty doc).
-    const rows = doc.slice(doc.indexOf(TABLE_START), doc.indexOf(TABLE_END)).split("\n").filter((line) => line.startsWith("| `"));
+    const rows = doc
+      .slice(doc.indexOf(TABLE_START), doc.indexOf(TABLE_END))
+      .split("\n")
+      .filter((line) => line.startsWith("| `"));
     assert.equal(rows.length, routes.length);
-    assert.ok(rows.some((r) => r.startsWith("| `DELETE /imodels/{id}` |") && r.includes("`imodels_delete`") && r.includes("`imodel.delete`")));
+    assert.ok(
+      rows.some(
+        (r) =>
+          r.startsWith("| `DELETE /imodels/{id}` |") && r.includes("`imodels_delete`") && r.includes("`imodel.delete`"),
+      ),
+    );
   });
 });

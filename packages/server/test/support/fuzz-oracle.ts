@@ -41,7 +41,7 @@ export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeout
 /** Where a request went: the API's JSON errors, storage's XML errors, or the health probe. */
 export function areaOfPath(path: string): "api" | "storage" | "health" | "web" | "other" {
   const p = path.split("?")[0]!;
-  if (p === "/" || p === "/ui/config" || p.startsWith("/assets/")) return "web";
+  if (p === "/" || p === "/ui/config" || p.startsWith("/assets/") || p === "/docs" || p === "/openapi.json") return "web";
   if (p === "/imodels" || p.startsWith("/imodels/")) return "api";
   if (p.startsWith("/storage/")) return "storage";
   if (p === "/health" || p === "/ready" || p === "/metrics") return "health";
@@ -89,6 +89,8 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   if (area === "web" && (request.method === "GET" || head) && status < 400) {
     const path = request.path.split("?")[0]!;
     if (path === "/") return type.startsWith("text/html") ? undefined : `the UI page with content-type '${type}'`;
+    if (path === "/docs") return type.startsWith("text/html") ? undefined : `the API reference page with content-type '${type}'`;
+    if (path === "/openapi.json") return head || (type.startsWith("application/json") && text.startsWith('{"openapi":"3.1.0"')) ? undefined : `/openapi.json body ${text.slice(0, 80)}`;
     if (path === "/ui/config") return head || /^\{"authMode":"(open|tokens|oidc)"\}$/.test(text) ? undefined : `/ui/config body ${text.slice(0, 80)}`;
     return undefined;
   }

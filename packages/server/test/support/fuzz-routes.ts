@@ -46,6 +46,9 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/", area: "web" },
   { method: "GET", url: "/assets/*", area: "web" },
   { method: "GET", url: "/ui/config", area: "web" },
+  // The API reference: the OpenAPI document and its page.
+  { method: "GET", url: "/openapi.json", area: "web" },
+  { method: "GET", url: "/docs", area: "web" },
   { method: "PUT", url: "/storage/modelhub/*", area: "storage" },
   { method: "GET", url: "/storage/modelhub/*", area: "storage" },
   { method: "HEAD", url: "/storage/modelhub/*", area: "storage" },

@@ -28,7 +28,11 @@ function ruleFor(method: string, url: string, audit: ActionRule | undefined): { 
   if (audit) return { rule: audit, named: true };
   // `/accesscontrol/…` (roles, members, iModel permissions): `access.<last fixed segment>.<create|update|delete>`.
   if (pattern.startsWith("/accesscontrol/")) {
-    const noun = pattern.split("/").filter((s) => s && !s.startsWith(":")).at(-1) ?? "accesscontrol";
+    const noun =
+      pattern
+        .split("/")
+        .filter((s) => s && !s.startsWith(":"))
+        .at(-1) ?? "accesscontrol";
     return { rule: { action: `access.${noun}.${VERBS[method] ?? method.toLowerCase()}` }, named: true };
   }
   return { rule: { action: `${method} ${pattern}` }, named: false };
@@ -111,15 +115,23 @@ export function registerAuditHook(app: FastifyInstance, options: AuditHookOption
   });
 }
 
-async function toAuditEntry(request: FastifyRequest, status: number, entry: Captured, iTwins: ITwinCache, addressOf?: (request: FastifyRequest) => string): Promise<AuditEntry> {
+async function toAuditEntry(
+  request: FastifyRequest,
+  status: number,
+  entry: Captured,
+  iTwins: ITwinCache,
+  addressOf?: (request: FastifyRequest) => string,
+): Promise<AuditEntry> {
   const params = paramsOf(request);
-  const body = request.body && typeof request.body === "object" && !Array.isArray(request.body) ? (request.body as Json) : {};
+  const body =
+    request.body && typeof request.body === "object" && !Array.isArray(request.body) ? (request.body as Json) : {};
   const path = request.url.split("?")[0] ?? request.url;
   const storage = path.startsWith("/storage/");
   const target = safeTarget(entry.rule, params, body, entry.answer);
   let iModelId: string | null = params.id ?? params.iModelId ?? null;
   if (storage && typeof target === "string") iModelId = iModelOfKey(target) ?? null;
-  if (entry.rule.action === "imodel.create") iModelId = status < 400 ? (objectAt(entry.answer, "iModel").id as string | undefined) ?? null : null;
+  if (entry.rule.action === "imodel.create")
+    iModelId = status < 400 ? ((objectAt(entry.answer, "iModel").id as string | undefined) ?? null) : null;
   const iTwinId = await resolveITwin(request, entry, iModelId, body, iTwins);
   const details: Json = {};
   if (entry.errorCode) details.errorCode = entry.errorCode;
@@ -156,7 +168,13 @@ function recordable(text: string | null | undefined): string | null {
   return text === undefined || text === null ? null : escapeControls(text);
 }
 
-async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: string | null, body: Json, iTwins: ITwinCache): Promise<string | null> {
+async function resolveITwin(
+  request: FastifyRequest,
+  entry: Captured,
+  iModelId: string | null,
+  body: Json,
+  iTwins: ITwinCache,
+): Promise<string | null> {
   // Resolved by the authorization seam (http/authz), or given by the route (access control, iModel creation).
   const fromSeam = (request as { authz?: { iTwinId?: unknown } }).authz?.iTwinId;
   if (typeof fromSeam === "string") return fromSeam;
@@ -173,7 +191,8 @@ async function resolveITwin(request: FastifyRequest, entry: Captured, iModelId: 
   return iTwins.get(iModelId).catch(() => null);
 }
 
-const isAccessControl = (path: string) => path.startsWith("/accesscontrol/") || /^\/imodels\/[^/]+\/(permissions\/|rolepermissions|userpermissions)/.test(path);
+const isAccessControl = (path: string) =>
+  path.startsWith("/accesscontrol/") || /^\/imodels\/[^/]+\/(permissions\/|rolepermissions|userpermissions)/.test(path);
 
 function safeTarget(rule: ActionRule, params: Params, body: Json, answer: Json | undefined): unknown {
   try {

@@ -65,7 +65,9 @@ export function requireRouteRules(app: FastifyInstance): void {
   app.addHook("onReady", async () => {
     for (const route of app.registeredRoutes) {
       if (!route.options.config?.authz) {
-        throw new Error(`Route ${route.method} ${route.url} has no authorization rule: give it config: { authz } (packages/server/src/http/authz/rules.ts).`);
+        throw new Error(
+          `Route ${route.method} ${route.url} has no authorization rule: give it config: { authz } (packages/server/src/http/authz/rules.ts).`,
+        );
       }
     }
   });
@@ -84,7 +86,8 @@ export function registerAuthorization(scope: FastifyInstance, deps: Authorizatio
   });
   scope.addHook("preValidation", async (request) => {
     const rule = ruleOfRequest(request);
-    if (rule.kind === "iTwin" && rule.from === "body") request.authz = await authorize(request, request.actor, rule, deps);
+    if (rule.kind === "iTwin" && rule.from === "body")
+      request.authz = await authorize(request, request.actor, rule, deps);
   });
 }
 
@@ -93,7 +96,11 @@ export function registerAuthorization(scope: FastifyInstance, deps: Authorizatio
  * own `exp`) and its route's rule checked again. For answers that last (the change feed). Only a refusal (401, 403,
  * 404) answers false: a hub that cannot verify right now (identity provider unreachable, 503) keeps the stream.
  */
-export async function stillAuthorized(request: FastifyRequest, authenticate: (authorization: string | undefined) => Promise<Actor>, deps: AuthorizationDeps): Promise<boolean> {
+export async function stillAuthorized(
+  request: FastifyRequest,
+  authenticate: (authorization: string | undefined) => Promise<Actor>,
+  deps: AuthorizationDeps,
+): Promise<boolean> {
   try {
     const actor = await authenticate(request.headers.authorization);
     if (actor.expiresAt !== undefined && actor.expiresAt <= Date.now()) return false;
@@ -111,7 +118,12 @@ function ruleOfRequest(request: FastifyRequest): AuthzRule {
   return rule ?? { kind: "authenticated", why: "no route" };
 }
 
-async function authorize(request: FastifyRequest, actor: Actor, rule: AuthzRule, deps: AuthorizationDeps): Promise<RequestAuthz> {
+async function authorize(
+  request: FastifyRequest,
+  actor: Actor,
+  rule: AuthzRule,
+  deps: AuthorizationDeps,
+): Promise<RequestAuthz> {
   const { access } = deps;
   switch (rule.kind) {
     case "public":
@@ -133,7 +145,8 @@ async function authorize(request: FastifyRequest, actor: Actor, rule: AuthzRule,
       const iTwinId = iTwinIdOf(request, rule.from);
       if (iTwinId === undefined) {
         if (rule.from === "body") return { rule, grants: NONE }; // the route refuses the body (422) and writes nothing
-        if (rule.adminsWithout && (access.isAdmin(actor) || access.policy.everyoneMayDoEverything)) return { rule, grants: ALL };
+        if (rule.adminsWithout && (access.isAdmin(actor) || access.policy.everyoneMayDoEverything))
+          return { rule, grants: ALL };
         if (rule.adminsWithout) throw insufficientPermissions();
         return { rule, grants: NONE };
       }
@@ -148,13 +161,18 @@ async function authorize(request: FastifyRequest, actor: Actor, rule: AuthzRule,
 
 function iTwinIdOf(request: FastifyRequest, from: "path" | "body" | "query"): string | undefined {
   const source =
-    from === "path" ? (request.params as Record<string, unknown> | undefined) : from === "query" ? (request.query as Record<string, unknown> | undefined) : (request.body as Record<string, unknown> | undefined);
+    from === "path"
+      ? (request.params as Record<string, unknown> | undefined)
+      : from === "query"
+        ? (request.query as Record<string, unknown> | undefined)
+        : (request.body as Record<string, unknown> | undefined);
   const value = source && typeof source === "object" ? source.iTwinId : undefined;
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 /** The grants the seam computed for this request; a route reached without them is a wiring bug (500, nothing done). */
 export function grantsOfRequest(request: FastifyRequest): Grants {
-  if (!request.authz) throw new Error(`${request.method} ${request.routeOptions.url ?? request.url} was not authorized`);
+  if (!request.authz)
+    throw new Error(`${request.method} ${request.routeOptions.url ?? request.url} was not authorized`);
   return request.authz.grants;
 }

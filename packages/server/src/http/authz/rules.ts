@@ -20,7 +20,14 @@ export type AuthzRule =
    * which may create an iTwin id the hub has never seen (the caller its Owner; AccessService.checkCreate). `adminsWithout`: without an iTwin id
    * only organization administrators may. `owner`: only the iTwin's Owners (and administrators).
    */
-  | { kind: "iTwin"; anyOf: readonly Permission[]; from: "path" | "body" | "query"; claim?: boolean; adminsWithout?: boolean; owner?: boolean };
+  | {
+      kind: "iTwin";
+      anyOf: readonly Permission[];
+      from: "path" | "body" | "query";
+      claim?: boolean;
+      adminsWithout?: boolean;
+      owner?: boolean;
+    };
 
 /** Permission sets the routes name in their `config.authz` (see the route files under http/routes). */
 export const WEBVIEW = ["imodels_webview"] as const satisfies readonly Permission[];
@@ -42,4 +49,3 @@ export const publicRoute = (why: string): AuthzRule => ({ kind: "public", why })
 /** Any authenticated caller: say how the route limits its answer. */
 export const authenticated = (why: string): AuthzRule => ({ kind: "authenticated", why });
 export const SIGNED_LINK: AuthzRule = { kind: "signedLink" };
-

@@ -46,17 +46,17 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (scope, 
   };
   scope.addHook("preHandler", requireAdmin);
 
-  scope.get("/about", { config: { authz: ADMINS_ONLY } }, async () => ({
+  scope.get("/about", { config: { summary: "The hub's version and backends (administrators)", authz: ADMINS_ONLY } }, async () => ({
     hub: { version: options.about.version, authMode: options.authMode, metadata: options.about.metadata, blobs: options.about.blobs, node: process.version },
   }));
 
-  scope.get<{ Querystring: { userId?: string } }>("/tokens", { config: { authz: ADMINS_ONLY } }, async (request) => {
+  scope.get<{ Querystring: { userId?: string } }>("/tokens", { config: { summary: "List access tokens (administrators)", authz: ADMINS_ONLY } }, async (request) => {
     const userId = typeof request.query.userId === "string" && request.query.userId !== "" ? request.query.userId : undefined;
     const tokens = await options.identities.listTokens(userId !== undefined ? { userId } : {});
     return { tokens: tokens.map(presentToken), authMode: options.authMode };
   });
 
-  scope.post("/tokens", { config: { authz: ADMINS_ONLY, audit: { action: "token.create", target: (_p, body, answer) => objectAt(answer, "token").id ?? body.userId } } }, async (request, reply) => {
+  scope.post("/tokens", { config: { summary: "Create an access token (administrators)", authz: ADMINS_ONLY, audit: { action: "token.create", target: (_p, body, answer) => objectAt(answer, "token").id ?? body.userId } } }, async (request, reply) => {
     if (options.authMode !== "tokens") {
       throw new HubError("BadRequest", `This hub runs with --auth ${options.authMode}: hub tokens would not be accepted by it. Start it with --auth tokens to use them.`);
     }
@@ -80,13 +80,13 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (scope, 
     return reply.code(201).header("cache-control", "no-store").send({ token: presentToken(record), secret });
   });
 
-  scope.delete<{ Params: { tokenId: string } }>("/tokens/:tokenId", { config: { authz: ADMINS_ONLY, audit: { action: "token.revoke", target: (p) => p.tokenId } } }, async (request) => {
+  scope.delete<{ Params: { tokenId: string } }>("/tokens/:tokenId", { config: { summary: "Revoke an access token (administrators)", authz: ADMINS_ONLY, audit: { action: "token.revoke", target: (p) => p.tokenId } } }, async (request) => {
     const revoked = await options.identities.revokeToken(request.params.tokenId);
     if (!revoked) throw new HubError("NotFound", `There is no token with id '${request.params.tokenId}'.`);
     return { token: presentToken(revoked) };
   });
 
-  scope.get("/storage", { config: { authz: ADMINS_ONLY } }, async () => {
+  scope.get("/storage", { config: { summary: "Storage use per iModel and hub-wide (administrators)", authz: ADMINS_ONLY } }, async () => {
     const use = await measureStorage(options.blobs);
     const iModels = await Promise.all(
       use.iModels.map(async (u) => {
@@ -97,7 +97,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (scope, 
     return { storage: { ...use, iModels } };
   });
 
-  scope.get("/jobs", { config: { authz: ADMINS_ONLY } }, async () => ({ jobs: await options.jobs.countByKindAndState() }));
+  scope.get("/jobs", { config: { summary: "Background jobs by kind and state (administrators)", authz: ADMINS_ONLY } }, async () => ({ jobs: await options.jobs.countByKindAndState() }));
 };
 
 function presentToken(token: AccessTokenRecord) {

@@ -4,6 +4,7 @@ import { invalidRequest, invalidValue } from "../../domain/errors.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import { MANAGE, iModel } from "../authz/rules.js";
 import { keysetPagingLinks } from "../paging.js";
+import { AUDIT_ENTRY, ORDER_BY, PAGING, page, query } from "../schemas.js";
 import type { Query } from "../query.js";
 import { parseIndexParam, parseOrderBy, parsePage, parseStringParam } from "../query.js";
 
@@ -19,15 +20,37 @@ export interface AuditRouteOptions {
   originOf(request: FastifyRequest): string;
 }
 
+const FILTER = {
+  userId: "Only this user's",
+  action: "Only this action (e.g. changeset.create)",
+  since: "From this ISO 8601 time",
+  until: "Up to this ISO 8601 time",
+  afterSeq: "Entries after this one (the next page's link)",
+  beforeSeq: "Entries before this one (newest first)",
+  $orderBy: ORDER_BY("at"),
+  $top: PAGING.$top,
+};
+const LOG = { response: { 200: page("auditEntries", AUDIT_ENTRY) } };
+
 /** `GET /imodels/{id}/auditlog`: registered inside the `/imodels` API scope. */
 export const iModelAuditRoutes: FastifyPluginAsync<AuditRouteOptions> = async (api, options) => {
-  api.get<{ Params: { id: string } }>("/:id/auditlog", { config: { summary: "Read an iModel's audit log (modelhub)", authz: iModel(MANAGE) } }, async (request) => {
-    const operation = "Cannot get the audit log.";
-    const query = request.query as Query;
-    const filter = parseFilter(query, operation);
-    await options.authorizeIModel(request, request.params.id);
-    return answer(options, `${options.originOf(request)}/imodels/${request.params.id}/auditlog`, query, { ...filter, iModelId: request.params.id });
-  });
+  api.get<{ Params: { id: string } }>(
+    "/:id/auditlog",
+    {
+      schema: { querystring: query(FILTER), ...LOG },
+      config: { summary: "Read an iModel's audit log (modelhub)", authz: iModel(MANAGE) },
+    },
+    async (request) => {
+      const operation = "Cannot get the audit log.";
+      const query = request.query as Query;
+      const filter = parseFilter(query, operation);
+      await options.authorizeIModel(request, request.params.id);
+      return answer(options, `${options.originOf(request)}/imodels/${request.params.id}/auditlog`, query, {
+        ...filter,
+        iModelId: request.params.id,
+      });
+    },
+  );
 };
 
 /** `GET /auditlog[?iTwinId=…]`: registered in a scope of its own at `/auditlog` that authenticates like the API. */
@@ -36,7 +59,15 @@ export const auditLogRoutes: FastifyPluginAsync<AuditRouteOptions> = async (app,
     summary: "Read the audit log of an iTwin, or of the whole hub (modelhub)",
     authz: { kind: "iTwin", anyOf: MANAGE, from: "query", adminsWithout: true },
   } as const;
-  app.get("/", { config }, async (request) => {
+  const schema = {
+    querystring: query({
+      iTwinId: "The iTwin (none: the whole hub, administrators)",
+      iModelId: "Only this iModel's",
+      ...FILTER,
+    }),
+    ...LOG,
+  };
+  app.get("/", { schema, config }, async (request) => {
     const operation = "Cannot get the audit log.";
     const query = request.query as Query;
     const filter = parseFilter(query, operation);
@@ -56,7 +87,11 @@ type Filter = Omit<AuditQuery, "iTwinId" | "iModelId">;
 function parseFilter(query: Query, operation: string): Filter {
   const page = parsePage(query, operation);
   if (query.$skip !== undefined && page.offset > 0) {
-    throw invalidValue(operation, "$skip", "The audit log pages with its continuation links (afterSeq / beforeSeq), not '$skip'.");
+    throw invalidValue(
+      operation,
+      "$skip",
+      "The audit log pages with its continuation links (afterSeq / beforeSeq), not '$skip'.",
+    );
   }
   const newestFirst = parseOrderBy(query, operation, ["at"] as const)?.direction === "desc";
   const afterSeq = parseIndexParam(query, "afterSeq", operation);
@@ -83,7 +118,13 @@ function parseTime(query: Query, name: string, operation: string): Date | undefi
   // ISO 8601 with a date at least; a bare date is midnight UTC.
   const time = /^\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(time)) {
-    throw invalidRequest(operation, [{ code: "InvalidValue", target: name, message: `'${raw}' is not a valid '${name}' value. Use an ISO 8601 time such as 2026-01-31T12:00:00Z.` }]);
+    throw invalidRequest(operation, [
+      {
+        code: "InvalidValue",
+        target: name,
+        message: `'${raw}' is not a valid '${name}' value. Use an ISO 8601 time such as 2026-01-31T12:00:00Z.`,
+      },
+    ]);
   }
   return new Date(time);
 }
@@ -95,6 +136,14 @@ async function answer(options: AuditRouteOptions, url: string, query: Query, fil
   const hasMore = rows.length > filter.limit;
   if (hasMore) rows.length = filter.limit;
   const last = rows.at(-1);
-  const continueWith = hasMore && last ? (filter.newestFirst ? { beforeSeq: String(last.seq) } : { afterSeq: String(last.seq) }) : undefined;
-  return { auditEntries: rows, _links: keysetPagingLinks(url, query, { limit: filter.limit, offset: 0 }, continueWith) };
+  const continueWith =
+    hasMore && last
+      ? filter.newestFirst
+        ? { beforeSeq: String(last.seq) }
+        : { afterSeq: String(last.seq) }
+      : undefined;
+  return {
+    auditEntries: rows,
+    _links: keysetPagingLinks(url, query, { limit: filter.limit, offset: 0 }, continueWith),
+  };
 }

@@ -4,6 +4,7 @@ import { HubError } from "../../domain/errors.js";
 import type { Hub } from "../../domain/hub.js";
 import { DEFAULTS } from "../../config.js";
 import { WEBVIEW, iModel } from "../authz/rules.js";
+import { query } from "../schemas.js";
 
 export interface EventRouteOptions {
   hub: Hub;
@@ -41,79 +42,111 @@ export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (api, op
   });
 
   // The change feed tells what the webview routes show (pushes, versions, lock counts, checkpoints).
-  api.get<{ Params: { id: string } }>("/:id/events", { config: { summary: "Follow an iModel's change feed (server-sent events; modelhub)", authz: iModel(WEBVIEW) } }, async (request, reply) => {
-    // Only clients that ask for a stream get one: a JSON client (or `*/*`) would otherwise wait forever for a body.
-    if (!/\btext\/event-stream\b/i.test(request.headers.accept ?? "")) {
-      throw new HubError("BadRequest", "This route answers server-sent events: send 'Accept: text/event-stream'.");
-    }
-    const iModelId = request.params.id;
-    await hub.iModels.get(iModelId); // iModelNotFound as a normal API error, before the stream starts
-    // HEAD (fastify adds it for GET): the headers of a stream, without one that would never end.
-    if (request.method === "HEAD") return reply.header("content-type", "text/event-stream; charset=utf-8").header("cache-control", "no-cache").send();
-    const lastEventId = request.headers["last-event-id"] ?? request.params_.lastEventId;
-    const after = parseEventId(typeof lastEventId === "string" ? lastEventId : undefined, feed.epoch);
-    const user = request.actor.userId;
-    if ((perUser.get(user) ?? 0) >= maxPerUser) {
-      throw new HubError("TooManyRequests", `You already follow ${maxPerUser} change feeds on this hub (--max-streams-per-user); close one or retry later.`, {
-        retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
-      });
-    }
-    const res = reply.raw;
-    const queue: string[] = [];
-    let ready = false;
-    const write = (text: string) => {
-      if (!ready) return void queue.push(text);
-      if (res.writableLength > MAX_UNREAD_BYTES) return end();
-      res.write(text);
-    };
-    const subscription = feed.subscribe(iModelId, after, (e) => write(formatEvent(feed.epoch, e)));
-    if (!subscription) {
-      throw new HubError("ServiceUnavailable", `The hub already serves ${feed.maxSubscribers} event streams; retry later.`, { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
-    }
-    perUser.set(user, (perUser.get(user) ?? 0) + 1);
-    let ended = false;
-    const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
-    heartbeat.unref();
-    // Access can end while the stream is open (token revoked or expired, role taken away, iModel deleted).
-    const { stillAllowed } = options;
-    const recheck = stillAllowed && setInterval(() => void stillAllowed(request).then((ok) => ok || end()), options.accessRecheckMs ?? 2000);
-    if (recheck) recheck.unref();
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
-      if (recheck) clearInterval(recheck);
-      subscription.close();
-      const left = (perUser.get(user) ?? 1) - 1;
-      if (left > 0) perUser.set(user, left);
-      else perUser.delete(user);
-      open.delete(end);
-      if (!res.writableEnded) res.end();
-    };
-    open.add(end);
-    // Whoever leaves first (client, network, server), the subscription and the timer go with the connection.
-    request.raw.socket.once("close", end);
-    res.once("close", end);
-    res.once("error", end);
+  api.get<{ Params: { id: string } }>(
+    "/:id/events",
+    {
+      schema: {
+        querystring: query({ lastEventId: "Resume after this event (as the Last-Event-ID header)" }),
+        headers: query({ accept: "Must include text/event-stream", "last-event-id": "Resume after this event" }),
+        response: {
+          200: {
+            description: "Server-sent events: changeset, namedVersion, locks, checkpoint, briefcase, reset",
+            content: { "text/event-stream": { schema: { type: "string" } } },
+          },
+        },
+      },
+      config: { summary: "Follow an iModel's change feed (server-sent events; modelhub)", authz: iModel(WEBVIEW) },
+    },
+    async (request, reply) => {
+      // Only clients that ask for a stream get one: a JSON client (or `*/*`) would otherwise wait forever for a body.
+      if (!/\btext\/event-stream\b/i.test(request.headers.accept ?? "")) {
+        throw new HubError("BadRequest", "This route answers server-sent events: send 'Accept: text/event-stream'.");
+      }
+      const iModelId = request.params.id;
+      await hub.iModels.get(iModelId); // iModelNotFound as a normal API error, before the stream starts
+      // HEAD (fastify adds it for GET): the headers of a stream, without one that would never end.
+      if (request.method === "HEAD")
+        return reply
+          .header("content-type", "text/event-stream; charset=utf-8")
+          .header("cache-control", "no-cache")
+          .send();
+      const lastEventId = request.headers["last-event-id"] ?? request.params_.lastEventId;
+      const after = parseEventId(typeof lastEventId === "string" ? lastEventId : undefined, feed.epoch);
+      const user = request.actor.userId;
+      if ((perUser.get(user) ?? 0) >= maxPerUser) {
+        throw new HubError(
+          "TooManyRequests",
+          `You already follow ${maxPerUser} change feeds on this hub (--max-streams-per-user); close one or retry later.`,
+          {
+            retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+          },
+        );
+      }
+      const res = reply.raw;
+      const queue: string[] = [];
+      let ready = false;
+      const write = (text: string) => {
+        if (!ready) return void queue.push(text);
+        if (res.writableLength > MAX_UNREAD_BYTES) return end();
+        res.write(text);
+      };
+      const subscription = feed.subscribe(iModelId, after, (e) => write(formatEvent(feed.epoch, e)));
+      if (!subscription) {
+        throw new HubError(
+          "ServiceUnavailable",
+          `The hub already serves ${feed.maxSubscribers} event streams; retry later.`,
+          { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS },
+        );
+      }
+      perUser.set(user, (perUser.get(user) ?? 0) + 1);
+      let ended = false;
+      const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
+      heartbeat.unref();
+      // Access can end while the stream is open (token revoked or expired, role taken away, iModel deleted).
+      const { stillAllowed } = options;
+      const recheck =
+        stillAllowed &&
+        setInterval(() => void stillAllowed(request).then((ok) => ok || end()), options.accessRecheckMs ?? 2000);
+      if (recheck) recheck.unref();
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        clearInterval(heartbeat);
+        if (recheck) clearInterval(recheck);
+        subscription.close();
+        const left = (perUser.get(user) ?? 1) - 1;
+        if (left > 0) perUser.set(user, left);
+        else perUser.delete(user);
+        open.delete(end);
+        if (!res.writableEnded) res.end();
+      };
+      open.add(end);
+      // Whoever leaves first (client, network, server), the subscription and the timer go with the connection.
+      request.raw.socket.once("close", end);
+      res.once("close", end);
+      res.once("error", end);
 
-    reply.hijack();
-    res.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no", // nginx: pass events on at once
-      connection: "keep-alive",
-    });
-    res.write(`retry: ${RETRY_MS}\n\n`);
-    const missed = subscription.missed;
-    if ("reason" in missed) {
-      res.write(`id: ${feed.epoch}-${subscription.tip}\nevent: reset\ndata: ${JSON.stringify({ reason: missed.reason })}\n\n`);
-    } else {
-      for (const e of missed) res.write(formatEvent(feed.epoch, e));
-    }
-    ready = true;
-    for (const text of queue.splice(0)) write(text);
-  });
+      reply.hijack();
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no", // nginx: pass events on at once
+        connection: "keep-alive",
+      });
+      res.write(`retry: ${RETRY_MS}\n\n`);
+      const missed = subscription.missed;
+      if ("reason" in missed) {
+        res.write(
+          `id: ${feed.epoch}-${subscription.tip}\nevent: reset\ndata: ${JSON.stringify({ reason: missed.reason })}\n\n`,
+        );
+      } else {
+        for (const e of missed) res.write(formatEvent(feed.epoch, e));
+      }
+      ready = true;
+      for (const text of queue.splice(0)) write(text);
+    },
+  );
 };
 
 function formatEvent(epoch: string, { seq, event }: SequencedEvent): string {

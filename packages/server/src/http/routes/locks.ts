@@ -9,11 +9,18 @@ import { WEBVIEW, WRITE_OR_MANAGE, iModel } from "../authz/rules.js";
 import { offsetPagingLinks } from "../paging.js";
 import { parseEnumParam, parseIndexParam, parsePage } from "../query.js";
 import { parseBody } from "../validation.js";
+import { LOCK, PAGING, bodyOf, one, page, query } from "../schemas.js";
 import { PerUserLimit } from "../per-user-limit.js";
 import { sendJsonInPieces } from "../json-pieces.js";
 import { yieldIfBusy } from "../../util/event-loop.js";
 
-const changesetRef = z.union([z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." }), z.literal("")]).nullable().optional();
+const changesetRef = z
+  .union([
+    z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." }),
+    z.literal(""),
+  ])
+  .nullable()
+  .optional();
 
 const updateBody = z.object({
   briefcaseId: z.number().int().min(0),
@@ -51,7 +58,18 @@ const LOCK_UPDATES_WAITING = 64;
 /** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
 export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
   const updates = new PerUserLimit(LOCK_UPDATES_RUNNING, LOCK_UPDATES_WAITING, "lock requests");
-  api.patch<{ Params: { id: string } }>("/:id/locks", { config: { summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.update", target: (_p, body) => body.briefcaseId } } }, (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)));
+  api.patch<{ Params: { id: string } }>(
+    "/:id/locks",
+    {
+      schema: { body: bodyOf(updateBody), response: { 200: one("lock", LOCK) } },
+      config: {
+        summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)",
+        authz: iModel(WRITE_OR_MANAGE),
+        audit: { action: "locks.update", target: (_p, body) => body.briefcaseId },
+      },
+    },
+    (request, reply) => updates.run(request.actor.userId, () => updateLocks(request, reply)),
+  );
 
   async function updateLocks(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) {
     const operation = "Cannot update Locks.";
@@ -77,12 +95,20 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
         const id = normalizeId64(raw);
         if (!id) {
           const target = `lockedObjects[${g}].objectIds[${i}]`;
-          throw invalidRequest(operation, [{ code: "InvalidValue", message: `Provided '${target}' value is not valid. '${raw}' is not an Id64 string such as '0x1a'.`, target }]);
+          throw invalidRequest(operation, [
+            {
+              code: "InvalidValue",
+              message: `Provided '${target}' value is not valid. '${raw}' is not an Id64 string such as '0x1a'.`,
+              target,
+            },
+          ]);
         }
         const earlier = objects.get(id);
         if (earlier !== undefined && earlier !== lockLevel) {
           const target = `lockedObjects[${g}].objectIds[${i}]`;
-          throw invalidRequest(operation, [{ code: "InvalidValue", message: `Object '${raw}' is requested with two different lock levels.`, target }]);
+          throw invalidRequest(operation, [
+            { code: "InvalidValue", message: `Object '${raw}' is requested with two different lock levels.`, target },
+          ]);
         }
         objects.set(id, lockLevel);
       }
@@ -93,33 +119,69 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
       objects,
     });
     const answer = { lock: request.presenter.lock(locks) };
-    return locks.exclusive.length + locks.shared.length > STREAMED_ANSWER_IDS ? sendJsonInPieces(reply, answer) : answer;
+    return locks.exclusive.length + locks.shared.length > STREAMED_ANSWER_IDS
+      ? sendJsonInPieces(reply, answer)
+      : answer;
   }
 
-  api.get<{ Params: { id: string } }>("/:id/locks", { config: { summary: "List locks", authz: iModel(WEBVIEW) } }, async (request) => {
-    const q = request.params_;
-    const operation = "Cannot get Locks.";
-    const page = parsePage(q, operation);
-    const briefcaseId = parseIndexParam(q, "briefcaseId", operation);
-    const level = parseEnumParam(q, "lockLevel", operation, ["shared", "exclusive"] as const);
-    // Pages count object ids, not entities; one extra id tells whether another page exists.
-    const filter = { ...(briefcaseId !== undefined ? { briefcaseId } : {}), ...(level ? { level } : {}) };
-    const groups = await hub.locks.list(request.params.id, filter, { limit: page.limit + 1, offset: page.offset });
-    let count = 0;
-    for (const g of groups) count += g.exclusive.length + g.shared.length;
-    const hasMore = count > page.limit;
-    if (hasMore) trimLastId(groups);
-    return {
-      locks: groups.filter((g) => g.exclusive.length + g.shared.length > 0).map((g) => request.presenter.lock(g)),
-      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/locks`, q, page, hasMore),
-    };
-  });
+  api.get<{ Params: { id: string } }>(
+    "/:id/locks",
+    {
+      schema: {
+        querystring: query({
+          briefcaseId: "Only this briefcase's",
+          lockLevel: { type: "string", enum: ["shared", "exclusive"] },
+          ...PAGING,
+        }),
+        response: { 200: page("locks", LOCK) },
+      },
+      config: { summary: "List locks", authz: iModel(WEBVIEW) },
+    },
+    async (request) => {
+      const q = request.params_;
+      const operation = "Cannot get Locks.";
+      const page = parsePage(q, operation);
+      const briefcaseId = parseIndexParam(q, "briefcaseId", operation);
+      const level = parseEnumParam(q, "lockLevel", operation, ["shared", "exclusive"] as const);
+      // Pages count object ids, not entities; one extra id tells whether another page exists.
+      const filter = { ...(briefcaseId !== undefined ? { briefcaseId } : {}), ...(level ? { level } : {}) };
+      const groups = await hub.locks.list(request.params.id, filter, { limit: page.limit + 1, offset: page.offset });
+      let count = 0;
+      for (const g of groups) count += g.exclusive.length + g.shared.length;
+      const hasMore = count > page.limit;
+      if (hasMore) trimLastId(groups);
+      return {
+        locks: groups.filter((g) => g.exclusive.length + g.shared.length > 0).map((g) => request.presenter.lock(g)),
+        _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/locks`, q, page, hasMore),
+      };
+    },
+  );
 
-  api.post<{ Params: { id: string } }>("/:id/locks/release-chunk", { config: { summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)", authz: iModel(WRITE_OR_MANAGE), audit: { action: "locks.release", target: (_p, body) => body.briefcaseId } } }, async (request) => {
-    const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
-    return hub.locks.releaseChunk(request.actor, grantsOfRequest(request), request.params.id, body.briefcaseId, (body.changesetId ?? "").toLowerCase());
-  });
-}
+  api.post<{ Params: { id: string } }>(
+    "/:id/locks/release-chunk",
+    {
+      schema: {
+        body: bodyOf(releaseChunkBody),
+        response: { 200: { type: "object", properties: { isLastChunk: { type: "boolean" } } } },
+      },
+      config: {
+        summary: "Release a briefcase's locks, a chunk at a time (one's own; anyone's with imodels_manage)",
+        authz: iModel(WRITE_OR_MANAGE),
+        audit: { action: "locks.release", target: (_p, body) => body.briefcaseId },
+      },
+    },
+    async (request) => {
+      const body = parseBody(releaseChunkBody, request.body, "Cannot release Locks.");
+      return hub.locks.releaseChunk(
+        request.actor,
+        grantsOfRequest(request),
+        request.params.id,
+        body.briefcaseId,
+        (body.changesetId ?? "").toLowerCase(),
+      );
+    },
+  );
+};
 
 /** The number of `lockedObjects[].objectIds[]` entries of a body of any shape (what is not an array counts 0). */
 function countObjectIds(body: unknown): number {
@@ -139,4 +201,4 @@ function trimLastId(groups: { exclusive: string[]; shared: string[] }[]): void {
   if (!last) return;
   if (last.shared.length > 0) last.shared.pop();
   else last.exclusive.pop();
-};
+}

@@ -30,7 +30,7 @@ export interface MeAnswer {
 
 /** Registered under the prefix `/me` in an authenticated scope (rule "authenticated": the caller's own identity). */
 export const meRoutes: FastifyPluginAsync<MeRouteOptions> = async (scope, { access, authMode, profiles }) => {
-  scope.get("/", { config: { authz: { kind: "authenticated", why: "the caller's own identity" } } }, async (request) => {
+  scope.get("/", { config: { summary: "Who the caller is (the web UI's header; modelhub)", authz: { kind: "authenticated", why: "the caller's own identity" } } }, async (request) => {
     return describeActor(request.actor, { authMode, administrator: access.policy.everyoneMayDoEverything || access.isAdmin(request.actor), profiles });
   });
 };

@@ -14,6 +14,7 @@ import { UPLOAD_RETRY_AFTER_SECONDS } from "./upload-slots.js";
 import type { Actor } from "../../domain/context.js";
 import type { AuthFailureGate } from "../auth-failures.js";
 import { SIGNED_LINK } from "../authz/rules.js";
+import { query } from "../schemas.js";
 
 export { storageUrl } from "./url-signer.js";
 
@@ -44,7 +45,10 @@ export interface StorageRouteOptions {
   failures?: AuthFailureGate;
 }
 
-export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app, { blobStore, signer, checkWrite, onStored, uploads, failures }) => {
+export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (
+  app,
+  { blobStore, signer, checkWrite, onStored, uploads, failures },
+) => {
   // The user a verified link was issued to: the audit log records it as the upload's user.
   app.decorateRequest("actor", null as unknown as Actor);
   // Bodies (hundreds of MB, any content type or none) are never parsed here: the handlers stream `request.raw`.
@@ -55,7 +59,8 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   // Azure-style XML errors for whatever else goes wrong here (storage clients only look at the status).
   app.setErrorHandler((err: { statusCode?: number; message?: string }, request, reply) => {
     if (reply.sent || reply.raw.headersSent) return;
-    const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status =
+      typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, "storage request failed");
     return status === 500
       ? sendXmlError(reply, 500, "InternalError", "The server encountered an internal error. Please retry the request.")
@@ -66,15 +71,30 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   app.setNotFoundHandler((request, reply) =>
     ["GET", "HEAD", "PUT"].includes(request.method)
       ? sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.")
-      : sendXmlError(reply, 405, "UnsupportedHttpVerb", `The resource doesn't support the HTTP verb ${request.method}.`),
+      : sendXmlError(
+          reply,
+          405,
+          "UnsupportedHttpVerb",
+          `The resource doesn't support the HTTP verb ${request.method}.`,
+        ),
   );
 
   /** The link's verdict: false (answered 403), or the size limit (infinite without one) and user it signed. */
-  const authorize = (request: FastifyRequest, reply: FastifyReply, key: string, permission: Permission): false | { maxBytes: number; user: string } => {
+  const authorize = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    key: string,
+    permission: Permission,
+  ): false | { maxBytes: number; user: string } => {
     const retryAfterSeconds = failures?.blockedFor(request.raw);
     if (retryAfterSeconds !== undefined) {
       void reply.header("retry-after", String(retryAfterSeconds));
-      sendXmlError(reply, 503, "ServerBusy", "Too many requests with invalid links came from this address; retry later.");
+      sendXmlError(
+        reply,
+        503,
+        "ServerBusy",
+        "Too many requests with invalid links came from this address; retry later.",
+      );
       return false;
     }
     const verdict = signer.verify(key, request.query as Query, permission);
@@ -88,8 +108,25 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   };
 
   // The signed link (one object, one verb, an expiry) is the authorization: API routes that checked permissions hand them out.
-  const upload = { summary: "Upload a file or a block through a signed link (Azure Blob subset)", authz: SIGNED_LINK, audit: { action: "storage.upload", target: (p: Query) => storageKey(p["*"]) } };
-  app.put("/modelhub/*", { config: upload }, async (request, reply) => {
+  const upload = {
+    summary: "Upload a file or a block through a signed link (Azure Blob subset)",
+    authz: SIGNED_LINK,
+    audit: { action: "storage.upload", target: (p: Query) => storageKey(p["*"]) },
+  };
+  const bytes = { "application/octet-stream": { schema: { type: "string", format: "binary" } } };
+  const uploadSchema = {
+    querystring: query({
+      comp: {
+        type: "string",
+        enum: ["block", "blocklist"],
+        description: "Put Block / Put Block List (Azure); none: the whole file",
+      },
+      blockid: "The block's id (comp=block)",
+    }),
+    body: { content: bytes },
+    response: { 201: { description: "Stored (ETag and Last-Modified of the blob)" } },
+  };
+  app.put("/modelhub/*", { schema: uploadSchema, config: upload }, async (request, reply) => {
     const key = keyOf(request);
     if (!key) return sendXmlError(reply, 400, "InvalidUri", "The blob path is not valid.");
     const link = authorize(request, reply, key, "w");
@@ -118,7 +155,10 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       if (query.comp === "block") {
         if (!query.blockid) return sendXmlError(reply, 400, "InvalidQueryParameterValue", "blockid is required.");
         // All the blocks staged for the key together, not only this one, stay within the declared size.
-        await blobStore.stageBlock(key, query.blockid, body, { signal: abort.signal, maxStagedBytes: verdict.maxBytes });
+        await blobStore.stageBlock(key, query.blockid, body, {
+          signal: abort.signal,
+          maxStagedBytes: verdict.maxBytes,
+        });
         return azureHeaders(reply.code(201)).send();
       }
       if (query.comp === "blocklist") {
@@ -130,10 +170,16 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
         onStored?.(key, info);
         return withBlobHeaders(azureHeaders(reply.code(201)), info).send();
       }
-      if (query.comp !== undefined) return sendXmlError(reply, 400, "InvalidQueryParameterValue", `comp=${query.comp} is not supported.`);
+      if (query.comp !== undefined)
+        return sendXmlError(reply, 400, "InvalidQueryParameterValue", `comp=${query.comp} is not supported.`);
       const blobType = request.headers["x-ms-blob-type"];
       if (blobType !== undefined && blobType !== "BlockBlob") {
-        return sendXmlError(reply, 400, "InvalidHeaderValue", `Only block blobs are stored here, not '${String(blobType)}'.`);
+        return sendXmlError(
+          reply,
+          400,
+          "InvalidHeaderValue",
+          `Only block blobs are stored here, not '${String(blobType)}'.`,
+        );
       }
       const info = await blobStore.put(key, body, { signal: abort.signal });
       const refused = await stillWritable(info);
@@ -149,7 +195,12 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       if (isOutOfSpace(err)) {
         // The store removed the partial file; the rest of the body is not read. Retryable once space is freed.
         void reply.header("connection", "close").header("retry-after", String(OUT_OF_SPACE_RETRY_AFTER_SECONDS));
-        return sendXmlError(reply, 503, "ServerBusy", "The server is out of disk space. Please retry the request later.");
+        return sendXmlError(
+          reply,
+          503,
+          "ServerBusy",
+          "The server is out of disk space. Please retry the request later.",
+        );
       }
       // The client went away mid-body: the store has already thrown the partial data away; nobody reads an answer.
       if (abort.signal.aborted || (!request.raw.complete && request.raw.destroyed)) return reply;
@@ -183,9 +234,21 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       const info = openWhole ? blob?.info : await blobStore.stat(key);
       if (!info) return sendXmlError(reply, 404, "BlobNotFound", "The specified blob does not exist.");
       const ifMatch = request.headers["if-match"];
-      if (ifMatch && ifMatch.trim() !== "*" && !ifMatch.split(",").map((t) => t.trim()).includes(quote(info.etag))) {
+      if (
+        ifMatch &&
+        ifMatch.trim() !== "*" &&
+        !ifMatch
+          .split(",")
+          .map((t) => t.trim())
+          .includes(quote(info.etag))
+      ) {
         blob?.stream.destroy();
-        return sendXmlError(reply, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+        return sendXmlError(
+          reply,
+          412,
+          "ConditionNotMet",
+          "The condition specified using HTTP conditional header(s) is not met.",
+        );
       }
       const range = rangeHeader === undefined ? undefined : parseRange(rangeHeader, info.size);
       if (range === "malformed" && typeof msRange === "string") {
@@ -193,7 +256,12 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
       }
       if (range === "unsatisfiable") {
         void reply.header("content-range", `bytes */${info.size}`);
-        return sendXmlError(reply, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+        return sendXmlError(
+          reply,
+          416,
+          "InvalidRange",
+          "The range specified is invalid for the current size of the resource.",
+        );
       }
       // A malformed `Range` is ignored (RFC 9110 §14.2): the whole blob is sent.
       const byteRange = range === "malformed" ? undefined : range;
@@ -233,7 +301,24 @@ export const storageRoutes: FastifyPluginAsync<StorageRouteOptions> = async (app
   // An explicit HEAD route: fastify's automatic one would answer a body-less reply with `Content-Length: 0`, and
   // @azure/storage-blob sizes parallel downloads from HEAD (getProperties).
   const download = { summary: "Download a file (or a range of it) through a signed link", authz: SIGNED_LINK };
-  app.route({ method: ["GET", "HEAD"], url: "/modelhub/*", config: download, handler: (request, reply) => read(request, reply, request.method === "HEAD") });
+  const downloadSchema = {
+    headers: query({
+      range: "bytes=a-b",
+      "x-ms-range": "bytes=a-b (Azure)",
+      "if-match": "The ETag the blob must still have",
+    }),
+    response: {
+      200: { description: "The file", content: bytes },
+      206: { description: "The range asked for", content: bytes },
+    },
+  };
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/modelhub/*",
+    schema: downloadSchema,
+    config: download,
+    handler: (request, reply) => read(request, reply, request.method === "HEAD"),
+  });
 };
 
 /** The blob key of a storage path (the audit log's target of an upload). */
@@ -262,7 +347,13 @@ function keyOf(request: FastifyRequest): string | undefined {
     return undefined;
   }
   // No control characters either: a blob name is printed (the audit log, doctor) and names a file.
-  if (!key.startsWith("files/") || key.includes("\\") || hasControls(key) || key.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
+  if (
+    !key.startsWith("files/") ||
+    key.includes("\\") ||
+    hasControls(key) ||
+    key.split("/").some((s) => s === "" || s === "." || s === "..")
+  )
+    return undefined;
   return key;
 }
 
@@ -309,11 +400,26 @@ class BodyTooLarge extends Error {}
 function refuseWrite(reply: FastifyReply, verdict: Extract<WriteVerdict, { ok: false }>): FastifyReply {
   switch (verdict.reason) {
     case "completed":
-      return sendXmlError(reply, 409, "BlobImmutableDueToPolicy", `This operation is not permitted as the blob is immutable. ${verdict.message}`);
+      return sendXmlError(
+        reply,
+        409,
+        "BlobImmutableDueToPolicy",
+        `This operation is not permitted as the blob is immutable. ${verdict.message}`,
+      );
     case "gone":
-      return sendXmlError(reply, 403, "AuthorizationFailure", `This request is not authorized to perform this operation. ${verdict.message}`);
+      return sendXmlError(
+        reply,
+        403,
+        "AuthorizationFailure",
+        `This request is not authorized to perform this operation. ${verdict.message}`,
+      );
     case "notUploadable":
-      return sendXmlError(reply, 403, "AuthorizationPermissionMismatch", `This request is not authorized to perform this operation using this permission. ${verdict.message}`);
+      return sendXmlError(
+        reply,
+        403,
+        "AuthorizationPermissionMismatch",
+        `This request is not authorized to perform this operation using this permission. ${verdict.message}`,
+      );
   }
 }
 
@@ -329,7 +435,12 @@ function refuseBusy(reply: FastifyReply, why: SlotRefusal, slots: UploadSlots): 
 
 function refuseTooLarge(reply: FastifyReply, maxBytes: number): FastifyReply {
   void reply.header("connection", "close");
-  return sendXmlError(reply, 413, "RequestBodyTooLarge", `The request body is larger than the ${maxBytes} bytes declared for this file.`);
+  return sendXmlError(
+    reply,
+    413,
+    "RequestBodyTooLarge",
+    `The request body is larger than the ${maxBytes} bytes declared for this file.`,
+  );
 }
 
 /** The request body, failing with BodyTooLarge as soon as more than `maxBytes` arrive. */
@@ -339,7 +450,8 @@ function capped(body: IncomingMessage, maxBytes: number): Readable {
   const limiter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
-      if (seen > maxBytes) return done(new BodyTooLarge(`The request body is larger than the ${maxBytes} bytes declared for this file.`));
+      if (seen > maxBytes)
+        return done(new BodyTooLarge(`The request body is larger than the ${maxBytes} bytes declared for this file.`));
       done(null, chunk);
     },
   });

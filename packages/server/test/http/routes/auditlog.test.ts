@@ -16,9 +16,18 @@ describe("routes/auditlog.ts", () => {
     await h.call("PATCH", `/imodels/${id}`, { body: { description: "changed" } });
     const mine = await h.call("GET", `/imodels/${id}/auditlog`);
     assert.equal(mine.status, 200, mine.text);
-    assert.deepEqual(mine.body.auditEntries.map((e: { action: string; userId: string }) => [e.action, e.userId]), [["imodel.create", "alice"], ["imodel.update", "alice"]]);
+    assert.deepEqual(
+      mine.body.auditEntries.map((e: { action: string; userId: string }) => [e.action, e.userId]),
+      [
+        ["imodel.create", "alice"],
+        ["imodel.update", "alice"],
+      ],
+    );
     const iTwin = await h.call("GET", `/auditlog?iTwinId=${ITWIN}&action=imodel.update`);
-    assert.deepEqual(iTwin.body.auditEntries.map((e: { iModelId: string }) => e.iModelId), [id]);
+    assert.deepEqual(
+      iTwin.body.auditEntries.map((e: { iModelId: string }) => e.iModelId),
+      [id],
+    );
     const bad = await h.call("GET", `/auditlog?since=yesterday`);
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.details[0].target, "since");

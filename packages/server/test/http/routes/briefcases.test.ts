@@ -22,6 +22,9 @@ describe("routes/briefcases.ts", () => {
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, "BriefcaseNotFound");
     const log = await h.call("GET", `/imodels/${id}/auditlog?action=briefcase.acquire`);
-    assert.deepEqual(log.body.auditEntries.map((e: { status: number; outcome: string }) => [e.status, e.outcome]), [[409, "refused"]]);
+    assert.deepEqual(
+      log.body.auditEntries.map((e: { status: number; outcome: string }) => [e.status, e.outcome]),
+      [[409, "refused"]],
+    );
   });
 });

@@ -30,6 +30,9 @@ describe("routes/changesets.ts", () => {
     const bad = await h.call("POST", `/imodels/${id}/changesets`, { body: { id: "x", briefcaseId: 2, fileSize: 1 } });
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.code, "InvalidiModelsRequest");
-    assert.deepEqual(bad.body.error.details.map((d: { target: string }) => d.target), ["id"]);
+    assert.deepEqual(
+      bad.body.error.details.map((d: { target: string }) => d.target),
+      ["id"],
+    );
   });
 });

@@ -17,7 +17,9 @@ describe("routes/events.ts", () => {
     const json = await h.call("GET", `/imodels/${id}/events`);
     assert.equal(json.status, 400);
     assert.equal(json.body.error.code, "BadRequest");
-    const unknown = await h.call("GET", "/imodels/00000000-0000-4000-8000-000000000000/events", { headers: { accept: "text/event-stream" } });
+    const unknown = await h.call("GET", "/imodels/00000000-0000-4000-8000-000000000000/events", {
+      headers: { accept: "text/event-stream" },
+    });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, "iModelNotFound");
     const head = await h.call("HEAD", `/imodels/${id}/events`, { headers: { accept: "text/event-stream" } });

@@ -19,7 +19,10 @@ describe("routes/imodels.ts", () => {
     assert.equal(made.body.iModel.state, "notInitialized");
     assert.equal((await h.call("GET", `/imodels/${id}`)).body.iModel.name, "Bridge");
     const list = await h.call("GET", `/imodels?iTwinId=${ITWIN}`, { headers: { prefer: "return=representation" } });
-    assert.deepEqual(list.body.iModels.map((m: { id: string }) => m.id), [id]);
+    assert.deepEqual(
+      list.body.iModels.map((m: { id: string }) => m.id),
+      [id],
+    );
     const renamed = await h.call("PATCH", `/imodels/${id}`, { body: { name: "Bridge 2" } });
     assert.equal(renamed.status, 200, renamed.text);
     assert.equal(renamed.body.iModel.name, "Bridge 2");
@@ -34,7 +37,9 @@ describe("routes/imodels.ts", () => {
   it("answers bad input with the seeds' codes and asks for a token", async () => {
     const noName = await h.call("POST", "/imodels", { body: { iTwinId: ITWIN } });
     assert.equal(noName.status, 422);
-    assert.deepEqual(noName.body.error.details, [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "name" }]);
+    assert.deepEqual(noName.body.error.details, [
+      { code: "MissingRequiredProperty", message: "Required property is missing.", target: "name" },
+    ]);
     const noITwin = await h.call("GET", "/imodels");
     assert.equal(noITwin.status, 422);
     assert.equal(noITwin.body.error.details[0].code, "MissingRequiredParameter");

@@ -16,11 +16,23 @@ describe("routes/itwins.ts", () => {
     assert.equal(made.status, 201, made.text);
     const id = made.body.iTwin.id as string;
     assert.equal((await h.call("POST", "/itwins", { body: { displayName: "site a" } })).body.error.code, "iTwinExists");
-    assert.deepEqual((await h.call("GET", "/itwins")).body.iTwins.map((t: { id: string }) => t.id), [id]);
-    assert.equal((await h.call("GET", "/itwins/00000000-0000-4000-8000-000000000000")).body.error.code, "iTwinNotFound");
-    assert.equal((await h.call("PATCH", `/itwins/${id}`, { body: { displayName: "Site B" } })).body.iTwin.displayName, "Site B");
+    assert.deepEqual(
+      (await h.call("GET", "/itwins")).body.iTwins.map((t: { id: string }) => t.id),
+      [id],
+    );
+    assert.equal(
+      (await h.call("GET", "/itwins/00000000-0000-4000-8000-000000000000")).body.error.code,
+      "iTwinNotFound",
+    );
+    assert.equal(
+      (await h.call("PATCH", `/itwins/${id}`, { body: { displayName: "Site B" } })).body.iTwin.displayName,
+      "Site B",
+    );
     assert.equal((await h.call("DELETE", `/itwins/${id}`)).status, 204);
     const log = await h.call("GET", `/auditlog?iTwinId=${id}`);
-    assert.deepEqual(log.body.auditEntries.map((e: { action: string }) => e.action), ["itwin.create", "itwin.update", "itwin.delete"]);
+    assert.deepEqual(
+      log.body.auditEntries.map((e: { action: string }) => e.action),
+      ["itwin.create", "itwin.update", "itwin.delete"],
+    );
   });
 });

@@ -17,7 +17,10 @@ describe("routes/named-versions.ts", () => {
     assert.deepEqual((await h.call("GET", `/imodels/${id}/namedversions`)).body.namedVersions, []);
     const nameless = await h.call("POST", `/imodels/${id}/namedversions`, { body: { changesetId: "" } });
     assert.equal(nameless.status, 422);
-    assert.deepEqual(nameless.body.error.details.map((d: { code: string; target: string }) => [d.code, d.target]), [["MissingRequiredProperty", "name"]]);
+    assert.deepEqual(
+      nameless.body.error.details.map((d: { code: string; target: string }) => [d.code, d.target]),
+      [["MissingRequiredProperty", "name"]],
+    );
     const missing = await h.call("GET", `/imodels/${id}/namedversions/00000000-0000-4000-8000-000000000000`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, "NamedVersionNotFound");

@@ -16,7 +16,10 @@ describe("routes/users.ts", () => {
   it("lists the iModel's users with links the official client parses, and one by id", async () => {
     const list = await h.call("GET", `/imodels/${id}/users`);
     assert.equal(list.status, 200, list.text);
-    assert.deepEqual(list.body.users.map((u: { id: string }) => u.id), ["alice"]);
+    assert.deepEqual(
+      list.body.users.map((u: { id: string }) => u.id),
+      ["alice"],
+    );
     assert.equal(list.body.users[0]._links.self.href, `http://127.0.0.1/imodels/${id}/users/alice`);
     const one = await h.call("GET", `/imodels/${id}/users/alice`);
     assert.equal(one.status, 200, one.text);

@@ -35,7 +35,11 @@ export interface InjectHub {
   app: FastifyInstance;
   hub: Hub;
   /** `path` is absolute (`/imodels/…`); as `user` (default "alice"; null: no Authorization header). */
-  call(method: string, path: string, options?: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; user?: string | null }): Promise<Answer>;
+  call(
+    method: string,
+    path: string,
+    options?: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; user?: string | null },
+  ): Promise<Answer>;
   /** An iModel created empty in {@link ITWIN} (its baseline job stays queued: no worker runs here). */
   createIModel(name?: string): Promise<string>;
   close(): Promise<void>;
@@ -59,7 +63,11 @@ export async function injectHub(): Promise<InjectHub> {
     checkpoints: config.checkpoints,
     events: backend.events,
   });
-  const access = new AccessService(backend.access, systemClock, { everyoneMayDoEverything: true, admins: [], claimITwins: true });
+  const access = new AccessService(backend.access, systemClock, {
+    everyoneMayDoEverything: true,
+    admins: [],
+    claimITwins: true,
+  });
   const recorder = new AuditRecorder(backend.auditLog, { log: () => undefined });
   const app = await buildApp({
     hub,
@@ -75,6 +83,15 @@ export async function injectHub(): Promise<InjectHub> {
     webUiRoot: false,
     audit: { recorder, log: backend.auditLog },
     events: { feed: backend.events },
+    admin: {
+      identities: backend.identities,
+      jobs: backend.jobs,
+      iModelOf: async (id) => {
+        const record = await hub.iModels.get(id).catch(() => undefined);
+        return record && { name: record.name, iTwinId: record.iTwinId };
+      },
+      about: { version: "inject", metadata: "sqlite", blobs: "fs" },
+    },
   });
   await app.ready();
   const call: InjectHub["call"] = async (method, path, options = {}) => {
@@ -86,7 +103,12 @@ export async function injectHub(): Promise<InjectHub> {
       payload = JSON.stringify(options.body);
       headers["content-type"] ??= "application/json";
     }
-    const r = await app.inject({ method: method as "GET", url: path, headers, ...(payload !== undefined ? { payload } : {}) });
+    const r = await app.inject({
+      method: method as "GET",
+      url: path,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+    });
     let body: Json = {};
     try {
       body = r.body ? (JSON.parse(r.body) as Json) : {};
