@@ -62,6 +62,7 @@ export async function injectHub(): Promise<InjectHub> {
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: false },
     checkpoints: config.checkpoints,
     events: backend.events,
+    changeSummaries: backend.changes,
   });
   const access = new AccessService(backend.access, systemClock, {
     everyoneMayDoEverything: true,
