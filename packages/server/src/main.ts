@@ -5,16 +5,16 @@ import { BlobContainerService } from "./domain/blob-containers/blob-container-se
 import { CheckpointBlocks } from "./domain/blob-containers/checkpoint-blocks.js";
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
-import { AuditRecorder } from "./app/audit-recorder.js";
+import { AuditRecorder } from "./background/audit-recorder.js";
 import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
-import { ElementLabels } from "./app/element-labels.js";
+import { ElementLabels } from "./background/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
-import { JobRunner } from "./app/job-runner.js";
-import type { LogFormat } from "./app/log-format.js";
-import { humanLogStream } from "./app/log-format.js";
-import { ChangeBackfill } from "./app/change-backfill.js";
-import { Maintenance } from "./app/maintenance.js";
+import { JobRunner } from "./background/job-runner.js";
+import type { LogFormat } from "./background/log-format.js";
+import { humanLogStream } from "./background/log-format.js";
+import { ChangeBackfill } from "./background/change-backfill.js";
+import { Maintenance } from "./background/maintenance.js";
 import type { ServerConfig } from "./config.js";
 import { systemClock } from "./domain/context.js";
 import { createHub } from "./domain/hub.js";
@@ -27,8 +27,8 @@ import { buildApp } from "./http/app.js";
 import { createAuthenticator } from "./http/authn/create-authenticator.js";
 import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
-import { ITwinWorker } from "./worker/itwin-worker.js";
-import type { WorkerITwin } from "./worker/protocol.js";
+import { ITwinWorker } from "./adapters/itwin-worker/itwin-worker.js";
+import type { WorkerITwin } from "./adapters/itwin-worker/ipc.js";
 
 export interface RunningServer {
   /** e.g. http://127.0.0.1:3000 */

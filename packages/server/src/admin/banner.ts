@@ -2,7 +2,7 @@
 // for an operator to see at a glance which storage and which sign-in a node uses.
 import { formatBlobSpec, formatMetadataSpec } from "../adapters/registry.js";
 import type { ServerConfig } from "../config.js";
-import type { LogFormat } from "../app/log-format.js";
+import type { LogFormat } from "../background/log-format.js";
 import { VERSION } from "../version.js";
 
 /** How callers prove who they are in each auth mode, in a few words. */

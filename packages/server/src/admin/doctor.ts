@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { BlobSpec, MetadataSpec } from "../adapters/registry.js";
 import { DEFAULT_BLOB_SPEC, DEFAULT_METADATA_SPEC, openBlobStore, openMetadataStore } from "../adapters/registry.js";
-import { sweepScratch } from "../app/maintenance.js";
+import { sweepScratch } from "../background/maintenance.js";
 import { systemClock } from "../domain/context.js";
 import type { Orphan, StagedOrphan } from "../domain/maintenance/blob-janitor.js";
 import { BlobJanitor } from "../domain/maintenance/blob-janitor.js";

@@ -1,9 +1,9 @@
-import type { AuditRecorder } from "../app/audit-recorder.js";
+import type { AuditRecorder } from "../background/audit-recorder.js";
 import type { AccessService } from "../domain/access/access-service.js";
 import type { EventFeed } from "../ports/event-bus.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
-import type { ElementLabels } from "../app/element-labels.js";
+import type { ElementLabels } from "../background/element-labels.js";
 import type { AdminRouteOptions } from "./routes/admin.js";
 import type { ProfileSource } from "./routes/me.js";
 import type { OidcSignIn } from "./web-ui.js";

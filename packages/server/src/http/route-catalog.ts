@@ -6,7 +6,7 @@ import type { EventFeed } from "../ports/event-bus.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
 import type { BlobContainerService } from "../domain/blob-containers/blob-container-service.js";
-import type { AuditRecorder } from "../app/audit-recorder.js";
+import type { AuditRecorder } from "../background/audit-recorder.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { AppOptions } from "./app-options.js";

@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ITwinWorker } from "../../src/worker/itwin-worker.js";
+import { ITwinWorker } from "../../src/adapters/itwin-worker/itwin-worker.js";
 import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
 import type { TestHub } from "../support/hub.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import type * as ManagementTypes from "@itwin/imodels-client-management";
-import { ITwinWorker } from "../../src/worker/itwin-worker.js";
+import { ITwinWorker } from "../../src/adapters/itwin-worker/itwin-worker.js";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
 import type { Fixture } from "../support/fixtures.js";

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
-import type { AuditRecorder } from "../../app/audit-recorder.js";
+import type { AuditRecorder } from "../../background/audit-recorder.js";
 import { iModelOfKey } from "../../domain/blob-keys.js";
 import type { AuditEntry, AuditOutcome } from "../../ports/audit-log.js";
 import type { AuditAction as ActionRule } from "../route-config.js";

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import type { AuditRecorder } from "../../app/audit-recorder.js";
+import type { AuditRecorder } from "../../background/audit-recorder.js";
 import { invalidRequest, invalidValue } from "../../domain/errors.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import { MANAGE, iModel } from "../authz/rules.js";

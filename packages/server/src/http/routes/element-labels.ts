@@ -4,8 +4,8 @@
 // Registered inside the `/imodels` API scope.
 import type { FastifyPluginAsync } from "fastify";
 import { READ, iModel } from "../authz/rules.js";
-import type { ElementLabels } from "../../app/element-labels.js";
-import { MAX_DESCRIBED_IDS } from "../../app/element-labels.js";
+import type { ElementLabels } from "../../background/element-labels.js";
+import { MAX_DESCRIBED_IDS } from "../../background/element-labels.js";
 import { invalidValue } from "../../domain/errors.js";
 
 const OPERATION = "Cannot get element labels.";

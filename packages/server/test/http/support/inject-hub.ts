@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { openBlobStore } from "../../../src/adapters/blob/open-blob-store.js";
 import { LocalScratchSpace } from "../../../src/adapters/fs/local-scratch-space.js";
 import { openMetadataBackend } from "../../../src/adapters/registry.js";
-import { AuditRecorder } from "../../../src/app/audit-recorder.js";
+import { AuditRecorder } from "../../../src/background/audit-recorder.js";
 import { makeConfig } from "../../../src/config.js";
 import { AccessService } from "../../../src/domain/access/access-service.js";
 import { systemClock } from "../../../src/domain/context.js";

@@ -1,10 +1,10 @@
 import type { ChildProcess } from "node:child_process";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { IModelFileWorker } from "../ports/imodel-file-worker.js";
-import { FileRejected } from "../ports/imodel-file-worker.js";
-import type { RawChangesetSummary, SummarizeArgs } from "../ports/change-summary-store.js";
-import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
+import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
+import { FileRejected } from "../../ports/imodel-file-worker.js";
+import type { RawChangesetSummary, SummarizeArgs } from "../../ports/change-summary-store.js";
+import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./ipc.js";
 
 export interface ITwinWorkerOptions {
   /** Scratch directory of the child (its iTwin.js cache). */

@@ -13,8 +13,8 @@ import { dirname, join, resolve } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
 import type * as CoreCommon from "@itwin/core-common";
-import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./protocol.js";
-import type { SummarizeArgs } from "../ports/change-summary-store.js";
+import type { WorkerITwin, WorkerPing, WorkerPong, WorkerReady, WorkerRequest, WorkerResponse } from "./ipc.js";
+import type { SummarizeArgs } from "../../ports/change-summary-store.js";
 import { summarizeChangesets } from "./change-summarizer.js";
 
 const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;

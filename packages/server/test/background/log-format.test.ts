@@ -2,7 +2,7 @@
 // request (a path, a user id, an error message) can forge or use to drive the terminal.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { defaultLogFormat, humanLines, humanLogStream } from "../../src/app/log-format.js";
+import { defaultLogFormat, humanLines, humanLogStream } from "../../src/background/log-format.js";
 
 const time = Date.UTC(2026, 11, 7, 3, 55, 1, 123);
 

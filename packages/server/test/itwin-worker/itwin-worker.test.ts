@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { FileRejected } from "../../src/ports/imodel-file-worker.js";
-import { ITwinWorker } from "../../src/worker/itwin-worker.js";
+import { ITwinWorker } from "../../src/adapters/itwin-worker/itwin-worker.js";
 import type { BriefcaseFixture, Fixture } from "../support/fixtures.js";
 import { makeBriefcase, makeChangesets, makeVersion0 } from "../support/fixtures.js";
 

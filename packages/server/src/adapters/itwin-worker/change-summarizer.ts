@@ -5,7 +5,7 @@ import { copyFile, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
-import type { ChangeOp, RawChangesetSummary, SummarizeArgs, SummaryChangeset } from "../ports/change-summary-store.js";
+import type { ChangeOp, RawChangesetSummary, SummarizeArgs, SummaryChangeset } from "../../ports/change-summary-store.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;

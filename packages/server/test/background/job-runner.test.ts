@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SqliteJobQueue } from "../../src/adapters/sqlite/sqlite-job-queue.js";
-import type { JobHandler } from "../../src/app/job-runner.js";
-import { JobRunner } from "../../src/app/job-runner.js";
+import type { JobHandler } from "../../src/background/job-runner.js";
+import { JobRunner } from "../../src/background/job-runner.js";
 import type { Job } from "../../src/ports/job-queue.js";
 import { eventually } from "../support/hub.js";
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { PgAuditLog } from "../../src/adapters/postgres/pg-audit-log.js";
-import { AuditRecorder } from "../../src/app/audit-recorder.js";
+import { AuditRecorder } from "../../src/background/audit-recorder.js";
 import type { AuditEntry, AuditLog, AuditQuery, AuditRecord } from "../../src/ports/audit-log.js";
 import { reusablePgSchema } from "../support/pg-schema.js";
 
