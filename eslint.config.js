@@ -35,7 +35,12 @@ export default tseslint.config(
     // each command serves every backend a hub can run on, or refuses it by name. (domain/ and ports/ have their
     // stricter rule above.)
     files: ["packages/server/src/**/*.ts"],
-    ignores: ["packages/server/src/adapters/**", "packages/server/src/main.ts", "packages/server/src/domain/**", "packages/server/src/ports/**"],
+    ignores: [
+      "packages/server/src/adapters/**",
+      "packages/server/src/main.ts",
+      "packages/server/src/domain/**",
+      "packages/server/src/ports/**",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -52,11 +57,22 @@ export default tseslint.config(
   },
   {
     // backend-access's HTTP code runs without iTwin.js: the host's classes are reached through host.ts only.
-    files: ["packages/backend-access/src/hub-calls.ts", "packages/backend-access/src/http-transport.ts", "packages/backend-access/src/transfers.ts"],
+    files: [
+      "packages/backend-access/src/hub-calls.ts",
+      "packages/backend-access/src/http-transport.ts",
+      "packages/backend-access/src/transfers.ts",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["@itwin/*", "**/host.js"], message: "The HTTP code imports no iTwin.js; take a logger (AccessLogger) instead." }] },
+        {
+          patterns: [
+            {
+              group: ["@itwin/*", "**/host.js"],
+              message: "The HTTP code imports no iTwin.js; take a logger (AccessLogger) instead.",
+            },
+          ],
+        },
       ],
     },
   },
@@ -68,10 +84,14 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         {
-          selector: "MemberExpression[object.object.name='process'][object.property.name=/^std(out|err)$/][property.name='write']",
+          selector:
+            "MemberExpression[object.object.name='process'][object.property.name=/^std(out|err)$/][property.name='write']",
           message: "Print through admin/terminal.ts (stdout/stderr/printer): it escapes control characters.",
         },
-        { selector: "MemberExpression[object.name='console']", message: "Print through admin/terminal.ts: it escapes control characters." },
+        {
+          selector: "MemberExpression[object.name='console']",
+          message: "Print through admin/terminal.ts: it escapes control characters.",
+        },
       ],
     },
   },

@@ -58,7 +58,9 @@ export async function benchChanges(elementsPerPush: number): Promise<ChangesFigu
   const hub = await startTestHub({ logLevel: "silent" });
   try {
     // Summary latency: each push of `elementsPerPush` inserted elements, then the wait for its summary.
-    const bigId = (await createIModelFromFile(hub, large.version0Path, { iTwinId: ITWIN, user: USER, name: "large pushes" })).id;
+    const bigId = (
+      await createIModelFromFile(hub, large.version0Path, { iTwinId: ITWIN, user: USER, name: "large pushes" })
+    ).id;
     const bigBriefcase = await acquireBriefcase(hub, bigId, USER);
     const pushMs: number[] = [];
     const summaryMs: number[] = [];
@@ -77,10 +79,17 @@ export async function benchChanges(elementsPerPush: number): Promise<ChangesFigu
       await new Promise((resolve) => setTimeout(resolve, 5000));
     }
     // Compare: 100 changesets apart, 10,000 changed elements.
-    const manyId = (await createIModelFromFile(hub, many.version0Path, { iTwinId: ITWIN, user: USER, name: "100 changesets" })).id;
+    const manyId = (
+      await createIModelFromFile(hub, many.version0Path, { iTwinId: ITWIN, user: USER, name: "100 changesets" })
+    ).id;
     const manyBriefcase = await acquireBriefcase(hub, manyId, USER);
     for (const cs of many.changesets) await pushChangeset(hub, manyId, manyBriefcase, cs, USER);
-    await until("summaries of 100 changesets", async () => (await hub.api<Json>("GET", `/${manyId}/changes?from=0&to=100&$top=1`, { user: USER })).body.comparison?.state === "ready");
+    await until(
+      "summaries of 100 changesets",
+      async () =>
+        (await hub.api<Json>("GET", `/${manyId}/changes?from=0&to=100&$top=1`, { user: USER })).body.comparison
+          ?.state === "ready",
+    );
     // Each range asked once (the hub keeps a few recent compares in memory, so a repeat would not be cold).
     const ranges = [
       [0, 100],
@@ -94,31 +103,60 @@ export async function benchChanges(elementsPerPush: number): Promise<ChangesFigu
     const compareFirstPageMs: number[] = [];
     let compareElements = 0;
     for (const [from, to] of ranges.slice(1, 5)) {
-      const r = await timed(() => hub.api<Json>("GET", `/${manyId}/changes?from=${from}&to=${to}&$top=100`, { user: USER }));
+      const r = await timed(() =>
+        hub.api<Json>("GET", `/${manyId}/changes?from=${from}&to=${to}&$top=100`, { user: USER }),
+      );
       if (r.value.status !== 200) throw new Error(r.value.text);
       compareFirstPageMs.push(r.ms);
       compareElements = Math.max(compareElements, r.value.body.comparison.matchingElements as number);
     }
     const compareCountsMs: number[] = [];
     for (const [from, to] of [...ranges.slice(5), [3, 100] as const, [0, 96] as const]) {
-      const r = await timed(() => hub.api<Json>("GET", `/${manyId}/changes?from=${from}&to=${to}&$top=1`, { user: USER }));
+      const r = await timed(() =>
+        hub.api<Json>("GET", `/${manyId}/changes?from=${from}&to=${to}&$top=1`, { user: USER }),
+      );
       if (r.value.status !== 200) throw new Error(r.value.text);
       compareCountsMs.push(r.ms);
     }
     const listChangesetsMs: number[] = [];
-    for (let i = 0; i < 5; i++) listChangesetsMs.push((await timed(() => hub.api("GET", `/${manyId}/changesets?$top=100`, { user: USER, headers: { prefer: "return=representation" } }))).ms);
+    for (let i = 0; i < 5; i++)
+      listChangesetsMs.push(
+        (
+          await timed(() =>
+            hub.api("GET", `/${manyId}/changesets?$top=100`, {
+              user: USER,
+              headers: { prefer: "return=representation" },
+            }),
+          )
+        ).ms,
+      );
     // Bytes: the summary tables and their indexes in the metadata file, against the changesets' own files.
     const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true });
     let summaryBytes = 0;
     try {
-      summaryBytes = (db.prepare(
-        "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name IN ('change_summaries', 'changed_elements') OR name LIKE 'sqlite_autoindex_change%'",
-      ).get() as { bytes: number }).bytes;
+      summaryBytes = (
+        db
+          .prepare(
+            "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name IN ('change_summaries', 'changed_elements') OR name LIKE 'sqlite_autoindex_change%'",
+          )
+          .get() as { bytes: number }
+      ).bytes;
     } finally {
       db.close();
     }
     const changesetBytes = [...large.changesets, ...many.changesets].reduce((n, c) => n + c.size, 0);
-    return { elementsPerPush, pushMs, summaryMs, firstSummaryMs, compareFirstPageMs, compareCountsMs, compareElements, listChangesetsMs, summaryBytes, changesetBytes };
+    return {
+      elementsPerPush,
+      pushMs,
+      summaryMs,
+      firstSummaryMs,
+      compareFirstPageMs,
+      compareCountsMs,
+      compareElements,
+      listChangesetsMs,
+      summaryBytes,
+      changesetBytes,
+    };
   } finally {
     await hub.close();
   }

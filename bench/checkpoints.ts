@@ -17,16 +17,24 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const ITWIN = "66666666-6666-4666-8666-666666666666";
 
-export async function benchCheckpoints(count: number): Promise<{ replayMs: number; checkpointMs: number; speedup: number; count: number }> {
+export async function benchCheckpoints(
+  count: number,
+): Promise<{ replayMs: number; checkpointMs: number; speedup: number; count: number }> {
   const t0 = Date.now();
   const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), count, 1);
   console.log(`  fixture: ${count} real changesets (${((Date.now() - t0) / 1000).toFixed(1)} s, cached afterwards)`);
-  const hub = await startTestHub({ checkpoints: { everyChangesets: 0, everyBytes: 0, keepAutomatic: 1 }, logLevel: "silent" });
+  const hub = await startTestHub({
+    checkpoints: { everyChangesets: 0, everyBytes: 0, keepAutomatic: 1 },
+    logLevel: "silent",
+  });
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-cp-"));
   const access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer bench" });
   await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
   // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-  backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+  backend.IModelHost.appWorkspace.settings.addDictionary(
+    { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+    { "itwin/core/gcs/disableWorkspaces": true },
+  );
   try {
     const iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, user: "bench" })).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId, "bench");
@@ -36,7 +44,12 @@ export async function benchCheckpoints(count: number): Promise<{ replayMs: numbe
 
     const usableAtTip = async (name: string): Promise<number> => {
       const start = performance.now();
-      const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: "Bearer bench", iTwinId: ITWIN, iModelId, fileName: join(work, `${name}.bim`) });
+      const props = await backend.BriefcaseManager.downloadBriefcase({
+        accessToken: "Bearer bench",
+        iTwinId: ITWIN,
+        iModelId,
+        fileName: join(work, `${name}.bim`),
+      });
       const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
       if (db.changeset.index !== count) throw new Error(`briefcase at ${db.changeset.index}, expected ${count}`);
       db.close();
@@ -46,14 +59,25 @@ export async function benchCheckpoints(count: number): Promise<{ replayMs: numbe
     // Only the baseline checkpoint exists yet: iTwin.js replays every changeset.
     const replayMs = await usableAtTip("replay");
     // Name the tip; the hub makes its checkpoint in the background.
-    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { user: "bench", body: { name: "tip", changesetIndex: count } });
+    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+      user: "bench",
+      body: { name: "tip", changesetIndex: count },
+    });
     const t2 = Date.now();
-    await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`, { user: "bench" });
-      if (r.body.checkpoint?.state === "failed") throw new Error(r.body.checkpoint.failureReason);
-      return r.body.checkpoint?.state === "successful" ? true : undefined;
-    }, 600_000, "checkpoint");
-    console.log(`  the hub made the checkpoint at ${count} in ${((Date.now() - t2) / 1000).toFixed(1)} s (background job)`);
+    await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`, {
+          user: "bench",
+        });
+        if (r.body.checkpoint?.state === "failed") throw new Error(r.body.checkpoint.failureReason);
+        return r.body.checkpoint?.state === "successful" ? true : undefined;
+      },
+      600_000,
+      "checkpoint",
+    );
+    console.log(
+      `  the hub made the checkpoint at ${count} in ${((Date.now() - t2) / 1000).toFixed(1)} s (background job)`,
+    );
     const checkpointMs = await usableAtTip("checkpoint");
     return { replayMs, checkpointMs, speedup: replayMs / checkpointMs, count };
   } finally {

@@ -19,7 +19,11 @@ const ITWIN = "88888888-8888-4888-8888-888888888888";
 
 /** The hub with nothing running in the background: no id checks (synthetic files), no automatic checkpoints. */
 const startHub = (dataDir: string) =>
-  startHubProcess({ dataDir, logLevel: "error", args: ["--no-verify-changeset-ids", "--checkpoint-every", "0", "--checkpoint-every-mb", "0"] });
+  startHubProcess({
+    dataDir,
+    logLevel: "error",
+    args: ["--no-verify-changeset-ids", "--checkpoint-every", "0", "--checkpoint-every-mb", "0"],
+  });
 
 export interface DownloadFigures {
   hubMBps: number;
@@ -41,7 +45,11 @@ async function dropPageCache(): Promise<boolean> {
 }
 
 export async function api(url: string, method: string, path: string, body?: unknown): Promise<Json> {
-  const response = await fetch(`${url}/imodels${path}`, { method, headers: { ...AUTH, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const response = await fetch(`${url}/imodels${path}`, {
+    method,
+    headers: { ...AUTH, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text ? (JSON.parse(text) as Json) : {};
@@ -55,11 +63,15 @@ export async function emptyIModel(url: string, name: string): Promise<string> {
   }
 }
 
-
 export interface HubOnlyFigures {
   pages: { changesets: number; p50: number; p99: number }[];
   getsPerSecond: number;
-  download: { sizeMb: number; /** Both reads from the page cache. */ cached: DownloadFigures; /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures; /** Against a bare node:http server sending the same cached file: what HTTP on this machine allows. */ bareNode: DownloadFigures };
+  download: {
+    sizeMb: number;
+    /** Both reads from the page cache. */ cached: DownloadFigures;
+    /** Both reads from disk (page cache dropped before each; needs root). */ cold?: DownloadFigures;
+    /** Against a bare node:http server sending the same cached file: what HTTP on this machine allows. */ bareNode: DownloadFigures;
+  };
 }
 
 export async function benchHubOnly(sizes: number[], downloadMb: number): Promise<HubOnlyFigures> {
@@ -98,7 +110,12 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
       }
 
       // Small GETs from 20 connections for 8 s.
-      const small = await autocannon({ url: `${hub.url}/imodels/${iModels[0]!.id}/changesets/1`, connections: 20, duration: 8, headers: AUTH });
+      const small = await autocannon({
+        url: `${hub.url}/imodels/${iModels[0]!.id}/changesets/1`,
+        connections: 20,
+        duration: 8,
+        headers: AUTH,
+      });
       if (small.non2xx > 0) throw new Error(`${small.non2xx} small GETs failed`);
 
       // A large changeset file: download through the hub vs reading it from disk.
@@ -110,7 +127,12 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
       const iModelId = iModels[0]!.id;
       const briefcaseId = (await api(hub.url, "POST", `/${iModelId}/briefcases`, {})).briefcase.briefcaseId as number;
       const id = "f".repeat(40);
-      const created = await api(hub.url, "POST", `/${iModelId}/changesets`, { id, parentId: hex(iModels[0]!.count), briefcaseId, fileSize: size });
+      const created = await api(hub.url, "POST", `/${iModelId}/changesets`, {
+        id,
+        parentId: hex(iModels[0]!.count),
+        briefcaseId,
+        fileSize: size,
+      });
       const put = await fetch(created.changeset._links.upload.href, {
         method: "PUT",
         headers: { "x-ms-blob-type": "BlockBlob", "content-length": String(size) },
@@ -119,7 +141,8 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
       } as RequestInit);
       if (put.status !== 201) throw new Error(`upload: ${put.status}`);
       await api(hub.url, "PATCH", `/${iModelId}/changesets/${id}`, { state: "fileUploaded", briefcaseId });
-      const link = (await api(hub.url, "GET", `/${iModelId}/changesets/${id}`)).changeset._links.download.href as string;
+      const link = (await api(hub.url, "GET", `/${iModelId}/changesets/${id}`)).changeset._links.download
+        .href as string;
 
       const drain = async (stream: AsyncIterable<Uint8Array>) => {
         let n = 0;
@@ -180,7 +203,11 @@ export async function benchHubOnly(sizes: number[], downloadMb: number): Promise
       } finally {
         bare.kill();
       }
-      return { pages, getsPerSecond: small.requests.average, download: { sizeMb: mb, cached, ...(cold ? { cold } : {}), bareNode } };
+      return {
+        pages,
+        getsPerSecond: small.requests.average,
+        download: { sizeMb: mb, cached, ...(cold ? { cold } : {}), bareNode },
+      };
     } finally {
       await hub.stop();
     }

@@ -17,7 +17,13 @@ import { median } from "./stats.js";
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
-const [mode, version0, pushesText, warmupText, roundsText] = process.argv.slice(2) as [string, string, string, string?, string?];
+const [mode, version0, pushesText, warmupText, roundsText] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string?,
+  string?,
+];
 const pushes = Number(pushesText);
 const warmup = Number(warmupText ?? 10);
 const rounds = Number(roundsText ?? 3);
@@ -48,7 +54,6 @@ export interface WorkloadFigures {
   usableMs: number;
 }
 
-
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-"));
   let hubMock: typeof HubMockModule.HubMock | undefined;
@@ -56,14 +61,20 @@ async function main(): Promise<void> {
   if (mode === "hubmock") {
     await backend.IModelHost.startup({ cacheDir: join(work, "cache") });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("bench", join(work, "hub"));
   } else {
     access = new ModelHubAccess({ baseUrl: mode, accessToken: "Bearer bench" });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
   }
   const hub = (hubMock ?? access) as unknown as CoreBackend.BackendHubAccess;
   // The hub's own share of a lock request: the one BackendHubAccess.acquireLocks call, without iTwin.js's local
@@ -78,7 +89,13 @@ async function main(): Promise<void> {
   try {
     const iModelId = await hub.createNewIModel({ iTwinId: ITWIN, iModelName: "bench", version0, accessToken: "bench" });
     const open = async (name: string, asOf?: CoreCommon.IModelVersionProps) => {
-      const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: "bench", iTwinId: ITWIN, iModelId, fileName: join(work, `${name}.bim`), ...(asOf ? { asOf } : {}) });
+      const props = await backend.BriefcaseManager.downloadBriefcase({
+        accessToken: "bench",
+        iTwinId: ITWIN,
+        iModelId,
+        fileName: join(work, `${name}.bim`),
+        ...(asOf ? { asOf } : {}),
+      });
       return backend.BriefcaseDb.open({ fileName: props.fileName });
     };
     const db = await open("writer");
@@ -87,7 +104,16 @@ async function main(): Promise<void> {
     const insert = (count: number, tag: string) => {
       const ids: string[] = [];
       for (let i = 0; i < count; i++) {
-        ids.push(db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${tag} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never));
+        ids.push(
+          db.elements.insertElement({
+            classFullName: "Generic:PhysicalObject",
+            model,
+            category,
+            code: common.Code.createEmpty(),
+            userLabel: `${tag} ${i}`,
+            placement: { origin: [i, 0, 0], angles: {} },
+          } as never),
+        );
       }
       db.saveChanges(tag);
       return ids;
@@ -122,14 +148,19 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         const reader = await open(`prefetched${r}`, { first: true });
         await prefetcher.settled(iModelId);
-        const cached = (await readdir(backend.BriefcaseManager.getChangeSetsPath(iModelId))).filter((name) => name.endsWith(".cs"));
-        if (cached.length !== pulled) throw new Error(`prefetch left ${cached.length} changeset files in the cache, expected ${pulled}`);
+        const cached = (await readdir(backend.BriefcaseManager.getChangeSetsPath(iModelId))).filter((name) =>
+          name.endsWith(".cs"),
+        );
+        if (cached.length !== pulled)
+          throw new Error(`prefetch left ${cached.length} changeset files in the cache, expected ${pulled}`);
         const downloadedBefore = prefetcher.stats.downloaded;
         const start = performance.now();
         await reader.pullChanges({ accessToken: "bench" });
         prefetchedPullMs.push(performance.now() - start);
-        if (reader.changeset.index !== pulled) throw new Error(`pulled to ${reader.changeset.index}, expected ${pulled}`);
-        if (prefetcher.stats.downloaded !== downloadedBefore) throw new Error("the prefetcher was still downloading during the pull");
+        if (reader.changeset.index !== pulled)
+          throw new Error(`pulled to ${reader.changeset.index}, expected ${pulled}`);
+        if (prefetcher.stats.downloaded !== downloadedBefore)
+          throw new Error("the prefetcher was still downloading during the pull");
         reader.close();
       }
       await access.disablePrefetch(); // the figures below are measured without it
@@ -146,7 +177,8 @@ async function main(): Promise<void> {
       locksMs.push(performance.now() - start);
       await db.locks.releaseAllLocks();
     }
-    if (bigLockCallMs.length !== rounds) throw new Error(`expected ${rounds} hub calls with 10,000 locks, saw ${bigLockCallMs.length}`);
+    if (bigLockCallMs.length !== rounds)
+      throw new Error(`expected ${rounds} hub calls with 10,000 locks, saw ${bigLockCallMs.length}`);
     db.close();
 
     // A usable briefcase at the tip.

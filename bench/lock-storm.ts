@@ -16,7 +16,10 @@ export interface LockStormFigures {
 }
 
 export async function benchLockStorm(requests = 20, ids = 10_000, rounds = 5): Promise<LockStormFigures> {
-  const hub = await startHubProcess({ logLevel: "error", args: ["--checkpoint-every", "0", "--checkpoint-every-mb", "0"] });
+  const hub = await startHubProcess({
+    logLevel: "error",
+    args: ["--checkpoint-every", "0", "--checkpoint-every-mb", "0"],
+  });
   try {
     const target = { port: Number(new URL(hub.url).port), pid: hub.pid };
     const iModelId = await emptyIModel(hub.url, "lock storm");
@@ -27,7 +30,19 @@ export async function benchLockStorm(requests = 20, ids = 10_000, rounds = 5): P
     for (let round = 0; round < rounds; round++) {
       const briefcaseId = (await api(hub.url, "POST", `/${iModelId}/briefcases`, {})).briefcase.briefcaseId as number;
       const bodies = Array.from({ length: requests }, (_, r) =>
-        JSON.stringify({ briefcaseId, changesetId: "", lockedObjects: [{ lockLevel: "exclusive", objectIds: Array.from({ length: ids }, (_, i) => `0x${(0x1000000 + (round * requests + r) * ids + i).toString(16)}`) }] }),
+        JSON.stringify({
+          briefcaseId,
+          changesetId: "",
+          lockedObjects: [
+            {
+              lockLevel: "exclusive",
+              objectIds: Array.from(
+                { length: ids },
+                (_, i) => `0x${(0x1000000 + (round * requests + r) * ids + i).toString(16)}`,
+              ),
+            },
+          ],
+        }),
       );
       samples.push(
         ...(await sampleHealthDuring(
@@ -36,7 +51,11 @@ export async function benchLockStorm(requests = 20, ids = 10_000, rounds = 5): P
             const started = performance.now();
             const statuses = await Promise.all(
               bodies.map(async (body) => {
-                const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: { authorization: "Bearer bench", "content-type": "application/json" }, body });
+                const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, {
+                  method: "PATCH",
+                  headers: { authorization: "Bearer bench", "content-type": "application/json" },
+                  body,
+                });
                 await r.arrayBuffer();
                 return r.status;
               }),

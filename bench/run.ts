@@ -21,7 +21,8 @@ const rows: string[] = [];
 const row = (figure: string, modelhub: string, reference: string, ratio: string, target: string, met: boolean) =>
   rows.push(`| ${figure} | ${modelhub} | ${reference} | ${ratio} | ${target} ${met ? "met" : "**not met**"} |`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
-const round = (f: WorkloadFigures) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+const round = (f: WorkloadFigures) =>
+  Object.fromEntries(Object.entries(f).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 
 const WARMUP_PUSHES = 10;
 const ROUNDS = 3;
@@ -29,12 +30,24 @@ const ROUNDS = 3;
 const RUNS = 5;
 
 async function itwinWorkload(mode: string, version0: string, pushes: number): Promise<WorkloadFigures> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "bench/itwin-workload.ts", mode, version0, String(pushes), String(WARMUP_PUSHES), String(ROUNDS)], {
-    maxBuffer: 1 << 24,
-  });
+  const { stdout } = await run(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "bench/itwin-workload.ts",
+      mode,
+      version0,
+      String(pushes),
+      String(WARMUP_PUSHES),
+      String(ROUNDS),
+    ],
+    {
+      maxBuffer: 1 << 24,
+    },
+  );
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as WorkloadFigures;
 }
-
 
 /** Each figure's median over the runs. */
 function medianFigures(runs: WorkloadFigures[]): WorkloadFigures {
@@ -64,7 +77,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       mockRuns.push(await itwinWorkload("hubmock", version0, pushes));
       hubRuns.push(await withHubProcess((url) => itwinWorkload(url, version0, pushes)));
-      console.log(`  run ${i + 1}: HubMock ${JSON.stringify(round(mockRuns.at(-1)!))}\n         modelhub ${JSON.stringify(round(hubRuns.at(-1)!))}`);
+      console.log(
+        `  run ${i + 1}: HubMock ${JSON.stringify(round(mockRuns.at(-1)!))}\n         modelhub ${JSON.stringify(round(hubRuns.at(-1)!))}`,
+      );
     }
     const mock = medianFigures(mockRuns);
     const hub = medianFigures(hubRuns);
@@ -73,7 +88,14 @@ async function main(): Promise<void> {
     const compare = (figure: string, key: keyof WorkloadFigures, target: number | undefined) => {
       const r = median(hubRuns.map((h, i) => h[key] / mockRuns[i]![key]));
       const spread = hubRuns.map((h, i) => (h[key] / mockRuns[i]![key]).toFixed(2)).join(", ");
-      row(figure, ms(hub[key]), ms(mock[key]), `${r.toFixed(2)}× (runs: ${spread})`, target === undefined ? "(no target)" : `≤ ${target}×`, target === undefined || r <= target);
+      row(
+        figure,
+        ms(hub[key]),
+        ms(mock[key]),
+        `${r.toFixed(2)}× (runs: ${spread})`,
+        target === undefined ? "(no target)" : `≤ ${target}×`,
+        target === undefined || r <= target,
+      );
     };
     compare(`push latency, 20 elements (median of ${pushes})`, "pushMedianMs", 1.2);
     compare(`pull of ${hub.pulled} changesets into a fresh briefcase`, "pullMs", 1.0);
@@ -88,10 +110,27 @@ async function main(): Promise<void> {
     const h = await benchHubOnly(sizes, 200);
     const first = h.pages[0]!.p50;
     for (const p of h.pages) {
-      row(`GET 1,000-changeset page, ${p.changesets.toLocaleString("en")} changesets (p50 / p99)`, `${ms(p.p50)} / ${ms(p.p99)}`, `${ms(first)} at ${h.pages[0]!.changesets.toLocaleString("en")}`, `${(p.p50 / first).toFixed(2)}×`, "p50 ≤ 20 ms, flat", p.p50 <= 20 && p.p50 / first <= 1.5);
+      row(
+        `GET 1,000-changeset page, ${p.changesets.toLocaleString("en")} changesets (p50 / p99)`,
+        `${ms(p.p50)} / ${ms(p.p99)}`,
+        `${ms(first)} at ${h.pages[0]!.changesets.toLocaleString("en")}`,
+        `${(p.p50 / first).toFixed(2)}×`,
+        "p50 ≤ 20 ms, flat",
+        p.p50 <= 20 && p.p50 / first <= 1.5,
+      );
     }
-    row("small GETs per second (20 connections)", h.getsPerSecond.toFixed(0), "—", "—", "≥ 3,000/s", h.getsPerSecond >= 3000);
-    for (const [how, d] of [["both from the page cache", h.download.cached], ["both from disk, page cache dropped before each read", h.download.cold]] as const) {
+    row(
+      "small GETs per second (20 connections)",
+      h.getsPerSecond.toFixed(0),
+      "—",
+      "—",
+      "≥ 3,000/s",
+      h.getsPerSecond >= 3000,
+    );
+    for (const [how, d] of [
+      ["both from the page cache", h.download.cached],
+      ["both from disk, page cache dropped before each read", h.download.cold],
+    ] as const) {
       if (!d) continue;
       row(
         `download of a ${h.download.sizeMb.toFixed(0)} MB changeset vs reading the file (${how}; medians of 5 pairs)`,
@@ -116,31 +155,82 @@ async function main(): Promise<void> {
     const count = Number(only === "checkpoints" && arg ? arg : 1000);
     console.log(`checkpoints: usable briefcase at the tip of ${count} changesets`);
     const c = await benchCheckpoints(count);
-    row(`usable briefcase at tip, ${count} changesets: checkpoint vs replay`, ms(c.checkpointMs), `${ms(c.replayMs)} replay`, `${c.speedup.toFixed(1)}× faster`, "≥ 5× faster", c.speedup >= 5);
+    row(
+      `usable briefcase at tip, ${count} changesets: checkpoint vs replay`,
+      ms(c.checkpointMs),
+      `${ms(c.replayMs)} replay`,
+      `${c.speedup.toFixed(1)}× faster`,
+      "≥ 5× faster",
+      c.speedup >= 5,
+    );
   }
   if (want("locks")) {
     console.log("locks: /health while one user sends 20 lock requests of 10,000 ids at once, vs /health idle");
     const l = await benchLockStorm();
-    const p = (f: { p50: number; p99: number; netP99: number }) => `p50 ${ms(f.p50)} / p99 ${ms(f.p99)} (net ${ms(f.netP99)})`;
-    console.log(`  20 requests answered in ${ms(l.stormMs)} (median of 5 rounds); samples: ${l.idle.samples} idle, ${l.storm.samples} during`);
-    row("/health during 20 × 10,000-id lock requests of one user (net: without CPU waits)", p(l.storm), `${p(l.idle)} idle`, `${(l.storm.netP99 / Math.max(1, l.idle.netP99)).toFixed(1)}× (net p99)`, "net p99 ≤ 100 ms", l.storm.netP99 <= 100);
+    const p = (f: { p50: number; p99: number; netP99: number }) =>
+      `p50 ${ms(f.p50)} / p99 ${ms(f.p99)} (net ${ms(f.netP99)})`;
+    console.log(
+      `  20 requests answered in ${ms(l.stormMs)} (median of 5 rounds); samples: ${l.idle.samples} idle, ${l.storm.samples} during`,
+    );
+    row(
+      "/health during 20 × 10,000-id lock requests of one user (net: without CPU waits)",
+      p(l.storm),
+      `${p(l.idle)} idle`,
+      `${(l.storm.netP99 / Math.max(1, l.idle.netP99)).toFixed(1)}× (net p99)`,
+      "net p99 ≤ 100 ms",
+      l.storm.netP99 <= 100,
+    );
   }
   if (want("changes")) {
     const per = Number(only === "changes" && arg ? arg : 10_000);
-    console.log(`changes: summaries of 5 pushes of ${per.toLocaleString("en")} inserted elements; compares over 100 changesets of 100 elements`);
+    console.log(
+      `changes: summaries of 5 pushes of ${per.toLocaleString("en")} inserted elements; compares over 100 changesets of 100 elements`,
+    );
     const c = await benchChanges(per);
-    console.log(`  push: ${c.pushMs.map((x) => x.toFixed(0)).join(", ")} ms; summary after push: ${c.summaryMs.map((x) => x.toFixed(0)).join(", ")} ms (first push, cold worker: ${c.firstSummaryMs.toFixed(0)} ms)`);
-    console.log(`  compare first page: ${c.compareFirstPageMs.map((x) => x.toFixed(0)).join(", ")} ms; counts only: ${c.compareCountsMs.map((x) => x.toFixed(0)).join(", ")} ms`);
+    console.log(
+      `  push: ${c.pushMs.map((x) => x.toFixed(0)).join(", ")} ms; summary after push: ${c.summaryMs.map((x) => x.toFixed(0)).join(", ")} ms (first push, cold worker: ${c.firstSummaryMs.toFixed(0)} ms)`,
+    );
+    console.log(
+      `  compare first page: ${c.compareFirstPageMs.map((x) => x.toFixed(0)).join(", ")} ms; counts only: ${c.compareCountsMs.map((x) => x.toFixed(0)).join(", ")} ms`,
+    );
     const summary = median(c.summaryMs);
     const push = median(c.pushMs);
-    row(`summary stored after a push of ${per.toLocaleString("en")} element changes (p50 of 4, pushes 5 s apart)`, ms(summary), `${ms(push)} the push itself`, `${(summary / push).toFixed(1)}×`, "≤ 5 s", summary <= 5000);
+    row(
+      `summary stored after a push of ${per.toLocaleString("en")} element changes (p50 of 4, pushes 5 s apart)`,
+      ms(summary),
+      `${ms(push)} the push itself`,
+      `${(summary / push).toFixed(1)}×`,
+      "≤ 5 s",
+      summary <= 5000,
+    );
     const list = median(c.listChangesetsMs);
     const first = median(c.compareFirstPageMs);
-    row(`compare 100 changesets apart, ${c.compareElements.toLocaleString("en")} changed elements: first page of 100, cold (p50 of 4)`, ms(first), `${ms(list)} a 100-changeset page`, `${(first / list).toFixed(1)}×`, "≤ 2 s (cloud: 13 s to 20 min)", first <= 2000);
+    row(
+      `compare 100 changesets apart, ${c.compareElements.toLocaleString("en")} changed elements: first page of 100, cold (p50 of 4)`,
+      ms(first),
+      `${ms(list)} a 100-changeset page`,
+      `${(first / list).toFixed(1)}×`,
+      "≤ 2 s (cloud: 13 s to 20 min)",
+      first <= 2000,
+    );
     const counts = median(c.compareCountsMs);
-    row("compare counts only ($top=1), cold (p50 of 4)", ms(counts), `${ms(list)} a 100-changeset page`, `${(counts / list).toFixed(1)}×`, "≤ 500 ms", counts <= 500);
+    row(
+      "compare counts only ($top=1), cold (p50 of 4)",
+      ms(counts),
+      `${ms(list)} a 100-changeset page`,
+      `${(counts / list).toFixed(1)}×`,
+      "≤ 500 ms",
+      counts <= 500,
+    );
     const share = c.summaryBytes / c.changesetBytes;
-    row("summaries on disk vs the changesets' own bytes", `${(c.summaryBytes / 1e6).toFixed(1)} MB`, `${(c.changesetBytes / 1e6).toFixed(1)} MB changesets`, `${(100 * share).toFixed(0)}%`, "≤ 10%", share <= 0.1);
+    row(
+      "summaries on disk vs the changesets' own bytes",
+      `${(c.summaryBytes / 1e6).toFixed(1)} MB`,
+      `${(c.changesetBytes / 1e6).toFixed(1)} MB changesets`,
+      `${(100 * share).toFixed(0)}%`,
+      "≤ 10%",
+      share <= 0.1,
+    );
   }
   console.log("\n| figure | modelhub | reference | ratio | target |\n|---|---|---|---|---|");
   for (const line of rows) console.log(line);

@@ -87,18 +87,29 @@ class Stats {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), "modelhub-soak-"));
   const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
-  const hub = await startHubProcess({ dataDir: join(work, "data"), logLevel: "error", args: ["--checkpoint-every", "20"] });
+  const hub = await startHubProcess({
+    dataDir: join(work, "data"),
+    logLevel: "error",
+    args: ["--checkpoint-every", "20"],
+  });
   const stats = new Stats();
   const rss: { at: number; hub: number; worker: number }[] = [];
   const started = Date.now();
   const deadline = started + durationMs;
   const running = () => Date.now() < deadline;
-  console.log(`soak: ${positionals[0] ?? "5m"} against ${hub.url} (pid ${hub.pid}), ${WRITERS} writers + 1 reader + API lists; warm-up ${warmupMs / 1000} s`);
+  console.log(
+    `soak: ${positionals[0] ?? "5m"} against ${hub.url} (pid ${hub.pid}), ${WRITERS} writers + 1 reader + API lists; warm-up ${warmupMs / 1000} s`,
+  );
 
   const api = async (method: string, path: string, user: string, body?: unknown): Promise<Json> => {
     const response = await fetch(`${hub.url}/imodels${path}`, {
       method,
-      headers: { accept: "application/vnd.bentley.itwin-platform.v2+json", authorization: `Bearer ${user}`, prefer: "return=representation", ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        accept: "application/vnd.bentley.itwin-platform.v2+json",
+        authorization: `Bearer ${user}`,
+        prefer: "return=representation",
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -112,7 +123,9 @@ async function main(): Promise<void> {
   const agents = [...writers, reader];
   try {
     const iModelId = await writers[0]!.do<string>("createIModel", { iTwinId: ITWIN, name: "soak", version0 });
-    await Promise.all(writers.map((w, i) => w.do("download", { iTwinId: ITWIN, iModelId, dir: join(work, names[i]!), key: "b" })));
+    await Promise.all(
+      writers.map((w, i) => w.do("download", { iTwinId: ITWIN, iModelId, dir: join(work, names[i]!), key: "b" })),
+    );
 
     const op = async <T>(kind: string, agent: Agent, command: string, args: Record<string, unknown>) =>
       stats.time(kind, async () => {
@@ -124,11 +137,16 @@ async function main(): Promise<void> {
     const writerLoop = async (w: Agent) => {
       const own: string[] = [];
       for (let round = 1; running(); round++) {
-        const ids = await op<string[]>("insert+sharedLock", w, "insert", { key: "b", count: 4, labelPrefix: `r${round}` });
+        const ids = await op<string[]>("insert+sharedLock", w, "insert", {
+          key: "b",
+          count: 4,
+          labelPrefix: `r${round}`,
+        });
         if (ids) own.push(ids[0]!);
         if (round % 3 === 0 && own.length > 1) {
           const id = own[Math.floor(Math.random() * (own.length - 1))]!;
-          if (await op("exclusiveLock", w, "lock", { key: "b", level: "exclusive", ids: [id] })) await op("update", w, "update", { key: "b", id, label: `edited ${round}` });
+          if (await op("exclusiveLock", w, "lock", { key: "b", level: "exclusive", ids: [id] }))
+            await op("update", w, "update", { key: "b", id, label: `edited ${round}` });
         }
         await op("push", w, "push", { key: "b", mergeRetryDelayMs: 200, mergeRetryCount: 20 });
         if (round % 2 === 0) await op("pull", w, "pull", { key: "b" });
@@ -141,14 +159,30 @@ async function main(): Promise<void> {
       for (let round = 1; running(); round++) {
         // A fresh briefcase (checkpoint + changesets since), then closed and its id released.
         const key = `r${round}`;
-        if (await op("downloadBriefcase", reader, "download", { iTwinId: ITWIN, iModelId, dir: join(work, "reader"), key })) {
+        if (
+          await op("downloadBriefcase", reader, "download", {
+            iTwinId: ITWIN,
+            iModelId,
+            dir: join(work, "reader"),
+            key,
+          })
+        ) {
           await op("releaseBriefcase", reader, "close", { key, release: true });
         }
-        const latest = await op<Json>("getLatestChangeset", reader, "hubCall", { method: "getLatestChangeset", args: { iModelId } });
+        const latest = await op<Json>("getLatestChangeset", reader, "hubCall", {
+          method: "getLatestChangeset",
+          args: { iModelId },
+        });
         const tip = (latest?.index as number | undefined) ?? 0;
         if (tip > 0) {
-          await op("queryChangesets", reader, "hubCall", { method: "queryChangesets", args: { iModelId, range: { first: Math.max(1, tip - 50) } } });
-          await op("downloadChangesets", reader, "hubCall", { method: "downloadChangesets", args: { iModelId, range: { first: Math.max(1, tip - 10), end: tip }, targetDir: "" } });
+          await op("queryChangesets", reader, "hubCall", {
+            method: "queryChangesets",
+            args: { iModelId, range: { first: Math.max(1, tip - 50) } },
+          });
+          await op("downloadChangesets", reader, "hubCall", {
+            method: "downloadChangesets",
+            args: { iModelId, range: { first: Math.max(1, tip - 10), end: tip }, targetDir: "" },
+          });
         }
       }
     };
@@ -157,15 +191,22 @@ async function main(): Promise<void> {
       let n = 0;
       while (running()) {
         await stats.time("GET iModels", () => api("GET", `?iTwinId=${ITWIN}`, "lister"));
-        await stats.time("GET changesets page", () => api("GET", `/${iModelId}/changesets?$top=100&$orderBy=index%20desc`, "lister"));
+        await stats.time("GET changesets page", () =>
+          api("GET", `/${iModelId}/changesets?$top=100&$orderBy=index%20desc`, "lister"),
+        );
         await stats.time("GET locks", () => api("GET", `/${iModelId}/locks`, "lister"));
         await stats.time("GET namedversions", () => api("GET", `/${iModelId}/namedversions?$top=100`, "lister"));
         await stats.time("GET checkpoints", () => api("GET", `/${iModelId}/checkpoints`, "lister"));
         if (++n % 20 === 0) {
           // A named version at the tip every ~20 list rounds (each schedules a checkpoint job).
-          const page = await stats.time("GET latest changeset", () => api("GET", `/${iModelId}/changesets?$top=1&$orderBy=index%20desc`, "lister"));
+          const page = await stats.time("GET latest changeset", () =>
+            api("GET", `/${iModelId}/changesets?$top=1&$orderBy=index%20desc`, "lister"),
+          );
           const index = page?.changesets?.[0]?.index as number | undefined;
-          if (index) await stats.time("POST namedversion", () => api("POST", `/${iModelId}/namedversions`, "lister", { name: `v${n}`, changesetIndex: index }));
+          if (index)
+            await stats.time("POST namedversion", () =>
+              api("POST", `/${iModelId}/namedversions`, "lister", { name: `v${n}`, changesetIndex: index }),
+            );
         }
         await sleep(200);
       }
@@ -202,11 +243,19 @@ async function main(): Promise<void> {
     const third = Math.floor(steady.length / 3);
     const totalOps = [...stats.total.values()].reduce((sum, xs) => sum + xs.length, 0);
     const totalErrors = [...stats.errors.values()].reduce((a, b) => a + b, 0);
-    console.log(`\nsoak done: ${Math.round((Date.now() - started) / 1000)} s, ${totalOps} operations, ${totalErrors} errors\n${stats.table(stats.total, stats.errors)}`);
+    console.log(
+      `\nsoak done: ${Math.round((Date.now() - started) / 1000)} s, ${totalOps} operations, ${totalErrors} errors\n${stats.table(stats.total, stats.errors)}`,
+    );
     for (const [kind, message] of stats.lastError) console.log(`  last error of ${kind}: ${message}`);
-    for (const [kind, n] of stats.conflicts) console.log(`  ${kind}: ${n} lost the race to other writers after iTwin.js's 20 merge-and-retries (not counted as errors)`);
-    const tip = (await api("GET", `/${iModelId}/changesets?$top=1&$orderBy=index%20desc`, "lister")).changesets?.[0]?.index as number;
-    console.log(`  changesets on the hub: ${tip}; RSS samples: ${rss.length} (every 2 s), ${steady.length} after warm-up`);
+    for (const [kind, n] of stats.conflicts)
+      console.log(
+        `  ${kind}: ${n} lost the race to other writers after iTwin.js's 20 merge-and-retries (not counted as errors)`,
+      );
+    const tip = (await api("GET", `/${iModelId}/changesets?$top=1&$orderBy=index%20desc`, "lister")).changesets?.[0]
+      ?.index as number;
+    console.log(
+      `  changesets on the hub: ${tip}; RSS samples: ${rss.length} (every 2 s), ${steady.length} after warm-up`,
+    );
     if (third < 3) {
       console.log("RSS verdict: run too short to judge (need at least 9 samples after warm-up)");
     } else {

@@ -37,7 +37,8 @@ async function check(name, root, tsConfig, layered) {
       for (const to of targets) {
         if (allowed.some(([a, b]) => from === a && to === b)) continue;
         const toLayer = layerOf(to);
-        if (toLayer > fromLayer) problems.push(`${name}: ${from} (layer ${fromLayer}) imports ${to} (layer ${toLayer}), a higher layer`);
+        if (toLayer > fromLayer)
+          problems.push(`${name}: ${from} (layer ${fromLayer}) imports ${to} (layer ${toLayer}), a higher layer`);
       }
     }
   }

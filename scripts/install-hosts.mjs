@@ -14,7 +14,9 @@ function install(host) {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(npm, ["ci", "--no-audit", "--no-fund"], { cwd: host, stdio: ["ignore", "inherit", "inherit"] });
-    child.on("exit", (code, signal) => resolve({ ok: code === 0, why: signal ?? code, seconds: (Date.now() - started) / 1000 }));
+    child.on("exit", (code, signal) =>
+      resolve({ ok: code === 0, why: signal ?? code, seconds: (Date.now() - started) / 1000 }),
+    );
   });
 }
 

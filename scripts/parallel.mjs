@@ -17,7 +17,9 @@ const results = await Promise.all(
         child.stderr.on("data", (chunk) => output.push(chunk));
         child.on("exit", (code, signal) => {
           const seconds = ((Date.now() - started) / 1000).toFixed(0);
-          process.stdout.write(`\n> ${command}  (${code === 0 ? "ok" : `FAILED: ${signal ?? code}`}, ${seconds} s)\n${Buffer.concat(output).toString()}`);
+          process.stdout.write(
+            `\n> ${command}  (${code === 0 ? "ok" : `FAILED: ${signal ?? code}`}, ${seconds} s)\n${Buffer.concat(output).toString()}`,
+          );
           done(code === 0);
         });
       }),

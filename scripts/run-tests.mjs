@@ -37,7 +37,11 @@ function lane(name, files, concurrency, streamed) {
   const started = Date.now();
   return new Promise((done) => {
     if (files.length === 0) return done({ name, ok: true, status: 0, seconds: 0, files: 0 });
-    const child = spawn(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files], { stdio: ["ignore", streamed ? "inherit" : "pipe", "inherit"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files],
+      { stdio: ["ignore", streamed ? "inherit" : "pipe", "inherit"] },
+    );
     const chunks = [];
     let partial = "";
     child.stdout?.on("data", (chunk) => {
@@ -49,7 +53,13 @@ function lane(name, files, concurrency, streamed) {
     });
     child.on("exit", (code, signal) => {
       if (!streamed) process.stdout.write(`\n# ---- ${name}: TAP output\n${Buffer.concat(chunks).toString()}`);
-      done({ name, ok: code === 0, status: code ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, files: files.length });
+      done({
+        name,
+        ok: code === 0,
+        status: code ?? (signal ? 1 : 0),
+        seconds: (Date.now() - started) / 1000,
+        files: files.length,
+      });
     });
   });
 }
@@ -94,7 +104,11 @@ if (concurrency === 1) {
   results.push(...(await Promise.all(beside.map((l) => lane(l.name, l.files, l.concurrency, beside.length === 1)))));
   results.push(await lane("alone", alone, 1, true));
 }
-for (const r of results) if (r.files) console.log(`# run-tests: ${r.name} (${r.files} files): ${r.ok ? "passed" : "FAILED"} in ${r.seconds.toFixed(0)} s`);
+for (const r of results)
+  if (r.files)
+    console.log(
+      `# run-tests: ${r.name} (${r.files} files): ${r.ok ? "passed" : "FAILED"} in ${r.seconds.toFixed(0)} s`,
+    );
 console.log(`# run-tests: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 for (const dir of artefactsSince(started)) console.log(`# run-tests: logs kept by a failed run: ${dir}`);
 const failed = results.find((r) => !r.ok);

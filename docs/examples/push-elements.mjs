@@ -30,16 +30,25 @@ const client = new ModelHubClient({ url, accessToken: token });
 let iModel;
 if (/^[0-9a-f-]{36}$/i.test(ref)) iModel = await client.getIModel(ref);
 else {
-  for await (const iTwin of client.iTwins()) for await (const m of client.iModels(iTwin.id, { name: ref })) if (m.name === ref) iModel = m;
+  for await (const iTwin of client.iTwins())
+    for await (const m of client.iModels(iTwin.id, { name: ref })) if (m.name === ref) iModel = m;
   if (!iModel) throw new Error(`no iModel named '${ref}' in your iTwins`);
 }
 
 const cacheDir = await mkdtemp(join(tmpdir(), "modelhub-tutorial-"));
 await IModelHost.startup({ cacheDir, hubAccess: new ModelHubAccess({ baseUrl: url, accessToken: `Bearer ${token}` }) });
 // Offline, the first open of an iModel would wait ~15 s for the public geographic coordinate workspace.
-IModelHost.appWorkspace.settings.addDictionary({ name: "tutorial", priority: SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+IModelHost.appWorkspace.settings.addDictionary(
+  { name: "tutorial", priority: SettingsPriority.application },
+  { "itwin/core/gcs/disableWorkspaces": true },
+);
 try {
-  const props = await BriefcaseManager.downloadBriefcase({ accessToken: `Bearer ${token}`, iTwinId: iModel.iTwinId, iModelId: iModel.id, fileName: join(cacheDir, "tutorial.bim") });
+  const props = await BriefcaseManager.downloadBriefcase({
+    accessToken: `Bearer ${token}`,
+    iTwinId: iModel.iTwinId,
+    iModelId: iModel.id,
+    fileName: join(cacheDir, "tutorial.bim"),
+  });
   const db = await BriefcaseDb.open({ fileName: props.fileName });
   try {
     const first = (sql) => db.withPreparedStatement(sql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
@@ -48,11 +57,23 @@ try {
     await db.locks.acquireLocks({ shared: model });
     const count = Number(countText);
     for (let i = 0; i < count; i++) {
-      db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: Code.createEmpty(), userLabel: `tutorial object ${i + 1}`, placement: { origin: [i, 5, 0], angles: {} } });
+      db.elements.insertElement({
+        classFullName: "Generic:PhysicalObject",
+        model,
+        category,
+        code: Code.createEmpty(),
+        userLabel: `tutorial object ${i + 1}`,
+        placement: { origin: [i, 5, 0], angles: {} },
+      });
     }
     db.saveChanges(`tutorial: ${count} objects`);
-    await db.pushChanges({ description: `Tutorial: ${count} objects placed by iTwin.js`, accessToken: `Bearer ${token}` });
-    process.stdout.write(`pushed changeset ${db.changeset.index} (${db.changeset.id}) to '${iModel.name}' as briefcase ${db.briefcaseId}\n`);
+    await db.pushChanges({
+      description: `Tutorial: ${count} objects placed by iTwin.js`,
+      accessToken: `Bearer ${token}`,
+    });
+    process.stdout.write(
+      `pushed changeset ${db.changeset.index} (${db.changeset.id}) to '${iModel.name}' as briefcase ${db.briefcaseId}\n`,
+    );
     // Give the briefcase back: nothing stays reserved on the hub for this one-off script.
     await BriefcaseManager.releaseBriefcase(`Bearer ${token}`, { iModelId: iModel.id, briefcaseId: db.briefcaseId });
   } finally {

@@ -63,30 +63,50 @@ export async function downloadNearestCheckpoint(
     }
     if (checkpoint?.state !== "successful" && at > 0) {
       const changeset = await hubCall("queryChangeset", () => hub.getChangeset(iModelId, at));
-      link = changeset._links.currentOrPrecedingCheckpoint?.href ?? `${hub.apiBase}/${encodeURIComponent(iModelId)}/changesets/0/checkpoint`;
+      link =
+        changeset._links.currentOrPrecedingCheckpoint?.href ??
+        `${hub.apiBase}/${encodeURIComponent(iModelId)}/changesets/0/checkpoint`;
       checkpoint = await hubCall("getCheckpoint", () => hub.checkpointAt(link));
     }
     if (!checkpoint || checkpoint.state !== "successful" || !checkpoint._links.download) {
-      throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `modelhub has no checkpoint at or before changeset ${index} of iModel ${request.iModelId}.`);
+      throw new common.IModelError(
+        bentley.IModelHubStatus.CheckpointDoesNotExist,
+        `modelhub has no checkpoint at or before changeset ${index} of iModel ${request.iModelId}.`,
+      );
     }
     // Signed links expire: a failed attempt asks the checkpoint for a new one and resumes.
     const refresh = async (): Promise<string> => {
       const again = await hubCall("getCheckpoint", () => hub.checkpointAt(link));
-      if (!again._links.download) throw new common.IModelError(bentley.IModelHubStatus.CheckpointDoesNotExist, `the checkpoint of changeset ${again.changesetIndex} is no longer available.`);
+      if (!again._links.download)
+        throw new common.IModelError(
+          bentley.IModelHubStatus.CheckpointDoesNotExist,
+          `the checkpoint of changeset ${again.changesetIndex} is no longer available.`,
+        );
       return again._links.download.href;
     };
     const total = checkpoint.size;
     let loaded = 0;
-    await downloadFile(checkpoint._links.download.href, localFile, total > 0 ? total : undefined, source.retry, (bytes) => {
-      loaded += bytes;
-      return onProgress ? onProgress(loaded, total) !== 0 : false;
-    }, refresh);
+    await downloadFile(
+      checkpoint._links.download.href,
+      localFile,
+      total > 0 ? total : undefined,
+      source.retry,
+      (bytes) => {
+        loaded += bytes;
+        return onProgress ? onProgress(loaded, total) !== 0 : false;
+      },
+      refresh,
+    );
     return { id: checkpoint.changesetId, index: checkpoint.changesetIndex };
   });
 }
 
 type V2Manager = {
-  downloadCheckpoint?: (request: { localFile: string; checkpoint: CheckpointRequest; onProgress?: (loaded: number, total: number) => number }) => Promise<string>;
+  downloadCheckpoint?: (request: {
+    localFile: string;
+    checkpoint: CheckpointRequest;
+    onProgress?: (loaded: number, total: number) => number;
+  }) => Promise<string>;
   attach?: (checkpoint: CheckpointRequest) => Promise<{ dbName: string; container: undefined }>;
 };
 
@@ -110,15 +130,19 @@ export function installCheckpointDownload(hub: CheckpointSource | CheckpointHub)
         "On iTwin.js 4.x no installation is needed (downloadV1Checkpoint is used).",
     );
   }
-  if (!installed.has(manager)) installed.set(manager, { downloadCheckpoint: manager.downloadCheckpoint, attach: manager.attach });
-  manager.downloadCheckpoint = async (request) => (await downloadNearestCheckpoint(source, request.checkpoint, request.localFile, request.onProgress)).id;
+  if (!installed.has(manager))
+    installed.set(manager, { downloadCheckpoint: manager.downloadCheckpoint, attach: manager.attach });
+  manager.downloadCheckpoint = async (request) =>
+    (await downloadNearestCheckpoint(source, request.checkpoint, request.localFile, request.onProgress)).id;
   manager.attach = async (checkpoint) => {
     // Opening a checkpoint in place: keep one local copy per iModel and changeset.
     const folder = backend.BriefcaseManager.getIModelPath(checkpoint.iModelId);
     const localFile = join(folder, "checkpoints", `${checkpoint.changeset.index ?? checkpoint.changeset.id}.bim`);
     const got = await downloadNearestCheckpoint(source, checkpoint, localFile);
     if (got.id !== checkpoint.changeset.id) {
-      throw new Error(`modelhub has no checkpoint exactly at changeset ${checkpoint.changeset.id} (nearest: ${got.index}); download a briefcase instead.`);
+      throw new Error(
+        `modelhub has no checkpoint exactly at changeset ${checkpoint.changeset.id} (nearest: ${got.index}); download a briefcase instead.`,
+      );
     }
     return { dbName: localFile, container: undefined };
   };
@@ -141,7 +165,10 @@ function checkpointSource(hub: CheckpointHub): CheckpointSource {
       // Each request asks the host again (a refreshed token), unless the caller gave one of its own.
       return async () => {
         let token = accessToken || (await backend.IModelHost.getAccessToken().catch(() => "")) || hub.accessToken || "";
-        if (!token) throw new Error("@modelhub/backend-access: no access token for the checkpoint download (set IModelHost.authorizationClient or pass accessToken).");
+        if (!token)
+          throw new Error(
+            "@modelhub/backend-access: no access token for the checkpoint download (set IModelHost.authorizationClient or pass accessToken).",
+          );
         if (!token.includes(" ")) token = `Bearer ${token}`;
         return token;
       };

@@ -37,7 +37,9 @@ export function changesetIdRule(): ComputeChangesetId | undefined {
   if (!backend.IModelHost.isValid) return undefined;
   try {
     const hostRequire = createRequire(require.resolve("@itwin/core-backend"));
-    const native = hostRequire("@bentley/imodeljs-native") as { NativeLibrary: { nativeLib: { DgnDb: { computeChangesetId?: ComputeChangesetId } } } };
+    const native = hostRequire("@bentley/imodeljs-native") as {
+      NativeLibrary: { nativeLib: { DgnDb: { computeChangesetId?: ComputeChangesetId } } };
+    };
     const dgnDb = native.NativeLibrary.nativeLib.DgnDb;
     if (typeof dgnDb.computeChangesetId === "function") idRule = (props) => dgnDb.computeChangesetId!(props);
     return idRule;

@@ -33,7 +33,11 @@ export function send(url: string, request: HttpRequest = {}): Promise<IncomingMe
     }
     const headers = { ...request.headers };
     if (Buffer.isBuffer(request.body)) headers["content-length"] = String(request.body.length);
-    const req = (target.protocol === "https:" ? https : http).request(target, { method: request.method ?? "GET", agent, headers, ...(request.signal ? { signal: request.signal } : {}) }, resolve);
+    const req = (target.protocol === "https:" ? https : http).request(
+      target,
+      { method: request.method ?? "GET", agent, headers, ...(request.signal ? { signal: request.signal } : {}) },
+      resolve,
+    );
     req.on("error", reject);
     const body = request.body;
     if (body === undefined || Buffer.isBuffer(body)) {
@@ -79,7 +83,16 @@ export const keepAliveTransport: Transport = async (request) => {
   const response = await send(request.url, {
     method: request.method,
     headers: request.headers,
-    ...(body === undefined ? {} : { body: typeof body === "string" ? Buffer.from(body) : body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Readable.from(body) }),
+    ...(body === undefined
+      ? {}
+      : {
+          body:
+            typeof body === "string"
+              ? Buffer.from(body)
+              : body instanceof Uint8Array
+                ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+                : Readable.from(body),
+        }),
     ...(request.signal ? { signal: request.signal } : {}),
   });
   return answerOf(response);

@@ -26,7 +26,11 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
 });
 
 export function clientPolicyOf(retry: RetryPolicy): ClientRetryPolicy {
-  return retryPolicyOf({ attempts: retry.maxRetries + 1, baseDelayMs: retry.baseDelayMs, maxDelayMs: retry.maxDelayMs });
+  return retryPolicyOf({
+    attempts: retry.maxRetries + 1,
+    baseDelayMs: retry.baseDelayMs,
+    maxDelayMs: retry.maxDelayMs,
+  });
 }
 
 /** Where this package's warnings go (ModelHubAccessOptions.logger; by default the host's iTwin.js Logger). */
@@ -54,7 +58,15 @@ export function hubClientOf(baseUrl: string, retry: RetryPolicy, logger: AccessL
     },
     transport: keepAliveTransport,
     retry: clientPolicyOf(retry),
-    onRetry: (event) => logger.warn(retryLine(`${event.method} ${pathOf(event.url)}: ${event.reason}`, event.retry, event.maxRetries, event.delayMs)),
+    onRetry: (event) =>
+      logger.warn(
+        retryLine(
+          `${event.method} ${pathOf(event.url)}: ${event.reason}`,
+          event.retry,
+          event.maxRetries,
+          event.delayMs,
+        ),
+      ),
   });
 }
 
@@ -93,8 +105,12 @@ export class HubUnreachableError extends Error {
 /** The client's error as this package's: an answer (HubHttpError) or none (HubUnreachableError); others as they are. */
 export function hubErrorOf(err: unknown, operation: string): unknown {
   if (!(err instanceof ModelHubError)) return err;
-  if (err.status === 0) return new HubUnreachableError(`${operation}: ${err.message.replace(/^cannot reach /, "cannot reach the hub at ")}`);
-  const body = (err.body as ErrorBody["error"] | undefined) ?? ({ code: "Unknown", message: err.message } as ErrorBody["error"]);
+  if (err.status === 0)
+    return new HubUnreachableError(
+      `${operation}: ${err.message.replace(/^cannot reach /, "cannot reach the hub at ")}`,
+    );
+  const body =
+    (err.body as ErrorBody["error"] | undefined) ?? ({ code: "Unknown", message: err.message } as ErrorBody["error"]);
   return new HubHttpError(err.status, body, operation);
 }
 

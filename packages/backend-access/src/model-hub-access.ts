@@ -26,7 +26,15 @@ import type { Changeset, ConflictingLock, IModel } from "@modelhub/protocol";
 import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
 import type { AccessLogger, RetryPolicy } from "./hub-calls.js";
-import { DEFAULT_RETRY, hubClientOf, hubErrorOf, HubHttpError, HubUnreachableError, isTransient, sleep } from "./hub-calls.js";
+import {
+  DEFAULT_RETRY,
+  hubClientOf,
+  hubErrorOf,
+  HubHttpError,
+  HubUnreachableError,
+  isTransient,
+  sleep,
+} from "./hub-calls.js";
 import { backend, bentley, changesetIdRule, common, hostLogger, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
 import type { Retrying } from "./transfers.js";
@@ -122,7 +130,10 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#verifyIds = options.verifyChangesetIds ?? true;
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
-    this.#uninstall = (options.installCheckpointDownload ?? true) && needsInstall ? installCheckpointDownload(this.#checkpointSource()) : undefined;
+    this.#uninstall =
+      (options.installCheckpointDownload ?? true) && needsInstall
+        ? installCheckpointDownload(this.#checkpointSource())
+        : undefined;
     if (options.prefetch) this.enablePrefetch(options.prefetch === true ? {} : options.prefetch);
   }
 
@@ -174,7 +185,7 @@ export class ModelHubAccess implements BackendHubAccess {
    * `IModelHost.authorizationClient` again, so a token that expired during a retry or a long transfer is refreshed.
    */
   async #auth(accessToken?: string): Promise<AuthorizationSource> {
-    const first = (accessToken || (await hostToken()) || this.#fallbackToken);
+    const first = accessToken || (await hostToken()) || this.#fallbackToken;
     const followsHost = !accessToken || accessToken === (await hostToken());
     let attempts = 0;
     return async () => {
@@ -215,17 +226,28 @@ export class ModelHubAccess implements BackendHubAccess {
         }
       }
       const size = (await stat(baseline)).size;
-      const input = { iTwinId: arg.iTwinId, name: arg.iModelName, ...(arg.description ? { description: arg.description } : {}) };
+      const input = {
+        iTwinId: arg.iTwinId,
+        name: arg.iModelName,
+        ...(arg.description ? { description: arg.description } : {}),
+      };
       let retried = false;
       let created: IModel;
       try {
         // Sent again like the hub's idempotent requests: a repeat of a create that was done answers iModelExists,
         // which is handled here.
-        created = await this.#call("createIModel", () => hub.createIModel(input, size, { idempotent: true, onRetry: () => (retried = true) }));
+        created = await this.#call("createIModel", () =>
+          hub.createIModel(input, size, { idempotent: true, onRetry: () => (retried = true) }),
+        );
       } catch (err) {
         // The first answer was lost after the hub had created the iModel, so the re-sent create met our own iModel.
         // Its upload link was in that lost answer: remove it (it has no content yet) and create it again.
-        if (!retried || !(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.iModelAlreadyExists) throw err;
+        if (
+          !retried ||
+          !(err instanceof common.IModelError) ||
+          err.errorNumber !== bentley.IModelHubStatus.iModelAlreadyExists
+        )
+          throw err;
         if (!(await this.#dropUnfinishedIModel(arg.iTwinId, arg.iModelName, hub))) throw err;
         created = await this.#call("createIModel", () => hub.createIModel(input, size, { idempotent: true }));
       }
@@ -237,9 +259,16 @@ export class ModelHubAccess implements BackendHubAccess {
         const baselineFile = await this.#call("getBaseline", () => hub.getBaselineFile(iModelId));
         if (baselineFile.state === "initialized") return iModelId;
         if (baselineFile.state === "initializationFailed") {
-          throw new common.IModelError(bentley.IModelStatus.BadRequest, `modelhub could not initialize the iModel: ${baselineFile.failureReason ?? "no reason given"}`);
+          throw new common.IModelError(
+            bentley.IModelStatus.BadRequest,
+            `modelhub could not initialize the iModel: ${baselineFile.failureReason ?? "no reason given"}`,
+          );
         }
-        if (Date.now() > deadline) throw new common.IModelError(bentley.IModelHubStatus.OperationFailed, `modelhub did not initialize iModel ${iModelId} in time.`);
+        if (Date.now() > deadline)
+          throw new common.IModelError(
+            bentley.IModelHubStatus.OperationFailed,
+            `modelhub did not initialize iModel ${iModelId} in time.`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
     } finally {
@@ -281,7 +310,9 @@ export class ModelHubAccess implements BackendHubAccess {
     const input = deviceName ? { deviceName: deviceName.slice(0, 255) } : {};
     // Sent again after a lost answer like every request of this package: at worst the repeat leaves one unused
     // briefcase id behind (`modelhub briefcases release` frees it), where a failure would stop the host's download.
-    const briefcase = await this.#call("acquireBriefcase", () => hub.acquireBriefcase(arg.iModelId, input, { idempotent: true }));
+    const briefcase = await this.#call("acquireBriefcase", () =>
+      hub.acquireBriefcase(arg.iModelId, input, { idempotent: true }),
+    );
     return briefcase.briefcaseId;
   }
 
@@ -305,7 +336,8 @@ export class ModelHubAccess implements BackendHubAccess {
     const props = arg.changesetProps;
     const hub = await this.#hub(arg.accessToken);
     const fileSize = statSync(props.pathname).size; // sync, as uploadFile's read: it would wait behind iTwin.js's native work
-    const description = props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
+    const description =
+      props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
     let created: Changeset;
     try {
       created = await this.#call("pushChangeset", () =>
@@ -341,14 +373,20 @@ export class ModelHubAccess implements BackendHubAccess {
    * hub treats a repeated completion as the same request, so it is sent again until the hub answers (a success, or
    * a refusal that says it was not committed) or `pushOutcomeTimeoutMs` has passed.
    */
-  async #completePush(iModelId: string, changeset: Changeset, briefcaseId: number, hub: ModelHubClient): Promise<Changeset> {
+  async #completePush(
+    iModelId: string,
+    changeset: Changeset,
+    briefcaseId: number,
+    hub: ModelHubClient,
+  ): Promise<Changeset> {
     const deadline = Date.now() + this.#pushOutcomeTimeoutMs;
     for (let round = 1; ; round++) {
       try {
         return await hub.completeChangeset(iModelId, changeset, briefcaseId);
       } catch (thrown) {
         const err = hubErrorOf(thrown, "pushChangeset");
-        const unanswered = err instanceof HubUnreachableError || (err instanceof HubHttpError && isTransient(err.status));
+        const unanswered =
+          err instanceof HubUnreachableError || (err instanceof HubHttpError && isTransient(err.status));
         if (err instanceof HubHttpError && !unanswered) throw await this.#toHostError(err, "pushChangeset", hub);
         if (!unanswered) throw err;
         if (Date.now() >= deadline) {
@@ -359,7 +397,9 @@ export class ModelHubAccess implements BackendHubAccess {
           );
         }
         const delay = Math.min(this.#retry.policy.maxDelayMs, deadline - Date.now()) * (0.75 + Math.random() / 2);
-        this.#retry.logger.warn(`pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`);
+        this.#retry.logger.warn(
+          `pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`,
+        );
         await sleep(delay);
       }
     }
@@ -371,7 +411,8 @@ export class ModelHubAccess implements BackendHubAccess {
     const ref = index !== undefined ? index : id!;
     const hub = await this.#hub(arg.accessToken);
     const changeset = await this.#call("queryChangeset", () => hub.getChangeset(arg.iModelId, ref));
-    if (changeset.state !== "fileUploaded") throw new common.IModelError(bentley.IModelHubStatus.ChangeSetDoesNotExist, `changeset ${ref} not found`);
+    if (changeset.state !== "fileUploaded")
+      throw new common.IModelError(bentley.IModelHubStatus.ChangeSetDoesNotExist, `changeset ${ref} not found`);
     return toChangesetProps(changeset);
   }
 
@@ -401,13 +442,20 @@ export class ModelHubAccess implements BackendHubAccess {
       for await (const named of hub.namedVersions(arg.iModelId, { name: arg.versionName, pageSize: 1 })) return named;
       return undefined;
     });
-    if (!version) throw new common.IModelError(bentley.IModelStatus.NotFound, `Named version ${arg.versionName} not found`);
+    if (!version)
+      throw new common.IModelError(bentley.IModelStatus.NotFound, `Named version ${arg.versionName} not found`);
     return this.queryChangeset({ ...arg, changeset: { index: version.changesetIndex } });
   }
 
   async downloadChangeset(arg: DownloadChangesetArg): Promise<ChangesetFileProps> {
     const props = await this.queryChangeset(arg);
-    const [file] = await this.#download(arg.iModelId, [props], arg.targetDir, await this.#hub(arg.accessToken), arg.progressCallback);
+    const [file] = await this.#download(
+      arg.iModelId,
+      [props],
+      arg.targetDir,
+      await this.#hub(arg.accessToken),
+      arg.progressCallback,
+    );
     return file!;
   }
 
@@ -420,13 +468,22 @@ export class ModelHubAccess implements BackendHubAccess {
     return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, hub, arg.progressCallback, links);
   }
 
-  async #list(iModelId: string, range: { first: number; end?: number } | undefined, hub: ModelHubClient): Promise<Changeset[]> {
+  async #list(
+    iModelId: string,
+    range: { first: number; end?: number } | undefined,
+    hub: ModelHubClient,
+  ): Promise<Changeset[]> {
     const first = range?.first ?? 0;
     const end = range?.end;
     if (end !== undefined && end < first) return [];
     return this.#call("queryChangesets", async () => {
       const all: Changeset[] = [];
-      for await (const c of hub.changesets(iModelId, { afterIndex: Math.max(0, first - 1), ...(end !== undefined ? { lastIndex: end } : {}), pageSize: 1000 })) all.push(c);
+      for await (const c of hub.changesets(iModelId, {
+        afterIndex: Math.max(0, first - 1),
+        ...(end !== undefined ? { lastIndex: end } : {}),
+        pageSize: 1000,
+      }))
+        all.push(c);
       return all;
     });
   }
@@ -456,7 +513,11 @@ export class ModelHubAccess implements BackendHubAccess {
         };
         const fresh = async (): Promise<string> => {
           const changeset = await this.#call("downloadChangeset", () => hub.getChangeset(iModelId, file.index));
-          if (!changeset._links.download) throw new common.IModelError(bentley.IModelHubStatus.FileDoesNotExist, `changeset ${file.index} has no file to download`);
+          if (!changeset._links.download)
+            throw new common.IModelError(
+              bentley.IModelHubStatus.FileDoesNotExist,
+              `changeset ${file.index} has no file to download`,
+            );
           return changeset._links.download.href;
         };
         // One writer per file in this process: the prefetcher may be fetching this very file (then it is waited for).
@@ -470,15 +531,34 @@ export class ModelHubAccess implements BackendHubAccess {
           // A list page already carries download links; a fresh one is asked for only when it is missing or failed
           // (signed links expire). A broken download resumes where it stopped, on whichever link. A file already
           // there with the right size (e.g. prefetched) is kept.
-          await downloadFile(links?.get(file.index) ?? (await fresh()), file.pathname, file.size, this.#retry, onBytes, fresh, this.#wholeFileLimit);
+          await downloadFile(
+            links?.get(file.index) ?? (await fresh()),
+            file.pathname,
+            file.size,
+            this.#retry,
+            onBytes,
+            fresh,
+            this.#wholeFileLimit,
+          );
           if (computeId && !hasId(computeId, file)) {
             // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
             changesetCache.forget(file.pathname);
             await rm(file.pathname, { force: true });
-            await downloadFile(await fresh(), file.pathname, file.size, this.#retry, () => cancelled, fresh, this.#wholeFileLimit);
+            await downloadFile(
+              await fresh(),
+              file.pathname,
+              file.size,
+              this.#retry,
+              () => cancelled,
+              fresh,
+              this.#wholeFileLimit,
+            );
             if (!hasId(computeId, file)) {
               await rm(file.pathname, { force: true });
-              throw new common.IModelError(bentley.ChangeSetStatus.CorruptedChangeStream, `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`);
+              throw new common.IModelError(
+                bentley.ChangeSetStatus.CorruptedChangeStream,
+                `changeset ${file.index} downloaded from modelhub does not have the id ${file.id}`,
+              );
             }
           }
           handedOut.set(file, await changesetCache.handOut(file.pathname));
@@ -501,8 +581,17 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   /** iTwin.js 4.x downloads briefcases through this: the nearest checkpoint; iTwin.js applies the rest. */
-  async downloadV1Checkpoint(arg: { localFile: string; checkpoint: CheckpointProps; onProgress?: (loaded: number, total: number) => number }): Promise<ChangesetIndexAndId> {
-    const got = await downloadNearestCheckpoint(this.#checkpointSource(), arg.checkpoint, arg.localFile, arg.onProgress);
+  async downloadV1Checkpoint(arg: {
+    localFile: string;
+    checkpoint: CheckpointProps;
+    onProgress?: (loaded: number, total: number) => number;
+  }): Promise<ChangesetIndexAndId> {
+    const got = await downloadNearestCheckpoint(
+      this.#checkpointSource(),
+      arg.checkpoint,
+      arg.localFile,
+      arg.onProgress,
+    );
     return { index: got.index, id: got.id };
   }
 
@@ -519,22 +608,38 @@ export class ModelHubAccess implements BackendHubAccess {
     for (let start = 0; start < entries.length; start += MAX_LOCK_IDS_PER_REQUEST) {
       const groups = new Map<string, string[]>();
       for (const [id, state] of entries.slice(start, start + MAX_LOCK_IDS_PER_REQUEST)) {
-        const level = state === common.LockState.Exclusive ? "exclusive" : state === common.LockState.Shared ? "shared" : "none";
+        const level =
+          state === common.LockState.Exclusive ? "exclusive" : state === common.LockState.Shared ? "shared" : "none";
         let ids = groups.get(level);
         if (!ids) groups.set(level, (ids = []));
         ids.push(id);
       }
-      const lockedObjects = [...groups].map(([lockLevel, objectIds]) => ({ lockLevel: lockLevel as "none" | "shared" | "exclusive", objectIds }));
-      await this.#call("acquireLocks", () => hub.updateLocks(arg.iModelId, { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects }), { hub, iModelId: arg.iModelId });
+      const lockedObjects = [...groups].map(([lockLevel, objectIds]) => ({
+        lockLevel: lockLevel as "none" | "shared" | "exclusive",
+        objectIds,
+      }));
+      await this.#call(
+        "acquireLocks",
+        () =>
+          hub.updateLocks(arg.iModelId, { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects }),
+        { hub, iModelId: arg.iModelId },
+      );
     }
   }
 
   async queryAllLocks(arg: BriefcaseDbArg): Promise<LockProps[]> {
     const result: LockProps[] = [];
     const hub = await this.#hub(arg.accessToken);
-    for (const lock of await this.#call("queryAllLocks", () => hub.locks(arg.iModelId, { briefcaseId: arg.briefcaseId, pageSize: 1000 }))) {
+    for (const lock of await this.#call("queryAllLocks", () =>
+      hub.locks(arg.iModelId, { briefcaseId: arg.briefcaseId, pageSize: 1000 }),
+    )) {
       for (const group of lock.lockedObjects) {
-        const state = group.lockLevel === "exclusive" ? common.LockState.Exclusive : group.lockLevel === "shared" ? common.LockState.Shared : common.LockState.None;
+        const state =
+          group.lockLevel === "exclusive"
+            ? common.LockState.Exclusive
+            : group.lockLevel === "shared"
+              ? common.LockState.Shared
+              : common.LockState.None;
         for (const id of group.objectIds) result.push({ id, state });
       }
     }
@@ -558,7 +663,8 @@ export class ModelHubAccess implements BackendHubAccess {
     try {
       await this.acquireLocks(abandoned, locks);
     } catch (err) {
-      if (!(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.LockDoesNotExist) throw err;
+      if (!(err instanceof common.IModelError) || err.errorNumber !== bentley.IModelHubStatus.LockDoesNotExist)
+        throw err;
       const held = new Set((await this.queryAllLocks(abandoned)).map((l) => l.id));
       await this.acquireLocks(abandoned, new Map([...locks].filter(([id]) => held.has(id))));
     }
@@ -572,7 +678,9 @@ export class ModelHubAccess implements BackendHubAccess {
   /** `release-chunk` until the hub says it was the last; `changesetId` "" keeps each object's last release index. */
   async #releaseAll(arg: BriefcaseIdArg, changesetId: string): Promise<void> {
     const hub = await this.#hub(arg.accessToken);
-    while (!(await this.#call("releaseAllLocks", () => hub.releaseLocksChunk(arg.iModelId, arg.briefcaseId, changesetId))));
+    while (
+      !(await this.#call("releaseAllLocks", () => hub.releaseLocksChunk(arg.iModelId, arg.briefcaseId, changesetId)))
+    );
   }
 
   // ---- errors
@@ -581,7 +689,11 @@ export class ModelHubAccess implements BackendHubAccess {
    * Runs one operation's client calls, with the hub's refusals as the host's errors (toHostError); a lock conflict
    * names the holder, read through `conflict.hub`. No answer at all stays a HubUnreachableError.
    */
-  async #call<T>(operation: string, work: () => Promise<T>, conflict?: { hub: ModelHubClient; iModelId: string }): Promise<T> {
+  async #call<T>(
+    operation: string,
+    work: () => Promise<T>,
+    conflict?: { hub: ModelHubClient; iModelId: string },
+  ): Promise<T> {
     try {
       return await work();
     } catch (thrown) {
@@ -593,7 +705,8 @@ export class ModelHubAccess implements BackendHubAccess {
 
   /** The hub's error codes as the errors core-backend knows how to act on; a lock conflict names the holder. */
   async #toHostError(err: HubHttpError, operation: string, hub?: ModelHubClient, iModelId?: string): Promise<Error> {
-    if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks") return this.#lockConflict(err.body?.conflictingLocks ?? [], hub, iModelId);
+    if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks")
+      return this.#lockConflict(err.body?.conflictingLocks ?? [], hub, iModelId);
     return toHostError(err, operation);
   }
 
@@ -604,12 +717,18 @@ export class ModelHubAccess implements BackendHubAccess {
     if (hub && iModelId && holder) {
       try {
         const briefcase = await hub.getBriefcase(iModelId, holder);
-        alias = briefcase.deviceName ? `${briefcase.ownerId} (${briefcase.deviceName})` : `${briefcase.ownerId} (${holder})`;
+        alias = briefcase.deviceName
+          ? `${briefcase.ownerId} (${briefcase.deviceName})`
+          : `${briefcase.ownerId} (${holder})`;
       } catch {
         // the holder was released meanwhile: keep the id
       }
     }
-    return new backend.LockConflict(holder, alias, first?.lockLevel === "shared" ? "shared lock is held" : "exclusive lock is already held");
+    return new backend.LockConflict(
+      holder,
+      alias,
+      first?.lockLevel === "shared" ? "shared lock is held" : "exclusive lock is already held",
+    );
   }
 }
 
@@ -629,7 +748,10 @@ function toChangesetProps(c: Changeset): ChangesetProps {
   } as ChangesetProps;
 }
 
-function hasId(computeId: (props: { parentId: string; pathname: string }) => string, file: ChangesetFileProps): boolean {
+function hasId(
+  computeId: (props: { parentId: string; pathname: string }) => string,
+  file: ChangesetFileProps,
+): boolean {
   try {
     return computeId({ parentId: file.parentId, pathname: file.pathname }) === file.id;
   } catch {

@@ -87,7 +87,15 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * A dropped feed reconnects with `Last-Event-ID`, and catches up by listing again. Stops on `IModelHost` shutdown.
  */
 export class ChangesetPrefetcher {
-  readonly stats: PrefetchStats = { downloaded: 0, downloadedBytes: 0, rejected: 0, failed: 0, connections: 0, events: 0, malformed: 0 };
+  readonly stats: PrefetchStats = {
+    downloaded: 0,
+    downloadedBytes: 0,
+    rejected: 0,
+    failed: 0,
+    connections: 0,
+    events: 0,
+    malformed: 0,
+  };
   readonly #source: PrefetchSource;
   readonly #options: Required<PrefetchOptions>;
   readonly #followers = new Map<string, IModelFollower>();
@@ -119,7 +127,9 @@ export class ChangesetPrefetcher {
    * for what it has announced so far. For tests and benchmarks; an application just pulls.
    */
   async settled(iModelId?: string): Promise<void> {
-    const followers = iModelId ? [this.#followers.get(iModelId)].filter((f) => f !== undefined) : [...this.#followers.values()];
+    const followers = iModelId
+      ? [this.#followers.get(iModelId)].filter((f) => f !== undefined)
+      : [...this.#followers.values()];
     await Promise.all(followers.map((f) => f.settled()));
   }
 
@@ -139,7 +149,14 @@ export class ChangesetPrefetcher {
     const iModelId = db.iModelId;
     let follower = this.#followers.get(iModelId);
     if (!follower) {
-      follower = new IModelFollower(iModelId, backend.BriefcaseManager.getChangeSetsPath(iModelId), this.#source, this.#options, this.stats, this.#downloadSlots);
+      follower = new IModelFollower(
+        iModelId,
+        backend.BriefcaseManager.getChangeSetsPath(iModelId),
+        this.#source,
+        this.#options,
+        this.stats,
+        this.#downloadSlots,
+      );
       this.#followers.set(iModelId, follower);
       follower.start();
     }
@@ -217,7 +234,8 @@ class IModelFollower {
   }
 
   async settled(): Promise<void> {
-    if (!this.#connected && !this.#abort.signal.aborted) await new Promise<void>((resolve) => this.#onConnected.push(resolve));
+    if (!this.#connected && !this.#abort.signal.aborted)
+      await new Promise<void>((resolve) => this.#onConnected.push(resolve));
     while (this.#sync) await this.#sync;
   }
 
@@ -234,7 +252,8 @@ class IModelFollower {
         try {
           await this.#fetchMissing();
         } catch (err) {
-          if (!this.#abort.signal.aborted) this.source.logger.warn(`prefetch of iModel ${this.iModelId}: ${(err as Error).message}`);
+          if (!this.#abort.signal.aborted)
+            this.source.logger.warn(`prefetch of iModel ${this.iModelId}: ${(err as Error).message}`);
         }
       } while (this.#again && !this.#abort.signal.aborted);
       this.#sync = undefined;
@@ -259,10 +278,13 @@ class IModelFollower {
       try {
         const outcome = await this.#readFeed();
         if (outcome === "gone") {
-          this.source.logger.warn(`prefetch: the hub has no change feed for iModel ${this.iModelId} (or no access to it); not following it`);
+          this.source.logger.warn(
+            `prefetch: the hub has no change feed for iModel ${this.iModelId} (or no access to it); not following it`,
+          );
           return;
         }
-        if (outcome === "streamed") delay = this.options.reconnectDelayMs; // it worked for a while: start over from the short delay
+        if (outcome === "streamed")
+          delay = this.options.reconnectDelayMs; // it worked for a while: start over from the short delay
         else if (typeof outcome === "number") wait = outcome;
       } catch (err) {
         if (this.#abort.signal.aborted) return;
@@ -284,13 +306,18 @@ class IModelFollower {
     const signal = AbortSignal.any([this.#abort.signal, connection.signal]);
     const hub = this.source.client.with({ authorization: await this.source.authorization() });
     // Sent once: the reconnection rules are this follower's (backoff, the hub's retry-after).
-    const response = await hub.openEventStream(this.iModelId, { ...(this.#lastEventId ? { lastEventId: this.#lastEventId } : {}), signal, once: true });
+    const response = await hub.openEventStream(this.iModelId, {
+      ...(this.#lastEventId ? { lastEventId: this.#lastEventId } : {}),
+      signal,
+      once: true,
+    });
     const status = response.status;
     if (status !== 200) {
       connection.abort();
       if (status === 404) return "gone";
       const retryAfter = Number(response.header("retry-after") ?? NaN);
-      if ((status === 429 || status === 503) && Number.isFinite(retryAfter)) return Math.min(retryAfter * 1000, MAX_RECONNECT_DELAY_MS);
+      if ((status === 429 || status === 503) && Number.isFinite(retryAfter))
+        return Math.min(retryAfter * 1000, MAX_RECONNECT_DELAY_MS);
       throw new Error(`HTTP ${status}`);
     }
     if (!/^text\/event-stream\b/i.test(response.header("content-type") ?? "")) {
@@ -350,7 +377,13 @@ class IModelFollower {
       pushed = null;
     }
     const { index, briefcaseId } = pushed ?? {};
-    if (typeof index !== "number" || !Number.isSafeInteger(index) || index < 1 || typeof briefcaseId !== "number" || !Number.isSafeInteger(briefcaseId)) {
+    if (
+      typeof index !== "number" ||
+      !Number.isSafeInteger(index) ||
+      index < 1 ||
+      typeof briefcaseId !== "number" ||
+      !Number.isSafeInteger(briefcaseId)
+    ) {
       this.stats.malformed++;
       return;
     }
@@ -400,7 +433,9 @@ class IModelFollower {
       const target = join(this.folder, `${c.id}.cs`);
       if ((await stat(target).catch(() => undefined))?.size === c.fileSize) continue;
       if (used + c.fileSize > this.options.maxCacheBytes) {
-        this.source.logger.info(`prefetch of iModel ${this.iModelId}: the cache folder is full (${used} bytes); the rest waits for a pull`);
+        this.source.logger.info(
+          `prefetch of iModel ${this.iModelId}: the cache folder is full (${used} bytes); the rest waits for a pull`,
+        );
         break;
       }
       used += c.fileSize;
@@ -415,21 +450,34 @@ class IModelFollower {
     // A pull may be fetching it right now, or have applied it since the list was read.
     if (this.#abort.signal.aborted || this.source.cache.isBusy(target) || !this.#needed(c.index, c.briefcaseId)) return;
     await this.source.cache.exclusive(target, async () => {
-      if ((await stat(target).catch(() => undefined))?.size === c.fileSize || !this.#needed(c.index, c.briefcaseId)) return;
+      if ((await stat(target).catch(() => undefined))?.size === c.fileSize || !this.#needed(c.index, c.briefcaseId))
+        return;
       const unchecked = `${target}${UNCHECKED_SUFFIX}`;
       const fresh = async (): Promise<string> => {
-        const changeset = await hubCall("prefetchChangeset", () => this.source.client.with({ authorization: auth }).getChangeset(this.iModelId, c.index));
+        const changeset = await hubCall("prefetchChangeset", () =>
+          this.source.client.with({ authorization: auth }).getChangeset(this.iModelId, c.index),
+        );
         if (!changeset._links.download) throw new Error(`changeset ${c.index} has no file to download`);
         return changeset._links.download.href;
       };
       try {
         // downloadFile writes `<unchecked>.part`, checks the size, renames to <unchecked>; the id is checked here.
-        await downloadFile(c._links.download?.href ?? (await fresh()), unchecked, c.fileSize, this.source.retry, () => this.#abort.signal.aborted, fresh, this.source.wholeFileLimit);
+        await downloadFile(
+          c._links.download?.href ?? (await fresh()),
+          unchecked,
+          c.fileSize,
+          this.source.retry,
+          () => this.#abort.signal.aborted,
+          fresh,
+          this.source.wholeFileLimit,
+        );
         const computeId = this.source.verifyIds ? changesetIdRule() : undefined;
         if (computeId && !hasId(computeId, c.parentId, unchecked, c.id)) {
           this.stats.rejected++;
           this.#refused.add(c.id);
-          this.source.logger.warn(`prefetch: changeset ${c.index} of iModel ${this.iModelId} does not have its id ${c.id}; not kept`);
+          this.source.logger.warn(
+            `prefetch: changeset ${c.index} of iModel ${this.iModelId} does not have its id ${c.id}; not kept`,
+          );
           return;
         }
         await rename(unchecked, target);
@@ -472,12 +520,18 @@ class IModelFollower {
   async #removeUnchecked(): Promise<void> {
     const names = await readdir(this.folder).catch(() => [] as string[]);
     for (const name of names) {
-      if (name.endsWith(UNCHECKED_SUFFIX) || name.endsWith(`${UNCHECKED_SUFFIX}.part`)) await rm(join(this.folder, name), { force: true });
+      if (name.endsWith(UNCHECKED_SUFFIX) || name.endsWith(`${UNCHECKED_SUFFIX}.part`))
+        await rm(join(this.folder, name), { force: true });
     }
   }
 }
 
-function hasId(computeId: (props: { parentId: string; pathname: string }) => string, parentId: string, pathname: string, id: string): boolean {
+function hasId(
+  computeId: (props: { parentId: string; pathname: string }) => string,
+  parentId: string,
+  pathname: string,
+  id: string,
+): boolean {
   try {
     return computeId({ parentId, pathname }) === id;
   } catch {

@@ -15,7 +15,12 @@ export interface Retrying {
 }
 
 /** Waits before retry `attempt` (1-based) by the client's policy (`retry-after` when given), logging `reason`. */
-async function backoff(retry: Retrying, attempt: number, reason: string, retryAfter: string | null = null): Promise<void> {
+async function backoff(
+  retry: Retrying,
+  attempt: number,
+  reason: string,
+  retryAfter: string | null = null,
+): Promise<void> {
   const delayMs = retryDelayMs(clientPolicyOf(retry.policy), attempt, retryAfter);
   retry.logger.warn(retryLine(reason, attempt, retry.policy.maxRetries, delayMs));
   await sleep(delayMs);
@@ -36,7 +41,13 @@ export class TransferAborted extends Error {
 export const SMALL_FILE_BYTES = 1024 * 1024;
 
 /** Uploads a local file of `size` bytes (the size the hub was told) to a storage link (Azure Put Blob); retried from the start on failure. */
-export async function uploadFile(url: string, path: string, size: number, retry: Retrying, wholeFileLimit = SMALL_FILE_BYTES): Promise<void> {
+export async function uploadFile(
+  url: string,
+  path: string,
+  size: number,
+  retry: Retrying,
+  wholeFileLimit = SMALL_FILE_BYTES,
+): Promise<void> {
   // Synchronous on purpose: a small read takes microseconds, and the async version waits in libuv's thread pool
   // behind whatever iTwin.js's native code queued there.
   const whole = size <= wholeFileLimit ? readFileSync(path) : undefined;
@@ -44,7 +55,11 @@ export async function uploadFile(url: string, path: string, size: number, retry:
     try {
       const response = await send(url, {
         method: "PUT",
-        headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) },
+        headers: {
+          "x-ms-blob-type": "BlockBlob",
+          "content-type": "application/octet-stream",
+          "content-length": String(size),
+        },
         body: whole ?? createReadStream(path),
       });
       await readBody(response);
@@ -172,7 +187,11 @@ export async function downloadFile(
 }
 
 /** Runs `tasks` with at most `limit` at a time; the first failure rejects (the others finish). */
-export async function runLimited<T>(limit: number, items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
+export async function runLimited<T>(
+  limit: number,
+  items: readonly T[],
+  task: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: unknown;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {

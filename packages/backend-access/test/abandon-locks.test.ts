@@ -25,7 +25,11 @@ describe("discarding changes gives locks back without making anyone pull", () =>
   let work: string;
   let hub: HubProcess;
   before(async () => {
-    [hub, version0, work] = await Promise.all([startHubProcess(), makeVersion0(join(tmpdir(), "modelhub-fixtures")), mkdtemp(join(tmpdir(), "modelhub-abandon-"))]);
+    [hub, version0, work] = await Promise.all([
+      startHubProcess(),
+      makeVersion0(join(tmpdir(), "modelhub-fixtures")),
+      mkdtemp(join(tmpdir(), "modelhub-abandon-")),
+    ]);
   });
   after(async () => {
     await hub?.stop();
@@ -34,10 +38,17 @@ describe("discarding changes gives locks back without making anyone pull", () =>
 
   for (const host of testedHosts()) {
     it(`iTwin.js ${host.label}: bob, a changeset behind, locks what alice locked and discarded; a push still marks what it released`, async () => {
-      const [alice, bob] = await Promise.all([Agent.start(hub.url, "alice", host.root), Agent.start(hub.url, "bob", host.root)]);
+      const [alice, bob] = await Promise.all([
+        Agent.start(hub.url, "alice", host.root),
+        Agent.start(hub.url, "bob", host.root),
+      ]);
       try {
         assert.equal(await alice.do("hostVersion"), host.version);
-        const iModelId = await alice.do<string>("createIModel", { iTwinId: ITWIN, name: `abandon ${host.label}`, version0 });
+        const iModelId = await alice.do<string>("createIModel", {
+          iTwinId: ITWIN,
+          name: `abandon ${host.label}`,
+          version0,
+        });
         const common = { iModelId, iTwinId: ITWIN, dir: join(work, host.label.replace(/\W+/g, "-")) };
         await alice.do("download", { ...common, key: "a" });
         await bob.do("download", { ...common, key: "b" });
@@ -53,21 +64,34 @@ describe("discarding changes gives locks back without making anyone pull", () =>
         assert.ok(["LockControl.abandonAllLocks", "BackendHubAccess.abandonAllLocks"].includes(how), how);
         assert.deepEqual(await alice.do("heldLocks", { key: "a" }), []);
         // Nothing was pushed, so bob (at 1) needs no pull to edit it.
-        assert.equal(outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[0]] })), "granted", "bob was told to pull for changes nobody pushed");
+        assert.equal(
+          outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[0]] })),
+          "granted",
+          "bob was told to pull for changes nobody pushed",
+        );
 
         // An exclusive lock that was an upgrade steps back to shared: bob may share it, not take it.
         await alice.do("lock", { key: "a", level: "shared", ids: [ids[2]] });
         await alice.do("lock", { key: "a", level: "exclusive", ids: [ids[2]] });
         await alice.do("abandonLocks", { key: "a", previous: { [ids[2]!]: "shared" } });
-        assert.deepEqual((await alice.do<{ id: string; state: number }[]>("heldLocks", { key: "a" })).filter((l) => l.id === ids[2]), [{ id: ids[2], state: SHARED }]);
-        assert.deepEqual(outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[2]] })), { errorNumber: 102428, message: "shared lock is held" });
+        assert.deepEqual(
+          (await alice.do<{ id: string; state: number }[]>("heldLocks", { key: "a" })).filter((l) => l.id === ids[2]),
+          [{ id: ids[2], state: SHARED }],
+        );
+        assert.deepEqual(outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[2]] })), {
+          errorNumber: 102428,
+          message: "shared lock is held",
+        });
         assert.equal(outcome(await bob.try("lock", { key: "b", level: "shared", ids: [ids[2]] })), "granted");
 
         // The rule is live: a push (here one with nothing to push) releases with alice's changeset, 2, and bob at 1
         // must pull before he takes that lock.
         await alice.do("lock", { key: "a", level: "exclusive", ids: [ids[1]] });
         await alice.do("push", { key: "a", description: "nothing" });
-        assert.deepEqual(outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[1]] })), { errorNumber: 102416, message: "pull is required to obtain lock" });
+        assert.deepEqual(outcome(await bob.try("lock", { key: "b", level: "exclusive", ids: [ids[1]] })), {
+          errorNumber: 102416,
+          message: "pull is required to obtain lock",
+        });
         await alice.do("close", { key: "a" });
         await bob.do("close", { key: "b" });
       } finally {

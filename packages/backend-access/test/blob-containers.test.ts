@@ -34,7 +34,10 @@ interface ContainerAgent {
 /** container-agent.ts in a process of its own, as `user`. */
 async function startAgent(hubUrl: string, user: string): Promise<ContainerAgent> {
   const script = fileURLToPath(new URL("./support/container-agent.ts", import.meta.url));
-  const child = fork(script, [hubUrl, user], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const child = fork(script, [hubUrl, user], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once("message", () => resolve());
     child.once("exit", (code) => reject(new Error(`agent exited with ${code}`)));
@@ -45,7 +48,8 @@ async function startAgent(hubUrl: string, user: string): Promise<ContainerAgent>
     if (m.id !== undefined) pending.get(m.id)?.(m);
   });
   child.once("exit", (code, signal) => {
-    for (const settle of pending.values()) settle({ ok: false, error: { message: `agent exited with ${signal ?? code}` } });
+    for (const settle of pending.values())
+      settle({ ok: false, error: { message: `agent exited with ${signal ?? code}` } });
   });
   return {
     async do<T>(command: string, args: Record<string, unknown> = {}) {
@@ -81,7 +85,11 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
     const response = await fetch(`${hub.url}${path}`, {
       method,
-      headers: { authorization: "Bearer alice", accept: "application/vnd.bentley.itwin-platform.v2+json", ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: "Bearer alice",
+        accept: "application/vnd.bentley.itwin-platform.v2+json",
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -117,14 +125,29 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     // The hub knows it as a workspace container of the iTwin.
     const listed = await api("GET", `/blobcontainers?iTwinId=${ITWIN}&containerType=workspace`);
     assert.equal(listed.status, 200);
-    assert.deepEqual(listed.body.containers.map((c: Json) => c.containerId), [made.containerId]);
+    assert.deepEqual(
+      listed.body.containers.map((c: Json) => c.containerId),
+      [made.containerId],
+    );
     assert.equal(listed.body.containers[0].metadata.label, "Team settings");
 
-    const first = await reader.do("readWorkspace", { containerId: made.containerId, baseUri: made.baseUri, names: ["greeting", "units/length", "missing"] });
+    const first = await reader.do("readWorkspace", {
+      containerId: made.containerId,
+      baseUri: made.baseUri,
+      names: ["greeting", "units/length", "missing"],
+    });
     assert.deepEqual(first, { greeting: "hello from alice", "units/length": "m", missing: null });
 
-    await writer.do("editWorkspace", { containerId: made.containerId, baseUri: made.baseUri, strings: { greeting: "hello again" } });
-    const second = await reader.do("readWorkspace", { containerId: made.containerId, baseUri: made.baseUri, names: ["greeting"] });
+    await writer.do("editWorkspace", {
+      containerId: made.containerId,
+      baseUri: made.baseUri,
+      strings: { greeting: "hello again" },
+    });
+    const second = await reader.do("readWorkspace", {
+      containerId: made.containerId,
+      baseUri: made.baseUri,
+      names: ["greeting"],
+    });
     assert.deepEqual(second, { greeting: "hello again" });
   });
 
@@ -135,7 +158,10 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     await writer.do("download", { iTwinId: ITWIN, iModelId, dir: join(dir, "alice"), key: "a" });
     await reader.do("download", { iTwinId: ITWIN, iModelId, dir: join(dir, "bob"), key: "b" });
 
-    const enabled = await writer.do<{ containerId: string; changesetIndex: number; enabled: boolean }>("enableSchemaSync", { key: "a" });
+    const enabled = await writer.do<{ containerId: string; changesetIndex: number; enabled: boolean }>(
+      "enableSchemaSync",
+      { key: "a" },
+    );
     assert.equal(enabled.enabled, true);
     const container = await api("GET", `/blobcontainers/${enabled.containerId}`);
     assert.equal(container.status, 200);
@@ -143,10 +169,16 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     assert.equal(container.body.container.metadata.containerType, "schemasync");
 
     // bob takes the changeset that enabled SchemaSync, and nothing after it.
-    assert.deepEqual(await reader.do("pull", { key: "b", toIndex: enabled.changesetIndex }), { changesetIndex: enabled.changesetIndex, schemaSync: true });
+    assert.deepEqual(await reader.do("pull", { key: "b", toIndex: enabled.changesetIndex }), {
+      changesetIndex: enabled.changesetIndex,
+      schemaSync: true,
+    });
     assert.equal(await reader.do("hasSchema", { key: "b", name: "SyncedThings" }), null);
 
-    const imported = await writer.do<{ heldSchemaLock: boolean; changesetIndex: number }>("importSchema", { key: "a", xml: SCHEMA });
+    const imported = await writer.do<{ heldSchemaLock: boolean; changesetIndex: number }>("importSchema", {
+      key: "a",
+      xml: SCHEMA,
+    });
     assert.equal(imported.heldSchemaLock, false, "SchemaSync imports need no schema lock");
     assert.equal(imported.changesetIndex, enabled.changesetIndex + 1);
 
@@ -154,7 +186,10 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     assert.deepEqual(await reader.do("schemaSyncPull", { key: "b" }), { changesetIndex: enabled.changesetIndex });
     assert.equal(await reader.do("hasSchema", { key: "b", name: "SyncedThings" }), "1.0.0");
     // And pulling the import's changeset on top of it goes through.
-    assert.deepEqual(await reader.do("pull", { key: "b" }), { changesetIndex: imported.changesetIndex, schemaSync: true });
+    assert.deepEqual(await reader.do("pull", { key: "b" }), {
+      changesetIndex: imported.changesetIndex,
+      schemaSync: true,
+    });
     schemaSyncIModel = { iModelId, changesetIndex: imported.changesetIndex };
   });
 
@@ -190,13 +225,22 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     // The whole file is still there for clients that download files.
     assert.ok(checkpoint!._links.download?.href);
 
-    const opened = await reader.do<Json>("openV2Checkpoint", { directoryAccessInfo: info, dbName: checkpoint!.dbName, localFile: join(work, "v2.bim") });
+    const opened = await reader.do<Json>("openV2Checkpoint", {
+      directoryAccessInfo: info,
+      dbName: checkpoint!.dbName,
+      localFile: join(work, "v2.bim"),
+    });
     assert.equal(opened.blockSize, 4 * 1024 * 1024);
     // The baseline (made when the iModel was created) was published too.
     const baseline = (await api("GET", `/imodels/${iModelId}/changesets/0/checkpoint`)).body.checkpoint;
     assert.equal(baseline.directoryAccessInfo?.baseDirectory, `imodelblocks-${iModelId}`);
     assert.match(baseline.dbName, /^0-v2[0-9a-f]+$/);
-    assert.ok(opened.databases.includes(baseline.dbName) && opened.databases.includes(earlier.dbName) && opened.databases.includes(checkpoint!.dbName), JSON.stringify(opened.databases));
+    assert.ok(
+      opened.databases.includes(baseline.dbName) &&
+        opened.databases.includes(earlier.dbName) &&
+        opened.databases.includes(checkpoint!.dbName),
+      JSON.stringify(opened.databases),
+    );
 
     // The container holds exactly the live checkpoints' databases once no job runs: pruned automatic ones are gone.
     await writer.do("insertAndPush", { key: "a", count: 2 });
@@ -205,11 +249,23 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
     const settled = Date.now() + 120_000;
     while (Date.now() < settled) {
       live = (await api("GET", `/imodels/${iModelId}/checkpoints`)).body.checkpoints;
-      if (live.length > 0 && live.every((c) => c.state !== "scheduled") && live.some((c) => c.changesetIndex === changesetIndex + 2)) break;
+      if (
+        live.length > 0 &&
+        live.every((c) => c.state !== "scheduled") &&
+        live.some((c) => c.changesetIndex === changesetIndex + 2)
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    assert.ok(live.every((c) => c.state === "successful" && c.directoryAccessInfo), JSON.stringify(live));
-    const after = await reader.do<Json>("openV2Checkpoint", { directoryAccessInfo: info, dbName: checkpoint!.dbName, localFile: join(work, "v2-again.bim") });
+    assert.ok(
+      live.every((c) => c.state === "successful" && c.directoryAccessInfo),
+      JSON.stringify(live),
+    );
+    const after = await reader.do<Json>("openV2Checkpoint", {
+      directoryAccessInfo: info,
+      dbName: checkpoint!.dbName,
+      localFile: join(work, "v2-again.bim"),
+    });
     assert.deepEqual([...after.databases].sort(), live.map((c) => c.dbName as string).sort());
     assert.ok(live.length < 3 + 2, `automatic checkpoints were pruned: ${live.map((c) => c.changesetIndex).join()}`);
     assert.ok(opened.totalBlocks >= 1, JSON.stringify(opened));

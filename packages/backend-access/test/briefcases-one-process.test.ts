@@ -36,7 +36,12 @@ describe("several briefcases of one iModel in one process", { timeout: 240_000 }
 
   it("pull concurrently without losing files, and each pushes its own edits afterwards (none lost)", async () => {
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
-    const iModelId = await writer.do<string>("createIModel", { user: "alice", iTwinId: ITWIN, name: "one process", version0 });
+    const iModelId = await writer.do<string>("createIModel", {
+      user: "alice",
+      iTwinId: ITWIN,
+      name: "one process",
+      version0,
+    });
     const common = { iModelId, iTwinId: ITWIN, dir: join(dir, "briefcases") };
     await writer.do("download", { user: "alice", ...common, key: "w" });
     const keys = Array.from({ length: READERS }, (_, i) => `r${i}`);
@@ -51,10 +56,18 @@ describe("several briefcases of one iModel in one process", { timeout: 240_000 }
       }
       // Each reader has an unpushed edit of its own, then all pull the same changesets at once.
       await Promise.all(keys.map((key) => readers.do("insert", { key, count: 1, labelPrefix: `${key}.${round}` })));
-      const pulls = await Promise.all(keys.map((key) => readers.try<{ changesetIndex: number; count: number }>("pull", { user: "bob", key })));
+      const pulls = await Promise.all(
+        keys.map((key) => readers.try<{ changesetIndex: number; count: number }>("pull", { user: "bob", key })),
+      );
       const failed = pulls.flatMap((p, i) => (p.ok ? [] : [`${keys[i]}: ${JSON.stringify(p.error)}`]));
       assert.deepEqual(failed, [], `round ${round}: every concurrent pull succeeds`);
-      for (const pull of pulls) if (pull.ok) assert.equal(pull.result.count, expected + 1, `round ${round}: the pulled elements plus the reader's own edit`);
+      for (const pull of pulls)
+        if (pull.ok)
+          assert.equal(
+            pull.result.count,
+            expected + 1,
+            `round ${round}: the pulled elements plus the reader's own edit`,
+          );
       // Their own edits are still there: pushed one after the other, each merging the ones before.
       for (const key of keys) {
         await readers.do("push", { user: "bob", key, description: `${key} round ${round}` });

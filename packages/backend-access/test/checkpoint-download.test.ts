@@ -23,7 +23,11 @@ class CountingAccess extends ModelHubAccess {
   readonly ranges: { first: number; end?: number }[] = [];
   override async downloadChangesets(arg: Parameters<ModelHubAccess["downloadChangesets"]>[0]) {
     const files = await super.downloadChangesets(arg);
-    if (files.length > 0) this.ranges.push({ first: arg.range?.first ?? 0, ...(arg.range?.end !== undefined ? { end: arg.range.end } : {}) });
+    if (files.length > 0)
+      this.ranges.push({
+        first: arg.range?.first ?? 0,
+        ...(arg.range?.end !== undefined ? { end: arg.range.end } : {}),
+      });
     return files;
   }
 }
@@ -42,15 +46,26 @@ describe("briefcase download from server-made checkpoints", () => {
     access = new CountingAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
-    iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "55555555-5555-4555-8555-555555555555" })).id;
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
+    iModelId = (
+      await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "55555555-5555-4555-8555-555555555555" })
+    ).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId);
     for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);
-    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { body: { name: "v2", changesetIndex: 2 } });
-    await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`);
-      return r.body.checkpoint?.state === "successful" ? true : undefined;
-    }, 120_000, "checkpoint of v2");
+    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+      body: { name: "v2", changesetIndex: 2 },
+    });
+    await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`);
+        return r.body.checkpoint?.state === "successful" ? true : undefined;
+      },
+      120_000,
+      "checkpoint of v2",
+    );
   });
   after(async () => {
     access.dispose();
@@ -61,9 +76,20 @@ describe("briefcase download from server-made checkpoints", () => {
 
   async function download(key: string, asOf: { versionName: string } | { latest: true }) {
     access.ranges.length = 0;
-    const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: "Bearer alice", iTwinId: "55555555-5555-4555-8555-555555555555", iModelId, fileName: join(work, `${key}.bim`), asOf });
+    const props = await backend.BriefcaseManager.downloadBriefcase({
+      accessToken: "Bearer alice",
+      iTwinId: "55555555-5555-4555-8555-555555555555",
+      iModelId,
+      fileName: join(work, `${key}.bim`),
+      asOf,
+    });
     const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
-    const state = { index: db.changeset.index, id: db.changeset.id, iModelId: db.iModelId, briefcaseId: db.briefcaseId };
+    const state = {
+      index: db.changeset.index,
+      id: db.changeset.id,
+      iModelId: db.iModelId,
+      briefcaseId: db.briefcaseId,
+    };
     db.close();
     return state;
   }

@@ -16,10 +16,19 @@ type HubProcess = Awaited<ReturnType<typeof startHubProcess>>;
 const SOURCE_ITWIN = "4d3c2b1a-6f5e-4a7b-8c9d-0e1f2a3b4c5d";
 const COPY_ITWIN = "9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c6b";
 
-async function call(hub: HubProcess, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Json }> {
+async function call(
+  hub: HubProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const r = await fetch(`${hub.url}/imodels${path}`, {
     method,
-    headers: { authorization: "Bearer alice", accept: "application/vnd.bentley.itwin-platform.v2+json", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: "Bearer alice",
+      accept: "application/vnd.bentley.itwin-platform.v2+json",
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();
@@ -70,7 +79,11 @@ describe("pushing onto a squashed fork and onto a template copy with iTwin.js", 
     const common = { iModelId: copyId, iTwinId: COPY_ITWIN, dir: join(work, key) };
     const a = await alice.do<Json>("download", { ...common, key: `${key}-a` });
     const b = await bob.do<Json>("download", { ...common, key: `${key}-b` });
-    assert.deepEqual([a.changesetIndex, a.count, b.changesetIndex, b.count], [0, 8, 0, 8], "both briefcases start from the squashed content");
+    assert.deepEqual(
+      [a.changesetIndex, a.count, b.changesetIndex, b.count],
+      [0, 8, 0, 8],
+      "both briefcases start from the squashed content",
+    );
     assert.notEqual(a.briefcaseId, b.briefcaseId);
 
     await alice.do("insert", { key: `${key}-a`, count: 2, labelPrefix: `${key} alice` });
@@ -83,10 +96,13 @@ describe("pushing onto a squashed fork and onto a template copy with iTwin.js", 
     assert.deepEqual(await alice.do("labels", { key: `${key}-a` }), { total: 14, duplicates: [] });
 
     const history = (await call(hub, "GET", `/${copyId}/changesets`)).body.changesets as Json[];
-    assert.deepEqual(history.map((c) => [c.index, c.briefcaseId]), [
-      [1, a.briefcaseId],
-      [2, b.briefcaseId],
-    ]);
+    assert.deepEqual(
+      history.map((c) => [c.index, c.briefcaseId]),
+      [
+        [1, a.briefcaseId],
+        [2, b.briefcaseId],
+      ],
+    );
     assert.equal(history[0]!.parentId, "", "the copy's history starts at its own baseline");
     await alice.do("close", { key: `${key}-a` });
     await bob.do("close", { key: `${key}-b` });
@@ -105,7 +121,11 @@ describe("pushing onto a squashed fork and onto a template copy with iTwin.js", 
 
   it("an iModel created from the template at changeset 1 (5 elements): iTwin.js pushes onto it and the other user pulls", async () => {
     const first = ((await call(hub, "GET", `/${sourceId}/changesets/1`)).body.changeset as Json).id as string;
-    const r = await call(hub, "POST", "", { iTwinId: COPY_ITWIN, name: "from template", template: { iModelId: sourceId, changesetId: first } });
+    const r = await call(hub, "POST", "", {
+      iTwinId: COPY_ITWIN,
+      name: "from template",
+      template: { iModelId: sourceId, changesetId: first },
+    });
     assert.equal(r.status, 201);
     const copyId = r.body.iModel.id as string;
     await created(hub, copyId);
@@ -124,7 +144,11 @@ describe("pushing onto a squashed fork and onto a template copy with iTwin.js", 
   });
 
   it("a template copy at the latest changeset takes the same pushes as the fork", async () => {
-    const r = await call(hub, "POST", "", { iTwinId: COPY_ITWIN, name: "from template, latest", template: { iModelId: sourceId } });
+    const r = await call(hub, "POST", "", {
+      iTwinId: COPY_ITWIN,
+      name: "from template, latest",
+      template: { iModelId: sourceId },
+    });
     assert.equal(r.status, 201);
     await created(hub, r.body.iModel.id as string);
     await pushAndPull(r.body.iModel.id as string, "latest");

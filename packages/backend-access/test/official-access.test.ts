@@ -40,7 +40,10 @@ describe("installCheckpointDownload next to the official BackendIModelsAccess", 
       authorizationClient: { getAccessToken: async () => "Bearer alice" },
     });
     // Offline, iTwin.js's geographic-data workspace stalls the first open ~15 s on DNS; this test needs no GCS data.
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
   });
   after(async () => {
     await backend.IModelHost.shutdown();
@@ -48,7 +51,13 @@ describe("installCheckpointDownload next to the official BackendIModelsAccess", 
     await rm(work, { recursive: true, force: true });
   });
 
-  const download = (key: string) => backend.BriefcaseManager.downloadBriefcase({ iTwinId: ITWIN, iModelId, fileName: join(work, `${key}.bim`), accessToken: "Bearer alice" });
+  const download = (key: string) =>
+    backend.BriefcaseManager.downloadBriefcase({
+      iTwinId: ITWIN,
+      iModelId,
+      fileName: join(work, `${key}.bim`),
+      accessToken: "Bearer alice",
+    });
 
   it("without it, iTwin.js 5.x cannot download a briefcase from modelhub", async () => {
     await assert.rejects(download("without"), /V2 checkpoint not found/);

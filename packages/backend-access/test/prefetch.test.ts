@@ -59,7 +59,9 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
   /** The changeset files in B's cache folder, by name (partial and unchecked files included, to see them). */
   const cacheFiles = async () => (await readdir(cacheFolder).catch(() => [] as string[])).sort();
   const idsOf = async (first: number, end: number) =>
-    (await access.queryChangesets({ iModelId, range: { first, end }, accessToken: "bob" })).map((c) => `${c.id}.cs`).sort();
+    (await access.queryChangesets({ iModelId, range: { first, end }, accessToken: "bob" }))
+      .map((c) => `${c.id}.cs`)
+      .sort();
   const push = async (count: number) => {
     for (let i = 0; i < count; i++) {
       await writer.do("insert", { key: "a", count: 2 });
@@ -89,13 +91,26 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     hub = await startHubProcess();
     proxy = await StreamProxy.start(hub.url);
     writer = await AgentClass.start(hub.url, "alice");
-    access = new ModelHubAccess({ baseUrl: proxy.url, accessToken: "Bearer bob", retry: { baseDelayMs: 20 }, prefetch: { reconnectDelayMs: 100 } });
+    access = new ModelHubAccess({
+      baseUrl: proxy.url,
+      accessToken: "Bearer bob",
+      retry: { baseDelayMs: 20 },
+      prefetch: { reconnectDelayMs: 100 },
+    });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
     iModelId = await writer.do<string>("createIModel", { iTwinId: ITWIN, name: "prefetch", version0 });
     await writer.do("download", { iModelId, iTwinId: ITWIN, dir: join(work, "writer"), key: "a" });
-    const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: "bob", iTwinId: ITWIN, iModelId, fileName: join(work, "reader.bim") });
+    const props = await backend.BriefcaseManager.downloadBriefcase({
+      accessToken: "bob",
+      iTwinId: ITWIN,
+      iModelId,
+      fileName: join(work, "reader.bim"),
+    });
     reader = await backend.BriefcaseDb.open({ fileName: props.fileName });
     cacheFolder = backend.BriefcaseManager.getChangeSetsPath(iModelId);
   });
@@ -137,7 +152,14 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     const model = firstId(reader, "SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
     const category = firstId(reader, "SELECT ECInstanceId FROM bis.SpatialCategory");
     await reader.locks.acquireLocks({ shared: model });
-    reader.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: "by B", placement: { origin: [0, 0, 0], angles: {} } } as never);
+    reader.elements.insertElement({
+      classFullName: "Generic:PhysicalObject",
+      model,
+      category,
+      code: common.Code.createEmpty(),
+      userLabel: "by B",
+      placement: { origin: [0, 0, 0], angles: {} },
+    } as never);
     reader.saveChanges("by B");
     await reader.pushChanges({ description: "by B", accessToken: "bob" });
     pushed = reader.changeset.index ?? 0;
@@ -160,13 +182,23 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     proxy.dropFeeds();
     await until("the feed to be down", async () => (proxy.openFeeds === 0 ? true : undefined));
     await push(2);
-    await until("a refused reconnect", async () => (proxy.feedRequests().slice(feedsBefore).some((r) => r.status === 503) ? true : undefined));
+    await until("a refused reconnect", async () =>
+      proxy
+        .feedRequests()
+        .slice(feedsBefore)
+        .some((r) => r.status === 503)
+        ? true
+        : undefined,
+    );
     assert.deepEqual(await cacheFiles(), [], "nothing arrived while the feed was down");
     proxy.refuseFeed = false;
     await cacheHolds(6, 7);
     const reconnects = proxy.feedRequests().slice(feedsBefore);
     assert.ok(reconnects.length >= 2, "at least one refused and one accepted reconnect");
-    assert.ok(reconnects.every((r) => /^[0-9a-f]+-\d+$/.test(r.lastEventId ?? "")), `each reconnect sent the last event id: ${JSON.stringify(reconnects)}`);
+    assert.ok(
+      reconnects.every((r) => /^[0-9a-f]+-\d+$/.test(r.lastEventId ?? "")),
+      `each reconnect sent the last event id: ${JSON.stringify(reconnects)}`,
+    );
     assert.equal(access.prefetcher!.stats.connections, connectionsBefore + 1);
     assert.equal(proxy.openFeeds, 1);
     assert.equal(await pullCountingDownloads(), 0);
@@ -184,7 +216,9 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     proxy.injectIntoFeeds("event: changeset\ndata: {not json\n\n");
     proxy.injectIntoFeeds('event: changeset\ndata: {"index":"x","briefcaseId":null}\n\n');
     proxy.injectIntoFeeds('id: ffff-999999\nevent: changeset\ndata: {"index":999,"id":"00","briefcaseId":77}\n\n');
-    await until("the malformed messages to be counted", async () => (stats.malformed >= malformedBefore + 2 ? true : undefined));
+    await until("the malformed messages to be counted", async () =>
+      stats.malformed >= malformedBefore + 2 ? true : undefined,
+    );
     proxy.injectIntoFeeds(`event: changeset\ndata: ${"x".repeat(100_000)}\n\n`);
     // The next downloads: one with a byte changed (same size), one a byte short (retried by the download).
     proxy.spoilNextDownloads("flipByte", "dropLastByte");
@@ -192,7 +226,9 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     const all = await idsOf(8, 10);
     const kept = await until("two of the three files, and one refused", async () => {
       const files = await cacheFiles();
-      return files.length === 2 && files.every((f) => all.includes(f)) && stats.rejected > rejectedBefore ? files : undefined;
+      return files.length === 2 && files.every((f) => all.includes(f)) && stats.rejected > rejectedBefore
+        ? files
+        : undefined;
     });
     await access.prefetcher!.settled(iModelId);
     assert.deepEqual(await cacheFiles(), kept, "the spoiled file is not in the cache, nor anything half done");
@@ -212,7 +248,9 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
     await until("the feed to close", async () => (proxy.openFeeds === 0 ? true : undefined), 10_000);
     await access.disablePrefetch();
     await push(6);
-    const sizes = (await access.queryChangesets({ iModelId, range: { first: 11, end: 16 }, accessToken: "bob" })).map((c) => c.size!);
+    const sizes = (await access.queryChangesets({ iModelId, range: { first: 11, end: 16 }, accessToken: "bob" })).map(
+      (c) => c.size!,
+    );
     const bound = sizes.slice(0, 4).reduce((a, b) => a + b, 0) + Math.floor(sizes[4]! / 2);
     access.enablePrefetch({ maxCacheBytes: bound, concurrency: 2, reconnectDelayMs: 100 });
     proxy.storageDelayMs = 150; // each download lasts long enough for the next to start beside it
@@ -221,7 +259,11 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
       reader = await backend.BriefcaseDb.open({ fileName: join(work, "reader.bim") });
       await until("four files", async () => ((await cacheFiles()).length === 4 ? true : undefined));
       await access.prefetcher!.settled(iModelId);
-      assert.deepEqual(await cacheFiles(), (await idsOf(11, 14)), "the first four, in index order; the fifth would pass the bound");
+      assert.deepEqual(
+        await cacheFiles(),
+        await idsOf(11, 14),
+        "the first four, in index order; the fifth would pass the bound",
+      );
       assert.equal(proxy.maxStorageInFlight, 2, "two downloads at once, never more");
     } finally {
       proxy.storageDelayMs = 0;

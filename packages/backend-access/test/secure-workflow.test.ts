@@ -29,9 +29,15 @@ type Tokens = Record<User, string>;
 const USERS: readonly User[] = ["alice", "bob", "carol", "dave", "eve"];
 const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
 
-function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function modelhub(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -45,7 +51,11 @@ function client(hubUrl: string, token: string) {
   return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
     const response = await fetch(`${hubUrl}${path}`, {
       method,
-      headers: { accept: ACCEPT, authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: {
+        accept: ACCEPT,
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -54,18 +64,35 @@ function client(hubUrl: string, token: string) {
 }
 
 /** What iTwin.js code acts on, plus how long the failing call took (a retry loop would take seconds). */
-async function failure(agent: Agent, command: string, args: Record<string, unknown>): Promise<{ error: AgentError; ms: number }> {
+async function failure(
+  agent: Agent,
+  command: string,
+  args: Record<string, unknown>,
+): Promise<{ error: AgentError; ms: number }> {
   const started = Date.now();
   const r = await agent.try(command, args);
   assert.equal(r.ok, false, `${command} should have been refused`);
   return { error: (r as { ok: false; error: AgentError }).error, ms: Date.now() - started };
 }
 
-async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, dir: string, version0: string): Promise<Json> {
+async function secureScenario(
+  hubUrl: string,
+  tokens: Tokens,
+  iTwinId: string,
+  dir: string,
+  version0: string,
+): Promise<Json> {
   const record: Json = {};
-  const as = Object.fromEntries(USERS.map((u) => [u, client(hubUrl, tokens[u])])) as Record<User, ReturnType<typeof client>>;
+  const as = Object.fromEntries(USERS.map((u) => [u, client(hubUrl, tokens[u])])) as Record<
+    User,
+    ReturnType<typeof client>
+  >;
   // Each user's iTwin.js process holds that user's token (the agents' default token for every call).
-  const [alice, bob, carol] = await Promise.all([AgentClass.start(hubUrl, tokens.alice), AgentClass.start(hubUrl, tokens.bob), AgentClass.start(hubUrl, tokens.carol)]);
+  const [alice, bob, carol] = await Promise.all([
+    AgentClass.start(hubUrl, tokens.alice),
+    AgentClass.start(hubUrl, tokens.bob),
+    AgentClass.start(hubUrl, tokens.carol),
+  ]);
   try {
     // alice creates the first iModel of an iTwin nobody is a member of: she becomes its Owner.
     const iModelId = await alice.do<string>("createIModel", { iTwinId, name: "secure", version0 });
@@ -75,7 +102,11 @@ async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, d
       assert.equal(r.status, 201, JSON.stringify(r.body));
       return r.body.role.id as string;
     };
-    const [writer, reader, manager] = [await role("Writer", ["imodels_write"]), await role("Reader", ["imodels_read"]), await role("Manager", ["imodels_manage"])];
+    const [writer, reader, manager] = [
+      await role("Writer", ["imodels_write"]),
+      await role("Reader", ["imodels_read"]),
+      await role("Manager", ["imodels_manage"]),
+    ];
     const added = await as.alice("POST", `/accesscontrol/itwins/${iTwinId}/members/users`, {
       members: [
         { userId: "bob", roleIds: [writer] },
@@ -96,23 +127,35 @@ async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, d
     };
 
     // The two-user workflow (alice owner, bob writer).
-    record.download = [await alice.do("download", { ...common, key: "a" }), await bob.do("download", { ...common, key: "b" })];
+    record.download = [
+      await alice.do("download", { ...common, key: "a" }),
+      await bob.do("download", { ...common, key: "b" }),
+    ];
     const first = await alice.do<string[]>("insert", { key: "a", count: 5 });
     record.push1 = await alice.do("push", { key: "a", description: "five elements" });
     record.bobPull1 = await bob.do("pull", { key: "b" });
     await alice.do("lock", { key: "a", level: "exclusive", ids: [first[0]] });
     const conflict = await bob.try("lock", { key: "b", level: "exclusive", ids: [first[0]] });
-    record.lockConflict = conflict.ok ? "granted" : { errorNumber: conflict.error.errorNumber, briefcaseId: conflict.error.briefcaseId };
+    record.lockConflict = conflict.ok
+      ? "granted"
+      : { errorNumber: conflict.error.errorNumber, briefcaseId: conflict.error.briefcaseId };
     await alice.do("update", { key: "a", id: first[0], label: "edited by alice" });
     record.push2 = await alice.do("push", { key: "a", description: "edit" });
     record.bobPull2 = await bob.do("pull", { key: "b" });
     await alice.do("insert", { key: "a", count: 3 });
     await bob.do("insert", { key: "b", count: 4 });
-    record.pushes = [await alice.do("push", { key: "a", description: "three more" }), await bob.do("push", { key: "b", description: "four more" })];
+    record.pushes = [
+      await alice.do("push", { key: "a", description: "three more" }),
+      await bob.do("push", { key: "b", description: "four more" }),
+    ];
     record.afterBoth = [await alice.do("pull", { key: "a" }), await bob.do("pull", { key: "b" })];
     await alice.do("nameVersion", { iModelId, name: "v2", index: 2 });
-    record.named = (await alice.do<Json>("hubCall", { method: "getChangesetFromNamedVersion", args: { iModelId, versionName: "v2" } })).index;
-    record.bobNamed = (await bob.do<Json>("hubCall", { method: "getChangesetFromVersion", args: { iModelId, version: { named: "v2" } } })).index;
+    record.named = (
+      await alice.do<Json>("hubCall", { method: "getChangesetFromNamedVersion", args: { iModelId, versionName: "v2" } })
+    ).index;
+    record.bobNamed = (
+      await bob.do<Json>("hubCall", { method: "getChangesetFromVersion", args: { iModelId, version: { named: "v2" } } })
+    ).index;
 
     // carol (read only): downloads and pulls; locks and pushes are refused at once.
     record.carolDownload = await carol.do("download", { ...common, key: "c" });
@@ -124,11 +167,29 @@ async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, d
       method: "pushChangeset",
       args: {
         iModelId,
-        changesetProps: { id: randomBytes(20).toString("hex"), parentId: latest.id, index: 0, briefcaseId: carolBriefcase, changesType: 0, description: "not allowed", pathname: version0, pushDate: "", userCreated: "", size: 1 },
+        changesetProps: {
+          id: randomBytes(20).toString("hex"),
+          parentId: latest.id,
+          index: 0,
+          briefcaseId: carolBriefcase,
+          changesType: 0,
+          description: "not allowed",
+          pathname: version0,
+          pushDate: "",
+          userCreated: "",
+          size: 1,
+        },
       },
     });
-    record.carolRefused = [lockRefused, pushRefused].map((r) => ({ insufficient: /InsufficientPermissions/.test(r.error.message ?? ""), quick: r.ms < 5000 }));
-    const carolLocks = await as.carol("PATCH", `/imodels/${iModelId}/locks`, { briefcaseId: carolBriefcase, changesetId: latest.id, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x10"] }] });
+    record.carolRefused = [lockRefused, pushRefused].map((r) => ({
+      insufficient: /InsufficientPermissions/.test(r.error.message ?? ""),
+      quick: r.ms < 5000,
+    }));
+    const carolLocks = await as.carol("PATCH", `/imodels/${iModelId}/locks`, {
+      briefcaseId: carolBriefcase,
+      changesetId: latest.id,
+      lockedObjects: [{ lockLevel: "shared", objectIds: ["0x10"] }],
+    });
     record.carolLocksBody = carolLocks.body;
 
     // bob "loses" two laptops, each briefcase holding locks; b2 also has unpushed local changes.
@@ -137,36 +198,68 @@ async function secureScenario(hubUrl: string, tokens: Tokens, iTwinId: string, d
     await bob.do("insert", { key: "b2", count: 2 });
     const lostB = (record.download as Json[])[1]!.briefcaseId as number;
     const lostB2 = (record.bobDownload2 as Json).briefcaseId as number;
-    const bobsLocks = async () => (await as.dave("GET", `/imodels/${iModelId}/locks`)).body.locks.filter((l: Json) => [lostB, lostB2].includes(l.briefcaseId)).length;
+    const bobsLocks = async () =>
+      (await as.dave("GET", `/imodels/${iModelId}/locks`)).body.locks.filter((l: Json) =>
+        [lostB, lostB2].includes(l.briefcaseId),
+      ).length;
     record.bobsLockedBriefcases = await bobsLocks();
     // dave may not take locks with bob's briefcase (ownership holds for managers too)…
-    const daveLock = await as.dave("PATCH", `/imodels/${iModelId}/locks`, { briefcaseId: lostB, changesetId: latest.id, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x10"] }] });
+    const daveLock = await as.dave("PATCH", `/imodels/${iModelId}/locks`, {
+      briefcaseId: lostB,
+      changesetId: latest.id,
+      lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x10"] }],
+    });
     record.daveLocksWithBobsBriefcase = [daveLock.status, daveLock.body.error?.code];
     // …but releases bob's briefcases with their locks: b through the API, b2 with the CLI.
     record.releasedByApi = (await as.dave("DELETE", `/imodels/${iModelId}/briefcases/${lostB}`)).status;
-    const released = await modelhub(["briefcases", "release", iModelId, String(lostB2)], { MODELHUB_URL: hubUrl, MODELHUB_TOKEN: tokens.dave });
+    const released = await modelhub(["briefcases", "release", iModelId, String(lostB2)], {
+      MODELHUB_URL: hubUrl,
+      MODELHUB_TOKEN: tokens.dave,
+    });
     assert.equal(released.code, 0, released.stderr);
     // iTwin.js ≥ 5.7 names the device a briefcase is acquired for (AcquireNewBriefcaseIdArg.deviceName, e.g.
     // "<host>:Linux:x64"); the CLI shows it.
-    record.releasedByCli = released.stdout.trim().replace(/\d+ locks$/, "N locks").replace(String(lostB2), "B2").replace(/ of bob \([^)]+\)/, " of bob (device)");
+    record.releasedByCli = released.stdout
+      .trim()
+      .replace(/\d+ locks$/, "N locks")
+      .replace(String(lostB2), "B2")
+      .replace(/ of bob \([^)]+\)/, " of bob (device)");
     record.bobsLockedBriefcasesAfter = await bobsLocks();
     // bob's next lock and push with them: refused clearly (the briefcase no longer exists), no retry loop.
     const nextLock = await failure(bob, "lock", { key: "b", level: "exclusive", ids: [first[3]] });
     const nextPush = await failure(bob, "push", { key: "b2", description: "from the lost laptop" });
-    record.bobAfterRelease = [nextLock, nextPush].map((r) => ({ briefcaseGone: /Briefcase/i.test(r.error.message ?? ""), quick: r.ms < 10_000 }));
+    record.bobAfterRelease = [nextLock, nextPush].map((r) => ({
+      briefcaseGone: /Briefcase/i.test(r.error.message ?? ""),
+      quick: r.ms < 10_000,
+    }));
     // For the reader of the test output (not compared): what bob's iTwin.js process was told.
-    record.bobAfterReleaseErrors = [nextLock, nextPush].map((r) => `${r.error.errorNumber}: ${r.error.message} (${r.ms} ms)`);
+    record.bobAfterReleaseErrors = [nextLock, nextPush].map(
+      (r) => `${r.error.errorNumber}: ${r.error.message} (${r.ms} ms)`,
+    );
 
     // The audit log says who released them; carol (read) may not read it.
     const audit = await as.dave("GET", `/imodels/${iModelId}/auditlog?action=briefcase.release`);
-    record.audit = audit.body.auditEntries.map((e: Json) => [e.userId, Number(e.target) === lostB ? "B" : Number(e.target) === lostB2 ? "B2" : e.target, e.status, e.iTwinId === iTwinId]);
-    const cliAudit = await modelhub(["audit", "--imodel", iModelId, "--action", "briefcase.release", "--json"], { MODELHUB_URL: hubUrl, MODELHUB_TOKEN: tokens.dave });
+    record.audit = audit.body.auditEntries.map((e: Json) => [
+      e.userId,
+      Number(e.target) === lostB ? "B" : Number(e.target) === lostB2 ? "B2" : e.target,
+      e.status,
+      e.iTwinId === iTwinId,
+    ]);
+    const cliAudit = await modelhub(["audit", "--imodel", iModelId, "--action", "briefcase.release", "--json"], {
+      MODELHUB_URL: hubUrl,
+      MODELHUB_TOKEN: tokens.dave,
+    });
     assert.equal(cliAudit.code, 0, cliAudit.stderr);
-    record.cliAudit = cliAudit.stdout.trim().split("\n").map((l) => (JSON.parse(l) as Json).userId);
+    record.cliAudit = cliAudit.stdout
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as Json).userId);
     const carolAudit = await as.carol("GET", `/imodels/${iModelId}/auditlog`);
     record.carolAudit = [carolAudit.status, carolAudit.body.error?.code];
     const refusals = await as.dave("GET", `/imodels/${iModelId}/auditlog?userId=carol`);
-    record.carolRefusalsAudited = refusals.body.auditEntries.filter((e: Json) => e.outcome === "refused").map((e: Json) => [e.action, e.status]);
+    record.carolRefusalsAudited = refusals.body.auditEntries
+      .filter((e: Json) => e.outcome === "refused")
+      .map((e: Json) => [e.action, e.status]);
 
     // Deleting: bob (write) may not; alice (Owner) may.
     const bobDelete = await bob.try("hubCall", { method: "deleteIModel", args: { iModelId, iTwinId } });
@@ -192,29 +285,53 @@ function checkRecord(r: Json): void {
     eve: "iModelNotFound",
   });
   assert.deepEqual(r.eve, { get: "iModelNotFound", list: 0 });
-  assert.deepEqual(r.download.map((d: Json) => d.briefcaseId), [2, 3]);
+  assert.deepEqual(
+    r.download.map((d: Json) => d.briefcaseId),
+    [2, 3],
+  );
   assert.equal(r.push1, 1);
   assert.deepEqual(r.bobPull1, { changesetIndex: 1, count: 5 });
   assert.deepEqual(r.lockConflict, { errorNumber: 102428, briefcaseId: 2 });
   assert.equal(r.push2, 2);
   assert.deepEqual(r.pushes, [3, 4]);
-  assert.deepEqual(r.afterBoth, [{ changesetIndex: 4, count: 12 }, { changesetIndex: 4, count: 12 }]);
+  assert.deepEqual(r.afterBoth, [
+    { changesetIndex: 4, count: 12 },
+    { changesetIndex: 4, count: 12 },
+  ]);
   assert.equal(r.named, 2);
   assert.equal(r.bobNamed, 2);
   assert.deepEqual(r.carolDownload, { briefcaseId: 4, changesetIndex: 4, count: 12 });
   assert.deepEqual(r.carolPull, { changesetIndex: 4, count: 12 });
-  assert.deepEqual(r.carolRefused, [{ insufficient: true, quick: true }, { insufficient: true, quick: true }]);
-  assert.deepEqual(r.carolLocksBody, { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } });
+  assert.deepEqual(r.carolRefused, [
+    { insufficient: true, quick: true },
+    { insufficient: true, quick: true },
+  ]);
+  assert.deepEqual(r.carolLocksBody, {
+    error: {
+      code: "InsufficientPermissions",
+      message: "The user has insufficient permissions for the requested operation.",
+    },
+  });
   assert.equal(r.bobsLockedBriefcases, 2);
   assert.deepEqual(r.daveLocksWithBobsBriefcase, [403, "InsufficientPermissions"]);
   assert.equal(r.releasedByApi, 204);
   assert.equal(r.releasedByCli, "released briefcase B2 of bob (device) and its N locks");
   assert.equal(r.bobsLockedBriefcasesAfter, 0);
-  assert.deepEqual(r.bobAfterRelease, [{ briefcaseGone: true, quick: true }, { briefcaseGone: true, quick: true }]);
-  assert.deepEqual(r.audit, [["dave", "B", 204, true], ["dave", "B2", 204, true]]);
+  assert.deepEqual(r.bobAfterRelease, [
+    { briefcaseGone: true, quick: true },
+    { briefcaseGone: true, quick: true },
+  ]);
+  assert.deepEqual(r.audit, [
+    ["dave", "B", 204, true],
+    ["dave", "B2", 204, true],
+  ]);
   assert.deepEqual(r.cliAudit, ["dave", "dave"]);
   assert.deepEqual(r.carolAudit, [403, "InsufficientPermissions"]);
-  assert.deepEqual(r.carolRefusalsAudited, [["locks.update", 403], ["changeset.create", 403], ["locks.update", 403]]);
+  assert.deepEqual(r.carolRefusalsAudited, [
+    ["locks.update", 403],
+    ["changeset.create", 403],
+    ["locks.update", 403],
+  ]);
   assert.equal(r.bobDelete, true);
   assert.equal(r.deleted, 404);
 }
@@ -230,12 +347,27 @@ describe("secure two-user workflow with real tokens (iTwin.js users in their own
   after(() => rm(work, { recursive: true, force: true }));
 
   it("--auth oidc against a real local OpenID provider (client credentials → JWT access tokens)", async (t) => {
-    const idp = await startIdentityProvider(USERS.map((u) => ({ clientId: u, secret: `${u}-secret-${randomBytes(8).toString("hex")}`, claims: { name: `${u[0]!.toUpperCase()}${u.slice(1)}` } })));
+    const idp = await startIdentityProvider(
+      USERS.map((u) => ({
+        clientId: u,
+        secret: `${u}-secret-${randomBytes(8).toString("hex")}`,
+        claims: { name: `${u[0]!.toUpperCase()}${u.slice(1)}` },
+      })),
+    );
     const hub = await startHubProcess({ args: ["--auth", "oidc", "--issuer", idp.issuer, "--audience", idp.audience] });
     try {
       const tokens = Object.fromEntries(await Promise.all(USERS.map(async (u) => [u, await idp.token(u)]))) as Tokens;
-      assert.ok(Object.values(tokens).every((t) => t.split(".").length === 3), "JWT access tokens");
-      const record = await secureScenario(hub.url, tokens, "7a1e0c52-43d1-4b8e-9f6a-0d2c3b4a5e61", join(work, "oidc"), version0);
+      assert.ok(
+        Object.values(tokens).every((t) => t.split(".").length === 3),
+        "JWT access tokens",
+      );
+      const record = await secureScenario(
+        hub.url,
+        tokens,
+        "7a1e0c52-43d1-4b8e-9f6a-0d2c3b4a5e61",
+        join(work, "oidc"),
+        version0,
+      );
       t.diagnostic(JSON.stringify(record));
       checkRecord(record);
     } finally {
@@ -249,11 +381,27 @@ describe("secure two-user workflow with real tokens (iTwin.js users in their own
     try {
       const tokens = {} as Tokens;
       for (const u of USERS) {
-        const made = await modelhub(["tokens", "create", "--user", u, "--data", hub.dataDir, "--expires", "1d", "--json"]);
+        const made = await modelhub([
+          "tokens",
+          "create",
+          "--user",
+          u,
+          "--data",
+          hub.dataDir,
+          "--expires",
+          "1d",
+          "--json",
+        ]);
         assert.equal(made.code, 0, made.stderr);
         tokens[u] = (JSON.parse(made.stdout) as Json).token as string;
       }
-      const record = await secureScenario(hub.url, tokens, "7a1e0c52-43d1-4b8e-9f6a-0d2c3b4a5e62", join(work, "tokens"), version0);
+      const record = await secureScenario(
+        hub.url,
+        tokens,
+        "7a1e0c52-43d1-4b8e-9f6a-0d2c3b4a5e62",
+        join(work, "tokens"),
+        version0,
+      );
       t.diagnostic(JSON.stringify(record));
       checkRecord(record);
     } finally {

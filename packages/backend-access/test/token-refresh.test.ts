@@ -37,7 +37,11 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
     hub = await startTestHub({ auth: { mode: "tokens" }, rateLimitPerMinute: 0 });
     proxy.forwardTo(hub.url);
     current = (await createToken({ dataDir: hub.dataDir, userId: "alice" })).token;
-    access = new ModelHubAccess({ baseUrl: proxy.url, installCheckpointDownload: false, retry: { baseDelayMs: 20, maxDelayMs: 100 } });
+    access = new ModelHubAccess({
+      baseUrl: proxy.url,
+      installCheckpointDownload: false,
+      retry: { baseDelayMs: 20, maxDelayMs: 100 },
+    });
     await backend.IModelHost.startup({
       cacheDir: join(work, "cache"),
       hubAccess: access,
@@ -48,7 +52,10 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
         },
       },
     });
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
   });
   after(async () => {
     await backend.IModelHost.shutdown();
@@ -59,7 +66,11 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
   });
 
   /** Runs `operation` with its first matching request refused (503); swaps the token in between; returns its result. */
-  async function withTokenSwappedAfterFirstAttempt<T>(method: string, path: RegExp, operation: () => Promise<T>): Promise<T> {
+  async function withTokenSwappedAfterFirstAttempt<T>(
+    method: string,
+    path: RegExp,
+    operation: () => Promise<T>,
+  ): Promise<T> {
     const old = current;
     const oldId = (await listTokens({ dataDir: hub.dataDir })).find((t) => t.revokedAt === null)!.id;
     proxy.reset();
@@ -77,14 +88,23 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
     const outcomes = proxy.seen.filter((s) => s.method === method && path.test(s.path)).map((s) => s.outcome);
     assert.equal(outcomes.length, 2, "one refused attempt and one retry");
     assert.equal(outcomes[0], 503);
-    assert.ok(typeof outcomes[1] === "number" && outcomes[1] >= 200 && outcomes[1] < 300, `the retry succeeded (${outcomes[1]})`);
+    assert.ok(
+      typeof outcomes[1] === "number" && outcomes[1] >= 200 && outcomes[1] < 300,
+      `the retry succeeded (${outcomes[1]})`,
+    );
     return value;
   }
 
   it("a retried acquire carries the refreshed token (the old one is revoked by then)", async () => {
-    const iModelId = await access.createNewIModel({ iTwinId: ITWIN, iModelName: "token refresh", version0: fixture.version0Path });
+    const iModelId = await access.createNewIModel({
+      iTwinId: ITWIN,
+      iModelName: "token refresh",
+      version0: fixture.version0Path,
+    });
     const before = handedOut;
-    const briefcaseId = await withTokenSwappedAfterFirstAttempt("POST", /\/briefcases$/, () => access.acquireNewBriefcaseId({ iModelId }));
+    const briefcaseId = await withTokenSwappedAfterFirstAttempt("POST", /\/briefcases$/, () =>
+      access.acquireNewBriefcaseId({ iModelId }),
+    );
     assert.equal(briefcaseId, 2);
     assert.ok(handedOut > before + 1, "the authorization client was asked again for the retry");
     const ids = await access.getMyBriefcaseIds({ iModelId });
@@ -94,7 +114,9 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
   it("a token passed by iTwin.js (the host's at the start) is refreshed on retry too, e.g. a changeset list", async () => {
     const iModelId = (await access.queryIModelByName({ iTwinId: ITWIN, iModelName: "token refresh" }))!;
     const snapshot = await backend.IModelHost.getAccessToken();
-    const changesets = await withTokenSwappedAfterFirstAttempt("GET", /\/changesets\?/, () => access.queryChangesets({ iModelId, accessToken: snapshot }));
+    const changesets = await withTokenSwappedAfterFirstAttempt("GET", /\/changesets\?/, () =>
+      access.queryChangesets({ iModelId, accessToken: snapshot }),
+    );
     assert.deepEqual(changesets, []);
   });
 });

@@ -35,10 +35,16 @@ const STORAGE = /^\/storage\//;
 /** Offline, iTwin.js's geographic-data workspace stalls the first open ~15 s on DNS; these tests need no GCS data. */
 async function startIModelHost(options: CoreBackend.IModelHostOptions): Promise<void> {
   await backend.IModelHost.startup(options);
-  backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+  backend.IModelHost.appWorkspace.settings.addDictionary(
+    { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+    { "itwin/core/gcs/disableWorkspaces": true },
+  );
 }
 
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha256 = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 
 /** Runs `work` and returns what it threw (fails if it did not throw). */
 async function failure(work: Promise<unknown>): Promise<Error & { errorNumber?: number }> {
@@ -60,7 +66,13 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
   const clients: ModelHubAccess[] = [];
 
   const access = (options: Partial<ModelHubAccessOptions> = {}) => {
-    const client = new ModelHubAccess({ baseUrl: proxy.url, accessToken: TOKEN, installCheckpointDownload: false, retry: { baseDelayMs: 20, maxDelayMs: 100 }, ...options });
+    const client = new ModelHubAccess({
+      baseUrl: proxy.url,
+      accessToken: TOKEN,
+      installCheckpointDownload: false,
+      retry: { baseDelayMs: 20, maxDelayMs: 100 },
+      ...options,
+    });
     clients.push(client);
     return client;
   };
@@ -86,9 +98,18 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     proxy.add({ method: "POST", path: /^\/imodels$/, times: 1, kind: { dropResponse: true } });
     proxy.add({ method: "PUT", path: STORAGE, times: 1, kind: { reply: 503 } });
     proxy.add({ method: "POST", path: /\/baselinefile$/, times: 1, kind: { dropResponse: true } });
-    iModelId = await client.createNewIModel({ iTwinId: ITWIN, iModelName: "faults", version0: fixture.version0Path, accessToken: TOKEN });
+    iModelId = await client.createNewIModel({
+      iTwinId: ITWIN,
+      iModelName: "faults",
+      version0: fixture.version0Path,
+      accessToken: TOKEN,
+    });
     const listed = await hub.api<{ iModels: { id: string }[] }>("GET", `?iTwinId=${ITWIN}`);
-    assert.deepEqual(listed.body.iModels.map((m) => m.id), [iModelId], "exactly one iModel");
+    assert.deepEqual(
+      listed.body.iModels.map((m) => m.id),
+      [iModelId],
+      "exactly one iModel",
+    );
     // Sent, lost, re-sent (the hub has it: iModelExists), then the unfinished one is removed and created again.
     assert.equal(proxy.count("POST", /^\/imodels$/), 3);
     assert.equal(proxy.count("DELETE", /^\/imodels\/[^/]+$/), 1);
@@ -108,7 +129,10 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     assert.equal(proxy.count("POST", /\/changesets$/), 6);
     assert.equal(proxy.count("PATCH", /\/changesets\//), 6);
     const onHub = await client.queryChangesets({ iModelId, accessToken: TOKEN });
-    assert.deepEqual(onHub.map((c) => [c.index, c.id, c.parentId, c.size]), fixture.changesets.map((c, i) => [i + 1, c.id, c.parentId, c.size]));
+    assert.deepEqual(
+      onHub.map((c) => [c.index, c.id, c.parentId, c.size]),
+      fixture.changesets.map((c, i) => [i + 1, c.id, c.parentId, c.size]),
+    );
   });
 
   it("re-pushing a changeset the hub already has answers its index (the first answer was lost)", async () => {
@@ -121,9 +145,21 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
   it("honours retry-after on 429, retries 5xx, and gives up at the cap", async () => {
     const client = access({ retry: { maxRetries: 2, baseDelayMs: 20, maxDelayMs: 100 } });
     const path = /\/changesets\/1$/;
-    proxy.add({ method: "GET", path, times: 1, kind: { reply: 429, headers: { "retry-after": "1" }, body: JSON.stringify({ error: { code: "TooManyRequests", message: "slow down" } }) } });
+    proxy.add({
+      method: "GET",
+      path,
+      times: 1,
+      kind: {
+        reply: 429,
+        headers: { "retry-after": "1" },
+        body: JSON.stringify({ error: { code: "TooManyRequests", message: "slow down" } }),
+      },
+    });
     const started = Date.now();
-    assert.equal((await client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN })).id, fixture.changesets[0]!.id);
+    assert.equal(
+      (await client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN })).id,
+      fixture.changesets[0]!.id,
+    );
     assert.ok(Date.now() - started >= 950, `waited ${Date.now() - started} ms, retry-after said 1 s`);
 
     proxy.reset();
@@ -135,11 +171,21 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     proxy.add({ method: "GET", path, times: 100, kind: { reply: 503 } });
     const err = await failure(client.queryChangeset({ iModelId, changeset: { index: 1 }, accessToken: TOKEN }));
     assert.ok(err instanceof common.IModelError, String(err));
-    assert.equal(err.errorNumber, bentley.IModelHubStatus.Unknown, "not a number core-backend's pushChanges retries on");
+    assert.equal(
+      err.errorNumber,
+      bentley.IModelHubStatus.Unknown,
+      "not a number core-backend's pushChanges retries on",
+    );
     assert.equal(proxy.count("GET", path), 3, "one request and two retries");
 
-    const unreachable = access({ baseUrl: "http://127.0.0.1:1", retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
-    assert.match((await failure(unreachable.getLatestChangeset({ iModelId, accessToken: TOKEN }))).message, /cannot reach the hub/);
+    const unreachable = access({
+      baseUrl: "http://127.0.0.1:1",
+      retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 },
+    });
+    assert.match(
+      (await failure(unreachable.getLatestChangeset({ iModelId, accessToken: TOKEN }))).message,
+      /cannot reach the hub/,
+    );
   });
 
   it("streamed downloads resume after a broken connection, run at most `downloadConcurrency` at once, and are byte-exact", async () => {
@@ -148,28 +194,55 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 100 } });
     proxy.add({ method: "GET", path: STORAGE, times: 3, kind: { delayMs: 150 } });
     // Limit 0: every file is streamed, as files over 1 MiB are by default.
-    const files = await access({ downloadConcurrency: 2, wholeFileLimitBytes: 0 }).downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
-    assert.deepEqual(files.map((f) => f.index), [1, 2, 3]);
+    const files = await access({ downloadConcurrency: 2, wholeFileLimitBytes: 0 }).downloadChangesets({
+      iModelId,
+      range: { first: 1, end: 3 },
+      targetDir: dir,
+      accessToken: TOKEN,
+    });
+    assert.deepEqual(
+      files.map((f) => f.index),
+      [1, 2, 3],
+    );
     for (const [i, file] of files.entries()) {
       // In iTwin.js's folder, under a name of this call's own (iTwin.js deletes each file it applied).
       assert.match(file.pathname, new RegExp(`^${dir}/${fixture.changesets[i]!.id}\\.\\d+-\\d+\\.cs$`));
       assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
     }
     assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
-    assert.deepEqual(proxy.seen.filter((s) => s.range).map((s) => s.range), ["bytes=100-"], "the broken download resumed where it stopped");
+    assert.deepEqual(
+      proxy.seen.filter((s) => s.range).map((s) => s.range),
+      ["bytes=100-"],
+      "the broken download resumed where it stopped",
+    );
     assert.equal(proxy.maxInFlight, 2);
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith(".part")),
+      [],
+    );
   });
 
   it("a small file received in one piece starts over after a broken connection", async () => {
     const dir = join(work, "restart");
     proxy.track = STORAGE;
     proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 100 } });
-    const file = await access().downloadChangeset({ iModelId, changeset: { index: 2 }, targetDir: dir, accessToken: TOKEN });
+    const file = await access().downloadChangeset({
+      iModelId,
+      changeset: { index: 2 },
+      targetDir: dir,
+      accessToken: TOKEN,
+    });
     assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[1]!.pathname));
     assert.ok(proxy.seen.some((s) => s.outcome === "cut"));
-    assert.deepEqual(proxy.seen.filter((s) => s.range), [], "fetched again from the start");
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".part")), []);
+    assert.deepEqual(
+      proxy.seen.filter((s) => s.range),
+      [],
+      "fetched again from the start",
+    );
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith(".part")),
+      [],
+    );
   });
 
   it("files already present with the right size (e.g. prefetched) are not downloaded again; a wrong size is replaced; each call gets files of its own", async () => {
@@ -179,13 +252,24 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     for (const c of fixture.changesets.slice(0, 3)) await copyFile(c.pathname, join(dir, `${c.id}.cs`));
     await writeFile(join(dir, `${fixture.changesets[1]!.id}.cs`), "not a changeset");
     proxy.reset();
-    const files = await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    const files = await client.downloadChangesets({
+      iModelId,
+      range: { first: 1, end: 3 },
+      targetDir: dir,
+      accessToken: TOKEN,
+    });
     assert.equal(proxy.count("GET", STORAGE), 1, "only the damaged file was fetched");
     assert.equal(files.length, 3);
-    for (const [i, file] of files.entries()) assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
+    for (const [i, file] of files.entries())
+      assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
     // The files were handed to that call: a second call (another briefcase of the iModel) gets its own copies, so
     // neither deletes what the other is about to apply.
-    const again = await client.downloadChangesets({ iModelId, range: { first: 1, end: 3 }, targetDir: dir, accessToken: TOKEN });
+    const again = await client.downloadChangesets({
+      iModelId,
+      range: { first: 1, end: 3 },
+      targetDir: dir,
+      accessToken: TOKEN,
+    });
     assert.equal(proxy.count("GET", STORAGE), 4);
     for (const [i, file] of again.entries()) {
       assert.notEqual(file.pathname, files[i]!.pathname);
@@ -197,7 +281,9 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const dir = join(work, "short");
     proxy.add({ method: "GET", path: STORAGE, times: 100, kind: { dropLastBytes: 7 } });
     const client = access({ retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 } });
-    const err = await failure(client.downloadChangeset({ iModelId, changeset: { index: 2 }, targetDir: dir, accessToken: TOKEN }));
+    const err = await failure(
+      client.downloadChangeset({ iModelId, changeset: { index: 2 }, targetDir: dir, accessToken: TOKEN }),
+    );
     assert.match(err.message, new RegExp(`expected ${fixture.changesets[1]!.size}`));
     assert.deepEqual(await readdir(dir).catch(() => []), []);
   });
@@ -207,25 +293,48 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const seen: [number, number][] = [];
     proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { cutAfterBytes: 200 } });
     await access({ downloadConcurrency: 1 }).downloadChangesets({
-      iModelId, range: { first: 1 }, targetDir: join(work, "progress"), accessToken: TOKEN,
+      iModelId,
+      range: { first: 1 },
+      targetDir: join(work, "progress"),
+      accessToken: TOKEN,
       progressCallback: (downloaded, all) => {
         seen.push([downloaded, all]);
         return 0;
       },
     });
     assert.ok(seen.length >= 3);
-    assert.ok(seen.every(([d, t], i) => t === total && d <= total && (i === 0 || d >= seen[i - 1]![0])), JSON.stringify(seen));
+    assert.ok(
+      seen.every(([d, t], i) => t === total && d <= total && (i === 0 || d >= seen[i - 1]![0])),
+      JSON.stringify(seen),
+    );
     assert.equal(seen.at(-1)![0], total);
 
     const dir = join(work, "abort");
-    const err = await failure(access().downloadChangesets({ iModelId, range: { first: 1 }, targetDir: dir, accessToken: TOKEN, progressCallback: () => 1 }));
+    const err = await failure(
+      access().downloadChangesets({
+        iModelId,
+        range: { first: 1 },
+        targetDir: dir,
+        accessToken: TOKEN,
+        progressCallback: () => 1,
+      }),
+    );
     assert.ok(err instanceof common.IModelError);
     assert.equal(err.errorNumber, bentley.BriefcaseStatus.DownloadCancelled);
     assert.match(err.message, /AbortError/);
-    assert.deepEqual((await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".part")), []);
+    assert.deepEqual(
+      (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".part")),
+      [],
+    );
 
     const checkpoint = join(work, "abort-checkpoint.bim");
-    const cpErr = await failure(access().downloadV1Checkpoint({ localFile: checkpoint, checkpoint: { iModelId, iTwinId: ITWIN, changeset: { id: "", index: 0 }, accessToken: TOKEN }, onProgress: () => 1 }));
+    const cpErr = await failure(
+      access().downloadV1Checkpoint({
+        localFile: checkpoint,
+        checkpoint: { iModelId, iTwinId: ITWIN, changeset: { id: "", index: 0 }, accessToken: TOKEN },
+        onProgress: () => 1,
+      }),
+    );
     assert.equal(cpErr.errorNumber, bentley.BriefcaseStatus.DownloadCancelled, String(cpErr));
     await assert.rejects(stat(checkpoint));
   });
@@ -235,14 +344,21 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     try {
       const client = access();
       proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { flipByteAt: 60 } });
-      const [file] = await client.downloadChangesets({ iModelId, range: { first: 2, end: 2 }, targetDir: join(work, "verify"), accessToken: TOKEN });
+      const [file] = await client.downloadChangesets({
+        iModelId,
+        range: { first: 2, end: 2 },
+        targetDir: join(work, "verify"),
+        accessToken: TOKEN,
+      });
       assert.equal(await sha256(file!.pathname), await sha256(fixture.changesets[1]!.pathname));
       assert.equal(proxy.count("GET", STORAGE), 2);
 
       proxy.reset();
       proxy.add({ method: "GET", path: STORAGE, times: 100, kind: { flipByteAt: 60 } });
       const dir = join(work, "corrupt");
-      const err = await failure(client.downloadChangeset({ iModelId, changeset: { index: 3 }, targetDir: dir, accessToken: TOKEN }));
+      const err = await failure(
+        client.downloadChangeset({ iModelId, changeset: { index: 3 }, targetDir: dir, accessToken: TOKEN }),
+      );
       assert.equal(err.errorNumber, bentley.ChangeSetStatus.CorruptedChangeStream, err.message);
       assert.deepEqual(await readdir(dir), []);
     } finally {
@@ -252,22 +368,63 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
 
   it("abandonLocks takes a BriefcaseIdArg and each lock's previous state: releases, steps back to shared, tolerates ids not held", async () => {
     const client = access();
-    const arg = { iModelId, briefcaseId, changeset: { id: "", index: 0 }, accessToken: TOKEN } as CoreBackend.BriefcaseDbArg;
+    const arg = {
+      iModelId,
+      briefcaseId,
+      changeset: { id: "", index: 0 },
+      accessToken: TOKEN,
+    } as CoreBackend.BriefcaseDbArg;
     const { Exclusive, Shared, None } = common.LockState;
-    await client.acquireLocks(arg, new Map([["0x20000000001", Exclusive], ["0x20000000002", Shared], ["0x20000000003", Exclusive], ["0x20000000004", Exclusive]]));
-    const plain = await failure(client.acquireLocks(arg, new Map([["0x20000000001", None], ["0x2000000ffff", None]])));
-    assert.equal(plain.errorNumber, bentley.IModelHubStatus.LockDoesNotExist, "the hub refuses a release naming a lock not held");
+    await client.acquireLocks(
+      arg,
+      new Map([
+        ["0x20000000001", Exclusive],
+        ["0x20000000002", Shared],
+        ["0x20000000003", Exclusive],
+        ["0x20000000004", Exclusive],
+      ]),
+    );
+    const plain = await failure(
+      client.acquireLocks(
+        arg,
+        new Map([
+          ["0x20000000001", None],
+          ["0x2000000ffff", None],
+        ]),
+      ),
+    );
+    assert.equal(
+      plain.errorNumber,
+      bentley.IModelHubStatus.LockDoesNotExist,
+      "the hub refuses a release naming a lock not held",
+    );
     // iTwin.js ≥ 5.9 passes no changeset (BriefcaseIdArg).
     const idArg: CoreBackend.BriefcaseIdArg = { iModelId, briefcaseId, accessToken: TOKEN };
-    await client.abandonLocks!(idArg, new Map([["0x20000000001", None], ["0x20000000002", None], ["0x20000000004", Shared], ["0x2000000ffff", None]]));
-    assert.deepEqual(await client.queryAllLocks(arg), [{ id: "0x20000000003", state: Exclusive }, { id: "0x20000000004", state: Shared }]);
+    await client.abandonLocks!(
+      idArg,
+      new Map([
+        ["0x20000000001", None],
+        ["0x20000000002", None],
+        ["0x20000000004", Shared],
+        ["0x2000000ffff", None],
+      ]),
+    );
+    assert.deepEqual(await client.queryAllLocks(arg), [
+      { id: "0x20000000003", state: Exclusive },
+      { id: "0x20000000004", state: Shared },
+    ]);
     await client.abandonAllLocks!(idArg);
     assert.deepEqual(await client.queryAllLocks(arg), []);
   });
 
   it("acquireLocks with more ids than the hub takes in one request sends several, and every lock is held", async () => {
     const client = access();
-    const arg = { iModelId, briefcaseId, changeset: { id: "", index: 0 }, accessToken: TOKEN } as CoreBackend.BriefcaseDbArg;
+    const arg = {
+      iModelId,
+      briefcaseId,
+      changeset: { id: "", index: 0 },
+      accessToken: TOKEN,
+    } as CoreBackend.BriefcaseDbArg;
     const { Exclusive, Shared } = common.LockState;
     // 25,000 ids: three PATCHes of at most 10,000 (the hub answers 422 to a single one this large).
     const ids = Array.from({ length: 25_000 }, (_, i) => `0x${(0x30000000000 + i).toString(16)}`);
@@ -283,15 +440,51 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const client = access();
     const unknownIModel = "00000000-0000-4000-8000-000000000000";
     const cases: [() => Promise<unknown>, number][] = [
-      [() => client.getLatestChangeset({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
-      [() => client.queryChangesets({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
-      [() => client.getMyBriefcaseIds({ iModelId: unknownIModel, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
-      [() => client.downloadV1Checkpoint({ localFile: join(work, "none.bim"), checkpoint: { iModelId: unknownIModel, iTwinId: ITWIN, changeset: { id: "", index: 0 }, accessToken: TOKEN } }), bentley.IModelHubStatus.iModelDoesNotExist],
-      [() => client.deleteIModel({ iModelId: unknownIModel, iTwinId: ITWIN, accessToken: TOKEN }), bentley.IModelHubStatus.iModelDoesNotExist],
-      [() => client.queryChangeset({ iModelId, changeset: { index: 99 }, accessToken: TOKEN }), bentley.IModelHubStatus.ChangeSetDoesNotExist],
-      [() => client.queryChangeset({ iModelId, changeset: { id: "ab".repeat(20) }, accessToken: TOKEN }), bentley.IModelHubStatus.ChangeSetDoesNotExist],
-      [() => client.getChangesetFromNamedVersion({ iModelId, versionName: "no such version", accessToken: TOKEN }), bentley.IModelStatus.NotFound],
-      [() => client.releaseBriefcase({ iModelId, briefcaseId: 999, accessToken: TOKEN }), bentley.IModelHubStatus.BriefcaseDoesNotExist],
+      [
+        () => client.getLatestChangeset({ iModelId: unknownIModel, accessToken: TOKEN }),
+        bentley.IModelHubStatus.iModelDoesNotExist,
+      ],
+      [
+        () => client.queryChangesets({ iModelId: unknownIModel, accessToken: TOKEN }),
+        bentley.IModelHubStatus.iModelDoesNotExist,
+      ],
+      [
+        () => client.getMyBriefcaseIds({ iModelId: unknownIModel, accessToken: TOKEN }),
+        bentley.IModelHubStatus.iModelDoesNotExist,
+      ],
+      [
+        () =>
+          client.downloadV1Checkpoint({
+            localFile: join(work, "none.bim"),
+            checkpoint: {
+              iModelId: unknownIModel,
+              iTwinId: ITWIN,
+              changeset: { id: "", index: 0 },
+              accessToken: TOKEN,
+            },
+          }),
+        bentley.IModelHubStatus.iModelDoesNotExist,
+      ],
+      [
+        () => client.deleteIModel({ iModelId: unknownIModel, iTwinId: ITWIN, accessToken: TOKEN }),
+        bentley.IModelHubStatus.iModelDoesNotExist,
+      ],
+      [
+        () => client.queryChangeset({ iModelId, changeset: { index: 99 }, accessToken: TOKEN }),
+        bentley.IModelHubStatus.ChangeSetDoesNotExist,
+      ],
+      [
+        () => client.queryChangeset({ iModelId, changeset: { id: "ab".repeat(20) }, accessToken: TOKEN }),
+        bentley.IModelHubStatus.ChangeSetDoesNotExist,
+      ],
+      [
+        () => client.getChangesetFromNamedVersion({ iModelId, versionName: "no such version", accessToken: TOKEN }),
+        bentley.IModelStatus.NotFound,
+      ],
+      [
+        () => client.releaseBriefcase({ iModelId, briefcaseId: 999, accessToken: TOKEN }),
+        bentley.IModelHubStatus.BriefcaseDoesNotExist,
+      ],
     ];
     for (const [call, errorNumber] of cases) {
       const err = await failure(call());
@@ -302,26 +495,57 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
 
   it("a push whose completion the hub never answers fails with the hub's error once its outcome time is up (not ENOENT), and the next push succeeds", async () => {
     // The completion is sent again until the hub answers or pushOutcomeTimeoutMs ends (lost-push-answer.test.ts).
-    const client = access({ installCheckpointDownload: true, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 }, pushOutcomeTimeoutMs: 300 });
+    const client = access({
+      installCheckpointDownload: true,
+      retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 },
+      pushOutcomeTimeoutMs: 300,
+    });
     await startIModelHost({ cacheDir: join(work, "push-cache"), hubAccess: client });
     try {
-      const props = await backend.BriefcaseManager.downloadBriefcase({ iTwinId: ITWIN, iModelId, fileName: join(work, "push.bim"), accessToken: TOKEN });
+      const props = await backend.BriefcaseManager.downloadBriefcase({
+        iTwinId: ITWIN,
+        iModelId,
+        fileName: join(work, "push.bim"),
+        accessToken: TOKEN,
+      });
       const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
       try {
         assert.equal(db.changeset.index, 3);
-        const firstId = (ecsql: string) => db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
+        const firstId = (ecsql: string) =>
+          db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
         const model = firstId("SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
         const category = firstId("SELECT ECInstanceId FROM bis.SpatialCategory");
         await db.locks.acquireLocks({ shared: model });
-        db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), placement: { origin: [0, 0, 0], angles: {} } } as never);
+        db.elements.insertElement({
+          classFullName: "Generic:PhysicalObject",
+          model,
+          category,
+          code: common.Code.createEmpty(),
+          placement: { origin: [0, 0, 0], angles: {} },
+        } as never);
         db.saveChanges("one element");
 
-        proxy.add({ method: "PATCH", path: /\/changesets\/[0-9a-f]{40}$/, times: Number.MAX_SAFE_INTEGER, kind: { reply: 503 } });
+        proxy.add({
+          method: "PATCH",
+          path: /\/changesets\/[0-9a-f]{40}$/,
+          times: Number.MAX_SAFE_INTEGER,
+          kind: { reply: 503 },
+        });
         const err = await failure(db.pushChanges({ description: "one element", accessToken: TOKEN }));
-        assert.match(err.message, /the hub did not answer the completion of changeset [0-9a-f]{40} within 0\.3 s \(pushChangeset: 503 Unknown injected by the test proxy\)/);
-        assert.equal(err.errorNumber, bentley.IModelHubStatus.Unknown, "not a number core-backend's pushChanges retries on");
+        assert.match(
+          err.message,
+          /the hub did not answer the completion of changeset [0-9a-f]{40} within 0\.3 s \(pushChangeset: 503 Unknown injected by the test proxy\)/,
+        );
+        assert.equal(
+          err.errorNumber,
+          bentley.IModelHubStatus.Unknown,
+          "not a number core-backend's pushChanges retries on",
+        );
         const completions = proxy.count("PATCH", /\/changesets\//);
-        assert.ok(completions >= 4 && completions % 2 === 0, `rounds of one request and one retry, by the client; none by core-backend: ${completions}`);
+        assert.ok(
+          completions >= 4 && completions % 2 === 0,
+          `rounds of one request and one retry, by the client; none by core-backend: ${completions}`,
+        );
         assert.ok(db.txns.hasPendingTxns, "the local changes are kept");
 
         proxy.reset();

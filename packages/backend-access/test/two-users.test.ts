@@ -18,7 +18,11 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const ITWIN = "3c4b5a19-7d0e-4f5a-9a7e-2b1c0d9e8f70";
 
 /** Only what iTwin.js code acts on: the error number, the message, and which briefcase holds a lock. */
-const outcome = (e: AgentError) => ({ errorNumber: e.errorNumber, message: e.message, ...(e.briefcaseId !== undefined ? { briefcaseId: e.briefcaseId } : {}) });
+const outcome = (e: AgentError) => ({
+  errorNumber: e.errorNumber,
+  message: e.message,
+  ...(e.briefcaseId !== undefined ? { briefcaseId: e.briefcaseId } : {}),
+});
 
 async function scenario(alice: Agent, bob: Agent, dir: string, version0: string): Promise<Json> {
   const record: Json = {};
@@ -27,7 +31,10 @@ async function scenario(alice: Agent, bob: Agent, dir: string, version0: string)
 
   const iModelId = await alice.do<string>("createIModel", { ...A, iTwinId: ITWIN, name: "scenario", version0 });
   const common = { iModelId, iTwinId: ITWIN, dir };
-  record.download = [await alice.do("download", { ...A, ...common, key: "a" }), await bob.do("download", { ...B, ...common, key: "b" })];
+  record.download = [
+    await alice.do("download", { ...A, ...common, key: "a" }),
+    await bob.do("download", { ...B, ...common, key: "b" }),
+  ];
 
   // alice adds 5 elements and pushes; bob pulls them.
   const first = await alice.do<string[]>("insert", { key: "a", count: 5 });
@@ -51,42 +58,115 @@ async function scenario(alice: Agent, bob: Agent, dir: string, version0: string)
   await alice.do("insert", { key: "a", count: 3 });
   await bob.do("insert", { key: "b", count: 4 });
   await bob.do("update", { key: "b", id: first[0], label: "edited by bob" });
-  record.pushes = [await alice.do("push", { ...A, key: "a", description: "three more" }), await bob.do("push", { ...B, key: "b", description: "four more" })];
+  record.pushes = [
+    await alice.do("push", { ...A, key: "a", description: "three more" }),
+    await bob.do("push", { ...B, key: "b", description: "four more" }),
+  ];
   record.afterBoth = [await alice.do("pull", { ...A, key: "a" }), await bob.do("state", { key: "b" })];
 
   // Changeset queries and downloads.
-  const all = await alice.do<Json[]>("hubCall", { ...A, method: "queryChangesets", args: { iModelId, range: { first: 1 } } });
-  record.changesets = all.map((c) => ({ index: c.index, parentIsPrevious: c.parentId === (all[c.index - 2]?.id ?? ""), hasSize: c.size > 0 }));
+  const all = await alice.do<Json[]>("hubCall", {
+    ...A,
+    method: "queryChangesets",
+    args: { iModelId, range: { first: 1 } },
+  });
+  record.changesets = all.map((c) => ({
+    index: c.index,
+    parentIsPrevious: c.parentId === (all[c.index - 2]?.id ?? ""),
+    hasSize: c.size > 0,
+  }));
   record.latest = (await alice.do<Json>("hubCall", { ...A, method: "getLatestChangeset", args: { iModelId } })).index;
-  record.byIndex = (await alice.do<Json>("hubCall", { ...A, method: "queryChangeset", args: { iModelId, changeset: { index: 2 } } })).id === all[1]!.id;
-  record.byId = (await alice.do<Json>("hubCall", { ...A, method: "queryChangeset", args: { iModelId, changeset: { id: all[2]!.id } } })).index;
-  record.range = (await alice.do<Json[]>("hubCall", { ...A, method: "downloadChangesets", args: { iModelId, range: { first: 2, end: 3 }, targetDir: "" } })).map((c) => c.index);
-  record.single = (await alice.do<Json>("hubCall", { ...A, method: "downloadChangeset", args: { iModelId, changeset: { index: 3 }, targetDir: "" } })).index;
-  const missing = await alice.try("hubCall", { ...A, method: "queryChangeset", args: { iModelId, changeset: { index: 99 } } });
+  record.byIndex =
+    (await alice.do<Json>("hubCall", { ...A, method: "queryChangeset", args: { iModelId, changeset: { index: 2 } } }))
+      .id === all[1]!.id;
+  record.byId = (
+    await alice.do<Json>("hubCall", {
+      ...A,
+      method: "queryChangeset",
+      args: { iModelId, changeset: { id: all[2]!.id } },
+    })
+  ).index;
+  record.range = (
+    await alice.do<Json[]>("hubCall", {
+      ...A,
+      method: "downloadChangesets",
+      args: { iModelId, range: { first: 2, end: 3 }, targetDir: "" },
+    })
+  ).map((c) => c.index);
+  record.single = (
+    await alice.do<Json>("hubCall", {
+      ...A,
+      method: "downloadChangeset",
+      args: { iModelId, changeset: { index: 3 }, targetDir: "" },
+    })
+  ).index;
+  const missing = await alice.try("hubCall", {
+    ...A,
+    method: "queryChangeset",
+    args: { iModelId, changeset: { index: 99 } },
+  });
   record.missingChangesetFails = !missing.ok;
 
   // Named versions and versions.
   await alice.do("nameVersion", { iModelId, name: "v2", index: 2 });
-  record.named = (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromNamedVersion", args: { iModelId, versionName: "v2" } })).index;
+  record.named = (
+    await alice.do<Json>("hubCall", {
+      ...A,
+      method: "getChangesetFromNamedVersion",
+      args: { iModelId, versionName: "v2" },
+    })
+  ).index;
   record.versions = [
-    (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromVersion", args: { iModelId, version: { first: true } } })).index,
-    (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromVersion", args: { iModelId, version: { asOf: all[2]!.id } } })).index,
-    (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromVersion", args: { iModelId, version: { named: "v2" } } })).index,
-    (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromVersion", args: { iModelId, version: {} } })).index,
+    (
+      await alice.do<Json>("hubCall", {
+        ...A,
+        method: "getChangesetFromVersion",
+        args: { iModelId, version: { first: true } },
+      })
+    ).index,
+    (
+      await alice.do<Json>("hubCall", {
+        ...A,
+        method: "getChangesetFromVersion",
+        args: { iModelId, version: { asOf: all[2]!.id } },
+      })
+    ).index,
+    (
+      await alice.do<Json>("hubCall", {
+        ...A,
+        method: "getChangesetFromVersion",
+        args: { iModelId, version: { named: "v2" } },
+      })
+    ).index,
+    (await alice.do<Json>("hubCall", { ...A, method: "getChangesetFromVersion", args: { iModelId, version: {} } }))
+      .index,
   ];
-  const noVersion = await alice.try("hubCall", { ...A, method: "getChangesetFromNamedVersion", args: { iModelId, versionName: "nope" } });
+  const noVersion = await alice.try("hubCall", {
+    ...A,
+    method: "getChangesetFromNamedVersion",
+    args: { iModelId, versionName: "nope" },
+  });
   record.missingVersionFails = !noVersion.ok;
 
   // A briefcase at an older version.
   record.older = await alice.do("download", { ...A, ...common, key: "old", asOf: all[1]!.id });
 
   // Briefcase ids, release, delete.
-  record.myIdsBefore = (await alice.do<number[]>("hubCall", { ...A, method: "getMyBriefcaseIds", args: { iModelId } })).sort();
+  record.myIdsBefore = (
+    await alice.do<number[]>("hubCall", { ...A, method: "getMyBriefcaseIds", args: { iModelId } })
+  ).sort();
   await alice.do("close", { ...A, key: "old", release: true });
-  record.myIdsAfter = (await alice.do<number[]>("hubCall", { ...A, method: "getMyBriefcaseIds", args: { iModelId } })).sort();
+  record.myIdsAfter = (
+    await alice.do<number[]>("hubCall", { ...A, method: "getMyBriefcaseIds", args: { iModelId } })
+  ).sort();
   await alice.do("close", { ...A, key: "a" });
   await bob.do("close", { ...B, key: "b" });
-  record.byName = (await alice.do("hubCall", { ...A, method: "queryIModelByName", args: { iTwinId: ITWIN, iModelName: "scenario" } })) === iModelId;
+  record.byName =
+    (await alice.do("hubCall", {
+      ...A,
+      method: "queryIModelByName",
+      args: { iTwinId: ITWIN, iModelName: "scenario" },
+    })) === iModelId;
   await alice.do("hubCall", { ...A, method: "deleteIModel", args: { iModelId, iTwinId: ITWIN } });
   return record;
 }
@@ -133,19 +213,34 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
     const hub = await hubStarting;
     const [alice, bob] = await Promise.all([AgentClass.start(hub.url, "alice"), AgentClass.start(hub.url, "bob")]);
     try {
-      const iModelId = await alice.do<string>("createIModel", { user: "alice", iTwinId: ITWIN, name: "race", version0 });
+      const iModelId = await alice.do<string>("createIModel", {
+        user: "alice",
+        iTwinId: ITWIN,
+        name: "race",
+        version0,
+      });
       const common = { iModelId, iTwinId: ITWIN, dir: join(work, "race") };
       await alice.do("download", { ...common, key: "a" });
       await bob.do("download", { ...common, key: "b" });
       for (let round = 0; round < 3; round++) {
         await alice.do("insert", { key: "a", count: 2 });
         await bob.do("insert", { key: "b", count: 3 });
-        const results = await Promise.all([alice.try<number>("push", { key: "a" }), bob.try<number>("push", { key: "b" })]);
-        assert.deepEqual(results.map((r) => r.ok), [true, true], JSON.stringify(results));
+        const results = await Promise.all([
+          alice.try<number>("push", { key: "a" }),
+          bob.try<number>("push", { key: "b" }),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.ok),
+          [true, true],
+          JSON.stringify(results),
+        );
         assert.deepEqual(results.map((r) => (r.ok ? r.result : 0)).sort(), [2 * round + 1, 2 * round + 2]);
       }
       const states = [await alice.do<Json>("pull", { key: "a" }), await bob.do<Json>("pull", { key: "b" })];
-      assert.deepEqual(states, [{ changesetIndex: 6, count: 15 }, { changesetIndex: 6, count: 15 }]);
+      assert.deepEqual(states, [
+        { changesetIndex: 6, count: 15 },
+        { changesetIndex: 6, count: 15 },
+      ]);
     } finally {
       await alice.stop();
       await bob.stop();
@@ -157,10 +252,18 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
   for (const host of separateHosts()) {
     it(`runs against modelhub from iTwin.js ${host.label} hosts, each user in a separate process`, async () => {
       const hub = await hubStarting;
-      const [alice, bob] = await Promise.all([AgentClass.start(hub.url, "alice", host.root), AgentClass.start(hub.url, "bob", host.root)]);
+      const [alice, bob] = await Promise.all([
+        AgentClass.start(hub.url, "alice", host.root),
+        AgentClass.start(hub.url, "bob", host.root),
+      ]);
       try {
         assert.equal(await alice.do("hostVersion"), host.version);
-        records[`modelhub from ${host.label}`] = await scenario(alice, bob, join(work, `modelhub-${host.label}`), version0);
+        records[`modelhub from ${host.label}`] = await scenario(
+          alice,
+          bob,
+          join(work, `modelhub-${host.label}`),
+          version0,
+        );
       } finally {
         await alice.stop();
         await bob.stop();
@@ -171,13 +274,28 @@ describe("two iTwin.js users: HubMock and modelhub give the same results", () =>
   it("the two records are identical, and say what iTwin.js users expect", () => {
     const r = records.modelhub!;
     assert.deepEqual(r, records.hubmock, "modelhub differs from HubMock");
-    for (const host of separateHosts()) assert.deepEqual(records[`modelhub from ${host.label}`], records.hubmock, `modelhub from an iTwin.js ${host.label} host differs from HubMock`);
-    assert.deepEqual(r.download.map((d: Json) => d.briefcaseId), [2, 3]);
-    assert.deepEqual(r.lockConflict, { errorNumber: 102428, message: "exclusive lock is already held", briefcaseId: 2 });
+    for (const host of separateHosts())
+      assert.deepEqual(
+        records[`modelhub from ${host.label}`],
+        records.hubmock,
+        `modelhub from an iTwin.js ${host.label} host differs from HubMock`,
+      );
+    assert.deepEqual(
+      r.download.map((d: Json) => d.briefcaseId),
+      [2, 3],
+    );
+    assert.deepEqual(r.lockConflict, {
+      errorNumber: 102428,
+      message: "exclusive lock is already held",
+      briefcaseId: 2,
+    });
     assert.deepEqual(r.pullRequired, { errorNumber: 102416, message: "pull is required to obtain lock" });
     assert.equal(r.lockAfterPull, true);
     assert.deepEqual(r.pushes, [3, 4]);
-    assert.deepEqual(r.afterBoth, [{ changesetIndex: 4, count: 12 }, { changesetIndex: 4, count: 12 }]);
+    assert.deepEqual(r.afterBoth, [
+      { changesetIndex: 4, count: 12 },
+      { changesetIndex: 4, count: 12 },
+    ]);
     assert.equal(r.latest, 4);
     assert.deepEqual(r.versions, [0, 3, 2, 4]);
     assert.deepEqual(r.older, { briefcaseId: 4, changesetIndex: 2, count: 5 });

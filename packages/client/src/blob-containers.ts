@@ -59,7 +59,11 @@ export class BlobContainers {
     return `${this.base}/${encodeURIComponent(containerId)}`;
   }
 
-  async create(input: { scope: BlobContainerScope; metadata: BlobContainerMetadata; containerId?: string }): Promise<BlobContainerEntity> {
+  async create(input: {
+    scope: BlobContainerScope;
+    metadata: BlobContainerMetadata;
+    containerId?: string;
+  }): Promise<BlobContainerEntity> {
     return (await this.client.request<{ container: BlobContainerEntity }>("POST", this.base, input, [201])).container;
   }
 
@@ -72,12 +76,14 @@ export class BlobContainers {
     if (query.iModelId !== undefined) q.set("iModelId", query.iModelId);
     if (query.containerType !== undefined) q.set("containerType", query.containerType);
     if (query.label !== undefined) q.set("label", query.label);
-    return (await this.client.request<{ containers: BlobContainerEntity[] }>("GET", `${this.base}?${q.toString()}`)).containers;
+    return (await this.client.request<{ containers: BlobContainerEntity[] }>("GET", `${this.base}?${q.toString()}`))
+      .containers;
   }
 
   /** Replaces the metadata's `json`. */
   async updateJson(containerId: string, json: Record<string, unknown>): Promise<BlobContainerEntity> {
-    return (await this.client.request<{ container: BlobContainerEntity }>("PATCH", this.path(containerId), { json })).container;
+    return (await this.client.request<{ container: BlobContainerEntity }>("PATCH", this.path(containerId), { json }))
+      .container;
   }
 
   /** Deletes the container and every blob in it. */
@@ -85,7 +91,10 @@ export class BlobContainers {
     await this.client.request<unknown>("DELETE", this.path(containerId), undefined, [204]);
   }
 
-  async requestToken(containerId: string, input: { accessLevel?: "read" | "write" | "admin" | "writeIfPossible"; durationSeconds?: number } = {}): Promise<BlobContainerToken> {
+  async requestToken(
+    containerId: string,
+    input: { accessLevel?: "read" | "write" | "admin" | "writeIfPossible"; durationSeconds?: number } = {},
+  ): Promise<BlobContainerToken> {
     return this.client.request<BlobContainerToken>("POST", `${this.path(containerId)}/token`, input);
   }
 }

@@ -85,8 +85,16 @@ function filterParams(q: ElementQuery): Record<string, string | number | undefin
 }
 
 /** A changeset's changes with every element (all pages); `pending` answers carry no elements. */
-export async function getChangesetChanges(client: ModelHubClient, iModelId: string, changeset: number | string, q: ElementQuery = {}): Promise<ChangesetChanges> {
-  let page = await client.request<Paged<"changes", ChangesetChanges>>("GET", `/${encodeURIComponent(iModelId)}/changesets/${encodeURIComponent(String(changeset))}/changes${queryString(filterParams(q))}`);
+export async function getChangesetChanges(
+  client: ModelHubClient,
+  iModelId: string,
+  changeset: number | string,
+  q: ElementQuery = {},
+): Promise<ChangesetChanges> {
+  let page = await client.request<Paged<"changes", ChangesetChanges>>(
+    "GET",
+    `/${encodeURIComponent(iModelId)}/changesets/${encodeURIComponent(String(changeset))}/changes${queryString(filterParams(q))}`,
+  );
   const result = page.changes;
   const elements = [...result.elements];
   while (page._links?.next?.href) {
@@ -100,8 +108,17 @@ export async function getChangesetChanges(client: ModelHubClient, iModelId: stri
  * The net effect between two points of history (a changeset index, or a named version's name), with every element
  * (all pages); a `pending` answer (some summary not made yet) carries no elements.
  */
-export async function compareVersions(client: ModelHubClient, iModelId: string, from: number | string, to: number | string, q: ElementQuery = {}): Promise<Comparison> {
-  let page = await client.request<Paged<"comparison", Comparison>>("GET", `/${encodeURIComponent(iModelId)}/changes${queryString({ from: String(from), to: String(to), ...filterParams(q) })}`);
+export async function compareVersions(
+  client: ModelHubClient,
+  iModelId: string,
+  from: number | string,
+  to: number | string,
+  q: ElementQuery = {},
+): Promise<Comparison> {
+  let page = await client.request<Paged<"comparison", Comparison>>(
+    "GET",
+    `/${encodeURIComponent(iModelId)}/changes${queryString({ from: String(from), to: String(to), ...filterParams(q) })}`,
+  );
   const result = page.comparison;
   const elements = [...result.elements];
   while (page._links?.next?.href) {

@@ -21,7 +21,15 @@ import type {
 import { IMODELS_API_MEDIA_TYPE, MAX_PAGE_SIZE } from "@modelhub/protocol";
 import { ModelHubError, errorOfResponse } from "./errors.js";
 import { iModelEventsOf } from "./events.js";
-import type { FetchLike, RetryEvent, RetryOptions, RetryPolicy, Transport, TransportRequest, TransportResponse } from "./http.js";
+import type {
+  FetchLike,
+  RetryEvent,
+  RetryOptions,
+  RetryPolicy,
+  Transport,
+  TransportRequest,
+  TransportResponse,
+} from "./http.js";
 import { fetchTransport, retryPolicyOf, sendWithRetry, sleep } from "./http.js";
 import type { ProgressCallback } from "./transfers.js";
 import { downloadFile, uploadFile } from "./transfers.js";
@@ -225,7 +233,8 @@ export class ModelHubClient {
     } catch {
       throw new ModelHubError(0, "InvalidUrl", `'${options.url}' is not a URL such as http://127.0.0.1:3000`);
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ModelHubError(0, "InvalidUrl", `'${options.url}' is not an http(s) URL`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new ModelHubError(0, "InvalidUrl", `'${options.url}' is not an http(s) URL`);
     const path = url.pathname.replace(/\/+$/, "");
     this.apiBase = `${url.origin}${path.endsWith("/imodels") ? path : `${path}/imodels`}`;
     this.root = this.apiBase.slice(0, -"/imodels".length);
@@ -236,7 +245,13 @@ export class ModelHubClient {
   }
 
   /** One API call. `path` is relative to the API base (`/{id}/changesets`) or an absolute link from the hub. */
-  async request<T>(method: string, path: string, body?: unknown, expected: readonly number[] = [200], headers: Record<string, string> = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    expected: readonly number[] = [200],
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     return this.send<T>(method, path, { ...(body !== undefined ? { body } : {}), expected, headers });
   }
 
@@ -267,18 +282,29 @@ export class ModelHubClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ModelHubError(response.status, "UnexpectedResponse", `${method} ${pathOf(url)} answered with invalid JSON.`);
+      throw new ModelHubError(
+        response.status,
+        "UnexpectedResponse",
+        `${method} ${pathOf(url)} answered with invalid JSON.`,
+      );
     }
   }
 
   /** Sends a request with this client's token, transport and retry policy; the answer's body is the caller's. */
-  private async exchange(method: string, url: string, options: RequestOptions & { payload?: string; headers: Record<string, string>; once?: boolean }): Promise<TransportResponse> {
+  private async exchange(
+    method: string,
+    url: string,
+    options: RequestOptions & { payload?: string; headers: Record<string, string>; once?: boolean },
+  ): Promise<TransportResponse> {
     return sendWithRetry(
       this.transport,
       async (attempt): Promise<TransportRequest> => ({
         method,
         url,
-        headers: { ...options.headers, authorization: await this.authorization(options.authorization ?? this.scope.authorization, attempt) },
+        headers: {
+          ...options.headers,
+          authorization: await this.authorization(options.authorization ?? this.scope.authorization, attempt),
+        },
         ...(options.payload !== undefined ? { body: options.payload } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       }),
@@ -301,7 +327,13 @@ export class ModelHubClient {
   async *paged<T>(path: string, key: string, headers: Record<string, string> = {}): AsyncGenerator<T> {
     let next: string | null = path;
     while (next) {
-      const page: Record<string, unknown> & { _links?: PagingLinks } = await this.request("GET", next, undefined, [200], headers);
+      const page: Record<string, unknown> & { _links?: PagingLinks } = await this.request(
+        "GET",
+        next,
+        undefined,
+        [200],
+        headers,
+      );
       const items = page[key];
       if (!Array.isArray(items)) throw new ModelHubError(200, "UnexpectedResponse", `The answer has no '${key}' list.`);
       for (const item of items as T[]) yield item;
@@ -333,7 +365,8 @@ export class ModelHubClient {
   }
 
   async updateITwin(iTwinId: string, input: Partial<CreateITwinInput>): Promise<ITwin> {
-    return (await this.request<{ iTwin: ITwin }>("PATCH", `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}`, input)).iTwin;
+    return (await this.request<{ iTwin: ITwin }>("PATCH", `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}`, input))
+      .iTwin;
   }
 
   /** Deletes an iTwin that holds no iModels (its Owners, or an administrator). */
@@ -347,8 +380,13 @@ export class ModelHubClient {
    */
   async findITwin(idOrName: string): Promise<ITwin> {
     if (GUID.test(idOrName.trim())) return this.getITwin(idOrName.trim());
-    for await (const iTwin of this.iTwins({ displayName: idOrName.trim(), includeInactive: true, pageSize: 2 })) return iTwin;
-    throw new ModelHubError(404, "iTwinNotFound", `You are a member of no iTwin named '${idOrName.trim()}' (modelhub itwin list shows yours).`);
+    for await (const iTwin of this.iTwins({ displayName: idOrName.trim(), includeInactive: true, pageSize: 2 }))
+      return iTwin;
+    throw new ModelHubError(
+      404,
+      "iTwinNotFound",
+      `You are a member of no iTwin named '${idOrName.trim()}' (modelhub itwin list shows yours).`,
+    );
   }
 
   // Access control (roles and members of an iTwin; an iModel's own grants)
@@ -361,7 +399,10 @@ export class ModelHubClient {
     return (await this.request<{ roles: ITwinRole[] }>("GET", `${this.iTwinAccess(iTwinId)}/roles`)).roles;
   }
 
-  async createRole(iTwinId: string, input: { displayName: string; permissions: string[]; description?: string }): Promise<ITwinRole> {
+  async createRole(
+    iTwinId: string,
+    input: { displayName: string; permissions: string[]; description?: string },
+  ): Promise<ITwinRole> {
     return (await this.request<{ role: ITwinRole }>("POST", `${this.iTwinAccess(iTwinId)}/roles`, input, [201])).role;
   }
 
@@ -371,45 +412,77 @@ export class ModelHubClient {
   }
 
   async members(iTwinId: string): Promise<ITwinMember[]> {
-    return (await this.request<{ members: ITwinMember[] }>("GET", `${this.iTwinAccess(iTwinId)}/members/users`)).members;
+    return (await this.request<{ members: ITwinMember[] }>("GET", `${this.iTwinAccess(iTwinId)}/members/users`))
+      .members;
   }
 
   async getMember(iTwinId: string, userId: string): Promise<ITwinMember> {
-    return (await this.request<{ member: ITwinMember }>("GET", `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`)).member;
+    return (
+      await this.request<{ member: ITwinMember }>(
+        "GET",
+        `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`,
+      )
+    ).member;
   }
 
   /** Adds users with roles (or adds roles to members); returns them as they are now. */
   async addMembers(iTwinId: string, members: { userId: string; roleIds: string[] }[]): Promise<ITwinMember[]> {
-    return (await this.request<{ members: ITwinMember[] }>("POST", `${this.iTwinAccess(iTwinId)}/members/users`, { members }, [201])).members;
+    return (
+      await this.request<{ members: ITwinMember[] }>(
+        "POST",
+        `${this.iTwinAccess(iTwinId)}/members/users`,
+        { members },
+        [201],
+      )
+    ).members;
   }
 
   /** A member's roles become exactly these. */
   async setMemberRoles(iTwinId: string, userId: string, roleIds: string[]): Promise<ITwinMember> {
-    return (await this.request<{ member: ITwinMember }>("PATCH", `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`, { roleIds })).member;
+    return (
+      await this.request<{ member: ITwinMember }>(
+        "PATCH",
+        `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`,
+        { roleIds },
+      )
+    ).member;
   }
 
   /** The user is no member of the iTwin any more. */
   async removeMember(iTwinId: string, userId: string): Promise<void> {
-    await this.request("DELETE", `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`, undefined, [204]);
+    await this.request(
+      "DELETE",
+      `${this.iTwinAccess(iTwinId)}/members/users/${encodeURIComponent(userId)}`,
+      undefined,
+      [204],
+    );
   }
 
   /** The caller's permissions on an iTwin. */
   async iTwinPermissions(iTwinId: string): Promise<string[]> {
-    return (await this.request<{ permissions: string[] }>("GET", `${this.iTwinAccess(iTwinId)}/permissions`)).permissions;
+    return (await this.request<{ permissions: string[] }>("GET", `${this.iTwinAccess(iTwinId)}/permissions`))
+      .permissions;
   }
 
   /** The caller's effective permissions on an iModel. */
   async iModelPermissions(iModelId: string): Promise<string[]> {
-    return (await this.request<{ permissions: string[] }>("GET", `/${encodeURIComponent(iModelId)}/permissions`)).permissions;
+    return (await this.request<{ permissions: string[] }>("GET", `/${encodeURIComponent(iModelId)}/permissions`))
+      .permissions;
   }
 
   private grantPath(iModelId: string, grantee: IModelGrantee): string {
     const base = `/${encodeURIComponent(iModelId)}/permissions`;
-    return grantee.userId !== undefined ? `${base}/users/${encodeURIComponent(grantee.userId)}` : `${base}/roles/${encodeURIComponent(grantee.roleId)}`;
+    return grantee.userId !== undefined
+      ? `${base}/users/${encodeURIComponent(grantee.userId)}`
+      : `${base}/roles/${encodeURIComponent(grantee.roleId)}`;
   }
 
   /** Gives a user or a role its own permissions on one iModel (from then on the iModel's grants replace the iTwin's); the hub's answer. */
-  async grantIModelPermissions(iModelId: string, grantee: IModelGrantee, permissions: string[]): Promise<Record<string, { permissions: string[] }>> {
+  async grantIModelPermissions(
+    iModelId: string,
+    grantee: IModelGrantee,
+    permissions: string[],
+  ): Promise<Record<string, { permissions: string[] }>> {
     return this.request("PATCH", this.grantPath(iModelId, grantee), { permissions });
   }
 
@@ -430,7 +503,10 @@ export class ModelHubClient {
       $orderBy: filter.newestFirst ? "at desc" : undefined,
       $top: pageSize(filter.pageSize),
     });
-    const path = filter.iModelId !== undefined ? `${this.apiBase}/${encodeURIComponent(filter.iModelId)}/auditlog` : `${this.root}/auditlog`;
+    const path =
+      filter.iModelId !== undefined
+        ? `${this.apiBase}/${encodeURIComponent(filter.iModelId)}/auditlog`
+        : `${this.root}/auditlog`;
     return this.paged<AuditLogEntry>(`${path}?${q}`, "auditEntries");
   }
 
@@ -456,7 +532,11 @@ export class ModelHubClient {
    * iModel. A repeated completion is answered like the first, so it is retried like an idempotent request.
    */
   async completeBaselineFile(iModel: IModel): Promise<void> {
-    await this.send("POST", iModel._links.complete?.href ?? `/${encodeURIComponent(iModel.id)}/baselinefile`, { body: {}, expected: [200], idempotent: true });
+    await this.send("POST", iModel._links.complete?.href ?? `/${encodeURIComponent(iModel.id)}/baselinefile`, {
+      body: {},
+      expected: [200],
+      idempotent: true,
+    });
   }
 
   async deleteIModel(iModelId: string): Promise<void> {
@@ -464,24 +544,39 @@ export class ModelHubClient {
   }
 
   async getBaselineFile(iModelId: string): Promise<BaselineFileInfo> {
-    return (await this.request<{ baselineFile: BaselineFileInfo }>("GET", `/${encodeURIComponent(iModelId)}/baselinefile`)).baselineFile;
+    return (
+      await this.request<{ baselineFile: BaselineFileInfo }>("GET", `/${encodeURIComponent(iModelId)}/baselinefile`)
+    ).baselineFile;
   }
 
   async getCreateOperation(iModelId: string): Promise<CreateIModelOperationDetails & { failureReason?: string }> {
-    return (await this.request<{ createOperation: CreateIModelOperationDetails & { failureReason?: string } }>("GET", `/${encodeURIComponent(iModelId)}/operations/create`)).createOperation;
+    return (
+      await this.request<{ createOperation: CreateIModelOperationDetails & { failureReason?: string } }>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/operations/create`,
+      )
+    ).createOperation;
   }
 
   /**
    * create → Put Blob of the file → complete → wait until the hub initialized it. A failed initialization throws a
    * ModelHubError `iModelInitializationFailed` with the hub's reason; the iModel stays (delete it or try again).
    */
-  async createIModelFromFile(input: CreateIModelInput & { path: string; onProgress?: ProgressCallback; timeoutMs?: number; onCreated?: (iModel: IModel) => void }): Promise<IModel> {
+  async createIModelFromFile(
+    input: CreateIModelInput & {
+      path: string;
+      onProgress?: ProgressCallback;
+      timeoutMs?: number;
+      onCreated?: (iModel: IModel) => void;
+    },
+  ): Promise<IModel> {
     const { path, onProgress, timeoutMs, onCreated, ...fields } = input;
     const size = (await stat(path)).size;
     const created = await this.createIModel(fields, size);
     onCreated?.(created);
     const upload = created._links.upload;
-    if (!upload) throw new ModelHubError(201, "UnexpectedResponse", "The hub gave no upload link for the baseline file.");
+    if (!upload)
+      throw new ModelHubError(201, "UnexpectedResponse", "The hub gave no upload link for the baseline file.");
     await uploadFile(upload.href, path, this.transferOptions(onProgress));
     await this.completeBaselineFile(created);
     await this.waitForInitialization(created.id, timeoutMs);
@@ -495,9 +590,18 @@ export class ModelHubClient {
       const operation = await this.getCreateOperation(iModelId);
       if (operation.state === "successful") return;
       if (operation.state === "failed") {
-        throw new ModelHubError(200, "iModelInitializationFailed", `The hub could not initialize iModel ${iModelId}: ${operation.failureReason ?? "no reason given"} (the iModel stays until deleted)`);
+        throw new ModelHubError(
+          200,
+          "iModelInitializationFailed",
+          `The hub could not initialize iModel ${iModelId}: ${operation.failureReason ?? "no reason given"} (the iModel stays until deleted)`,
+        );
       }
-      if (Date.now() > end) throw new ModelHubError(0, "Timeout", `iModel ${iModelId} is still '${operation.state}' after ${Math.round(timeoutMs / 1000)} s.`);
+      if (Date.now() > end)
+        throw new ModelHubError(
+          0,
+          "Timeout",
+          `iModel ${iModelId} is still '${operation.state}' after ${Math.round(timeoutMs / 1000)} s.`,
+        );
       await sleep(wait);
     }
   }
@@ -505,17 +609,30 @@ export class ModelHubClient {
   // Changesets
 
   changesets(iModelId: string, filter: ChangesetQuery = {}): AsyncGenerator<Changeset> {
-    const q = query({ $top: pageSize(filter.pageSize), afterIndex: filter.afterIndex, lastIndex: filter.lastIndex, $orderBy: filter.descending ? "index desc" : undefined });
+    const q = query({
+      $top: pageSize(filter.pageSize),
+      afterIndex: filter.afterIndex,
+      lastIndex: filter.lastIndex,
+      $orderBy: filter.descending ? "index desc" : undefined,
+    });
     return this.paged<Changeset>(`/${encodeURIComponent(iModelId)}/changesets?${q}`, "changesets");
   }
 
   async getChangeset(iModelId: string, changeset: ChangesetRef): Promise<Changeset> {
-    return (await this.request<{ changeset: Changeset }>("GET", `/${encodeURIComponent(iModelId)}/changesets/${ref(changeset)}`)).changeset;
+    return (
+      await this.request<{ changeset: Changeset }>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/changesets/${ref(changeset)}`,
+      )
+    ).changeset;
   }
 
   /** The newest changeset, or undefined when only the baseline exists. */
   async latestChangeset(iModelId: string): Promise<Changeset | undefined> {
-    const page = await this.request<{ changesets: Changeset[] }>("GET", `/${encodeURIComponent(iModelId)}/changesets?$top=1&$orderBy=index%20desc`);
+    const page = await this.request<{ changesets: Changeset[] }>(
+      "GET",
+      `/${encodeURIComponent(iModelId)}/changesets?$top=1&$orderBy=index%20desc`,
+    );
     return page.changesets[0];
   }
 
@@ -525,7 +642,13 @@ export class ModelHubClient {
    * `ChangesetExists` once it is complete), so it is retried like an idempotent request.
    */
   async createChangeset(iModelId: string, input: CreateChangesetInput): Promise<Changeset> {
-    return (await this.send<{ changeset: Changeset }>("POST", `/${encodeURIComponent(iModelId)}/changesets`, { body: input, expected: [200, 201], idempotent: true })).changeset;
+    return (
+      await this.send<{ changeset: Changeset }>("POST", `/${encodeURIComponent(iModelId)}/changesets`, {
+        body: input,
+        expected: [200, 201],
+        idempotent: true,
+      })
+    ).changeset;
   }
 
   /**
@@ -533,16 +656,40 @@ export class ModelHubClient {
    * completion like the first, so it is retried like an idempotent request; after the last try a
    * `NetworkError` or 5xx means the outcome is not known (backend-access asks again, see its README).
    */
-  async completeChangeset(iModelId: string, changeset: Changeset, briefcaseId: number, call: CallOptions = {}): Promise<Changeset> {
-    const link = changeset._links.complete?.href ?? `/${encodeURIComponent(iModelId)}/changesets/${encodeURIComponent(changeset.id)}`;
-    return (await this.send<{ changeset: Changeset }>("PATCH", link, { body: { state: "fileUploaded", briefcaseId }, expected: [200], idempotent: true, ...call })).changeset;
+  async completeChangeset(
+    iModelId: string,
+    changeset: Changeset,
+    briefcaseId: number,
+    call: CallOptions = {},
+  ): Promise<Changeset> {
+    const link =
+      changeset._links.complete?.href ??
+      `/${encodeURIComponent(iModelId)}/changesets/${encodeURIComponent(changeset.id)}`;
+    return (
+      await this.send<{ changeset: Changeset }>("PATCH", link, {
+        body: { state: "fileUploaded", briefcaseId },
+        expected: [200],
+        idempotent: true,
+        ...call,
+      })
+    ).changeset;
   }
 
   /** Downloads a changeset's file to `path`; returns the changeset. */
-  async downloadChangeset(iModelId: string, changeset: ChangesetRef, path: string, onProgress?: ProgressCallback): Promise<Changeset> {
+  async downloadChangeset(
+    iModelId: string,
+    changeset: ChangesetRef,
+    path: string,
+    onProgress?: ProgressCallback,
+  ): Promise<Changeset> {
     const record = await this.getChangeset(iModelId, changeset);
     const link = record._links.download;
-    if (!link) throw new ModelHubError(200, "InsufficientPermissions", `No download link for changeset ${record.index}: reading files needs imodels_read.`);
+    if (!link)
+      throw new ModelHubError(
+        200,
+        "InsufficientPermissions",
+        `No download link for changeset ${record.index}: reading files needs imodels_read.`,
+      );
     await downloadFile(link.href, path, { expectedSize: record.fileSize, ...this.transferOptions(onProgress) });
     return record;
   }
@@ -556,13 +703,23 @@ export class ModelHubClient {
   }
 
   /** Names a changeset (by index or id; index 0 is the baseline). */
-  async createNamedVersion(iModelId: string, input: { name: string; description?: string; changeset: ChangesetRef }): Promise<NamedVersion> {
+  async createNamedVersion(
+    iModelId: string,
+    input: { name: string; description?: string; changeset: ChangesetRef },
+  ): Promise<NamedVersion> {
     const body = {
       name: input.name,
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(typeof input.changeset === "number" ? { changesetIndex: input.changeset } : { changesetId: input.changeset }),
     };
-    return (await this.request<{ namedVersion: NamedVersion }>("POST", `/${encodeURIComponent(iModelId)}/namedversions`, body, [201])).namedVersion;
+    return (
+      await this.request<{ namedVersion: NamedVersion }>(
+        "POST",
+        `/${encodeURIComponent(iModelId)}/namedversions`,
+        body,
+        [201],
+      )
+    ).namedVersion;
   }
 
   // Briefcases and locks
@@ -573,12 +730,24 @@ export class ModelHubClient {
   }
 
   /** A new briefcase id for the caller (`deviceName` shows in lists; at most 255 characters). */
-  async acquireBriefcase(iModelId: string, input: { deviceName?: string } = {}, call: CallOptions = {}): Promise<Briefcase> {
-    return (await this.send<{ briefcase: Briefcase }>("POST", `/${encodeURIComponent(iModelId)}/briefcases`, { body: input, expected: [201], ...call })).briefcase;
+  async acquireBriefcase(
+    iModelId: string,
+    input: { deviceName?: string } = {},
+    call: CallOptions = {},
+  ): Promise<Briefcase> {
+    return (
+      await this.send<{ briefcase: Briefcase }>("POST", `/${encodeURIComponent(iModelId)}/briefcases`, {
+        body: input,
+        expected: [201],
+        ...call,
+      })
+    ).briefcase;
   }
 
   async getBriefcase(iModelId: string, briefcaseId: number): Promise<Briefcase> {
-    return (await this.request<{ briefcase: Briefcase }>("GET", `/${encodeURIComponent(iModelId)}/briefcases/${briefcaseId}`)).briefcase;
+    return (
+      await this.request<{ briefcase: Briefcase }>("GET", `/${encodeURIComponent(iModelId)}/briefcases/${briefcaseId}`)
+    ).briefcase;
   }
 
   /** Releases the briefcase and all its locks (yours, or anyone's with imodels_manage). */
@@ -596,11 +765,15 @@ export class ModelHubClient {
     for await (const lock of this.paged<Lock>(`/${encodeURIComponent(iModelId)}/locks?${q}`, "locks")) {
       const levels = merged.get(lock.briefcaseId) ?? new Map<string, string[]>();
       merged.set(lock.briefcaseId, levels);
-      for (const group of lock.lockedObjects) levels.set(group.lockLevel, [...(levels.get(group.lockLevel) ?? []), ...group.objectIds]);
+      for (const group of lock.lockedObjects)
+        levels.set(group.lockLevel, [...(levels.get(group.lockLevel) ?? []), ...group.objectIds]);
     }
     return [...merged].map(([briefcaseId, levels]) => ({
       briefcaseId,
-      lockedObjects: [...levels].map(([lockLevel, objectIds]) => ({ lockLevel: lockLevel as Lock["lockedObjects"][number]["lockLevel"], objectIds })),
+      lockedObjects: [...levels].map(([lockLevel, objectIds]) => ({
+        lockLevel: lockLevel as Lock["lockedObjects"][number]["lockLevel"],
+        objectIds,
+      })),
     }));
   }
 
@@ -610,7 +783,13 @@ export class ModelHubClient {
    * same as once, so it is retried like an idempotent request.
    */
   async updateLocks(iModelId: string, request: LockRequest): Promise<Lock> {
-    return (await this.send<{ lock: Lock }>("PATCH", `/${encodeURIComponent(iModelId)}/locks`, { body: request, expected: [200], idempotent: true })).lock;
+    return (
+      await this.send<{ lock: Lock }>("PATCH", `/${encodeURIComponent(iModelId)}/locks`, {
+        body: request,
+        expected: [200],
+        idempotent: true,
+      })
+    ).lock;
   }
 
   /**
@@ -619,7 +798,13 @@ export class ModelHubClient {
    */
   async releaseLocksChunk(iModelId: string, briefcaseId: number, changesetId: string): Promise<boolean> {
     const body = { briefcaseId, changesetId };
-    return (await this.send<{ isLastChunk: boolean }>("POST", `/${encodeURIComponent(iModelId)}/locks/release-chunk`, { body, expected: [200], idempotent: true })).isLastChunk;
+    return (
+      await this.send<{ isLastChunk: boolean }>("POST", `/${encodeURIComponent(iModelId)}/locks/release-chunk`, {
+        body,
+        expected: [200],
+        idempotent: true,
+      })
+    ).isLastChunk;
   }
 
   /**
@@ -645,9 +830,17 @@ export class ModelHubClient {
    * as `lastEventId` to resume after a disconnection (the hub answers `reset` when it cannot). `onOpen` is called
    * once the hub accepted the stream: from then on no change is missed (reload what you show then).
    */
-  async *events(iModelId: string, options: { lastEventId?: string; signal?: AbortSignal; onOpen?: () => void } = {}): AsyncGenerator<SequencedIModelEvent> {
+  async *events(
+    iModelId: string,
+    options: { lastEventId?: string; signal?: AbortSignal; onOpen?: () => void } = {},
+  ): AsyncGenerator<SequencedIModelEvent> {
     const response = await this.openEventStream(iModelId, options);
-    if (response.status !== 200) throw errorOfResponse(response.status, await response.text(), `GET ${pathOf(this.eventsUrl(iModelId))} answered ${response.status}.`);
+    if (response.status !== 200)
+      throw errorOfResponse(
+        response.status,
+        await response.text(),
+        `GET ${pathOf(this.eventsUrl(iModelId))} answered ${response.status}.`,
+      );
     options.onOpen?.();
     yield* iModelEventsOf(response.stream());
   }
@@ -657,10 +850,17 @@ export class ModelHubClient {
    * read): for callers with their own reading and reconnection rules (backend-access's prefetch). `once` sends it a
    * single time, without the retry policy.
    */
-  async openEventStream(iModelId: string, options: { lastEventId?: string; signal?: AbortSignal; once?: boolean } = {}): Promise<TransportResponse> {
+  async openEventStream(
+    iModelId: string,
+    options: { lastEventId?: string; signal?: AbortSignal; once?: boolean } = {},
+  ): Promise<TransportResponse> {
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
-    return this.exchange("GET", this.eventsUrl(iModelId), { headers, ...(options.signal ? { signal: options.signal } : {}), ...(options.once ? { once: true } : {}) });
+    return this.exchange("GET", this.eventsUrl(iModelId), {
+      headers,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.once ? { once: true } : {}),
+    });
   }
 
   private eventsUrl(iModelId: string): string {
@@ -675,7 +875,12 @@ export class ModelHubClient {
 
   /** The checkpoint made at exactly this changeset (index 0: the baseline's). */
   async checkpointOfChangeset(iModelId: string, changeset: ChangesetRef): Promise<Checkpoint> {
-    return (await this.request<{ checkpoint: Checkpoint }>("GET", `/${encodeURIComponent(iModelId)}/changesets/${ref(changeset)}/checkpoint`)).checkpoint;
+    return (
+      await this.request<{ checkpoint: Checkpoint }>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/changesets/${ref(changeset)}/checkpoint`,
+      )
+    ).checkpoint;
   }
 
   /** The checkpoint at the changeset or the nearest before it (the changeset's `currentOrPrecedingCheckpoint`). */
@@ -692,28 +897,53 @@ export class ModelHubClient {
   }
 
   async checkpointOfNamedVersion(iModelId: string, namedVersionId: string): Promise<Checkpoint> {
-    return (await this.request<{ checkpoint: Checkpoint }>("GET", `/${encodeURIComponent(iModelId)}/namedversions/${encodeURIComponent(namedVersionId)}/checkpoint`)).checkpoint;
+    return (
+      await this.request<{ checkpoint: Checkpoint }>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/namedversions/${encodeURIComponent(namedVersionId)}/checkpoint`,
+      )
+    ).checkpoint;
   }
 
   /** Downloads a successful checkpoint's .bim to `path`; returns its size. */
   async downloadCheckpoint(checkpoint: Checkpoint, path: string, onProgress?: ProgressCallback): Promise<number> {
     const link = checkpoint._links.download;
     if (checkpoint.state !== "successful" || !link) {
-      const why = checkpoint.state === "successful" ? "reading files needs imodels_read" : `it is '${checkpoint.state}'${checkpoint.failureReason ? `: ${checkpoint.failureReason}` : ""}`;
-      throw new ModelHubError(200, "CheckpointNotAvailable", `The checkpoint of changeset ${checkpoint.changesetIndex} cannot be downloaded: ${why}.`);
+      const why =
+        checkpoint.state === "successful"
+          ? "reading files needs imodels_read"
+          : `it is '${checkpoint.state}'${checkpoint.failureReason ? `: ${checkpoint.failureReason}` : ""}`;
+      throw new ModelHubError(
+        200,
+        "CheckpointNotAvailable",
+        `The checkpoint of changeset ${checkpoint.changesetIndex} cannot be downloaded: ${why}.`,
+      );
     }
-    return downloadFile(link.href, path, { ...(checkpoint.size > 0 ? { expectedSize: checkpoint.size } : {}), ...this.transferOptions(onProgress) });
+    return downloadFile(link.href, path, {
+      ...(checkpoint.size > 0 ? { expectedSize: checkpoint.size } : {}),
+      ...this.transferOptions(onProgress),
+    });
   }
 
   private transferOptions(onProgress: ProgressCallback | undefined) {
-    return { ...(onProgress ? { onProgress } : {}), retry: this.retryPolicy, transport: this.transport, ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}) };
+    return {
+      ...(onProgress ? { onProgress } : {}),
+      retry: this.retryPolicy,
+      transport: this.transport,
+      ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+    };
   }
 
   /** The `Authorization` header of one try: the request's own source, else the client's token, asked anew. */
   private async authorization(source: AuthorizationSource | undefined, attempt: number): Promise<string> {
-    const raw = source !== undefined
-      ? typeof source === "function" ? await source(attempt) : source
-      : typeof this.options.accessToken === "function" ? await this.options.accessToken() : this.options.accessToken;
+    const raw =
+      source !== undefined
+        ? typeof source === "function"
+          ? await source(attempt)
+          : source
+        : typeof this.options.accessToken === "function"
+          ? await this.options.accessToken()
+          : this.options.accessToken;
     return /^bearer /i.test(raw) || raw.includes(" ") ? raw : `Bearer ${raw}`;
   }
 }

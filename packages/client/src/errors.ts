@@ -17,7 +17,9 @@ export class ModelHubError extends Error {
 
   /** One readable line: `iModelNotFound: Requested iModel is not available. (404)`, with the details' messages. */
   describe(): string {
-    const details = (this.details ?? []).map((d) => (d.target ? `${d.target}: ${d.message ?? d.code ?? ""}` : (d.message ?? d.code ?? ""))).filter((d) => d !== "");
+    const details = (this.details ?? [])
+      .map((d) => (d.target ? `${d.target}: ${d.message ?? d.code ?? ""}` : (d.message ?? d.code ?? "")))
+      .filter((d) => d !== "");
     const status = this.status >= 400 ? ` (${this.status})` : "";
     return `${this.code}: ${this.message}${details.length > 0 ? ` — ${details.join("; ")}` : ""}${status}`;
   }
@@ -28,13 +30,22 @@ export function errorOfResponse(status: number, text: string, fallback: string):
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (body.error && typeof body.error.code === "string") {
-      const details = Array.isArray(body.error.details) ? (body.error.details as { code?: string; message?: string; target?: string }[]) : undefined;
-      return new ModelHubError(status, body.error.code, typeof body.error.message === "string" ? body.error.message : fallback, details, body.error);
+      const details = Array.isArray(body.error.details)
+        ? (body.error.details as { code?: string; message?: string; target?: string }[])
+        : undefined;
+      return new ModelHubError(
+        status,
+        body.error.code,
+        typeof body.error.message === "string" ? body.error.message : fallback,
+        details,
+        body.error,
+      );
     }
   } catch {
     // not JSON: maybe the storage's XML
   }
   const xmlCode = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
-  if (xmlCode !== undefined) return new ModelHubError(status, xmlCode, /<Message>([^<]*)<\/Message>/.exec(text)?.[1]?.trim() || fallback);
+  if (xmlCode !== undefined)
+    return new ModelHubError(status, xmlCode, /<Message>([^<]*)<\/Message>/.exec(text)?.[1]?.trim() || fallback);
   return new ModelHubError(status, `HTTP${status}`, text.trim().slice(0, 300) || fallback);
 }

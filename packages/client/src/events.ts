@@ -40,7 +40,15 @@ export async function* parseServerSentEvents(body: AsyncIterable<Uint8Array>): A
   }
 }
 
-const EVENT_TYPES = new Set<string>(["changeset", "namedVersion", "locks", "checkpoint", "briefcase", "changes", "reset"]);
+const EVENT_TYPES = new Set<string>([
+  "changeset",
+  "namedVersion",
+  "locks",
+  "checkpoint",
+  "briefcase",
+  "changes",
+  "reset",
+]);
 
 /** The change feed's events; names this client does not know (a newer hub) are skipped. */
 export async function* iModelEventsOf(body: AsyncIterable<Uint8Array>): AsyncGenerator<SequencedIModelEvent> {

@@ -36,7 +36,8 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 /** The default transport: WHATWG fetch (Node's or the browser's), or the given one. */
 export function fetchTransport(fetchImpl: FetchLike = (input, init) => fetch(input, init)): Transport {
   return async (request) => {
-    const streamed = request.body !== undefined && typeof request.body !== "string" && !(request.body instanceof Uint8Array);
+    const streamed =
+      request.body !== undefined && typeof request.body !== "string" && !(request.body instanceof Uint8Array);
     const response = await fetchImpl(request.url, {
       method: request.method,
       headers: request.headers,
@@ -91,7 +92,12 @@ export interface RetryPolicy {
 
 export type RetryOptions = Partial<RetryPolicy>;
 
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 });
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  attempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 8000,
+  maxRetryAfterMs: 60_000,
+});
 
 export function retryPolicyOf(options: RetryOptions = {}): RetryPolicy {
   const policy = { ...DEFAULT_RETRY_POLICY, ...definedOnly(options) };
@@ -108,7 +114,11 @@ const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
  * - no answer, 500, 502, 503, 504: only for a request that is safe to send twice (`idempotent`: GET, HEAD, PUT,
  *   DELETE, OPTIONS by default, or a request the caller knows the hub treats as the same request when repeated).
  */
-export function isRetryable(status: number | undefined, idempotent: boolean, retryAfter: string | null = null): boolean {
+export function isRetryable(
+  status: number | undefined,
+  idempotent: boolean,
+  retryAfter: string | null = null,
+): boolean {
   if (status === 429 || (status === 503 && retryAfter !== null)) return true;
   if (!idempotent) return false;
   return status === undefined || TRANSIENT_STATUSES.has(status);
@@ -124,7 +134,12 @@ export function isIdempotentMethod(method: string): boolean {
  * `maxRetryAfterMs`), else `baseDelayMs · 2^(retry-1)` capped by `maxDelayMs`, with ±25 % jitter so that clients
  * refused together do not come back together.
  */
-export function retryDelayMs(policy: RetryPolicy, retry: number, retryAfter: string | null = null, random: () => number = Math.random): number {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfter: string | null = null,
+  random: () => number = Math.random,
+): number {
   const told = retryAfterMs(retryAfter);
   if (told !== undefined) return Math.min(told, policy.maxRetryAfterMs);
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1)) * (0.75 + random() / 2);
@@ -164,7 +179,11 @@ export interface SendOptions {
  * between tries) under the retry policy. Returns the last answer, whatever its status; throws a ModelHubError
  * `NetworkError` (status 0) when the last try got no answer.
  */
-export async function sendWithRetry(transport: Transport, request: (attempt: number) => TransportRequest | Promise<TransportRequest>, options: SendOptions): Promise<TransportResponse> {
+export async function sendWithRetry(
+  transport: Transport,
+  request: (attempt: number) => TransportRequest | Promise<TransportRequest>,
+  options: SendOptions,
+): Promise<TransportResponse> {
   const { policy } = options;
   for (let attempt = 0; ; attempt++) {
     // Outside the try: a caller that cannot build its request (no token) has no network error to retry.
@@ -188,9 +207,22 @@ export async function sendWithRetry(transport: Transport, request: (attempt: num
   }
 }
 
-async function waitBeforeRetry(options: SendOptions, sent: TransportRequest, retry: number, retryAfter: string | null, reason: string): Promise<void> {
+async function waitBeforeRetry(
+  options: SendOptions,
+  sent: TransportRequest,
+  retry: number,
+  retryAfter: string | null,
+  reason: string,
+): Promise<void> {
   const delayMs = retryDelayMs(options.policy, retry, retryAfter);
-  options.onRetry?.({ method: sent.method, url: sent.url, retry, maxRetries: options.policy.attempts - 1, delayMs, reason });
+  options.onRetry?.({
+    method: sent.method,
+    url: sent.url,
+    retry,
+    maxRetries: options.policy.attempts - 1,
+    delayMs,
+    reason,
+  });
   await sleep(delayMs);
 }
 

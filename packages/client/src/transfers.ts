@@ -36,17 +36,26 @@ export async function uploadFile(href: string, path: string, options: TransferOp
     () => ({
       method: "PUT",
       url: href,
-      headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream", "content-length": String(size) },
+      headers: {
+        "x-ms-blob-type": "BlockBlob",
+        "content-type": "application/octet-stream",
+        "content-length": String(size),
+      },
       body: countingStream(path, size, options.onProgress),
     }),
     send,
   );
   const text = await response.text();
-  if (response.status !== 201 && response.status !== 200) throw errorOfResponse(response.status, text, "The upload was refused.");
+  if (response.status !== 201 && response.status !== 200)
+    throw errorOfResponse(response.status, text, "The upload was refused.");
   options.onProgress?.(size, size);
 }
 
-async function* countingStream(path: string, size: number, onProgress: ProgressCallback | undefined): AsyncGenerator<Uint8Array> {
+async function* countingStream(
+  path: string,
+  size: number,
+  onProgress: ProgressCallback | undefined,
+): AsyncGenerator<Uint8Array> {
   let sent = 0;
   onProgress?.(0, size);
   for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
@@ -63,7 +72,11 @@ export const DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
  * Downloads `href` to `path` in ranged GETs (each retried on its own), into `path.part` renamed when complete, so a
  * half-downloaded file never carries the final name. Returns the size. `expectedSize`, when given, must match.
  */
-export async function downloadFile(href: string, path: string, options: TransferOptions & { expectedSize?: number; chunkBytes?: number } = {}): Promise<number> {
+export async function downloadFile(
+  href: string,
+  path: string,
+  options: TransferOptions & { expectedSize?: number; chunkBytes?: number } = {},
+): Promise<number> {
   const { transport, ...send } = sending(options);
   const chunk = options.chunkBytes ?? DOWNLOAD_CHUNK_BYTES;
   const partial = `${path}.part`;
@@ -74,14 +87,23 @@ export async function downloadFile(href: string, path: string, options: Transfer
     options.onProgress?.(0, total);
     while (total === undefined || done < total) {
       const end = done + chunk - 1;
-      const response = await sendWithRetry(transport, () => ({ method: "GET", url: href, headers: { "x-ms-range": `bytes=${done}-${end}`, range: `bytes=${done}-${end}` } }), send);
+      const response = await sendWithRetry(
+        transport,
+        () => ({
+          method: "GET",
+          url: href,
+          headers: { "x-ms-range": `bytes=${done}-${end}`, range: `bytes=${done}-${end}` },
+        }),
+        send,
+      );
       if (response.status === 416 && done === 0) {
         // An empty blob has no byte 0.
         total = 0;
         await response.discard();
         break;
       }
-      if (response.status !== 206 && response.status !== 200) throw errorOfResponse(response.status, await response.text(), "The download was refused.");
+      if (response.status !== 206 && response.status !== 200)
+        throw errorOfResponse(response.status, await response.text(), "The download was refused.");
       const whole = response.status === 200;
       if (whole) {
         // The server ignored the range: this answer is the whole file.

@@ -59,11 +59,7 @@ export interface IModel extends MinimalIModel {
 }
 
 export type BaselineFileState =
-  | "initialized"
-  | "waitingForFile"
-  | "initializationScheduled"
-  | "initializationFailed"
-  | "fileIsBriefcase";
+  "initialized" | "waitingForFile" | "initializationScheduled" | "initializationFailed" | "fileIsBriefcase";
 
 export interface BaselineFile {
   id: string;

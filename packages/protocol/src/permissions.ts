@@ -3,7 +3,13 @@
  * what `GET /imodels/{id}/permissions` answers. `imodels_delete` is spelled `imodels-delete` only in that answer, as
  * the cloud does (imodels-api.md "UserPermissions"). What each one implies is a hub rule (server domain/access).
  */
-export const PERMISSIONS = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"] as const;
+export const PERMISSIONS = [
+  "imodels_webview",
+  "imodels_read",
+  "imodels_write",
+  "imodels_manage",
+  "imodels_delete",
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Accepts the cloud's spellings (and `imodels-delete`); undefined for anything else. */

@@ -5,7 +5,9 @@ try {
   await import("../dist/cli.js");
 } catch (err) {
   if (err?.code === "ERR_MODULE_NOT_FOUND" && String(err.message).includes("dist/cli.js")) {
-    process.stderr.write("modelhub: the command is not built yet: run `npm run build` in the repository (npm ci does it).\n");
+    process.stderr.write(
+      "modelhub: the command is not built yet: run `npm run build` in the repository (npm ci does it).\n",
+    );
     process.exit(1);
   }
   throw err;

@@ -23,12 +23,14 @@ const stage = mkdtempSync(join(tmpdir(), "modelhub-pack-"));
 try {
   // sample/: the iModel `modelhub demo` pushes.
   for (const dir of ["dist", "bin", "sample"]) {
-    if (!existsSync(join(serverDir, dir))) throw new Error(`packages/server/${dir} is missing: run \`npm run build\` first.`);
+    if (!existsSync(join(serverDir, dir)))
+      throw new Error(`packages/server/${dir} is missing: run \`npm run build\` first.`);
     cpSync(join(serverDir, dir), join(stage, dir), { recursive: true, filter: skipBuildInfo });
   }
   // The web UI the hub serves at `/` (http/web-ui.ts looks for it in web-ui/ beside dist/).
   const webDist = join(packagesDir, "web", "dist");
-  if (!existsSync(join(webDist, "index.html"))) throw new Error("packages/web/dist is missing: run `npm run build` first.");
+  if (!existsSync(join(webDist, "index.html")))
+    throw new Error("packages/web/dist is missing: run `npm run build` first.");
   cpSync(webDist, join(stage, "web-ui"), { recursive: true });
   // Installers need no dev tools, nor the repository's scripts.
   const { devDependencies: _dev, scripts: _scripts, ...published } = pkg;
@@ -43,7 +45,11 @@ try {
     const { devDependencies: _d, scripts: _s, ...bundled } = sourcePkg;
     writeFileSync(join(target, "package.json"), `${JSON.stringify(bundled, null, 2)}\n`);
   }
-  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", destination], { cwd: stage, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", destination], {
+    cwd: stage,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const [result] = JSON.parse(out);
   const missing = pkg.bundleDependencies.filter((name) => !result.bundled.includes(name));
   if (missing.length > 0) throw new Error(`npm left out the bundled ${missing.join(", ")}`);

@@ -53,7 +53,10 @@ export function applyConfigSources(command: Command, env: NodeJS.ProcessEnv): Co
   const options = command.options.filter((o) => o.long !== "--config" && o.long !== "--help");
   const known = new Set([...options.map((o) => o.attributeName()), ...EXTRA_FILE_KEYS, "config"]);
   const unknown = Object.keys(file).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ConfigError(`${configPath}: unknown key(s) ${unknown.map((k) => `'${k}'`).join(", ")}; the keys are the serve options' long names in camelCase, e.g. publicUrl.`);
+  if (unknown.length > 0)
+    throw new ConfigError(
+      `${configPath}: unknown key(s) ${unknown.map((k) => `'${k}'`).join(", ")}; the keys are the serve options' long names in camelCase, e.g. publicUrl.`,
+    );
   for (const option of options) {
     const name = option.attributeName();
     if (command.getOptionValueSource(name) === "cli") continue;
@@ -74,7 +77,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigError(`Cannot read the config file ${path}: ${(err as Error).message}`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`The config file ${path} must hold one JSON object.`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`The config file ${path} must hold one JSON object.`);
   return parsed as Record<string, unknown>;
 }
 
@@ -89,7 +93,15 @@ function fromText(option: Option, text: string, where: string): unknown {
     if (["0", "false", "no", "off"].includes(value)) return false;
     throw new ConfigError(`${where} must be true or false, not '${text}'.`);
   }
-  if (Array.isArray(option.defaultValue)) return fromJson(option, text.split(",").map((s) => s.trim()).filter((s) => s !== ""), where);
+  if (Array.isArray(option.defaultValue))
+    return fromJson(
+      option,
+      text
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+      where,
+    );
   return parse(option, text, undefined, where);
 }
 
@@ -100,12 +112,14 @@ function fromJson(option: Option, value: unknown, where: string): unknown {
   }
   if (Array.isArray(option.defaultValue)) {
     const list = typeof value === "string" ? [value] : value;
-    if (!Array.isArray(list) || !list.every((v) => typeof v === "string")) throw new ConfigError(`${where} must be a list of strings.`);
+    if (!Array.isArray(list) || !list.every((v) => typeof v === "string"))
+      throw new ConfigError(`${where} must be a list of strings.`);
     let acc: unknown = option.defaultValue;
     for (const item of list) acc = parse(option, item, acc, where);
     return acc;
   }
-  if (typeof value !== "string" && typeof value !== "number") throw new ConfigError(`${where} must be a string or a number.`);
+  if (typeof value !== "string" && typeof value !== "number")
+    throw new ConfigError(`${where} must be a string or a number.`);
   return parse(option, String(value), undefined, where);
 }
 
@@ -118,14 +132,20 @@ function parse(option: Option, text: string, previous: unknown, where: string): 
   }
 }
 
-function linkSecretOf(command: Command, env: NodeJS.ProcessEnv, file: Record<string, unknown>, configPath: string | undefined): Buffer | undefined {
+function linkSecretOf(
+  command: Command,
+  env: NodeJS.ProcessEnv,
+  file: Record<string, unknown>,
+  configPath: string | undefined,
+): Buffer | undefined {
   const secretFile = command.opts<{ linkSecretFile?: string }>().linkSecretFile;
   if (command.getOptionValueSource("linkSecretFile") === "cli" && secretFile) return readSecretFile(secretFile);
   const fromEnv = nonEmpty(env.MODELHUB_LINK_SECRET);
   if (fromEnv !== undefined) return decodeBase64(fromEnv, "MODELHUB_LINK_SECRET");
   if (secretFile) return readSecretFile(secretFile);
   if (file.linkSecret !== undefined) {
-    if (typeof file.linkSecret !== "string") throw new ConfigError(`${configPath}: linkSecret must be a base64 string.`);
+    if (typeof file.linkSecret !== "string")
+      throw new ConfigError(`${configPath}: linkSecret must be a base64 string.`);
     return decodeBase64(file.linkSecret, `${configPath}: linkSecret`);
   }
   return undefined;
@@ -140,13 +160,15 @@ function readSecretFile(path: string): Buffer {
     throw new ConfigError(`Cannot read the link secret file ${path}: ${(err as Error).message}`);
   }
   const text = bytes.toString("latin1").trim();
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && Buffer.from(text, "base64").length >= 32) return Buffer.from(text, "base64");
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && Buffer.from(text, "base64").length >= 32)
+    return Buffer.from(text, "base64");
   return bytes;
 }
 
 function decodeBase64(text: string, where: string): Buffer {
   const trimmed = text.trim();
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) throw new ConfigError(`${where} must be base64 (e.g. from: openssl rand -base64 32).`);
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed))
+    throw new ConfigError(`${where} must be base64 (e.g. from: openssl rand -base64 32).`);
   return Buffer.from(trimmed, "base64");
 }
 

@@ -149,7 +149,9 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
   }
   checkAuth(config.auth);
   if (config.linkSecret !== undefined && config.linkSecret.length < LINK_SECRET_BYTES) {
-    throw new ConfigError(`The storage link secret must be at least ${LINK_SECRET_BYTES} bytes (base64 in MODELHUB_LINK_SECRET or the --link-secret-file), not ${config.linkSecret.length}.`);
+    throw new ConfigError(
+      `The storage link secret must be at least ${LINK_SECRET_BYTES} bytes (base64 in MODELHUB_LINK_SECRET or the --link-secret-file), not ${config.linkSecret.length}.`,
+    );
   }
   if (config.auth.mode === "open" && !isLoopbackHost(config.host)) {
     throw new ConfigError(
@@ -157,48 +159,75 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     );
   }
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(config.publicUrl)) {
-    throw new ConfigError(`--public-url must be an origin such as http://hub.example.com:3000, not '${config.publicUrl}'.`);
+    throw new ConfigError(
+      `--public-url must be an origin such as http://hub.example.com:3000, not '${config.publicUrl}'.`,
+    );
   }
   if (!Number.isInteger(config.maxUploads) || config.maxUploads < 1) {
     throw new ConfigError(`--max-uploads must be a whole number of at least 1, not '${input.maxUploads}'.`);
   }
   if (!Number.isInteger(config.maxStreamsPerUser) || config.maxStreamsPerUser < 1) {
-    throw new ConfigError(`--max-streams-per-user must be a whole number of at least 1, not '${input.maxStreamsPerUser}'.`);
+    throw new ConfigError(
+      `--max-streams-per-user must be a whole number of at least 1, not '${input.maxStreamsPerUser}'.`,
+    );
   }
-  if (config.maxUploadsPerUser !== undefined && (!Number.isInteger(config.maxUploadsPerUser) || config.maxUploadsPerUser < 1)) {
-    throw new ConfigError(`--max-uploads-per-user must be a whole number of at least 1, not '${input.maxUploadsPerUser}'.`);
+  if (
+    config.maxUploadsPerUser !== undefined &&
+    (!Number.isInteger(config.maxUploadsPerUser) || config.maxUploadsPerUser < 1)
+  ) {
+    throw new ConfigError(
+      `--max-uploads-per-user must be a whole number of at least 1, not '${input.maxUploadsPerUser}'.`,
+    );
   }
   if (!Number.isFinite(config.uploadMinBytesPerSecond) || config.uploadMinBytesPerSecond < 0) {
-    throw new ConfigError(`--upload-min-rate must be 0 (no bound) or more KiB/s, not '${config.uploadMinBytesPerSecond / 1024}'.`);
+    throw new ConfigError(
+      `--upload-min-rate must be 0 (no bound) or more KiB/s, not '${config.uploadMinBytesPerSecond / 1024}'.`,
+    );
   }
   if (config.maxConnections !== undefined && (!Number.isInteger(config.maxConnections) || config.maxConnections < 1)) {
     throw new ConfigError(`--max-connections must be a whole number of at least 1, not '${input.maxConnections}'.`);
   }
-  for (const [name, ms] of [["--upload-stall-timeout", config.uploadStallTimeoutMs], ["headersTimeoutMs", config.headersTimeoutMs], ["apiBodyTimeoutMs", config.apiBodyTimeoutMs]] as const) {
+  for (const [name, ms] of [
+    ["--upload-stall-timeout", config.uploadStallTimeoutMs],
+    ["headersTimeoutMs", config.headersTimeoutMs],
+    ["apiBodyTimeoutMs", config.apiBodyTimeoutMs],
+  ] as const) {
     if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError(`${name} must be a positive time, not '${ms}'.`);
   }
   for (const admin of config.admins) {
-    if (admin.trim() === "" || admin.length > 255) throw new ConfigError(`--admin must be a user id of 1 to 255 characters, not '${admin}'.`);
+    if (admin.trim() === "" || admin.length > 255)
+      throw new ConfigError(`--admin must be a user id of 1 to 255 characters, not '${admin}'.`);
   }
   if (!Number.isInteger(config.authFailureLimit) || config.authFailureLimit < 0) {
-    throw new ConfigError(`--auth-failure-limit must be 0 (no limit) or a whole number, not '${input.authFailureLimit}'.`);
+    throw new ConfigError(
+      `--auth-failure-limit must be 0 (no limit) or a whole number, not '${input.authFailureLimit}'.`,
+    );
   }
   for (const proxy of config.trustedProxies) {
-    if (!isTrustedProxySpec(proxy)) throw new ConfigError(`--trusted-proxy must be an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8), not '${proxy}'.`);
+    if (!isTrustedProxySpec(proxy))
+      throw new ConfigError(
+        `--trusted-proxy must be an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8), not '${proxy}'.`,
+      );
   }
   for (const host of config.allowedHosts) {
     if (!/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.test(host)) {
-      throw new ConfigError(`--allowed-host must be a host name or address, optionally with :port (e.g. hub.example.com), not '${host}'.`);
+      throw new ConfigError(
+        `--allowed-host must be a host name or address, optionally with :port (e.g. hub.example.com), not '${host}'.`,
+      );
     }
   }
   if (!Number.isFinite(config.sweepIntervalMs) || config.sweepIntervalMs < 1000) {
     throw new ConfigError(`--sweep-interval must be at least 1 second, not '${config.sweepIntervalMs / 1000}'.`);
   }
   if (!Number.isFinite(config.orphanScanIntervalMs) || config.orphanScanIntervalMs < 0) {
-    throw new ConfigError(`--orphan-scan-interval must be 0 (never) or a positive time, not '${config.orphanScanIntervalMs}'.`);
+    throw new ConfigError(
+      `--orphan-scan-interval must be 0 (never) or a positive time, not '${config.orphanScanIntervalMs}'.`,
+    );
   }
   if (!Number.isInteger(config.auditRetentionDays) || config.auditRetentionDays < 1) {
-    throw new ConfigError(`--audit-retention-days must be a whole number of at least 1, not '${input.auditRetentionDays}'.`);
+    throw new ConfigError(
+      `--audit-retention-days must be a whole number of at least 1, not '${input.auditRetentionDays}'.`,
+    );
   }
   if (!Number.isFinite(config.jobLeaseMs) || config.jobLeaseMs < 1000) {
     throw new ConfigError(`--job-lease must be at least 1 second, not '${config.jobLeaseMs / 1000}'.`);
@@ -217,19 +246,35 @@ export const LINK_SECRET_BYTES = 32;
 
 function checkAuth(auth: AuthConfig): void {
   const mode: string = auth.mode;
-  if (mode !== "open" && mode !== "oidc" && mode !== "tokens") throw new ConfigError(`--auth must be open, oidc or tokens, not '${mode}'.`);
+  if (mode !== "open" && mode !== "oidc" && mode !== "tokens")
+    throw new ConfigError(`--auth must be open, oidc or tokens, not '${mode}'.`);
   if (auth.mode !== "oidc") return;
   if (typeof auth.issuer !== "string" || !/^https?:\/\/[^\s]+$/i.test(auth.issuer)) {
-    throw new ConfigError(`--auth oidc needs --issuer, the identity provider's URL (e.g. https://login.example.com/realms/team), not '${auth.issuer ?? ""}'.`);
+    throw new ConfigError(
+      `--auth oidc needs --issuer, the identity provider's URL (e.g. https://login.example.com/realms/team), not '${auth.issuer ?? ""}'.`,
+    );
   }
-  if (auth.audience !== undefined && auth.audience.trim() === "") throw new ConfigError("--audience must not be empty.");
-  if (auth.userClaim !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(auth.userClaim)) throw new ConfigError(`--user-claim must be a claim name such as sub or oid, not '${auth.userClaim}'.`);
+  if (auth.audience !== undefined && auth.audience.trim() === "")
+    throw new ConfigError("--audience must not be empty.");
+  if (auth.userClaim !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(auth.userClaim))
+    throw new ConfigError(`--user-claim must be a claim name such as sub or oid, not '${auth.userClaim}'.`);
   if (auth.jwks !== undefined && auth.jwks.trim() === "") throw new ConfigError("--jwks must be a URL or a file.");
-  if (auth.jwksCooldownMs !== undefined && (!Number.isFinite(auth.jwksCooldownMs) || auth.jwksCooldownMs < 0)) throw new ConfigError(`--jwks-cooldown must be 0 or more seconds.`);
-  if (auth.clockSkewSeconds !== undefined && (!Number.isInteger(auth.clockSkewSeconds) || auth.clockSkewSeconds < 0 || auth.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS)) {
-    throw new ConfigError(`--clock-skew must be 0 to ${MAX_CLOCK_SKEW_SECONDS} seconds (a larger skew means a clock to fix, not to tolerate), not '${auth.clockSkewSeconds}'.`);
+  if (auth.jwksCooldownMs !== undefined && (!Number.isFinite(auth.jwksCooldownMs) || auth.jwksCooldownMs < 0))
+    throw new ConfigError(`--jwks-cooldown must be 0 or more seconds.`);
+  if (
+    auth.clockSkewSeconds !== undefined &&
+    (!Number.isInteger(auth.clockSkewSeconds) ||
+      auth.clockSkewSeconds < 0 ||
+      auth.clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS)
+  ) {
+    throw new ConfigError(
+      `--clock-skew must be 0 to ${MAX_CLOCK_SKEW_SECONDS} seconds (a larger skew means a clock to fix, not to tolerate), not '${auth.clockSkewSeconds}'.`,
+    );
   }
-  if (auth.maxTokenLifetimeSeconds !== undefined && (!Number.isInteger(auth.maxTokenLifetimeSeconds) || auth.maxTokenLifetimeSeconds < 60)) {
+  if (
+    auth.maxTokenLifetimeSeconds !== undefined &&
+    (!Number.isInteger(auth.maxTokenLifetimeSeconds) || auth.maxTokenLifetimeSeconds < 60)
+  ) {
     throw new ConfigError(`--max-token-lifetime must be at least 60 seconds, not '${auth.maxTokenLifetimeSeconds}'.`);
   }
 }

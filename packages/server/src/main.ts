@@ -71,8 +71,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   });
   const { store, jobs, auditLog, identities, events } = backend;
   // Its log lines go to the app's logger once the app exists.
-  let auditLogLine: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void = () => undefined;
-  const auditRecorder = new AuditRecorder(auditLog, { log: (level, message, fields) => auditLogLine(level, message, fields) });
+  let auditLogLine: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void = () =>
+    undefined;
+  const auditRecorder = new AuditRecorder(auditLog, {
+    log: (level, message, fields) => auditLogLine(level, message, fields),
+  });
   const blobs = await openBlobStore(config.blobs, config.dataDir);
   // A configured key lets several nodes verify each other's links; otherwise one kept in the data directory.
   const signer = new UrlSigner(config.linkSecret ?? (await loadOrCreateSecret(config.dataDir)));
@@ -84,7 +87,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   // Blob containers go with their iModel or iTwin; a failure is logged and the periodic sweep finishes the job.
   let containerLog: (err: unknown, message: string) => void = () => undefined;
   // V2 checkpoints: checkpoint files also published as CloudSqlite databases (one container per iModel).
-  const checkpointBlocks = cloudContainers && new CheckpointBlocks(cloudContainers, worker, blobs, systemClock, (err, message) => containerLog(err, message));
+  const checkpointBlocks =
+    cloudContainers &&
+    new CheckpointBlocks(cloudContainers, worker, blobs, systemClock, (err, message) => containerLog(err, message));
   const deleteContainersOf = (what: "iModel" | "iTwin") => async (id: string) => {
     try {
       if (what === "iModel") {
@@ -97,11 +102,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   };
 
   const hub = createHub({
-      store,
-      blobs,
-      worker,
-      scratch,
-      clock: systemClock,
+    store,
+    blobs,
+    worker,
+    scratch,
+    clock: systemClock,
     profiles: identities,
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
@@ -112,7 +117,10 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     changeSummaries: backend.changes,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
-  const authenticator = createAuthenticator(config.auth, { identities, warn: (message, fields) => authWarn(message, fields) });
+  const authenticator = createAuthenticator(config.auth, {
+    identities,
+    warn: (message, fields) => authWarn(message, fields),
+  });
   const access = new AccessService(backend.access, systemClock, {
     // Open mode cannot tell users apart reliably (tokens are not verified): permissions would protect nothing.
     everyoneMayDoEverything: config.auth.mode === "open",
@@ -173,7 +181,12 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     logger:
       config.logLevel === "silent"
         ? false
-        : { level: config.logLevel, ...(startOptions.logFormat === "human" ? { stream: humanLogStream((text) => void process.stdout.write(text)) } : {}) },
+        : {
+            level: config.logLevel,
+            ...(startOptions.logFormat === "human"
+              ? { stream: humanLogStream((text) => void process.stdout.write(text)) }
+              : {}),
+          },
     audit: { recorder: auditRecorder, log: auditLog, refusalWindowMs: startOptions.auditRefusalWindowMs },
     events: { feed: events, heartbeatMs: startOptions.eventHeartbeatMs, maxStreamsPerUser: config.maxStreamsPerUser },
     metrics:
@@ -208,14 +221,19 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     );
   }
   if (config.auth.mode === "oidc" && config.auth.audience === undefined) {
-    app.log.warn("--auth oidc without --audience: any token of this issuer is accepted, also one issued for another API");
+    app.log.warn(
+      "--auth oidc without --audience: any token of this issuer is accepted, also one issued for another API",
+    );
   }
 
   auditLogLine = (level, message, fields) => app.log[level](fields ?? {}, message);
   eventFeedError = (err) => app.log.warn({ err }, "the shared change feed lost its database listener; it reconnects");
   backendWarn = (message, fields) => app.log.warn(fields, message);
   workerStarted = (itwin) => {
-    app.log.info({ itwin }, `iTwin.js worker up: @itwin/core-backend ${itwin.coreBackend}, native ${itwin.native}${itwin.root ? ` (from MODELHUB_ITWIN_ROOT ${itwin.root})` : ""}`);
+    app.log.info(
+      { itwin },
+      `iTwin.js worker up: @itwin/core-backend ${itwin.coreBackend}, native ${itwin.native}${itwin.root ? ` (from MODELHUB_ITWIN_ROOT ${itwin.root})` : ""}`,
+    );
     if (itwin.behind) {
       app.log.warn(
         { itwin },
@@ -224,13 +242,34 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     }
   };
   if (backend.shared && config.blobs.kind === "fs" && config.linkSecret === undefined) {
-    app.log.warn("--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another");
+    app.log.warn(
+      "--metadata postgres with --blobs fs and no --link-secret-file: each node signs storage links with its own key, so a link one node hands out fails on another",
+    );
   }
   const baselineJob = new BaselineJob(store, blobs, worker, systemClock, scratch, checkpointBlocks);
-  const checkpointJob = new CheckpointJob(store, blobs, worker, systemClock, scratch, config.checkpoints, hub.janitor, events, checkpointBlocks);
+  const checkpointJob = new CheckpointJob(
+    store,
+    blobs,
+    worker,
+    systemClock,
+    scratch,
+    config.checkpoints,
+    hub.janitor,
+    events,
+    checkpointBlocks,
+  );
   // Summaries have a worker process of their own: reading a large changeset never delays a push's id check.
   const summaryWorker = new ITwinWorker({ workDir: join(scratchDir, "summary-worker") });
-  const changeSummaryJob = new ChangeSummaryJob(store, backend.changes, blobs, summaryWorker, scratch, systemClock, { cacheDir: join(config.dataDir, "change-briefcases") }, events);
+  const changeSummaryJob = new ChangeSummaryJob(
+    store,
+    backend.changes,
+    blobs,
+    summaryWorker,
+    scratch,
+    systemClock,
+    { cacheDir: join(config.dataDir, "change-briefcases") },
+    events,
+  );
   const runner = new JobRunner(
     jobs,
     new Map([
@@ -243,18 +282,25 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
             // The job ran to its end, but the file was refused and the iModel failed for good: say why, not only "job done".
             const after = await store.read((tx) => tx.getIModel(iModelId));
             if (after?.baselineState === "initializationFailed") {
-              app.log.warn({ iModelId, name: after.name, reason: after.baselineFailure }, `the baseline of iModel '${after.name}' failed: ${after.baselineFailure ?? "no reason given"}`);
+              app.log.warn(
+                { iModelId, name: after.name, reason: after.baselineFailure },
+                `the baseline of iModel '${after.name}' failed: ${after.baselineFailure ?? "no reason given"}`,
+              );
             }
           },
           abandon: (job, reason) => baselineJob.abandon(String(job.payload.iModelId), reason),
         },
       ],
-      [CHANGE_SUMMARY_JOB, { run: (job) => changeSummaryJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)) }],
+      [
+        CHANGE_SUMMARY_JOB,
+        { run: (job) => changeSummaryJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)) },
+      ],
       [
         CHECKPOINT_JOB,
         {
           run: (job) => checkpointJob.run(String(job.payload.iModelId), Number(job.payload.changesetIndex)),
-          abandon: (job, reason) => checkpointJob.abandon(String(job.payload.iModelId), Number(job.payload.changesetIndex), reason),
+          abandon: (job, reason) =>
+            checkpointJob.abandon(String(job.payload.iModelId), Number(job.payload.changesetIndex), reason),
         },
       ],
     ]),
@@ -284,11 +330,17 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
   const iModelExists = async (iModelId: string) => (await store.read((tx) => tx.getIModel(iModelId))) !== undefined;
   const sweepContainers = () =>
-    void (async () => (await blobContainers.removeOrphans()) + ((await checkpointBlocks?.removeOrphans(iModelExists)) ?? 0))()
-      .then((n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"))
+    void (async () =>
+      (await blobContainers.removeOrphans()) + ((await checkpointBlocks?.removeOrphans(iModelExists)) ?? 0))()
+      .then(
+        (n) => n > 0 && app.log.info({ containers: n }, "deleted the blob containers of deleted iModels and iTwins"),
+      )
       .catch((err: unknown) => containerLog(err, "the sweep of blob containers failed; it runs again later"));
   if (cloudContainers) sweepContainers();
-  const containerSweep = cloudContainers && config.orphanScanIntervalMs > 0 ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref() : undefined;
+  const containerSweep =
+    cloudContainers && config.orphanScanIntervalMs > 0
+      ? setInterval(sweepContainers, config.orphanScanIntervalMs).unref()
+      : undefined;
   const changeBackfill = new ChangeBackfill(backend.changes, jobs, {
     log: (level, message, fields) => app.log[level](fields ?? {}, message),
     onQueued: () => runner.nudge(),

@@ -10,7 +10,12 @@ const assets = fileURLToPath(new URL("../dist/assets/", import.meta.url));
 const files = readdirSync(assets).filter((f) => f.endsWith(".js") || f.endsWith(".css"));
 const sizes = files.map((file) => {
   const bytes = readFileSync(join(assets, file));
-  return { file, kind: file.endsWith(".js") ? "js" : "css", bytes: bytes.length, gzipped: gzipSync(bytes, { level: 9 }).length };
+  return {
+    file,
+    kind: file.endsWith(".js") ? "js" : "css",
+    bytes: bytes.length,
+    gzipped: gzipSync(bytes, { level: 9 }).length,
+  };
 });
 const js = sizes.filter((s) => s.kind === "js").reduce((n, s) => n + s.gzipped, 0);
 const css = sizes.filter((s) => s.kind === "css").reduce((n, s) => n + s.gzipped, 0);
@@ -21,6 +26,10 @@ if (process.argv.includes("--json")) {
   process.stdout.write(`web UI: JavaScript ${kb(js)} gzipped (budget ${kb(BUDGET_BYTES)}), CSS ${kb(css)} gzipped\n`);
 }
 if (js === 0 || js > BUDGET_BYTES) {
-  process.stderr.write(js === 0 ? "web UI: no JavaScript was built\n" : `web UI: JavaScript is over its budget of ${BUDGET_BYTES} bytes gzipped\n`);
+  process.stderr.write(
+    js === 0
+      ? "web UI: no JavaScript was built\n"
+      : `web UI: JavaScript is over its budget of ${BUDGET_BYTES} bytes gzipped\n`,
+  );
   process.exit(1);
 }

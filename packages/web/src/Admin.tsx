@@ -1,5 +1,15 @@
 import type { ITwin, ModelHubClient } from "@modelhub/client";
-import { Alert, Badge, Button, Checkbox, LabeledInput, LabeledSelect, ProgressRadial, Tabs, Text } from "@itwin/itwinui-react";
+import {
+  Alert,
+  Badge,
+  Button,
+  Checkbox,
+  LabeledInput,
+  LabeledSelect,
+  ProgressRadial,
+  Tabs,
+  Text,
+} from "@itwin/itwinui-react";
 import { useState } from "react";
 import { describeError, formatBytes, formatDate } from "./format.js";
 import { useLoaded, useTitle } from "./hooks.js";
@@ -7,7 +17,13 @@ import type { AdminSection } from "./route.js";
 import { ADMIN_SECTIONS, navigate } from "./route.js";
 import type { AuthMode } from "./session.js";
 
-const SECTION_LABELS: Record<AdminSection, string> = { members: "Members and roles", tokens: "Tokens", audit: "Audit log", storage: "Storage", system: "Jobs and health" };
+const SECTION_LABELS: Record<AdminSection, string> = {
+  members: "Members and roles",
+  tokens: "Tokens",
+  audit: "Audit log",
+  storage: "Storage",
+  system: "Jobs and health",
+};
 
 interface AdminProps {
   client: ModelHubClient;
@@ -16,7 +32,13 @@ interface AdminProps {
 }
 
 /** A call to the hub outside `/imodels` (`/admin`, `/accesscontrol`, `/auditlog`): same token, same error bodies. */
-function hubCall<T>(client: ModelHubClient, method: string, path: string, body?: unknown, expected: readonly number[] = [200]): Promise<T> {
+function hubCall<T>(
+  client: ModelHubClient,
+  method: string,
+  path: string,
+  body?: unknown,
+  expected: readonly number[] = [200],
+): Promise<T> {
   return client.request<T>(method, `${window.location.origin}${path}`, body, expected);
 }
 
@@ -28,7 +50,10 @@ export function AdminPage({ section, ...props }: AdminProps & { section: AdminSe
       <Text variant="headline" as="h1">
         Administration
       </Text>
-      <Tabs.Wrapper value={section} onValueChange={(value) => navigate({ page: "admin", section: value as AdminSection })}>
+      <Tabs.Wrapper
+        value={section}
+        onValueChange={(value) => navigate({ page: "admin", section: value as AdminSection })}
+      >
         <Tabs.TabList>
           {ADMIN_SECTIONS.map((s) => (
             <Tabs.Tab key={s} value={s} label={SECTION_LABELS[s]} />
@@ -94,7 +119,15 @@ function MembersSection({ client, onUnauthorized }: AdminProps) {
   );
 }
 
-function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubClient; iTwinId: string; onUnauthorized: () => void }) {
+function ITwinMembers({
+  client,
+  iTwinId,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  iTwinId: string;
+  onUnauthorized: () => void;
+}) {
   const [revision, setRevision] = useState(0);
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
   const [userId, setUserId] = useState("");
@@ -102,7 +135,10 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
   const base = `/accesscontrol/itwins/${encodeURIComponent(iTwinId)}`;
   const loaded = useLoaded(
     async () => {
-      const [roles, members] = await Promise.all([hubCall<{ roles: Role[] }>(client, "GET", `${base}/roles`), hubCall<{ members: Member[] }>(client, "GET", `${base}/members/users?$top=1000`)]);
+      const [roles, members] = await Promise.all([
+        hubCall<{ roles: Role[] }>(client, "GET", `${base}/roles`),
+        hubCall<{ members: Member[] }>(client, "GET", `${base}/members/users?$top=1000`),
+      ]);
       return { roles: roles.roles, members: members.members };
     },
     [client, iTwinId, revision],
@@ -127,7 +163,12 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
   return (
     <div className="mh-stack">
       {outcome && (
-        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)} data-testid="members-outcome">
+        <Alert
+          type={outcome.ok ? "positive" : "negative"}
+          role={outcome.ok ? "status" : "alert"}
+          onClose={() => setOutcome(undefined)}
+          data-testid="members-outcome"
+        >
           {outcome.text}
         </Alert>
       )}
@@ -149,7 +190,20 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
                 <td data-label="User">{m.id}</td>
                 <td data-label="Roles">{m.roles.map((r) => r.displayName).join(", ")}</td>
                 <td data-label="Actions">
-                  <Button size="small" onClick={() => void act(`Removed ${m.id} from the iTwin.`, `${m.id} was not removed`, () => hubCall(client, "DELETE", `${base}/members/users/${encodeURIComponent(m.id)}`, undefined, [204]))}>
+                  <Button
+                    size="small"
+                    onClick={() =>
+                      void act(`Removed ${m.id} from the iTwin.`, `${m.id} was not removed`, () =>
+                        hubCall(
+                          client,
+                          "DELETE",
+                          `${base}/members/users/${encodeURIComponent(m.id)}`,
+                          undefined,
+                          [204],
+                        ),
+                      )
+                    }
+                  >
                     Remove {m.id}
                   </Button>
                 </td>
@@ -165,13 +219,34 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
           e.preventDefault();
           const user = userId.trim();
           if (!user || !chosenRole) return setOutcome({ ok: false, text: "Give a user id and a role." });
-          void act(`Added ${user} as ${roles.find((r) => r.id === chosenRole)?.displayName ?? "member"}.`, `${user} was not added`, () =>
-            hubCall(client, "POST", `${base}/members/users`, { members: [{ userId: user, roleIds: [chosenRole] }] }, [201]),
+          void act(
+            `Added ${user} as ${roles.find((r) => r.id === chosenRole)?.displayName ?? "member"}.`,
+            `${user} was not added`,
+            () =>
+              hubCall(
+                client,
+                "POST",
+                `${base}/members/users`,
+                { members: [{ userId: user, roleIds: [chosenRole] }] },
+                [201],
+              ),
           ).then(() => setUserId(""));
         }}
       >
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="User id" value={userId} onChange={(e) => setUserId(e.target.value)} />
-        <LabeledSelect native label="Role" value={chosenRole ?? null} onChange={(value: string) => setRoleId(value)} options={roles.map((r) => ({ value: r.id, label: r.displayName }))} />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="User id"
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+        />
+        <LabeledSelect
+          native
+          label="Role"
+          value={chosenRole ?? null}
+          onChange={(value: string) => setRoleId(value)}
+          options={roles.map((r) => ({ value: r.id, label: r.displayName }))}
+        />
         <Button type="submit" styleType="high-visibility">
           Add member
         </Button>
@@ -196,7 +271,17 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
                 <td data-label="Actions">
                   {/* The Owner role is built in: the hub refuses to change or delete it. */}
                   {r.displayName !== "Owner" && (
-                    <Button size="small" onClick={() => void act(`Deleted the role ${r.displayName}.`, `The role ${r.displayName} was not deleted`, () => hubCall(client, "DELETE", `${base}/roles/${encodeURIComponent(r.id)}`, undefined, [204]))}>
+                    <Button
+                      size="small"
+                      onClick={() =>
+                        void act(
+                          `Deleted the role ${r.displayName}.`,
+                          `The role ${r.displayName} was not deleted`,
+                          () =>
+                            hubCall(client, "DELETE", `${base}/roles/${encodeURIComponent(r.id)}`, undefined, [204]),
+                        )
+                      }
+                    >
                       Delete {r.displayName}
                     </Button>
                   )}
@@ -206,7 +291,13 @@ function ITwinMembers({ client, iTwinId, onUnauthorized }: { client: ModelHubCli
           </tbody>
         </table>
       </div>
-      <NewRoleForm onCreate={(displayName, permissions) => act(`Created the role ${displayName}.`, `The role ${displayName} was not created`, () => hubCall(client, "POST", `${base}/roles`, { displayName, permissions }, [201]))} />
+      <NewRoleForm
+        onCreate={(displayName, permissions) =>
+          act(`Created the role ${displayName}.`, `The role ${displayName} was not created`, () =>
+            hubCall(client, "POST", `${base}/roles`, { displayName, permissions }, [201]),
+          )
+        }
+      />
     </div>
   );
 }
@@ -223,11 +314,21 @@ function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions
       onSubmit={(e) => {
         e.preventDefault();
         if (!name.trim()) return;
-        void onCreate(name.trim(), PERMISSIONS.filter((p) => chosen.has(p))).then(() => setName(""));
+        void onCreate(
+          name.trim(),
+          PERMISSIONS.filter((p) => chosen.has(p)),
+        ).then(() => setName(""));
       }}
     >
       <div className="mh-row">
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="New role" value={name} onChange={(e) => setName(e.target.value)} required />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="New role"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          required
+        />
         <Button type="submit" styleType="high-visibility">
           Create role
         </Button>
@@ -271,8 +372,15 @@ function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
   const [expires, setExpires] = useState("90d");
   const [secret, setSecret] = useState<{ userId: string; secret: string }>();
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
-  const loaded = useLoaded(() => hubCall<{ tokens: TokenRow[] }>(client, "GET", "/admin/tokens"), [client, revision], onUnauthorized);
-  const notTokens = mode !== "tokens" ? `This hub runs in ${mode} mode: it does not accept hub tokens (start it with --auth tokens).` : undefined;
+  const loaded = useLoaded(
+    () => hubCall<{ tokens: TokenRow[] }>(client, "GET", "/admin/tokens"),
+    [client, revision],
+    onUnauthorized,
+  );
+  const notTokens =
+    mode !== "tokens"
+      ? `This hub runs in ${mode} mode: it does not accept hub tokens (start it with --auth tokens).`
+      : undefined;
 
   return (
     <div className="mh-stack">
@@ -283,7 +391,13 @@ function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
         onSubmit={(e) => {
           e.preventDefault();
           if (!userId.trim()) return setOutcome({ ok: false, text: "Give the user id the token is for." });
-          hubCall<{ token: TokenRow; secret: string }>(client, "POST", "/admin/tokens", { userId: userId.trim(), expires, ...(description.trim() ? { description: description.trim() } : {}) }, [201]).then(
+          hubCall<{ token: TokenRow; secret: string }>(
+            client,
+            "POST",
+            "/admin/tokens",
+            { userId: userId.trim(), expires, ...(description.trim() ? { description: description.trim() } : {}) },
+            [201],
+          ).then(
             (made) => {
               setSecret({ userId: made.token.userId, secret: made.secret });
               setOutcome(undefined);
@@ -295,8 +409,22 @@ function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
           );
         }}
       >
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="For user" value={userId} onChange={(e) => setUserId(e.target.value)} disabled={notTokens !== undefined} />
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="Description" value={description} onChange={(e) => setDescription(e.target.value)} disabled={notTokens !== undefined} />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="For user"
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+          disabled={notTokens !== undefined}
+        />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="Description"
+          value={description}
+          onChange={(e) => setDescription(e.target.value)}
+          disabled={notTokens !== undefined}
+        />
         <LabeledSelect
           native
           label="Expires after"
@@ -317,11 +445,18 @@ function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
       </form>
       {secret && (
         <Alert type="positive" role="status" onClose={() => setSecret(undefined)} data-testid="new-token">
-          Token for {secret.userId} (shown once; the hub keeps only its hash): <code className="mh-mono" data-testid="new-token-secret">{secret.secret}</code>
+          Token for {secret.userId} (shown once; the hub keeps only its hash):{" "}
+          <code className="mh-mono" data-testid="new-token-secret">
+            {secret.secret}
+          </code>
         </Alert>
       )}
       {outcome && (
-        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)}>
+        <Alert
+          type={outcome.ok ? "positive" : "negative"}
+          role={outcome.ok ? "status" : "alert"}
+          onClose={() => setOutcome(undefined)}
+        >
           {outcome.text}
         </Alert>
       )}
@@ -367,10 +502,14 @@ function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
                           onClick={() =>
                             hubCall(client, "DELETE", `/admin/tokens/${encodeURIComponent(t.id)}`).then(
                               () => {
-                                setOutcome({ ok: true, text: `Revoked the token of ${t.userId}: it is refused from now on.` });
+                                setOutcome({
+                                  ok: true,
+                                  text: `Revoked the token of ${t.userId}: it is refused from now on.`,
+                                });
                                 setRevision((n) => n + 1);
                               },
-                              (err: unknown) => setOutcome({ ok: false, text: `The token was not revoked: ${describeError(err)}` }),
+                              (err: unknown) =>
+                                setOutcome({ ok: false, text: `The token was not revoked: ${describeError(err)}` }),
                             )
                           }
                         >
@@ -418,7 +557,11 @@ function AuditSection({ client, onUnauthorized }: AdminProps) {
   if (filter.since) query.push(["since", filter.since]);
   const first = `/auditlog?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&")}`;
   const current = pages.at(-1) ?? first;
-  const loaded = useLoaded(() => hubCall<{ auditEntries: AuditRow[]; _links: { next?: { href: string } | null } }>(client, "GET", current), [client, current], onUnauthorized);
+  const loaded = useLoaded(
+    () => hubCall<{ auditEntries: AuditRow[]; _links: { next?: { href: string } | null } }>(client, "GET", current),
+    [client, current],
+    onUnauthorized,
+  );
   return (
     <div className="mh-stack">
       <form
@@ -430,7 +573,13 @@ function AuditSection({ client, onUnauthorized }: AdminProps) {
           setFilter(draft);
         }}
       >
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="User" value={draft.userId} onChange={(e) => setDraft({ ...draft, userId: e.target.value })} />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="User"
+          value={draft.userId}
+          onChange={(e) => setDraft({ ...draft, userId: e.target.value })}
+        />
         <LabeledInput
           className="mh-grow"
           wrapperProps={{ className: "mh-grow" }}
@@ -439,7 +588,12 @@ function AuditSection({ client, onUnauthorized }: AdminProps) {
           value={draft.action}
           onChange={(e) => setDraft({ ...draft, action: e.target.value })}
         />
-        <LabeledInput label="Since" type="date" value={draft.since} onChange={(e) => setDraft({ ...draft, since: e.target.value })} />
+        <LabeledInput
+          label="Since"
+          type="date"
+          value={draft.since}
+          onChange={(e) => setDraft({ ...draft, since: e.target.value })}
+        />
         <Button type="submit" styleType="high-visibility">
           Filter
         </Button>
@@ -473,7 +627,11 @@ function AuditSection({ client, onUnauthorized }: AdminProps) {
                     {e.target ?? ""}
                   </td>
                   <td data-label="Outcome">
-                    <Badge backgroundColor={e.outcome === "success" ? "positive" : e.outcome === "refused" ? "warning" : "negative"}>
+                    <Badge
+                      backgroundColor={
+                        e.outcome === "success" ? "positive" : e.outcome === "refused" ? "warning" : "negative"
+                      }
+                    >
                       {`${e.outcome} ${e.status}`}
                     </Badge>
                   </td>
@@ -485,7 +643,18 @@ function AuditSection({ client, onUnauthorized }: AdminProps) {
       )}
       <div className="mh-row">
         {pages.length > 0 && <Button onClick={() => setPages((p) => p.slice(0, -1))}>Newer</Button>}
-        {loaded.data?._links.next && <Button onClick={() => setPages((p) => [...p, new URL(loaded.data!._links.next!.href).pathname + new URL(loaded.data!._links.next!.href).search])}>Older</Button>}
+        {loaded.data?._links.next && (
+          <Button
+            onClick={() =>
+              setPages((p) => [
+                ...p,
+                new URL(loaded.data!._links.next!.href).pathname + new URL(loaded.data!._links.next!.href).search,
+              ])
+            }
+          >
+            Older
+          </Button>
+        )}
       </div>
     </div>
   );
@@ -509,7 +678,16 @@ interface IModelUse {
 }
 
 function StorageSection({ client, onUnauthorized }: AdminProps) {
-  const loaded = useLoaded(() => hubCall<{ storage: { iModels: IModelUse[]; total: UsageRow; measuredAt: string } }>(client, "GET", "/admin/storage"), [client], onUnauthorized);
+  const loaded = useLoaded(
+    () =>
+      hubCall<{ storage: { iModels: IModelUse[]; total: UsageRow; measuredAt: string } }>(
+        client,
+        "GET",
+        "/admin/storage",
+      ),
+    [client],
+    onUnauthorized,
+  );
   if (loaded.error) return <Alert type="negative">{loaded.error}</Alert>;
   if (!loaded.data) return <ProgressRadial indeterminate aria-label="Measuring storage" />;
   const { iModels, total, measuredAt } = loaded.data.storage;
@@ -570,10 +748,17 @@ function SystemSection({ client, onUnauthorized }: AdminProps) {
   const loaded = useLoaded(
     async () => {
       const [about, jobs, ready] = await Promise.all([
-        hubCall<{ hub: { version: string; authMode: string; metadata: string; blobs: string; node: string } }>(client, "GET", "/admin/about"),
+        hubCall<{ hub: { version: string; authMode: string; metadata: string; blobs: string; node: string } }>(
+          client,
+          "GET",
+          "/admin/about",
+        ),
         hubCall<{ jobs: { kind: string; state: string; count: number }[] }>(client, "GET", "/admin/jobs"),
         // The readiness probe answers 503 with the same body when a store is down: both are an answer here.
-        fetch("/ready", { headers: { accept: "application/json" } }).then(async (r) => ({ status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, unknown> })),
+        fetch("/ready", { headers: { accept: "application/json" } }).then(async (r) => ({
+          status: r.status,
+          body: (await r.json().catch(() => ({}))) as Record<string, unknown>,
+        })),
       ]);
       return { about: about.hub, jobs: jobs.jobs, ready };
     },
@@ -583,7 +768,9 @@ function SystemSection({ client, onUnauthorized }: AdminProps) {
   if (loaded.error) return <Alert type="negative">{loaded.error}</Alert>;
   if (!loaded.data) return <ProgressRadial indeterminate aria-label="Loading the hub's state" />;
   const { about, jobs, ready } = loaded.data;
-  const checks = Object.entries((ready.body.checks ?? {}) as Record<string, { ok?: boolean; error?: string; message?: string }>);
+  const checks = Object.entries(
+    (ready.body.checks ?? {}) as Record<string, { ok?: boolean; error?: string; message?: string }>,
+  );
   return (
     <div className="mh-stack">
       <dl className="mh-facts" data-testid="about">
@@ -618,7 +805,8 @@ function SystemSection({ client, onUnauthorized }: AdminProps) {
         <ul className="mh-ids">
           {checks.map(([name, check]) => (
             <li key={name}>
-              {name}: {check.ok ? "ok" : `failing${check.error || check.message ? `: ${check.error ?? check.message}` : ""}`}
+              {name}:{" "}
+              {check.ok ? "ok" : `failing${check.error || check.message ? `: ${check.error ?? check.message}` : ""}`}
             </li>
           ))}
         </ul>

@@ -13,8 +13,20 @@ import { SignIn } from "./SignIn.js";
 
 function whoTitle(session: Session): string {
   const { user, authMode, expiresAt } = session.me;
-  const how = authMode === "open" ? "open mode: the name is trusted" : authMode === "tokens" ? "a hub token" : "the identity provider's token";
-  return [`${user.displayName} (${user.id})`, user.email, `signed in with ${how}`, expiresAt ? `until ${new Date(expiresAt).toLocaleString()}` : undefined].filter(Boolean).join(" · ");
+  const how =
+    authMode === "open"
+      ? "open mode: the name is trusted"
+      : authMode === "tokens"
+        ? "a hub token"
+        : "the identity provider's token";
+  return [
+    `${user.displayName} (${user.id})`,
+    user.email,
+    `signed in with ${how}`,
+    expiresAt ? `until ${new Date(expiresAt).toLocaleString()}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(" · ");
 }
 
 export function App() {
@@ -74,7 +86,9 @@ export function App() {
           <span className="mh-row mh-who" style={{ alignItems: "center" }}>
             <Text as="span" data-testid="signed-in-as" data-user-id={usable.me.user.id} title={whoTitle(usable)}>
               {usable.me.user.displayName}
-              {usable.me.user.displayName !== usable.me.user.id && <span className="mh-muted mh-hide-narrow"> ({usable.me.user.id})</span>}
+              {usable.me.user.displayName !== usable.me.user.id && (
+                <span className="mh-muted mh-hide-narrow"> ({usable.me.user.id})</span>
+              )}
             </Text>
             {usable.me.administrator && mode !== "open" && <Badge backgroundColor="informational">administrator</Badge>}
             {usable.me.administrator && (
@@ -99,14 +113,34 @@ export function App() {
           usable.me.administrator ? (
             <AdminPage section={route.section} client={client} mode={mode} onUnauthorized={onUnauthorized} />
           ) : (
-            <Text role="alert">The administration pages are for the hub's administrators (modelhub serve --admin).</Text>
+            <Text role="alert">
+              The administration pages are for the hub's administrators (modelhub serve --admin).
+            </Text>
           )
         ) : route.page === "iModel" ? (
-          <IModelPage key={route.iModelId} client={client} userId={usable.me.user.id} iModelId={route.iModelId} tab={route.tab} onUnauthorized={onUnauthorized} />
+          <IModelPage
+            key={route.iModelId}
+            client={client}
+            userId={usable.me.user.id}
+            iModelId={route.iModelId}
+            tab={route.tab}
+            onUnauthorized={onUnauthorized}
+          />
         ) : route.iTwinId ? (
-          <IModelList key={route.iTwinId} client={client} credential={usable.credential} iTwinId={route.iTwinId} onUnauthorized={onUnauthorized} />
+          <IModelList
+            key={route.iTwinId}
+            client={client}
+            credential={usable.credential}
+            iTwinId={route.iTwinId}
+            onUnauthorized={onUnauthorized}
+          />
         ) : (
-          <ITwinList client={client} openMode={mode === "open"} administrator={usable.me.administrator} onUnauthorized={onUnauthorized} />
+          <ITwinList
+            client={client}
+            openMode={mode === "open"}
+            administrator={usable.me.administrator}
+            onUnauthorized={onUnauthorized}
+          />
         )}
       </main>
     </>

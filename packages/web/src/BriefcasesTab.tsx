@@ -13,10 +13,23 @@ function countOf(lock: Lock | undefined, level: "shared" | "exclusive"): number 
   return lock?.lockedObjects.filter((g) => g.lockLevel === level).reduce((n, g) => n + g.objectIds.length, 0) ?? 0;
 }
 
-export function BriefcasesTab({ client, userId, iModelId, can, revisions, userName, onUnauthorized, onChanged }: TabProps) {
+export function BriefcasesTab({
+  client,
+  userId,
+  iModelId,
+  can,
+  revisions,
+  userName,
+  onUnauthorized,
+  onChanged,
+}: TabProps) {
   /** Releasing a briefcase's locks: one's own with imodels_write, anyone's with imodels_manage (the hub's rule). */
   const cannotRelease = (ownerId: string | null | undefined): string | undefined =>
-    can.manage ? undefined : ownerId === userId ? lacking(can, "write") : `${lacking(can, "manage") ?? ""} Only the owner (with imodels_write) or a manager may release them.`.trim();
+    can.manage
+      ? undefined
+      : ownerId === userId
+        ? lacking(can, "write")
+        : `${lacking(can, "manage") ?? ""} Only the owner (with imodels_write) or a manager may release them.`.trim();
   const [releasing, setReleasing] = useState<Briefcase>();
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
   const loaded = useLoaded(
@@ -30,13 +43,23 @@ export function BriefcasesTab({ client, userId, iModelId, can, revisions, userNa
     onUnauthorized,
   );
 
-  if (!loaded.data) return loaded.error ? <Alert type="negative">{loaded.error}</Alert> : <ProgressRadial indeterminate aria-label="Loading briefcases" />;
+  if (!loaded.data)
+    return loaded.error ? (
+      <Alert type="negative">{loaded.error}</Alert>
+    ) : (
+      <ProgressRadial indeterminate aria-label="Loading briefcases" />
+    );
   const { briefcases, locks } = loaded.data;
   return (
     <div className="mh-stack">
       {loaded.error && <Alert type="negative">{loaded.error}</Alert>}
       {outcome && (
-        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)} data-testid="release-outcome">
+        <Alert
+          type={outcome.ok ? "positive" : "negative"}
+          role={outcome.ok ? "status" : "alert"}
+          onClose={() => setOutcome(undefined)}
+          data-testid="release-outcome"
+        >
           {outcome.text}
         </Alert>
       )}
@@ -74,20 +97,35 @@ export function BriefcasesTab({ client, userId, iModelId, can, revisions, userNa
                       {b.briefcaseId}
                     </td>
                     <td data-label="Owner">{userName(b.ownerId)}</td>
-                    <td className="mh-hide-narrow">{[b.deviceName, b.application?.name].filter(Boolean).join(" · ") || "—"}</td>
+                    <td className="mh-hide-narrow">
+                      {[b.deviceName, b.application?.name].filter(Boolean).join(" · ") || "—"}
+                    </td>
                     <td className="mh-hide-narrow">{formatDate(b.acquiredDateTime)}</td>
                     <td data-label="Locks" data-testid="lock-counts" data-exclusive={exclusive} data-shared={shared}>
                       {exclusive === 0 && shared === 0 ? (
                         <span className="mh-muted">none</span>
                       ) : (
-                        <LockDetails client={client} iModelId={iModelId} lock={lock} exclusive={exclusive} shared={shared} canRead={can.read} revision={revisions.briefcases} />
+                        <LockDetails
+                          client={client}
+                          iModelId={iModelId}
+                          lock={lock}
+                          exclusive={exclusive}
+                          shared={shared}
+                          canRead={can.read}
+                          revision={revisions.briefcases}
+                        />
                       )}
                     </td>
                     <td data-label="Actions">
                       {(() => {
                         const why = cannotRelease(b.ownerId);
                         return (
-                          <Button size="small" disabled={exclusive + shared === 0 || why !== undefined} title={why} onClick={() => setReleasing(b)}>
+                          <Button
+                            size="small"
+                            disabled={exclusive + shared === 0 || why !== undefined}
+                            title={why}
+                            onClick={() => setReleasing(b)}
+                          >
                             Release locks
                           </Button>
                         );
@@ -112,7 +150,10 @@ export function BriefcasesTab({ client, userId, iModelId, can, revisions, userNa
               await client.releaseLocks(iModelId, briefcaseId);
               setOutcome({ ok: true, text: `Released the locks of briefcase ${briefcaseId}.` });
             } catch (err) {
-              setOutcome({ ok: false, text: `The locks of briefcase ${briefcaseId} were not released: ${describeError(err)}` });
+              setOutcome({
+                ok: false,
+                text: `The locks of briefcase ${briefcaseId} were not released: ${describeError(err)}`,
+              });
             }
             onChanged(["briefcases"]);
           }}
@@ -122,13 +163,23 @@ export function BriefcasesTab({ client, userId, iModelId, can, revisions, userNa
   );
 }
 
-function ReleaseLocksDialog({ briefcase, owner, onClose, onConfirm }: { briefcase: Briefcase; owner: string; onClose: () => void; onConfirm: () => void }) {
+function ReleaseLocksDialog({
+  briefcase,
+  owner,
+  onClose,
+  onConfirm,
+}: {
+  briefcase: Briefcase;
+  owner: string;
+  onClose: () => void;
+  onConfirm: () => void;
+}) {
   return (
     <Modal isOpen title={`Release the locks of briefcase ${briefcase.briefcaseId}?`} onClose={onClose} closeOnEsc>
       <ModalContent>
         <Text>
-          {owner}'s briefcase keeps its local changes, but others may then lock and change the same elements: do this when its owner cannot (a lost
-          laptop, someone who left). The briefcase itself stays.
+          {owner}'s briefcase keeps its local changes, but others may then lock and change the same elements: do this
+          when its owner cannot (a lost laptop, someone who left). The briefcase itself stays.
         </Text>
       </ModalContent>
       <ModalButtonBar>
@@ -143,7 +194,12 @@ function ReleaseLocksDialog({ briefcase, owner, onClose, onConfirm }: { briefcas
 
 interface ElementLabels {
   asOf: { changesetIndex: number; changesetId: string };
-  elements: { id: string; className: string; label: string | null; model: { id: string; className: string | null; label: string | null } | null }[];
+  elements: {
+    id: string;
+    className: string;
+    label: string | null;
+    model: { id: string; className: string | null; label: string | null } | null;
+  }[];
   notInCheckpoint: string[];
 }
 
@@ -175,10 +231,15 @@ function LockDetails({
   useEffect(() => {
     if (!open || !canRead || shown.length === 0) return;
     let stale = false;
-    client.request<ElementLabels>("GET", `/${encodeURIComponent(iModelId)}/elementlabels?ids=${shown.map(encodeURIComponent).join(",")}`).then(
-      (data) => !stale && setLabels({ data }),
-      (err: unknown) => !stale && setLabels({ error: describeError(err) }),
-    );
+    client
+      .request<ElementLabels>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/elementlabels?ids=${shown.map(encodeURIComponent).join(",")}`,
+      )
+      .then(
+        (data) => !stale && setLabels({ data }),
+        (err: unknown) => !stale && setLabels({ error: describeError(err) }),
+      );
     return () => {
       stale = true;
     };
@@ -208,14 +269,19 @@ function LockDetails({
                 <li key={id} data-object={id}>
                   {element ? (
                     <>
-                      <strong>{element.label ?? "(no label)"}</strong> <span className="mh-muted">{element.className}</span>
-                      {element.model && element.model.id !== element.id && <span className="mh-muted"> in {element.model.label ?? element.model.id}</span>}{" "}
+                      <strong>{element.label ?? "(no label)"}</strong>{" "}
+                      <span className="mh-muted">{element.className}</span>
+                      {element.model && element.model.id !== element.id && (
+                        <span className="mh-muted"> in {element.model.label ?? element.model.id}</span>
+                      )}{" "}
                       <span className="mh-mono">{id}</span>
                     </>
                   ) : (
                     <>
                       <span className="mh-mono">{id}</span>
-                      {labels.data?.notInCheckpoint.includes(id) && <span className="mh-muted"> (not in that checkpoint: created later or not pushed yet)</span>}
+                      {labels.data?.notInCheckpoint.includes(id) && (
+                        <span className="mh-muted"> (not in that checkpoint: created later or not pushed yet)</span>
+                      )}
                     </>
                   )}
                 </li>

@@ -11,7 +11,17 @@ import { NameVersionDialog } from "./NameVersionDialog.js";
 /** Newest changesets shown; older ones are a CLI query away (`modelhub changesets`). */
 const MAX_SHOWN = 1000;
 
-export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, userName, onUnauthorized, onChanged, fresh }: TabProps & { fresh: ReadonlySet<number> }) {
+export function ChangesetsTab({
+  client,
+  iModelId,
+  iModelName,
+  can,
+  revisions,
+  userName,
+  onUnauthorized,
+  onChanged,
+  fresh,
+}: TabProps & { fresh: ReadonlySet<number> }) {
   const [naming, setNaming] = useState<number>();
   const [created, setCreated] = useState<string>();
   const [download, setDownload] = useState<{ ok: boolean; text: string; ready?: number }>();
@@ -33,7 +43,10 @@ export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, us
         setDownload(
           checkpoint.state === "successful"
             ? { ok: true, text: `The .bim of changeset ${index} is ready.`, ready: index }
-            : { ok: false, text: `The hub could not make the .bim of changeset ${index}: ${checkpoint.failureReason ?? checkpoint.state}.` },
+            : {
+                ok: false,
+                text: `The hub could not make the .bim of changeset ${index}: ${checkpoint.failureReason ?? checkpoint.state}.`,
+              },
         );
       }
     })();
@@ -49,12 +62,20 @@ export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, us
       let checkpoint = (await client.checkpoints(iModelId)).checkpoints.find((c) => c.changesetIndex === index);
       // None yet (checkpoints are made at named versions and every so often), or a failed one: ask the hub for one.
       if (!checkpoint || checkpoint.state === "failed") {
-        checkpoint = (await client.request<{ checkpoint: Checkpoint }>("PUT", `/${encodeURIComponent(iModelId)}/changesets/${index}/checkpoint`)).checkpoint;
+        checkpoint = (
+          await client.request<{ checkpoint: Checkpoint }>(
+            "PUT",
+            `/${encodeURIComponent(iModelId)}/changesets/${index}/checkpoint`,
+          )
+        ).checkpoint;
       }
       const outcome = saveCheckpoint(checkpoint, fileName);
       if (outcome.kind === "started") return setDownload({ ok: true, text: `Downloading ${fileName}.` });
       setPreparing((p) => new Set([...p, index]));
-      setDownload({ ok: true, text: `The hub is making the .bim of changeset ${index}; it is offered here when ready.` });
+      setDownload({
+        ok: true,
+        text: `The hub is making the .bim of changeset ${index}; it is offered here when ready.`,
+      });
     } catch (err) {
       setDownload({ ok: false, text: `The .bim of changeset ${index} cannot be downloaded: ${describeError(err)}` });
     }
@@ -76,14 +97,20 @@ export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, us
         if (changesets.length >= MAX_SHOWN) break;
       }
       const versions = new Map<number, NamedVersion[]>();
-      for await (const version of client.namedVersions(iModelId)) versions.set(version.changesetIndex, [...(versions.get(version.changesetIndex) ?? []), version]);
+      for await (const version of client.namedVersions(iModelId))
+        versions.set(version.changesetIndex, [...(versions.get(version.changesetIndex) ?? []), version]);
       return { changesets, versions };
     },
     [client, iModelId, revisions.changesets, revisions.versions],
     onUnauthorized,
   );
 
-  if (!loaded.data) return loaded.error ? <Alert type="negative">{loaded.error}</Alert> : <ProgressRadial indeterminate aria-label="Loading changesets" />;
+  if (!loaded.data)
+    return loaded.error ? (
+      <Alert type="negative">{loaded.error}</Alert>
+    ) : (
+      <ProgressRadial indeterminate aria-label="Loading changesets" />
+    );
   const { changesets, versions } = loaded.data;
   return (
     <div className="mh-stack">
@@ -94,7 +121,12 @@ export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, us
         </Alert>
       )}
       {download && (
-        <Alert type={download.ok ? "informational" : "negative"} role={download.ok ? "status" : "alert"} onClose={() => setDownload(undefined)} data-testid="download-outcome">
+        <Alert
+          type={download.ok ? "informational" : "negative"}
+          role={download.ok ? "status" : "alert"}
+          onClose={() => setDownload(undefined)}
+          data-testid="download-outcome"
+        >
           {download.text}{" "}
           {download.ready !== undefined && (
             <Button size="small" onClick={() => void downloadBim(download.ready!)}>
@@ -165,16 +197,24 @@ export function ChangesetsTab({ client, iModelId, iModelName, can, revisions, us
                     ) : (
                       <DropdownMenu
                         menuItems={(close) => [
-                          <MenuItem key="bim" onClick={() => {
-                            close();
-                            void downloadBim(c.index);
-                          }} sublabel={preparing.has(c.index) ? "being made…" : "the iModel as of this changeset"}>
+                          <MenuItem
+                            key="bim"
+                            onClick={() => {
+                              close();
+                              void downloadBim(c.index);
+                            }}
+                            sublabel={preparing.has(c.index) ? "being made…" : "the iModel as of this changeset"}
+                          >
                             iModel (.bim)
                           </MenuItem>,
-                          <MenuItem key="cs" onClick={() => {
-                            close();
-                            void downloadFile(c.index);
-                          }} sublabel={formatBytes(c.fileSize)}>
+                          <MenuItem
+                            key="cs"
+                            onClick={() => {
+                              close();
+                              void downloadFile(c.index);
+                            }}
+                            sublabel={formatBytes(c.fileSize)}
+                          >
                             Changeset file (.cs)
                           </MenuItem>,
                         ]}

@@ -17,19 +17,33 @@ const STATE_COLOR: Record<CheckpointState, "positive" | "negative" | "warning" |
 export function CheckpointsTab({ client, iModelId, iModelName, can, revisions, onUnauthorized }: TabProps) {
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
   const cannotRead = lacking(can, "read");
-  const loaded = useLoaded(() => client.checkpoints(iModelId), [client, iModelId, revisions.checkpoints], onUnauthorized);
-  if (!loaded.data) return loaded.error ? <Alert type="negative">{loaded.error}</Alert> : <ProgressRadial indeterminate aria-label="Loading checkpoints" />;
+  const loaded = useLoaded(
+    () => client.checkpoints(iModelId),
+    [client, iModelId, revisions.checkpoints],
+    onUnauthorized,
+  );
+  if (!loaded.data)
+    return loaded.error ? (
+      <Alert type="negative">{loaded.error}</Alert>
+    ) : (
+      <ProgressRadial indeterminate aria-label="Loading checkpoints" />
+    );
   const checkpoints = [...loaded.data.checkpoints].sort((a, b) => b.changesetIndex - a.changesetIndex);
   return (
     <div className="mh-stack">
       {loaded.error && <Alert type="negative">{loaded.error}</Alert>}
       {outcome && (
-        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)}>
+        <Alert
+          type={outcome.ok ? "positive" : "negative"}
+          role={outcome.ok ? "status" : "alert"}
+          onClose={() => setOutcome(undefined)}
+        >
           {outcome.text}
         </Alert>
       )}
       <Text data-testid="checkpoints-total">
-        {checkpoints.length} checkpoint{checkpoints.length === 1 ? "" : "s"}, {formatBytes(loaded.data.totalSize)} on disk
+        {checkpoints.length} checkpoint{checkpoints.length === 1 ? "" : "s"}, {formatBytes(loaded.data.totalSize)} on
+        disk
       </Text>
       {checkpoints.length > 0 && (
         <div className="mh-table-wrap">
@@ -71,10 +85,16 @@ export function CheckpointsTab({ client, iModelId, iModelName, can, revisions, o
                           const fileName = fileNameOf([iModelName, "changeset", c.changesetIndex], "bim");
                           try {
                             // A fresh link: the list's may have expired while the page was open.
-                            const fresh = (await client.checkpoints(iModelId)).checkpoints.find((x) => x.changesetIndex === c.changesetIndex);
+                            const fresh = (await client.checkpoints(iModelId)).checkpoints.find(
+                              (x) => x.changesetIndex === c.changesetIndex,
+                            );
                             if (!fresh) throw new Error("the checkpoint was pruned meanwhile.");
                             const result = saveCheckpoint(fresh, fileName);
-                            setOutcome(result.kind === "started" ? { ok: true, text: `Downloading ${fileName}.` } : { ok: false, text: `The checkpoint is ${fresh.state} now.` });
+                            setOutcome(
+                              result.kind === "started"
+                                ? { ok: true, text: `Downloading ${fileName}.` }
+                                : { ok: false, text: `The checkpoint is ${fresh.state} now.` },
+                            );
                           } catch (err) {
                             setOutcome({ ok: false, text: `The .bim cannot be downloaded: ${describeError(err)}` });
                           }

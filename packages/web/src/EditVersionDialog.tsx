@@ -37,7 +37,11 @@ export function EditVersionDialog({
     setBusy(true);
     setError(undefined);
     try {
-      const { namedVersion } = await client.request<{ namedVersion: NamedVersion }>("PATCH", `/${encodeURIComponent(iModelId)}/namedversions/${encodeURIComponent(version.id)}`, changes);
+      const { namedVersion } = await client.request<{ namedVersion: NamedVersion }>(
+        "PATCH",
+        `/${encodeURIComponent(iModelId)}/namedversions/${encodeURIComponent(version.id)}`,
+        changes,
+      );
       onSaved(namedVersion);
     } catch (err) {
       setError(describeError(err));
@@ -53,7 +57,11 @@ export function EditVersionDialog({
           <div className="mh-stack">
             <LabeledInput label="Name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required />
             <LabeledInput label="Description" value={description} onChange={(e) => setDescription(e.target.value)} />
-            <Checkbox label="Hidden (kept, but not offered by tools that list visible versions)" checked={hidden} onChange={(e) => setHidden(e.target.checked)} />
+            <Checkbox
+              label="Hidden (kept, but not offered by tools that list visible versions)"
+              checked={hidden}
+              onChange={(e) => setHidden(e.target.checked)}
+            />
             {error && (
               <Alert type="negative" role="alert">
                 {error}

@@ -9,7 +9,17 @@ import { hrefOf } from "./route.js";
 const MAX_LISTED = 500;
 
 /** One iTwin's page: its name and its iModels, searched by name. */
-export function IModelList({ client, credential, iTwinId, onUnauthorized }: { client: ModelHubClient; credential: string; iTwinId: string; onUnauthorized: () => void }) {
+export function IModelList({
+  client,
+  credential,
+  iTwinId,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  credential: string;
+  iTwinId: string;
+  onUnauthorized: () => void;
+}) {
   const [search, setSearch] = useState("");
   const iTwin = useLoaded(() => client.getITwin(iTwinId), [client, iTwinId], onUnauthorized);
   useTitle(iTwin.data ? `${iTwin.data.displayName} (iTwin)` : "iTwin");
@@ -26,18 +36,42 @@ export function IModelList({ client, credential, iTwinId, onUnauthorized }: { cl
         <>
           {iTwin.data && (
             <Text className="mh-muted">
-              {iTwin.data.subClass} · created {formatDate(iTwin.data.createdDateTime)} by {iTwin.data.createdBy} · id <span className="mh-mono">{iTwin.data.id}</span>
+              {iTwin.data.subClass} · created {formatDate(iTwin.data.createdDateTime)} by {iTwin.data.createdBy} · id{" "}
+              <span className="mh-mono">{iTwin.data.id}</span>
             </Text>
           )}
-          <LabeledInput label="Search by name" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
-          <IModelsOfITwin client={client} credential={credential} iTwinId={iTwinId} search={search.trim()} onUnauthorized={onUnauthorized} />
+          <LabeledInput
+            label="Search by name"
+            type="search"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+          />
+          <IModelsOfITwin
+            client={client}
+            credential={credential}
+            iTwinId={iTwinId}
+            search={search.trim()}
+            onUnauthorized={onUnauthorized}
+          />
         </>
       )}
     </div>
   );
 }
 
-function IModelsOfITwin({ client, credential, iTwinId, search, onUnauthorized }: { client: ModelHubClient; credential: string; iTwinId: string; search: string; onUnauthorized: () => void }) {
+function IModelsOfITwin({
+  client,
+  credential,
+  iTwinId,
+  search,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  credential: string;
+  iTwinId: string;
+  search: string;
+  onUnauthorized: () => void;
+}) {
   const [debounced, setDebounced] = useState(search);
   useEffect(() => {
     const timer = setTimeout(() => setDebounced(search), 250);
@@ -57,7 +91,12 @@ function IModelsOfITwin({ client, credential, iTwinId, search, onUnauthorized }:
   );
   if (loaded.error) return <Alert type="negative">{loaded.error}</Alert>;
   if (!loaded.data) return <ProgressRadial indeterminate aria-label="Loading iModels" />;
-  if (loaded.data.length === 0) return <Text className="mh-muted">{debounced ? `No iModel of this iTwin matches '${debounced}'.` : "This iTwin has no iModels you can see."}</Text>;
+  if (loaded.data.length === 0)
+    return (
+      <Text className="mh-muted">
+        {debounced ? `No iModel of this iTwin matches '${debounced}'.` : "This iTwin has no iModels you can see."}
+      </Text>
+    );
   return (
     <ul className="mh-card-list" aria-label="iModels of the iTwin">
       {loaded.data.map((iModel) => (
@@ -88,17 +127,41 @@ function IModelsOfITwin({ client, credential, iTwinId, search, onUnauthorized }:
 function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IModel }) {
   const facts = useLoaded(
     async () => {
-      const [latest, checkpoints] = await Promise.all([client.latestChangeset(iModel.id), client.checkpoints(iModel.id)]);
-      const newest = checkpoints.checkpoints.filter((c) => c.state === "successful").sort((a, b) => b.changesetIndex - a.changesetIndex)[0];
+      const [latest, checkpoints] = await Promise.all([
+        client.latestChangeset(iModel.id),
+        client.checkpoints(iModel.id),
+      ]);
+      const newest = checkpoints.checkpoints
+        .filter((c) => c.state === "successful")
+        .sort((a, b) => b.changesetIndex - a.changesetIndex)[0];
       let pusher = latest?.creatorId;
-      if (latest) pusher = await client.request<{ user: { displayName?: string } }>("GET", `/${encodeURIComponent(iModel.id)}/users/${encodeURIComponent(latest.creatorId)}`).then((u) => u.user.displayName || latest.creatorId, () => latest.creatorId);
-      return { count: latest?.index ?? 0, lastPush: latest ? { who: pusher, when: latest.pushDateTime } : undefined, size: newest?.size, sizeAt: newest?.changesetIndex };
+      if (latest)
+        pusher = await client
+          .request<{ user: { displayName?: string } }>(
+            "GET",
+            `/${encodeURIComponent(iModel.id)}/users/${encodeURIComponent(latest.creatorId)}`,
+          )
+          .then(
+            (u) => u.user.displayName || latest.creatorId,
+            () => latest.creatorId,
+          );
+      return {
+        count: latest?.index ?? 0,
+        lastPush: latest ? { who: pusher, when: latest.pushDateTime } : undefined,
+        size: newest?.size,
+        sizeAt: newest?.changesetIndex,
+      };
     },
     [client, iModel.id],
     () => undefined,
   );
   if (iModel.state !== "initialized") return null;
-  if (!facts.data) return facts.error ? null : <Text as="div" className="mh-muted">…</Text>;
+  if (!facts.data)
+    return facts.error ? null : (
+      <Text as="div" className="mh-muted">
+        …
+      </Text>
+    );
   const { count, lastPush, size, sizeAt } = facts.data;
   return (
     <dl className="mh-facts" data-testid="imodel-facts" data-changesets={count}>
@@ -112,7 +175,9 @@ function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IMode
       </div>
       <div>
         <dt>Size</dt>
-        <dd title={sizeAt === undefined ? undefined : `The .bim as of changeset ${sizeAt} (its newest checkpoint)`}>{formatBytes(size)}</dd>
+        <dd title={sizeAt === undefined ? undefined : `The .bim as of changeset ${sizeAt} (its newest checkpoint)`}>
+          {formatBytes(size)}
+        </dd>
       </div>
     </dl>
   );
@@ -128,7 +193,9 @@ function Thumbnail({ credential, iModelId }: { credential: string; iModelId: str
   useEffect(() => {
     let stale = false;
     void (async () => {
-      const response = await fetch(`/imodels/${encodeURIComponent(iModelId)}/thumbnail?size=small`, { headers: { authorization: `Bearer ${credential}` } });
+      const response = await fetch(`/imodels/${encodeURIComponent(iModelId)}/thumbnail?size=small`, {
+        headers: { authorization: `Bearer ${credential}` },
+      });
       if (!response.ok) return;
       const blob = await response.blob();
       const reader = new FileReader();

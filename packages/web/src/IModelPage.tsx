@@ -12,11 +12,33 @@ import { IMODEL_TABS, hrefOf, navigate } from "./route.js";
 import { VersionsTab } from "./VersionsTab.js";
 import type { IModelPermissions, Revisions, TabProps } from "./tab-props.js";
 
-const TAB_LABELS: Record<IModelTab, string> = { changesets: "Changesets", versions: "Named versions", briefcases: "Briefcases and locks", checkpoints: "Checkpoints" };
+const TAB_LABELS: Record<IModelTab, string> = {
+  changesets: "Changesets",
+  versions: "Named versions",
+  briefcases: "Briefcases and locks",
+  checkpoints: "Checkpoints",
+};
 
-const LIVE_TEXT: Record<LiveState, string> = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Not live" };
+const LIVE_TEXT: Record<LiveState, string> = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  stopped: "Not live",
+};
 
-export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { client: ModelHubClient; userId: string; iModelId: string; tab: IModelTab; onUnauthorized: () => void }) {
+export function IModelPage({
+  client,
+  userId,
+  iModelId,
+  tab,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  userId: string;
+  iModelId: string;
+  tab: IModelTab;
+  onUnauthorized: () => void;
+}) {
   const [revisions, setRevisions] = useState<Revisions>({ changesets: 0, versions: 0, briefcases: 0, checkpoints: 0 });
   const [announcement, setAnnouncement] = useState("");
   const freshChangesets = useRef(new Set<number>());
@@ -34,13 +56,17 @@ export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { 
       switch (event.type) {
         case "changeset":
           freshChangesets.current.add(event.data.index);
-          setAnnouncement(`Changeset ${event.data.index} pushed${event.data.description ? `: ${event.data.description}` : ""}.`);
+          setAnnouncement(
+            `Changeset ${event.data.index} pushed${event.data.description ? `: ${event.data.description}` : ""}.`,
+          );
           return bump(["changesets", "checkpoints", "briefcases"]);
         case "namedVersion":
           setAnnouncement(`Named version '${event.data.name}' created at changeset ${event.data.changesetIndex}.`);
           return bump(["versions", "changesets"]);
         case "locks":
-          setAnnouncement(`Locks of briefcase ${event.data.briefcaseId} changed: ${event.data.acquired} acquired, ${event.data.released} released.`);
+          setAnnouncement(
+            `Locks of briefcase ${event.data.briefcaseId} changed: ${event.data.acquired} acquired, ${event.data.released} released.`,
+          );
           return bump(["briefcases"]);
         case "briefcase":
           setAnnouncement(`Briefcase ${event.data.briefcaseId} ${event.data.action}.`);
@@ -54,7 +80,9 @@ export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { 
     },
     [bump],
   );
-  const live = useIModelEvents(client, iModelId, onEvent, () => bump(["changesets", "versions", "briefcases", "checkpoints"]));
+  const live = useIModelEvents(client, iModelId, onEvent, () =>
+    bump(["changesets", "versions", "briefcases", "checkpoints"]),
+  );
 
   const iModel = useLoaded(() => client.getIModel(iModelId), [client, iModelId], onUnauthorized);
   const users = useLoaded(
@@ -68,15 +96,26 @@ export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { 
   );
   const permissions = useLoaded(
     async (): Promise<IModelPermissions> => {
-      const { permissions: granted } = await client.request<{ permissions: string[] }>("GET", `/${encodeURIComponent(iModelId)}/permissions`);
+      const { permissions: granted } = await client.request<{ permissions: string[] }>(
+        "GET",
+        `/${encodeURIComponent(iModelId)}/permissions`,
+      );
       const has = new Set(granted.map((p) => p.replace(/-/g, "_")));
-      return { read: has.has("imodels_read"), write: has.has("imodels_write"), manage: has.has("imodels_manage"), granted };
+      return {
+        read: has.has("imodels_read"),
+        write: has.has("imodels_write"),
+        manage: has.has("imodels_manage"),
+        granted,
+      };
     },
     [client, iModelId],
     onUnauthorized,
   );
   useTitle(iModel.data ? `${TAB_LABELS[tab]} · ${iModel.data.name}` : "iModel");
-  const userName = useCallback((id: string | null | undefined) => (id ? (users.data?.get(id) ?? id) : "—"), [users.data]);
+  const userName = useCallback(
+    (id: string | null | undefined) => (id ? (users.data?.get(id) ?? id) : "—"),
+    [users.data],
+  );
 
   if (iModel.error && !iModel.data) {
     return (
@@ -86,11 +125,22 @@ export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { 
       </div>
     );
   }
-  if (!iModel.data || (!permissions.data && !permissions.error)) return <ProgressRadial indeterminate aria-label="Loading the iModel" />;
+  if (!iModel.data || (!permissions.data && !permissions.error))
+    return <ProgressRadial indeterminate aria-label="Loading the iModel" />;
 
   // Unknown permissions (the hub did not say): the controls stay on and the hub's answer decides.
   const can: IModelPermissions = permissions.data ?? { read: true, write: true, manage: true, granted: [] };
-  const props: TabProps = { client, userId, iModelId, iModelName: iModel.data.name, can, revisions, userName, onUnauthorized, onChanged: bump };
+  const props: TabProps = {
+    client,
+    userId,
+    iModelId,
+    iModelName: iModel.data.name,
+    can,
+    revisions,
+    userName,
+    onUnauthorized,
+    onChanged: bump,
+  };
   return (
     <div className="mh-stack">
       <nav aria-label="Breadcrumb">
@@ -101,22 +151,33 @@ export function IModelPage({ client, userId, iModelId, tab, onUnauthorized }: { 
           {iModel.data.name}
         </Text>
         <span className="mh-live" data-testid="live-state" data-state={live.state} title={live.error}>
-          <Badge backgroundColor={live.state === "live" ? "positive" : live.state === "stopped" ? "negative" : "warning"}>{LIVE_TEXT[live.state]}</Badge>
+          <Badge
+            backgroundColor={live.state === "live" ? "positive" : live.state === "stopped" ? "negative" : "warning"}
+          >
+            {LIVE_TEXT[live.state]}
+          </Badge>
         </span>
       </div>
       <Text className="mh-muted">
-        {iModel.data.description ? `${iModel.data.description} · ` : ""}created {formatDate(iModel.data.createdDateTime)} · <span className="mh-mono">{iModel.data.id}</span>
+        {iModel.data.description ? `${iModel.data.description} · ` : ""}created{" "}
+        {formatDate(iModel.data.createdDateTime)} · <span className="mh-mono">{iModel.data.id}</span>
       </Text>
       {permissions.data && (
         <Text className="mh-muted" data-testid="my-permissions">
-          Your permissions here: {permissions.data.granted.length ? permissions.data.granted.map((p) => p.replace(/^imodels[-_]/, "")).join(", ") : "none"}
+          Your permissions here:{" "}
+          {permissions.data.granted.length
+            ? permissions.data.granted.map((p) => p.replace(/^imodels[-_]/, "")).join(", ")
+            : "none"}
         </Text>
       )}
       {live.state === "stopped" && live.error && <Alert type="warning">Live updates stopped: {live.error}</Alert>}
       <div aria-live="polite" className="mh-muted" data-testid="announcement">
         {announcement}
       </div>
-      <Tabs.Wrapper value={tab} onValueChange={(value) => navigate({ page: "iModel", iModelId, tab: value as IModelTab })}>
+      <Tabs.Wrapper
+        value={tab}
+        onValueChange={(value) => navigate({ page: "iModel", iModelId, tab: value as IModelTab })}
+      >
         <Tabs.TabList>
           {IMODEL_TABS.map((t) => (
             <Tabs.Tab key={t} value={t} label={TAB_LABELS[t]} />

@@ -13,7 +13,17 @@ const IMODELS_PER_ITWIN = 10;
  * The home page: the signed-in user's iTwins by name, each with its iModels, and a form to create one (its
  * creator becomes its Owner). Administrators, and everyone in open mode, may list every iTwin of the hub.
  */
-export function ITwinList({ client, openMode, administrator, onUnauthorized }: { client: ModelHubClient; openMode: boolean; administrator: boolean; onUnauthorized: () => void }) {
+export function ITwinList({
+  client,
+  openMode,
+  administrator,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  openMode: boolean;
+  administrator: boolean;
+  onUnauthorized: () => void;
+}) {
   const [search, setSearch] = useState("");
   const [debounced, setDebounced] = useState("");
   const [all, setAll] = useState(openMode);
@@ -26,7 +36,11 @@ export function ITwinList({ client, openMode, administrator, onUnauthorized }: {
   const loaded = useLoaded(
     async () => {
       const list: ITwin[] = [];
-      for await (const iTwin of client.iTwins({ ...(debounced ? { search: debounced } : {}), ...(all ? { all: true } : {}), pageSize: 100 })) {
+      for await (const iTwin of client.iTwins({
+        ...(debounced ? { search: debounced } : {}),
+        ...(all ? { all: true } : {}),
+        pageSize: 100,
+      })) {
         list.push(iTwin);
         if (list.length >= MAX_ITWINS) break;
       }
@@ -48,16 +62,29 @@ export function ITwinList({ client, openMode, administrator, onUnauthorized }: {
         </Alert>
       )}
       <div className="mh-row" style={{ alignItems: "center" }}>
-        <LabeledInput className="mh-grow" wrapperProps={{ className: "mh-grow" }} label="Search iTwins" type="search" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <LabeledInput
+          className="mh-grow"
+          wrapperProps={{ className: "mh-grow" }}
+          label="Search iTwins"
+          type="search"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
         {/* Only administrators may list every iTwin (others would get 403): offered to them alone. */}
-        {administrator && !openMode && <Checkbox label="Every iTwin of the hub" checked={all} onChange={(e) => setAll(e.target.checked)} />}
+        {administrator && !openMode && (
+          <Checkbox label="Every iTwin of the hub" checked={all} onChange={(e) => setAll(e.target.checked)} />
+        )}
       </div>
       {loaded.error ? (
         <Alert type="negative">{loaded.error}</Alert>
       ) : !loaded.data ? (
         <ProgressRadial indeterminate aria-label="Loading iTwins" />
       ) : loaded.data.length === 0 ? (
-        <Text className="mh-muted">{debounced ? `No iTwin matches '${debounced}'.` : "You are a member of no iTwin yet: create one above, or ask an iTwin's Owner to add you."}</Text>
+        <Text className="mh-muted">
+          {debounced
+            ? `No iTwin matches '${debounced}'.`
+            : "You are a member of no iTwin yet: create one above, or ask an iTwin's Owner to add you."}
+        </Text>
       ) : (
         <ul className="mh-card-list" aria-label="iTwins">
           {loaded.data.map((iTwin) => (
@@ -69,7 +96,8 @@ export function ITwinList({ client, openMode, administrator, onUnauthorized }: {
                 {iTwin.status !== "Active" && <Badge backgroundColor="warning">{iTwin.status}</Badge>}
                 <Text as="div" className="mh-muted">
                   {iTwin.subClass}
-                  {iTwin.number !== iTwin.id ? ` · ${iTwin.number}` : ""} · created {formatDate(iTwin.createdDateTime)} by {iTwin.createdBy}
+                  {iTwin.number !== iTwin.id ? ` · ${iTwin.number}` : ""} · created {formatDate(iTwin.createdDateTime)}{" "}
+                  by {iTwin.createdBy}
                 </Text>
               </a>
               <IModelsUnder client={client} iTwin={iTwin} onUnauthorized={onUnauthorized} />
@@ -125,7 +153,15 @@ function CreateITwin({ client, onCreated }: { client: ModelHubClient; onCreated:
 }
 
 /** The first iModels of one iTwin, as links (the iTwin's page lists and searches them all). */
-function IModelsUnder({ client, iTwin, onUnauthorized }: { client: ModelHubClient; iTwin: ITwin; onUnauthorized: () => void }) {
+function IModelsUnder({
+  client,
+  iTwin,
+  onUnauthorized,
+}: {
+  client: ModelHubClient;
+  iTwin: ITwin;
+  onUnauthorized: () => void;
+}) {
   const loaded = useLoaded(
     async () => {
       const list: IModel[] = [];
@@ -139,7 +175,8 @@ function IModelsUnder({ client, iTwin, onUnauthorized }: { client: ModelHubClien
     onUnauthorized,
   );
   if (loaded.error) return <Text className="mh-muted">{loaded.error}</Text>;
-  if (!loaded.data) return <ProgressRadial size="x-small" indeterminate aria-label={`Loading the iModels of ${iTwin.displayName}`} />;
+  if (!loaded.data)
+    return <ProgressRadial size="x-small" indeterminate aria-label={`Loading the iModels of ${iTwin.displayName}`} />;
   if (loaded.data.length === 0) return <Text className="mh-muted mh-nested">No iModels yet.</Text>;
   return (
     <ul className="mh-nested" aria-label={`iModels of ${iTwin.displayName}`}>

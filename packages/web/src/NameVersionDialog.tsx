@@ -27,11 +27,16 @@ export function NameVersionDialog({
     event.preventDefault();
     const changeset = Number(index);
     if (!name.trim()) return setError("Give the version a name.");
-    if (index.trim() === "" || !Number.isInteger(changeset) || changeset < 0) return setError("The changeset is a whole number, 0 for the baseline.");
+    if (index.trim() === "" || !Number.isInteger(changeset) || changeset < 0)
+      return setError("The changeset is a whole number, 0 for the baseline.");
     setBusy(true);
     setError(undefined);
     try {
-      const created = await client.createNamedVersion(iModelId, { name: name.trim(), changeset, ...(description.trim() ? { description: description.trim() } : {}) });
+      const created = await client.createNamedVersion(iModelId, {
+        name: name.trim(),
+        changeset,
+        ...(description.trim() ? { description: description.trim() } : {}),
+      });
       onCreated(created);
     } catch (err) {
       setError(describeError(err));
@@ -46,8 +51,19 @@ export function NameVersionDialog({
         <ModalContent>
           <div className="mh-stack">
             <LabeledInput label="Name" value={name} onChange={(e) => setName(e.target.value)} autoFocus required />
-            <LabeledInput label="Changeset index" type="number" min={0} value={index} onChange={(e) => setIndex(e.target.value)} required />
-            <LabeledInput label="Description (optional)" value={description} onChange={(e) => setDescription(e.target.value)} />
+            <LabeledInput
+              label="Changeset index"
+              type="number"
+              min={0}
+              value={index}
+              onChange={(e) => setIndex(e.target.value)}
+              required
+            />
+            <LabeledInput
+              label="Description (optional)"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+            />
             {error && (
               <Alert type="negative" role="alert">
                 {error}

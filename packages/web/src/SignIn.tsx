@@ -13,7 +13,17 @@ const HELP: Record<AuthMode, string> = {
   oidc: "This hub trusts an identity provider: sign in there, or paste an access token it issued.",
 };
 
-export function SignIn({ mode, oidc, onSignIn, reason }: { mode: AuthMode; oidc: OidcSignIn | undefined; onSignIn: (session: Session) => void; reason: string | undefined }) {
+export function SignIn({
+  mode,
+  oidc,
+  onSignIn,
+  reason,
+}: {
+  mode: AuthMode;
+  oidc: OidcSignIn | undefined;
+  onSignIn: (session: Session) => void;
+  reason: string | undefined;
+}) {
   const [value, setValue] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -32,7 +42,11 @@ export function SignIn({ mode, oidc, onSignIn, reason }: { mode: AuthMode; oidc:
       const me = await whoAmI(credential);
       onSignIn({ mode, credential, me });
     } catch (err) {
-      setError(isUnauthorized(err) ? `The hub refused this ${open ? "name" : "token"}: ${describeError(err)}` : `Could not sign in: ${describeError(err)}`);
+      setError(
+        isUnauthorized(err)
+          ? `The hub refused this ${open ? "name" : "token"}: ${describeError(err)}`
+          : `Could not sign in: ${describeError(err)}`,
+      );
     } finally {
       setBusy(false);
     }

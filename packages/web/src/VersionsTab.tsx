@@ -9,7 +9,16 @@ import type { TabProps } from "./tab-props.js";
 import { lacking } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
 
-export function VersionsTab({ client, iModelId, iModelName, can, revisions, userName, onUnauthorized, onChanged }: TabProps) {
+export function VersionsTab({
+  client,
+  iModelId,
+  iModelName,
+  can,
+  revisions,
+  userName,
+  onUnauthorized,
+  onChanged,
+}: TabProps) {
   const [naming, setNaming] = useState(false);
   const [editing, setEditing] = useState<NamedVersion>();
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
@@ -30,8 +39,16 @@ export function VersionsTab({ client, iModelId, iModelName, can, revisions, user
     try {
       const result = saveCheckpoint(await client.checkpointOfNamedVersion(iModelId, version.id), fileName);
       if (result.kind === "started") setOutcome({ ok: true, text: `Downloading ${fileName}.` });
-      else if (result.kind === "failed") setOutcome({ ok: false, text: `The hub could not make the .bim of '${version.name}': ${result.checkpoint.failureReason ?? "no reason given"}.` });
-      else setOutcome({ ok: true, text: `The .bim of '${version.name}' is still being made (${result.checkpoint.state}); try again in a moment.` });
+      else if (result.kind === "failed")
+        setOutcome({
+          ok: false,
+          text: `The hub could not make the .bim of '${version.name}': ${result.checkpoint.failureReason ?? "no reason given"}.`,
+        });
+      else
+        setOutcome({
+          ok: true,
+          text: `The .bim of '${version.name}' is still being made (${result.checkpoint.state}); try again in a moment.`,
+        });
     } catch (err) {
       setOutcome({ ok: false, text: `The .bim of '${version.name}' cannot be downloaded: ${describeError(err)}` });
     }
@@ -40,7 +57,12 @@ export function VersionsTab({ client, iModelId, iModelName, can, revisions, user
   return (
     <div className="mh-stack">
       <div className="mh-row" style={{ alignItems: "center" }}>
-        <Button styleType="high-visibility" onClick={() => setNaming(true)} disabled={cannotWrite !== undefined} aria-describedby={cannotWrite ? "versions-why" : undefined}>
+        <Button
+          styleType="high-visibility"
+          onClick={() => setNaming(true)}
+          disabled={cannotWrite !== undefined}
+          aria-describedby={cannotWrite ? "versions-why" : undefined}
+        >
           Name a version…
         </Button>
         {cannotWrite && (
@@ -50,7 +72,12 @@ export function VersionsTab({ client, iModelId, iModelName, can, revisions, user
         )}
       </div>
       {outcome && (
-        <Alert type={outcome.ok ? "positive" : "negative"} role={outcome.ok ? "status" : "alert"} onClose={() => setOutcome(undefined)} data-testid="version-outcome">
+        <Alert
+          type={outcome.ok ? "positive" : "negative"}
+          role={outcome.ok ? "status" : "alert"}
+          onClose={() => setOutcome(undefined)}
+          data-testid="version-outcome"
+        >
           {outcome.text}
         </Alert>
       )}
@@ -88,11 +115,22 @@ export function VersionsTab({ client, iModelId, iModelName, can, revisions, user
                   <td data-label="Created">{formatDate(v.createdDateTime)}</td>
                   <td data-label="Actions">
                     <span className="mh-row" style={{ alignItems: "center" }}>
-                      <Button size="small" onClick={() => void downloadBim(v)} disabled={cannotRead !== undefined} title={cannotRead} aria-label={`Download .bim of ${v.name}`}>
+                      <Button
+                        size="small"
+                        onClick={() => void downloadBim(v)}
+                        disabled={cannotRead !== undefined}
+                        title={cannotRead}
+                        aria-label={`Download .bim of ${v.name}`}
+                      >
                         Download .bim
                       </Button>
                       {!cannotWrite && (
-                        <Button size="small" styleType="borderless" onClick={() => setEditing(v)} aria-label={`Edit ${v.name}`}>
+                        <Button
+                          size="small"
+                          styleType="borderless"
+                          onClick={() => setEditing(v)}
+                          aria-label={`Edit ${v.name}`}
+                        >
                           Edit…
                         </Button>
                       )}
@@ -125,7 +163,10 @@ export function VersionsTab({ client, iModelId, iModelName, can, revisions, user
           onClose={() => setEditing(undefined)}
           onSaved={(v) => {
             setEditing(undefined);
-            setOutcome({ ok: true, text: `Named version '${v.name}' saved${v.state === "hidden" ? " (hidden)" : ""}.` });
+            setOutcome({
+              ok: true,
+              text: `Named version '${v.name}' saved${v.state === "hidden" ? " (hidden)" : ""}.`,
+            });
             onChanged(["versions", "changesets"]);
           }}
         />

@@ -29,22 +29,38 @@ export function fileNameOf(parts: readonly (string | number)[], extension: strin
 }
 
 /** A changeset's file (what iTwin.js applies), as `<iModel>-changeset-<index>.cs`. */
-export async function downloadChangesetFile(client: ModelHubClient, iModelId: string, iModelName: string, index: number): Promise<void> {
+export async function downloadChangesetFile(
+  client: ModelHubClient,
+  iModelId: string,
+  iModelName: string,
+  index: number,
+): Promise<void> {
   const changeset = await client.getChangeset(iModelId, index);
   const link = changeset._links.download?.href;
-  if (!link) throw new ModelHubError(403, "InsufficientPermissions", "Downloading files needs the imodels_read permission on this iModel.");
+  if (!link)
+    throw new ModelHubError(
+      403,
+      "InsufficientPermissions",
+      "Downloading files needs the imodels_read permission on this iModel.",
+    );
   saveLink(link, fileNameOf([iModelName, "changeset", index], "cs"));
 }
 
 /** What a click on "Download .bim" found: the download started, or why not (yet). */
-export type CheckpointOutcome = { kind: "started" } | { kind: "pending"; checkpoint: Checkpoint } | { kind: "failed"; checkpoint: Checkpoint };
+export type CheckpointOutcome =
+  { kind: "started" } | { kind: "pending"; checkpoint: Checkpoint } | { kind: "failed"; checkpoint: Checkpoint };
 
 /** Downloads a checkpoint's .bim if it is ready; otherwise says what state it is in. */
 export function saveCheckpoint(checkpoint: Checkpoint, fileName: string): CheckpointOutcome {
   if (checkpoint.state === "failed") return { kind: "failed", checkpoint };
   if (checkpoint.state !== "successful") return { kind: "pending", checkpoint };
   const link = checkpoint._links.download?.href;
-  if (!link) throw new ModelHubError(403, "InsufficientPermissions", "Downloading files needs the imodels_read permission on this iModel.");
+  if (!link)
+    throw new ModelHubError(
+      403,
+      "InsufficientPermissions",
+      "Downloading files needs the imodels_read permission on this iModel.",
+    );
   saveLink(link, fileName);
   return { kind: "started" };
 }

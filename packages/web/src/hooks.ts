@@ -14,7 +14,11 @@ export interface Loaded<T> {
  * arrives after a newer request started is dropped. A 401 calls `onUnauthorized` (the token was refused).
  */
 export function useLoaded<T>(load: () => Promise<T>, keys: readonly unknown[], onUnauthorized: () => void): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({
+    data: undefined,
+    error: undefined,
+    loading: true,
+  });
   const [manual, setManual] = useState(0);
   const latest = useRef(0);
   useEffect(() => {

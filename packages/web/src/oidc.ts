@@ -29,7 +29,8 @@ interface Discovery {
 async function discover(issuer: string): Promise<Discovery> {
   const url = `${issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
   const response = await fetch(url, { headers: { accept: "application/json" } });
-  if (!response.ok) throw new Error(`The identity provider answered ${response.status} to its discovery document (${url}).`);
+  if (!response.ok)
+    throw new Error(`The identity provider answered ${response.status} to its discovery document (${url}).`);
   const document = (await response.json()) as Partial<Discovery>;
   if (typeof document.authorization_endpoint !== "string" || typeof document.token_endpoint !== "string") {
     throw new Error("The identity provider's discovery document names no authorization or token endpoint.");
@@ -56,7 +57,9 @@ function redirectUri(): string {
 export async function beginSignIn(config: OidcSignIn): Promise<void> {
   const { authorization_endpoint } = await discover(config.issuer);
   const pending: Pending = { state: randomText(), verifier: randomText(48), returnTo: window.location.hash || "#/" };
-  const challenge = base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier))));
+  const challenge = base64url(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(pending.verifier))),
+  );
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
   const url = new URL(authorization_endpoint);
   const params: Record<string, string> = {
@@ -90,9 +93,12 @@ export async function completeSignIn(config: OidcSignIn): Promise<{ accessToken:
   const pending = raw ? (JSON.parse(raw) as Pending) : undefined;
   window.history.replaceState(null, "", `/${pending?.returnTo ?? "#/"}`);
   if (query.has("error")) {
-    throw new Error(`The identity provider did not sign you in: ${query.get("error_description") || query.get("error")}.`);
+    throw new Error(
+      `The identity provider did not sign you in: ${query.get("error_description") || query.get("error")}.`,
+    );
   }
-  if (!pending || pending.state !== query.get("state")) throw new Error("This sign-in answer does not belong to a sign-in started in this tab: sign in again.");
+  if (!pending || pending.state !== query.get("state"))
+    throw new Error("This sign-in answer does not belong to a sign-in started in this tab: sign in again.");
   const { token_endpoint } = await discover(config.issuer);
   const body = new URLSearchParams({
     grant_type: "authorization_code",
@@ -102,10 +108,20 @@ export async function completeSignIn(config: OidcSignIn): Promise<{ accessToken:
     code_verifier: pending.verifier,
     ...(config.resource ? { resource: config.resource } : {}),
   });
-  const response = await fetch(token_endpoint, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" }, body });
-  const answer = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
+  const response = await fetch(token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body,
+  });
+  const answer = (await response.json().catch(() => ({}))) as {
+    access_token?: string;
+    error?: string;
+    error_description?: string;
+  };
   if (!response.ok || typeof answer.access_token !== "string") {
-    throw new Error(`The identity provider refused the sign-in code: ${answer.error_description ?? answer.error ?? `status ${response.status}`}.`);
+    throw new Error(
+      `The identity provider refused the sign-in code: ${answer.error_description ?? answer.error ?? `status ${response.status}`}.`,
+    );
   }
   return { accessToken: answer.access_token, returnTo: pending.returnTo };
 }

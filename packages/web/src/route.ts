@@ -7,7 +7,10 @@ export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "versions", "bri
 export type AdminSection = "members" | "tokens" | "audit" | "storage" | "system";
 export const ADMIN_SECTIONS: readonly AdminSection[] = ["members", "tokens", "audit", "storage", "system"];
 
-export type Route = { page: "home"; iTwinId?: string } | { page: "iModel"; iModelId: string; tab: IModelTab } | { page: "admin"; section: AdminSection };
+export type Route =
+  | { page: "home"; iTwinId?: string }
+  | { page: "iModel"; iModelId: string; tab: IModelTab }
+  | { page: "admin"; section: AdminSection };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);

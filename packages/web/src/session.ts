@@ -29,7 +29,12 @@ export function loadSession(): Session | undefined {
     const raw = sessionStorage.getItem(SESSION_KEY);
     if (!raw) return undefined;
     const parsed = JSON.parse(raw) as Partial<Session>;
-    if (typeof parsed.credential !== "string" || typeof parsed.mode !== "string" || typeof parsed.me?.user?.id !== "string") return undefined;
+    if (
+      typeof parsed.credential !== "string" ||
+      typeof parsed.mode !== "string" ||
+      typeof parsed.me?.user?.id !== "string"
+    )
+      return undefined;
     return parsed as Session;
   } catch {
     return undefined;
@@ -43,7 +48,11 @@ export function saveSession(session: Session | undefined): void {
 
 /** The API client of this page: the hub that served it, the signed-in user's token. */
 export function clientOf(session: Session): ModelHubClient {
-  return new ModelHubClient({ url: window.location.origin, accessToken: session.credential, retry: { attempts: 3, maxDelayMs: 5000 } });
+  return new ModelHubClient({
+    url: window.location.origin,
+    accessToken: session.credential,
+    retry: { attempts: 3, maxDelayMs: 5000 },
+  });
 }
 
 /**
@@ -51,7 +60,11 @@ export function clientOf(session: Session): ModelHubClient {
  * instead of being kept and failing on the first page.
  */
 export async function whoAmI(credential: string): Promise<Me> {
-  const client = new ModelHubClient({ url: window.location.origin, accessToken: credential, retry: { attempts: 2, maxDelayMs: 2000 } });
+  const client = new ModelHubClient({
+    url: window.location.origin,
+    accessToken: credential,
+    retry: { attempts: 2, maxDelayMs: 2000 },
+  });
   return client.request<Me>("GET", `${window.location.origin}/me`);
 }
 

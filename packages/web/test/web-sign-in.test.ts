@@ -30,8 +30,16 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     const { token } = await createToken({ dataDir: hub.dataDir, userId: "root", description: "GET /me test" });
     const me = await fetch(`${hub.url}/me`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(me.status, 200);
-    const body = (await me.json()) as { user: { id: string; displayName: string }; authMode: string; administrator: boolean; expiresAt: string | null };
-    assert.deepEqual([body.user.id, body.user.displayName, body.authMode, body.administrator], ["root", "root", "tokens", true]);
+    const body = (await me.json()) as {
+      user: { id: string; displayName: string };
+      authMode: string;
+      administrator: boolean;
+      expiresAt: string | null;
+    };
+    assert.deepEqual(
+      [body.user.id, body.user.displayName, body.authMode, body.administrator],
+      ["root", "root", "tokens", true],
+    );
     assert.ok(body.expiresAt && Date.parse(body.expiresAt) > Date.now(), "a hub token's expiry is told");
     const refused = await fetch(`${hub.url}/me`, { headers: { authorization: "Bearer mh_not-a-real-token" } });
     assert.equal(refused.status, 401);
@@ -39,7 +47,11 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
 
     // The administration routes refuse bad input in the API's error body and change nothing.
     const admin = (method: string, path: string, body?: unknown) =>
-      fetch(`${hub.url}/admin${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      fetch(`${hub.url}/admin${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
     const before = ((await (await admin("GET", "/tokens")).json()) as { tokens: unknown[] }).tokens.length;
     const badLifetime = await admin("POST", "/tokens", { userId: "carol", expires: "soon" });
     assert.equal(badLifetime.status, 422);
@@ -76,19 +88,28 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     const { token } = await createToken({ dataDir: hub.dataDir, userId: "root", description: "web UI test" });
     await page.getByLabel("Token").fill(token);
     await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByText("You are a member of no iTwin yet: create one above, or ask an iTwin's Owner to add you.").waitFor();
+    await page
+      .getByText("You are a member of no iTwin yet: create one above, or ask an iTwin's Owner to add you.")
+      .waitFor();
     const who = page.getByTestId("signed-in-as");
     assert.equal(await who.getAttribute("data-user-id"), "root");
     assert.equal((await who.textContent())?.trim(), "root");
     await page.getByText("administrator", { exact: true }).waitFor();
     // Administrators may list every iTwin of the hub: the switch is theirs.
     await page.getByLabel("Every iTwin of the hub").waitFor();
-    const stored = await page.evaluate(() => ({ local: localStorage.length, cookies: document.cookie, session: sessionStorage.getItem("modelhub.session") }));
+    const stored = await page.evaluate(() => ({
+      local: localStorage.length,
+      cookies: document.cookie,
+      session: sessionStorage.getItem("modelhub.session"),
+    }));
     assert.deepEqual({ local: stored.local, cookies: stored.cookies }, { local: 0, cookies: "" });
     assert.match(stored.session ?? "", new RegExp(token));
 
     // The refused token's 401 (on GET /me) is Chromium's one console line; nothing else.
-    assert.deepEqual(errors.filter((e) => !/status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/me\)$/.test(e)), []);
+    assert.deepEqual(
+      errors.filter((e) => !/status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/me\)$/.test(e)),
+      [],
+    );
     assert.equal(errors.length, 1, errors.join("\n"));
     await context.close();
     stepsRun.push("sign-in");
@@ -102,7 +123,13 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     const iModel = await root.createIModel({ iTwinId: iTwin.id, name: "Read only model" });
     await root.waitForInitialization(iModel.id, 120_000);
     await root.createNamedVersion(iModel.id, { name: "Baseline", changeset: 0 });
-    const ac = (method: string, path: string, body: unknown) => root.request<{ role?: { id: string } }>(method, `${hub.url}/accesscontrol/itwins/${iTwin.id}${path}`, body, [200, 201]);
+    const ac = (method: string, path: string, body: unknown) =>
+      root.request<{ role?: { id: string } }>(
+        method,
+        `${hub.url}/accesscontrol/itwins/${iTwin.id}${path}`,
+        body,
+        [200, 201],
+      );
     const role = await ac("POST", "/roles", { displayName: "Viewer", permissions: ["imodels_webview"] });
     await ac("POST", "/members/users", { members: [{ userId: "rita", roleIds: [role.role!.id] }] });
 
@@ -115,7 +142,11 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByTestId("signed-in-as").filter({ hasText: "rita" }).waitFor();
     await page.locator(`li[data-itwin='${iTwin.id}']`).getByRole("link", { name: "Read only model" }).waitFor();
-    assert.equal(await page.getByLabel("Every iTwin of the hub").count(), 0, "not an administrator: no switch that answers 403");
+    assert.equal(
+      await page.getByLabel("Every iTwin of the hub").count(),
+      0,
+      "not an administrator: no switch that answers 403",
+    );
     assert.equal(await page.getByText("administrator", { exact: true }).count(), 0);
 
     await page.goto(`${hub.url}/#/imodels/${iModel.id}/versions`);
@@ -138,7 +169,11 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
   });
 
   it("an administrator makes a token in the page, sees its last use, revokes it; filters the audit log; sees storage and jobs", async () => {
-    const { token: rootToken } = await createToken({ dataDir: hub.dataDir, userId: "root", description: "admin pages" });
+    const { token: rootToken } = await createToken({
+      dataDir: hub.dataDir,
+      userId: "root",
+      description: "admin pages",
+    });
     // bypassCSP: axe-core is injected below as an inline script.
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
     const errors = collectConsoleErrors(context);
@@ -172,12 +207,31 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.getByTestId("members-outcome").filter({ hasText: "Created the role Checkers." }).waitFor();
     await page.getByTestId("roles").locator("tr[data-role='Checkers']").waitFor();
     const rolesNow = async () =>
-      (await root.request<{ roles: { displayName: string; permissions: string[] }[] }>("GET", `${hub.url}/accesscontrol/itwins/${iTwinId}/roles`)).roles.map((r) => [r.displayName, r.permissions.join(" ")]);
-    assert.deepEqual((await rolesNow()).find(([name]) => name === "Checkers"), ["Checkers", "imodels_webview imodels_read imodels_write"]);
-    await page.getByTestId("roles").locator("tr[data-role='Checkers']").getByRole("button", { name: "Delete Checkers" }).click();
+      (
+        await root.request<{ roles: { displayName: string; permissions: string[] }[] }>(
+          "GET",
+          `${hub.url}/accesscontrol/itwins/${iTwinId}/roles`,
+        )
+      ).roles.map((r) => [r.displayName, r.permissions.join(" ")]);
+    assert.deepEqual(
+      (await rolesNow()).find(([name]) => name === "Checkers"),
+      ["Checkers", "imodels_webview imodels_read imodels_write"],
+    );
+    await page
+      .getByTestId("roles")
+      .locator("tr[data-role='Checkers']")
+      .getByRole("button", { name: "Delete Checkers" })
+      .click();
     await page.getByTestId("members-outcome").filter({ hasText: "Deleted the role Checkers." }).waitFor();
-    assert.equal((await rolesNow()).some(([name]) => name === "Checkers"), false);
-    assert.equal(await page.getByTestId("roles").locator("tr[data-role='Owner']").getByRole("button").count(), 0, "the built-in Owner role offers no delete");
+    assert.equal(
+      (await rolesNow()).some(([name]) => name === "Checkers"),
+      false,
+    );
+    assert.equal(
+      await page.getByTestId("roles").locator("tr[data-role='Owner']").getByRole("button").count(),
+      0,
+      "the built-in Owner role offers no delete",
+    );
 
     await page.getByRole("tab", { name: "Tokens" }).click();
     const form = page.getByRole("form", { name: "Create a token" });
@@ -201,7 +255,11 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     assert.deepEqual(problems, []);
     await row.getByRole("button", { name: "Revoke the token of carol (carol's laptop)" }).click();
     await row.getByText("revoked").waitFor();
-    assert.equal((await fetch(`${hub.url}/me`, { headers: { authorization: `Bearer ${secret}` } })).status, 401, "a revoked token is refused at once");
+    assert.equal(
+      (await fetch(`${hub.url}/me`, { headers: { authorization: `Bearer ${secret}` } })).status,
+      401,
+      "a revoked token is refused at once",
+    );
 
     await page.getByRole("tab", { name: "Audit log" }).click();
     await page.getByTestId("audit").locator("tr[data-action]").first().waitFor();
@@ -209,15 +267,25 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.getByRole("button", { name: "Filter" }).click();
     // Only revocations: carol's (a success) and the unknown token's of the first step (refused, 404).
     await page.getByTestId("audit").locator("tr[data-action='token.revoke']").filter({ hasText: "refused" }).waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid='audit'] tr[data-action]")].every((tr) => tr.getAttribute("data-action") === "token.revoke"));
-    const outcomes = await page.getByTestId("audit").locator("tr[data-action] td[data-label='Outcome']").allTextContents();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("[data-testid='audit'] tr[data-action]")].every(
+        (tr) => tr.getAttribute("data-action") === "token.revoke",
+      ),
+    );
+    const outcomes = await page
+      .getByTestId("audit")
+      .locator("tr[data-action] td[data-label='Outcome']")
+      .allTextContents();
     assert.deepEqual(outcomes.map((o) => o.trim()).sort(), ["refused 404", "success 200"]);
 
     await page.getByRole("tab", { name: "Storage" }).click();
     const storageRow = page.getByTestId("storage").locator("tr").filter({ hasText: "Read only model" });
     await storageRow.waitFor();
     assert.ok(Number(await storageRow.getByTestId("imodel-total").getAttribute("data-bytes")) > 0);
-    await page.getByTestId("storage-total").filter({ hasText: /The hub's files take [\d.]+ (KB|MB) in \d+ files/ }).waitFor();
+    await page
+      .getByTestId("storage-total")
+      .filter({ hasText: /The hub's files take [\d.]+ (KB|MB) in \d+ files/ })
+      .waitFor();
 
     await page.getByRole("tab", { name: "Jobs and health" }).click();
     await page.getByTestId("readiness").filter({ hasText: "Ready: every store answers." }).waitFor();

@@ -7,7 +7,17 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
-import { ITWIN_ID, ITWIN_NAME, assertPrerequisites, collectConsoleErrors, iModelUrl, launchChromium, pageProblems, signInOpenMode, startDemoHub } from "./support/demo-hub.js";
+import {
+  ITWIN_ID,
+  ITWIN_NAME,
+  assertPrerequisites,
+  collectConsoleErrors,
+  iModelUrl,
+  launchChromium,
+  pageProblems,
+  signInOpenMode,
+  startDemoHub,
+} from "./support/demo-hub.js";
 
 describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { timeout: 300_000 }, () => {
   let demo: DemoHub;
@@ -40,9 +50,16 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     assert.match(await response.text(), /<div id="root">/);
     assert.deepEqual(await (await fetch(`${demo.hub.url}/ui/config`)).json(), { authMode: "open" });
     // Hub tokens are refused by a hub that does not use them: creating one here would mislead.
-    const token = await fetch(`${demo.hub.url}/admin/tokens`, { method: "POST", headers: { authorization: "Bearer manager", "content-type": "application/json" }, body: JSON.stringify({ userId: "bob" }) });
+    const token = await fetch(`${demo.hub.url}/admin/tokens`, {
+      method: "POST",
+      headers: { authorization: "Bearer manager", "content-type": "application/json" },
+      body: JSON.stringify({ userId: "bob" }),
+    });
     assert.equal(token.status, 400);
-    assert.match(((await token.json()) as { error: { message: string } }).error.message, /^This hub runs with --auth open: hub tokens would not be accepted by it/);
+    assert.match(
+      ((await token.json()) as { error: { message: string } }).error.message,
+      /^This hub runs with --auth open: hub tokens would not be accepted by it/,
+    );
     stepsRun.push("served");
   });
 
@@ -50,13 +67,18 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await signInOpenMode(page, demo.hub.url, "manager");
     const card = page.locator(`li[data-itwin='${ITWIN_ID}']`);
     await card.getByRole("link", { name: new RegExp(ITWIN_NAME) }).waitFor();
-    await card.getByRole("list", { name: `iModels of ${ITWIN_NAME}` }).getByRole("link", { name: "Plant West" }).waitFor();
+    await card
+      .getByRole("list", { name: `iModels of ${ITWIN_NAME}` })
+      .getByRole("link", { name: "Plant West" })
+      .waitFor();
     assert.equal(await page.getByLabel("iTwin id").count(), 0, "no box for a GUID any more");
     // Every page has a title of its own, and the page a favicon (an SVG the hub serves or the page carries).
     assert.equal(await page.title(), "iTwins · modelhub");
     const icon = await page.locator("link[rel='icon']").getAttribute("href");
     assert.ok(icon && icon !== "data:,", `favicon: ${icon}`);
-    const iconBody = icon.startsWith("data:") ? decodeURIComponent(icon.replace(/^data:image\/svg\+xml(;base64)?,/, "")) : await (await fetch(new URL(icon, `${demo.hub.url}/`))).text();
+    const iconBody = icon.startsWith("data:")
+      ? decodeURIComponent(icon.replace(/^data:image\/svg\+xml(;base64)?,/, ""))
+      : await (await fetch(new URL(icon, `${demo.hub.url}/`))).text();
     assert.match(icon.includes(";base64,") ? Buffer.from(iconBody, "base64").toString() : iconBody, /<svg/);
     // Who am I: the hub's answer to GET /me, in the header.
     assert.equal(await page.getByTestId("signed-in-as").getAttribute("data-user-id"), "manager");
@@ -70,13 +92,19 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const card = page.locator("li[data-itwin]").filter({ hasText: "East site" });
     await card.getByText("No iModels yet.").waitFor();
     const made = [];
-    for await (const t of demo.apiAs("manager").iTwins({ search: "east" })) made.push({ name: t.displayName, createdBy: t.createdBy });
+    for await (const t of demo.apiAs("manager").iTwins({ search: "east" }))
+      made.push({ name: t.displayName, createdBy: t.createdBy });
     assert.deepEqual(made, [{ name: "East site", createdBy: "manager" }]);
-    const members = await demo.apiAs("manager").request<{ members: { id: string; roles: { displayName: string }[] }[] }>(
-      "GET",
-      `${demo.hub.url}/accesscontrol/itwins/${await card.getAttribute("data-itwin")}/members/users`,
+    const members = await demo
+      .apiAs("manager")
+      .request<{ members: { id: string; roles: { displayName: string }[] }[] }>(
+        "GET",
+        `${demo.hub.url}/accesscontrol/itwins/${await card.getAttribute("data-itwin")}/members/users`,
+      );
+    assert.deepEqual(
+      members.members.map((m) => [m.id, m.roles.map((r) => r.displayName)]),
+      [["manager", ["Owner"]]],
     );
-    assert.deepEqual(members.members.map((m) => [m.id, m.roles.map((r) => r.displayName)]), [["manager", ["Owner"]]]);
 
     await page.getByLabel("New iTwin name").fill("west SITE");
     await page.getByRole("button", { name: "Create iTwin" }).click();
@@ -85,7 +113,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
   });
 
   it("opens an iTwin and finds the iModel by name among its iModels", async () => {
-    await page.locator(`li[data-itwin='${ITWIN_ID}']`).getByRole("link", { name: new RegExp(ITWIN_NAME) }).click();
+    await page
+      .locator(`li[data-itwin='${ITWIN_ID}']`)
+      .getByRole("link", { name: new RegExp(ITWIN_NAME) })
+      .click();
     await page.getByRole("heading", { name: ITWIN_NAME }).waitFor();
     const link = page.getByRole("link", { name: /Plant West/ });
     await link.waitFor();
@@ -109,7 +140,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
   it("the changeset timeline shows the pushes: index, description, who", async () => {
     const timeline = page.getByTestId("changesets");
     await timeline.locator("tr[data-index='2']").waitFor();
-    const rows = await timeline.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent?.trim())));
+    const rows = await timeline
+      .locator("tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 3).map((td) => td.textContent?.trim())),
+      );
     assert.deepEqual(rows, [
       ["2", "Two valves", "alice"],
       ["1", "Three pumps in the west hall", "alice"],
@@ -125,7 +160,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const row = page.getByTestId("changesets").locator("tr[data-index='3']");
     await row.waitFor();
     assert.match((await row.textContent()) ?? "", /A tank, pushed live/);
-    assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, "the page was reloaded");
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded),
+      true,
+      "the page was reloaded",
+    );
     stepsRun.push("live push");
   });
 
@@ -136,10 +175,16 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await dialog.getByLabel("Description (optional)").fill("valves in place");
     await dialog.getByRole("button", { name: "Create named version" }).click();
     await page.getByText("Named version 'Milestone A' created at changeset 2.").waitFor();
-    await page.getByTestId("changesets").locator("tr[data-index='2']").getByTestId("version-badge").filter({ hasText: "Milestone A" }).waitFor();
+    await page
+      .getByTestId("changesets")
+      .locator("tr[data-index='2']")
+      .getByTestId("version-badge")
+      .filter({ hasText: "Milestone A" })
+      .waitFor();
 
     const versions = [];
-    for await (const v of demo.apiAs("alice").namedVersions(demo.iModelId)) versions.push({ name: v.name, changesetIndex: v.changesetIndex, description: v.description });
+    for await (const v of demo.apiAs("alice").namedVersions(demo.iModelId))
+      versions.push({ name: v.name, changesetIndex: v.changesetIndex, description: v.description });
     assert.deepEqual(versions, [{ name: "Milestone A", changesetIndex: 2, description: "valves in place" }]);
 
     // The same name again: the API's refusal, in words, inside the dialog.
@@ -157,7 +202,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
   it("downloads a changeset's file, and the iModel as of a changeset that had no checkpoint (the hub makes it)", async () => {
     const api = demo.apiAs("manager");
     const cs1 = await api.getChangeset(demo.iModelId, 1);
-    assert.equal((await api.checkpoints(demo.iModelId)).checkpoints.some((c) => c.changesetIndex === 1), false, "changeset 1 has no checkpoint yet");
+    assert.equal(
+      (await api.checkpoints(demo.iModelId)).checkpoints.some((c) => c.changesetIndex === 1),
+      false,
+      "changeset 1 has no checkpoint yet",
+    );
 
     await page.getByRole("button", { name: "Download changeset 1" }).click();
     const fileDownload = page.waitForEvent("download");
@@ -168,8 +217,13 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
 
     await page.getByRole("button", { name: "Download changeset 1" }).click();
     await page.getByRole("menuitem", { name: /iModel \(\.bim\)/ }).click();
-    await page.getByTestId("download-outcome").filter({ hasText: "The hub is making the .bim of changeset 1" }).waitFor();
-    const ready = page.getByTestId("download-outcome").getByRole("button", { name: "Download the .bim of changeset 1" });
+    await page
+      .getByTestId("download-outcome")
+      .filter({ hasText: "The hub is making the .bim of changeset 1" })
+      .waitFor();
+    const ready = page
+      .getByTestId("download-outcome")
+      .getByRole("button", { name: "Download the .bim of changeset 1" });
     await ready.waitFor({ timeout: 60_000 });
     const bimDownload = page.waitForEvent("download");
     await ready.click();
@@ -191,7 +245,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     // Its checkpoint was scheduled when it was named: wait for the hub to finish it (state, not time).
     const api = demo.apiAs("manager");
     const version = (await collect(api.namedVersions(demo.iModelId))).find((v) => v.name === "Milestone A")!;
-    await waitUntil(async () => (await api.checkpointOfNamedVersion(demo.iModelId, version.id)).state === "successful", "the checkpoint of Milestone A");
+    await waitUntil(
+      async () => (await api.checkpointOfNamedVersion(demo.iModelId, version.id)).state === "successful",
+      "the checkpoint of Milestone A",
+    );
     const download = page.waitForEvent("download");
     await row.getByRole("button", { name: "Download .bim of Milestone A" }).click();
     const bim = await download;
@@ -205,7 +262,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await dialog.getByLabel("Name").fill("Milestone A (valves)");
     await dialog.getByLabel(/^Hidden/).check();
     await dialog.getByRole("button", { name: "Save" }).click();
-    await page.getByTestId("version-outcome").filter({ hasText: "Named version 'Milestone A (valves)' saved (hidden)." }).waitFor();
+    await page
+      .getByTestId("version-outcome")
+      .filter({ hasText: "Named version 'Milestone A (valves)' saved (hidden)." })
+      .waitFor();
     await page.getByTestId("versions").locator("tr[data-version='Milestone A (valves)']").getByText("hidden").waitFor();
     const after = (await collect(api.namedVersions(demo.iModelId))).map((v) => ({ name: v.name, state: v.state }));
     assert.deepEqual(after, [{ name: "Milestone A (valves)", state: "hidden" }]);
@@ -235,13 +295,19 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const pump = counts.getByTestId("locked-exclusive").locator(`li[data-object='${demo.firstElements[0]}']`);
     await pump.filter({ hasText: "pump 0" }).waitFor();
     assert.match((await pump.textContent()) ?? "", /^pump 0 Generic:PhysicalObject in .+ 0x[0-9a-f]+$/);
-    await counts.getByTestId("labels-as-of").filter({ hasText: /Names as of changeset \d+/ }).waitFor();
+    await counts
+      .getByTestId("labels-as-of")
+      .filter({ hasText: /Names as of changeset \d+/ })
+      .waitFor();
     const before = await demo.apiAs("manager").locks(demo.iModelId, { briefcaseId: demo.aliceBriefcase });
     assert.equal(before.length, 1, "the API shows alice's locks before the release");
 
     await row.getByRole("button", { name: "Release locks" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Release locks" }).click();
-    await page.getByTestId("release-outcome").filter({ hasText: `Released the locks of briefcase ${demo.aliceBriefcase}.` }).waitFor();
+    await page
+      .getByTestId("release-outcome")
+      .filter({ hasText: `Released the locks of briefcase ${demo.aliceBriefcase}.` })
+      .waitFor();
     await row.locator("[data-testid='lock-counts'][data-exclusive='0'][data-shared='0']").waitFor();
     assert.deepEqual(await demo.apiAs("manager").locks(demo.iModelId, { briefcaseId: demo.aliceBriefcase }), []);
     stepsRun.push("locks released");
@@ -252,7 +318,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     const baseline = page.getByTestId("checkpoints").locator("tr[data-index='0']");
     await baseline.waitFor();
     assert.match((await baseline.textContent()) ?? "", /successful/);
-    assert.match((await page.getByTestId("checkpoints-total").textContent()) ?? "", /checkpoints?, [\d.]+ (B|KB|MB) on disk/);
+    assert.match(
+      (await page.getByTestId("checkpoints-total").textContent()) ?? "",
+      /checkpoints?, [\d.]+ (B|KB|MB) on disk/,
+    );
     // The baseline's .bim, from the list.
     const download = page.waitForEvent("download");
     await baseline.getByRole("button", { name: "Download .bim of changeset 0" }).click();
@@ -271,7 +340,10 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
       await signInOpenMode(small, demo.hub.url, "manager");
       await small.goto(iModelUrl(demo.hub.url, demo.iModelId));
       await small.getByTestId("changesets").locator("tr[data-index='3']").waitFor();
-      const widths = await small.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+      const widths = await small.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        viewport: window.innerWidth,
+      }));
       assert.ok(widths.page <= widths.viewport, `the page is ${widths.page}px wide in a ${widths.viewport}px window`);
       assert.ok(await small.getByRole("tab", { name: "Briefcases and locks" }).isVisible());
       assert.deepEqual(phoneErrors, []);
@@ -283,12 +355,32 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
 
   it("every page, at 1440×900, at 390×844 and in dark mode: no sideways scrolling, no clipped table, no serious accessibility violation (axe-core)", async () => {
     const pages: { name: string; hash: string; ready: string }[] = [
-      { name: "iTwins", hash: "#/", ready: `li[data-itwin='${ITWIN_ID}'] [data-testid='imodel-facts'], li[data-itwin='${ITWIN_ID}'] ul a` },
+      {
+        name: "iTwins",
+        hash: "#/",
+        ready: `li[data-itwin='${ITWIN_ID}'] [data-testid='imodel-facts'], li[data-itwin='${ITWIN_ID}'] ul a`,
+      },
       { name: "iModels", hash: `#/itwins/${ITWIN_ID}`, ready: "[data-testid='imodel-facts']" },
-      { name: "changesets", hash: `#/imodels/${demo.iModelId}/changesets`, ready: "[data-testid='changesets'] tr[data-index='3']" },
-      { name: "versions", hash: `#/imodels/${demo.iModelId}/versions`, ready: "[data-testid='versions'] tr[data-version]" },
-      { name: "briefcases", hash: `#/imodels/${demo.iModelId}/briefcases`, ready: "[data-testid='briefcases'] tr[data-briefcase]" },
-      { name: "checkpoints", hash: `#/imodels/${demo.iModelId}/checkpoints`, ready: "[data-testid='checkpoints'] tr[data-index='0']" },
+      {
+        name: "changesets",
+        hash: `#/imodels/${demo.iModelId}/changesets`,
+        ready: "[data-testid='changesets'] tr[data-index='3']",
+      },
+      {
+        name: "versions",
+        hash: `#/imodels/${demo.iModelId}/versions`,
+        ready: "[data-testid='versions'] tr[data-version]",
+      },
+      {
+        name: "briefcases",
+        hash: `#/imodels/${demo.iModelId}/briefcases`,
+        ready: "[data-testid='briefcases'] tr[data-briefcase]",
+      },
+      {
+        name: "checkpoints",
+        hash: `#/imodels/${demo.iModelId}/checkpoints`,
+        ready: "[data-testid='checkpoints'] tr[data-index='0']",
+      },
       { name: "admin members", hash: "#/admin/members", ready: "[data-testid='members'] tr[data-member]" },
       { name: "admin tokens", hash: "#/admin/tokens", ready: "form[aria-label='Create a token']" },
       { name: "admin audit", hash: "#/admin/audit", ready: "[data-testid='audit'] tr[data-action]" },
@@ -297,7 +389,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     ];
     const problems: string[] = [];
     let audited = 0;
-    const sizes: { width: number; height: number; dark?: boolean }[] = [{ width: 1440, height: 900 }, { width: 390, height: 844 }, { width: 1440, height: 900, dark: true }];
+    const sizes: { width: number; height: number; dark?: boolean }[] = [
+      { width: 1440, height: 900 },
+      { width: 390, height: 844 },
+      { width: 1440, height: 900, dark: true },
+    ];
     for (const { dark, ...size } of sizes) {
       // axe-core is injected as an inline script, which the page's content security policy refuses: bypassed here only.
       const context = await browser.newContext({
@@ -317,7 +413,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
         for (const target of pages) {
           await tab.goto(`${demo.hub.url}/${target.hash}`);
           await tab.locator(target.ready).first().waitFor();
-          await tab.locator("[role='progressbar']").first().waitFor({ state: "detached" }).catch(() => undefined);
+          await tab
+            .locator("[role='progressbar']")
+            .first()
+            .waitFor({ state: "detached" })
+            .catch(() => undefined);
           problems.push(...(await pageProblems(tab, `${target.name} at ${size.width}px${dark ? " (dark)" : ""}`)));
           audited++;
         }
@@ -332,7 +432,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
   });
 
   it("signing out forgets the session; a tab's session never reaches localStorage", async () => {
-    const stored = await page.evaluate(() => ({ local: Object.keys(localStorage), session: Object.keys(sessionStorage), cookies: document.cookie }));
+    const stored = await page.evaluate(() => ({
+      local: Object.keys(localStorage),
+      session: Object.keys(sessionStorage),
+      cookies: document.cookie,
+    }));
     assert.deepEqual(stored.local, []);
     assert.equal(stored.cookies, "");
     assert.ok(stored.session.includes("modelhub.session"));
@@ -344,9 +448,13 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
 
   it("wrote no console errors (but Chromium's own lines for the 409s provoked above), and every step above ran", () => {
     // Chromium logs every refused fetch as "Failed to load resource"; the duplicate names were refused on purpose.
-    const provoked = /^console: Failed to load resource: the server responded with a status of 409 \(Conflict\) \(http:\/\/127\.0\.0\.1:\d+\/(imodels\/[^/]+\/namedversions|itwins)\)$/;
+    const provoked =
+      /^console: Failed to load resource: the server responded with a status of 409 \(Conflict\) \(http:\/\/127\.0\.0\.1:\d+\/(imodels\/[^/]+\/namedversions|itwins)\)$/;
     assert.equal(consoleErrors.filter((e) => provoked.test(e)).length, 2, consoleErrors.join("\n"));
-    assert.deepEqual(consoleErrors.filter((e) => !provoked.test(e)), []);
+    assert.deepEqual(
+      consoleErrors.filter((e) => !provoked.test(e)),
+      [],
+    );
     assert.deepEqual(stepsRun, [
       "served",
       "home",

@@ -72,7 +72,12 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   },
 
   async createIModel(a) {
-    return hub().createNewIModel({ iTwinId: String(a.iTwinId), iModelName: String(a.name), version0: a.version0 as string | undefined, accessToken: token(a) });
+    return hub().createNewIModel({
+      iTwinId: String(a.iTwinId),
+      iModelName: String(a.name),
+      version0: a.version0 as string | undefined,
+      accessToken: token(a),
+    });
   },
 
   async download(a) {
@@ -96,7 +101,16 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const ids: string[] = [];
     const prefix = String(a.labelPrefix ?? a.key);
     for (let i = 0; i < Number(a.count); i++) {
-      ids.push(db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${prefix} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never));
+      ids.push(
+        db.elements.insertElement({
+          classFullName: "Generic:PhysicalObject",
+          model,
+          category,
+          code: common.Code.createEmpty(),
+          userLabel: `${prefix} ${i}`,
+          placement: { origin: [i, 0, 0], angles: {} },
+        } as never),
+      );
     }
     db.saveChanges(`insert ${a.count}`);
     return ids;
@@ -113,7 +127,15 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const prefix = String(a.labelPrefix ?? a.key);
     for (let i = 0; i < count; i++) {
       const payload = randomBytes((perElement * 3) / 4).toString("base64");
-      db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${prefix} ${i}`, jsonProperties: { payload }, placement: { origin: [i, 1, 0], angles: {} } } as never);
+      db.elements.insertElement({
+        classFullName: "Generic:PhysicalObject",
+        model,
+        category,
+        code: common.Code.createEmpty(),
+        userLabel: `${prefix} ${i}`,
+        jsonProperties: { payload },
+        placement: { origin: [i, 1, 0], angles: {} },
+      } as never);
     }
     db.saveChanges(`insert ${count} large`);
     return count;
@@ -123,11 +145,24 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   async makeLargeVersion0(a) {
     const snapshot = backend.SnapshotDb.createEmpty(String(a.path), { rootSubject: { name: "large" } });
     const model = backend.PhysicalModel.insert(snapshot, common.IModel.rootSubjectId, "Physical");
-    const category = backend.SpatialCategory.insert(snapshot, common.IModel.dictionaryId, "Things", new common.SubCategoryAppearance());
+    const category = backend.SpatialCategory.insert(
+      snapshot,
+      common.IModel.dictionaryId,
+      "Things",
+      new common.SubCategoryAppearance(),
+    );
     const perElement = 1024 * 1024;
     for (let i = 0; i < Math.ceil(Number(a.bytes) / perElement); i++) {
       const payload = randomBytes((perElement * 3) / 4).toString("base64");
-      snapshot.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `v0 ${i}`, jsonProperties: { payload }, placement: { origin: [i, 2, 0], angles: {} } } as never);
+      snapshot.elements.insertElement({
+        classFullName: "Generic:PhysicalObject",
+        model,
+        category,
+        code: common.Code.createEmpty(),
+        userLabel: `v0 ${i}`,
+        jsonProperties: { payload },
+        placement: { origin: [i, 2, 0], angles: {} },
+      } as never);
     }
     snapshot.saveChanges();
     snapshot.close();
@@ -142,17 +177,23 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   /** Element count and the labels found more than once (a changeset applied twice would show here). */
   async labels(a) {
     const db = briefcases.get(String(a.key))!;
-    const duplicates = db.withPreparedStatement("SELECT UserLabel, COUNT(*) FROM Generic.PhysicalObject GROUP BY UserLabel HAVING COUNT(*) > 1", (stmt) => {
-      const out: { label: string; count: number }[] = [];
-      while (stmt.step() === bentley.DbResult.BE_SQLITE_ROW) out.push({ label: stmt.getValue(0).getString(), count: stmt.getValue(1).getInteger() });
-      return out;
-    });
+    const duplicates = db.withPreparedStatement(
+      "SELECT UserLabel, COUNT(*) FROM Generic.PhysicalObject GROUP BY UserLabel HAVING COUNT(*) > 1",
+      (stmt) => {
+        const out: { label: string; count: number }[] = [];
+        while (stmt.step() === bentley.DbResult.BE_SQLITE_ROW)
+          out.push({ label: stmt.getValue(0).getString(), count: stmt.getValue(1).getInteger() });
+        return out;
+      },
+    );
     return { total: countObjects(db), duplicates };
   },
 
   async lock(a) {
     const db = briefcases.get(String(a.key))!;
-    await db.locks.acquireLocks(a.level === "exclusive" ? { exclusive: a.ids as string[] } : { shared: a.ids as string[] });
+    await db.locks.acquireLocks(
+      a.level === "exclusive" ? { exclusive: a.ids as string[] } : { shared: a.ids as string[] },
+    );
     return true;
   },
 
@@ -180,15 +221,25 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   async abandonLocks(a) {
     const db = briefcases.get(String(a.key))!;
     const states = { none: common.LockState.None, shared: common.LockState.Shared } as const;
-    const locks = new Map(Object.entries(a.previous as Record<string, keyof typeof states>).map(([id, state]) => [id, states[state]]));
-    await abandoning().abandonLocks({ iModelId: db.iModelId, briefcaseId: db.briefcaseId, accessToken: token(a) }, locks);
+    const locks = new Map(
+      Object.entries(a.previous as Record<string, keyof typeof states>).map(([id, state]) => [id, states[state]]),
+    );
+    await abandoning().abandonLocks(
+      { iModelId: db.iModelId, briefcaseId: db.briefcaseId, accessToken: token(a) },
+      locks,
+    );
     return true;
   },
 
   /** The briefcase's locks as the hub has them. */
   async heldLocks(a) {
     const db = briefcases.get(String(a.key))!;
-    const held = await hub().queryAllLocks({ iModelId: db.iModelId, briefcaseId: db.briefcaseId, changeset: db.changeset, accessToken: token(a) });
+    const held = await hub().queryAllLocks({
+      iModelId: db.iModelId,
+      briefcaseId: db.briefcaseId,
+      changeset: db.changeset,
+      accessToken: token(a),
+    });
     return held.map((l) => ({ id: l.id, state: l.state })).sort((x, y) => x.id.localeCompare(y.id));
   },
 
@@ -206,7 +257,9 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
       description: String(a.description ?? "push"),
       accessToken: token(a),
       // The crash and soak runs shorten iTwin.js's 3 s wait before merging again after PullIsRequired.
-      ...(a.mergeRetryDelayMs !== undefined ? { mergeRetryDelay: bentley.BeDuration.fromMilliseconds(Number(a.mergeRetryDelayMs)) } : {}),
+      ...(a.mergeRetryDelayMs !== undefined
+        ? { mergeRetryDelay: bentley.BeDuration.fromMilliseconds(Number(a.mergeRetryDelayMs)) }
+        : {}),
       ...(a.mergeRetryCount !== undefined ? { mergeRetryCount: Number(a.mergeRetryCount) } : {}),
     });
     return db.changeset.index;
@@ -220,7 +273,9 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
 
   /** Changeset files left in iTwin.js's cache folder of the iModel (it deletes each one it applied). */
   async changesetFiles(a) {
-    const names = await readdir(backend.BriefcaseManager.getChangeSetsPath(String(a.iModelId))).catch(() => [] as string[]);
+    const names = await readdir(backend.BriefcaseManager.getChangeSetsPath(String(a.iModelId))).catch(
+      () => [] as string[],
+    );
     return names.filter((name) => name.endsWith(".cs"));
   },
 
@@ -241,7 +296,9 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
 
   async nameVersion(a) {
     if (useHubMock) {
-      hubMock!.findLocalHub(String(a.iModelId)).addNamedVersion({ versionName: String(a.name), csIndex: Number(a.index) });
+      hubMock!
+        .findLocalHub(String(a.iModelId))
+        .addNamedVersion({ versionName: String(a.name), csIndex: Number(a.index) });
       return true;
     }
     const response = await fetch(`${mode}/imodels/${a.iModelId}/namedversions`, {
@@ -258,7 +315,13 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
     const args: Record<string, unknown> = { ...(a.args as Record<string, unknown>), accessToken: token(a) };
     const v = args.version as { first?: true; asOf?: string; named?: string } | undefined;
     if (v) {
-      args.version = v.first ? common.IModelVersion.first() : v.asOf ? common.IModelVersion.asOfChangeSet(v.asOf) : v.named ? common.IModelVersion.named(v.named) : common.IModelVersion.latest();
+      args.version = v.first
+        ? common.IModelVersion.first()
+        : v.asOf
+          ? common.IModelVersion.asOfChangeSet(v.asOf)
+          : v.named
+            ? common.IModelVersion.named(v.named)
+            : common.IModelVersion.latest();
     }
     if (args.targetDir === "") args.targetDir = await mkdtemp(join(tmpdir(), "agent-cs-"));
     const method = (hub() as unknown as Record<string, (arg: unknown) => Promise<unknown>>)[String(a.method)]!;
@@ -274,7 +337,15 @@ function recordAcks(hubAccess: LocalModelHubAccess): void {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const index = await push(arg);
     const p = arg.changesetProps;
-    acked.push({ id: p.id, parentId: p.parentId, index, briefcaseId: p.briefcaseId, size: bytes.length, sha256, at: Date.now() });
+    acked.push({
+      id: p.id,
+      parentId: p.parentId,
+      index,
+      briefcaseId: p.briefcaseId,
+      size: bytes.length,
+      sha256,
+      at: Date.now(),
+    });
     return index;
   };
 }
@@ -293,7 +364,8 @@ function logITwinJs(): void {
   };
   bentley.Logger.initialize(to("error"), to("warning"), to("info"), to("trace"));
   bentley.Logger.setLevelDefault(bentley.LogLevel.Warning);
-  for (const category of ["ModelHubAccess", "core-backend.BriefcaseManager", "core-backend.IModelDb"]) bentley.Logger.setLevel(category, bentley.LogLevel.Info);
+  for (const category of ["ModelHubAccess", "core-backend.BriefcaseManager", "core-backend.IModelDb"])
+    bentley.Logger.setLevel(category, bentley.LogLevel.Info);
 }
 
 const brief = (value: unknown) => {
@@ -308,23 +380,33 @@ function token(a: Record<string, unknown>): string {
 async function main(): Promise<void> {
   if (logFile) {
     logITwinJs();
-    log(`agent ${process.pid}: ${mode} ${defaultUser ?? ""}, iTwin.js ${(require("@itwin/core-backend/package.json") as { version: string }).version}`);
+    log(
+      `agent ${process.pid}: ${mode} ${defaultUser ?? ""}, iTwin.js ${(require("@itwin/core-backend/package.json") as { version: string }).version}`,
+    );
   }
   const cacheDir = await mkdtemp(join(tmpdir(), "agent-cache-"));
   if (useHubMock) {
     await backend.IModelHost.startup({ cacheDir });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("scenario", join(cacheDir, "hubmock"));
   } else {
     // MODELHUB_AGENT_RETRY: a JSON retry policy, e.g. long enough to ride out a hub restart.
-    const retry = process.env.MODELHUB_AGENT_RETRY ? (JSON.parse(process.env.MODELHUB_AGENT_RETRY) as Record<string, number>) : { baseDelayMs: 100 };
+    const retry = process.env.MODELHUB_AGENT_RETRY
+      ? (JSON.parse(process.env.MODELHUB_AGENT_RETRY) as Record<string, number>)
+      : { baseDelayMs: 100 };
     access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry });
     recordAcks(access);
     await backend.IModelHost.startup({ cacheDir, hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+    backend.IModelHost.appWorkspace.settings.addDictionary(
+      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+      { "itwin/core/gcs/disableWorkspaces": true },
+    );
   }
   process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
     void (async () => {
@@ -332,11 +414,21 @@ async function main(): Promise<void> {
       try {
         const result = await commands[message.command]!(message.args);
         log(`← #${message.id} ${message.command} ok ${brief(result)}`);
-        process.send!({ id: message.id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+        process.send!({
+          id: message.id,
+          ok: true,
+          result: result === undefined ? null : JSON.parse(JSON.stringify(result)),
+        });
       } catch (err) {
         const e = err as { name?: string; errorNumber?: number; message?: string; briefcaseId?: number };
-        log(`✗ #${message.id} ${message.command} failed: ${e.name ?? ""} ${e.errorNumber ?? ""} ${e.message ?? String(err)}`);
-        process.send!({ id: message.id, ok: false, error: { name: e.name, errorNumber: e.errorNumber, message: e.message, briefcaseId: e.briefcaseId } });
+        log(
+          `✗ #${message.id} ${message.command} failed: ${e.name ?? ""} ${e.errorNumber ?? ""} ${e.message ?? String(err)}`,
+        );
+        process.send!({
+          id: message.id,
+          ok: false,
+          error: { name: e.name, errorNumber: e.errorNumber, message: e.message, briefcaseId: e.briefcaseId },
+        });
       }
     })();
   });

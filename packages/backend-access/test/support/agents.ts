@@ -23,7 +23,8 @@ export class Agent {
     });
     // A dead agent answers nothing: fail what waits on it instead of hanging the test.
     child.once("exit", (code, signal) => {
-      for (const settle of this.#pending.values()) settle({ ok: false, error: { name: "AgentExited", message: `agent exited with ${signal ?? code}` } });
+      for (const settle of this.#pending.values())
+        settle({ ok: false, error: { name: "AgentExited", message: `agent exited with ${signal ?? code}` } });
       this.#pending.clear();
     });
   }

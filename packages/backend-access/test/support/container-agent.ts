@@ -14,7 +14,9 @@ import type * as BackendAccess from "../../src/index.js";
 // @modelhub/backend-access are then that folder's copies.
 const agentRoot = process.env.MODELHUB_AGENT_ROOT;
 const require = createRequire(agentRoot ? `${agentRoot}/package.json` : import.meta.url);
-const { ModelHubAccess, installContainerService } = agentRoot ? (require("@modelhub/backend-access") as typeof BackendAccess) : await import("../../src/index.js");
+const { ModelHubAccess, installContainerService } = agentRoot
+  ? (require("@modelhub/backend-access") as typeof BackendAccess)
+  : await import("../../src/index.js");
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
 
@@ -54,7 +56,12 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   async editWorkspace(a) {
     const editor = backend.WorkspaceEditor.construct();
     try {
-      const container = await editor.getContainerAsync({ containerId: String(a.containerId), baseUri: String(a.baseUri), storageType: "azure", writeable: true });
+      const container = await editor.getContainerAsync({
+        containerId: String(a.containerId),
+        baseUri: String(a.baseUri),
+        storageType: "azure",
+        writeable: true,
+      });
       container.acquireWriteLock(user);
       const db = container.getEditableDb({});
       db.open();
@@ -69,7 +76,12 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
 
   /** Reads strings through the app workspace (a read token from the hub, blocks from the storage account). */
   async readWorkspace(a) {
-    const db = await backend.IModelHost.appWorkspace.getWorkspaceDb({ containerId: String(a.containerId), baseUri: String(a.baseUri), storageType: "azure", dbName: String(a.dbName ?? "workspace-db") });
+    const db = await backend.IModelHost.appWorkspace.getWorkspaceDb({
+      containerId: String(a.containerId),
+      baseUri: String(a.baseUri),
+      storageType: "azure",
+      dbName: String(a.dbName ?? "workspace-db"),
+    });
     // Always the latest published contents: this process may have read the container before.
     db.container.cloudContainer?.checkForChanges();
     const out: Record<string, string | null> = {};
@@ -79,11 +91,21 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   },
 
   async createIModel(a) {
-    return access.createNewIModel({ iTwinId: String(a.iTwinId), iModelName: String(a.name), version0: a.version0 as string | undefined, accessToken: bearer });
+    return access.createNewIModel({
+      iTwinId: String(a.iTwinId),
+      iModelName: String(a.name),
+      version0: a.version0 as string | undefined,
+      accessToken: bearer,
+    });
   },
 
   async download(a) {
-    const props = await backend.BriefcaseManager.downloadBriefcase({ accessToken: bearer, iTwinId: String(a.iTwinId), iModelId: String(a.iModelId), fileName: join(String(a.dir), `${a.key}.bim`) });
+    const props = await backend.BriefcaseManager.downloadBriefcase({
+      accessToken: bearer,
+      iTwinId: String(a.iTwinId),
+      iModelId: String(a.iModelId),
+      fileName: join(String(a.dir), `${a.key}.bim`),
+    });
     const db = await backend.BriefcaseDb.open({ fileName: props.fileName });
     briefcases.set(String(a.key), db);
     return { briefcaseId: db.briefcaseId, changesetIndex: db.changeset.index };
@@ -92,11 +114,23 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   /** A SchemaSync container for the iModel (the hub's BlobContainer service), initialized and enabled on the iModel (pushed). */
   async enableSchemaSync(a) {
     const db = briefcases.get(String(a.key))!;
-    const created = await backend.BlobContainer.service!.create({ scope: { iTwinId: db.iTwinId, iModelId: db.iModelId }, metadata: { containerType: "schemasync", label: "SchemaSync" }, userToken: bearer });
-    const containerProps = { baseUri: created.baseUri, containerId: created.containerId, storageType: "azure" as const };
+    const created = await backend.BlobContainer.service!.create({
+      scope: { iTwinId: db.iTwinId, iModelId: db.iModelId },
+      metadata: { containerType: "schemasync", label: "SchemaSync" },
+      userToken: bearer,
+    });
+    const containerProps = {
+      baseUri: created.baseUri,
+      containerId: created.containerId,
+      storageType: "azure" as const,
+    };
     await backend.SchemaSync.CloudAccess.initializeDb(containerProps);
     await backend.SchemaSync.initializeForIModel({ iModel: db, containerProps });
-    return { containerId: created.containerId, changesetIndex: db.changeset.index, enabled: backend.SchemaSync.isEnabled(db) };
+    return {
+      containerId: created.containerId,
+      changesetIndex: db.changeset.index,
+      enabled: backend.SchemaSync.isEnabled(db),
+    };
   },
 
   /** Imports a schema (XML) and pushes; SchemaSync makes the import need no schema lock. */
@@ -112,12 +146,20 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
   /** Inserts `count` elements (locks from the hub) and pushes them. */
   async insertAndPush(a) {
     const db = briefcases.get(String(a.key))!;
-    const firstId = (ecsql: string) => db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
+    const firstId = (ecsql: string) =>
+      db.withPreparedStatement(ecsql, (stmt) => (stmt.step(), stmt.getValue(0).getId()));
     const model = firstId("SELECT ECInstanceId FROM bis.PhysicalModel WHERE IsPrivate = false");
     const category = firstId("SELECT ECInstanceId FROM bis.SpatialCategory");
     await db.locks.acquireLocks({ shared: model });
     for (let i = 0; i < Number(a.count); i++) {
-      db.elements.insertElement({ classFullName: "Generic:PhysicalObject", model, category, code: common.Code.createEmpty(), userLabel: `${user} ${i}`, placement: { origin: [i, 0, 0], angles: {} } } as never);
+      db.elements.insertElement({
+        classFullName: "Generic:PhysicalObject",
+        model,
+        category,
+        code: common.Code.createEmpty(),
+        userLabel: `${user} ${i}`,
+        placement: { origin: [i, 0, 0], angles: {} },
+      } as never);
     }
     db.saveChanges(`insert ${a.count}`);
     await db.pushChanges({ description: `insert ${a.count}` });
@@ -143,7 +185,13 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
    */
   async openV2Checkpoint(a) {
     const info = a.directoryAccessInfo as { baseUrl: string; baseDirectory: string; azure: { sasToken: string } };
-    const container = backend.CloudSqlite.createCloudContainer({ baseUri: info.baseUrl, containerId: info.baseDirectory, accessToken: info.azure.sasToken, storageType: "azure", tokenRefreshSeconds: -1 });
+    const container = backend.CloudSqlite.createCloudContainer({
+      baseUri: info.baseUrl,
+      containerId: info.baseDirectory,
+      accessToken: info.azure.sasToken,
+      storageType: "azure",
+      tokenRefreshSeconds: -1,
+    });
     container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "v2-checkpoints" }));
     try {
       const stats = container.queryDatabase(String(a.dbName));
@@ -151,7 +199,13 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
       await backend.CloudSqlite.transferDb("download", container, { dbName: String(a.dbName), localFileName });
       const db = backend.SnapshotDb.openFile(localFileName);
       try {
-        return { blockSize: container.blockSize, databases: container.queryDatabases(), totalBlocks: stats?.totalBlocks ?? null, changeset: db.changeset, iModelId: db.iModelId };
+        return {
+          blockSize: container.blockSize,
+          databases: container.queryDatabases(),
+          totalBlocks: stats?.totalBlocks ?? null,
+          changeset: db.changeset,
+          iModelId: db.iModelId,
+        };
       } finally {
         db.close();
       }
@@ -169,17 +223,32 @@ const commands: Record<string, (args: Record<string, unknown>) => Promise<unknow
 async function main(): Promise<void> {
   const cacheDir = await mkdtemp(join(tmpdir(), "container-agent-"));
   // Workspace containers are created with the host's user token (CloudSqlite.createBlobContainer asks the authorization client).
-  await backend.IModelHost.startup({ cacheDir, hubAccess: access, authorizationClient: { getAccessToken: async () => bearer } });
-  backend.IModelHost.appWorkspace.settings.addDictionary({ name: "modelhub-tests", priority: backend.SettingsPriority.application }, { "itwin/core/gcs/disableWorkspaces": true });
+  await backend.IModelHost.startup({
+    cacheDir,
+    hubAccess: access,
+    authorizationClient: { getAccessToken: async () => bearer },
+  });
+  backend.IModelHost.appWorkspace.settings.addDictionary(
+    { name: "modelhub-tests", priority: backend.SettingsPriority.application },
+    { "itwin/core/gcs/disableWorkspaces": true },
+  );
   installContainerService({ baseUrl: hubUrl, accessToken: bearer });
   process.on("message", (message: { id: number; command: string; args: Record<string, unknown> }) => {
     void (async () => {
       try {
         const result = await commands[message.command]!(message.args);
-        process.send!({ id: message.id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+        process.send!({
+          id: message.id,
+          ok: true,
+          result: result === undefined ? null : JSON.parse(JSON.stringify(result)),
+        });
       } catch (err) {
         const e = err as { name?: string; errorNumber?: number; message?: string };
-        process.send!({ id: message.id, ok: false, error: { name: e.name, errorNumber: e.errorNumber, message: e.message ?? String(err) } });
+        process.send!({
+          id: message.id,
+          ok: false,
+          error: { name: e.name, errorNumber: e.errorNumber, message: e.message ?? String(err) },
+        });
       }
     })();
   });

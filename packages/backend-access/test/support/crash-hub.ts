@@ -168,10 +168,17 @@ export class CrashableHub {
   /** Orphans still alive `graceMs` after their hub was killed (the worker finishes its request, then exits). */
   lingeringOrphans(graceMs: number): { pid: number; aliveForMs: number }[] {
     const now = Date.now();
-    return this.orphanWatch.filter((o) => isAlive(o.pid) && now - o.killedAt > graceMs).map((o) => ({ pid: o.pid, aliveForMs: now - o.killedAt }));
+    return this.orphanWatch
+      .filter((o) => isAlive(o.pid) && now - o.killedAt > graceMs)
+      .map((o) => ({ pid: o.pid, aliveForMs: now - o.killedAt }));
   }
 
-  async api<T = Json>(method: string, path: string, body?: unknown, user = "crash-checker"): Promise<{ status: number; body: T; text: string }> {
+  async api<T = Json>(
+    method: string,
+    path: string,
+    body?: unknown,
+    user = "crash-checker",
+  ): Promise<{ status: number; body: T; text: string }> {
     const response = await fetch(path.startsWith("http") ? path : `${this.url}/imodels${path}`, {
       method,
       headers: {
@@ -207,7 +214,10 @@ export class CrashableHub {
   }
 
   /** sha256 of a changeset's file as the hub serves it. */
-  async changesetSha(iModelId: string, idOrIndex: string | number): Promise<{ sha256: string; size: number } | undefined> {
+  async changesetSha(
+    iModelId: string,
+    idOrIndex: string | number,
+  ): Promise<{ sha256: string; size: number } | undefined> {
     const r = await this.api("GET", `/${iModelId}/changesets/${idOrIndex}`);
     if (r.status !== 200) return undefined;
     const href = r.body.changeset?._links?.download?.href as string | undefined;
@@ -242,7 +252,12 @@ export interface HistoryReport {
  * changeset complete (`fileUploaded`), each id once; and every acknowledged push there once, at the index the client
  * was told, byte-identical to the file the client sent (`verifyBytes` says which to download again).
  */
-export async function checkHistory(hub: CrashableHub, iModelId: string, acks: readonly AckedPush[], verifyBytes: (ack: AckedPush) => boolean): Promise<HistoryReport> {
+export async function checkHistory(
+  hub: CrashableHub,
+  iModelId: string,
+  acks: readonly AckedPush[],
+  verifyBytes: (ack: AckedPush) => boolean,
+): Promise<HistoryReport> {
   const list = await hub.listAll(`/${iModelId}/changesets?$top=1000`, "changesets");
   const problems: string[] = [];
   const lost: string[] = [];
@@ -264,11 +279,15 @@ export async function checkHistory(hub: CrashableHub, iModelId: string, acks: re
       continue;
     }
     if (c.index !== ack.index) problems.push(`${ack.id}: acknowledged as index ${ack.index}, listed at ${c.index}`);
-    if (c.parentId !== ack.parentId) problems.push(`${ack.id}: pushed with parent ${ack.parentId}, listed with ${c.parentId}`);
+    if (c.parentId !== ack.parentId)
+      problems.push(`${ack.id}: pushed with parent ${ack.parentId}, listed with ${c.parentId}`);
     if (verifyBytes(ack)) {
       const file = await hub.changesetSha(iModelId, ack.id);
       if (!file) lost.push(`${ack.id}: listed but its file cannot be downloaded`);
-      else if (file.sha256 !== ack.sha256 || file.size !== ack.size) problems.push(`${ack.id}: the hub serves ${file.size} bytes sha256 ${file.sha256}, the client pushed ${ack.size} bytes ${ack.sha256}`);
+      else if (file.sha256 !== ack.sha256 || file.size !== ack.size)
+        problems.push(
+          `${ack.id}: the hub serves ${file.size} bytes sha256 ${file.sha256}, the client pushed ${ack.size} bytes ${ack.sha256}`,
+        );
     }
   }
   return { changesets: list.length, problems, lost, duplicates };

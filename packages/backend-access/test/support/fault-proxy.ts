@@ -91,7 +91,9 @@ export class FaultProxy {
   }
 
   #take(req: IncomingMessage): Fault | undefined {
-    const fault = this.faults.find((f) => f.times > 0 && (!f.method || f.method === req.method) && f.path.test(req.url ?? ""));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && (!f.method || f.method === req.method) && f.path.test(req.url ?? ""),
+    );
     if (fault) fault.times--;
     return fault;
   }
@@ -149,15 +151,25 @@ export class FaultProxy {
     }
   }
 
-  #forward(req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
+  #forward(
+    req: IncomingMessage,
+    body: Buffer,
+  ): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
     const target = new URL(req.url ?? "/", this.#target);
     return new Promise((resolve, reject) => {
       const out = httpRequest(
-        { hostname: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers },
+        {
+          hostname: target.hostname,
+          port: target.port,
+          path: `${target.pathname}${target.search}`,
+          method: req.method,
+          headers: req.headers,
+        },
         (answer) => {
           readAll(answer).then((data) => {
             const headers: Record<string, string | string[]> = {};
-            for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && name !== "transfer-encoding" && name !== "connection") headers[name] = value;
+            for (const [name, value] of Object.entries(answer.headers))
+              if (value !== undefined && name !== "transfer-encoding" && name !== "connection") headers[name] = value;
             headers["content-length"] = String(data.length);
             resolve({ status: answer.statusCode ?? 502, headers, body: data });
           }, reject);

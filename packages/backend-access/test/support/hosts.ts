@@ -18,20 +18,23 @@ export interface TestedHost {
 export const HOST_FOLDERS = ["host4x", "host51"] as const;
 
 function pinnedVersion(folder: string): string {
-  const pkg = JSON.parse(readFileSync(new URL(`../${folder}/package.json`, import.meta.url), "utf8")) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(new URL(`../${folder}/package.json`, import.meta.url), "utf8")) as {
+    dependencies: Record<string, string>;
+  };
   return pkg.dependencies["@itwin/core-backend"]!;
 }
 
 /** The separate hosts only (not the workspace). */
 export function separateHosts(): Required<TestedHost>[] {
-  return HOST_FOLDERS.map((folder) => ({ label: pinnedVersion(folder), root: fileURLToPath(new URL(`../${folder}`, import.meta.url)), version: pinnedVersion(folder) }));
+  return HOST_FOLDERS.map((folder) => ({
+    label: pinnedVersion(folder),
+    root: fileURLToPath(new URL(`../${folder}`, import.meta.url)),
+    version: pinnedVersion(folder),
+  }));
 }
 
 export function testedHosts(): TestedHost[] {
   const require = createRequire(import.meta.url);
   const workspace = (require("@itwin/core-backend/package.json") as { version: string }).version;
-  return [
-    { label: `${workspace} (workspace)`, version: workspace },
-    ...separateHosts(),
-  ];
+  return [{ label: `${workspace} (workspace)`, version: workspace }, ...separateHosts()];
 }

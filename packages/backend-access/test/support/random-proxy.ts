@@ -35,7 +35,15 @@ export interface RandomProxy {
 }
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1); the proxy's own connection sets them. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+]);
 
 export async function startRandomProxy(upstreams: readonly Upstream[]): Promise<RandomProxy> {
   const agents = new Map(upstreams.map((u) => [u.name, new Agent({ keepAlive: true, maxSockets: 64 })]));
@@ -50,31 +58,48 @@ export async function startRandomProxy(upstreams: readonly Upstream[]): Promise<
   function forward(upstream: Upstream, req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<boolean> {
     return new Promise((resolve) => {
       const headers: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+      for (const [name, value] of Object.entries(req.headers))
+        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
       headers["content-length"] = String(body.length);
-      const entry: InFlight = { node: upstream.name, method: req.method ?? "GET", path: req.url ?? "/", since: Date.now() };
+      const entry: InFlight = {
+        node: upstream.name,
+        method: req.method ?? "GET",
+        path: req.url ?? "/",
+        since: Date.now(),
+      };
       let connected = false;
-      const outgoing = request({ host: "127.0.0.1", port: upstream.port, method: req.method, path: req.url, headers, agent: agents.get(upstream.name) }, (answer) => {
-        answered[upstream.name]!++;
-        const out: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-        res.writeHead(answer.statusCode ?? 502, out);
-        answer.pipe(res);
-        answer.on("end", () => {
-          inFlight.delete(entry);
-          const pattern = `${entry.method} ${entry.path.split("?")[0]!.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{40}|\b\d+\b/g, ":id")}`;
-          const t = timings.get(pattern) ?? { count: 0, totalMs: 0 };
-          t.count++;
-          t.totalMs += Date.now() - entry.since;
-          timings.set(pattern, t);
-        });
-        answer.on("error", () => {
-          inFlight.delete(entry);
-          brokenMidRequest[upstream.name]!++;
-          res.destroy();
-        });
-        resolve(true);
-      });
+      const outgoing = request(
+        {
+          host: "127.0.0.1",
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers,
+          agent: agents.get(upstream.name),
+        },
+        (answer) => {
+          answered[upstream.name]!++;
+          const out: Record<string, string | string[]> = {};
+          for (const [name, value] of Object.entries(answer.headers))
+            if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+          res.writeHead(answer.statusCode ?? 502, out);
+          answer.pipe(res);
+          answer.on("end", () => {
+            inFlight.delete(entry);
+            const pattern = `${entry.method} ${entry.path.split("?")[0]!.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{40}|\b\d+\b/g, ":id")}`;
+            const t = timings.get(pattern) ?? { count: 0, totalMs: 0 };
+            t.count++;
+            t.totalMs += Date.now() - entry.since;
+            timings.set(pattern, t);
+          });
+          answer.on("error", () => {
+            inFlight.delete(entry);
+            brokenMidRequest[upstream.name]!++;
+            res.destroy();
+          });
+          resolve(true);
+        },
+      );
       outgoing.on("socket", (socket) => {
         // A pooled keep-alive socket is connected already; a new one says so when it connects.
         if (!socket.connecting) {
@@ -97,7 +122,14 @@ export async function startRandomProxy(upstreams: readonly Upstream[]): Promise<
         brokenMidRequest[upstream.name]!++;
         if (!res.headersSent) {
           res.writeHead(502, { "content-type": "application/json" });
-          res.end(JSON.stringify({ error: { code: "BadGateway", message: `node ${upstream.name} failed mid-request: ${err.code ?? err.message}` } }));
+          res.end(
+            JSON.stringify({
+              error: {
+                code: "BadGateway",
+                message: `node ${upstream.name} failed mid-request: ${err.code ?? err.message}`,
+              },
+            }),
+          );
         } else {
           res.destroy();
         }

@@ -108,39 +108,42 @@ export class StreamProxy {
   #forward(req: IncomingMessage, res: ServerResponse, seen: ProxiedRequest, spoil: Spoil | undefined): void {
     const path = seen.path;
     const target = new URL(path, this.#target);
-    const out = httpRequest({ hostname: target.hostname, port: target.port, path, method: req.method, headers: req.headers }, (answer) => {
-      seen.status = answer.statusCode ?? 0;
-      const headers = { ...answer.headers };
-      if (spoil) {
-        const chunks: Buffer[] = [];
-        answer.on("data", (c: Buffer) => chunks.push(c));
-        answer.on("end", () => {
-          let body = Buffer.concat(chunks);
-          if (spoil === "flipByte") {
-            body = Buffer.from(body);
-            const at = Math.floor(body.length / 2);
-            body[at] = body[at]! ^ 0xff;
-          } else {
-            body = body.subarray(0, body.length - 1);
-          }
-          delete headers["transfer-encoding"];
-          headers["content-length"] = String(body.length);
-          res.writeHead(answer.statusCode ?? 502, headers);
-          res.end(body);
-        });
-        return;
-      }
-      res.writeHead(answer.statusCode ?? 502, headers);
-      if (isFeed(path) && answer.statusCode === 200) {
-        res.flushHeaders();
-        this.#feeds.add(res);
-        res.once("close", () => {
-          this.#feeds.delete(res);
-          answer.destroy();
-        });
-      }
-      answer.pipe(res);
-    });
+    const out = httpRequest(
+      { hostname: target.hostname, port: target.port, path, method: req.method, headers: req.headers },
+      (answer) => {
+        seen.status = answer.statusCode ?? 0;
+        const headers = { ...answer.headers };
+        if (spoil) {
+          const chunks: Buffer[] = [];
+          answer.on("data", (c: Buffer) => chunks.push(c));
+          answer.on("end", () => {
+            let body = Buffer.concat(chunks);
+            if (spoil === "flipByte") {
+              body = Buffer.from(body);
+              const at = Math.floor(body.length / 2);
+              body[at] = body[at]! ^ 0xff;
+            } else {
+              body = body.subarray(0, body.length - 1);
+            }
+            delete headers["transfer-encoding"];
+            headers["content-length"] = String(body.length);
+            res.writeHead(answer.statusCode ?? 502, headers);
+            res.end(body);
+          });
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, headers);
+        if (isFeed(path) && answer.statusCode === 200) {
+          res.flushHeaders();
+          this.#feeds.add(res);
+          res.once("close", () => {
+            this.#feeds.delete(res);
+            answer.destroy();
+          });
+        }
+        answer.pipe(res);
+      },
+    );
     out.on("error", () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

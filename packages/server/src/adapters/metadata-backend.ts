@@ -34,7 +34,9 @@ export interface OpenBackendOptions {
 }
 
 /** The stores of one backend; the job queue port has no `close`, its adapters do. */
-export type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & { readonly jobs: JobQueue & { close(): Promise<void> } };
+export type MetadataStores = Pick<MetadataBackend, "store" | "auditLog" | "identities" | "access"> & {
+  readonly jobs: JobQueue & { close(): Promise<void> };
+};
 
 /** Closes the stores one after another, the metadata store last: the side stores share its database (file or pool). */
 export async function closeStores(stores: MetadataStores): Promise<void> {

@@ -61,7 +61,9 @@ export function parseMetadataSpec(text: string): MetadataSpec {
     }
     return Object.freeze({ kind: "postgres", url: spec });
   }
-  throw new ConfigError(`--metadata must be sqlite (a file in the data directory) or postgres://user@host:port/database, not '${text}'.`);
+  throw new ConfigError(
+    `--metadata must be sqlite (a file in the data directory) or postgres://user@host:port/database, not '${text}'.`,
+  );
 }
 
 /** The URL without its password, for logs and messages. */
@@ -77,7 +79,11 @@ export function formatMetadataSpec(spec: MetadataSpec): string {
  * PostgreSQL: one pool for all stores, migrated first (under an advisory lock, so nodes may start together; a
  * database migrated by a newer modelhub is refused by name).
  */
-export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, options: OpenBackendOptions = {}): Promise<MetadataBackend> {
+export async function openMetadataBackend(
+  spec: MetadataSpec,
+  dataDir: string,
+  options: OpenBackendOptions = {},
+): Promise<MetadataBackend> {
   if (spec.kind === "sqlite") {
     const path = join(dataDir, SQLITE_FILE);
     const stores: MetadataStores = {
@@ -107,15 +113,27 @@ export async function openMetadataBackend(spec: MetadataSpec, dataDir: string, o
  * AZURE_STORAGE_CONNECTION_STRING). `sweepOnOpen: false` leaves an fs store's left-overs for an explicit
  * `sweepLeftovers` (a report that changes nothing).
  */
-export function openBlobStore(spec: BlobSpec, dataDir: string, options: { sweepOnOpen?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<BlobStore> {
-  return openBlobStoreOf(spec, dataDir, options.env ?? process.env, options.sweepOnOpen !== undefined ? { sweepOnOpen: options.sweepOnOpen } : {});
+export function openBlobStore(
+  spec: BlobSpec,
+  dataDir: string,
+  options: { sweepOnOpen?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<BlobStore> {
+  return openBlobStoreOf(
+    spec,
+    dataDir,
+    options.env ?? process.env,
+    options.sweepOnOpen !== undefined ? { sweepOnOpen: options.sweepOnOpen } : {},
+  );
 }
 
 /**
  * The metadata store alone (`modelhub doctor`): the data directory's file, which must exist, or the PostgreSQL
  * database, which must be at this modelhub's schema (it is not migrated: a report changes nothing).
  */
-export async function openMetadataStore(spec: MetadataSpec, dataDir: string): Promise<{ store: MetadataStore; close(): Promise<void> }> {
+export async function openMetadataStore(
+  spec: MetadataSpec,
+  dataDir: string,
+): Promise<{ store: MetadataStore; close(): Promise<void> }> {
   if (spec.kind === "postgres") {
     const { openPostgresMetadataStore } = await import("./postgres/pg-backend.js");
     return openPostgresMetadataStore(spec.url);
@@ -132,7 +150,11 @@ export async function openMetadataStore(spec: MetadataSpec, dataDir: string): Pr
  * or the shared PostgreSQL database, migrated first (a token may be made before any node starts). `close` closes it
  * (and its own pool).
  */
-export async function openIdentityStore(spec: MetadataSpec, dataDir: string, options: { create: boolean }): Promise<{ store: IdentityStore; close(): Promise<void> }> {
+export async function openIdentityStore(
+  spec: MetadataSpec,
+  dataDir: string,
+  options: { create: boolean },
+): Promise<{ store: IdentityStore; close(): Promise<void> }> {
   if (spec.kind === "postgres") {
     const { openPostgresIdentityStore } = await import("./postgres/pg-backend.js");
     return openPostgresIdentityStore(spec.url);
@@ -140,7 +162,8 @@ export async function openIdentityStore(spec: MetadataSpec, dataDir: string, opt
   const dir = resolve(dataDir);
   const path = join(dir, SQLITE_FILE);
   if (options.create) await privateDataDir(dir);
-  else if (!existsSync(path)) throw new BackendRefusal(`${dir} holds no modelhub data (no ${SQLITE_FILE}); pass the hub's --data directory.`);
+  else if (!existsSync(path))
+    throw new BackendRefusal(`${dir} holds no modelhub data (no ${SQLITE_FILE}); pass the hub's --data directory.`);
   const store = SqliteIdentityStore.open(path);
   return { store, close: () => store.close() };
 }
@@ -178,7 +201,9 @@ export interface EmbeddedBackup {
  * The backup of a hub on these backends. `modelhub backup` copies the embedded backend (the SQLite file and the
  * files under --data); a hub on PostgreSQL or Azure Blob Storage is refused by name, with what to use instead.
  */
-export function embeddedBackup(backends: { metadata: MetadataSpec; blobs: BlobSpec } = { metadata: DEFAULT_METADATA_SPEC, blobs: { kind: "fs" } }): EmbeddedBackup {
+export function embeddedBackup(
+  backends: { metadata: MetadataSpec; blobs: BlobSpec } = { metadata: DEFAULT_METADATA_SPEC, blobs: { kind: "fs" } },
+): EmbeddedBackup {
   if (backends.metadata.kind === "postgres") {
     throw new BackendRefusal(
       `the hub's metadata is in PostgreSQL (${formatMetadataSpec(backends.metadata)}); modelhub backup copies the embedded SQLite file. ` +
@@ -191,5 +216,10 @@ export function embeddedBackup(backends: { metadata: MetadataSpec; blobs: BlobSp
         "Protect the container with the storage account's own means (soft delete, versioning, object replication; see docs/deploy.md).",
     );
   }
-  return { openSource: (path) => SqliteBackupSource.open(path), readCopy: readMetadataCopy, newestSchemaVersion, metadataFile: SQLITE_FILE };
+  return {
+    openSource: (path) => SqliteBackupSource.open(path),
+    readCopy: readMetadataCopy,
+    newestSchemaVersion,
+    metadataFile: SQLITE_FILE,
+  };
 }

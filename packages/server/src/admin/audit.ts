@@ -29,14 +29,18 @@ export function parseSince(value: string, now = Date.now()): string {
   if (relative) return new Date(now - Number(relative[1]) * UNITS[relative[2]!]!).toISOString();
   const time = Date.parse(value);
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) {
-    throw new HubCommandError(`'${value}' is not a time: use an ISO time (2026-01-31 or 2026-01-31T12:00:00Z) or an age such as 30m, 24h, 7d, 2w.`, 2);
+    throw new HubCommandError(
+      `'${value}' is not a time: use an ISO time (2026-01-31 or 2026-01-31T12:00:00Z) or an age such as 30m, 24h, 7d, 2w.`,
+      2,
+    );
   }
   return new Date(time).toISOString();
 }
 
 export async function runAudit(options: AuditCommandOptions): Promise<number> {
   const out = options.write ? printer(options.write) : stdout;
-  if (options.iModelId !== undefined && options.iTwinId !== undefined) throw new HubCommandError("Give --imodel or --itwin, not both.", 2);
+  if (options.iModelId !== undefined && options.iTwinId !== undefined)
+    throw new HubCommandError("Give --imodel or --itwin, not both.", 2);
   const since = options.since !== undefined ? parseSince(options.since) : undefined;
   const until = options.until !== undefined ? parseSince(options.until) : undefined;
   let printed = 0;

@@ -54,7 +54,10 @@ export interface Step {
 /** The embedded backend's backup steps; a hub on another backend is refused by name (nothing was changed). */
 function backendOf(backends: { metadata?: MetadataSpec; blobs?: BlobSpec }): EmbeddedBackup {
   try {
-    return embeddedBackup({ metadata: backends.metadata ?? { kind: "sqlite" }, blobs: backends.blobs ?? { kind: "fs" } });
+    return embeddedBackup({
+      metadata: backends.metadata ?? { kind: "sqlite" },
+      blobs: backends.blobs ?? { kind: "fs" },
+    });
   } catch (err) {
     throw err instanceof BackendRefusal ? new AdminRefusal(err.message) : err;
   }
@@ -101,11 +104,17 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
   const { steps, step } = stepRecorder(options.onStep);
   const dataDir = resolve(options.dataDir);
   const to = resolve(options.to);
-  const backend = backendOf({ ...(options.metadata ? { metadata: options.metadata } : {}), ...(options.blobs ? { blobs: options.blobs } : {}) });
+  const backend = backendOf({
+    ...(options.metadata ? { metadata: options.metadata } : {}),
+    ...(options.blobs ? { blobs: options.blobs } : {}),
+  });
   const dbPath = join(dataDir, METADATA_FILE);
-  if (!(await exists(dbPath))) throw new AdminRefusal(`${dataDir} is not a modelhub data directory (no ${METADATA_FILE}).`);
-  if (await isNonEmptyDir(to)) throw new AdminRefusal(`${to} exists and is not empty: a backup goes to a new (or empty) folder.`);
-  if ((await exists(to)) && !(await stat(to)).isDirectory()) throw new AdminRefusal(`${to} exists and is not a folder.`);
+  if (!(await exists(dbPath)))
+    throw new AdminRefusal(`${dataDir} is not a modelhub data directory (no ${METADATA_FILE}).`);
+  if (await isNonEmptyDir(to))
+    throw new AdminRefusal(`${to} exists and is not empty: a backup goes to a new (or empty) folder.`);
+  if ((await exists(to)) && !(await stat(to)).isDirectory())
+    throw new AdminRefusal(`${to} exists and is not a folder.`);
   if (isInside(to, dataDir)) throw new AdminRefusal(`${to} is inside the data directory ${dataDir}.`);
 
   const partial = join(dirname(to), `.${basename(to)}.partial-${randomUUID()}`);
@@ -140,16 +149,30 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
     step("blobs", `blobs: ${files.length} files, ${mb(blobBytes)} copied`, t);
 
     t = performance.now();
-    const secretKey = (await exists(join(dataDir, SECRET_FILE))) ? await copyFileHashed(join(dataDir, SECRET_FILE), join(partial, SECRET_FILE), SECRET_FILE) : null;
-    step("secret", secretKey ? "secret.key copied (signed links stay valid after a restore)" : "no secret.key (a restored hub makes a new one)", t);
+    const secretKey = (await exists(join(dataDir, SECRET_FILE)))
+      ? await copyFileHashed(join(dataDir, SECRET_FILE), join(partial, SECRET_FILE), SECRET_FILE)
+      : null;
+    step(
+      "secret",
+      secretKey
+        ? "secret.key copied (signed links stay valid after a restore)"
+        : "no secret.key (a restored hub makes a new one)",
+      t,
+    );
 
     t = performance.now();
     if (renewalError) throw new Error(`The blob deletion hold could not be renewed: ${String(renewalError)}`);
     const missing = missingReferences(contents, files);
     if (missing.length > 0) {
-      throw new Error(`The copy lacks ${missing.length} file(s) its metadata refers to, e.g. ${missing.slice(0, 3).join(", ")}.`);
+      throw new Error(
+        `The copy lacks ${missing.length} file(s) its metadata refers to, e.g. ${missing.slice(0, 3).join(", ")}.`,
+      );
     }
-    step("verify", `every file the metadata refers to is in the copy (${contents.changesets.length + contents.checkpoints.length} files, sizes checked)`, t);
+    step(
+      "verify",
+      `every file the metadata refers to is in the copy (${contents.changesets.length + contents.checkpoints.length} files, sizes checked)`,
+      t,
+    );
 
     const manifest: BackupManifest = {
       format: "modelhub-backup",
@@ -160,7 +183,11 @@ export async function backup(options: BackupOptions): Promise<BackupResult> {
       metadata,
       secretKey,
       blobs: { count: files.length, bytes: blobBytes, files },
-      contents: { iModels: contents.iModels, changesets: contents.changesets.length, checkpoints: contents.checkpoints.length },
+      contents: {
+        iModels: contents.iModels,
+        changesets: contents.changesets.length,
+        checkpoints: contents.checkpoints.length,
+      },
     };
     await writeDurably(join(partial, MANIFEST_FILE), JSON.stringify(manifest, null, 1));
     // An empty target folder is replaced; a non-empty one was refused above.
@@ -215,9 +242,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
       `The backup's metadata is at schema version ${manifest.schemaVersion}; this modelhub knows versions up to ${backend.newestSchemaVersion()}. Restore it with a newer modelhub.`,
     );
   }
-  if (await isNonEmptyDir(dataDir)) throw new AdminRefusal(`${dataDir} exists and is not empty: restore goes to a new (or empty) folder.`);
-  if ((await exists(dataDir)) && !(await stat(dataDir)).isDirectory()) throw new AdminRefusal(`${dataDir} exists and is not a folder.`);
-  step("manifest", `backup of ${manifest.createdAt}: schema ${manifest.schemaVersion}, ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files (${mb(manifest.blobs.bytes)})`, t);
+  if (await isNonEmptyDir(dataDir))
+    throw new AdminRefusal(`${dataDir} exists and is not empty: restore goes to a new (or empty) folder.`);
+  if ((await exists(dataDir)) && !(await stat(dataDir)).isDirectory())
+    throw new AdminRefusal(`${dataDir} exists and is not a folder.`);
+  step(
+    "manifest",
+    `backup of ${manifest.createdAt}: schema ${manifest.schemaVersion}, ${manifest.contents.iModels} iModels, ${manifest.contents.changesets} changesets, ${manifest.blobs.count} files (${mb(manifest.blobs.bytes)})`,
+    t,
+  );
 
   const partial = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${randomUUID()}`);
   try {
@@ -226,7 +259,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     await copyChecked(from, partial, manifest.metadata);
     const contents = backend.readCopy(join(partial, METADATA_FILE));
     if (contents.schemaVersion !== manifest.schemaVersion) {
-      throw new AdminRefusal(`metadata.db is at schema version ${contents.schemaVersion}, the manifest says ${manifest.schemaVersion}.`);
+      throw new AdminRefusal(
+        `metadata.db is at schema version ${contents.schemaVersion}, the manifest says ${manifest.schemaVersion}.`,
+      );
     }
     step("metadata", `metadata.db restored (${mb(manifest.metadata.bytes)}, checksum verified)`, t);
 
@@ -237,8 +272,15 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
 
     t = performance.now();
     const missing = missingReferences(contents, manifest.blobs.files);
-    if (missing.length > 0) throw new AdminRefusal(`The backup lacks ${missing.length} file(s) its metadata refers to, e.g. ${missing.slice(0, 3).join(", ")}.`);
-    step("verify", `every file the metadata refers to is there (${contents.changesets.length + contents.checkpoints.length} files)`, t);
+    if (missing.length > 0)
+      throw new AdminRefusal(
+        `The backup lacks ${missing.length} file(s) its metadata refers to, e.g. ${missing.slice(0, 3).join(", ")}.`,
+      );
+    step(
+      "verify",
+      `every file the metadata refers to is there (${contents.changesets.length + contents.checkpoints.length} files)`,
+      t,
+    );
 
     if (await exists(dataDir)) await rmdir(dataDir);
     await rename(partial, dataDir);
@@ -266,17 +308,29 @@ async function readManifest(from: string): Promise<BackupManifest> {
   if (manifest.format !== "modelhub-backup" || manifest.formatVersion !== 1) {
     throw new AdminRefusal(`${join(from, MANIFEST_FILE)} is not a modelhub backup manifest of a known format.`);
   }
-  const entries = [manifest.metadata, ...(manifest.secretKey ? [manifest.secretKey] : []), ...(manifest.blobs?.files ?? [])];
+  const entries = [
+    manifest.metadata,
+    ...(manifest.secretKey ? [manifest.secretKey] : []),
+    ...(manifest.blobs?.files ?? []),
+  ];
   for (const entry of entries) {
-    if (!isSafeEntry(entry)) throw new AdminRefusal(`${join(from, MANIFEST_FILE)} lists a file that is not valid: ${JSON.stringify(entry)}.`);
+    if (!isSafeEntry(entry))
+      throw new AdminRefusal(`${join(from, MANIFEST_FILE)} lists a file that is not valid: ${JSON.stringify(entry)}.`);
   }
-  if (manifest.metadata.path !== METADATA_FILE || !Number.isInteger(manifest.schemaVersion)) throw new AdminRefusal(`${join(from, MANIFEST_FILE)} is incomplete.`);
+  if (manifest.metadata.path !== METADATA_FILE || !Number.isInteger(manifest.schemaVersion))
+    throw new AdminRefusal(`${join(from, MANIFEST_FILE)} is incomplete.`);
   return manifest;
 }
 
 /** A manifest entry names a file inside the backup: no absolute path, no `..`, a size and a sha256. */
 function isSafeEntry(entry: FileEntry | undefined): entry is FileEntry {
-  if (!entry || typeof entry.path !== "string" || !Number.isInteger(entry.bytes) || !/^[0-9a-f]{64}$/.test(String(entry.sha256))) return false;
+  if (
+    !entry ||
+    typeof entry.path !== "string" ||
+    !Number.isInteger(entry.bytes) ||
+    !/^[0-9a-f]{64}$/.test(String(entry.sha256))
+  )
+    return false;
   const parts = entry.path.split("/");
   return parts.every((p) => p !== "" && p !== "." && p !== ".." && !p.includes("\\") && !p.includes("\0"));
 }
@@ -338,7 +392,11 @@ async function copyFileHashed(from: string, to: string, path: string): Promise<F
       done(null, chunk);
     },
   });
-  await pipeline(createReadStream(from), tap, createWriteStream(to, { flags: "wx", flush: true, mode: PRIVATE_FILE_MODE }));
+  await pipeline(
+    createReadStream(from),
+    tap,
+    createWriteStream(to, { flags: "wx", flush: true, mode: PRIVATE_FILE_MODE }),
+  );
   return { path, bytes, sha256: hash.digest("hex") };
 }
 
@@ -350,11 +408,14 @@ async function copyChecked(from: string, target: string, entry: FileEntry): Prom
   try {
     copied = await copyFileHashed(join(from, ...entry.path.split("/")), to, entry.path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AdminRefusal(`The backup lacks ${entry.path}, listed in its manifest.`);
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new AdminRefusal(`The backup lacks ${entry.path}, listed in its manifest.`);
     throw err;
   }
   if (copied.bytes !== entry.bytes || copied.sha256 !== entry.sha256) {
-    throw new AdminRefusal(`${entry.path} in the backup does not match its manifest (${copied.bytes} bytes, sha256 ${copied.sha256}; expected ${entry.bytes}, ${entry.sha256}).`);
+    throw new AdminRefusal(
+      `${entry.path} in the backup does not match its manifest (${copied.bytes} bytes, sha256 ${copied.sha256}; expected ${entry.bytes}, ${entry.sha256}).`,
+    );
   }
 }
 
@@ -390,7 +451,10 @@ async function syncDir(path: string): Promise<void> {
 }
 
 /** Steps as they end: kept for the result and told to `onStep` (the CLI prints them as they come). */
-function stepRecorder(onStep: ((step: Step) => void) | undefined): { steps: Step[]; step: (name: string, message: string, since: number) => void } {
+function stepRecorder(onStep: ((step: Step) => void) | undefined): {
+  steps: Step[];
+  step: (name: string, message: string, since: number) => void;
+} {
   const steps: Step[] = [];
   const step = (name: string, message: string, since: number) => {
     const s = { step: name, message, ms: Math.round(performance.now() - since) };

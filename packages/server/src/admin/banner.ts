@@ -18,8 +18,12 @@ export function authModeLine(auth: ServerConfig["auth"]): string {
 }
 
 export function bannerLines(url: string, config: ServerConfig, logFormat: LogFormat): string[] {
-  const metadata = config.metadata.kind === "sqlite" ? `sqlite (${config.dataDir}/metadata.db)` : formatMetadataSpec(config.metadata);
-  const blobs = config.blobs.kind === "fs" ? `fs (under ${config.dataDir})` : `${formatBlobSpec(config.blobs)} (account from AZURE_STORAGE_CONNECTION_STRING)`;
+  const metadata =
+    config.metadata.kind === "sqlite" ? `sqlite (${config.dataDir}/metadata.db)` : formatMetadataSpec(config.metadata);
+  const blobs =
+    config.blobs.kind === "fs"
+      ? `fs (under ${config.dataDir})`
+      : `${formatBlobSpec(config.blobs)} (account from AZURE_STORAGE_CONNECTION_STRING)`;
   return [
     // Tests and scripts look for this line: keep its start.
     `modelhub listening on ${url}`,

@@ -42,28 +42,55 @@ function changesetRef(value: string): ChangesetRef {
   throw new InvalidArgumentError("Give a changeset index (a number) or id (40 hexadecimal characters).");
 }
 
-export function hubCommand(parent: Command, name: string, description: string, options: { isDefault?: boolean } = {}): Command {
+export function hubCommand(
+  parent: Command,
+  name: string,
+  description: string,
+  options: { isDefault?: boolean } = {},
+): Command {
   return parent
     .command(name, options)
     .description(description)
     .option("--url <origin>", `the hub (default: $MODELHUB_URL, the profile's, or ${DEFAULT_URL})`)
-    .option("--token <token>", "a bearer token (default: $MODELHUB_TOKEN or the profile's; prefer those: a command line is visible to other users)")
-    .option("--profile <name>", "a connection saved by modelhub login (default: $MODELHUB_PROFILE, or the last one logged in to)")
+    .option(
+      "--token <token>",
+      "a bearer token (default: $MODELHUB_TOKEN or the profile's; prefer those: a command line is visible to other users)",
+    )
+    .option(
+      "--profile <name>",
+      "a connection saved by modelhub login (default: $MODELHUB_PROFILE, or the last one logged in to)",
+    )
     .option("--json", "print JSON (lists: one object per line)");
 }
 
 /** Runs a command against the hub: refusals become one error (a line, or a JSON object under --json) on stderr and exit code 1, usage mistakes exit code 2. */
-export async function run(name: string, flags: HubFlags, body: (client: ModelHubClient) => Promise<void>): Promise<void> {
+export async function run(
+  name: string,
+  flags: HubFlags,
+  body: (client: ModelHubClient) => Promise<void>,
+): Promise<void> {
   const json = flags.json === true;
-  const connection = await resolveConnection(flags).catch((err: unknown) => fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json));
-  if (!connection.token) return fail(name, "give a token with --token or MODELHUB_TOKEN (in open mode: your user name), or save one with modelhub login.", 2, "UsageError", json);
+  const connection = await resolveConnection(flags).catch((err: unknown) =>
+    fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json),
+  );
+  if (!connection.token)
+    return fail(
+      name,
+      "give a token with --token or MODELHUB_TOKEN (in open mode: your user name), or save one with modelhub login.",
+      2,
+      "UsageError",
+      json,
+    );
   let client: ModelHubClient;
   try {
     client = new ModelHubClient({
       url: connection.url,
       accessToken: connection.token,
       retry: { baseDelayMs: 250 },
-      onWarning: (warning) => (json ? stderr.json({ warning: { command: `modelhub ${name}`, message: warning } }) : stderr.line(`modelhub ${name}: warning: ${warning}`)),
+      onWarning: (warning) =>
+        json
+          ? stderr.json({ warning: { command: `modelhub ${name}`, message: warning } })
+          : stderr.line(`modelhub ${name}: warning: ${warning}`),
     });
   } catch (err) {
     return fail(name, err instanceof Error ? err.message : String(err), 2, "UsageError", json);
@@ -103,15 +130,31 @@ export function registerApiCommands(program: Command): void {
 
 function registerDemo(program: Command): void {
   usageExitCode2(
-    hubCommand(program, "demo", "Put a sample iModel on the hub: an iTwin (yours, created or reused by name), an iModel from the sample baseline shipped with modelhub, three changesets pushed through a briefcase, and two named versions; then open the printed link in the web UI.")
-      .option("--itwin-name <name>", "the iTwin to put it in (created when you have none of that name)", "modelhub demo")
+    hubCommand(
+      program,
+      "demo",
+      "Put a sample iModel on the hub: an iTwin (yours, created or reused by name), an iModel from the sample baseline shipped with modelhub, three changesets pushed through a briefcase, and two named versions; then open the printed link in the web UI.",
+    )
+      .option(
+        "--itwin-name <name>",
+        "the iTwin to put it in (created when you have none of that name)",
+        "modelhub demo",
+      )
       .option("--imodel-name <name>", "the iModel's name (must not exist in that iTwin yet)", "Sample plant"),
   ).action((opts: HubFlags & { itwinName: string; imodelName: string }) =>
     run("demo", opts, async (client) => {
       const { runDemo } = await import("./demo.js");
-      const result = await runDemo(client, { iTwinName: opts.itwinName, iModelName: opts.imodelName, progress: (line) => (opts.json ? undefined : out.line(line)) });
+      const result = await runDemo(client, {
+        iTwinName: opts.itwinName,
+        iModelName: opts.imodelName,
+        progress: (line) => (opts.json ? undefined : out.line(line)),
+      });
       if (opts.json) json(result);
-      else out.lines([`done: iModel '${result.iModel.name}' (${result.iModel.id}) with ${result.changesets} changesets and ${result.namedVersions.length} named versions.`, `open it in the web UI: ${result.webUrl}`]);
+      else
+        out.lines([
+          `done: iModel '${result.iModel.name}' (${result.iModel.id}) with ${result.changesets} changesets and ${result.namedVersions.length} named versions.`,
+          `open it in the web UI: ${result.webUrl}`,
+        ]);
     }),
   );
 }
@@ -135,7 +178,12 @@ const IMODEL_ARG = "the iModel's name or id (a name is looked up in --itwin, or 
  */
 async function findIModel(client: ModelHubClient, ref: string, iTwin?: string): Promise<IModel> {
   try {
-    return await findIModelByRef(client, ref, iTwin !== undefined && !isGuid(ref) ? await iTwinIdOf(client, iTwin) : undefined, iTwin);
+    return await findIModelByRef(
+      client,
+      ref,
+      iTwin !== undefined && !isGuid(ref) ? await iTwinIdOf(client, iTwin) : undefined,
+      iTwin,
+    );
   } catch (err) {
     if (err instanceof AmbiguousIModel) throw new UsageError(err.message);
     throw err;
@@ -157,9 +205,18 @@ function subClass(value: string): string {
 
 function registerITwin(program: Command): void {
   // Plural nouns everywhere (itwins, imodels, changesets…); the singular still works.
-  const itwin = usageExitCode2(program.command("itwins").alias("itwin").description("iTwins: create one (you become its Owner), list yours, show one by name or id."));
+  const itwin = usageExitCode2(
+    program
+      .command("itwins")
+      .alias("itwin")
+      .description("iTwins: create one (you become its Owner), list yours, show one by name or id."),
+  );
 
-  hubCommand(itwin, "create", "Create an iTwin; you become its Owner (every permission, and who may give it to others).")
+  hubCommand(
+    itwin,
+    "create",
+    "Create an iTwin; you become its Owner (every permission, and who may give it to others).",
+  )
     .requiredOption("--name <name>", "its display name, unique on the hub")
     .option("--number <number>", "a number or code, unique on the hub (default: its id)")
     .option("--subclass <subClass>", `what it is: ${SUBCLASSES.join(", ")} (default Project)`, subClass)
@@ -171,23 +228,46 @@ function registerITwin(program: Command): void {
           ...(opts.subclass !== undefined ? { subClass: opts.subclass as ITwin["subClass"] } : {}),
         });
         if (opts.json) json(created);
-        else out.lines([`iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner`, `next: modelhub imodels create --itwin '${created.displayName}' --name <name> [--from file.bim]`]);
+        else
+          out.lines([
+            `iTwin ${created.id} '${created.displayName}' (${created.subClass}): you are its Owner`,
+            `next: modelhub imodels create --itwin '${created.displayName}' --name <name> [--from file.bim]`,
+          ]);
       }),
     );
 
-  hubCommand(itwin, "list", "List your iTwins (administrators: --all for every one): id, name, number, kind, status, created.")
+  hubCommand(
+    itwin,
+    "list",
+    "List your iTwins (administrators: --all for every one): id, name, number, kind, status, created.",
+  )
     .option("--search <text>", "only those whose name or number contains this")
     .option("--all", "every iTwin of the hub (administrators; others still see theirs)")
     .option("--include-inactive", "also iTwins whose status is Inactive")
     .action((opts: HubFlags & { search?: string; all?: boolean; includeInactive?: boolean }) =>
       run("itwins list", opts, async (client) => {
         const rows = [["ID", "NAME", "NUMBER", "KIND", "STATUS", "CREATED"]];
-        const filter = { ...(opts.search !== undefined ? { search: opts.search } : {}), ...(opts.all ? { all: true } : {}), ...(opts.includeInactive ? { includeInactive: true } : {}) };
+        const filter = {
+          ...(opts.search !== undefined ? { search: opts.search } : {}),
+          ...(opts.all ? { all: true } : {}),
+          ...(opts.includeInactive ? { includeInactive: true } : {}),
+        };
         for await (const t of client.iTwins(filter)) {
           if (opts.json) json(t);
-          else rows.push([t.id, t.displayName, t.number === t.id ? "-" : t.number, t.subClass, t.status, when(t.createdDateTime)]);
+          else
+            rows.push([
+              t.id,
+              t.displayName,
+              t.number === t.id ? "-" : t.number,
+              t.subClass,
+              t.status,
+              when(t.createdDateTime),
+            ]);
         }
-        if (!opts.json) out.lines(rows.length > 1 ? tableLines(rows) : ["no iTwins (create one: modelhub itwins create --name <name>)"]);
+        if (!opts.json)
+          out.lines(
+            rows.length > 1 ? tableLines(rows) : ["no iTwins (create one: modelhub itwins create --name <name>)"],
+          );
       }),
     );
 
@@ -201,18 +281,24 @@ function registerITwin(program: Command): void {
         const owners = members.filter((m) => m.roles.some((r) => r.displayName === "Owner")).map((m) => m.id);
         const iModels: IModel[] = [];
         for await (const m of client.iModels(iTwin.id)) iModels.push(m);
-        if (opts.json) return json({ ...iTwin, permissions, owners, iModels: iModels.map((m) => ({ id: m.id, name: m.name, state: m.state })) });
+        if (opts.json)
+          return json({
+            ...iTwin,
+            permissions,
+            owners,
+            iModels: iModels.map((m) => ({ id: m.id, name: m.name, state: m.state })),
+          });
         out.lines([
-            `id:          ${iTwin.id}`,
-            `name:        ${iTwin.displayName}`,
-            `number:      ${iTwin.number}`,
-            `kind:        ${iTwin.class} / ${iTwin.subClass}`,
-            `status:      ${iTwin.status}`,
-            `created:     ${when(iTwin.createdDateTime)} by ${iTwin.createdBy}`,
-            `owners:      ${owners.join(", ") || "-"}`,
-            `you may:     ${permissions.map((p) => p.replace("imodels_", "")).join(", ") || "nothing"}`,
-            `iModels:     ${iModels.length}`,
-            ...iModels.map((m) => `  ${m.id}  ${m.name}${m.state === "initialized" ? "" : `  (${m.state})`}`),
+          `id:          ${iTwin.id}`,
+          `name:        ${iTwin.displayName}`,
+          `number:      ${iTwin.number}`,
+          `kind:        ${iTwin.class} / ${iTwin.subClass}`,
+          `status:      ${iTwin.status}`,
+          `created:     ${when(iTwin.createdDateTime)} by ${iTwin.createdBy}`,
+          `owners:      ${owners.join(", ") || "-"}`,
+          `you may:     ${permissions.map((p) => p.replace("imodels_", "")).join(", ") || "nothing"}`,
+          `iModels:     ${iModels.length}`,
+          ...iModels.map((m) => `  ${m.id}  ${m.name}${m.state === "initialized" ? "" : `  (${m.state})`}`),
         ]);
       }),
     );
@@ -234,7 +320,12 @@ function registerITwin(program: Command): void {
     .action((idOrName: string, opts: HubFlags & { yes?: boolean }) =>
       run("itwins delete", opts, async (client) => {
         const iTwin = await client.findITwin(idOrName);
-        await confirmDelete("itwins delete", `iTwin '${iTwin.displayName}' (${iTwin.id})`, opts.yes, opts.json === true);
+        await confirmDelete(
+          "itwins delete",
+          `iTwin '${iTwin.displayName}' (${iTwin.id})`,
+          opts.yes,
+          opts.json === true,
+        );
         await client.deleteITwin(iTwin.id);
         if (opts.json) json({ deleted: true, iTwinId: iTwin.id });
         else out.line(`deleted iTwin ${iTwin.id} '${iTwin.displayName}'`);
@@ -243,17 +334,33 @@ function registerITwin(program: Command): void {
 }
 
 function registerIModel(program: Command): void {
-  const imodel = usageExitCode2(program.command("imodels").alias("imodel").description("iModels of an iTwin: create (from a .bim file), list, show, delete."));
+  const imodel = usageExitCode2(
+    program
+      .command("imodels")
+      .alias("imodel")
+      .description("iModels of an iTwin: create (from a .bim file), list, show, delete."),
+  );
 
-  hubCommand(imodel, "create", "Create an iModel, empty or from a .bim file (uploaded with progress), and wait until the hub initialized it.")
-    .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id (an id the hub never saw creates that iTwin, yours)")
+  hubCommand(
+    imodel,
+    "create",
+    "Create an iModel, empty or from a .bim file (uploaded with progress), and wait until the hub initialized it.",
+  )
+    .requiredOption(
+      "--itwin <name|id>",
+      "the iTwin: one of yours by name, or an id (an id the hub never saw creates that iTwin, yours)",
+    )
     .requiredOption("--name <name>", "the iModel's name, unique in the iTwin")
     .option("--description <text>", "what it is")
     .option("--from <file.bim>", "the baseline: a .bim file (a snapshot or a standalone iModel)")
     .option("--timeout <seconds>", "how long to wait for the initialization", integer, 600)
     .action((opts: HubFlags & { itwin: string; name: string; description?: string; from?: string; timeout: number }) =>
       run("imodels create", opts, async (client) => {
-        const input = { iTwinId: await iTwinIdOf(client, opts.itwin), name: opts.name, ...(opts.description !== undefined ? { description: opts.description } : {}) };
+        const input = {
+          iTwinId: await iTwinIdOf(client, opts.itwin),
+          name: opts.name,
+          ...(opts.description !== undefined ? { description: opts.description } : {}),
+        };
         let iModel: IModel;
         if (opts.from !== undefined) {
           const path = resolve(opts.from);
@@ -287,7 +394,10 @@ function registerIModel(program: Command): void {
     .action((opts: HubFlags & { itwin: string; search?: string }) =>
       run("imodels list", opts, async (client) => {
         const rows = [["ID", "NAME", "STATE", "CREATED"]];
-        for await (const m of client.iModels(await iTwinIdOf(client, opts.itwin), opts.search !== undefined ? { search: opts.search } : {})) {
+        for await (const m of client.iModels(
+          await iTwinIdOf(client, opts.itwin),
+          opts.search !== undefined ? { search: opts.search } : {},
+        )) {
           if (opts.json) json(m);
           else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
         }
@@ -295,7 +405,11 @@ function registerIModel(program: Command): void {
       }),
     );
 
-  hubCommand(imodel, "show", "Show an iModel: name, state, iTwin, created, its newest changeset and its checkpoints' disk use.")
+  hubCommand(
+    imodel,
+    "show",
+    "Show an iModel: name, state, iTwin, created, its newest changeset and its checkpoints' disk use.",
+  )
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .action((imodelRef: string, opts: HubFlags & { itwin?: string }) =>
@@ -311,8 +425,18 @@ function registerIModel(program: Command): void {
           changesetCount++;
         }
         const checkpoints = await client.checkpoints(iModelId);
-        const diskUse = { changesets: changesetBytes, checkpoints: checkpoints.totalSize, total: changesetBytes + checkpoints.totalSize };
-        const shown = { ...iModel, latestChangeset: latest ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId } : null, diskUse };
+        const diskUse = {
+          changesets: changesetBytes,
+          checkpoints: checkpoints.totalSize,
+          total: changesetBytes + checkpoints.totalSize,
+        };
+        const shown = {
+          ...iModel,
+          latestChangeset: latest
+            ? { index: latest.index, id: latest.id, pushDateTime: latest.pushDateTime, creatorId: latest.creatorId }
+            : null,
+          diskUse,
+        };
         if (opts.json) return json(shown);
         const successful = checkpoints.checkpoints.filter((c) => c.state === "successful").length;
         out.lines([
@@ -336,7 +460,12 @@ function registerIModel(program: Command): void {
       run("imodels delete", opts, async (client) => {
         const iModel = await findIModel(client, ref, opts.itwin);
         const iModelId = iModel.id;
-        await confirmDelete("imodels delete", `iModel '${iModel.name}' (${iModel.id}) with its changesets, named versions and files`, opts.yes, opts.json === true);
+        await confirmDelete(
+          "imodels delete",
+          `iModel '${iModel.name}' (${iModel.id}) with its changesets, named versions and files`,
+          opts.yes,
+          opts.json === true,
+        );
         await client.deleteIModel(iModelId);
         if (opts.json) json({ deleted: true, iModelId });
         else out.line(`deleted iModel ${iModelId}`);
@@ -349,37 +478,59 @@ function changesetRow(c: Changeset): string[] {
 }
 
 function registerChangesets(program: Command): void {
-  const changesets = usageExitCode2(program.command("changesets").alias("changeset").description("An iModel's history: list it (the default: modelhub changesets <imodel>), download a changeset's file."));
+  const changesets = usageExitCode2(
+    program
+      .command("changesets")
+      .alias("changeset")
+      .description(
+        "An iModel's history: list it (the default: modelhub changesets <imodel>), download a changeset's file.",
+      ),
+  );
   usageExitCode2(
-    hubCommand(changesets, "list", "List an iModel's changesets: index, id, description, who, when, size (oldest first; all pages).", { isDefault: true })
+    hubCommand(
+      changesets,
+      "list",
+      "List an iModel's changesets: index, id, description, who, when, size (oldest first; all pages).",
+      { isDefault: true },
+    )
       .argument("<imodel>", IMODEL_ARG)
-    .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
+      .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
       .option("--after <index>", "only changesets after this index", integer)
       .option("--last <index>", "only changesets up to this index (inclusive)", integer)
       .option("--top <n>", "at most this many", integer)
       .option("--newest-first", "newest first")
       .option("--page-size <n>", "changesets per request (1–1000)", integer, 100),
-  ).action((imodelRef: string, opts: HubFlags & { itwin?: string } & { after?: number; last?: number; top?: number; newestFirst?: boolean; pageSize: number }) =>
-    run("changesets list", opts, async (client) => {
-      const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
-      if (opts.pageSize < 1 || opts.pageSize > 1000) throw new UsageError("--page-size must be 1 to 1000.");
-      const rows = [["INDEX", "ID", "DESCRIPTION", "WHO", "WHEN", "SIZE"]];
-      let count = 0;
-      const query = {
-        pageSize: opts.top !== undefined ? Math.min(opts.pageSize, Math.max(1, opts.top)) : opts.pageSize,
-        ...(opts.after !== undefined ? { afterIndex: opts.after } : {}),
-        ...(opts.last !== undefined ? { lastIndex: opts.last } : {}),
-        ...(opts.newestFirst ? { descending: true } : {}),
-      };
-      if (opts.top !== 0) {
-        for await (const c of client.changesets(iModelId, query)) {
-          if (opts.json) json(c);
-          else rows.push(changesetRow(c));
-          if (++count === opts.top) break;
+  ).action(
+    (
+      imodelRef: string,
+      opts: HubFlags & { itwin?: string } & {
+        after?: number;
+        last?: number;
+        top?: number;
+        newestFirst?: boolean;
+        pageSize: number;
+      },
+    ) =>
+      run("changesets list", opts, async (client) => {
+        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
+        if (opts.pageSize < 1 || opts.pageSize > 1000) throw new UsageError("--page-size must be 1 to 1000.");
+        const rows = [["INDEX", "ID", "DESCRIPTION", "WHO", "WHEN", "SIZE"]];
+        let count = 0;
+        const query = {
+          pageSize: opts.top !== undefined ? Math.min(opts.pageSize, Math.max(1, opts.top)) : opts.pageSize,
+          ...(opts.after !== undefined ? { afterIndex: opts.after } : {}),
+          ...(opts.last !== undefined ? { lastIndex: opts.last } : {}),
+          ...(opts.newestFirst ? { descending: true } : {}),
+        };
+        if (opts.top !== 0) {
+          for await (const c of client.changesets(iModelId, query)) {
+            if (opts.json) json(c);
+            else rows.push(changesetRow(c));
+            if (++count === opts.top) break;
+          }
         }
-      }
-      if (!opts.json) printTable(rows, "no changesets");
-    }),
+        if (!opts.json) printTable(rows, "no changesets");
+      }),
   );
 
   hubCommand(changesets, "download", "Download a changeset's file (with progress).")
@@ -405,7 +556,9 @@ function registerChangesets(program: Command): void {
 }
 
 function registerVersions(program: Command): void {
-  const versions = usageExitCode2(program.command("versions").alias("version").description("Named versions: names given to changesets."));
+  const versions = usageExitCode2(
+    program.command("versions").alias("version").description("Named versions: names given to changesets."),
+  );
   hubCommand(versions, "list", "List an iModel's named versions: name, changeset index and id, created.")
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
@@ -415,7 +568,8 @@ function registerVersions(program: Command): void {
         const rows = [["NAME", "CHANGESET", "CHANGESET ID", "CREATED", "ID"]];
         for await (const v of client.namedVersions(iModelId)) {
           if (opts.json) json(v);
-          else rows.push([v.name, String(v.changesetIndex), v.changesetId ?? "(baseline)", when(v.createdDateTime), v.id]);
+          else
+            rows.push([v.name, String(v.changesetIndex), v.changesetId ?? "(baseline)", when(v.createdDateTime), v.id]);
         }
         if (!opts.json) printTable(rows, "no named versions");
       }),
@@ -426,14 +580,22 @@ function registerVersions(program: Command): void {
     .requiredOption("--name <name>", "the version's name, unique in the iModel")
     .option("--changeset <index|id>", "the changeset (0: the baseline; default: the newest)", changesetRef)
     .option("--description <text>", "what it is")
-    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { name: string; changeset?: ChangesetRef; description?: string }) =>
-      run("versions create", opts, async (client) => {
-        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
-        const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
-        const v: NamedVersion = await client.createNamedVersion(iModelId, { name: opts.name, changeset, ...(opts.description !== undefined ? { description: opts.description } : {}) });
-        if (opts.json) json(v);
-        else out.line(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}`);
-      }),
+    .action(
+      (
+        imodelRef: string,
+        opts: HubFlags & { itwin?: string } & { name: string; changeset?: ChangesetRef; description?: string },
+      ) =>
+        run("versions create", opts, async (client) => {
+          const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
+          const changeset = opts.changeset ?? (await client.latestChangeset(iModelId))?.index ?? 0;
+          const v: NamedVersion = await client.createNamedVersion(iModelId, {
+            name: opts.name,
+            changeset,
+            ...(opts.description !== undefined ? { description: opts.description } : {}),
+          });
+          if (opts.json) json(v);
+          else out.line(`named version '${v.name}' (${v.id}) at changeset ${v.changesetIndex}`);
+        }),
     );
 }
 
@@ -442,7 +604,12 @@ function lockCount(lock: Lock): number {
 }
 
 function registerLocks(program: Command): void {
-  const locks = usageExitCode2(program.command("locks").alias("lock").description("Who holds which locks; release a lost briefcase's locks (imodels_manage)."));
+  const locks = usageExitCode2(
+    program
+      .command("locks")
+      .alias("lock")
+      .description("Who holds which locks; release a lost briefcase's locks (imodels_manage)."),
+  );
   hubCommand(locks, "list", "List the locks held: briefcase, owner, level, object ids.")
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
@@ -458,11 +625,17 @@ function registerLocks(program: Command): void {
           return;
         }
         const rows = [["BRIEFCASE", "OWNER", "LEVEL", "OBJECTS"]];
-        for (const l of held) for (const g of l.lockedObjects) rows.push([String(l.briefcaseId), owners.get(l.briefcaseId) ?? "-", g.lockLevel, g.objectIds.join(" ")]);
+        for (const l of held)
+          for (const g of l.lockedObjects)
+            rows.push([String(l.briefcaseId), owners.get(l.briefcaseId) ?? "-", g.lockLevel, g.objectIds.join(" ")]);
         printTable(rows, "no locks held");
       }),
     );
-  hubCommand(locks, "release", "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.")
+  hubCommand(
+    locks,
+    "release",
+    "Release all locks of a briefcase (yours, or anyone's with imodels_manage); the briefcase stays.",
+  )
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .requiredOption("--briefcase <id>", "the briefcase (see modelhub locks list)", integer)
@@ -470,16 +643,31 @@ function registerLocks(program: Command): void {
       run("locks release", opts, async (client) => {
         const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
         const briefcase = await client.getBriefcase(iModelId, opts.briefcase);
-        const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce((n, l) => n + lockCount(l), 0);
+        const before = (await client.locks(iModelId, { briefcaseId: opts.briefcase })).reduce(
+          (n, l) => n + lockCount(l),
+          0,
+        );
         await client.releaseLocks(iModelId, opts.briefcase);
-        if (opts.json) json({ released: true, iModelId, briefcaseId: opts.briefcase, ownerId: briefcase.ownerId, locksReleased: before });
+        if (opts.json)
+          json({
+            released: true,
+            iModelId,
+            briefcaseId: opts.briefcase,
+            ownerId: briefcase.ownerId,
+            locksReleased: before,
+          });
         else out.line(`released ${before} locks of briefcase ${opts.briefcase} (${briefcase.ownerId})`);
       }),
     );
 }
 
 function registerCheckpoints(program: Command): void {
-  const checkpoints = usageExitCode2(program.command("checkpoints").alias("checkpoint").description("Checkpoints: an iModel's state at a changeset as a .bim file."));
+  const checkpoints = usageExitCode2(
+    program
+      .command("checkpoints")
+      .alias("checkpoint")
+      .description("Checkpoints: an iModel's state at a changeset as a .bim file."),
+  );
   hubCommand(checkpoints, "list", "List an iModel's checkpoints: changeset, state, size; and the disk they use.")
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
@@ -490,53 +678,87 @@ function registerCheckpoints(program: Command): void {
         // A list: one object per line (the total is their sizes' sum).
         if (opts.json) return list.checkpoints.forEach((c) => json(c));
         const rows = [["CHANGESET", "CHANGESET ID", "STATE", "SIZE", "NOTE"]];
-        for (const c of list.checkpoints) rows.push([String(c.changesetIndex), c.changesetId || "(baseline)", c.state, c.state === "successful" ? megabytes(c.size) : "-", c.failureReason ?? ""]);
+        for (const c of list.checkpoints)
+          rows.push([
+            String(c.changesetIndex),
+            c.changesetId || "(baseline)",
+            c.state,
+            c.state === "successful" ? megabytes(c.size) : "-",
+            c.failureReason ?? "",
+          ]);
         printTable(rows, "no checkpoints");
         out.line(`disk used: ${megabytes(list.totalSize)}`);
       }),
     );
-  hubCommand(checkpoints, "download", "Download an iModel's state as a .bim file: the checkpoint at a changeset, or a named version's. The hub keeps checkpoints at some changesets only: a changeset without one is refused unless --nearest takes the nearest before it (the file is named for the changeset it really holds).")
+  hubCommand(
+    checkpoints,
+    "download",
+    "Download an iModel's state as a .bim file: the checkpoint at a changeset, or a named version's. The hub keeps checkpoints at some changesets only: a changeset without one is refused unless --nearest takes the nearest before it (the file is named for the changeset it really holds).",
+  )
     .argument("<imodel>", IMODEL_ARG)
     .option("--itwin <name|id>", "look the iModel's name up in this iTwin only")
     .option("--changeset <index|id>", "the changeset (default: the newest that has a checkpoint)", changesetRef)
     .option("--version <name|id>", "a named version (its name or id) instead")
     .option("--nearest", "with --changeset: take the nearest checkpoint before it when it has none")
     .option("--to <file>", "where to write it (default: <imodel>-<changeset index>.bim here)")
-    .action((imodelRef: string, opts: HubFlags & { itwin?: string } & { changeset?: ChangesetRef; version?: string; nearest?: boolean; to?: string }) =>
-      run("checkpoints download", opts, async (client) => {
-        const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
-        if (opts.changeset !== undefined && opts.version !== undefined) throw new UsageError("give --changeset or --version, not both.");
-        let checkpoint: Checkpoint;
-        if (opts.version !== undefined) {
-          checkpoint = await client.checkpointOfNamedVersion(iModelId, await namedVersionIdOf(client, iModelId, opts.version));
-        } else if (opts.changeset !== undefined) {
-          const wanted = await client.getChangeset(iModelId, opts.changeset).then((c) => c.index, (err: unknown) => {
-            // Changeset 0 is the baseline, which is no changeset record.
-            if (opts.changeset === 0) return 0;
-            throw err;
-          });
-          checkpoint = await client.nearestCheckpoint(iModelId, wanted);
-          if (checkpoint.changesetIndex !== wanted && !opts.nearest) {
-            throw new ModelHubError(
-              404,
-              "CheckpointNotFound",
-              `The hub has no checkpoint at changeset ${wanted}; the nearest before it is at changeset ${checkpoint.changesetIndex}. Download that one with --nearest (the file then holds changeset ${checkpoint.changesetIndex}, not ${wanted}) and apply the changesets after it with iTwin.js, or name changeset ${wanted} as a version (modelhub versions create) so the hub makes its checkpoint.`,
+    .action(
+      (
+        imodelRef: string,
+        opts: HubFlags & { itwin?: string } & {
+          changeset?: ChangesetRef;
+          version?: string;
+          nearest?: boolean;
+          to?: string;
+        },
+      ) =>
+        run("checkpoints download", opts, async (client) => {
+          const iModelId = await iModelIdOf(client, imodelRef, opts.itwin);
+          if (opts.changeset !== undefined && opts.version !== undefined)
+            throw new UsageError("give --changeset or --version, not both.");
+          let checkpoint: Checkpoint;
+          if (opts.version !== undefined) {
+            checkpoint = await client.checkpointOfNamedVersion(
+              iModelId,
+              await namedVersionIdOf(client, iModelId, opts.version),
             );
+          } else if (opts.changeset !== undefined) {
+            const wanted = await client.getChangeset(iModelId, opts.changeset).then(
+              (c) => c.index,
+              (err: unknown) => {
+                // Changeset 0 is the baseline, which is no changeset record.
+                if (opts.changeset === 0) return 0;
+                throw err;
+              },
+            );
+            checkpoint = await client.nearestCheckpoint(iModelId, wanted);
+            if (checkpoint.changesetIndex !== wanted && !opts.nearest) {
+              throw new ModelHubError(
+                404,
+                "CheckpointNotFound",
+                `The hub has no checkpoint at changeset ${wanted}; the nearest before it is at changeset ${checkpoint.changesetIndex}. Download that one with --nearest (the file then holds changeset ${checkpoint.changesetIndex}, not ${wanted}) and apply the changesets after it with iTwin.js, or name changeset ${wanted} as a version (modelhub versions create) so the hub makes its checkpoint.`,
+              );
+            }
+          } else {
+            checkpoint = await client.nearestCheckpoint(iModelId, (await client.latestChangeset(iModelId))?.index ?? 0);
           }
-        } else {
-          checkpoint = await client.nearestCheckpoint(iModelId, (await client.latestChangeset(iModelId))?.index ?? 0);
-        }
-        const path = resolve(opts.to ?? `${iModelId}-${checkpoint.changesetIndex}.bim`);
-        const progress = quietUnder(opts.json, `checkpoint ${checkpoint.changesetIndex}`);
-        let size: number;
-        try {
-          size = await client.downloadCheckpoint(checkpoint, path, progress.onProgress);
-        } finally {
-          progress.stop();
-        }
-        if (opts.json) json({ iModelId, changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId, path, size });
-        else out.line(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})`);
-      }),
+          const path = resolve(opts.to ?? `${iModelId}-${checkpoint.changesetIndex}.bim`);
+          const progress = quietUnder(opts.json, `checkpoint ${checkpoint.changesetIndex}`);
+          let size: number;
+          try {
+            size = await client.downloadCheckpoint(checkpoint, path, progress.onProgress);
+          } finally {
+            progress.stop();
+          }
+          if (opts.json)
+            json({
+              iModelId,
+              changesetIndex: checkpoint.changesetIndex,
+              changesetId: checkpoint.changesetId,
+              path,
+              size,
+            });
+          else out.line(`checkpoint at changeset ${checkpoint.changesetIndex} → ${path} (${megabytes(size)})`);
+        }),
     );
 }
 
@@ -544,5 +766,9 @@ function registerCheckpoints(program: Command): void {
 async function namedVersionIdOf(client: ModelHubClient, iModelId: string, ref: string): Promise<string> {
   if (GUID.test(ref.trim())) return ref.trim().toLowerCase();
   for await (const v of client.namedVersions(iModelId)) if (v.name === ref) return v.id;
-  throw new ModelHubError(404, "NamedVersionNotFound", `The iModel has no named version '${ref}' (modelhub versions list shows them).`);
+  throw new ModelHubError(
+    404,
+    "NamedVersionNotFound",
+    `The iModel has no named version '${ref}' (modelhub versions list shows them).`,
+  );
 }

@@ -31,20 +31,50 @@ function point(value: string): number | string {
 const SIGN = { inserted: "+", updated: "~", deleted: "-", reinserted: "±" } as const;
 
 function elementRows(elements: readonly ChangedElement[]): string[][] {
-  return [["OP", "ID", "CLASS", "MODEL", "LABEL", "PROPERTIES"], ...elements.map((e) => [e.op, e.id, e.classFullName, e.previousModelId ? `${e.previousModelId} → ${e.modelId}` : e.modelId, e.label ?? "", (e.properties ?? []).join(",")])];
+  return [
+    ["OP", "ID", "CLASS", "MODEL", "LABEL", "PROPERTIES"],
+    ...elements.map((e) => [
+      e.op,
+      e.id,
+      e.classFullName,
+      e.previousModelId ? `${e.previousModelId} → ${e.modelId}` : e.modelId,
+      e.label ?? "",
+      (e.properties ?? []).join(","),
+    ]),
+  ];
 }
 
 function countRows(counts: readonly CountByModelAndClass[]): string[][] {
-  return [["MODEL", "CLASS", "+", "~", "-", "±"], ...counts.map((c) => [c.modelId, c.classFullName, String(c.inserted), String(c.updated), String(c.deleted), String(c.reinserted ?? 0)])];
+  return [
+    ["MODEL", "CLASS", "+", "~", "-", "±"],
+    ...counts.map((c) => [
+      c.modelId,
+      c.classFullName,
+      String(c.inserted),
+      String(c.updated),
+      String(c.deleted),
+      String(c.reinserted ?? 0),
+    ]),
+  ];
 }
 
-function headline(c: { inserted: number; updated: number; deleted: number; reinserted?: number; countsByModelAndClass: readonly CountByModelAndClass[] }): string {
+function headline(c: {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  reinserted?: number;
+  countsByModelAndClass: readonly CountByModelAndClass[];
+}): string {
   const models = new Set(c.countsByModelAndClass.map((x) => x.modelId)).size;
   return `${SIGN.inserted}${c.inserted} ${SIGN.updated}${c.updated} ${SIGN.deleted}${c.deleted}${c.reinserted ? ` ${SIGN.reinserted}${c.reinserted}` : ""} in ${models} model${models === 1 ? "" : "s"}`;
 }
 
 /** Asks until the answer is `ready` or `waitSeconds` passed (summaries are made a moment after a push). */
-async function whenReady<T extends { state: "ready" | "pending" }>(ask: () => Promise<T>, waitSeconds: number, pending: (answer: T) => string): Promise<T> {
+async function whenReady<T extends { state: "ready" | "pending" }>(
+  ask: () => Promise<T>,
+  waitSeconds: number,
+  pending: (answer: T) => string,
+): Promise<T> {
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
     const answer = await ask();
@@ -56,30 +86,69 @@ async function whenReady<T extends { state: "ready" | "pending" }>(ask: () => Pr
 
 export function registerChangeCommands(program: Command): void {
   usageExitCode2(
-    hubCommand(program, "changes", "What one changeset did, element by element: inserted, updated (which properties), deleted; counts by model and class.")
+    hubCommand(
+      program,
+      "changes",
+      "What one changeset did, element by element: inserted, updated (which properties), deleted; counts by model and class.",
+    )
       .argument("<imodel>", "the iModel's id")
       .argument("<changeset>", "its index or id")
       .option("--op <op>", `only elements with this operation (${OPS.slice(0, 3).join(", ")})`, op)
       .option("--model <id>", "only elements of this model")
       .option("--class <name>", "only elements of this class (Schema:Class)")
       .option("--wait <seconds>", "how long to wait for a summary still being made", seconds, 60),
-  ).action((iModelId: string, changeset: string, opts: HubFlags & { op?: (typeof OPS)[number]; model?: string; class?: string; wait: number }) =>
-    run("changes", opts, async (client: ModelHubClient) => {
-      if (!/^\d+$/.test(changeset) && !/^[0-9a-fA-F]{40}$/.test(changeset)) throw new UsageError("<changeset> is an index (a number) or an id (40 hexadecimal characters).");
-      const query = { ...(opts.op ? { op: opts.op } : {}), ...(opts.model ? { modelId: opts.model } : {}), ...(opts.class ? { classFullName: opts.class } : {}) };
-      const c = await whenReady(() => getChangesetChanges(client, iModelId, changeset, query), opts.wait, (a) => `changeset ${a.changesetIndex} has no summary yet (the hub makes it after the push); try again, or give --wait a longer time.`);
-      if (opts.json) {
-        out.json({ changesetIndex: c.changesetIndex, changesetId: c.changesetId, inserted: c.inserted, updated: c.updated, deleted: c.deleted, schemaChanged: c.schemaChanged, schemas: c.schemas, countsByModelAndClass: c.countsByModelAndClass, elements: c.elements });
-        return;
-      }
-      out.line(`changeset ${c.changesetIndex} (${c.changesetId}): ${headline(c)}${c.schemaChanged ? `; schema changes: ${c.schemas.map((s) => `${s.name} ${s.op}`).join(", ") || "yes"}` : ""}`);
-      if (c.countsByModelAndClass.length > 0) printTable(countRows(c.countsByModelAndClass).map((r) => r.slice(0, 5)), "");
-      printTable(elementRows(c.elements), "no element changed");
-    }),
+  ).action(
+    (
+      iModelId: string,
+      changeset: string,
+      opts: HubFlags & { op?: (typeof OPS)[number]; model?: string; class?: string; wait: number },
+    ) =>
+      run("changes", opts, async (client: ModelHubClient) => {
+        if (!/^\d+$/.test(changeset) && !/^[0-9a-fA-F]{40}$/.test(changeset))
+          throw new UsageError("<changeset> is an index (a number) or an id (40 hexadecimal characters).");
+        const query = {
+          ...(opts.op ? { op: opts.op } : {}),
+          ...(opts.model ? { modelId: opts.model } : {}),
+          ...(opts.class ? { classFullName: opts.class } : {}),
+        };
+        const c = await whenReady(
+          () => getChangesetChanges(client, iModelId, changeset, query),
+          opts.wait,
+          (a) =>
+            `changeset ${a.changesetIndex} has no summary yet (the hub makes it after the push); try again, or give --wait a longer time.`,
+        );
+        if (opts.json) {
+          out.json({
+            changesetIndex: c.changesetIndex,
+            changesetId: c.changesetId,
+            inserted: c.inserted,
+            updated: c.updated,
+            deleted: c.deleted,
+            schemaChanged: c.schemaChanged,
+            schemas: c.schemas,
+            countsByModelAndClass: c.countsByModelAndClass,
+            elements: c.elements,
+          });
+          return;
+        }
+        out.line(
+          `changeset ${c.changesetIndex} (${c.changesetId}): ${headline(c)}${c.schemaChanged ? `; schema changes: ${c.schemas.map((s) => `${s.name} ${s.op}`).join(", ") || "yes"}` : ""}`,
+        );
+        if (c.countsByModelAndClass.length > 0)
+          printTable(
+            countRows(c.countsByModelAndClass).map((r) => r.slice(0, 5)),
+            "",
+          );
+        printTable(elementRows(c.elements), "no element changed");
+      }),
   );
 
   usageExitCode2(
-    hubCommand(program, "diff", "The net effect between two points of history (changeset index or named version): inserted then deleted is nothing, updates merged.")
+    hubCommand(
+      program,
+      "diff",
+      "The net effect between two points of history (changeset index or named version): inserted then deleted is nothing, updates merged.",
+    )
       .argument("<imodel>", "the iModel's id")
       .requiredOption("--from <point>", "a changeset index (0 = version 0) or a named version's name", point)
       .requiredOption("--to <point>", "a changeset index or a named version's name", point)
@@ -87,27 +156,57 @@ export function registerChangeCommands(program: Command): void {
       .option("--model <id>", "only elements of this model")
       .option("--class <name>", "only elements of this class (Schema:Class)")
       .option("--wait <seconds>", "how long to wait for summaries still being made", seconds, 60),
-  ).action((iModelId: string, opts: HubFlags & { from: number | string; to: number | string; op?: (typeof OPS)[number]; model?: string; class?: string; wait: number }) =>
-    run("diff", opts, async (client: ModelHubClient) => {
-      const query = { ...(opts.op ? { op: opts.op } : {}), ...(opts.model ? { modelId: opts.model } : {}), ...(opts.class ? { classFullName: opts.class } : {}) };
-      const c = await whenReady(() => compareVersions(client, iModelId, opts.from, opts.to, query), opts.wait, (a) => `changesets ${a.pendingChangesets.join(", ")} have no summary yet (the hub makes them after each push); try again, or give --wait a longer time.`);
-      if (opts.json) {
-        out.json({
-          from: c.from.changesetIndex,
-          to: c.to.changesetIndex,
-          inserted: c.inserted,
-          updated: c.updated,
-          deleted: c.deleted,
-          reinserted: c.reinserted,
-          elements: c.elements.map((e) => ({ id: e.id, op: e.op, classFullName: e.classFullName, modelId: e.modelId, label: e.label, ...(e.properties ? { properties: e.properties } : {}) })),
-        });
-        return;
-      }
-      const name = (p: typeof c.from) => `${p.changesetIndex}${p.namedVersion ? ` (${p.namedVersion.name})` : ""}`;
-      out.line(`from ${name(c.from)} to ${name(c.to)}: ${headline(c)}`);
-      for (const s of c.schemaChanges) out.line(`schema changes in changeset ${s.changesetIndex}: ${s.schemas.map((x) => `${x.name} ${x.op}`).join(", ")}`);
-      if (c.countsByModelAndClass.length > 0) printTable(countRows(c.countsByModelAndClass), "");
-      printTable(elementRows(c.elements), "no element changed");
-    }),
+  ).action(
+    (
+      iModelId: string,
+      opts: HubFlags & {
+        from: number | string;
+        to: number | string;
+        op?: (typeof OPS)[number];
+        model?: string;
+        class?: string;
+        wait: number;
+      },
+    ) =>
+      run("diff", opts, async (client: ModelHubClient) => {
+        const query = {
+          ...(opts.op ? { op: opts.op } : {}),
+          ...(opts.model ? { modelId: opts.model } : {}),
+          ...(opts.class ? { classFullName: opts.class } : {}),
+        };
+        const c = await whenReady(
+          () => compareVersions(client, iModelId, opts.from, opts.to, query),
+          opts.wait,
+          (a) =>
+            `changesets ${a.pendingChangesets.join(", ")} have no summary yet (the hub makes them after each push); try again, or give --wait a longer time.`,
+        );
+        if (opts.json) {
+          out.json({
+            from: c.from.changesetIndex,
+            to: c.to.changesetIndex,
+            inserted: c.inserted,
+            updated: c.updated,
+            deleted: c.deleted,
+            reinserted: c.reinserted,
+            elements: c.elements.map((e) => ({
+              id: e.id,
+              op: e.op,
+              classFullName: e.classFullName,
+              modelId: e.modelId,
+              label: e.label,
+              ...(e.properties ? { properties: e.properties } : {}),
+            })),
+          });
+          return;
+        }
+        const name = (p: typeof c.from) => `${p.changesetIndex}${p.namedVersion ? ` (${p.namedVersion.name})` : ""}`;
+        out.line(`from ${name(c.from)} to ${name(c.to)}: ${headline(c)}`);
+        for (const s of c.schemaChanges)
+          out.line(
+            `schema changes in changeset ${s.changesetIndex}: ${s.schemas.map((x) => `${x.name} ${x.op}`).join(", ")}`,
+          );
+        if (c.countsByModelAndClass.length > 0) printTable(countRows(c.countsByModelAndClass), "");
+        printTable(elementRows(c.elements), "no element changed");
+      }),
   );
 }

@@ -7,9 +7,17 @@ export function completionTable(program: Command): Map<string, string[]> {
   const table = new Map<string, string[]>();
   const walk = (command: Command, paths: string[]) => {
     const subcommands = command.commands.filter((c) => c.name() !== "help");
-    const words = [...subcommands.flatMap((c) => [c.name(), ...c.aliases()]), ...command.options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)), "--help"];
+    const words = [
+      ...subcommands.flatMap((c) => [c.name(), ...c.aliases()]),
+      ...command.options.flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)),
+      "--help",
+    ];
     for (const path of paths) table.set(path, words);
-    for (const sub of subcommands) walk(sub, paths.flatMap((p) => [sub.name(), ...sub.aliases()].map((n) => `${p} ${n}`.trim())));
+    for (const sub of subcommands)
+      walk(
+        sub,
+        paths.flatMap((p) => [sub.name(), ...sub.aliases()].map((n) => `${p} ${n}`.trim())),
+      );
   };
   walk(program, [""]);
   return table;
@@ -18,15 +26,17 @@ export function completionTable(program: Command): Map<string, string[]> {
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 export function bashCompletion(program: Command): string {
-  const entries = [...completionTable(program)].map(([path, words]) => `  [${quote(path === "" ? "." : path)}]=${quote(words.join(" "))}`);
+  const entries = [...completionTable(program)].map(
+    ([path, words]) => `  [${quote(path === "" ? "." : path)}]=${quote(words.join(" "))}`,
+  );
   return [
-    "# modelhub completion for bash: eval \"$(modelhub completion bash)\" (e.g. in ~/.bashrc)",
+    '# modelhub completion for bash: eval "$(modelhub completion bash)" (e.g. in ~/.bashrc)',
     "_modelhub_completion() {",
     "  local -A words=(",
     ...entries.map((e) => `  ${e}`),
     "  )",
     '  local cur="${COMP_WORDS[COMP_CWORD]}" path="" w i',
-    '  for ((i = 1; i < COMP_CWORD; i++)); do',
+    "  for ((i = 1; i < COMP_CWORD; i++)); do",
     '    w="${COMP_WORDS[i]}"',
     '    [[ "$w" == -* ]] && continue',
     '    if [[ -n "${words["${path:+$path }$w"]+x}" ]]; then path="${path:+$path }$w"; fi',
@@ -39,5 +49,9 @@ export function bashCompletion(program: Command): string {
 }
 
 export function zshCompletion(program: Command): string {
-  return ["# modelhub completion for zsh: eval \"$(modelhub completion zsh)\" (e.g. in ~/.zshrc)", "autoload -U +X bashcompinit && bashcompinit", bashCompletion(program)].join("\n");
+  return [
+    '# modelhub completion for zsh: eval "$(modelhub completion zsh)" (e.g. in ~/.zshrc)',
+    "autoload -U +X bashcompinit && bashcompinit",
+    bashCompletion(program),
+  ].join("\n");
 }

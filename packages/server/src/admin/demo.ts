@@ -31,29 +31,48 @@ export interface DemoResult {
 
 export class DemoRefused extends Error {}
 
-export async function runDemo(client: ModelHubClient, options: { iTwinName: string; iModelName: string; progress: (line: string) => void }): Promise<DemoResult> {
+export async function runDemo(
+  client: ModelHubClient,
+  options: { iTwinName: string; iModelName: string; progress: (line: string) => void },
+): Promise<DemoResult> {
   const manifest = JSON.parse(await readFile(new URL("manifest.json", SAMPLE_DIR), "utf8")) as SampleManifest;
   const { iTwin, created } = await iTwinNamed(client, options.iTwinName);
   for await (const m of client.iModels(iTwin.id, { name: options.iModelName })) {
     if (m.name === options.iModelName) {
-      throw new DemoRefused(`iTwin '${iTwin.displayName}' already has an iModel '${m.name}' (${m.id}): delete it (modelhub imodels delete ${m.id} --yes) or pick another --imodel-name.`);
+      throw new DemoRefused(
+        `iTwin '${iTwin.displayName}' already has an iModel '${m.name}' (${m.id}): delete it (modelhub imodels delete ${m.id} --yes) or pick another --imodel-name.`,
+      );
     }
   }
-  options.progress(created ? `created iTwin '${iTwin.displayName}' (${iTwin.id}); you are its Owner` : `using your iTwin '${iTwin.displayName}' (${iTwin.id})`);
+  options.progress(
+    created
+      ? `created iTwin '${iTwin.displayName}' (${iTwin.id}); you are its Owner`
+      : `using your iTwin '${iTwin.displayName}' (${iTwin.id})`,
+  );
 
   const scratch = await mkdtemp(join(tmpdir(), "modelhub-demo-"));
   try {
     const baseline = join(scratch, "baseline.bim");
-    await pipeline(createReadStream(new URL(manifest.baseline, SAMPLE_DIR)), createGunzip(), createWriteStream(baseline));
+    await pipeline(
+      createReadStream(new URL(manifest.baseline, SAMPLE_DIR)),
+      createGunzip(),
+      createWriteStream(baseline),
+    );
     const iModel: IModel = await client.createIModelFromFile({
       iTwinId: iTwin.id,
       name: options.iModelName,
-      description: "The sample iModel of modelhub demo: a physical model with twelve objects placed in three changesets.",
+      description:
+        "The sample iModel of modelhub demo: a physical model with twelve objects placed in three changesets.",
       path: baseline,
       onCreated: (m) => options.progress(`created iModel '${m.name}' (${m.id}); the hub is initializing its baseline…`),
     });
 
-    const { briefcase } = await client.request<{ briefcase: Briefcase }>("POST", `/${iModel.id}/briefcases`, { deviceName: "modelhub demo" }, [201]);
+    const { briefcase } = await client.request<{ briefcase: Briefcase }>(
+      "POST",
+      `/${iModel.id}/briefcases`,
+      { deviceName: "modelhub demo" },
+      [201],
+    );
     try {
       for (const cs of manifest.changesets) {
         const path = new URL(`changesets/${cs.file}`, SAMPLE_DIR).pathname;
@@ -61,12 +80,27 @@ export async function runDemo(client: ModelHubClient, options: { iTwinName: stri
         const { changeset } = await client.request<{ changeset: Changeset }>(
           "POST",
           `/${iModel.id}/changesets`,
-          { id: cs.id, parentId: cs.parentId, briefcaseId: briefcase.briefcaseId, description: cs.description, containingChanges: cs.changesType, fileSize: size },
+          {
+            id: cs.id,
+            parentId: cs.parentId,
+            briefcaseId: briefcase.briefcaseId,
+            description: cs.description,
+            containingChanges: cs.changesType,
+            fileSize: size,
+          },
           [200, 201],
         );
-        if (!changeset._links.upload || !changeset._links.complete) throw new ModelHubError(201, "UnexpectedResponse", "The hub gave no upload or complete link for the changeset.");
+        if (!changeset._links.upload || !changeset._links.complete)
+          throw new ModelHubError(
+            201,
+            "UnexpectedResponse",
+            "The hub gave no upload or complete link for the changeset.",
+          );
         await uploadFile(changeset._links.upload.href, path);
-        await client.request("PATCH", changeset._links.complete.href, { state: "fileUploaded", briefcaseId: briefcase.briefcaseId });
+        await client.request("PATCH", changeset._links.complete.href, {
+          state: "fileUploaded",
+          briefcaseId: briefcase.briefcaseId,
+        });
         options.progress(`pushed changeset ${cs.index}: ${cs.description}`);
       }
     } finally {
@@ -75,7 +109,11 @@ export async function runDemo(client: ModelHubClient, options: { iTwinName: stri
 
     const names: string[] = [];
     for (const v of manifest.namedVersions) {
-      await client.createNamedVersion(iModel.id, { name: v.name, description: v.description, changeset: v.changesetIndex });
+      await client.createNamedVersion(iModel.id, {
+        name: v.name,
+        description: v.description,
+        changeset: v.changesetIndex,
+      });
       names.push(v.name);
       options.progress(`named changeset ${v.changesetIndex} '${v.name}'`);
     }
@@ -94,6 +132,7 @@ export async function runDemo(client: ModelHubClient, options: { iTwinName: stri
 
 /** One of the caller's iTwins by that name, or a new one (its Owner: the caller). */
 async function iTwinNamed(client: ModelHubClient, name: string): Promise<{ iTwin: ITwin; created: boolean }> {
-  for await (const t of client.iTwins({ search: name })) if (t.displayName === name) return { iTwin: t, created: false };
+  for await (const t of client.iTwins({ search: name }))
+    if (t.displayName === name) return { iTwin: t, created: false };
   return { iTwin: await client.createITwin({ displayName: name }), created: true };
 }

@@ -36,7 +36,13 @@ export interface DoctorReport {
  * processes, files no record refers to — and with `repair` removes it. Safe while a hub serves the same data: it
  * only removes temp files of dead writers, and orphans older than `graceMs` (checked again right before each delete).
  */
-export async function runDoctor(options: { dataDir: string; repair: boolean; graceMs: number; metadata?: MetadataSpec; blobs?: BlobSpec }): Promise<DoctorReport> {
+export async function runDoctor(options: {
+  dataDir: string;
+  repair: boolean;
+  graceMs: number;
+  metadata?: MetadataSpec;
+  blobs?: BlobSpec;
+}): Promise<DoctorReport> {
   // The hub's own backends, opened by the registry: the embedded file and folder, PostgreSQL, Azure Blob Storage.
   const { store, close } = await openMetadataStore(options.metadata ?? DEFAULT_METADATA_SPEC, options.dataDir);
   try {
@@ -46,8 +52,13 @@ export async function runDoctor(options: { dataDir: string; repair: boolean; gra
     const leftovers = (await blobs.sweepLeftovers?.({ dryRun: !options.repair })) ?? { files: 0, bytes: 0 };
     const scratchFolders = await sweepScratch(join(options.dataDir, "tmp"), !options.repair);
     if (options.repair) await janitor.drain();
-    const [pendingDeletions, deletionsHeld] = await store.read(async (tx) => [(await tx.listBlobDeletions(1_000_000)).length, await tx.hasLiveDeletionHold(Date.now())] as const);
-    const scan = await janitor.findOrphans({ olderThan: new Date(Date.now() - options.graceMs), repair: options.repair });
+    const [pendingDeletions, deletionsHeld] = await store.read(
+      async (tx) => [(await tx.listBlobDeletions(1_000_000)).length, await tx.hasLiveDeletionHold(Date.now())] as const,
+    );
+    const scan = await janitor.findOrphans({
+      olderThan: new Date(Date.now() - options.graceMs),
+      repair: options.repair,
+    });
     return {
       dataDir: options.dataDir,
       repaired: options.repair,
@@ -75,7 +86,12 @@ export async function runDoctor(options: { dataDir: string; repair: boolean; gra
 export function needsRepair(report: DoctorReport): boolean {
   const staged = report.staged.length - report.stagedTooRecent - (report.repaired ? report.stagedDeleted : 0);
   if (report.repaired) return report.orphans.length - report.orphansDeleted - report.orphansTooRecent > 0 || staged > 0;
-  return report.leftovers.files > 0 || report.scratchFolders > 0 || report.orphans.length - report.orphansTooRecent > 0 || staged > 0;
+  return (
+    report.leftovers.files > 0 ||
+    report.scratchFolders > 0 ||
+    report.orphans.length - report.orphansTooRecent > 0 ||
+    staged > 0
+  );
 }
 
 /** The report as lines of text (printed escaped: names come from the disk). */
@@ -91,7 +107,10 @@ export function doctorLines(report: DoctorReport, graceMinutes: number): string[
     `files scanned: ${report.blobsScanned}; nothing refers to: ${report.orphans.length}${report.repaired ? `, ${report.orphansDeleted} removed (${mb(report.orphanBytesDeleted)})` : ""}${young(report.orphansTooRecent)}`,
     ...report.orphans.map((o) => `  ${o.key} (${o.size} bytes, ${o.lastModified.toISOString()}): ${o.reason}`),
     `staged blocks (never committed): ${report.stagedScanned} sets; nothing will commit: ${report.staged.length} (${mb(stagedBytes)})${report.repaired ? `, ${report.stagedDeleted} removed (${mb(report.stagedBytesDeleted)})` : ""}${young(report.stagedTooRecent)}`,
-    ...report.staged.map((s) => `  ${s.key ?? "(unknown file)"}: ${s.blocks} blocks, ${s.bytes} bytes, last ${s.lastModified.toISOString()}: ${s.reason}`),
+    ...report.staged.map(
+      (s) =>
+        `  ${s.key ?? "(unknown file)"}: ${s.blocks} blocks, ${s.bytes} bytes, last ${s.lastModified.toISOString()}: ${s.reason}`,
+    ),
     `deletions waiting (a running hub does them within its sweep interval): ${report.pendingDeletions}${report.deletionsHeld ? " — held by a backup in progress" : ""}`,
   ];
 }

@@ -36,9 +36,17 @@ export interface WithClientOptions {
 }
 
 /** Runs `body` with a client of the connection's hub; its refusals become HubCommandErrors (exit code 1). */
-export async function withClient<T>(connection: HubConnection, body: (client: ModelHubClient) => Promise<T>, options: WithClientOptions = {}): Promise<T> {
+export async function withClient<T>(
+  connection: HubConnection,
+  body: (client: ModelHubClient) => Promise<T>,
+  options: WithClientOptions = {},
+): Promise<T> {
   const origin = originOf(connection.url);
-  const client = new ModelHubClient({ url: origin, accessToken: connection.token, ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
+  const client = new ModelHubClient({
+    url: origin,
+    accessToken: connection.token,
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  });
   try {
     return await body(client);
   } catch (err) {

@@ -36,7 +36,11 @@ export function redactedUrl(url: string): string {
 export async function runMigrateCommand(options: MigrateOptions): Promise<void> {
   const database = redactedUrl(options.metadata);
   if (!/^postgres(ql)?:\/\//.test(options.metadata)) {
-    return finish(options, 2, `--metadata must be a postgres:// URL (the embedded SQLite database migrates itself when modelhub serve opens it); got ${database}`);
+    return finish(
+      options,
+      2,
+      `--metadata must be a postgres:// URL (the embedded SQLite database migrates itself when modelhub serve opens it); got ${database}`,
+    );
   }
   try {
     const result = await migrateMetadataDatabase(options.metadata);
@@ -44,7 +48,9 @@ export async function runMigrateCommand(options: MigrateOptions): Promise<void> 
     if (options.json) stdout.json(report);
     else {
       for (const m of report.applied) stdout.line(`modelhub migrate: applied ${m.version} ${m.name}`);
-      stdout.line(`modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}`);
+      stdout.line(
+        `modelhub migrate: ${database} is at schema version ${report.to}${report.applied.length === 0 ? " (already current)" : ` (was ${report.from})`}`,
+      );
     }
   } catch (err) {
     return finish(options, err instanceof BackendRefusal ? 2 : 1, messageOf(err));
@@ -58,7 +64,10 @@ function messageOf(err: unknown): string {
 }
 
 function finish(options: MigrateOptions, exitCode: 1 | 2, message: string): void {
-  if (options.json) stderr.json({ error: { code: exitCode === 2 ? "Refused" : "Failed", message, command: "modelhub migrate", exitCode } });
+  if (options.json)
+    stderr.json({
+      error: { code: exitCode === 2 ? "Refused" : "Failed", message, command: "modelhub migrate", exitCode },
+    });
   else stderr.line(`modelhub migrate: ${exitCode === 2 ? "refused" : "failed"}: ${message}`);
   process.exitCode = exitCode;
 }

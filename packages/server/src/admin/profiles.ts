@@ -48,7 +48,10 @@ export function validProfileName(name: string): boolean {
 }
 
 /** The hub a command calls and the token it sends (see the order above). */
-export async function resolveConnection(flags: { url?: string; token?: string; profile?: string }, env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; token: string | undefined; profile?: string }> {
+export async function resolveConnection(
+  flags: { url?: string; token?: string; profile?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ url: string; token: string | undefined; profile?: string }> {
   // An empty variable is no setting (`MODELHUB_URL= modelhub …`).
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v);
   const named = nonEmpty(flags.profile ?? env.MODELHUB_PROFILE);
@@ -59,10 +62,14 @@ export async function resolveConnection(flags: { url?: string; token?: string; p
   if (named !== undefined || explicitUrl === undefined || explicitToken === undefined) {
     const file = await readProfiles(profilesPath(env));
     profileName = named ?? file.default;
-    if (named !== undefined && !file.profiles[named]) throw new Error(`there is no profile '${named}' (modelhub login <url> --profile ${named} saves one; modelhub profiles lists them).`);
+    if (named !== undefined && !file.profiles[named])
+      throw new Error(
+        `there is no profile '${named}' (modelhub login <url> --profile ${named} saves one; modelhub profiles lists them).`,
+      );
     profile = profileName !== undefined ? file.profiles[profileName] : undefined;
     // A profile's token goes only to its own hub: with another --url, the profile is not used.
-    if (profile && explicitUrl !== undefined && named === undefined && originOf(explicitUrl) !== originOf(profile.url)) profile = undefined;
+    if (profile && explicitUrl !== undefined && named === undefined && originOf(explicitUrl) !== originOf(profile.url))
+      profile = undefined;
   }
   return {
     url: explicitUrl ?? profile?.url ?? DEFAULT_URL,

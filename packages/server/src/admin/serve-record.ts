@@ -34,7 +34,8 @@ export async function readServeRecord(dataDir: string): Promise<ServeRecord | un
 /** The warning `modelhub tokens create` prints for the data directory's hub, if any. */
 export async function tokensModeWarning(dataDir: string): Promise<string | undefined> {
   const record = await readServeRecord(dataDir);
-  if (!record) return `no hub has served ${dataDir} yet: start it with --auth tokens (modelhub serve --data ${dataDir} --auth tokens) for the token to be checked.`;
+  if (!record)
+    return `no hub has served ${dataDir} yet: start it with --auth tokens (modelhub serve --data ${dataDir} --auth tokens) for the token to be checked.`;
   if (record.authMode !== "tokens") {
     return `the hub serving ${dataDir} (last started ${record.startedAt}, ${record.url}) runs with --auth ${record.authMode}: it does not check hub tokens. Restart it with --auth tokens for this token to be the way in.`;
   }

@@ -33,7 +33,10 @@ export const stderr: Printer = printer((text) => void process.stderr.write(text)
  * bidirectional overrides) written as `\u` escapes too: the same JSON value, safe on a terminal.
  */
 export function jsonLine(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(value, null, indent).replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Rows as aligned columns (two spaces apart), each cell escaped before it is measured. */
@@ -59,7 +62,13 @@ export function jsonRequested(argv: readonly string[] = process.argv): boolean {
  * (`{"error":{"code","message","command","exitCode"}}`). Nothing is written to stdout, so a consumer of stdout never
  * mistakes an error for a result.
  */
-export function fail(command: string, message: string, exitCode: 1 | 2, code = exitCode === 2 ? "UsageError" : "Failed", json = jsonRequested()): never {
+export function fail(
+  command: string,
+  message: string,
+  exitCode: 1 | 2,
+  code = exitCode === 2 ? "UsageError" : "Failed",
+  json = jsonRequested(),
+): never {
   if (json) stderr.json({ error: { code, message, command: `modelhub ${command}`.trim(), exitCode } });
   else stderr.line(`modelhub${command ? ` ${command}` : ""}: ${message}`);
   process.exit(exitCode);
@@ -69,7 +78,12 @@ export function fail(command: string, message: string, exitCode: 1 | 2, code = e
 export function timestamp(iso: string | null | undefined): string {
   if (!iso) return "-";
   const time = Date.parse(iso);
-  return Number.isNaN(time) ? iso : new Date(time).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return Number.isNaN(time)
+    ? iso
+    : new Date(time)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z");
 }
 
 /**
@@ -90,9 +104,15 @@ quietOnBrokenPipe(process.stderr);
  * without a terminal to ask and without `--yes`, the command refuses (usage error, exit 2) rather than delete
  * unasked from a script.
  */
-export async function confirmDelete(command: string, what: string, yes: boolean | undefined, json = jsonRequested()): Promise<void> {
+export async function confirmDelete(
+  command: string,
+  what: string,
+  yes: boolean | undefined,
+  json = jsonRequested(),
+): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY || !process.stderr.isTTY) fail(command, `refusing to delete ${what} without --yes (there is no terminal to ask).`, 2, "UsageError", json);
+  if (!process.stdin.isTTY || !process.stderr.isTTY)
+    fail(command, `refusing to delete ${what} without --yes (there is no terminal to ask).`, 2, "UsageError", json);
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

@@ -26,16 +26,22 @@ export interface TokenStoreLocation {
   metadata?: string;
 }
 
-export async function createToken(options: TokenStoreLocation & { userId: string; description?: string; expires?: string; now?: Date }): Promise<CreatedToken> {
+export async function createToken(
+  options: TokenStoreLocation & { userId: string; description?: string; expires?: string; now?: Date },
+): Promise<CreatedToken> {
   const userId = options.userId.trim();
-  if (userId === "" || userId.length > 1024 || [...userId].some((c) => c.charCodeAt(0) < 0x20)) throw new TokenCommandError("--user must be a user id (what the API shows as the user, e.g. alice or alice@example.com).");
+  if (userId === "" || userId.length > 1024 || [...userId].some((c) => c.charCodeAt(0) < 0x20))
+    throw new TokenCommandError(
+      "--user must be a user id (what the API shows as the user, e.g. alice or alice@example.com).",
+    );
   let lifetime: number | undefined;
   try {
     lifetime = parseLifetime(options.expires ?? DEFAULT_TOKEN_LIFETIME);
   } catch (err) {
     throw new TokenCommandError(`--expires: ${(err as Error).message}`);
   }
-  if (options.description !== undefined && options.description.length > 1000) throw new TokenCommandError("--description is limited to 1000 characters.");
+  if (options.description !== undefined && options.description.length > 1000)
+    throw new TokenCommandError("--description is limited to 1000 characters.");
   const now = options.now ?? new Date();
   const { store, close } = await openTokenStore(options, { create: true });
   try {
@@ -54,16 +60,23 @@ export async function createToken(options: TokenStoreLocation & { userId: string
 }
 
 export async function listTokens(options: TokenStoreLocation & { userId?: string }): Promise<AccessTokenRecord[]> {
-  return withExistingStore(options, (store) => store.listTokens(options.userId !== undefined ? { userId: options.userId } : {}));
+  return withExistingStore(options, (store) =>
+    store.listTokens(options.userId !== undefined ? { userId: options.userId } : {}),
+  );
 }
 
-export async function revokeToken(options: TokenStoreLocation & { id: string; now?: Date }): Promise<AccessTokenRecord> {
+export async function revokeToken(
+  options: TokenStoreLocation & { id: string; now?: Date },
+): Promise<AccessTokenRecord> {
   const revoked = await withExistingStore(options, (store) => store.revokeToken(options.id, options.now));
   if (!revoked) throw new TokenCommandError(`There is no token with id '${options.id}' (see modelhub tokens list).`);
   return revoked;
 }
 
-async function openTokenStore(location: TokenStoreLocation, { create }: { create: boolean }): Promise<{ store: IdentityStore; close(): Promise<void> }> {
+async function openTokenStore(
+  location: TokenStoreLocation,
+  { create }: { create: boolean },
+): Promise<{ store: IdentityStore; close(): Promise<void> }> {
   try {
     return await openIdentityStore(parseMetadataSpec(location.metadata ?? "sqlite"), location.dataDir, { create });
   } catch (err) {
@@ -72,7 +85,10 @@ async function openTokenStore(location: TokenStoreLocation, { create }: { create
   }
 }
 
-async function withExistingStore<T>(location: TokenStoreLocation, task: (store: IdentityStore) => Promise<T>): Promise<T> {
+async function withExistingStore<T>(
+  location: TokenStoreLocation,
+  task: (store: IdentityStore) => Promise<T>,
+): Promise<T> {
   const { store, close } = await openTokenStore(location, { create: false });
   try {
     return await task(store);
@@ -100,7 +116,9 @@ async function run(command: string, json: boolean, task: () => Promise<void>): P
   }
 }
 
-export function runTokensCreate(options: TokenStoreLocation & { user: string; description?: string; expires?: string; json: boolean }): Promise<void> {
+export function runTokensCreate(
+  options: TokenStoreLocation & { user: string; description?: string; expires?: string; json: boolean },
+): Promise<void> {
   return run("create", options.json, async () => {
     const created = await createToken({
       dataDir: options.dataDir,
@@ -110,7 +128,8 @@ export function runTokensCreate(options: TokenStoreLocation & { user: string; de
       ...(options.expires !== undefined ? { expires: options.expires } : {}),
     });
     // Sqlite metadata: the data directory's hub says how it runs (PostgreSQL nodes each have their own directory).
-    const warning = (options.metadata ?? "sqlite") === "sqlite" ? await tokensModeWarning(resolve(options.dataDir)) : undefined;
+    const warning =
+      (options.metadata ?? "sqlite") === "sqlite" ? await tokensModeWarning(resolve(options.dataDir)) : undefined;
     if (warning !== undefined) {
       if (options.json) stderr.json({ warning: { command: "modelhub tokens create", message: warning } });
       else stderr.line(`modelhub tokens create: warning: ${warning}`);
@@ -130,7 +149,11 @@ export function runTokensCreate(options: TokenStoreLocation & { user: string; de
 
 export function runTokensList(options: TokenStoreLocation & { user?: string; json: boolean }): Promise<void> {
   return run("list", options.json, async () => {
-    const tokens = await listTokens({ dataDir: options.dataDir, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}), ...(options.user !== undefined ? { userId: options.user } : {}) });
+    const tokens = await listTokens({
+      dataDir: options.dataDir,
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+      ...(options.user !== undefined ? { userId: options.user } : {}),
+    });
     const now = new Date();
     if (options.json) {
       // A list: one object per line, like every other list.
@@ -141,7 +164,16 @@ export function runTokensList(options: TokenStoreLocation & { user?: string; jso
       stdout.line("no tokens");
       return;
     }
-    const rows = tokens.map((t) => [t.id, t.userId, tokenState(t, now), timestamp(t.createdAt), t.expiresAt ? timestamp(t.expiresAt) : "never", t.lastUsedAt ? timestamp(t.lastUsedAt) : "never", t.revokedAt ? timestamp(t.revokedAt) : "-", t.description ?? ""]);
+    const rows = tokens.map((t) => [
+      t.id,
+      t.userId,
+      tokenState(t, now),
+      timestamp(t.createdAt),
+      t.expiresAt ? timestamp(t.expiresAt) : "never",
+      t.lastUsedAt ? timestamp(t.lastUsedAt) : "never",
+      t.revokedAt ? timestamp(t.revokedAt) : "-",
+      t.description ?? "",
+    ]);
     const head = ["ID", "USER", "STATE", "CREATED", "EXPIRES", "LAST USED", "REVOKED", "DESCRIPTION"];
     stdout.lines(tableLines([head, ...rows]).map((line) => line.trimEnd()));
   });
@@ -149,8 +181,15 @@ export function runTokensList(options: TokenStoreLocation & { user?: string; jso
 
 export function runTokensRevoke(options: TokenStoreLocation & { id: string; json: boolean }): Promise<void> {
   return run("revoke", options.json, async () => {
-    const revoked = await revokeToken({ dataDir: options.dataDir, id: options.id, ...(options.metadata !== undefined ? { metadata: options.metadata } : {}) });
+    const revoked = await revokeToken({
+      dataDir: options.dataDir,
+      id: options.id,
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    });
     if (options.json) stdout.json(revoked);
-    else stdout.line(`token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.`);
+    else
+      stdout.line(
+        `token ${revoked.id} of user ${revoked.userId} revoked at ${revoked.revokedAt}; the hub refuses it from the next request on.`,
+      );
   });
 }

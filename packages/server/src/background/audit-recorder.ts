@@ -76,8 +76,12 @@ export class AuditRecorder {
         const unwritten = err instanceof Unwritten ? err.entries : batch;
         this.#pending = unwritten.concat(this.#pending);
         const cause = err instanceof Unwritten ? err.cause : err;
-        this.options.log("error", "audit log: entries could not be written; retrying", { entries: unwritten.length, err: String(cause) });
-        if (!this.#closed) this.#timer ??= setTimeout(() => void this.flush(), Math.max(this.#intervalMs, 1000)).unref();
+        this.options.log("error", "audit log: entries could not be written; retrying", {
+          entries: unwritten.length,
+          err: String(cause),
+        });
+        if (!this.#closed)
+          this.#timer ??= setTimeout(() => void this.flush(), Math.max(this.#intervalMs, 1000)).unref();
       })
       .finally(() => (this.#flushing = undefined));
     await this.#flushing;
@@ -96,7 +100,15 @@ export class AuditRecorder {
       if (entries.length === 1) {
         this.#refused++;
         const { action, method, path, requestId, at } = entries[0]!;
-        this.options.log("error", "audit log: the store refused an entry; it is skipped", { action, method, path, requestId, at, refused: this.#refused, err: err.message });
+        this.options.log("error", "audit log: the store refused an entry; it is skipped", {
+          action,
+          method,
+          path,
+          requestId,
+          at,
+          refused: this.#refused,
+          err: err.message,
+        });
         return;
       }
     }
@@ -118,7 +130,11 @@ export class AuditRecorder {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending.length > 0 || this.#dropped > 0 || this.#refused > 0) {
-      this.options.log("warn", "audit log: entries lost", { unwritten: this.#pending.length, dropped: this.#dropped, refused: this.#refused });
+      this.options.log("warn", "audit log: entries lost", {
+        unwritten: this.#pending.length,
+        dropped: this.#dropped,
+        refused: this.#refused,
+      });
     }
   }
 }

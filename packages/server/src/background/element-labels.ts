@@ -10,7 +10,12 @@ import type { CheckpointRecord } from "../ports/metadata-store.js";
 
 export interface ElementReader {
   describeElements(args: { path: string; ids: readonly string[] }): Promise<{
-    elements: { id: string; className: string; label: string | null; model: { id: string; className: string | null; label: string | null } | null }[];
+    elements: {
+      id: string;
+      className: string;
+      label: string | null;
+      model: { id: string; className: string | null; label: string | null } | null;
+    }[];
     changesetId: string;
   }>;
 }
@@ -46,11 +51,16 @@ export class ElementLabels {
 
   async describe(iModelId: string, ids: readonly string[]): Promise<ElementLabelsAnswer> {
     const checkpoint = await this.options.latestCheckpoint(iModelId);
-    if (!checkpoint || checkpoint.state !== "successful" || !checkpoint.blobKey) throw new HubError("CheckpointNotFound", "Requested Checkpoint is not available.");
+    if (!checkpoint || checkpoint.state !== "successful" || !checkpoint.blobKey)
+      throw new HubError("CheckpointNotFound", "Requested Checkpoint is not available.");
     const path = await this.#file(checkpoint.blobKey);
     const { elements } = await this.options.reader.describeElements({ path, ids });
     const found = new Set(elements.map((e) => e.id));
-    return { asOf: { changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId }, elements, notInCheckpoint: ids.filter((id) => !found.has(id)) };
+    return {
+      asOf: { changesetIndex: checkpoint.changesetIndex, changesetId: checkpoint.changesetId },
+      elements,
+      notInCheckpoint: ids.filter((id) => !found.has(id)),
+    };
   }
 
   /** The checkpoint's file on local disk, downloaded once (concurrent callers share the download). */
@@ -84,7 +94,8 @@ export class ElementLabels {
     while (this.#order.length > CACHED_FILES) {
       const evicted = this.#order.shift()!;
       this.#downloads.delete(evicted);
-      for (const file of [evicted, `${evicted}-wal`, `${evicted}-shm`]) void rm(file, { force: true }).catch(() => undefined);
+      for (const file of [evicted, `${evicted}-wal`, `${evicted}-shm`])
+        void rm(file, { force: true }).catch(() => undefined);
     }
   }
 }

@@ -64,7 +64,9 @@ export class JobRunner {
 
   async #run(): Promise<void> {
     const kinds = [...this.handlers.keys()];
-    await this.#reclaimFromDeadProcesses(kinds).catch((err: unknown) => this.options.log("error", "job reclaim failed", { err: String(err) }));
+    await this.#reclaimFromDeadProcesses(kinds).catch((err: unknown) =>
+      this.options.log("error", "job reclaim failed", { err: String(err) }),
+    );
     while (!this.#stopped) {
       let job: Job | undefined;
       try {
@@ -93,9 +95,14 @@ export class JobRunner {
     const alive = this.options.isProcessAlive ?? isProcessAlive;
     for (const job of await this.queue.listRunning(kinds)) {
       const [node, pid] = job.workerId.split("/");
-      if (node !== this.#nodeId || job.workerId === this.#workerId || !/^\d+$/.test(pid ?? "") || alive(Number(pid))) continue;
+      if (node !== this.#nodeId || job.workerId === this.#workerId || !/^\d+$/.test(pid ?? "") || alive(Number(pid)))
+        continue;
       if (await this.queue.releaseLease(job.id, job.workerId)) {
-        this.options.log("info", "job taken back from a process that died", { jobId: job.id, kind: job.kind, previousClaimer: job.workerId });
+        this.options.log("info", "job taken back from a process that died", {
+          jobId: job.id,
+          kind: job.kind,
+          previousClaimer: job.workerId,
+        });
       }
     }
   }
@@ -105,15 +112,21 @@ export class JobRunner {
     for (const job of await this.queue.expireLapsed(kinds)) {
       const reason = `Gave up after ${job.attempts} attempts: the hub stopped while running it (its lease expired).`;
       this.options.log("error", "job failed", { jobId: job.id, kind: job.kind, attempt: job.attempts, reason });
-      await this.handlers.get(job.kind)?.abandon?.(job, reason).catch(() => undefined);
+      await this.handlers
+        .get(job.kind)
+        ?.abandon?.(job, reason)
+        .catch(() => undefined);
     }
   }
 
   async #execute(job: Job): Promise<void> {
     const handler = this.handlers.get(job.kind)!;
-    const heartbeat = setInterval(() => {
-      void this.queue.heartbeat(job.id, this.#workerId, this.options.leaseMs).catch(() => undefined);
-    }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        void this.queue.heartbeat(job.id, this.#workerId, this.options.leaseMs).catch(() => undefined);
+      },
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
     try {
       await handler.run(job);
       await this.queue.complete(job.id, this.#workerId);
@@ -121,7 +134,12 @@ export class JobRunner {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const last = job.attempts >= job.maxAttempts;
-      this.options.log(last ? "error" : "warn", "job failed", { jobId: job.id, kind: job.kind, attempt: job.attempts, reason });
+      this.options.log(last ? "error" : "warn", "job failed", {
+        jobId: job.id,
+        kind: job.kind,
+        attempt: job.attempts,
+        reason,
+      });
       if (last) {
         await handler.abandon?.(job, `Gave up after ${job.attempts} attempts: ${reason}`).catch(() => undefined);
         await this.queue.fail(job.id, this.#workerId, reason);
@@ -133,4 +151,3 @@ export class JobRunner {
     }
   }
 }
-

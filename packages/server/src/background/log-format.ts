@@ -12,7 +12,14 @@ export function defaultLogFormat(isTTY: boolean | undefined): LogFormat {
   return isTTY ? "human" : "json";
 }
 
-const LEVELS: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+const LEVELS: Readonly<Record<number, string>> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
 
 /** Fields pino (or the request line) always writes, shown in their own place or not at all. */
 const HIDDEN = new Set(["level", "time", "pid", "hostname", "msg", "v"]);
@@ -56,9 +63,16 @@ export function humanLines(line: string): string[] {
   const req = record.req as { method?: string; url?: string } | undefined;
   const res = record.res as { statusCode?: number } | undefined;
   if (record.msg === "request completed" && req && res) {
-    const ms = typeof record.responseTime === "number" ? `${record.responseTime < 10 ? record.responseTime.toFixed(1) : Math.round(record.responseTime)} ms` : "";
+    const ms =
+      typeof record.responseTime === "number"
+        ? `${record.responseTime < 10 ? record.responseTime.toFixed(1) : Math.round(record.responseTime)} ms`
+        : "";
     const user = typeof record.user === "string" && record.user !== "" ? record.user : "-";
-    return [escapeControls(`${time} ${level} ${user} ${req.method ?? "?"} ${req.url ?? "?"} ${res.statusCode ?? "?"} ${ms}`.trimEnd())];
+    return [
+      escapeControls(
+        `${time} ${level} ${user} ${req.method ?? "?"} ${req.url ?? "?"} ${res.statusCode ?? "?"} ${ms}`.trimEnd(),
+      ),
+    ];
   }
   const fields: string[] = [];
   let stack: string | undefined;
@@ -72,10 +86,16 @@ export function humanLines(line: string): string[] {
     }
     fields.push(`${key}=${value(v)}`);
   }
-  const head = escapeControls(`${time} ${level} ${String(record.msg ?? "")}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}`);
+  const head = escapeControls(
+    `${time} ${level} ${String(record.msg ?? "")}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}`,
+  );
   // The stack repeats the message (which may span lines: it is in err=… already); only its frames follow, indented,
   // each escaped on its own, so nothing in a message can start a line of the log.
-  const frames = stack?.split("\n").filter((l) => /^\s+at /.test(l)).map((l) => `    ${escapeControls(l.trim())}`) ?? [];
+  const frames =
+    stack
+      ?.split("\n")
+      .filter((l) => /^\s+at /.test(l))
+      .map((l) => `    ${escapeControls(l.trim())}`) ?? [];
   return [head, ...frames];
 }
 

@@ -85,9 +85,18 @@ export class Maintenance {
     if (this.options.orphanScanIntervalMs > 0 && now - this.#lastOrphanScan >= this.options.orphanScanIntervalMs) {
       this.#lastOrphanScan = now;
       await step("orphans deleted", async () => {
-        const report = await this.janitor.findOrphans({ olderThan: new Date(now - this.options.orphanGraceMs), repair: true });
+        const report = await this.janitor.findOrphans({
+          olderThan: new Date(now - this.options.orphanGraceMs),
+          repair: true,
+        });
         return report.deleted + report.stagedDeleted > 0
-          ? { scanned: report.scanned, deleted: report.deleted, bytes: report.deletedBytes, stagedSetsDeleted: report.stagedDeleted, stagedBytes: report.stagedBytesDeleted }
+          ? {
+              scanned: report.scanned,
+              deleted: report.deleted,
+              bytes: report.deletedBytes,
+              stagedSetsDeleted: report.stagedDeleted,
+              stagedBytes: report.stagedBytesDeleted,
+            }
           : undefined;
       });
     }
@@ -112,4 +121,3 @@ export async function sweepScratch(dir: string, dryRun = false): Promise<number>
   }
   return removed;
 }
-

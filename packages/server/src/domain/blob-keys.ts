@@ -20,7 +20,8 @@ export const blobKeys = {
   /** A completed changeset's file. */
   changeset: (iModelId: string, changesetId: string) => `files/${iModelId}/changesets/${changesetId}.cs`,
   /** Where one push (changeset id + briefcase) uploads its file before completing. */
-  changesetUpload: (iModelId: string, changesetId: string, briefcaseId: number) => `files/${iModelId}/uploads/${changesetId}.${briefcaseId}.cs`,
+  changesetUpload: (iModelId: string, changesetId: string, briefcaseId: number) =>
+    `files/${iModelId}/uploads/${changesetId}.${briefcaseId}.cs`,
   /** The iModel's uploaded thumbnail (PNG or JPEG, as uploaded; served for both sizes). */
   thumbnail: (iModelId: string) => `files/${iModelId}/thumbnail/custom.img`,
 } as const;
@@ -34,14 +35,20 @@ export type BlobKeyRef =
   | { kind: "thumbnail"; iModelId: string };
 
 const PATTERNS: [RegExp, (m: RegExpExecArray) => BlobKeyRef][] = [
-  [/^files\/([^/]+)\/changesets\/([0-9a-f]{40})\.cs$/, (m) => ({ kind: "changeset", iModelId: m[1]!, changesetId: m[2]! })],
+  [
+    /^files\/([^/]+)\/changesets\/([0-9a-f]{40})\.cs$/,
+    (m) => ({ kind: "changeset", iModelId: m[1]!, changesetId: m[2]! }),
+  ],
   [
     /^files\/([^/]+)\/uploads\/([0-9a-f]{40})\.(\d{1,9})\.cs$/,
     (m) => ({ kind: "changesetUpload", iModelId: m[1]!, changesetId: m[2]!, briefcaseId: Number(m[3]) }),
   ],
   [/^files\/([^/]+)\/baseline\/upload\.bim$/, (m) => ({ kind: "baselineUpload", iModelId: m[1]! })],
   [/^files\/([^/]+)\/baseline\/received\.bim$/, (m) => ({ kind: "baselineReceived", iModelId: m[1]! })],
-  [/^files\/([^/]+)\/checkpoints\/(\d{1,15})(?:-[0-9a-z]{1,64})?\.bim$/, (m) => ({ kind: "checkpoint", iModelId: m[1]!, changesetIndex: Number(m[2]) })],
+  [
+    /^files\/([^/]+)\/checkpoints\/(\d{1,15})(?:-[0-9a-z]{1,64})?\.bim$/,
+    (m) => ({ kind: "checkpoint", iModelId: m[1]!, changesetIndex: Number(m[2]) }),
+  ],
   [/^files\/([^/]+)\/thumbnail\/custom\.img$/, (m) => ({ kind: "thumbnail", iModelId: m[1]! })],
 ];
 

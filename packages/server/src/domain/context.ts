@@ -18,7 +18,9 @@ export interface Actor {
 
 /** The application recorded on what the actor creates (briefcases, changesets, named versions); null if unknown. */
 export function applicationOf(actor: Actor): { id: string; name: string } | null {
-  return actor.applicationId === undefined ? null : { id: actor.applicationId, name: actor.applicationName ?? actor.applicationId };
+  return actor.applicationId === undefined
+    ? null
+    : { id: actor.applicationId, name: actor.applicationName ?? actor.applicationId };
 }
 
 /** Time source, replaceable in tests. */

@@ -21,7 +21,11 @@ export async function requireInitializedIModel(reader: MetadataReader, id: strin
   return record;
 }
 
-export async function requireBriefcase(reader: MetadataReader, iModelId: string, briefcaseId: number): Promise<BriefcaseRecord> {
+export async function requireBriefcase(
+  reader: MetadataReader,
+  iModelId: string,
+  briefcaseId: number,
+): Promise<BriefcaseRecord> {
   const record = await reader.getBriefcase(iModelId, briefcaseId);
   if (!record) throw notFound.briefcase();
   return record;
@@ -44,7 +48,10 @@ export async function findUploadedChangeset(
   iModelId: string,
   ref: { index: number } | { id: string },
 ): Promise<ChangesetRecord | undefined> {
-  const record = "index" in ref ? await reader.getChangesetByIndex(iModelId, ref.index) : await reader.getChangesetById(iModelId, ref.id);
+  const record =
+    "index" in ref
+      ? await reader.getChangesetByIndex(iModelId, ref.index)
+      : await reader.getChangesetById(iModelId, ref.id);
   return record && record.state === "fileUploaded" ? record : undefined;
 }
 

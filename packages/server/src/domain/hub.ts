@@ -73,7 +73,17 @@ export function createHub(deps: {
   const janitor = new BlobJanitor(store, blobs, clock);
   return {
     iModels: new IModelService(store, blobs, clock, janitor, jobs, deps.onIModelDeleted),
-    changesets: new ChangesetService(store, blobs, worker, deps.scratch, clock, deps.changesets, events, checkpoints, jobs),
+    changesets: new ChangesetService(
+      store,
+      blobs,
+      worker,
+      deps.scratch,
+      clock,
+      deps.changesets,
+      events,
+      checkpoints,
+      jobs,
+    ),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock, events),
     locks: new LockService(store, events),

@@ -165,7 +165,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.
     if (isStoragePath(request.url)) {
       const path = request.url.split("?")[0];
-      void sendAzureError(reply, 405, "InvalidInput", `The resource doesn't support the HTTP verb ${request.method} at ${path}.`);
+      void sendAzureError(
+        reply,
+        405,
+        "InvalidInput",
+        `The resource doesn't support the HTTP verb ${request.method} at ${path}.`,
+      );
       return;
     }
     sendNoRoute(request, reply, "route");

@@ -24,7 +24,9 @@ export class ClientAddresses {
     let address = normalize(raw.socket?.remoteAddress ?? "");
     if (this.#any) {
       const header = raw.headers["x-forwarded-for"];
-      const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((h) => normalize(h.trim()));
+      const hops = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+        .split(",")
+        .map((h) => normalize(h.trim()));
       while (hops.length > 0 && this.#isTrusted(address)) {
         const previous = hops.pop()!;
         if (isIP(previous) === 0) break;
@@ -58,7 +60,8 @@ function addToList(list: BlockList, spec: string): void {
   const type = family === 4 ? "ipv4" : "ipv6";
   if (prefix === undefined) return list.addAddress(address, type);
   const bits = Number(prefix);
-  if (!/^\d{1,3}$/.test(prefix) || bits > (family === 4 ? 32 : 128)) throw new Error(`'${spec}' has a bad prefix length`);
+  if (!/^\d{1,3}$/.test(prefix) || bits > (family === 4 ? 32 : 128))
+    throw new Error(`'${spec}' has a bad prefix length`);
   list.addSubnet(address, bits, type);
 }
 

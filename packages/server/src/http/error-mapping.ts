@@ -106,7 +106,10 @@ export function fromClientError(status: number): HubError {
     case 408:
       return new HubError("RequestTimeout", "The request did not arrive in time; the connection is closed.");
     case 431:
-      return new HubError("RequestHeadersTooLarge", "The request's headers (with its URL) are larger than the hub accepts.");
+      return new HubError(
+        "RequestHeadersTooLarge",
+        "The request's headers (with its URL) are larger than the hub accepts.",
+      );
     default:
       return new HubError("BadRequest", "The request is not valid HTTP.");
   }

@@ -28,7 +28,9 @@ export class HostAllowList {
     if (!hostHeader) return false;
     const parsed = splitHost(hostHeader);
     if (!parsed) return false;
-    return isLoopbackName(parsed.name) || this.#names.has(parsed.name) || this.#withPort.has(`${parsed.name}:${parsed.port}`);
+    return (
+      isLoopbackName(parsed.name) || this.#names.has(parsed.name) || this.#withPort.has(`${parsed.name}:${parsed.port}`)
+    );
   }
 }
 
@@ -43,5 +45,7 @@ function splitHost(value: string): { name: string; port: string | undefined } | 
 function isLoopbackName(name: string): boolean {
   if (name === "localhost" || name.endsWith(".localhost")) return true;
   if (/^127(?:\.\d{1,3}){3}$/.test(name)) return true;
-  return name === "[::1]" || /^\[::ffff:127(?:\.\d{1,3}){3}\]$/.test(name) || /^\[0{0,4}(?::0{0,4}){6}:0{0,3}1\]$/.test(name);
+  return (
+    name === "[::1]" || /^\[::ffff:127(?:\.\d{1,3}){3}\]$/.test(name) || /^\[0{0,4}(?::0{0,4}){6}:0{0,3}1\]$/.test(name)
+  );
 }

@@ -12,7 +12,11 @@ export const MAX_JSON_VALUES = 25_000;
  * body of 100,000 nested arrays parses, but then blows the stack of anything recursive that touches it:
  * JSON.stringify, a logger), or separates more than `valueLimit` values. One pass, strings skipped.
  */
-export function jsonShapeProblem(text: string, depthLimit = MAX_JSON_DEPTH, valueLimit = MAX_JSON_VALUES): string | undefined {
+export function jsonShapeProblem(
+  text: string,
+  depthLimit = MAX_JSON_DEPTH,
+  valueLimit = MAX_JSON_VALUES,
+): string | undefined {
   let depth = 0;
   let separators = 0;
   for (let i = 0; i < text.length; i++) {

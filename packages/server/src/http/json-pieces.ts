@@ -12,7 +12,9 @@ const PIECE = 5_000;
  * exist whole. The same text as JSON.stringify gives, streamed.
  */
 export function sendJsonInPieces(reply: FastifyReply, value: unknown): FastifyReply {
-  return reply.header("content-type", `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`).send(Readable.from(jsonPieces(value)));
+  return reply
+    .header("content-type", `${IMODELS_API_MEDIA_TYPE}; charset=utf-8`)
+    .send(Readable.from(jsonPieces(value)));
 }
 
 export async function* jsonPieces(value: unknown): AsyncGenerator<string> {

@@ -14,7 +14,6 @@ import { VERSION } from "../version.js";
 
 type Json = Record<string, unknown>;
 
-
 /** Tag of a route: the collection it belongs to, from its path. */
 function tagOf(url: string): string {
   const parts = url.split("/").filter((p) => p !== "" && !p.startsWith(":"));

@@ -15,7 +15,9 @@ export function buildQueryString(query: Query): string {
  * `$skip`/`$top` links that carry every original filter. `hasMore` comes from reading one row past the page.
  */
 export function offsetPagingLinks(url: string, query: Query, page: Page, hasMore: boolean): PagingLinks {
-  const at = (skip: number) => ({ href: `${url}${buildQueryString({ ...query, $skip: String(skip), $top: String(page.limit) })}` });
+  const at = (skip: number) => ({
+    href: `${url}${buildQueryString({ ...query, $skip: String(skip), $top: String(page.limit) })}`,
+  });
   return {
     self: at(page.offset),
     prev: page.offset > 0 ? at(Math.max(0, page.offset - page.limit)) : null,
@@ -31,11 +33,18 @@ export function keysetPagingLinks(url: string, query: Query, page: Page, continu
   const self = { href: `${url}${buildQueryString({ ...query, $top: String(page.limit) })}` };
   if (!continueWith) return { self, prev: null, next: null };
   const { $skip: _skip, ...rest } = query;
-  return { self, prev: null, next: { href: `${url}${buildQueryString({ ...rest, ...continueWith, $top: String(page.limit) })}` } };
+  return {
+    self,
+    prev: null,
+    next: { href: `${url}${buildQueryString({ ...rest, ...continueWith, $top: String(page.limit) })}` },
+  };
 }
 
 /** Reads `limit + 1` rows to learn whether another page exists, and returns the page and that answer. */
-export async function readPage<T>(page: Page, read: (page: Page) => Promise<T[]>): Promise<{ rows: T[]; hasMore: boolean }> {
+export async function readPage<T>(
+  page: Page,
+  read: (page: Page) => Promise<T[]>,
+): Promise<{ rows: T[]; hasMore: boolean }> {
   const rows = await read({ limit: page.limit + 1, offset: page.offset });
   const hasMore = rows.length > page.limit;
   if (hasMore) rows.length = page.limit;

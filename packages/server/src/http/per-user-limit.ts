@@ -23,7 +23,11 @@ export class PerUserLimit {
       user.running++;
     } else {
       if (user.queue.length >= this.waiting) {
-        throw new HubError("TooManyRequests", `More than ${this.running + this.waiting} ${this.what} of one user at once; retry when some have been answered.`, { retryAfterSeconds: 1 });
+        throw new HubError(
+          "TooManyRequests",
+          `More than ${this.running + this.waiting} ${this.what} of one user at once; retry when some have been answered.`,
+          { retryAfterSeconds: 1 },
+        );
       }
       // Woken with the place of the operation that ended (handed over: nobody can take it in between).
       await new Promise<void>((resolve) => user.queue.push(resolve));

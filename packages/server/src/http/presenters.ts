@@ -48,7 +48,9 @@ export class Presenter {
     /** Download links go only to callers with `imodels_read` (webview-only callers see metadata, get `null`). */
     private readonly mayDownload: () => boolean = () => true,
     /** A checkpoint's V2 location (with a read token) by its blob key, when the hub publishes V2 checkpoints. */
-    private readonly checkpointBlocks?: (blobKey: string | null) => { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined,
+    private readonly checkpointBlocks?: (
+      blobKey: string | null,
+    ) => { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined,
   ) {}
 
   private downloadLink(key: string): StorageLink | null {
@@ -168,12 +170,17 @@ export class Presenter {
       _links: {
         self: minimal._links.self,
         creator: minimal._links.creator,
-        namedVersion: related.namedVersionId ? this.link(`/${r.iModelId}/namedversions/${related.namedVersionId}`) : null,
+        namedVersion: related.namedVersionId
+          ? this.link(`/${r.iModelId}/namedversions/${related.namedVersionId}`)
+          : null,
         currentOrPrecedingCheckpoint:
           related.precedingCheckpointIndex !== undefined
             ? this.link(`/${r.iModelId}/changesets/${related.precedingCheckpointIndex}/checkpoint`)
             : null,
-        download: mode === "read" && r.state === "fileUploaded" ? this.downloadLink(blobKeys.changeset(r.iModelId, r.id)) : null,
+        download:
+          mode === "read" && r.state === "fileUploaded"
+            ? this.downloadLink(blobKeys.changeset(r.iModelId, r.id))
+            : null,
       },
     };
     if (mode === "create") {

@@ -36,13 +36,21 @@ export function parsePage(query: Query, operation: string): Page {
   let offset = 0;
   if (top !== undefined) {
     if (!/^\d+$/.test(top) || Number(top) < 1 || Number(top) > MAX_PAGE_SIZE) {
-      throw invalidValue(operation, "$top", `'${top}' is not a valid '$top' value. '$top' must be an integer between 1 and ${MAX_PAGE_SIZE}.`);
+      throw invalidValue(
+        operation,
+        "$top",
+        `'${top}' is not a valid '$top' value. '$top' must be an integer between 1 and ${MAX_PAGE_SIZE}.`,
+      );
     }
     limit = Number(top);
   }
   if (skip !== undefined) {
     if (!/^\d+$/.test(skip) || !Number.isSafeInteger(Number(skip))) {
-      throw invalidValue(operation, "$skip", `'${skip}' is not a valid '$skip' value. '$skip' must be a non-negative integer.`);
+      throw invalidValue(
+        operation,
+        "$skip",
+        `'${skip}' is not a valid '$skip' value. '$skip' must be a non-negative integer.`,
+      );
     }
     offset = Number(skip);
   }
@@ -70,14 +78,22 @@ export function parseOrderBy<F extends string>(
 }
 
 /** `$orderBy=<field>[ asc|desc][,<field>[ asc|desc]…]`: several allowed fields, each at most once, in precedence order. */
-export function parseOrderByKeys<F extends string>(query: Query, operation: string, allowed: readonly F[]): { field: F; direction: SortDirection }[] {
+export function parseOrderByKeys<F extends string>(
+  query: Query,
+  operation: string,
+  allowed: readonly F[],
+): { field: F; direction: SortDirection }[] {
   const raw = query["$orderBy"];
   if (raw === undefined) return [];
   const keys: { field: F; direction: SortDirection }[] = [];
   for (const part of raw.split(",")) {
     const key = parseOrderBy({ $orderBy: part }, operation, allowed);
     if (!key || keys.some((k) => k.field === key.field)) {
-      throw invalidValue(operation, "$orderBy", `'${raw}' is not a valid '$orderBy' value. Supported: ${allowed.map((f) => `'${f}'`).join(", ")}, each at most once, optionally followed by 'asc' or 'desc', separated by ','.`);
+      throw invalidValue(
+        operation,
+        "$orderBy",
+        `'${raw}' is not a valid '$orderBy' value. Supported: ${allowed.map((f) => `'${f}'`).join(", ")}, each at most once, optionally followed by 'asc' or 'desc', separated by ','.`,
+      );
     }
     keys.push(key);
   }
@@ -89,7 +105,11 @@ export function parseIndexParam(query: Query, name: string, operation: string): 
   const raw = query[name];
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw invalidValue(operation, name, `'${raw}' is not a valid '${name}' value. '${name}' must be a non-negative integer.`);
+    throw invalidValue(
+      operation,
+      name,
+      `'${raw}' is not a valid '${name}' value. '${name}' must be a non-negative integer.`,
+    );
   }
   return Number(raw);
 }
@@ -108,12 +128,21 @@ export function parseStringParam(query: Query, name: string, operation: string):
   return raw;
 }
 
-export function parseEnumParam<T extends string>(query: Query, name: string, operation: string, allowed: readonly T[]): T | undefined {
+export function parseEnumParam<T extends string>(
+  query: Query,
+  name: string,
+  operation: string,
+  allowed: readonly T[],
+): T | undefined {
   const raw = query[name];
   if (raw === undefined) return undefined;
   const value = allowed.find((a) => a.toLowerCase() === raw.toLowerCase());
   if (!value) {
-    throw invalidValue(operation, name, `'${raw}' is not a valid '${name}' value. Supported values: ${allowed.map((a) => `'${a}'`).join(", ")}.`);
+    throw invalidValue(
+      operation,
+      name,
+      `'${raw}' is not a valid '${name}' value. Supported values: ${allowed.map((a) => `'${a}'`).join(", ")}.`,
+    );
   }
   return value;
 }

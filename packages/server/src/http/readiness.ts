@@ -15,8 +15,13 @@ type CheckResult = { status: "ok" | "failed"; [detail: string]: unknown };
 
 /** `GET /health`: the process is up, and which modelhub it is (no authorization; it answers nothing else). */
 export function registerHealth(app: FastifyInstance): void {
-  const config = { summary: "Liveness (and the hub's version)", authz: publicRoute("liveness: answers {status:'ok'} and the version only") };
-  const schema = { response: { 200: { type: "object", properties: { status: { const: "ok" }, version: { type: "string" } } } } };
+  const config = {
+    summary: "Liveness (and the hub's version)",
+    authz: publicRoute("liveness: answers {status:'ok'} and the version only"),
+  };
+  const schema = {
+    response: { 200: { type: "object", properties: { status: { const: "ok" }, version: { type: "string" } } } },
+  };
   app.get("/health", { schema, config }, async () => ({ status: "ok", version: VERSION }));
 }
 

@@ -58,7 +58,10 @@ export class BodyWatch {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BodyWatchOptions) {
-    this.#tickMs = Math.max(20, Math.min(1000, Math.floor(Math.min(options.apiBodyTimeoutMs, options.uploadStallTimeoutMs) / 4)));
+    this.#tickMs = Math.max(
+      20,
+      Math.min(1000, Math.floor(Math.min(options.apiBodyTimeoutMs, options.uploadStallTimeoutMs) / 4)),
+    );
   }
 
   /** Watches `raw`'s body until it is complete or the connection closes; requests without a body are ignored. */
@@ -66,7 +69,18 @@ export class BodyWatch {
     if (raw.complete || !hasBody(raw)) return;
     const now = Date.now();
     const bytes = raw.socket?.bytesRead ?? 0;
-    const entry: Watched = { raw, res, kind, started: now, progressAt: now, progressBytes: bytes, startBytes: bytes, checkedAt: now, excusedMs: 0, answer };
+    const entry: Watched = {
+      raw,
+      res,
+      kind,
+      started: now,
+      progressAt: now,
+      progressBytes: bytes,
+      startBytes: bytes,
+      checkedAt: now,
+      excusedMs: 0,
+      answer,
+    };
     this.#watched.add(entry);
     raw.once("close", () => this.#forget(entry));
     raw.once("end", () => this.#forget(entry));
@@ -86,7 +100,8 @@ export class BodyWatch {
         continue;
       }
       if (entry.kind === "api") {
-        if (now - entry.started > this.options.apiBodyTimeoutMs) this.#cut(entry, `the body did not arrive within ${this.options.apiBodyTimeoutMs} ms`);
+        if (now - entry.started > this.options.apiBodyTimeoutMs)
+          this.#cut(entry, `the body did not arrive within ${this.options.apiBodyTimeoutMs} ms`);
         continue;
       }
       const bytes = raw.socket?.bytesRead ?? 0;
@@ -98,14 +113,20 @@ export class BodyWatch {
         entry.progressAt = now;
         entry.progressBytes = bytes;
       } else if (now - entry.progressAt > this.options.uploadStallTimeoutMs) {
-        this.#cut(entry, `the upload sent less than ${UPLOAD_PROGRESS_BYTES} bytes in ${this.options.uploadStallTimeoutMs} ms`);
+        this.#cut(
+          entry,
+          `the upload sent less than ${UPLOAD_PROGRESS_BYTES} bytes in ${this.options.uploadStallTimeoutMs} ms`,
+        );
         continue;
       }
       const rate = this.options.uploadMinBytesPerSecond;
       const received = bytes - entry.startBytes;
       const clientMs = now - entry.started - entry.excusedMs;
       if (rate > 0 && clientMs > this.options.uploadStallTimeoutMs + (received / rate) * 1000) {
-        this.#cut(entry, `the upload sent ${received} bytes in ${Math.round(clientMs / 1000)} s, less than ${rate} bytes/s on average`);
+        this.#cut(
+          entry,
+          `the upload sent ${received} bytes in ${Math.round(clientMs / 1000)} s, less than ${rate} bytes/s on average`,
+        );
       }
     }
   }
@@ -128,7 +149,10 @@ export class BodyWatch {
   #cut(entry: Watched, reason: string): void {
     this.#forget(entry);
     const { raw, res } = entry;
-    this.options.warn({ method: raw.method, url: raw.url?.split("?")[0], reason }, "slow request body: connection closed");
+    this.options.warn(
+      { method: raw.method, url: raw.url?.split("?")[0], reason },
+      "slow request body: connection closed",
+    );
     const socket = raw.socket;
     const destroy = () => {
       if (!raw.destroyed) raw.destroy();
@@ -199,7 +223,9 @@ export interface RawErrorAnswer {
 export function answerOnSocket(socket: Socket, answer: RawErrorAnswer, err?: Error): void {
   if (socket.writable) {
     const length = Buffer.byteLength(answer.body);
-    const extra = Object.entries(answer.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const extra = Object.entries(answer.headers ?? {})
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
     socket.write(
       `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? "Error"}\r\nContent-Type: ${answer.contentType}\r\nContent-Length: ${length}\r\n${extra}Connection: close\r\n\r\n${answer.head ? "" : answer.body}`,
     );
@@ -229,7 +255,10 @@ const AZURE_HEADER = /\r\nx-ms-[A-Za-z0-9-]+:/i;
  */
 export function requestLineOfRawPacket(rawPacket: unknown, bytesParsed?: unknown): RequestLine | undefined {
   if (!Buffer.isBuffer(rawPacket) || rawPacket.length === 0) return undefined;
-  const end = typeof bytesParsed === "number" && bytesParsed > 0 ? Math.min(rawPacket.length, bytesParsed + 256) : rawPacket.length;
+  const end =
+    typeof bytesParsed === "number" && bytesParsed > 0
+      ? Math.min(rawPacket.length, bytesParsed + 256)
+      : rawPacket.length;
   const text = rawPacket.subarray(0, end).toString("latin1");
   let last: RegExpExecArray | undefined;
   for (const m of text.matchAll(FULL_LINES)) last = m;
@@ -303,7 +332,11 @@ export class RequestLines {
     if (inPacket) return inPacket;
     const previous = this.#previous.get(socket);
     if (!previous) return this.#first.get(socket);
-    if (Buffer.isBuffer(err.rawPacket) && AZURE_HEADER.test(`\r\n${err.rawPacket.subarray(0, 16 * 1024).toString("latin1")}`)) return { method: "GET", path: "/storage/" };
+    if (
+      Buffer.isBuffer(err.rawPacket) &&
+      AZURE_HEADER.test(`\r\n${err.rawPacket.subarray(0, 16 * 1024).toString("latin1")}`)
+    )
+      return { method: "GET", path: "/storage/" };
     return previous;
   }
 }

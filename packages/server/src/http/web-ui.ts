@@ -75,14 +75,23 @@ function withPageHeaders(reply: FastifyReply, policy: string): FastifyReply {
 export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): Promise<void> {
   const config: WebUiConfig = { authMode: options.authMode, ...(options.signIn ? { oidc: options.signIn } : {}) };
   const policy = contentSecurityPolicy(options.signIn);
-  const configSchema = { response: { 200: { type: "object", properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] }, oidc: { type: "object" } } } } };
+  const configSchema = {
+    response: {
+      200: {
+        type: "object",
+        properties: { authMode: { type: "string", enum: ["open", "tokens", "oidc"] }, oidc: { type: "object" } },
+      },
+    },
+  };
   app.get(
     "/ui/config",
     {
       schema: configSchema,
       config: {
         summary: "What the web UI's sign-in page needs (auth mode, OIDC client)",
-        authz: publicRoute("the auth mode and OIDC sign-in settings, which the sign-in page needs before it has a token"),
+        authz: publicRoute(
+          "the auth mode and OIDC sign-in settings, which the sign-in page needs before it has a token",
+        ),
       },
     },
     async (_request, reply) => {
@@ -112,7 +121,10 @@ export async function webUiRoutes(app: FastifyInstance, options: WebUiOptions): 
             `The web UI is not built (no ${join(options.root, "index.html")}): run 'npm run build -w @modelhub/web' in the repository. The API is at /imodels.\n`,
           );
       }
-      return withPageHeaders(reply, policy).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(page);
+      return withPageHeaders(reply, policy)
+        .header("cache-control", "no-cache")
+        .type("text/html; charset=utf-8")
+        .send(page);
     },
   );
 

@@ -40,7 +40,12 @@ export interface ByteRange {
  */
 export interface BlobStore {
   put(key: string, data: Readable, options?: { signal?: AbortSignal }): Promise<BlobInfo>;
-  stageBlock(key: string, blockId: string, data: Readable, options?: { signal?: AbortSignal; maxStagedBytes?: number }): Promise<void>;
+  stageBlock(
+    key: string,
+    blockId: string,
+    data: Readable,
+    options?: { signal?: AbortSignal; maxStagedBytes?: number },
+  ): Promise<void>;
   commitBlocks(key: string, blockIds: readonly string[]): Promise<BlobInfo>;
   get(key: string, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable } | undefined>;
   stat(key: string): Promise<BlobInfo | undefined>;

@@ -15,7 +15,12 @@ export interface ChangeSummaryStore {
   /** Summaries of changesets `afterIndex < index <= lastIndex`, by index. */
   listSummaries(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangesetSummary[]>;
   /** One changeset's elements, by element id, filtered. */
-  listElements(iModelId: string, changesetIndex: number, filter: ElementFilter, page: { limit: number; offset: number }): Promise<ChangedElementRow[]>;
+  listElements(
+    iModelId: string,
+    changesetIndex: number,
+    filter: ElementFilter,
+    page: { limit: number; offset: number },
+  ): Promise<ChangedElementRow[]>;
   /** Every element row of changesets `afterIndex < index <= lastIndex`, ordered by element id then changeset index. */
   rangeRows(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangedElementRow[]>;
   /** Indexes of the iModel's uploaded changesets in `afterIndex < index <= lastIndex` that have no summary yet. */
@@ -123,4 +128,3 @@ export interface RawChangesetSummary {
   schemas: { name: string; op: ChangeOp }[];
   elements: Omit<ChangedElementRow, "changesetIndex">[];
 }
-

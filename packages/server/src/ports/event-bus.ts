@@ -48,7 +48,11 @@ export interface EventFeed {
    * Follows one iModel. `after`: the last event the client saw (epoch and seq), if it reconnects. Returns
    * undefined when `maxSubscribers` are already subscribed.
    */
-  subscribe(iModelId: string, after: { epoch: string; seq: number } | undefined, listener: (event: SequencedEvent) => void): Subscription | undefined;
+  subscribe(
+    iModelId: string,
+    after: { epoch: string; seq: number } | undefined,
+    listener: (event: SequencedEvent) => void,
+  ): Subscription | undefined;
 }
 
 /** For services built without a feed (tools, tests of one service). */

@@ -41,9 +41,22 @@ export interface IModelFileWorker {
    * `baseUri` (a V2 checkpoint), with a write `accessToken` for that container; `initialize` first lays the container
    * out for CloudSqlite with `blockSize`-byte blocks (wiping what it held). Workers without CloudSqlite lack it.
    */
-  uploadCheckpointBlocks?(args: { localPath: string; baseUri: string; containerId: string; accessToken: string; dbName: string; initialize: boolean; blockSize: number }): Promise<{ blockSize: number }>;
+  uploadCheckpointBlocks?(args: {
+    localPath: string;
+    baseUri: string;
+    containerId: string;
+    accessToken: string;
+    dbName: string;
+    initialize: boolean;
+    blockSize: number;
+  }): Promise<{ blockSize: number }>;
   /** Deletes databases `dbNames` (those it has) of the CloudSqlite container, with a write token for it. */
-  deleteCheckpointBlocks?(args: { baseUri: string; containerId: string; accessToken: string; dbNames: string[] }): Promise<{ deleted: string[] }>;
+  deleteCheckpointBlocks?(args: {
+    baseUri: string;
+    containerId: string;
+    accessToken: string;
+    dbNames: string[];
+  }): Promise<{ deleted: string[] }>;
   /** The id iTwin.js computes for a changeset file with this parent (40 hex digits). */
   computeChangesetId(args: { parentId: string; pathname: string }): Promise<{ id: string }>;
 }

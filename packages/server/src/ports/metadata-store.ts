@@ -269,7 +269,11 @@ export interface MetadataReader {
    * nobody holds whose last exclusive release is at or before that changeset index (they cannot refuse a request
    * from a briefcase at that index — and a briefcase that took and released 10,000 locks leaves 10,000 such rows).
    */
-  getObjectLocks(iModelId: string, objectIds: readonly string[], options?: { releasedAfter?: number }): Promise<Map<string, ObjectLockRecord>>;
+  getObjectLocks(
+    iModelId: string,
+    objectIds: readonly string[],
+    options?: { releasedAfter?: number },
+  ): Promise<Map<string, ObjectLockRecord>>;
   /** Locks grouped per briefcase, ordered by briefcase id; `offset`/`limit` count object ids, not entities. */
   listLocks(
     iModelId: string,
@@ -290,7 +294,12 @@ export interface MetadataReader {
   userStatistics(
     iModelId: string,
     userId: string,
-  ): Promise<{ pushedChangesetsCount: number; lastChangesetPushDate: string | null; createdVersionsCount: number; briefcasesCount: number }>;
+  ): Promise<{
+    pushedChangesetsCount: number;
+    lastChangesetPushDate: string | null;
+    createdVersionsCount: number;
+    briefcasesCount: number;
+  }>;
   /**
    * The user's briefcases in this iModel grouped by the application that acquired them (id and name null for
    * briefcases whose application is not known): whether any of them holds a lock, and whether one holds the
@@ -357,12 +366,22 @@ export interface MetadataTx extends MetadataReader {
   removeDeletionHold(holder: string): Promise<void>;
 
   /** Grants `level` on each object to the briefcase (exclusive replaces the briefcase's own shared lock). */
-  grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void>;
+  grantLocks(
+    iModelId: string,
+    briefcaseId: number,
+    level: "shared" | "exclusive",
+    objectIds: readonly string[],
+  ): Promise<void>;
   /**
    * Removes the briefcase's locks on these objects. Exclusive ones released with `releaseIndex` > 0 remember it
    * (pull-required rule). Returns how many object locks were removed.
    */
-  releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number>;
+  releaseLocks(
+    iModelId: string,
+    briefcaseId: number,
+    objectIds: readonly string[],
+    releaseIndex: number,
+  ): Promise<number>;
   /** Releases up to `limit` locks of the briefcase (all when omitted). Returns how many were released. */
   releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number>;
 }

@@ -41,25 +41,79 @@ const OLD_DATA: [string, unknown[]][] = [
       VALUES (?, ?, ?, ?, ?, 'initialized', 'empty', 'initialized', 2)`,
     [id, iTwin, id, creator, at],
   ]),
-  ["INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, 'Owner', 'claimed', ?)", [CLAIMED, "role-b-owner", ALL]],
-  ["INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, 'Reader', NULL, ?)", [CLAIMED, "role-b-reader", '["imodels_webview","imodels_read"]']],
-  ["INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'alice', 'role-b-owner', '2026-01-02T00:00:01.000Z')", [CLAIMED]],
-  ["INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'bob', 'role-b-reader', '2026-01-02T00:00:05.000Z')", [CLAIMED]],
-  ["INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, 'role-c-viewer', 'Viewer', NULL, '[\"imodels_webview\"]')", [MEMBERS_ONLY]],
-  ["INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'carol', 'role-c-viewer', '2026-01-03T00:00:00.000Z')", [MEMBERS_ONLY]],
-  ["INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, 'role-d-fake', 'Owner', 'hand-made', '[\"imodels_read\"]')", [OWNER_NAME_TAKEN]],
-  ["INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'dan', 'role-d-fake', '2026-01-04T00:00:05.000Z')", [OWNER_NAME_TAKEN]],
+  [
+    "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, 'Owner', 'claimed', ?)",
+    [CLAIMED, "role-b-owner", ALL],
+  ],
+  [
+    "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, ?, 'Reader', NULL, ?)",
+    [CLAIMED, "role-b-reader", '["imodels_webview","imodels_read"]'],
+  ],
+  [
+    "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'alice', 'role-b-owner', '2026-01-02T00:00:01.000Z')",
+    [CLAIMED],
+  ],
+  [
+    "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'bob', 'role-b-reader', '2026-01-02T00:00:05.000Z')",
+    [CLAIMED],
+  ],
+  [
+    "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, 'role-c-viewer', 'Viewer', NULL, '[\"imodels_webview\"]')",
+    [MEMBERS_ONLY],
+  ],
+  [
+    "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'carol', 'role-c-viewer', '2026-01-03T00:00:00.000Z')",
+    [MEMBERS_ONLY],
+  ],
+  [
+    "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions) VALUES (?, 'role-d-fake', 'Owner', 'hand-made', '[\"imodels_read\"]')",
+    [OWNER_NAME_TAKEN],
+  ],
+  [
+    "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, 'dan', 'role-d-fake', '2026-01-04T00:00:05.000Z')",
+    [OWNER_NAME_TAKEN],
+  ],
 ];
 
 async function checkMigrated(store: AccessStore): Promise<void> {
   const iTwins = await store.listITwins({ offset: 0, limit: 10 });
   assert.deepEqual(
-    iTwins.map((t) => [t.id, t.displayName, t.number, t.class, t.subClass, t.status, t.createdBy, t.createdAt, t.deletedAt]),
+    iTwins.map((t) => [
+      t.id,
+      t.displayName,
+      t.number,
+      t.class,
+      t.subClass,
+      t.status,
+      t.createdBy,
+      t.createdAt,
+      t.deletedAt,
+    ]),
     [
       [ADMIN_MADE, ADMIN_MADE, ADMIN_MADE, "Endeavor", "Project", "Active", "root", "2026-01-01T00:00:01.000Z", null],
       [CLAIMED, CLAIMED, CLAIMED, "Endeavor", "Project", "Active", "alice", "2026-01-02T00:00:01.000Z", null],
-      [MEMBERS_ONLY, MEMBERS_ONLY, MEMBERS_ONLY, "Endeavor", "Project", "Active", "carol", "2026-01-03T00:00:00.000Z", null],
-      [OWNER_NAME_TAKEN, OWNER_NAME_TAKEN, OWNER_NAME_TAKEN, "Endeavor", "Project", "Active", "erin", "2026-01-04T00:00:01.000Z", null],
+      [
+        MEMBERS_ONLY,
+        MEMBERS_ONLY,
+        MEMBERS_ONLY,
+        "Endeavor",
+        "Project",
+        "Active",
+        "carol",
+        "2026-01-03T00:00:00.000Z",
+        null,
+      ],
+      [
+        OWNER_NAME_TAKEN,
+        OWNER_NAME_TAKEN,
+        OWNER_NAME_TAKEN,
+        "Endeavor",
+        "Project",
+        "Active",
+        "erin",
+        "2026-01-04T00:00:01.000Z",
+        null,
+      ],
       [OPEN_MODE, OPEN_MODE, OPEN_MODE, "Endeavor", "Project", "Active", "frank", "2026-01-05T00:00:01.000Z", null],
     ],
   );
@@ -72,16 +126,36 @@ async function checkMigrated(store: AccessStore): Promise<void> {
   // Every iTwin has exactly one built-in Owner role with every permission; the claim's own role became it.
   for (const t of iTwins) {
     const owners = (await store.listRoles(t.id)).filter((r) => r.owner);
-    assert.deepEqual(owners.map((r) => [r.displayName, r.permissions.length]), [["Owner", 5]], t.id);
+    assert.deepEqual(
+      owners.map((r) => [r.displayName, r.permissions.length]),
+      [["Owner", 5]],
+      t.id,
+    );
   }
   assert.equal((await store.listRoles(CLAIMED)).find((r) => r.owner)?.id, "role-b-owner");
-  assert.deepEqual((await store.rolesOf(CLAIMED, "bob")).map((r) => r.displayName), ["Reader"]);
+  assert.deepEqual(
+    (await store.rolesOf(CLAIMED, "bob")).map((r) => r.displayName),
+    ["Reader"],
+  );
   // The hand-made "Owner" (read only) was renamed and kept its member and permissions.
   const renamed = await store.getRole(OWNER_NAME_TAKEN, "role-d-fake");
-  assert.deepEqual([renamed?.displayName, renamed?.permissions, renamed?.owner], ["Owner (role-d-fake)", ["imodels_read"], false]);
-  assert.deepEqual((await store.rolesOf(OWNER_NAME_TAKEN, "dan")).map((r) => r.id), ["role-d-fake"]);
+  assert.deepEqual(
+    [renamed?.displayName, renamed?.permissions, renamed?.owner],
+    ["Owner (role-d-fake)", ["imodels_read"], false],
+  );
+  assert.deepEqual(
+    (await store.rolesOf(OWNER_NAME_TAKEN, "dan")).map((r) => r.id),
+    ["role-d-fake"],
+  );
   // Creating an iModel's iTwin again is "exists" for every migrated id.
-  for (const t of iTwins) assert.equal(await store.createITwin({ ...t, createdBy: "mallory" }, { iTwinId: t.id, id: `x-${t.id}`, displayName: "Owner", description: null, permissions: [], owner: true }), "exists");
+  for (const t of iTwins)
+    assert.equal(
+      await store.createITwin(
+        { ...t, createdBy: "mallory" },
+        { iTwinId: t.id, id: `x-${t.id}`, displayName: "Owner", description: null, permissions: [], owner: true },
+      ),
+      "exists",
+    );
 }
 
 describe("migrating existing data to iTwins with Owners", () => {
@@ -114,7 +188,10 @@ describe("migrating existing data to iTwins with Owners", () => {
     schemas.push(schema);
     const pool = openPgPool(schema.url, { max: 2 });
     try {
-      await migratePg(pool, PG_MIGRATIONS.filter((m) => m.version < 4));
+      await migratePg(
+        pool,
+        PG_MIGRATIONS.filter((m) => m.version < 4),
+      );
       for (const [sql, params] of OLD_DATA) await pool.query(numbered(sql), params);
       await migratePg(pool);
       const store = PgAccessStore.open(pool);

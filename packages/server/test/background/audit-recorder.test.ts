@@ -51,10 +51,21 @@ describe("AuditRecorder", () => {
     const recorder = new AuditRecorder(log, { flushIntervalMs: 50, flushEntries: 100, log: () => undefined });
     for (let i = 0; i < 130; i++) recorder.record(entry(String(i)));
     await sleep(0);
-    assert.deepEqual(log.batches.map((b) => b.length), [100], "the full batch went at once");
+    assert.deepEqual(
+      log.batches.map((b) => b.length),
+      [100],
+      "the full batch went at once",
+    );
     await sleep(120);
-    assert.deepEqual(log.batches.map((b) => b.length), [100, 30], "the rest after the interval");
-    assert.deepEqual(log.written, Array.from({ length: 130 }, (_, i) => String(i)));
+    assert.deepEqual(
+      log.batches.map((b) => b.length),
+      [100, 30],
+      "the rest after the interval",
+    );
+    assert.deepEqual(
+      log.written,
+      Array.from({ length: 130 }, (_, i) => String(i)),
+    );
     await recorder.close();
   });
 
@@ -77,7 +88,12 @@ describe("AuditRecorder", () => {
 
   it("bounds what it keeps for a broken store, counting what it dropped; close writes what is left", async () => {
     const log = new MemoryLog();
-    const recorder = new AuditRecorder(log, { flushIntervalMs: 10_000, flushEntries: 1000, maxBuffered: 3, log: () => undefined });
+    const recorder = new AuditRecorder(log, {
+      flushIntervalMs: 10_000,
+      flushEntries: 1000,
+      maxBuffered: 3,
+      log: () => undefined,
+    });
     for (const id of ["1", "2", "3", "4", "5"]) recorder.record(entry(id));
     assert.equal(recorder.dropped, 2);
     await recorder.close();
@@ -95,13 +111,22 @@ describe("AuditRecorder", () => {
       const pool = await schema.fresh();
       const log = PgAuditLog.open(pool);
       const messages: string[] = [];
-      const recorder = new AuditRecorder(log, { flushIntervalMs: 10_000, flushEntries: 1000, log: (_level, message) => messages.push(message) });
+      const recorder = new AuditRecorder(log, {
+        flushIntervalMs: 10_000,
+        flushEntries: 1000,
+        log: (_level, message) => messages.push(message),
+      });
       try {
         const ids = Array.from({ length: 40 }, (_, i) => String(i));
-        for (const id of ids) recorder.record(id === "17" || id === "30" ? { ...entry(id), userId: "\u0000", iModelId: "%00" } : entry(id));
+        for (const id of ids)
+          recorder.record(id === "17" || id === "30" ? { ...entry(id), userId: "\u0000", iModelId: "%00" } : entry(id));
         await recorder.flush();
         const kept = (await log.query({ limit: 100 })).map((r) => r.requestId);
-        assert.deepEqual(kept, ids.filter((id) => id !== "17" && id !== "30"), "every other entry, in order");
+        assert.deepEqual(
+          kept,
+          ids.filter((id) => id !== "17" && id !== "30"),
+          "every other entry, in order",
+        );
         assert.equal(recorder.refused, 2);
         assert.equal(messages.filter((m) => /refused an entry/.test(m)).length, 2);
         // The log goes on: nothing is retried, later entries are written.
@@ -117,4 +142,3 @@ describe("AuditRecorder", () => {
     });
   });
 });
-

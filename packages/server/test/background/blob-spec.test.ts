@@ -32,7 +32,11 @@ describe("--blobs", () => {
       [`azure:${"a".repeat(64)}`, /container name/],
       ["", /must be fs/],
     ] as const) {
-      assert.throws(() => parseBlobSpec(bad), (err: unknown) => err instanceof ConfigError && says.test(err.message), bad);
+      assert.throws(
+        () => parseBlobSpec(bad),
+        (err: unknown) => err instanceof ConfigError && says.test(err.message),
+        bad,
+      );
     }
   });
 
@@ -43,15 +47,24 @@ describe("--blobs", () => {
       const file = join(dir, "modelhub.json");
       await writeFile(file, JSON.stringify({ blobs: "azure:from-file" }));
       const blobsOf = (argv: string[], env: NodeJS.ProcessEnv) => {
-        const command = new Command("serve").exitOverride().option("--blobs <spec>", "", "fs").option("--config <file>", "").action(() => undefined);
+        const command = new Command("serve")
+          .exitOverride()
+          .option("--blobs <spec>", "", "fs")
+          .option("--config <file>", "")
+          .action(() => undefined);
         command.parse(argv, { from: "user" });
         applyConfigSources(command, env);
         return makeConfig({ blobs: parseBlobSpec(command.opts<{ blobs: string }>().blobs) }).blobs;
       };
       assert.deepEqual(blobsOf([], {}), { kind: "fs" });
       assert.deepEqual(blobsOf(["--config", file], {}), { kind: "azure", container: "from-file" });
-      assert.deepEqual(blobsOf(["--config", file], { MODELHUB_BLOBS: "azure:from-env" }), { kind: "azure", container: "from-env" });
-      assert.deepEqual(blobsOf(["--config", file, "--blobs", "fs"], { MODELHUB_BLOBS: "azure:from-env" }), { kind: "fs" });
+      assert.deepEqual(blobsOf(["--config", file], { MODELHUB_BLOBS: "azure:from-env" }), {
+        kind: "azure",
+        container: "from-env",
+      });
+      assert.deepEqual(blobsOf(["--config", file, "--blobs", "fs"], { MODELHUB_BLOBS: "azure:from-env" }), {
+        kind: "fs",
+      });
       assert.throws(() => blobsOf([], { MODELHUB_BLOBS: "azure:NO" }), ConfigError);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -91,17 +104,32 @@ describe("openBlobStore", () => {
 
   it("azure: a missing variable, a key-less connection string or an unreachable account is one clear line", async () => {
     const spec = { kind: "azure", container: "files" } as const;
-    await assert.rejects(openBlobStore(spec, dataDir, {}), /^Error: --blobs azure:files needs the storage account in AZURE_STORAGE_CONNECTION_STRING/);
-    await assert.rejects(openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: "  " }), /needs the storage account/);
+    await assert.rejects(
+      openBlobStore(spec, dataDir, {}),
+      /^Error: --blobs azure:files needs the storage account in AZURE_STORAGE_CONNECTION_STRING/,
+    );
+    await assert.rejects(
+      openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: "  " }),
+      /needs the storage account/,
+    );
     const sasOnly = `BlobEndpoint=${azurite.blobEndpoint};SharedAccessSignature=sv=2020-08-04&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&sig=x`;
-    await assert.rejects(openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: sasOnly }), /must name the account key/);
+    await assert.rejects(
+      openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: sasOnly }),
+      /must name the account key/,
+    );
     const started = Date.now();
     const unreachable = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;`;
-    await assert.rejects(openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: unreachable }), (err: Error) => {
-      assert.match(err.message, /^Cannot open Azure container 'files' of the account in AZURE_STORAGE_CONNECTION_STRING: .*ECONNREFUSED/);
-      assert.doesNotMatch(err.message, /\n/);
-      return true;
-    });
+    await assert.rejects(
+      openBlobStore(spec, dataDir, { AZURE_STORAGE_CONNECTION_STRING: unreachable }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /^Cannot open Azure container 'files' of the account in AZURE_STORAGE_CONNECTION_STRING: .*ECONNREFUSED/,
+        );
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      },
+    );
     assert.ok(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
   });
 });

@@ -32,7 +32,17 @@ describe("config sources", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "modelhub-config-"));
     file = join(dir, "modelhub.json");
-    await writeFile(file, JSON.stringify({ port: 4000, publicUrl: "https://file.example", auth: "tokens", admin: ["root", "ops"], metrics: false, issuer: "https://file-issuer" }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        port: 4000,
+        publicUrl: "https://file.example",
+        auth: "tokens",
+        admin: ["root", "ops"],
+        metrics: false,
+        issuer: "https://file-issuer",
+      }),
+    );
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
@@ -44,7 +54,11 @@ describe("config sources", () => {
   };
 
   it("command line beats environment beats file beats defaults, option by option", () => {
-    const { opts } = load(["--config", file, "--port", "5000"], { MODELHUB_PUBLIC_URL: "https://env.example", MODELHUB_ADMIN: "alice,bob", MODELHUB_OIDC_ISSUER: "https://env-issuer" });
+    const { opts } = load(["--config", file, "--port", "5000"], {
+      MODELHUB_PUBLIC_URL: "https://env.example",
+      MODELHUB_ADMIN: "alice,bob",
+      MODELHUB_OIDC_ISSUER: "https://env-issuer",
+    });
     assert.equal(opts.port, 5000, "command line");
     assert.equal(opts.publicUrl, "https://env.example", "environment over file");
     assert.deepEqual(opts.admin, ["alice", "bob"], "a repeatable option from a comma-separated variable");
@@ -67,13 +81,19 @@ describe("config sources", () => {
     assert.deepEqual(load(["--link-secret-file", keyFile], {}).sources.linkSecret, key);
     assert.equal(load([], {}).sources.linkSecret, undefined);
     const short = load([], { MODELHUB_LINK_SECRET: randomBytes(16).toString("base64") }).sources.linkSecret;
-    assert.throws(() => makeConfig({ linkSecret: short }), (err: Error) => err instanceof ConfigError && /32/.test(err.message));
+    assert.throws(
+      () => makeConfig({ linkSecret: short }),
+      (err: Error) => err instanceof ConfigError && /32/.test(err.message),
+    );
   });
 
   it("refuses unknown file keys and values of the wrong kind, naming them", async () => {
     const bad = join(dir, "bad.json");
     await writeFile(bad, JSON.stringify({ prot: 1 }));
-    assert.throws(() => load(["--config", bad], {}), (err: Error) => err instanceof ConfigError && /'prot'/.test(err.message));
+    assert.throws(
+      () => load(["--config", bad], {}),
+      (err: Error) => err instanceof ConfigError && /'prot'/.test(err.message),
+    );
     await writeFile(bad, JSON.stringify({ metrics: "no" }));
     assert.throws(() => load(["--config", bad], {}), ConfigError);
     assert.throws(() => load([], { MODELHUB_METRICS: "perhaps" }), ConfigError);

@@ -40,7 +40,12 @@ describe("JobRunner over the SQLite job queue", () => {
   }
 
   const runnerFor = (kind: string, handler: JobHandler) =>
-    new JobRunner(queue, new Map([[kind, handler]]), { pollIntervalMs: 20, leaseMs: 1000, retryDelayMs: 10, log: () => undefined });
+    new JobRunner(queue, new Map([[kind, handler]]), {
+      pollIntervalMs: 20,
+      leaseMs: 1000,
+      retryDelayMs: 10,
+      log: () => undefined,
+    });
 
   it("a job whose runner died during its last attempt is abandoned (its owner is told), not run again", async () => {
     const job = await queue.enqueue({ kind: "lapsing", payload: {}, maxAttempts: 1 });
@@ -72,7 +77,11 @@ describe("JobRunner over the SQLite job queue", () => {
     const runner = runnerFor("retry", failing.handler);
     runner.start();
     try {
-      await eventually(async () => (failing.abandoned.length > 0 ? true : undefined), 5000, "abandon after the last attempt");
+      await eventually(
+        async () => (failing.abandoned.length > 0 ? true : undefined),
+        5000,
+        "abandon after the last attempt",
+      );
     } finally {
       await runner.stop();
     }

@@ -24,7 +24,13 @@ function role(iTwinId: string, displayName: string, permissions: RoleRecord["per
   return { iTwinId, id: randomUUID(), displayName, description: null, permissions, owner };
 }
 
-const ALL: RoleRecord["permissions"] = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"];
+const ALL: RoleRecord["permissions"] = [
+  "imodels_webview",
+  "imodels_read",
+  "imodels_write",
+  "imodels_manage",
+  "imodels_delete",
+];
 
 function iTwin(id: string, displayName: string, createdBy = "alice", extra: Partial<ITwinRecord> = {}): ITwinRecord {
   return {
@@ -60,10 +66,16 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
     it("roles: created, read back with canonical permissions, names unique per iTwin only", async () => {
       const reader = role(T1, "Reader", ["imodels_read", "imodels_webview", "imodels_read"]);
       assert.equal(await store.createRole(reader), true);
-      assert.deepEqual(await store.getRole(T1, reader.id), { ...reader, permissions: ["imodels_webview", "imodels_read"] });
+      assert.deepEqual(await store.getRole(T1, reader.id), {
+        ...reader,
+        permissions: ["imodels_webview", "imodels_read"],
+      });
       assert.equal(await store.createRole(role(T1, "Reader", ["imodels_write"])), false, "same name on the same iTwin");
       assert.equal(await store.createRole(role(T2, "Reader", ["imodels_write"])), true, "same name on another iTwin");
-      assert.deepEqual((await store.listRoles(T1)).map((r) => r.displayName), ["Reader"]);
+      assert.deepEqual(
+        (await store.listRoles(T1)).map((r) => r.displayName),
+        ["Reader"],
+      );
       assert.equal(await store.getRole(T2, reader.id), undefined, "a role id belongs to one iTwin");
     });
 
@@ -88,9 +100,18 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       await store.addMemberRoles(T1, "alice", [r1.id], AT); // kept once
       await store.addMemberRoles(T1, "bob", [r1.id], AT);
       assert.deepEqual(await store.listMembers(T2), []);
-      assert.deepEqual((await store.rolesOf(T1, "alice")).map((r) => r.displayName), ["Reader", "Writer"]);
-      assert.deepEqual((await store.rolesOf(T2, "alice")), []);
-      assert.deepEqual((await store.listMembers(T1)).map((m) => [m.userId, m.roleIds.length]), [["alice", 2], ["bob", 1]]);
+      assert.deepEqual(
+        (await store.rolesOf(T1, "alice")).map((r) => r.displayName),
+        ["Reader", "Writer"],
+      );
+      assert.deepEqual(await store.rolesOf(T2, "alice"), []);
+      assert.deepEqual(
+        (await store.listMembers(T1)).map((m) => [m.userId, m.roleIds.length]),
+        [
+          ["alice", 2],
+          ["bob", 1],
+        ],
+      );
       assert.equal(await store.removeMemberRoles(T1, "alice", [r2.id]), 1);
       assert.deepEqual((await store.getMember(T1, "alice"))?.roleIds, [r1.id]);
       assert.equal(await store.removeMemberRoles(T1, "bob"), 1);
@@ -129,10 +150,15 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       await store.setIModelUserPermissions("m1", "bob", ["imodels_write", "imodels_webview"]);
       await store.setIModelRolePermissions("m2", "role-x", ["imodels_webview"]);
       await store.setIModelUserPermissions("m3", "bob", ["imodels_read"]);
-      assert.deepEqual((await store.iModelOverrides("m1")).users, [{ iModelId: "m1", userId: "bob", permissions: ["imodels_webview", "imodels_write"] }]);
+      assert.deepEqual((await store.iModelOverrides("m1")).users, [
+        { iModelId: "m1", userId: "bob", permissions: ["imodels_webview", "imodels_write"] },
+      ]);
       const inT1 = await store.iModelOverridesInITwin(T1);
       assert.deepEqual([...inT1.keys()].sort(), ["m1", "m2"]);
-      assert.deepEqual(inT1.get("m2")?.roles.map((r) => r.roleId), ["role-x"]);
+      assert.deepEqual(
+        inT1.get("m2")?.roles.map((r) => r.roleId),
+        ["role-x"],
+      );
       await store.setIModelUserPermissions("m1", "bob", []);
       assert.deepEqual(await store.iModelOverrides("m1"), { roles: [], users: [] });
       assert.deepEqual([...(await store.iModelOverridesInITwin(T1)).keys()], ["m2"]);
@@ -142,34 +168,63 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       const owner = role(T1, "Owner", ALL, true);
       assert.equal(await store.createITwin(iTwin(T1, "Tower"), owner), "done");
       assert.deepEqual(await store.getITwin(T1), iTwin(T1, "Tower"));
-      assert.deepEqual((await store.rolesOf(T1, "alice")).map((r) => [r.displayName, r.owner, r.permissions.length]), [["Owner", true, 5]]);
+      assert.deepEqual(
+        (await store.rolesOf(T1, "alice")).map((r) => [r.displayName, r.owner, r.permissions.length]),
+        [["Owner", true, 5]],
+      );
       assert.deepEqual(await store.owners(T1), ["alice"]);
       assert.equal(await store.createITwin(iTwin(T1, "Other", "bob"), role(T1, "Owner", ALL, true)), "exists");
       assert.deepEqual(await store.owners(T1), ["alice"], "nothing written by the refused creation");
-      assert.equal((await store.getITwin(T2)), undefined);
+      assert.equal(await store.getITwin(T2), undefined);
     });
 
     it("createITwin and updateITwin: names and numbers are unique among live iTwins, any case", async () => {
-      assert.equal(await store.createITwin(iTwin(T1, "Tower", "alice", { number: "N-1" }), role(T1, "Owner", ALL, true)), "done");
+      assert.equal(
+        await store.createITwin(iTwin(T1, "Tower", "alice", { number: "N-1" }), role(T1, "Owner", ALL, true)),
+        "done",
+      );
       assert.equal(await store.createITwin(iTwin(T2, "TOWER", "bob"), role(T2, "Owner", ALL, true)), "nameTaken");
-      assert.equal(await store.createITwin(iTwin(T2, "Bridge", "bob", { number: "n-1" }), role(T2, "Owner", ALL, true)), "numberTaken");
+      assert.equal(
+        await store.createITwin(iTwin(T2, "Bridge", "bob", { number: "n-1" }), role(T2, "Owner", ALL, true)),
+        "numberTaken",
+      );
       assert.equal(await store.getITwin(T2), undefined);
       assert.equal(await store.createITwin(iTwin(T2, "Bridge", "bob"), role(T2, "Owner", ALL, true)), "done");
       const bridge = (await store.getITwin(T2))!;
       assert.equal(await store.updateITwin({ ...bridge, displayName: "tower" }), "nameTaken");
       assert.equal(await store.updateITwin({ ...bridge, number: "N-1" }), "numberTaken");
-      assert.equal(await store.updateITwin({ ...bridge, displayName: "Bridge 2", status: "Trial", modifiedBy: "carol" }), "done");
-      assert.deepEqual(await store.getITwin(T2), { ...bridge, displayName: "Bridge 2", status: "Trial", modifiedBy: "carol" });
+      assert.equal(
+        await store.updateITwin({ ...bridge, displayName: "Bridge 2", status: "Trial", modifiedBy: "carol" }),
+        "done",
+      );
+      assert.deepEqual(await store.getITwin(T2), {
+        ...bridge,
+        displayName: "Bridge 2",
+        status: "Trial",
+        modifiedBy: "carol",
+      });
       assert.equal(await store.updateITwin(iTwin(randomUUID(), "Nowhere")), "notFound");
     });
 
     it("listITwins: a member's iTwins or all, filtered, ordered by name (any case), paged; Inactive ones only when asked", async () => {
       const ids = ["Charlie", "alpha", "Bravo", "delta"].map((name) => ({ id: randomUUID(), name }));
       for (const { id, name } of ids) {
-        const extra: Partial<ITwinRecord> = name === "Bravo" ? { subClass: "Asset", class: "Thing", type: "bridge" } : name === "delta" ? { status: "Inactive" } : {};
-        assert.equal(await store.createITwin(iTwin(id, name, name === "Charlie" ? "bob" : "alice", extra), role(id, "Owner", ALL, true)), "done");
+        const extra: Partial<ITwinRecord> =
+          name === "Bravo"
+            ? { subClass: "Asset", class: "Thing", type: "bridge" }
+            : name === "delta"
+              ? { status: "Inactive" }
+              : {};
+        assert.equal(
+          await store.createITwin(
+            iTwin(id, name, name === "Charlie" ? "bob" : "alice", extra),
+            role(id, "Owner", ALL, true),
+          ),
+          "done",
+        );
       }
-      const names = async (q: Partial<Parameters<AccessStore["listITwins"]>[0]>) => (await store.listITwins({ offset: 0, limit: 100, ...q })).map((t) => t.displayName);
+      const names = async (q: Partial<Parameters<AccessStore["listITwins"]>[0]>) =>
+        (await store.listITwins({ offset: 0, limit: 100, ...q })).map((t) => t.displayName);
       assert.deepEqual(await names({}), ["alpha", "Bravo", "Charlie"]);
       assert.deepEqual(await names({ memberId: "alice" }), ["alpha", "Bravo"]);
       assert.deepEqual(await names({ memberId: "nobody" }), []);
@@ -198,7 +253,11 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       assert.equal(await store.deleteITwin(T1, AT), "notFound");
       assert.equal(await store.updateITwin(iTwin(T1, "Back")), "notFound");
       assert.equal(await store.createITwin(iTwin(T1, "Again", "mallory"), role(T1, "Owner", ALL, true)), "exists");
-      assert.equal(await store.createITwin(iTwin(T2, "Tower", "bob"), role(T2, "Owner", ALL, true)), "done", "a deleted iTwin's name is free");
+      assert.equal(
+        await store.createITwin(iTwin(T2, "Tower", "bob"), role(T2, "Owner", ALL, true)),
+        "done",
+        "a deleted iTwin's name is free",
+      );
     });
 
     it("discardITwin undoes a creation: only its creator's, only while it holds no iModels, and the id is free again", async () => {
@@ -208,7 +267,10 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       assert.equal(await store.discardITwin(T1, "alice"), false, "it holds an iModel");
       await ctx.deleteIModel("m1");
       assert.equal(await store.discardITwin(T1, "alice"), true);
-      assert.deepEqual([await store.getITwin(T1), await store.listRoles(T1), await store.listMembers(T1)], [undefined, [], []]);
+      assert.deepEqual(
+        [await store.getITwin(T1), await store.listRoles(T1), await store.listMembers(T1)],
+        [undefined, [], []],
+      );
       assert.equal(await store.createITwin(iTwin(T1, "Tower", "bob"), role(T1, "Owner", ALL, true)), "done");
       assert.equal(await store.deleteITwin(T1, AT), "done");
       assert.equal(await store.discardITwin(T1, "bob"), false, "a deleted iTwin stays deleted");
@@ -222,7 +284,11 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
       await store.addMemberRoles(T1, "alice", [reader.id], AT);
       assert.equal(await store.removeMemberRoles(T1, "alice"), "lastOwner");
       assert.equal(await store.removeMemberRoles(T1, "alice", [owner.id]), "lastOwner");
-      assert.deepEqual((await store.getMember(T1, "alice"))?.roleIds.sort(), [owner.id, reader.id].sort(), "nothing taken");
+      assert.deepEqual(
+        (await store.getMember(T1, "alice"))?.roleIds.sort(),
+        [owner.id, reader.id].sort(),
+        "nothing taken",
+      );
       assert.equal(await store.removeMemberRoles(T1, "alice", [reader.id]), 1);
       await store.addMemberRoles(T1, "bob", [owner.id], AT);
       assert.deepEqual(await store.owners(T1), ["alice", "bob"]);
@@ -259,10 +325,15 @@ export function accessStoreContract(name: string, factory: AccessStoreFactory): 
           const iTwinId = randomUUID();
           const users = Array.from({ length: 8 }, (_, i) => `user-${round}-${i}`);
           const results = await Promise.all(
-            users.map((u, i) => (i % 2 === 0 ? store : other).createITwin(iTwin(iTwinId, iTwinId, u), role(iTwinId, "Owner", ALL, true))),
+            users.map((u, i) =>
+              (i % 2 === 0 ? store : other).createITwin(iTwin(iTwinId, iTwinId, u), role(iTwinId, "Owner", ALL, true)),
+            ),
           );
           assert.equal(results.filter((r) => r === "done").length, 1, `round ${round}: ${results.join(",")}`);
-          assert.deepEqual(results.filter((r) => r !== "done"), Array(7).fill("exists"));
+          assert.deepEqual(
+            results.filter((r) => r !== "done"),
+            Array(7).fill("exists"),
+          );
           assert.deepEqual(await store.owners(iTwinId), [users[results.indexOf("done")]]);
           assert.equal((await store.listRoles(iTwinId)).length, 1, "one Owner role");
         }

@@ -45,7 +45,18 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
     it("append stores every field as given, with increasing seq; an empty log answers nothing", async () => {
       assert.deepEqual(await log.query({ limit: 10 }), []);
       const first = entry({ details: { size: 12, nested: { code: "x" } } });
-      const second = entry({ userId: null, action: "storage.upload", method: "PUT", iTwinId: null, iModelId: null, target: null, address: null, status: 403, outcome: "refused", requestId: null });
+      const second = entry({
+        userId: null,
+        action: "storage.upload",
+        method: "PUT",
+        iTwinId: null,
+        iModelId: null,
+        target: null,
+        address: null,
+        status: 403,
+        outcome: "refused",
+        requestId: null,
+      });
       await log.append([first, second]);
       const rows = await log.query({ limit: 10 });
       assert.equal(rows.length, 2);
@@ -61,10 +72,17 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
 
     it("an entry the store refuses for what it holds fails the append with AuditEntriesRefused, and none of the call is kept", async (t) => {
       if (refusedValue === undefined) return t.skip("this store keeps every value");
-      await assert.rejects(log.append([entry({ requestId: "good" }), entry({ userId: refusedValue, requestId: "bad" })]), AuditEntriesRefused);
+      await assert.rejects(
+        log.append([entry({ requestId: "good" }), entry({ userId: refusedValue, requestId: "bad" })]),
+        AuditEntriesRefused,
+      );
       assert.deepEqual(await log.query({ limit: 10 }), []);
       await log.append([entry({ requestId: "next" })]);
-      assert.deepEqual((await log.query({ limit: 10 })).map((r) => r.requestId), ["next"], "the log works on");
+      assert.deepEqual(
+        (await log.query({ limit: 10 })).map((r) => r.requestId),
+        ["next"],
+        "the log works on",
+      );
     });
 
     it("append of nothing is a no-op", async () => {
@@ -77,16 +95,33 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
         entry({ requestId: "1", at: "2026-01-01T10:00:00.000Z" }),
         entry({ requestId: "2", at: "2026-01-02T10:00:00.000Z", userId: "bob", action: "locks.update" }),
         entry({ requestId: "3", at: "2026-01-03T10:00:00.000Z", iModelId: IMODEL_B, iTwinId: "itwin-2" }),
-        entry({ requestId: "4", at: "2026-01-04T10:00:00.000Z", userId: "bob", iModelId: IMODEL_B, action: "briefcase.release" }),
+        entry({
+          requestId: "4",
+          at: "2026-01-04T10:00:00.000Z",
+          userId: "bob",
+          iModelId: IMODEL_B,
+          action: "briefcase.release",
+        }),
       ]);
       const ids = async (q: Parameters<AuditLog["query"]>[0]) => (await log.query(q)).map((r) => r.requestId);
       assert.deepEqual(await ids({ limit: 10, iModelId: IMODEL_A }), ["1", "2"]);
       assert.deepEqual(await ids({ limit: 10, iTwinId: "itwin-1" }), ["1", "2", "4"]);
       assert.deepEqual(await ids({ limit: 10, userId: "bob" }), ["2", "4"]);
       assert.deepEqual(await ids({ limit: 10, action: "changeset.create" }), ["1", "3"]);
-      assert.deepEqual(await ids({ limit: 10, since: new Date("2026-01-02T10:00:00.000Z") }), ["2", "3", "4"], "since is inclusive");
-      assert.deepEqual(await ids({ limit: 10, until: new Date("2026-01-03T10:00:00.000Z") }), ["1", "2"], "until is exclusive");
-      assert.deepEqual(await ids({ limit: 10, userId: "bob", iModelId: IMODEL_B, since: new Date("2026-01-01T00:00:00.000Z") }), ["4"]);
+      assert.deepEqual(
+        await ids({ limit: 10, since: new Date("2026-01-02T10:00:00.000Z") }),
+        ["2", "3", "4"],
+        "since is inclusive",
+      );
+      assert.deepEqual(
+        await ids({ limit: 10, until: new Date("2026-01-03T10:00:00.000Z") }),
+        ["1", "2"],
+        "until is exclusive",
+      );
+      assert.deepEqual(
+        await ids({ limit: 10, userId: "bob", iModelId: IMODEL_B, since: new Date("2026-01-01T00:00:00.000Z") }),
+        ["4"],
+      );
       assert.deepEqual(await ids({ limit: 10, userId: "carol" }), []);
     });
 
@@ -103,12 +138,19 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
         if (page.length < 7) break;
         after = page.at(-1)!.seq;
       }
-      assert.deepEqual(forward, all.map((e) => e.requestId));
+      assert.deepEqual(
+        forward,
+        all.map((e) => e.requestId),
+      );
       const backward: string[] = [];
       let before: number | undefined;
       for (let pages = 0; ; pages++) {
         assert.ok(pages < 10, "paging ends");
-        const page = await log.query({ limit: 7, newestFirst: true, ...(before !== undefined ? { beforeSeq: before } : {}) });
+        const page = await log.query({
+          limit: 7,
+          newestFirst: true,
+          ...(before !== undefined ? { beforeSeq: before } : {}),
+        });
         backward.push(...page.map((r) => r.requestId!));
         if (page.length < 7) break;
         before = page.at(-1)!.seq;
@@ -118,15 +160,25 @@ export function auditLogContract(name: string, factory: AuditLogFactory): void {
 
     it("prune removes entries older than the cutoff and keeps the rest", async () => {
       // Thousands of old entries (more than one internal chunk), then recent ones, appended in time order.
-      const old = Array.from({ length: 4500 }, (_, i) => entry({ requestId: `old-${i}`, at: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() }));
-      const recent = Array.from({ length: 5 }, (_, i) => entry({ requestId: `new-${i}`, at: new Date(Date.UTC(2026, 5, 1) + i * 1000).toISOString() }));
+      const old = Array.from({ length: 4500 }, (_, i) =>
+        entry({ requestId: `old-${i}`, at: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() }),
+      );
+      const recent = Array.from({ length: 5 }, (_, i) =>
+        entry({ requestId: `new-${i}`, at: new Date(Date.UTC(2026, 5, 1) + i * 1000).toISOString() }),
+      );
       await log.append(old);
       await log.append(recent);
       assert.equal(await log.prune(new Date(Date.UTC(2026, 0, 1))), 4500);
-      assert.deepEqual((await log.query({ limit: 100 })).map((r) => r.requestId), recent.map((e) => e.requestId));
+      assert.deepEqual(
+        (await log.query({ limit: 100 })).map((r) => r.requestId),
+        recent.map((e) => e.requestId),
+      );
       assert.equal(await log.prune(new Date(Date.UTC(2026, 0, 1))), 0, "nothing more to prune");
       assert.equal(await log.prune(new Date(Date.UTC(2026, 5, 1, 0, 0, 2))), 2, "the cutoff is exclusive");
-      assert.deepEqual((await log.query({ limit: 100 })).map((r) => r.requestId), ["new-2", "new-3", "new-4"]);
+      assert.deepEqual(
+        (await log.query({ limit: 100 })).map((r) => r.requestId),
+        ["new-2", "new-3", "new-4"],
+      );
     });
 
     it("a closed log refuses work", async () => {

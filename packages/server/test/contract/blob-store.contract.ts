@@ -147,7 +147,10 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.equal(info.size, a.length + b.length + c.length);
       assert.deepEqual(await content(store, "files/blk"), Buffer.concat([c, a, b]));
       // The staged blocks were consumed by the commit.
-      await assert.rejects(store.commitBlocks("files/blk", ["YQ=="]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      await assert.rejects(
+        store.commitBlocks("files/blk", ["YQ=="]),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList",
+      );
       assert.deepEqual(await content(store, "files/blk"), Buffer.concat([c, a, b]));
     });
 
@@ -164,7 +167,10 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
     it("committing an unknown block id throws InvalidBlockList and changes nothing", async () => {
       await store.put("files/u", Readable.from([Buffer.from("before")]));
       await store.stageBlock("files/u", "known", Readable.from([Buffer.from("block")]));
-      await assert.rejects(store.commitBlocks("files/u", ["known", "unknown"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      await assert.rejects(
+        store.commitBlocks("files/u", ["known", "unknown"]),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList",
+      );
       assert.equal((await content(store, "files/u"))!.toString(), "before");
       // The known block is still staged and can be committed afterwards.
       await store.commitBlocks("files/u", ["known"]);
@@ -179,7 +185,10 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
 
     it("maxStagedBytes bounds all the blocks staged for a key together: one that would pass it is refused (TooLarge) and kept nowhere", async () => {
       const tooLarge = (err: unknown) => err instanceof BlobStoreError && err.code === "TooLarge";
-      const stage = (id: string, bytes: number) => store.stageBlock("files/capped", id, Readable.from([Buffer.alloc(bytes, id.charCodeAt(0))]), { maxStagedBytes: 100 });
+      const stage = (id: string, bytes: number) =>
+        store.stageBlock("files/capped", id, Readable.from([Buffer.alloc(bytes, id.charCodeAt(0))]), {
+          maxStagedBytes: 100,
+        });
       await stage("a", 60);
       await assert.rejects(stage("b", 41), tooLarge);
       await stage("b", 40);
@@ -187,7 +196,10 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       // Staging an id again replaces its block: 60 → 10 frees room for 50 more.
       await stage("a", 10);
       await stage("c", 50);
-      await assert.rejects(store.commitBlocks("files/capped", ["a", "b", "c", "x"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      await assert.rejects(
+        store.commitBlocks("files/capped", ["a", "b", "c", "x"]),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList",
+      );
       assert.equal((await store.commitBlocks("files/capped", ["a", "b", "c"])).size, 100);
       // Another key has its own budget.
       await store.stageBlock("files/other", "a", Readable.from([Buffer.alloc(100)]), { maxStagedBytes: 100 });
@@ -195,7 +207,10 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
 
     it("a failed stageBlock stages nothing", async () => {
       await assert.rejects(store.stageBlock("files/sf", "b1", failingStream(randomBytes(1000))));
-      await assert.rejects(store.commitBlocks("files/sf", ["b1"]), (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList");
+      await assert.rejects(
+        store.commitBlocks("files/sf", ["b1"]),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "InvalidBlockList",
+      );
       assert.equal(await store.stat("files/sf"), undefined);
     });
 
@@ -297,7 +312,12 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
         return seen.sort();
       };
       assert.deepEqual(await list("files/a/"), ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x"]);
-      assert.deepEqual(await list("files/a"), ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x", "files/ab/y"]);
+      assert.deepEqual(await list("files/a"), [
+        "files/a/changesets/1.cs",
+        "files/a/checkpoints/0.bim",
+        "files/a/x",
+        "files/ab/y",
+      ]);
       assert.deepEqual(await list("files/"), [...keys].sort());
       assert.deepEqual(await list("files/a/check"), ["files/a/checkpoints/0.bim"]);
       assert.deepEqual(await list("files/none/"), []);
@@ -318,7 +338,17 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
     });
 
     it("rejects keys that could escape the store", async () => {
-      for (const key of ["", "../x", "files/../../x", "/etc/passwd", "files\\x", "files//x", "files/./x", "files/x/", "files/\0x"]) {
+      for (const key of [
+        "",
+        "../x",
+        "files/../../x",
+        "/etc/passwd",
+        "files\\x",
+        "files//x",
+        "files/./x",
+        "files/x/",
+        "files/\0x",
+      ]) {
         await assert.rejects(store.put(key, Readable.from([Buffer.from("x")])), Error, `key ${JSON.stringify(key)}`);
         await assert.rejects(store.stat(key), Error, `key ${JSON.stringify(key)}`);
       }

@@ -37,18 +37,22 @@ describe("FsBlobStore specifics", () => {
     try {
       const root = join(dir, "blobs");
       const store = new FsBlobStore(root);
-      const stage = (s: FsBlobStore, key: string, id: string, bytes: number) => s.stageBlock(key, id, Readable.from([Buffer.alloc(bytes)]), { maxStagedBytes: 100 });
+      const stage = (s: FsBlobStore, key: string, id: string, bytes: number) =>
+        s.stageBlock(key, id, Readable.from([Buffer.alloc(bytes)]), { maxStagedBytes: 100 });
       await stage(store, "files/i1/uploads/a.cs", "a", 60);
       // A new process on the same data counts what was staged before it started.
       const restarted = new FsBlobStore(root);
       await assert.rejects(stage(restarted, "files/i1/uploads/a.cs", "b", 41), /would be larger than the 100 bytes/);
       // Two blocks arriving at once are counted together: only one fits.
-      const slow = (bytes: number) => Readable.from((async function* () {
-        for (let i = 0; i < bytes; i += 10) {
-          await new Promise((r) => setTimeout(r, 5));
-          yield Buffer.alloc(10);
-        }
-      })());
+      const slow = (bytes: number) =>
+        Readable.from(
+          (async function* () {
+            for (let i = 0; i < bytes; i += 10) {
+              await new Promise((r) => setTimeout(r, 5));
+              yield Buffer.alloc(10);
+            }
+          })(),
+        );
       const racing = await Promise.allSettled([
         restarted.stageBlock("files/i1/uploads/b.cs", "x", slow(60), { maxStagedBytes: 100 }),
         restarted.stageBlock("files/i1/uploads/b.cs", "y", slow(60), { maxStagedBytes: 100 }),
@@ -57,7 +61,8 @@ describe("FsBlobStore specifics", () => {
       await stage(restarted, "files/i2/uploads/c.cs", "a", 10);
       const listed = async () => {
         const sets: { key?: string; blocks: number; bytes: number }[] = [];
-        for await (const set of restarted.listStaged("files/")) sets.push({ key: set.key, blocks: set.blocks, bytes: set.bytes });
+        for await (const set of restarted.listStaged("files/"))
+          sets.push({ key: set.key, blocks: set.blocks, bytes: set.bytes });
         return sets.sort((p, q) => (p.key ?? "").localeCompare(q.key ?? ""));
       };
       assert.deepEqual(await listed(), [
@@ -69,7 +74,10 @@ describe("FsBlobStore specifics", () => {
       await restarted.put("files/i1/uploads/a.cs", Readable.from([Buffer.from("file")]));
       await restarted.move("files/i1/uploads/a.cs", "files/i1/changesets/a.cs");
       await restarted.deletePrefix("files/i2/");
-      assert.deepEqual((await listed()).map((s) => s.key), ["files/i1/uploads/b.cs"]);
+      assert.deepEqual(
+        (await listed()).map((s) => s.key),
+        ["files/i1/uploads/b.cs"],
+      );
       await restarted.delete("files/i1/uploads/b.cs");
       assert.deepEqual(await listed(), []);
       // And what was dropped no longer counts: the whole budget is there again.
@@ -86,7 +94,10 @@ describe("FsBlobStore specifics", () => {
       const store = new FsBlobStore(root);
       await store.put("files/a/changesets/x.cs", Readable.from([Buffer.from("immutable")]));
       await store.copy("files/a/changesets/x.cs", "files/b/changesets/x.cs");
-      const [a, b] = await Promise.all([stat(join(root, "files/a/changesets/x.cs")), stat(join(root, "files/b/changesets/x.cs"))]);
+      const [a, b] = await Promise.all([
+        stat(join(root, "files/a/changesets/x.cs")),
+        stat(join(root, "files/b/changesets/x.cs")),
+      ]);
       assert.equal(a.ino, b.ino);
       assert.equal(b.nlink, 2);
       await store.put("files/a/changesets/x.cs", Readable.from([Buffer.from("new")]));
@@ -142,7 +153,9 @@ describe("FsBlobStore specifics", () => {
       new FsBlobStore(root);
       const hoursAgo = (h: number) => new Date(Date.now() - h * 3600_000);
       // A process that has exited: its temp files go at once, however fresh.
-      const exited = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+      const exited = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+        encoding: "utf8",
+      });
       const deadPid = Number(exited.stdout);
       const temp = async (name: string, ageHours: number) => {
         await writeFile(join(root, ".tmp", name), "x");
@@ -152,7 +165,10 @@ describe("FsBlobStore specifics", () => {
       await temp(`${process.ppid}-live-writer`, 0.5); // a live process (our parent) may still be writing it
       await temp(`${process.ppid}-live-but-stale`, 2);
       await temp("no-pid-old-format", 0);
-      for (const [name, age] of [["old", 8 * 24], ["recent", 6 * 24]] as const) {
+      for (const [name, age] of [
+        ["old", 8 * 24],
+        ["recent", 6 * 24],
+      ] as const) {
         await mkdir(join(root, ".blocks", name));
         await writeFile(join(root, ".blocks", name, "b"), "x");
         await utimes(join(root, ".blocks", name), hoursAgo(age), hoursAgo(age));
@@ -173,7 +189,10 @@ describe("FsBlobStore specifics", () => {
       assert.equal(swept.files, 1);
       const remaining = (await readdir(join(root, ".tmp"))).sort();
       assert.equal(remaining.length, 2);
-      assert.ok(remaining.some((n) => n.startsWith(`${process.pid}-`) && n !== `${process.pid}-left-by-an-earlier-write`), "the write in progress keeps its temp file");
+      assert.ok(
+        remaining.some((n) => n.startsWith(`${process.pid}-`) && n !== `${process.pid}-left-by-an-earlier-write`),
+        "the write in progress keeps its temp file",
+      );
       controller.abort();
       await assert.rejects(writing);
       assert.deepEqual(await readdir(join(root, ".tmp")), [`${process.ppid}-live-writer`]);
@@ -212,7 +231,8 @@ describe("FsBlobStore specifics", () => {
             if (await onDisk()) {
               sawOnDisk = true;
               next();
-            } else if (Date.now() > deadline) this.destroy(new Error("nothing reached the disk while the source was open"));
+            } else if (Date.now() > deadline)
+              this.destroy(new Error("nothing reached the disk while the source was open"));
             else setTimeout(() => void poll(), 10);
           };
           void poll();

@@ -5,7 +5,11 @@ import type { MetadataStore } from "../../src/ports/metadata-store.js";
 import { changeset, iModel } from "./metadata-store.contract.js";
 
 /** A fresh database: the summary store and the metadata store on it (for the iModels and changesets it refers to). */
-export type ChangeSummaryStoreFactory = () => Promise<{ summaries: ChangeSummaryStore; store: MetadataStore; cleanup(): Promise<void> }>;
+export type ChangeSummaryStoreFactory = () => Promise<{
+  summaries: ChangeSummaryStore;
+  store: MetadataStore;
+  cleanup(): Promise<void>;
+}>;
 
 function summary(iModelId: string, index: number, extra: Partial<ChangesetSummary> = {}): ChangesetSummary {
   return {
@@ -23,7 +27,12 @@ function summary(iModelId: string, index: number, extra: Partial<ChangesetSummar
   };
 }
 
-function row(index: number, id: string, op: ChangedElementRow["op"], extra: Partial<ChangedElementRow> = {}): ChangedElementRow {
+function row(
+  index: number,
+  id: string,
+  op: ChangedElementRow["op"],
+  extra: Partial<ChangedElementRow> = {},
+): ChangedElementRow {
   return {
     changesetIndex: index,
     id,
@@ -54,10 +63,22 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
     afterEach(() => cleanup());
 
     it("stores a summary with its elements once; a second put keeps the first", async () => {
-      const elements = [row(1, "0x20000000002", "inserted"), row(1, "0x20000000001", "updated", { properties: ["CodeValue", "UserLabel"], previousModelId: "0x11" })];
-      assert.equal(await summaries.putSummary(summary("m1", 1, { schemaChanged: true, schemas: [{ name: "Fire", op: "inserted" }] }), elements), true);
+      const elements = [
+        row(1, "0x20000000002", "inserted"),
+        row(1, "0x20000000001", "updated", { properties: ["CodeValue", "UserLabel"], previousModelId: "0x11" }),
+      ];
+      assert.equal(
+        await summaries.putSummary(
+          summary("m1", 1, { schemaChanged: true, schemas: [{ name: "Fire", op: "inserted" }] }),
+          elements,
+        ),
+        true,
+      );
       assert.equal(await summaries.putSummary(summary("m1", 1, { inserted: 99 }), [row(1, "0x99", "deleted")]), false);
-      assert.deepEqual(await summaries.getSummary("m1", 1), summary("m1", 1, { schemaChanged: true, schemas: [{ name: "Fire", op: "inserted" }] }));
+      assert.deepEqual(
+        await summaries.getSummary("m1", 1),
+        summary("m1", 1, { schemaChanged: true, schemas: [{ name: "Fire", op: "inserted" }] }),
+      );
       assert.deepEqual(await summaries.listElements("m1", 1, {}, { limit: 10, offset: 0 }), [elements[1], elements[0]]);
       assert.equal(await summaries.getSummary("m1", 2), undefined);
     });
@@ -76,18 +97,41 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
         row(1, "0x4", "inserted", { modelId: "0x11" }),
       ];
       await summaries.putSummary(summary("m1", 1), elements);
-      assert.deepEqual((await summaries.listElements("m1", 1, {}, { limit: 2, offset: 1 })).map((e) => e.id), ["0x2", "0x3"]);
-      assert.deepEqual((await summaries.listElements("m1", 1, { op: "inserted" }, { limit: 10, offset: 0 })).map((e) => e.id), ["0x1", "0x4"]);
-      assert.deepEqual((await summaries.listElements("m1", 1, { modelId: "0x10" }, { limit: 10, offset: 0 })).map((e) => e.id), ["0x1", "0x3"]);
-      assert.deepEqual((await summaries.listElements("m1", 1, { classFullName: "BisCore:Subject" }, { limit: 10, offset: 0 })).map((e) => e.id), ["0x3"]);
+      assert.deepEqual(
+        (await summaries.listElements("m1", 1, {}, { limit: 2, offset: 1 })).map((e) => e.id),
+        ["0x2", "0x3"],
+      );
+      assert.deepEqual(
+        (await summaries.listElements("m1", 1, { op: "inserted" }, { limit: 10, offset: 0 })).map((e) => e.id),
+        ["0x1", "0x4"],
+      );
+      assert.deepEqual(
+        (await summaries.listElements("m1", 1, { modelId: "0x10" }, { limit: 10, offset: 0 })).map((e) => e.id),
+        ["0x1", "0x3"],
+      );
+      assert.deepEqual(
+        (await summaries.listElements("m1", 1, { classFullName: "BisCore:Subject" }, { limit: 10, offset: 0 })).map(
+          (e) => e.id,
+        ),
+        ["0x3"],
+      );
     });
 
     it("reads a range by element then changeset, lists summaries and the changesets still missing one", async () => {
       await summaries.putSummary(summary("m1", 1), [row(1, "0x2", "inserted"), row(1, "0x1", "inserted")]);
       await summaries.putSummary(summary("m1", 3), [row(3, "0x1", "deleted")]);
-      assert.deepEqual((await summaries.rangeRows("m1", 0, 3)).map((r) => `${r.id}@${r.changesetIndex}`), ["0x1@1", "0x1@3", "0x2@1"]);
-      assert.deepEqual((await summaries.rangeRows("m1", 1, 3)).map((r) => `${r.id}@${r.changesetIndex}`), ["0x1@3"]);
-      assert.deepEqual((await summaries.listSummaries("m1", 0, 3)).map((s) => s.changesetIndex), [1, 3]);
+      assert.deepEqual(
+        (await summaries.rangeRows("m1", 0, 3)).map((r) => `${r.id}@${r.changesetIndex}`),
+        ["0x1@1", "0x1@3", "0x2@1"],
+      );
+      assert.deepEqual(
+        (await summaries.rangeRows("m1", 1, 3)).map((r) => `${r.id}@${r.changesetIndex}`),
+        ["0x1@3"],
+      );
+      assert.deepEqual(
+        (await summaries.listSummaries("m1", 0, 3)).map((s) => s.changesetIndex),
+        [1, 3],
+      );
       assert.deepEqual(await summaries.missingIndexes("m1", 0, 3), [2]);
       assert.deepEqual(await summaries.iModelsLackingSummaries(10), [{ iModelId: "m1", lastIndex: 2 }]);
     });
@@ -118,7 +162,10 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       assert.equal(await summaries.copySummaries("m1", "m2", 2), 1);
       assert.equal(await summaries.copySummaries("m1", "m2", 2), 0);
       assert.deepEqual(await summaries.rangeRows("m2", 0, 2), await summaries.rangeRows("m1", 0, 2));
-      assert.deepEqual({ ...(await summaries.getSummary("m2", 2))!, iModelId: "m1" }, await summaries.getSummary("m1", 2));
+      assert.deepEqual(
+        { ...(await summaries.getSummary("m2", 2))!, iModelId: "m1" },
+        await summaries.getSummary("m1", 2),
+      );
       // Another history (changeset 1 has another id): nothing to copy.
       assert.equal(await summaries.copySummaries("m1", "m3", 1), 0);
     });

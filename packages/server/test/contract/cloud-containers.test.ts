@@ -11,11 +11,18 @@ describe("Azure (Azurite)", () => {
   let harness: CloudContainersHarness;
   before(async () => {
     azurite = await startAzurite();
-    const url = (container: string, rest: string, token: string) => `${azurite.blobEndpoint}/${container}${rest}${rest.includes("?") ? "&" : "?"}${token}`;
+    const url = (container: string, rest: string, token: string) =>
+      `${azurite.blobEndpoint}/${container}${rest}${rest.includes("?") ? "&" : "?"}${token}`;
     harness = {
       containers: AzureCloudContainers.fromConnectionString(azurite.connectionString),
       putBlob: async (container, blob, token) =>
-        (await fetch(url(container, `/${blob}`, token), { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: "bytes" })).status,
+        (
+          await fetch(url(container, `/${blob}`, token), {
+            method: "PUT",
+            headers: { "x-ms-blob-type": "BlockBlob" },
+            body: "bytes",
+          })
+        ).status,
       getBlob: async (container, blob, token) => {
         const response = await fetch(url(container, `/${blob}`, token));
         await response.arrayBuffer();

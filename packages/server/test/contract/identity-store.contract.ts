@@ -4,7 +4,11 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import type { IdentityStore } from "../../src/ports/identity-store.js";
 
 /** A fresh, empty store; `cleanup` closes it and removes what it left behind. `reopen` gives a second handle on the same data. */
-export type IdentityStoreFactory = () => Promise<{ store: IdentityStore; reopen(): Promise<IdentityStore>; cleanup(): Promise<void> }>;
+export type IdentityStoreFactory = () => Promise<{
+  store: IdentityStore;
+  reopen(): Promise<IdentityStore>;
+  cleanup(): Promise<void>;
+}>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const hash = () => createHash("sha256").update(randomBytes(32)).digest("hex");
@@ -22,7 +26,13 @@ export function identityStoreContract(name: string, factory: IdentityStoreFactor
 
     it("createToken stores a token under a fresh UUID and returns it without its hash", async () => {
       const h = hash();
-      const created = await store.createToken({ userId: "alice", description: "laptop", tokenHash: h, createdAt: new Date("2030-01-01T00:00:00Z"), expiresAt: new Date("2030-04-01T00:00:00Z") });
+      const created = await store.createToken({
+        userId: "alice",
+        description: "laptop",
+        tokenHash: h,
+        createdAt: new Date("2030-01-01T00:00:00Z"),
+        expiresAt: new Date("2030-04-01T00:00:00Z"),
+      });
       assert.match(created.id, UUID);
       assert.deepEqual(created, {
         id: created.id,
@@ -49,16 +59,37 @@ export function identityStoreContract(name: string, factory: IdentityStoreFactor
       const h = hash();
       await store.createToken({ userId: "alice", tokenHash: h });
       await assert.rejects(store.createToken({ userId: "bob", tokenHash: h }));
-      assert.deepEqual((await store.listTokens()).map((t) => t.userId), ["alice"]);
+      assert.deepEqual(
+        (await store.listTokens()).map((t) => t.userId),
+        ["alice"],
+      );
     });
 
     it("listTokens lists oldest first, and only one user's when asked", async () => {
       assert.deepEqual(await store.listTokens(), []);
-      const a1 = await store.createToken({ userId: "alice", tokenHash: hash(), createdAt: new Date("2030-01-01T00:00:00Z") });
-      const b1 = await store.createToken({ userId: "bob", tokenHash: hash(), createdAt: new Date("2030-01-02T00:00:00Z") });
-      const a2 = await store.createToken({ userId: "alice", tokenHash: hash(), createdAt: new Date("2030-01-03T00:00:00Z") });
-      assert.deepEqual((await store.listTokens()).map((t) => t.id), [a1.id, b1.id, a2.id]);
-      assert.deepEqual((await store.listTokens({ userId: "alice" })).map((t) => t.id), [a1.id, a2.id]);
+      const a1 = await store.createToken({
+        userId: "alice",
+        tokenHash: hash(),
+        createdAt: new Date("2030-01-01T00:00:00Z"),
+      });
+      const b1 = await store.createToken({
+        userId: "bob",
+        tokenHash: hash(),
+        createdAt: new Date("2030-01-02T00:00:00Z"),
+      });
+      const a2 = await store.createToken({
+        userId: "alice",
+        tokenHash: hash(),
+        createdAt: new Date("2030-01-03T00:00:00Z"),
+      });
+      assert.deepEqual(
+        (await store.listTokens()).map((t) => t.id),
+        [a1.id, b1.id, a2.id],
+      );
+      assert.deepEqual(
+        (await store.listTokens({ userId: "alice" })).map((t) => t.id),
+        [a1.id, a2.id],
+      );
       assert.deepEqual(await store.listTokens({ userId: "carol" }), []);
     });
 
@@ -70,7 +101,11 @@ export function identityStoreContract(name: string, factory: IdentityStoreFactor
       assert.equal(revoked?.revokedAt, "2031-01-01T00:00:00.000Z");
       const again = await store.revokeToken(token.id, new Date("2032-01-01T00:00:00Z"));
       assert.equal(again?.revokedAt, "2031-01-01T00:00:00.000Z");
-      assert.equal((await store.findTokenByHash(h))?.revokedAt, "2031-01-01T00:00:00.000Z", "a revoked token is still found (the caller refuses it)");
+      assert.equal(
+        (await store.findTokenByHash(h))?.revokedAt,
+        "2031-01-01T00:00:00.000Z",
+        "a revoked token is still found (the caller refuses it)",
+      );
       assert.equal((await store.getToken(other.id))?.revokedAt, null);
       assert.equal(await store.revokeToken("00000000-0000-0000-0000-000000000000"), undefined);
     });
@@ -102,13 +137,33 @@ export function identityStoreContract(name: string, factory: IdentityStoreFactor
     it("upsertProfile creates and replaces a profile; getProfile and listProfiles read it back", async () => {
       assert.equal(await store.getProfile("alice"), undefined);
       const first = await store.upsertProfile(
-        { userId: "alice", displayName: "Alice Liddell", givenName: "Alice", surname: "Liddell", email: "alice@example.com" },
+        {
+          userId: "alice",
+          displayName: "Alice Liddell",
+          givenName: "Alice",
+          surname: "Liddell",
+          email: "alice@example.com",
+        },
         new Date("2030-01-01T00:00:00Z"),
       );
-      assert.deepEqual(first, { userId: "alice", displayName: "Alice Liddell", givenName: "Alice", surname: "Liddell", email: "alice@example.com", updatedAt: "2030-01-01T00:00:00.000Z" });
+      assert.deepEqual(first, {
+        userId: "alice",
+        displayName: "Alice Liddell",
+        givenName: "Alice",
+        surname: "Liddell",
+        email: "alice@example.com",
+        updatedAt: "2030-01-01T00:00:00.000Z",
+      });
       assert.deepEqual(await store.getProfile("alice"), first);
-      const second = await store.upsertProfile({ userId: "alice", displayName: "Alice L." }, new Date("2030-02-01T00:00:00Z"));
-      assert.deepEqual(second, { userId: "alice", displayName: "Alice L.", updatedAt: "2030-02-01T00:00:00.000Z" }, "fields not given are cleared");
+      const second = await store.upsertProfile(
+        { userId: "alice", displayName: "Alice L." },
+        new Date("2030-02-01T00:00:00Z"),
+      );
+      assert.deepEqual(
+        second,
+        { userId: "alice", displayName: "Alice L.", updatedAt: "2030-02-01T00:00:00.000Z" },
+        "fields not given are cleared",
+      );
       await store.upsertProfile({ userId: "bob", email: "bob@example.com" });
       const listed = await store.listProfiles(["bob", "alice", "carol"]);
       assert.deepEqual(listed.map((p) => p.userId).sort(), ["alice", "bob"]);

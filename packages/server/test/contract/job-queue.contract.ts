@@ -27,19 +27,25 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       const before = Date.now();
       const job = await queue.enqueue({ kind: "k", payload: { n: 1, nested: { list: [1, "two"] } }, maxAttempts: 4 });
       assert.match(job.id, UUID);
-      assert.deepEqual({ ...job, id: "", createdAt: "" }, {
-        id: "",
-        kind: "k",
-        payload: { n: 1, nested: { list: [1, "two"] } },
-        state: "queued",
-        attempts: 0,
-        maxAttempts: 4,
-        lastError: null,
-        dedupeKey: null,
-        createdAt: "",
-      });
+      assert.deepEqual(
+        { ...job, id: "", createdAt: "" },
+        {
+          id: "",
+          kind: "k",
+          payload: { n: 1, nested: { list: [1, "two"] } },
+          state: "queued",
+          attempts: 0,
+          maxAttempts: 4,
+          lastError: null,
+          dedupeKey: null,
+          createdAt: "",
+        },
+      );
       const created = Date.parse(job.createdAt);
-      assert.ok(created >= before - 1000 && created <= Date.now() + 1000, `createdAt ${job.createdAt} is an ISO time of now`);
+      assert.ok(
+        created >= before - 1000 && created <= Date.now() + 1000,
+        `createdAt ${job.createdAt} is an ISO time of now`,
+      );
       assert.deepEqual(await queue.get(job.id), job);
       const other = await queue.enqueue({ kind: "k", payload: {} });
       assert.notEqual(other.id, job.id);
@@ -59,8 +65,14 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       const failed = await queue.claim(["a"], "w2", LONG);
       assert.equal(await queue.fail(failed!.id, "w2", "broken"), true);
       assert.ok(running);
-      const byKey = (counts: { kind: string; state: string; count: number }[]) => counts.map((c) => `${c.kind}/${c.state}=${c.count}`).sort();
-      assert.deepEqual(byKey(await queue.countByKindAndState()), ["a/failed=1", "a/queued=1", "a/running=1", "b/succeeded=1"]);
+      const byKey = (counts: { kind: string; state: string; count: number }[]) =>
+        counts.map((c) => `${c.kind}/${c.state}=${c.count}`).sort();
+      assert.deepEqual(byKey(await queue.countByKindAndState()), [
+        "a/failed=1",
+        "a/queued=1",
+        "a/running=1",
+        "b/succeeded=1",
+      ]);
     });
 
     it("dedupes by key while a job is queued or running, not once it ended", async () => {
@@ -82,7 +94,11 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.equal((await queue.claim(["k"], "w1", LONG))?.id, other.id);
       assert.equal((await queue.claim(["k"], "w1", LONG))?.id, c.id);
       assert.equal(await queue.fail(c.id, "w1", "broken"), true);
-      assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id, c.id, "a failed job no longer dedupes");
+      assert.notEqual(
+        (await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "x" })).id,
+        c.id,
+        "a failed job no longer dedupes",
+      );
     });
 
     it("claims only the asked kinds, oldest first, counting attempts", async () => {
@@ -156,7 +172,11 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
         await sleep(50);
         assert.equal(await queue.heartbeat(job.id, "w1", 200), true);
       }
-      assert.equal(await queue.claim(["k"], "w2", LONG), undefined, "300 ms later, the renewed 200 ms lease still holds");
+      assert.equal(
+        await queue.claim(["k"], "w2", LONG),
+        undefined,
+        "300 ms later, the renewed 200 ms lease still holds",
+      );
       assert.equal(await queue.complete(job.id, "w1"), true);
     });
 
@@ -187,7 +207,10 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.equal(await queue.claim(["k"], "w3", LONG), undefined);
       assert.deepEqual(await queue.expireLapsed(["other"]), [], "only the kinds asked for");
       const lapsed = await queue.expireLapsed(["k"]);
-      assert.deepEqual(lapsed.map((j) => [j.id, j.state, j.attempts, j.lastError]), [[job.id, "failed", 2, "lease expired after 2 attempts"]]);
+      assert.deepEqual(
+        lapsed.map((j) => [j.id, j.state, j.attempts, j.lastError]),
+        [[job.id, "failed", 2, "lease expired after 2 attempts"]],
+      );
       assert.deepEqual(await queue.expireLapsed(["k"]), [], "reported once");
       assert.equal((await queue.get(job.id))?.state, "failed");
       assert.equal(await queue.complete(job.id, "w2"), false);
@@ -196,7 +219,10 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       await queue.claim(["k"], "w1", 40);
       await sleep(70);
       assert.equal(await queue.claim(["k"], "w2", LONG), undefined);
-      assert.deepEqual((await queue.expireLapsed(["k"])).map((j) => j.lastError), ["lease expired after 1 attempts"]);
+      assert.deepEqual(
+        (await queue.expireLapsed(["k"])).map((j) => j.lastError),
+        ["lease expired after 1 attempts"],
+      );
       assert.notEqual((await queue.enqueue({ kind: "k", payload: {}, dedupeKey: "d" })).id, next.id);
       // A running job whose lease is still good is left alone.
       await queue.enqueue({ kind: "k", payload: {}, maxAttempts: 1 });
@@ -206,8 +232,12 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
 
     it("two nodes racing claims on the same jobs: each job is claimed once; a lapsed lease is taken by the other node", async () => {
       const other = await second();
-      const jobs = await Promise.all(Array.from({ length: 12 }, (_, n) => (n % 2 ? queue : other).enqueue({ kind: "k", payload: { n } })));
-      const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? queue : other).claim(["k"], `node-${i % 2}/w${i}`, LONG)));
+      const jobs = await Promise.all(
+        Array.from({ length: 12 }, (_, n) => (n % 2 ? queue : other).enqueue({ kind: "k", payload: { n } })),
+      );
+      const claims = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 ? queue : other).claim(["k"], `node-${i % 2}/w${i}`, LONG)),
+      );
       const got = claims.filter((c) => c !== undefined);
       assert.equal(got.length, 12, "every job claimed, none twice");
       assert.deepEqual(got.map((c) => c.id).sort(), jobs.map((j) => j.id).sort());
@@ -218,15 +248,23 @@ export function jobQueueContract(name: string, factory: JobQueueFactory): void {
       assert.equal((await queue.claim(["lapse"], "node-0/dies", 150))?.id, lapsing.id);
       assert.equal(await other.claim(["lapse"], "node-1/w", LONG), undefined, "not while the lease runs");
       await sleep(250);
-      const retakes = await Promise.all(["node-1/w", "node-1/v", "node-1/u"].map((w) => other.claim(["lapse"], w, LONG)));
+      const retakes = await Promise.all(
+        ["node-1/w", "node-1/v", "node-1/u"].map((w) => other.claim(["lapse"], w, LONG)),
+      );
       const taken = retakes.filter((c) => c !== undefined);
-      assert.deepEqual(taken.map((c) => [c.id, c.attempts]), [[lapsing.id, 2]], "taken over once");
+      assert.deepEqual(
+        taken.map((c) => [c.id, c.attempts]),
+        [[lapsing.id, 2]],
+        "taken over once",
+      );
       const winner = ["node-1/w", "node-1/v", "node-1/u"][retakes.findIndex((c) => c !== undefined)]!;
       assert.equal(await queue.complete(lapsing.id, "node-0/dies"), false, "the first node lost it");
       assert.equal(await other.complete(lapsing.id, winner), true);
       assert.equal((await queue.get(lapsing.id))?.state, "succeeded");
 
-      const dedupe = await Promise.all([queue, other, queue, other].map((q) => q.enqueue({ kind: "d", payload: {}, dedupeKey: "same" })));
+      const dedupe = await Promise.all(
+        [queue, other, queue, other].map((q) => q.enqueue({ kind: "d", payload: {}, dedupeKey: "same" })),
+      );
       assert.equal(new Set(dedupe.map((j) => j.id)).size, 1, "one job per dedupe key across nodes");
     });
 

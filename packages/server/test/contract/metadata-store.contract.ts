@@ -77,11 +77,20 @@ export function changeset(iModelId: string, index: number, extra: Partial<Change
   };
 }
 
-export function briefcase(iModelId: string, briefcaseId: number, extra: Partial<BriefcaseRecord> = {}): BriefcaseRecord {
+export function briefcase(
+  iModelId: string,
+  briefcaseId: number,
+  extra: Partial<BriefcaseRecord> = {},
+): BriefcaseRecord {
   return { iModelId, briefcaseId, ownerId: "alice", acquiredAt: at(briefcaseId), deviceName: null, ...extra };
 }
 
-export function namedVersion(iModelId: string, id: string, changesetIndex: number, extra: Partial<NamedVersionRecord> = {}): NamedVersionRecord {
+export function namedVersion(
+  iModelId: string,
+  id: string,
+  changesetIndex: number,
+  extra: Partial<NamedVersionRecord> = {},
+): NamedVersionRecord {
   return {
     iModelId,
     id,
@@ -97,10 +106,23 @@ export function namedVersion(iModelId: string, id: string, changesetIndex: numbe
 }
 
 export function group(iModelId: string, id: string, extra: Partial<ChangesetGroupRecord> = {}): ChangesetGroupRecord {
-  return { iModelId, id, description: `group ${id}`, state: "inProgress", creatorId: "alice", createdAt: at(1), ...extra };
+  return {
+    iModelId,
+    id,
+    description: `group ${id}`,
+    state: "inProgress",
+    creatorId: "alice",
+    createdAt: at(1),
+    ...extra,
+  };
 }
 
-export function checkpoint(iModelId: string, changesetIndex: number, state: CheckpointRecord["state"], extra: Partial<CheckpointRecord> = {}): CheckpointRecord {
+export function checkpoint(
+  iModelId: string,
+  changesetIndex: number,
+  state: CheckpointRecord["state"],
+  extra: Partial<CheckpointRecord> = {},
+): CheckpointRecord {
   return {
     iModelId,
     changesetIndex,
@@ -116,7 +138,10 @@ export function checkpoint(iModelId: string, changesetIndex: number, state: Chec
 
 /** `listLocks` output flattened to the row stream it pages over: (briefcase, level, object), exclusive first. */
 function flatten(groups: BriefcaseLocks[]): string[] {
-  return groups.flatMap((g) => [...g.exclusive.map((o) => `${g.briefcaseId}:x:${o}`), ...g.shared.map((o) => `${g.briefcaseId}:s:${o}`)]);
+  return groups.flatMap((g) => [
+    ...g.exclusive.map((o) => `${g.briefcaseId}:x:${o}`),
+    ...g.shared.map((o) => `${g.briefcaseId}:s:${o}`),
+  ]);
 }
 
 /**
@@ -276,7 +301,10 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         }
         assert.deepEqual(ran, ["after the bug"]);
         assert.ok(await read((r) => r.getIModel("m3")), "the write committed");
-        assert.ok(warnings.some((w) => /effect bug/.test(w.message)), "the throwing effect is reported as a process warning");
+        assert.ok(
+          warnings.some((w) => /effect bug/.test(w.message)),
+          "the throwing effect is reported as a process warning",
+        );
         assert.throws(() => kept!.afterCommit(() => ran.push("late")));
         assert.deepEqual(ran, ["after the bug"]);
       });
@@ -309,15 +337,32 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
         await store.transaction((tx) => tx.insertIModel(record));
         assert.deepEqual(await read((tx) => tx.getIModel("m3")), record);
-        await assert.rejects(store.transaction((tx) => tx.insertIModel(iModel("m3", { name: "other" }))), UniqueViolation);
+        await assert.rejects(
+          store.transaction((tx) => tx.insertIModel(iModel("m3", { name: "other" }))),
+          UniqueViolation,
+        );
       });
 
       it("round-trips a fork's creation source (JSON) and an update that keeps it", async () => {
-        const creationSource = { kind: "fork" as const, iModelId: "m1", changesetId: "a".repeat(40), changesetIndex: 2, preserveHistory: true, relationshipId: "r1" };
-        const record = iModel("m-fork", { creationMode: "fork", baselineState: "initializationScheduled", state: "notInitialized", creationSource });
+        const creationSource = {
+          kind: "fork" as const,
+          iModelId: "m1",
+          changesetId: "a".repeat(40),
+          changesetIndex: 2,
+          preserveHistory: true,
+          relationshipId: "r1",
+        };
+        const record = iModel("m-fork", {
+          creationMode: "fork",
+          baselineState: "initializationScheduled",
+          state: "notInitialized",
+          creationSource,
+        });
         await store.transaction((tx) => tx.insertIModel(record));
         assert.deepEqual(await read((tx) => tx.getIModel("m-fork")), record);
-        await store.transaction((tx) => tx.updateIModel({ ...record, state: "initialized", baselineState: "initialized" }));
+        await store.transaction((tx) =>
+          tx.updateIModel({ ...record, state: "initialized", baselineState: "initialized" }),
+        );
         assert.deepEqual((await read((tx) => tx.getIModel("m-fork")))?.creationSource, creationSource);
       });
 
@@ -370,10 +415,13 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
       it("filters: name is exact, search is a case-insensitive substring of name or description, state", async () => {
         await store.transaction(async (tx) => {
           await tx.insertIModel(iModel("m3", { name: "Bridge", description: "Steel structure" }));
-          await tx.insertIModel(iModel("m4", { name: "Ärger Straße", state: "notInitialized", baselineState: "waitingForFile" }));
+          await tx.insertIModel(
+            iModel("m4", { name: "Ärger Straße", state: "notInitialized", baselineState: "waitingForFile" }),
+          );
           await tx.insertIModel(iModel("m5", { name: "bridge" }));
         });
-        const ids = async (filter: Partial<IModelFilter>) => (await read((tx) => tx.listIModels({ iTwinId: "tw", ...filter }, ALL))).map((m) => m.id);
+        const ids = async (filter: Partial<IModelFilter>) =>
+          (await read((tx) => tx.listIModels({ iTwinId: "tw", ...filter }, ALL))).map((m) => m.id);
         assert.deepEqual(await ids({ name: "Bridge" }), ["m3"]);
         assert.deepEqual(await ids({ name: "Brid" }), []);
         assert.deepEqual(await ids({ search: "BRIDGE" }), ["m3", "m5"]);
@@ -388,9 +436,17 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
 
       it("failed creations are hidden from lists and name lookups, not from getIModel", async () => {
         await store.transaction(async (tx) => {
-          await tx.insertIModel(iModel("m3", { name: "Broken", state: "notInitialized", baselineState: "initializationFailed", baselineFailure: "bad" }));
+          await tx.insertIModel(
+            iModel("m3", {
+              name: "Broken",
+              state: "notInitialized",
+              baselineState: "initializationFailed",
+              baselineFailure: "bad",
+            }),
+          );
         });
-        const ids = async (filter: Partial<IModelFilter>) => (await read((tx) => tx.listIModels({ iTwinId: "tw", ...filter }, ALL))).map((m) => m.id);
+        const ids = async (filter: Partial<IModelFilter>) =>
+          (await read((tx) => tx.listIModels({ iTwinId: "tw", ...filter }, ALL))).map((m) => m.id);
         assert.deepEqual(await ids({}), ["m1", "m2"]);
         assert.deepEqual(await ids({ name: "Broken" }), []);
         assert.deepEqual(await ids({ state: "notInitialized" }), []);
@@ -418,7 +474,11 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
       });
       const list = (filter: Partial<ChangesetFilter>, page: Page = ALL) =>
-        read(async (tx) => (await tx.listChangesets("m1", { direction: "asc", onlyUploaded: true, ...filter }, page)).map((c) => c.index));
+        read(async (tx) =>
+          (await tx.listChangesets("m1", { direction: "asc", onlyUploaded: true, ...filter }, page)).map(
+            (c) => c.index,
+          ),
+        );
 
       it("round-trip every field, JSON synchronizationInfo included", async () => {
         const record = changeset("m1", 7, {
@@ -437,8 +497,14 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
       });
 
       it("the same index or the same id twice in one iModel is a UniqueViolation; other iModels are separate", async () => {
-        await assert.rejects(store.transaction((tx) => tx.insertChangeset(changeset("m1", 3, { id: "f".repeat(40) }))), UniqueViolation);
-        await assert.rejects(store.transaction((tx) => tx.insertChangeset(changeset("m1", 7, { id: changeset("m1", 2).id }))), UniqueViolation);
+        await assert.rejects(
+          store.transaction((tx) => tx.insertChangeset(changeset("m1", 3, { id: "f".repeat(40) }))),
+          UniqueViolation,
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertChangeset(changeset("m1", 7, { id: changeset("m1", 2).id }))),
+          UniqueViolation,
+        );
         await store.transaction((tx) => tx.insertChangeset(changeset("m2", 2)));
         assert.equal((await read((tx) => tx.getChangesetById("m2", changeset("m1", 2).id)))?.iModelId, "m2");
         assert.equal(await read((tx) => tx.getChangesetById("m2", changeset("m1", 3).id)), undefined);
@@ -460,7 +526,12 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual(await list({}, { limit: 2, offset: 4 }), [5]);
         assert.deepEqual(await list({ direction: "desc" }, { limit: 2, offset: 1 }), [4, 3]);
         assert.deepEqual(await list({}, { limit: 0, offset: 0 }), []);
-        assert.deepEqual(await read(async (tx) => (await tx.listChangesets("m2", { direction: "asc", onlyUploaded: true }, ALL)).map((c) => c.creatorId)), ["zed"]);
+        assert.deepEqual(
+          await read(async (tx) =>
+            (await tx.listChangesets("m2", { direction: "asc", onlyUploaded: true }, ALL)).map((c) => c.creatorId),
+          ),
+          ["zed"],
+        );
       });
 
       it("a page of 1,000 out of 3,000 is exactly the asked window", async () => {
@@ -469,9 +540,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           for (let i = 6; i <= 3000; i++) await tx.insertChangeset(changeset("m1", i));
         });
         const page = await list({ afterIndex: 1500 }, { limit: 1000, offset: 0 });
-        assert.deepEqual(page, Array.from({ length: 1000 }, (_, i) => 1501 + i));
+        assert.deepEqual(
+          page,
+          Array.from({ length: 1000 }, (_, i) => 1501 + i),
+        );
         const last = await list({ direction: "desc" }, { limit: 1000, offset: 2500 });
-        assert.deepEqual(last, Array.from({ length: 500 }, (_, i) => 500 - i));
+        assert.deepEqual(
+          last,
+          Array.from({ length: 500 }, (_, i) => 500 - i),
+        );
       });
 
       it("latest = newest uploaded; pending = the one waiting for its file; update and delete", async () => {
@@ -507,8 +584,14 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         read(async (tx) => (await tx.listBriefcases("m1", filter, page)).map((b) => b.briefcaseId));
 
       it("round-trips; the same id twice in one iModel is a UniqueViolation", async () => {
-        assert.deepEqual(await read((tx) => tx.getBriefcase("m1", 5)), briefcase("m1", 5, { ownerId: "bob", acquiredAt: at(2), deviceName: "pc" }));
-        await assert.rejects(store.transaction((tx) => tx.insertBriefcase(briefcase("m1", 2, { ownerId: "x" }))), UniqueViolation);
+        assert.deepEqual(
+          await read((tx) => tx.getBriefcase("m1", 5)),
+          briefcase("m1", 5, { ownerId: "bob", acquiredAt: at(2), deviceName: "pc" }),
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertBriefcase(briefcase("m1", 2, { ownerId: "x" }))),
+          UniqueViolation,
+        );
       });
 
       it("lists by acquiredAt then briefcase id in the asked direction, by owner, with exact paging", async () => {
@@ -536,9 +619,13 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
     describe("named versions", () => {
       beforeEach(async () => {
         await store.transaction(async (tx) => {
-          await tx.insertNamedVersion(namedVersion("m1", "b", 2, { name: "Second", createdAt: at(50), description: "Steel beams" }));
+          await tx.insertNamedVersion(
+            namedVersion("m1", "b", 2, { name: "Second", createdAt: at(50), description: "Steel beams" }),
+          );
           await tx.insertNamedVersion(namedVersion("m1", "a", 4, { name: "Third", createdAt: at(10) }));
-          await tx.insertNamedVersion(namedVersion("m1", "c", 0, { name: "Baseline", createdAt: at(30), state: "hidden" }));
+          await tx.insertNamedVersion(
+            namedVersion("m1", "c", 0, { name: "Baseline", createdAt: at(30), state: "hidden" }),
+          );
           await tx.insertNamedVersion(namedVersion("m2", "a", 2, { name: "Second" }));
         });
       });
@@ -546,10 +633,22 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         read(async (tx) => (await tx.listNamedVersions("m1", filter, page)).map((v) => v.id));
 
       it("round-trips; id, name and changeset are each unique within an iModel", async () => {
-        assert.deepEqual(await read((tx) => tx.getNamedVersion("m1", "c")), namedVersion("m1", "c", 0, { name: "Baseline", createdAt: at(30), state: "hidden" }));
-        await assert.rejects(store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "b", 5))), UniqueViolation);
-        await assert.rejects(store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "d", 5, { name: "Second" }))), UniqueViolation);
-        await assert.rejects(store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "d", 2))), UniqueViolation);
+        assert.deepEqual(
+          await read((tx) => tx.getNamedVersion("m1", "c")),
+          namedVersion("m1", "c", 0, { name: "Baseline", createdAt: at(30), state: "hidden" }),
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "b", 5))),
+          UniqueViolation,
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "d", 5, { name: "Second" }))),
+          UniqueViolation,
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "d", 2))),
+          UniqueViolation,
+        );
       });
 
       it("update changes name, description and state; renaming onto a taken name is a UniqueViolation", async () => {
@@ -559,7 +658,10 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual(await read((tx) => tx.getNamedVersion("m1", "a")), updated);
         assert.equal((await read((tx) => tx.getNamedVersionByName("m1", "Renamed")))?.id, "a");
         assert.equal(await read((tx) => tx.getNamedVersionByName("m1", "Third")), undefined);
-        await assert.rejects(store.transaction((tx) => tx.updateNamedVersion({ ...updated, name: "Second" })), UniqueViolation);
+        await assert.rejects(
+          store.transaction((tx) => tx.updateNamedVersion({ ...updated, name: "Second" })),
+          UniqueViolation,
+        );
       });
 
       it("lookups by name and by changeset are per iModel", async () => {
@@ -589,7 +691,8 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
       });
 
       it("range lookup includes both ends", async () => {
-        const range = async (from: number, to: number) => (await read((tx) => tx.listNamedVersionsInRange("m1", from, to))).map((v) => v.changesetIndex);
+        const range = async (from: number, to: number) =>
+          (await read((tx) => tx.listNamedVersionsInRange("m1", from, to))).map((v) => v.changesetIndex);
         assert.deepEqual(await range(0, 10), [0, 2, 4]);
         assert.deepEqual(await range(2, 4), [2, 4]);
         assert.deepEqual(await range(3, 3), []);
@@ -605,13 +708,24 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           await tx.insertChangesetGroup(group("m1", "g1", { createdAt: at(5), description: null }));
           await tx.insertChangesetGroup(group("m2", "g1"));
         });
-        assert.deepEqual(await read((tx) => tx.getChangesetGroup("m1", "g1")), group("m1", "g1", { createdAt: at(5), description: null }));
-        await assert.rejects(store.transaction((tx) => tx.insertChangesetGroup(group("m1", "g2"))), UniqueViolation);
-        const ids = async (page: Page = ALL) => (await read((tx) => tx.listChangesetGroups("m1", page))).map((g) => g.id);
+        assert.deepEqual(
+          await read((tx) => tx.getChangesetGroup("m1", "g1")),
+          group("m1", "g1", { createdAt: at(5), description: null }),
+        );
+        await assert.rejects(
+          store.transaction((tx) => tx.insertChangesetGroup(group("m1", "g2"))),
+          UniqueViolation,
+        );
+        const ids = async (page: Page = ALL) =>
+          (await read((tx) => tx.listChangesetGroups("m1", page))).map((g) => g.id);
         assert.deepEqual(await ids(), ["g3", "g1", "g2"]);
         assert.deepEqual(await ids({ limit: 1, offset: 1 }), ["g1"]);
         assert.deepEqual(await ids({ limit: 9, offset: 3 }), []);
-        const completed = { ...group("m1", "g2", { createdAt: at(5) }), state: "completed" as const, description: "done" };
+        const completed = {
+          ...group("m1", "g2", { createdAt: at(5) }),
+          state: "completed" as const,
+          description: "done",
+        };
         await store.transaction((tx) => tx.updateChangesetGroup(completed));
         assert.deepEqual(await read((tx) => tx.getChangesetGroup("m1", "g2")), completed);
         assert.equal((await read((tx) => tx.getChangesetGroup("m2", "g1")))?.state, "inProgress");
@@ -632,7 +746,9 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           { changesetIndex: 2, data: "two" },
           { changesetIndex: 3, data: "three" },
         ]);
-        assert.deepEqual(await read((tx) => tx.listExtendedData("m1", { limit: 1, offset: 2 })), [{ changesetIndex: 3, data: "three" }]);
+        assert.deepEqual(await read((tx) => tx.listExtendedData("m1", { limit: 1, offset: 2 })), [
+          { changesetIndex: 3, data: "three" },
+        ]);
       });
     });
 
@@ -654,11 +770,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual(await read((tx) => tx.getCheckpoint("m1", 8)), done);
         await store.transaction((tx) => tx.deleteCheckpoint("m1", 7));
         assert.equal(await read((tx) => tx.getCheckpoint("m1", 7)), undefined);
-        assert.deepEqual((await read((tx) => tx.listCheckpoints("m1"))).map((c) => c.changesetIndex), [0, 5, 8]);
+        assert.deepEqual(
+          (await read((tx) => tx.listCheckpoints("m1"))).map((c) => c.changesetIndex),
+          [0, 5, 8],
+        );
       });
 
       it("preceding = newest successful at or before the index; latest = newest successful", async () => {
-        const preceding = async (index: number) => (await read((tx) => tx.getPrecedingCheckpoint("m1", index)))?.changesetIndex;
+        const preceding = async (index: number) =>
+          (await read((tx) => tx.getPrecedingCheckpoint("m1", index)))?.changesetIndex;
         assert.equal(await preceding(0), 0);
         assert.equal(await preceding(4), 0);
         assert.equal(await preceding(5), 5);
@@ -678,7 +798,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
 
       it("lists every checkpoint of the iModel, any state, by changeset index", async () => {
         const all = await read((tx) => tx.listCheckpoints("m1"));
-        assert.deepEqual(all.map((c) => [c.changesetIndex, c.state]), [[0, "successful"], [5, "successful"], [7, "failed"], [8, "scheduled"]]);
+        assert.deepEqual(
+          all.map((c) => [c.changesetIndex, c.state]),
+          [
+            [0, "successful"],
+            [5, "successful"],
+            [7, "failed"],
+            [8, "scheduled"],
+          ],
+        );
       });
     });
 
@@ -694,14 +822,30 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
       });
       const locks = (ids: string[], iModelId = "m1") => read((tx) => tx.getObjectLocks(iModelId, ids));
-      const list = (filter: { briefcaseId?: number; level?: "shared" | "exclusive" } = {}, page: Page = ALL) => read((tx) => tx.listLocks("m1", filter, page));
+      const list = (filter: { briefcaseId?: number; level?: "shared" | "exclusive" } = {}, page: Page = ALL) =>
+        read((tx) => tx.listLocks("m1", filter, page));
       const FULL = ["2:x:0x3", "2:x:0xa", "2:s:0x1", "2:s:0x2", "3:s:0x1", "3:s:0x2", "5:x:0x5"];
 
       it("reads the lock state of objects; never-locked objects are absent", async () => {
         const map = await locks(["0x1", "0x3", "0x5", "0x99"]);
-        assert.deepEqual(map.get("0x1"), { objectId: "0x1", exclusiveBriefcaseId: null, sharedBriefcaseIds: [2, 3], lastExclusiveReleaseIndex: null });
-        assert.deepEqual(map.get("0x3"), { objectId: "0x3", exclusiveBriefcaseId: 2, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null });
-        assert.deepEqual(map.get("0x5"), { objectId: "0x5", exclusiveBriefcaseId: 5, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null });
+        assert.deepEqual(map.get("0x1"), {
+          objectId: "0x1",
+          exclusiveBriefcaseId: null,
+          sharedBriefcaseIds: [2, 3],
+          lastExclusiveReleaseIndex: null,
+        });
+        assert.deepEqual(map.get("0x3"), {
+          objectId: "0x3",
+          exclusiveBriefcaseId: 2,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: null,
+        });
+        assert.deepEqual(map.get("0x5"), {
+          objectId: "0x5",
+          exclusiveBriefcaseId: 5,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: null,
+        });
         assert.equal(map.has("0x99"), false);
         assert.equal(map.size, 3);
         assert.equal((await locks([])).size, 0);
@@ -738,14 +882,28 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
       });
 
       it("offset and limit count object ids, for every window and filter", async () => {
-        const filters = [{}, { level: "shared" as const }, { level: "exclusive" as const }, { briefcaseId: 2 }, { briefcaseId: 2, level: "shared" as const }];
+        const filters = [
+          {},
+          { level: "shared" as const },
+          { level: "exclusive" as const },
+          { briefcaseId: 2 },
+          { briefcaseId: 2, level: "shared" as const },
+        ];
         for (const filter of filters) {
           const stream = flatten(await list(filter));
           for (let offset = 0; offset <= stream.length; offset++) {
             for (let limit = 0; limit <= stream.length + 1 - offset; limit++) {
               const page = await list(filter, { limit, offset });
-              assert.deepEqual(flatten(page), stream.slice(offset, offset + limit), `${JSON.stringify(filter)} offset ${offset} limit ${limit}`);
-              assert.equal(new Set(page.map((g) => g.briefcaseId)).size, page.length, "one entity per briefcase in a page");
+              assert.deepEqual(
+                flatten(page),
+                stream.slice(offset, offset + limit),
+                `${JSON.stringify(filter)} offset ${offset} limit ${limit}`,
+              );
+              assert.equal(
+                new Set(page.map((g) => g.briefcaseId)).size,
+                page.length,
+                "one entity per briefcase in a page",
+              );
             }
           }
         }
@@ -755,7 +913,12 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         const released = await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0x3", "0x1", "0x5", "0x99"], 7));
         assert.equal(released, 2);
         const map = await locks(["0x1", "0x3", "0x5"]);
-        assert.deepEqual(map.get("0x3"), { objectId: "0x3", exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 7 });
+        assert.deepEqual(map.get("0x3"), {
+          objectId: "0x3",
+          exclusiveBriefcaseId: null,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: 7,
+        });
         assert.deepEqual(map.get("0x1")?.sharedBriefcaseIds, [3]);
         assert.equal(map.get("0x1")?.lastExclusiveReleaseIndex ?? null, null, "shared releases record nothing");
         assert.equal(map.get("0x5")?.exclusiveBriefcaseId, 5);
@@ -766,9 +929,19 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
 
       it("releasedAfter leaves out objects nobody holds that were released at or before that index", async () => {
         await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0x3"], 7));
-        const at = (index: number) => read((tx) => tx.getObjectLocks("m1", ["0x1", "0x3", "0x5", "0x99"], { releasedAfter: index }));
-        assert.deepEqual([...(await at(7)).keys()].sort(), ["0x1", "0x5"], "released at 7: nothing to tell a briefcase at 7");
-        assert.deepEqual((await at(6)).get("0x3"), { objectId: "0x3", exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 7 });
+        const at = (index: number) =>
+          read((tx) => tx.getObjectLocks("m1", ["0x1", "0x3", "0x5", "0x99"], { releasedAfter: index }));
+        assert.deepEqual(
+          [...(await at(7)).keys()].sort(),
+          ["0x1", "0x5"],
+          "released at 7: nothing to tell a briefcase at 7",
+        );
+        assert.deepEqual((await at(6)).get("0x3"), {
+          objectId: "0x3",
+          exclusiveBriefcaseId: null,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: 7,
+        });
         assert.deepEqual((await at(7)).get("0x1")?.sharedBriefcaseIds, [2, 3], "shared holders are always there");
         await store.transaction((tx) => tx.grantLocks("m1", 4, "exclusive", ["0x3"]));
         assert.equal((await at(9)).get("0x3")?.exclusiveBriefcaseId, 4, "held objects are always there");
@@ -777,7 +950,12 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
       it("an exclusive release with index 0 keeps the earlier index; a new holder does not erase it", async () => {
         await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0x3"], 4));
         await store.transaction((tx) => tx.grantLocks("m1", 3, "exclusive", ["0x3"]));
-        assert.deepEqual((await locks(["0x3"])).get("0x3"), { objectId: "0x3", exclusiveBriefcaseId: 3, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 4 });
+        assert.deepEqual((await locks(["0x3"])).get("0x3"), {
+          objectId: "0x3",
+          exclusiveBriefcaseId: 3,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: 4,
+        });
         assert.equal(await store.transaction((tx) => tx.releaseLocks("m1", 3, ["0x3"], 0)), 1);
         assert.equal((await locks(["0x3"])).get("0x3")?.lastExclusiveReleaseIndex, 4);
         assert.equal(await store.transaction((tx) => tx.releaseLocks("m1", 2, ["0xa"], 0)), 1);
@@ -811,11 +989,18 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         assert.deepEqual(before.get(ids[5]!)?.sharedBriefcaseIds, [7, 8]);
         await store.transaction((tx) => tx.grantLocks("m1", 7, "exclusive", ids.slice(10)));
         const after = await locks(ids);
-        assert.equal([...after.values()].filter((l) => l.exclusiveBriefcaseId === 7 && l.sharedBriefcaseIds.length === 0).length, 9_990);
+        assert.equal(
+          [...after.values()].filter((l) => l.exclusiveBriefcaseId === 7 && l.sharedBriefcaseIds.length === 0).length,
+          9_990,
+        );
         const page = await list({ briefcaseId: 7 }, { limit: 1000, offset: 9_500 });
-        assert.deepEqual(page.map((g) => [g.exclusive.length, g.shared.length]), [[490, 10]]);
+        assert.deepEqual(
+          page.map((g) => [g.exclusive.length, g.shared.length]),
+          [[490, 10]],
+        );
         let released = 0;
-        for (let chunk = 0; chunk < 11; chunk++) released += await store.transaction((tx) => tx.releaseAllLocks("m1", 7, 2, 1000));
+        for (let chunk = 0; chunk < 11; chunk++)
+          released += await store.transaction((tx) => tx.releaseAllLocks("m1", 7, 2, 1000));
         assert.equal(released, 10_000);
         assert.deepEqual(flatten(await list({ briefcaseId: 7 })), []);
         assert.equal((await locks([ids[9_999]!])).get(ids[9_999]!)?.lastExclusiveReleaseIndex, 2);
@@ -845,11 +1030,21 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           for (const id of s) shared.add(id);
           for (const id of s.slice(-100)) sharedWith8.add(id);
 
-          assert.deepEqual(await list({ briefcaseId: 7 }), [{ briefcaseId: 7, exclusive: sorted(exclusive), shared: sorted(shared) }], `round ${round}`);
+          assert.deepEqual(
+            await list({ briefcaseId: 7 }),
+            [{ briefcaseId: 7, exclusive: sorted(exclusive), shared: sorted(shared) }],
+            `round ${round}`,
+          );
           const all = [...exclusive, ...shared, ...others];
           const map = await locks(all);
           assert.equal(map.size, all.length, `round ${round}: every object held has a record`);
-          for (const id of exclusive) assert.deepEqual(map.get(id), { objectId: id, exclusiveBriefcaseId: 7, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null });
+          for (const id of exclusive)
+            assert.deepEqual(map.get(id), {
+              objectId: id,
+              exclusiveBriefcaseId: 7,
+              sharedBriefcaseIds: [],
+              lastExclusiveReleaseIndex: null,
+            });
           for (const id of shared) {
             const record = map.get(id);
             assert.equal(record?.exclusiveBriefcaseId ?? null, null, id);
@@ -864,7 +1059,12 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         const firstRound = [...range(0x100000), ...range(0x500000 + 1000, 9_000)];
         assert.equal(await store.transaction((tx) => tx.releaseLocks("m1", 7, firstRound, 3)), 19_000);
         const released = await locks(firstRound);
-        assert.deepEqual(released.get("0x100000"), { objectId: "0x100000", exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: 3 });
+        assert.deepEqual(released.get("0x100000"), {
+          objectId: "0x100000",
+          exclusiveBriefcaseId: null,
+          sharedBriefcaseIds: [],
+          lastExclusiveReleaseIndex: 3,
+        });
         assert.equal(released.has("0x501000"), false, "a released shared lock leaves nothing");
         assert.deepEqual(released.get(firstRound.at(-1)!)?.sharedBriefcaseIds, [8]);
         assert.equal(await store.transaction((tx) => tx.releaseAllLocks("m1", 7, 4)), 41_000);
@@ -945,16 +1145,46 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           listedLocks: flatten(await tx.listLocks(id, {}, ALL)).length,
           users: (await tx.listUserIds(id)).length,
         }));
-      const full = { iModel: true, changesets: 1, briefcases: 1, versions: 1, groups: 1, extendedData: 1, checkpoints: 1, lockedObjects: 3, listedLocks: 2, users: 1 };
+      const full = {
+        iModel: true,
+        changesets: 1,
+        briefcases: 1,
+        versions: 1,
+        groups: 1,
+        extendedData: 1,
+        checkpoints: 1,
+        lockedObjects: 3,
+        listedLocks: 2,
+        users: 1,
+      };
       assert.deepEqual(await contents("m1"), full);
       await store.transaction((tx) => tx.deleteIModel("m1"));
       assert.deepEqual(await contents("m1"), {
-        iModel: false, changesets: 0, briefcases: 0, versions: 0, groups: 0, extendedData: 0, checkpoints: 0, lockedObjects: 0, listedLocks: 0, users: 0,
+        iModel: false,
+        changesets: 0,
+        briefcases: 0,
+        versions: 0,
+        groups: 0,
+        extendedData: 0,
+        checkpoints: 0,
+        lockedObjects: 0,
+        listedLocks: 0,
+        users: 0,
       });
       assert.deepEqual(await contents("m2"), full);
       // The id can be used again, from a clean slate.
       await store.transaction((tx) => tx.insertIModel(iModel("m1")));
-      assert.deepEqual(await contents("m1"), { ...full, changesets: 0, briefcases: 0, versions: 0, groups: 0, extendedData: 0, checkpoints: 0, lockedObjects: 0, listedLocks: 0 });
+      assert.deepEqual(await contents("m1"), {
+        ...full,
+        changesets: 0,
+        briefcases: 0,
+        versions: 0,
+        groups: 0,
+        extendedData: 0,
+        checkpoints: 0,
+        lockedObjects: 0,
+        listedLocks: 0,
+      });
     });
 
     describe("users", () => {
@@ -963,7 +1193,9 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           await tx.insertChangeset(changeset("m1", 1, { creatorId: "bob", pushedAt: at(10) }));
           await tx.insertChangeset(changeset("m1", 2, { creatorId: "bob", pushedAt: at(20) }));
           await tx.insertChangeset(changeset("m1", 3, { creatorId: "alice", pushedAt: at(30) }));
-          await tx.insertChangeset(changeset("m1", 4, { creatorId: "pending-pete", state: "waitingForFile", pushedAt: at(40) }));
+          await tx.insertChangeset(
+            changeset("m1", 4, { creatorId: "pending-pete", state: "waitingForFile", pushedAt: at(40) }),
+          );
           await tx.insertBriefcase(briefcase("m1", 2, { ownerId: "carol" }));
           await tx.insertBriefcase(briefcase("m1", 3, { ownerId: "bob" }));
           await tx.insertBriefcase(briefcase("m1", 4, { ownerId: "bob" }));
@@ -1016,7 +1248,11 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         other = await handles.openAnother();
         // Connections are opened ahead (reads held open side by side), so that the racers below start together
         // instead of one by one as each new connection is set up.
-        await Promise.all(Array.from({ length: 16 }, (_, i) => via(i).read(async (tx) => void (await tx.getIModel("m1"), await sleep(50)))));
+        await Promise.all(
+          Array.from({ length: 16 }, (_, i) =>
+            via(i).read(async (tx) => void (await tx.getIModel("m1"), await sleep(50))),
+          ),
+        );
       });
       afterEach(async () => {
         await other.close();
@@ -1036,7 +1272,10 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
             }),
           ),
         );
-        assert.deepEqual([...ids].sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i + 2));
+        assert.deepEqual(
+          [...ids].sort((a, b) => a - b),
+          Array.from({ length: 24 }, (_, i) => i + 2),
+        );
         assert.equal((await read((tx) => tx.getIModel("m1")))!.nextBriefcaseId, 26);
       });
 
@@ -1056,7 +1295,10 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           assert.equal(results.filter(Boolean).length, 1, `round ${round}: exactly one winner`);
         }
         const history = await read((tx) => tx.listChangesets("m1", { direction: "asc", onlyUploaded: true }, ALL));
-        assert.deepEqual(history.map((c) => c.index), [1, 2, 3]);
+        assert.deepEqual(
+          history.map((c) => c.index),
+          [1, 2, 3],
+        );
       });
 
       it("an exclusive lock requested by racing briefcases is granted once", async () => {
@@ -1089,12 +1331,15 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
         await started;
         // SQLite serializes every writer (documented): only where the backend allows concurrent writers is this checked.
-        const secondDone = other.transaction({ iModelId: "m2" }, async (tx) => tx.putExtendedData("m2", 1, "b")).then(() => true);
+        const secondDone = other
+          .transaction({ iModelId: "m2" }, async (tx) => tx.putExtendedData("m2", 1, "b"))
+          .then(() => true);
         const finishedWhileFirstHeld = await Promise.race([secondDone, sleep(1500).then(() => false)]);
         releaseFirst();
         await first;
         await secondDone;
-        if (!handles.serializesAllWriters) assert.equal(finishedWhileFirstHeld, true, "m2's transaction waited for m1's scope");
+        if (!handles.serializesAllWriters)
+          assert.equal(finishedWhileFirstHeld, true, "m2's transaction waited for m1's scope");
       });
 
       it("jobs queued in a transaction exist only if it commits, once per dedupe key while queued", async () => {
@@ -1105,7 +1350,11 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           }),
         );
         await Promise.all(
-          Array.from({ length: 6 }, (_, i) => via(i).transaction({ iModelId: "m1" }, (tx) => tx.enqueueJob({ kind: "k", payload: { n: i }, dedupeKey: "k:once" }))),
+          Array.from({ length: 6 }, (_, i) =>
+            via(i).transaction({ iModelId: "m1" }, (tx) =>
+              tx.enqueueJob({ kind: "k", payload: { n: i }, dedupeKey: "k:once" }),
+            ),
+          ),
         );
         const jobs = await handles.queuedJobs();
         assert.deepEqual(jobs, [{ kind: "k", dedupeKey: "k:once" }]);

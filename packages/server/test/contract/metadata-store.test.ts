@@ -10,7 +10,7 @@ import { reusablePgSchema } from "../support/pg-schema.js";
 import { metadataStoreContract } from "./metadata-store.contract.js";
 
 type JobRow = { kind: string; dedupeKey: string | null };
-const JOBS = "SELECT kind, dedupe_key AS \"dedupeKey\" FROM jobs ORDER BY kind, dedupe_key";
+const JOBS = 'SELECT kind, dedupe_key AS "dedupeKey" FROM jobs ORDER BY kind, dedupe_key';
 
 metadataStoreContract("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "modelhub-meta-"));

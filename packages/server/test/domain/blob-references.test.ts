@@ -29,15 +29,35 @@ describe("blob references of clones and forks", () => {
   });
 
   it("keeps a copied changeset file without its row while the copy is scheduled; not once it failed; not for ordinary iModels", async () => {
-    const creationSource = { kind: "clone" as const, iModelId: "source", changesetId, changesetIndex: 1, preserveHistory: true };
-    const copy = iModel("copy1", { creationMode: "clone", state: "notInitialized", baselineState: "initializationScheduled", creationSource });
+    const creationSource = {
+      kind: "clone" as const,
+      iModelId: "source",
+      changesetId,
+      changesetIndex: 1,
+      preserveHistory: true,
+    };
+    const copy = iModel("copy1", {
+      creationMode: "clone",
+      state: "notInitialized",
+      baselineState: "initializationScheduled",
+      creationSource,
+    });
     await store.transaction((tx) => tx.insertIModel(copy));
     assert.equal(await why(), undefined);
 
-    await store.transaction((tx) => tx.updateIModel({ ...copy, baselineState: "initializationFailed", baselineFailure: "source deleted" }));
+    await store.transaction((tx) =>
+      tx.updateIModel({ ...copy, baselineState: "initializationFailed", baselineFailure: "source deleted" }),
+    );
     assert.equal(await why(), "no changeset has this id");
 
-    await store.transaction((tx) => tx.insertIModel(iModel("plain2", { state: "notInitialized", baselineState: "initializationScheduled", creationMode: "empty" })));
-    assert.equal(await store.read((tx) => whyUnreferenced(tx, blobKeys.changeset("plain2", changesetId))), "no changeset has this id");
+    await store.transaction((tx) =>
+      tx.insertIModel(
+        iModel("plain2", { state: "notInitialized", baselineState: "initializationScheduled", creationMode: "empty" }),
+      ),
+    );
+    assert.equal(
+      await store.read((tx) => whyUnreferenced(tx, blobKeys.changeset("plain2", changesetId))),
+      "no changeset has this id",
+    );
   });
 });

@@ -40,8 +40,24 @@ describe("measureStorage", () => {
     assert.deepEqual(
       use.iModels.map((u) => [u.iModelId, u.baseline, u.changesets, u.checkpoints, u.uploads, u.other, u.total]),
       [
-        [B, { bytes: 4000, files: 1 }, { bytes: 0, files: 0 }, { bytes: 0, files: 0 }, { bytes: 10, files: 1 }, { bytes: 0, files: 0 }, { bytes: 4010, files: 2 }],
-        [A, { bytes: 0, files: 0 }, { bytes: 500, files: 2 }, { bytes: 2500, files: 2 }, { bytes: 50, files: 1 }, { bytes: 7, files: 1 }, { bytes: 3057, files: 6 }],
+        [
+          B,
+          { bytes: 4000, files: 1 },
+          { bytes: 0, files: 0 },
+          { bytes: 0, files: 0 },
+          { bytes: 10, files: 1 },
+          { bytes: 0, files: 0 },
+          { bytes: 4010, files: 2 },
+        ],
+        [
+          A,
+          { bytes: 0, files: 0 },
+          { bytes: 500, files: 2 },
+          { bytes: 2500, files: 2 },
+          { bytes: 50, files: 1 },
+          { bytes: 7, files: 1 },
+          { bytes: 3057, files: 6 },
+        ],
       ],
     );
     assert.deepEqual(use.total, { bytes: 7067, files: 8 });

@@ -42,7 +42,11 @@ function healthOnce(port: number): Promise<number> {
     const started = performance.now();
     const req = httpRequest({ host: "127.0.0.1", port, path: "/health", agent: false, timeout: 5000 }, (res) => {
       res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`/health answered ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200
+          ? resolve(performance.now() - started)
+          : reject(new Error(`/health answered ${res.statusCode}`)),
+      );
     });
     req.on("timeout", () => req.destroy(new Error("/health timed out")));
     req.on("error", reject);
@@ -92,10 +96,20 @@ describe("abuse: a modelhub serve process under attack", () => {
   const auth = { authorization: "Bearer mallory", accept: "application/vnd.bentley.itwin-platform.v2+json" };
   const json = { ...auth, "content-type": "application/json" };
   const lockBody = (ids: number, from = 0x100000, briefcase = briefcaseId) =>
-    JSON.stringify({ briefcaseId: briefcase, changesetId: "", lockedObjects: [{ lockLevel: "exclusive", objectIds: Array.from({ length: ids }, (_, i) => `0x${(from + i).toString(16)}`) }] });
+    JSON.stringify({
+      briefcaseId: briefcase,
+      changesetId: "",
+      lockedObjects: [
+        { lockLevel: "exclusive", objectIds: Array.from({ length: ids }, (_, i) => `0x${(from + i).toString(16)}`) },
+      ],
+    });
   const releaseAll = async () => {
     for (;;) {
-      const r = await fetch(`${hub.url}/imodels/${iModelId}/locks/release-chunk`, { method: "POST", headers: json, body: JSON.stringify({ briefcaseId, changesetId: "" }) });
+      const r = await fetch(`${hub.url}/imodels/${iModelId}/locks/release-chunk`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ briefcaseId, changesetId: "" }),
+      });
       if (((await r.json()) as Json).isLastChunk) return;
     }
   };
@@ -103,11 +117,26 @@ describe("abuse: a modelhub serve process under attack", () => {
   before(async () => {
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     // Short body deadlines so that slow clients are cut within the attack, not after the test.
-    hub = await startHubProcess({ logLevel: "warn", args: ["--upload-stall-timeout", "2"], onStdout: (text) => (log += text), inspect: true });
+    hub = await startHubProcess({
+      logLevel: "warn",
+      args: ["--upload-stall-timeout", "2"],
+      onStdout: (text) => (log += text),
+      inspect: true,
+    });
     port = Number(new URL(hub.url).port);
     // One initialized iModel and a briefcase, for real lock requests.
     const size = (await stat(version0)).size;
-    const created = (await (await fetch(`${hub.url}/imodels`, { method: "POST", headers: json, body: JSON.stringify({ iTwinId: "44444444-4444-4444-8444-444444444444", name: "abuse", baselineFile: { size } }) })).json()) as Json;
+    const created = (await (
+      await fetch(`${hub.url}/imodels`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({
+          iTwinId: "44444444-4444-4444-8444-444444444444",
+          name: "abuse",
+          baselineFile: { size },
+        }),
+      })
+    ).json()) as Json;
     iModelId = created.iModel.id;
     const put = await fetch(created.iModel._links.upload.href, {
       method: "PUT",
@@ -116,15 +145,32 @@ describe("abuse: a modelhub serve process under attack", () => {
       duplex: "half",
     } as RequestInit);
     assert.equal(put.status, 201);
-    assert.equal((await fetch(`${hub.url}/imodels/${iModelId}/baselinefile`, { method: "POST", headers: json, body: "{}" })).status, 200);
-    for (let state = ""; state !== "initialized"; ) {
+    assert.equal(
+      (await fetch(`${hub.url}/imodels/${iModelId}/baselinefile`, { method: "POST", headers: json, body: "{}" }))
+        .status,
+      200,
+    );
+    for (let state = ""; state !== "initialized";) {
       await new Promise((r) => setTimeout(r, 200));
-      state = (((await (await fetch(`${hub.url}/imodels/${iModelId}/baselinefile`, { headers: auth })).json()) as Json).baselineFile as Json).state;
+      state = (
+        ((await (await fetch(`${hub.url}/imodels/${iModelId}/baselinefile`, { headers: auth })).json()) as Json)
+          .baselineFile as Json
+      ).state;
       assert.notEqual(state, "initializationFailed");
     }
-    briefcaseId = (((await (await fetch(`${hub.url}/imodels/${iModelId}/briefcases`, { method: "POST", headers: json, body: "{}" })).json()) as Json).briefcase as Json).briefcaseId;
+    briefcaseId = (
+      (
+        (await (
+          await fetch(`${hub.url}/imodels/${iModelId}/briefcases`, { method: "POST", headers: json, body: "{}" })
+        ).json()) as Json
+      ).briefcase as Json
+    ).briefcaseId;
     // Warm-up: one of each kind of request the attacks send, so the baseline includes what a working hub keeps.
-    assert.equal((await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000) })).status, 200);
+    assert.equal(
+      (await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000) }))
+        .status,
+      200,
+    );
     await releaseAll();
     await healthOnce(port);
     await hub.collectGarbage();
@@ -140,8 +186,10 @@ describe("abuse: a modelhub serve process under attack", () => {
   it("slow bodies: 150 API bodies and 50 uploads that trickle, then go away", async () => {
     const sockets: Socket[] = [];
     const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
-      const apiHead = "POST /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
-      const uploadHead = "PUT /storage/modelhub/files/abuse/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n";
+      const apiHead =
+        "POST /imodels HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+      const uploadHead =
+        "PUT /storage/modelhub/files/abuse/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n";
       for (let i = 0; i < 150; i++) sockets.push(await openWith(port, apiHead));
       for (let i = 0; i < 50; i++) sockets.push(await openWith(port, uploadHead + "x".repeat(1000)));
       for (let round = 0; round < 10; round++) {
@@ -162,7 +210,8 @@ describe("abuse: a modelhub serve process under attack", () => {
     const sockets: Socket[] = [];
     try {
       const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
-        for (let i = 0; i < 600; i++) sockets.push(await openWith(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        for (let i = 0; i < 600; i++)
+          sockets.push(await openWith(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
         await new Promise((r) => setTimeout(r, 1000));
       });
       assertHealthy(samples, "many connections");
@@ -173,22 +222,34 @@ describe("abuse: a modelhub serve process under attack", () => {
 
   it("giant lock requests: 20 MB declared, 2 MiB of tiny ids, and 10,000-id requests that are served", async () => {
     const statuses: number[] = [];
-    const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
-      const head = (length: number) =>
-        `PATCH /imodels/${iModelId}/locks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
-      for (let i = 0; i < 10; i++) statuses.push(await sendRaw(port, [head(20_000_000)]));
-      // ~330,000 ids in just under 2 MiB: parsed, then refused by count before validation.
-      const tiny = JSON.stringify({ briefcaseId, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: Array.from({ length: 330_000 }, () => "0x1") }] });
-      assert.ok(tiny.length < 2 * 1024 * 1024);
-      for (let i = 0; i < 5; i++) statuses.push(await sendRaw(port, [head(tiny.length), tiny]));
-      for (let i = 0; i < 3; i++) {
-        const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000, 0x200000 + i * 10_000) });
-        statuses.push(r.status);
-        await r.arrayBuffer();
-        // Released in between, as the benchmark does: see the last test below for a briefcase that keeps them.
-        await releaseAll();
-      }
-    }, 20);
+    const samples = await sampleHealthDuring(
+      { port, pid: hub.pid },
+      async () => {
+        const head = (length: number) =>
+          `PATCH /imodels/${iModelId}/locks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer mallory\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+        for (let i = 0; i < 10; i++) statuses.push(await sendRaw(port, [head(20_000_000)]));
+        // ~330,000 ids in just under 2 MiB: parsed, then refused by count before validation.
+        const tiny = JSON.stringify({
+          briefcaseId,
+          changesetId: "",
+          lockedObjects: [{ lockLevel: "shared", objectIds: Array.from({ length: 330_000 }, () => "0x1") }],
+        });
+        assert.ok(tiny.length < 2 * 1024 * 1024);
+        for (let i = 0; i < 5; i++) statuses.push(await sendRaw(port, [head(tiny.length), tiny]));
+        for (let i = 0; i < 3; i++) {
+          const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, {
+            method: "PATCH",
+            headers: json,
+            body: lockBody(10_000, 0x200000 + i * 10_000),
+          });
+          statuses.push(r.status);
+          await r.arrayBuffer();
+          // Released in between, as the benchmark does: see the last test below for a briefcase that keeps them.
+          await releaseAll();
+        }
+      },
+      20,
+    );
     assert.deepEqual(statuses, [...Array(10).fill(413), ...Array(5).fill(422), 200, 200, 200]);
     assertHealthy(samples, "giant lock requests");
     await releaseAll();
@@ -216,7 +277,10 @@ describe("abuse: a modelhub serve process under attack", () => {
       statuses.push(...(await Promise.all(batch)));
     });
     // 431 for those that got an answer (the hub may close a connection before reading all that was sent).
-    assert.ok(statuses.every((s) => s === 431 || s === 0) && statuses.filter((s) => s === 431).length > 250, JSON.stringify(statuses.slice(0, 20)));
+    assert.ok(
+      statuses.every((s) => s === 431 || s === 0) && statuses.filter((s) => s === 431).length > 250,
+      JSON.stringify(statuses.slice(0, 20)),
+    );
     assertHealthy(samples, "huge headers");
   });
 
@@ -225,7 +289,13 @@ describe("abuse: a modelhub serve process under attack", () => {
   // lock set, 200,000 ids at the end) was read in one statement. Now: two per user at a time, the rest waiting in
   // line; statements, the lock decisions and the reading of the answer share the event loop in slices.
   it("lock storm: 20 requests of 10,000 ids each, at once, by one user on one briefcase", async () => {
-    const storm = (((await (await fetch(`${hub.url}/imodels/${iModelId}/briefcases`, { method: "POST", headers: json, body: "{}" })).json()) as Json).briefcase as Json).briefcaseId as number;
+    const storm = (
+      (
+        (await (
+          await fetch(`${hub.url}/imodels/${iModelId}/briefcases`, { method: "POST", headers: json, body: "{}" })
+        ).json()) as Json
+      ).briefcase as Json
+    ).briefcaseId as number;
     const bodies = Array.from({ length: 20 }, (_, i) => lockBody(10_000, 0x1000000 + i * 10_000, storm));
     const answers: { status: number; held: number }[] = [];
     let phases = "";
@@ -240,35 +310,60 @@ describe("abuse: a modelhub serve process under attack", () => {
             bodies.map(async (body) => {
               const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body });
               const answer = (await r.json()) as Json;
-              return { status: r.status, held: r.status === 200 ? (answer.lock.lockedObjects as Json[]).reduce((n, o) => n + (o.objectIds as string[]).length, 0) : 0 };
+              return {
+                status: r.status,
+                held:
+                  r.status === 200
+                    ? (answer.lock.lockedObjects as Json[]).reduce((n, o) => n + (o.objectIds as string[]).length, 0)
+                    : 0,
+              };
             }),
           )),
         );
         const t1 = Date.now();
         // Releasing the briefcase drops its 200,000 locks (in chunks, too).
-        assert.equal((await fetch(`${hub.url}/imodels/${iModelId}/briefcases/${storm}`, { method: "DELETE", headers: auth })).status, 204);
+        assert.equal(
+          (await fetch(`${hub.url}/imodels/${iModelId}/briefcases/${storm}`, { method: "DELETE", headers: auth }))
+            .status,
+          204,
+        );
         phases = `requests 0–${t1 - t0} ms, release ${t1 - t0}–${Date.now() - t0} ms`;
         storm0 = t0;
       },
       20,
     );
     const seconds = (performance.now() - started) / 1000;
-    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(20).fill(200),
+    );
     // Every request was granted on top of the others: the last answer lists all 200,000.
     assert.equal(Math.max(...answers.map((a) => a.held)), 200_000);
     const slowest = [...samples].sort((a, b) => b.netMs - a.netMs).slice(0, 3);
-    console.log(`lock storm: ${phases}; slowest /health samples, net (measured, hub on CPU) at: ${slowest.map((s) => `${s.netMs.toFixed(0)} (${s.ms.toFixed(0)}, ${s.hubCpuMs.toFixed(0)}) at ${s.at - storm0}`).join(", ")} ms`);
+    console.log(
+      `lock storm: ${phases}; slowest /health samples, net (measured, hub on CPU) at: ${slowest.map((s) => `${s.netMs.toFixed(0)} (${s.ms.toFixed(0)}, ${s.hubCpuMs.toFixed(0)}) at ${s.at - storm0}`).join(", ")} ms`,
+    );
     const figures = assertHealthy(samples, "lock storm");
-    console.log(`lock storm: 20 × 10,000 ids in ${seconds.toFixed(1)} s; /health p50 ${figures.p50.toFixed(0)} ms, p99 ${figures.p99.toFixed(0)} ms (net of CPU waits: p99 ${figures.netP99.toFixed(0)} ms, max ${figures.netMax.toFixed(0)} ms) over ${figures.samples} samples`);
+    console.log(
+      `lock storm: 20 × 10,000 ids in ${seconds.toFixed(1)} s; /health p50 ${figures.p50.toFixed(0)} ms, p99 ${figures.p99.toFixed(0)} ms (net of CPU waits: p99 ${figures.netP99.toFixed(0)} ms, max ${figures.netMax.toFixed(0)} ms) over ${figures.samples} samples`,
+    );
   });
 
   it("memory returns near its baseline afterwards", async () => {
     const before = rssMb(hub.pid);
     await hub.collectGarbage();
     const rss = rssMb(hub.pid);
-    console.log(`memory: baseline ${baselineRss.toFixed(0)} MB, after the attacks ${before.toFixed(0)} MB, after a full GC ${rss.toFixed(0)} MB`);
-    assert.ok(rss < baselineRss + MEMORY_BUDGET_MB, `RSS ${rss.toFixed(0)} MB after a full GC, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`);
-    assertHealthy(await sampleHealthDuring({ port, pid: hub.pid }, () => new Promise((r) => setTimeout(r, 300))), "after the attacks");
+    console.log(
+      `memory: baseline ${baselineRss.toFixed(0)} MB, after the attacks ${before.toFixed(0)} MB, after a full GC ${rss.toFixed(0)} MB`,
+    );
+    assert.ok(
+      rss < baselineRss + MEMORY_BUDGET_MB,
+      `RSS ${rss.toFixed(0)} MB after a full GC, baseline ${baselineRss.toFixed(0)} MB; after each attack: ${rssAfter.join(", ")}`,
+    );
+    assertHealthy(
+      await sampleHealthDuring({ port, pid: hub.pid }, () => new Promise((r) => setTimeout(r, 300))),
+      "after the attacks",
+    );
   });
 
   // Last: it leaves the briefcase holding 30,000 locks. The store's lock statements once cost O(held × requested)
@@ -277,9 +372,15 @@ describe("abuse: a modelhub serve process under attack", () => {
     let held = 0;
     const samples = await sampleHealthDuring({ port, pid: hub.pid }, async () => {
       for (let i = 0; i < 3; i++) {
-        const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, { method: "PATCH", headers: json, body: lockBody(10_000, 0x400000 + i * 10_000) });
+        const r = await fetch(`${hub.url}/imodels/${iModelId}/locks`, {
+          method: "PATCH",
+          headers: json,
+          body: lockBody(10_000, 0x400000 + i * 10_000),
+        });
         assert.equal(r.status, 200);
-        held = ((((await r.json()) as Json).lock as Json).lockedObjects as Json[]).find((o) => o.lockLevel === "exclusive")?.objectIds.length;
+        held = ((((await r.json()) as Json).lock as Json).lockedObjects as Json[]).find(
+          (o) => o.lockLevel === "exclusive",
+        )?.objectIds.length;
       }
     });
     // The last answer lists every lock taken, so all three requests were granted on top of each other.

@@ -19,12 +19,23 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const T = "3c6f0a1e-2b4d-4e8f-9a1b-5c7d9e0f1a2b";
 const OTHER = "9e8d7c6b-5a49-4382-8170-6f5e4d3c2b1a";
-const FORBIDDEN = { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } };
+const FORBIDDEN = {
+  error: {
+    code: "InsufficientPermissions",
+    message: "The user has insufficient permissions for the requested operation.",
+  },
+};
 const BRIEFCASE_GONE = { error: { code: "BriefcaseNotFound", message: "Requested Briefcase is not available." } };
 
-function modelhub(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function modelhub(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -42,21 +53,32 @@ describe("access control and ownership (tokens mode)", () => {
   let s: SecuredHub;
   let fixture: Fixture;
   let iModelId: string;
-  const api = (user: string) => (method: string, path: string, options?: { body?: unknown }) => s.as(user).api<Json>(method, path, options);
+  const api = (user: string) => (method: string, path: string, options?: { body?: unknown }) =>
+    s.as(user).api<Json>(method, path, options);
   const ac = (user: string) => accessControl(s.as(user));
-  const role = async (name: string, permissions: string[]) => (await ac("alice")("POST", `/itwins/${T}/roles`, { displayName: name, permissions })).body.role.id as string;
+  const role = async (name: string, permissions: string[]) =>
+    (await ac("alice")("POST", `/itwins/${T}/roles`, { displayName: name, permissions })).body.role.id as string;
   const tipId = () => fixture.changesets[0]!.id;
   const lock = (user: string, briefcaseId: number, level: string, ids = ["0x1"]) =>
-    api(user)("PATCH", `/${iModelId}/locks`, { body: { briefcaseId, changesetId: tipId(), lockedObjects: [{ lockLevel: level, objectIds: ids }] } });
+    api(user)("PATCH", `/${iModelId}/locks`, {
+      body: { briefcaseId, changesetId: tipId(), lockedObjects: [{ lockLevel: level, objectIds: ids }] },
+    });
   const createPush = (user: string, briefcaseId: number) => {
     const cs = fixture.changesets[1]!;
-    return api(user)("POST", `/${iModelId}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size, containingChanges: 0 } });
+    return api(user)("POST", `/${iModelId}/changesets`, {
+      body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size, containingChanges: 0 },
+    });
   };
 
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 2);
-    s = await startSecuredHub(["alice", "bob", "carol", "dave", "guest", "eve"], { admins: [], pendingPushTimeoutMs: 1 });
-    iModelId = (await createIModelFromFile(s.as("alice"), fixture.version0Path, { iTwinId: T, user: "alice", name: "owned" })).id;
+    s = await startSecuredHub(["alice", "bob", "carol", "dave", "guest", "eve"], {
+      admins: [],
+      pendingPushTimeoutMs: 1,
+    });
+    iModelId = (
+      await createIModelFromFile(s.as("alice"), fixture.version0Path, { iTwinId: T, user: "alice", name: "owned" })
+    ).id;
     const aliceBriefcase = await acquireBriefcase(s.as("alice"), iModelId, "alice");
     await pushChangeset(s.as("alice"), iModelId, aliceBriefcase, fixture.changesets[0]!, "alice");
     const writer = await role("Writer", ["imodels_write"]);
@@ -80,7 +102,20 @@ describe("access control and ownership (tokens mode)", () => {
     expectBody(await lock("alice", bobs, "shared", ["0x2"]), 403, FORBIDDEN);
     expectBody(await createPush("alice", bobs), 403, FORBIDDEN);
     // A release mixed into an acquiring request does not make it a release.
-    expectBody(await api("dave")("PATCH", `/${iModelId}/locks`, { body: { briefcaseId: bobs, changesetId: tipId(), lockedObjects: [{ lockLevel: "none", objectIds: ["0x1"] }, { lockLevel: "shared", objectIds: ["0x3"] }] } }), 403, FORBIDDEN);
+    expectBody(
+      await api("dave")("PATCH", `/${iModelId}/locks`, {
+        body: {
+          briefcaseId: bobs,
+          changesetId: tipId(),
+          lockedObjects: [
+            { lockLevel: "none", objectIds: ["0x1"] },
+            { lockLevel: "shared", objectIds: ["0x3"] },
+          ],
+        },
+      }),
+      403,
+      FORBIDDEN,
+    );
     // Nothing was changed by the refusals.
     const locks = await api("bob")("GET", `/${iModelId}/locks?briefcaseId=${bobs}`);
     assert.deepEqual(locks.body.locks[0].lockedObjects, [{ lockLevel: "exclusive", objectIds: ["0x1"] }]);
@@ -90,7 +125,13 @@ describe("access control and ownership (tokens mode)", () => {
     const carols = await acquireBriefcase(s.as("carol"), iModelId, "carol");
     expectBody(await lock("carol", carols, "shared"), 403, FORBIDDEN);
     expectBody(await createPush("carol", carols), 403, FORBIDDEN);
-    expectBody(await api("carol")("POST", `/${iModelId}/locks/release-chunk`, { body: { briefcaseId: carols, changesetId: tipId() } }), 403, FORBIDDEN);
+    expectBody(
+      await api("carol")("POST", `/${iModelId}/locks/release-chunk`, {
+        body: { briefcaseId: carols, changesetId: tipId() },
+      }),
+      403,
+      FORBIDDEN,
+    );
     const bobs = await acquireBriefcase(s.as("bob"), iModelId, "bob");
     expectBody(await api("carol")("DELETE", `/${iModelId}/briefcases/${bobs}`), 403, FORBIDDEN);
     expectBody(await api("carol")("DELETE", `/${iModelId}/briefcases/${carols}`), 204);
@@ -104,7 +145,9 @@ describe("access control and ownership (tokens mode)", () => {
     expectBody(await lock("bob", lost, "exclusive", ["0x10", "0x11"]), 200);
     // One lock released, then the rest by chunks, then the briefcase itself.
     expectBody(await lock("dave", lost, "none", ["0x10"]), 200);
-    const chunk = await api("dave")("POST", `/${iModelId}/locks/release-chunk`, { body: { briefcaseId: lost, changesetId: tipId() } });
+    const chunk = await api("dave")("POST", `/${iModelId}/locks/release-chunk`, {
+      body: { briefcaseId: lost, changesetId: tipId() },
+    });
     expectBody(chunk, 200, { isLastChunk: true });
     expectBody(await api("dave")("DELETE", `/${iModelId}/briefcases/${lost}`), 204);
     expectBody(await lock("bob", lost, "exclusive", ["0x10"]), 404, BRIEFCASE_GONE);
@@ -119,18 +162,26 @@ describe("access control and ownership (tokens mode)", () => {
     const created = await createPush("bob", b);
     assert.equal(created.status, 201, created.text);
     expectBody(await api("dave")("DELETE", `/${iModelId}/briefcases/${b}`), 204);
-    const complete = await api("bob")("PATCH", `/${iModelId}/changesets/${fixture.changesets[1]!.id}`, { body: { state: "fileUploaded", briefcaseId: b } });
+    const complete = await api("bob")("PATCH", `/${iModelId}/changesets/${fixture.changesets[1]!.id}`, {
+      body: { state: "fileUploaded", briefcaseId: b },
+    });
     expectBody(complete, 404, BRIEFCASE_GONE);
   });
 
   it("lists show only what the caller can see, page by page; other iTwins show nothing", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await api("alice")("POST", "", { body: { iTwinId: T, name: `listed-${i}`, baselineFile: { size: 1000 } } });
+      const r = await api("alice")("POST", "", {
+        body: { iTwinId: T, name: `listed-${i}`, baselineFile: { size: 1000 } },
+      });
       assert.equal(r.status, 201, r.text);
       ids.push(r.body.iModel.id);
     }
-    for (const id of [ids[0], ids[2], ids[4]]) expectBody(await api("alice")("PATCH", `/${id}/permissions/users/guest`, { body: { permissions: ["imodels_webview"] } }), 200);
+    for (const id of [ids[0], ids[2], ids[4]])
+      expectBody(
+        await api("alice")("PATCH", `/${id}/permissions/users/guest`, { body: { permissions: ["imodels_webview"] } }),
+        200,
+      );
     const seen: string[] = [];
     let next: string | undefined = `?iTwinId=${T}&$top=2`;
     let pages = 0;
@@ -146,8 +197,13 @@ describe("access control and ownership (tokens mode)", () => {
     assert.equal(pages, 2);
     // Bob (an iTwin member) sees every iModel of the iTwin but the ones with grants that leave him out.
     const bobSees = (await api("bob")("GET", `?iTwinId=${T}&$top=100`)).body.iModels.map((m: Json) => m.id);
-    assert.ok(bobSees.includes(iModelId) && bobSees.includes(ids[1]) && !bobSees.includes(ids[0]), JSON.stringify(bobSees));
-    expectBody(await api("guest")("GET", `/${ids[1]}`), 404, { error: { code: "iModelNotFound", message: "Requested iModel is not available." } });
+    assert.ok(
+      bobSees.includes(iModelId) && bobSees.includes(ids[1]) && !bobSees.includes(ids[0]),
+      JSON.stringify(bobSees),
+    );
+    expectBody(await api("guest")("GET", `/${ids[1]}`), 404, {
+      error: { code: "iModelNotFound", message: "Requested iModel is not available." },
+    });
     expectBody(await api("guest")("GET", `?iTwinId=${OTHER}`), 200);
     assert.deepEqual((await api("bob")("GET", `?iTwinId=${OTHER}`)).body.iModels, []);
     // The grant shows in the caller's effective permissions, in the cloud's shape.
@@ -161,19 +217,28 @@ describe("access control and ownership (tokens mode)", () => {
     const mine = await api("eve")("POST", "", { body: { iTwinId: OTHER, name: "mine", baselineFile: { size: 1000 } } });
     assert.equal(mine.status, 201, mine.text);
     const members = await ac("eve")("GET", `/itwins/${OTHER}/members/users`);
-    assert.deepEqual(members.body.members.map((m: Json) => [m.id, m.roles.map((x: Json) => x.displayName)]), [["eve", ["Owner"]]]);
+    assert.deepEqual(
+      members.body.members.map((m: Json) => [m.id, m.roles.map((x: Json) => x.displayName)]),
+      [["eve", ["Owner"]]],
+    );
   });
 
   it("access-control API errors: unknown role 404, duplicate name 409, bad permission 422, unknown member 404", async () => {
     const a = ac("alice");
     const missingRole = await a("GET", `/itwins/${T}/roles/00000000-0000-4000-8000-000000000000`);
     expectBody(missingRole, 404, { error: { code: "RoleNotFound", message: "Requested Role is not available." } });
-    expectBody(await a("POST", `/itwins/${T}/roles`, { displayName: "Writer", permissions: [] }), 409, { error: { code: "RoleExists", message: "A Role named 'Writer' already exists on this iTwin." } });
+    expectBody(await a("POST", `/itwins/${T}/roles`, { displayName: "Writer", permissions: [] }), 409, {
+      error: { code: "RoleExists", message: "A Role named 'Writer' already exists on this iTwin." },
+    });
     const bad = await a("POST", `/itwins/${T}/roles`, { displayName: "Odd", permissions: ["imodels_fly"] });
     assert.equal(bad.status, 422, bad.text);
     assert.equal(bad.body.error.details[0].target, "permissions[0]");
-    expectBody(await a("DELETE", `/itwins/${T}/members/users/nobody-here`), 404, { error: { code: "MemberNotFound", message: "Requested Member is not available." } });
-    const deleteOnIModel = await api("alice")("PATCH", `/${iModelId}/permissions/users/bob`, { body: { permissions: ["imodels-delete"] } });
+    expectBody(await a("DELETE", `/itwins/${T}/members/users/nobody-here`), 404, {
+      error: { code: "MemberNotFound", message: "Requested Member is not available." },
+    });
+    const deleteOnIModel = await api("alice")("PATCH", `/${iModelId}/permissions/users/bob`, {
+      body: { permissions: ["imodels-delete"] },
+    });
     assert.equal(deleteOnIModel.status, 422, deleteOnIModel.text);
     expectBody(await ac("eve")("GET", `/itwins/${T}/roles`), 403, FORBIDDEN);
     expectBody(await api("eve")("GET", `${s.hub.url}/accesscontrol/itwins/${T}/nothing`), 404);
@@ -182,15 +247,30 @@ describe("access control and ownership (tokens mode)", () => {
 
   it("modelhub access: roles, members, iModel grants, show; exit 1 on refusals, 2 on usage errors", async () => {
     const env = (user: string) => ({ MODELHUB_URL: s.hub.url, MODELHUB_TOKEN: s.token(user) });
-    const created = await modelhub(["access", "roles", "create", "--itwin", T, "--name", "Viewer", "--permissions", "webview", "--json"], env("alice"));
+    const created = await modelhub(
+      ["access", "roles", "create", "--itwin", T, "--name", "Viewer", "--permissions", "webview", "--json"],
+      env("alice"),
+    );
     assert.equal(created.code, 0, created.stderr);
     assert.deepEqual(JSON.parse(created.stdout).permissions, ["imodels_webview"]);
-    const added = await modelhub(["access", "members", "add", "--itwin", T, "--user", "frank", "--role", "Viewer"], env("alice"));
+    const added = await modelhub(
+      ["access", "members", "add", "--itwin", T, "--user", "frank", "--role", "Viewer"],
+      env("alice"),
+    );
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^member frank {2}Viewer/);
     const listed = await modelhub(["access", "members", "list", "--itwin", T, "--json"], env("alice"));
-    assert.ok(listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as Json).some((m) => m.id === "frank" && m.roles[0].displayName === "Viewer"));
-    const granted = await modelhub(["access", "imodel", "grant", iModelId, "--user", "carol", "--permissions", "read,write", "--json"], env("alice"));
+    assert.ok(
+      listed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Json)
+        .some((m) => m.id === "frank" && m.roles[0].displayName === "Viewer"),
+    );
+    const granted = await modelhub(
+      ["access", "imodel", "grant", iModelId, "--user", "carol", "--permissions", "read,write", "--json"],
+      env("alice"),
+    );
     assert.equal(granted.code, 0, granted.stderr);
     assert.deepEqual(JSON.parse(granted.stdout).userPermission.permissions, ["imodels_read", "imodels_write"]);
     // From now on this iModel's grants replace the iTwin's: carol has read+write here, bob (Writer) nothing.
@@ -198,16 +278,37 @@ describe("access control and ownership (tokens mode)", () => {
     assert.deepEqual(JSON.parse(carolShow.stdout).permissions, ["imodels_webview", "imodels_read", "imodels_write"]);
     const bobShow = await modelhub(["access", "show", iModelId], env("bob"));
     assert.equal(bobShow.code, 1);
-    assert.equal(bobShow.stderr, "modelhub access show: the hub answered 404: iModelNotFound: Requested iModel is not available.\n");
+    assert.equal(
+      bobShow.stderr,
+      "modelhub access show: the hub answered 404: iModelNotFound: Requested iModel is not available.\n",
+    );
     // alice kept her own access when she made the iModel's first grant (else she would have locked herself out).
-    assert.equal((await modelhub(["access", "show", iModelId], env("alice"))).stdout, "imodels_webview\nimodels_read\nimodels_write\nimodels_manage\nimodels-delete\n");
+    assert.equal(
+      (await modelhub(["access", "show", iModelId], env("alice"))).stdout,
+      "imodels_webview\nimodels_read\nimodels_write\nimodels_manage\nimodels-delete\n",
+    );
     const revoked = await modelhub(["access", "imodel", "revoke", iModelId, "--user", "carol"], env("alice"));
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal((await modelhub(["access", "imodel", "revoke", iModelId, "--user", "alice"], env("alice"))).code, 0);
-    assert.equal((await modelhub(["access", "show", iModelId], env("bob"))).stdout, "imodels_webview\nimodels_read\nimodels_write\n");
-    const refused = await modelhub(["access", "roles", "create", "--itwin", T, "--name", "Mine", "--permissions", "manage"], env("bob"));
-    assert.deepEqual([refused.code, refused.stderr], [1, "modelhub access roles create: the hub answered 403: InsufficientPermissions: The user has insufficient permissions for the requested operation.\n"]);
-    const usage = await modelhub(["access", "roles", "create", "--itwin", T, "--name", "X", "--permissions", "fly"], env("alice"));
+    assert.equal(
+      (await modelhub(["access", "show", iModelId], env("bob"))).stdout,
+      "imodels_webview\nimodels_read\nimodels_write\n",
+    );
+    const refused = await modelhub(
+      ["access", "roles", "create", "--itwin", T, "--name", "Mine", "--permissions", "manage"],
+      env("bob"),
+    );
+    assert.deepEqual(
+      [refused.code, refused.stderr],
+      [
+        1,
+        "modelhub access roles create: the hub answered 403: InsufficientPermissions: The user has insufficient permissions for the requested operation.\n",
+      ],
+    );
+    const usage = await modelhub(
+      ["access", "roles", "create", "--itwin", T, "--name", "X", "--permissions", "fly"],
+      env("alice"),
+    );
     assert.equal(usage.code, 2, usage.stderr);
     const both = await modelhub(["access", "imodel", "grant", iModelId, "--permissions", "read"], env("alice"));
     assert.equal(both.code, 2, both.stderr);
@@ -230,7 +331,10 @@ describe("open mode: everyone may do everything, but briefcases are still their 
         permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels-delete"],
       });
       const alices = await acquireBriefcase(hub, model.id, "alice");
-      const r = await hub.api("PATCH", `/${model.id}/locks`, { user: "mallory", body: { briefcaseId: alices, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: ["0x1"] }] } });
+      const r = await hub.api("PATCH", `/${model.id}/locks`, {
+        user: "mallory",
+        body: { briefcaseId: alices, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: ["0x1"] }] },
+      });
       assert.deepEqual([r.status, r.body], [403, FORBIDDEN]);
       // A manager (everyone, in open mode) may release it: the lost laptop without an identity provider.
       assert.equal((await hub.api("DELETE", `/${model.id}/briefcases/${alices}`, { user: "mallory" })).status, 204);

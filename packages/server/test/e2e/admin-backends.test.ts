@@ -23,9 +23,15 @@ import { privateSchema } from "../support/postgres.js";
 const ITWIN = "5e1f0a55-1111-4111-8111-111111111111";
 const CONTAINER = "doctor-backends";
 
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -51,7 +57,9 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
     process.env.AZURE_STORAGE_CONNECTION_STRING = azurite.connectionString;
     dataDir = await mkdtemp(join(tmpdir(), "modelhub-admin-backends-"));
     hub = await startTestHub({ dataDir, metadata: metadata(), blobs });
-    iModelId = (await createIModelFromFile(hub, await makeVersion0(join(tmpdir(), "modelhub-fixtures")), { iTwinId: ITWIN })).id;
+    iModelId = (
+      await createIModelFromFile(hub, await makeVersion0(join(tmpdir(), "modelhub-fixtures")), { iTwinId: ITWIN })
+    ).id;
   });
 
   after(async () => {
@@ -66,14 +74,27 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
     const store = await openBlobStore(blobs, dataDir);
     const key = `files/${iModelId}/notes.txt`; // under the prefix where the hub keeps what it refers to
     await store.put(key, Readable.from([Buffer.from("left over")]));
-    const args = ["doctor", "--data", dataDir, "--metadata", schema.url, "--blobs", `azure:${CONTAINER}`, "--grace", "0"];
+    const args = [
+      "doctor",
+      "--data",
+      dataDir,
+      "--metadata",
+      schema.url,
+      "--blobs",
+      `azure:${CONTAINER}`,
+      "--grace",
+      "0",
+    ];
 
     const report = await runCli([...args, "--json"], env);
     assert.equal(report.code, 1, `exit 1: something to repair\n${report.stdout}\n${report.stderr}`);
     const json = JSON.parse(report.stdout) as { orphans: { key: string }[]; blobsScanned: number; repaired: boolean };
     assert.equal(json.repaired, false);
     assert.ok(json.blobsScanned >= 2, `the container was listed (${json.blobsScanned} blobs)`);
-    assert.deepEqual(json.orphans.map((o) => o.key), [key]);
+    assert.deepEqual(
+      json.orphans.map((o) => o.key),
+      [key],
+    );
     assert.ok(await store.stat(key), "a report changes nothing");
 
     const repair = await runCli([...args, "--repair"], env);
@@ -101,8 +122,14 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
     const target = join(dataDir, "..", `backup-${Date.now()}`);
     const pg = await runCli(["backup", "--data", dataDir, "--to", target, "--metadata", schema.url], env);
     assert.equal(pg.code, 2, pg.stdout + pg.stderr);
-    assert.match(pg.stderr, /^modelhub backup: refused: the hub's metadata is in PostgreSQL \(postgres:\/\/.*\); modelhub backup copies the embedded SQLite file\. Back it up with PostgreSQL's own tools/);
-    const azure = await runCli(["backup", "--data", dataDir, "--to", target, "--blobs", `azure:${CONTAINER}`, "--json"], env);
+    assert.match(
+      pg.stderr,
+      /^modelhub backup: refused: the hub's metadata is in PostgreSQL \(postgres:\/\/.*\); modelhub backup copies the embedded SQLite file\. Back it up with PostgreSQL's own tools/,
+    );
+    const azure = await runCli(
+      ["backup", "--data", dataDir, "--to", target, "--blobs", `azure:${CONTAINER}`, "--json"],
+      env,
+    );
     assert.equal(azure.code, 2, azure.stdout + azure.stderr);
     assert.deepEqual(JSON.parse(azure.stdout), {
       ok: false,
@@ -115,11 +142,17 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
   });
 
   it("tokens made on the PostgreSQL database are the hub's", async () => {
-    const created = await runCli(["tokens", "create", "--data", dataDir, "--metadata", schema.url, "--user", "carol", "--json"], env);
+    const created = await runCli(
+      ["tokens", "create", "--data", dataDir, "--metadata", schema.url, "--user", "carol", "--json"],
+      env,
+    );
     assert.equal(created.code, 0, created.stderr);
     const { id } = JSON.parse(created.stdout) as { id: string };
     const listed = await runCli(["tokens", "list", "--data", dataDir, "--metadata", schema.url, "--json"], env);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.deepEqual((JSON.parse(listed.stdout) as { id: string; userId: string }[]).map((t) => [t.id, t.userId]), [[id, "carol"]]);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { id: string; userId: string }[]).map((t) => [t.id, t.userId]),
+      [[id, "carol"]],
+    );
   });
 });

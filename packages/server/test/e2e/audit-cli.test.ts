@@ -18,12 +18,18 @@ const ITWIN = "66666666-6666-4666-8666-666666666666";
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
-function modelhub(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function modelhub(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const clean = { ...process.env };
     delete clean.MODELHUB_URL;
     delete clean.MODELHUB_TOKEN;
-    const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...clean, ...env } });
+    const child = spawn(process.execPath, [...MODELHUB, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...clean, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -44,7 +50,14 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     briefcaseId = await acquireBriefcase(hub, iModelId, "alice");
     const locked = await hub.api("PATCH", `/${iModelId}/locks`, {
       user: "alice",
-      body: { briefcaseId, changesetId: "", lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] }, { lockLevel: "shared", objectIds: ["0x10"] }] },
+      body: {
+        briefcaseId,
+        changesetId: "",
+        lockedObjects: [
+          { lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] },
+          { lockLevel: "shared", objectIds: ["0x10"] },
+        ],
+      },
     });
     assert.equal(locked.status, 200, locked.text);
   });
@@ -55,7 +68,11 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     const listed = await modelhub(["briefcases", "list", iModelId, "--json"], env);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(
-      listed.stdout.trim().split("\n").map((l) => JSON.parse(l) as Json).map((b) => [b.briefcaseId, b.ownerId, b.locks]),
+      listed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Json)
+        .map((b) => [b.briefcaseId, b.ownerId, b.locks]),
       [[briefcaseId, "alice", 3]],
     );
 
@@ -83,30 +100,70 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     assert.equal(text.code, 0, text.stderr);
     const lines = text.stdout.trim().split("\n");
     const actions = lines.map((l) => l.split("  ")[2]);
-    assert.deepEqual(actions, ["imodel.create", "storage.upload", "imodel.baseline.complete", "briefcase.acquire", "locks.update", "briefcase.release", "locks.update"]);
+    assert.deepEqual(actions, [
+      "imodel.create",
+      "storage.upload",
+      "imodel.baseline.complete",
+      "briefcase.acquire",
+      "locks.update",
+      "briefcase.release",
+      "locks.update",
+    ]);
     const release = lines[5]!;
-    assert.match(release, /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}bob {2}briefcase\.release {2}204 success {2}imodel=[0-9a-f-]{36} {2}itwin=66666666-6666-4666-8666-666666666666 {2}target=\d+ {2}from=\S+ {2}request=\S+$/);
+    assert.match(
+      release,
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}bob {2}briefcase\.release {2}204 success {2}imodel=[0-9a-f-]{36} {2}itwin=66666666-6666-4666-8666-666666666666 {2}target=\d+ {2}from=\S+ {2}request=\S+$/,
+    );
     assert.ok(release.includes(`target=${briefcaseId}`));
     assert.match(lines[6]!, /alice {2}locks\.update {2}404 refused .* error=BriefcaseNotFound/);
 
     const json = await modelhub(["audit", "--itwin", ITWIN, "--user", "bob", "--json", "--since", "1h"], env);
     assert.equal(json.code, 0, json.stderr);
-    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as Json);
-    assert.deepEqual(entries.map((e) => [e.action, e.userId, e.iModelId, e.target, e.outcome]), [["briefcase.release", "bob", iModelId, String(briefcaseId), "success"]]);
+    const entries = json.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Json);
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.userId, e.iModelId, e.target, e.outcome]),
+      [["briefcase.release", "bob", iModelId, String(briefcaseId), "success"]],
+    );
 
-    const limited = await modelhub(["audit", "--imodel", iModelId, "--limit", "2", "--newest-first", "--url", hub.url, "--token", "carol"]);
+    const limited = await modelhub([
+      "audit",
+      "--imodel",
+      iModelId,
+      "--limit",
+      "2",
+      "--newest-first",
+      "--url",
+      hub.url,
+      "--token",
+      "carol",
+    ]);
     assert.equal(limited.code, 0, limited.stderr);
-    assert.deepEqual(limited.stdout.trim().split("\n").map((l) => l.split("  ")[2]), ["locks.update", "briefcase.release"]);
+    assert.deepEqual(
+      limited.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("  ")[2]),
+      ["locks.update", "briefcase.release"],
+    );
   });
 
   it("refuses clearly: no token (2), a bad time (2), an iModel the hub does not have (1, the API's code)", async () => {
     const noToken = await modelhub(["audit", "--url", hub.url]);
     assert.equal(noToken.code, 2);
     assert.match(noToken.stderr, /give a token with --token or MODELHUB_TOKEN/);
-    const badTime = await modelhub(["audit", "--since", "last tuesday"], { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" });
+    const badTime = await modelhub(["audit", "--since", "last tuesday"], {
+      MODELHUB_URL: hub.url,
+      MODELHUB_TOKEN: "carol",
+    });
     assert.equal(badTime.code, 2);
     assert.match(badTime.stderr, /'last tuesday' is not a time/);
-    const missing = await modelhub(["audit", "--imodel", "00000000-0000-4000-8000-000000000000"], { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" });
+    const missing = await modelhub(["audit", "--imodel", "00000000-0000-4000-8000-000000000000"], {
+      MODELHUB_URL: hub.url,
+      MODELHUB_TOKEN: "carol",
+    });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /the hub answered 404: iModelNotFound/);
   });
@@ -115,7 +172,10 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
   // and raw terminal escapes.
   it("a blob name with a line break and escapes is refused unrecorded, and whatever the log holds prints as one escaped line per entry", async () => {
     const forged = "2026-01-01T00:00:00.000Z  root  imodel.delete  200 success";
-    const put = await fetch(`${hub.url}/storage/modelhub/files/${iModelId}/x%0D%0A${encodeURIComponent(forged)}%1B%5B2J%C2%9B31m/y?sig=x`, { method: "PUT", body: "data" });
+    const put = await fetch(
+      `${hub.url}/storage/modelhub/files/${iModelId}/x%0D%0A${encodeURIComponent(forged)}%1B%5B2J%C2%9B31m/y?sig=x`,
+      { method: "PUT", body: "data" },
+    );
     assert.equal(put.status, 400);
     assert.match(await put.text(), /InvalidUri/);
     // What a hub recorded before this fix (raw control characters), written as it would have been.
@@ -124,14 +184,23 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
       db.prepare(
         `INSERT INTO audit_log (at, user_id, action, method, path, itwin_id, imodel_id, target, address, status, outcome, request_id, details)
           VALUES (?, NULL, 'storage.upload', 'PUT', ?, ?, ?, ?, '127.0.0.1', 403, 'refused', ?, ?)`,
-      ).run(new Date().toISOString(), `/storage/modelhub/files/${iModelId}/y`, ITWIN, iModelId, `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`, "old\u001b]0;title\u0007", JSON.stringify({ errorCode: "Auth\nFailed" }));
+      ).run(
+        new Date().toISOString(),
+        `/storage/modelhub/files/${iModelId}/y`,
+        ITWIN,
+        iModelId,
+        `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`,
+        "old\u001b]0;title\u0007",
+        JSON.stringify({ errorCode: "Auth\nFailed" }),
+      );
     } finally {
       db.close();
     }
     const env = { MODELHUB_URL: hub.url, MODELHUB_TOKEN: "carol" };
     const all = await modelhub(["audit", "--imodel", iModelId], env);
     assert.equal(all.code, 0, all.stderr);
-    const count = (await hub.api<Json>("GET", `/${iModelId}/auditlog?$top=1000`, { user: "carol" })).body.auditEntries.length as number;
+    const count = (await hub.api<Json>("GET", `/${iModelId}/auditlog?$top=1000`, { user: "carol" })).body.auditEntries
+      .length as number;
     const lines = all.stdout.trim().split("\n");
     assert.equal(lines.length, count, "one line per entry: none forged");
     assert.ok(!lines.some((l) => l.startsWith(forged)), "no line starts with the forged entry");
@@ -145,9 +214,15 @@ describe("modelhub audit / modelhub briefcases (CLI over HTTP)", () => {
     const json = await modelhub(["audit", "--imodel", iModelId, "--json"], env);
     assert.equal(json.code, 0, json.stderr);
     assert.doesNotMatch(json.stdout, RAW_CONTROL);
-    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as Json);
+    const entries = json.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Json);
     assert.equal(entries.length, count);
-    assert.equal(entries.find((e) => e.requestId?.startsWith("old"))?.target, `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`);
+    assert.equal(
+      entries.find((e) => e.requestId?.startsWith("old"))?.target,
+      `files/${iModelId}/x\r\n${forged}\u001b[2J\u009b31m`,
+    );
   });
 
   it("other commands print names and messages from the hub escaped too (imodel list/show, a refusal quoting input)", async () => {

@@ -99,7 +99,11 @@ describe("audit log", () => {
     assert.equal(byAction("changeset.complete")[0]!.method, "PATCH");
     assert.equal(byAction("changeset.complete")[0]!.path, `/imodels/${iModelId}/changesets/${cs.id}`);
     assert.equal(byAction("locks.update")[0]!.target, String(briefcaseId));
-    assert.equal(byAction("locks.update")[1]!.requestId, "release-locks-1", "the caller's x-request-id is the entry's request id");
+    assert.equal(
+      byAction("locks.update")[1]!.requestId,
+      "release-locks-1",
+      "the caller's x-request-id is the entry's request id",
+    );
     assert.equal(pushRequestId, "release-locks-1");
     const [baselineUpload, changesetUpload] = byAction("storage.upload") as [Json, Json];
     assert.equal(baselineUpload.target, `files/${iModelId}/baseline/upload.bim`);
@@ -111,11 +115,19 @@ describe("audit log", () => {
   });
 
   it("records refusals (4xx) with the error code, and unauthenticated writes without a user; reads are not recorded", async () => {
-    const bad = await hub.api<Json>("POST", `/${iModelId}/changesets`, { headers: { "x-request-id": "bad-body-1" }, body: { id: "nothex" } });
+    const bad = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      headers: { "x-request-id": "bad-body-1" },
+      body: { id: "nothex" },
+    });
     assert.equal(bad.status, 422);
-    const anonymous = await hub.api<Json>("DELETE", `/${iModelId}/briefcases/${briefcaseId}`, { user: null, headers: { "x-request-id": "anon-1" } });
+    const anonymous = await hub.api<Json>("DELETE", `/${iModelId}/briefcases/${briefcaseId}`, {
+      user: null,
+      headers: { "x-request-id": "anon-1" },
+    });
     assert.equal(anonymous.status, 401);
-    const missing = await hub.api<Json>("DELETE", `/${iModelId}/briefcases/99999`, { headers: { "x-request-id": "missing-1" } });
+    const missing = await hub.api<Json>("DELETE", `/${iModelId}/briefcases/99999`, {
+      headers: { "x-request-id": "missing-1" },
+    });
     assert.equal(missing.status, 404);
     const before = (await hub.api<Json>("GET", `/${iModelId}/auditlog?$top=1000`)).body.auditEntries.length;
     assert.equal((await hub.api("GET", `/${iModelId}/changesets`)).status, 200);
@@ -123,10 +135,28 @@ describe("audit log", () => {
     const entries = r.body.auditEntries as Json[];
     assert.equal(entries.length, before, "a GET adds nothing (nor does reading the log)");
     const find = (id: string) => entries.find((e) => e.requestId === id);
-    assert.deepEqual(pick(find("bad-body-1")), { action: "changeset.create", userId: "alice", status: 422, outcome: "refused", errorCode: "InvalidiModelsRequest" });
-    assert.deepEqual(pick(find("anon-1")), { action: "briefcase.release", userId: null, status: 401, outcome: "refused", errorCode: "HeaderNotFound" });
+    assert.deepEqual(pick(find("bad-body-1")), {
+      action: "changeset.create",
+      userId: "alice",
+      status: 422,
+      outcome: "refused",
+      errorCode: "InvalidiModelsRequest",
+    });
+    assert.deepEqual(pick(find("anon-1")), {
+      action: "briefcase.release",
+      userId: null,
+      status: 401,
+      outcome: "refused",
+      errorCode: "HeaderNotFound",
+    });
     assert.equal(find("anon-1")!.target, String(briefcaseId));
-    assert.deepEqual(pick(find("missing-1")), { action: "briefcase.release", userId: "alice", status: 404, outcome: "refused", errorCode: "BriefcaseNotFound" });
+    assert.deepEqual(pick(find("missing-1")), {
+      action: "briefcase.release",
+      userId: "alice",
+      status: 404,
+      outcome: "refused",
+      errorCode: "BriefcaseNotFound",
+    });
   });
 
   it("filters by user, action and time, pages with continuation links both ways, and refuses bad filters", async () => {
@@ -140,22 +170,45 @@ describe("audit log", () => {
     const iTwinLog = await allPages(hub, `${hub.url}/auditlog?iTwinId=${ITWIN}&$top=3`);
     assert.ok(iTwinLog.pages >= 5, `paged in ${iTwinLog.pages} pages of 3`);
     const seqs = iTwinLog.entries.map((e) => e.seq as number);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "oldest first");
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      "oldest first",
+    );
     assert.equal(new Set(seqs).size, seqs.length, "no entry twice");
     assert.ok(iTwinLog.entries.every((e) => e.iTwinId === ITWIN));
-    assert.ok(iTwinLog.entries.some((e) => e.iModelId === secondId && e.action === "imodel.create" && e.userId === "bob"));
+    assert.ok(
+      iTwinLog.entries.some((e) => e.iModelId === secondId && e.action === "imodel.create" && e.userId === "bob"),
+    );
     const everything = (await allPages(hub, `${hub.url}/auditlog?$top=1000`)).entries;
-    assert.ok(everything.some((e) => e.iTwinId === OTHER_ITWIN), "without iTwinId: the whole hub");
+    assert.ok(
+      everything.some((e) => e.iTwinId === OTHER_ITWIN),
+      "without iTwinId: the whole hub",
+    );
     assert.equal(everything.filter((e) => e.iTwinId === ITWIN).length, iTwinLog.entries.length);
 
     const newestFirst = await allPages(hub, `${hub.url}/auditlog?iTwinId=${ITWIN}&$top=4&$orderBy=at%20desc`);
-    assert.deepEqual(newestFirst.entries.map((e) => e.seq), [...seqs].reverse());
+    assert.deepEqual(
+      newestFirst.entries.map((e) => e.seq),
+      [...seqs].reverse(),
+    );
 
-    const bobs = (await hub.api<Json>("GET", `${hub.url}/auditlog?iTwinId=${ITWIN}&userId=bob`)).body.auditEntries as Json[];
-    assert.deepEqual(bobs.map((e) => [e.action, e.iModelId]), [["imodel.create", secondId]]);
-    const creates = (await hub.api<Json>("GET", `/${iModelId}/auditlog?action=changeset.create`)).body.auditEntries as Json[];
-    assert.deepEqual(creates.map((e) => e.status), [201, 422]);
-    const future = await hub.api<Json>("GET", `/${iModelId}/auditlog?since=${new Date(Date.now() + 3600_000).toISOString()}`);
+    const bobs = (await hub.api<Json>("GET", `${hub.url}/auditlog?iTwinId=${ITWIN}&userId=bob`)).body
+      .auditEntries as Json[];
+    assert.deepEqual(
+      bobs.map((e) => [e.action, e.iModelId]),
+      [["imodel.create", secondId]],
+    );
+    const creates = (await hub.api<Json>("GET", `/${iModelId}/auditlog?action=changeset.create`)).body
+      .auditEntries as Json[];
+    assert.deepEqual(
+      creates.map((e) => e.status),
+      [201, 422],
+    );
+    const future = await hub.api<Json>(
+      "GET",
+      `/${iModelId}/auditlog?since=${new Date(Date.now() + 3600_000).toISOString()}`,
+    );
     assert.deepEqual(future.body.auditEntries, []);
     const past = await hub.api<Json>("GET", `/${iModelId}/auditlog?until=2020-01-01`);
     assert.deepEqual(past.body.auditEntries, []);
@@ -176,8 +229,13 @@ describe("audit log", () => {
   it("every write route is recorded under a named action (a new route without one fails here)", () => {
     const routes = hub.server.app.auditedRoutes;
     assert.ok(routes.length >= 17, `found ${routes.length} write routes`);
-    assert.deepEqual(routes.filter((r) => !r.named).map((r) => `${r.method} ${r.url}`), []);
-    assert.ok(routes.some((r) => r.method === "PUT" && r.url === "/storage/modelhub/*" && r.action === "storage.upload"));
+    assert.deepEqual(
+      routes.filter((r) => !r.named).map((r) => `${r.method} ${r.url}`),
+      [],
+    );
+    assert.ok(
+      routes.some((r) => r.method === "PUT" && r.url === "/storage/modelhub/*" && r.action === "storage.upload"),
+    );
     assert.ok(!routes.some((r) => r.method === "GET" || r.method === "HEAD"));
   });
 
@@ -195,7 +253,9 @@ describe("audit log", () => {
 });
 
 function pick(e: Json | undefined): Json | undefined {
-  return e && { action: e.action, userId: e.userId, status: e.status, outcome: e.outcome, errorCode: e.details?.errorCode };
+  return (
+    e && { action: e.action, userId: e.userId, status: e.status, outcome: e.outcome, errorCode: e.details?.errorCode }
+  );
 }
 
 describe("audit log retention", () => {
@@ -222,11 +282,15 @@ describe("audit log retention", () => {
     const hub = await startTestHub({ dataDir, auditRetentionDays: 30 });
     try {
       // The first housekeeping pass runs at start.
-      const left = await eventually(async () => {
-        const r = await hub.api<Json>("GET", `${hub.url}/auditlog?iTwinId=${ITWIN}`);
-        const ids = (r.body.auditEntries as Json[]).map((e) => e.requestId as string);
-        return ids.length === 2 ? ids : undefined;
-      }, 20_000, "old entries pruned");
+      const left = await eventually(
+        async () => {
+          const r = await hub.api<Json>("GET", `${hub.url}/auditlog?iTwinId=${ITWIN}`);
+          const ids = (r.body.auditEntries as Json[]).map((e) => e.requestId as string);
+          return ids.length === 2 ? ids : undefined;
+        },
+        20_000,
+        "old entries pruned",
+      );
       assert.deepEqual(left, ["29-days", "today"]);
     } finally {
       await hub.close();
@@ -235,7 +299,10 @@ describe("audit log retention", () => {
   });
 
   it("--audit-retention-days must be a whole number of days, at least 1", () => {
-    assert.throws(() => makeConfig({ auditRetentionDays: 0 }), /--audit-retention-days must be a whole number of at least 1/);
+    assert.throws(
+      () => makeConfig({ auditRetentionDays: 0 }),
+      /--audit-retention-days must be a whole number of at least 1/,
+    );
     assert.throws(() => makeConfig({ auditRetentionDays: 1.5 }), /--audit-retention-days/);
     assert.equal(makeConfig({}).auditRetentionDays, 365);
   });

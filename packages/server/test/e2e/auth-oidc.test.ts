@@ -27,14 +27,32 @@ const { createDefaultClientStorage } = require("@itwin/imodels-access-backend/li
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const INVALID = { error: { code: "InvalidAccessToken", message: "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted." } };
-const NO_HEADER = { error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." } };
+const INVALID = {
+  error: {
+    code: "InvalidAccessToken",
+    message:
+      "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted.",
+  },
+};
+const NO_HEADER = {
+  error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." },
+};
 const now = () => Math.floor(Date.now() / 1000);
 const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const iTwinOf = (n: number) => `0000000${n}-aaaa-4aaa-8aaa-${String(n).padStart(12, "0")}`;
 
-function call(hub: TestHub, token: string | null, method: string, path: string, body?: unknown): Promise<ApiResponse<Json>> {
-  return hub.api<Json>(method, path, { user: null, ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }), ...(body === undefined ? {} : { body }) });
+function call(
+  hub: TestHub,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResponse<Json>> {
+  return hub.api<Json>(method, path, {
+    user: null,
+    ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }),
+    ...(body === undefined ? {} : { body }),
+  });
 }
 
 /** Names of the iModels `token`'s user sees in `iTwinId`. */
@@ -52,7 +70,11 @@ describe("--auth oidc with a real identity provider", () => {
   const iTwinId = iTwinOf(1);
 
   /** A token signed with the provider's own key: valid unless the test breaks one claim. */
-  const forged = async (claims: JWTPayload, header: { alg?: string; kid?: string } = {}, key: CryptoKey | Uint8Array = signKey): Promise<string> =>
+  const forged = async (
+    claims: JWTPayload,
+    header: { alg?: string; kid?: string } = {},
+    key: CryptoKey | Uint8Array = signKey,
+  ): Promise<string> =>
     new SignJWT({ sub: "alice", ...claims })
       .setProtectedHeader({ alg: header.alg ?? "RS256", kid: header.kid ?? idp.privateJwk.kid, typ: "at+jwt" })
       .setIssuer((claims.iss as string | undefined) ?? idp.issuer)
@@ -63,11 +85,18 @@ describe("--auth oidc with a real identity provider", () => {
 
   before(async () => {
     idp = await startIdentityProvider([
-      { clientId: "alice", secret: "alice-secret-0123456789-abcdefghij", claims: { name: "Alice Liddell", given_name: "Alice", family_name: "Liddell", email: "alice@example.com" } },
+      {
+        clientId: "alice",
+        secret: "alice-secret-0123456789-abcdefghij",
+        claims: { name: "Alice Liddell", given_name: "Alice", family_name: "Liddell", email: "alice@example.com" },
+      },
       { clientId: "bob", secret: "bob-secret-0123456789-abcdefghijkl" },
     ]);
     signKey = (await importJWK(idp.privateJwk, "RS256")) as CryptoKey;
-    hub = await startTestHub({ auth: { mode: "oidc", issuer: idp.issuer, audience: idp.audience }, rateLimitPerMinute: 0 });
+    hub = await startTestHub({
+      auth: { mode: "oidc", issuer: idp.issuer, audience: idp.audience },
+      rateLimitPerMinute: 0,
+    });
     alice = await idp.token("alice");
   });
   after(async () => {
@@ -82,7 +111,13 @@ describe("--auth oidc with a real identity provider", () => {
     assert.match(created.body.iModel._links.creator.href, /\/users\/alice$/);
     const user = await eventuallyProfile(hub, alice, iModelId);
     assert.deepEqual(
-      { id: user.id, displayName: user.displayName, givenName: user.givenName, surname: user.surname, email: user.email },
+      {
+        id: user.id,
+        displayName: user.displayName,
+        givenName: user.givenName,
+        surname: user.surname,
+        email: user.email,
+      },
       { id: "alice", displayName: "Alice Liddell", givenName: "Alice", surname: "Liddell", email: "alice@example.com" },
     );
     assert.deepEqual(await namesIn(hub, alice, iTwinId), ["Alice's model"]);
@@ -104,18 +139,39 @@ describe("--auth oidc with a real identity provider", () => {
       ["wrong issuer", () => forged({ iss: "https://evil.example.com" })],
       ["wrong audience", () => forged({ aud: "https://another-api.example.com" })],
       ["bad signature (another key, same kid)", () => forged({}, {}, otherKey)],
-      ["tampered payload", async () => {
-        const [h, , s] = alice.split(".");
-        const payload = Buffer.from(JSON.stringify({ sub: "mallory", iss: idp.issuer, aud: idp.audience, exp: now() + 600 })).toString("base64url");
-        return `${h}.${payload}.${s}`;
-      }],
-      ["alg none", async () => {
-        const h = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-        const p = Buffer.from(JSON.stringify({ sub: "alice", iss: idp.issuer, aud: idp.audience, exp: now() + 600 })).toString("base64url");
-        return `${h}.${p}.`;
-      }],
-      ["HS256 signed with the public key's bytes (key confusion)", () => forged({}, { alg: "HS256" }, new TextEncoder().encode(JSON.stringify(publicJwk)))],
-      ["no exp", async () => new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "RS256", kid: idp.privateJwk.kid }).setIssuer(idp.issuer).setAudience(idp.audience).sign(signKey)],
+      [
+        "tampered payload",
+        async () => {
+          const [h, , s] = alice.split(".");
+          const payload = Buffer.from(
+            JSON.stringify({ sub: "mallory", iss: idp.issuer, aud: idp.audience, exp: now() + 600 }),
+          ).toString("base64url");
+          return `${h}.${payload}.${s}`;
+        },
+      ],
+      [
+        "alg none",
+        async () => {
+          const h = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
+          const p = Buffer.from(
+            JSON.stringify({ sub: "alice", iss: idp.issuer, aud: idp.audience, exp: now() + 600 }),
+          ).toString("base64url");
+          return `${h}.${p}.`;
+        },
+      ],
+      [
+        "HS256 signed with the public key's bytes (key confusion)",
+        () => forged({}, { alg: "HS256" }, new TextEncoder().encode(JSON.stringify(publicJwk))),
+      ],
+      [
+        "no exp",
+        async () =>
+          new SignJWT({ sub: "alice" })
+            .setProtectedHeader({ alg: "RS256", kid: idp.privateJwk.kid })
+            .setIssuer(idp.issuer)
+            .setAudience(idp.audience)
+            .sign(signKey),
+      ],
       ["unknown kid", () => forged({}, { kid: "no-such-key" }, otherKey)],
       ["not a JWT", async () => "opaque-token"],
     ];
@@ -128,11 +184,21 @@ describe("--auth oidc with a real identity provider", () => {
     // A token that is off by less than the clock tolerance is accepted (the control for the expiry cases).
     const skewed = await call(hub, await forged({ iat: now() - 600, exp: now() - 10 }), "GET", `?iTwinId=${iTwinId}`);
     assert.equal(skewed.status, 200, skewed.text);
-    assert.deepEqual(await namesIn(hub, alice, iTwinId), ["Alice's model"], "none of the refused requests created anything");
+    assert.deepEqual(
+      await namesIn(hub, alice, iTwinId),
+      ["Alice's model"],
+      "none of the refused requests created anything",
+    );
   });
 
   it("refuses tokens issued in the future or meant to live too long (default: 30 s of skew, a day of lifetime)", async () => {
-    const noIat = (exp: number) => new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "RS256", kid: idp.privateJwk.kid }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime(exp).sign(signKey);
+    const noIat = (exp: number) =>
+      new SignJWT({ sub: "alice" })
+        .setProtectedHeader({ alg: "RS256", kid: idp.privateJwk.kid })
+        .setIssuer(idp.issuer)
+        .setAudience(idp.audience)
+        .setExpirationTime(exp)
+        .sign(signKey);
     const refused: [string, () => Promise<string>][] = [
       ["issued an hour from now", () => forged({ iat: now() + 3600, exp: now() + 4200 })],
       ["issued a minute from now (beyond the skew)", () => forged({ iat: now() + 60, exp: now() + 600 })],
@@ -146,33 +212,58 @@ describe("--auth oidc with a real identity provider", () => {
       assert.deepEqual(r.body, INVALID, what);
     }
     // The controls: within the skew, within a day, and without iat expiring within a day.
-    for (const make of [() => forged({ iat: now() + 20 }), () => forged({ iat: now(), exp: now() + 23 * 3600 }), () => noIat(now() + 3600)]) {
+    for (const make of [
+      () => forged({ iat: now() + 20 }),
+      () => forged({ iat: now(), exp: now() + 23 * 3600 }),
+      () => noIat(now() + 3600),
+    ]) {
       const r = await call(hub, await make(), "GET", `?iTwinId=${iTwinId}`);
       assert.equal(r.status, 200, r.text);
     }
-    assert.deepEqual(await namesIn(hub, alice, iTwinId), ["Alice's model"], "none of the refused requests created anything");
+    assert.deepEqual(
+      await namesIn(hub, alice, iTwinId),
+      ["Alice's model"],
+      "none of the refused requests created anything",
+    );
   });
 
   it("--clock-skew and --max-token-lifetime come from the environment and the config file of `modelhub serve`", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelhub-oidc-config-"));
     const config = join(dir, "modelhub.json");
-    await writeFile(config, JSON.stringify({ auth: "oidc", issuer: idp.issuer, audience: idp.audience, maxTokenLifetime: 600 }));
+    await writeFile(
+      config,
+      JSON.stringify({ auth: "oidc", issuer: idp.issuer, audience: idp.audience, maxTokenLifetime: 600 }),
+    );
     const served = await startHubProcess({ args: ["--config", config], env: { MODELHUB_OIDC_CLOCK_SKEW: "5" } });
     try {
-      const hubCall = async (token: string) => (await fetch(`${served.url}/imodels?iTwinId=${iTwinId}`, { headers: { authorization: `Bearer ${token}` } })).status;
+      const hubCall = async (token: string) =>
+        (await fetch(`${served.url}/imodels?iTwinId=${iTwinId}`, { headers: { authorization: `Bearer ${token}` } }))
+          .status;
       assert.equal(await hubCall(await forged({ iat: now(), exp: now() + 300 })), 200);
-      assert.equal(await hubCall(await forged({ iat: now() + 20, exp: now() + 300 })), 401, "20 s ahead is beyond a 5 s skew");
-      assert.equal(await hubCall(await forged({ iat: now(), exp: now() + 900 })), 401, "15 minutes is longer than 600 s");
+      assert.equal(
+        await hubCall(await forged({ iat: now() + 20, exp: now() + 300 })),
+        401,
+        "20 s ahead is beyond a 5 s skew",
+      );
+      assert.equal(
+        await hubCall(await forged({ iat: now(), exp: now() + 900 })),
+        401,
+        "15 minutes is longer than 600 s",
+      );
       assert.equal(await hubCall(alice), 401, "the provider's own tokens live an hour");
     } finally {
       await served.stop();
       await rm(dir, { recursive: true, force: true });
     }
     // Out of bounds: refused at start with exit code 2, naming the option.
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve", "--port", "0", "--auth", "oidc", "--issuer", idp.issuer], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, MODELHUB_OIDC_CLOCK_SKEW: "3600" },
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", CLI, "serve", "--port", "0", "--auth", "oidc", "--issuer", idp.issuer],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, MODELHUB_OIDC_CLOCK_SKEW: "3600" },
+      },
+    );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -182,25 +273,43 @@ describe("--auth oidc with a real identity provider", () => {
 
   it("the official clients work with the provider's tokens: create from a baseline, push a changeset, list", async () => {
     const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 1);
-    const client = new authoring.IModelsClient({ api: { baseUrl: hub.baseUrl }, cloudStorage: createDefaultClientStorage() });
+    const client = new authoring.IModelsClient({
+      api: { baseUrl: hub.baseUrl },
+      cloudStorage: createDefaultClientStorage(),
+    });
     // A fresh token per call, as an authorization client hands out.
     const authorization = async () => ({ scheme: "Bearer", token: await idp.token("bob") });
     const bobsITwin = iTwinOf(2);
-    const iModel = await client.iModels.createFromBaseline({ authorization, iModelProperties: { iTwinId: bobsITwin, name: "Bob's model", filePath: fixture.version0Path } });
+    const iModel = await client.iModels.createFromBaseline({
+      authorization,
+      iModelProperties: { iTwinId: bobsITwin, name: "Bob's model", filePath: fixture.version0Path },
+    });
     assert.equal(iModel.state, "initialized");
-    const briefcase = await client.briefcases.acquire({ authorization, iModelId: iModel.id, briefcaseProperties: { deviceName: "bob's rig" } });
+    const briefcase = await client.briefcases.acquire({
+      authorization,
+      iModelId: iModel.id,
+      briefcaseProperties: { deviceName: "bob's rig" },
+    });
     const cs = fixture.changesets[0]!;
     const pushed = await client.changesets.create({
       authorization,
       iModelId: iModel.id,
-      changesetProperties: { id: cs.id, briefcaseId: briefcase.briefcaseId, description: cs.description, containingChanges: 0, filePath: cs.pathname },
+      changesetProperties: {
+        id: cs.id,
+        briefcaseId: briefcase.briefcaseId,
+        description: cs.description,
+        containingChanges: 0,
+        filePath: cs.pathname,
+      },
     });
     assert.equal(pushed.index, 1);
     const names: string[] = [];
-    for await (const m of client.iModels.getMinimalList({ authorization, urlParams: { iTwinId: bobsITwin } })) names.push(m.displayName);
+    for await (const m of client.iModels.getMinimalList({ authorization, urlParams: { iTwinId: bobsITwin } }))
+      names.push(m.displayName);
     assert.deepEqual(names, ["Bob's model"]);
     const changesets: number[] = [];
-    for await (const c of client.changesets.getMinimalList({ authorization, iModelId: iModel.id })) changesets.push(c.index);
+    for await (const c of client.changesets.getMinimalList({ authorization, iModelId: iModel.id }))
+      changesets.push(c.index);
     assert.deepEqual(changesets, [1]);
     assert.equal(briefcase.ownerId, "bob");
   });
@@ -228,13 +337,22 @@ describe("--auth oidc with a JWKS over HTTP: key rotation and per-user rate limi
     return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" } };
   };
   const token = (key: { privateKey: CryptoKey; jwk: JWK }, sub: string, extra: JWTPayload = {}) =>
-    new SignJWT({ sub, ...extra }).setProtectedHeader({ alg: "ES256", kid: key.jwk.kid! }).setIssuer(issuer).setAudience("modelhub").setIssuedAt().setExpirationTime("10m").sign(key.privateKey);
+    new SignJWT({ sub, ...extra })
+      .setProtectedHeader({ alg: "ES256", kid: key.jwk.kid! })
+      .setIssuer(issuer)
+      .setAudience("modelhub")
+      .setIssuedAt()
+      .setExpirationTime("10m")
+      .sign(key.privateKey);
 
   before(async () => {
     keyA = await newKey("key-a");
     keyB = await newKey("key-b");
     jwks = await startJwksServer([keyA.jwk]);
-    hub = await startTestHub({ auth: { mode: "oidc", issuer, audience: "modelhub", jwks: jwks.url, jwksCooldownMs: 1000 }, rateLimitPerMinute: 4 });
+    hub = await startTestHub({
+      auth: { mode: "oidc", issuer, audience: "modelhub", jwks: jwks.url, jwksCooldownMs: 1000 },
+      rateLimitPerMinute: 4,
+    });
   });
   after(async () => {
     await hub?.close();
@@ -263,10 +381,16 @@ describe("--auth oidc with a JWKS over HTTP: key rotation and per-user rate limi
     const second = await token(keyB, "dave", { jti: "two" });
     assert.notEqual(first, second);
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await call(hub, i % 2 === 0 ? first : second, "GET", `?iTwinId=${iTwinOf(4)}`)).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await call(hub, i % 2 === 0 ? first : second, "GET", `?iTwinId=${iTwinOf(4)}`)).status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
     const limited = await call(hub, second, "GET", `?iTwinId=${iTwinOf(4)}`);
-    assert.deepEqual(limited.body, { error: { code: "TooManyRequests", message: "More requests were received than the subscription rate-limit allows." } });
+    assert.deepEqual(limited.body, {
+      error: {
+        code: "TooManyRequests",
+        message: "More requests were received than the subscription rate-limit allows.",
+      },
+    });
     assert.ok(Number(limited.headers.get("retry-after")) >= 1);
     const other = await call(hub, await token(keyA, "erin"), "GET", `?iTwinId=${iTwinOf(4)}`);
     assert.equal(other.status, 200, "erin is not limited by dave's requests");

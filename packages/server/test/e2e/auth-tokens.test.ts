@@ -14,7 +14,13 @@ import { MODELHUB } from "../support/cli.js";
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const run = promisify(execFile);
-const INVALID = { error: { code: "InvalidAccessToken", message: "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted." } };
+const INVALID = {
+  error: {
+    code: "InvalidAccessToken",
+    message:
+      "Access denied due to invalid access_token. Make sure that issuer is correct, the token is not expired and is not corrupted.",
+  },
+};
 const iTwinId = "00000007-bbbb-4bbb-8bbb-000000000007";
 
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -32,7 +38,11 @@ describe("--auth tokens", () => {
   /** An organization administrator's token: sees every iModel, so "nothing was created" does not depend on roles. */
   let root: string;
   const call = (token: string | null, method: string, path: string, body?: unknown): Promise<ApiResponse<Json>> =>
-    hub.api<Json>(method, path, { user: null, ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }), ...(body === undefined ? {} : { body }) });
+    hub.api<Json>(method, path, {
+      user: null,
+      ...(token === null ? {} : { headers: { authorization: `Bearer ${token}` } }),
+      ...(body === undefined ? {} : { body }),
+    });
   const names = async () => {
     const r = await call(root, "GET", `?iTwinId=${iTwinId}`);
     assert.equal(r.status, 200, r.text);
@@ -46,7 +56,19 @@ describe("--auth tokens", () => {
   after(() => hub?.close());
 
   it("a token made by `modelhub tokens create` works at once; the user is the token's; its last use is recorded", async () => {
-    const made = await cli("tokens", "create", "--user", "alice", "--description", "alice's laptop", "--expires", "30d", "--data", hub.dataDir, "--json");
+    const made = await cli(
+      "tokens",
+      "create",
+      "--user",
+      "alice",
+      "--description",
+      "alice's laptop",
+      "--expires",
+      "30d",
+      "--data",
+      hub.dataDir,
+      "--json",
+    );
     assert.equal(made.code, 0, made.stderr);
     const created = JSON.parse(made.stdout) as { id: string; token: string; userId: string; expiresAt: string };
     assert.match(created.token, /^mh_[A-Za-z0-9_-]{43}$/);
@@ -80,7 +102,12 @@ describe("--auth tokens", () => {
   });
 
   it("an expired token is refused with the seed's 401 body, and writes nothing", async () => {
-    const expired = await createToken({ dataDir: hub.dataDir, userId: "carol", expires: "1m", now: new Date(Date.now() - 120_000) });
+    const expired = await createToken({
+      dataDir: hub.dataDir,
+      userId: "carol",
+      expires: "1m",
+      now: new Date(Date.now() - 120_000),
+    });
     const r = await call(expired.token, "POST", "", { iTwinId, name: "carol's model" });
     assert.equal(r.status, 401);
     assert.deepEqual(r.body, INVALID);
@@ -96,11 +123,16 @@ describe("--auth tokens", () => {
       assert.equal(r.status, 401, bad);
       assert.deepEqual(r.body, INVALID, bad);
     }
-    const basic = await hub.api<Json>("GET", `?iTwinId=${iTwinId}`, { user: null, headers: { authorization: `Basic ${Buffer.from("dave:x").toString("base64")}` } });
+    const basic = await hub.api<Json>("GET", `?iTwinId=${iTwinId}`, {
+      user: null,
+      headers: { authorization: `Basic ${Buffer.from("dave:x").toString("base64")}` },
+    });
     assert.deepEqual(basic.body, INVALID);
     const none = await call(null, "GET", `?iTwinId=${iTwinId}`);
     assert.equal(none.status, 401);
-    assert.deepEqual(none.body, { error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." } });
+    assert.deepEqual(none.body, {
+      error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." },
+    });
     assert.deepEqual(await names(), ["alice's model"]);
   });
 
@@ -120,7 +152,10 @@ describe("auth modes and the listening address", () => {
     assert.throws(() => makeConfig({ host: "0.0.0.0" }), ConfigError);
     assert.throws(() => makeConfig({ host: "0.0.0.0", auth: { mode: "open" } }), /open mode/);
     assert.equal(makeConfig({ host: "0.0.0.0", auth: { mode: "tokens" } }).host, "0.0.0.0");
-    assert.equal(makeConfig({ host: "0.0.0.0", auth: { mode: "oidc", issuer: "https://login.example.com" } }).auth.mode, "oidc");
+    assert.equal(
+      makeConfig({ host: "0.0.0.0", auth: { mode: "oidc", issuer: "https://login.example.com" } }).auth.mode,
+      "oidc",
+    );
     assert.throws(() => makeConfig({ auth: { mode: "oidc", issuer: "" } }), /--issuer/);
     assert.throws(() => makeConfig({ linkSecret: Buffer.alloc(16) }), /at least 32 bytes/);
   });

@@ -45,7 +45,11 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
   async function api<T = Json>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const response = await fetch(`${hub.url}/imodels${path}`, {
       method,
-      headers: { authorization: "Bearer alice", accept: "application/vnd.bentley.itwin-platform.v2+json", ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: "Bearer alice",
+        accept: "application/vnd.bentley.itwin-platform.v2+json",
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -63,9 +67,18 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
       await copyFile(path, target);
       return target;
     };
-    fixture = { ...shared, version0Path: await copy(shared.version0Path), changesets: await Promise.all(shared.changesets.map(async (cs) => ({ ...cs, pathname: await copy(cs.pathname) }))) };
+    fixture = {
+      ...shared,
+      version0Path: await copy(shared.version0Path),
+      changesets: await Promise.all(
+        shared.changesets.map(async (cs) => ({ ...cs, pathname: await copy(cs.pathname) })),
+      ),
+    };
     azurite = await startAzurite();
-    hub = await startHubProcess({ args: ["--blobs", `azure:${container}`], env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } });
+    hub = await startHubProcess({
+      args: ["--blobs", `azure:${container}`],
+      env: { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString },
+    });
   });
   after(async () => {
     await agent?.stop();
@@ -75,7 +88,10 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
   });
 
   it("the official clients create an iModel from a baseline, push and read changesets byte-identical", async () => {
-    const client = new authoring.IModelsClient({ api: { baseUrl: `${hub.url}/imodels` }, cloudStorage: createDefaultClientStorage() });
+    const client = new authoring.IModelsClient({
+      api: { baseUrl: `${hub.url}/imodels` },
+      cloudStorage: createDefaultClientStorage(),
+    });
     const iModel = await client.iModels.createFromBaseline({
       authorization: auth("alice"),
       iModelProperties: { iTwinId: ITWIN, name: "On Azure", filePath: fixture.version0Path },
@@ -87,21 +103,37 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
       const pushed = await client.changesets.create({
         authorization: auth("alice"),
         iModelId,
-        changesetProperties: { id: cs.id, parentId: cs.parentId || undefined, briefcaseId, description: cs.description, containingChanges: 0, filePath: cs.pathname },
+        changesetProperties: {
+          id: cs.id,
+          parentId: cs.parentId || undefined,
+          briefcaseId,
+          description: cs.description,
+          containingChanges: 0,
+          filePath: cs.pathname,
+        },
       });
       assert.equal(pushed.state, "fileUploaded");
     }
     await client.briefcases.release({ authorization: auth("alice"), iModelId, briefcaseId });
-    const downloaded = await client.changesets.downloadList({ authorization: auth("alice"), iModelId, targetDirectoryPath: join(work, "official-cs") });
+    const downloaded = await client.changesets.downloadList({
+      authorization: auth("alice"),
+      iModelId,
+      targetDirectoryPath: join(work, "official-cs"),
+    });
     assert.equal(downloaded.length, 3);
     for (const cs of fixture.changesets) {
       const file = downloaded.find((d) => d.id === cs.id)!;
       assert.equal(sha256(await readFile(file.filePath)), sha256(await readFile(cs.pathname)), `changeset ${cs.index}`);
     }
     // The links the official clients got point at Azurite, each signed for one blob.
-    const listed = await management.toArray(client.changesets.getRepresentationList({ authorization: auth("alice"), iModelId }));
+    const listed = await management.toArray(
+      client.changesets.getRepresentationList({ authorization: auth("alice"), iModelId }),
+    );
     for (const cs of listed) {
-      assert.ok(cs._links.download?.href.startsWith(`${azurite.blobEndpoint}/${container}/files/${iModelId}/changesets/`), cs._links.download?.href);
+      assert.ok(
+        cs._links.download?.href.startsWith(`${azurite.blobEndpoint}/${container}/files/${iModelId}/changesets/`),
+        cs._links.download?.href,
+      );
       assert.match(cs._links.download!.href, /[?&]sig=/);
     }
   });
@@ -110,18 +142,39 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
     agent = await startITwinAgent(hub.url, "alice");
     const common = { iModelId, iTwinId: ITWIN, dir: join(work, "briefcases") };
     // The first briefcase: the baseline's checkpoint plus the three changesets, all downloaded from Azurite.
-    assert.deepEqual(await agent.do("download", { ...common, key: "a" }), { briefcaseId: 3, changesetIndex: 3, count: fixture.changesets.length * 5 });
+    assert.deepEqual(await agent.do("download", { ...common, key: "a" }), {
+      briefcaseId: 3,
+      changesetIndex: 3,
+      count: fixture.changesets.length * 5,
+    });
     await agent.do("insert", { key: "a", count: 4 });
     assert.equal(await agent.do("push", { key: "a", description: "four more" }), 4);
     // A checkpoint at changeset 4: the job reads the changesets from Azure and writes the checkpoint there.
     const version = await api("POST", `/${iModelId}/namedversions`, { name: "v4", changesetIndex: 4 });
     assert.equal(version.status, 201);
-    await eventually(async () => ((await api(`GET`, `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`)).body.checkpoint?.state === "successful" ? true : undefined), 60_000, "checkpoint of v4");
+    await eventually(
+      async () =>
+        (await api(`GET`, `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`)).body.checkpoint
+          ?.state === "successful"
+          ? true
+          : undefined,
+      60_000,
+      "checkpoint of v4",
+    );
     const checkpoint = await api(`GET`, `/${iModelId}/changesets/4/checkpoint`);
-    assert.ok(checkpoint.body.checkpoint._links.download.href.startsWith(`${azurite.blobEndpoint}/${container}/files/${iModelId}/checkpoints/4`), checkpoint.body.checkpoint._links.download.href);
+    assert.ok(
+      checkpoint.body.checkpoint._links.download.href.startsWith(
+        `${azurite.blobEndpoint}/${container}/files/${iModelId}/checkpoints/4`,
+      ),
+      checkpoint.body.checkpoint._links.download.href,
+    );
 
     // The second briefcase opens that checkpoint (no changeset to apply); then the first pushes again and it pulls.
-    assert.deepEqual(await agent.do("download", { ...common, key: "b" }), { briefcaseId: 4, changesetIndex: 4, count: 19 });
+    assert.deepEqual(await agent.do("download", { ...common, key: "b" }), {
+      briefcaseId: 4,
+      changesetIndex: 4,
+      count: 19,
+    });
     await agent.do("insert", { key: "a", count: 2 });
     assert.equal(await agent.do("push", { key: "a", description: "two more" }), 5);
     assert.deepEqual(await agent.do("pull", { key: "b" }), { changesetIndex: 5, count: 21 });
@@ -129,7 +182,10 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
     // What iTwin.js pushed is what Azurite holds, byte for byte, reached through the hub's link.
     // The agent hashed each changeset file before iTwin.js sent it.
     const acked = await agent.do<{ index: number; sha256: string }[]>("acked");
-    assert.deepEqual(acked.map((p) => p.index), [4, 5]);
+    assert.deepEqual(
+      acked.map((p) => p.index),
+      [4, 5],
+    );
     for (const push of acked) {
       const changeset = await api<Json>("GET", `/${iModelId}/changesets/${push.index}`);
       const href: string = changeset.body.changeset._links.download.href;
@@ -144,10 +200,20 @@ describe("Azure blobs: clients move bytes straight to and from Azurite", () => {
     assert.ok(storageLinks.length >= 4, `links seen: ${storageLinks.length}`);
     for (const href of storageLinks) assert.ok(href.startsWith(`${azurite.blobEndpoint}/${container}/files/`), href);
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
-    const requests = [...metrics.matchAll(/^modelhub_http_requests_total\{([^}]*)\} (\d+)/gm)].map((m) => ({ labels: m[1]!, count: Number(m[2]) }));
+    const requests = [...metrics.matchAll(/^modelhub_http_requests_total\{([^}]*)\} (\d+)/gm)].map((m) => ({
+      labels: m[1]!,
+      count: Number(m[2]),
+    }));
     // The counter works (the API calls are in it) and holds no /storage route at all.
-    assert.ok(requests.some((r) => r.labels.includes(`route="/imodels/:id/changesets"`) && r.count > 0), metrics.slice(0, 2000));
-    assert.deepEqual(requests.filter((r) => r.labels.includes(`route="/storage`)), []);
-    for (const m of metrics.matchAll(/^modelhub_storage_bytes_total\{[^}]*\} (\d+)/gm)) assert.equal(Number(m[1]), 0, m[0]);
+    assert.ok(
+      requests.some((r) => r.labels.includes(`route="/imodels/:id/changesets"`) && r.count > 0),
+      metrics.slice(0, 2000),
+    );
+    assert.deepEqual(
+      requests.filter((r) => r.labels.includes(`route="/storage`)),
+      [],
+    );
+    for (const m of metrics.matchAll(/^modelhub_storage_bytes_total\{[^}]*\} (\d+)/gm))
+      assert.equal(Number(m[1]), 0, m[0]);
   });
 });

@@ -39,7 +39,9 @@ describe("modelhub backup / restore", () => {
 
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 40);
-    fileSha = new Map(await Promise.all(fixture.changesets.map(async (c) => [c.id, sha256(await readFile(c.pathname))] as const)));
+    fileSha = new Map(
+      await Promise.all(fixture.changesets.map(async (c) => [c.id, sha256(await readFile(c.pathname))] as const)),
+    );
     work = await mkdtemp(join(tmpdir(), "modelhub-backup-test-"));
     backupDir = join(work, "backup");
   });
@@ -86,7 +88,10 @@ describe("modelhub backup / restore", () => {
         summary.steps.map((s: Json) => s.step),
         ["hold", "metadata", "blobs", "secret", "verify", "release"],
       );
-      assert.ok(summary.manifest.contents.changesets >= ackedBeforeBackup, `the backup has at least the ${ackedBeforeBackup} acknowledged changesets`);
+      assert.ok(
+        summary.manifest.contents.changesets >= ackedBeforeBackup,
+        `the backup has at least the ${ackedBeforeBackup} acknowledged changesets`,
+      );
       // The snapshot was taken while pushes went on: some came after it.
       assert.ok(summary.manifest.contents.changesets < fixture.changesets.length, "pushes went on after the snapshot");
       assert.ok(ackedAfterBackup > ackedBeforeBackup, "pushes were acknowledged while the backup ran");
@@ -101,7 +106,11 @@ describe("modelhub backup / restore", () => {
       });
       assert.equal(holds.n, 0);
       // The hub kept serving pushes during the backup.
-      await eventually(async () => (acked >= ackedAfterBackup + 1 ? true : undefined), 60_000, "a push after the backup");
+      await eventually(
+        async () => (acked >= ackedAfterBackup + 1 ? true : undefined),
+        60_000,
+        "a push after the backup",
+      );
       pushing = false;
       await pushLoop;
       assert.equal(pushError, undefined, String(pushError));
@@ -124,7 +133,9 @@ describe("modelhub backup / restore", () => {
     const hub2: TestHub = await startTestHub({ dataDir: restoredDir });
     const agent = await startITwinAgent(hub2.url, "alice");
     try {
-      const list = await hub2.api<Json>("GET", `/${iModelId}/changesets?$top=1000`, { headers: { prefer: "return=representation" } });
+      const list = await hub2.api<Json>("GET", `/${iModelId}/changesets?$top=1000`, {
+        headers: { prefer: "return=representation" },
+      });
       assert.equal(list.status, 200);
       const changesets = list.body.changesets as Json[];
       assert.ok(changesets.length >= ackedBeforeBackup);
@@ -141,7 +152,13 @@ describe("modelhub backup / restore", () => {
         assert.equal(sha256(new Uint8Array(await response.arrayBuffer())), fileSha.get(c.id), `changeset ${c.index}`);
       }
       // Unmodified iTwin.js: a briefcase downloads (from the nearest checkpoint) and pulls every changeset to the tip.
-      const downloaded = await agent.do<Json>("download", { iModelId, iTwinId: ITWIN, dir: join(work, "briefcases"), key: "a", user: "alice" });
+      const downloaded = await agent.do<Json>("download", {
+        iModelId,
+        iTwinId: ITWIN,
+        dir: join(work, "briefcases"),
+        key: "a",
+        user: "alice",
+      });
       const pulled = await agent.do<Json>("pull", { key: "a", user: "alice" });
       assert.equal(pulled.changesetIndex, changesets.length);
       assert.equal(pulled.count, changesets.length * 5, "every pushed element is there");

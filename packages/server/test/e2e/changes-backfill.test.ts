@@ -30,7 +30,8 @@ describe("change summary backfill", { timeout: 240_000 }, () => {
     const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
     dataDir = await mkdtemp(join(tmpdir(), "modelhub-changes-backfill-"));
     hub = await startTestHub({ dataDir });
-    const iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "backfill" })).id as string;
+    const iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "backfill" }))
+      .id as string;
     const briefcaseId = await acquireBriefcase(hub, iModelId);
     for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);
     const compare = async () => {

@@ -26,10 +26,19 @@ function over(hub: HubProcess): TestHub {
     url: hub.url,
     baseUrl: `${hub.url}/imodels`,
     dataDir: hub.dataDir,
-    async api(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; user?: string | null } = {}) {
+    async api(
+      method: string,
+      path: string,
+      options: { body?: unknown; headers?: Record<string, string>; user?: string | null } = {},
+    ) {
       const r = await fetch(path.startsWith("http") ? path : `${hub.url}/imodels${path}`, {
         method,
-        headers: { authorization: `Bearer ${options.user ?? "alice"}`, accept: ACCEPT, ...(options.body !== undefined ? { "content-type": "application/json" } : {}), ...options.headers },
+        headers: {
+          authorization: `Bearer ${options.user ?? "alice"}`,
+          accept: ACCEPT,
+          ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
+          ...options.headers,
+        },
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
       const text = await r.text();
@@ -49,7 +58,7 @@ async function summary(hub: TestHub, iModelId: string): Promise<Json | undefined
   if (r.status !== 200) return undefined;
   if (r.body.changes.state !== "ready") return undefined;
   const elements: Json[] = [...r.body.changes.elements];
-  for (let next = r.body._links.next?.href; next; ) {
+  for (let next = r.body._links.next?.href; next;) {
     const page = await hub.api<Json>("GET", next);
     elements.push(...page.body.changes.elements);
     next = page.body._links.next?.href;
@@ -73,7 +82,8 @@ describe("SIGKILL while a change summary is made", { timeout: 400_000 }, () => {
     const hub = await startHubProcess({ dataDir });
     hubs.push(hub);
     const api = over(hub);
-    const iModelId = (await createIModelFromFile(api, fixture.version0Path, { iTwinId: ITWIN, name: "crash" })).id as string;
+    const iModelId = (await createIModelFromFile(api, fixture.version0Path, { iTwinId: ITWIN, name: "crash" }))
+      .id as string;
     const briefcaseId = await acquireBriefcase(api, iModelId);
     await pushChangeset(api, iModelId, briefcaseId, fixture.changesets[0]!);
     return { hub, iModelId };
@@ -96,7 +106,11 @@ describe("SIGKILL while a change summary is made", { timeout: 400_000 }, () => {
     await crashed.hub.kill();
     const restarted = await startHubProcess({ dataDir: crashed.hub.dataDir });
     hubs.push(restarted);
-    const got = await eventually(() => summary(over(restarted), crashed.iModelId), 300_000, "the summary after the restart");
+    const got = await eventually(
+      () => summary(over(restarted), crashed.iModelId),
+      300_000,
+      "the summary after the restart",
+    );
     // Same elements (the ids come from the same changeset file), operations, classes, models and labels.
     assert.deepEqual(got, expected);
     await restarted.stop();

@@ -36,18 +36,28 @@ describe("server-made checkpoints", () => {
 
   const checkpointAt = (index: number) => hub.api<Json>("GET", `/${iModelId}/changesets/${index}/checkpoint`);
   const waitFor = (path: string, states: string[]) =>
-    eventually(async () => {
-      const r = await hub.api<Json>("GET", path);
-      return r.status === 200 && states.includes(r.body.checkpoint.state) ? r.body.checkpoint : undefined;
-    }, 120_000, `checkpoint at ${path}`);
+    eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", path);
+        return r.status === 200 && states.includes(r.body.checkpoint.state) ? r.body.checkpoint : undefined;
+      },
+      120_000,
+      `checkpoint at ${path}`,
+    );
 
   it("a named version gets a checkpoint stamped with the iModel's ids, at its changeset, briefcase id 0", async () => {
     await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[0]!);
-    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { body: { name: "first", changesetId: fixture.changesets[0]!.id } });
+    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+      body: { name: "first", changesetId: fixture.changesets[0]!.id },
+    });
     assert.equal(version.status, 201);
-    const scheduledOrDone = await hub.api<Json>("GET", `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`);
+    const scheduledOrDone = await hub.api<Json>(
+      "GET",
+      `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`,
+    );
     assert.ok(["scheduled", "successful"].includes(scheduledOrDone.body.checkpoint.state));
-    if (scheduledOrDone.body.checkpoint.state === "scheduled") assert.equal(scheduledOrDone.body.checkpoint._links.download, null);
+    if (scheduledOrDone.body.checkpoint.state === "scheduled")
+      assert.equal(scheduledOrDone.body.checkpoint._links.download, null);
 
     const cp = await waitFor(`/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`, ["successful"]);
     assert.equal(cp.changesetIndex, 1);
@@ -60,8 +70,14 @@ describe("server-made checkpoints", () => {
     assert.equal(info.briefcaseId, 0);
 
     const changeset = await hub.api<Json>("GET", `/${iModelId}/changesets/1`);
-    assert.equal(changeset.body.changeset._links.currentOrPrecedingCheckpoint.href, `${hub.baseUrl}/${iModelId}/changesets/1/checkpoint`);
-    assert.equal(changeset.body.changeset._links.namedVersion.href, `${hub.baseUrl}/${iModelId}/namedversions/${version.body.namedVersion.id}`);
+    assert.equal(
+      changeset.body.changeset._links.currentOrPrecedingCheckpoint.href,
+      `${hub.baseUrl}/${iModelId}/changesets/1/checkpoint`,
+    );
+    assert.equal(
+      changeset.body.changeset._links.namedVersion.href,
+      `${hub.baseUrl}/${iModelId}/namedversions/${version.body.namedVersion.id}`,
+    );
   });
 
   it("automatic checkpoints follow the policy, the latest is served by /briefcases/checkpoint, old automatic ones are pruned", async () => {
@@ -77,7 +93,10 @@ describe("server-made checkpoints", () => {
     assert.equal(latest.body.checkpoint.changesetIndex, 3);
     assert.equal((await checkpointAt(2)).status, 404);
     const list = await hub.api<Json>("GET", `/${iModelId}/checkpoints`);
-    assert.deepEqual(list.body.checkpoints.map((c: Json) => c.changesetIndex), [0, 1, 3]);
+    assert.deepEqual(
+      list.body.checkpoints.map((c: Json) => c.changesetIndex),
+      [0, 1, 3],
+    );
     assert.ok(list.body.totalSize > 0);
   });
 
@@ -86,7 +105,9 @@ describe("server-made checkpoints", () => {
     const stored = join(hub.dataDir, "blobs", "files", iModelId, "changesets", `${fixture.changesets[1]!.id}.cs`);
     await copyFile(stored, join(work, "good.cs"));
     await writeFile(stored, Buffer.alloc(2048, 7));
-    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { body: { name: "second", changesetId: fixture.changesets[1]!.id } });
+    const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+      body: { name: "second", changesetId: fixture.changesets[1]!.id },
+    });
     const path = `/${iModelId}/namedversions/${version.body.namedVersion.id}/checkpoint`;
     const failed = await waitFor(path, ["failed"]);
     assert.match(failed.failureReason, /changeset/i);
@@ -110,19 +131,26 @@ describe("checkpoint job and a crashing worker", () => {
       const iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id;
       const briefcaseId = await acquireBriefcase(hub, iModelId);
       for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);
-      await hub.api("POST", `/${iModelId}/namedversions`, { body: { name: "v30", changesetId: fixture.changesets.at(-1)!.id } });
+      await hub.api("POST", `/${iModelId}/namedversions`, {
+        body: { name: "v30", changesetId: fixture.changesets.at(-1)!.id },
+      });
 
       // Kill the worker as soon as the job has it busy, then watch the checkpoint until it is done.
       const pid = await eventually(async () => hub.server.worker.pid, 30_000, "worker start");
       process.kill(pid, "SIGKILL");
       const seen = new Set<string>();
-      const done = await eventually(async () => {
-        const r = await hub.api<Json>("GET", `/${iModelId}/changesets/30/checkpoint`);
-        const cp = r.body.checkpoint;
-        seen.add(cp.state);
-        if (cp.state !== "successful") assert.equal(cp._links.download, null, "a checkpoint that is not successful has no download link");
-        return cp.state === "successful" ? cp : undefined;
-      }, 120_000, "checkpoint after the crash");
+      const done = await eventually(
+        async () => {
+          const r = await hub.api<Json>("GET", `/${iModelId}/changesets/30/checkpoint`);
+          const cp = r.body.checkpoint;
+          seen.add(cp.state);
+          if (cp.state !== "successful")
+            assert.equal(cp._links.download, null, "a checkpoint that is not successful has no download link");
+          return cp.state === "successful" ? cp : undefined;
+        },
+        120_000,
+        "checkpoint after the crash",
+      );
       assert.notEqual(hub.server.worker.pid, pid, "a new worker process did the work");
       assert.ok(seen.has("scheduled"));
 

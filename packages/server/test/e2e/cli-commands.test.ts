@@ -36,7 +36,8 @@ function modelhub(args: string[], env: Record<string, string | undefined> = {}):
       process.execPath,
       [...MODELHUB, ...args],
       { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", ...env }, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
   });
 }
@@ -57,10 +58,20 @@ function oneLineError(r: Ran, command: string, pattern: RegExp): void {
   assert.match(r.err, pattern);
 }
 
-async function api(method: string, path: string, body?: unknown, user = "alice"): Promise<{ status: number; body: Json }> {
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  user = "alice",
+): Promise<{ status: number; body: Json }> {
   const response = await fetch(path.startsWith("http") ? path : `${hub.url}/imodels${path}`, {
     method,
-    headers: { accept: ACCEPT, authorization: `Bearer ${user}`, prefer: "return=representation", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      accept: ACCEPT,
+      authorization: `Bearer ${user}`,
+      prefer: "return=representation",
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.text();
@@ -68,7 +79,9 @@ async function api(method: string, path: string, body?: unknown, user = "alice")
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 let hub: HubProcess;
@@ -82,7 +95,14 @@ async function pushAll(): Promise<void> {
   assert.equal(acquired.status, 201);
   const briefcaseId = acquired.body.briefcase.briefcaseId as number;
   for (const cs of fixture.changesets) {
-    const created = await api("POST", `/${iModelId}/changesets`, { id: cs.id, parentId: cs.parentId, briefcaseId, description: `change ${cs.index}`, containingChanges: cs.changesType, fileSize: cs.size });
+    const created = await api("POST", `/${iModelId}/changesets`, {
+      id: cs.id,
+      parentId: cs.parentId,
+      briefcaseId,
+      description: `change ${cs.index}`,
+      containingChanges: cs.changesType,
+      fileSize: cs.size,
+    });
     assert.equal(created.status, 201);
     const put = await fetch(created.body.changeset._links.upload.href, {
       method: "PUT",
@@ -91,7 +111,10 @@ async function pushAll(): Promise<void> {
       duplex: "half",
     } as RequestInit);
     assert.equal(put.status, 201);
-    assert.equal((await api("PATCH", created.body.changeset._links.complete.href, { state: "fileUploaded", briefcaseId })).status, 200);
+    assert.equal(
+      (await api("PATCH", created.body.changeset._links.complete.href, { state: "fileUploaded", briefcaseId })).status,
+      200,
+    );
   }
 }
 
@@ -108,8 +131,24 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
   it("imodel create --from uploads the .bim with progress lines (no TTY), waits for initialization, and prints the iModel", async () => {
     // Progress from the first byte (not after 1 s) so that this small file shows it too.
-    const r = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "tower", "--description", "a tower", "--from", fixture.version0Path], { MODELHUB_PROGRESS_AFTER_MS: "0" });
-    const m = /^iModel ([0-9a-f-]{36}) 'tower' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized$/m.exec(r.out);
+    const r = await ok(
+      [
+        "imodel",
+        "create",
+        "--itwin",
+        ITWIN,
+        "--name",
+        "tower",
+        "--description",
+        "a tower",
+        "--from",
+        fixture.version0Path,
+      ],
+      { MODELHUB_PROGRESS_AFTER_MS: "0" },
+    );
+    const m = /^iModel ([0-9a-f-]{36}) 'tower' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized$/m.exec(
+      r.out,
+    );
     assert.ok(m, r.out);
     iModelId = m[1]!;
     const iModel = (await api("GET", `/${iModelId}`)).body.iModel as Json;
@@ -126,11 +165,20 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
   it("imodel create without --from makes an empty iModel; with a file that is no iModel it exits 1 with the hub's reason", async () => {
     const empty = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "empty one"]);
-    assert.match(empty.out, /^iModel [0-9a-f-]{36} 'empty one' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized\n$/);
+    assert.match(
+      empty.out,
+      /^iModel [0-9a-f-]{36} 'empty one' in iTwin c1c1c1c1-1111-4111-8111-111111111111: initialized\n$/,
+    );
     // --json: the iModel, one object; stderr stays empty (no progress under --json: it carries JSON only).
-    const asJson = await ok(["imodel", "create", "--itwin", ITWIN, "--name", "copy via json", "--from", fixture.version0Path, "--json"], { MODELHUB_PROGRESS_AFTER_MS: "0" });
+    const asJson = await ok(
+      ["imodel", "create", "--itwin", ITWIN, "--name", "copy via json", "--from", fixture.version0Path, "--json"],
+      { MODELHUB_PROGRESS_AFTER_MS: "0" },
+    );
     assert.equal(lines(asJson.out).length, 1);
-    assert.deepEqual([(JSON.parse(asJson.out) as Json).name, (JSON.parse(asJson.out) as Json).state], ["copy via json", "initialized"]);
+    assert.deepEqual(
+      [(JSON.parse(asJson.out) as Json).name, (JSON.parse(asJson.out) as Json).state],
+      ["copy via json", "initialized"],
+    );
     assert.equal(asJson.err, "");
 
     const junk = join(work, "junk.bim");
@@ -140,7 +188,10 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     // Under --json the error is one JSON object on stderr (the API's error shape, with the command and exit code).
     assert.equal(lines(failed.err).length, 1);
     const error = (JSON.parse(failed.err) as Json).error as Json;
-    assert.deepEqual([error.code, error.command, error.exitCode], ["iModelInitializationFailed", "modelhub imodels create", 1]);
+    assert.deepEqual(
+      [error.code, error.command, error.exitCode],
+      ["iModelInitializationFailed", "modelhub imodels create", 1],
+    );
     assert.match(error.message, /not an iModel/);
     assert.equal(failed.out, "");
     // Without --json: the error is the last line on stderr (after "created iModel …; uploading its baseline…"), naming the command.
@@ -155,17 +206,30 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     assert.ok(lines(table.out).some((l) => l.startsWith(iModelId) && / tower /.test(l) && /initialized/.test(l)));
     const listed = jsonLines((await ok(["imodel", "list", "--itwin", ITWIN, "--json"])).out);
     // (The junk one's initialization failed: the API may leave it out.)
-    assert.deepEqual(listed.map((m) => m.name).filter((n) => !n.startsWith("junk")).sort(), ["copy via json", "empty one", "tower"]);
+    assert.deepEqual(
+      listed
+        .map((m) => m.name)
+        .filter((n) => !n.startsWith("junk"))
+        .sort(),
+      ["copy via json", "empty one", "tower"],
+    );
     for (const m of listed) assert.equal(m.iTwinId, ITWIN);
     const searched = jsonLines((await ok(["imodel", "list", "--itwin", ITWIN, "--search", "tow", "--json"])).out);
-    assert.deepEqual(searched.map((m) => m.id), [iModelId]);
+    assert.deepEqual(
+      searched.map((m) => m.id),
+      [iModelId],
+    );
     assert.equal((await ok(["imodel", "list", "--itwin", "dddddddd-1111-4111-8111-111111111111"])).out, "no iModels\n");
   });
 
   it("changesets: the history with index, id, description, who, when, size; --page-size follows the next links; --after/--last/--top/--newest-first", async () => {
     await pushAll();
     const all = jsonLines((await ok(["changesets", iModelId, "--json", "--page-size", "1"])).out);
-    assert.deepEqual(all.map((c) => c.index), [1, 2, 3], "three pages of one, followed to the end");
+    assert.deepEqual(
+      all.map((c) => c.index),
+      [1, 2, 3],
+      "three pages of one, followed to the end",
+    );
     for (const [i, c] of all.entries()) {
       const cs = fixture.changesets[i]!;
       assert.equal(c.id, cs.id);
@@ -176,8 +240,14 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     }
     const table = await ok(["changesets", iModelId]);
     assert.match(lines(table.out)[0]!, /^INDEX\s+ID\s+DESCRIPTION\s+WHO\s+WHEN\s+SIZE$/);
-    assert.match(lines(table.out)[2]!, new RegExp(`^2\\s+${fixture.changesets[1]!.id}\\s+change 2\\s+alice\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+[\\d.]+ KB$`));
-    const indexes = async (...args: string[]) => jsonLines((await ok(["changesets", iModelId, "--json", ...args])).out).map((c) => c.index);
+    assert.match(
+      lines(table.out)[2]!,
+      new RegExp(
+        `^2\\s+${fixture.changesets[1]!.id}\\s+change 2\\s+alice\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+[\\d.]+ KB$`,
+      ),
+    );
+    const indexes = async (...args: string[]) =>
+      jsonLines((await ok(["changesets", iModelId, "--json", ...args])).out).map((c) => c.index);
     assert.deepEqual(await indexes("--after", "1"), [2, 3]);
     assert.deepEqual(await indexes("--after", "1", "--top", "1"), [2]);
     assert.deepEqual(await indexes("--last", "2", "--newest-first", "--page-size", "1"), [2, 1]);
@@ -188,7 +258,10 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     const shown = JSON.parse((await ok(["imodel", "show", iModelId, "--json"])).out) as Json;
     assert.equal(shown.id, iModelId);
     assert.equal(shown.name, "tower");
-    assert.deepEqual({ index: shown.latestChangeset.index, id: shown.latestChangeset.id, creatorId: shown.latestChangeset.creatorId }, { index: 3, id: fixture.changesets[2]!.id, creatorId: "alice" });
+    assert.deepEqual(
+      { index: shown.latestChangeset.index, id: shown.latestChangeset.id, creatorId: shown.latestChangeset.creatorId },
+      { index: 3, id: fixture.changesets[2]!.id, creatorId: "alice" },
+    );
     // Disk use: the changeset files (sizes from the fixture) plus the checkpoints (at least the baseline's).
     const changesetBytes = fixture.changesets.reduce((n, c) => n + (c.size ?? 0), 0);
     assert.equal(shown.diskUse.changesets, changesetBytes);
@@ -204,10 +277,24 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
   it("changeset download by index and by id writes the changeset's exact bytes (--json: index, id, path, size)", async () => {
     const target = join(work, "two.cs");
-    const byIndex = JSON.parse((await ok(["changeset", "download", iModelId, "2", "--to", target, "--json"], { MODELHUB_PROGRESS_AFTER_MS: "0" })).out) as Json;
-    assert.deepEqual(byIndex, { iModelId, index: 2, id: fixture.changesets[1]!.id, path: target, size: fixture.changesets[1]!.size });
+    const byIndex = JSON.parse(
+      (
+        await ok(["changeset", "download", iModelId, "2", "--to", target, "--json"], {
+          MODELHUB_PROGRESS_AFTER_MS: "0",
+        })
+      ).out,
+    ) as Json;
+    assert.deepEqual(byIndex, {
+      iModelId,
+      index: 2,
+      id: fixture.changesets[1]!.id,
+      path: target,
+      size: fixture.changesets[1]!.size,
+    });
     assert.equal(await sha256(target), await sha256(fixture.changesets[1]!.pathname));
-    const byId = await ok(["changeset", "download", iModelId, fixture.changesets[2]!.id.toUpperCase()], { MODELHUB_PROGRESS_AFTER_MS: undefined });
+    const byId = await ok(["changeset", "download", iModelId, fixture.changesets[2]!.id.toUpperCase()], {
+      MODELHUB_PROGRESS_AFTER_MS: undefined,
+    });
     // Default name: <id>.cs in the working directory (the test's).
     const defaultPath = join(process.cwd(), `${fixture.changesets[2]!.id}.cs`);
     try {
@@ -224,10 +311,16 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
 
   it("on a terminal the progress is a cli-progress bar that redraws in place (run under `script`, a pseudo-terminal)", async () => {
     const target = join(work, "tty.cs");
-    const command = [process.execPath, ...MODELHUB, "changeset", "download", iModelId, "1", "--to", target].map((a) => `'${a}'`).join(" ");
+    const command = [process.execPath, ...MODELHUB, "changeset", "download", iModelId, "1", "--to", target]
+      .map((a) => `'${a}'`)
+      .join(" ");
     const r = await new Promise<Ran>((resolve) =>
-      execFile("script", ["-qec", command, "/dev/null"], { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", MODELHUB_PROGRESS_AFTER_MS: "0" } }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+      execFile(
+        "script",
+        ["-qec", command, "/dev/null"],
+        { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", MODELHUB_PROGRESS_AFTER_MS: "0" } },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
       ),
     );
     assert.equal(r.code, 0, r.out + r.err);
@@ -238,7 +331,22 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
   });
 
   it("versions create names a changeset (the newest by default) and versions list shows them; a duplicate name exits 1", async () => {
-    const v1 = JSON.parse((await ok(["versions", "create", iModelId, "--name", "v1", "--changeset", "1", "--description", "first", "--json"])).out) as Json;
+    const v1 = JSON.parse(
+      (
+        await ok([
+          "versions",
+          "create",
+          iModelId,
+          "--name",
+          "v1",
+          "--changeset",
+          "1",
+          "--description",
+          "first",
+          "--json",
+        ])
+      ).out,
+    ) as Json;
     assert.equal(v1.name, "v1");
     assert.equal(v1.changesetIndex, 1);
     assert.equal(v1.changesetId, fixture.changesets[0]!.id);
@@ -247,9 +355,18 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     assert.match(newest.out, /^named version 'v-newest' \([0-9a-f-]+\) at changeset 3\n$/);
     // The hub has them.
     const onHub = await api("GET", `/${iModelId}/namedversions`);
-    assert.deepEqual(onHub.body.namedVersions.map((v: Json) => [v.name, v.changesetIndex]).sort(), [["v-newest", 3], ["v1", 1]]);
+    assert.deepEqual(onHub.body.namedVersions.map((v: Json) => [v.name, v.changesetIndex]).sort(), [
+      ["v-newest", 3],
+      ["v1", 1],
+    ]);
     const listed = jsonLines((await ok(["versions", "list", iModelId, "--json"])).out);
-    assert.deepEqual(listed.map((v) => [v.name, v.changesetIndex, v.id]), [["v1", 1, v1.id], ["v-newest", 3, listed[1]!.id]]);
+    assert.deepEqual(
+      listed.map((v) => [v.name, v.changesetIndex, v.id]),
+      [
+        ["v1", 1, v1.id],
+        ["v-newest", 3, listed[1]!.id],
+      ],
+    );
     const table = await ok(["versions", "list", iModelId]);
     assert.match(lines(table.out)[1]!, new RegExp(`^v1\\s+1\\s+${fixture.changesets[0]!.id}\\s`));
     const again = await modelhub(["versions", "create", iModelId, "--name", "v1", "--changeset", "2"]);
@@ -264,7 +381,14 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     const locked = await api(
       "PATCH",
       `/${iModelId}/locks`,
-      { briefcaseId, changesetId: fixture.changesets[2]!.id, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] }, { lockLevel: "shared", objectIds: ["0x1"] }] },
+      {
+        briefcaseId,
+        changesetId: fixture.changesets[2]!.id,
+        lockedObjects: [
+          { lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] },
+          { lockLevel: "shared", objectIds: ["0x1"] },
+        ],
+      },
       "bob",
     );
     assert.equal(locked.status, 200);
@@ -273,14 +397,18 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
     assert.equal(listed.length, 1);
     assert.equal(listed[0]!.briefcaseId, briefcaseId);
     assert.equal(listed[0]!.ownerId, "bob");
-    const levels = Object.fromEntries((listed[0]!.lockedObjects as Json[]).map((g) => [g.lockLevel, [...(g.objectIds as string[])].sort()]));
+    const levels = Object.fromEntries(
+      (listed[0]!.lockedObjects as Json[]).map((g) => [g.lockLevel, [...(g.objectIds as string[])].sort()]),
+    );
     assert.deepEqual(levels, { exclusive: ["0x20000000001", "0x20000000002"], shared: ["0x1"] });
     const table = await ok(["locks", "list", iModelId, "--briefcase", String(briefcaseId)]);
     assert.match(table.out, new RegExp(`^${briefcaseId}\\s+bob\\s+exclusive\\s+0x20000000001 0x20000000002$`, "m"));
     assert.equal((await ok(["locks", "list", iModelId, "--briefcase", "999"])).out, "no locks held\n");
 
     // alice, a manager (open mode), releases bob's locks.
-    const released = JSON.parse((await ok(["locks", "release", iModelId, "--briefcase", String(briefcaseId), "--json"])).out) as Json;
+    const released = JSON.parse(
+      (await ok(["locks", "release", iModelId, "--briefcase", String(briefcaseId), "--json"])).out,
+    ) as Json;
     assert.deepEqual(released, { released: true, iModelId, briefcaseId, ownerId: "bob", locksReleased: 3 });
     const left = await api("GET", `/${iModelId}/locks?briefcaseId=${briefcaseId}`);
     assert.deepEqual(left.body.locks, []);
@@ -303,27 +431,72 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
       await new Promise((r) => setTimeout(r, 500));
     }
     const successful = list.filter((c) => c.state === "successful");
-    assert.ok(successful.some((c) => c.changesetIndex === 0), "the baseline's");
+    assert.ok(
+      successful.some((c) => c.changesetIndex === 0),
+      "the baseline's",
+    );
     const table = await ok(["checkpoints", "list", iModelId]);
     assert.match(lines(table.out)[0]!, /^CHANGESET\s+CHANGESET ID\s+STATE\s+SIZE\s+NOTE$/);
     assert.match(table.out, /^disk used: [\d.]+ [KM]B$/m);
 
     const one = successful.find((c) => c.changesetIndex === 1)!;
     const target = join(work, "v1.bim");
-    const byVersion = JSON.parse((await ok(["checkpoints", "download", iModelId, "--version", v1.id as string, "--to", target, "--json"])).out) as Json;
-    assert.deepEqual(byVersion, { iModelId, changesetIndex: 1, changesetId: fixture.changesets[0]!.id, path: target, size: one.size });
+    const byVersion = JSON.parse(
+      (await ok(["checkpoints", "download", iModelId, "--version", v1.id as string, "--to", target, "--json"])).out,
+    ) as Json;
+    assert.deepEqual(byVersion, {
+      iModelId,
+      changesetIndex: 1,
+      changesetId: fixture.changesets[0]!.id,
+      path: target,
+      size: one.size,
+    });
     // A named version by its name as well as its id.
-    const byName = JSON.parse((await ok(["checkpoints", "download", iModelId, "--version", "v1", "--to", join(work, "v1-by-name.bim"), "--json"])).out) as Json;
+    const byName = JSON.parse(
+      (
+        await ok([
+          "checkpoints",
+          "download",
+          iModelId,
+          "--version",
+          "v1",
+          "--to",
+          join(work, "v1-by-name.bim"),
+          "--json",
+        ])
+      ).out,
+    ) as Json;
     assert.equal(byName.changesetIndex, 1);
     assert.equal((await stat(target)).size, one.size);
     assert.equal((await readFile(target)).subarray(0, 15).toString(), "SQLite format 3");
     // By changeset: 2 has none of its own. Asked for 2, the command refuses (it would not hold 2) and names the nearest…
-    const refused = await modelhub(["checkpoints", "download", iModelId, "--changeset", "2", "--to", join(work, "two.bim")]);
+    const refused = await modelhub([
+      "checkpoints",
+      "download",
+      iModelId,
+      "--changeset",
+      "2",
+      "--to",
+      join(work, "two.bim"),
+    ]);
     assert.equal(refused.code, 1);
-    oneLineError(refused, "checkpoints download", /CheckpointNotFound: The hub has no checkpoint at changeset 2; the nearest before it is at changeset 1\. .*--nearest/);
+    oneLineError(
+      refused,
+      "checkpoints download",
+      /CheckpointNotFound: The hub has no checkpoint at changeset 2; the nearest before it is at changeset 1\. .*--nearest/,
+    );
     await assert.rejects(stat(join(work, "two.bim")), "nothing written");
     // …which --nearest takes, saying which changeset the file holds.
-    const near = await ok(["checkpoints", "download", iModelId, "--changeset", "2", "--nearest", "--to", join(work, "near.bim")]);
+    const near = await ok([
+      "checkpoints",
+      "download",
+      iModelId,
+      "--changeset",
+      "2",
+      "--nearest",
+      "--to",
+      join(work, "near.bim"),
+    ]);
     assert.match(near.out, /^checkpoint at changeset 1 → .*near\.bim/);
     assert.equal(await sha256(join(work, "near.bim")), await sha256(target));
   });
@@ -357,9 +530,15 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
         server.close(() => resolve(port));
       });
     });
-    const unreachable = await modelhub(["imodel", "list", "--itwin", ITWIN], { MODELHUB_URL: `http://127.0.0.1:${closed}` });
+    const unreachable = await modelhub(["imodel", "list", "--itwin", ITWIN], {
+      MODELHUB_URL: `http://127.0.0.1:${closed}`,
+    });
     assert.equal(unreachable.code, 1);
-    oneLineError(unreachable, "imodels list", new RegExp(`NetworkError: cannot reach http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`));
+    oneLineError(
+      unreachable,
+      "imodels list",
+      new RegExp(`NetworkError: cannot reach http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`),
+    );
 
     const tooBig = await modelhub(["changesets", iModelId, "--page-size", "5000"]);
     assert.equal(tooBig.code, 2);

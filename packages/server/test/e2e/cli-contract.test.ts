@@ -19,8 +19,21 @@ interface Ran {
 
 function modelhub(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...MODELHUB, ...args], { env: { ...process.env, MODELHUB_URL: undefined, MODELHUB_TOKEN: undefined, MODELHUB_PROFILE: undefined, MODELHUB_CONFIG_DIR: "/nonexistent-modelhub-config", ...env } }, (error, stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+    execFile(
+      process.execPath,
+      [...MODELHUB, ...args],
+      {
+        env: {
+          ...process.env,
+          MODELHUB_URL: undefined,
+          MODELHUB_TOKEN: undefined,
+          MODELHUB_PROFILE: undefined,
+          MODELHUB_CONFIG_DIR: "/nonexistent-modelhub-config",
+          ...env,
+        },
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
   });
 }
@@ -39,8 +52,16 @@ async function walk(path: string[] = []): Promise<CommandInfo[]> {
   assert.equal(r.code, 0, `modelhub ${path.join(" ")} --help exited ${r.code}: ${r.err}`);
   assert.match(r.out, /^Usage: modelhub/);
   const commands = /\nCommands:\n([\s\S]*)$/.exec(r.out)?.[1] ?? "";
-  const children = [...commands.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!.split("|")).filter((names) => names[0] !== "help");
-  const here: CommandInfo = { path, names: path.length ? [path[path.length - 1]!] : [], usage: r.out.split("\n")[0]!, help: r.out, leaf: children.length === 0 };
+  const children = [...commands.matchAll(/^ {2}(\S+)/gm)]
+    .map((m) => m[1]!.split("|"))
+    .filter((names) => names[0] !== "help");
+  const here: CommandInfo = {
+    path,
+    names: path.length ? [path[path.length - 1]!] : [],
+    usage: r.out.split("\n")[0]!,
+    help: r.out,
+    leaf: children.length === 0,
+  };
   const below = [];
   for (const names of children) {
     const nested = await walk([...path, names[0]!]);
@@ -54,7 +75,15 @@ const NOUNS = ["itwins", "imodels", "changesets", "versions", "briefcases", "loc
 
 /** Values for a leaf's positional arguments that parse (the hub is never reached in these checks). */
 function dummyArguments(usage: string): string[] {
-  return [...usage.matchAll(/<([^>]+)>/g)].map((m) => (m[1] === "imodel" || m[1] === "iModelId" ? "00000000-0000-4000-8000-000000000001" : /changeset|briefcase/i.test(m[1]!) ? "1" : m[1] === "shell" ? "bash" : "x"));
+  return [...usage.matchAll(/<([^>]+)>/g)].map((m) =>
+    m[1] === "imodel" || m[1] === "iModelId"
+      ? "00000000-0000-4000-8000-000000000001"
+      : /changeset|briefcase/i.test(m[1]!)
+        ? "1"
+        : m[1] === "shell"
+          ? "bash"
+          : "x",
+  );
 }
 
 let commands: CommandInfo[];
@@ -75,7 +104,10 @@ describe("the command line's contract, on every command", () => {
     for (const noun of NOUNS) {
       const found = top.find((c) => c.names[0] === noun);
       assert.ok(found, `modelhub ${noun}`);
-      assert.ok(found.names.includes(noun.replace(/s$/, "")), `${noun} has the singular alias: ${found.names.join("|")}`);
+      assert.ok(
+        found.names.includes(noun.replace(/s$/, "")),
+        `${noun} has the singular alias: ${found.names.join("|")}`,
+      );
     }
   });
 
@@ -88,7 +120,9 @@ describe("the command line's contract, on every command", () => {
     assert.doesNotMatch(r.err, /Commands:/);
     const j = await modelhub(["frobnicate", "--json"]);
     assert.equal(j.code, 2);
-    assert.deepEqual(JSON.parse(j.err), { error: { code: "UsageError", message: "unknown command 'frobnicate'", exitCode: 2 } });
+    assert.deepEqual(JSON.parse(j.err), {
+      error: { code: "UsageError", message: "unknown command 'frobnicate'", exitCode: 2 },
+    });
     // A group without its subcommand is a usage mistake too.
     assert.equal((await modelhub(["imodels"])).code, 2);
   });
@@ -110,10 +144,15 @@ describe("the command line's contract, on every command", () => {
     assert.ok(hubCommands.length >= 25, `${hubCommands.length} commands call a hub`);
     for (const c of hubCommands) {
       assert.match(c.help, /--json/, `modelhub ${c.path.join(" ")} has --json`);
-      const r = await modelhub([...c.path, ...dummyArguments(c.usage), "--json", "--yes"].filter((a) => a !== "--yes" || c.help.includes("--yes")), {
-        MODELHUB_URL: `http://127.0.0.1:${closedPort}`,
-        MODELHUB_TOKEN: "alice",
-      });
+      const r = await modelhub(
+        [...c.path, ...dummyArguments(c.usage), "--json", "--yes"].filter(
+          (a) => a !== "--yes" || c.help.includes("--yes"),
+        ),
+        {
+          MODELHUB_URL: `http://127.0.0.1:${closedPort}`,
+          MODELHUB_TOKEN: "alice",
+        },
+      );
       const where = `modelhub ${c.path.join(" ")}: ${r.err}`;
       assert.ok(r.code === 1 || r.code === 2, where);
       assert.equal(r.out, "", where);
@@ -141,15 +180,29 @@ describe("output into a pipe that closes early", () => {
     for (let i = 0; i < 600; i++) {
       const r = await fetch(`${hub.url}/itwins`, {
         method: "POST",
-        headers: { authorization: "Bearer alice", "content-type": "application/json", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+        headers: {
+          authorization: "Bearer alice",
+          "content-type": "application/json",
+          accept: "application/vnd.bentley.itwin-platform.v2+json",
+        },
         body: JSON.stringify({ displayName: `pipe ${i}`, class: "Endeavor", subClass: "Project" }),
       });
       assert.equal(r.status, 201);
     }
-    const child = spawn(process.execPath, [...MODELHUB, "audit"], { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice", MODELHUB_CONFIG_DIR: "/nonexistent-modelhub-config" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...MODELHUB, "audit"], {
+      env: {
+        ...process.env,
+        MODELHUB_URL: hub.url,
+        MODELHUB_TOKEN: "alice",
+        MODELHUB_CONFIG_DIR: "/nonexistent-modelhub-config",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const first = await new Promise<string>((resolve) => child.stdout.once("data", (d: Buffer) => resolve(d.toString())));
+    const first = await new Promise<string>((resolve) =>
+      child.stdout.once("data", (d: Buffer) => resolve(d.toString())),
+    );
     assert.match(first, /itwin\.create/);
     child.stdout.destroy(); // what `head` does once it has its lines
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));

@@ -13,10 +13,17 @@ import { startHubProcess } from "../support/hub-process.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 
-function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; out: string; err: string }> {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out, err }),
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd ?? root, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 },
+      (error, out, err) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out, err }),
     );
   });
 }
@@ -38,7 +45,22 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
     const prefix = join(work, "prefix");
     // --legacy-peer-deps as the README says: iTwin.js 5.7.3's ecschema-metadata asks for a core-quantity 5.7.3 this registry
     // does not have (npm stops at ETARGET without it; the package depends on 5.7.2).
-    const installed = await run("npm", ["install", "-g", "--legacy-peer-deps", "--prefix", prefix, "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", tarball], { cwd: work });
+    const installed = await run(
+      "npm",
+      [
+        "install",
+        "-g",
+        "--legacy-peer-deps",
+        "--prefix",
+        prefix,
+        "--prefer-offline",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        tarball,
+      ],
+      { cwd: work },
+    );
     assert.equal(installed.code, 0, installed.err);
     bin = join(prefix, "bin", "modelhub");
   });
@@ -49,7 +71,9 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
   it("carries @modelhub/protocol and @modelhub/client (bundled), and `modelhub --help` runs from the install", async () => {
     const installedAt = join(work, "prefix", "lib", "node_modules", "@modelhub", "server");
     for (const name of ["protocol", "client"]) {
-      const pkg = JSON.parse(await readFile(join(installedAt, "node_modules", "@modelhub", name, "package.json"), "utf8")) as { name: string };
+      const pkg = JSON.parse(
+        await readFile(join(installedAt, "node_modules", "@modelhub", name, "package.json"), "utf8"),
+      ) as { name: string };
       assert.equal(pkg.name, `@modelhub/${name}`);
     }
     // The sample iModel `modelhub demo` pushes (sample/ beside dist/).
@@ -60,7 +84,17 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
     assert.equal(help.code, 0, help.err);
     assert.match(help.out, /^Usage: modelhub /m);
     // Plural nouns, listed with their singular alias (`imodels|imodel`).
-    for (const command of ["serve", "demo", "imodels|imodel", "changesets|changeset", "versions|version", "briefcases|briefcase", "locks|lock", "checkpoints|checkpoint"]) assert.match(help.out, new RegExp(`^  ${command.replace("|", "\\|")} `, "m"));
+    for (const command of [
+      "serve",
+      "demo",
+      "imodels|imodel",
+      "changesets|changeset",
+      "versions|version",
+      "briefcases|briefcase",
+      "locks|lock",
+      "checkpoints|checkpoint",
+    ])
+      assert.match(help.out, new RegExp(`^  ${command.replace("|", "\\|")} `, "m"));
   });
 
   it("the installed command lists a hub's iModels through the bundled client", async () => {
@@ -69,11 +103,18 @@ describe("the packed @modelhub/server", { timeout: 240_000 }, () => {
       const iTwinId = "abababab-1111-4111-8111-111111111111";
       const created = await fetch(`${hub.url}/imodels`, {
         method: "POST",
-        headers: { authorization: "Bearer alice", "content-type": "application/json", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+        headers: {
+          authorization: "Bearer alice",
+          "content-type": "application/json",
+          accept: "application/vnd.bentley.itwin-platform.v2+json",
+        },
         body: JSON.stringify({ iTwinId, name: "packed" }),
       });
       assert.equal(created.status, 201);
-      const listed = await run(bin, ["imodel", "list", "--itwin", iTwinId, "--json"], { cwd: work, env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice" } });
+      const listed = await run(bin, ["imodel", "list", "--itwin", iTwinId, "--json"], {
+        cwd: work,
+        env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice" },
+      });
       assert.equal(listed.code, 0, listed.err);
       assert.equal((JSON.parse(listed.out) as { name: string }).name, "packed");
     } finally {

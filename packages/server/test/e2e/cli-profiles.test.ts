@@ -13,10 +13,20 @@ import { MODELHUB } from "../support/cli.js";
 let hub: HubProcess;
 let config: string;
 
-function modelhub(args: readonly string[], options: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<{ code: number | null; out: string; err: string }> {
+function modelhub(
+  args: readonly string[],
+  options: { env?: Record<string, string | undefined>; input?: string } = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...MODELHUB, ...args], {
-      env: { ...process.env, MODELHUB_URL: undefined, MODELHUB_TOKEN: undefined, MODELHUB_PROFILE: undefined, MODELHUB_CONFIG_DIR: config, ...options.env },
+      env: {
+        ...process.env,
+        MODELHUB_URL: undefined,
+        MODELHUB_TOKEN: undefined,
+        MODELHUB_PROFILE: undefined,
+        MODELHUB_CONFIG_DIR: config,
+        ...options.env,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let out = "";
@@ -44,7 +54,10 @@ describe("modelhub login / profiles / logout", () => {
     assert.match(r.out, /^logged in to http:\/\/127\.0\.0\.1:\d+ as profile 'default' \(the default\)/);
     const path = join(config, "profiles.json");
     assert.equal((await stat(path)).mode & 0o777, 0o600);
-    const saved = JSON.parse(await readFile(path, "utf8")) as { default: string; profiles: Record<string, { url: string; token: string }> };
+    const saved = JSON.parse(await readFile(path, "utf8")) as {
+      default: string;
+      profiles: Record<string, { url: string; token: string }>;
+    };
     assert.equal(saved.default, "default");
     assert.deepEqual([saved.profiles.default!.url, saved.profiles.default!.token], [hub.url, "alice"]);
 
@@ -55,11 +68,19 @@ describe("modelhub login / profiles / logout", () => {
 
   it("a second profile does not replace the default unless asked; --profile and MODELHUB_PROFILE pick it", async () => {
     assert.equal((await modelhub(["login", hub.url, "--profile", "bob", "--token", "bob"])).code, 0);
-    const listed = (await modelhub(["profiles", "--json"])).out.trim().split("\n").map((l) => JSON.parse(l) as { profile: string; default: boolean });
-    assert.deepEqual(listed.map((p) => [p.profile, p.default]).sort(), [["bob", false], ["default", true]]);
+    const listed = (await modelhub(["profiles", "--json"])).out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { profile: string; default: boolean });
+    assert.deepEqual(listed.map((p) => [p.profile, p.default]).sort(), [
+      ["bob", false],
+      ["default", true],
+    ]);
     const asBob = await modelhub(["itwins", "create", "--name", "Bob's plant", "--json", "--profile", "bob"]);
     assert.equal((JSON.parse(asBob.out) as { createdBy: string }).createdBy, "bob");
-    const viaEnv = await modelhub(["itwins", "create", "--name", "Bob's second", "--json"], { env: { MODELHUB_PROFILE: "bob" } });
+    const viaEnv = await modelhub(["itwins", "create", "--name", "Bob's second", "--json"], {
+      env: { MODELHUB_PROFILE: "bob" },
+    });
     assert.equal((JSON.parse(viaEnv.out) as { createdBy: string }).createdBy, "bob");
     const unknown = await modelhub(["itwins", "list", "--profile", "nobody"]);
     assert.equal(unknown.code, 2);
@@ -95,12 +116,21 @@ describe("modelhub completion", () => {
         new Promise<string>((resolve, reject) =>
           execFile(
             "bash",
-            ["-c", `source '${file}'; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _modelhub_completion; echo "\${COMPREPLY[@]}"`],
+            [
+              "-c",
+              `source '${file}'; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _modelhub_completion; echo "\${COMPREPLY[@]}"`,
+            ],
             (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
           ),
         );
       assert.deepEqual((await complete(["modelhub", "itw"])).split(" ").sort(), ["itwin", "itwins"]);
-      assert.deepEqual((await complete(["modelhub", "imodels", ""])).split(" ").sort(), ["--help", "create", "delete", "list", "show"]);
+      assert.deepEqual((await complete(["modelhub", "imodels", ""])).split(" ").sort(), [
+        "--help",
+        "create",
+        "delete",
+        "list",
+        "show",
+      ]);
       assert.ok((await complete(["modelhub", "imodel", "delete", "--"])).split(" ").includes("--yes"));
       assert.equal((await modelhub(["completion", "fish"])).code, 2);
     } finally {

@@ -36,7 +36,12 @@ describe("modelhub serve", () => {
       });
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: "ok", version: (JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version });
+      assert.deepEqual(await health.json(), {
+        status: "ok",
+        version: (
+          JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+        ).version,
+      });
       assert.equal((await fetch(`${url}/imodels?iTwinId=x`)).status, 401);
       assert.equal((await fetch(`${url}/imodels?iTwinId=x`, { headers: { authorization: "Bearer me" } })).status, 200);
       p.child.kill("SIGTERM");
@@ -56,7 +61,10 @@ describe("modelhub serve", () => {
 
   it("`npx modelhub` works in the repository after npm ci (the command is linked at install time)", async () => {
     const root = fileURLToPath(new URL("../../../../", import.meta.url));
-    const child = spawn("npx", ["--no-install", "modelhub", "--help"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("npx", ["--no-install", "modelhub", "--help"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -75,10 +83,28 @@ describe("modelhub serve", () => {
       return (JSON.parse(made.out()) as { token: string }).token;
     };
     const [root, carol] = [await token("root"), await token("carol")];
-    const p = spawn(process.execPath, [...MODELHUB, "serve", "--port", "0", "--data", data, "--host", "0.0.0.0", "--admin", "root", "--no-claim-itwins", "--log-level", "silent"], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MODELHUB_AUTH: "tokens" },
-    });
+    const p = spawn(
+      process.execPath,
+      [
+        ...MODELHUB,
+        "serve",
+        "--port",
+        "0",
+        "--data",
+        data,
+        "--host",
+        "0.0.0.0",
+        "--admin",
+        "root",
+        "--no-claim-itwins",
+        "--log-level",
+        "silent",
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, MODELHUB_AUTH: "tokens" },
+      },
+    );
     let out = "";
     p.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => p.on("exit", resolve));
@@ -96,11 +122,23 @@ describe("modelhub serve", () => {
       const create = (bearer: string, iTwinId: string) =>
         fetch(`http://127.0.0.1:${port}/imodels`, {
           method: "POST",
-          headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+          headers: {
+            authorization: `Bearer ${bearer}`,
+            "content-type": "application/json",
+            accept: "application/vnd.bentley.itwin-platform.v2+json",
+          },
           body: JSON.stringify({ iTwinId, name: "m" }),
         });
-      assert.equal((await create("alice", "11111111-1111-4111-8111-111111111111")).status, 401, "tokens mode: an unknown token is refused");
-      assert.equal((await create(carol, "22222222-2222-4222-8222-222222222222")).status, 403, "no claiming of new iTwins");
+      assert.equal(
+        (await create("alice", "11111111-1111-4111-8111-111111111111")).status,
+        401,
+        "tokens mode: an unknown token is refused",
+      );
+      assert.equal(
+        (await create(carol, "22222222-2222-4222-8222-222222222222")).status,
+        403,
+        "no claiming of new iTwins",
+      );
       assert.equal((await create(root, "33333333-3333-4333-8333-333333333333")).status, 201, "an administrator may");
     } finally {
       p.kill("SIGTERM");

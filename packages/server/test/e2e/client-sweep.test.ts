@@ -104,11 +104,18 @@ async function declaredClasses(dir: string): Promise<Map<string, DeclaredClass>>
     source.forEachChild((node) => {
       if (!ts.isClassDeclaration(node) || !node.name) return;
       const isHidden = (m: ts.ClassElement) =>
-        ts.canHaveModifiers(m) && (ts.getModifiers(m) ?? []).some((mod) => mod.kind === ts.SyntaxKind.PrivateKeyword || mod.kind === ts.SyntaxKind.ProtectedKeyword);
+        ts.canHaveModifiers(m) &&
+        (ts.getModifiers(m) ?? []).some(
+          (mod) => mod.kind === ts.SyntaxKind.PrivateKeyword || mod.kind === ts.SyntaxKind.ProtectedKeyword,
+        );
       const methods = node.members
-        .filter((m): m is ts.MethodDeclaration => ts.isMethodDeclaration(m) && !isHidden(m) && ts.isIdentifier(m.name) && !m.name.text.startsWith("_"))
+        .filter(
+          (m): m is ts.MethodDeclaration =>
+            ts.isMethodDeclaration(m) && !isHidden(m) && ts.isIdentifier(m.name) && !m.name.text.startsWith("_"),
+        )
         .map((m) => (m.name as ts.Identifier).text);
-      const heritage = node.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)?.types[0]?.expression;
+      const heritage = node.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)?.types[0]
+        ?.expression;
       classes.set(node.name.text, { methods, base: heritage && ts.isIdentifier(heritage) ? heritage.text : undefined });
     });
   }
@@ -123,7 +130,13 @@ async function operationGroups(lib: string): Promise<Map<string, string>> {
   source.forEachChild((node) => {
     if (!ts.isClassDeclaration(node) || node.name?.text !== "IModelsClient") return;
     for (const member of node.members) {
-      if (!ts.isGetAccessorDeclaration(member) || !member.type || !ts.isTypeReferenceNode(member.type) || !ts.isIdentifier(member.name)) continue;
+      if (
+        !ts.isGetAccessorDeclaration(member) ||
+        !member.type ||
+        !ts.isTypeReferenceNode(member.type) ||
+        !ts.isIdentifier(member.name)
+      )
+        continue;
       const typeName = member.type.typeName.getText(source);
       if (typeName.endsWith("Operations")) groups.set(member.name.text, typeName);
     }
@@ -141,7 +154,9 @@ async function typedOperations(): Promise<string[]> {
     const declared = classes.get(name);
     assert.ok(declared, `class ${name} is declared`);
     // Authoring classes extend the management ones, imported as `Management<Name>`.
-    const base = declared.base?.startsWith("Management") ? methodsOf(managementClasses, declared.base.slice("Management".length)) : [];
+    const base = declared.base?.startsWith("Management")
+      ? methodsOf(managementClasses, declared.base.slice("Management".length))
+      : [];
     return [...base, ...declared.methods];
   };
   const all = new Set<string>();
@@ -149,7 +164,8 @@ async function typedOperations(): Promise<string[]> {
     [managementLib, managementClasses],
     [authoringLib, authoringClasses],
   ] as const) {
-    for (const [group, className] of await operationGroups(lib)) for (const method of methodsOf(classes, className)) all.add(`${group}.${method}`);
+    for (const [group, className] of await operationGroups(lib))
+      for (const method of methodsOf(classes, className)) all.add(`${group}.${method}`);
   }
   return [...all].sort();
 }
@@ -164,7 +180,8 @@ function recording<T extends object>(client: T): T {
   return new Proxy(client, {
     get(target, group, receiver) {
       const operations = Reflect.get(target, group, receiver) as unknown;
-      if (typeof group !== "string" || group.startsWith("_") || typeof operations !== "object" || operations === null) return operations;
+      if (typeof group !== "string" || group.startsWith("_") || typeof operations !== "object" || operations === null)
+        return operations;
       return new Proxy(operations, {
         get(ops, method) {
           const value = Reflect.get(ops, method) as unknown;
@@ -189,10 +206,14 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 /** An entity's data without the helper functions the clients add (getCreator, …). */
-const data = <T extends object>(entity: T): Record<string, unknown> => JSON.parse(JSON.stringify(entity)) as Record<string, unknown>;
+const data = <T extends object>(entity: T): Record<string, unknown> =>
+  JSON.parse(JSON.stringify(entity)) as Record<string, unknown>;
 const EXTENT = { southWest: { latitude: 46.1, longitude: 7.2 }, northEast: { latitude: 46.3, longitude: 7.5 } };
 // A 1×1 PNG (red) and a tiny JPEG: real images, as the thumbnail endpoint checks the signature.
-const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==", "base64");
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==",
+  "base64",
+);
 
 describe("every operation of the official 6.0.2 clients against modelhub", () => {
   let hub: TestHub;
@@ -211,7 +232,9 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
     work = await mkdtemp(join(tmpdir(), "modelhub-sweep-"));
     hub = await startTestHub();
     base = hub.baseUrl;
-    client = recording(new authoring.IModelsClient({ api: { baseUrl: base }, cloudStorage: createDefaultClientStorage() }));
+    client = recording(
+      new authoring.IModelsClient({ api: { baseUrl: base }, cloudStorage: createDefaultClientStorage() }),
+    );
     managementClient = recording(new management.IModelsClient({ api: { baseUrl: base } }));
   });
   after(async () => {
@@ -220,7 +243,10 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
   });
 
   /** The full iModel entity of the API reference (Get iModel). */
-  function assertIModel(m: ManagementTypes.IModel, expected: { name: string; description: string | null; extent: unknown; iTwinId?: string; creator?: string }): void {
+  function assertIModel(
+    m: ManagementTypes.IModel,
+    expected: { name: string; description: string | null; extent: unknown; iTwinId?: string; creator?: string },
+  ): void {
     assert.deepEqual(data(m), {
       id: m.id,
       displayName: expected.name,
@@ -246,16 +272,33 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
   it("iModels.createFromBaseline / createEmpty / getSingle / getMinimalList / getRepresentationList / update, and GCS at creation refused", async () => {
     const made = await client.iModels.createFromBaseline({
       authorization: alice,
-      iModelProperties: { iTwinId: ITWIN, name: "sweep", description: "the sweep's iModel", extent: EXTENT, filePath: fixture.version0Path },
+      iModelProperties: {
+        iTwinId: ITWIN,
+        name: "sweep",
+        description: "the sweep's iModel",
+        extent: EXTENT,
+        filePath: fixture.version0Path,
+      },
     });
     assertIModel(made, { name: "sweep", description: "the sweep's iModel", extent: EXTENT });
     iModelId = made.id;
 
-    const empty = await client.iModels.createEmpty({ authorization: alice, iModelProperties: { iTwinId: ITWIN, name: "empty one" } });
+    const empty = await client.iModels.createEmpty({
+      authorization: alice,
+      iModelProperties: { iTwinId: ITWIN, name: "empty one" },
+    });
     assertIModel(empty, { name: "empty one", description: null, extent: null });
     // modelhub refuses a GCS at creation (no offline CRS ids, docs/compatibility.md): 422 with the target named.
     await assert.rejects(
-      client.iModels.createEmpty({ authorization: alice, iModelProperties: { iTwinId: ITWIN, name: "with gcs", creationMode: "empty", geographicCoordinateSystem: { horizontalCRSId: "EPSG:3857" } } }),
+      client.iModels.createEmpty({
+        authorization: alice,
+        iModelProperties: {
+          iTwinId: ITWIN,
+          name: "with gcs",
+          creationMode: "empty",
+          geographicCoordinateSystem: { horizontalCRSId: "EPSG:3857" },
+        },
+      }),
       (err: ManagementTypes.IModelsError) => {
         assert.equal(err.code, management.IModelsErrorCode.InvalidIModelsRequest);
         assert.match(err.message, /Target: geographicCoordinateSystem/);
@@ -263,17 +306,32 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       },
     );
 
-    assertIModel(await managementClient.iModels.getSingle({ authorization: alice, iModelId }), { name: "sweep", description: "the sweep's iModel", extent: EXTENT });
-    const minimal = await management.toArray(managementClient.iModels.getMinimalList({ authorization: alice, urlParams: { iTwinId: ITWIN, $orderBy: { property: management.IModelOrderByProperty.Name } } }));
+    assertIModel(await managementClient.iModels.getSingle({ authorization: alice, iModelId }), {
+      name: "sweep",
+      description: "the sweep's iModel",
+      extent: EXTENT,
+    });
+    const minimal = await management.toArray(
+      managementClient.iModels.getMinimalList({
+        authorization: alice,
+        urlParams: { iTwinId: ITWIN, $orderBy: { property: management.IModelOrderByProperty.Name } },
+      }),
+    );
     assert.deepEqual(minimal.map(data), [
       { id: empty.id, displayName: "empty one" },
       { id: iModelId, displayName: "sweep" },
     ]);
-    const byName = await management.toArray(client.iModels.getRepresentationList({ authorization: alice, urlParams: { iTwinId: ITWIN, name: "sweep" } }));
+    const byName = await management.toArray(
+      client.iModels.getRepresentationList({ authorization: alice, urlParams: { iTwinId: ITWIN, name: "sweep" } }),
+    );
     assert.equal(byName.length, 1);
     assertIModel(byName[0]!, { name: "sweep", description: "the sweep's iModel", extent: EXTENT });
 
-    const renamed = await client.iModels.update({ authorization: alice, iModelId: empty.id, iModelProperties: { name: "renamed", description: "now described", extent: EXTENT } });
+    const renamed = await client.iModels.update({
+      authorization: alice,
+      iModelId: empty.id,
+      iModelProperties: { name: "renamed", description: "now described", extent: EXTENT },
+    });
     assertIModel(renamed, { name: "renamed", description: "now described", extent: EXTENT });
   });
 
@@ -285,13 +343,20 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       displayName: `${iModelId}.bim`,
       fileSize: stored.length,
       state: "initialized",
-      _links: { creator: { href: `${base}/${iModelId}/users/alice` }, download: { href: baseline._links.download!.href, storageType: "azure" } },
+      _links: {
+        creator: { href: `${base}/${iModelId}/users/alice` },
+        download: { href: baseline._links.download!.href, storageType: "azure" },
+      },
     });
     assert.equal(stored.subarray(0, 15).toString("latin1"), "SQLite format 3");
   });
 
   it("briefcases.acquire / getSingle / getMinimalList / getRepresentationList", async () => {
-    const acquired = await client.briefcases.acquire({ authorization: alice, iModelId, briefcaseProperties: { deviceName: "sweep rig" } });
+    const acquired = await client.briefcases.acquire({
+      authorization: alice,
+      iModelId,
+      briefcaseProperties: { deviceName: "sweep rig" },
+    });
     briefcaseId = acquired.briefcaseId;
     const expected = {
       id: String(briefcaseId),
@@ -303,27 +368,53 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       fileSize: 1,
       deviceName: "sweep rig",
       application: null,
-      _links: { owner: { href: `${base}/${iModelId}/users/alice` }, checkpoint: { href: `${base}/${iModelId}/briefcases/checkpoint` } },
+      _links: {
+        owner: { href: `${base}/${iModelId}/users/alice` },
+        checkpoint: { href: `${base}/${iModelId}/briefcases/checkpoint` },
+      },
     };
     assert.deepEqual(data(acquired), expected);
     assert.equal(briefcaseId, 2);
     assert.match(acquired.acquiredDateTime, ISO);
-    assert.deepEqual(data(await client.briefcases.getSingle({ authorization: alice, iModelId, briefcaseId })), expected);
+    assert.deepEqual(
+      data(await client.briefcases.getSingle({ authorization: alice, iModelId, briefcaseId })),
+      expected,
+    );
     const other = await client.briefcases.acquire({ authorization: auth("bob"), iModelId });
     assert.equal(other.deviceName, null);
-    const mine = await management.toArray(client.briefcases.getRepresentationList({ authorization: alice, iModelId, urlParams: { ownerId: "me" } }));
+    const mine = await management.toArray(
+      client.briefcases.getRepresentationList({ authorization: alice, iModelId, urlParams: { ownerId: "me" } }),
+    );
     assert.deepEqual(mine.map(data), [expected]);
-    const minimal = await management.toArray(client.briefcases.getMinimalList({ authorization: alice, iModelId, urlParams: { $orderBy: { property: management.BriefcaseOrderByProperty.AcquiredDateTime, operator: management.OrderByOperator.Descending } } }));
+    const minimal = await management.toArray(
+      client.briefcases.getMinimalList({
+        authorization: alice,
+        iModelId,
+        urlParams: {
+          $orderBy: {
+            property: management.BriefcaseOrderByProperty.AcquiredDateTime,
+            operator: management.OrderByOperator.Descending,
+          },
+        },
+      }),
+    );
     assert.deepEqual(minimal.map(data), [
       { id: String(other.briefcaseId), displayName: `#${other.briefcaseId}` },
       { id: String(briefcaseId), displayName: `#${briefcaseId} sweep rig` },
     ]);
     await client.briefcases.release({ authorization: auth("bob"), iModelId, briefcaseId: other.briefcaseId });
-    await assert.rejects(client.briefcases.getSingle({ authorization: alice, iModelId, briefcaseId: other.briefcaseId }), (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.BriefcaseNotFound);
+    await assert.rejects(
+      client.briefcases.getSingle({ authorization: alice, iModelId, briefcaseId: other.briefcaseId }),
+      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.BriefcaseNotFound,
+    );
   });
 
   it("changesetGroups.create / changesets.create (in the group) / changesetGroups.update / getSingle / getList", async () => {
-    const group = await client.changesetGroups.create({ authorization: alice, iModelId, changesetGroupProperties: { description: "first two" } });
+    const group = await client.changesetGroups.create({
+      authorization: alice,
+      iModelId,
+      changesetGroupProperties: { description: "first two" },
+    });
     groupId = group.id;
     const expectedGroup = (state: string) => ({
       id: groupId,
@@ -348,7 +439,9 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
           description: cs.description,
           containingChanges: management.ContainingChanges.Regular,
           filePath: cs.pathname,
-          ...(cs.index <= 2 ? { groupId } : { synchronizationInfo: { taskId: "task-7", changedFiles: ["a.dgn", "b.dgn"] } }),
+          ...(cs.index <= 2
+            ? { groupId }
+            : { synchronizationInfo: { taskId: "task-7", changedFiles: ["a.dgn", "b.dgn"] } }),
         },
       });
       // The answer of the complete step (Update Changeset): the full entity, download link null.
@@ -374,19 +467,38 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       assert.equal(pushed._links.download, null);
     }
 
-    const completed = await client.changesetGroups.update({ authorization: alice, iModelId, changesetGroupId: groupId, changesetGroupProperties: { state: management.ChangesetGroupState.Completed } });
+    const completed = await client.changesetGroups.update({
+      authorization: alice,
+      iModelId,
+      changesetGroupId: groupId,
+      changesetGroupProperties: { state: management.ChangesetGroupState.Completed },
+    });
     assert.deepEqual(data(completed), expectedGroup("completed"));
-    assert.deepEqual(data(await client.changesetGroups.getSingle({ authorization: alice, iModelId, changesetGroupId: groupId })), expectedGroup("completed"));
-    assert.deepEqual((await management.toArray(client.changesetGroups.getList({ authorization: alice, iModelId }))).map(data), [expectedGroup("completed")]);
+    assert.deepEqual(
+      data(await client.changesetGroups.getSingle({ authorization: alice, iModelId, changesetGroupId: groupId })),
+      expectedGroup("completed"),
+    );
+    assert.deepEqual(
+      (await management.toArray(client.changesetGroups.getList({ authorization: alice, iModelId }))).map(data),
+      [expectedGroup("completed")],
+    );
     await assert.rejects(
-      client.changesetGroups.getSingle({ authorization: alice, iModelId, changesetGroupId: "00000000-0000-4000-8000-000000000000" }),
+      client.changesetGroups.getSingle({
+        authorization: alice,
+        iModelId,
+        changesetGroupId: "00000000-0000-4000-8000-000000000000",
+      }),
       (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.ChangesetGroupNotFound,
     );
   });
 
   it("namedVersions.create / getSingle / getMinimalList / getRepresentationList / update", async () => {
     const cs2 = fixture.changesets[1]!;
-    const created = await client.namedVersions.create({ authorization: alice, iModelId, namedVersionProperties: { name: "v2", description: "at two", changesetId: cs2.id } });
+    const created = await client.namedVersions.create({
+      authorization: alice,
+      iModelId,
+      namedVersionProperties: { name: "v2", description: "at two", changesetId: cs2.id },
+    });
     versionId = created.id;
     const expected = (name: string, description: string | null, state: string) => ({
       id: versionId,
@@ -398,33 +510,75 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       createdDateTime: created.createdDateTime,
       state,
       application: null,
-      _links: { creator: { href: `${base}/${iModelId}/users/alice` }, changeset: { href: `${base}/${iModelId}/changesets/2` } },
+      _links: {
+        creator: { href: `${base}/${iModelId}/users/alice` },
+        changeset: { href: `${base}/${iModelId}/changesets/2` },
+      },
     });
     assert.deepEqual(data(created), expected("v2", "at two", "visible"));
     assert.match(created.id, UUID);
     assert.match(created.createdDateTime, ISO);
-    assert.deepEqual(data(await client.namedVersions.getSingle({ authorization: alice, iModelId, namedVersionId: versionId })), expected("v2", "at two", "visible"));
-    const baseline = await client.namedVersions.create({ authorization: alice, iModelId, namedVersionProperties: { name: "baseline" } });
+    assert.deepEqual(
+      data(await client.namedVersions.getSingle({ authorization: alice, iModelId, namedVersionId: versionId })),
+      expected("v2", "at two", "visible"),
+    );
+    const baseline = await client.namedVersions.create({
+      authorization: alice,
+      iModelId,
+      namedVersionProperties: { name: "baseline" },
+    });
     assert.equal(baseline.changesetId, null);
     assert.equal(baseline.changesetIndex, 0);
     assert.equal(baseline._links.changeset, null);
     const minimal = await management.toArray(
-      client.namedVersions.getMinimalList({ authorization: alice, iModelId, urlParams: { $orderBy: { property: management.NamedVersionOrderByProperty.ChangesetIndex, operator: management.OrderByOperator.Descending } } }),
+      client.namedVersions.getMinimalList({
+        authorization: alice,
+        iModelId,
+        urlParams: {
+          $orderBy: {
+            property: management.NamedVersionOrderByProperty.ChangesetIndex,
+            operator: management.OrderByOperator.Descending,
+          },
+        },
+      }),
     );
     assert.deepEqual(minimal.map(data), [
       { id: versionId, displayName: "v2", changesetId: cs2.id, changesetIndex: 2 },
       { id: baseline.id, displayName: "baseline", changesetId: null, changesetIndex: 0 },
     ]);
-    const byName = await management.toArray(client.namedVersions.getRepresentationList({ authorization: alice, iModelId, urlParams: { name: "v2" } }));
+    const byName = await management.toArray(
+      client.namedVersions.getRepresentationList({ authorization: alice, iModelId, urlParams: { name: "v2" } }),
+    );
     assert.deepEqual(byName.map(data), [expected("v2", "at two", "visible")]);
-    const hidden = await client.namedVersions.update({ authorization: alice, iModelId, namedVersionId: baseline.id, namedVersionProperties: { name: "start", description: "the start", state: management.NamedVersionState.Hidden } });
-    assert.deepEqual([hidden.name, hidden.displayName, hidden.description, hidden.state], ["start", "start", "the start", "hidden"]);
-    const visibleOnly = await management.toArray(client.namedVersions.getMinimalList({ authorization: alice, iModelId, urlParams: { state: management.NamedVersionState.Visible } }));
-    assert.deepEqual(visibleOnly.map((v) => v.id), [versionId]);
+    const hidden = await client.namedVersions.update({
+      authorization: alice,
+      iModelId,
+      namedVersionId: baseline.id,
+      namedVersionProperties: { name: "start", description: "the start", state: management.NamedVersionState.Hidden },
+    });
+    assert.deepEqual(
+      [hidden.name, hidden.displayName, hidden.description, hidden.state],
+      ["start", "start", "the start", "hidden"],
+    );
+    const visibleOnly = await management.toArray(
+      client.namedVersions.getMinimalList({
+        authorization: alice,
+        iModelId,
+        urlParams: { state: management.NamedVersionState.Visible },
+      }),
+    );
+    assert.deepEqual(
+      visibleOnly.map((v) => v.id),
+      [versionId],
+    );
   });
 
   it("changesets.getSingle / getMinimalList / getRepresentationList (ranges, order) / downloadSingle / downloadList", async () => {
-    const [cs1, cs2, cs3] = fixture.changesets as [Fixture["changesets"][number], Fixture["changesets"][number], Fixture["changesets"][number]];
+    const [cs1, cs2, cs3] = fixture.changesets as [
+      Fixture["changesets"][number],
+      Fixture["changesets"][number],
+      Fixture["changesets"][number],
+    ];
     const byIndex = await client.changesets.getSingle({ authorization: alice, iModelId, changesetIndex: 2 });
     const byId = await client.changesets.getSingle({ authorization: alice, iModelId, changesetId: cs2.id });
     const full = (c: ManagementTypes.Changeset) => {
@@ -474,32 +628,80 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
         fileSize: c.size,
         briefcaseId,
         groupId: c.index <= 2 ? groupId : null,
-        _links: { self: { href: `${base}/${iModelId}/changesets/${c.id}` }, creator: { href: `${base}/${iModelId}/users/alice` } },
+        _links: {
+          self: { href: `${base}/${iModelId}/changesets/${c.id}` },
+          creator: { href: `${base}/${iModelId}/users/alice` },
+        },
       })),
     );
     const range = await management.toArray(
-      client.changesets.getRepresentationList({ authorization: alice, iModelId, urlParams: { afterIndex: 1, lastIndex: 3, $orderBy: { property: management.ChangesetOrderByProperty.Index, operator: management.OrderByOperator.Descending } } }),
+      client.changesets.getRepresentationList({
+        authorization: alice,
+        iModelId,
+        urlParams: {
+          afterIndex: 1,
+          lastIndex: 3,
+          $orderBy: {
+            property: management.ChangesetOrderByProperty.Index,
+            operator: management.OrderByOperator.Descending,
+          },
+        },
+      }),
     );
-    assert.deepEqual(range.map((c) => [c.index, c.synchronizationInfo?.taskId ?? null]), [
-      [3, "task-7"],
-      [2, null],
-    ]);
+    assert.deepEqual(
+      range.map((c) => [c.index, c.synchronizationInfo?.taskId ?? null]),
+      [
+        [3, "task-7"],
+        [2, null],
+      ],
+    );
 
-    const single = await client.changesets.downloadSingle({ authorization: alice, iModelId, changesetIndex: 3, targetDirectoryPath: join(work, "one") });
+    const single = await client.changesets.downloadSingle({
+      authorization: alice,
+      iModelId,
+      changesetIndex: 3,
+      targetDirectoryPath: join(work, "one"),
+    });
     assert.equal(single.id, cs3.id);
     assert.equal(single.filePath, join(work, "one", `${cs3.id}.cs`));
     assert.equal(sha256(await readFile(single.filePath)), sha256(await readFile(cs3.pathname)));
-    const listed = await client.changesets.downloadList({ authorization: alice, iModelId, urlParams: { afterIndex: 0 }, targetDirectoryPath: join(work, "all") });
-    assert.deepEqual(listed.map((c) => c.index), [1, 2, 3]);
-    for (const c of listed) assert.equal(sha256(await readFile(c.filePath)), sha256(await readFile(fixture.changesets[c.index - 1]!.pathname)), `changeset ${c.index}`);
+    const listed = await client.changesets.downloadList({
+      authorization: alice,
+      iModelId,
+      urlParams: { afterIndex: 0 },
+      targetDirectoryPath: join(work, "all"),
+    });
+    assert.deepEqual(
+      listed.map((c) => c.index),
+      [1, 2, 3],
+    );
+    for (const c of listed)
+      assert.equal(
+        sha256(await readFile(c.filePath)),
+        sha256(await readFile(fixture.changesets[c.index - 1]!.pathname)),
+        `changeset ${c.index}`,
+      );
   });
 
   it("changesetExtendedData.create / getSingle / getList (the client encodes and decodes the base64 JSON)", async () => {
     const [cs1, cs2] = fixture.changesets as [Fixture["changesets"][number], Fixture["changesets"][number]];
-    const created = await client.changesetExtendedData.create({ authorization: alice, iModelId, changesetIndex: 1, changesetExtendedDataProperties: { data: { tool: "sweep", n: 1 } } });
+    const created = await client.changesetExtendedData.create({
+      authorization: alice,
+      iModelId,
+      changesetIndex: 1,
+      changesetExtendedDataProperties: { data: { tool: "sweep", n: 1 } },
+    });
     assert.deepEqual(data(created), { changesetId: cs1.id, changesetIndex: 1, data: { tool: "sweep", n: 1 } });
-    await client.changesetExtendedData.create({ authorization: alice, iModelId, changesetId: cs2.id, changesetExtendedDataProperties: { data: { tool: "sweep", n: 2 } } });
-    assert.deepEqual(data(await client.changesetExtendedData.getSingle({ authorization: alice, iModelId, changesetId: cs2.id })), { changesetId: cs2.id, changesetIndex: 2, data: { tool: "sweep", n: 2 } });
+    await client.changesetExtendedData.create({
+      authorization: alice,
+      iModelId,
+      changesetId: cs2.id,
+      changesetExtendedDataProperties: { data: { tool: "sweep", n: 2 } },
+    });
+    assert.deepEqual(
+      data(await client.changesetExtendedData.getSingle({ authorization: alice, iModelId, changesetId: cs2.id })),
+      { changesetId: cs2.id, changesetIndex: 2, data: { tool: "sweep", n: 2 } },
+    );
     const all = await management.toArray(client.changesetExtendedData.getList({ authorization: alice, iModelId }));
     assert.deepEqual(all.map(data), [
       { changesetId: cs1.id, changesetIndex: 1, data: { tool: "sweep", n: 1 } },
@@ -513,16 +715,27 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
 
   it("checkpoints.getSingle (by index, id, named version, latest) / updateNamedVersionCheckpoint", async () => {
     const cs2 = fixture.changesets[1]!;
-    const rescheduled = await client.checkpoints.updateNamedVersionCheckpoint({ authorization: alice, iModelId, namedVersionId: versionId });
+    const rescheduled = await client.checkpoints.updateNamedVersionCheckpoint({
+      authorization: alice,
+      iModelId,
+      namedVersionId: versionId,
+    });
     assert.equal(rescheduled.changesetId, cs2.id);
     assert.equal(rescheduled.changesetIndex, 2);
     assert.ok(["scheduled", "successful"].includes(rescheduled.state), rescheduled.state);
-    const done = await eventually(async () => {
-      const c = await client.checkpoints.getSingle({ authorization: alice, iModelId, namedVersionId: versionId });
-      if (c.state === management.CheckpointState.Failed) throw new Error("checkpoint failed");
-      return c.state === management.CheckpointState.Successful ? c : undefined;
-    }, 50_000, "the named version's checkpoint") as ManagementTypes.Checkpoint & { size: number }; // `size`: in the 6.2.2 clients' type
-    const checkpoint = (c: ManagementTypes.Checkpoint) => ({ ...data(c), _links: { download: c._links.download ? { storageType: c._links.download.storageType } : null } });
+    const done = (await eventually(
+      async () => {
+        const c = await client.checkpoints.getSingle({ authorization: alice, iModelId, namedVersionId: versionId });
+        if (c.state === management.CheckpointState.Failed) throw new Error("checkpoint failed");
+        return c.state === management.CheckpointState.Successful ? c : undefined;
+      },
+      50_000,
+      "the named version's checkpoint",
+    )) as ManagementTypes.Checkpoint & { size: number }; // `size`: in the 6.2.2 clients' type
+    const checkpoint = (c: ManagementTypes.Checkpoint) => ({
+      ...data(c),
+      _links: { download: c._links.download ? { storageType: c._links.download.storageType } : null },
+    });
     const expected = {
       changesetId: cs2.id,
       changesetIndex: 2,
@@ -535,14 +748,23 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
     };
     assert.deepEqual(checkpoint(done), expected);
     assert.ok(done.dbName.length > 0);
-    assert.deepEqual(checkpoint(await client.checkpoints.getSingle({ authorization: alice, iModelId, changesetIndex: 2 })), expected);
-    assert.deepEqual(checkpoint(await client.checkpoints.getSingle({ authorization: alice, iModelId, changesetId: cs2.id })), expected);
+    assert.deepEqual(
+      checkpoint(await client.checkpoints.getSingle({ authorization: alice, iModelId, changesetIndex: 2 })),
+      expected,
+    );
+    assert.deepEqual(
+      checkpoint(await client.checkpoints.getSingle({ authorization: alice, iModelId, changesetId: cs2.id })),
+      expected,
+    );
     // Latest (Get Briefcase Checkpoint): the newest checkpoint there is.
     assert.deepEqual(checkpoint(await client.checkpoints.getSingle({ authorization: alice, iModelId })), expected);
     const bytes = Buffer.from(await (await fetch(done._links.download!.href)).arrayBuffer());
     assert.equal(bytes.subarray(0, 15).toString("latin1"), "SQLite format 3");
     assert.equal(bytes.length, done.size);
-    await assert.rejects(client.checkpoints.getSingle({ authorization: alice, iModelId, changesetIndex: 3 }), (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.CheckpointNotFound);
+    await assert.rejects(
+      client.checkpoints.getSingle({ authorization: alice, iModelId, changesetIndex: 3 }),
+      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.CheckpointNotFound,
+    );
   });
 
   it("locks.update / getList", async () => {
@@ -565,25 +787,62 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       ],
     };
     assert.deepEqual(data(taken), expected);
-    assert.deepEqual((await management.toArray(client.locks.getList({ authorization: alice, iModelId }))).map(data), [expected]);
-    const shared = await management.toArray(client.locks.getList({ authorization: alice, iModelId, urlParams: { briefcaseId, lockLevel: authoring.LockLevel.Shared } }));
-    assert.deepEqual(shared.map(data), [{ briefcaseId, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x2", "0xb"] }] }]);
-    const released = await client.locks.update({ authorization: alice, iModelId, briefcaseId, changesetId: cs3, lockedObjects: [{ lockLevel: authoring.LockLevel.None, objectIds: ["0x1", "0xa", "0x2", "0xb"] }] });
+    assert.deepEqual((await management.toArray(client.locks.getList({ authorization: alice, iModelId }))).map(data), [
+      expected,
+    ]);
+    const shared = await management.toArray(
+      client.locks.getList({
+        authorization: alice,
+        iModelId,
+        urlParams: { briefcaseId, lockLevel: authoring.LockLevel.Shared },
+      }),
+    );
+    assert.deepEqual(shared.map(data), [
+      { briefcaseId, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x2", "0xb"] }] },
+    ]);
+    const released = await client.locks.update({
+      authorization: alice,
+      iModelId,
+      briefcaseId,
+      changesetId: cs3,
+      lockedObjects: [{ lockLevel: authoring.LockLevel.None, objectIds: ["0x1", "0xa", "0x2", "0xb"] }],
+    });
     assert.deepEqual(data(released), { briefcaseId, lockedObjects: [] });
-    assert.deepEqual(await management.toArray(client.locks.getList({ authorization: alice, iModelId, urlParams: { briefcaseId } })), []);
+    assert.deepEqual(
+      await management.toArray(client.locks.getList({ authorization: alice, iModelId, urlParams: { briefcaseId } })),
+      [],
+    );
     await assert.rejects(
-      client.locks.update({ authorization: alice, iModelId, briefcaseId, changesetId: cs3, lockedObjects: [{ lockLevel: authoring.LockLevel.None, objectIds: ["0x1"] }] }),
+      client.locks.update({
+        authorization: alice,
+        iModelId,
+        briefcaseId,
+        changesetId: cs3,
+        lockedObjects: [{ lockLevel: authoring.LockLevel.None, objectIds: ["0x1"] }],
+      }),
       (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.LockNotFound,
     );
   });
 
   it("thumbnails.download (the default) / upload / download (what was uploaded)", async () => {
-    const small = await managementClient.thumbnails.download({ authorization: alice, iModelId, urlParams: { size: management.ThumbnailSize.Small } });
+    const small = await managementClient.thumbnails.download({
+      authorization: alice,
+      iModelId,
+      urlParams: { size: management.ThumbnailSize.Small },
+    });
     assert.equal(small.size, "small");
     assert.equal(small.imageType, "image/png");
     assert.equal(Buffer.from(small.image).subarray(1, 4).toString("latin1"), "PNG");
-    await managementClient.thumbnails.upload({ authorization: alice, iModelId, thumbnailProperties: { imageType: management.ContentType.Png, image: new Uint8Array(PNG) } });
-    const large = await managementClient.thumbnails.download({ authorization: alice, iModelId, urlParams: { size: management.ThumbnailSize.Large } });
+    await managementClient.thumbnails.upload({
+      authorization: alice,
+      iModelId,
+      thumbnailProperties: { imageType: management.ContentType.Png, image: new Uint8Array(PNG) },
+    });
+    const large = await managementClient.thumbnails.download({
+      authorization: alice,
+      iModelId,
+      urlParams: { size: management.ThumbnailSize.Large },
+    });
     assert.equal(large.size, "large");
     assert.equal(sha256(large.image), sha256(PNG));
   });
@@ -604,33 +863,63 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       email: "", // the user id when it looks like an address
       statistics: {
         pushedChangesetsCount: 3,
-        lastChangesetPushDate: (await client.changesets.getSingle({ authorization: alice, iModelId, changesetIndex: 3 })).pushDateTime,
+        lastChangesetPushDate: (
+          await client.changesets.getSingle({ authorization: alice, iModelId, changesetIndex: 3 })
+        ).pushDateTime,
         createdVersionsCount: 2,
         briefcasesCount: 1,
         applications: [{ id: null, name: null, ownsLocks: false, ownsExclusiveRootElementLock: false }],
       },
       _links: { self: { href: `${base}/${iModelId}/users/alice` } },
     };
-    const representation = await management.toArray(managementClient.users.getRepresentationList({ authorization: alice, iModelId }));
+    const representation = await management.toArray(
+      managementClient.users.getRepresentationList({ authorization: alice, iModelId }),
+    );
     assert.deepEqual(data(representation[0]!), expectedAlice);
-    assert.deepEqual(data(await managementClient.users.getSingle({ authorization: alice, iModelId, userId: "alice" })), expectedAlice);
+    assert.deepEqual(
+      data(await managementClient.users.getSingle({ authorization: alice, iModelId, userId: "alice" })),
+      expectedAlice,
+    );
     const permissions = await managementClient.userPermissions.get({ authorization: alice, iModelId });
-    assert.deepEqual(data(permissions), { permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels-delete"] });
+    assert.deepEqual(data(permissions), {
+      permissions: ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels-delete"],
+    });
   });
 
   it("iModels.clone / fork / createFromTemplate, operations.getCreateIModelDetails", async () => {
     const cs1 = fixture.changesets[0]!;
     const cs3 = fixture.changesets[2]!;
-    const cloned = await client.iModels.clone({ authorization: alice, iModelId, iModelProperties: { iTwinId: OTHER_ITWIN, name: "sweep clone", changesetIndex: 1 } });
-    assertIModel(cloned, { name: "sweep clone", description: "the sweep's iModel", extent: EXTENT, iTwinId: OTHER_ITWIN });
-    assert.deepEqual(data(await client.operations.getCreateIModelDetails({ authorization: alice, iModelId: cloned.id })), {
-      state: "successful",
-      clonedFrom: { iModelId, changesetId: cs1.id },
-      forkedFrom: null,
+    const cloned = await client.iModels.clone({
+      authorization: alice,
+      iModelId,
+      iModelProperties: { iTwinId: OTHER_ITWIN, name: "sweep clone", changesetIndex: 1 },
     });
-    assert.deepEqual((await management.toArray(client.changesets.getMinimalList({ authorization: alice, iModelId: cloned.id }))).map((c) => c.id), [cs1.id]);
+    assertIModel(cloned, {
+      name: "sweep clone",
+      description: "the sweep's iModel",
+      extent: EXTENT,
+      iTwinId: OTHER_ITWIN,
+    });
+    assert.deepEqual(
+      data(await client.operations.getCreateIModelDetails({ authorization: alice, iModelId: cloned.id })),
+      {
+        state: "successful",
+        clonedFrom: { iModelId, changesetId: cs1.id },
+        forkedFrom: null,
+      },
+    );
+    assert.deepEqual(
+      (await management.toArray(client.changesets.getMinimalList({ authorization: alice, iModelId: cloned.id }))).map(
+        (c) => c.id,
+      ),
+      [cs1.id],
+    );
 
-    const forked = await client.iModels.fork({ authorization: alice, iModelId, iModelProperties: { iTwinId: OTHER_ITWIN, name: "sweep fork", description: "forked" } });
+    const forked = await client.iModels.fork({
+      authorization: alice,
+      iModelId,
+      iModelProperties: { iTwinId: OTHER_ITWIN, name: "sweep fork", description: "forked" },
+    });
     assertIModel(forked, { name: "sweep fork", description: "forked", extent: EXTENT, iTwinId: OTHER_ITWIN });
     const forkDetails = await client.operations.getCreateIModelDetails({ authorization: alice, iModelId: forked.id });
     assert.deepEqual(data(forkDetails), {
@@ -639,29 +928,52 @@ describe("every operation of the official 6.0.2 clients against modelhub", () =>
       forkedFrom: { iModelId, changesetId: cs3.id, relationshipId: forkDetails.forkedFrom!.relationshipId },
     });
     assert.match(forkDetails.forkedFrom!.relationshipId, UUID);
-    assert.deepEqual(await management.toArray(client.changesets.getMinimalList({ authorization: alice, iModelId: forked.id })), [], "the default fork squashes the history");
+    assert.deepEqual(
+      await management.toArray(client.changesets.getMinimalList({ authorization: alice, iModelId: forked.id })),
+      [],
+      "the default fork squashes the history",
+    );
 
     const made = await client.iModels.createFromTemplate({
       authorization: alice,
-      iModelProperties: { iTwinId: OTHER_ITWIN, name: "from sweep template", template: { iModelId, changesetId: cs1.id } },
+      iModelProperties: {
+        iTwinId: OTHER_ITWIN,
+        name: "from sweep template",
+        template: { iModelId, changesetId: cs1.id },
+      },
     });
     // No extent given: the template's (a given one would win).
     assertIModel(made, { name: "from sweep template", description: null, extent: EXTENT, iTwinId: OTHER_ITWIN });
-    assert.deepEqual(data(await client.operations.getCreateIModelDetails({ authorization: alice, iModelId: made.id })), { state: "successful", clonedFrom: null, forkedFrom: null });
+    assert.deepEqual(
+      data(await client.operations.getCreateIModelDetails({ authorization: alice, iModelId: made.id })),
+      { state: "successful", clonedFrom: null, forkedFrom: null },
+    );
   });
 
   it("iModels.delete: gone, and its id is iModelNotFound", async () => {
-    const doomed = await client.iModels.createEmpty({ authorization: alice, iModelProperties: { iTwinId: ITWIN, name: "doomed" } });
+    const doomed = await client.iModels.createEmpty({
+      authorization: alice,
+      iModelProperties: { iTwinId: ITWIN, name: "doomed" },
+    });
     await client.iModels.delete({ authorization: alice, iModelId: doomed.id });
-    await assert.rejects(client.iModels.getSingle({ authorization: alice, iModelId: doomed.id }), (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.IModelNotFound);
-    await assert.rejects(client.iModels.delete({ authorization: alice, iModelId: doomed.id }), (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.IModelNotFound);
+    await assert.rejects(
+      client.iModels.getSingle({ authorization: alice, iModelId: doomed.id }),
+      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.IModelNotFound,
+    );
+    await assert.rejects(
+      client.iModels.delete({ authorization: alice, iModelId: doomed.id }),
+      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.IModelNotFound,
+    );
   });
 
   it("the sweep named and called every operation the 6.0.2 typings declare, and docs/compatibility.md has a row for each", async () => {
     const typed = await typedOperations();
     assert.ok(typed.length >= 40, `${typed.length} operations read from the typings`);
     // Each typed method is a real function on the clients (the typings and the code agree).
-    const plain = new authoring.IModelsClient({ api: { baseUrl: base }, cloudStorage: createDefaultClientStorage() }) as unknown as Record<string, Record<string, unknown>>;
+    const plain = new authoring.IModelsClient({
+      api: { baseUrl: base },
+      cloudStorage: createDefaultClientStorage(),
+    }) as unknown as Record<string, Record<string, unknown>>;
     for (const op of typed) {
       const [group, method] = op.split(".") as [string, string];
       assert.equal(typeof plain[group]?.[method], "function", `${op} exists at run time`);

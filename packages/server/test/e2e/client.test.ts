@@ -20,7 +20,9 @@ import { startTestHub } from "../support/hub.js";
 type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse, count: number) => void;
 
 /** A loopback HTTP server answering with `handler`; `requests` counts what it received. */
-async function fakeServer(handler: Handler): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+async function fakeServer(
+  handler: Handler,
+): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let count = 0;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -29,7 +31,11 @@ async function fakeServer(handler: Handler): Promise<{ url: string; requests: ()
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests: () => count, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => count,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const apiError = (response: ServerResponse, status: number, code: string, headers: Record<string, string> = {}) => {
@@ -71,21 +77,32 @@ describe("@modelhub/client", () => {
       res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify(iModelJson));
     });
     const failing = await fakeServer((_req, _body, res) => apiError(res, 503, "ServiceUnavailable"));
-    const limited = await fakeServer((_req, _body, res) => apiError(res, 429, "TooManyRequests", { "retry-after": "0" }));
+    const limited = await fakeServer((_req, _body, res) =>
+      apiError(res, 429, "TooManyRequests", { "retry-after": "0" }),
+    );
     try {
-      const created = await new ModelHubClient({ url: busy.url, accessToken: "alice" }).createIModel({ iTwinId: "t", name: "m" });
+      const created = await new ModelHubClient({ url: busy.url, accessToken: "alice" }).createIModel({
+        iTwinId: "t",
+        name: "m",
+      });
       assert.equal(created.id, "m1");
       assert.equal(busy.requests(), 2);
 
-      await assert.rejects(new ModelHubClient({ url: failing.url, accessToken: "alice" }).createIModel({ iTwinId: "t", name: "m" }), (err: unknown) => {
-        assert.ok(err instanceof ModelHubError);
-        assert.equal(err.status, 503);
-        assert.equal(err.code, "ServiceUnavailable");
-        return true;
-      });
+      await assert.rejects(
+        new ModelHubClient({ url: failing.url, accessToken: "alice" }).createIModel({ iTwinId: "t", name: "m" }),
+        (err: unknown) => {
+          assert.ok(err instanceof ModelHubError);
+          assert.equal(err.status, 503);
+          assert.equal(err.code, "ServiceUnavailable");
+          return true;
+        },
+      );
       assert.equal(failing.requests(), 1);
 
-      await assert.rejects(new ModelHubClient({ url: limited.url, accessToken: "alice", retry: { attempts: 3 } }).getIModel("m1"), /TooManyRequests happened/);
+      await assert.rejects(
+        new ModelHubClient({ url: limited.url, accessToken: "alice", retry: { attempts: 3 } }).getIModel("m1"),
+        /TooManyRequests happened/,
+      );
       assert.equal(limited.requests(), 3);
     } finally {
       await Promise.all([busy.close(), failing.close(), limited.close()]);
@@ -103,23 +120,48 @@ describe("@modelhub/client", () => {
     await closed.close();
     try {
       const retries: string[] = [];
-      const client = new ModelHubClient({ url: flaky.url, accessToken: "alice", retry: { baseDelayMs: 1 }, onRetry: (e) => retries.push(`${e.method} ${e.reason} ${e.retry}/${e.maxRetries}`) });
+      const client = new ModelHubClient({
+        url: flaky.url,
+        accessToken: "alice",
+        retry: { baseDelayMs: 1 },
+        onRetry: (e) => retries.push(`${e.method} ${e.reason} ${e.retry}/${e.maxRetries}`),
+      });
       assert.deepEqual(await client.getIModel("m1"), iModelJson.iModel);
       assert.equal(flaky.requests(), 4);
       assert.deepEqual(retries, ["GET HTTP 500 1/4", "GET HTTP 502 2/4", "GET HTTP 504 3/4"]);
 
-      const post = new ModelHubClient({ url: broken.url, accessToken: "alice", retry: { baseDelayMs: 1, attempts: 3 } });
-      await assert.rejects(post.send("POST", "", { body: {} }), (err: unknown) => err instanceof ModelHubError && err.status === 502);
+      const post = new ModelHubClient({
+        url: broken.url,
+        accessToken: "alice",
+        retry: { baseDelayMs: 1, attempts: 3 },
+      });
+      await assert.rejects(
+        post.send("POST", "", { body: {} }),
+        (err: unknown) => err instanceof ModelHubError && err.status === 502,
+      );
       assert.equal(broken.requests(), 1, "a POST that may have been done is not sent again");
-      await assert.rejects(post.send("POST", "", { body: {}, idempotent: true }), (err: unknown) => err instanceof ModelHubError && err.status === 502);
+      await assert.rejects(
+        post.send("POST", "", { body: {}, idempotent: true }),
+        (err: unknown) => err instanceof ModelHubError && err.status === 502,
+      );
       assert.equal(broken.requests(), 1 + 3, "one the caller marks idempotent is, `attempts` times in all");
 
-      const unreachable = new ModelHubClient({ url: closed.url, accessToken: "alice", retry: { baseDelayMs: 1, attempts: 2 } });
+      const unreachable = new ModelHubClient({
+        url: closed.url,
+        accessToken: "alice",
+        retry: { baseDelayMs: 1, attempts: 2 },
+      });
       let tries = 0;
-      await assert.rejects(unreachable.send("GET", "/m1", { onRetry: () => tries++ }), (err: unknown) => err instanceof ModelHubError && err.status === 0 && err.code === "NetworkError");
+      await assert.rejects(
+        unreachable.send("GET", "/m1", { onRetry: () => tries++ }),
+        (err: unknown) => err instanceof ModelHubError && err.status === 0 && err.code === "NetworkError",
+      );
       assert.equal(tries, 1, "a GET without an answer is tried again");
       tries = 0;
-      await assert.rejects(unreachable.send("POST", "", { body: {}, onRetry: () => tries++ }), (err: unknown) => err instanceof ModelHubError && err.code === "NetworkError");
+      await assert.rejects(
+        unreachable.send("POST", "", { body: {}, onRetry: () => tries++ }),
+        (err: unknown) => err instanceof ModelHubError && err.code === "NetworkError",
+      );
       assert.equal(tries, 0, "a POST without an answer is not");
     } finally {
       await Promise.all([flaky.close(), broken.close()]);
@@ -146,7 +188,10 @@ describe("@modelhub/client", () => {
       assert.deepEqual(sent, ["GET /imodels/m1", "GET /imodels/m1"]);
       assert.deepEqual(seen, ["Bearer t1", "Bearer t2"]);
       // A derived client carries its own authorization on the same transport.
-      assert.deepEqual(await client.with({ authorization: (attempt) => `Bearer scoped${attempt}` }).getIModel("m1"), iModelJson.iModel);
+      assert.deepEqual(
+        await client.with({ authorization: (attempt) => `Bearer scoped${attempt}` }).getIModel("m1"),
+        iModelJson.iModel,
+      );
       assert.equal(seen.at(-1), "Bearer scoped0");
       assert.equal(sent.length, 3);
     } finally {
@@ -162,7 +207,9 @@ describe("@modelhub/client", () => {
       assert.equal(req.headers["x-ms-blob-type"], "BlockBlob");
       if (n === 1) {
         res.writeHead(503, { "retry-after": "0", "content-type": "application/xml" });
-        return res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>Busy.</Message></Error>');
+        return res.end(
+          '<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code><Message>Busy.</Message></Error>',
+        );
       }
       res.writeHead(201).end();
     });
@@ -173,7 +220,8 @@ describe("@modelhub/client", () => {
       assert.equal(storage.requests(), 2);
       assert.ok(bodies[1]!.equals(file), "the second try carried the whole file");
       assert.equal(seen.at(-1), file.length);
-      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]! || seen[i] === 0, "progress restarts at 0 only on a new try");
+      for (let i = 1; i < seen.length; i++)
+        assert.ok(seen[i]! >= seen[i - 1]! || seen[i] === 0, "progress restarts at 0 only on a new try");
     } finally {
       await storage.close();
     }
@@ -183,10 +231,15 @@ describe("@modelhub/client", () => {
     const path = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     const storage = await fakeServer((_req, _body, res) => {
       res.writeHead(403, { "content-type": "application/xml" });
-      res.end('<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature expired.</Message></Error>');
+      res.end(
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Signature expired.</Message></Error>',
+      );
     });
     try {
-      await assert.rejects(uploadFile(`${storage.url}/blob`, path), (err: unknown) => err instanceof ModelHubError && err.code === "AuthenticationFailed" && err.status === 403);
+      await assert.rejects(
+        uploadFile(`${storage.url}/blob`, path),
+        (err: unknown) => err instanceof ModelHubError && err.code === "AuthenticationFailed" && err.status === 403,
+      );
     } finally {
       await storage.close();
     }
@@ -215,12 +268,21 @@ describe("@modelhub/client", () => {
       };
       const target = join(work, "baseline.bim");
       const progress: [number, number | undefined][] = [];
-      const size = await downloadFile(baseline._links.download.href, target, { chunkBytes: 64 * 1024, fetch: counting, onProgress: (done, total) => progress.push([done, total]) });
+      const size = await downloadFile(baseline._links.download.href, target, {
+        chunkBytes: 64 * 1024,
+        fetch: counting,
+        onProgress: (done, total) => progress.push([done, total]),
+      });
       // The hub stamps the baseline with the iModel's ids: compare with one plain GET of the same link.
       const expected = Buffer.from(await (await fetch(baseline._links.download.href)).arrayBuffer());
       assert.equal(expected.length, (await stat(version0)).size);
       assert.equal(size, expected.length);
-      assert.equal(createHash("sha256").update(await readFile(target)).digest("hex"), createHash("sha256").update(expected).digest("hex"));
+      assert.equal(
+        createHash("sha256")
+          .update(await readFile(target))
+          .digest("hex"),
+        createHash("sha256").update(expected).digest("hex"),
+      );
       assert.equal(ranges.length, Math.ceil(expected.length / (64 * 1024)), `one GET per 64 KiB: ${ranges.join(", ")}`);
       assert.equal(ranges[1], `bytes=${64 * 1024}-${128 * 1024 - 1}`);
       assert.deepEqual(progress.at(-1), [expected.length, expected.length]);
@@ -233,12 +295,21 @@ describe("@modelhub/client", () => {
           res.writeHead(206, { "content-range": "bytes 0-9/30", "content-length": "10" });
           return res.end(Buffer.alloc(10, 1));
         }
-        res.writeHead(500, { "content-type": "application/xml" }).end("<Error><Code>InternalError</Code><Message>Disk on fire.</Message></Error>");
+        res
+          .writeHead(500, { "content-type": "application/xml" })
+          .end("<Error><Code>InternalError</Code><Message>Disk on fire.</Message></Error>");
       });
       try {
         const target = join(work, "cut.bin");
-        await assert.rejects(downloadFile(`${storage.url}/blob`, target, { chunkBytes: 10, retry: { baseDelayMs: 1 } }), (err: unknown) => err instanceof ModelHubError && err.code === "InternalError");
-        assert.equal(storage.requests(), 1 + 5, "the failed range was asked again under the policy (5 tries), the first one not");
+        await assert.rejects(
+          downloadFile(`${storage.url}/blob`, target, { chunkBytes: 10, retry: { baseDelayMs: 1 } }),
+          (err: unknown) => err instanceof ModelHubError && err.code === "InternalError",
+        );
+        assert.equal(
+          storage.requests(),
+          1 + 5,
+          "the failed range was asked again under the policy (5 tries), the first one not",
+        );
         await assert.rejects(stat(target));
         await assert.rejects(stat(`${target}.part`));
       } finally {
@@ -253,7 +324,10 @@ describe("@modelhub/client", () => {
       await writeFile(junk, Buffer.alloc(5000, 3));
       await assert.rejects(
         client.createIModelFromFile({ iTwinId: "12121212-1111-4111-8111-111111111111", name: "junk", path: junk }),
-        (err: unknown) => err instanceof ModelHubError && err.code === "iModelInitializationFailed" && /not an iModel/.test(err.message),
+        (err: unknown) =>
+          err instanceof ModelHubError &&
+          err.code === "iModelInitializationFailed" &&
+          /not an iModel/.test(err.message),
       );
     });
   });

@@ -18,10 +18,19 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const SOURCE_ITWIN = "3a2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
 const TARGET_ITWIN = "6f5e4d3c-2b1a-4c9d-8e7f-0a1b2c3d4e5f";
 
-async function call(hub: HubProcess, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: Json; text: string }> {
+async function call(
+  hub: HubProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; headers: Headers; body: Json; text: string }> {
   const r = await fetch(path.startsWith("http") ? path : `${hub.url}/imodels${path}`, {
     method,
-    headers: { authorization: "Bearer alice", accept: ACCEPT, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: "Bearer alice",
+      accept: ACCEPT,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();
@@ -49,18 +58,33 @@ describe("SIGKILL during a clone job", () => {
     dataDir = await mkdtemp(join(tmpdir(), "modelhub-clone-crash-"));
     hub = await startHubProcess({ dataDir });
     // The source: a real baseline and three real changesets.
-    const created = await call(hub, "POST", "", { iTwinId: SOURCE_ITWIN, name: "source", baselineFile: { size: (await stat(fixture.version0Path)).size } });
+    const created = await call(hub, "POST", "", {
+      iTwinId: SOURCE_ITWIN,
+      name: "source",
+      baselineFile: { size: (await stat(fixture.version0Path)).size },
+    });
     assert.equal(created.status, 201, created.text);
     sourceId = created.body.iModel.id;
     assert.equal((await putFile(created.body.iModel._links.upload.href, fixture.version0Path)).status, 201);
     assert.equal((await call(hub, "POST", `/${sourceId}/baselinefile`, {})).status, 200);
-    await until("the source's baseline", 60_000, async () => ((await call(hub, "GET", `/${sourceId}`)).body.iModel.state === "initialized" ? true : undefined));
+    await until("the source's baseline", 60_000, async () =>
+      (await call(hub, "GET", `/${sourceId}`)).body.iModel.state === "initialized" ? true : undefined,
+    );
     const briefcaseId = (await call(hub, "POST", `/${sourceId}/briefcases`, {})).body.briefcase.briefcaseId as number;
     for (const cs of fixture.changesets) {
-      const made = await call(hub, "POST", `/${sourceId}/changesets`, { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size });
+      const made = await call(hub, "POST", `/${sourceId}/changesets`, {
+        id: cs.id,
+        parentId: cs.parentId,
+        briefcaseId,
+        fileSize: cs.size,
+      });
       assert.equal(made.status, 201, made.text);
       assert.equal((await putFile(made.body.changeset._links.upload.href, cs.pathname)).status, 201);
-      assert.equal((await call(hub, "PATCH", made.body.changeset._links.complete.href, { state: "fileUploaded", briefcaseId })).status, 200);
+      assert.equal(
+        (await call(hub, "PATCH", made.body.changeset._links.complete.href, { state: "fileUploaded", briefcaseId }))
+          .status,
+        200,
+      );
     }
   });
   after(async () => {
@@ -69,7 +93,10 @@ describe("SIGKILL during a clone job", () => {
   });
 
   /** Starts a clone of the whole source, kills the hub at `killWhen`, restarts it and follows the clone to its end. */
-  async function cloneKilled(name: string, killWhen: () => Promise<unknown>): Promise<{ copyId: string; states: string[] }> {
+  async function cloneKilled(
+    name: string,
+    killWhen: () => Promise<unknown>,
+  ): Promise<{ copyId: string; states: string[] }> {
     const r = await call(hub, "POST", `/${sourceId}/clone`, { iTwinId: TARGET_ITWIN, name });
     assert.equal(r.status, 202, r.text);
     const copyId = r.headers.get("location")!.split("/").pop()!;
@@ -87,7 +114,8 @@ describe("SIGKILL during a clone job", () => {
       if (states.at(-1) !== op.state) states.push(op.state as string);
       if (op.state === "failed") throw new Error(`the clone failed: ${JSON.stringify(op)}`);
       assert.ok(changesets.length === 0 || changesets.length === 3, `the copy lists ${changesets.length} changesets`);
-      if (changesets.length === 3) assert.equal(iModel.state, "initialized", "changesets are listed only once the copy is initialized");
+      if (changesets.length === 3)
+        assert.equal(iModel.state, "initialized", "changesets are listed only once the copy is initialized");
       if (iModel.state === "initialized") assert.equal(op.state, "successful");
       return op.state === "successful" ? true : undefined;
     });
@@ -97,7 +125,11 @@ describe("SIGKILL during a clone job", () => {
   /** The finished clone: the source's history (ids, indexes, parents, sizes), hard links of its files, nothing extra stored. */
   async function assertComplete(copyId: string): Promise<void> {
     const op = (await call(hub, "GET", `/${copyId}/operations/create`)).body.createOperation as Json;
-    assert.deepEqual(op, { state: "successful", clonedFrom: { iModelId: sourceId, changesetId: fixture.changesets[2]!.id }, forkedFrom: null });
+    assert.deepEqual(op, {
+      state: "successful",
+      clonedFrom: { iModelId: sourceId, changesetId: fixture.changesets[2]!.id },
+      forkedFrom: null,
+    });
     const rows = (await call(hub, "GET", `/${copyId}/changesets`)).body.changesets as Json[];
     assert.deepEqual(
       rows.map((c) => [c.index, c.id, c.parentId, c.fileSize, c.state]),
@@ -105,13 +137,26 @@ describe("SIGKILL during a clone job", () => {
     );
     const files = join(dataDir, "blobs", "files");
     for (const c of fixture.changesets) {
-      const [copied, source] = await Promise.all([stat(join(files, copyId, "changesets", `${c.id}.cs`)), stat(join(files, sourceId, "changesets", `${c.id}.cs`))]);
+      const [copied, source] = await Promise.all([
+        stat(join(files, copyId, "changesets", `${c.id}.cs`)),
+        stat(join(files, sourceId, "changesets", `${c.id}.cs`)),
+      ]);
       assert.equal(copied.ino, source.ino, `changeset ${c.index} is a hard link of the source's`);
     }
     // Exactly the history and one baseline: nothing left over from the killed attempt.
-    const stored = (await readdir(join(files, copyId), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(join(files, copyId).length + 1));
-    assert.deepEqual(stored.filter((f) => f.startsWith("changesets")).sort(), fixture.changesets.map((c) => join("changesets", `${c.id}.cs`)).sort(), stored.join(", "));
-    assert.equal(stored.filter((f) => !f.startsWith("changesets")).length, 1, `one baseline checkpoint: ${stored.join(", ")}`);
+    const stored = (await readdir(join(files, copyId), { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(join(files, copyId).length + 1));
+    assert.deepEqual(
+      stored.filter((f) => f.startsWith("changesets")).sort(),
+      fixture.changesets.map((c) => join("changesets", `${c.id}.cs`)).sort(),
+      stored.join(", "),
+    );
+    assert.equal(
+      stored.filter((f) => !f.startsWith("changesets")).length,
+      1,
+      `one baseline checkpoint: ${stored.join(", ")}`,
+    );
     assert.equal((await call(hub, "GET", `/${copyId}/changesets/0/checkpoint`)).body.checkpoint.state, "successful");
   }
 
@@ -123,7 +168,9 @@ describe("SIGKILL during a clone job", () => {
 
   it("killed while the job stamps the copy's baseline (its scratch directory exists): completed after the restart, nothing half-copied seen", async () => {
     const scratch = join(dataDir, "tmp");
-    const { copyId, states } = await cloneKilled("killed mid-job", () => until("the clone job's scratch directory", 30_000, () => jobStarted(scratch)));
+    const { copyId, states } = await cloneKilled("killed mid-job", () =>
+      until("the clone job's scratch directory", 30_000, () => jobStarted(scratch)),
+    );
     // Not finished before the kill: the restarted hub first reports it scheduled.
     assert.deepEqual(states, ["scheduled", "successful"]);
     await assertComplete(copyId);

@@ -53,11 +53,14 @@ describe("clone and fork with the official client", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  const blobPath = (iModelId: string, changesetId: string) => join(hub.dataDir, "blobs", "files", iModelId, "changesets", `${changesetId}.cs`);
+  const blobPath = (iModelId: string, changesetId: string) =>
+    join(hub.dataDir, "blobs", "files", iModelId, "changesets", `${changesetId}.cs`);
 
   /** The copy's changesets equal the fixture's first `count` (ids, indexes, parents, sizes, bytes by sha256) and share inodes with the source's. */
   async function assertHistory(copyId: string, count: number): Promise<void> {
-    const listed = await hub.api<Json>("GET", `/${copyId}/changesets`, { headers: { prefer: "return=representation" } });
+    const listed = await hub.api<Json>("GET", `/${copyId}/changesets`, {
+      headers: { prefer: "return=representation" },
+    });
     assert.equal(listed.status, 200, listed.text);
     const rows = listed.body.changesets as Json[];
     assert.deepEqual(
@@ -76,12 +79,20 @@ describe("clone and fork with the official client", () => {
   /** A named version of the copy gets a checkpoint made by iTwin.js from the copy's baseline and history. */
   async function assertCheckpoint(copyId: string, index: number): Promise<void> {
     const changesetId = fixture.changesets[index - 1]!.id;
-    const version = await client.namedVersions.create({ authorization: auth, iModelId: copyId, namedVersionProperties: { name: `at ${index}`, changesetId } });
-    const cp = await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${copyId}/namedversions/${version.id}/checkpoint`);
-      if (r.body.checkpoint?.state === "failed") throw new Error(`checkpoint failed: ${r.text}`);
-      return r.body.checkpoint?.state === "successful" ? (r.body.checkpoint as Json) : undefined;
-    }, 120_000, "checkpoint of the copy");
+    const version = await client.namedVersions.create({
+      authorization: auth,
+      iModelId: copyId,
+      namedVersionProperties: { name: `at ${index}`, changesetId },
+    });
+    const cp = await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${copyId}/namedversions/${version.id}/checkpoint`);
+        if (r.body.checkpoint?.state === "failed") throw new Error(`checkpoint failed: ${r.text}`);
+        return r.body.checkpoint?.state === "successful" ? (r.body.checkpoint as Json) : undefined;
+      },
+      120_000,
+      "checkpoint of the copy",
+    );
     const file = join(work, `${copyId}-${index}.bim`);
     await writeFile(file, Buffer.from(await (await fetch(cp._links.download.href)).arrayBuffer()));
     const info = await inspector.inspect({ path: file });
@@ -121,11 +132,18 @@ describe("clone and fork with the official client", () => {
     assert.match(location, new RegExp(`^${hub.baseUrl}/[0-9a-f-]{36}$`));
     assert.equal(r.headers.get("create-imodel-operation"), `${location}/operations/create`);
     const copyId = location.split("/").pop()!;
-    await eventually(async () => ((await hub.api<Json>("GET", `/${copyId}`)).body.iModel.state === "initialized" ? true : undefined), 60_000, "clone");
+    await eventually(
+      async () => ((await hub.api<Json>("GET", `/${copyId}`)).body.iModel.state === "initialized" ? true : undefined),
+      60_000,
+      "clone",
+    );
     const copy = (await hub.api<Json>("GET", `/${copyId}`)).body.iModel;
     assert.equal(copy.name, "source");
     assert.deepEqual((await hub.api<Json>("GET", `/${copyId}/changesets`)).body.changesets, []);
-    assert.deepEqual((await hub.api<Json>("GET", `/${copyId}/operations/create`)).body.createOperation.clonedFrom, { iModelId: sourceId, changesetId: "" });
+    assert.deepEqual((await hub.api<Json>("GET", `/${copyId}/operations/create`)).body.createOperation.clonedFrom, {
+      iModelId: sourceId,
+      changesetId: "",
+    });
   });
 
   it("fork with preserveHistory and no changeset: every changeset copied, forkedFrom with a relationship id", async () => {
@@ -169,11 +187,19 @@ describe("clone and fork with the official client", () => {
     }
   };
   async function sourceElementsAt(index: number): Promise<number> {
-    const version = await client.namedVersions.create({ authorization: auth, iModelId: sourceId, namedVersionProperties: { name: `source at ${index}`, changesetId: fixture.changesets[index - 1]!.id } });
-    const cp = await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${sourceId}/namedversions/${version.id}/checkpoint`);
-      return r.body.checkpoint?.state === "successful" ? (r.body.checkpoint as Json) : undefined;
-    }, 120_000, "source checkpoint");
+    const version = await client.namedVersions.create({
+      authorization: auth,
+      iModelId: sourceId,
+      namedVersionProperties: { name: `source at ${index}`, changesetId: fixture.changesets[index - 1]!.id },
+    });
+    const cp = await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${sourceId}/namedversions/${version.id}/checkpoint`);
+        return r.body.checkpoint?.state === "successful" ? (r.body.checkpoint as Json) : undefined;
+      },
+      120_000,
+      "source checkpoint",
+    );
     const file = join(work, `source-${index}.bim`);
     await writeFile(file, Buffer.from(await (await fetch(cp._links.download.href)).arrayBuffer()));
     return elementCount(file);
@@ -204,18 +230,27 @@ describe("clone and fork with the official client", () => {
     // A copy: opening the shared fixture, even read-only, would leave -wal/-shm files beside it.
     const version0 = join(work, "version0-copy.bim");
     await copyFile(fixture.version0Path, version0);
-    assert.ok(elementCount(join(work, `${made.id}-0.bim`)) > elementCount(version0), "the template's changesets are in the baseline");
+    assert.ok(
+      elementCount(join(work, `${made.id}-0.bim`)) > elementCount(version0),
+      "the template's changesets are in the baseline",
+    );
   });
 
   it("refusals: unknown changeset 404 ChangesetNotFound, unknown source 404 iModelNotFound, taken name 409 iModelExists, bad body 422 — nothing created", async () => {
     const before = ((await hub.api<Json>("GET", `?iTwinId=${TARGET_ITWIN}`)).body.iModels as Json[]).length;
-    const notFound = await hub.api<Json>("POST", `/${sourceId}/clone`, { body: { iTwinId: TARGET_ITWIN, name: "x", changesetIndex: 9 } });
+    const notFound = await hub.api<Json>("POST", `/${sourceId}/clone`, {
+      body: { iTwinId: TARGET_ITWIN, name: "x", changesetIndex: 9 },
+    });
     assert.equal(notFound.status, 404, notFound.text);
     assert.equal(notFound.body.error.code, "ChangesetNotFound");
-    const noSource = await hub.api<Json>("POST", `/00000000-0000-4000-8000-000000000000/fork`, { body: { iTwinId: TARGET_ITWIN, name: "y" } });
+    const noSource = await hub.api<Json>("POST", `/00000000-0000-4000-8000-000000000000/fork`, {
+      body: { iTwinId: TARGET_ITWIN, name: "y" },
+    });
     assert.equal(noSource.status, 404, noSource.text);
     assert.equal(noSource.body.error.code, "iModelNotFound");
-    const taken = await hub.api<Json>("POST", `/${sourceId}/clone`, { body: { iTwinId: TARGET_ITWIN, name: "the clone" } });
+    const taken = await hub.api<Json>("POST", `/${sourceId}/clone`, {
+      body: { iTwinId: TARGET_ITWIN, name: "the clone" },
+    });
     assert.equal(taken.status, 409, taken.text);
     assert.equal(taken.body.error.code, "iModelExists");
     const bad = await hub.api<Json>("POST", `/${sourceId}/clone`, { body: { iTwinId: "nope", preserveHistory: true } });
@@ -238,27 +273,49 @@ describe("clone, fork and template permissions (tokens mode)", () => {
     assert.equal(created.status, 201, created.text);
     sourceId = created.body.iModel.id;
     assert.equal((await s.as("bob").api<Json>("POST", "", { body: { iTwinId: X, name: "bob's" } })).status, 201);
-    await eventually(async () => ((await s.as("alice").api<Json>("GET", `/${sourceId}`)).body.iModel.state === "initialized" ? true : undefined), 60_000, "source");
+    await eventually(
+      async () =>
+        (await s.as("alice").api<Json>("GET", `/${sourceId}`)).body.iModel.state === "initialized" ? true : undefined,
+      60_000,
+      "source",
+    );
   });
   after(() => s?.close());
 
-  const cloneAs = (user: string, kind: "clone" | "fork", iTwinId: string, name: string) => s.as(user).api<Json>("POST", `/${sourceId}/${kind}`, { body: { iTwinId, name } });
-  const templateAs = (user: string, iTwinId: string, name: string) => s.as(user).api<Json>("POST", "", { body: { iTwinId, name, template: { iModelId: sourceId } } });
+  const cloneAs = (user: string, kind: "clone" | "fork", iTwinId: string, name: string) =>
+    s.as(user).api<Json>("POST", `/${sourceId}/${kind}`, { body: { iTwinId, name } });
+  const templateAs = (user: string, iTwinId: string, name: string) =>
+    s.as(user).api<Json>("POST", "", { body: { iTwinId, name, template: { iModelId: sourceId } } });
 
   it("needs read on the source (else 404: it is not revealed) and imodels_manage on the target iTwin (else 403)", async () => {
-    for (const r of [await cloneAs("bob", "clone", X, "c1"), await cloneAs("bob", "fork", X, "f1"), await templateAs("bob", X, "t1")]) {
+    for (const r of [
+      await cloneAs("bob", "clone", X, "c1"),
+      await cloneAs("bob", "fork", X, "f1"),
+      await templateAs("bob", X, "t1"),
+    ]) {
       assert.equal(r.status, 404, r.text);
       assert.equal(r.body.error.code, "iModelNotFound");
     }
-    for (const r of [await cloneAs("alice", "clone", X, "c2"), await cloneAs("alice", "fork", X, "f2"), await templateAs("alice", X, "t2")]) {
+    for (const r of [
+      await cloneAs("alice", "clone", X, "c2"),
+      await cloneAs("alice", "fork", X, "f2"),
+      await templateAs("alice", X, "t2"),
+    ]) {
       assert.equal(r.status, 403, r.text);
       assert.equal(r.body.error.code, "InsufficientPermissions");
     }
     // alice makes bob a reader of her iTwin: now he may copy her iModel into his.
     const ac = accessControl(s.as("alice"));
-    const role = await ac<Json>("POST", `/itwins/${S}/roles`, { displayName: "readers", permissions: ["imodels_read"] });
+    const role = await ac<Json>("POST", `/itwins/${S}/roles`, {
+      displayName: "readers",
+      permissions: ["imodels_read"],
+    });
     assert.equal(role.status, 201, role.text);
-    assert.equal((await ac("POST", `/itwins/${S}/members/users`, { members: [{ userId: "bob", roleIds: [role.body.role.id] }] })).status, 201);
+    assert.equal(
+      (await ac("POST", `/itwins/${S}/members/users`, { members: [{ userId: "bob", roleIds: [role.body.role.id] }] }))
+        .status,
+      201,
+    );
     assert.equal((await cloneAs("bob", "clone", X, "c3")).status, 202);
     assert.equal((await cloneAs("bob", "fork", X, "f3")).status, 202);
     const made = await templateAs("bob", X, "t3");

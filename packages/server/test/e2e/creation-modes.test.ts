@@ -38,7 +38,10 @@ describe("creation modes with the official client", () => {
       (err: ManagementTypes.IModelsError) => {
         assert.equal(err.code, management.IModelsErrorCode.InvalidIModelsRequest);
         assert.equal(err.statusCode, 422);
-        assert.deepEqual(err.details?.map((d) => [d.code, d.target]), [["InvalidValue", "geographicCoordinateSystem"]]);
+        assert.deepEqual(
+          err.details?.map((d) => [d.code, d.target]),
+          [["InvalidValue", "geographicCoordinateSystem"]],
+        );
         assert.match(err.details?.[0]?.message ?? "", /IModelDb\.setGeographicCoordinateSystem/);
         return true;
       },
@@ -55,7 +58,10 @@ describe("creation modes with the official client", () => {
     });
     assert.equal(iModel.state, management.IModelState.Initialized);
     assert.equal(iModel.name, "with a GCS");
-    const details = await client.operations.getCreateIModelDetails({ authorization: auth("alice"), iModelId: iModel.id });
+    const details = await client.operations.getCreateIModelDetails({
+      authorization: auth("alice"),
+      iModelId: iModel.id,
+    });
     assert.deepEqual(details, { state: management.IModelCreationState.Successful, clonedFrom: null, forkedFrom: null });
   });
 });

@@ -14,14 +14,24 @@ let hub: HubProcess;
 
 function modelhub(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...MODELHUB, ...args], { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice" } }, (error, stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
+    execFile(
+      process.execPath,
+      [...MODELHUB, ...args],
+      { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: "alice" } },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),
     );
   });
 }
 
 async function api(path: string): Promise<Json> {
-  const r = await fetch(`${hub.url}${path}`, { headers: { authorization: "Bearer alice", accept: "application/vnd.bentley.itwin-platform.v2+json", prefer: "return=representation" } });
+  const r = await fetch(`${hub.url}${path}`, {
+    headers: {
+      authorization: "Bearer alice",
+      accept: "application/vnd.bentley.itwin-platform.v2+json",
+      prefer: "return=representation",
+    },
+  });
   assert.equal(r.status, 200, `${path}: ${r.status}`);
   return (await r.json()) as Json;
 }
@@ -47,10 +57,16 @@ describe("modelhub demo", () => {
     const { iTwin } = await api(`/itwins/${iModel.iTwinId}`);
     assert.equal(iTwin.displayName, "modelhub demo");
     const { changesets } = await api(`/imodels/${iModelId}/changesets`);
-    assert.deepEqual(changesets.map((c: Json) => c.index), [1, 2, 3]);
+    assert.deepEqual(
+      changesets.map((c: Json) => c.index),
+      [1, 2, 3],
+    );
     assert.ok(changesets.every((c: Json) => c.creatorId === "alice" && c.description.length > 0));
     const { namedVersions } = await api(`/imodels/${iModelId}/namedversions`);
-    assert.deepEqual(namedVersions.map((v: Json) => [v.name, v.changesetIndex]).sort(), [["As built", 3], ["Issued for review", 2]]);
+    assert.deepEqual(namedVersions.map((v: Json) => [v.name, v.changesetIndex]).sort(), [
+      ["As built", 3],
+      ["Issued for review", 2],
+    ]);
     // The briefcase it pushed with is released: nothing is left holding locks.
     assert.deepEqual((await api(`/imodels/${iModelId}/briefcases`)).briefcases, []);
 
@@ -61,7 +77,11 @@ describe("modelhub demo", () => {
       const list = await modelhub(["checkpoints", "list", iModelId, "--json"]);
       assert.equal(list.code, 0, list.err);
       const text = list.out.trim();
-      const checkpoints = (text.startsWith("{") && text.includes("\n") ? text.split("\n").map((l) => JSON.parse(l) as Json) : ((JSON.parse(text) as Json).checkpoints ?? JSON.parse(text))) as Json[];
+      const checkpoints = (
+        text.startsWith("{") && text.includes("\n")
+          ? text.split("\n").map((l) => JSON.parse(l) as Json)
+          : ((JSON.parse(text) as Json).checkpoints ?? JSON.parse(text))
+      ) as Json[];
       states = checkpoints.filter((c) => c.changesetIndex === 3).map((c) => c.state);
       if (states.includes("successful") || states.includes("failed")) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -72,7 +92,10 @@ describe("modelhub demo", () => {
   it("run again, it refuses (exit 1) rather than make a second copy, and says what to do", async () => {
     const r = await modelhub(["demo"]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /^modelhub demo: iTwin 'modelhub demo' already has an iModel 'Sample plant' \([0-9a-f-]+\): delete it/);
+    assert.match(
+      r.err,
+      /^modelhub demo: iTwin 'modelhub demo' already has an iModel 'Sample plant' \([0-9a-f-]+\): delete it/,
+    );
   });
 
   it("--json prints one object; other names make a second sample", async () => {

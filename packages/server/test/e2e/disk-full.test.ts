@@ -45,7 +45,10 @@ describe("a full disk", () => {
     }
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
     // No automatic checkpoints: the only checkpoint job is the one the test asks for.
-    hub = await startTestHub({ dataDir: join(mountPoint, "data"), checkpoints: { everyChangesets: 1000, everyBytes: 0, keepAutomatic: 1 } });
+    hub = await startTestHub({
+      dataDir: join(mountPoint, "data"),
+      checkpoints: { everyChangesets: 1000, everyBytes: 0, keepAutomatic: 1 },
+    });
     iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id;
     briefcaseId = await acquireBriefcase(hub, iModelId);
     await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[0]!);
@@ -91,7 +94,8 @@ describe("a full disk", () => {
   const freeSpace = () => rm(filler, { force: true });
 
   /** Files under the blob store's temp folder (a write that failed must leave none). */
-  const blobTemps = async () => (await readdir(join(hub.dataDir, "blobs", ".tmp")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
+  const blobTemps = async () =>
+    (await readdir(join(hub.dataDir, "blobs", ".tmp")).catch(() => [] as string[])).filter((n) => !n.startsWith("."));
 
   /** The metadata database is intact: SQLite's own check over a read-only connection. */
   const integrity = () => {
@@ -106,21 +110,34 @@ describe("a full disk", () => {
   it("an upload bigger than the free space answers 503 in Azure's XML with retry-after and leaves no partial blob", async (t) => {
     if (skipped(t)) return;
     const size = 4 * MiB;
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: "too-big", baselineFile: { size } } });
+    const created = await hub.api<Json>("POST", "", {
+      body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: "too-big", baselineFile: { size } },
+    });
     assert.equal(created.status, 201, created.text);
     const href: string = created.body.iModel._links.upload.href;
-    const blobPath = join(hub.dataDir, "blobs", decodeURIComponent(new URL(href).pathname.replace(/^\/storage\/modelhub\//, "")));
+    const blobPath = join(
+      hub.dataDir,
+      "blobs",
+      decodeURIComponent(new URL(href).pathname.replace(/^\/storage\/modelhub\//, "")),
+    );
     const body = randomBytes(size);
     await fill(1 * MiB);
     try {
-      const answer = await fetch(href, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream" }, body });
+      const answer = await fetch(href, {
+        method: "PUT",
+        headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream" },
+        body,
+      });
       const text = await answer.text();
       assert.ok(answer.status === 503 || answer.status === 507, `status ${answer.status}: ${text}`);
       assert.ok(Number(answer.headers.get("retry-after")) > 0, "retry-after");
       const code = answer.headers.get("x-ms-error-code");
       assert.ok(code, "x-ms-error-code");
       assert.match(answer.headers.get("content-type") ?? "", /^application\/xml/);
-      assert.match(text, new RegExp(`^<\\?xml[^>]*\\?><Error><Code>${code}</Code><Message>[^<]*disk space[^<]*</Message>`));
+      assert.match(
+        text,
+        new RegExp(`^<\\?xml[^>]*\\?><Error><Code>${code}</Code><Message>[^<]*disk space[^<]*</Message>`),
+      );
       assert.equal(existsSync(blobPath), false, "no partial blob");
       assert.deepEqual(await blobTemps(), [], "no temp file left in blobs/.tmp");
       const baseline = await hub.api<Json>("GET", `/${created.body.iModel.id}/baselinefile`);
@@ -166,19 +183,27 @@ describe("a full disk", () => {
     await fill(256 * 1024);
     let versionId: string;
     try {
-      const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { body: { name: "on a full disk", changesetIndex: 1 } });
+      const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+        body: { name: "on a full disk", changesetIndex: 1 },
+      });
       assert.equal(version.status, 201, version.text);
       versionId = version.body.namedVersion.id;
       // The job ran into the full disk at least once: the queue recorded the error.
-      const lastError = await eventually(async () => {
-        const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
-        try {
-          const row = db.prepare("SELECT last_error, state FROM jobs WHERE kind LIKE '%checkpoint%' AND last_error IS NOT NULL").get() as { last_error: string } | undefined;
-          return row?.last_error;
-        } finally {
-          db.close();
-        }
-      }, 60_000, "the checkpoint job to fail on the full disk");
+      const lastError = await eventually(
+        async () => {
+          const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
+          try {
+            const row = db
+              .prepare("SELECT last_error, state FROM jobs WHERE kind LIKE '%checkpoint%' AND last_error IS NOT NULL")
+              .get() as { last_error: string } | undefined;
+            return row?.last_error;
+          } finally {
+            db.close();
+          }
+        },
+        60_000,
+        "the checkpoint job to fail on the full disk",
+      );
       assert.match(lastError, /ENOSPC|no space|full/i);
       const checkpoint = await hub.api<Json>("GET", `/${iModelId}/namedversions/${versionId}/checkpoint`);
       assert.equal(checkpoint.status, 200, checkpoint.text);
@@ -191,11 +216,16 @@ describe("a full disk", () => {
     }
     assert.equal(integrity(), "ok");
     // Retried by the queue, or (if it gave up) scheduled again by hand: either way it succeeds now.
-    const done = await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${versionId}/checkpoint`);
-      if (r.body.checkpoint.state === "failed") await hub.api("PUT", `/${iModelId}/namedversions/${versionId}/checkpoint`, { body: {} });
-      return r.body.checkpoint.state === "successful" ? r.body.checkpoint : undefined;
-    }, 120_000, "the checkpoint to succeed after space was freed");
+    const done = await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${iModelId}/namedversions/${versionId}/checkpoint`);
+        if (r.body.checkpoint.state === "failed")
+          await hub.api("PUT", `/${iModelId}/namedversions/${versionId}/checkpoint`, { body: {} });
+        return r.body.checkpoint.state === "successful" ? r.body.checkpoint : undefined;
+      },
+      120_000,
+      "the checkpoint to succeed after space was freed",
+    );
     const file = await fetch(done._links.download.href);
     assert.equal(file.status, 200);
     assert.equal((await file.arrayBuffer()).byteLength, done.size);
@@ -217,7 +247,8 @@ describe("a full disk", () => {
     } finally {
       await freeSpace();
     }
-    const pushed = "pushed" in refused ? refused.pushed : await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[1]!);
+    const pushed =
+      "pushed" in refused ? refused.pushed : await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[1]!);
     assert.equal(pushed.index, 2);
     const next = await pushChangeset(hub, iModelId, briefcaseId, fixture.changesets[2]!);
     assert.equal(next.index, 3);

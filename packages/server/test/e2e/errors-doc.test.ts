@@ -8,22 +8,35 @@ import type { BlobStoreErrorCode } from "../../src/ports/blob-store.js";
 
 const doc = await readFile(new URL("../../../../docs/errors.md", import.meta.url), "utf8");
 const documented = (section: string) =>
-  [...doc.split(section)[1]!.split("\n## ")[0]!.matchAll(/^\| `([A-Za-z]+)` \|(?: (\d{3}) \|)?/gm)].map((m) => ({ code: m[1]!, status: m[2] }));
+  [
+    ...doc
+      .split(section)[1]!
+      .split("\n## ")[0]!
+      .matchAll(/^\| `([A-Za-z]+)` \|(?: (\d{3}) \|)?/gm),
+  ].map((m) => ({ code: m[1]!, status: m[2] }));
 
 describe("docs/errors.md", () => {
   it("lists every error code with the status the server sends, and nothing else", () => {
     const rows = documented("## Codes");
     assert.deepEqual(rows.map((r) => r.code).sort(), [...HUB_ERROR_CODES].sort());
-    for (const row of rows) assert.equal(Number(row.status), STATUS_BY_CODE[row.code as keyof typeof STATUS_BY_CODE], row.code);
+    for (const row of rows)
+      assert.equal(Number(row.status), STATUS_BY_CODE[row.code as keyof typeof STATUS_BY_CODE], row.code);
   });
 
   it("lists every detail code", () => {
-    assert.deepEqual(documented("## Detail codes").map((r) => r.code).sort(), [...HUB_ERROR_DETAIL_CODES].sort());
+    assert.deepEqual(
+      documented("## Detail codes")
+        .map((r) => r.code)
+        .sort(),
+      [...HUB_ERROR_DETAIL_CODES].sort(),
+    );
   });
 
   it("lists every Azure error code the storage routes send, with its status", async () => {
     const source = await readFile(new URL("../../src/http/storage/storage-routes.ts", import.meta.url), "utf8");
-    const sent = new Map([...source.matchAll(/sendXmlError\(\s*reply,\s*(\d{3}|status),\s*"([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]));
+    const sent = new Map(
+      [...source.matchAll(/sendXmlError\(\s*reply,\s*(\d{3}|status),\s*"([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]),
+    );
     // Blob store errors are passed through with their own code (sendXmlError(reply, 400, err.code, …)).
     for (const code of ["InvalidBlockList", "InvalidBlockId"] satisfies BlobStoreErrorCode[]) sent.set(code, "400");
     const rows = documented("## Storage errors");

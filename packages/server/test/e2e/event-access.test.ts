@@ -25,7 +25,10 @@ interface OpenStream {
 
 async function openStream(url: string, token: string): Promise<OpenStream> {
   const abort = new AbortController();
-  const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: `Bearer ${token}` }, signal: abort.signal });
+  const response = await fetch(url, {
+    headers: { accept: "text/event-stream", authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
   assert.equal(response.status, 200, await (response.status === 200 ? Promise.resolve("") : response.text()));
   const reader = response.body!.getReader();
   const first = await reader.read();
@@ -45,7 +48,12 @@ async function openStream(url: string, token: string): Promise<OpenStream> {
 }
 
 const within = async (stream: OpenStream, ms: number, what: string) =>
-  Promise.race([stream.ended, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`the stream was still open ${ms} ms after ${what}`)), ms))]);
+  Promise.race([
+    stream.ended,
+    new Promise<number>((_, reject) =>
+      setTimeout(() => reject(new Error(`the stream was still open ${ms} ms after ${what}`)), ms),
+    ),
+  ]);
 
 describe("open change feeds follow access (--auth tokens)", () => {
   let s: SecuredHub;
@@ -58,7 +66,10 @@ describe("open change feeds follow access (--auth tokens)", () => {
     const made = await s.as("alice").api<Json>("POST", "", { body: { iTwinId: T, name: "Watched" } });
     assert.equal(made.status, 201, made.text);
     iModelId = made.body.iModel.id;
-    const reader = await accessControl(s.as("alice"))("POST", `/itwins/${T}/roles`, { displayName: "Reader", permissions: ["imodels_read"] });
+    const reader = await accessControl(s.as("alice"))("POST", `/itwins/${T}/roles`, {
+      displayName: "Reader",
+      permissions: ["imodels_read"],
+    });
     await accessControl(s.as("alice"))("POST", `/itwins/${T}/members/users`, {
       members: ["bob", "carol", "dave"].map((userId) => ({ userId, roleIds: [reader.body.role.id] })),
     });
@@ -74,7 +85,9 @@ describe("open change feeds follow access (--auth tokens)", () => {
       await within(bob, 6000, "bob was removed");
       assert.ok(Date.now() - removed < 6000);
       assert.equal(dave.isOpen(), true, "dave keeps his access and his stream");
-      const again = await fetch(events(), { headers: { accept: "text/event-stream", authorization: `Bearer ${s.token("bob")}` } });
+      const again = await fetch(events(), {
+        headers: { accept: "text/event-stream", authorization: `Bearer ${s.token("bob")}` },
+      });
       assert.equal(again.status, 404);
     } finally {
       bob.close();
@@ -124,7 +137,11 @@ describe("open change feeds follow access (--auth oidc)", () => {
   });
 
   it("ends within a few seconds of the token's exp (not 30 s later), and not before it", async () => {
-    const made = await hub.api<Json>("POST", "", { user: null, headers: { authorization: `Bearer ${await idp.token("alice")}` }, body: { iTwinId: T, name: "Watched" } });
+    const made = await hub.api<Json>("POST", "", {
+      user: null,
+      headers: { authorization: `Bearer ${await idp.token("alice")}` },
+      body: { iTwinId: T, name: "Watched" },
+    });
     assert.equal(made.status, 201, made.text);
     const stream = await openStream(`${hub.baseUrl}/${made.body.iModel.id}/events`, await token(5));
     try {

@@ -34,7 +34,10 @@ class Stream {
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<Stream> {
     const s = new Stream();
-    const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: "Bearer alice", ...headers }, signal: s.#abort.signal });
+    const response = await fetch(url, {
+      headers: { accept: "text/event-stream", authorization: "Bearer alice", ...headers },
+      signal: s.#abort.signal,
+    });
     s.status = response.status;
     s.headers = response.headers;
     if (response.status !== 200) {
@@ -62,7 +65,8 @@ class Stream {
             if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trimStart());
           }
           const event = fields.get("event");
-          if (event) this.events.push({ id: fields.get("id"), event, data: JSON.parse(fields.get("data") ?? "null") as Json });
+          if (event)
+            this.events.push({ id: fields.get("id"), event, data: JSON.parse(fields.get("data") ?? "null") as Json });
         }
       }
       this.endedByHub = true;
@@ -121,13 +125,24 @@ describe("change feed: GET /imodels/{id}/events", () => {
       // The push's element-level summary (docs/changes.md) comes from a background job: waited for, so the order is fixed.
       await feed.next("changes");
       const locked = await hub.api("PATCH", `/${iModelId}/locks`, {
-        body: { briefcaseId, changesetId: cs.id, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] }] },
+        body: {
+          briefcaseId,
+          changesetId: cs.id,
+          lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x20000000001", "0x20000000002"] }],
+        },
       });
       assert.equal(locked.status, 200, locked.text);
-      const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, { body: { name: "v1", changesetId: cs.id } });
+      const version = await hub.api<Json>("POST", `/${iModelId}/namedversions`, {
+        body: { name: "v1", changesetId: cs.id },
+      });
       assert.equal(version.status, 201, version.text);
       // The checkpoint job runs iTwin.js in the worker: its last event is the one that takes longest.
-      await eventually(async () => (feed.events.some((e) => e.event === "checkpoint" && e.data.state === "successful") ? true : undefined), 120_000, "checkpoint successful");
+      await eventually(
+        async () =>
+          feed.events.some((e) => e.event === "checkpoint" && e.data.state === "successful") ? true : undefined,
+        120_000,
+        "checkpoint successful",
+      );
 
       assert.deepEqual(
         feed.events.map((e) => [e.event, e.data]),
@@ -135,9 +150,19 @@ describe("change feed: GET /imodels/{id}/events", () => {
           ["briefcase", { briefcaseId, action: "acquired", ownerId: "alice" }],
           [
             "changeset",
-            { index: 1, id: cs.id, briefcaseId, creatorId: "alice", description: cs.description, pushDateTime: (await hub.api<Json>("GET", `/${iModelId}/changesets/1`)).body.changeset.pushDateTime },
+            {
+              index: 1,
+              id: cs.id,
+              briefcaseId,
+              creatorId: "alice",
+              description: cs.description,
+              pushDateTime: (await hub.api<Json>("GET", `/${iModelId}/changesets/1`)).body.changeset.pushDateTime,
+            },
           ],
-          ["changes", { changesetIndex: 1, changesetId: cs.id, inserted: 5, updated: 0, deleted: 0, schemaChanged: false }],
+          [
+            "changes",
+            { changesetIndex: 1, changesetId: cs.id, inserted: 5, updated: 0, deleted: 0, schemaChanged: false },
+          ],
           ["locks", { briefcaseId, acquired: 2, released: 0 }],
           ["namedVersion", { id: version.body.namedVersion.id, name: "v1", changesetIndex: 1 }],
           ["checkpoint", { changesetIndex: 1, state: "scheduled" }],
@@ -147,7 +172,10 @@ describe("change feed: GET /imodels/{id}/events", () => {
       // One sequence per iModel, in the order of the events, all of one epoch.
       const ids = feed.events.map((e) => e.id!.split("-"));
       assert.equal(new Set(ids.map(([epoch]) => epoch)).size, 1);
-      assert.deepEqual(ids.map(([, seq]) => Number(seq)), [1, 2, 3, 4, 5, 6, 7]);
+      assert.deepEqual(
+        ids.map(([, seq]) => Number(seq)),
+        [1, 2, 3, 4, 5, 6, 7],
+      );
       // Heartbeats (every 200 ms in this hub, 15 s by default) arrive while nothing happens.
       const comments = feed.comments;
       await eventually(async () => (feed.comments >= comments + 2 ? true : undefined), 10_000, "heartbeats");
@@ -162,9 +190,20 @@ describe("change feed: GET /imodels/{id}/events", () => {
     // While nobody listens: a push and a release of the locks.
     const cs = fixture.changesets[1]!;
     await pushChangeset(hub, iModelId, briefcaseId, cs);
-    await eventually(async () => ((await hub.api<Json>("GET", `/${iModelId}/changesets/2/changes`)).body.changes.state === "ready" ? true : undefined), 60_000, "summary of 2");
+    await eventually(
+      async () =>
+        (await hub.api<Json>("GET", `/${iModelId}/changesets/2/changes`)).body.changes.state === "ready"
+          ? true
+          : undefined,
+      60_000,
+      "summary of 2",
+    );
     const released = await hub.api("PATCH", `/${iModelId}/locks`, {
-      body: { briefcaseId, changesetId: cs.id, lockedObjects: [{ lockLevel: "none", objectIds: ["0x20000000001", "0x20000000002"] }] },
+      body: {
+        briefcaseId,
+        changesetId: cs.id,
+        lockedObjects: [{ lockLevel: "none", objectIds: ["0x20000000001", "0x20000000002"] }],
+      },
     });
     assert.equal(released.status, 200, released.text);
 
@@ -207,7 +246,12 @@ describe("change feed: GET /imodels/{id}/events", () => {
   it("refuses non-stream clients, unknown iModels and subscribers past the limits (per user, in all) in the API's error shape", async () => {
     const json = await hub.api("GET", `/${iModelId}/events`);
     assert.equal(json.status, 400);
-    assert.deepEqual(json.body, { error: { code: "BadRequest", message: "This route answers server-sent events: send 'Accept: text/event-stream'." } });
+    assert.deepEqual(json.body, {
+      error: {
+        code: "BadRequest",
+        message: "This route answers server-sent events: send 'Accept: text/event-stream'.",
+      },
+    });
 
     const missing = await Stream.open(`${hub.baseUrl}/00000000-0000-4000-8000-000000000000/events`);
     assert.equal(missing.status, 404);
@@ -224,7 +268,10 @@ describe("change feed: GET /imodels/{id}/events", () => {
       assert.equal(third.status, 429);
       assert.equal(third.headers.get("retry-after"), "5");
       assert.deepEqual(third.events[0]!.data, {
-        error: { code: "TooManyRequests", message: "You already follow 2 change feeds on this hub (--max-streams-per-user); close one or retry later." },
+        error: {
+          code: "TooManyRequests",
+          message: "You already follow 2 change feeds on this hub (--max-streams-per-user); close one or retry later.",
+        },
       });
       bobs = await Stream.open(`${hub.baseUrl}/${iModelId}/events`, { authorization: "Bearer bob" });
       assert.equal(bobs.status, 200);
@@ -233,7 +280,10 @@ describe("change feed: GET /imodels/{id}/events", () => {
       assert.equal(carols.status, 503);
       assert.equal(carols.headers.get("retry-after"), "5");
       const { code, message } = carols.events[0]!.data.error as Json;
-      assert.deepEqual({ code, message }, { code: "ServiceUnavailable", message: "The hub already serves 3 event streams; retry later." });
+      assert.deepEqual(
+        { code, message },
+        { code: "ServiceUnavailable", message: "The hub already serves 3 event streams; retry later." },
+      );
       assert.equal(await subscriberGauge(hub), 3);
     } finally {
       await first.close();
@@ -241,7 +291,11 @@ describe("change feed: GET /imodels/{id}/events", () => {
       await bobs?.close();
     }
     // alice's streams are counted down as they close: she may follow again.
-    await eventually(async () => ((await subscriberGauge(hub)) === 0 ? true : undefined), 10_000, "no subscribers left");
+    await eventually(
+      async () => ((await subscriberGauge(hub)) === 0 ? true : undefined),
+      10_000,
+      "no subscribers left",
+    );
     const again = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
     assert.equal(again.status, 200);
     await again.close();
@@ -249,18 +303,36 @@ describe("change feed: GET /imodels/{id}/events", () => {
 
   it("forgets clients that went away (the subscriber gauge in /metrics returns to 0)", async () => {
     // The clients of the test before have gone away too (their sockets close asynchronously on the hub's side).
-    await eventually(async () => ((await subscriberGauge(hub)) === 0 ? true : undefined), 10_000, "no subscribers left");
-    const feeds = [await Stream.open(`${hub.baseUrl}/${iModelId}/events`), await Stream.open(`${hub.baseUrl}/${iModelId}/events`)];
+    await eventually(
+      async () => ((await subscriberGauge(hub)) === 0 ? true : undefined),
+      10_000,
+      "no subscribers left",
+    );
+    const feeds = [
+      await Stream.open(`${hub.baseUrl}/${iModelId}/events`),
+      await Stream.open(`${hub.baseUrl}/${iModelId}/events`),
+    ];
 
-    assert.deepEqual(feeds.map((f) => f.status), [200, 200]);
+    assert.deepEqual(
+      feeds.map((f) => f.status),
+      [200, 200],
+    );
     assert.equal(await subscriberGauge(hub), 2);
     for (const f of feeds) await f.close();
-    await eventually(async () => ((await subscriberGauge(hub)) === 0 ? true : undefined), 10_000, "subscribers back to 0");
+    await eventually(
+      async () => ((await subscriberGauge(hub)) === 0 ? true : undefined),
+      10_000,
+      "subscribers back to 0",
+    );
     // And the slots are free again.
     const again = await Stream.open(`${hub.baseUrl}/${iModelId}/events`);
     assert.equal(again.status, 200);
     await again.close();
-    await eventually(async () => ((await subscriberGauge(hub)) === 0 ? true : undefined), 10_000, "subscribers back to 0");
+    await eventually(
+      async () => ((await subscriberGauge(hub)) === 0 ? true : undefined),
+      10_000,
+      "subscribers back to 0",
+    );
   });
 });
 
@@ -268,12 +340,16 @@ describe("change feed: permissions (tokens mode)", () => {
   it("answers a member with imodels_webview and hides the iModel from a user without any permission", async () => {
     const s = await startSecuredHub(["alice", "nobody"]);
     try {
-      const created = await s.as("alice").api<Json>("POST", "", { body: { iTwinId: "22222222-2222-4222-8222-222222222222", name: "secured", baselineFile: { size: 1000 } } });
+      const created = await s.as("alice").api<Json>("POST", "", {
+        body: { iTwinId: "22222222-2222-4222-8222-222222222222", name: "secured", baselineFile: { size: 1000 } },
+      });
       assert.equal(created.status, 201, created.text);
       const url = `${s.hub.baseUrl}/${created.body.iModel.id}/events`;
       const refused = await Stream.open(url, { authorization: `Bearer ${s.token("nobody")}` });
       assert.equal(refused.status, 404);
-      assert.deepEqual(refused.events[0]!.data, { error: { code: "iModelNotFound", message: "Requested iModel is not available." } });
+      assert.deepEqual(refused.events[0]!.data, {
+        error: { code: "iModelNotFound", message: "Requested iModel is not available." },
+      });
       const anonymous = await Stream.open(url, { authorization: "" });
       assert.equal(anonymous.status, 401);
       const allowed = await Stream.open(url, { authorization: `Bearer ${s.token("alice")}` });
@@ -291,7 +367,8 @@ describe("change feed: permissions (tokens mode)", () => {
 describe("change feed: the in-process bus's replay buffer", () => {
   it("replays what is still buffered and tells a client that fell further behind to reload", () => {
     const bus = new InProcessEventBus({ bufferSize: 2, maxSubscribers: 5 });
-    for (let i = 1; i <= 4; i++) bus.publish("m", { type: "checkpoint", data: { changesetIndex: i, state: "scheduled" } });
+    for (let i = 1; i <= 4; i++)
+      bus.publish("m", { type: "checkpoint", data: { changesetIndex: i, state: "scheduled" } });
     const seen: SequencedEvent[] = [];
     const resumed = bus.subscribe("m", { epoch: bus.epoch, seq: 2 }, (e) => seen.push(e));
     assert.deepEqual(Array.isArray(resumed!.missed) ? resumed!.missed.map((e) => e.seq) : resumed!.missed, [3, 4]);
@@ -299,7 +376,10 @@ describe("change feed: the in-process bus's replay buffer", () => {
     assert.deepEqual(behind!.missed, { reason: "behind" });
     assert.equal(behind!.tip, 4);
     bus.publish("m", { type: "locks", data: { briefcaseId: 2, acquired: 1, released: 0 } });
-    assert.deepEqual(seen.map((e) => e.seq), [5]);
+    assert.deepEqual(
+      seen.map((e) => e.seq),
+      [5],
+    );
     resumed!.close();
     resumed!.close(); // idempotent
     behind!.close();

@@ -27,7 +27,9 @@ const octal = (m: number) => `0${m.toString(8)}`;
 
 /** Folders and files under `root` (root included). */
 function entriesUnder(root: string): { path: string; dir: boolean }[] {
-  const found = readdirSync(root, { withFileTypes: true, recursive: true }).filter((e) => e.isDirectory() || e.isFile());
+  const found = readdirSync(root, { withFileTypes: true, recursive: true }).filter(
+    (e) => e.isDirectory() || e.isFile(),
+  );
   return [{ path: root, dir: true }, ...found.map((e) => ({ path: join(e.parentPath, e.name), dir: e.isDirectory() }))];
 }
 
@@ -73,21 +75,30 @@ describe("the data directory is its user's alone (umask 022 around the hub)", ()
     await pushChangeset(hub, iModel.id as string, briefcaseId, fixture.changesets[0]!);
 
     // An upload in flight: its temporary file is private too.
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "11111111-1111-4111-8111-111111111111", name: "in-flight", baselineFile: { size: 1_000_000 } } });
+    const created = await hub.api<Json>("POST", "", {
+      body: { iTwinId: "11111111-1111-4111-8111-111111111111", name: "in-flight", baselineFile: { size: 1_000_000 } },
+    });
     const link = new URL(created.body.iModel._links.upload.href);
     const socket = connect(Number(link.port), "127.0.0.1");
     try {
       await new Promise((resolve) => socket.once("connect", resolve));
-      socket.write(`PUT ${link.pathname}${link.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: 1000000\r\n\r\n`);
+      socket.write(
+        `PUT ${link.pathname}${link.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: 1000000\r\n\r\n`,
+      );
       socket.write(Buffer.alloc(200_000, 7));
-      const temp = await eventually(async () => (await readdir(join(dataDir, "blobs", ".tmp"))).find((name) => !name.startsWith(".")), 5000, "the upload's temp file");
+      const temp = await eventually(
+        async () => (await readdir(join(dataDir, "blobs", ".tmp"))).find((name) => !name.startsWith(".")),
+        5000,
+        "the upload's temp file",
+      );
       assert.equal(octal(mode(join(dataDir, "blobs", ".tmp", temp))), "0600");
     } finally {
       socket.destroy();
     }
 
     const names = readdirSync(dataDir);
-    for (const expected of ["metadata.db", "metadata.db-wal", "metadata.db-shm", "secret.key", "blobs"]) assert.ok(names.includes(expected), `${expected} in ${names.join(", ")}`);
+    for (const expected of ["metadata.db", "metadata.db-wal", "metadata.db-shm", "secret.key", "blobs"])
+      assert.ok(names.includes(expected), `${expected} in ${names.join(", ")}`);
     assert.ok(fileCount(join(dataDir, "blobs")) >= 3, "baseline, checkpoint and changeset files were looked at");
     assert.deepEqual(readableByOthers(dataDir), []);
     assert.equal(octal(mode(dataDir)), "0700");
@@ -129,10 +140,20 @@ describe("the data directory is its user's alone (umask 022 around the hub)", ()
       for (const name of ["blobs", "tmp"]) assert.equal(octal(mode(join(dataDir, name))), "0700", name);
       const line = log.split("\n").find((l) => l.includes("the data directory was readable by other users"));
       assert.ok(line, `no warning in the log:\n${log}`);
-      const entry = JSON.parse(line) as { level: number; dataDir: string; tightened: { path: string; was: string; now: string }[] };
+      const entry = JSON.parse(line) as {
+        level: number;
+        dataDir: string;
+        tightened: { path: string; was: string; now: string }[];
+      };
       assert.equal(entry.dataDir, dataDir);
-      assert.deepEqual(entry.tightened.find((t) => t.path === dataDir), { path: dataDir, was: "0755", now: "0700" });
-      assert.deepEqual(entry.tightened.find((t) => t.path === join(dataDir, "metadata.db")), { path: join(dataDir, "metadata.db"), was: "0644", now: "0600" });
+      assert.deepEqual(
+        entry.tightened.find((t) => t.path === dataDir),
+        { path: dataDir, was: "0755", now: "0700" },
+      );
+      assert.deepEqual(
+        entry.tightened.find((t) => t.path === join(dataDir, "metadata.db")),
+        { path: join(dataDir, "metadata.db"), was: "0644", now: "0600" },
+      );
     } finally {
       await served.stop();
     }

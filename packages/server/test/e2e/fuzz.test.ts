@@ -25,7 +25,8 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const argRuns = /^\d+$/.test(process.argv[2] ?? "") ? process.argv[2] : undefined;
 const RUNS = Number(process.env.FUZZ_RUNS ?? argRuns ?? 10_000);
-const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
+const SEED =
+  process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
 const PATH = process.env.FUZZ_PATH;
 const EXPLORE = process.env.FUZZ_EXPLORE === "1";
 /**
@@ -53,13 +54,18 @@ describe("fuzzing every route", () => {
     // with 429 (it has a test of its own, unauthenticated.test.ts).
     hub = await startTestHub({ authFailureLimit: 0 });
     const main = await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "fuzz-main" });
-    const ok = (r: { status: number; text: string }, what: string, status = 200) => assert.equal(r.status, status, `${what}: ${r.text}`);
+    const ok = (r: { status: number; text: string }, what: string, status = 200) =>
+      assert.equal(r.status, status, `${what}: ${r.text}`);
 
     // A second iModel waiting for its baseline: the only one DELETE may name, and a live upload link.
-    const spare = await hub.api<Json>("POST", "", { body: { iTwinId: ITWIN, name: "fuzz-spare", baselineFile: { size: 1000 } } });
+    const spare = await hub.api<Json>("POST", "", {
+      body: { iTwinId: ITWIN, name: "fuzz-spare", baselineFile: { size: 1000 } },
+    });
     ok(spare, "spare iModel", 201);
     // A third one, never named in API requests: its upload link stays good for the whole run (accepted uploads).
-    const uploadTarget = await hub.api<Json>("POST", "", { body: { iTwinId: ITWIN, name: "fuzz-upload-target", baselineFile: { size: 1000 } } });
+    const uploadTarget = await hub.api<Json>("POST", "", {
+      body: { iTwinId: ITWIN, name: "fuzz-upload-target", baselineFile: { size: 1000 } },
+    });
     ok(uploadTarget, "upload target iModel", 201);
     const briefcases: number[] = [];
     for (const user of ["alice", "bob", "carol"]) {
@@ -71,29 +77,75 @@ describe("fuzzing every route", () => {
     const uploadLinks: string[] = [spare.body.iModel._links.upload.href, uploadTarget.body.iModel._links.upload.href];
     for (const cs of fixture.changesets) {
       const created = await hub.api<Json>("POST", `/${main.id}/changesets`, {
-        body: { id: cs.id, parentId: cs.parentId, briefcaseId: writer, description: cs.description, containingChanges: cs.changesType, fileSize: cs.size },
+        body: {
+          id: cs.id,
+          parentId: cs.parentId,
+          briefcaseId: writer,
+          description: cs.description,
+          containingChanges: cs.changesType,
+          fileSize: cs.size,
+        },
       });
       ok(created, "create changeset", 201);
       uploadLinks.push(created.body.changeset._links.upload.href);
       assert.equal((await putFile(created.body.changeset._links.upload.href, cs.pathname)).status, 201);
-      ok(await hub.api("PATCH", created.body.changeset._links.complete.href, { body: { state: "fileUploaded", briefcaseId: writer } }), "complete");
+      ok(
+        await hub.api("PATCH", created.body.changeset._links.complete.href, {
+          body: { state: "fileUploaded", briefcaseId: writer },
+        }),
+        "complete",
+      );
     }
     const last = fixture.changesets.at(-1)!.id;
     const objectIds = ["0x20000000001", "0x20000000002", "0x20000000003"];
-    ok(await hub.api("PATCH", `/${main.id}/locks`, { body: { briefcaseId: writer, changesetId: last, lockedObjects: [{ lockLevel: "exclusive", objectIds: objectIds.slice(0, 2) }] } }), "lock");
-    ok(await hub.api("PATCH", `/${main.id}/locks`, { user: "bob", body: { briefcaseId: briefcases[1], changesetId: last, lockedObjects: [{ lockLevel: "shared", objectIds: objectIds.slice(2) }] } }), "shared lock");
-    const version = await hub.api<Json>("POST", `/${main.id}/namedversions`, { body: { name: "fuzz-v2", changesetIndex: 2 } });
+    ok(
+      await hub.api("PATCH", `/${main.id}/locks`, {
+        body: {
+          briefcaseId: writer,
+          changesetId: last,
+          lockedObjects: [{ lockLevel: "exclusive", objectIds: objectIds.slice(0, 2) }],
+        },
+      }),
+      "lock",
+    );
+    ok(
+      await hub.api("PATCH", `/${main.id}/locks`, {
+        user: "bob",
+        body: {
+          briefcaseId: briefcases[1],
+          changesetId: last,
+          lockedObjects: [{ lockLevel: "shared", objectIds: objectIds.slice(2) }],
+        },
+      }),
+      "shared lock",
+    );
+    const version = await hub.api<Json>("POST", `/${main.id}/namedversions`, {
+      body: { name: "fuzz-v2", changesetIndex: 2 },
+    });
     ok(version, "named version", 201);
     const group = await hub.api<Json>("POST", `/${main.id}/changesetgroups`, { body: { description: "fuzz group" } });
     ok(group, "changeset group", 201);
-    ok(await hub.api("POST", `/${main.id}/changesets/1/extendeddata`, { body: { data: Buffer.from('{"fuzz":true}').toString("base64") } }), "extended data", 201);
+    ok(
+      await hub.api("POST", `/${main.id}/changesets/1/extendeddata`, {
+        body: { data: Buffer.from('{"fuzz":true}').toString("base64") },
+      }),
+      "extended data",
+      201,
+    );
     const users = await hub.api<Json>("GET", `/${main.id}/users`);
-    const checkpoint = await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${main.id}/namedversions/${version.body.namedVersion.id}/checkpoint`);
-      return r.body.checkpoint?.state === "successful" ? r.body.checkpoint : undefined;
-    }, 120_000, "the named version's checkpoint");
+    const checkpoint = await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${main.id}/namedversions/${version.body.namedVersion.id}/checkpoint`);
+        return r.body.checkpoint?.state === "successful" ? r.body.checkpoint : undefined;
+      },
+      120_000,
+      "the named version's checkpoint",
+    );
     const downloadLinks: string[] = [checkpoint._links.download.href];
-    for (const index of [1, 2, 3]) downloadLinks.push((await hub.api<Json>("GET", `/${main.id}/changesets/${index}`)).body.changeset._links.download.href);
+    for (const index of [1, 2, 3])
+      downloadLinks.push(
+        (await hub.api<Json>("GET", `/${main.id}/changesets/${index}`)).body.changeset._links.download.href,
+      );
 
     pools = {
       iModelIds: [main.id, spare.body.iModel.id],
@@ -148,13 +200,19 @@ describe("fuzzing every route", () => {
 
   it("knows every route the hub has", async () => {
     const { unknownToFuzzer, missingFromHub } = await compareRoutes(hub.server.app);
-    assert.deepEqual(unknownToFuzzer, [], "routes the fuzzer does not know: add them to ROUTES in test/support/fuzz-routes.ts");
+    assert.deepEqual(
+      unknownToFuzzer,
+      [],
+      "routes the fuzzer does not know: add them to ROUTES in test/support/fuzz-routes.ts",
+    );
     assert.deepEqual(missingFromHub, [], "routes the fuzzer knows but the hub does not have");
   });
 
   it("the data watch sees a metadata write and a blob write (so a clean run means something)", async () => {
     assert.deepEqual(watch.changes(true), []);
-    const renamed = await hub.api("PATCH", `/${pools.iModelIds[0]}`, { body: { description: "touched by the watch's self-test" } });
+    const renamed = await hub.api("PATCH", `/${pools.iModelIds[0]}`, {
+      body: { description: "touched by the watch's self-test" },
+    });
     assert.equal(renamed.status, 200, renamed.text);
     assert.deepEqual(watch.changes(false), ["table imodels"]);
     watch.rebaseline();
@@ -218,8 +276,13 @@ describe("fuzzing every route", () => {
     };
     console.log(`fuzz: seed ${SEED}${PATH ? ` path ${PATH}` : ""}, ${RUNS} runs, time limit ${TIME_LIMIT_MS} ms`);
     const report = () => {
-      const histogram = [...statuses.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(", ");
-      console.log(`fuzz: ${sent} requests in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED}); statuses ${histogram}`);
+      const histogram = [...statuses.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(", ");
+      console.log(
+        `fuzz: ${sent} requests in ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED}); statuses ${histogram}`,
+      );
     };
 
     if (EXPLORE) {
@@ -247,13 +310,22 @@ describe("fuzzing every route", () => {
     assert.ok(sent >= RUNS, `only ${sent} of ${RUNS} requests were sent`);
     // The fuzzer reached real objects, not only error paths.
     for (const hit of ["api 200", "api 201", "storage 200", "storage 201", "storage 403", "api 404", "api 422"]) {
-      assert.ok((statuses.get(hit) ?? 0) > 0, `no '${hit}' answer in ${sent} requests: the fuzzer did not reach that path`);
+      assert.ok(
+        (statuses.get(hit) ?? 0) > 0,
+        `no '${hit}' answer in ${sent} requests: the fuzzer did not reach that path`,
+      );
     }
   });
 
   /** Lists every distinct failure, each shrunk by fast-check to a minimal request (replayed from its run's path). */
-  async function explore(check: (r: FuzzRequest) => Promise<string | undefined>, parameters: fc.Parameters<[FuzzRequest]>): Promise<void> {
-    const found = new Map<string, { run: number; request: FuzzRequest; failure: string; count: number; routes: Set<string> }>();
+  async function explore(
+    check: (r: FuzzRequest) => Promise<string | undefined>,
+    parameters: fc.Parameters<[FuzzRequest]>,
+  ): Promise<void> {
+    const found = new Map<
+      string,
+      { run: number; request: FuzzRequest; failure: string; count: number; routes: Set<string> }
+    >();
     const classOf = (failure: string) => failure.replace(/\d{3,}/g, "N").replace(/: table .*|: blobs: .*/, "");
     let run = 0;
     await fc.check(
@@ -283,7 +355,9 @@ describe("fuzzing every route", () => {
       const answer = await send(new URL(hub.url), agent, minimal, REQUEST_TIMEOUT_MS).catch((err: Error) => err);
       console.log(
         `\n=== ${cls}\n  first: ${failure.slice(0, 400)}\n  seen ${count} times on ${routes.size} routes, e.g. ${[...routes].slice(0, 4).join(" | ")}\n  replay: FUZZ_SEED=${parameters.seed} FUZZ_PATH=${shrunk.counterexamplePath ?? index}\n  minimal request: ${describeRequest(minimal)}\n  answer: ${
-          answer instanceof Error ? answer.message : `${answer.status} ${JSON.stringify(answer.headers["content-type"])} ${answer.body.toString("utf8").slice(0, 300)}`
+          answer instanceof Error
+            ? answer.message
+            : `${answer.status} ${JSON.stringify(answer.headers["content-type"])} ${answer.body.toString("utf8").slice(0, 300)}`
         }`,
       );
     }

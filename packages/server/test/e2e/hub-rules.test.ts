@@ -31,13 +31,22 @@ describe("hub rules over HTTP", () => {
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
     hub = await startTestHub();
-    iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "22222222-2222-4222-8222-222222222222", name: "rules + more" })).id;
+    iModelId = (
+      await createIModelFromFile(hub, fixture.version0Path, {
+        iTwinId: "22222222-2222-4222-8222-222222222222",
+        name: "rules + more",
+      })
+    ).id;
     b1 = await acquireBriefcase(hub, iModelId, "alice");
     b2 = await acquireBriefcase(hub, iModelId, "bob");
   });
   after(() => hub.close());
 
-  const createBody = async (cs: { id: string; parentId: string; pathname: string }, briefcaseId: number, fileSize?: number) => ({
+  const createBody = async (
+    cs: { id: string; parentId: string; pathname: string },
+    briefcaseId: number,
+    fileSize?: number,
+  ) => ({
     id: cs.id,
     parentId: cs.parentId,
     briefcaseId,
@@ -59,13 +68,17 @@ describe("hub rules over HTTP", () => {
     const first = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
     assert.equal(first.status, 201);
     assert.equal(first.body.changeset.index, 1);
-    for (const href of [first.body.changeset._links.upload.href, first.body.changeset._links.complete.href]) assert.match(href, /^http:\/\/127\.0\.0\.1:\d+\//);
+    for (const href of [first.body.changeset._links.upload.href, first.body.changeset._links.complete.href])
+      assert.match(href, /^http:\/\/127\.0\.0\.1:\d+\//);
     const retry = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
     assert.equal(retry.status, 200);
     assert.equal(retry.body.changeset.index, 1);
 
     const list = await hub.api<Json>("GET", `/${iModelId}/changesets`);
-    assert.deepEqual(list.body, { changesets: [], _links: { self: { href: `${hub.baseUrl}/${iModelId}/changesets?$top=100` }, prev: null, next: null } });
+    assert.deepEqual(list.body, {
+      changesets: [],
+      _links: { self: { href: `${hub.baseUrl}/${iModelId}/changesets?$top=100` }, prev: null, next: null },
+    });
     const latest = await hub.api<Json>("GET", `/${iModelId}/changesets?$top=1&$orderBy=index%20desc`);
     assert.deepEqual(latest.body.changesets, []);
   });
@@ -75,8 +88,15 @@ describe("hub rules over HTTP", () => {
     const body = await createBody(cs, b1);
     const other = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "mallory", body });
     assert.equal(other.status, 403, other.text);
-    assert.deepEqual(other.body, { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } });
-    const resized = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { ...body, fileSize: body.fileSize + 1 } });
+    assert.deepEqual(other.body, {
+      error: {
+        code: "InsufficientPermissions",
+        message: "The user has insufficient permissions for the requested operation.",
+      },
+    });
+    const resized = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      body: { ...body, fileSize: body.fileSize + 1 },
+    });
     assert.equal(resized.status, 422, resized.text);
     assert.equal(resized.body.error.details[0].target, "fileSize");
     const same = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body });
@@ -97,7 +117,9 @@ describe("hub rules over HTTP", () => {
       assert.equal(tooLong.status, 413);
       assert.match(await tooLong.text(), /<Code>RequestBodyTooLarge<\/Code>/);
       assert.equal((await putFile(created.body.changeset._links.upload.href, short)).status, 201);
-      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+        body: { state: "fileUploaded", briefcaseId: b1 },
+      });
       assert.equal(r.status, 409);
       assert.equal(r.body.error.code, "DataConflict");
     } finally {
@@ -111,10 +133,14 @@ describe("hub rules over HTTP", () => {
     // A push declaring an id that the file (another changeset's, whose size is declared) cannot have: only the id
     // check can catch it. The same briefcase starting another push drops its earlier reservation.
     const fakeId = "ab".repeat(20);
-    const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { ...(await createBody(wrong, b1)), id: fakeId, parentId: "" } });
+    const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      body: { ...(await createBody(wrong, b1)), id: fakeId, parentId: "" },
+    });
     assert.equal(created.status, 201, created.text);
     await putFile(created.body.changeset._links.upload.href, wrong.pathname);
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${fakeId}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${fakeId}`, {
+      body: { state: "fileUploaded", briefcaseId: b1 },
+    });
     assert.equal(r.status, 422, r.text);
     assert.equal(r.body.error.details[0].code, "InvalidChange");
     assert.match(r.body.error.details[0].message, /does not match the Changeset id/);
@@ -131,7 +157,9 @@ describe("hub rules over HTTP", () => {
     await writeFile(damaged, bytes);
     try {
       assert.equal((await putFile(created.body.changeset._links.upload.href, damaged)).status, 201);
-      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+      const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+        body: { state: "fileUploaded", briefcaseId: b1 },
+      });
       assert.equal(r.status, 422, r.text);
       assert.equal(r.body.error.details[0].code, "InvalidChange");
     } finally {
@@ -141,7 +169,10 @@ describe("hub rules over HTTP", () => {
 
   it("one push at a time: another briefcase gets ConflictWithAnotherUser, then the push completes", async () => {
     const cs = fixture.changesets[0]!;
-    const blocked = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "bob", body: await createBody(fixture.changesets[0]!, b2) });
+    const blocked = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      user: "bob",
+      body: await createBody(fixture.changesets[0]!, b2),
+    });
     assert.equal(blocked.status, 409);
     assert.equal(blocked.body.error.code, "ConflictWithAnotherUser");
     // alice re-creates with the right size and uploads the right file
@@ -156,7 +187,9 @@ describe("hub rules over HTTP", () => {
     };
     try {
       await putFile(created.body.changeset._links.upload.href, cs.pathname);
-      const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId: b1 } });
+      const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+        body: { state: "fileUploaded", briefcaseId: b1 },
+      });
       assert.equal(done.status, 200, done.text);
       assert.equal(done.body.changeset.index, 1);
       assert.equal(computed, 1);
@@ -167,13 +200,21 @@ describe("hub rules over HTTP", () => {
 
   it("a stale parent gets PullIsRequired; an unknown parent is invalid; a completed id is ChangesetExists", async () => {
     // changeset 2 claims the baseline as its parent, but the tip is changeset 1.
-    const stale = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "bob", body: { ...(await createBody(fixture.changesets[1]!, b2)), parentId: "" } });
+    const stale = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      user: "bob",
+      body: { ...(await createBody(fixture.changesets[1]!, b2)), parentId: "" },
+    });
     assert.equal(stale.status, 409);
     assert.equal(stale.body.error.code, "PullIsRequired");
-    const unknown = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "bob", body: { ...(await createBody(fixture.changesets[1]!, b2)), parentId: "f".repeat(40) } });
+    const unknown = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      user: "bob",
+      body: { ...(await createBody(fixture.changesets[1]!, b2)), parentId: "f".repeat(40) },
+    });
     assert.equal(unknown.status, 422);
     assert.equal(unknown.body.error.details[0].target, "parentId");
-    const again = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(fixture.changesets[0]!, b1) });
+    const again = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      body: await createBody(fixture.changesets[0]!, b1),
+    });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, "ChangesetExists");
   });
@@ -182,12 +223,24 @@ describe("hub rules over HTTP", () => {
     await pushChangeset(hub, iModelId, b2, fixture.changesets[1]!, "bob");
     await pushChangeset(hub, iModelId, b1, fixture.changesets[2]!, "alice");
     const all = await hub.api<Json>("GET", `/${iModelId}/changesets`);
-    assert.deepEqual(all.body.changesets.map((c: Json) => c.index), [1, 2, 3]);
-    assert.deepEqual(all.body.changesets.map((c: Json) => c.parentId), ["", fixture.changesets[0]!.id, fixture.changesets[1]!.id]);
+    assert.deepEqual(
+      all.body.changesets.map((c: Json) => c.index),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      all.body.changesets.map((c: Json) => c.parentId),
+      ["", fixture.changesets[0]!.id, fixture.changesets[1]!.id],
+    );
     const range = await hub.api<Json>("GET", `/${iModelId}/changesets?afterIndex=1&lastIndex=2`);
-    assert.deepEqual(range.body.changesets.map((c: Json) => c.index), [2]);
+    assert.deepEqual(
+      range.body.changesets.map((c: Json) => c.index),
+      [2],
+    );
     const desc = await hub.api<Json>("GET", `/${iModelId}/changesets?$orderBy=index desc`);
-    assert.deepEqual(desc.body.changesets.map((c: Json) => c.index), [3, 2, 1]);
+    assert.deepEqual(
+      desc.body.changesets.map((c: Json) => c.index),
+      [3, 2, 1],
+    );
 
     const pages: number[][] = [];
     let href: string | undefined = `${hub.baseUrl}/${iModelId}/changesets?$top=2&$orderBy=index%20desc`;
@@ -197,9 +250,14 @@ describe("hub rules over HTTP", () => {
       href = page._links.next?.href;
     }
     assert.deepEqual(pages, [[3, 2], [1]]);
-    const byIndex = await hub.api<Json>("GET", `/${iModelId}/changesets/2`, { headers: { prefer: "return=representation" } });
+    const byIndex = await hub.api<Json>("GET", `/${iModelId}/changesets/2`, {
+      headers: { prefer: "return=representation" },
+    });
     assert.equal(byIndex.body.changeset.id, fixture.changesets[1]!.id);
-    assert.equal(byIndex.body.changeset._links.currentOrPrecedingCheckpoint.href, `${hub.baseUrl}/${iModelId}/changesets/0/checkpoint`);
+    assert.equal(
+      byIndex.body.changeset._links.currentOrPrecedingCheckpoint.href,
+      `${hub.baseUrl}/${iModelId}/changesets/0/checkpoint`,
+    );
     assert.equal((await hub.api("GET", `/${iModelId}/changesets/0`)).status, 404);
   });
 
@@ -222,7 +280,10 @@ describe("hub rules over HTTP", () => {
   it("query values are not percent-decoded as forms: '+' stays a plus, %20 is a space", async () => {
     const r = await hub.api<Json>("GET", `?iTwinId=22222222-2222-4222-8222-222222222222&name=rules%20+%20more`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.iModels.map((m: Json) => m.id), [iModelId]);
+    assert.deepEqual(
+      r.body.iModels.map((m: Json) => m.id),
+      [iModelId],
+    );
     assert.equal((await hub.api("GET", `?name=x`)).status, 422);
     const notGuid = await hub.api<Json>("POST", "", { body: { iTwinId: "my-project", name: "x" } });
     assert.equal(notGuid.status, 422);
@@ -231,26 +292,53 @@ describe("hub rules over HTTP", () => {
 
   it("locks: changesetId '' is the baseline, conflicts name every holder, empty lists are [], release-chunk ends", async () => {
     const tip = fixture.changesets[2]!.id;
-    const shared = await hub.api<Json>("PATCH", `/${iModelId}/locks`, { body: { briefcaseId: b1, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: ["0x5"] }] } });
+    const shared = await hub.api<Json>("PATCH", `/${iModelId}/locks`, {
+      body: { briefcaseId: b1, changesetId: "", lockedObjects: [{ lockLevel: "shared", objectIds: ["0x5"] }] },
+    });
     assert.equal(shared.status, 200, shared.text);
-    await hub.api("PATCH", `/${iModelId}/locks`, { user: "bob", body: { briefcaseId: b2, changesetId: tip, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x5"] }] } });
+    await hub.api("PATCH", `/${iModelId}/locks`, {
+      user: "bob",
+      body: { briefcaseId: b2, changesetId: tip, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x5"] }] },
+    });
     const carol = await acquireBriefcase(hub, iModelId, "carol");
-    const conflict = await hub.api<Json>("PATCH", `/${iModelId}/locks`, { user: "carol", body: { briefcaseId: carol, changesetId: tip, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x5", "0x6"] }] } });
+    const conflict = await hub.api<Json>("PATCH", `/${iModelId}/locks`, {
+      user: "carol",
+      body: {
+        briefcaseId: carol,
+        changesetId: tip,
+        lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x5", "0x6"] }],
+      },
+    });
     assert.equal(conflict.status, 409);
     assert.deepEqual(conflict.body, {
-      error: { code: "ConflictWithAnotherUser", message: "Lock(s) is owned by another Briefcase.", conflictingLocks: [{ objectId: "0x5", lockLevel: "shared", briefcaseIds: [b1, b2] }] },
+      error: {
+        code: "ConflictWithAnotherUser",
+        message: "Lock(s) is owned by another Briefcase.",
+        conflictingLocks: [{ objectId: "0x5", lockLevel: "shared", briefcaseIds: [b1, b2] }],
+      },
     });
     // all or nothing: 0x6 was not granted either
     const carols = await hub.api<Json>("GET", `/${iModelId}/locks?briefcaseId=${carol}`);
     assert.deepEqual(carols.body.locks, []);
     assert.equal(carols.body._links.next, null);
 
-    const notHeld = await hub.api<Json>("PATCH", `/${iModelId}/locks`, { user: "carol", body: { briefcaseId: carol, changesetId: tip, lockedObjects: [{ lockLevel: "none", objectIds: ["0x5"] }] } });
+    const notHeld = await hub.api<Json>("PATCH", `/${iModelId}/locks`, {
+      user: "carol",
+      body: { briefcaseId: carol, changesetId: tip, lockedObjects: [{ lockLevel: "none", objectIds: ["0x5"] }] },
+    });
     assert.equal(notHeld.status, 404);
     assert.equal(notHeld.body.error.code, "LockNotFound");
 
     const many = Array.from({ length: 2500 }, (_, i) => `0x${(0x1000 + i).toString(16)}`);
-    assert.equal((await hub.api("PATCH", `/${iModelId}/locks`, { user: "carol", body: { briefcaseId: carol, changesetId: tip, lockedObjects: [{ lockLevel: "exclusive", objectIds: many }] } })).status, 200);
+    assert.equal(
+      (
+        await hub.api("PATCH", `/${iModelId}/locks`, {
+          user: "carol",
+          body: { briefcaseId: carol, changesetId: tip, lockedObjects: [{ lockLevel: "exclusive", objectIds: many }] },
+        })
+      ).status,
+      200,
+    );
     let pageCount = 0;
     let seen = 0;
     let href: string | undefined = `${hub.baseUrl}/${iModelId}/locks?briefcaseId=${carol}&$top=1000`;
@@ -262,8 +350,11 @@ describe("hub rules over HTTP", () => {
     }
     assert.deepEqual([pageCount, seen], [3, 2500]);
     const chunks: boolean[] = [];
-    for (let last = false; !last; ) {
-      const r = await hub.api<Json>("POST", `/${iModelId}/locks/release-chunk`, { user: "carol", body: { briefcaseId: carol, changesetId: tip } });
+    for (let last = false; !last;) {
+      const r = await hub.api<Json>("POST", `/${iModelId}/locks/release-chunk`, {
+        user: "carol",
+        body: { briefcaseId: carol, changesetId: tip },
+      });
       last = r.body.isLastChunk;
       chunks.push(last);
     }
@@ -272,7 +363,13 @@ describe("hub rules over HTTP", () => {
 
   it("releasing a briefcase frees its locks", async () => {
     await hub.api("DELETE", `/${iModelId}/briefcases/${b2}`, { user: "bob" });
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/locks`, { body: { briefcaseId: b1, changesetId: fixture.changesets[2]!.id, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x5"] }] } });
+    const r = await hub.api<Json>("PATCH", `/${iModelId}/locks`, {
+      body: {
+        briefcaseId: b1,
+        changesetId: fixture.changesets[2]!.id,
+        lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x5"] }],
+      },
+    });
     assert.equal(r.status, 200, r.text);
   });
 
@@ -281,8 +378,12 @@ describe("hub rules over HTTP", () => {
     const dave = await acquireBriefcase(hub, iModelId, "dave");
     const erin = await acquireBriefcase(hub, iModelId, "erin");
     const patch = (user: string, briefcaseId: number, changesetId: string, lockLevel: string, objectIds: string[]) =>
-      hub.api<Json>("PATCH", `/${iModelId}/locks`, { user, body: { briefcaseId, changesetId, lockedObjects: [{ lockLevel, objectIds }] } });
-    const held = async (briefcaseId: number) => (await hub.api<Json>("GET", `/${iModelId}/locks?briefcaseId=${briefcaseId}`)).body.locks;
+      hub.api<Json>("PATCH", `/${iModelId}/locks`, {
+        user,
+        body: { briefcaseId, changesetId, lockedObjects: [{ lockLevel, objectIds }] },
+      });
+    const held = async (briefcaseId: number) =>
+      (await hub.api<Json>("GET", `/${iModelId}/locks?briefcaseId=${briefcaseId}`)).body.locks;
 
     // dave takes 0x70 shared, upgrades it, then abandons the upgrade (iTwin.js ≥ 5.9 sends the previous state, "").
     assert.equal((await patch("dave", dave, tip, "shared", ["0x70", "0x71"])).status, 200);
@@ -293,7 +394,15 @@ describe("hub rules over HTTP", () => {
       { lockLevel: "exclusive", objectIds: ["0x71"] },
       { lockLevel: "shared", objectIds: ["0x70"] },
     ]);
-    assert.deepEqual(await held(dave), [{ briefcaseId: dave, lockedObjects: [{ lockLevel: "exclusive", objectIds: ["0x71"] }, { lockLevel: "shared", objectIds: ["0x70"] }] }]);
+    assert.deepEqual(await held(dave), [
+      {
+        briefcaseId: dave,
+        lockedObjects: [
+          { lockLevel: "exclusive", objectIds: ["0x71"] },
+          { lockLevel: "shared", objectIds: ["0x70"] },
+        ],
+      },
+    ]);
     // Nothing was stamped: erin, still at changeset 1, shares 0x70 without pulling.
     const shared = await patch("erin", erin, cs1, "shared", ["0x70"]);
     assert.equal(shared.status, 200, shared.text);
@@ -304,8 +413,16 @@ describe("hub rules over HTTP", () => {
     assert.equal(pushed.status, 200, pushed.text);
     const stale = await patch("erin", erin, cs1, "shared", ["0x71"]);
     assert.equal(stale.status, 409, stale.text);
-    assert.deepEqual(stale.body, { error: { code: "NewerChangesExist", message: "One or more objects have been locked in a newer Changeset.", objectIds: ["0x71"] } });
-    assert.deepEqual(await held(dave), [{ briefcaseId: dave, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x70", "0x71"] }] }]);
+    assert.deepEqual(stale.body, {
+      error: {
+        code: "NewerChangesExist",
+        message: "One or more objects have been locked in a newer Changeset.",
+        objectIds: ["0x71"],
+      },
+    });
+    assert.deepEqual(await held(dave), [
+      { briefcaseId: dave, lockedObjects: [{ lockLevel: "shared", objectIds: ["0x70", "0x71"] }] },
+    ]);
 
     // A shared lock held at a newer changeset refuses nothing: only releases mark objects. The official clients'
     // test that expected NewerChangesExist here ("locked by a more recent changeset", 6.0.2) became the release case
@@ -318,7 +435,13 @@ describe("hub rules over HTTP", () => {
   it("a file that is not an iModel ends in initializationFailed with a reason, and is never listed", async () => {
     const bogus = join(tmpdir(), `not-an-imodel-${process.pid}.bim`);
     await (await import("node:fs/promises")).writeFile(bogus, "this is not an iModel".repeat(100));
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "33333333-3333-4333-8333-333333333333", name: "bad", baselineFile: { size: (await stat(bogus)).size } } });
+    const created = await hub.api<Json>("POST", "", {
+      body: {
+        iTwinId: "33333333-3333-4333-8333-333333333333",
+        name: "bad",
+        baselineFile: { size: (await stat(bogus)).size },
+      },
+    });
     await putFile(created.body.iModel._links.upload.href, bogus);
     await hub.api("POST", `/${created.body.iModel.id}/baselinefile`, { body: {} });
     let state = "";
@@ -331,6 +454,9 @@ describe("hub rules over HTTP", () => {
     assert.equal(state, "initializationFailed");
     assert.deepEqual((await hub.api<Json>("GET", `?iTwinId=33333333-3333-4333-8333-333333333333`)).body.iModels, []);
     // the name is free again
-    assert.equal((await hub.api("POST", "", { body: { iTwinId: "33333333-3333-4333-8333-333333333333", name: "bad" } })).status, 201);
+    assert.equal(
+      (await hub.api("POST", "", { body: { iTwinId: "33333333-3333-4333-8333-333333333333", name: "bad" } })).status,
+      201,
+    );
   });
 });

@@ -30,7 +30,11 @@ async function download(hub: TestHub, iModelId: string, index: number): Promise<
 }
 
 async function putBytes(href: string, bytes: Buffer, query = ""): Promise<{ status: number; text: string }> {
-  const response = await fetch(href + query, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob", "content-length": String(bytes.length) }, body: bytes });
+  const response = await fetch(href + query, {
+    method: "PUT",
+    headers: { "x-ms-blob-type": "BlockBlob", "content-length": String(bytes.length) },
+    body: bytes,
+  });
   return { status: response.status, text: await response.text() };
 }
 
@@ -47,7 +51,9 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 
 async function filesUnder(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 describe("completed objects are immutable", () => {
@@ -69,11 +75,20 @@ describe("completed objects are immutable", () => {
   it("finding 1: after completion the upload link writes nothing (Put Blob and Put Block List), and the verified bytes are served", async () => {
     const cs = fixture.changesets[0]!;
     const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
-      body: { id: cs.id, parentId: cs.parentId, briefcaseId, description: "first", containingChanges: 0, fileSize: cs.size },
+      body: {
+        id: cs.id,
+        parentId: cs.parentId,
+        briefcaseId,
+        description: "first",
+        containingChanges: 0,
+        fileSize: cs.size,
+      },
     });
     const upload = created.body.changeset._links.upload.href as string;
     assert.equal((await putFile(upload, cs.pathname)).status, 201);
-    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(done.status, 200, done.text);
 
     const garbage = Buffer.alloc(cs.size, 0x5a);
@@ -82,7 +97,10 @@ describe("completed objects are immutable", () => {
     assert.match(replaced.text, /<Code>BlobImmutableDueToPolicy<\/Code>/);
     const block = await putBytes(upload, garbage, "&comp=block&blockid=YQ%3D%3D");
     assert.equal(block.status, 409);
-    const list = await fetch(`${upload}&comp=blocklist`, { method: "PUT", body: "<BlockList><Latest>YQ==</Latest></BlockList>" });
+    const list = await fetch(`${upload}&comp=blocklist`, {
+      method: "PUT",
+      body: "<BlockList><Latest>YQ==</Latest></BlockList>",
+    });
     assert.equal(list.status, 409);
 
     assert.equal(sha256(await download(hub, iModelId, 1)), sha256(await readFile(cs.pathname)));
@@ -92,7 +110,11 @@ describe("completed objects are immutable", () => {
 
   it("finding 1: a link can never write a completed changeset's, a baseline's or a checkpoint's file, even with a valid signature", async () => {
     const origin = hub.url;
-    for (const key of [`files/${iModelId}/changesets/${fixture.changesets[0]!.id}.cs`, `files/${iModelId}/checkpoints/0.bim`, `files/${iModelId}/baseline/received.bim`]) {
+    for (const key of [
+      `files/${iModelId}/changesets/${fixture.changesets[0]!.id}.cs`,
+      `files/${iModelId}/checkpoints/0.bim`,
+      `files/${iModelId}/baseline/received.bim`,
+    ]) {
       const r = await putBytes(storageUrl(origin, key, signer, "w", 600), Buffer.from("overwrite"));
       assert.equal(r.status, 403, key);
       assert.match(r.text, /<Code>AuthorizationPermissionMismatch<\/Code>/);
@@ -104,7 +126,14 @@ describe("completed objects are immutable", () => {
     for (let round = 1; round <= 5; round++) {
       const cs = fixture.changesets[round]!;
       const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
-        body: { id: cs.id, parentId: cs.parentId, briefcaseId, description: `race ${round}`, containingChanges: 0, fileSize: cs.size },
+        body: {
+          id: cs.id,
+          parentId: cs.parentId,
+          briefcaseId,
+          description: `race ${round}`,
+          containingChanges: 0,
+          fileSize: cs.size,
+        },
       });
       assert.equal(created.status, 201, created.text);
       const upload = created.body.changeset._links.upload.href as string;
@@ -119,42 +148,70 @@ describe("completed objects are immutable", () => {
         // The garbage was what got frozen and checked: refused, and the real file can be sent again.
         assert.equal(patch.status, 422, patch.text);
         assert.equal((await putFile(upload, cs.pathname)).status, 201);
-        const retry = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+        const retry = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+          body: { state: "fileUploaded", briefcaseId },
+        });
         assert.equal(retry.status, 200, retry.text);
       }
       assert.ok([201, 403, 409].includes(put.status), `garbage PUT answered ${put.status}`);
-      assert.equal(sha256(await download(hub, iModelId, round + 1)), sha256(await readFile(cs.pathname)), `round ${round}: the kept bytes are the verified ones`);
+      assert.equal(
+        sha256(await download(hub, iModelId, round + 1)),
+        sha256(await readFile(cs.pathname)),
+        `round ${round}: the kept bytes are the verified ones`,
+      );
     }
   });
 
   it("finding 1: once the baseline is received, its upload link writes nothing, and the iModel is made from what was received", async () => {
     const size = (await stat(fixture.version0Path)).size;
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: ITWIN, name: "baseline immutability", baselineFile: { size } } });
+    const created = await hub.api<Json>("POST", "", {
+      body: { iTwinId: ITWIN, name: "baseline immutability", baselineFile: { size } },
+    });
     const upload = created.body.iModel._links.upload.href as string;
     assert.equal((await putFile(upload, fixture.version0Path)).status, 201);
     assert.equal((await hub.api("POST", `/${created.body.iModel.id}/baselinefile`, { body: {} })).status, 200);
     const late = await putBytes(upload, Buffer.alloc(size, 1));
     assert.equal(late.status, 409);
     assert.match(late.text, /<Code>BlobImmutableDueToPolicy<\/Code>/);
-    const state = await eventually(async () => {
-      const r = await hub.api<Json>("GET", `/${created.body.iModel.id}/baselinefile`);
-      return r.body.baselineFile.state === "initializationScheduled" ? undefined : (r.body.baselineFile.state as string);
-    }, 120_000, "baseline initialization");
+    const state = await eventually(
+      async () => {
+        const r = await hub.api<Json>("GET", `/${created.body.iModel.id}/baselinefile`);
+        return r.body.baselineFile.state === "initializationScheduled"
+          ? undefined
+          : (r.body.baselineFile.state as string);
+      },
+      120_000,
+      "baseline initialization",
+    );
     assert.equal(state, "initialized");
   });
 
   it("finding 2: another user cannot take over a push in progress by re-sending its create", async () => {
     const cs = fixture.changesets[6]!;
-    const body = { id: cs.id, parentId: cs.parentId, briefcaseId, description: "mine", containingChanges: 0, fileSize: cs.size };
+    const body = {
+      id: cs.id,
+      parentId: cs.parentId,
+      briefcaseId,
+      description: "mine",
+      containingChanges: 0,
+      fileSize: cs.size,
+    };
     assert.equal((await hub.api<Json>("POST", `/${iModelId}/changesets`, { body })).status, 201);
-    const stolen = await hub.api<Json>("POST", `/${iModelId}/changesets`, { user: "mallory", body: { ...body, fileSize: 10 } });
+    const stolen = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+      user: "mallory",
+      body: { ...body, fileSize: 10 },
+    });
     assert.equal(stolen.status, 403);
     assert.equal(stolen.body.changeset, undefined, "no upload link for mallory");
     const mine = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body });
     assert.equal(mine.status, 200);
     assert.equal(mine.body.changeset.fileSize, cs.size, "the declared size was not overwritten");
     assert.equal((await putFile(mine.body.changeset._links.upload.href, cs.pathname)).status, 201);
-    assert.equal((await hub.api("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } })).status, 200);
+    assert.equal(
+      (await hub.api("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } }))
+        .status,
+      200,
+    );
   });
 });
 
@@ -172,7 +229,14 @@ describe("nothing is left that nothing will delete", () => {
       const briefcaseId = await acquireBriefcase(hub, iModelId);
       const cs = fixture.changesets[0]!;
       const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
-        body: { id: cs.id, parentId: cs.parentId, briefcaseId, description: "d", containingChanges: 0, fileSize: cs.size },
+        body: {
+          id: cs.id,
+          parentId: cs.parentId,
+          briefcaseId,
+          description: "d",
+          containingChanges: 0,
+          fileSize: cs.size,
+        },
       });
       const folder = join(hub.dataDir, "blobs", "files", iModelId);
       assert.ok(existsSync(folder));
@@ -180,7 +244,11 @@ describe("nothing is left that nothing will delete", () => {
       const late = await putFile(created.body.changeset._links.upload.href, cs.pathname);
       assert.equal(late.status, 403);
       assert.match(await late.text(), /<Code>AuthorizationFailure<\/Code>/);
-      await eventually(async () => (existsSync(folder) ? undefined : true), 10_000, "the deleted iModel's folder to go");
+      await eventually(
+        async () => (existsSync(folder) ? undefined : true),
+        10_000,
+        "the deleted iModel's folder to go",
+      );
     } finally {
       await hub.close();
     }
@@ -192,7 +260,9 @@ describe("nothing is left that nothing will delete", () => {
       const size = (await stat(fixture.version0Path)).size;
       const ids: string[] = [];
       for (let attempt = 0; attempt < 8; attempt++) {
-        const created = await hub.api<Json>("POST", "", { body: { iTwinId: ITWIN, name: `deleted while initializing ${attempt}`, baselineFile: { size } } });
+        const created = await hub.api<Json>("POST", "", {
+          body: { iTwinId: ITWIN, name: `deleted while initializing ${attempt}`, baselineFile: { size } },
+        });
         const id = created.body.iModel.id as string;
         ids.push(id);
         assert.equal((await putFile(created.body.iModel._links.upload.href, fixture.version0Path)).status, 201);
@@ -203,12 +273,19 @@ describe("nothing is left that nothing will delete", () => {
       }
       const files = join(hub.dataDir, "blobs", "files");
       // Once no job runs any more, no folder of theirs exists.
-      await eventually(async () => {
-        const left = ids.filter((id) => existsSync(join(files, id)));
-        return left.length === 0 ? true : undefined;
-      }, 60_000, "the deleted iModels' folders to go");
+      await eventually(
+        async () => {
+          const left = ids.filter((id) => existsSync(join(files, id)));
+          return left.length === 0 ? true : undefined;
+        },
+        60_000,
+        "the deleted iModels' folders to go",
+      );
       await new Promise((r) => setTimeout(r, 2000)); // a job finishing late would write now
-      assert.deepEqual(ids.filter((id) => existsSync(join(files, id))), []);
+      assert.deepEqual(
+        ids.filter((id) => existsSync(join(files, id))),
+        [],
+      );
     } finally {
       await hub.close();
     }
@@ -221,21 +298,37 @@ describe("nothing is left that nothing will delete", () => {
       const api = (method: string, path: string, body?: unknown) =>
         fetch(`${hubProcess.url}/imodels${path}`, {
           method,
-          headers: { authorization: "Bearer alice", "content-type": "application/json", accept: "application/vnd.bentley.itwin-platform.v2+json" },
+          headers: {
+            authorization: "Bearer alice",
+            "content-type": "application/json",
+            accept: "application/vnd.bentley.itwin-platform.v2+json",
+          },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         }).then(async (r) => ({ status: r.status, body: (await r.json()) as Json }));
-      const created = await api("POST", "", { iTwinId: ITWIN, name: "crash mid-upload", baselineFile: { size: 50_000_000 } });
+      const created = await api("POST", "", {
+        iTwinId: ITWIN,
+        name: "crash mid-upload",
+        baselineFile: { size: 50_000_000 },
+      });
       assert.equal(created.status, 201);
       const target = new URL(created.body.iModel._links.upload.href as string);
       // Half of a 50 MB body, then nothing: the hub is killed while the upload is open.
-      const partial = request(target, { method: "PUT", headers: { "content-length": "50000000", "x-ms-blob-type": "BlockBlob" } });
+      const partial = request(target, {
+        method: "PUT",
+        headers: { "content-length": "50000000", "x-ms-blob-type": "BlockBlob" },
+      });
       partial.on("error", () => undefined);
       partial.write(Buffer.alloc(25_000_000, 7));
       const temp = join(hubProcess.dataDir, "blobs", ".tmp");
-      await eventually(async () => {
-        for (const name of await readdir(temp)) if ((await stat(join(temp, name)).catch(() => undefined))?.size) return true;
-        return undefined;
-      }, 10_000, "the partial upload to reach the disk");
+      await eventually(
+        async () => {
+          for (const name of await readdir(temp))
+            if ((await stat(join(temp, name)).catch(() => undefined))?.size) return true;
+          return undefined;
+        },
+        10_000,
+        "the partial upload to reach the disk",
+      );
       await hubProcess.kill();
       partial.destroy();
       assert.notDeepEqual(await readdir(temp), [], "the crash left the partial upload behind");
@@ -273,7 +366,11 @@ describe("nothing is left that nothing will delete", () => {
 
       const report = await runCli(["doctor", "--data", hub.dataDir, "--json"]);
       assert.equal(report.code, 1, report.stderr);
-      const json = JSON.parse(report.stdout) as { orphans: { key: string; reason: string }[]; orphansTooRecent: number; repaired: boolean };
+      const json = JSON.parse(report.stdout) as {
+        orphans: { key: string; reason: string }[];
+        orphansTooRecent: number;
+        repaired: boolean;
+      };
       assert.deepEqual(json.orphans.map((o) => o.key).sort(), [...expected, recent].sort());
       assert.equal(json.orphansTooRecent, 1);
       assert.deepEqual(await filesUnder(files), before, "a report changes nothing");
@@ -306,11 +403,21 @@ describe("staged blocks", () => {
   let iModelId: string;
   let briefcaseId: number;
   const blocks = () => join(hub.dataDir, "blobs", ".blocks");
-  const block = (upload: string, id: string, bytes: Buffer) => putBytes(upload, bytes, `&comp=block&blockid=${encodeURIComponent(Buffer.from(id).toString("base64"))}`);
+  const block = (upload: string, id: string, bytes: Buffer) =>
+    putBytes(upload, bytes, `&comp=block&blockid=${encodeURIComponent(Buffer.from(id).toString("base64"))}`);
   const blockList = async (upload: string, ids: string[]) =>
-    (await fetch(`${upload}&comp=blocklist`, { method: "PUT", body: `<BlockList>${ids.map((id) => `<Latest>${Buffer.from(id).toString("base64")}</Latest>`).join("")}</BlockList>` })).status;
+    (
+      await fetch(`${upload}&comp=blocklist`, {
+        method: "PUT",
+        body: `<BlockList>${ids.map((id) => `<Latest>${Buffer.from(id).toString("base64")}</Latest>`).join("")}</BlockList>`,
+      })
+    ).status;
   const startPush = async (cs: { id: string; parentId: string; size: number }) =>
-    (await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size } })).body.changeset._links.upload.href as string;
+    (
+      await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+        body: { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size },
+      })
+    ).body.changeset._links.upload.href as string;
 
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 3);
@@ -332,32 +439,49 @@ describe("staged blocks", () => {
     assert.equal(over.status, 413, over.text);
     assert.match(over.text, /<Code>RequestBodyTooLarge<\/Code>/);
     // 200 blocks of the whole size each (the probe's 20 MB): every one refused, nothing kept.
-    for (let i = 0; i < 200; i++) assert.equal((await block(upload, `x${i}`, Buffer.alloc(Math.min(bytes.length, 100_000)))).status, 413);
+    for (let i = 0; i < 200; i++)
+      assert.equal((await block(upload, `x${i}`, Buffer.alloc(Math.min(bytes.length, 100_000)))).status, 413);
     // Staging a block again under its id replaces it: within the size again.
     assert.equal((await block(upload, "b", Buffer.alloc(1))).status, 201);
     assert.equal((await block(upload, "b", bytes.subarray(half))).status, 201);
     const staged = await filesUnder(blocks());
     assert.equal(staged.filter((f) => !f.endsWith("/key")).length, 2, "only the two blocks are kept");
-    assert.equal((await Promise.all(staged.filter((f) => !f.endsWith("/key")).map(async (f) => (await stat(f)).size))).reduce((a, b) => a + b, 0), bytes.length);
+    assert.equal(
+      (await Promise.all(staged.filter((f) => !f.endsWith("/key")).map(async (f) => (await stat(f)).size))).reduce(
+        (a, b) => a + b,
+        0,
+      ),
+      bytes.length,
+    );
     // A block staged and never committed is dropped with the completion (not 7 days later).
-    assert.equal((await blockList(upload, ["a", "b"])), 201);
+    assert.equal(await blockList(upload, ["a", "b"]), 201);
     assert.equal((await block(upload, "late", Buffer.alloc(10))).status, 201);
-    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(done.status, 200, done.text);
     assert.deepEqual(await filesUnder(blocks()), [], "no staged block is left");
     assert.equal(sha256(await download(hub, iModelId, 1)), sha256(bytes));
   });
 
   it("staged blocks die with their iModel", async () => {
-    const other = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "staged-then-deleted" })).id;
+    const other = (
+      await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, name: "staged-then-deleted" })
+    ).id;
     const bc = await acquireBriefcase(hub, other);
     const cs = fixture.changesets[0]!;
-    const created = await hub.api<Json>("POST", `/${other}/changesets`, { body: { id: cs.id, parentId: cs.parentId, briefcaseId: bc, fileSize: cs.size } });
+    const created = await hub.api<Json>("POST", `/${other}/changesets`, {
+      body: { id: cs.id, parentId: cs.parentId, briefcaseId: bc, fileSize: cs.size },
+    });
     const upload = created.body.changeset._links.upload.href as string;
     assert.equal((await block(upload, "a", Buffer.alloc(100))).status, 201);
     assert.notDeepEqual(await filesUnder(blocks()), []);
     assert.equal((await hub.api("DELETE", `/${other}`)).status, 204);
-    await eventually(async () => ((await filesUnder(blocks())).length === 0 ? true : undefined), 10_000, "staged blocks removed with the iModel");
+    await eventually(
+      async () => ((await filesUnder(blocks())).length === 0 ? true : undefined),
+      10_000,
+      "staged blocks removed with the iModel",
+    );
   });
 
   it("`modelhub doctor` reports blocks nothing will commit, and --repair removes them (not those of a push in progress)", async () => {
@@ -380,7 +504,10 @@ describe("staged blocks", () => {
 
     const report = await runCli(["doctor", "--data", hub.dataDir, "--json"]);
     assert.equal(report.code, 1, report.stderr);
-    const json = JSON.parse(report.stdout) as { staged: { key?: string; blocks: number; bytes: number; reason: string }[]; stagedScanned: number };
+    const json = JSON.parse(report.stdout) as {
+      staged: { key?: string; blocks: number; bytes: number; reason: string }[];
+      stagedScanned: number;
+    };
     assert.equal(json.stagedScanned, 3);
     assert.deepEqual(
       json.staged.map((s) => [s.key ?? null, s.blocks, s.bytes, s.reason]).sort(),
@@ -395,7 +522,10 @@ describe("staged blocks", () => {
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     assert.match(repair.stdout, /nothing will commit: 2 \(0\.0 MB\), 2 removed/);
     const left = await readdir(root);
-    assert.deepEqual(left, [sha256(Buffer.from(`files/${iModelId}/uploads/${first.id}.${briefcaseId}.cs`))], "the push in progress keeps its block");
+    assert.deepEqual(
+      left,
+      [sha256(Buffer.from(`files/${iModelId}/uploads/${first.id}.${briefcaseId}.cs`))],
+      "the push in progress keeps its block",
+    );
   });
 });
-

@@ -31,11 +31,19 @@ describe("modelhub migrate", () => {
     assert.equal(again.code, 0, again.err);
     const lines = again.out.trim().split("\n");
     assert.equal(lines.length, 1);
-    assert.deepEqual(JSON.parse(lines[0]!), { ok: true, database: schema.url, from: newest.version, to: newest.version, applied: [] });
+    assert.deepEqual(JSON.parse(lines[0]!), {
+      ok: true,
+      database: schema.url,
+      from: newest.version,
+      to: newest.version,
+      applied: [],
+    });
 
     const pool = openPgPool(schema.url, { max: 1 });
     try {
-      const tables = await pool.query<{ n: number }>("SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'jobs'");
+      const tables = await pool.query<{ n: number }>(
+        "SELECT count(*) AS n FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'jobs'",
+      );
       assert.equal(tables.rows[0]!.n, 1, "the schema holds the hub's tables");
     } finally {
       await pool.end();
@@ -45,7 +53,10 @@ describe("modelhub migrate", () => {
   it("refuses (exit 2) a database migrated by a newer modelhub, naming its newest migration", async () => {
     const pool = openPgPool(schema.url, { max: 1 });
     try {
-      await pool.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'sharded changesets', $2)", [newest.version + 5, new Date().toISOString()]);
+      await pool.query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'sharded changesets', $2)",
+        [newest.version + 5, new Date().toISOString()],
+      );
     } finally {
       await pool.end();
     }
@@ -72,28 +83,53 @@ describe("modelhub tokens --metadata postgres://…", () => {
   it("creates, lists and revokes tokens in the shared database (a new schema is migrated first), as the nodes read them", async () => {
     const own = await privateSchema("tokens");
     try {
-      const created = await run(["tokens", "create", "--user", "carol", "--description", "ci runner", "--metadata", own.url, "--json"]);
+      const created = await run([
+        "tokens",
+        "create",
+        "--user",
+        "carol",
+        "--description",
+        "ci runner",
+        "--metadata",
+        own.url,
+        "--json",
+      ]);
       assert.equal(created.code, 0, created.err);
       const token = JSON.parse(created.out) as { id: string; token: string; userId: string };
       assert.equal(token.userId, "carol");
       const listed = await run(["tokens", "list", "--metadata", own.url, "--json"]);
       assert.equal(listed.code, 0, listed.err);
       // A list under --json: one token per line.
-      const tokens = listed.out.trim().split("\n").map((l) => JSON.parse(l) as { id: string; state: string });
-      assert.deepEqual(tokens.map((t) => [t.id, t.state]), [[token.id, "active"]]);
+      const tokens = listed.out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { id: string; state: string });
+      assert.deepEqual(
+        tokens.map((t) => [t.id, t.state]),
+        [[token.id, "active"]],
+      );
       const revoked = await run(["tokens", "revoke", token.id, "--metadata", own.url, "--json"]);
       assert.equal(revoked.code, 0, revoked.err);
       const pool = openPgPool(own.url, { max: 1 });
       try {
         const row = await pool.query<{ revoked: boolean; secretStored: boolean }>(
-          "SELECT revoked_at IS NOT NULL AS revoked, token_hash = $2 AS \"secretStored\" FROM access_tokens WHERE id = $1",
+          'SELECT revoked_at IS NOT NULL AS revoked, token_hash = $2 AS "secretStored" FROM access_tokens WHERE id = $1',
           [token.id, token.token],
         );
-        assert.deepEqual(row.rows, [{ revoked: true, secretStored: false }], "revoked in the database, and only a hash of the secret kept");
+        assert.deepEqual(
+          row.rows,
+          [{ revoked: true, secretStored: false }],
+          "revoked in the database, and only a hash of the secret kept",
+        );
       } finally {
         await pool.end();
       }
-      const bad = await run(["tokens", "list", "--metadata", "postgres://postgres@127.0.0.1:5432/test?schema=Not-A-Name"]);
+      const bad = await run([
+        "tokens",
+        "list",
+        "--metadata",
+        "postgres://postgres@127.0.0.1:5432/test?schema=Not-A-Name",
+      ]);
       assert.equal(bad.code, 2);
       assert.match(bad.err, /schema name "Not-A-Name"/);
     } finally {

@@ -47,10 +47,14 @@ describe("operability: /ready, /metrics, request ids", () => {
   after(() => hub.close());
 
   it("/ready answers 200 with every check once the worker is up, without authorization", async () => {
-    const body = await eventually(async () => {
-      const r = await fetch(`${hub.url}/ready`);
-      return r.status === 200 ? ((await r.json()) as Json) : undefined;
-    }, 60_000, "/ready 200");
+    const body = await eventually(
+      async () => {
+        const r = await fetch(`${hub.url}/ready`);
+        return r.status === 200 ? ((await r.json()) as Json) : undefined;
+      },
+      60_000,
+      "/ready 200",
+    );
     assert.equal(body.status, "ready");
     assert.deepEqual(Object.keys(body.checks).sort(), ["blobs", "metadata", "worker"]);
     for (const name of ["blobs", "metadata", "worker"]) assert.equal(body.checks[name].status, "ok", name);
@@ -68,19 +72,37 @@ describe("operability: /ready, /metrics, request ids", () => {
     const downloaded = (await download.arrayBuffer()).byteLength;
     assert.equal(downloaded, fixture.changesets[0]!.size);
 
-    const m = await eventually(async () => {
-      const now = await metrics(hub);
-      // The download's onResponse hook runs once the body was written; the scrape may come a moment earlier.
-      return (now.get('modelhub_storage_bytes_total{direction="download"}') ?? 0) >= downloaded ? now : undefined;
-    }, 5000, "download counted");
+    const m = await eventually(
+      async () => {
+        const now = await metrics(hub);
+        // The download's onResponse hook runs once the body was written; the scrape may come a moment earlier.
+        return (now.get('modelhub_storage_bytes_total{direction="download"}') ?? 0) >= downloaded ? now : undefined;
+      },
+      5000,
+      "download counted",
+    );
     assert.equal(m.get("modelhub_pushes_completed_total"), fixture.changesets.length);
     const uploaded = (await stat(fixture.version0Path)).size + fixture.changesets.reduce((sum, c) => sum + c.size, 0);
     assert.equal(m.get('modelhub_storage_bytes_total{direction="upload"}'), uploaded);
     assert.equal(m.get('modelhub_storage_bytes_total{direction="download"}'), downloaded);
     assert.equal(m.get('modelhub_jobs{kind="baseline.initialize",state="succeeded"}'), 1);
-    assert.equal(m.get('modelhub_http_requests_total{method="PATCH",route="/imodels/:id/changesets/:changesetId",status_class="2xx"}'), fixture.changesets.length);
-    assert.equal(m.get('modelhub_http_requests_total{method="GET",route="/imodels/:id/changesets/:changesetId",status_class="2xx"}'), 1);
-    assert.ok((m.get('modelhub_http_request_duration_seconds_count{method="PUT",route="/storage/modelhub/*",status_class="2xx"}') ?? 0) >= 3);
+    assert.equal(
+      m.get(
+        'modelhub_http_requests_total{method="PATCH",route="/imodels/:id/changesets/:changesetId",status_class="2xx"}',
+      ),
+      fixture.changesets.length,
+    );
+    assert.equal(
+      m.get(
+        'modelhub_http_requests_total{method="GET",route="/imodels/:id/changesets/:changesetId",status_class="2xx"}',
+      ),
+      1,
+    );
+    assert.ok(
+      (m.get(
+        'modelhub_http_request_duration_seconds_count{method="PUT",route="/storage/modelhub/*",status_class="2xx"}',
+      ) ?? 0) >= 3,
+    );
     assert.ok((m.get("process_resident_memory_bytes") ?? 0) > 0);
     assert.ok(m.has("nodejs_eventloop_lag_seconds"));
     assert.equal(m.get("modelhub_worker_restarts_total"), 0);
@@ -90,23 +112,35 @@ describe("operability: /ready, /metrics, request ids", () => {
   });
 
   it("/ready names the worker while it is down and recovers when a new worker is up; the restart is counted", async () => {
-    await eventually(async () => ((await fetch(`${hub.url}/ready`)).status === 200 ? true : undefined), 60_000, "/ready 200");
+    await eventually(
+      async () => ((await fetch(`${hub.url}/ready`)).status === 200 ? true : undefined),
+      60_000,
+      "/ready 200",
+    );
     const pid = hub.server.worker.pid!;
     process.kill(pid, "SIGKILL");
-    const down = await eventually(async () => {
-      const r = await fetch(`${hub.url}/ready`);
-      return r.status === 503 ? ((await r.json()) as Json) : undefined;
-    }, 10_000, "/ready 503");
+    const down = await eventually(
+      async () => {
+        const r = await fetch(`${hub.url}/ready`);
+        return r.status === 503 ? ((await r.json()) as Json) : undefined;
+      },
+      10_000,
+      "/ready 503",
+    );
     assert.equal(down.status, "unavailable");
     assert.deepEqual(down.failing, ["worker"]);
     assert.equal(down.checks.worker.status, "failed");
     assert.ok(["starting", "unresponsive"].includes(down.checks.worker.state), down.checks.worker.state);
     assert.equal(down.checks.metadata.status, "ok");
 
-    const up = await eventually(async () => {
-      const r = await fetch(`${hub.url}/ready`);
-      return r.status === 200 ? ((await r.json()) as Json) : undefined;
-    }, 60_000, "/ready 200 again");
+    const up = await eventually(
+      async () => {
+        const r = await fetch(`${hub.url}/ready`);
+        return r.status === 200 ? ((await r.json()) as Json) : undefined;
+      },
+      60_000,
+      "/ready 200 again",
+    );
     assert.notEqual(up.checks.worker.pid, pid);
     assert.equal(hub.server.worker.restarts, 1);
     assert.equal((await metrics(hub)).get("modelhub_worker_restarts_total"), 1);
@@ -130,19 +164,28 @@ describe("operability: /ready, /metrics, request ids", () => {
   });
 
   it("4xx bodies stay exactly as before; storage XML errors carry <RequestId>", async () => {
-    const missing = await hub.api<Json>("GET", "/00000000-0000-4000-8000-000000000000", { headers: { "x-request-id": "req-404" } });
+    const missing = await hub.api<Json>("GET", "/00000000-0000-4000-8000-000000000000", {
+      headers: { "x-request-id": "req-404" },
+    });
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get("x-request-id"), "req-404");
-    assert.deepEqual(missing.body, { error: { code: "iModelNotFound", message: "Requested iModel is not available." } });
+    assert.deepEqual(missing.body, {
+      error: { code: "iModelNotFound", message: "Requested iModel is not available." },
+    });
     const unauthorized = await hub.api<Json>("GET", "?iTwinId=x", { user: null });
     assert.equal(unauthorized.status, 401);
     assert.equal(unauthorized.body.error.requestId, undefined);
 
-    const storage = await fetch(`${hub.url}/storage/modelhub/files/x/y.cs`, { headers: { "x-request-id": "req-storage" } });
+    const storage = await fetch(`${hub.url}/storage/modelhub/files/x/y.cs`, {
+      headers: { "x-request-id": "req-storage" },
+    });
     assert.equal(storage.status, 403);
     assert.equal(storage.headers.get("x-request-id"), "req-storage");
     const xml = await storage.text();
-    assert.match(xml, /^<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>AuthenticationFailed<\/Code><Message>[^<]*<\/Message><RequestId>req-storage<\/RequestId><\/Error>$/);
+    assert.match(
+      xml,
+      /^<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>AuthenticationFailed<\/Code><Message>[^<]*<\/Message><RequestId>req-storage<\/RequestId><\/Error>$/,
+    );
   });
 
   it("/metrics can be turned off", async () => {
@@ -162,46 +205,79 @@ describe("operability: /ready, /metrics, request ids", () => {
 describe("request ids in a `modelhub serve` process's log lines and 5xx bodies", () => {
   it("a 5xx body has error.requestId, and the log lines of that request carry it as reqId", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "modelhub-reqid-"));
-    const child = spawn(process.execPath, [...MODELHUB, "serve", "--port", "0", "--data", dataDir, "--log-level", "info"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [...MODELHUB, "serve", "--port", "0", "--data", dataDir, "--log-level", "info"],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     try {
-      const url = await eventually(async () => /modelhub listening on (http:\/\/\S+)/.exec(out)?.[1], 30_000, "listening");
-      const ok = await fetch(`${url}/imodels?iTwinId=x`, { headers: { authorization: "Bearer alice", "x-request-id": "req-ok-1" } });
+      const url = await eventually(
+        async () => /modelhub listening on (http:\/\/\S+)/.exec(out)?.[1],
+        30_000,
+        "listening",
+      );
+      const ok = await fetch(`${url}/imodels?iTwinId=x`, {
+        headers: { authorization: "Bearer alice", "x-request-id": "req-ok-1" },
+      });
       assert.equal(ok.status, 200);
 
       // A real fault: the table the handler reads disappears under the running hub (renamed by another connection).
       const db = new Database(join(dataDir, "metadata.db"));
       db.exec("ALTER TABLE imodels RENAME TO imodels_away");
-      const failed = await fetch(`${url}/imodels/00000000-0000-4000-8000-000000000000`, { headers: { authorization: "Bearer alice", "x-request-id": "req-fail-1" } });
+      const failed = await fetch(`${url}/imodels/00000000-0000-4000-8000-000000000000`, {
+        headers: { authorization: "Bearer alice", "x-request-id": "req-fail-1" },
+      });
       db.exec("ALTER TABLE imodels_away RENAME TO imodels");
       db.close();
       assert.equal(failed.status, 500);
       assert.equal(failed.headers.get("x-request-id"), "req-fail-1");
       const body = (await failed.json()) as Json;
       assert.deepEqual(body, {
-        error: { code: "Unknown", message: "The hub failed to process the request. Nothing was changed by it; it is safe to retry.", requestId: "req-fail-1" },
+        error: {
+          code: "Unknown",
+          message: "The hub failed to process the request. Nothing was changed by it; it is safe to retry.",
+          requestId: "req-fail-1",
+        },
       });
       // The hub works again once the table is back.
-      assert.equal((await fetch(`${url}/imodels/00000000-0000-4000-8000-000000000000`, { headers: { authorization: "Bearer alice" } })).status, 404);
+      assert.equal(
+        (
+          await fetch(`${url}/imodels/00000000-0000-4000-8000-000000000000`, {
+            headers: { authorization: "Bearer alice" },
+          })
+        ).status,
+        404,
+      );
 
-      const lines = await eventually(async () => {
-        const parsed = out
-          .split("\n")
-          .filter((l) => l.startsWith("{"))
-          .map((l) => JSON.parse(l) as Json);
-        return parsed.some((l) => l.reqId === "req-fail-1" && l.msg === "unexpected error") ? parsed : undefined;
-      }, 5000, "the error's log line");
+      const lines = await eventually(
+        async () => {
+          const parsed = out
+            .split("\n")
+            .filter((l) => l.startsWith("{"))
+            .map((l) => JSON.parse(l) as Json);
+          return parsed.some((l) => l.reqId === "req-fail-1" && l.msg === "unexpected error") ? parsed : undefined;
+        },
+        5000,
+        "the error's log line",
+      );
       const failLines = lines.filter((l) => l.reqId === "req-fail-1");
       // One line per request (written when it is answered), not fastify's two.
       assert.ok(!lines.some((l) => l.msg === "incoming request"));
-      assert.ok(failLines.some((l) => l.msg === "request completed" && l.res?.statusCode === 500 && l.user === "alice" && l.req?.method === "GET"));
+      assert.ok(
+        failLines.some(
+          (l) =>
+            l.msg === "request completed" && l.res?.statusCode === 500 && l.user === "alice" && l.req?.method === "GET",
+        ),
+      );
       assert.ok(lines.some((l) => l.reqId === "req-ok-1" && l.msg === "request completed"));
       // Every line fastify writes for a request carries its id.
-      for (const line of lines.filter((l) => l.req !== undefined || l.res !== undefined)) assert.equal(typeof line.reqId, "string");
+      for (const line of lines.filter((l) => l.req !== undefined || l.res !== undefined))
+        assert.equal(typeof line.reqId, "string");
     } finally {
       child.kill("SIGTERM");
       await exited;

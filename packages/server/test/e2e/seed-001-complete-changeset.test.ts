@@ -30,7 +30,14 @@ describe("seed 001: complete a changeset push", () => {
     const size = (await stat(cs.pathname)).size;
     return hub.api<Json>("POST", `/${iModelId}/changesets`, {
       user,
-      body: { id: cs.id, parentId: cs.parentId, briefcaseId: bc, description: "Changeset 15", containingChanges: 0, fileSize: size },
+      body: {
+        id: cs.id,
+        parentId: cs.parentId,
+        briefcaseId: bc,
+        description: "Changeset 15",
+        containingChanges: 0,
+        fileSize: size,
+      },
     });
   }
 
@@ -41,12 +48,27 @@ describe("seed 001: complete a changeset push", () => {
     assert.equal(created.body.changeset.state, "waitingForFile");
     assert.equal((await putFile(created.body.changeset._links.upload.href, cs.pathname)).status, 201);
 
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(r.status, 200, r.text);
     const c = r.body.changeset;
     assert.deepEqual(Object.keys(c).sort(), [
-      "_links", "application", "briefcaseId", "containingChanges", "creatorId", "description", "displayName", "fileSize",
-      "groupId", "id", "index", "parentId", "pushDateTime", "state", "synchronizationInfo",
+      "_links",
+      "application",
+      "briefcaseId",
+      "containingChanges",
+      "creatorId",
+      "description",
+      "displayName",
+      "fileSize",
+      "groupId",
+      "id",
+      "index",
+      "parentId",
+      "pushDateTime",
+      "state",
+      "synchronizationInfo",
       // modelhub's documented extension (docs/compatibility.md): iTwin.js records it, the API has no field for it.
       "uncompressedSize",
     ]);
@@ -64,7 +86,13 @@ describe("seed 001: complete a changeset push", () => {
     assert.ok(!Number.isNaN(Date.parse(c.pushDateTime)));
     assert.equal(c.application, null);
     assert.equal(c.synchronizationInfo, null);
-    assert.deepEqual(Object.keys(c._links).sort(), ["creator", "currentOrPrecedingCheckpoint", "download", "namedVersion", "self"]);
+    assert.deepEqual(Object.keys(c._links).sort(), [
+      "creator",
+      "currentOrPrecedingCheckpoint",
+      "download",
+      "namedVersion",
+      "self",
+    ]);
     assert.equal(c._links.creator.href, `${hub.baseUrl}/${iModelId}/users/alice`);
     assert.equal(c._links.self.href, `${hub.baseUrl}/${iModelId}/changesets/${cs.id}`);
     assert.equal(c._links.namedVersion, null);
@@ -80,7 +108,9 @@ describe("seed 001: complete a changeset push", () => {
 
   it("re-sending the same PATCH after success is harmless", async () => {
     const cs = fixture.changesets[0]!;
-    const again = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const again = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(again.status, 200);
     assert.equal(again.body.changeset.index, 1);
     const list = await hub.api<Json>("GET", `/${iModelId}/changesets`);
@@ -88,19 +118,34 @@ describe("seed 001: complete a changeset push", () => {
   });
 
   it("401: no Authorization header", async () => {
-    const r = await hub.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, { user: null, body: { state: "fileUploaded", briefcaseId } });
+    const r = await hub.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, {
+      user: null,
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(r.status, 401);
-    assert.deepEqual(r.body, { error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." } });
+    assert.deepEqual(r.body, {
+      error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." },
+    });
   });
 
   it("403: a user may not complete another user's push", async () => {
-    const r = await hub.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, { user: "mallory", body: { state: "fileUploaded", briefcaseId } });
+    const r = await hub.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, {
+      user: "mallory",
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(r.status, 403);
-    assert.deepEqual(r.body, { error: { code: "InsufficientPermissions", message: "The user has insufficient permissions for the requested operation." } });
+    assert.deepEqual(r.body, {
+      error: {
+        code: "InsufficientPermissions",
+        message: "The user has insufficient permissions for the requested operation.",
+      },
+    });
   });
 
   it("404: unknown iModel", async () => {
-    const r = await hub.api("PATCH", `/5e19bee0-3aea-4355-a9f0-c6df9989ee7d/changesets/${fixture.changesets[0]!.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const r = await hub.api("PATCH", `/5e19bee0-3aea-4355-a9f0-c6df9989ee7d/changesets/${fixture.changesets[0]!.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(r.status, 404);
     assert.deepEqual(r.body, { error: { code: "iModelNotFound", message: "Requested iModel is not available." } });
   });
@@ -108,7 +153,9 @@ describe("seed 001: complete a changeset push", () => {
   it("404: FileNotFound when the file was never uploaded", async () => {
     const cs = fixture.changesets[1]!;
     assert.equal((await create(cs)).status, 201);
-    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { body: { state: "fileUploaded", briefcaseId } });
+    const r = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      body: { state: "fileUploaded", briefcaseId },
+    });
     assert.equal(r.status, 404);
     assert.equal(r.body.error.code, "FileNotFound");
   });
@@ -118,14 +165,19 @@ describe("seed 001: complete a changeset push", () => {
     const cs = fixture.changesets[1]!; // alice's push from the previous test is still waiting for its file
     const blocked = await create(cs, other, "bob");
     assert.equal(blocked.status, 409);
-    assert.deepEqual(blocked.body, { error: { code: "ConflictWithAnotherUser", message: "Another user is pushing a Changeset." } });
+    assert.deepEqual(blocked.body, {
+      error: { code: "ConflictWithAnotherUser", message: "Another user is pushing a Changeset." },
+    });
 
     // Alice's reservation lapses (pendingPushTimeoutMs = 1.5 s); bob takes the slot; alice's late PATCH is refused.
     await new Promise((r) => setTimeout(r, 1600));
     const bobs = await create(cs, other, "bob");
     assert.equal(bobs.status, 201, bobs.text);
     await putFile(bobs.body.changeset._links.upload.href, cs.pathname);
-    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, { user: "bob", body: { state: "fileUploaded", briefcaseId: other } });
+    const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      user: "bob",
+      body: { state: "fileUploaded", briefcaseId: other },
+    });
     assert.equal(done.status, 200, done.text);
   });
 
@@ -146,26 +198,50 @@ describe("seed 001: complete a changeset push", () => {
       error: {
         code: "InvalidiModelsRequest",
         message: "Cannot update Changeset.",
-        details: [{ code: "InvalidValue", message: "Provided 'state' value is not valid. Should be set to 'fileUploaded'.", target: "state" }],
+        details: [
+          {
+            code: "InvalidValue",
+            message: "Provided 'state' value is not valid. Should be set to 'fileUploaded'.",
+            target: "state",
+          },
+        ],
       },
     });
     const missing = await hub.api<Json>("PATCH", path, { body: { briefcaseId } });
     assert.deepEqual(missing.body, {
-      error: { code: "InvalidiModelsRequest", message: "Cannot update Changeset.", details: [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "state" }] },
+      error: {
+        code: "InvalidiModelsRequest",
+        message: "Cannot update Changeset.",
+        details: [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "state" }],
+      },
     });
-    const garbage = await hub.api<Json>("PATCH", path, { rawBody: "{not json", headers: { "content-type": "application/json" } });
+    const garbage = await hub.api<Json>("PATCH", path, {
+      rawBody: "{not json",
+      headers: { "content-type": "application/json" },
+    });
     assert.equal(garbage.status, 422);
     assert.equal(garbage.body.error.code, "InvalidiModelsRequest");
-    assert.deepEqual(garbage.body.error.details, [{ code: "InvalidRequestBody", message: "Failed to parse request body. Make sure it is a valid JSON." }]);
+    assert.deepEqual(garbage.body.error.details, [
+      { code: "InvalidRequestBody", message: "Failed to parse request body. Make sure it is a valid JSON." },
+    ]);
   });
 
   it("429: TooManyRequests with retry-after", async () => {
     const limited = await startTestHub({ rateLimitPerMinute: 1 });
     try {
-      await limited.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, { body: { state: "fileUploaded", briefcaseId } });
-      const r = await limited.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, { body: { state: "fileUploaded", briefcaseId } });
+      await limited.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, {
+        body: { state: "fileUploaded", briefcaseId },
+      });
+      const r = await limited.api("PATCH", `/${iModelId}/changesets/${fixture.changesets[0]!.id}`, {
+        body: { state: "fileUploaded", briefcaseId },
+      });
       assert.equal(r.status, 429);
-      assert.deepEqual(r.body, { error: { code: "TooManyRequests", message: "More requests were received than the subscription rate-limit allows." } });
+      assert.deepEqual(r.body, {
+        error: {
+          code: "TooManyRequests",
+          message: "More requests were received than the subscription rate-limit allows.",
+        },
+      });
       assert.ok(r.headers.get("retry-after"));
     } finally {
       await limited.close();

@@ -12,13 +12,26 @@ describe("seed 002: list briefcases", () => {
 
   before(async () => {
     hub = await startTestHub({ rateLimitPerMinute: 0 });
-    const created = await hub.api<Json>("POST", "", { body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: "briefcases" } });
+    const created = await hub.api<Json>("POST", "", {
+      body: { iTwinId: "44444444-4444-4444-8444-444444444444", name: "briefcases" },
+    });
     assert.equal(created.status, 201);
     iModelId = created.body.iModel.id;
-    await eventually(async () => ((await hub.api<Json>("GET", `/${iModelId}`)).body.iModel.state === "initialized" ? true : undefined), 60_000, "empty iModel");
+    await eventually(
+      async () => ((await hub.api<Json>("GET", `/${iModelId}`)).body.iModel.state === "initialized" ? true : undefined),
+      60_000,
+      "empty iModel",
+    );
     // alice: 2 and 3 (with device names), bob: 4
-    for (const [user, deviceName] of [["alice", "Device Name"], ["alice", "Device Name"], ["bob", null]] as const) {
-      const r = await hub.api<Json>("POST", `/${iModelId}/briefcases`, { user, body: deviceName ? { deviceName } : {} });
+    for (const [user, deviceName] of [
+      ["alice", "Device Name"],
+      ["alice", "Device Name"],
+      ["bob", null],
+    ] as const) {
+      const r = await hub.api<Json>("POST", `/${iModelId}/briefcases`, {
+        user,
+        body: deviceName ? { deviceName } : {},
+      });
       assert.equal(r.status, 201, r.text);
       await new Promise((res) => setTimeout(res, 5)); // distinct acquiredDateTime
     }
@@ -57,32 +70,52 @@ describe("seed 002: list briefcases", () => {
 
   it("ownerId filters by user, and 'me' is the token's user", async () => {
     const bob = await hub.api<Json>("GET", `/${iModelId}/briefcases?ownerId=me`, { user: "bob" });
-    assert.deepEqual(bob.body.briefcases.map((b: Json) => b.id), ["4"]);
+    assert.deepEqual(
+      bob.body.briefcases.map((b: Json) => b.id),
+      ["4"],
+    );
     const byId = await hub.api<Json>("GET", `/${iModelId}/briefcases?ownerId=alice`, { user: "bob" });
-    assert.deepEqual(byId.body.briefcases.map((b: Json) => b.id), ["2", "3"]);
+    assert.deepEqual(
+      byId.body.briefcases.map((b: Json) => b.id),
+      ["2", "3"],
+    );
   });
 
   it("$top, $skip and prev/next links page through every briefcase", async () => {
     const first = await hub.api<Json>("GET", `/${iModelId}/briefcases?$top=2`);
-    assert.deepEqual(first.body.briefcases.map((b: Json) => b.id), ["2", "3"]);
+    assert.deepEqual(
+      first.body.briefcases.map((b: Json) => b.id),
+      ["2", "3"],
+    );
     assert.equal(first.body._links.prev, null);
     const next = await hub.api<Json>("GET", first.body._links.next.href);
-    assert.deepEqual(next.body.briefcases.map((b: Json) => b.id), ["4"]);
+    assert.deepEqual(
+      next.body.briefcases.map((b: Json) => b.id),
+      ["4"],
+    );
     assert.equal(next.body._links.next, null);
     assert.equal(next.body._links.prev.href, `${hub.baseUrl}/${iModelId}/briefcases?$top=2&$skip=0`);
   });
 
   it("$orderBy=acquiredDateTime desc reverses the order; asc is the default", async () => {
     const desc = await hub.api<Json>("GET", `/${iModelId}/briefcases?$orderBy=acquiredDateTime%20desc`);
-    assert.deepEqual(desc.body.briefcases.map((b: Json) => b.id), ["4", "3", "2"]);
+    assert.deepEqual(
+      desc.body.briefcases.map((b: Json) => b.id),
+      ["4", "3", "2"],
+    );
     const asc = await hub.api<Json>("GET", `/${iModelId}/briefcases?$orderBy=acquiredDateTime asc`);
-    assert.deepEqual(asc.body.briefcases.map((b: Json) => b.id), ["2", "3", "4"]);
+    assert.deepEqual(
+      asc.body.briefcases.map((b: Json) => b.id),
+      ["2", "3", "4"],
+    );
   });
 
   it("401: no Authorization header gives the seed's body", async () => {
     const r = await hub.api("GET", `/${iModelId}/briefcases`, { user: null });
     assert.equal(r.status, 401);
-    assert.deepEqual(r.body, { error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." } });
+    assert.deepEqual(r.body, {
+      error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." },
+    });
   });
 
   it("404: unknown iModel gives the seed's body", async () => {
@@ -98,13 +131,24 @@ describe("seed 002: list briefcases", () => {
       error: {
         code: "InvalidiModelsRequest",
         message: "Cannot get Briefcases.",
-        details: [{ code: "InvalidValue", message: "'-1' is not a valid '$skip' value. '$skip' must be a non-negative integer.", target: "$skip" }],
+        details: [
+          {
+            code: "InvalidValue",
+            message: "'-1' is not a valid '$skip' value. '$skip' must be a non-negative integer.",
+            target: "$skip",
+          },
+        ],
       },
     });
   });
 
   it("422: $top over 1000, a bad $orderBy and a blank ownerId name their target", async () => {
-    for (const [query, target] of [["$top=1001", "$top"], ["$top=0", "$top"], ["$orderBy=name", "$orderBy"], ["ownerId=%20%20", "ownerId"]] as const) {
+    for (const [query, target] of [
+      ["$top=1001", "$top"],
+      ["$top=0", "$top"],
+      ["$orderBy=name", "$orderBy"],
+      ["ownerId=%20%20", "ownerId"],
+    ] as const) {
       const r = await hub.api<Json>("GET", `/${iModelId}/briefcases?${query}`);
       assert.equal(r.status, 422, query);
       assert.equal(r.body.error.code, "InvalidiModelsRequest");
@@ -125,10 +169,18 @@ describe("seed 002: 429 with retry-after", () => {
         statuses.push(last.status);
       }
       assert.deepEqual(statuses, [404, 404, 404, 429]);
-      assert.deepEqual(last!.body, { error: { code: "TooManyRequests", message: "More requests were received than the subscription rate-limit allows." } });
+      assert.deepEqual(last!.body, {
+        error: {
+          code: "TooManyRequests",
+          message: "More requests were received than the subscription rate-limit allows.",
+        },
+      });
       assert.ok(Number(last!.headers.get("retry-after")) >= 1);
       // Another user is not affected.
-      assert.equal((await hub.api("GET", `/00000000-0000-0000-0000-000000000000/briefcases`, { user: "dave" })).status, 404);
+      assert.equal(
+        (await hub.api("GET", `/00000000-0000-0000-0000-000000000000/briefcases`, { user: "dave" })).status,
+        404,
+      );
     } finally {
       await hub.close();
     }

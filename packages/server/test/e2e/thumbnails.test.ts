@@ -29,22 +29,37 @@ function pngSize(image: Uint8Array): { width: number; height: number } {
 }
 
 /** A real (tiny) PNG and a JPEG-signed blob: the hub checks signatures, it never decodes images. */
-const userPng = Buffer.concat([PNG_SIGNATURE, Buffer.from("0000000d49484452000000020000000208020000", "hex"), Buffer.from("user png")]);
-const userJpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from("JFIF user jpeg"), Buffer.from([0xff, 0xd9])]);
+const userPng = Buffer.concat([
+  PNG_SIGNATURE,
+  Buffer.from("0000000d49484452000000020000000208020000", "hex"),
+  Buffer.from("user png"),
+]);
+const userJpeg = Buffer.concat([
+  Buffer.from([0xff, 0xd8, 0xff, 0xe0]),
+  Buffer.from("JFIF user jpeg"),
+  Buffer.from([0xff, 0xd9]),
+]);
 
 describe("iModel thumbnails with the official client", () => {
   let hub: TestHub;
   let client: ManagementTypes.IModelsClient;
   let iModelId: string;
 
-  const rawGet = (path: string) => fetch(`${hub.baseUrl}${path}`, { headers: { authorization: "Bearer alice", accept: ACCEPT } });
+  const rawGet = (path: string) =>
+    fetch(`${hub.baseUrl}${path}`, { headers: { authorization: "Bearer alice", accept: ACCEPT } });
   const rawPut = (path: string, body: Buffer, contentType: string) =>
-    fetch(`${hub.baseUrl}${path}`, { method: "PUT", headers: { authorization: "Bearer alice", accept: ACCEPT, "content-type": contentType }, body });
+    fetch(`${hub.baseUrl}${path}`, {
+      method: "PUT",
+      headers: { authorization: "Bearer alice", accept: ACCEPT, "content-type": contentType },
+      body,
+    });
 
   before(async () => {
     hub = await startTestHub();
     client = new management.IModelsClient({ api: { baseUrl: hub.baseUrl } });
-    const created = await hub.api<{ iModel: { id: string } }>("POST", "", { body: { iTwinId, name: "with a thumbnail", baselineFile: { size: 1000 } } });
+    const created = await hub.api<{ iModel: { id: string } }>("POST", "", {
+      body: { iTwinId, name: "with a thumbnail", baselineFile: { size: 1000 } },
+    });
     assert.equal(created.status, 201, created.text);
     iModelId = created.body.iModel.id;
   });
@@ -55,7 +70,11 @@ describe("iModel thumbnails with the official client", () => {
     assert.equal(small.size, management.ThumbnailSize.Small);
     assert.equal(small.imageType, management.ContentType.Png);
     assert.deepEqual(pngSize(small.image), { width: 400, height: 250 });
-    const large = await client.thumbnails.download({ authorization: auth("alice"), iModelId, urlParams: { size: management.ThumbnailSize.Large } });
+    const large = await client.thumbnails.download({
+      authorization: auth("alice"),
+      iModelId,
+      urlParams: { size: management.ThumbnailSize.Large },
+    });
     assert.equal(large.size, management.ThumbnailSize.Large);
     assert.deepEqual(pngSize(large.image), { width: 800, height: 500 });
 
@@ -66,7 +85,11 @@ describe("iModel thumbnails with the official client", () => {
   });
 
   it("a PNG uploaded with the client comes back byte for byte, for both sizes", async () => {
-    await client.thumbnails.upload({ authorization: auth("alice"), iModelId, thumbnailProperties: { imageType: management.ContentType.Png, image: userPng } });
+    await client.thumbnails.upload({
+      authorization: auth("alice"),
+      iModelId,
+      thumbnailProperties: { imageType: management.ContentType.Png, image: userPng },
+    });
     for (const size of [management.ThumbnailSize.Small, management.ThumbnailSize.Large]) {
       const got = await client.thumbnails.download({ authorization: auth("alice"), iModelId, urlParams: { size } });
       assert.deepEqual(Buffer.from(got.image), userPng, size);
@@ -77,7 +100,11 @@ describe("iModel thumbnails with the official client", () => {
   });
 
   it("a JPEG replaces it and is served as image/jpeg (modelhub does not convert it to PNG)", async () => {
-    await client.thumbnails.upload({ authorization: auth("alice"), iModelId, thumbnailProperties: { imageType: management.ContentType.Jpeg, image: userJpeg } });
+    await client.thumbnails.upload({
+      authorization: auth("alice"),
+      iModelId,
+      thumbnailProperties: { imageType: management.ContentType.Jpeg, image: userJpeg },
+    });
     const got = await client.thumbnails.download({ authorization: auth("alice"), iModelId });
     assert.deepEqual(Buffer.from(got.image), userJpeg);
     const raw = await rawGet(`/${iModelId}/thumbnail?size=large`);
@@ -88,7 +115,11 @@ describe("iModel thumbnails with the official client", () => {
   it("bytes that are neither PNG nor JPEG are InvalidThumbnailFormat (422), whatever the Content-Type; the thumbnail stays", async () => {
     const gif = Buffer.from("GIF89a\u0001\u0000\u0001\u0000", "latin1");
     await assert.rejects(
-      client.thumbnails.upload({ authorization: auth("alice"), iModelId, thumbnailProperties: { imageType: management.ContentType.Png, image: gif } }),
+      client.thumbnails.upload({
+        authorization: auth("alice"),
+        iModelId,
+        thumbnailProperties: { imageType: management.ContentType.Png, image: gif },
+      }),
       (err: ManagementTypes.IModelsError) => {
         assert.equal(err.code, management.IModelsErrorCode.InvalidThumbnailFormat);
         assert.equal(err.statusCode, 422);
@@ -105,19 +136,27 @@ describe("iModel thumbnails with the official client", () => {
   it("other media types are 415, more than 5 MB is 413, a bad size is 422 InvalidValue, an unknown iModel is iModelNotFound", async () => {
     const gif = await rawPut(`/${iModelId}/thumbnail`, Buffer.from("GIF89a"), "image/gif");
     assert.equal(gif.status, 415);
-    const big = await rawPut(`/${iModelId}/thumbnail`, Buffer.concat([PNG_SIGNATURE, Buffer.alloc(5 * 1024 * 1024)]), "image/png");
+    const big = await rawPut(
+      `/${iModelId}/thumbnail`,
+      Buffer.concat([PNG_SIGNATURE, Buffer.alloc(5 * 1024 * 1024)]),
+      "image/png",
+    );
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, "RequestTooLarge");
     const size = await rawGet(`/${iModelId}/thumbnail?size=huge`);
     assert.equal(size.status, 422);
     const body = (await size.json()) as { error: { code: string; details: { code: string; target: string }[] } };
     assert.equal(body.error.code, "InvalidiModelsRequest");
-    assert.deepEqual(body.error.details.map((d) => [d.code, d.target]), [["InvalidValue", "size"]]);
+    assert.deepEqual(
+      body.error.details.map((d) => [d.code, d.target]),
+      [["InvalidValue", "size"]],
+    );
     // The client asks for an arraybuffer and does not parse error bodies of binary downloads: it reports
     // `Unrecognized` with the status (the same happens against the cloud). The body is the usual JSON error.
     await assert.rejects(
       client.thumbnails.download({ authorization: auth("alice"), iModelId: "00000000-0000-4000-8000-000000000000" }),
-      (err: ManagementTypes.IModelsError) => err.code === management.IModelsErrorCode.Unrecognized && err.statusCode === 404,
+      (err: ManagementTypes.IModelsError) =>
+        err.code === management.IModelsErrorCode.Unrecognized && err.statusCode === 404,
     );
     const missing = await rawGet("/00000000-0000-4000-8000-000000000000/thumbnail");
     assert.equal(missing.status, 404);
@@ -131,10 +170,17 @@ describe("iModel thumbnails with the official client", () => {
     try {
       assert.equal(await store.read((tx) => whyUnreferenced(tx, blobKeys.thumbnail(iModelId))), undefined);
       assert.equal((await hub.api("DELETE", `/${iModelId}`)).status, 204);
-      assert.equal(await store.read((tx) => whyUnreferenced(tx, blobKeys.thumbnail(iModelId))), "its iModel does not exist");
+      assert.equal(
+        await store.read((tx) => whyUnreferenced(tx, blobKeys.thumbnail(iModelId))),
+        "its iModel does not exist",
+      );
     } finally {
       await store.close();
     }
-    await eventually(async () => ((await stat(file).catch(() => undefined)) ? undefined : true), 30_000, "the thumbnail file deleted with its iModel");
+    await eventually(
+      async () => ((await stat(file).catch(() => undefined)) ? undefined : true),
+      30_000,
+      "the thumbnail file deleted with its iModel",
+    );
   });
 });

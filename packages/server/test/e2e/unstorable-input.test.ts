@@ -45,14 +45,27 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     /** A request as fetch sends it (the path is not re-encoded), with the answer's body parsed when it is JSON. */
-    async function send(method: string, path: string, options: { token?: string | null; body?: string; requestId?: string } = {}) {
+    async function send(
+      method: string,
+      path: string,
+      options: { token?: string | null; body?: string; requestId?: string } = {},
+    ) {
       const headers: Record<string, string> = { accept: ACCEPT };
       if (options.token !== null) headers.authorization = `Bearer ${options.token ?? "alice"}`;
       if (options.body !== undefined) headers["content-type"] = "application/json";
       if (options.requestId) headers["x-request-id"] = options.requestId;
-      const r = await fetch(`${hub.url}${path}`, { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) });
+      const r = await fetch(`${hub.url}${path}`, {
+        method,
+        headers,
+        ...(options.body !== undefined ? { body: options.body } : {}),
+      });
       const text = await r.text();
-      return { status: r.status, type: r.headers.get("content-type") ?? "", text, json: text.startsWith("{") ? (JSON.parse(text) as Json) : undefined };
+      return {
+        status: r.status,
+        type: r.headers.get("content-type") ?? "",
+        text,
+        json: text.startsWith("{") ? (JSON.parse(text) as Json) : undefined,
+      };
     }
 
     it("a NUL in the path — with or without a token — is 400 BadRequest in the API's shape, before authentication", async () => {
@@ -79,7 +92,11 @@ for (const backend of ["sqlite", "postgres"] as const) {
         ["POST", "/imodels", `{"iTwinId":"${ITWIN}","name":"a\\udc00"}`],
         ["PATCH", `/imodels/${iModelId}`, `{"description":"\\u0000"}`],
         ["POST", `/imodels/${iModelId}/namedversions`, `{"name":"v","changesetId":"","x\\u0000":1}`],
-        ["POST", `/accesscontrol/itwins/${ITWIN}/roles`, `{"displayName":"r\\u0000","description":"d","permissions":["imodels_read"]}`],
+        [
+          "POST",
+          `/accesscontrol/itwins/${ITWIN}/roles`,
+          `{"displayName":"r\\u0000","description":"d","permissions":["imodels_read"]}`,
+        ],
       ];
       for (const [method, path, body] of cases) {
         const r = await send(method, path, { body });
@@ -88,7 +105,9 @@ for (const backend of ["sqlite", "postgres"] as const) {
         assert.equal(r.json?.error.code, "InvalidiModelsRequest");
         assert.match(r.json?.error.details?.[0]?.message, /cannot store/);
       }
-      const target = await send("POST", "/imodels", { body: `{"iTwinId":"${ITWIN}","name":"n","description":["ok","\\u0000"]}` });
+      const target = await send("POST", "/imodels", {
+        body: `{"iTwinId":"${ITWIN}","name":"n","description":["ok","\\u0000"]}`,
+      });
       assert.equal(target.json?.error.details?.[0]?.target, "description[1]");
       // A surrogate pair is a character like any other; an escaped backslash before u0000 is plain text.
       for (const name of ["pair \\ud83d\\ude00", "text \\\\u0000"]) {
@@ -98,13 +117,21 @@ for (const backend of ["sqlite", "postgres"] as const) {
     });
 
     it("an identity with a NUL (open mode's unverified JWT `sub`) is 401 InvalidAccessToken", async () => {
-      const r = await send("POST", "/imodels", { token: unsignedJwt({ sub: "mallory\u0000" }), body: `{"iTwinId":"${ITWIN}","name":"x"}` });
+      const r = await send("POST", "/imodels", {
+        token: unsignedJwt({ sub: "mallory\u0000" }),
+        body: `{"iTwinId":"${ITWIN}","name":"x"}`,
+      });
       assert.equal(r.status, 401, r.text);
       assert.equal(r.json?.error.code, "InvalidAccessToken");
     });
 
     it("a storage path with a NUL or control characters is refused in Azure's shape before its link is even checked", async () => {
-      for (const key of ["files/a%00b/x", "files/x%0D%0A2026-01-01T00:00:00Z%20root%20imodel.delete/y", "files/%1B%5B2J/z", "files/%C2%9B31m/z"]) {
+      for (const key of [
+        "files/a%00b/x",
+        "files/x%0D%0A2026-01-01T00:00:00Z%20root%20imodel.delete/y",
+        "files/%1B%5B2J/z",
+        "files/%C2%9B31m/z",
+      ]) {
         const r = await send("PUT", `/storage/modelhub/${key}?sig=x`, { token: null, body: "data" });
         assert.equal(r.status, 400, `${key}: ${r.text}`);
         assert.match(r.text, /<Code>InvalidUri<\/Code>/);
@@ -113,11 +140,20 @@ for (const backend of ["sqlite", "postgres"] as const) {
 
     it("the audit log: requests refused at the edge are not recorded (like malformed URLs), control characters in what is recorded are escaped, and later writes are kept", async () => {
       await send("POST", "/imodels/%00/briefcases", { token: null, body: "{}", requestId: "nul-path" });
-      await send("PUT", "/storage/modelhub/files/x%0D%0Aforged/y?sig=x", { token: null, body: "data", requestId: "crlf-key" });
+      await send("PUT", "/storage/modelhub/files/x%0D%0Aforged/y?sig=x", {
+        token: null,
+        body: "data",
+        requestId: "crlf-key",
+      });
       // Not refused at the edge (an id the hub does not have): recorded, its line break escaped.
-      const crlfId = await send("DELETE", "/imodels/x%0D%0A2026-01-01T00:00:00.000Z%20root%20imodel.delete%1B%5B2J", { requestId: "crlf-id" });
+      const crlfId = await send("DELETE", "/imodels/x%0D%0A2026-01-01T00:00:00.000Z%20root%20imodel.delete%1B%5B2J", {
+        requestId: "crlf-id",
+      });
       assert.equal(crlfId.status, 404, crlfId.text);
-      const later = await hub.api<Json>("PATCH", `/${iModelId}`, { body: { description: "still recorded" }, headers: { "x-request-id": "after-the-bad-ones" } });
+      const later = await hub.api<Json>("PATCH", `/${iModelId}`, {
+        body: { description: "still recorded" },
+        headers: { "x-request-id": "after-the-bad-ones" },
+      });
       assert.equal(later.status, 200, later.text);
       const log = await hub.api<Json>("GET", `${hub.url}/auditlog?$top=1000`);
       assert.equal(log.status, 200, log.text);
@@ -128,7 +164,9 @@ for (const backend of ["sqlite", "postgres"] as const) {
       assert.equal(byRequest("crlf-key"), undefined);
       assert.equal(byRequest("crlf-id")?.iModelId, "x\\r\\n2026-01-01T00:00:00.000Z root imodel.delete\\u001b[2J");
       for (const entry of entries) {
-        for (const value of Object.values(entry)) if (typeof value === "string") assert.doesNotMatch(value, RAW_CONTROL, "no control character is recorded raw");
+        for (const value of Object.values(entry))
+          if (typeof value === "string")
+            assert.doesNotMatch(value, RAW_CONTROL, "no control character is recorded raw");
       }
     });
   });

@@ -5,7 +5,10 @@ import { describe, it } from "node:test";
 import { ClientAddresses, addressBucket, isTrustedProxySpec } from "../../src/http/client-address.js";
 
 const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
-  ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor } }) as unknown as IncomingMessage;
+  ({
+    socket: { remoteAddress },
+    headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor },
+  }) as unknown as IncomingMessage;
 
 describe("client addresses", () => {
   it("X-Forwarded-For counts only through trusted proxies, read from the right", () => {
@@ -13,9 +16,21 @@ describe("client addresses", () => {
     assert.equal(none.of(request("10.0.0.5", "203.0.113.7")), "10.0.0.5", "no --trusted-proxy: the header is ignored");
     const proxies = new ClientAddresses(["10.0.0.0/8", "::1"]);
     assert.equal(proxies.of(request("10.0.0.5", "203.0.113.7")), "203.0.113.7");
-    assert.equal(proxies.of(request("10.0.0.5", "198.51.100.1, 203.0.113.7, 10.1.2.3")), "203.0.113.7", "a chain of trusted hops");
-    assert.equal(proxies.of(request("192.0.2.9", "203.0.113.7")), "192.0.2.9", "an untrusted peer cannot name another address");
-    assert.equal(proxies.of(request("::ffff:10.0.0.5", ["203.0.113.7", "10.0.0.6"])), "203.0.113.7", "repeated headers; IPv4-mapped peers");
+    assert.equal(
+      proxies.of(request("10.0.0.5", "198.51.100.1, 203.0.113.7, 10.1.2.3")),
+      "203.0.113.7",
+      "a chain of trusted hops",
+    );
+    assert.equal(
+      proxies.of(request("192.0.2.9", "203.0.113.7")),
+      "192.0.2.9",
+      "an untrusted peer cannot name another address",
+    );
+    assert.equal(
+      proxies.of(request("::ffff:10.0.0.5", ["203.0.113.7", "10.0.0.6"])),
+      "203.0.113.7",
+      "repeated headers; IPv4-mapped peers",
+    );
     assert.equal(proxies.of(request("::1", "junk, 203.0.113.7")), "203.0.113.7");
     assert.equal(proxies.of(request("::1", "203.0.113.7, junk")), "::1", "a hop that is no address ends the walk");
     assert.equal(proxies.of(request("10.0.0.5", "10.0.0.6")), "10.0.0.6", "only proxies: the leftmost");
@@ -31,6 +46,7 @@ describe("client addresses", () => {
 
   it("--trusted-proxy takes addresses and networks only", () => {
     for (const ok of ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "0.0.0.0/0"]) assert.ok(isTrustedProxySpec(ok), ok);
-    for (const bad of ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.1/8/1", "", "10.0.0.0/x"]) assert.ok(!isTrustedProxySpec(bad), bad);
+    for (const bad of ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.1/8/1", "", "10.0.0.0/x"])
+      assert.ok(!isTrustedProxySpec(bad), bad);
   });
 });

@@ -57,10 +57,18 @@ describe("direct storage links (Azure SAS)", () => {
     const { href } = directStorageLinks(store, 60)!.upload(key);
     const data = randomBytes(5 * 1024 * 1024 + 7);
     // Blocks of 1 MiB in parallel, as the official clients' Azure storage does for larger files.
-    await new BlockBlobClient(href).uploadData(data, { blockSize: 1024 * 1024, maxSingleShotSize: 1024 * 1024, concurrency: 4 });
+    await new BlockBlobClient(href).uploadData(data, {
+      blockSize: 1024 * 1024,
+      maxSingleShotSize: 1024 * 1024,
+      concurrency: 4,
+    });
     const stored = await store.get(key);
     assert.deepEqual(Buffer.concat(await stored!.stream.toArray()), data);
-    const put = await fetch(href, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream" }, body: "again" });
+    const put = await fetch(href, {
+      method: "PUT",
+      headers: { "x-ms-blob-type": "BlockBlob", "content-type": "application/octet-stream" },
+      body: "again",
+    });
     assert.equal(put.status, 201);
     await put.arrayBuffer();
     assert.equal((await store.stat(key))?.size, 5);
@@ -68,7 +76,11 @@ describe("direct storage links (Azure SAS)", () => {
     assert.equal(read.status, 403, "a write link grants no read");
     await read.arrayBuffer();
     const finalKeyUrl = href.replace(`/uploads/${changesetId}.2.cs`, `/changesets/${changesetId}.cs`);
-    const elsewhere = await fetch(finalKeyUrl, { method: "PUT", headers: { "x-ms-blob-type": "BlockBlob" }, body: "forged" });
+    const elsewhere = await fetch(finalKeyUrl, {
+      method: "PUT",
+      headers: { "x-ms-blob-type": "BlockBlob" },
+      body: "forged",
+    });
     assert.equal(elsewhere.status, 403, "the link names one blob only");
     await elsewhere.arrayBuffer();
     const remove = await fetch(href, { method: "DELETE" });
@@ -79,7 +91,12 @@ describe("direct storage links (Azure SAS)", () => {
   it("write links are only ever made for upload keys", () => {
     const links = directStorageLinks(store, 60)!;
     assert.ok(links.upload(blobKeys.baselineUpload(iModelId)).href.includes("/baseline/upload.bim?"));
-    for (const key of [blobKeys.changeset(iModelId, changesetId), blobKeys.baselineReceived(iModelId), blobKeys.checkpoint(iModelId, 3, "x1"), "files/anything"]) {
+    for (const key of [
+      blobKeys.changeset(iModelId, changesetId),
+      blobKeys.baselineReceived(iModelId),
+      blobKeys.checkpoint(iModelId, 3, "x1"),
+      "files/anything",
+    ]) {
       assert.throws(() => links.upload(key), /only upload keys/, key);
     }
   });

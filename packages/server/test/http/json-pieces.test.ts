@@ -17,8 +17,25 @@ describe("jsonPieces", () => {
   it("gives JSON.stringify's text for any JSON value, in pieces of at most 5,000 array elements", async () => {
     const ids = Array.from({ length: 12_345 }, (_, i) => `0x${i.toString(16)}`);
     const values: unknown[] = [
-      { lock: { briefcaseId: 2, lockedObjects: [{ lockLevel: "exclusive", objectIds: ids }, { lockLevel: "shared", objectIds: ["0x1"] }] } },
-      { a: undefined, b: null, c: [], d: {}, e: "quote \" and \\u2028 \u2028 é 😀", f: [1, [2, { g: 3 }], "x"], h: true, i: -0.5 },
+      {
+        lock: {
+          briefcaseId: 2,
+          lockedObjects: [
+            { lockLevel: "exclusive", objectIds: ids },
+            { lockLevel: "shared", objectIds: ["0x1"] },
+          ],
+        },
+      },
+      {
+        a: undefined,
+        b: null,
+        c: [],
+        d: {},
+        e: 'quote " and \\u2028 \u2028 é 😀',
+        f: [1, [2, { g: 3 }], "x"],
+        h: true,
+        i: -0.5,
+      },
       [],
       "text",
       null,

@@ -20,7 +20,10 @@ describe("PerUserLimit", () => {
       return name;
     };
     const mallory = ["a", "b", "c", "d", "e"].map((n) => limit.run("mallory", op(n)));
-    await assert.rejects(limit.run("mallory", op("f")), (err: unknown) => err instanceof HubError && err.code === "TooManyRequests" && err.retryAfterSeconds === 1);
+    await assert.rejects(
+      limit.run("mallory", op("f")),
+      (err: unknown) => err instanceof HubError && err.code === "TooManyRequests" && err.retryAfterSeconds === 1,
+    );
     const alice = limit.run("alice", op("alice"));
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(order, ["a", "b", "alice"], "two of mallory's run; alice is not behind them");

@@ -23,7 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The object-storage-azure the official clients load (3.x, nested under imodels-access-backend). */
 const requireFromAccess = createRequire(createRequire(import.meta.url).resolve("@itwin/imodels-access-backend"));
-const objectStorageAzureVersion = (requireFromAccess("@itwin/object-storage-azure/package.json") as { version: string }).version;
+const objectStorageAzureVersion = (requireFromAccess("@itwin/object-storage-azure/package.json") as { version: string })
+  .version;
 
 /** Mirrors the app's query parser (src/http/query.ts): `%xx` decoded, `+` kept, the first occurrence wins. */
 function parseQuery(raw: string): Record<string, string> {
@@ -90,7 +91,12 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     // As in the real app, JSON parsing exists outside the storage plugin; the plugin must not be affected by it.
     app.addHook("onRequest", async (request) => {
       const query = request.query as Record<string, string>;
-      seen.push({ method: request.method, path: request.url.split("?")[0]!, comp: query.comp, headers: { ...request.headers } });
+      seen.push({
+        method: request.method,
+        path: request.url.split("?")[0]!,
+        comp: query.comp,
+        headers: { ...request.headers },
+      });
     });
     await app.register(storageRoutes, { prefix: "/storage", blobStore, signer });
     await app.listen({ host: "127.0.0.1", port: 0 });
@@ -153,7 +159,11 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
   it("@azure/storage-blob: block upload (Put Block + Put Block List) and ranged parallel download", async () => {
     const { data, path } = await file("blocks.bin", 3 * 1024 * 1024 + 12345);
     const key = "files/m1/baseline/with space+plus.bim";
-    await new BlockBlobClient(url(key, "w")).uploadFile(path, { blockSize: 1024 * 1024, maxSingleShotSize: 1024 * 1024, concurrency: 3 });
+    await new BlockBlobClient(url(key, "w")).uploadFile(path, {
+      blockSize: 1024 * 1024,
+      maxSingleShotSize: 1024 * 1024,
+      concurrency: 3,
+    });
     assert.deepEqual(
       seen.filter((r) => r.method === "PUT").map((r) => r.comp),
       ["block", "block", "block", "block", "blocklist"],
@@ -162,7 +172,10 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     assert.deepEqual(await readdir(join(root, ".blocks")), [], "staged blocks are removed after the commit");
     seen = [];
     // downloadToBuffer first asks for properties (HEAD), then fetches x-ms-range slices in parallel.
-    const buffer = await new BlockBlobClient(url(key, "r")).downloadToBuffer(0, undefined, { blockSize: 512 * 1024, concurrency: 4 });
+    const buffer = await new BlockBlobClient(url(key, "r")).downloadToBuffer(0, undefined, {
+      blockSize: 512 * 1024,
+      concurrency: 4,
+    });
     assert.equal(sha256(buffer), sha256(data));
     assert.equal(seen[0]!.method, "HEAD");
     const ranged = seen.filter((r) => r.method === "GET" && typeof r.headers["x-ms-range"] === "string");
@@ -204,7 +217,11 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
   it("plain fetch: PUT with any content type or none, chunked or not; GET, HEAD and ranges", async () => {
     const data = randomBytes(100_000);
     const key = "files/m3/plain.bin";
-    const put = await fetch(url(key, "w"), { method: "PUT", body: data, headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const put = await fetch(url(key, "w"), {
+      method: "PUT",
+      body: data,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     assert.equal(put.status, 201);
     const etag = put.headers.get("etag");
     assert.match(etag ?? "", /^".+"$/);
@@ -223,12 +240,24 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const put2 = await fetch(url(key, "w"), { method: "PUT", body: chunked, duplex: "half" } as RequestInit);
     assert.equal(put2.status, 201);
     assert.notEqual(put2.headers.get("etag"), etag);
-    for (const [name, type] of [["json", "application/json"], ["xml", "application/xml"], ["text", "text/plain"]] as const) {
-      const response = await fetch(url(`files/m3/${name}.bin`, "w"), { method: "PUT", body: "{not json <or xml", headers: { "content-type": type } });
+    for (const [name, type] of [
+      ["json", "application/json"],
+      ["xml", "application/xml"],
+      ["text", "text/plain"],
+    ] as const) {
+      const response = await fetch(url(`files/m3/${name}.bin`, "w"), {
+        method: "PUT",
+        body: "{not json <or xml",
+        headers: { "content-type": type },
+      });
       assert.equal(response.status, 201, type);
       assert.equal(await readFile(join(root, `files/m3/${name}.bin`), "utf8"), "{not json <or xml");
     }
-    const appendBlob = await fetch(url("files/m3/append.bin", "w"), { method: "PUT", body: "x", headers: { "x-ms-blob-type": "AppendBlob" } });
+    const appendBlob = await fetch(url("files/m3/append.bin", "w"), {
+      method: "PUT",
+      body: "x",
+      headers: { "x-ms-blob-type": "AppendBlob" },
+    });
     assert.equal(appendBlob.status, 400);
     assert.equal(appendBlob.headers.get("x-ms-error-code"), "InvalidHeaderValue");
     await appendBlob.arrayBuffer();
@@ -256,7 +285,9 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     assert.deepEqual(Buffer.from(await range.arrayBuffer()), data.subarray(0, 1));
 
     // The SDK's resume request; x-ms-range wins over Range.
-    const msRange = await fetch(url(key, "r"), { headers: { "x-ms-range": "bytes=99000-", range: "bytes=0-1", "if-match": currentEtag } });
+    const msRange = await fetch(url(key, "r"), {
+      headers: { "x-ms-range": "bytes=99000-", range: "bytes=0-1", "if-match": currentEtag },
+    });
     assert.equal(msRange.status, 206);
     assert.equal(msRange.headers.get("content-range"), `bytes 99000-99999/${data.length}`);
     assert.equal(msRange.headers.get("content-length"), "1000");
@@ -299,7 +330,10 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const expectDenied = async (response: Response) => {
       assert.equal(response.status, 403);
       assert.equal(response.headers.get("x-ms-error-code"), "AuthenticationFailed");
-      assert.match(await response.text(), /^<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>AuthenticationFailed<\/Code><Message>/);
+      assert.match(
+        await response.text(),
+        /^<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>AuthenticationFailed<\/Code><Message>/,
+      );
     };
     const good = url(key, "r");
     assert.equal((await fetch(good)).status, 200);
@@ -313,11 +347,19 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     await expectDenied(await fetch(url(key, "r").replace("sp=r", "sp=w"), { method: "PUT", body: "overwrite" }));
     await expectDenied(await fetch(url(key, "w", -10), { method: "PUT", body: "overwrite" }));
     await expectDenied(await fetch(`${url(key, "r")}&comp=block&blockid=QUFB`, { method: "PUT", body: "overwrite" }));
-    await expectDenied(await fetch(new UrlSigner(randomBytes(32)).sign(key, "r", 60).replace(/^/, `${origin}/storage/modelhub/${key}?`)));
+    await expectDenied(
+      await fetch(new UrlSigner(randomBytes(32)).sign(key, "r", 60).replace(/^/, `${origin}/storage/modelhub/${key}?`)),
+    );
     assert.equal(await readFile(join(root, key), "utf8"), "secret");
     // The SDK surfaces the refusal as an error too.
-    await assert.rejects(new BlockBlobClient(url(key, "r")).upload("x", 1), (err: { statusCode?: number }) => err.statusCode === 403);
-    await assert.rejects(new BlockBlobClient(url(key, "w")).downloadToBuffer(), (err: { statusCode?: number }) => err.statusCode === 403);
+    await assert.rejects(
+      new BlockBlobClient(url(key, "r")).upload("x", 1),
+      (err: { statusCode?: number }) => err.statusCode === 403,
+    );
+    await assert.rejects(
+      new BlockBlobClient(url(key, "w")).downloadToBuffer(),
+      (err: { statusCode?: number }) => err.statusCode === 403,
+    );
   });
 
   it("an upload link names its size: a larger upload is refused (413, nothing kept), a changed size is a bad signature", async () => {
@@ -355,7 +397,11 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const noId = await fetch(`${url(key, "w")}&comp=block`, { method: "PUT", body: "AAA" });
     assert.equal(noId.status, 400);
     await noId.arrayBuffer();
-    const badXml = await fetch(`${url(key, "w")}&comp=blocklist`, { method: "PUT", body: "<BlockList><Latest>QUFB</Latest>", headers: { "content-type": "application/xml" } });
+    const badXml = await fetch(`${url(key, "w")}&comp=blocklist`, {
+      method: "PUT",
+      body: "<BlockList><Latest>QUFB</Latest>",
+      headers: { "content-type": "application/xml" },
+    });
     assert.equal(badXml.status, 400);
     assert.equal(badXml.headers.get("x-ms-error-code"), "InvalidXmlDocument");
     assert.match(await badXml.text(), /^<\?xml [^>]*\?><Error><Code>InvalidXmlDocument<\/Code><Message>/);
@@ -367,7 +413,10 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     assert.equal(unknown.headers.get("x-ms-error-code"), "InvalidBlockList");
     await unknown.arrayBuffer();
     assert.equal((await fetch(url(key, "r"))).status, 404);
-    const commit = await fetch(`${url(key, "w")}&comp=blocklist`, { method: "PUT", body: "<BlockList><Committed>QUFB</Committed><Latest>QUFB</Latest></BlockList>" });
+    const commit = await fetch(`${url(key, "w")}&comp=blocklist`, {
+      method: "PUT",
+      body: "<BlockList><Committed>QUFB</Committed><Latest>QUFB</Latest></BlockList>",
+    });
     assert.equal(commit.status, 201);
     assert.match(commit.headers.get("etag") ?? "", /^".+"$/);
     assert.equal(await (await fetch(url(key, "r"))).text(), "AAAAAA");
@@ -377,7 +426,10 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const emptyGet = await fetch(url(key, "r"));
     assert.equal(emptyGet.headers.get("content-length"), "0");
     assert.equal((await emptyGet.arrayBuffer()).byteLength, 0);
-    const tooBig = await fetch(`${url(key, "w")}&comp=blocklist`, { method: "PUT", body: Buffer.alloc(9 * 1024 * 1024, 0x20) });
+    const tooBig = await fetch(`${url(key, "w")}&comp=blocklist`, {
+      method: "PUT",
+      body: Buffer.alloc(9 * 1024 * 1024, 0x20),
+    });
     assert.equal(tooBig.status, 413);
     await tooBig.arrayBuffer();
   });
@@ -387,7 +439,12 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     const target = new URL(url(key, "w"));
     const first = randomBytes(4 * 1024 * 1024);
     const second = randomBytes(4 * 1024 * 1024);
-    const req = httpRequest({ host: target.hostname, port: target.port, method: "PUT", path: target.pathname + target.search });
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      method: "PUT",
+      path: target.pathname + target.search,
+    });
     const answered = new Promise<number>((resolve, reject) => {
       req.on("response", (res) => {
         res.resume();
@@ -417,7 +474,13 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
       const target = new URL(url(key, "w") + suffix);
       let req: ClientRequest | undefined;
       const closed = new Promise<void>((resolve) => {
-        req = httpRequest({ host: target.hostname, port: target.port, method: "PUT", path: target.pathname + target.search, headers: { "content-length": String(10 * 1024 * 1024) } });
+        req = httpRequest({
+          host: target.hostname,
+          port: target.port,
+          method: "PUT",
+          path: target.pathname + target.search,
+          headers: { "content-length": String(10 * 1024 * 1024) },
+        });
         req.on("error", () => resolve());
         req.on("close", () => resolve());
       });
@@ -429,27 +492,34 @@ describe("storage routes (Azure Blob subset over the fs blob store)", () => {
     }
     assert.deepEqual(await readdir(join(root, ".blocks")), []);
     assert.equal(await (await fetch(url(key, "r"))).text(), "previous");
-    const commit = await fetch(`${url(key, "w")}&comp=blocklist`, { method: "PUT", body: "<BlockList><Latest>QUFB</Latest></BlockList>" });
+    const commit = await fetch(`${url(key, "w")}&comp=blocklist`, {
+      method: "PUT",
+      body: "<BlockList><Latest>QUFB</Latest></BlockList>",
+    });
     assert.equal(commit.status, 400, "the aborted block was not staged");
     await commit.arrayBuffer();
   });
 
-  it("a client that goes away mid-download does not keep the file open or break the server", { skip: !existsSync("/proc/self/fd") }, async () => {
-    const key = "files/m7/big.bin";
-    await fetch(url(key, "w"), { method: "PUT", body: randomBytes(16 * 1024 * 1024) });
-    const path = join(root, key);
-    const controller = new AbortController();
-    const response = await fetch(url(key, "r"), { signal: controller.signal });
-    const reader = response.body!.getReader();
-    await reader.read();
-    assert.equal(await openDescriptors(path), 1, "the server is streaming from the file");
-    controller.abort();
-    await assert.rejects(reader.read());
-    await until("the server to close the file", async () => (await openDescriptors(path)) === 0);
-    const again = await fetch(url(key, "r"), { headers: { range: "bytes=0-3" } });
-    assert.equal(again.status, 206);
-    assert.equal((await again.arrayBuffer()).byteLength, 4);
-  });
+  it(
+    "a client that goes away mid-download does not keep the file open or break the server",
+    { skip: !existsSync("/proc/self/fd") },
+    async () => {
+      const key = "files/m7/big.bin";
+      await fetch(url(key, "w"), { method: "PUT", body: randomBytes(16 * 1024 * 1024) });
+      const path = join(root, key);
+      const controller = new AbortController();
+      const response = await fetch(url(key, "r"), { signal: controller.signal });
+      const reader = response.body!.getReader();
+      await reader.read();
+      assert.equal(await openDescriptors(path), 1, "the server is streaming from the file");
+      controller.abort();
+      await assert.rejects(reader.read());
+      await until("the server to close the file", async () => (await openDescriptors(path)) === 0);
+      const again = await fetch(url(key, "r"), { headers: { range: "bytes=0-3" } });
+      assert.equal(again.status, 206);
+      assert.equal((await again.arrayBuffer()).byteLength, 4);
+    },
+  );
 });
 
 describe("storage wire helpers", () => {
@@ -462,21 +532,41 @@ describe("storage wire helpers", () => {
     assert.equal(parseRange("bytes=100-", 100), "unsatisfiable");
     assert.equal(parseRange("bytes=0-", 0), "unsatisfiable");
     assert.equal(parseRange("bytes=-0", 100), "unsatisfiable");
-    for (const bad of ["bytes=", "bytes=-", "bytes=5-3", "bytes=0-1,3-4", "items=0-1", "bytes=a-b"]) assert.equal(parseRange(bad, 100), "malformed", bad);
+    for (const bad of ["bytes=", "bytes=-", "bytes=5-3", "bytes=0-1,3-4", "items=0-1", "bytes=a-b"])
+      assert.equal(parseRange(bad, 100), "malformed", bad);
   });
 
   it("parseBlockList", () => {
-    const sdk = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><BlockList><Latest>QQ==</Latest><Latest>Qg==</Latest></BlockList>';
+    const sdk =
+      '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><BlockList><Latest>QQ==</Latest><Latest>Qg==</Latest></BlockList>';
     assert.deepEqual(parseBlockList(sdk), ["QQ==", "Qg=="]);
-    assert.deepEqual(parseBlockList("\uFEFF<BlockList>\n  <Committed>a</Committed>\n  <Uncommitted> b </Uncommitted>\n  <Latest>c&amp;</Latest>\n</BlockList>\n"), ["a", "b", "c&"]);
+    assert.deepEqual(
+      parseBlockList(
+        "\uFEFF<BlockList>\n  <Committed>a</Committed>\n  <Uncommitted> b </Uncommitted>\n  <Latest>c&amp;</Latest>\n</BlockList>\n",
+      ),
+      ["a", "b", "c&"],
+    );
     assert.deepEqual(parseBlockList("<BlockList/>"), []);
-    for (const bad of ["", "<BlockList>", "<BlockList><Latest>a</Committed></BlockList>", "<BlockList><Latest>a</Latest>x</BlockList>", "<BlockList><Latest></Latest></BlockList>", "<Other/>", "<BlockList></BlockList><BlockList></BlockList>"]) {
+    for (const bad of [
+      "",
+      "<BlockList>",
+      "<BlockList><Latest>a</Committed></BlockList>",
+      "<BlockList><Latest>a</Latest>x</BlockList>",
+      "<BlockList><Latest></Latest></BlockList>",
+      "<Other/>",
+      "<BlockList></BlockList><BlockList></BlockList>",
+    ]) {
       assert.equal(parseBlockList(bad), undefined, bad);
     }
     // 50,000 ids (Azure's maximum) parse quickly.
-    const ids = Array.from({ length: 50_000 }, (_, i) => Buffer.from(`${"x".repeat(58)}${String(i).padStart(6, "0")}`).toString("base64"));
+    const ids = Array.from({ length: 50_000 }, (_, i) =>
+      Buffer.from(`${"x".repeat(58)}${String(i).padStart(6, "0")}`).toString("base64"),
+    );
     const started = Date.now();
-    assert.deepEqual(parseBlockList(`<BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`), ids);
+    assert.deepEqual(
+      parseBlockList(`<BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join("")}</BlockList>`),
+      ids,
+    );
     assert.ok(Date.now() - started < 2000);
   });
 });

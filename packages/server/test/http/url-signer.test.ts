@@ -19,7 +19,13 @@ function without(query: Record<string, string>, ...names: string[]): Record<stri
 }
 
 /** A link as hubs signed them before signature version 2: fields joined by line breaks. */
-function legacyLink(key: string, permission: "r" | "w", ttlSeconds: number, size?: number, nonce = "AAAAAAAAAAAA"): Record<string, string> {
+function legacyLink(
+  key: string,
+  permission: "r" | "w",
+  ttlSeconds: number,
+  size?: number,
+  nonce = "AAAAAAAAAAAA",
+): Record<string, string> {
   const se = String(Math.floor(Date.now() / 1000 + ttlSeconds));
   const input = `${permission}\n${se}\n${key}${size === undefined ? "" : `\nsz=${size}`}\nsn=${nonce}`;
   const sig = createHmac("sha256", secret).update(input).digest("base64url");
@@ -40,7 +46,8 @@ describe("storage link signatures", () => {
     const query = queryOf(signer.sign("files/m/up.cs", "w", 600, 10, "alice"));
     assert.deepEqual(signer.verify("files/m/up.cs", query, "w"), { ok: true, maxBytes: 10, user: "alice" });
     assert.equal(signer.verify(`files/m/up.cs\nsz=10`, without(query, "sz"), "w").ok, false);
-    for (const name of ["sz", "su", "sn", "sgv"]) assert.equal(signer.verify("files/m/up.cs", without(query, name), "w").ok, false, `${name} dropped`);
+    for (const name of ["sz", "su", "sn", "sgv"])
+      assert.equal(signer.verify("files/m/up.cs", without(query, name), "w").ok, false, `${name} dropped`);
     assert.equal(signer.verify("files/m/up.cs", { ...query, su: "mallory" }, "w").ok, false, "another user");
     assert.equal(signer.verify("files/m/up.cs", { ...query, sz: "11" }, "w").ok, false, "another size");
     // Length prefixes: characters moved from one field into the next change the input.
@@ -49,8 +56,14 @@ describe("storage link signatures", () => {
 
   it("links signed the old way still work until they expire, unless a key or nonce holds a control character", () => {
     assert.deepEqual(signer.verify("files/m/a.cs", legacyLink("files/m/a.cs", "r", 600), "r"), { ok: true });
-    assert.deepEqual(signer.verify("files/m/up.cs", legacyLink("files/m/up.cs", "w", 600, 42), "w"), { ok: true, maxBytes: 42 });
-    assert.deepEqual(signer.verify("files/m/a.cs", legacyLink("files/m/a.cs", "r", -5), "r"), { ok: false, reason: "The URL has expired." });
+    assert.deepEqual(signer.verify("files/m/up.cs", legacyLink("files/m/up.cs", "w", 600, 42), "w"), {
+      ok: true,
+      maxBytes: 42,
+    });
+    assert.deepEqual(signer.verify("files/m/a.cs", legacyLink("files/m/a.cs", "r", -5), "r"), {
+      ok: false,
+      reason: "The URL has expired.",
+    });
     // The old form's ambiguity: key `K\nsz=42` with no size is the same input as key K with size 42.
     const sized = legacyLink("files/m/up.cs", "w", 600, 42);
     assert.equal(signer.verify("files/m/up.cs\nsz=42", without(sized, "sz"), "w").ok, false);

@@ -16,7 +16,11 @@ import { makeBriefcase, makeChangesets, makeVersion0 } from "../support/fixtures
 
 const CHANGESETS = 3;
 // Read, not required: this process must never load iTwin.js (a test below checks its module cache).
-const WORKSPACE_ITWIN = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as { version: string }).version;
+const WORKSPACE_ITWIN = (
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as {
+    version: string;
+  }
+).version;
 const HOST51 = fileURLToPath(new URL("../../../backend-access/test/host51", import.meta.url));
 const HOST4X = fileURLToPath(new URL("../../../backend-access/test/host4x", import.meta.url));
 const ELEMENTS_PER_CHANGESET = 5;
@@ -39,7 +43,9 @@ function query<T>(path: string, sql: string): T[] {
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 function physicalObjectCount(path: string): number {
@@ -62,7 +68,11 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     worker = new ITwinWorker({ workDir: join(dir, "work") });
     const cache = join(tmpdir(), "modelhub-fixtures");
     // The child starts while the fixtures are made (or read from the cache).
-    [, fixture, briefcase] = await Promise.all([worker.start(), makeChangesets(cache, CHANGESETS), makeBriefcase(cache)]);
+    [, fixture, briefcase] = await Promise.all([
+      worker.start(),
+      makeChangesets(cache, CHANGESETS),
+      makeBriefcase(cache),
+    ]);
   });
 
   after(async () => {
@@ -90,7 +100,11 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
       // Older than the hub's own: said at start-up (the hub logs a warning).
       assert.deepEqual(started, [{ coreBackend: "5.1.9", native: "5.1.72", root: HOST51, behind: WORKSPACE_ITWIN }]);
       const outputPath = join(dir, "cp-5.1.9", "cp.bim");
-      const result = await other.makeCheckpoint({ basePath: fixture.version0Path, outputPath, changesets: fixture.changesets });
+      const result = await other.makeCheckpoint({
+        basePath: fixture.version0Path,
+        outputPath,
+        changesets: fixture.changesets,
+      });
       assert.equal(result.changesetId, fixture.changesets.at(-1)!.id);
       assert.equal(physicalObjectCount(outputPath), CHANGESETS * ELEMENTS_PER_CHANGESET);
     } finally {
@@ -100,7 +114,10 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
 
   it("MODELHUB_ITWIN_ROOT on an iTwin.js 4.x or on a folder without iTwin.js: the worker does not start, and says why", async () => {
     for (const [root, why] of [
-      [HOST4X, /iTwin\.js worker exited with code 1: MODELHUB_ITWIN_ROOT: .*host4x has iTwin\.js 4\.11\.7; the hub's worker runs iTwin\.js 5\.x\.$/],
+      [
+        HOST4X,
+        /iTwin\.js worker exited with code 1: MODELHUB_ITWIN_ROOT: .*host4x has iTwin\.js 4\.11\.7; the hub's worker runs iTwin\.js 5\.x\.$/,
+      ],
       [dir, /iTwin\.js worker exited with code 1: MODELHUB_ITWIN_ROOT: no @itwin\/core-backend is installed in /],
     ] as const) {
       process.env.MODELHUB_ITWIN_ROOT = root;
@@ -139,9 +156,18 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
 
   it("initializeBaseline reports the changeset a non-empty file is at", async () => {
     const checkpoint = join(dir, "at-2.bim");
-    await worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath: checkpoint, changesets: fixture.changesets.slice(0, 2) });
+    await worker.makeCheckpoint({
+      basePath: fixture.version0Path,
+      outputPath: checkpoint,
+      changesets: fixture.changesets.slice(0, 2),
+    });
     const outputPath = join(dir, "baseline-b", "baseline.bim");
-    const result = await worker.initializeBaseline({ inputPath: checkpoint, outputPath, iModelId: randomUUID(), iTwinId: randomUUID() });
+    const result = await worker.initializeBaseline({
+      inputPath: checkpoint,
+      outputPath,
+      iModelId: randomUUID(),
+      iTwinId: randomUUID(),
+    });
     assert.equal(result.changesetId, fixture.changesets[1]!.id);
     assert.equal(result.changesetIndex, 2);
     // Stamping a new iModel id clears the file's changeset (native setIModelId does): the output claims version 0
@@ -170,14 +196,30 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     const iTwinId = randomUUID();
     const result = await worker.initializeBaseline({ inputPath: input, outputPath: kept, iModelId, iTwinId });
     // The result names where the input was; the output is at version 0 (see the previous test).
-    assert.deepEqual({ changesetId: result.changesetId, changesetIndex: result.changesetIndex }, { changesetId: briefcase.changesetId, changesetIndex: briefcase.changesetIndex });
-    assert.deepEqual(await worker.inspect({ path: kept }), { iModelId, iTwinId, changesetId: "", changesetIndex: 0, briefcaseId: 0, noLocks: true });
+    assert.deepEqual(
+      { changesetId: result.changesetId, changesetIndex: result.changesetIndex },
+      { changesetId: briefcase.changesetId, changesetIndex: briefcase.changesetIndex },
+    );
+    assert.deepEqual(await worker.inspect({ path: kept }), {
+      iModelId,
+      iTwinId,
+      changesetId: "",
+      changesetIndex: 0,
+      briefcaseId: 0,
+      noLocks: true,
+    });
 
     const cleared = join(dir, "baseline-bc", "cleared.bim");
     await worker.initializeBaseline({ inputPath: input, outputPath: cleared, iModelId, iTwinId, noLocks: false });
     assert.equal((await worker.inspect({ path: cleared })).noLocks, false);
     const set = join(dir, "baseline-bc", "set.bim");
-    await worker.initializeBaseline({ inputPath: fixture.version0Path, outputPath: set, iModelId, iTwinId, noLocks: true });
+    await worker.initializeBaseline({
+      inputPath: fixture.version0Path,
+      outputPath: set,
+      iModelId,
+      iTwinId,
+      noLocks: true,
+    });
     assert.equal((await worker.inspect({ path: set })).noLocks, true);
 
     assert.equal(await sha256(input), inputHash);
@@ -186,18 +228,29 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     // (Plain SQLite reads last: they leave -wal/-shm files.)
     assert.equal(query<{ n: number }>(kept, "SELECT count(*) AS n FROM dgn_Txns")[0]!.n, 0);
     // Deleting txns forgets the changes, not the data: the unpushed elements are still in the file.
-    assert.equal(physicalObjectCount(kept), briefcase.changesets.length * ELEMENTS_PER_CHANGESET + briefcase.pendingElements);
+    assert.equal(
+      physicalObjectCount(kept),
+      briefcase.changesets.length * ELEMENTS_PER_CHANGESET + briefcase.pendingElements,
+    );
   });
 
   it("initializeBaseline rejects a file that is not SQLite, leaving nothing behind", async () => {
     const inputPath = join(dir, "not-sqlite.bim");
     await writeFile(inputPath, "this is a text file, not an iModel\n".repeat(100));
     const outDir = join(dir, "baseline-c");
-    await assert.rejects(worker.initializeBaseline({ inputPath, outputPath: join(outDir, "baseline.bim"), iModelId: randomUUID(), iTwinId: randomUUID() }), (err: Error) => {
-      assert.ok(err instanceof FileRejected, String(err));
-      assert.match(err.message, /^The uploaded file is not an iModel: /);
-      return true;
-    });
+    await assert.rejects(
+      worker.initializeBaseline({
+        inputPath,
+        outputPath: join(outDir, "baseline.bim"),
+        iModelId: randomUUID(),
+        iTwinId: randomUUID(),
+      }),
+      (err: Error) => {
+        assert.ok(err instanceof FileRejected, String(err));
+        assert.match(err.message, /^The uploaded file is not an iModel: /);
+        return true;
+      },
+    );
     assert.deepEqual(await readdir(outDir).catch(() => []), []);
   });
 
@@ -207,12 +260,20 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     db.exec("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1);");
     db.close();
     const outDir = join(dir, "baseline-d");
-    await assert.rejects(worker.initializeBaseline({ inputPath, outputPath: join(outDir, "baseline.bim"), iModelId: randomUUID(), iTwinId: randomUUID() }), (err: Error) => {
-      assert.ok(err instanceof FileRejected, String(err));
-      assert.match(err.message, /^The uploaded file is not an iModel: .*BE_SQLITE_ERROR_NoPropertyTable/);
-      assert.ok(!err.message.includes(dir), `the message names no server path: ${err.message}`);
-      return true;
-    });
+    await assert.rejects(
+      worker.initializeBaseline({
+        inputPath,
+        outputPath: join(outDir, "baseline.bim"),
+        iModelId: randomUUID(),
+        iTwinId: randomUUID(),
+      }),
+      (err: Error) => {
+        assert.ok(err instanceof FileRejected, String(err));
+        assert.match(err.message, /^The uploaded file is not an iModel: .*BE_SQLITE_ERROR_NoPropertyTable/);
+        assert.ok(!err.message.includes(dir), `the message names no server path: ${err.message}`);
+        return true;
+      },
+    );
     assert.deepEqual(await readdir(outDir).catch(() => []), []);
   });
 
@@ -220,14 +281,23 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     const outputPath = join(dir, "empty", "baseline.bim");
     const iModelId = randomUUID();
     const iTwinId = randomUUID();
-    const result = await worker.createEmptyBaseline({ outputPath, iModelId, iTwinId, rootSubjectName: "Site Alpha", rootSubjectDescription: "made by the test" });
+    const result = await worker.createEmptyBaseline({
+      outputPath,
+      iModelId,
+      iTwinId,
+      rootSubjectName: "Site Alpha",
+      rootSubjectDescription: "made by the test",
+    });
     assert.equal(result.fileSize, (await stat(outputPath)).size);
     assert.deepEqual(await readdir(join(dir, "empty")), ["baseline.bim"]);
     const [root] = query<{ CodeValue: string }>(outputPath, "SELECT CodeValue FROM bis_Element WHERE Id = 1");
     assert.equal(root!.CodeValue, "Site Alpha");
     assert.ok((await readFile(outputPath)).includes("made by the test"));
     const info = await worker.inspect({ path: outputPath });
-    assert.deepEqual({ ...info, changesetIndex: undefined }, { iModelId, iTwinId, changesetId: "", briefcaseId: 0, changesetIndex: undefined, noLocks: false });
+    assert.deepEqual(
+      { ...info, changesetIndex: undefined },
+      { iModelId, iTwinId, changesetId: "", briefcaseId: 0, changesetIndex: undefined, noLocks: false },
+    );
   });
 
   it("makeVersion0 makes a real iModel with the root subject asked for, which becomes a baseline", async () => {
@@ -236,7 +306,11 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     assert.equal(root!.CodeValue, "Bridge 7");
     const outputPath = join(dir, "from-v0", "baseline.bim");
     const iModelId = randomUUID();
-    assert.equal((await worker.initializeBaseline({ inputPath: version0, outputPath, iModelId, iTwinId: randomUUID() })).changesetId, "");
+    assert.equal(
+      (await worker.initializeBaseline({ inputPath: version0, outputPath, iModelId, iTwinId: randomUUID() }))
+        .changesetId,
+      "",
+    );
     assert.equal((await worker.inspect({ path: outputPath })).iModelId, iModelId);
   });
 
@@ -269,7 +343,10 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     const bytes = await readFile(second.pathname);
     bytes[100] = bytes[100]! ^ 0xff;
     await writeFile(flipped, bytes);
-    await assert.rejects(worker.computeChangesetId({ parentId: second.parentId, pathname: flipped }), /Corrupted changeset file/);
+    await assert.rejects(
+      worker.computeChangesetId({ parentId: second.parentId, pathname: flipped }),
+      /Corrupted changeset file/,
+    );
     // A truncated file is not detected as such: it just gets another id (so the hub must compare ids).
     const truncated = join(dir, "truncated.cs");
     await writeFile(truncated, (await readFile(second.pathname)).subarray(0, 200));
@@ -278,7 +355,10 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     assert.notEqual(truncatedId, second.id);
     // The parent must be "" or 40 hex digits (either case).
     await assert.rejects(worker.computeChangesetId({ parentId: "abc", pathname: second.pathname }), FileRejected);
-    assert.equal((await worker.computeChangesetId({ parentId: second.parentId.toUpperCase(), pathname: second.pathname })).id, second.id);
+    assert.equal(
+      (await worker.computeChangesetId({ parentId: second.parentId.toUpperCase(), pathname: second.pathname })).id,
+      second.id,
+    );
     // A missing file is the server's problem, not the uploader's.
     await assert.rejects(worker.computeChangesetId({ parentId: "", pathname: join(dir, "missing") }), (err: Error) => {
       assert.ok(!(err instanceof FileRejected), String(err));
@@ -286,13 +366,20 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
       return true;
     });
     // The worker survived all of it.
-    assert.equal((await worker.computeChangesetId({ parentId: first.parentId, pathname: first.pathname })).id, first.id);
+    assert.equal(
+      (await worker.computeChangesetId({ parentId: first.parentId, pathname: first.pathname })).id,
+      first.id,
+    );
   });
 
   it("makeCheckpoint applies the changesets in order", async () => {
     const outputPath = join(dir, "checkpoint", "cp.bim");
     const last = fixture.changesets.at(-1)!;
-    const result = await worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath, changesets: fixture.changesets });
+    const result = await worker.makeCheckpoint({
+      basePath: fixture.version0Path,
+      outputPath,
+      changesets: fixture.changesets,
+    });
     assert.equal(result.changesetId, last.id);
     assert.equal(result.fileSize, (await stat(outputPath)).size);
     assert.deepEqual(await readdir(join(dir, "checkpoint")), ["cp.bim"]);
@@ -346,10 +433,18 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
 
   it("makeCheckpoint from an intermediate checkpoint continues the timeline", async () => {
     const at1 = join(dir, "chain", "at-1.bim");
-    await worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath: at1, changesets: fixture.changesets.slice(0, 1) });
+    await worker.makeCheckpoint({
+      basePath: fixture.version0Path,
+      outputPath: at1,
+      changesets: fixture.changesets.slice(0, 1),
+    });
     assert.equal(physicalObjectCount(at1), ELEMENTS_PER_CHANGESET);
     const at3 = join(dir, "chain", "at-3.bim");
-    const result = await worker.makeCheckpoint({ basePath: at1, outputPath: at3, changesets: fixture.changesets.slice(1) });
+    const result = await worker.makeCheckpoint({
+      basePath: at1,
+      outputPath: at3,
+      changesets: fixture.changesets.slice(1),
+    });
     assert.equal(result.changesetId, fixture.changesets.at(-1)!.id);
     assert.equal(physicalObjectCount(at3), CHANGESETS * ELEMENTS_PER_CHANGESET);
   });
@@ -362,13 +457,25 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     await writeFile(corrupt, bytes);
     const outDir = join(dir, "corrupt-out");
     await assert.rejects(
-      worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath: join(outDir, "cp.bim"), changesets: [first!, { ...second!, pathname: corrupt }, third!] }),
+      worker.makeCheckpoint({
+        basePath: fixture.version0Path,
+        outputPath: join(outDir, "cp.bim"),
+        changesets: [first!, { ...second!, pathname: corrupt }, third!],
+      }),
       (err: Error) => {
         assert.ok(err instanceof FileRejected, String(err));
-        assert.match(err.message, new RegExp(`^Changeset ${second!.index} \\('${second!.id}'\\) could not be applied: `));
+        assert.match(
+          err.message,
+          new RegExp(`^Changeset ${second!.index} \\('${second!.id}'\\) could not be applied: `),
+        );
         // An unknown changeset format (what a newer iTwin.js would write reads the same) names the worker's iTwin.js
         // and what to do.
-        assert.match(err.message, new RegExp(`: Unsupported changeset persistence file version\\. The hub's worker runs iTwin\\.js ${WORKSPACE_ITWIN.replaceAll(".", "\\.")} \\(native [0-9.]+\\); if a newer iTwin\\.js wrote it, run the worker on that version \\(MODELHUB_ITWIN_ROOT`));
+        assert.match(
+          err.message,
+          new RegExp(
+            `: Unsupported changeset persistence file version\\. The hub's worker runs iTwin\\.js ${WORKSPACE_ITWIN.replaceAll(".", "\\.")} \\(native [0-9.]+\\); if a newer iTwin\\.js wrote it, run the worker on that version \\(MODELHUB_ITWIN_ROOT`,
+          ),
+        );
         return true;
       },
     );
@@ -378,11 +485,18 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
   it("makeCheckpoint rejects changesets applied out of order", async () => {
     const outDir = join(dir, "out-of-order");
     const [, second] = fixture.changesets;
-    await assert.rejects(worker.makeCheckpoint({ basePath: fixture.version0Path, outputPath: join(outDir, "cp.bim"), changesets: [second!] }), (err: Error) => {
-      assert.ok(err instanceof FileRejected, String(err));
-      assert.match(err.message, new RegExp(`^Changeset ${second!.index} `));
-      return true;
-    });
+    await assert.rejects(
+      worker.makeCheckpoint({
+        basePath: fixture.version0Path,
+        outputPath: join(outDir, "cp.bim"),
+        changesets: [second!],
+      }),
+      (err: Error) => {
+        assert.ok(err instanceof FileRejected, String(err));
+        assert.match(err.message, new RegExp(`^Changeset ${second!.index} `));
+        return true;
+      },
+    );
     assert.deepEqual(await readdir(outDir).catch(() => []), []);
   });
 
@@ -391,7 +505,12 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     const fifo = join(dir, "blocked.fifo");
     execFileSync("mkfifo", [fifo]);
     const baseline = join(dir, "kill-baseline.bim");
-    await worker.initializeBaseline({ inputPath: fixture.version0Path, outputPath: baseline, iModelId: randomUUID(), iTwinId: randomUUID() }); // the child is up
+    await worker.initializeBaseline({
+      inputPath: fixture.version0Path,
+      outputPath: baseline,
+      iModelId: randomUUID(),
+      iTwinId: randomUUID(),
+    }); // the child is up
     const pid = worker.pid!;
     const pending = worker.makeCheckpoint({ basePath: fifo, outputPath: join(dir, "never.bim"), changesets: [] });
     // Queued behind it: not sent yet, so the crash does not concern it.
@@ -418,7 +537,10 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
       const first = fixture.changesets[0]!;
       await slow.computeChangesetId(first); // the child is up
       const pid = slow.pid!;
-      await assert.rejects(slow.makeCheckpoint({ basePath: fifo, outputPath: join(dir, "never-2.bim"), changesets: [] }), /did not answer 'makeCheckpoint' within 1000 ms/);
+      await assert.rejects(
+        slow.makeCheckpoint({ basePath: fifo, outputPath: join(dir, "never-2.bim"), changesets: [] }),
+        /did not answer 'makeCheckpoint' within 1000 ms/,
+      );
       assert.equal((await slow.computeChangesetId(first)).id, first.id);
       assert.notEqual(slow.pid, pid);
     } finally {
@@ -441,6 +563,9 @@ describe("ITwinWorker (the workspace's iTwin.js in a child process)", () => {
     await outcomes;
     assert.throws(() => process.kill(pid, 0), { code: "ESRCH" });
     const loaded = Object.keys(createRequire(import.meta.url).cache);
-    assert.ok(!loaded.some((path) => path.includes("imodeljs-native") || path.includes("core-backend")), "no iTwin.js backend in this process");
+    assert.ok(
+      !loaded.some((path) => path.includes("imodeljs-native") || path.includes("core-backend")),
+      "no iTwin.js backend in this process",
+    );
   });
 });

@@ -17,7 +17,10 @@ export interface SecuredHub {
   close(): Promise<void>;
 }
 
-export async function startSecuredHub(users: readonly string[], overrides: Partial<ServerConfig> = {}): Promise<SecuredHub> {
+export async function startSecuredHub(
+  users: readonly string[],
+  overrides: Partial<ServerConfig> = {},
+): Promise<SecuredHub> {
   const hub = await startTestHub({ auth: { mode: "tokens" }, ...overrides });
   const identities = SqliteIdentityStore.open(join(hub.dataDir, "metadata.db"));
   const tokens = new Map<string, string>();
@@ -37,7 +40,8 @@ export async function startSecuredHub(users: readonly string[], overrides: Parti
   };
   const as = (user: string): TestHub => ({
     ...hub,
-    api: (method, path, options = {}) => hub.api(method, path, { ...options, user: options.user === null ? null : token(options.user ?? user) }),
+    api: (method, path, options = {}) =>
+      hub.api(method, path, { ...options, user: options.user === null ? null : token(options.user ?? user) }),
   });
   return { hub, tokens, as, token, close: () => hub.close() };
 }
@@ -45,5 +49,6 @@ export async function startSecuredHub(users: readonly string[], overrides: Parti
 /** Calls `/accesscontrol/…` as `user` (tokens resolved by `as`). */
 export function accessControl(hub: TestHub) {
   const root = hub.url;
-  return <T = Json>(method: string, path: string, body?: unknown) => hub.api<T>(method, `${root}/accesscontrol${path}`, body === undefined ? {} : { body });
+  return <T = Json>(method: string, path: string, body?: unknown) =>
+    hub.api<T>(method, `${root}/accesscontrol${path}`, body === undefined ? {} : { body });
 }

@@ -23,7 +23,19 @@ const require = createRequire(import.meta.url);
  */
 export async function startAzurite(): Promise<Azurite> {
   const main = join(dirname(require.resolve("azurite/package.json")), "dist/src/blob/main.js");
-  const args = ["--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--extentMemoryLimit", "256", "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"];
+  const args = [
+    "--blobHost",
+    "127.0.0.1",
+    "--blobPort",
+    "0",
+    "--inMemoryPersistence",
+    "--extentMemoryLimit",
+    "256",
+    "--skipApiVersionCheck",
+    "--loose",
+    "--disableTelemetry",
+    "--silent",
+  ];
   const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let output = "";

@@ -27,4 +27,6 @@ function builtIsCurrent(): boolean {
  * test never runs stale code. MODELHUB_TEST_FROM_SOURCE=1 always takes the sources.
  */
 export const MODELHUB: readonly string[] =
-  process.env.MODELHUB_TEST_FROM_SOURCE !== "1" && builtIsCurrent() ? [join(BUILT, "cli.js")] : ["--import", "tsx", join(SOURCE, "cli.ts")];
+  process.env.MODELHUB_TEST_FROM_SOURCE !== "1" && builtIsCurrent()
+    ? [join(BUILT, "cli.js")]
+    : ["--import", "tsx", join(SOURCE, "cli.ts")];

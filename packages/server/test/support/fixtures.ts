@@ -16,7 +16,11 @@ const run = promisify(execFile);
 /** Bump when make-fixtures.ts changes what it makes for the same parameters. */
 const FIXTURE_VERSION = 1;
 /** The iTwin.js that makes the fixtures (make-fixtures.ts runs the workspace's). */
-const ITWIN_VERSION = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as { version: string }).version;
+const ITWIN_VERSION = (
+  JSON.parse(readFileSync(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"), "utf8")) as {
+    version: string;
+  }
+).version;
 
 export interface FixtureChangeset {
   id: string;
@@ -52,7 +56,13 @@ export interface BriefcaseFixture extends Fixture {
 
 interface Manifest {
   changesets: (Omit<FixtureChangeset, "pathname"> & { file: string })[];
-  briefcase?: { file: string; briefcaseId: number; changesetId: string; changesetIndex: number; pendingElements: number };
+  briefcase?: {
+    file: string;
+    briefcaseId: number;
+    changesetId: string;
+    changesetIndex: number;
+    pendingElements: number;
+  };
 }
 
 /**
@@ -60,9 +70,16 @@ interface Manifest {
  * pushed to HubMock from a briefcase of `version0Path`. They apply in order to `version0Path` and to any copy of it
  * stamped with other iModel/iTwin ids (the hub's baseline).
  */
-export async function makeChangesets(cacheDir: string, count: number, options: number | ChangesetFixtureOptions = {}): Promise<Fixture> {
+export async function makeChangesets(
+  cacheDir: string,
+  count: number,
+  options: number | ChangesetFixtureOptions = {},
+): Promise<Fixture> {
   const perChangeset = (typeof options === "number" ? options : options.elementsPerChangeset) ?? 5;
-  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e${perChangeset}`, [String(count), String(perChangeset)]);
+  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e${perChangeset}`, [
+    String(count),
+    String(perChangeset),
+  ]);
   return fixtureOf(dir, manifest);
 }
 
@@ -83,7 +100,12 @@ export async function makeVersion0(cacheDir: string, options: { name?: string } 
 
 /** A real briefcase (briefcase id ≥ 2, at changeset `count`, with unpushed txns) and the changesets before it. */
 export async function makeBriefcase(cacheDir: string, count = 2, pendingElements = 3): Promise<BriefcaseFixture> {
-  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e5-bc${pendingElements}`, [String(count), "5", "--briefcase", String(pendingElements)]);
+  const { dir, manifest } = await ensure(cacheDir, `cs${count}-e5-bc${pendingElements}`, [
+    String(count),
+    "5",
+    "--briefcase",
+    String(pendingElements),
+  ]);
   const { file, ...briefcase } = manifest.briefcase!;
   return { ...fixtureOf(dir, manifest), briefcasePath: join(dir, file), ...briefcase };
 }
@@ -96,7 +118,11 @@ function fixtureOf(dir: string, manifest: Manifest): Fixture {
 }
 
 /** Makes the fixture `key` unless cached. Safe when processes race: each makes its own, the first rename wins. */
-async function ensure(cacheDir: string, key: string, scriptArgs: string[]): Promise<{ dir: string; manifest: Manifest }> {
+async function ensure(
+  cacheDir: string,
+  key: string,
+  scriptArgs: string[],
+): Promise<{ dir: string; manifest: Manifest }> {
   const dir = join(cacheDir, `v${FIXTURE_VERSION}-itwin${ITWIN_VERSION}-${key}`);
   const manifestPath = join(dir, "manifest.json");
   if (!(await exists(manifestPath))) {
@@ -104,7 +130,9 @@ async function ensure(cacheDir: string, key: string, scriptArgs: string[]): Prom
     const temp = `${dir}.${process.pid}.${Date.now()}.tmp`;
     const script = fileURLToPath(new URL("./make-fixtures.ts", import.meta.url));
     try {
-      await run(process.execPath, ["--import", import.meta.resolve("tsx"), script, temp, ...scriptArgs], { maxBuffer: 16 * 1024 * 1024 });
+      await run(process.execPath, ["--import", import.meta.resolve("tsx"), script, temp, ...scriptArgs], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
       await rename(temp, dir).catch(async (err: NodeJS.ErrnoException) => {
         // Another process made the same fixture first: use theirs.
         if (!(await exists(manifestPath))) throw err;

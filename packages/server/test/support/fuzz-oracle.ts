@@ -21,17 +21,37 @@ export interface FuzzAnswer {
 /** Sends `request` verbatim (its target is not re-encoded or normalized, unlike fetch). */
 export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeoutMs: number): Promise<FuzzAnswer> {
   return new Promise((resolve, reject) => {
-    const body = request.body === undefined ? undefined : "text" in request.body ? Buffer.from(request.body.text, "utf8") : Buffer.from(request.body.base64, "base64");
+    const body =
+      request.body === undefined
+        ? undefined
+        : "text" in request.body
+          ? Buffer.from(request.body.text, "utf8")
+          : Buffer.from(request.body.base64, "base64");
     const named: Record<string, string> = { ...request.headers };
     if (body) named["content-length"] = String(body.length);
     // Two Host lines (RFC 9112 §3.2 says 400) can only be written as raw header pairs.
-    const headers = request.duplicateHost ? ["Host", base.host, "Host", base.host, ...Object.entries(named).flat()] : named;
-    const req = http.request({ host: base.hostname, port: base.port, method: request.method, path: request.path, headers, agent, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const headers = request.duplicateHost
+      ? ["Host", base.host, "Host", base.host, ...Object.entries(named).flat()]
+      : named;
+    const req = http.request(
+      {
+        host: base.hostname,
+        port: base.port,
+        method: request.method,
+        path: request.path,
+        headers,
+        agent,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", reject);
     req.end(body);
@@ -41,7 +61,8 @@ export function send(base: URL, agent: http.Agent, request: FuzzRequest, timeout
 /** Where a request went: the API's JSON errors, storage's XML errors, or the health probe. */
 export function areaOfPath(path: string): "api" | "storage" | "health" | "web" | "other" {
   const p = path.split("?")[0]!;
-  if (p === "/" || p === "/ui/config" || p.startsWith("/assets/") || p === "/docs" || p === "/openapi.json") return "web";
+  if (p === "/" || p === "/ui/config" || p.startsWith("/assets/") || p === "/docs" || p === "/openapi.json")
+    return "web";
   if (p === "/imodels" || p.startsWith("/imodels/")) return "api";
   if (p.startsWith("/storage/")) return "storage";
   if (p === "/health" || p === "/ready" || p === "/metrics") return "health";
@@ -57,14 +78,16 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   const type = String(headers["content-type"] ?? "");
   const head = request.method === "HEAD";
   const text = body.toString("utf8");
-  if ((status === 429 || status === 503) && headers["retry-after"] === undefined) return `${status} without retry-after`;
+  if ((status === 429 || status === 503) && headers["retry-after"] === undefined)
+    return `${status} without retry-after`;
   // Parser refusals (e.g. a header over 16 KiB: 431) may come first; otherwise two Host lines are a 400.
   if (request.duplicateHost && status !== 400 && status !== 431) return `two Host headers answered ${status}`;
 
   if (area === "storage") {
     if (status < 400) return undefined;
     const code = headers["x-ms-error-code"];
-    if (typeof code !== "string" || code === "") return `storage error ${status} without x-ms-error-code (content-type '${type}')`;
+    if (typeof code !== "string" || code === "")
+      return `storage error ${status} without x-ms-error-code (content-type '${type}')`;
     if (!type.startsWith("application/xml")) return `storage error ${status} with content-type '${type}'`;
     if (head) return undefined;
     const m = /^<\?xml[^>]*\?><Error><Code>([^<]+)<\/Code><Message>[^<]*<\/Message>.*<\/Error>$/s.exec(text);
@@ -79,9 +102,14 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
     if (status === 400 || status === 414 || status === 431) return apiError(type, text, head, status);
     if (status !== 200) return `${probe} answered ${status}`;
     if (head) return undefined;
-    if (probe === "/metrics") return type.startsWith("text/plain") && /^# (HELP|TYPE) /m.test(text) ? undefined : `/metrics is not Prometheus text (${type})`;
+    if (probe === "/metrics")
+      return type.startsWith("text/plain") && /^# (HELP|TYPE) /m.test(text)
+        ? undefined
+        : `/metrics is not Prometheus text (${type})`;
     const expected = probe === "/health" ? "ok" : "ready";
-    return (JSON.parse(text) as { status?: unknown }).status === expected ? undefined : `${probe} body ${text.slice(0, 80)}`;
+    return (JSON.parse(text) as { status?: unknown }).status === expected
+      ? undefined
+      : `${probe} body ${text.slice(0, 80)}`;
   }
 
   // The web UI: its page (HTML, or a plain 404 saying how to build it), its configuration (JSON) and its files; a
@@ -89,12 +117,26 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
   if (area === "web" && (request.method === "GET" || head) && status < 400) {
     const path = request.path.split("?")[0]!;
     if (path === "/") return type.startsWith("text/html") ? undefined : `the UI page with content-type '${type}'`;
-    if (path === "/docs") return type.startsWith("text/html") ? undefined : `the API reference page with content-type '${type}'`;
-    if (path === "/openapi.json") return head || (type.startsWith("application/json") && text.startsWith('{"openapi":"3.1.0"')) ? undefined : `/openapi.json body ${text.slice(0, 80)}`;
-    if (path === "/ui/config") return head || /^\{"authMode":"(open|tokens|oidc)"\}$/.test(text) ? undefined : `/ui/config body ${text.slice(0, 80)}`;
+    if (path === "/docs")
+      return type.startsWith("text/html") ? undefined : `the API reference page with content-type '${type}'`;
+    if (path === "/openapi.json")
+      return head || (type.startsWith("application/json") && text.startsWith('{"openapi":"3.1.0"'))
+        ? undefined
+        : `/openapi.json body ${text.slice(0, 80)}`;
+    if (path === "/ui/config")
+      return head || /^\{"authMode":"(open|tokens|oidc)"\}$/.test(text)
+        ? undefined
+        : `/ui/config body ${text.slice(0, 80)}`;
     return undefined;
   }
-  if (area === "web" && request.method === "GET" && status === 404 && request.path.split("?")[0] === "/" && type.startsWith("text/plain")) return undefined;
+  if (
+    area === "web" &&
+    request.method === "GET" &&
+    status === 404 &&
+    request.path.split("?")[0] === "/" &&
+    type.startsWith("text/plain")
+  )
+    return undefined;
 
   // Thumbnails are images, and an upload answers 201 without a body (as the cloud does).
   if (area === "api" && status < 400 && /^\/imodels\/[^/]+\/thumbnail$/.test(request.path.split("?")[0]!)) {
@@ -104,7 +146,8 @@ export function judge(request: FuzzRequest, answer: FuzzAnswer): string | undefi
 
   // API and everything else: JSON, the API's media type on API paths and on every error (the API's error body).
   if (status >= 400) return apiError(type, text, head, status);
-  const mediaOk = area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
+  const mediaOk =
+    area === "api" ? type.startsWith(MEDIA_TYPE) : type.startsWith(MEDIA_TYPE) || type.startsWith("application/json");
   if (status === 204) return body.length === 0 ? undefined : "204 with a body";
   // Clone and fork: 202 Accepted with the new iModel in Location and no body, as the cloud answers.
   if (status === 202 && body.length === 0) return headers.location ? undefined : "202 without a location";
@@ -129,7 +172,8 @@ function apiError(type: string, text: string, head: boolean, status: number): st
     return `${status} body is not JSON`;
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown } }).error;
-  if (!error || typeof error.code !== "string" || typeof error.message !== "string") return `${status} error body is not {"error":{"code","message"}}`;
+  if (!error || typeof error.code !== "string" || typeof error.message !== "string")
+    return `${status} error body is not {"error":{"code","message"}}`;
   if (!KNOWN_CODES.has(error.code)) return `${status} error code '${error.code}' is not one of the API's codes`;
   return undefined;
 }
@@ -180,7 +224,8 @@ export class DataWatch {
       }
       for (const table of this.#digest.keys()) if (!now.has(table)) changes.push(`table ${table} gone`);
       // A commit that left every row as it was (e.g. an UPDATE to the same values) still says something wrote.
-      if (version !== this.#version && changes.length === 0 && !recorded) changes.push("a commit with no visible change");
+      if (version !== this.#version && changes.length === 0 && !recorded)
+        changes.push("a commit with no visible change");
     }
     const listing = this.listing();
     if (listing !== this.#listing) changes.push(`blobs: ${diffLines(this.#listing, listing)}`);
@@ -194,22 +239,38 @@ export class DataWatch {
 
   /** Jobs still queued or running (their writes are expected, so checks wait for them). */
   busyJobs(): number {
-    return (this.#db.prepare("SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running')").get() as { n: number }).n;
+    return (
+      this.#db.prepare("SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running')").get() as { n: number }
+    ).n;
   }
 
   /** sha256 of each table's rows, ordered by primary key. */
   digest(): Map<string, string> {
     const result = new Map<string, string>();
-    const tables = this.#statement("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+    const tables = this.#statement(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    ).all() as { name: string }[];
     for (const { name } of tables) {
       if (RECORD_TABLES.has(name)) {
         // Append-only and growing with every request: its newest row says whether something was added.
-        const newest = name === "audit_log" ? this.#statement("SELECT max(seq) AS seq FROM audit_log").get() : this.#statement(`SELECT * FROM "${name}"`).all();
+        const newest =
+          name === "audit_log"
+            ? this.#statement("SELECT max(seq) AS seq FROM audit_log").get()
+            : this.#statement(`SELECT * FROM "${name}"`).all();
         result.set(name, JSON.stringify(newest));
         continue;
       }
       const rows = this.#rowsInKeyOrder(name).raw().all();
-      result.set(name, createHash("sha256").update(JSON.stringify(rows, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("base64") : v))).digest("hex"));
+      result.set(
+        name,
+        createHash("sha256")
+          .update(
+            JSON.stringify(rows, (_k, v: unknown) =>
+              typeof v === "bigint" ? v.toString() : Buffer.isBuffer(v) ? v.toString("base64") : v,
+            ),
+          )
+          .digest("hex"),
+      );
     }
     return result;
   }
@@ -226,8 +287,13 @@ export class DataWatch {
 
   #rowsInKeyOrder(table: string): Database.Statement {
     const info = this.#statement(`PRAGMA table_info("${table}")`).all() as { name: string; pk: number }[];
-    const pk = info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => `"${c.name}"`);
-    return this.#statement(`SELECT * FROM "${table}" ORDER BY ${pk.length > 0 ? pk.join(", ") : "rowid"} /* ${info.map((c) => c.name).join(",")} */`);
+    const pk = info
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => `"${c.name}"`);
+    return this.#statement(
+      `SELECT * FROM "${table}" ORDER BY ${pk.length > 0 ? pk.join(", ") : "rowid"} /* ${info.map((c) => c.name).join(",")} */`,
+    );
   }
 
   /** Every file under the blob directory (temp files and staged blocks included) with size, inode and mtime. */

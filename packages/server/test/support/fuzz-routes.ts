@@ -77,12 +77,21 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "PATCH",
     url: "/imodels/:id",
     area: "api",
-    body: () => fc.record({ name: fc.constantFrom("renamed", ""), description: fc.constantFrom("x", null) }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        { name: fc.constantFrom("renamed", ""), description: fc.constantFrom("x", null) },
+        { requiredKeys: [] },
+      ),
   },
   { method: "DELETE", url: "/imodels/:id", area: "api" },
   { method: "POST", url: "/imodels/:id/baselinefile", area: "api", body: () => fc.constant({}) },
   { method: "GET", url: "/imodels/:id/baselinefile", area: "api" },
-  { method: "POST", url: "/imodels/:id/briefcases", area: "api", body: () => fc.record({ deviceName: fc.constantFrom("dev", null) }, { requiredKeys: [] }) },
+  {
+    method: "POST",
+    url: "/imodels/:id/briefcases",
+    area: "api",
+    body: () => fc.record({ deviceName: fc.constantFrom("dev", null) }, { requiredKeys: [] }),
+  },
   { method: "GET", url: "/imodels/:id/briefcases", area: "api", query: ["ownerId", "$orderBy", ...PAGE] },
   { method: "GET", url: "/imodels/:id/briefcases/checkpoint", area: "api" },
   { method: "GET", url: "/imodels/:id/briefcases/:briefcaseId", area: "api" },
@@ -129,13 +138,22 @@ export const ROUTES: readonly RouteSpec[] = [
         { requiredKeys: ["id", "briefcaseId", "fileSize"] },
       ),
   },
-  { method: "GET", url: "/imodels/:id/changesets", area: "api", query: ["afterIndex", "lastIndex", "$orderBy", ...PAGE] },
+  {
+    method: "GET",
+    url: "/imodels/:id/changesets",
+    area: "api",
+    query: ["afterIndex", "lastIndex", "$orderBy", ...PAGE],
+  },
   { method: "GET", url: "/imodels/:id/changesets/extendeddata", area: "api", query: PAGE },
   {
     method: "PATCH",
     url: "/imodels/:id/changesets/:changesetId",
     area: "api",
-    body: (p) => fc.record({ state: fc.constantFrom("fileUploaded", "waitingForFile"), briefcaseId: fc.constantFrom(...p.briefcaseIds.map(Number)) }),
+    body: (p) =>
+      fc.record({
+        state: fc.constantFrom("fileUploaded", "waitingForFile"),
+        briefcaseId: fc.constantFrom(...p.briefcaseIds.map(Number)),
+      }),
   },
   { method: "GET", url: "/imodels/:id/changesets/:changesetId", area: "api" },
   {
@@ -146,7 +164,12 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   { method: "GET", url: "/imodels/:id/changesets/:changesetId/extendeddata", area: "api" },
   { method: "GET", url: "/imodels/:id/changesets/:changesetId/checkpoint", area: "api" },
-  { method: "POST", url: "/imodels/:id/changesetgroups", area: "api", body: () => fc.record({ description: fc.constantFrom("g", null) }, { requiredKeys: [] }) },
+  {
+    method: "POST",
+    url: "/imodels/:id/changesetgroups",
+    area: "api",
+    body: () => fc.record({ description: fc.constantFrom("g", null) }, { requiredKeys: [] }),
+  },
   { method: "GET", url: "/imodels/:id/changesetgroups", area: "api", query: PAGE },
   {
     method: "PATCH",
@@ -178,7 +201,11 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/imodels/:id/locks/release-chunk",
     area: "api",
-    body: (p) => fc.record({ briefcaseId: fc.constantFrom(...p.briefcaseIds.map(Number)), changesetId: fc.constantFrom("", null, ...p.changesetIds.filter((c) => c.length === 40)) }),
+    body: (p) =>
+      fc.record({
+        briefcaseId: fc.constantFrom(...p.briefcaseIds.map(Number)),
+        changesetId: fc.constantFrom("", null, ...p.changesetIds.filter((c) => c.length === 40)),
+      }),
   },
   {
     method: "POST",
@@ -195,13 +222,26 @@ export const ROUTES: readonly RouteSpec[] = [
         { requiredKeys: ["name"] },
       ),
   },
-  { method: "GET", url: "/imodels/:id/namedversions", area: "api", query: ["name", "$search", "state", "$orderBy", ...PAGE] },
+  {
+    method: "GET",
+    url: "/imodels/:id/namedversions",
+    area: "api",
+    query: ["name", "$search", "state", "$orderBy", ...PAGE],
+  },
   { method: "GET", url: "/imodels/:id/namedversions/:versionId", area: "api" },
   {
     method: "PATCH",
     url: "/imodels/:id/namedversions/:versionId",
     area: "api",
-    body: () => fc.record({ name: fc.constantFrom("v-renamed", ""), description: fc.constantFrom("x", null), state: fc.constantFrom("visible", "hidden", "gone") }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        {
+          name: fc.constantFrom("v-renamed", ""),
+          description: fc.constantFrom("x", null),
+          state: fc.constantFrom("visible", "hidden", "gone"),
+        },
+        { requiredKeys: [] },
+      ),
   },
   { method: "GET", url: "/imodels/:id/namedversions/:versionId/checkpoint", area: "api" },
   { method: "PUT", url: "/imodels/:id/namedversions/:versionId/checkpoint", area: "api", body: () => fc.constant({}) },
@@ -209,7 +249,24 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/imodels/:id/users/:userId", area: "api" },
   // iModel-level grants and the iTwins' access control (roles, members).
   ...["roles/:roleId", "users/:userId"].flatMap((tail): RouteSpec[] => [
-    { method: "PATCH", url: `/imodels/:id/permissions/${tail}`, area: "api", body: () => fc.record({ permissions: fc.constantFrom([], ["imodels_read"], ["imodels_webview", "imodels_write"], ["imodels-delete"], ["fly"]) }, { requiredKeys: [] }) },
+    {
+      method: "PATCH",
+      url: `/imodels/:id/permissions/${tail}`,
+      area: "api",
+      body: () =>
+        fc.record(
+          {
+            permissions: fc.constantFrom(
+              [],
+              ["imodels_read"],
+              ["imodels_webview", "imodels_write"],
+              ["imodels-delete"],
+              ["fly"],
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+    },
     { method: "DELETE", url: `/imodels/:id/permissions/${tail}`, area: "api" },
   ]),
   { method: "GET", url: "/imodels/:id/permissions/roles", area: "api" },
@@ -217,8 +274,29 @@ export const ROUTES: readonly RouteSpec[] = [
   // The same grants at the iModels API's own paths.
   { method: "GET", url: "/imodels/:id/rolepermissions", area: "api" },
   { method: "GET", url: "/imodels/:id/userpermissions", area: "api" },
-  { method: "PATCH", url: "/imodels/:id/rolepermissions", area: "api", body: () => fc.record({ roleId: fc.constantFrom("no-such-role", ""), permissions: fc.constantFrom([], ["imodels_read"], ["fly"]) }, { requiredKeys: [] }) },
-  { method: "PATCH", url: "/imodels/:id/userpermissions", area: "api", body: (p) => fc.record({ userId: fc.constantFrom(p.userIds[0] ?? "alice", ""), permissions: fc.constantFrom([], ["imodels_read"], ["imodels-delete"]) }, { requiredKeys: [] }) },
+  {
+    method: "PATCH",
+    url: "/imodels/:id/rolepermissions",
+    area: "api",
+    body: () =>
+      fc.record(
+        { roleId: fc.constantFrom("no-such-role", ""), permissions: fc.constantFrom([], ["imodels_read"], ["fly"]) },
+        { requiredKeys: [] },
+      ),
+  },
+  {
+    method: "PATCH",
+    url: "/imodels/:id/userpermissions",
+    area: "api",
+    body: (p) =>
+      fc.record(
+        {
+          userId: fc.constantFrom(p.userIds[0] ?? "alice", ""),
+          permissions: fc.constantFrom([], ["imodels_read"], ["imodels-delete"]),
+        },
+        { requiredKeys: [] },
+      ),
+  },
   { method: "DELETE", url: "/imodels/:id/rolepermissions/:roleId", area: "api" },
   { method: "DELETE", url: "/imodels/:id/userpermissions/:userId", area: "api" },
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/permissions", area: "api" },
@@ -228,13 +306,25 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/accesscontrol/itwins/:iTwinId/roles",
     area: "api",
-    body: () => fc.record({ displayName: fc.constantFrom("Readers", "", "x".repeat(300)), description: fc.constantFrom("d", null), permissions: fc.constantFrom(["imodels_read"], ["nope"], []) }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        {
+          displayName: fc.constantFrom("Readers", "", "x".repeat(300)),
+          description: fc.constantFrom("d", null),
+          permissions: fc.constantFrom(["imodels_read"], ["nope"], []),
+        },
+        { requiredKeys: [] },
+      ),
   },
   {
     method: "PATCH",
     url: "/accesscontrol/itwins/:iTwinId/roles/:roleId",
     area: "api",
-    body: () => fc.record({ displayName: fc.constantFrom("Renamed", ""), permissions: fc.constantFrom(["imodels_manage"], ["nope"]) }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        { displayName: fc.constantFrom("Renamed", ""), permissions: fc.constantFrom(["imodels_manage"], ["nope"]) },
+        { requiredKeys: [] },
+      ),
   },
   { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/roles/:roleId", area: "api" },
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members/users", area: "api" },
@@ -243,9 +333,24 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/accesscontrol/itwins/:iTwinId/members/users",
     area: "api",
-    body: (p) => fc.record({ members: fc.constantFrom([], [{ userId: p.userIds[0] ?? "alice", roleIds: ["no-such-role"] }], [{ userId: "", roleIds: [] }]) }, { requiredKeys: [] }),
+    body: (p) =>
+      fc.record(
+        {
+          members: fc.constantFrom(
+            [],
+            [{ userId: p.userIds[0] ?? "alice", roleIds: ["no-such-role"] }],
+            [{ userId: "", roleIds: [] }],
+          ),
+        },
+        { requiredKeys: [] },
+      ),
   },
-  { method: "PATCH", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api", body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }) },
+  {
+    method: "PATCH",
+    url: "/accesscontrol/itwins/:iTwinId/members/users/:userId",
+    area: "api",
+    body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }),
+  },
   { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/members/users/:userId", area: "api" },
   // The Access Control API v1's member paths.
   { method: "GET", url: "/accesscontrol/itwins/:iTwinId/members", area: "api" },
@@ -254,12 +359,28 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/accesscontrol/itwins/:iTwinId/members",
     area: "api",
-    body: (p) => fc.record({ members: fc.constantFrom([], [{ email: p.userIds[0] ?? "alice", roleId: "no-such-role" }], [{ roleIds: [] }]) }, { requiredKeys: [] }),
+    body: (p) =>
+      fc.record(
+        {
+          members: fc.constantFrom([], [{ email: p.userIds[0] ?? "alice", roleId: "no-such-role" }], [{ roleIds: [] }]),
+        },
+        { requiredKeys: [] },
+      ),
   },
-  { method: "PATCH", url: "/accesscontrol/itwins/:iTwinId/members/:userId", area: "api", body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }) },
+  {
+    method: "PATCH",
+    url: "/accesscontrol/itwins/:iTwinId/members/:userId",
+    area: "api",
+    body: () => fc.record({ roleIds: fc.constantFrom([], ["no-such-role"]) }, { requiredKeys: [] }),
+  },
   { method: "DELETE", url: "/accesscontrol/itwins/:iTwinId/members/:userId", area: "api" },
   // iTwins.
-  { method: "GET", url: "/itwins", area: "api", query: ["subClass", "status", "includeInactive", "type", "displayName", "number", "$search", ...PAGE] },
+  {
+    method: "GET",
+    url: "/itwins",
+    area: "api",
+    query: ["subClass", "status", "includeInactive", "type", "displayName", "number", "$search", ...PAGE],
+  },
   // Registered as the "/" of the /itwins scope: fastify answers both with and without the slash.
   { method: "GET", url: "/itwins/", area: "api", query: ["$search", "$top"] },
   {
@@ -268,36 +389,96 @@ export const ROUTES: readonly RouteSpec[] = [
     area: "api",
     body: () =>
       fc.record(
-        { displayName: fc.constantFrom("Fuzzed", "", "x".repeat(300), "5e19bee0-3aea-4355-a9f0-c6df9989ee7d"), subClass: fc.constantFrom("Project", "Asset", "Nope"), number: fc.constantFrom("N-1", "") },
+        {
+          displayName: fc.constantFrom("Fuzzed", "", "x".repeat(300), "5e19bee0-3aea-4355-a9f0-c6df9989ee7d"),
+          subClass: fc.constantFrom("Project", "Asset", "Nope"),
+          number: fc.constantFrom("N-1", ""),
+        },
         { requiredKeys: [] },
       ),
   },
   { method: "POST", url: "/itwins/", area: "api", body: () => fc.constant({ displayName: "Slash" }) },
   { method: "GET", url: "/itwins/:iTwinId", area: "api" },
-  { method: "PATCH", url: "/itwins/:iTwinId", area: "api", body: () => fc.record({ displayName: fc.constantFrom("Renamed", ""), status: fc.constantFrom("Inactive", "Gone"), ianaTimeZone: fc.constantFrom("Europe/Vilnius", "Mars/Base") }, { requiredKeys: [] }) },
+  {
+    method: "PATCH",
+    url: "/itwins/:iTwinId",
+    area: "api",
+    body: () =>
+      fc.record(
+        {
+          displayName: fc.constantFrom("Renamed", ""),
+          status: fc.constantFrom("Inactive", "Gone"),
+          ianaTimeZone: fc.constantFrom("Europe/Vilnius", "Mars/Base"),
+        },
+        { requiredKeys: [] },
+      ),
+  },
   { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
   // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
   {
     method: "POST",
     url: "/blobcontainers/",
     area: "api",
-    body: (p) => fc.record({ scope: fc.constantFrom({ iTwinId: p.iTwinIds[0] ?? "t" }, { iTwinId: p.iTwinIds[0] ?? "t", iModelId: p.iModelIds[0] ?? "m" }, {}), metadata: fc.constantFrom({ containerType: "workspace", label: "fuzz" }, { label: 1 }), containerId: fc.constantFrom("fuzz-container", "Bad_Id") }, { requiredKeys: [] }),
+    body: (p) =>
+      fc.record(
+        {
+          scope: fc.constantFrom(
+            { iTwinId: p.iTwinIds[0] ?? "t" },
+            { iTwinId: p.iTwinIds[0] ?? "t", iModelId: p.iModelIds[0] ?? "m" },
+            {},
+          ),
+          metadata: fc.constantFrom({ containerType: "workspace", label: "fuzz" }, { label: 1 }),
+          containerId: fc.constantFrom("fuzz-container", "Bad_Id"),
+        },
+        { requiredKeys: [] },
+      ),
   },
   { method: "GET", url: "/blobcontainers/", area: "api", query: ["iTwinId", "iModelId", "containerType", "label"] },
   // The scope's "/" route answers without the slash too.
   { method: "GET", url: "/blobcontainers", area: "api", query: ["iTwinId", "label"] },
-  { method: "POST", url: "/blobcontainers", area: "api", body: (p) => fc.constant({ scope: { iTwinId: p.iTwinIds[0] ?? "t" }, metadata: { containerType: "workspace", label: "no slash" } }) },
+  {
+    method: "POST",
+    url: "/blobcontainers",
+    area: "api",
+    body: (p) =>
+      fc.constant({
+        scope: { iTwinId: p.iTwinIds[0] ?? "t" },
+        metadata: { containerType: "workspace", label: "no slash" },
+      }),
+  },
   { method: "GET", url: "/blobcontainers/:containerId", area: "api" },
-  { method: "PATCH", url: "/blobcontainers/:containerId", area: "api", body: () => fc.record({ json: fc.constantFrom({ a: 1 }, null, "x") }, { requiredKeys: [] }) },
+  {
+    method: "PATCH",
+    url: "/blobcontainers/:containerId",
+    area: "api",
+    body: () => fc.record({ json: fc.constantFrom({ a: 1 }, null, "x") }, { requiredKeys: [] }),
+  },
   { method: "DELETE", url: "/blobcontainers/:containerId", area: "api" },
   {
     method: "POST",
     url: "/blobcontainers/:containerId/token",
     area: "api",
-    body: () => fc.record({ accessLevel: fc.constantFrom("read", "write", "admin", "writeIfPossible", "root"), durationSeconds: fc.constantFrom(1, 3600, -5, 1e12) }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        {
+          accessLevel: fc.constantFrom("read", "write", "admin", "writeIfPossible", "root"),
+          durationSeconds: fc.constantFrom(1, 3600, -5, 1e12),
+        },
+        { requiredKeys: [] },
+      ),
   },
-  { method: "GET", url: "/imodels/:id/auditlog", area: "api", query: ["userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
-  { method: "GET", url: "/auditlog", area: "api", query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"] },
+  {
+    method: "GET",
+    url: "/imodels/:id/auditlog",
+    area: "api",
+    query: ["userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"],
+  },
+  {
+    method: "GET",
+    url: "/auditlog",
+    area: "api",
+    query: ["iTwinId", "userId", "action", "since", "until", "$orderBy", "$top", "$continuationToken"],
+  },
   // Registered as the "/" of the /auditlog scope: fastify answers both with and without the slash.
   { method: "GET", url: "/auditlog/", area: "api", query: ["iTwinId", "$top"] },
   // Any changeset's checkpoint on request (routes/checkpoint-requests.ts).
@@ -314,7 +495,15 @@ export const ROUTES: readonly RouteSpec[] = [
     method: "POST",
     url: "/admin/tokens",
     area: "api",
-    body: () => fc.record({ userId: fc.constantFrom("carol", "", " "), description: fc.constantFrom("laptop", "x".repeat(1200)), expires: fc.constantFrom("30d", "never", "0d", "soon") }, { requiredKeys: [] }),
+    body: () =>
+      fc.record(
+        {
+          userId: fc.constantFrom("carol", "", " "),
+          description: fc.constantFrom("laptop", "x".repeat(1200)),
+          expires: fc.constantFrom("30d", "never", "0d", "soon"),
+        },
+        { requiredKeys: [] },
+      ),
   },
   { method: "DELETE", url: "/admin/tokens/:tokenId", area: "api" },
   { method: "GET", url: "/admin/storage", area: "api" },
@@ -326,7 +515,8 @@ function mirrorApp(): FastifyInstance {
   const app = Fastify();
   const handler = async () => "";
   const storage = ROUTES.filter((r) => r.area === "storage");
-  for (const route of ROUTES.filter((r) => r.area !== "storage")) app.route({ method: route.method as "GET", url: route.url, handler });
+  for (const route of ROUTES.filter((r) => r.area !== "storage"))
+    app.route({ method: route.method as "GET", url: route.url, handler });
   // Storage declares HEAD itself, on the same route as GET (as storage-routes.ts does).
   const storageMethods = storage.map((r) => r.method);
   app.route({ method: storageMethods.filter((m) => m !== "PUT") as ["GET"], url: "/storage/modelhub/*", handler });
@@ -345,19 +535,28 @@ export function routeSet(app: FastifyInstance): string[] {
     const depth = m[1]!.length / 4;
     stack.length = depth;
     stack.push(m[2]!);
-    for (const method of (m[3] ?? "").split(",").map((s) => s.trim()).filter(Boolean)) out.push(`${method} ${stack.join("")}`);
+    for (const method of (m[3] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean))
+      out.push(`${method} ${stack.join("")}`);
   }
   return out.sort();
 }
 
 /** Routes the hub has and the fuzzer does not know (and the reverse). */
-export async function compareRoutes(hubApp: FastifyInstance): Promise<{ unknownToFuzzer: string[]; missingFromHub: string[] }> {
+export async function compareRoutes(
+  hubApp: FastifyInstance,
+): Promise<{ unknownToFuzzer: string[]; missingFromHub: string[] }> {
   const mirror = mirrorApp();
   await mirror.ready();
   const known = new Set(routeSet(mirror));
   await mirror.close();
   const actual = new Set(routeSet(hubApp));
-  return { unknownToFuzzer: [...actual].filter((r) => !known.has(r)), missingFromHub: [...known].filter((r) => !actual.has(r)) };
+  return {
+    unknownToFuzzer: [...actual].filter((r) => !known.has(r)),
+    missingFromHub: [...known].filter((r) => !actual.has(r)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -383,11 +582,53 @@ const HUGE_LENGTHS = [99, 100, 101, 255, 256, 1000, 4000, 9000, 17_000] as const
 
 const junkText = fc.oneof(
   fc.constantFrom(
-    "", "0", "-1", "1.5", "0x10", "1e3", "null", "undefined", "true", "me", "*", "~", " ", "%20", "+",
-    "99999999999999999999", "9007199254740993", "1e308", "-0", "NaN", "__proto__", "constructor", "toString",
-    "index desc", "index asc", "name", "createdDateTime desc", "acquiredDateTime", "changesetIndex desc", "givenName", "index sideways",
-    "shared", "exclusive", "none", "visible", "hidden", "initialized", "notInitialized", "small", "large",
-    "<script>", "'; DROP TABLE imodels; --", "\u00e9t\u00e9", "\u{1F4A5}", "\u0000", "a\nb", "\uFEFF",
+    "",
+    "0",
+    "-1",
+    "1.5",
+    "0x10",
+    "1e3",
+    "null",
+    "undefined",
+    "true",
+    "me",
+    "*",
+    "~",
+    " ",
+    "%20",
+    "+",
+    "99999999999999999999",
+    "9007199254740993",
+    "1e308",
+    "-0",
+    "NaN",
+    "__proto__",
+    "constructor",
+    "toString",
+    "index desc",
+    "index asc",
+    "name",
+    "createdDateTime desc",
+    "acquiredDateTime",
+    "changesetIndex desc",
+    "givenName",
+    "index sideways",
+    "shared",
+    "exclusive",
+    "none",
+    "visible",
+    "hidden",
+    "initialized",
+    "notInitialized",
+    "small",
+    "large",
+    "<script>",
+    "'; DROP TABLE imodels; --",
+    "\u00e9t\u00e9",
+    "\u{1F4A5}",
+    "\u0000",
+    "a\nb",
+    "\uFEFF",
   ),
   fc.uuid().map(String),
   fc.stringMatching(/^[0-9a-f]{40}$/),
@@ -399,8 +640,24 @@ const junkText = fc.oneof(
 
 /** Already-encoded (or deliberately badly encoded) path segments and query values, sent verbatim. */
 const rawJunk = fc.constantFrom(
-  "%ff", "%", "%zz", "%e0%a4%a", "%c0%af", "%00", "%2e%2e", "..", ".", "..%2f..%2fsecret.key", "%2e%2e%2fsecret.key",
-  "..%5c..%5csecret.key", "a%2fb", "%252e", "%u0041", "%F0%9F%92%A5", "%C3%A9", "%0d%0aX-Injected:%201",
+  "%ff",
+  "%",
+  "%zz",
+  "%e0%a4%a",
+  "%c0%af",
+  "%00",
+  "%2e%2e",
+  "..",
+  ".",
+  "..%2f..%2fsecret.key",
+  "%2e%2e%2fsecret.key",
+  "..%5c..%5csecret.key",
+  "a%2fb",
+  "%252e",
+  "%u0041",
+  "%F0%9F%92%A5",
+  "%C3%A9",
+  "%0d%0aX-Injected:%201",
 );
 
 /** A segment or value rendered into a request target: encoded as a client would, raw UTF-8 bytes, or raw junk. */
@@ -431,22 +688,72 @@ function paramValues(name: string, route: RouteSpec, p: FuzzPools): fc.Arbitrary
   };
   const pool = real[name] ?? [];
   const realArb = pool.length > 0 ? fc.constantFrom(...pool) : junkText;
-  return fc.oneof({ weight: 3, arbitrary: realArb.map(encodeURIComponent) }, { weight: 2, arbitrary: render(junkText) });
+  return fc.oneof(
+    { weight: 3, arbitrary: realArb.map(encodeURIComponent) },
+    { weight: 2, arbitrary: render(junkText) },
+  );
 }
 
-const GENERIC_QUERY = ["$top", "$skip", "$orderBy", "afterIndex", "lastIndex", "briefcaseId", "name", "$continuationToken", "size", "foo"] as const;
+const GENERIC_QUERY = [
+  "$top",
+  "$skip",
+  "$orderBy",
+  "afterIndex",
+  "lastIndex",
+  "briefcaseId",
+  "name",
+  "$continuationToken",
+  "size",
+  "foo",
+] as const;
 
 function queryArb(names: readonly string[], p: FuzzPools): fc.Arbitrary<string> {
   const value = fc.oneof(
-    { weight: 2, arbitrary: fc.constantFrom("1", "0", "2", "100", "1000", "1001", "me", "index desc", "name asc", ...p.iTwinIds, ...p.briefcaseIds).map(encodeURIComponent) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .constantFrom(
+          "1",
+          "0",
+          "2",
+          "100",
+          "1000",
+          "1001",
+          "me",
+          "index desc",
+          "name asc",
+          ...p.iTwinIds,
+          ...p.briefcaseIds,
+        )
+        .map(encodeURIComponent),
+    },
     { weight: 3, arbitrary: render(junkText) },
   );
-  const key = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...names, ...GENERIC_QUERY) }, { weight: 1, arbitrary: render(junkText) });
-  const pairs = fc.array(fc.tuple(key, value, fc.boolean()), { maxLength: 4 }).map((list) => list.map(([k, v, bare]) => (bare && v === "" ? k : `${k}=${v}`)).join("&"));
+  const key = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...names, ...GENERIC_QUERY) },
+    { weight: 1, arbitrary: render(junkText) },
+  );
+  const pairs = fc
+    .array(fc.tuple(key, value, fc.boolean()), { maxLength: 4 })
+    .map((list) => list.map(([k, v, bare]) => (bare && v === "" ? k : `${k}=${v}`)).join("&"));
   return fc.oneof(
     { weight: 1, arbitrary: fc.constant("") },
     { weight: 6, arbitrary: pairs.map((q) => (q ? `?${q}` : "")) },
-    { weight: 1, arbitrary: fc.constantFrom("?", "?&&", "?=", "?=1", "?$top", "?%ff=1", "?$top=1&$top=junk", "?a=1#frag", "?$top=%ff", "?" + "x=1&".repeat(2000)) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "?",
+        "?&&",
+        "?=",
+        "?=1",
+        "?$top",
+        "?%ff=1",
+        "?$top=1&$top=junk",
+        "?a=1#frag",
+        "?$top=%ff",
+        "?" + "x=1&".repeat(2000),
+      ),
+    },
   );
 }
 
@@ -455,31 +762,88 @@ const AUTH = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom(
-      "", "Bearer", "Bearer ", "bearer alice", "Basic YWxpY2U6eA==", "alice", "Token  alice ", " Bearer  alice ",
-      "Bearer a.b.c", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.", "Bearer eyJ!!.%%.", "Bearer \u00ff\u00fe",
-      "Bearer " + "x".repeat(8000), "Bearer " + "x".repeat(20_000),
+      "",
+      "Bearer",
+      "Bearer ",
+      "bearer alice",
+      "Basic YWxpY2U6eA==",
+      "alice",
+      "Token  alice ",
+      " Bearer  alice ",
+      "Bearer a.b.c",
+      "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.",
+      "Bearer eyJ!!.%%.",
+      "Bearer \u00ff\u00fe",
+      "Bearer " + "x".repeat(8000),
+      "Bearer " + "x".repeat(20_000),
     ),
   },
 );
 
 const CONTENT_TYPE = fc.constantFrom(
-  "application/json", "application/json", "application/json", "application/json; charset=utf-8", "application/vnd.bentley.itwin-platform.v2+json",
-  "text/plain", "application/xml", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/octet-stream",
-  "", "application/json; charset=latin1", "application/jsonx", "*/*", "application/+json",
+  "application/json",
+  "application/json",
+  "application/json",
+  "application/json; charset=utf-8",
+  "application/vnd.bentley.itwin-platform.v2+json",
+  "text/plain",
+  "application/xml",
+  "multipart/form-data; boundary=x",
+  "application/x-www-form-urlencoded",
+  "application/octet-stream",
+  "",
+  "application/json; charset=latin1",
+  "application/jsonx",
+  "*/*",
+  "application/+json",
 );
 
-const RANGE = fc.constantFrom("bytes=0-10", "bytes=-5", "bytes=5-", "bytes=10-5", "bytes=abc", "bytes=0-1,2-3", "bytes=99999999999999999999-", "bytes=0-99999999999999999999", "bytes=-0", "items=0-1", "bytes=", "bytes=1000000-");
+const RANGE = fc.constantFrom(
+  "bytes=0-10",
+  "bytes=-5",
+  "bytes=5-",
+  "bytes=10-5",
+  "bytes=abc",
+  "bytes=0-1,2-3",
+  "bytes=99999999999999999999-",
+  "bytes=0-99999999999999999999",
+  "bytes=-0",
+  "items=0-1",
+  "bytes=",
+  "bytes=1000000-",
+);
 
 function headersArb(area: Area, method: string): fc.Arbitrary<Record<string, string>> {
   // Each header is absent most of the time, so most requests look like a client's and get past the first checks.
   const optional = (arb: fc.Arbitrary<string>, absentWeight: number) =>
-    fc.oneof({ weight: absentWeight, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb.map((v): string | undefined => v) });
+    fc.oneof(
+      { weight: absentWeight, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: arb.map((v): string | undefined => v) },
+    );
   const jsonBody = area === "api" && method !== "GET" && method !== "HEAD";
   return fc
     .record({
-      authorization: area === "storage" ? optional(AUTH, 6) : fc.oneof({ weight: 4, arbitrary: AUTH.map((a): string | undefined => a) }, { weight: 1, arbitrary: fc.constant(undefined) }),
-      accept: optional(fc.constantFrom("application/vnd.bentley.itwin-platform.v2+json", "application/json", "*/*", "text/html", "application/xml"), 2),
-      prefer: optional(fc.constantFrom("return=minimal", "return=representation", "return=junk", "", "respond-async"), 2),
+      authorization:
+        area === "storage"
+          ? optional(AUTH, 6)
+          : fc.oneof(
+              { weight: 4, arbitrary: AUTH.map((a): string | undefined => a) },
+              { weight: 1, arbitrary: fc.constant(undefined) },
+            ),
+      accept: optional(
+        fc.constantFrom(
+          "application/vnd.bentley.itwin-platform.v2+json",
+          "application/json",
+          "*/*",
+          "text/html",
+          "application/xml",
+        ),
+        2,
+      ),
+      prefer: optional(
+        fc.constantFrom("return=minimal", "return=representation", "return=junk", "", "respond-async"),
+        2,
+      ),
       "content-type": jsonBody ? CONTENT_TYPE.map((c): string | undefined => c) : optional(CONTENT_TYPE, 4),
       "if-match": optional(fc.constantFrom("*", '"nope"', "", 'W/"x"'), 8),
       range: optional(RANGE, 4),
@@ -497,7 +861,28 @@ function headersArb(area: Area, method: string): fc.Arbitrary<Record<string, str
 
 /** Values for mutated JSON fields: wrong types, huge numbers, deep nesting. */
 const junkJson: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom<unknown>(null, true, false, 0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, -(2 ** 63), 16777206, 2, "", "x".repeat(300), "\u0000", "\u{1F4A5}", [], {}, [null], { a: 1 }),
+  fc.constantFrom<unknown>(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1.5,
+    1e308,
+    -1e308,
+    2 ** 53 + 1,
+    -(2 ** 63),
+    16777206,
+    2,
+    "",
+    "x".repeat(300),
+    "\u0000",
+    "\u{1F4A5}",
+    [],
+    {},
+    [null],
+    { a: 1 },
+  ),
   fc.string({ maxLength: 20 }),
   fc.integer(),
   fc.double({ noNaN: true }),
@@ -513,12 +898,36 @@ function nest(depth: number): unknown {
 
 /** Invalid or odd JSON text. */
 const junkBodyText = fc.constantFrom(
-  "", " ", "{", "}", "null", "[]", "1", '"text"', '{"a":', "{'a':1}", "{\"a\":1,}", "\uFEFF{}", "{} {}", "NaN",
-  '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}', '{"a":1,"a":2}',
-  "[".repeat(100_000), "[".repeat(3000) + "]".repeat(3000), '{"a":'.repeat(20_000) + "1" + "}".repeat(20_000), '{"x":"' + "y".repeat(100_000) + '"}', "\u0000", "<xml/>",
+  "",
+  " ",
+  "{",
+  "}",
+  "null",
+  "[]",
+  "1",
+  '"text"',
+  '{"a":',
+  "{'a':1}",
+  '{"a":1,}',
+  "\uFEFF{}",
+  "{} {}",
+  "NaN",
+  '{"__proto__":{"polluted":1}}',
+  '{"constructor":{"prototype":{"polluted":1}}}',
+  '{"a":1,"a":2}',
+  "[".repeat(100_000),
+  "[".repeat(3000) + "]".repeat(3000),
+  '{"a":'.repeat(20_000) + "1" + "}".repeat(20_000),
+  '{"x":"' + "y".repeat(100_000) + '"}',
+  "\u0000",
+  "<xml/>",
 );
 
-type Mutation = { kind: "none" } | { kind: "drop"; key: number } | { kind: "set"; key: number | string; value: unknown } | { kind: "replace"; text: string };
+type Mutation =
+  | { kind: "none" }
+  | { kind: "drop"; key: number }
+  | { kind: "set"; key: number | string; value: unknown }
+  | { kind: "replace"; text: string };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Mutation>({ kind: "none" }) },
@@ -526,7 +935,13 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   {
     weight: 5,
     arbitrary: fc
-      .tuple(fc.oneof(fc.nat(), fc.constantFrom("__proto__", "constructor", "extra", "id", "state", "briefcaseId", "changesetId")), junkJson)
+      .tuple(
+        fc.oneof(
+          fc.nat(),
+          fc.constantFrom("__proto__", "constructor", "extra", "id", "state", "briefcaseId", "changesetId"),
+        ),
+        junkJson,
+      )
       .map<Mutation>(([key, value]) => ({ kind: "set", key, value })),
   },
   { weight: 2, arbitrary: junkBodyText.map<Mutation>((text) => ({ kind: "replace", text })) },
@@ -534,7 +949,8 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 function applyMutation(body: unknown, m: Mutation): string {
   if (m.kind === "replace") return m.text;
-  const obj: Record<string, unknown> = body !== null && typeof body === "object" && !Array.isArray(body) ? { ...(body as Record<string, unknown>) } : {};
+  const obj: Record<string, unknown> =
+    body !== null && typeof body === "object" && !Array.isArray(body) ? { ...(body as Record<string, unknown>) } : {};
   const keys = Object.keys(obj);
   if (m.kind === "drop" && keys.length > 0) delete obj[keys[m.key % keys.length]!];
   if (m.kind === "set") {
@@ -547,15 +963,34 @@ function applyMutation(body: unknown, m: Mutation): string {
 function apiRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
   const names = [...route.url.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const segments = fc.tuple(...names.map((n) => paramValues(n, route, p)));
-  const method = fc.oneof({ weight: 8, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "FOO") });
+  const method = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(route.method) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "FOO"),
+    },
+  );
   const validBody = route.body ? route.body(p) : fc.constant<unknown>({});
   return fc
-    .record({ values: segments, query: queryArb(route.query ?? [], p), method, body: validBody, mutation, trailingSlash: fc.constantFrom(false, false, false, false, true) })
+    .record({
+      values: segments,
+      query: queryArb(route.query ?? [], p),
+      method,
+      body: validBody,
+      mutation,
+      trailingSlash: fc.constantFrom(false, false, false, false, true),
+    })
     .chain((r) =>
       headersArb(route.area, r.method).map((headers): FuzzRequest => {
         let i = 0;
         const path = route.url.replace(/:(\w+)/g, () => r.values[i++]!) + (r.trailingSlash ? "/" : "") + r.query;
-        const request: FuzzRequest = { route: `${route.method} ${route.url}`, area: route.area, method: r.method, path, headers };
+        const request: FuzzRequest = {
+          route: `${route.method} ${route.url}`,
+          area: route.area,
+          method: r.method,
+          path,
+          headers,
+        };
         if (r.method !== "GET" && r.method !== "HEAD") request.body = { text: applyMutation(r.body, r.mutation) };
         return request;
       }),
@@ -564,18 +999,49 @@ function apiRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
 
 function healthRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
   return fc
-    .record({ method: fc.constantFrom("GET", "GET", "GET", "HEAD", "POST", "DELETE", "OPTIONS"), query: queryArb([], p), headers: headersArb("health", "GET"), slash: fc.boolean() })
-    .map((r) => ({ route: `${route.method} ${route.url}`, area: "health" as const, method: r.method, path: `${route.url}${r.slash ? "/" : ""}${r.query}`, headers: r.headers }));
+    .record({
+      method: fc.constantFrom("GET", "GET", "GET", "HEAD", "POST", "DELETE", "OPTIONS"),
+      query: queryArb([], p),
+      headers: headersArb("health", "GET"),
+      slash: fc.boolean(),
+    })
+    .map((r) => ({
+      route: `${route.method} ${route.url}`,
+      area: "health" as const,
+      method: r.method,
+      path: `${route.url}${r.slash ? "/" : ""}${r.query}`,
+      headers: r.headers,
+    }));
 }
 
 /** The UI's paths, with asset names that exist, do not, or try to leave the assets folder. */
 function webRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
-  const asset = fc.constantFrom("missing.js", "index.html", "..%2f..%2fpackage.json", "../index.html", "a/b/c.css", "%00", ".hidden", "");
+  const asset = fc.constantFrom(
+    "missing.js",
+    "index.html",
+    "..%2f..%2fpackage.json",
+    "../index.html",
+    "a/b/c.css",
+    "%00",
+    ".hidden",
+    "",
+  );
   return fc
-    .record({ method: fc.constantFrom("GET", "GET", "GET", "HEAD", "POST", "DELETE", "OPTIONS"), query: queryArb([], p), headers: headersArb("health", "GET"), asset })
+    .record({
+      method: fc.constantFrom("GET", "GET", "GET", "HEAD", "POST", "DELETE", "OPTIONS"),
+      query: queryArb([], p),
+      headers: headersArb("health", "GET"),
+      asset,
+    })
     .map((r) => {
       const path = route.url === "/assets/*" ? `/assets/${r.asset}` : route.url;
-      return { route: `${route.method} ${route.url}`, area: "web" as const, method: r.method, path: `${path}${r.query}`, headers: r.headers };
+      return {
+        route: `${route.method} ${route.url}`,
+        area: "web" as const,
+        method: r.method,
+        path: `${path}${r.query}`,
+        headers: r.headers,
+      };
     });
 }
 
@@ -624,7 +1090,10 @@ const tamper: fc.Arbitrary<{ name: string; apply: Tamper }> = fc.oneof(
       { name: "path extra segment", apply: (l) => void (l.path += "/extra") },
       { name: "path trailing slash", apply: (l) => void (l.path += "/") },
       { name: "path dotdot", apply: (l) => void (l.path = l.path.replace(/\/[^/]+$/, "/../../secret.key")) },
-      { name: "path encoded dotdot", apply: (l) => void (l.path = l.path.replace(/\/[^/]+$/, "/%2e%2e/%2e%2e/secret.key")) },
+      {
+        name: "path encoded dotdot",
+        apply: (l) => void (l.path = l.path.replace(/\/[^/]+$/, "/%2e%2e/%2e%2e/secret.key")),
+      },
       { name: "path encoded slash", apply: (l) => void (l.path = l.path.replace(/\/([^/]+)$/, "%2F$1")) },
       { name: "path bad percent", apply: (l) => void (l.path = l.path.replace(/\/([^/]+)$/, "/%ff$1")) },
       { name: "path uppercase", apply: (l) => void (l.path = l.path.toUpperCase()) },
@@ -652,19 +1121,45 @@ const BLOCK_LISTS = [
 ];
 
 function storageRequest(route: RouteSpec, p: FuzzPools): fc.Arbitrary<FuzzRequest> {
-  const links = route.method === "PUT" ? p.storageLinks.filter((l) => l.permission === "w") : p.storageLinks.filter((l) => l.permission === "r");
+  const links =
+    route.method === "PUT"
+      ? p.storageLinks.filter((l) => l.permission === "w")
+      : p.storageLinks.filter((l) => l.permission === "r");
   const link = fc.constantFrom(...(links.length > 0 ? links : p.storageLinks));
-  const method = fc.oneof({ weight: 8, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom("GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS") });
-  const bytes = fc.oneof(fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b).toString("base64")), fc.constantFrom(...BLOCK_LISTS).map((x) => Buffer.from(x).toString("base64")));
+  const method = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(route.method) },
+    { weight: 1, arbitrary: fc.constantFrom("GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS") },
+  );
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b).toString("base64")),
+    fc.constantFrom(...BLOCK_LISTS).map((x) => Buffer.from(x).toString("base64")),
+  );
   return fc
-    .record({ link, tamper, method, bytes, headers: headersArb("storage", route.method), freeForm: fc.option(render(junkText), { freq: 10 }) })
+    .record({
+      link,
+      tamper,
+      method,
+      bytes,
+      headers: headersArb("storage", route.method),
+      freeForm: fc.option(render(junkText), { freq: 10 }),
+    })
     .map((r): FuzzRequest => {
       const url = { path: r.link.path, params: [...new URLSearchParams(r.link.query)] };
       r.tamper.apply(url);
       // Signature values are base64url: no encoding needed; tampered values are sent as they are.
       const query = url.params.map(([k, v]) => `${k}=${v}`).join("&");
-      const path = r.freeForm !== null ? `/storage/modelhub/files/${r.freeForm}?${query}` : `${url.path}${query ? `?${query}` : ""}`;
-      const request: FuzzRequest = { route: `${route.method} ${route.url}`, note: r.tamper.name, area: "storage", method: r.method, path, headers: r.headers };
+      const path =
+        r.freeForm !== null
+          ? `/storage/modelhub/files/${r.freeForm}?${query}`
+          : `${url.path}${query ? `?${query}` : ""}`;
+      const request: FuzzRequest = {
+        route: `${route.method} ${route.url}`,
+        note: r.tamper.name,
+        area: "storage",
+        method: r.method,
+        path,
+        headers: r.headers,
+      };
       if (r.method !== "GET" && r.method !== "HEAD") request.body = { base64: r.bytes };
       return request;
     });
@@ -680,12 +1175,23 @@ export function requestArb(p: FuzzPools): fc.Arbitrary<FuzzRequest> {
   const any = fc.oneof(
     ...ROUTES.map((route) => ({
       weight: route.area === "storage" ? 8 : route.area === "health" || route.area === "web" ? 1 : 2,
-      arbitrary: route.area === "api" ? apiRequest(route, p) : route.area === "storage" ? storageRequest(route, p) : route.area === "web" ? webRequest(route, p) : healthRequest(route, p),
+      arbitrary:
+        route.area === "api"
+          ? apiRequest(route, p)
+          : route.area === "storage"
+            ? storageRequest(route, p)
+            : route.area === "web"
+              ? webRequest(route, p)
+              : healthRequest(route, p),
     })),
   );
-  return fc
-    .tuple(any, fc.nat({ max: 49 }))
-    // A new object each time: shrinking maps the same inner request again, and its printer is defined once per object.
-    .map(([request, n]): FuzzRequest => (n === 0 ? { ...request, duplicateHost: true } : { ...request }))
-    .map((request) => Object.defineProperty(request, fc.toStringMethod, { value: () => describeRequest(request), enumerable: false }));
+  return (
+    fc
+      .tuple(any, fc.nat({ max: 49 }))
+      // A new object each time: shrinking maps the same inner request again, and its printer is defined once per object.
+      .map(([request, n]): FuzzRequest => (n === 0 ? { ...request, duplicateHost: true } : { ...request }))
+      .map((request) =>
+        Object.defineProperty(request, fc.toStringMethod, { value: () => describeRequest(request), enumerable: false }),
+      )
+  );
 }

@@ -74,8 +74,14 @@ const SAMPLER = `
   })();`;
 
 /** Samples /health of the hub (`port`, process `pid`) while `attack` runs (at least `min` samples). */
-export async function sampleHealthDuring(hub: { port: number; pid: number }, attack: () => Promise<void>, min = 10): Promise<HealthSample[]> {
-  const child = spawn(process.execPath, ["-e", SAMPLER, String(hub.port), String(hub.pid), String(min)], { stdio: ["pipe", "pipe", "inherit"] });
+export async function sampleHealthDuring(
+  hub: { port: number; pid: number },
+  attack: () => Promise<void>,
+  min = 10,
+): Promise<HealthSample[]> {
+  const child = spawn(process.execPath, ["-e", SAMPLER, String(hub.port), String(hub.pid), String(min)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

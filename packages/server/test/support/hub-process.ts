@@ -47,10 +47,23 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   const inspectPort = options.inspect ? await freePort() : undefined;
   const child = spawn(
     process.execPath,
-    [...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : []), ...MODELHUB, "serve", "--port", String(options.port ?? 0), "--data", dataDir, "--log-level", options.logLevel ?? "warn", ...(options.args ?? [])],
+    [
+      ...(inspectPort !== undefined ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
+      ...MODELHUB,
+      "serve",
+      "--port",
+      String(options.port ?? 0),
+      "--data",
+      dataDir,
+      "--log-level",
+      options.logLevel ?? "warn",
+      ...(options.args ?? []),
+    ],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...options.env } },
   );
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
@@ -64,7 +77,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
         resolve(m[1]!);
       }
     });
-    void exited.then(({ code, signal }) => reject(new Error(`modelhub serve exited with ${signal ?? code} before listening`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`modelhub serve exited with ${signal ?? code} before listening`)),
+    );
   });
   return {
     url,
@@ -77,7 +92,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     },
     async collectGarbage() {
       if (inspectPort === undefined) throw new Error("start the hub with inspect: true");
-      const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+      const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as {
+        webSocketDebuggerUrl: string;
+      }[];
       // Node 20 has WebSocket behind a flag: a short helper process speaks the inspector protocol.
       const helper = spawn(
         process.execPath,

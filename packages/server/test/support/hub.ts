@@ -32,7 +32,10 @@ export interface TestHub {
 }
 
 /** A real hub on a loopback port over a fresh data directory. */
-export async function startTestHub(overrides: Partial<ServerConfig> = {}, startOptions: StartOptions = {}): Promise<TestHub> {
+export async function startTestHub(
+  overrides: Partial<ServerConfig> = {},
+  startOptions: StartOptions = {},
+): Promise<TestHub> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "modelhub-test-")));
   const server = await startServer(makeConfig({ port: 0, logLevel: "silent", ...overrides, dataDir }), startOptions);
   const baseUrl = `${server.url}/imodels`;
@@ -50,7 +53,11 @@ export async function startTestHub(overrides: Partial<ServerConfig> = {}, startO
         payload = JSON.stringify(options.body);
         headers["content-type"] ??= "application/json";
       }
-      const response = await fetch(path.startsWith("http") ? path : `${baseUrl}${path}`, { method, headers, body: payload });
+      const response = await fetch(path.startsWith("http") ? path : `${baseUrl}${path}`, {
+        method,
+        headers,
+        body: payload,
+      });
       const text = await response.text();
       let body: unknown = text;
       try {
@@ -68,7 +75,11 @@ export async function startTestHub(overrides: Partial<ServerConfig> = {}, startO
 }
 
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  what = "condition",
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -40,17 +40,28 @@ function closeServer(server: Server): Promise<void> {
 }
 
 /** oidc-provider 9 on a free loopback port; each client's tokens have `sub` = its client id. */
-export async function startIdentityProvider(clients: readonly TestClient[], audience = "https://modelhub.test/imodels"): Promise<LocalIdentityProvider> {
+export async function startIdentityProvider(
+  clients: readonly TestClient[],
+  audience = "https://modelhub.test/imodels",
+): Promise<LocalIdentityProvider> {
   const moduleName = "oidc-provider"; // untyped package: imported by name so TypeScript does not look for its types
   const { default: Provider } = (await import(moduleName)) as { default: ProviderClass };
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const privateJwk = { ...(await exportJWK(privateKey)), kid: "idp-key-1", alg: "RS256", use: "sig" } as JWK & { kid: string };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid: "idp-key-1", alg: "RS256", use: "sig" } as JWK & {
+    kid: string;
+  };
   const server = createServer();
   const port = await listen(server);
   const issuer = `http://127.0.0.1:${port}`;
   const byId = new Map(clients.map((c) => [c.clientId, c]));
   const provider = new Provider(issuer, {
-    clients: clients.map((c) => ({ client_id: c.clientId, client_secret: c.secret, grant_types: ["client_credentials"], redirect_uris: [], response_types: [] })),
+    clients: clients.map((c) => ({
+      client_id: c.clientId,
+      client_secret: c.secret,
+      grant_types: ["client_credentials"],
+      redirect_uris: [],
+      response_types: [],
+    })),
     jwks: { keys: [privateJwk] },
     ttl: { ClientCredentials: 3600 },
     features: {
@@ -60,10 +71,18 @@ export async function startIdentityProvider(clients: readonly TestClient[], audi
         enabled: true,
         defaultResource: () => audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: "itwin-platform", audience, accessTokenFormat: "jwt", accessTokenTTL: 3600, jwt: { sign: { alg: "RS256" } } }),
+        getResourceServerInfo: () => ({
+          scope: "itwin-platform",
+          audience,
+          accessTokenFormat: "jwt",
+          accessTokenTTL: 3600,
+          jwt: { sign: { alg: "RS256" } },
+        }),
       },
     },
-    extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => ({ ...(byId.get(token.clientId ?? "")?.claims ?? {}) }),
+    extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => ({
+      ...(byId.get(token.clientId ?? "")?.claims ?? {}),
+    }),
   });
   server.on("request", provider.callback() as (req: unknown, res: unknown) => void);
   return {
@@ -75,11 +94,19 @@ export async function startIdentityProvider(clients: readonly TestClient[], audi
       if (!client) throw new Error(`unknown client ${clientId}`);
       const response = await fetch(`${issuer}/token`, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString("base64")}` },
-        body: new URLSearchParams({ grant_type: "client_credentials", resource: audience, scope: "itwin-platform" }).toString(),
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: `Basic ${Buffer.from(`${client.clientId}:${client.secret}`).toString("base64")}`,
+        },
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          resource: audience,
+          scope: "itwin-platform",
+        }).toString(),
       });
       const body = (await response.json()) as { access_token?: string };
-      if (!response.ok || !body.access_token) throw new Error(`token request failed: ${response.status} ${JSON.stringify(body)}`);
+      if (!response.ok || !body.access_token)
+        throw new Error(`token request failed: ${response.status} ${JSON.stringify(body)}`);
       return body.access_token;
     },
     close: () => closeServer(server),

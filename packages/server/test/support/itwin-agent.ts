@@ -1,7 +1,8 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export type AgentAnswer<T> = { ok: true; result: T } | { ok: false; error: { name?: string; errorNumber?: number; message?: string } };
+export type AgentAnswer<T> =
+  { ok: true; result: T } | { ok: false; error: { name?: string; errorNumber?: number; message?: string } };
 
 export interface ITwinAgent {
   /** Runs one of the agent host's commands (download, insert, push, pull, acked, …); throws if it failed. */
@@ -16,7 +17,10 @@ export interface ITwinAgent {
  */
 export async function startITwinAgent(hubUrl: string, user: string): Promise<ITwinAgent> {
   const script = fileURLToPath(new URL("../../../backend-access/test/support/agent-host.ts", import.meta.url));
-  const child = fork(script, [hubUrl, user], { execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const child = fork(script, [hubUrl, user], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once("message", () => resolve());
     child.once("exit", (code) => reject(new Error(`agent exited with ${code}`)));
@@ -30,7 +34,8 @@ export async function startITwinAgent(hubUrl: string, user: string): Promise<ITw
   });
   // A dead agent answers nothing: fail what waits on it instead of hanging the test.
   child.once("exit", (code, signal) => {
-    for (const settle of pending.values()) settle({ ok: false, error: { name: "AgentExited", message: `agent exited with ${signal ?? code}` } });
+    for (const settle of pending.values())
+      settle({ ok: false, error: { name: "AgentExited", message: `agent exited with ${signal ?? code}` } });
     pending.clear();
   });
   return {

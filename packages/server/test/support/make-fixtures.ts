@@ -31,7 +31,13 @@ const count = Number(countText);
 const perChangeset = Number(perText ?? 5);
 const pendingElements = values.briefcase === undefined ? undefined : Number(values.briefcase);
 
-function insertElements(db: CoreBackend.IModelDb, modelId: string, categoryId: string, batch: string | number, n: number): void {
+function insertElements(
+  db: CoreBackend.IModelDb,
+  modelId: string,
+  categoryId: string,
+  batch: string | number,
+  n: number,
+): void {
   for (let e = 0; e < n; e++) {
     db.elements.insertElement({
       classFullName: "Generic:PhysicalObject",
@@ -60,7 +66,12 @@ async function main(): Promise<void> {
     const version0 = join(outDir, "version0.bim");
     const snapshot = backend.SnapshotDb.createEmpty(version0, { rootSubject: { name: values.name! } });
     const modelId = backend.PhysicalModel.insert(snapshot, common.IModel.rootSubjectId, "Physical");
-    const categoryId = backend.SpatialCategory.insert(snapshot, common.IModel.dictionaryId, "Things", new common.SubCategoryAppearance());
+    const categoryId = backend.SpatialCategory.insert(
+      snapshot,
+      common.IModel.dictionaryId,
+      "Things",
+      new common.SubCategoryAppearance(),
+    );
     snapshot.saveChanges();
     snapshot.close();
     const manifest: Record<string, unknown> = { changesets: [] };
@@ -90,12 +101,27 @@ async function main(): Promise<void> {
     db.close();
     if (pendingElements !== undefined) await copyFile(props.fileName, join(outDir, "briefcase.bim"));
 
-    const files = count > 0 ? await HubMock.downloadChangesets({ iModelId, range: { first: 1, end: count }, targetDir: join(scratch, "download") }) : [];
+    const files =
+      count > 0
+        ? await HubMock.downloadChangesets({
+            iModelId,
+            range: { first: 1, end: count },
+            targetDir: join(scratch, "download"),
+          })
+        : [];
     const changesets = [];
     for (const f of files) {
       const pathname = join(outDir, "changesets", `${f.id}.cs`);
       await copyFile(f.pathname, pathname);
-      changesets.push({ id: f.id, parentId: f.parentId, index: f.index, changesType: f.changesType, description: f.description, size: (await stat(pathname)).size, file: `${f.id}.cs` });
+      changesets.push({
+        id: f.id,
+        parentId: f.parentId,
+        index: f.index,
+        changesType: f.changesType,
+        description: f.description,
+        size: (await stat(pathname)).size,
+        file: `${f.id}.cs`,
+      });
     }
     manifest.changesets = changesets;
     await writeFile(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2));

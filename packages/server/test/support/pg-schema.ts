@@ -3,7 +3,9 @@ import { migratePg, openPgPool } from "../../src/adapters/postgres/pg-database.j
 import { privateSchema } from "./postgres.js";
 
 /** A migrated private schema (see ./postgres.ts) and a pool on it; `cleanup` ends the pool and drops the schema. */
-export async function migratedPrivateSchema(label: string): Promise<{ url: string; pool: PgPool; cleanup(): Promise<void> }> {
+export async function migratedPrivateSchema(
+  label: string,
+): Promise<{ url: string; pool: PgPool; cleanup(): Promise<void> }> {
   const schema = await privateSchema(label);
   const pool = openPgPool(schema.url, { max: 4 });
   try {

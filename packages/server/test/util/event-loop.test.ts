@@ -28,6 +28,9 @@ describe("yieldIfBusy", () => {
     assert.equal(plain.firedAt, undefined, "without yields the timer waits for the whole chain");
     await new Promise((r) => setTimeout(r, 5));
     const sliced = await run(true);
-    assert.ok(sliced.firedAt !== undefined && sliced.firedAt < sliced.total / 2, `the timer ran at ${sliced.firedAt?.toFixed(1)} ms of ${sliced.total.toFixed(1)}`);
+    assert.ok(
+      sliced.firedAt !== undefined && sliced.firedAt < sliced.total / 2,
+      `the timer ran at ${sliced.firedAt?.toFixed(1)} ms of ${sliced.total.toFixed(1)}`,
+    );
   });
 });

@@ -37,10 +37,14 @@ export interface DemoHub {
 /** Fails with what to do when the built UI or Chromium is missing, instead of a timeout later. */
 export function assertPrerequisites(): void {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM_PATH}: install Debian's package (apt-get install -y chromium), as .ci/run does, or set MODELHUB_CHROMIUM.`);
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM_PATH}: install Debian's package (apt-get install -y chromium), as .ci/run does, or set MODELHUB_CHROMIUM.`,
+    );
   }
   if (!existsSync(join(WEB_DIST, "index.html"))) {
-    throw new Error(`The web UI is not built (${WEB_DIST}index.html is missing): run 'npm run build -w @modelhub/web' (npm ci does it).`);
+    throw new Error(
+      `The web UI is not built (${WEB_DIST}index.html is missing): run 'npm run build -w @modelhub/web' (npm ci does it).`,
+    );
   }
 }
 
@@ -54,7 +58,12 @@ export async function startDemoHub(args: readonly string[] = []): Promise<DemoHu
     alice = await Agent.start(hub.url, "alice");
     const iModelId = await alice.do<string>("createIModel", { iTwinId: ITWIN_ID, name: "Plant West", version0 });
     await new ModelHubClient({ url: hub.url, accessToken: "alice" }).updateITwin(ITWIN_ID, { displayName: ITWIN_NAME });
-    const { briefcaseId } = await alice.do<{ briefcaseId: number }>("download", { iModelId, iTwinId: ITWIN_ID, dir: work, key: "a" });
+    const { briefcaseId } = await alice.do<{ briefcaseId: number }>("download", {
+      iModelId,
+      iTwinId: ITWIN_ID,
+      dir: work,
+      key: "a",
+    });
     const firstElements = await alice.do<string[]>("insert", { key: "a", count: 3, labelPrefix: "pump" });
     await alice.do("push", { key: "a", description: "Three pumps in the west hall" });
     await alice.do("insert", { key: "a", count: 2, labelPrefix: "valve" });
@@ -84,7 +93,14 @@ export async function startDemoHub(args: readonly string[] = []): Promise<DemoHu
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
 }
 
@@ -129,16 +145,36 @@ export async function pageProblems(page: Page, where: string): Promise<string[]>
   const widths = await page.evaluate(() => ({
     page: document.documentElement.scrollWidth,
     viewport: window.innerWidth,
-    clipped: [...document.querySelectorAll(".mh-table-wrap")].filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.querySelector("table")?.getAttribute("aria-label")),
+    clipped: [...document.querySelectorAll(".mh-table-wrap")]
+      .filter((w) => w.scrollWidth > w.clientWidth + 1)
+      .map((w) => w.querySelector("table")?.getAttribute("aria-label")),
   }));
-  if (widths.page > widths.viewport) problems.push(`${where}: the page is ${widths.page}px wide in a ${widths.viewport}px window`);
+  if (widths.page > widths.viewport)
+    problems.push(`${where}: the page is ${widths.page}px wide in a ${widths.viewport}px window`);
   if (widths.clipped.length > 0) problems.push(`${where}: tables wider than their box: ${widths.clipped.join(", ")}`);
   await page.addScriptTag({ path: AXE_PATH });
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: unknown,
+          ): Promise<{
+            violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
+          }>;
+        };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
   });
-  for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical")) problems.push(`${where}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(" | ")}`);
+  for (const v of violations.filter((v) => v.impact === "serious" || v.impact === "critical"))
+    problems.push(`${where}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(" | ")}`);
   return problems;
 }

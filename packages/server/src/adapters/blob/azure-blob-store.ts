@@ -2,7 +2,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, rm, stat } from "node:fs/promises";
 import { Readable, addAbortSignal } from "node:stream";
 import type { BlobItem, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
-import { BlobSASPermissions, BlobServiceClient, StorageSharedKeyCredential, generateBlobSASQueryParameters } from "@azure/storage-blob";
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from "@azure/storage-blob";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 
@@ -46,11 +51,17 @@ export class AzureBlobStore implements BlobStore {
   static async open(connectionString: string, containerName: string): Promise<AzureBlobStore> {
     const service = BlobServiceClient.fromConnectionString(connectionString);
     if (!(service.credential instanceof StorageSharedKeyCredential)) {
-      throw new Error("the connection string must name the account key (AccountName=…;AccountKey=…): the hub signs its SAS links with it");
+      throw new Error(
+        "the connection string must name the account key (AccountName=…;AccountKey=…): the hub signs its SAS links with it",
+      );
     }
     // An account that cannot be reached fails the start within seconds, not after the store's patient retries.
-    const probe = BlobServiceClient.fromConnectionString(connectionString, { retryOptions: { maxTries: 2, retryDelayInMs: 250 } });
-    await probe.getContainerClient(containerName).createIfNotExists({ abortSignal: AbortSignal.timeout(OPEN_TIMEOUT_MS) });
+    const probe = BlobServiceClient.fromConnectionString(connectionString, {
+      retryOptions: { maxTries: 2, retryDelayInMs: 250 },
+    });
+    await probe
+      .getContainerClient(containerName)
+      .createIfNotExists({ abortSignal: AbortSignal.timeout(OPEN_TIMEOUT_MS) });
     return new AzureBlobStore(service.getContainerClient(containerName), service.credential);
   }
 
@@ -118,9 +129,15 @@ export class AzureBlobStore implements BlobStore {
    * Azure wants block ids that are base64, at most 64 bytes, and of one length per blob; the port allows any id of 1
    * to 1024 characters. So each id is stored as the base64 of its SHA-256 (same id, same block).
    */
-  async stageBlock(key: string, blockId: string, data: Readable, options: { signal?: AbortSignal; maxStagedBytes?: number } = {}): Promise<void> {
+  async stageBlock(
+    key: string,
+    blockId: string,
+    data: Readable,
+    options: { signal?: AbortSignal; maxStagedBytes?: number } = {},
+  ): Promise<void> {
     const blob = this.#blob(key);
-    if (blockId.length === 0 || blockId.length > 1024) throw new BlobStoreError("InvalidBlockId", "A block id must be 1 to 1024 characters.");
+    if (blockId.length === 0 || blockId.length > 1024)
+      throw new BlobStoreError("InvalidBlockId", "A block id must be 1 to 1024 characters.");
     const { signal, maxStagedBytes } = options;
     if (signal?.aborted) throw aborted();
     if (signal) addAbortSignal(signal, data);
@@ -141,7 +158,11 @@ export class AzureBlobStore implements BlobStore {
       const staged = await this.#uncommittedBlockSizes(blob);
       let total = bytes.length;
       for (const [name, size] of staged) if (name !== id) total += size;
-      if (total > maxStagedBytes) throw new BlobStoreError("TooLarge", `The blocks staged for this blob would be larger than the ${maxStagedBytes} bytes declared for it.`);
+      if (total > maxStagedBytes)
+        throw new BlobStoreError(
+          "TooLarge",
+          `The blocks staged for this blob would be larger than the ${maxStagedBytes} bytes declared for it.`,
+        );
     }
     await blob.stageBlock(azureBlockId(blockId), bytes, bytes.length, { abortSignal: signal });
   }
@@ -153,13 +174,15 @@ export class AzureBlobStore implements BlobStore {
       // Azure's commit also accepts ids of blocks already committed to the blob; the port wants only staged ones.
       const staged = new Set(await this.#uncommittedBlocks(blob));
       const unknown = blockIds.find((_, i) => !staged.has(ids[i]!));
-      if (unknown !== undefined) throw new BlobStoreError("InvalidBlockList", `Block '${unknown}' was not staged for this blob.`);
+      if (unknown !== undefined)
+        throw new BlobStoreError("InvalidBlockList", `Block '${unknown}' was not staged for this blob.`);
     }
     let response;
     try {
       response = await blob.commitBlockList(ids);
     } catch (err) {
-      if (errorCode(err) === "InvalidBlockList") throw new BlobStoreError("InvalidBlockList", "A block in the list was not staged for this blob.");
+      if (errorCode(err) === "InvalidBlockList")
+        throw new BlobStoreError("InvalidBlockList", "A block in the list was not staged for this blob.");
       throw err;
     }
     const info = await this.stat(key);
@@ -227,7 +250,9 @@ export class AzureBlobStore implements BlobStore {
     if (prefix === "") throw new Error("Refusing to delete every blob: the prefix is empty.");
     const deleting = new Limiter(DELETE_CONCURRENCY);
     for await (const item of this.#container.listBlobsFlat({ prefix })) {
-      await deleting.run(() => this.#container.getBlockBlobClient(item.name).deleteIfExists({ deleteSnapshots: "include" }));
+      await deleting.run(() =>
+        this.#container.getBlockBlobClient(item.name).deleteIfExists({ deleteSnapshots: "include" }),
+      );
     }
     await deleting.drain();
   }
@@ -243,7 +268,11 @@ export class AzureBlobStore implements BlobStore {
       for (let offset = 0; offset < info.size; offset += BLOCK_BYTES) {
         const count = Math.min(BLOCK_BYTES, info.size - offset);
         await reading.run(async () => {
-          const bytes = await blob.downloadToBuffer(offset, count, { conditions: { ifMatch: quote(info.etag) }, blockSize: count, concurrency: 1 });
+          const bytes = await blob.downloadToBuffer(offset, count, {
+            conditions: { ifMatch: quote(info.etag) },
+            blockSize: count,
+            concurrency: 1,
+          });
           await file.write(bytes, 0, bytes.length, offset);
         });
       }
@@ -260,7 +289,11 @@ export class AzureBlobStore implements BlobStore {
   async uploadFromFile(key: string, localPath: string): Promise<BlobInfo> {
     const blob = this.#blob(key);
     const { size } = await stat(localPath);
-    const response = await blob.uploadFile(localPath, { blockSize: BLOCK_BYTES, maxSingleShotSize: BLOCK_BYTES, concurrency: TRANSFER_CONCURRENCY });
+    const response = await blob.uploadFile(localPath, {
+      blockSize: BLOCK_BYTES,
+      maxSingleShotSize: BLOCK_BYTES,
+      concurrency: TRANSFER_CONCURRENCY,
+    });
     return { size, etag: unquote(response.etag), lastModified: response.lastModified! };
   }
 
@@ -272,7 +305,10 @@ export class AzureBlobStore implements BlobStore {
     const copied = await this.#copy(from, to);
     if (!copied) return undefined;
     try {
-      await this.#blob(from).deleteIfExists({ deleteSnapshots: "include", conditions: { ifMatch: quote(copied.sourceEtag) } });
+      await this.#blob(from).deleteIfExists({
+        deleteSnapshots: "include",
+        conditions: { ifMatch: quote(copied.sourceEtag) },
+      });
     } catch (err) {
       if (statusOf(err) !== 412) throw err; // 412: `from` was written again meanwhile; that newer blob stays
     }
@@ -328,7 +364,12 @@ export class AzureBlobStore implements BlobStore {
   directLink(key: string, permission: "r" | "w", expiresOn: Date): string {
     const blob = this.#blob(key);
     const sas = generateBlobSASQueryParameters(
-      { containerName: this.#container.containerName, blobName: key, permissions: BlobSASPermissions.parse(permission === "r" ? "r" : "cw"), expiresOn },
+      {
+        containerName: this.#container.containerName,
+        blobName: key,
+        permissions: BlobSASPermissions.parse(permission === "r" ? "r" : "cw"),
+        expiresOn,
+      },
       this.#credential,
     );
     return `${blob.url}?${sas.toString()}`;
@@ -342,7 +383,8 @@ export class AzureBlobStore implements BlobStore {
 
 /** Keys are relative `/`-separated paths, as the fs store accepts them: no empty, `.` or `..` segment, no backslash. */
 function validateKey(key: string): void {
-  if (key.length === 0 || key.length > 1024 || key.startsWith("/") || key.includes("\\") || key.includes("\0")) throw new Error(`Invalid blob key '${key}'.`);
+  if (key.length === 0 || key.length > 1024 || key.startsWith("/") || key.includes("\\") || key.includes("\0"))
+    throw new Error(`Invalid blob key '${key}'.`);
   if (key.split("/").some((s) => s === "" || s === "." || s === "..")) throw new Error(`Invalid blob key '${key}'.`);
 }
 
@@ -356,7 +398,11 @@ function isUnfinishedCopy(copyStatus: string | undefined): boolean {
 }
 
 function infoOfItem(item: BlobItem): BlobInfo {
-  return { size: item.properties.contentLength ?? 0, etag: unquote(item.properties.etag), lastModified: item.properties.lastModified };
+  return {
+    size: item.properties.contentLength ?? 0,
+    etag: unquote(item.properties.etag),
+    lastModified: item.properties.lastModified,
+  };
 }
 
 /** Azure quotes its entity tags; the port's are bare (the storage routes quote them). */
@@ -377,7 +423,9 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function errorCode(err: unknown): string | undefined {
-  return (err as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (err as { code?: string }).code;
+  return (
+    (err as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (err as { code?: string }).code
+  );
 }
 
 /** Runs at most `limit` tasks at once; the first failure is thrown by the next `run` or by `drain`. */

@@ -1,5 +1,10 @@
 import type { ContainerClient } from "@azure/storage-blob";
-import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from "@azure/storage-blob";
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from "@azure/storage-blob";
 import type { CloudContainers, ContainerAccess } from "../../ports/cloud-containers.js";
 
 /** What a container token allows: CloudSqlite reads blocks and the manifest, lists, and (writing) adds, replaces and deletes them. */
@@ -24,7 +29,9 @@ export class AzureCloudContainers implements CloudContainers {
   static fromConnectionString(connectionString: string): AzureCloudContainers {
     const service = BlobServiceClient.fromConnectionString(connectionString);
     if (!(service.credential instanceof StorageSharedKeyCredential)) {
-      throw new Error("the connection string must name the account key (AccountName=…;AccountKey=…): the hub signs container tokens with it");
+      throw new Error(
+        "the connection string must name the account key (AccountName=…;AccountKey=…): the hub signs container tokens with it",
+      );
     }
     return new AzureCloudContainers(service, service.credential);
   }
@@ -70,7 +77,10 @@ export class AzureCloudContainers implements CloudContainers {
   token(containerName: string, access: ContainerAccess, expiresOn: Date): string {
     // A few minutes back: a client whose clock is slightly behind the account's can use the token at once.
     const startsOn = new Date(Date.now() - 5 * 60_000);
-    return generateBlobSASQueryParameters({ containerName, permissions: ContainerSASPermissions.parse(PERMISSIONS[access]), startsOn, expiresOn }, this.#credential).toString();
+    return generateBlobSASQueryParameters(
+      { containerName, permissions: ContainerSASPermissions.parse(PERMISSIONS[access]), startsOn, expiresOn },
+      this.#credential,
+    ).toString();
   }
 
   #container(containerName: string): ContainerClient {

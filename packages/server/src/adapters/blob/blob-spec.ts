@@ -16,11 +16,15 @@ export function parseBlobSpec(text: string): BlobSpec {
   if (azure) {
     const container = azure[1]!;
     if (!CONTAINER_NAME.test(container)) {
-      throw new ConfigError(`--blobs azure:<container> needs an Azure container name (3 to 63 lowercase letters, digits and single hyphens), not '${container}'.`);
+      throw new ConfigError(
+        `--blobs azure:<container> needs an Azure container name (3 to 63 lowercase letters, digits and single hyphens), not '${container}'.`,
+      );
     }
     return Object.freeze({ kind: "azure", container });
   }
-  throw new ConfigError(`--blobs must be fs (files under the data directory) or azure:<container> (account from AZURE_STORAGE_CONNECTION_STRING), not '${text}'.`);
+  throw new ConfigError(
+    `--blobs must be fs (files under the data directory) or azure:<container> (account from AZURE_STORAGE_CONNECTION_STRING), not '${text}'.`,
+  );
 }
 
 /** How the spec is written on the command line (for messages). */

@@ -1,6 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { BigIntStats, Dirent } from "node:fs";
-import { closeSync, createReadStream, createWriteStream, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { copyFile, link, open, readFile, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -73,15 +84,24 @@ export class FsBlobStore implements BlobStore {
     return this.#promote(temp, path);
   }
 
-  async stageBlock(key: string, blockId: string, data: Readable, options: { signal?: AbortSignal; maxStagedBytes?: number } = {}): Promise<void> {
+  async stageBlock(
+    key: string,
+    blockId: string,
+    data: Readable,
+    options: { signal?: AbortSignal; maxStagedBytes?: number } = {},
+  ): Promise<void> {
     this.#validate(key);
-    if (blockId.length === 0 || blockId.length > 1024) throw new BlobStoreError("InvalidBlockId", "A block id must be 1 to 1024 characters.");
+    if (blockId.length === 0 || blockId.length > 1024)
+      throw new BlobStoreError("InvalidBlockId", "A block id must be 1 to 1024 characters.");
     const folder = sha(key);
     const dir = join(this.#blocks, folder);
     const name = sha(blockId);
     const tally = await this.#tally(folder);
     if (!tally.blocks.has(name) && tally.blocks.size >= MAX_STAGED_BLOCKS) {
-      throw new BlobStoreError("TooManyBlocks", `${MAX_STAGED_BLOCKS} blocks are staged for this blob already: commit them or start over.`);
+      throw new BlobStoreError(
+        "TooManyBlocks",
+        `${MAX_STAGED_BLOCKS} blocks are staged for this blob already: commit them or start over.`,
+      );
     }
     // Every byte of every block staged for the key counts, those still arriving too (blocks come in parallel); a
     // block staged again under its id replaces the old one, which counts until then.
@@ -95,7 +115,12 @@ export class FsBlobStore implements BlobStore {
           // Refused: its bytes no longer count against the blocks still arriving beside it.
           tally.inFlight -= arrived;
           arrived = 0;
-          return done(new BlobStoreError("TooLarge", `The blocks staged for this blob would be larger than the ${max} bytes declared for it.`));
+          return done(
+            new BlobStoreError(
+              "TooLarge",
+              `The blocks staged for this blob would be larger than the ${max} bytes declared for it.`,
+            ),
+          );
         }
         done(null, chunk);
       },
@@ -171,7 +196,8 @@ export class FsBlobStore implements BlobStore {
     const dir = join(this.#blocks, sha(key));
     const parts = blockIds.map((id) => join(dir, sha(id)));
     for (const [i, part] of parts.entries()) {
-      if (!(await isFile(part))) throw new BlobStoreError("InvalidBlockList", `Block '${blockIds[i]}' was not staged for this blob.`);
+      if (!(await isFile(part)))
+        throw new BlobStoreError("InvalidBlockList", `Block '${blockIds[i]}' was not staged for this blob.`);
     }
     const name = this.#tempName();
     const temp = join(this.#tmp, name);
@@ -299,7 +325,8 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     for (const name of names) {
-      if (name.startsWith(start) && !isReserved(name)) await rm(join(this.root, folder, name), { recursive: true, force: true });
+      if (name.startsWith(start) && !isReserved(name))
+        await rm(join(this.root, folder, name), { recursive: true, force: true });
     }
   }
 
@@ -392,7 +419,10 @@ export class FsBlobStore implements BlobStore {
     const slash = prefix.lastIndexOf("/");
     const folder = slash >= 0 ? prefix.slice(0, slash) : "";
     if (folder !== "") this.#validate(folder);
-    const walk = async function* (this: FsBlobStore, relative: string): AsyncGenerator<{ key: string; info: BlobInfo }> {
+    const walk = async function* (
+      this: FsBlobStore,
+      relative: string,
+    ): AsyncGenerator<{ key: string; info: BlobInfo }> {
       let entries: Dirent[];
       try {
         entries = await readdir(join(this.root, relative), { withFileTypes: true });
@@ -425,7 +455,9 @@ export class FsBlobStore implements BlobStore {
       if (signal?.aborted) throw signal.reason;
       // flush: the stream fsyncs its own descriptor before closing it (no second open just to sync).
       const file = createWriteStream(temp, { flush: true });
-      await (through ? pipeline(data, through, file, signal ? { signal } : {}) : pipeline(data, file, signal ? { signal } : {}));
+      await (through
+        ? pipeline(data, through, file, signal ? { signal } : {})
+        : pipeline(data, file, signal ? { signal } : {}));
       return temp;
     } catch (err) {
       await rm(temp, { force: true });
@@ -469,9 +501,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   #validate(key: string): void {
-    if (key.length === 0 || key.startsWith("/") || key.includes("\\") || key.includes("\0")) throw new Error(`Invalid blob key '${key}'.`);
+    if (key.length === 0 || key.startsWith("/") || key.includes("\\") || key.includes("\0"))
+      throw new Error(`Invalid blob key '${key}'.`);
     const segments = key.split("/");
-    if (segments.some((s) => s === "" || s === "." || s === "..") || isReserved(segments[0]!)) throw new Error(`Invalid blob key '${key}'.`);
+    if (segments.some((s) => s === "" || s === "." || s === "..") || isReserved(segments[0]!))
+      throw new Error(`Invalid blob key '${key}'.`);
   }
 
   /**
@@ -491,7 +525,9 @@ export class FsBlobStore implements BlobStore {
       try {
         const s = statSync(join(this.#tmp, name));
         const pid = /^(\d+)-/.exec(name)?.[1];
-        const writerGone = pid === undefined || (Number(pid) === process.pid ? !this.#activeTemps.has(name) : !isProcessAlive(Number(pid)));
+        const writerGone =
+          pid === undefined ||
+          (Number(pid) === process.pid ? !this.#activeTemps.has(name) : !isProcessAlive(Number(pid)));
         if (writerGone || s.mtimeMs < now - STALE_TEMP_MS) remove(join(this.#tmp, name), s.size);
       } catch {
         // Gone meanwhile, or not ours to remove: not worth failing for.
@@ -533,7 +569,6 @@ async function fsync(path: string): Promise<void> {
     await handle.close();
   }
 }
-
 
 async function isFile(path: string): Promise<boolean> {
   return stat(path).then(

@@ -77,7 +77,11 @@ export class InProcessEventBus implements EventPublisher, EventFeed {
     return this.#subscribers;
   }
 
-  subscribe(iModelId: string, after: { epoch: string; seq: number } | undefined, listener: (event: SequencedEvent) => void): Subscription | undefined {
+  subscribe(
+    iModelId: string,
+    after: { epoch: string; seq: number } | undefined,
+    listener: (event: SequencedEvent) => void,
+  ): Subscription | undefined {
     if (this.#subscribers >= this.maxSubscribers) return undefined;
     const channel = this.#channel(iModelId);
     let missed: Subscription["missed"] = [];

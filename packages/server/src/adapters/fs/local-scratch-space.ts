@@ -11,7 +11,9 @@ export class LocalScratchSpace implements ScratchSpace {
 
   async withDirectory<T>(purpose: string, fn: (dir: string) => Promise<T>): Promise<T> {
     await mkdir(this.root, { recursive: true });
-    const dir = await mkdtemp(join(this.root, `${purpose.toLowerCase().replace(/[^a-z]/g, "") || "work"}-${process.pid}-`));
+    const dir = await mkdtemp(
+      join(this.root, `${purpose.toLowerCase().replace(/[^a-z]/g, "") || "work"}-${process.pid}-`),
+    );
     try {
       return await fn(dir);
     } finally {

@@ -5,7 +5,12 @@ import { copyFile, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
-import type { ChangeOp, RawChangesetSummary, SummarizeArgs, SummaryChangeset } from "../../ports/change-summary-store.js";
+import type {
+  ChangeOp,
+  RawChangesetSummary,
+  SummarizeArgs,
+  SummaryChangeset,
+} from "../../ports/change-summary-store.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -44,7 +49,8 @@ function readSchemaChanges(db: IModelDb, pathname: string): { name: string; op: 
     while (reader.step()) {
       if (reader.tableName !== "ec_Schema") continue;
       const op = OPS[reader.op]!;
-      const values = reader.getChangeValuesObject(op === "deleted" ? "Old" : "New", { includePrimaryKeyInUpdateNew: true }) ?? {};
+      const values =
+        reader.getChangeValuesObject(op === "deleted" ? "Old" : "New", { includePrimaryKeyInUpdateNew: true }) ?? {};
       let name = text(values.Name);
       if (!name) {
         const id = reader.primaryKeyValues[0];
@@ -101,10 +107,13 @@ function classNames(db: IModelDb): (classId: string) => string {
   return (classId) => {
     let name = cache.get(classId);
     if (name === undefined) {
-      name = db.withSqliteStatement("SELECT s.Name || ':' || c.Name FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE c.Id = ?", (stmt) => {
-        stmt.bindId(1, classId);
-        return stmt.step() === bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : "";
-      });
+      name = db.withSqliteStatement(
+        "SELECT s.Name || ':' || c.Name FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE c.Id = ?",
+        (stmt) => {
+          stmt.bindId(1, classId);
+          return stmt.step() === bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : "";
+        },
+      );
       cache.set(classId, name);
     }
     return name;
@@ -128,12 +137,17 @@ function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
       if (reader.tableName !== "bis_Element" || reader.op === "Updated") continue;
       if (!columns) {
         const names = reader.getColumnNames("bis_Element");
-        columns = Object.fromEntries(["Id", "ECClassId", "ModelId", "ParentId", "UserLabel", "CodeValue"].map((n) => [n, names.indexOf(n)]));
-        for (const [n, i] of Object.entries(columns)) if (i < 0) throw new Error(`bis_Element has no column ${n} in this changeset.`);
+        columns = Object.fromEntries(
+          ["Id", "ECClassId", "ModelId", "ParentId", "UserLabel", "CodeValue"].map((n) => [n, names.indexOf(n)]),
+        );
+        for (const [n, i] of Object.entries(columns))
+          if (i < 0) throw new Error(`bis_Element has no column ${n} in this changeset.`);
       }
       const stage = reader.op === "Inserted" ? "New" : "Old";
-      const id = (n: string) => (reader.isColumnValueNull(columns![n]!, stage) ? null : reader.getChangeValueId(columns![n]!, stage) ?? null);
-      const str = (n: string) => (reader.isColumnValueNull(columns![n]!, stage) ? null : text(reader.getChangeValueText(columns![n]!, stage)));
+      const id = (n: string) =>
+        reader.isColumnValueNull(columns![n]!, stage) ? null : (reader.getChangeValueId(columns![n]!, stage) ?? null);
+      const str = (n: string) =>
+        reader.isColumnValueNull(columns![n]!, stage) ? null : text(reader.getChangeValueText(columns![n]!, stage));
       elements.push({
         id: id("Id")!,
         op: reader.op === "Inserted" ? "inserted" : "deleted",
@@ -160,7 +174,9 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
   const byId = new Map<string, { old?: ChangedECInstance; new?: ChangedECInstance }>();
   const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
   const adaptor = new backend.ChangesetECAdaptor(reader);
-  const cache = spill ? backend.ECChangeUnifierCache.createSqliteBackedCache(db) : backend.ECChangeUnifierCache.createInMemoryCache();
+  const cache = spill
+    ? backend.ECChangeUnifierCache.createSqliteBackedCache(db)
+    : backend.ECChangeUnifierCache.createInMemoryCache();
   const unifier = new backend.PartialECChangeUnifier(db, cache);
   try {
     adaptor.acceptOp("Updated").acceptClass("BisCore.Element");
@@ -196,14 +212,21 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
       previousModelId: "Model" in now && previous && previous !== modelId ? previous : null,
       parentId: after("Parent", file?.parentId, navId),
       label: after("UserLabel", file?.userLabel, text) ?? after("CodeValue", file?.codeValue, text),
-      properties: [...new Set([...Object.keys(now), ...Object.keys(before)])].filter((name) => !IGNORED_PROPERTIES.has(name)).sort(),
+      properties: [...new Set([...Object.keys(now), ...Object.keys(before)])]
+        .filter((name) => !IGNORED_PROPERTIES.has(name))
+        .sort(),
     });
   }
   return elements;
 }
 
 /** Reads one changeset against `db` (at the changeset's parent, or at the changeset): one entry per changed element. */
-export function summarizeChangeset(db: IModelDb, cs: SummaryChangeset, spillAboveBytes: number, fileSize: number): RawChangesetSummary {
+export function summarizeChangeset(
+  db: IModelDb,
+  cs: SummaryChangeset,
+  spillAboveBytes: number,
+  fileSize: number,
+): RawChangesetSummary {
   const schemaChanged = isSchemaChangeset(cs.changesType);
   const schemas = schemaChanged ? readSchemaChanges(db, cs.pathname) : [];
   const elements = [...insertsAndDeletes(db, cs.pathname), ...updates(db, cs.pathname, fileSize > spillAboveBytes)];
@@ -211,7 +234,14 @@ export function summarizeChangeset(db: IModelDb, cs: SummaryChangeset, spillAbov
   return { index: cs.index, id: cs.id, schemaChanged, schemas, elements };
 }
 
-type NativeDb = { applyChangeset(cs: unknown, fastForward: boolean): void; getCurrentChangeset(): { id: string }; hasPendingTxns(): boolean; deleteAllTxns(): void; getBriefcaseId(): number; resetBriefcaseId(id: number): void };
+type NativeDb = {
+  applyChangeset(cs: unknown, fastForward: boolean): void;
+  getCurrentChangeset(): { id: string };
+  hasPendingTxns(): boolean;
+  deleteAllTxns(): void;
+  getBriefcaseId(): number;
+  resetBriefcaseId(id: number): void;
+};
 
 function nativeDbOf(db: object): NativeDb {
   for (const sym of Object.getOwnPropertySymbols(db)) {
@@ -225,7 +255,10 @@ function nativeDbOf(db: object): NativeDb {
  * Brings the summary briefcase forward changeset by changeset and summarizes the ones asked for. `rejected` makes
  * the error the worker reports as bad input (a changeset that does not apply or cannot be read).
  */
-export async function summarizeChangesets(args: SummarizeArgs, rejected: (message: string) => Error): Promise<{ summaries: RawChangesetSummary[]; changesetId: string }> {
+export async function summarizeChangesets(
+  args: SummarizeArgs,
+  rejected: (message: string) => Error,
+): Promise<{ summaries: RawChangesetSummary[]; changesetId: string }> {
   if (args.basePath) {
     const temp = `${args.briefcasePath}.${process.pid}.tmp`;
     await copyFile(args.basePath, temp);
@@ -243,12 +276,17 @@ export async function summarizeChangesets(args: SummarizeArgs, rejected: (messag
       try {
         summaries.push(summarizeChangeset(db, cs, spill, (await stat(cs.pathname)).size));
       } catch (err) {
-        throw rejected(`Changeset ${cs.index} ('${cs.id}') could not be read: ${err instanceof Error ? err.message : String(err)}`);
+        throw rejected(
+          `Changeset ${cs.index} ('${cs.id}') could not be read: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     };
     if (args.current) {
       const at = nativeDb.getCurrentChangeset().id;
-      if (at !== args.current.id) throw new Error(`The summary briefcase is at '${at}', not at changeset ${args.current.index} ('${args.current.id}').`);
+      if (at !== args.current.id)
+        throw new Error(
+          `The summary briefcase is at '${at}', not at changeset ${args.current.index} ('${args.current.id}').`,
+        );
       await read(args.current);
     }
     const last = args.changesets.at(-1);
@@ -258,13 +296,18 @@ export async function summarizeChangesets(args: SummarizeArgs, rejected: (messag
       if (cs.summarize && !schema) await read(cs);
       if (cs === last && args.applyLast === false) break;
       const at = nativeDb.getCurrentChangeset().id;
-      if (cs.parentId !== at) throw new Error(`Changeset ${cs.index} ('${cs.id}') does not follow the summary briefcase's changeset '${at}'.`);
+      if (cs.parentId !== at)
+        throw new Error(
+          `Changeset ${cs.index} ('${cs.id}') does not follow the summary briefcase's changeset '${at}'.`,
+        );
       if (schema) db.clearCaches();
       try {
         const { summarize: _summarize, ...props } = cs;
         nativeDb.applyChangeset(props, true);
       } catch (err) {
-        throw rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${err instanceof Error ? err.message : String(err)}`);
+        throw rejected(
+          `Changeset ${cs.index} ('${cs.id}') could not be applied: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       if (schema) db.clearCaches();
       if (cs.summarize && schema) await read(cs);

@@ -1,7 +1,16 @@
 /** Messages between the server and its iTwin.js worker process (Node IPC). */
 export interface WorkerRequest {
   id: number;
-  op: "initializeBaseline" | "createEmptyBaseline" | "computeChangesetId" | "inspect" | "makeCheckpoint" | "uploadCheckpointBlocks" | "deleteCheckpointBlocks" | "describeElements" | "summarizeChangesets";
+  op:
+    | "initializeBaseline"
+    | "createEmptyBaseline"
+    | "computeChangesetId"
+    | "inspect"
+    | "makeCheckpoint"
+    | "uploadCheckpointBlocks"
+    | "deleteCheckpointBlocks"
+    | "describeElements"
+    | "summarizeChangesets";
   args: Record<string, unknown>;
 }
 

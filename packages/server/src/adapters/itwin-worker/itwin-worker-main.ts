@@ -31,12 +31,15 @@ const itwin: WorkerITwin = (() => {
   try {
     backendPackage = require.resolve("@itwin/core-backend/package.json");
   } catch {
-    return fail(`MODELHUB_ITWIN_ROOT: no @itwin/core-backend is installed in ${itwinRoot} (npm install @itwin/core-backend@5 there).`);
+    return fail(
+      `MODELHUB_ITWIN_ROOT: no @itwin/core-backend is installed in ${itwinRoot} (npm install @itwin/core-backend@5 there).`,
+    );
   }
   const coreBackend = version(backendPackage);
   const native = version(createRequire(backendPackage).resolve("@bentley/imodeljs-native/package.json"));
   if (!itwinRoot) return { coreBackend, native };
-  if (Number(coreBackend.split(".")[0]) !== 5) return fail(`MODELHUB_ITWIN_ROOT: ${itwinRoot} has iTwin.js ${coreBackend}; the hub's worker runs iTwin.js 5.x.`);
+  if (Number(coreBackend.split(".")[0]) !== 5)
+    return fail(`MODELHUB_ITWIN_ROOT: ${itwinRoot} has iTwin.js ${coreBackend}; the hub's worker runs iTwin.js 5.x.`);
   const own = version(createRequire(import.meta.url).resolve("@itwin/core-backend/package.json"));
   return { coreBackend, native, root: itwinRoot, ...(compareVersions(coreBackend, own) < 0 ? { behind: own } : {}) };
 })();
@@ -68,7 +71,9 @@ const itwinName = `iTwin.js ${itwin.coreBackend} (native ${itwin.native})`;
 /** Said after a native error: which iTwin.js failed, and (isTooNew) what to do if a newer one wrote the input. */
 function workerNote(tooNew: boolean): string {
   const runs = `The hub's worker runs ${itwinName}`;
-  return tooNew ? `${runs}; if a newer iTwin.js wrote it, run the worker on that version (MODELHUB_ITWIN_ROOT, see docs/deploy.md) and schedule the checkpoint again.` : `${runs}.`;
+  return tooNew
+    ? `${runs}; if a newer iTwin.js wrote it, run the worker on that version (MODELHUB_ITWIN_ROOT, see docs/deploy.md) and schedule the checkpoint again.`
+    : `${runs}.`;
 }
 
 /** "message." — native messages come with and without a final period. */
@@ -82,8 +87,15 @@ function sentence(message: string): string {
  */
 function isTooNew(err: unknown): boolean {
   const n = (err as { errorNumber?: number }).errorNumber;
-  const tooNew = [bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNew, bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNewForReadWrite, bentley.DbResult.BE_SQLITE_ERROR_InvalidProfileVersion];
-  return (n !== undefined && tooNew.includes(n)) || /too new|newer version|ProfileTooNew|unsupported.*version/i.test(err instanceof Error ? err.message : String(err));
+  const tooNew = [
+    bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNew,
+    bentley.DbResult.BE_SQLITE_ERROR_ProfileTooNewForReadWrite,
+    bentley.DbResult.BE_SQLITE_ERROR_InvalidProfileVersion,
+  ];
+  return (
+    (n !== undefined && tooNew.includes(n)) ||
+    /too new|newer version|ProfileTooNew|unsupported.*version/i.test(err instanceof Error ? err.message : String(err))
+  );
 }
 
 /** Raised for bad input: the parent turns it into FileRejected. */
@@ -98,7 +110,10 @@ const PARENT_CHANGESET_VALUES = ["ParentChangeSetId", "parentChangeset"] as cons
 const NO_LOCKING = "NoLocking";
 
 function openNative(path: string, mode: "read" | "write"): NativeDb {
-  return backend.IModelDb.openDgnDb({ path }, mode === "write" ? bentley.OpenMode.ReadWrite : bentley.OpenMode.Readonly);
+  return backend.IModelDb.openDgnDb(
+    { path },
+    mode === "write" ? bentley.OpenMode.ReadWrite : bentley.OpenMode.Readonly,
+  );
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -169,8 +184,16 @@ async function discard(temp: string): Promise<void> {
 const ops = {
   summarizeChangesets: (args: SummarizeArgs) => summarizeChangesets(args, (message) => new Rejected(message)),
 
-  async initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean; resetParentChangeset?: boolean }) {
-    if (!(await isSqlite(args.inputPath))) throw new Rejected("The uploaded file is not an iModel: it is not an SQLite database.");
+  async initializeBaseline(args: {
+    inputPath: string;
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+    noLocks?: boolean;
+    resetParentChangeset?: boolean;
+  }) {
+    if (!(await isSqlite(args.inputPath)))
+      throw new Rejected("The uploaded file is not an iModel: it is not an SQLite database.");
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
     try {
@@ -179,7 +202,10 @@ const ops = {
       try {
         db = openNative(temp, "write");
       } catch (err) {
-        if (isTooNew(err)) throw new Rejected(`The uploaded iModel cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`);
+        if (isTooNew(err))
+          throw new Rejected(
+            `The uploaded iModel cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`,
+          );
         throw new Rejected(`The uploaded file is not an iModel: ${nativeMessage(err, temp)}`);
       }
       let changeset: { id: string; index?: number };
@@ -198,19 +224,33 @@ const ops = {
         db.closeFile();
       }
       const fileSize = await finish(temp, args.outputPath);
-      return { fileSize, changesetId: changeset.id, ...(changeset.index !== undefined ? { changesetIndex: changeset.index } : {}) };
+      return {
+        fileSize,
+        changesetId: changeset.id,
+        ...(changeset.index !== undefined ? { changesetIndex: changeset.index } : {}),
+      };
     } catch (err) {
       await discard(temp);
       throw err;
     }
   },
 
-  async createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string; noLocks?: boolean }) {
+  async createEmptyBaseline(args: {
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+    rootSubjectName: string;
+    rootSubjectDescription?: string;
+    noLocks?: boolean;
+  }) {
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
     try {
       backend.SnapshotDb.createEmpty(temp, {
-        rootSubject: { name: args.rootSubjectName, ...(args.rootSubjectDescription ? { description: args.rootSubjectDescription } : {}) },
+        rootSubject: {
+          name: args.rootSubjectName,
+          ...(args.rootSubjectDescription ? { description: args.rootSubjectDescription } : {}),
+        },
       }).close();
       const db = openNative(temp, "write");
       try {
@@ -232,7 +272,9 @@ const ops = {
       throw new Rejected(`Invalid parent changeset id '${args.parentId}': expected "" or 40 hexadecimal digits.`);
     }
     try {
-      return { id: IModelNative.platform.DgnDb.computeChangesetId({ parentId: args.parentId, pathname: args.pathname }) };
+      return {
+        id: IModelNative.platform.DgnDb.computeChangesetId({ parentId: args.parentId, pathname: args.pathname }),
+      };
     } catch (err) {
       throw new Rejected(nativeMessage(err, args.pathname));
     }
@@ -261,7 +303,14 @@ const ops = {
         db.closeFile();
       }
     } finally {
-      if (!hadWal && !hadShm && (await stat(wal).then((s) => s.size === 0, () => true))) {
+      if (
+        !hadWal &&
+        !hadShm &&
+        (await stat(wal).then(
+          (s) => s.size === 0,
+          () => true,
+        ))
+      ) {
         await rm(wal, { force: true });
         await rm(shm, { force: true });
       }
@@ -275,15 +324,21 @@ const ops = {
   async describeElements(args: { path: string; ids: string[] }) {
     const db = backend.SnapshotDb.openFile(args.path);
     try {
-      const reader = db.createQueryReader(DESCRIBE_ECSQL, new common.QueryBinder().bindIdSet(1, args.ids), { rowFormat: common.QueryRowFormat.UseECSqlPropertyIndexes });
+      const reader = db.createQueryReader(DESCRIBE_ECSQL, new common.QueryBinder().bindIdSet(1, args.ids), {
+        rowFormat: common.QueryRowFormat.UseECSqlPropertyIndexes,
+      });
       const elements: ElementDescription[] = [];
       for await (const row of reader) {
-        const [id, className, code, label, modelId, modelClass, modelCode, modelLabel] = row.toArray() as (string | undefined)[];
+        const [id, className, code, label, modelId, modelClass, modelCode, modelLabel] = row.toArray() as (
+          string | undefined
+        )[];
         elements.push({
           id: String(id),
           className: String(className ?? ""),
           label: label || code || null,
-          model: modelId ? { id: String(modelId), className: modelClass ?? null, label: modelLabel || modelCode || null } : null,
+          model: modelId
+            ? { id: String(modelId), className: modelClass ?? null, label: modelLabel || modelCode || null }
+            : null,
         });
       }
       return { elements, changesetId: db.changeset.id };
@@ -292,7 +347,11 @@ const ops = {
     }
   },
 
-  async makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
+  async makeCheckpoint(args: {
+    basePath: string;
+    outputPath: string;
+    changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[];
+  }) {
     await mkdir(dirname(args.outputPath), { recursive: true });
     const temp = tempPath(args.outputPath);
     try {
@@ -301,7 +360,10 @@ const ops = {
       try {
         db = backend.SnapshotDb.openForApplyChangesets(temp);
       } catch (err) {
-        if (isTooNew(err)) throw new Rejected(`The checkpoint this one starts from cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`);
+        if (isTooNew(err))
+          throw new Rejected(
+            `The checkpoint this one starts from cannot be opened: ${sentence(nativeMessage(err, temp))} ${workerNote(true)}`,
+          );
         throw err;
       }
       const nativeDb = (db as unknown as Record<symbol, NativeDb | undefined>)[_nativeDb] ?? nativeDbOf(db);
@@ -313,13 +375,17 @@ const ops = {
           // onto version0 in a test), so check it here.
           const at = nativeDb.getCurrentChangeset().id;
           if (cs.parentId !== at) {
-            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: its parent is '${cs.parentId}' but the file is at '${at}'.`);
+            throw new Rejected(
+              `Changeset ${cs.index} ('${cs.id}') could not be applied: its parent is '${cs.parentId}' but the file is at '${at}'.`,
+            );
           }
           if (cs.changesType === 1 || cs.changesType === 65) db.clearCaches();
           try {
             nativeDb.applyChangeset({ ...cs, changesType: cs.changesType } as never, true);
           } catch (err) {
-            throw new Rejected(`Changeset ${cs.index} ('${cs.id}') could not be applied: ${sentence(nativeMessage(err, temp, cs.pathname))} ${workerNote(isTooNew(err))}`);
+            throw new Rejected(
+              `Changeset ${cs.index} ('${cs.id}') could not be applied: ${sentence(nativeMessage(err, temp, cs.pathname))} ${workerNote(isTooNew(err))}`,
+            );
           }
         }
         db.saveChanges();
@@ -342,7 +408,15 @@ const ops = {
    * V2CheckpointManager attaches or downloads), uploaded block by block under the container's write lock.
    * `initialize`: the container is new (or was never set up): it gets CloudSqlite's layout first, with 4 MB blocks.
    */
-  async uploadCheckpointBlocks(args: { localPath: string; baseUri: string; containerId: string; accessToken: string; dbName: string; initialize: boolean; blockSize: number }) {
+  async uploadCheckpointBlocks(args: {
+    localPath: string;
+    baseUri: string;
+    containerId: string;
+    accessToken: string;
+    dbName: string;
+    initialize: boolean;
+    blockSize: number;
+  }) {
     const container = backend.CloudSqlite.createCloudContainer({
       baseUri: args.baseUri,
       containerId: args.containerId,
@@ -355,9 +429,15 @@ const ops = {
     if (args.initialize) container.initializeContainer({ blockSize: args.blockSize });
     container.connect(backend.CloudSqlite.CloudCaches.getCache({ cacheName: "checkpoint-upload" }));
     try {
-      await backend.CloudSqlite.withWriteLock({ user: WRITER, container, busyHandler: waitForWriteLock() }, async () => {
-        await backend.CloudSqlite.transferDb("upload", container, { dbName: args.dbName, localFileName: args.localPath });
-      });
+      await backend.CloudSqlite.withWriteLock(
+        { user: WRITER, container, busyHandler: waitForWriteLock() },
+        async () => {
+          await backend.CloudSqlite.transferDb("upload", container, {
+            dbName: args.dbName,
+            localFileName: args.localPath,
+          });
+        },
+      );
       return { blockSize: container.blockSize };
     } finally {
       container.disconnect({ detach: true });
@@ -381,13 +461,16 @@ const ops = {
     try {
       const present = new Set(container.queryDatabases());
       const deleted: string[] = [];
-      await backend.CloudSqlite.withWriteLock({ user: WRITER, container, busyHandler: waitForWriteLock() }, async () => {
-        for (const dbName of args.dbNames) {
-          if (!present.has(dbName)) continue;
-          await container.deleteDatabase(dbName);
-          deleted.push(dbName);
-        }
-      });
+      await backend.CloudSqlite.withWriteLock(
+        { user: WRITER, container, busyHandler: waitForWriteLock() },
+        async () => {
+          for (const dbName of args.dbNames) {
+            if (!present.has(dbName)) continue;
+            await container.deleteDatabase(dbName);
+            deleted.push(dbName);
+          }
+        },
+      );
       await backend.CloudSqlite.cleanDeletedBlocks(container, { findOrphanedBlocks: false });
       return { deleted };
     } finally {
@@ -461,21 +544,25 @@ async function main(): Promise<void> {
         response = { id: message.id, ok: true, result: await op(message.args) };
       } catch (err) {
         const kind = err instanceof Rejected ? "rejected" : "failed";
-        response = { id: message.id, ok: false, error: { message: err instanceof Error ? err.message : String(err), kind } };
+        response = {
+          id: message.id,
+          ok: false,
+          error: { message: err instanceof Error ? err.message : String(err), kind },
+        };
       }
       if (process.connected) process.send!(response);
     });
   });
   // The parent closed the channel (close(), or it died): finish the current request, shut down, exit.
   process.once("disconnect", () => {
-    void queue
-      .then(() => backend.IModelHost.shutdown())
-      .finally(() => process.exit(0));
+    void queue.then(() => backend.IModelHost.shutdown()).finally(() => process.exit(0));
   });
   process.send({ ready: true, itwin } satisfies WorkerReady);
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`iTwin.js worker (${itwinName}) failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `iTwin.js worker (${itwinName}) failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -99,7 +99,8 @@ export class ITwinWorker implements IModelFileWorker {
       return { ok: true, state: "idle", pid: child.pid, itwin: this.#itwin };
     } catch (err) {
       // A request that started meanwhile may hold the child's event loop (native calls are synchronous).
-      if (this.#inFlight?.child === child && this.#up === child) return { ok: true, state: "busy", pid: child.pid, itwin: this.#itwin };
+      if (this.#inFlight?.child === child && this.#up === child)
+        return { ok: true, state: "busy", pid: child.pid, itwin: this.#itwin };
       return { ok: false, state: "unresponsive", reason: (err as Error).message };
     }
   }
@@ -120,11 +121,25 @@ export class ITwinWorker implements IModelFileWorker {
     await this.#start();
   }
 
-  initializeBaseline(args: { inputPath: string; outputPath: string; iModelId: string; iTwinId: string; noLocks?: boolean; resetParentChangeset?: boolean }) {
+  initializeBaseline(args: {
+    inputPath: string;
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+    noLocks?: boolean;
+    resetParentChangeset?: boolean;
+  }) {
     return this.#call<{ fileSize: number; changesetId: string; changesetIndex?: number }>("initializeBaseline", args);
   }
 
-  createEmptyBaseline(args: { outputPath: string; iModelId: string; iTwinId: string; rootSubjectName: string; rootSubjectDescription?: string; noLocks?: boolean }) {
+  createEmptyBaseline(args: {
+    outputPath: string;
+    iModelId: string;
+    iTwinId: string;
+    rootSubjectName: string;
+    rootSubjectDescription?: string;
+    noLocks?: boolean;
+  }) {
     return this.#call<{ fileSize: number }>("createEmptyBaseline", args);
   }
 
@@ -132,7 +147,11 @@ export class ITwinWorker implements IModelFileWorker {
     return this.#call<{ id: string }>("computeChangesetId", { parentId: args.parentId, pathname: args.pathname });
   }
 
-  makeCheckpoint(args: { basePath: string; outputPath: string; changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[] }) {
+  makeCheckpoint(args: {
+    basePath: string;
+    outputPath: string;
+    changesets: { id: string; index: number; parentId: string; pathname: string; changesType: number }[];
+  }) {
     return this.#call<{ fileSize: number; changesetId: string }>("makeCheckpoint", args);
   }
 
@@ -225,7 +244,9 @@ export class ITwinWorker implements IModelFileWorker {
         id,
         child,
         timer: setTimeout(() => {
-          inFlight.settle(new Error(`iTwin.js worker did not answer '${job.op}' within ${timeoutMs} ms; it was restarted.`));
+          inFlight.settle(
+            new Error(`iTwin.js worker did not answer '${job.op}' within ${timeoutMs} ms; it was restarted.`),
+          );
           // Detach it first so the next request starts a fresh child instead of waiting for this one to die.
           this.#detach(child);
           child.kill("SIGKILL");
@@ -241,7 +262,8 @@ export class ITwinWorker implements IModelFileWorker {
       this.#inFlight = inFlight;
       if (!child.connected) {
         // Dying between start and send: the exit handler settles this request, unless it already ran.
-        if (child.exitCode !== null || child.signalCode !== null) inFlight.settle(exitError(child.exitCode, child.signalCode, ""));
+        if (child.exitCode !== null || child.signalCode !== null)
+          inFlight.settle(exitError(child.exitCode, child.signalCode, ""));
         return;
       }
       child.send({ id, op: job.op, args: job.args as Record<string, unknown> } satisfies WorkerRequest, (err) => {
@@ -291,7 +313,12 @@ export class ITwinWorker implements IModelFileWorker {
         const inFlight = this.#inFlight;
         if (!inFlight || inFlight.id !== message.id || inFlight.child !== child) return;
         if (message.ok) inFlight.settle(undefined, message.result);
-        else inFlight.settle(message.error.kind === "rejected" ? new FileRejected(message.error.message) : new Error(message.error.message));
+        else
+          inFlight.settle(
+            message.error.kind === "rejected"
+              ? new FileRejected(message.error.message)
+              : new Error(message.error.message),
+          );
       });
       child.once("exit", (code, signal) => {
         clearTimeout(startTimer);
@@ -313,11 +340,18 @@ function closedError(): Error {
 
 function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
   const last = stderr.trim().split("\n").at(-1);
-  return new Error(`iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${last ? `: ${last}` : ""}`);
+  return new Error(
+    `iTwin.js worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${last ? `: ${last}` : ""}`,
+  );
 }
 
 /** What `describeElements` answers: the ids the file has (others are left out), and the changeset it is at. */
 export interface DescribedElements {
-  elements: { id: string; className: string; label: string | null; model: { id: string; className: string | null; label: string | null } | null }[];
+  elements: {
+    id: string;
+    className: string;
+    label: string | null;
+    model: { id: string; className: string | null; label: string | null } | null;
+  }[];
   changesetId: string;
 }

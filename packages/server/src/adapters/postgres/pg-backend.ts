@@ -5,7 +5,13 @@ import { closeStores } from "../metadata-backend.js";
 import { PgAccessStore } from "./pg-access-store.js";
 import { PgAuditLog } from "./pg-audit-log.js";
 import { openPgChangeSummaryStore } from "./pg-change-summary-store.js";
-import { InvalidPgSchemaNameError, migratePg, openPgPool, pgSchemaVersion, PgSchemaTooNewError } from "./pg-database.js";
+import {
+  InvalidPgSchemaNameError,
+  migratePg,
+  openPgPool,
+  pgSchemaVersion,
+  PgSchemaTooNewError,
+} from "./pg-database.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import { PgEventBus } from "./pg-event-bus.js";
 import { PgIdentityStore } from "./pg-identity-store.js";
@@ -52,7 +58,9 @@ export async function openPostgresBackend(url: string, options: OpenBackendOptio
 }
 
 /** The identity store alone on its own small pool (the token commands); `close` ends the pool too. */
-export async function openPostgresIdentityStore(url: string): Promise<{ store: IdentityStore; close(): Promise<void> }> {
+export async function openPostgresIdentityStore(
+  url: string,
+): Promise<{ store: IdentityStore; close(): Promise<void> }> {
   const pool = openPgPool(url, { max: 2, applicationName: "modelhub tokens" });
   try {
     await migratePg(pool);
@@ -74,7 +82,9 @@ export async function openPostgresIdentityStore(url: string): Promise<{ store: I
  * The metadata store alone on its own small pool (`modelhub doctor`), not migrated: a database at another schema
  * version than this modelhub's is refused by name. `close` ends the pool too.
  */
-export async function openPostgresMetadataStore(url: string): Promise<{ store: MetadataStore; close(): Promise<void> }> {
+export async function openPostgresMetadataStore(
+  url: string,
+): Promise<{ store: MetadataStore; close(): Promise<void> }> {
   const pool = openPgPool(url, { max: 2, applicationName: "modelhub doctor" });
   try {
     const version = await pgSchemaVersion(pool);
@@ -104,7 +114,10 @@ export async function openPostgresMetadataStore(url: string): Promise<{ store: M
  * `modelhub migrate`: the database of `url` at this modelhub's schema, on a pool of one connection. A bad schema name
  * or a database migrated by a newer modelhub become `refusal(message)`: nothing was changed then.
  */
-export async function migratePostgresDatabase(url: string, refusal: (message: string) => Error): Promise<{ from: number; to: number; applied: { version: number; name: string }[] }> {
+export async function migratePostgresDatabase(
+  url: string,
+  refusal: (message: string) => Error,
+): Promise<{ from: number; to: number; applied: { version: number; name: string }[] }> {
   let pool;
   try {
     pool = openPgPool(url, { max: 1, applicationName: "modelhub migrate" });
@@ -113,7 +126,14 @@ export async function migratePostgresDatabase(url: string, refusal: (message: st
   }
   try {
     const result = await migratePg(pool);
-    return { from: result.from, to: result.to, applied: result.applied.map((version) => ({ version, name: PG_MIGRATIONS.find((m) => m.version === version)!.name })) };
+    return {
+      from: result.from,
+      to: result.to,
+      applied: result.applied.map((version) => ({
+        version,
+        name: PG_MIGRATIONS.find((m) => m.version === version)!.name,
+      })),
+    };
   } catch (err) {
     throw err instanceof PgSchemaTooNewError ? refusal(err.message) : err;
   } finally {

@@ -20,7 +20,6 @@ export interface OpenPgPoolOptions {
   applicationName?: string;
 }
 
-
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
@@ -36,8 +35,6 @@ const HUB_TYPES: pg.CustomTypesConfig = {
     return pg.types.getTypeParser(oid, format as "text");
   }) as pg.CustomTypesConfig["getTypeParser"],
 };
-
-
 
 /**
  * A connection pool on the hub's PostgreSQL database.
@@ -96,15 +93,21 @@ export interface PgMigrationResult {
  * Each migration runs in its own transaction with the row that records it. A database at a newer version than
  * `migrations` knows is refused with {@link PgSchemaTooNewError}, before anything is changed.
  */
-export async function migratePg(pool: PgPool, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<PgMigrationResult> {
+export async function migratePg(
+  pool: PgPool,
+  migrations: readonly PgMigration[] = PG_MIGRATIONS,
+): Promise<PgMigrationResult> {
   for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i]!.version <= migrations[i - 1]!.version) throw new Error(`Migrations are out of order at version ${migrations[i]!.version}.`);
+    if (migrations[i]!.version <= migrations[i - 1]!.version)
+      throw new Error(`Migrations are out of order at version ${migrations[i]!.version}.`);
   }
   const client = await pool.connect();
   let lockKey: string | undefined;
   try {
     // hashtext gives an int4; the key covers the search_path so private schemas in one database never wait on each other.
-    const key = await client.query<{ key: string }>("SELECT hashtext('modelhub migrate ' || current_setting('search_path'))::text AS key");
+    const key = await client.query<{ key: string }>(
+      "SELECT hashtext('modelhub migrate ' || current_setting('search_path'))::text AS key",
+    );
     lockKey = key.rows[0]!.key;
     await client.query("SELECT pg_advisory_lock($1::bigint)", [lockKey]);
     await createSearchPathSchema(client);
@@ -119,15 +122,14 @@ export async function migratePg(pool: PgPool, migrations: readonly PgMigration[]
       await client.query("BEGIN");
       try {
         await client.query(migration.sql);
-        await client.query(numbered(RECORD_MIGRATION), [
-          migration.version,
-          migration.name,
-          new Date().toISOString(),
-        ]);
+        await client.query(numbered(RECORD_MIGRATION), [migration.version, migration.name, new Date().toISOString()]);
         await client.query("COMMIT");
       } catch (err) {
         await client.query("ROLLBACK");
-        throw new Error(`PostgreSQL migration ${migration.version} ("${migration.name}") failed: ${(err as Error).message}`, { cause: err });
+        throw new Error(
+          `PostgreSQL migration ${migration.version} ("${migration.name}") failed: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       applied.push(migration.version);
     }
@@ -149,15 +151,22 @@ async function createSearchPathSchema(client: PgClient): Promise<void> {
     "SELECT current_schema() AS current, current_setting('search_path') AS path",
   );
   if (row.rows[0]!.current !== null) return;
-  const first = row.rows[0]!.path.split(",")[0]!.trim().replace(/^"(.*)"$/, "$1");
-  if (!SCHEMA_NAME.test(first)) throw new Error(`No schema of the search_path "${row.rows[0]!.path}" exists, and "${first}" is not one modelhub creates.`);
+  const first = row.rows[0]!.path.split(",")[0]!
+    .trim()
+    .replace(/^"(.*)"$/, "$1");
+  if (!SCHEMA_NAME.test(first))
+    throw new Error(
+      `No schema of the search_path "${row.rows[0]!.path}" exists, and "${first}" is not one modelhub creates.`,
+    );
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${first}`);
 }
 
 async function newestApplied(db: PgPool | PgClient): Promise<{ version: number; name: string } | undefined> {
   const table = await db.query<{ exists: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS exists");
   if (!table.rows[0]!.exists) return undefined;
-  const row = await db.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1");
+  const row = await db.query<{ version: number; name: string }>(
+    "SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1",
+  );
   return row.rows[0];
 }
 
@@ -165,7 +174,9 @@ async function refuseNewerSchema(client: PgClient, migrations: readonly PgMigrat
   const current = await newestApplied(client);
   const newest = migrations.at(-1)?.version ?? 0;
   if (current && current.version > newest) {
-    const where = await client.query<{ db: string; schema: string | null }>("SELECT current_database() AS db, current_schema() AS schema");
+    const where = await client.query<{ db: string; schema: string | null }>(
+      "SELECT current_database() AS db, current_schema() AS schema",
+    );
     const { db, schema } = where.rows[0]!;
     throw new PgSchemaTooNewError(schema ? `${db} (schema ${schema})` : db, current.version, newest, current.name);
   }

@@ -64,8 +64,12 @@ export class PgEventBus implements EventPublisher, EventFeed {
 
   /** Opens the bus on `pool` (migrated by migratePg) and starts listening; `close()` stops. The pool stays open. */
   static async open(pool: PgPool, options: PgEventBusOptions = {}): Promise<PgEventBus> {
-    await pool.query("INSERT INTO event_feed (id, epoch) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [randomBytes(4).toString("hex")]);
-    const row = await pool.query<{ epoch: string; schema: string }>("SELECT epoch, current_schema() AS schema FROM event_feed WHERE id = 1");
+    await pool.query("INSERT INTO event_feed (id, epoch) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [
+      randomBytes(4).toString("hex"),
+    ]);
+    const row = await pool.query<{ epoch: string; schema: string }>(
+      "SELECT epoch, current_schema() AS schema FROM event_feed WHERE id = 1",
+    );
     const { epoch, schema } = row.rows[0]!;
     // One channel per schema, so private schemas in one database never hear each other.
     const channel = `modelhub_events_${createHash("sha256").update(schema).digest("hex").slice(0, 16)}`;
@@ -90,7 +94,11 @@ export class PgEventBus implements EventPublisher, EventFeed {
     return this.#local.subscriberCount();
   }
 
-  subscribe(iModelId: string, after: { epoch: string; seq: number } | undefined, listener: (event: SequencedEvent) => void): Subscription | undefined {
+  subscribe(
+    iModelId: string,
+    after: { epoch: string; seq: number } | undefined,
+    listener: (event: SequencedEvent) => void,
+  ): Subscription | undefined {
     return this.#local.subscribe(iModelId, after, listener);
   }
 
@@ -100,7 +108,13 @@ export class PgEventBus implements EventPublisher, EventFeed {
     const text = JSON.stringify(event);
     this.#publishing = this.#publishing
       .then(() => this.#insertAndNotify(iModelId, text))
-      .catch((err: unknown) => this.#onError(new Error(`Publishing a ${event.type} event of iModel ${iModelId} failed: ${(err as Error).message}`, { cause: err })));
+      .catch((err: unknown) =>
+        this.#onError(
+          new Error(`Publishing a ${event.type} event of iModel ${iModelId} failed: ${(err as Error).message}`, {
+            cause: err,
+          }),
+        ),
+      );
   }
 
   /** The server process of the listening connection (pg_stat_activity.pid), while there is one. */
@@ -146,7 +160,9 @@ export class PgEventBus implements EventPublisher, EventFeed {
     client.on("notification", (message) => {
       if (message.channel !== this.#channel || message.payload === undefined) return;
       const notice = JSON.parse(message.payload) as Notice;
-      this.#receiving = this.#receiving.then(() => this.#receive(notice)).catch((err: unknown) => this.#onError(err as Error));
+      this.#receiving = this.#receiving
+        .then(() => this.#receive(notice))
+        .catch((err: unknown) => this.#onError(err as Error));
     });
     client.on("error", (err) => {
       this.#onError(new Error(`The change feed's listening connection failed: ${err.message}`, { cause: err }));
@@ -191,7 +207,8 @@ export class PgEventBus implements EventPublisher, EventFeed {
         "SELECT seq, event FROM hub_events WHERE imodel_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
         [notice.i, from, notice.s],
       );
-      for (const row of rows.rows) this.#local.deliver(notice.i, { seq: row.seq, event: JSON.parse(row.event) as HubEvent });
+      for (const row of rows.rows)
+        this.#local.deliver(notice.i, { seq: row.seq, event: JSON.parse(row.event) as HubEvent });
       return;
     }
     this.#local.deliver(notice.i, { seq: notice.s, event: notice.e });

@@ -20,7 +20,11 @@ const claimJob: ClaimJob = (db, kinds, workerId, now, leaseUntil) =>
       UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, worker_id = ?, lease_until = ?
         FROM candidate WHERE jobs.id = candidate.id
         RETURNING jobs.*`,
-    kinds, now, now, workerId, leaseUntil,
+    kinds,
+    now,
+    now,
+    workerId,
+    leaseUntil,
   );
 
 /** The job queue in the hub's PostgreSQL database, shared by every node (see {@link SqlJobQueue}). */

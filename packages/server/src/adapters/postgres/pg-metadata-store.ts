@@ -28,7 +28,10 @@ export class PgMetadataStore implements MetadataStore {
 
   transaction<T>(scope: TxScope, fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
-  transaction<T>(scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>), maybeFn?: (tx: MetadataTx) => Promise<T>): Promise<T> {
+  transaction<T>(
+    scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>),
+    maybeFn?: (tx: MetadataTx) => Promise<T>,
+  ): Promise<T> {
     const scope = typeof scopeOrFn === "function" ? {} : scopeOrFn;
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
     const effects = new AfterCommitEffects();
@@ -43,7 +46,9 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
-    return this.#inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (session) => fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID)));
+    return this.#inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (session) =>
+      fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID)),
+    );
   }
 
   async close(): Promise<void> {
@@ -53,7 +58,11 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   /** `effects`: run once COMMIT succeeded (after the connection went back to the pool), dropped otherwise. */
-  async #inTransaction<T>(begin: string, body: (session: PgSession, client: PoolClient) => Promise<T>, effects?: AfterCommitEffects): Promise<T> {
+  async #inTransaction<T>(
+    begin: string,
+    body: (session: PgSession, client: PoolClient) => Promise<T>,
+    effects?: AfterCommitEffects,
+  ): Promise<T> {
     if (this.#closed) throw new Error("The metadata store is closed.");
     const client = await this.pool.connect();
     const session = new PgSession(client, false);
@@ -84,7 +93,8 @@ export class PgMetadataStore implements MetadataStore {
  * for a side store's step that must not interleave with them (deleting an iTwin while an iModel is created in it).
  */
 export async function lockScope(client: PoolClient, scope: TxScope): Promise<void> {
-  for (const key of scopeKeys(scope)) await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
+  for (const key of scopeKeys(scope))
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
 }
 
 /** The advisory-lock keys of a scope, in the one order every transaction takes them. */

@@ -41,7 +41,8 @@ export class PgSideDatabase implements SideDatabase {
     try {
       await client.query("BEGIN");
       try {
-        for (const key of [...new Set(serialize.keys ?? [])].sort()) await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
+        for (const key of [...new Set(serialize.keys ?? [])].sort())
+          await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
         if (serialize.metadataITwinId !== undefined) await lockScope(client, { iTwinId: serialize.metadataITwinId });
         session.active = true;
         const result = await step(session);

@@ -6,7 +6,9 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** The `?schema=` of a metadata URL was not a plain lowercase identifier. */
 export class InvalidPgSchemaNameError extends Error {
   constructor(readonly schema: string) {
-    super(`The schema name "${schema}" in the PostgreSQL URL is not allowed: use lowercase letters, digits and _ (at most 63, not starting with a digit).`);
+    super(
+      `The schema name "${schema}" in the PostgreSQL URL is not allowed: use lowercase letters, digits and _ (at most 63, not starting with a digit).`,
+    );
     this.name = "InvalidPgSchemaNameError";
   }
 }

@@ -58,20 +58,50 @@ export const nameKey = (text: string) => text.toLowerCase();
 export const INSERT_ITWIN = `INSERT INTO itwins (id, class, sub_class, type, number, number_key, display_name, display_name_key, status,
   geographic_location, iana_time_zone, created_at, created_by, modified_at, modified_by, deleted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`;
 export function insertITwinParams(t: ITwinRecord): unknown[] {
-  return [t.id, t.class, t.subClass, t.type, t.number, nameKey(t.number), t.displayName, nameKey(t.displayName), t.status,
-    t.geographicLocation, t.ianaTimeZone, t.createdAt, t.createdBy, t.modifiedAt, t.modifiedBy, t.deletedAt];
+  return [
+    t.id,
+    t.class,
+    t.subClass,
+    t.type,
+    t.number,
+    nameKey(t.number),
+    t.displayName,
+    nameKey(t.displayName),
+    t.status,
+    t.geographicLocation,
+    t.ianaTimeZone,
+    t.createdAt,
+    t.createdBy,
+    t.modifiedAt,
+    t.modifiedBy,
+    t.deletedAt,
+  ];
 }
 
 /** `UPDATE itwins …` of the changeable fields of a live iTwin (`?` placeholders), and its parameters. */
 export const UPDATE_ITWIN = `UPDATE itwins SET class = ?, sub_class = ?, type = ?, number = ?, number_key = ?, display_name = ?, display_name_key = ?,
   status = ?, geographic_location = ?, iana_time_zone = ?, modified_at = ?, modified_by = ? WHERE id = ? AND deleted_at IS NULL`;
 export function updateITwinParams(t: ITwinRecord): unknown[] {
-  return [t.class, t.subClass, t.type, t.number, nameKey(t.number), t.displayName, nameKey(t.displayName), t.status,
-    t.geographicLocation, t.ianaTimeZone, t.modifiedAt, t.modifiedBy, t.id];
+  return [
+    t.class,
+    t.subClass,
+    t.type,
+    t.number,
+    nameKey(t.number),
+    t.displayName,
+    nameKey(t.displayName),
+    t.status,
+    t.geographicLocation,
+    t.ianaTimeZone,
+    t.modifiedAt,
+    t.modifiedBy,
+    t.id,
+  ];
 }
 
 /** Which unique name a live iTwin other than `id` already has, if any (one query: `?` placeholders). */
-export const ITWIN_CLASH = "SELECT display_name_key = ? AS name FROM itwins WHERE deleted_at IS NULL AND id <> ? AND (display_name_key = ? OR number_key = ?) LIMIT 1";
+export const ITWIN_CLASH =
+  "SELECT display_name_key = ? AS name FROM itwins WHERE deleted_at IS NULL AND id <> ? AND (display_name_key = ? OR number_key = ?) LIMIT 1";
 export function iTwinClashParams(t: ITwinRecord): unknown[] {
   return [nameKey(t.displayName), t.id, nameKey(t.displayName), nameKey(t.number)];
 }
@@ -116,7 +146,10 @@ export function listITwinsSql(q: ITwinQuery, byteOrder: string): { sql: string; 
     params.push(pattern, pattern);
   }
   params.push(q.limit, q.offset);
-  return { sql: `SELECT t.* FROM itwins t WHERE ${where.join(" AND ")} ORDER BY t.display_name_key${byteOrder}, t.id LIMIT ? OFFSET ?`, params };
+  return {
+    sql: `SELECT t.* FROM itwins t WHERE ${where.join(" AND ")} ORDER BY t.display_name_key${byteOrder}, t.id LIMIT ? OFFSET ?`,
+    params,
+  };
 }
 
 /** A row of table `itwin_members`: one role of one member. */
@@ -154,7 +187,13 @@ export function membersOf(rows: MemberRow[]): MemberRecord[] {
     if (member) {
       member.roleIds.push(row.role_id);
       if (row.added_at < member.addedAt) member.addedAt = row.added_at;
-    } else byUser.set(row.user_id, { iTwinId: row.itwin_id, userId: row.user_id, roleIds: [row.role_id], addedAt: row.added_at });
+    } else
+      byUser.set(row.user_id, {
+        iTwinId: row.itwin_id,
+        userId: row.user_id,
+        roleIds: [row.role_id],
+        addedAt: row.added_at,
+      });
   }
   return [...byUser.values()];
 }
@@ -186,14 +225,27 @@ export function overridesOf(
 }
 
 /** The overrides of several iModels by iModel id; an iModel without any has no entry. */
-export function overridesByIModel(roles: readonly RoleOverrideRow[], users: readonly UserOverrideRow[]): Map<string, IModelOverrides> {
+export function overridesByIModel(
+  roles: readonly RoleOverrideRow[],
+  users: readonly UserOverrideRow[],
+): Map<string, IModelOverrides> {
   const result = new Map<string, IModelOverrides>();
   const entry = (id: string) => {
     let o = result.get(id);
     if (!o) result.set(id, (o = { roles: [], users: [] }));
     return o;
   };
-  for (const r of roles) entry(r.imodel_id).roles.push({ iModelId: r.imodel_id, roleId: r.role_id, permissions: permissionsOf(r.permissions) });
-  for (const u of users) entry(u.imodel_id).users.push({ iModelId: u.imodel_id, userId: u.user_id, permissions: permissionsOf(u.permissions) });
+  for (const r of roles)
+    entry(r.imodel_id).roles.push({
+      iModelId: r.imodel_id,
+      roleId: r.role_id,
+      permissions: permissionsOf(r.permissions),
+    });
+  for (const u of users)
+    entry(u.imodel_id).users.push({
+      iModelId: u.imodel_id,
+      userId: u.user_id,
+      permissions: permissionsOf(u.permissions),
+    });
   return result;
 }

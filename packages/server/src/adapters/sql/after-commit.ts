@@ -8,7 +8,8 @@ export class AfterCommitEffects {
   #ended = false;
 
   add(effect: () => void): void {
-    if (this.#ended) throw new Error("This metadata transaction has ended; register after-commit effects inside its callback.");
+    if (this.#ended)
+      throw new Error("This metadata transaction has ended; register after-commit effects inside its callback.");
     this.#effects.push(effect);
   }
 

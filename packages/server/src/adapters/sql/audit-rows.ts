@@ -31,7 +31,10 @@ export interface AuditParam {
  * The SELECT that answers `query`, with each value's placeholder written by `placeholder` (`@name` on SQLite, `$n`
  * on PostgreSQL; `position` counts from 1), and the parameters in placeholder order.
  */
-export function auditSelectOf(query: AuditQuery, placeholder: (name: string, position: number) => string): { sql: string; params: AuditParam[] } {
+export function auditSelectOf(
+  query: AuditQuery,
+  placeholder: (name: string, position: number) => string,
+): { sql: string; params: AuditParam[] } {
   const where: string[] = [];
   const params: AuditParam[] = [];
   const add = (column: string, operator: string, name: string, value: string | number | undefined) => {

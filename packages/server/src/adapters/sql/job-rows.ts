@@ -18,7 +18,8 @@ const DEFAULT_MAX_ATTEMPTS = 3;
 /** The attempts a new job may take: its own or the default; throws RangeError for anything but a positive integer. */
 export function maxAttemptsOf(job: NewJob): number {
   const maxAttempts = job.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}.`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}.`);
   return maxAttempts;
 }
 

@@ -1,6 +1,14 @@
 import type { Permission } from "@modelhub/protocol";
 import { canonicalPermissions } from "@modelhub/protocol";
-import type { AccessStore, IModelOverrides, ITwinQuery, ITwinRecord, ITwinWrite, MemberRecord, RoleRecord } from "../../ports/access-store.js";
+import type {
+  AccessStore,
+  IModelOverrides,
+  ITwinQuery,
+  ITwinRecord,
+  ITwinWrite,
+  MemberRecord,
+  RoleRecord,
+} from "../../ports/access-store.js";
 import type { ITwinRow, MemberRow, RoleOverrideRow, RoleRow, UserOverrideRow } from "./access-rows.js";
 import {
   INSERT_ITWIN,
@@ -42,7 +50,13 @@ export class SqlAccessStore implements AccessStore {
       if (clash) return clash;
       await tx.run(INSERT_ITWIN, ...insertITwinParams(iTwin));
       await insertRole(tx, { ...ownerRole, owner: true });
-      await tx.run("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)", iTwin.id, iTwin.createdBy, ownerRole.id, iTwin.createdAt);
+      await tx.run(
+        "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?)",
+        iTwin.id,
+        iTwin.createdBy,
+        ownerRole.id,
+        iTwin.createdAt,
+      );
       return "done";
     }, namesOf(iTwin.id));
   }
@@ -68,68 +82,118 @@ export class SqlAccessStore implements AccessStore {
   async deleteITwin(iTwinId: string, at: string): Promise<"done" | "notFound" | { iModels: number }> {
     // Serialized with the metadata store's iModel creation in this iTwin: an iModel created meanwhile commits either
     // before the count below, or after the iTwin is marked deleted, and is then refused (MetadataReader.iTwinDeleted).
-    return this.db.transaction(async (tx) => {
-      if (!(await tx.get("SELECT 1 FROM itwins WHERE id = ? AND deleted_at IS NULL", iTwinId))) return "notFound";
-      const n = Number((await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM imodels WHERE itwin_id = ?", iTwinId))!.n);
-      if (n > 0) return { iModels: n };
-      await tx.run("UPDATE itwins SET deleted_at = ? WHERE id = ?", at, iTwinId);
-      await tx.run("DELETE FROM itwin_members WHERE itwin_id = ?", iTwinId);
-      await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ?", iTwinId);
-      return "done";
-    }, { ...namesOf(iTwinId), metadataITwinId: iTwinId });
+    return this.db.transaction(
+      async (tx) => {
+        if (!(await tx.get("SELECT 1 FROM itwins WHERE id = ? AND deleted_at IS NULL", iTwinId))) return "notFound";
+        const n = Number(
+          (await tx.get<{ n: number | string }>("SELECT COUNT(*) AS n FROM imodels WHERE itwin_id = ?", iTwinId))!.n,
+        );
+        if (n > 0) return { iModels: n };
+        await tx.run("UPDATE itwins SET deleted_at = ? WHERE id = ?", at, iTwinId);
+        await tx.run("DELETE FROM itwin_members WHERE itwin_id = ?", iTwinId);
+        await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ?", iTwinId);
+        return "done";
+      },
+      { ...namesOf(iTwinId), metadataITwinId: iTwinId },
+    );
   }
 
   async discardITwin(iTwinId: string, createdBy: string): Promise<boolean> {
     // As deleteITwin: serialized with iModel creation in this iTwin.
-    return this.db.transaction(async (tx) => {
-      const removed = await tx.run(
-        "DELETE FROM itwins WHERE id = ? AND created_by = ? AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM imodels WHERE itwin_id = ?)",
-        iTwinId, createdBy, iTwinId,
-      );
-      if (removed === 0) return false;
-      await tx.run("DELETE FROM itwin_members WHERE itwin_id = ?", iTwinId);
-      await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ?", iTwinId);
-      return true;
-    }, { ...namesOf(iTwinId), metadataITwinId: iTwinId });
+    return this.db.transaction(
+      async (tx) => {
+        const removed = await tx.run(
+          "DELETE FROM itwins WHERE id = ? AND created_by = ? AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM imodels WHERE itwin_id = ?)",
+          iTwinId,
+          createdBy,
+          iTwinId,
+        );
+        if (removed === 0) return false;
+        await tx.run("DELETE FROM itwin_members WHERE itwin_id = ?", iTwinId);
+        await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ?", iTwinId);
+        return true;
+      },
+      { ...namesOf(iTwinId), metadataITwinId: iTwinId },
+    );
   }
 
   async listRoles(iTwinId: string): Promise<RoleRecord[]> {
-    const rows = await this.db.session.all<RoleRow>(`SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name${this.db.dialect.byteOrder}, id`, iTwinId);
+    const rows = await this.db.session.all<RoleRow>(
+      `SELECT * FROM itwin_roles WHERE itwin_id = ? ORDER BY display_name${this.db.dialect.byteOrder}, id`,
+      iTwinId,
+    );
     return rows.map(roleOf);
   }
 
   async getRole(iTwinId: string, roleId: string): Promise<RoleRecord | undefined> {
-    const row = await this.db.session.get<RoleRow>("SELECT * FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId);
+    const row = await this.db.session.get<RoleRow>(
+      "SELECT * FROM itwin_roles WHERE itwin_id = ? AND id = ?",
+      iTwinId,
+      roleId,
+    );
     return row && roleOf(row);
   }
 
   async createRole(role: RoleRecord): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if (await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ?", role.iTwinId, role.displayName)) return false;
-      await insertRole(tx, role);
-      return true;
-    }, { keys: [iTwinKey(role.iTwinId)] });
+    return this.db.transaction(
+      async (tx) => {
+        if (
+          await tx.get(
+            "SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ?",
+            role.iTwinId,
+            role.displayName,
+          )
+        )
+          return false;
+        await insertRole(tx, role);
+        return true;
+      },
+      { keys: [iTwinKey(role.iTwinId)] },
+    );
   }
 
   async updateRole(role: RoleRecord): Promise<boolean | "nameTaken"> {
-    return this.db.transaction(async (tx) => {
-      if (await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?", role.iTwinId, role.displayName, role.id)) return "nameTaken";
-      const changed = await tx.run(
-        "UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?",
-        role.displayName, role.description, JSON.stringify(canonicalPermissions(role.permissions)), role.iTwinId, role.id,
-      );
-      return changed === 1;
-    }, { keys: [iTwinKey(role.iTwinId)] });
+    return this.db.transaction(
+      async (tx) => {
+        if (
+          await tx.get(
+            "SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND display_name = ? AND id <> ?",
+            role.iTwinId,
+            role.displayName,
+            role.id,
+          )
+        )
+          return "nameTaken";
+        const changed = await tx.run(
+          "UPDATE itwin_roles SET display_name = ?, description = ?, permissions = ? WHERE itwin_id = ? AND id = ?",
+          role.displayName,
+          role.description,
+          JSON.stringify(canonicalPermissions(role.permissions)),
+          role.iTwinId,
+          role.id,
+        );
+        return changed === 1;
+      },
+      { keys: [iTwinKey(role.iTwinId)] },
+    );
   }
 
   async deleteRole(iTwinId: string, roleId: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if ((await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId)) === 0) return false;
-      await tx.run("DELETE FROM itwin_members WHERE itwin_id = ? AND role_id = ?", iTwinId, roleId);
-      // Role ids are random UUIDs: one names one role of one iTwin.
-      await tx.run("DELETE FROM imodel_role_permissions WHERE role_id = ? AND imodel_id IN (SELECT id FROM imodels WHERE itwin_id = ?)", roleId, iTwinId);
-      return true;
-    }, { keys: [iTwinKey(iTwinId)] });
+    return this.db.transaction(
+      async (tx) => {
+        if ((await tx.run("DELETE FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId)) === 0)
+          return false;
+        await tx.run("DELETE FROM itwin_members WHERE itwin_id = ? AND role_id = ?", iTwinId, roleId);
+        // Role ids are random UUIDs: one names one role of one iTwin.
+        await tx.run(
+          "DELETE FROM imodel_role_permissions WHERE role_id = ? AND imodel_id IN (SELECT id FROM imodels WHERE itwin_id = ?)",
+          roleId,
+          iTwinId,
+        );
+        return true;
+      },
+      { keys: [iTwinKey(iTwinId)] },
+    );
   }
 
   async listMembers(iTwinId: string): Promise<MemberRecord[]> {
@@ -141,7 +205,11 @@ export class SqlAccessStore implements AccessStore {
   }
 
   async getMember(iTwinId: string, userId: string): Promise<MemberRecord | undefined> {
-    const rows = await this.db.session.all<MemberRow>("SELECT * FROM itwin_members WHERE itwin_id = ? AND user_id = ? ORDER BY added_at, role_id", iTwinId, userId);
+    const rows = await this.db.session.all<MemberRow>(
+      "SELECT * FROM itwin_members WHERE itwin_id = ? AND user_id = ? ORDER BY added_at, role_id",
+      iTwinId,
+      userId,
+    );
     return membersOf(rows)[0];
   }
 
@@ -149,35 +217,51 @@ export class SqlAccessStore implements AccessStore {
     const rows = await this.db.session.all<RoleRow>(
       `SELECT r.* FROM itwin_members m JOIN itwin_roles r ON r.itwin_id = m.itwin_id AND r.id = m.role_id
         WHERE m.itwin_id = ? AND m.user_id = ? ORDER BY r.display_name${this.db.dialect.byteOrder}, r.id`,
-      iTwinId, userId,
+      iTwinId,
+      userId,
     );
     return rows.map(roleOf);
   }
 
   async addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      for (const roleId of roleIds) {
-        if (!(await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId))) throw new Error(`role '${roleId}' does not exist on iTwin '${iTwinId}'`);
-        await tx.run("INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", iTwinId, userId, roleId, at);
-      }
-    }, { keys: [iTwinKey(iTwinId)] });
+    await this.db.transaction(
+      async (tx) => {
+        for (const roleId of roleIds) {
+          if (!(await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId)))
+            throw new Error(`role '${roleId}' does not exist on iTwin '${iTwinId}'`);
+          await tx.run(
+            "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            iTwinId,
+            userId,
+            roleId,
+            at,
+          );
+        }
+      },
+      { keys: [iTwinKey(iTwinId)] },
+    );
   }
 
   async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner"> {
     // Under the iTwin's key: two Owners removing each other at once must not both see "another Owner is left".
     return this.db
-      .transaction(async (tx) => {
-        const removed =
-          roleIds === undefined
-            ? await tx.run("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?", iTwinId, userId)
-            : await tx.run(
-                `DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id IN (SELECT value FROM ${this.db.dialect.stringList("r")})`,
-                iTwinId, userId, JSON.stringify(roleIds),
-              );
-        // Rolled back by throwing: the iTwin had an Owner before and must keep one.
-        if (removed > 0 && (await ownerless(tx, iTwinId))) throw new LastOwner();
-        return removed;
-      }, { keys: [iTwinKey(iTwinId)] })
+      .transaction(
+        async (tx) => {
+          const removed =
+            roleIds === undefined
+              ? await tx.run("DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ?", iTwinId, userId)
+              : await tx.run(
+                  `DELETE FROM itwin_members WHERE itwin_id = ? AND user_id = ? AND role_id IN (SELECT value FROM ${this.db.dialect.stringList("r")})`,
+                  iTwinId,
+                  userId,
+                  JSON.stringify(roleIds),
+                );
+          // Rolled back by throwing: the iTwin had an Owner before and must keep one.
+          if (removed > 0 && (await ownerless(tx, iTwinId))) throw new LastOwner();
+          return removed;
+        },
+        { keys: [iTwinKey(iTwinId)] },
+      )
       .catch((err: unknown) => {
         if (err instanceof LastOwner) return "lastOwner" as const;
         throw err;
@@ -218,20 +302,34 @@ export class SqlAccessStore implements AccessStore {
   }
 
   async setIModelRolePermissions(iModelId: string, roleId: string, permissions: readonly Permission[]): Promise<void> {
-    if (permissions.length === 0) await this.db.session.run("DELETE FROM imodel_role_permissions WHERE imodel_id = ? AND role_id = ?", iModelId, roleId);
+    if (permissions.length === 0)
+      await this.db.session.run(
+        "DELETE FROM imodel_role_permissions WHERE imodel_id = ? AND role_id = ?",
+        iModelId,
+        roleId,
+      );
     else
       await this.db.session.run(
         "INSERT INTO imodel_role_permissions (imodel_id, role_id, permissions) VALUES (?, ?, ?) ON CONFLICT (imodel_id, role_id) DO UPDATE SET permissions = excluded.permissions",
-        iModelId, roleId, JSON.stringify(canonicalPermissions(permissions)),
+        iModelId,
+        roleId,
+        JSON.stringify(canonicalPermissions(permissions)),
       );
   }
 
   async setIModelUserPermissions(iModelId: string, userId: string, permissions: readonly Permission[]): Promise<void> {
-    if (permissions.length === 0) await this.db.session.run("DELETE FROM imodel_user_permissions WHERE imodel_id = ? AND user_id = ?", iModelId, userId);
+    if (permissions.length === 0)
+      await this.db.session.run(
+        "DELETE FROM imodel_user_permissions WHERE imodel_id = ? AND user_id = ?",
+        iModelId,
+        userId,
+      );
     else
       await this.db.session.run(
         "INSERT INTO imodel_user_permissions (imodel_id, user_id, permissions) VALUES (?, ?, ?) ON CONFLICT (imodel_id, user_id) DO UPDATE SET permissions = excluded.permissions",
-        iModelId, userId, JSON.stringify(canonicalPermissions(permissions)),
+        iModelId,
+        userId,
+        JSON.stringify(canonicalPermissions(permissions)),
       );
   }
 
@@ -248,7 +346,12 @@ function namesOf(iTwinId: string): SideSerialization {
 async function insertRole(tx: SqlSession, role: RoleRecord): Promise<void> {
   await tx.run(
     "INSERT INTO itwin_roles (itwin_id, id, display_name, description, permissions, owner) VALUES (?, ?, ?, ?, ?, ?)",
-    role.iTwinId, role.id, role.displayName, role.description, JSON.stringify(canonicalPermissions(role.permissions)), role.owner ? 1 : 0,
+    role.iTwinId,
+    role.id,
+    role.displayName,
+    role.description,
+    JSON.stringify(canonicalPermissions(role.permissions)),
+    role.owner ? 1 : 0,
   );
 }
 

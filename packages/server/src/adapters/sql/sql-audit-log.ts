@@ -6,7 +6,21 @@ import { toAuditRecord } from "./audit-rows.js";
 import type { SideDatabase } from "./side-database.js";
 import type { SqlSession } from "./sql-session.js";
 
-const COLUMNS = ["at", "user_id", "action", "method", "path", "itwin_id", "imodel_id", "target", "address", "status", "outcome", "request_id", "details"];
+const COLUMNS = [
+  "at",
+  "user_id",
+  "action",
+  "method",
+  "path",
+  "itwin_id",
+  "imodel_id",
+  "target",
+  "address",
+  "status",
+  "outcome",
+  "request_id",
+  "details",
+];
 /**
  * Rows per INSERT statement, largest first: a batch is written with few statements, and only these three texts
  * exist (each prepared once). 100 rows × 13 parameters stays far below both databases' limits per statement.
@@ -33,7 +47,8 @@ export class SqlAuditLog implements AuditLog {
     } catch (err) {
       // What an entry holds (a value over a size limit, a NUL in text, a constraint), not the database's state (busy,
       // full): the same entries would be refused again.
-      if (this.db.refusedForData(err)) throw new AuditEntriesRefused(`The database refused an audit entry: ${(err as Error).message}`, { cause: err });
+      if (this.db.refusedForData(err))
+        throw new AuditEntriesRefused(`The database refused an audit entry: ${(err as Error).message}`, { cause: err });
       throw err;
     }
   }
@@ -50,7 +65,10 @@ export class SqlAuditLog implements AuditLog {
       // Entries are appended in time order, so the old ones are the first rows by seq: each chunk reads only the
       // front of the table (no index on `at` needed), and the loop stops at the first chunk that is not all old. One
       // chunk per statement: the hub's own writes get the lock in between.
-      const changes = await this.db.session.run(`DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log ORDER BY seq LIMIT ${PRUNE_CHUNK}) AND at < ?`, cutoff);
+      const changes = await this.db.session.run(
+        `DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log ORDER BY seq LIMIT ${PRUNE_CHUNK}) AND at < ?`,
+        cutoff,
+      );
       removed += changes;
       if (changes < PRUNE_CHUNK) return removed;
       // Let requests in between chunks.
@@ -69,7 +87,20 @@ async function insert(tx: SqlSession, entries: readonly AuditEntry[]): Promise<v
     for (; entries.length - start >= size; start += size) {
       const params: unknown[] = [];
       for (const e of entries.slice(start, start + size)) {
-        params.push(e.at, e.userId, e.action, e.method, e.path, e.iTwinId, e.iModelId, e.target, e.address, e.status, e.outcome, e.requestId);
+        params.push(
+          e.at,
+          e.userId,
+          e.action,
+          e.method,
+          e.path,
+          e.iTwinId,
+          e.iModelId,
+          e.target,
+          e.address,
+          e.status,
+          e.outcome,
+          e.requestId,
+        );
         params.push(e.details === null ? null : JSON.stringify(e.details));
       }
       await tx.run(insertSql(size), ...params);

@@ -51,7 +51,10 @@ export class SideSummaryDb implements SummaryDb {
     for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
       const batch = rows.slice(start, start + ROWS_PER_INSERT);
       const values = batch.map(() => "(?,?,?,?,?,?,?,?,?,?)").join(",");
-      await db.run(`INSERT INTO changed_elements (${ELEMENT_COLUMNS}) VALUES ${values}`, batch.flatMap((r) => elementParams(iModelId, r)));
+      await db.run(
+        `INSERT INTO changed_elements (${ELEMENT_COLUMNS}) VALUES ${values}`,
+        batch.flatMap((r) => elementParams(iModelId, r)),
+      );
       // Other requests get their turn during a large summary.
       await yieldIfBusy();
     }
@@ -62,10 +65,22 @@ export class SideSummaryDb implements SummaryDb {
   }
 }
 
-export const ELEMENT_COLUMNS = "imodel_id, changeset_index, element_id, op, class_name, model_id, previous_model_id, parent_id, label, properties";
+export const ELEMENT_COLUMNS =
+  "imodel_id, changeset_index, element_id, op, class_name, model_id, previous_model_id, parent_id, label, properties";
 
 export function elementParams(iModelId: string, r: ChangedElementRow): unknown[] {
-  return [iModelId, r.changesetIndex, r.id, r.op, r.classFullName, r.modelId, r.previousModelId, r.parentId, r.label, r.properties ? JSON.stringify(r.properties) : null];
+  return [
+    iModelId,
+    r.changesetIndex,
+    r.id,
+    r.op,
+    r.classFullName,
+    r.modelId,
+    r.previousModelId,
+    r.parentId,
+    r.label,
+    r.properties ? JSON.stringify(r.properties) : null,
+  ];
 }
 
 /** The change-summary store on either SQL database (see {@link ChangeSummaryStore}). */
@@ -74,13 +89,28 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
 
   async putSummary(s: ChangesetSummary, elements: readonly ChangedElementRow[]): Promise<boolean> {
     return this.db.transaction(async (db) => {
-      const alive = await db.all("SELECT 1 AS one FROM changesets WHERE imodel_id = ? AND idx = ? AND id = ?", [s.iModelId, s.changesetIndex, s.changesetId]);
+      const alive = await db.all("SELECT 1 AS one FROM changesets WHERE imodel_id = ? AND idx = ? AND id = ?", [
+        s.iModelId,
+        s.changesetIndex,
+        s.changesetId,
+      ]);
       // The iModel was deleted (or the changeset is not this one any more) while the summary was being made.
       if (alive.length === 0) return false;
       const inserted = await db.run(
         `INSERT INTO change_summaries (imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at)
           VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-        [s.iModelId, s.changesetIndex, s.changesetId, s.inserted, s.updated, s.deleted, s.schemaChanged ? 1 : 0, JSON.stringify(s.schemas), JSON.stringify(s.counts), s.createdAt],
+        [
+          s.iModelId,
+          s.changesetIndex,
+          s.changesetId,
+          s.inserted,
+          s.updated,
+          s.deleted,
+          s.schemaChanged ? 1 : 0,
+          JSON.stringify(s.schemas),
+          JSON.stringify(s.counts),
+          s.createdAt,
+        ],
       );
       if (inserted === 0) return false;
       await db.insertElements(db, s.iModelId, elements);
@@ -89,7 +119,10 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
   }
 
   async getSummary(iModelId: string, changesetIndex: number): Promise<ChangesetSummary | undefined> {
-    const rows = await this.db.all<Row>("SELECT * FROM change_summaries WHERE imodel_id = ? AND changeset_index = ?", [iModelId, changesetIndex]);
+    const rows = await this.db.all<Row>("SELECT * FROM change_summaries WHERE imodel_id = ? AND changeset_index = ?", [
+      iModelId,
+      changesetIndex,
+    ]);
     return rows[0] ? toSummary(rows[0]) : undefined;
   }
 
@@ -101,19 +134,27 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
     return rows.map(toSummary);
   }
 
-  async listElements(iModelId: string, changesetIndex: number, filter: ElementFilter, page: { limit: number; offset: number }): Promise<ChangedElementRow[]> {
+  async listElements(
+    iModelId: string,
+    changesetIndex: number,
+    filter: ElementFilter,
+    page: { limit: number; offset: number },
+  ): Promise<ChangedElementRow[]> {
     const where: string[] = ["imodel_id = ?", "changeset_index = ?"];
     const params: unknown[] = [iModelId, changesetIndex];
-    for (const [column, value] of [["op", filter.op], ["model_id", filter.modelId], ["class_name", filter.classFullName]] as const) {
+    for (const [column, value] of [
+      ["op", filter.op],
+      ["model_id", filter.modelId],
+      ["class_name", filter.classFullName],
+    ] as const) {
       if (value === undefined) continue;
       where.push(`${column} = ?`);
       params.push(value);
     }
-    const rows = await this.db.all<Row>(`SELECT * FROM changed_elements WHERE ${where.join(" AND ")} ORDER BY element_id LIMIT ? OFFSET ?`, [
-      ...params,
-      page.limit,
-      page.offset,
-    ]);
+    const rows = await this.db.all<Row>(
+      `SELECT * FROM changed_elements WHERE ${where.join(" AND ")} ORDER BY element_id LIMIT ? OFFSET ?`,
+      [...params, page.limit, page.offset],
+    );
     return rows.map(toElement);
   }
 
@@ -151,7 +192,9 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
         WHERE s.imodel_id = ? AND s.changeset_index <= ?
           AND NOT EXISTS (SELECT 1 FROM change_summaries x WHERE x.imodel_id = ? AND x.changeset_index = s.changeset_index)`;
       const params = [targetIModelId, sourceIModelId, upToIndex, targetIModelId];
-      const indexes = (await db.all<{ idx: number }>(`SELECT s.changeset_index AS idx ${copyable}`, params)).map((r) => Number(r.idx));
+      const indexes = (await db.all<{ idx: number }>(`SELECT s.changeset_index AS idx ${copyable}`, params)).map((r) =>
+        Number(r.idx),
+      );
       if (indexes.length === 0) return 0;
       await db.run(
         `INSERT INTO change_summaries (imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at)
@@ -202,6 +245,7 @@ function toElement(r: Row): ChangedElementRow {
     previousModelId: (r.previous_model_id as string | null) ?? null,
     parentId: (r.parent_id as string | null) ?? null,
     label: (r.label as string | null) ?? null,
-    properties: r.properties === null || r.properties === undefined ? null : (JSON.parse(String(r.properties)) as string[]),
+    properties:
+      r.properties === null || r.properties === undefined ? null : (JSON.parse(String(r.properties)) as string[]),
   };
 }

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { AccessTokenRecord, IdentityStore, NewAccessToken, NewUserProfile, UserProfile } from "../../ports/identity-store.js";
+import type {
+  AccessTokenRecord,
+  IdentityStore,
+  NewAccessToken,
+  NewUserProfile,
+  UserProfile,
+} from "../../ports/identity-store.js";
 import type { ProfileRow, TokenRow } from "./identity-rows.js";
 import { TOKEN_COLUMNS, toProfile, toToken } from "./identity-rows.js";
 import type { SideDatabase } from "./side-database.js";
@@ -16,7 +22,12 @@ export class SqlIdentityStore implements IdentityStore {
     const createdAt = (token.createdAt ?? new Date()).toISOString();
     const row = await this.db.session.get<TokenRow>(
       `INSERT INTO access_tokens (id, user_id, description, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING ${TOKEN_COLUMNS}`,
-      randomUUID(), token.userId, token.description ?? null, token.tokenHash, createdAt, token.expiresAt?.toISOString() ?? null,
+      randomUUID(),
+      token.userId,
+      token.description ?? null,
+      token.tokenHash,
+      createdAt,
+      token.expiresAt?.toISOString() ?? null,
     );
     return toToken(row!);
   }
@@ -32,26 +43,38 @@ export class SqlIdentityStore implements IdentityStore {
     const rows =
       filter.userId === undefined
         ? await this.db.session.all<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM access_tokens ${order}`)
-        : await this.db.session.all<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM access_tokens WHERE user_id = ? ${order}`, filter.userId);
+        : await this.db.session.all<TokenRow>(
+            `SELECT ${TOKEN_COLUMNS} FROM access_tokens WHERE user_id = ? ${order}`,
+            filter.userId,
+          );
     return rows.map(toToken);
   }
 
   async findTokenByHash(tokenHash: string): Promise<AccessTokenRecord | undefined> {
-    const row = await this.db.session.get<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?`, tokenHash);
+    const row = await this.db.session.get<TokenRow>(
+      `SELECT ${TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = ?`,
+      tokenHash,
+    );
     return row && toToken(row);
   }
 
   async revokeToken(id: string, at: Date = new Date()): Promise<AccessTokenRecord | undefined> {
     const row = await this.db.session.get<TokenRow>(
       `UPDATE access_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? RETURNING ${TOKEN_COLUMNS}`,
-      at.toISOString(), id,
+      at.toISOString(),
+      id,
     );
     return row && toToken(row);
   }
 
   async touchToken(id: string, at: Date): Promise<void> {
     const iso = at.toISOString();
-    await this.db.session.run("UPDATE access_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", iso, id, iso);
+    await this.db.session.run(
+      "UPDATE access_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+      iso,
+      id,
+      iso,
+    );
   }
 
   async upsertProfile(profile: NewUserProfile, at: Date = new Date()): Promise<UserProfile> {
@@ -60,7 +83,12 @@ export class SqlIdentityStore implements IdentityStore {
         ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, given_name = excluded.given_name, surname = excluded.surname,
           email = excluded.email, updated_at = excluded.updated_at
         RETURNING *`,
-      profile.userId, profile.displayName ?? null, profile.givenName ?? null, profile.surname ?? null, profile.email ?? null, at.toISOString(),
+      profile.userId,
+      profile.displayName ?? null,
+      profile.givenName ?? null,
+      profile.surname ?? null,
+      profile.email ?? null,
+      at.toISOString(),
     );
     return toProfile(row!);
   }

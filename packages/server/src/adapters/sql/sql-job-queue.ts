@@ -12,7 +12,13 @@ const DEDUPE_RETRIES = 5;
  * attempts left, for `workerId` until `leaseUntil`: the one statement the backends spell differently (SQLite's
  * single writer makes a read then an update safe; PostgreSQL needs `FOR UPDATE SKIP LOCKED`).
  */
-export type ClaimJob = (db: SideDatabase, kinds: string, workerId: string, now: number, leaseUntil: number) => Promise<JobRow | undefined>;
+export type ClaimJob = (
+  db: SideDatabase,
+  kinds: string,
+  workerId: string,
+  now: number,
+  leaseUntil: number,
+) => Promise<JobRow | undefined>;
 
 /**
  * A durable job queue in table `jobs` of the metadata database, for SQLite and PostgreSQL alike, so the hub's state
@@ -35,14 +41,25 @@ export class SqlJobQueue implements JobQueue {
       const inserted = await this.db.session.get<JobRow>(
         `INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, dedupe_key, run_after, created_at)
           VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *`,
-        randomUUID(), job.kind, payload, maxAttempts, job.dedupeKey ?? null, now.getTime(), now.toISOString(),
+        randomUUID(),
+        job.kind,
+        payload,
+        maxAttempts,
+        job.dedupeKey ?? null,
+        now.getTime(),
+        now.toISOString(),
       );
       if (inserted) return toJob(inserted);
       // Only the partial unique index jobs_dedupe can refuse the row (ids are random): return the live twin.
-      const twin = await this.db.session.get<JobRow>("SELECT * FROM jobs WHERE dedupe_key = ? AND state IN ('queued', 'running')", job.dedupeKey);
+      const twin = await this.db.session.get<JobRow>(
+        "SELECT * FROM jobs WHERE dedupe_key = ? AND state IN ('queued', 'running')",
+        job.dedupeKey,
+      );
       if (twin) return toJob(twin);
     }
-    throw new Error(`Could not enqueue job ${job.kind} with dedupe key ${job.dedupeKey}: its twin kept ending while being read.`);
+    throw new Error(
+      `Could not enqueue job ${job.kind} with dedupe key ${job.dedupeKey}: its twin kept ending while being read.`,
+    );
   }
 
   async claim(kinds: readonly string[], workerId: string, leaseMs: number): Promise<Job | undefined> {
@@ -59,29 +76,44 @@ export class SqlJobQueue implements JobQueue {
       `UPDATE jobs SET state = 'failed', last_error = 'lease expired after ' || attempts || ' attempts', worker_id = NULL, lease_until = NULL
         WHERE state = 'running' AND lease_until <= ? AND attempts >= max_attempts AND kind IN (SELECT value FROM ${this.db.dialect.stringList("k")})
         RETURNING *, ${this.db.dialect.insertionOrder} AS enqueued`,
-      Date.now(), JSON.stringify(kinds),
+      Date.now(),
+      JSON.stringify(kinds),
     );
     return expired.sort((a, b) => a.enqueued - b.enqueued).map(toJob);
   }
 
   async heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
-    return this.#changedOne("UPDATE jobs SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'", Date.now() + leaseMs, jobId, workerId);
+    return this.#changedOne(
+      "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'",
+      Date.now() + leaseMs,
+      jobId,
+      workerId,
+    );
   }
 
   async complete(jobId: string, workerId: string): Promise<boolean> {
-    return this.#changedOne("UPDATE jobs SET state = 'succeeded', worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'", jobId, workerId);
+    return this.#changedOne(
+      "UPDATE jobs SET state = 'succeeded', worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'",
+      jobId,
+      workerId,
+    );
   }
 
   async fail(jobId: string, workerId: string, reason: string, retryAt?: Date): Promise<boolean> {
     return retryAt === undefined
       ? this.#changedOne(
           "UPDATE jobs SET state = 'failed', last_error = ?, worker_id = NULL, lease_until = NULL WHERE id = ? AND worker_id = ? AND state = 'running'",
-          reason, jobId, workerId,
+          reason,
+          jobId,
+          workerId,
         )
       : this.#changedOne(
           `UPDATE jobs SET state = 'queued', last_error = ?, worker_id = NULL, lease_until = NULL, run_after = ?
             WHERE id = ? AND worker_id = ? AND state = 'running'`,
-          reason, retryAt.getTime(), jobId, workerId,
+          reason,
+          retryAt.getTime(),
+          jobId,
+          workerId,
         );
   }
 
@@ -101,12 +133,16 @@ export class SqlJobQueue implements JobQueue {
   async releaseLease(jobId: string, workerId: string): Promise<boolean> {
     return this.#changedOne(
       "UPDATE jobs SET lease_until = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ? AND worker_id = ? AND state = 'running'",
-      Date.now(), jobId, workerId,
+      Date.now(),
+      jobId,
+      workerId,
     );
   }
 
   async countByKindAndState(): Promise<JobCount[]> {
-    return this.db.session.all<JobCount>("SELECT kind, state, COUNT(*) AS count FROM jobs GROUP BY kind, state ORDER BY kind, state");
+    return this.db.session.all<JobCount>(
+      "SELECT kind, state, COUNT(*) AS count FROM jobs GROUP BY kind, state ORDER BY kind, state",
+    );
   }
 
   async close(): Promise<void> {

@@ -62,7 +62,13 @@ export class SqlMetadataTx implements MetadataTx {
     await this.s.run(
       `INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, dedupe_key, run_after, created_at)
         VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      this.newJobId(), job.kind, JSON.stringify(job.payload), job.maxAttempts ?? DEFAULT_JOB_ATTEMPTS, job.dedupeKey, Date.now(), new Date().toISOString(),
+      this.newJobId(),
+      job.kind,
+      JSON.stringify(job.payload),
+      job.maxAttempts ?? DEFAULT_JOB_ATTEMPTS,
+      job.dedupeKey,
+      Date.now(),
+      new Date().toISOString(),
     );
   }
 
@@ -119,7 +125,11 @@ export class SqlMetadataTx implements MetadataTx {
   getBriefcase(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord | undefined> {
     return briefcases.getBriefcase(this.#q, iModelId, briefcaseId);
   }
-  listBriefcases(iModelId: string, filter: { ownerId?: string; direction: SortDirection }, page: Page): Promise<BriefcaseRecord[]> {
+  listBriefcases(
+    iModelId: string,
+    filter: { ownerId?: string; direction: SortDirection },
+    page: Page,
+  ): Promise<BriefcaseRecord[]> {
     return briefcases.listBriefcases(this.#q, iModelId, filter, page);
   }
   countBriefcases(iModelId: string, ownerId?: string): Promise<number> {
@@ -219,16 +229,34 @@ export class SqlMetadataTx implements MetadataTx {
   }
 
   // ---- locks: metadata/locks.ts
-  getObjectLocks(iModelId: string, objectIds: readonly string[], options: { releasedAfter?: number } = {}): Promise<Map<string, ObjectLockRecord>> {
+  getObjectLocks(
+    iModelId: string,
+    objectIds: readonly string[],
+    options: { releasedAfter?: number } = {},
+  ): Promise<Map<string, ObjectLockRecord>> {
     return locks.getObjectLocks(this.#q, iModelId, objectIds, options);
   }
-  listLocks(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
+  listLocks(
+    iModelId: string,
+    filter: { briefcaseId?: number; level?: "shared" | "exclusive" },
+    page: Page,
+  ): Promise<BriefcaseLocks[]> {
     return locks.listLocks(this.#q, iModelId, filter, page);
   }
-  grantLocks(iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
+  grantLocks(
+    iModelId: string,
+    briefcaseId: number,
+    level: "shared" | "exclusive",
+    objectIds: readonly string[],
+  ): Promise<void> {
     return locks.grantLocks(this.#q, iModelId, briefcaseId, level, objectIds);
   }
-  releaseLocks(iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number> {
+  releaseLocks(
+    iModelId: string,
+    briefcaseId: number,
+    objectIds: readonly string[],
+    releaseIndex: number,
+  ): Promise<number> {
     return locks.releaseLocks(this.#q, iModelId, briefcaseId, objectIds, releaseIndex);
   }
   releaseAllLocks(iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number> {

@@ -97,7 +97,9 @@ export function readMetadataCopy(path: string): MetadataCopyContents {
     if (version > newest) throw new SchemaTooNewError(path, version, newest);
     const iModels = (db.prepare("SELECT COUNT(*) AS n FROM imodels").get() as { n: number }).n;
     const changesets = db
-      .prepare("SELECT imodel_id AS iModelId, id, idx AS \"index\", file_size AS fileSize FROM changesets WHERE state = 'fileUploaded' ORDER BY imodel_id, idx")
+      .prepare(
+        "SELECT imodel_id AS iModelId, id, idx AS \"index\", file_size AS fileSize FROM changesets WHERE state = 'fileUploaded' ORDER BY imodel_id, idx",
+      )
       .all() as MetadataCopyContents["changesets"];
     const checkpoints = db
       .prepare(

@@ -73,7 +73,9 @@ export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}
     if (!readonly) db.pragma("journal_size_limit = 67108864");
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? MIGRATION_BUSY_TIMEOUT_MS))}`);
     // Case-insensitive matching beyond ASCII (SQLite's own lower() only folds A-Z).
-    db.function("mh_lower", { deterministic: true }, (value: unknown) => (typeof value === "string" ? value.toLowerCase() : value));
+    db.function("mh_lower", { deterministic: true }, (value: unknown) =>
+      typeof value === "string" ? value.toLowerCase() : value,
+    );
     return db;
   } catch (err) {
     db.close();
@@ -95,9 +97,12 @@ export function schemaVersion(db: SqliteDatabase): number {
  */
 export function migrate(db: SqliteDatabase, path: string, migrations: readonly Migration[] = MIGRATIONS): void {
   for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i]!.version <= migrations[i - 1]!.version) throw new Error(`Migrations are out of order at version ${migrations[i]!.version}.`);
+    if (migrations[i]!.version <= migrations[i - 1]!.version)
+      throw new Error(`Migrations are out of order at version ${migrations[i]!.version}.`);
   }
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+  );
   refuseNewerSchema(db, path, migrations);
   const record = db.prepare(RECORD_MIGRATION);
   for (const migration of migrations) {
@@ -191,7 +196,8 @@ export class SideConnection {
   statement(sql: string, pluck = false): Statement {
     const key = pluck ? `pluck\u0000${sql}` : sql;
     let statement = this.#statements.get(key);
-    if (!statement) this.#statements.set(key, (statement = pluck ? this.db.prepare(sql).pluck() : this.db.prepare(sql)));
+    if (!statement)
+      this.#statements.set(key, (statement = pluck ? this.db.prepare(sql).pluck() : this.db.prepare(sql)));
     return statement;
   }
 

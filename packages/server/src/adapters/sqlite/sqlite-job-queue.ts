@@ -15,10 +15,18 @@ const claimJob: ClaimJob = (db, kinds, workerId, now, leaseUntil) =>
        UNION ALL
        SELECT rowid AS seq, id FROM jobs WHERE state = 'running' AND lease_until <= ? AND attempts < max_attempts AND kind IN (SELECT value FROM json_each(?))
        ORDER BY seq LIMIT 1`,
-      now, kinds, now, kinds,
+      now,
+      kinds,
+      now,
+      kinds,
     );
     if (!candidate) return undefined;
-    return tx.get<JobRow>("UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = ?, lease_until = ? WHERE id = ? RETURNING *", workerId, leaseUntil, candidate.id);
+    return tx.get<JobRow>(
+      "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker_id = ?, lease_until = ? WHERE id = ? RETURNING *",
+      workerId,
+      leaseUntil,
+      candidate.id,
+    );
   });
 
 /**

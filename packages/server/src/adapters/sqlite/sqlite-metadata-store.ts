@@ -53,7 +53,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   transaction<T>(scope: TxScope, fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
   transaction<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
-  transaction<T>(scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>), maybeFn?: (tx: MetadataTx) => Promise<T>): Promise<T> {
+  transaction<T>(
+    scopeOrFn: TxScope | ((tx: MetadataTx) => Promise<T>),
+    maybeFn?: (tx: MetadataTx) => Promise<T>,
+  ): Promise<T> {
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
     return this.#writeMutex.run(async () => {
       this.#assertOpen();
@@ -109,7 +112,6 @@ export class SqliteMetadataStore implements MetadataStore {
 export async function openSqliteMetadataStore(path: string): Promise<SqliteMetadataStore> {
   return SqliteMetadataStore.open(path);
 }
-
 
 /** better-sqlite3 behind the async session the shared queries use: each SQL text is prepared once per connection. */
 class SqliteSession implements SqlSession {

@@ -75,7 +75,11 @@ export class WalCheckpointer {
     if (this.#worker) return this.#worker;
     if (Date.now() < this.#restartAt) return undefined;
     // Plain CommonJS: none of the process's flags (a loader, --inspect) apply to it.
-    const worker = new Worker(WORKER, { eval: true, execArgv: [], workerData: { path: this.path, driver: createRequire(import.meta.url).resolve("better-sqlite3") } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      execArgv: [],
+      workerData: { path: this.path, driver: createRequire(import.meta.url).resolve("better-sqlite3") },
+    });
     worker.unref();
     worker.on("message", (result: { ok: boolean; error?: string }) => {
       this.#busy = false;
@@ -84,7 +88,9 @@ export class WalCheckpointer {
         this.#lastWrite = 0;
       }
     });
-    worker.on("error", (err) => this.warn("the WAL checkpoint thread failed; it is started again", { err: String(err) }));
+    worker.on("error", (err) =>
+      this.warn("the WAL checkpoint thread failed; it is started again", { err: String(err) }),
+    );
     worker.on("exit", () => {
       if (this.#worker === worker) this.#worker = undefined;
       this.#busy = false;

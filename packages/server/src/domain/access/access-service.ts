@@ -7,7 +7,15 @@ import type { Permission } from "@modelhub/protocol";
 import { PERMISSIONS, canonicalPermissions } from "@modelhub/protocol";
 import type { Grants } from "./permissions.js";
 import { ALL_PERMISSIONS, IMODEL_LEVEL_PERMISSIONS, grantsOf } from "./permissions.js";
-import { checkName, checkPermissions, insufficient, lastOwner, ownerRoleFixed, roleExists, sameSet } from "./access-checks.js";
+import {
+  checkName,
+  checkPermissions,
+  insufficient,
+  lastOwner,
+  ownerRoleFixed,
+  roleExists,
+  sameSet,
+} from "./access-checks.js";
 
 /** How the hub grants permissions (from the configuration). */
 export interface AccessPolicy {
@@ -30,7 +38,6 @@ export interface AccessScope {
   iTwinId: string;
   iModelId?: string;
 }
-
 
 export const accessNotFound = {
   role: () => new HubError("RoleNotFound", "Requested Role is not available."),
@@ -80,7 +87,12 @@ export class AccessService {
     return grantsOf(this.#iModelLevel(actor, roles, iTwinLevel, await this.store.iModelOverrides(scope.iModelId)));
   }
 
-  #iModelLevel(actor: Actor, roles: readonly RoleRecord[], iTwinLevel: readonly Permission[], overrides: IModelOverrides | undefined): Permission[] {
+  #iModelLevel(
+    actor: Actor,
+    roles: readonly RoleRecord[],
+    iTwinLevel: readonly Permission[],
+    overrides: IModelOverrides | undefined,
+  ): Permission[] {
     if (!overrides || overrides.roles.length + overrides.users.length === 0) return [...iTwinLevel];
     const roleIds = new Set(roles.map((r) => r.id));
     const granted = [
@@ -137,7 +149,16 @@ export class AccessService {
     await this.checkCreate(actor, iTwinId);
     if (await this.store.getITwin(iTwinId)) return create();
     const now = this.clock.now().toISOString();
-    const record = { ...ITWIN_DEFAULTS, id: iTwinId, number: iTwinId, displayName: iTwinId, createdAt: now, createdBy: actor.userId, modifiedAt: now, modifiedBy: actor.userId };
+    const record = {
+      ...ITWIN_DEFAULTS,
+      id: iTwinId,
+      number: iTwinId,
+      displayName: iTwinId,
+      createdAt: now,
+      createdBy: actor.userId,
+      modifiedAt: now,
+      modifiedBy: actor.userId,
+    };
     const created = await this.store.createITwin(record, this.ownerRole(iTwinId));
     if (created === "nameTaken" || created === "numberTaken") throw iTwinExists(created, record);
     if (created === "exists") {
@@ -191,13 +212,17 @@ export class AccessService {
     if (this.#unrestricted(by) || permissions.length === 0) return;
     const held = await this.effective(by, scope);
     const lacking = permissions.filter((p) => !held.has(p));
-    if (lacking.length > 0) throw insufficient(`You cannot ${what}: it holds ${lacking.join(", ")}, which you do not hold${scope.iModelId ? " on this iModel" : " on this iTwin"}.`);
+    if (lacking.length > 0)
+      throw insufficient(
+        `You cannot ${what}: it holds ${lacking.join(", ")}, which you do not hold${scope.iModelId ? " on this iModel" : " on this iTwin"}.`,
+      );
   }
 
   /** Giving or taking a role: the Owner role by Owners only, any other by someone holding all it holds. */
   async #mayHandOut(by: Actor, role: RoleRecord, verb: "give" | "take away" | "change" | "delete"): Promise<void> {
     if (role.owner) {
-      if (!(await this.isOwner(by, role.iTwinId))) throw insufficient(`Only an Owner of the iTwin (or an administrator) may ${verb} the Owner role.`);
+      if (!(await this.isOwner(by, role.iTwinId)))
+        throw insufficient(`Only an Owner of the iTwin (or an administrator) may ${verb} the Owner role.`);
       return;
     }
     await this.#mayGrant(by, { iTwinId: role.iTwinId }, role.permissions, `${verb} role '${role.displayName}'`);
@@ -215,7 +240,11 @@ export class AccessService {
     return role;
   }
 
-  async createRole(by: Actor, iTwinId: string, input: { displayName: string; description: string | null; permissions: readonly string[] }): Promise<RoleRecord> {
+  async createRole(
+    by: Actor,
+    iTwinId: string,
+    input: { displayName: string; description: string | null; permissions: readonly string[] },
+  ): Promise<RoleRecord> {
     const role: RoleRecord = {
       iTwinId,
       id: this.newId(),
@@ -229,17 +258,30 @@ export class AccessService {
     return role;
   }
 
-  async updateRole(by: Actor, iTwinId: string, roleId: string, input: { displayName?: string; description?: string | null; permissions?: readonly string[] }): Promise<RoleRecord> {
+  async updateRole(
+    by: Actor,
+    iTwinId: string,
+    roleId: string,
+    input: { displayName?: string; description?: string | null; permissions?: readonly string[] },
+  ): Promise<RoleRecord> {
     const current = await this.getRole(iTwinId, roleId);
     if (current.owner) throw ownerRoleFixed();
     const role: RoleRecord = {
       ...current,
       ...(input.displayName !== undefined ? { displayName: checkName(input.displayName, "Cannot update Role.") } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
-      ...(input.permissions !== undefined ? { permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot update Role.") } : {}),
+      ...(input.permissions !== undefined
+        ? { permissions: checkPermissions(input.permissions, PERMISSIONS, "Cannot update Role.") }
+        : {}),
     };
     // What the role holds now is taken from its members, what it will hold is given to them: both must be the caller's.
-    if (input.permissions !== undefined) await this.#mayGrant(by, { iTwinId }, canonicalPermissions([...current.permissions, ...role.permissions]), `change role '${current.displayName}'`);
+    if (input.permissions !== undefined)
+      await this.#mayGrant(
+        by,
+        { iTwinId },
+        canonicalPermissions([...current.permissions, ...role.permissions]),
+        `change role '${current.displayName}'`,
+      );
     const result = await this.store.updateRole(role);
     if (result === "nameTaken") throw roleExists(role.displayName);
     if (!result) throw accessNotFound.role();
@@ -270,19 +312,28 @@ export class AccessService {
   }
 
   /** Gives roles to users (roles they already hold are kept once); every role must exist on the iTwin. */
-  async addMembers(by: Actor, iTwinId: string, members: readonly { userId: string; roleIds: readonly string[] }[]): Promise<MemberRecord[]> {
+  async addMembers(
+    by: Actor,
+    iTwinId: string,
+    members: readonly { userId: string; roleIds: readonly string[] }[],
+  ): Promise<MemberRecord[]> {
     const roles = new Map((await this.store.listRoles(iTwinId)).map((r) => [r.id, r]));
     members.forEach((m, i) => {
       if (m.userId.trim() === "" || m.userId.length > 255) {
-        throw invalidRequest("Cannot add members.", [{ code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: `members[${i}].userId` }]);
+        throw invalidRequest("Cannot add members.", [
+          { code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: `members[${i}].userId` },
+        ]);
       }
       if (m.roleIds.length === 0) {
-        throw invalidRequest("Cannot add members.", [{ code: "InvalidValue", message: "A member needs at least one role.", target: `members[${i}].roleIds` }]);
+        throw invalidRequest("Cannot add members.", [
+          { code: "InvalidValue", message: "A member needs at least one role.", target: `members[${i}].roleIds` },
+        ]);
       }
       const unknown = m.roleIds.find((id) => !roles.has(id));
       if (unknown !== undefined) throw accessNotFound.role();
     });
-    for (const roleId of new Set(members.flatMap((m) => m.roleIds))) await this.#mayHandOut(by, roles.get(roleId)!, "give");
+    for (const roleId of new Set(members.flatMap((m) => m.roleIds)))
+      await this.#mayHandOut(by, roles.get(roleId)!, "give");
     const at = this.clock.now().toISOString();
     for (const m of members) await this.store.addMemberRoles(iTwinId, m.userId, m.roleIds, at);
     return Promise.all(members.map((m) => this.getMember(iTwinId, m.userId)));
@@ -292,7 +343,13 @@ export class AccessService {
   async setMemberRoles(by: Actor, iTwinId: string, userId: string, roleIds: readonly string[]): Promise<MemberRecord> {
     const current = await this.getMember(iTwinId, userId);
     if (roleIds.length === 0) {
-      throw invalidRequest("Cannot update member.", [{ code: "InvalidValue", message: "A member needs at least one role; remove the member instead.", target: "roleIds" }]);
+      throw invalidRequest("Cannot update member.", [
+        {
+          code: "InvalidValue",
+          message: "A member needs at least one role; remove the member instead.",
+          target: "roleIds",
+        },
+      ]);
     }
     const roles = new Map((await this.store.listRoles(iTwinId)).map((r) => [r.id, r]));
     if (roleIds.some((id) => !roles.has(id))) throw accessNotFound.role();
@@ -303,7 +360,8 @@ export class AccessService {
       const role = roles.get(id);
       if (role) await this.#mayHandOut(by, role, "take away");
     }
-    if (dropped.length > 0 && (await this.store.removeMemberRoles(iTwinId, userId, dropped)) === "lastOwner") throw lastOwner(userId);
+    if (dropped.length > 0 && (await this.store.removeMemberRoles(iTwinId, userId, dropped)) === "lastOwner")
+      throw lastOwner(userId);
     await this.store.addMemberRoles(iTwinId, userId, roleIds, this.clock.now().toISOString());
     return this.getMember(iTwinId, userId);
   }
@@ -331,26 +389,43 @@ export class AccessService {
    * who does it — they must hold what they grant here, and hold on the iTwin all the role holds to change or remove
    * an existing grant of it (see {@link #keepGranter} for the first grant of an iModel).
    */
-  async setIModelRolePermissions(by: Actor, scope: Required<AccessScope>, roleId: string, permissions: readonly string[]): Promise<Permission[]> {
+  async setIModelRolePermissions(
+    by: Actor,
+    scope: Required<AccessScope>,
+    roleId: string,
+    permissions: readonly string[],
+  ): Promise<Permission[]> {
     const role = await this.getRole(scope.iTwinId, roleId);
     const checked = checkPermissions(permissions, IMODEL_LEVEL_PERMISSIONS, "Cannot update iModel role permissions.");
     if (role.owner && checked.length > 0) {
       throw invalidRequest("Cannot update iModel role permissions.", [
-        { code: "InvalidValue", message: "Owners have every permission on every iModel of their iTwin: the Owner role takes no iModel grant.", target: "roleId" },
+        {
+          code: "InvalidValue",
+          message: "Owners have every permission on every iModel of their iTwin: the Owner role takes no iModel grant.",
+          target: "roleId",
+        },
       ]);
     }
     await this.#mayGrant(by, scope, checked, "grant this");
     const existing = (await this.store.iModelOverrides(scope.iModelId)).roles.find((r) => r.roleId === roleId);
-    if (existing && !sameSet(existing.permissions, checked)) await this.#mayChangeGrantOf(by, scope.iTwinId, role.permissions, `role '${role.displayName}'`);
+    if (existing && !sameSet(existing.permissions, checked))
+      await this.#mayChangeGrantOf(by, scope.iTwinId, role.permissions, `role '${role.displayName}'`);
     if (checked.length > 0) await this.#keepGranter(by, scope);
     await this.store.setIModelRolePermissions(scope.iModelId, roleId, checked);
     return checked;
   }
 
   /** Sets a user's permissions on one iModel (an empty list removes the grant), under the same rules. */
-  async setIModelUserPermissions(by: Actor, scope: Required<AccessScope>, userId: string, permissions: readonly string[]): Promise<Permission[]> {
+  async setIModelUserPermissions(
+    by: Actor,
+    scope: Required<AccessScope>,
+    userId: string,
+    permissions: readonly string[],
+  ): Promise<Permission[]> {
     if (userId.trim() === "" || userId.length > 255) {
-      throw invalidRequest("Cannot update iModel user permissions.", [{ code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: "userId" }]);
+      throw invalidRequest("Cannot update iModel user permissions.", [
+        { code: "InvalidValue", message: "A user id is 1 to 255 characters.", target: "userId" },
+      ]);
     }
     const checked = checkPermissions(permissions, IMODEL_LEVEL_PERMISSIONS, "Cannot update iModel user permissions.");
     await this.#mayGrant(by, scope, checked, "grant this");
@@ -365,13 +440,20 @@ export class AccessService {
   }
 
   /** Changing or removing a grant needs, on the iTwin, at least what its holder has there (else they could not restore it). */
-  async #mayChangeGrantOf(by: Actor, iTwinId: string, holderHolds: readonly Permission[], holder: string): Promise<void> {
+  async #mayChangeGrantOf(
+    by: Actor,
+    iTwinId: string,
+    holderHolds: readonly Permission[],
+    holder: string,
+  ): Promise<void> {
     if (this.#unrestricted(by)) return;
     const mine = await this.effective(by, { iTwinId });
     const more = grantsOf(holderHolds);
     const lacking = [...more.permissions].filter((p) => !mine.has(p));
     if (lacking.length > 0) {
-      throw insufficient(`You cannot change the iModel grant of ${holder}: they hold ${canonicalPermissions(lacking).join(", ")} on the iTwin, which you do not.`);
+      throw insufficient(
+        `You cannot change the iModel grant of ${holder}: they hold ${canonicalPermissions(lacking).join(", ")} on the iTwin, which you do not.`,
+      );
     }
   }
 

@@ -2,7 +2,12 @@ import type { Permission } from "@modelhub/protocol";
 import { PERMISSIONS } from "@modelhub/protocol";
 
 /** What may be granted on one iModel: delete stays an iTwin-level permission (cloud rule). */
-export const IMODEL_LEVEL_PERMISSIONS: readonly Permission[] = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage"];
+export const IMODEL_LEVEL_PERMISSIONS: readonly Permission[] = [
+  "imodels_webview",
+  "imodels_read",
+  "imodels_write",
+  "imodels_manage",
+];
 
 export const ALL_PERMISSIONS: ReadonlySet<Permission> = new Set(PERMISSIONS);
 export const NO_PERMISSIONS: ReadonlySet<Permission> = new Set();

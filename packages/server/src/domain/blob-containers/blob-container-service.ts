@@ -94,27 +94,44 @@ export class BlobContainerService {
     return { provider: containers.provider, baseUri: containers.baseUri };
   }
 
-  async create(actor: Actor, input: { scope: ContainerScope; metadata: ContainerMetadata; containerId?: string }): Promise<ContainerRecord> {
+  async create(
+    actor: Actor,
+    input: { scope: ContainerScope; metadata: ContainerMetadata; containerId?: string },
+  ): Promise<ContainerRecord> {
     const containers = this.#containers();
     const operation = "Cannot create container.";
     const { scope } = input;
-    await this.access.require(actor, NEEDS.manage, { iTwinId: scope.iTwinId, ...(scope.iModelId ? { iModelId: scope.iModelId } : {}) });
+    await this.access.require(actor, NEEDS.manage, {
+      iTwinId: scope.iTwinId,
+      ...(scope.iModelId ? { iModelId: scope.iModelId } : {}),
+    });
     if (scope.iModelId !== undefined) {
       const iModel = await this.store.read((tx) => tx.getIModel(scope.iModelId!));
       if (!iModel) throw notFound.iModel();
-      if (iModel.iTwinId !== scope.iTwinId) throw invalidValue(operation, "scope.iModelId", "The iModel does not belong to the iTwin of the scope.");
+      if (iModel.iTwinId !== scope.iTwinId)
+        throw invalidValue(operation, "scope.iModelId", "The iModel does not belong to the iTwin of the scope.");
     } else if (await this.store.read((tx) => tx.iTwinDeleted(scope.iTwinId))) {
       throw notFound.iTwin();
     }
     const containerId = input.containerId ?? randomUUID();
     if (!CONTAINER_ID.test(containerId)) {
-      throw invalidValue(operation, "containerId", "A container id is 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.");
+      throw invalidValue(
+        operation,
+        "containerId",
+        "A container id is 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.",
+      );
     }
     if (await this.records.stat(recordKey(containerId))) throw containerExists(containerId);
     // Whoever creates the storage container owns the id (two creates of one id at once: exactly one wins); one that
     // exists already belongs to someone else (another hub on the account, another request) and is not handed out.
     if ((await containers.create(containerId)) === "exists") throw containerExists(containerId);
-    const record: ContainerRecord = { containerId, scope: definedScope(scope), metadata: input.metadata, createdBy: actor.userId, createdAt: this.clock.now().toISOString() };
+    const record: ContainerRecord = {
+      containerId,
+      scope: definedScope(scope),
+      metadata: input.metadata,
+      createdBy: actor.userId,
+      createdAt: this.clock.now().toISOString(),
+    };
     try {
       await this.#write(record);
     } catch (err) {
@@ -132,7 +149,10 @@ export class BlobContainerService {
   }
 
   /** The containers of an iTwin the actor may read, optionally of one iModel, type or label. */
-  async list(actor: Actor, query: { iTwinId: string; iModelId?: string; containerType?: string; label?: string }): Promise<ContainerRecord[]> {
+  async list(
+    actor: Actor,
+    query: { iTwinId: string; iModelId?: string; containerType?: string; label?: string },
+  ): Promise<ContainerRecord[]> {
     this.#containers();
     const found: ContainerRecord[] = [];
     for await (const { key } of this.records.list(RECORDS)) {
@@ -145,7 +165,10 @@ export class BlobContainerService {
     }
     const visible: ContainerRecord[] = [];
     for (const record of found) {
-      const grants = await this.access.effective(actor, { iTwinId: record.scope.iTwinId, ...(record.scope.iModelId ? { iModelId: record.scope.iModelId } : {}) });
+      const grants = await this.access.effective(actor, {
+        iTwinId: record.scope.iTwinId,
+        ...(record.scope.iModelId ? { iModelId: record.scope.iModelId } : {}),
+      });
       if (NEEDS.see.some((p) => grants.has(p))) visible.push(record);
     }
     return visible.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.containerId.localeCompare(b.containerId));
@@ -174,13 +197,25 @@ export class BlobContainerService {
    * A token for the container: `read`, `write` or `admin` as asked (each needs its permission), `writeIfPossible`
    * (the default) writes when the actor may and reads otherwise. Lives `durationSeconds` (default an hour, at most a day).
    */
-  async requestToken(actor: Actor, containerId: string, request: { accessLevel?: RequestAccessLevel; durationSeconds?: number }): Promise<ContainerToken> {
+  async requestToken(
+    actor: Actor,
+    containerId: string,
+    request: { accessLevel?: RequestAccessLevel; durationSeconds?: number },
+  ): Promise<ContainerToken> {
     const containers = this.#containers();
     const record = await this.#find(containerId);
     const level = request.accessLevel ?? "writeIfPossible";
-    const grants = await this.#require(actor, level === "read" || level === "writeIfPossible" ? NEEDS.read : level === "write" ? NEEDS.write : NEEDS.manage, record.scope);
-    const access: ContainerAccess = level === "read" || (level === "writeIfPossible" && !grants.has("imodels_write")) ? "read" : "write";
-    const seconds = Math.min(MAX_TOKEN_SECONDS, Math.max(MIN_TOKEN_SECONDS, Math.floor(request.durationSeconds ?? DEFAULT_TOKEN_SECONDS)));
+    const grants = await this.#require(
+      actor,
+      level === "read" || level === "writeIfPossible" ? NEEDS.read : level === "write" ? NEEDS.write : NEEDS.manage,
+      record.scope,
+    );
+    const access: ContainerAccess =
+      level === "read" || (level === "writeIfPossible" && !grants.has("imodels_write")) ? "read" : "write";
+    const seconds = Math.min(
+      MAX_TOKEN_SECONDS,
+      Math.max(MIN_TOKEN_SECONDS, Math.floor(request.durationSeconds ?? DEFAULT_TOKEN_SECONDS)),
+    );
     const expiresAt = new Date(this.clock.now().getTime() + seconds * 1000);
     return { token: containers.token(containerId, access, expiresAt), access, expiresAt, record };
   }
@@ -238,7 +273,10 @@ export class BlobContainerService {
 
   /** The actor's grants if they hold one of `anyOf`; none at all reads as "no such container" (existence is not revealed). */
   async #require(actor: Actor, anyOf: readonly Permission[], scope: ContainerScope) {
-    const grants = await this.access.effective(actor, { iTwinId: scope.iTwinId, ...(scope.iModelId ? { iModelId: scope.iModelId } : {}) });
+    const grants = await this.access.effective(actor, {
+      iTwinId: scope.iTwinId,
+      ...(scope.iModelId ? { iModelId: scope.iModelId } : {}),
+    });
     if (anyOf.some((p) => grants.has(p))) return grants;
     if (grants.permissions.size === 0) throw notFound.container();
     throw insufficientPermissions();
@@ -283,5 +321,9 @@ function containerExists(containerId: string): HubError {
 }
 
 function definedScope(scope: ContainerScope): ContainerScope {
-  return { iTwinId: scope.iTwinId, ...(scope.iModelId !== undefined ? { iModelId: scope.iModelId } : {}), ...(scope.ownerGuid !== undefined ? { ownerGuid: scope.ownerGuid } : {}) };
+  return {
+    iTwinId: scope.iTwinId,
+    ...(scope.iModelId !== undefined ? { iModelId: scope.iModelId } : {}),
+    ...(scope.ownerGuid !== undefined ? { ownerGuid: scope.ownerGuid } : {}),
+  };
 }

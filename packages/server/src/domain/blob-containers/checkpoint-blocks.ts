@@ -54,7 +54,12 @@ export class CheckpointBlocks {
    * Publishes the checkpoint file as a V2 database and returns the nonce its blob key must carry, or undefined when
    * it could not (logged: the checkpoint is then a whole file only).
    */
-  async publish(iModelId: string, changesetIndex: number, localPath: string, nonce: string): Promise<string | undefined> {
+  async publish(
+    iModelId: string,
+    changesetIndex: number,
+    localPath: string,
+    nonce: string,
+  ): Promise<string | undefined> {
     const upload = this.worker.uploadCheckpointBlocks?.bind(this.worker);
     if (!upload) return undefined;
     const v2Nonce = `${V2_NONCE}${nonce}`;
@@ -67,24 +72,53 @@ export class CheckpointBlocks {
       // (Two first checkpoints of one iModel on two nodes in the same instant could both initialize; the second
       // would drop the first's database, whose checkpoint would then fail to open as V2 and keep its whole file.)
       const initialize = await this.containers.isEmpty(containerId);
-      const accessToken = this.containers.token(containerId, "write", new Date(this.clock.now().getTime() + 6 * 3600_000));
-      await upload({ localPath, baseUri: this.containers.baseUri, containerId, accessToken, dbName: dbNameOf(changesetIndex, v2Nonce), initialize, blockSize: CHECKPOINT_BLOCK_BYTES });
+      const accessToken = this.containers.token(
+        containerId,
+        "write",
+        new Date(this.clock.now().getTime() + 6 * 3600_000),
+      );
+      await upload({
+        localPath,
+        baseUri: this.containers.baseUri,
+        containerId,
+        accessToken,
+        dbName: dbNameOf(changesetIndex, v2Nonce),
+        initialize,
+        blockSize: CHECKPOINT_BLOCK_BYTES,
+      });
       return v2Nonce;
     } catch (err) {
-      this.log(err, `the checkpoint of changeset ${changesetIndex} of iModel ${iModelId} could not be published as a V2 checkpoint; it is served as a whole file only`);
+      this.log(
+        err,
+        `the checkpoint of changeset ${changesetIndex} of iModel ${iModelId} could not be published as a V2 checkpoint; it is served as a whole file only`,
+      );
       return undefined;
     }
   }
 
   /** The V2 location of a checkpoint stored at `blobKey`, with a read token valid for `ttlSeconds`; undefined if it has none. */
-  accessInfo(blobKey: string | null, ttlSeconds: number): { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined {
+  accessInfo(
+    blobKey: string | null,
+    ttlSeconds: number,
+  ): { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined {
     const m = blobKey ? V2_KEY.exec(blobKey) : null;
     if (!m) return undefined;
     const containerId = containerOf(m[1]!);
-    const sasToken = this.containers.token(containerId, "read", new Date(this.clock.now().getTime() + ttlSeconds * 1000));
+    const sasToken = this.containers.token(
+      containerId,
+      "read",
+      new Date(this.clock.now().getTime() + ttlSeconds * 1000),
+    );
     return {
       dbName: dbNameOf(Number(m[2]), m[3]!),
-      directoryAccessInfo: { baseUrl: this.containers.baseUri, storage: this.containers.accountName, baseDirectory: containerId, storageType: "azure", azure: { sasToken }, google: null },
+      directoryAccessInfo: {
+        baseUrl: this.containers.baseUri,
+        storage: this.containers.accountName,
+        baseDirectory: containerId,
+        storageType: "azure",
+        azure: { sasToken },
+        google: null,
+      },
     };
   }
 
@@ -104,7 +138,10 @@ export class CheckpointBlocks {
       const accessToken = this.containers.token(containerId, "write", new Date(this.clock.now().getTime() + 3600_000));
       await remove({ baseUri: this.containers.baseUri, containerId, accessToken, dbNames });
     } catch (err) {
-      this.log(err, `the V2 copies of ${dbNames.length} pruned checkpoint(s) of iModel ${iModelId} could not be deleted; they stay until the iModel is deleted`);
+      this.log(
+        err,
+        `the V2 copies of ${dbNames.length} pruned checkpoint(s) of iModel ${iModelId} could not be deleted; they stay until the iModel is deleted`,
+      );
     }
   }
 

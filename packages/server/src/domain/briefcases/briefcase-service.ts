@@ -42,7 +42,12 @@ export class BriefcaseService {
       };
       await tx.insertBriefcase(record);
       await tx.updateIModel({ ...iModel, nextBriefcaseId: briefcaseId + 1 });
-      tx.afterCommit(() => this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "acquired", ownerId: record.ownerId } }));
+      tx.afterCommit(() =>
+        this.events.publish(iModelId, {
+          type: "briefcase",
+          data: { briefcaseId, action: "acquired", ownerId: record.ownerId },
+        }),
+      );
       return record;
     });
     return acquired;
@@ -68,8 +73,12 @@ export class BriefcaseService {
         await tx.deleteBriefcase(iModelId, briefcaseId);
         const locks = releasedBefore + released;
         tx.afterCommit(() => {
-          if (locks > 0) this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: locks } });
-          this.events.publish(iModelId, { type: "briefcase", data: { briefcaseId, action: "released", ownerId: briefcase.ownerId } });
+          if (locks > 0)
+            this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released: locks } });
+          this.events.publish(iModelId, {
+            type: "briefcase",
+            data: { briefcaseId, action: "released", ownerId: briefcase.ownerId },
+          });
         });
         return { done: true, released };
       });
@@ -85,7 +94,11 @@ export class BriefcaseService {
     });
   }
 
-  async list(iModelId: string, filter: { ownerId?: string; direction: SortDirection }, page: Page): Promise<BriefcaseRecord[]> {
+  async list(
+    iModelId: string,
+    filter: { ownerId?: string; direction: SortDirection },
+    page: Page,
+  ): Promise<BriefcaseRecord[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
       return tx.listBriefcases(iModelId, filter, page);

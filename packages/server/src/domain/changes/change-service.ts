@@ -63,26 +63,58 @@ export class ChangeService {
     private readonly summaries: ChangeSummaryStore,
   ) {}
 
-  async changeset(iModelId: string, ref: { index: number } | { id: string }, filter: ChangeElementFilter, page: Page): Promise<ChangesetChanges> {
+  async changeset(
+    iModelId: string,
+    ref: { index: number } | { id: string },
+    filter: ChangeElementFilter,
+    page: Page,
+  ): Promise<ChangesetChanges> {
     const record = await this.store.read(async (tx) => {
       if (!(await tx.getIModel(iModelId))) throw notFound.iModel();
-      const found = "index" in ref ? await tx.getChangesetByIndex(iModelId, ref.index) : await tx.getChangesetById(iModelId, ref.id);
+      const found =
+        "index" in ref
+          ? await tx.getChangesetByIndex(iModelId, ref.index)
+          : await tx.getChangesetById(iModelId, ref.id);
       if (!found || found.state !== "fileUploaded") throw notFound.changeset();
       return found;
     });
     const summary = (await this.summaries.getSummary(iModelId, record.index)) ?? null;
     const base = { changesetIndex: record.index, changesetId: record.id };
     if (!summary) {
-      return { ...base, state: "pending", summary: null, counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 }, countsByModelAndClass: [], elements: [], matching: 0 };
+      return {
+        ...base,
+        state: "pending",
+        summary: null,
+        counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 },
+        countsByModelAndClass: [],
+        elements: [],
+        matching: 0,
+      };
     }
-    const storeFilter = { ...(filter.op && filter.op !== "reinserted" ? { op: filter.op as ChangeOp } : {}), ...(filter.modelId ? { modelId: filter.modelId } : {}), ...(filter.classFullName ? { classFullName: filter.classFullName } : {}) };
+    const storeFilter = {
+      ...(filter.op && filter.op !== "reinserted" ? { op: filter.op as ChangeOp } : {}),
+      ...(filter.modelId ? { modelId: filter.modelId } : {}),
+      ...(filter.classFullName ? { classFullName: filter.classFullName } : {}),
+    };
     const counts = { inserted: summary.inserted, updated: summary.updated, deleted: summary.deleted, reinserted: 0 };
     if (filter.op === "reinserted") {
-      return { ...base, state: "ready", summary, counts, countsByModelAndClass: countsOfChangeset(summary.counts), elements: [], matching: 0 };
+      return {
+        ...base,
+        state: "ready",
+        summary,
+        counts,
+        countsByModelAndClass: countsOfChangeset(summary.counts),
+        elements: [],
+        matching: 0,
+      };
     }
     const rows = await this.summaries.listElements(iModelId, record.index, storeFilter, page);
     const matching = countsOfChangeset(summary.counts)
-      .filter((c) => (!filter.modelId || c.modelId === filter.modelId) && (!filter.classFullName || c.classFullName === filter.classFullName))
+      .filter(
+        (c) =>
+          (!filter.modelId || c.modelId === filter.modelId) &&
+          (!filter.classFullName || c.classFullName === filter.classFullName),
+      )
       .reduce((n, c) => n + (filter.op ? c[filter.op] : c.inserted + c.updated + c.deleted), 0);
     return {
       ...base,
@@ -90,37 +122,88 @@ export class ChangeService {
       summary,
       counts,
       countsByModelAndClass: countsOfChangeset(summary.counts),
-      elements: rows.map((r) => ({ id: r.id, op: r.op, classFullName: r.classFullName, modelId: r.modelId, previousModelId: r.previousModelId, parentId: r.parentId, label: r.label, properties: r.properties, changesets: [r.changesetIndex] })),
+      elements: rows.map((r) => ({
+        id: r.id,
+        op: r.op,
+        classFullName: r.classFullName,
+        modelId: r.modelId,
+        previousModelId: r.previousModelId,
+        parentId: r.parentId,
+        label: r.label,
+        properties: r.properties,
+        changesets: [r.changesetIndex],
+      })),
       matching,
     };
   }
 
   /** Resolves both points, checks `from <= to`, and folds every summary in between into net changes. */
-  async compare(iModelId: string, fromPoint: HistoryPoint, toPoint: HistoryPoint, filter: ChangeElementFilter, page: Page): Promise<Comparison> {
+  async compare(
+    iModelId: string,
+    fromPoint: HistoryPoint,
+    toPoint: HistoryPoint,
+    filter: ChangeElementFilter,
+    page: Page,
+  ): Promise<Comparison> {
     const operation = "Cannot compare versions.";
     const { from, to } = await this.store.read(async (tx) => {
       if (!(await tx.getIModel(iModelId))) throw notFound.iModel();
       return { from: await resolve(tx, iModelId, fromPoint), to: await resolve(tx, iModelId, toPoint) };
     });
     if (from.changesetIndex > to.changesetIndex) {
-      throw invalidValue(operation, "from", `Provided 'from' value is not valid: it is changeset ${from.changesetIndex}, after 'to' (changeset ${to.changesetIndex}).`);
+      throw invalidValue(
+        operation,
+        "from",
+        `Provided 'from' value is not valid: it is changeset ${from.changesetIndex}, after 'to' (changeset ${to.changesetIndex}).`,
+      );
     }
     const pending = await this.summaries.missingIndexes(iModelId, from.changesetIndex, to.changesetIndex);
     const summaries = await this.summaries.listSummaries(iModelId, from.changesetIndex, to.changesetIndex);
-    const schemaChanges = summaries.filter((s) => s.schemaChanged).map((s) => ({ changesetIndex: s.changesetIndex, schemas: s.schemas }));
+    const schemaChanges = summaries
+      .filter((s) => s.schemaChanged)
+      .map((s) => ({ changesetIndex: s.changesetIndex, schemas: s.schemas }));
     if (pending.length > 0) {
-      return { from, to, state: "pending", pendingChangesets: pending, counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 }, countsByModelAndClass: [], schemaChanges, elements: [], matching: 0 };
+      return {
+        from,
+        to,
+        state: "pending",
+        pendingChangesets: pending,
+        counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 },
+        countsByModelAndClass: [],
+        schemaChanges,
+        elements: [],
+        matching: 0,
+      };
     }
     const { net, creators } = await this.netBetween(iModelId, from.changesetIndex, to.changesetIndex);
-    const matches = net.filter((c) => (!filter.op || c.op === filter.op) && (!filter.modelId || c.modelId === filter.modelId) && (!filter.classFullName || c.classFullName === filter.classFullName));
+    const matches = net.filter(
+      (c) =>
+        (!filter.op || c.op === filter.op) &&
+        (!filter.modelId || c.modelId === filter.modelId) &&
+        (!filter.classFullName || c.classFullName === filter.classFullName),
+    );
     const elements = matches.slice(page.offset, page.offset + page.limit).map((c) => ({
       ...c,
       changedBy: [...new Set(c.changesets.map((i) => creators.get(i) ?? ""))].filter((u) => u !== ""),
     }));
-    return { from, to, state: "ready", pendingChangesets: [], counts: totals(net), countsByModelAndClass: countsByModelAndClass(net), schemaChanges, elements, matching: matches.length };
+    return {
+      from,
+      to,
+      state: "ready",
+      pendingChangesets: [],
+      counts: totals(net),
+      countsByModelAndClass: countsByModelAndClass(net),
+      schemaChanges,
+      elements,
+      matching: matches.length,
+    };
   }
 
-  private async netBetween(iModelId: string, afterIndex: number, lastIndex: number): Promise<{ net: NetChange[]; creators: Map<number, string> }> {
+  private async netBetween(
+    iModelId: string,
+    afterIndex: number,
+    lastIndex: number,
+  ): Promise<{ net: NetChange[]; creators: Map<number, string> }> {
     const key = `${iModelId}:${afterIndex}:${lastIndex}`;
     const cached = this.#cache.get(key);
     if (cached) {
@@ -130,7 +213,11 @@ export class ChangeService {
     }
     const rows = await this.summaries.rangeRows(iModelId, afterIndex, lastIndex);
     const changesets = await this.store.read((tx) =>
-      tx.listChangesets(iModelId, { afterIndex, lastIndex, direction: "asc", onlyUploaded: true }, { limit: lastIndex - afterIndex, offset: 0 }),
+      tx.listChangesets(
+        iModelId,
+        { afterIndex, lastIndex, direction: "asc", onlyUploaded: true },
+        { limit: lastIndex - afterIndex, offset: 0 },
+      ),
     );
     const entry = { net: netChanges(rows), creators: new Map(changesets.map((c) => [c.index, c.creatorId])) };
     this.#cache.set(key, entry);
@@ -148,15 +235,28 @@ async function resolve(tx: MetadataReader, iModelId: string, point: HistoryPoint
   if ("versionName" in point) {
     const version = await tx.getNamedVersionByName(iModelId, point.versionName);
     if (!version) throw notFound.namedVersion();
-    const changeset = version.changesetIndex > 0 ? await tx.getChangesetByIndex(iModelId, version.changesetIndex) : undefined;
-    return { changesetIndex: version.changesetIndex, changesetId: changeset?.id ?? version.changesetId ?? "", namedVersion: { id: version.id, name: version.name } };
+    const changeset =
+      version.changesetIndex > 0 ? await tx.getChangesetByIndex(iModelId, version.changesetIndex) : undefined;
+    return {
+      changesetIndex: version.changesetIndex,
+      changesetId: changeset?.id ?? version.changesetId ?? "",
+      namedVersion: { id: version.id, name: version.name },
+    };
   }
   if (point.index === 0) {
     const version = await tx.getNamedVersionByChangeset(iModelId, 0);
-    return { changesetIndex: 0, changesetId: "", namedVersion: version ? { id: version.id, name: version.name } : null };
+    return {
+      changesetIndex: 0,
+      changesetId: "",
+      namedVersion: version ? { id: version.id, name: version.name } : null,
+    };
   }
   const changeset = await tx.getChangesetByIndex(iModelId, point.index);
   if (!changeset || changeset.state !== "fileUploaded") throw notFound.changeset();
   const version = await tx.getNamedVersionByChangeset(iModelId, point.index);
-  return { changesetIndex: changeset.index, changesetId: changeset.id, namedVersion: version ? { id: version.id, name: version.name } : null };
+  return {
+    changesetIndex: changeset.index,
+    changesetId: changeset.id,
+    namedVersion: version ? { id: version.id, name: version.name } : null,
+  };
 }

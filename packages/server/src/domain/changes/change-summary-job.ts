@@ -26,7 +26,12 @@ export const CHANGE_SUMMARY_JOB = "changes.summarize";
  * the commit and the job loses nothing; running it again does nothing more (summaries are stored once).
  */
 export function changeSummaryJob(iModelId: string, changesetIndex: number): OutboxJob {
-  return { kind: CHANGE_SUMMARY_JOB, payload: { iModelId, changesetIndex }, dedupeKey: `${CHANGE_SUMMARY_JOB}:${iModelId}:${changesetIndex}`, maxAttempts: 5 };
+  return {
+    kind: CHANGE_SUMMARY_JOB,
+    payload: { iModelId, changesetIndex },
+    dedupeKey: `${CHANGE_SUMMARY_JOB}:${iModelId}:${changesetIndex}`,
+    maxAttempts: 5,
+  };
 }
 
 /** Changesets read per worker call: bounds the worker's answer and the scratch space a call needs. */
@@ -40,15 +45,23 @@ export interface ChangeSummaryJobOptions {
 }
 
 /** Counts per model and class of a changeset's elements. */
-export function countByModelAndClass(elements: readonly { op: "inserted" | "updated" | "deleted"; modelId: string; classFullName: string }[]): ChangeCount[] {
+export function countByModelAndClass(
+  elements: readonly { op: "inserted" | "updated" | "deleted"; modelId: string; classFullName: string }[],
+): ChangeCount[] {
   const counts = new Map<string, ChangeCount>();
   for (const e of elements) {
     const key = `${e.modelId}\u0000${e.classFullName}`;
     let c = counts.get(key);
-    if (!c) counts.set(key, (c = { modelId: e.modelId, classFullName: e.classFullName, inserted: 0, updated: 0, deleted: 0 }));
+    if (!c)
+      counts.set(
+        key,
+        (c = { modelId: e.modelId, classFullName: e.classFullName, inserted: 0, updated: 0, deleted: 0 }),
+      );
     c[e.op]++;
   }
-  return [...counts.values()].sort((a, b) => (a.modelId === b.modelId ? a.classFullName.localeCompare(b.classFullName) : a.modelId < b.modelId ? -1 : 1));
+  return [...counts.values()].sort((a, b) =>
+    a.modelId === b.modelId ? a.classFullName.localeCompare(b.classFullName) : a.modelId < b.modelId ? -1 : 1,
+  );
 }
 
 /**
@@ -98,23 +111,43 @@ export class ChangeSummaryJob {
         startIndex = at;
       } else {
         const base = await this.store.read((tx) => tx.getPrecedingCheckpoint(iModelId, first));
-        if (!base?.blobKey) throw new Error(`No checkpoint at or before changeset ${first} to start the summary briefcase from.`);
+        if (!base?.blobKey)
+          throw new Error(`No checkpoint at or before changeset ${first} to start the summary briefcase from.`);
         basePath = join(dir, "base.bim");
         await this.blobs.downloadToFile(base.blobKey, basePath);
         startIndex = base.changesetIndex;
       }
       const records = await this.store.read((tx) =>
-        tx.listChangesets(iModelId, { afterIndex: Math.max(0, startIndex - 1), lastIndex: last, direction: "asc", onlyUploaded: true }, { limit: last - startIndex + 2, offset: 0 }),
+        tx.listChangesets(
+          iModelId,
+          { afterIndex: Math.max(0, startIndex - 1), lastIndex: last, direction: "asc", onlyUploaded: true },
+          { limit: last - startIndex + 2, offset: 0 },
+        ),
       );
       const files: (SummaryChangeset & { summarize: boolean })[] = [];
       for (const c of records) {
         const pathname = join(dir, `${c.index}.cs`);
         if (c.index < startIndex || (c.index === startIndex && !wanted.has(c.index))) continue;
         await this.blobs.downloadToFile(blobKeys.changeset(iModelId, c.id), pathname);
-        files.push({ id: c.id, index: c.index, parentId: c.parentId, pathname, changesType: c.containingChanges, summarize: wanted.has(c.index) });
+        files.push({
+          id: c.id,
+          index: c.index,
+          parentId: c.parentId,
+          pathname,
+          changesType: c.containingChanges,
+          summarize: wanted.has(c.index),
+        });
       }
       const atStart = files[0]?.index === startIndex && startIndex > 0 ? files.shift() : undefined;
-      const current = atStart ? { id: atStart.id, index: atStart.index, parentId: atStart.parentId, pathname: atStart.pathname, changesType: atStart.changesType } : undefined;
+      const current = atStart
+        ? {
+            id: atStart.id,
+            index: atStart.index,
+            parentId: atStart.parentId,
+            pathname: atStart.pathname,
+            changesType: atStart.changesType,
+          }
+        : undefined;
       const final = files.at(-1);
       // A data changeset is read before it is applied: its summary is stored first, the briefcase brought to it after.
       const applyLater = final !== undefined && (final.changesType & 1) === 0;
@@ -126,7 +159,12 @@ export class ChangeSummaryJob {
         });
       let result: { summaries: RawChangesetSummary[] };
       try {
-        result = await call({ ...(basePath ? { basePath } : {}), ...(current ? { current } : {}), changesets: files, applyLast: !applyLater });
+        result = await call({
+          ...(basePath ? { basePath } : {}),
+          ...(current ? { current } : {}),
+          changesets: files,
+          applyLast: !applyLater,
+        });
       } catch (err) {
         // The briefcase may be half way (a crash, a kill): the next attempt starts it again from a checkpoint.
         if (!(err instanceof FileRejected)) await this.dropBriefcase(briefcasePath);
@@ -163,7 +201,14 @@ export class ChangeSummaryJob {
     if (await this.summaries.putSummary(summary, elements)) {
       this.events.publish(iModelId, {
         type: "changes",
-        data: { changesetIndex: raw.index, changesetId: raw.id, inserted: summary.inserted, updated: summary.updated, deleted: summary.deleted, schemaChanged: summary.schemaChanged },
+        data: {
+          changesetIndex: raw.index,
+          changesetId: raw.id,
+          inserted: summary.inserted,
+          updated: summary.updated,
+          deleted: summary.deleted,
+          schemaChanged: summary.schemaChanged,
+        },
       });
     }
   }

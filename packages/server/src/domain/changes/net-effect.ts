@@ -58,14 +58,19 @@ function fold(history: readonly ChangedElementRow[]): NetChange | undefined {
     properties = [...names].sort();
   }
   // Where it was at the start: the model before the first change (an update that moved it says so).
-  const startModel = existedBefore ? (first.op === "updated" ? (first.previousModelId ?? first.modelId) : first.modelId) : null;
+  const startModel = existedBefore
+    ? first.op === "updated"
+      ? (first.previousModelId ?? first.modelId)
+      : first.modelId
+    : null;
   const endModel = last.modelId;
   return {
     id: first.id,
     op,
     classFullName: last.classFullName,
     modelId: endModel,
-    previousModelId: op !== "deleted" && op !== "inserted" && startModel !== null && startModel !== endModel ? startModel : null,
+    previousModelId:
+      op !== "deleted" && op !== "inserted" && startModel !== null && startModel !== endModel ? startModel : null,
     parentId: last.parentId,
     label: last.label,
     properties,
@@ -97,10 +102,23 @@ export function countsByModelAndClass(changes: readonly NetChange[]): NetCountBy
   for (const c of changes) {
     const key = `${c.modelId}\u0000${c.classFullName}`;
     let e = counts.get(key);
-    if (!e) counts.set(key, (e = { modelId: c.modelId, classFullName: c.classFullName, inserted: 0, updated: 0, deleted: 0, reinserted: 0 }));
+    if (!e)
+      counts.set(
+        key,
+        (e = {
+          modelId: c.modelId,
+          classFullName: c.classFullName,
+          inserted: 0,
+          updated: 0,
+          deleted: 0,
+          reinserted: 0,
+        }),
+      );
     e[c.op]++;
   }
-  return [...counts.values()].sort((a, b) => (a.modelId === b.modelId ? a.classFullName.localeCompare(b.classFullName) : a.modelId < b.modelId ? -1 : 1));
+  return [...counts.values()].sort((a, b) =>
+    a.modelId === b.modelId ? a.classFullName.localeCompare(b.classFullName) : a.modelId < b.modelId ? -1 : 1,
+  );
 }
 
 /** A changeset's own counts in the shape of a compare's (a single changeset has no net folding to do). */

@@ -66,7 +66,11 @@ export class ChangesetGroupService {
     });
   }
 
-  async putExtendedData(iModelId: string, ref: { index: number } | { id: string }, data: string): Promise<{ changesetId: string; changesetIndex: number; data: string }> {
+  async putExtendedData(
+    iModelId: string,
+    ref: { index: number } | { id: string },
+    data: string,
+  ): Promise<{ changesetId: string; changesetIndex: number; data: string }> {
     return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
@@ -76,7 +80,10 @@ export class ChangesetGroupService {
     });
   }
 
-  async getExtendedData(iModelId: string, ref: { index: number } | { id: string }): Promise<{ changesetId: string; changesetIndex: number; data: string }> {
+  async getExtendedData(
+    iModelId: string,
+    ref: { index: number } | { id: string },
+  ): Promise<{ changesetId: string; changesetIndex: number; data: string }> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
@@ -86,7 +93,10 @@ export class ChangesetGroupService {
     });
   }
 
-  async listExtendedData(iModelId: string, page: Page): Promise<{ changesetId: string; changesetIndex: number; data: string }[]> {
+  async listExtendedData(
+    iModelId: string,
+    page: Page,
+  ): Promise<{ changesetId: string; changesetIndex: number; data: string }[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
       const rows = await tx.listExtendedData(iModelId, page);

@@ -3,7 +3,13 @@ import type { BlobStore } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
-import type { ChangesetFilter, ChangesetRecord, MetadataReader, MetadataStore, Page } from "../../ports/metadata-store.js";
+import type {
+  ChangesetFilter,
+  ChangesetRecord,
+  MetadataReader,
+  MetadataStore,
+  Page,
+} from "../../ports/metadata-store.js";
 import { blobKeys, parseBlobKey } from "../blob-keys.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
@@ -92,7 +98,11 @@ export class ChangesetService {
   readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
   readonly #completing = new KeyedMutex();
 
-  async create(actor: Actor, iModelId: string, input: CreateChangesetInput): Promise<{ record: ChangesetRecord; created: boolean }> {
+  async create(
+    actor: Actor,
+    iModelId: string,
+    input: CreateChangesetInput,
+  ): Promise<{ record: ChangesetRecord; created: boolean }> {
     let replaced: ChangesetRecord | undefined;
     const result = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
@@ -104,7 +114,11 @@ export class ChangesetService {
         if (!group) throw notFound.changesetGroup();
         if (group.state !== "inProgress") {
           throw invalidRequest("Cannot create Changeset.", [
-            { code: "InvalidChange", message: `Changeset Group '${group.id}' is ${group.state}: it accepts no more changesets.`, target: "groupId" },
+            {
+              code: "InvalidChange",
+              message: `Changeset Group '${group.id}' is ${group.state}: it accepts no more changesets.`,
+              target: "groupId",
+            },
           ]);
         }
       }
@@ -118,7 +132,10 @@ export class ChangesetService {
           // A retried create (the first answer was lost) gets the same reservation with a fresh lease, but only when
           // it comes from the user who made it and describes the same file: the answer carries the upload link.
           if (existing.creatorId !== actor.userId) {
-            throw new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+            throw new HubError(
+              "InsufficientPermissions",
+              "The user has insufficient permissions for the requested operation.",
+            );
           }
           if (existing.fileSize !== input.fileSize) {
             throw invalidValue(
@@ -137,7 +154,8 @@ export class ChangesetService {
       if (pending) {
         const sameBriefcase = pending.briefcaseId === input.briefcaseId;
         const expired = this.clock.now().getTime() - Date.parse(pending.pushedAt) > this.options.pendingPushTimeoutMs;
-        if (!sameBriefcase && !expired) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+        if (!sameBriefcase && !expired)
+          throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
         // The same briefcase gave up on its previous push (or the other push was abandoned): drop it.
         await tx.deleteChangeset(iModelId, pending.index);
         replaced = pending;
@@ -146,9 +164,14 @@ export class ChangesetService {
       const tip = await tx.getLatestChangeset(iModelId);
       const tipId = tip?.id ?? "";
       if (input.parentId !== tipId) {
-        const parentKnown = input.parentId === "" || (await tx.getChangesetById(iModelId, input.parentId))?.state === "fileUploaded";
+        const parentKnown =
+          input.parentId === "" || (await tx.getChangesetById(iModelId, input.parentId))?.state === "fileUploaded";
         if (!parentKnown) {
-          throw invalidValue("Cannot create Changeset.", "parentId", `Provided 'parentId' value is not valid: changeset '${input.parentId}' does not exist in this iModel.`);
+          throw invalidValue(
+            "Cannot create Changeset.",
+            "parentId",
+            `Provided 'parentId' value is not valid: changeset '${input.parentId}' does not exist in this iModel.`,
+          );
         }
         throw new HubError(
           "PullIsRequired",
@@ -198,10 +221,17 @@ export class ChangesetService {
     if (!current) throw notFound.changeset();
     if (current.creatorId !== actor.userId) {
       // Only the user who started a push may finish it.
-      throw new HubError("InsufficientPermissions", "The user has insufficient permissions for the requested operation.");
+      throw new HubError(
+        "InsufficientPermissions",
+        "The user has insufficient permissions for the requested operation.",
+      );
     }
     if (current.briefcaseId !== briefcaseId) {
-      throw invalidValue("Cannot update Changeset.", "briefcaseId", `Provided 'briefcaseId' value is not valid: the Changeset was created by briefcase ${current.briefcaseId}.`);
+      throw invalidValue(
+        "Cannot update Changeset.",
+        "briefcaseId",
+        `Provided 'briefcaseId' value is not valid: the Changeset was created by briefcase ${current.briefcaseId}.`,
+      );
     }
     if (current.state === "fileUploaded") return current;
     // The briefcase may have been released meanwhile (by a manager: the lost-laptop case): the push ends there.
@@ -232,10 +262,12 @@ export class ChangesetService {
     // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
     // left by a completion that was interrupted (crash, lost connection) is checked again.
     const frozen = (uploaded && (await this.blobs.move(uploadKey, finalKey))) || (await this.blobs.stat(finalKey));
-    if (!frozen) throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
+    if (!frozen)
+      throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
     try {
       if (frozen.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, frozen.size);
-      if (this.options.verifyChangesetIds && this.worker) await this.verifyId(reserved, finalKey, uploadKey, frozen.etag);
+      if (this.options.verifyChangesetIds && this.worker)
+        await this.verifyId(reserved, finalKey, uploadKey, frozen.etag);
     } catch (err) {
       // Not accepted: the client uploads again to the same link (the frozen copy is of no use to anyone).
       if (err instanceof HubError) await this.blobs.delete(finalKey);
@@ -244,13 +276,21 @@ export class ChangesetService {
     return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
       if (now?.state === "fileUploaded") return now;
-      if (!now || now.briefcaseId !== reserved.briefcaseId) throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+      if (!now || now.briefcaseId !== reserved.briefcaseId)
+        throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
       const done: ChangesetRecord = { ...now, state: "fileUploaded", pushedAt: this.clock.now().toISOString() };
       await tx.updateChangeset(done);
       tx.afterCommit(() =>
         this.events.publish(iModelId, {
           type: "changeset",
-          data: { index: done.index, id: done.id, briefcaseId: done.briefcaseId, creatorId: done.creatorId, description: done.description, pushDateTime: done.pushedAt },
+          data: {
+            index: done.index,
+            id: done.id,
+            briefcaseId: done.briefcaseId,
+            creatorId: done.creatorId,
+            description: done.description,
+            pushDateTime: done.pushedAt,
+          },
         }),
       );
       // Committed with the push, or not at all (its event follows the changeset's).
@@ -275,8 +315,12 @@ export class ChangesetService {
     if (!local) return;
     const computed = (async () => {
       const record = await this.store.read((tx) => tx.getChangesetById(ref.iModelId, ref.changesetId));
-      if (!record || record.state !== "waitingForFile" || record.briefcaseId !== ref.briefcaseId) throw new Error("not a push in flight");
-      return { parentId: record.parentId, id: (await worker.computeChangesetId({ parentId: record.parentId, pathname: local })).id };
+      if (!record || record.state !== "waitingForFile" || record.briefcaseId !== ref.briefcaseId)
+        throw new Error("not a push in flight");
+      return {
+        parentId: record.parentId,
+        id: (await worker.computeChangesetId({ parentId: record.parentId, pathname: local })).id,
+      };
     })();
     computed.catch(() => undefined); // read by complete(), or dropped
     this.#earlyIdChecks.delete(key);
@@ -361,8 +405,15 @@ export class ChangesetService {
       const records = await tx.listChangesets(iModelId, { ...filter, onlyUploaded: true }, page);
       if (!withRelated || records.length === 0) return records.map((record) => ({ record, related: {} }));
       const indexes = records.map((r) => r.index);
-      const versions = new Map((await tx.listNamedVersionsInRange(iModelId, Math.min(...indexes), Math.max(...indexes))).map((v) => [v.changesetIndex, v.id]));
-      const checkpoints = (await tx.listCheckpoints(iModelId)).filter((c) => c.state === "successful").map((c) => c.changesetIndex);
+      const versions = new Map(
+        (await tx.listNamedVersionsInRange(iModelId, Math.min(...indexes), Math.max(...indexes))).map((v) => [
+          v.changesetIndex,
+          v.id,
+        ]),
+      );
+      const checkpoints = (await tx.listCheckpoints(iModelId))
+        .filter((c) => c.state === "successful")
+        .map((c) => c.changesetIndex);
       return records.map((record) => {
         const related: ChangesetRelated = {};
         const version = versions.get(record.index);
@@ -375,10 +426,16 @@ export class ChangesetService {
   }
 
   /** One changeset and what its links point at. */
-  async getWithRelated(iModelId: string, ref: { index: number } | { id: string }): Promise<{ record: ChangesetRecord; related: ChangesetRelated }> {
+  async getWithRelated(
+    iModelId: string,
+    ref: { index: number } | { id: string },
+  ): Promise<{ record: ChangesetRecord; related: ChangesetRelated }> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
-      const record = "index" in ref ? await tx.getChangesetByIndex(iModelId, ref.index) : await tx.getChangesetById(iModelId, ref.id);
+      const record =
+        "index" in ref
+          ? await tx.getChangesetByIndex(iModelId, ref.index)
+          : await tx.getChangesetById(iModelId, ref.id);
       if (!record) throw notFound.changeset();
       return { record, related: await relatedOf(tx, record) };
     });
@@ -399,5 +456,7 @@ function sizeConflict(declared: number, uploaded: number): HubError {
 }
 
 function notAChangeset(err: FileRejected): HubError {
-  return invalidRequest("Cannot update Changeset.", [{ code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` }]);
+  return invalidRequest("Cannot update Changeset.", [
+    { code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` },
+  ]);
 }

@@ -1,6 +1,12 @@
 import type { JobWakeup } from "../../ports/job-wakeup.js";
 import { noJobWakeup } from "../../ports/job-wakeup.js";
-import type { CheckpointRecord, MetadataReader, MetadataStore, MetadataTx, OutboxJob } from "../../ports/metadata-store.js";
+import type {
+  CheckpointRecord,
+  MetadataReader,
+  MetadataStore,
+  MetadataTx,
+  OutboxJob,
+} from "../../ports/metadata-store.js";
 import type { Clock } from "../context.js";
 import { notFound } from "../errors.js";
 import type { EventPublisher } from "../../ports/event-bus.js";
@@ -24,7 +30,11 @@ export interface CheckpointPolicy {
   keepAutomatic: number;
 }
 
-export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { everyChangesets: 100, everyBytes: 256 * 1024 * 1024, keepAutomatic: 3 };
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = {
+  everyChangesets: 100,
+  everyBytes: 256 * 1024 * 1024,
+  keepAutomatic: 3,
+};
 
 /**
  * Checkpoints: the iModel file as of a changeset, so a new briefcase starts near the tip instead of replaying
@@ -110,7 +120,12 @@ export class CheckpointService {
   }
 
   /** In the transaction creating a named version on this changeset: its checkpoint is scheduled (and kept). */
-  async scheduleForNamedVersionIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord | undefined> {
+  async scheduleForNamedVersionIn(
+    tx: MetadataTx,
+    iModelId: string,
+    changesetIndex: number,
+    changesetId: string,
+  ): Promise<CheckpointRecord | undefined> {
     if (changesetIndex === 0) return undefined; // the baseline is checkpoint 0 already
     return this.scheduleIn(tx, iModelId, changesetIndex, changesetId);
   }
@@ -119,7 +134,12 @@ export class CheckpointService {
    * In the transaction completing the push of this changeset: schedules an automatic checkpoint if enough changed
    * since the last one (policy). The push and its checkpoint commit together, so a crash cannot lose the checkpoint.
    */
-  async scheduleAutomaticIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord | undefined> {
+  async scheduleAutomaticIn(
+    tx: MetadataTx,
+    iModelId: string,
+    changesetIndex: number,
+    changesetId: string,
+  ): Promise<CheckpointRecord | undefined> {
     if (!(await this.#isDue(tx, iModelId, changesetIndex))) return undefined;
     return this.scheduleIn(tx, iModelId, changesetIndex, changesetId);
   }
@@ -132,7 +152,11 @@ export class CheckpointService {
     const since = changesetIndex - last;
     if (everyChangesets > 0 && since >= everyChangesets) return true;
     if (everyBytes <= 0) return false;
-    const changesets = await tx.listChangesets(iModelId, { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true }, { limit: Math.max(since, 1), offset: 0 });
+    const changesets = await tx.listChangesets(
+      iModelId,
+      { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true },
+      { limit: Math.max(since, 1), offset: 0 },
+    );
     return changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
   }
 
@@ -140,7 +164,12 @@ export class CheckpointService {
    * Schedules the checkpoint unless it exists or is on its way, and queues its job in the same transaction. Once it
    * commits, this node's runner is woken, and the change feed is told of a checkpoint this call scheduled.
    */
-  private async scheduleIn(tx: MetadataTx, iModelId: string, changesetIndex: number, changesetId: string): Promise<CheckpointRecord> {
+  private async scheduleIn(
+    tx: MetadataTx,
+    iModelId: string,
+    changesetIndex: number,
+    changesetId: string,
+  ): Promise<CheckpointRecord> {
     const existing = await tx.getCheckpoint(iModelId, changesetIndex);
     // A scheduled row gets its job (again: a no-op while it is queued), so none stays scheduled without one.
     if (existing?.state === "scheduled") {

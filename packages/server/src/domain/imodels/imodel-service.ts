@@ -2,7 +2,14 @@ import type { IModelExtent } from "@modelhub/protocol";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { JobWakeup } from "../../ports/job-wakeup.js";
 import { noJobWakeup } from "../../ports/job-wakeup.js";
-import type { IModelFilter, IModelRecord, MetadataStore, MetadataTx, OutboxJob, Page } from "../../ports/metadata-store.js";
+import type {
+  IModelFilter,
+  IModelRecord,
+  MetadataStore,
+  MetadataTx,
+  OutboxJob,
+  Page,
+} from "../../ports/metadata-store.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Actor, Clock } from "../context.js";
 import { HubError, invalidRequest, notFound } from "../errors.js";
@@ -13,7 +20,11 @@ import { FIRST_BRIEFCASE_ID } from "@modelhub/protocol";
 export const BASELINE_JOB = "baseline.initialize";
 
 /** The job that fills a new iModel (generated, uploaded or copied baseline), queued with the write that needs it. */
-const baselineJob = (iModelId: string): OutboxJob => ({ kind: BASELINE_JOB, payload: { iModelId }, dedupeKey: `baseline:${iModelId}` });
+const baselineJob = (iModelId: string): OutboxJob => ({
+  kind: BASELINE_JOB,
+  payload: { iModelId },
+  dedupeKey: `baseline:${iModelId}`,
+});
 
 export interface CreateIModelInput {
   iTwinId: string;
@@ -93,11 +104,17 @@ export class IModelService {
    * to the requested one, in one transaction). Only an initialized source with completed changesets can be copied.
    */
   async copy(actor: Actor, sourceId: string, input: CopyIModelInput): Promise<IModelRecord> {
-    const operation = input.kind === "clone" ? "Cannot clone iModel." : input.kind === "fork" ? "Cannot fork iModel." : "Cannot create iModel.";
+    const operation =
+      input.kind === "clone"
+        ? "Cannot clone iModel."
+        : input.kind === "fork"
+          ? "Cannot fork iModel."
+          : "Cannot create iModel.";
     const record = await this.store.transaction({ iTwinId: input.iTwinId }, async (tx) => {
       const source = await tx.getIModel(sourceId);
       if (!source) throw notFound.iModel();
-      if (source.state !== "initialized") throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
+      if (source.state !== "initialized")
+        throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
       const upTo = await resolveCopyPoint(tx, sourceId, input, operation);
       const copy: IModelRecord = {
         id: newId(),
@@ -188,11 +205,14 @@ export class IModelService {
     }
     if (current.baselineState !== "waitingForFile") return current;
     const uploaded = await this.blobs.stat(blobKeys.baselineUpload(id));
-    if (uploaded && uploaded.size !== current.baselineSize) throw baselineSizeConflict(current.baselineSize, uploaded.size);
+    if (uploaded && uploaded.size !== current.baselineSize)
+      throw baselineSizeConflict(current.baselineSize, uploaded.size);
     // Without an upload, a file frozen by a completion that was interrupted is used.
     const info =
-      (uploaded && (await this.blobs.move(blobKeys.baselineUpload(id), blobKeys.baselineReceived(id)))) || (await this.blobs.stat(blobKeys.baselineReceived(id)));
-    if (!info) throw new HubError("FileNotFound", "The baseline file was not uploaded. Upload it to the upload link first.");
+      (uploaded && (await this.blobs.move(blobKeys.baselineUpload(id), blobKeys.baselineReceived(id)))) ||
+      (await this.blobs.stat(blobKeys.baselineReceived(id)));
+    if (!info)
+      throw new HubError("FileNotFound", "The baseline file was not uploaded. Upload it to the upload link first.");
     if (info.size !== current.baselineSize) {
       await this.blobs.delete(blobKeys.baselineReceived(id));
       throw baselineSizeConflict(current.baselineSize, info.size);
@@ -228,10 +248,19 @@ export class IModelService {
 }
 
 /** The source changeset a copy ends at: the one named (it must be completed), or the latest; index 0 for the baseline. */
-async function resolveCopyPoint(tx: MetadataTx, sourceId: string, input: CopyIModelInput, operation: string): Promise<{ id: string; index: number }> {
+async function resolveCopyPoint(
+  tx: MetadataTx,
+  sourceId: string,
+  input: CopyIModelInput,
+  operation: string,
+): Promise<{ id: string; index: number }> {
   if (input.changesetId !== undefined && input.changesetIndex !== undefined) {
     throw invalidRequest(operation, [
-      { code: "InvalidValue", message: "Provide either 'changesetId' or 'changesetIndex', not both.", target: "changesetId" },
+      {
+        code: "InvalidValue",
+        message: "Provide either 'changesetId' or 'changesetIndex', not both.",
+        target: "changesetId",
+      },
     ]);
   }
   if (input.changesetId === "" || input.changesetIndex === 0) return { id: "", index: 0 };

@@ -51,12 +51,31 @@ export class ITwinService {
 
   async create(actor: Actor, input: ITwinInput): Promise<ITwinRecord> {
     if (!this.access.mayCreateITwins(actor)) {
-      throw new HubError("InsufficientPermissions", "Only administrators create iTwins on this hub (it runs with --no-claim-itwins).");
+      throw new HubError(
+        "InsufficientPermissions",
+        "Only administrators create iTwins on this hub (it runs with --no-claim-itwins).",
+      );
     }
     const id = this.newId();
     const now = this.clock.now().toISOString();
-    if (input.displayName === undefined) throw invalidRequest("Cannot create iTwin.", [{ code: "MissingRequiredProperty", message: "Required property is missing.", target: "displayName" }]);
-    const record = checked({ ...ITWIN_DEFAULTS, id, number: id, displayName: "", createdAt: now, createdBy: actor.userId, modifiedAt: now, modifiedBy: actor.userId }, input, "Cannot create iTwin.");
+    if (input.displayName === undefined)
+      throw invalidRequest("Cannot create iTwin.", [
+        { code: "MissingRequiredProperty", message: "Required property is missing.", target: "displayName" },
+      ]);
+    const record = checked(
+      {
+        ...ITWIN_DEFAULTS,
+        id,
+        number: id,
+        displayName: "",
+        createdAt: now,
+        createdBy: actor.userId,
+        modifiedAt: now,
+        modifiedBy: actor.userId,
+      },
+      input,
+      "Cannot create iTwin.",
+    );
     const result = await this.store.createITwin(record, this.access.ownerRole(id));
     if (result === "nameTaken" || result === "numberTaken") throw iTwinExists(result, record);
     if (result === "exists") throw new Error(`a new iTwin id ${id} was already taken`);
@@ -89,7 +108,11 @@ export class ITwinService {
   /** Changes the fields given (`imodels_manage` on the iTwin, checked by the route's rule). */
   async update(actor: Actor, iTwinId: string, input: ITwinInput): Promise<ITwinRecord> {
     const current = await this.get(actor, iTwinId);
-    const next = checked({ ...current, modifiedAt: this.clock.now().toISOString(), modifiedBy: actor.userId }, input, "Cannot update iTwin.");
+    const next = checked(
+      { ...current, modifiedAt: this.clock.now().toISOString(), modifiedBy: actor.userId },
+      input,
+      "Cannot update iTwin.",
+    );
     const result = await this.store.updateITwin(next);
     if (result === "nameTaken" || result === "numberTaken") throw iTwinExists(result, next);
     if (result === "notFound") throw notFound.iTwin();
@@ -102,7 +125,10 @@ export class ITwinService {
     const result = await this.store.deleteITwin(iTwinId, this.clock.now().toISOString());
     if (result === "notFound") throw notFound.iTwin();
     if (typeof result === "object") {
-      throw new HubError("iTwinNotEmpty", `iTwin '${iTwin.displayName}' still holds ${result.iModels} iModel${result.iModels === 1 ? "" : "s"}: delete ${result.iModels === 1 ? "it" : "them"} first.`);
+      throw new HubError(
+        "iTwinNotEmpty",
+        `iTwin '${iTwin.displayName}' still holds ${result.iModels} iModel${result.iModels === 1 ? "" : "s"}: delete ${result.iModels === 1 ? "it" : "them"} first.`,
+      );
     }
     await this.onDeleted(iTwinId);
   }
@@ -118,13 +144,15 @@ function checked(base: ITwinRecord, input: ITwinInput, operation: string): ITwin
     const name = input.displayName.trim();
     if (name.length === 0 || name.length > 255) bad("displayName", "A display name is 1 to 255 characters.");
     // A name that looks like an id would be taken for one (`modelhub imodel create --itwin <name or id>`).
-    else if (GUID.test(name) && name.toLowerCase() !== base.id.toLowerCase()) bad("displayName", "A display name cannot be a GUID: it would be taken for an iTwin id.");
+    else if (GUID.test(name) && name.toLowerCase() !== base.id.toLowerCase())
+      bad("displayName", "A display name cannot be a GUID: it would be taken for an iTwin id.");
     next.displayName = name;
   }
   if (input.number !== undefined) {
     const number = input.number.trim();
     if (number.length === 0 || number.length > 255) bad("number", "A number is 1 to 255 characters.");
-    else if (GUID.test(number) && number.toLowerCase() !== base.id.toLowerCase()) bad("number", "A number cannot be another iTwin's id.");
+    else if (GUID.test(number) && number.toLowerCase() !== base.id.toLowerCase())
+      bad("number", "A number cannot be another iTwin's id.");
     next.number = number;
   }
   if (input.class !== undefined || input.subClass !== undefined) {
@@ -132,14 +160,16 @@ function checked(base: ITwinRecord, input: ITwinInput, operation: string): ITwin
     const cls = input.class ?? classOf(subClass);
     const allowed = cls !== undefined ? (ITWIN_SUBCLASSES as Record<string, readonly string[]>)[cls] : undefined;
     if (!allowed) bad(input.class !== undefined ? "class" : "subClass", `The classes are ${classList()}.`);
-    else if (subClass === undefined || !allowed.includes(subClass)) bad("subClass", `A ${cls} iTwin's subClass is one of ${allowed.join(", ")}.`);
+    else if (subClass === undefined || !allowed.includes(subClass))
+      bad("subClass", `A ${cls} iTwin's subClass is one of ${allowed.join(", ")}.`);
     else {
       next.class = cls as ITwinClass;
       next.subClass = subClass as ITwinSubClass;
     }
   }
   if (input.status !== undefined) {
-    if (!(ITWIN_STATUSES as readonly string[]).includes(input.status)) bad("status", `The status is one of ${ITWIN_STATUSES.join(", ")}.`);
+    if (!(ITWIN_STATUSES as readonly string[]).includes(input.status))
+      bad("status", `The status is one of ${ITWIN_STATUSES.join(", ")}.`);
     else next.status = input.status as ITwinStatus;
   }
   if (input.type !== undefined) {
@@ -147,11 +177,16 @@ function checked(base: ITwinRecord, input: ITwinInput, operation: string): ITwin
     next.type = input.type === null || input.type.trim() === "" ? null : input.type.trim();
   }
   if (input.geographicLocation !== undefined) {
-    if (input.geographicLocation !== null && input.geographicLocation.length > 255) bad("geographicLocation", "The value exceeds allowed 255 characters.");
-    next.geographicLocation = input.geographicLocation === null || input.geographicLocation.trim() === "" ? null : input.geographicLocation.trim();
+    if (input.geographicLocation !== null && input.geographicLocation.length > 255)
+      bad("geographicLocation", "The value exceeds allowed 255 characters.");
+    next.geographicLocation =
+      input.geographicLocation === null || input.geographicLocation.trim() === ""
+        ? null
+        : input.geographicLocation.trim();
   }
   if (input.ianaTimeZone !== undefined) {
-    if (input.ianaTimeZone !== null && !isTimeZone(input.ianaTimeZone)) bad("ianaTimeZone", "Not an IANA time zone id such as 'Europe/Vilnius'.");
+    if (input.ianaTimeZone !== null && !isTimeZone(input.ianaTimeZone))
+      bad("ianaTimeZone", "Not an IANA time zone id such as 'Europe/Vilnius'.");
     next.ianaTimeZone = input.ianaTimeZone;
   }
   if (details.length > 0) throw invalidRequest(operation, details);
@@ -163,5 +198,7 @@ function classOf(subClass: string | undefined): string | undefined {
 }
 
 function classList(): string {
-  return Object.entries(ITWIN_SUBCLASSES).map(([c, subs]) => `${c} (${subs.join(", ")})`).join(" and ");
+  return Object.entries(ITWIN_SUBCLASSES)
+    .map(([c, subs]) => `${c} (${subs.join(", ")})`)
+    .join(" and ");
 }

@@ -39,7 +39,12 @@ export class BaselineJob {
         } else if (iModel.creationMode === "fromBaseline") {
           const input = join(dir, "upload.bim");
           await this.blobs.downloadToFile(blobKeys.baselineReceived(iModelId), input);
-          const result = await this.worker.initializeBaseline({ inputPath: input, outputPath: output, iModelId, iTwinId: iModel.iTwinId });
+          const result = await this.worker.initializeBaseline({
+            inputPath: input,
+            outputPath: output,
+            iModelId,
+            iTwinId: iModel.iTwinId,
+          });
           if (result.changesetId !== "") {
             throw new FileRejected(
               `The file is at changeset '${result.changesetId}' of another iModel's history. A baseline must have no changesets: use the iModel's version 0 (a snapshot or a file made before any push).`,
@@ -62,7 +67,9 @@ export class BaselineJob {
       }
 
       // Published as a V2 checkpoint too, the key says so (see CheckpointBlocks); otherwise the usual baseline key.
-      const published = this.blocks ? await this.blocks.publish(iModelId, 0, output, randomBytes(8).toString("hex")) : undefined;
+      const published = this.blocks
+        ? await this.blocks.publish(iModelId, 0, output, randomBytes(8).toString("hex"))
+        : undefined;
       const key = blobKeys.checkpoint(iModelId, 0, published);
       const info = await this.blobs.uploadFromFile(key, output);
       // A copy's history: each file copied (hard-linked where the store can) ahead of its row; blob-references.ts
@@ -108,7 +115,9 @@ export class BaselineJob {
     if (!source) throw new FileRejected("The iModel's creation source is missing.");
     const squash = !source.preserveHistory && source.changesetIndex > 0;
     const plan = await this.store.read(async (tx) => {
-      const base = squash ? await tx.getPrecedingCheckpoint(source.iModelId, source.changesetIndex) : await tx.getCheckpoint(source.iModelId, 0);
+      const base = squash
+        ? await tx.getPrecedingCheckpoint(source.iModelId, source.changesetIndex)
+        : await tx.getCheckpoint(source.iModelId, 0);
       if (base?.state !== "successful" || !base.blobKey) return undefined;
       const changesets = squash
         ? await tx.listChangesets(
@@ -129,7 +138,8 @@ export class BaselineJob {
       try {
         await this.blobs.downloadToFile(key, path);
       } catch (err) {
-        if (!(await this.store.read((tx) => tx.getIModel(source.iModelId)))) throw new FileRejected("The source iModel was deleted before it could be copied.");
+        if (!(await this.store.read((tx) => tx.getIModel(source.iModelId))))
+          throw new FileRejected("The source iModel was deleted before it could be copied.");
         throw err;
       }
     };
@@ -144,10 +154,20 @@ export class BaselineJob {
       }
       input = join(dir, "squashed.bim");
       const made = await this.worker.makeCheckpoint({ basePath, outputPath: input, changesets: files });
-      if (made.changesetId !== source.changesetId) throw new FileRejected(`The source's changesets ended at '${made.changesetId}', not '${source.changesetId}'.`);
+      if (made.changesetId !== source.changesetId)
+        throw new FileRejected(`The source's changesets ended at '${made.changesetId}', not '${source.changesetId}'.`);
     }
-    const result = await this.worker.initializeBaseline({ inputPath: input, outputPath: output, iModelId: iModel.id, iTwinId: iModel.iTwinId, resetParentChangeset: squash });
-    if (result.changesetId !== "") throw new FileRejected(`The copied baseline is at changeset '${result.changesetId}', not at the start of a history.`);
+    const result = await this.worker.initializeBaseline({
+      inputPath: input,
+      outputPath: output,
+      iModelId: iModel.id,
+      iTwinId: iModel.iTwinId,
+      resetParentChangeset: squash,
+    });
+    if (result.changesetId !== "")
+      throw new FileRejected(
+        `The copied baseline is at changeset '${result.changesetId}', not at the start of a history.`,
+      );
   }
 
   /**
@@ -159,7 +179,11 @@ export class BaselineJob {
     const source = iModel.creationSource;
     if (!source || source.changesetIndex === 0 || !source.preserveHistory) return [];
     const rows = await this.store.read((tx) =>
-      tx.listChangesets(source.iModelId, { lastIndex: source.changesetIndex, direction: "asc", onlyUploaded: true }, { limit: source.changesetIndex, offset: 0 }),
+      tx.listChangesets(
+        source.iModelId,
+        { lastIndex: source.changesetIndex, direction: "asc", onlyUploaded: true },
+        { limit: source.changesetIndex, offset: 0 },
+      ),
     );
     if (rows.length !== source.changesetIndex) {
       await this.markFailed(iModel, "The source iModel was deleted, or lost changesets, before they could be copied.");
@@ -167,7 +191,10 @@ export class BaselineJob {
     }
     const copies: ChangesetRecord[] = [];
     for (const row of rows) {
-      const copied = await this.blobs.copy(blobKeys.changeset(source.iModelId, row.id), blobKeys.changeset(iModel.id, row.id));
+      const copied = await this.blobs.copy(
+        blobKeys.changeset(source.iModelId, row.id),
+        blobKeys.changeset(iModel.id, row.id),
+      );
       if (!copied) {
         await this.markFailed(iModel, `The source iModel was deleted before changeset ${row.index} could be copied.`);
         return undefined;

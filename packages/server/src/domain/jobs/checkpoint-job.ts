@@ -63,7 +63,9 @@ export class CheckpointJob {
       try {
         result = await this.worker.makeCheckpoint({ basePath, outputPath, changesets: files });
         if (result.changesetId !== plan.target.changesetId) {
-          throw new FileRejected(`Applying changesets ${plan.base.changesetIndex + 1}..${changesetIndex} ended at changeset '${result.changesetId}', not '${plan.target.changesetId}'.`);
+          throw new FileRejected(
+            `Applying changesets ${plan.base.changesetIndex + 1}..${changesetIndex} ended at changeset '${result.changesetId}', not '${plan.target.changesetId}'.`,
+          );
         }
       } catch (err) {
         if (err instanceof FileRejected) {
@@ -74,14 +76,25 @@ export class CheckpointJob {
       }
       // The key says whether the file was also published as a V2 checkpoint (CheckpointBlocks), before it is kept.
       const nonce = randomBytes(8).toString("hex");
-      const published = this.blocks ? await this.blocks.publish(iModelId, changesetIndex, outputPath, nonce) : undefined;
+      const published = this.blocks
+        ? await this.blocks.publish(iModelId, changesetIndex, outputPath, nonce)
+        : undefined;
       const key = blobKeys.checkpoint(iModelId, changesetIndex, published ?? nonce);
       const info = await this.blobs.uploadFromFile(key, outputPath);
       const kept = await this.store.transaction({ iModelId }, async (tx) => {
         const current = await tx.getCheckpoint(iModelId, changesetIndex);
         if (current?.state !== "scheduled") return false;
-        await tx.upsertCheckpoint({ ...current, state: "successful", blobKey: key, size: info.size, failureReason: null, updatedAt: this.clock.now().toISOString() });
-        tx.afterCommit(() => this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } }));
+        await tx.upsertCheckpoint({
+          ...current,
+          state: "successful",
+          blobKey: key,
+          size: info.size,
+          failureReason: null,
+          updatedAt: this.clock.now().toISOString(),
+        });
+        tx.afterCommit(() =>
+          this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "successful" } }),
+        );
         return true;
       });
       // The iModel (or this checkpoint) was deleted while the job ran, or another run finished first: the file just
@@ -114,15 +127,26 @@ export class CheckpointJob {
       if (excess.length > 0) tx.afterCommit(() => this.janitor?.drainSoon());
       return excess;
     });
-    if (doomed.length > 0) await this.blocks?.deletePublished(iModelId, doomed.map((c) => c.blobKey));
+    if (doomed.length > 0)
+      await this.blocks?.deletePublished(
+        iModelId,
+        doomed.map((c) => c.blobKey),
+      );
   }
 
   private async markFailed(iModelId: string, changesetIndex: number, reason: string): Promise<void> {
     await this.store.transaction({ iModelId }, async (tx) => {
       const current = await tx.getCheckpoint(iModelId, changesetIndex);
       if (!current || current.state !== "scheduled") return;
-      await tx.upsertCheckpoint({ ...current, state: "failed", failureReason: reason, updatedAt: this.clock.now().toISOString() });
-      tx.afterCommit(() => this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "failed" } }));
+      await tx.upsertCheckpoint({
+        ...current,
+        state: "failed",
+        failureReason: reason,
+        updatedAt: this.clock.now().toISOString(),
+      });
+      tx.afterCommit(() =>
+        this.events.publish(iModelId, { type: "checkpoint", data: { changesetIndex, state: "failed" } }),
+      );
     });
   }
 }

@@ -65,7 +65,8 @@ export class LockService {
         // 10,000 objects: other callbacks get their turn now and then (see util/event-loop.ts).
         if (++seen % 1000 === 0) await yieldIfBusy();
         const row = current.get(objectId);
-        const exclusiveOther = row?.exclusiveBriefcaseId != null && row.exclusiveBriefcaseId !== me ? row.exclusiveBriefcaseId : undefined;
+        const exclusiveOther =
+          row?.exclusiveBriefcaseId != null && row.exclusiveBriefcaseId !== me ? row.exclusiveBriefcaseId : undefined;
         const sharedOthers = row ? row.sharedBriefcaseIds.filter((id) => id !== me) : [];
         const mineExclusive = row?.exclusiveBriefcaseId === me;
         const mineShared = row ? row.sharedBriefcaseIds.includes(me) : false;
@@ -99,10 +100,14 @@ export class LockService {
       }
 
       if (conflicts.length > 0) {
-        throw new HubError("ConflictWithAnotherUser", "Lock(s) is owned by another Briefcase.", { conflictingLocks: conflicts });
+        throw new HubError("ConflictWithAnotherUser", "Lock(s) is owned by another Briefcase.", {
+          conflictingLocks: conflicts,
+        });
       }
       if (newer.length > 0) {
-        throw new HubError("NewerChangesExist", "One or more objects have been locked in a newer Changeset.", { objectIds: newer });
+        throw new HubError("NewerChangesExist", "One or more objects have been locked in a newer Changeset.", {
+          objectIds: newer,
+        });
       }
       if (missing.length > 0) throw notFound.lock();
 
@@ -115,28 +120,42 @@ export class LockService {
       if (toExclusive.length > 0) await tx.grantLocks(iModelId, me, "exclusive", toExclusive);
       const counts = { acquired: toShare.length + toExclusive.length, released: toRelease.length + toDemote.length };
       // Counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
-      if (counts.acquired + counts.released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId: me, ...counts } }));
+      if (counts.acquired + counts.released > 0)
+        tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId: me, ...counts } }));
       return this.locksOf(tx, iModelId, me);
     });
     return locks;
   }
 
   /** Releases up to one chunk of the briefcase's locks; `isLastChunk` once none are left. */
-  async releaseChunk(actor: Actor, grants: Grants, iModelId: string, briefcaseId: number, changesetId: string): Promise<{ isLastChunk: boolean }> {
+  async releaseChunk(
+    actor: Actor,
+    grants: Grants,
+    iModelId: string,
+    briefcaseId: number,
+    changesetId: string,
+  ): Promise<{ isLastChunk: boolean }> {
     const result = await this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, briefcaseId);
       mayChangeLocks(actor, grants, briefcase.ownerId, false);
       const { index } = await resolveChangesetIndex(tx, iModelId, { id: changesetId });
       const released = await tx.releaseAllLocks(iModelId, briefcaseId, index, RELEASE_CHUNK_SIZE);
-      if (released > 0) tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released } }));
+      if (released > 0)
+        tx.afterCommit(() =>
+          this.events.publish(iModelId, { type: "locks", data: { briefcaseId, acquired: 0, released } }),
+        );
       const left = await tx.listLocks(iModelId, { briefcaseId }, { limit: 1, offset: 0 });
       return { isLastChunk: left.length === 0 };
     });
     return result;
   }
 
-  async list(iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
+  async list(
+    iModelId: string,
+    filter: { briefcaseId?: number; level?: "shared" | "exclusive" },
+    page: Page,
+  ): Promise<BriefcaseLocks[]> {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
       return tx.listLocks(iModelId, filter, page);

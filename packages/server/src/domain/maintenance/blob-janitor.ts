@@ -91,7 +91,9 @@ export class BlobJanitor {
     let done = 0;
     for (;;) {
       // Checked before each batch: a backup that starts afterwards copied metadata that no longer names these.
-      const batch = await this.store.read(async (tx) => ((await tx.hasLiveDeletionHold(this.clock.now().getTime())) ? [] : tx.listBlobDeletions(100)));
+      const batch = await this.store.read(async (tx) =>
+        (await tx.hasLiveDeletionHold(this.clock.now().getTime())) ? [] : tx.listBlobDeletions(100),
+      );
       if (batch.length === 0) return done;
       for (const key of batch) {
         if (key.endsWith("/")) await this.blobs.deletePrefix(key);
@@ -108,7 +110,18 @@ export class BlobJanitor {
    * live, in which case nothing is deleted.
    */
   async findOrphans(options: { prefix?: string; olderThan: Date; repair: boolean }): Promise<OrphanReport> {
-    const report: OrphanReport = { scanned: 0, orphans: [], deleted: 0, deletedBytes: 0, tooRecent: 0, stagedScanned: 0, staged: [], stagedDeleted: 0, stagedBytesDeleted: 0, stagedTooRecent: 0 };
+    const report: OrphanReport = {
+      scanned: 0,
+      orphans: [],
+      deleted: 0,
+      deletedBytes: 0,
+      tooRecent: 0,
+      stagedScanned: 0,
+      staged: [],
+      stagedDeleted: 0,
+      stagedBytesDeleted: 0,
+      stagedTooRecent: 0,
+    };
     await this.#findStagedOrphans(options, report);
     for await (const { key, info } of this.blobs.list(options.prefix ?? "files/")) {
       report.scanned++;
@@ -136,13 +149,22 @@ export class BlobJanitor {
    * still waiting for its file: an upload link can stage them only then, and a completion, a deletion or the iModel's
    * deletion drops them. These are the ones a crash, a client that gave up, or an older hub left.
    */
-  async #findStagedOrphans(options: { prefix?: string; olderThan: Date; repair: boolean }, report: OrphanReport): Promise<void> {
+  async #findStagedOrphans(
+    options: { prefix?: string; olderThan: Date; repair: boolean },
+    report: OrphanReport,
+  ): Promise<void> {
     if (!this.blobs.listStaged || !this.blobs.deleteStaged) return;
     for await (const staged of this.blobs.listStaged(options.prefix ?? "files/")) {
       report.stagedScanned++;
       const reason = await this.#whyStagedUnused(staged.key);
       if (!reason) continue;
-      report.staged.push({ key: staged.key, blocks: staged.blocks, bytes: staged.bytes, lastModified: staged.lastModified, reason });
+      report.staged.push({
+        key: staged.key,
+        blocks: staged.blocks,
+        bytes: staged.bytes,
+        lastModified: staged.lastModified,
+        reason,
+      });
       if (staged.lastModified >= options.olderThan) {
         report.stagedTooRecent++;
         continue;
@@ -162,6 +184,8 @@ export class BlobJanitor {
     const kind = parseBlobKey(key)?.kind;
     const unreferenced = await this.store.read((tx) => whyUnreferenced(tx, key));
     if (unreferenced) return unreferenced;
-    return kind === "changesetUpload" || kind === "baselineUpload" ? undefined : "blocks staged for a file no link writes";
+    return kind === "changesetUpload" || kind === "baselineUpload"
+      ? undefined
+      : "blocks staged for a file no link writes";
   }
 }

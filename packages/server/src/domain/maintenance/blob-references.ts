@@ -23,15 +23,22 @@ export async function whyUnreferenced(tx: MetadataReader, key: string): Promise<
     }
     case "changesetUpload": {
       const record = await tx.getChangesetById(iModelId, ref.changesetId);
-      return record?.state === "waitingForFile" && record.briefcaseId === ref.briefcaseId ? undefined : "the upload of a push that is no longer in progress";
+      return record?.state === "waitingForFile" && record.briefcaseId === ref.briefcaseId
+        ? undefined
+        : "the upload of a push that is no longer in progress";
     }
     case "baselineUpload":
-      return iModel.baselineState === "waitingForFile" ? undefined : "the baseline upload of an iModel that has its baseline";
+      return iModel.baselineState === "waitingForFile"
+        ? undefined
+        : "the baseline upload of an iModel that has its baseline";
     case "baselineReceived":
-      return iModel.baselineState === "waitingForFile" || iModel.baselineState === "initializationScheduled" ? undefined : "a received baseline that was already processed";
+      return iModel.baselineState === "waitingForFile" || iModel.baselineState === "initializationScheduled"
+        ? undefined
+        : "a received baseline that was already processed";
     case "checkpoint": {
       const checkpoint = await tx.getCheckpoint(iModelId, ref.changesetIndex);
-      if (checkpoint?.state === "successful") return checkpoint.blobKey === key ? undefined : "a checkpoint file no checkpoint record points to";
+      if (checkpoint?.state === "successful")
+        return checkpoint.blobKey === key ? undefined : "a checkpoint file no checkpoint record points to";
       // A checkpoint job stores its file just before the record points to it.
       return checkpoint?.state === "scheduled" ? undefined : "no checkpoint record points to it";
     }

@@ -30,11 +30,17 @@ export class NamedVersionService {
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
     return this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
-      const ref = input.changesetId !== undefined && input.changesetId !== "" ? { id: input.changesetId } : { index: input.changesetIndex ?? 0 };
+      const ref =
+        input.changesetId !== undefined && input.changesetId !== ""
+          ? { id: input.changesetId }
+          : { index: input.changesetIndex ?? 0 };
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
       if (await tx.getNamedVersionByName(iModelId, input.name)) throw exists(input.name);
       if (await tx.getNamedVersionByChangeset(iModelId, changeset.index)) {
-        throw new HubError("NamedVersionOnChangesetExists", `Named Version for Changeset ${changeset.index} already exists.`);
+        throw new HubError(
+          "NamedVersionOnChangesetExists",
+          `Named Version for Changeset ${changeset.index} already exists.`,
+        );
       }
       const record: NamedVersionRecord = {
         iModelId,
@@ -48,14 +54,26 @@ export class NamedVersionService {
         createdAt: this.clock.now().toISOString(),
         application: applicationOf(actor),
       };
-      await insertUnique(() => tx.insertNamedVersion(record), () => exists(input.name));
-      tx.afterCommit(() => this.events.publish(iModelId, { type: "namedVersion", data: { id: record.id, name: record.name, changesetIndex: record.changesetIndex } }));
+      await insertUnique(
+        () => tx.insertNamedVersion(record),
+        () => exists(input.name),
+      );
+      tx.afterCommit(() =>
+        this.events.publish(iModelId, {
+          type: "namedVersion",
+          data: { id: record.id, name: record.name, changesetIndex: record.changesetIndex },
+        }),
+      );
       await this.checkpoints.scheduleForNamedVersionIn(tx, iModelId, record.changesetIndex, record.changesetId ?? "");
       return record;
     });
   }
 
-  async update(iModelId: string, id: string, input: { name?: string; description?: string | null; state?: NamedVersionState }): Promise<NamedVersionRecord> {
+  async update(
+    iModelId: string,
+    id: string,
+    input: { name?: string; description?: string | null; state?: NamedVersionState },
+  ): Promise<NamedVersionRecord> {
     return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const record = await tx.getNamedVersion(iModelId, id);

@@ -42,7 +42,10 @@ export class ThumbnailService {
   async upload(iModelId: string, image: Buffer): Promise<ThumbnailType> {
     const type = sniffImageType(image);
     if (!type) {
-      throw new HubError("InvalidThumbnailFormat", "The thumbnail must be a PNG or a JPEG image; the uploaded bytes are neither.");
+      throw new HubError(
+        "InvalidThumbnailFormat",
+        "The thumbnail must be a PNG or a JPEG image; the uploaded bytes are neither.",
+      );
     }
     await this.assertIModel(iModelId);
     // Atomic replace; if the iModel is deleted meanwhile, the janitor removes the file with the rest of its folder.

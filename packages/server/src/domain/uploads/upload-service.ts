@@ -22,15 +22,19 @@ export class UploadService {
     if (ref?.kind === "changesetUpload") {
       const record = await this.store.read((tx) => tx.getChangesetById(ref.iModelId, ref.changesetId));
       if (!record || record.briefcaseId !== ref.briefcaseId) {
-        return gone("The push this link was made for is no longer in progress: its reservation expired and was taken over, or its iModel was deleted.");
+        return gone(
+          "The push this link was made for is no longer in progress: its reservation expired and was taken over, or its iModel was deleted.",
+        );
       }
-      if (record.state === "fileUploaded") return completed(`Changeset ${record.index} is complete: its file can no longer be changed.`);
+      if (record.state === "fileUploaded")
+        return completed(`Changeset ${record.index} is complete: its file can no longer be changed.`);
       return { ok: true, maxBytes: record.fileSize };
     }
     if (ref?.kind === "baselineUpload") {
       const iModel = await this.store.read((tx) => tx.getIModel(ref.iModelId));
       if (!iModel) return gone("The iModel this link was made for was deleted.");
-      if (iModel.baselineState !== "waitingForFile") return completed("The iModel's baseline file was already received: it can no longer be changed.");
+      if (iModel.baselineState !== "waitingForFile")
+        return completed("The iModel's baseline file was already received: it can no longer be changed.");
       return { ok: true, maxBytes: iModel.baselineSize ?? 0 };
     }
     return { ok: false, reason: "notUploadable", message: "This blob is written by the hub only." };

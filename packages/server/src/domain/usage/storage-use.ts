@@ -43,7 +43,9 @@ export async function measureStorage(blobs: BlobStore, now: Date = new Date()): 
     add(use.total, info.size);
     add(use[categoryOf(key)], info.size);
   }
-  const iModels = [...byIModel.values()].sort((a, b) => b.total.bytes - a.total.bytes || a.iModelId.localeCompare(b.iModelId));
+  const iModels = [...byIModel.values()].sort(
+    (a, b) => b.total.bytes - a.total.bytes || a.iModelId.localeCompare(b.iModelId),
+  );
   return { iModels, total, measuredAt: now.toISOString() };
 }
 
@@ -66,7 +68,15 @@ function categoryOf(key: string): "baseline" | "changesets" | "checkpoints" | "u
 
 function emptyUse(iModelId: string): IModelStorageUse {
   const zero = (): Usage => ({ bytes: 0, files: 0 });
-  return { iModelId, baseline: zero(), changesets: zero(), checkpoints: zero(), uploads: zero(), other: zero(), total: zero() };
+  return {
+    iModelId,
+    baseline: zero(),
+    changesets: zero(),
+    checkpoints: zero(),
+    uploads: zero(),
+    other: zero(),
+    total: zero(),
+  };
 }
 
 function add(usage: Usage, bytes: number): void {

@@ -1,5 +1,11 @@
 import type { UserProfile } from "../../ports/identity-store.js";
-import type { MetadataReader, MetadataStore, Page, SortDirection, UserApplicationStatistics } from "../../ports/metadata-store.js";
+import type {
+  MetadataReader,
+  MetadataStore,
+  Page,
+  SortDirection,
+  UserApplicationStatistics,
+} from "../../ports/metadata-store.js";
 import type { Actor } from "../context.js";
 import { notFound } from "../errors.js";
 import { requireIModel } from "../guards.js";
@@ -36,12 +42,14 @@ export class UserService {
   ) {}
 
   async get(actor: Actor, iModelId: string, userId: string): Promise<UserView> {
-    return this.store.read(async (tx) => {
-      await requireIModel(tx, iModelId);
-      const known = userId === actor.userId || (await tx.listUserIds(iModelId)).includes(userId);
-      if (!known) throw notFound.user();
-      return { id: userId, statistics: await statisticsOf(tx, iModelId, userId) };
-    }).then((view) => this.#withProfiles([view]).then(([v]) => v!));
+    return this.store
+      .read(async (tx) => {
+        await requireIModel(tx, iModelId);
+        const known = userId === actor.userId || (await tx.listUserIds(iModelId)).includes(userId);
+        if (!known) throw notFound.user();
+        return { id: userId, statistics: await statisticsOf(tx, iModelId, userId) };
+      })
+      .then((view) => this.#withProfiles([view]).then(([v]) => v!));
   }
 
   /**

@@ -4,7 +4,13 @@ import { addressBucket } from "../client-address.js";
 /** The action of a row that sums up a client's repeated refusals in one window. */
 export const REFUSALS_ACTION = "auth.refused";
 /** Refusals for want of an identity: these the digest sums up (by their error code, with no user). */
-const IDENTITY_REFUSALS = new Set(["HeaderNotFound", "InvalidAccessToken", "AuthenticationFailed", "TooManyRequests", "ServerBusy"]);
+const IDENTITY_REFUSALS = new Set([
+  "HeaderNotFound",
+  "InvalidAccessToken",
+  "AuthenticationFailed",
+  "TooManyRequests",
+  "ServerBusy",
+]);
 /** Clients summed up per window; the rest share one row without an address. */
 const MAX_CLIENTS = 10_000;
 /** Distinct error codes and actions kept per row. */
@@ -77,7 +83,12 @@ export class RefusalDigest {
         iModelId: null,
         target: null,
         outcome: "refused",
-        details: { count: summary.count, until: summary.lastAt, errorCodes: summary.errorCodes, actions: summary.actions },
+        details: {
+          count: summary.count,
+          until: summary.lastAt,
+          errorCodes: summary.errorCodes,
+          actions: summary.actions,
+        },
       });
     }
     this.#clients.clear();

@@ -37,9 +37,16 @@ export class HubTokenAuthenticator implements Authenticator {
     if (!looksLikeHubToken(secret)) throw invalidToken();
     const token = await this.#store.findTokenByHash(hashHubToken(secret));
     const now = this.#clock.now();
-    if (!token || token.revokedAt !== null || (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime())) throw invalidToken();
+    if (
+      !token ||
+      token.revokedAt !== null ||
+      (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime())
+    )
+      throw invalidToken();
     this.#touch(token.id, now);
-    return token.expiresAt === null ? { userId: token.userId } : { userId: token.userId, expiresAt: Date.parse(token.expiresAt) };
+    return token.expiresAt === null
+      ? { userId: token.userId }
+      : { userId: token.userId, expiresAt: Date.parse(token.expiresAt) };
   }
 
   #touch(id: string, now: Date): void {
@@ -47,6 +54,8 @@ export class HubTokenAuthenticator implements Authenticator {
     if (last !== undefined && now.getTime() - last < TOUCH_INTERVAL_MS) return;
     this.#touched.set(id, now.getTime());
     if (this.#touched.size > 10_000) this.#touched.clear(); // bounded; at worst a few extra writes
-    this.#store.touchToken(id, now).catch((err: unknown) => this.#warn?.("could not record an access token's last use", { tokenId: id, err }));
+    this.#store
+      .touchToken(id, now)
+      .catch((err: unknown) => this.#warn?.("could not record an access token's last use", { tokenId: id, err }));
   }
 }

@@ -30,6 +30,7 @@ const UNIT_MS = { m: 60_000, h: 3600_000, d: 86_400_000, w: 7 * 86_400_000, y: 3
 export function parseLifetime(text: string): number | undefined {
   if (text.trim().toLowerCase() === "never") return undefined;
   const m = /^\s*(\d{1,6})\s*([mhdwy])\s*$/i.exec(text);
-  if (!m || Number(m[1]) === 0) throw new RangeError(`'${text}' is not a lifetime: use a number and a unit (m, h, d, w, y), e.g. 90d, or 'never'.`);
+  if (!m || Number(m[1]) === 0)
+    throw new RangeError(`'${text}' is not a lifetime: use a number and a unit (m, h, d, w, y), e.g. 90d, or 'never'.`);
   return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase() as keyof typeof UNIT_MS];
 }

@@ -12,7 +12,18 @@ import { bearerToken, invalidToken } from "./bearer.js";
  * Asymmetric algorithms only: never `none`, never HS* — with an HMAC algorithm allowed, a token "signed" with the
  * issuer's public key bytes would verify (key confusion).
  */
-export const OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+export const OIDC_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
 
 /** Clock skew allowed on `exp`/`nbf`/`iat` between the identity provider and the hub (`--clock-skew`). */
 export const OIDC_CLOCK_TOLERANCE_SECONDS = 30;
@@ -98,7 +109,15 @@ export class OidcAuthenticator implements Authenticator {
     } catch (err) {
       throw this.#failure(err);
     }
-    if (!plausibleTimes(payload, now.getTime() / 1000, skew, this.#settings.maxTokenLifetimeSeconds ?? OIDC_MAX_TOKEN_LIFETIME_SECONDS)) throw invalidToken();
+    if (
+      !plausibleTimes(
+        payload,
+        now.getTime() / 1000,
+        skew,
+        this.#settings.maxTokenLifetimeSeconds ?? OIDC_MAX_TOKEN_LIFETIME_SECONDS,
+      )
+    )
+      throw invalidToken();
     const userId = payload[this.#userClaim];
     if (typeof userId !== "string" || userId.length === 0 || userId.length > 1024) throw invalidToken();
     const actor = actorOfClaims(userId, payload);
@@ -116,7 +135,8 @@ export class OidcAuthenticator implements Authenticator {
 
   async #loadKeySet(): Promise<JWTVerifyGetKey> {
     const source = this.#settings.jwks;
-    const remote = (url: URL) => createRemoteJWKSet(url, { cooldownDuration: this.#settings.jwksCooldownMs ?? 30_000, timeoutDuration: 5000 });
+    const remote = (url: URL) =>
+      createRemoteJWKSet(url, { cooldownDuration: this.#settings.jwksCooldownMs ?? 30_000, timeoutDuration: 5000 });
     if (source !== undefined && /^https?:\/\//i.test(source)) return remote(new URL(source));
     if (source !== undefined) {
       const jwks = JSON.parse(await readFile(source, "utf8")) as JSONWebKeySet;
@@ -125,7 +145,10 @@ export class OidcAuthenticator implements Authenticator {
     const url = `${this.#settings.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
     let document: { issuer?: unknown; jwks_uri?: unknown };
     try {
-      const response = await (this.#options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(5000), headers: { accept: "application/json" } });
+      const response = await (this.#options.fetch ?? fetch)(url, {
+        signal: AbortSignal.timeout(5000),
+        headers: { accept: "application/json" },
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       document = (await response.json()) as typeof document;
     } catch (err) {
@@ -134,7 +157,10 @@ export class OidcAuthenticator implements Authenticator {
     }
     // OpenID Connect Discovery §4.3: the document must name the very issuer it was fetched for.
     if (document.issuer !== this.#settings.issuer || typeof document.jwks_uri !== "string") {
-      this.#options.warn?.("the identity provider's discovery document does not match --issuer or has no jwks_uri", { url, issuer: document.issuer });
+      this.#options.warn?.("the identity provider's discovery document does not match --issuer or has no jwks_uri", {
+        url,
+        issuer: document.issuer,
+      });
       throw unavailable();
     }
     return remote(new URL(document.jwks_uri));
@@ -143,7 +169,12 @@ export class OidcAuthenticator implements Authenticator {
   #failure(err: unknown): HubError {
     // The key set could not be fetched (network, timeout, not a JWKS): the token may be fine, the hub cannot tell.
     const code = err instanceof joseErrors.JOSEError ? err.code : undefined;
-    if (code === "ERR_JWKS_TIMEOUT" || code === "ERR_JOSE_GENERIC" || code === "ERR_JWKS_INVALID" || (code === undefined && err instanceof TypeError)) {
+    if (
+      code === "ERR_JWKS_TIMEOUT" ||
+      code === "ERR_JOSE_GENERIC" ||
+      code === "ERR_JWKS_INVALID" ||
+      (code === undefined && err instanceof TypeError)
+    ) {
       this.#options.warn?.("cannot fetch the identity provider's keys", { err: String(err) });
       return unavailable();
     }
@@ -163,7 +194,11 @@ export class OidcAuthenticator implements Authenticator {
     if (actor.givenName !== undefined) profile.givenName = actor.givenName;
     if (actor.surname !== undefined) profile.surname = actor.surname;
     if (actor.email !== undefined) profile.email = actor.email;
-    profiles.upsertProfile(profile).catch((err: unknown) => this.#options.warn?.("could not store a user profile", { userId: actor.userId, err: String(err) }));
+    profiles
+      .upsertProfile(profile)
+      .catch((err: unknown) =>
+        this.#options.warn?.("could not store a user profile", { userId: actor.userId, err: String(err) }),
+      );
   }
 }
 
@@ -201,5 +236,9 @@ export function actorOfClaims(userId: string, claims: JWTPayload): Actor {
 }
 
 function unavailable(): HubError {
-  return new HubError("ServiceUnavailable", "The hub cannot reach its identity provider to verify the access token; retry later.", { retryAfterSeconds: 5 });
+  return new HubError(
+    "ServiceUnavailable",
+    "The hub cannot reach its identity provider to verify the access token; retry later.",
+    { retryAfterSeconds: 5 },
+  );
 }

@@ -30,7 +30,10 @@ export interface AdminRouteOptions {
   about: { version: string; metadata: string; blobs: string };
 }
 
-const ADMINS_ONLY = { kind: "authenticated", why: "organization administrators only (checked by the route: AccessService.isAdmin)" } as const;
+const ADMINS_ONLY = {
+  kind: "authenticated",
+  why: "organization administrators only (checked by the route: AccessService.isAdmin)",
+} as const;
 
 const createTokenBody = z.object({
   userId: z.string().trim().min(1).max(1024),
@@ -46,58 +49,111 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (scope, 
   };
   scope.addHook("preHandler", requireAdmin);
 
-  scope.get("/about", { config: { summary: "The hub's version and backends (administrators)", authz: ADMINS_ONLY } }, async () => ({
-    hub: { version: options.about.version, authMode: options.authMode, metadata: options.about.metadata, blobs: options.about.blobs, node: process.version },
-  }));
+  scope.get(
+    "/about",
+    { config: { summary: "The hub's version and backends (administrators)", authz: ADMINS_ONLY } },
+    async () => ({
+      hub: {
+        version: options.about.version,
+        authMode: options.authMode,
+        metadata: options.about.metadata,
+        blobs: options.about.blobs,
+        node: process.version,
+      },
+    }),
+  );
 
-  scope.get<{ Querystring: { userId?: string } }>("/tokens", { config: { summary: "List access tokens (administrators)", authz: ADMINS_ONLY } }, async (request) => {
-    const userId = typeof request.query.userId === "string" && request.query.userId !== "" ? request.query.userId : undefined;
-    const tokens = await options.identities.listTokens(userId !== undefined ? { userId } : {});
-    return { tokens: tokens.map(presentToken), authMode: options.authMode };
-  });
+  scope.get<{ Querystring: { userId?: string } }>(
+    "/tokens",
+    { config: { summary: "List access tokens (administrators)", authz: ADMINS_ONLY } },
+    async (request) => {
+      const userId =
+        typeof request.query.userId === "string" && request.query.userId !== "" ? request.query.userId : undefined;
+      const tokens = await options.identities.listTokens(userId !== undefined ? { userId } : {});
+      return { tokens: tokens.map(presentToken), authMode: options.authMode };
+    },
+  );
 
-  scope.post("/tokens", { config: { summary: "Create an access token (administrators)", authz: ADMINS_ONLY, audit: { action: "token.create", target: (_p, body, answer) => objectAt(answer, "token").id ?? body.userId } } }, async (request, reply) => {
-    if (options.authMode !== "tokens") {
-      throw new HubError("BadRequest", `This hub runs with --auth ${options.authMode}: hub tokens would not be accepted by it. Start it with --auth tokens to use them.`);
-    }
-    const body = parseBody(createTokenBody, request.body, "Cannot create the token.");
-    let lifetime: number | undefined;
-    try {
-      lifetime = parseLifetime(body.expires ?? DEFAULT_LIFETIME);
-    } catch (err) {
-      throw new HubError("InvalidiModelsRequest", "Cannot create the token.", { details: [{ code: "InvalidValue", message: (err as Error).message, target: "expires" }] });
-    }
-    const now = new Date();
-    const secret = newHubTokenSecret();
-    const record = await options.identities.createToken({
-      userId: body.userId,
-      tokenHash: hashHubToken(secret),
-      createdAt: now,
-      ...(body.description !== undefined && body.description.trim() !== "" ? { description: body.description.trim() } : {}),
-      ...(lifetime !== undefined ? { expiresAt: new Date(now.getTime() + lifetime) } : {}),
-    });
-    // The secret is in this answer only: the hub keeps its hash.
-    return reply.code(201).header("cache-control", "no-store").send({ token: presentToken(record), secret });
-  });
+  scope.post(
+    "/tokens",
+    {
+      config: {
+        summary: "Create an access token (administrators)",
+        authz: ADMINS_ONLY,
+        audit: { action: "token.create", target: (_p, body, answer) => objectAt(answer, "token").id ?? body.userId },
+      },
+    },
+    async (request, reply) => {
+      if (options.authMode !== "tokens") {
+        throw new HubError(
+          "BadRequest",
+          `This hub runs with --auth ${options.authMode}: hub tokens would not be accepted by it. Start it with --auth tokens to use them.`,
+        );
+      }
+      const body = parseBody(createTokenBody, request.body, "Cannot create the token.");
+      let lifetime: number | undefined;
+      try {
+        lifetime = parseLifetime(body.expires ?? DEFAULT_LIFETIME);
+      } catch (err) {
+        throw new HubError("InvalidiModelsRequest", "Cannot create the token.", {
+          details: [{ code: "InvalidValue", message: (err as Error).message, target: "expires" }],
+        });
+      }
+      const now = new Date();
+      const secret = newHubTokenSecret();
+      const record = await options.identities.createToken({
+        userId: body.userId,
+        tokenHash: hashHubToken(secret),
+        createdAt: now,
+        ...(body.description !== undefined && body.description.trim() !== ""
+          ? { description: body.description.trim() }
+          : {}),
+        ...(lifetime !== undefined ? { expiresAt: new Date(now.getTime() + lifetime) } : {}),
+      });
+      // The secret is in this answer only: the hub keeps its hash.
+      return reply
+        .code(201)
+        .header("cache-control", "no-store")
+        .send({ token: presentToken(record), secret });
+    },
+  );
 
-  scope.delete<{ Params: { tokenId: string } }>("/tokens/:tokenId", { config: { summary: "Revoke an access token (administrators)", authz: ADMINS_ONLY, audit: { action: "token.revoke", target: (p) => p.tokenId } } }, async (request) => {
-    const revoked = await options.identities.revokeToken(request.params.tokenId);
-    if (!revoked) throw new HubError("NotFound", `There is no token with id '${request.params.tokenId}'.`);
-    return { token: presentToken(revoked) };
-  });
+  scope.delete<{ Params: { tokenId: string } }>(
+    "/tokens/:tokenId",
+    {
+      config: {
+        summary: "Revoke an access token (administrators)",
+        authz: ADMINS_ONLY,
+        audit: { action: "token.revoke", target: (p) => p.tokenId },
+      },
+    },
+    async (request) => {
+      const revoked = await options.identities.revokeToken(request.params.tokenId);
+      if (!revoked) throw new HubError("NotFound", `There is no token with id '${request.params.tokenId}'.`);
+      return { token: presentToken(revoked) };
+    },
+  );
 
-  scope.get("/storage", { config: { summary: "Storage use per iModel and hub-wide (administrators)", authz: ADMINS_ONLY } }, async () => {
-    const use = await measureStorage(options.blobs);
-    const iModels = await Promise.all(
-      use.iModels.map(async (u) => {
-        const known = await options.iModelOf(u.iModelId).catch(() => undefined);
-        return { ...u, name: known?.name ?? null, iTwinId: known?.iTwinId ?? null };
-      }),
-    );
-    return { storage: { ...use, iModels } };
-  });
+  scope.get(
+    "/storage",
+    { config: { summary: "Storage use per iModel and hub-wide (administrators)", authz: ADMINS_ONLY } },
+    async () => {
+      const use = await measureStorage(options.blobs);
+      const iModels = await Promise.all(
+        use.iModels.map(async (u) => {
+          const known = await options.iModelOf(u.iModelId).catch(() => undefined);
+          return { ...u, name: known?.name ?? null, iTwinId: known?.iTwinId ?? null };
+        }),
+      );
+      return { storage: { ...use, iModels } };
+    },
+  );
 
-  scope.get("/jobs", { config: { summary: "Background jobs by kind and state (administrators)", authz: ADMINS_ONLY } }, async () => ({ jobs: await options.jobs.countByKindAndState() }));
+  scope.get(
+    "/jobs",
+    { config: { summary: "Background jobs by kind and state (administrators)", authz: ADMINS_ONLY } },
+    async () => ({ jobs: await options.jobs.countByKindAndState() }),
+  );
 };
 
 function presentToken(token: AccessTokenRecord) {

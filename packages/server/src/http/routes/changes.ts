@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { READ, iModel } from "../authz/rules.js";
-import type { ChangeElementFilter, ChangeService, HistoryPoint, ResolvedPoint } from "../../domain/changes/change-service.js";
+import type {
+  ChangeElementFilter,
+  ChangeService,
+  HistoryPoint,
+  ResolvedPoint,
+} from "../../domain/changes/change-service.js";
 import { HubError, invalidValue } from "../../domain/errors.js";
 import { parseChangesetIdOrIndex } from "../../domain/ids.js";
 import type { NetChange } from "../../domain/changes/net-effect.js";
@@ -14,7 +19,9 @@ import { parseEnumParam, parsePage, parseStringParam } from "../query.js";
  * points of history. Both read element contents (labels, classes), hence `imodels_read`.
  */
 const changesetChanges = { config: { summary: "What one changeset did to elements (modelhub)", authz: iModel(READ) } };
-const compare = { config: { summary: "Net element changes between two points of history (modelhub)", authz: iModel(READ) } };
+const compare = {
+  config: { summary: "Net element changes between two points of history (modelhub)", authz: iModel(READ) },
+};
 
 const OPS = ["inserted", "updated", "deleted", "reinserted"] as const;
 
@@ -22,7 +29,11 @@ function parseFilter(q: Query, operation: string): ChangeElementFilter {
   const op = parseEnumParam(q, "op", operation, OPS);
   const modelId = parseStringParam(q, "modelId", operation);
   const classFullName = parseStringParam(q, "classFullName", operation);
-  return { ...(op ? { op } : {}), ...(modelId ? { modelId } : {}), ...(classFullName ? { classFullName: classFullName.replace(".", ":") } : {}) };
+  return {
+    ...(op ? { op } : {}),
+    ...(modelId ? { modelId } : {}),
+    ...(classFullName ? { classFullName: classFullName.replace(".", ":") } : {}),
+  };
 }
 
 /** `12` is changeset index 12 (0: version 0); anything else names a named version. */
@@ -30,12 +41,20 @@ function parsePoint(q: Query, name: "from" | "to", operation: string): HistoryPo
   const raw = q[name];
   if (raw === undefined || raw.trim() === "") {
     throw new HubError("InvalidiModelsRequest", operation, {
-      details: [{ code: "MissingRequiredParameter", message: `Required parameter '${name}' is missing: a changeset index or a named version's name.`, target: name }],
+      details: [
+        {
+          code: "MissingRequiredParameter",
+          message: `Required parameter '${name}' is missing: a changeset index or a named version's name.`,
+          target: name,
+        },
+      ],
     });
   }
-  if (raw.length > 255) throw invalidValue(operation, name, `Provided '${name}' value is not valid: it exceeds 255 characters.`);
+  if (raw.length > 255)
+    throw invalidValue(operation, name, `Provided '${name}' value is not valid: it exceeds 255 characters.`);
   if (/^\d+$/.test(raw)) {
-    if (!Number.isSafeInteger(Number(raw))) throw invalidValue(operation, name, `Provided '${name}' value is not valid: '${raw}' is not a changeset index.`);
+    if (!Number.isSafeInteger(Number(raw)))
+      throw invalidValue(operation, name, `Provided '${name}' value is not valid: '${raw}' is not a changeset index.`);
     return { index: Number(raw) };
   }
   return { versionName: raw };
@@ -66,7 +85,10 @@ function serviceOf(hub: ApiRouteContext["hub"]): ChangeService {
 }
 
 /** The routes, as a plugin under the `/imodels` prefix (the same context as the other API routes). */
-export const changeRoutes: FastifyPluginAsync<ApiRouteContext> = async (api: FastifyInstance, { hub }: ApiRouteContext) => {
+export const changeRoutes: FastifyPluginAsync<ApiRouteContext> = async (
+  api: FastifyInstance,
+  { hub }: ApiRouteContext,
+) => {
   api.get<{ Params: { id: string; changesetId: string } }>(
     "/:id/changesets/:changesetId/changes",
     changesetChanges,
@@ -75,7 +97,12 @@ export const changeRoutes: FastifyPluginAsync<ApiRouteContext> = async (api: Fas
       const q = request.params_;
       const page = parsePage(q, operation);
       const filter = parseFilter(q, operation);
-      const result = await serviceOf(hub).changeset(request.params.id, parseChangesetIdOrIndex(request.params.changesetId), filter, page);
+      const result = await serviceOf(hub).changeset(
+        request.params.id,
+        parseChangesetIdOrIndex(request.params.changesetId),
+        filter,
+        page,
+      );
       return {
         changes: {
           changesetIndex: result.changesetIndex,
@@ -123,7 +150,12 @@ export const changeRoutes: FastifyPluginAsync<ApiRouteContext> = async (api: Fas
         matchingElements: result.matching,
         elements: result.elements.map(element),
       },
-      _links: offsetPagingLinks(`${request.presenter.apiBase}/${request.params.id}/changes`, q, page, page.offset + result.elements.length < result.matching),
+      _links: offsetPagingLinks(
+        `${request.presenter.apiBase}/${request.params.id}/changes`,
+        q,
+        page,
+        page.offset + result.elements.length < result.matching,
+      ),
     };
   });
 };

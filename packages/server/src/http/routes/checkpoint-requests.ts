@@ -11,9 +11,18 @@ export const checkpointRequestRoutes: FastifyPluginAsync<ApiRouteContext> = asyn
   api.put<{ Params: { id: string; changesetId: string } }>(
     "/:id/changesets/:changesetId/checkpoint",
     // Who may download the files may ask for this one: it costs the worker what replaying the changesets would cost them.
-    { config: { summary: "Make any changeset's checkpoint (modelhub)", authz: iModel(READ), audit: { action: "checkpoint.request", target: (p) => p.changesetId } } },
+    {
+      config: {
+        summary: "Make any changeset's checkpoint (modelhub)",
+        authz: iModel(READ),
+        audit: { action: "checkpoint.request", target: (p) => p.changesetId },
+      },
+    },
     async (request) => {
-      const record = await hub.checkpoints.requestForChangeset(request.params.id, parseChangesetIdOrIndex(request.params.changesetId));
+      const record = await hub.checkpoints.requestForChangeset(
+        request.params.id,
+        parseChangesetIdOrIndex(request.params.changesetId),
+      );
       return { checkpoint: request.presenter.checkpoint(record) };
     },
   );

@@ -11,18 +11,42 @@ import { invalidValue } from "../../domain/errors.js";
 const OPERATION = "Cannot get element labels.";
 const ID = /^0x[0-9a-f]{1,16}$/i;
 
-export const elementLabelRoutes: FastifyPluginAsync<{ labels: ElementLabels; iModelExists: (iModelId: string) => Promise<void> }> = async (api, { labels, iModelExists }) => {
+export const elementLabelRoutes: FastifyPluginAsync<{
+  labels: ElementLabels;
+  iModelExists: (iModelId: string) => Promise<void>;
+}> = async (api, { labels, iModelExists }) => {
   api.get<{ Params: { id: string } }>(
     "/:id/elementlabels",
     { config: { summary: "Labels, classes and models of locked elements (modelhub)", authz: iModel(READ) } },
     async (request) => {
       await iModelExists(request.params.id);
       const raw = request.params_.ids;
-      const ids = typeof raw === "string" ? [...new Set(raw.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean))] : [];
-      if (ids.length === 0) throw invalidValue(OPERATION, "ids", "Give the element ids as 'ids=0x1,0x2' (hexadecimal, as locks name them).");
-      if (ids.length > MAX_DESCRIBED_IDS) throw invalidValue(OPERATION, "ids", `At most ${MAX_DESCRIBED_IDS} ids at once, not ${ids.length}.`);
+      const ids =
+        typeof raw === "string"
+          ? [
+              ...new Set(
+                raw
+                  .split(",")
+                  .map((s) => s.trim().toLowerCase())
+                  .filter(Boolean),
+              ),
+            ]
+          : [];
+      if (ids.length === 0)
+        throw invalidValue(
+          OPERATION,
+          "ids",
+          "Give the element ids as 'ids=0x1,0x2' (hexadecimal, as locks name them).",
+        );
+      if (ids.length > MAX_DESCRIBED_IDS)
+        throw invalidValue(OPERATION, "ids", `At most ${MAX_DESCRIBED_IDS} ids at once, not ${ids.length}.`);
       const bad = ids.find((id) => !ID.test(id));
-      if (bad !== undefined) throw invalidValue(OPERATION, "ids", `'${bad.slice(0, 40)}' is not an element id (hexadecimal, e.g. 0x20000000001).`);
+      if (bad !== undefined)
+        throw invalidValue(
+          OPERATION,
+          "ids",
+          `'${bad.slice(0, 40)}' is not an element id (hexadecimal, e.g. 0x20000000001).`,
+        );
       return await labels.describe(request.params.id, ids);
     },
   );

@@ -18,11 +18,9 @@ const extent = z.object({ southWest: geoPoint, northEast: geoPoint }).nullable()
 
 const createBody = z.object({
   // iTwin.js stamps the iTwin id into the file as a GUID and checks it when opening checkpoints.
-  iTwinId: z
-    .string()
-    .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
-      error: "An iTwin id is a GUID such as '5e19bee0-3aea-4355-a9f0-c6df9989ee7d'.",
-    }),
+  iTwinId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
+    error: "An iTwin id is a GUID such as '5e19bee0-3aea-4355-a9f0-c6df9989ee7d'.",
+  }),
   name: text255("name").trim().min(1, { error: "The value must not be empty." }),
   description: text255("description").nullable().optional(),
   extent: extent.optional(),

@@ -8,7 +8,9 @@ import type { AuthMode } from "../authn/authenticator.js";
 
 /** What a hub knows of a user's profile (the identity store's profiles: names and email that tokens carried). */
 export interface ProfileSource {
-  getProfile(userId: string): Promise<{ displayName?: string; givenName?: string; surname?: string; email?: string } | undefined>;
+  getProfile(
+    userId: string,
+  ): Promise<{ displayName?: string; givenName?: string; surname?: string; email?: string } | undefined>;
 }
 
 export interface MeRouteOptions {
@@ -30,14 +32,33 @@ export interface MeAnswer {
 
 /** Registered under the prefix `/me` in an authenticated scope (rule "authenticated": the caller's own identity). */
 export const meRoutes: FastifyPluginAsync<MeRouteOptions> = async (scope, { access, authMode, profiles }) => {
-  scope.get("/", { config: { summary: "Who the caller is (the web UI's header; modelhub)", authz: { kind: "authenticated", why: "the caller's own identity" } } }, async (request) => {
-    return describeActor(request.actor, { authMode, administrator: access.policy.everyoneMayDoEverything || access.isAdmin(request.actor), profiles });
-  });
+  scope.get(
+    "/",
+    {
+      config: {
+        summary: "Who the caller is (the web UI's header; modelhub)",
+        authz: { kind: "authenticated", why: "the caller's own identity" },
+      },
+    },
+    async (request) => {
+      return describeActor(request.actor, {
+        authMode,
+        administrator: access.policy.everyoneMayDoEverything || access.isAdmin(request.actor),
+        profiles,
+      });
+    },
+  );
 };
 
-async function describeActor(actor: Actor, context: { authMode: AuthMode; administrator: boolean; profiles: ProfileSource | undefined }): Promise<MeAnswer> {
+async function describeActor(
+  actor: Actor,
+  context: { authMode: AuthMode; administrator: boolean; profiles: ProfileSource | undefined },
+): Promise<MeAnswer> {
   // Claims of this token first (oidc), then what the hub stored of the user (tokens mode has no claims).
-  const stored = actor.displayName || actor.email ? undefined : await context.profiles?.getProfile(actor.userId).catch(() => undefined);
+  const stored =
+    actor.displayName || actor.email
+      ? undefined
+      : await context.profiles?.getProfile(actor.userId).catch(() => undefined);
   const givenName = actor.givenName ?? stored?.givenName ?? null;
   const surname = actor.surname ?? stored?.surname ?? null;
   const named = [givenName, surname].filter(Boolean).join(" ");
@@ -52,6 +73,9 @@ async function describeActor(actor: Actor, context: { authMode: AuthMode; admini
     authMode: context.authMode,
     administrator: context.administrator,
     expiresAt: actor.expiresAt === undefined ? null : new Date(actor.expiresAt).toISOString(),
-    application: actor.applicationId === undefined ? null : { id: actor.applicationId, name: actor.applicationName ?? actor.applicationId },
+    application:
+      actor.applicationId === undefined
+        ? null
+        : { id: actor.applicationId, name: actor.applicationName ?? actor.applicationId },
   };
 }

@@ -14,7 +14,10 @@ export function azureErrorXml(code: string, message: string, requestId?: string)
 
 /** The headers Azure puts on every answer (`x-ms-request-id` is the hub's request id). */
 export function withAzureHeaders(reply: FastifyReply): FastifyReply {
-  return reply.header("x-ms-request-id", reply.request.id).header("x-ms-version", AZURE_API_VERSION).header("date", new Date().toUTCString());
+  return reply
+    .header("x-ms-request-id", reply.request.id)
+    .header("x-ms-version", AZURE_API_VERSION)
+    .header("date", new Date().toUTCString());
 }
 
 /** An Azure-style error answer, the code also in `x-ms-error-code` (storage clients read that). */
@@ -27,7 +30,10 @@ export function sendAzureError(reply: FastifyReply, status: number, code: string
 }
 
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!);
+  return text.replace(
+    /[<>&'"]/g,
+    (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c]!,
+  );
 }
 
 /** Whether a request path (with or without its query) is under the storage routes. */

@@ -19,7 +19,8 @@ export function directStorageLinks(blobs: BlobStore, ttlSeconds: number): Storag
     // The declared size cannot travel in a SAS: completion compares the stored size with it instead.
     upload: (key) => {
       const kind = parseBlobKey(key)?.kind;
-      if (kind !== "changesetUpload" && kind !== "baselineUpload") throw new Error(`Refusing a direct write link to '${key}': only upload keys may be written by clients.`);
+      if (kind !== "changesetUpload" && kind !== "baselineUpload")
+        throw new Error(`Refusing a direct write link to '${key}': only upload keys may be written by clients.`);
       return { href: link(key, "w", expiresOn()), storageType: "azure" };
     },
     download: (key) => ({ href: link(key, "r", expiresOn()), storageType: "azure" }),

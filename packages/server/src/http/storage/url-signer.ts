@@ -49,7 +49,11 @@ export class UrlSigner {
    * `needed`, and the size limit and user it signed, if any. The signature is checked before anything else is
    * believed, in constant time.
    */
-  verify(key: string, query: Record<string, string | undefined>, needed: Permission): SignedLink | { ok: false; reason: string } {
+  verify(
+    key: string,
+    query: Record<string, string | undefined>,
+    needed: Permission,
+  ): SignedLink | { ok: false; reason: string } {
     const { sgv, se, sp, sz, sn, su, sig } = query;
     if (!se || !sp || !sig) return { ok: false, reason: "The URL carries no signature." };
     let input: string;
@@ -64,10 +68,12 @@ export class UrlSigner {
     }
     const expected = Buffer.from(this.#hmac(input));
     const given = Buffer.from(sig);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: "The signature does not match." };
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      return { ok: false, reason: "The signature does not match." };
     if (!/^\d+$/.test(se) || Number(se) * 1000 < Date.now()) return { ok: false, reason: "The URL has expired." };
     if (sp !== needed) return { ok: false, reason: `The URL grants '${sp}', not '${needed}'.` };
-    if (sz !== undefined && !/^\d{1,15}$/.test(sz)) return { ok: false, reason: "The URL's size limit is not a number." };
+    if (sz !== undefined && !/^\d{1,15}$/.test(sz))
+      return { ok: false, reason: "The URL's size limit is not a number." };
     const link: SignedLink = { ok: true };
     if (sz !== undefined) link.maxBytes = Number(sz);
     if (su !== undefined) link.user = su;
@@ -94,7 +100,17 @@ interface LinkFields {
  */
 function macInput(fields: LinkFields): string {
   const part = (value: string | undefined) => (value === undefined ? "-" : `${Buffer.byteLength(value)}:${value}`);
-  return [`modelhub-link-v${SIGNATURE_VERSION}`, fields.permission, fields.expiry, fields.key, fields.size, fields.nonce, fields.user].map(part).join("");
+  return [
+    `modelhub-link-v${SIGNATURE_VERSION}`,
+    fields.permission,
+    fields.expiry,
+    fields.key,
+    fields.size,
+    fields.nonce,
+    fields.user,
+  ]
+    .map(part)
+    .join("");
 }
 
 /** The MAC input of links made before signature version 2 (fields joined by line breaks). */
@@ -146,12 +162,23 @@ async function readSecret(path: string): Promise<Buffer | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  if (secret.length < SECRET_BYTES) throw new Error(`${path} holds ${secret.length} bytes; a signing secret needs at least ${SECRET_BYTES}. Remove the file to make a new one (links handed out so far stop working).`);
+  if (secret.length < SECRET_BYTES)
+    throw new Error(
+      `${path} holds ${secret.length} bytes; a signing secret needs at least ${SECRET_BYTES}. Remove the file to make a new one (links handed out so far stop working).`,
+    );
   return secret;
 }
 
 /** Absolute storage URL for a blob key (keys start with `files/`). */
-export function storageUrl(origin: string, key: string, signer: UrlSigner, permission: Permission, ttlSeconds: number, maxBytes?: number, user?: string): string {
+export function storageUrl(
+  origin: string,
+  key: string,
+  signer: UrlSigner,
+  permission: Permission,
+  ttlSeconds: number,
+  maxBytes?: number,
+  user?: string,
+): string {
   const path = key.split("/").map(encodeURIComponent).join("/");
   return `${origin}/storage/modelhub/${path}?${signer.sign(key, permission, ttlSeconds, maxBytes, user)}`;
 }

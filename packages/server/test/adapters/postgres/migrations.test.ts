@@ -38,14 +38,23 @@ describe("PostgreSQL migrations", () => {
     const pool = poolOn(schema);
     assert.equal(await pgSchemaVersion(pool), 0);
     const first = await migratePg(pool);
-    assert.deepEqual(first, { from: 0, to: PG_MIGRATIONS.at(-1)!.version, applied: PG_MIGRATIONS.map((m) => m.version) });
+    assert.deepEqual(first, {
+      from: 0,
+      to: PG_MIGRATIONS.at(-1)!.version,
+      applied: PG_MIGRATIONS.map((m) => m.version),
+    });
     assert.equal(await pgSchemaVersion(pool), PG_MIGRATIONS.at(-1)!.version);
     const where = await pool.query<{ schema: string }>("SELECT current_schema() AS schema");
     assert.equal(where.rows[0]!.schema, schema.schema, "the tables live in the URL's schema");
     const again = await migratePg(pool);
     assert.deepEqual(again.applied, []);
-    const recorded = await pool.query<{ version: number; name: string }>("SELECT version, name FROM schema_migrations ORDER BY version");
-    assert.deepEqual(recorded.rows, PG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
+    const recorded = await pool.query<{ version: number; name: string }>(
+      "SELECT version, name FROM schema_migrations ORDER BY version",
+    );
+    assert.deepEqual(
+      recorded.rows,
+      PG_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    );
   });
 
   it("has every table and column of the SQLite schema, integers as BIGINT, and mh_lower folding beyond ASCII", async () => {
@@ -53,7 +62,9 @@ describe("PostgreSQL migrations", () => {
     await migratePg(pool);
     const sqlite = openSqliteDatabase(":memory:");
     const sqliteColumns = new Map<string, string>();
-    for (const { name } of sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]) {
+    for (const { name } of sqlite
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .all() as { name: string }[]) {
       for (const column of sqlite.prepare(`PRAGMA table_info(${name})`).all() as { name: string; type: string }[]) {
         sqliteColumns.set(`${name}.${column.name}`, column.type);
       }
@@ -69,7 +80,9 @@ describe("PostgreSQL migrations", () => {
       assert.equal(pgColumns.get(column), type === "INTEGER" ? "bigint" : "text", `${column} (${type})`);
     }
     // Only the rowid stand-ins and the shared change feed's tables are PostgreSQL's own.
-    const own = [...pgColumns.keys()].filter((c) => !sqliteColumns.has(c) && !/^(event_feed|event_seqs|hub_events)\./.test(c));
+    const own = [...pgColumns.keys()].filter(
+      (c) => !sqliteColumns.has(c) && !/^(event_feed|event_seqs|hub_events)\./.test(c),
+    );
     assert.deepEqual(own.sort(), ["access_tokens.seq", "jobs.seq"]);
     const lower = await pool.query<{ l: string }>("SELECT mh_lower('ÄÖÜ Straße ÉCOLE') AS l");
     assert.equal(lower.rows[0]!.l, "ÄÖÜ Straße ÉCOLE".toLowerCase());
@@ -84,7 +97,11 @@ describe("PostgreSQL migrations", () => {
     const plain = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await plain.connect();
     try {
-      assert.equal((await plain.query<{ n: unknown }>("SELECT count(*) AS n FROM (VALUES (1)) v(x)")).rows[0]!.n, "1", "pg's global parsers untouched");
+      assert.equal(
+        (await plain.query<{ n: unknown }>("SELECT count(*) AS n FROM (VALUES (1)) v(x)")).rows[0]!.n,
+        "1",
+        "pg's global parsers untouched",
+      );
     } finally {
       await plain.end();
     }
@@ -96,24 +113,44 @@ describe("PostgreSQL migrations", () => {
     const newest = PG_MIGRATIONS.at(-1)!.version;
     const migrations: PgMigration[] = [
       ...PG_MIGRATIONS,
-      { version: newest + 1, name: "counter", sql: "CREATE TABLE migration_runs (n BIGINT NOT NULL); INSERT INTO migration_runs VALUES (1)" },
+      {
+        version: newest + 1,
+        name: "counter",
+        sql: "CREATE TABLE migration_runs (n BIGINT NOT NULL); INSERT INTO migration_runs VALUES (1)",
+      },
       { version: newest + 2, name: "slow bump", sql: "SELECT pg_sleep(0.3); UPDATE migration_runs SET n = n + 1" },
     ];
     const [a, b] = [poolOn(schema), poolOn(schema)];
     const results = await Promise.all([migratePg(a, migrations), migratePg(b, migrations)]);
     const applied = results.flatMap((r) => r.applied).sort((x, y) => x - y);
-    assert.deepEqual(applied, migrations.map((m) => m.version), "every migration applied by exactly one of them");
-    assert.ok(results.some((r) => r.applied.length === 0), "the second found nothing left to do");
-    assert.deepEqual(results.map((r) => r.to), [newest + 2, newest + 2]);
+    assert.deepEqual(
+      applied,
+      migrations.map((m) => m.version),
+      "every migration applied by exactly one of them",
+    );
+    assert.ok(
+      results.some((r) => r.applied.length === 0),
+      "the second found nothing left to do",
+    );
+    assert.deepEqual(
+      results.map((r) => r.to),
+      [newest + 2, newest + 2],
+    );
     assert.equal((await a.query<{ n: number }>("SELECT n FROM migration_runs")).rows[0]!.n, 2);
-    assert.equal((await a.query<{ c: number }>("SELECT count(*) AS c FROM schema_migrations")).rows[0]!.c, migrations.length);
+    assert.equal(
+      (await a.query<{ c: number }>("SELECT count(*) AS c FROM schema_migrations")).rows[0]!.c,
+      migrations.length,
+    );
   });
 
   it("refuses a database migrated by a newer modelhub, naming its newest migration, and changes nothing", async () => {
     const schema = await newSchema("newer");
     const pool = poolOn(schema);
     const future = PG_MIGRATIONS.at(-1)!.version + 5;
-    await migratePg(pool, [...PG_MIGRATIONS, { version: future, name: "tenants and quotas", sql: "CREATE TABLE tenants (id TEXT PRIMARY KEY)" }]);
+    await migratePg(pool, [
+      ...PG_MIGRATIONS,
+      { version: future, name: "tenants and quotas", sql: "CREATE TABLE tenants (id TEXT PRIMARY KEY)" },
+    ]);
     const older = poolOn(schema);
     await assert.rejects(migratePg(older), (err: unknown) => {
       assert.ok(err instanceof PgSchemaTooNewError);

@@ -11,7 +11,17 @@ const IMODEL = "5a0b4c66-0000-4000-8000-000000000001";
 const OTHER_IMODEL = "5a0b4c66-0000-4000-8000-000000000002";
 
 function changeset(index: number, description: string | null = null): HubEvent {
-  return { type: "changeset", data: { index, id: `cs${index}`, briefcaseId: 2, creatorId: "alice", description, pushDateTime: "2026-01-01T00:00:00.000Z" } };
+  return {
+    type: "changeset",
+    data: {
+      index,
+      id: `cs${index}`,
+      briefcaseId: 2,
+      creatorId: "alice",
+      description,
+      pushDateTime: "2026-01-01T00:00:00.000Z",
+    },
+  };
 }
 
 /** Collects what a subscriber receives; `until(n)` waits for the n-th event (or fails after 5 s). */
@@ -27,7 +37,10 @@ function collector() {
     until(n: number): Promise<void> {
       if (got.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`received ${got.length} of ${n} events: ${JSON.stringify(got.map((e) => e.seq))}`)), 5000);
+        const timer = setTimeout(
+          () => reject(new Error(`received ${got.length} of ${n} events: ${JSON.stringify(got.map((e) => e.seq))}`)),
+          5000,
+        );
         waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
       });
     },
@@ -53,7 +66,8 @@ describe("PgEventBus: the change feed across nodes", () => {
       probe.close();
       return probe.tip;
     };
-    while ((tip(nodeA) < published || tip(nodeB) < published) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((tip(nodeA) < published || tip(nodeB) < published) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual([tip(nodeA), tip(nodeB)], [published, published], "both nodes caught up");
   }
 
@@ -105,11 +119,21 @@ describe("PgEventBus: the change feed across nodes", () => {
       for (let i = 0; i < 20; i++) (i % 2 ? nodeA : nodeB).publish(IMODEL, changeset(100 + i));
       await Promise.all([onA.until(20), onB.until(20)]);
       assert.deepEqual(onA.got, onB.got);
-      assert.deepEqual(onB.got.map((e) => e.seq), Array.from({ length: 20 }, (_, i) => start + 1 + i), "consecutive seqs");
-      assert.deepEqual(onB.got.map((e) => (e.event.data as { index: number }).index).sort(), Array.from({ length: 20 }, (_, i) => 100 + i));
+      assert.deepEqual(
+        onB.got.map((e) => e.seq),
+        Array.from({ length: 20 }, (_, i) => start + 1 + i),
+        "consecutive seqs",
+      );
+      assert.deepEqual(
+        onB.got.map((e) => (e.event.data as { index: number }).index).sort(),
+        Array.from({ length: 20 }, (_, i) => 100 + i),
+      );
       // Each node's own events keep the order it published them in.
       const fromA = onB.got.map((e) => (e.event.data as { index: number }).index).filter((n) => n % 2 === 1);
-      assert.deepEqual(fromA, [...fromA].sort((x, y) => x - y));
+      assert.deepEqual(
+        fromA,
+        [...fromA].sort((x, y) => x - y),
+      );
     } finally {
       subA.close();
       subB.close();
@@ -125,7 +149,10 @@ describe("PgEventBus: the change feed across nodes", () => {
       nodeA.publish(IMODEL, big);
       nodeA.publish(IMODEL, changeset(501));
       await onB.until(2);
-      assert.deepEqual(onB.got.map((e) => e.event), [big, changeset(501)]);
+      assert.deepEqual(
+        onB.got.map((e) => e.event),
+        [big, changeset(501)],
+      );
       assert.equal(onB.got[1]!.seq, onB.got[0]!.seq + 1);
     } finally {
       sub.close();
@@ -165,14 +192,21 @@ describe("PgEventBus: the change feed across nodes", () => {
       nodeA.publish(IMODEL, changeset(701));
       await nodeA.flush();
       const deadline = Date.now() + 5000;
-      while ((nodeB.listeningBackendPid === undefined || nodeB.listeningBackendPid === pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((nodeB.listeningBackendPid === undefined || nodeB.listeningBackendPid === pid) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       assert.notEqual(nodeB.listeningBackendPid, undefined, "listening again");
       assert.notEqual(nodeB.listeningBackendPid, pid);
       assert.ok(errors.length > errorsBefore, "the lost connection was reported");
       nodeA.publish(IMODEL, changeset(702));
       await onB.until(3);
-      assert.deepEqual(onB.got.map((e) => (e.event.data as { index: number }).index), [700, 701, 702]);
-      assert.deepEqual(onB.got.map((e) => e.seq), [onB.got[0]!.seq, onB.got[0]!.seq + 1, onB.got[0]!.seq + 2]);
+      assert.deepEqual(
+        onB.got.map((e) => (e.event.data as { index: number }).index),
+        [700, 701, 702],
+      );
+      assert.deepEqual(
+        onB.got.map((e) => e.seq),
+        [onB.got[0]!.seq, onB.got[0]!.seq + 1, onB.got[0]!.seq + 2],
+      );
     } finally {
       sub.close();
     }
@@ -180,6 +214,9 @@ describe("PgEventBus: the change feed across nodes", () => {
   });
 
   it("reported no background errors", () => {
-    assert.deepEqual(errors.map((e) => e.message), []);
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+    );
   });
 });

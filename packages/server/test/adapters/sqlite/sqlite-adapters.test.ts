@@ -8,7 +8,12 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../../src/adapters/sqlite/migrations.js";
 import type { Migration } from "../../../src/adapters/sqlite/migrations.js";
-import { SchemaTooNewError, SideConnection, openSqliteDatabase, schemaVersion } from "../../../src/adapters/sqlite/sqlite-database.js";
+import {
+  SchemaTooNewError,
+  SideConnection,
+  openSqliteDatabase,
+  schemaVersion,
+} from "../../../src/adapters/sqlite/sqlite-database.js";
 import { SqliteJobQueue } from "../../../src/adapters/sqlite/sqlite-job-queue.js";
 import { SqliteSideDatabase } from "../../../src/adapters/sqlite/sqlite-side-database.js";
 import { SqliteMetadataStore, openSqliteMetadataStore } from "../../../src/adapters/sqlite/sqlite-metadata-store.js";
@@ -43,9 +48,25 @@ describe("SQLite adapters", () => {
       assert.equal(db.pragma("synchronous", { simple: true }), 1);
       assert.equal(db.pragma("busy_timeout", { simple: true }), 1234);
       const applied = db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all();
-      assert.deepEqual(applied, MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
-      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]).sort();
-      for (const table of ["imodels", "changesets", "briefcases", "named_versions", "changeset_groups", "extended_data", "checkpoints", "locks", "shared_locks", "jobs"]) {
+      assert.deepEqual(
+        applied,
+        MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+      );
+      const tables = (
+        db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]
+      ).sort();
+      for (const table of [
+        "imodels",
+        "changesets",
+        "briefcases",
+        "named_versions",
+        "changeset_groups",
+        "extended_data",
+        "checkpoints",
+        "locks",
+        "shared_locks",
+        "jobs",
+      ]) {
         assert.ok(tables.includes(table), `table ${table}`);
       }
       const reader = track(openSqliteDatabase(path, { readonly: true }));
@@ -66,17 +87,29 @@ describe("SQLite adapters", () => {
     it("applies only the migrations the file lacks, in order, each in one transaction", () => {
       const m1: Migration = { version: 1, name: "one", sql: "CREATE TABLE a (x INTEGER)" };
       const m2: Migration = { version: 2, name: "two", sql: "CREATE TABLE b (x INTEGER); INSERT INTO a VALUES (1)" };
-      const broken: Migration = { version: 3, name: "broken", sql: "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1)" };
+      const broken: Migration = {
+        version: 3,
+        name: "broken",
+        sql: "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1)",
+      };
       openSqliteDatabase(path, { migrations: [m1] }).close();
       const db = openSqliteDatabase(path, { migrations: [m1, m2] });
       assert.equal(schemaVersion(db), 2);
-      assert.equal(db.prepare("SELECT COUNT(*) FROM a").pluck().get(), 1, "migration 1 was not applied twice, 2 ran once");
+      assert.equal(
+        db.prepare("SELECT COUNT(*) FROM a").pluck().get(),
+        1,
+        "migration 1 was not applied twice, 2 ran once",
+      );
       db.close();
       openSqliteDatabase(path, { migrations: [m1, m2] }).close();
       assert.throws(() => openSqliteDatabase(path, { migrations: [m1, m2, broken] }), /no such table: nowhere/);
       const after = track(new Database(path));
       assert.equal(schemaVersion(after), 2);
-      assert.equal(after.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'c'").pluck().get(), 0, "the failed migration left nothing");
+      assert.equal(
+        after.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'c'").pluck().get(),
+        0,
+        "the failed migration left nothing",
+      );
       assert.equal(after.prepare("SELECT COUNT(*) FROM a").pluck().get(), 1);
       assert.throws(() => openSqliteDatabase(join(dir, "x.db"), { migrations: [m2, m1] }), /out of order/);
     });
@@ -84,7 +117,11 @@ describe("SQLite adapters", () => {
     it("refuses a file written by a newer modelhub, with a message that says so", async () => {
       openSqliteDatabase(path).close();
       const raw = new Database(path);
-      raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')").run();
+      raw
+        .prepare(
+          "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00.000Z')",
+        )
+        .run();
       raw.close();
       const newest = MIGRATIONS.at(-1)!.version;
       const expected = (err: unknown) =>
@@ -109,8 +146,10 @@ describe("SQLite adapters", () => {
   });
 
   describe("side database (the connection of the job queue, audit log, identities, access)", () => {
-    const profile = "INSERT INTO user_profiles (user_id, display_name, given_name, surname, email, updated_at) VALUES (?, NULL, NULL, NULL, NULL, 'now')";
-    const users = (side: SqliteSideDatabase) => side.session.column<string>("SELECT user_id FROM user_profiles ORDER BY user_id");
+    const profile =
+      "INSERT INTO user_profiles (user_id, display_name, given_name, surname, email, updated_at) VALUES (?, NULL, NULL, NULL, NULL, 'now')";
+    const users = (side: SqliteSideDatabase) =>
+      side.session.column<string>("SELECT user_id FROM user_profiles ORDER BY user_id");
 
     it("a statement arriving while a transaction is open waits for its end instead of joining it (and its rollback)", async () => {
       const side = track(new SqliteSideDatabase(path, "test store"));
@@ -134,16 +173,23 @@ describe("SQLite adapters", () => {
 
     it("transactions on one connection run one after the other; a duplicate key is a UniqueViolation that undoes the step", async () => {
       const side = track(new SqliteSideDatabase(path, "test store"));
-      await Promise.all(["a", "b", "c"].map((id) => side.transaction(async (tx) => {
-        await tx.run(profile, id);
-        await new Promise((resolve) => setImmediate(resolve));
-        await tx.run(profile, `${id}2`);
-      })));
+      await Promise.all(
+        ["a", "b", "c"].map((id) =>
+          side.transaction(async (tx) => {
+            await tx.run(profile, id);
+            await new Promise((resolve) => setImmediate(resolve));
+            await tx.run(profile, `${id}2`);
+          }),
+        ),
+      );
       assert.deepEqual(await users(side), ["a", "a2", "b", "b2", "c", "c2"]);
-      await assert.rejects(side.transaction(async (tx) => {
-        await tx.run(profile, "d");
-        await tx.run(profile, "a");
-      }), UniqueViolation);
+      await assert.rejects(
+        side.transaction(async (tx) => {
+          await tx.run(profile, "d");
+          await tx.run(profile, "a");
+        }),
+        UniqueViolation,
+      );
       assert.deepEqual(await users(side), ["a", "a2", "b", "b2", "c", "c2"]);
       side.close();
       await assert.rejects(side.session.get("SELECT 1"), /The test store is closed/);
@@ -164,8 +210,14 @@ describe("SQLite adapters", () => {
     it("after close, transactions and reads reject", async () => {
       const store = SqliteMetadataStore.open(path);
       await store.close();
-      await assert.rejects(store.transaction(async () => 1), /closed/);
-      await assert.rejects(store.read(async () => 1), /closed/);
+      await assert.rejects(
+        store.transaction(async () => 1),
+        /closed/,
+      );
+      await assert.rejects(
+        store.read(async () => 1),
+        /closed/,
+      );
       await store.close();
     });
 
@@ -243,7 +295,10 @@ describe("SQLite adapters", () => {
       );
       assert.equal(claimed.length, 20);
       assert.deepEqual(new Set(claimed), ids);
-      assert.equal(await q1.enqueue({ kind: "k", payload: {}, dedupeKey: "same" }).then((j) => j.id), await q2.enqueue({ kind: "k", payload: {}, dedupeKey: "same" }).then((j) => j.id));
+      assert.equal(
+        await q1.enqueue({ kind: "k", payload: {}, dedupeKey: "same" }).then((j) => j.id),
+        await q2.enqueue({ kind: "k", payload: {}, dedupeKey: "same" }).then((j) => j.id),
+      );
     });
 
     it("refuses a maxAttempts below 1 and rejects use after close", async () => {

@@ -19,7 +19,10 @@ describe("WalCheckpointer", () => {
       const before = (await stat(path)).size;
       const insert = db.prepare("INSERT INTO t VALUES (?)");
       // 8 MB in many commits: far past SQLite's own 1,000-page checkpoint threshold.
-      for (let i = 0; i < 40; i++) db.transaction(() => { for (let j = 0; j < 200; j++) insert.run("x".repeat(1000)); })();
+      for (let i = 0; i < 40; i++)
+        db.transaction(() => {
+          for (let j = 0; j < 200; j++) insert.run("x".repeat(1000));
+        })();
       assert.equal((await stat(path)).size, before, "nothing was checkpointed by the commits");
       const checkpointer = new WalCheckpointer(path);
       try {

@@ -21,6 +21,10 @@ describe("routes/admin.ts", () => {
     assert.equal(token.status, 400, token.text);
     assert.match(token.body.error.message, /--auth tokens/);
     const log = await h.call("GET", "/auditlog?action=token.create");
-    assert.deepEqual(log.body.auditEntries.map((e: { status: number }) => e.status), [400], log.text);
+    assert.deepEqual(
+      log.body.auditEntries.map((e: { status: number }) => e.status),
+      [400],
+      log.text,
+    );
   });
 });

@@ -4,45 +4,80 @@ import type { ChangesetFilter, ChangesetRecord, Page } from "../../../ports/meta
 import type { Row, SqlContext } from "./common.js";
 import { json, parseJson, dir, limitOf, offsetOf, applicationOf } from "./common.js";
 
-export async function getChangesetByIndex(q: SqlContext, iModelId: string, index: number): Promise<ChangesetRecord | undefined> {
+export async function getChangesetByIndex(
+  q: SqlContext,
+  iModelId: string,
+  index: number,
+): Promise<ChangesetRecord | undefined> {
   const row = await q.s.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND idx = ?", iModelId, index);
   return row ? toChangeset(row) : undefined;
 }
 
-export async function getChangesetById(q: SqlContext, iModelId: string, id: string): Promise<ChangesetRecord | undefined> {
+export async function getChangesetById(
+  q: SqlContext,
+  iModelId: string,
+  id: string,
+): Promise<ChangesetRecord | undefined> {
   const row = await q.s.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND id = ?", iModelId, id);
   return row ? toChangeset(row) : undefined;
 }
 
 export async function getLatestChangeset(q: SqlContext, iModelId: string): Promise<ChangesetRecord | undefined> {
-  const row = await q.s.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded' ORDER BY idx DESC LIMIT 1", iModelId);
+  const row = await q.s.get<Row>(
+    "SELECT * FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded' ORDER BY idx DESC LIMIT 1",
+    iModelId,
+  );
   return row ? toChangeset(row) : undefined;
 }
 
 export async function getPendingChangeset(q: SqlContext, iModelId: string): Promise<ChangesetRecord | undefined> {
-  const row = await q.s.get<Row>("SELECT * FROM changesets WHERE imodel_id = ? AND state = 'waitingForFile' ORDER BY idx DESC LIMIT 1", iModelId);
+  const row = await q.s.get<Row>(
+    "SELECT * FROM changesets WHERE imodel_id = ? AND state = 'waitingForFile' ORDER BY idx DESC LIMIT 1",
+    iModelId,
+  );
   return row ? toChangeset(row) : undefined;
 }
 
-export async function listChangesets(q: SqlContext, iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]> {
+export async function listChangesets(
+  q: SqlContext,
+  iModelId: string,
+  filter: ChangesetFilter,
+  page: Page,
+): Promise<ChangesetRecord[]> {
   const sql = `SELECT * FROM changesets WHERE imodel_id = ? AND idx > ? AND idx <= ?${filter.onlyUploaded ? " AND state = 'fileUploaded'" : ""}
     ORDER BY idx ${dir(filter.direction)} LIMIT ? OFFSET ?`;
-  return (await q.s.all<Row>(
-    sql,
-    iModelId,
-    filter.afterIndex ?? Number.MIN_SAFE_INTEGER,
-    filter.lastIndex ?? Number.MAX_SAFE_INTEGER,
-    limitOf(page),
-    offsetOf(page),
-  )).map(toChangeset);
+  return (
+    await q.s.all<Row>(
+      sql,
+      iModelId,
+      filter.afterIndex ?? Number.MIN_SAFE_INTEGER,
+      filter.lastIndex ?? Number.MAX_SAFE_INTEGER,
+      limitOf(page),
+      offsetOf(page),
+    )
+  ).map(toChangeset);
 }
 
 export async function insertChangeset(q: SqlContext, r: ChangesetRecord): Promise<void> {
   await q.s.run(
     `INSERT INTO changesets (imodel_id, idx, id, parent_id, description, briefcase_id, containing_changes, file_size, creator_id, pushed_at,
       state, group_id, synchronization_info, application_id, application_name, uncompressed_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    r.iModelId, r.index, r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt,
-    r.state, r.groupId, json(r.synchronizationInfo), r.application?.id ?? null, r.application?.name ?? null, r.uncompressedSize ?? null,
+    r.iModelId,
+    r.index,
+    r.id,
+    r.parentId,
+    r.description,
+    r.briefcaseId,
+    r.containingChanges,
+    r.fileSize,
+    r.creatorId,
+    r.pushedAt,
+    r.state,
+    r.groupId,
+    json(r.synchronizationInfo),
+    r.application?.id ?? null,
+    r.application?.name ?? null,
+    r.uncompressedSize ?? null,
   );
 }
 
@@ -51,8 +86,22 @@ export async function updateChangeset(q: SqlContext, r: ChangesetRecord): Promis
     `UPDATE changesets SET id = ?, parent_id = ?, description = ?, briefcase_id = ?, containing_changes = ?, file_size = ?, creator_id = ?,
       pushed_at = ?, state = ?, group_id = ?, synchronization_info = ?, application_id = ?, application_name = ?, uncompressed_size = ?
       WHERE imodel_id = ? AND idx = ?`,
-    r.id, r.parentId, r.description, r.briefcaseId, r.containingChanges, r.fileSize, r.creatorId, r.pushedAt, r.state, r.groupId,
-    json(r.synchronizationInfo), r.application?.id ?? null, r.application?.name ?? null, r.uncompressedSize ?? null, r.iModelId, r.index,
+    r.id,
+    r.parentId,
+    r.description,
+    r.briefcaseId,
+    r.containingChanges,
+    r.fileSize,
+    r.creatorId,
+    r.pushedAt,
+    r.state,
+    r.groupId,
+    json(r.synchronizationInfo),
+    r.application?.id ?? null,
+    r.application?.name ?? null,
+    r.uncompressedSize ?? null,
+    r.iModelId,
+    r.index,
   );
 }
 

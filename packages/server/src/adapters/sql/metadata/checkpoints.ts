@@ -2,26 +2,44 @@
 import type { CheckpointRecord } from "../../../ports/metadata-store.js";
 import type { Row, SqlContext } from "./common.js";
 
-export async function getCheckpoint(q: SqlContext, iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
-  const row = await q.s.get<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? AND changeset_index = ?", iModelId, changesetIndex);
+export async function getCheckpoint(
+  q: SqlContext,
+  iModelId: string,
+  changesetIndex: number,
+): Promise<CheckpointRecord | undefined> {
+  const row = await q.s.get<Row>(
+    "SELECT * FROM checkpoints WHERE imodel_id = ? AND changeset_index = ?",
+    iModelId,
+    changesetIndex,
+  );
   return row ? toCheckpoint(row) : undefined;
 }
 
-export async function getPrecedingCheckpoint(q: SqlContext, iModelId: string, changesetIndex: number): Promise<CheckpointRecord | undefined> {
+export async function getPrecedingCheckpoint(
+  q: SqlContext,
+  iModelId: string,
+  changesetIndex: number,
+): Promise<CheckpointRecord | undefined> {
   const row = await q.s.get<Row>(
     "SELECT * FROM checkpoints WHERE imodel_id = ? AND changeset_index <= ? AND state = 'successful' ORDER BY changeset_index DESC LIMIT 1",
-    iModelId, changesetIndex,
+    iModelId,
+    changesetIndex,
   );
   return row ? toCheckpoint(row) : undefined;
 }
 
 export async function getLatestCheckpoint(q: SqlContext, iModelId: string): Promise<CheckpointRecord | undefined> {
-  const row = await q.s.get<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? AND state = 'successful' ORDER BY changeset_index DESC LIMIT 1", iModelId);
+  const row = await q.s.get<Row>(
+    "SELECT * FROM checkpoints WHERE imodel_id = ? AND state = 'successful' ORDER BY changeset_index DESC LIMIT 1",
+    iModelId,
+  );
   return row ? toCheckpoint(row) : undefined;
 }
 
 export async function listCheckpoints(q: SqlContext, iModelId: string): Promise<CheckpointRecord[]> {
-  return (await q.s.all<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? ORDER BY changeset_index", iModelId)).map(toCheckpoint);
+  return (await q.s.all<Row>("SELECT * FROM checkpoints WHERE imodel_id = ? ORDER BY changeset_index", iModelId)).map(
+    toCheckpoint,
+  );
 }
 
 export async function upsertCheckpoint(q: SqlContext, r: CheckpointRecord): Promise<void> {
@@ -29,7 +47,14 @@ export async function upsertCheckpoint(q: SqlContext, r: CheckpointRecord): Prom
     `INSERT INTO checkpoints (imodel_id, changeset_index, changeset_id, state, blob_key, size, failure_reason, updated_at) VALUES (?,?,?,?,?,?,?,?)
       ON CONFLICT (imodel_id, changeset_index) DO UPDATE SET changeset_id = excluded.changeset_id, state = excluded.state,
       blob_key = excluded.blob_key, size = excluded.size, failure_reason = excluded.failure_reason, updated_at = excluded.updated_at`,
-    r.iModelId, r.changesetIndex, r.changesetId, r.state, r.blobKey, r.size, r.failureReason, r.updatedAt,
+    r.iModelId,
+    r.changesetIndex,
+    r.changesetId,
+    r.state,
+    r.blobKey,
+    r.size,
+    r.failureReason,
+    r.updatedAt,
   );
 }
 

@@ -10,7 +10,8 @@ export interface SqlContext {
 
 export type Row = Record<string, unknown>;
 
-export const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
+export const json = (value: unknown): string | null =>
+  value === null || value === undefined ? null : JSON.stringify(value);
 
 export const parseJson = <T>(value: unknown): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : null);
 
@@ -22,7 +23,11 @@ export const limitOf = (page: Page) => Math.max(0, Math.floor(page.limit));
 export const offsetOf = (page: Page) => Math.max(0, Math.floor(page.offset));
 
 /** The `name` (exact), `search` (name or description contains, any case) and `state` filters iModels and versions share. */
-export function addNameSearchState(filter: { name?: string; search?: string; state?: string }, where: string[], params: unknown[]): void {
+export function addNameSearchState(
+  filter: { name?: string; search?: string; state?: string },
+  where: string[],
+  params: unknown[],
+): void {
   if (filter.name !== undefined) {
     where.push("name = ?");
     params.push(filter.name);
@@ -41,5 +46,12 @@ export function addNameSearchState(filter: { name?: string; search?: string; sta
 
 /** Present only when stored, so records written without one read back as they were written. */
 export function applicationOf(r: Row): { application?: ApplicationRef } {
-  return r.application_id != null ? { application: { id: r.application_id as string, name: (r.application_name as string | null) ?? (r.application_id as string) } } : {};
+  return r.application_id != null
+    ? {
+        application: {
+          id: r.application_id as string,
+          name: (r.application_name as string | null) ?? (r.application_id as string),
+        },
+      }
+    : {};
 }

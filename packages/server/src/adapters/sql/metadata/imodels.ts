@@ -14,15 +14,21 @@ export async function listIModels(q: SqlContext, filter: IModelFilter, page: Pag
   addNameSearchState(filter, where, params);
   const d = dir(filter.orderBy?.direction ?? "asc");
   const order = filter.orderBy?.field === "name" ? `name ${d}, id ${d}` : `created_at ${d}, id ${d}`;
-  return (await q.s.all<Row>(
-    `SELECT * FROM imodels WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`,
-    ...params,
-    limitOf(page),
-    offsetOf(page),
-  )).map(toIModel);
+  return (
+    await q.s.all<Row>(
+      `SELECT * FROM imodels WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ? OFFSET ?`,
+      ...params,
+      limitOf(page),
+      offsetOf(page),
+    )
+  ).map(toIModel);
 }
 
-export async function findIModelByName(q: SqlContext, iTwinId: string, name: string): Promise<IModelRecord | undefined> {
+export async function findIModelByName(
+  q: SqlContext,
+  iTwinId: string,
+  name: string,
+): Promise<IModelRecord | undefined> {
   const row = await q.s.get<Row>(
     "SELECT * FROM imodels WHERE itwin_id = ? AND name = ? AND baseline_state <> 'initializationFailed' ORDER BY created_at, id LIMIT 1",
     iTwinId,
@@ -32,15 +38,30 @@ export async function findIModelByName(q: SqlContext, iTwinId: string, name: str
 }
 
 export async function iTwinDeleted(q: SqlContext, iTwinId: string): Promise<boolean> {
-  return (await q.s.get("SELECT 1 AS deleted FROM itwins WHERE id = ? AND deleted_at IS NOT NULL", iTwinId)) !== undefined;
+  return (
+    (await q.s.get("SELECT 1 AS deleted FROM itwins WHERE id = ? AND deleted_at IS NOT NULL", iTwinId)) !== undefined
+  );
 }
 
 export async function insertIModel(q: SqlContext, r: IModelRecord): Promise<void> {
   await q.s.run(
     `INSERT INTO imodels (id, itwin_id, name, description, extent, containers_enabled, creator_id, created_at, state, creation_mode,
       baseline_state, baseline_size, baseline_failure, next_briefcase_id, creation_source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    r.id, r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
-    r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, json(r.creationSource ?? null),
+    r.id,
+    r.iTwinId,
+    r.name,
+    r.description,
+    json(r.extent),
+    r.containersEnabled,
+    r.creatorId,
+    r.createdAt,
+    r.state,
+    r.creationMode,
+    r.baselineState,
+    r.baselineSize,
+    r.baselineFailure,
+    r.nextBriefcaseId,
+    json(r.creationSource ?? null),
   );
 }
 
@@ -48,8 +69,21 @@ export async function updateIModel(q: SqlContext, r: IModelRecord): Promise<void
   await q.s.run(
     `UPDATE imodels SET itwin_id = ?, name = ?, description = ?, extent = ?, containers_enabled = ?, creator_id = ?, created_at = ?,
       state = ?, creation_mode = ?, baseline_state = ?, baseline_size = ?, baseline_failure = ?, next_briefcase_id = ?, creation_source = ? WHERE id = ?`,
-    r.iTwinId, r.name, r.description, json(r.extent), r.containersEnabled, r.creatorId, r.createdAt, r.state, r.creationMode,
-    r.baselineState, r.baselineSize, r.baselineFailure, r.nextBriefcaseId, json(r.creationSource ?? null), r.id,
+    r.iTwinId,
+    r.name,
+    r.description,
+    json(r.extent),
+    r.containersEnabled,
+    r.creatorId,
+    r.createdAt,
+    r.state,
+    r.creationMode,
+    r.baselineState,
+    r.baselineSize,
+    r.baselineFailure,
+    r.nextBriefcaseId,
+    json(r.creationSource ?? null),
+    r.id,
   );
 }
 

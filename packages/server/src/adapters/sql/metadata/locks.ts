@@ -5,7 +5,11 @@ import type { BriefcaseLocks, ObjectLockRecord, Page } from "../../../ports/meta
 import type { SqlContext } from "./common.js";
 import { limitOf, offsetOf } from "./common.js";
 
-type LockRow = { object_id: string; exclusive_briefcase_id: number | null; last_exclusive_release_index: number | null };
+type LockRow = {
+  object_id: string;
+  exclusive_briefcase_id: number | null;
+  last_exclusive_release_index: number | null;
+};
 
 /** Object ids read per statement when a briefcase's whole lock set is read. */
 const LIST_CHUNK = 5_000;
@@ -18,21 +22,34 @@ const ID_CHUNK = 2_500;
 
 /** `objectIds` as JSON arrays of at most ID_CHUNK ids, one per statement. */
 function* idChunks(objectIds: readonly string[]): Generator<string> {
-  for (let start = 0; start < objectIds.length; start += ID_CHUNK) yield JSON.stringify(objectIds.slice(start, start + ID_CHUNK));
+  for (let start = 0; start < objectIds.length; start += ID_CHUNK)
+    yield JSON.stringify(objectIds.slice(start, start + ID_CHUNK));
 }
 
 // locks(imodel_id, object_id) holds the exclusive holder and the pull-required index; shared_locks holds one row
 // per (briefcase, object). A `locks` row that remembers nothing (no holder, no release index) is deleted.
 
-export async function getObjectLocks(q: SqlContext, iModelId: string, objectIds: readonly string[], options: { releasedAfter?: number } = {}): Promise<Map<string, ObjectLockRecord>> {
+export async function getObjectLocks(
+  q: SqlContext,
+  iModelId: string,
+  objectIds: readonly string[],
+  options: { releasedAfter?: number } = {},
+): Promise<Map<string, ObjectLockRecord>> {
   const result = new Map<string, ObjectLockRecord>();
   for (const ids of idChunks(objectIds)) await readObjectLocks(q, iModelId, ids, options.releasedAfter ?? null, result);
-  for (const record of result.values()) if (record.sharedBriefcaseIds.length > 1) record.sharedBriefcaseIds.sort((a, b) => a - b);
+  for (const record of result.values())
+    if (record.sharedBriefcaseIds.length > 1) record.sharedBriefcaseIds.sort((a, b) => a - b);
   return result;
 }
 
 /** getObjectLocks for one chunk of ids (a JSON array), into `result`. */
-async function readObjectLocks(q: SqlContext, iModelId: string, ids: string, releasedAfter: number | null, result: Map<string, ObjectLockRecord>): Promise<void> {
+async function readObjectLocks(
+  q: SqlContext,
+  iModelId: string,
+  ids: string,
+  releasedAfter: number | null,
+  result: Map<string, ObjectLockRecord>,
+): Promise<void> {
   // CROSS JOIN: SQLite always loops over its left table outermost, so each requested id is one primary-key lookup.
   // With a plain JOIN the planner (json_each tells it a scan costs 1) looped over all the iModel's locks and, for
   // each, scanned the whole id list: O(held × requested), 5 s for 10,000 ids on top of 10,000 held.
@@ -41,7 +58,12 @@ async function readObjectLocks(q: SqlContext, iModelId: string, ids: string, rel
   const lockRows =
     releasedAfter === null
       ? await q.s.all<LockRow>(held, ids, iModelId)
-      : await q.s.all<LockRow>(`${held} WHERE l.exclusive_briefcase_id IS NOT NULL OR l.last_exclusive_release_index > ?`, ids, iModelId, releasedAfter);
+      : await q.s.all<LockRow>(
+          `${held} WHERE l.exclusive_briefcase_id IS NOT NULL OR l.last_exclusive_release_index > ?`,
+          ids,
+          iModelId,
+          releasedAfter,
+        );
   for (const row of lockRows) {
     result.set(row.object_id, {
       objectId: row.object_id,
@@ -52,25 +74,37 @@ async function readObjectLocks(q: SqlContext, iModelId: string, ids: string, rel
   }
   for (const row of await q.s.all<{ object_id: string; briefcase_id: number }>(
     `SELECT s.object_id, s.briefcase_id FROM ${q.dialect.stringList("j")} ${q.dialect.orderedJoin} shared_locks s ON s.imodel_id = ? AND s.object_id = j.value`,
-    ids, iModelId,
+    ids,
+    iModelId,
   )) {
     let record = result.get(row.object_id);
     if (!record) {
-      record = { objectId: row.object_id, exclusiveBriefcaseId: null, sharedBriefcaseIds: [], lastExclusiveReleaseIndex: null };
+      record = {
+        objectId: row.object_id,
+        exclusiveBriefcaseId: null,
+        sharedBriefcaseIds: [],
+        lastExclusiveReleaseIndex: null,
+      };
       result.set(row.object_id, record);
     }
     record.sharedBriefcaseIds.push(row.briefcase_id);
   }
 }
 
-export async function listLocks(q: SqlContext, iModelId: string, filter: { briefcaseId?: number; level?: "shared" | "exclusive" }, page: Page): Promise<BriefcaseLocks[]> {
+export async function listLocks(
+  q: SqlContext,
+  iModelId: string,
+  filter: { briefcaseId?: number; level?: "shared" | "exclusive" },
+  page: Page,
+): Promise<BriefcaseLocks[]> {
   // One stream of (briefcase, level, object) rows — exclusive (0) before shared (1) — paged by row, so offset and
   // limit count object ids. Each arm is read in index order and cut at offset + limit rows (the page can only
   // come from those), so a page sorts at most 2 × (offset + limit) rows, however many locks there are.
   const limit = limitOf(page);
   const offset = offsetOf(page);
   const head = Math.min(offset + limit, Number.MAX_SAFE_INTEGER);
-  if (filter.briefcaseId !== undefined) return await briefcaseLocks(q, iModelId, filter.briefcaseId, filter.level, offset, limit, head);
+  if (filter.briefcaseId !== undefined)
+    return await briefcaseLocks(q, iModelId, filter.briefcaseId, filter.level, offset, limit, head);
   const arms: string[] = [];
   const params: unknown[] = [];
   if (filter.level !== "shared") {
@@ -81,7 +115,9 @@ export async function listLocks(q: SqlContext, iModelId: string, filter: { brief
     params.push(iModelId, head);
   }
   if (filter.level !== "exclusive") {
-    arms.push("SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? ORDER BY briefcase_id, object_id LIMIT ?) s");
+    arms.push(
+      "SELECT * FROM (SELECT briefcase_id, 1 AS level, object_id FROM shared_locks WHERE imodel_id = ? ORDER BY briefcase_id, object_id LIMIT ?) s",
+    );
     params.push(iModelId, head);
   }
   const rows = await q.s.all<{ briefcase_id: number; level: number; object_id: string }>(
@@ -107,14 +143,28 @@ export async function listLocks(q: SqlContext, iModelId: string, filter: { brief
  * the general order), cut to the page in memory: no sort, no row objects — the whole set of a briefcase holding
  * 10,000 locks is read this way after every lock request.
  */
-async function briefcaseLocks(q: SqlContext, iModelId: string, briefcaseId: number, level: "shared" | "exclusive" | undefined, offset: number, limit: number, head: number): Promise<BriefcaseLocks[]> {
-  const exclusive = level === "shared" ? [] : await heldObjectIds(q, "locks", "exclusive_briefcase_id", iModelId, briefcaseId, head);
+async function briefcaseLocks(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  level: "shared" | "exclusive" | undefined,
+  offset: number,
+  limit: number,
+  head: number,
+): Promise<BriefcaseLocks[]> {
+  const exclusive =
+    level === "shared" ? [] : await heldObjectIds(q, "locks", "exclusive_briefcase_id", iModelId, briefcaseId, head);
   const sharedHead = Math.max(0, head - exclusive.length);
-  const shared = level === "exclusive" || sharedHead === 0 ? [] : await heldObjectIds(q, "shared_locks", "briefcase_id", iModelId, briefcaseId, sharedHead);
+  const shared =
+    level === "exclusive" || sharedHead === 0
+      ? []
+      : await heldObjectIds(q, "shared_locks", "briefcase_id", iModelId, briefcaseId, sharedHead);
   const pageExclusive = exclusive.slice(offset, offset + limit);
   const sharedOffset = Math.max(0, offset - exclusive.length);
   const pageShared = shared.slice(sharedOffset, sharedOffset + (limit - pageExclusive.length));
-  return pageExclusive.length + pageShared.length > 0 ? [{ briefcaseId, exclusive: pageExclusive, shared: pageShared }] : [];
+  return pageExclusive.length + pageShared.length > 0
+    ? [{ briefcaseId, exclusive: pageExclusive, shared: pageShared }]
+    : [];
 }
 
 /**
@@ -122,7 +172,14 @@ async function briefcaseLocks(q: SqlContext, iModelId: string, briefcaseId: numb
  * (keyset on the index): after every lock request the whole set is read, and a briefcase may hold 200,000 locks —
  * one statement for all of them held SQLite, and so the event loop, for 40 ms.
  */
-async function heldObjectIds(q: SqlContext, table: "locks" | "shared_locks", holder: string, iModelId: string, briefcaseId: number, head: number): Promise<string[]> {
+async function heldObjectIds(
+  q: SqlContext,
+  table: "locks" | "shared_locks",
+  holder: string,
+  iModelId: string,
+  briefcaseId: number,
+  head: number,
+): Promise<string[]> {
   const ids: string[] = [];
   const first = `SELECT object_id FROM ${table} WHERE imodel_id = ? AND ${holder} = ? ORDER BY object_id LIMIT ?`;
   const next = `SELECT object_id FROM ${table} WHERE imodel_id = ? AND ${holder} = ? AND object_id > ? ORDER BY object_id LIMIT ?`;
@@ -138,46 +195,88 @@ async function heldObjectIds(q: SqlContext, table: "locks" | "shared_locks", hol
   }
 }
 
-export async function grantLocks(q: SqlContext, iModelId: string, briefcaseId: number, level: "shared" | "exclusive", objectIds: readonly string[]): Promise<void> {
+export async function grantLocks(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  level: "shared" | "exclusive",
+  objectIds: readonly string[],
+): Promise<void> {
   for (const ids of idChunks(objectIds)) await grantLockChunk(q, iModelId, briefcaseId, level, ids);
 }
 
 /** grantLocks for one chunk of ids (a JSON array). */
-async function grantLockChunk(q: SqlContext, iModelId: string, briefcaseId: number, level: "shared" | "exclusive", ids: string): Promise<void> {
+async function grantLockChunk(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  level: "shared" | "exclusive",
+  ids: string,
+): Promise<void> {
   if (level === "exclusive") {
     await q.s.run(
       `INSERT INTO locks (imodel_id, object_id, exclusive_briefcase_id) SELECT ?, value, CAST(? AS BIGINT) FROM ${q.dialect.stringList("j")} WHERE true
         ON CONFLICT (imodel_id, object_id) DO UPDATE SET exclusive_briefcase_id = excluded.exclusive_briefcase_id`,
-      iModelId, briefcaseId, ids,
+      iModelId,
+      briefcaseId,
+      ids,
     );
     // The exclusive lock replaces the briefcase's own shared one (an upgrade). Found by a join first (index
     // lookups per id: CROSS JOIN keeps the id list outermost, as above), so that the usual case — no upgrades —
     // deletes nothing.
     const upgraded = await q.s.column<string>(
       `SELECT s.object_id FROM ${q.dialect.stringList("j")} ${q.dialect.orderedJoin} shared_locks s ON s.imodel_id = ? AND s.briefcase_id = ? AND s.object_id = j.value`,
-      ids, iModelId, briefcaseId,
+      ids,
+      iModelId,
+      briefcaseId,
     );
     if (upgraded.length > 0) {
-      await byObjectIds(q, "shared_locks", undefined, { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] }, JSON.stringify(upgraded));
+      await byObjectIds(
+        q,
+        "shared_locks",
+        undefined,
+        { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] },
+        JSON.stringify(upgraded),
+      );
     }
   } else {
     await q.s.run(
       `INSERT INTO shared_locks (imodel_id, briefcase_id, object_id) SELECT ?, CAST(? AS BIGINT), value FROM ${q.dialect.stringList("j")} WHERE true ON CONFLICT DO NOTHING`,
-      iModelId, briefcaseId, ids,
+      iModelId,
+      briefcaseId,
+      ids,
     );
   }
 }
 
-export async function releaseLocks(q: SqlContext, iModelId: string, briefcaseId: number, objectIds: readonly string[], releaseIndex: number): Promise<number> {
+export async function releaseLocks(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  objectIds: readonly string[],
+  releaseIndex: number,
+): Promise<number> {
   let released = 0;
   for (const ids of idChunks(objectIds)) {
     released += await releaseExclusive(q, iModelId, briefcaseId, ids, releaseIndex);
-    released += await byObjectIds(q, "shared_locks", undefined, { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] }, ids);
+    released += await byObjectIds(
+      q,
+      "shared_locks",
+      undefined,
+      { sql: "imodel_id = ? AND briefcase_id = ?", params: [iModelId, briefcaseId] },
+      ids,
+    );
   }
   return released;
 }
 
-export async function releaseAllLocks(q: SqlContext, iModelId: string, briefcaseId: number, releaseIndex: number, limit?: number): Promise<number> {
+export async function releaseAllLocks(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  releaseIndex: number,
+  limit?: number,
+): Promise<number> {
   if (limit === undefined) {
     // In chunks: one statement over a briefcase's 200,000 locks would hold SQLite (and the event loop) for long.
     let released = 0;
@@ -193,7 +292,9 @@ export async function releaseAllLocks(q: SqlContext, iModelId: string, briefcase
   if (left > 0) {
     const exclusive = await q.s.column<string>(
       "SELECT object_id FROM locks WHERE imodel_id = ? AND exclusive_briefcase_id = ? ORDER BY object_id LIMIT ?",
-      iModelId, briefcaseId, left,
+      iModelId,
+      briefcaseId,
+      left,
     );
     if (exclusive.length > 0) {
       released += await releaseExclusive(q, iModelId, briefcaseId, JSON.stringify(exclusive), releaseIndex);
@@ -204,7 +305,11 @@ export async function releaseAllLocks(q: SqlContext, iModelId: string, briefcase
     released += await q.s.run(
       `DELETE FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? AND object_id IN
         (SELECT object_id FROM shared_locks WHERE imodel_id = ? AND briefcase_id = ? ORDER BY object_id LIMIT ?)`,
-      iModelId, briefcaseId, iModelId, briefcaseId, left,
+      iModelId,
+      briefcaseId,
+      iModelId,
+      briefcaseId,
+      left,
     );
   }
   return released;
@@ -214,9 +319,22 @@ export async function releaseAllLocks(q: SqlContext, iModelId: string, briefcase
  * Drops the briefcase's exclusive locks on `ids` (a JSON array; each a primary-key lookup). With `releaseIndex` > 0
  * the rows keep it as the pull-required index; otherwise a row keeps the index it had, and goes if it had none.
  */
-async function releaseExclusive(q: SqlContext, iModelId: string, briefcaseId: number, ids: string, releaseIndex: number): Promise<number> {
+async function releaseExclusive(
+  q: SqlContext,
+  iModelId: string,
+  briefcaseId: number,
+  ids: string,
+  releaseIndex: number,
+): Promise<number> {
   const holder = { sql: "imodel_id = ? AND exclusive_briefcase_id = ?", params: [iModelId, briefcaseId] };
-  if (releaseIndex > 0) return byObjectIds(q, "locks", { sql: "exclusive_briefcase_id = NULL, last_exclusive_release_index = ?", params: [releaseIndex] }, holder, ids);
+  if (releaseIndex > 0)
+    return byObjectIds(
+      q,
+      "locks",
+      { sql: "exclusive_briefcase_id = NULL, last_exclusive_release_index = ?", params: [releaseIndex] },
+      holder,
+      ids,
+    );
   const unremembered = { sql: `${holder.sql} AND last_exclusive_release_index IS NULL`, params: holder.params };
   return (
     (await byObjectIds(q, "locks", undefined, unremembered, ids)) +
@@ -225,7 +343,13 @@ async function releaseExclusive(q: SqlContext, iModelId: string, briefcaseId: nu
 }
 
 /** UPDATE (with `set`) or DELETE of `table`'s rows matching `where` whose object_id is in `ids` (a JSON array). */
-function byObjectIds(q: SqlContext, table: string, set: { sql: string; params: unknown[] } | undefined, where: { sql: string; params: unknown[] }, ids: string): Promise<number> {
+function byObjectIds(
+  q: SqlContext,
+  table: string,
+  set: { sql: string; params: unknown[] } | undefined,
+  where: { sql: string; params: unknown[] },
+  ids: string,
+): Promise<number> {
   const { sql, idsFirst } = q.dialect.byObjectIds(table, set?.sql, where.sql);
   return q.s.run(sql, ...(set?.params ?? []), ...(idsFirst ? [ids, ...where.params] : [...where.params, ids]));
 }
