@@ -465,6 +465,12 @@ for (const metadata of ["sqlite", "postgres"] as const) {
         );
         const oneJson = await cli(hub.url, ["changes", iModelId, "2", "--json"]);
         assert.equal(JSON.parse(oneJson.stdout).elements.length, 4);
+        // The iModel by its name, as every other command takes it.
+        const byName = await cli(hub.url, ["changes", `changes ${metadata}`, "2", "--json"]);
+        assert.equal(byName.code, 0, byName.stderr);
+        assert.deepEqual(JSON.parse(byName.stdout), JSON.parse(oneJson.stdout));
+        const diffByName = await cli(hub.url, ["diff", `changes ${metadata}`, "--from", "0", "--to", "5"]);
+        assert.equal(diffByName.stdout, human.stdout, diffByName.stderr);
 
         const unknown = await cli(hub.url, ["diff", iModelId, "--from", "no such version", "--to", "5"]);
         assert.equal(unknown.code, 1);

@@ -191,7 +191,7 @@ async function findIModel(client: ModelHubClient, ref: string, iTwin?: string): 
 }
 
 /** The id of the iModel a command's `<imodel>` argument names (see findIModel); an id is used as it is. */
-async function iModelIdOf(client: ModelHubClient, ref: string, iTwin?: string): Promise<string> {
+export async function iModelIdOf(client: ModelHubClient, ref: string, iTwin?: string): Promise<string> {
   return GUID.test(ref.trim()) ? ref.trim().toLowerCase() : (await findIModel(client, ref, iTwin)).id;
 }
 

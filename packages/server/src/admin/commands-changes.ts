@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "commander";
 import type { ChangedElement, CountByModelAndClass, ModelHubClient } from "@modelhub/client";
 import { compareVersions, getChangesetChanges } from "@modelhub/client";
 import type { HubFlags } from "./commands-api.js";
-import { UsageError, hubCommand, printTable, run, usageExitCode2 } from "./commands-api.js";
+import { UsageError, hubCommand, iModelIdOf, printTable, run, usageExitCode2 } from "./commands-api.js";
 import { stdout as out } from "./terminal.js";
 
 const OPS = ["inserted", "updated", "deleted", "reinserted"] as const;
@@ -91,7 +91,7 @@ export function registerChangeCommands(program: Command): void {
       "changes",
       "What one changeset did, element by element: inserted, updated (which properties), deleted; counts by model and class.",
     )
-      .argument("<imodel>", "the iModel's id")
+      .argument("<imodel>", "the iModel: its id, or its name in one of your iTwins")
       .argument("<changeset>", "its index or id")
       .option("--op <op>", `only elements with this operation (${OPS.slice(0, 3).join(", ")})`, op)
       .option("--model <id>", "only elements of this model")
@@ -106,13 +106,14 @@ export function registerChangeCommands(program: Command): void {
       run("changes", opts, async (client: ModelHubClient) => {
         if (!/^\d+$/.test(changeset) && !/^[0-9a-fA-F]{40}$/.test(changeset))
           throw new UsageError("<changeset> is an index (a number) or an id (40 hexadecimal characters).");
+        const id = await iModelIdOf(client, iModelId);
         const query = {
           ...(opts.op ? { op: opts.op } : {}),
           ...(opts.model ? { modelId: opts.model } : {}),
           ...(opts.class ? { classFullName: opts.class } : {}),
         };
         const c = await whenReady(
-          () => getChangesetChanges(client, iModelId, changeset, query),
+          () => getChangesetChanges(client, id, changeset, query),
           opts.wait,
           (a) =>
             `changeset ${a.changesetIndex} has no summary yet (the hub makes it after the push); try again, or give --wait a longer time.`,
@@ -149,7 +150,7 @@ export function registerChangeCommands(program: Command): void {
       "diff",
       "The net effect between two points of history (changeset index or named version): inserted then deleted is nothing, updates merged.",
     )
-      .argument("<imodel>", "the iModel's id")
+      .argument("<imodel>", "the iModel: its id, or its name in one of your iTwins")
       .requiredOption("--from <point>", "a changeset index (0 = version 0) or a named version's name", point)
       .requiredOption("--to <point>", "a changeset index or a named version's name", point)
       .option("--op <op>", `only elements with this net operation (${OPS.join(", ")})`, op)
@@ -169,13 +170,14 @@ export function registerChangeCommands(program: Command): void {
       },
     ) =>
       run("diff", opts, async (client: ModelHubClient) => {
+        const id = await iModelIdOf(client, iModelId);
         const query = {
           ...(opts.op ? { op: opts.op } : {}),
           ...(opts.model ? { modelId: opts.model } : {}),
           ...(opts.class ? { classFullName: opts.class } : {}),
         };
         const c = await whenReady(
-          () => compareVersions(client, iModelId, opts.from, opts.to, query),
+          () => compareVersions(client, id, opts.from, opts.to, query),
           opts.wait,
           (a) =>
             `changesets ${a.pendingChangesets.join(", ")} have no summary yet (the hub makes them after each push); try again, or give --wait a longer time.`,
