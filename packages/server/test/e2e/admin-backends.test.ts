@@ -131,10 +131,15 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
       env,
     );
     assert.equal(azure.code, 2, azure.stdout + azure.stderr);
-    assert.deepEqual(JSON.parse(azure.stdout), {
-      ok: false,
-      refused: true,
-      error: `the hub's files are in Azure Blob Storage (--blobs azure:${CONTAINER}); modelhub backup copies files under --data. Protect the container with the storage account's own means (soft delete, versioning, object replication; see docs/deploy.md).`,
+    // The CLI contract: under --json an error is one JSON object on stderr, stdout stays empty.
+    assert.equal(azure.stdout, "");
+    assert.deepEqual(JSON.parse(azure.stderr), {
+      error: {
+        code: "Refused",
+        message: `the hub's files are in Azure Blob Storage (--blobs azure:${CONTAINER}); modelhub backup copies files under --data. Protect the container with the storage account's own means (soft delete, versioning, object replication; see docs/deploy.md).`,
+        command: "modelhub backup",
+        exitCode: 2,
+      },
     });
     const bad = await runCli(["backup", "--data", dataDir, "--to", target, "--blobs", "s3:x"], env);
     assert.equal(bad.code, 2);
@@ -151,7 +156,12 @@ describe("admin commands on PostgreSQL and Azure Blob Storage", () => {
     const listed = await runCli(["tokens", "list", "--data", dataDir, "--metadata", schema.url, "--json"], env);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(
-      (JSON.parse(listed.stdout) as { id: string; userId: string }[]).map((t) => [t.id, t.userId]),
+      // A list under --json: one object per line.
+      listed.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { id: string; userId: string })
+        .map((t) => [t.id, t.userId]),
       [[id, "carol"]],
     );
   });
