@@ -162,9 +162,15 @@ describe(
       return report.changesets;
     }
 
-    /** Temp files in the blob store's and the hub's scratch folders (the worker's cache is not scratch). */
+    /**
+     * Temp files in the blob store's and the hub's scratch folders (the two iTwin.js workers' caches — checkpoints,
+     * change summaries — are not scratch: they live as long as the hub and are never swept).
+     */
     function leftovers(): LeftoverFile[] {
-      return [...filesUnder(join(dataDir, "blobs", ".tmp")), ...filesUnder(join(dataDir, "tmp"), ["worker"])];
+      return [
+        ...filesUnder(join(dataDir, "blobs", ".tmp")),
+        ...filesUnder(join(dataDir, "tmp"), ["worker", "summary-worker"]),
+      ];
     }
 
     /** Runs one client operation until it succeeds, across restarts and contention. */

@@ -631,7 +631,7 @@ describe(
       assert.deepEqual(proxy.storageRequests, []);
       for (const n of nodes) {
         const log = await readFile(n.logFile, "utf8");
-        const requestLines = log.split("\n").filter((l) => l.includes('"incoming request"'));
+        const requestLines = log.split("\n").filter((l) => l.includes('"request completed"'));
         assert.ok(requestLines.length > 100, `${n.name}'s access log has the requests (${requestLines.length})`);
         assert.deepEqual(
           requestLines.filter((l) => l.includes("/storage/")),
