@@ -1,9 +1,10 @@
-import type { Changeset, Checkpoint, NamedVersion } from "@modelhub/client";
+import type { Changeset, ChangesetChanges, Checkpoint, NamedVersion } from "@modelhub/client";
 import { Alert, Badge, Button, DropdownMenu, MenuItem, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
 import { describeError, formatBytes, formatDate } from "./format.js";
 import { downloadChangesetFile, fileNameOf, saveCheckpoint } from "./downloads.js";
 import { useLoaded } from "./hooks.js";
+import { summaryText, useChangeSummaries } from "./change-summaries.js";
 import type { TabProps } from "./tab-props.js";
 import { lacking } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
@@ -105,6 +106,13 @@ export function ChangesetsTab({
     onUnauthorized,
   );
 
+  const summaries = useChangeSummaries(
+    client,
+    iModelId,
+    loaded.data?.changesets.map((c) => c.index) ?? [],
+    revisions.changes,
+  );
+
   if (!loaded.data)
     return loaded.error ? (
       <Alert type="negative">{loaded.error}</Alert>
@@ -146,6 +154,7 @@ export function ChangesetsTab({
                   #
                 </th>
                 <th scope="col">Description</th>
+                <th scope="col">Changes</th>
                 <th scope="col">Who</th>
                 <th scope="col">When</th>
                 <th className="mh-num mh-hide-narrow" scope="col">
@@ -162,6 +171,9 @@ export function ChangesetsTab({
                     {c.index}
                   </td>
                   <td data-label="Description">{c.description || <span className="mh-muted">no description</span>}</td>
+                  <td data-label="Changes" data-testid="change-summary">
+                    <ChangeSummaryCell summary={summaries.get(c.index)} />
+                  </td>
                   <td data-label="Who">{userName(c.creatorId)}</td>
                   <td data-label="When">{formatDate(c.pushDateTime)}</td>
                   <td className="mh-num mh-hide-narrow" data-label="Size">
@@ -246,5 +258,29 @@ export function ChangesetsTab({
         />
       )}
     </div>
+  );
+}
+
+function ChangeSummaryCell({ summary }: { summary: ChangesetChanges | undefined }) {
+  if (!summary) return <span className="mh-muted">…</span>;
+  if (summary.state === "pending")
+    return (
+      <span className="mh-muted" title="The hub is still summarizing this changeset" data-state="pending">
+        …
+      </span>
+    );
+  return (
+    <span className="mh-row" style={{ alignItems: "center" }} data-state="ready">
+      <span className="mh-nowrap">{summaryText(summary)}</span>
+      {summary.schemaChanged && (
+        <Badge
+          backgroundColor="warning"
+          title={`Schemas: ${summary.schemas.map((s) => `${s.name} ${s.op}`).join(", ")}`}
+          data-testid="schema-badge"
+        >
+          schema
+        </Badge>
+      )}
+    </span>
   );
 }

@@ -39,7 +39,13 @@ export function IModelPage({
   tab: IModelTab;
   onUnauthorized: () => void;
 }) {
-  const [revisions, setRevisions] = useState<Revisions>({ changesets: 0, versions: 0, briefcases: 0, checkpoints: 0 });
+  const [revisions, setRevisions] = useState<Revisions>({
+    changesets: 0,
+    versions: 0,
+    briefcases: 0,
+    checkpoints: 0,
+    changes: 0,
+  });
   const [announcement, setAnnouncement] = useState("");
   const freshChangesets = useRef(new Set<number>());
 
@@ -74,14 +80,16 @@ export function IModelPage({
         case "checkpoint":
           setAnnouncement(`Checkpoint of changeset ${event.data.changesetIndex}: ${event.data.state}.`);
           return bump(["checkpoints"]);
+        case "changes":
+          return bump(["changes"]);
         case "reset":
-          return bump(["changesets", "versions", "briefcases", "checkpoints"]);
+          return bump(["changesets", "versions", "briefcases", "checkpoints", "changes"]);
       }
     },
     [bump],
   );
   const live = useIModelEvents(client, iModelId, onEvent, () =>
-    bump(["changesets", "versions", "briefcases", "checkpoints"]),
+    bump(["changesets", "versions", "briefcases", "checkpoints", "changes"]),
   );
 
   const iModel = useLoaded(() => client.getIModel(iModelId), [client, iModelId], onUnauthorized);
