@@ -4,6 +4,7 @@ import { useCallback, useRef, useState } from "react";
 import { BriefcasesTab } from "./BriefcasesTab.js";
 import { ChangesetsTab } from "./ChangesetsTab.js";
 import { CheckpointsTab } from "./CheckpointsTab.js";
+import { CompareTab } from "./CompareTab.js";
 import { formatDate } from "./format.js";
 import type { LiveState } from "./hooks.js";
 import { useIModelEvents, useLoaded, useTitle } from "./hooks.js";
@@ -14,6 +15,7 @@ import type { IModelPermissions, Revisions, TabProps } from "./tab-props.js";
 
 const TAB_LABELS: Record<IModelTab, string> = {
   changesets: "Changesets",
+  compare: "Compare",
   versions: "Named versions",
   briefcases: "Briefcases and locks",
   checkpoints: "Checkpoints",
@@ -194,6 +196,7 @@ export function IModelPage({
         {IMODEL_TABS.map((t) => (
           <Tabs.Panel key={t} value={t}>
             {t === tab && t === "changesets" && <ChangesetsTab {...props} fresh={freshChangesets.current} />}
+            {t === tab && t === "compare" && <CompareTab {...props} />}
             {t === tab && t === "versions" && <VersionsTab {...props} />}
             {t === tab && t === "briefcases" && <BriefcasesTab {...props} />}
             {t === tab && t === "checkpoints" && <CheckpointsTab {...props} />}

@@ -1,8 +1,8 @@
 // Hash routes (`#/…`): the hub serves one page at `/`, and no UI path can collide with an API path.
 import { useEffect, useState } from "react";
 
-export type IModelTab = "changesets" | "versions" | "briefcases" | "checkpoints";
-export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "versions", "briefcases", "checkpoints"];
+export type IModelTab = "changesets" | "compare" | "versions" | "briefcases" | "checkpoints";
+export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "compare", "versions", "briefcases", "checkpoints"];
 
 export type AdminSection = "members" | "tokens" | "audit" | "storage" | "system";
 export const ADMIN_SECTIONS: readonly AdminSection[] = ["members", "tokens", "audit", "storage", "system"];
