@@ -1,5 +1,5 @@
 import type { Changeset, ChangesetChanges, Checkpoint, NamedVersion } from "@modelhub/client";
-import { Alert, Badge, Button, DropdownMenu, MenuItem, ProgressRadial, Text } from "@itwin/itwinui-react";
+import { Alert, Anchor, Badge, Button, DropdownMenu, MenuItem, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
 import { describeError, formatBytes, formatDate } from "./format.js";
 import { downloadChangesetFile, fileNameOf, saveCheckpoint } from "./downloads.js";
@@ -8,6 +8,7 @@ import { summaryText, useChangeSummaries } from "./change-summaries.js";
 import type { TabProps } from "./tab-props.js";
 import { lacking } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
+import { hrefOf } from "./route.js";
 
 /** Newest changesets shown; older ones are a CLI query away (`modelhub changesets`). */
 const MAX_SHOWN = 1000;
@@ -154,9 +155,9 @@ export function ChangesetsTab({
                   #
                 </th>
                 <th scope="col">Description</th>
-                <th scope="col">Changes</th>
                 <th scope="col">Who</th>
                 <th scope="col">When</th>
+                <th scope="col">Changes</th>
                 <th className="mh-num mh-hide-narrow" scope="col">
                   Size
                 </th>
@@ -171,11 +172,24 @@ export function ChangesetsTab({
                     {c.index}
                   </td>
                   <td data-label="Description">{c.description || <span className="mh-muted">no description</span>}</td>
-                  <td data-label="Changes" data-testid="change-summary">
-                    <ChangeSummaryCell summary={summaries.get(c.index)} />
-                  </td>
                   <td data-label="Who">{userName(c.creatorId)}</td>
                   <td data-label="When">{formatDate(c.pushDateTime)}</td>
+                  <td data-label="Changes" data-testid="change-summary">
+                    <span className="mh-row" style={{ alignItems: "center" }}>
+                      <ChangeSummaryCell summary={summaries.get(c.index)} />
+                      <Anchor
+                        href={hrefOf({
+                          page: "iModel",
+                          iModelId,
+                          tab: "compare",
+                          compare: { from: c.index - 1, to: c.index },
+                        })}
+                        aria-label={`elements changed by changeset ${c.index}`}
+                      >
+                        elements
+                      </Anchor>
+                    </span>
+                  </td>
                   <td className="mh-num mh-hide-narrow" data-label="Size">
                     {formatBytes(c.fileSize)}
                   </td>

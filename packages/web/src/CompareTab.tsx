@@ -2,6 +2,7 @@ import type { Changeset, Comparison, ElementOp, NamedVersion } from "@modelhub/c
 import { Alert, Badge, Button, LabeledSelect, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
 import { useLoaded } from "./hooks.js";
+import type { ComparePoints } from "./route.js";
 import type { TabProps } from "./tab-props.js";
 
 /** Element rows per page of the compare view. */
@@ -17,7 +18,14 @@ const OP_SIGN: Record<ElementOp, string> = { inserted: "+", updated: "~", delete
  * and class, and the changed elements page by page with who changed each and in which changeset. Points are changeset
  * indexes; a named version is offered by its name at its changeset.
  */
-export function CompareTab({ client, iModelId, revisions, userName, onUnauthorized }: TabProps) {
+export function CompareTab({
+  client,
+  iModelId,
+  revisions,
+  userName,
+  onUnauthorized,
+  initial,
+}: TabProps & { initial?: ComparePoints | undefined }) {
   const points = useLoaded(
     async () => {
       const changesets: Changeset[] = [];
@@ -33,8 +41,8 @@ export function CompareTab({ client, iModelId, revisions, userName, onUnauthoriz
     onUnauthorized,
   );
   const latest = points.data?.changesets[0]?.index ?? 0;
-  const [chosenFrom, setFrom] = useState<number>();
-  const [chosenTo, setTo] = useState<number>();
+  const [chosenFrom, setFrom] = useState<number | undefined>(initial?.from);
+  const [chosenTo, setTo] = useState<number | undefined>(initial?.to);
   const [op, setOp] = useState<ElementOp | "">("");
   const [skip, setSkip] = useState(0);
   const to = chosenTo ?? latest;

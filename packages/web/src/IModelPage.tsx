@@ -8,17 +8,17 @@ import { CompareTab } from "./CompareTab.js";
 import { formatDate } from "./format.js";
 import type { LiveState } from "./hooks.js";
 import { useIModelEvents, useLoaded, useTitle } from "./hooks.js";
-import type { IModelTab } from "./route.js";
+import type { ComparePoints, IModelTab } from "./route.js";
 import { IMODEL_TABS, hrefOf, navigate } from "./route.js";
 import { VersionsTab } from "./VersionsTab.js";
 import type { IModelPermissions, Revisions, TabProps } from "./tab-props.js";
 
 const TAB_LABELS: Record<IModelTab, string> = {
   changesets: "Changesets",
-  compare: "Compare",
   versions: "Named versions",
   briefcases: "Briefcases and locks",
   checkpoints: "Checkpoints",
+  compare: "Compare",
 };
 
 const LIVE_TEXT: Record<LiveState, string> = {
@@ -33,12 +33,15 @@ export function IModelPage({
   userId,
   iModelId,
   tab,
+  compare,
   onUnauthorized,
 }: {
   client: ModelHubClient;
   userId: string;
   iModelId: string;
   tab: IModelTab;
+  /** The points the compare tab opens with (a link from the timeline). */
+  compare?: ComparePoints;
   onUnauthorized: () => void;
 }) {
   const [revisions, setRevisions] = useState<Revisions>({
@@ -196,7 +199,9 @@ export function IModelPage({
         {IMODEL_TABS.map((t) => (
           <Tabs.Panel key={t} value={t}>
             {t === tab && t === "changesets" && <ChangesetsTab {...props} fresh={freshChangesets.current} />}
-            {t === tab && t === "compare" && <CompareTab {...props} />}
+            {t === tab && t === "compare" && (
+              <CompareTab key={compare ? `${compare.from}/${compare.to}` : ""} {...props} initial={compare} />
+            )}
             {t === tab && t === "versions" && <VersionsTab {...props} />}
             {t === tab && t === "briefcases" && <BriefcasesTab {...props} />}
             {t === tab && t === "checkpoints" && <CheckpointsTab {...props} />}

@@ -55,6 +55,19 @@ describe("web UI: change summaries and compare", { timeout: 300_000 }, () => {
     await row(3).getByTestId("change-summary").filter({ hasText: "+0 ~2 −0 in 1 model" }).waitFor();
   });
 
+  it("a row's link opens the compare view on that changeset alone", async () => {
+    await row(3).getByRole("link", { name: "elements changed by changeset 3" }).click();
+    await page.waitForURL(/#\/imodels\/[^/]+\/compare\/2\/3$/);
+    const counts = page.getByTestId("compare-counts");
+    await counts
+      .locator("[data-op=updated]")
+      .filter({ hasText: /^2 updated$/ })
+      .waitFor();
+    assert.equal(await counts.locator("[data-op=inserted]").textContent(), "0 inserted");
+    assert.equal(await page.getByLabel("From (before)").inputValue(), "2");
+    assert.equal(await page.getByLabel("To (after)").inputValue(), "3");
+  });
+
   it("the compare view shows the net effect between two points: counts, by model and class, element rows, op filter", async () => {
     await page.goto(iModelUrl(demo.hub.url, demo.iModelId, "compare"));
     await page.getByLabel("From (before)").selectOption("1");
