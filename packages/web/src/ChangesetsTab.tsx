@@ -275,8 +275,14 @@ export function ChangesetsTab({
   );
 }
 
-function ChangeSummaryCell({ summary }: { summary: ChangesetChanges | undefined }) {
+function ChangeSummaryCell({ summary }: { summary: ChangesetChanges | "unavailable" | undefined }) {
   if (!summary) return <span className="mh-muted">…</span>;
+  if (summary === "unavailable")
+    return (
+      <span className="mh-muted" title="The hub did not give this changeset's summary" data-state="unavailable">
+        —
+      </span>
+    );
   if (summary.state === "pending")
     return (
       <span className="mh-muted" title="The hub is still summarizing this changeset" data-state="pending">

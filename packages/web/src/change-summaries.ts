@@ -14,7 +14,7 @@ export function summaryText(c: Pick<ChangesetChanges, "inserted" | "updated" | "
 }
 
 /**
- * The summaries of `indexes` by changeset index (absent while being asked; a failed request leaves its row out).
+ * The summaries of `indexes` by changeset index (absent while being asked, `unavailable` when the hub did not answer).
  * `revision` changes when the feed announced new summaries: pending ones are asked again.
  */
 export function useChangeSummaries(
@@ -22,12 +22,15 @@ export function useChangeSummaries(
   iModelId: string,
   indexes: readonly number[],
   revision: number,
-): ReadonlyMap<number, ChangesetChanges> {
-  const [summaries, setSummaries] = useState<ReadonlyMap<number, ChangesetChanges>>(new Map());
+): ReadonlyMap<number, ChangesetChanges | "unavailable"> {
+  const [summaries, setSummaries] = useState<ReadonlyMap<number, ChangesetChanges | "unavailable">>(new Map());
   const key = indexes.join(",");
   useEffect(() => {
     let stale = false;
-    const wanted = indexes.filter((i) => summaries.get(i)?.state !== "ready");
+    const wanted = indexes.filter((i) => {
+      const known = summaries.get(i);
+      return known === undefined || known === "unavailable" || known.state !== "ready";
+    });
     void (async () => {
       let next = 0;
       const worker = async () => {
@@ -40,7 +43,9 @@ export function useChangeSummaries(
             );
             if (!stale) setSummaries((s) => new Map(s).set(index, changes));
           } catch {
-            // A hub without summaries, or a changeset gone: the row shows no summary.
+            // No imodels_read (the summary shows element contents), a hub without summaries, a changeset gone: the
+            // row says it has none (asked again on the next feed event).
+            if (!stale) setSummaries((s) => new Map(s).set(index, "unavailable"));
           }
         }
       };
