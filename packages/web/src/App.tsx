@@ -124,6 +124,7 @@ export function App() {
             userId={usable.me.user.id}
             iModelId={route.iModelId}
             tab={route.tab}
+            {...(route.compare ? { compare: route.compare } : {})}
             onUnauthorized={onUnauthorized}
           />
         ) : route.iTwinId ? (

@@ -1,12 +1,14 @@
-import type { Changeset, Checkpoint, NamedVersion } from "@modelhub/client";
-import { Alert, Badge, Button, DropdownMenu, MenuItem, ProgressRadial, Text } from "@itwin/itwinui-react";
+import type { Changeset, ChangesetChanges, Checkpoint, NamedVersion } from "@modelhub/client";
+import { Alert, Anchor, Badge, Button, DropdownMenu, MenuItem, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useEffect, useState } from "react";
 import { describeError, formatBytes, formatDate } from "./format.js";
 import { downloadChangesetFile, fileNameOf, saveCheckpoint } from "./downloads.js";
 import { useLoaded } from "./hooks.js";
+import { summaryText, useChangeSummaries } from "./change-summaries.js";
 import type { TabProps } from "./tab-props.js";
 import { lacking } from "./tab-props.js";
 import { NameVersionDialog } from "./NameVersionDialog.js";
+import { hrefOf } from "./route.js";
 
 /** Newest changesets shown; older ones are a CLI query away (`modelhub changesets`). */
 const MAX_SHOWN = 1000;
@@ -105,6 +107,13 @@ export function ChangesetsTab({
     onUnauthorized,
   );
 
+  const summaries = useChangeSummaries(
+    client,
+    iModelId,
+    loaded.data?.changesets.map((c) => c.index) ?? [],
+    revisions.changes,
+  );
+
   if (!loaded.data)
     return loaded.error ? (
       <Alert type="negative">{loaded.error}</Alert>
@@ -148,6 +157,7 @@ export function ChangesetsTab({
                 <th scope="col">Description</th>
                 <th scope="col">Who</th>
                 <th scope="col">When</th>
+                <th scope="col">Changes</th>
                 <th className="mh-num mh-hide-narrow" scope="col">
                   Size
                 </th>
@@ -164,6 +174,22 @@ export function ChangesetsTab({
                   <td data-label="Description">{c.description || <span className="mh-muted">no description</span>}</td>
                   <td data-label="Who">{userName(c.creatorId)}</td>
                   <td data-label="When">{formatDate(c.pushDateTime)}</td>
+                  <td data-label="Changes" data-testid="change-summary">
+                    <span className="mh-row" style={{ alignItems: "center" }}>
+                      <ChangeSummaryCell summary={summaries.get(c.index)} />
+                      <Anchor
+                        href={hrefOf({
+                          page: "iModel",
+                          iModelId,
+                          tab: "compare",
+                          compare: { from: c.index - 1, to: c.index },
+                        })}
+                        aria-label={`elements changed by changeset ${c.index}`}
+                      >
+                        elements
+                      </Anchor>
+                    </span>
+                  </td>
                   <td className="mh-num mh-hide-narrow" data-label="Size">
                     {formatBytes(c.fileSize)}
                   </td>
@@ -246,5 +272,35 @@ export function ChangesetsTab({
         />
       )}
     </div>
+  );
+}
+
+function ChangeSummaryCell({ summary }: { summary: ChangesetChanges | "unavailable" | undefined }) {
+  if (!summary) return <span className="mh-muted">…</span>;
+  if (summary === "unavailable")
+    return (
+      <span className="mh-muted" title="The hub did not give this changeset's summary" data-state="unavailable">
+        —
+      </span>
+    );
+  if (summary.state === "pending")
+    return (
+      <span className="mh-muted" title="The hub is still summarizing this changeset" data-state="pending">
+        …
+      </span>
+    );
+  return (
+    <span className="mh-row" style={{ alignItems: "center" }} data-state="ready">
+      <span className="mh-nowrap">{summaryText(summary)}</span>
+      {summary.schemaChanged && (
+        <Badge
+          backgroundColor="warning"
+          title={`Schemas: ${summary.schemas.map((s) => `${s.name} ${s.op}`).join(", ")}`}
+          data-testid="schema-badge"
+        >
+          schema
+        </Badge>
+      )}
+    </span>
   );
 }

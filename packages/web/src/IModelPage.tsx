@@ -4,10 +4,11 @@ import { useCallback, useRef, useState } from "react";
 import { BriefcasesTab } from "./BriefcasesTab.js";
 import { ChangesetsTab } from "./ChangesetsTab.js";
 import { CheckpointsTab } from "./CheckpointsTab.js";
+import { CompareTab } from "./CompareTab.js";
 import { formatDate } from "./format.js";
 import type { LiveState } from "./hooks.js";
 import { useIModelEvents, useLoaded, useTitle } from "./hooks.js";
-import type { IModelTab } from "./route.js";
+import type { ComparePoints, IModelTab } from "./route.js";
 import { IMODEL_TABS, hrefOf, navigate } from "./route.js";
 import { VersionsTab } from "./VersionsTab.js";
 import type { IModelPermissions, Revisions, TabProps } from "./tab-props.js";
@@ -17,6 +18,7 @@ const TAB_LABELS: Record<IModelTab, string> = {
   versions: "Named versions",
   briefcases: "Briefcases and locks",
   checkpoints: "Checkpoints",
+  compare: "Compare",
 };
 
 const LIVE_TEXT: Record<LiveState, string> = {
@@ -31,15 +33,24 @@ export function IModelPage({
   userId,
   iModelId,
   tab,
+  compare,
   onUnauthorized,
 }: {
   client: ModelHubClient;
   userId: string;
   iModelId: string;
   tab: IModelTab;
+  /** The points the compare tab opens with (a link from the timeline). */
+  compare?: ComparePoints;
   onUnauthorized: () => void;
 }) {
-  const [revisions, setRevisions] = useState<Revisions>({ changesets: 0, versions: 0, briefcases: 0, checkpoints: 0 });
+  const [revisions, setRevisions] = useState<Revisions>({
+    changesets: 0,
+    versions: 0,
+    briefcases: 0,
+    checkpoints: 0,
+    changes: 0,
+  });
   const [announcement, setAnnouncement] = useState("");
   const freshChangesets = useRef(new Set<number>());
 
@@ -74,14 +85,16 @@ export function IModelPage({
         case "checkpoint":
           setAnnouncement(`Checkpoint of changeset ${event.data.changesetIndex}: ${event.data.state}.`);
           return bump(["checkpoints"]);
+        case "changes":
+          return bump(["changes"]);
         case "reset":
-          return bump(["changesets", "versions", "briefcases", "checkpoints"]);
+          return bump(["changesets", "versions", "briefcases", "checkpoints", "changes"]);
       }
     },
     [bump],
   );
   const live = useIModelEvents(client, iModelId, onEvent, () =>
-    bump(["changesets", "versions", "briefcases", "checkpoints"]),
+    bump(["changesets", "versions", "briefcases", "checkpoints", "changes"]),
   );
 
   const iModel = useLoaded(() => client.getIModel(iModelId), [client, iModelId], onUnauthorized);
@@ -186,6 +199,9 @@ export function IModelPage({
         {IMODEL_TABS.map((t) => (
           <Tabs.Panel key={t} value={t}>
             {t === tab && t === "changesets" && <ChangesetsTab {...props} fresh={freshChangesets.current} />}
+            {t === tab && t === "compare" && (
+              <CompareTab key={compare ? `${compare.from}/${compare.to}` : ""} {...props} initial={compare} />
+            )}
             {t === tab && t === "versions" && <VersionsTab {...props} />}
             {t === tab && t === "briefcases" && <BriefcasesTab {...props} />}
             {t === tab && t === "checkpoints" && <CheckpointsTab {...props} />}

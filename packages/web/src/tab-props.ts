@@ -8,6 +8,8 @@ export interface Revisions {
   versions: number;
   briefcases: number;
   checkpoints: number;
+  /** Change summaries stored (the feed's `changes` events). */
+  changes: number;
 }
 
 /** The caller's permissions on the iModel (`GET /imodels/{id}/permissions`), as the controls need them. */

@@ -367,6 +367,11 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
         ready: "[data-testid='changesets'] tr[data-index='3']",
       },
       {
+        name: "compare",
+        hash: `#/imodels/${demo.iModelId}/compare`,
+        ready: "[data-testid='compare-counts'], [data-testid='compare-pending']",
+      },
+      {
         name: "versions",
         hash: `#/imodels/${demo.iModelId}/versions`,
         ready: "[data-testid='versions'] tr[data-version]",
