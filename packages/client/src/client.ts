@@ -512,8 +512,18 @@ export class ModelHubClient {
 
   // iModels
 
-  iModels(iTwinId: string, filter: { name?: string; search?: string; pageSize?: number } = {}): AsyncGenerator<IModel> {
-    const q = query({ iTwinId, $top: pageSize(filter.pageSize), name: filter.name, $search: filter.search });
+  /** An iTwin's iModels; `includeFailed` (a modelhub extension) adds those whose baseline failed (state notInitialized). */
+  iModels(
+    iTwinId: string,
+    filter: { name?: string; search?: string; includeFailed?: boolean; pageSize?: number } = {},
+  ): AsyncGenerator<IModel> {
+    const q = query({
+      iTwinId,
+      $top: pageSize(filter.pageSize),
+      name: filter.name,
+      $search: filter.search,
+      $includeFailed: filter.includeFailed ? "true" : undefined,
+    });
     return this.paged<IModel>(`?${q}`, "iModels");
   }
 

@@ -388,18 +388,39 @@ function registerIModel(program: Command): void {
       }),
     );
 
-  hubCommand(imodel, "list", "List an iTwin's iModels: id, name, state, created.")
+  hubCommand(imodel, "list", "List an iTwin's iModels: id, name, state (failed ones too, with the reason), created.")
     .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id")
     .option("--search <text>", "only those whose name contains this")
     .action((opts: HubFlags & { itwin: string; search?: string }) =>
       run("imodels list", opts, async (client) => {
         const rows = [["ID", "NAME", "STATE", "CREATED"]];
-        for await (const m of client.iModels(
-          await iTwinIdOf(client, opts.itwin),
-          opts.search !== undefined ? { search: opts.search } : {},
-        )) {
-          if (opts.json) json(m);
-          else rows.push([m.id, m.name, m.state, when(m.createdDateTime)]);
+        // Failed creations too (the hub's $includeFailed extension): hidden, the only trace of one is an error message.
+        for await (const m of client.iModels(await iTwinIdOf(client, opts.itwin), {
+          includeFailed: true,
+          ...(opts.search !== undefined ? { search: opts.search } : {}),
+        })) {
+          // Not initialized: being created, or failed; its create operation says which (and why).
+          const creation =
+            m.state === "notInitialized" ? await client.getCreateOperation(m.id).catch(() => undefined) : undefined;
+          const state =
+            creation?.state === "failed"
+              ? `failed${creation.failureReason ? `: ${creation.failureReason}` : ""}`
+              : creation
+                ? `${m.state} (${creation.state})`
+                : m.state;
+          if (opts.json)
+            json({
+              ...m,
+              ...(creation
+                ? {
+                    createOperation: {
+                      state: creation.state,
+                      ...(creation.failureReason ? { failureReason: creation.failureReason } : {}),
+                    },
+                  }
+                : {}),
+            });
+          else rows.push([m.id, m.name, state, when(m.createdDateTime)]);
         }
         if (!opts.json) printTable(rows, "no iModels");
       }),

@@ -198,6 +198,8 @@ export interface IModelFilter {
   name?: string;
   search?: string;
   state?: "initialized" | "notInitialized";
+  /** Also iModels whose baseline failed (`initializationFailed`); lists leave them out by default, as the cloud does. */
+  includeFailed?: boolean;
   orderBy?: { field: "name" | "createdDateTime"; direction: SortDirection };
 }
 

@@ -432,7 +432,7 @@ describe("hub rules over HTTP", () => {
     assert.equal(older.status, 200, older.text);
   });
 
-  it("a file that is not an iModel ends in initializationFailed with a reason, and is never listed", async () => {
+  it("a file that is not an iModel ends in initializationFailed with a reason, and is left out of the default list", async () => {
     const bogus = join(tmpdir(), `not-an-imodel-${process.pid}.bim`);
     await (await import("node:fs/promises")).writeFile(bogus, "this is not an iModel".repeat(100));
     const created = await hub.api<Json>("POST", "", {

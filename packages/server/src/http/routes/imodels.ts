@@ -159,6 +159,12 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
             name: "Exact name",
             $search: "Part of the name",
             state: { type: "string", enum: ["initialized", "notInitialized"] },
+            $includeFailed: {
+              type: "string",
+              enum: ["true", "false"],
+              description:
+                "modelhub extension: also list iModels whose baseline failed (state notInitialized; the reason is in GET /imodels/{id}/operations/create)",
+            },
             $orderBy: ORDER_BY("name", "createdDateTime"),
             ...PAGING,
           },
@@ -186,8 +192,11 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
       const search = parseStringParam(q, "$search", operation);
       const state = parseEnumParam(q, "state", operation, ["initialized", "notInitialized"] as const);
       const orderBy = parseOrderBy(q, operation, ["name", "createdDateTime"] as const);
+      // A modelhub extension: failed creations stay out of lists (the official clients never see them) unless asked for.
+      const includeFailed = parseEnumParam(q, "$includeFailed", operation, ["true", "false"] as const) === "true";
       const filter = {
         iTwinId,
+        ...(includeFailed ? { includeFailed } : {}),
         ...(name ? { name } : {}),
         ...(search ? { search } : {}),
         ...(state ? { state } : {}),

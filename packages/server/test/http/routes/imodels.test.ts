@@ -50,4 +50,33 @@ describe("routes/imodels.ts", () => {
     assert.equal(noRoute.status, 404);
     assert.equal(noRoute.body.error.code, "NotFound");
   });
+
+  it("lists an iModel whose baseline failed only with $includeFailed=true (a modelhub extension), as notInitialized", async () => {
+    const ok = await h.createIModel("listed");
+    const failed = await h.createIModel("failed");
+    await h.store.transaction(async (tx) => {
+      const record = (await tx.getIModel(failed))!;
+      await tx.updateIModel({ ...record, baselineState: "initializationFailed", baselineFailure: "not an iModel" });
+    });
+    const ids = async (query: string) =>
+      (await h.call("GET", `/imodels?iTwinId=${ITWIN}${query}`)).body.iModels.map((m: { id: string }) => m.id);
+    assert.equal((await ids("")).includes(failed), false);
+    assert.equal((await ids("&$includeFailed=false")).includes(failed), false);
+    assert.deepEqual(
+      (await ids("&$includeFailed=true")).filter((id: string) => id === ok || id === failed),
+      [ok, failed],
+    );
+    const full = await h.call("GET", `/imodels?iTwinId=${ITWIN}&$includeFailed=TRUE&name=failed`, {
+      headers: { prefer: "return=representation" },
+    });
+    assert.equal(full.status, 200, full.text);
+    assert.equal(full.body.iModels[0].state, "notInitialized");
+    assert.match(full.body._links.self.href, /\$includeFailed=TRUE/);
+    const op = (await h.call("GET", `/imodels/${failed}/operations/create`)).body.createOperation;
+    assert.deepEqual([op.state, op.failureReason], ["failed", "not an iModel"]);
+    const bad = await h.call("GET", `/imodels?iTwinId=${ITWIN}&$includeFailed=yes`);
+    assert.equal(bad.status, 422, bad.text);
+    assert.equal(bad.body.error.details[0].code, "InvalidValue");
+    assert.equal(bad.body.error.details[0].target, "$includeFailed");
+  });
 });

@@ -14,6 +14,7 @@ import { AccessService } from "../../../src/domain/access/access-service.js";
 import { systemClock } from "../../../src/domain/context.js";
 import type { Hub } from "../../../src/domain/hub.js";
 import { createHub } from "../../../src/domain/hub.js";
+import type { MetadataStore } from "../../../src/ports/metadata-store.js";
 import { ITwinService } from "../../../src/domain/itwins/itwin-service.js";
 import { buildApp } from "../../../src/http/app.js";
 import { UrlSigner } from "../../../src/http/storage/url-signer.js";
@@ -34,6 +35,8 @@ export interface Answer {
 export interface InjectHub {
   app: FastifyInstance;
   hub: Hub;
+  /** The metadata the hub runs on, to put a record in a state no request can reach here (e.g. a failed baseline). */
+  store: MetadataStore;
   /** `path` is absolute (`/imodels/…`); as `user` (default "alice"; null: no Authorization header). */
   call(
     method: string,
@@ -121,6 +124,7 @@ export async function injectHub(): Promise<InjectHub> {
   return {
     app,
     hub,
+    store: backend.store,
     call,
     async createIModel(name = `model ${Math.random().toString(36).slice(2)}`) {
       const r = await call("POST", "/imodels", { body: { iTwinId: ITWIN, name } });

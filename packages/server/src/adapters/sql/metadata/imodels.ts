@@ -9,7 +9,8 @@ export async function getIModel(q: SqlContext, id: string): Promise<IModelRecord
 }
 
 export async function listIModels(q: SqlContext, filter: IModelFilter, page: Page): Promise<IModelRecord[]> {
-  const where = ["itwin_id = ?", "baseline_state <> 'initializationFailed'"];
+  const where = ["itwin_id = ?"];
+  if (filter.includeFailed !== true) where.push("baseline_state <> 'initializationFailed'");
   const params: unknown[] = [filter.iTwinId];
   addNameSearchState(filter, where, params);
   const d = dir(filter.orderBy?.direction ?? "asc");
