@@ -60,7 +60,6 @@ const maxLines = 400;
 const tooLongToday = [
   "packages/backend-access/src/model-hub-access.ts",
   "packages/backend-access/src/prefetch.ts",
-  "packages/client/src/client.ts",
   "packages/server/src/adapters/blob/azure-blob-store.ts",
   "packages/server/src/adapters/blob/fs-blob-store.ts",
   "packages/server/src/adapters/itwin-worker/itwin-worker-main.ts",
