@@ -64,7 +64,6 @@ const tooLongToday = [
   "packages/server/src/adapters/blob/fs-blob-store.ts",
   "packages/server/src/adapters/itwin-worker/itwin-worker-main.ts",
   "packages/server/src/admin/backup.ts",
-  "packages/server/src/admin/commands-api.ts",
   "packages/server/src/domain/access/access-service.ts",
   "packages/server/src/domain/changesets/changeset-service.ts",
   "packages/server/src/http/storage/storage-routes.ts",
