@@ -70,7 +70,12 @@ export const ROUTES: readonly RouteSpec[] = [
           { requiredKeys: ["iTwinId", "name"] },
         ),
     },
-    { method: "GET", url, area: "api", query: ["iTwinId", "name", "$search", "state", "$orderBy", ...PAGE] },
+    {
+      method: "GET",
+      url,
+      area: "api",
+      query: ["iTwinId", "name", "$search", "state", "$orderBy", "$includeFailed", ...PAGE],
+    },
   ]),
   { method: "GET", url: "/imodels/:id", area: "api" },
   {
@@ -245,6 +250,19 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   { method: "GET", url: "/imodels/:id/namedversions/:versionId/checkpoint", area: "api" },
   { method: "PUT", url: "/imodels/:id/namedversions/:versionId/checkpoint", area: "api", body: () => fc.constant({}) },
+  // Element-level changes (issue 20, a modelhub extension): one changeset's, and the net effect between two points.
+  {
+    method: "GET",
+    url: "/imodels/:id/changesets/:changesetId/changes",
+    area: "api",
+    query: ["op", "modelId", "classFullName", ...PAGE],
+  },
+  {
+    method: "GET",
+    url: "/imodels/:id/changes",
+    area: "api",
+    query: ["from", "to", "op", "modelId", "classFullName", ...PAGE],
+  },
   { method: "GET", url: "/imodels/:id/users", area: "api", query: ["$orderBy", ...PAGE] },
   { method: "GET", url: "/imodels/:id/users/:userId", area: "api" },
   // iModel-level grants and the iTwins' access control (roles, members).

@@ -3,6 +3,7 @@
 // EC classes and properties with the schemas of the file it is given, so the file must be at that changeset.
 import { copyFile, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
 import type {
@@ -12,9 +13,20 @@ import type {
   SummaryChangeset,
 } from "../../ports/change-summary-store.js";
 
-const require = createRequire(import.meta.url);
-const backend = require("@itwin/core-backend") as typeof CoreBackend;
-const bentley = require("@itwin/core-bentley") as typeof CoreBentley;
+// The same iTwin.js as the worker's (itwin-worker-main.ts): MODELHUB_ITWIN_ROOT may name another installed one, and
+// one process cannot load two iTwin.js natives.
+const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
+const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : import.meta.url);
+// Loaded on first use, not when the worker starts: the worker checks MODELHUB_ITWIN_ROOT first and says why it is
+// unusable, which a failed require here would pre-empt.
+let loaded: { backend: typeof CoreBackend; bentley: typeof CoreBentley } | undefined;
+function itwin(): { backend: typeof CoreBackend; bentley: typeof CoreBentley } {
+  loaded ??= {
+    backend: require("@itwin/core-backend") as typeof CoreBackend,
+    bentley: require("@itwin/core-bentley") as typeof CoreBentley,
+  };
+  return loaded;
+}
 
 type IModelDb = CoreBackend.IModelDb;
 type ChangedECInstance = CoreBackend.ChangedECInstance;
@@ -44,7 +56,7 @@ function text(value: unknown): string | null {
 /** Schemas inserted, updated or deleted by the changeset (rows of ec_Schema). */
 function readSchemaChanges(db: IModelDb, pathname: string): { name: string; op: ChangeOp }[] {
   const schemas: { name: string; op: ChangeOp }[] = [];
-  const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
+  const reader = itwin().backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
   try {
     while (reader.step()) {
       if (reader.tableName !== "ec_Schema") continue;
@@ -56,7 +68,9 @@ function readSchemaChanges(db: IModelDb, pathname: string): { name: string; op: 
         const id = reader.primaryKeyValues[0];
         name = db.withSqliteStatement("SELECT Name FROM ec_Schema WHERE Id = ?", (stmt) => {
           stmt.bindValue(1, id as number);
-          return stmt.step() === bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : `schema ${String(id)}`;
+          return stmt.step() === itwin().bentley.DbResult.BE_SQLITE_ROW
+            ? stmt.getValueString(0)
+            : `schema ${String(id)}`;
         });
       }
       schemas.push({ name, op });
@@ -87,7 +101,7 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState>
         stmt.reset();
         stmt.clearBindings();
         stmt.bindId(1, id);
-        if (stmt.step() !== bentley.DbResult.BE_SQLITE_ROW) continue;
+        if (stmt.step() !== itwin().bentley.DbResult.BE_SQLITE_ROW) continue;
         found.set(id, {
           modelId: stmt.getValueId(0),
           parentId: stmt.isValueNull(1) ? null : stmt.getValueId(1),
@@ -111,7 +125,7 @@ function classNames(db: IModelDb): (classId: string) => string {
         "SELECT s.Name || ':' || c.Name FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE c.Id = ?",
         (stmt) => {
           stmt.bindId(1, classId);
-          return stmt.step() === bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : "";
+          return stmt.step() === itwin().bentley.DbResult.BE_SQLITE_ROW ? stmt.getValueString(0) : "";
         },
       );
       cache.set(classId, name);
@@ -130,7 +144,7 @@ type Element = RawChangesetSummary["elements"][number];
 function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
   const className = classNames(db);
   const elements: Element[] = [];
-  const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
+  const reader = itwin().backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
   let columns: Record<string, number> | undefined;
   try {
     while (reader.step()) {
@@ -172,6 +186,7 @@ function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
  */
 function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
   const byId = new Map<string, { old?: ChangedECInstance; new?: ChangedECInstance }>();
+  const { backend } = itwin();
   const reader = backend.SqliteChangesetReader.openFile({ fileName: pathname, db, disableSchemaCheck: true });
   const adaptor = new backend.ChangesetECAdaptor(reader);
   const cache = spill
@@ -266,7 +281,7 @@ export async function summarizeChangesets(
     await rename(temp, args.briefcasePath);
   }
   const spill = args.spillAboveBytes ?? 16 * 1024 * 1024;
-  const db = backend.SnapshotDb.openForApplyChangesets(args.briefcasePath);
+  const db = itwin().backend.SnapshotDb.openForApplyChangesets(args.briefcasePath);
   try {
     const nativeDb = nativeDbOf(db);
     if (nativeDb.hasPendingTxns()) nativeDb.deleteAllTxns();
