@@ -7,6 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import type { Fixture } from "../support/fixtures.js";
 import { makeChangesets } from "../support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
@@ -99,11 +100,28 @@ describe("SIGKILL while a change summary is made", { timeout: 400_000 }, () => {
     assert.equal(expected.inserted, ELEMENTS);
     assert.equal(expected.elements.length, ELEMENTS);
 
-    // Killed while the job runs: its summary worker starts and builds its briefcase for seconds after the push.
+    // Killed while the job runs: as soon as a runner has claimed the summary job (its worker then starts and builds its
+    // briefcase for a second or more), read from the hub's own database file, not after a guessed delay.
     const crashed = await pushedHub(fixture);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal(await summary(over(crashed.hub), crashed.iModelId), undefined, "killed before the summary was stored");
-    await crashed.hub.kill();
+    const db = new Database(join(crashed.hub.dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
+    try {
+      const running = db.prepare(
+        "SELECT count(*) AS n FROM jobs WHERE kind = 'changes.summarize' AND state = 'running'",
+      );
+      const stored = db.prepare("SELECT count(*) AS n FROM change_summaries WHERE imodel_id = ?");
+      await eventually(
+        async () =>
+          (running.get() as { n: number }).n > 0 || (stored.get(crashed.iModelId) as { n: number }).n > 0
+            ? true
+            : undefined,
+        60_000,
+        "the summary job to run",
+      );
+      await crashed.hub.kill();
+      assert.equal((stored.get(crashed.iModelId) as { n: number }).n, 0, "killed before the summary was stored");
+    } finally {
+      db.close();
+    }
     const restarted = await startHubProcess({ dataDir: crashed.hub.dataDir });
     hubs.push(restarted);
     const got = await eventually(
