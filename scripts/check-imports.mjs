@@ -62,8 +62,6 @@ const tooLongToday = [
   "packages/backend-access/src/prefetch.ts",
   "packages/server/src/adapters/blob/azure-blob-store.ts",
   "packages/server/src/adapters/blob/fs-blob-store.ts",
-  "packages/server/src/adapters/itwin-worker/itwin-worker-main.ts",
-  "packages/server/src/admin/backup.ts",
   "packages/server/src/domain/access/access-service.ts",
   "packages/server/src/domain/changesets/changeset-service.ts",
   "packages/server/src/http/storage/storage-routes.ts",

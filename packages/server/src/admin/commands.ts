@@ -1,8 +1,10 @@
 // The command-line side of backup/restore: progress lines (or one JSON object) and exit codes.
 import { parseBlobSpec, parseMetadataSpec } from "../adapters/registry.js";
 import { ConfigError } from "../config-error.js";
-import type { Step } from "./backup.js";
-import { AdminRefusal, backup, restore } from "./backup.js";
+import type { Step } from "./backup-manifest.js";
+import { AdminRefusal } from "./backup-manifest.js";
+import { backup } from "./backup.js";
+import { restore } from "./restore.js";
 import { fail as failWith, stdout } from "./terminal.js";
 
 /** Exit codes: 0 done, 1 failed (nothing left behind), 2 refused (bad target or backup; nothing changed). */

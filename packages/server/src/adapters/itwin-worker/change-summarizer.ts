@@ -13,7 +13,7 @@ import type {
   SummaryChangeset,
 } from "../../ports/change-summary-store.js";
 
-// The same iTwin.js as the worker's (itwin-worker-main.ts): MODELHUB_ITWIN_ROOT may name another installed one, and
+// The same iTwin.js as the worker's (worker-itwin.ts): MODELHUB_ITWIN_ROOT may name another installed one, and
 // one process cannot load two iTwin.js natives.
 const itwinRoot = process.env.MODELHUB_ITWIN_ROOT ? resolve(process.env.MODELHUB_ITWIN_ROOT) : undefined;
 const require = createRequire(itwinRoot ? join(itwinRoot, "package.json") : import.meta.url);
