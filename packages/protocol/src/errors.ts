@@ -40,6 +40,7 @@ export const HUB_ERROR_CODES = [
   "PullIsRequired",
   "iModelNotInitialized",
   "DataConflict",
+  "InvalidChange",
   "InvalidiModelsRequest",
   "InvalidThumbnailFormat",
   "UnsupportedMediaType",

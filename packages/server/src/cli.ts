@@ -15,6 +15,7 @@ import { VERSION } from "./version.js";
 import { registerChangeCommands } from "./admin/commands-changes.js";
 import { writeServeRecord } from "./admin/serve-record.js";
 import { collect, integer } from "./admin/cli-options.js";
+import { parseGateSpec } from "./admin/gate-spec.js";
 import { registerHubCommands } from "./admin/commands-hub.js";
 import { registerMaintenanceCommands } from "./admin/commands-maintenance.js";
 import { registerSessionCommands } from "./admin/commands-session.js";
@@ -221,6 +222,12 @@ program
   )
   .option("--admin <user>", "an organization administrator, who may do everything (repeatable)", collect, [])
   .option(
+    "--gate <spec>",
+    "a hub-wide gate called before every push and named version: '<url> [name=…] [timeout=10s] [failure=closed|open] [secret-env=VAR]' (repeatable; docs/events.md)",
+    collect,
+    [],
+  )
+  .option(
     "--no-claim-itwins",
     "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)",
   )
@@ -247,6 +254,7 @@ program
         metrics: boolean;
         auditRetentionDays: number;
         admin: string[];
+        gate: string[];
         claimItwins: boolean;
         logFormat?: LogFormat;
       } & HardeningOptions &
@@ -291,6 +299,7 @@ program
           auditRetentionDays: opts.auditRetentionDays,
           admins: opts.admin,
           claimITwins: opts.claimItwins,
+          gates: opts.gate.map((spec) => parseGateSpec(spec)),
         });
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -7,6 +7,7 @@ import { DEFAULT_UPLOAD_MIN_BYTES_PER_SECOND } from "./http/slow-clients.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT } from "./http/auth-failures.js";
 import { isTrustedProxySpec } from "./http/client-address.js";
 import type { BlobSpec, MetadataSpec } from "./adapters/registry.js";
+import type { Gate } from "./domain/gates/gate-calls.js";
 
 export type { AuthConfig };
 
@@ -72,6 +73,8 @@ export interface ServerConfig {
   readonly auditRetentionDays: number;
   /** Change feed streams (`GET /imodels/{id}/events`) one user may hold open at once, per process. */
   readonly maxStreamsPerUser: number;
+  /** Hub-wide gates (`--gate`, repeatable), called before every push and named version, in this order. */
+  readonly gates: readonly Gate[];
 }
 
 export const DEFAULTS = {
@@ -143,6 +146,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     claimITwins: input.claimITwins ?? true,
     auditRetentionDays: input.auditRetentionDays ?? DEFAULTS.auditRetentionDays,
     maxStreamsPerUser: input.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser,
+    gates: Object.freeze([...(input.gates ?? [])]),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);

@@ -6,6 +6,9 @@ import { CheckpointBlocks } from "./domain/blob-containers/checkpoint-blocks.js"
 import { AccessService } from "./domain/access/access-service.js";
 import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./background/audit-recorder.js";
+import { gateAuditEntry } from "./background/gate-audit.js";
+import { GateService } from "./domain/gates/gate-service.js";
+import { HttpCallout } from "./adapters/callout/http-callout.js";
 import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
 import { ElementLabels } from "./background/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
@@ -101,6 +104,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     }
   };
 
+  // Gates (issue 21): hub-wide ones from --gate, the iTwins' own from the gate store; every decision is audited.
+  const gates = new GateService(backend.gates, new HttpCallout(), systemClock, {
+    hubGates: config.gates,
+    audit: (decision) => auditRecorder.record(gateAuditEntry(decision)),
+  });
   const hub = createHub({
     store,
     blobs,
@@ -115,6 +123,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     events,
     onIModelDeleted: deleteContainersOf("iModel"),
     changeSummaries: backend.changes,
+    gates,
   });
   let authWarn: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   const authenticator = createAuthenticator(config.auth, {

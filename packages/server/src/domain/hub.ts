@@ -23,6 +23,7 @@ import { ThumbnailService } from "./thumbnails/thumbnail-service.js";
 import { UploadService } from "./uploads/upload-service.js";
 import type { UserProfiles } from "./users/user-service.js";
 import { UserService } from "./users/user-service.js";
+import type { GateService } from "./gates/gate-service.js";
 
 /** Every hub rule, wired to the ports the composition root chose. */
 export interface Hub {
@@ -40,6 +41,8 @@ export interface Hub {
   janitor: BlobJanitor;
   /** Element-level changes and version compare (issue 20); absent when no summary store is wired. */
   changes?: ChangeService;
+  /** Gates that may refuse a push or a named version (issue 21); absent when none is wired. */
+  gates?: GateService;
 }
 
 /**
@@ -65,6 +68,8 @@ export function createHub(deps: {
   onIModelDeleted?: (iModelId: string) => Promise<void>;
   /** Element-level change summaries (issue 20). */
   changeSummaries?: ChangeSummaryStore;
+  /** Gates asked before a changeset is accepted and before a named version is created (issue 21). */
+  gates?: GateService;
 }): Hub {
   const { store, blobs, worker, clock } = deps;
   const jobs = deps.jobs ?? noJobWakeup;
@@ -83,16 +88,18 @@ export function createHub(deps: {
       events,
       checkpoints,
       jobs,
+      deps.gates,
     ),
     changesetGroups: new ChangesetGroupService(store, clock),
     briefcases: new BriefcaseService(store, clock, events),
     locks: new LockService(store, events),
-    namedVersions: new NamedVersionService(store, clock, events, checkpoints),
+    namedVersions: new NamedVersionService(store, clock, events, checkpoints, deps.gates),
     checkpoints,
     users: new UserService(store, deps.profiles),
     uploads: new UploadService(store),
     thumbnails: new ThumbnailService(store, blobs),
     janitor,
     ...(deps.changeSummaries ? { changes: new ChangeService(store, deps.changeSummaries) } : {}),
+    ...(deps.gates ? { gates: deps.gates } : {}),
   };
 }

@@ -44,6 +44,8 @@ export const STATUS_BY_CODE: Record<HubErrorCode, number> = {
   RequestTooLarge: 413,
   UnsupportedMediaType: 415,
   InvalidiModelsRequest: 422,
+  // A gate refused the operation (issue 21): a code the official clients know, so they show its message as is.
+  InvalidChange: 422,
   InvalidThumbnailFormat: 422,
   TooManyRequests: 429,
   Unknown: 500,

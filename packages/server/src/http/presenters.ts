@@ -34,8 +34,12 @@ import type {
 export interface StorageLinks {
   /** A link that may write `key` (at most `maxBytes`, when given: the size the client declared). */
   upload(key: string, maxBytes?: number): StorageLink;
-  download(key: string): StorageLink;
+  /** A link that may read `key`, for `ttlSeconds` when given (else the hub's `--link-ttl`). */
+  download(key: string, ttlSeconds?: number): StorageLink;
 }
+
+/** How long the read link a gate gets for a changeset stays valid: the gate reads it while the push waits. */
+export const GATE_LINK_TTL_SECONDS = 300;
 
 /**
  * Builds the JSON entities with absolute links. `apiBase` is `<origin>/imodels`: links keep exactly one
@@ -52,6 +56,11 @@ export class Presenter {
       blobKey: string | null,
     ) => { dbName: string; directoryAccessInfo: DirectoryAccessInfo } | undefined,
   ) {}
+
+  /** Read links for the gates of this request's operation (issue 21): short-lived, whatever the caller may read. */
+  gateLinks(): { download(key: string): string } {
+    return { download: (key) => this.storage.download(key, GATE_LINK_TTL_SECONDS).href };
+  }
 
   private downloadLink(key: string): StorageLink | null {
     return this.mayDownload() ? this.storage.download(key) : null;

@@ -132,8 +132,16 @@ function storageLinks(request: FastifyRequest, options: ApiScopeOptions): Storag
       href: storageUrl(origin, key, options.signer, "w", options.linkTtlSeconds, maxBytes, user),
       storageType: "azure",
     }),
-    download: (key) => ({
-      href: storageUrl(origin, key, options.signer, "r", options.linkTtlSeconds, undefined, user),
+    download: (key, ttlSeconds) => ({
+      href: storageUrl(
+        origin,
+        key,
+        options.signer,
+        "r",
+        Math.min(ttlSeconds ?? options.linkTtlSeconds, options.linkTtlSeconds),
+        undefined,
+        user,
+      ),
       storageType: "azure",
     }),
   };

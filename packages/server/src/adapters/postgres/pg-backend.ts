@@ -5,6 +5,7 @@ import { closeStores } from "../metadata-backend.js";
 import { PgAccessStore } from "./pg-access-store.js";
 import { PgAuditLog } from "./pg-audit-log.js";
 import { openPgChangeSummaryStore } from "./pg-change-summary-store.js";
+import { PgGateStore } from "./pg-gate-store.js";
 import {
   InvalidPgSchemaNameError,
   migratePg,
@@ -39,14 +40,17 @@ export async function openPostgresBackend(url: string, options: OpenBackendOptio
       access: PgAccessStore.open(pool),
     };
     const changes = openPgChangeSummaryStore(pool);
+    const gates = PgGateStore.open(pool);
     return {
       ...stores,
       changes,
+      gates,
       events,
       shared: true,
       close: async () => {
         await events.close();
         await changes.close();
+        await gates.close();
         await closeStores(stores);
         await pool.end();
       },

@@ -1,3 +1,5 @@
+import { PG_GATE_MIGRATIONS } from "./pg-migrations-events.js";
+
 /**
  * Versioned schema of the PostgreSQL metadata database. Append only: never edit a migration that shipped.
  *
@@ -382,4 +384,6 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       -- costs less than an index repeating every row would on disk.
     `,
   },
+  // Events out (issue 21), kept in files of their own (this file is at its size limit).
+  ...PG_GATE_MIGRATIONS,
 ];

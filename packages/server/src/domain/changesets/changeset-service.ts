@@ -6,6 +6,7 @@ import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type {
   ChangesetFilter,
   ChangesetRecord,
+  IModelRecord,
   MetadataReader,
   MetadataStore,
   Page,
@@ -21,6 +22,8 @@ import { requireBriefcase, requireIModel, requireInitializedIModel } from "../gu
 import { changeSummaryJob } from "../changes/change-summary-job.js";
 import type { JobWakeup } from "../../ports/job-wakeup.js";
 import { noJobWakeup } from "../../ports/job-wakeup.js";
+import type { GateLinks, GateService } from "../gates/gate-service.js";
+import { askGates } from "../gates/changeset-gates.js";
 
 /** What a changeset's links point at. */
 export interface ChangesetRelated {
@@ -93,6 +96,8 @@ export class ChangesetService {
     private readonly checkpoints: Pick<CheckpointService, "scheduleAutomaticIn">,
     /** Woken after a push committed: its change summary job is queued. */
     private readonly jobs: JobWakeup = noJobWakeup,
+    /** Asked before a changeset joins the history (issue 21); may refuse it. */
+    private readonly gates?: Pick<GateService, "check" | "configured">,
   ) {}
 
   readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
@@ -213,11 +218,17 @@ export class ChangesetService {
    * then make the changeset part of history. What was verified is what is kept. Completing a changeset that is
    * already complete returns it unchanged.
    */
-  async complete(actor: Actor, iModelId: string, changesetId: string, briefcaseId: number): Promise<ChangesetRecord> {
-    const current = await this.store.read(async (tx) => {
-      await requireIModel(tx, iModelId);
-      return tx.getChangesetById(iModelId, changesetId);
-    });
+  async complete(
+    actor: Actor,
+    iModelId: string,
+    changesetId: string,
+    briefcaseId: number,
+    links?: GateLinks,
+  ): Promise<ChangesetRecord> {
+    const { iModel, current } = await this.store.read(async (tx) => ({
+      iModel: await requireIModel(tx, iModelId),
+      current: await tx.getChangesetById(iModelId, changesetId),
+    }));
     if (!current) throw notFound.changeset();
     if (current.creatorId !== actor.userId) {
       // Only the user who started a push may finish it.
@@ -240,10 +251,15 @@ export class ChangesetService {
     if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
 
     // Two completions of one push (a client retrying while the first is still verifying) run one after the other.
-    return this.#completing.run(`${iModelId}/${changesetId}`, () => this.freezeVerifyCommit(current));
+    return this.#completing.run(`${iModelId}/${changesetId}`, () =>
+      this.freezeVerifyCommit(current, { actor, iModel, links }),
+    );
   }
 
-  private async freezeVerifyCommit(reserved: ChangesetRecord): Promise<ChangesetRecord> {
+  private async freezeVerifyCommit(
+    reserved: ChangesetRecord,
+    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+  ): Promise<ChangesetRecord> {
     const { iModelId, id } = reserved;
     const latest = await this.store.read((tx) => tx.getChangesetById(iModelId, id));
     if (latest?.state === "fileUploaded") return latest;
@@ -268,6 +284,9 @@ export class ChangesetService {
       if (frozen.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, frozen.size);
       if (this.options.verifyChangesetIds && this.worker)
         await this.verifyId(reserved, finalKey, uploadKey, frozen.etag);
+      // The gates see the very bytes that will be kept, outside any transaction: a slow gate holds up this push
+      // only (the iModel's next push waits anyway: its parent must be this changeset).
+      if (this.gates?.configured) await askGates(this.gates, this.store, reserved, finalKey, context);
     } catch (err) {
       // Not accepted: the client uploads again to the same link (the frozen copy is of no use to anyone).
       if (err instanceof HubError) await this.blobs.delete(finalKey);

@@ -7,6 +7,7 @@ import { HubError, notFound } from "../errors.js";
 import type { EventPublisher } from "../../ports/event-bus.js";
 import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
+import type { GateService } from "../gates/gate-service.js";
 
 export interface CreateNamedVersionInput {
   name: string;
@@ -25,15 +26,35 @@ export class NamedVersionService {
     private readonly events: EventPublisher,
     /** Schedules the version's checkpoint (and queues its job) in the creating transaction: with it, or not at all. */
     private readonly checkpoints: Pick<CheckpointService, "scheduleForNamedVersionIn">,
+    /** Asked before a named version is stored (issue 21); may refuse it. */
+    private readonly gates?: Pick<GateService, "check" | "configured">,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
+    const ref =
+      input.changesetId !== undefined && input.changesetId !== ""
+        ? { id: input.changesetId }
+        : { index: input.changesetIndex ?? 0 };
+    if (this.gates?.configured) {
+      // Outside the transaction (a gate may take seconds); the transaction checks everything again.
+      const { iModel, changeset } = await this.store.read(async (tx) => ({
+        iModel: await requireInitializedIModel(tx, iModelId),
+        changeset: await resolveChangesetIndex(tx, iModelId, ref),
+      }));
+      await this.gates.check(iModel.iTwinId, () => ({
+        event: "namedVersion.create",
+        iModel: { id: iModel.id, name: iModel.name, iTwinId: iModel.iTwinId },
+        namedVersion: {
+          name: input.name,
+          description: input.description,
+          changesetIndex: changeset.index,
+          changesetId: changeset.index === 0 ? null : changeset.id,
+        },
+        user: { id: actor.userId, ...(actor.displayName !== undefined ? { name: actor.displayName } : {}) },
+      }));
+    }
     return this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
-      const ref =
-        input.changesetId !== undefined && input.changesetId !== ""
-          ? { id: input.changesetId }
-          : { index: input.changesetIndex ?? 0 };
       const changeset = await resolveChangesetIndex(tx, iModelId, ref);
       if (await tx.getNamedVersionByName(iModelId, input.name)) throw exists(input.name);
       if (await tx.getNamedVersionByChangeset(iModelId, changeset.index)) {

@@ -107,7 +107,13 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
       const id = normalizeChangesetId(request.params.changesetId);
       if (!id)
         throw invalidValue("Cannot update Changeset.", "changesetId", "A Changeset id is 40 hexadecimal characters.");
-      const record = await hub.changesets.complete(request.actor, request.params.id, id, body.briefcaseId);
+      const record = await hub.changesets.complete(
+        request.actor,
+        request.params.id,
+        id,
+        body.briefcaseId,
+        request.presenter.gateLinks(),
+      );
       return { changeset: await present(hub, request.presenter, record, "complete") };
     },
   );

@@ -14,7 +14,7 @@ import type { StorageLinks } from "../presenters.js";
 export function directStorageLinks(blobs: BlobStore, ttlSeconds: number): StorageLinks | undefined {
   if (!blobs.directLink) return undefined;
   const link = blobs.directLink.bind(blobs);
-  const expiresOn = () => new Date(Date.now() + ttlSeconds * 1000);
+  const expiresOn = (ttl = ttlSeconds) => new Date(Date.now() + Math.min(ttl, ttlSeconds) * 1000);
   return {
     // The declared size cannot travel in a SAS: completion compares the stored size with it instead.
     upload: (key) => {
@@ -23,6 +23,6 @@ export function directStorageLinks(blobs: BlobStore, ttlSeconds: number): Storag
         throw new Error(`Refusing a direct write link to '${key}': only upload keys may be written by clients.`);
       return { href: link(key, "w", expiresOn()), storageType: "azure" };
     },
-    download: (key) => ({ href: link(key, "r", expiresOn()), storageType: "azure" }),
+    download: (key, ttl) => ({ href: link(key, "r", expiresOn(ttl)), storageType: "azure" }),
   };
 }
