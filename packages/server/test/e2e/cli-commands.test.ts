@@ -220,6 +220,12 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
       [iModelId],
     );
     assert.equal((await ok(["imodel", "list", "--itwin", "dddddddd-1111-4111-8111-111111111111"])).out, "no iModels\n");
+    // Without --itwin: every iTwin of the caller's, with an ITWIN column (issue 22: it needed --itwin).
+    const everywhere = await ok(["imodels", "list"]);
+    assert.match(lines(everywhere.out)[0]!, /^ID\s+NAME\s+ITWIN\s+STATE\s+CREATED$/);
+    assert.ok(lines(everywhere.out).some((l) => l.startsWith(iModelId) && / tower /.test(l)));
+    const everywhereJson = jsonLines((await ok(["imodels", "list", "--json"])).out);
+    assert.ok(everywhereJson.some((m) => m.id === iModelId && m.iTwinId === ITWIN));
   });
 
   it("changesets: the history with index, id, description, who, when, size; --page-size follows the next links; --after/--last/--top/--newest-first", async () => {
