@@ -14,9 +14,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ModelHubClient } from "@modelhub/client";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { Agent } from "./support/agents.js";
 import { freePort } from "./support/crash-hub.js";
 

@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { ModelHubClient } from "@modelhub/client";
 import type { Browser } from "playwright-core";
 import { createToken } from "../../server/src/admin/tokens.js";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { assertPrerequisites, collectConsoleErrors, launchChromium, pageProblems } from "./support/demo-hub.js";
 
 describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 }, () => {
