@@ -60,7 +60,6 @@ const maxLines = 400;
 const tooLongToday = [
   "packages/backend-access/src/model-hub-access.ts",
   "packages/backend-access/src/prefetch.ts",
-  "packages/server/src/adapters/blob/azure-blob-store.ts",
   "packages/server/src/domain/access/access-service.ts",
   "packages/server/src/domain/changesets/changeset-service.ts",
   "packages/server/src/http/storage/storage-routes.ts",

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { open, rm, stat } from "node:fs/promises";
 import { Readable, addAbortSignal } from "node:stream";
-import type { BlobItem, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
+import type { BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import {
   BlobSASPermissions,
   BlobServiceClient,
@@ -10,6 +10,18 @@ import {
 } from "@azure/storage-blob";
 import type { BlobInfo, BlobStore, ByteRange } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
+import {
+  Limiter,
+  aborted,
+  azureBlockId,
+  errorCode,
+  infoOfItem,
+  isUnfinishedCopy,
+  quote,
+  statusOf,
+  unquote,
+  validateKey,
+} from "./azure-blob-helpers.js";
 
 /** Size of the blocks a large put, upload or download is cut into. */
 const BLOCK_BYTES = 8 * 1024 * 1024;
@@ -378,85 +390,5 @@ export class AzureBlobStore implements BlobStore {
   #blob(key: string): BlockBlobClient {
     validateKey(key);
     return this.#container.getBlockBlobClient(key);
-  }
-}
-
-/** Keys are relative `/`-separated paths, as the fs store accepts them: no empty, `.` or `..` segment, no backslash. */
-function validateKey(key: string): void {
-  if (key.length === 0 || key.length > 1024 || key.startsWith("/") || key.includes("\\") || key.includes("\0"))
-    throw new Error(`Invalid blob key '${key}'.`);
-  if (key.split("/").some((s) => s === "" || s === "." || s === "..")) throw new Error(`Invalid blob key '${key}'.`);
-}
-
-function azureBlockId(blockId: string): string {
-  return createHash("sha256").update(blockId).digest("base64");
-}
-
-/** The destination of a copy that has not (or not successfully) finished is not a blob yet. */
-function isUnfinishedCopy(copyStatus: string | undefined): boolean {
-  return copyStatus !== undefined && copyStatus !== "success";
-}
-
-function infoOfItem(item: BlobItem): BlobInfo {
-  return {
-    size: item.properties.contentLength ?? 0,
-    etag: unquote(item.properties.etag),
-    lastModified: item.properties.lastModified,
-  };
-}
-
-/** Azure quotes its entity tags; the port's are bare (the storage routes quote them). */
-function unquote(etag: string | undefined): string {
-  return (etag ?? "").replace(/^"(.*)"$/, "$1");
-}
-
-function quote(etag: string): string {
-  return `"${etag}"`;
-}
-
-function aborted(): BlobStoreError {
-  return new BlobStoreError("Aborted", "The write was aborted.");
-}
-
-function statusOf(err: unknown): number | undefined {
-  return (err as { statusCode?: number }).statusCode;
-}
-
-function errorCode(err: unknown): string | undefined {
-  return (
-    (err as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (err as { code?: string }).code
-  );
-}
-
-/** Runs at most `limit` tasks at once; the first failure is thrown by the next `run` or by `drain`. */
-class Limiter {
-  readonly #running = new Set<Promise<void>>();
-  #failure: { error: unknown } | undefined;
-
-  constructor(private readonly limit: number) {}
-
-  async run(task: () => Promise<unknown>): Promise<void> {
-    this.#throwIfFailed();
-    while (this.#running.size >= this.limit) {
-      await Promise.race(this.#running);
-      this.#throwIfFailed();
-    }
-    const running: Promise<void> = task().then(
-      () => void this.#running.delete(running),
-      (error: unknown) => {
-        this.#running.delete(running);
-        this.#failure ??= { error };
-      },
-    );
-    this.#running.add(running);
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.#running);
-    this.#throwIfFailed();
-  }
-
-  #throwIfFailed(): void {
-    if (this.#failure) throw this.#failure.error;
   }
 }
