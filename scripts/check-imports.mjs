@@ -62,7 +62,6 @@ const tooLongToday = [
   "packages/backend-access/src/prefetch.ts",
   "packages/server/src/domain/access/access-service.ts",
   "packages/server/src/domain/changesets/changeset-service.ts",
-  "packages/server/src/http/storage/storage-routes.ts",
 ];
 
 function sourceFiles(dir) {
