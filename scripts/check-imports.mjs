@@ -59,7 +59,6 @@ const maxLines = 400;
 /** Files still over the limit when the rule came in, each to be split; shrink this list as they are, never grow it. */
 const tooLongToday = [
   "packages/backend-access/src/model-hub-access.ts",
-  "packages/backend-access/src/prefetch.ts",
   "packages/server/src/domain/access/access-service.ts",
   "packages/server/src/domain/changesets/changeset-service.ts",
 ];
