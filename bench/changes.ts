@@ -4,10 +4,10 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { makeChangesets } from "../packages/server/test/support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../packages/server/test/support/flows.js";
-import type { TestHub } from "../packages/server/test/support/hub.js";
-import { startTestHub } from "../packages/server/test/support/hub.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 import { median } from "./stats.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as CoreBackend from "@itwin/core-backend";
 import { ModelHubAccess } from "../packages/backend-access/src/index.js";
-import { makeChangesets } from "../packages/server/test/support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../packages/server/test/support/flows.js";
-import { eventually, startTestHub } from "../packages/server/test/support/hub.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
+import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;

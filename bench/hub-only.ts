@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import autocannon from "autocannon";
 import Database from "better-sqlite3";
 import { send } from "../packages/backend-access/src/http-transport.js";
-import { startHubProcess } from "../packages/server/test/support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { median, percentile } from "./stats.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

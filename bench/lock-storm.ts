@@ -2,9 +2,9 @@
 // 2.8–12 s), against /health of the same hub idle, measured in the same run. The figure that counts is net of the
 // time the hub's event-loop thread and the sampler waited for a CPU (see health-sampler.ts): on this shared 2-core
 // machine that wait is other work's doing, not the hub's.
-import { startHubProcess } from "../packages/server/test/support/hub-process.js";
-import type { HealthFigures, HealthSample } from "../packages/server/test/support/health-sampler.js";
-import { healthFigures, sampleHealthDuring } from "../packages/server/test/support/health-sampler.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import type { HealthFigures, HealthSample } from "@modelhub/test-support/health-sampler.js";
+import { healthFigures, sampleHealthDuring } from "@modelhub/test-support/health-sampler.js";
 import { api, emptyIModel } from "./hub-only.js";
 import { median } from "./stats.js";
 

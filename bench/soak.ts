@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Agent } from "../packages/backend-access/test/support/agents.js";
 import { childrenOf, rssBytes } from "../packages/backend-access/test/support/crash-hub.js";
-import { makeVersion0 } from "../packages/server/test/support/fixtures.js";
-import { startHubProcess } from "../packages/server/test/support/hub-process.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { median, percentile } from "./stats.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -9,7 +9,7 @@
 // (default 2); then the alone files. MODELHUB_TEST_CONCURRENCY=1 runs every file one at a time, as before.
 // Each lane's TAP output is printed as one block when the lane ends (top-level results as they come); the last
 // lines say how long each lane took. Extra arguments narrow the run: `npm run test:unit -- packages/server/test/e2e`.
-// Logs that failed long runs keep (crash, scale-out…) are in test-results/ (see test/support/artifacts.ts).
+// Logs that failed long runs keep (crash, scale-out…) are in test-results/ (see packages/test-support/src/artifacts.ts).
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -16,11 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { Azurite } from "../../server/test/support/azurite.js";
-import { startAzurite } from "../../server/test/support/azurite.js";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import type { Agent } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
 

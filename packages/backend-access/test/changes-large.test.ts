@@ -12,10 +12,10 @@ import { after, before, describe, it } from "node:test";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import { ModelHubAccess } from "../src/index.js";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import { createIModelFromFile } from "../../server/test/support/flows.js";
-import type { TestHub } from "../../server/test/support/hub.js";
-import { eventually, startTestHub } from "../../server/test/support/hub.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { createIModelFromFile } from "@modelhub/test-support/flows.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;

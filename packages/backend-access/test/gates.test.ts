@@ -15,10 +15,10 @@ import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import { IModelsClient } from "@itwin/imodels-client-management";
 import { ModelHubAccess } from "../src/index.js";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import { createIModelFromFile } from "../../server/test/support/flows.js";
-import type { TestHub } from "../../server/test/support/hub.js";
-import { startTestHub } from "../../server/test/support/hub.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { createIModelFromFile } from "@modelhub/test-support/flows.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;

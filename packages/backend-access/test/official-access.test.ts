@@ -10,11 +10,11 @@ import { after, before, describe, it } from "node:test";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as AccessTypes from "@itwin/imodels-access-backend";
 import { installCheckpointDownload } from "../src/index.js";
-import type { Fixture } from "../../server/test/support/fixtures.js";
-import { makeChangesets } from "../../server/test/support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../../server/test/support/flows.js";
-import type { TestHub } from "../../server/test/support/hub.js";
-import { startTestHub } from "../../server/test/support/hub.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { ModelHubAccess } from "../src/index.js";
 import type { Agent } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";

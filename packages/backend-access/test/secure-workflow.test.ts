@@ -16,11 +16,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import { startIdentityProvider } from "../../server/test/support/identity-provider.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { startIdentityProvider } from "@modelhub/test-support/identity-provider.js";
 import type { Agent, AgentError } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
-import { MODELHUB } from "../../server/test/support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type User = "alice" | "bob" | "carol" | "dave" | "eve";

@@ -10,10 +10,10 @@ import { after, before, describe, it } from "node:test";
 import type * as CoreBackend from "@itwin/core-backend";
 import { ModelHubAccess } from "../src/index.js";
 import { createToken, listTokens, revokeToken } from "../../server/src/admin/tokens.js";
-import type { Fixture } from "../../server/test/support/fixtures.js";
-import { makeChangesets } from "../../server/test/support/fixtures.js";
-import type { TestHub } from "../../server/test/support/hub.js";
-import { startTestHub } from "../../server/test/support/hub.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 import { FaultProxy } from "./support/fault-proxy.js";
 
 const require = createRequire(import.meta.url);

@@ -17,10 +17,10 @@ import type * as CoreCommon from "@itwin/core-common";
 import type { ChangesetFileProps } from "@itwin/core-common";
 import type { ModelHubAccessOptions } from "../src/index.js";
 import { ModelHubAccess } from "../src/index.js";
-import type { Fixture } from "../../server/test/support/fixtures.js";
-import { makeChangesets } from "../../server/test/support/fixtures.js";
-import type { TestHub } from "../../server/test/support/hub.js";
-import { startTestHub } from "../../server/test/support/hub.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 import { FaultProxy } from "./support/fault-proxy.js";
 
 const require = createRequire(import.meta.url);

@@ -122,7 +122,23 @@ function ITwinMembers({
             {members.map((m) => (
               <tr key={m.id} data-member={m.id}>
                 <td data-label="User">{m.id}</td>
-                <td data-label="Roles">{m.roles.map((r) => r.displayName).join(", ")}</td>
+                <td data-label="Roles">
+                  <MemberRoles
+                    member={m}
+                    roles={roles}
+                    onChange={(roleIds, done, failed) =>
+                      void act(done, failed, () =>
+                        hubCall(
+                          client,
+                          "PATCH",
+                          `${base}/members/users/${encodeURIComponent(m.id)}`,
+                          { roleIds },
+                          [200],
+                        ),
+                      )
+                    }
+                  />
+                </td>
                 <td data-label="Actions">
                   <Button
                     size="small"
@@ -237,6 +253,71 @@ function ITwinMembers({
 }
 
 const PERMISSIONS = ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"] as const;
+
+/**
+ * A member's roles, changed in place (`PATCH …/members/users/{id}` with the new list): each role can be taken away,
+ * and any role the member does not hold yet can be given. The hub refuses what the signed-in user may not do (and
+ * taking away the last Owner) with its reason, shown above the table.
+ */
+function MemberRoles({
+  member,
+  roles,
+  onChange,
+}: {
+  member: Member;
+  roles: Role[];
+  onChange: (roleIds: string[], done: string, failed: string) => void;
+}) {
+  const held = member.roles.map((r) => r.id);
+  const others = roles.filter((r) => !held.includes(r.id));
+  return (
+    <span className="mh-roles">
+      {member.roles.map((r) => (
+        <span key={r.id} className="mh-role" data-role={r.displayName}>
+          {r.displayName}
+          <Button
+            size="small"
+            styleType="borderless"
+            aria-label={`Take the role ${r.displayName} from ${member.id}`}
+            title={`Take the role ${r.displayName} from ${member.id}`}
+            onClick={() =>
+              onChange(
+                held.filter((id) => id !== r.id),
+                `${member.id} no longer has the role ${r.displayName}.`,
+                `The role ${r.displayName} was not taken from ${member.id}`,
+              )
+            }
+          >
+            ×
+          </Button>
+        </span>
+      ))}
+      {others.length > 0 && (
+        <select
+          className="mh-native-select"
+          aria-label={`Give ${member.id} a role`}
+          value=""
+          onChange={(e) => {
+            const role = others.find((r) => r.id === e.target.value);
+            if (role)
+              onChange(
+                [...held, role.id],
+                `${member.id} now has the role ${role.displayName}.`,
+                `${member.id} was not given the role ${role.displayName}`,
+              );
+          }}
+        >
+          <option value="">Give a role…</option>
+          {others.map((r) => (
+            <option key={r.id} value={r.id}>
+              {r.displayName}
+            </option>
+          ))}
+        </select>
+      )}
+    </span>
+  );
+}
 
 function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions: string[]) => Promise<void> }) {
   const [name, setName] = useState("");

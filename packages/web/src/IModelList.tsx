@@ -82,7 +82,11 @@ function IModelsOfITwin({
   const loaded = useLoaded(
     async () => {
       const list: IModel[] = [];
-      for await (const iModel of client.iModels(iTwinId, debounced ? { search: debounced } : {})) {
+      for await (const iModel of client.iModels(iTwinId, {
+        // Failed creations too (the hub's $includeFailed extension): their card says why, instead of hiding them.
+        includeFailed: true,
+        ...(debounced ? { search: debounced } : {}),
+      })) {
         list.push(iModel);
         if (list.length >= MAX_LISTED) break;
       }
@@ -113,7 +117,11 @@ function IModelsOfITwin({
               <Text as="div" className="mh-muted">
                 {iModel.description ? `${iModel.description} · ` : ""}created {formatDate(iModel.createdDateTime)}
               </Text>
-              <IModelFacts client={client} iModel={iModel} />
+              {iModel.state === "initialized" ? (
+                <IModelFacts client={client} iModel={iModel} />
+              ) : (
+                <CreationState client={client} iModelId={iModel.id} />
+              )}
             </div>
           </a>
         </li>
@@ -157,7 +165,6 @@ function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IMode
     [client, iModel.id],
     () => undefined,
   );
-  if (iModel.state !== "initialized") return null;
   if (!facts.data)
     return facts.error ? null : (
       <Text as="div" className="mh-muted">
@@ -182,6 +189,28 @@ function IModelFacts({ client, iModel }: { client: ModelHubClient; iModel: IMode
         </dd>
       </div>
     </dl>
+  );
+}
+
+/** Why an iModel is not initialized: its baseline is still being processed, or failed (with the hub's reason). */
+function CreationState({ client, iModelId }: { client: ModelHubClient; iModelId: string }) {
+  const creation = useLoaded(
+    () => client.getCreateOperation(iModelId),
+    [client, iModelId],
+    () => undefined,
+  );
+  if (!creation.data) return null;
+  const { state, failureReason } = creation.data;
+  if (state === "failed")
+    return (
+      <Text as="div" className="mh-negative" data-testid="imodel-creation-failed">
+        Creation failed{failureReason ? `: ${failureReason}` : ""}
+      </Text>
+    );
+  return (
+    <Text as="div" className="mh-muted">
+      Creating: {state}
+    </Text>
   );
 }
 

@@ -10,8 +10,8 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { exportJWK, generateKeyPair } from "jose";
 import type { Browser } from "playwright-core";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { assertPrerequisites, collectConsoleErrors, launchChromium, pageProblems } from "./support/demo-hub.js";
 
 const AUDIENCE = "https://modelhub.test/imodels";

@@ -7,8 +7,8 @@ import { after, before, describe, it } from "node:test";
 import { ModelHubClient } from "@modelhub/client";
 import type { Browser } from "playwright-core";
 import { createToken } from "../../server/src/admin/tokens.js";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { assertPrerequisites, collectConsoleErrors, launchChromium, pageProblems } from "./support/demo-hub.js";
 
 describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 }, () => {
@@ -196,6 +196,17 @@ describe("web UI sign-in with hub tokens (--auth tokens)", { timeout: 180_000 },
     await page.getByTestId("members-outcome").filter({ hasText: "Added sam as Viewer." }).waitFor();
     const sam = page.getByTestId("members").locator("tr[data-member='sam']");
     await sam.filter({ hasText: "Viewer" }).waitFor();
+    // Roles changed in place (PATCH with the new list): sam gets a second role, then loses the first.
+    const samRoles = async () =>
+      (await root.getMember(iTwinId, "sam")).roles.map((r) => r.displayName).sort((a, b) => a.localeCompare(b));
+    await sam.getByLabel("Give sam a role").selectOption({ label: "Owner" });
+    await page.getByTestId("members-outcome").filter({ hasText: "sam now has the role Owner." }).waitFor();
+    await sam.locator(".mh-role[data-role='Owner']").waitFor();
+    assert.deepEqual(await samRoles(), ["Owner", "Viewer"]);
+    await sam.getByRole("button", { name: "Take the role Viewer from sam" }).click();
+    await page.getByTestId("members-outcome").filter({ hasText: "sam no longer has the role Viewer." }).waitFor();
+    await sam.locator(".mh-role[data-role='Viewer']").waitFor({ state: "detached" });
+    assert.deepEqual(await samRoles(), ["Owner"]);
     await sam.getByRole("button", { name: "Remove sam" }).click();
     await page.getByTestId("members-outcome").filter({ hasText: "Removed sam from the iTwin." }).waitFor();
     await sam.waitFor({ state: "detached" });

@@ -3,7 +3,9 @@
 // locks are released from the page, API errors are shown readably, a phone-sized window renders, and nothing is
 // written to the console as an error.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
@@ -110,6 +112,32 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
     await page.getByRole("button", { name: "Create iTwin" }).click();
     await page.getByText(/^iTwinExists: An iTwin named 'west SITE' already exists.+\(409\)$/).waitFor();
     stepsRun.push("iTwin created");
+  });
+
+  it("an iModel whose creation failed is listed with the hub's reason, not hidden", async () => {
+    const manager = demo.apiAs("manager");
+    let eastId = "";
+    for await (const t of manager.iTwins({ search: "East site" })) eastId = t.id;
+    assert.ok(eastId, "the iTwin made in the step before");
+    const bogus = join(tmpdir(), `modelhub-web-bogus-${process.pid}.bim`);
+    await writeFile(bogus, "this is not an iModel".repeat(100));
+    try {
+      await assert.rejects(
+        manager.createIModelFromFile({ iTwinId: eastId, name: "Broken upload", path: bogus, timeoutMs: 60_000 }),
+        /not an iModel/i,
+      );
+    } finally {
+      await rm(bogus, { force: true });
+    }
+    await page.goto(`${demo.hub.url}/#/itwins/${eastId}`);
+    const card = page.locator("li").filter({ hasText: "Broken upload" });
+    await card
+      .getByTestId("imodel-creation-failed")
+      .filter({ hasText: /Creation failed: .*not an iModel/i })
+      .waitFor();
+    assert.match((await card.textContent()) ?? "", /notInitialized/);
+    await page.goto(`${demo.hub.url}/`);
+    stepsRun.push("failed iModel listed");
   });
 
   it("opens an iTwin and finds the iModel by name among its iModels", async () => {
@@ -464,6 +492,7 @@ describe("web UI in Chromium, against a hub an iTwin.js backend pushed to", { ti
       "served",
       "home",
       "iTwin created",
+      "failed iModel listed",
       "signed in",
       "timeline",
       "live push",

@@ -75,4 +75,4 @@ export class Agent {
 }
 
 /** A real `modelhub serve` process on a free loopback port (the shared helper of the server's test support). */
-export { startHubProcess } from "../../../server/test/support/hub-process.js";
+export { startHubProcess } from "@modelhub/test-support/hub-process.js";

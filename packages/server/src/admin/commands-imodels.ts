@@ -76,39 +76,51 @@ export function registerIModel(program: Command): void {
       }),
     );
 
-  hubCommand(imodel, "list", "List an iTwin's iModels: id, name, state (failed ones too, with the reason), created.")
-    .requiredOption("--itwin <name|id>", "the iTwin: one of yours by name, or an id")
+  hubCommand(
+    imodel,
+    "list",
+    "List iModels: id, name, state (failed ones too, with the reason), created; one iTwin's, or all of yours.",
+  )
+    .option("--itwin <name|id>", "only this iTwin's (one of yours by name, or an id); without it, every iTwin of yours")
     .option("--search <text>", "only those whose name contains this")
-    .action((opts: HubFlags & { itwin: string; search?: string }) =>
+    .action((opts: HubFlags & { itwin?: string; search?: string }) =>
       run("imodels list", opts, async (client) => {
-        const rows = [["ID", "NAME", "STATE", "CREATED"]];
-        // Failed creations too (the hub's $includeFailed extension): hidden, the only trace of one is an error message.
-        for await (const m of client.iModels(await iTwinIdOf(client, opts.itwin), {
-          includeFailed: true,
-          ...(opts.search !== undefined ? { search: opts.search } : {}),
-        })) {
-          // Not initialized: being created, or failed; its create operation says which (and why).
-          const creation =
-            m.state === "notInitialized" ? await client.getCreateOperation(m.id).catch(() => undefined) : undefined;
-          const state =
-            creation?.state === "failed"
-              ? `failed${creation.failureReason ? `: ${creation.failureReason}` : ""}`
-              : creation
-                ? `${m.state} (${creation.state})`
-                : m.state;
-          if (opts.json)
-            json({
-              ...m,
-              ...(creation
-                ? {
-                    createOperation: {
-                      state: creation.state,
-                      ...(creation.failureReason ? { failureReason: creation.failureReason } : {}),
-                    },
-                  }
-                : {}),
-            });
-          else rows.push([m.id, m.name, state, when(m.createdDateTime)]);
+        const iTwins: { id: string; displayName: string }[] = [];
+        if (opts.itwin !== undefined) iTwins.push({ id: await iTwinIdOf(client, opts.itwin), displayName: "" });
+        else for await (const iTwin of client.iTwins()) iTwins.push(iTwin);
+        const rows = [
+          opts.itwin !== undefined ? ["ID", "NAME", "STATE", "CREATED"] : ["ID", "NAME", "ITWIN", "STATE", "CREATED"],
+        ];
+        for (const iTwin of iTwins) {
+          // Failed creations too (the hub's $includeFailed extension): hidden, the only trace of one is an error message.
+          for await (const m of client.iModels(iTwin.id, {
+            includeFailed: true,
+            ...(opts.search !== undefined ? { search: opts.search } : {}),
+          })) {
+            // Not initialized: being created, or failed; its create operation says which (and why).
+            const creation =
+              m.state === "notInitialized" ? await client.getCreateOperation(m.id).catch(() => undefined) : undefined;
+            const state =
+              creation?.state === "failed"
+                ? `failed${creation.failureReason ? `: ${creation.failureReason}` : ""}`
+                : creation
+                  ? `${m.state} (${creation.state})`
+                  : m.state;
+            if (opts.json)
+              json({
+                ...m,
+                ...(creation
+                  ? {
+                      createOperation: {
+                        state: creation.state,
+                        ...(creation.failureReason ? { failureReason: creation.failureReason } : {}),
+                      },
+                    }
+                  : {}),
+              });
+            else if (opts.itwin !== undefined) rows.push([m.id, m.name, state, when(m.createdDateTime)]);
+            else rows.push([m.id, m.name, iTwin.displayName, state, when(m.createdDateTime)]);
+          }
         }
         if (!opts.json) printTable(rows, "no iModels");
       }),

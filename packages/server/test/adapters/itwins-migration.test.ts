@@ -15,7 +15,7 @@ import { SqliteAccessStore } from "../../src/adapters/sqlite/sqlite-access-store
 import { openSqliteDatabase } from "../../src/adapters/sqlite/sqlite-database.js";
 import { MIGRATIONS } from "../../src/adapters/sqlite/migrations.js";
 import type { AccessStore } from "../../src/ports/access-store.js";
-import { privateSchema } from "../support/postgres.js";
+import { privateSchema } from "@modelhub/test-support/postgres.js";
 
 const ADMIN_MADE = "a1a1a1a1-0000-4000-8000-000000000001";
 const CLAIMED = "b2b2b2b2-0000-4000-8000-000000000002";

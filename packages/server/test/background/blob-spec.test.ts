@@ -14,8 +14,8 @@ import { FsBlobStore } from "../../src/adapters/blob/fs-blob-store.js";
 import { openBlobStore } from "../../src/adapters/blob/open-blob-store.js";
 import { applyConfigSources } from "../../src/config-sources.js";
 import { ConfigError, makeConfig } from "../../src/config.js";
-import type { Azurite } from "../support/azurite.js";
-import { AZURITE_KEY, startAzurite } from "../support/azurite.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { AZURITE_KEY, startAzurite } from "@modelhub/test-support/azurite.js";
 
 describe("--blobs", () => {
   it("parses fs and azure:<container>, and says what is wrong with anything else", () => {

@@ -7,8 +7,8 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { AzureBlobStore } from "../../src/adapters/blob/azure-blob-store.js";
 import { FsBlobStore } from "../../src/adapters/blob/fs-blob-store.js";
-import type { Azurite } from "../support/azurite.js";
-import { startAzurite } from "../support/azurite.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
 import { blobStoreContract } from "./blob-store.contract.js";
 
 blobStoreContract("fs", async () => {

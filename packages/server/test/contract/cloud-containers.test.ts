@@ -1,7 +1,7 @@
 import { after, before, describe } from "node:test";
 import { AzureCloudContainers } from "../../src/adapters/blob/azure-cloud-containers.js";
-import type { Azurite } from "../support/azurite.js";
-import { startAzurite } from "../support/azurite.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
 import type { CloudContainersHarness } from "./cloud-containers.contract.js";
 import { cloudContainersContract } from "./cloud-containers.contract.js";
 

@@ -1,7 +1,7 @@
 // The "Abuse" proof of issue "Reliability": a real `modelhub serve` process under slow bodies, many connections,
 // giant lock requests, deep JSON, huge headers and a storm of allowed lock requests keeps answering /health within
 // 100 ms at p99 (sampled all through each attack on fresh connections, net of the time the machine made the hub and
-// the sampler wait for a CPU: see support/health-sampler.ts), and what it keeps in memory returns near its baseline
+// the sampler wait for a CPU: see @modelhub/test-support health-sampler.ts), and what it keeps in memory returns near its baseline
 // afterwards. Every attack is bounded in count and time and targets only 127.0.0.1.
 // run-tests: alone (it measures /health latency and the hub's memory: other tests beside it would be measured too)
 import assert from "node:assert/strict";
@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import { makeVersion0 } from "../support/fixtures.js";
-import { assertHealthy, sampleHealthDuring } from "../support/health-sampler.js";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { assertHealthy, sampleHealthDuring } from "@modelhub/test-support/health-sampler.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SqliteAuditLog } from "../../src/adapters/sqlite/sqlite-audit-log.js";
 import { makeConfig } from "../../src/config.js";
-import { makeChangesets } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { ACCEPT, eventually, startTestHub } from "../support/hub.js";
 

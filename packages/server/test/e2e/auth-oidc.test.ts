@@ -12,12 +12,12 @@ import { after, before, describe, it } from "node:test";
 import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import { SignJWT, exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CryptoKey, JWK, JWTPayload } from "jose";
-import { makeChangesets } from "../support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
-import { startHubProcess } from "../support/hub-process.js";
-import type { JwksServer, LocalIdentityProvider } from "../support/identity-provider.js";
-import { startIdentityProvider, startJwksServer } from "../support/identity-provider.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import type { JwksServer, LocalIdentityProvider } from "@modelhub/test-support/identity-provider.js";
+import { startIdentityProvider, startJwksServer } from "@modelhub/test-support/identity-provider.js";
 
 const require = createRequire(import.meta.url);
 const authoring = require("@itwin/imodels-client-authoring") as typeof AuthoringTypes;

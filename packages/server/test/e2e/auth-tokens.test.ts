@@ -9,7 +9,7 @@ import { createToken, listTokens } from "../../src/admin/tokens.js";
 import { ConfigError, makeConfig } from "../../src/config.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
-import { MODELHUB } from "../support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BlobServiceClient } from "@azure/storage-blob";
-import type { Azurite } from "../support/azurite.js";
-import { startAzurite } from "../support/azurite.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";

@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { ACCEPT, eventually } from "../support/hub.js";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
-import { MODELHUB } from "../support/cli.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
 const ITWIN = "c1c1c1c1-1111-4111-8111-111111111111";
@@ -220,6 +220,12 @@ describe("modelhub imodel|changesets|changeset|versions|locks|checkpoints (over 
       [iModelId],
     );
     assert.equal((await ok(["imodel", "list", "--itwin", "dddddddd-1111-4111-8111-111111111111"])).out, "no iModels\n");
+    // Without --itwin: every iTwin of the caller's, with an ITWIN column (issue 22: it needed --itwin).
+    const everywhere = await ok(["imodels", "list"]);
+    assert.match(lines(everywhere.out)[0]!, /^ID\s+NAME\s+ITWIN\s+STATE\s+CREATED$/);
+    assert.ok(lines(everywhere.out).some((l) => l.startsWith(iModelId) && / tower /.test(l)));
+    const everywhereJson = jsonLines((await ok(["imodels", "list", "--json"])).out);
+    assert.ok(everywhereJson.some((m) => m.id === iModelId && m.iTwinId === ITWIN));
   });
 
   it("changesets: the history with index, id, description, who, when, size; --page-size follows the next links; --after/--last/--top/--newest-first", async () => {

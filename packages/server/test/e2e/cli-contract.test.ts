@@ -7,9 +7,9 @@ import { execFile, spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
-import { MODELHUB } from "../support/cli.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 interface Ran {
   code: number | null;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { startHubProcess } from "../support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 

@@ -6,9 +6,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
-import { MODELHUB } from "../support/cli.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 let hub: HubProcess;
 let config: string;

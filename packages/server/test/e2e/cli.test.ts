@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { MODELHUB } from "../support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 function run(args: string[]) {
   const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"] });

@@ -14,8 +14,8 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import type * as ManagementTypes from "@itwin/imodels-client-management";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Transport } from "@modelhub/client";
 import { ModelHubClient, ModelHubError, downloadFile, fetchTransport, uploadFile } from "@modelhub/client";
-import { makeVersion0 } from "../support/fixtures.js";
-import { createIModelFromFile } from "../support/flows.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
 

@@ -14,9 +14,9 @@ import type * as ManagementTypes from "@itwin/imodels-client-management";
 import { ITwinWorker } from "../../src/adapters/itwin-worker/itwin-worker.js";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

@@ -12,9 +12,9 @@ import { after, before, describe, it } from "node:test";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
-import { makeChangesets } from "../support/fixtures.js";
-import type { Fixture } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

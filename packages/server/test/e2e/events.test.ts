@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InProcessEventBus } from "../../src/adapters/events/in-process-event-bus.js";
 import type { SequencedEvent } from "../../src/ports/event-bus.js";
-import { makeChangesets } from "../support/fixtures.js";
-import type { Fixture } from "../support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
 import { startSecuredHub } from "../support/access.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

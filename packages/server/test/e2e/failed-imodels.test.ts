@@ -6,11 +6,11 @@ import { rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeChangesets } from "../support/fixtures.js";
-import { createIModelFromFile, putFile } from "../support/flows.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { createIModelFromFile, putFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
-import { MODELHUB } from "../support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -11,10 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { makeChangesets } from "../support/fixtures.js";
-import type { Fixture } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset } from "../support/flows.js";
-import { startHubProcess } from "../support/hub-process.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { MODELHUB } from "../support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 const ROOT = new URL("../../../../", import.meta.url);
 const VERSION = (

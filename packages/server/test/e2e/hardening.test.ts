@@ -13,8 +13,8 @@ import { after, before, describe, it } from "node:test";
 import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import { MAX_LOCK_OBJECT_IDS } from "../../src/http/routes/locks.js";
 import { connectionsForDescriptors, descriptorLimit } from "../../src/http/slow-clients.js";
-import { makeVersion0 } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile } from "../support/flows.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 

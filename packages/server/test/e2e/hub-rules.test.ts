@@ -4,8 +4,8 @@ import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { makeChangesets } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "../support/flows.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
 

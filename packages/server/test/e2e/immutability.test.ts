@@ -10,12 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UrlSigner, loadOrCreateSecret, storageUrl } from "../../src/http/storage/url-signer.js";
-import { makeChangesets } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "../support/flows.js";
-import { startHubProcess } from "../support/hub-process.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "@modelhub/test-support/flows.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
-import { MODELHUB } from "../support/cli.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

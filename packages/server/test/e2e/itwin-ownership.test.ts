@@ -13,8 +13,8 @@ import { hashHubToken, newHubTokenSecret } from "../../src/http/authn/hub-tokens
 import { startSecuredHub } from "../support/access.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
-import type { LocalIdentityProvider } from "../support/identity-provider.js";
-import { startIdentityProvider } from "../support/identity-provider.js";
+import type { LocalIdentityProvider } from "@modelhub/test-support/identity-provider.js";
+import { startIdentityProvider } from "@modelhub/test-support/identity-provider.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -6,8 +6,8 @@ import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import type * as ITwinsClientTypes from "@itwin/itwins-client";
 import { createToken } from "../../src/admin/tokens.js";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 const require = createRequire(import.meta.url);
 const { ITwinsAccessClient, ITwinSubClass, ITwinClass } = require("@itwin/itwins-client") as typeof ITwinsClientTypes;

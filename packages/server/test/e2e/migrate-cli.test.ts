@@ -4,8 +4,8 @@ import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { openPgPool } from "../../src/adapters/postgres/pg-database.js";
 import { PG_MIGRATIONS } from "../../src/adapters/postgres/pg-migrations.js";
-import { privateSchema } from "../support/postgres.js";
-import { MODELHUB } from "../support/cli.js";
+import { privateSchema } from "@modelhub/test-support/postgres.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "pipe", "pipe"] });

@@ -11,7 +11,7 @@ import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import type * as ManagementTypes from "@itwin/imodels-client-management";
 import type * as AccessTypes from "@itwin/imodels-access-backend";
 import type * as CoreCommonTypes from "@itwin/core-common";
-import { makeChangesets } from "../support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
 

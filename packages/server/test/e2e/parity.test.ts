@@ -11,12 +11,12 @@ import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import type * as ManagementTypes from "@itwin/imodels-client-management";
 import { ModelHubAccess } from "@modelhub/backend-access";
 import { withApplication } from "../../src/http/application.js";
-import type { Fixture } from "../support/fixtures.js";
-import { makeChangesets } from "../support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
-import type { LocalIdentityProvider } from "../support/identity-provider.js";
-import { startIdentityProvider } from "../support/identity-provider.js";
+import type { LocalIdentityProvider } from "@modelhub/test-support/identity-provider.js";
+import { startIdentityProvider } from "@modelhub/test-support/identity-provider.js";
 
 const require = createRequire(import.meta.url);
 const authoring = require("@itwin/imodels-client-authoring") as typeof AuthoringTypes;

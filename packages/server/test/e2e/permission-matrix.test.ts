@@ -12,9 +12,9 @@ import type { AuthzRule } from "../../src/http/authz/rules.js";
 import { allRoutes } from "../../src/http/route-catalog.js";
 import type { SecuredHub } from "../support/access.js";
 import { accessControl, startSecuredHub } from "../support/access.js";
-import { makeChangesets } from "../support/fixtures.js";
-import type { Fixture } from "../support/fixtures.js";
-import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "../support/flows.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import type { Fixture } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "@modelhub/test-support/flows.js";
 import type { ApiResponse } from "../support/hub.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

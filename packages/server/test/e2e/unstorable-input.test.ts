@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { MetadataSpec } from "../../src/adapters/registry.js";
 import type { TestHub } from "../support/hub.js";
 import { ACCEPT, startTestHub } from "../support/hub.js";
-import { privateSchema } from "../support/postgres.js";
+import { privateSchema } from "@modelhub/test-support/postgres.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -12,8 +12,8 @@ import { AzureBlobStore } from "../../src/adapters/blob/azure-blob-store.js";
 import { FsBlobStore } from "../../src/adapters/blob/fs-blob-store.js";
 import { blobKeys } from "../../src/domain/blob-keys.js";
 import { directStorageLinks } from "../../src/http/storage/direct-links.js";
-import type { Azurite } from "../support/azurite.js";
-import { startAzurite } from "../support/azurite.js";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
 
 const iModelId = "3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f";
 const changesetId = "a".repeat(40);

@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { FileRejected } from "../../src/ports/imodel-file-worker.js";
 import { ITwinWorker } from "../../src/adapters/itwin-worker/itwin-worker.js";
-import type { BriefcaseFixture, Fixture } from "../support/fixtures.js";
-import { makeBriefcase, makeChangesets, makeVersion0 } from "../support/fixtures.js";
+import type { BriefcaseFixture, Fixture } from "@modelhub/test-support/fixtures.js";
+import { makeBriefcase, makeChangesets, makeVersion0 } from "@modelhub/test-support/fixtures.js";
 
 const CHANGESETS = 3;
 // Read, not required: this process must never load iTwin.js (a test below checks its module cache).

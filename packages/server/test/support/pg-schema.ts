@@ -1,6 +1,6 @@
 import type { PgPool } from "../../src/adapters/postgres/pg-database.js";
 import { migratePg, openPgPool } from "../../src/adapters/postgres/pg-database.js";
-import { privateSchema } from "./postgres.js";
+import { privateSchema } from "@modelhub/test-support/postgres.js";
 
 /** A migrated private schema (see ./postgres.ts) and a pool on it; `cleanup` ends the pool and drops the schema. */
 export async function migratedPrivateSchema(

@@ -11,9 +11,9 @@ import { ModelHubClient } from "@modelhub/client";
 import type { Browser, BrowserContext, ConsoleMessage, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { Agent } from "../../../backend-access/test/support/agents.js";
-import { makeVersion0 } from "../../../server/test/support/fixtures.js";
-import type { HubProcess } from "../../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../../server/test/support/hub-process.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 
 export const CHROMIUM_PATH = process.env.MODELHUB_CHROMIUM ?? "/usr/bin/chromium";
 export const WEB_DIST = fileURLToPath(new URL("../../dist/", import.meta.url));

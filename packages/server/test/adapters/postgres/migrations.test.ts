@@ -11,7 +11,7 @@ import {
 import type { PgMigration } from "../../../src/adapters/postgres/pg-migrations.js";
 import { PG_MIGRATIONS } from "../../../src/adapters/postgres/pg-migrations.js";
 import { openSqliteDatabase, SchemaTooNewError } from "../../../src/adapters/sqlite/sqlite-database.js";
-import { privateSchema, TEST_DATABASE_URL } from "../../support/postgres.js";
+import { privateSchema, TEST_DATABASE_URL } from "@modelhub/test-support/postgres.js";
 
 type PrivateSchema = Awaited<ReturnType<typeof privateSchema>>;
 

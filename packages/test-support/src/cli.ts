@@ -1,9 +1,11 @@
 import { readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join, relative } from "node:path";
 
-const SOURCE = fileURLToPath(new URL("../../src", import.meta.url));
-const BUILT = fileURLToPath(new URL("../../dist", import.meta.url));
+/** The server package's folder (the workspace's packages/server). */
+const SERVER = dirname(createRequire(import.meta.url).resolve("@modelhub/server/package.json"));
+const SOURCE = join(SERVER, "src");
+const BUILT = join(SERVER, "dist");
 
 /** Whether every src/**.ts has its dist/**.js, written after it (what `tsc -b` leaves; npm ci's build does it). */
 function builtIsCurrent(): boolean {
@@ -21,12 +23,16 @@ function builtIsCurrent(): boolean {
   return walk(SOURCE);
 }
 
+const FROM_BUILD = process.env.MODELHUB_TEST_FROM_SOURCE !== "1" && builtIsCurrent();
+
+/** The server package's entry (its exports: startServer, makeConfig…), chosen as for MODELHUB below. */
+export const SERVER_ENTRY = FROM_BUILD ? join(BUILT, "index.js") : join(SOURCE, "index.ts");
+
 /**
  * Node's arguments that run `modelhub`, to put after `process.execPath`: the built `dist/cli.js` when it is as new
  * as the sources (it starts in about half the time: nothing to compile), else `src/cli.ts` through tsx, so that a
  * test never runs stale code. MODELHUB_TEST_FROM_SOURCE=1 always takes the sources.
  */
-export const MODELHUB: readonly string[] =
-  process.env.MODELHUB_TEST_FROM_SOURCE !== "1" && builtIsCurrent()
-    ? [join(BUILT, "cli.js")]
-    : ["--import", "tsx", join(SOURCE, "cli.ts")];
+export const MODELHUB: readonly string[] = FROM_BUILD
+  ? [join(BUILT, "cli.js")]
+  : ["--import", "tsx", join(SOURCE, "cli.ts")];

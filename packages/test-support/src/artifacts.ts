@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 
 /** Where failed runs leave their logs: `$MODELHUB_TEST_ARTIFACTS`, else `test-results/` at the repository's root. */
 export function artifactsRoot(): string {
-  return process.env.MODELHUB_TEST_ARTIFACTS ?? fileURLToPath(new URL("../../../../test-results", import.meta.url));
+  return process.env.MODELHUB_TEST_ARTIFACTS ?? fileURLToPath(new URL("../../../test-results", import.meta.url));
 }
 
 /**

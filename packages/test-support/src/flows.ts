@@ -1,8 +1,10 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
-import type { TestHub } from "./hub.js";
+import type { StartedServer, TestHub as AnyTestHub } from "./hub.js";
 import { eventually } from "./hub.js";
+
+type TestHub = AnyTestHub<StartedServer>;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
