@@ -15,10 +15,11 @@ import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import { ModelHubClient, ModelHubError } from "@modelhub/client";
 import { ModelHubAccess } from "../src/index.js";
-import { makeVersion0 } from "../../server/test/support/fixtures.js";
-import { createIModelFromFile } from "../../server/test/support/flows.js";
-import type { SecuredHub } from "../../server/test/support/access.js";
-import { accessControl, startSecuredHub } from "../../server/test/support/access.js";
+import { createToken } from "../../server/src/admin/tokens.js";
+import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
+import { createIModelFromFile } from "@modelhub/test-support/flows.js";
+import type { TestHub } from "@modelhub/test-support/hub.js";
+import { startTestHub } from "@modelhub/test-support/hub.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -67,7 +68,14 @@ describe(
   "per-iTwin gates registered through the API refuse and then let through iTwin.js pushes",
   { timeout: 240_000 },
   () => {
-    let s: SecuredHub;
+    let hub: TestHub;
+    const tokens = new Map<string, string>();
+    const token = (user: string) => tokens.get(user)!;
+    /** The hub as `user` sees it: every call carries that user's hub token. */
+    const as = (user: string): TestHub => ({
+      ...hub,
+      api: (method, path, options = {}) => hub.api(method, path, { ...options, user: token(user) }),
+    });
     let access: ModelHubAccess;
     let work: string;
     let receiver: Receiver;
@@ -76,7 +84,7 @@ describe(
     let gateId: string;
     let finished = false;
 
-    const clientOf = (user: string) => new ModelHubClient({ url: s.hub.url, accessToken: s.token(user) });
+    const clientOf = (user: string) => new ModelHubClient({ url: hub.url, accessToken: token(user) });
 
     /** One new element in the briefcase, saved (not pushed). */
     async function edit(which: "A" | "B", label: string): Promise<CoreBackend.BriefcaseDb> {
@@ -97,9 +105,11 @@ describe(
     before(async () => {
       work = await mkdtemp(join(tmpdir(), "modelhub-gates-api-"));
       receiver = await startReceiver();
-      s = await startSecuredHub(["alice", "reader", "stranger"]);
-      const token = `Bearer ${s.token("alice")}`;
-      access = new ModelHubAccess({ baseUrl: s.hub.url, accessToken: token });
+      hub = await startTestHub({ auth: { mode: "tokens" } });
+      for (const userId of ["alice", "reader", "stranger"])
+        tokens.set(userId, (await createToken({ dataDir: hub.dataDir, userId })).token);
+      const bearer = `Bearer ${token("alice")}`;
+      access = new ModelHubAccess({ baseUrl: hub.url, accessToken: bearer });
       await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
       backend.IModelHost.appWorkspace.settings.addDictionary(
         { name: "modelhub-tests", priority: backend.SettingsPriority.application },
@@ -111,13 +121,13 @@ describe(
         ["A", ITWIN_A],
         ["B", ITWIN_B],
       ] as const) {
-        const iModel = await createIModelFromFile(s.as("alice"), version0, {
+        const iModel = await createIModelFromFile(as("alice"), version0, {
           iTwinId,
           user: "alice",
           name: `gated-${which}`,
         });
         const props = await backend.BriefcaseManager.downloadBriefcase({
-          accessToken: token,
+          accessToken: bearer,
           iTwinId,
           iModelId: iModel.id,
           fileName: join(work, `${which}.bim`),
@@ -133,23 +143,18 @@ describe(
         };
       }
       // reader: a member of A who may read, not manage.
-      const ac = accessControl(s.as("alice"));
-      const role = await ac<Json>("POST", `/itwins/${ITWIN_A}/roles`, {
+      manager = clientOf("alice");
+      const role = await manager.createRole(ITWIN_A, {
         displayName: "Readers",
         permissions: ["imodels_webview", "imodels_read"],
       });
-      assert.equal(role.status, 201, role.text);
-      const added = await ac("POST", `/itwins/${ITWIN_A}/members/users`, {
-        members: [{ userId: "reader", roleIds: [role.body.role.id] }],
-      });
-      assert.equal(added.status, 201, added.text);
-      manager = clientOf("alice");
+      await manager.addMembers(ITWIN_A, [{ userId: "reader", roleIds: [role.id] }]);
     });
     after(async () => {
       for (const b of Object.values(briefcases)) b.db.close();
       access?.dispose();
       await backend.IModelHost.shutdown();
-      await s?.close();
+      await hub?.close();
       await new Promise((resolve) => receiver?.server.close(resolve));
       await rm(work, { recursive: true, force: true });
       assert.ok(finished, "the last step ran");

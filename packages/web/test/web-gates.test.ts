@@ -8,8 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { ModelHubClient } from "@modelhub/client";
 import { createToken } from "../../server/src/admin/tokens.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import type { HubProcess } from "../../server/test/support/hub-process.js";
-import { startHubProcess } from "../../server/test/support/hub-process.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import {
   assertPrerequisites,
   collectConsoleErrors,

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import type { HubProcess } from "../support/hub-process.js";
-import { startHubProcess } from "../support/hub-process.js";
-import { MODELHUB } from "../support/cli.js";
+import type { HubProcess } from "@modelhub/test-support/hub-process.js";
+import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
