@@ -1,5 +1,14 @@
 // The iTwins and Access Control APIs and the audit log, as ModelHubClient calls them.
-import type { AuditLogEntry, CreateITwinInput, ITwin, ITwinMember, ITwinRole } from "@modelhub/protocol";
+import type {
+  AuditLogEntry,
+  CreatedGate,
+  CreateITwinInput,
+  Gate,
+  GateInput,
+  ITwin,
+  ITwinMember,
+  ITwinRole,
+} from "@modelhub/protocol";
 import { ModelHubError } from "./errors.js";
 import type { ITwinQuery, AuditLogQuery, IModelGrantee } from "./client-types.js";
 import { ModelHubClientBase, query, pageSize, GUID } from "./client-base.js";
@@ -52,6 +61,36 @@ export class ITwinsClient extends ModelHubClientBase {
       "iTwinNotFound",
       `You are a member of no iTwin named '${idOrName.trim()}' (modelhub itwin list shows yours).`,
     );
+  }
+
+  // Gates of an iTwin (a modelhub extension, issue 21: URLs the hub asks before a push or a named version)
+
+  private gatesPath(iTwinId: string, gateId?: string): string {
+    const base = `${this.iTwinsBase}/${encodeURIComponent(iTwinId)}/gates`;
+    return gateId === undefined ? base : `${base}/${encodeURIComponent(gateId)}`;
+  }
+
+  /** The iTwin's gates in calling order (`imodels_manage` on it). */
+  async gates(iTwinId: string): Promise<Gate[]> {
+    return (await this.request<{ gates: Gate[] }>("GET", this.gatesPath(iTwinId))).gates;
+  }
+
+  async getGate(iTwinId: string, gateId: string): Promise<Gate> {
+    return (await this.request<{ gate: Gate }>("GET", this.gatesPath(iTwinId, gateId))).gate;
+  }
+
+  /** Registers a gate; `secret` is in the answer only when the hub generated it (the one time it is shown). */
+  async createGate(iTwinId: string, input: GateInput): Promise<CreatedGate> {
+    return (await this.request<{ gate: CreatedGate }>("POST", this.gatesPath(iTwinId), input, [201])).gate;
+  }
+
+  /** Changes the fields given. */
+  async updateGate(iTwinId: string, gateId: string, change: Partial<GateInput>): Promise<Gate> {
+    return (await this.request<{ gate: Gate }>("PATCH", this.gatesPath(iTwinId, gateId), change)).gate;
+  }
+
+  async deleteGate(iTwinId: string, gateId: string): Promise<void> {
+    await this.request("DELETE", this.gatesPath(iTwinId, gateId), undefined, [204]);
   }
 
   // Access control (roles and members of an iTwin; an iModel's own grants)

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { formatBytes, formatDate } from "./format.js";
 import { useLoaded, useTitle } from "./hooks.js";
 import { hrefOf } from "./route.js";
+import { ITwinGates } from "./ITwinGates.js";
 
 /** iModels listed at most: the name search narrows a bigger iTwin. */
 const MAX_LISTED = 500;
@@ -53,6 +54,7 @@ export function IModelList({
             search={search.trim()}
             onUnauthorized={onUnauthorized}
           />
+          <ITwinGates client={client} iTwinId={iTwinId} onUnauthorized={onUnauthorized} />
         </>
       )}
     </div>

@@ -1,4 +1,4 @@
-// `modelhub itwins|imodels|changesets|versions|locks|checkpoints|demo …` (singular aliases too): the iTwins and
+// `modelhub itwins|imodels|changesets|versions|locks|checkpoints|gates|demo …` (singular aliases too): the iTwins and
 // iModels APIs for people, over HTTP through @modelhub/client (one file per noun, shared parts in
 // commands-api-support.ts). Exit codes: 0 done, 1 the hub refused or failed (one line: its error code and
 // message), 2 usage.
@@ -7,6 +7,7 @@ import { registerITwin } from "./commands-itwins.js";
 import { registerIModel } from "./commands-imodels.js";
 import { registerChangesets, registerLocks, registerVersions } from "./commands-history.js";
 import { registerCheckpoints } from "./commands-checkpoints.js";
+import { registerGates } from "./commands-gates.js";
 import type { HubFlags } from "./commands-api-support.js";
 import { out, json, hubCommand, run, usageExitCode2 } from "./commands-api-support.js";
 
@@ -20,6 +21,7 @@ export function registerApiCommands(program: Command): void {
   registerVersions(program);
   registerLocks(program);
   registerCheckpoints(program);
+  registerGates(program);
   registerDemo(program);
 }
 

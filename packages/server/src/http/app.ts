@@ -25,6 +25,7 @@ import type { ApiRouteContext } from "./routes/context.js";
 import { eventRoutes } from "./routes/events.js";
 import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { iModelRoutes } from "./routes/imodels.js";
+import { gateRoutes } from "./routes/gates.js";
 import { iTwinRoutes } from "./routes/itwins.js";
 import { adminRoutes } from "./routes/admin.js";
 import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
@@ -149,7 +150,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (audit) await scoped(app, "/auditlog", deps, false, (scope) => scope.register(auditLogRoutes, audit));
   const { access, iTwins, admin, blobContainers, publicUrl } = options;
   await scoped(app, "/accesscontrol", deps, true, (scope) => scope.register(accessControlRoutes, { access, iTwins }));
-  await scoped(app, "/itwins", deps, true, (scope) => scope.register(iTwinRoutes, { iTwins, publicUrl }));
+  const { gates } = options.hub;
+  await scoped(app, "/itwins", deps, true, async (scope) => {
+    await scope.register(iTwinRoutes, { iTwins, publicUrl });
+    if (gates) await scope.register(gateRoutes, { gates, iTwins });
+  });
   const profiles = options.profiles ? { profiles: options.profiles } : {};
   await scoped(app, "/me", deps, true, (scope) => scope.register(meRoutes, { access, authMode, ...profiles }));
   if (admin) {

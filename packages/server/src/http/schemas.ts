@@ -254,6 +254,25 @@ export const AUDIT_ENTRY = named(
     details: nullable({ type: "object" }),
   }),
 );
+/** An iTwin's gate (routes/gates.ts): `secret` only in the answer to a create that generated it. */
+export const GATE = named(
+  "Gate",
+  object(
+    {
+      id: str,
+      iTwinId: str,
+      name: str,
+      url: str,
+      timeoutMs: int,
+      failure: enumOf("closed", "open"),
+      signed: { type: "boolean", description: "Whether the hub's calls carry a Signature header" },
+      createdDateTime: time,
+      createdBy: str,
+      secret: { type: "string", description: "The generated secret, shown once (create only)" },
+    },
+    ["secret"],
+  ),
+);
 export const PERMISSION_LIST = object({ permissions: array(str) });
 
 /** `{ [key]: entity }`: the API's single-entity answer. */

@@ -815,7 +815,51 @@ describe("permission matrix (tokens mode): every route × every role", () => {
         return api(u)("DELETE", `${s.hub.url}/itwins/${id}`);
       },
     },
+    // An iTwin's gates (issue 21): each made by alice and gone again, so no push of the matrix is ever gated.
+    "GET /itwins/:iTwinId/gates": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", gatesPath()),
+    },
+    "POST /itwins/:iTwinId/gates": {
+      need: TW_MANAGE,
+      ok: 201,
+      run: async (_r, u) => {
+        const r = await api(u)("POST", gatesPath(), { body: { url: "http://127.0.0.1:9/gate", secret: null } });
+        if (r.status === 201) await ok(alice()("DELETE", gatesPath((r.body as Json).gate.id as string)), 204);
+        return r;
+      },
+    },
+    "GET /itwins/:iTwinId/gates/:gateId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => withFreshGate((id) => api(u)("GET", gatesPath(id))),
+    },
+    "PATCH /itwins/:iTwinId/gates/:gateId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => withFreshGate((id) => api(u)("PATCH", gatesPath(id), { body: { name: `by ${u}` } })),
+    },
+    "DELETE /itwins/:iTwinId/gates/:gateId": {
+      need: TW_MANAGE,
+      ok: 204,
+      run: (_r, u) => withFreshGate((id) => api(u)("DELETE", gatesPath(id))),
+    },
   };
+  const gatesPath = (gateId?: string) => `${s.hub.url}/itwins/${T}/gates${gateId ? `/${gateId}` : ""}`;
+  /** `call` on a gate alice made for it, deleted afterwards whatever `call` answered. */
+  async function withFreshGate(call: (gateId: string) => Promise<ApiResponse<Json>>): Promise<ApiResponse<Json>> {
+    const made = await ok(
+      alice()("POST", gatesPath(), { body: { url: "http://127.0.0.1:9/gate", secret: null } }),
+      201,
+    );
+    const id = made.body.gate.id as string;
+    try {
+      return await call(id);
+    } finally {
+      await alice()("DELETE", gatesPath(id));
+    }
+  }
   let namedNext = 1;
   const byCanonical = (a: string, b: string) =>
     ["imodels_webview", "imodels_read", "imodels_write", "imodels_manage", "imodels_delete"].indexOf(a) -

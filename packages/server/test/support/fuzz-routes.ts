@@ -432,6 +432,39 @@ export const ROUTES: readonly RouteSpec[] = [
       ),
   },
   { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
+  // An iTwin's gates (routes/gates.ts, issue 21): the URLs are loopback or refused ones, never called by the fuzzer.
+  { method: "GET", url: "/itwins/:iTwinId/gates", area: "api" },
+  {
+    method: "POST",
+    url: "/itwins/:iTwinId/gates",
+    area: "api",
+    body: () =>
+      fc.record(
+        {
+          url: fc.constantFrom("http://127.0.0.1:9/gate", "http://10.0.0.1/", "file:///etc/passwd", ""),
+          name: fc.constantFrom("fuzz", ""),
+          timeoutMs: fc.constantFrom(100, 5, 1e9),
+          failure: fc.constantFrom("closed", "open", "maybe"),
+          secret: fc.constantFrom(null, "short", "s".repeat(40)),
+        },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "GET", url: "/itwins/:iTwinId/gates/:gateId", area: "api" },
+  {
+    method: "PATCH",
+    url: "/itwins/:iTwinId/gates/:gateId",
+    area: "api",
+    body: () =>
+      fc.record(
+        {
+          failure: fc.constantFrom("open", "never"),
+          url: fc.constantFrom("http://169.254.169.254/", "http://[::1]:9/"),
+        },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "DELETE", url: "/itwins/:iTwinId/gates/:gateId", area: "api" },
   // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
   {
     method: "POST",

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { openBlobStore } from "../../../src/adapters/blob/open-blob-store.js";
+import { HttpCallout } from "../../../src/adapters/callout/http-callout.js";
 import { LocalScratchSpace } from "../../../src/adapters/fs/local-scratch-space.js";
 import { openMetadataBackend } from "../../../src/adapters/registry.js";
 import { AuditRecorder } from "../../../src/background/audit-recorder.js";
@@ -14,6 +15,7 @@ import { AccessService } from "../../../src/domain/access/access-service.js";
 import { systemClock } from "../../../src/domain/context.js";
 import type { Hub } from "../../../src/domain/hub.js";
 import { createHub } from "../../../src/domain/hub.js";
+import { GateService } from "../../../src/domain/gates/gate-service.js";
 import type { MetadataStore } from "../../../src/ports/metadata-store.js";
 import { ITwinService } from "../../../src/domain/itwins/itwin-service.js";
 import { buildApp } from "../../../src/http/app.js";
@@ -66,6 +68,8 @@ export async function injectHub(): Promise<InjectHub> {
     checkpoints: config.checkpoints,
     events: backend.events,
     changeSummaries: backend.changes,
+    // The iTwins' gates (routes/gates.ts); outbound calls as `modelhub serve` makes them (loopback allowed).
+    gates: new GateService(backend.gates, new HttpCallout(), systemClock, { hubGates: [], audit: () => undefined }),
   });
   const access = new AccessService(backend.access, systemClock, {
     everyoneMayDoEverything: true,
