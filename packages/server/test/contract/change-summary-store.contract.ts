@@ -83,6 +83,22 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       assert.equal(await summaries.getSummary("m1", 2), undefined);
     });
 
+    it("gives back every field of every element as stored (compressed ids, labels and names round-trip)", async () => {
+      const elements = [
+        // Ids of other briefcases (far apart), a non-canonical id, neighbours sharing a label's prefix.
+        row(1, "0xffffff0000000001", "deleted", { label: null, parentId: "0x20000000001" }),
+        row(1, "0x10000000002", "updated", { properties: [], previousModelId: "0x11", modelId: "0x12" }),
+        row(1, "0x10000000001", "updated", { label: "Wall 1.10", properties: ["Origin", "Yaw", "BBoxLow"] }),
+        row(1, "0x10000000003", "inserted", { label: "Wall 1.1", classFullName: "Fire:Säule ∆" }),
+        row(1, "0X0A", "inserted", { label: "", modelId: "0x10" }),
+        row(1, "0x20000000001", "inserted", { label: "Wall 1.10 — β" }),
+      ];
+      assert.equal(await summaries.putSummary(summary("m1", 1), elements), true);
+      const byId = [...elements].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      assert.deepEqual(await summaries.listElements("m1", 1, {}, { limit: 10, offset: 0 }), byId);
+      assert.deepEqual(await summaries.rangeRows("m1", 0, 1), byId);
+    });
+
     it("refuses a summary of a changeset the iModel does not have (deleted meanwhile, or another id)", async () => {
       assert.equal(await summaries.putSummary(summary("gone", 1), [row(1, "0x1", "inserted")]), false);
       assert.equal(await summaries.putSummary(summary("m1", 1, { changesetId: "f".repeat(40) }), []), false);
