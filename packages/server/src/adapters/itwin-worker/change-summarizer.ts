@@ -268,11 +268,14 @@ function nativeDbOf(db: object): NativeDb {
 
 /**
  * Brings the summary briefcase forward changeset by changeset and summarizes the ones asked for. `rejected` makes
- * the error the worker reports as bad input (a changeset that does not apply or cannot be read).
+ * the error the worker reports as bad input (a changeset that does not apply or cannot be read). `changesetIdOf`
+ * (iTwin.js's id of a changeset file) checks each file before it is read: iTwin.js's reader takes a file that is not
+ * a changeset for an empty one, which would be summarized as "no element changed".
  */
 export async function summarizeChangesets(
   args: SummarizeArgs,
   rejected: (message: string) => Error,
+  changesetIdOf?: (args: { parentId: string; pathname: string }) => string,
 ): Promise<{ summaries: RawChangesetSummary[]; changesetId: string }> {
   if (args.basePath) {
     const temp = `${args.briefcasePath}.${process.pid}.tmp`;
@@ -289,6 +292,9 @@ export async function summarizeChangesets(
     const summaries: RawChangesetSummary[] = [];
     const read = async (cs: SummaryChangeset) => {
       try {
+        const id = changesetIdOf?.({ parentId: cs.parentId, pathname: cs.pathname });
+        if (id !== undefined && id !== cs.id)
+          throw new Error(`its file is not that changeset (iTwin.js computes the id '${id}' for it).`);
         summaries.push(summarizeChangeset(db, cs, spill, (await stat(cs.pathname)).size));
       } catch (err) {
         throw rejected(

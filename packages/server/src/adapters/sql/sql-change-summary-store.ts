@@ -49,7 +49,7 @@ export class SideSummaryDb implements SummaryDb {
 
 /** The columns of a summary but its elements (read without decompressing them). */
 const SUMMARY_COLUMNS =
-  "imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at";
+  "imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at, failure";
 
 /**
  * The change-summary store on either SQL database (see {@link ChangeSummaryStore}). A summary is one row: its counts
@@ -71,7 +71,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
       // The iModel was deleted (or the changeset is not this one any more) while the summary was being made.
       if (alive.length === 0) return false;
       const inserted = await db.run(
-        `INSERT INTO change_summaries (${SUMMARY_COLUMNS}, elements) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO change_summaries (${SUMMARY_COLUMNS}, elements) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
         [
           s.iModelId,
           s.changesetIndex,
@@ -83,6 +83,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
           JSON.stringify(s.schemas),
           JSON.stringify(s.counts),
           s.createdAt,
+          s.failure,
           blob,
         ],
       );
@@ -167,7 +168,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
     // Summaries of the source whose changeset the target has under the same index and id, and the target lacks.
     return this.db.run(
       `INSERT INTO change_summaries (${SUMMARY_COLUMNS}, elements)
-        SELECT ?, s.changeset_index, s.changeset_id, s.inserted, s.updated, s.deleted, s.schema_changed, s.schemas, s.counts, s.created_at, s.elements
+        SELECT ?, s.changeset_index, s.changeset_id, s.inserted, s.updated, s.deleted, s.schema_changed, s.schemas, s.counts, s.created_at, s.failure, s.elements
         FROM change_summaries s JOIN changesets t ON t.imodel_id = ? AND t.idx = s.changeset_index AND t.id = s.changeset_id
         WHERE s.imodel_id = ? AND s.changeset_index <= ?
           AND NOT EXISTS (SELECT 1 FROM change_summaries x WHERE x.imodel_id = ? AND x.changeset_index = s.changeset_index)
@@ -193,5 +194,6 @@ function toSummary(r: Row): ChangesetSummary {
     schemas: JSON.parse(String(r.schemas)) as ChangesetSummary["schemas"],
     counts: JSON.parse(String(r.counts)) as ChangesetSummary["counts"],
     createdAt: String(r.created_at),
+    failure: r.failure === null || r.failure === undefined ? null : String(r.failure),
   };
 }
