@@ -75,6 +75,8 @@ export interface ChangedElementRow {
   op: ChangeOp;
   /** `Schema:Class`. */
   classFullName: string;
+  /** Its class's id in the iModel (`0x…`, ec_Class.Id), as the Changed Elements API reports it (`classIds`). */
+  classId?: string;
   /** Model after the change (before it, for a deletion). */
   modelId: string;
   /** The model it was in before, when an update moved it to another model. */

@@ -90,9 +90,9 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
         row(1, "0xffffff0000000001", "deleted", { label: null, parentId: "0x20000000001" }),
         row(1, "0x10000000002", "updated", { properties: [], previousModelId: "0x11", modelId: "0x12" }),
         row(1, "0x10000000001", "updated", { label: "Wall 1.10", properties: ["Origin", "Yaw", "BBoxLow"] }),
-        row(1, "0x10000000003", "inserted", { label: "Wall 1.1", classFullName: "Fire:Säule ∆" }),
+        row(1, "0x10000000003", "inserted", { label: "Wall 1.1", classFullName: "Fire:Säule ∆", classId: "0x5a" }),
         row(1, "0X0A", "inserted", { label: "", modelId: "0x10" }),
-        row(1, "0x20000000001", "inserted", { label: "Wall 1.10 — β" }),
+        row(1, "0x20000000001", "inserted", { label: "Wall 1.10 — β", classId: "0x10f" }),
       ];
       assert.equal(await summaries.putSummary(summary("m1", 1), elements), true);
       const byId = [...elements].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -87,6 +87,7 @@ interface ElementState {
   userLabel: string | null;
   codeValue: string | null;
   classFullName: string;
+  classId: string;
 }
 
 /** Model, parent, label and class of elements as they are in the file now. */
@@ -94,7 +95,7 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState>
   const found = new Map<string, ElementState>();
   if (ids.length === 0) return found;
   db.withSqliteStatement(
-    `SELECT e.ModelId, e.ParentId, e.UserLabel, e.CodeValue, s.Name || ':' || c.Name
+    `SELECT e.ModelId, e.ParentId, e.UserLabel, e.CodeValue, s.Name || ':' || c.Name, e.ECClassId
        FROM bis_Element e JOIN ec_Class c ON c.Id = e.ECClassId JOIN ec_Schema s ON s.Id = c.SchemaId WHERE e.Id = ?`,
     (stmt) => {
       for (const id of ids) {
@@ -108,6 +109,7 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState>
           userLabel: stmt.isValueNull(2) ? null : text(stmt.getValueString(2)),
           codeValue: stmt.isValueNull(3) ? null : text(stmt.getValueString(3)),
           classFullName: stmt.getValueString(4),
+          classId: stmt.getValueId(5),
         });
       }
     },
@@ -166,6 +168,7 @@ function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
         id: id("Id")!,
         op: reader.op === "Inserted" ? "inserted" : "deleted",
         classFullName: className(id("ECClassId") ?? ""),
+        ...(id("ECClassId") ? { classId: id("ECClassId")! } : {}),
         modelId: id("ModelId") ?? "",
         previousModelId: null,
         parentId: id("ParentId"),
@@ -223,6 +226,7 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
       id,
       op: "updated",
       classFullName: file?.classFullName ?? "",
+      ...(file ? { classId: file.classId } : {}),
       modelId,
       previousModelId: "Model" in now && previous && previous !== modelId ? previous : null,
       parentId: after("Parent", file?.parentId, navId),

@@ -10,7 +10,7 @@ const decompress = promisify(brotliDecompress);
  * bytes). The elements are encoded column by column, in id order, then compressed with brotli:
  * - ids: canonical Id64 strings (`0x` + lowercase hex, no leading zero) as the base-36 difference from the previous
  *   one (consecutive ids cost a byte before compression); any other string is kept as it is, after a `=`;
- * - class names, model, previous-model and parent ids, property-name lists: indexes into one table of strings (-1 =
+ * - class names and ids, model, previous-model and parent ids, property-name lists: indexes into one table of strings (-1 =
  *   null), so a class or model repeated 10,000 times is written once;
  * - labels: front-coded (the length of the prefix shared with the previous label, then the rest; -1 = null), since
  *   labels of neighbouring elements tend to share most of their text ("Wall 1.203", "Wall 1.204");
@@ -23,6 +23,7 @@ interface EncodedV1 {
   id: string[];
   op: string;
   c: number[];
+  ci: number[];
   m: number[];
   pm: number[];
   p: number[];
@@ -53,7 +54,20 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
   const keyed = rows.map((row) => ({ row, n: CANONICAL_ID.test(row.id) ? BigInt(row.id) : undefined }));
   // Canonical ids by value (small differences), then the others as they came.
   keyed.sort((a, b) => (a.n === undefined ? (b.n === undefined ? 0 : 1) : b.n === undefined ? -1 : a.n < b.n ? -1 : 1));
-  const out: EncodedV1 = { v: 1, s: strings, id: [], op: "", c: [], m: [], pm: [], p: [], lp: [], ls: [], pr: [] };
+  const out: EncodedV1 = {
+    v: 1,
+    s: strings,
+    id: [],
+    op: "",
+    c: [],
+    ci: [],
+    m: [],
+    pm: [],
+    p: [],
+    lp: [],
+    ls: [],
+    pr: [],
+  };
   let previousId = 0n;
   let previousLabel = "";
   const ops: string[] = [];
@@ -65,6 +79,7 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
     }
     ops.push(row.op[0]!);
     out.c.push(intern(row.classFullName));
+    out.ci.push(intern(row.classId ?? null));
     out.m.push(intern(row.modelId));
     out.pm.push(intern(row.previousModelId));
     out.p.push(intern(row.parentId));
@@ -113,11 +128,13 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
       previousLabel = label;
     }
     const properties = str(data.pr[i]!);
+    const classId = str(data.ci[i]!);
     rows.push({
       changesetIndex,
       id,
       op: OPS[data.op[i]!]!,
       classFullName: str(data.c[i]!)!,
+      ...(classId !== null ? { classId } : {}),
       modelId: str(data.m[i]!)!,
       previousModelId: str(data.pm[i]!),
       parentId: str(data.p[i]!),
