@@ -109,15 +109,17 @@ export class ChangeSummaryJob {
             reason = alone.message;
           }
         }
-        // Stored failed with the reason: neither this loop nor the backfill asks for it again.
-        await this.storeFailure(iModelId, first, reason);
+        // Stored failed with the reason: neither this loop nor the backfill asks for it again. Not stored (the iModel
+        // or the changeset went meanwhile): nothing more to do here, and the loop must not ask for it again.
+        if (!(await this.storeFailure(iModelId, first, reason))) return;
       }
     }
   }
 
-  private async storeFailure(iModelId: string, index: number, reason: string): Promise<void> {
+  /** Whether the failed summary was stored. */
+  private async storeFailure(iModelId: string, index: number, reason: string): Promise<boolean> {
     const record = await this.store.read((tx) => tx.getChangesetByIndex(iModelId, index));
-    if (!record) return;
+    if (!record) return false;
     const summary: ChangesetSummary = {
       iModelId,
       changesetIndex: index,
@@ -131,20 +133,20 @@ export class ChangeSummaryJob {
       createdAt: this.clock.now().toISOString(),
       failure: reason,
     };
-    if (await this.summaries.putSummary(summary, [])) {
-      this.events.publish(iModelId, {
-        type: "changes",
-        data: {
-          changesetIndex: index,
-          changesetId: record.id,
-          inserted: 0,
-          updated: 0,
-          deleted: 0,
-          schemaChanged: false,
-          failureReason: reason,
-        },
-      });
-    }
+    if (!(await this.summaries.putSummary(summary, []))) return false;
+    this.events.publish(iModelId, {
+      type: "changes",
+      data: {
+        changesetIndex: index,
+        changesetId: record.id,
+        inserted: 0,
+        updated: 0,
+        deleted: 0,
+        schemaChanged: false,
+        failureReason: reason,
+      },
+    });
+    return true;
   }
 
   private briefcasePath(iModelId: string): string {
