@@ -131,7 +131,8 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
 
   async rangeRows(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangedElementRow[]> {
     const rows = await this.db.all<{ changeset_index: number; elements: Uint8Array }>(
-      "SELECT changeset_index, elements FROM change_summaries WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? ORDER BY changeset_index",
+      // A failed summary has no elements (its blob is of none; not read).
+      "SELECT changeset_index, elements FROM change_summaries WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? AND failure IS NULL ORDER BY changeset_index",
       [iModelId, afterIndex, lastIndex],
     );
     const all: ChangedElementRow[] = [];
