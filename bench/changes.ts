@@ -130,14 +130,14 @@ export async function benchChanges(elementsPerPush: number): Promise<ChangesFigu
           )
         ).ms,
       );
-    // Bytes: the summary tables and their indexes in the metadata file, against the changesets' own files.
+    // Bytes: the summary table (elements compressed in it) and its index in the metadata file, against the changesets' own files.
     const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true });
     let summaryBytes = 0;
     try {
       summaryBytes = (
         db
           .prepare(
-            "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name IN ('change_summaries', 'changed_elements') OR name LIKE 'sqlite_autoindex_change%'",
+            "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name = 'change_summaries' OR name LIKE 'sqlite_autoindex_change%'",
           )
           .get() as { bytes: number }
       ).bytes;

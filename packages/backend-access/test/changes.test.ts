@@ -71,6 +71,8 @@ for (const metadata of ["sqlite", "postgres"] as const) {
     const ids: Record<string, string> = {};
     let physicalModel: string;
     let otherModel: string;
+    /** ECClassId of the classes the test inserts, read from the briefcase. */
+    const classIds: Record<string, string> = {};
     let finished = false;
 
     before(async () => {
@@ -268,6 +270,16 @@ for (const metadata of ["sqlite", "postgres"] as const) {
             properties: ["UserLabel"],
           },
         ]);
+        for (const name of ["Generic:PhysicalObject", "ChangeTest:Widget"])
+          classIds[name] = db.withSqliteStatement(
+            "SELECT c.Id FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE s.Name = ? AND c.Name = ?",
+            (st) => (
+              st.bindString(1, name.split(":")[0]!),
+              st.bindString(2, name.split(":")[1]!),
+              st.step(),
+              st.getValueId(0)
+            ),
+          );
       } finally {
         db.close();
       }
@@ -391,6 +403,80 @@ for (const metadata of ["sqlite", "postgres"] as const) {
       assert.equal(page.body.comparison.elements.length, 2);
       assert.ok(page.body._links.prev);
       assert.equal(page.body._links.next, null);
+    });
+
+    it("Bentley's Changed Elements API v2 paths, called as ComparisonJobClient does (result link without a token)", async () => {
+      const idOf = async (index: number) =>
+        (await hub.api<Json>("GET", `/${iModelId}/changesets/${index}`)).body.changeset.id as string;
+      // The named version "after moves" is changeset 2; as the cloud's, a comparison from it starts at changeset 3.
+      const [start, end] = [await idOf(3), await idOf(5)];
+      const accept = "application/vnd.bentley.itwin-platform.v2+json";
+      const created = await fetch(`${hub.url}/changedelements/comparisonJob`, {
+        method: "POST",
+        headers: { authorization: "Bearer alice", accept, "content-type": "application/json" },
+        body: JSON.stringify({ iTwinId: ITWIN, iModelId, startChangesetId: start, endChangesetId: end }),
+      });
+      assert.equal(created.status, 202);
+      const job = ((await created.json()) as Json).comparisonJob as Json;
+      assert.equal(job.status, "Completed");
+      assert.equal(job.jobId, `${start}-${end}`);
+      const jobUrl = `${hub.url}/changedelements/comparisonJob/${job.jobId}/iTwin/${ITWIN}/iModel/${iModelId}`;
+      const again = await fetch(jobUrl, { headers: { authorization: "Bearer alice", accept } });
+      assert.equal(again.status, 200);
+      assert.equal(((await again.json()) as Json).comparisonJob.status, "Completed");
+      const anonymous = await fetch(jobUrl, { headers: { accept } });
+      assert.equal(anonymous.status, 401);
+
+      const result = await fetch(job.comparison.href, { headers: { accept } });
+      assert.equal(result.status, 200);
+      const ce = ((await result.json()) as Json).changedElements as Json;
+      const byId = new Map((ce.elements as string[]).map((id, i) => [id, i]));
+      assert.deepEqual([...byId.keys()].sort(), [ids.A!, ids.D!, ids.E!, ids.W!].sort());
+      const of = (name: string) => {
+        const i = byId.get(ids[name]!)!;
+        return {
+          classId: ce.classIds[i],
+          opcode: ce.opcodes[i],
+          type: ce.type[i],
+          modelId: ce.modelIds[i],
+          properties: ce.properties[i],
+          parentId: ce.parentIds[i],
+        };
+      };
+      const physical = classIds["Generic:PhysicalObject"]!;
+      assert.deepEqual(of("A"), {
+        classId: physical,
+        opcode: 23,
+        type: 1,
+        modelId: physicalModel,
+        properties: ["UserLabel"],
+        parentId: "0",
+      });
+      assert.deepEqual(of("E"), {
+        classId: physical,
+        opcode: 9,
+        type: 0,
+        modelId: physicalModel,
+        properties: [],
+        parentId: "0",
+      });
+      assert.deepEqual(of("W"), {
+        classId: classIds["ChangeTest:Widget"],
+        opcode: 18,
+        type: 0,
+        modelId: physicalModel,
+        properties: [],
+        parentId: "0",
+      });
+      assert.equal(of("D").opcode, 23);
+      for (const key of ["oldChecksums", "newChecksums", "parentClassIds"])
+        assert.equal((ce[key] as unknown[]).length, byId.size, key);
+
+      // The link is the authorization: altered, refused; the job is deleted (nothing was stored: 204).
+      const tampered = await fetch(job.comparison.href.replace(/sig=[^&]+/, "sig=AAAA"), { headers: { accept } });
+      assert.equal(tampered.status, 403);
+      const deleted = await fetch(jobUrl, { method: "DELETE", headers: { authorization: "Bearer alice", accept } });
+      assert.equal(deleted.status, 204);
     });
 
     it("a clone with history has the same summaries; deleting an iModel deletes its summaries", async () => {

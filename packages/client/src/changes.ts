@@ -30,8 +30,9 @@ export interface CountByModelAndClass {
 export interface ChangesetChanges {
   changesetIndex: number;
   changesetId: string;
-  /** `pending` until the hub has summarized the changeset. */
-  state: "ready" | "pending";
+  /** `pending` until the hub has summarized the changeset; `failed` when it could not read it (`failureReason`). */
+  state: "ready" | "pending" | "failed";
+  failureReason?: string;
   inserted: number;
   updated: number;
   deleted: number;
@@ -51,8 +52,10 @@ export interface HistoryPointInfo {
 export interface Comparison {
   from: HistoryPointInfo;
   to: HistoryPointInfo;
-  state: "ready" | "pending";
+  /** `partial`: none pending, but the changesets in `failedChangesets` could not be summarized (left out). */
+  state: "ready" | "pending" | "partial";
   pendingChangesets: number[];
+  failedChangesets: { changesetIndex: number; failureReason: string }[];
   inserted: number;
   updated: number;
   deleted: number;

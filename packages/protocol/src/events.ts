@@ -41,6 +41,8 @@ export interface ChangesEventData {
   updated: number;
   deleted: number;
   schemaChanged: boolean;
+  /** The changeset could not be summarized (its summary is stored failed, counts 0): why. */
+  failureReason?: string;
 }
 
 /** The client missed events (it fell behind, or the hub restarted): reload what it shows. */

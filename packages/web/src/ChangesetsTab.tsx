@@ -289,6 +289,17 @@ function ChangeSummaryCell({ summary }: { summary: ChangesetChanges | "unavailab
         …
       </span>
     );
+  if (summary.state === "failed")
+    return (
+      <span
+        className="mh-row"
+        style={{ alignItems: "center" }}
+        data-state="failed"
+        title={`The hub could not summarize this changeset: ${summary.failureReason ?? "no reason given"}`}
+      >
+        <Badge backgroundColor="negative">summary failed</Badge>
+      </span>
+    );
   return (
     <span className="mh-row" style={{ alignItems: "center" }} data-state="ready">
       <span className="mh-nowrap">{summaryText(summary)}</span>

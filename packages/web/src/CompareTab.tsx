@@ -129,7 +129,14 @@ export function CompareTab({
           done.
         </Alert>
       )}
-      {c && c.state === "ready" && (
+      {c && c.state === "partial" && (
+        <Alert type="warning" data-testid="compare-partial">
+          {`The hub could not summarize ${c.failedChangesets.length === 1 ? "changeset" : "changesets"} ${c.failedChangesets
+            .map((f) => `${f.changesetIndex} (${f.failureReason})`)
+            .join(", ")}: the comparison below leaves ${c.failedChangesets.length === 1 ? "it" : "them"} out.`}
+        </Alert>
+      )}
+      {c && (c.state === "ready" || c.state === "partial") && (
         <>
           <div className="mh-row" style={{ alignItems: "center" }} data-testid="compare-counts">
             {OPS.map((o) => (

@@ -1,5 +1,5 @@
 // The change summaries of timeline rows (docs/changes.md): one small request per changeset (`$top=1`, the counts),
-// asked again for those still `pending` whenever the feed says a summary was stored.
+// asked again for those still `pending` whenever the feed says a summary was stored (or failed).
 import type { ChangesetChanges, ModelHubClient } from "@modelhub/client";
 import { useEffect, useState } from "react";
 
@@ -29,7 +29,7 @@ export function useChangeSummaries(
     let stale = false;
     const wanted = indexes.filter((i) => {
       const known = summaries.get(i);
-      return known === undefined || known === "unavailable" || known.state !== "ready";
+      return known === undefined || known === "unavailable" || known.state === "pending";
     });
     void (async () => {
       let next = 0;

@@ -3,7 +3,9 @@
 // summaries of real iTwin.js pushes, live as a new one is stored), and the compare view shows the net effect between
 // two points of history with its counts and element rows.
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { DemoHub } from "./support/demo-hub.js";
 import {
@@ -123,6 +125,39 @@ describe("web UI: change summaries and compare", { timeout: 300_000 }, () => {
       await phone.close();
     }
     assert.deepEqual(problems, []);
+  });
+
+  it("a changeset the hub could not summarize: a 'summary failed' badge with the reason, a compare warning", async () => {
+    // The hub stores this state itself for an unreadable changeset (server/test/e2e/changes-backfill.test.ts); here
+    // changeset 1's stored summary is turned into it in the running hub's database, to see what the page shows.
+    const reason = "Changeset 1 ('…') could not be read: its file is not that changeset.";
+    const db = new Database(join(demo.hub.dataDir, "metadata.db"));
+    try {
+      const updated = db
+        .prepare(
+          "UPDATE change_summaries SET failure = ?, inserted = 0, updated = 0, deleted = 0, counts = '[]' WHERE imodel_id = ? AND changeset_index = 1",
+        )
+        .run(reason, demo.iModelId).changes;
+      assert.equal(updated, 1);
+    } finally {
+      db.close();
+    }
+    await page.goto(iModelUrl(demo.hub.url, demo.iModelId));
+    const failed = row(1).locator("[data-state=failed]");
+    await failed.filter({ hasText: "summary failed" }).waitFor();
+    assert.equal(await failed.getAttribute("title"), `The hub could not summarize this changeset: ${reason}`);
+    await page.goto(iModelUrl(demo.hub.url, demo.iModelId, "compare"));
+    await page.getByLabel("From (before)").selectOption("0");
+    await page.getByLabel("To (after)").selectOption("3");
+    const warning = page.getByTestId("compare-partial");
+    await warning.waitFor();
+    assert.match((await warning.textContent()) ?? "", /could not summarize changeset 1 \(Changeset 1/);
+    // The others' net effect is still shown: changeset 2's two valves (and changeset 3's renames, as updates).
+    await page
+      .getByTestId("compare-counts")
+      .locator("[data-op=inserted]")
+      .filter({ hasText: /^2 inserted$/ })
+      .waitFor();
   });
 
   it("no console error", () => {

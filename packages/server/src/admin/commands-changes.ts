@@ -7,7 +7,7 @@ import type { ChangedElement, CountByModelAndClass, ModelHubClient } from "@mode
 import { compareVersions, getChangesetChanges } from "@modelhub/client";
 import type { HubFlags } from "./commands-api.js";
 import { UsageError, hubCommand, iModelIdOf, printTable, run, usageExitCode2 } from "./commands-api.js";
-import { stdout as out } from "./terminal.js";
+import { stdout as out, stderr } from "./terminal.js";
 
 const OPS = ["inserted", "updated", "deleted", "reinserted"] as const;
 
@@ -69,8 +69,8 @@ function headline(c: {
   return `${SIGN.inserted}${c.inserted} ${SIGN.updated}${c.updated} ${SIGN.deleted}${c.deleted}${c.reinserted ? ` ${SIGN.reinserted}${c.reinserted}` : ""} in ${models} model${models === 1 ? "" : "s"}`;
 }
 
-/** Asks until the answer is `ready` or `waitSeconds` passed (summaries are made a moment after a push). */
-async function whenReady<T extends { state: "ready" | "pending" }>(
+/** Asks until the answer is no longer `pending` or `waitSeconds` passed (summaries are made a moment after a push). */
+async function whenReady<T extends { state: string }>(
   ask: () => Promise<T>,
   waitSeconds: number,
   pending: (answer: T) => string,
@@ -78,7 +78,7 @@ async function whenReady<T extends { state: "ready" | "pending" }>(
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
     const answer = await ask();
-    if (answer.state === "ready") return answer;
+    if (answer.state !== "pending") return answer;
     if (Date.now() >= deadline) throw new Error(pending(answer));
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -118,6 +118,10 @@ export function registerChangeCommands(program: Command): void {
           (a) =>
             `changeset ${a.changesetIndex} has no summary yet (the hub makes it after the push); try again, or give --wait a longer time.`,
         );
+        if (c.state === "failed")
+          throw new Error(
+            `changeset ${c.changesetIndex} could not be summarized: ${c.failureReason ?? "no reason given"}`,
+          );
         if (opts.json) {
           out.json({
             changesetIndex: c.changesetIndex,
@@ -182,6 +186,12 @@ export function registerChangeCommands(program: Command): void {
           (a) =>
             `changesets ${a.pendingChangesets.join(", ")} have no summary yet (the hub makes them after each push); try again, or give --wait a longer time.`,
         );
+        // Changesets the hub could not read are left out of the net effect: said on stderr, the answer still given.
+        for (const f of c.failedChangesets ?? []) {
+          const message = `changeset ${f.changesetIndex} could not be summarized and is left out: ${f.failureReason}`;
+          if (opts.json) stderr.json({ warning: { command: "modelhub diff", message } });
+          else stderr.line(`modelhub diff: warning: ${message}`);
+        }
         if (opts.json) {
           out.json({
             from: c.from.changesetIndex,
@@ -190,6 +200,7 @@ export function registerChangeCommands(program: Command): void {
             updated: c.updated,
             deleted: c.deleted,
             reinserted: c.reinserted,
+            ...(c.failedChangesets?.length ? { failedChangesets: c.failedChangesets } : {}),
             elements: c.elements.map((e) => ({
               id: e.id,
               op: e.op,

@@ -19,6 +19,7 @@ import type { AuditRouteOptions } from "./routes/auditlog.js";
 import { auditLogRoutes, iModelAuditRoutes } from "./routes/auditlog.js";
 import { briefcaseRoutes } from "./routes/briefcases.js";
 import { changeRoutes } from "./routes/changes.js";
+import { changedElementsResultRoutes, changedElementsRoutes } from "./routes/changed-elements.js";
 import { changesetRoutes } from "./routes/changesets.js";
 import { checkpointRoutes } from "./routes/checkpoints.js";
 import type { ApiRouteContext } from "./routes/context.js";
@@ -165,6 +166,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const containerOptions = { containers: blobContainers, publicUrl };
     await scoped(app, "/blobcontainers", deps, true, (scope) => scope.register(blobContainerRoutes, containerOptions));
   }
+
+  // Bentley's Changed Elements API v2 from the change summaries (issue 20); its result link is signed, outside the
+  // authenticated scope (the client fetches it without a token).
+  const changedElements = {
+    hub: options.hub,
+    signer: options.signer,
+    linkTtlSeconds: options.linkTtlSeconds,
+    ...(publicUrl !== undefined ? { publicUrl } : {}),
+  };
+  await scoped(app, "/changedelements", deps, true, (scope) => scope.register(changedElementsRoutes, changedElements));
+  await app.register(changedElementsResultRoutes, { prefix: "/changedelements", ...changedElements });
 
   app.setNotFoundHandler((request, reply) => {
     // `/storage` itself, and methods fastify does not route at all (e.g. PROPFIND) on storage paths.

@@ -5,7 +5,8 @@
  *
  * Contract (test/contract/change-summary-store.contract.ts, run on SQLite and PostgreSQL):
  * - `putSummary` is idempotent: storing a changeset's summary a second time keeps the first and returns false; a
- *   summary for an iModel that no longer exists is not stored (false).
+ *   summary for an iModel that no longer exists is not stored (false). A failed summary (`failure` set) counts as
+ *   stored: `missingIndexes` and `iModelsLackingSummaries` leave its changeset out.
  * - element rows of one changeset have distinct ids; lists are ordered by element id and honour limit/offset.
  */
 export interface ChangeSummaryStore {
@@ -51,6 +52,12 @@ export interface ChangesetSummary {
   /** Counts per model and class: one entry per (modelId, classFullName). */
   counts: ChangeCount[];
   createdAt: string;
+  /**
+   * Null: summarized. Otherwise why the changeset could not be read or applied by iTwin.js (the worker's verdict on
+   * the file, not a crash): the summary is stored failed, with no elements and zero counts, so neither the job nor
+   * the backfill tries it again.
+   */
+  failure: string | null;
 }
 
 export interface ChangeCount {
@@ -68,6 +75,8 @@ export interface ChangedElementRow {
   op: ChangeOp;
   /** `Schema:Class`. */
   classFullName: string;
+  /** Its class's id in the iModel (`0x…`, ec_Class.Id), as the Changed Elements API reports it (`classIds`). */
+  classId?: string;
   /** Model after the change (before it, for a deletion). */
   modelId: string;
   /** The model it was in before, when an update moved it to another model. */

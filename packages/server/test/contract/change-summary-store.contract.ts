@@ -23,6 +23,7 @@ function summary(iModelId: string, index: number, extra: Partial<ChangesetSummar
     schemas: [],
     counts: [{ modelId: "0x10", classFullName: "Generic:PhysicalObject", inserted: 1, updated: 1, deleted: 0 }],
     createdAt: "2026-12-07T00:00:00.000Z",
+    failure: null,
     ...extra,
   };
 }
@@ -83,6 +84,22 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       assert.equal(await summaries.getSummary("m1", 2), undefined);
     });
 
+    it("gives back every field of every element as stored (compressed ids, labels and names round-trip)", async () => {
+      const elements = [
+        // Ids of other briefcases (far apart), a non-canonical id, neighbours sharing a label's prefix.
+        row(1, "0xffffff0000000001", "deleted", { label: null, parentId: "0x20000000001" }),
+        row(1, "0x10000000002", "updated", { properties: [], previousModelId: "0x11", modelId: "0x12" }),
+        row(1, "0x10000000001", "updated", { label: "Wall 1.10", properties: ["Origin", "Yaw", "BBoxLow"] }),
+        row(1, "0x10000000003", "inserted", { label: "Wall 1.1", classFullName: "Fire:Säule ∆", classId: "0x5a" }),
+        row(1, "0X0A", "inserted", { label: "", modelId: "0x10" }),
+        row(1, "0x20000000001", "inserted", { label: "Wall 1.10 — β", classId: "0x10f" }),
+      ];
+      assert.equal(await summaries.putSummary(summary("m1", 1), elements), true);
+      const byId = [...elements].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      assert.deepEqual(await summaries.listElements("m1", 1, {}, { limit: 10, offset: 0 }), byId);
+      assert.deepEqual(await summaries.rangeRows("m1", 0, 1), byId);
+    });
+
     it("refuses a summary of a changeset the iModel does not have (deleted meanwhile, or another id)", async () => {
       assert.equal(await summaries.putSummary(summary("gone", 1), [row(1, "0x1", "inserted")]), false);
       assert.equal(await summaries.putSummary(summary("m1", 1, { changesetId: "f".repeat(40) }), []), false);
@@ -134,6 +151,35 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       );
       assert.deepEqual(await summaries.missingIndexes("m1", 0, 3), [2]);
       assert.deepEqual(await summaries.iModelsLackingSummaries(10), [{ iModelId: "m1", lastIndex: 2 }]);
+    });
+
+    it("a failed summary is kept with its reason and counts as made: not missing, not backfilled, copied", async () => {
+      const failed = summary("m1", 2, {
+        inserted: 0,
+        updated: 0,
+        counts: [],
+        failure: "Changeset 2 could not be read",
+      });
+      await summaries.putSummary(summary("m1", 1), [row(1, "0x1", "inserted")]);
+      assert.equal(await summaries.putSummary(failed, []), true);
+      assert.deepEqual(await summaries.getSummary("m1", 2), failed);
+      assert.deepEqual(await summaries.listElements("m1", 2, {}, { limit: 10, offset: 0 }), []);
+      assert.deepEqual(
+        (await summaries.listSummaries("m1", 0, 3)).map((s) => [s.changesetIndex, s.failure]),
+        [
+          [1, null],
+          [2, "Changeset 2 could not be read"],
+        ],
+      );
+      assert.deepEqual(await summaries.missingIndexes("m1", 0, 3), [3]);
+      await summaries.putSummary(summary("m1", 3), []);
+      assert.deepEqual(await summaries.iModelsLackingSummaries(10), []);
+      await store.transaction(async (tx) => {
+        await tx.insertIModel(iModel("m2"));
+        for (let i = 1; i <= 2; i++) await tx.insertChangeset(changeset("m2", i));
+      });
+      assert.equal(await summaries.copySummaries("m1", "m2", 2), 2);
+      assert.deepEqual({ ...(await summaries.getSummary("m2", 2))!, iModelId: "m1" }, failed);
     });
 
     it("a large summary (10,000 elements) is stored whole", async () => {

@@ -465,6 +465,25 @@ export const ROUTES: readonly RouteSpec[] = [
       ),
   },
   { method: "DELETE", url: "/itwins/:iTwinId/gates/:gateId", area: "api" },
+  // Bentley's Changed Elements API v2 (comparison jobs from the change summaries); the result is a signed link.
+  {
+    method: "POST",
+    url: "/changedelements/comparisonJob",
+    area: "api",
+    body: (p) =>
+      fc.record(
+        {
+          iTwinId: fc.constantFrom(p.iTwinIds[0] ?? "t", ""),
+          iModelId: fc.constantFrom(p.iModelIds[0] ?? "m", "", 7),
+          startChangesetId: fc.constantFrom("zz", ...p.changesetIds),
+          endChangesetId: fc.constantFrom("", ...p.changesetIds),
+        },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "GET", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id", area: "api" },
+  { method: "DELETE", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id", area: "api" },
+  { method: "GET", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id/result", area: "api" },
   // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
   {
     method: "POST",

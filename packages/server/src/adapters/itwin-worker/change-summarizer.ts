@@ -87,6 +87,7 @@ interface ElementState {
   userLabel: string | null;
   codeValue: string | null;
   classFullName: string;
+  classId: string;
 }
 
 /** Model, parent, label and class of elements as they are in the file now. */
@@ -94,7 +95,7 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState>
   const found = new Map<string, ElementState>();
   if (ids.length === 0) return found;
   db.withSqliteStatement(
-    `SELECT e.ModelId, e.ParentId, e.UserLabel, e.CodeValue, s.Name || ':' || c.Name
+    `SELECT e.ModelId, e.ParentId, e.UserLabel, e.CodeValue, s.Name || ':' || c.Name, e.ECClassId
        FROM bis_Element e JOIN ec_Class c ON c.Id = e.ECClassId JOIN ec_Schema s ON s.Id = c.SchemaId WHERE e.Id = ?`,
     (stmt) => {
       for (const id of ids) {
@@ -108,6 +109,7 @@ function currentElements(db: IModelDb, ids: string[]): Map<string, ElementState>
           userLabel: stmt.isValueNull(2) ? null : text(stmt.getValueString(2)),
           codeValue: stmt.isValueNull(3) ? null : text(stmt.getValueString(3)),
           classFullName: stmt.getValueString(4),
+          classId: stmt.getValueId(5),
         });
       }
     },
@@ -166,6 +168,7 @@ function insertsAndDeletes(db: IModelDb, pathname: string): Element[] {
         id: id("Id")!,
         op: reader.op === "Inserted" ? "inserted" : "deleted",
         classFullName: className(id("ECClassId") ?? ""),
+        ...(id("ECClassId") ? { classId: id("ECClassId")! } : {}),
         modelId: id("ModelId") ?? "",
         previousModelId: null,
         parentId: id("ParentId"),
@@ -223,6 +226,7 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
       id,
       op: "updated",
       classFullName: file?.classFullName ?? "",
+      ...(file ? { classId: file.classId } : {}),
       modelId,
       previousModelId: "Model" in now && previous && previous !== modelId ? previous : null,
       parentId: after("Parent", file?.parentId, navId),
@@ -268,11 +272,14 @@ function nativeDbOf(db: object): NativeDb {
 
 /**
  * Brings the summary briefcase forward changeset by changeset and summarizes the ones asked for. `rejected` makes
- * the error the worker reports as bad input (a changeset that does not apply or cannot be read).
+ * the error the worker reports as bad input (a changeset that does not apply or cannot be read). `changesetIdOf`
+ * (iTwin.js's id of a changeset file) checks each file before it is read: iTwin.js's reader takes a file that is not
+ * a changeset for an empty one, which would be summarized as "no element changed".
  */
 export async function summarizeChangesets(
   args: SummarizeArgs,
   rejected: (message: string) => Error,
+  changesetIdOf?: (args: { parentId: string; pathname: string }) => string,
 ): Promise<{ summaries: RawChangesetSummary[]; changesetId: string }> {
   if (args.basePath) {
     const temp = `${args.briefcasePath}.${process.pid}.tmp`;
@@ -289,6 +296,9 @@ export async function summarizeChangesets(
     const summaries: RawChangesetSummary[] = [];
     const read = async (cs: SummaryChangeset) => {
       try {
+        const id = changesetIdOf?.({ parentId: cs.parentId, pathname: cs.pathname });
+        if (id !== undefined && id !== cs.id)
+          throw new Error(`its file is not that changeset (iTwin.js computes the id '${id}' for it).`);
         summaries.push(summarizeChangeset(db, cs, spill, (await stat(cs.pathname)).size));
       } catch (err) {
         throw rejected(

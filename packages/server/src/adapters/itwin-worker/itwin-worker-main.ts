@@ -11,11 +11,16 @@ import { describeElements } from "./describe-elements.js";
 import { fileOps } from "./file-ops.js";
 // worker-itwin.ts loads the worker's iTwin.js when first imported (through the operations' modules), after refusing a
 // bad MODELHUB_ITWIN_ROOT with its reason.
-import { backend, itwin, itwinName, Rejected } from "./worker-itwin.js";
+import { backend, IModelNative, itwin, itwinName, Rejected } from "./worker-itwin.js";
 
 /** Every operation the parent can ask for, by name (ITwinWorker's methods). */
 const ops = {
-  summarizeChangesets: (args: SummarizeArgs) => summarizeChangesets(args, (message) => new Rejected(message)),
+  summarizeChangesets: (args: SummarizeArgs) =>
+    summarizeChangesets(
+      args,
+      (message) => new Rejected(message),
+      (file) => IModelNative.platform.DgnDb.computeChangesetId(file),
+    ),
   ...fileOps,
   describeElements,
   ...checkpointOps,

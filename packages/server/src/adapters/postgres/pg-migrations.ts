@@ -1,3 +1,4 @@
+import { PG_CHANGE_MIGRATIONS } from "./pg-migrations-changes.js";
 import { PG_GATE_MIGRATIONS } from "./pg-migrations-events.js";
 
 /**
@@ -386,4 +387,6 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...PG_GATE_MIGRATIONS,
+  // Change summaries after their first migration (issue 20).
+  ...PG_CHANGE_MIGRATIONS,
 ];

@@ -1,8 +1,8 @@
 import { yieldIfBusy } from "../../util/event-loop.js";
 import type { SideDatabase } from "./side-database.js";
 import type { SqlSession } from "./sql-session.js";
+import { decodeChangedElements, encodeChangedElements } from "./changed-elements-codec.js";
 import type {
-  ChangeOp,
   ChangeSummaryStore,
   ChangedElementRow,
   ChangesetSummary,
@@ -20,13 +20,8 @@ export interface SummaryDb {
   run(sql: string, params: unknown[]): Promise<number>;
   /** Runs `fn` in one write transaction; statements of `fn` go through the `SummaryDb` it is given. */
   transaction<T>(fn: (db: SummaryDb) => Promise<T>): Promise<T>;
-  /** Inserts element rows (multi-row inserts, yielding to other requests between batches). */
-  insertElements(db: SummaryDb, iModelId: string, rows: readonly ChangedElementRow[]): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Element rows per INSERT statement: 10 parameters each, far below SQLite's 32,766 and PostgreSQL's 65,535. */
-const ROWS_PER_INSERT = 500;
 
 /** The summary store's statements on the database it shares with the metadata store (see SideDatabase). */
 export class SideSummaryDb implements SummaryDb {
@@ -47,47 +42,26 @@ export class SideSummaryDb implements SummaryDb {
     return this.side.transaction((tx) => fn(new SideSummaryDb(this.side, tx)));
   }
 
-  async insertElements(db: SummaryDb, iModelId: string, rows: readonly ChangedElementRow[]): Promise<void> {
-    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      const batch = rows.slice(start, start + ROWS_PER_INSERT);
-      const values = batch.map(() => "(?,?,?,?,?,?,?,?,?,?)").join(",");
-      await db.run(
-        `INSERT INTO changed_elements (${ELEMENT_COLUMNS}) VALUES ${values}`,
-        batch.flatMap((r) => elementParams(iModelId, r)),
-      );
-      // Other requests get their turn during a large summary.
-      await yieldIfBusy();
-    }
-  }
-
   async close(): Promise<void> {
     this.side.close();
   }
 }
 
-export const ELEMENT_COLUMNS =
-  "imodel_id, changeset_index, element_id, op, class_name, model_id, previous_model_id, parent_id, label, properties";
+/** The columns of a summary but its elements (read without decompressing them). */
+const SUMMARY_COLUMNS =
+  "imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at, failure";
 
-export function elementParams(iModelId: string, r: ChangedElementRow): unknown[] {
-  return [
-    iModelId,
-    r.changesetIndex,
-    r.id,
-    r.op,
-    r.classFullName,
-    r.modelId,
-    r.previousModelId,
-    r.parentId,
-    r.label,
-    r.properties ? JSON.stringify(r.properties) : null,
-  ];
-}
-
-/** The change-summary store on either SQL database (see {@link ChangeSummaryStore}). */
+/**
+ * The change-summary store on either SQL database (see {@link ChangeSummaryStore}). A summary is one row: its counts
+ * in columns and JSON (read as they are), its elements as one compressed blob (changed-elements-codec.ts) decoded when
+ * a page of the changeset or a compare needs them.
+ */
 export class SqlChangeSummaryStore implements ChangeSummaryStore {
   constructor(private readonly db: SummaryDb) {}
 
   async putSummary(s: ChangesetSummary, elements: readonly ChangedElementRow[]): Promise<boolean> {
+    // Compressed before the write transaction, so the write lock is held for one row only.
+    const blob = await encodeChangedElements(elements);
     return this.db.transaction(async (db) => {
       const alive = await db.all("SELECT 1 AS one FROM changesets WHERE imodel_id = ? AND idx = ? AND id = ?", [
         s.iModelId,
@@ -97,8 +71,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
       // The iModel was deleted (or the changeset is not this one any more) while the summary was being made.
       if (alive.length === 0) return false;
       const inserted = await db.run(
-        `INSERT INTO change_summaries (imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at)
-          VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO change_summaries (${SUMMARY_COLUMNS}, elements) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
         [
           s.iModelId,
           s.changesetIndex,
@@ -110,25 +83,25 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
           JSON.stringify(s.schemas),
           JSON.stringify(s.counts),
           s.createdAt,
+          s.failure,
+          blob,
         ],
       );
-      if (inserted === 0) return false;
-      await db.insertElements(db, s.iModelId, elements);
-      return true;
+      return inserted > 0;
     });
   }
 
   async getSummary(iModelId: string, changesetIndex: number): Promise<ChangesetSummary | undefined> {
-    const rows = await this.db.all<Row>("SELECT * FROM change_summaries WHERE imodel_id = ? AND changeset_index = ?", [
-      iModelId,
-      changesetIndex,
-    ]);
+    const rows = await this.db.all<Row>(
+      `SELECT ${SUMMARY_COLUMNS} FROM change_summaries WHERE imodel_id = ? AND changeset_index = ?`,
+      [iModelId, changesetIndex],
+    );
     return rows[0] ? toSummary(rows[0]) : undefined;
   }
 
   async listSummaries(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangesetSummary[]> {
     const rows = await this.db.all<Row>(
-      "SELECT * FROM change_summaries WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? ORDER BY changeset_index",
+      `SELECT ${SUMMARY_COLUMNS} FROM change_summaries WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? ORDER BY changeset_index`,
       [iModelId, afterIndex, lastIndex],
     );
     return rows.map(toSummary);
@@ -140,30 +113,37 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
     filter: ElementFilter,
     page: { limit: number; offset: number },
   ): Promise<ChangedElementRow[]> {
-    const where: string[] = ["imodel_id = ?", "changeset_index = ?"];
-    const params: unknown[] = [iModelId, changesetIndex];
-    for (const [column, value] of [
-      ["op", filter.op],
-      ["model_id", filter.modelId],
-      ["class_name", filter.classFullName],
-    ] as const) {
-      if (value === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
-    const rows = await this.db.all<Row>(
-      `SELECT * FROM changed_elements WHERE ${where.join(" AND ")} ORDER BY element_id LIMIT ? OFFSET ?`,
-      [...params, page.limit, page.offset],
+    const rows = await this.db.all<{ elements: Uint8Array }>(
+      "SELECT elements FROM change_summaries WHERE imodel_id = ? AND changeset_index = ?",
+      [iModelId, changesetIndex],
     );
-    return rows.map(toElement);
+    if (!rows[0]) return [];
+    const elements = await decodeChangedElements(rows[0].elements, changesetIndex);
+    return elements
+      .filter(
+        (e) =>
+          (filter.op === undefined || e.op === filter.op) &&
+          (filter.modelId === undefined || e.modelId === filter.modelId) &&
+          (filter.classFullName === undefined || e.classFullName === filter.classFullName),
+      )
+      .slice(page.offset, page.offset + page.limit);
   }
 
   async rangeRows(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangedElementRow[]> {
-    const rows = await this.db.all<Row>(
-      "SELECT * FROM changed_elements WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? ORDER BY element_id, changeset_index",
+    const rows = await this.db.all<{ changeset_index: number; elements: Uint8Array }>(
+      // A failed summary has no elements (its blob is of none; not read).
+      "SELECT changeset_index, elements FROM change_summaries WHERE imodel_id = ? AND changeset_index > ? AND changeset_index <= ? AND failure IS NULL ORDER BY changeset_index",
       [iModelId, afterIndex, lastIndex],
     );
-    return rows.map(toElement);
+    const all: ChangedElementRow[] = [];
+    for (const r of rows) {
+      for (const e of await decodeChangedElements(r.elements, Number(r.changeset_index))) all.push(e);
+      // A compare of a long range decodes many blobs: other requests get their turn between them.
+      await yieldIfBusy();
+    }
+    // By element id (as strings compare), then changeset index: the blobs were read in changeset order and the sort
+    // is stable.
+    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async missingIndexes(iModelId: string, afterIndex: number, lastIndex: number): Promise<number[]> {
@@ -186,33 +166,16 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
   }
 
   async copySummaries(sourceIModelId: string, targetIModelId: string, upToIndex: number): Promise<number> {
-    return this.db.transaction(async (db) => {
-      // Summaries of the source whose changeset the target has under the same index and id, and the target lacks.
-      const copyable = `FROM change_summaries s JOIN changesets t ON t.imodel_id = ? AND t.idx = s.changeset_index AND t.id = s.changeset_id
+    // Summaries of the source whose changeset the target has under the same index and id, and the target lacks.
+    return this.db.run(
+      `INSERT INTO change_summaries (${SUMMARY_COLUMNS}, elements)
+        SELECT ?, s.changeset_index, s.changeset_id, s.inserted, s.updated, s.deleted, s.schema_changed, s.schemas, s.counts, s.created_at, s.failure, s.elements
+        FROM change_summaries s JOIN changesets t ON t.imodel_id = ? AND t.idx = s.changeset_index AND t.id = s.changeset_id
         WHERE s.imodel_id = ? AND s.changeset_index <= ?
-          AND NOT EXISTS (SELECT 1 FROM change_summaries x WHERE x.imodel_id = ? AND x.changeset_index = s.changeset_index)`;
-      const params = [targetIModelId, sourceIModelId, upToIndex, targetIModelId];
-      const indexes = (await db.all<{ idx: number }>(`SELECT s.changeset_index AS idx ${copyable}`, params)).map((r) =>
-        Number(r.idx),
-      );
-      if (indexes.length === 0) return 0;
-      await db.run(
-        `INSERT INTO change_summaries (imodel_id, changeset_index, changeset_id, inserted, updated, deleted, schema_changed, schemas, counts, created_at)
-          SELECT ?, s.changeset_index, s.changeset_id, s.inserted, s.updated, s.deleted, s.schema_changed, s.schemas, s.counts, s.created_at ${copyable}`,
-        [targetIModelId, ...params],
-      );
-      const first = Math.min(...indexes);
-      const last = Math.max(...indexes);
-      await db.run(
-        `INSERT INTO changed_elements (${ELEMENT_COLUMNS})
-          SELECT ?, e.changeset_index, e.element_id, e.op, e.class_name, e.model_id, e.previous_model_id, e.parent_id, e.label, e.properties
-          FROM changed_elements e WHERE e.imodel_id = ? AND e.changeset_index >= ? AND e.changeset_index <= ?
-            AND NOT EXISTS (SELECT 1 FROM changed_elements x WHERE x.imodel_id = ? AND x.changeset_index = e.changeset_index AND x.element_id = e.element_id)
-            AND EXISTS (SELECT 1 FROM change_summaries y WHERE y.imodel_id = ? AND y.changeset_index = e.changeset_index)`,
-        [targetIModelId, sourceIModelId, first, last, targetIModelId, targetIModelId],
-      );
-      return indexes.length;
-    });
+          AND NOT EXISTS (SELECT 1 FROM change_summaries x WHERE x.imodel_id = ? AND x.changeset_index = s.changeset_index)
+        ON CONFLICT DO NOTHING`,
+      [targetIModelId, targetIModelId, sourceIModelId, upToIndex, targetIModelId],
+    );
   }
 
   close(): Promise<void> {
@@ -232,20 +195,6 @@ function toSummary(r: Row): ChangesetSummary {
     schemas: JSON.parse(String(r.schemas)) as ChangesetSummary["schemas"],
     counts: JSON.parse(String(r.counts)) as ChangesetSummary["counts"],
     createdAt: String(r.created_at),
-  };
-}
-
-function toElement(r: Row): ChangedElementRow {
-  return {
-    changesetIndex: Number(r.changeset_index),
-    id: String(r.element_id),
-    op: r.op as ChangeOp,
-    classFullName: String(r.class_name),
-    modelId: String(r.model_id),
-    previousModelId: (r.previous_model_id as string | null) ?? null,
-    parentId: (r.parent_id as string | null) ?? null,
-    label: (r.label as string | null) ?? null,
-    properties:
-      r.properties === null || r.properties === undefined ? null : (JSON.parse(String(r.properties)) as string[]),
+    failure: r.failure === null || r.failure === undefined ? null : String(r.failure),
   };
 }

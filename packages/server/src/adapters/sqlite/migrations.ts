@@ -1,3 +1,4 @@
+import { CHANGE_MIGRATIONS } from "./migrations-changes.js";
 import { GATE_MIGRATIONS } from "./migrations-events.js";
 
 /** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
@@ -388,4 +389,6 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...GATE_MIGRATIONS,
+  // Change summaries after their first migration (issue 20).
+  ...CHANGE_MIGRATIONS,
 ];

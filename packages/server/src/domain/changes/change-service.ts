@@ -20,14 +20,25 @@ export interface ChangeElementFilter {
   classFullName?: string;
 }
 
-/** `ready`: every changeset in range is summarized; `pending`: some are not yet (see `pendingChangesets`). */
-export type SummaryState = "ready" | "pending";
+/**
+ * `ready`: every changeset in range is summarized; `pending`: some are not yet (see `pendingChangesets`); `failed` (one
+ * changeset) it could not be read; `partial` (a compare): none pending, but some failed (`failedChangesets`): the net
+ * effect is of the others only.
+ */
+export type SummaryState = "ready" | "pending" | "failed" | "partial";
+
+export interface FailedChangeset {
+  changesetIndex: number;
+  failureReason: string;
+}
 
 export interface ChangesetChanges {
   changesetIndex: number;
   changesetId: string;
-  state: SummaryState;
+  state: Exclude<SummaryState, "partial">;
   summary: ChangesetSummary | null;
+  /** `failed`: why. */
+  failureReason: string | null;
   counts: NetCounts;
   countsByModelAndClass: NetCountByModelAndClass[];
   /** The page of elements asked for (ordered by id). */
@@ -39,8 +50,9 @@ export interface ChangesetChanges {
 export interface Comparison {
   from: ResolvedPoint;
   to: ResolvedPoint;
-  state: SummaryState;
+  state: Exclude<SummaryState, "failed">;
   pendingChangesets: number[];
+  failedChangesets: FailedChangeset[];
   counts: NetCounts;
   countsByModelAndClass: NetCountByModelAndClass[];
   schemaChanges: { changesetIndex: number; schemas: ChangesetSummary["schemas"] }[];
@@ -80,11 +92,12 @@ export class ChangeService {
     });
     const summary = (await this.summaries.getSummary(iModelId, record.index)) ?? null;
     const base = { changesetIndex: record.index, changesetId: record.id };
-    if (!summary) {
+    if (!summary || summary.failure !== null) {
       return {
         ...base,
-        state: "pending",
-        summary: null,
+        state: summary ? "failed" : "pending",
+        summary,
+        failureReason: summary?.failure ?? null,
         counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 },
         countsByModelAndClass: [],
         elements: [],
@@ -102,6 +115,7 @@ export class ChangeService {
         ...base,
         state: "ready",
         summary,
+        failureReason: null,
         counts,
         countsByModelAndClass: countsOfChangeset(summary.counts),
         elements: [],
@@ -120,6 +134,7 @@ export class ChangeService {
       ...base,
       state: "ready",
       summary,
+      failureReason: null,
       counts,
       countsByModelAndClass: countsOfChangeset(summary.counts),
       elements: rows.map((r) => ({
@@ -162,12 +177,16 @@ export class ChangeService {
     const schemaChanges = summaries
       .filter((s) => s.schemaChanged)
       .map((s) => ({ changesetIndex: s.changesetIndex, schemas: s.schemas }));
+    const failedChangesets = summaries
+      .filter((s) => s.failure !== null)
+      .map((s) => ({ changesetIndex: s.changesetIndex, failureReason: s.failure! }));
     if (pending.length > 0) {
       return {
         from,
         to,
         state: "pending",
         pendingChangesets: pending,
+        failedChangesets,
         counts: { inserted: 0, updated: 0, deleted: 0, reinserted: 0 },
         countsByModelAndClass: [],
         schemaChanges,
@@ -189,8 +208,9 @@ export class ChangeService {
     return {
       from,
       to,
-      state: "ready",
+      state: failedChangesets.length > 0 ? "partial" : "ready",
       pendingChangesets: [],
+      failedChangesets,
       counts: totals(net),
       countsByModelAndClass: countsByModelAndClass(net),
       schemaChanges,

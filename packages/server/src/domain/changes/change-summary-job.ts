@@ -91,8 +91,62 @@ export class ChangeSummaryJob {
     for (;;) {
       const missing = await this.summaries.missingIndexes(iModelId, 0, upToIndex);
       if (missing.length === 0) return;
-      await this.summarizeBatch(iModelId, missing[0]!, Math.min(upToIndex, missing[0]! + BATCH - 1), new Set(missing));
+      const first = missing[0]!;
+      const last = Math.min(upToIndex, first + BATCH - 1);
+      try {
+        await this.summarizeBatch(iModelId, first, last, new Set(missing));
+      } catch (err) {
+        // The worker says a changeset cannot be read or applied (its verdict on the file; a crash is not one). Which:
+        // the first alone tells. The batch's summaries already made are made again by the next turn of the loop.
+        if (!(err instanceof FileRejected)) throw err;
+        let reason = err.message;
+        if (last > first) {
+          try {
+            await this.summarizeBatch(iModelId, first, first, new Set([first]));
+            continue;
+          } catch (alone) {
+            if (!(alone instanceof FileRejected)) throw alone;
+            reason = alone.message;
+          }
+        }
+        // Stored failed with the reason: neither this loop nor the backfill asks for it again. Not stored (the iModel
+        // or the changeset went meanwhile): nothing more to do here, and the loop must not ask for it again.
+        if (!(await this.storeFailure(iModelId, first, reason))) return;
+      }
     }
+  }
+
+  /** Whether the failed summary was stored. */
+  private async storeFailure(iModelId: string, index: number, reason: string): Promise<boolean> {
+    const record = await this.store.read((tx) => tx.getChangesetByIndex(iModelId, index));
+    if (!record) return false;
+    const summary: ChangesetSummary = {
+      iModelId,
+      changesetIndex: index,
+      changesetId: record.id,
+      inserted: 0,
+      updated: 0,
+      deleted: 0,
+      schemaChanged: false,
+      schemas: [],
+      counts: [],
+      createdAt: this.clock.now().toISOString(),
+      failure: reason,
+    };
+    if (!(await this.summaries.putSummary(summary, []))) return false;
+    this.events.publish(iModelId, {
+      type: "changes",
+      data: {
+        changesetIndex: index,
+        changesetId: record.id,
+        inserted: 0,
+        updated: 0,
+        deleted: 0,
+        schemaChanged: false,
+        failureReason: reason,
+      },
+    });
+    return true;
   }
 
   private briefcasePath(iModelId: string): string {
@@ -197,6 +251,7 @@ export class ChangeSummaryJob {
       schemas: raw.schemas,
       counts: countByModelAndClass(elements),
       createdAt: this.clock.now().toISOString(),
+      failure: null,
     };
     if (await this.summaries.putSummary(summary, elements)) {
       this.events.publish(iModelId, {

@@ -13,6 +13,8 @@ export interface NetChange {
   id: string;
   op: NetOp;
   classFullName: string;
+  /** Its class's id in the iModel, when the summary recorded it. */
+  classId?: string;
   modelId: string;
   /** The model it was in at the start, when it ends in another one (a move). */
   previousModelId: string | null;
@@ -68,6 +70,7 @@ function fold(history: readonly ChangedElementRow[]): NetChange | undefined {
     id: first.id,
     op,
     classFullName: last.classFullName,
+    ...(last.classId !== undefined ? { classId: last.classId } : {}),
     modelId: endModel,
     previousModelId:
       op !== "deleted" && op !== "inserted" && startModel !== null && startModel !== endModel ? startModel : null,

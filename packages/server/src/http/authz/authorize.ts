@@ -131,7 +131,11 @@ async function authorize(
     case "authenticated":
       return { rule, grants: NONE };
     case "iModel": {
-      const iModelId = (request.params as { id?: string }).id ?? "";
+      const named =
+        rule.from === "body"
+          ? (request.body as { iModelId?: unknown } | undefined)?.iModelId
+          : (request.params as { id?: string }).id;
+      const iModelId = typeof named === "string" ? named : "";
       const iTwinId = await deps.iTwinOfIModel(iModelId);
       if (iTwinId === undefined) {
         // Open mode keeps its answers exactly as before (the route says iModelNotFound itself, after validation).

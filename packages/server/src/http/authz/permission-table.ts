@@ -24,7 +24,7 @@ export function describeRule(rule: AuthzRule | undefined): string {
     case "authenticated":
       return `any authenticated caller: ${rule.why}`;
     case "iModel":
-      return `${permissions(rule.anyOf)} on the iModel`;
+      return `${permissions(rule.anyOf)} on the iModel${rule.from === "body" ? " named in the body" : ""}`;
     case "iTwin": {
       const from = rule.from === "path" ? "" : rule.from === "body" ? " named in the body" : " named by `iTwinId`";
       const parts = [`${permissions(rule.anyOf)} on the iTwin${from}`];

@@ -13,8 +13,11 @@ export type AuthzRule =
   | { kind: "signedLink" }
   /** Any authenticated caller; the route itself limits what it answers to what the caller may see. */
   | { kind: "authenticated"; why: string }
-  /** On the iModel of path parameter `:id`: one of `anyOf` (no permission at all → 404 `iModelNotFound`). */
-  | { kind: "iModel"; anyOf: readonly Permission[] }
+  /**
+   * On the iModel of path parameter `:id` (or, `from: "body"`, of the body's `iModelId`): one of `anyOf` (no
+   * permission at all → 404 `iModelNotFound`).
+   */
+  | { kind: "iModel"; anyOf: readonly Permission[]; from?: "body" }
   /**
    * On an iTwin named by the path (`:iTwinId`), the body or the query (`iTwinId`). `claim`: creating an iModel,
    * which may create an iTwin id the hub has never seen (the caller its Owner; AccessService.checkCreate). `adminsWithout`: without an iTwin id
@@ -42,6 +45,8 @@ export const ANY = PERMISSIONS;
 
 /** On the iModel of path parameter `:id`: one of `anyOf`. */
 export const iModel = (anyOf: readonly Permission[]): AuthzRule => ({ kind: "iModel", anyOf });
+/** On the iModel named by the body's `iModelId` (the Changed Elements API's comparison job): one of `anyOf`. */
+export const iModelInBody = (anyOf: readonly Permission[]): AuthzRule => ({ kind: "iModel", anyOf, from: "body" });
 /** On the iTwin of path parameter `:iTwinId`: one of `anyOf`. */
 export const iTwinInPath = (anyOf: readonly Permission[]): AuthzRule => ({ kind: "iTwin", anyOf, from: "path" });
 /** No token: say what the route reveals. */

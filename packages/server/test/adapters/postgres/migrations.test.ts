@@ -57,7 +57,7 @@ describe("PostgreSQL migrations", () => {
     );
   });
 
-  it("has every table and column of the SQLite schema, integers as BIGINT, and mh_lower folding beyond ASCII", async () => {
+  it("has every table and column of the SQLite schema, integers as BIGINT, blobs as BYTEA, and mh_lower folding beyond ASCII", async () => {
     const pool = poolOn(await newSchema("parity"));
     await migratePg(pool);
     const sqlite = openSqliteDatabase(":memory:");
@@ -77,7 +77,11 @@ describe("PostgreSQL migrations", () => {
     assert.ok(sqliteColumns.size > 100, `read the SQLite schema (${sqliteColumns.size} columns)`);
     for (const [column, type] of sqliteColumns) {
       assert.ok(pgColumns.has(column), `PostgreSQL has ${column}`);
-      assert.equal(pgColumns.get(column), type === "INTEGER" ? "bigint" : "text", `${column} (${type})`);
+      assert.equal(
+        pgColumns.get(column),
+        type === "INTEGER" ? "bigint" : type === "BLOB" ? "bytea" : "text",
+        `${column} (${type})`,
+      );
     }
     // Only the rowid stand-ins and the shared change feed's tables are PostgreSQL's own.
     const own = [...pgColumns.keys()].filter(
