@@ -441,6 +441,37 @@ describe("permission matrix (tokens mode): every route × every role", () => {
       ok: 200,
       run: (_r, u) => api(u)("GET", `/${iModelId}/changes?from=0&to=1`),
     },
+    // Bentley's Changed Elements API v2 over the same summaries (routes/changed-elements.ts): imodels_read on the
+    // iModel named in the body (POST) or the path.
+    "POST /changedelements/comparisonJob": {
+      need: RD,
+      ok: 202,
+      run: (_r, u) =>
+        api(u)("POST", `${s.hub.url}/changedelements/comparisonJob`, {
+          body: {
+            iTwinId: T,
+            iModelId,
+            startChangesetId: fixture.changesets[0]!.id,
+            endChangesetId: fixture.changesets[0]!.id,
+          },
+        }),
+    },
+    "GET /changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id": {
+      need: RD,
+      ok: 200,
+      run: (_r, u) => {
+        const id = fixture.changesets[0]!.id;
+        return api(u)("GET", `${s.hub.url}/changedelements/comparisonJob/${id}-${id}/iTwin/${T}/iModel/${iModelId}`);
+      },
+    },
+    "DELETE /changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id": {
+      need: RD,
+      ok: 204,
+      run: (_r, u) => {
+        const id = fixture.changesets[0]!.id;
+        return api(u)("DELETE", `${s.hub.url}/changedelements/comparisonJob/${id}-${id}/iTwin/${T}/iModel/${iModelId}`);
+      },
+    },
     "POST /imodels/:id/changesetgroups": {
       need: WR,
       ok: 201,

@@ -75,20 +75,24 @@ export function requireRouteRules(app: FastifyInstance): void {
 
 /**
  * The one authorization seam of an authenticated scope (`/imodels`, `/itwins`, `/accesscontrol`, `/auditlog`): register it
- * right after the authentication hook. Rules that need the body (creating an iModel names its iTwin there) are
- * checked once the body is parsed, all others before it is read.
+ * right after the authentication hook. Rules that need the body (creating an iModel names its iTwin there, a
+ * Changed Elements comparison job its iModel) are checked once the body is parsed, all others before it is read.
  */
 export function registerAuthorization(scope: FastifyInstance, deps: AuthorizationDeps): void {
   scope.addHook("onRequest", async (request) => {
     const rule = ruleOfRequest(request);
-    if (rule.kind === "iTwin" && rule.from === "body") return;
+    if (namesItsTargetInBody(rule)) return;
     request.authz = await authorize(request, request.actor, rule, deps);
   });
   scope.addHook("preValidation", async (request) => {
     const rule = ruleOfRequest(request);
-    if (rule.kind === "iTwin" && rule.from === "body")
-      request.authz = await authorize(request, request.actor, rule, deps);
+    if (namesItsTargetInBody(rule)) request.authz = await authorize(request, request.actor, rule, deps);
   });
+}
+
+/** A rule whose iTwin or iModel is named in the body: it can only be checked once the body is parsed. */
+function namesItsTargetInBody(rule: AuthzRule): boolean {
+  return (rule.kind === "iTwin" || rule.kind === "iModel") && rule.from === "body";
 }
 
 /**
