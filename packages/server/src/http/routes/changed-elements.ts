@@ -168,6 +168,11 @@ export const changedElementsRoutes: FastifyPluginAsync<ChangedElementsOptions> =
       config: {
         summary: "Changed Elements API v2: create a comparison job (answered from the change summaries)",
         authz: iModelInBody(READ),
+        // Nothing is stored, but it is a POST: recorded like every write, under the job's id.
+        audit: {
+          action: "changedElements.job.create",
+          target: (_p, body) => `${String(body.startChangesetId)}-${String(body.endChangesetId)}`,
+        },
       },
     },
     async (request, reply) => {
@@ -193,6 +198,7 @@ export const changedElementsRoutes: FastifyPluginAsync<ChangedElementsOptions> =
       config: {
         summary: "Changed Elements API v2: delete a comparison job (nothing is stored: checks it and answers 204)",
         authz: iModel(READ),
+        audit: { action: "changedElements.job.delete", target: (p) => p.jobId },
       },
     },
     async (request, reply) => {
