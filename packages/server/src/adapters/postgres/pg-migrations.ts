@@ -1,4 +1,4 @@
-import { PG_GATE_MIGRATIONS } from "./pg-migrations-events.js";
+import { PG_GATE_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-events.js";
 
 /**
  * Versioned schema of the PostgreSQL metadata database. Append only: never edit a migration that shipped.
@@ -386,4 +386,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...PG_GATE_MIGRATIONS,
+  ...PG_WEBHOOK_MIGRATIONS,
 ];

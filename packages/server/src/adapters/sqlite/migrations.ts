@@ -1,4 +1,4 @@
-import { GATE_MIGRATIONS } from "./migrations-events.js";
+import { GATE_MIGRATIONS, WEBHOOK_MIGRATIONS } from "./migrations-events.js";
 
 /** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
 export interface Migration {
@@ -388,4 +388,5 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...GATE_MIGRATIONS,
+  ...WEBHOOK_MIGRATIONS,
 ];
