@@ -4,3 +4,4 @@ export * from "./events.js";
 export * from "./itwins.js";
 export * from "./media.js";
 export * from "./permissions.js";
+export * from "./webhooks.js";

@@ -432,6 +432,41 @@ export const ROUTES: readonly RouteSpec[] = [
       ),
   },
   { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
+  // Webhooks (issue 21): callbacks the hub cannot reach or may not call (its deliverer only logs them).
+  ...(["/webhooks", "/webhooks/"] as const).map((url): RouteSpec => ({
+    method: "POST",
+    url,
+    area: "api",
+    body: (p) =>
+      fc.record(
+        {
+          callbackUrl: fc.constantFrom("https://hooks.invalid/in", "http://10.0.0.1/", "not a url", ""),
+          scope: fc.constantFrom("iTwin", "Account", "Nope"),
+          scopeId: fc.constantFrom(p.iTwinIds[0] ?? "t", "", "no-such-itwin"),
+          eventTypes: fc.constantFrom(["iModels.changesetPushed.v1"], [], ["nope"]),
+          secret: fc.constantFrom("s".repeat(32), "short"),
+          expirationDateTime: fc.constantFrom("2001-01-01T00:00:00Z", "soon"),
+          active: fc.constantFrom(true, false, "yes"),
+        },
+        { requiredKeys: [] },
+      ),
+  })),
+  { method: "GET", url: "/webhooks", area: "api", query: [...PAGE] },
+  { method: "GET", url: "/webhooks/", area: "api", query: [...PAGE] },
+  { method: "GET", url: "/webhooks/:webhookId", area: "api" },
+  {
+    method: "PATCH",
+    url: "/webhooks/:webhookId",
+    area: "api",
+    body: () =>
+      fc.record(
+        { active: fc.constantFrom(true, false, 1), secret: fc.constantFrom("short", "s".repeat(40)) },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "DELETE", url: "/webhooks/:webhookId", area: "api" },
+  { method: "GET", url: "/webhooks/:webhookId/deliveries", area: "api", query: [...PAGE] },
+  { method: "POST", url: "/webhooks/:webhookId/deliveries/:deliveryId/redeliver", area: "api" },
   // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
   {
     method: "POST",

@@ -71,6 +71,11 @@ export class AccessService {
     return this.#admins.has(actor.userId);
   }
 
+  /** Open mode or an administrator (who may, e.g., register a webhook for the whole hub). */
+  isUnrestricted(actor: Actor): boolean {
+    return this.#unrestricted(actor);
+  }
+
   /** Open mode or an administrator: every permission everywhere, and the powers of an Owner on every iTwin. */
   #unrestricted(actor: Actor): boolean {
     return this.policy.everyoneMayDoEverything || this.isAdmin(actor);
