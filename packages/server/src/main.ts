@@ -325,9 +325,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       ...(config.nodeId !== undefined ? { nodeId: config.nodeId } : {}),
     },
   );
-  // Webhooks (issue 21): the changes write the outbox; this node's deliverer sends what is due (as every node does).
   const deliverer = new WebhookDeliverer(backend.webhooks, callout, {
-    ...(config.nodeId !== undefined ? { nodeId: config.nodeId } : {}),
+    nodeId: config.nodeId,
+    leaseMs: config.jobLeaseMs,
     log: (level, message, fields) => app.log[level](fields ?? {}, message),
   });
   const maintenance = new Maintenance(blobs, hub.janitor, {

@@ -7,14 +7,17 @@ import { MAX_ANSWER_CHARS } from "../ports/webhook-store.js";
 
 export interface WebhookDelivererOptions {
   /** Names this node in leases (default host and pid). */
-  nodeId?: string;
+  nodeId?: string | undefined;
   /** Deliveries in flight at once on this node (default 8). */
   concurrency?: number;
   /** How often an idle node looks for due deliveries queued elsewhere (default 1 s). */
   pollIntervalMs?: number;
-  /** One POST's whole time (default 10 s). */
+  /** One POST's whole time (default 10 s, at most half the lease). */
   timeoutMs?: number;
-  /** How long a claim is this node's: after it another node (or this one, restarted) sends it again (default 60 s). */
+  /**
+   * How long a claim is this node's: after it another node (or this one, restarted) sends it again (default 60 s;
+   * `modelhub serve` uses `--job-lease`).
+   */
   leaseMs?: number;
   /** The first retry's wait, doubled per attempt up to `maxRetryDelayMs` (defaults 5 s and 1 h). */
   firstRetryDelayMs?: number;
@@ -38,7 +41,9 @@ export function webhookSignature(secret: string, body: string): string {
  * nothing: its lease expires and the delivery is sent again (at least once).
  */
 export class WebhookDeliverer {
-  readonly #o: Required<Omit<WebhookDelivererOptions, "log">>;
+  readonly #o: Required<{
+    [K in Exclude<keyof WebhookDelivererOptions, "log">]: NonNullable<WebhookDelivererOptions[K]>;
+  }>;
   readonly #log: NonNullable<WebhookDelivererOptions["log"]>;
   #running = false;
   #workers: Promise<void>[] = [];
@@ -50,12 +55,13 @@ export class WebhookDeliverer {
     private readonly callout: Callout,
     options: WebhookDelivererOptions = {},
   ) {
+    const leaseMs = options.leaseMs ?? 60_000;
     this.#o = {
       nodeId: options.nodeId ?? `${hostname()}:${process.pid}`,
       concurrency: options.concurrency ?? 8,
       pollIntervalMs: options.pollIntervalMs ?? 1000,
-      timeoutMs: options.timeoutMs ?? 10_000,
-      leaseMs: options.leaseMs ?? 60_000,
+      timeoutMs: options.timeoutMs ?? Math.min(10_000, Math.floor(leaseMs / 2)),
+      leaseMs,
       firstRetryDelayMs: options.firstRetryDelayMs ?? 5_000,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 3_600_000,
       retryForMs: options.retryForMs ?? 86_400_000,
