@@ -4,6 +4,7 @@
 // message), 2 usage.
 import type { Command } from "commander";
 import { registerITwin } from "./commands-itwins.js";
+import { registerWebhooks } from "./commands-webhooks.js";
 import { registerIModel } from "./commands-imodels.js";
 import { registerChangesets, registerLocks, registerVersions } from "./commands-history.js";
 import { registerCheckpoints } from "./commands-checkpoints.js";
@@ -20,6 +21,7 @@ export function registerApiCommands(program: Command): void {
   registerVersions(program);
   registerLocks(program);
   registerCheckpoints(program);
+  registerWebhooks(program);
   registerDemo(program);
 }
 

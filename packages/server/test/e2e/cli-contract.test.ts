@@ -71,7 +71,17 @@ async function walk(path: string[] = []): Promise<CommandInfo[]> {
   return [here, ...below];
 }
 
-const NOUNS = ["itwins", "imodels", "changesets", "versions", "briefcases", "locks", "checkpoints", "tokens"];
+const NOUNS = [
+  "itwins",
+  "imodels",
+  "changesets",
+  "versions",
+  "briefcases",
+  "locks",
+  "checkpoints",
+  "tokens",
+  "webhooks",
+];
 
 /** Values for a leaf's positional arguments that parse (the hub is never reached in these checks). */
 function dummyArguments(usage: string): string[] {
