@@ -95,24 +95,31 @@ export class WebhookDeliverer {
   }
 
   async #work(): Promise<void> {
+    // Idle, a worker only reads (when is the next delivery due?) and claims (a write) only when one is: an idle hub
+    // takes no write lock for its webhooks. A nudge cuts the sleep short.
     while (this.#running) {
-      let claimed: ClaimedDelivery | undefined;
+      this.#nudged = false;
+      const due = await this.store.nextDueMs().catch((err: unknown) => {
+        this.#log("warn", "reading the webhook outbox failed; retrying at the next poll", { err });
+        return undefined;
+      });
+      const now = Date.now();
+      if (due === undefined || due > now) {
+        await this.#sleep(due === undefined ? this.#o.pollIntervalMs : Math.min(due - now, this.#o.pollIntervalMs));
+        continue;
+      }
       const owner = `${this.#o.nodeId}/${randomUUID()}`;
+      let claimed: ClaimedDelivery | undefined;
       try {
-        this.#nudged = false;
         claimed = await this.store.claim(owner, Date.now(), this.#o.leaseMs);
       } catch (err) {
         this.#log("warn", "claiming a webhook delivery failed; retrying at the next poll", { err });
-      }
-      if (claimed) {
-        await this.#deliver(claimed, owner);
+        await this.#sleep(this.#o.pollIntervalMs);
         continue;
       }
-      if (this.#nudged) continue;
-      const due = await this.store.nextDueMs().catch(() => undefined);
-      const wait =
-        due === undefined ? this.#o.pollIntervalMs : Math.min(Math.max(0, due - Date.now()), this.#o.pollIntervalMs);
-      await this.#sleep(wait);
+      if (claimed) await this.#deliver(claimed, owner);
+      // Another worker took it: look again (the next one may be due already).
+      else await this.#sleep(0);
     }
   }
 
@@ -125,7 +132,7 @@ export class WebhookDeliverer {
       };
       const timer = setTimeout(done, ms);
       this.#wakers.add(done);
-      if (!this.#running) done();
+      if (!this.#running || this.#nudged) done();
     });
   }
 

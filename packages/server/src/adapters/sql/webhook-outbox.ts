@@ -44,3 +44,33 @@ export async function queueWebhookEvent(s: SqlSession, event: WebhookEvent, nowM
   }
   return queued;
 }
+
+/**
+ * The cloud's Access Control events (`accessControl.memberAdded.v1`, `…roleAssigned.v1` with the role,
+ * `…memberRemoved.v1` without), queued by the access store in the transaction that changes the membership; `by` is
+ * the user who changed it. Ordered per iTwin (no iModel).
+ */
+export async function queueMembershipEvent(
+  s: SqlSession,
+  eventType: string,
+  change: { iTwinId: string; memberId: string; by: string | undefined; roleId?: string },
+): Promise<number> {
+  const role =
+    change.roleId === undefined
+      ? undefined
+      : await s.get<{ display_name: string }>(
+          "SELECT display_name FROM itwin_roles WHERE itwin_id = ? AND id = ?",
+          change.iTwinId,
+          change.roleId,
+        );
+  return queueWebhookEvent(s, {
+    eventType,
+    iTwinId: change.iTwinId,
+    content: {
+      memberId: change.memberId,
+      memberType: "User",
+      ...(change.roleId !== undefined ? { roleId: change.roleId, roleName: role?.display_name ?? null } : {}),
+      eventCreatedBy: change.by ?? null,
+    },
+  });
+}

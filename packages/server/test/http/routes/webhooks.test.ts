@@ -161,4 +161,48 @@ describe("routes/webhooks.ts", () => {
     const missing = await h.call("POST", `/webhooks/${claimed.webhookId}/deliveries/nope/redeliver`);
     assert.equal(missing.status, 404, missing.text);
   });
+
+  it("queues the cloud's Access Control events in the transaction that changes a membership", async () => {
+    const hook = (
+      await create({
+        callbackUrl: CALLBACK,
+        scope: "iTwin",
+        scopeId: ITWIN,
+        eventTypes: ["accessControl.memberAdded.v1", "accessControl.roleAssigned.v1", "accessControl.memberRemoved.v1"],
+      })
+    ).body.webhook;
+    const role = async (displayName: string) => {
+      const r = await h.call("POST", `/accesscontrol/itwins/${ITWIN}/roles`, {
+        body: { displayName, permissions: ["imodels_read"] },
+      });
+      assert.equal(r.status, 201, r.text);
+      return r.body.role.id as string;
+    };
+    const [reader, other] = [await role("Hook reader"), await role("Hook other")];
+    const added = await h.call("POST", `/accesscontrol/itwins/${ITWIN}/members/users`, {
+      body: { members: [{ userId: "carol", roleIds: [reader] }] },
+    });
+    assert.equal(added.status, 201, added.text);
+    const set = await h.call("PATCH", `/accesscontrol/itwins/${ITWIN}/members/users/carol`, {
+      body: { roleIds: [reader, other] },
+    });
+    assert.equal(set.status, 200, set.text);
+    assert.equal((await h.call("DELETE", `/accesscontrol/itwins/${ITWIN}/members/users/carol`)).status, 204);
+    const log = (await h.call("GET", `/webhooks/${hook.id}/deliveries`)).body.deliveries as Json[];
+    assert.deepEqual(
+      log.reverse().map((d) => [d.eventType, d.envelope.content]),
+      [
+        [
+          "accessControl.memberAdded.v1",
+          { memberId: "carol", memberType: "User", roleId: reader, roleName: "Hook reader", eventCreatedBy: "alice" },
+        ],
+        [
+          "accessControl.roleAssigned.v1",
+          { memberId: "carol", memberType: "User", roleId: other, roleName: "Hook other", eventCreatedBy: "alice" },
+        ],
+        ["accessControl.memberRemoved.v1", { memberId: "carol", memberType: "User", eventCreatedBy: "alice" }],
+      ],
+    );
+    assert.equal(log[0]!.envelope.iTwinId, ITWIN);
+  });
 });
