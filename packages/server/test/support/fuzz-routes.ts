@@ -432,7 +432,8 @@ export const ROUTES: readonly RouteSpec[] = [
       ),
   },
   { method: "DELETE", url: "/itwins/:iTwinId", area: "api" },
-  // Webhooks (issue 21): callbacks the hub cannot reach or may not call (its deliverer only logs them).
+  // Webhooks (issue 21): never active (an active one queues deliveries whose retries write in the background, which
+  // the data watch would take for a rejected request's write); deliveries are tested in the webhooks tests.
   ...(["/webhooks", "/webhooks/"] as const).map((url): RouteSpec => ({
     method: "POST",
     url,
@@ -446,9 +447,9 @@ export const ROUTES: readonly RouteSpec[] = [
           eventTypes: fc.constantFrom(["iModels.changesetPushed.v1"], [], ["nope"]),
           secret: fc.constantFrom("s".repeat(32), "short"),
           expirationDateTime: fc.constantFrom("2001-01-01T00:00:00Z", "soon"),
-          active: fc.constantFrom(true, false, "yes"),
+          active: fc.constantFrom(false, "yes"),
         },
-        { requiredKeys: [] },
+        { requiredKeys: ["active"] },
       ),
   })),
   { method: "GET", url: "/webhooks", area: "api", query: [...PAGE] },
@@ -460,7 +461,7 @@ export const ROUTES: readonly RouteSpec[] = [
     area: "api",
     body: () =>
       fc.record(
-        { active: fc.constantFrom(true, false, 1), secret: fc.constantFrom("short", "s".repeat(40)) },
+        { active: fc.constantFrom(false, 1), secret: fc.constantFrom("short", "s".repeat(40)) },
         { requiredKeys: [] },
       ),
   },
