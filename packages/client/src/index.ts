@@ -1,6 +1,7 @@
 export * from "./changes.js";
 export * from "./client.js";
 export * from "./blob-containers.js";
+export * from "./webhooks.js";
 export * from "./errors.js";
 export * from "./events.js";
 export type {

@@ -5,3 +5,4 @@ export * from "./gates.js";
 export * from "./itwins.js";
 export * from "./media.js";
 export * from "./permissions.js";
+export * from "./webhooks.js";

@@ -228,6 +228,12 @@ program
     [],
   )
   .option(
+    "--callout-allow <host>",
+    "a host name, address or CIDR block webhooks and gates may call over http: or at a private address (repeatable; default: loopback only)",
+    collect,
+    [],
+  )
+  .option(
     "--no-claim-itwins",
     "only administrators create iTwins (by default any user may, and becomes the new iTwin's Owner; an existing iTwin is never claimed)",
   )
@@ -255,6 +261,7 @@ program
         auditRetentionDays: number;
         admin: string[];
         gate: string[];
+        calloutAllow: string[];
         claimItwins: boolean;
         logFormat?: LogFormat;
       } & HardeningOptions &
@@ -300,6 +307,7 @@ program
           admins: opts.admin,
           claimITwins: opts.claimItwins,
           gates: opts.gate.map((spec) => parseGateSpec(spec)),
+          ...(opts.calloutAllow.length > 0 ? { calloutAllow: opts.calloutAllow } : {}),
         });
       } catch (err) {
         if (err instanceof ConfigError) {

@@ -75,6 +75,11 @@ export interface ServerConfig {
   readonly maxStreamsPerUser: number;
   /** Hub-wide gates (`--gate`, repeatable), called before every push and named version, in this order. */
   readonly gates: readonly Gate[];
+  /**
+   * Hosts, addresses or CIDR blocks that webhooks and gates may call over `http:` and at private addresses
+   * (`--callout-allow`, repeatable). Default: loopback only.
+   */
+  readonly calloutAllow: readonly string[];
 }
 
 export const DEFAULTS = {
@@ -100,6 +105,8 @@ export const DEFAULTS = {
   auditRetentionDays: 365,
   // A tenth of the process's 1,000 change feed streams: no user can take them all.
   maxStreamsPerUser: 100,
+  // The callout's own default (adapters/callout/http-callout.ts): a hub on one machine may call itself, nothing private.
+  calloutAllow: ["localhost", "127.0.0.0/8", "::1"],
 } as const;
 
 export { ConfigError };
@@ -147,6 +154,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     auditRetentionDays: input.auditRetentionDays ?? DEFAULTS.auditRetentionDays,
     maxStreamsPerUser: input.maxStreamsPerUser ?? DEFAULTS.maxStreamsPerUser,
     gates: Object.freeze([...(input.gates ?? [])]),
+    calloutAllow: Object.freeze([...(input.calloutAllow ?? DEFAULTS.calloutAllow)]),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`--port must be an integer between 0 and 65535, not '${input.port}'.`);

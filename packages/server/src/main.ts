@@ -8,6 +8,8 @@ import { ITwinService } from "./domain/itwins/itwin-service.js";
 import { AuditRecorder } from "./background/audit-recorder.js";
 import { gateAuditEntry } from "./background/gate-audit.js";
 import { GateService } from "./domain/gates/gate-service.js";
+import { WebhookService } from "./domain/webhooks/webhook-service.js";
+import { WebhookDeliverer } from "./background/webhook-deliverer.js";
 import { HttpCallout } from "./adapters/callout/http-callout.js";
 import { openBlobStore, openCloudContainers, openMetadataBackend } from "./adapters/registry.js";
 import { ElementLabels } from "./background/element-labels.js";
@@ -105,7 +107,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   };
 
   // Gates (issue 21): hub-wide ones from --gate, the iTwins' own from the gate store; every decision is audited.
-  const gates = new GateService(backend.gates, new HttpCallout(), systemClock, {
+  const callout = new HttpCallout({ allow: config.calloutAllow });
+  const gates = new GateService(backend.gates, callout, systemClock, {
     hubGates: config.gates,
     audit: (decision) => auditRecorder.record(gateAuditEntry(decision)),
   });
@@ -119,7 +122,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     changesets: { pendingPushTimeoutMs: config.pendingPushTimeoutMs, verifyChangesetIds: config.verifyChangesetIds },
     checkpoints: config.checkpoints,
     // The runner is made once the app exists (it logs there); nothing is queued before the app listens.
-    jobs: { jobQueued: () => runner.nudge() },
+    jobs: { jobQueued: () => runner.nudge(), webhookQueued: () => deliverer.nudge() },
     events,
     onIModelDeleted: deleteContainersOf("iModel"),
     changeSummaries: backend.changes,
@@ -170,6 +173,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       about: { version: await serverVersion(), metadata: config.metadata.kind, blobs: config.blobs.kind },
     },
     hub,
+    webhooks: new WebhookService(backend.webhooks, access, callout, systemClock),
     blobs,
     signer,
     publicUrl: config.publicUrl,
@@ -321,6 +325,11 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       ...(config.nodeId !== undefined ? { nodeId: config.nodeId } : {}),
     },
   );
+  const deliverer = new WebhookDeliverer(backend.webhooks, callout, {
+    nodeId: config.nodeId,
+    leaseMs: config.jobLeaseMs,
+    log: (level, message, fields) => app.log[level](fields ?? {}, message),
+  });
   const maintenance = new Maintenance(blobs, hub.janitor, {
     sweepIntervalMs: config.sweepIntervalMs,
     orphanScanIntervalMs: config.orphanScanIntervalMs,
@@ -335,6 +344,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   runner.start();
+  deliverer.start();
   maintenance.start();
   // Containers whose iModel or iTwin went while their deletion failed (or the hub stopped): at start, then with the orphan scans.
   const iModelExists = async (iModelId: string) => (await store.read((tx) => tx.getIModel(iModelId))) !== undefined;
@@ -370,6 +380,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
         await maintenance.stop();
         await changeBackfill.stop();
         await runner.stop();
+        await deliverer.stop();
         await worker.close();
         await summaryWorker.close();
         await authenticator.close?.();

@@ -6,6 +6,7 @@ import type { ChangeSummaryStore } from "../ports/change-summary-store.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { IdentityStore } from "../ports/identity-store.js";
 import type { GateStore } from "../ports/gate-store.js";
+import type { WebhookStore } from "../ports/webhook-store.js";
 import type { JobQueue } from "../ports/job-queue.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
 
@@ -20,6 +21,8 @@ export interface MetadataBackend {
   readonly changes: ChangeSummaryStore;
   /** The iTwins' gates (issue 21). */
   readonly gates: GateStore;
+  /** Webhooks and their outbox of deliveries (issue 21). */
+  readonly webhooks: WebhookStore;
   /** The change feed: per process on SQLite, shared by every node through the database on PostgreSQL. */
   readonly events: EventPublisher & EventFeed & { subscriberCount(): number };
   /** Whether several hub nodes may share this backend (PostgreSQL); the embedded file serves one machine. */

@@ -22,6 +22,7 @@ import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
 import { SqliteAuditLog } from "./sqlite/sqlite-audit-log.js";
 import { openSqliteChangeSummaryStore } from "./sqlite/sqlite-change-summary-store.js";
 import { SqliteGateStore } from "./sqlite/sqlite-gate-store.js";
+import { SqliteWebhookStore } from "./sqlite/sqlite-webhook-store.js";
 import { SqliteIdentityStore } from "./sqlite/sqlite-identity-store.js";
 import { SqliteJobQueue } from "./sqlite/sqlite-job-queue.js";
 import { openSqliteMetadataStore } from "./sqlite/sqlite-metadata-store.js";
@@ -96,15 +97,17 @@ export async function openMetadataBackend(
     };
     const changes = openSqliteChangeSummaryStore(path);
     const gates = SqliteGateStore.open(path);
+    const webhooks = SqliteWebhookStore.open(path);
     const events = new InProcessEventBus({ maxSubscribers: options.maxEventSubscribers });
     const checkpointer = new WalCheckpointer(path, options.warn);
     const close = async () => {
       await checkpointer.close();
       await changes.close();
       await gates.close();
+      await webhooks.close();
       await closeStores(stores);
     };
-    return { ...stores, changes, gates, events, shared: false, close };
+    return { ...stores, changes, gates, webhooks, events, shared: false, close };
   }
   // Loaded only when asked for: an embedded hub never loads the PostgreSQL driver.
   const { openPostgresBackend } = await import("./postgres/pg-backend.js");

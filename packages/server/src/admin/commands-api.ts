@@ -4,6 +4,7 @@
 // message), 2 usage.
 import type { Command } from "commander";
 import { registerITwin } from "./commands-itwins.js";
+import { registerWebhooks } from "./commands-webhooks.js";
 import { registerIModel } from "./commands-imodels.js";
 import { registerChangesets, registerLocks, registerVersions } from "./commands-history.js";
 import { registerCheckpoints } from "./commands-checkpoints.js";
@@ -22,6 +23,7 @@ export function registerApiCommands(program: Command): void {
   registerLocks(program);
   registerCheckpoints(program);
   registerGates(program);
+  registerWebhooks(program);
   registerDemo(program);
 }
 

@@ -3,6 +3,7 @@ import type { AccessService } from "../domain/access/access-service.js";
 import type { EventFeed } from "../ports/event-bus.js";
 import type { Hub } from "../domain/hub.js";
 import type { ITwinService } from "../domain/itwins/itwin-service.js";
+import type { WebhookService } from "../domain/webhooks/webhook-service.js";
 import type { ElementLabels } from "../background/element-labels.js";
 import type { AdminRouteOptions } from "./routes/admin.js";
 import type { ProfileSource } from "./routes/me.js";
@@ -43,6 +44,8 @@ export interface AppOptions {
   authenticator?: Authenticator;
   /** Who may do what (roles, members, iModel grants, admins); every API route is checked by http/authz. */
   access: AccessService;
+  /** Webhooks (`/webhooks`, issue 21); not served when absent. */
+  webhooks?: WebhookService;
   /** iTwins people create and own (`/itwins`). */
   iTwins: ITwinService;
   /** iTwin.js's BlobContainer service (`/blobcontainers`: workspaces, SchemaSync); not served when absent. */

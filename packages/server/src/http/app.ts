@@ -28,6 +28,7 @@ import { iModelPermissionRoutes } from "./routes/imodel-permissions.js";
 import { iModelRoutes } from "./routes/imodels.js";
 import { gateRoutes } from "./routes/gates.js";
 import { iTwinRoutes } from "./routes/itwins.js";
+import { webhookRoutes } from "./routes/webhooks.js";
 import { adminRoutes } from "./routes/admin.js";
 import { checkpointRequestRoutes } from "./routes/checkpoint-requests.js";
 import { elementLabelRoutes } from "./routes/element-labels.js";
@@ -161,6 +162,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (admin) {
     const adminOptions = { ...admin, access, authMode, blobs: options.blobs };
     await scoped(app, "/admin", deps, true, (scope) => scope.register(adminRoutes, adminOptions));
+  }
+  if (options.webhooks) {
+    const webhookOptions = { webhooks: options.webhooks, publicUrl };
+    await scoped(app, "/webhooks", deps, true, (scope) => scope.register(webhookRoutes, webhookOptions));
   }
   if (blobContainers) {
     const containerOptions = { containers: blobContainers, publicUrl };

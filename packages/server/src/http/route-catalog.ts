@@ -31,6 +31,7 @@ export async function allRoutes(): Promise<RouteEntry[]> {
     access: unused as AccessService,
     iTwins: unused as ITwinService,
     blobContainers: unused as BlobContainerService,
+    webhooks: unused as NonNullable<AppOptions["webhooks"]>,
     admin: unused as NonNullable<AppOptions["admin"]>,
     elementLabels: unused as NonNullable<AppOptions["elementLabels"]>,
     metrics: new HubMetrics({ jobCounts: async () => [], workerRestarts: () => 0 }),

@@ -274,6 +274,42 @@ export const GATE = named(
   ),
 );
 export const PERMISSION_LIST = object({ permissions: array(str) });
+/** A webhook (the Webhooks API v2's shape; `secret` only in the answer to its creation). */
+export const WEBHOOK = named(
+  "Webhook",
+  object(
+    {
+      id: str,
+      scope: enumOf("iTwin", "Account"),
+      scopeId: str,
+      callbackUrl: str,
+      eventTypes: array(str),
+      expirationDateTime: time,
+      active: { type: "boolean" },
+      createdBy: str,
+      createdDateTime: time,
+      secret: str,
+    },
+    ["scopeId", "secret"],
+  ),
+);
+/** One entry of a webhook's delivery log (a modelhub extension). */
+export const WEBHOOK_DELIVERY = named(
+  "WebhookDelivery",
+  object({
+    id: str,
+    eventType: str,
+    status: enumOf("pending", "delivered", "failed"),
+    attempts: int,
+    enqueuedDateTime: time,
+    nextAttemptDateTime: nullable(time),
+    lastAttemptDateTime: nullable(time),
+    lastStatus: nullable(int),
+    lastAnswer: nullable(str),
+    durationMs: nullable(int),
+    envelope: { type: "object" },
+  }),
+);
 
 /** `{ [key]: entity }`: the API's single-entity answer. */
 export const one = (key: string, entity: JsonSchema): JsonSchema => object({ [key]: entity });

@@ -119,14 +119,24 @@ export interface AccessStore {
   getMember(iTwinId: string, userId: string): Promise<MemberRecord | undefined>;
   /** The roles `userId` holds on the iTwin (empty for a non-member). */
   rolesOf(iTwinId: string, userId: string): Promise<RoleRecord[]>;
-  /** Gives roles (that must exist on the iTwin) to a user; roles the user already has are kept once. */
-  addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void>;
+  /**
+   * Gives roles (that must exist on the iTwin) to a user; roles the user already has are kept once. In the same
+   * transaction it queues the webhook events (issue 21) of each role given: `accessControl.memberAdded.v1` for a user
+   * who was no member, `accessControl.roleAssigned.v1` for a member; `by` is the user who did it.
+   */
+  addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string, by?: string): Promise<void>;
   /**
    * Takes the given roles (all when omitted) away; returns how many were taken — unless that would leave the iTwin
    * without an Owner: then nothing changes and `"lastOwner"` is answered (checked and written in one step, so two
-   * Owners removing each other at once cannot both succeed).
+   * Owners removing each other at once cannot both succeed). Removing all of them queues the webhook event
+   * `accessControl.memberRemoved.v1` in the same transaction (issue 21); `by` is the user who did it.
    */
-  removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner">;
+  removeMemberRoles(
+    iTwinId: string,
+    userId: string,
+    roleIds?: readonly string[],
+    by?: string,
+  ): Promise<number | "lastOwner">;
   /** The members holding the iTwin's Owner role. */
   owners(iTwinId: string): Promise<string[]>;
 

@@ -6,6 +6,8 @@
  */
 export interface JobWakeup {
   jobQueued(): void;
+  /** Likewise for the webhook deliverer: a transaction queued webhook deliveries (issue 21). */
+  webhookQueued?(): void;
 }
 
 /** For services built without a runner (tools, tests of one service): queued jobs wait for the next poll. */

@@ -6,6 +6,7 @@ import type {
   IModelExtent,
   NamedVersionState,
 } from "@modelhub/protocol";
+import type { WebhookEvent } from "./webhook-store.js";
 
 /**
  * Hub metadata: iModels, changesets, briefcases, locks, named versions, checkpoints.
@@ -332,6 +333,13 @@ export interface MetadataTx extends MetadataReader {
    * that needs it commits, so a crash between the two cannot strand, e.g., an iModel in `initializationScheduled`.
    */
   enqueueJob(job: OutboxJob): Promise<void>;
+
+  /**
+   * Queues `event` for every active, unexpired webhook whose scope and event types match (issue 21), in this
+   * transaction: its deliveries exist if and only if the change commits. Resolves to how many were queued. Services
+   * call it through domain/webhooks/outbox.ts (`queueWebhook`), which also wakes the deliverer after commit.
+   */
+  queueWebhookEvent(event: WebhookEvent): Promise<number>;
 
   insertIModel(record: IModelRecord): Promise<void>;
   updateIModel(record: IModelRecord): Promise<void>;

@@ -71,7 +71,18 @@ async function walk(path: string[] = []): Promise<CommandInfo[]> {
   return [here, ...below];
 }
 
-const NOUNS = ["itwins", "imodels", "changesets", "versions", "briefcases", "locks", "checkpoints", "gates", "tokens"];
+const NOUNS = [
+  "itwins",
+  "imodels",
+  "changesets",
+  "versions",
+  "briefcases",
+  "locks",
+  "checkpoints",
+  "gates",
+  "tokens",
+  "webhooks",
+];
 
 /** Values for a leaf's positional arguments that parse (the hub is never reached in these checks). */
 function dummyArguments(usage: string): string[] {

@@ -108,6 +108,16 @@ describe("permission matrix (tokens mode): every route × every role", () => {
     ).body.iModel.id as string;
   const ownBriefcase = (user: string) => acquireBriefcase(s.as(user), iModelId, user);
   const tipId = () => fixture.changesets[tip - 1]!.id;
+  /** A webhook of the matrix iTwin and one delivery of it (to the discard port: it stays pending, retried). */
+  let webhookId: string;
+  let deliveryId: string;
+  const webhookBody = (active: boolean) => ({
+    callbackUrl: "http://127.0.0.1:9/hook",
+    scope: "iTwin",
+    scopeId: T,
+    eventTypes: ["iModels.iModelCreated.v1"],
+    active,
+  });
 
   before(async () => {
     fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 4);
@@ -148,6 +158,11 @@ describe("permission matrix (tokens mode): every route × every role", () => {
         201,
       );
     }
+    // An active webhook, and the delivery an iModel's creation queues for it.
+    webhookId = (await ok(alice()("POST", `${s.hub.url}/webhooks`, { body: webhookBody(true) }), 201)).body.webhook.id;
+    await freshIModel();
+    const log = await ok(alice()("GET", `${s.hub.url}/webhooks/${webhookId}/deliveries`), 200);
+    deliveryId = log.body.deliveries[0].id as string;
   });
   after(() => s?.close());
 
@@ -806,6 +821,52 @@ describe("permission matrix (tokens mode): every route × every role", () => {
           role !== "none" && role !== "administrator",
           `${role}: ${r.text}`,
         ),
+    },
+    // Webhooks (issue 21): an iTwin's are its managers' (and administrators'); inactive unless they must deliver.
+    "POST /webhooks": {
+      need: TW_MANAGE,
+      ok: 201,
+      run: (_r, u) => api(u)("POST", `${s.hub.url}/webhooks`, { body: webhookBody(false) }),
+      check: (_role, r) => assert.equal(typeof r.body.webhook.secret, "string"),
+    },
+    "GET /webhooks": {
+      need: ANY,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `${s.hub.url}/webhooks`),
+      check: (role, r) =>
+        assert.equal(
+          (r.body.webhooks as Json[]).some((w) => w.id === webhookId),
+          role === "manage" || role === "administrator",
+          `${role}: ${r.text}`,
+        ),
+    },
+    "GET /webhooks/:webhookId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `${s.hub.url}/webhooks/${webhookId}`),
+    },
+    "PATCH /webhooks/:webhookId": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => api(u)("PATCH", `${s.hub.url}/webhooks/${webhookId}`, { body: { active: false } }),
+    },
+    "DELETE /webhooks/:webhookId": {
+      need: TW_MANAGE,
+      ok: 204,
+      run: async (_r, u) => {
+        const made = await ok(alice()("POST", `${s.hub.url}/webhooks`, { body: webhookBody(false) }), 201);
+        return api(u)("DELETE", `${s.hub.url}/webhooks/${made.body.webhook.id}`);
+      },
+    },
+    "GET /webhooks/:webhookId/deliveries": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => api(u)("GET", `${s.hub.url}/webhooks/${webhookId}/deliveries`),
+    },
+    "POST /webhooks/:webhookId/deliveries/:deliveryId/redeliver": {
+      need: TW_MANAGE,
+      ok: 200,
+      run: (_r, u) => api(u)("POST", `${s.hub.url}/webhooks/${webhookId}/deliveries/${deliveryId}/redeliver`),
     },
     "POST /itwins": {
       need: ANY,

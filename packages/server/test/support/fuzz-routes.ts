@@ -484,6 +484,42 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: "GET", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id", area: "api" },
   { method: "DELETE", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id", area: "api" },
   { method: "GET", url: "/changedelements/comparisonJob/:jobId/iTwin/:iTwinId/iModel/:id/result", area: "api" },
+  // Webhooks (issue 21): never active (an active one queues deliveries whose retries write in the background, which
+  // the data watch would take for a rejected request's write); deliveries are tested in the webhooks tests.
+  ...(["/webhooks", "/webhooks/"] as const).map((url): RouteSpec => ({
+    method: "POST",
+    url,
+    area: "api",
+    body: (p) =>
+      fc.record(
+        {
+          callbackUrl: fc.constantFrom("https://hooks.invalid/in", "http://10.0.0.1/", "not a url", ""),
+          scope: fc.constantFrom("iTwin", "Account", "Nope"),
+          scopeId: fc.constantFrom(p.iTwinIds[0] ?? "t", "", "no-such-itwin"),
+          eventTypes: fc.constantFrom(["iModels.changesetPushed.v1"], [], ["nope"]),
+          secret: fc.constantFrom("s".repeat(32), "short"),
+          expirationDateTime: fc.constantFrom("2001-01-01T00:00:00Z", "soon"),
+          active: fc.constantFrom(false, "yes"),
+        },
+        { requiredKeys: ["active"] },
+      ),
+  })),
+  { method: "GET", url: "/webhooks", area: "api", query: [...PAGE] },
+  { method: "GET", url: "/webhooks/", area: "api", query: [...PAGE] },
+  { method: "GET", url: "/webhooks/:webhookId", area: "api" },
+  {
+    method: "PATCH",
+    url: "/webhooks/:webhookId",
+    area: "api",
+    body: () =>
+      fc.record(
+        { active: fc.constantFrom(false, 1), secret: fc.constantFrom("short", "s".repeat(40)) },
+        { requiredKeys: [] },
+      ),
+  },
+  { method: "DELETE", url: "/webhooks/:webhookId", area: "api" },
+  { method: "GET", url: "/webhooks/:webhookId/deliveries", area: "api", query: [...PAGE] },
+  { method: "POST", url: "/webhooks/:webhookId/deliveries/:deliveryId/redeliver", area: "api" },
   // Blob containers (iTwin.js's BlobContainer service): on the fuzzer's hub (local files) refused with 409.
   {
     method: "POST",

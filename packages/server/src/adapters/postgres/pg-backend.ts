@@ -6,6 +6,7 @@ import { PgAccessStore } from "./pg-access-store.js";
 import { PgAuditLog } from "./pg-audit-log.js";
 import { openPgChangeSummaryStore } from "./pg-change-summary-store.js";
 import { PgGateStore } from "./pg-gate-store.js";
+import { PgWebhookStore } from "./pg-webhook-store.js";
 import {
   InvalidPgSchemaNameError,
   migratePg,
@@ -41,16 +42,19 @@ export async function openPostgresBackend(url: string, options: OpenBackendOptio
     };
     const changes = openPgChangeSummaryStore(pool);
     const gates = PgGateStore.open(pool);
+    const webhooks = PgWebhookStore.open(pool);
     return {
       ...stores,
       changes,
       gates,
+      webhooks,
       events,
       shared: true,
       close: async () => {
         await events.close();
         await changes.close();
         await gates.close();
+        await webhooks.close();
         await closeStores(stores);
         await pool.end();
       },

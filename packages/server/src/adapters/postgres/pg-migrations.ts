@@ -1,5 +1,5 @@
 import { PG_CHANGE_MIGRATIONS } from "./pg-migrations-changes.js";
-import { PG_GATE_MIGRATIONS } from "./pg-migrations-events.js";
+import { PG_GATE_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-events.js";
 
 /**
  * Versioned schema of the PostgreSQL metadata database. Append only: never edit a migration that shipped.
@@ -387,6 +387,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...PG_GATE_MIGRATIONS,
+  ...PG_WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).
   ...PG_CHANGE_MIGRATIONS,
 ];

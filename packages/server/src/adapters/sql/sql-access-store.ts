@@ -1,5 +1,6 @@
 import type { Permission } from "@modelhub/protocol";
 import { canonicalPermissions } from "@modelhub/protocol";
+import { queueMembershipEvent } from "./webhook-outbox.js";
 import type {
   AccessStore,
   IModelOverrides,
@@ -223,26 +224,29 @@ export class SqlAccessStore implements AccessStore {
     return rows.map(roleOf);
   }
 
-  async addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string): Promise<void> {
+  async addMemberRoles(iTwinId: string, userId: string, roleIds: readonly string[], at: string, by?: string) {
     await this.db.transaction(
       async (tx) => {
+        const was = await tx.get("SELECT 1 FROM itwin_members WHERE itwin_id = ? AND user_id = ?", iTwinId, userId);
         for (const roleId of roleIds) {
           if (!(await tx.get("SELECT 1 FROM itwin_roles WHERE itwin_id = ? AND id = ?", iTwinId, roleId)))
             throw new Error(`role '${roleId}' does not exist on iTwin '${iTwinId}'`);
-          await tx.run(
+          const added = await tx.run(
             "INSERT INTO itwin_members (itwin_id, user_id, role_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             iTwinId,
             userId,
             roleId,
             at,
           );
+          const event = was ? "accessControl.roleAssigned.v1" : "accessControl.memberAdded.v1";
+          if (added > 0) await queueMembershipEvent(tx, event, { iTwinId, memberId: userId, by, roleId });
         }
       },
       { keys: [iTwinKey(iTwinId)] },
     );
   }
 
-  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[]): Promise<number | "lastOwner"> {
+  async removeMemberRoles(iTwinId: string, userId: string, roleIds?: readonly string[], by?: string) {
     // Under the iTwin's key: two Owners removing each other at once must not both see "another Owner is left".
     return this.db
       .transaction(
@@ -258,6 +262,8 @@ export class SqlAccessStore implements AccessStore {
                 );
           // Rolled back by throwing: the iTwin had an Owner before and must keep one.
           if (removed > 0 && (await ownerless(tx, iTwinId))) throw new LastOwner();
+          if (removed > 0 && roleIds === undefined)
+            await queueMembershipEvent(tx, "accessControl.memberRemoved.v1", { iTwinId, memberId: userId, by });
           return removed;
         },
         { keys: [iTwinKey(iTwinId)] },

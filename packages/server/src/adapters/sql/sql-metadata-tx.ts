@@ -16,7 +16,9 @@ import type {
   SortDirection,
   UserApplicationStatistics,
 } from "../../ports/metadata-store.js";
+import type { WebhookEvent } from "../../ports/webhook-store.js";
 import type { AfterCommitEffects } from "./after-commit.js";
+import { queueWebhookEvent } from "./webhook-outbox.js";
 import type { SqlContext } from "./metadata/common.js";
 import * as iModels from "./metadata/imodels.js";
 import * as changesets from "./metadata/changesets.js";
@@ -70,6 +72,10 @@ export class SqlMetadataTx implements MetadataTx {
       Date.now(),
       new Date().toISOString(),
     );
+  }
+
+  queueWebhookEvent(event: WebhookEvent): Promise<number> {
+    return queueWebhookEvent(this.s, event);
   }
 
   // ---- iModels: metadata/imodels.ts

@@ -1,5 +1,5 @@
 import { CHANGE_MIGRATIONS } from "./migrations-changes.js";
-import { GATE_MIGRATIONS } from "./migrations-events.js";
+import { GATE_MIGRATIONS, WEBHOOK_MIGRATIONS } from "./migrations-events.js";
 
 /** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
 export interface Migration {
@@ -389,6 +389,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Events out (issue 21), kept in files of their own (this file is at its size limit).
   ...GATE_MIGRATIONS,
+  ...WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).
   ...CHANGE_MIGRATIONS,
 ];

@@ -71,6 +71,11 @@ export class AccessService {
     return this.#admins.has(actor.userId);
   }
 
+  /** Open mode or an administrator (who may, e.g., register a webhook for the whole hub). */
+  isUnrestricted(actor: Actor): boolean {
+    return this.#unrestricted(actor);
+  }
+
   /** Open mode or an administrator: every permission everywhere, and the powers of an Owner on every iTwin. */
   #unrestricted(actor: Actor): boolean {
     return this.policy.everyoneMayDoEverything || this.isAdmin(actor);
@@ -335,7 +340,7 @@ export class AccessService {
     for (const roleId of new Set(members.flatMap((m) => m.roleIds)))
       await this.#mayHandOut(by, roles.get(roleId)!, "give");
     const at = this.clock.now().toISOString();
-    for (const m of members) await this.store.addMemberRoles(iTwinId, m.userId, m.roleIds, at);
+    for (const m of members) await this.store.addMemberRoles(iTwinId, m.userId, m.roleIds, at, by.userId);
     return Promise.all(members.map((m) => this.getMember(iTwinId, m.userId)));
   }
 
@@ -362,7 +367,7 @@ export class AccessService {
     }
     if (dropped.length > 0 && (await this.store.removeMemberRoles(iTwinId, userId, dropped)) === "lastOwner")
       throw lastOwner(userId);
-    await this.store.addMemberRoles(iTwinId, userId, roleIds, this.clock.now().toISOString());
+    await this.store.addMemberRoles(iTwinId, userId, roleIds, this.clock.now().toISOString(), by.userId);
     return this.getMember(iTwinId, userId);
   }
 
@@ -373,7 +378,7 @@ export class AccessService {
       const role = roles.get(id);
       if (role) await this.#mayHandOut(by, role, "take away");
     }
-    const removed = await this.store.removeMemberRoles(iTwinId, userId);
+    const removed = await this.store.removeMemberRoles(iTwinId, userId, undefined, by.userId);
     if (removed === "lastOwner") throw lastOwner(userId);
     if (removed === 0) throw accessNotFound.member();
   }

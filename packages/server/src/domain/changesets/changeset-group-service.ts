@@ -4,12 +4,17 @@ import type { Actor, Clock } from "../context.js";
 import { invalidRequest, notFound } from "../errors.js";
 import { requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
+import type { JobWakeup } from "../../ports/job-wakeup.js";
+import { noJobWakeup } from "../../ports/job-wakeup.js";
+import { queueWebhook } from "../webhooks/outbox.js";
 
 /** Changeset groups (one logical synchronization run) and per-changeset extended data. */
 export class ChangesetGroupService {
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
+    /** Woken when a webhook delivery was queued (issue 21). */
+    private readonly jobs: JobWakeup = noJobWakeup,
   ) {}
 
   async createGroup(actor: Actor, iModelId: string, description: string | null): Promise<ChangesetGroupRecord> {
@@ -29,7 +34,12 @@ export class ChangesetGroupService {
   }
 
   /** Clients may only close a group (`completed`); the other states are the hub's. */
-  async updateGroup(iModelId: string, id: string, state: ChangesetGroupState): Promise<ChangesetGroupRecord> {
+  async updateGroup(
+    iModelId: string,
+    id: string,
+    state: ChangesetGroupState,
+    by?: Actor,
+  ): Promise<ChangesetGroupRecord> {
     return this.store.transaction({ iModelId }, async (tx) => {
       await requireIModel(tx, iModelId);
       const record = await tx.getChangesetGroup(iModelId, id);
@@ -46,6 +56,11 @@ export class ChangesetGroupService {
       }
       const updated: ChangesetGroupRecord = { ...record, state };
       await tx.updateChangesetGroup(updated);
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.changesetGroupCompleted.v1",
+        iModelId,
+        content: { changesetGroupId: id, ...(by ? { userId: by.userId } : {}) },
+      });
       return updated;
     });
   }

@@ -24,6 +24,7 @@ import type { JobWakeup } from "../../ports/job-wakeup.js";
 import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type { GateLinks, GateService } from "../gates/gate-service.js";
 import { askGates } from "../gates/changeset-gates.js";
+import { queueWebhook } from "../webhooks/outbox.js";
 
 /** What a changeset's links point at. */
 export interface ChangesetRelated {
@@ -317,6 +318,17 @@ export class ChangesetService {
       // Its element-level summary, queued with the push itself: a crash after this commit cannot lose it.
       await tx.enqueueJob(changeSummaryJob(iModelId, done.index));
       tx.afterCommit(() => this.jobs.jobQueued());
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.changesetPushed.v1",
+        iModelId,
+        iTwinId: context.iModel.iTwinId,
+        content: {
+          changesetId: done.id,
+          changesetIndex: String(done.index),
+          briefcaseId: String(done.briefcaseId),
+          userId: done.creatorId,
+        },
+      });
       return done;
     });
   }

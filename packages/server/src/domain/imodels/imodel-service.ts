@@ -16,6 +16,7 @@ import { HubError, invalidRequest, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { BlobJanitor } from "../maintenance/blob-janitor.js";
 import { FIRST_BRIEFCASE_ID } from "@modelhub/protocol";
+import { queueWebhook } from "../webhooks/outbox.js";
 
 export const BASELINE_JOB = "baseline.initialize";
 
@@ -95,6 +96,12 @@ export class IModelService {
       await tx.insertIModel(record);
       // An empty iModel needs no upload: its baseline is generated right away.
       if (!fromBaseline) await this.#queueBaselineJob(tx, record.id);
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.iModelCreated.v1",
+        iModelId: record.id,
+        iTwinId: record.iTwinId,
+        content: { userId: actor.userId },
+      });
     });
     return record;
   }
@@ -145,6 +152,12 @@ export class IModelService {
       await this.assertNameFree(tx, copy.iTwinId, copy.name);
       await tx.insertIModel(copy);
       await this.#queueBaselineJob(tx, copy.id);
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.iModelCreated.v1",
+        iModelId: copy.id,
+        iTwinId: copy.iTwinId,
+        content: { userId: actor.userId },
+      });
       return copy;
     });
     return record;
@@ -182,10 +195,17 @@ export class IModelService {
    * Deletes the metadata (the iModel disappears at once, and its links stop working) and, in the same transaction,
    * asks for its files to be deleted: the janitor removes them right after, and after a crash too.
    */
-  async delete(id: string): Promise<void> {
+  async delete(id: string, by?: Actor): Promise<void> {
     await this.store.transaction({ iModelId: id }, async (tx) => {
-      if (!(await tx.getIModel(id))) throw notFound.iModel();
+      const iModel = await tx.getIModel(id);
+      if (!iModel) throw notFound.iModel();
       await tx.deleteIModel(id);
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.iModelDeleted.v1",
+        iModelId: id,
+        iTwinId: iModel.iTwinId,
+        content: by ? { userId: by.userId } : {},
+      });
       await tx.requestBlobDeletion(blobKeys.iModelPrefix(id), this.clock.now().getTime());
       tx.afterCommit(() => this.janitor?.drainSoon());
     });

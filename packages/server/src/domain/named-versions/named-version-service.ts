@@ -8,6 +8,9 @@ import type { EventPublisher } from "../../ports/event-bus.js";
 import { insertUnique, requireIModel, requireInitializedIModel, resolveChangesetIndex } from "../guards.js";
 import { newId } from "../ids.js";
 import type { GateService } from "../gates/gate-service.js";
+import type { JobWakeup } from "../../ports/job-wakeup.js";
+import { noJobWakeup } from "../../ports/job-wakeup.js";
+import { queueWebhook } from "../webhooks/outbox.js";
 
 export interface CreateNamedVersionInput {
   name: string;
@@ -28,6 +31,8 @@ export class NamedVersionService {
     private readonly checkpoints: Pick<CheckpointService, "scheduleForNamedVersionIn">,
     /** Asked before a named version is stored (issue 21); may refuse it. */
     private readonly gates?: Pick<GateService, "check" | "configured">,
+    /** Woken when a webhook delivery was queued (issue 21). */
+    private readonly jobs: JobWakeup = noJobWakeup,
   ) {}
 
   async create(actor: Actor, iModelId: string, input: CreateNamedVersionInput): Promise<NamedVersionRecord> {
@@ -86,6 +91,17 @@ export class NamedVersionService {
         }),
       );
       await this.checkpoints.scheduleForNamedVersionIn(tx, iModelId, record.changesetIndex, record.changesetId ?? "");
+      await queueWebhook(tx, this.jobs, {
+        eventType: "iModels.namedVersionCreated.v1",
+        iModelId,
+        content: {
+          versionId: record.id,
+          versionName: record.name,
+          changesetId: record.changesetId ?? "",
+          changesetIndex: String(record.changesetIndex),
+          userId: actor.userId,
+        },
+      });
       return record;
     });
   }

@@ -285,7 +285,12 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
     },
     async (request) => {
       const body = parseBody(groupUpdateBody, request.body, "Cannot update Changeset Group.");
-      const record = await hub.changesetGroups.updateGroup(request.params.id, request.params.groupId, body.state);
+      const record = await hub.changesetGroups.updateGroup(
+        request.params.id,
+        request.params.groupId,
+        body.state,
+        request.actor,
+      );
       return { changesetGroup: request.presenter.changesetGroup(record) };
     },
   );

@@ -254,7 +254,7 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
       config: { summary: "Delete an iModel", authz: iModel(DELETE), audit: { action: "imodel.delete" } },
     },
     async (request, reply) => {
-      await hub.iModels.delete(request.params.id);
+      await hub.iModels.delete(request.params.id, request.actor);
       return reply.code(204).send();
     },
   );

@@ -87,7 +87,13 @@ describe("PostgreSQL migrations", () => {
     const own = [...pgColumns.keys()].filter(
       (c) => !sqliteColumns.has(c) && !/^(event_feed|event_seqs|hub_events)\./.test(c),
     );
-    assert.deepEqual(own.sort(), ["access_tokens.seq", "itwin_gates.seq", "jobs.seq"]);
+    assert.deepEqual(own.sort(), [
+      "access_tokens.seq",
+      "itwin_gates.seq",
+      "jobs.seq",
+      "webhook_deliveries.seq",
+      "webhooks.seq",
+    ]);
     const lower = await pool.query<{ l: string }>("SELECT mh_lower('ÄÖÜ Straße ÉCOLE') AS l");
     assert.equal(lower.rows[0]!.l, "ÄÖÜ Straße ÉCOLE".toLowerCase());
   });

@@ -17,8 +17,10 @@ import type { Hub } from "../../../src/domain/hub.js";
 import { createHub } from "../../../src/domain/hub.js";
 import { GateService } from "../../../src/domain/gates/gate-service.js";
 import type { MetadataStore } from "../../../src/ports/metadata-store.js";
+import type { WebhookStore } from "../../../src/ports/webhook-store.js";
 import { ITwinService } from "../../../src/domain/itwins/itwin-service.js";
 import { buildApp } from "../../../src/http/app.js";
+import { WebhookService } from "../../../src/domain/webhooks/webhook-service.js";
 import { UrlSigner } from "../../../src/http/storage/url-signer.js";
 
 export const ACCEPT = "application/vnd.bentley.itwin-platform.v2+json";
@@ -39,6 +41,8 @@ export interface InjectHub {
   hub: Hub;
   /** The metadata the hub runs on, to put a record in a state no request can reach here (e.g. a failed baseline). */
   store: MetadataStore;
+  /** The webhooks and their outbox (issue 21): no deliverer runs here, deliveries stay pending. */
+  webhookStore: WebhookStore;
   /** `path` is absolute (`/imodels/…`); as `user` (default "alice"; null: no Authorization header). */
   call(
     method: string,
@@ -82,6 +86,7 @@ export async function injectHub(): Promise<InjectHub> {
     blobs,
     access,
     iTwins: new ITwinService(backend.access, access, systemClock),
+    webhooks: new WebhookService(backend.webhooks, access, new HttpCallout(), systemClock),
     signer: new UrlSigner(Buffer.alloc(32, 7)),
     linkTtlSeconds: 600,
     jsonBodyLimit: 2 * 1024 * 1024,
@@ -129,6 +134,7 @@ export async function injectHub(): Promise<InjectHub> {
     app,
     hub,
     store: backend.store,
+    webhookStore: backend.webhooks,
     call,
     async createIModel(name = `model ${Math.random().toString(36).slice(2)}`) {
       const r = await call("POST", "/imodels", { body: { iTwinId: ITWIN, name } });

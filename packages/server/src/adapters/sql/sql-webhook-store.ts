@@ -1,0 +1,267 @@
+import { randomUUID } from "node:crypto";
+import type {
+  ClaimedDelivery,
+  DeliveryOutcome,
+  DeliveryRecord,
+  DeliveryState,
+  NewWebhook,
+  WebhookChange,
+  WebhookFilter,
+  WebhookRecord,
+  WebhookScope,
+} from "../../ports/webhook-store.js";
+import type { WebhookStore } from "../../ports/webhook-store.js";
+import type { SideDatabase } from "./side-database.js";
+
+interface WebhookRow {
+  id: string;
+  scope: string;
+  scope_id: string | null;
+  callback_url: string;
+  event_types: string;
+  secret: string;
+  expires_at: string;
+  active: number | string | boolean;
+  created_by: string;
+  created_at: string;
+}
+
+interface DeliveryRow {
+  id: string;
+  webhook_id: string;
+  stream: string;
+  event_type: string;
+  envelope: string;
+  state: string;
+  attempts: number | string;
+  next_attempt_ms: number | string;
+  enqueued_ms: number | string;
+  last_status: number | string | null;
+  last_answer: string | null;
+  duration_ms: number | string | null;
+  last_attempt_at: string | null;
+}
+
+const HOOK_COLUMNS =
+  "id, scope, scope_id, callback_url, event_types, secret, expires_at, active, created_by, created_at";
+const DELIVERY_COLUMNS =
+  "id, webhook_id, stream, event_type, envelope, state, attempts, next_attempt_ms, enqueued_ms, last_status, last_answer, duration_ms, last_attempt_at";
+
+const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+function toWebhook(row: WebhookRow): WebhookRecord {
+  return {
+    id: row.id,
+    scope: row.scope as WebhookScope,
+    scopeId: row.scope_id,
+    callbackUrl: row.callback_url,
+    eventTypes: JSON.parse(row.event_types) as string[],
+    secret: row.secret,
+    expirationDateTime: row.expires_at,
+    active: Number(row.active) === 1,
+    createdBy: row.created_by,
+    createdDateTime: row.created_at,
+  };
+}
+
+function toDelivery(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    webhookId: row.webhook_id,
+    stream: row.stream,
+    eventType: row.event_type,
+    envelope: row.envelope,
+    state: row.state as DeliveryState,
+    attempts: Number(row.attempts),
+    nextAttemptMs: Number(row.next_attempt_ms),
+    enqueuedMs: Number(row.enqueued_ms),
+    lastStatus: num(row.last_status),
+    lastAnswer: row.last_answer,
+    durationMs: num(row.duration_ms),
+    lastAttemptAt: row.last_attempt_at,
+  };
+}
+
+export interface WebhookStoreDialect {
+  /** Appended to the claim's SELECT: PostgreSQL passes over rows another node is claiming (`FOR UPDATE OF d SKIP
+   * LOCKED`); SQLite needs nothing, its claim transaction (BEGIN IMMEDIATE) is the file's only writer. */
+  claimLock: string;
+}
+
+/**
+ * Tables `webhooks` and `webhook_deliveries` of the metadata database, for SQLite and PostgreSQL alike (see
+ * ports/webhook-store.ts for the contract). The outbox rows are written by the changes themselves
+ * (webhook-outbox.ts); this store reads, claims and settles them.
+ */
+export class SqlWebhookStore implements WebhookStore {
+  constructor(
+    private readonly db: SideDatabase,
+    private readonly lock: WebhookStoreDialect,
+  ) {}
+
+  async create(hook: NewWebhook): Promise<WebhookRecord> {
+    const row = await this.db.session.get<WebhookRow>(
+      `INSERT INTO webhooks (${HOOK_COLUMNS}, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${HOOK_COLUMNS}`,
+      randomUUID(),
+      hook.scope,
+      hook.scopeId,
+      hook.callbackUrl,
+      JSON.stringify(hook.eventTypes),
+      hook.secret,
+      hook.expirationDateTime,
+      hook.active ? 1 : 0,
+      hook.createdBy,
+      hook.createdDateTime,
+      Date.parse(hook.expirationDateTime),
+    );
+    return toWebhook(row!);
+  }
+
+  async get(id: string): Promise<WebhookRecord | undefined> {
+    const row = await this.db.session.get<WebhookRow>(`SELECT ${HOOK_COLUMNS} FROM webhooks WHERE id = ?`, id);
+    return row && toWebhook(row);
+  }
+
+  async list(filter: WebhookFilter, page: { limit: number; offset: number }): Promise<WebhookRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.scopeIds !== undefined) {
+      const ids = `scope_id IN (SELECT value FROM ${this.db.dialect.stringList("ids")})`;
+      where.push(filter.account ? `(scope = 'Account' OR ${ids})` : ids);
+      params.push(JSON.stringify(filter.scopeIds));
+    }
+    const rows = await this.db.session.all<WebhookRow>(
+      `SELECT ${HOOK_COLUMNS} FROM webhooks ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY created_at, ${this.db.dialect.insertionOrder} LIMIT ? OFFSET ?`,
+      ...params,
+      Math.max(0, Math.floor(page.limit)),
+      Math.max(0, Math.floor(page.offset)),
+    );
+    return rows.map(toWebhook);
+  }
+
+  async update(id: string, change: WebhookChange): Promise<WebhookRecord | undefined> {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    const set = (column: string, value: unknown) => {
+      sets.push(`${column} = ?`);
+      params.push(value);
+    };
+    if (change.callbackUrl !== undefined) set("callback_url", change.callbackUrl);
+    if (change.eventTypes !== undefined) set("event_types", JSON.stringify(change.eventTypes));
+    if (change.secret !== undefined) set("secret", change.secret);
+    if (change.active !== undefined) set("active", change.active ? 1 : 0);
+    if (change.expirationDateTime !== undefined) {
+      set("expires_at", change.expirationDateTime);
+      set("expires_ms", Date.parse(change.expirationDateTime));
+    }
+    if (sets.length === 0) return this.get(id);
+    const row = await this.db.session.get<WebhookRow>(
+      `UPDATE webhooks SET ${sets.join(", ")} WHERE id = ? RETURNING ${HOOK_COLUMNS}`,
+      ...params,
+      id,
+    );
+    return row && toWebhook(row);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.run("DELETE FROM webhook_deliveries WHERE webhook_id = ?", id);
+      return (await tx.run("DELETE FROM webhooks WHERE id = ?", id)) > 0;
+    });
+  }
+
+  async deliveries(webhookId: string, page: { limit: number; offset: number }): Promise<DeliveryRecord[]> {
+    const rows = await this.db.session.all<DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ?
+        ORDER BY ${this.db.dialect.insertionOrder} DESC LIMIT ? OFFSET ?`,
+      webhookId,
+      Math.max(0, Math.floor(page.limit)),
+      Math.max(0, Math.floor(page.offset)),
+    );
+    return rows.map(toDelivery);
+  }
+
+  async getDelivery(webhookId: string, id: string): Promise<DeliveryRecord | undefined> {
+    const row = await this.db.session.get<DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND id = ?`,
+      webhookId,
+      id,
+    );
+    return row && toDelivery(row);
+  }
+
+  async claim(owner: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined> {
+    const order = this.db.dialect.insertionOrder;
+    return this.db.transaction(async (tx) => {
+      // Due, not leased, and first of its webhook's stream still pending (N+1 waits for N).
+      const candidate = await tx.get<{ id: string }>(
+        `SELECT d.id FROM webhook_deliveries d
+          WHERE d.state = 'pending' AND d.next_attempt_ms <= ? AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?)
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
+              AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})
+          ORDER BY d.next_attempt_ms, d.${order} LIMIT 1 ${this.lock.claimLock}`,
+        nowMs,
+        nowMs,
+      );
+      if (!candidate) return undefined;
+      const row = await tx.get<DeliveryRow>(
+        `UPDATE webhook_deliveries SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1
+          WHERE id = ? RETURNING ${DELIVERY_COLUMNS}`,
+        owner,
+        nowMs + leaseMs,
+        candidate.id,
+      );
+      const hook = await tx.get<{ callback_url: string; secret: string }>(
+        "SELECT callback_url, secret FROM webhooks WHERE id = ?",
+        row!.webhook_id,
+      );
+      return { ...toDelivery(row!), callbackUrl: hook!.callback_url, secret: hook!.secret };
+    });
+  }
+
+  async finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
+    const changed = await this.db.session.run(
+      `UPDATE webhook_deliveries SET state = ?, next_attempt_ms = ?, last_status = ?, last_answer = ?, duration_ms = ?,
+          last_attempt_at = ?, lease_owner = NULL, lease_until_ms = NULL
+        WHERE id = ? AND lease_owner = ?`,
+      outcome.state,
+      outcome.nextAttemptMs,
+      outcome.lastStatus,
+      outcome.lastAnswer,
+      outcome.durationMs,
+      outcome.at,
+      id,
+      owner,
+    );
+    return changed > 0;
+  }
+
+  async redeliver(webhookId: string, id: string, nowMs: number): Promise<DeliveryRecord | undefined> {
+    const row = await this.db.session.get<DeliveryRow>(
+      `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = ?
+        WHERE webhook_id = ? AND id = ? RETURNING ${DELIVERY_COLUMNS}`,
+      nowMs,
+      webhookId,
+      id,
+    );
+    return row && toDelivery(row);
+  }
+
+  async nextDueMs(): Promise<number | undefined> {
+    const order = this.db.dialect.insertionOrder;
+    // Only the first pending delivery of each stream can be due: the others wait for it.
+    const row = await this.db.session.get<{ due: number | string | null }>(
+      `SELECT MIN(CASE WHEN d.lease_until_ms IS NOT NULL AND d.lease_until_ms > d.next_attempt_ms
+          THEN d.lease_until_ms ELSE d.next_attempt_ms END) AS due
+        FROM webhook_deliveries d WHERE d.state = 'pending'
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
+            AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})`,
+    );
+    return row?.due === null || row?.due === undefined ? undefined : Number(row.due);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

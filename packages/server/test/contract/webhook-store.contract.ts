@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import type { NewWebhook, WebhookEvent, WebhookStore } from "../../src/ports/webhook-store.js";
+
+/**
+ * Fresh, empty stores: `store` and `other` are two handles on one database (two hub nodes); `queue` runs the outbox
+ * writer (adapters/sql/webhook-outbox.ts) in a transaction of its own, as a change's transaction would.
+ */
+export type WebhookStoreFactory = () => Promise<{
+  store: WebhookStore;
+  other: WebhookStore;
+  queue(event: WebhookEvent, nowMs?: number): Promise<number>;
+  cleanup(): Promise<void>;
+}>;
+
+const T0 = Date.parse("2030-01-01T00:00:00.000Z");
+const hook = (over: Partial<NewWebhook> = {}): NewWebhook => ({
+  scope: "iTwin",
+  scopeId: "t1",
+  callbackUrl: "https://hooks.example.com/in",
+  eventTypes: ["iModels.changesetPushed.v1"],
+  secret: "s".repeat(32),
+  expirationDateTime: "2030-01-31T00:00:00.000Z",
+  active: true,
+  createdBy: "alice",
+  createdDateTime: "2030-01-01T00:00:00.000Z",
+  ...over,
+});
+const pushed = (iModelId: string, index: number, iTwinId = "t1"): WebhookEvent => ({
+  eventType: "iModels.changesetPushed.v1",
+  iTwinId,
+  iModelId,
+  content: { imodelId: iModelId, changesetIndex: String(index) },
+});
+const outcome = (state: "delivered" | "failed" | "pending", at = T0) => ({
+  state,
+  nextAttemptMs: at,
+  lastStatus: state === "delivered" ? 200 : 500,
+  lastAnswer: "ok",
+  durationMs: 3,
+  at: new Date(at).toISOString(),
+});
+
+/** The WebhookStore contract (ports/webhook-store.ts): every adapter must pass it unchanged. */
+export function webhookStoreContract(name: string, factory: WebhookStoreFactory): void {
+  describe(`WebhookStore contract: ${name}`, () => {
+    let store: WebhookStore;
+    let other: WebhookStore;
+    let queue: (event: WebhookEvent, nowMs?: number) => Promise<number>;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, other, queue, cleanup } = await factory());
+    });
+    afterEach(() => cleanup());
+
+    it("creates, lists by scope, updates only what is given, deletes with its deliveries", async () => {
+      const a = await store.create(hook());
+      const b = await store.create(hook({ scope: "Account", scopeId: null, eventTypes: ["iModels.iModelCreated.v1"] }));
+      const c = await store.create(hook({ scopeId: "t2", active: false }));
+      assert.deepEqual(a, { ...hook(), id: a.id });
+      assert.deepEqual(await store.get(c.id), c);
+      const page = { limit: 10, offset: 0 };
+      assert.deepEqual(
+        (await store.list({}, page)).map((h) => h.id),
+        [a.id, b.id, c.id],
+      );
+      assert.deepEqual(
+        (await store.list({ scopeIds: ["t1"] }, page)).map((h) => h.id),
+        [a.id],
+      );
+      assert.deepEqual(
+        (await store.list({ scopeIds: ["t2"], account: true }, page)).map((h) => h.id),
+        [b.id, c.id],
+      );
+      assert.deepEqual(
+        (await store.list({}, { limit: 1, offset: 1 })).map((h) => h.id),
+        [b.id],
+      );
+      const updated = await store.update(a.id, {
+        active: false,
+        eventTypes: ["x"],
+        expirationDateTime: "2031-01-01T00:00:00.000Z",
+      });
+      assert.deepEqual(updated, {
+        ...a,
+        active: false,
+        eventTypes: ["x"],
+        expirationDateTime: "2031-01-01T00:00:00.000Z",
+      });
+      assert.deepEqual(await store.update(a.id, {}), updated);
+      assert.equal(await store.update("nope", { active: true }), undefined);
+      await store.update(a.id, { active: true, eventTypes: ["iModels.changesetPushed.v1"] });
+      assert.equal(await queue(pushed("m1", 1), T0), 1);
+      assert.equal(await store.delete(a.id), true);
+      assert.equal(await store.delete(a.id), false);
+      assert.equal(await store.claim("n1", T0, 1000), undefined, "its deliveries went with it");
+    });
+
+    it("queues one delivery per active, unexpired webhook whose scope and event types match, in the cloud's envelope", async () => {
+      const a = await store.create(hook());
+      const account = await store.create(hook({ scope: "Account", scopeId: null }));
+      await store.create(hook({ active: false }));
+      await store.create(hook({ expirationDateTime: new Date(T0 - 1).toISOString() }));
+      await store.create(hook({ scopeId: "t2" }));
+      await store.create(hook({ eventTypes: ["iModels.namedVersionCreated.v1"] }));
+      assert.equal(await queue(pushed("m1", 1), T0), 2);
+      const [delivery] = await store.deliveries(a.id, { limit: 10, offset: 0 });
+      assert.equal(delivery!.state, "pending");
+      assert.equal(delivery!.stream, "m1");
+      assert.deepEqual(JSON.parse(delivery!.envelope), {
+        content: { imodelId: "m1", changesetIndex: "1" },
+        eventType: "iModels.changesetPushed.v1",
+        iTwinId: "t1",
+        messageId: delivery!.id,
+        webhookId: a.id,
+        enqueuedDateTime: new Date(T0).toISOString(),
+      });
+      assert.equal((await store.deliveries(account.id, { limit: 10, offset: 0 })).length, 1);
+    });
+
+    it("claims a webhook's stream in order: N+1 waits until N is delivered or failed, other streams do not", async () => {
+      const a = await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      await queue(pushed("m1", 2), T0);
+      await queue(pushed("m2", 1), T0);
+      const first = await store.claim("n1", T0, 60_000);
+      assert.equal(JSON.parse(first!.envelope).content.changesetIndex, "1");
+      assert.equal(first!.stream, "m1");
+      assert.equal(first!.attempts, 1);
+      assert.equal(first!.callbackUrl, a.callbackUrl);
+      assert.equal(first!.secret, a.secret);
+      const second = await other.claim("n2", T0, 60_000);
+      assert.equal(second!.stream, "m2", "m1's second waits for its first");
+      assert.equal(await store.claim("n1", T0, 60_000), undefined);
+      // A retry later keeps the stream blocked.
+      assert.equal(await store.finish(first!.id, "n1", outcome("pending", T0 + 5_000)), true);
+      assert.equal(await store.claim("n1", T0 + 1_000, 60_000), undefined);
+      assert.equal(await store.nextDueMs(), T0 + 5_000);
+      const retry = await store.claim("n1", T0 + 5_000, 60_000);
+      assert.equal(retry!.id, first!.id);
+      assert.equal(retry!.attempts, 2);
+      assert.equal(await store.finish(retry!.id, "n1", outcome("failed")), true);
+      const next = await store.claim("n1", T0 + 5_000, 60_000);
+      assert.equal(JSON.parse(next!.envelope).content.changesetIndex, "2", "a failed N lets N+1 go");
+      const log = await store.deliveries(a.id, { limit: 10, offset: 0 });
+      assert.deepEqual(
+        log.map((d) => [d.stream, d.state]),
+        [
+          ["m2", "pending"],
+          ["m1", "pending"],
+          ["m1", "failed"],
+        ],
+      );
+      assert.equal(log[2]!.lastStatus, 500);
+      assert.equal(log[2]!.attempts, 2);
+    });
+
+    it("hands an expired lease to another claimer, and then refuses the first claimer's outcome", async () => {
+      await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      const first = await store.claim("n1", T0, 1_000);
+      assert.equal(await other.claim("n2", T0 + 999, 1_000), undefined);
+      const again = await other.claim("n2", T0 + 1_000, 1_000);
+      assert.equal(again!.id, first!.id);
+      assert.equal(await store.finish(first!.id, "n1", outcome("delivered")), false);
+      assert.equal(await other.finish(again!.id, "n2", outcome("delivered")), true);
+      assert.equal(await store.nextDueMs(), undefined);
+    });
+
+    it("never hands one delivery to two claimers racing on two handles", async () => {
+      await store.create(hook());
+      for (let i = 0; i < 20; i++) await queue(pushed(`m${i}`, 1), T0);
+      const claims = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 ? store : other).claim(`c${i}`, T0, 60_000)),
+      );
+      const ids = claims.filter((c) => c !== undefined).map((c) => c.id);
+      assert.equal(ids.length, 20);
+      assert.equal(new Set(ids).size, 20);
+    });
+
+    it("redelivers a delivered or failed delivery", async () => {
+      const a = await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      const claimed = await store.claim("n1", T0, 1_000);
+      await store.finish(claimed!.id, "n1", outcome("failed"));
+      assert.equal(await store.redeliver("other-hook", claimed!.id, T0), undefined);
+      const back = await store.redeliver(a.id, claimed!.id, T0 + 10);
+      assert.equal(back!.state, "pending");
+      assert.equal(back!.attempts, 0);
+      assert.deepEqual(await store.getDelivery(a.id, claimed!.id), back);
+      assert.equal((await other.claim("n2", T0 + 10, 1_000))!.id, claimed!.id);
+    });
+  });
+}

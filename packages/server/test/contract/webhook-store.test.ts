@@ -1,0 +1,50 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { PgSideDatabase } from "../../src/adapters/postgres/pg-side-database.js";
+import { PgWebhookStore } from "../../src/adapters/postgres/pg-webhook-store.js";
+import { queueWebhookEvent } from "../../src/adapters/sql/webhook-outbox.js";
+import { SqliteSideDatabase } from "../../src/adapters/sqlite/sqlite-side-database.js";
+import { SqliteWebhookStore } from "../../src/adapters/sqlite/sqlite-webhook-store.js";
+import { reusablePgSchema } from "../support/pg-schema.js";
+import { webhookStoreContract } from "./webhook-store.contract.js";
+
+webhookStoreContract("sqlite", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "modelhub-webhooks-"));
+  const path = join(dir, "metadata.db");
+  const store = SqliteWebhookStore.open(path);
+  const other = SqliteWebhookStore.open(path);
+  const writer = new SqliteSideDatabase(path, "outbox writer");
+  return {
+    store,
+    other,
+    queue: (event, nowMs) => writer.transaction((tx) => queueWebhookEvent(tx, event, nowMs)),
+    cleanup: async () => {
+      writer.close();
+      await other.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+const pgSchema = reusablePgSchema("webhooks");
+after(() => pgSchema.drop());
+
+webhookStoreContract("postgres", async () => {
+  const pool = await pgSchema.fresh();
+  const store = PgWebhookStore.open(pool);
+  const other = PgWebhookStore.open(pool);
+  const writer = new PgSideDatabase(pool, "outbox writer");
+  return {
+    store,
+    other,
+    queue: (event, nowMs) => writer.transaction((tx) => queueWebhookEvent(tx, event, nowMs)),
+    cleanup: async () => {
+      writer.close();
+      await other.close();
+      await store.close();
+    },
+  };
+});
