@@ -1,7 +1,8 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
 //   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints,
 //   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare),
-//   profile (the requests and round trips of one push and one pull, and the hub's time on each request)
+//   profile (the requests and round trips of one push and one pull, and the hub's time on each request),
+//   basics (idle memory, 1,000-id lock request)
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { checkRatios, recordRatios, type Ratio } from "./recorded.js";
 import { promisify } from "node:util";
 import { makeVersion0 } from "../packages/server/test/support/fixtures.js";
 import { startHubProcess } from "../packages/server/test/support/hub-process.js";
+import { benchBasics } from "./basics.js";
 import { benchChanges } from "./changes.js";
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
         target === undefined || r <= target,
       );
     };
-    compare(`push latency, 20 elements (median of ${pushes})`, "pushMedianMs", 1.2);
+    compare(`push latency, 20 elements (median of ${pushes}; goal ≤ 1.0×, this round ≤ 1.2×)`, "pushMedianMs", 1.2);
     compare(`pull of ${hub.pulled} changesets into a fresh briefcase`, "pullMs", 1.0);
     compare(`pull of ${hub.pulled} changesets after prefetch (HubMock: its plain pull)`, "prefetchedPullMs", 1.0);
     compare("10,000 exclusive locks: the hub call (BackendHubAccess.acquireLocks)", "lockCallMs", 0.5);
@@ -158,6 +160,19 @@ async function main(): Promise<void> {
       `${(p.pull.requests / p.pull.changesets).toFixed(2)} per changeset`,
       "≤ 1 request per changeset",
       p.pull.requests <= p.pull.changesets,
+    );
+  }
+  if (want("basics")) {
+    console.log("basics: idle RSS of an embedded hub (after a GC), 1,000-id lock requests on fresh ids");
+    const b = await benchBasics();
+    row("idle RSS of an embedded hub", `${b.idleRssMb.toFixed(0)} MB`, "—", "—", "≤ 150 MB", b.idleRssMb <= 150);
+    row(
+      `1,000-id exclusive lock request (p50 / p99 of ${b.lock1000.requests})`,
+      `${ms(b.lock1000.p50)} / ${ms(b.lock1000.p99)}`,
+      "—",
+      "—",
+      "p50 ≤ 10 ms",
+      b.lock1000.p50 <= 10,
     );
   }
   if (want("hub")) {
@@ -214,8 +229,8 @@ async function main(): Promise<void> {
       `${bare.hubMBps.toFixed(0)} MB/s`,
       `${bare.referenceMBps.toFixed(0)} MB/s bare node:http`,
       `${(100 * bare.pairedRatio).toFixed(0)}% (paired)`,
-      "(no target: the platform's floor)",
-      true,
+      "≥ 90% of bare node:http",
+      bare.pairedRatio >= 0.9,
     );
   }
   if (want("checkpoints")) {
@@ -299,6 +314,17 @@ async function main(): Promise<void> {
       "≤ 10%",
       share <= 0.1,
     );
+  }
+  if (!only) {
+    // Figures of issue 23 no benchmark here measures yet: listed with their goal so that the table shows the gap.
+    for (const [figure, target] of [
+      ["push latency, one PostgreSQL node vs embedded", "≤ 1.3×"],
+      ["push throughput, two nodes vs one (distinct iModels; one iModel: no slower)", "≥ 1.6×"],
+      ["push with --blobs azure: (Azurite) vs fs", "≤ 1.2×"],
+      ["named version checkpoint `successful`, 1 GB iModel, ≤ 100 changesets since the last", "≤ 30 s"],
+      ["RSS growth over a 30-minute soak (npm run soak)", "none"],
+    ])
+      rows.push(`| ${figure} | not measured by npm run bench | — | — | ${target} **not measured** |`);
   }
   console.log("\n| figure | modelhub | reference | ratio | target |\n|---|---|---|---|---|");
   for (const line of rows) console.log(line);
