@@ -112,6 +112,8 @@ const BASELINE: ChangesetProps = {
 const MAX_LOCK_IDS_PER_REQUEST = 10_000;
 /** How long a completion's answer stands for "the pushed changeset is the tip" (for iTwin.js's pull after a push). */
 const PUSHED_TIP_FRESH_MS = 1000;
+/** iTwin.js 5.x's `pullMergePush` pulls again right after every push (4.x returns after the push). */
+const REPULLS_AFTER_PUSH = Number(hostVersion.split(".")[0]) >= 5;
 
 /**
  * `BackendHubAccess` for a modelhub server: pass it to `IModelHost.startup({ hubAccess })` and unmodified iTwin.js
@@ -134,8 +136,9 @@ export class ModelHubAccess implements BackendHubAccess {
   /**
    * The index of the changeset this process last pushed to each iModel, while its completion's answer is fresh: that
    * answer said it is the tip (a push's parent must be the tip, and one push per iModel is in flight at a time).
-   * iTwin.js pulls again right after every push (`pullMergePush`); that pull is answered from here instead of
-   * asking the hub, once (see `downloadChangesets`).
+   * iTwin.js 5.x pulls again right after every push (`pullMergePush`); that pull is answered from here instead of
+   * asking the hub, once (see `downloadChangesets`). The next download call for the iModel takes the entry whatever
+   * it asks for, so it never answers a later pull of the user's own.
    */
   readonly #pushedTip = new Map<string, { index: number; answeredAt: number }>();
   #prefetcher: ChangesetPrefetcher | undefined;
@@ -386,7 +389,8 @@ export class ModelHubAccess implements BackendHubAccess {
     }
     await uploadFile(created._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
     const { index } = await this.#completePush(arg.iModelId, created, props.briefcaseId, hub);
-    this.#pushedTip.set(arg.iModelId, { index, answeredAt: performance.now() });
+    // iTwin.js 4.x does not pull after its push: a pull of the user's own could come next, so nothing is kept.
+    if (REPULLS_AFTER_PUSH) this.#pushedTip.set(arg.iModelId, { index, answeredAt: performance.now() });
     return index;
   }
 
