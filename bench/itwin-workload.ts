@@ -13,6 +13,8 @@ import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
 import { ModelHubAccess } from "../packages/backend-access/src/index.js";
 import { median } from "./stats.js";
+import type { TracedRequest } from "./request-trace.js";
+import { RequestTrace } from "./request-trace.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -28,6 +30,17 @@ const pushes = Number(pushesText);
 const warmup = Number(warmupText ?? 10);
 const rounds = Number(roundsText ?? 3);
 const ITWIN = "77777777-7777-4777-8777-777777777777";
+/**
+ * MODELHUB_BENCH_TRACE=1 (modelhub only): the HTTP requests of each measured push and of each pull are recorded and
+ * printed as one line `trace {"pushes":[[…]…],"pulls":[[…]…]}` before the figures (bench/run.ts's `profile`).
+ */
+const trace = process.env.MODELHUB_BENCH_TRACE && mode !== "hubmock" ? new RequestTrace() : undefined;
+const traced = { pushes: [] as TracedRequest[][], pulls: [] as TracedRequest[][] };
+/** Runs `work`, recording its requests in `into` when tracing. */
+async function traceInto(into: TracedRequest[][], work: () => Promise<void>): Promise<void> {
+  if (trace) into.push(await trace.record(work));
+  else await work();
+}
 
 function firstId(db: CoreBackend.BriefcaseDb, ecsql: string): string {
   return db.withPreparedStatement(ecsql, (stmt) => {
@@ -125,7 +138,9 @@ async function main(): Promise<void> {
       await db.locks.acquireLocks({ shared: model });
       insert(20, `push ${p}`);
       const start = performance.now();
-      await db.pushChanges({ description: `push ${p}`, accessToken: "bench" });
+      const push = () => db.pushChanges({ description: `push ${p}`, accessToken: "bench" });
+      if (p >= warmup) await traceInto(traced.pushes, push);
+      else await push();
       if (p >= warmup) pushMs.push(performance.now() - start);
     }
     const pulled = warmup + pushes;
@@ -135,7 +150,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const reader = await open(`reader${r}`, { first: true });
       const start = performance.now();
-      await reader.pullChanges({ accessToken: "bench" });
+      await traceInto(traced.pulls, () => reader.pullChanges({ accessToken: "bench" }));
       pullMs.push(performance.now() - start);
       if (reader.changeset.index !== pulled) throw new Error(`pulled to ${reader.changeset.index}, expected ${pulled}`);
       reader.close();
@@ -199,6 +214,7 @@ async function main(): Promise<void> {
       lockCallMs: median(bigLockCallMs),
       usableMs: median(usableMs),
     };
+    if (trace) process.stdout.write(`trace ${JSON.stringify({ timeOrigin: performance.timeOrigin, ...traced })}\n`);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
     if (hubMock) hubMock.shutdown();

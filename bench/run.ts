@@ -1,21 +1,31 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
 //   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints,
-//   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare)
+//   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare),
+//   profile (the requests and round trips of one push and one pull, and the hub's time on each request),
+//   basics (idle memory, 1,000-id lock request)
 import { execFile } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkRatios, recordRatios, type Ratio } from "./recorded.js";
 import { promisify } from "node:util";
 import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { benchBasics } from "./basics.js";
 import { benchChanges } from "./changes.js";
 import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
 import { benchLockStorm } from "./lock-storm.js";
+import { benchPushProfile } from "./push-profile.js";
 import type { WorkloadFigures } from "./itwin-workload.js";
 import { median } from "./stats.js";
 
 const run = promisify(execFile);
-const [only, arg] = process.argv.slice(2);
+// --check: fail (exit 1) when a ratio is more than 10% worse than its recorded value (bench/recorded.json);
+// --record: write this run's ratios there (with the date, commit and load).
+const flags = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
+const [only, arg] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+/** This run's ratios, by a stable key, for --check and --record. */
+const ratios: Record<string, Ratio> = {};
 const want = (name: string) => !only || only === name;
 const rows: string[] = [];
 const row = (figure: string, modelhub: string, reference: string, ratio: string, target: string, met: boolean) =>
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
     // so a slow spell of the machine weighs on both sides of a ratio instead of on one side of the medians.
     const compare = (figure: string, key: keyof WorkloadFigures, target: number | undefined) => {
       const r = median(hubRuns.map((h, i) => h[key] / mockRuns[i]![key]));
+      ratios[`itwin.${key}`] = { figure, value: r, better: "lower" };
       const spread = hubRuns.map((h, i) => (h[key] / mockRuns[i]![key]).toFixed(2)).join(", ");
       row(
         figure,
@@ -97,18 +108,84 @@ async function main(): Promise<void> {
         target === undefined || r <= target,
       );
     };
-    compare(`push latency, 20 elements (median of ${pushes})`, "pushMedianMs", 1.2);
+    compare(`push latency, 20 elements (median of ${pushes}; goal ≤ 1.0×, this round ≤ 1.2×)`, "pushMedianMs", 1.2);
     compare(`pull of ${hub.pulled} changesets into a fresh briefcase`, "pullMs", 1.0);
     compare(`pull of ${hub.pulled} changesets after prefetch (HubMock: its plain pull)`, "prefetchedPullMs", 1.0);
     compare("10,000 exclusive locks: the hub call (BackendHubAccess.acquireLocks)", "lockCallMs", 0.5);
     compare("10,000 exclusive locks: db.locks.acquireLocks (with iTwin.js's local bookkeeping)", "locksMs", undefined);
     compare(`usable briefcase at the tip (${hub.pulled + 1} changesets, no checkpoint)`, "usableMs", undefined);
   }
+  if (want("profile")) {
+    const pushes = Number(only === "profile" && arg ? arg : 20);
+    console.log(`profile: requests of ${pushes} pushes of 20 elements and of one pull, client wait vs hub time`);
+    const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
+    const p = await benchPushProfile(version0, pushes, WARMUP_PUSHES);
+    console.log(
+      `  push: ${ms(p.pushMs)} (median), ${p.requestsPerPush} requests in ${p.roundTripsPerPush} round trips; ` +
+        `waiting for the hub ${ms(p.clientWaitMs)}, of which the hub's own time ${ms(p.serverMs)}`,
+    );
+    console.log("  | request | per push | client wait (p50) | hub time (p50) |\n  |---|---|---|---|");
+    for (const r of p.routes)
+      console.log(
+        `  | \`${r.route}\` | ${r.perPush} | ${ms(r.clientMs)} | ${Number.isNaN(r.serverMs) ? "—" : ms(r.serverMs)} |`,
+      );
+    console.log(
+      `  pull of ${p.pull.changesets} changesets: ${ms(p.pull.ms)}, ${p.pull.requests} requests in ${p.pull.roundTrips} round trips: ` +
+        Object.entries(p.pull.routes)
+          .map(([route, n]) => `${n} × \`${route}\``)
+          .join(", "),
+    );
+    ratios["profile.roundTripsPerPush"] = {
+      figure: "round trips of one push",
+      value: p.roundTripsPerPush,
+      better: "lower",
+    };
+    ratios["profile.pullRequestsPerChangeset"] = {
+      figure: "requests per changeset of a pull",
+      value: p.pull.requests / p.pull.changesets,
+      better: "lower",
+    };
+    row(
+      "requests of one push (round trips)",
+      `${p.requestsPerPush} (${p.roundTripsPerPush})`,
+      "—",
+      "—",
+      "(no target)",
+      true,
+    );
+    row(
+      `requests of a pull of ${p.pull.changesets} changesets`,
+      String(p.pull.requests),
+      `${p.pull.changesets} changesets`,
+      `${(p.pull.requests / p.pull.changesets).toFixed(2)} per changeset`,
+      "≤ 1 request per changeset",
+      p.pull.requests <= p.pull.changesets,
+    );
+  }
+  if (want("basics")) {
+    console.log("basics: idle RSS of an embedded hub (after a GC), 1,000-id lock requests on fresh ids");
+    const b = await benchBasics();
+    row("idle RSS of an embedded hub", `${b.idleRssMb.toFixed(0)} MB`, "—", "—", "≤ 150 MB", b.idleRssMb <= 150);
+    row(
+      `1,000-id exclusive lock request (p50 / p99 of ${b.lock1000.requests})`,
+      `${ms(b.lock1000.p50)} / ${ms(b.lock1000.p99)}`,
+      "—",
+      "—",
+      "p50 ≤ 10 ms",
+      b.lock1000.p50 <= 10,
+    );
+  }
   if (want("hub")) {
     const sizes = only === "hub" && arg ? arg.split(",").map(Number) : [1000, 100_000, 1_000_000];
     console.log(`hub: changeset pages at ${sizes.join(", ")} changesets, small GETs/s, 200 MB download vs disk`);
     const h = await benchHubOnly(sizes, 200);
     const first = h.pages[0]!.p50;
+    const last = h.pages.at(-1)!;
+    ratios["hub.pageFlatness"] = {
+      figure: `GET page p50 at ${last.changesets.toLocaleString("en")} vs ${h.pages[0]!.changesets.toLocaleString("en")} changesets`,
+      value: last.p50 / first,
+      better: "lower",
+    };
     for (const p of h.pages) {
       row(
         `GET 1,000-changeset page, ${p.changesets.toLocaleString("en")} changesets (p50 / p99)`,
@@ -142,19 +219,25 @@ async function main(): Promise<void> {
       );
     }
     const bare = h.download.bareNode;
+    ratios["hub.downloadVsBareNode"] = {
+      figure: "download vs a bare node:http server",
+      value: bare.pairedRatio,
+      better: "higher",
+    };
     row(
       `download of the same changeset vs a bare node:http server process sending the cached file (medians of 5 pairs)`,
       `${bare.hubMBps.toFixed(0)} MB/s`,
       `${bare.referenceMBps.toFixed(0)} MB/s bare node:http`,
       `${(100 * bare.pairedRatio).toFixed(0)}% (paired)`,
-      "(no target: the platform's floor)",
-      true,
+      "≥ 90% of bare node:http",
+      bare.pairedRatio >= 0.9,
     );
   }
   if (want("checkpoints")) {
     const count = Number(only === "checkpoints" && arg ? arg : 1000);
     console.log(`checkpoints: usable briefcase at the tip of ${count} changesets`);
     const c = await benchCheckpoints(count);
+    ratios["checkpoints.speedup"] = { figure: "checkpoint vs replay speed-up", value: c.speedup, better: "higher" };
     row(
       `usable briefcase at tip, ${count} changesets: checkpoint vs replay`,
       ms(c.checkpointMs),
@@ -232,12 +315,32 @@ async function main(): Promise<void> {
       share <= 0.1,
     );
   }
+  if (!only) {
+    // Figures of issue 23 no benchmark here measures yet: listed with their goal so that the table shows the gap.
+    for (const [figure, target] of [
+      ["push latency, one PostgreSQL node vs embedded", "≤ 1.3×"],
+      ["push throughput, two nodes vs one (distinct iModels; one iModel: no slower)", "≥ 1.6×"],
+      ["push with --blobs azure: (Azurite) vs fs", "≤ 1.2×"],
+      ["named version checkpoint `successful`, 1 GB iModel, ≤ 100 changesets since the last", "≤ 30 s"],
+      ["RSS growth over a 30-minute soak (npm run soak)", "none"],
+    ])
+      rows.push(`| ${figure} | not measured by npm run bench | — | — | ${target} **not measured** |`);
+  }
   console.log("\n| figure | modelhub | reference | ratio | target |\n|---|---|---|---|---|");
   for (const line of rows) console.log(line);
+  if (flags.has("--record")) console.log(`\n${await recordRatios(ratios)}`);
+  if (flags.has("--check")) {
+    const { report, regressions } = await checkRatios(ratios);
+    console.log(`\n${report}`);
+    if (regressions > 0) {
+      console.error(`${regressions} ratio(s) more than 10% worse than recorded in bench/recorded.json`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     console.error(err);
     process.exit(1);

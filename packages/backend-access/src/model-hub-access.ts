@@ -38,7 +38,14 @@ import {
 import { backend, bentley, changesetIdRule, common, hostLogger, hostVersion } from "./host.js";
 import { cancelled as cancelledError, toHostError } from "./errors.js";
 import type { Retrying } from "./transfers.js";
-import { downloadFile, runLimited, SMALL_FILE_BYTES, TransferAborted, uploadFile } from "./transfers.js";
+import {
+  downloadFile,
+  runLimited,
+  SMALL_FILE_BYTES,
+  TransferAborted,
+  uploadFile,
+  writeWholeFile,
+} from "./transfers.js";
 import { changesetCache } from "./changeset-cache.js";
 import type { PrefetchOptions } from "./prefetch.js";
 import { ChangesetPrefetcher } from "./prefetch.js";
@@ -81,6 +88,12 @@ export interface ModelHubAccessOptions {
    * defaults of PrefetchOptions. See the package README, "Prefetch".
    */
   prefetch?: boolean | PrefetchOptions;
+  /**
+   * A pull asks for the files of small changesets inline in the list's answer, up to this many bytes per page
+   * (default 2 MiB; 0: never): a pull of small changesets is then one request instead of one per changeset. A hub
+   * without this modelhub extension answers plain pages (each file is then downloaded as before).
+   */
+  inlineFileBytes?: number;
 }
 
 const BASELINE: ChangesetProps = {
@@ -97,6 +110,10 @@ const BASELINE: ChangesetProps = {
 
 /** Most object ids the hub takes in one lock request (MAX_LOCK_OBJECT_IDS in the server's http/routes/locks.ts). */
 const MAX_LOCK_IDS_PER_REQUEST = 10_000;
+/** How long a completion's answer stands for "the pushed changeset is the tip" (for iTwin.js's pull after a push). */
+const PUSHED_TIP_FRESH_MS = 1000;
+/** iTwin.js 5.x's `pullMergePush` pulls again right after every push (4.x returns after the push). */
+const REPULLS_AFTER_PUSH = Number(hostVersion.split(".")[0]) >= 5;
 
 /**
  * `BackendHubAccess` for a modelhub server: pass it to `IModelHost.startup({ hubAccess })` and unmodified iTwin.js
@@ -115,6 +132,15 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #pushOutcomeTimeoutMs: number;
   readonly #uninstall: (() => void) | undefined;
   readonly #verifyIds: boolean;
+  readonly #inlineFileBytes: number;
+  /**
+   * The index of the changeset this process last pushed to each iModel, while its completion's answer is fresh: that
+   * answer said it is the tip (a push's parent must be the tip, and one push per iModel is in flight at a time).
+   * iTwin.js 5.x pulls again right after every push (`pullMergePush`); that pull is answered from here instead of
+   * asking the hub, once (see `downloadChangesets`). The next download call for the iModel takes the entry whatever
+   * it asks for, so it never answers a later pull of the user's own.
+   */
+  readonly #pushedTip = new Map<string, { index: number; answeredAt: number }>();
   #prefetcher: ChangesetPrefetcher | undefined;
 
   constructor(options: ModelHubAccessOptions) {
@@ -128,6 +154,7 @@ export class ModelHubAccess implements BackendHubAccess {
     this.#createTimeoutMs = options.createTimeoutMs ?? 5 * 60_000;
     this.#pushOutcomeTimeoutMs = options.pushOutcomeTimeoutMs ?? 15 * 60_000;
     this.#verifyIds = options.verifyChangesetIds ?? true;
+    this.#inlineFileBytes = options.inlineFileBytes ?? 2 * 1024 * 1024;
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;
     this.#uninstall =
@@ -361,7 +388,10 @@ export class ModelHubAccess implements BackendHubAccess {
       throw err;
     }
     await uploadFile(created._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
-    return (await this.#completePush(arg.iModelId, created, props.briefcaseId, hub)).index;
+    const { index } = await this.#completePush(arg.iModelId, created, props.briefcaseId, hub);
+    // iTwin.js 4.x does not pull after its push: a pull of the user's own could come next, so nothing is kept.
+    if (REPULLS_AFTER_PUSH) this.#pushedTip.set(arg.iModelId, { index, answeredAt: performance.now() });
+    return index;
   }
 
   /**
@@ -460,30 +490,53 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
+    // The pull iTwin.js makes right after its push (from the pushed changeset on, to the tip): the completion answered
+    // a moment ago that nothing follows it. Answering that is the same as this pull having run at the completion; a
+    // changeset someone pushed since comes with the next pull, as it would had it been pushed a moment later.
+    const pushed = this.#pushedTip.get(arg.iModelId);
+    this.#pushedTip.delete(arg.iModelId);
+    if (
+      pushed &&
+      arg.range?.first === pushed.index + 1 &&
+      arg.range.end === undefined &&
+      performance.now() - pushed.answeredAt < PUSHED_TIP_FRESH_MS
+    )
+      return [];
     const hub = await this.#hub(arg.accessToken);
-    const listed = await this.#list(arg.iModelId, arg.range, hub);
+    const inline = new Map<number, Buffer>();
+    const listed = await this.#list(arg.iModelId, arg.range, hub, this.#inlineFileBytes > 0 ? inline : undefined);
     if (listed.length === 0) return []; // the usual answer when a push first pulls
-    // The list already carries fresh download links; a file whose link fails is retried with a new one.
+    // The list already carries fresh download links (and small files); a file whose link fails is retried with a
+    // new one.
     const links = new Map(listed.map((c) => [c.index, c._links.download?.href]));
-    return this.#download(arg.iModelId, listed.map(toChangesetProps), arg.targetDir, hub, arg.progressCallback, links);
+    const props = listed.map(toChangesetProps);
+    return this.#download(arg.iModelId, props, arg.targetDir, hub, arg.progressCallback, links, inline);
   }
 
+  /** The changesets of `range`; with `inline`, the files the hub sent with the list are put there by index. */
   async #list(
     iModelId: string,
     range: { first: number; end?: number } | undefined,
     hub: ModelHubClient,
+    inline?: Map<number, Buffer>,
   ): Promise<Changeset[]> {
     const first = range?.first ?? 0;
     const end = range?.end;
     if (end !== undefined && end < first) return [];
+    const filter = {
+      afterIndex: Math.max(0, first - 1),
+      ...(end !== undefined ? { lastIndex: end } : {}),
+      pageSize: 1000,
+    };
     return this.#call("queryChangesets", async () => {
       const all: Changeset[] = [];
-      for await (const c of hub.changesets(iModelId, {
-        afterIndex: Math.max(0, first - 1),
-        ...(end !== undefined ? { lastIndex: end } : {}),
-        pageSize: 1000,
-      }))
-        all.push(c);
+      if (inline) {
+        inline.clear(); // a retried call starts over
+        for await (const { changeset, file } of hub.changesetsWithFiles(iModelId, filter, this.#inlineFileBytes)) {
+          all.push(changeset);
+          if (file) inline.set(changeset.index, file);
+        }
+      } else for await (const c of hub.changesets(iModelId, filter)) all.push(c);
       return all;
     });
   }
@@ -495,6 +548,7 @@ export class ModelHubAccess implements BackendHubAccess {
     hub: ModelHubClient,
     progress?: (downloaded: number, total: number) => number,
     links?: Map<number, string | undefined>,
+    inline?: ReadonlyMap<number, Buffer>,
   ): Promise<ChangesetFileProps[]> {
     const total = changesets.reduce((sum, c) => sum + (c.size ?? 0), 0);
     let downloaded = 0;
@@ -531,15 +585,18 @@ export class ModelHubAccess implements BackendHubAccess {
           // A list page already carries download links; a fresh one is asked for only when it is missing or failed
           // (signed links expire). A broken download resumes where it stopped, on whichever link. A file already
           // there with the right size (e.g. prefetched) is kept.
-          await downloadFile(
-            links?.get(file.index) ?? (await fresh()),
-            file.pathname,
-            file.size,
-            this.#retry,
-            onBytes,
-            fresh,
-            this.#wholeFileLimit,
-          );
+          const inlined = inline?.get(file.index);
+          if (inlined && inlined.length === file.size) await writeWholeFile(file.pathname, inlined, onBytes);
+          else
+            await downloadFile(
+              links?.get(file.index) ?? (await fresh()),
+              file.pathname,
+              file.size,
+              this.#retry,
+              onBytes,
+              fresh,
+              this.#wholeFileLimit,
+            );
           if (computeId && !hasId(computeId, file)) {
             // Right size, wrong bytes: fetch it once more (not counted as progress again), then give up.
             changesetCache.forget(file.pathname);

@@ -186,6 +186,24 @@ export async function downloadFile(
   }
 }
 
+/**
+ * A file whose bytes arrived another way (inline in a list's answer), written as `downloadFile` writes a download:
+ * a file already there with the right size is kept, else a part file renamed over the name (never half a file).
+ */
+export async function writeWholeFile(path: string, bytes: Buffer, onBytes?: (bytes: number) => boolean): Promise<void> {
+  if (onBytes?.(bytes.length)) throw new TransferAborted();
+  if ((await stat(path).catch(() => undefined))?.size === bytes.length) return;
+  await mkdir(dirname(path), { recursive: true });
+  const part = `${path}.part`;
+  try {
+    await writeFile(part, bytes);
+    await rename(part, path);
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
+  }
+}
+
 /** Runs `tasks` with at most `limit` at a time; the first failure rejects (the others finish). */
 export async function runLimited<T>(
   limit: number,

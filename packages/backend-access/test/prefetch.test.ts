@@ -96,6 +96,8 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
       accessToken: "Bearer bob",
       retry: { baseDelayMs: 20 },
       prefetch: { reconnectDelayMs: 100 },
+      // The pulls here are to show what the prefetcher left in the cache: no files inline in the list.
+      inlineFileBytes: 0,
     });
     await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).

@@ -71,6 +71,8 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
       accessToken: TOKEN,
       installCheckpointDownload: false,
       retry: { baseDelayMs: 20, maxDelayMs: 100 },
+      // These tests are about the storage transfers: no files inline in the list (its own test below).
+      inlineFileBytes: 0,
       ...options,
     });
     clients.push(client);
@@ -186,6 +188,33 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
       (await failure(unreachable.getLatestChangeset({ iModelId, accessToken: TOKEN }))).message,
       /cannot reach the hub/,
     );
+  });
+
+  it("a pull of small changesets takes their files from the list's answer: no storage request, byte-exact", async () => {
+    const dir = join(work, "inline");
+    proxy.reset();
+    const files = await access({ inlineFileBytes: 2 * 1024 * 1024 }).downloadChangesets({
+      iModelId,
+      range: { first: 1, end: 3 },
+      targetDir: dir,
+      accessToken: TOKEN,
+    });
+    assert.equal(proxy.count("GET", STORAGE), 0, "no download request");
+    assert.equal(proxy.count("GET", /\/changesets\?/), 1, "one list request");
+    assert.equal(files.length, 3);
+    for (const [i, file] of files.entries())
+      assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
+    // Only as many whole files as fit: the rest through their links.
+    proxy.reset();
+    const some = await access({ inlineFileBytes: fixture.changesets[0]!.size }).downloadChangesets({
+      iModelId,
+      range: { first: 1, end: 3 },
+      targetDir: join(work, "inline-some"),
+      accessToken: TOKEN,
+    });
+    assert.equal(proxy.count("GET", STORAGE), 2, "the two that did not fit");
+    for (const [i, file] of some.entries())
+      assert.equal(await sha256(file.pathname), await sha256(fixture.changesets[i]!.pathname));
   });
 
   it("streamed downloads resume after a broken connection, run at most `downloadConcurrency` at once, and are byte-exact", async () => {

@@ -21,6 +21,7 @@ import { BlobJanitor } from "./maintenance/blob-janitor.js";
 import { NamedVersionService } from "./named-versions/named-version-service.js";
 import { ThumbnailService } from "./thumbnails/thumbnail-service.js";
 import { UploadService } from "./uploads/upload-service.js";
+import { ChangesetFiles } from "./changesets/changeset-files.js";
 import type { UserProfiles } from "./users/user-service.js";
 import { UserService } from "./users/user-service.js";
 import type { GateService } from "./gates/gate-service.js";
@@ -29,6 +30,8 @@ import type { GateService } from "./gates/gate-service.js";
 export interface Hub {
   iModels: IModelService;
   changesets: ChangesetService;
+  /** Small changeset files read with a list page (a pull in one request). */
+  changesetFiles: ChangesetFiles;
   changesetGroups: ChangesetGroupService;
   briefcases: BriefcaseService;
   locks: LockService;
@@ -90,6 +93,7 @@ export function createHub(deps: {
       jobs,
       deps.gates,
     ),
+    changesetFiles: new ChangesetFiles(blobs),
     changesetGroups: new ChangesetGroupService(store, clock, jobs),
     briefcases: new BriefcaseService(store, clock, events),
     locks: new LockService(store, events),

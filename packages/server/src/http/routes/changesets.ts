@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Hub } from "../../domain/hub.js";
 import { invalidValue } from "../../domain/errors.js";
 import { normalizeChangesetId, parseChangesetIdOrIndex } from "../../domain/ids.js";
+import type { Changeset } from "@modelhub/protocol";
 import type { ChangesetRecord } from "../../ports/metadata-store.js";
 import type { ApiRouteContext } from "./context.js";
 import { keysetPagingLinks, offsetPagingLinks, readPage } from "../paging.js";
@@ -12,6 +13,20 @@ import { parseBody } from "../validation.js";
 import { CHANGESET, CHANGESET_GROUP, ORDER_BY, PAGING, PREFER, bodyOf, one, page, query } from "../schemas.js";
 import { WEBVIEW, WRITE, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
+
+/** A modelhub extension of the changeset list (docs/imodels-api.md): files of small changesets in the answer. */
+const INLINE_FILES_HEADER = "x-modelhub-inline-files";
+const INLINE_FILES_PAGE = {
+  ...page("changesets", CHANGESET),
+  properties: {
+    ...(page("changesets", CHANGESET).properties as object),
+    inlineFiles: {
+      type: "object",
+      description: "modelhub extension: changeset id → the file's bytes (base64), when asked for",
+      additionalProperties: { type: "string" },
+    },
+  },
+};
 
 const changesetId = z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." });
 
@@ -128,8 +143,18 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
           $orderBy: ORDER_BY("index"),
           ...PAGING,
         }),
-        headers: PREFER,
-        response: { 200: page("changesets", CHANGESET) },
+        headers: {
+          ...PREFER,
+          properties: {
+            ...(PREFER.properties as object),
+            [INLINE_FILES_HEADER]: {
+              type: "string",
+              description:
+                "modelhub extension: up to this many bytes of the page's first changeset files, inline (inlineFiles)",
+            },
+          },
+        },
+        response: { 200: INLINE_FILES_PAGE },
       },
       config: { summary: "List changesets", authz: iModel(WEBVIEW) },
     },
@@ -162,14 +187,23 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
             : { lastIndex: String(last.index - 1) }
           : undefined;
       const url = `${request.presenter.apiBase}/${request.params.id}/changesets`;
+      const changesets = full
+        ? entries.map((e) => request.presenter.changeset(e.record, e.related, "read"))
+        : rows.map((r) => request.presenter.minimalChangeset(r));
+      const _links =
+        page.offset > 0 && !continueWith
+          ? offsetPagingLinks(url, q, page, false)
+          : keysetPagingLinks(url, q, page, continueWith);
+      // Files inline only for a client that asked, in the full representation, and only those it may download.
+      const wanted = Number(request.headers[INLINE_FILES_HEADER]);
+      if (!full || !(wanted > 0) || changesets.length === 0) return { changesets, _links };
+      const downloadable = rows.filter((_r, i) => (changesets[i] as Changeset)._links.download);
+      if (downloadable.length !== rows.length) return { changesets, _links };
+      const files = await hub.changesetFiles.firstOf(rows, wanted);
       return {
-        changesets: full
-          ? entries.map((e) => request.presenter.changeset(e.record, e.related, "read"))
-          : rows.map((r) => request.presenter.minimalChangeset(r)),
-        _links:
-          page.offset > 0 && !continueWith
-            ? offsetPagingLinks(url, q, page, false)
-            : keysetPagingLinks(url, q, page, continueWith),
+        changesets,
+        _links,
+        inlineFiles: Object.fromEntries([...files].map(([id, bytes]) => [id, bytes.toString("base64")])),
       };
     },
   );

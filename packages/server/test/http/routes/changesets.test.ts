@@ -26,6 +26,15 @@ describe("routes/changesets.ts", () => {
     assert.deepEqual((await h.call("GET", `/imodels/${id}/changesetgroups`)).body.changesetGroups, []);
   });
 
+  it("takes x-modelhub-inline-files (files with the page, backend-access/test/request-count.test.ts) on any page", async () => {
+    const list = await h.call("GET", `/imodels/${id}/changesets`, {
+      headers: { prefer: "return=representation", "x-modelhub-inline-files": "1000000" },
+    });
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.body.changesets, []);
+    assert.equal(list.body.inlineFiles, undefined, "nothing to carry");
+  });
+
   it("refuses a malformed changeset with the property named", async () => {
     const bad = await h.call("POST", `/imodels/${id}/changesets`, { body: { id: "x", briefcaseId: 2, fileSize: 1 } });
     assert.equal(bad.status, 422);
