@@ -194,7 +194,7 @@ export function registerWebhooks(program: Command): void {
               d.status,
               String(d.attempts),
               d.lastStatus !== null ? String(d.lastStatus) : (d.lastAnswer?.slice(0, 40) ?? "-"),
-              d.durationMs !== null ? String(d.durationMs) : "-",
+              d.durationMs !== null ? String(Math.round(d.durationMs)) : "-",
               when(d.enqueuedDateTime),
             ]);
         }
