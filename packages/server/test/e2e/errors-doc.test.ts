@@ -33,7 +33,14 @@ describe("docs/errors.md", () => {
   });
 
   it("lists every Azure error code the storage routes send, with its status", async () => {
-    const source = await readFile(new URL("../../src/http/storage/storage-routes.ts", import.meta.url), "utf8");
+    // The routes and what they share (refusals of a write live in storage-http.ts).
+    const source = (
+      await Promise.all(
+        ["storage-routes.ts", "storage-http.ts"].map((name) =>
+          readFile(new URL(`../../src/http/storage/${name}`, import.meta.url), "utf8"),
+        ),
+      )
+    ).join("\n");
     const sent = new Map(
       [...source.matchAll(/sendXmlError\(\s*reply,\s*(\d{3}|status),\s*"([A-Za-z]+)"/g)].map((m) => [m[2]!, m[1]!]),
     );
