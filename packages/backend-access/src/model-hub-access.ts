@@ -110,10 +110,6 @@ const BASELINE: ChangesetProps = {
 
 /** Most object ids the hub takes in one lock request (MAX_LOCK_OBJECT_IDS in the server's http/routes/locks.ts). */
 const MAX_LOCK_IDS_PER_REQUEST = 10_000;
-/** How long a completion's answer stands for "the pushed changeset is the tip" (for iTwin.js's pull after a push). */
-const PUSHED_TIP_FRESH_MS = 1000;
-/** iTwin.js 5.x's `pullMergePush` pulls again right after every push (4.x returns after the push). */
-const REPULLS_AFTER_PUSH = Number(hostVersion.split(".")[0]) >= 5;
 
 /**
  * `BackendHubAccess` for a modelhub server: pass it to `IModelHost.startup({ hubAccess })` and unmodified iTwin.js
@@ -133,14 +129,6 @@ export class ModelHubAccess implements BackendHubAccess {
   readonly #uninstall: (() => void) | undefined;
   readonly #verifyIds: boolean;
   readonly #inlineFileBytes: number;
-  /**
-   * The index of the changeset this process last pushed to each iModel, while its completion's answer is fresh: that
-   * answer said it is the tip (a push's parent must be the tip, and one push per iModel is in flight at a time).
-   * iTwin.js 5.x pulls again right after every push (`pullMergePush`); that pull is answered from here instead of
-   * asking the hub, once (see `downloadChangesets`). The next download call for the iModel takes the entry whatever
-   * it asks for, so it never answers a later pull of the user's own.
-   */
-  readonly #pushedTip = new Map<string, { index: number; answeredAt: number }>();
   #prefetcher: ChangesetPrefetcher | undefined;
 
   constructor(options: ModelHubAccessOptions) {
@@ -389,8 +377,6 @@ export class ModelHubAccess implements BackendHubAccess {
     }
     await uploadFile(created._links.upload!.href, props.pathname, fileSize, this.#retry, this.#wholeFileLimit);
     const { index } = await this.#completePush(arg.iModelId, created, props.briefcaseId, hub);
-    // iTwin.js 4.x does not pull after its push: a pull of the user's own could come next, so nothing is kept.
-    if (REPULLS_AFTER_PUSH) this.#pushedTip.set(arg.iModelId, { index, answeredAt: performance.now() });
     return index;
   }
 
@@ -490,18 +476,6 @@ export class ModelHubAccess implements BackendHubAccess {
   }
 
   async downloadChangesets(arg: DownloadChangesetRangeArg): Promise<ChangesetFileProps[]> {
-    // The pull iTwin.js makes right after its push (from the pushed changeset on, to the tip): the completion answered
-    // a moment ago that nothing follows it. Answering that is the same as this pull having run at the completion; a
-    // changeset someone pushed since comes with the next pull, as it would had it been pushed a moment later.
-    const pushed = this.#pushedTip.get(arg.iModelId);
-    this.#pushedTip.delete(arg.iModelId);
-    if (
-      pushed &&
-      arg.range?.first === pushed.index + 1 &&
-      arg.range.end === undefined &&
-      performance.now() - pushed.answeredAt < PUSHED_TIP_FRESH_MS
-    )
-      return [];
     const hub = await this.#hub(arg.accessToken);
     const inline = new Map<number, Buffer>();
     const listed = await this.#list(arg.iModelId, arg.range, hub, this.#inlineFileBytes > 0 ? inline : undefined);
