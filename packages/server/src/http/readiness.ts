@@ -13,6 +13,12 @@ export interface ReadinessOptions {
 
 type CheckResult = { status: "ok" | "failed"; [detail: string]: unknown };
 
+/**
+ * Probes are called every few seconds by load balancers and orchestrators: a request line for each would bury the
+ * log (and costs a synchronous write each), so only their warnings and errors are logged.
+ */
+const PROBE_LOG_LEVEL = "warn";
+
 /** `GET /health`: the process is up, and which modelhub it is (no authorization; it answers nothing else). */
 export function registerHealth(app: FastifyInstance): void {
   const config = {
@@ -22,7 +28,7 @@ export function registerHealth(app: FastifyInstance): void {
   const schema = {
     response: { 200: { type: "object", properties: { status: { const: "ok" }, version: { type: "string" } } } },
   };
-  app.get("/health", { schema, config }, async () => ({ status: "ok", version: VERSION }));
+  app.get("/health", { schema, config, logLevel: PROBE_LOG_LEVEL }, async () => ({ status: "ok", version: VERSION }));
 }
 
 /**
@@ -40,7 +46,7 @@ export function registerReadiness(app: FastifyInstance, options: ReadinessOption
     200: { type: "object", description: "Every check passed" },
     503: { type: "object", description: "Some check failed: `failing` names them" },
   };
-  app.get("/ready", { schema: { response }, config }, async (_request, reply) => {
+  app.get("/ready", { schema: { response }, config, logLevel: PROBE_LOG_LEVEL }, async (_request, reply) => {
     const entries = await Promise.all(
       Object.entries(options.checks).map(async ([name, check]) => [name, await run(check, timeoutMs)] as const),
     );

@@ -225,6 +225,11 @@ describe("request ids in a `modelhub serve` process's log lines and 5xx bodies",
         headers: { authorization: "Bearer alice", "x-request-id": "req-ok-1" },
       });
       assert.equal(ok.status, 200);
+      // Probes are not logged (a load balancer calls them every few seconds): checked below by their request ids.
+      for (const probe of ["/health", "/ready"])
+        await (
+          await fetch(`${url}${probe}`, { headers: { "x-request-id": `req-probe-${probe.slice(1)}` } })
+        ).arrayBuffer();
 
       // A real fault: the table the handler reads disappears under the running hub (renamed by another connection).
       const db = new Database(join(dataDir, "metadata.db"));
@@ -275,6 +280,10 @@ describe("request ids in a `modelhub serve` process's log lines and 5xx bodies",
         ),
       );
       assert.ok(lines.some((l) => l.reqId === "req-ok-1" && l.msg === "request completed"));
+      assert.deepEqual(
+        lines.filter((l) => String(l.reqId).startsWith("req-probe")),
+        [],
+      );
       // Every line fastify writes for a request carries its id.
       for (const line of lines.filter((l) => l.req !== undefined || l.res !== undefined))
         assert.equal(typeof line.reqId, "string");
