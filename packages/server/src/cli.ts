@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, DEFAULTS, MAX_CLOCK_SKEW_SECONDS, makeConfig } from "./config.js";
-import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-authenticator.js";
-import { parseBlobSpec, parseMetadataSpec } from "./adapters/registry.js";
-import { startServer } from "./main.js";
+import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./http/authn/oidc-limits.js";
+import { parseBlobSpec, parseMetadataSpec } from "./adapters/store-specs.js";
 import type { AuthFlags } from "./config-sources.js";
 import { applyConfigSources, authConfigOf } from "./config-sources.js";
 import { registerApiCommands } from "./admin/commands-api.js";
@@ -317,6 +316,9 @@ program
         throw err;
       }
       const format = opts.logFormat ?? defaultLogFormat(process.stdout.isTTY);
+      // Loaded here, not at the top: the server's modules (fastify, every route and adapter) take most of a second to
+      // load, which every other command would pay for nothing.
+      const { startServer } = await import("./main.js");
       const server = await startServer(config, { metrics: opts.metrics, logFormat: format });
       stdout.lines(bannerLines(server.url, config, format));
       // What `modelhub tokens create` reads to warn when the hub that uses this data directory does not check tokens.

@@ -4,7 +4,6 @@
 // an adapter. Drivers are loaded only when their backend is asked for.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError } from "../config-error.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import type { IdentityStore } from "../ports/identity-store.js";
 import type { MetadataStore } from "../ports/metadata-store.js";
@@ -15,7 +14,8 @@ import { InProcessEventBus } from "./events/in-process-event-bus.js";
 import { privateDataDir } from "./fs/private-data-dir.js";
 import type { MetadataBackend, MetadataStores, OpenBackendOptions } from "./metadata-backend.js";
 import { closeStores } from "./metadata-backend.js";
-import { parsePgUrl } from "./postgres/pg-url.js";
+import type { MetadataSpec } from "./store-specs.js";
+import { DEFAULT_METADATA_SPEC, formatMetadataSpec } from "./store-specs.js";
 import type { MetadataCopyContents } from "./sqlite/backup.js";
 import { newestSchemaVersion, readMetadataCopy, SqliteBackupSource } from "./sqlite/backup.js";
 import { SqliteAccessStore } from "./sqlite/sqlite-access-store.js";
@@ -30,6 +30,8 @@ import { WalCheckpointer } from "./sqlite/wal-checkpointer.js";
 
 export type { BlobSpec } from "./blob/blob-spec.js";
 export { DEFAULT_BLOB_SPEC, formatBlobSpec, parseBlobSpec } from "./blob/blob-spec.js";
+export type { MetadataSpec } from "./store-specs.js";
+export { DEFAULT_METADATA_SPEC, formatMetadataSpec, parseMetadataSpec } from "./store-specs.js";
 export { AZURE_CONNECTION_STRING_VARIABLE, openCloudContainers } from "./blob/open-blob-store.js";
 export type { MetadataBackend, MetadataStores, OpenBackendOptions } from "./metadata-backend.js";
 export { closeStores } from "./metadata-backend.js";
@@ -45,36 +47,6 @@ export class BackendRefusal extends Error {
 
 /** The metadata file of the embedded backend, in the data directory. */
 const SQLITE_FILE = "metadata.db";
-
-/** Where the hub's records live (`--metadata`): the embedded SQLite file in the data directory, or PostgreSQL. */
-export type MetadataSpec = { readonly kind: "sqlite" } | { readonly kind: "postgres"; readonly url: string };
-
-export const DEFAULT_METADATA_SPEC: MetadataSpec = Object.freeze({ kind: "sqlite" });
-
-/** `sqlite` or a `postgres://` / `postgresql://` URL; throws ConfigError naming what is wrong. */
-export function parseMetadataSpec(text: string): MetadataSpec {
-  const spec = text.trim();
-  if (spec === "sqlite") return DEFAULT_METADATA_SPEC;
-  if (/^postgres(ql)?:\/\//.test(spec)) {
-    try {
-      parsePgUrl(spec);
-    } catch (err) {
-      throw new ConfigError(`--metadata: ${(err as Error).message}`);
-    }
-    return Object.freeze({ kind: "postgres", url: spec });
-  }
-  throw new ConfigError(
-    `--metadata must be sqlite (a file in the data directory) or postgres://user@host:port/database, not '${text}'.`,
-  );
-}
-
-/** The URL without its password, for logs and messages. */
-export function formatMetadataSpec(spec: MetadataSpec): string {
-  if (spec.kind === "sqlite") return "sqlite";
-  const url = new URL(spec.url);
-  if (url.password) url.password = "***";
-  return url.toString();
-}
 
 /**
  * The one place that turns `--metadata` into adapters (the composition root asks it; nothing else names an adapter).

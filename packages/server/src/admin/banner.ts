@@ -1,6 +1,6 @@
 // What `modelhub serve` prints once it listens: enough for a newcomer to know what runs and where to go next, and
 // for an operator to see at a glance which storage and which sign-in a node uses.
-import { formatBlobSpec, formatMetadataSpec } from "../adapters/registry.js";
+import { formatBlobSpec, formatMetadataSpec } from "../adapters/store-specs.js";
 import type { ServerConfig } from "../config.js";
 import type { LogFormat } from "../background/log-format.js";
 import { VERSION } from "../version.js";

@@ -2,9 +2,8 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ConfigError, DEFAULTS } from "../config.js";
-import { parseBlobSpec, parseMetadataSpec } from "../adapters/registry.js";
-import { runBackupCommand, runRestoreCommand } from "./commands.js";
-import { DEFAULT_TOKEN_LIFETIME, runTokensCreate, runTokensList, runTokensRevoke } from "./tokens.js";
+import { parseBlobSpec, parseMetadataSpec } from "../adapters/store-specs.js";
+import { DEFAULT_TOKEN_LIFETIME } from "./token-lifetime.js";
 import { stderr, stdout } from "./terminal.js";
 import { integer } from "./cli-options.js";
 
@@ -26,8 +25,8 @@ export function registerMaintenanceCommands(program: Command): void {
       process.env.MODELHUB_BLOBS ?? "fs",
     )
     .option("--json", "print one JSON result instead of progress lines")
-    .action((opts: { to: string; data: string; metadata: string; blobs: string; json?: boolean }) =>
-      runBackupCommand({
+    .action(async (opts: { to: string; data: string; metadata: string; blobs: string; json?: boolean }) =>
+      (await import("./commands.js")).runBackupCommand({
         to: opts.to,
         dataDir: opts.data,
         metadata: opts.metadata,
@@ -42,8 +41,12 @@ export function registerMaintenanceCommands(program: Command): void {
     .requiredOption("--from <dir>", "the backup folder")
     .requiredOption("-d, --data <dir>", "the data directory to create (must not exist, or be empty)")
     .option("--json", "print one JSON result instead of progress lines")
-    .action((opts: { from: string; data: string; json?: boolean }) =>
-      runRestoreCommand({ from: opts.from, dataDir: opts.data, json: opts.json === true }),
+    .action(async (opts: { from: string; data: string; json?: boolean }) =>
+      (await import("./commands.js")).runRestoreCommand({
+        from: opts.from,
+        dataDir: opts.data,
+        json: opts.json === true,
+      }),
     );
 
   program
@@ -138,8 +141,15 @@ export function registerMaintenanceCommands(program: Command): void {
     )
     .option("--json", "print the token and its record as JSON")
     .action(
-      (opts: { user: string; description?: string; expires: string; data: string; metadata: string; json?: boolean }) =>
-        runTokensCreate({
+      async (opts: {
+        user: string;
+        description?: string;
+        expires: string;
+        data: string;
+        metadata: string;
+        json?: boolean;
+      }) =>
+        (await import("./tokens.js")).runTokensCreate({
           dataDir: opts.data,
           metadata: opts.metadata,
           user: opts.user,
@@ -160,8 +170,8 @@ export function registerMaintenanceCommands(program: Command): void {
       process.env.MODELHUB_METADATA ?? "sqlite",
     )
     .option("--json", "print JSON")
-    .action((opts: { user?: string; data: string; metadata: string; json?: boolean }) =>
-      runTokensList({
+    .action(async (opts: { user?: string; data: string; metadata: string; json?: boolean }) =>
+      (await import("./tokens.js")).runTokensList({
         dataDir: opts.data,
         metadata: opts.metadata,
         json: opts.json === true,
@@ -180,7 +190,12 @@ export function registerMaintenanceCommands(program: Command): void {
       process.env.MODELHUB_METADATA ?? "sqlite",
     )
     .option("--json", "print JSON")
-    .action((id: string, opts: { data: string; metadata: string; json?: boolean }) =>
-      runTokensRevoke({ dataDir: opts.data, metadata: opts.metadata, id, json: opts.json === true }),
+    .action(async (id: string, opts: { data: string; metadata: string; json?: boolean }) =>
+      (await import("./tokens.js")).runTokensRevoke({
+        dataDir: opts.data,
+        metadata: opts.metadata,
+        id,
+        json: opts.json === true,
+      }),
     );
 }

@@ -1,5 +1,5 @@
 // The command-line side of backup/restore: progress lines (or one JSON object) and exit codes.
-import { parseBlobSpec, parseMetadataSpec } from "../adapters/registry.js";
+import { parseBlobSpec, parseMetadataSpec } from "../adapters/store-specs.js";
 import { ConfigError } from "../config-error.js";
 import type { Step } from "./backup-manifest.js";
 import { AdminRefusal } from "./backup-manifest.js";

@@ -12,7 +12,9 @@ import { tokensModeWarning } from "./serve-record.js";
 /** A refusal the administrator can fix (bad argument, unknown token): exit code 2. */
 export class TokenCommandError extends Error {}
 
-export const DEFAULT_TOKEN_LIFETIME = "90d";
+import { DEFAULT_TOKEN_LIFETIME } from "./token-lifetime.js";
+
+export { DEFAULT_TOKEN_LIFETIME };
 
 export interface CreatedToken extends AccessTokenRecord {
   /** The secret: shown once, never stored. */

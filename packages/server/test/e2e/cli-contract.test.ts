@@ -62,13 +62,30 @@ async function walk(path: string[] = []): Promise<CommandInfo[]> {
     help: r.out,
     leaf: children.length === 0,
   };
-  const below = [];
-  for (const names of children) {
+  const below = await inParallel(children, async (names) => {
     const nested = await walk([...path, names[0]!]);
     nested[0]!.names = names;
-    below.push(...nested);
-  }
-  return [here, ...below];
+    return nested;
+  });
+  return [here, ...below.flat()];
+}
+
+/**
+ * `run` over `items`, a few at a time, results in order. Each command is a process that mostly waits (for its
+ * modules, or for the client's retries against a hub that is not there: ~4 s each), so running them one by one
+ * made this file take minutes.
+ */
+async function inParallel<T, R>(items: readonly T[], run: (item: T) => Promise<R>, width = 6): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await run(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+  return results;
 }
 
 const NOUNS = [
@@ -139,8 +156,13 @@ describe("the command line's contract, on every command", () => {
   });
 
   it("every command: an unknown option is a usage error, exit 2, one JSON object on stderr under --json", async () => {
-    for (const c of commands.filter((c) => c.leaf)) {
-      const r = await modelhub([...c.path, ...dummyArguments(c.usage), "--no-such-option", "--json"]);
+    const leaves = commands.filter((c) => c.leaf);
+    const ran = await inParallel(leaves, (c) =>
+      modelhub([...c.path, ...dummyArguments(c.usage), "--no-such-option", "--json"]),
+    );
+    assert.equal(ran.length, leaves.length);
+    for (const [i, c] of leaves.entries()) {
+      const r = ran[i]!;
       assert.equal(r.code, 2, `modelhub ${c.path.join(" ")}: ${r.err}`);
       assert.equal(r.out, "", `modelhub ${c.path.join(" ")} wrote to stdout`);
       const error = JSON.parse(r.err) as { error: { code: string; message: string } };
@@ -153,9 +175,9 @@ describe("the command line's contract, on every command", () => {
   it("every command that calls a hub takes --json, and under --json a hub it cannot reach is one JSON error on stderr (exit 1 or 2), nothing on stdout", async () => {
     const hubCommands = commands.filter((c) => c.leaf && c.help.includes("--url <origin>"));
     assert.ok(hubCommands.length >= 25, `${hubCommands.length} commands call a hub`);
-    for (const c of hubCommands) {
-      assert.match(c.help, /--json/, `modelhub ${c.path.join(" ")} has --json`);
-      const r = await modelhub(
+    for (const c of hubCommands) assert.match(c.help, /--json/, `modelhub ${c.path.join(" ")} has --json`);
+    const ran = await inParallel(hubCommands, (c) =>
+      modelhub(
         [...c.path, ...dummyArguments(c.usage), "--json", "--yes"].filter(
           (a) => a !== "--yes" || c.help.includes("--yes"),
         ),
@@ -163,7 +185,11 @@ describe("the command line's contract, on every command", () => {
           MODELHUB_URL: `http://127.0.0.1:${closedPort}`,
           MODELHUB_TOKEN: "alice",
         },
-      );
+      ),
+    );
+    assert.equal(ran.length, hubCommands.length);
+    for (const [i, c] of hubCommands.entries()) {
+      const r = ran[i]!;
       const where = `modelhub ${c.path.join(" ")}: ${r.err}`;
       assert.ok(r.code === 1 || r.code === 2, where);
       assert.equal(r.out, "", where);

@@ -109,8 +109,20 @@ function tempName(): string {
   return `${process.pid}-${randomUUID()}`;
 }
 
-/** Renames a finished temp file over the blob and describes the result (the temp is gone afterwards). */
+/**
+ * Renames a finished temp file over the blob and describes the result (the temp is gone afterwards). The description
+ * is taken from the temp before the rename (a rename keeps the inode, size and modification time): once renamed, the
+ * name may already have been moved or replaced by another request (an upload frozen by its completion), and a stat of
+ * the name would fail or describe another file.
+ */
 export async function promote(temp: string, path: string): Promise<BlobInfo> {
+  let info: BlobInfo;
+  try {
+    info = infoOf(await stat(temp, { bigint: true }));
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
   for (let attempt = 0; ; attempt++) {
     mkdirSync(dirname(path), { recursive: true });
     try {
@@ -124,7 +136,7 @@ export async function promote(temp: string, path: string): Promise<BlobInfo> {
       }
     }
   }
-  return infoOf(await stat(path, { bigint: true }));
+  return info;
 }
 
 /** The store's own folders at the root; no key may start with them. */

@@ -7,6 +7,9 @@ import { HubError } from "../../domain/errors.js";
 import type { IdentityStore, NewUserProfile } from "../../ports/identity-store.js";
 import type { Authenticator } from "./authenticator.js";
 import { bearerToken, invalidToken } from "./bearer.js";
+import { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS } from "./oidc-limits.js";
+
+export { OIDC_CLOCK_TOLERANCE_SECONDS, OIDC_MAX_TOKEN_LIFETIME_SECONDS };
 
 /**
  * Asymmetric algorithms only: never `none`, never HS* — with an HMAC algorithm allowed, a token "signed" with the
@@ -24,11 +27,6 @@ export const OIDC_ALGORITHMS = [
   "ES512",
   "EdDSA",
 ] as const;
-
-/** Clock skew allowed on `exp`/`nbf`/`iat` between the identity provider and the hub (`--clock-skew`). */
-export const OIDC_CLOCK_TOLERANCE_SECONDS = 30;
-/** Longest lifetime (`exp` − `iat`) a token may claim (`--max-token-lifetime`): a day, what the longest-lived providers' defaults stay within. */
-export const OIDC_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 /** A user's profile is written to the store at most this often per process (it rarely changes; tokens arrive constantly). */
 const PROFILE_REFRESH_MS = 60_000;
