@@ -3,7 +3,7 @@
 import type { CreatedGate, GateFailureMode, ModelHubClient } from "@modelhub/client";
 import { Alert, Button, LabeledInput, LabeledSelect, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
-import { describeError } from "./format.js";
+import { useActionOutcome } from "./admin-common.js";
 import { useLoaded } from "./hooks.js";
 
 const FAILURE_LABELS: Record<GateFailureMode, string> = {
@@ -38,22 +38,9 @@ function GatesOfITwin({
   onUnauthorized: () => void;
 }) {
   const [revision, setRevision] = useState(0);
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
+  const { act, alert } = useActionOutcome(() => setRevision((n) => n + 1));
   const [created, setCreated] = useState<CreatedGate>();
   const gates = useLoaded(() => client.gates(iTwinId), [client, iTwinId, revision], onUnauthorized);
-
-  async function act(done: string, failed: string, call: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await call();
-      setOutcome({ ok: true, text: done });
-      return true;
-    } catch (err) {
-      setOutcome({ ok: false, text: `${failed}: ${describeError(err)}` });
-      return false;
-    } finally {
-      setRevision((n) => n + 1);
-    }
-  }
 
   return (
     <section className="mh-stack" aria-labelledby="gates-heading">
@@ -64,16 +51,7 @@ function GatesOfITwin({
         URLs the hub asks before it accepts a push or creates a named version of this iTwin&apos;s iModels; a 4xx answer
         refuses it with the gate&apos;s message.
       </Text>
-      {outcome && (
-        <Alert
-          type={outcome.ok ? "positive" : "negative"}
-          role={outcome.ok ? "status" : "alert"}
-          onClose={() => setOutcome(undefined)}
-          data-testid="gates-outcome"
-        >
-          {outcome.text}
-        </Alert>
-      )}
+      {alert("gates-outcome")}
       {created?.secret && (
         <Alert type="informational" onClose={() => setCreated(undefined)} data-testid="gate-secret">
           The secret of {created.name}, shown only now: <span className="mh-mono">{created.secret}</span>. Give it to
