@@ -40,7 +40,7 @@ export interface ActionOutcomeState {
   alert: (testId?: string) => ReactNode;
 }
 
-/** The outcome of a page's last change (issue 21: one hook for the admin pages and the gates). */
+/** The outcome of a page's last change (issue 21: one hook for the admin pages, the gates and the webhooks). */
 export function useActionOutcome(settled: () => void = () => undefined): ActionOutcomeState {
   const [outcome, setOutcome] = useState<ActionOutcome>();
   async function act(done: string | undefined, failed: string, call: () => Promise<unknown>): Promise<boolean> {
