@@ -1,6 +1,8 @@
-import type { Webhook, WebhookDelivery } from "@modelhub/protocol";
+import type { PagingLinks, Webhook, WebhookDelivery } from "@modelhub/protocol";
 import type { ModelHubClient } from "./client.js";
 import { pageSize, query } from "./client-base.js";
+
+export { MODELHUB_EVENT_TYPES, WEBHOOK_EVENT_TYPES } from "@modelhub/protocol";
 
 /** What `POST /webhooks` takes (the Webhooks API v2's fields). */
 export interface CreateWebhookInput {
@@ -64,6 +66,21 @@ export class Webhooks {
       `${this.path(webhookId)}/deliveries?${query({ $top: pageSize(options.pageSize) })}`,
       "deliveries",
     );
+  }
+
+  /**
+   * One page of the delivery log, newest first, as the API pages it (`$top`, `$skip`), and whether an older page
+   * exists (the answer links a next page): for a UI that shows one page at a time.
+   */
+  async deliveryPage(
+    webhookId: string,
+    page: { top: number; skip: number },
+  ): Promise<{ deliveries: WebhookDelivery[]; hasMore: boolean }> {
+    const answer = await this.client.request<{ deliveries: WebhookDelivery[]; _links?: PagingLinks }>(
+      "GET",
+      `${this.path(webhookId)}/deliveries?${query({ $top: pageSize(page.top), $skip: Math.max(0, Math.floor(page.skip)) })}`,
+    );
+    return { deliveries: answer.deliveries, hasMore: Boolean(answer._links?.next?.href) };
   }
 
   /** Sends a delivery again (pending, due now). */

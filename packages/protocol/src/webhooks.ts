@@ -1,6 +1,11 @@
 /**
- * Webhooks (issue 21): the event types a modelhub webhook may subscribe to, named as the iTwin Platform's Webhooks
- * API v2 names them ("available events" of the iModels and Access Control APIs), and the shapes of the API.
+ * Webhooks (issue 21): the event types a modelhub webhook may subscribe to, and the shapes of the API. The iTwin
+ * Platform's Webhooks API v2 has the first four iModels events and the Access Control ones, with these names and
+ * (modelhub sends exactly these) `content` fields (docs/events.md "Event types"):
+ * - `iModels.iModelCreated.v1`, `iModels.iModelDeleted.v1`: `imodelId`, `userId`;
+ * - `iModels.namedVersionCreated.v1`: `imodelId`, `versionId`, `changesetId`, `changesetIndex`, `userId`;
+ * - `iModels.changesReady.v1`: `imodelId`, `changesetId`, `changesetIndex` (a changeset's change summary is stored).
+ * {@link MODELHUB_EVENT_TYPES} are modelhub extensions: the cloud's v2 has no such event (Webhooks API v1 had them).
  */
 export const WEBHOOK_EVENT_TYPES = [
   "iModels.iModelCreated.v1",
@@ -13,6 +18,12 @@ export const WEBHOOK_EVENT_TYPES = [
   "accessControl.memberRemoved.v1",
   "accessControl.roleAssigned.v1",
 ] as const;
+
+/** Event types modelhub sends that the cloud's Webhooks API v2 does not have (documented as extensions). */
+export const MODELHUB_EVENT_TYPES: readonly WebhookEventType[] = [
+  "iModels.changesetPushed.v1",
+  "iModels.changesetGroupCompleted.v1",
+];
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

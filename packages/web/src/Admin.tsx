@@ -6,11 +6,13 @@ import type { AdminProps } from "./admin-common.js";
 import { MembersSection } from "./AdminMembers.js";
 import { TokensSection } from "./AdminTokens.js";
 import { AuditSection } from "./AdminAudit.js";
+import { AccountWebhooksSection } from "./Webhooks.js";
 import { StorageSection, SystemSection } from "./AdminSystem.js";
 
 const SECTION_LABELS: Record<AdminSection, string> = {
   members: "Members and roles",
   tokens: "Tokens",
+  webhooks: "Webhooks",
   audit: "Audit log",
   storage: "Storage",
   system: "Jobs and health",
@@ -37,6 +39,7 @@ export function AdminPage({ section, ...props }: AdminProps & { section: AdminSe
           <Tabs.Panel key={s} value={s}>
             {s === section && s === "members" && <MembersSection {...props} />}
             {s === section && s === "tokens" && <TokensSection {...props} />}
+            {s === section && s === "webhooks" && <AccountWebhooksSection {...props} />}
             {s === section && s === "audit" && <AuditSection {...props} />}
             {s === section && s === "storage" && <StorageSection {...props} />}
             {s === section && s === "system" && <SystemSection {...props} />}

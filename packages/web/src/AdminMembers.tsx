@@ -2,10 +2,9 @@
 import type { ITwin, ModelHubClient } from "@modelhub/client";
 import { Alert, Button, Checkbox, LabeledInput, LabeledSelect, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
-import { describeError } from "./format.js";
 import { useLoaded } from "./hooks.js";
 import type { AdminProps } from "./admin-common.js";
-import { hubCall } from "./admin-common.js";
+import { hubCall, useActionOutcome } from "./admin-common.js";
 
 // Members and roles ------------------------------------------------------------------------------------------------
 
@@ -63,7 +62,7 @@ function ITwinMembers({
   onUnauthorized: () => void;
 }) {
   const [revision, setRevision] = useState(0);
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
+  const { act, alert, setOutcome } = useActionOutcome(() => setRevision((n) => n + 1));
   const [userId, setUserId] = useState("");
   const [roleId, setRoleId] = useState<string>();
   const base = `/accesscontrol/itwins/${encodeURIComponent(iTwinId)}`;
@@ -83,29 +82,9 @@ function ITwinMembers({
   const { roles, members } = loaded.data;
   const chosenRole = roleId ?? roles.find((r) => r.displayName !== "Owner")?.id ?? roles[0]?.id;
 
-  /** Runs a change and says how it went: `done` on success, `failed` and the hub's reason otherwise. */
-  async function act(done: string, failed: string, call: () => Promise<unknown>) {
-    try {
-      await call();
-      setOutcome({ ok: true, text: done });
-    } catch (err) {
-      setOutcome({ ok: false, text: `${failed}: ${describeError(err)}` });
-    }
-    setRevision((n) => n + 1);
-  }
-
   return (
     <div className="mh-stack">
-      {outcome && (
-        <Alert
-          type={outcome.ok ? "positive" : "negative"}
-          role={outcome.ok ? "status" : "alert"}
-          onClose={() => setOutcome(undefined)}
-          data-testid="members-outcome"
-        >
-          {outcome.text}
-        </Alert>
-      )}
+      {alert("members-outcome")}
       <Text variant="subheading" as="h2">
         Members
       </Text>
@@ -319,7 +298,7 @@ function MemberRoles({
   );
 }
 
-function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions: string[]) => Promise<void> }) {
+function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions: string[]) => Promise<boolean> }) {
   const [name, setName] = useState("");
   const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set(["imodels_webview", "imodels_read"]));
   return (

@@ -1,10 +1,10 @@
 // The admin page of access tokens.
 import { Alert, Badge, Button, LabeledInput, LabeledSelect, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
-import { describeError, formatDate } from "./format.js";
+import { formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
 import type { AdminProps } from "./admin-common.js";
-import { hubCall } from "./admin-common.js";
+import { hubCall, useActionOutcome } from "./admin-common.js";
 
 // Tokens -----------------------------------------------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ export function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
   const [description, setDescription] = useState("");
   const [expires, setExpires] = useState("90d");
   const [secret, setSecret] = useState<{ userId: string; secret: string }>();
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
+  const { act, alert, setOutcome } = useActionOutcome(() => setRevision((n) => n + 1));
   const loaded = useLoaded(
     () => hubCall<{ tokens: TokenRow[] }>(client, "GET", "/admin/tokens"),
     [client, revision],
@@ -44,22 +44,23 @@ export function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
         onSubmit={(e) => {
           e.preventDefault();
           if (!userId.trim()) return setOutcome({ ok: false, text: "Give the user id the token is for." });
-          hubCall<{ token: TokenRow; secret: string }>(
-            client,
-            "POST",
-            "/admin/tokens",
-            { userId: userId.trim(), expires, ...(description.trim() ? { description: description.trim() } : {}) },
-            [201],
-          ).then(
-            (made) => {
-              setSecret({ userId: made.token.userId, secret: made.secret });
-              setOutcome(undefined);
-              setUserId("");
-              setDescription("");
-              setRevision((n) => n + 1);
-            },
-            (err: unknown) => setOutcome({ ok: false, text: `The token was not created: ${describeError(err)}` }),
-          );
+          const body = {
+            userId: userId.trim(),
+            expires,
+            ...(description.trim() ? { description: description.trim() } : {}),
+          };
+          void act(undefined, "The token was not created", async () => {
+            const made = await hubCall<{ token: TokenRow; secret: string }>(
+              client,
+              "POST",
+              "/admin/tokens",
+              body,
+              [201],
+            );
+            setSecret({ userId: made.token.userId, secret: made.secret });
+            setUserId("");
+            setDescription("");
+          });
         }}
       >
         <LabeledInput
@@ -104,15 +105,7 @@ export function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
           </code>
         </Alert>
       )}
-      {outcome && (
-        <Alert
-          type={outcome.ok ? "positive" : "negative"}
-          role={outcome.ok ? "status" : "alert"}
-          onClose={() => setOutcome(undefined)}
-        >
-          {outcome.text}
-        </Alert>
-      )}
+      {alert()}
       {loaded.error && <Alert type="negative">{loaded.error}</Alert>}
       {!loaded.data ? (
         !loaded.error && <ProgressRadial indeterminate aria-label="Loading tokens" />
@@ -153,16 +146,10 @@ export function TokensSection({ client, mode, onUnauthorized }: AdminProps) {
                           size="small"
                           aria-label={`Revoke the token of ${t.userId}${t.description ? ` (${t.description})` : ""}`}
                           onClick={() =>
-                            hubCall(client, "DELETE", `/admin/tokens/${encodeURIComponent(t.id)}`).then(
-                              () => {
-                                setOutcome({
-                                  ok: true,
-                                  text: `Revoked the token of ${t.userId}: it is refused from now on.`,
-                                });
-                                setRevision((n) => n + 1);
-                              },
-                              (err: unknown) =>
-                                setOutcome({ ok: false, text: `The token was not revoked: ${describeError(err)}` }),
+                            void act(
+                              `Revoked the token of ${t.userId}: it is refused from now on.`,
+                              "The token was not revoked",
+                              () => hubCall(client, "DELETE", `/admin/tokens/${encodeURIComponent(t.id)}`),
                             )
                           }
                         >

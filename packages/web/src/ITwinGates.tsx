@@ -1,17 +1,19 @@
-// An iTwin's gates on its page (issue 21; docs/events.md "Gates"): shown to those who may manage the iTwin, who see
-// each gate's name, URL and failure mode, register one and delete one. A generated secret is shown once.
+// An iTwin's gates and webhooks on its page (issue 21; docs/events.md "Gates", "Webhooks"): shown to those who may
+// manage the iTwin. Gates: each one's name, URL and failure mode, register one and delete one; a generated secret is
+// shown once. Webhooks: Webhooks.tsx.
 import type { CreatedGate, GateFailureMode, ModelHubClient } from "@modelhub/client";
 import { Alert, Button, LabeledInput, LabeledSelect, ProgressRadial, Text } from "@itwin/itwinui-react";
 import { useState } from "react";
-import { describeError } from "./format.js";
+import { useActionOutcome } from "./admin-common.js";
 import { useLoaded } from "./hooks.js";
+import { ITwinWebhooks } from "./Webhooks.js";
 
 const FAILURE_LABELS: Record<GateFailureMode, string> = {
   closed: "closed (no answer refuses)",
   open: "open (no answer accepts)",
 };
 
-/** Nothing unless the caller has `imodels_manage` on the iTwin (the hub refuses the others anyway). */
+/** Nothing unless the caller has `imodels_manage` on the iTwin (the hub refuses others its gates and webhooks anyway). */
 export function ITwinGates({
   client,
   iTwinId,
@@ -25,7 +27,12 @@ export function ITwinGates({
   if (!permissions.data) return null;
   // A marker of the decision (nothing shown): the caller may not manage the iTwin's gates.
   if (!permissions.data.includes("imodels_manage")) return <span hidden data-testid="gates-not-managed" />;
-  return <GatesOfITwin client={client} iTwinId={iTwinId} onUnauthorized={onUnauthorized} />;
+  return (
+    <>
+      <GatesOfITwin client={client} iTwinId={iTwinId} onUnauthorized={onUnauthorized} />
+      <ITwinWebhooks client={client} iTwinId={iTwinId} onUnauthorized={onUnauthorized} />
+    </>
+  );
 }
 
 function GatesOfITwin({
@@ -38,22 +45,9 @@ function GatesOfITwin({
   onUnauthorized: () => void;
 }) {
   const [revision, setRevision] = useState(0);
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
+  const { act, alert } = useActionOutcome(() => setRevision((n) => n + 1));
   const [created, setCreated] = useState<CreatedGate>();
   const gates = useLoaded(() => client.gates(iTwinId), [client, iTwinId, revision], onUnauthorized);
-
-  async function act(done: string, failed: string, call: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await call();
-      setOutcome({ ok: true, text: done });
-      return true;
-    } catch (err) {
-      setOutcome({ ok: false, text: `${failed}: ${describeError(err)}` });
-      return false;
-    } finally {
-      setRevision((n) => n + 1);
-    }
-  }
 
   return (
     <section className="mh-stack" aria-labelledby="gates-heading">
@@ -64,16 +58,7 @@ function GatesOfITwin({
         URLs the hub asks before it accepts a push or creates a named version of this iTwin&apos;s iModels; a 4xx answer
         refuses it with the gate&apos;s message.
       </Text>
-      {outcome && (
-        <Alert
-          type={outcome.ok ? "positive" : "negative"}
-          role={outcome.ok ? "status" : "alert"}
-          onClose={() => setOutcome(undefined)}
-          data-testid="gates-outcome"
-        >
-          {outcome.text}
-        </Alert>
-      )}
+      {alert("gates-outcome")}
       {created?.secret && (
         <Alert type="informational" onClose={() => setCreated(undefined)} data-testid="gate-secret">
           The secret of {created.name}, shown only now: <span className="mh-mono">{created.secret}</span>. Give it to

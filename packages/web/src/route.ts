@@ -4,8 +4,8 @@ import { useEffect, useState } from "react";
 export type IModelTab = "changesets" | "versions" | "briefcases" | "checkpoints" | "compare";
 export const IMODEL_TABS: readonly IModelTab[] = ["changesets", "versions", "briefcases", "checkpoints", "compare"];
 
-export type AdminSection = "members" | "tokens" | "audit" | "storage" | "system";
-export const ADMIN_SECTIONS: readonly AdminSection[] = ["members", "tokens", "audit", "storage", "system"];
+export type AdminSection = "members" | "tokens" | "webhooks" | "audit" | "storage" | "system";
+export const ADMIN_SECTIONS: readonly AdminSection[] = ["members", "tokens", "webhooks", "audit", "storage", "system"];
 
 /** The two changeset indexes the compare tab opens with (`#/imodels/{id}/compare/{from}/{to}`). */
 export interface ComparePoints {

@@ -1,3 +1,5 @@
+import type { WebhookEvent } from "./webhook-store.js";
+
 /**
  * Element-level change summaries: what each changeset did to which elements (issue 20). Written once per changeset
  * by the summary job, read by the changes/compare API. Rows live in the metadata database beside the changesets
@@ -10,8 +12,12 @@
  * - element rows of one changeset have distinct ids; lists are ordered by element id and honour limit/offset.
  */
 export interface ChangeSummaryStore {
-  /** Stores a summary with its elements and counts in one transaction. */
-  putSummary(summary: ChangesetSummary, elements: readonly ChangedElementRow[]): Promise<boolean>;
+  /**
+   * Stores a summary with its elements and counts in one transaction; `event` (the cloud's `iModels.changesReady.v1`)
+   * goes into the webhook outbox in that same transaction, only when the summary is stored by this call (the outbox:
+   * the deliveries exist if and only if the summary does; a second store of the same summary queues nothing).
+   */
+  putSummary(summary: ChangesetSummary, elements: readonly ChangedElementRow[], event?: WebhookEvent): Promise<boolean>;
   getSummary(iModelId: string, changesetIndex: number): Promise<ChangesetSummary | undefined>;
   /** Summaries of changesets `afterIndex < index <= lastIndex`, by index. */
   listSummaries(iModelId: string, afterIndex: number, lastIndex: number): Promise<ChangesetSummary[]>;

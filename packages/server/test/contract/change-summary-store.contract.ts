@@ -2,12 +2,17 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { ChangeSummaryStore, ChangedElementRow, ChangesetSummary } from "../../src/ports/change-summary-store.js";
 import type { MetadataStore } from "../../src/ports/metadata-store.js";
+import type { WebhookEvent, WebhookStore } from "../../src/ports/webhook-store.js";
 import { changeset, iModel } from "./metadata-store.contract.js";
 
-/** A fresh database: the summary store and the metadata store on it (for the iModels and changesets it refers to). */
+/**
+ * A fresh database: the summary store and the metadata store on it (for the iModels and changesets it refers to),
+ * and the webhook store on it (for the outbox a stored summary writes to).
+ */
 export type ChangeSummaryStoreFactory = () => Promise<{
   summaries: ChangeSummaryStore;
   store: MetadataStore;
+  webhooks: WebhookStore;
   cleanup(): Promise<void>;
 }>;
 
@@ -53,9 +58,10 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
   describe(`ChangeSummaryStore contract: ${name}`, () => {
     let summaries: ChangeSummaryStore;
     let store: MetadataStore;
+    let webhooks: WebhookStore;
     let cleanup: () => Promise<void>;
     beforeEach(async () => {
-      ({ summaries, store, cleanup } = await factory());
+      ({ summaries, store, webhooks, cleanup } = await factory());
       await store.transaction(async (tx) => {
         await tx.insertIModel(iModel("m1"));
         for (let i = 1; i <= 3; i++) await tx.insertChangeset(changeset("m1", i));
@@ -98,6 +104,35 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       const byId = [...elements].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       assert.deepEqual(await summaries.listElements("m1", 1, {}, { limit: 10, offset: 0 }), byId);
       assert.deepEqual(await summaries.rangeRows("m1", 0, 1), byId);
+    });
+
+    it("queues its webhook event in the outbox with a summary it stores, and only then", async () => {
+      const hook = await webhooks.create({
+        scope: "Account",
+        scopeId: null,
+        callbackUrl: "https://hooks.example.com/in",
+        eventTypes: ["iModels.changesReady.v1"],
+        secret: "s".repeat(32),
+        expirationDateTime: "2999-01-01T00:00:00.000Z",
+        active: true,
+        createdBy: "alice",
+        createdDateTime: "2026-12-07T00:00:00.000Z",
+      });
+      const ready = (iModelId: string, index: number): WebhookEvent => ({
+        eventType: "iModels.changesReady.v1",
+        iTwinId: "tw",
+        iModelId,
+        content: { imodelId: iModelId, changesetIndex: String(index) },
+      });
+      assert.equal(await summaries.putSummary(summary("m1", 1), [row(1, "0x1", "inserted")], ready("m1", 1)), true);
+      // Stored already, and refused (no such changeset): no event either time.
+      assert.equal(await summaries.putSummary(summary("m1", 1), [], ready("m1", 1)), false);
+      assert.equal(await summaries.putSummary(summary("gone", 1), [], ready("gone", 1)), false);
+      const queued = await webhooks.deliveries(hook.id, { limit: 10, offset: 0 });
+      assert.deepEqual(
+        queued.map((d) => [d.eventType, d.stream, (JSON.parse(d.envelope) as { content: unknown }).content]),
+        [["iModels.changesReady.v1", "m1", { imodelId: "m1", changesetIndex: "1" }]],
+      );
     });
 
     it("refuses a summary of a changeset the iModel does not have (deleted meanwhile, or another id)", async () => {

@@ -103,7 +103,14 @@ describe("webhooks end to end", () => {
         briefcaseId: String(briefcaseId),
         userId: "alice",
       });
-      assert.equal(mine()[4]!.body.content.versionId, version.body.namedVersion.id);
+      // The cloud's content field for field (iModels API "available events"): no versionName since 2023.
+      assert.deepEqual(mine()[4]!.body.content, {
+        imodelId: iModel.id,
+        versionId: version.body.namedVersion.id,
+        changesetId: fixture.changesets.at(-1)!.id,
+        changesetIndex: "3",
+        userId: "alice",
+      });
 
       const log = await call(`${hub.url}/webhooks/${webhookId}/deliveries`, "GET");
       assert.equal(log.status, 200);
@@ -111,6 +118,35 @@ describe("webhooks end to end", () => {
         (log.body.deliveries as Json[]).map((d) => [d.status, d.lastStatus, d.attempts]),
         Array(5).fill(["delivered", 200, 1]),
       );
+    });
+
+    it("sends iModels.changesReady.v1 once each pushed changeset's change summary is stored, in order", async () => {
+      const made = await call(`${hub.url}/webhooks`, "POST", {
+        callbackUrl: receiver.url("/ready"),
+        scope: "iTwin",
+        scopeId: T,
+        eventTypes: ["iModels.changesReady.v1"],
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const iModel = await createIModelFromFile(hub, fixture.version0Path, { iTwinId: T, name: "changes ready" });
+      const briefcaseId = await acquireBriefcase(hub, iModel.id);
+      for (const cs of fixture.changesets) await pushChangeset(hub, iModel.id, briefcaseId, cs);
+
+      const ready = () =>
+        receiver.received.filter((r) => r.path === "/ready" && r.body.content?.imodelId === iModel.id);
+      await eventually(async () => (ready().length >= 3 ? true : undefined), 120_000, "3 changesReady deliveries");
+      assert.deepEqual(
+        ready().map((r) => [r.body.eventType, r.body.content]),
+        fixture.changesets.map((cs, i) => [
+          "iModels.changesReady.v1",
+          { imodelId: iModel.id, changesetId: cs.id, changesetIndex: String(i + 1) },
+        ]),
+      );
+      for (const r of ready()) assert.equal(receiver.signed(r, made.body.webhook.secret), true);
+      // Sent when the summary is stored: the summary is there by then.
+      const changes = await hub.api<Json>("GET", `/${iModel.id}/changesets/3/changes`);
+      assert.equal(changes.status, 200, changes.text);
+      assert.equal(changes.body.changes.state, "ready", changes.text);
     });
 
     it("refuses callbacks into private networks when they are registered", async () => {

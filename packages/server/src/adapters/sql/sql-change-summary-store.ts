@@ -2,6 +2,8 @@ import { yieldIfBusy } from "../../util/event-loop.js";
 import type { SideDatabase } from "./side-database.js";
 import type { SqlSession } from "./sql-session.js";
 import { decodeChangedElements, encodeChangedElements } from "./changed-elements-codec.js";
+import { queueWebhookEvent } from "./webhook-outbox.js";
+import type { WebhookEvent } from "../../ports/webhook-store.js";
 import type {
   ChangeSummaryStore,
   ChangedElementRow,
@@ -20,6 +22,8 @@ export interface SummaryDb {
   run(sql: string, params: unknown[]): Promise<number>;
   /** Runs `fn` in one write transaction; statements of `fn` go through the `SummaryDb` it is given. */
   transaction<T>(fn: (db: SummaryDb) => Promise<T>): Promise<T>;
+  /** Queues a webhook event in the outbox (webhook-outbox.ts), in this `SummaryDb`'s transaction. */
+  queueWebhook(event: WebhookEvent): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -42,6 +46,10 @@ export class SideSummaryDb implements SummaryDb {
     return this.side.transaction((tx) => fn(new SideSummaryDb(this.side, tx)));
   }
 
+  queueWebhook(event: WebhookEvent): Promise<number> {
+    return queueWebhookEvent(this.tx ?? this.side.session, event);
+  }
+
   async close(): Promise<void> {
     this.side.close();
   }
@@ -59,7 +67,11 @@ const SUMMARY_COLUMNS =
 export class SqlChangeSummaryStore implements ChangeSummaryStore {
   constructor(private readonly db: SummaryDb) {}
 
-  async putSummary(s: ChangesetSummary, elements: readonly ChangedElementRow[]): Promise<boolean> {
+  async putSummary(
+    s: ChangesetSummary,
+    elements: readonly ChangedElementRow[],
+    event?: WebhookEvent,
+  ): Promise<boolean> {
     // Compressed before the write transaction, so the write lock is held for one row only.
     const blob = await encodeChangedElements(elements);
     return this.db.transaction(async (db) => {
@@ -87,6 +99,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
           blob,
         ],
       );
+      if (inserted > 0 && event) await db.queueWebhook(event);
       return inserted > 0;
     });
   }

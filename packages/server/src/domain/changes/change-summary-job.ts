@@ -16,6 +16,8 @@ import type { ScratchSpace } from "../../ports/scratch-space.js";
 import { blobKeys } from "../blob-keys.js";
 import type { Clock } from "../context.js";
 import type { EventPublisher } from "../../ports/event-bus.js";
+import type { WebhookEvent } from "../../ports/webhook-store.js";
+import type { WebhookEventType } from "@modelhub/protocol";
 import { noEvents } from "../../ports/event-bus.js";
 
 export const CHANGE_SUMMARY_JOB = "changes.summarize";
@@ -94,7 +96,7 @@ export class ChangeSummaryJob {
       const first = missing[0]!;
       const last = Math.min(upToIndex, first + BATCH - 1);
       try {
-        await this.summarizeBatch(iModelId, first, last, new Set(missing));
+        await this.summarizeBatch(iModel, first, last, new Set(missing));
       } catch (err) {
         // The worker says a changeset cannot be read or applied (its verdict on the file; a crash is not one). Which:
         // the first alone tells. The batch's summaries already made are made again by the next turn of the loop.
@@ -102,7 +104,7 @@ export class ChangeSummaryJob {
         let reason = err.message;
         if (last > first) {
           try {
-            await this.summarizeBatch(iModelId, first, first, new Set([first]));
+            await this.summarizeBatch(iModel, first, first, new Set([first]));
             continue;
           } catch (alone) {
             if (!(alone instanceof FileRejected)) throw alone;
@@ -154,7 +156,13 @@ export class ChangeSummaryJob {
   }
 
   /** Summarizes changesets `first..last` (those in `wanted`), bringing the cached briefcase there. */
-  private async summarizeBatch(iModelId: string, first: number, last: number, wanted: Set<number>): Promise<void> {
+  private async summarizeBatch(
+    iModel: { id: string; iTwinId: string },
+    first: number,
+    last: number,
+    wanted: Set<number>,
+  ): Promise<void> {
+    const iModelId = iModel.id;
     await mkdir(this.options.cacheDir, { recursive: true });
     const briefcasePath = this.briefcasePath(iModelId);
     const at = await this.cachedIndex(iModelId, briefcasePath);
@@ -226,7 +234,7 @@ export class ChangeSummaryJob {
       }
       for (const raw of result.summaries) {
         if (!wanted.has(raw.index)) continue;
-        await this.store_(iModelId, raw);
+        await this.store_(iModel, raw);
       }
       if (final && applyLater) {
         await call({ changesets: [{ ...final, summarize: false }] }).catch(async (err: unknown) => {
@@ -238,7 +246,13 @@ export class ChangeSummaryJob {
     });
   }
 
-  private async store_(iModelId: string, raw: RawChangesetSummary): Promise<void> {
+  /**
+   * Stores one changeset's summary and, in the same transaction, the cloud's `iModels.changesReady.v1` for webhooks
+   * (its content as the cloud's: the iModel, the changeset's id and index as a string); once committed, the change
+   * feed's `changes` event. Deliverers find the event at their next poll (≤ 1 s).
+   */
+  private async store_(iModel: { id: string; iTwinId: string }, raw: RawChangesetSummary): Promise<void> {
+    const iModelId = iModel.id;
     const elements = raw.elements.map((e) => ({ ...e, changesetIndex: raw.index }));
     const summary: ChangesetSummary = {
       iModelId,
@@ -253,7 +267,13 @@ export class ChangeSummaryJob {
       createdAt: this.clock.now().toISOString(),
       failure: null,
     };
-    if (await this.summaries.putSummary(summary, elements)) {
+    const changesReady: WebhookEvent = {
+      eventType: "iModels.changesReady.v1" satisfies WebhookEventType,
+      iTwinId: iModel.iTwinId,
+      iModelId,
+      content: { imodelId: iModelId, changesetId: raw.id, changesetIndex: String(raw.index) },
+    };
+    if (await this.summaries.putSummary(summary, elements, changesReady)) {
       this.events.publish(iModelId, {
         type: "changes",
         data: {

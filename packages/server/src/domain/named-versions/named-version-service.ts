@@ -96,7 +96,6 @@ export class NamedVersionService {
         iModelId,
         content: {
           versionId: record.id,
-          versionName: record.name,
           changesetId: record.changesetId ?? "",
           changesetIndex: String(record.changesetIndex),
           userId: actor.userId,
