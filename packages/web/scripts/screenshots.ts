@@ -1,6 +1,7 @@
 // `npm run screenshots`: regenerates docs/screenshots/*.png of the web UI's main pages, against a real hub that a
 // real iTwin.js backend pushed to (the browser tests' setup). Needs the built UI and Chromium, as the tests do.
 import { mkdir } from "node:fs/promises";
+import { Webhooks } from "@modelhub/client";
 import { fileURLToPath } from "node:url";
 import {
   ITWIN_ID,
@@ -24,6 +25,21 @@ try {
     .createNamedVersion(demo.iModelId, { name: "Design review", description: "pumps placed", changeset: 1 });
   await demo.alice.do("lock", { key: "a", level: "exclusive", ids: demo.firstElements.slice(0, 2) });
   await demo.apiAs("bob").createITwin({ displayName: "East site", subClass: "Asset", class: "Thing" });
+  // Events out: a gate and a webhook on the iTwin, an Account webhook for the admin page (receivers that are not
+  // there: the pictures show the forms and lists, not deliveries).
+  await demo.apiAs("alice").createGate(ITWIN_ID, { url: "http://127.0.0.1:9/integrity-check", name: "integrity" });
+  const webhooks = new Webhooks(demo.apiAs("alice"));
+  await webhooks.create({
+    callbackUrl: "http://127.0.0.1:9/tiles",
+    scope: "iTwin",
+    scopeId: ITWIN_ID,
+    eventTypes: ["iModels.namedVersionCreated.v1", "iModels.changesReady.v1"],
+  });
+  await webhooks.create({
+    callbackUrl: "http://127.0.0.1:9/chat",
+    scope: "Account",
+    eventTypes: ["iModels.iModelCreated.v1", "iModels.iModelDeleted.v1"],
+  });
   // Every page of the UI, at desktop size, and the narrow layout (tables as cards) at phone size.
   const shots: {
     name: string;
@@ -33,6 +49,8 @@ try {
     hash?: string;
     signedOut?: boolean;
     ready: string;
+    /** Scrolled to the top of the window before the picture (a section below the fold). */
+    scrollTo?: string;
   }[] = [
     { name: "sign-in", width: 1280, height: 800, signedOut: true, hash: "#/", ready: "input[name='username']" },
     {
@@ -78,11 +96,33 @@ try {
       ready: "[data-testid='checkpoints'] tr[data-index='0']",
     },
     {
+      name: "compare",
+      width: 1280,
+      height: 800,
+      tab: "compare",
+      ready: "[data-testid='compare-counts']",
+    },
+    {
+      name: "itwin-events",
+      width: 1280,
+      height: 800,
+      hash: `#/itwins/${ITWIN_ID}`,
+      ready: "[data-testid='webhooks'] tr",
+      scrollTo: "#gates-heading",
+    },
+    {
       name: "admin-members",
       width: 1280,
       height: 800,
       hash: "#/admin/members",
       ready: "[data-testid='members'] tr[data-member]",
+    },
+    {
+      name: "admin-webhooks",
+      width: 1280,
+      height: 800,
+      hash: "#/admin/webhooks",
+      ready: "[data-testid='webhooks'] tr",
     },
     {
       name: "admin-audit",
@@ -134,6 +174,8 @@ try {
       .first()
       .waitFor({ state: "detached", timeout: 20_000 })
       .catch(() => undefined);
+    if (shot.scrollTo)
+      await page.locator(shot.scrollTo).evaluate((element) => element.scrollIntoView({ block: "start" }));
     const path = `${out}${shot.name}.png`;
     await page.screenshot({ path, fullPage: false });
     process.stdout.write(`${path}\n`);
