@@ -1,5 +1,7 @@
-import { HubHttpError } from "./hub-calls.js";
-import { bentley, common } from "./host.js";
+import type { ModelHubClient } from "@modelhub/client";
+import type { ConflictingLock } from "@modelhub/protocol";
+import { HubHttpError, hubErrorOf } from "./hub-calls.js";
+import { backend, bentley, common } from "./host.js";
 import { TransferAborted } from "./transfers.js";
 
 /**
@@ -62,4 +64,55 @@ export async function hostErrors<T>(operation: string, work: () => Promise<T>): 
     if (err instanceof TransferAborted) throw cancelled(operation);
     throw err;
   }
+}
+
+/**
+ * Runs one operation's client calls, with the hub's refusals as the host's errors (toHostError); a lock conflict
+ * names the holder, read through `conflict.hub`. No answer at all stays a HubUnreachableError.
+ */
+export async function callHub<T>(
+  operation: string,
+  work: () => Promise<T>,
+  conflict?: { hub: ModelHubClient; iModelId: string },
+): Promise<T> {
+  try {
+    return await work();
+  } catch (thrown) {
+    const err = hubErrorOf(thrown, operation);
+    if (err instanceof HubHttpError) throw await hostErrorOf(err, operation, conflict?.hub, conflict?.iModelId);
+    throw err;
+  }
+}
+
+/** The hub's error codes as the errors core-backend knows how to act on; a lock conflict names the holder. */
+export async function hostErrorOf(
+  err: HubHttpError,
+  operation: string,
+  hub?: ModelHubClient,
+  iModelId?: string,
+): Promise<Error> {
+  if (err.code === "ConflictWithAnotherUser" && operation === "acquireLocks")
+    return lockConflict(err.body?.conflictingLocks ?? [], hub, iModelId);
+  return toHostError(err, operation);
+}
+
+async function lockConflict(conflicts: ConflictingLock[], hub?: ModelHubClient, iModelId?: string): Promise<Error> {
+  const first = conflicts[0];
+  const holder = first?.briefcaseIds[0] ?? 0;
+  let alias = `briefcase ${holder}`;
+  if (hub && iModelId && holder) {
+    try {
+      const briefcase = await hub.getBriefcase(iModelId, holder);
+      alias = briefcase.deviceName
+        ? `${briefcase.ownerId} (${briefcase.deviceName})`
+        : `${briefcase.ownerId} (${holder})`;
+    } catch {
+      // the holder was released meanwhile: keep the id
+    }
+  }
+  return new backend.LockConflict(
+    holder,
+    alias,
+    first?.lockLevel === "shared" ? "shared lock is held" : "exclusive lock is already held",
+  );
 }

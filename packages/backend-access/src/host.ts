@@ -24,7 +24,7 @@ export const hostLogger: AccessLogger = {
 /** "5.1.9" etc.: the host's core-backend version, for messages. */
 export const hostVersion: string = (require("@itwin/core-backend/package.json") as { version: string }).version;
 
-type ComputeChangesetId = (props: { parentId: string; pathname: string }) => string;
+export type ComputeChangesetId = (props: { parentId: string; pathname: string }) => string;
 
 let idRule: ComputeChangesetId | undefined;
 
@@ -45,5 +45,23 @@ export function changesetIdRule(): ComputeChangesetId | undefined {
     return idRule;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether the file at `pathname` is the changeset `id` on `parentId` by iTwin.js's rule; false when it is no changeset. */
+export function hasChangesetId(computeId: ComputeChangesetId, parentId: string, pathname: string, id: string): boolean {
+  try {
+    return computeId({ parentId, pathname }) === id;
+  } catch {
+    return false; // not a changeset file at all
+  }
+}
+
+/** The host's current token (`IModelHost.authorizationClient`), or "" when it has none. */
+export async function hostToken(): Promise<string> {
+  try {
+    return (await backend.IModelHost.getAccessToken()) || "";
+  } catch {
+    return "";
   }
 }

@@ -7,7 +7,7 @@ import { createParser } from "eventsource-parser";
 import type { AuthorizationSource } from "@modelhub/client";
 import type { PrefetchOptions, PrefetchSource, PrefetchStats } from "./prefetch-options.js";
 import { hubCall } from "./hub-calls.js";
-import { changesetIdRule } from "./host.js";
+import { changesetIdRule, hasChangesetId } from "./host.js";
 import { downloadFile, runLimited, TransferAborted } from "./transfers.js";
 
 /** Suffix of the prefetcher's files while they are not yet checked; iTwin.js only opens `<id>.cs`. */
@@ -324,7 +324,7 @@ export class IModelFollower {
           this.source.wholeFileLimit,
         );
         const computeId = this.source.verifyIds ? changesetIdRule() : undefined;
-        if (computeId && !hasId(computeId, c.parentId, unchecked, c.id)) {
+        if (computeId && !hasChangesetId(computeId, c.parentId, unchecked, c.id)) {
           this.stats.rejected++;
           this.#refused.add(c.id);
           this.source.logger.warn(
@@ -375,18 +375,5 @@ export class IModelFollower {
       if (name.endsWith(UNCHECKED_SUFFIX) || name.endsWith(`${UNCHECKED_SUFFIX}.part`))
         await rm(join(this.folder, name), { force: true });
     }
-  }
-}
-
-function hasId(
-  computeId: (props: { parentId: string; pathname: string }) => string,
-  parentId: string,
-  pathname: string,
-  id: string,
-): boolean {
-  try {
-    return computeId({ parentId, pathname }) === id;
-  } catch {
-    return false; // not a changeset file at all
   }
 }

@@ -10,7 +10,7 @@ import { SqliteAccessStore } from "../../src/adapters/sqlite/sqlite-access-store
 import { openSqliteDatabase } from "../../src/adapters/sqlite/sqlite-database.js";
 import type { SqliteDatabase } from "../../src/adapters/sqlite/sqlite-database.js";
 import { AccessService } from "../../src/domain/access/access-service.js";
-import type { AccessPolicy } from "../../src/domain/access/access-service.js";
+import type { AccessPolicy } from "../../src/domain/access/access-rules.js";
 import { HubError } from "../../src/domain/errors.js";
 
 const T = "11111111-1111-4111-8111-111111111111";

@@ -1,5 +1,6 @@
 import { PG_CHANGE_MIGRATIONS } from "./pg-migrations-changes.js";
 import { PG_GATE_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-events.js";
+import { changeSummariesMigration, imodelUsersMigration, POSTGRES_DDL } from "../sql/shared-migrations.js";
 
 /**
  * Versioned schema of the PostgreSQL metadata database. Append only: never edit a migration that shipped.
@@ -7,7 +8,8 @@ import { PG_GATE_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-event
  * Migration 1 is the schema SQLite reaches after its migrations 1–5 (src/adapters/sqlite/migrations.ts) with the same
  * table and column names, so the metadata store's SQL text runs on both. Types: BIGINT for every integer (sizes,
  * indexes, counters, ms-since-epoch times); TEXT for ISO timestamps and JSON, exactly as SQLite stores them.
- * A later SQLite migration needs its PostgreSQL twin here.
+ * A later SQLite migration needs its PostgreSQL twin here; where the two differ only in types, both are written once
+ * in adapters/sql/shared-migrations.ts.
  */
 export interface PgMigration {
   version: number;
@@ -280,16 +282,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 3,
     name: "users who ever connected to an iModel (SQLite migration 6)",
-    sql: `
-      CREATE TABLE imodel_users (
-        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
-        user_id TEXT NOT NULL,
-        first_seen_at TEXT NOT NULL,
-        PRIMARY KEY (imodel_id, user_id)
-      );
-      INSERT INTO imodel_users (imodel_id, user_id, first_seen_at)
-        SELECT imodel_id, owner_id, MIN(acquired_at) FROM briefcases GROUP BY imodel_id, owner_id;
-    `,
+    sql: imodelUsersMigration(POSTGRES_DDL),
   },
   {
     version: 4,
@@ -353,39 +346,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   {
     version: 7,
     name: "element-level change summaries of changesets (SQLite migration 10)",
-    sql: `
-      CREATE TABLE change_summaries (
-        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
-        changeset_index BIGINT NOT NULL,
-        changeset_id TEXT NOT NULL,
-        inserted BIGINT NOT NULL,
-        updated BIGINT NOT NULL,
-        deleted BIGINT NOT NULL,
-        schema_changed BIGINT NOT NULL,
-        schemas TEXT NOT NULL,
-        counts TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (imodel_id, changeset_index)
-      );
-      CREATE TABLE changed_elements (
-        imodel_id TEXT NOT NULL,
-        changeset_index BIGINT NOT NULL,
-        element_id TEXT NOT NULL,
-        op TEXT NOT NULL,
-        class_name TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        previous_model_id TEXT,
-        parent_id TEXT,
-        label TEXT,
-        properties TEXT,
-        PRIMARY KEY (imodel_id, changeset_index, element_id),
-        FOREIGN KEY (imodel_id, changeset_index) REFERENCES change_summaries(imodel_id, changeset_index) ON DELETE CASCADE
-      );
-      -- No second index: a compare reads a range of the primary key (its changesets) and sorts it by element, which
-      -- costs less than an index repeating every row would on disk.
-    `,
+    sql: changeSummariesMigration(POSTGRES_DDL),
   },
-  // Events out (issue 21), kept in files of their own (this file is at its size limit).
+  // Events out (issue 21), kept in files of their own.
   ...PG_GATE_MIGRATIONS,
   ...PG_WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).

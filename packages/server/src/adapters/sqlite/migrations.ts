@@ -1,5 +1,6 @@
 import { CHANGE_MIGRATIONS } from "./migrations-changes.js";
 import { GATE_MIGRATIONS, WEBHOOK_MIGRATIONS } from "./migrations-events.js";
+import { changeSummariesMigration, imodelUsersMigration, SQLITE_DDL } from "../sql/shared-migrations.js";
 
 /** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
 export interface Migration {
@@ -264,22 +265,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE imodels ADD COLUMN creation_source TEXT;
     `,
   },
-  {
-    version: 6,
-    name: "users who ever connected to an iModel",
-    sql: `
-      -- Everyone who acquired a briefcase, kept after the briefcase is released: the users endpoints list "users who
-      -- have ever been connected to the iModel", as the cloud does.
-      CREATE TABLE imodel_users (
-        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
-        user_id TEXT NOT NULL,
-        first_seen_at TEXT NOT NULL,
-        PRIMARY KEY (imodel_id, user_id)
-      ) WITHOUT ROWID;
-      INSERT INTO imodel_users (imodel_id, user_id, first_seen_at)
-        SELECT imodel_id, owner_id, MIN(acquired_at) FROM briefcases GROUP BY imodel_id, owner_id;
-    `,
-  },
+  { version: 6, name: "users who ever connected to an iModel", sql: imodelUsersMigration(SQLITE_DDL) },
   {
     version: 7,
     name: "iTwins people create and own; every iTwin has an Owner role",
@@ -355,39 +341,9 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 10,
     name: "element-level change summaries of changesets (issue 20)",
-    sql: `
-      CREATE TABLE change_summaries (
-        imodel_id TEXT NOT NULL REFERENCES imodels(id) ON DELETE CASCADE,
-        changeset_index INTEGER NOT NULL,
-        changeset_id TEXT NOT NULL,
-        inserted INTEGER NOT NULL,
-        updated INTEGER NOT NULL,
-        deleted INTEGER NOT NULL,
-        schema_changed INTEGER NOT NULL,
-        schemas TEXT NOT NULL,
-        counts TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (imodel_id, changeset_index)
-      ) WITHOUT ROWID;
-      CREATE TABLE changed_elements (
-        imodel_id TEXT NOT NULL,
-        changeset_index INTEGER NOT NULL,
-        element_id TEXT NOT NULL,
-        op TEXT NOT NULL,
-        class_name TEXT NOT NULL,
-        model_id TEXT NOT NULL,
-        previous_model_id TEXT,
-        parent_id TEXT,
-        label TEXT,
-        properties TEXT,
-        PRIMARY KEY (imodel_id, changeset_index, element_id),
-        FOREIGN KEY (imodel_id, changeset_index) REFERENCES change_summaries(imodel_id, changeset_index) ON DELETE CASCADE
-      ) WITHOUT ROWID;
-      -- No second index: a compare reads a range of the primary key (its changesets) and sorts it by element, which
-      -- costs less than an index repeating every row would on disk.
-    `,
+    sql: changeSummariesMigration(SQLITE_DDL),
   },
-  // Events out (issue 21), kept in files of their own (this file is at its size limit).
+  // Events out (issue 21), kept in files of their own.
   ...GATE_MIGRATIONS,
   ...WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).

@@ -1,17 +1,14 @@
-import { join } from "node:path";
 import type { BlobStore } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
-import { FileRejected } from "../../ports/imodel-file-worker.js";
 import type {
   ChangesetFilter,
   ChangesetRecord,
   IModelRecord,
-  MetadataReader,
   MetadataStore,
   Page,
 } from "../../ports/metadata-store.js";
-import { blobKeys, parseBlobKey } from "../blob-keys.js";
+import { blobKeys } from "../blob-keys.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
 import { applicationOf } from "../context.js";
@@ -25,36 +22,9 @@ import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type { GateLinks, GateService } from "../gates/gate-service.js";
 import { askGates } from "../gates/changeset-gates.js";
 import { queueWebhook } from "../webhooks/outbox.js";
-
-/** What a changeset's links point at. */
-export interface ChangesetRelated {
-  namedVersionId?: string;
-  precedingCheckpointIndex?: number;
-}
-
-async function relatedOf(tx: MetadataReader, record: ChangesetRecord): Promise<ChangesetRelated> {
-  const related: ChangesetRelated = {};
-  const version = await tx.getNamedVersionByChangeset(record.iModelId, record.index);
-  if (version) related.namedVersionId = version.id;
-  const checkpoint = await tx.getPrecedingCheckpoint(record.iModelId, record.index);
-  if (checkpoint) related.precedingCheckpointIndex = checkpoint.changesetIndex;
-  return related;
-}
-
-/** The largest of the sorted `indexes` that is ≤ `index`. */
-function precedingIndex(sorted: number[], index: number): number | undefined {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  let found: number | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= index) {
-      found = sorted[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
+import { ChangesetIdCheck } from "./changeset-id-check.js";
+import type { ChangesetRelated } from "./changeset-related.js";
+import { relatedOf, relatedOfPage } from "./changeset-related.js";
 
 export interface CreateChangesetInput {
   id: string;
@@ -87,8 +57,8 @@ export class ChangesetService {
   constructor(
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
-    private readonly worker: IModelFileWorker | undefined,
-    private readonly scratch: ScratchSpace,
+    worker: IModelFileWorker | undefined,
+    scratch: ScratchSpace,
     private readonly clock: Clock,
     private readonly options: ChangesetServiceOptions,
     /** Told of each changeset that joined the history, once its push committed. */
@@ -99,9 +69,11 @@ export class ChangesetService {
     private readonly jobs: JobWakeup = noJobWakeup,
     /** Asked before a changeset joins the history (issue 21); may refuse it. */
     private readonly gates?: Pick<GateService, "check" | "configured">,
-  ) {}
+  ) {
+    this.#ids = new ChangesetIdCheck(store, blobs, worker, scratch, options.verifyChangesetIds);
+  }
 
-  readonly #earlyIdChecks = new Map<string, { etag: string; computed: Promise<{ parentId: string; id: string }> }>();
+  readonly #ids: ChangesetIdCheck;
   readonly #completing = new KeyedMutex();
 
   async create(
@@ -274,8 +246,7 @@ export class ChangesetService {
     if (uploaded && uploaded.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, uploaded.size);
     // An id check of these very bytes in progress reads the upload where it is: let it finish before the file moves
     // (the verification below waits for its result anyway), or it fails and the id is computed a second time.
-    const early = this.#earlyIdChecks.get(uploadKey);
-    if (uploaded && early?.etag === uploaded.etag) await early.computed.catch(() => undefined);
+    if (uploaded) await this.#ids.settleEarly(uploadKey, uploaded.etag);
     // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
     // left by a completion that was interrupted (crash, lost connection) is checked again.
     const frozen = (uploaded && (await this.blobs.move(uploadKey, finalKey))) || (await this.blobs.stat(finalKey));
@@ -283,8 +254,7 @@ export class ChangesetService {
       throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
     try {
       if (frozen.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, frozen.size);
-      if (this.options.verifyChangesetIds && this.worker)
-        await this.verifyId(reserved, finalKey, uploadKey, frozen.etag);
+      if (this.#ids.enabled) await this.#ids.verify(reserved, finalKey, uploadKey, frozen.etag);
       // The gates see the very bytes that will be kept, outside any transaction: a slow gate holds up this push
       // only (the iModel's next push waits anyway: its parent must be this changeset).
       if (this.gates?.configured) await askGates(this.gates, this.store, reserved, finalKey, context);
@@ -334,77 +304,11 @@ export class ChangesetService {
   }
 
   /**
-   * Starts recomputing the id of a changeset file that was just uploaded (read in place on a file store), so that
-   * completing the push finds it done instead of waiting for the worker. Only for a push in flight; `complete` uses
-   * the result only if the frozen file is still the one checked (same etag) and the parent is the same.
+   * Starts recomputing the id of a changeset file that was just uploaded, so that completing its push finds it done
+   * (ChangesetIdCheck.startEarly).
    */
   checkIdEarly(key: string, etag: string): void {
-    const worker = this.worker;
-    const ref = parseBlobKey(key);
-    if (!this.options.verifyChangesetIds || !worker || ref?.kind !== "changesetUpload") return;
-    const local = this.blobs.localPath?.(key);
-    if (!local) return;
-    const computed = (async () => {
-      const record = await this.store.read((tx) => tx.getChangesetById(ref.iModelId, ref.changesetId));
-      if (!record || record.state !== "waitingForFile" || record.briefcaseId !== ref.briefcaseId)
-        throw new Error("not a push in flight");
-      return {
-        parentId: record.parentId,
-        id: (await worker.computeChangesetId({ parentId: record.parentId, pathname: local })).id,
-      };
-    })();
-    computed.catch(() => undefined); // read by complete(), or dropped
-    this.#earlyIdChecks.delete(key);
-    this.#earlyIdChecks.set(key, { etag, computed });
-    // Pushes that are never completed leave entries behind: keep the newest few hundred.
-    for (const oldest of this.#earlyIdChecks.keys()) {
-      if (this.#earlyIdChecks.size <= MAX_EARLY_ID_CHECKS) break;
-      this.#earlyIdChecks.delete(oldest);
-    }
-  }
-
-  /** Checks the id of the frozen file at `key`; an early check of the upload counts if it read the same bytes. */
-  private async verifyId(changeset: ChangesetRecord, key: string, uploadKey: string, etag: string): Promise<void> {
-    const early = this.#earlyIdChecks.get(uploadKey);
-    this.#earlyIdChecks.delete(uploadKey);
-    let computed: string | undefined;
-    if (early?.etag === etag) {
-      // Any failure of the early check (the file was frozen away while the worker opened it, checked too early…)
-      // only means checking the frozen file now.
-      computed = await early.computed.then(
-        (r) => (r.parentId === changeset.parentId ? r.id : undefined),
-        () => undefined,
-      );
-    }
-    computed ??= await this.computeId(changeset, key);
-    if (computed.toLowerCase() !== changeset.id) {
-      throw invalidRequest("Cannot update Changeset.", [
-        {
-          code: "InvalidChange",
-          message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
-        },
-      ]);
-    }
-  }
-
-  private async computeId(changeset: ChangesetRecord, key: string): Promise<string> {
-    const worker = this.worker!;
-    // A file store lets the worker read the blob in place; others get a temporary copy.
-    const compute = async (pathname: string) => {
-      try {
-        return (await worker.computeChangesetId({ parentId: changeset.parentId, pathname })).id;
-      } catch (err) {
-        if (err instanceof FileRejected) throw notAChangeset(err);
-        throw err;
-      }
-    };
-    const inPlace = this.blobs.localPath?.(key);
-    if (inPlace) return compute(inPlace);
-    return this.scratch.withDirectory("verify", async (dir) => {
-      const local = join(dir, `${changeset.id}.cs`);
-      await this.blobs.downloadToFile(key, local);
-      return compute(local);
-    });
+    this.#ids.startEarly(key, etag);
   }
 
   /** A changeset by id or index; ones still waiting for their file are found too (their state says so). */
@@ -434,25 +338,8 @@ export class ChangesetService {
     return this.store.read(async (tx) => {
       await requireIModel(tx, iModelId);
       const records = await tx.listChangesets(iModelId, { ...filter, onlyUploaded: true }, page);
-      if (!withRelated || records.length === 0) return records.map((record) => ({ record, related: {} }));
-      const indexes = records.map((r) => r.index);
-      const versions = new Map(
-        (await tx.listNamedVersionsInRange(iModelId, Math.min(...indexes), Math.max(...indexes))).map((v) => [
-          v.changesetIndex,
-          v.id,
-        ]),
-      );
-      const checkpoints = (await tx.listCheckpoints(iModelId))
-        .filter((c) => c.state === "successful")
-        .map((c) => c.changesetIndex);
-      return records.map((record) => {
-        const related: ChangesetRelated = {};
-        const version = versions.get(record.index);
-        if (version) related.namedVersionId = version;
-        const preceding = precedingIndex(checkpoints, record.index);
-        if (preceding !== undefined) related.precedingCheckpointIndex = preceding;
-        return { record, related };
-      });
+      if (!withRelated) return records.map((record) => ({ record, related: {} }));
+      return relatedOfPage(tx, iModelId, records);
     });
   }
 
@@ -477,17 +364,9 @@ export class ChangesetService {
   }
 }
 
-const MAX_EARLY_ID_CHECKS = 256;
-
 function sizeConflict(declared: number, uploaded: number): HubError {
   return new HubError(
     "DataConflict",
     `File size provided during Changeset creation does not match actual file size: declared ${declared} bytes, uploaded ${uploaded} bytes.`,
   );
-}
-
-function notAChangeset(err: FileRejected): HubError {
-  return invalidRequest("Cannot update Changeset.", [
-    { code: "InvalidChange", message: `The uploaded file is not a valid changeset: ${err.message}` },
-  ]);
 }
