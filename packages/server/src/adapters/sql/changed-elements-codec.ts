@@ -14,7 +14,10 @@ const decompress = promisify(brotliDecompress);
  *   null), so a class or model repeated 10,000 times is written once;
  * - labels: front-coded (the length of the prefix shared with the previous label, then the rest; -1 = null), since
  *   labels of neighbouring elements tend to share most of their text ("Wall 1.203", "Wall 1.204");
- * - ops: one letter each (`i`, `u`, `d`).
+ * - ops: one letter each (`i`, `u`, `d`);
+ * - parents' class ids (`pc`, interned) and the checksums of updated properties (`ck`: for each element with a
+ *   property list, in order, its old checksums then its new ones) — optional: blobs written before the hub recorded
+ *   them lack them (and `ck` is left out when any update lacks its checksums).
  * Version 1 of the format; `v` lets a later one be read beside it.
  */
 interface EncodedV1 {
@@ -30,6 +33,8 @@ interface EncodedV1 {
   lp: number[];
   ls: string[];
   pr: number[];
+  pc?: number[];
+  ck?: number[];
 }
 
 const CANONICAL_ID = /^0x[1-9a-f][0-9a-f]*$/;
@@ -67,7 +72,10 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
     lp: [],
     ls: [],
     pr: [],
+    pc: [],
+    ck: [],
   };
+  let checksums = true;
   let previousId = 0n;
   let previousLabel = "";
   const ops: string[] = [];
@@ -95,7 +103,14 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
       previousLabel = row.label;
     }
     out.pr.push(row.properties === null ? -1 : intern(row.properties.join(LIST_SEPARATOR)));
+    out.pc!.push(intern(row.parentClassId ?? null));
+    if (row.properties !== null) {
+      if (row.checksums?.old.length !== row.properties.length || row.checksums.new.length !== row.properties.length)
+        checksums = false;
+      else out.ck!.push(...row.checksums.old, ...row.checksums.new);
+    }
   }
+  if (!checksums) delete out.ck;
   out.op = ops.join("");
   return compress(Buffer.from(JSON.stringify(out)), {
     params: {
@@ -114,6 +129,7 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
   const rows: ChangedElementRow[] = [];
   let previousId = 0n;
   let previousLabel = "";
+  let checksum = 0;
   for (let i = 0; i < data.id.length; i++) {
     const code = data.id[i]!;
     let id: string;
@@ -127,8 +143,16 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
       label = previousLabel.slice(0, data.lp[i]) + data.ls[i]!;
       previousLabel = label;
     }
-    const properties = str(data.pr[i]!);
+    const names = str(data.pr[i]!);
+    const properties = names === null ? null : names === "" ? [] : names.split(LIST_SEPARATOR);
     const classId = str(data.ci[i]!);
+    const parentClassId = data.pc ? str(data.pc[i]!) : null;
+    let checksums: ChangedElementRow["checksums"];
+    if (data.ck && properties) {
+      const n = properties.length;
+      checksums = { old: data.ck.slice(checksum, checksum + n), new: data.ck.slice(checksum + n, checksum + 2 * n) };
+      checksum += 2 * n;
+    }
     rows.push({
       changesetIndex,
       id,
@@ -138,8 +162,10 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
       modelId: str(data.m[i]!)!,
       previousModelId: str(data.pm[i]!),
       parentId: str(data.p[i]!),
+      ...(parentClassId !== null ? { parentClassId } : {}),
       label,
-      properties: properties === null ? null : properties === "" ? [] : properties.split(LIST_SEPARATOR),
+      properties,
+      ...(checksums ? { checksums } : {}),
     });
   }
   return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
