@@ -13,6 +13,7 @@ import { brotliCompressSync, brotliDecompressSync, constants } from "node:zlib";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import { ModelHubAccess } from "../packages/backend-access/src/index.js";
+import { decodeCounts } from "../packages/server/src/adapters/sql/changed-elements-codec.js";
 import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
@@ -43,22 +44,16 @@ export interface SmallChangesFigures {
 
 /** What a row's counts and elements blob took in the forms of the previous release (see `before`). */
 function previousForms(row: { counts: string; elements: Buffer }): { counts: number; elements: number } {
-  const counts = (JSON.parse(row.counts) as unknown[][]).map(
-    ([modelId, classFullName, inserted, updated, deleted]) => ({
-      modelId,
-      classFullName,
-      inserted,
-      updated,
-      deleted,
-    }),
-  );
-  const columns = JSON.parse(brotliDecompressSync(row.elements).toString("utf8")) as unknown[];
+  const counts = JSON.stringify(decodeCounts(row.counts)).length;
+  const columns = JSON.parse(brotliDecompressSync(row.elements).toString("utf8")) as unknown;
+  // A version 1 blob (stored by a hub before version 2) is its own previous form.
+  if (!Array.isArray(columns)) return { counts, elements: row.elements.length };
   const names = ["s", "id", "op", "c", "ci", "m", "pm", "p", "lp", "ls", "pr"];
   const v1 = { v: 1, ...Object.fromEntries(names.map((n, i) => [n, columns[i + 1]])) };
   const blob = brotliCompressSync(Buffer.from(JSON.stringify(v1)), {
     params: { [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT, [constants.BROTLI_PARAM_QUALITY]: 9 },
   });
-  return { counts: JSON.stringify(counts).length, elements: blob.length };
+  return { counts, elements: blob.length };
 }
 
 /** A small seeded generator (mulberry32): the same edits every run. */
