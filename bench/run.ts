@@ -1,6 +1,7 @@
 // npm run bench [-- <name> [args]]: performance figures, each printed next to a reference measured in the same run.
 //   names: itwin (push/pull/locks/briefcase vs HubMock), hub (pages, GETs/s, download vs disk), checkpoints,
-//   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare),
+//   locks (/health during 20 concurrent 10,000-id lock requests vs idle), changes (summary latency, version compare,
+//   summaries' bytes, of tiny pushes too),
 //   profile (the requests and round trips of one push and one pull, and the hub's time on each request),
 //   basics (idle memory, 1,000-id lock request)
 import { execFile } from "node:child_process";
@@ -16,6 +17,7 @@ import { benchCheckpoints } from "./checkpoints.js";
 import { benchHubOnly } from "./hub-only.js";
 import { benchLockStorm } from "./lock-storm.js";
 import { benchPushProfile } from "./push-profile.js";
+import type { SmallChangesFigures } from "./changes-small.js";
 import type { WorkloadFigures } from "./itwin-workload.js";
 import { median } from "./stats.js";
 
@@ -313,6 +315,21 @@ async function main(): Promise<void> {
       `${(100 * share).toFixed(0)}%`,
       "≤ 10%",
       share <= 0.1,
+    );
+    // Many tiny irregular pushes (bench/changes-small.ts, a process of its own: iTwin.js pushes from it).
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "bench/changes-small.ts", "200"], {
+      maxBuffer: 1 << 24,
+    });
+    const small = JSON.parse(stdout.trim().split("\n").at(-1)!) as SmallChangesFigures;
+    console.log(`  tiny pushes: ${JSON.stringify(small)}`);
+    const smallShare = small.summaryBytes / small.changesetBytes;
+    row(
+      `summaries of ${small.pushes} tiny irregular pushes (${small.elementChanges} element changes) vs their bytes`,
+      `${(small.summaryBytes / 1e3).toFixed(0)} kB`,
+      `${(small.changesetBytes / 1e3).toFixed(0)} kB changesets`,
+      `${(100 * smallShare).toFixed(0)}%`,
+      "≤ 10%",
+      smallShare <= 0.1,
     );
   }
   if (!only) {

@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import { ModelHubAccess } from "../src/index.js";
@@ -270,7 +271,7 @@ for (const metadata of ["sqlite", "postgres"] as const) {
             properties: ["UserLabel"],
           },
         ]);
-        for (const name of ["Generic:PhysicalObject", "ChangeTest:Widget"])
+        for (const name of ["Generic:PhysicalObject", "ChangeTest:Widget", "BisCore:Subject"])
           classIds[name] = db.withSqliteStatement(
             "SELECT c.Id FROM ec_Class c JOIN ec_Schema s ON s.Id = c.SchemaId WHERE s.Name = ? AND c.Name = ?",
             (st) => (
@@ -471,6 +472,30 @@ for (const metadata of ["sqlite", "postgres"] as const) {
       assert.equal(of("D").opcode, 23);
       for (const key of ["oldChecksums", "newChecksums", "parentClassIds"])
         assert.equal((ce[key] as unknown[]).length, byId.size, key);
+      // Checksums of each changed property's value at the start of the range and at its end (CRC-32 of its JSON):
+      // A's label went from A2 (changeset 2) to A3 (5); inserts and deletes name no property, so have none.
+      const at = (key: string, name: string) => (ce[key] as unknown[])[byId.get(ids[name]!)!];
+      assert.deepEqual(at("oldChecksums", "A"), [crc32(JSON.stringify("A2"))]);
+      assert.deepEqual(at("newChecksums", "A"), [crc32(JSON.stringify("A3"))]);
+      assert.equal((at("oldChecksums", "D") as number[]).length, (of("D").properties as string[]).length);
+      assert.notDeepEqual(at("oldChecksums", "D"), at("newChecksums", "D"), "D's placement changed");
+      for (const name of ["E", "W"]) assert.deepEqual([at("oldChecksums", name), at("newChecksums", name)], [[], []]);
+      for (const name of ["A", "D", "E", "W"]) assert.equal(at("parentClassIds", name), "0", `${name} has no parent`);
+
+      // From changeset 1: the new model's partition, a child of the root subject, carries its parent's class.
+      const fromFirst = await fetch(`${hub.url}/changedelements/comparisonJob`, {
+        method: "POST",
+        headers: { authorization: "Bearer alice", accept, "content-type": "application/json" },
+        body: JSON.stringify({ iTwinId: ITWIN, iModelId, startChangesetId: await idOf(1), endChangesetId: end }),
+      });
+      const firstJob = ((await fromFirst.json()) as Json).comparisonJob as Json;
+      assert.equal(firstJob.status, "Completed");
+      const all = ((await (await fetch(firstJob.comparison.href, { headers: { accept } })).json()) as Json)
+        .changedElements as Json;
+      const partition = (all.elements as string[]).indexOf(otherModel);
+      assert.ok(partition >= 0, "the partition is in the comparison from changeset 1");
+      assert.equal(all.parentIds[partition], common.IModel.rootSubjectId);
+      assert.equal(all.parentClassIds[partition], classIds["BisCore:Subject"]);
 
       // The link is the authorization: altered, refused; the job is deleted (nothing was stored: 204).
       const tampered = await fetch(job.comparison.href.replace(/sig=[^&]+/, "sig=AAAA"), { headers: { accept } });

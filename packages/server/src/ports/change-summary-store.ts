@@ -88,10 +88,18 @@ export interface ChangedElementRow {
   /** The model it was in before, when an update moved it to another model. */
   previousModelId: string | null;
   parentId: string | null;
+  /** The parent's class id (`0x…`), when the element has a parent and the summary recorded it. */
+  parentClassId?: string;
   /** UserLabel, else CodeValue, else null. */
   label: string | null;
   /** Updates: the names of the properties that changed. */
   properties: string[] | null;
+  /**
+   * Updates: a checksum (CRC-32 of the value's JSON) of each property in `properties` before and after the change,
+   * in the same order (the Changed Elements API's `oldChecksums`/`newChecksums`). Absent in summaries made before
+   * the hub recorded them.
+   */
+  checksums?: { old: number[]; new: number[] };
 }
 
 export interface ElementFilter {

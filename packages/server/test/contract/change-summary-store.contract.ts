@@ -93,9 +93,18 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
     it("gives back every field of every element as stored (compressed ids, labels and names round-trip)", async () => {
       const elements = [
         // Ids of other briefcases (far apart), a non-canonical id, neighbours sharing a label's prefix.
-        row(1, "0xffffff0000000001", "deleted", { label: null, parentId: "0x20000000001" }),
-        row(1, "0x10000000002", "updated", { properties: [], previousModelId: "0x11", modelId: "0x12" }),
-        row(1, "0x10000000001", "updated", { label: "Wall 1.10", properties: ["Origin", "Yaw", "BBoxLow"] }),
+        row(1, "0xffffff0000000001", "deleted", { label: null, parentId: "0x20000000001", parentClassId: "0x4b" }),
+        row(1, "0x10000000002", "updated", {
+          properties: [],
+          checksums: { old: [], new: [] },
+          previousModelId: "0x11",
+          modelId: "0x12",
+        }),
+        row(1, "0x10000000001", "updated", {
+          label: "Wall 1.10",
+          properties: ["Origin", "Yaw", "BBoxLow"],
+          checksums: { old: [0, 4294967295, 17], new: [1, 2, 17] },
+        }),
         row(1, "0x10000000003", "inserted", { label: "Wall 1.1", classFullName: "Fire:Säule ∆", classId: "0x5a" }),
         row(1, "0X0A", "inserted", { label: "", modelId: "0x10" }),
         row(1, "0x20000000001", "inserted", { label: "Wall 1.10 — β", classId: "0x10f" }),
@@ -132,6 +141,18 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       assert.deepEqual(
         queued.map((d) => [d.eventType, d.stream, (JSON.parse(d.envelope) as { content: unknown }).content]),
         [["iModels.changesReady.v1", "m1", { imodelId: "m1", changesetIndex: "1" }]],
+      );
+    });
+
+    it("keeps no checksums for a changeset where an update lacks them (summaries made before they were recorded)", async () => {
+      const elements = [
+        row(1, "0x1", "updated", { properties: ["UserLabel"], checksums: { old: [1], new: [2] } }),
+        row(1, "0x2", "updated", { properties: ["CodeValue"] }),
+      ];
+      assert.equal(await summaries.putSummary(summary("m1", 1), elements), true);
+      assert.deepEqual(
+        (await summaries.rangeRows("m1", 0, 1)).map((e) => e.checksums),
+        [undefined, undefined],
       );
     });
 

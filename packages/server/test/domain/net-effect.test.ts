@@ -55,6 +55,30 @@ describe("net effect of a range of changesets", () => {
     );
   });
 
+  it("checksums: each property's before its first update and after its last; none if an update lacks them", () => {
+    const net = netChanges(
+      sorted([
+        row(1, "0xa", "updated", { properties: ["UserLabel"], checksums: { old: [10], new: [11] } }),
+        row(2, "0xa", "updated", { properties: ["Origin", "UserLabel"], checksums: { old: [20, 11], new: [21, 10] } }),
+        row(1, "0xb", "updated", { properties: ["UserLabel"], checksums: { old: [1], new: [2] } }),
+        row(2, "0xb", "updated", { properties: ["UserLabel"] }),
+        row(1, "0xc", "inserted", { parentId: "0x1", parentClassId: "0x4b" }),
+        row(1, "0xd", "inserted", { parentClassId: "0x4b" }),
+      ]),
+    );
+    assert.deepEqual(
+      net.map((c) => [c.id, c.properties, c.checksums, c.parentClassId]),
+      [
+        // The label went 10 → 11 → 10: changed and changed back (equal checksums); Origin 20 → 21.
+        ["0xa", ["Origin", "UserLabel"], { old: [20, 10], new: [21, 10] }, undefined],
+        ["0xb", ["UserLabel"], undefined, undefined],
+        ["0xc", null, undefined, "0x4b"],
+        // No parent: no parent class.
+        ["0xd", null, undefined, undefined],
+      ],
+    );
+  });
+
   it("deleted then inserted again is reported as such; updated then deleted is deleted", () => {
     const net = netChanges(
       sorted([

@@ -138,6 +138,21 @@ describe("change summary backfill", { timeout: 240_000 }, () => {
       assert.deepEqual(partial.failedChangesets, [{ changesetIndex: 3, failureReason: failed.failureReason }]);
       assert.equal(partial.inserted, 10, "changesets 1 and 2: 5 elements each");
       assert.equal((await compare(2)).state, "ready");
+      // Bentley's Changed Elements API v2 says Failed, the status `ComparisonJobClient`'s type guard accepts.
+      const job = await fetch(`${hub.url}/changedelements/comparisonJob`, {
+        method: "POST",
+        headers: { authorization: "Bearer alice", "content-type": "application/json" },
+        body: JSON.stringify({
+          iTwinId: ITWIN,
+          iModelId,
+          startChangesetId: fixture.changesets[0]!.id,
+          endChangesetId: three.id,
+        }),
+      });
+      assert.equal(job.status, 202);
+      const failedJob = ((await job.json()) as Json).comparisonJob as Json;
+      assert.equal(failedJob.status, "Failed", JSON.stringify(failedJob));
+      assert.match(failedJob.errorDetails as string, /^Changeset 3 could not be summarized: Changeset 3 \(/);
 
       // Once: the backfill queued one job (up to changeset 3, the newest lacking a summary), and it ran once: the
       // unreadable changeset ended it as done, not as a failure to retry.

@@ -4,6 +4,7 @@
 import { copyFile, rename, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { crc32 } from "node:zlib";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreBentley from "@itwin/core-bentley";
 import type {
@@ -222,6 +223,9 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
       name in now ? convert(now[name]) : name in before ? null : (fromFile ?? null);
     const modelId = after("Model", file?.modelId, navId) ?? "";
     const previous = navId(before.Model);
+    const properties = [...new Set([...Object.keys(now), ...Object.keys(before)])]
+      .filter((name) => !IGNORED_PROPERTIES.has(name))
+      .sort();
     elements.push({
       id,
       op: "updated",
@@ -231,12 +235,46 @@ function updates(db: IModelDb, pathname: string, spill: boolean): Element[] {
       previousModelId: "Model" in now && previous && previous !== modelId ? previous : null,
       parentId: after("Parent", file?.parentId, navId),
       label: after("UserLabel", file?.userLabel, text) ?? after("CodeValue", file?.codeValue, text),
-      properties: [...new Set([...Object.keys(now), ...Object.keys(before)])]
-        .filter((name) => !IGNORED_PROPERTIES.has(name))
-        .sort(),
+      properties,
+      // A property absent from one side is null there (set to, or from, null).
+      checksums: { old: properties.map((p) => checksum(before[p])), new: properties.map((p) => checksum(now[p])) },
     });
   }
   return elements;
+}
+
+/**
+ * A property value's checksum, as the Changed Elements API's `oldChecksums`/`newChecksums` (equal checksums: the same
+ * value): CRC-32 of its JSON, binary values (geometry streams) as base64, null for a missing value.
+ */
+function checksum(value: unknown): number {
+  const json = JSON.stringify(value ?? null, (_key, v: unknown) =>
+    v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : v,
+  );
+  return crc32(json);
+}
+
+/**
+ * Sets `parentClassId` on elements with a parent: the parent's class from the changeset's own rows when it changed
+ * too (inserted beside its child, or deleted with it), else from the file.
+ */
+function addParentClasses(db: IModelDb, elements: Element[]): void {
+  const classes = new Map<string, string>();
+  for (const e of elements) if (e.classId) classes.set(e.id, e.classId);
+  const missing = [...new Set(elements.map((e) => e.parentId).filter((p): p is string => !!p && !classes.has(p)))];
+  if (missing.length > 0)
+    db.withSqliteStatement("SELECT ECClassId FROM bis_Element WHERE Id = ?", (stmt) => {
+      for (const id of missing) {
+        stmt.reset();
+        stmt.clearBindings();
+        stmt.bindId(1, id);
+        if (stmt.step() === itwin().bentley.DbResult.BE_SQLITE_ROW) classes.set(id, stmt.getValueId(0));
+      }
+    });
+  for (const e of elements) {
+    const parentClassId = e.parentId ? classes.get(e.parentId) : undefined;
+    if (parentClassId) e.parentClassId = parentClassId;
+  }
 }
 
 /** Reads one changeset against `db` (at the changeset's parent, or at the changeset): one entry per changed element. */
@@ -249,6 +287,7 @@ export function summarizeChangeset(
   const schemaChanged = isSchemaChangeset(cs.changesType);
   const schemas = schemaChanged ? readSchemaChanges(db, cs.pathname) : [];
   const elements = [...insertsAndDeletes(db, cs.pathname), ...updates(db, cs.pathname, fileSize > spillAboveBytes)];
+  addParentClasses(db, elements);
   elements.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { index: cs.index, id: cs.id, schemaChanged, schemas, elements };
 }

@@ -1,6 +1,6 @@
 import { brotliCompress, brotliDecompress, constants } from "node:zlib";
 import { promisify } from "node:util";
-import type { ChangeOp, ChangedElementRow } from "../../ports/change-summary-store.js";
+import type { ChangeCount, ChangeOp, ChangedElementRow } from "../../ports/change-summary-store.js";
 
 const compress = promisify(brotliCompress);
 const decompress = promisify(brotliDecompress);
@@ -14,11 +14,15 @@ const decompress = promisify(brotliDecompress);
  *   null), so a class or model repeated 10,000 times is written once;
  * - labels: front-coded (the length of the prefix shared with the previous label, then the rest; -1 = null), since
  *   labels of neighbouring elements tend to share most of their text ("Wall 1.203", "Wall 1.204");
- * - ops: one letter each (`i`, `u`, `d`).
- * Version 1 of the format; `v` lets a later one be read beside it.
+ * - ops: one letter each (`i`, `u`, `d`);
+ * - parents' class ids (`pc`, interned) and the checksums of updated properties (`ck`: for each element with a
+ *   property list, in order, its old checksums then its new ones) — optional: blobs written before the hub recorded
+ *   them lack them (and `ck` is left out when any update lacks its checksums).
+ * Version 2 writes the columns as one JSON array in the order of {@link COLUMNS}, after the version: the column names
+ * of version 1 (an object with `v: 1`, still read) were about a fifth of a one-element blob.
  */
-interface EncodedV1 {
-  v: 1;
+interface Encoded {
+  v: 1 | 2;
   s: string[];
   id: string[];
   op: string;
@@ -30,7 +34,12 @@ interface EncodedV1 {
   lp: number[];
   ls: string[];
   pr: number[];
+  pc?: number[];
+  ck?: number[];
 }
+
+/** Version 2's columns, in their order in the array. */
+const COLUMNS = ["s", "id", "op", "c", "ci", "m", "pm", "p", "lp", "ls", "pr", "pc", "ck"] as const;
 
 const CANONICAL_ID = /^0x[1-9a-f][0-9a-f]*$/;
 const OPS: Record<string, ChangeOp> = { i: "inserted", u: "updated", d: "deleted" };
@@ -54,8 +63,8 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
   const keyed = rows.map((row) => ({ row, n: CANONICAL_ID.test(row.id) ? BigInt(row.id) : undefined }));
   // Canonical ids by value (small differences), then the others as they came.
   keyed.sort((a, b) => (a.n === undefined ? (b.n === undefined ? 0 : 1) : b.n === undefined ? -1 : a.n < b.n ? -1 : 1));
-  const out: EncodedV1 = {
-    v: 1,
+  const out: Encoded = {
+    v: 2,
     s: strings,
     id: [],
     op: "",
@@ -67,7 +76,10 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
     lp: [],
     ls: [],
     pr: [],
+    pc: [],
+    ck: [],
   };
+  let checksums = true;
   let previousId = 0n;
   let previousLabel = "";
   const ops: string[] = [];
@@ -95,9 +107,18 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
       previousLabel = row.label;
     }
     out.pr.push(row.properties === null ? -1 : intern(row.properties.join(LIST_SEPARATOR)));
+    out.pc!.push(intern(row.parentClassId ?? null));
+    if (row.properties !== null) {
+      if (row.checksums?.old.length !== row.properties.length || row.checksums.new.length !== row.properties.length)
+        checksums = false;
+      else out.ck!.push(...row.checksums.old, ...row.checksums.new);
+    }
   }
+  if (!checksums) delete out.ck;
   out.op = ops.join("");
-  return compress(Buffer.from(JSON.stringify(out)), {
+  const columns: unknown[] = [out.v, ...COLUMNS.map((k) => out[k])];
+  if (!out.ck) columns.pop();
+  return compress(Buffer.from(JSON.stringify(columns)), {
     params: {
       [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
       // Quality 9: within a few bytes of 11 on summaries, and ten times faster on 10,000 elements.
@@ -108,12 +129,16 @@ export async function encodeChangedElements(rows: readonly ChangedElementRow[]):
 
 /** Decodes a blob of {@link encodeChangedElements}, in element id order (as strings compare: `0x10` < `0x2`). */
 export async function decodeChangedElements(blob: Uint8Array, changesetIndex: number): Promise<ChangedElementRow[]> {
-  const data = JSON.parse((await decompress(blob)).toString("utf8")) as EncodedV1;
-  if (data.v !== 1) throw new Error(`Unknown changed-elements encoding version ${String(data.v)}.`);
+  const parsed = JSON.parse((await decompress(blob)).toString("utf8")) as Encoded | unknown[];
+  const data = Array.isArray(parsed)
+    ? ({ v: parsed[0], ...Object.fromEntries(COLUMNS.map((k, i) => [k, parsed[i + 1]])) } as Encoded)
+    : parsed;
+  if (data.v !== 1 && data.v !== 2) throw new Error(`Unknown changed-elements encoding version ${String(data.v)}.`);
   const str = (i: number): string | null => (i < 0 ? null : data.s[i]!);
   const rows: ChangedElementRow[] = [];
   let previousId = 0n;
   let previousLabel = "";
+  let checksum = 0;
   for (let i = 0; i < data.id.length; i++) {
     const code = data.id[i]!;
     let id: string;
@@ -127,8 +152,16 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
       label = previousLabel.slice(0, data.lp[i]) + data.ls[i]!;
       previousLabel = label;
     }
-    const properties = str(data.pr[i]!);
+    const names = str(data.pr[i]!);
+    const properties = names === null ? null : names === "" ? [] : names.split(LIST_SEPARATOR);
     const classId = str(data.ci[i]!);
+    const parentClassId = data.pc ? str(data.pc[i]!) : null;
+    let checksums: ChangedElementRow["checksums"];
+    if (data.ck && properties) {
+      const n = properties.length;
+      checksums = { old: data.ck.slice(checksum, checksum + n), new: data.ck.slice(checksum + n, checksum + 2 * n) };
+      checksum += 2 * n;
+    }
     rows.push({
       changesetIndex,
       id,
@@ -138,8 +171,10 @@ export async function decodeChangedElements(blob: Uint8Array, changesetIndex: nu
       modelId: str(data.m[i]!)!,
       previousModelId: str(data.pm[i]!),
       parentId: str(data.p[i]!),
+      ...(parentClassId !== null ? { parentClassId } : {}),
       label,
-      properties: properties === null ? null : properties === "" ? [] : properties.split(LIST_SEPARATOR),
+      properties,
+      ...(checksums ? { checksums } : {}),
     });
   }
   return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -151,4 +186,23 @@ function parseBase36(text: string): bigint {
   let n = 0n;
   for (const ch of text) n = n * 36n + BigInt(parseInt(ch, 36));
   return n;
+}
+
+type CompactCount = [modelId: string, classFullName: string, inserted: number, updated: number, deleted: number];
+
+/**
+ * A summary's counts per model and class as rows of `[modelId, classFullName, inserted, updated, deleted]`: the
+ * property names of `ChangeCount` objects were more than half of the counts' bytes (docs/performance.md).
+ */
+export function encodeCounts(counts: readonly ChangeCount[]): string {
+  return JSON.stringify(
+    counts.map((c): CompactCount => [c.modelId, c.classFullName, c.inserted, c.updated, c.deleted]),
+  );
+}
+
+/** Reads both forms: rows (since the compact form) and `ChangeCount` objects (summaries stored before it). */
+export function decodeCounts(text: string): ChangeCount[] {
+  return (JSON.parse(text) as (CompactCount | ChangeCount)[]).map((c) =>
+    Array.isArray(c) ? { modelId: c[0], classFullName: c[1], inserted: c[2], updated: c[3], deleted: c[4] } : c,
+  );
 }

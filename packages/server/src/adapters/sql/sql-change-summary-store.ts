@@ -1,7 +1,7 @@
 import { yieldIfBusy } from "../../util/event-loop.js";
 import type { SideDatabase } from "./side-database.js";
 import type { SqlSession } from "./sql-session.js";
-import { decodeChangedElements, encodeChangedElements } from "./changed-elements-codec.js";
+import { decodeChangedElements, decodeCounts, encodeChangedElements, encodeCounts } from "./changed-elements-codec.js";
 import { queueWebhookEvent } from "./webhook-outbox.js";
 import type { WebhookEvent } from "../../ports/webhook-store.js";
 import type {
@@ -93,7 +93,7 @@ export class SqlChangeSummaryStore implements ChangeSummaryStore {
           s.deleted,
           s.schemaChanged ? 1 : 0,
           JSON.stringify(s.schemas),
-          JSON.stringify(s.counts),
+          encodeCounts(s.counts),
           s.createdAt,
           s.failure,
           blob,
@@ -206,7 +206,7 @@ function toSummary(r: Row): ChangesetSummary {
     deleted: Number(r.deleted),
     schemaChanged: Number(r.schema_changed) === 1,
     schemas: JSON.parse(String(r.schemas)) as ChangesetSummary["schemas"],
-    counts: JSON.parse(String(r.counts)) as ChangesetSummary["counts"],
+    counts: decodeCounts(String(r.counts)),
     createdAt: String(r.created_at),
     failure: r.failure === null || r.failure === undefined ? null : String(r.failure),
   };

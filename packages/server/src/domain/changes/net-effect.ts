@@ -19,9 +19,16 @@ export interface NetChange {
   /** The model it was in at the start, when it ends in another one (a move). */
   previousModelId: string | null;
   parentId: string | null;
+  /** The parent's class id, when the summary recorded it. */
+  parentClassId?: string;
   label: string | null;
   /** `updated`: the names of the properties that changed (sorted); null otherwise. */
   properties: string[] | null;
+  /**
+   * `updated`, when every update in the range recorded them: per property in `properties`, its checksum before the
+   * first update that changed it and after the last one (equal: changed and changed back).
+   */
+  checksums?: { old: number[]; new: number[] };
   /** The changesets in the range that changed it, oldest first. */
   changesets: number[];
 }
@@ -54,10 +61,12 @@ function fold(history: readonly ChangedElementRow[]): NetChange | undefined {
   else if (!existsAfter) op = "deleted";
   else op = history.some((h) => h.op === "deleted") ? "reinserted" : "updated";
   let properties: string[] | null = null;
+  let checksums: NetChange["checksums"];
   if (op === "updated") {
     const names = new Set<string>();
     for (const h of history) for (const p of h.properties ?? []) names.add(p);
     properties = [...names].sort();
+    checksums = foldChecksums(history, properties);
   }
   // Where it was at the start: the model before the first change (an update that moved it says so).
   const startModel = existedBefore
@@ -75,10 +84,27 @@ function fold(history: readonly ChangedElementRow[]): NetChange | undefined {
     previousModelId:
       op !== "deleted" && op !== "inserted" && startModel !== null && startModel !== endModel ? startModel : null,
     parentId: last.parentId,
+    ...(last.parentId !== null && last.parentClassId !== undefined ? { parentClassId: last.parentClassId } : {}),
     label: last.label,
     properties,
+    ...(checksums ? { checksums } : {}),
     changesets: history.map((h) => h.changesetIndex),
   };
+}
+
+/** Each property's checksum before its first change and after its last, or undefined if an update lacks them. */
+function foldChecksums(history: readonly ChangedElementRow[], properties: string[]): NetChange["checksums"] {
+  const before = new Map<string, number>();
+  const after = new Map<string, number>();
+  for (const h of history) {
+    if (!h.properties) continue;
+    if (!h.checksums) return undefined;
+    h.properties.forEach((p, k) => {
+      if (!before.has(p)) before.set(p, h.checksums!.old[k]!);
+      after.set(p, h.checksums!.new[k]!);
+    });
+  }
+  return { old: properties.map((p) => before.get(p)!), new: properties.map((p) => after.get(p)!) };
 }
 
 export interface NetCounts {

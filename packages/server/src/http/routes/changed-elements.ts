@@ -52,7 +52,8 @@ function jobBody(job: Job, comparison: Comparison, resultHref: () => string, spa
   if (comparison.state === "partial")
     return {
       comparisonJob: {
-        status: "Error",
+        // The cloud's and `ComparisonJobClient`'s name (its type guard refuses any other status).
+        status: "Failed",
         ...base,
         errorDetails: comparison.failedChangesets
           .map((f) => `Changeset ${f.changesetIndex} could not be summarized: ${f.failureReason}`)
@@ -84,11 +85,12 @@ export function changedElementsOf(net: readonly NetChange[]) {
       type: net.map(typeOfChange),
       modelIds: net.map((c) => c.modelId),
       properties,
-      // Summaries keep which properties changed, not their values: each named property is reported as changed.
-      oldChecksums: properties.map((p) => p.map(() => 0)),
-      newChecksums: properties.map((p) => p.map(() => 1)),
+      // Per property, its value's checksum at the start and at the end of the range (the widget drops a property whose
+      // two are equal: changed and changed back). An element summarized before the hub recorded them has none: [].
+      oldChecksums: net.map((c) => (c.properties && c.checksums ? c.checksums.old : [])),
+      newChecksums: net.map((c) => (c.properties && c.checksums ? c.checksums.new : [])),
       parentIds: net.map((c) => c.parentId ?? "0"),
-      parentClassIds: net.map(() => "0"),
+      parentClassIds: net.map((c) => (c.parentId ? (c.parentClassId ?? "0") : "0")),
     },
   };
 }
