@@ -4,7 +4,8 @@ import { Readable } from "node:stream";
 import type { StartedServer, TestHub as AnyTestHub } from "./hub.js";
 import { eventually } from "./hub.js";
 
-type TestHub = AnyTestHub<StartedServer>;
+/** What the flows need of a hub: its API caller (a TestHub, or `hubAt(url)` for a hub in another process). */
+type TestHub = Pick<AnyTestHub<StartedServer>, "api">;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

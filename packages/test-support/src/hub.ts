@@ -51,40 +51,50 @@ export function testHubStarter<C extends { dataDir: string }, O, S extends Start
       makeConfig({ port: 0, logLevel: "silent", ...overrides, dataDir } as Partial<C>),
       startOptions,
     );
-    const baseUrl = `${server.url}/imodels`;
     return {
+      ...hubAt(server.url),
       server,
-      url: server.url,
-      baseUrl,
       dataDir,
-      async api(method, path, options = {}) {
-        const headers: Record<string, string> = { accept: ACCEPT, ...(options.headers ?? {}) };
-        const user = options.user === undefined ? "alice" : options.user;
-        if (user !== null) headers.authorization = `Bearer ${user}`;
-        let payload: string | undefined = options.rawBody;
-        if (options.body !== undefined) {
-          payload = JSON.stringify(options.body);
-          headers["content-type"] ??= "application/json";
-        }
-        const response = await fetch(path.startsWith("http") ? path : `${baseUrl}${path}`, {
-          method,
-          headers,
-          body: payload,
-        });
-        const text = await response.text();
-        let body: unknown = text;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          // not JSON: keep the text
-        }
-        return { status: response.status, headers: response.headers, body: body as never, text };
-      },
       async close() {
         await server.close();
         if (!overrides.dataDir) await rm(dataDir, { recursive: true, force: true });
       },
     };
+  };
+}
+
+/**
+ * The API caller of a hub that runs elsewhere (a `modelhub serve` process, a node behind a proxy) at `url`: what the
+ * helpers of flows.ts take, without a server of this process.
+ */
+export function hubAt(url: string): Pick<TestHub<StartedServer>, "url" | "baseUrl" | "api"> {
+  const baseUrl = `${url}/imodels`;
+  return {
+    url,
+    baseUrl,
+    async api(method, path, options = {}) {
+      const headers: Record<string, string> = { accept: ACCEPT, ...(options.headers ?? {}) };
+      const user = options.user === undefined ? "alice" : options.user;
+      if (user !== null) headers.authorization = `Bearer ${user}`;
+      let payload: string | undefined = options.rawBody;
+      if (options.body !== undefined) {
+        payload = JSON.stringify(options.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const response = await fetch(path.startsWith("http") ? path : `${baseUrl}${path}`, {
+        method,
+        headers,
+        body: payload,
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, headers: response.headers, body: body as never, text };
+    },
   };
 }
 

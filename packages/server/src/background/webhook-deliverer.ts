@@ -49,6 +49,10 @@ export class WebhookDeliverer {
   #workers: Promise<void>[] = [];
   #wakers = new Set<() => void>();
   #nudged = false;
+  /** Nudges so far, and the read of the next due time in flight since the last one: workers woken together share
+   * it (a read begun before a nudge may miss what the nudge announced: it is not shared after it). */
+  #nudges = 0;
+  #dueRead: { nudges: number; due: Promise<number | undefined> } | undefined;
 
   constructor(
     private readonly store: WebhookStore,
@@ -77,6 +81,7 @@ export class WebhookDeliverer {
 
   /** A transaction queued deliveries: look now instead of at the next poll. Returns at once, never throws. */
   nudge(): void {
+    this.#nudges++;
     this.#nudged = true;
     for (const wake of this.#wakers) wake();
   }
@@ -96,17 +101,22 @@ export class WebhookDeliverer {
 
   async #work(): Promise<void> {
     // Idle, a worker only reads (when is the next delivery due?) and claims (a write) only when one is: an idle hub
-    // takes no write lock for its webhooks. A nudge cuts the sleep short.
+    // takes no write lock for its webhooks. A nudge cuts the sleep short. That read looks at every pending delivery
+    // (0.35–0.6 s with 16,000 pending): busy (its last claim got a delivery), a worker claims the next one at once
+    // instead, and workers woken together share one read (npm run bench -- webhooks, docs/performance.md).
+    let busy = false;
     while (this.#running) {
-      this.#nudged = false;
-      const due = await this.store.nextDueMs().catch((err: unknown) => {
-        this.#log("warn", "reading the webhook outbox failed; retrying at the next poll", { err });
-        return undefined;
-      });
-      const now = Date.now();
-      if (due === undefined || due > now) {
-        await this.#sleep(due === undefined ? this.#o.pollIntervalMs : Math.min(due - now, this.#o.pollIntervalMs));
-        continue;
+      if (!busy) {
+        this.#nudged = false;
+        const due = await this.#nextDueMs().catch((err: unknown) => {
+          this.#log("warn", "reading the webhook outbox failed; retrying at the next poll", { err });
+          return undefined;
+        });
+        const now = Date.now();
+        if (due === undefined || due > now) {
+          await this.#sleep(due === undefined ? this.#o.pollIntervalMs : Math.min(due - now, this.#o.pollIntervalMs));
+          continue;
+        }
       }
       const owner = `${this.#o.nodeId}/${randomUUID()}`;
       let claimed: ClaimedDelivery | undefined;
@@ -114,13 +124,28 @@ export class WebhookDeliverer {
         claimed = await this.store.claim(owner, Date.now(), this.#o.leaseMs);
       } catch (err) {
         this.#log("warn", "claiming a webhook delivery failed; retrying at the next poll", { err });
+        busy = false;
         await this.#sleep(this.#o.pollIntervalMs);
         continue;
       }
+      busy = claimed !== undefined;
       if (claimed) await this.#deliver(claimed, owner);
-      // Another worker took it: look again (the next one may be due already).
+      // None claimable (another worker took it, or the rest wait for earlier ones): look again after a read.
       else await this.#sleep(0);
     }
+  }
+
+  #nextDueMs(): Promise<number | undefined> {
+    if (this.#dueRead?.nudges !== this.#nudges) {
+      const read = {
+        nudges: this.#nudges,
+        due: this.store.nextDueMs().finally(() => {
+          if (this.#dueRead === read) this.#dueRead = undefined;
+        }),
+      };
+      this.#dueRead = read;
+    }
+    return this.#dueRead.due;
   }
 
   #sleep(ms: number): Promise<void> {

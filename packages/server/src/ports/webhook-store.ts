@@ -98,6 +98,7 @@ export interface DeliveryOutcome {
   nextAttemptMs: number;
   lastStatus: number | null;
   lastAnswer: string | null;
+  /** Any number of milliseconds; kept in whole milliseconds. */
   durationMs: number | null;
   at: string;
 }

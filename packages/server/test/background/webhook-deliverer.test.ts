@@ -95,8 +95,44 @@ describe("WebhookDeliverer", () => {
       assert.deepEqual(order, ["1", "2", "3", "4", "5", "6", "7", "8"], `${m} in order`);
     }
     assert.equal(new Set(receiver.received.map((r) => r.body.messageId)).size, 16, "each event once");
-    const states = (await log(h.id)).map((d) => [d.state, d.lastStatus, d.attempts, d.lastAnswer]);
+    // The receiver may see the last POST before the deliverer records its answer: wait for the records.
+    const recorded = await eventually(
+      async () => {
+        const all = await log(h.id);
+        return all.every((d) => d.state !== "pending") ? all : undefined;
+      },
+      30_000,
+      "every outcome recorded",
+    );
+    const states = recorded.map((d) => [d.state, d.lastStatus, d.attempts, d.lastAnswer]);
     assert.deepEqual(states, Array(16).fill(["delivered", 200, 1, "thanks"]));
+  });
+
+  it("claims a backlog one delivery after the other without reading the outbox's next due time in between", async () => {
+    // That read looks at every pending delivery: before each claim, under a backlog, it cost more than the delivery.
+    const h = await hook();
+    for (let i = 1; i <= 30; i++) await push(`m${i}`, 1);
+    let reads = 0;
+    const counted = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === "nextDueMs"
+          ? () => {
+              reads++;
+              return target.nextDueMs();
+            }
+          : Reflect.get(target, key, receiver),
+    });
+    // An idle worker sleeps a minute: the reads counted are the deliveries' own, not polls.
+    deliverer = new WebhookDeliverer(counted, new HttpCallout(), { concurrency: 1, pollIntervalMs: 60_000 });
+    deliverer.start();
+    await eventually(async () => (receiver.received.length >= 30 ? true : undefined), 30_000, "30 deliveries");
+    await deliverer.stop();
+    assert.deepEqual(
+      (await log(h.id)).map((d) => d.state),
+      Array(30).fill("delivered"),
+    );
+    // One read found the backlog due; then a claim per delivery, and reads only once none was left.
+    assert.ok(reads <= 3, `${reads} reads of the next due time for 30 deliveries`);
   });
 
   it("retries a failing callback with backoff, then marks it failed; redelivery then delivers it", async () => {

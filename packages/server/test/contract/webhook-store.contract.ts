@@ -167,6 +167,15 @@ export function webhookStoreContract(name: string, factory: WebhookStoreFactory)
       assert.equal(await store.nextDueMs(), undefined);
     });
 
+    it("records an outcome whose duration has a fraction (a POST timed with performance.now()), rounded", async () => {
+      const a = await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      const claimed = await store.claim("n1", T0, 1_000);
+      assert.equal(await store.finish(claimed!.id, "n1", { ...outcome("delivered"), durationMs: 12.625 }), true);
+      const done = await store.getDelivery(a.id, claimed!.id);
+      assert.deepEqual([done!.state, done!.durationMs], ["delivered", 13]);
+    });
+
     it("never hands one delivery to two claimers racing on two handles", async () => {
       await store.create(hook());
       for (let i = 0; i < 20; i++) await queue(pushed(`m${i}`, 1), T0);

@@ -229,7 +229,9 @@ export class SqlWebhookStore implements WebhookStore {
       outcome.nextAttemptMs,
       outcome.lastStatus,
       outcome.lastAnswer,
-      outcome.durationMs,
+      // A POST's time is fractional (performance.now()); PostgreSQL's BIGINT refuses a fraction, which left every
+      // delivery pending and sent again after each lease (webhooks-two-nodes.test.ts found it).
+      outcome.durationMs === null ? null : Math.round(outcome.durationMs),
       outcome.at,
       id,
       owner,
