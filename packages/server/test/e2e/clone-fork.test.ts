@@ -258,6 +258,29 @@ describe("clone and fork with the official client", () => {
     assert.equal(bad.body.error.code, "InvalidiModelsRequest");
     assert.equal(((await hub.api<Json>("GET", `?iTwinId=${TARGET_ITWIN}`)).body.iModels as Json[]).length, before);
   });
+
+  it("a refused copy into an iTwin the hub has never seen writes nothing: no iTwin made and discarded (the fuzzer's find)", async () => {
+    // A copy into an unknown iTwin makes the iTwin (its caller the Owner) before the copy; a copy refused for its
+    // source used to make it and discard it again: two commits for a refused request.
+    const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true });
+    const dataVersion = () => db.pragma("data_version", { simple: true }) as number;
+    const fresh = "3c9b7a6e-5d4c-4b3a-8f2e-1a0b9c8d7e6f";
+    try {
+      const versionBefore = dataVersion();
+      for (const [path, body, code] of [
+        [`/00000000-0000-4000-8000-000000000000/fork`, { iTwinId: fresh }, "iModelNotFound"],
+        [`/${sourceId}/clone`, { iTwinId: fresh, changesetIndex: 9 }, "ChangesetNotFound"],
+      ] as const) {
+        const r = await hub.api<Json>("POST", path, { body });
+        assert.equal(r.status, 404, r.text);
+        assert.equal(r.body.error.code, code);
+      }
+      assert.equal(dataVersion(), versionBefore, "no transaction committed");
+      assert.equal((await hub.api<Json>("GET", `?iTwinId=${fresh}`)).body.iModels.length, 0);
+    } finally {
+      db.close();
+    }
+  });
 });
 
 describe("clone, fork and template permissions (tokens mode)", () => {

@@ -5,6 +5,7 @@ import { noJobWakeup } from "../../ports/job-wakeup.js";
 import type {
   IModelFilter,
   IModelRecord,
+  MetadataReader,
   MetadataStore,
   MetadataTx,
   OutboxJob,
@@ -118,11 +119,7 @@ export class IModelService {
           ? "Cannot fork iModel."
           : "Cannot create iModel.";
     const record = await this.store.transaction({ iTwinId: input.iTwinId }, async (tx) => {
-      const source = await tx.getIModel(sourceId);
-      if (!source) throw notFound.iModel();
-      if (source.state !== "initialized")
-        throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
-      const upTo = await resolveCopyPoint(tx, sourceId, input, operation);
+      const { source, upTo } = await copySource(tx, sourceId, input, operation);
       const copy: IModelRecord = {
         id: newId(),
         iTwinId: input.iTwinId,
@@ -161,6 +158,16 @@ export class IModelService {
       return copy;
     });
     return record;
+  }
+
+  /**
+   * Refuses a copy whose source cannot be copied (missing, not initialized, an unknown changeset) without writing
+   * anything: checked before the target iTwin is made for it (AccessService.createIn), so that such a refusal does
+   * not create and discard an iTwin. `copy` checks the same again in its transaction.
+   */
+  async checkCopy(sourceId: string, input: CopyIModelInput): Promise<void> {
+    const operation = input.kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
+    await this.store.read((tx) => copySource(tx, sourceId, input, operation));
   }
 
   async get(id: string): Promise<IModelRecord> {
@@ -267,9 +274,23 @@ export class IModelService {
   }
 }
 
+/** The source of a copy, which must be initialized, and the changeset the copy ends at. */
+async function copySource(
+  tx: MetadataReader,
+  sourceId: string,
+  input: CopyIModelInput,
+  operation: string,
+): Promise<{ source: IModelRecord; upTo: { id: string; index: number } }> {
+  const source = await tx.getIModel(sourceId);
+  if (!source) throw notFound.iModel();
+  if (source.state !== "initialized")
+    throw new HubError("iModelNotInitialized", "The source iModel is not initialized yet.");
+  return { source, upTo: await resolveCopyPoint(tx, sourceId, input, operation) };
+}
+
 /** The source changeset a copy ends at: the one named (it must be completed), or the latest; index 0 for the baseline. */
 async function resolveCopyPoint(
-  tx: MetadataTx,
+  tx: MetadataReader,
   sourceId: string,
   input: CopyIModelInput,
   operation: string,

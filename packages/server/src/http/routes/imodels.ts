@@ -295,12 +295,10 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
     },
   );
 
-  // Clone and fork: read on the source (the route's rule) and create on the target iTwin (checked here: the body
-  // names it). 202 with the new iModel in Location, which the official client reads, as the cloud does.
+  // Clone and fork: read on the source (the route's rule), create on the target iTwin (AccessService.createIn); 202.
   for (const kind of ["clone", "fork"] as const) {
     api.post<{ Params: { id: string } }>(
       `/:id/${kind}`,
-      // Reads the source; the handler also requires creating iModels in the target iTwin (AccessService.createIn).
       {
         schema: {
           body: bodyOf(copyBody),
@@ -328,17 +326,19 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
             },
           ]);
         }
+        const input = {
+          kind,
+          iTwinId: body.iTwinId,
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.description !== undefined ? { description: body.description } : {}),
+          ...(body.containersEnabled !== undefined ? { containersEnabled: body.containersEnabled } : {}),
+          ...(body.changesetId !== undefined ? { changesetId: body.changesetId } : {}),
+          ...(body.changesetIndex !== undefined ? { changesetIndex: body.changesetIndex } : {}),
+          ...(body.preserveHistory !== undefined ? { preserveHistory: body.preserveHistory } : {}),
+        };
+        await hub.iModels.checkCopy(request.params.id, input); // before createIn may make the target iTwin
         const record = await access.createIn(request.actor, body.iTwinId, () =>
-          hub.iModels.copy(request.actor, request.params.id, {
-            kind,
-            iTwinId: body.iTwinId,
-            ...(body.name !== undefined ? { name: body.name } : {}),
-            ...(body.description !== undefined ? { description: body.description } : {}),
-            ...(body.containersEnabled !== undefined ? { containersEnabled: body.containersEnabled } : {}),
-            ...(body.changesetId !== undefined ? { changesetId: body.changesetId } : {}),
-            ...(body.changesetIndex !== undefined ? { changesetIndex: body.changesetIndex } : {}),
-            ...(body.preserveHistory !== undefined ? { preserveHistory: body.preserveHistory } : {}),
-          }),
+          hub.iModels.copy(request.actor, request.params.id, input),
         );
         const location = `${request.presenter.apiBase}/${record.id}`;
         return reply
