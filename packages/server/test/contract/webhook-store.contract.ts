@@ -155,6 +155,40 @@ export function webhookStoreContract(name: string, factory: WebhookStoreFactory)
       assert.equal(log[2]!.attempts, 2);
     });
 
+    it("queues a delivery behind a retrying one at its next attempt, moves them with each retry, keeps the order", async () => {
+      const a = await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      const first = await store.claim("n1", T0, 60_000);
+      await queue(pushed("m1", 2), T0 + 100);
+      assert.equal(await store.nextDueMs(), T0 + 60_000, "in flight: due when its lease expires");
+      assert.equal(await store.finish(first!.id, "n1", outcome("pending", T0 + 5_000)), true);
+      await queue(pushed("m1", 3), T0 + 200);
+      await queue(pushed("m2", 1), T0 + 300);
+      const due = async () =>
+        Object.fromEntries(
+          (await store.deliveries(a.id, { limit: 10, offset: 0 })).map((d) => [
+            `${d.stream}/${JSON.parse(d.envelope).content.changesetIndex}`,
+            d.nextAttemptMs,
+          ]),
+        );
+      assert.deepEqual(await due(), { "m1/1": T0 + 5_000, "m1/2": T0 + 5_000, "m1/3": T0 + 5_000, "m2/1": T0 + 300 });
+      assert.equal((await store.claim("n1", T0 + 400, 60_000))!.stream, "m2");
+      assert.equal(await store.nextDueMs(), T0 + 5_000, "m1's head, not the deliveries waiting behind it");
+      const retry = await store.claim("n1", T0 + 5_000, 60_000);
+      assert.equal(retry!.id, first!.id);
+      assert.equal(await store.finish(retry!.id, "n1", outcome("pending", T0 + 15_000)), true);
+      assert.equal((await due())["m1/3"], T0 + 15_000, "a retry moves the ones behind it");
+      assert.equal(await store.claim("n1", T0 + 14_999, 60_000), undefined);
+      assert.equal((await store.claim("n1", T0 + 15_000, 60_000))!.id, first!.id);
+      assert.equal(await store.finish(first!.id, "n1", outcome("delivered", T0 + 15_000)), true);
+      for (const index of ["2", "3"]) {
+        const next = await store.claim("n1", T0 + 15_000, 60_000);
+        assert.equal(JSON.parse(next!.envelope).content.changesetIndex, index);
+        assert.equal(await store.finish(next!.id, "n1", outcome("delivered", T0 + 15_000)), true);
+      }
+      assert.equal(await store.nextDueMs(), T0 + 60_400, "only m2's delivery is left, in flight");
+    });
+
     it("hands an expired lease to another claimer, and then refuses the first claimer's outcome", async () => {
       await store.create(hook());
       await queue(pushed("m1", 1), T0);

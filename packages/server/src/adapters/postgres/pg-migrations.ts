@@ -1,5 +1,5 @@
 import { PG_CHANGE_MIGRATIONS } from "./pg-migrations-changes.js";
-import { PG_GATE_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-events.js";
+import { PG_GATE_MIGRATIONS, PG_WEBHOOK_BACKLOG_MIGRATIONS, PG_WEBHOOK_MIGRATIONS } from "./pg-migrations-events.js";
 import { changeSummariesMigration, imodelUsersMigration, POSTGRES_DDL } from "../sql/shared-migrations.js";
 
 /**
@@ -353,4 +353,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   ...PG_WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).
   ...PG_CHANGE_MIGRATIONS,
+  ...PG_WEBHOOK_BACKLOG_MIGRATIONS,
 ];

@@ -152,6 +152,22 @@ export function webhooksMigration(d: DdlDialect): string {
 }
 
 /**
+ * Indexes that let the deliverer pass over the deliveries waiting behind a failing one (issue 21): SQLite migration
+ * 15, PostgreSQL migration 12.
+ */
+export function webhookBacklogMigration(): string {
+  return `
+      -- A stream's pending deliveries by next attempt: the outbox gives a delivery queued behind a retrying one that
+      -- one's next attempt (they wait for it anyway), and a retry moves them along, so the claim's walk of the due
+      -- deliveries no longer meets the backlog behind a dead callback. Its minimum is one index lookup.
+      CREATE INDEX webhook_deliveries_stream_due ON webhook_deliveries(webhook_id, stream, next_attempt_ms)
+        WHERE state = 'pending';
+      -- The deliveries in flight (a claim sets a lease, its outcome clears it): few, read for the next due time.
+      CREATE INDEX webhook_deliveries_leased ON webhook_deliveries(lease_until_ms) WHERE lease_until_ms IS NOT NULL;
+    `;
+}
+
+/**
  * Change summaries as one compressed blob of elements per changeset, with a failure reason (issue 20): SQLite
  * migration 14, PostgreSQL migration 11.
  */

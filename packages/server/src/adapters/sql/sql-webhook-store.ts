@@ -221,22 +221,35 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
-    const changed = await this.db.session.run(
-      `UPDATE webhook_deliveries SET state = ?, next_attempt_ms = ?, last_status = ?, last_answer = ?, duration_ms = ?,
-          last_attempt_at = ?, lease_owner = NULL, lease_until_ms = NULL
-        WHERE id = ? AND lease_owner = ?`,
-      outcome.state,
-      outcome.nextAttemptMs,
-      outcome.lastStatus,
-      outcome.lastAnswer,
-      // A POST's time is fractional (performance.now()); PostgreSQL's BIGINT refuses a fraction, which left every
-      // delivery pending and sent again after each lease (webhooks-two-nodes.test.ts found it).
-      outcome.durationMs === null ? null : Math.round(outcome.durationMs),
-      outcome.at,
-      id,
-      owner,
-    );
-    return changed > 0;
+    return this.db.transaction(async (tx) => {
+      const row = await tx.get<{ webhook_id: string; stream: string }>(
+        `UPDATE webhook_deliveries SET state = ?, next_attempt_ms = ?, last_status = ?, last_answer = ?, duration_ms = ?,
+            last_attempt_at = ?, lease_owner = NULL, lease_until_ms = NULL
+          WHERE id = ? AND lease_owner = ? RETURNING webhook_id, stream`,
+        outcome.state,
+        outcome.nextAttemptMs,
+        outcome.lastStatus,
+        outcome.lastAnswer,
+        // A POST's time is fractional (performance.now()); PostgreSQL's BIGINT refuses a fraction, which left every
+        // delivery pending and sent again after each lease (webhooks-two-nodes.test.ts found it).
+        outcome.durationMs === null ? null : Math.round(outcome.durationMs),
+        outcome.at,
+        id,
+        owner,
+      );
+      // A retry: the deliveries waiting behind it cannot go before it, so they leave the claim's walk of due rows
+      // until then (webhook-outbox.ts queues them so). Only a hint: the claim checks the order itself.
+      if (row && outcome.state === "pending")
+        await tx.run(
+          `UPDATE webhook_deliveries SET next_attempt_ms = ?
+            WHERE webhook_id = ? AND stream = ? AND state = 'pending' AND next_attempt_ms < ?`,
+          outcome.nextAttemptMs,
+          row.webhook_id,
+          row.stream,
+          outcome.nextAttemptMs,
+        );
+      return row !== undefined;
+    });
   }
 
   async redeliver(webhookId: string, id: string, nowMs: number): Promise<DeliveryRecord | undefined> {
@@ -252,13 +265,19 @@ export class SqlWebhookStore implements WebhookStore {
 
   async nextDueMs(): Promise<number | undefined> {
     const order = this.db.dialect.insertionOrder;
-    // Only the first pending delivery of each stream can be due: the others wait for it.
+    // Only the first pending delivery of each stream can be due: the others wait for it. Two short walks: the due
+    // deliveries not in flight by next attempt until the first that is first of its stream (those waiting behind a
+    // retry are queued at its time, so few come before), and the few in flight (a lease), due when it expires.
+    const first = `NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
+            AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})`;
     const row = await this.db.session.get<{ due: number | string | null }>(
-      `SELECT MIN(CASE WHEN d.lease_until_ms IS NOT NULL AND d.lease_until_ms > d.next_attempt_ms
-          THEN d.lease_until_ms ELSE d.next_attempt_ms END) AS due
-        FROM webhook_deliveries d WHERE d.state = 'pending'
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
-            AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})`,
+      `SELECT MIN(due) AS due FROM (
+          SELECT * FROM (SELECT d.next_attempt_ms AS due FROM webhook_deliveries d
+            WHERE d.state = 'pending' AND d.lease_until_ms IS NULL AND ${first}
+            ORDER BY d.next_attempt_ms LIMIT 1) idle
+          UNION ALL
+          SELECT CASE WHEN d.lease_until_ms > d.next_attempt_ms THEN d.lease_until_ms ELSE d.next_attempt_ms END
+            FROM webhook_deliveries d WHERE d.lease_until_ms IS NOT NULL AND ${first}) heads`,
     );
     return row?.due === null || row?.due === undefined ? undefined : Number(row.due);
   }

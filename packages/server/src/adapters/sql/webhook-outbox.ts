@@ -29,16 +29,24 @@ export async function queueWebhookEvent(s: SqlSession, event: WebhookEvent, nowM
       webhookId: hook.id,
       enqueuedDateTime,
     });
+    // Behind a pending delivery of its stream it cannot go before that one's next attempt: queued with it, it stays
+    // out of the claim's walk of due deliveries while a dead callback is retried (the claim still checks the order).
+    const stream = event.iModelId ?? event.iTwinId;
     await s.run(
       `INSERT INTO webhook_deliveries (id, webhook_id, stream, event_type, envelope, state, attempts, next_attempt_ms,
-          enqueued_ms) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+          enqueued_ms)
+        SELECT ?, ?, ?, ?, ?, 'pending', 0, CASE WHEN MIN(next_attempt_ms) > ? THEN MIN(next_attempt_ms) ELSE ? END, ?
+          FROM webhook_deliveries WHERE webhook_id = ? AND stream = ? AND state = 'pending'`,
       messageId,
       hook.id,
-      event.iModelId ?? event.iTwinId,
+      stream,
       event.eventType,
       envelope,
       nowMs,
       nowMs,
+      nowMs,
+      hook.id,
+      stream,
     );
     queued++;
   }

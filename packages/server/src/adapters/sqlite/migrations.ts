@@ -1,5 +1,5 @@
 import { CHANGE_MIGRATIONS } from "./migrations-changes.js";
-import { GATE_MIGRATIONS, WEBHOOK_MIGRATIONS } from "./migrations-events.js";
+import { GATE_MIGRATIONS, WEBHOOK_BACKLOG_MIGRATIONS, WEBHOOK_MIGRATIONS } from "./migrations-events.js";
 import { changeSummariesMigration, imodelUsersMigration, SQLITE_DDL } from "../sql/shared-migrations.js";
 
 /** Versioned schema of the embedded metadata database. Append only: never edit a migration that shipped. */
@@ -348,4 +348,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ...WEBHOOK_MIGRATIONS,
   // Change summaries after their first migration (issue 20).
   ...CHANGE_MIGRATIONS,
+  ...WEBHOOK_BACKLOG_MIGRATIONS,
 ];
