@@ -112,14 +112,8 @@ export class IModelService {
    * to the requested one, in one transaction). Only an initialized source with completed changesets can be copied.
    */
   async copy(actor: Actor, sourceId: string, input: CopyIModelInput): Promise<IModelRecord> {
-    const operation =
-      input.kind === "clone"
-        ? "Cannot clone iModel."
-        : input.kind === "fork"
-          ? "Cannot fork iModel."
-          : "Cannot create iModel.";
     const record = await this.store.transaction({ iTwinId: input.iTwinId }, async (tx) => {
-      const { source, upTo } = await copySource(tx, sourceId, input, operation);
+      const { source, upTo } = await copySource(tx, sourceId, input);
       const copy: IModelRecord = {
         id: newId(),
         iTwinId: input.iTwinId,
@@ -166,8 +160,7 @@ export class IModelService {
    * not create and discard an iTwin. `copy` checks the same again in its transaction.
    */
   async checkCopy(sourceId: string, input: CopyIModelInput): Promise<void> {
-    const operation = input.kind === "clone" ? "Cannot clone iModel." : "Cannot fork iModel.";
-    await this.store.read((tx) => copySource(tx, sourceId, input, operation));
+    await this.store.read((tx) => copySource(tx, sourceId, input));
   }
 
   async get(id: string): Promise<IModelRecord> {
@@ -279,8 +272,13 @@ async function copySource(
   tx: MetadataReader,
   sourceId: string,
   input: CopyIModelInput,
-  operation: string,
 ): Promise<{ source: IModelRecord; upTo: { id: string; index: number } }> {
+  const operation =
+    input.kind === "clone"
+      ? "Cannot clone iModel."
+      : input.kind === "fork"
+        ? "Cannot fork iModel."
+        : "Cannot create iModel.";
   const source = await tx.getIModel(sourceId);
   if (!source) throw notFound.iModel();
   if (source.state !== "initialized")
