@@ -4,7 +4,7 @@ import { Alert, Button, Checkbox, LabeledInput, LabeledSelect, ProgressRadial, T
 import { useState } from "react";
 import { useLoaded } from "./hooks.js";
 import type { AdminProps } from "./admin-common.js";
-import { hubCall, useActionOutcome } from "./admin-common.js";
+import { hubCall, toggled, useActionOutcome } from "./admin-common.js";
 
 // Members and roles ------------------------------------------------------------------------------------------------
 
@@ -334,12 +334,7 @@ function NewRoleForm({ onCreate }: { onCreate: (displayName: string, permissions
             key={p}
             label={p}
             checked={chosen.has(p)}
-            onChange={(e) => {
-              const next = new Set(chosen);
-              if (e.target.checked) next.add(p);
-              else next.delete(p);
-              setChosen(next);
-            }}
+            onChange={(e) => setChosen(toggled(chosen, p, e.target.checked))}
           />
         ))}
       </fieldset>

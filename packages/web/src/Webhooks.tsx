@@ -9,7 +9,7 @@ import { Alert, Badge, Button, Checkbox, LabeledInput, ProgressRadial, Text } fr
 import type { ReactNode } from "react";
 import { useMemo, useState } from "react";
 import type { AdminProps } from "./admin-common.js";
-import { useActionOutcome } from "./admin-common.js";
+import { toggled, useActionOutcome } from "./admin-common.js";
 import { formatDate } from "./format.js";
 import { useLoaded } from "./hooks.js";
 import { WebhookDeliveries } from "./WebhookDeliveries.js";
@@ -251,12 +251,7 @@ function NewWebhookForm({
             key={t}
             label={MODELHUB_EVENT_TYPES.includes(t) ? `${t} (modelhub only)` : t}
             checked={chosen.has(t)}
-            onChange={(e) => {
-              const next = new Set(chosen);
-              if (e.target.checked) next.add(t);
-              else next.delete(t);
-              setChosen(next);
-            }}
+            onChange={(e) => setChosen(toggled(chosen, t, e.target.checked))}
           />
         ))}
       </fieldset>

@@ -70,3 +70,11 @@ export function useActionOutcome(settled: () => void = () => undefined): ActionO
   }
   return { outcome, setOutcome, act, alert };
 }
+
+/** `chosen` with `item` in it or not (a checkbox list's next state; a new set, so React sees the change). */
+export function toggled<T>(chosen: ReadonlySet<T>, item: T, on: boolean): Set<T> {
+  const next = new Set(chosen);
+  if (on) next.add(item);
+  else next.delete(item);
+  return next;
+}
