@@ -54,6 +54,8 @@ export interface StartOptions {
   eventHeartbeatMs?: number;
   /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
   auditRefusalWindowMs?: number;
+  /** Audit entries wait at most this long before they are written (default 100 ms; a test makes it long to see its own commits). */
+  auditFlushIntervalMs?: number;
   /** `json` (pino's lines, the default) or `human` (one readable line per event, for a terminal; app/log-format.ts). */
   logFormat?: LogFormat;
 }
@@ -79,6 +81,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
   let auditLogLine: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void = () =>
     undefined;
   const auditRecorder = new AuditRecorder(auditLog, {
+    ...(startOptions.auditFlushIntervalMs !== undefined ? { flushIntervalMs: startOptions.auditFlushIntervalMs } : {}),
     log: (level, message, fields) => auditLogLine(level, message, fields),
   });
   const blobs = await openBlobStore(config.blobs, config.dataDir);

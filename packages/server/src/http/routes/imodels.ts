@@ -120,16 +120,18 @@ export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { h
         // The route's rule checked creating in the iTwin; the template must also be readable by the caller.
         const source = await hub.iModels.get(template.iModelId);
         await access.require(request.actor, ["imodels_read"], { iTwinId: source.iTwinId, iModelId: source.id });
+        const input = {
+          kind: "template" as const,
+          iTwinId: body.iTwinId,
+          name: body.name,
+          description: body.description ?? null,
+          containersEnabled: body.containersEnabled ?? 0,
+          ...(body.extent !== undefined ? { extent: body.extent } : {}),
+          ...(template.changesetId !== undefined ? { changesetId: template.changesetId } : {}),
+        };
+        await hub.iModels.checkCopy(source.id, input); // before createIn may make the target iTwin
         const record = await access.createIn(request.actor, body.iTwinId, () =>
-          hub.iModels.copy(request.actor, source.id, {
-            kind: "template",
-            iTwinId: body.iTwinId,
-            name: body.name,
-            description: body.description ?? null,
-            containersEnabled: body.containersEnabled ?? 0,
-            ...(body.extent !== undefined ? { extent: body.extent } : {}),
-            ...(template.changesetId !== undefined ? { changesetId: template.changesetId } : {}),
-          }),
+          hub.iModels.copy(request.actor, source.id, input),
         );
         return reply.code(201).send({ iModel: request.presenter.iModel(record) });
       }
