@@ -265,10 +265,12 @@ describe("request ids in a `modelhub serve` process's log lines and 5xx bodies",
             .split("\n")
             .filter((l) => l.startsWith("{"))
             .map((l) => JSON.parse(l) as Json);
-          return parsed.some((l) => l.reqId === "req-fail-1" && l.msg === "unexpected error") ? parsed : undefined;
+          // The completion line is written when the answer has gone out: it may come after the client has it.
+          const seen = (msg: string) => parsed.some((l) => l.reqId === "req-fail-1" && l.msg === msg);
+          return seen("unexpected error") && seen("request completed") ? parsed : undefined;
         },
-        5000,
-        "the error's log line",
+        10_000,
+        "the failed request's error and completion log lines",
       );
       const failLines = lines.filter((l) => l.reqId === "req-fail-1");
       // One line per request (written when it is answered), not fastify's two.
