@@ -41,7 +41,11 @@ export function agentScript(): AgentScript {
   return chosen;
 }
 
-/** agent-host.ts as JavaScript, in the package's node_modules (where it finds iTwin.js as the .ts does). */
+/**
+ * agent-host.ts as JavaScript, in the package's node_modules (where it finds iTwin.js as the .ts does). Only the
+ * file itself is transpiled: at run time it may import packages and node: modules, not files beside it (its type
+ * imports are erased).
+ */
 function transpiled(): string {
   const source = readFileSync(HOST, "utf8");
   const ts = require("typescript") as typeof TypeScript;
