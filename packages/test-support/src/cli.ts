@@ -7,23 +7,27 @@ const SERVER = dirname(createRequire(import.meta.url).resolve("@modelhub/server/
 const SOURCE = join(SERVER, "src");
 const BUILT = join(SERVER, "dist");
 
-/** Whether every src/**.ts has its dist/**.js, written after it (what `tsc -b` leaves; npm ci's build does it). */
-function builtIsCurrent(): boolean {
+/**
+ * Whether every `source`/**.ts has its `built`/**.js, written after it (what `tsc -b` leaves; npm ci's build does
+ * it). Always false under MODELHUB_TEST_FROM_SOURCE=1.
+ */
+export function builtIsCurrent(source: string, built: string): boolean {
+  if (process.env.MODELHUB_TEST_FROM_SOURCE === "1") return false;
   const walk = (dir: string): boolean =>
     readdirSync(dir, { withFileTypes: true }).every((entry) => {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) return walk(path);
       if (!entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) return true;
       try {
-        return statSync(join(BUILT, relative(SOURCE, path)).replace(/\.ts$/, ".js")).mtimeMs >= statSync(path).mtimeMs;
+        return statSync(join(built, relative(source, path)).replace(/\.ts$/, ".js")).mtimeMs >= statSync(path).mtimeMs;
       } catch {
         return false;
       }
     });
-  return walk(SOURCE);
+  return walk(source);
 }
 
-const FROM_BUILD = process.env.MODELHUB_TEST_FROM_SOURCE !== "1" && builtIsCurrent();
+const FROM_BUILD = builtIsCurrent(SOURCE, BUILT);
 
 /** The server package's entry (its exports: startServer, makeConfig…), chosen as for MODELHUB below. */
 export const SERVER_ENTRY = FROM_BUILD ? join(BUILT, "index.js") : join(SOURCE, "index.ts");

@@ -18,12 +18,16 @@ import type { ModelHubAccess as LocalModelHubAccess } from "../../src/index.js";
 import type { AckedPush } from "./crash-hub.js";
 
 // MODELHUB_AGENT_ROOT runs the agent as an app installed in that folder (e.g. the iTwin.js 4.x host): iTwin.js and
-// @modelhub/backend-access are then that folder's copies.
+// @modelhub/backend-access are then that folder's copies. MODELHUB_AGENT_ACCESS: the module that gives ModelHubAccess
+// otherwise, when not this package's sources (test-support's agent-script.ts: the build, once it is current).
 const agentRoot = process.env.MODELHUB_AGENT_ROOT;
 const require = createRequire(agentRoot ? `${agentRoot}/package.json` : import.meta.url);
 const ModelHubAccess: typeof LocalModelHubAccess = agentRoot
   ? (require("@modelhub/backend-access") as { ModelHubAccess: typeof LocalModelHubAccess }).ModelHubAccess
-  : (await import("../../src/index.js")).ModelHubAccess;
+  : process.env.MODELHUB_AGENT_ACCESS
+    ? ((await import(process.env.MODELHUB_AGENT_ACCESS)) as { ModelHubAccess: typeof LocalModelHubAccess })
+        .ModelHubAccess
+    : (await import("../../src/index.js")).ModelHubAccess;
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const common = require("@itwin/core-common") as typeof CoreCommon;
 const bentley = require("@itwin/core-bentley") as typeof CoreBentley;

@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { agentScript } from "@modelhub/test-support/agent-script.js";
 
 export interface AgentError {
   name?: string;
@@ -31,11 +31,12 @@ export class Agent {
 
   /** `env` adds variables, e.g. MODELHUB_AGENT_RETRY (a JSON RetryPolicy for the agent's ModelHubAccess). */
   static async start(mode: string, user?: string, appRoot?: string, env: Record<string, string> = {}): Promise<Agent> {
-    const script = fileURLToPath(new URL("./agent-host.ts", import.meta.url));
-    const child = fork(script, user ? [mode, user] : [mode], {
-      execArgv: ["--import", "tsx"],
+    // agent-host.ts, as JavaScript when the build is current (see agentScript).
+    const host = agentScript();
+    const child = fork(host.script, user ? [mode, user] : [mode], {
+      execArgv: host.execArgv,
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-      env: { ...process.env, ...(appRoot ? { MODELHUB_AGENT_ROOT: appRoot } : {}), ...env },
+      env: { ...process.env, ...host.env, ...(appRoot ? { MODELHUB_AGENT_ROOT: appRoot } : {}), ...env },
     });
     await new Promise<void>((resolve, reject) => {
       child.once("message", () => resolve());

@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type * as AuthoringTypes from "@itwin/imodels-client-authoring";
 import { SignJWT, exportJWK, generateKeyPair, importJWK } from "jose";
@@ -16,6 +15,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { ApiResponse, TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
 import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 import type { JwksServer, LocalIdentityProvider } from "@modelhub/test-support/identity-provider.js";
 import { startIdentityProvider, startJwksServer } from "@modelhub/test-support/identity-provider.js";
 
@@ -38,7 +38,6 @@ const NO_HEADER = {
   error: { code: "HeaderNotFound", message: "Header Authorization was not found in the request. Access denied." },
 };
 const now = () => Math.floor(Date.now() / 1000);
-const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const iTwinOf = (n: number) => `0000000${n}-aaaa-4aaa-8aaa-${String(n).padStart(12, "0")}`;
 
 function call(
@@ -258,7 +257,7 @@ describe("--auth oidc with a real identity provider", () => {
     // Out of bounds: refused at start with exit code 2, naming the option.
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", CLI, "serve", "--port", "0", "--auth", "oidc", "--issuer", idp.issuer],
+      [...MODELHUB, "serve", "--port", "0", "--auth", "oidc", "--issuer", idp.issuer],
       {
         stdio: ["ignore", "ignore", "pipe"],
         env: { ...process.env, MODELHUB_OIDC_CLOCK_SKEW: "3600" },

@@ -3,12 +3,11 @@
 // hub holds afterwards, exit codes (0 done, 1 the hub refused, 2 usage), and open mode's warning on role changes.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { HubProcess } from "@modelhub/test-support/hub-process.js";
 import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Ran {
@@ -23,7 +22,7 @@ function modelhub(args: string[], user = "alice"): Promise<Ran> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", cli, ...args],
+      [...MODELHUB, ...args],
       { env: { ...process.env, MODELHUB_URL: hub.url, MODELHUB_TOKEN: user } },
       (error, stdout, stderr) =>
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout, err: stderr }),

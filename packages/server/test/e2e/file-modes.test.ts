@@ -9,18 +9,17 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { Fixture } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import { startHubProcess } from "@modelhub/test-support/hub-process.js";
+import { MODELHUB } from "@modelhub/test-support/cli.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 /** Permission bits of `path` (0 if it vanished meanwhile, e.g. a temp file renamed by the hub). */
 const mode = (path: string) => (lstatSync(path, { throwIfNoEntry: false })?.mode ?? 0) & 0o777;
 const octal = (m: number) => `0${m.toString(8)}`;
@@ -44,7 +43,7 @@ function readableByOthers(root: string): string[] {
 const fileCount = (root: string) => entriesUnder(root).filter((e) => !e.dir).length;
 
 function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [...MODELHUB, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr })));

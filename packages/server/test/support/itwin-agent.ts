@@ -1,5 +1,5 @@
 import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { agentScript } from "@modelhub/test-support/agent-script.js";
 
 export type AgentAnswer<T> =
   { ok: true; result: T } | { ok: false; error: { name?: string; errorNumber?: number; message?: string } };
@@ -13,13 +13,14 @@ export interface ITwinAgent {
 
 /**
  * An iTwin.js user in a process of its own: backend-access's agent host (unmodified BriefcaseDb code over
- * @modelhub/backend-access), started by path so that server tests need not compile backend-access's test files.
+ * @modelhub/backend-access), started by path (see test-support's agentScript) so that server tests need not compile backend-access's test files.
  */
 export async function startITwinAgent(hubUrl: string, user: string): Promise<ITwinAgent> {
-  const script = fileURLToPath(new URL("../../../backend-access/test/support/agent-host.ts", import.meta.url));
-  const child = fork(script, [hubUrl, user], {
-    execArgv: ["--import", "tsx"],
+  const host = agentScript();
+  const child = fork(host.script, [hubUrl, user], {
+    execArgv: host.execArgv,
     stdio: ["ignore", "ignore", "inherit", "ipc"],
+    env: { ...process.env, ...host.env },
   });
   await new Promise<void>((resolve, reject) => {
     child.once("message", () => resolve());
