@@ -8,7 +8,7 @@ import { MAX_ANSWER_CHARS } from "../ports/webhook-store.js";
 export interface WebhookDelivererOptions {
   /** Names this node in leases (default host and pid). */
   nodeId?: string | undefined;
-  /** Deliveries in flight at once on this node (default 8). */
+  /** Deliveries in flight at once on this node (default 8: 4 and 16 were slower, docs/performance.md). */
   concurrency?: number;
   /** How often an idle node looks for due deliveries queued elsewhere (default 1 s). */
   pollIntervalMs?: number;
@@ -33,9 +33,9 @@ export function webhookSignature(secret: string, body: string): string {
 }
 
 /**
- * Sends the outbox's deliveries (issue 21), on every node: each worker claims a due delivery with a lease (the store
- * keeps a webhook's deliveries of one iModel in order across nodes), POSTs its envelope through the SSRF-safe
- * callout with its signature, and records the outcome: a 2xx is delivered; another answer or none is retried with
+ * Sends the outbox's deliveries (issue 21), on every node: it claims due deliveries with a lease, several at once (the
+ * store keeps a webhook's deliveries of one iModel in order across nodes), POSTs each envelope through the SSRF-safe
+ * callout with its signature, and records the outcomes in batches: a 2xx is delivered; another answer or none is retried with
  * exponential backoff for `retryForMs`, then failed; a callback the policy refuses (a private address, also as
  * resolved) fails at once. Pushes never wait for any of this: they only wrote rows. A node killed mid-delivery loses
  * nothing: its lease expires and the delivery is sent again (at least once).
@@ -46,13 +46,15 @@ export class WebhookDeliverer {
   }>;
   readonly #log: NonNullable<WebhookDelivererOptions["log"]>;
   #running = false;
-  #workers: Promise<void>[] = [];
+  #loop: Promise<void> | undefined;
+  /** The POSTs in flight (each frees its slot when answered). */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Answered deliveries whose outcome is not recorded yet, and the recording in progress. */
+  #unsettled: { d: ClaimedDelivery; owner: string; outcome: DeliveryOutcome }[] = [];
+  #settling: Promise<void> | undefined;
   #wakers = new Set<() => void>();
-  #nudged = false;
-  /** Nudges so far, and the read of the next due time in flight since the last one: workers woken together share
-   * it (a read begun before a nudge may miss what the nudge announced: it is not shared after it). */
-  #nudges = 0;
-  #dueRead: { nudges: number; due: Promise<number | undefined> } | undefined;
+  /** Something changed since the loop last looked (a nudge, a slot freed, outcomes recorded): look again now. */
+  #signaled = false;
 
   constructor(
     private readonly store: WebhookStore,
@@ -76,22 +78,22 @@ export class WebhookDeliverer {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    for (let i = 0; i < this.#o.concurrency; i++) this.#workers.push(this.#work());
+    this.#loop = this.#work();
   }
 
   /** A transaction queued deliveries: look now instead of at the next poll. Returns at once, never throws. */
   nudge(): void {
-    this.#nudges++;
-    this.#nudged = true;
-    for (const wake of this.#wakers) wake();
+    this.#signal();
   }
 
-  /** Stops claiming and waits for the deliveries in flight. */
+  /** Stops claiming and waits for the deliveries in flight and the recording of their outcomes. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.nudge();
-    await Promise.all(this.#workers);
-    this.#workers = [];
+    this.#signal();
+    await this.#loop;
+    this.#loop = undefined;
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    while (this.#settling) await this.#settling;
   }
 
   /** The wait after attempt `attempts` (1, 2, …): doubling from the first, capped. */
@@ -99,16 +101,25 @@ export class WebhookDeliverer {
     return Math.min(this.#o.firstRetryDelayMs * 2 ** Math.max(0, attempts - 1), this.#o.maxRetryDelayMs);
   }
 
+  /**
+   * One loop per node claims deliveries in batches (one transaction for as many as there are free slots) and starts
+   * their POSTs; outcomes are recorded in batches too (#settle). Each was a transaction per delivery, which with a
+   * new TCP connection per POST made the hub CPU-bound below 1,000 deliveries/s (docs/performance.md).
+   */
   async #work(): Promise<void> {
-    // Idle, a worker only reads (when is the next delivery due?) and claims (a write) only when one is: an idle hub
-    // takes no write lock for its webhooks. A nudge cuts the sleep short. That read looks at every pending delivery
-    // (0.35–0.6 s with 16,000 pending): busy (its last claim got a delivery), a worker claims the next one at once
-    // instead, and workers woken together share one read (npm run bench -- webhooks, docs/performance.md).
+    // Idle, the loop only reads (when is the next delivery due?) and claims (a write) only when one is: an idle hub
+    // takes no write lock for its webhooks. A signal cuts the sleep short. Busy (its last claim got deliveries), it
+    // claims again as soon as a slot is free, without that read.
     let busy = false;
     while (this.#running) {
+      this.#signaled = false;
+      const free = this.#o.concurrency - this.#inFlight.size;
+      if (free <= 0) {
+        await this.#sleep(this.#o.pollIntervalMs); // until a slot frees
+        continue;
+      }
       if (!busy) {
-        this.#nudged = false;
-        const due = await this.#nextDueMs().catch((err: unknown) => {
+        const due = await this.store.nextDueMs().catch((err: unknown) => {
           this.#log("warn", "reading the webhook outbox failed; retrying at the next poll", { err });
           return undefined;
         });
@@ -118,34 +129,87 @@ export class WebhookDeliverer {
           continue;
         }
       }
+      // Answers that arrive together free their slots together: one claim for all of them.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!this.#running) break;
       const owner = `${this.#o.nodeId}/${randomUUID()}`;
-      let claimed: ClaimedDelivery | undefined;
+      let claimed: ClaimedDelivery[];
       try {
-        claimed = await this.store.claim(owner, Date.now(), this.#o.leaseMs);
+        claimed = await this.store.claimMany(
+          owner,
+          Date.now(),
+          this.#o.leaseMs,
+          this.#o.concurrency - this.#inFlight.size,
+        );
       } catch (err) {
-        this.#log("warn", "claiming a webhook delivery failed; retrying at the next poll", { err });
+        this.#log("warn", "claiming webhook deliveries failed; retrying at the next poll", { err });
         busy = false;
         await this.#sleep(this.#o.pollIntervalMs);
         continue;
       }
-      busy = claimed !== undefined;
-      if (claimed) await this.#deliver(claimed, owner);
-      // None claimable (another worker took it, or the rest wait for earlier ones): look again after a read.
-      else await this.#sleep(0);
+      for (const d of claimed) {
+        const posting: Promise<void> = this.#post(d).then((outcome) => {
+          this.#inFlight.delete(posting);
+          this.#settle(d, owner, outcome);
+          this.#signal();
+        });
+        this.#inFlight.add(posting);
+      }
+      if (claimed.length > 0) busy = true;
+      // None claimable (the rest wait for earlier ones of their streams, or were taken elsewhere): a read, or a
+      // signal (an outcome recorded lets the next of its stream go).
+      else if (busy) busy = false;
+      else await this.#sleep(this.#o.pollIntervalMs);
     }
   }
 
-  #nextDueMs(): Promise<number | undefined> {
-    if (this.#dueRead?.nudges !== this.#nudges) {
-      const read = {
-        nudges: this.#nudges,
-        due: this.store.nextDueMs().finally(() => {
-          if (this.#dueRead === read) this.#dueRead = undefined;
-        }),
-      };
-      this.#dueRead = read;
+  /** Queues an outcome; they are recorded in batches, one at a time: those that come during one are the next. */
+  #settle(d: ClaimedDelivery, owner: string, outcome: DeliveryOutcome): void {
+    this.#unsettled.push({ d, owner, outcome });
+    if (this.#settling) return;
+    this.#settling = (async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.#unsettled.length > 0) {
+        const batch = this.#unsettled;
+        this.#unsettled = [];
+        await this.#record(batch);
+        // The next of each delivered stream may go now.
+        this.#signal();
+      }
+      this.#settling = undefined;
+    })();
+  }
+
+  async #record(batch: { d: ClaimedDelivery; owner: string; outcome: DeliveryOutcome }[]): Promise<void> {
+    let kept: boolean[];
+    try {
+      kept = await this.store.finishMany(batch.map(({ d, owner, outcome }) => ({ id: d.id, owner, outcome })));
+    } catch (err) {
+      // The leases expire and the deliveries are sent again: at least once.
+      this.#log("warn", "recording webhook deliveries' outcomes failed; they will be sent again", {
+        err,
+        ids: batch.map(({ d }) => d.id),
+      });
+      return;
     }
-    return this.#dueRead.due;
+    batch.forEach(({ d, outcome }, i) => {
+      if (!kept[i])
+        this.#log("info", "a webhook delivery's lease expired before its answer; another claimer sends it", {
+          id: d.id,
+        });
+      else if (outcome.state === "failed")
+        this.#log("warn", `webhook delivery failed for good: ${outcome.lastAnswer ?? outcome.lastStatus}`, {
+          webhookId: d.webhookId,
+          deliveryId: d.id,
+          eventType: d.eventType,
+          attempts: d.attempts,
+        });
+    });
+  }
+
+  #signal(): void {
+    this.#signaled = true;
+    for (const wake of this.#wakers) wake();
   }
 
   #sleep(ms: number): Promise<void> {
@@ -157,29 +221,8 @@ export class WebhookDeliverer {
       };
       const timer = setTimeout(done, ms);
       this.#wakers.add(done);
-      if (!this.#running || this.#nudged) done();
+      if (!this.#running || this.#signaled) done();
     });
-  }
-
-  async #deliver(d: ClaimedDelivery, owner: string): Promise<void> {
-    const outcome = await this.#post(d);
-    try {
-      const kept = await this.store.finish(d.id, owner, outcome);
-      if (!kept)
-        this.#log("info", "a webhook delivery's lease expired before its answer; another claimer sends it", {
-          id: d.id,
-        });
-      else if (outcome.state === "failed")
-        this.#log("warn", `webhook delivery failed for good: ${outcome.lastAnswer ?? outcome.lastStatus}`, {
-          webhookId: d.webhookId,
-          deliveryId: d.id,
-          eventType: d.eventType,
-          attempts: d.attempts,
-        });
-    } catch (err) {
-      // The lease expires and the delivery is sent again: at least once.
-      this.#log("warn", "recording a webhook delivery's outcome failed; it will be sent again", { err, id: d.id });
-    }
   }
 
   async #post(d: ClaimedDelivery): Promise<DeliveryOutcome> {

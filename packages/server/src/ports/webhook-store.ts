@@ -11,8 +11,11 @@
  *   `pending`, due (`nextAttemptMs <= now`) and not leased (or its lease expired), and no earlier delivery of the same
  *   webhook and the same stream (an iModel, or an iTwin for events without one) is still `pending` (per-stream order:
  *   N+1 is never sent before N is delivered or failed). A claim sets the lease and counts the attempt.
+ * - `claimMany` claims up to `max` such deliveries in one go (one transaction), each the first pending one of its
+ *   webhook's stream, so no two of them share a stream; concurrent claimers (other nodes) never get the same one.
  * - `finish` records an attempt's outcome only while the claimer still holds the lease (`leaseOwner`), and says
- *   whether it did; a lease that expired and was claimed again by another node wins.
+ *   whether it did; a lease that expired and was claimed again by another node wins. `finishMany` records several
+ *   outcomes (in one transaction), each as `finish` would.
  * - `redeliver` puts a delivered or failed delivery back to `pending`, due now, at the end of nothing: it keeps its
  *   place in its stream (a redelivered old event may be sent after newer ones that were already delivered).
  */
@@ -29,7 +32,11 @@ export interface WebhookStore {
   getDelivery(webhookId: string, id: string): Promise<DeliveryRecord | undefined>;
   /** Takes the next claimable delivery (see the contract) for `leaseMs`; undefined when none is. */
   claim(owner: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined>;
+  /** Takes up to `max` claimable deliveries at once (see the contract), in the order `claim` would take them. */
+  claimMany(owner: string, nowMs: number, leaseMs: number, max: number): Promise<ClaimedDelivery[]>;
   finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean>;
+  /** `finish` of each entry, in one transaction; per entry, whether its claimer still held the lease. */
+  finishMany(settled: readonly SettledDelivery[]): Promise<boolean[]>;
   redeliver(webhookId: string, id: string, nowMs: number): Promise<DeliveryRecord | undefined>;
   /** The earliest `nextAttemptMs` (or lease expiry) of a pending delivery, for the deliverer's sleep. */
   nextDueMs(): Promise<number | undefined>;
@@ -90,6 +97,13 @@ export interface DeliveryRecord {
 export interface ClaimedDelivery extends DeliveryRecord {
   callbackUrl: string;
   secret: string;
+}
+
+export interface SettledDelivery {
+  id: string;
+  /** The claimer that took it (`leaseOwner`). */
+  owner: string;
+  outcome: DeliveryOutcome;
 }
 
 export interface DeliveryOutcome {

@@ -135,6 +135,48 @@ describe("WebhookDeliverer", () => {
     assert.ok(reads <= 3, `${reads} reads of the next due time for 30 deliveries`);
   });
 
+  it("claims as many deliveries as it has free slots in one claim, and records outcomes in batches", async () => {
+    const h = await hook();
+    for (let i = 1; i <= 30; i++) await push(`m${i}`, 1);
+    const claims: number[] = [];
+    const settled: number[] = [];
+    const counted = new Proxy(store, {
+      get: (target, key, receiver) =>
+        key === "claimMany"
+          ? async (...args: Parameters<SqliteWebhookStore["claimMany"]>) => {
+              const got = await target.claimMany(...args);
+              claims.push(got.length);
+              return got;
+            }
+          : key === "finishMany"
+            ? (settle: Parameters<SqliteWebhookStore["finishMany"]>[0]) => {
+                settled.push(settle.length);
+                return target.finishMany(settle);
+              }
+            : Reflect.get(target, key, receiver),
+    });
+    deliverer = new WebhookDeliverer(counted, new HttpCallout(), { concurrency: 8, pollIntervalMs: 60_000 });
+    deliverer.start();
+    await eventually(async () => (receiver.received.length >= 30 ? true : undefined), 30_000, "30 deliveries");
+    await deliverer.stop();
+    assert.deepEqual(
+      (await log(h.id)).map((d) => d.state),
+      Array(30).fill("delivered"),
+    );
+    assert.equal(claims[0], 8, "the first claim filled every slot");
+    assert.equal(
+      claims.reduce((a, b) => a + b, 0),
+      30,
+    );
+    assert.ok(claims.length < 30, `${claims.length} claims for 30 deliveries`);
+    assert.equal(
+      settled.reduce((a, b) => a + b, 0),
+      30,
+      "each outcome recorded once",
+    );
+    assert.equal(new Set(receiver.received.map((r) => r.body.messageId)).size, 30, "each delivery sent once");
+  });
+
   it("retries a failing callback with backoff, then marks it failed; redelivery then delivers it", async () => {
     const h = await hook();
     receiver.answer(() => 500);

@@ -221,6 +221,111 @@ export function webhookStoreContract(name: string, factory: WebhookStoreFactory)
       assert.equal(new Set(ids).size, 20);
     });
 
+    it("claims several at once: the first pending delivery of each stream, in claim order, at most max", async () => {
+      const a = await store.create(hook());
+      const b = await store.create(hook({ callbackUrl: "https://other.example.com/in" }));
+      await queue(pushed("m1", 1), T0);
+      await queue(pushed("m1", 2), T0);
+      await queue(pushed("m2", 1), T0 + 1);
+      const first = await store.claimMany("n1", T0 + 1, 60_000, 3);
+      assert.deepEqual(
+        first.map((d) => [d.webhookId, d.stream, JSON.parse(d.envelope).content.changesetIndex, d.attempts]),
+        [
+          [a.id, "m1", "1", 1],
+          [b.id, "m1", "1", 1],
+          [a.id, "m2", "1", 1],
+        ],
+      );
+      assert.deepEqual(
+        first.map((d) => d.callbackUrl),
+        [a.callbackUrl, b.callbackUrl, a.callbackUrl],
+      );
+      assert.equal(first[1]!.secret, b.secret);
+      const fourth = await other.claimMany("n2", T0 + 1, 60_000, 10);
+      assert.deepEqual(
+        fourth.map((d) => [d.webhookId, d.stream]),
+        [[b.id, "m2"]],
+        "max kept the fourth stream's first; the second of m1 waits for the first",
+      );
+      assert.deepEqual(await store.claimMany("n1", T0 + 1, 60_000, 0), []);
+      const kept = await store.finishMany(first.map((d) => ({ id: d.id, owner: "n1", outcome: outcome("delivered") })));
+      assert.deepEqual(kept, [true, true, true]);
+      const next = await other.claimMany("n2", T0 + 1, 60_000, 10);
+      assert.deepEqual(
+        next.map((d) => [d.webhookId, d.stream, JSON.parse(d.envelope).content.changesetIndex]),
+        [
+          [a.id, "m1", "2"],
+          [b.id, "m1", "2"],
+        ],
+      );
+    });
+
+    it("settles several outcomes at once, each only while its claimer holds the lease; a retry moves its stream", async () => {
+      const a = await store.create(hook());
+      await queue(pushed("m1", 1), T0);
+      await queue(pushed("m2", 1), T0);
+      await queue(pushed("m3", 1), T0);
+      const [m1, m2, m3] = await store.claimMany("n1", T0, 1_000, 3);
+      await queue(pushed("m2", 2), T0 + 10);
+      const again = await other.claim("n2", T0 + 1_000, 1_000); // m1's lease expired: n2 took it
+      assert.equal(again!.id, m1!.id);
+      assert.deepEqual(
+        await store.finishMany([
+          { id: m1!.id, owner: "n1", outcome: outcome("delivered") },
+          { id: m2!.id, owner: "n1", outcome: outcome("pending", T0 + 9_000) },
+          { id: m3!.id, owner: "n1", outcome: outcome("failed") },
+        ]),
+        [false, true, true],
+      );
+      const states = Object.fromEntries(
+        (await store.deliveries(a.id, { limit: 10, offset: 0 })).map((d) => [
+          `${d.stream}/${JSON.parse(d.envelope).content.changesetIndex}`,
+          [d.state, d.nextAttemptMs],
+        ]),
+      );
+      assert.deepEqual(states, {
+        "m1/1": ["pending", T0],
+        "m2/1": ["pending", T0 + 9_000],
+        "m2/2": ["pending", T0 + 9_000],
+        "m3/1": ["failed", T0],
+      });
+      assert.deepEqual(await store.finishMany([]), []);
+    });
+
+    it("two claimers taking batches at once never hold one delivery, nor two of one stream, and keep its order", async () => {
+      const hooks = [await store.create(hook()), await store.create(hook())];
+      const streams = ["m1", "m2", "m3", "m4", "m5"];
+      for (let i = 1; i <= 4; i++) for (const m of streams) await queue(pushed(m, i), T0);
+      const total = hooks.length * streams.length * 4;
+      /** Per webhook and stream, the changeset indexes in the order they were claimed. */
+      const claimedOrder = new Map<string, string[]>();
+      let delivered = 0;
+      for (let round = 0; delivered < total && round < 50; round++) {
+        const [x, y] = await Promise.all([
+          store.claimMany(`x${round}`, T0, 60_000, 4),
+          other.claimMany(`y${round}`, T0, 60_000, 4),
+        ]);
+        const held = [...x!, ...y!];
+        assert.equal(new Set(held.map((d) => d.id)).size, held.length, "no delivery held twice");
+        const heldStreams = held.map((d) => `${d.webhookId}/${d.stream}`);
+        assert.equal(new Set(heldStreams).size, held.length, "no two deliveries of one stream in flight");
+        for (const d of held) {
+          const key = `${d.webhookId}/${d.stream}`;
+          claimedOrder.set(key, [...(claimedOrder.get(key) ?? []), JSON.parse(d.envelope).content.changesetIndex]);
+        }
+        const settle = (claimed: typeof held, owner: string) =>
+          (claimed.length % 2 ? store : other).finishMany(
+            claimed.map((d) => ({ id: d.id, owner, outcome: outcome("delivered") })),
+          );
+        const kept = await Promise.all([settle(x!, `x${round}`), settle(y!, `y${round}`)]);
+        assert.ok(kept.flat().every(Boolean));
+        delivered += held.length;
+      }
+      assert.equal(delivered, total);
+      assert.equal(claimedOrder.size, hooks.length * streams.length);
+      for (const [key, order] of claimedOrder) assert.deepEqual(order, ["1", "2", "3", "4"], key);
+    });
+
     it("redelivers a delivered or failed delivery", async () => {
       const a = await store.create(hook());
       await queue(pushed("m1", 1), T0);

@@ -1,9 +1,11 @@
-// The hub's outbound HTTP (ports/callout.ts) on node:http(s). The address check sits in the socket's own DNS lookup
-// (and before the call for literal addresses), so the address checked is the address connected to: a DNS name that
-// answers a public address to a first lookup and a private one to the second (DNS rebinding) cannot slip through.
+// The hub's outbound HTTP (ports/callout.ts) on node:http(s). Each call resolves the host once and checks every
+// address (literal ones before the call); the socket then connects through a lookup that answers only the checked
+// address, so the address checked is the address connected to: a DNS name that answers a public address to a first
+// lookup and a private one to the second (DNS rebinding) cannot slip through. Connections are kept alive per checked
+// destination (a new TCP connection per webhook delivery cost as much CPU as the rest of it).
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BlockList, isIP } from "node:net";
 import {
   CalloutFailed,
@@ -57,7 +59,31 @@ export interface CalloutPolicy {
 
 export const defaultCalloutAllowList = ["localhost", "127.0.0.0/8", "::1"] as const;
 
+/** Keep-alive agents kept (one per checked destination); beyond it the least recently used idle ones are closed. */
+const MAX_AGENTS = 256;
+/** An idle kept-alive connection is closed after this (under Node's own 5 s server keep-alive timeout, so the hub
+ * seldom reuses one its peer is closing; a callback's `Keep-Alive: timeout` hint shortens it). */
+const IDLE_SOCKET_MS = 4_000;
+
+/** A reused connection was closed by the peer before the call got an answer: try once on a new one. */
+class StaleConnection extends Error {}
+
+function dnsLookupAll(host: string): Promise<LookupAddress[]> {
+  return new Promise((resolve, reject) =>
+    dnsLookup(host, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, url: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CalloutFailed(`${url}: no answer within ${ms} ms`, true)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class HttpCallout implements Callout {
+  readonly #agents = new Map<string, HttpAgent>();
   private readonly forbidden = forbiddenAddresses();
   private readonly allowedAddresses = new BlockList();
   private readonly allowedNames = new Set<string>();
@@ -95,42 +121,100 @@ export class HttpCallout implements Callout {
     const refusal = this.refusalOf(request.url);
     if (refusal) throw new CalloutRefused(`${request.url}: ${refusal}`);
     const url = new URL(request.url);
-    const nameListed = this.allowedNames.has(hostOf(url));
     const started = performance.now();
+    const deadline = started + request.timeoutMs;
+    const target = await this.#resolve(url, request);
+    const agent = this.#agentFor(url, target);
+    try {
+      return await this.#send(url, target, agent, request, started, deadline);
+    } catch (err) {
+      // A kept-alive connection the callback closed while idle fails at once: once more on a new connection.
+      if (!(err instanceof StaleConnection)) throw err;
+      return await this.#send(url, target, agent, request, started, deadline);
+    }
+  }
+
+  /**
+   * The address to connect to, checked: a literal one was checked by `refusalOf`; a DNS name is resolved once here
+   * and every address it answers is checked (unless the name is allow-listed). The socket then connects to one of
+   * the addresses returned (the first, or another by happy eyeballs), through a lookup that answers only them: the
+   * address checked is the address connected to.
+   */
+  async #resolve(url: URL, request: CalloutRequest): Promise<LookupAddress[]> {
+    const host = hostOf(url);
+    if (isIP(host)) return [{ address: host, family: isIP(host) }];
+    const nameListed = this.allowedNames.has(host);
+    let addresses: LookupAddress[];
+    try {
+      addresses = await withTimeout(dnsLookupAll(host), request.timeoutMs, request.url);
+    } catch (err) {
+      if (err instanceof CalloutFailed) throw err;
+      throw new CalloutFailed(`${request.url}: ${(err as Error).message}`, false);
+    }
+    if (addresses.length === 0) throw new CalloutFailed(`${request.url}: ${host} has no address`, false);
+    for (const candidate of addresses) {
+      const refused = nameListed ? undefined : this.addressRefusal(candidate.address);
+      if (refused) throw new CalloutRefused(`${request.url}: ${host} resolves to ${candidate.address}: ${refused}`);
+    }
+    return addresses;
+  }
+
+  /**
+   * The keep-alive agent of one checked destination: scheme, host name, port and the addresses it was checked at.
+   * A connection is reused only for a call whose own check found those same addresses (a name that now resolves
+   * elsewhere gets another agent; nothing skips the check). Idle connections are closed after a few seconds.
+   */
+  #agentFor(url: URL, addresses: readonly LookupAddress[]): HttpAgent {
+    const key = `${url.protocol}//${hostOf(url)}:${url.port}@${addresses.map((a) => a.address).join(",")}`;
+    let agent = this.#agents.get(key);
+    if (agent) {
+      this.#agents.delete(key); // to the end: the map is kept in order of last use
+    } else {
+      const options = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: IDLE_SOCKET_MS };
+      agent = url.protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+      for (const [oldKey, old] of this.#agents) {
+        if (this.#agents.size < MAX_AGENTS) break;
+        if (Object.keys(old.sockets).length > 0 || Object.keys(old.requests).length > 0) continue; // in use
+        old.destroy();
+        this.#agents.delete(oldKey);
+      }
+    }
+    this.#agents.set(key, agent);
+    return agent;
+  }
+
+  #send(
+    url: URL,
+    target: LookupAddress[],
+    agent: HttpAgent,
+    request: CalloutRequest,
+    started: number,
+    deadline: number,
+  ): Promise<CalloutAnswer> {
     const limit = request.maxResponseBytes ?? 64 * 1024;
-    return await new Promise<CalloutAnswer>((resolve, reject) => {
-      let refusedAt: string | undefined;
+    return new Promise<CalloutAnswer>((resolve, reject) => {
       const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+      let answered = false;
       const req = send(
         url,
         {
           method: "POST",
           headers: { ...request.headers, "content-length": String(Buffer.byteLength(request.body)) },
-          agent: false,
-          lookup: (hostname, options, callback) => {
-            dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-              if (error) return callback(error, "", 0);
-              const chosen = addresses[0];
-              if (!chosen) return callback(new Error(`${hostname} has no address`), "", 0);
-              // Every answer is checked: the socket may try the others (happy eyeballs).
-              for (const candidate of addresses) {
-                const refused = nameListed ? undefined : this.addressRefusal(candidate.address);
-                if (refused) {
-                  refusedAt = `${hostname} resolves to ${candidate.address}: ${refused}`;
-                  return callback(new CalloutRefused(refusedAt), "", 0);
-                }
-              }
-              if ((options as { all?: boolean }).all)
-                (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-              else callback(null, chosen.address, chosen.family);
-            });
+          agent,
+          // A new connection goes to the checked addresses only (see #resolve).
+          lookup: (_hostname, options, callback) => {
+            if ((options as { all?: boolean }).all)
+              (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, target);
+            else callback(null, target[0]!.address, target[0]!.family);
           },
         },
         (res: IncomingMessage) => {
+          answered = true;
           const chunks: Buffer[] = [];
           let size = 0;
           let truncated = false;
           res.on("data", (chunk: Buffer) => {
+            // Read to the end (the connection is reused only then), keep at most `limit` bytes.
             if (size >= limit) {
               truncated = true;
               return;
@@ -156,13 +240,15 @@ export class HttpCallout implements Callout {
       const fail = (error: Error, timedOut = false) => {
         clearTimeout(timer);
         req.destroy();
-        if (refusedAt) reject(new CalloutRefused(`${request.url}: ${refusedAt}`));
+        const code = (error as { code?: string }).code;
+        if (!timedOut && !answered && req.reusedSocket && (code === "ECONNRESET" || code === "EPIPE"))
+          reject(new StaleConnection());
         else if (error instanceof CalloutRefused || error instanceof CalloutFailed) reject(error);
         else reject(new CalloutFailed(`${request.url}: ${error.message}`, timedOut));
       };
       const timer = setTimeout(
         () => fail(new CalloutFailed(`${request.url}: no answer within ${request.timeoutMs} ms`, true), true),
-        request.timeoutMs,
+        Math.max(0, deadline - performance.now()),
       );
       req.on("error", (error) => fail(error));
       req.end(request.body);

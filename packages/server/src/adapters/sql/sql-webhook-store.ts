@@ -5,6 +5,7 @@ import type {
   DeliveryRecord,
   DeliveryState,
   NewWebhook,
+  SettledDelivery,
   WebhookChange,
   WebhookFilter,
   WebhookRecord,
@@ -192,63 +193,90 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async claim(owner: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined> {
+    return (await this.claimMany(owner, nowMs, leaseMs, 1))[0];
+  }
+
+  async claimMany(owner: string, nowMs: number, leaseMs: number, max: number): Promise<ClaimedDelivery[]> {
     const order = this.db.dialect.insertionOrder;
+    const limit = Math.max(0, Math.floor(max));
+    if (limit === 0) return [];
     return this.db.transaction(async (tx) => {
-      // Due, not leased, and first of its webhook's stream still pending (N+1 waits for N).
-      const candidate = await tx.get<{ id: string }>(
+      // Due, not leased, and first of its webhook's stream still pending (N+1 waits for N): at most one per stream.
+      const candidates = await tx.column<string>(
         `SELECT d.id FROM webhook_deliveries d
           WHERE d.state = 'pending' AND d.next_attempt_ms <= ? AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?)
             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
               AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})
-          ORDER BY d.next_attempt_ms, d.${order} LIMIT 1 ${this.lock.claimLock}`,
+          ORDER BY d.next_attempt_ms, d.${order} LIMIT ? ${this.lock.claimLock}`,
         nowMs,
         nowMs,
+        limit,
       );
-      if (!candidate) return undefined;
-      const row = await tx.get<DeliveryRow>(
+      if (candidates.length === 0) return [];
+      const ids = JSON.stringify(candidates);
+      const rows = await tx.all<DeliveryRow>(
         `UPDATE webhook_deliveries SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1
-          WHERE id = ? RETURNING ${DELIVERY_COLUMNS}`,
+          WHERE id IN (SELECT value FROM ${this.db.dialect.stringList("ids")}) RETURNING ${DELIVERY_COLUMNS}`,
         owner,
         nowMs + leaseMs,
-        candidate.id,
+        ids,
       );
-      const hook = await tx.get<{ callback_url: string; secret: string }>(
-        "SELECT callback_url, secret FROM webhooks WHERE id = ?",
-        row!.webhook_id,
+      const hooks = new Map(
+        (
+          await tx.all<{ id: string; callback_url: string; secret: string }>(
+            `SELECT id, callback_url, secret FROM webhooks
+              WHERE id IN (SELECT value FROM ${this.db.dialect.stringList("ids")})`,
+            JSON.stringify([...new Set(rows.map((r) => r.webhook_id))]),
+          )
+        ).map((h) => [h.id, h]),
       );
-      return { ...toDelivery(row!), callbackUrl: hook!.callback_url, secret: hook!.secret };
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return candidates.map((id) => {
+        const row = byId.get(id)!;
+        const hook = hooks.get(row.webhook_id)!;
+        return { ...toDelivery(row), callbackUrl: hook.callback_url, secret: hook.secret };
+      });
     });
   }
 
   async finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
+    return (await this.finishMany([{ id, owner, outcome }]))[0]!;
+  }
+
+  async finishMany(settled: readonly SettledDelivery[]): Promise<boolean[]> {
+    if (settled.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      const row = await tx.get<{ webhook_id: string; stream: string }>(
-        `UPDATE webhook_deliveries SET state = ?, next_attempt_ms = ?, last_status = ?, last_answer = ?, duration_ms = ?,
-            last_attempt_at = ?, lease_owner = NULL, lease_until_ms = NULL
-          WHERE id = ? AND lease_owner = ? RETURNING webhook_id, stream`,
-        outcome.state,
-        outcome.nextAttemptMs,
-        outcome.lastStatus,
-        outcome.lastAnswer,
-        // A POST's time is fractional (performance.now()); PostgreSQL's BIGINT refuses a fraction, which left every
-        // delivery pending and sent again after each lease (webhooks-two-nodes.test.ts found it).
-        outcome.durationMs === null ? null : Math.round(outcome.durationMs),
-        outcome.at,
-        id,
-        owner,
-      );
-      // A retry: the deliveries waiting behind it cannot go before it, so they leave the claim's walk of due rows
-      // until then (webhook-outbox.ts queues them so). Only a hint: the claim checks the order itself.
-      if (row && outcome.state === "pending")
-        await tx.run(
-          `UPDATE webhook_deliveries SET next_attempt_ms = ?
-            WHERE webhook_id = ? AND stream = ? AND state = 'pending' AND next_attempt_ms < ?`,
+      const kept: boolean[] = [];
+      for (const { id, owner, outcome } of settled) {
+        const row = await tx.get<{ webhook_id: string; stream: string }>(
+          `UPDATE webhook_deliveries SET state = ?, next_attempt_ms = ?, last_status = ?, last_answer = ?, duration_ms = ?,
+              last_attempt_at = ?, lease_owner = NULL, lease_until_ms = NULL
+            WHERE id = ? AND lease_owner = ? RETURNING webhook_id, stream`,
+          outcome.state,
           outcome.nextAttemptMs,
-          row.webhook_id,
-          row.stream,
-          outcome.nextAttemptMs,
+          outcome.lastStatus,
+          outcome.lastAnswer,
+          // A POST's time is fractional (performance.now()); PostgreSQL's BIGINT refuses a fraction, which left every
+          // delivery pending and sent again after each lease (webhooks-two-nodes.test.ts found it).
+          outcome.durationMs === null ? null : Math.round(outcome.durationMs),
+          outcome.at,
+          id,
+          owner,
         );
-      return row !== undefined;
+        // A retry: the deliveries waiting behind it cannot go before it, so they leave the claim's walk of due rows
+        // until then (webhook-outbox.ts queues them so). Only a hint: the claim checks the order itself.
+        if (row && outcome.state === "pending")
+          await tx.run(
+            `UPDATE webhook_deliveries SET next_attempt_ms = ?
+              WHERE webhook_id = ? AND stream = ? AND state = 'pending' AND next_attempt_ms < ?`,
+            outcome.nextAttemptMs,
+            row.webhook_id,
+            row.stream,
+            outcome.nextAttemptMs,
+          );
+        kept.push(row !== undefined);
+      }
+      return kept;
     });
   }
 

@@ -57,6 +57,29 @@ describe("HttpCallout", () => {
     assert.ok(hits.includes('POST /hook t1 {"a":1}'), hits.join("\n"));
   });
 
+  it("keeps a connection alive for calls to the same checked destination only", async () => {
+    const sockets: unknown[] = [];
+    const counting = await listen((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    counting.server.on("connection", (socket) => sockets.push(socket));
+    try {
+      const callout = new HttpCallout();
+      const call = async (url: string) => (await callout.post({ url, headers: {}, body: "x", timeoutMs: 5000 })).status;
+      assert.equal(await call(`${counting.url}/a`), 200);
+      assert.equal(await call(`${counting.url}/b`), 200);
+      assert.equal(sockets.length, 1, "the second call reused the first one's connection");
+      // Another host name (resolved and checked on its own) to the same address and port: its own connection.
+      const port = new URL(counting.url).port;
+      assert.equal(await call(`http://localhost:${port}/c`), 200);
+      assert.equal(sockets.length, 2);
+    } finally {
+      counting.server.closeAllConnections();
+      counting.server.close();
+    }
+  });
+
   it("does not follow a redirect: the 3xx is the answer, and the other host is never called", async () => {
     const answer = await new HttpCallout().post({
       url: `${receiver.url}/redirect`,
