@@ -39,7 +39,10 @@ function lane(name, files, concurrency, streamed) {
     if (files.length === 0) return done({ name, ok: true, status: 0, seconds: 0, files: 0 });
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files],
+      // --test-force-exit: a file whose tests are over ends even if something it started is still running (a test
+      // that timed out goes on running beside its `after` hook; once it restarted a hub after `after` had stopped it,
+      // and that file's process waited for it for good).
+      ["--import", "tsx", "--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files],
       { stdio: ["ignore", streamed ? "inherit" : "pipe", "inherit"] },
     );
     const chunks = [];

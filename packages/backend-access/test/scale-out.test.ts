@@ -80,6 +80,9 @@ interface Writer {
 class Node {
   process: HubProcess | undefined;
   kills = 0;
+  /** No start after stop: a timed-out test's code runs on beside `after`, and a hub it started then outlived the file. */
+  #stopped = false;
+  #starting: Promise<void> | undefined;
   readonly logFile: string;
 
   constructor(
@@ -98,6 +101,16 @@ class Node {
   }
 
   async start(): Promise<void> {
+    this.#starting = this.#start();
+    try {
+      await this.#starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) throw new Error(`${this.name} was stopped: no start after stop`);
     for (let attempt = 0; ; attempt++) {
       try {
         this.process = await startHubProcess({
@@ -109,9 +122,14 @@ class Node {
           logLevel: "info",
           onStdout: (text) => appendFileSync(this.logFile, text),
         });
+        if (this.#stopped) {
+          await this.process.stop();
+          this.process = undefined;
+          throw new Error(`${this.name} was stopped while it started`);
+        }
         return;
       } catch (err) {
-        if (attempt >= 4) throw err;
+        if (attempt >= 4 || this.#stopped) throw err;
         await sleep(300);
       }
     }
@@ -124,6 +142,8 @@ class Node {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
     await this.process?.stop();
     this.process = undefined;
   }

@@ -101,6 +101,13 @@ export interface CrashableHubOptions {
 /** One hub, many lives: SIGKILL it, start it again on the same data directory and port. */
 export class CrashableHub {
   #process: HubProcess | undefined;
+  /**
+   * Set by `stop`: no start after it. A test that times out is not stopped by node:test — its code runs on beside the
+   * `after` hook — and a restart it made after `stop` left a hub that kept the test file's process alive for good.
+   */
+  #stopped = false;
+  /** A start in progress, which `stop` waits for (and then stops what it started). */
+  #starting: Promise<void> | undefined;
   kills = 0;
   restarts = 0;
   /** Children (the iTwin.js worker) of killed generations, still to be seen gone. */
@@ -122,6 +129,16 @@ export class CrashableHub {
   }
 
   async start(): Promise<void> {
+    this.#starting = this.#start();
+    try {
+      await this.#starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) throw new Error("the hub was stopped: no start after stop");
     const started = Date.now();
     // Right after a kill the port is free at once (no TIME_WAIT for a listening socket), but give it a few tries.
     for (let attempt = 0; ; attempt++) {
@@ -133,9 +150,14 @@ export class CrashableHub {
           logLevel: this.options.logLevel ?? "warn",
           ...(this.options.onStdout ? { onStdout: this.options.onStdout } : {}),
         });
+        if (this.#stopped) {
+          await this.#process.stop();
+          this.#process = undefined;
+          throw new Error("the hub was stopped while it started");
+        }
         break;
       } catch (err) {
-        if (attempt >= 4) throw err;
+        if (attempt >= 4 || this.#stopped) throw err;
         await sleep(300);
       }
     }
@@ -160,6 +182,8 @@ export class CrashableHub {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting?.catch(() => undefined);
     const hub = this.#process;
     this.#process = undefined;
     await hub?.stop();
