@@ -54,6 +54,12 @@ const LARGE_BYTES = 32 * 1024 * 1024;
 const LARGE_CHANGESET_BYTES = 8 * 1024 * 1024;
 /** Long enough for a client's own retries to ride out most restarts (~9 s of backoff). */
 const AGENT_RETRY = JSON.stringify({ maxRetries: 8, baseDelayMs: 200, maxDelayMs: 1500 });
+/**
+ * dave's (the large iModel's creator): rides out a restart however slow (~40 s). The first test waits for the
+ * baseline job after the kill during the upload; on a loaded machine a restart outlasted AGENT_RETRY's ~10 s, the
+ * creation failed on the client and no job ever came.
+ */
+const CREATOR_RETRY = JSON.stringify({ maxRetries: 16, baseDelayMs: 200, maxDelayMs: 3000 });
 
 const random = (min: number, max: number) => min + Math.random() * (max - min);
 
@@ -291,7 +297,7 @@ describe(
           const log = join(work, `agent-${user}.log`);
           logs.push(log);
           return AgentClass.start(hub.url, user, undefined, {
-            MODELHUB_AGENT_RETRY: AGENT_RETRY,
+            MODELHUB_AGENT_RETRY: user === "dave" ? CREATOR_RETRY : AGENT_RETRY,
             MODELHUB_AGENT_LOG: log,
           });
         }),

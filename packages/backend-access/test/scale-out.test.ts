@@ -318,9 +318,16 @@ describe(
         const claimer = job!.worker_id!.split("/")[0]!;
         const victim = nodeByName(claimer);
         await victim.kill();
-        // Still the dead process's: killed in the middle of the job, not after it.
+        // Still the dead process's: killed in the middle of the job, not after it. It may have finished between the
+        // read and the kill: then again, with the next changeset.
         const afterKill = await readJob();
-        assert.equal(afterKill!.state, "running", `the job was running when ${claimer} was killed`);
+        if (afterKill!.state !== "running") {
+          process.stderr.write(
+            `scale-out: checkpoint job of ${namedVersion} finished (${afterKill!.state}) just before ${claimer} was killed; again\n`,
+          );
+          await victim.start();
+          continue;
+        }
         assert.equal(afterKill!.worker_id, job!.worker_id);
         process.stderr.write(
           `scale-out: killed ${claimer} during the checkpoint job of ${namedVersion} (changeset ${index})\n`,
