@@ -3,7 +3,7 @@
 // briefcase: insert under a shared lock, edit under an exclusive lock, push, pull), a reader process (briefcase
 // downloads and releases, changeset downloads, changeset queries), and this process (API lists, named versions,
 // lock lists). Every --every seconds it prints operations and errors per kind with p50/p99 latencies and the hub's
-// RSS; at the end, whether RSS stayed flat.
+// RSS; at the end, whether RSS stayed flat, and one line `soak-figures {…}` (SoakFigures) for `npm run bench -- soak`.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,22 @@ const warmupMs = Math.min(180_000, Math.max(30_000, durationMs / 10));
  */
 const FLAT_RATIO = 0.1;
 const FLAT_FLOOR_BYTES = 24 * 1024 * 1024;
+
+/** The last line of a run (`soak-figures ` + JSON), read by bench/run.ts. */
+export interface SoakFigures {
+  minutes: number;
+  operations: number;
+  errors: number;
+  /** The hub's RSS (MB): the first and last samples after warm-up, and the medians of the first and last thirds. */
+  rssStartMb: number;
+  rssEndMb: number;
+  firstThirdMb: number;
+  lastThirdMb: number;
+  allowedGrowthMb: number;
+  peakMb: number;
+  /** undefined: too short to judge. */
+  flat: boolean | undefined;
+}
 
 function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
@@ -256,6 +272,19 @@ async function main(): Promise<void> {
     console.log(
       `  changesets on the hub: ${tip}; RSS samples: ${rss.length} (every 2 s), ${steady.length} after warm-up`,
     );
+    const toMb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+    const figures: SoakFigures = {
+      minutes: (Date.now() - started) / 60_000,
+      operations: totalOps,
+      errors: totalErrors,
+      rssStartMb: toMb(steady[0]?.hub ?? Number.NaN),
+      rssEndMb: toMb(steady.at(-1)?.hub ?? Number.NaN),
+      firstThirdMb: Number.NaN,
+      lastThirdMb: Number.NaN,
+      allowedGrowthMb: Number.NaN,
+      peakMb: toMb(Math.max(...rss.map((r) => r.hub))),
+      flat: undefined,
+    };
     if (third < 3) {
       console.log("RSS verdict: run too short to judge (need at least 9 samples after warm-up)");
     } else {
@@ -270,8 +299,15 @@ async function main(): Promise<void> {
           `(${last >= first ? "+" : ""}${mb(last - first)}, allowed +${mb(allowed)} = max(10%, 24 MB)); peak ${mb(peak)}; over ${minutes.toFixed(1)} min. ` +
           `Worker median ${mb(median(steady.slice(0, third).map((r) => r.worker)))} → ${mb(median(steady.slice(-third).map((r) => r.worker)))}.`,
       );
+      Object.assign(figures, {
+        firstThirdMb: toMb(first),
+        lastThirdMb: toMb(last),
+        allowedGrowthMb: toMb(allowed),
+        flat,
+      });
       if (!flat) process.exitCode = 1;
     }
+    console.log(`soak-figures ${JSON.stringify(figures)}`);
     if (totalErrors > 0) process.exitCode = 1;
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
