@@ -16,7 +16,8 @@ import { ElementLabels } from "./background/element-labels.js";
 import { LocalScratchSpace } from "./adapters/fs/local-scratch-space.js";
 import { privateDataDir } from "./adapters/fs/private-data-dir.js";
 import { JobRunner } from "./background/job-runner.js";
-import type { LogFormat } from "./background/log-format.js";
+import type { StartOptions } from "./start-options.js";
+export type { StartOptions } from "./start-options.js";
 import { humanLogStream } from "./background/log-format.js";
 import { ChangeBackfill } from "./background/change-backfill.js";
 import { Maintenance } from "./background/maintenance.js";
@@ -43,21 +44,6 @@ export interface RunningServer {
   readonly worker: ITwinWorker;
   /** Stops accepting, finishes requests and the job in flight, closes the stores. */
   close(): Promise<void>;
-}
-
-export interface StartOptions {
-  /** Serve Prometheus metrics on `GET /metrics` (default true; `modelhub serve --no-metrics` turns it off). */
-  metrics?: boolean;
-  /** Change-feed subscribers at once (default 1000); more are answered 503. */
-  maxEventSubscribers?: number;
-  /** Heartbeat comments on change feeds this often (default 15 s). */
-  eventHeartbeatMs?: number;
-  /** Window in which the audit log sums up a client's refusals for want of an identity (default a minute). */
-  auditRefusalWindowMs?: number;
-  /** Audit entries wait at most this long before they are written (default 100 ms; a test makes it long to see its own commits). */
-  auditFlushIntervalMs?: number;
-  /** `json` (pino's lines, the default) or `human` (one readable line per event, for a terminal; app/log-format.ts). */
-  logFormat?: LogFormat;
 }
 
 /** The composition root: the only place that picks concrete adapters. */
