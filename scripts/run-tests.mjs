@@ -43,21 +43,27 @@ function lane(name, files, concurrency, streamed) {
       // that timed out goes on running beside its `after` hook; once it restarted a hub after `after` had stopped it,
       // and that file's process waited for it for good).
       ["--import", "tsx", "--test", "--test-force-exit", `--test-concurrency=${concurrency}`, ...files],
-      { stdio: ["ignore", streamed ? "inherit" : "pipe", "inherit"] },
+      { stdio: ["ignore", "pipe", "inherit"] },
     );
     const chunks = [];
     let partial = "";
-    child.stdout?.on("data", (chunk) => {
+    child.stdout.on("data", (chunk) => {
       chunks.push(chunk);
+      if (streamed) {
+        process.stdout.write(chunk);
+        return;
+      }
       partial += chunk.toString();
       const lines = partial.split("\n");
       partial = lines.pop();
       for (const line of lines) if (/^(not )?ok \d+ - /.test(line)) console.log(`# [${name}] ${line}`);
     });
     child.on("exit", (code, signal) => {
-      if (!streamed) process.stdout.write(`\n# ---- ${name}: TAP output\n${Buffer.concat(chunks).toString()}`);
+      const tap = Buffer.concat(chunks).toString();
+      if (!streamed) process.stdout.write(`\n# ---- ${name}: TAP output\n${tap}`);
       done({
         name,
+        failures: failuresIn(tap),
         ok: code === 0,
         status: code ?? (signal ? 1 : 0),
         seconds: (Date.now() - started) / 1000,
@@ -65,6 +71,28 @@ function lane(name, files, concurrency, streamed) {
       });
     });
   });
+}
+
+/**
+ * Each failed test of a TAP text with its error lines, to repeat at the very end of the run: a CI log is often read
+ * from its end only, and a lane's block of TAP output ends long before it.
+ */
+function failuresIn(tap) {
+  const lines = tap.split("\n");
+  const failures = [];
+  lines.forEach((line, i) => {
+    const failed = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+    if (!failed) return;
+    const detail = [];
+    for (let j = i + 1; j < lines.length && detail.length < 12; j++) {
+      const next = lines[j];
+      if (/^\s*\.\.\.$/.test(next) || /^\s*(not )?ok \d+ - /.test(next)) break;
+      if (/^\s*(error|location|failureType|expected|actual):/.test(next) || /^\s{6,}\S/.test(next))
+        detail.push(next.trim());
+    }
+    failures.push(`${failed[1]}not ok - ${failed[2]}${detail.length ? `\n#     ${detail.join("\n#     ")}` : ""}`);
+  });
+  return failures;
 }
 
 function artefactsSince(since) {
@@ -113,6 +141,8 @@ for (const r of results)
       `# run-tests: ${r.name} (${r.files} files): ${r.ok ? "passed" : "FAILED"} in ${r.seconds.toFixed(0)} s`,
     );
 console.log(`# run-tests: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+for (const r of results)
+  for (const failure of r.failures ?? []) console.log(`# run-tests: [${r.name}] ${failure.replace(/^\s+/, "")}`);
 for (const dir of artefactsSince(started)) console.log(`# run-tests: logs kept by a failed run: ${dir}`);
 const failed = results.find((r) => !r.ok);
 process.exit(failed ? failed.status || 1 : 0);

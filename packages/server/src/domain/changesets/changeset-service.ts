@@ -198,9 +198,11 @@ export class ChangesetService {
     briefcaseId: number,
     links?: GateLinks,
   ): Promise<ChangesetRecord> {
-    const { iModel, current } = await this.store.read(async (tx) => ({
+    // One read for all three (each transaction is round trips on PostgreSQL): the briefcase is read by the id given.
+    const { iModel, current, briefcase } = await this.store.read(async (tx) => ({
       iModel: await requireIModel(tx, iModelId),
       current: await tx.getChangesetById(iModelId, changesetId),
+      briefcase: await tx.getBriefcase(iModelId, briefcaseId),
     }));
     if (!current) throw notFound.changeset();
     if (current.creatorId !== actor.userId) {
@@ -219,7 +221,6 @@ export class ChangesetService {
     }
     if (current.state === "fileUploaded") return current;
     // The briefcase may have been released meanwhile (by a manager: the lost-laptop case): the push ends there.
-    const briefcase = await this.store.read((tx) => tx.getBriefcase(iModelId, briefcaseId));
     if (!briefcase) throw notFound.briefcase();
     if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
 

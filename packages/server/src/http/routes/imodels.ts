@@ -9,7 +9,7 @@ import { parseEnumParam, parseOrderBy, parsePage, parseStringParam, prefersRepre
 import { parseBody } from "../validation.js";
 import { IMODEL, ORDER_BY, PAGING, PERMISSION_LIST, PREFER, bodyOf, one, page, query } from "../schemas.js";
 import type { ApiRouteContext } from "./context.js";
-import { copyBody, createBody, updateBody } from "./imodel-bodies.js";
+import { copyBody, createBody, updateBody } from "../imodel-bodies.js";
 
 /** iModels (`/imodels`, `/imodels/{id}` and what belongs to the iModel itself): the iModels API's iModel operations. */
 export const iModelRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub, access }) => {
