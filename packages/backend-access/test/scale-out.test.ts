@@ -20,8 +20,6 @@ import type { Azurite } from "@modelhub/test-support/azurite.js";
 import { startAzurite } from "@modelhub/test-support/azurite.js";
 import { keepArtifacts } from "@modelhub/test-support/artifacts.js";
 import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
-import type { HubProcess } from "@modelhub/test-support/hub-process.js";
-import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { privateSchema } from "@modelhub/test-support/postgres.js";
 import type { Agent, AgentResult } from "./support/agents.js";
 import { Agent as AgentClass } from "./support/agents.js";
@@ -76,76 +74,32 @@ interface Writer {
   holds: { element: string; lockedAt: number; pushedBy: number | undefined }[];
 }
 
-/** A hub node: a `modelhub serve` process on a fixed port, which can be SIGKILLed and started again there. */
-class Node {
-  process: HubProcess | undefined;
-  kills = 0;
-  /** No start after stop: a timed-out test's code runs on beside `after`, and a hub it started then outlived the file. */
-  #stopped = false;
-  #starting: Promise<void> | undefined;
+/**
+ * A hub node: a `modelhub serve` process on a fixed port, which can be SIGKILLed and started again there (a
+ * CrashableHub, whose restarts are named by `--node-id` and logged to the node's file).
+ */
+class Node extends CrashableHub {
   readonly logFile: string;
 
   constructor(
     readonly name: string,
     readonly port: number,
-    private readonly dataDir: string,
-    private readonly args: readonly string[],
-    private readonly env: Record<string, string>,
+    dataDir: string,
+    args: readonly string[],
+    env: Record<string, string>,
     work: string,
   ) {
-    this.logFile = join(work, `${name}.log`);
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.#starting = this.#start();
-    try {
-      await this.#starting;
-    } finally {
-      this.#starting = undefined;
-    }
-  }
-
-  async #start(): Promise<void> {
-    if (this.#stopped) throw new Error(`${this.name} was stopped: no start after stop`);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.process = await startHubProcess({
-          dataDir: this.dataDir,
-          port: this.port,
-          args: [...this.args, "--node-id", this.name],
-          env: this.env,
-          // info: fastify's access log (every request's URL), read at the end for /storage/ traffic.
-          logLevel: "info",
-          onStdout: (text) => appendFileSync(this.logFile, text),
-        });
-        if (this.#stopped) {
-          await this.process.stop();
-          this.process = undefined;
-          throw new Error(`${this.name} was stopped while it started`);
-        }
-        return;
-      } catch (err) {
-        if (attempt >= 4 || this.#stopped) throw err;
-        await sleep(300);
-      }
-    }
-  }
-
-  async kill(): Promise<void> {
-    await this.process?.kill();
-    this.process = undefined;
-    this.kills++;
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#starting?.catch(() => undefined);
-    await this.process?.stop();
-    this.process = undefined;
+    const logFile = join(work, `${name}.log`);
+    super({
+      dataDir,
+      port,
+      args: [...args, "--node-id", name],
+      env,
+      // info: fastify's access log (every request's URL), read at the end for /storage/ traffic.
+      logLevel: "info",
+      onStdout: (text) => appendFileSync(logFile, text),
+    });
+    this.logFile = logFile;
   }
 }
 
@@ -351,7 +305,7 @@ describe(
           namedVersion,
           finishedBy: [...claimers].filter((c) => c !== claimer),
         };
-        assert.equal(victim.process, undefined, "the killed node stayed down until the job was done");
+        assert.equal(victim.up, false, "the killed node stayed down until the job was done");
         await victim.start();
         return;
       }

@@ -94,6 +94,8 @@ export interface CrashableHubOptions {
   port: number;
   args: readonly string[];
   logLevel?: string;
+  /** Variables for the process (e.g. AZURE_STORAGE_CONNECTION_STRING). */
+  env?: Record<string, string>;
   /** Log lines of every generation of the process. */
   onStdout?: (text: string) => void;
 }
@@ -148,6 +150,7 @@ export class CrashableHub {
           port: this.options.port,
           args: this.options.args,
           logLevel: this.options.logLevel ?? "warn",
+          ...(this.options.env ? { env: this.options.env } : {}),
           ...(this.options.onStdout ? { onStdout: this.options.onStdout } : {}),
         });
         if (this.#stopped) {
