@@ -10,6 +10,8 @@ export interface Ratio {
   value: number;
   /** Which way is better: push time / HubMock is "lower", a speed-up "higher". */
   better: "lower" | "higher";
+  /** When, at which commit and load this ratio was recorded (the file's own date is its last write's). */
+  recorded?: { date: string; commit: string; load?: number[] };
 }
 
 export interface Recorded {
@@ -51,8 +53,9 @@ export function compareRatios(
     const worse = worseBy(ratio.value, before);
     const regressed = worse > TOLERANCE;
     if (regressed) regressions++;
+    const when = before.recorded ? ` on ${before.recorded.date.slice(0, 10)} at ${before.recorded.commit}` : "";
     lines.push(
-      `  ${regressed ? "REGRESSION" : "ok"} ${key} (${ratio.figure}): ${ratio.value.toFixed(2)} vs ${before.value.toFixed(2)} recorded ` +
+      `  ${regressed ? "REGRESSION" : "ok"} ${key} (${ratio.figure}): ${ratio.value.toFixed(2)} vs ${before.value.toFixed(2)} recorded${when} ` +
         `(${worse >= 0 ? `${(100 * worse).toFixed(0)}% worse` : `${(-100 * worse).toFixed(0)}% better`})`,
     );
   }
@@ -67,12 +70,9 @@ export async function checkRatios(measured: Record<string, Ratio>): Promise<{ re
 export async function recordRatios(measured: Record<string, Ratio>): Promise<string> {
   const before = await readRecorded().catch(() => undefined);
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  const recorded: Recorded = {
-    date: new Date().toISOString(),
-    commit,
-    load: loadavg().map((x) => Math.round(x * 100) / 100),
-    ratios: { ...before?.ratios, ...measured },
-  };
+  const now = { date: new Date().toISOString(), commit, load: loadavg().map((x) => Math.round(x * 100) / 100) };
+  const stamped = Object.fromEntries(Object.entries(measured).map(([k, r]) => [k, { ...r, recorded: now }]));
+  const recorded: Recorded = { ...now, ratios: { ...before?.ratios, ...stamped } };
   await writeFile(RECORDED_PATH, `${JSON.stringify(recorded, null, 2)}\n`);
   return `recorded ${Object.keys(measured).length} ratio(s) in bench/recorded.json (commit ${commit}, load ${recorded.load.join(" ")})`;
 }
