@@ -80,6 +80,31 @@ describe("HttpCallout", () => {
     }
   });
 
+  it("a kept-alive connection the receiver drops is tried once more on a new one, and the call succeeds", async () => {
+    // The receiver answers the first request of a connection and drops the connection at the second, without an
+    // answer: what a callback does that closed an idle connection as the hub reused it.
+    let connections = 0;
+    const dropping = await listen((req, res) => {
+      const socket = req.socket as typeof req.socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (socket.served > 1) return void socket.destroy();
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    dropping.server.on("connection", () => connections++);
+    try {
+      const callout = new HttpCallout();
+      const call = async (path: string) =>
+        (await callout.post({ url: `${dropping.url}${path}`, headers: {}, body: "x", timeoutMs: 5000 })).status;
+      assert.equal(await call("/a"), 200);
+      assert.equal(await call("/b"), 200, "the dropped reuse was sent again on a new connection");
+      assert.equal(connections, 2);
+    } finally {
+      dropping.server.closeAllConnections();
+      dropping.server.close();
+    }
+  });
+
   it("does not follow a redirect: the 3xx is the answer, and the other host is never called", async () => {
     const answer = await new HttpCallout().post({
       url: `${receiver.url}/redirect`,
