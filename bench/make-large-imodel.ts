@@ -7,9 +7,10 @@
 //                                20 small Generic:PhysicalObject elements
 //   <outDir>/manifest.json       { changesets: [{ id, parentId, index, changesType, description, size, file }] }
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { copyChangesetFiles } from "@modelhub/test-support/changeset-files.js";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
@@ -79,20 +80,7 @@ async function main(): Promise<void> {
       range: { first: 1, end: count },
       targetDir: join(scratch, "download"),
     });
-    const changesets = [];
-    for (const f of files) {
-      const pathname = join(outDir, "changesets", `${f.id}.cs`);
-      await copyFile(f.pathname, pathname);
-      changesets.push({
-        id: f.id,
-        parentId: f.parentId,
-        index: f.index,
-        changesType: f.changesType,
-        description: f.description,
-        size: (await stat(pathname)).size,
-        file: `${f.id}.cs`,
-      });
-    }
+    const changesets = await copyChangesetFiles(files, outDir);
     await writeFile(join(outDir, "manifest.json"), JSON.stringify({ changesets }, null, 2));
   } finally {
     HubMock.shutdown();

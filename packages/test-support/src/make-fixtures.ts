@@ -8,11 +8,12 @@
 //                                 and saved but not pushed (so it has txns and a briefcase id)
 //   <outDir>/manifest.json
 // With <count> 0 and no --briefcase, only version0.bim is made (no HubMock).
-import { copyFile, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
+import { copyChangesetFiles } from "./changeset-files.js";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
@@ -109,20 +110,7 @@ async function main(): Promise<void> {
             targetDir: join(scratch, "download"),
           })
         : [];
-    const changesets = [];
-    for (const f of files) {
-      const pathname = join(outDir, "changesets", `${f.id}.cs`);
-      await copyFile(f.pathname, pathname);
-      changesets.push({
-        id: f.id,
-        parentId: f.parentId,
-        index: f.index,
-        changesType: f.changesType,
-        description: f.description,
-        size: (await stat(pathname)).size,
-        file: `${f.id}.cs`,
-      });
-    }
+    const changesets = await copyChangesetFiles(files, outDir);
     manifest.changesets = changesets;
     await writeFile(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2));
   } finally {
