@@ -261,12 +261,20 @@ describe("blob containers through the hub: workspaces and SchemaSync with unmodi
       live.every((c) => c.state === "successful" && c.directoryAccessInfo),
       JSON.stringify(live),
     );
-    const after = await reader.do<Json>("openV2Checkpoint", {
-      directoryAccessInfo: info,
-      dbName: checkpoint!.dbName,
-      localFile: join(work, "v2-again.bim"),
-    });
-    assert.deepEqual([...after.databases].sort(), live.map((c) => c.dbName as string).sort());
+    // The checkpoint job deletes a pruned checkpoint's V2 database after the transaction that deletes its row: the list
+    // above can settle a moment before the container does, so it is read again until it matches (or 60 s pass).
+    const liveNames = live.map((c) => c.dbName as string).sort();
+    let after: Json = {};
+    for (let attempt = 0, until = Date.now() + 60_000; ; attempt++) {
+      after = await reader.do<Json>("openV2Checkpoint", {
+        directoryAccessInfo: info,
+        dbName: checkpoint!.dbName,
+        localFile: join(work, `v2-again-${attempt}.bim`),
+      });
+      if (JSON.stringify([...after.databases].sort()) === JSON.stringify(liveNames) || Date.now() > until) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.deepEqual([...after.databases].sort(), liveNames);
     assert.ok(live.length < 3 + 2, `automatic checkpoints were pruned: ${live.map((c) => c.changesetIndex).join()}`);
     assert.ok(opened.totalBlocks >= 1, JSON.stringify(opened));
     assert.equal(opened.iModelId, iModelId);
