@@ -35,7 +35,7 @@ export class HubLocks {
       await callHub(
         "acquireLocks",
         () =>
-          hub.updateLocks(arg.iModelId, { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects }),
+          hub.changeLocks(arg.iModelId, { briefcaseId: arg.briefcaseId, changesetId: arg.changeset.id, lockedObjects }),
         { hub, iModelId: arg.iModelId },
       );
     }

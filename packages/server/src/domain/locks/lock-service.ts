@@ -41,7 +41,25 @@ export class LockService {
     private readonly events: EventPublisher = noEvents,
   ) {}
 
-  async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks> {
+  /**
+   * Applies `request` and answers the briefcase's whole lock set as the API does, or nothing when `answer` is false
+   * (a modelhub extension: after 10,000 ids, reading the set back and sending it costs about as much as the change).
+   */
+  async update(actor: Actor, grants: Grants, iModelId: string, request: LockRequest): Promise<BriefcaseLocks>;
+  async update(
+    actor: Actor,
+    grants: Grants,
+    iModelId: string,
+    request: LockRequest,
+    options: { answer: boolean },
+  ): Promise<BriefcaseLocks | undefined>;
+  async update(
+    actor: Actor,
+    grants: Grants,
+    iModelId: string,
+    request: LockRequest,
+    options: { answer: boolean } = { answer: true },
+  ): Promise<BriefcaseLocks | undefined> {
     const locks = await this.store.transaction({ iModelId }, async (tx) => {
       await requireInitializedIModel(tx, iModelId);
       const briefcase = await requireBriefcase(tx, iModelId, request.briefcaseId);
@@ -122,7 +140,7 @@ export class LockService {
       // Counts only (a request may name 10,000 objects); who holds what is `GET …/locks`.
       if (counts.acquired + counts.released > 0)
         tx.afterCommit(() => this.events.publish(iModelId, { type: "locks", data: { briefcaseId: me, ...counts } }));
-      return this.locksOf(tx, iModelId, me);
+      return options.answer ? this.locksOf(tx, iModelId, me) : undefined;
     });
     return locks;
   }

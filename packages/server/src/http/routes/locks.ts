@@ -54,6 +54,12 @@ const LOCK_UPDATES_RUNNING = 2;
 /** An answer listing more locks than this (the briefcase's whole set) is sent in pieces (see json-pieces.ts). */
 const STREAMED_ANSWER_IDS = 20_000;
 const LOCK_UPDATES_WAITING = 64;
+/**
+ * A modelhub extension (docs/compatibility.md): `x-modelhub-lock-answer: none` on a lock update asks for no answer
+ * body (204) instead of the briefcase's whole lock set, which @modelhub/backend-access never reads: after a request
+ * of 10,000 ids, reading the set back and sending it cost about as much as taking the locks.
+ */
+const LOCK_ANSWER_HEADER = "x-modelhub-lock-answer";
 
 /** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
 export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
@@ -61,7 +67,7 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
   api.patch<{ Params: { id: string } }>(
     "/:id/locks",
     {
-      schema: { body: bodyOf(updateBody), response: { 200: one("lock", LOCK) } },
+      schema: { body: bodyOf(updateBody), response: { 200: one("lock", LOCK), 204: { type: "null" } } },
       config: {
         summary: "Acquire locks (one's own briefcase, imodels_write) or release them (also anyone's, imodels_manage)",
         authz: iModel(WRITE_OR_MANAGE),
@@ -113,11 +119,15 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
         objects.set(id, lockLevel);
       }
     }
-    const locks = await hub.locks.update(request.actor, grantsOfRequest(request), request.params.id, {
-      briefcaseId: body.briefcaseId,
-      changesetId: (body.changesetId ?? "").toLowerCase(),
-      objects,
-    });
+    const answered = request.headers[LOCK_ANSWER_HEADER] !== "none";
+    const locks = await hub.locks.update(
+      request.actor,
+      grantsOfRequest(request),
+      request.params.id,
+      { briefcaseId: body.briefcaseId, changesetId: (body.changesetId ?? "").toLowerCase(), objects },
+      { answer: answered },
+    );
+    if (!locks) return reply.code(204).send();
     const answer = { lock: request.presenter.lock(locks) };
     return locks.exclusive.length + locks.shared.length > STREAMED_ANSWER_IDS
       ? sendJsonInPieces(reply, answer)
