@@ -17,6 +17,7 @@ import { decodeCounts } from "../packages/server/src/adapters/sql/changed-elemen
 import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -72,11 +73,7 @@ async function main(): Promise<SmallChangesFigures> {
   const hub = await startTestHub({ logLevel: "silent" });
   const access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
   try {
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-bench", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access }, "modelhub-bench");
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     const iModelId = (await createIModelFromFile(hub, version0, { iTwinId: ITWIN, name: "small pushes" })).id;
     const props = await backend.BriefcaseManager.downloadBriefcase({

@@ -10,6 +10,7 @@ import { ModelHubAccess } from "../packages/backend-access/src/index.js";
 import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -29,12 +30,7 @@ export async function benchCheckpoints(
   });
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-cp-"));
   const access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer bench" });
-  await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-  // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-  backend.IModelHost.appWorkspace.settings.addDictionary(
-    { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-    { "itwin/core/gcs/disableWorkspaces": true },
-  );
+  await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
   try {
     const iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN, user: "bench" })).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId, "bench");

@@ -15,6 +15,7 @@ import { ModelHubAccess } from "../packages/backend-access/src/index.js";
 import { median } from "./stats.js";
 import type { TracedRequest } from "./request-trace.js";
 import { RequestTrace } from "./request-trace.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -72,22 +73,12 @@ async function main(): Promise<void> {
   let hubMock: typeof HubMockModule.HubMock | undefined;
   let access: ModelHubAccess | undefined;
   if (mode === "hubmock") {
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache") });
-    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache") });
     hubMock = (require("@itwin/core-backend/lib/cjs/internal/HubMock.js") as typeof HubMockModule).HubMock;
     hubMock.startup("bench", join(work, "hub"));
   } else {
     access = new ModelHubAccess({ baseUrl: mode, accessToken: "Bearer bench" });
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
   }
   const hub = (hubMock ?? access) as unknown as CoreBackend.BackendHubAccess;
   // The hub's own share of a lock request: the one BackendHubAccess.acquireLocks call, without iTwin.js's local

@@ -14,6 +14,7 @@ import { copyChangesetFiles } from "@modelhub/test-support/changeset-files.js";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -41,12 +42,7 @@ function insert(db: CoreBackend.IModelDb, model: string, category: string, label
 async function main(): Promise<void> {
   const scratch = join(outDir, "scratch");
   await mkdir(join(outDir, "changesets"), { recursive: true });
-  await backend.IModelHost.startup({ cacheDir: join(scratch, "cache") });
-  // No geographic coordinate data from the public cloud (offline it costs a ~15 s DNS stall per process).
-  backend.IModelHost.appWorkspace.settings.addDictionary(
-    { name: "modelhub-bench", priority: backend.SettingsPriority.application },
-    { "itwin/core/gcs/disableWorkspaces": true },
-  );
+  await startOfflineIModelHost({ cacheDir: join(scratch, "cache") }, "modelhub-bench");
   HubMock.startup("large", join(scratch, "hub"));
   try {
     const version0 = join(outDir, "version0.bim");

@@ -17,6 +17,7 @@ import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -45,11 +46,7 @@ describe("change summaries of a changeset above 50 MiB", { timeout: 300_000 }, (
     work = await mkdtemp(join(tmpdir(), "modelhub-changes-large-"));
     hub = await startTestHub();
     access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     iModelId = (await createIModelFromFile(hub, version0, { iTwinId: ITWIN, name: "large changesets" })).id;
   });

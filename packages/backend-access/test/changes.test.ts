@@ -19,6 +19,7 @@ import type { TestHub } from "@modelhub/test-support/hub.js";
 import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
 import { privateSchema } from "@modelhub/test-support/postgres.js";
 import { MODELHUB } from "@modelhub/test-support/cli.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -86,11 +87,7 @@ for (const metadata of ["sqlite", "postgres"] as const) {
       }
       hub = await startTestHub(overrides);
       access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
-      await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-      backend.IModelHost.appWorkspace.settings.addDictionary(
-        { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-        { "itwin/core/gcs/disableWorkspaces": true },
-      );
+      await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
       const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
       iModelId = (await createIModelFromFile(hub, version0, { iTwinId: ITWIN, name: `changes ${metadata}` })).id;
     });

@@ -12,6 +12,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { eventually, startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -44,12 +45,7 @@ describe("briefcase download from server-made checkpoints", () => {
     hub = await startTestHub({ checkpoints: { everyChangesets: 0, everyBytes: 0, keepAutomatic: 1 } });
     work = await mkdtemp(join(tmpdir(), "modelhub-bcdl-"));
     access = new CountingAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
     iModelId = (
       await createIModelFromFile(hub, fixture.version0Path, { iTwinId: "55555555-5555-4555-8555-555555555555" })
     ).id;

@@ -20,6 +20,7 @@ import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -110,11 +111,7 @@ describe(
         tokens.set(userId, (await createToken({ dataDir: hub.dataDir, userId })).token);
       const bearer = `Bearer ${token("alice")}`;
       access = new ModelHubAccess({ baseUrl: hub.url, accessToken: bearer });
-      await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-      backend.IModelHost.appWorkspace.settings.addDictionary(
-        { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-        { "itwin/core/gcs/disableWorkspaces": true },
-      );
+      await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
       const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
       // alice claims both iTwins by creating an iModel in each (she is their Owner).
       for (const [which, iTwinId] of [

@@ -19,6 +19,7 @@ import { makeVersion0 } from "@modelhub/test-support/fixtures.js";
 import { createIModelFromFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -97,11 +98,7 @@ describe("gates refuse and accept pushes and named versions", { timeout: 180_000
       ],
     });
     access = new ModelHubAccess({ baseUrl: hub.url, accessToken: "Bearer alice" });
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     iModelId = (await createIModelFromFile(hub, version0, { iTwinId: ITWIN, name: "gated" })).id;
     const props = await backend.BriefcaseManager.downloadBriefcase({

@@ -15,6 +15,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -34,16 +35,11 @@ describe("installCheckpointDownload next to the official BackendIModelsAccess", 
     iModelId = (await createIModelFromFile(hub, fixture.version0Path, { iTwinId: ITWIN })).id;
     const briefcaseId = await acquireBriefcase(hub, iModelId);
     for (const cs of fixture.changesets) await pushChangeset(hub, iModelId, briefcaseId, cs);
-    await backend.IModelHost.startup({
+    await startOfflineIModelHost({
       cacheDir: join(work, "cache"),
       hubAccess: new access.BackendIModelsAccess({ api: { baseUrl: hub.baseUrl } }),
       authorizationClient: { getAccessToken: async () => "Bearer alice" },
     });
-    // Offline, iTwin.js's geographic-data workspace stalls the first open ~15 s on DNS; this test needs no GCS data.
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
   });
   after(async () => {
     await backend.IModelHost.shutdown();

@@ -14,6 +14,7 @@ import { ModelHubAccess } from "../src/index.js";
 import type { Agent } from "./support/agents.js";
 import { Agent as AgentClass, startHubProcess } from "./support/agents.js";
 import { isStorage, StreamProxy } from "./support/stream-proxy.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -99,12 +100,7 @@ describe("prefetch: new changesets reach the reader's cache before it pulls", ()
       // The pulls here are to show what the prefetcher left in the cache: no files inline in the list.
       inlineFileBytes: 0,
     });
-    await backend.IModelHost.startup({ cacheDir: join(work, "cache"), hubAccess: access });
-    // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
+    await startOfflineIModelHost({ cacheDir: join(work, "cache"), hubAccess: access });
     iModelId = await writer.do<string>("createIModel", { iTwinId: ITWIN, name: "prefetch", version0 });
     await writer.do("download", { iModelId, iTwinId: ITWIN, dir: join(work, "writer"), key: "a" });
     const props = await backend.BriefcaseManager.downloadBriefcase({

@@ -15,6 +15,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
 import { FaultProxy } from "./support/fault-proxy.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -42,7 +43,7 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
       installCheckpointDownload: false,
       retry: { baseDelayMs: 20, maxDelayMs: 100 },
     });
-    await backend.IModelHost.startup({
+    await startOfflineIModelHost({
       cacheDir: join(work, "cache"),
       hubAccess: access,
       authorizationClient: {
@@ -52,10 +53,6 @@ describe("ModelHubAccess reads the host's token anew for every attempt", () => {
         },
       },
     });
-    backend.IModelHost.appWorkspace.settings.addDictionary(
-      { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-      { "itwin/core/gcs/disableWorkspaces": true },
-    );
   });
   after(async () => {
     await backend.IModelHost.shutdown();

@@ -22,6 +22,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import type { TestHub } from "@modelhub/test-support/hub.js";
 import { startTestHub } from "@modelhub/test-support/hub.js";
 import { FaultProxy } from "./support/fault-proxy.js";
+import { startOfflineIModelHost } from "@modelhub/test-support/itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const common = require("@itwin/core-common") as typeof CoreCommon;
@@ -31,15 +32,6 @@ const backend = require("@itwin/core-backend") as typeof CoreBackend;
 const ITWIN = "7a1d3e5f-2b4c-4d6e-8f01-23456789abcd";
 const TOKEN = "Bearer alice";
 const STORAGE = /^\/storage\//;
-
-/** Offline, iTwin.js's geographic-data workspace stalls the first open ~15 s on DNS; these tests need no GCS data. */
-async function startIModelHost(options: CoreBackend.IModelHostOptions): Promise<void> {
-  await backend.IModelHost.startup(options);
-  backend.IModelHost.appWorkspace.settings.addDictionary(
-    { name: "modelhub-tests", priority: backend.SettingsPriority.application },
-    { "itwin/core/gcs/disableWorkspaces": true },
-  );
-}
 
 const sha256 = async (path: string) =>
   createHash("sha256")
@@ -369,7 +361,7 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
   });
 
   it("with iTwin.js started, a changeset whose bytes do not hash to its id is fetched again, then refused", async () => {
-    await startIModelHost({ cacheDir: join(work, "host-cache") });
+    await startOfflineIModelHost({ cacheDir: join(work, "host-cache") });
     try {
       const client = access();
       proxy.add({ method: "GET", path: STORAGE, times: 1, kind: { flipByteAt: 60 } });
@@ -529,7 +521,7 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
       retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 10 },
       pushOutcomeTimeoutMs: 300,
     });
-    await startIModelHost({ cacheDir: join(work, "push-cache"), hubAccess: client });
+    await startOfflineIModelHost({ cacheDir: join(work, "push-cache"), hubAccess: client });
     try {
       const props = await backend.BriefcaseManager.downloadBriefcase({
         iTwinId: ITWIN,

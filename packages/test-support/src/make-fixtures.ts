@@ -17,6 +17,7 @@ import { copyChangesetFiles } from "./changeset-files.js";
 import type * as CoreBackend from "@itwin/core-backend";
 import type * as CoreCommon from "@itwin/core-common";
 import type * as HubMockModule from "@itwin/core-backend/lib/cjs/internal/HubMock.js";
+import { startOfflineIModelHost } from "./itwin-host.js";
 
 const require = createRequire(import.meta.url);
 const backend = require("@itwin/core-backend") as typeof CoreBackend;
@@ -54,12 +55,7 @@ function insertElements(
 async function main(): Promise<void> {
   const scratch = join(outDir, "scratch");
   await mkdir(join(outDir, "changesets"), { recursive: true });
-  await backend.IModelHost.startup({ cacheDir: join(scratch, "cache") });
-  // No geographic coordinate data from the public cloud (offline it costs a ~15 s DNS stall per process).
-  backend.IModelHost.appWorkspace.settings.addDictionary(
-    { name: "modelhub-fixtures", priority: backend.SettingsPriority.application },
-    { "itwin/core/gcs/disableWorkspaces": true },
-  );
+  await startOfflineIModelHost({ cacheDir: join(scratch, "cache") }, "modelhub-fixtures");
   const useHub = count > 0 || pendingElements !== undefined;
   if (useHub) HubMock.startup("fixtures", join(scratch, "hub"));
   try {
