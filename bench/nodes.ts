@@ -25,6 +25,8 @@ import { hubAt } from "@modelhub/test-support/hub.js";
 import type { HubProcess } from "@modelhub/test-support/hub-process.js";
 import { startHubProcess } from "@modelhub/test-support/hub-process.js";
 import { privateSchema } from "@modelhub/test-support/postgres.js";
+import type { PushStatements } from "./pg-statements.js";
+import { pgTraceEnv, pushStatements } from "./pg-statements.js";
 import { RequestTrace } from "./request-trace.js";
 import { median } from "./stats.js";
 
@@ -42,6 +44,8 @@ const PUSHES_PER_PUSHER = 8;
 /** Throughput on one iModel: pushes per round. */
 const SINGLE_PUSHES = 20;
 const CHAIN = WARMUP + Math.max(ROUNDS * PUSHES, 2 * ROUNDS * PUSHES_PER_PUSHER, 2 * ROUNDS * SINGLE_PUSHES);
+/** The `pg` mode's chain: the latency rounds' (the statement count needs fewer). */
+const PG_CHAIN = WARMUP + ROUNDS * PUSHES;
 
 export interface NodesFigures {
   /** Per round, the median push latency (ms) of each hub. */
@@ -52,7 +56,15 @@ export interface NodesFigures {
   distinct: { one: number[]; two: number[] };
   single: { one: number[]; two: number[] };
   pushers: number;
+  /** The PostgreSQL statements of one push, per request (a hub process of its own, tracing every statement). */
+  statements: PushStatements;
 }
+
+/**
+ * `all`: every part; `pg`: only what PostgreSQL's latency needs (embedded and PostgreSQL latency, the statement
+ * count), not Azurite or two nodes.
+ */
+export type NodesMode = "all" | "pg";
 
 /** One iModel on a hub, pushed through `access`es in turn from its next changeset of the chain on. */
 class Target {
@@ -91,6 +103,34 @@ class Target {
   }
 }
 
+/** Pushes WARMUP + PUSHES changesets to a PostgreSQL hub whose statements are traced; those of the measured ones. */
+async function countStatements(
+  url: string,
+  version0: string,
+  chain: FixtureChangeset[],
+  work: string,
+  start: (args: string[], env?: Record<string, string>) => Promise<HubProcess>,
+): Promise<PushStatements> {
+  // MODELHUB_BENCH_PG_TRACE_FILE keeps the trace (one JSON line per statement) where it says, to be read afterwards.
+  const file = process.env.MODELHUB_BENCH_PG_TRACE_FILE ?? join(work, "pg-statements.jsonl");
+  await rm(file, { force: true });
+  const hub = await start(["--metadata", url], pgTraceEnv(file));
+  const access = accessTo(hub.url);
+  try {
+    const target = await Target.create(hub.url, version0, chain, "statements");
+    for (let i = 0; i < WARMUP; i++) await target.push(access);
+    const from = Date.now();
+    for (let i = 0; i < PUSHES; i++) await target.push(access);
+    // What the last push does after its answers (after-commit effects, audit rows) belongs to it too.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const to = Date.now();
+    await hub.stop();
+    return await pushStatements(file, from, to);
+  } finally {
+    access.dispose();
+  }
+}
+
 const accessTo = (url: string) => new ModelHubAccess({ baseUrl: url, accessToken: `Bearer ${USER}` });
 
 /** Pushes per second of `pushers` (each a target and the accesses it pushes through in turn), `each` pushes each. */
@@ -104,10 +144,11 @@ async function throughput(pushers: { target: Target; via: ModelHubAccess[] }[], 
   return (pushers.length * each) / ((performance.now() - start) / 1000);
 }
 
-export async function benchNodes(log: (line: string) => void): Promise<NodesFigures> {
+export async function benchNodes(log: (line: string) => void, mode: NodesMode = "all"): Promise<NodesFigures> {
   const t0 = Date.now();
-  const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), CHAIN, ELEMENTS);
-  log(`  fixture: ${CHAIN} changesets of ${ELEMENTS} elements (${((Date.now() - t0) / 1000).toFixed(1)} s, cached)`);
+  const length = mode === "pg" ? PG_CHAIN : CHAIN;
+  const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), length, ELEMENTS);
+  log(`  fixture: ${length} changesets of ${ELEMENTS} elements (${((Date.now() - t0) / 1000).toFixed(1)} s, cached)`);
   const { version0Path: version0, changesets: chain } = fixture;
   const work = await mkdtemp(join(tmpdir(), "modelhub-bench-nodes-"));
   const hubs: HubProcess[] = [];
@@ -124,21 +165,40 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
     return hub;
   };
   try {
-    azurite = await startAzurite();
-    const azureEnv = { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
+    // The statements of a push on PostgreSQL, first: a hub of its own, since tracing every statement costs time.
+    const pgCount = await privateSchema("bench_statements");
+    schemas.push(pgCount);
+    const statements = await countStatements(pgCount.url, version0, chain, work, start);
+    for (const r of statements.routes)
+      log(
+        `  PostgreSQL: ${r.route}: ${r.statements} statements in ${r.messages} round trips (${r.inARow} in a row ` +
+          `before the answer; ${r.afterAnswer} statements after it), ${r.transactions} transactions ` +
+          `(${r.readOnlyTransactions} read-only) (medians)`,
+      );
+    log(
+      `  PostgreSQL per push: ${statements.statements} statements in ${statements.messages} round trips ` +
+        `(${statements.inARow} in a row before the answers; ${statements.afterAnswer} statements after them), ` +
+        `${statements.transactions} transactions; background ${statements.backgroundPerSecond.toFixed(1)} round trips/s`,
+    );
+    if (process.env.MODELHUB_BENCH_PG_STATEMENTS === "1")
+      for (const r of statements.routes) log(`  ${r.route}:\n    ${r.example.join("\n    ")}`);
+    for (const hub of hubs.splice(0)) await hub.stop();
 
-    // Latency: three single hubs.
+    if (mode === "all") azurite = await startAzurite();
+    const azureEnv = azurite ? { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } : undefined;
+
+    // Latency: three single hubs (two in the `pg` mode).
     const pgLatency = await privateSchema("bench_latency");
     schemas.push(pgLatency);
     const [embedded, postgres, azure] = await Promise.all([
       start([]),
       start(["--metadata", pgLatency.url]),
-      start(["--blobs", `azure:bench-latency-${process.pid}`], azureEnv),
+      ...(azureEnv ? [start(["--blobs", `azure:bench-latency-${process.pid}`], azureEnv)] : []),
     ]);
     const kinds = [
       { name: "embedded" as const, hub: embedded! },
       { name: "postgres" as const, hub: postgres! },
-      { name: "azure" as const, hub: azure! },
+      ...(azure ? [{ name: "azure" as const, hub: azure }] : []),
     ];
     const latency = { embedded: [] as number[], postgres: [] as number[], azure: [] as number[] };
     // Where a push's time goes on each hub: the client's wait on each of its requests.
@@ -170,8 +230,9 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
         latency[s.name].push(median(ms));
       }
       log(
-        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms, PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms, ` +
-          `Azurite ${latency.azure.at(-1)!.toFixed(1)} ms (medians of ${PUSHES} pushes)`,
+        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms, PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms` +
+          (azure ? `, Azurite ${latency.azure.at(-1)!.toFixed(1)} ms` : "") +
+          ` (medians of ${PUSHES} pushes)`,
       );
     }
     const requests = Object.fromEntries(
@@ -180,13 +241,15 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
         Object.fromEntries([...routes].map(([route, xs]) => [route, median(xs)])),
       ]),
     ) as NodesFigures["requests"];
-    for (const [name, routes] of Object.entries(requests))
+    for (const [name, routes] of Object.entries(requests).filter(([, routes]) => Object.keys(routes).length))
       log(
         `  ${name}: ${Object.entries(routes)
           .map(([route, x]) => `${route} ${x.toFixed(1)} ms`)
           .join(", ")} (client wait, medians)`,
       );
     for (const hub of hubs.splice(0)) await hub.stop();
+    const none = { one: [], two: [] };
+    if (mode === "pg") return { latency, requests, distinct: none, single: none, pushers: PUSHERS, statements };
 
     // Throughput: two nodes on one PostgreSQL schema and one Azurite container.
     const pgNodes = await privateSchema("bench_nodes");
@@ -235,7 +298,7 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
           `one iModel ${one.one.at(-1)!.toFixed(1)}/s one node, ${one.two.at(-1)!.toFixed(1)}/s two (pushes/s)`,
       );
     }
-    return { latency, requests, distinct, single: one, pushers: PUSHERS };
+    return { latency, requests, distinct, single: one, pushers: PUSHERS, statements };
   } finally {
     for (const access of accesses) access.dispose();
     for (const hub of hubs) await hub.stop();

@@ -2,9 +2,15 @@
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<unknown>>();
 
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(fn, fn);
+  /** `fn` is told whether it waited for another one of its key (what it read before may have changed meanwhile). */
+  async run<T>(key: string, fn: (waited: boolean) => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key);
+    const result = previous
+      ? previous.then(
+          () => fn(true),
+          () => fn(true),
+        )
+      : fn(false);
     const tail = result.then(
       () => undefined,
       () => undefined,

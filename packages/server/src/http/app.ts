@@ -116,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const authorization: AuthorizationDeps = {
     access: options.access,
-    iTwinOfIModel: async (iModelId) => (await options.hub.iModels.get(iModelId).catch(() => undefined))?.iTwinId,
+    iModelOf: (iModelId) => options.hub.iModels.get(iModelId).catch(() => undefined),
   };
   const authenticator = withStorableIdentities(options.authenticator ?? new OpenAuthenticator());
   const deps: ScopeDeps = { authenticate: authenticateWith(authenticator, failures), authorization };

@@ -7,6 +7,7 @@ import type {
   NamedVersionState,
 } from "@modelhub/protocol";
 import type { WebhookEvent } from "./webhook-store.js";
+import type { ChangesetFilter, IModelFilter, NamedVersionFilter, Page, SortDirection } from "./metadata-queries.js";
 
 /**
  * Hub metadata: iModels, changesets, briefcases, locks, named versions, checkpoints.
@@ -62,12 +63,7 @@ export class UniqueViolation extends Error {
   }
 }
 
-export interface Page {
-  limit: number;
-  offset: number;
-}
-
-export type SortDirection = "asc" | "desc";
+export type { ChangesetFilter, IModelFilter, NamedVersionFilter, Page, SortDirection } from "./metadata-queries.js";
 
 export interface IModelRecord {
   id: string;
@@ -194,31 +190,6 @@ export interface BriefcaseLocks {
   shared: string[];
 }
 
-export interface IModelFilter {
-  iTwinId: string;
-  name?: string;
-  search?: string;
-  state?: "initialized" | "notInitialized";
-  /** Also iModels whose baseline failed (`initializationFailed`); lists leave them out by default, as the cloud does. */
-  includeFailed?: boolean;
-  orderBy?: { field: "name" | "createdDateTime"; direction: SortDirection };
-}
-
-export interface ChangesetFilter {
-  afterIndex?: number;
-  lastIndex?: number;
-  direction: SortDirection;
-  /** Only changesets whose file is confirmed (the default for lists). */
-  onlyUploaded: boolean;
-}
-
-export interface NamedVersionFilter {
-  name?: string;
-  search?: string;
-  state?: NamedVersionState;
-  orderBy?: { field: "changesetIndex" | "createdDateTime"; direction: SortDirection };
-}
-
 export interface MetadataReader {
   getIModel(id: string): Promise<IModelRecord | undefined>;
   listIModels(filter: IModelFilter, page: Page): Promise<IModelRecord[]>;
@@ -237,6 +208,16 @@ export interface MetadataReader {
   /** The changeset still waiting for its file, if any (at most one: history is linear). */
   getPendingChangeset(iModelId: string): Promise<ChangesetRecord | undefined>;
   listChangesets(iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]>;
+  /** One query for getChangesetById(id), getPendingChangeset and getLatestChangeset (what a push's create reads). */
+  getChangesetsForPush(
+    iModelId: string,
+    id: string,
+  ): Promise<Partial<Record<"byId" | "pending" | "latest", ChangesetRecord>>>;
+  /** One query: the named version on the changeset (its id), the preceding checkpoint (its index). */
+  getChangesetLinks(
+    iModelId: string,
+    index: number,
+  ): Promise<{ namedVersionId?: string; precedingCheckpointIndex?: number }>;
 
   getBriefcase(iModelId: string, briefcaseId: number): Promise<BriefcaseRecord | undefined>;
   listBriefcases(
@@ -266,6 +247,8 @@ export interface MetadataReader {
   getLatestCheckpoint(iModelId: string): Promise<CheckpointRecord | undefined>;
   /** Every checkpoint row of the iModel, any state, by changeset index. */
   listCheckpoints(iModelId: string): Promise<CheckpointRecord[]>;
+  /** One query: the newest checkpoint not `failed` (0: none), and the uploaded bytes after it up to `changesetIndex`. */
+  getCheckpointProgress(iModelId: string, changesetIndex: number): Promise<{ lastIndex: number; bytesSince: number }>;
 
   /**
    * Lock rows for these objects; objects never locked are absent from the map. With `releasedAfter`, so are objects

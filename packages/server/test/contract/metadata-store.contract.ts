@@ -568,6 +568,37 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
         });
         assert.equal(await read((tx) => tx.getLatestChangeset("m3")), undefined);
       });
+
+      it("the reads of a push's create in one: by id, pending and latest, as their own lookups answer them", async () => {
+        const separately = (iModelId: string, id: string) =>
+          read(async (tx) => {
+            const [byId, pending, latest] = [
+              await tx.getChangesetById(iModelId, id),
+              await tx.getPendingChangeset(iModelId),
+              await tx.getLatestChangeset(iModelId),
+            ];
+            return {
+              ...(byId ? { byId } : {}),
+              ...(pending ? { pending } : {}),
+              ...(latest ? { latest } : {}),
+            };
+          });
+        const third = (await read((tx) => tx.getChangesetByIndex("m1", 3)))!;
+        const sixth = (await read((tx) => tx.getChangesetByIndex("m1", 6)))!;
+        for (const [iModelId, id] of [
+          ["m1", third.id],
+          ["m1", sixth.id],
+          ["m1", "f".repeat(40)],
+          ["m2", third.id],
+          ["m3", third.id],
+        ] as const) {
+          const together = await read((tx) => tx.getChangesetsForPush(iModelId, id));
+          assert.deepEqual(together, await separately(iModelId, id), `${iModelId} ${id}`);
+        }
+        assert.equal((await read((tx) => tx.getChangesetsForPush("m1", third.id))).byId?.index, 3);
+        assert.equal((await read((tx) => tx.getChangesetsForPush("m1", third.id))).pending?.index, 6);
+        assert.equal((await read((tx) => tx.getChangesetsForPush("m1", third.id))).latest?.index, 5);
+      });
     });
 
     describe("briefcases", () => {
@@ -794,6 +825,36 @@ export function metadataStoreContract(name: string, makeStore: MetadataStoreFact
           await tx.upsertCheckpoint(checkpoint("m3", 0, "notGenerated"));
         });
         assert.equal(await read((tx) => tx.getLatestCheckpoint("m3")), undefined);
+      });
+
+      it("a changeset's links in one read: its named version and the preceding successful checkpoint", async () => {
+        await store.transaction((tx) => tx.insertNamedVersion(namedVersion("m1", "v6", 6)));
+        const links = (iModelId: string, index: number) => read((tx) => tx.getChangesetLinks(iModelId, index));
+        assert.deepEqual(await links("m1", 6), { namedVersionId: "v6", precedingCheckpointIndex: 5 });
+        assert.deepEqual(await links("m1", 4), { precedingCheckpointIndex: 0 });
+        assert.deepEqual(await links("m1", 8), { precedingCheckpointIndex: 5 });
+        assert.deepEqual(await links("m2", 6), {});
+        assert.deepEqual(await links("m2", 9), { precedingCheckpointIndex: 9 });
+        assert.deepEqual(await links("m3", 1), {});
+      });
+
+      it("progress since the last checkpoint that did not fail: its index and the uploaded bytes after it", async () => {
+        await store.transaction(async (tx) => {
+          for (let i = 1; i <= 12; i++)
+            await tx.insertChangeset(
+              changeset("m1", i, { fileSize: 100 * i, state: i === 12 ? "waitingForFile" : "fileUploaded" }),
+            );
+          await tx.insertChangeset(changeset("m2", 10, { fileSize: 5 }));
+        });
+        const progress = (iModelId: string, index: number) => read((tx) => tx.getCheckpointProgress(iModelId, index));
+        // m1: checkpoints at 0, 5 (successful), 7 (failed: not counted), 8 (scheduled).
+        assert.deepEqual(await progress("m1", 11), { lastIndex: 8, bytesSince: 900 + 1000 + 1100 });
+        assert.deepEqual(await progress("m1", 12), { lastIndex: 8, bytesSince: 900 + 1000 + 1100 });
+        assert.deepEqual(await progress("m1", 8), { lastIndex: 8, bytesSince: 0 });
+        await store.transaction((tx) => tx.deleteCheckpoint("m1", 8));
+        assert.deepEqual(await progress("m1", 9), { lastIndex: 5, bytesSince: 600 + 700 + 800 + 900 });
+        assert.deepEqual(await progress("m2", 10), { lastIndex: 9, bytesSince: 5 });
+        assert.deepEqual(await progress("m3", 4), { lastIndex: 0, bytesSince: 0 });
       });
 
       it("lists every checkpoint of the iModel, any state, by changeset index", async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Pool, PoolClient } from "pg";
+import type { Pool } from "pg";
+import pg from "pg";
 import type { MetadataReader, MetadataStore, MetadataTx, TxScope } from "../../ports/metadata-store.js";
 import { PgSession } from "./pg-session.js";
 import { AfterCommitEffects } from "../sql/after-commit.js";
@@ -36,17 +37,14 @@ export class PgMetadataStore implements MetadataStore {
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
     const effects = new AfterCommitEffects();
     return this.#inTransaction(
-      "BEGIN",
-      async (session, client) => {
-        await lockScope(client, scope);
-        return fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID, effects));
-      },
+      ["BEGIN", ...scopeLockStatements(scope)],
+      (session) => fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID, effects)),
       effects,
     );
   }
 
   read<T>(fn: (tx: MetadataReader) => Promise<T>): Promise<T> {
-    return this.#inTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", (session) =>
+    return this.#inTransaction(["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"], (session) =>
       fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID)),
     );
   }
@@ -57,44 +55,58 @@ export class PgMetadataStore implements MetadataStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  /** `effects`: run once COMMIT succeeded (after the connection went back to the pool), dropped otherwise. */
+  /**
+   * `begin`: the BEGIN and the scope's locks, sent with `body`'s first statement (PgSession.deferUntilFirst); a body
+   * that sends nothing opens no transaction. `effects` (a write transaction's): run once COMMIT succeeded (after the
+   * connection went back to the pool), dropped otherwise. A read-only transaction's COMMIT is not waited for: it
+   * cannot fail in a way that changes what was read, so the reads' result is answered at once and the connection
+   * goes back to the pool when its COMMIT is done.
+   */
   async #inTransaction<T>(
-    begin: string,
-    body: (session: PgSession, client: PoolClient) => Promise<T>,
+    begin: readonly string[],
+    body: (session: PgSession) => Promise<T>,
     effects?: AfterCommitEffects,
   ): Promise<T> {
     if (this.#closed) throw new Error("The metadata store is closed.");
     const client = await this.pool.connect();
-    const session = new PgSession(client, false);
-    let broken: Error | undefined;
+    const session = new PgSession(client);
+    session.deferUntilFirst(begin);
     let result: T;
     try {
-      await client.query(begin);
-      session.active = true;
-      result = await body(session, client);
+      result = await body(session);
       session.active = false;
-      await client.query("COMMIT");
+      if (session.sent && !effects) {
+        client.query("COMMIT").then(
+          () => client.release(),
+          (err: Error) => client.release(err),
+        );
+        return result;
+      }
+      if (session.sent) await client.query("COMMIT");
     } catch (err) {
       session.active = false;
       effects?.drop();
       // A connection that cannot even roll back is dropped from the pool instead of being reused.
-      await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
-      throw err;
-    } finally {
+      let broken: Error | undefined;
+      if (session.sent) await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
       client.release(broken);
+      throw err;
     }
+    client.release();
     effects?.runAll();
     return result;
   }
 }
 
 /**
- * Takes the transaction-scoped advisory locks of a scope, as every metadata transaction does before its `fn`: also
- * for a side store's step that must not interleave with them (deleting an iTwin while an iModel is created in it).
+ * The statements that take the transaction-scoped advisory locks of a scope, as every metadata transaction does
+ * before its `fn` (sent with its first statement): also for a side store's step that must not interleave with them
+ * (deleting an iTwin while an iModel is created in it). Keys are literals, so they can travel in one message.
  */
-export async function lockScope(client: PoolClient, scope: TxScope): Promise<void> {
-  for (const key of scopeKeys(scope))
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || $1, 0))", [key]);
+export function scopeLockStatements(scope: TxScope): string[] {
+  return scopeKeys(scope).map(
+    (key) => `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ${pg.escapeLiteral(key)}, 0))`,
+  );
 }
 
 /** The advisory-lock keys of a scope, in the one order every transaction takes them. */

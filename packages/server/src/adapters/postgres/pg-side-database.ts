@@ -1,9 +1,10 @@
+import pg from "pg";
 import { UniqueViolation } from "../../ports/metadata-store.js";
 import type { SideDatabase, SideSerialization } from "../sql/side-database.js";
 import type { SqlSession } from "../sql/sql-session.js";
 import { POSTGRES_DIALECT } from "../sql/sql-session.js";
 import type { PgClient, PgPool } from "./pg-database.js";
-import { lockScope } from "./pg-metadata-store.js";
+import { scopeLockStatements } from "./pg-metadata-store.js";
 import { PgSession } from "./pg-session.js";
 
 /**
@@ -35,25 +36,26 @@ export class PgSideDatabase implements SideDatabase {
   async transaction<T>(step: (tx: SqlSession) => Promise<T>, serialize: SideSerialization = {}): Promise<T> {
     this.assertOpen();
     const client: PgClient = await this.pool.connect();
-    const session = new PgSession(client, false);
+    const session = new PgSession(client);
+    // BEGIN and the locks go with the step's first statement (PgSession.deferUntilFirst).
+    session.deferUntilFirst([
+      "BEGIN",
+      ...[...new Set(serialize.keys ?? [])]
+        .sort()
+        .map((key) => `SELECT pg_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(key)}, 0))`),
+      ...(serialize.metadataITwinId !== undefined ? scopeLockStatements({ iTwinId: serialize.metadataITwinId }) : []),
+    ]);
     // A connection whose ROLLBACK failed is in an unknown state: destroyed instead of pooled.
     let broken: Error | undefined;
     try {
-      await client.query("BEGIN");
-      try {
-        for (const key of [...new Set(serialize.keys ?? [])].sort())
-          await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
-        if (serialize.metadataITwinId !== undefined) await lockScope(client, { iTwinId: serialize.metadataITwinId });
-        session.active = true;
-        const result = await step(session);
-        session.active = false;
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        session.active = false;
-        await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
-        throw err;
-      }
+      const result = await step(session);
+      session.active = false;
+      if (session.sent) await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      session.active = false;
+      if (session.sent) await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+      throw err;
     } finally {
       client.release(broken);
     }

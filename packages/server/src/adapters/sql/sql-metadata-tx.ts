@@ -117,6 +117,18 @@ export class SqlMetadataTx implements MetadataTx {
   listChangesets(iModelId: string, filter: ChangesetFilter, page: Page): Promise<ChangesetRecord[]> {
     return changesets.listChangesets(this.#q, iModelId, filter, page);
   }
+  getChangesetsForPush(
+    iModelId: string,
+    id: string,
+  ): Promise<{ byId?: ChangesetRecord; pending?: ChangesetRecord; latest?: ChangesetRecord }> {
+    return changesets.getChangesetsForPush(this.#q, iModelId, id);
+  }
+  getChangesetLinks(
+    iModelId: string,
+    changesetIndex: number,
+  ): Promise<{ namedVersionId?: string; precedingCheckpointIndex?: number }> {
+    return changesets.getChangesetLinks(this.#q, iModelId, changesetIndex);
+  }
   insertChangeset(r: ChangesetRecord): Promise<void> {
     return changesets.insertChangeset(this.#q, r);
   }
@@ -207,6 +219,10 @@ export class SqlMetadataTx implements MetadataTx {
   listCheckpoints(iModelId: string): Promise<CheckpointRecord[]> {
     return checkpoints.listCheckpoints(this.#q, iModelId);
   }
+  getCheckpointProgress(iModelId: string, changesetIndex: number): Promise<{ lastIndex: number; bytesSince: number }> {
+    return checkpoints.getCheckpointProgress(this.#q, iModelId, changesetIndex);
+  }
+
   upsertCheckpoint(r: CheckpointRecord): Promise<void> {
     return checkpoints.upsertCheckpoint(this.#q, r);
   }

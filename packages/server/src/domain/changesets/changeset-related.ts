@@ -7,14 +7,9 @@ export interface ChangesetRelated {
   precedingCheckpointIndex?: number;
 }
 
-/** One changeset's (two queries). */
+/** One changeset's (one query). */
 export async function relatedOf(tx: MetadataReader, record: ChangesetRecord): Promise<ChangesetRelated> {
-  const related: ChangesetRelated = {};
-  const version = await tx.getNamedVersionByChangeset(record.iModelId, record.index);
-  if (version) related.namedVersionId = version.id;
-  const checkpoint = await tx.getPrecedingCheckpoint(record.iModelId, record.index);
-  if (checkpoint) related.precedingCheckpointIndex = checkpoint.changesetIndex;
-  return related;
+  return tx.getChangesetLinks(record.iModelId, record.index);
 }
 
 /** A page of one iModel's changesets, each with what its links point at: two queries per page, not per changeset. */

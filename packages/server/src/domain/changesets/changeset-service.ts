@@ -101,7 +101,8 @@ export class ChangesetService {
         }
       }
 
-      const existing = await tx.getChangesetById(iModelId, input.id);
+      // The changeset with this id, the pending push and the tip: one read.
+      const { byId: existing, pending, latest: tip } = await tx.getChangesetsForPush(iModelId, input.id);
       if (existing) {
         if (existing.state === "fileUploaded") {
           throw new HubError("ChangesetExists", `Changeset '${input.id}' already exists.`);
@@ -128,7 +129,6 @@ export class ChangesetService {
         }
       }
 
-      const pending = await tx.getPendingChangeset(iModelId);
       if (pending) {
         const sameBriefcase = pending.briefcaseId === input.briefcaseId;
         const expired = this.clock.now().getTime() - Date.parse(pending.pushedAt) > this.options.pendingPushTimeoutMs;
@@ -139,7 +139,6 @@ export class ChangesetService {
         replaced = pending;
       }
 
-      const tip = await tx.getLatestChangeset(iModelId);
       const tipId = tip?.id ?? "";
       if (input.parentId !== tipId) {
         const parentKnown =
@@ -197,10 +196,12 @@ export class ChangesetService {
     changesetId: string,
     briefcaseId: number,
     links?: GateLinks,
+    /** The iModel's row when the caller has just read it (the HTTP layer, to authorize): not read again. */
+    known?: IModelRecord,
   ): Promise<ChangesetRecord> {
     // One read for all three (each transaction is round trips on PostgreSQL): the briefcase is read by the id given.
     const { iModel, current, briefcase } = await this.store.read(async (tx) => ({
-      iModel: await requireIModel(tx, iModelId),
+      iModel: known?.id === iModelId ? known : await requireIModel(tx, iModelId),
       current: await tx.getChangesetById(iModelId, changesetId),
       briefcase: await tx.getBriefcase(iModelId, briefcaseId),
     }));
@@ -225,17 +226,19 @@ export class ChangesetService {
     if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
 
     // Two completions of one push (a client retrying while the first is still verifying) run one after the other.
-    return this.#completing.run(`${iModelId}/${changesetId}`, () =>
-      this.freezeVerifyCommit(current, { actor, iModel, links }),
+    return this.#completing.run(`${iModelId}/${changesetId}`, (waited) =>
+      this.freezeVerifyCommit(current, { actor, iModel, links }, waited),
     );
   }
 
   private async freezeVerifyCommit(
     reserved: ChangesetRecord,
     context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+    /** Whether another completion of this push ran first: `reserved` is read again then. */
+    waited: boolean,
   ): Promise<ChangesetRecord> {
     const { iModelId, id } = reserved;
-    const latest = await this.store.read((tx) => tx.getChangesetById(iModelId, id));
+    const latest = waited ? await this.store.read((tx) => tx.getChangesetById(iModelId, id)) : reserved;
     if (latest?.state === "fileUploaded") return latest;
     if (!latest || latest.briefcaseId !== reserved.briefcaseId) {
       // Our reservation expired and another briefcase pushed meanwhile.

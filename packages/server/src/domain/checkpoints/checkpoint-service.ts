@@ -147,17 +147,10 @@ export class CheckpointService {
   async #isDue(tx: MetadataReader, iModelId: string, changesetIndex: number): Promise<boolean> {
     const { everyChangesets, everyBytes } = this.policy;
     if (everyChangesets <= 0 && everyBytes <= 0) return false;
-    const checkpoints = await tx.listCheckpoints(iModelId);
-    const last = checkpoints.filter((c) => c.state !== "failed").at(-1)?.changesetIndex ?? 0;
-    const since = changesetIndex - last;
-    if (everyChangesets > 0 && since >= everyChangesets) return true;
-    if (everyBytes <= 0) return false;
-    const changesets = await tx.listChangesets(
-      iModelId,
-      { afterIndex: last, lastIndex: changesetIndex, direction: "asc", onlyUploaded: true },
-      { limit: Math.max(since, 1), offset: 0 },
-    );
-    return changesets.reduce((sum, c) => sum + c.fileSize, 0) >= everyBytes;
+    // One query: the last checkpoint (failed ones aside) and the bytes pushed since.
+    const { lastIndex, bytesSince } = await tx.getCheckpointProgress(iModelId, changesetIndex);
+    if (everyChangesets > 0 && changesetIndex - lastIndex >= everyChangesets) return true;
+    return everyBytes > 0 && bytesSince >= everyBytes;
   }
 
   /**

@@ -3,6 +3,7 @@ import type { AccessService } from "../../domain/access/access-service.js";
 import type { Grants } from "../../domain/access/permissions.js";
 import { ALL_PERMISSIONS, NO_PERMISSIONS, grantsOf } from "../../domain/access/permissions.js";
 import type { Actor } from "../../domain/context.js";
+import type { IModelRecord } from "../../ports/metadata-store.js";
 import { HubError, insufficientPermissions } from "../../domain/errors.js";
 import { STATUS_BY_CODE } from "../error-mapping.js";
 import type { RouteFacts } from "../route-config.js";
@@ -14,6 +15,8 @@ export interface RequestAuthz {
   /** The iTwin the request acts in, when it has one (an iModel's is resolved once, here). */
   iTwinId?: string;
   iModelId?: string;
+  /** The iModel row read to find its iTwin: a route may pass it on instead of reading it again. */
+  iModel?: IModelRecord;
   /** The caller's effective permissions in that scope. */
   grants: Grants;
 }
@@ -27,8 +30,8 @@ declare module "fastify" {
 
 export interface AuthorizationDeps {
   access: AccessService;
-  /** The iTwin of an iModel, or undefined when there is no such iModel. */
-  iTwinOfIModel(iModelId: string): Promise<string | undefined>;
+  /** An iModel (for its iTwin), or undefined when there is no such iModel. */
+  iModelOf(iModelId: string): Promise<IModelRecord | undefined>;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -140,14 +143,15 @@ async function authorize(
           ? (request.body as { iModelId?: unknown } | undefined)?.iModelId
           : (request.params as { id?: string }).id;
       const iModelId = typeof named === "string" ? named : "";
-      const iTwinId = await deps.iTwinOfIModel(iModelId);
-      if (iTwinId === undefined) {
+      const iModel = await deps.iModelOf(iModelId);
+      if (iModel === undefined) {
         // Open mode keeps its answers exactly as before (the route says iModelNotFound itself, after validation).
         if (access.policy.everyoneMayDoEverything) return { rule, iModelId, grants: ALL };
         throw new HubError("iModelNotFound", "Requested iModel is not available.");
       }
+      const iTwinId = iModel.iTwinId;
       const grants = await access.require(actor, rule.anyOf, { iTwinId, iModelId });
-      return { rule, iTwinId, iModelId, grants };
+      return { rule, iTwinId, iModelId, iModel, grants };
     }
     case "iTwin": {
       const iTwinId = iTwinIdOf(request, rule.from);

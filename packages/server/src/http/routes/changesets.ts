@@ -128,6 +128,7 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
         id,
         body.briefcaseId,
         request.presenter.gateLinks(),
+        request.authz?.iModel,
       );
       return { changeset: await present(hub, request.presenter, record, "complete") };
     },

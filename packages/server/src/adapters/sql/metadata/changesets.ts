@@ -38,6 +38,42 @@ export async function getPendingChangeset(q: SqlContext, iModelId: string): Prom
   return row ? toChangeset(row) : undefined;
 }
 
+/** One statement for three lookups: each branch is the query of its own function above, tagged by `push_role`. */
+const FOR_PUSH = `SELECT 'byId' AS push_role, c.* FROM changesets c WHERE c.imodel_id = ? AND c.id = ?
+  UNION ALL SELECT 'pending', p.* FROM (SELECT * FROM changesets WHERE imodel_id = ? AND state = 'waitingForFile' ORDER BY idx DESC LIMIT 1) p
+  UNION ALL SELECT 'latest', l.* FROM (SELECT * FROM changesets WHERE imodel_id = ? AND state = 'fileUploaded' ORDER BY idx DESC LIMIT 1) l`;
+
+export async function getChangesetsForPush(
+  q: SqlContext,
+  iModelId: string,
+  id: string,
+): Promise<{ byId?: ChangesetRecord; pending?: ChangesetRecord; latest?: ChangesetRecord }> {
+  const found: { byId?: ChangesetRecord; pending?: ChangesetRecord; latest?: ChangesetRecord } = {};
+  for (const row of await q.s.all<Row>(FOR_PUSH, iModelId, id, iModelId, iModelId))
+    found[row.push_role as "byId" | "pending" | "latest"] = toChangeset(row);
+  return found;
+}
+
+export async function getChangesetLinks(
+  q: SqlContext,
+  iModelId: string,
+  changesetIndex: number,
+): Promise<{ namedVersionId?: string; precedingCheckpointIndex?: number }> {
+  const row = await q.s.get<Row>(
+    `SELECT (SELECT id FROM named_versions WHERE imodel_id = ? AND changeset_index = ?) AS named_version_id,
+      (SELECT changeset_index FROM checkpoints WHERE imodel_id = ? AND changeset_index <= ? AND state = 'successful'
+        ORDER BY changeset_index DESC LIMIT 1) AS checkpoint_index`,
+    iModelId,
+    changesetIndex,
+    iModelId,
+    changesetIndex,
+  );
+  return {
+    ...(row?.named_version_id != null ? { namedVersionId: row.named_version_id as string } : {}),
+    ...(row?.checkpoint_index != null ? { precedingCheckpointIndex: row.checkpoint_index as number } : {}),
+  };
+}
+
 export async function listChangesets(
   q: SqlContext,
   iModelId: string,

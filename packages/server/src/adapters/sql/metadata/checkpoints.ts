@@ -42,6 +42,23 @@ export async function listCheckpoints(q: SqlContext, iModelId: string): Promise<
   );
 }
 
+export async function getCheckpointProgress(
+  q: SqlContext,
+  iModelId: string,
+  changesetIndex: number,
+): Promise<{ lastIndex: number; bytesSince: number }> {
+  const row = await q.s.get<Row>(
+    `SELECT l.idx AS last_index,
+      (SELECT COALESCE(SUM(c.file_size), 0) FROM changesets c
+        WHERE c.imodel_id = ? AND c.idx > l.idx AND c.idx <= ? AND c.state = 'fileUploaded') AS bytes
+      FROM (SELECT COALESCE(MAX(changeset_index), 0) AS idx FROM checkpoints WHERE imodel_id = ? AND state <> 'failed') l`,
+    iModelId,
+    changesetIndex,
+    iModelId,
+  );
+  return { lastIndex: Number(row?.last_index ?? 0), bytesSince: Number(row?.bytes ?? 0) };
+}
+
 export async function upsertCheckpoint(q: SqlContext, r: CheckpointRecord): Promise<void> {
   await q.s.run(
     `INSERT INTO checkpoints (imodel_id, changeset_index, changeset_id, state, blob_key, size, failure_reason, updated_at) VALUES (?,?,?,?,?,?,?,?)
