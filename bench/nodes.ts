@@ -10,6 +10,7 @@
 //   docs/deploy.md) vs one of them alone: PUSHERS concurrent pushers on distinct iModels (one node: all to node A;
 //   two nodes: half to each), and one pusher on one iModel (one node: all to A; two nodes: pushes alternate A, B),
 //   the two modes alternating by round.
+// `azureOnly` (`npm run bench -- nodes azure`): only the latency of the embedded and the Azurite hub, no PostgreSQL.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -44,11 +45,11 @@ const SINGLE_PUSHES = 20;
 const CHAIN = WARMUP + Math.max(ROUNDS * PUSHES, 2 * ROUNDS * PUSHES_PER_PUSHER, 2 * ROUNDS * SINGLE_PUSHES);
 
 export interface NodesFigures {
-  /** Per round, the median push latency (ms) of each hub. */
+  /** Per round, the median push latency (ms) of each hub (`postgres` empty with `azureOnly`). */
   latency: { embedded: number[]; postgres: number[]; azure: number[] };
   /** Per hub, the client's wait on each request of a push (ms, median over the measured pushes), by route. */
   requests: Record<"embedded" | "postgres" | "azure", Record<string, number>>;
-  /** Per round, pushes per second. */
+  /** Per round, pushes per second (empty with `azureOnly`). */
   distinct: { one: number[]; two: number[] };
   single: { one: number[]; two: number[] };
   pushers: number;
@@ -104,7 +105,10 @@ async function throughput(pushers: { target: Target; via: ModelHubAccess[] }[], 
   return (pushers.length * each) / ((performance.now() - start) / 1000);
 }
 
-export async function benchNodes(log: (line: string) => void): Promise<NodesFigures> {
+export async function benchNodes(
+  log: (line: string) => void,
+  options: { azureOnly?: boolean } = {},
+): Promise<NodesFigures> {
   const t0 = Date.now();
   const fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), CHAIN, ELEMENTS);
   log(`  fixture: ${CHAIN} changesets of ${ELEMENTS} elements (${((Date.now() - t0) / 1000).toFixed(1)} s, cached)`);
@@ -127,18 +131,18 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
     azurite = await startAzurite();
     const azureEnv = { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString };
 
-    // Latency: three single hubs.
-    const pgLatency = await privateSchema("bench_latency");
-    schemas.push(pgLatency);
+    // Latency: three single hubs (two with azureOnly).
+    const pgLatency = options.azureOnly ? undefined : await privateSchema("bench_latency");
+    if (pgLatency) schemas.push(pgLatency);
     const [embedded, postgres, azure] = await Promise.all([
       start([]),
-      start(["--metadata", pgLatency.url]),
+      pgLatency && start(["--metadata", pgLatency.url]),
       start(["--blobs", `azure:bench-latency-${process.pid}`], azureEnv),
     ]);
     const kinds = [
-      { name: "embedded" as const, hub: embedded! },
-      { name: "postgres" as const, hub: postgres! },
-      { name: "azure" as const, hub: azure! },
+      { name: "embedded" as const, hub: embedded },
+      ...(postgres ? [{ name: "postgres" as const, hub: postgres }] : []),
+      { name: "azure" as const, hub: azure },
     ];
     const latency = { embedded: [] as number[], postgres: [] as number[], azure: [] as number[] };
     // Where a push's time goes on each hub: the client's wait on each of its requests.
@@ -170,7 +174,8 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
         latency[s.name].push(median(ms));
       }
       log(
-        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms, PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms, ` +
+        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms, ` +
+          (postgres ? `PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms, ` : "") +
           `Azurite ${latency.azure.at(-1)!.toFixed(1)} ms (medians of ${PUSHES} pushes)`,
       );
     }
@@ -180,13 +185,17 @@ export async function benchNodes(log: (line: string) => void): Promise<NodesFigu
         Object.fromEntries([...routes].map(([route, xs]) => [route, median(xs)])),
       ]),
     ) as NodesFigures["requests"];
-    for (const [name, routes] of Object.entries(requests))
+    for (const [name, routes] of Object.entries(requests)) {
+      if (Object.keys(routes).length === 0) continue; // a hub this run did not start
       log(
         `  ${name}: ${Object.entries(routes)
           .map(([route, x]) => `${route} ${x.toFixed(1)} ms`)
           .join(", ")} (client wait, medians)`,
       );
+    }
     for (const hub of hubs.splice(0)) await hub.stop();
+    const none = { one: [], two: [] };
+    if (options.azureOnly) return { latency, requests, distinct: none, single: none, pushers: PUSHERS };
 
     // Throughput: two nodes on one PostgreSQL schema and one Azurite container.
     const pgNodes = await privateSchema("bench_nodes");

@@ -403,12 +403,14 @@ async function main(): Promise<void> {
         "iTwin.js work in the time) — PostgreSQL or Azurite vs embedded, one hub process each; two nodes (one " +
         "PostgreSQL schema, one Azurite container) vs one",
     );
-    const n = await benchNodes((line) => console.log(line));
+    // `nodes azure`: only the Azurite-vs-fs push latency (no PostgreSQL, no second node).
+    const n = await benchNodes((line) => console.log(line), { azureOnly: arg === "azure" });
     const lat = n.latency;
     for (const [key, side, what, target] of [
       ["nodes.postgresVsEmbedded", lat.postgres, "one node on PostgreSQL (fs files)", 1.3],
       ["nodes.azureVsFs", lat.azure, "one node with --blobs azure: (Azurite; SQLite metadata)", 1.2],
     ] as const) {
+      if (side.length === 0) continue;
       const each = side.map((x, i) => x / lat.embedded[i]!);
       const r = median(each);
       ratios[key] = { figure: `push latency, ${what} vs embedded`, value: r, better: "lower" };
@@ -428,6 +430,7 @@ async function main(): Promise<void> {
       ["nodes.twoVsOneDistinct", n.distinct, `${n.pushers} pushers on distinct iModels`, 1.6],
       ["nodes.twoVsOneSingle", n.single, "one pusher on one iModel, pushes alternating between the nodes", 1.0],
     ] as const) {
+      if (t.one.length === 0) continue;
       const each = t.two.map((x, i) => x / t.one[i]!);
       const r = median(each);
       ratios[key] = { figure: `push throughput, two nodes vs one, ${what}`, value: r, better: "higher" };
