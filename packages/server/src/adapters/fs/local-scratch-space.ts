@@ -10,10 +10,16 @@ export class LocalScratchSpace implements ScratchSpace {
   constructor(private readonly root: string) {}
 
   async withDirectory<T>(purpose: string, fn: (dir: string) => Promise<T>): Promise<T> {
-    await mkdir(this.root, { recursive: true });
-    const dir = await mkdtemp(
-      join(this.root, `${purpose.toLowerCase().replace(/[^a-z]/g, "") || "work"}-${process.pid}-`),
-    );
+    const prefix = join(this.root, `${purpose.toLowerCase().replace(/[^a-z]/g, "") || "work"}-${process.pid}-`);
+    let dir: string;
+    try {
+      // The root is there but once (each file-system call counts: a push's id check on Azure runs in one of these).
+      dir = await mkdtemp(prefix);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await mkdir(this.root, { recursive: true });
+      dir = await mkdtemp(prefix);
+    }
     try {
       return await fn(dir);
     } finally {

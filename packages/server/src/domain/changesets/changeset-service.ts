@@ -277,10 +277,10 @@ export class ChangesetService {
       if (err instanceof HubError) await this.blobs.delete(finalKey);
       throw err;
     }
-    // The copied upload is of no use once the copy is verified: deleted while the commit runs (if this fails, or the
-    // commit does, the blob janitor finds it: no push is in flight for it any more, or a retry copies it again).
-    const uploadGone = copied ? this.blobs.delete(uploadKey).catch(() => undefined) : undefined;
-    const committed = this.store.transaction({ iModelId }, async (tx) => {
+    // The copied upload is of no use once its copy is accepted: deleted without holding up the answer (if that fails,
+    // or the process stops first, the blob janitor finds it: no push is in flight for it any more).
+    if (copied) this.blobs.delete(uploadKey).catch(() => undefined);
+    return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
       if (now?.state === "fileUploaded") return now;
       if (!now || now.briefcaseId !== reserved.briefcaseId)
@@ -318,7 +318,6 @@ export class ChangesetService {
       });
       return done;
     });
-    return (await Promise.all([committed, uploadGone]))[0];
   }
 
   /**
