@@ -50,12 +50,11 @@ export class ChangesetIdCheck {
    */
   async copyAndCheck(changeset: ChangesetRecord, uploadKey: string, key: string): Promise<BlobInfo | undefined> {
     const worker = this.#worker!;
-    return this.scratch.withDirectory("verify", async (dir) => {
-      const local = join(dir, `${changeset.id}.cs`);
+    return this.scratch.withFile("verify", `${changeset.id}.cs`, async (local) => {
       const copied = await this.blobs.copyToFile!(uploadKey, key, local, { maxBytes: changeset.fileSize });
       if (!copied) return undefined;
       const { parentId } = changeset;
-      // Settled before the directory goes; a file of the wrong size is refused by the caller before the result counts.
+      // Settled before the file goes; a file of the wrong size is refused by the caller before the result counts.
       const computed = worker.computeChangesetId({ parentId, pathname: local }).then((r) => ({ parentId, id: r.id }));
       await computed.catch(() => undefined);
       this.#remember(uploadKey, copied.etag, computed);
