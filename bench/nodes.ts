@@ -10,6 +10,7 @@
 //   docs/deploy.md) vs one of them alone: PUSHERS concurrent pushers on distinct iModels (one node: all to node A;
 //   two nodes: half to each), and one pusher on one iModel (one node: all to A; two nodes: pushes alternate A, B),
 //   the two modes alternating by round.
+// `azureOnly` (`npm run bench -- nodes azure`): only the latency of the embedded and the Azurite hub, no PostgreSQL.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -48,23 +49,24 @@ const CHAIN = WARMUP + Math.max(ROUNDS * PUSHES, 2 * ROUNDS * PUSHES_PER_PUSHER,
 const PG_CHAIN = WARMUP + ROUNDS * PUSHES;
 
 export interface NodesFigures {
-  /** Per round, the median push latency (ms) of each hub. */
+  /** Per round, the median push latency (ms) of each hub (`postgres` empty with `azureOnly`). */
   latency: { embedded: number[]; postgres: number[]; azure: number[] };
   /** Per hub, the client's wait on each request of a push (ms, median over the measured pushes), by route. */
   requests: Record<"embedded" | "postgres" | "azure", Record<string, number>>;
-  /** Per round, pushes per second. */
+  /** Per round, pushes per second (empty with `azureOnly`). */
   distinct: { one: number[]; two: number[] };
   single: { one: number[]; two: number[] };
   pushers: number;
-  /** The PostgreSQL statements of one push, per request (a hub process of its own, tracing every statement). */
-  statements: PushStatements;
+  /** The PostgreSQL statements of one push, per request (a hub process of its own, tracing every statement); not
+   * counted in the `azure` mode. */
+  statements: PushStatements | undefined;
 }
 
 /**
  * `all`: every part; `pg`: only what PostgreSQL's latency needs (embedded and PostgreSQL latency, the statement
  * count), not Azurite or two nodes.
  */
-export type NodesMode = "all" | "pg";
+export type NodesMode = "all" | "pg" | "azure";
 
 /** One iModel on a hub, pushed through `access`es in turn from its next changeset of the chain on. */
 class Target {
@@ -166,38 +168,41 @@ export async function benchNodes(log: (line: string) => void, mode: NodesMode = 
   };
   try {
     // The statements of a push on PostgreSQL, first: a hub of its own, since tracing every statement costs time.
-    const pgCount = await privateSchema("bench_statements");
-    schemas.push(pgCount);
-    const statements = await countStatements(pgCount.url, version0, chain, work, start);
-    for (const r of statements.routes)
+    let statements: PushStatements | undefined;
+    if (mode !== "azure") {
+      const pgCount = await privateSchema("bench_statements");
+      schemas.push(pgCount);
+      statements = await countStatements(pgCount.url, version0, chain, work, start);
+      for (const r of statements.routes)
+        log(
+          `  PostgreSQL: ${r.route}: ${r.statements} statements in ${r.messages} round trips (${r.inARow} in a row ` +
+            `before the answer; ${r.afterAnswer} statements after it), ${r.transactions} transactions ` +
+            `(${r.readOnlyTransactions} read-only) (medians)`,
+        );
       log(
-        `  PostgreSQL: ${r.route}: ${r.statements} statements in ${r.messages} round trips (${r.inARow} in a row ` +
-          `before the answer; ${r.afterAnswer} statements after it), ${r.transactions} transactions ` +
-          `(${r.readOnlyTransactions} read-only) (medians)`,
+        `  PostgreSQL per push: ${statements.statements} statements in ${statements.messages} round trips ` +
+          `(${statements.inARow} in a row before the answers; ${statements.afterAnswer} statements after them), ` +
+          `${statements.transactions} transactions; background ${statements.backgroundPerSecond.toFixed(1)} round trips/s`,
       );
-    log(
-      `  PostgreSQL per push: ${statements.statements} statements in ${statements.messages} round trips ` +
-        `(${statements.inARow} in a row before the answers; ${statements.afterAnswer} statements after them), ` +
-        `${statements.transactions} transactions; background ${statements.backgroundPerSecond.toFixed(1)} round trips/s`,
-    );
-    if (process.env.MODELHUB_BENCH_PG_STATEMENTS === "1")
-      for (const r of statements.routes) log(`  ${r.route}:\n    ${r.example.join("\n    ")}`);
+      if (process.env.MODELHUB_BENCH_PG_STATEMENTS === "1")
+        for (const r of statements.routes) log(`  ${r.route}:\n    ${r.example.join("\n    ")}`);
+    }
     for (const hub of hubs.splice(0)) await hub.stop();
 
-    if (mode === "all") azurite = await startAzurite();
+    if (mode !== "pg") azurite = await startAzurite();
     const azureEnv = azurite ? { AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString } : undefined;
 
-    // Latency: three single hubs (two in the `pg` mode).
-    const pgLatency = await privateSchema("bench_latency");
-    schemas.push(pgLatency);
+    // Latency: three single hubs (two in the `pg` and `azure` modes).
+    const pgLatency = mode === "azure" ? undefined : await privateSchema("bench_latency");
+    if (pgLatency) schemas.push(pgLatency);
     const [embedded, postgres, azure] = await Promise.all([
       start([]),
-      start(["--metadata", pgLatency.url]),
-      ...(azureEnv ? [start(["--blobs", `azure:bench-latency-${process.pid}`], azureEnv)] : []),
+      pgLatency && start(["--metadata", pgLatency.url]),
+      azureEnv && start(["--blobs", `azure:bench-latency-${process.pid}`], azureEnv),
     ]);
     const kinds = [
-      { name: "embedded" as const, hub: embedded! },
-      { name: "postgres" as const, hub: postgres! },
+      { name: "embedded" as const, hub: embedded },
+      ...(postgres ? [{ name: "postgres" as const, hub: postgres }] : []),
       ...(azure ? [{ name: "azure" as const, hub: azure }] : []),
     ];
     const latency = { embedded: [] as number[], postgres: [] as number[], azure: [] as number[] };
@@ -230,7 +235,8 @@ export async function benchNodes(log: (line: string) => void, mode: NodesMode = 
         latency[s.name].push(median(ms));
       }
       log(
-        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms, PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms` +
+        `  latency round ${r + 1}: embedded ${latency.embedded.at(-1)!.toFixed(1)} ms` +
+          (postgres ? `, PostgreSQL ${latency.postgres.at(-1)!.toFixed(1)} ms` : "") +
           (azure ? `, Azurite ${latency.azure.at(-1)!.toFixed(1)} ms` : "") +
           ` (medians of ${PUSHES} pushes)`,
       );
@@ -241,15 +247,17 @@ export async function benchNodes(log: (line: string) => void, mode: NodesMode = 
         Object.fromEntries([...routes].map(([route, xs]) => [route, median(xs)])),
       ]),
     ) as NodesFigures["requests"];
-    for (const [name, routes] of Object.entries(requests).filter(([, routes]) => Object.keys(routes).length))
+    for (const [name, routes] of Object.entries(requests)) {
+      if (Object.keys(routes).length === 0) continue; // a hub this run did not start
       log(
         `  ${name}: ${Object.entries(routes)
           .map(([route, x]) => `${route} ${x.toFixed(1)} ms`)
           .join(", ")} (client wait, medians)`,
       );
+    }
     for (const hub of hubs.splice(0)) await hub.stop();
     const none = { one: [], two: [] };
-    if (mode === "pg") return { latency, requests, distinct: none, single: none, pushers: PUSHERS, statements };
+    if (mode !== "all") return { latency, requests, distinct: none, single: none, pushers: PUSHERS, statements };
 
     // Throughput: two nodes on one PostgreSQL schema and one Azurite container.
     const pgNodes = await privateSchema("bench_nodes");

@@ -403,25 +403,28 @@ async function main(): Promise<void> {
         "iTwin.js work in the time) — PostgreSQL or Azurite vs embedded, one hub process each; two nodes (one " +
         "PostgreSQL schema, one Azurite container) vs one",
     );
-    // `nodes pg`: only the PostgreSQL latency and its statement count (no Azurite, no two nodes).
-    const mode = only === "nodes" && arg === "pg" ? "pg" : "all";
+    // `nodes pg`: only the PostgreSQL latency and its statement count; `nodes azure`: only the Azurite-vs-fs push
+    // latency (neither runs two nodes).
+    const mode = only === "nodes" && (arg === "pg" || arg === "azure") ? arg : "all";
     const n = await benchNodes((line) => console.log(line), mode);
     const lat = n.latency;
     const st = n.statements;
-    ratios["nodes.postgresRoundTripsInARow"] = {
-      figure: "PostgreSQL round trips in a row before the answers of one push",
-      value: st.inARow,
-      better: "lower",
-    };
-    row(
-      "PostgreSQL statements of one push (create, upload, complete): statements / round trips (in a row before " +
-        "the answers) / transactions",
-      `${st.statements} / ${st.messages} (${st.inARow}) / ${st.transactions}`,
-      "—",
-      "—",
-      "(no target)",
-      true,
-    );
+    if (st) {
+      ratios["nodes.postgresRoundTripsInARow"] = {
+        figure: "PostgreSQL round trips in a row before the answers of one push",
+        value: st.inARow,
+        better: "lower",
+      };
+      row(
+        "PostgreSQL statements of one push (create, upload, complete): statements / round trips (in a row before " +
+          "the answers) / transactions",
+        `${st.statements} / ${st.messages} (${st.inARow}) / ${st.transactions}`,
+        "—",
+        "—",
+        "(no target)",
+        true,
+      );
+    }
     for (const [key, side, what, target] of [
       ["nodes.postgresVsEmbedded", lat.postgres, "one node on PostgreSQL (fs files)", 1.3],
       ["nodes.azureVsFs", lat.azure, "one node with --blobs azure: (Azurite; SQLite metadata)", 1.2],

@@ -36,6 +36,8 @@ export interface ByteRange {
  *   still proves the same bytes, and a new one only costs a second look).
  * - `copy` MUST be atomic like `put`: afterwards `to` holds exactly the bytes `from` held, `from` is unchanged, and
  *   later writes to either key never show through the other.
+ * - `copyToFile` MUST copy like `copy` and write the very bytes it copied to the local file; a blob over `maxBytes`
+ *   MUST be refused (`BlobStoreError("TooLarge")`) with nothing copied and no file written.
  * - `list` yields every blob under a prefix, each once, never a temporary or staged part.
  */
 export interface BlobStore {
@@ -72,6 +74,19 @@ export interface BlobStore {
    * Resolves to the copy's info, or `undefined` (and changes nothing) when `from` does not exist.
    */
   copy(from: string, to: string): Promise<BlobInfo | undefined>;
+  /**
+   * `copy`, and the copied bytes written to the local file `localPath` as well: one read of `from` where a copy and a
+   * download of the copy would each cost round trips (how the hub freezes a pushed file on a store whose blobs are not
+   * local files, and gets the bytes it checks the changeset id of; Azure: a small blob is read once and written back by
+   * the hub, a large one copied server-side while the same version is downloaded). `to` and the file hold exactly
+   * the same bytes. Resolves to the copy's info, or `undefined` (nothing copied, no file) when `from` does not exist.
+   */
+  copyToFile?(
+    from: string,
+    to: string,
+    localPath: string,
+    options?: { maxBytes?: number },
+  ): Promise<BlobInfo | undefined>;
   /** Every blob whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }>;
   /**

@@ -9,4 +9,9 @@ export interface ScratchSpace {
    * everything in it when `fn` settles. A directory left by a process that died is removed by the periodic sweep.
    */
   withDirectory<T>(purpose: string, fn: (dir: string) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` with the path of a file of its own (not made yet; `name` ends it, e.g. `x.cs`) and removes that file
+   * when `fn` settles: cheaper than `withDirectory` for one small file on a hot path (a push's id check).
+   */
+  withFile<T>(purpose: string, name: string, fn: (path: string) => Promise<T>): Promise<T>;
 }

@@ -299,6 +299,54 @@ export function blobStoreContract(name: string, makeStore: BlobStoreFactory): vo
       assert.equal((await content(store, "files/dst/changesets/a.cs"))?.toString(), "history");
     });
 
+    it("copyToFile copies a blob (replacing the target) and writes the same bytes to a local file; a missing blob changes nothing", async (t) => {
+      if (!store.copyToFile) return t.skip("this store has no copyToFile");
+      const put = async (key: string, data: Buffer) => store.put(key, Readable.from([data]));
+      const small = Buffer.from("pushed changeset bytes");
+      await put("files/c/uploads/a.cs", small);
+      await put("files/c/changesets/a.cs", Buffer.from("an older attempt"));
+      const local = join(scratch, "a.cs");
+      const copied = await store.copyToFile("files/c/uploads/a.cs", "files/c/changesets/a.cs", local);
+      assert.deepEqual(copied, await store.stat("files/c/changesets/a.cs"));
+      assert.equal(copied?.size, small.length);
+      assert.deepEqual(await content(store, "files/c/changesets/a.cs"), small);
+      assert.deepEqual(await readFile(local), small);
+      assert.deepEqual(await content(store, "files/c/uploads/a.cs"), small);
+      // Later writes to the source never show through the copy.
+      await put("files/c/uploads/a.cs", Buffer.from("late garbage"));
+      assert.deepEqual(await content(store, "files/c/changesets/a.cs"), small);
+      // A blob larger than a block (Azure copies those server-side while downloading them): the same bytes both ways.
+      const large = randomBytes(9 * 1024 * 1024 + 17);
+      await put("files/c/uploads/b.cs", large);
+      const bigLocal = join(scratch, "b.cs");
+      const big = await store.copyToFile("files/c/uploads/b.cs", "files/c/changesets/b.cs", bigLocal);
+      assert.equal(big?.size, large.length);
+      assert.equal(sha256((await content(store, "files/c/changesets/b.cs"))!), sha256(large));
+      assert.equal(sha256(await readFile(bigLocal)), sha256(large));
+      // A missing source: nothing copied, no file.
+      const none = join(scratch, "none.cs");
+      assert.equal(await store.copyToFile("files/c/uploads/none.cs", "files/c/changesets/a.cs", none), undefined);
+      assert.deepEqual(await content(store, "files/c/changesets/a.cs"), small);
+      await assert.rejects(readFile(none), { code: "ENOENT" });
+    });
+
+    it("copyToFile refuses a blob over maxBytes (TooLarge) with nothing copied and no file; one of exactly maxBytes is copied", async (t) => {
+      if (!store.copyToFile) return t.skip("this store has no copyToFile");
+      await store.put("files/c/uploads/a.cs", Readable.from([Buffer.alloc(100, 7)]));
+      const local = join(scratch, "a.cs");
+      await assert.rejects(
+        store.copyToFile("files/c/uploads/a.cs", "files/c/changesets/a.cs", local, { maxBytes: 99 }),
+        (err: unknown) => err instanceof BlobStoreError && err.code === "TooLarge",
+      );
+      assert.equal(await store.stat("files/c/changesets/a.cs"), undefined);
+      await assert.rejects(readFile(local), { code: "ENOENT" });
+      const copied = await store.copyToFile("files/c/uploads/a.cs", "files/c/changesets/a.cs", local, {
+        maxBytes: 100,
+      });
+      assert.equal(copied?.size, 100);
+      assert.deepEqual(await readFile(local), Buffer.alloc(100, 7));
+    });
+
     it("lists every blob under a prefix once, with its info, and nothing staged", async () => {
       const keys = ["files/a/changesets/1.cs", "files/a/checkpoints/0.bim", "files/a/x", "files/ab/y", "files/b/z"];
       for (const key of keys) await store.put(key, Readable.from([Buffer.from(key)]));

@@ -1,6 +1,6 @@
 // `modelhub serve --blobs azure:<container>` on Azurite: the official clients 6.0.2 and @modelhub/backend-access
 // (iTwin.js BriefcaseDb) upload and download every file straight to and from Azurite through SAS links; the hub
-// serves no /storage request and moves no file byte itself.
+// serves no /storage request and no file byte itself.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { open, rm, stat } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { Readable, addAbortSignal } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import type { BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import {
   BlobSASPermissions,
@@ -22,11 +22,8 @@ import {
   unquote,
   validateKey,
 } from "./azure-blob-helpers.js";
+import { BLOCK_BYTES, TRANSFER_CONCURRENCY, downloadVersion, uploadStream } from "./azure-blob-transfers.js";
 
-/** Size of the blocks a large put, upload or download is cut into. */
-const BLOCK_BYTES = 8 * 1024 * 1024;
-/** Blocks in flight at once per transfer. */
-const TRANSFER_CONCURRENCY = 4;
 /** Blobs removed at once by deletePrefix. */
 const DELETE_CONCURRENCY = 16;
 /** How long opening the store may take (reaching the account, creating the container). */
@@ -38,7 +35,8 @@ const COPY_ATTEMPTS = 3;
  * Blobs in one Azure Blob Storage container, one block blob per key (the key is the blob name). Every write is
  * atomic the way Azure makes it so: one Put Blob, or blocks staged and then committed with one Put Block List; a
  * reader sees the old blob or the new one. `copy` and `move` are server-side copies (no bytes through the hub);
- * `move` then deletes `from` only if it is still the version that was copied.
+ * `move` then deletes `from` only if it is still the version that was copied. `copyToFile` (a push's completion) reads
+ * a small blob once and writes it back through the hub instead: fewer round trips than a copy and a download.
  *
  * Left-overs: blocks staged but never committed (an aborted put, a client that gave up) are not blobs; Azure drops
  * them by itself after a week, so there is nothing to sweep. A copy cut short by a crash can leave a destination whose
@@ -91,7 +89,7 @@ export class AzureBlobStore implements BlobStore {
     }
     if (signal) addAbortSignal(signal, data);
     try {
-      return await this.#upload(blob, data, signal);
+      return await uploadStream(blob, data, signal);
     } catch (err) {
       if (signal?.aborted) {
         data.destroy();
@@ -99,42 +97,6 @@ export class AzureBlobStore implements BlobStore {
       }
       throw err;
     }
-  }
-
-  /** One Put Blob for what fits in one block; otherwise blocks staged in parallel while the data arrives, then committed. */
-  async #upload(blob: BlockBlobClient, data: Readable, signal: AbortSignal | undefined): Promise<BlobInfo> {
-    const batch = randomBytes(16).toString("hex");
-    const blockIds: string[] = [];
-    const staging = new Limiter(TRANSFER_CONCURRENCY);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let size = 0;
-    const stage = async (bytes: Buffer) => {
-      const id = azureBlockId(`${batch}:${blockIds.length}`);
-      blockIds.push(id);
-      await staging.run(() => blob.stageBlock(id, bytes, bytes.length, { abortSignal: signal }));
-    };
-    for await (const chunk of data) {
-      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-      pending.push(buffer);
-      pendingBytes += buffer.length;
-      size += buffer.length;
-      while (pendingBytes >= BLOCK_BYTES) {
-        const all = Buffer.concat(pending);
-        pending = [all.subarray(BLOCK_BYTES)];
-        pendingBytes = all.length - BLOCK_BYTES;
-        await stage(all.subarray(0, BLOCK_BYTES));
-      }
-    }
-    const rest = Buffer.concat(pending);
-    if (blockIds.length === 0) {
-      const response = await blob.upload(rest, rest.length, { abortSignal: signal });
-      return { size, etag: unquote(response.etag), lastModified: response.lastModified! };
-    }
-    if (rest.length > 0) await stage(rest);
-    await staging.drain();
-    const response = await blob.commitBlockList(blockIds, { abortSignal: signal });
-    return { size, etag: unquote(response.etag), lastModified: response.lastModified! };
   }
 
   /**
@@ -273,28 +235,7 @@ export class AzureBlobStore implements BlobStore {
   async downloadToFile(key: string, localPath: string): Promise<void> {
     const info = await this.stat(key);
     if (!info) throw new Error(`Blob '${key}' does not exist.`);
-    const blob = this.#blob(key);
-    const file = await open(localPath, "w");
-    try {
-      const reading = new Limiter(TRANSFER_CONCURRENCY);
-      for (let offset = 0; offset < info.size; offset += BLOCK_BYTES) {
-        const count = Math.min(BLOCK_BYTES, info.size - offset);
-        await reading.run(async () => {
-          const bytes = await blob.downloadToBuffer(offset, count, {
-            conditions: { ifMatch: quote(info.etag) },
-            blockSize: count,
-            concurrency: 1,
-          });
-          await file.write(bytes, 0, bytes.length, offset);
-        });
-      }
-      await reading.drain();
-      await file.close();
-    } catch (err) {
-      await file.close().catch(() => undefined);
-      await rm(localPath, { force: true });
-      throw err;
-    }
+    await downloadVersion(this.#blob(key), info, localPath);
   }
 
   /** Small files in one Put Blob, larger ones in blocks sent in parallel and committed at the end. */
@@ -332,26 +273,59 @@ export class AzureBlobStore implements BlobStore {
   }
 
   /**
+   * One ranged read of the first block: a blob that fits in it (every changeset of a few elements) is then written to
+   * `to` and to the file from that buffer at once — two round trips, where a server-side copy is a look, the copy
+   * and a look at the copy. A larger one is copied server-side while the same version (If-Match) is downloaded.
+   */
+  async copyToFile(
+    from: string,
+    to: string,
+    localPath: string,
+    options: { maxBytes?: number } = {},
+  ): Promise<BlobInfo | undefined> {
+    const target = this.#blob(to);
+    for (let attempt = 1; ; attempt++) {
+      const first = await this.get(from, { start: 0, end: BLOCK_BYTES - 1 });
+      if (!first) return undefined;
+      const { info } = first;
+      if (options.maxBytes !== undefined && info.size > options.maxBytes) {
+        first.stream.destroy();
+        throw new BlobStoreError("TooLarge", `Blob '${from}' is ${info.size} bytes, more than ${options.maxBytes}.`);
+      }
+      try {
+        if (info.size <= BLOCK_BYTES) {
+          const bytes = await buffer(first.stream);
+          if (bytes.length !== info.size)
+            throw new Error(`Read ${bytes.length} of the ${info.size} bytes of '${from}'.`);
+          const [response] = await Promise.all([target.upload(bytes, bytes.length), writeFile(localPath, bytes)]);
+          return { size: bytes.length, etag: unquote(response.etag), lastModified: response.lastModified! };
+        }
+        first.stream.destroy();
+        const [copied] = await Promise.all([
+          this.#copyVersion(from, to, info.etag),
+          downloadVersion(this.#blob(from), info, localPath),
+        ]);
+        return copied;
+      } catch (err) {
+        await rm(localPath, { force: true });
+        // 412: `from` was written again between the read and the copy or download; start again with the new version.
+        if (statusOf(err) === 412 && attempt < COPY_ATTEMPTS) continue;
+        if (statusOf(err) === 404 && !(await this.stat(from))) return undefined;
+        throw err;
+      }
+    }
+  }
+
+  /**
    * Azure's Copy Blob, pinned to one version of the source (If-Match), so `to` gets exactly those bytes. Copies in
    * one account finish at once in practice; a copy still pending is waited for, and one that fails leaves no `to`.
    */
   async #copy(from: string, to: string): Promise<{ info: BlobInfo; sourceEtag: string } | undefined> {
-    const source = this.#blob(from);
-    const target = this.#blob(to);
     for (let attempt = 1; ; attempt++) {
       const info = await this.stat(from);
       if (!info) return undefined;
       try {
-        const poller = await target.beginCopyFromURL(source.url, { sourceConditions: { ifMatch: quote(info.etag) } });
-        const result = await poller.pollUntilDone();
-        if (result.copyStatus !== "success") {
-          await target.deleteIfExists();
-          throw new Error(`Copying blob '${from}' to '${to}' ended '${result.copyStatus}'.`);
-        }
-        // Described as it is now (a copy that was pending got a new etag when it finished).
-        const copied = await this.stat(to);
-        if (!copied) throw new Error(`The copy of blob '${from}' at '${to}' vanished.`);
-        return { info: copied, sourceEtag: info.etag };
+        return { info: await this.#copyVersion(from, to, info.etag), sourceEtag: info.etag };
       } catch (err) {
         const status = statusOf(err);
         if (status === 404 && !(await this.stat(from))) return undefined;
@@ -360,6 +334,21 @@ export class AzureBlobStore implements BlobStore {
         throw err;
       }
     }
+  }
+
+  /** Copy Blob of the version `etag` of `from` (412 once it changed), waited for; a failed copy leaves no `to`. */
+  async #copyVersion(from: string, to: string, etag: string): Promise<BlobInfo> {
+    const target = this.#blob(to);
+    const poller = await target.beginCopyFromURL(this.#blob(from).url, { sourceConditions: { ifMatch: quote(etag) } });
+    const result = await poller.pollUntilDone();
+    if (result.copyStatus !== "success") {
+      await target.deleteIfExists();
+      throw new Error(`Copying blob '${from}' to '${to}' ended '${result.copyStatus}'.`);
+    }
+    // Described as it is now (a copy that was pending got a new etag when it finished).
+    const copied = await this.stat(to);
+    if (!copied) throw new Error(`The copy of blob '${from}' at '${to}' vanished.`);
+    return copied;
   }
 
   async *list(prefix: string): AsyncIterable<{ key: string; info: BlobInfo }> {

@@ -4,6 +4,7 @@ import { copyFile, link, readdir, rename, rm, rmdir, stat } from "node:fs/promis
 import { dirname, join, sep } from "node:path";
 import { Readable } from "node:stream";
 import type { BlobInfo, BlobStore, ByteRange, StagedBlocks } from "../../ports/blob-store.js";
+import { BlobStoreError } from "../../ports/blob-store.js";
 import { exists } from "../../util/fs.js";
 import type { SweepTally } from "./fs-blob-files.js";
 import { TempFiles, fsync, infoOf, isFile, isMissing, isReserved, promote, validateKey } from "./fs-blob-files.js";
@@ -228,6 +229,34 @@ export class FsBlobStore implements BlobStore {
    * filesystem, a filesystem without them), the bytes are copied.
    */
   async copy(from: string, to: string): Promise<BlobInfo | undefined> {
+    return this.#copy(from, to);
+  }
+
+  /**
+   * `copy`, with the linked file copied to `localPath` before it takes `to`'s name (the hub reads blobs here in place
+   * and has no need of it; it keeps the port's contract the same on every store).
+   */
+  async copyToFile(
+    from: string,
+    to: string,
+    localPath: string,
+    options: { maxBytes?: number } = {},
+  ): Promise<BlobInfo | undefined> {
+    return this.#copy(from, to, async (temp) => {
+      const { size } = await stat(temp);
+      if (options.maxBytes !== undefined && size > options.maxBytes)
+        throw new BlobStoreError("TooLarge", `Blob '${from}' is ${size} bytes, more than ${options.maxBytes}.`);
+      try {
+        await copyFile(temp, localPath);
+      } catch (err) {
+        await rm(localPath, { force: true });
+        throw err;
+      }
+    });
+  }
+
+  /** `from` linked (or copied) to a temp file, `before(temp)` run, then the temp renamed over `to`. */
+  async #copy(from: string, to: string, before?: (temp: string) => Promise<void>): Promise<BlobInfo | undefined> {
     const source = this.#path(from);
     const target = this.#path(to);
     return this.#temps.using(async (temp) => {
@@ -245,6 +274,7 @@ export class FsBlobStore implements BlobStore {
         }
         await fsync(temp);
       }
+      await before?.(temp);
       return promote(temp, target);
     });
   }

@@ -1,7 +1,7 @@
 // A pushed changeset's id checked against its file: recomputed by the iTwin.js worker from the bytes and the parent,
 // early (while the push is still in flight) where the blob store lets the worker read the upload in place.
 import { join } from "node:path";
-import type { BlobStore } from "../../ports/blob-store.js";
+import type { BlobInfo, BlobStore } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import { FileRejected } from "../../ports/imodel-file-worker.js";
@@ -34,6 +34,35 @@ export class ChangesetIdCheck {
   }
 
   /**
+   * Whether a push is frozen with `copyAndCheck` rather than moved and then read: on a store whose blobs are not local
+   * files (Azure), where the move (a look, a server-side copy, a look at the copy, a delete) and the download of the
+   * moved file for the worker were each round trips to the store.
+   */
+  get copiesToCheck(): boolean {
+    return this.enabled && !this.blobs.localPath && this.blobs.copyToFile !== undefined;
+  }
+
+  /**
+   * Freezes the upload at `uploadKey` by copying it to `key` (where no link can write) and computes the id of the very
+   * bytes copied, from the local file the same read wrote: `verify` of the copy's etag finds the result. Resolves to
+   * the copy, or `undefined` (nothing done) without an upload. An upload larger than the declared size is not copied
+   * (`BlobStoreError("TooLarge")`); the upload itself stays until the caller deletes it.
+   */
+  async copyAndCheck(changeset: ChangesetRecord, uploadKey: string, key: string): Promise<BlobInfo | undefined> {
+    const worker = this.#worker!;
+    return this.scratch.withFile("verify", `${changeset.id}.cs`, async (local) => {
+      const copied = await this.blobs.copyToFile!(uploadKey, key, local, { maxBytes: changeset.fileSize });
+      if (!copied) return undefined;
+      const { parentId } = changeset;
+      // Settled before the file goes; a file of the wrong size is refused by the caller before the result counts.
+      const computed = worker.computeChangesetId({ parentId, pathname: local }).then((r) => ({ parentId, id: r.id }));
+      await computed.catch(() => undefined);
+      this.#remember(uploadKey, copied.etag, computed);
+      return copied;
+    });
+  }
+
+  /**
    * Starts recomputing the id of a changeset file that was just uploaded (read in place on a file store), so that
    * completing the push finds it done instead of waiting for the worker. Only for a push in flight; `verify` uses
    * the result only if the frozen file is still the one checked (same etag) and the parent is the same.
@@ -54,9 +83,13 @@ export class ChangesetIdCheck {
       };
     })();
     computed.catch(() => undefined); // read by verify(), or dropped
+    this.#remember(key, etag, computed);
+  }
+
+  #remember(key: string, etag: string, computed: Promise<{ parentId: string; id: string }>): void {
     this.#early.delete(key);
     this.#early.set(key, { etag, computed });
-    // Pushes that are never completed leave entries behind: keep the newest few hundred.
+    // Pushes that are never completed (or refused before `verify`) leave entries behind: keep the newest few hundred.
     for (const oldest of this.#early.keys()) {
       if (this.#early.size <= MAX_EARLY_ID_CHECKS) break;
       this.#early.delete(oldest);

@@ -1,4 +1,5 @@
-import type { BlobStore } from "../../ports/blob-store.js";
+import type { BlobInfo, BlobStore } from "../../ports/blob-store.js";
+import { BlobStoreError } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
 import type { IModelFileWorker } from "../../ports/imodel-file-worker.js";
 import type {
@@ -246,14 +247,26 @@ export class ChangesetService {
     }
     const uploadKey = blobKeys.changesetUpload(iModelId, id, reserved.briefcaseId);
     const finalKey = blobKeys.changeset(iModelId, id);
-    const uploaded = await this.blobs.stat(uploadKey);
-    if (uploaded && uploaded.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, uploaded.size);
-    // An id check of these very bytes in progress reads the upload where it is: let it finish before the file moves
-    // (the verification below waits for its result anyway), or it fails and the id is computed a second time.
-    if (uploaded) await this.#ids.settleEarly(uploadKey, uploaded.etag);
     // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
     // left by a completion that was interrupted (crash, lost connection) is checked again.
-    const frozen = (uploaded && (await this.blobs.move(uploadKey, finalKey))) || (await this.blobs.stat(finalKey));
+    let frozen: BlobInfo | undefined;
+    const copied = this.#ids.copiesToCheck;
+    if (copied) {
+      // A store without local files (Azure): one read of the upload makes the frozen copy and the file the id is
+      // computed from; the upload itself is deleted beside the commit below.
+      frozen = await this.#ids.copyAndCheck(reserved, uploadKey, finalKey).catch(async (err: unknown) => {
+        const uploaded = err instanceof BlobStoreError && err.code === "TooLarge" && (await this.blobs.stat(uploadKey));
+        throw uploaded ? sizeConflict(reserved.fileSize, uploaded.size) : err;
+      });
+    } else {
+      const uploaded = await this.blobs.stat(uploadKey);
+      if (uploaded && uploaded.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, uploaded.size);
+      // An id check of these very bytes in progress reads the upload where it is: let it finish before the file moves
+      // (the verification below waits for its result anyway), or it fails and the id is computed a second time.
+      if (uploaded) await this.#ids.settleEarly(uploadKey, uploaded.etag);
+      frozen = uploaded && (await this.blobs.move(uploadKey, finalKey));
+    }
+    frozen ??= await this.blobs.stat(finalKey);
     if (!frozen)
       throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
     try {
@@ -267,6 +280,9 @@ export class ChangesetService {
       if (err instanceof HubError) await this.blobs.delete(finalKey);
       throw err;
     }
+    // The copied upload is of no use once its copy is accepted: deleted without holding up the answer (if that fails,
+    // or the process stops first, the blob janitor finds it: no push is in flight for it any more).
+    if (copied) this.blobs.delete(uploadKey).catch(() => undefined);
     return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
       if (now?.state === "fileUploaded") return now;
