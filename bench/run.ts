@@ -393,8 +393,8 @@ async function main(): Promise<void> {
         ms(median(w.pushMs[c])),
         `${ms(median(w.pushMs.none))} no webhook`,
         `${r.toFixed(2)}× (rounds: ${w.pushMs[c].map((x, i) => (x / w.pushMs.none[i]!).toFixed(2)).join(", ")})`,
-        "≤ 1.1×",
-        r <= 1.1,
+        c === "healthy" ? "(no target: the cost of webhooks)" : "≤ 1.1×",
+        c === "healthy" || r <= 1.1,
       );
     }
   }

@@ -132,7 +132,10 @@ export class WebhookDeliverer {
       } catch (err) {
         this.#log("warn", "fanning webhook events out into deliveries failed; retrying at the next poll", { err });
       }
-      if (!more) await this.#fanOutWake.sleep(this.#o.pollIntervalMs, this.#running);
+      // A backlog goes in bounded transactions; between them the event loop serves others (SQLite's statements
+      // run on it).
+      if (more) await new Promise((resolve) => setImmediate(resolve));
+      else await this.#fanOutWake.sleep(this.#o.pollIntervalMs, this.#running);
     }
   }
 
