@@ -121,6 +121,9 @@ export class WebhookDeliverer {
    */
   async #fanOutWork(): Promise<void> {
     while (this.#running) {
+      // Woken by a commit's afterCommit, let the change's answer go out first: the fan-out's statements (SQLite's run
+      // on the event loop) are not the change's to pay.
+      await new Promise((resolve) => setImmediate(resolve));
       const nudged = this.#fanOutWake.signaled;
       this.#fanOutWake.signaled = false;
       let more = false;
@@ -132,10 +135,8 @@ export class WebhookDeliverer {
       } catch (err) {
         this.#log("warn", "fanning webhook events out into deliveries failed; retrying at the next poll", { err });
       }
-      // A backlog goes in bounded transactions; between them the event loop serves others (SQLite's statements
-      // run on it).
-      if (more) await new Promise((resolve) => setImmediate(resolve));
-      else await this.#fanOutWake.sleep(this.#o.pollIntervalMs, this.#running);
+      // A backlog goes on in bounded transactions (the event loop serves others between them, above).
+      if (!more) await this.#fanOutWake.sleep(this.#o.pollIntervalMs, this.#running);
     }
   }
 
