@@ -4,7 +4,7 @@
 //   summaries' bytes, of tiny pushes too),
 //   profile (the requests and round trips of one push and one pull, and the hub's time on each request),
 //   basics (idle memory, 1,000-id lock request), webhooks (delivery latency at 10 pushes/s with 100 webhooks; push
-//   latency with a dead or slow callback vs none), nodes (push latency on PostgreSQL or Azurite vs embedded; push
+//   latency with a healthy, dead or slow callback vs none), nodes (push latency on PostgreSQL or Azurite vs embedded; push
 //   throughput of two nodes vs one), checkpoint-large (a named version's checkpoint of a 1 GB iModel), soak <duration>
 //   (RSS of a hub under mixed load; default 30m)
 import { execFile, spawn } from "node:child_process";
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
     const seconds = Number(only === "webhooks" && arg ? arg : 20);
     console.log(
       `webhooks: 100 webhooks on one iTwin, pushes at 10/s for ${seconds} s (delivery after the push's answer); ` +
-        "push latency with a dead or slow (10 s) callback vs none, fresh hubs, 3 rounds",
+        "push latency with a healthy, dead or slow (10 s) callback vs none, fresh hubs, 3 rounds",
     );
     const w = await benchWebhooks(seconds);
     const all = w.received >= w.expected;
@@ -378,6 +378,7 @@ async function main(): Promise<void> {
       all && w.delivery.p99 <= 1000,
     );
     for (const [c, what] of [
+      ["healthy", "a healthy callback (answers at once)"],
       ["dead", "a dead callback (connection refused)"],
       ["slow", "a slow callback (answers after 10 s)"],
     ] as const) {
@@ -392,8 +393,8 @@ async function main(): Promise<void> {
         ms(median(w.pushMs[c])),
         `${ms(median(w.pushMs.none))} no webhook`,
         `${r.toFixed(2)}× (rounds: ${w.pushMs[c].map((x, i) => (x / w.pushMs.none[i]!).toFixed(2)).join(", ")})`,
-        "≤ 1.1×",
-        r <= 1.1,
+        c === "healthy" ? "(no target: the cost of webhooks)" : "≤ 1.1×",
+        c === "healthy" || r <= 1.1,
       );
     }
   }

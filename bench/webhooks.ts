@@ -4,8 +4,9 @@
 //   (four iModels, each pushed every 400 ms) for `seconds`; per delivery, the time from the push's completion answer
 //   (the changeset is committed) to the receiver getting it;
 // - a slow or dead callback never slows pushes: push latency (one iModel, one push every 200 ms) with the 100
-//   webhooks' callback refusing connections, or answering after 10 s, vs the same hub without webhooks; a fresh hub
-//   per case, in three rounds of rotated order.
+//   webhooks' callback refusing connections, or answering after 10 s, vs the same hub without webhooks; and the cost
+//   of having webhooks at all: the 100 webhooks' callback answering at once; a fresh hub per case, in three rounds of
+//   rotated order.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,7 +28,7 @@ const PUSHES_PER_SECOND = 10;
 const IMODELS = 4;
 /** Pushes per iModel before the measured ones (their deliveries awaited): JIT, caches, the first connections. */
 const WARMUP = 2;
-const PUSH_CASES = ["none", "dead", "slow"] as const;
+const PUSH_CASES = ["none", "healthy", "dead", "slow"] as const;
 const PUSHES_PER_CASE = 30;
 const PUSH_GAP_MS = 200;
 const ROUNDS = 3;
@@ -226,16 +227,22 @@ export async function benchWebhooks(seconds: number): Promise<WebhookFigures> {
     });
   });
   const slowPort = await listen(slow);
+  const healthy = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end("thanks"));
+  });
+  const healthyPort = await listen(healthy);
   const dropSlow = () => {
     for (const drop of hanging) drop();
     hanging.clear();
   };
   const callbacks: Record<(typeof PUSH_CASES)[number], ((i: number) => string) | undefined> = {
     none: undefined,
+    healthy: (i) => `http://127.0.0.1:${healthyPort}/hook/${i}`,
     dead: (i) => `http://127.0.0.1:${deadPort}/hook/${i}`,
     slow: (i) => `http://127.0.0.1:${slowPort}/hook/${i}`,
   };
-  const pushMs: WebhookFigures["pushMs"] = { none: [], dead: [], slow: [] };
+  const pushMs: WebhookFigures["pushMs"] = { none: [], healthy: [], dead: [], slow: [] };
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const order = PUSH_CASES.map((_, i) => PUSH_CASES[(i + round) % PUSH_CASES.length]!);
@@ -248,6 +255,7 @@ export async function benchWebhooks(seconds: number): Promise<WebhookFigures> {
   } finally {
     dropSlow();
     await close(slow);
+    await close(healthy);
   }
   return { ...figures, pushMs };
 }

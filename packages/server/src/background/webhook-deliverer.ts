@@ -33,12 +33,14 @@ export function webhookSignature(secret: string, body: string): string {
 }
 
 /**
- * Sends the outbox's deliveries (issue 21), on every node: it claims due deliveries with a lease, several at once (the
- * store keeps a webhook's deliveries of one iModel in order across nodes), POSTs each envelope through the SSRF-safe
- * callout with its signature, and records the outcomes in batches: a 2xx is delivered; another answer or none is retried with
- * exponential backoff for `retryForMs`, then failed; a callback the policy refuses (a private address, also as
- * resolved) fails at once. Pushes never wait for any of this: they only wrote rows. A node killed mid-delivery loses
- * nothing: its lease expires and the delivery is sent again (at least once).
+ * Sends the outbox's deliveries (issue 21), on every node: it fans the events that changes recorded out into
+ * deliveries (a loop of its own, after their commit), claims due deliveries with a lease, several at once (the store
+ * keeps a webhook's deliveries of one iModel in order across nodes), POSTs each envelope through the SSRF-safe
+ * callout with its signature, and records the outcomes in batches: a 2xx is delivered; another answer or none is
+ * retried with exponential backoff for `retryForMs`, then failed; a callback the policy refuses (a private address,
+ * also as resolved) fails at once. Pushes never wait for any of this: they only wrote one event row. A node killed
+ * before its fan-out or mid-delivery loses nothing: another node fans the event out at its next poll; a lease
+ * expires and the delivery is sent again (at least once).
  */
 export class WebhookDeliverer {
   readonly #o: Required<{
@@ -52,9 +54,11 @@ export class WebhookDeliverer {
   /** Answered deliveries whose outcome is not recorded yet, and the recording in progress. */
   #unsettled: { d: ClaimedDelivery; owner: string; outcome: DeliveryOutcome }[] = [];
   #settling: Promise<void> | undefined;
-  #wakers = new Set<() => void>();
-  /** Something changed since the loop last looked (a nudge, a slot freed, outcomes recorded): look again now. */
-  #signaled = false;
+  /** Wakes the claim loop: something changed since it last looked (deliveries made, a slot freed, outcomes recorded). */
+  readonly #claimWake = new Wake();
+  /** The fan-out loop, and its wake-up (a change committed an event). */
+  #fanOutLoop: Promise<void> | undefined;
+  readonly #fanOutWake = new Wake();
 
   constructor(
     private readonly store: WebhookStore,
@@ -78,20 +82,28 @@ export class WebhookDeliverer {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#fanOutLoop = this.#fanOutWork();
     this.#loop = this.#work();
   }
 
-  /** A transaction queued deliveries: look now instead of at the next poll. Returns at once, never throws. */
+  /**
+   * A transaction recorded an event (or a delivery was made due): fan out and claim now instead of at the next
+   * poll. Returns at once, never throws.
+   */
   nudge(): void {
-    this.#signal();
+    // The fan-out first; it wakes the claim loop when done (a claim before it would be a write transaction for
+    // nothing).
+    this.#fanOutWake.signal();
   }
 
-  /** Stops claiming and waits for the deliveries in flight and the recording of their outcomes. */
+  /** Stops fanning out and claiming and waits for the deliveries in flight and the recording of their outcomes. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#fanOutWake.signal();
     this.#signal();
-    await this.#loop;
+    await Promise.all([this.#loop, this.#fanOutLoop]);
     this.#loop = undefined;
+    this.#fanOutLoop = undefined;
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
     while (this.#settling) await this.#settling;
   }
@@ -99,6 +111,33 @@ export class WebhookDeliverer {
   /** The wait after attempt `attempts` (1, 2, …): doubling from the first, capped. */
   retryDelayMs(attempts: number): number {
     return Math.min(this.#o.firstRetryDelayMs * 2 ** Math.max(0, attempts - 1), this.#o.maxRetryDelayMs);
+  }
+
+  /**
+   * One loop per node fans the events that changes recorded out into deliveries (the store runs one fan-out at a
+   * time across nodes), when nudged (a change committed on this node) and at each poll (events of other nodes, or of
+   * a node killed before it fanned them out), apart from the claim loop: slots full of slow callbacks do not hold it
+   * up. An idle poll is a read.
+   */
+  async #fanOutWork(): Promise<void> {
+    while (this.#running) {
+      // Woken by a commit's afterCommit, let the change's answer go out first: the fan-out's statements (SQLite's run
+      // on the event loop) are not the change's to pay.
+      await new Promise((resolve) => setImmediate(resolve));
+      const nudged = this.#fanOutWake.signaled;
+      this.#fanOutWake.signaled = false;
+      let more = false;
+      try {
+        const made = await this.store.fanOut();
+        // Nudged, the claim loop looks too (after the fan-out, so that its claim finds the deliveries).
+        if (made.deliveries > 0 || nudged) this.#signal();
+        more = made.more;
+      } catch (err) {
+        this.#log("warn", "fanning webhook events out into deliveries failed; retrying at the next poll", { err });
+      }
+      // A backlog goes on in bounded transactions (the event loop serves others between them, above).
+      if (!more) await this.#fanOutWake.sleep(this.#o.pollIntervalMs, this.#running);
+    }
   }
 
   /**
@@ -112,7 +151,7 @@ export class WebhookDeliverer {
     // claims again as soon as a slot is free, without that read.
     let busy = false;
     while (this.#running) {
-      this.#signaled = false;
+      this.#claimWake.signaled = false;
       const free = this.#o.concurrency - this.#inFlight.size;
       if (free <= 0) {
         await this.#sleep(this.#o.pollIntervalMs); // until a slot frees
@@ -208,21 +247,11 @@ export class WebhookDeliverer {
   }
 
   #signal(): void {
-    this.#signaled = true;
-    for (const wake of this.#wakers) wake();
+    this.#claimWake.signal();
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wakers.add(done);
-      if (!this.#running || this.#signaled) done();
-    });
+    return this.#claimWake.sleep(ms, this.#running);
   }
 
   async #post(d: ClaimedDelivery): Promise<DeliveryOutcome> {
@@ -274,5 +303,29 @@ export class WebhookDeliverer {
         };
       return retry(null, `no answer: ${message}`, Date.now() - at.getTime());
     }
+  }
+}
+
+/** A loop's sleep that a signal cuts short; a signal while the loop was awake makes its next sleep return at once. */
+class Wake {
+  signaled = false;
+  readonly #wakers = new Set<() => void>();
+
+  signal(): void {
+    this.signaled = true;
+    for (const wake of this.#wakers) wake();
+  }
+
+  sleep(ms: number, running: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+      if (!running || this.signaled) done();
+    });
   }
 }

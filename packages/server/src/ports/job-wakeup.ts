@@ -6,7 +6,7 @@
  */
 export interface JobWakeup {
   jobQueued(): void;
-  /** Likewise for the webhook deliverer: a transaction queued webhook deliveries (issue 21). */
+  /** Likewise for the webhook deliverer: a transaction recorded a webhook event to fan out (issue 21). */
   webhookQueued?(): void;
 }
 

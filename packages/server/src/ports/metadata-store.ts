@@ -319,7 +319,8 @@ export interface MetadataTx extends MetadataReader {
 
   /**
    * Queues `event` for every active, unexpired webhook whose scope and event types match (issue 21), in this
-   * transaction: its deliveries exist if and only if the change commits. Resolves to how many were queued. Services
+   * transaction: one event row, which exists if and only if the change commits, fanned out into a delivery per
+   * webhook after the commit (WebhookStore.fanOut). Resolves to how many webhooks match (no row when none). Services
    * call it through domain/webhooks/outbox.ts (`queueWebhook`), which also wakes the deliverer after commit.
    */
   queueWebhookEvent(event: WebhookEvent): Promise<number>;

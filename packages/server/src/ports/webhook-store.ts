@@ -1,21 +1,26 @@
 /**
- * Webhooks (issue 21, the iTwin Platform's Webhooks API v2 in modelhub) and their outbox of deliveries.
+ * Webhooks (issue 21, the iTwin Platform's Webhooks API v2 in modelhub) and their outbox.
  *
- * Deliveries are queued by the change they describe, in its own transaction (`MetadataTx.queueWebhookEvent`, one row
- * per matching webhook: see adapters/sql/webhook-outbox.ts), and sent by any node (background/webhook-deliverer.ts).
+ * A change records its event in its own transaction (`MetadataTx.queueWebhookEvent`: ONE `webhook_events` row with
+ * the webhooks that match it then, see adapters/sql/webhook-outbox.ts); after the commit any node's deliverer
+ * (background/webhook-deliverer.ts) fans it out into a delivery per webhook (`fanOut`) and sends them.
  *
  * Contract (test/contract/webhook-store.contract.ts runs it against SQLite and PostgreSQL):
  * - `create` MUST store the webhook with a fresh id; `list` returns webhooks in creation order, filtered by scope.
  *   `update` changes only the fields given; `delete` removes the webhook and every delivery of it.
- * - `claim` MUST hand a delivery to one claimer at a time, across every node: a delivery is claimable when it is
+ * - `fanOut` turns recorded events into deliveries, oldest event first, in one transaction that also deletes the
+ *   events' rows, and never beside another fan-out on any node (so a webhook's deliveries of a stream are inserted in
+ *   the order of the events). An event goes to the webhooks that matched it in its change's transaction (active,
+ *   unexpired, scope and event type) and still exist: one created (or activated) after it gets nothing, one
+ *   deactivated after it still gets it. Each delivery's `enqueuedMs` is the event's time.
+ * - `claimMany` MUST hand a delivery to one claimer at a time, across every node: a delivery is claimable when it is
  *   `pending`, due (`nextAttemptMs <= now`) and not leased (or its lease expired), and no earlier delivery of the same
  *   webhook and the same stream (an iModel, or an iTwin for events without one) is still `pending` (per-stream order:
- *   N+1 is never sent before N is delivered or failed). A claim sets the lease and counts the attempt.
- * - `claimMany` claims up to `max` such deliveries in one go (one transaction), each the first pending one of its
- *   webhook's stream, so no two of them share a stream; concurrent claimers (other nodes) never get the same one.
- * - `finish` records an attempt's outcome only while the claimer still holds the lease (`leaseOwner`), and says
- *   whether it did; a lease that expired and was claimed again by another node wins. `finishMany` records several
- *   outcomes (in one transaction), each as `finish` would.
+ *   N+1 is never sent before N is delivered or failed). It claims up to `max` such deliveries in one go (one
+ *   transaction), so no two of them share a stream; a claim sets the lease and counts the attempt.
+ * - `finishMany` records attempts' outcomes (in one transaction), each only while its claimer still holds the lease
+ *   (`leaseOwner`), and says for each whether it did; a lease that expired and was claimed again by another node
+ *   wins.
  * - `redeliver` puts a delivered or failed delivery back to `pending`, due now, at the end of nothing: it keeps its
  *   place in its stream (a redelivered old event may be sent after newer ones that were already delivered).
  */
@@ -30,15 +35,24 @@ export interface WebhookStore {
   /** One webhook's deliveries, newest first. */
   deliveries(webhookId: string, page: { limit: number; offset: number }): Promise<DeliveryRecord[]>;
   getDelivery(webhookId: string, id: string): Promise<DeliveryRecord | undefined>;
-  /** Takes the next claimable delivery (see the contract) for `leaseMs`; undefined when none is. */
-  claim(owner: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined>;
-  /** Takes up to `max` claimable deliveries at once (see the contract), in the order `claim` would take them. */
+  /**
+   * Fans recorded events out into deliveries (see the contract), oldest first, until at least `maxDeliveries` were
+   * made (default 500: one transaction holds SQLite's write lock, which pushes wait for) or none is left. Reads
+   * only, taking no write lock, when there is no event.
+   */
+  fanOut(maxDeliveries?: number): Promise<FanOutResult>;
+  /**
+   * Takes up to `max` claimable deliveries (see the contract) for `leaseMs`: by next attempt, then in insertion
+   * order.
+   */
   claimMany(owner: string, nowMs: number, leaseMs: number, max: number): Promise<ClaimedDelivery[]>;
-  finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean>;
-  /** `finish` of each entry, in one transaction; per entry, whether its claimer still held the lease. */
+  /** Records each entry's outcome, in one transaction; per entry, whether its claimer still held the lease. */
   finishMany(settled: readonly SettledDelivery[]): Promise<boolean[]>;
   redeliver(webhookId: string, id: string, nowMs: number): Promise<DeliveryRecord | undefined>;
-  /** The earliest `nextAttemptMs` (or lease expiry) of a pending delivery, for the deliverer's sleep. */
+  /**
+   * For the deliverer's sleep: the earliest `nextAttemptMs` (or lease expiry) of a pending delivery, or the time of
+   * the oldest event not fanned out yet (due at once).
+   */
   nextDueMs(): Promise<number | undefined>;
   close(): Promise<void>;
 }
@@ -117,7 +131,17 @@ export interface DeliveryOutcome {
   at: string;
 }
 
-/** What a change hands the outbox (MetadataTx.queueWebhookEvent): one row per active, unexpired, matching webhook. */
+/** What `fanOut` did: events fanned out, deliveries made, and whether events are left (it stopped at its bound). */
+export interface FanOutResult {
+  events: number;
+  deliveries: number;
+  more: boolean;
+}
+
+/**
+ * What a change hands the outbox (MetadataTx.queueWebhookEvent): one event row, fanned out after the commit into a
+ * delivery per webhook that matched it (active, unexpired, scope and event type).
+ */
 export interface WebhookEvent {
   /** The cloud's event type name, e.g. `iModels.changesetPushed.v1`. */
   eventType: string;

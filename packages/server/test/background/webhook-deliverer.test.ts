@@ -108,6 +108,30 @@ describe("WebhookDeliverer", () => {
     assert.deepEqual(states, Array(16).fill(["delivered", 200, 1, "thanks"]));
   });
 
+  it("fans out an event when nudged, and one a node killed before its fan-out recorded at the next poll", async () => {
+    const h = await hook();
+    // Recorded with no deliverer running: the node that committed it died before its fan-out.
+    await push("m1", 1);
+    run({ pollIntervalMs: 200 });
+    await eventually(async () => (receiver.received.length >= 1 ? true : undefined), 30_000, "the orphan delivered");
+    // A minute's poll: only the nudge (this node's afterCommit) can make the next one go soon.
+    await deliverer!.stop();
+    run({ pollIntervalMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // its first, idle looks
+    await push("m1", 2);
+    deliverer!.nudge();
+    await eventually(async () => (receiver.received.length >= 2 ? true : undefined), 10_000, "the nudged one");
+    assert.deepEqual(
+      receiver.received.map((r) => r.body.content.changesetIndex),
+      ["1", "2"],
+    );
+    await eventually(
+      async () => ((await log(h.id)).every((d) => d.state === "delivered") ? true : undefined),
+      10_000,
+      "both recorded",
+    );
+  });
+
   it("claims a backlog one delivery after the other without reading the outbox's next due time in between", async () => {
     // That read looks at every pending delivery: before each claim, under a backlog, it cost more than the delivery.
     const h = await hook();

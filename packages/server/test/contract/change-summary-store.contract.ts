@@ -137,6 +137,7 @@ export function changeSummaryStoreContract(name: string, factory: ChangeSummaryS
       // Stored already, and refused (no such changeset): no event either time.
       assert.equal(await summaries.putSummary(summary("m1", 1), [], ready("m1", 1)), false);
       assert.equal(await summaries.putSummary(summary("gone", 1), [], ready("gone", 1)), false);
+      await webhooks.fanOut();
       const queued = await webhooks.deliveries(hook.id, { limit: 10, offset: 0 });
       assert.deepEqual(
         queued.map((d) => [d.eventType, d.stream, (JSON.parse(d.envelope) as { content: unknown }).content]),

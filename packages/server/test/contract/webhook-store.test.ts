@@ -8,7 +8,24 @@ import { queueWebhookEvent } from "../../src/adapters/sql/webhook-outbox.js";
 import { SqliteSideDatabase } from "../../src/adapters/sqlite/sqlite-side-database.js";
 import { SqliteWebhookStore } from "../../src/adapters/sqlite/sqlite-webhook-store.js";
 import { reusablePgSchema } from "../support/pg-schema.js";
+import type { SideDatabase } from "../../src/adapters/sql/side-database.js";
+import type { WebhookEvent } from "../../src/ports/webhook-store.js";
 import { webhookStoreContract } from "./webhook-store.contract.js";
+
+/** The outbox writer in a transaction of its own, as a change's would; `rollBack` throws after it (caught here). */
+async function queueIn(writer: SideDatabase, event: WebhookEvent, nowMs?: number, rollBack?: boolean) {
+  const rolledBack = new Error("rolled back");
+  try {
+    return await writer.transaction(async (tx) => {
+      const matched = await queueWebhookEvent(tx, event, nowMs);
+      if (rollBack) throw rolledBack;
+      return matched;
+    });
+  } catch (err) {
+    if (err !== rolledBack) throw err;
+    return 0;
+  }
+}
 
 webhookStoreContract("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "modelhub-webhooks-"));
@@ -19,7 +36,7 @@ webhookStoreContract("sqlite", async () => {
   return {
     store,
     other,
-    queue: (event, nowMs) => writer.transaction((tx) => queueWebhookEvent(tx, event, nowMs)),
+    queue: (event, nowMs, rollBack) => queueIn(writer, event, nowMs, rollBack),
     cleanup: async () => {
       writer.close();
       await other.close();
@@ -40,7 +57,7 @@ webhookStoreContract("postgres", async () => {
   return {
     store,
     other,
-    queue: (event, nowMs) => writer.transaction((tx) => queueWebhookEvent(tx, event, nowMs)),
+    queue: (event, nowMs, rollBack) => queueIn(writer, event, nowMs, rollBack),
     cleanup: async () => {
       writer.close();
       await other.close();

@@ -168,6 +168,26 @@ export function webhookBacklogMigration(): string {
 }
 
 /**
+ * The outbox as one row per event, fanned out into deliveries after the change commits (issue 21: 100 webhooks cost
+ * a push 100 inserts): SQLite migration 16, PostgreSQL migration 13.
+ */
+export function webhookEventsMigration(d: DdlDialect): string {
+  return `
+      -- One row per event, written in the transaction of the change it describes when at least one webhook matched it
+      -- then; webhook_ids (a JSON array) are those webhooks. Any node's deliverer fans the rows out into
+      -- webhook_deliveries, oldest first, and deletes them in that transaction. stream is the deliveries' order key.
+      CREATE TABLE webhook_events (
+        stream TEXT NOT NULL,
+        itwin_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        content TEXT NOT NULL,
+        webhook_ids TEXT NOT NULL,
+        enqueued_ms ${d.integer} NOT NULL${d.insertionOrderColumn}
+      );
+    `;
+}
+
+/**
  * Change summaries as one compressed blob of elements per changeset, with a failure reason (issue 20): SQLite
  * migration 14, PostgreSQL migration 11.
  */

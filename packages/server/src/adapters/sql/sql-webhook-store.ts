@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type {
   ClaimedDelivery,
-  DeliveryOutcome,
   DeliveryRecord,
   DeliveryState,
+  FanOutResult,
   NewWebhook,
   SettledDelivery,
   WebhookChange,
@@ -13,6 +13,7 @@ import type {
 } from "../../ports/webhook-store.js";
 import type { WebhookStore } from "../../ports/webhook-store.js";
 import type { SideDatabase } from "./side-database.js";
+import { fanOutWebhookEvents } from "./webhook-outbox.js";
 
 interface WebhookRow {
   id: string;
@@ -47,6 +48,9 @@ const HOOK_COLUMNS =
   "id, scope, scope_id, callback_url, event_types, secret, expires_at, active, created_by, created_at";
 const DELIVERY_COLUMNS =
   "id, webhook_id, stream, event_type, envelope, state, attempts, next_attempt_ms, enqueued_ms, last_status, last_answer, duration_ms, last_attempt_at";
+
+/** The serialization key of fan-outs (see `fanOut`). */
+const FAN_OUT_LOCK = "webhook-fan-out";
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
@@ -90,9 +94,9 @@ export interface WebhookStoreDialect {
 }
 
 /**
- * Tables `webhooks` and `webhook_deliveries` of the metadata database, for SQLite and PostgreSQL alike (see
- * ports/webhook-store.ts for the contract). The outbox rows are written by the changes themselves
- * (webhook-outbox.ts); this store reads, claims and settles them.
+ * Tables `webhooks`, `webhook_events` and `webhook_deliveries` of the metadata database, for SQLite and PostgreSQL
+ * alike (see ports/webhook-store.ts for the contract). The event rows are written by the changes themselves
+ * (webhook-outbox.ts); this store fans them out into deliveries, and reads, claims and settles those.
  */
 export class SqlWebhookStore implements WebhookStore {
   constructor(
@@ -166,10 +170,14 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      await tx.run("DELETE FROM webhook_deliveries WHERE webhook_id = ?", id);
-      return (await tx.run("DELETE FROM webhooks WHERE id = ?", id)) > 0;
-    });
+    // Not beside a fan-out (PostgreSQL), which would fail to insert a delivery of the webhook it read just before.
+    return this.db.transaction(
+      async (tx) => {
+        await tx.run("DELETE FROM webhook_deliveries WHERE webhook_id = ?", id);
+        return (await tx.run("DELETE FROM webhooks WHERE id = ?", id)) > 0;
+      },
+      { keys: [FAN_OUT_LOCK] },
+    );
   }
 
   async deliveries(webhookId: string, page: { limit: number; offset: number }): Promise<DeliveryRecord[]> {
@@ -192,8 +200,16 @@ export class SqlWebhookStore implements WebhookStore {
     return row && toDelivery(row);
   }
 
-  async claim(owner: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined> {
-    return (await this.claimMany(owner, nowMs, leaseMs, 1))[0];
+  async fanOut(maxDeliveries = 500): Promise<FanOutResult> {
+    // Idle, a read: no write lock (on SQLite, the whole file's) for a hub without events.
+    if ((await this.db.session.get("SELECT 1 AS x FROM webhook_events LIMIT 1")) === undefined)
+      return { events: 0, deliveries: 0, more: false };
+    // One fan-out at a time across every node (PostgreSQL: an advisory lock taken first, so the events it reads
+    // were not fanned out by another node meanwhile; SQLite: BEGIN IMMEDIATE), so a webhook's deliveries of one
+    // stream are inserted in its events' order, which the claim keeps.
+    return this.db.transaction((tx) => fanOutWebhookEvents(tx, this.db.dialect, maxDeliveries), {
+      keys: [FAN_OUT_LOCK],
+    });
   }
 
   async claimMany(owner: string, nowMs: number, leaseMs: number, max: number): Promise<ClaimedDelivery[]> {
@@ -237,10 +253,6 @@ export class SqlWebhookStore implements WebhookStore {
         return { ...toDelivery(row), callbackUrl: hook.callback_url, secret: hook.secret };
       });
     });
-  }
-
-  async finish(id: string, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
-    return (await this.finishMany([{ id, owner, outcome }]))[0]!;
   }
 
   async finishMany(settled: readonly SettledDelivery[]): Promise<boolean[]> {
@@ -295,7 +307,8 @@ export class SqlWebhookStore implements WebhookStore {
     const order = this.db.dialect.insertionOrder;
     // Only the first pending delivery of each stream can be due: the others wait for it. Two short walks: the due
     // deliveries not in flight by next attempt until the first that is first of its stream (those waiting behind a
-    // retry are queued at its time, so few come before), and the few in flight (a lease), due when it expires.
+    // retry are queued at its time, so few come before), and the few in flight (a lease), due when it expires. An
+    // event not fanned out yet is due at once (its time).
     const first = `NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id
             AND e.stream = d.stream AND e.state = 'pending' AND e.${order} < d.${order})`;
     const row = await this.db.session.get<{ due: number | string | null }>(
@@ -305,7 +318,9 @@ export class SqlWebhookStore implements WebhookStore {
             ORDER BY d.next_attempt_ms LIMIT 1) idle
           UNION ALL
           SELECT CASE WHEN d.lease_until_ms > d.next_attempt_ms THEN d.lease_until_ms ELSE d.next_attempt_ms END
-            FROM webhook_deliveries d WHERE d.lease_until_ms IS NOT NULL AND ${first}) heads`,
+            FROM webhook_deliveries d WHERE d.lease_until_ms IS NOT NULL AND ${first}
+          UNION ALL
+          SELECT MIN(enqueued_ms) FROM webhook_events) heads`,
     );
     return row?.due === null || row?.due === undefined ? undefined : Number(row.due);
   }

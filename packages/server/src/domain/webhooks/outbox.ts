@@ -4,8 +4,8 @@ import type { MetadataTx } from "../../ports/metadata-store.js";
 
 /**
  * The one seam through which a change queues its webhook event (issue 21): in the change's own transaction (the
- * outbox: the deliveries exist if and only if the change commits), and a nudge to this node's deliverer once it
- * committed (other nodes find the deliveries by polling). `iTwinId` is read from the iModel when not given. Content
+ * outbox: one event row, which exists if and only if the change commits), and a nudge to this node's deliverer once
+ * it committed, to fan it out into deliveries (other nodes, and this one after a crash, find it by polling). `iTwinId` is read from the iModel when not given. Content
  * fields are the cloud's (`imodelId`, `changesetId`, `changesetIndex` as a string, `userId`, …).
  */
 export async function queueWebhook(

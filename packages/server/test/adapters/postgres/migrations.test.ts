@@ -92,6 +92,7 @@ describe("PostgreSQL migrations", () => {
       "itwin_gates.seq",
       "jobs.seq",
       "webhook_deliveries.seq",
+      "webhook_events.seq",
       "webhooks.seq",
     ]);
     const lower = await pool.query<{ l: string }>("SELECT mh_lower('ÄÖÜ Straße ÉCOLE') AS l");

@@ -117,6 +117,8 @@ describe("routes/webhooks.ts", () => {
 
     const iModelId = await h.createIModel();
     assert.equal((await h.call("DELETE", `/imodels/${iModelId}`)).status, 204);
+    // Fan the events out into deliveries (as the deliverer would, after the commits).
+    assert.deepEqual(await h.webhookStore.fanOut(), { events: 2, deliveries: 3, more: false });
     const log = await h.call("GET", `/webhooks/${hook.id}/deliveries`);
     assert.equal(log.status, 200, log.text);
     const [deleted, created] = log.body.deliveries as Json[];
@@ -138,16 +140,17 @@ describe("routes/webhooks.ts", () => {
     assert.equal((await h.call("GET", `/webhooks/${other.id}/deliveries`)).body.deliveries.length, 0);
 
     // Deliver it (as the deliverer would), then ask for it again.
-    const claimed = await h.webhookStore.claim("test", Date.now(), 60_000);
+    const [claimed] = await h.webhookStore.claimMany("test", Date.now(), 60_000, 1);
     assert.ok(claimed);
-    await h.webhookStore.finish(claimed.id, "test", {
-      state: "failed",
+    const outcome = {
+      state: "failed" as const,
       nextAttemptMs: Date.now(),
       lastStatus: 500,
       lastAnswer: "boom",
       durationMs: 4,
       at: new Date().toISOString(),
-    });
+    };
+    assert.deepEqual(await h.webhookStore.finishMany([{ id: claimed.id, owner: "test", outcome }]), [true]);
     const failed = (await h.call("GET", `/webhooks/${claimed.webhookId}/deliveries`)).body.deliveries.find(
       (d: Json) => d.id === claimed.id,
     );
@@ -188,6 +191,7 @@ describe("routes/webhooks.ts", () => {
     });
     assert.equal(set.status, 200, set.text);
     assert.equal((await h.call("DELETE", `/accesscontrol/itwins/${ITWIN}/members/users/carol`)).status, 204);
+    await h.webhookStore.fanOut();
     const log = (await h.call("GET", `/webhooks/${hook.id}/deliveries`)).body.deliveries as Json[];
     assert.deepEqual(
       log.reverse().map((d) => [d.eventType, d.envelope.content]),
