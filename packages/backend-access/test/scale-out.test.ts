@@ -178,6 +178,10 @@ describe(
         // Every round tries a shared element: the no-overlap check needs MIN_HOLDS holds, and with every other round
         // trying, the run waited ~100 s for them after all else was done.
         const edited = await editShared(w, `${label} edit`);
+        // A writer that holds no shared element lets the holders push first: twenty writers pushing back to back
+        // starved the holders' pull-merge-push (a CI run under load saw 5 holds in 280 s, all of briefcases stuck in
+        // their merge retries while they kept the shared elements locked).
+        if (!edited) await sleep(random(500, 2000));
         await retrying(w, "push", () =>
           w.agent.try<number>("push", {
             key: w.key,
