@@ -15,6 +15,7 @@ import { acquireBriefcase, createIModelFromFile, putFile } from "@modelhub/test-
 import { blobKeys } from "../../src/domain/blob-keys.js";
 import type { TestHub } from "../support/hub.js";
 import { eventually, startTestHub } from "../support/hub.js";
+import { countingIdComputations } from "../support/id-computations.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Changeset = { id: string; parentId: string; pathname: string };
@@ -79,20 +80,9 @@ describe("Azure blobs: a push's completion", () => {
     const cs = fixture.changesets[0]!;
     const href = await create(cs);
     assert.equal((await putFile(href, cs.pathname)).status, 201);
-    const worker = hub.server.worker;
-    const compute = worker.computeChangesetId.bind(worker);
-    let computed = 0;
-    worker.computeChangesetId = async (args) => {
-      computed++;
-      return compute(args);
-    };
-    try {
-      const done = await complete(cs.id);
-      assert.equal(done.status, 200, done.text);
-      assert.equal(done.body.changeset.state, "fileUploaded");
-    } finally {
-      worker.computeChangesetId = compute;
-    }
+    const { result: done, computed } = await countingIdComputations(hub.server.worker, () => complete(cs.id));
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.body.changeset.state, "fileUploaded");
     assert.equal(computed, 1);
     const bytes = await readFile(cs.pathname);
     assert.deepEqual(await kept(cs.id), bytes);

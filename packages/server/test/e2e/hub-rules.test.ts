@@ -8,6 +8,7 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile, pushChangeset, putFile } from "@modelhub/test-support/flows.js";
 import type { TestHub } from "../support/hub.js";
 import { startTestHub } from "../support/hub.js";
+import { countingIdComputations } from "../support/id-computations.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -178,24 +179,15 @@ describe("hub rules over HTTP", () => {
     // alice re-creates with the right size and uploads the right file
     const created = await hub.api<Json>("POST", `/${iModelId}/changesets`, { body: await createBody(cs, b1) });
     // The id is recomputed once, starting when the upload is stored; the completion uses that result.
-    const worker = hub.server.worker;
-    const compute = worker.computeChangesetId.bind(worker);
-    let computed = 0;
-    worker.computeChangesetId = async (args) => {
-      computed++;
-      return compute(args);
-    };
-    try {
+    const { result: done, computed } = await countingIdComputations(hub.server.worker, async () => {
       await putFile(created.body.changeset._links.upload.href, cs.pathname);
-      const done = await hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
+      return hub.api<Json>("PATCH", `/${iModelId}/changesets/${cs.id}`, {
         body: { state: "fileUploaded", briefcaseId: b1 },
       });
-      assert.equal(done.status, 200, done.text);
-      assert.equal(done.body.changeset.index, 1);
-      assert.equal(computed, 1);
-    } finally {
-      worker.computeChangesetId = compute;
-    }
+    });
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.body.changeset.index, 1);
+    assert.equal(computed, 1);
   });
 
   it("a stale parent gets PullIsRequired; an unknown parent is invalid; a completed id is ChangesetExists", async () => {
