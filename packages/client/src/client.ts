@@ -86,6 +86,16 @@ export class ModelHubClient extends IModelsClient {
    * throws `ConflictWithAnotherUser` whose `body.conflictingLocks` names the holders. Setting levels twice is the
    * same as once, so it is retried like an idempotent request.
    */
+  async updateLocks(iModelId: string, request: LockRequest): Promise<Lock> {
+    return (
+      await this.send<{ lock: Lock }>("PATCH", `/${encodeURIComponent(iModelId)}/locks`, {
+        body: request,
+        expected: [200],
+        idempotent: true,
+      })
+    ).lock;
+  }
+
   /**
    * Acquires or releases locks without reading the answer: the hub is asked for none (`x-modelhub-lock-answer: none`,
    * a modelhub extension; a hub that ignores it answers the lock set, which is then dropped).
@@ -97,16 +107,6 @@ export class ModelHubClient extends IModelsClient {
       idempotent: true,
       headers: { "x-modelhub-lock-answer": "none" },
     });
-  }
-
-  async updateLocks(iModelId: string, request: LockRequest): Promise<Lock> {
-    return (
-      await this.send<{ lock: Lock }>("PATCH", `/${encodeURIComponent(iModelId)}/locks`, {
-        body: request,
-        expected: [200],
-        idempotent: true,
-      })
-    ).lock;
   }
 
   /**
