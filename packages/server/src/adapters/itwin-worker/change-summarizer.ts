@@ -13,6 +13,7 @@ import type {
   SummarizeArgs,
   SummaryChangeset,
 } from "../../ports/change-summary-store.js";
+import { KeptOpen } from "./kept-open.js";
 
 // The same iTwin.js as the worker's (worker-itwin.ts): MODELHUB_ITWIN_ROOT may name another installed one, and
 // one process cannot load two iTwin.js natives.
@@ -321,13 +322,15 @@ export async function summarizeChangesets(
   changesetIdOf?: (args: { parentId: string; pathname: string }) => string,
 ): Promise<{ summaries: RawChangesetSummary[]; changesetId: string }> {
   if (args.basePath) {
+    keptOpen.close(args.briefcasePath);
     const temp = `${args.briefcasePath}.${process.pid}.tmp`;
     await copyFile(args.basePath, temp);
     for (const suffix of ["", "-wal", "-shm"]) await rm(`${args.briefcasePath}${suffix}`, { force: true });
     await rename(temp, args.briefcasePath);
   }
   const spill = args.spillAboveBytes ?? 16 * 1024 * 1024;
-  const db = itwin().backend.SnapshotDb.openForApplyChangesets(args.briefcasePath);
+  const db = keptOpen.take(args.briefcasePath) ?? itwin().backend.SnapshotDb.openForApplyChangesets(args.briefcasePath);
+  let ok = false;
   try {
     const nativeDb = nativeDbOf(db);
     if (nativeDb.hasPendingTxns()) nativeDb.deleteAllTxns();
@@ -377,8 +380,14 @@ export async function summarizeChangesets(
       if (cs.summarize && schema) await read(cs);
     }
     db.saveChanges();
+    ok = true;
     return { summaries, changesetId: nativeDb.getCurrentChangeset().id };
   } finally {
-    db.close();
+    // A call that failed may have left the briefcase half way: closed, and opened afresh by the next call.
+    if (ok) keptOpen.keep(args.briefcasePath, db);
+    else db.close();
   }
 }
+
+/** Summary briefcases kept open between calls (see KeptOpen). */
+const keptOpen = new KeptOpen<CoreBackend.SnapshotDb>(30_000, 4);

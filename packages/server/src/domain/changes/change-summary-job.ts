@@ -82,6 +82,9 @@ export class ChangeSummaryJob {
     private readonly events: EventPublisher = noEvents,
   ) {}
 
+  /** The changeset each cached briefcase is at, as this node's worker last answered (only it writes them). */
+  readonly #briefcaseAt = new Map<string, string>();
+
   async run(iModelId: string, upToIndex: number): Promise<void> {
     const iModel = await this.store.read((tx) => tx.getIModel(iModelId));
     if (!iModel) return this.dropBriefcase(this.briefcasePath(iModelId));
@@ -213,12 +216,17 @@ export class ChangeSummaryJob {
       const final = files.at(-1);
       // A data changeset is read before it is applied: its summary is stored first, the briefcase brought to it after.
       const applyLater = final !== undefined && (final.changesType & 1) === 0;
-      const call = (args: Omit<SummarizeArgs, "briefcasePath">) =>
-        this.worker.summarizeChangesets({
+      const call = async (args: Omit<SummarizeArgs, "briefcasePath">) => {
+        // Unknown while a call runs: one that fails may have applied some of its changesets.
+        this.#briefcaseAt.delete(briefcasePath);
+        const answer = await this.worker.summarizeChangesets({
           briefcasePath,
           ...args,
           ...(this.options.spillAboveBytes !== undefined ? { spillAboveBytes: this.options.spillAboveBytes } : {}),
         });
+        this.#briefcaseAt.set(briefcasePath, answer.changesetId);
+        return answer;
+      };
       let result: { summaries: RawChangesetSummary[] };
       try {
         result = await call({
@@ -290,13 +298,17 @@ export class ChangeSummaryJob {
 
   /** The changeset index the cached briefcase is at, or undefined when there is none (or it is not of this history). */
   private async cachedIndex(iModelId: string, path: string): Promise<number | undefined> {
-    const present = await access(path).then(
-      () => true,
-      () => false,
-    );
+    const known = this.#briefcaseAt.get(path);
+    const present =
+      known !== undefined ||
+      (await access(path).then(
+        () => true,
+        () => false,
+      ));
     if (!present) return undefined;
     try {
-      const { changesetId } = await this.worker.inspect({ path });
+      // What the worker said after its last call, else the file itself (opening it costs the worker as much as a call).
+      const changesetId = known ?? (await this.worker.inspect({ path })).changesetId;
       if (changesetId === "") return 0;
       const record = await this.store.read((tx) => tx.getChangesetById(iModelId, changesetId));
       return record?.state === "fileUploaded" ? record.index : undefined;
@@ -307,6 +319,7 @@ export class ChangeSummaryJob {
   }
 
   private async dropBriefcase(path: string): Promise<void> {
+    this.#briefcaseAt.delete(path);
     for (const suffix of ["", "-wal", "-shm", "-journal"]) await rm(`${path}${suffix}`, { force: true });
   }
 
