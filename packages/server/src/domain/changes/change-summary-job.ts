@@ -38,6 +38,8 @@ export function changeSummaryJob(iModelId: string, changesetIndex: number): Outb
 
 /** Changesets read per worker call: bounds the worker's answer and the scratch space a call needs. */
 const BATCH = 25;
+/** A data changeset above this size is applied in a call of its own, after its summary is stored. */
+const APPLY_LATER_ABOVE_BYTES = 1024 * 1024;
 
 export interface ChangeSummaryJobOptions {
   /** Where this node keeps one briefcase per iModel at the changeset last summarized (rebuilt when missing). */
@@ -214,8 +216,11 @@ export class ChangeSummaryJob {
           }
         : undefined;
       const final = files.at(-1);
-      // A data changeset is read before it is applied: its summary is stored first, the briefcase brought to it after.
-      const applyLater = final !== undefined && (final.changesType & 1) === 0;
+      // A large data changeset is read before it is applied: its summary is stored first, the briefcase brought to it
+      // after (applying it may take long). A small one is read and applied in one call: a second call cost the worker
+      // another commit of the briefcase and the hub another round trip, at every push.
+      const finalSize = records.find((r) => r.index === final?.index)?.fileSize ?? 0;
+      const applyLater = final !== undefined && (final.changesType & 1) === 0 && finalSize > APPLY_LATER_ABOVE_BYTES;
       const call = async (args: Omit<SummarizeArgs, "briefcasePath">) => {
         // Unknown while a call runs: one that fails may have applied some of its changesets.
         this.#briefcaseAt.delete(briefcasePath);
