@@ -1,8 +1,9 @@
 // A push as iTwin.js's `pushChangeset` asks: create the changeset, upload its file, and send its completion until
 // the hub answers it.
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { ChangesetFileProps } from "@itwin/core-common";
 import type { ModelHubClient } from "@modelhub/client";
+import { MAX_ONE_REQUEST_PUSH_BYTES } from "@modelhub/client";
 import type { Changeset } from "@modelhub/protocol";
 import { callHub, hostErrorOf } from "./errors.js";
 import { hubErrorOf, HubHttpError, HubUnreachableError, isTransient, sleep } from "./hub-calls.js";
@@ -15,6 +16,10 @@ export interface PushSettings {
   wholeFileLimit: number;
   /** See `ModelHubAccessOptions.pushOutcomeTimeoutMs`. */
   pushOutcomeTimeoutMs: number;
+  /** See `ModelHubAccessOptions.oneRequestPushBytes`. */
+  oneRequestPushBytes: number;
+  /** Hubs (API bases) that answered a push in one request as an unknown route (older modelhub versions). */
+  withoutOneRequestPush: Set<string>;
 }
 
 /** Pushes the changeset file of `props` through `hub` (authorized as the caller); answers its index. */
@@ -27,20 +32,41 @@ export async function pushChangeset(
   const fileSize = statSync(props.pathname).size; // sync, as uploadFile's read: it would wait behind iTwin.js's native work
   const description =
     props.description && props.description.length >= 255 ? props.description.slice(0, 254) : props.description;
-  let created: Changeset;
+  const input = {
+    id: props.id,
+    parentId: props.parentId,
+    briefcaseId: props.briefcaseId,
+    ...(description !== undefined ? { description } : {}),
+    containingChanges: props.changesType,
+    fileSize,
+    // A modelhub extension of the API: iTwin.js's changeset health statistics use it (HubMock keeps it too).
+    ...(props.uncompressedSize !== undefined ? { uncompressedSize: props.uncompressedSize } : {}),
+  };
   try {
-    created = await callHub("pushChangeset", () =>
-      hub.createChangeset(iModelId, {
-        id: props.id,
-        parentId: props.parentId,
-        briefcaseId: props.briefcaseId,
-        ...(description !== undefined ? { description } : {}),
-        containingChanges: props.changesType,
-        fileSize,
-        // A modelhub extension of the API: iTwin.js's changeset health statistics use it (HubMock keeps it too).
-        ...(props.uncompressedSize !== undefined ? { uncompressedSize: props.uncompressedSize } : {}),
-      }),
+    if (fileSize <= Math.min(settings.oneRequestPushBytes, MAX_ONE_REQUEST_PUSH_BYTES)) {
+      if (!settings.withoutOneRequestPush.has(hub.apiBase)) {
+        // A modelhub extension: create, upload and complete in one request (three round trips fewer).
+        const file = readFileSync(props.pathname); // sync, as the stat above
+        const pushed = await untilAnswered(
+          hub,
+          props.id,
+          () => hub.pushChangeset(iModelId, input, file),
+          settings,
+          (err) => err.status === 404 && err.code === "NotFound",
+        );
+        if (pushed) return pushed.index;
+        settings.withoutOneRequestPush.add(hub.apiBase);
+      }
+    }
+    const created = await callHub("pushChangeset", () => hub.createChangeset(iModelId, input));
+    await uploadFile(created._links.upload!.href, props.pathname, fileSize, settings.retry, settings.wholeFileLimit);
+    const completed = await untilAnswered(
+      hub,
+      created.id,
+      () => hub.completeChangeset(iModelId, created, props.briefcaseId),
+      settings,
     );
+    return completed!.index;
   } catch (err) {
     // The hub already has it (a retry whose first answer was lost): that push succeeded.
     if (err instanceof common.IModelError && err.errorNumber === bentley.IModelHubStatus.ChangeSetAlreadyExists) {
@@ -49,9 +75,6 @@ export async function pushChangeset(
     }
     throw err;
   }
-  await uploadFile(created._links.upload!.href, props.pathname, fileSize, settings.retry, settings.wholeFileLimit);
-  const { index } = await completePush(hub, iModelId, created, props.briefcaseId, settings);
-  return index;
 }
 
 /**
@@ -63,32 +86,34 @@ export async function pushChangeset(
  * hub treats a repeated completion as the same request, so it is sent again until the hub answers (a success, or
  * a refusal that says it was not committed) or `pushOutcomeTimeoutMs` has passed.
  */
-async function completePush(
+async function untilAnswered(
   hub: ModelHubClient,
-  iModelId: string,
-  changeset: Changeset,
-  briefcaseId: number,
+  changesetId: string,
+  send: () => Promise<Changeset>,
   settings: PushSettings,
-): Promise<Changeset> {
+  /** A refusal that means "not done, try otherwise": answered `undefined` instead of thrown. */
+  declined?: (err: HubHttpError) => boolean,
+): Promise<Changeset | undefined> {
   const deadline = Date.now() + settings.pushOutcomeTimeoutMs;
   for (let round = 1; ; round++) {
     try {
-      return await hub.completeChangeset(iModelId, changeset, briefcaseId);
+      return await send();
     } catch (thrown) {
       const err = hubErrorOf(thrown, "pushChangeset");
       const unanswered = err instanceof HubUnreachableError || (err instanceof HubHttpError && isTransient(err.status));
+      if (err instanceof HubHttpError && !unanswered && declined?.(err)) return undefined;
       if (err instanceof HubHttpError && !unanswered) throw await hostErrorOf(err, "pushChangeset", hub);
       if (!unanswered) throw err;
       if (Date.now() >= deadline) {
         throw new common.IModelError(
           bentley.IModelHubStatus.Unknown,
-          `pushChangeset: the hub did not answer the completion of changeset ${changeset.id} within ${+(settings.pushOutcomeTimeoutMs / 1000).toFixed(1)} s (${(err as Error).message}); ` +
+          `pushChangeset: the hub did not answer the completion of changeset ${changesetId} within ${+(settings.pushOutcomeTimeoutMs / 1000).toFixed(1)} s (${(err as Error).message}); ` +
             "if it has the changeset, this briefcase's local changes are that changeset and it cannot pull it: download a new briefcase",
         );
       }
       const delay = Math.min(settings.retry.policy.maxDelayMs, deadline - Date.now()) * (0.75 + Math.random() / 2);
       settings.retry.logger.warn(
-        `pushChangeset: no answer to the completion of changeset ${changeset.id} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`,
+        `pushChangeset: no answer to the completion of changeset ${changesetId} (${(err as Error).message}); asking again (round ${round + 1}) in ${Math.round(delay)} ms`,
       );
       await sleep(delay);
     }

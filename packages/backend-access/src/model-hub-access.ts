@@ -82,6 +82,12 @@ export interface ModelHubAccessOptions {
    * without this modelhub extension answers plain pages (each file is then downloaded as before).
    */
   inlineFileBytes?: number;
+  /**
+   * A push of a changeset file up to this size is one request instead of three (create, upload, complete; a modelhub
+   * extension, default 8 MiB, which is also the most the hub takes that way; 0: never). A hub without the extension
+   * is pushed to in three requests, as before.
+   */
+  oneRequestPushBytes?: number;
 }
 
 /**
@@ -115,6 +121,8 @@ export class ModelHubAccess implements BackendHubAccess {
       pushOutcomeTimeoutMs: options.pushOutcomeTimeoutMs ?? 15 * 60_000,
       verifyIds: options.verifyChangesetIds ?? true,
       inlineFileBytes: options.inlineFileBytes ?? 2 * 1024 * 1024,
+      oneRequestPushBytes: options.oneRequestPushBytes ?? 8 * 1024 * 1024,
+      withoutOneRequestPush: new Set(),
     };
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.
     const needsInstall = Number(hostVersion.split(".")[0]) >= 5;

@@ -64,7 +64,7 @@ describe("requests of a push and of a pull", { timeout: 180_000 }, () => {
     return logged.slice(from);
   }
 
-  it("a push is create, upload, complete and release between two pulls; a pull of N small changesets is 1 request", async () => {
+  it("a push is one push request and the release between two pulls; a pull of N small changesets is 1 request", async () => {
     const version0 = await makeVersion0(join(tmpdir(), "modelhub-fixtures"));
     const iModelId = await alice.do<string>("createIModel", { user: "alice", iTwinId: ITWIN, name: "count", version0 });
     const common = { iModelId, iTwinId: ITWIN, dir };
@@ -79,9 +79,8 @@ describe("requests of a push and of a pull", { timeout: 180_000 }, () => {
         requests,
         [
           "GET /imodels/:id/changesets",
-          "POST /imodels/:id/changesets",
-          "PUT /storage/modelhub/files/:id/uploads/:cs.:briefcase.cs",
-          "PATCH /imodels/:id/changesets/:cs",
+          // Create, upload and complete in one request (a modelhub extension; transfers.test.ts has the three).
+          "POST /imodels/:id/changesets/push",
           "POST /imodels/:id/locks/release-chunk",
           // iTwin.js 5.x pulls again after its push (pullMergePush); answered by the hub, never from a cache: a
           // host that does not pull then would have its next pull answered stale (two-users.test.ts, 5.1.9 host).

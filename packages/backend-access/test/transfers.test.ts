@@ -63,8 +63,10 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
       accessToken: TOKEN,
       installCheckpointDownload: false,
       retry: { baseDelayMs: 20, maxDelayMs: 100 },
-      // These tests are about the storage transfers: no files inline in the list (its own test below).
+      // These tests are about the storage transfers: no files inline in the list, pushes in three requests (create,
+      // upload, complete); each extension has its own test below.
       inlineFileBytes: 0,
+      oneRequestPushBytes: 0,
       ...options,
     });
     clients.push(client);
@@ -134,6 +136,60 @@ describe("ModelHubAccess over a faulty network, against a real hub", () => {
     const props = { ...cs, index: 0, briefcaseId, pushDate: "", userCreated: "" } as ChangesetFileProps;
     assert.equal(await access().pushChangeset({ iModelId, changesetProps: props, accessToken: TOKEN }), 3);
     assert.equal((await access().getLatestChangeset({ iModelId, accessToken: TOKEN })).index, 3);
+  });
+
+  it("a push in one request goes through a lost answer and a 5xx and lands once; a hub without it gets three requests", async () => {
+    const client = access({ oneRequestPushBytes: 8 * 1024 * 1024 });
+    const target = await client.createNewIModel({
+      iTwinId: ITWIN,
+      iModelName: "one request",
+      version0: fixture.version0Path,
+      accessToken: TOKEN,
+    });
+    const briefcase = await client.acquireNewBriefcaseId({ iModelId: target, accessToken: TOKEN });
+    const push = (cs: (typeof fixture.changesets)[number]) =>
+      client.pushChangeset({
+        iModelId: target,
+        changesetProps: {
+          ...cs,
+          index: 0,
+          briefcaseId: briefcase,
+          pushDate: "",
+          userCreated: "",
+        } as ChangesetFileProps,
+        accessToken: TOKEN,
+      });
+    const PUSH = /\/changesets\/push$/;
+    const threeRequestSteps = () => [
+      proxy.count("POST", /\/changesets$/),
+      proxy.count("PUT", STORAGE),
+      proxy.count("PATCH", /\/changesets\//),
+    ];
+    const [first, second, third] = fixture.changesets as [Fixture["changesets"][number], ...Fixture["changesets"]];
+    proxy.reset();
+    // The first push's answer is lost (the hub committed it: asked again, it is ChangesetExists and the client reads
+    // the index); the second is refused once with a 503 (nothing committed: sent again).
+    proxy.add({ method: "POST", path: PUSH, times: 1, kind: { dropResponse: true } });
+    assert.equal(await push(first), 1);
+    proxy.add({ method: "POST", path: PUSH, times: 1, kind: { reply: 503 } });
+    assert.equal(await push(second!), 2);
+    assert.equal(proxy.count("POST", PUSH), 4);
+    assert.deepEqual(threeRequestSteps(), [0, 0, 0], "no step of a push in three requests");
+
+    // A hub without the extension (an older modelhub) answers the route as unknown: three requests, and the client
+    // does not ask again (the re-push of the third changeset is a create answered ChangesetExists).
+    proxy.reset();
+    const unknownRoute = { error: { code: "NotFound", message: "No API route matches POST …/changesets/push." } };
+    proxy.add({ method: "POST", path: PUSH, times: 1, kind: { reply: 404, body: JSON.stringify(unknownRoute) } });
+    assert.equal(await push(third!), 3);
+    assert.equal(await push(third!), 3);
+    assert.equal(proxy.count("POST", PUSH), 1);
+    assert.deepEqual(threeRequestSteps(), [2, 1, 1]);
+    const onHub = await client.queryChangesets({ iModelId: target, accessToken: TOKEN });
+    assert.deepEqual(
+      onHub.map((c) => [c.index, c.id, c.parentId, c.size]),
+      fixture.changesets.map((c, i) => [i + 1, c.id, c.parentId, c.size]),
+    );
   });
 
   it("honours retry-after on 429, retries 5xx, and gives up at the cap", async () => {

@@ -89,13 +89,15 @@ export class ModelHubClientBase {
    */
   async send<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const url = this.urlOf(path);
-    const payload = options.body !== undefined ? JSON.stringify(options.body) : undefined;
+    const payload = options.body !== undefined ? JSON.stringify(options.body) : options.bytes;
     const response = await this.exchange(method, url, {
       ...options,
       headers: {
         accept: IMODELS_API_MEDIA_TYPE,
         prefer: "return=representation",
-        ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+        ...(payload !== undefined
+          ? { "content-type": typeof payload === "string" ? "application/json" : "application/octet-stream" }
+          : {}),
         ...options.headers,
       },
       ...(payload !== undefined ? { payload } : {}),
@@ -122,7 +124,7 @@ export class ModelHubClientBase {
   protected async exchange(
     method: string,
     url: string,
-    options: RequestOptions & { payload?: string; headers: Record<string, string>; once?: boolean },
+    options: RequestOptions & { payload?: string | Uint8Array; headers: Record<string, string>; once?: boolean },
   ): Promise<TransportResponse> {
     return sendWithRetry(
       this.transport,

@@ -128,6 +128,8 @@ export interface LockRequest {
 export interface RequestOptions {
   /** Sent as JSON. */
   body?: unknown;
+  /** Sent as they are (`application/octet-stream` unless `headers` say otherwise), when there is no `body`. */
+  bytes?: Uint8Array;
   /** Statuses that are an answer (default 200, 201, 202, 204); others throw the API's error. */
   expected?: readonly number[];
   /** Added to (or replacing) the defaults: `accept`, `prefer: return=representation`, `content-type`. */

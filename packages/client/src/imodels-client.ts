@@ -16,6 +16,11 @@ import type {
 import { query, pageSize, ref } from "./client-base.js";
 import { ITwinsClient } from "./itwins-client.js";
 
+/** Where a push in one request carries the changeset's properties (the hub's routes/changeset-push.ts). */
+const PUSH_PROPERTIES_HEADER = "x-modelhub-changeset";
+/** The largest file the hub takes in a push of one request. */
+export const MAX_ONE_REQUEST_PUSH_BYTES = 8 * 1024 * 1024;
+
 /** iModels (create, baseline, initialization), changesets (push, pull, download) and named versions. */
 export class IModelsClient extends ITwinsClient {
   // iModels
@@ -199,6 +204,30 @@ export class IModelsClient extends ITwinsClient {
         body: input,
         expected: [200, 201],
         idempotent: true,
+      })
+    ).changeset;
+  }
+
+  /**
+   * A push in one request (a modelhub extension, `POST /imodels/{id}/changesets/push`: create, upload and complete at
+   * once, for files up to 8 MiB): the changeset's properties travel in a header, the file is the body. Answers the
+   * completed changeset. The hub treats a repeated push like a repeated completion, so it is retried like an
+   * idempotent request; a changeset already complete is refused `ChangesetExists`, as a repeated create.
+   */
+  async pushChangeset(
+    iModelId: string,
+    input: CreateChangesetInput,
+    file: Uint8Array,
+    call: CallOptions = {},
+  ): Promise<Changeset> {
+    const properties = Buffer.from(JSON.stringify(input), "utf8").toString("base64url");
+    return (
+      await this.send<{ changeset: Changeset }>("POST", `/${encodeURIComponent(iModelId)}/changesets/push`, {
+        bytes: file,
+        headers: { [PUSH_PROPERTIES_HEADER]: properties },
+        expected: [200, 201],
+        idempotent: true,
+        ...call,
       })
     ).changeset;
   }

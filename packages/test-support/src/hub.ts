@@ -35,7 +35,7 @@ export interface TestHub<S extends StartedServer = RunningServer> {
   api<T = Record<string, unknown>>(
     method: string,
     path: string,
-    options?: { body?: unknown; rawBody?: string; headers?: Record<string, string>; user?: string | null },
+    options?: { body?: unknown; rawBody?: string | Uint8Array; headers?: Record<string, string>; user?: string | null },
   ): Promise<ApiResponse<T>>;
   close(): Promise<void>;
 }
@@ -76,7 +76,7 @@ export function hubAt(url: string): Pick<TestHub<StartedServer>, "url" | "baseUr
       const headers: Record<string, string> = { accept: ACCEPT, ...(options.headers ?? {}) };
       const user = options.user === undefined ? "alice" : options.user;
       if (user !== null) headers.authorization = `Bearer ${user}`;
-      let payload: string | undefined = options.rawBody;
+      let payload: string | Uint8Array | undefined = options.rawBody;
       if (options.body !== undefined) {
         payload = JSON.stringify(options.body);
         headers["content-type"] ??= "application/json";

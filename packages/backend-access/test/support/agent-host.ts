@@ -403,7 +403,11 @@ async function main(): Promise<void> {
     const retry = process.env.MODELHUB_AGENT_RETRY
       ? (JSON.parse(process.env.MODELHUB_AGENT_RETRY) as Record<string, number>)
       : { baseDelayMs: 100 };
-    access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry });
+    // MODELHUB_AGENT_ACCESS_OPTIONS: JSON of more ModelHubAccess options, e.g. {"oneRequestPushBytes":0}.
+    const more = process.env.MODELHUB_AGENT_ACCESS_OPTIONS
+      ? (JSON.parse(process.env.MODELHUB_AGENT_ACCESS_OPTIONS) as Record<string, unknown>)
+      : {};
+    access = new ModelHubAccess({ baseUrl: mode, accessToken: `Bearer ${defaultUser}`, retry, ...more });
     recordAcks(access);
     await backend.IModelHost.startup({ cacheDir, hubAccess: access });
     // No geographic coordinate data from the public cloud: offline it stalls the first file open (~15 s DNS).

@@ -21,6 +21,7 @@ import { briefcaseRoutes } from "./routes/briefcases.js";
 import { changeRoutes } from "./routes/changes.js";
 import { changedElementsResultRoutes, changedElementsRoutes } from "./routes/changed-elements.js";
 import { changesetRoutes } from "./routes/changesets.js";
+import { changesetPushRoutes } from "./routes/changeset-push.js";
 import { checkpointRoutes } from "./routes/checkpoints.js";
 import type { ApiRouteContext } from "./routes/context.js";
 import { eventRoutes } from "./routes/events.js";
@@ -54,6 +55,7 @@ export type { ApiRouteContext } from "./routes/context.js";
 const API_ROUTES = [
   iModelRoutes,
   changesetRoutes,
+  changesetPushRoutes,
   briefcaseRoutes,
   lockRoutes,
   namedVersionRoutes,

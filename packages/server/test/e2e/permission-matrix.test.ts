@@ -3,6 +3,7 @@
 // cannot see the iModel at all. The route list is the app's own (each route's `config.authz`, which buildApp
 // enforces): a new route without an entry here fails this test. Then the no-escalation rules, each as the attempt a user would make.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -120,7 +121,7 @@ describe("permission matrix (tokens mode): every route × every role", () => {
   });
 
   before(async () => {
-    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 4);
+    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 8);
     s = await startSecuredHub([OWNER, ...ROLE_NAMES.map((r) => ROLES[r].user)], {
       admins: ["root"],
       pendingPushTimeoutMs: 1,
@@ -414,6 +415,35 @@ describe("permission matrix (tokens mode): every route × every role", () => {
         });
         if (done.status === 200) tip++;
         return done;
+      },
+    },
+    "POST /imodels/:id/changesets/push": {
+      need: WR,
+      ok: 201,
+      // The file as the body, its properties in a header (the api helper sends JSON text).
+      run: async (role, u) => {
+        const cs = fixture.changesets[tip]!;
+        const allowed = role === "write" || role === "administrator";
+        const briefcaseId = allowed ? await ownBriefcase(u) : aliceBriefcase;
+        const properties = { id: cs.id, parentId: cs.parentId, briefcaseId, fileSize: cs.size, containingChanges: 0 };
+        const response = await fetch(`${s.hub.baseUrl}/${iModelId}/changesets/push`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${s.token(u)}`,
+            "content-type": "application/octet-stream",
+            "x-modelhub-changeset": Buffer.from(JSON.stringify(properties)).toString("base64url"),
+            accept: "application/vnd.bentley.itwin-platform.v2+json",
+          },
+          body: await readFile(cs.pathname),
+        });
+        const text = await response.text();
+        if (response.status === 201) tip++;
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: (text ? JSON.parse(text) : {}) as Json,
+          text,
+        };
       },
     },
     "GET /imodels/:id/changesets": {

@@ -1,5 +1,6 @@
 // A pushed changeset's id checked against its file: recomputed by the iTwin.js worker from the bytes and the parent,
 // early (while the push is still in flight) where the blob store lets the worker read the upload in place.
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobInfo, BlobStore } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
@@ -120,34 +121,54 @@ export class ChangesetIdCheck {
       );
     }
     computed ??= await this.#compute(changeset, key);
-    if (computed.toLowerCase() !== changeset.id) {
-      throw invalidRequest("Cannot update Changeset.", [
-        {
-          code: "InvalidChange",
-          message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
-        },
-      ]);
+    requireMatch(changeset, computed);
+  }
+
+  /**
+   * Checks the id of the file at `key`, which holds `bytes` (just written by the hub itself: a push in one request):
+   * read in place on a file store, else from a scratch file of the same bytes (no round trip to the store).
+   */
+  async verifyBytes(changeset: ChangesetRecord, key: string, bytes: Uint8Array): Promise<void> {
+    if (!this.#worker) return;
+    const inPlace = this.blobs.localPath?.(key);
+    const computed = inPlace
+      ? await this.#computeAt(changeset, inPlace)
+      : await this.scratch.withFile("verify", `${changeset.id}.cs`, async (local) => {
+          await writeFile(local, bytes);
+          return this.#computeAt(changeset, local);
+        });
+    requireMatch(changeset, computed);
+  }
+
+  async #computeAt(changeset: ChangesetRecord, pathname: string): Promise<string> {
+    try {
+      return (await this.#worker!.computeChangesetId({ parentId: changeset.parentId, pathname })).id;
+    } catch (err) {
+      if (err instanceof FileRejected) throw notAChangeset(err);
+      throw err;
     }
   }
 
   async #compute(changeset: ChangesetRecord, key: string): Promise<string> {
-    const worker = this.#worker!;
     // A file store lets the worker read the blob in place; others get a temporary copy.
-    const compute = async (pathname: string) => {
-      try {
-        return (await worker.computeChangesetId({ parentId: changeset.parentId, pathname })).id;
-      } catch (err) {
-        if (err instanceof FileRejected) throw notAChangeset(err);
-        throw err;
-      }
-    };
     const inPlace = this.blobs.localPath?.(key);
-    if (inPlace) return compute(inPlace);
+    if (inPlace) return this.#computeAt(changeset, inPlace);
     return this.scratch.withDirectory("verify", async (dir) => {
       const local = join(dir, `${changeset.id}.cs`);
       await this.blobs.downloadToFile(key, local);
-      return compute(local);
+      return this.#computeAt(changeset, local);
     });
+  }
+}
+
+function requireMatch(changeset: ChangesetRecord, computed: string): void {
+  if (computed.toLowerCase() !== changeset.id) {
+    throw invalidRequest("Cannot update Changeset.", [
+      {
+        code: "InvalidChange",
+        message: `The uploaded file does not match the Changeset id: its content and parent give '${computed.toLowerCase()}', not '${changeset.id}'. Upload the file again.`,
+      },
+    ]);
   }
 }
 

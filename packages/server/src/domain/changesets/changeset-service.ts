@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import type { BlobInfo, BlobStore } from "../../ports/blob-store.js";
 import { BlobStoreError } from "../../ports/blob-store.js";
 import type { ScratchSpace } from "../../ports/scratch-space.js";
@@ -12,11 +13,10 @@ import type {
 import { blobKeys } from "../blob-keys.js";
 import { KeyedMutex } from "../keyed-mutex.js";
 import type { Actor, Clock } from "../context.js";
-import { applicationOf } from "../context.js";
-import { HubError, insufficientPermissions, invalidRequest, invalidValue, notFound } from "../errors.js";
+import { HubError, insufficientPermissions, invalidValue, notFound } from "../errors.js";
 import type { CheckpointService } from "../checkpoints/checkpoint-service.js";
 import type { EventPublisher } from "../../ports/event-bus.js";
-import { requireBriefcase, requireIModel, requireInitializedIModel } from "../guards.js";
+import { requireIModel } from "../guards.js";
 import { changeSummaryJob } from "../changes/change-summary-job.js";
 import type { JobWakeup } from "../../ports/job-wakeup.js";
 import { noJobWakeup } from "../../ports/job-wakeup.js";
@@ -24,21 +24,12 @@ import type { GateLinks, GateService } from "../gates/gate-service.js";
 import { askGates } from "../gates/changeset-gates.js";
 import { queueWebhook } from "../webhooks/outbox.js";
 import { ChangesetIdCheck } from "./changeset-id-check.js";
+import type { CreateChangesetInput } from "./changeset-reservation.js";
+import { reservePush } from "./changeset-reservation.js";
 import type { ChangesetRelated } from "./changeset-related.js";
 import { relatedOf, relatedOfPage } from "./changeset-related.js";
 
-export interface CreateChangesetInput {
-  id: string;
-  parentId: string;
-  briefcaseId: number;
-  description: string | null;
-  containingChanges: number;
-  fileSize: number;
-  groupId: string | null;
-  synchronizationInfo: { taskId: string; changedFiles: string[] | null } | null;
-  /** iTwin.js's `ChangesetProps.uncompressedSize` (a modelhub extension of the API), when the client sends it. */
-  uncompressedSize?: number | null;
-}
+export type { CreateChangesetInput } from "./changeset-reservation.js";
 
 export interface ChangesetServiceOptions {
   /**
@@ -82,108 +73,17 @@ export class ChangesetService {
     iModelId: string,
     input: CreateChangesetInput,
   ): Promise<{ record: ChangesetRecord; created: boolean }> {
-    let replaced: ChangesetRecord | undefined;
-    const result = await this.store.transaction({ iModelId }, async (tx) => {
-      await requireInitializedIModel(tx, iModelId);
-      const briefcase = await requireBriefcase(tx, iModelId, input.briefcaseId);
-      // One pushes from one's own briefcase only, whatever one's permissions (a manager included).
-      if (briefcase.ownerId !== actor.userId) throw insufficientPermissions();
-      if (input.groupId !== null) {
-        const group = await tx.getChangesetGroup(iModelId, input.groupId);
-        if (!group) throw notFound.changesetGroup();
-        if (group.state !== "inProgress") {
-          throw invalidRequest("Cannot create Changeset.", [
-            {
-              code: "InvalidChange",
-              message: `Changeset Group '${group.id}' is ${group.state}: it accepts no more changesets.`,
-              target: "groupId",
-            },
-          ]);
-        }
-      }
-
-      // The changeset with this id, the pending push and the tip: one read.
-      const { byId: existing, pending, latest: tip } = await tx.getChangesetsForPush(iModelId, input.id);
-      if (existing) {
-        if (existing.state === "fileUploaded") {
-          throw new HubError("ChangesetExists", `Changeset '${input.id}' already exists.`);
-        }
-        if (existing.briefcaseId === input.briefcaseId && existing.parentId === input.parentId) {
-          // A retried create (the first answer was lost) gets the same reservation with a fresh lease, but only when
-          // it comes from the user who made it and describes the same file: the answer carries the upload link.
-          if (existing.creatorId !== actor.userId) {
-            throw new HubError(
-              "InsufficientPermissions",
-              "The user has insufficient permissions for the requested operation.",
-            );
-          }
-          if (existing.fileSize !== input.fileSize) {
-            throw invalidValue(
-              "Cannot create Changeset.",
-              "fileSize",
-              `Provided 'fileSize' value is not valid: this push was created for a file of ${existing.fileSize} bytes, not ${input.fileSize}.`,
-            );
-          }
-          const renewed: ChangesetRecord = { ...existing, pushedAt: this.clock.now().toISOString() };
-          await tx.updateChangeset(renewed);
-          return { record: renewed, created: false };
-        }
-      }
-
-      if (pending) {
-        const sameBriefcase = pending.briefcaseId === input.briefcaseId;
-        const expired = this.clock.now().getTime() - Date.parse(pending.pushedAt) > this.options.pendingPushTimeoutMs;
-        if (!sameBriefcase && !expired)
-          throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
-        // The same briefcase gave up on its previous push (or the other push was abandoned): drop it.
-        await tx.deleteChangeset(iModelId, pending.index);
-        replaced = pending;
-      }
-
-      const tipId = tip?.id ?? "";
-      if (input.parentId !== tipId) {
-        const parentKnown =
-          input.parentId === "" || (await tx.getChangesetById(iModelId, input.parentId))?.state === "fileUploaded";
-        if (!parentKnown) {
-          throw invalidValue(
-            "Cannot create Changeset.",
-            "parentId",
-            `Provided 'parentId' value is not valid: changeset '${input.parentId}' does not exist in this iModel.`,
-          );
-        }
-        throw new HubError(
-          "PullIsRequired",
-          `Changeset parent is not the latest changeset: the iModel is at changeset ${tip?.index ?? 0} ('${tipId}'). Pull and merge, then push again.`,
-        );
-      }
-
-      const record: ChangesetRecord = {
-        iModelId,
-        index: (tip?.index ?? 0) + 1,
-        id: input.id,
-        parentId: input.parentId,
-        description: input.description,
-        briefcaseId: input.briefcaseId,
-        containingChanges: input.containingChanges,
-        fileSize: input.fileSize,
-        creatorId: actor.userId,
-        pushedAt: this.clock.now().toISOString(),
-        state: "waitingForFile",
-        groupId: input.groupId,
-        synchronizationInfo: input.synchronizationInfo,
-        application: applicationOf(actor),
-        uncompressedSize: input.uncompressedSize ?? null,
-      };
-      await tx.insertChangeset(record);
-      return { record, created: true };
-    });
+    const result = await this.store.transaction({ iModelId }, (tx) =>
+      reservePush(tx, actor, iModelId, input, this.clock.now(), this.options.pendingPushTimeoutMs),
+    );
+    const { replaced } = result;
     if (replaced) {
       // Its upload (no link can write it any more) and what an interrupted completion may have left; a new push of
       // the same changeset id replaces that file itself when it completes.
       await this.blobs.delete(blobKeys.changesetUpload(iModelId, replaced.id, replaced.briefcaseId));
       if (replaced.id !== result.record.id) await this.blobs.delete(blobKeys.changeset(iModelId, replaced.id));
     }
-    return result;
+    return { record: result.record, created: result.created };
   }
 
   /**
@@ -269,20 +169,74 @@ export class ChangesetService {
     frozen ??= await this.blobs.stat(finalKey);
     if (!frozen)
       throw new HubError("FileNotFound", "The Changeset file was not uploaded. Upload it to the upload link first.");
-    try {
+    await this.#accept(reserved, finalKey, context, async () => {
       if (frozen.size !== reserved.fileSize) throw sizeConflict(reserved.fileSize, frozen.size);
       if (this.#ids.enabled) await this.#ids.verify(reserved, finalKey, uploadKey, frozen.etag);
-      // The gates see the very bytes that will be kept, outside any transaction: a slow gate holds up this push
-      // only (the iModel's next push waits anyway: its parent must be this changeset).
-      if (this.gates?.configured) await askGates(this.gates, this.store, reserved, finalKey, context);
-    } catch (err) {
-      // Not accepted: the client uploads again to the same link (the frozen copy is of no use to anyone).
-      if (err instanceof HubError) await this.blobs.delete(finalKey);
-      throw err;
-    }
+    });
     // The copied upload is of no use once its copy is accepted: deleted without holding up the answer (if that fails,
     // or the process stops first, the blob janitor finds it: no push is in flight for it any more).
     if (copied) this.blobs.delete(uploadKey).catch(() => undefined);
+    return this.#commit(reserved, context);
+  }
+
+  /**
+   * A push in one request (a modelhub extension: the file comes with the changeset's properties): reserves the next
+   * index as `create` does, stores the file where the changeset keeps it, checks its id from these very bytes, asks
+   * the gates, and makes it part of history as a completion does. Sent again after a lost answer, it finds its own
+   * reservation (and carries on) or its changeset complete (`ChangesetExists`, as a repeated create).
+   */
+  async push(
+    actor: Actor,
+    iModelId: string,
+    input: CreateChangesetInput,
+    file: Buffer,
+    links?: GateLinks,
+    /** The iModel's row when the caller has just read it (the HTTP layer, to authorize): not read again. */
+    known?: IModelRecord,
+  ): Promise<{ record: ChangesetRecord; created: boolean }> {
+    if (file.length !== input.fileSize) throw sizeConflict(input.fileSize, file.length);
+    const { record: reserved, created } = await this.create(actor, iModelId, input);
+    const iModel = known?.id === iModelId ? known : await this.store.read((tx) => requireIModel(tx, iModelId));
+    const context = { actor, iModel, links };
+    const record = await this.#completing.run(`${iModelId}/${reserved.id}`, async (waited) => {
+      const latest = waited ? await this.store.read((tx) => tx.getChangesetById(iModelId, reserved.id)) : reserved;
+      if (latest?.state === "fileUploaded") return latest;
+      if (!latest || latest.briefcaseId !== reserved.briefcaseId)
+        throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+      const key = blobKeys.changeset(iModelId, reserved.id);
+      await this.blobs.put(key, Readable.from([file]));
+      await this.#accept(reserved, key, context, () => this.#ids.verifyBytes(reserved, key, file));
+      return this.#commit(reserved, context);
+    });
+    return { record, created };
+  }
+
+  /**
+   * Runs `check` (size and id of the file at `key`), then the gates, which see the very bytes that will be kept,
+   * outside any transaction: a slow gate holds up this push only (the iModel's next push waits anyway: its parent
+   * must be this changeset). Not accepted: the file is deleted (the client sends it again; the copy is of no use).
+   */
+  async #accept(
+    reserved: ChangesetRecord,
+    key: string,
+    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+    check: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await check();
+      if (this.gates?.configured) await askGates(this.gates, this.store, reserved, key, context);
+    } catch (err) {
+      if (err instanceof HubError) await this.blobs.delete(key);
+      throw err;
+    }
+  }
+
+  /** Makes a checked push part of history, with what follows it (event, checkpoint, summary, webhooks). */
+  #commit(
+    reserved: ChangesetRecord,
+    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+  ): Promise<ChangesetRecord> {
+    const { iModelId, id } = reserved;
     return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
       if (now?.state === "fileUploaded") return now;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Hub } from "../../domain/hub.js";
+import type { CreateChangesetInput } from "../../domain/changesets/changeset-service.js";
 import { invalidValue } from "../../domain/errors.js";
 import { normalizeChangesetId, parseChangesetIdOrIndex } from "../../domain/ids.js";
 import type { Changeset } from "@modelhub/protocol";
@@ -30,7 +31,7 @@ const INLINE_FILES_PAGE = {
 
 const changesetId = z.string().regex(/^[0-9a-fA-F]{40}$/, { error: "A Changeset id is 40 hexadecimal characters." });
 
-const createBody = z.object({
+export const createBody = z.object({
   id: changesetId,
   description: z.string().max(255, { error: "The value exceeds allowed 255 characters." }).nullable().optional(),
   parentId: z
@@ -61,7 +62,29 @@ const groupBody = z.object({
 const groupUpdateBody = z.object({ state: z.enum(["inProgress", "completed", "timedOut", "forciblyClosed"]) });
 const extendedDataBody = z.object({ data: z.string().min(1).max(1_000_000) });
 
-async function present(hub: Hub, presenter: Presenter, r: ChangesetRecord, mode: "create" | "complete" | "read") {
+/** The domain's input of a changeset's create body. */
+export function createInputOf(body: z.infer<typeof createBody>): CreateChangesetInput {
+  return {
+    id: normalizeChangesetId(body.id)!,
+    parentId: body.parentId ? normalizeChangesetId(body.parentId)! : "",
+    briefcaseId: body.briefcaseId,
+    description: body.description ?? null,
+    containingChanges: body.containingChanges ?? 0,
+    fileSize: body.fileSize,
+    groupId: body.groupId ?? null,
+    synchronizationInfo: body.synchronizationInfo
+      ? { taskId: body.synchronizationInfo.taskId, changedFiles: body.synchronizationInfo.changedFiles ?? null }
+      : null,
+    uncompressedSize: body.uncompressedSize ?? null,
+  };
+}
+
+export async function present(
+  hub: Hub,
+  presenter: Presenter,
+  r: ChangesetRecord,
+  mode: "create" | "complete" | "read",
+) {
   return presenter.changeset(r, await hub.changesets.related(r), mode);
 }
 
@@ -88,19 +111,7 @@ export const changesetRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, 
     },
     async (request, reply) => {
       const body = parseBody(createBody, request.body, "Cannot create Changeset.");
-      const { record, created } = await hub.changesets.create(request.actor, request.params.id, {
-        id: normalizeChangesetId(body.id)!,
-        parentId: body.parentId ? normalizeChangesetId(body.parentId)! : "",
-        briefcaseId: body.briefcaseId,
-        description: body.description ?? null,
-        containingChanges: body.containingChanges ?? 0,
-        fileSize: body.fileSize,
-        groupId: body.groupId ?? null,
-        synchronizationInfo: body.synchronizationInfo
-          ? { taskId: body.synchronizationInfo.taskId, changedFiles: body.synchronizationInfo.changedFiles ?? null }
-          : null,
-        uncompressedSize: body.uncompressedSize ?? null,
-      });
+      const { record, created } = await hub.changesets.create(request.actor, request.params.id, createInputOf(body));
       return reply
         .code(created ? 201 : 200)
         .send({ changeset: await present(hub, request.presenter, record, "create") });

@@ -1,0 +1,144 @@
+// A push in one request (POST /imodels/{id}/changesets/push, issue 23) on both blob stores: the hub stores the very
+// bytes it received where the changeset keeps them (on Azure with one Put Blob: no upload blob, no copy), checks their
+// id once, and follows the three-step push's rules (a repeated push, another briefcase's push in flight, a file that
+// is not its changeset, a reservation made by a create).
+import assert from "node:assert/strict";
+import { readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { BlobServiceClient } from "@azure/storage-blob";
+import type { Azurite } from "@modelhub/test-support/azurite.js";
+import { startAzurite } from "@modelhub/test-support/azurite.js";
+import { makeChangesets } from "@modelhub/test-support/fixtures.js";
+import { acquireBriefcase, createIModelFromFile } from "@modelhub/test-support/flows.js";
+import { blobKeys } from "../../src/domain/blob-keys.js";
+import type { TestHub } from "../support/hub.js";
+import { startTestHub } from "../support/hub.js";
+import { countingIdComputations } from "../support/id-computations.js";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Changeset = { id: string; parentId: string; pathname: string };
+
+const CONTAINER = `one-request-push-${process.pid}`;
+
+describe("a push in one request", () => {
+  let azurite: Azurite;
+  let fixture: Awaited<ReturnType<typeof makeChangesets>>;
+  before(async () => {
+    fixture = await makeChangesets(join(tmpdir(), "modelhub-fixtures"), 4);
+    azurite = await startAzurite();
+    process.env.AZURE_STORAGE_CONNECTION_STRING = azurite.connectionString;
+  });
+  after(async () => {
+    await azurite?.stop();
+    delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+  });
+
+  for (const store of ["fs", "azure"] as const) {
+    describe(`on ${store} blobs`, () => {
+      let hub: TestHub;
+      let iModelId: string;
+      let briefcaseId: number;
+      before(async () => {
+        hub = await startTestHub(store === "azure" ? { blobs: { kind: "azure", container: CONTAINER } } : {});
+        iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id as string;
+        briefcaseId = await acquireBriefcase(hub, iModelId);
+      });
+      after(() => hub?.close());
+
+      const propertiesOf = async (cs: Changeset, overrides: Json = {}) => ({
+        id: cs.id,
+        parentId: cs.parentId,
+        briefcaseId,
+        description: "one request",
+        containingChanges: 0,
+        fileSize: (await stat(cs.pathname)).size,
+        ...overrides,
+      });
+      const push = async (cs: Changeset, bytes?: Buffer, overrides: Json = {}) =>
+        hub.api<Json>("POST", `/${iModelId}/changesets/push`, {
+          rawBody: bytes ?? (await readFile(cs.pathname)),
+          headers: {
+            "content-type": "application/octet-stream",
+            "x-modelhub-changeset": Buffer.from(JSON.stringify(await propertiesOf(cs, overrides))).toString(
+              "base64url",
+            ),
+          },
+        });
+      /** The bytes kept under the changeset's key, and whether anything sits under its upload key. */
+      const stored = async (id: string): Promise<{ kept: Buffer | undefined; upload: boolean; copied: boolean }> => {
+        const key = blobKeys.changeset(iModelId, id);
+        const uploadKey = blobKeys.changesetUpload(iModelId, id, briefcaseId);
+        if (store === "fs") {
+          const at = (k: string) => join(hub.dataDir, "blobs", k);
+          const kept = await readFile(at(key)).catch(() => undefined);
+          const upload = await stat(at(uploadKey)).then(
+            () => true,
+            () => false,
+          );
+          return { kept, upload, copied: false };
+        }
+        const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+          CONTAINER,
+        );
+        const blob = container.getBlockBlobClient(key);
+        const exists = await blob.exists();
+        return {
+          kept: exists ? await blob.downloadToBuffer() : undefined,
+          upload: await container.getBlockBlobClient(uploadKey).exists(),
+          // A server-side copy leaves its trace on the blob (x-ms-copy-id); the hub's own Put Blob leaves none.
+          copied: exists && (await blob.getProperties()).copyId !== undefined,
+        };
+      };
+
+      it("stores the bytes it received under the changeset's key, computes the id once, and answers the completed changeset", async () => {
+        const cs = fixture.changesets[0]!;
+        const { result, computed } = await countingIdComputations(hub.server.worker, () => push(cs));
+        assert.equal(result.status, 201, result.text);
+        assert.equal(result.body.changeset.state, "fileUploaded");
+        assert.equal(result.body.changeset.index, 1);
+        assert.equal(computed, 1);
+        assert.deepEqual(await stored(cs.id), { kept: await readFile(cs.pathname), upload: false, copied: false });
+        const read = await hub.api<Json>("GET", `/${iModelId}/changesets/1`);
+        assert.equal(read.body.changeset.id, cs.id);
+        // Sent again (its answer lost): the changeset is complete, as a repeated create says.
+        const again = await push(cs);
+        assert.equal(again.status, 409, again.text);
+        assert.equal(again.body.error.code, "ChangesetExists");
+      });
+
+      it("refuses a file that is not its changeset and keeps nothing under that id; the right file then lands", async () => {
+        const cs = fixture.changesets[1]!;
+        const damaged = await readFile(cs.pathname);
+        damaged.fill(0, damaged.length >> 1);
+        const refused = await push(cs, damaged);
+        assert.equal(refused.status, 422, refused.text);
+        assert.equal(refused.body.error.details[0].code, "InvalidChange");
+        assert.equal((await stored(cs.id)).kept, undefined);
+        const done = await push(cs);
+        assert.equal(done.status, 200, done.text); // its reservation was made by the refused try
+        assert.equal(done.body.changeset.index, 2);
+        assert.deepEqual((await stored(cs.id)).kept, await readFile(cs.pathname));
+      });
+
+      it("waits its turn behind another briefcase's push in flight, and completes a reservation a create made", async () => {
+        const cs = fixture.changesets[2]!;
+        const other = await acquireBriefcase(hub, iModelId);
+        const reserved = await hub.api<Json>("POST", `/${iModelId}/changesets`, {
+          body: await propertiesOf(cs, { briefcaseId: other }),
+        });
+        assert.equal(reserved.status, 201, reserved.text);
+        const blocked = await push(cs);
+        assert.equal(blocked.status, 409, blocked.text);
+        assert.equal(blocked.body.error.code, "ConflictWithAnotherUser");
+        // The other briefcase (same user) finishes its push in one request: its own reservation is taken over.
+        const done = await push(cs, undefined, { briefcaseId: other });
+        assert.equal(done.status, 200, done.text);
+        assert.equal(done.body.changeset.briefcaseId, other);
+        assert.equal(done.body.changeset.index, 3);
+        assert.equal((await stored(cs.id)).copied, false);
+      });
+    });
+  }
+});
