@@ -45,6 +45,13 @@ export interface TxScope {
   iTwinId?: string;
   /** Everything inside one iModel: changesets, briefcase ids, locks, named versions, checkpoints. */
   iModelId?: string;
+  /**
+   * What this transaction writes may be lost in a crash of the database without harm, because it is checked again
+   * before anything depends on it (a push's reservation: its completion reads it back). A store may then commit
+   * without waiting for the write to be durable (PostgreSQL: `synchronous_commit` off for this transaction, which
+   * saves a WAL flush); it stays atomic, isolated and ordered, and the next durable commit makes it durable too.
+   */
+  provisional?: boolean;
 }
 
 /** A job queued by `MetadataTx.enqueueJob`, run after the transaction commits by whichever node claims it. */

@@ -37,7 +37,7 @@ export class PgMetadataStore implements MetadataStore {
     const fn = typeof scopeOrFn === "function" ? scopeOrFn : maybeFn!;
     const effects = new AfterCommitEffects();
     return this.#inTransaction(
-      ["BEGIN", ...scopeLockStatements(scope)],
+      ["BEGIN", ...(scope.provisional ? ["SET LOCAL synchronous_commit TO OFF"] : []), ...scopeLockStatements(scope)],
       (session) => fn(new SqlMetadataTx(session, POSTGRES_DIALECT, randomUUID, effects)),
       effects,
     );

@@ -73,7 +73,8 @@ export class ChangesetService {
     iModelId: string,
     input: CreateChangesetInput,
   ): Promise<{ record: ChangesetRecord; created: boolean }> {
-    const result = await this.store.transaction({ iModelId }, (tx) =>
+    // Provisional: a reservation lost in a database crash only fails its push (the completion reads it back).
+    const result = await this.store.transaction({ iModelId, provisional: true }, (tx) =>
       reservePush(tx, actor, iModelId, input, this.clock.now(), this.options.pendingPushTimeoutMs),
     );
     const { replaced } = result;

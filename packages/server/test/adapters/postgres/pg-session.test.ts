@@ -60,6 +60,26 @@ describe("PostgreSQL sessions: round trips of a transaction", () => {
     assert.equal(messages[2], "COMMIT");
   });
 
+  it("a provisional write (a push's reservation) does not wait for the WAL flush, in its own transaction only", async () => {
+    const iModelId = "0b0e6d52-3a43-4bd7-9a55-0d2c2f3f4a10";
+    const messages = await messagesOf(() =>
+      store.transaction({ iModelId, provisional: true }, async (tx) => {
+        assert.equal(await tx.getIModel(iModelId), undefined);
+      }),
+    );
+    assert.equal(messages.length, 2, messages.join("\n---\n"));
+    assert.match(
+      messages[0]!,
+      /^BEGIN;\nSET LOCAL synchronous_commit TO OFF;\nSELECT pg_advisory_xact_lock\(.*modelhub:imodel:0b0e6d52.*\);\nSELECT \* FROM imodels/,
+    );
+    assert.equal(messages[1], "COMMIT");
+    // SET LOCAL ends with its transaction: every connection of the pool is back to the server's setting.
+    const settings = await Promise.all(
+      Array.from({ length: 4 }, () => pool.query<{ synchronous_commit: string }>("SHOW synchronous_commit")),
+    );
+    assert.deepEqual(new Set(settings.map((r) => r.rows[0]!.synchronous_commit)), new Set(["on"]));
+  });
+
   it("a read: one message for BEGIN and its statement, and a COMMIT; a callback that sends nothing sends nothing", async () => {
     const one = await messagesOf(() => store.read((tx) => tx.getIModel("nope")));
     assert.equal(one.length, 2, one.join("\n---\n"));
