@@ -329,7 +329,7 @@ function checkRecord(r: Json): void {
   assert.deepEqual(r.carolAudit, [403, "InsufficientPermissions"]);
   assert.deepEqual(r.carolRefusalsAudited, [
     ["locks.update", 403],
-    ["changeset.create", 403],
+    ["changeset.push", 403],
     ["locks.update", 403],
   ]);
   assert.equal(r.bobDelete, true);
