@@ -61,15 +61,23 @@ export class ChangesetCache {
    * caller that wants the same changeset now finds no shared file and downloads its own.
    */
   async handOut(path: string): Promise<string> {
+    const own = await this.ownName(path);
+    await rename(path, own);
+    return own;
+  }
+
+  /**
+   * A name of its own for one caller's copy of `<dir>/<id>.cs` (as `handOut` gives), for a file the caller writes
+   * there itself. Call it inside `exclusive(path)`.
+   */
+  async ownName(path: string): Promise<string> {
     const dir = dirname(path);
     if (!this.#swept.has(dir)) {
       this.#swept.add(dir);
       await sweepDeadHandOuts(dir);
     }
-    const own = join(dir, `${basename(path, ".cs")}.${process.pid}-${++this.#handedOut}.cs`);
     this.#verified.delete(path);
-    await rename(path, own);
-    return own;
+    return join(dir, `${basename(path, ".cs")}.${process.pid}-${++this.#handedOut}.cs`);
   }
 }
 

@@ -1,6 +1,7 @@
 // A pull's changesets: listed (small files inline in the list's answer), downloaded into iTwin.js's folder through
 // the changeset cache, and checked against their ids.
-import { rm, stat } from "node:fs/promises";
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChangesetFileProps, ChangesetProps } from "@itwin/core-common";
 import type { ModelHubClient } from "@modelhub/client";
@@ -92,23 +93,41 @@ export async function downloadChangesets(
       // One writer per file in this process: the prefetcher may be fetching this very file (then it is waited for).
       await changesetCache.exclusive(file.pathname, async () => {
         // A file checked when it was written (by the prefetcher) and not touched since is taken as it is.
-        if (computeId && changesetCache.isVerified(file.pathname, await stat(file.pathname).catch(() => undefined))) {
+        const present = statSync(file.pathname, { throwIfNoEntry: false });
+        if (computeId && changesetCache.isVerified(file.pathname, present)) {
           if (onBytes(file.size ?? 0)) throw new TransferAborted();
           handedOut.set(file, await changesetCache.handOut(file.pathname));
           return;
         }
+        const inlined = inline?.get(file.index)?.length === file.size ? inline.get(file.index) : undefined;
+        let counted = false;
+        if (inlined && present?.size !== file.size) {
+          // A file the list carried (small, in memory) is written straight under this call's own name, synchronously:
+          // microseconds, where each of the file-system calls of a download waited in libuv's pool behind
+          // iTwin.js's native work (about 0.2 ms a file of a 50-changeset pull). Bytes that are not the changeset
+          // are dropped and the file is downloaded through its link below.
+          if (onBytes(inlined.length)) throw new TransferAborted();
+          counted = true;
+          const own = await changesetCache.ownName(file.pathname);
+          mkdirSync(targetDir, { recursive: true });
+          writeFileSync(own, inlined);
+          if (!computeId || hasChangesetId(computeId, file.parentId, own, file.id)) {
+            handedOut.set(file, own);
+            return;
+          }
+          rmSync(own, { force: true });
+        }
         // A list page already carries download links; a fresh one is asked for only when it is missing or failed
         // (signed links expire). A broken download resumes where it stopped, on whichever link. A file already
         // there with the right size (e.g. prefetched) is kept.
-        const inlined = inline?.get(file.index);
-        if (inlined && inlined.length === file.size) await writeWholeFile(file.pathname, inlined, onBytes);
+        if (inlined && !counted) await writeWholeFile(file.pathname, inlined, onBytes);
         else
           await downloadFile(
             links?.get(file.index) ?? (await fresh()),
             file.pathname,
             file.size,
             settings.retry,
-            onBytes,
+            counted ? () => cancelled : onBytes,
             fresh,
             settings.wholeFileLimit,
           );
