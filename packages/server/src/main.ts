@@ -33,6 +33,7 @@ import { buildApp } from "./http/app.js";
 import { createAuthenticator } from "./http/authn/create-authenticator.js";
 import { HubMetrics } from "./http/metrics.js";
 import { UrlSigner, loadOrCreateSecret } from "./http/storage/url-signer.js";
+import { RequestActivity } from "./http/request-activity.js";
 import { ITwinWorker } from "./adapters/itwin-worker/itwin-worker.js";
 import type { WorkerITwin } from "./adapters/itwin-worker/ipc.js";
 
@@ -213,6 +214,8 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       worker: () => worker.health(2000),
     },
   });
+  const activity = new RequestActivity();
+  activity.track(app.server);
 
   authWarn = (message, fields) => app.log.warn(fields, message);
   containerLog = (err, message) => app.log.warn({ err }, message);
@@ -312,6 +315,9 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
       retryDelayMs: 2000,
       log: (level, message, fields) => app.log[level](fields ?? {}, message),
       ...(config.nodeId !== undefined ? { nodeId: config.nodeId } : {}),
+      // A job starts once the API has been quiet for 5 ms (at most 250 ms later): iTwin.js sends a push's lock
+      // release and its pull right after the completion that queued the push's change summary.
+      beforeClaim: () => activity.quiet(5, 250),
     },
   );
   const deliverer = new WebhookDeliverer(backend.webhooks, callout, {

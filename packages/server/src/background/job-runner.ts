@@ -23,6 +23,12 @@ export interface JobRunnerOptions {
   nodeId?: string;
   /** Whether a process of this node runs (replaceable in tests). */
   isProcessAlive?: (pid: number) => boolean;
+  /**
+   * Awaited before each claim: background work waits for a quiet moment of the node's API, so that it does not
+   * compete for the cores with the requests a client sends in a row (a push's release of its locks and pull follow
+   * its completion, which queues a change summary).
+   */
+  beforeClaim?: () => Promise<void>;
 }
 
 /**
@@ -71,6 +77,7 @@ export class JobRunner {
       let job: Job | undefined;
       try {
         await this.#abandonLapsed(kinds);
+        await this.options.beforeClaim?.();
         job = await this.queue.claim(kinds, this.#workerId, this.options.leaseMs);
       } catch (err) {
         this.options.log("error", "job claim failed", { err: String(err) });

@@ -119,4 +119,28 @@ describe("JobRunner over the SQLite job queue", () => {
     assert.equal((await queue.get(live.id))?.state, "running");
     assert.equal((await queue.get(elsewhere.id))?.state, "running");
   });
+  it("waits for beforeClaim (the API's quiet moment) before it claims a job", async () => {
+    await queue.enqueue({ kind: "gated", payload: {}, maxAttempts: 1 });
+    const { handler, runs } = recordingHandler(async () => undefined);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let asked = 0;
+    const runner = new JobRunner(queue, new Map([["gated", handler]]), {
+      pollIntervalMs: 20,
+      leaseMs: 1000,
+      retryDelayMs: 10,
+      log: () => undefined,
+      beforeClaim: () => (asked++, gate),
+    });
+    runner.start();
+    try {
+      await sleep(100);
+      assert.ok(asked >= 1, "the runner asked before claiming");
+      assert.deepEqual(runs, [], "nothing claimed while the gate is closed");
+      open();
+      await eventually(async () => (runs.length === 1 ? true : undefined), 5000, "the job run once the gate opened");
+    } finally {
+      await runner.stop();
+    }
+  });
 });
