@@ -125,24 +125,28 @@ export class ChangesetIdCheck {
   }
 
   /**
-   * Checks the id of the file at `key`, which holds `bytes` (just written by the hub itself: a push in one request):
-   * read in place on a file store, else from a scratch file of the same bytes (no round trip to the store).
+   * Starts computing the id of `bytes` as the changeset after `parentId`, from a scratch file of them (a push in one
+   * request: while its reservation and the stored file are being written). Undefined when ids are not checked.
+   * Settle it with `verifyComputed`.
    */
-  async verifyBytes(changeset: ChangesetRecord, key: string, bytes: Uint8Array): Promise<void> {
-    if (!this.#worker) return;
-    const inPlace = this.blobs.localPath?.(key);
-    const computed = inPlace
-      ? await this.#computeAt(changeset, inPlace)
-      : await this.scratch.withFile("verify", `${changeset.id}.cs`, async (local) => {
-          await writeFile(local, bytes);
-          return this.#computeAt(changeset, local);
-        });
-    requireMatch(changeset, computed);
+  computeFromBytes(changesetId: string, parentId: string, bytes: Uint8Array): Promise<string> | undefined {
+    if (!this.#worker) return undefined;
+    const computed = this.scratch.withFile("verify", `${changesetId}.cs`, async (local) => {
+      await writeFile(local, bytes);
+      return this.#computeAt(parentId, local);
+    });
+    computed.catch(() => undefined); // settled by verifyComputed, or dropped with a refused push
+    return computed;
   }
 
-  async #computeAt(changeset: ChangesetRecord, pathname: string): Promise<string> {
+  /** Refuses the changeset unless `computed` (from `computeFromBytes`) is its id. */
+  async verifyComputed(changeset: ChangesetRecord, computed: Promise<string> | undefined): Promise<void> {
+    if (computed) requireMatch(changeset, await computed);
+  }
+
+  async #computeAt(parentId: string, pathname: string): Promise<string> {
     try {
-      return (await this.#worker!.computeChangesetId({ parentId: changeset.parentId, pathname })).id;
+      return (await this.#worker!.computeChangesetId({ parentId, pathname })).id;
     } catch (err) {
       if (err instanceof FileRejected) throw notAChangeset(err);
       throw err;
@@ -152,11 +156,11 @@ export class ChangesetIdCheck {
   async #compute(changeset: ChangesetRecord, key: string): Promise<string> {
     // A file store lets the worker read the blob in place; others get a temporary copy.
     const inPlace = this.blobs.localPath?.(key);
-    if (inPlace) return this.#computeAt(changeset, inPlace);
+    if (inPlace) return this.#computeAt(changeset.parentId, inPlace);
     return this.scratch.withDirectory("verify", async (dir) => {
       const local = join(dir, `${changeset.id}.cs`);
       await this.blobs.downloadToFile(key, local);
-      return this.#computeAt(changeset, local);
+      return this.#computeAt(changeset.parentId, local);
     });
   }
 }

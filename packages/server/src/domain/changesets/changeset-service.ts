@@ -196,6 +196,8 @@ export class ChangesetService {
     known?: IModelRecord,
   ): Promise<{ record: ChangesetRecord; created: boolean }> {
     if (file.length !== input.fileSize) throw sizeConflict(input.fileSize, file.length);
+    // The id is computed from these bytes while the push is reserved and the file stored.
+    const computed = this.#ids.computeFromBytes(input.id, input.parentId, file);
     const { record: reserved, created } = await this.create(actor, iModelId, input);
     const iModel = known?.id === iModelId ? known : await this.store.read((tx) => requireIModel(tx, iModelId));
     const context = { actor, iModel, links };
@@ -206,7 +208,7 @@ export class ChangesetService {
         throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
       const key = blobKeys.changeset(iModelId, reserved.id);
       await this.blobs.put(key, Readable.from([file]));
-      await this.#accept(reserved, key, context, () => this.#ids.verifyBytes(reserved, key, file));
+      await this.#accept(reserved, key, context, () => this.#ids.verifyComputed(reserved, computed));
       return this.#commit(reserved, context);
     });
     return { record, created };
