@@ -101,12 +101,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await webUiRoutes(app, { root, authMode, ...(options.webUiSignIn ? { signIn: options.webUiSignIn } : {}) });
   }
 
+  const uploads = new UploadSlots(options.maxUploads ?? 64, options.maxUploadsPerUser);
   await app.register(storageRoutes, {
     prefix: "/storage",
     blobStore: options.blobs,
     signer: options.signer,
     // Taken by the storage routes once the link is verified: slots are shared per user the link was issued to.
-    uploads: new UploadSlots(options.maxUploads ?? 64, options.maxUploadsPerUser),
+    uploads,
     failures,
     checkWrite: (key) => options.hub.uploads.checkWrite(key),
     // A changeset file starts its id check as soon as it is stored, while the answer travels to the client.
@@ -131,7 +132,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     originOf: (request) => originOf(request, options.publicUrl),
   };
 
-  const context: ApiRouteContext = { hub: options.hub, access: options.access };
+  const context: ApiRouteContext = { hub: options.hub, access: options.access, uploads };
   const iModelExists = async (iModelId: string) => void (await options.hub.iModels.get(iModelId));
   await app.register(
     async (api) => {

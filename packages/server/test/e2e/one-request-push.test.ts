@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import type { IncomingMessage } from "node:http";
+import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -14,13 +16,26 @@ import { makeChangesets } from "@modelhub/test-support/fixtures.js";
 import { acquireBriefcase, createIModelFromFile } from "@modelhub/test-support/flows.js";
 import { blobKeys } from "../../src/domain/blob-keys.js";
 import type { TestHub } from "../support/hub.js";
-import { startTestHub } from "../support/hub.js";
+import { eventually, startTestHub } from "../support/hub.js";
 import { countingIdComputations } from "../support/id-computations.js";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Changeset = { id: string; parentId: string; pathname: string };
 
 const CONTAINER = `one-request-push-${process.pid}`;
+
+/** A push in one request of `cs` to `hub` as alice. */
+async function push(hub: TestHub, iModelId: string, briefcaseId: number, cs: Changeset) {
+  const bytes = await readFile(cs.pathname);
+  const properties = { id: cs.id, parentId: cs.parentId, briefcaseId, containingChanges: 0, fileSize: bytes.length };
+  return hub.api<Json>("POST", `/${iModelId}/changesets/push`, {
+    rawBody: bytes,
+    headers: {
+      "content-type": "application/octet-stream",
+      "x-modelhub-changeset": Buffer.from(JSON.stringify(properties)).toString("base64url"),
+    },
+  });
+}
 
 describe("a push in one request", () => {
   let azurite: Azurite;
@@ -33,6 +48,59 @@ describe("a push in one request", () => {
   after(async () => {
     await azurite?.stop();
     delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+  });
+
+  it("holds an upload slot while its body arrives: past --max-uploads-per-user the user's next push is 429, not buffered", async () => {
+    const hub = await startTestHub({ maxUploads: 4, maxUploadsPerUser: 1 });
+    try {
+      const iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id as string;
+      const briefcaseId = await acquireBriefcase(hub, iModelId);
+      const cs = fixture.changesets[0]!;
+      const bytes = await readFile(cs.pathname);
+      const properties = Buffer.from(
+        JSON.stringify({ id: cs.id, parentId: cs.parentId, briefcaseId, containingChanges: 0, fileSize: bytes.length }),
+      ).toString("base64url");
+      const headers = {
+        authorization: "Bearer alice",
+        accept: "application/vnd.bentley.itwin-platform.v2+json",
+        "content-type": "application/octet-stream",
+        "x-modelhub-changeset": properties,
+        "content-length": String(bytes.length),
+      };
+      // A push whose body has not all arrived yet: its slot is taken.
+      const url = new URL(`${hub.baseUrl}/${iModelId}/changesets/push`);
+      const slow = request(url, { method: "POST", headers });
+      const slowAnswer = new Promise<IncomingMessage>((resolve) => slow.once("response", resolve));
+      slow.write(bytes.subarray(0, 10));
+      // Probes that would be refused 422 (their properties are not a changeset's) once the slot is free: until the
+      // slow push has taken it, then 429 before their bodies are read.
+      const probe = () =>
+        hub.api<Json>("POST", `/${iModelId}/changesets/push`, {
+          rawBody: bytes,
+          headers: { "content-type": "application/octet-stream", "x-modelhub-changeset": "e30" },
+        });
+      const refused = await eventually(
+        async () => {
+          const next = await probe();
+          assert.ok(next.status === 422 || next.status === 429, next.text);
+          return next.status === 429 ? next : undefined;
+        },
+        5000,
+        "a push refused while another one's body arrives",
+      );
+      assert.equal(refused.body.error.code, "TooManyRequests");
+      assert.match(refused.body.error.message, /--max-uploads-per-user/);
+      assert.equal(refused.headers.get("retry-after"), "1");
+      // The first push's body ends: it lands, and the slot is free again.
+      slow.end(bytes.subarray(10));
+      const first = await slowAnswer;
+      assert.equal(first.statusCode, 201);
+      first.resume();
+      const second = await push(hub, iModelId, briefcaseId, fixture.changesets[1]!);
+      assert.equal(second.status, 201, second.text);
+    } finally {
+      await hub.close();
+    }
   });
 
   for (const store of ["fs", "azure"] as const) {

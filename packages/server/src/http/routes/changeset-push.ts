@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { invalidValue } from "../../domain/errors.js";
+import { HubError, invalidValue } from "../../domain/errors.js";
 import { WRITE, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
 import { CHANGESET, one } from "../schemas.js";
@@ -27,7 +27,7 @@ const OPERATION = "Cannot create Changeset.";
  * created before by a create or an earlier try of this request), a repeated push of a complete changeset is
  * `ChangesetExists`. A plugin of its own so that raw bodies are accepted here only.
  */
-export const changesetPushRoutes: FastifyPluginAsync<ApiRouteContext> = async (scope, { hub }) => {
+export const changesetPushRoutes: FastifyPluginAsync<ApiRouteContext> = async (scope, { hub, uploads }) => {
   scope.addContentTypeParser(
     "application/octet-stream",
     { parseAs: "buffer", bodyLimit: MAX_ONE_REQUEST_PUSH_BYTES },
@@ -39,6 +39,22 @@ export const changesetPushRoutes: FastifyPluginAsync<ApiRouteContext> = async (s
     "/:id/changesets/push",
     {
       bodyLimit: MAX_ONE_REQUEST_PUSH_BYTES,
+      // The body is held in memory until the push is answered: such requests take the storage uploads' slots
+      // (--max-uploads, per user too) before it is read, so that many at once cannot fill the hub's memory.
+      preParsing: async (request, reply, payload) => {
+        const busy = uploads?.tryTake(reply, request.actor.userId);
+        if (busy) {
+          void reply.header("connection", "close");
+          throw new HubError(
+            "TooManyRequests",
+            busy === "hub"
+              ? `The hub is already receiving ${uploads!.limit} files (--max-uploads); retry in a second.`
+              : `This user already sends ${uploads!.perUser} files at once (--max-uploads-per-user); retry in a second.`,
+            { retryAfterSeconds: 1 },
+          );
+        }
+        return payload;
+      },
       schema: {
         headers: {
           type: "object",
