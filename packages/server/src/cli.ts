@@ -132,6 +132,10 @@ program
   )
   .option("--no-verify-changeset-ids", "do not recompute changeset ids from their files")
   .option(
+    "--no-push-in-one-request",
+    "refuse pushes that carry their file (POST …/changesets/push): every file then goes through the storage links",
+  )
+  .option(
     "--max-uploads <n>",
     "storage uploads at once; more are answered 503 ServerBusy (retry-after)",
     integer,
@@ -256,6 +260,7 @@ program
         checkpointEveryMb: number;
         keepCheckpoints: number;
         verifyChangesetIds: boolean;
+        pushInOneRequest: boolean;
         metrics: boolean;
         auditRetentionDays: number;
         admin: string[];
@@ -283,6 +288,7 @@ program
           logLevel: opts.logLevel as never,
           pendingPushTimeoutMs: opts.pushTimeout * 1000,
           verifyChangesetIds: opts.verifyChangesetIds,
+          pushInOneRequest: opts.pushInOneRequest,
           rateLimitPerMinute: opts.rateLimit,
           authFailureLimit: opts.authFailureLimit,
           trustedProxies: opts.trustedProxy,

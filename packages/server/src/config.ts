@@ -26,6 +26,8 @@ export interface ServerConfig {
   readonly pendingPushTimeoutMs: number;
   /** Recompute changeset ids from their files with iTwin.js at completion. */
   readonly verifyChangesetIds: boolean;
+  /** Take pushes that carry their file (POST /imodels/{id}/changesets/push, a modelhub extension). */
+  readonly pushInOneRequest: boolean;
   readonly linkTtlSeconds: number;
   /** When the hub makes checkpoints by itself, and how many automatic ones it keeps. */
   readonly checkpoints: CheckpointPolicy;
@@ -89,6 +91,7 @@ export const DEFAULTS = {
   logLevel: "info",
   pendingPushTimeoutMs: 15 * 60_000,
   verifyChangesetIds: true,
+  pushInOneRequest: true,
   linkTtlSeconds: 6 * 3600,
   jobLeaseMs: 60_000,
   sweepIntervalMs: 60_000,
@@ -129,6 +132,7 @@ export function makeConfig(input: Partial<ServerConfig>): ServerConfig {
     logLevel: input.logLevel ?? DEFAULTS.logLevel,
     pendingPushTimeoutMs: input.pendingPushTimeoutMs ?? DEFAULTS.pendingPushTimeoutMs,
     verifyChangesetIds: input.verifyChangesetIds ?? DEFAULTS.verifyChangesetIds,
+    pushInOneRequest: input.pushInOneRequest ?? DEFAULTS.pushInOneRequest,
     linkTtlSeconds: input.linkTtlSeconds ?? DEFAULTS.linkTtlSeconds,
     jobLeaseMs: input.jobLeaseMs ?? DEFAULTS.jobLeaseMs,
     nodeId: input.nodeId,

@@ -171,6 +171,7 @@ export async function startServer(config: ServerConfig, startOptions: StartOptio
     // The largest API bodies: changeset extended data (up to 1,000,000 characters) and a lock request's 10,000 ids.
     jsonBodyLimit: 2 * 1024 * 1024,
     maxUploads: config.maxUploads,
+    pushInOneRequest: config.pushInOneRequest,
     maxUploadsPerUser: config.maxUploadsPerUser,
     uploadMinBytesPerSecond: config.uploadMinBytesPerSecond,
     maxConnections: config.maxConnections,

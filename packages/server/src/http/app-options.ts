@@ -66,6 +66,8 @@ export interface AppOptions {
   metrics?: HubMetrics;
   /** Storage uploads at once (default 64); more are answered 503 ServerBusy without reading their body. */
   maxUploads?: number;
+  /** Serve POST /imodels/{id}/changesets/push (default true); without it the route is unknown (404 NotFound). */
+  pushInOneRequest?: boolean;
   /** Storage uploads one user (the one a link was issued to) may run at once (default a quarter of maxUploads). */
   maxUploadsPerUser?: number;
   /** An upload must average at least this many bytes per second after the stall timeout (default 16 KiB/s; 0: no bound). */

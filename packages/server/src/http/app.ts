@@ -55,7 +55,6 @@ export type { ApiRouteContext } from "./routes/context.js";
 const API_ROUTES = [
   iModelRoutes,
   changesetRoutes,
-  changesetPushRoutes,
   briefcaseRoutes,
   lockRoutes,
   namedVersionRoutes,
@@ -138,6 +137,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       apiScope(api, deps, options);
       for (const routes of API_ROUTES) await api.register(routes, context);
+      // A client asking for it then pushes in three requests (@modelhub/backend-access does on this 404).
+      if (options.pushInOneRequest !== false) await api.register(changesetPushRoutes, context);
       const { elementLabels } = options;
       if (elementLabels) await api.register(elementLabelRoutes, { labels: elementLabels, iModelExists });
       if (options.events) {

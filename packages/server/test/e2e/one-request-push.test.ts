@@ -10,6 +10,8 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BlobServiceClient } from "@azure/storage-blob";
+import type { ChangesetFileProps } from "@itwin/core-common";
+import { ModelHubAccess } from "@modelhub/backend-access";
 import type { Azurite } from "@modelhub/test-support/azurite.js";
 import { startAzurite } from "@modelhub/test-support/azurite.js";
 import { makeChangesets } from "@modelhub/test-support/fixtures.js";
@@ -99,6 +101,30 @@ describe("a push in one request", () => {
       const second = await push(hub, iModelId, briefcaseId, fixture.changesets[1]!);
       assert.equal(second.status, 201, second.text);
     } finally {
+      await hub.close();
+    }
+  });
+
+  it("--no-push-in-one-request: the route is unknown, and @modelhub/backend-access pushes in three requests", async () => {
+    const hub = await startTestHub({ pushInOneRequest: false });
+    const access = new ModelHubAccess({
+      baseUrl: hub.url,
+      accessToken: "Bearer alice",
+      installCheckpointDownload: false,
+    });
+    try {
+      const iModelId = (await createIModelFromFile(hub, fixture.version0Path)).id as string;
+      const briefcaseId = await acquireBriefcase(hub, iModelId);
+      const refused = await push(hub, iModelId, briefcaseId, fixture.changesets[0]!);
+      assert.equal(refused.status, 404, refused.text);
+      assert.equal(refused.body.error.code, "NotFound");
+      const cs = fixture.changesets[0]!;
+      const props = { ...cs, index: 0, briefcaseId, pushDate: "", userCreated: "" } as ChangesetFileProps;
+      assert.equal(await access.pushChangeset({ iModelId, changesetProps: props, accessToken: "Bearer alice" }), 1);
+      const pushed = await hub.api<Json>("GET", `/${iModelId}/changesets/1`);
+      assert.equal(pushed.body.changeset.id, cs.id);
+    } finally {
+      access.dispose();
       await hub.close();
     }
   });
