@@ -31,6 +31,9 @@ import { relatedOf, relatedOfPage } from "./changeset-related.js";
 
 export type { CreateChangesetInput } from "./changeset-reservation.js";
 
+/** Who pushes, into which iModel, and the links gates may follow to the file (a completion's or a push's). */
+type PushContext = { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined };
+
 export interface ChangesetServiceOptions {
   /**
    * How long a changeset may wait for its file before another briefcase may push over it. Until then every other
@@ -135,17 +138,13 @@ export class ChangesetService {
 
   private async freezeVerifyCommit(
     reserved: ChangesetRecord,
-    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+    context: PushContext,
     /** Whether another completion of this push ran first: `reserved` is read again then. */
     waited: boolean,
   ): Promise<ChangesetRecord> {
     const { iModelId, id } = reserved;
-    const latest = waited ? await this.store.read((tx) => tx.getChangesetById(iModelId, id)) : reserved;
-    if (latest?.state === "fileUploaded") return latest;
-    if (!latest || latest.briefcaseId !== reserved.briefcaseId) {
-      // Our reservation expired and another briefcase pushed meanwhile.
-      throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
-    }
+    const completed = await this.#completedMeanwhile(reserved, waited);
+    if (completed) return completed;
     const uploadKey = blobKeys.changesetUpload(iModelId, id, reserved.briefcaseId);
     const finalKey = blobKeys.changeset(iModelId, id);
     // Freeze: from here on no link can change the bytes that are checked and kept. Without an upload, a frozen file
@@ -202,16 +201,28 @@ export class ChangesetService {
     const iModel = known?.id === iModelId ? known : await this.store.read((tx) => requireIModel(tx, iModelId));
     const context = { actor, iModel, links };
     const record = await this.#completing.run(`${iModelId}/${reserved.id}`, async (waited) => {
-      const latest = waited ? await this.store.read((tx) => tx.getChangesetById(iModelId, reserved.id)) : reserved;
-      if (latest?.state === "fileUploaded") return latest;
-      if (!latest || latest.briefcaseId !== reserved.briefcaseId)
-        throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+      const completed = await this.#completedMeanwhile(reserved, waited);
+      if (completed) return completed;
       const key = blobKeys.changeset(iModelId, reserved.id);
       await this.blobs.put(key, Readable.from([file]));
       await this.#accept(reserved, key, context, () => this.#ids.verifyComputed(reserved, computed));
       return this.#commit(reserved, context);
     });
     return { record, created };
+  }
+
+  /**
+   * After waiting for another completion of the same push (`waited`): the changeset if that one completed it.
+   * Throws when the reservation is no longer this briefcase's (it expired and another briefcase pushed meanwhile).
+   */
+  async #completedMeanwhile(reserved: ChangesetRecord, waited: boolean): Promise<ChangesetRecord | undefined> {
+    const latest = waited
+      ? await this.store.read((tx) => tx.getChangesetById(reserved.iModelId, reserved.id))
+      : reserved;
+    if (latest?.state === "fileUploaded") return latest;
+    if (!latest || latest.briefcaseId !== reserved.briefcaseId)
+      throw new HubError("ConflictWithAnotherUser", "Another user is pushing a Changeset.");
+    return undefined;
   }
 
   /**
@@ -222,7 +233,7 @@ export class ChangesetService {
   async #accept(
     reserved: ChangesetRecord,
     key: string,
-    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
+    context: PushContext,
     check: () => Promise<void>,
   ): Promise<void> {
     try {
@@ -235,10 +246,7 @@ export class ChangesetService {
   }
 
   /** Makes a checked push part of history, with what follows it (event, checkpoint, summary, webhooks). */
-  #commit(
-    reserved: ChangesetRecord,
-    context: { actor: Actor; iModel: IModelRecord; links: GateLinks | undefined },
-  ): Promise<ChangesetRecord> {
+  #commit(reserved: ChangesetRecord, context: PushContext): Promise<ChangesetRecord> {
     const { iModelId, id } = reserved;
     return this.store.transaction({ iModelId }, async (tx) => {
       const now = await tx.getChangesetById(iModelId, id);
