@@ -3,7 +3,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { ChangesetFileProps } from "@itwin/core-common";
 import type { ModelHubClient } from "@modelhub/client";
-import { MAX_ONE_REQUEST_PUSH_BYTES } from "@modelhub/client";
+import { MAX_ONE_REQUEST_PUSH_BYTES } from "@modelhub/protocol";
 import type { Changeset } from "@modelhub/protocol";
 import { callHub, hostErrorOf } from "./errors.js";
 import { hubErrorOf, HubHttpError, HubUnreachableError, isTransient, sleep } from "./hub-calls.js";

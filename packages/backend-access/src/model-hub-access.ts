@@ -19,6 +19,7 @@ import type {
 } from "@itwin/core-backend";
 import type { ChangesetFileProps, ChangesetIndexAndId, ChangesetProps, IModelVersion } from "@itwin/core-common";
 import type { AuthorizationSource, ModelHubClient } from "@modelhub/client";
+import { MAX_ONE_REQUEST_PUSH_BYTES } from "@modelhub/protocol";
 import type { CheckpointSource } from "./checkpoint-download.js";
 import { downloadNearestCheckpoint, installCheckpointDownload } from "./checkpoint-download.js";
 import type { AccessLogger, RetryPolicy } from "./hub-calls.js";
@@ -121,7 +122,7 @@ export class ModelHubAccess implements BackendHubAccess {
       pushOutcomeTimeoutMs: options.pushOutcomeTimeoutMs ?? 15 * 60_000,
       verifyIds: options.verifyChangesetIds ?? true,
       inlineFileBytes: options.inlineFileBytes ?? 2 * 1024 * 1024,
-      oneRequestPushBytes: options.oneRequestPushBytes ?? 8 * 1024 * 1024,
+      oneRequestPushBytes: options.oneRequestPushBytes ?? MAX_ONE_REQUEST_PUSH_BYTES,
       withoutOneRequestPush: new Set(),
     };
     // iTwin.js 4.x falls back to the public downloadV1Checkpoint by itself; 5.x needs the checkpoint download installed.

@@ -1,4 +1,5 @@
 import type { Briefcase, Checkpoint, Lock, SequencedIModelEvent, User } from "@modelhub/protocol";
+import { LOCK_ANSWER_HEADER } from "@modelhub/protocol";
 import { ModelHubError, errorOfResponse } from "./errors.js";
 import { iModelEventsOf } from "./events.js";
 import type { TransportResponse } from "./http.js";
@@ -105,7 +106,7 @@ export class ModelHubClient extends IModelsClient {
       body: request,
       expected: [200, 204],
       idempotent: true,
-      headers: { "x-modelhub-lock-answer": "none" },
+      headers: { [LOCK_ANSWER_HEADER]: "none" },
     });
   }
 

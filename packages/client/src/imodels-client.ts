@@ -1,6 +1,7 @@
 // The iModels, changesets and named versions of the iModels API, as ModelHubClient calls them.
 import { stat } from "node:fs/promises";
 import type { Changeset, CreateIModelOperationDetails, IModel, NamedVersion } from "@modelhub/protocol";
+import { CHANGESET_PROPERTIES_HEADER, INLINE_FILES_HEADER } from "@modelhub/protocol";
 import { ModelHubError } from "./errors.js";
 import { sleep } from "./http.js";
 import type { ProgressCallback } from "./transfers.js";
@@ -15,11 +16,6 @@ import type {
 } from "./client-types.js";
 import { query, pageSize, ref } from "./client-base.js";
 import { ITwinsClient } from "./itwins-client.js";
-
-/** Where a push in one request carries the changeset's properties (the hub's routes/changeset-push.ts). */
-const PUSH_PROPERTIES_HEADER = "x-modelhub-changeset";
-/** The largest file the hub takes in a push of one request. */
-export const MAX_ONE_REQUEST_PUSH_BYTES = 8 * 1024 * 1024;
 
 /** iModels (create, baseline, initialization), changesets (push, pull, download) and named versions. */
 export class IModelsClient extends ITwinsClient {
@@ -164,7 +160,7 @@ export class IModelsClient extends ITwinsClient {
         changesets?: Changeset[];
         inlineFiles?: Record<string, string>;
         _links?: { next?: { href: string } | null };
-      } = await this.request("GET", next, undefined, [200], { "x-modelhub-inline-files": String(inlineBytes) });
+      } = await this.request("GET", next, undefined, [200], { [INLINE_FILES_HEADER]: String(inlineBytes) });
       if (!Array.isArray(page.changesets))
         throw new ModelHubError(200, "UnexpectedResponse", "The answer has no 'changesets' list.");
       for (const changeset of page.changesets) {
@@ -224,7 +220,7 @@ export class IModelsClient extends ITwinsClient {
     return (
       await this.send<{ changeset: Changeset }>("POST", `/${encodeURIComponent(iModelId)}/changesets/push`, {
         bytes: file,
-        headers: { [PUSH_PROPERTIES_HEADER]: properties },
+        headers: { [CHANGESET_PROPERTIES_HEADER]: properties },
         expected: [200, 201],
         idempotent: true,
         ...call,

@@ -25,6 +25,5 @@ export {
   sendWithRetry,
 } from "./http.js";
 export * from "./transfers.js";
-export { MAX_ONE_REQUEST_PUSH_BYTES } from "./imodels-client.js";
 // The wire types, so that users of the client need no second import.
 export type * from "@modelhub/protocol";

@@ -1,6 +1,7 @@
 export * from "./entities.js";
 export * from "./errors.js";
 export * from "./events.js";
+export * from "./extensions.js";
 export * from "./gates.js";
 export * from "./itwins.js";
 export * from "./media.js";

@@ -1,4 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
+// The file is read into memory before anything is stored: larger changesets take the API's three steps (create,
+// upload to the link, complete), which stream.
+import { CHANGESET_PROPERTIES_HEADER, MAX_ONE_REQUEST_PUSH_BYTES } from "@modelhub/protocol";
 import { HubError, invalidValue } from "../../domain/errors.js";
 import { WRITE, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
@@ -6,17 +9,6 @@ import { CHANGESET, one } from "../schemas.js";
 import { parseBody } from "../validation.js";
 import type { ApiRouteContext } from "./context.js";
 import { createBody, createInputOf, present } from "./changesets.js";
-
-/**
- * A modelhub extension (docs/compatibility.md): the changeset's create body, as base64url of its UTF-8 JSON, in this
- * header of a push whose request body is the changeset file itself.
- */
-export const CHANGESET_HEADER = "x-modelhub-changeset";
-/**
- * Largest file a push in one request may carry: the request is read into memory before anything is stored. Larger
- * changesets take the API's three steps (create, upload to the link, complete), which stream.
- */
-export const MAX_ONE_REQUEST_PUSH_BYTES = 8 * 1024 * 1024;
 
 const OPERATION = "Cannot create Changeset.";
 
@@ -59,7 +51,7 @@ export const changesetPushRoutes: FastifyPluginAsync<ApiRouteContext> = async (s
         headers: {
           type: "object",
           properties: {
-            [CHANGESET_HEADER]: {
+            [CHANGESET_PROPERTIES_HEADER]: {
               type: "string",
               description: "The create body (id, parentId, briefcaseId, fileSize…) as base64url of its UTF-8 JSON",
             },
@@ -85,7 +77,7 @@ export const changesetPushRoutes: FastifyPluginAsync<ApiRouteContext> = async (s
           "body",
           "The request body must be the changeset file (application/octet-stream).",
         );
-      const body = parseBody(createBody, propertiesOf(request.headers[CHANGESET_HEADER]), OPERATION);
+      const body = parseBody(createBody, propertiesOf(request.headers[CHANGESET_PROPERTIES_HEADER]), OPERATION);
       const { record, created } = await hub.changesets.push(
         request.actor,
         request.params.id,
@@ -105,16 +97,16 @@ function propertiesOf(header: string | string[] | undefined): unknown {
   if (typeof header !== "string" || header === "")
     throw invalidValue(
       OPERATION,
-      CHANGESET_HEADER,
-      `The changeset's properties are missing: send ${CHANGESET_HEADER}.`,
+      CHANGESET_PROPERTIES_HEADER,
+      `The changeset's properties are missing: send ${CHANGESET_PROPERTIES_HEADER}.`,
     );
   try {
     return JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
   } catch {
     throw invalidValue(
       OPERATION,
-      CHANGESET_HEADER,
-      `${CHANGESET_HEADER} must be the changeset's properties as base64url of their UTF-8 JSON.`,
+      CHANGESET_PROPERTIES_HEADER,
+      `${CHANGESET_PROPERTIES_HEADER} must be the changeset's properties as base64url of their UTF-8 JSON.`,
     );
   }
 }

@@ -5,6 +5,8 @@ import type { CreateChangesetInput } from "../../domain/changesets/changeset-ser
 import { invalidValue } from "../../domain/errors.js";
 import { normalizeChangesetId, parseChangesetIdOrIndex } from "../../domain/ids.js";
 import type { Changeset } from "@modelhub/protocol";
+// A modelhub extension of the changeset list (docs/imodels-api.md): files of small changesets in the answer.
+import { INLINE_FILES_HEADER } from "@modelhub/protocol";
 import type { ChangesetRecord } from "../../ports/metadata-store.js";
 import type { ApiRouteContext } from "./context.js";
 import { keysetPagingLinks, offsetPagingLinks, readPage } from "../paging.js";
@@ -15,8 +17,6 @@ import { CHANGESET, CHANGESET_GROUP, ORDER_BY, PAGING, PREFER, bodyOf, one, page
 import { WEBVIEW, WRITE, iModel } from "../authz/rules.js";
 import { objectAt } from "../route-config.js";
 
-/** A modelhub extension of the changeset list (docs/imodels-api.md): files of small changesets in the answer. */
-const INLINE_FILES_HEADER = "x-modelhub-inline-files";
 const INLINE_FILES_PAGE = {
   ...page("changesets", CHANGESET),
   properties: {

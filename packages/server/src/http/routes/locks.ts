@@ -1,4 +1,5 @@
 import type { LockLevel } from "@modelhub/protocol";
+import { LOCK_ANSWER_HEADER } from "@modelhub/protocol";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors.js";
@@ -54,12 +55,6 @@ const LOCK_UPDATES_RUNNING = 2;
 /** An answer listing more locks than this (the briefcase's whole set) is sent in pieces (see json-pieces.ts). */
 const STREAMED_ANSWER_IDS = 20_000;
 const LOCK_UPDATES_WAITING = 64;
-/**
- * A modelhub extension (docs/compatibility.md): `x-modelhub-lock-answer: none` on a lock update asks for no answer
- * body (204) instead of the briefcase's whole lock set, which @modelhub/backend-access never reads: after a request
- * of 10,000 ids, reading the set back and sending it cost about as much as taking the locks.
- */
-const LOCK_ANSWER_HEADER = "x-modelhub-lock-answer";
 
 /** Locks: acquiring needs write and one's own briefcase; releasing also manage (domain: LockService). */
 export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub }) => {
@@ -119,6 +114,9 @@ export const lockRoutes: FastifyPluginAsync<ApiRouteContext> = async (api, { hub
         objects.set(id, lockLevel);
       }
     }
+    // A modelhub extension (docs/compatibility.md): `x-modelhub-lock-answer: none` asks for no answer body (204)
+    // instead of the briefcase's whole lock set, which @modelhub/backend-access never reads: after a request of
+    // 10,000 ids, reading the set back and sending it cost about as much as taking the locks.
     const answered = request.headers[LOCK_ANSWER_HEADER] !== "none";
     const locks = await hub.locks.update(
       request.actor,
