@@ -99,7 +99,8 @@ export async function downloadChangesets(
           handedOut.set(file, await changesetCache.handOut(file.pathname));
           return;
         }
-        const inlined = inline?.get(file.index)?.length === file.size ? inline.get(file.index) : undefined;
+        const carried = inline?.get(file.index);
+        const inlined = carried?.length === file.size ? carried : undefined;
         let counted = false;
         if (inlined && present?.size !== file.size) {
           // A file the list carried (small, in memory) is written straight under this call's own name, synchronously:
