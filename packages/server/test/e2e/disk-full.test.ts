@@ -229,6 +229,23 @@ describe("a full disk", () => {
     const file = await fetch(done._links.download.href);
     assert.equal(file.status, 200);
     assert.equal((await file.arrayBuffer()).byteLength, done.size);
+    // The row turns successful inside the job's scratch folder, which is removed right after: look once no checkpoint
+    // job is queued or running any more (a CI run under load once found the successful run's folder still there).
+    await eventually(
+      async () => {
+        const db = new Database(join(hub.dataDir, "metadata.db"), { readonly: true, fileMustExist: true });
+        try {
+          const { n } = db
+            .prepare("SELECT count(*) AS n FROM jobs WHERE kind LIKE '%checkpoint%' AND state IN ('queued', 'running')")
+            .get() as { n: number };
+          return n === 0 ? true : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      60_000,
+      "the checkpoint jobs to end",
+    );
     const leftovers = (await readdir(scratch)).filter((n) => n.startsWith("checkpoint-"));
     assert.deepEqual(leftovers, [], "no scratch folder left by the failed runs");
   });
